@@ -1,0 +1,200 @@
+/**
+ * The event store port, shaped on EventStoreDB so that the embedded SQLite adapter and the
+ * EventStoreDB adapter are interchangeable and can be checked by one contract suite
+ * (test/stores/event-store.contract.ts).
+ *
+ * Semantics every adapter must honour (the contract suite checks each):
+ * - Streams have revisions 0, 1, 2, ... ; `$all` has a global, strictly increasing position.
+ * - `append` is atomic: every event of the call lands, or none does.
+ * - `append` is idempotent by event id: appending events whose ids are already the last
+ *   events of the stream adds nothing and answers as the first time did.
+ * - `expectedRevision` gives optimistic concurrency; a mismatch throws
+ *   {@link WrongExpectedVersionError}.
+ * - Stream metadata is *merged* on write (a patch never drops keys it does not name).
+ * - `truncateBefore` hides every event with a smaller revision, from stream reads *and* from
+ *   `$all` reads and subscriptions as seen by consumers (EventStoreDB keeps delivering them on
+ *   `$all` until a scavenge; the adapter filters them).
+ * - Soft delete hides the whole stream; appending again re-creates it, continuing revisions.
+ *   Tombstoning is final: any later read or write throws {@link StreamDeletedError}.
+ */
+
+/** A position in `$all`. In EventStoreDB events of one append can share a commit position, so
+ * both numbers are kept; the embedded store uses its global sequence for both. */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export const START: Position = Object.freeze({ commit: 0n, prepare: 0n });
+
+export function comparePositions(a: Position, b: Position): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+/** Positions travel through JSON (checkpoints, sync tokens) as "commit/prepare" strings. */
+export function formatPosition(p: Position): string {
+  return `${p.commit}/${p.prepare}`;
+}
+
+export function parsePosition(text: string): Position | undefined {
+  const match = /^(\d{1,20})\/(\d{1,20})$/.exec(text);
+  if (!match) return undefined;
+  return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
+}
+
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface EventToAppend {
+  /** UUID; the idempotency key. */
+  readonly id: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata?: JsonObject;
+}
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: JsonObject;
+  readonly metadata: JsonObject;
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly position: Position;
+  /** When the store wrote it (retention ages are measured from this). */
+  readonly recordedAt: Date;
+}
+
+export interface AppendResult {
+  /** Revision of the last event of the stream after the append. */
+  readonly nextRevision: bigint;
+  /** Position of the last event appended (or found, on an idempotent retry). */
+  readonly position: Position;
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: 'forwards' | 'backwards';
+  /** Inclusive. Default: the first retained event (forwards) or the last (backwards). */
+  readonly fromRevision?: bigint | 'start' | 'end';
+  readonly maxCount?: number;
+}
+
+export interface AllFilter {
+  /** Only streams whose name starts with one of these. */
+  readonly streamPrefixes?: readonly string[];
+  /** Only these event types. */
+  readonly eventTypes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Default: from the start. */
+  readonly after?: Position;
+  readonly maxCount?: number;
+  readonly filter?: AllFilter;
+}
+
+export interface SubscribeToAllOptions {
+  /** Exclusive: deliver events strictly after this position. Default: from the start. */
+  readonly after?: Position;
+  readonly filter?: AllFilter;
+}
+
+/** A catch-up subscription: historical events first, then live ones, in `$all` order. */
+export interface AllSubscription extends AsyncIterable<RecordedEvent> {
+  /** Ends the iteration; pending `next()` calls resolve with `done`. */
+  unsubscribe(): Promise<void>;
+}
+
+export interface StreamMetadata {
+  /** Events with a smaller revision are hidden (EventStoreDB's `$tb`). */
+  readonly truncateBefore?: bigint;
+  /** Seconds (EventStoreDB's `$maxAge`). */
+  readonly maxAge?: number;
+  readonly maxCount?: number;
+  /** Custom keys, kept as given. */
+  readonly custom?: JsonObject;
+}
+
+export interface StreamMetadataResult {
+  readonly metadata: StreamMetadata;
+  /** Revision of the metadata stream (`$$<stream>`), for optimistic writes. */
+  readonly metaRevision: bigint | 'no_stream';
+}
+
+export interface SetMetadataOptions {
+  /** Expected revision of the metadata stream; default 'any'. */
+  readonly expectedMetaRevision?: ExpectedRevision;
+}
+
+export interface StreamState {
+  /** Revision of the last event written to the stream ever ('no_stream' if none). */
+  readonly lastRevision: bigint | 'no_stream';
+  readonly softDeleted: boolean;
+  readonly tombstoned: boolean;
+}
+
+export interface EventStore {
+  append(stream: string, events: readonly EventToAppend[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
+  /** Throws {@link StreamNotFoundError} if the stream has no (visible) events or was soft-deleted. */
+  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
+  getStreamMetadata(stream: string): Promise<StreamMetadataResult>;
+  /** Merges `patch` into the current metadata (custom keys merged one level deep). */
+  setStreamMetadata(stream: string, patch: StreamMetadata, options?: SetMetadataOptions): Promise<StreamMetadataResult>;
+  streamState(stream: string): Promise<StreamState>;
+  /** Soft delete: the stream reads as not found; a later append re-creates it. */
+  deleteStream(stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
+  /** Hard delete, final. */
+  tombstoneStream(stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
+  /** The position of the last event in `$all` (START if empty). */
+  headPosition(): Promise<Position>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(`Wrong expected version for stream ${stream}: expected ${String(expected)}, actual ${String(actual)}`);
+  }
+}
+
+export class StreamNotFoundError extends Error {
+  override readonly name = 'StreamNotFoundError';
+  constructor(readonly stream: string) {
+    super(`Stream ${stream} not found`);
+  }
+}
+
+export class StreamDeletedError extends Error {
+  override readonly name = 'StreamDeletedError';
+  constructor(readonly stream: string) {
+    super(`Stream ${stream} is tombstoned`);
+  }
+}
+
+/** Some ids of an append were already written and some were not: neither a retry nor new. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError';
+  constructor(readonly stream: string) {
+    super(`Append to ${stream} mixes already-written and new event ids`);
+  }
+}
+
+/** Reads the whole (visible) stream, or [] if it does not exist. */
+export async function readStreamOrEmpty(store: EventStore, stream: string): Promise<RecordedEvent[]> {
+  try {
+    return await store.readStream(stream);
+  } catch (error) {
+    if (error instanceof StreamNotFoundError) return [];
+    throw error;
+  }
+}
