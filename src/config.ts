@@ -1,0 +1,48 @@
+/**
+ * Configuration from the environment, validated by zod at start (SPEC 11). A bad value stops
+ * the process with a message naming the variable.
+ */
+import { z } from 'zod';
+import { PRIVACY_LEVELS } from './domain/events.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z
+  .object({
+    PORT: port.default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    STORE: z.enum(['embedded', 'eventstoredb']).default('embedded'),
+    EVENTSTORE_URL: z.string().regex(/^(esdb|kurrentdb|kdb)(\+discover)?:\/\//, 'must be an esdb:// connection string').optional(),
+    READ_MODEL: z.enum(['embedded', 'mongodb']).default('embedded'),
+    MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// connection string').optional(),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+    NODE_ENV: z.string().default('development'),
+    REGISTRATION: z.enum(['open', 'closed']).default('open'),
+    DEFAULT_PRIVACY: z.enum(PRIVACY_LEVELS).default('private'),
+    BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 1mb').default('1mb'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORE === 'eventstoredb' && !env.EVENTSTORE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['EVENTSTORE_URL'], message: 'is required when STORE=eventstoredb' });
+    }
+    if (env.READ_MODEL === 'mongodb' && !env.MONGO_URL) {
+      ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: 'is required when READ_MODEL=mongodb' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment; empty strings count as unset so `FOO= npm start` means default. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = configSchema.safeParse(present);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+}

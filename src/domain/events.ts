@@ -1,0 +1,201 @@
+/**
+ * Event vocabulary (SPEC 3): the envelope every event carries and a zod schema per type.
+ * Pure: no I/O. These schemas validate API input *and* describe what is stored, so there is
+ * one source of truth for the shape of an event.
+ */
+import { z } from 'zod';
+
+export const LIMITS = {
+  url: 2048,
+  guid: 1024,
+  title: 1024,
+  text: 4096,
+  id: 128,
+} as const;
+
+/** Control characters other than tab/newline are never legitimate in titles or ids. */
+const NO_CONTROL_CHARS = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/;
+
+export const boundedString = (max: number) =>
+  z.string().max(max, `at most ${max} characters`).regex(NO_CONTROL_CHARS, 'control characters are not allowed');
+
+/** Feed and enclosure URLs: http(s) only, trimmed, bounded. */
+export const httpUrl = z
+  .string()
+  .trim()
+  .max(LIMITS.url, `at most ${LIMITS.url} characters`)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL');
+
+const MIN_TIME = Date.UTC(1990, 0, 1);
+const MAX_TIME = Date.UTC(2100, 0, 1);
+
+/** ISO-8601 instants, with an offset; normalised to UTC `...Z` so string order is time order. */
+export const isoTimestamp = z
+  .string()
+  .max(40)
+  .refine((value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value), 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z')
+  .transform((value) => new Date(value))
+  .refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= MIN_TIME && date.getTime() < MAX_TIME, 'must be a valid time between 1990 and 2100')
+  .transform((date) => date.toISOString());
+
+export const uuid = z.uuid('must be a UUID');
+
+export const PRIVACY_LEVELS = ['public', 'anonymous', 'private'] as const;
+export const privacyLevel = z.enum(PRIVACY_LEVELS);
+export type Privacy = z.infer<typeof privacyLevel>;
+
+export const feedObject = z.object({ rss_source_feed: httpUrl, rss_source_id: boundedString(LIMITS.guid).min(1).optional() }).strict();
+export const episodeObject = z.object({ rss_source_feed: httpUrl, rss_source_id: boundedString(LIMITS.guid).min(1) }).strict();
+export type EventObject = z.infer<typeof feedObject>;
+
+const nonNegative = z.number().finite().nonnegative();
+const device = boundedString(LIMITS.id).min(1);
+
+export const cover = z.object({ src: httpUrl.optional(), srcset: boundedString(LIMITS.text).optional() }).strict();
+export const enclosure = z
+  .object({ url: httpUrl.optional(), duration: nonNegative.optional(), size: nonNegative.int().optional(), cover: cover.optional() })
+  .strict();
+export type Enclosure = z.infer<typeof enclosure>;
+
+// ---- data schemas, one per event type -------------------------------------------------
+
+export const subscribeData = z
+  .object({ rss_feed_title: boundedString(LIMITS.title).optional(), device: device.optional() })
+  .strict();
+export const unsubscribeData = z.object({ device: device.optional() }).strict();
+export const playData = z
+  .object({
+    played: z.boolean(),
+    position: nonNegative,
+    started: nonNegative.optional(),
+    total: nonNegative.optional(),
+    rss_feed_title: boundedString(LIMITS.title).optional(),
+    rss_item_title: boundedString(LIMITS.title).optional(),
+    enclosure: enclosure.optional(),
+    device: device.optional(),
+  })
+  .strict();
+export const positionData = z.object({ position: nonNegative, device: device.optional() }).strict();
+export const DEFAULT_PLAYLIST = 'saved';
+export const saveData = z
+  .object({
+    playlist: boundedString(LIMITS.id).min(1).optional(),
+    item_id: boundedString(LIMITS.id).min(1).optional(),
+    removed: z.boolean().optional(),
+    item_title: boundedString(LIMITS.title).optional(),
+    feed_title: boundedString(LIMITS.title).optional(),
+    created_at: isoTimestamp.optional(),
+  })
+  .strict();
+export const shareData = z.object({ to: boundedString(LIMITS.title).optional(), message: boundedString(LIMITS.text).optional() }).strict();
+export const privacyData = z.object({ privacy: privacyLevel }).strict();
+export const removeData = z.object({}).strict();
+export const playlistData = z
+  .object({
+    playlist_id: boundedString(LIMITS.id).min(1),
+    action: z.enum(['upsert', 'delete']),
+    name: boundedString(LIMITS.title).optional(),
+    description: boundedString(LIMITS.text).optional(),
+    created_at: isoTimestamp.optional(),
+  })
+  .strict();
+export const syncData = z
+  .object({
+    device,
+    request_id: boundedString(LIMITS.id).min(1),
+    counts: z.record(z.string(), z.number().int().nonnegative()),
+  })
+  .strict();
+
+/** The user event types and, for each, its data schema and which `object` it takes. */
+export const USER_EVENT_TYPES = {
+  subscribe: { data: subscribeData, object: feedObject },
+  unsubscribe: { data: unsubscribeData, object: feedObject },
+  play: { data: playData, object: episodeObject },
+  position: { data: positionData, object: episodeObject },
+  save: { data: saveData, object: episodeObject },
+  share: { data: shareData, object: episodeObject },
+  privacy: { data: privacyData, object: feedObject.nullable() },
+  remove: { data: removeData, object: feedObject.nullable() },
+  playlist: { data: playlistData, object: z.null() },
+  sync: { data: syncData, object: z.null() },
+} as const;
+
+export type UserEventType = keyof typeof USER_EVENT_TYPES;
+/** Types a client may send as actions (`sync` is emitted by the server only). */
+export const ACTION_TYPES = ['subscribe', 'unsubscribe', 'play', 'position', 'save', 'share', 'privacy', 'remove', 'playlist'] as const;
+export type ActionType = (typeof ACTION_TYPES)[number];
+
+const envelopeFields = {
+  id: uuid,
+  timestamp: isoTimestamp,
+  user: boundedString(LIMITS.id).min(1),
+};
+
+function userEventSchema<T extends string, O extends z.ZodType, D extends z.ZodType>(type: T, spec: { object: O; data: D }) {
+  return z.object({ ...envelopeFields, type: z.literal(type), object: spec.object, data: spec.data }).strict();
+}
+
+/** A stored user event (the `data` of the store event). */
+export const userEvent = z.discriminatedUnion('type', [
+  userEventSchema('subscribe', USER_EVENT_TYPES.subscribe),
+  userEventSchema('unsubscribe', USER_EVENT_TYPES.unsubscribe),
+  userEventSchema('play', USER_EVENT_TYPES.play),
+  userEventSchema('position', USER_EVENT_TYPES.position),
+  userEventSchema('save', USER_EVENT_TYPES.save),
+  userEventSchema('share', USER_EVENT_TYPES.share),
+  userEventSchema('privacy', USER_EVENT_TYPES.privacy),
+  userEventSchema('remove', USER_EVENT_TYPES.remove),
+  userEventSchema('playlist', USER_EVENT_TYPES.playlist),
+  userEventSchema('sync', USER_EVENT_TYPES.sync),
+]);
+export type UserEvent = z.infer<typeof userEvent>;
+export type UserEventOf<T extends UserEventType> = Extract<UserEvent, { type: T }>;
+
+function actionSchema<T extends string, O extends z.ZodType, D extends z.ZodType>(type: T, spec: { object: O; data: D }) {
+  return z
+    .object({ id: uuid.optional(), type: z.literal(type), timestamp: isoTimestamp, object: spec.object, data: spec.data })
+    .strict();
+}
+
+/** What a client sends in `POST /v1/events`: an event without `user` (taken from the token). */
+export const actionInput = z.discriminatedUnion('type', [
+  actionSchema('subscribe', USER_EVENT_TYPES.subscribe),
+  actionSchema('unsubscribe', USER_EVENT_TYPES.unsubscribe),
+  actionSchema('play', USER_EVENT_TYPES.play),
+  actionSchema('position', USER_EVENT_TYPES.position),
+  actionSchema('save', USER_EVENT_TYPES.save),
+  actionSchema('share', USER_EVENT_TYPES.share),
+  actionSchema('privacy', USER_EVENT_TYPES.privacy),
+  actionSchema('remove', USER_EVENT_TYPES.remove),
+  actionSchema('playlist', USER_EVENT_TYPES.playlist),
+]);
+export type ActionInput = z.infer<typeof actionInput>;
+
+// ---- system events (SPEC 7) -------------------------------------------------------------
+
+export const SYSTEM_EVENT_TYPES = ['snapshot', 'checkpoint', 'roll_stats'] as const;
+export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
+
+export function isUserEventType(type: string): type is UserEventType {
+  return Object.hasOwn(USER_EVENT_TYPES, type);
+}
+
+/** Stream names (documented in README for admins using the EventStoreDB UI). */
+export const streams = {
+  user: (userId: string) => `user-${userId}`,
+  userPrefix: 'user-',
+  podcastStats: (feedKey: string) => `podcast_stats-${feedKey}`,
+  podcastStatsPrefix: 'podcast_stats-',
+} as const;
+
+export function userIdFromStream(stream: string): string | undefined {
+  return stream.startsWith(streams.userPrefix) ? stream.slice(streams.userPrefix.length) : undefined;
+}

@@ -1,0 +1,269 @@
+/**
+ * A user's state, folded from the events of their stream (pure). This is what sync decisions
+ * are made against, what a `checkpoint` carries, and what retention must preserve.
+ *
+ * Folding is last-writer-wins by event timestamp for every record (subscription dates,
+ * play statuses, playlists and their items), so the state does not depend on the order in
+ * which devices happened to upload; ties go to the later event.
+ */
+import type { Enclosure, EventObject, Privacy, UserEvent, UserEventOf } from './events.js';
+import { DEFAULT_PLAYLIST } from './events.js';
+
+export interface SubscriptionState {
+  rss_source_feed: string;
+  rss_feed_title: string | null;
+  subscribed_at: string | null;
+  unsubscribed_at: string | null;
+  created_at: string;
+}
+
+export interface PlayStatusState {
+  rss_source_feed: string;
+  rss_source_id: string;
+  rss_feed_title: string | null;
+  rss_item_title: string | null;
+  rss_enclosure: Enclosure | null;
+  played: boolean;
+  position: number;
+  updated_at: string;
+}
+
+export interface PlaylistItemState {
+  item_id: string;
+  rss_source_feed: string;
+  rss_source_id: string;
+  item_title: string | null;
+  feed_title: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface PlaylistState {
+  id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+  items: Record<string, PlaylistItemState>;
+}
+
+export interface PrivacyState {
+  account: Privacy | null;
+  feeds: Record<string, Privacy>;
+}
+
+export interface UserState {
+  subscriptions: Record<string, SubscriptionState>;
+  /** Keyed by {@link episodeKey}. */
+  play_statuses: Record<string, PlayStatusState>;
+  playlists: Record<string, PlaylistState>;
+  privacy: PrivacyState;
+}
+
+export function emptyState(): UserState {
+  return { subscriptions: {}, play_statuses: {}, playlists: {}, privacy: { account: null, feeds: {} } };
+}
+
+/** Unambiguous key for an episode (feed URL + RSS guid). */
+export function episodeKey(feed: string, guid: string): string {
+  return JSON.stringify([feed, guid]);
+}
+
+/** The default playlist item id of an episode, when the client gives none. */
+export function defaultItemId(feed: string, guid: string): string {
+  return episodeKey(feed, guid);
+}
+
+export function isSubscribed(sub: Pick<SubscriptionState, 'subscribed_at' | 'unsubscribed_at'>): boolean {
+  if (sub.subscribed_at === null) return false;
+  return sub.unsubscribed_at === null || sub.subscribed_at > sub.unsubscribed_at;
+}
+
+/** Effective privacy of an event about `feed` (SPEC 4): feed override, account, default. */
+export function effectivePrivacy(privacy: PrivacyState, feed: string | null, deploymentDefault: Privacy): Privacy {
+  return (feed !== null ? privacy.feeds[feed] : undefined) ?? privacy.account ?? deploymentDefault;
+}
+
+const maxIso = (a: string | null, b: string): string => (a !== null && a > b ? a : b);
+
+/** Events that change a user's state; `checkpoint` replaces it wholesale. */
+export type StateEvent = UserEvent | { type: 'checkpoint'; timestamp: string; data: { state: UserState } };
+
+export function evolve(state: UserState, event: StateEvent): UserState {
+  switch (event.type) {
+    case 'subscribe':
+      return withSubscription(state, event, 'subscribed_at');
+    case 'unsubscribe':
+      return withSubscription(state, event, 'unsubscribed_at');
+    case 'play':
+      return withPlay(state, event);
+    case 'position':
+      return withPosition(state, event);
+    case 'save':
+      return withSave(state, event);
+    case 'playlist':
+      return withPlaylist(state, event);
+    case 'privacy':
+      return withPrivacy(state, event);
+    case 'remove':
+      return withoutScope(state, event.object);
+    case 'checkpoint':
+      return structuredClone(event.data.state);
+    case 'share':
+    case 'sync':
+      return state;
+  }
+}
+
+export function fold(events: Iterable<StateEvent>, initial: UserState = emptyState()): UserState {
+  let state = initial;
+  for (const event of events) state = evolve(state, event);
+  return state;
+}
+
+function withSubscription(
+  state: UserState,
+  event: UserEventOf<'subscribe'> | UserEventOf<'unsubscribe'>,
+  field: 'subscribed_at' | 'unsubscribed_at',
+): UserState {
+  const feed = event.object.rss_source_feed;
+  const current = state.subscriptions[feed];
+  const title = event.type === 'subscribe' ? event.data.rss_feed_title : undefined;
+  const next: SubscriptionState = {
+    rss_source_feed: feed,
+    rss_feed_title: title ?? current?.rss_feed_title ?? null,
+    subscribed_at: current?.subscribed_at ?? null,
+    unsubscribed_at: current?.unsubscribed_at ?? null,
+    created_at: current?.created_at ?? event.timestamp,
+  };
+  next[field] = maxIso(current?.[field] ?? null, event.timestamp);
+  return { ...state, subscriptions: { ...state.subscriptions, [feed]: next } };
+}
+
+function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
+  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
+  const key = episodeKey(feed, guid);
+  const current = state.play_statuses[key];
+  if (current && current.updated_at > event.timestamp) return state;
+  const next: PlayStatusState = {
+    rss_source_feed: feed,
+    rss_source_id: guid,
+    rss_feed_title: event.data.rss_feed_title ?? current?.rss_feed_title ?? null,
+    rss_item_title: event.data.rss_item_title ?? current?.rss_item_title ?? null,
+    rss_enclosure: event.data.enclosure ?? current?.rss_enclosure ?? null,
+    played: event.data.played,
+    position: event.data.position,
+    updated_at: event.timestamp,
+  };
+  return { ...state, play_statuses: { ...state.play_statuses, [key]: next } };
+}
+
+function withPosition(state: UserState, event: UserEventOf<'position'>): UserState {
+  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
+  const key = episodeKey(feed, guid);
+  const current = state.play_statuses[key];
+  if (current && current.updated_at > event.timestamp) return state;
+  const next: PlayStatusState = {
+    rss_source_feed: feed,
+    rss_source_id: guid,
+    rss_feed_title: current?.rss_feed_title ?? null,
+    rss_item_title: current?.rss_item_title ?? null,
+    rss_enclosure: current?.rss_enclosure ?? null,
+    played: current?.played ?? false,
+    position: event.data.position,
+    updated_at: event.timestamp,
+  };
+  return { ...state, play_statuses: { ...state.play_statuses, [key]: next } };
+}
+
+function playlistOrNew(state: UserState, id: string, at: string): PlaylistState {
+  return (
+    state.playlists[id] ?? {
+      id,
+      name: id === DEFAULT_PLAYLIST ? 'Saved' : id,
+      description: null,
+      created_at: at,
+      updated_at: at,
+      deleted_at: null,
+      items: {},
+    }
+  );
+}
+
+function withSave(state: UserState, event: UserEventOf<'save'>): UserState {
+  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
+  const playlistId = event.data.playlist ?? DEFAULT_PLAYLIST;
+  const itemId = event.data.item_id ?? defaultItemId(feed, guid);
+  const playlist = playlistOrNew(state, playlistId, event.timestamp);
+  const current = playlist.items[itemId];
+  if (current && current.updated_at > event.timestamp) return state;
+  const item: PlaylistItemState = {
+    item_id: itemId,
+    rss_source_feed: feed,
+    rss_source_id: guid,
+    item_title: event.data.item_title ?? current?.item_title ?? null,
+    feed_title: event.data.feed_title ?? current?.feed_title ?? null,
+    created_at: current?.created_at ?? event.data.created_at ?? event.timestamp,
+    updated_at: event.timestamp,
+    deleted_at: event.data.removed ? event.timestamp : null,
+  };
+  const nextPlaylist: PlaylistState = { ...playlist, items: { ...playlist.items, [itemId]: item } };
+  return { ...state, playlists: { ...state.playlists, [playlistId]: nextPlaylist } };
+}
+
+function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserState {
+  const { playlist_id: id } = event.data;
+  const current = playlistOrNew(state, id, event.data.created_at ?? event.timestamp);
+  if (state.playlists[id] && current.updated_at > event.timestamp) return state;
+  const next: PlaylistState =
+    event.data.action === 'delete'
+      ? { ...current, updated_at: event.timestamp, deleted_at: event.timestamp }
+      : {
+          ...current,
+          name: event.data.name ?? current.name,
+          description: event.data.description ?? current.description,
+          updated_at: event.timestamp,
+          deleted_at: null,
+        };
+  return { ...state, playlists: { ...state.playlists, [id]: next } };
+}
+
+function withPrivacy(state: UserState, event: UserEventOf<'privacy'>): UserState {
+  const level = event.data.privacy;
+  if (event.object === null) return { ...state, privacy: { ...state.privacy, account: level } };
+  const feeds = { ...state.privacy.feeds, [event.object.rss_source_feed]: level };
+  return { ...state, privacy: { ...state.privacy, feeds } };
+}
+
+/** Does `scope` (null = everything, a feed, or a feed + episode) cover this episode? */
+export function scopeCovers(scope: EventObject | null, feed: string, guid?: string): boolean {
+  if (scope === null) return true;
+  if (scope.rss_source_feed !== feed) return false;
+  return scope.rss_source_id === undefined || scope.rss_source_id === guid;
+}
+
+/** Erasure (SPEC 8): drop the scope's listening data; privacy choices are not listening data. */
+export function withoutScope(state: UserState, scope: EventObject | null): UserState {
+  if (scope === null) return { ...emptyState(), privacy: state.privacy };
+  const feedOnly = scope.rss_source_id === undefined;
+  const subscriptions = feedOnly
+    ? Object.fromEntries(Object.entries(state.subscriptions).filter(([feed]) => feed !== scope.rss_source_feed))
+    : state.subscriptions;
+  const play_statuses = Object.fromEntries(
+    Object.entries(state.play_statuses).filter(([, p]) => !scopeCovers(scope, p.rss_source_feed, p.rss_source_id)),
+  );
+  const playlists = Object.fromEntries(
+    Object.entries(state.playlists).map(([id, playlist]) => [
+      id,
+      {
+        ...playlist,
+        items: Object.fromEntries(
+          Object.entries(playlist.items).filter(([, item]) => !scopeCovers(scope, item.rss_source_feed, item.rss_source_id)),
+        ),
+      },
+    ]),
+  );
+  return { ...state, subscriptions, play_statuses, playlists };
+}

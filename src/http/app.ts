@@ -1,0 +1,56 @@
+/** The Express application: middleware, routers and error handling, with no I/O of its own. */
+import express from 'express';
+import type { Express, RequestHandler } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { AccountService } from '../services/accounts.js';
+import type { UserEventService } from '../services/user-events.js';
+import { authRouter, requireUser } from './auth.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { eventsRouter } from './events.js';
+import { healthRouter } from './health.js';
+
+export interface AppDependencies {
+  logger: Logger;
+  accounts: AccountService;
+  userEvents: UserEventService;
+  registration: 'open' | 'closed';
+  bodyLimit: string;
+  /** Reports whether the stores answer (for `/readyz`). */
+  ready: () => Promise<boolean>;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    req.id = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.http('request', { requestId: req.id, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(deps.logger));
+  // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
+  // text/plain or form-urlencoded. `strict` still rejects bare scalars.
+  app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
+
+  const authenticated = requireUser(deps.accounts);
+  app.use(healthRouter(deps.ready));
+  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration }));
+  app.use(eventsRouter(deps.userEvents, authenticated));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

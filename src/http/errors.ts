@@ -1,0 +1,98 @@
+/**
+ * Error responses (SPEC 9): JSON `{error, message, details}`. Bad input is always a 4xx that
+ * names the field; only real faults are 500s, and those never echo internals.
+ */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import type { Logger } from '../logger.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, details: unknown = null) => new HttpError(400, 'bad_request', message, details);
+export const unauthorized = (message = 'Authentication required', headers: Record<string, string> = {}) =>
+  new HttpError(401, 'unauthorized', message, null, headers);
+export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
+export const notFound = (message = 'Not found') => new HttpError(404, 'not_found', message);
+export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** `events.0.data.played` style paths, so a client sees exactly which field is wrong. */
+export function fieldIssues(error: ZodError, prefix: string[] = []): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map(String)].join('.') || '(body)',
+    message: issue.message,
+  }));
+}
+
+export function validationError(error: ZodError, prefix: string[] = []): HttpError {
+  const issues = fieldIssues(error, prefix);
+  const summary = issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path}: ${issue.message}`)
+    .join('; ');
+  return new HttpError(400, 'validation_failed', `Invalid request: ${summary}`, { issues });
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+function fromBodyParser(error: BodyParserError): HttpError | undefined {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new HttpError(400, 'malformed_json', 'The request body is not valid JSON');
+    case 'entity.too.large':
+      return new HttpError(413, 'payload_too_large', `The request body is larger than ${error.limit ?? 'the limit'} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new HttpError(415, 'unsupported_encoding', 'Unsupported content encoding or charset');
+    case 'request.aborted':
+      return new HttpError(400, 'request_aborted', 'The request was aborted');
+    default:
+      return error.status !== undefined && error.status >= 400 && error.status < 500
+        ? new HttpError(error.status, 'bad_request', 'Bad request')
+        : undefined;
+  }
+}
+
+export function toHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  if (error instanceof ZodError) return validationError(error);
+  if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);
+  return undefined;
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(notFound(`No route for ${req.method} ${req.path}`));
+};
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const known = toHttpError(error);
+    const status = known?.status ?? 500;
+    if (!known) logger.error('unhandled error', { requestId: req.id, error: error instanceof Error ? error.stack : String(error) });
+    if (res.headersSent) return;
+    for (const [name, value] of Object.entries(known?.headers ?? {})) res.setHeader(name, value);
+    res.status(status).json({
+      error: known?.code ?? 'internal_error',
+      message: known?.message ?? 'Internal server error',
+      details: known?.details ?? null,
+    });
+  };
+}

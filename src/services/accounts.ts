@@ -1,0 +1,79 @@
+/** Registration, login and token life cycle, over the accounts port. */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Account, AccountStore, TokenRecord } from '../stores/accounts.js';
+import { hashPassword, hashTokenSecret, newTokenSecret, verifyPassword } from '../auth/passwords.js';
+
+export const usernameSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(64, 'at most 64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only, starting with a letter or digit');
+export const passwordSchema = z.string().min(8, 'at least 8 characters').max(256, 'at most 256 characters');
+export const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema }).strict();
+export const tokenRequestSchema = z
+  .object({ username: z.string().max(64), password: z.string().max(256), label: z.string().max(128).optional() })
+  .strict();
+
+export interface Principal {
+  readonly userId: string;
+  readonly username: string;
+  readonly tokenId: string | null;
+}
+
+export class InvalidCredentialsError extends Error {
+  override readonly name = 'InvalidCredentialsError';
+  constructor() {
+    super('Invalid username or password');
+  }
+}
+
+export class AccountService {
+  constructor(
+    private readonly accounts: AccountStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async register(username: string, password: string): Promise<Account> {
+    const passwordHash = await hashPassword(password);
+    return this.accounts.createAccount({ id: randomUUID(), username, passwordHash, createdAt: this.clock().toISOString() });
+  }
+
+  /** Checks a username and password; the same error whether the user or the password is wrong. */
+  async verify(username: string, password: string): Promise<Account> {
+    const account = await this.accounts.findByUsername(username);
+    const ok = account !== undefined && !account.disabled && (await verifyPassword(password, account.passwordHash));
+    if (!ok || account === undefined) throw new InvalidCredentialsError();
+    return account;
+  }
+
+  async issueToken(username: string, password: string, label?: string): Promise<{ token: string; id: string; account: Account }> {
+    const account = await this.verify(username, password);
+    const secret = newTokenSecret();
+    const id = randomUUID();
+    await this.accounts.createToken({
+      id,
+      userId: account.id,
+      secretHash: hashTokenSecret(secret),
+      label: label ?? null,
+      createdAt: this.clock().toISOString(),
+    });
+    return { token: secret, id, account };
+  }
+
+  async authenticateToken(secret: string): Promise<Principal | undefined> {
+    const token = await this.accounts.findToken(hashTokenSecret(secret));
+    if (!token) return undefined;
+    const account = await this.accounts.findById(token.userId);
+    if (!account || account.disabled) return undefined;
+    return { userId: account.id, username: account.username, tokenId: token.id };
+  }
+
+  listTokens(userId: string): Promise<TokenRecord[]> {
+    return this.accounts.listTokens(userId);
+  }
+
+  revokeToken(userId: string, tokenId: string): Promise<boolean> {
+    return this.accounts.revokeToken(userId, tokenId);
+  }
+}
