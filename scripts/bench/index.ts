@@ -1,0 +1,25 @@
+/**
+ * Benchmark dispatcher: `npm run bench -- <name>`. Each benchmark prints human-readable figures
+ * and returns a summary, printed here as the last stdout line (JSON) for scripts to collect.
+ */
+import { benchAppend, type BenchResult } from './append.js';
+
+const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
+  append: () => benchAppend(),
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const name = argv[0];
+  // hasOwn, so names like "constructor" do not reach Object.prototype.
+  const bench = name !== undefined && Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
+  if (!bench) {
+    const known = Object.keys(BENCHMARKS).join(', ');
+    console.error(name === undefined ? `usage: npm run bench -- <name>; benchmarks: ${known}` : `unknown benchmark "${name}"; benchmarks: ${known}`);
+    return 2;
+  }
+  const result = await bench();
+  console.log(JSON.stringify(result));
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

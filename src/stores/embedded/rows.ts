@@ -1,0 +1,60 @@
+import type { JsonObject, RecordedEvent, StreamMetadata } from '../event-store.js';
+
+/** An `events` row as read with safe integers on (INTEGER columns arrive as bigint). */
+export interface EventRow {
+  readonly position: bigint;
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+  readonly recorded_at: bigint;
+}
+
+/** A `streams` row as read with safe integers on. */
+export interface StreamRow {
+  readonly last_revision: bigint | null;
+  readonly truncate_before: bigint | null;
+  readonly deleted: bigint;
+  readonly tombstoned: bigint;
+  readonly metadata: string | null;
+  readonly meta_revision: bigint | null;
+}
+
+export function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    data: JSON.parse(row.data) as JsonObject,
+    metadata: JSON.parse(row.metadata) as JsonObject,
+    stream: row.stream,
+    revision: row.revision,
+    position: { commit: row.position, prepare: row.position },
+    recordedAt: new Date(Number(row.recorded_at)),
+  };
+}
+
+/** The metadata keys kept as JSON; `truncateBefore` lives in its own column so SQL can filter on it. */
+type StoredMetadata = Omit<StreamMetadata, 'truncateBefore'>;
+
+export function toStreamMetadata(row: StreamRow | undefined): StreamMetadata {
+  if (!row) return {};
+  const stored: StoredMetadata = row.metadata === null ? {} : (JSON.parse(row.metadata) as StoredMetadata);
+  return row.truncate_before === null ? stored : { ...stored, truncateBefore: row.truncate_before };
+}
+
+/** Merges a metadata patch: keys it names replace, keys it omits stay, `custom` merges one level. */
+export function mergeMetadata(current: StreamMetadata, patch: StreamMetadata): StreamMetadata {
+  const merged: { -readonly [K in keyof StreamMetadata]: StreamMetadata[K] } = { ...current };
+  if (patch.truncateBefore !== undefined) merged.truncateBefore = patch.truncateBefore;
+  if (patch.maxAge !== undefined) merged.maxAge = patch.maxAge;
+  if (patch.maxCount !== undefined) merged.maxCount = patch.maxCount;
+  if (patch.custom !== undefined) merged.custom = { ...current.custom, ...patch.custom };
+  return merged;
+}
+
+export function storedMetadataJson(metadata: StreamMetadata): string {
+  const { truncateBefore: _inColumn, ...stored } = metadata;
+  return JSON.stringify(stored);
+}

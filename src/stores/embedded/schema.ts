@@ -1,0 +1,51 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Connection settings for every connection that touches the event store file.
+ * - WAL lets readers (projections, another process polling) run while a writer appends.
+ * - synchronous=NORMAL is durable across process crashes in WAL mode; only an OS crash can lose
+ *   the last commits, which is the usual trade for an embedded store.
+ * - busy_timeout makes a second process wait for the write lock instead of failing at once.
+ */
+export function applyPragmas(db: Database, busyTimeoutMs = 5000): void {
+  if (!db.memory) db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+}
+
+/**
+ * `events.position` is the `$all` position. AUTOINCREMENT (rather than a plain rowid) guarantees a
+ * position is never reused, even after the newest rows are purged, so a checkpoint can never point
+ * at a position that later names a different event.
+ *
+ * `streams.last_revision` is NULL when only metadata was ever written (the stream does not exist).
+ * `streams.truncate_before` is the effective `$tb`: set by metadata writes and by soft delete.
+ * `streams.metadata` holds the other metadata keys (maxAge, maxCount, custom) as JSON.
+ */
+export const EVENT_STORE_DDL = `
+CREATE TABLE IF NOT EXISTS events (
+  position    INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream      TEXT    NOT NULL,
+  revision    INTEGER NOT NULL,
+  id          TEXT    NOT NULL,
+  type        TEXT    NOT NULL,
+  data        TEXT    NOT NULL,
+  metadata    TEXT    NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  UNIQUE (stream, revision)
+);
+CREATE INDEX IF NOT EXISTS events_stream_id ON events (stream, id);
+CREATE TABLE IF NOT EXISTS streams (
+  name            TEXT    PRIMARY KEY,
+  last_revision   INTEGER,
+  truncate_before INTEGER,
+  deleted         INTEGER NOT NULL DEFAULT 0,
+  tombstoned      INTEGER NOT NULL DEFAULT 0,
+  metadata        TEXT,
+  meta_revision   INTEGER
+) WITHOUT ROWID;
+`;
+
+export function createSchema(db: Database): void {
+  db.exec(EVENT_STORE_DDL);
+}

@@ -1,0 +1,561 @@
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, Statement, Transaction } from 'better-sqlite3';
+import {
+  IdempotencyConflictError,
+  START,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  type AllFilter,
+  type AllSubscription,
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  type ExpectedRevision,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SetMetadataOptions,
+  type StreamMetadata,
+  type StreamMetadataResult,
+  type StreamState,
+  type SubscribeToAllOptions,
+} from '../event-store.js';
+import { applyPragmas, createSchema } from './schema.js';
+import {
+  mergeMetadata,
+  storedMetadataJson,
+  toRecordedEvent,
+  toStreamMetadata,
+  type EventRow,
+  type StreamRow,
+} from './rows.js';
+import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
+
+export interface SqliteEventStoreOptions {
+  /** Sets `recordedAt` of appended events; injectable so retention can be tested. */
+  readonly clock?: () => Date;
+  /** How often an idle subscription looks for events written by other processes. */
+  readonly pollIntervalMs?: number;
+  /** Events a subscription reads per query while catching up. */
+  readonly subscriptionPageSize?: number;
+}
+
+export interface SqliteEventStoreOpenOptions extends SqliteEventStoreOptions {
+  /** A file path, or ':memory:'. */
+  readonly path: string;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 250;
+const DEFAULT_PAGE_SIZE = 500;
+/** SQLite's "no limit". */
+const UNLIMITED = -1;
+const MAX_POSITION = 9223372036854775807n;
+/** EventStoreDB's revision number for "no stream", answered by an empty append to a new stream. */
+const NO_STREAM_REVISION = -1n;
+
+const EVENT_COLUMNS = 'e.position, e.stream, e.revision, e.id, e.type, e.data, e.metadata, e.recorded_at';
+
+/** An event already serialised, so a bad payload fails before the write transaction starts. */
+interface SerializedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+/** How a stream looks to expected-revision checks. */
+type RevisionForChecks = bigint | 'no_stream';
+
+interface AppendOutcome {
+  readonly result: AppendResult;
+  /** False for an idempotent retry or an empty append: nothing to wake subscriptions for. */
+  readonly written: boolean;
+}
+
+interface PurgeTarget {
+  readonly name: string;
+  readonly truncate_before: bigint | null;
+  readonly tombstoned: bigint;
+}
+
+interface PreparedStatements {
+  readonly selectStream: Statement<[string], StreamRow>;
+  readonly selectEventsById: Statement<[string, string], { id: string; revision: bigint; position: bigint }>;
+  readonly selectEventPosition: Statement<[string, bigint], { position: bigint }>;
+  readonly insertEvent: Statement<[string, bigint, string, string, string, string, number]>;
+  readonly upsertStreamRevision: Statement<[string, bigint]>;
+  readonly upsertMetadata: Statement<[string, bigint | null, string, bigint]>;
+  readonly softDelete: Statement<[bigint, bigint, string]>;
+  readonly tombstone: Statement<[string]>;
+  readonly readForwards: Statement<[string, bigint, number], EventRow>;
+  readonly readBackwards: Statement<[string, bigint, bigint, number], EventRow>;
+  readonly head: Statement<[], { seq: bigint }>;
+  readonly truncatedStreams: Statement<[], PurgeTarget>;
+  readonly truncatedStream: Statement<[string], PurgeTarget>;
+  readonly deleteBefore: Statement<[string, bigint]>;
+  readonly deleteAll: Statement<[string]>;
+}
+
+/**
+ * The embedded {@link EventStore}: one SQLite file (better-sqlite3, WAL) with EventStoreDB's
+ * semantics. Positions are the global sequence (`commit = prepare`).
+ *
+ * It may share its connection with read models (pass a Database): appends then nest as savepoints
+ * inside a caller's transaction, and `close()` leaves a borrowed connection open.
+ *
+ * `maxAge` and `maxCount` metadata are stored and returned but do not hide events: retention here
+ * works through `truncateBefore` plus {@link purgeTruncated}, as the port documents.
+ */
+export class SqliteEventStore implements EventStore {
+  readonly database: Database;
+  private readonly ownsDatabase: boolean;
+  private readonly clock: () => Date;
+  private readonly pollIntervalMs: number;
+  private readonly pageSize: number;
+  private readonly statements: PreparedStatements;
+  private readonly readAllStatements = new Map<string, Statement<unknown[], EventRow>>();
+  private readonly subscriptions = new Set<SqliteAllSubscription>();
+  /** Bumped by truncation and deletes so subscriptions drop pages read before them. */
+  private hidingGeneration = 0;
+  // Each write runs in one better-sqlite3 transaction (a savepoint inside a caller's transaction).
+  private readonly appendTransaction: Transaction<
+    (stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome
+  >;
+  private readonly setMetadataTransaction: Transaction<
+    (stream: string, patch: StreamMetadata, expected: ExpectedRevision) => StreamMetadataResult
+  >;
+  private readonly softDeleteTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
+  private readonly tombstoneTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
+  private readonly purgeTransaction: Transaction<(stream: string | undefined) => number>;
+
+  /** Opens `source.path`, or uses a connection the caller owns (e.g. shared with read models). */
+  constructor(source: Database | SqliteEventStoreOpenOptions, options: SqliteEventStoreOptions = {}) {
+    const borrowed = isDatabase(source);
+    const settings: SqliteEventStoreOptions = borrowed ? options : { ...options, ...source };
+    this.database = borrowed ? source : new BetterSqlite3(source.path);
+    this.ownsDatabase = !borrowed;
+    this.clock = settings.clock ?? (() => new Date());
+    this.pollIntervalMs = settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.pageSize = settings.subscriptionPageSize ?? DEFAULT_PAGE_SIZE;
+    applyPragmas(this.database);
+    createSchema(this.database);
+    this.statements = prepareStatements(this.database);
+    this.appendTransaction = this.database.transaction((stream, events, expected) =>
+      this.appendInTransaction(stream, events, expected),
+    );
+    this.setMetadataTransaction = this.database.transaction((stream, patch, expected) =>
+      this.setMetadataInTransaction(stream, patch, expected),
+    );
+    this.softDeleteTransaction = this.database.transaction((stream, expected) => this.softDeleteInTransaction(stream, expected));
+    this.tombstoneTransaction = this.database.transaction((stream, expected) => this.tombstoneInTransaction(stream, expected));
+    this.purgeTransaction = this.database.transaction((stream) => this.purgeInTransaction(stream));
+  }
+
+  /** Opens (creating if needed) the store at `path`; the store owns and closes the connection. */
+  static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
+    return new SqliteEventStore({ ...options, path });
+  }
+
+  async append(
+    stream: string,
+    events: readonly EventToAppend[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    const serialized = events.map(serializeEvent);
+    const expected = options.expectedRevision ?? 'any';
+    const { result, written } = this.appendTransaction.immediate(stream, serialized, expected);
+    if (written) this.wakeSubscriptions();
+    return result;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    // One snapshot, so the truncation point and the rows agree even if another process writes.
+    return this.readSnapshot(() => this.readStreamInSnapshot(stream, options));
+  }
+
+  private readStreamInSnapshot(stream: string, options: ReadStreamOptions): RecordedEvent[] {
+    const state = this.statements.selectStream.get(stream);
+    if (state?.tombstoned) throw new StreamDeletedError(stream);
+    if (!state || state.last_revision === null || state.deleted) throw new StreamNotFoundError(stream);
+    const limit = toLimit(options.maxCount);
+    if (limit === 0) return [];
+    const firstVisible = state.truncate_before ?? 0n;
+    const rows =
+      options.direction === 'backwards'
+        ? this.readBackwardsRows(stream, options.fromRevision ?? 'end', state.last_revision, firstVisible, limit)
+        : this.readForwardsRows(stream, options.fromRevision ?? 'start', state.last_revision, firstVisible, limit);
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const limit = toLimit(options.maxCount);
+    if (limit === 0) return [];
+    const after = options.after?.commit ?? 0n;
+    return this.selectVisible(after, MAX_POSITION, limit, options.filter).map(toRecordedEvent);
+  }
+
+  subscribeToAll(options: SubscribeToAllOptions = {}): AllSubscription {
+    const filter = options.filter;
+    const subscription = new SqliteAllSubscription(
+      {
+        fetchPage: (after, limit) => this.fetchSubscriptionPage(after, limit, filter),
+        hidingGeneration: () => this.hidingGeneration,
+      },
+      options.after?.commit ?? 0n,
+      this.pageSize,
+      this.pollIntervalMs,
+      (ended) => this.subscriptions.delete(ended),
+    );
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async getStreamMetadata(stream: string): Promise<StreamMetadataResult> {
+    const state = this.statements.selectStream.get(stream);
+    if (state?.tombstoned) throw new StreamDeletedError(stream);
+    return metadataResult(state);
+  }
+
+  async setStreamMetadata(
+    stream: string,
+    patch: StreamMetadata,
+    options: SetMetadataOptions = {},
+  ): Promise<StreamMetadataResult> {
+    validateMetadataPatch(patch);
+    const result = this.setMetadataTransaction.immediate(stream, patch, options.expectedMetaRevision ?? 'any');
+    this.hidingGeneration++;
+    return result;
+  }
+
+  async streamState(stream: string): Promise<StreamState> {
+    const state = this.statements.selectStream.get(stream);
+    return {
+      lastRevision: state?.last_revision ?? 'no_stream',
+      softDeleted: Boolean(state?.deleted),
+      tombstoned: Boolean(state?.tombstoned),
+    };
+  }
+
+  async deleteStream(stream: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<void> {
+    this.softDeleteTransaction.immediate(stream, options.expectedRevision ?? 'any');
+    this.hidingGeneration++;
+  }
+
+  async tombstoneStream(stream: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<void> {
+    this.tombstoneTransaction.immediate(stream, options.expectedRevision ?? 'any');
+    this.hidingGeneration++;
+  }
+
+  async headPosition(): Promise<Position> {
+    const head = this.readHead();
+    return head === 0n ? START : { commit: head, prepare: head };
+  }
+
+  /**
+   * Physically deletes the events hidden by truncation, soft delete or tombstone (the embedded
+   * equivalent of an EventStoreDB scavenge), for one stream or all. Returns how many rows went.
+   * Idempotency for the purged ids is lost, as it is in EventStoreDB after a scavenge.
+   */
+  purgeTruncated(stream?: string): number {
+    return this.purgeTransaction.immediate(stream);
+  }
+
+  /** Ends every subscription, then closes the connection if this store opened it. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.unsubscribe()));
+    if (this.ownsDatabase && this.database.open) this.database.close();
+  }
+
+  // ---- append ----
+
+  /** Order matters: a tombstone beats everything; a retry answers whatever the expected revision. */
+  private appendInTransaction(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
+    const state = this.statements.selectStream.get(stream);
+    if (state?.tombstoned) throw new StreamDeletedError(stream);
+    // A stream with no row has no events, so the id lookup can be skipped (the common first write).
+    const retry = events.length > 0 && state?.last_revision != null ? this.findRetry(stream, events) : undefined;
+    if (retry) return { result: retry, written: false };
+    checkExpectedRevision(stream, expected, revisionForChecks(state));
+    if (events.length === 0) return { result: this.currentAppendResult(stream, state), written: false };
+    return { result: this.insertEvents(stream, events, state?.last_revision ?? NO_STREAM_REVISION), written: true };
+  }
+
+  /**
+   * The answer to a retried append: all its ids are already in the stream. Throws if only some are,
+   * since that is neither a retry nor a new write.
+   */
+  private findRetry(stream: string, events: readonly SerializedEvent[]): AppendResult | undefined {
+    const ids = new Set(events.map((event) => event.id));
+    const found = this.statements.selectEventsById.all(stream, JSON.stringify([...ids]));
+    if (found.length === 0) return undefined;
+    const foundIds = new Set(found.map((row) => row.id));
+    if (foundIds.size < ids.size) throw new IdempotencyConflictError(stream);
+    let last = found[0]!;
+    for (const row of found) if (row.position > last.position) last = row;
+    return { nextRevision: last.revision, position: { commit: last.position, prepare: last.position } };
+  }
+
+  private insertEvents(stream: string, events: readonly SerializedEvent[], lastRevision: bigint): AppendResult {
+    const recordedAt = this.clock().getTime();
+    let revision = lastRevision;
+    let position = 0n;
+    for (const event of events) {
+      revision++;
+      const info = this.statements.insertEvent.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt);
+      position = BigInt(info.lastInsertRowid);
+    }
+    this.statements.upsertStreamRevision.run(stream, revision);
+    return { nextRevision: revision, position: { commit: position, prepare: position } };
+  }
+
+  /** What an empty append answers: the stream as it is. */
+  private currentAppendResult(stream: string, state: StreamRow | undefined): AppendResult {
+    const lastRevision = state?.last_revision;
+    if (lastRevision == null) return { nextRevision: NO_STREAM_REVISION, position: START };
+    const last = this.statements.selectEventPosition.get(stream, lastRevision);
+    const position = last?.position ?? this.readHead();
+    return { nextRevision: lastRevision, position: { commit: position, prepare: position } };
+  }
+
+  private wakeSubscriptions(): void {
+    for (const subscription of this.subscriptions) subscription.wake();
+  }
+
+  // ---- metadata and deletes ----
+
+  private setMetadataInTransaction(stream: string, patch: StreamMetadata, expected: ExpectedRevision): StreamMetadataResult {
+    const state = this.statements.selectStream.get(stream);
+    if (state?.tombstoned) throw new StreamDeletedError(stream);
+    checkExpectedRevision(metadataStreamName(stream), expected, state?.meta_revision ?? 'no_stream');
+    const merged = mergeMetadata(toStreamMetadata(state), patch);
+    const metaRevision = nextMetaRevision(state);
+    this.statements.upsertMetadata.run(stream, merged.truncateBefore ?? null, storedMetadataJson(merged), metaRevision);
+    return { metadata: merged, metaRevision };
+  }
+
+  private softDeleteInTransaction(stream: string, expected: ExpectedRevision): void {
+    const state = this.statements.selectStream.get(stream);
+    if (state?.tombstoned) throw new StreamDeletedError(stream);
+    checkExpectedRevision(stream, expected, revisionForChecks(state));
+    // Nothing was ever written: nothing to hide (a retried delete, e.g. of an account, succeeds).
+    if (!state || state.last_revision === null) return;
+    // EventStoreDB semantics: `$tb` past the last event hides the history for good, and the next
+    // append continues the revisions, so it becomes the first visible event.
+    this.statements.softDelete.run(state.last_revision + 1n, nextMetaRevision(state), stream);
+  }
+
+  private tombstoneInTransaction(stream: string, expected: ExpectedRevision): void {
+    const state = this.statements.selectStream.get(stream);
+    if (state?.tombstoned) throw new StreamDeletedError(stream);
+    checkExpectedRevision(stream, expected, revisionForChecks(state));
+    this.statements.tombstone.run(stream);
+  }
+
+  private purgeInTransaction(stream: string | undefined): number {
+    const targets =
+      stream === undefined ? this.statements.truncatedStreams.all() : this.statements.truncatedStream.all(stream);
+    let purged = 0;
+    for (const target of targets) {
+      const info = target.tombstoned
+        ? this.statements.deleteAll.run(target.name)
+        : this.statements.deleteBefore.run(target.name, target.truncate_before ?? 0n);
+      purged += info.changes;
+    }
+    return purged;
+  }
+
+  // ---- reads ----
+
+  private readForwardsRows(
+    stream: string,
+    from: bigint | 'start' | 'end',
+    lastRevision: bigint,
+    firstVisible: bigint,
+    limit: number,
+  ): EventRow[] {
+    // Like EventStoreDB, reading forwards from 'end' starts after the last event.
+    const start = from === 'start' ? 0n : from === 'end' ? lastRevision + 1n : from;
+    return this.statements.readForwards.all(stream, start > firstVisible ? start : firstVisible, limit);
+  }
+
+  private readBackwardsRows(
+    stream: string,
+    from: bigint | 'start' | 'end',
+    lastRevision: bigint,
+    firstVisible: bigint,
+    limit: number,
+  ): EventRow[] {
+    const start = from === 'end' ? lastRevision : from === 'start' ? 0n : from;
+    return this.statements.readBackwards.all(stream, start, firstVisible, limit);
+  }
+
+  /** One snapshot: the head and the page below it, so `scannedUpTo` never passes an unseen commit. */
+  private fetchSubscriptionPage(after: bigint, limit: number, filter: AllFilter | undefined): SubscriptionPage {
+    return this.readSnapshot(() => {
+      const head = this.readHead();
+      if (head <= after) return { events: [], scannedUpTo: after };
+      const rows = this.selectVisible(after, head, limit, filter);
+      const scannedUpTo = rows.length < limit ? head : rows[rows.length - 1]!.position;
+      return { events: rows.map(toRecordedEvent), scannedUpTo };
+    });
+  }
+
+  private readSnapshot<T>(read: () => T): T {
+    return this.database.transaction(read).deferred();
+  }
+
+  /** `$all` after `after` up to `until` (inclusive), hiding truncated, soft-deleted and tombstoned events. */
+  private selectVisible(after: bigint, until: bigint, limit: number, filter: AllFilter | undefined): EventRow[] {
+    const prefixes = filter?.streamPrefixes ?? [];
+    const types = filter?.eventTypes ?? [];
+    const statement = this.readAllStatement(prefixes.length, types.length);
+    return statement.all(after, until, ...prefixes.flatMap((prefix) => [prefix, prefix]), ...types, limit);
+  }
+
+  /** Prepared per filter shape (how many prefixes and types), then reused. */
+  private readAllStatement(prefixCount: number, typeCount: number): Statement<unknown[], EventRow> {
+    const key = `${prefixCount}:${typeCount}`;
+    let statement = this.readAllStatements.get(key);
+    if (!statement) {
+      statement = this.database.prepare<unknown[], EventRow>(readAllSql(prefixCount, typeCount)).safeIntegers(true);
+      this.readAllStatements.set(key, statement);
+    }
+    return statement;
+  }
+
+  private readHead(): bigint {
+    return this.statements.head.get()?.seq ?? 0n;
+  }
+}
+
+function prepareStatements(db: Database): PreparedStatements {
+  // Safe integers everywhere: revisions and positions are bigint in the API and may pass 2^53.
+  const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).safeIntegers(true);
+  return {
+    selectStream: prepare(
+      'SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?',
+    ),
+    selectEventsById: prepare(
+      'SELECT id, revision, position FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))',
+    ),
+    selectEventPosition: prepare('SELECT position FROM events WHERE stream = ? AND revision = ?'),
+    insertEvent: prepare(
+      'INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    upsertStreamRevision: prepare(
+      `INSERT INTO streams (name, last_revision) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET last_revision = excluded.last_revision, deleted = 0`,
+    ),
+    upsertMetadata: prepare(
+      `INSERT INTO streams (name, truncate_before, metadata, meta_revision) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET truncate_before = excluded.truncate_before,
+         metadata = excluded.metadata, meta_revision = excluded.meta_revision`,
+    ),
+    softDelete: prepare('UPDATE streams SET deleted = 1, truncate_before = ?, meta_revision = ? WHERE name = ?'),
+    tombstone: prepare(
+      `INSERT INTO streams (name, tombstoned) VALUES (?, 1)
+       ON CONFLICT (name) DO UPDATE SET tombstoned = 1`,
+    ),
+    readForwards: prepare(
+      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
+    ),
+    readBackwards: prepare(
+      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
+       ORDER BY e.revision DESC LIMIT ?`,
+    ),
+    head: prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
+    truncatedStreams: prepare(
+      'SELECT name, truncate_before, tombstoned FROM streams WHERE truncate_before > 0 OR tombstoned = 1',
+    ),
+    truncatedStream: prepare(
+      'SELECT name, truncate_before, tombstoned FROM streams WHERE name = ? AND (truncate_before > 0 OR tombstoned = 1)',
+    ),
+    deleteBefore: prepare('DELETE FROM events WHERE stream = ? AND revision < ?'),
+    deleteAll: prepare('DELETE FROM events WHERE stream = ?'),
+  };
+}
+
+/**
+ * CROSS JOIN pins `events` as the outer loop so SQLite walks positions in order and stops at the
+ * limit, instead of scanning streams and sorting. Prefixes use substr() rather than LIKE, which is
+ * case-insensitive and treats `_`/`%` as wildcards.
+ */
+function readAllSql(prefixCount: number, typeCount: number): string {
+  const conditions = [
+    'e.position > ?',
+    'e.position <= ?',
+    's.tombstoned = 0',
+    's.deleted = 0',
+    'e.revision >= coalesce(s.truncate_before, 0)',
+  ];
+  if (prefixCount > 0) {
+    conditions.push(`(${Array.from({ length: prefixCount }, () => 'substr(e.stream, 1, length(?)) = ?').join(' OR ')})`);
+  }
+  if (typeCount > 0) conditions.push(`e.type IN (${Array.from({ length: typeCount }, () => '?').join(', ')})`);
+  return `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.name = e.stream
+          WHERE ${conditions.join(' AND ')} ORDER BY e.position LIMIT ?`;
+}
+
+function isDatabase(source: Database | SqliteEventStoreOpenOptions): source is Database {
+  return typeof (source as Partial<Database>).prepare === 'function';
+}
+
+function serializeEvent(event: EventToAppend): SerializedEvent {
+  return {
+    id: event.id,
+    type: event.type,
+    data: JSON.stringify(event.data),
+    metadata: JSON.stringify(event.metadata ?? {}),
+  };
+}
+
+/**
+ * A soft-deleted stream counts as absent for `no_stream` / `stream_exists`, as in EventStoreDB where
+ * it reads as not found; its last revision is what `streamState` reports and what an append
+ * continues from.
+ */
+function revisionForChecks(state: StreamRow | undefined): RevisionForChecks {
+  if (!state || state.last_revision === null || state.deleted) return 'no_stream';
+  return state.last_revision;
+}
+
+function checkExpectedRevision(stream: string, expected: ExpectedRevision, actual: RevisionForChecks): void {
+  const matches =
+    expected === 'any' ||
+    (expected === 'no_stream' && actual === 'no_stream') ||
+    (expected === 'stream_exists' && actual !== 'no_stream') ||
+    (typeof expected === 'bigint' && expected === actual);
+  if (!matches) throw new WrongExpectedVersionError(stream, expected, actual);
+}
+
+function metadataStreamName(stream: string): string {
+  return `$$${stream}`;
+}
+
+function nextMetaRevision(state: StreamRow | undefined): bigint {
+  return state?.meta_revision == null ? 0n : state.meta_revision + 1n;
+}
+
+function metadataResult(state: StreamRow | undefined): StreamMetadataResult {
+  return { metadata: toStreamMetadata(state), metaRevision: state?.meta_revision ?? 'no_stream' };
+}
+
+function validateMetadataPatch(patch: StreamMetadata): void {
+  if (patch.truncateBefore !== undefined && patch.truncateBefore < 0n) {
+    throw new RangeError(`truncateBefore must be >= 0, got ${patch.truncateBefore}`);
+  }
+  for (const key of ['maxAge', 'maxCount'] as const) {
+    const value = patch[key];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`${key} must be a positive integer, got ${value}`);
+    }
+  }
+}
+
+function toLimit(maxCount: number | undefined): number {
+  if (maxCount === undefined) return UNLIMITED;
+  if (!Number.isInteger(maxCount) || maxCount < 0) throw new RangeError(`maxCount must be a non-negative integer, got ${maxCount}`);
+  return maxCount;
+}

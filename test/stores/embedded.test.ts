@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { expect } from 'chai';
+import { SqliteEventStore } from '../../src/stores/embedded/index.js';
+import type { EventToAppend, JsonObject, RecordedEvent } from '../../src/stores/event-store.js';
+import { eventStoreContract } from './event-store.contract.js';
+
+/** A fresh directory per store, removed by the returned cleanup. */
+function tempDatabasePath(): { path: string; removeDirectory: () => void } {
+  const directory = mkdtempSync(join(tmpdir(), 'podsync-events-'));
+  return {
+    path: join(directory, 'events.db'),
+    removeDirectory: () => rmSync(directory, { recursive: true, force: true }),
+  };
+}
+
+eventStoreContract('SqliteEventStore', async () => {
+  const { path, removeDirectory } = tempDatabasePath();
+  const store = SqliteEventStore.open(path, { pollIntervalMs: 50 });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      removeDirectory();
+    },
+  };
+});
+
+function event(type: string, data: JsonObject = {}): EventToAppend {
+  return { id: randomUUID(), type, data };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function nextWithin(iterator: AsyncIterator<RecordedEvent>, ms = 5000): Promise<IteratorResult<RecordedEvent>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no subscription result within ${ms} ms`)), ms);
+  });
+  return Promise.race([iterator.next(), timeout]).finally(() => clearTimeout(timer));
+}
+
+describe('SqliteEventStore (embedded only)', function () {
+  let path: string;
+  let removeDirectory: () => void;
+  const opened: SqliteEventStore[] = [];
+
+  /** Opens a store on this test's file; closed after the test. */
+  function open(options: Parameters<typeof SqliteEventStore.open>[1] = {}): SqliteEventStore {
+    const store = SqliteEventStore.open(path, { pollIntervalMs: 50, ...options });
+    opened.push(store);
+    return store;
+  }
+
+  function countRows(store: SqliteEventStore, stream?: string): number {
+    const sql = stream === undefined ? 'SELECT count(*) FROM events' : 'SELECT count(*) FROM events WHERE stream = ?';
+    const params = stream === undefined ? [] : [stream];
+    return store.database.prepare<unknown[], number>(sql).pluck().get(...params) ?? -1;
+  }
+
+  beforeEach(function () {
+    ({ path, removeDirectory } = tempDatabasePath());
+  });
+
+  afterEach(async function () {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+    removeDirectory();
+  });
+
+  it('stamps recordedAt with the injected clock', async function () {
+    const now = new Date('2024-01-02T03:04:05.678Z');
+    const store = open({ clock: () => now });
+    await store.append('user-1', [event('play')]);
+
+    const [fromStream] = await store.readStream('user-1');
+    const [fromAll] = await store.readAll();
+    const iterator = store.subscribeToAll()[Symbol.asyncIterator]();
+    const fromSubscription = await nextWithin(iterator);
+    expect(fromStream!.recordedAt.toISOString()).to.equal(now.toISOString());
+    expect(fromAll!.recordedAt.toISOString()).to.equal(now.toISOString());
+    expect(fromSubscription.value?.recordedAt.toISOString()).to.equal(now.toISOString());
+  });
+
+  it('purgeTruncated physically deletes hidden rows and nothing else', async function () {
+    const store = open();
+    await store.append('truncated', [0, 1, 2, 3, 4].map((n) => event('play', { n })));
+    await store.setStreamMetadata('truncated', { truncateBefore: 3n });
+    await store.append('soft', [event('a'), event('b'), event('c')]);
+    await store.deleteStream('soft');
+    await store.append('soft', [event('d')]);
+    await store.append('gone', [event('a'), event('b')]);
+    await store.tombstoneStream('gone');
+    await store.append('kept', [event('a'), event('b')]);
+    expect(countRows(store)).to.equal(13);
+
+    expect(store.purgeTruncated('truncated')).to.equal(3);
+    expect(countRows(store, 'truncated')).to.equal(2);
+    expect(countRows(store)).to.equal(10);
+
+    expect(store.purgeTruncated()).to.equal(5);
+    expect(countRows(store, 'soft')).to.equal(1);
+    expect(countRows(store, 'gone')).to.equal(0);
+    expect(countRows(store, 'kept')).to.equal(2);
+    expect(store.purgeTruncated()).to.equal(0);
+
+    expect((await store.readStream('truncated')).map((e) => e.revision)).to.deep.equal([3n, 4n]);
+    expect((await store.readStream('soft')).map((e) => e.revision)).to.deep.equal([3n]);
+    expect((await store.readAll()).map((e) => `${e.stream}@${e.revision}`)).to.deep.equal([
+      'truncated@3',
+      'truncated@4',
+      'soft@3',
+      'kept@0',
+      'kept@1',
+    ]);
+    // Revisions and positions keep counting after a purge.
+    const head = await store.headPosition();
+    const next = await store.append('truncated', [event('later')]);
+    expect(next.nextRevision).to.equal(5n);
+    expect(next.position.commit).to.equal(head.commit + 1n);
+  });
+
+  it('a second instance on the same file sees the first one’s appends through polling', async function () {
+    const writer = open();
+    const reader = open({ pollIntervalMs: 30 });
+    await writer.append('user-1', [event('before')]);
+    const subscription = reader.subscribeToAll({ after: await reader.headPosition() });
+    const iterator = subscription[Symbol.asyncIterator]();
+
+    const pending = nextWithin(iterator, 3000);
+    await delay(100);
+    const appended = await writer.append('user-2', [event('from-writer', { n: 1 })]);
+    const delivered = await pending;
+    expect(delivered.done).to.equal(false);
+    expect(delivered.value).to.include({ stream: 'user-2', type: 'from-writer' });
+    expect(delivered.value?.position).to.deep.equal(appended.position);
+    await subscription.unsubscribe();
+  });
+
+  it('keeps everything across close and reopen', async function () {
+    const first = open();
+    const appended = await first.append('user-1', [event('a', { n: 1 }), event('b', { n: 2 })]);
+    await first.setStreamMetadata('user-1', { custom: { owner: 'x' }, maxAge: 60 });
+    await first.close();
+
+    const second = open();
+    expect((await second.readStream('user-1')).map((e) => e.data)).to.deep.equal([{ n: 1 }, { n: 2 }]);
+    expect(await second.headPosition()).to.deep.equal(appended.position);
+    const metadata = await second.getStreamMetadata('user-1');
+    expect(metadata).to.deep.equal({ metadata: { custom: { owner: 'x' }, maxAge: 60 }, metaRevision: 0n });
+    const next = await second.append('user-1', [event('c')], { expectedRevision: 1n });
+    expect(next.nextRevision).to.equal(2n);
+    expect(next.position.commit).to.equal(appended.position.commit + 1n);
+  });
+
+  it('pages through history in small pages, skipping filtered-out events', async function () {
+    const store = open({ subscriptionPageSize: 2 });
+    for (let n = 0; n < 7; n++) {
+      await store.append(n % 2 === 0 ? 'user-even' : 'podcast-odd', [event('e', { n })]);
+    }
+    const received: number[] = [];
+    for await (const recorded of store.subscribeToAll({ filter: { streamPrefixes: ['user-'] } })) {
+      received.push(recorded.data['n'] as number);
+      if (received.length === 4) break;
+    }
+    expect(received).to.deep.equal([0, 2, 4, 6]);
+  });
+
+  it('applies a truncation made after a page was read to the rest of that page', async function () {
+    const store = open({ subscriptionPageSize: 100 });
+    await store.append('user-1', [0, 1, 2, 3, 4].map((n) => event('e', { n })));
+    const iterator = store.subscribeToAll()[Symbol.asyncIterator]();
+    expect((await nextWithin(iterator)).value?.revision).to.equal(0n);
+
+    await store.setStreamMetadata('user-1', { truncateBefore: 3n });
+    expect((await nextWithin(iterator)).value?.revision).to.equal(3n);
+    expect((await nextWithin(iterator)).value?.revision).to.equal(4n);
+  });
+
+  it('breaking out of for-await ends the subscription', async function () {
+    const store = open();
+    await store.append('user-1', [event('a'), event('b')]);
+    const subscription = store.subscribeToAll();
+    for await (const _recorded of subscription) break;
+    const after = await nextWithin(subscription[Symbol.asyncIterator]());
+    expect(after.done).to.equal(true);
+  });
+
+  it('close() ends pending subscriptions', async function () {
+    const store = open();
+    const iterator = store.subscribeToAll()[Symbol.asyncIterator]();
+    const pending = nextWithin(iterator);
+    await delay(20);
+    await store.close();
+    expect((await pending).done).to.equal(true);
+  });
+
+  it('an idle subscription polls at its interval instead of spinning', async function () {
+    const store = open({ pollIntervalMs: 100 });
+    let snapshots = 0;
+    const transaction = store.database.transaction.bind(store.database);
+    // Counts the read snapshots the subscription takes (one per poll).
+    store.database.transaction = ((fn) => {
+      snapshots++;
+      return transaction(fn);
+    }) as typeof store.database.transaction;
+    const subscription = store.subscribeToAll();
+    const pending = subscription[Symbol.asyncIterator]().next();
+    await delay(550);
+    await subscription.unsubscribe();
+    expect((await pending).done).to.equal(true);
+    expect(snapshots).to.be.within(4, 8);
+  });
+
+  it('works on a borrowed connection and leaves it open on close', async function () {
+    const database = new BetterSqlite3(path);
+    try {
+      const store = new SqliteEventStore(database);
+      await store.append('user-1', [event('a')]);
+      await store.close();
+      expect(database.open).to.equal(true);
+      expect(database.pragma('journal_mode', { simple: true })).to.equal('wal');
+      expect(database.prepare('SELECT count(*) FROM events').pluck().get()).to.equal(1);
+    } finally {
+      database.close();
+    }
+  });
+
+  it('an idempotent retry after a soft delete still answers the original write', async function () {
+    const store = open();
+    const batch = [event('a'), event('b')];
+    const first = await store.append('user-1', batch);
+    await store.deleteStream('user-1');
+    expect(await store.append('user-1', batch)).to.deep.equal(first);
+    expect(await store.streamState('user-1')).to.deep.equal({ lastRevision: 1n, softDeleted: true, tombstoned: false });
+  });
+});

@@ -1,0 +1,550 @@
+/**
+ * The contract every EventStore adapter must honour (see the port's doc comment).
+ *
+ * Written to run against a shared, non-empty EventStoreDB too: every test uses streams under its
+ * own random prefix, reads `$all` only through that prefix (or test-unique event types), and
+ * starts `$all` reads and subscriptions at the head position taken when the test begins.
+ */
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import {
+  IdempotencyConflictError,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  comparePositions,
+  type AllSubscription,
+  type EventStore,
+  type EventToAppend,
+  type JsonObject,
+  type Position,
+  type RecordedEvent,
+} from '../../src/stores/event-store.js';
+
+export type EventStoreFactory = () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>;
+
+/** How long a subscription may take to deliver something expected (a real server is slower). */
+const DELIVERY_TIMEOUT_MS = 10_000;
+/** How long we watch to be confident that nothing more arrives. */
+const QUIET_PERIOD_MS = 300;
+
+export function eventStoreContract(name: string, factory: EventStoreFactory): void {
+  describe(`${name}: EventStore contract`, function () {
+    let store: EventStore;
+    let cleanup: () => Promise<void>;
+    /** Unique per test; every stream of the test starts with it. */
+    let ns: string;
+    /** `$all` head when the test began: reads and subscriptions start here. */
+    let head: Position;
+
+    before(async function () {
+      ({ store, cleanup } = await factory());
+    });
+
+    after(async function () {
+      await cleanup?.();
+    });
+
+    beforeEach(async function () {
+      ns = `ct${randomUUID().replaceAll('-', '').slice(0, 12)}-`;
+      head = await store.headPosition();
+    });
+
+    const inTest = () => ({ streamPrefixes: [ns] });
+    const readTestEvents = () => store.readAll({ after: head, filter: inTest() });
+    const subscribeTestEvents = () => store.subscribeToAll({ after: head, filter: inTest() });
+
+    describe('append and readStream', function () {
+      it('reads back what was appended, in order, with revisions from 0', async function () {
+        const stream = `${ns}user-1`;
+        const first = [event('subscribe', { feed: 'a' }, { device: 'phone' }), event('play', { episode: 1 })];
+        const second = [event('position', { seconds: 42 })];
+
+        const r1 = await store.append(stream, first);
+        const r2 = await store.append(stream, second);
+
+        expect(r1.nextRevision).to.equal(1n);
+        expect(r2.nextRevision).to.equal(2n);
+        expect(comparePositions(r2.position, r1.position)).to.equal(1);
+        const read = await store.readStream(stream);
+        expect(read.map(summary)).to.deep.equal([
+          { id: first[0]!.id, type: 'subscribe', revision: 0n, stream },
+          { id: first[1]!.id, type: 'play', revision: 1n, stream },
+          { id: second[0]!.id, type: 'position', revision: 2n, stream },
+        ]);
+        expect(read[0]!.data).to.deep.equal({ feed: 'a' });
+        expect(read[0]!.metadata).to.include({ device: 'phone' });
+        expect(read[2]!.data).to.deep.equal({ seconds: 42 });
+        expect(read[2]!.recordedAt).to.be.instanceOf(Date);
+        expect(Number.isNaN(read[2]!.recordedAt.getTime())).to.equal(false);
+        expect(read[1]!.position).to.deep.equal(r1.position);
+        expect(read[2]!.position).to.deep.equal(r2.position);
+        expect(comparePositions(await store.headPosition(), r2.position)).to.be.at.least(0);
+        expect(await store.streamState(stream)).to.deep.equal({ lastRevision: 2n, softDeleted: false, tombstoned: false });
+      });
+
+      it('throws StreamNotFoundError for a stream never written', async function () {
+        const error = await rejection(store.readStream(`${ns}nobody`), StreamNotFoundError);
+        expect(error.stream).to.equal(`${ns}nobody`);
+        expect(await store.streamState(`${ns}nobody`)).to.deep.equal({
+          lastRevision: 'no_stream',
+          softDeleted: false,
+          tombstoned: false,
+        });
+      });
+
+      it('reads backwards, from a revision, and up to maxCount', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [0, 1, 2, 3, 4].map((n) => event('play', { n })));
+
+        const revisions = async (options: Parameters<EventStore['readStream']>[1]) =>
+          (await store.readStream(stream, options)).map((e) => e.revision);
+        expect(await revisions({ direction: 'backwards' })).to.deep.equal([4n, 3n, 2n, 1n, 0n]);
+        expect(await revisions({ direction: 'backwards', fromRevision: 2n, maxCount: 2 })).to.deep.equal([2n, 1n]);
+        expect(await revisions({ direction: 'backwards', maxCount: 1 })).to.deep.equal([4n]);
+        expect(await revisions({ fromRevision: 3n })).to.deep.equal([3n, 4n]);
+        expect(await revisions({ maxCount: 2 })).to.deep.equal([0n, 1n]);
+        expect(await revisions({ fromRevision: 1n, maxCount: 3 })).to.deep.equal([1n, 2n, 3n]);
+        expect(await revisions({ fromRevision: 'start', maxCount: 1 })).to.deep.equal([0n]);
+        expect((await store.readStream(stream, { direction: 'backwards' }))[0]!.data).to.deep.equal({ n: 4 });
+      });
+
+      it('accepts an empty append and answers the current state', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a'), event('b')]);
+        const result = await store.append(stream, [], { expectedRevision: 1n });
+        expect(result.nextRevision).to.equal(1n);
+        await rejection(store.append(stream, [], { expectedRevision: 0n }), WrongExpectedVersionError);
+        expect(await store.readStream(stream)).to.have.length(2);
+      });
+    });
+
+    describe('$all', function () {
+      it('readAll returns events of all streams in global order, after an exclusive position', async function () {
+        const [a, b] = [`${ns}user-a`, `${ns}user-b`];
+        const e1 = event('subscribe');
+        const e2 = event('subscribe');
+        const e3 = event('play');
+        await store.append(a, [e1]);
+        await store.append(b, [e2]);
+        await store.append(a, [e3]);
+
+        const all = await readTestEvents();
+        expect(all.map(summary)).to.deep.equal([
+          { id: e1.id, type: 'subscribe', revision: 0n, stream: a },
+          { id: e2.id, type: 'subscribe', revision: 0n, stream: b },
+          { id: e3.id, type: 'play', revision: 1n, stream: a },
+        ]);
+        expectStrictlyIncreasing(all.map((e) => e.position));
+        expect(all[2]!.data).to.deep.equal(e3.data);
+
+        const limited = await store.readAll({ after: head, maxCount: 2, filter: inTest() });
+        expect(limited.map((e) => e.id)).to.deep.equal([e1.id, e2.id]);
+        const rest = await store.readAll({ after: all[1]!.position, filter: inTest() });
+        expect(rest.map((e) => e.id)).to.deep.equal([e3.id]);
+        expect(await store.readAll({ after: all[2]!.position, filter: inTest() })).to.deep.equal([]);
+      });
+
+      it('filters by stream prefixes and by event types', async function () {
+        const type = (base: string) => `${base}-${ns}`;
+        const users = event(type('subscribe'));
+        const stats = event(type('roll_stats'));
+        const plays = event(type('play'));
+        await store.append(`${ns}user-1`, [users, plays]);
+        await store.append(`${ns}podcast-1`, [stats]);
+        await store.append(`${ns}other-1`, [event(type('subscribe'))]);
+
+        const ids = (events: RecordedEvent[]) => events.map((e) => e.id);
+        const byPrefixes = await store.readAll({ after: head, filter: { streamPrefixes: [`${ns}user-`, `${ns}podcast-`] } });
+        expect(ids(byPrefixes)).to.deep.equal([users.id, plays.id, stats.id]);
+
+        const byTypes = await store.readAll({ after: head, filter: { eventTypes: [type('play'), type('roll_stats')] } });
+        expect(ids(byTypes)).to.deep.equal([plays.id, stats.id]);
+
+        const both = await store.readAll({
+          after: head,
+          filter: { streamPrefixes: [`${ns}user-`], eventTypes: [type('subscribe')] },
+        });
+        expect(ids(both)).to.deep.equal([users.id]);
+      });
+
+      it('a subscription catches up, then delivers live events, in global order', async function () {
+        const [a, b] = [`${ns}user-a`, `${ns}user-b`];
+        const historical = [event('h1'), event('h2')];
+        await store.append(a, [historical[0]!]);
+        await store.append(b, [historical[1]!]);
+
+        const subscription = subscribeTestEvents();
+        const iterator = subscription[Symbol.asyncIterator]();
+        try {
+          const caughtUp = [await nextWithin(iterator), await nextWithin(iterator)];
+          expect(caughtUp.map((e) => e.id)).to.deep.equal(historical.map((e) => e.id));
+
+          // The next read is pending before the append: the event must arrive live.
+          const pending = nextWithin(iterator);
+          await delay(50);
+          const live = event('live');
+          const appended = await store.append(a, [live]);
+          const delivered = await pending;
+          expect(summary(delivered)).to.deep.equal({ id: live.id, type: 'live', revision: 1n, stream: a });
+          expect(delivered.position).to.deep.equal(appended.position);
+
+          const later = [event('l2'), event('l3')];
+          await store.append(b, [later[0]!]);
+          await store.append(a, [later[1]!]);
+          const more = [await nextWithin(iterator), await nextWithin(iterator)];
+          expect(more.map((e) => e.id)).to.deep.equal(later.map((e) => e.id));
+          expectStrictlyIncreasing([...caughtUp, delivered, ...more].map((e) => e.position));
+        } finally {
+          await subscription.unsubscribe();
+        }
+      });
+
+      it('a subscription resumes strictly after a given position', async function () {
+        const stream = `${ns}user-1`;
+        const events = [event('a'), event('b'), event('c')];
+        await store.append(stream, events);
+        const [, second] = await readTestEvents();
+
+        const resumed = store.subscribeToAll({ after: second!.position, filter: inTest() });
+        const received = await collectUntil(resumed, (seen) => seen.length === 1);
+        expect(received.map((e) => e.id)).to.deep.equal([events[2]!.id]);
+      });
+
+      it('unsubscribe ends the iteration and resolves a pending next() as done', async function () {
+        const subscription = subscribeTestEvents();
+        const iterator = subscription[Symbol.asyncIterator]();
+        const pending = iterator.next();
+        await delay(50);
+        await subscription.unsubscribe();
+        const result = await withTimeout(pending, DELIVERY_TIMEOUT_MS, 'pending next() after unsubscribe');
+        expect(result.done).to.equal(true);
+      });
+    });
+
+    describe('optimistic concurrency', function () {
+      it("'no_stream' succeeds only when the stream does not exist", async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a')], { expectedRevision: 'no_stream' });
+        const error = await rejection(
+          store.append(stream, [event('b')], { expectedRevision: 'no_stream' }),
+          WrongExpectedVersionError,
+        );
+        expect(error.stream).to.equal(stream);
+        expect(error.expected).to.equal('no_stream');
+        expect(error.actual).to.equal(0n);
+        await expectRevisions(stream, [0n]);
+      });
+
+      it("'stream_exists' fails on a new stream and succeeds on an existing one", async function () {
+        const stream = `${ns}user-1`;
+        const error = await rejection(
+          store.append(stream, [event('a')], { expectedRevision: 'stream_exists' }),
+          WrongExpectedVersionError,
+        );
+        expect(error.actual).to.equal('no_stream');
+        await rejection(store.readStream(stream), StreamNotFoundError);
+
+        await store.append(stream, [event('a')]);
+        const result = await store.append(stream, [event('b')], { expectedRevision: 'stream_exists' });
+        expect(result.nextRevision).to.equal(1n);
+      });
+
+      it('an exact revision must equal the last revision', async function () {
+        const stream = `${ns}user-1`;
+        const onNew = await rejection(store.append(stream, [event('a')], { expectedRevision: 0n }), WrongExpectedVersionError);
+        expect(onNew.actual).to.equal('no_stream');
+
+        await store.append(stream, [event('a')]);
+        expect((await store.append(stream, [event('b')], { expectedRevision: 0n })).nextRevision).to.equal(1n);
+        const stale = await rejection(store.append(stream, [event('c')], { expectedRevision: 0n }), WrongExpectedVersionError);
+        expect(stale.expected).to.equal(0n);
+        expect(stale.actual).to.equal(1n);
+        await rejection(store.append(stream, [event('c')], { expectedRevision: 5n }), WrongExpectedVersionError);
+        await expectRevisions(stream, [0n, 1n]);
+      });
+
+      it("'any' always succeeds", async function () {
+        const stream = `${ns}user-1`;
+        expect((await store.append(stream, [event('a')], { expectedRevision: 'any' })).nextRevision).to.equal(0n);
+        expect((await store.append(stream, [event('b')], { expectedRevision: 'any' })).nextRevision).to.equal(1n);
+      });
+
+      it('a failed append writes nothing, not even its valid events', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a')]);
+        const conflicting = [event('b'), event('c')];
+        await rejection(store.append(stream, conflicting, { expectedRevision: 7n }), WrongExpectedVersionError);
+
+        // JSON cannot encode a bigint: the second event is unserialisable, so the call must fail whole.
+        const unserialisable = { id: randomUUID(), type: 'bad', data: { big: 1n } as unknown as JsonObject };
+        const newStream = `${ns}user-2`;
+        let failed = false;
+        try {
+          await store.append(newStream, [event('ok'), unserialisable]);
+        } catch {
+          failed = true;
+        }
+        expect(failed, 'append of an unserialisable event should fail').to.equal(true);
+
+        await expectRevisions(stream, [0n]);
+        await rejection(store.readStream(newStream), StreamNotFoundError);
+        expect((await readTestEvents()).map((e) => e.type)).to.deep.equal(['a']);
+      });
+    });
+
+    describe('idempotency', function () {
+      it('a retried append with the same ids adds nothing and gives the same answer', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('before')]);
+        const batch = [event('a'), event('b')];
+        const first = await store.append(stream, batch, { expectedRevision: 0n });
+        const retry = await store.append(stream, batch, { expectedRevision: 0n });
+        expect(retry.nextRevision).to.equal(first.nextRevision);
+        expect(retry.position).to.deep.equal(first.position);
+        await expectRevisions(stream, [0n, 1n, 2n]);
+        expect(await readTestEvents()).to.have.length(3);
+      });
+
+      it('a retry of a stream-creating append with no_stream is recognised too', async function () {
+        const stream = `${ns}user-1`;
+        const batch = [event('a')];
+        const first = await store.append(stream, batch, { expectedRevision: 'no_stream' });
+        const retry = await store.append(stream, batch, { expectedRevision: 'no_stream' });
+        expect(retry).to.deep.equal(first);
+        await expectRevisions(stream, [0n]);
+      });
+
+      it('an append mixing written and new ids throws IdempotencyConflictError and writes nothing', async function () {
+        const stream = `${ns}user-1`;
+        const written = [event('a'), event('b')];
+        await store.append(stream, written);
+        const mixed = [written[1]!, event('c')];
+        const error = await rejection(store.append(stream, mixed), IdempotencyConflictError);
+        expect(error.stream).to.equal(stream);
+        await expectRevisions(stream, [0n, 1n]);
+      });
+    });
+
+    describe('truncation', function () {
+      it('truncateBefore hides earlier events from readStream, readAll and later subscriptions', async function () {
+        const stream = `${ns}user-1`;
+        const other = `${ns}user-2`;
+        const events = [0, 1, 2, 3, 4].map((n) => event('play', { n }));
+        await store.append(stream, events);
+        const untouched = event('subscribe');
+        await store.append(other, [untouched]);
+
+        await store.setStreamMetadata(stream, { truncateBefore: 3n });
+
+        await expectRevisions(stream, [3n, 4n]);
+        expect((await store.readStream(stream, { direction: 'backwards' })).map((e) => e.revision)).to.deep.equal([4n, 3n]);
+        expect((await store.readStream(stream, { fromRevision: 1n })).map((e) => e.revision)).to.deep.equal([3n, 4n]);
+        const visible = [events[3]!.id, events[4]!.id, untouched.id];
+        expect((await readTestEvents()).map((e) => e.id)).to.deep.equal(visible);
+
+        const marker = event('marker');
+        await store.append(`${ns}zz-marker`, [marker]);
+        const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === marker.id));
+        expect(delivered.map((e) => e.id)).to.deep.equal([...visible, marker.id]);
+        expect((await store.streamState(stream)).lastRevision).to.equal(4n);
+      });
+
+      it('a stream truncated past its last event reads as empty, not as not found', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a'), event('b')]);
+        await store.setStreamMetadata(stream, { truncateBefore: 2n });
+        expect(await store.readStream(stream)).to.deep.equal([]);
+        expect(await readTestEvents()).to.deep.equal([]);
+
+        const next = await store.append(stream, [event('c')]);
+        expect(next.nextRevision).to.equal(2n);
+        await expectRevisions(stream, [2n]);
+      });
+    });
+
+    describe('stream metadata', function () {
+      it('starts with no metadata revision, then counts writes', async function () {
+        const stream = `${ns}user-1`;
+        const initial = await store.getStreamMetadata(stream);
+        expect(initial.metaRevision).to.equal('no_stream');
+        expect(initial.metadata.truncateBefore).to.equal(undefined);
+
+        expect((await store.setStreamMetadata(stream, { custom: { a: 1 } })).metaRevision).to.equal(0n);
+        expect((await store.setStreamMetadata(stream, { maxAge: 3600 })).metaRevision).to.equal(1n);
+        expect((await store.getStreamMetadata(stream)).metaRevision).to.equal(1n);
+      });
+
+      it('merges patches: custom keys one level deep, other keys kept when not named', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a'), event('b')]);
+        await store.setStreamMetadata(stream, { custom: { a: 1 } });
+        await store.setStreamMetadata(stream, { custom: { b: 2 } });
+        await store.setStreamMetadata(stream, { maxAge: 3600 });
+        const written = await store.setStreamMetadata(stream, { truncateBefore: 1n });
+
+        const read = await store.getStreamMetadata(stream);
+        for (const result of [written, read]) {
+          expect(result.metadata.custom).to.deep.equal({ a: 1, b: 2 });
+          expect(result.metadata.maxAge).to.equal(3600);
+          expect(result.metadata.truncateBefore).to.equal(1n);
+          expect(result.metaRevision).to.equal(3n);
+        }
+
+        await store.setStreamMetadata(stream, { custom: { a: 10 } });
+        expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 10, b: 2 });
+      });
+
+      it('checks the expected metadata revision', async function () {
+        const stream = `${ns}user-1`;
+        await store.setStreamMetadata(stream, { custom: { a: 1 } }, { expectedMetaRevision: 'no_stream' });
+        await rejection(
+          store.setStreamMetadata(stream, { custom: { a: 2 } }, { expectedMetaRevision: 'no_stream' }),
+          WrongExpectedVersionError,
+        );
+        const stale = await rejection(
+          store.setStreamMetadata(stream, { custom: { a: 3 } }, { expectedMetaRevision: 5n }),
+          WrongExpectedVersionError,
+        );
+        expect(stale.actual).to.equal(0n);
+        const ok = await store.setStreamMetadata(stream, { custom: { a: 4 } }, { expectedMetaRevision: 0n });
+        expect(ok.metaRevision).to.equal(1n);
+        await store.setStreamMetadata(stream, { custom: { c: 1 } }, { expectedMetaRevision: 'stream_exists' });
+        expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 4, c: 1 });
+        await rejection(
+          store.setStreamMetadata(`${ns}fresh`, { maxAge: 1 }, { expectedMetaRevision: 'stream_exists' }),
+          WrongExpectedVersionError,
+        );
+      });
+    });
+
+    describe('deletion', function () {
+      it('soft delete hides the stream; appending re-creates it with continuing revisions', async function () {
+        const stream = `${ns}user-1`;
+        const old = [event('a'), event('b'), event('c')];
+        await store.append(stream, old);
+
+        await store.deleteStream(stream);
+        await rejection(store.readStream(stream), StreamNotFoundError);
+        expect(await readTestEvents()).to.deep.equal([]);
+        expect(await store.streamState(stream)).to.deep.equal({ lastRevision: 2n, softDeleted: true, tombstoned: false });
+
+        const reborn = event('d');
+        const result = await store.append(stream, [reborn]);
+        expect(result.nextRevision).to.equal(3n);
+        expect((await store.readStream(stream)).map(summary)).to.deep.equal([
+          { id: reborn.id, type: 'd', revision: 3n, stream },
+        ]);
+        expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([reborn.id]);
+        const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === reborn.id));
+        expect(delivered.map((e) => e.id)).to.deep.equal([reborn.id]);
+        expect(await store.streamState(stream)).to.deep.equal({ lastRevision: 3n, softDeleted: false, tombstoned: false });
+      });
+
+      it('soft delete checks the expected revision and deletes nothing on conflict', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a')]);
+        await rejection(store.deleteStream(stream, { expectedRevision: 4n }), WrongExpectedVersionError);
+        await expectRevisions(stream, [0n]);
+        await store.deleteStream(stream, { expectedRevision: 0n });
+        await rejection(store.readStream(stream), StreamNotFoundError);
+      });
+
+      it('a tombstoned stream refuses reads, appends and metadata, and vanishes from $all', async function () {
+        const stream = `${ns}user-1`;
+        const survivor = event('kept');
+        await store.append(stream, [event('a'), event('b')]);
+        await store.append(`${ns}user-2`, [survivor]);
+
+        await store.tombstoneStream(stream);
+
+        await rejection(store.readStream(stream), StreamDeletedError);
+        await rejection(store.append(stream, [event('c')]), StreamDeletedError);
+        await rejection(store.getStreamMetadata(stream), StreamDeletedError);
+        await rejection(store.setStreamMetadata(stream, { maxAge: 10 }), StreamDeletedError);
+        await rejection(store.deleteStream(stream), StreamDeletedError);
+        expect((await store.streamState(stream)).tombstoned).to.equal(true);
+        expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([survivor.id]);
+        const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === survivor.id));
+        expect(delivered.map((e) => e.id)).to.deep.equal([survivor.id]);
+      });
+    });
+
+    async function expectRevisions(stream: string, revisions: bigint[]): Promise<void> {
+      expect((await store.readStream(stream)).map((e) => e.revision)).to.deep.equal(revisions);
+    }
+  });
+}
+
+// ---- helpers ----
+
+function event(type: string, data: JsonObject = {}, metadata?: JsonObject): EventToAppend {
+  return metadata ? { id: randomUUID(), type, data, metadata } : { id: randomUUID(), type, data };
+}
+
+function summary(e: RecordedEvent): { id: string; type: string; revision: bigint; stream: string } {
+  return { id: e.id, type: e.type, revision: e.revision, stream: e.stream };
+}
+
+function expectStrictlyIncreasing(positions: Position[]): void {
+  for (let i = 1; i < positions.length; i++) {
+    expect(comparePositions(positions[i]!, positions[i - 1]!), `position ${i} after position ${i - 1}`).to.equal(1);
+  }
+}
+
+/** Awaits `promise`, which must reject with `type`; returns the error for further checks. */
+async function rejection<E extends Error>(
+  promise: Promise<unknown>,
+  type: abstract new (...args: never[]) => E,
+): Promise<E> {
+  let outcome: unknown;
+  try {
+    outcome = await promise;
+  } catch (error) {
+    expect(error, `expected a ${type.name}, got ${String(error)}`).to.be.instanceOf(type);
+    return error as E;
+  }
+  throw new Error(`expected a ${type.name}, but the call succeeded with ${stringify(outcome)}`);
+}
+
+function stringify(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function nextWithin(iterator: AsyncIterator<RecordedEvent>): Promise<RecordedEvent> {
+  const result = await withTimeout(iterator.next(), DELIVERY_TIMEOUT_MS, 'a subscription event');
+  if (result.done) throw new Error('subscription ended while an event was expected');
+  return result.value;
+}
+
+/**
+ * Reads `subscription` until `enough` says so, then keeps listening for a short quiet period so an
+ * unexpected extra event is caught too; always unsubscribes.
+ */
+async function collectUntil(
+  subscription: AllSubscription,
+  enough: (seen: RecordedEvent[]) => boolean,
+): Promise<RecordedEvent[]> {
+  const seen: RecordedEvent[] = [];
+  const iterator = subscription[Symbol.asyncIterator]();
+  try {
+    while (!enough(seen)) seen.push(await nextWithin(iterator));
+    const extra = await Promise.race([iterator.next(), delay(QUIET_PERIOD_MS).then(() => undefined)]);
+    if (extra && !extra.done) seen.push(extra.value);
+    return seen;
+  } finally {
+    await subscription.unsubscribe();
+  }
+}
