@@ -36,11 +36,27 @@ export const httpUrl = z
 const MIN_TIME = Date.UTC(1990, 0, 1);
 const MAX_TIME = Date.UTC(2100, 0, 1);
 
+/**
+ * `Date` silently rolls impossible dates over (2026-02-30 becomes March 2, 24:00 the next
+ * day), so the calendar fields are checked before parsing.
+ */
+function isCalendarDateTime(value: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})/.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour] = match.slice(1).map(Number) as [number, number, number, number];
+  const probe = new Date(Date.UTC(year, month - 1, day));
+  return hour < 24 && probe.getUTCFullYear() === year && probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day;
+}
+
 /** ISO-8601 instants, with an offset; normalised to UTC `...Z` so string order is time order. */
 export const isoTimestamp = z
   .string()
   .max(40)
-  .refine((value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value), 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z')
+  .refine((value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value), {
+    message: 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z',
+    abort: true, // one clear message, not a second one about the calendar
+  })
+  .refine(isCalendarDateTime, 'must be a real calendar date and time')
   .transform((value) => new Date(value))
   .refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= MIN_TIME && date.getTime() < MAX_TIME, 'must be a valid time between 1990 and 2100')
   .transform((date) => date.toISOString());
@@ -159,7 +175,8 @@ export const userEvent = z.discriminatedUnion('type', [
 export type UserEvent = z.infer<typeof userEvent>;
 export type UserEventOf<T extends UserEventType> = Extract<UserEvent, { type: T }>;
 
-function actionSchema<T extends string, O extends z.ZodType, D extends z.ZodType>(type: T, spec: { object: O; data: D }) {
+/** The action form of one event type (exported so sync requests can carry a subset as tasks). */
+export function actionSchema<T extends string, O extends z.ZodType, D extends z.ZodType>(type: T, spec: { object: O; data: D }) {
   return z
     .object({ id: uuid.optional(), type: z.literal(type), timestamp: isoTimestamp, object: spec.object, data: spec.data })
     .strict();

@@ -4,8 +4,11 @@
  *
  * Folding is last-writer-wins by event timestamp for every record (subscription dates,
  * play statuses, playlists and their items), so the state does not depend on the order in
- * which devices happened to upload; ties go to the later event.
+ * which devices happened to upload; ties go to the later event. Two exceptions follow the
+ * stream order instead: `privacy` (the last applied choice wins) and `remove` (it erases what
+ * was folded before it); decisions therefore append each batch in timestamp order.
  */
+import { createHash } from 'node:crypto';
 import type { Enclosure, EventObject, Privacy, UserEvent, UserEventOf } from './events.js';
 import { DEFAULT_PLAYLIST } from './events.js';
 
@@ -71,9 +74,13 @@ export function episodeKey(feed: string, guid: string): string {
   return JSON.stringify([feed, guid]);
 }
 
-/** The default playlist item id of an episode, when the client gives none. */
+/**
+ * The default playlist item id of an episode, when the client gives none. Hashed because
+ * item ids travel back to clients and are validated at `LIMITS.id` characters, which a feed
+ * URL plus a guid can exceed; the same episode always gets the same id.
+ */
 export function defaultItemId(feed: string, guid: string): string {
-  return episodeKey(feed, guid);
+  return `ep-${createHash('sha256').update(episodeKey(feed, guid)).digest('hex')}`;
 }
 
 export function isSubscribed(sub: Pick<SubscriptionState, 'subscribed_at' | 'unsubscribed_at'>): boolean {
@@ -130,7 +137,9 @@ function withSubscription(
 ): UserState {
   const feed = event.object.rss_source_feed;
   const current = state.subscriptions[feed];
-  const title = event.type === 'subscribe' ? event.data.rss_feed_title : undefined;
+  // A subscribe older than the one already folded must not overwrite its (newer) title.
+  const stale = current?.subscribed_at != null && current.subscribed_at > event.timestamp;
+  const title = event.type === 'subscribe' && !stale ? event.data.rss_feed_title : undefined;
   const next: SubscriptionState = {
     rss_source_feed: feed,
     rss_feed_title: title ?? current?.rss_feed_title ?? null,
@@ -217,16 +226,14 @@ function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserSta
   const { playlist_id: id } = event.data;
   const current = playlistOrNew(state, id, event.data.created_at ?? event.timestamp);
   if (state.playlists[id] && current.updated_at > event.timestamp) return state;
-  const next: PlaylistState =
-    event.data.action === 'delete'
-      ? { ...current, updated_at: event.timestamp, deleted_at: event.timestamp }
-      : {
-          ...current,
-          name: event.data.name ?? current.name,
-          description: event.data.description ?? current.description,
-          updated_at: event.timestamp,
-          deleted_at: null,
-        };
+  // A delete may carry the name too (a sync can tombstone a playlist the server never saw).
+  const next: PlaylistState = {
+    ...current,
+    name: event.data.name ?? current.name,
+    description: event.data.description ?? current.description,
+    updated_at: event.timestamp,
+    deleted_at: event.data.action === 'delete' ? event.timestamp : null,
+  };
   return { ...state, playlists: { ...state.playlists, [id]: next } };
 }
 

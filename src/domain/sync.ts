@@ -1,0 +1,355 @@
+/**
+ * Sync (SPEC 5): a client posts its whole state; the server emits one event per difference.
+ * Pure: ids and the clock come in through the context.
+ *
+ * Every rule compares the client's record with the server's and emits an event only when the
+ * client's is strictly newer, so folding the emitted events into the server state makes a
+ * second sync of the same request emit nothing (ties and older client records emit nothing).
+ */
+import { z } from 'zod';
+import {
+  LIMITS,
+  USER_EVENT_TYPES,
+  actionSchema,
+  boundedString,
+  enclosure,
+  episodeObject,
+  httpUrl,
+  isoTimestamp,
+  playData,
+  playlistData,
+  syncData,
+} from './events.js';
+import type { UserEvent, UserEventOf } from './events.js';
+import type { PlaylistState, SubscriptionState, UserState } from './state.js';
+import { episodeKey, fold, isSubscribed } from './state.js';
+import type { ActionContext } from './decide.js';
+import { actionToEvent, byTimestamp, newEvent } from './decide.js';
+
+export const SYNC_LIMITS = {
+  subscriptions: 5_000,
+  play_statuses: 50_000,
+  playlists: 1_000,
+  itemsPerPlaylist: 5_000,
+  /** All playlists together: bounds the work of one request even with many full playlists. */
+  playlistItems: 50_000,
+  tasks: 1_000,
+  since: 1_024,
+} as const;
+
+// ---- request schema -----------------------------------------------------------------------
+
+// Optional fields also accept null: clients echo the read models, which use null for "unknown".
+const optionalTitle = boundedString(LIMITS.title).nullish();
+const optionalTimestamp = isoTimestamp.nullish();
+const guid = episodeObject.shape.rss_source_id;
+
+/**
+ * An array of at most `max` elements whose `key` is unique; a duplicate is reported at its
+ * own index and field (e.g. `subscriptions.3.rss_source_feed`), naming the first occurrence.
+ */
+function uniqueArray<T extends z.ZodType>(
+  element: T,
+  options: { max: number; noun: string; field: readonly string[]; key: (value: z.output<T>) => string | undefined },
+) {
+  return z
+    .array(element)
+    .max(options.max, `at most ${options.max} ${options.noun}`)
+    .superRefine((values, ctx) => {
+      const firstIndex = new Map<string, number>();
+      values.forEach((value, index) => {
+        const key = options.key(value);
+        if (key === undefined) return;
+        const first = firstIndex.get(key);
+        if (first === undefined) firstIndex.set(key, index);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, ...options.field],
+            message: `duplicate ${options.field.join('.')}: already given at index ${first}`,
+          });
+      });
+    });
+}
+
+export const syncSubscription = z
+  .object({
+    rss_source_feed: httpUrl,
+    rss_feed_title: optionalTitle,
+    subscribed_at: isoTimestamp,
+    unsubscribed_at: optionalTimestamp,
+  })
+  .strict();
+
+export const syncPlayStatus = z
+  .object({
+    rss_source_feed: httpUrl,
+    rss_source_id: guid,
+    played: playData.shape.played,
+    position: playData.shape.position,
+    updated_at: isoTimestamp,
+    rss_feed_title: optionalTitle,
+    rss_item_title: optionalTitle,
+    enclosure: enclosure.nullish(),
+  })
+  .strict();
+
+export const syncPlaylistItem = z
+  .object({
+    item_id: boundedString(LIMITS.id).min(1),
+    rss_source_feed: httpUrl,
+    rss_source_id: guid,
+    item_title: optionalTitle,
+    feed_title: optionalTitle,
+    created_at: isoTimestamp,
+    updated_at: isoTimestamp,
+    deleted_at: optionalTimestamp,
+  })
+  .strict();
+
+export const syncPlaylist = z
+  .object({
+    id: playlistData.shape.playlist_id,
+    name: boundedString(LIMITS.title).min(1),
+    description: boundedString(LIMITS.text).nullish(),
+    created_at: optionalTimestamp,
+    updated_at: isoTimestamp,
+    deleted_at: optionalTimestamp,
+    items: uniqueArray(syncPlaylistItem, {
+      max: SYNC_LIMITS.itemsPerPlaylist,
+      noun: 'items per playlist',
+      field: ['item_id'],
+      key: (item) => item.item_id,
+    }),
+  })
+  .strict();
+
+/** Queued tasks: the `privacy` and `remove` actions of `POST /v1/events`, same shape. */
+export const syncTask = z.discriminatedUnion('type', [
+  actionSchema('privacy', USER_EVENT_TYPES.privacy),
+  actionSchema('remove', USER_EVENT_TYPES.remove),
+]);
+
+export const syncRequest = z
+  .object({
+    device: syncData.shape.device,
+    request_id: syncData.shape.request_id,
+    /** Opaque token from the previous answer; absent on a first sync. */
+    since: boundedString(SYNC_LIMITS.since).min(1).nullish(),
+    subscriptions: uniqueArray(syncSubscription, {
+      max: SYNC_LIMITS.subscriptions,
+      noun: 'subscriptions',
+      field: ['rss_source_feed'],
+      key: (sub) => sub.rss_source_feed,
+    }),
+    play_statuses: uniqueArray(syncPlayStatus, {
+      max: SYNC_LIMITS.play_statuses,
+      noun: 'play statuses',
+      field: ['rss_source_id'],
+      key: (status) => episodeKey(status.rss_source_feed, status.rss_source_id),
+    }),
+    playlists: uniqueArray(syncPlaylist, {
+      max: SYNC_LIMITS.playlists,
+      noun: 'playlists',
+      field: ['id'],
+      key: (playlist) => playlist.id,
+    }),
+    tasks: uniqueArray(syncTask, {
+      max: SYNC_LIMITS.tasks,
+      noun: 'tasks',
+      field: ['id'],
+      key: (task) => task.id,
+    }).default([]),
+  })
+  .strict()
+  .superRefine((request, ctx) => {
+    const total = request.playlists.reduce((sum, playlist) => sum + playlist.items.length, 0);
+    if (total > SYNC_LIMITS.playlistItems)
+      ctx.addIssue({ code: 'custom', path: ['playlists'], message: `at most ${SYNC_LIMITS.playlistItems} playlist items in all` });
+  });
+
+export type SyncRequest = z.output<typeof syncRequest>;
+export type SyncSubscription = z.output<typeof syncSubscription>;
+export type SyncPlayStatus = z.output<typeof syncPlayStatus>;
+export type SyncPlaylist = z.output<typeof syncPlaylist>;
+export type SyncPlaylistItem = z.output<typeof syncPlaylistItem>;
+
+export interface SyncContext extends ActionContext {
+  /** When the sync is processed: the timestamp of the closing `sync` event. */
+  readonly now: string;
+}
+
+// ---- decision -----------------------------------------------------------------------------
+
+/**
+ * The events one sync request adds, in this order:
+ *
+ * 1. the tasks, sorted by timestamp (stable), as SPEC 5 asks;
+ * 2. the differences, computed against the state *as the tasks leave it*: subscriptions,
+ *    then play statuses, then playlists (each playlist's own event before its items).
+ *
+ * Tasks go first so that the state after this sync agrees with the client: a `remove` of a
+ * feed the client has since re-subscribed to erases the old data and the diff re-adds what
+ * the client holds now, in one append. Had the diff gone first, the `remove` would erase
+ * the client's newer records too and the next sync would add them back. (`privacy` tasks
+ * do not change any record the diff looks at, so for them the order is immaterial.)
+ *
+ * The closing `sync` event is left to the caller ({@link syncClosingEvent}).
+ */
+export function decideSync(state: UserState, request: SyncRequest, ctx: SyncContext): UserEvent[] {
+  const tasks = byTimestamp(request.tasks).map((task) => actionToEvent(task, ctx));
+  const server = fold(tasks, state);
+  return [
+    ...tasks,
+    ...request.subscriptions.flatMap((sub) => decideSubscription(server.subscriptions[sub.rss_source_feed], sub, request.device, ctx)),
+    ...request.play_statuses.flatMap((status) => decidePlayStatus(server, status, request.device, ctx)),
+    ...request.playlists.flatMap((playlist) => decidePlaylist(server.playlists[playlist.id], playlist, ctx)),
+  ];
+}
+
+/** `a` is strictly newer than `b`; a missing date is older than any date. */
+function newer(a: string, b: string | null | undefined): boolean {
+  return b == null || a > b;
+}
+
+/** The later of two timestamps, `b` optional. */
+function latest(a: string, b: string | null | undefined): string {
+  return b != null && b > a ? b : a;
+}
+
+/**
+ * SPEC 5 subscription rules. The client is subscribed when it has no unsubscribe date or
+ * subscribed later, unsubscribed when it unsubscribed later, and neither on a tie (rule 4).
+ * The server side uses {@link isSubscribed} (a null subscribe date counts as unsubscribed).
+ */
+export function decideSubscription(
+  server: SubscriptionState | undefined,
+  client: SyncSubscription,
+  device: string,
+  ctx: ActionContext,
+): UserEvent[] {
+  const { subscribed_at: cSub, unsubscribed_at: cUnsub } = client;
+  const clientSubscribed = cUnsub == null || cSub > cUnsub;
+  const clientUnsubscribed = cUnsub != null && cUnsub > cSub;
+  const object = { rss_source_feed: client.rss_source_feed };
+  const subscribe = () =>
+    newEvent(ctx, 'subscribe', cSub, object, { ...compact({ rss_feed_title: client.rss_feed_title }), device });
+  const unsubscribe = (at: string) => newEvent(ctx, 'unsubscribe', at, object, { device });
+
+  // Rule 1: unknown feed. A client tie counts as subscribed: the feed is in its list.
+  if (server === undefined) return clientUnsubscribed && cUnsub != null ? [subscribe(), unsubscribe(cUnsub)] : [subscribe()];
+
+  const serverSubscribed = isSubscribed(server);
+  // Rule 2: client subscribed; compare with the date that made the server's status.
+  if (clientSubscribed) return newer(cSub, serverSubscribed ? server.subscribed_at : server.unsubscribed_at) ? [subscribe()] : [];
+  // Rule 3: client unsubscribed.
+  if (clientUnsubscribed && cUnsub != null)
+    return newer(cUnsub, serverSubscribed ? server.subscribed_at : server.unsubscribed_at) ? [unsubscribe(cUnsub)] : [];
+  return []; // Rule 4.
+}
+
+/** Newer `updated_at` wins; an episode the server has never seen always wins. */
+export function decidePlayStatus(server: UserState, client: SyncPlayStatus, device: string, ctx: ActionContext): UserEvent[] {
+  const known = server.play_statuses[episodeKey(client.rss_source_feed, client.rss_source_id)];
+  if (!newer(client.updated_at, known?.updated_at)) return [];
+  const data: UserEventOf<'play'>['data'] = {
+    played: client.played,
+    position: client.position,
+    ...compact({ rss_feed_title: client.rss_feed_title, rss_item_title: client.rss_item_title, enclosure: client.enclosure }),
+    device,
+  };
+  return [newEvent(ctx, 'play', client.updated_at, { rss_source_feed: client.rss_source_feed, rss_source_id: client.rss_source_id }, data)];
+}
+
+/**
+ * The version of a playlist or item record: its `updated_at`, or its `deleted_at` if a
+ * client stamped the deletion later. It is both what is compared with the server's
+ * `updated_at` and the timestamp of the emitted event, which the fold stores as
+ * `updated_at` (and as `deleted_at` for a deletion), so the comparison is stable.
+ */
+function version(record: { updated_at: string; deleted_at?: string | null | undefined }): string {
+  return latest(record.updated_at, record.deleted_at);
+}
+
+/** Newer version wins per playlist and, independently, per item; deletions are tombstones. */
+export function decidePlaylist(server: PlaylistState | undefined, client: SyncPlaylist, ctx: ActionContext): UserEvent[] {
+  const clientVersion = version(client);
+  const events: UserEvent[] = newer(clientVersion, server?.updated_at) ? [playlistEvent(client, clientVersion, ctx)] : [];
+  // Items are compared one by one, even when the server's playlist record is the newer one.
+  for (const item of client.items) {
+    const itemVersion = version(item);
+    if (!newer(itemVersion, server?.items[item.item_id]?.updated_at)) continue;
+    events.push(
+      newEvent(
+        ctx,
+        'save',
+        itemVersion,
+        { rss_source_feed: item.rss_source_feed, rss_source_id: item.rss_source_id },
+        {
+          playlist: client.id,
+          item_id: item.item_id,
+          ...compact({ item_title: item.item_title, feed_title: item.feed_title }),
+          created_at: item.created_at,
+          removed: item.deleted_at != null,
+        },
+      ),
+    );
+  }
+  return events;
+}
+
+function playlistEvent(client: SyncPlaylist, timestamp: string, ctx: ActionContext): UserEventOf<'playlist'> {
+  return newEvent(ctx, 'playlist', timestamp, null, {
+    playlist_id: client.id,
+    action: client.deleted_at != null ? 'delete' : 'upsert',
+    name: client.name,
+    ...compact({ description: client.description, created_at: client.created_at }),
+  });
+}
+
+/** Drops null and undefined fields: stored events omit unknown optional values. */
+function compact<T extends Record<string, unknown>>(record: T): { [K in keyof T]?: NonNullable<T[K]> } {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value != null)) as { [K in keyof T]?: NonNullable<T[K]> };
+}
+
+// ---- closing event ------------------------------------------------------------------------
+
+/** How many events of a sync fall in each category (recorded in the closing `sync` event). */
+export interface SyncCounts {
+  subscriptions: number;
+  play_statuses: number;
+  playlists: number;
+  tasks: number;
+}
+
+const CATEGORY: Partial<Record<UserEvent['type'], keyof SyncCounts>> = {
+  subscribe: 'subscriptions',
+  unsubscribe: 'subscriptions',
+  play: 'play_statuses',
+  playlist: 'playlists',
+  save: 'playlists',
+  privacy: 'tasks',
+  remove: 'tasks',
+};
+
+export function syncCounts(events: readonly UserEvent[]): SyncCounts {
+  const counts: SyncCounts = { subscriptions: 0, play_statuses: 0, playlists: 0, tasks: 0 };
+  for (const event of events) {
+    const category = CATEGORY[event.type];
+    if (category) counts[category] += 1;
+  }
+  return counts;
+}
+
+/** The `sync` event that closes the append of one sync request (SPEC 3, 5). */
+export function syncClosingEvent(
+  request: Pick<SyncRequest, 'device' | 'request_id'>,
+  counts: SyncCounts,
+  ctx: SyncContext,
+): UserEventOf<'sync'> {
+  return newEvent(ctx, 'sync', ctx.now, null, {
+    device: request.device,
+    request_id: request.request_id,
+    counts: { ...counts },
+  });
+}

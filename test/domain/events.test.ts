@@ -1,0 +1,155 @@
+import { expect } from 'chai';
+import type { z } from 'zod';
+import { LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
+import { uuidOf } from './spec.js';
+
+const FEED = 'https://example.com/feed.xml';
+
+function issuesOf(schema: z.ZodType, input: unknown) {
+  const result = schema.safeParse(input);
+  expect(result.success, 'expected the input to be rejected').to.equal(false);
+  return result.error!.issues;
+}
+
+const playEvent = {
+  id: uuidOf(1),
+  timestamp: '2026-01-31T12:00:00Z',
+  user: 'u1',
+  type: 'play',
+  object: { rss_source_feed: FEED, rss_source_id: 'guid-1' },
+  data: { played: true, position: 12.5 },
+};
+
+describe('httpUrl', () => {
+  it('accepts http and https, trimmed', () => {
+    expect(httpUrl.parse('http://example.com/a')).to.equal('http://example.com/a');
+    expect(httpUrl.parse('  https://example.com/a  ')).to.equal('https://example.com/a');
+  });
+
+  for (const bad of ['ftp://example.com/feed', 'javascript:alert(1)', 'file:///etc/passwd', '/relative/feed.xml', 'not a url', '']) {
+    it(`rejects ${JSON.stringify(bad)}`, () => {
+      expect(issuesOf(httpUrl, bad)[0]!.message).to.equal('must be an http(s) URL');
+    });
+  }
+
+  it('rejects URLs over the length limit', () => {
+    expect(issuesOf(httpUrl, `https://example.com/${'a'.repeat(LIMITS.url)}`)[0]!.message).to.equal(`at most ${LIMITS.url} characters`);
+  });
+});
+
+describe('isoTimestamp', () => {
+  it('normalises offsets and precision to UTC ...Z with milliseconds', () => {
+    expect(isoTimestamp.parse('2026-01-31T12:00:00+01:00')).to.equal('2026-01-31T11:00:00.000Z');
+    expect(isoTimestamp.parse('2026-01-31T12:00:00-0530')).to.equal('2026-01-31T17:30:00.000Z');
+    expect(isoTimestamp.parse('2026-01-31T12:00Z')).to.equal('2026-01-31T12:00:00.000Z');
+    expect(isoTimestamp.parse('2026-01-31T12:00:00.123456Z')).to.equal('2026-01-31T12:00:00.123Z');
+    expect(isoTimestamp.parse('2024-02-29T00:00:00Z')).to.equal('2024-02-29T00:00:00.000Z');
+  });
+
+  it('makes string order time order across offsets', () => {
+    const earlier = isoTimestamp.parse('2026-01-31T12:30:00+02:00');
+    const later = isoTimestamp.parse('2026-01-31T11:00:00Z');
+    expect(earlier < later).to.equal(true);
+  });
+
+  const cases: Array<[string, string]> = [
+    ['2026-01-31T12:00:00', 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
+    ['2026-01-31', 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
+    ['1767225600', 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z'],
+    ['2026-02-30T00:00:00Z', 'must be a real calendar date and time'],
+    ['2025-02-29T00:00:00Z', 'must be a real calendar date and time'],
+    ['2026-01-31T24:00:00Z', 'must be a real calendar date and time'],
+    ['2026-01-31T12:60:00Z', 'must be a valid time between 1990 and 2100'],
+    ['1989-12-31T23:59:59Z', 'must be a valid time between 1990 and 2100'],
+    ['2100-01-01T00:00:00Z', 'must be a valid time between 1990 and 2100'],
+  ];
+  for (const [input, message] of cases) {
+    it(`rejects ${input} with one clear message`, () => {
+      expect(issuesOf(isoTimestamp, input).map((issue) => issue.message)).to.deep.equal([message]);
+    });
+  }
+});
+
+describe('boundedString', () => {
+  const title = boundedString(10);
+  it('accepts tabs and newlines', () => expect(title.parse('a\tb\nc')).to.equal('a\tb\nc'));
+  for (const char of ['\u0000', '\u0007', '\u001b', '\u007f']) {
+    it(`rejects the control character U+${char.charCodeAt(0).toString(16).padStart(4, '0')}`, () => {
+      expect(issuesOf(title, `a${char}b`)[0]!.message).to.equal('control characters are not allowed');
+    });
+  }
+  it('rejects strings over the limit', () => expect(issuesOf(title, 'x'.repeat(11))[0]!.message).to.equal('at most 10 characters'));
+});
+
+describe('userEvent', () => {
+  it('accepts a valid play event and normalises its timestamp', () => {
+    expect(userEvent.parse(playEvent).timestamp).to.equal('2026-01-31T12:00:00.000Z');
+  });
+
+  it('names the bad field in the error path', () => {
+    const issue = issuesOf(userEvent, { ...playEvent, data: { ...playEvent.data, played: 'yes' } })[0]!;
+    expect(issue.path).to.deep.equal(['data', 'played']);
+    expect(issuesOf(userEvent, { ...playEvent, data: { ...playEvent.data, position: -1 } })[0]!.path).to.deep.equal(['data', 'position']);
+    expect(issuesOf(userEvent, { ...playEvent, object: { rss_source_feed: 'ftp://x/feed' , rss_source_id: 'g' } })[0]!.path).to.deep.equal([
+      'object',
+      'rss_source_feed',
+    ]);
+    expect(issuesOf(userEvent, { ...playEvent, timestamp: 'yesterday' })[0]!.path).to.deep.equal(['timestamp']);
+  });
+
+  it('rejects unknown keys in the envelope, the object and the data (strict)', () => {
+    const envelope = issuesOf(userEvent, { ...playEvent, extra: 1 })[0]!;
+    expect(envelope).to.include({ code: 'unrecognized_keys' });
+    expect(envelope).to.deep.include({ path: [], keys: ['extra'] });
+    expect(issuesOf(userEvent, { ...playEvent, data: { ...playEvent.data, rating: 5 } })[0]).to.deep.include({ path: ['data'], keys: ['rating'] });
+    expect(issuesOf(userEvent, { ...playEvent, object: { ...playEvent.object, x: 1 } })[0]).to.deep.include({ path: ['object'], keys: ['x'] });
+  });
+
+  it('requires an episode object for episode events and a null object for playlist and sync', () => {
+    expect(issuesOf(userEvent, { ...playEvent, object: { rss_source_feed: FEED } })[0]!.path).to.deep.equal(['object', 'rss_source_id']);
+    const playlist = { ...playEvent, type: 'playlist', object: { rss_source_feed: FEED }, data: { playlist_id: 'p', action: 'upsert' } };
+    expect(issuesOf(userEvent, playlist)[0]!.path).to.deep.equal(['object']);
+  });
+
+  it('accepts privacy and remove with a null (account) or feed object', () => {
+    const privacy = { ...playEvent, type: 'privacy', object: null, data: { privacy: 'anonymous' } };
+    expect(userEvent.safeParse(privacy).success).to.equal(true);
+    expect(userEvent.safeParse({ ...privacy, object: { rss_source_feed: FEED } }).success).to.equal(true);
+    expect(issuesOf(userEvent, { ...privacy, data: { privacy: 'secret' } })[0]!.path).to.deep.equal(['data', 'privacy']);
+    expect(userEvent.safeParse({ ...privacy, type: 'remove', data: {} }).success).to.equal(true);
+  });
+
+  it('rejects unknown types and non-UUID ids', () => {
+    expect(issuesOf(userEvent, { ...playEvent, type: 'like' })[0]!.path).to.deep.equal(['type']);
+    expect(issuesOf(userEvent, { ...playEvent, id: '1234' })[0]!.path).to.deep.equal(['id']);
+  });
+});
+
+describe('actionInput', () => {
+  const { user: _user, id: _id, ...action } = playEvent;
+
+  it('is an event without user, with an optional id', () => {
+    expect(actionInput.safeParse(action).success).to.equal(true);
+    expect(actionInput.safeParse({ ...action, id: uuidOf(2) }).success).to.equal(true);
+  });
+
+  it('rejects a user chosen by the client', () => {
+    expect(issuesOf(actionInput, { ...action, user: 'someone-else' })[0]).to.deep.include({ keys: ['user'] });
+  });
+
+  it('does not accept sync, which only the server emits', () => {
+    const sync = { ...action, type: 'sync', object: null, data: { device: 'd', request_id: 'r', counts: {} } };
+    expect(issuesOf(actionInput, sync)[0]!.path).to.deep.equal(['type']);
+  });
+});
+
+describe('streams', () => {
+  it('names user streams and reads the user back', () => {
+    expect(streams.user('42')).to.equal('user-42');
+    expect(userIdFromStream('user-42')).to.equal('42');
+    expect(userIdFromStream('podcast_stats-x')).to.equal(undefined);
+    expect(isUserEventType('play')).to.equal(true);
+    expect(isUserEventType('checkpoint')).to.equal(false);
+    expect(isUserEventType('toString')).to.equal(false);
+  });
+});

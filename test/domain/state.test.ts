@@ -1,0 +1,195 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { UserEvent } from '../../src/domain/events.js';
+import { LIMITS } from '../../src/domain/events.js';
+import type { UserState } from '../../src/domain/state.js';
+import { defaultItemId, effectivePrivacy, emptyState, episodeKey, fold, isSubscribed } from '../../src/domain/state.js';
+import { ev, t, uuidOf } from './spec.js';
+
+const FEED = 'https://example.com/feed.xml';
+const OTHER = 'https://other.example/rss';
+const key = (guid: string, feed = FEED) => episodeKey(feed, guid);
+
+describe('state fold: subscriptions', () => {
+  it('keeps the latest date of each kind, whatever the order of the events', () => {
+    const events = [ev.subscribe(FEED, t(5)), ev.unsubscribe(FEED, t(7)), ev.subscribe(FEED, t(3)), ev.unsubscribe(FEED, t(6))];
+    const state = fold(events);
+    expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(5), unsubscribed_at: t(7), created_at: t(5) });
+    expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
+    expect(fold([...events].reverse()).subscriptions[FEED]).to.include({ subscribed_at: t(5), unsubscribed_at: t(7) });
+  });
+
+  it('is subscribed when the subscribe date is later; a tie or a missing subscribe date is not subscribed', () => {
+    expect(isSubscribed(fold([ev.unsubscribe(FEED, t(1)), ev.subscribe(FEED, t(2))]).subscriptions[FEED]!)).to.equal(true);
+    expect(isSubscribed(fold([ev.subscribe(FEED, t(2)), ev.unsubscribe(FEED, t(2))]).subscriptions[FEED]!)).to.equal(false);
+    const onlyUnsubscribed = fold([ev.unsubscribe(FEED, t(2))]).subscriptions[FEED]!;
+    expect(onlyUnsubscribed).to.include({ subscribed_at: null, unsubscribed_at: t(2) });
+    expect(isSubscribed(onlyUnsubscribed)).to.equal(false);
+  });
+
+  it('takes the title of the newest subscribe; an older one arriving later does not overwrite it', () => {
+    const state = fold([ev.subscribe(FEED, t(5), { rss_feed_title: 'New' }), ev.subscribe(FEED, t(3), { rss_feed_title: 'Old' })]);
+    expect(state.subscriptions[FEED]!.rss_feed_title).to.equal('New');
+    expect(fold([ev.subscribe(FEED, t(3), { rss_feed_title: 'Old' }), ev.subscribe(FEED, t(5))]).subscriptions[FEED]!.rss_feed_title).to.equal('Old');
+  });
+
+  it('date folding is order-independent (property)', () => {
+    const event = fc.tuple(fc.boolean(), fc.constantFrom(FEED, OTHER), fc.integer({ min: 0, max: 9 })).map(([sub, feed, n]) =>
+      sub ? ev.subscribe(feed, t(n)) : ev.unsubscribe(feed, t(n)),
+    );
+    const dates = (state: UserState) =>
+      Object.fromEntries(Object.entries(state.subscriptions).map(([feed, s]) => [feed, [s.subscribed_at, s.unsubscribed_at]]));
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 12 }).chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length }))), ([events, shuffled]) => {
+        expect(dates(fold(shuffled))).to.deep.equal(dates(fold(events)));
+      }),
+    );
+  });
+});
+
+describe('state fold: play statuses', () => {
+  const play = (at: string, played: boolean, position: number, extra = {}) => ev.play(FEED, 'g', at, { played, position, ...extra });
+
+  it('a newer play replaces played and position; titles absent from it are kept', () => {
+    const state = fold([play(t(1), false, 10, { rss_item_title: 'Ep', rss_feed_title: 'Show' }), play(t(2), true, 0)]);
+    expect(state.play_statuses[key('g')]).to.include({ played: true, position: 0, updated_at: t(2), rss_item_title: 'Ep', rss_feed_title: 'Show' });
+  });
+
+  it('an older play is ignored', () => {
+    expect(fold([play(t(2), true, 50), play(t(1), false, 10)]).play_statuses[key('g')]).to.include({ played: true, position: 50, updated_at: t(2) });
+  });
+
+  it('on a tie the later event wins', () => {
+    expect(fold([play(t(2), true, 50), play(t(2), false, 60)]).play_statuses[key('g')]).to.include({ played: false, position: 60 });
+  });
+
+  it('position changes only the position, and only when newer', () => {
+    const state = fold([play(t(1), true, 10, { rss_item_title: 'Ep' }), ev.position(FEED, 'g', t(3), 99), ev.position(FEED, 'g', t(2), 5)]);
+    expect(state.play_statuses[key('g')]).to.include({ played: true, position: 99, updated_at: t(3), rss_item_title: 'Ep' });
+  });
+
+  it('position of an unknown episode starts it as not played', () => {
+    expect(fold([ev.position(FEED, 'g', t(1), 7)]).play_statuses[key('g')]).to.include({ played: false, position: 7 });
+  });
+
+  it('the same guid in two feeds is two episodes', () => {
+    const state = fold([ev.play(FEED, 'g', t(1), { played: true, position: 1 }), ev.play(OTHER, 'g', t(1), { played: false, position: 2 })]);
+    expect(Object.keys(state.play_statuses)).to.have.length(2);
+  });
+});
+
+describe('state fold: playlists', () => {
+  it('a save without playlist or item id goes into the default playlist under a bounded default id', () => {
+    const state = fold([ev.save(FEED, 'g', t(1), { item_title: 'Ep' })]);
+    const id = defaultItemId(FEED, 'g');
+    expect(id.length).to.be.at.most(LIMITS.id);
+    expect(defaultItemId(FEED, 'g')).to.equal(id);
+    expect(defaultItemId(OTHER, 'g')).to.not.equal(id);
+    expect(state.playlists['saved']).to.include({ name: 'Saved', deleted_at: null });
+    expect(state.playlists['saved']!.items[id]).to.include({ item_title: 'Ep', created_at: t(1), updated_at: t(1), deleted_at: null });
+  });
+
+  it('the default item id stays bounded for the longest feed URL and guid', () => {
+    expect(defaultItemId(`https://x.example/${'a'.repeat(LIMITS.url)}`, '"'.repeat(LIMITS.guid)).length).to.be.at.most(LIMITS.id);
+  });
+
+  const save = (at: string, data = {}) => ev.save(FEED, 'g', at, { playlist: 'p', item_id: 'i', ...data });
+
+  it('items are last-writer-wins; a removal leaves a tombstone; a newer save resurrects it', () => {
+    const removed = fold([save(t(1), { created_at: t(0) }), save(t(3), { removed: true }), save(t(2), { item_title: 'late' })]);
+    expect(removed.playlists['p']!.items['i']).to.include({ deleted_at: t(3), updated_at: t(3), created_at: t(0), item_title: null });
+    const back = fold([save(t(4))], removed);
+    expect(back.playlists['p']!.items['i']).to.include({ deleted_at: null, updated_at: t(4), created_at: t(0) });
+  });
+
+  it('playlist events upsert, delete (keeping the tombstone and its items) and lose to newer ones', () => {
+    const created = fold([ev.playlist(t(1), { playlist_id: 'p', action: 'upsert', name: 'A', description: 'd', created_at: t(0) }), save(t(1))]);
+    expect(created.playlists['p']).to.include({ name: 'A', description: 'd', created_at: t(0), updated_at: t(1) });
+    const deleted = fold([ev.playlist(t(3), { playlist_id: 'p', action: 'delete' }), ev.playlist(t(2), { playlist_id: 'p', action: 'upsert', name: 'B' })], created);
+    expect(deleted.playlists['p']).to.include({ name: 'A', deleted_at: t(3), updated_at: t(3) });
+    expect(deleted.playlists['p']!.items).to.have.key('i');
+  });
+
+  it('a delete carrying a name names a playlist the server never saw', () => {
+    expect(fold([ev.playlist(t(1), { playlist_id: 'p', action: 'delete', name: 'Gone' })]).playlists['p']).to.include({ name: 'Gone', deleted_at: t(1) });
+  });
+});
+
+describe('state fold: privacy', () => {
+  it('account and feed settings; the last applied wins', () => {
+    const state = fold([ev.privacy(t(1), 'public'), ev.privacy(t(2), 'private', FEED), ev.privacy(t(3), 'anonymous')]);
+    expect(state.privacy).to.deep.equal({ account: 'anonymous', feeds: { [FEED]: 'private' } });
+  });
+
+  it('effectivePrivacy: feed override, else account, else the deployment default', () => {
+    const state = fold([ev.privacy(t(1), 'anonymous'), ev.privacy(t(2), 'private', FEED)]);
+    expect(effectivePrivacy(state.privacy, FEED, 'public')).to.equal('private');
+    expect(effectivePrivacy(state.privacy, OTHER, 'public')).to.equal('anonymous');
+    expect(effectivePrivacy(state.privacy, null, 'public')).to.equal('anonymous');
+    expect(effectivePrivacy(emptyState().privacy, FEED, 'private')).to.equal('private');
+    expect(effectivePrivacy(fold([ev.privacy(t(1), 'public', FEED)]).privacy, OTHER, 'private')).to.equal('private');
+  });
+});
+
+describe('state fold: remove (SPEC 8)', () => {
+  const history: UserEvent[] = [
+    ev.privacy(t(0), 'public'),
+    ev.subscribe(FEED, t(1)),
+    ev.subscribe(OTHER, t(1)),
+    ev.play(FEED, 'g1', t(1), { played: true, position: 1 }),
+    ev.play(FEED, 'g2', t(1), { played: true, position: 2 }),
+    ev.play(OTHER, 'g1', t(1), { played: true, position: 3 }),
+    ev.save(FEED, 'g1', t(1), { playlist: 'p', item_id: 'a' }),
+    ev.save(FEED, 'g2', t(1), { playlist: 'p', item_id: 'b' }),
+    ev.save(OTHER, 'g1', t(1), { playlist: 'p', item_id: 'c' }),
+  ];
+
+  it('null scope: all listening data goes, privacy choices stay', () => {
+    const state = fold([...history, ev.remove(t(2), null)]);
+    expect(state).to.deep.equal({ ...emptyState(), privacy: { account: 'public', feeds: {} } });
+  });
+
+  it('feed scope: the feed subscription, plays and playlist items go; the rest stays', () => {
+    const state = fold([...history, ev.remove(t(2), { rss_source_feed: FEED })]);
+    expect(Object.keys(state.subscriptions)).to.deep.equal([OTHER]);
+    expect(Object.keys(state.play_statuses)).to.deep.equal([key('g1', OTHER)]);
+    expect(Object.keys(state.playlists['p']!.items)).to.deep.equal(['c']);
+    expect(state.privacy.account).to.equal('public');
+  });
+
+  it('episode scope: only that episode goes; the subscription and other episodes stay', () => {
+    const state = fold([...history, ev.remove(t(2), { rss_source_feed: FEED, rss_source_id: 'g1' })]);
+    expect(Object.keys(state.subscriptions)).to.deep.equal([FEED, OTHER]);
+    expect(Object.keys(state.play_statuses)).to.deep.equal([key('g2'), key('g1', OTHER)]);
+    expect(Object.keys(state.playlists['p']!.items)).to.deep.equal(['b', 'c']);
+  });
+
+  it('events after a remove count again', () => {
+    const state = fold([...history, ev.remove(t(2), { rss_source_feed: FEED }), ev.subscribe(FEED, t(1))]);
+    expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(1) });
+  });
+});
+
+describe('state fold: checkpoint', () => {
+  it('replaces the state wholesale, with a copy', () => {
+    const snapshot = fold([ev.subscribe(OTHER, t(1)), ev.privacy(t(1), 'private')]);
+    const state = fold([ev.subscribe(FEED, t(5)), ev.checkpoint(t(6), snapshot)]);
+    expect(state).to.deep.equal(snapshot);
+    expect(state).to.not.equal(snapshot);
+    snapshot.subscriptions[OTHER]!.subscribed_at = t(9);
+    expect(state.subscriptions[OTHER]!.subscribed_at).to.equal(t(1));
+  });
+
+  it('later events apply on top of it', () => {
+    const state = fold([ev.checkpoint(t(6), fold([ev.subscribe(FEED, t(1))])), ev.unsubscribe(FEED, t(7))]);
+    expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
+  });
+
+  it('share and sync change nothing', () => {
+    const before = fold([ev.subscribe(FEED, t(1))]);
+    const share: UserEvent = { id: uuidOf(998), user: 'u', timestamp: t(2), type: 'share', object: { rss_source_feed: FEED, rss_source_id: 'g' }, data: {} };
+    const sync: UserEvent = { id: uuidOf(999), user: 'u', timestamp: t(3), type: 'sync', object: null, data: { device: 'd', request_id: 'r', counts: {} } };
+    const after = fold([share, sync], before);
+    expect(after).to.deep.equal(before);
+  });
+});
