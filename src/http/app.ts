@@ -5,15 +5,19 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
 import type { UserEventService } from '../services/user-events.js';
+import type { ReadModelService } from '../services/read-models.js';
 import { authRouter, requireUser } from './auth.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
+import { publicRouter } from './public.js';
+import { readModelsRouter } from './read-models.js';
 
 export interface AppDependencies {
   logger: Logger;
   accounts: AccountService;
   userEvents: UserEventService;
+  readModels: ReadModelService;
   registration: 'open' | 'closed';
   bodyLimit: string;
   /** Reports whether the stores answer (for `/readyz`). */
@@ -49,6 +53,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(healthRouter(deps.ready));
   app.use(authRouter({ accounts: deps.accounts, registration: deps.registration }));
   app.use(eventsRouter(deps.userEvents, authenticated));
+  app.use(readModelsRouter(deps.readModels, authenticated));
+  app.use(publicRouter(deps.readModels.readModel));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -1,4 +1,4 @@
-/** `POST /v1/events` (user actions) and, until the read models land, `GET /v1/subscriptions`. */
+/** `POST /v1/events`: one or more user actions, validated per type, appended atomically. */
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
@@ -21,11 +21,6 @@ export function eventsRouter(userEvents: UserEventService, authenticated: Reques
     const { events } = parseInput(eventsBody, req.body);
     const outcome = await userEvents.appendActions(principalOf(req), events);
     res.status(201).json({ ids: outcome.events.map((event) => event.id), position: formatPosition(outcome.position) });
-  });
-
-  router.get('/v1/subscriptions', authenticated, async (req, res) => {
-    const { state } = await userEvents.loadState(principalOf(req).userId);
-    res.json({ subscriptions: Object.values(state.subscriptions) });
   });
 
   return router;

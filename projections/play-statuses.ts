@@ -1,0 +1,23 @@
+/** `play_statuses` read model: one document per user and episode (SPEC 6). */
+import { episodeKey } from '../src/domain/state.js';
+import { defineUserRecordProjection } from './user-records.js';
+
+export const PLAY_STATUSES = 'play_statuses';
+
+export const playStatusesProjection = defineUserRecordProjection({
+  name: 'play_statuses',
+  collection: PLAY_STATUSES,
+  slice: 'play_statuses',
+  touches(event) {
+    switch (event.type) {
+      case 'play':
+      case 'position':
+        return [episodeKey(event.object.rss_source_feed, event.object.rss_source_id)];
+      case 'remove':
+      case 'checkpoint':
+        return 'all';
+      default:
+        return 'none';
+    }
+  },
+});

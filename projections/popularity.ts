@@ -1,0 +1,282 @@
+/**
+ * `podcast_popularity` and `episode_popularity` read models (SPEC 4, 6).
+ *
+ * Counts: an episode's `plays` is the number of users who played it, `likes` the number of
+ * users who have it saved in at least one playlist; a podcast's counts are the sums over its
+ * episodes. Only public and anonymous users count. `plays_people` / `likes_people` list the
+ * usernames of the most recent public users (most recent first, at most {@link PEOPLE_LIMIT}),
+ * "recent" meaning the `$all` position of their latest play or save, so live processing and a
+ * rebuild order people identically.
+ *
+ * Both models live in one projection because they are fed by the same per-user
+ * contributions (internal collections): splitting them would keep that state twice.
+ * Privacy is retroactive: a change re-evaluates the user's contributions and re-ranks the
+ * people lists from the contributions themselves.
+ */
+import type { Privacy, UserEvent } from '../src/domain/events.js';
+import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
+import type { PrivacyState } from '../src/domain/state.js';
+import { effectivePrivacy, episodeKey, scopeCovers } from '../src/domain/state.js';
+import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
+import { del, put, userDocId } from './projection.js';
+import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
+import { StagedView } from './staged-view.js';
+
+export const PODCAST_POPULARITY = 'podcast_popularity';
+export const EPISODE_POPULARITY = 'episode_popularity';
+const EPISODE_CONTRIBUTIONS = 'popularity_episode_contributions';
+const PODCAST_CONTRIBUTIONS = 'popularity_podcast_contributions';
+const PRIVACY_COPY = 'popularity_privacy';
+export const PEOPLE_LIMIT = 10;
+
+/** One user's relation to one episode. */
+interface EpisodeContribution {
+  user: string;
+  username: string | null;
+  feed: string;
+  guid: string;
+  episode: string;
+  level: Privacy;
+  played: boolean;
+  play_seq: number;
+  /** Playlists holding the episode (sorted); liked = non-empty. */
+  saved_in: string[];
+  liked: boolean;
+  like_seq: number;
+}
+
+/** One user's relation to one podcast: how many of its episodes they played / like. */
+interface PodcastContribution {
+  user: string;
+  username: string | null;
+  feed: string;
+  level: Privacy;
+  played_episodes: number;
+  played: boolean;
+  play_seq: number;
+  liked_episodes: number;
+  liked: boolean;
+  like_seq: number;
+}
+
+type Kind = 'play' | 'like';
+const counted = (c: { level: Privacy } | undefined) => c !== undefined && c.level !== 'private';
+const has = (c: EpisodeContribution | PodcastContribution | undefined, kind: Kind) => c !== undefined && (kind === 'play' ? c.played : c.liked);
+const seqOf = (c: EpisodeContribution | PodcastContribution, kind: Kind) => (kind === 'play' ? c.play_seq : c.like_seq);
+const asDoc = (value: object) => value as unknown as Doc;
+
+interface PopularityDoc {
+  plays: number;
+  likes: number;
+  plays_people: string[];
+  likes_people: string[];
+  [field: string]: unknown;
+}
+
+function popularityDoc(view: ProjectionView, collection: string, id: string, init: () => Record<string, unknown>): PopularityDoc {
+  const doc = view.get(collection, id) as unknown as PopularityDoc | undefined;
+  return doc ? { ...doc } : { ...init(), plays: 0, likes: 0, plays_people: [], likes_people: [] };
+}
+
+const COUNT_FIELD = { play: 'plays', like: 'likes' } as const;
+const PEOPLE_FIELD = { play: 'plays_people', like: 'likes_people' } as const;
+
+/** Moves a count by the change in whether one episode contribution counts. */
+function adjustCount(doc: PopularityDoc, kind: Kind, before: EpisodeContribution | undefined, after: EpisodeContribution | undefined): void {
+  const wasCounted = counted(before) && has(before, kind);
+  const isCounted = counted(after) && has(after, kind);
+  doc[COUNT_FIELD[kind]] += Number(isCounted) - Number(wasCounted);
+}
+
+/**
+ * Updates a people list for one contribution's change: a new play/save takes the user to the
+ * front (it is the most recent by construction); any other change in who is listed re-ranks
+ * the list from the contributions themselves.
+ */
+function adjustPeople<C extends EpisodeContribution | PodcastContribution>(
+  doc: PopularityDoc,
+  kind: Kind,
+  before: C | undefined,
+  after: C | undefined,
+  rerank: () => string[],
+  fresh: boolean,
+): void {
+  const field = PEOPLE_FIELD[kind];
+  const wasListed = before?.level === 'public' && has(before, kind);
+  const isListed = after?.level === 'public' && has(after, kind);
+  const name = after?.username ?? null;
+  if (isListed && fresh && name !== null && (!wasListed || seqOf(after!, kind) !== seqOf(before!, kind))) {
+    doc[field] = [name, ...doc[field].filter((person) => person !== name)].slice(0, PEOPLE_LIMIT);
+  } else if (wasListed !== isListed) {
+    doc[field] = rerank();
+  }
+}
+
+function rankPeople(view: ProjectionView, collection: string, where: Record<string, string | boolean>, kind: Kind): string[] {
+  const seqField = kind === 'play' ? 'play_seq' : 'like_seq';
+  const flag = kind === 'play' ? 'played' : 'liked';
+  return view
+    .find(collection, { where: { ...where, level: 'public', [flag]: true }, orderBy: [{ field: seqField, direction: 'desc' }], limit: PEOPLE_LIMIT })
+    .map(({ doc }) => doc['username'])
+    .filter((name): name is string => typeof name === 'string');
+}
+
+function podcastContributionFor(view: ProjectionView, user: string, feed: string, template: EpisodeContribution): PodcastContribution {
+  const doc = view.get(PODCAST_CONTRIBUTIONS, userDocId(user, feed)) as unknown as PodcastContribution | undefined;
+  return doc
+    ? { ...doc }
+    : { user, username: template.username, feed, level: template.level, played_episodes: 0, played: false, play_seq: 0, liked_episodes: 0, liked: false, like_seq: 0 };
+}
+
+/**
+ * The heart of the projection: one episode contribution goes from `before` to `after`
+ * (either may be absent); the podcast contribution, both popularity documents and the
+ * contributions themselves are updated through `staged`.
+ */
+function transition(staged: StagedView, before: EpisodeContribution | undefined, after: EpisodeContribution | undefined, fresh: boolean, titles: Titles): void {
+  const ref = (after ?? before)!;
+  const { user, feed, episode, guid } = ref;
+  staged.apply([after ? put(EPISODE_CONTRIBUTIONS, userDocId(user, episode), asDoc(after)) : del(EPISODE_CONTRIBUTIONS, userDocId(user, episode))]);
+
+  const podcastBefore = podcastContributionFor(staged, user, feed, ref);
+  const podcastAfter: PodcastContribution = { ...podcastBefore, username: ref.username, level: after?.level ?? podcastBefore.level };
+  for (const kind of ['play', 'like'] as const) {
+    const delta = Number(has(after, kind)) - Number(has(before, kind));
+    if (kind === 'play') {
+      podcastAfter.played_episodes += delta;
+      podcastAfter.played = podcastAfter.played_episodes > 0;
+      if (after && has(after, kind) && fresh) podcastAfter.play_seq = Math.max(podcastAfter.play_seq, after.play_seq);
+    } else {
+      podcastAfter.liked_episodes += delta;
+      podcastAfter.liked = podcastAfter.liked_episodes > 0;
+      if (after && has(after, kind) && fresh) podcastAfter.like_seq = Math.max(podcastAfter.like_seq, after.like_seq);
+    }
+  }
+  const podcastGone = podcastAfter.played_episodes === 0 && podcastAfter.liked_episodes === 0;
+  const podcastId = userDocId(user, feed);
+  staged.apply([podcastGone ? del(PODCAST_CONTRIBUTIONS, podcastId) : put(PODCAST_CONTRIBUTIONS, podcastId, asDoc(podcastAfter))]);
+
+  const episodeDoc = popularityDoc(staged, EPISODE_POPULARITY, episode, () => ({ rss_source_feed: feed, rss_source_item: guid, title: null, feed_title: null, cover: null }));
+  const podcastDoc = popularityDoc(staged, PODCAST_POPULARITY, feed, () => ({ rss_source_feed: feed, title: null, author: null, description: null, cover: null }));
+  const podcastWas = podcastBefore.played_episodes + podcastBefore.liked_episodes > 0 ? podcastBefore : undefined;
+  for (const kind of ['play', 'like'] as const) {
+    // A podcast counts the plays of its episodes, and lists people by their podcast-level contribution.
+    adjustCount(episodeDoc, kind, before, after);
+    adjustCount(podcastDoc, kind, before, after);
+    adjustPeople(episodeDoc, kind, before, after, () => rankPeople(staged, EPISODE_CONTRIBUTIONS, { episode }, kind), fresh);
+    adjustPeople(podcastDoc, kind, podcastWas, podcastGone ? undefined : podcastAfter, () => rankPeople(staged, PODCAST_CONTRIBUTIONS, { feed }, kind), fresh);
+  }
+  if (after && counted(after)) applyTitles(episodeDoc, podcastDoc, titles);
+  writePopularity(staged, EPISODE_POPULARITY, episode, episodeDoc);
+  writePopularity(staged, PODCAST_POPULARITY, feed, podcastDoc);
+}
+
+/** A popularity document with nothing counted is removed, so a rebuild cannot differ by empty documents. */
+function writePopularity(staged: StagedView, collection: string, id: string, doc: PopularityDoc): void {
+  staged.apply([doc.plays === 0 && doc.likes === 0 ? del(collection, id) : put(collection, id, asDoc(doc))]);
+}
+
+interface Titles {
+  feedTitle?: string | undefined;
+  itemTitle?: string | undefined;
+  cover?: { src?: string | undefined; srcset?: string | undefined } | undefined;
+}
+
+function applyTitles(episodeDoc: PopularityDoc, podcastDoc: PopularityDoc, titles: Titles): void {
+  if (titles.itemTitle !== undefined) episodeDoc['title'] = titles.itemTitle;
+  if (titles.feedTitle !== undefined) {
+    episodeDoc['feed_title'] = titles.feedTitle;
+    podcastDoc['title'] = titles.feedTitle;
+  }
+  if (titles.cover !== undefined) episodeDoc['cover'] = titles.cover;
+}
+
+function titlesOf(event: UserEvent): Titles {
+  if (event.type === 'play') return { feedTitle: event.data.rss_feed_title, itemTitle: event.data.rss_item_title, cover: event.data.enclosure?.cover };
+  if (event.type === 'save') return { feedTitle: event.data.feed_title, itemTitle: event.data.item_title };
+  return {};
+}
+
+function contributionOf(view: ProjectionView, projected: ProjectedEvent, feed: string, guid: string, privacy: PrivacyState, context: ProjectionContext) {
+  const episode = episodeKey(feed, guid);
+  const before = view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episode)) as unknown as EpisodeContribution | undefined;
+  const after: EpisodeContribution = before
+    ? { ...before, saved_in: [...before.saved_in] }
+    : { user: projected.user, username: projected.username, feed, guid, episode, level: 'private', played: false, play_seq: 0, saved_in: [], liked: false, like_seq: 0 };
+  after.level = effectivePrivacy(privacy, feed, context.defaultPrivacy);
+  if (projected.username !== null) after.username = projected.username;
+  return { before, after };
+}
+
+function onActivity(projected: ProjectedEvent, event: Extract<UserEvent, { type: 'play' | 'save' }>, view: ProjectionView, context: ProjectionContext): DocChange[] {
+  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
+  const privacy = privacyOf(view, PRIVACY_COPY, projected.user);
+  const { before, after } = contributionOf(view, projected, feed, guid, privacy, context);
+  if (event.type === 'play') {
+    after.played = true;
+    after.play_seq = projected.seq;
+  } else {
+    const playlist = event.data.playlist ?? DEFAULT_PLAYLIST;
+    const others = after.saved_in.filter((id) => id !== playlist);
+    after.saved_in = event.data.removed ? others : [...others, playlist].sort();
+    after.liked = after.saved_in.length > 0;
+    if (!event.data.removed) after.like_seq = projected.seq;
+  }
+  const staged = new StagedView(view);
+  transition(staged, before, after.played || after.liked ? after : undefined, true, titlesOf(event));
+  return staged.changes();
+}
+
+function contributionsOf(view: ProjectionView, user: string, feed?: string): EpisodeContribution[] {
+  return view
+    .find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } })
+    .map(({ doc }) => doc as unknown as EpisodeContribution);
+}
+
+function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
+  const change = privacyChange(view, PRIVACY_COPY, projected);
+  if (!change) return [];
+  const staged = new StagedView(view);
+  staged.apply([put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))]);
+  for (const before of contributionsOf(view, projected.user)) {
+    const level = effectivePrivacy(change.after, before.feed, context.defaultPrivacy);
+    if (level !== before.level) transition(staged, before, { ...before, level }, false, {});
+  }
+  return staged.changes();
+}
+
+function onRemove(projected: ProjectedEvent, event: Extract<UserEvent, { type: 'remove' }>, view: ProjectionView): DocChange[] {
+  const scope = event.object;
+  const staged = new StagedView(view);
+  for (const before of contributionsOf(view, projected.user, scope?.rss_source_feed)) {
+    if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {});
+  }
+  return staged.changes();
+}
+
+export const popularityProjection: Projection = {
+  name: 'popularity',
+  collections: [
+    { name: EPISODE_POPULARITY, indexes: [['plays', 'likes'], ['rss_source_feed', 'plays', 'likes']] },
+    { name: PODCAST_POPULARITY, indexes: [['plays', 'likes']] },
+    { name: EPISODE_CONTRIBUTIONS, indexes: [['user', 'feed'], ['episode', 'level', 'played', 'play_seq'], ['episode', 'level', 'liked', 'like_seq']] },
+    { name: PODCAST_CONTRIBUTIONS, indexes: [['feed', 'level', 'played', 'play_seq'], ['feed', 'level', 'liked', 'like_seq']] },
+    { name: PRIVACY_COPY, indexes: [] },
+  ],
+  evolve(projected, view, context) {
+    const { event } = projected;
+    switch (event.type) {
+      case 'play':
+      case 'save':
+        return onActivity(projected, event, view, context);
+      case 'privacy':
+      case 'checkpoint':
+        return onPrivacy(projected, view, context);
+      case 'remove':
+        return onRemove(projected, event, view);
+      default:
+        return [];
+    }
+  },
+};

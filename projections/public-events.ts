@@ -1,0 +1,119 @@
+/**
+ * `public_events` read model (SPEC 4): the users' activity as the public may see it.
+ * - public: the event with the user's username;
+ * - anonymous: the event with no trace of identity (no user, no device, a document id that
+ *   is the event's random UUID);
+ * - private: absent.
+ *
+ * Privacy is retroactive: a change re-evaluates every retained event of the user (or of the
+ * feed), as if the user had always had that setting. To do so without reading the event
+ * store, the projection keeps an internal `public_event_sources` collection: each shareable
+ * event with its owner, never served.
+ */
+import type { Privacy, UserEvent } from '../src/domain/events.js';
+import type { PrivacyState } from '../src/domain/state.js';
+import { effectivePrivacy, scopeCovers } from '../src/domain/state.js';
+import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
+import { del, put } from './projection.js';
+import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
+
+export const PUBLIC_EVENTS = 'public_events';
+export const PUBLIC_EVENT_SOURCES = 'public_event_sources';
+const PRIVACY_COPY = 'public_events_privacy';
+
+const SHAREABLE = new Set(['subscribe', 'unsubscribe', 'play', 'save', 'share']);
+
+/** What the public sees of an event: no device, no user id. */
+interface PublicBody {
+  id: string;
+  type: string;
+  timestamp: string;
+  object: Doc;
+  data: Doc;
+}
+
+function publicBody(event: UserEvent): PublicBody {
+  const { device: _device, ...data } = event.data as Record<string, unknown>;
+  return { id: event.id, type: event.type, timestamp: event.timestamp, object: event.object as Doc, data: data as Doc };
+}
+
+/** Orders public events by time, ties by id, as one string: the `before=` cursor. */
+export const cursorOf = (body: { timestamp: string; id: string }) => `${body.timestamp}|${body.id}`;
+
+function publicDoc(body: PublicBody, level: Privacy, username: string | null): Doc | undefined {
+  if (level === 'private') return undefined;
+  return {
+    ...body,
+    user: level === 'public' ? username : null,
+    feed: String(body.object['rss_source_feed']),
+    cursor: cursorOf(body),
+  } as unknown as Doc;
+}
+
+function levelOf(privacy: PrivacyState, feed: string, context: ProjectionContext): Privacy {
+  return effectivePrivacy(privacy, feed, context.defaultPrivacy);
+}
+
+/** Re-publishes a source under a level, as a put or a delete of its public document. */
+function publish(source: Doc, level: Privacy): DocChange {
+  const doc = publicDoc(source['body'] as unknown as PublicBody, level, (source['username'] ?? null) as string | null);
+  const id = String(source['event_id']);
+  return doc ? put(PUBLIC_EVENTS, id, doc) : del(PUBLIC_EVENTS, id);
+}
+
+function sourcesOf(view: ProjectionView, user: string, feed?: string) {
+  return view.find(PUBLIC_EVENT_SOURCES, { where: feed === undefined ? { user } : { user, feed } });
+}
+
+function onShareable(projected: ProjectedEvent, event: UserEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
+  const body = publicBody(event);
+  const feed = String(body.object['rss_source_feed']);
+  const source: Doc = {
+    event_id: event.id,
+    user: projected.user,
+    username: projected.username,
+    feed,
+    guid: (body.object['rss_source_id'] ?? null) as string | null,
+    revision: projected.revision,
+    body: body as unknown as Doc,
+  };
+  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), feed, context);
+  return [put(PUBLIC_EVENT_SOURCES, event.id, source), publish(source, level)];
+}
+
+function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
+  const change = privacyChange(view, PRIVACY_COPY, projected);
+  if (!change) return [];
+  const changes: DocChange[] = [put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))];
+  for (const { doc } of sourcesOf(view, projected.user)) {
+    const feed = String(doc['feed']);
+    const before = levelOf(change.before, feed, context);
+    const after = levelOf(change.after, feed, context);
+    if (before !== after) changes.push(publish(doc, after));
+  }
+  return changes;
+}
+
+function onRemove(projected: ProjectedEvent, event: Extract<UserEvent, { type: 'remove' }>, view: ProjectionView): DocChange[] {
+  const scope = event.object;
+  return sourcesOf(view, projected.user, scope?.rss_source_feed)
+    .filter(({ doc }) => scopeCovers(scope, String(doc['feed']), (doc['guid'] ?? undefined) as string | undefined))
+    .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
+}
+
+export const publicEventsProjection: Projection = {
+  name: 'public_events',
+  collections: [
+    { name: PUBLIC_EVENTS, indexes: [['cursor'], ['feed', 'cursor'], ['user', 'cursor']] },
+    { name: PUBLIC_EVENT_SOURCES, indexes: [['user', 'feed']] },
+    { name: PRIVACY_COPY, indexes: [] },
+  ],
+  evolve(projected, view, context) {
+    const { event } = projected;
+    if (event.type === 'privacy' || event.type === 'checkpoint') return onPrivacy(projected, view, context);
+    if (event.type === 'remove') return onRemove(projected, event, view);
+    if (SHAREABLE.has(event.type)) return onShareable(projected, event, view, context);
+    return [];
+  },
+};

@@ -1,0 +1,25 @@
+/** `subscriptions` read model: one document per user and feed (SPEC 6). */
+import { defineUserRecordProjection } from './user-records.js';
+
+export const SUBSCRIPTIONS = 'subscriptions';
+
+export const subscriptionsProjection = defineUserRecordProjection({
+  name: 'subscriptions',
+  collection: SUBSCRIPTIONS,
+  slice: 'subscriptions',
+  touches(event) {
+    switch (event.type) {
+      case 'subscribe':
+      case 'unsubscribe':
+        return [event.object.rss_source_feed];
+      case 'remove':
+        // Erasing one episode leaves the subscription alone.
+        if (event.object === null) return 'all';
+        return event.object.rss_source_id === undefined ? [event.object.rss_source_feed] : 'none';
+      case 'checkpoint':
+        return 'all';
+      default:
+        return 'none';
+    }
+  },
+});

@@ -1,0 +1,86 @@
+/**
+ * The shape shared by the per-user read models (subscriptions, play statuses, playlists):
+ * one document per record of the user's state, kept equal to what the domain fold
+ * (src/domain/state.ts) gives. The projection loads the records an event touches, runs the
+ * domain's own `evolve` on them, and writes back what changed, so the read models can never
+ * disagree with the state that sync decisions are made against.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { UserState } from '../src/domain/state.js';
+import { emptyState, evolve } from '../src/domain/state.js';
+import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
+import { del, put, userDocId } from './projection.js';
+
+type Slice = 'subscriptions' | 'play_statuses' | 'playlists';
+type SliceRecord = UserState[Slice][string];
+
+export interface UserRecordProjectionOptions {
+  readonly name: string;
+  readonly collection: string;
+  readonly slice: Slice;
+  /** The record keys an event touches, or 'all' when it may touch any record of the user. */
+  readonly touches: (event: ProjectedEvent['event']) => readonly string[] | 'all' | 'none';
+}
+
+/** Fields the projection adds to each record: owner, record key, and the `$all` position of the last change. */
+interface RecordEnvelope {
+  user: string;
+  key: string;
+  seq: number;
+}
+
+function recordOf(doc: Doc): SliceRecord {
+  const { user: _user, key: _key, seq: _seq, ...record } = doc;
+  return record as unknown as SliceRecord;
+}
+
+function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all') {
+  const records: Record<string, SliceRecord> = {};
+  if (keys === 'all') {
+    for (const { doc } of view.find(options.collection, { where: { user } })) records[String(doc['key'])] = recordOf(doc);
+  } else {
+    for (const key of keys) {
+      const doc = view.get(options.collection, userDocId(user, key));
+      if (doc) records[key] = recordOf(doc);
+    }
+  }
+  return records;
+}
+
+/** Diffs the records before and after, as document changes stamped with the event's position. */
+export function recordChanges(
+  collection: string,
+  projected: ProjectedEvent,
+  before: Record<string, SliceRecord>,
+  after: Record<string, SliceRecord>,
+): DocChange[] {
+  const changes: DocChange[] = [];
+  for (const key of Object.keys(before)) {
+    if (!(key in after)) changes.push(del(collection, userDocId(projected.user, key)));
+  }
+  for (const [key, record] of Object.entries(after)) {
+    if (isDeepStrictEqual(before[key], record)) continue;
+    const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq };
+    changes.push(put(collection, userDocId(projected.user, key), { ...(record as unknown as Doc), ...envelope }));
+  }
+  return changes;
+}
+
+/** Builds the per-user projection described by `options`. */
+export function defineUserRecordProjection(options: UserRecordProjectionOptions): Projection {
+  return {
+    name: options.name,
+    collections: [{ name: options.collection, indexes: [['user'], ['user', 'seq']] }],
+    evolve(projected, view) {
+      const keys = options.touches(projected.event);
+      if (keys === 'none') return [];
+      const before = loadRecords(view, options, projected.user, keys);
+      const state = evolve({ ...emptyState(), [options.slice]: before }, projected.event);
+      const after = state[options.slice] as Record<string, SliceRecord>;
+      // A checkpoint carries the user's whole state; other events only the touched records.
+      const relevant = keys === 'all' ? after : Object.fromEntries(Object.entries(after).filter(([key]) => key in before || keys.includes(key)));
+      return recordChanges(options.collection, projected, before, relevant);
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/** Entry point: `npm start`. Configuration from the environment (see README). */
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { drain, startService } from './service.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, production: config.NODE_ENV === 'production' });
+const service = await startService(config, logger);
+const server = service.app.listen(config.PORT, config.HOST, () => {
+  logger.info('podsync listening', { port: config.PORT, host: config.HOST, store: config.STORE, readModel: config.READ_MODEL, dataDir: config.DATA_DIR });
+});
+server.on('error', (error) => {
+  logger.error('HTTP server failed', { error: error.message });
+  process.exit(1);
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info('shutting down', { signal });
+  const hardStop = setTimeout(() => {
+    logger.error('shutdown took longer than 10 s; exiting');
+    process.exit(1);
+  }, 10_000);
+  hardStop.unref();
+  await drain(server, 5_000);
+  await service.close();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,268 @@
+/**
+ * The projector: feeds projections from `$all`, in batches, from each projection's stored
+ * checkpoint, committing documents and checkpoint together (so a crash neither loses nor
+ * double-counts an event). Used live (catch-up subscription, then live), by the replay
+ * script (read `$all` to the head) and by tests.
+ *
+ * - Batches are bounded by size and by a short delay, and the subscription is only read
+ *   when the previous batch is committed (backpressure).
+ * - Store errors are retried with exponential backoff and logged; a batch is all or nothing.
+ * - An event whose `evolve` throws (a poison event) is logged and parked in the
+ *   `parked_events` collection, in the same commit, never silently dropped.
+ * - Events hidden by truncation never arrive: the event store port filters them.
+ * - One active projector per projection across processes, by a lease in the read-model store.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import { comparePositions, formatPosition, START } from '../stores/event-store.js';
+import type { DocChange, ReadModelStore } from '../stores/read-model.js';
+import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
+import { StagedView } from '../../projections/staged-view.js';
+import { LoadingView } from './loading-view.js';
+import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.js';
+
+export const PARKED_EVENTS = 'parked_events';
+const MAX_LOAD_ROUNDS = 16;
+
+export interface ProjectorOptions {
+  readonly eventStore: EventStore;
+  readonly readModel: ReadModelStore;
+  readonly projections: readonly Projection[];
+  readonly context: ProjectionContext;
+  readonly logger: Logger;
+  readonly batchSize?: number;
+  /** How long a batch waits for more events before it is committed. */
+  readonly batchDelayMs?: number;
+  readonly leaseTtlMs?: number;
+  readonly owner?: string;
+  /** Called after each committed batch (metrics, progress bars). */
+  readonly onBatch?: (info: { events: number; position: Position }) => void;
+}
+
+interface Runner {
+  readonly projection: Projection;
+  readonly view: LoadingView;
+  checkpoint: Position;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class Projector {
+  private readonly runners: Runner[];
+  private readonly owner: string;
+  private readonly batchSize: number;
+  private readonly batchDelayMs: number;
+  private readonly leaseTtlMs: number;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leaseLost = false;
+  parkedCount = 0;
+
+  constructor(private readonly options: ProjectorOptions) {
+    this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel), checkpoint: START }));
+    this.owner = options.owner ?? `projector-${randomUUID()}`;
+    this.batchSize = options.batchSize ?? 500;
+    this.batchDelayMs = options.batchDelayMs ?? 5;
+    this.leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  }
+
+  get names(): string[] {
+    return this.runners.map((runner) => runner.projection.name);
+  }
+
+  /** Creates the collections and loads the checkpoints. */
+  async prepare(): Promise<void> {
+    await this.options.readModel.ensureCollections([
+      ...this.runners.flatMap((runner) => runner.projection.collections),
+      { name: PARKED_EVENTS, indexes: [['projection']] },
+    ]);
+    for (const runner of this.runners) {
+      runner.checkpoint = (await this.options.readModel.getCheckpoint(runner.projection.name))?.position ?? START;
+      runner.view.clear();
+    }
+  }
+
+  /** The lowest checkpoint: where reading `$all` must resume. */
+  lowestCheckpoint(): Position {
+    return this.runners.reduce<Position | undefined>((low, runner) => (low === undefined || comparePositions(runner.checkpoint, low) < 0 ? runner.checkpoint : low), undefined) ?? START;
+  }
+
+  checkpoints(): Record<string, Position> {
+    return Object.fromEntries(this.runners.map((runner) => [runner.projection.name, runner.checkpoint]));
+  }
+
+  /** Starts the live loop in the background: leases, catch-up, then live. */
+  start(): void {
+    if (this.running) return;
+    this.stopping = false;
+    this.running = this.liveLoop().catch((error: unknown) => {
+      this.options.logger.error('projector stopped on an unexpected error', { error: error instanceof Error ? error.stack : String(error) });
+    });
+  }
+
+  /** Stops at a checkpoint: the batch in progress is committed (or abandoned whole). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.unsubscribe?.();
+    await this.running;
+    this.running = undefined;
+    clearInterval(this.leaseTimer);
+    for (const name of this.names) await this.options.readModel.releaseLease(name, this.owner).catch(() => undefined);
+  }
+
+  /** Acquires every projection's lease, waiting while another process holds one. */
+  async acquireLeases(wait = true): Promise<boolean> {
+    for (;;) {
+      let all = true;
+      for (const name of this.names) all = (await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs)) && all;
+      if (all) break;
+      if (!wait || this.stopping) return false;
+      this.options.logger.info('projector on standby: another process holds a projection lease', { owner: this.owner });
+      await sleep(this.leaseTtlMs / 3);
+    }
+    this.leaseLost = false;
+    clearInterval(this.leaseTimer);
+    this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseTtlMs / 3);
+    this.leaseTimer.unref();
+    return true;
+  }
+
+  private async renewLeases(): Promise<void> {
+    for (const name of this.names) {
+      const held = await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs).catch(() => false);
+      if (!held) this.leaseLost = true;
+    }
+  }
+
+  private async liveLoop(): Promise<void> {
+    while (!this.stopping) {
+      if (!(await this.acquireLeases())) return;
+      await this.prepare();
+      try {
+        await this.followAll();
+      } catch (error) {
+        if (this.stopping) return;
+        this.options.logger.error('projector subscription failed; resuming from the checkpoint', { error: error instanceof Error ? error.message : String(error) });
+        await sleep(1000);
+      }
+    }
+  }
+
+  private async followAll(): Promise<void> {
+    const subscription = this.options.eventStore.subscribeToAll({ after: this.lowestCheckpoint(), filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+    this.unsubscribe = () => subscription.unsubscribe();
+    const iterator = subscription[Symbol.asyncIterator]();
+    const timeout = Symbol('timeout');
+    let pending = iterator.next();
+    try {
+      while (!this.stopping) {
+        const first = await pending;
+        if (first.done) return;
+        const batch: RecordedEvent[] = [first.value];
+        pending = iterator.next();
+        const deadline = Date.now() + this.batchDelayMs;
+        while (batch.length < this.batchSize) {
+          const wait = deadline - Date.now();
+          const next = wait > 0 ? await Promise.race([pending, sleep(wait).then(() => timeout)]) : timeout;
+          if (typeof next === 'symbol' || next.done) break;
+          batch.push(next.value);
+          pending = iterator.next();
+        }
+        if (this.leaseLost) throw new Error('projection lease lost');
+        await this.processWithRetry(batch);
+      }
+    } finally {
+      await subscription.unsubscribe();
+    }
+  }
+
+  /** Reads `$all` to its current head and projects it (replay, tests). Returns events read. */
+  async catchUp(): Promise<number> {
+    let after = this.lowestCheckpoint();
+    let total = 0;
+    for (;;) {
+      const page = await this.options.eventStore.readAll({ after, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+      if (page.length === 0) return total;
+      await this.processWithRetry(page);
+      total += page.length;
+      after = page.at(-1)!.position;
+    }
+  }
+
+  private async processWithRetry(batch: readonly RecordedEvent[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.processBatch(batch);
+        return;
+      } catch (error) {
+        if (this.stopping && attempt > 0) throw error;
+        const delay = Math.min(5000, 100 * 2 ** attempt);
+        this.options.logger.warn('projection batch failed; retrying', { attempt: attempt + 1, delayMs: delay, error: error instanceof Error ? error.message : String(error) });
+        for (const runner of this.runners) runner.view.clear();
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** Projects a batch into every projection that has not seen it, one commit per projection. */
+  async processBatch(batch: readonly RecordedEvent[]): Promise<void> {
+    const last = batch.at(-1);
+    if (!last) return;
+    const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
+    for (const runner of this.runners) {
+      if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
+      const staged = new StagedView(runner.view);
+      for (const { recorded, projected: event } of projected) {
+        if (event === undefined || comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
+        staged.apply(await this.evolve(runner, event, staged, recorded));
+      }
+      const changes = staged.netChanges();
+      await this.options.readModel.commit(runner.projection.name, changes, last.position);
+      runner.view.committed(changes);
+      runner.checkpoint = last.position;
+    }
+    this.options.onBatch?.({ events: batch.length, position: last.position });
+  }
+
+  /**
+   * Runs `evolve`, loading what it asked for and running it again until it had everything.
+   * Load failures propagate (the batch is retried); only errors from `evolve` itself park.
+   */
+  private async evolve(runner: Runner, event: ProjectedEvent, staged: StagedView, recorded: RecordedEvent): Promise<DocChange[]> {
+    for (let round = 0; round < MAX_LOAD_ROUNDS; round++) {
+      let changes: DocChange[];
+      try {
+        changes = runner.projection.evolve(event, staged, this.options.context);
+      } catch (error) {
+        return [this.park(runner, recorded, error)];
+      }
+      if (!runner.view.hasMissing()) return changes;
+      await runner.view.loadMissing();
+    }
+    return [this.park(runner, recorded, new Error(`evolve still needed more documents after ${MAX_LOAD_ROUNDS} loads`))];
+  }
+
+  private park(runner: Runner, recorded: RecordedEvent, error: unknown): DocChange {
+    const message = error instanceof Error ? error.message : String(error);
+    this.parkedCount++;
+    this.options.logger.error('poison event parked', { projection: runner.projection.name, stream: recorded.stream, revision: String(recorded.revision), type: recorded.type, error: message });
+    return {
+      op: 'put',
+      collection: PARKED_EVENTS,
+      id: `${runner.projection.name}|${recorded.id}`,
+      doc: {
+        projection: runner.projection.name,
+        event_id: recorded.id,
+        stream: recorded.stream,
+        revision: recorded.revision.toString(),
+        type: recorded.type,
+        position: formatPosition(recorded.position),
+        error: message,
+        parked_at: new Date().toISOString(),
+      },
+    };
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Embedded read-model adapter: one SQLite table per collection (`rm_<name>`: id, JSON doc),
+ * expression indexes on the declared fields, and a checkpoint table written in the same
+ * transaction as the documents.
+ */
+import type Database from 'better-sqlite3';
+import type { Position } from '../event-store.js';
+import type { Checkpoint, CollectionSpec, Doc, DocChange, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+
+const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const CHUNK = 500;
+
+function tableOf(collection: string): string {
+  if (!SAFE_NAME.test(collection)) throw new Error(`Invalid collection name: ${collection}`);
+  return `rm_${collection}`;
+}
+
+/** `json_extract(doc, '$.a.b')`: the same text in indexes and queries so SQLite uses the index. */
+function fieldExpr(field: string): string {
+  if (!SAFE_FIELD.test(field)) throw new Error(`Invalid field path: ${field}`);
+  return `json_extract(doc, '$.${field}')`;
+}
+
+/** JSON booleans come out of json_extract as 0/1. */
+function sqlValue(value: Scalar | string | number): string | number | null {
+  return typeof value === 'boolean' ? Number(value) : value;
+}
+
+interface DocRow {
+  id: string;
+  doc: string;
+}
+
+export class SqliteReadModelStore implements ReadModelStore {
+  private readonly known = new Set<string>();
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS rm_checkpoints (projection TEXT PRIMARY KEY, commit_position TEXT NOT NULL, prepare_position TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS rm_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+    `);
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+
+  private ensureTable(collection: string): string {
+    const table = tableOf(collection);
+    if (!this.known.has(collection)) {
+      this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`);
+      this.known.add(collection);
+    }
+    return table;
+  }
+
+  async ensureCollections(specs: readonly CollectionSpec[]): Promise<void> {
+    for (const spec of specs) {
+      const table = this.ensureTable(spec.name);
+      for (const fields of spec.indexes) {
+        const name = `${table}__${fields.join('__').replaceAll('.', '_')}`;
+        this.db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${fields.map(fieldExpr).join(', ')})`);
+      }
+    }
+  }
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    return this.getSync(collection, id);
+  }
+
+  getSync(collection: string, id: string): Doc | undefined {
+    const row = this.statement(`SELECT doc FROM ${this.ensureTable(collection)} WHERE id = ?`).get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Doc) : undefined;
+  }
+
+  async getMany(collection: string, ids: readonly string[]): Promise<Map<string, Doc>> {
+    return this.getManySync(collection, ids);
+  }
+
+  getManySync(collection: string, ids: readonly string[]): Map<string, Doc> {
+    const table = this.ensureTable(collection);
+    const result = new Map<string, Doc>();
+    for (let start = 0; start < ids.length; start += CHUNK) {
+      const chunk = ids.slice(start, start + CHUNK);
+      const rows = this.statement(`SELECT id, doc FROM ${table} WHERE id IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as DocRow[];
+      for (const row of rows) result.set(row.id, JSON.parse(row.doc) as Doc);
+    }
+    return result;
+  }
+
+  private whereClause(query: Query | undefined): { sql: string; params: (string | number | null)[] } {
+    const parts: string[] = [];
+    const params: (string | number | null)[] = [];
+    for (const [field, value] of Object.entries(query?.where ?? {})) {
+      if (value === null) parts.push(`${fieldExpr(field)} IS NULL`);
+      else {
+        parts.push(`${fieldExpr(field)} = ?`);
+        params.push(sqlValue(value));
+      }
+    }
+    if (query?.lessThan) {
+      parts.push(`${fieldExpr(query.lessThan.field)} < ?`);
+      params.push(query.lessThan.value);
+    }
+    if (query?.greaterThan) {
+      parts.push(`${fieldExpr(query.greaterThan.field)} > ?`);
+      params.push(query.greaterThan.value);
+    }
+    return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
+  }
+
+  async find(collection: string, query?: Query): Promise<StoredDoc[]> {
+    return this.findSync(collection, query);
+  }
+
+  findSync(collection: string, query?: Query): StoredDoc[] {
+    const table = this.ensureTable(collection);
+    const where = this.whereClause(query);
+    // SQLite sorts NULL first ascending and last descending, as MongoDB does.
+    const order = [...(query?.orderBy ?? []).map(({ field, direction }) => `${fieldExpr(field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`), 'id ASC'];
+    const limit = query?.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(query.limit))}` : '';
+    const sql = `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')}${limit}`;
+    return (this.statement(sql).all(...where.params) as DocRow[]).map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as Doc }));
+  }
+
+  async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
+    const clause = this.whereClause(where ? { where } : undefined);
+    const row = this.statement(`SELECT count(*) AS n FROM ${this.ensureTable(collection)} ${clause.sql}`).get(...clause.params) as { n: number };
+    return row.n;
+  }
+
+  async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
+    this.commitSync(projection, changes, checkpoint);
+  }
+
+  commitSync(projection: string, changes: readonly DocChange[], checkpoint: Position): void {
+    this.db.transaction(() => {
+      for (const change of changes) {
+        const table = this.ensureTable(change.collection);
+        if (change.op === 'put') {
+          this.statement(`INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`).run(change.id, JSON.stringify(change.doc));
+        } else {
+          this.statement(`DELETE FROM ${table} WHERE id = ?`).run(change.id);
+        }
+      }
+      this.statement(
+        `INSERT INTO rm_checkpoints (projection, commit_position, prepare_position, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(projection) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, updated_at = excluded.updated_at`,
+      ).run(projection, checkpoint.commit.toString(), checkpoint.prepare.toString(), new Date().toISOString());
+    })();
+  }
+
+  async getCheckpoint(projection: string): Promise<Checkpoint | undefined> {
+    const row = this.statement('SELECT commit_position, prepare_position, updated_at FROM rm_checkpoints WHERE projection = ?').get(projection) as
+      | { commit_position: string; prepare_position: string; updated_at: string }
+      | undefined;
+    return row && { position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) }, updatedAt: row.updated_at };
+  }
+
+  async reset(projection: string, collections: readonly string[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const collection of collections) this.db.exec(`DELETE FROM ${this.ensureTable(collection)}`);
+      this.statement('DELETE FROM rm_checkpoints WHERE projection = ?').run(projection);
+    })();
+  }
+
+  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const result = this.statement(
+      `INSERT INTO rm_leases (name, owner, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE rm_leases.owner = excluded.owner OR rm_leases.expires_at < ?`,
+    ).run(name, owner, now + ttlMs, now);
+    return result.changes > 0;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.statement('DELETE FROM rm_leases WHERE name = ? AND owner = ?').run(name, owner);
+  }
+
+  async close(): Promise<void> {
+    // The database handle is shared with the other embedded adapters; its owner closes it.
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The read-model port: named collections of JSON documents keyed by id, plus one checkpoint
+ * per projection. Shaped on what MongoDB does natively (replace/delete by id, equality
+ * queries on indexed fields, sort + limit) so the MongoDB adapter is a thin mapping and the
+ * embedded SQLite adapter can offer the same semantics.
+ *
+ * The one rule that makes projections exact: {@link ReadModelStore.commit} writes a batch of
+ * document changes *and* the projection's checkpoint atomically, so a crash neither loses
+ * nor double-counts an event.
+ */
+import type { JsonObject, JsonValue, Position } from './event-store.js';
+
+export type Scalar = string | number | boolean | null;
+export type Doc = JsonObject;
+
+export interface CollectionSpec {
+  readonly name: string;
+  /** Fields (dot paths allowed) to index; each inner array is one compound index. */
+  readonly indexes: readonly (readonly string[])[];
+}
+
+export interface Query {
+  /** Equality on fields (dot paths allowed). */
+  readonly where?: Readonly<Record<string, Scalar>>;
+  /** Strict upper / lower bounds, for cursors (`before=`, `since=`). */
+  readonly lessThan?: { readonly field: string; readonly value: string | number };
+  readonly greaterThan?: { readonly field: string; readonly value: string | number };
+  /** Ties (and queries without an order) are ordered by id ascending, in every adapter. */
+  readonly orderBy?: readonly { readonly field: string; readonly direction: 'asc' | 'desc' }[];
+  readonly limit?: number;
+}
+
+export type DocChange =
+  | { readonly op: 'put'; readonly collection: string; readonly id: string; readonly doc: Doc }
+  | { readonly op: 'delete'; readonly collection: string; readonly id: string };
+
+export interface StoredDoc {
+  readonly id: string;
+  readonly doc: Doc;
+}
+
+export interface Checkpoint {
+  readonly position: Position;
+  readonly updatedAt: string;
+}
+
+export interface ReadModelStore {
+  /** Creates collections and their indexes if missing (idempotent; run at start). */
+  ensureCollections(specs: readonly CollectionSpec[]): Promise<void>;
+  get(collection: string, id: string): Promise<Doc | undefined>;
+  getMany(collection: string, ids: readonly string[]): Promise<Map<string, Doc>>;
+  find(collection: string, query?: Query): Promise<StoredDoc[]>;
+  count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
+  /** Applies the changes in order and sets the checkpoint, atomically. */
+  commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void>;
+  getCheckpoint(projection: string): Promise<Checkpoint | undefined>;
+  /** Drops every document of the collections and the projection's checkpoint (for a rebuild). */
+  reset(projection: string, collections: readonly string[]): Promise<void>;
+  /**
+   * A lease so that one projector per projection is active across processes. Returns true if
+   * `owner` holds the lease until `now + ttlMs` (acquired, renewed, or taken over after expiry).
+   */
+  tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reads a dot path of a document (`a.b.c`). */
+export function fieldValue(doc: Doc, path: string): JsonValue | undefined {
+  let current: JsonValue | undefined = doc;
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+    current = current[part];
+  }
+  return current;
+}
+
+/** The query semantics both adapters implement, for in-memory use (tests, batch overlays). */
+export function matches(doc: Doc, query: Query): boolean {
+  for (const [field, value] of Object.entries(query.where ?? {})) {
+    if ((fieldValue(doc, field) ?? null) !== value) return false;
+  }
+  if (query.lessThan) {
+    const value = fieldValue(doc, query.lessThan.field);
+    if (value === undefined || value === null || !(value < query.lessThan.value)) return false;
+  }
+  if (query.greaterThan) {
+    const value = fieldValue(doc, query.greaterThan.field);
+    if (value === undefined || value === null || !(value > query.greaterThan.value)) return false;
+  }
+  return true;
+}
+
+export function compareDocs(orderBy: Query['orderBy']): (a: StoredDoc, b: StoredDoc) => number {
+  return (a, b) => {
+    for (const { field, direction } of orderBy ?? []) {
+      const x = fieldValue(a.doc, field) ?? null;
+      const y = fieldValue(b.doc, field) ?? null;
+      if (x === y) continue;
+      // nulls sort first ascending, as in MongoDB.
+      const less = x === null ? true : y === null ? false : (x as Scalar)! < (y as Scalar)!;
+      return (less ? -1 : 1) * (direction === 'asc' ? 1 : -1);
+    }
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  };
+}
