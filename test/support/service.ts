@@ -1,0 +1,48 @@
+/** Starts the whole service in-process on a temporary embedded store, for HTTP tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import type { Config } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import type { Service } from '../../src/service.js';
+import { startService } from '../../src/service.js';
+
+export interface TestService extends Service {
+  readonly dataDir: string;
+  readonly http: ReturnType<typeof request>;
+  /** Registers a user and returns a bearer token for them. */
+  login(username?: string, password?: string): Promise<{ token: string; userId: string; username: string }>;
+  /** Number of events in the store (to prove that failed requests wrote nothing). */
+  eventCount(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestService(env: Record<string, string> = {}, options: { clock?: () => Date } = {}): Promise<TestService> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-test-'));
+  const config: Config = loadConfig({ DATA_DIR: dataDir, ...env });
+  const service = await startService(config, silentLogger(), options);
+  const http = request(service.app);
+  return {
+    ...service,
+    dataDir,
+    http,
+    async login(username = `user${++counter}`, password = 'correct horse battery') {
+      const registered = await http.post('/v1/auth/register').send({ username, password });
+      if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
+      const issued = await http.post('/v1/auth/token').send({ username, password });
+      return { token: issued.body.token as string, userId: registered.body.id as string, username };
+    },
+    async eventCount() {
+      const events = await service.stores.eventStore.readAll({});
+      return events.length;
+    },
+    async stop() {
+      await service.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
