@@ -1,0 +1,70 @@
+/** The per-user read models agree with the domain fold, including checkpoints and erasure. */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { subscriptionsProjection, SUBSCRIPTIONS } from '../../projections/subscriptions.js';
+import { playStatusesProjection, PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { playlistsProjection, PLAYLISTS } from '../../projections/playlists.js';
+import { privacySettingsProjection, PRIVACY_SETTINGS } from '../../projections/privacy.js';
+import type { UserEvent } from '../../src/domain/events.js';
+import { fold } from '../../src/domain/state.js';
+import type { Doc } from '../../src/stores/read-model.js';
+import type { Actor } from './harness.js';
+import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
+
+const alice: Actor = { user: 'u-alice', username: 'alice' };
+const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesProjection, playlistsProjection, privacySettingsProjection]);
+const strip = (docs: Doc[]) =>
+  Object.fromEntries(
+    docs.map((doc) => {
+      const { user: _user, key, seq: _seq, ...record } = doc;
+      return [String(key), record];
+    }),
+  );
+
+describe('per-user read models', () => {
+  const history: UserEvent[] = [
+    events.subscribe(alice, FEED_A),
+    events.subscribe(alice, FEED_B),
+    events.play(alice, 'a1'),
+    events.play(alice, 'b1', FEED_B),
+    events.save(alice, 'a1'),
+    events.save(alice, 'b1', { feed: FEED_B, playlist: 'later' }),
+    events.privacy(alice, 'public', FEED_B),
+  ];
+
+  it('hold exactly the folded state', () => {
+    const h = all().apply(alice, ...history);
+    const state = fold(history);
+    expect(strip(h.docs(SUBSCRIPTIONS))).to.deep.equal(state.subscriptions);
+    expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
+    expect(strip(h.docs(PLAYLISTS))).to.deep.equal(state.playlists);
+    expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.include({ account: null });
+    expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({ [FEED_B]: 'public' });
+  });
+
+  it('erase a feed scope and keep the rest', () => {
+    const removal = events.remove(alice, { rss_source_feed: FEED_B });
+    const h = all().apply(alice, ...history, removal);
+    const state = fold([...history, removal]);
+    expect(Object.keys(strip(h.docs(SUBSCRIPTIONS)))).to.deep.equal([FEED_A]);
+    expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
+    expect(strip(h.docs(PLAYLISTS))).to.deep.equal(state.playlists);
+  });
+
+  it('take a checkpoint as the source of truth', () => {
+    const h = all().apply(alice, ...history);
+    const checkpointState = fold(history.slice(0, 3));
+    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', data: { state: checkpointState } });
+    expect(strip(h.docs(SUBSCRIPTIONS))).to.deep.equal(checkpointState.subscriptions);
+    expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(checkpointState.play_statuses);
+    expect(strip(h.docs(PLAYLISTS))).to.deep.equal({});
+    expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({});
+  });
+
+  it('only rewrite documents that changed (so `since` queries stay small)', () => {
+    const h = all().apply(alice, ...history);
+    const before = h.docs(SUBSCRIPTIONS).map((doc) => doc['seq']);
+    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', data: { state: fold(history) } });
+    expect(h.docs(SUBSCRIPTIONS).map((doc) => doc['seq'])).to.deep.equal(before);
+  });
+});
