@@ -1,6 +1,7 @@
 /** `playlists` read model: one document per user and playlist, items inside (SPEC 6). */
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
-import { defineUserRecordProjection } from './user-records.js';
+import type { Doc } from '../src/stores/read-model.js';
+import { defineUserRecordProjection, recordOf } from './user-records.js';
 
 export const PLAYLISTS = 'playlists';
 
@@ -22,3 +23,22 @@ export const playlistsProjection = defineUserRecordProjection({
     }
   },
 });
+
+interface PlaylistItemRecord {
+  item_id: string;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+/**
+ * A playlist document as the APIs present it: items as a list in creation order. Tombstones
+ * (deleted playlists and items) are kept for sync answers and hidden from plain listings.
+ */
+export function presentPlaylist(doc: Doc, options: { includeDeleted: boolean }): Doc | undefined {
+  const record = recordOf(doc);
+  if (!options.includeDeleted && record['deleted_at'] !== null) return undefined;
+  const items = Object.values(record['items'] as unknown as Record<string, PlaylistItemRecord>)
+    .filter((item) => options.includeDeleted || item.deleted_at === null)
+    .sort((a, b) => (a.created_at === b.created_at ? (a.item_id < b.item_id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1));
+  return { ...record, items: items as unknown as Doc[] };
+}

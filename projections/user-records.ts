@@ -30,19 +30,20 @@ interface RecordEnvelope {
   seq: number;
 }
 
-function recordOf(doc: Doc): SliceRecord {
+/** A per-user document without the projection's bookkeeping: the record as the domain has it. */
+export function recordOf(doc: Doc): Doc {
   const { user: _user, key: _key, seq: _seq, ...record } = doc;
-  return record as unknown as SliceRecord;
+  return record;
 }
 
 function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all') {
   const records: Record<string, SliceRecord> = {};
   if (keys === 'all') {
-    for (const { doc } of view.find(options.collection, { where: { user } })) records[String(doc['key'])] = recordOf(doc);
+    for (const { doc } of view.find(options.collection, { where: { user } })) records[String(doc['key'])] = recordOf(doc) as unknown as SliceRecord;
   } else {
     for (const key of keys) {
       const doc = view.get(options.collection, userDocId(user, key));
-      if (doc) records[key] = recordOf(doc);
+      if (doc) records[key] = recordOf(doc) as unknown as SliceRecord;
     }
   }
   return records;

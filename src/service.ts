@@ -11,6 +11,7 @@ import { Projector } from './projector/projector.js';
 import { AccountService } from './services/accounts.js';
 import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
+import { SyncService } from './services/sync.js';
 import type { Stores, StoreOptions } from './runtime.js';
 import { openStores } from './runtime.js';
 import { allProjections } from '../projections/index.js';
@@ -36,11 +37,13 @@ export async function startService(config: Config, logger: Logger, options: Stor
   if (options.runProjector !== false) projector.start();
 
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
+  const userEvents = new UserEventService(stores.eventStore);
   const app = createApp({
     logger,
     accounts: new AccountService(stores.accounts),
-    userEvents: new UserEventService(stores.eventStore),
+    userEvents,
     readModels,
+    sync: new SyncService(userEvents, readModels),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
     ready: async () => {

@@ -7,7 +7,6 @@
  * resolves conflicts last-writer-wins. The only decision is the order of the batch.
  */
 import type { ActionInput, UserEvent, UserEventOf, UserEventType } from './events.js';
-import type { UserState } from './state.js';
 
 export interface ActionContext {
   /** The authenticated user's id; clients never choose it. */
@@ -22,15 +21,8 @@ export interface ActionContext {
  * but `privacy` (the last applied wins) and `remove` (erases what is folded before it) are
  * not, and a batch should mean what its timestamps say: a `remove` queued before a `play`
  * must not erase that play because the client listed it first.
- *
- * The state is not needed; the three-argument form exists for callers that pass it anyway.
  */
-export function decideActions(actions: readonly ActionInput[], ctx: ActionContext): UserEvent[];
-export function decideActions(state: UserState, actions: readonly ActionInput[], ctx: ActionContext): UserEvent[];
-export function decideActions(
-  ...args: [readonly ActionInput[], ActionContext] | [UserState, readonly ActionInput[], ActionContext]
-): UserEvent[] {
-  const [actions, ctx] = args.length === 2 ? args : [args[1], args[2]];
+export function decideActions(actions: readonly ActionInput[], ctx: ActionContext): UserEvent[] {
   return byTimestamp(actions).map((action) => actionToEvent(action, ctx));
 }
 

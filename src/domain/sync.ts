@@ -135,7 +135,7 @@ export const syncRequest = z
     device: syncData.shape.device,
     request_id: syncData.shape.request_id,
     /** Opaque token from the previous answer; absent on a first sync. */
-    since: boundedString(SYNC_LIMITS.since).min(1).nullish(),
+    since: z.string().regex(/^\d{1,16}$/, 'must be the `since` token of an earlier sync answer').nullish(),
     subscriptions: uniqueArray(syncSubscription, {
       max: SYNC_LIMITS.subscriptions,
       noun: 'subscriptions',

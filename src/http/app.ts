@@ -6,18 +6,21 @@ import type { Logger } from '../logger.js';
 import type { AccountService } from '../services/accounts.js';
 import type { UserEventService } from '../services/user-events.js';
 import type { ReadModelService } from '../services/read-models.js';
+import type { SyncService } from '../services/sync.js';
 import { authRouter, requireUser } from './auth.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
 import { readModelsRouter } from './read-models.js';
+import { syncRouter } from './sync.js';
 
 export interface AppDependencies {
   logger: Logger;
   accounts: AccountService;
   userEvents: UserEventService;
   readModels: ReadModelService;
+  sync: SyncService;
   registration: 'open' | 'closed';
   bodyLimit: string;
   /** Reports whether the stores answer (for `/readyz`). */
@@ -45,11 +48,13 @@ export function createApp(deps: AppDependencies): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(deps.logger));
+  const authenticated = requireUser(deps.accounts);
+  // Routes with their own body limit come before the general parser.
+  app.use(syncRouter(deps.sync, authenticated));
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
   // text/plain or form-urlencoded. `strict` still rejects bare scalars.
   app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
 
-  const authenticated = requireUser(deps.accounts);
   app.use(healthRouter(deps.ready));
   app.use(authRouter({ accounts: deps.accounts, registration: deps.registration }));
   app.use(eventsRouter(deps.userEvents, authenticated));

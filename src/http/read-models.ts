@@ -5,27 +5,16 @@
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import type { Doc } from '../stores/read-model.js';
 import type { ReadModelService } from '../services/read-models.js';
 import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
-import { PLAYLISTS } from '../../projections/playlists.js';
+import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
+import { recordOf } from '../../projections/user-records.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
 
-/** Drops the projection's bookkeeping fields from a per-user document. */
-export function recordOf(doc: Doc): Doc {
-  const { user: _user, key: _key, seq: _seq, ...record } = doc;
-  return record;
-}
-
 const sinceQuery = z.object({ since: z.string().regex(/^\d{1,16}$/, 'must be a token returned as `since` by an earlier call').optional() });
 const playlistsQuery = z.object({ include_deleted: z.enum(['true', 'false', '1', '0']).optional() });
-
-interface PlaylistDoc {
-  deleted_at: string | null;
-  items: Record<string, { deleted_at: string | null; created_at: string; item_id: string }>;
-}
 
 export function readModelsRouter(readModels: ReadModelService, authenticated: RequestHandler): Router {
   const router = Router();
@@ -57,15 +46,7 @@ export function readModelsRouter(readModels: ReadModelService, authenticated: Re
     const { userId } = principalOf(req);
     await readModels.catchUpWithUser(userId, [PLAYLISTS]);
     const docs = await store.find(PLAYLISTS, { where: { user: userId }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
-    const playlists = docs
-      .map(({ doc }) => recordOf(doc) as unknown as PlaylistDoc)
-      .filter((playlist) => withDeleted || playlist.deleted_at === null)
-      .map((playlist) => ({
-        ...playlist,
-        items: Object.values(playlist.items)
-          .filter((item) => withDeleted || item.deleted_at === null)
-          .sort((a, b) => (a.created_at === b.created_at ? (a.item_id < b.item_id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1)),
-      }));
+    const playlists = docs.map(({ doc }) => presentPlaylist(doc, { includeDeleted: withDeleted })).filter((playlist) => playlist !== undefined);
     res.json({ playlists });
   });
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import type { UserState } from '../domain/state.js';
+import type { StateEvent, UserState } from '../domain/state.js';
 import { fold } from '../domain/state.js';
 import { decideActions } from '../domain/decide.js';
 import type { EventStore, Position } from '../stores/event-store.js';
@@ -19,15 +19,31 @@ export interface AppendOutcome {
   readonly position: Position;
 }
 
-export class UserEventService {
-  constructor(private readonly store: EventStore) {}
+export interface LoadedUser {
+  readonly state: UserState;
+  readonly revision: bigint | 'no_stream';
+  readonly syncRequestIds: ReadonlySet<string>;
+}
 
-  /** The user's current state, folded from their retained stream. */
-  async loadState(userId: string): Promise<{ state: UserState; revision: bigint | 'no_stream' }> {
+export class UserEventService {
+  constructor(readonly store: EventStore) {}
+
+  /**
+   * The user's current state, folded from their retained stream, with the stream revision
+   * it reflects (for an optimistic append) and the request ids of the syncs it holds (so a
+   * retried sync is recognised).
+   */
+  async loadUser(userId: string): Promise<LoadedUser> {
     const recorded = await readStreamOrEmpty(this.store, streams.user(userId));
-    const events = recorded.map(fromStoreEvent).filter((event) => event !== undefined);
-    const last = recorded.at(-1);
-    return { state: fold(events), revision: last ? last.revision : 'no_stream' };
+    const events: StateEvent[] = [];
+    const syncRequestIds = new Set<string>();
+    for (const stored of recorded) {
+      const event = fromStoreEvent(stored);
+      if (!event) continue;
+      if (event.type === 'sync') syncRequestIds.add(event.data.request_id);
+      events.push(event);
+    }
+    return { state: fold(events), revision: recorded.at(-1)?.revision ?? 'no_stream', syncRequestIds };
   }
 
   /**
