@@ -14,11 +14,25 @@ export type Scalar = string | number | boolean | null;
 export type Doc = JsonObject;
 
 export interface CollectionSpec {
+  /**
+   * An identifier, `[A-Za-z_][A-Za-z0-9_]{0,62}`, enforced by both adapters. In MongoDB it is the
+   * collection's own name, so `checkpoints`, `leases`, `accounts`, `tokens` and `agendaJobs` are
+   * reserved there.
+   */
   readonly name: string;
   /** Fields (dot paths allowed) to index; each inner array is one compound index. */
   readonly indexes: readonly (readonly string[])[];
 }
 
+/**
+ * Field paths are dot-joined identifiers (`a.b`, never `_id`), enforced by both adapters.
+ * Equality, bounds and orders are only portable between values of one JSON type per field
+ * (plus null / missing): across types each store has its own order (MongoDB by BSON type;
+ * SQLite with booleans as 0/1 among the numbers), neither being JavaScript's `<` in
+ * {@link compareDocs}; strings compare by UTF-8 bytes in both, which differs from `<` only
+ * outside the Basic Multilingual Plane. Paths do not traverse arrays here, while MongoDB would
+ * match array elements: queried fields should hold scalars.
+ */
 export interface Query {
   /** Equality on fields (dot paths allowed). */
   readonly where?: Readonly<Record<string, Scalar>>;
@@ -27,6 +41,7 @@ export interface Query {
   readonly greaterThan?: { readonly field: string; readonly value: string | number };
   /** Ties (and queries without an order) are ordered by id ascending, in every adapter. */
   readonly orderBy?: readonly { readonly field: string; readonly direction: 'asc' | 'desc' }[];
+  /** At most this many (floored; 0 or less: none, unlike MongoDB's native `limit(0)`). */
   readonly limit?: number;
 }
 

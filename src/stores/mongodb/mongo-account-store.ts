@@ -1,0 +1,179 @@
+/**
+ * MongoDB accounts adapter: `accounts` (unique, case-insensitive username) and `tokens` (unique
+ * secretHash, indexed by userId). Case-insensitivity comes from a collation (en, strength 2) on
+ * the unique index and on every username query, so queries use the index.
+ *
+ * Differences from the embedded adapter to know about: strength 2 folds case for all of Unicode
+ * (SQLite's NOCASE folds ASCII only) and compares diacritics as distinct, as NOCASE does; and
+ * there is no foreign key from tokens to accounts (the embedded adapter refuses a token for an
+ * unknown user; here callers must only create tokens for existing accounts).
+ */
+import { MongoServerError } from 'mongodb';
+import type { CollationOptions, Collection, Db } from 'mongodb';
+import type { Account, AccountStore, TokenRecord } from '../accounts.js';
+import { UsernameTakenError } from '../accounts.js';
+
+const USERNAME_COLLATION: CollationOptions = { locale: 'en', strength: 2 };
+const DUPLICATE_KEY = 11000;
+const USERNAME_INDEX = 'username_ci_unique';
+
+interface AccountShape {
+  _id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: string;
+  disabled: boolean;
+}
+
+interface TokenShape {
+  _id: string;
+  userId: string;
+  secretHash: string;
+  label: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+const toAccount = (raw: AccountShape): Account => ({
+  id: raw._id,
+  username: raw.username,
+  passwordHash: raw.passwordHash,
+  createdAt: raw.createdAt,
+  disabled: raw.disabled,
+});
+
+const toToken = (raw: TokenShape): TokenRecord => ({
+  id: raw._id,
+  userId: raw.userId,
+  label: raw.label,
+  createdAt: raw.createdAt,
+  lastUsedAt: raw.lastUsedAt,
+});
+
+/** A duplicate key on the username index (not on `_id`, which is a different bug). */
+function isUsernameDuplicate(error: unknown): boolean {
+  if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) return false;
+  const keyPattern: unknown = error.errorResponse['keyPattern'];
+  if (keyPattern !== null && typeof keyPattern === 'object') return 'username' in keyPattern;
+  return error.message.includes(USERNAME_INDEX);
+}
+
+export class MongoAccountStore implements AccountStore {
+  private indexes: Promise<void> | undefined;
+
+  /** Indexes are created on first use (or by awaiting {@link MongoAccountStore.init}). */
+  constructor(private readonly db: Db) {}
+
+  private get accounts(): Collection<AccountShape> {
+    return this.db.collection<AccountShape>('accounts');
+  }
+
+  private get tokens(): Collection<TokenShape> {
+    return this.db.collection<TokenShape>('tokens');
+  }
+
+  /** Creates the indexes (idempotent; remembered once it succeeded). */
+  init(): Promise<void> {
+    this.indexes ??= this.createIndexes().catch((error: unknown) => {
+      this.indexes = undefined;
+      throw error;
+    });
+    return this.indexes;
+  }
+
+  private async createIndexes(): Promise<void> {
+    await this.accounts.createIndex({ username: 1 }, { name: USERNAME_INDEX, unique: true, collation: USERNAME_COLLATION });
+    await this.tokens.createIndexes([
+      { key: { secretHash: 1 }, name: 'secretHash_unique', unique: true },
+      { key: { userId: 1, createdAt: 1 }, name: 'userId_createdAt' },
+    ]);
+  }
+
+  async createAccount(account: Omit<Account, 'disabled'>): Promise<Account> {
+    await this.init();
+    try {
+      await this.accounts.insertOne({
+        _id: account.id,
+        username: account.username,
+        passwordHash: account.passwordHash,
+        createdAt: account.createdAt,
+        disabled: false,
+      });
+    } catch (error) {
+      if (isUsernameDuplicate(error)) throw new UsernameTakenError(account.username);
+      throw error;
+    }
+    return { ...account, disabled: false };
+  }
+
+  async findByUsername(username: string): Promise<Account | undefined> {
+    await this.init();
+    const raw = await this.accounts.findOne({ username }, { collation: USERNAME_COLLATION });
+    return raw ? toAccount(raw) : undefined;
+  }
+
+  async findById(id: string): Promise<Account | undefined> {
+    await this.init();
+    const raw = await this.accounts.findOne({ _id: id });
+    return raw ? toAccount(raw) : undefined;
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    await this.init();
+    const raws = await this.accounts.find({}, { collation: USERNAME_COLLATION }).sort({ username: 1, _id: 1 }).toArray();
+    return raws.map(toAccount);
+  }
+
+  async setDisabled(id: string, disabled: boolean): Promise<void> {
+    await this.init();
+    await this.accounts.updateOne({ _id: id }, { $set: { disabled } });
+  }
+
+  /**
+   * Tokens, then the account, then tokens again (one created meanwhile by a login that had
+   * already checked the password). Not a transaction: a crash in between leaves either an
+   * account without tokens or orphan tokens of a deleted account, which authenticate nobody
+   * (the auth service looks the account up) and are removed when the erasure is retried.
+   */
+  async deleteAccount(id: string): Promise<void> {
+    await this.init();
+    await this.tokens.deleteMany({ userId: id });
+    await this.accounts.deleteOne({ _id: id });
+    await this.tokens.deleteMany({ userId: id });
+  }
+
+  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void> {
+    await this.init();
+    await this.tokens.insertOne({
+      _id: token.id,
+      userId: token.userId,
+      secretHash: token.secretHash,
+      label: token.label,
+      createdAt: token.createdAt,
+      lastUsedAt: null,
+    });
+  }
+
+  async findToken(secretHash: string): Promise<TokenRecord | undefined> {
+    await this.init();
+    const raw = await this.tokens.findOne({ secretHash });
+    return raw ? toToken(raw) : undefined;
+  }
+
+  async touchToken(id: string, at: string): Promise<void> {
+    await this.init();
+    await this.tokens.updateOne({ _id: id }, { $set: { lastUsedAt: at } });
+  }
+
+  async listTokens(userId: string): Promise<TokenRecord[]> {
+    await this.init();
+    const raws = await this.tokens.find({ userId }).sort({ createdAt: 1, _id: 1 }).toArray();
+    return raws.map(toToken);
+  }
+
+  async revokeToken(userId: string, tokenId: string): Promise<boolean> {
+    await this.init();
+    const result = await this.tokens.deleteOne({ _id: tokenId, userId });
+    return result.deletedCount > 0;
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * MongoDB read-model adapter: one MongoDB collection per read-model collection, `_id` = the
+ * document id, the document's fields stored as they are. Checkpoints live in `checkpoints`
+ * (positions as decimal strings: bigints do not fit MongoDB numbers) and leases in `leases`.
+ *
+ * {@link MongoReadModelStore.commit} writes the documents and the checkpoint in one multi-document
+ * transaction, so the deployment must be a replica set (a single-node one is enough) or a sharded
+ * cluster. There is deliberately no fallback for a standalone server: writing the documents first
+ * and the checkpoint last would re-apply a batch after a crash, which is harmless for whole-document
+ * puts but double-counts every counter (popularity). The store refuses to start instead
+ * ({@link ReplicaSetRequiredError}).
+ *
+ * Names are validated with the same rules as the embedded adapter, so a projection that runs on
+ * one runs on the other: collection names match {@link COLLECTION_NAME}, field paths are dot-joined
+ * identifiers ({@link FIELD_PATH}) and never start with `_id`.
+ */
+import { MongoClient, MongoServerError } from 'mongodb';
+import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
+import type { Position } from '../event-store.js';
+import type { Checkpoint, CollectionSpec, Doc, DocChange, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+
+/** Same rule as the embedded adapter's table names. */
+export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Same rule as the embedded adapter's JSON paths; also keeps `$operators` out of queries. */
+export const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+const CHECKPOINTS = 'checkpoints';
+const LEASES = 'leases';
+/**
+ * Collections of this database that are not read-model collections: this adapter's own, the
+ * account store's, and Agenda's default. A read-model collection with one of these names would
+ * silently share documents with them.
+ */
+export const RESERVED_COLLECTIONS: ReadonlySet<string> = new Set([CHECKPOINTS, LEASES, 'accounts', 'tokens', 'agendaJobs']);
+
+/** `$in` lists are sent in chunks of this many ids. */
+const GET_MANY_CHUNK = 1000;
+
+const DUPLICATE_KEY = 11000;
+const NAMESPACE_EXISTS = 48;
+const ILLEGAL_OPERATION = 20;
+
+const TRANSACTION_OPTIONS: TransactionOptions = {
+  readConcern: { level: 'snapshot' },
+  writeConcern: { w: 'majority' },
+};
+
+/** A read-model document as stored: the doc's own fields plus `_id`. */
+interface StoredShape extends Document {
+  _id: string;
+}
+
+interface CheckpointShape {
+  _id: string;
+  commit: string;
+  prepare: string;
+  updatedAt: string;
+}
+
+interface LeaseShape {
+  _id: string;
+  owner: string;
+  expiresAt: Date;
+}
+
+export class ReplicaSetRequiredError extends Error {
+  override readonly name = 'ReplicaSetRequiredError';
+  constructor(detail: string) {
+    super(
+      'The MongoDB read-model store needs multi-document transactions (documents and checkpoint are written atomically), ' +
+        'so MongoDB must run as a replica set (a single-node replica set is enough) or a sharded cluster; ' +
+        `connect with ?replicaSet=<name> (docker compose: mongodb://localhost:27017/?replicaSet=rs0). ${detail}`,
+    );
+  }
+}
+
+export interface MongoReadModelStoreOptions {
+  /** Close the client in {@link MongoReadModelStore.close} (true when the store opened it). */
+  readonly ownsClient?: boolean;
+}
+
+/** The database named in the connection string's path, if any (`mongodb://h1,h2/podsync?...`). */
+export function databaseFromUrl(url: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/?#]*\/([^?#]+)/.exec(url);
+  return match?.[1] ? decodeURIComponent(match[1]) : undefined;
+}
+
+function checkCollection(name: string): string {
+  if (!COLLECTION_NAME.test(name)) throw new Error(`Invalid read-model collection name: ${JSON.stringify(name)}`);
+  if (RESERVED_COLLECTIONS.has(name)) throw new Error(`Reserved collection name in the MongoDB read-model database: ${name}`);
+  return name;
+}
+
+function checkField(path: string): string {
+  if (!FIELD_PATH.test(path) || path === '_id' || path.startsWith('_id.')) throw new Error(`Invalid field path: ${JSON.stringify(path)}`);
+  return path;
+}
+
+function isServerError(error: unknown, code: number): error is MongoServerError {
+  return error instanceof MongoServerError && error.code === code;
+}
+
+function isTransactionsUnsupported(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    isServerError(error, ILLEGAL_OPERATION) ||
+    /Transaction numbers are only allowed on a replica set member or mongos/i.test(error.message) ||
+    /Transactions are not supported|does not support (?:sessions|transactions)/i.test(error.message)
+  );
+}
+
+function toStored(raw: StoredShape): StoredDoc {
+  const { _id: id, ...doc } = raw;
+  return { id, doc: doc as Doc };
+}
+
+/** Equality, bounds: one operator object per field, so a field can be both matched and bounded. */
+function toFilter(query: Query | undefined): Filter<StoredShape> {
+  const conditions = new Map<string, Record<string, Scalar>>();
+  const add = (field: string, operator: '$eq' | '$lt' | '$gt', value: Scalar): void => {
+    const path = checkField(field);
+    conditions.set(path, { ...conditions.get(path), [operator]: value });
+  };
+  // `{$eq: null}` matches a missing field too (MongoDB's native rule, the port's rule).
+  for (const [field, value] of Object.entries(query?.where ?? {})) add(field, '$eq', value);
+  if (query?.lessThan) add(query.lessThan.field, '$lt', query.lessThan.value);
+  if (query?.greaterThan) add(query.greaterThan.field, '$gt', query.greaterThan.value);
+  return Object.fromEntries(conditions) as Filter<StoredShape>;
+}
+
+/** The port's order plus `_id` ascending, the tie rule. */
+function toSort(orderBy: Query['orderBy']): [string, 1 | -1][] {
+  const sort: [string, 1 | -1][] = [];
+  const seen = new Set<string>();
+  for (const { field, direction } of orderBy ?? []) {
+    if (seen.has(checkField(field))) continue;
+    seen.add(field);
+    sort.push([field, direction === 'asc' ? 1 : -1]);
+  }
+  sort.push(['_id', 1]);
+  return sort;
+}
+
+function toReplacement(change: Extract<DocChange, { op: 'put' }>): Document {
+  if (Object.prototype.hasOwnProperty.call(change.doc, '_id')) {
+    throw new Error(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
+  }
+  return change.doc;
+}
+
+export class MongoReadModelStore implements ReadModelStore {
+  /** Collections known to exist (created explicitly, so no transaction has to create one). */
+  private readonly created = new Set<string>();
+  private readonly ownsClient: boolean;
+  private transactionCheck: Promise<void> | undefined;
+
+  /**
+   * @param db the read-model database.
+   * @param client the client `db` belongs to (sessions and transactions are started on it).
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly client: MongoClient,
+    options: MongoReadModelStoreOptions = {},
+  ) {
+    this.ownsClient = options.ownsClient ?? false;
+  }
+
+  /**
+   * Connects and checks that the deployment supports transactions; rejects with
+   * {@link ReplicaSetRequiredError} otherwise. The database is `options.dbName`, else the one in
+   * the URL's path, else `podsync`.
+   */
+  static async connect(url: string, options: { dbName?: string } = {}): Promise<MongoReadModelStore> {
+    // ignoreUndefined: a field set to undefined is left out, as JSON.stringify does in the embedded adapter.
+    const client = await MongoClient.connect(url, { ignoreUndefined: true });
+    const store = new MongoReadModelStore(client.db(options.dbName ?? databaseFromUrl(url) ?? 'podsync'), client, { ownsClient: true });
+    try {
+      await store.requireTransactions();
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Rejects with {@link ReplicaSetRequiredError} on a standalone server (checked once). */
+  requireTransactions(): Promise<void> {
+    this.transactionCheck ??= this.checkTransactions().catch((error: unknown) => {
+      // Only a definite answer is remembered; a network error is retried next time.
+      if (!(error instanceof ReplicaSetRequiredError)) this.transactionCheck = undefined;
+      throw error;
+    });
+    return this.transactionCheck;
+  }
+
+  private async checkTransactions(): Promise<void> {
+    const hello = await this.db.admin().command({ hello: 1 });
+    const replicaSetMember = typeof hello['setName'] === 'string';
+    const mongos = hello['msg'] === 'isdbgrid';
+    if (!replicaSetMember && !mongos) {
+      throw new ReplicaSetRequiredError('The server answered hello without setName: it is a standalone server.');
+    }
+  }
+
+  private collection(name: string): Collection<StoredShape> {
+    return this.db.collection<StoredShape>(checkCollection(name));
+  }
+
+  private get checkpoints(): Collection<CheckpointShape> {
+    return this.db.collection<CheckpointShape>(CHECKPOINTS);
+  }
+
+  private get leases(): Collection<LeaseShape> {
+    return this.db.collection<LeaseShape>(LEASES);
+  }
+
+  private async createCollection(name: string): Promise<void> {
+    if (this.created.has(name)) return;
+    try {
+      await this.db.createCollection(name);
+    } catch (error) {
+      if (!isServerError(error, NAMESPACE_EXISTS)) throw error;
+    }
+    this.created.add(name);
+  }
+
+  async ensureCollections(specs: readonly CollectionSpec[]): Promise<void> {
+    await this.requireTransactions();
+    await this.createCollection(CHECKPOINTS);
+    await this.createCollection(LEASES);
+    for (const spec of specs) {
+      const name = checkCollection(spec.name);
+      await this.createCollection(name);
+      const indexes = spec.indexes
+        .filter((fields) => fields.length > 0)
+        .map((fields) => ({ key: Object.fromEntries(fields.map((field) => [checkField(field), 1 as const])) }));
+      // Same keys give the same default name, so re-creating is a no-op on the server.
+      if (indexes.length > 0) await this.db.collection(name).createIndexes(indexes);
+    }
+  }
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    const raw = await this.collection(collection).findOne({ _id: id });
+    return raw ? toStored(raw).doc : undefined;
+  }
+
+  async getMany(collection: string, ids: readonly string[]): Promise<Map<string, Doc>> {
+    const target = this.collection(collection);
+    const unique = [...new Set(ids)];
+    const result = new Map<string, Doc>();
+    for (let start = 0; start < unique.length; start += GET_MANY_CHUNK) {
+      const chunk = unique.slice(start, start + GET_MANY_CHUNK);
+      for await (const raw of target.find({ _id: { $in: chunk } })) {
+        const { id, doc } = toStored(raw);
+        result.set(id, doc);
+      }
+    }
+    return result;
+  }
+
+  async find(collection: string, query?: Query): Promise<StoredDoc[]> {
+    const target = this.collection(collection);
+    const filter = toFilter(query);
+    const sort = toSort(query?.orderBy);
+    let limit: number | undefined;
+    if (query?.limit !== undefined) {
+      // MongoDB reads limit 0 as "no limit" and a negative one as a single batch: normalise first.
+      limit = Math.max(0, Math.floor(query.limit));
+      if (limit === 0) return [];
+    }
+    const cursor = target.find(filter).sort(sort);
+    if (limit !== undefined) cursor.limit(limit);
+    return (await cursor.toArray()).map(toStored);
+  }
+
+  async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
+    return this.collection(collection).countDocuments(toFilter(where ? { where } : undefined));
+  }
+
+  async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
+    // Validate and group before anything is sent. Changes to different collections touch
+    // different documents, so only the order within a collection matters (kept: ordered writes).
+    const groups = new Map<string, AnyBulkWriteOperation<StoredShape>[]>();
+    for (const change of changes) {
+      const name = checkCollection(change.collection);
+      let operations = groups.get(name);
+      if (!operations) groups.set(name, (operations = []));
+      operations.push(
+        change.op === 'put'
+          ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change), upsert: true } }
+          : { deleteOne: { filter: { _id: change.id } } },
+      );
+    }
+    await this.requireTransactions();
+    for (const name of groups.keys()) await this.createCollection(name);
+    await this.createCollection(CHECKPOINTS);
+
+    const value: Omit<CheckpointShape, '_id'> = {
+      commit: checkpoint.commit.toString(),
+      prepare: checkpoint.prepare.toString(),
+      updatedAt: new Date().toISOString(),
+    };
+    await this.inTransaction(async (session) => {
+      // Sequential: operations of one transaction must not run in parallel.
+      for (const [name, operations] of groups) {
+        await this.db.collection<StoredShape>(name).bulkWrite(operations, { ordered: true, session, ignoreUndefined: true });
+      }
+      await this.checkpoints.updateOne({ _id: projection }, { $set: value }, { upsert: true, session });
+    });
+  }
+
+  async getCheckpoint(projection: string): Promise<Checkpoint | undefined> {
+    const raw = await this.checkpoints.findOne({ _id: projection });
+    return raw ? { position: { commit: BigInt(raw.commit), prepare: BigInt(raw.prepare) }, updatedAt: raw.updatedAt } : undefined;
+  }
+
+  /**
+   * In one transaction, so a crash never leaves a checkpoint over partly deleted documents (lost
+   * events) nor leftover documents without a checkpoint (double counts). A very large collection
+   * may exceed the transaction limits (transactionLifetimeLimitSeconds, 60 s by default).
+   */
+  async reset(projection: string, collections: readonly string[]): Promise<void> {
+    const names = collections.map(checkCollection);
+    await this.requireTransactions();
+    for (const name of names) await this.createCollection(name);
+    await this.createCollection(CHECKPOINTS);
+    await this.inTransaction(async (session) => {
+      for (const name of names) await this.db.collection(name).deleteMany({}, { session });
+      await this.checkpoints.deleteOne({ _id: projection }, { session });
+    });
+  }
+
+  /**
+   * Uses the server's clock (`$$NOW`) for both the expiry test and the new expiry, so clock skew
+   * between service processes cannot hand the lease to two owners.
+   */
+  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const ttl = Math.max(0, Math.floor(ttlMs));
+    try {
+      const result = await this.leases.updateOne(
+        { _id: name, $or: [{ owner }, { $expr: { $lt: ['$expiresAt', '$$NOW'] } }] },
+        [{ $set: { owner: { $literal: owner }, expiresAt: { $add: ['$$NOW', ttl] } } }],
+        { upsert: true },
+      );
+      return result.matchedCount + result.upsertedCount > 0;
+    } catch (error) {
+      // Held by another owner and not expired: the filter missed, and the upsert's insert hit
+      // the existing _id (or lost an insert race to another process).
+      if (isServerError(error, DUPLICATE_KEY)) return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.leases.deleteOne({ _id: name, owner });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.close();
+  }
+
+  private async inTransaction(work: (session: ClientSession) => Promise<void>): Promise<void> {
+    try {
+      // withTransaction retries the whole callback on transient errors; every write in it is
+      // idempotent (replace/delete by id, checkpoint upsert), so a retry is harmless.
+      await this.client.withSession((session) => session.withTransaction(() => work(session), TRANSACTION_OPTIONS));
+    } catch (error) {
+      if (isTransactionsUnsupported(error)) {
+        throw new ReplicaSetRequiredError(`The server refused a transaction: ${(error as Error).message}`);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,504 @@
+/**
+ * The contract every ReadModelStore adapter must honour (see the port's doc comments).
+ *
+ * Written to run against a shared MongoDB too: every test uses collections, projections and
+ * leases named under its own random prefix, and never lists what it did not create.
+ *
+ * Names follow the rules both adapters enforce: collection names are identifiers
+ * (`[A-Za-z_][A-Za-z0-9_]{0,62}`), field paths are dot-joined identifiers.
+ *
+ * The randomized part compares every `find` and `count` with the port's in-memory reference
+ * (`matches` + `compareDocs`). Its data keep one JSON type per field (plus null / missing) and
+ * ASCII strings: across types, and for strings beyond ASCII, JavaScript's `<` and the stores'
+ * orders legitimately differ (MongoDB orders by BSON type, then UTF-8 bytes; SQLite likewise).
+ */
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { Position } from '../../src/stores/event-store.js';
+import {
+  compareDocs,
+  matches,
+  type CollectionSpec,
+  type Doc,
+  type DocChange,
+  type Query,
+  type ReadModelStore,
+  type Scalar,
+  type StoredDoc,
+} from '../../src/stores/read-model.js';
+
+export type ReadModelFactory = () => Promise<{ store: ReadModelStore; cleanup: () => Promise<void> }>;
+
+/** Runs of the randomized comparison with the reference (each: one data set, several queries). */
+const PROPERTY_RUNS = 40;
+
+const put = (collection: string, id: string, doc: Doc): DocChange => ({ op: 'put', collection, id, doc });
+const del = (collection: string, id: string): DocChange => ({ op: 'delete', collection, id });
+const pos = (commit: bigint, prepare: bigint = commit): Position => ({ commit, prepare });
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function rejectsWith(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(Error);
+    return error as Error;
+  }
+  expect.fail('expected the promise to reject');
+}
+
+/** What the reference semantics say a query returns. */
+function reference(all: readonly StoredDoc[], query: Query): StoredDoc[] {
+  const found = all.filter((entry) => matches(entry.doc, query)).sort(compareDocs(query.orderBy));
+  return query.limit === undefined ? found : found.slice(0, Math.max(0, Math.floor(query.limit)));
+}
+
+const ids = (found: readonly StoredDoc[]): string[] => found.map((entry) => entry.id);
+
+export function readModelContract(name: string, factory: ReadModelFactory): void {
+  describe(`${name}: ReadModelStore contract`, function () {
+    let store: ReadModelStore;
+    let cleanup: (() => Promise<void>) | undefined;
+    /** Unique per test: every collection, projection and lease name of the test starts with it. */
+    let ns: string;
+
+    before(async function () {
+      ({ store, cleanup } = await factory());
+    });
+
+    after(async function () {
+      await cleanup?.();
+    });
+
+    beforeEach(function () {
+      ns = `t${randomBytes(6).toString('hex')}`;
+    });
+
+    /** A collection (or projection, or lease) name of this test. */
+    const named = (suffix: string): string => `${ns}_${suffix}`;
+
+    describe('documents', function () {
+      it('get answers undefined for an unknown id, and in a collection never written', async function () {
+        const docs = named('docs');
+        await store.commit(named('p'), [put(docs, 'a', { n: 1 })], pos(1n));
+        expect(await store.get(docs, 'missing')).to.equal(undefined);
+        expect(await store.get(named('never'), 'a')).to.equal(undefined);
+        expect(await store.find(named('never'))).to.deep.equal([]);
+        expect(await store.count(named('never'))).to.equal(0);
+        expect((await store.getMany(named('never'), ['a'])).size).to.equal(0);
+      });
+
+      it('reads back exactly the JSON that was put', async function () {
+        const docs = named('docs');
+        const doc: Doc = {
+          title: 'Épisode 12 — “quoted” 🎧',
+          count: 42,
+          negative: -7,
+          fraction: 0.125,
+          big: 9007199254740991,
+          large: 1e21,
+          yes: true,
+          no: false,
+          nothing: null,
+          empty: '',
+          list: [1, 'two', null, { three: 3 }, [4]],
+          emptyList: [],
+          nested: { deeper: { value: 'x', flags: [true, false] }, emptyObject: {} },
+          id: 'a field named id is just a field',
+        };
+        await store.commit(named('p'), [put(docs, 'doc-1', doc)], pos(1n));
+        expect(await store.get(docs, 'doc-1')).to.deep.equal(doc);
+        expect(await store.find(docs)).to.deep.equal([{ id: 'doc-1', doc }]);
+        expect(await store.getMany(docs, ['doc-1'])).to.deep.equal(new Map([['doc-1', doc]]));
+      });
+
+      it('a put replaces the whole document', async function () {
+        const docs = named('docs');
+        await store.commit(named('p'), [put(docs, 'a', { keep: 1, drop: 2, nested: { x: 1, y: 2 } })], pos(1n));
+        await store.commit(named('p'), [put(docs, 'a', { keep: 3, nested: { x: 4 } })], pos(2n));
+        expect(await store.get(docs, 'a')).to.deep.equal({ keep: 3, nested: { x: 4 } });
+        expect(await store.count(docs)).to.equal(1);
+      });
+
+      it('a delete removes the document; deleting a missing one is a no-op', async function () {
+        const docs = named('docs');
+        await store.commit(named('p'), [put(docs, 'a', { n: 1 }), put(docs, 'b', { n: 2 })], pos(1n));
+        await store.commit(named('p'), [del(docs, 'a'), del(docs, 'never-existed')], pos(2n));
+        expect(await store.get(docs, 'a')).to.equal(undefined);
+        expect(ids(await store.find(docs))).to.deep.equal(['b']);
+        expect((await store.getCheckpoint(named('p')))?.position).to.deep.equal(pos(2n));
+      });
+
+      it('applies the changes of one batch in order', async function () {
+        const docs = named('docs');
+        const other = named('other');
+        await store.commit(named('p'), [put(docs, 'deleted-later', { n: 0 })], pos(1n));
+        await store.commit(
+          named('p'),
+          [
+            put(docs, 'put-then-deleted', { n: 1 }),
+            del(docs, 'put-then-deleted'),
+            del(docs, 'deleted-then-put'),
+            put(docs, 'deleted-then-put', { n: 2 }),
+            put(other, 'x', { n: 9 }),
+            put(docs, 'put-twice', { n: 3, old: true }),
+            put(docs, 'put-twice', { n: 4 }),
+            del(docs, 'deleted-later'),
+          ],
+          pos(2n),
+        );
+        expect(await store.find(docs)).to.deep.equal([
+          { id: 'deleted-then-put', doc: { n: 2 } },
+          { id: 'put-twice', doc: { n: 4 } },
+        ]);
+        expect(await store.get(other, 'x')).to.deep.equal({ n: 9 });
+      });
+
+      it('getMany returns the existing ids only, for more ids than one query chunk', async function () {
+        const docs = named('docs');
+        const existing = Array.from({ length: 1100 }, (_, i) => `d${String(i).padStart(4, '0')}`);
+        await store.commit(named('p'), existing.map((id, i) => put(docs, id, { i })), pos(1n));
+        const asked = [...existing.filter((_, i) => i % 2 === 0), 'missing-1', 'missing-2', existing[0]!, existing[1098]!];
+        const found = await store.getMany(docs, asked);
+        expect(found.size).to.equal(550);
+        expect(found.get('d0000')).to.deep.equal({ i: 0 });
+        expect(found.get('d1098')).to.deep.equal({ i: 1098 });
+        expect(found.has('d0001')).to.equal(false);
+        expect(found.has('missing-1')).to.equal(false);
+        expect((await store.getMany(docs, [])).size).to.equal(0);
+        expect(await store.count(docs)).to.equal(1100);
+      });
+    });
+
+    describe('commit and checkpoints', function () {
+      it('has no checkpoint before the first commit', async function () {
+        expect(await store.getCheckpoint(named('p'))).to.equal(undefined);
+      });
+
+      it('stores the checkpoint with the documents, exactly, beyond 2^53', async function () {
+        const before = Date.now();
+        const position = { commit: 18446744073709551615n, prepare: 9007199254740993n };
+        await store.commit(named('p'), [put(named('docs'), 'a', { n: 1 })], position);
+        const checkpoint = await store.getCheckpoint(named('p'));
+        expect(checkpoint?.position).to.deep.equal(position);
+        expect(typeof checkpoint?.position.commit).to.equal('bigint');
+        const updatedAt = Date.parse(checkpoint!.updatedAt);
+        expect(updatedAt).to.be.within(before - 5000, Date.now() + 5000);
+        expect(await store.get(named('docs'), 'a')).to.deep.equal({ n: 1 });
+      });
+
+      it('a commit without changes still moves the checkpoint; checkpoints are per projection', async function () {
+        await store.commit(named('p'), [], pos(5n, 4n));
+        await store.commit(named('q'), [], pos(7n));
+        await store.commit(named('p'), [], pos(6n, 6n));
+        expect((await store.getCheckpoint(named('p')))?.position).to.deep.equal(pos(6n, 6n));
+        expect((await store.getCheckpoint(named('q')))?.position).to.deep.equal(pos(7n));
+      });
+
+      it('a commit that fails midway writes nothing and keeps the previous checkpoint', async function () {
+        const first = named('first');
+        const second = named('second');
+        await store.commit(named('p'), [put(first, 'kept', { v: 1 }), put(first, 'to-delete', { v: 1 })], pos(1n));
+        // A document that can be serialized neither to JSON nor to BSON, after changes that the
+        // adapter has already applied inside its transaction (to another collection, too).
+        const unserializable: Record<string, unknown> = { v: 'cycle' };
+        unserializable['self'] = unserializable;
+        const error = await rejectsWith(
+          store.commit(
+            named('p'),
+            [
+              put(first, 'kept', { v: 2 }),
+              del(first, 'to-delete'),
+              put(first, 'new', { v: 2 }),
+              put(second, 'new', { v: 2 }),
+              put(second, 'bad', unserializable as Doc),
+            ],
+            pos(2n),
+          ),
+        );
+        expect(error.message).to.be.a('string');
+        expect(await store.find(first)).to.deep.equal([
+          { id: 'kept', doc: { v: 1 } },
+          { id: 'to-delete', doc: { v: 1 } },
+        ]);
+        expect(await store.find(second)).to.deep.equal([]);
+        expect((await store.getCheckpoint(named('p')))?.position).to.deep.equal(pos(1n));
+        // The store is still usable afterwards.
+        await store.commit(named('p'), [put(second, 'after', { v: 3 })], pos(3n));
+        expect(ids(await store.find(second))).to.deep.equal(['after']);
+      });
+    });
+
+    describe('find and count', function () {
+      const data: StoredDoc[] = [
+        { id: 'a1', doc: { feed: 'f1', plays: 5, public: true, title: 'Alpha', meta: { lang: 'en', rank: 2 } } },
+        { id: 'a2', doc: { feed: 'f1', plays: 3, public: false, title: 'beta', meta: { lang: 'de', rank: 1 } } },
+        { id: 'a3', doc: { feed: 'f2', plays: 5, public: true, title: 'Gamma', meta: { lang: 'en' } } },
+        { id: 'a4', doc: { feed: 'f2', plays: null, public: true, title: 'delta', meta: null } },
+        { id: 'a5', doc: { feed: 'f1', public: false, title: 'Epsilon' } },
+        { id: 'b0', doc: { feed: 'f3', plays: 10, public: true, title: 'alpha', meta: { lang: null, rank: 3 } } },
+        { id: 'B9', doc: { feed: 'f3', plays: -1.5, public: false, title: 'Zeta', meta: { lang: 'en', rank: 2 } } },
+      ];
+      let docs: string;
+
+      beforeEach(async function () {
+        docs = named('docs');
+        await store.ensureCollections([{ name: docs, indexes: [['feed', 'plays'], ['meta.lang'], ['public']] }]);
+        // Written in an order unrelated to the ids, so nothing passes by insertion order.
+        await store.commit(named('p'), [...data].reverse().map((entry) => put(docs, entry.id, entry.doc)), pos(1n));
+      });
+
+      async function expectFind(query: Query, expected: string[]): Promise<void> {
+        expect(ids(reference(data, query)), 'the reference itself').to.deep.equal(expected);
+        const found = await store.find(docs, query);
+        expect(ids(found), JSON.stringify(query)).to.deep.equal(expected);
+        expect(found).to.deep.equal(reference(data, query));
+      }
+
+      it('without a query returns everything by id ascending', async function () {
+        await expectFind({}, ['B9', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0']);
+        expect(await store.find(docs)).to.deep.equal(await store.find(docs, {}));
+      });
+
+      it('where: equality on strings, numbers and booleans, combined', async function () {
+        await expectFind({ where: { feed: 'f1' } }, ['a1', 'a2', 'a5']);
+        await expectFind({ where: { plays: 5 } }, ['a1', 'a3']);
+        await expectFind({ where: { plays: -1.5 } }, ['B9']);
+        await expectFind({ where: { public: true } }, ['a1', 'a3', 'a4', 'b0']);
+        await expectFind({ where: { public: false } }, ['B9', 'a2', 'a5']);
+        await expectFind({ where: { feed: 'f2', public: true, plays: 5 } }, ['a3']);
+        await expectFind({ where: { feed: 'none' } }, []);
+        await expectFind({ where: { title: 'alpha' } }, ['b0']);
+      });
+
+      it('where: dot paths', async function () {
+        await expectFind({ where: { 'meta.lang': 'en' } }, ['B9', 'a1', 'a3']);
+        await expectFind({ where: { 'meta.lang': 'en', 'meta.rank': 2 } }, ['B9', 'a1']);
+      });
+
+      it('where: null matches null and missing fields (also under a null or missing parent)', async function () {
+        await expectFind({ where: { plays: null } }, ['a4', 'a5']);
+        await expectFind({ where: { 'meta.lang': null } }, ['a4', 'a5', 'b0']);
+        await expectFind({ where: { 'meta.rank': null, feed: 'f2' } }, ['a3', 'a4']);
+        await expectFind({ where: { nowhere: null } }, ['B9', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0']);
+        // false is not null.
+        await expectFind({ where: { public: null } }, []);
+      });
+
+      it('lessThan / greaterThan are strict, on numbers and strings, and skip null and missing', async function () {
+        await expectFind({ lessThan: { field: 'plays', value: 5 } }, ['B9', 'a2']);
+        await expectFind({ greaterThan: { field: 'plays', value: 3 } }, ['a1', 'a3', 'b0']);
+        await expectFind({ greaterThan: { field: 'plays', value: 3 }, lessThan: { field: 'plays', value: 10 } }, ['a1', 'a3']);
+        await expectFind({ lessThan: { field: 'title', value: 'a' } }, ['B9', 'a1', 'a3', 'a5']);
+        await expectFind({ greaterThan: { field: 'title', value: 'alpha' } }, ['a2', 'a4']);
+        await expectFind({ greaterThan: { field: 'meta.rank', value: 1 } }, ['B9', 'a1', 'b0']);
+        await expectFind({ where: { feed: 'f1' }, lessThan: { field: 'plays', value: 100 } }, ['a1', 'a2']);
+        await expectFind({ where: { plays: 5 }, lessThan: { field: 'plays', value: 6 }, greaterThan: { field: 'plays', value: 4 } }, ['a1', 'a3']);
+      });
+
+      it('orderBy: asc and desc, several fields, nulls first ascending, ties by id ascending', async function () {
+        await expectFind({ orderBy: [{ field: 'plays', direction: 'asc' }] }, ['a4', 'a5', 'B9', 'a2', 'a1', 'a3', 'b0']);
+        await expectFind({ orderBy: [{ field: 'plays', direction: 'desc' }] }, ['b0', 'a1', 'a3', 'a2', 'B9', 'a4', 'a5']);
+        await expectFind(
+          { orderBy: [{ field: 'feed', direction: 'desc' }, { field: 'plays', direction: 'asc' }] },
+          ['B9', 'b0', 'a4', 'a3', 'a5', 'a2', 'a1'],
+        );
+        await expectFind(
+          { orderBy: [{ field: 'public', direction: 'asc' }, { field: 'meta.rank', direction: 'desc' }] },
+          ['B9', 'a2', 'a5', 'b0', 'a1', 'a3', 'a4'],
+        );
+        await expectFind({ orderBy: [{ field: 'title', direction: 'asc' }] }, ['a1', 'a5', 'a3', 'B9', 'b0', 'a2', 'a4']);
+        await expectFind({ where: { feed: 'f1' }, orderBy: [{ field: 'meta.lang', direction: 'asc' }] }, ['a5', 'a2', 'a1']);
+      });
+
+      it('limit, with and without order', async function () {
+        await expectFind({ limit: 2 }, ['B9', 'a1']);
+        await expectFind({ orderBy: [{ field: 'plays', direction: 'desc' }], limit: 3 }, ['b0', 'a1', 'a3']);
+        await expectFind({ where: { public: true }, orderBy: [{ field: 'plays', direction: 'desc' }], limit: 1 }, ['b0']);
+        await expectFind({ limit: 100 }, ['B9', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0']);
+        await expectFind({ limit: 0 }, []);
+      });
+
+      it('count with and without where', async function () {
+        expect(await store.count(docs)).to.equal(7);
+        expect(await store.count(docs, {})).to.equal(7);
+        expect(await store.count(docs, { feed: 'f1' })).to.equal(3);
+        expect(await store.count(docs, { public: true, feed: 'f2' })).to.equal(2);
+        expect(await store.count(docs, { plays: null })).to.equal(2);
+        expect(await store.count(docs, { 'meta.lang': 'en' })).to.equal(3);
+        expect(await store.count(docs, { feed: 'none' })).to.equal(0);
+      });
+
+      it('agrees with the reference matches + compareDocs on random data and queries', async function () {
+        this.timeout(120_000);
+        const collection = named('random');
+        const spec: CollectionSpec = { name: collection, indexes: [['s', 'n'], ['nested.k'], ['b', 'n']] };
+        await store.ensureCollections([spec]);
+
+        // Small domains, so that equalities and ties are frequent.
+        const str = fc.string({ unit: fc.constantFrom('a', 'B', '_'), maxLength: 2 });
+        const num = fc.oneof(fc.integer({ min: -2, max: 2 }), fc.constantFrom(0.5, 1e15));
+        const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null, freq: 4 });
+        const docArb = fc.record(
+          {
+            s: nullable(str),
+            n: nullable(num),
+            b: nullable(fc.boolean()),
+            nested: nullable(fc.record({ k: nullable(str), extra: fc.constant(1) }, { requiredKeys: ['extra'], noNullPrototype: true })),
+          },
+          { requiredKeys: [], noNullPrototype: true },
+        );
+        const dataArb = fc.uniqueArray(
+          fc.record({ id: fc.string({ unit: fc.constantFrom('a', 'b', 'B', '1', '-'), minLength: 1, maxLength: 3 }), doc: docArb }),
+          { selector: (entry) => entry.id, maxLength: 30, size: 'max' },
+        );
+        const boundArb = fc.oneof(
+          fc.record({ field: fc.constantFrom('s', 'nested.k'), value: str }),
+          fc.record({ field: fc.constant('n'), value: num }),
+        );
+        const whereArb = fc
+          .uniqueArray(
+            fc.oneof(
+              fc.tuple(fc.constant('s'), nullable(str)),
+              fc.tuple(fc.constant('n'), nullable(num)),
+              fc.tuple(fc.constant('b'), nullable(fc.boolean())),
+              fc.tuple(fc.constant('nested.k'), nullable(str)),
+            ),
+            { selector: ([field]) => field, minLength: 1, maxLength: 2 },
+          )
+          .map((pairs): Record<string, Scalar> => Object.fromEntries(pairs));
+        const orderArb = fc.uniqueArray(
+          fc.record({ field: fc.constantFrom('s', 'n', 'b', 'nested.k'), direction: fc.constantFrom('asc' as const, 'desc' as const) }),
+          { selector: (order) => order.field, minLength: 1, maxLength: 3 },
+        );
+        const queryArb = fc
+          .record({
+            where: fc.option(whereArb, { nil: undefined, freq: 2 }),
+            lessThan: fc.option(boundArb, { nil: undefined, freq: 2 }),
+            greaterThan: fc.option(boundArb, { nil: undefined, freq: 2 }),
+            orderBy: fc.option(orderArb, { nil: undefined, freq: 3 }),
+            limit: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined, freq: 2 }),
+          })
+          .map((parts) => Object.fromEntries(Object.entries(parts).filter(([, value]) => value !== undefined)) as Query);
+
+        let run = 0;
+        /** Guards against a vacuous property: queries whose answer was not empty. */
+        let nonEmpty = 0;
+        await fc.assert(
+          fc.asyncProperty(dataArb, fc.array(queryArb, { minLength: 1, maxLength: 8 }), async (entries, queries) => {
+            run++;
+            const all: StoredDoc[] = entries.map((entry) => ({ id: entry.id, doc: entry.doc as Doc }));
+            await store.reset(named('random_p'), [collection]);
+            await store.commit(named('random_p'), all.map((entry) => put(collection, entry.id, entry.doc)), pos(BigInt(run)));
+            expect(await store.count(collection)).to.equal(all.length);
+            for (const query of queries) {
+              const found = await store.find(collection, query);
+              expect(ids(found), `find ${JSON.stringify(query)}`).to.deep.equal(ids(reference(all, query)));
+              expect(found).to.deep.equal(reference(all, query));
+              if (found.length > 0) nonEmpty++;
+              if (query.where) {
+                expect(await store.count(collection, query.where), `count ${JSON.stringify(query.where)}`).to.equal(
+                  all.filter((entry) => matches(entry.doc, { where: query.where! })).length,
+                );
+              }
+            }
+          }),
+          { numRuns: PROPERTY_RUNS },
+        );
+        expect(nonEmpty, 'queries with a non-empty answer').to.be.greaterThan(PROPERTY_RUNS);
+      });
+    });
+
+    describe('ensureCollections', function () {
+      it('is idempotent, accepts compound and dot-path indexes, and keeps the documents', async function () {
+        const specs: CollectionSpec[] = [
+          { name: named('indexed'), indexes: [['feed', 'plays'], ['meta.lang'], ['public', 'meta.rank', 'feed']] },
+          { name: named('plain'), indexes: [] },
+        ];
+        await store.ensureCollections(specs);
+        await store.ensureCollections(specs);
+        await store.commit(named('p'), [put(named('indexed'), 'a', { feed: 'f', plays: 1, meta: { lang: 'en' } }), put(named('plain'), 'b', { x: 1 })], pos(1n));
+        await store.ensureCollections(specs);
+        await store.ensureCollections([]);
+        expect(await store.get(named('indexed'), 'a')).to.deep.equal({ feed: 'f', plays: 1, meta: { lang: 'en' } });
+        expect(ids(await store.find(named('indexed'), { where: { feed: 'f', 'meta.lang': 'en' }, orderBy: [{ field: 'plays', direction: 'desc' }] }))).to.deep.equal(['a']);
+        expect(await store.count(named('plain'))).to.equal(1);
+      });
+    });
+
+    describe('reset', function () {
+      it('drops the documents of the named collections and the projection’s checkpoint only', async function () {
+        const [a, b, c] = [named('a'), named('b'), named('c')];
+        await store.ensureCollections([
+          { name: a, indexes: [['n']] },
+          { name: b, indexes: [] },
+          { name: c, indexes: [] },
+        ]);
+        await store.commit(named('p'), [put(a, 'a1', { n: 1 }), put(a, 'a2', { n: 2 }), put(b, 'b1', { n: 1 })], pos(3n));
+        await store.commit(named('q'), [put(c, 'c1', { n: 1 })], pos(4n));
+
+        await store.reset(named('p'), [a]);
+        expect(await store.find(a)).to.deep.equal([]);
+        expect(await store.count(a)).to.equal(0);
+        expect(await store.get(a, 'a1')).to.equal(undefined);
+        expect(await store.getCheckpoint(named('p'))).to.equal(undefined);
+        expect(ids(await store.find(b))).to.deep.equal(['b1']);
+        expect(ids(await store.find(c))).to.deep.equal(['c1']);
+        expect((await store.getCheckpoint(named('q')))?.position).to.deep.equal(pos(4n));
+
+        // A rebuild then starts from scratch.
+        await store.commit(named('p'), [put(a, 'a3', { n: 3 })], pos(1n));
+        expect(ids(await store.find(a, { where: { n: 3 } }))).to.deep.equal(['a3']);
+        expect((await store.getCheckpoint(named('p')))?.position).to.deep.equal(pos(1n));
+        await store.reset(named('never-committed'), []);
+      });
+    });
+
+    describe('leases', function () {
+      it('acquire, renew by the owner, refuse others until expiry, take over, release', async function () {
+        this.timeout(10_000);
+        const lease = named('lease');
+        expect(await store.tryAcquireLease(lease, 'owner-a', 400)).to.equal(true);
+        expect(await store.tryAcquireLease(lease, 'owner-a', 400)).to.equal(true);
+        expect(await store.tryAcquireLease(lease, 'owner-b', 400)).to.equal(false);
+        // Another lease name is independent.
+        expect(await store.tryAcquireLease(named('other_lease'), 'owner-b', 60_000)).to.equal(true);
+
+        await delay(600);
+        expect(await store.tryAcquireLease(lease, 'owner-b', 60_000)).to.equal(true);
+        expect(await store.tryAcquireLease(lease, 'owner-a', 60_000)).to.equal(false);
+
+        // Only the owner can release.
+        await store.releaseLease(lease, 'owner-a');
+        expect(await store.tryAcquireLease(lease, 'owner-a', 60_000)).to.equal(false);
+        await store.releaseLease(lease, 'owner-b');
+        expect(await store.tryAcquireLease(lease, 'owner-a', 60_000)).to.equal(true);
+        await store.releaseLease(lease, 'owner-a');
+        await store.releaseLease(named('other_lease'), 'owner-b');
+        await store.releaseLease(named('never_held'), 'owner-a');
+      });
+
+      it('a renewal extends the lease', async function () {
+        this.timeout(10_000);
+        const lease = named('lease');
+        expect(await store.tryAcquireLease(lease, 'owner-a', 500)).to.equal(true);
+        await delay(300);
+        expect(await store.tryAcquireLease(lease, 'owner-a', 500)).to.equal(true);
+        await delay(300);
+        // 600 ms after the first grant, but only 300 ms after the renewal.
+        expect(await store.tryAcquireLease(lease, 'owner-b', 500)).to.equal(false);
+        await store.releaseLease(lease, 'owner-a');
+      });
+
+      it('of two concurrent takers of a free lease, exactly one wins', async function () {
+        const lease = named('lease');
+        const results = await Promise.all(['owner-a', 'owner-b', 'owner-c'].map((owner) => store.tryAcquireLease(lease, owner, 60_000)));
+        expect(results.filter(Boolean)).to.have.length(1);
+      });
+    });
+  });
+}
