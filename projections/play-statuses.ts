@@ -15,6 +15,7 @@ export const playStatusesProjection = defineUserRecordProjection({
         return [episodeKey(event.object.rss_source_feed, event.object.rss_source_id)];
       case 'remove':
       case 'checkpoint':
+      case 'account_deleted':
         return 'all';
       default:
         return 'none';

@@ -17,6 +17,7 @@ export const playlistsProjection = defineUserRecordProjection({
         return [event.data.playlist_id];
       case 'remove':
       case 'checkpoint':
+      case 'account_deleted':
         return 'all';
       default:
         return 'none';

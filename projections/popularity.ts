@@ -13,7 +13,7 @@
  * Privacy is retroactive: a change re-evaluates the user's contributions and re-ranks the
  * people lists from the contributions themselves.
  */
-import type { Privacy, UserEvent } from '../src/domain/events.js';
+import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey, scopeCovers } from '../src/domain/state.js';
@@ -223,8 +223,12 @@ function onActivity(projected: ProjectedEvent, event: Extract<UserEvent, { type:
     after.liked = after.saved_in.length > 0;
     if (!event.data.removed) after.like_seq = projected.seq;
   }
+  const next = after.played || after.liked ? after : undefined;
+  // Un-saving an episode the user never saved nor played: nothing counted, nothing to undo
+  // (transition() needs a contribution on at least one side).
+  if (before === undefined && next === undefined) return [];
   const staged = new StagedView(view);
-  transition(staged, before, after.played || after.liked ? after : undefined, true, titlesOf(event));
+  transition(staged, before, next, true, titlesOf(event));
   return staged.changes();
 }
 
@@ -246,8 +250,7 @@ function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: Pro
   return staged.changes();
 }
 
-function onRemove(projected: ProjectedEvent, event: Extract<UserEvent, { type: 'remove' }>, view: ProjectionView): DocChange[] {
-  const scope = event.object;
+function onRemove(projected: ProjectedEvent, scope: EventObject | null, view: ProjectionView): DocChange[] {
   const staged = new StagedView(view);
   for (const before of contributionsOf(view, projected.user, scope?.rss_source_feed)) {
     if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {});
@@ -274,7 +277,9 @@ export const popularityProjection: Projection = {
       case 'checkpoint':
         return onPrivacy(projected, view, context);
       case 'remove':
-        return onRemove(projected, event, view);
+        return onRemove(projected, event.object, view);
+      case 'account_deleted':
+        return [...onRemove(projected, null, view), del(PRIVACY_COPY, projected.user)];
       default:
         return [];
     }

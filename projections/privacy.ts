@@ -9,7 +9,7 @@ import type { PrivacyState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import type { Doc } from '../src/stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
-import { put } from './projection.js';
+import { del, put } from './projection.js';
 
 export const PRIVACY_SETTINGS = 'privacy_settings';
 
@@ -39,6 +39,7 @@ export const privacySettingsProjection: Projection = {
   name: 'privacy_settings',
   collections: [{ name: PRIVACY_SETTINGS, indexes: [] }],
   evolve(projected, view) {
+    if (projected.event.type === 'account_deleted') return [del(PRIVACY_SETTINGS, projected.user)];
     const change = privacyChange(view, PRIVACY_SETTINGS, projected);
     return change ? [put(PRIVACY_SETTINGS, projected.user, privacyDoc(projected, change.after))] : [];
   },

@@ -10,7 +10,7 @@
  * store, the projection keeps an internal `public_event_sources` collection: each shareable
  * event with its owner, never served.
  */
-import type { Privacy, UserEvent } from '../src/domain/events.js';
+import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, scopeCovers } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/stores/read-model.js';
@@ -95,8 +95,7 @@ function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: Pro
   return changes;
 }
 
-function onRemove(projected: ProjectedEvent, event: Extract<UserEvent, { type: 'remove' }>, view: ProjectionView): DocChange[] {
-  const scope = event.object;
+function onRemove(projected: ProjectedEvent, scope: EventObject | null, view: ProjectionView): DocChange[] {
   return sourcesOf(view, projected.user, scope?.rss_source_feed)
     .filter(({ doc }) => scopeCovers(scope, String(doc['feed']), (doc['guid'] ?? undefined) as string | undefined))
     .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
@@ -112,7 +111,8 @@ export const publicEventsProjection: Projection = {
   evolve(projected, view, context) {
     const { event } = projected;
     if (event.type === 'privacy' || event.type === 'checkpoint') return onPrivacy(projected, view, context);
-    if (event.type === 'remove') return onRemove(projected, event, view);
+    if (event.type === 'remove') return onRemove(projected, event.object, view);
+    if (event.type === 'account_deleted') return [...onRemove(projected, null, view), del(PRIVACY_COPY, projected.user)];
     if (SHAREABLE.has(event.type)) return onShareable(projected, event, view, context);
     return [];
   },

@@ -17,6 +17,7 @@ export const subscriptionsProjection = defineUserRecordProjection({
         if (event.object === null) return 'all';
         return event.object.rss_source_id === undefined ? [event.object.rss_source_feed] : 'none';
       case 'checkpoint':
+      case 'account_deleted':
         return 'all';
       default:
         return 'none';

@@ -39,6 +39,8 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     mkdirSync(config.DATA_DIR, { recursive: true });
     database = new BetterSqlite3(path.join(config.DATA_DIR, EMBEDDED_FILE));
     applyPragmas(database);
+    // Erasure must remove bytes, not just unlink rows: deleted content is overwritten.
+    database.pragma('secure_delete = ON');
   }
   const closers: (() => Promise<void>)[] = [];
 

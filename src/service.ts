@@ -12,6 +12,7 @@ import { AccountService } from './services/accounts.js';
 import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
 import { SyncService } from './services/sync.js';
+import { MeService } from './services/me.js';
 import type { Stores, StoreOptions } from './runtime.js';
 import { openStores } from './runtime.js';
 import { allProjections } from '../projections/index.js';
@@ -44,6 +45,7 @@ export async function startService(config: Config, logger: Logger, options: Stor
     userEvents,
     readModels,
     sync: new SyncService(userEvents, readModels),
+    me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
     ready: async () => {

@@ -142,10 +142,12 @@ export const USER_EVENT_TYPES = {
   remove: { data: removeData, object: feedObject.nullable() },
   playlist: { data: playlistData, object: z.null() },
   sync: { data: syncData, object: z.null() },
+  /** Emitted by the server when the user deletes their account: projections forget the user. */
+  account_deleted: { data: z.object({}).strict(), object: z.null() },
 } as const;
 
 export type UserEventType = keyof typeof USER_EVENT_TYPES;
-/** Types a client may send as actions (`sync` is emitted by the server only). */
+/** Types a client may send as actions (`sync` and `account_deleted` are emitted by the server only). */
 export const ACTION_TYPES = ['subscribe', 'unsubscribe', 'play', 'position', 'save', 'share', 'privacy', 'remove', 'playlist'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
@@ -171,6 +173,7 @@ export const userEvent = z.discriminatedUnion('type', [
   userEventSchema('remove', USER_EVENT_TYPES.remove),
   userEventSchema('playlist', USER_EVENT_TYPES.playlist),
   userEventSchema('sync', USER_EVENT_TYPES.sync),
+  userEventSchema('account_deleted', USER_EVENT_TYPES.account_deleted),
 ]);
 export type UserEvent = z.infer<typeof userEvent>;
 export type UserEventOf<T extends UserEventType> = Extract<UserEvent, { type: T }>;

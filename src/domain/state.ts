@@ -118,6 +118,8 @@ export function evolve(state: UserState, event: StateEvent): UserState {
       return withoutScope(state, event.object);
     case 'checkpoint':
       return structuredClone(event.data.state);
+    case 'account_deleted':
+      return emptyState();
     case 'share':
     case 'sync':
       return state;

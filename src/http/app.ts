@@ -7,6 +7,7 @@ import type { AccountService } from '../services/accounts.js';
 import type { UserEventService } from '../services/user-events.js';
 import type { ReadModelService } from '../services/read-models.js';
 import type { SyncService } from '../services/sync.js';
+import type { MeService } from '../services/me.js';
 import { authRouter, requireUser } from './auth.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { eventsRouter } from './events.js';
@@ -14,6 +15,7 @@ import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
 import { readModelsRouter } from './read-models.js';
 import { syncRouter } from './sync.js';
+import { meRouter } from './me.js';
 
 export interface AppDependencies {
   logger: Logger;
@@ -21,6 +23,7 @@ export interface AppDependencies {
   userEvents: UserEventService;
   readModels: ReadModelService;
   sync: SyncService;
+  me: MeService;
   registration: 'open' | 'closed';
   bodyLimit: string;
   /** Reports whether the stores answer (for `/readyz`). */
@@ -60,6 +63,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
   app.use(publicRouter(deps.readModels.readModel));
+  app.use(meRouter(deps.me, authenticated));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

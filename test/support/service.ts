@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
 import { startService } from '../../src/service.js';
+import { ReadModelService } from '../../src/services/read-models.js';
 
 export interface TestService extends Service {
   readonly dataDir: string;
@@ -16,6 +17,8 @@ export interface TestService extends Service {
   login(username?: string, password?: string): Promise<{ token: string; userId: string; username: string }>;
   /** Number of events in the store (to prove that failed requests wrote nothing). */
   eventCount(): Promise<number>;
+  /** Waits until every projection has caught up with the store's head. */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +42,11 @@ export async function startTestService(env: Record<string, string> = {}, options
     async eventCount() {
       const events = await service.stores.eventStore.readAll({});
       return events.length;
+    },
+    async settle() {
+      const head = await service.stores.eventStore.headPosition();
+      const reached = await new ReadModelService(service.stores.eventStore, service.stores.readModel).waitFor(service.projector.names, head, 10_000);
+      if (!reached) throw new Error('projections did not catch up within 10 s');
     },
     async stop() {
       await service.close();
