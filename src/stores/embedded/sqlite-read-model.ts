@@ -138,6 +138,9 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   commitSync(projection: string, changes: readonly DocChange[], checkpoint: Position): void {
+    // Tables are created outside the transaction: a rollback must not drop a table that
+    // `known` already lists.
+    for (const collection of new Set(changes.map((change) => change.collection))) this.ensureTable(collection);
     this.db.transaction(() => {
       for (const change of changes) {
         const table = this.ensureTable(change.collection);
@@ -162,6 +165,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async reset(projection: string, collections: readonly string[]): Promise<void> {
+    for (const collection of collections) this.ensureTable(collection);
     this.db.transaction(() => {
       for (const collection of collections) this.db.exec(`DELETE FROM ${this.ensureTable(collection)}`);
       this.statement('DELETE FROM rm_checkpoints WHERE projection = ?').run(projection);
