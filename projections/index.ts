@@ -6,6 +6,9 @@ import { popularityProjection } from './popularity.js';
 import { privacySettingsProjection } from './privacy.js';
 import { publicEventsProjection } from './public-events.js';
 import { subscriptionsProjection } from './subscriptions.js';
+import { episodeActionsProjection } from './episode-actions.js';
+import { gpodderDevicesProjection } from './gpodder-devices.js';
+import { retentionIndexProjection } from './retention-index.js';
 
 export const allProjections: readonly Projection[] = [
   subscriptionsProjection,
@@ -14,6 +17,9 @@ export const allProjections: readonly Projection[] = [
   privacySettingsProjection,
   publicEventsProjection,
   popularityProjection,
+  episodeActionsProjection,
+  gpodderDevicesProjection,
+  retentionIndexProjection,
 ];
 
 export function projectionsNamed(names: readonly string[]): Projection[] {

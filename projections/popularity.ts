@@ -18,9 +18,10 @@ import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey, scopeCovers } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/stores/read-model.js';
-import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { Descriptive, ProjectedEvent, Projection, ProjectionContext, ProjectionView, RollStatsEvent } from './projection.js';
 import { del, put, userDocId } from './projection.js';
-import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
+import { privacyChange, privacyDoc, privacyOf, sortedKeys } from './privacy.js';
 import { StagedView } from './staged-view.js';
 
 export const PODCAST_POPULARITY = 'podcast_popularity';
@@ -40,8 +41,10 @@ interface EpisodeContribution {
   level: Privacy;
   played: boolean;
   play_seq: number;
-  /** Playlists holding the episode (sorted); liked = non-empty. */
-  saved_in: string[];
+  /** Stream revision of the latest play: retention drops plays whose events it removes. */
+  play_rev: number;
+  /** Playlists holding the episode, each with the stream revision of the save; liked = non-empty. */
+  saved_in: Record<string, number>;
   liked: boolean;
   like_seq: number;
 }
@@ -153,6 +156,9 @@ function transition(staged: StagedView, before: EpisodeContribution | undefined,
       if (after && has(after, kind) && fresh) podcastAfter.like_seq = Math.max(podcastAfter.like_seq, after.like_seq);
     }
   }
+  // No play (like) left, no recency either: a rebuild that never saw them holds 0.
+  if (!podcastAfter.played) podcastAfter.play_seq = 0;
+  if (!podcastAfter.liked) podcastAfter.like_seq = 0;
   const podcastGone = podcastAfter.played_episodes === 0 && podcastAfter.liked_episodes === 0;
   const podcastId = userDocId(user, feed);
   staged.apply([podcastGone ? del(PODCAST_CONTRIBUTIONS, podcastId) : put(PODCAST_CONTRIBUTIONS, podcastId, asDoc(podcastAfter))]);
@@ -202,8 +208,8 @@ function contributionOf(view: ProjectionView, projected: ProjectedEvent, feed: s
   const episode = episodeKey(feed, guid);
   const before = view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episode)) as unknown as EpisodeContribution | undefined;
   const after: EpisodeContribution = before
-    ? { ...before, saved_in: [...before.saved_in] }
-    : { user: projected.user, username: projected.username, feed, guid, episode, level: 'private', played: false, play_seq: 0, saved_in: [], liked: false, like_seq: 0 };
+    ? { ...before, saved_in: { ...before.saved_in } }
+    : { user: projected.user, username: projected.username, feed, guid, episode, level: 'private', played: false, play_seq: 0, play_rev: -1, saved_in: {}, liked: false, like_seq: 0 };
   after.level = effectivePrivacy(privacy, feed, context.defaultPrivacy);
   if (projected.username !== null) after.username = projected.username;
   return { before, after };
@@ -216,12 +222,14 @@ function onActivity(projected: ProjectedEvent, event: Extract<UserEvent, { type:
   if (event.type === 'play') {
     after.played = true;
     after.play_seq = projected.seq;
+    after.play_rev = projected.revision;
   } else {
     const playlist = event.data.playlist ?? DEFAULT_PLAYLIST;
-    const others = after.saved_in.filter((id) => id !== playlist);
-    after.saved_in = event.data.removed ? others : [...others, playlist].sort();
-    after.liked = after.saved_in.length > 0;
-    if (!event.data.removed) after.like_seq = projected.seq;
+    if (event.data.removed) delete after.saved_in[playlist];
+    else after.saved_in = sortedKeys({ ...after.saved_in, [playlist]: projected.revision });
+    after.liked = Object.keys(after.saved_in).length > 0;
+    // No like, no recency: what a rebuild that never saw the earlier saves would hold.
+    after.like_seq = event.data.removed ? (after.liked ? after.like_seq : 0) : projected.seq;
   }
   const next = after.played || after.liked ? after : undefined;
   // Un-saving an episode the user never saved nor played: nothing counted, nothing to undo
@@ -238,24 +246,98 @@ function contributionsOf(view: ProjectionView, user: string, feed?: string): Epi
     .map(({ doc }) => doc as unknown as EpisodeContribution);
 }
 
-function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
-  const change = privacyChange(view, PRIVACY_COPY, projected);
-  if (!change) return [];
+/** What retention's truncation leaves of a contribution: only what retained events support. */
+function truncated(contribution: EpisodeContribution, truncateBefore: number | null): EpisodeContribution {
+  if (truncateBefore === null) return contribution;
+  const next = { ...contribution, saved_in: Object.fromEntries(Object.entries(contribution.saved_in).filter(([, rev]) => rev >= truncateBefore)) };
+  if (next.play_rev < truncateBefore) Object.assign(next, { played: false, play_seq: 0, play_rev: -1 });
+  next.liked = Object.keys(next.saved_in).length > 0;
+  if (!next.liked) next.like_seq = 0;
+  return next;
+}
+
+/**
+ * Re-evaluates every contribution of the user after a privacy change and/or a truncation
+ * (checkpoint), or an erasure (`remove`: its scope goes first, then per-feed overrides of the
+ * erased feeds are dropped). The same `transition` as live plays keeps counts and lists exact.
+ */
+function reevaluate(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext, options: { truncateBefore: number | null; erase?: EventObject | null }): DocChange[] {
   const staged = new StagedView(view);
-  staged.apply([put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))]);
-  for (const before of contributionsOf(view, projected.user)) {
-    const level = effectivePrivacy(change.after, before.feed, context.defaultPrivacy);
-    if (level !== before.level) transition(staged, before, { ...before, level }, false, {});
+  if (options.erase !== undefined) {
+    const scope = options.erase;
+    for (const before of contributionsOf(staged, projected.user, scope?.rss_source_feed)) {
+      if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {});
+    }
+  }
+  const change = privacyChange(staged, PRIVACY_COPY, projected);
+  if (change) staged.apply([put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))]);
+  if (!change && options.truncateBefore === null) return staged.changes();
+  const privacy = change?.after ?? privacyOf(staged, PRIVACY_COPY, projected.user);
+  for (const before of contributionsOf(staged, projected.user)) {
+    const after = { ...truncated(before, options.truncateBefore), level: effectivePrivacy(privacy, before.feed, context.defaultPrivacy) };
+    if (isDeepStrictEqual(before, after)) continue;
+    transition(staged, before, after.played || after.liked ? after : undefined, false, {});
   }
   return staged.changes();
 }
 
-function onRemove(projected: ProjectedEvent, scope: EventObject | null, view: ProjectionView): DocChange[] {
+function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocChange[] {
   const staged = new StagedView(view);
-  for (const before of contributionsOf(view, projected.user, scope?.rss_source_feed)) {
-    if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {});
-  }
+  for (const before of contributionsOf(staged, projected.user)) transition(staged, before, undefined, false, {});
+  staged.apply([del(PRIVACY_COPY, projected.user)]);
   return staged.changes();
+}
+
+/**
+ * `roll_stats` (SPEC 7): recompute one podcast's and its episodes' popularity from the
+ * contributions (the same counting and ranking as live events) and take the descriptive
+ * fields the event carries, so a rebuild after retention ends with the same documents.
+ */
+function onRollStats(event: RollStatsEvent, view: ProjectionView): DocChange[] {
+  const { feed } = event.data;
+  const changes: DocChange[] = [];
+  const contributions = view.find(EPISODE_CONTRIBUTIONS, { where: { feed } }).map(({ doc }) => doc as unknown as EpisodeContribution);
+  const byEpisode = new Map<string, EpisodeContribution[]>();
+  for (const contribution of contributions) byEpisode.set(contribution.episode, [...(byEpisode.get(contribution.episode) ?? []), contribution]);
+  const countOf = (list: readonly EpisodeContribution[], kind: Kind) => list.filter((c) => counted(c) && has(c, kind)).length;
+  let plays = 0;
+  let likes = 0;
+  for (const { id } of view.find(EPISODE_POPULARITY, { where: { rss_source_feed: feed } })) if (!byEpisode.has(id)) changes.push(del(EPISODE_POPULARITY, id));
+  for (const [episode, list] of byEpisode) {
+    const guid = list[0]!.guid;
+    const doc = {
+      rss_source_feed: feed,
+      rss_source_item: guid,
+      ...descriptiveOf(event.data.episodes[guid]),
+      plays: countOf(list, 'play'),
+      likes: countOf(list, 'like'),
+      plays_people: rankPeople(view, EPISODE_CONTRIBUTIONS, { episode }, 'play'),
+      likes_people: rankPeople(view, EPISODE_CONTRIBUTIONS, { episode }, 'like'),
+    };
+    plays += doc.plays;
+    likes += doc.likes;
+    changes.push(doc.plays === 0 && doc.likes === 0 ? del(EPISODE_POPULARITY, episode) : put(EPISODE_POPULARITY, episode, asDoc(doc)));
+  }
+  const podcast = {
+    rss_source_feed: feed,
+    ...descriptiveOf(event.data.podcast),
+    plays,
+    likes,
+    plays_people: rankPeople(view, PODCAST_CONTRIBUTIONS, { feed }, 'play'),
+    likes_people: rankPeople(view, PODCAST_CONTRIBUTIONS, { feed }, 'like'),
+  };
+  changes.push(plays === 0 && likes === 0 ? del(PODCAST_POPULARITY, feed) : put(PODCAST_POPULARITY, feed, asDoc(podcast)));
+  return changes;
+}
+
+function descriptiveOf(fields: Descriptive | undefined): Record<string, unknown> {
+  return {
+    title: fields?.title ?? null,
+    feed_title: fields?.feed_title ?? null,
+    author: fields?.author ?? null,
+    description: fields?.description ?? null,
+    cover: fields?.cover ?? null,
+  };
 }
 
 export const popularityProjection: Projection = {
@@ -263,7 +345,7 @@ export const popularityProjection: Projection = {
   collections: [
     { name: EPISODE_POPULARITY, indexes: [['plays', 'likes'], ['rss_source_feed', 'plays', 'likes']] },
     { name: PODCAST_POPULARITY, indexes: [['plays', 'likes']] },
-    { name: EPISODE_CONTRIBUTIONS, indexes: [['user', 'feed'], ['episode', 'level', 'played', 'play_seq'], ['episode', 'level', 'liked', 'like_seq']] },
+    { name: EPISODE_CONTRIBUTIONS, indexes: [['user', 'feed'], ['feed'], ['episode', 'level', 'played', 'play_seq'], ['episode', 'level', 'liked', 'like_seq']] },
     { name: PODCAST_CONTRIBUTIONS, indexes: [['feed', 'level', 'played', 'play_seq'], ['feed', 'level', 'liked', 'like_seq']] },
     { name: PRIVACY_COPY, indexes: [] },
   ],
@@ -274,12 +356,15 @@ export const popularityProjection: Projection = {
       case 'save':
         return onActivity(projected, event, view, context);
       case 'privacy':
+        return reevaluate(projected, view, context, { truncateBefore: null });
       case 'checkpoint':
-        return onPrivacy(projected, view, context);
+        return reevaluate(projected, view, context, { truncateBefore: event.data.truncate_before });
       case 'remove':
-        return onRemove(projected, event.object, view);
+        return reevaluate(projected, view, context, { truncateBefore: null, erase: event.object });
       case 'account_deleted':
-        return [...onRemove(projected, null, view), del(PRIVACY_COPY, projected.user)];
+        return onAccountDeleted(projected, view);
+      case 'roll_stats':
+        return onRollStats(event, view);
       default:
         return [];
     }

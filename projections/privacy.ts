@@ -22,18 +22,24 @@ export function privacyOf(view: ProjectionView, collection: string, user: string
 /** The privacy before and after an event, or undefined if the event does not change it. */
 export function privacyChange(view: ProjectionView, collection: string, projected: ProjectedEvent): { before: PrivacyState; after: PrivacyState } | undefined {
   const { event } = projected;
-  if (event.type !== 'privacy' && event.type !== 'checkpoint') return undefined;
+  // Erasure drops per-feed overrides of the erased feeds, so `remove` can change privacy too.
+  if (event.type !== 'privacy' && event.type !== 'checkpoint' && event.type !== 'remove') return undefined;
   const before = privacyOf(view, collection, projected.user);
   const after = evolve({ ...emptyState(), privacy: before }, event).privacy;
   return isDeepStrictEqual(before, after) ? undefined : { before, after };
 }
 
+/** No position on this document: a rebuild after retention learns the same choice from a later event. */
 export const privacyDoc = (projected: ProjectedEvent, privacy: PrivacyState): Doc => ({
   user: projected.user,
   account: privacy.account,
-  feeds: privacy.feeds,
-  seq: projected.seq,
+  feeds: sortedKeys(privacy.feeds),
 });
+
+/** Documents are compared as JSON, so objects used as maps keep their keys sorted. */
+export function sortedKeys<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
 
 export const privacySettingsProjection: Projection = {
   name: 'privacy_settings',

@@ -17,6 +17,7 @@ import type { Doc, DocChange } from '../src/stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
+import { StagedView } from './staged-view.js';
 
 export const PUBLIC_EVENTS = 'public_events';
 export const PUBLIC_EVENT_SOURCES = 'public_event_sources';
@@ -101,6 +102,14 @@ function onRemove(projected: ProjectedEvent, scope: EventObject | null, view: Pr
     .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
 }
 
+/** Retention removes the events before `truncateBefore`: so do their public traces. */
+function onTruncation(projected: ProjectedEvent, truncateBefore: number | null, view: ProjectionView): DocChange[] {
+  if (truncateBefore === null) return [];
+  return sourcesOf(view, projected.user)
+    .filter(({ doc }) => Number(doc['revision']) < truncateBefore)
+    .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
+}
+
 export const publicEventsProjection: Projection = {
   name: 'public_events',
   collections: [
@@ -110,10 +119,26 @@ export const publicEventsProjection: Projection = {
   ],
   evolve(projected, view, context) {
     const { event } = projected;
-    if (event.type === 'privacy' || event.type === 'checkpoint') return onPrivacy(projected, view, context);
-    if (event.type === 'remove') return onRemove(projected, event.object, view);
-    if (event.type === 'account_deleted') return [...onRemove(projected, null, view), del(PRIVACY_COPY, projected.user)];
-    if (SHAREABLE.has(event.type)) return onShareable(projected, event, view, context);
-    return [];
+    // Steps of one event see each other's changes through `staged`.
+    const staged = new StagedView(view);
+    switch (event.type) {
+      case 'privacy':
+        staged.apply(onPrivacy(projected, staged, context));
+        break;
+      case 'checkpoint':
+        staged.apply(onTruncation(projected, event.data.truncate_before, staged));
+        staged.apply(onPrivacy(projected, staged, context));
+        break;
+      case 'remove':
+        staged.apply(onRemove(projected, event.object, staged));
+        staged.apply(onPrivacy(projected, staged, context));
+        break;
+      case 'account_deleted':
+        staged.apply([...onRemove(projected, null, staged), del(PRIVACY_COPY, projected.user)]);
+        break;
+      default:
+        if (SHAREABLE.has(event.type) && event.type !== 'roll_stats') staged.apply(onShareable(projected, event, staged, context));
+    }
+    return staged.changes();
   },
 };

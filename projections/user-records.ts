@@ -23,20 +23,24 @@ export interface UserRecordProjectionOptions {
   readonly touches: (event: ProjectedEvent['event']) => readonly string[] | 'all' | 'none';
 }
 
-/** Fields the projection adds to each record: owner, record key, and the `$all` position of the last change. */
+/**
+ * Fields the projection adds to each record: owner, record key, and the `$all` position and
+ * stream revision of the event that last changed it (`seq` answers sync's `since`).
+ */
 interface RecordEnvelope {
   user: string;
   key: string;
   seq: number;
+  rev: number;
 }
 
 /** A per-user document without the projection's bookkeeping: the record as the domain has it. */
 export function recordOf(doc: Doc): Doc {
-  const { user: _user, key: _key, seq: _seq, ...record } = doc;
+  const { user: _user, key: _key, seq: _seq, rev: _rev, ...record } = doc;
   return record;
 }
 
-function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all') {
+function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all'): Record<string, SliceRecord> {
   const records: Record<string, SliceRecord> = {};
   if (keys === 'all') {
     for (const { doc } of view.find(options.collection, { where: { user } })) records[String(doc['key'])] = recordOf(doc) as unknown as SliceRecord;
@@ -55,14 +59,15 @@ export function recordChanges(
   projected: ProjectedEvent,
   before: Record<string, SliceRecord>,
   after: Record<string, SliceRecord>,
+  restampAll = false,
 ): DocChange[] {
   const changes: DocChange[] = [];
   for (const key of Object.keys(before)) {
     if (!(key in after)) changes.push(del(collection, userDocId(projected.user, key)));
   }
   for (const [key, record] of Object.entries(after)) {
-    if (isDeepStrictEqual(before[key], record)) continue;
-    const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq };
+    if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
+    const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq, rev: projected.revision };
     changes.push(put(collection, userDocId(projected.user, key), { ...(record as unknown as Doc), ...envelope }));
   }
   return changes;
@@ -74,6 +79,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     name: options.name,
     collections: [{ name: options.collection, indexes: [['user'], ['user', 'seq']] }],
     evolve(projected, view) {
+      if (projected.event.type === 'roll_stats') return [];
       const keys = options.touches(projected.event);
       if (keys === 'none') return [];
       const before = loadRecords(view, options, projected.user, keys);
@@ -81,7 +87,10 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
       const after = state[options.slice] as Record<string, SliceRecord>;
       // A checkpoint carries the user's whole state; other events only the touched records.
       const relevant = keys === 'all' ? after : Object.fromEntries(Object.entries(after).filter(([key]) => key in before || keys.includes(key)));
-      return recordChanges(options.collection, projected, before, relevant);
+      // Every record is stamped with a checkpoint, changed or not: a rebuild after retention
+      // or erasure, which never sees the events gone since, stamps them so too. (Syncing
+      // devices get the user's records once more after a checkpoint: a superset, harmless.)
+      return recordChanges(options.collection, projected, before, relevant, projected.event.type === 'checkpoint');
     },
   };
 }

@@ -13,6 +13,10 @@ import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
 import { SyncService } from './services/sync.js';
 import { MeService } from './services/me.js';
+import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
+import { renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
+import { createRetentionPass } from './retention/retention-service.js';
+import type { RetentionService } from './retention/retention-service.js';
 import type { Stores, StoreOptions } from './runtime.js';
 import { openStores } from './runtime.js';
 import { allProjections } from '../projections/index.js';
@@ -21,12 +25,20 @@ export interface Service {
   readonly app: Express;
   readonly stores: Stores;
   readonly projector: Projector;
+  /** The retention pass (SPEC 7) and erasure (SPEC 8). */
+  readonly retention: RetentionService;
+  /** From now on `/readyz` answers 503, so load balancers stop routing here before shutdown. */
+  markDraining(): void;
   /** Stops the projector at a checkpoint and closes the stores (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
 
 export async function startService(config: Config, logger: Logger, options: StoreOptions & { runProjector?: boolean } = {}): Promise<Service> {
-  const stores = await openStores(config, options);
+  // Appends through these stores are counted for /metrics (the projector only reads).
+  const stores = withAppendCounting(await openStores(config, options));
+  const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
+  const gauges = new StoreGauges();
+  let draining = false;
   const projector = new Projector({
     eventStore: stores.eventStore,
     readModel: stores.readModel,
@@ -38,7 +50,8 @@ export async function startService(config: Config, logger: Logger, options: Stor
   if (options.runProjector !== false) projector.start();
 
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
-  const userEvents = new UserEventService(stores.eventStore);
+  const retention = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger, projections: projector.names });
+  const userEvents = new UserEventService(stores.eventStore, (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }));
   const app = createApp({
     logger,
     accounts: new AccountService(stores.accounts),
@@ -48,16 +61,34 @@ export async function startService(config: Config, logger: Logger, options: Stor
     me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
-    ready: async () => {
-      await stores.eventStore.headPosition();
-      return true;
+    ready: async () =>
+      draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),
+    metrics: async () => {
+      gauges.update(await projectionsReport(status, projector.names));
+      return renderMetrics(gauges);
     },
+    ...(config.ADMIN_TOKEN
+      ? {
+          admin: {
+            token: config.ADMIN_TOKEN,
+            accounts: stores.accounts,
+            eventStore: stores.eventStore,
+            me: new MeService(stores.eventStore, stores.accounts, readModels),
+            // Bounded: an HTTP request must not read a large $all whole; the CLI counts everything.
+            stats: () => collectStats(status, projector.names, { eventLimit: 100_000 }),
+          },
+        }
+      : {}),
   });
 
   return {
     app,
     stores,
     projector,
+    retention,
+    markDraining() {
+      draining = true;
+    },
     async close() {
       await projector.stop();
       await stores.close();

@@ -4,13 +4,16 @@
  *
  * Folding is last-writer-wins by event timestamp for every record (subscription dates,
  * play statuses, playlists and their items), so the state does not depend on the order in
- * which devices happened to upload; ties go to the later event. Two exceptions follow the
- * stream order instead: `privacy` (the last applied choice wins) and `remove` (it erases what
- * was folded before it); decisions therefore append each batch in timestamp order.
+ * which devices happened to upload; ties go to the later event. Exceptions follow the stream
+ * order instead: `privacy`, `sync_group` and `setting` (the last applied edit wins) and `remove`
+ * (it erases what was folded before it); decisions therefore append each batch in timestamp
+ * order. Devices, sync groups and settings (the gpodder API's) fold in gpodder-state.ts.
  */
 import { createHash } from 'node:crypto';
 import type { Enclosure, EventObject, Privacy, UserEvent, UserEventOf } from './events.js';
 import { DEFAULT_PLAYLIST } from './events.js';
+import type { DeviceState, SettingsState } from './gpodder-state.js';
+import { settingsWithout, withDevice, withSetting, withSyncGroup } from './gpodder-state.js';
 
 export interface SubscriptionState {
   rss_source_feed: string;
@@ -63,10 +66,16 @@ export interface UserState {
   play_statuses: Record<string, PlayStatusState>;
   playlists: Record<string, PlaylistState>;
   privacy: PrivacyState;
+  /** gpodder devices, by device id. */
+  devices: Record<string, DeviceState>;
+  /** gpodder sync groups: sorted device ids per group, groups sorted. */
+  sync_groups: string[][];
+  /** gpodder settings, keyed by `settingsKey`. */
+  settings: Record<string, SettingsState>;
 }
 
 export function emptyState(): UserState {
-  return { subscriptions: {}, play_statuses: {}, playlists: {}, privacy: { account: null, feeds: {} } };
+  return { subscriptions: {}, play_statuses: {}, playlists: {}, privacy: { account: null, feeds: {} }, devices: {}, sync_groups: [], settings: {} };
 }
 
 /** Unambiguous key for an episode (feed URL + RSS guid). */
@@ -117,11 +126,19 @@ export function evolve(state: UserState, event: StateEvent): UserState {
     case 'remove':
       return withoutScope(state, event.object);
     case 'checkpoint':
-      return structuredClone(event.data.state);
+      // Parts added to the state later are empty in checkpoints taken before them.
+      return { ...emptyState(), ...structuredClone(event.data.state) };
     case 'account_deleted':
       return emptyState();
+    case 'device':
+      return withDevice(state, event);
+    case 'sync_group':
+      return withSyncGroup(state, event);
+    case 'setting':
+      return withSetting(state, event);
     case 'share':
     case 'sync':
+    case 'episode_action':
       return state;
   }
 }
@@ -163,7 +180,8 @@ function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
     rss_source_id: guid,
     rss_feed_title: event.data.rss_feed_title ?? current?.rss_feed_title ?? null,
     rss_item_title: event.data.rss_item_title ?? current?.rss_item_title ?? null,
-    rss_enclosure: event.data.enclosure ?? current?.rss_enclosure ?? null,
+    // Merged: a play carrying only the media URL (gpodder's) keeps the known duration and cover.
+    rss_enclosure: event.data.enclosure ? { ...current?.rss_enclosure, ...event.data.enclosure } : (current?.rss_enclosure ?? null),
     played: event.data.played,
     position: event.data.position,
     updated_at: event.timestamp,
@@ -253,10 +271,21 @@ export function scopeCovers(scope: EventObject | null, feed: string, guid?: stri
   return scope.rss_source_id === undefined || scope.rss_source_id === guid;
 }
 
-/** Erasure (SPEC 8): drop the scope's listening data; privacy choices are not listening data. */
+/**
+ * Erasure (SPEC 8): drop the scope's listening data. The account-wide privacy choice is not
+ * listening data and stays; a per-feed override of an erased feed goes, since the events that
+ * set it name the feed and are erased with it.
+ */
 export function withoutScope(state: UserState, scope: EventObject | null): UserState {
-  if (scope === null) return { ...emptyState(), privacy: state.privacy };
+  if (scope === null) {
+    // Devices, sync groups and account or device settings are not listening data either.
+    const { devices, sync_groups } = state;
+    return { ...emptyState(), privacy: { account: state.privacy.account, feeds: {} }, devices, sync_groups, settings: settingsWithout(state.settings, null) };
+  }
   const feedOnly = scope.rss_source_id === undefined;
+  const privacy = feedOnly
+    ? { account: state.privacy.account, feeds: Object.fromEntries(Object.entries(state.privacy.feeds).filter(([feed]) => feed !== scope.rss_source_feed)) }
+    : state.privacy;
   const subscriptions = feedOnly
     ? Object.fromEntries(Object.entries(state.subscriptions).filter(([feed]) => feed !== scope.rss_source_feed))
     : state.subscriptions;
@@ -274,5 +303,5 @@ export function withoutScope(state: UserState, scope: EventObject | null): UserS
       },
     ]),
   );
-  return { ...state, subscriptions, play_statuses, playlists };
+  return { ...state, subscriptions, play_statuses, playlists, privacy, settings: settingsWithout(state.settings, scope) };
 }

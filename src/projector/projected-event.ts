@@ -1,21 +1,22 @@
-/** From a stored event to what projections see (SPEC 6). */
+/** From a stored event to what projections see (SPEC 6, 7). */
 import { isUserEventType, streams, userIdFromStream } from '../domain/events.js';
 import type { RecordedEvent } from '../stores/event-store.js';
-import type { CheckpointEvent, ProjectedEvent } from '../../projections/projection.js';
-import type { UserEvent } from '../domain/events.js';
+import type { ProjectedEvent } from '../../projections/projection.js';
 
-/** Projections read the users' streams only. */
-export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix];
+/** Projections read the users' streams and the podcasts' `roll_stats` streams. */
+export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix];
 
 /** Returns undefined for events no projection reads (`snapshot`, unknown types). */
 export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | undefined {
   const user = userIdFromStream(recorded.stream);
-  if (user === undefined) return undefined;
-  if (!isUserEventType(recorded.type) && recorded.type !== 'checkpoint') return undefined;
+  const projectable =
+    user !== undefined ? isUserEventType(recorded.type) || recorded.type === 'checkpoint' : recorded.stream.startsWith(streams.podcastStatsPrefix) && recorded.type === 'roll_stats';
+  if (!projectable) return undefined;
   const username = recorded.metadata['username'];
   return {
-    event: recorded.data as unknown as UserEvent | CheckpointEvent,
-    user,
+    // Stored events were validated on the way in (see src/services/codec.ts).
+    event: recorded.data as unknown as ProjectedEvent['event'],
+    user: user ?? '',
     username: typeof username === 'string' ? username : null,
     position: recorded.position,
     revision: Number(recorded.revision),

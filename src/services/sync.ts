@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { streams } from '../domain/events.js';
+import type { UserEvent } from '../domain/events.js';
 import type { SyncRequest } from '../domain/sync.js';
 import { decideSync, syncClosingEvent, syncCounts } from '../domain/sync.js';
 import type { Position } from '../stores/event-store.js';
@@ -43,7 +44,7 @@ export class SyncService {
   ) {}
 
   /** Applies the client's state; returns how many events landed and the position to wait for. */
-  private async apply(principal: Principal, request: SyncRequest): Promise<{ events: number; duplicate: boolean; position?: Position }> {
+  private async apply(principal: Principal, request: SyncRequest): Promise<{ events: number; duplicate: boolean; position?: Position; changes?: UserEvent[] }> {
     return retryOnConflict(async () => {
       const user = await this.userEvents.loadUser(principal.userId);
       if (user.syncRequestIds.has(request.request_id)) return { events: 0, duplicate: true };
@@ -55,12 +56,13 @@ export class SyncService {
         [...changes, closing].map((event) => toStoreEvent(event, { username: principal.username, request_id: request.request_id })),
         { expectedRevision: user.revision },
       );
-      return { events: changes.length + 1, duplicate: false, position: result.position };
+      return { events: changes.length + 1, duplicate: false, position: result.position, changes };
     });
   }
 
   async sync(principal: Principal, request: SyncRequest): Promise<SyncAnswer> {
     const applied = await this.apply(principal, request);
+    if (applied.changes) await this.userEvents.afterAppend(principal.userId, applied.changes);
     await this.readModels.catchUpWithUser(principal.userId, SYNC_PROJECTIONS);
     // The cursor is read before the documents: anything committed in between is answered now
     // and possibly again next time, never skipped.

@@ -26,7 +26,16 @@ export interface LoadedUser {
 }
 
 export class UserEventService {
-  constructor(readonly store: EventStore) {}
+  constructor(
+    readonly store: EventStore,
+    /** Carries out erasure for real once a `remove` has landed (SPEC 8); see src/retention. */
+    private readonly eraseScopes: (userId: string) => Promise<unknown> = async () => undefined,
+  ) {}
+
+  /** Called after every append of user events: a `remove` among them is erased for real. */
+  async afterAppend(userId: string, events: readonly UserEvent[]): Promise<void> {
+    if (events.some((event) => event.type === 'remove')) await this.eraseScopes(userId);
+  }
 
   /**
    * The user's current state, folded from their retained stream, with the stream revision
@@ -58,6 +67,7 @@ export class UserEventService {
       events.map((event) => toStoreEvent(event, { username: principal.username })),
       { expectedRevision: 'any' },
     );
+    await this.afterAppend(principal.userId, events);
     return { events, position: result.position };
   }
 }

@@ -16,7 +16,7 @@ const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesPr
 const strip = (docs: Doc[]) =>
   Object.fromEntries(
     docs.map((doc) => {
-      const { user: _user, key, seq: _seq, ...record } = doc;
+      const { user: _user, key, seq: _seq, rev: _rev, ...record } = doc;
       return [String(key), record];
     }),
   );
@@ -54,17 +54,25 @@ describe('per-user read models', () => {
   it('take a checkpoint as the source of truth', () => {
     const h = all().apply(alice, ...history);
     const checkpointState = fold(history.slice(0, 3));
-    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', data: { state: checkpointState } });
+    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', object: null, data: { state: checkpointState, truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } });
     expect(strip(h.docs(SUBSCRIPTIONS))).to.deep.equal(checkpointState.subscriptions);
     expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(checkpointState.play_statuses);
     expect(strip(h.docs(PLAYLISTS))).to.deep.equal({});
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({});
   });
 
-  it('only rewrite documents that changed (so `since` queries stay small)', () => {
+  it('rewrite only the records an event changes (so `since` answers stay small)', () => {
     const h = all().apply(alice, ...history);
-    const before = h.docs(SUBSCRIPTIONS).map((doc) => doc['seq']);
-    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', data: { state: fold(history) } });
-    expect(h.docs(SUBSCRIPTIONS).map((doc) => doc['seq'])).to.deep.equal(before);
+    const before = h.docs(PLAY_STATUSES).map((doc) => [doc['key'], doc['seq']]);
+    h.apply(alice, events.play(alice, 'a1'));
+    const after = h.docs(PLAY_STATUSES).map((doc) => [doc['key'], doc['seq']]);
+    expect(after.filter(([, seq], index) => seq !== before[index]![1])).to.have.length(1);
+  });
+
+  it('stamp every record with a checkpoint, as a rebuild after retention would', () => {
+    const h = all().apply(alice, ...history);
+    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', object: null, data: { state: fold(history), truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } });
+    const stamps = new Set(h.docs(SUBSCRIPTIONS).map((doc) => doc['seq']));
+    expect([...stamps]).to.deep.equal([history.length + 1]);
   });
 });

@@ -262,6 +262,21 @@ export class SqliteEventStore implements EventStore {
     return this.purgeTransaction.immediate(stream);
   }
 
+  /**
+   * Physically deletes the given events of a stream (erasure, SPEC 8): the rows go, and with
+   * `secure_delete` (set by the service) their bytes are overwritten; the WAL is checkpointed
+   * and truncated so no old page image keeps them either. Revisions of the remaining events
+   * do not change. Returns how many rows went.
+   */
+  eraseEvents(stream: string, ids: readonly string[]): number {
+    if (ids.length === 0) return 0;
+    const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))');
+    const removed = this.database.transaction(() => erase.run(stream, JSON.stringify(ids)).changes).immediate();
+    this.hidingGeneration++;
+    if (!this.database.memory) this.database.pragma('wal_checkpoint(TRUNCATE)');
+    return removed;
+  }
+
   /** Ends every subscription, then closes the connection if this store opened it. */
   async close(): Promise<void> {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.unsubscribe()));

@@ -1,0 +1,93 @@
+/**
+ * `episode_actions` read model (SPEC 10): the user's episode actions as gpodder clients read
+ * them, one document per event, stamped with its `$all` position (`seq`), which is what
+ * `GET /api/2/episodes/{u}.json?since=` pages by. Native `play` and `position` events appear
+ * here too, so gpodder clients see what native clients did.
+ *
+ * Documents are keyed by event id, and an uploaded action's event id is derived from the
+ * action (src/domain/gpodder.ts): the upload checks these ids to ignore exact duplicates.
+ *
+ * Retention (SPEC 7): a checkpoint that truncates the stream drops the documents of the
+ * removed events, and carries each retained play status as one `play` action, so a device
+ * syncing from 0 afterwards still learns every position, and a rebuild from the retained
+ * stream gives the same documents as the live projection.
+ */
+import { createHash } from 'node:crypto';
+import type { UserEvent } from '../src/domain/events.js';
+import type { GpodderAction } from '../src/domain/gpodder.js';
+import { presentAction } from '../src/domain/gpodder.js';
+import type { PlayStatusState } from '../src/domain/state.js';
+import { episodeKey } from '../src/domain/state.js';
+import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
+import { del, put, userDocId } from './projection.js';
+
+export const EPISODE_ACTIONS = 'episode_actions';
+
+export interface EpisodeActionDoc {
+  user: string;
+  seq: number;
+  /** Stream revision of the event (retention truncates by revision). */
+  revision: number;
+  feed: string;
+  /** The episode's identity (`rss_source_id`), for erasure of one episode. */
+  guid: string;
+  device: string | null;
+  action: GpodderAction;
+}
+
+export const episodeActionDocId = (user: string, eventId: string) => userDocId(user, eventId);
+
+function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
+  const doc: EpisodeActionDoc = { user: projected.user, seq: projected.seq, revision: projected.revision, feed: action.podcast, guid, device: action.device ?? null, action };
+  return doc as unknown as Doc;
+}
+
+function deleteAll(view: ProjectionView, where: Record<string, string>, lessThanRevision?: number): DocChange[] {
+  return view
+    .find(EPISODE_ACTIONS, { where, ...(lessThanRevision === undefined ? {} : { lessThan: { field: 'revision', value: lessThanRevision } }) })
+    .map(({ id }) => del(EPISODE_ACTIONS, id));
+}
+
+/** A retained play status as the `play` action it amounts to (an id per episode, so a later checkpoint replaces it). */
+function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocChange {
+  const event: UserEvent = {
+    id: projected.event.id,
+    user: projected.user,
+    timestamp: status.updated_at,
+    type: 'play',
+    object: { rss_source_feed: status.rss_source_feed, rss_source_id: status.rss_source_id },
+    data: { played: status.played, position: status.position, ...(status.rss_enclosure ? { enclosure: status.rss_enclosure } : {}) },
+  };
+  const key = createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex');
+  return put(EPISODE_ACTIONS, userDocId(projected.user, `state-${key}`), actionDoc(projected, presentAction(event)!, status.rss_source_id));
+}
+
+export const episodeActionsProjection: Projection = {
+  name: 'episode_actions',
+  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq'], ['user', 'feed', 'seq'], ['user', 'device', 'seq'], ['user', 'revision'], ['user', 'feed', 'guid']] }],
+  evolve(projected, view) {
+    const { event } = projected;
+    const user = projected.user;
+    switch (event.type) {
+      case 'play':
+      case 'position':
+      case 'episode_action':
+        return [put(EPISODE_ACTIONS, episodeActionDocId(user, event.id), actionDoc(projected, presentAction(event)!, event.object.rss_source_id))];
+      case 'remove': {
+        const scope = event.object;
+        if (scope === null) return deleteAll(view, { user });
+        return deleteAll(view, scope.rss_source_id === undefined ? { user, feed: scope.rss_source_feed } : { user, feed: scope.rss_source_feed, guid: scope.rss_source_id });
+      }
+      case 'account_deleted':
+        return deleteAll(view, { user });
+      case 'checkpoint': {
+        const truncateBefore = (event.data as { truncate_before?: unknown }).truncate_before;
+        const dropped = typeof truncateBefore === 'number' ? deleteAll(view, { user }, truncateBefore) : [];
+        return [...dropped, ...Object.values(event.data.state.play_statuses ?? {}).map((status) => statusAction(projected, status))];
+      }
+      default:
+        return [];
+    }
+  },
+};
