@@ -3,9 +3,11 @@
  * and returns a summary, printed here as the last stdout line (JSON) for scripts to collect.
  */
 import { benchAppend, type BenchResult } from './append.js';
+import { benchRebuild } from './rebuild.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
+  rebuild: () => benchRebuild(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -47,6 +47,13 @@ interface Runner {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * With the embedded store every await resolves as a microtask, so a catch-up over a long
+ * backlog would never give timers and I/O a turn: lease renewals would not run (the lease
+ * expires and another process takes over mid-batch), HTTP requests would stall, progress bars
+ * would freeze. One macrotask turn per batch costs microseconds.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Projector {
   private readonly runners: Runner[];
@@ -173,6 +180,7 @@ export class Projector {
         }
         if (this.leaseLost) throw new Error('projection lease lost');
         await this.processWithRetry(batch);
+        await yieldToEventLoop();
       }
     } finally {
       await subscription.unsubscribe();
@@ -186,9 +194,11 @@ export class Projector {
     for (;;) {
       const page = await this.options.eventStore.readAll({ after, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
       if (page.length === 0) return total;
+      if (this.leaseLost) throw new Error('projection lease lost');
       await this.processWithRetry(page);
       total += page.length;
       after = page.at(-1)!.position;
+      await yieldToEventLoop();
     }
   }
 

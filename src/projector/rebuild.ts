@@ -1,0 +1,139 @@
+/**
+ * Rebuilding read models from the event store (SPEC 6, 11): the code behind `npm run replay`,
+ * the rebuild benchmark and the tests that compare live documents with rebuilt ones, so all
+ * three exercise exactly the same path.
+ *
+ * A rebuild takes the projections' leases first (never waiting: a running service holds them,
+ * and wiping documents under a live projector would mix two histories), drops the projections'
+ * documents, checkpoints and parked events, then runs an ordinary {@link Projector} over `$all`
+ * up to the head. The leases are released at the end, whatever happens.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { EventStore, Position } from '../stores/event-store.js';
+import { START } from '../stores/event-store.js';
+import type { DocChange, ReadModelStore } from '../stores/read-model.js';
+import type { Projection, ProjectionContext } from '../../projections/projection.js';
+import { PARKED_EVENTS, Projector } from './projector.js';
+
+const DEFAULT_LEASE_TTL_MS = 15_000;
+
+export interface RebuildStores {
+  readonly eventStore: EventStore;
+  readonly readModel: ReadModelStore;
+}
+
+export interface RebuildProgress {
+  /** Events read so far (all user-stream events, including those no projection uses). */
+  readonly events: number;
+  /** Position of the last event committed. */
+  readonly position: Position;
+}
+
+export interface RebuildOptions {
+  readonly context: ProjectionContext;
+  readonly logger?: Logger;
+  /** Events per read and per commit. */
+  readonly batchSize?: number;
+  readonly leaseTtlMs?: number;
+  readonly owner?: string;
+  /** Called once the leases are held and the projections reset, before the first event. */
+  readonly onStart?: (info: { head: Position }) => void;
+  /** Called after each committed batch. */
+  readonly onProgress?: (progress: RebuildProgress) => void;
+}
+
+export interface RebuildSummary {
+  readonly projections: readonly string[];
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  /** Events that some projection could not apply (see `parked_events`). */
+  readonly parked: number;
+  /** Where every rebuilt projection's checkpoint now stands. */
+  readonly position: Position;
+}
+
+/** Another process (normally the running service) holds a projection's lease. */
+export class LeaseHeldError extends Error {
+  override readonly name = 'LeaseHeldError';
+  constructor(readonly projections: readonly string[]) {
+    super(`stop the service first (lease held): another process projects ${projections.join(', ')}`);
+  }
+}
+
+/** Drops a projection's documents and checkpoint, and the events parked for it. */
+export async function resetProjection(readModel: ReadModelStore, projection: Projection): Promise<void> {
+  await readModel.reset(
+    projection.name,
+    projection.collections.map((collection) => collection.name),
+  );
+  // Parked events live in a collection shared by all projections, so reset() cannot drop them;
+  // left behind they would report failures of a history that no longer exists.
+  const parked = await readModel.find(PARKED_EVENTS, { where: { projection: projection.name } });
+  if (parked.length === 0) return;
+  const deletes: DocChange[] = parked.map(({ id }) => ({ op: 'delete', collection: PARKED_EVENTS, id }));
+  // START is what an absent checkpoint means, so this leaves the projection where reset() put it.
+  await readModel.commit(projection.name, deletes, START);
+}
+
+/** Rebuilds `projections` from the whole of `$all`; throws {@link LeaseHeldError} if one is busy. */
+export async function rebuildProjections(stores: RebuildStores, projections: readonly Projection[], options: RebuildOptions): Promise<RebuildSummary> {
+  const owner = options.owner ?? `rebuild-${randomUUID()}`;
+  const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const projector = new Projector({
+    eventStore: stores.eventStore,
+    readModel: stores.readModel,
+    projections,
+    context: options.context,
+    logger: options.logger ?? silentLogger(),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    leaseTtlMs,
+    owner,
+    onBatch: countProgress(options.onProgress),
+  });
+  try {
+    const busy = await tryLeases(stores.readModel, projector.names, owner, leaseTtlMs);
+    if (busy.length > 0) throw new LeaseHeldError(busy);
+    // Held now; this renews them and keeps renewing them while the rebuild runs.
+    if (!(await projector.acquireLeases(false))) throw new LeaseHeldError(projector.names);
+    // prepare() twice: first so the collections exist to be reset, then to reload the (now absent) checkpoints.
+    await projector.prepare();
+    for (const projection of projections) await resetProjection(stores.readModel, projection);
+    await projector.prepare();
+    options.onStart?.({ head: await stores.eventStore.headPosition() });
+    const started = performance.now();
+    const events = await projector.catchUp();
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      projections: projector.names,
+      events,
+      seconds,
+      eventsPerSecond: seconds > 0 ? events / seconds : 0,
+      parked: projector.parkedCount,
+      position: projector.lowestCheckpoint(),
+    };
+  } finally {
+    // Releases only the leases this rebuild's owner holds, so a failed acquisition frees what it took.
+    await projector.stop();
+  }
+}
+
+/** onBatch reports each batch; progress bars want the running total. */
+function countProgress(onProgress: RebuildOptions['onProgress']): ((info: { events: number; position: Position }) => void) | undefined {
+  if (!onProgress) return undefined;
+  let events = 0;
+  return (batch) => {
+    events += batch.events;
+    onProgress({ events, position: batch.position });
+  };
+}
+
+/** Tries every lease (all, so the error names every busy projection); returns those held by others. */
+async function tryLeases(readModel: ReadModelStore, names: readonly string[], owner: string, ttlMs: number): Promise<string[]> {
+  const busy: string[] = [];
+  for (const name of names) if (!(await readModel.tryAcquireLease(name, owner, ttlMs))) busy.push(name);
+  return busy;
+}

@@ -1,0 +1,42 @@
+/** Helpers shared by the projector tests and their child-process fixture. */
+import BetterSqlite3 from 'better-sqlite3';
+import { expect } from 'chai';
+import type { Projection } from '../../projections/projection.js';
+import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
+import type { ReadModelStore, StoredDoc } from '../../src/stores/read-model.js';
+
+/** Every collection of every projection, internal ones included, in one object to deep-compare. */
+export async function dumpDocs(readModel: ReadModelStore, projections: readonly Projection[]): Promise<Record<string, StoredDoc[]>> {
+  const dump: Record<string, StoredDoc[]> = {};
+  for (const projection of projections) {
+    for (const { name } of projection.collections) dump[name] = await readModel.find(name);
+  }
+  return dump;
+}
+
+/** A read model in its own in-memory database (closed with the returned function). */
+export function memoryReadModel(): { readModel: SqliteReadModelStore; close: () => void } {
+  const database = new BetterSqlite3(':memory:');
+  return { readModel: new SqliteReadModelStore(database), close: () => database.close() };
+}
+
+/** The documents that differ between two dumps, readably (chai's diff of the whole dump is not). */
+export function docDifferences(actual: Record<string, StoredDoc[]>, expected: Record<string, StoredDoc[]>): string[] {
+  const differences: string[] = [];
+  for (const collection of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
+    const a = new Map((actual[collection] ?? []).map(({ id, doc }) => [id, JSON.stringify(doc)]));
+    const b = new Map((expected[collection] ?? []).map(({ id, doc }) => [id, JSON.stringify(doc)]));
+    for (const id of new Set([...a.keys(), ...b.keys()])) {
+      if (a.get(id) !== b.get(id)) differences.push(`${collection} ${id}:\n    live:    ${a.get(id) ?? '(absent)'}\n    rebuilt: ${b.get(id) ?? '(absent)'}`);
+    }
+  }
+  return differences;
+}
+
+/** Equal documents, listing the differing ones in full when not (chai truncates big diffs). */
+export function expectSameDocs(live: Record<string, StoredDoc[]>, rebuilt: Record<string, StoredDoc[]>): void {
+  const differences = docDifferences(live, rebuilt);
+  if (differences.length > 0) expect.fail(`documents differ:\n${differences.join('\n')}`);
+  // Also in order: find() without a sort is by id in every adapter.
+  expect(live).to.deep.equal(rebuilt);
+}
