@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
 import { LIMITS } from '../../src/domain/events.js';
-import type { UserState } from '../../src/domain/state.js';
-import { defaultItemId, effectivePrivacy, emptyState, episodeKey, fold, isSubscribed } from '../../src/domain/state.js';
+import type { StateEvent, UserState } from '../../src/domain/state.js';
+import { defaultItemId, effectivePrivacy, emptyState, episodeKey, evolve, fold, isSubscribed } from '../../src/domain/state.js';
 import { ev, t, uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -191,5 +191,46 @@ describe('state fold: checkpoint', () => {
     const sync: UserEvent = { id: uuidOf(999), user: 'u', timestamp: t(3), type: 'sync', object: null, data: { device: 'd', request_id: 'r', counts: {} } };
     const after = fold([share, sync], before);
     expect(after).to.deep.equal(before);
+  });
+});
+
+describe('state fold: in-place folding', () => {
+  const feeds = [FEED, OTHER];
+  const at = fc.integer({ min: 0, max: 20 }).map(t);
+  const guid = fc.constantFrom('g1', 'g2', 'g3');
+  const anEvent: fc.Arbitrary<UserEvent> = fc.oneof(
+    fc.tuple(fc.constantFrom(...feeds), at).map(([feed, when]) => ev.subscribe(feed, when, { rss_feed_title: `t${when}` })),
+    fc.tuple(fc.constantFrom(...feeds), at).map(([feed, when]) => ev.unsubscribe(feed, when)),
+    fc.tuple(fc.constantFrom(...feeds), guid, at, fc.nat(100)).map(([feed, g, when, position]) => ev.play(feed, g, when, { played: position > 50, position })),
+    fc.tuple(fc.constantFrom(...feeds), guid, at, fc.nat(100)).map(([feed, g, when, position]) => ev.position(feed, g, when, position)),
+    fc.tuple(fc.constantFrom(...feeds), guid, at, fc.boolean(), fc.constantFrom(undefined, 'p1')).map(([feed, g, when, removed, playlist]) =>
+      ev.save(feed, g, when, { removed, ...(playlist ? { playlist } : {}) }),
+    ),
+    fc.tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>).map(([when, action]) => ev.playlist(when, { playlist_id: 'p1', action, name: `n${when}` })),
+    fc.tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' })).map(([when, scope]) => ev.remove(when, scope)),
+  );
+
+  it('gives what evolving event by event gives, and never mutates the initial state (property)', () => {
+    fc.assert(
+      fc.property(fc.array(anEvent, { maxLength: 25 }), fc.array(anEvent, { maxLength: 25 }), (first, second) => {
+        const initial = fold(first);
+        const pristine = structuredClone(initial);
+        // A checkpoint in the middle hands the fold a state it does not own.
+        const events: StateEvent[] = [...second.slice(0, 5), ev.checkpoint(t(10), pristine), ...second.slice(5)];
+        const stepByStep = events.reduce<UserState>((state, event) => evolve(state, event), initial);
+        expect(fold(events, initial)).to.deep.equal(stepByStep);
+        expect(initial, 'the initial state is untouched').to.deep.equal(pristine);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is linear in the number of records: 20,000 plays fold in well under a second', () => {
+    const plays = Array.from({ length: 20_000 }, (_, n) => ev.play(FEED, `g${n}`, t(n % 50), { played: false, position: n }));
+    const started = performance.now();
+    const state = fold(plays);
+    // The copy-per-event fold took about 15 s for this; the in-place fold takes a few ms.
+    expect(performance.now() - started).to.be.below(1000);
+    expect(Object.keys(state.play_statuses)).to.have.length(20_000);
   });
 });
