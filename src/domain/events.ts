@@ -130,6 +130,40 @@ export const syncData = z
   })
   .strict();
 
+// ---- gpodder.net API v2 (SPEC 10): episode actions, devices, sync groups, settings -------
+
+/** gpodder's `download`, `delete` and `new` actions (its `play` maps onto `play`). */
+export const EPISODE_ACTIONS = ['download', 'delete', 'new'] as const;
+export const episodeActionData = z
+  .object({ action: z.enum(EPISODE_ACTIONS), device: device.optional(), enclosure: enclosure.optional() })
+  .strict();
+/** gpodder.net's device types; clients map unknown types to `other`. */
+export const DEVICE_TYPES = ['desktop', 'laptop', 'mobile', 'server', 'other'] as const;
+export type DeviceType = (typeof DEVICE_TYPES)[number];
+/** Creates a device, or changes the caption and/or type given. */
+export const deviceData = z
+  .object({ device_id: device, caption: boundedString(LIMITS.title).optional(), type: z.enum(DEVICE_TYPES).optional() })
+  .strict();
+/** gpodder's sync groups: devices to put in one group each, devices to take out of theirs. */
+export const syncGroupData = z
+  .object({ synchronize: z.array(z.array(device).min(2)).max(100), stop_synchronize: z.array(device).max(100) })
+  .strict();
+export const SETTING_SCOPES = ['account', 'device', 'podcast', 'episode'] as const;
+export type SettingScope = (typeof SETTING_SCOPES)[number];
+/**
+ * gpodder's settings: set and remove keys of one scope. The podcast (and episode URL, as
+ * `rss_source_id`) of podcast and episode scopes is the event's object, so erasing a feed
+ * erases its settings too.
+ */
+export const settingData = z
+  .object({
+    scope: z.enum(SETTING_SCOPES),
+    device: device.optional(),
+    set: z.record(boundedString(LIMITS.id).min(1), z.json()),
+    remove: z.array(boundedString(LIMITS.id).min(1)),
+  })
+  .strict();
+
 /** The user event types and, for each, its data schema and which `object` it takes. */
 export const USER_EVENT_TYPES = {
   subscribe: { data: subscribeData, object: feedObject },
@@ -142,13 +176,21 @@ export const USER_EVENT_TYPES = {
   remove: { data: removeData, object: feedObject.nullable() },
   playlist: { data: playlistData, object: z.null() },
   sync: { data: syncData, object: z.null() },
+  episode_action: { data: episodeActionData, object: episodeObject },
+  /** Devices, sync groups and settings are written through the gpodder API only. */
+  device: { data: deviceData, object: z.null() },
+  sync_group: { data: syncGroupData, object: z.null() },
+  setting: { data: settingData, object: feedObject.nullable() },
   /** Emitted by the server when the user deletes their account: projections forget the user. */
   account_deleted: { data: z.object({}).strict(), object: z.null() },
 } as const;
 
 export type UserEventType = keyof typeof USER_EVENT_TYPES;
-/** Types a client may send as actions (`sync` and `account_deleted` are emitted by the server only). */
-export const ACTION_TYPES = ['subscribe', 'unsubscribe', 'play', 'position', 'save', 'share', 'privacy', 'remove', 'playlist'] as const;
+/**
+ * Types a client may send as actions (`sync` and `account_deleted` are emitted by the server
+ * only; `device`, `sync_group` and `setting` come through the gpodder API).
+ */
+export const ACTION_TYPES = ['subscribe', 'unsubscribe', 'play', 'position', 'save', 'share', 'privacy', 'remove', 'playlist', 'episode_action'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
 
 const envelopeFields = {
@@ -173,6 +215,10 @@ export const userEvent = z.discriminatedUnion('type', [
   userEventSchema('remove', USER_EVENT_TYPES.remove),
   userEventSchema('playlist', USER_EVENT_TYPES.playlist),
   userEventSchema('sync', USER_EVENT_TYPES.sync),
+  userEventSchema('episode_action', USER_EVENT_TYPES.episode_action),
+  userEventSchema('device', USER_EVENT_TYPES.device),
+  userEventSchema('sync_group', USER_EVENT_TYPES.sync_group),
+  userEventSchema('setting', USER_EVENT_TYPES.setting),
   userEventSchema('account_deleted', USER_EVENT_TYPES.account_deleted),
 ]);
 export type UserEvent = z.infer<typeof userEvent>;
@@ -196,6 +242,7 @@ export const actionInput = z.discriminatedUnion('type', [
   actionSchema('privacy', USER_EVENT_TYPES.privacy),
   actionSchema('remove', USER_EVENT_TYPES.remove),
   actionSchema('playlist', USER_EVENT_TYPES.playlist),
+  actionSchema('episode_action', USER_EVENT_TYPES.episode_action),
 ]);
 export type ActionInput = z.infer<typeof actionInput>;
 
