@@ -65,7 +65,8 @@ function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocCh
 
 export const episodeActionsProjection: Projection = {
   name: 'episode_actions',
-  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq'], ['user', 'feed', 'seq'], ['user', 'device', 'seq'], ['user', 'revision'], ['user', 'feed', 'guid']] }],
+  // Erasure and truncation are rare: they scan the user's (or the feed's) documents by the paging indexes.
+  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq'], ['user', 'feed', 'seq'], ['user', 'device', 'seq']] }],
   evolve(projected, view) {
     const { event } = projected;
     const user = projected.user;

@@ -35,11 +35,16 @@ function load(view: ProjectionView, user: string): GpodderSlices {
   return { devices, settings, sync_groups: (groups ?? []) as string[][] };
 }
 
+/**
+ * Document changes from records before and after an event. A checkpoint rewrites every record
+ * with its own position, as a rebuild from the retained stream (which starts there) would.
+ */
 function diffRecords(collection: string, projected: ProjectedEvent, before: Record<string, object>, after: Record<string, object>): DocChange[] {
+  const restamp = projected.event.type === 'checkpoint';
   const changes: DocChange[] = [];
   for (const key of Object.keys(before)) if (!(key in after)) changes.push(del(collection, userDocId(projected.user, key)));
   for (const [key, record] of Object.entries(after)) {
-    if (isDeepStrictEqual(before[key], record)) continue;
+    if (!restamp && isDeepStrictEqual(before[key], record)) continue;
     changes.push(put(collection, userDocId(projected.user, key), { ...(record as Doc), user: projected.user, key, seq: projected.seq }));
   }
   return changes;
@@ -61,7 +66,7 @@ export const gpodderDevicesProjection: Projection = {
       ...diffRecords(GPODDER_DEVICES, projected, before.devices, after.devices),
       ...diffRecords(GPODDER_SETTINGS, projected, before.settings, after.settings),
     ];
-    if (!isDeepStrictEqual(before.sync_groups, after.sync_groups)) {
+    if (event.type === 'checkpoint' || !isDeepStrictEqual(before.sync_groups, after.sync_groups)) {
       changes.push(
         after.sync_groups.length === 0
           ? del(GPODDER_SYNC_GROUPS, projected.user)
