@@ -13,6 +13,9 @@ import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
 import { SyncService } from './services/sync.js';
 import { MeService } from './services/me.js';
+import { GpodderService } from './services/gpodder.js';
+import { GpodderEpisodeService } from './services/gpodder-episodes.js';
+import { GpodderAuth } from './services/gpodder-auth.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
@@ -52,15 +55,18 @@ export async function startService(config: Config, logger: Logger, options: Stor
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
   const retention = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger, projections: projector.names });
   const userEvents = new UserEventService(stores.eventStore, (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }));
+  const accounts = new AccountService(stores.accounts);
+  const gpodder = new GpodderService(userEvents, readModels);
   const app = createApp({
     logger,
-    accounts: new AccountService(stores.accounts),
+    accounts,
     userEvents,
     readModels,
     sync: new SyncService(userEvents, readModels),
     me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
+    gpodder: { accounts, auth: new GpodderAuth(accounts, stores.accounts), service: gpodder, episodes: new GpodderEpisodeService(gpodder), bodyLimit: config.BODY_LIMIT },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),
     metrics: async () => {

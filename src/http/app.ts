@@ -16,6 +16,8 @@ import { publicRouter } from './public.js';
 import { readModelsRouter } from './read-models.js';
 import { syncRouter } from './sync.js';
 import { meRouter } from './me.js';
+import type { GpodderDependencies } from './gpodder/index.js';
+import { gpodderRouter } from './gpodder/index.js';
 
 export interface AppDependencies {
   logger: Logger;
@@ -28,6 +30,8 @@ export interface AppDependencies {
   bodyLimit: string;
   /** Reports whether the stores answer (for `/readyz`). */
   ready: () => Promise<boolean>;
+  /** The gpodder.net API v2 (`/api/2/...`, `/subscriptions/...`); absent without it. */
+  gpodder?: GpodderDependencies;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -54,6 +58,8 @@ export function createApp(deps: AppDependencies): Express {
   const authenticated = requireUser(deps.accounts);
   // Routes with their own body limit come before the general parser.
   app.use(syncRouter(deps.sync, authenticated));
+  // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.
+  if (deps.gpodder) app.use(gpodderRouter(deps.gpodder));
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
   // text/plain or form-urlencoded. `strict` still rejects bare scalars.
   app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));

@@ -48,7 +48,11 @@ export class AccountService {
   }
 
   async issueToken(username: string, password: string, label?: string): Promise<{ token: string; id: string; account: Account }> {
-    const account = await this.verify(username, password);
+    return this.issueTokenFor(await this.verify(username, password), label);
+  }
+
+  /** A new token for an account the caller has just authenticated (gpodder session cookies). */
+  async issueTokenFor(account: Account, label?: string): Promise<{ token: string; id: string; account: Account }> {
     const secret = newTokenSecret();
     const id = randomUUID();
     await this.accounts.createToken({

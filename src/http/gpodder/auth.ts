@@ -1,0 +1,133 @@
+/**
+ * gpodder API authentication: HTTP Basic, the `sessionid` cookie, or a native bearer token.
+ *
+ * Client quirks honoured here:
+ * - every 401 carries `WWW-Authenticate: Basic realm="…"`: urllib-based clients (mygpoclient,
+ *   so gPodder) only send credentials after such a challenge;
+ * - any successful Basic authentication sets `sessionid`, which then authenticates alone:
+ *   mygpoclient answers at most three challenges per client object, so a long session must
+ *   run on the cookie;
+ * - the `{u}` of the path must be the authenticated user (else 401).
+ */
+import { Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { AccountService, Principal } from '../../services/accounts.js';
+import { InvalidCredentialsError } from '../../services/accounts.js';
+import type { GpodderAuth } from '../../services/gpodder-auth.js';
+import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
+import { principalOf } from '../auth.js';
+import { unauthorized } from '../errors.js';
+
+export const REALM = 'podsync';
+const CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` };
+const BEARER = /^Bearer ([A-Za-z0-9_-]{20,200})$/;
+const SESSION_VALUE = /^[A-Za-z0-9_-]{20,200}$/;
+
+/** The session this request runs on, for logout: the cookie's, or one opened by this request. */
+interface SessionRef {
+  readonly userId: string;
+  readonly tokenId: string;
+}
+
+const challenge = (message: string) => unauthorized(message, CHALLENGE);
+
+export function parseBasic(header: string): { username: string; password: string } | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+export function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function setSessionCookie(req: Request, res: Response, value: string, maxAge?: number): void {
+  const attributes = [`${SESSION_COOKIE}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', ...(req.secure ? ['Secure'] : []), ...(maxAge !== undefined ? [`Max-Age=${maxAge}`] : [])];
+  res.append('Set-Cookie', attributes.join('; '));
+}
+
+export function sessionOf(res: Response): SessionRef | undefined {
+  return res.locals['gpodderSession'] as SessionRef | undefined;
+}
+
+async function fromCookie(auth: GpodderAuth, req: Request): Promise<Principal | undefined> {
+  const value = readCookie(req, SESSION_COOKIE);
+  return value !== undefined && SESSION_VALUE.test(value) ? auth.fromSession(value) : undefined;
+}
+
+/** Authenticates a gpodder request, or answers 401 with a Basic challenge. */
+export function gpodderUser(auth: GpodderAuth, accounts: AccountService): RequestHandler {
+  return async (req, res, next) => {
+    const header = req.get('authorization');
+    if (header !== undefined && /^Basic\s/i.test(header)) {
+      const credentials = parseBasic(header);
+      if (!credentials) throw challenge('Malformed Basic credentials');
+      let account;
+      try {
+        account = await auth.verifyBasic(credentials.username, credentials.password);
+      } catch (error) {
+        if (error instanceof InvalidCredentialsError) throw challenge(error.message);
+        throw error;
+      }
+      req.principal = { userId: account.id, username: account.username, tokenId: null };
+      const session = await fromCookie(auth, req);
+      if (session?.userId === account.id && session.tokenId !== null) {
+        res.locals['gpodderSession'] = { userId: account.id, tokenId: session.tokenId } satisfies SessionRef;
+      } else {
+        const opened = await auth.openSession(account);
+        setSessionCookie(req, res, opened.secret);
+        res.locals['gpodderSession'] = { userId: account.id, tokenId: opened.tokenId } satisfies SessionRef;
+      }
+      return next();
+    }
+    const bearer = header !== undefined ? BEARER.exec(header) : null;
+    if (bearer) {
+      const principal = await accounts.authenticateToken(bearer[1]!);
+      if (!principal) throw challenge('Invalid or revoked token');
+      req.principal = principal;
+      return next();
+    }
+    const session = await fromCookie(auth, req);
+    if (session) {
+      req.principal = session;
+      if (session.tokenId !== null) res.locals['gpodderSession'] = { userId: session.userId, tokenId: session.tokenId } satisfies SessionRef;
+      return next();
+    }
+    if (readCookie(req, SESSION_COOKIE) !== undefined) setSessionCookie(req, res, '', 0);
+    throw challenge(header === undefined ? 'Authentication required' : 'Unsupported Authorization scheme: use Basic');
+  };
+}
+
+/**
+ * The principal, checked against the `{u}` of the path. Usernames are unique regardless of
+ * letter case (the accounts store finds `Carol` for `carol`), so they compare that way here.
+ */
+export function ownerOf(req: Request, username: string): Principal {
+  const principal = principalOf(req);
+  if (principal.username.toLowerCase() !== username.toLowerCase()) throw challenge(`Authenticated as ${principal.username}, not as ${username}`);
+  return principal;
+}
+
+/** `POST /api/2/auth/{u}/login.json`, `POST /api/2/auth/{u}/logout.json`: empty 200s, as gpodder.net. */
+export function gpodderAuthRouter(auth: GpodderAuth, authenticated: RequestHandler): Router {
+  const router = Router();
+  router.post('/api/2/auth/:username/login.json', authenticated, (req, res) => {
+    ownerOf(req, String(req.params['username']));
+    res.status(200).end();
+  });
+  router.post('/api/2/auth/:username/logout.json', authenticated, async (req, res) => {
+    ownerOf(req, String(req.params['username']));
+    const session = sessionOf(res);
+    if (session) await auth.closeSession(session.userId, session.tokenId);
+    setSessionCookie(req, res, '', 0);
+    res.status(200).end();
+  });
+  return router;
+}

@@ -1,0 +1,49 @@
+/**
+ * Episode actions: `POST /api/2/episodes/{u}.json` (a list of actions → `{timestamp,
+ * update_urls}`) and `GET /api/2/episodes/{u}.json?since=&podcast=&device=&aggregated=` →
+ * `{actions, timestamp}`. Uploads may be large (10,000 actions is about 2.5 MB), so the route
+ * authenticates before parsing a body of up to {@link EPISODES_BODY_LIMIT}.
+ */
+import { Router } from 'express';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import { gpodderDeviceId, gpodderUploadBody, sanitizeUrl, sinceParam } from '../../domain/gpodder.js';
+import type { GpodderEpisodeService } from '../../services/gpodder-episodes.js';
+import { parseInput } from '../validate.js';
+import { ownerOf } from './auth.js';
+import { jsonBody, splitFile } from './common.js';
+
+export const EPISODES_BODY_LIMIT = '16mb';
+
+const downloadQuery = z.object({
+  since: sinceParam,
+  // Matched as stored: trimmed like uploaded URLs; a URL the server would never store matches nothing.
+  podcast: z
+    .string()
+    .max(4096)
+    .transform((value) => sanitizeUrl(value) ?? value.trim())
+    .optional(),
+  device: gpodderDeviceId.optional(),
+  aggregated: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((value) => value === 'true' || value === '1')
+    .optional(),
+});
+
+export function episodesRouter(episodes: GpodderEpisodeService, authenticated: RequestHandler): Router {
+  const router = Router();
+
+  router.post('/api/2/episodes/:file', authenticated, jsonBody(EPISODES_BODY_LIMIT), async (req, res) => {
+    const principal = ownerOf(req, splitFile(req.params['file'], ['json']).name);
+    const actions = parseInput(gpodderUploadBody, req.body ?? []);
+    res.json(await episodes.upload(principal, actions));
+  });
+
+  router.get('/api/2/episodes/:file', authenticated, async (req, res) => {
+    const principal = ownerOf(req, splitFile(req.params['file'], ['json']).name);
+    const query = parseInput(downloadQuery, req.query, ['query']);
+    res.json(await episodes.download(principal, query));
+  });
+
+  return router;
+}

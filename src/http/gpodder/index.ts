@@ -1,0 +1,43 @@
+/**
+ * The gpodder.net API v2 (SPEC 10), at gpodder.net's own paths, so AntennaPod, gPodder and
+ * Kasts sync unchanged. Mounted before the app's JSON parser: each route parses its own body
+ * (JSON whatever the Content-Type, text for the simple API's lists, a larger limit for
+ * episode uploads), after authentication.
+ */
+import { Router } from 'express';
+import type { AccountService } from '../../services/accounts.js';
+import type { GpodderAuth } from '../../services/gpodder-auth.js';
+import type { GpodderService } from '../../services/gpodder.js';
+import type { GpodderEpisodeService } from '../../services/gpodder-episodes.js';
+import { gpodderAuthRouter, gpodderUser } from './auth.js';
+import { gpodderErrors } from './common.js';
+import { devicesRouter } from './devices.js';
+import { episodesRouter } from './episodes.js';
+import { favoritesRouter } from './favorites.js';
+import { settingsRouter } from './settings.js';
+import { simpleRouter } from './simple.js';
+import { subscriptionsRouter } from './subscriptions.js';
+import { syncDevicesRouter } from './sync-devices.js';
+
+export interface GpodderDependencies {
+  readonly accounts: AccountService;
+  readonly auth: GpodderAuth;
+  readonly service: GpodderService;
+  readonly episodes: GpodderEpisodeService;
+  readonly bodyLimit: string;
+}
+
+export function gpodderRouter(deps: GpodderDependencies): Router {
+  const router = Router();
+  const authenticated = gpodderUser(deps.auth, deps.accounts);
+  router.use(gpodderAuthRouter(deps.auth, authenticated));
+  router.use(devicesRouter(deps.service, authenticated, deps.bodyLimit));
+  router.use(subscriptionsRouter(deps.service, authenticated, deps.bodyLimit));
+  router.use(simpleRouter(deps.service, authenticated, deps.bodyLimit));
+  router.use(episodesRouter(deps.episodes, authenticated));
+  router.use(syncDevicesRouter(deps.service, authenticated, deps.bodyLimit));
+  router.use(settingsRouter(deps.service, authenticated, deps.bodyLimit));
+  router.use(favoritesRouter(deps.service, authenticated));
+  router.use(gpodderErrors);
+  return router;
+}

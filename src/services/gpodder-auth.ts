@@ -1,0 +1,95 @@
+/**
+ * Authentication for the gpodder.net API (SPEC 10): HTTP Basic with the account's username
+ * and password, and a `sessionid` cookie set by any successful Basic authentication.
+ *
+ * The session is a bearer token of the accounts store (only its hash is stored), labelled
+ * {@link SESSION_LABEL}: revocable, listed with the user's tokens, valid on every stateless
+ * worker. Clients that send Basic on every request and drop cookies would mint a token per
+ * request, so each user keeps at most {@link MAX_SESSIONS} sessions (the oldest go).
+ *
+ * Basic on every request also means scrypt on every request (about 50 ms). A worker remembers,
+ * for a few minutes, that a password was verified against a given stored hash: under an HMAC
+ * with a per-process random key (never the password itself), and only while the stored hash
+ * is unchanged and the account enabled, so a password change or a deletion takes effect at
+ * once. A miss falls back to scrypt; nothing has to be shared between workers.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Account, AccountStore } from '../stores/accounts.js';
+import type { AccountService, Principal } from './accounts.js';
+
+export const SESSION_COOKIE = 'sessionid';
+export const SESSION_LABEL = 'gpodder session';
+export const MAX_SESSIONS = 20;
+
+interface VerifiedLogin {
+  readonly accountId: string;
+  readonly passwordHash: string;
+  readonly expiresAt: number;
+}
+
+export interface GpodderAuthOptions {
+  /** How long a verified password is remembered (default 5 minutes). */
+  readonly rememberMs?: number;
+  /** At most this many remembered logins per worker (default 10,000). */
+  readonly maxRemembered?: number;
+  readonly now?: () => number;
+}
+
+export class GpodderAuth {
+  private readonly remembered = new Map<string, VerifiedLogin>();
+  private readonly hmacKey = randomBytes(32);
+  private readonly rememberMs: number;
+  private readonly maxRemembered: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly store: AccountStore,
+    options: GpodderAuthOptions = {},
+  ) {
+    this.rememberMs = options.rememberMs ?? 5 * 60_000;
+    this.maxRemembered = options.maxRemembered ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Checks Basic credentials; throws `InvalidCredentialsError` (src/services/accounts.ts). */
+  async verifyBasic(username: string, password: string): Promise<Account> {
+    const key = createHmac('sha256', this.hmacKey).update(username).update('\u0000').update(password).digest('base64url');
+    const known = this.remembered.get(key);
+    if (known && known.expiresAt > this.now()) {
+      const account = await this.store.findByUsername(username);
+      if (account && !account.disabled && account.id === known.accountId && account.passwordHash === known.passwordHash) return account;
+    }
+    this.remembered.delete(key);
+    const account = await this.accounts.verify(username, password);
+    if (this.remembered.size >= this.maxRemembered) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      const oldest = this.remembered.keys().next();
+      if (!oldest.done) this.remembered.delete(oldest.value);
+    }
+    this.remembered.set(key, { accountId: account.id, passwordHash: account.passwordHash, expiresAt: this.now() + this.rememberMs });
+    return account;
+  }
+
+  /** A new session for the account: the cookie value and the token's id. */
+  async openSession(account: Account): Promise<{ secret: string; tokenId: string }> {
+    const issued = await this.accounts.issueTokenFor(account, SESSION_LABEL);
+    const sessions = (await this.accounts.listTokens(account.id))
+      .filter((token) => token.label === SESSION_LABEL)
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+    for (const stale of sessions.slice(MAX_SESSIONS)) {
+      if (stale.id !== issued.id) await this.accounts.revokeToken(account.id, stale.id);
+    }
+    return { secret: issued.token, tokenId: issued.id };
+  }
+
+  /** The user of a session cookie, if it is live. */
+  fromSession(secret: string): Promise<Principal | undefined> {
+    return this.accounts.authenticateToken(secret);
+  }
+
+  /** Ends a session (logout): its token is revoked. */
+  async closeSession(userId: string, tokenId: string): Promise<void> {
+    await this.accounts.revokeToken(userId, tokenId);
+  }
+}

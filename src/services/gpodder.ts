@@ -1,0 +1,341 @@
+/**
+ * The gpodder.net API v2 (SPEC 10) over the user's events and read models: devices,
+ * subscriptions (advanced and simple API), sync groups, settings, favorites and updates.
+ * Episode actions are in gpodder-episodes.ts.
+ *
+ * Subscriptions are the account's, shared by all its devices (as in the gpodder servers most
+ * used with AntennaPod and Kasts): a device's add/remove becomes `subscribe`/`unsubscribe`
+ * with `data.device`, and every device — and the native API — sees the one list. That is what
+ * makes native and gpodder reads agree; sync groups are kept and reported as clients set them.
+ *
+ * Every `timestamp` / `since` is a commit position of `$all` (as the native sync's cursor), so
+ * a change uploaded late, whatever its own time, reaches devices syncing from an earlier one.
+ */
+import { randomUUID } from 'node:crypto';
+import type { JsonValue, Position } from '../stores/event-store.js';
+import type { Doc } from '../stores/read-model.js';
+import type { DeviceType, SettingScope, UserEvent } from '../domain/events.js';
+import { streams } from '../domain/events.js';
+import type { SettingsTarget } from '../domain/gpodder-state.js';
+import { settingsKey } from '../domain/gpodder-state.js';
+import type { ListedPodcast } from '../domain/gpodder-formats.js';
+import { decideSubscriptionChanges, diffSubscriptionList, effectiveSince, newDeviceEvents, sanitizeChanges, sanitizeUrl } from '../domain/gpodder.js';
+import { episodeKey, isSubscribed } from '../domain/state.js';
+import type { SubscriptionState } from '../domain/state.js';
+import { toStoreEvent } from './codec.js';
+import type { Principal } from './accounts.js';
+import type { ReadModelService } from './read-models.js';
+import type { UserEventService } from './user-events.js';
+import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
+import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
+import { PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderRecordOf } from '../../projections/gpodder-devices.js';
+import { userDocId } from '../../projections/projection.js';
+
+/** Bad input that only the user's data reveals (e.g. an unknown device): a 400 naming the fields. */
+export class GpodderInputError extends Error {
+  override readonly name = 'GpodderInputError';
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+export interface GpodderDevice {
+  id: string;
+  caption: string;
+  type: DeviceType;
+  subscriptions: number;
+}
+
+export interface SubscriptionDiff {
+  add: string[];
+  remove: string[];
+  timestamp: number;
+}
+
+export interface SyncStatus {
+  synchronized: string[][];
+  'not-synchronized': string[];
+}
+
+/** gpodder's episode object (favorites); fields it has no value for are null. */
+export interface GpodderEpisode {
+  title: string | null;
+  url: string;
+  podcast_title: string | null;
+  podcast_url: string;
+  description: string | null;
+  website: string | null;
+  released: string | null;
+  mygpo_link: string | null;
+  guid: string;
+}
+
+/** gpodder's podcast object (updates); this service does not fetch feeds, so most fields are null. */
+export interface GpodderPodcast {
+  url: string;
+  title: string | null;
+  description: string | null;
+  website: string | null;
+  logo_url: string | null;
+  mygpo_link: string | null;
+  subscribers: number;
+  subscribers_last_week: number;
+}
+
+export class GpodderService {
+  constructor(
+    readonly userEvents: UserEventService,
+    readonly readModels: ReadModelService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  // ---- shared helpers --------------------------------------------------------------------
+
+  /** Appends events of the user atomically; the position of the last one. */
+  async append(principal: Principal, events: readonly UserEvent[]): Promise<Position> {
+    const result = await this.userEvents.store.append(
+      streams.user(principal.userId),
+      events.map((event) => toStoreEvent(event, { username: principal.username })),
+      { expectedRevision: 'any' },
+    );
+    return result.position;
+  }
+
+  /** The cursor of a write that wrote nothing: the user's latest position (0 for a new user). */
+  async userCursor(userId: string): Promise<number> {
+    return Number((await this.readModels.latestPosition(userId))?.commit ?? 0n);
+  }
+
+  async headCommit(): Promise<number> {
+    return Number((await this.userEvents.store.headPosition()).commit);
+  }
+
+  async checkpointCommit(projection: string): Promise<number> {
+    return Number((await this.readModels.readModel.getCheckpoint(projection))?.position.commit ?? 0n);
+  }
+
+  context(principal: Principal) {
+    return { user: principal.userId, newId: randomUUID, now: this.clock().toISOString() };
+  }
+
+  private async knownDevices(userId: string): Promise<Map<string, Doc>> {
+    const docs = await this.readModels.readModel.find(GPODDER_DEVICES, { where: { user: userId }, orderBy: [{ field: 'key', direction: 'asc' }] });
+    return new Map(docs.map(({ doc }) => [String(doc['key']), gpodderRecordOf(doc)]));
+  }
+
+  /** Device events for the devices of a write the account does not know yet. */
+  async deviceEventsFor(principal: Principal, devices: readonly string[]): Promise<UserEvent[]> {
+    if (devices.length === 0) return [];
+    const known = await this.knownDevices(principal.userId);
+    return newDeviceEvents(new Set(known.keys()), devices, this.context(principal));
+  }
+
+  private async subscriptionRecords(userId: string, since?: number): Promise<(SubscriptionState & { seq: number })[]> {
+    const docs = await this.readModels.readModel.find(SUBSCRIPTIONS, {
+      where: { user: userId },
+      ...(since !== undefined ? { greaterThan: { field: 'seq', value: since } } : {}),
+      orderBy: since !== undefined ? [{ field: 'seq', direction: 'asc' }] : [{ field: 'created_at', direction: 'asc' }],
+    });
+    return docs.map(({ doc }) => doc as unknown as SubscriptionState & { seq: number });
+  }
+
+  private async subscribedFeeds(userId: string): Promise<SubscriptionState[]> {
+    return (await this.subscriptionRecords(userId)).filter(isSubscribed);
+  }
+
+  // ---- devices ---------------------------------------------------------------------------
+
+  async listDevices(principal: Principal): Promise<GpodderDevice[]> {
+    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES, SUBSCRIPTIONS]);
+    const [devices, subscribed] = await Promise.all([this.knownDevices(principal.userId), this.subscribedFeeds(principal.userId)]);
+    return [...devices.values()].map((device) => ({
+      id: String(device['id']),
+      caption: String(device['caption'] ?? ''),
+      type: device['type'] as DeviceType,
+      subscriptions: subscribed.length,
+    }));
+  }
+
+  /** Creates the device, or changes what is given; a request that changes nothing writes nothing. */
+  async updateDevice(principal: Principal, deviceId: string, changes: { caption?: string | undefined; type?: DeviceType | undefined }): Promise<void> {
+    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    const current = (await this.knownDevices(principal.userId)).get(deviceId);
+    const differs = (field: 'caption' | 'type') => changes[field] !== undefined && changes[field] !== current?.[field];
+    if (current && !differs('caption') && !differs('type')) return;
+    const ctx = this.context(principal);
+    const data = { device_id: deviceId, ...(changes.caption !== undefined ? { caption: changes.caption } : {}), ...(changes.type !== undefined ? { type: changes.type } : {}) };
+    await this.append(principal, [{ id: ctx.newId(), user: ctx.user, timestamp: ctx.now, type: 'device', object: null, data }]);
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------
+
+  /** `GET /api/2/subscriptions/{u}/{device}.json?since=`: the account's changes after `since`. */
+  async subscriptionChanges(principal: Principal, since: number | undefined): Promise<SubscriptionDiff> {
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
+    // From the start, removals mean nothing to a device: it only needs what to subscribe to.
+    return {
+      add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
+      remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
+      timestamp,
+    };
+  }
+
+  private async subscriptionsSince(principal: Principal, since: number | undefined) {
+    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
+    const from = effectiveSince(since, await this.headCommit());
+    // The cursor is read before the documents: a change committed in between is answered now
+    // and possibly again next time, never skipped.
+    const cursor = await this.checkpointCommit(SUBSCRIPTIONS);
+    const records = await this.subscriptionRecords(principal.userId, from);
+    return { records, from, timestamp: Math.max(cursor, from) };
+  }
+
+  /** `POST /api/2/subscriptions/{u}/{device}.json`. */
+  async uploadSubscriptionChanges(principal: Principal, device: string, add: readonly string[], remove: readonly string[]): Promise<{ timestamp: number; update_urls: [string, string][] }> {
+    const changes = sanitizeChanges(add, remove);
+    if (changes.conflicts.length > 0) {
+      throw new GpodderInputError(`A URL is both added and removed: ${changes.conflicts.slice(0, 3).join(', ')}`, changes.conflicts.map((url) => ({ path: 'add', message: `${url} is also in remove` })));
+    }
+    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS, GPODDER_DEVICES]);
+    const subscribed = new Set((await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed));
+    const events = [...(await this.deviceEventsFor(principal, [device])), ...decideSubscriptionChanges(subscribed, changes, device, this.context(principal))];
+    const timestamp = events.length > 0 ? Number((await this.append(principal, events)).commit) : await this.userCursor(principal.userId);
+    return { timestamp, update_urls: changes.updateUrls };
+  }
+
+  /** The simple API's lists: the account's current subscriptions. */
+  async currentSubscriptions(principal: Principal): Promise<ListedPodcast[]> {
+    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
+    return (await this.subscribedFeeds(principal.userId)).map((sub) => ({ url: sub.rss_source_feed, title: sub.rss_feed_title }));
+  }
+
+  /** The simple API's PUT: the uploaded list becomes the subscriptions (URLs that are not http(s) are skipped). */
+  async replaceSubscriptions(principal: Principal, device: string, urls: readonly string[]): Promise<void> {
+    const wanted = urls.map(sanitizeUrl).filter((url) => url !== undefined);
+    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS, GPODDER_DEVICES]);
+    const subscribed = new Set((await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed));
+    const events = [...(await this.deviceEventsFor(principal, [device])), ...decideSubscriptionChanges(subscribed, diffSubscriptionList(subscribed, wanted), device, this.context(principal))];
+    if (events.length > 0) await this.append(principal, events);
+  }
+
+  /** `GET /api/2/updates/{u}/{device}.json`: subscription changes as podcast objects, and new episodes (none: feeds are not fetched). */
+  async updates(principal: Principal, since: number | undefined): Promise<{ add: GpodderPodcast[]; remove: string[]; updates: never[]; timestamp: number }> {
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
+    return {
+      add: records.filter(isSubscribed).map((record) => podcastObject(record)),
+      remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
+      updates: [],
+      timestamp,
+    };
+  }
+
+  // ---- sync groups -----------------------------------------------------------------------
+
+  async syncStatus(principal: Principal): Promise<SyncStatus> {
+    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    return this.readSyncStatus(principal.userId);
+  }
+
+  private async readSyncStatus(userId: string): Promise<SyncStatus> {
+    const [devices, groupsDoc] = await Promise.all([this.knownDevices(userId), this.readModels.readModel.get(GPODDER_SYNC_GROUPS, userId)]);
+    const groups = (groupsDoc?.['groups'] ?? []) as string[][];
+    const grouped = new Set(groups.flat());
+    return { synchronized: groups, 'not-synchronized': [...devices.keys()].filter((id) => !grouped.has(id)).sort() };
+  }
+
+  /** Starts and stops synchronisation; every device named must exist (400 naming it otherwise). */
+  async updateSyncGroups(principal: Principal, synchronize: readonly (readonly string[])[], stop: readonly string[]): Promise<SyncStatus> {
+    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    const known = await this.knownDevices(principal.userId);
+    const issues: { path: string; message: string }[] = [];
+    synchronize.forEach((group, i) => group.forEach((device, j) => known.has(device) || issues.push({ path: `synchronize.${i}.${j}`, message: `unknown device ${device}` })));
+    stop.forEach((device, i) => known.has(device) || issues.push({ path: `stop-synchronize.${i}`, message: `unknown device ${device}` }));
+    if (issues.length > 0) throw new GpodderInputError(`Unknown device: ${issues.map((issue) => issue.path).join(', ')}`, issues);
+    const groups = synchronize.map((group) => [...new Set(group)]).filter((group) => group.length >= 2);
+    if (groups.length > 0 || stop.length > 0) {
+      const ctx = this.context(principal);
+      const position = await this.append(principal, [
+        { id: ctx.newId(), user: ctx.user, timestamp: ctx.now, type: 'sync_group', object: null, data: { synchronize: groups, stop_synchronize: [...stop] } },
+      ]);
+      await this.readModels.waitFor([GPODDER_DEVICES], position);
+    }
+    return this.readSyncStatus(principal.userId);
+  }
+
+  // ---- settings --------------------------------------------------------------------------
+
+  async settings(principal: Principal, target: SettingsTarget): Promise<Record<string, JsonValue>> {
+    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    return this.readSettings(principal.userId, target);
+  }
+
+  private async readSettings(userId: string, target: SettingsTarget): Promise<Record<string, JsonValue>> {
+    const doc = await this.readModels.readModel.get(GPODDER_SETTINGS, userDocId(userId, settingsKey(target)));
+    return (doc?.['values'] ?? {}) as Record<string, JsonValue>;
+  }
+
+  /** Sets then removes keys (gpodder.net's order); answers the scope's settings after the change. */
+  async updateSettings(principal: Principal, target: SettingsTarget & { scope: SettingScope }, set: Record<string, JsonValue>, remove: readonly string[]): Promise<Record<string, JsonValue>> {
+    if (Object.keys(set).length > 0 || remove.length > 0) {
+      const ctx = this.context(principal);
+      const object = target.podcast === undefined ? null : { rss_source_feed: target.podcast, ...(target.episode !== undefined ? { rss_source_id: target.episode } : {}) };
+      const data = { scope: target.scope, ...(target.device !== undefined ? { device: target.device } : {}), set, remove: [...remove] };
+      const position = await this.append(principal, [{ id: ctx.newId(), user: ctx.user, timestamp: ctx.now, type: 'setting', object, data }]);
+      await this.readModels.waitFor([GPODDER_DEVICES], position);
+    } else {
+      await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    }
+    return this.readSettings(principal.userId, target);
+  }
+
+  // ---- favorites -------------------------------------------------------------------------
+
+  /** Favorites are the episodes saved in the user's playlists (a save is a like). */
+  async favorites(principal: Principal): Promise<GpodderEpisode[]> {
+    const user = principal.userId;
+    await this.readModels.catchUpWithUser(user, [PLAYLISTS, PLAY_STATUSES]);
+    const docs = await this.readModels.readModel.find(PLAYLISTS, { where: { user }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
+    const saved = new Map<string, { feed: string; guid: string; title: string | null; feedTitle: string | null }>();
+    for (const { doc } of docs) {
+      const playlist = presentPlaylist(doc, { includeDeleted: false });
+      for (const item of (playlist?.['items'] ?? []) as unknown as { rss_source_feed: string; rss_source_id: string; item_title: string | null; feed_title: string | null }[]) {
+        const key = episodeKey(item.rss_source_feed, item.rss_source_id);
+        if (!saved.has(key)) saved.set(key, { feed: item.rss_source_feed, guid: item.rss_source_id, title: item.item_title, feedTitle: item.feed_title });
+      }
+    }
+    // The media URL, when a play status knows it; else the guid (often a URL itself).
+    const statuses = await this.readModels.readModel.getMany(PLAY_STATUSES, [...saved.keys()].map((key) => userDocId(user, key)));
+    return [...saved].map(([key, episode]) => {
+      const status = statuses.get(userDocId(user, key));
+      const enclosure = status?.['rss_enclosure'] as { url?: string } | null | undefined;
+      return {
+        title: episode.title ?? (status?.['rss_item_title'] as string | null | undefined) ?? null,
+        url: enclosure?.url ?? episode.guid,
+        podcast_title: episode.feedTitle ?? (status?.['rss_feed_title'] as string | null | undefined) ?? null,
+        podcast_url: episode.feed,
+        description: null,
+        website: null,
+        released: null,
+        mygpo_link: null,
+        guid: episode.guid,
+      };
+    });
+  }
+}
+
+function podcastObject(record: SubscriptionState): GpodderPodcast {
+  return {
+    url: record.rss_source_feed,
+    title: record.rss_feed_title,
+    description: null,
+    website: null,
+    logo_url: null,
+    mygpo_link: null,
+    subscribers: 0,
+    subscribers_last_week: 0,
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * Episode actions: upload → `{timestamp, update_urls}`; download `?since=&podcast=&device=&aggregated=`
+ * → `{actions, timestamp}`; the client quirks (formats, duplicates, late uploads, big uploads).
+ */
+import { expect } from 'chai';
+import type { TestService } from '../../support/service.js';
+import { startTestService } from '../../support/service.js';
+import { EPISODE_ACTIONS_PAGE } from '../../../src/services/gpodder-episodes.js';
+import type { GpodderTestUser } from './support.js';
+import { action, FEED_A, FEED_B, gpodderUser } from './support.js';
+
+interface Action {
+  podcast: string;
+  episode: string;
+  guid?: string;
+  device?: string;
+  action: string;
+  timestamp: string;
+  started?: number;
+  position?: number;
+  total?: number;
+}
+
+describe('gpodder API: episode actions', function () {
+  let service: TestService;
+  let user: GpodderTestUser;
+  const upload = (actions: unknown, contentType = 'application/json') =>
+    service.http.post(`/api/2/episodes/${user.username}.json`).set('Authorization', user.basic).set('Content-Type', contentType).send(JSON.stringify(actions));
+  const download = (query = '') => service.http.get(`/api/2/episodes/${user.username}.json${query}`).set('Authorization', user.basic);
+
+  before(async () => {
+    service = await startTestService();
+  });
+  after(async () => {
+    await service.stop();
+  });
+  beforeEach(async () => {
+    user = await gpodderUser(service);
+  });
+
+  it('uploads a list (JSON sent as form-urlencoded) and answers {timestamp, update_urls}', async () => {
+    const response = await upload([action(), action({ action: 'play', started: 0, position: 120, total: 500 })], 'application/x-www-form-urlencoded');
+    expect(response.status).to.equal(200);
+    expect(response.body).to.have.keys(['timestamp', 'update_urls']);
+    expect(response.body.timestamp).to.satisfy(Number.isInteger);
+    expect(response.body.update_urls).to.deep.equal([]);
+  });
+
+  it('answers actions with gpodder timestamps, lowercase actions, started/position/total only on play', async () => {
+    await upload([
+      action({ action: 'DOWNLOAD', device: 'phone', position: 5 }),
+      action({ action: 'Play', started: 15, position: 120, total: 500, timestamp: '2026-02-01T11:00:00+01:00', guid: 'ep-1' }),
+      action({ action: 'delete' }),
+      action({ action: 'new', timestamp: '2026-02-01T12:00:00.250Z' }),
+    ]);
+    const response = await download('?since=0');
+    expect(response.status).to.equal(200);
+    expect(response.body).to.have.keys(['actions', 'timestamp']);
+    const actions = response.body.actions as Action[];
+    expect(actions.map((a) => a.action)).to.deep.equal(['download', 'play', 'delete', 'new']);
+    for (const a of actions) {
+      expect(a.timestamp).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+      if (a.action !== 'play') expect(a).not.to.have.any.keys('started', 'position', 'total');
+    }
+    expect(actions[0]).to.deep.equal({ podcast: FEED_A, episode: 'https://cdn.example.com/a/1.mp3', device: 'phone', action: 'download', timestamp: '2026-02-01T10:00:00' });
+    expect(actions[1]).to.deep.equal({ podcast: FEED_A, episode: 'https://cdn.example.com/a/1.mp3', guid: 'ep-1', action: 'play', timestamp: '2026-02-01T10:00:00', started: 15, position: 120, total: 500 });
+    expect(actions[3]!.timestamp).to.equal('2026-02-01T12:00:00');
+  });
+
+  it('an action without a timestamp happened when it was uploaded', async () => {
+    const { timestamp: _t, ...untimed } = action();
+    await upload([untimed]);
+    const [only] = (await download()).body.actions as Action[];
+    expect(Date.parse(`${only!.timestamp}Z`)).to.be.closeTo(Date.now(), 60_000);
+  });
+
+  it('since is the server sequence: an upload with old action times still reaches a device syncing from an earlier cursor', async () => {
+    await upload([action({ timestamp: '2026-03-01T00:00:00' })]);
+    const phone = await download('?since=0');
+    // Another device uploads late: its action happened long before the phone's last sync.
+    await upload([action({ episode: 'https://cdn.example.com/a/old.mp3', timestamp: '2020-01-01T00:00:00', device: 'laptop' })]);
+    const next = await download(`?since=${phone.body.timestamp}`);
+    expect((next.body.actions as Action[]).map((a) => a.episode)).to.deep.equal(['https://cdn.example.com/a/old.mp3']);
+    expect(next.body.timestamp).to.be.greaterThan(phone.body.timestamp);
+    expect((await download(`?since=${next.body.timestamp}`)).body.actions).to.deep.equal([]);
+  });
+
+  it('ignores exact duplicates, within an upload and across uploads', async () => {
+    const play = action({ action: 'play', position: 10, device: 'phone' });
+    const first = await upload([play, play, action()]);
+    const count = await service.eventCount();
+    const again = await upload([play, action()]);
+    expect(again.status).to.equal(200);
+    expect(await service.eventCount()).to.equal(count);
+    expect(again.body.timestamp).to.equal(first.body.timestamp);
+    const mixed = await upload([play, action({ action: 'play', position: 11, device: 'phone' })]);
+    expect(mixed.status).to.equal(200);
+    expect(await service.eventCount()).to.equal(count + 1);
+    expect((await download()).body.actions).to.have.length(3);
+  });
+
+  it('uses the guid as the episode identity when present', async () => {
+    await upload([action({ action: 'play', position: 10, guid: 'guid-1', episode: 'https://cdn.example.com/old-url.mp3' })]);
+    await upload([action({ action: 'play', position: 20, guid: 'guid-1', episode: 'https://cdn.example.com/new-url.mp3', timestamp: '2026-02-02T00:00:00' })]);
+    const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${user.token}`);
+    expect(statuses.body.play_statuses).to.have.length(1);
+    expect(statuses.body.play_statuses[0]).to.include({ rss_source_id: 'guid-1', position: 20 });
+    const aggregated = await download('?aggregated=true');
+    expect((aggregated.body.actions as Action[]).map((a) => [a.episode, a.position])).to.deep.equal([['https://cdn.example.com/new-url.mp3', 20]]);
+  });
+
+  it('sanitises URLs: update_urls maps trimmed ones, rejects non-http(s) ones (those actions are not stored)', async () => {
+    const response = await upload([action({ podcast: ` ${FEED_A} ` }), action({ episode: 'file:///home/me/x.mp3' })]);
+    expect(response.status).to.equal(200);
+    expect(response.body.update_urls).to.deep.equal([
+      [` ${FEED_A} `, FEED_A],
+      ['file:///home/me/x.mp3', ''],
+    ]);
+    expect((await download()).body.actions).to.have.length(1);
+  });
+
+  it('filters by podcast and by device; aggregated keeps the latest action of each episode', async () => {
+    await upload([
+      action({ device: 'phone', timestamp: '2026-02-01T10:00:00' }),
+      action({ action: 'play', position: 50, device: 'laptop', timestamp: '2026-02-01T12:00:00' }),
+      action({ podcast: FEED_B, episode: 'https://cdn.example.com/b/1.mp3', device: 'phone' }),
+    ]);
+    expect(((await download(`?podcast=${encodeURIComponent(FEED_B)}`)).body.actions as Action[]).map((a) => a.podcast)).to.deep.equal([FEED_B]);
+    expect(((await download('?device=laptop')).body.actions as Action[]).map((a) => a.action)).to.deep.equal(['play']);
+    expect(((await download('?since=0&aggregated=true')).body.actions as Action[]).map((a) => [a.podcast, a.action])).to.have.deep.members([
+      [FEED_A, 'play'],
+      [FEED_B, 'download'],
+    ]);
+  });
+
+  it('400 naming the field for bad actions or queries, nothing written; never a 500', async () => {
+    const before = await service.eventCount();
+    const bad = await upload([action(), action({ action: 'play' }), action({ action: 'flattr' }), action({ timestamp: 'noon' }), action({ device: 'my device' })]);
+    expect(bad.status).to.equal(400);
+    expect(bad.body.details.issues.map((issue: { path: string }) => issue.path)).to.include.members(['1.position', '2.action', '3.timestamp', '4.device']);
+    for (const body of ['{"podcast":', '"x"', '42']) {
+      const response = await service.http.post(`/api/2/episodes/${user.username}.json`).set('Authorization', user.basic).send(body);
+      expect(response.status, body).to.equal(400);
+    }
+    expect((await upload({ not: 'a list' })).status).to.equal(400);
+    expect((await download('?since=-1')).status).to.equal(400);
+    expect((await download('?aggregated=maybe')).body.details.issues[0].path).to.equal('query.aggregated');
+    expect(await service.eventCount()).to.equal(before);
+  });
+
+  it('accepts 10,000 actions in one request quickly and atomically, and pages them back by position', async function () {
+    this.timeout(60_000);
+    const actions = Array.from({ length: 10_000 }, (_, i) =>
+      action({
+        podcast: `https://feeds.example.com/show-${i % 40}.xml`,
+        episode: `https://cdn.example.com/show-${i % 40}/${i}.mp3`,
+        guid: `guid-${i}`,
+        action: i % 4 === 0 ? 'download' : 'play',
+        ...(i % 4 === 0 ? {} : { started: 0, position: i % 3000, total: 3000 }),
+        timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString().slice(0, 19),
+        device: 'phone',
+      }),
+    );
+    // Atomic: one bad action at the very end and nothing of the other 9,999 lands.
+    const before = await service.eventCount();
+    const rejected = await upload([...actions.slice(0, 9_999), action({ action: 'play' })]);
+    expect(rejected.status).to.equal(400);
+    expect(rejected.body.details.issues[0].path).to.equal('9999.position');
+    expect(await service.eventCount()).to.equal(before);
+
+    const started = performance.now();
+    const response = await upload(actions);
+    const ms = performance.now() - started;
+    expect(response.status).to.equal(200);
+    expect(ms, `10,000 actions took ${Math.round(ms)} ms`).to.be.lessThan(10_000);
+    // 10,000 actions and the device they name, in one append.
+    expect(await service.eventCount()).to.equal(before + 10_001);
+
+    const seen = new Set<string>();
+    let since = 0;
+    let pages = 0;
+    for (;;) {
+      const page = await download(`?since=${since}`);
+      expect(page.status).to.equal(200);
+      const got = page.body.actions as Action[];
+      expect(got.length).to.be.at.most(EPISODE_ACTIONS_PAGE);
+      if (got.length === 0) break;
+      for (const a of got) seen.add(a.guid!);
+      since = page.body.timestamp;
+      pages++;
+    }
+    expect(seen.size).to.equal(10_000);
+    expect(pages).to.be.at.least(2);
+  });
+});

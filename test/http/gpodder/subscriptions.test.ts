@@ -1,0 +1,121 @@
+/**
+ * Subscriptions, advanced API: `POST {add, remove}` → `{timestamp, update_urls}`, `GET ?since=`
+ * → `{add, remove, timestamp}`; timestamps are server positions; URLs sanitised. And updates.
+ */
+import { expect } from 'chai';
+import type { TestService } from '../../support/service.js';
+import { startTestService } from '../../support/service.js';
+import type { GpodderTestUser } from './support.js';
+import { FEED_A, FEED_B, FEED_C, gpodderUser } from './support.js';
+
+describe('gpodder API: subscriptions', function () {
+  let service: TestService;
+  let user: GpodderTestUser;
+  const upload = (device: string, body: unknown, contentType = 'application/json') =>
+    service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).set('Content-Type', contentType).send(JSON.stringify(body));
+  const changes = (device: string, since?: number | string) =>
+    service.http.get(`/api/2/subscriptions/${user.username}/${device}.json${since === undefined ? '' : `?since=${since}`}`).set('Authorization', user.basic);
+
+  before(async () => {
+    service = await startTestService();
+  });
+  after(async () => {
+    await service.stop();
+  });
+  beforeEach(async () => {
+    user = await gpodderUser(service);
+  });
+
+  it('uploads changes and answers an integer timestamp and update_urls (always present)', async () => {
+    const response = await upload('phone', { add: [FEED_A, FEED_B], remove: [] });
+    expect(response.status).to.equal(200);
+    expect(response.body).to.have.keys(['timestamp', 'update_urls']);
+    expect(response.body.timestamp).to.be.a('number').and.satisfy(Number.isInteger);
+    expect(response.body.update_urls).to.deep.equal([]);
+  });
+
+  it('sanitises URLs: trimmed ones are mapped, non-http(s) ones mapped to "" and not stored', async () => {
+    const response = await upload('phone', { add: [`  ${FEED_A}\n`, 'feed://example.com/rss', 'not a url'], remove: [] }, 'application/x-www-form-urlencoded');
+    expect(response.status).to.equal(200);
+    expect(response.body.update_urls).to.deep.equal([
+      [`  ${FEED_A}\n`, FEED_A],
+      ['feed://example.com/rss', ''],
+      ['not a url', ''],
+    ]);
+    expect((await changes('phone', 0)).body.add).to.deep.equal([FEED_A]);
+  });
+
+  it('400 when a URL is both added and removed, and nothing is written', async () => {
+    const before = await service.eventCount();
+    const response = await upload('phone', { add: [FEED_A, FEED_B], remove: [` ${FEED_B}`] });
+    expect(response.status).to.equal(400);
+    expect(response.body.message).to.contain(FEED_B);
+    expect(response.body.details.issues[0].path).to.equal('add');
+    expect(await service.eventCount()).to.equal(before);
+  });
+
+  it('400 naming the field for malformed lists', async () => {
+    const response = await upload('phone', { add: [FEED_A, 7], remove: 'x' });
+    expect(response.status).to.equal(400);
+    expect(response.body.details.issues.map((issue: { path: string }) => issue.path)).to.have.members(['add.1', 'remove']);
+  });
+
+  it('GET since=0 lists the current subscriptions (no removals); since=the upload’s timestamp, nothing', async () => {
+    const first = await upload('phone', { add: [FEED_A, FEED_B, FEED_C] });
+    const second = await upload('phone', { remove: [FEED_B] });
+    const all = await changes('phone', 0);
+    expect(all.status).to.equal(200);
+    expect(all.body).to.have.keys(['add', 'remove', 'timestamp']);
+    expect(all.body.add).to.have.members([FEED_A, FEED_C]);
+    expect(all.body.remove).to.deep.equal([]);
+    expect(all.body.timestamp).to.be.at.least(second.body.timestamp);
+    const none = await changes('phone', second.body.timestamp);
+    expect(none.body).to.deep.include({ add: [], remove: [] });
+    const afterFirst = await changes('phone', first.body.timestamp);
+    expect(afterFirst.body).to.deep.include({ add: [], remove: [FEED_B] });
+  });
+
+  it('every device of the account sees every device’s changes, from its own cursor', async () => {
+    const start = await changes('laptop', 0);
+    await upload('phone', { add: [FEED_A] });
+    const onLaptop = await changes('laptop', start.body.timestamp);
+    expect(onLaptop.body.add).to.deep.equal([FEED_A]);
+    await upload('laptop', { add: [FEED_B], remove: [FEED_A] });
+    const onPhone = await changes('phone', onLaptop.body.timestamp);
+    expect(onPhone.body).to.deep.include({ add: [FEED_B], remove: [FEED_A] });
+  });
+
+  it('adding a subscribed feed or removing an unknown one writes nothing, and still answers a timestamp', async () => {
+    const first = await upload('phone', { add: [FEED_A] });
+    const before = await service.eventCount();
+    const again = await upload('phone', { add: [FEED_A], remove: [FEED_C] });
+    expect(await service.eventCount()).to.equal(before);
+    expect(again.body.timestamp).to.equal(first.body.timestamp);
+  });
+
+  it('creates the device on first use (type other)', async () => {
+    await upload('tablet', { add: [FEED_A] });
+    const devices = await service.http.get(`/api/2/devices/${user.username}.json`).set('Authorization', user.basic);
+    expect(devices.body).to.deep.equal([{ id: 'tablet', caption: '', type: 'other', subscriptions: 1 }]);
+  });
+
+  it('a since beyond the server’s sequence (a gpodder.net unix time) reads as 0; a bad since is a 400', async () => {
+    await upload('phone', { add: [FEED_A] });
+    expect((await changes('phone', 1_700_000_000)).body.add).to.deep.equal([FEED_A]);
+    const bad = await changes('phone', 'yesterday');
+    expect(bad.status).to.equal(400);
+    expect(bad.body.details.issues[0].path).to.equal('query.since');
+  });
+
+  it('updates: subscription changes as podcast objects, an empty list of new episodes, a timestamp', async () => {
+    await upload('phone', { add: [FEED_A] });
+    const response = await service.http.get(`/api/2/updates/${user.username}/phone.json?since=0&include_actions=true`).set('Authorization', user.basic);
+    expect(response.status).to.equal(200);
+    expect(response.body).to.have.keys(['add', 'remove', 'updates', 'timestamp']);
+    expect(response.body.add).to.have.length(1);
+    expect(response.body.add[0]).to.include({ url: FEED_A });
+    expect(response.body.updates).to.deep.equal([]);
+    const later = await service.http.get(`/api/2/updates/${user.username}/phone.json?since=${response.body.timestamp}`).set('Authorization', user.basic);
+    expect(later.body).to.deep.include({ add: [], remove: [] });
+  });
+});
