@@ -22,6 +22,10 @@ export const configSchema = z
     REGISTRATION: z.enum(['open', 'closed']).default('open'),
     DEFAULT_PRIVACY: z.enum(PRIVACY_LEVELS).default('private'),
     BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 1mb').default('1mb'),
+    /** Bearer token of the admin API (`/admin`); unset, `/admin` does not exist (404). */
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
+    /** `/readyz` fails while a projection is this many events (or more) behind the store's head. */
+    READY_MAX_LAG: z.coerce.number().int().min(1).default(1000),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'eventstoredb' && !env.EVENTSTORE_URL) {

@@ -1,8 +1,8 @@
 /** The Express application: middleware, routers and error handling, with no I/O of its own. */
 import express from 'express';
-import type { Express, RequestHandler } from 'express';
-import { randomUUID } from 'node:crypto';
+import type { Express } from 'express';
 import type { Logger } from '../logger.js';
+import type { Readiness } from '../admin/status.js';
 import type { AccountService } from '../services/accounts.js';
 import type { UserEventService } from '../services/user-events.js';
 import type { ReadModelService } from '../services/read-models.js';
@@ -16,6 +16,9 @@ import { publicRouter } from './public.js';
 import { readModelsRouter } from './read-models.js';
 import { syncRouter } from './sync.js';
 import { meRouter } from './me.js';
+import { metricsRouter, requestContext } from './observability.js';
+import type { AdminDependencies } from './admin.js';
+import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
 import { gpodderRouter } from './gpodder/index.js';
 
@@ -28,26 +31,14 @@ export interface AppDependencies {
   me: MeService;
   registration: 'open' | 'closed';
   bodyLimit: string;
-  /** Reports whether the stores answer (for `/readyz`). */
-  ready: () => Promise<boolean>;
+  /** Whether the stores answer and the projections are caught up (for `/readyz`). */
+  ready: () => Promise<Readiness>;
+  /** The `/metrics` body (Prometheus text); no `/metrics` route without it. */
+  metrics?: () => Promise<string>;
+  /** The admin API; `/admin` does not exist without it (no ADMIN_TOKEN). */
+  admin?: AdminDependencies;
   /** The gpodder.net API v2 (`/api/2/...`, `/subscriptions/...`); absent without it. */
   gpodder?: GpodderDependencies;
-}
-
-const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-function requestContext(logger: Logger): RequestHandler {
-  return (req, res, next) => {
-    const given = req.get('x-request-id');
-    req.id = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-    res.setHeader('X-Request-Id', req.id);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.http('request', { requestId: req.id, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 });
-    });
-    next();
-  };
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -65,11 +56,14 @@ export function createApp(deps: AppDependencies): Express {
   app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
 
   app.use(healthRouter(deps.ready));
+  if (deps.metrics) app.use(metricsRouter(deps.metrics));
   app.use(authRouter({ accounts: deps.accounts, registration: deps.registration }));
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
   app.use(publicRouter(deps.readModels.readModel));
   app.use(meRouter(deps.me, authenticated));
+
+  if (deps.admin) app.use('/admin', adminRouter(deps.admin));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -24,7 +24,7 @@ export interface TestService extends Service {
 
 let counter = 0;
 
-export async function startTestService(env: Record<string, string> = {}, options: { clock?: () => Date } = {}): Promise<TestService> {
+export async function startTestService(env: Record<string, string> = {}, options: { clock?: () => Date; runProjector?: boolean } = {}): Promise<TestService> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-test-'));
   const config: Config = loadConfig({ DATA_DIR: dataDir, ...env });
   const service = await startService(config, silentLogger(), options);

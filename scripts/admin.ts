@@ -1,0 +1,250 @@
+/**
+ * The admin CLI (SPEC 1, 11): `npm run admin -- <command>`. Works on whichever stores the
+ * environment configures (DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL), through the
+ * ports, with the same modules as the admin HTTP API (src/admin).
+ *
+ * Exit codes: 0 done, 1 failure (unknown user, taken username, store error, ...), 2 usage.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { ZodError } from 'zod';
+import { allProjections } from '../projections/index.js';
+import { collectStats, formatStats, formatTable } from '../src/admin/status.js';
+import { formatStream, inspectStream } from '../src/admin/stream.js';
+import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError } from '../src/admin/users.js';
+import type { Config } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { LeaseHeldError, rebuildProjections } from '../src/projector/rebuild.js';
+import { createRetentionPass } from '../src/retention/retention-service.js';
+import type { Stores } from '../src/runtime.js';
+import { openStores } from '../src/runtime.js';
+import { MeService } from '../src/services/me.js';
+import { ReadModelService } from '../src/services/read-models.js';
+import { UsernameTakenError } from '../src/stores/accounts.js';
+
+const USAGE = `usage: npm run admin -- <command> [options]
+
+  users create <username> [--password-stdin]   create a user (a password is generated unless
+                                               --password-stdin reads it from standard input)
+  users list [--json]                          every user
+  users disable <username>                     refuse the user's logins and tokens (data is kept)
+  users enable <username>                      undo disable
+  stream <username> [--limit N] [--json]       the user's events (the last N), with revisions,
+                                               types, times and the stream's truncation point
+  export <username>                            the user's data as JSON (as GET /v1/me/export)
+  replay [--projection NAME]...                rebuild read models (stop the service first)
+  retention                                    run one retention pass now
+  stats [--json]                               events, users, projection checkpoints and lag,
+                                               parked events
+
+Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A failure to report in one line, without a stack trace (exit 1). */
+class CommandError extends Error {
+  override readonly name = 'CommandError';
+}
+
+interface Options {
+  readonly json: boolean;
+  readonly passwordStdin: boolean;
+  readonly limit: number | undefined;
+  readonly projection: string[];
+}
+
+function parse(argv: readonly string[]): { positionals: string[]; options: Options; help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        json: { type: 'boolean' },
+        'password-stdin': { type: 'boolean' },
+        limit: { type: 'string' },
+        projection: { type: 'string', short: 'p', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values } = parsed;
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
+  }
+  return {
+    positionals: parsed.positionals,
+    help: values.help ?? false,
+    options: { json: values.json ?? false, passwordStdin: values['password-stdin'] ?? false, limit, projection: values.projection ?? [] },
+  };
+}
+
+/** Checks the argument count of a command: `expect(args, 1, 'stream <username>')`. */
+function operands(args: readonly string[], count: number, synopsis: string): string[] {
+  if (args.length !== count) throw new UsageError(`expected: ${synopsis}`);
+  return [...args];
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const print = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+async function usersCommand(stores: Stores, args: readonly string[], options: Options): Promise<void> {
+  const [action, ...rest] = args;
+  switch (action) {
+    case 'create': {
+      const [username] = operands(rest, 1, 'users create <username> [--password-stdin]');
+      // One trailing newline is how `echo` and here-strings end a password, not part of it.
+      const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
+      try {
+        const user = await createUser(stores.accounts, username!, password);
+        print(`created user ${user.username} (${user.id})`);
+        if (!options.passwordStdin) print(`password: ${password}\n(shown once: it is stored only as a hash)`);
+      } catch (error) {
+        if (error instanceof UsernameTakenError) throw new CommandError(`username ${username!} is taken`);
+        if (error instanceof ZodError) throw new CommandError(error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
+        throw error;
+      }
+      return;
+    }
+    case 'list': {
+      operands(rest, 0, 'users list [--json]');
+      const users = await listUsers(stores.accounts);
+      if (options.json) return print(JSON.stringify(users, null, 2));
+      print(formatTable(['username', 'id', 'created', 'status'], users.map((user) => [user.username, user.id, user.created_at, user.disabled ? 'disabled' : 'active'])));
+      print(`${users.length} user${users.length === 1 ? '' : 's'}`);
+      return;
+    }
+    case 'disable':
+    case 'enable': {
+      const [username] = operands(rest, 1, `users ${action} <username>`);
+      const user = await setUserDisabled(stores.accounts, username!, action === 'disable');
+      print(`${user.username} is ${user.disabled ? 'disabled' : 'enabled'}`);
+      return;
+    }
+    default:
+      throw new UsageError(action === undefined ? 'users: expected create, list, disable or enable' : `users: unknown action "${action}"`);
+  }
+}
+
+async function run(command: string, args: readonly string[], options: Options, config: Config): Promise<void> {
+  // Usage errors first, before any store is opened.
+  if (command === 'replay' && args.length > 0) throw new UsageError('expected: replay [--projection NAME]...');
+  const selected = options.projection.flatMap((value) => value.split(',')).filter((name) => name !== '');
+  const unknown = selected.filter((name) => !allProjections.some((projection) => projection.name === name));
+  if (unknown.length > 0) throw new UsageError(`unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ')})`);
+
+  const stores = await openStores(config);
+  try {
+    switch (command) {
+      case 'users':
+        return await usersCommand(stores, args, options);
+      case 'stream': {
+        const [username] = operands(args, 1, 'stream <username> [--limit N] [--json]');
+        const inspection = await inspectStream(stores.eventStore, await requireAccount(stores.accounts, username!), options.limit === undefined ? {} : { limit: options.limit });
+        return print(options.json ? JSON.stringify(inspection, null, 2) : formatStream(inspection));
+      }
+      case 'export': {
+        const [username] = operands(args, 1, 'export <username>');
+        const account = await requireAccount(stores.accounts, username!);
+        const me = new MeService(stores.eventStore, stores.accounts, new ReadModelService(stores.eventStore, stores.readModel));
+        return print(JSON.stringify(await me.export({ userId: account.id, username: account.username, tokenId: null })));
+      }
+      case 'replay': {
+        const projections = selected.length === 0 ? allProjections : allProjections.filter((projection) => selected.includes(projection.name));
+        const summary = await rebuildProjections(stores, projections, { context: { defaultPrivacy: config.DEFAULT_PRIVACY }, logger: cliLogger(config) });
+        print(`replayed ${summary.projections.join(', ')}: ${summary.events} events in ${summary.seconds.toFixed(2)} s, ${summary.parked} parked`);
+        return;
+      }
+      case 'retention': {
+        operands(args, 0, 'retention');
+        const summary = await createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger: cliLogger(config) }).run(new Date());
+        print(
+          `retention as of ${summary.asOf}: ${summary.usersConsidered} users considered, ${summary.usersSnapshotted} snapshotted, ` +
+            `${summary.eventsRemoved} events removed, ${summary.feedsRolled} feeds rolled, ${summary.seconds.toFixed(2)} s`,
+        );
+        return;
+      }
+      case 'stats': {
+        operands(args, 0, 'stats [--json]');
+        const names = allProjections.map((projection) => projection.name);
+        const stats = await collectStats({ ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined }, names);
+        return print(options.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await stores.close();
+  }
+}
+
+function cliLogger(config: Config) {
+  // Logs go to stderr (Console transport) so stdout stays the command's output.
+  return createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, format: config.LOG_FORMAT });
+}
+
+const COMMANDS = new Set(['users', 'stream', 'export', 'replay', 'retention', 'stats']);
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  const [command, ...args] = parsed.positionals;
+  if (parsed.help || command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (command === undefined || !COMMANDS.has(command)) {
+    console.error(`${command === undefined ? 'no command given' : `unknown command "${command}"`}\n\n${USAGE}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  try {
+    await run(command, args, parsed.options, config);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof UnknownUserError || error instanceof CommandError || error instanceof LeaseHeldError) {
+      console.error(`admin ${command}: ${error.message}`);
+      return 1;
+    }
+    console.error(`admin ${command} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

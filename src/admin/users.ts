@@ -1,0 +1,47 @@
+/**
+ * Account administration shared by the admin CLI and `/admin`: create, list, disable and
+ * enable users. Disabling is reversible and keeps the user's data; a disabled user cannot log
+ * in and their tokens stop working (AccountService refuses disabled accounts) until enabled.
+ */
+import type { Account, AccountStore } from '../stores/accounts.js';
+import { AccountService, credentialsSchema } from '../services/accounts.js';
+
+export class UnknownUserError extends Error {
+  override readonly name = 'UnknownUserError';
+  constructor(readonly username: string) {
+    super(`no user named "${username}"`);
+  }
+}
+
+export interface UserSummary {
+  id: string;
+  username: string;
+  created_at: string;
+  disabled: boolean;
+}
+
+export function userSummary(account: Account): UserSummary {
+  return { id: account.id, username: account.username, created_at: account.createdAt, disabled: account.disabled };
+}
+
+export async function requireAccount(accounts: AccountStore, username: string): Promise<Account> {
+  const account = await accounts.findByUsername(username);
+  if (!account) throw new UnknownUserError(username);
+  return account;
+}
+
+/** Validates like registration does (throws the ZodError), then creates the account. */
+export async function createUser(accounts: AccountStore, username: string, password: string): Promise<UserSummary> {
+  const credentials = credentialsSchema.parse({ username, password });
+  return userSummary(await new AccountService(accounts).register(credentials.username, credentials.password));
+}
+
+export async function listUsers(accounts: AccountStore): Promise<UserSummary[]> {
+  return (await accounts.listAccounts()).map(userSummary);
+}
+
+export async function setUserDisabled(accounts: AccountStore, username: string, disabled: boolean): Promise<UserSummary> {
+  const account = await requireAccount(accounts, username);
+  await accounts.setDisabled(account.id, disabled);
+  return userSummary({ ...account, disabled });
+}

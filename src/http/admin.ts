@@ -1,0 +1,108 @@
+/**
+ * The admin API (`/admin`), guarded by `ADMIN_TOKEN` (`Authorization: Bearer <ADMIN_TOKEN>`).
+ * Mounted only when the token is configured; otherwise `/admin` does not exist (404). The
+ * same operations as the admin CLI, through the same modules (src/admin).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router } from 'express';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import type { StatsJson } from '../admin/status.js';
+import { inspectStream } from '../admin/stream.js';
+import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError, userSummary } from '../admin/users.js';
+import type { MeService } from '../services/me.js';
+import type { AccountStore } from '../stores/accounts.js';
+import { UsernameTakenError } from '../stores/accounts.js';
+import type { EventStore } from '../stores/event-store.js';
+import { conflict, notFound, unauthorized } from './errors.js';
+import { parseInput } from './validate.js';
+
+export interface AdminDependencies {
+  readonly token: string;
+  readonly accounts: AccountStore;
+  readonly eventStore: EventStore;
+  readonly me: MeService;
+  readonly stats: () => Promise<StatsJson>;
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/**
+ * Compares digests, not the strings: timingSafeEqual needs equal lengths, and comparing
+ * digests of equal length leaks neither the token's content nor its length through timing.
+ */
+export function requireAdminToken(token: string): RequestHandler {
+  const expected = digest(token);
+  return (req, _res, next) => {
+    const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
+    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+      throw unauthorized('Admin token required', { 'WWW-Authenticate': 'Bearer realm="podsync-admin"' });
+    }
+    next();
+  };
+}
+
+const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).loose();
+const createBody = z.object({ username: z.string(), password: z.string() }).strict();
+
+export function adminRouter(deps: AdminDependencies): Router {
+  const router = Router();
+  router.use(requireAdminToken(deps.token));
+
+  const account = async (username: string) => {
+    try {
+      return await requireAccount(deps.accounts, username);
+    } catch (error) {
+      if (error instanceof UnknownUserError) throw notFound(`No user named ${username}`);
+      throw error;
+    }
+  };
+
+  router.get('/users', async (_req, res) => {
+    res.json({ users: await listUsers(deps.accounts) });
+  });
+
+  router.post('/users', async (req, res) => {
+    const body = parseInput(createBody, req.body);
+    try {
+      res.status(201).json(await createUser(deps.accounts, body.username, body.password));
+    } catch (error) {
+      if (error instanceof UsernameTakenError) throw conflict(`Username ${body.username} is taken`);
+      throw error;
+    }
+  });
+
+  router.get('/users/:username', async (req, res) => {
+    res.json(userSummary(await account(req.params['username']!)));
+  });
+
+  router.get('/users/:username/stream', async (req, res) => {
+    const { limit } = parseInput(limitQuery, req.query);
+    res.json(await inspectStream(deps.eventStore, await account(req.params['username']!), { limit }));
+  });
+
+  router.get('/users/:username/export', async (req, res) => {
+    const found = await account(req.params['username']!);
+    res.json(await deps.me.export({ userId: found.id, username: found.username, tokenId: null }));
+  });
+
+  for (const [action, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    router.post(`/users/:username/${action}`, async (req, res) => {
+      try {
+        res.json(await setUserDisabled(deps.accounts, req.params['username']!, disabled));
+      } catch (error) {
+        if (error instanceof UnknownUserError) throw notFound(`No user named ${req.params['username']!}`);
+        throw error;
+      }
+    });
+  }
+
+  router.get('/stats', async (_req, res) => {
+    res.json(await deps.stats());
+  });
+
+  return router;
+}

@@ -1,0 +1,130 @@
+/** The admin HTTP API (`/admin`): the ADMIN_TOKEN guard, users, streams, export, stats. */
+import { expect } from 'chai';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+
+const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
+const FEED = 'https://feeds.example.com/admin.xml';
+const events = [
+  { type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: FEED }, data: { rss_feed_title: 'Admin show' } },
+  { type: 'play', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEED, rss_source_id: 'ep-1' }, data: { played: true, position: 42 } },
+];
+
+describe('admin API', function () {
+  describe('without ADMIN_TOKEN', function () {
+    let service: TestService;
+    before(async () => {
+      service = await startTestService();
+    });
+    after(() => service.stop());
+
+    it('does not exist: 404 with or without a token', async () => {
+      for (const path of ['/admin/users', '/admin/stats', '/admin/users/x/stream']) {
+        expect((await service.http.get(path)).status, path).to.equal(404);
+        expect((await service.http.get(path).set('Authorization', `Bearer ${ADMIN_TOKEN}`)).status, path).to.equal(404);
+      }
+    });
+  });
+
+  describe('with ADMIN_TOKEN', function () {
+    let service: TestService;
+    let user: { token: string; userId: string; username: string };
+    const admin = (path: string) => service.http.get(path).set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+    const adminPost = (path: string) => service.http.post(path).set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+
+    before(async () => {
+      service = await startTestService({ ADMIN_TOKEN });
+      user = await service.login('ada', 'ada long password');
+      const posted = await service.http.post('/v1/events').set('Authorization', `Bearer ${user.token}`).send({ events });
+      expect(posted.status).to.equal(201);
+      await service.settle();
+    });
+    after(() => service.stop());
+
+    it('refuses a missing, malformed, wrong or differently sized token with 401', async () => {
+      const attempts = [undefined, ADMIN_TOKEN, `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN.slice(0, -1)}x`, 'Bearer short', `Bearer ${ADMIN_TOKEN}extra`];
+      for (const header of attempts) {
+        const request = service.http.get('/admin/users');
+        const response = header === undefined ? await request : await request.set('Authorization', header);
+        expect(response.status, String(header)).to.equal(401);
+        expect(response.headers['www-authenticate']).to.contain('Bearer');
+        expect(response.body.error).to.equal('unauthorized');
+      }
+    });
+
+    it('refuses a user bearer token', async () => {
+      expect((await service.http.get('/admin/users').set('Authorization', `Bearer ${user.token}`)).status).to.equal(401);
+    });
+
+    it('lists users and shows one', async () => {
+      const list = await admin('/admin/users');
+      expect(list.status).to.equal(200);
+      expect(list.body.users).to.deep.include({ id: user.userId, username: 'ada', created_at: list.body.users[0].created_at, disabled: false });
+      const one = await admin('/admin/users/ada');
+      expect(one.body).to.include({ id: user.userId, username: 'ada', disabled: false });
+      expect((await admin('/admin/users/nobody')).status).to.equal(404);
+    });
+
+    it("shows the user's stream with revisions, types, device and recorded times, objects and the truncation point", async () => {
+      const stream = await admin('/admin/users/ada/stream');
+      expect(stream.status).to.equal(200);
+      expect(stream.body).to.include({ stream: `user-${user.userId}`, last_revision: '1', truncate_before: null, soft_deleted: false });
+      expect(stream.body.events.map((event: { revision: string; type: string }) => [event.revision, event.type])).to.deep.equal([
+        ['0', 'subscribe'],
+        ['1', 'play'],
+      ]);
+      expect(stream.body.events[1]).to.include({ device_time: '2026-03-02T10:00:00.000Z' });
+      expect(stream.body.events[1].object).to.deep.equal({ rss_source_feed: FEED, rss_source_id: 'ep-1' });
+      expect(Date.parse(stream.body.events[1].recorded_at)).to.be.closeTo(Date.now(), 60_000);
+
+      await service.stores.eventStore.setStreamMetadata(`user-${user.userId}`, { truncateBefore: 1n });
+      const truncated = await admin('/admin/users/ada/stream?limit=5');
+      expect(truncated.body.truncate_before).to.equal('1');
+      expect(truncated.body.events.map((event: { revision: string }) => event.revision)).to.deep.equal(['1']);
+      await service.stores.eventStore.setStreamMetadata(`user-${user.userId}`, { truncateBefore: 0n });
+
+      expect((await admin('/admin/users/ada/stream?limit=0')).status).to.equal(400);
+      expect((await admin('/admin/users/nobody/stream')).status).to.equal(404);
+    });
+
+    it('exports a user exactly as GET /v1/me/export does', async () => {
+      const own = await service.http.get('/v1/me/export').set('Authorization', `Bearer ${user.token}`);
+      const byAdmin = await admin('/admin/users/ada/export');
+      expect(byAdmin.status).to.equal(200);
+      expect(byAdmin.body).to.deep.equal(own.body);
+      expect(byAdmin.body.events).to.have.length(2);
+    });
+
+    it('disables a user (their token stops working) and enables them again', async () => {
+      const disabled = await adminPost('/admin/users/ada/disable');
+      expect(disabled.body).to.include({ username: 'ada', disabled: true });
+      expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${user.token}`)).status).to.equal(401);
+      expect((await service.http.post('/v1/auth/token').send({ username: 'ada', password: 'ada long password' })).status).to.equal(401);
+      const enabled = await adminPost('/admin/users/ada/enable');
+      expect(enabled.body).to.include({ username: 'ada', disabled: false });
+      expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${user.token}`)).status).to.equal(200);
+      expect((await adminPost('/admin/users/nobody/disable')).status).to.equal(404);
+    });
+
+    it('creates users, validating like registration', async () => {
+      const created = await adminPost('/admin/users').send({ username: 'bea', password: 'bea long password' });
+      expect(created.status).to.equal(201);
+      expect(created.body).to.include({ username: 'bea', disabled: false });
+      expect((await service.http.post('/v1/auth/token').send({ username: 'bea', password: 'bea long password' })).status).to.equal(200);
+      expect((await adminPost('/admin/users').send({ username: 'bea', password: 'bea long password' })).status).to.equal(409);
+      const invalid = await adminPost('/admin/users').send({ username: 'bad name', password: 'short' });
+      expect(invalid.status).to.equal(400);
+      expect(invalid.body.details.issues.map((issue: { path: string }) => issue.path)).to.have.members(['username', 'password']);
+    });
+
+    it('reports stats: events, users, each projection caught up, nothing parked', async () => {
+      await service.settle();
+      const stats = await admin('/admin/stats');
+      expect(stats.status).to.equal(200);
+      expect(stats.body).to.include({ events: await service.eventCount(), events_complete: true, parked: 0 });
+      expect(stats.body.users).to.be.at.least(1);
+      expect(stats.body.projections.map((projection: { name: string }) => projection.name)).to.deep.equal(service.projector.names);
+      for (const projection of stats.body.projections) expect(projection).to.include({ lag: 0, lag_exact: true, parked: 0 });
+    });
+  });
+});

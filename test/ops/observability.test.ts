@@ -1,0 +1,169 @@
+/** Logs with request ids on every line, `/metrics` in Prometheus text, `/readyz`. */
+import { PassThrough } from 'node:stream';
+import { expect } from 'chai';
+import express from 'express';
+import request from 'supertest';
+import { createLogger } from '../../src/logger.js';
+import { recordRetentionRun } from '../../src/metrics.js';
+import { requestContext } from '../../src/http/observability.js';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+
+const FEED = 'https://feeds.example.com/metrics.xml';
+const play = (guid: string) => ({ type: 'play', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEED, rss_source_id: guid }, data: { played: true, position: 1 } });
+
+/** A JSON logger whose lines the test reads back. */
+function capturingLogger() {
+  const stream = new PassThrough();
+  const lines: Record<string, unknown>[] = [];
+  stream.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  return { logger: createLogger({ level: 'debug', format: 'json', destination: stream }), lines };
+}
+
+/** The value of one sample line of Prometheus text, or undefined if absent. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelText = line.slice(name.length).split(' ')[0] ?? '';
+    if (wanted.every((pair) => labelText.includes(pair))) return Number(line.split(' ').at(-1));
+  }
+  return undefined;
+}
+
+describe('observability', function () {
+  describe('request ids in logs', function () {
+    it('puts the request id on every line logged while handling a request, after body parsing and awaits too', async () => {
+      const { logger, lines } = capturingLogger();
+      const app = express();
+      app.use(requestContext(logger));
+      app.use(express.json({ type: () => true, limit: '1mb' }));
+      app.post('/work', async (req, res) => {
+        logger.info('handler started', { size: JSON.stringify(req.body).length });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        logger.warn('handler after a timer');
+        res.json({ ok: true });
+      });
+      const http = request(app);
+      const body = { blob: 'x'.repeat(300_000) }; // several chunks: parsed across many socket reads
+      const [first, second] = await Promise.all([
+        http.post('/work').set('X-Request-Id', 'req-one').send(body),
+        http.post('/work').set('X-Request-Id', 'req-two').send({ small: true }),
+      ]);
+      expect(first!.headers['x-request-id']).to.equal('req-one');
+      expect(second!.headers['x-request-id']).to.equal('req-two');
+      logger.info('outside any request');
+      await new Promise((resolve) => setImmediate(resolve));
+      const byId = (id: string) => lines.filter((line) => line['requestId'] === id).map((line) => line['message']);
+      expect(byId('req-one')).to.have.members(['handler started', 'handler after a timer', 'request']);
+      expect(byId('req-two')).to.have.members(['handler started', 'handler after a timer', 'request']);
+      expect(lines.find((line) => line['message'] === 'outside any request')).not.to.have.property('requestId');
+      expect(lines).to.have.length(7);
+    });
+
+    it('replaces an unsafe client request id with a generated one', async () => {
+      const { logger } = capturingLogger();
+      const app = express();
+      app.use(requestContext(logger));
+      app.get('/', (_req, res) => {
+        res.end();
+      });
+      const response = await request(app).get('/').set('X-Request-Id', 'bad id\twith "quotes"');
+      expect(response.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('/metrics and /readyz', function () {
+    let service: TestService;
+    before(async () => {
+      service = await startTestService();
+    });
+    after(() => service.stop());
+
+    it('serves Prometheus text: latency by route pattern and status, events appended by type, projection gauges', async () => {
+      const before = (await service.http.get('/metrics')).text;
+      const { token } = await service.login();
+      const posted = await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events: [play('a'), play('b'), play('c')] });
+      expect(posted.status).to.equal(201);
+      await service.http.get('/v1/popular/episodes');
+      await service.http.get('/no/such/route');
+      await service.settle();
+
+      const response = await service.http.get('/metrics');
+      expect(response.status).to.equal(200);
+      expect(response.headers['content-type']).to.contain('text/plain');
+      const text = response.text;
+      expect(text).to.contain('# TYPE podsync_http_request_duration_seconds histogram');
+      expect(sample(text, 'podsync_http_request_duration_seconds_count', { method: 'POST', route: '/v1/events', status: '201' })).to.be.at.least(1);
+      expect(sample(text, 'podsync_http_request_duration_seconds_bucket', { route: '/v1/popular/episodes', le: '+Inf' })).to.be.at.least(1);
+      // Unmatched paths share one label instead of one series per URL.
+      expect(sample(text, 'podsync_http_request_duration_seconds_count', { route: 'unmatched', status: '404' })).to.be.at.least(1);
+      expect(text).not.to.contain('/no/such/route');
+
+      const playsBefore = sample(before, 'podsync_events_appended_total', { type: 'play' }) ?? 0;
+      expect(sample(text, 'podsync_events_appended_total', { type: 'play' })).to.equal(playsBefore + 3);
+
+      const head = sample(text, 'podsync_store_head_position');
+      expect(head).to.equal(Number((await service.stores.eventStore.headPosition()).commit));
+      for (const name of service.projector.names) {
+        expect(sample(text, 'podsync_projection_position', { projection: name }), name).to.equal(head);
+        expect(sample(text, 'podsync_projection_lag_events', { projection: name }), name).to.equal(0);
+        expect(sample(text, 'podsync_parked_events', { projection: name }), name).to.equal(0);
+      }
+      expect(text).to.contain('process_cpu_user_seconds_total');
+    });
+
+    it('counts retention runs through the exported helper', async () => {
+      const before = sample((await service.http.get('/metrics')).text, 'podsync_retention_runs_total', { outcome: 'success' }) ?? 0;
+      recordRetentionRun('success', new Date('2026-05-01T00:00:00Z'));
+      const text = (await service.http.get('/metrics')).text;
+      expect(sample(text, 'podsync_retention_runs_total', { outcome: 'success' })).to.equal(before + 1);
+      expect(sample(text, 'podsync_retention_last_run_timestamp_seconds', { outcome: 'success' })).to.equal(Date.parse('2026-05-01T00:00:00Z') / 1000);
+    });
+
+    it('/readyz is 200 with every projection caught up; /healthz is 200', async () => {
+      await service.settle();
+      const ready = await service.http.get('/readyz');
+      expect(ready.status).to.equal(200);
+      expect(ready.body.status).to.equal('ready');
+      expect(Object.keys(ready.body.projections)).to.deep.equal(service.projector.names);
+      for (const projection of Object.values(ready.body.projections)) expect(projection).to.include({ lag: 0 });
+      expect((await service.http.get('/healthz')).status).to.equal(200);
+    });
+  });
+
+  describe('/readyz with projections behind', function () {
+    let service: TestService;
+    before(async () => {
+      // No projector: appended events stay unprojected, as when a projector is stuck or rebuilding.
+      service = await startTestService({ READY_MAX_LAG: '3' }, { runProjector: false });
+    });
+    after(() => service.stop());
+
+    it('is ready below the bound, 503 naming the projections at or beyond it, and 503 when draining', async () => {
+      const { token } = await service.login();
+      const post = (events: object[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events });
+      expect((await post([play('a'), play('b')])).status).to.equal(201);
+      const below = await service.http.get('/readyz');
+      expect(below.status).to.equal(200);
+      expect(below.body.projections.subscriptions).to.deep.equal({ lag: 2, checkpoint: null });
+
+      expect((await post([play('c')])).status).to.equal(201);
+      const behind = await service.http.get('/readyz');
+      expect(behind.status).to.equal(503);
+      expect(behind.body.status).to.equal('not_ready');
+      expect(behind.body.reason).to.contain('subscriptions').and.to.contain('3 events');
+      expect(behind.body.projections.popularity.lag).to.equal(3);
+
+      await service.projector.catchUp();
+      expect((await service.http.get('/readyz')).status).to.equal(200);
+
+      service.markDraining();
+      const draining = await service.http.get('/readyz');
+      expect(draining.status).to.equal(503);
+      expect(draining.body.reason).to.equal('shutting down');
+    });
+  });
+});
