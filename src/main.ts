@@ -17,7 +17,10 @@ try {
 const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, production: config.NODE_ENV === 'production' });
 const service = await startService(config, logger);
 const server = service.app.listen(config.PORT, config.HOST, () => {
-  logger.info('podsync listening', { port: config.PORT, host: config.HOST, store: config.STORE, readModel: config.READ_MODEL, dataDir: config.DATA_DIR });
+  // The bound port, not the configured one: PORT=0 picks a free port (tests, benchmarks read it here).
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
+  logger.info('podsync listening', { port, host: config.HOST, store: config.STORE, readModel: config.READ_MODEL, dataDir: config.DATA_DIR });
 });
 server.on('error', (error) => {
   logger.error('HTTP server failed', { error: error.message });
@@ -34,9 +37,17 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, 10_000);
   hardStop.unref();
+  service.markDraining();
+  const started = Date.now();
   await drain(server, 5_000);
-  await service.close();
-  logger.info('stopped');
+  logger.info('HTTP drained', { ms: Date.now() - started });
+  try {
+    await service.close();
+  } catch (error) {
+    logger.error('closing the stores failed', { error: error instanceof Error ? error.message : String(error) });
+    process.exit(1);
+  }
+  logger.info('stopped', { ms: Date.now() - started });
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -2,7 +2,7 @@
  * The running service: stores, projector and HTTP app wired together. `main.ts` starts it
  * from the environment; tests start it with their own configuration.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -62,7 +62,7 @@ export async function startService(config: Config, logger: Logger, options: Stor
     accounts,
     userEvents,
     readModels,
-    sync: new SyncService(userEvents, readModels),
+    sync: new SyncService(userEvents),
     me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
@@ -104,14 +104,25 @@ export async function startService(config: Config, logger: Logger, options: Stor
 
 /** Stops accepting connections and waits for in-flight requests, at most `graceMs`. */
 export function drain(server: Server, graceMs: number): Promise<void> {
+  // A busy keep-alive connection is never idle, so close() alone would wait out the grace
+  // period while clients keep sending on it: from now on each response closes its connection.
+  // Prepended, so the header is set before any handler can answer.
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  });
   return new Promise((resolve) => {
+    // Requests already in flight answer with keep-alive and leave their connections idle
+    // afterwards; close() does not revisit them, so sweep idle connections until all are gone.
+    const sweeper = setInterval(() => server.closeIdleConnections(), 25);
     const timer = setTimeout(() => {
+      clearInterval(sweeper);
       server.closeAllConnections();
       resolve();
     }, graceMs);
     timer.unref();
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweeper);
       resolve();
     });
     server.closeIdleConnections();
