@@ -1,0 +1,156 @@
+/**
+ * The admin CLI as an operator runs it: each command spawned as its own process against the
+ * DATA_DIR of a service running in this process (SQLite in WAL mode serves both).
+ */
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const FEED = 'https://feeds.example.com/cli.xml';
+
+interface Outcome {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('admin CLI (npm run admin)', function () {
+  this.timeout(20_000);
+  let service: TestService;
+  let closed = false;
+  let ada: { token: string; userId: string; username: string };
+
+  const admin = (args: string[], input?: string): Promise<Outcome> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], {
+        cwd: ROOT,
+        env: { ...process.env, DATA_DIR: service.dataDir, LOG_LEVEL: 'warn' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input ?? '');
+    });
+  const token = (username: string, password: string) => service.http.post('/v1/auth/token').send({ username, password });
+
+  before(async () => {
+    service = await startTestService();
+    ada = await service.login('ada', 'ada long password');
+    const events = [
+      { type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: FEED }, data: { rss_feed_title: 'CLI show' } },
+      { type: 'play', timestamp: '2026-03-02T10:00:00+02:00', object: { rss_source_feed: FEED, rss_source_id: 'ep-7' }, data: { played: true, position: 99 } },
+    ];
+    expect((await service.http.post('/v1/events').set('Authorization', `Bearer ${ada.token}`).send({ events })).status).to.equal(201);
+    await service.settle();
+  });
+  after(async () => {
+    if (!closed) await service.close();
+    rmSync(service.dataDir, { recursive: true, force: true });
+  });
+
+  it('users create (generated or stdin password), refuses taken and invalid names', async () => {
+    const [generated, piped, taken, invalid] = await Promise.all([
+      admin(['users', 'create', 'gen']),
+      admin(['users', 'create', 'piped', '--password-stdin'], 'piped long password\n'),
+      admin(['users', 'create', 'ada']),
+      admin(['users', 'create', 'bad name']),
+    ]);
+    expect(generated.code, generated.stderr).to.equal(0);
+    expect(generated.stdout).to.match(/^created user gen \([0-9a-f-]{36}\)$/m);
+    const password = /^password: (\S+)$/m.exec(generated.stdout)?.[1];
+    expect(password).to.be.a('string');
+    expect((await token('gen', password!)).status).to.equal(200);
+
+    expect(piped.code, piped.stderr).to.equal(0);
+    expect(piped.stdout).not.to.contain('password:');
+    expect((await token('piped', 'piped long password')).status).to.equal(200);
+
+    expect(taken.code).to.equal(1);
+    expect(taken.stderr).to.contain('username ada is taken');
+    expect(invalid.code).to.equal(1);
+    expect(invalid.stderr).to.contain('username: letters, digits');
+  });
+
+  it('users list, disable (tokens stop working) and enable', async () => {
+    const disabled = await admin(['users', 'disable', 'ada']);
+    expect(disabled.code, disabled.stderr).to.equal(0);
+    expect(disabled.stdout.trim()).to.equal('ada is disabled');
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${ada.token}`)).status).to.equal(401);
+
+    const [list, table] = await Promise.all([admin(['users', 'list', '--json']), admin(['users', 'list'])]);
+    const users = JSON.parse(list.stdout) as { username: string; disabled: boolean; id: string }[];
+    expect(users.find((user) => user.username === 'ada')).to.deep.include({ id: ada.userId, disabled: true });
+    expect(table.stdout).to.match(/^ada\s+[0-9a-f-]{36}\s+\S+\s+disabled$/m);
+
+    const enabled = await admin(['users', 'enable', 'ada']);
+    expect(enabled.stdout.trim()).to.equal('ada is enabled');
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${ada.token}`)).status).to.equal(200);
+  });
+
+  it('stream: a table of revisions, types, device and recorded times and objects, with the truncation point', async () => {
+    await service.stores.eventStore.setStreamMetadata(`user-${ada.userId}`, { truncateBefore: 1n, custom: { note: 'by test' } });
+    try {
+      const [table, json, unknown] = await Promise.all([admin(['stream', 'ada']), admin(['stream', 'ada', '--json']), admin(['stream', 'nobody'])]);
+      expect(table.code, table.stderr).to.equal(0);
+      expect(table.stdout).to.contain(`stream:           user-${ada.userId}`);
+      expect(table.stdout).to.match(/^truncated before: revision 1 \(revisions below it are hidden\)$/m);
+      expect(table.stdout).to.match(/^revision\s+type\s+device time\s+recorded\s+object\s+data$/m);
+      // The subscribe (revision 0) is hidden by the truncation; the play shows, its time in UTC.
+      expect(table.stdout).to.match(new RegExp(`^1\\s+play\\s+2026-03-02T08:00:00.000Z\\s+\\d{4}-\\S+Z\\s+${FEED} #ep-7\\s+\\{"played":true,"position":99\\}$`, 'm'));
+      expect(table.stdout).not.to.match(/^0\s+subscribe/m);
+
+      const parsed = JSON.parse(json.stdout) as { truncate_before: string; last_revision: string; metadata: object; events: { revision: string }[] };
+      expect(parsed).to.deep.include({ truncate_before: '1', last_revision: '1', metadata: { note: 'by test' } });
+      expect(parsed.events.map((event) => event.revision)).to.deep.equal(['1']);
+
+      expect(unknown.code).to.equal(1);
+      expect(unknown.stderr.trim()).to.equal('admin stream: no user named "nobody"');
+    } finally {
+      await service.stores.eventStore.setStreamMetadata(`user-${ada.userId}`, { truncateBefore: 0n });
+    }
+  });
+
+  it('export prints what GET /v1/me/export answers; stats counts events, users and lag', async () => {
+    const [exported, stats] = await Promise.all([admin(['export', 'ada']), admin(['stats', '--json'])]);
+    const own = await service.http.get('/v1/me/export').set('Authorization', `Bearer ${ada.token}`);
+    expect(exported.code, exported.stderr).to.equal(0);
+    expect(JSON.parse(exported.stdout)).to.deep.equal(own.body);
+
+    expect(stats.code, stats.stderr).to.equal(0);
+    const figures = JSON.parse(stats.stdout) as { events: number; users: number; parked: number; projections: { name: string; lag: number }[] };
+    expect(figures).to.include({ events: await service.eventCount(), users: (await service.stores.accounts.listAccounts()).length, parked: 0 });
+    expect(figures.projections.map((projection) => projection.name)).to.deep.equal(service.projector.names);
+    for (const projection of figures.projections) expect(projection.lag, projection.name).to.equal(0);
+  });
+
+  it('usage errors exit 2 with the usage; unknown commands too', async () => {
+    const outcomes = await Promise.all([admin([]), admin(['frobnicate']), admin(['stream']), admin(['stats', '--bogus'])]);
+    for (const outcome of outcomes) {
+      expect(outcome.code, outcome.stderr).to.equal(2);
+      expect(outcome.stderr).to.contain('usage: npm run admin -- <command>');
+    }
+    expect(outcomes[1]!.stderr).to.contain('unknown command "frobnicate"');
+  });
+
+  it('replay refuses while the service projects, then rebuilds once it is stopped; retention runs', async () => {
+    const refused = await admin(['replay']);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.contain('lease held');
+
+    await service.close();
+    closed = true;
+    const [replayed, retention] = [await admin(['replay', '--projection', 'subscriptions']), await admin(['retention'])];
+    expect(replayed.code, replayed.stderr).to.equal(0);
+    expect(replayed.stdout).to.match(/^replayed subscriptions: \d+ events in [\d.]+ s, 0 parked$/m);
+    expect(retention.code, retention.stderr).to.equal(0);
+    expect(retention.stdout).to.match(/^retention as of \S+: \d+ users considered/m);
+  });
+});
