@@ -3,9 +3,12 @@
  *
  * An upload is one atomic append, whatever its size (10,000 actions is one append of 10,000
  * events). Exact duplicates are ignored: an action's event id is derived from the action, and
- * ids already in the `episode_actions` read model are left out before appending; if a
- * concurrent upload of the same actions slips in between, the store reports the overlap
- * (its ids are idempotency keys) and the upload is decided again.
+ * ids already in the `episode_actions` read model are left out before appending. The upload
+ * does not wait for the read model to catch up first (clients upload in batches of 30 or 100,
+ * and waiting for the previous batch's projection would cost more than the upload): a
+ * duplicate of an action written but not yet projected is caught by the store, whose event ids
+ * are idempotency keys (all known: a retry, nothing added; some known: a conflict), and then
+ * the upload waits for the read model and is decided again.
  *
  * Downloads are answered from `episode_actions`, by `$all` position, at most
  * {@link EPISODE_ACTIONS_PAGE} at a time: the answer's `timestamp` is where the next call
@@ -45,9 +48,8 @@ export class GpodderEpisodeService {
     const { readModels } = this.gpodder;
     const prepared = prepareUpload(principal.userId, inputs, this.gpodder.context(principal).now);
     for (let attempt = 1; ; attempt++) {
-      if (attempt === 1) await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS, GPODDER_DEVICES]);
-      // After an overlap, wait longer: the other upload's events must be in the read model.
-      else await readModels.waitFor([EPISODE_ACTIONS, GPODDER_DEVICES], await this.gpodder.userEvents.store.headPosition(), 10_000);
+      // After an overlap, the earlier upload's events must be in the read model to be left out.
+      if (attempt > 1) await readModels.waitFor([EPISODE_ACTIONS, GPODDER_DEVICES], await this.gpodder.userEvents.store.headPosition(), 10_000);
       const stored = await readModels.readModel.getMany(
         EPISODE_ACTIONS,
         prepared.actions.map(({ id }) => episodeActionDocId(principal.userId, id)),
