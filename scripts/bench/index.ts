@@ -4,10 +4,12 @@
  */
 import { benchAppend, type BenchResult } from './append.js';
 import { benchRebuild } from './rebuild.js';
+import { benchGpodder } from './gpodder.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
   rebuild: () => benchRebuild(),
+  gpodder: () => benchGpodder(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,175 @@
+/**
+ * gpodder episode actions over HTTP, against the whole service (in-process, real HTTP server
+ * on a loopback port, temporary embedded store, projector running):
+ *
+ * 1. BENCH_ACTIONS actions (default 10,000) uploaded in batches of 100 (gPodder's size);
+ * 2. the same number, for a second user, in batches of 30 (AntennaPod's);
+ * 3. the first user's actions downloaded with `since`, page after page, once the read models
+ *    have caught up (the time that takes is reported too);
+ * 4. BENCH_ACTIONS actions in one request (a client's first sync of a long history).
+ *
+ * Clients authenticate as they do: HTTP Basic, keeping the `sessionid` cookie.
+ *
+ * Run: `npm run bench -- gpodder` or `npx tsx scripts/bench/gpodder.ts`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { drain, startService } from '../../src/service.js';
+import { ReadModelService } from '../../src/services/read-models.js';
+import type { BenchResult } from './append.js';
+
+const PASSWORD = 'a long bench password';
+
+interface Client {
+  readonly username: string;
+  readonly headers: Record<string, string>;
+}
+
+export async function benchGpodder(log: (line: string) => void = console.log): Promise<BenchResult> {
+  const count = positiveIntegerFromEnv('BENCH_ACTIONS', 10_000);
+  const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-gpodder-'));
+  // Rate limiting (where configured) is off: the benchmark measures the API, not the limiter.
+  const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger());
+  const server = service.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const settle = async () => {
+    const started = performance.now();
+    const head = await service.stores.eventStore.headPosition();
+    const reached = await new ReadModelService(service.stores.eventStore, service.stores.readModel).waitFor(service.projector.names, head, 300_000);
+    if (!reached) throw new Error('the read models did not catch up within 5 minutes');
+    return performance.now() - started;
+  };
+  try {
+    log(`gpodder: ${count} episode actions per run, over HTTP with Basic auth and the session cookie`);
+    const upload = async (client: Client, batch: number) => {
+      const actions = workload(count);
+      const times: number[] = [];
+      const started = performance.now();
+      for (let offset = 0; offset < actions.length; offset += batch) {
+        const t = performance.now();
+        await request(base, client, 'POST', `/api/2/episodes/${client.username}.json`, actions.slice(offset, offset + batch));
+        times.push(performance.now() - t);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      log(`  upload, ${batch} per request: ${formatRate(count / seconds)} actions/s (${seconds.toFixed(2)} s, ${times.length} requests, p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${percentile(times, 99).toFixed(0)} ms)`);
+      return { perSecond: count / seconds, p50: percentile(times, 50), p99: percentile(times, 99) };
+    };
+
+    const gpodder = await client(base, 'bench-gpodder');
+    const by100 = await upload(gpodder, 100);
+    const antennapod = await client(base, 'bench-antennapod');
+    const by30 = await upload(antennapod, 30);
+
+    const settleMs = await settle();
+    log(`  read models caught up ${settleMs.toFixed(0)} ms after the last upload`);
+    const downloadStarted = performance.now();
+    let since = 0;
+    let downloaded = 0;
+    let pages = 0;
+    for (;;) {
+      const page = (await request(base, gpodder, 'GET', `/api/2/episodes/${gpodder.username}.json?since=${since}`)) as { actions: unknown[]; timestamp: number };
+      if (page.actions.length === 0) break;
+      downloaded += page.actions.length;
+      pages++;
+      since = page.timestamp;
+    }
+    const downloadSeconds = (performance.now() - downloadStarted) / 1000;
+    if (downloaded !== count) throw new Error(`downloaded ${downloaded} actions, expected ${count}`);
+    log(`  download with since: ${formatRate(downloaded / downloadSeconds)} actions/s (${downloadSeconds.toFixed(2)} s, ${pages} pages)`);
+
+    const whole = await client(base, 'bench-whole');
+    const wholeStarted = performance.now();
+    await request(base, whole, 'POST', `/api/2/episodes/${whole.username}.json`, workload(count));
+    const wholeMs = performance.now() - wholeStarted;
+    log(`  one request of ${count} actions: ${wholeMs.toFixed(0)} ms (${formatRate((count / wholeMs) * 1000)} actions/s)`);
+
+    return {
+      bench: 'gpodder',
+      actions: count,
+      upload_batch100_actions_per_s: Math.round(by100.perSecond),
+      upload_batch100_p50_ms: round(by100.p50),
+      upload_batch100_p99_ms: round(by100.p99),
+      upload_batch30_actions_per_s: Math.round(by30.perSecond),
+      upload_batch30_p50_ms: round(by30.p50),
+      upload_batch30_p99_ms: round(by30.p99),
+      read_models_caught_up_ms: Math.round(settleMs),
+      download_actions_per_s: Math.round(downloaded / downloadSeconds),
+      download_pages: pages,
+      single_request_ms: Math.round(wholeMs),
+    };
+  } finally {
+    await drain(server, 1000);
+    await service.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/** Registers a user and logs in with Basic, as a gpodder client would, keeping the cookie. */
+async function client(base: string, username: string): Promise<Client> {
+  const registered = await fetch(`${base}/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
+  if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
+  const authorization = `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`;
+  const login = await fetch(`${base}/api/2/auth/${username}/login.json`, { method: 'POST', headers: { authorization } });
+  const cookie = login.headers.get('set-cookie')?.split(';')[0];
+  if (login.status !== 200 || cookie === undefined) throw new Error(`login answered ${login.status}`);
+  return { username, headers: { authorization, cookie } };
+}
+
+async function request(base: string, client: Client, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    // As urllib sends it: JSON labelled as a form.
+    headers: { ...client.headers, ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const answer = (await response.json()) as unknown;
+  if (response.status !== 200) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(answer).slice(0, 300)}`);
+  return answer;
+}
+
+/** Actions as gpodder clients send them: 100 podcasts, plays with positions, the other types too. */
+function workload(count: number): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, n) => {
+    const podcast = n % 100;
+    const action = (['play', 'play', 'download', 'play', 'delete', 'new'] as const)[n % 6]!;
+    return {
+      podcast: `https://feeds.example.com/podcast-${podcast}/rss.xml`,
+      episode: `https://cdn.example.com/podcast-${podcast}/episode-${n}.mp3`,
+      guid: `podcast-${podcast}-episode-${n}`,
+      device: 'bench-device',
+      action,
+      timestamp: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString().slice(0, 19),
+      ...(action === 'play' ? { started: 0, position: n % 3600, total: 3600 } : {}),
+    };
+  });
+}
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
+
+function positiveIntegerFromEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+// Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await benchGpodder();
+  console.log(JSON.stringify(result));
+}
