@@ -19,6 +19,7 @@ import { GpodderAuth } from './services/gpodder-auth.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
+import { startScheduler, type Scheduler, type SchedulerOptions } from './jobs/retention-job.js';
 import type { RetentionService } from './retention/retention-service.js';
 import type { Stores, StoreOptions } from './runtime.js';
 import { openStores } from './runtime.js';
@@ -32,11 +33,15 @@ export interface Service {
   readonly retention: RetentionService;
   /** From now on `/readyz` answers 503, so load balancers stop routing here before shutdown. */
   markDraining(): void;
-  /** Stops the projector at a checkpoint and closes the stores (the HTTP server is the caller's). */
+  /** Stops the scheduler, then the projector at a checkpoint, and closes the stores (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
 
-export async function startService(config: Config, logger: Logger, options: StoreOptions & { runProjector?: boolean } = {}): Promise<Service> {
+export async function startService(
+  config: Config,
+  logger: Logger,
+  options: StoreOptions & { runProjector?: boolean; runScheduler?: boolean; scheduler?: SchedulerOptions } = {},
+): Promise<Service> {
   // Appends through these stores are counted for /metrics (the projector only reads).
   const stores = withAppendCounting(await openStores(config, options));
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
@@ -87,6 +92,18 @@ export async function startService(config: Config, logger: Logger, options: Stor
       : {}),
   });
 
+  // The retention job (SPEC 7) on Agenda, in every worker (the job's lock lets one run at a time).
+  let scheduler: Scheduler | undefined;
+  if (options.runScheduler !== false) {
+    try {
+      scheduler = await startScheduler({ stores, logger, retention, config, ...(options.scheduler ? { options: options.scheduler } : {}) });
+    } catch (error) {
+      await projector.stop();
+      await stores.close();
+      throw error;
+    }
+  }
+
   return {
     app,
     stores,
@@ -96,6 +113,8 @@ export async function startService(config: Config, logger: Logger, options: Stor
       draining = true;
     },
     async close() {
+      // First: a pass in progress still needs the projector's checkpoints and the stores.
+      await scheduler?.stop();
       await projector.stop();
       await stores.close();
     },

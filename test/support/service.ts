@@ -24,10 +24,14 @@ export interface TestService extends Service {
 
 let counter = 0;
 
-export async function startTestService(env: Record<string, string> = {}, options: { clock?: () => Date; runProjector?: boolean } = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: { clock?: () => Date; runProjector?: boolean; runScheduler?: boolean } = {},
+): Promise<TestService> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-test-'));
   const config: Config = loadConfig({ DATA_DIR: dataDir, ...env });
-  const service = await startService(config, silentLogger(), options);
+  // No retention job unless a test asks: a pass at start-up would change what HTTP tests observe.
+  const service = await startService(config, silentLogger(), { runScheduler: false, ...options });
   const http = request(service.app);
   return {
     ...service,
