@@ -94,7 +94,7 @@ describe('gpodder_devices read model', () => {
 describe('episode_actions read model', () => {
   it('holds gpodder actions and native plays as gpodder actions, stamped with their position', () => {
     const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, gp.download(alice, 'e1'), events.play(alice, 'e2'), events.subscribe(alice));
-    const docs = h.docs(EPISODE_ACTIONS);
+    const docs = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq']));
     expect(docs.map((doc) => [doc['seq'], (doc['action'] as Doc)['action'], doc['device']])).to.deep.equal([
       [1, 'download', 'phone'],
       [2, 'play', 'phone'],
