@@ -41,16 +41,18 @@ export function recordOf(doc: Doc): Doc {
 }
 
 function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all'): Record<string, SliceRecord> {
-  const records: Record<string, SliceRecord> = {};
+  // Built with fromEntries, not assignment: keys are client strings (playlist ids), and
+  // assigning "__proto__" would set the prototype instead of adding a record.
+  const entries: [string, SliceRecord][] = [];
   if (keys === 'all') {
-    for (const { doc } of view.find(options.collection, { where: { user } })) records[String(doc['key'])] = recordOf(doc) as unknown as SliceRecord;
+    for (const { doc } of view.find(options.collection, { where: { user } })) entries.push([String(doc['key']), recordOf(doc) as unknown as SliceRecord]);
   } else {
     for (const key of keys) {
       const doc = view.get(options.collection, userDocId(user, key));
-      if (doc) records[key] = recordOf(doc) as unknown as SliceRecord;
+      if (doc) entries.push([key, recordOf(doc) as unknown as SliceRecord]);
     }
   }
-  return records;
+  return Object.fromEntries(entries);
 }
 
 /** Diffs the records before and after, as document changes stamped with the event's position. */
@@ -73,10 +75,16 @@ export function recordChanges(
   return changes;
 }
 
+/** A per-user record projection; `touches` is shared with sync answers (src/services/sync.ts). */
+export interface UserRecordProjection extends Projection {
+  readonly touches: UserRecordProjectionOptions['touches'];
+}
+
 /** Builds the per-user projection described by `options`. */
-export function defineUserRecordProjection(options: UserRecordProjectionOptions): Projection {
+export function defineUserRecordProjection(options: UserRecordProjectionOptions): UserRecordProjection {
   return {
     name: options.name,
+    touches: options.touches,
     collections: [{ name: options.collection, indexes: [['user'], ['user', 'seq']] }],
     evolve(projected, view) {
       if (projected.event.type === 'roll_stats') return [];

@@ -48,18 +48,39 @@ function isCalendarDateTime(value: string): boolean {
   return hour < 24 && probe.getUTCFullYear() === year && probe.getUTCMonth() === month - 1 && probe.getUTCDate() === day;
 }
 
-/** ISO-8601 instants, with an offset; normalised to UTC `...Z` so string order is time order. */
+const OUT_OF_RANGE = 'must be a valid time between 1990 and 2100';
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** The UTC form of an ISO-8601 timestamp, or why it is not one. */
+function normaliseTimestamp(value: string): { ok: string } | { error: string } {
+  // Fast path: a timestamp already in normalised form (what clients echo back from the
+  // server) round-trips through Date unchanged, which also proves it a real calendar date.
+  // A first sync carries tens of thousands of timestamps, so this matters.
+  const date = new Date(value);
+  const time = date.getTime();
+  if (!Number.isNaN(time) && value.length === 24 && date.toISOString() === value) {
+    return time >= MIN_TIME && time < MAX_TIME ? { ok: value } : { error: OUT_OF_RANGE };
+  }
+  if (!ISO_TIMESTAMP.test(value)) return { error: 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z' };
+  if (!isCalendarDateTime(value)) return { error: 'must be a real calendar date and time' };
+  if (Number.isNaN(time) || time < MIN_TIME || time >= MAX_TIME) return { error: OUT_OF_RANGE };
+  return { ok: date.toISOString() };
+}
+
+/**
+ * ISO-8601 instants, with an offset; normalised to UTC `...Z` so string order is time order.
+ * One transform rather than a chain of refinements: each zod step costs, times 50,000.
+ */
 export const isoTimestamp = z
   .string()
   .max(40)
-  .refine((value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value), {
-    message: 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z',
-    abort: true, // one clear message, not a second one about the calendar
+  .transform((value, ctx) => {
+    const result = normaliseTimestamp(value);
+    if ('ok' in result) return result.ok;
+    ctx.addIssue({ code: 'custom', message: result.error, input: value });
+    return z.NEVER;
   })
-  .refine(isCalendarDateTime, 'must be a real calendar date and time')
-  .transform((value) => new Date(value))
-  .refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= MIN_TIME && date.getTime() < MAX_TIME, 'must be a valid time between 1990 and 2100')
-  .transform((date) => date.toISOString());
+  .meta({ description: 'ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z (stored in UTC)' });
 
 export const uuid = z.uuid('must be a UUID');
 

@@ -78,9 +78,16 @@ export function emptyState(): UserState {
   return { subscriptions: {}, play_statuses: {}, playlists: {}, privacy: { account: null, feeds: {} }, devices: {}, sync_groups: [], settings: {} };
 }
 
-/** Unambiguous key for an episode (feed URL + RSS guid). */
+/** Characters JSON.stringify leaves as they are (no quote, backslash, control or lone surrogate). */
+const JSON_VERBATIM = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * Unambiguous key for an episode (feed URL + RSS guid): `JSON.stringify([feed, guid])`.
+ * Keys are stored (checkpoints, read-model ids), so the format is fixed; the common case is
+ * built directly, since a sync computes tens of thousands of keys.
+ */
 export function episodeKey(feed: string, guid: string): string {
-  return JSON.stringify([feed, guid]);
+  return JSON_VERBATIM.test(feed) && JSON_VERBATIM.test(guid) ? `["${feed}","${guid}"]` : JSON.stringify([feed, guid]);
 }
 
 /**
@@ -97,9 +104,18 @@ export function isSubscribed(sub: Pick<SubscriptionState, 'subscribed_at' | 'uns
   return sub.unsubscribed_at === null || sub.subscribed_at > sub.unsubscribed_at;
 }
 
+/**
+ * The record stored under `key`, if any. Own properties only: playlist and item ids are
+ * client strings, and a plain lookup of "constructor" or "__proto__" would find
+ * Object.prototype's members instead of nothing.
+ */
+export function recordAt<T>(records: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(records, key) ? records[key] : undefined;
+}
+
 /** Effective privacy of an event about `feed` (SPEC 4): feed override, account, default. */
 export function effectivePrivacy(privacy: PrivacyState, feed: string | null, deploymentDefault: Privacy): Privacy {
-  return (feed !== null ? privacy.feeds[feed] : undefined) ?? privacy.account ?? deploymentDefault;
+  return (feed !== null ? recordAt(privacy.feeds, feed) : undefined) ?? privacy.account ?? deploymentDefault;
 }
 
 const maxIso = (a: string | null, b: string): string => (a !== null && a > b ? a : b);
@@ -166,7 +182,10 @@ function writable<T>(map: Record<string, T>): Record<string, T> {
 /** `map` with `key` set to `value`, copying it unless the running fold owns it. */
 function withEntry<T>(map: Record<string, T>, key: string, value: T): Record<string, T> {
   const next = writable(map);
-  next[key] = value;
+  // Keys come from clients (playlist ids); assigning "__proto__" would set the prototype
+  // instead of adding a record, so that one key is defined as an own property.
+  if (key === '__proto__') Object.defineProperty(next, key, { value, writable: true, enumerable: true, configurable: true });
+  else next[key] = value;
   return next;
 }
 
@@ -188,7 +207,7 @@ function withSubscription(
   field: 'subscribed_at' | 'unsubscribed_at',
 ): UserState {
   const feed = event.object.rss_source_feed;
-  const current = state.subscriptions[feed];
+  const current = recordAt(state.subscriptions, feed);
   // A subscribe older than the one already folded must not overwrite its (newer) title.
   const stale = current?.subscribed_at != null && current.subscribed_at > event.timestamp;
   const title = event.type === 'subscribe' && !stale ? event.data.rss_feed_title : undefined;
@@ -206,7 +225,7 @@ function withSubscription(
 function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
   const { rss_source_feed: feed, rss_source_id: guid } = event.object;
   const key = episodeKey(feed, guid);
-  const current = state.play_statuses[key];
+  const current = recordAt(state.play_statuses, key);
   if (current && current.updated_at > event.timestamp) return state;
   const next: PlayStatusState = {
     rss_source_feed: feed,
@@ -225,7 +244,7 @@ function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
 function withPosition(state: UserState, event: UserEventOf<'position'>): UserState {
   const { rss_source_feed: feed, rss_source_id: guid } = event.object;
   const key = episodeKey(feed, guid);
-  const current = state.play_statuses[key];
+  const current = recordAt(state.play_statuses, key);
   if (current && current.updated_at > event.timestamp) return state;
   const next: PlayStatusState = {
     rss_source_feed: feed,
@@ -242,7 +261,7 @@ function withPosition(state: UserState, event: UserEventOf<'position'>): UserSta
 
 function playlistOrNew(state: UserState, id: string, at: string): PlaylistState {
   return (
-    state.playlists[id] ?? {
+    recordAt(state.playlists, id) ?? {
       id,
       name: id === DEFAULT_PLAYLIST ? 'Saved' : id,
       description: null,
@@ -259,7 +278,7 @@ function withSave(state: UserState, event: UserEventOf<'save'>): UserState {
   const playlistId = event.data.playlist ?? DEFAULT_PLAYLIST;
   const itemId = event.data.item_id ?? defaultItemId(feed, guid);
   const playlist = playlistOrNew(state, playlistId, event.timestamp);
-  const current = playlist.items[itemId];
+  const current = recordAt(playlist.items, itemId);
   if (current && current.updated_at > event.timestamp) return state;
   const item: PlaylistItemState = {
     item_id: itemId,
@@ -278,7 +297,7 @@ function withSave(state: UserState, event: UserEventOf<'save'>): UserState {
 function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserState {
   const { playlist_id: id } = event.data;
   const current = playlistOrNew(state, id, event.data.created_at ?? event.timestamp);
-  if (state.playlists[id] && current.updated_at > event.timestamp) return state;
+  if (recordAt(state.playlists, id) && current.updated_at > event.timestamp) return state;
   // A delete may carry the name too (a sync can tombstone a playlist the server never saw).
   const next: PlaylistState = {
     ...current,

@@ -22,7 +22,7 @@ import {
 } from './events.js';
 import type { UserEvent, UserEventOf } from './events.js';
 import type { PlaylistState, SubscriptionState, UserState } from './state.js';
-import { episodeKey, fold, isSubscribed } from './state.js';
+import { episodeKey, fold, isSubscribed, recordAt } from './state.js';
 import type { ActionContext } from './decide.js';
 import { actionToEvent, byTimestamp, newEvent } from './decide.js';
 
@@ -201,9 +201,9 @@ export function decideSync(state: UserState, request: SyncRequest, ctx: SyncCont
   const server = fold(tasks, state);
   return [
     ...tasks,
-    ...request.subscriptions.flatMap((sub) => decideSubscription(server.subscriptions[sub.rss_source_feed], sub, request.device, ctx)),
+    ...request.subscriptions.flatMap((sub) => decideSubscription(recordAt(server.subscriptions, sub.rss_source_feed), sub, request.device, ctx)),
     ...request.play_statuses.flatMap((status) => decidePlayStatus(server, status, request.device, ctx)),
-    ...request.playlists.flatMap((playlist) => decidePlaylist(server.playlists[playlist.id], playlist, ctx)),
+    ...request.playlists.flatMap((playlist) => decidePlaylist(recordAt(server.playlists, playlist.id), playlist, ctx)),
   ];
 }
 
@@ -250,7 +250,7 @@ export function decideSubscription(
 
 /** Newer `updated_at` wins; an episode the server has never seen always wins. */
 export function decidePlayStatus(server: UserState, client: SyncPlayStatus, device: string, ctx: ActionContext): UserEvent[] {
-  const known = server.play_statuses[episodeKey(client.rss_source_feed, client.rss_source_id)];
+  const known = recordAt(server.play_statuses, episodeKey(client.rss_source_feed, client.rss_source_id));
   if (!newer(client.updated_at, known?.updated_at)) return [];
   const data: UserEventOf<'play'>['data'] = {
     played: client.played,
@@ -278,7 +278,7 @@ export function decidePlaylist(server: PlaylistState | undefined, client: SyncPl
   // Items are compared one by one, even when the server's playlist record is the newer one.
   for (const item of client.items) {
     const itemVersion = version(item);
-    if (!newer(itemVersion, server?.items[item.item_id]?.updated_at)) continue;
+    if (!newer(itemVersion, server ? recordAt(server.items, item.item_id)?.updated_at : undefined)) continue;
     events.push(
       newEvent(
         ctx,

@@ -203,10 +203,13 @@ describe('state fold: in-place folding', () => {
     fc.tuple(fc.constantFrom(...feeds), at).map(([feed, when]) => ev.unsubscribe(feed, when)),
     fc.tuple(fc.constantFrom(...feeds), guid, at, fc.nat(100)).map(([feed, g, when, position]) => ev.play(feed, g, when, { played: position > 50, position })),
     fc.tuple(fc.constantFrom(...feeds), guid, at, fc.nat(100)).map(([feed, g, when, position]) => ev.position(feed, g, when, position)),
-    fc.tuple(fc.constantFrom(...feeds), guid, at, fc.boolean(), fc.constantFrom(undefined, 'p1')).map(([feed, g, when, removed, playlist]) =>
+    // Playlist ids are client strings: "__proto__" must be a playlist like any other.
+    fc.tuple(fc.constantFrom(...feeds), guid, at, fc.boolean(), fc.constantFrom(undefined, 'p1', '__proto__')).map(([feed, g, when, removed, playlist]) =>
       ev.save(feed, g, when, { removed, ...(playlist ? { playlist } : {}) }),
     ),
-    fc.tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>).map(([when, action]) => ev.playlist(when, { playlist_id: 'p1', action, name: `n${when}` })),
+    fc.tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>, fc.constantFrom('p1', '__proto__')).map(([when, action, id]) =>
+      ev.playlist(when, { playlist_id: id, action, name: `n${when}` }),
+    ),
     fc.tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' })).map(([when, scope]) => ev.remove(when, scope)),
   );
 
@@ -225,6 +228,13 @@ describe('state fold: in-place folding', () => {
     );
   });
 
+  it('keeps a playlist named "__proto__" as a record, not as the prototype', () => {
+    const state = fold([ev.playlist(t(1), { playlist_id: '__proto__', action: 'upsert', name: 'P' }), ev.save(FEED, 'g', t(2), { playlist: '__proto__', item_id: 'i' })]);
+    expect(Object.keys(state.playlists)).to.deep.equal(['__proto__']);
+    expect(Object.getPrototypeOf(state.playlists)).to.equal(Object.prototype);
+    expect(Object.keys(state.playlists['__proto__']!.items)).to.deep.equal(['i']);
+  });
+
   it('is linear in the number of records: 20,000 plays fold in well under a second', () => {
     const plays = Array.from({ length: 20_000 }, (_, n) => ev.play(FEED, `g${n}`, t(n % 50), { played: false, position: n }));
     const started = performance.now();
@@ -232,5 +242,17 @@ describe('state fold: in-place folding', () => {
     // The copy-per-event fold took about 15 s for this; the in-place fold takes a few ms.
     expect(performance.now() - started).to.be.below(1000);
     expect(Object.keys(state.play_statuses)).to.have.length(20_000);
+  });
+});
+
+describe('episodeKey', () => {
+  it('is JSON.stringify([feed, guid]) for any strings, lone surrogates and control characters included (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string(), fc.constantFrom('a"b', 'a\\b', '\u0000', '\u007f', '\u2028', '\ud800', '😀'));
+    fc.assert(
+      fc.property(text, text, (feed, guid) => {
+        expect(episodeKey(feed, guid)).to.equal(JSON.stringify([feed, guid]));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
