@@ -23,6 +23,13 @@ export interface LoadedUser {
   readonly state: UserState;
   readonly revision: bigint | 'no_stream';
   readonly syncRequestIds: ReadonlySet<string>;
+  /** The retained events the state was folded from, oldest first, with their `$all` positions. */
+  readonly history: readonly PositionedEvent[];
+}
+
+export interface PositionedEvent {
+  readonly event: StateEvent;
+  readonly position: Position;
 }
 
 export class UserEventService {
@@ -45,14 +52,16 @@ export class UserEventService {
   async loadUser(userId: string): Promise<LoadedUser> {
     const recorded = await readStreamOrEmpty(this.store, streams.user(userId));
     const events: StateEvent[] = [];
+    const history: PositionedEvent[] = [];
     const syncRequestIds = new Set<string>();
     for (const stored of recorded) {
       const event = fromStoreEvent(stored);
       if (!event) continue;
       if (event.type === 'sync') syncRequestIds.add(event.data.request_id);
       events.push(event);
+      history.push({ event, position: stored.position });
     }
-    return { state: fold(events), revision: recorded.at(-1)?.revision ?? 'no_stream', syncRequestIds };
+    return { state: fold(events), revision: recorded.at(-1)?.revision ?? 'no_stream', syncRequestIds, history };
   }
 
   /**

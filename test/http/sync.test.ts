@@ -2,6 +2,8 @@
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import { presentPlaylist } from '../../projections/playlists.js';
+import { recordOf } from '../../projections/user-records.js';
 
 const FEED = 'https://sync.example.com/feed.xml';
 const OTHER = 'https://sync.example.com/other.xml';
@@ -139,6 +141,55 @@ describe('POST /v1/sync', function () {
     expect(Number(again.body.since)).to.be.greaterThan(Number(cursor));
   });
 
+  it('answers what the read models hold for the records changed after the cursor', async () => {
+    const user = await service.login();
+    const first = await sync(
+      {
+        subscriptions: [{ rss_source_feed: FEED, subscribed_at: at(1) }, { rss_source_feed: OTHER, subscribed_at: at(1) }],
+        play_statuses: [1, 2, 3].map((n) => ({ rss_source_feed: FEED, rss_source_id: `e${n}`, played: false, position: n, updated_at: at(1) })),
+        playlists: [{ id: 'q', name: 'Q', updated_at: at(1), items: [{ item_id: 'i1', rss_source_feed: FEED, rss_source_id: 'e1', created_at: at(1), updated_at: at(1) }] }],
+      },
+      user.token,
+    );
+    // Another device changes some records through the events API. (No `remove`: its erasure
+    // writes a checkpoint, after which every record counts as changed.)
+    const episode = (guid: string) => ({ rss_source_feed: FEED, rss_source_id: guid });
+    const events = await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({
+        events: [
+          { type: 'unsubscribe', timestamp: at(2), object: { rss_source_feed: OTHER }, data: {} },
+          { type: 'play', timestamp: at(2), object: episode('e2'), data: { played: true, position: 99 } },
+          { type: 'position', timestamp: at(2), object: episode('e9'), data: { position: 5 } },
+          { type: 'save', timestamp: at(2), object: episode('e2'), data: { playlist: 'q', item_id: 'i2' } },
+        ],
+      });
+    expect(events.status).to.equal(201);
+    const again = await sync({ device: 'phone', since: first.body.since }, user.token);
+    expect(again.status).to.equal(200);
+
+    await service.settle();
+    const store = service.stores.readModel;
+    const changed = async (collection: string) =>
+      (await store.find(collection, { where: { user: user.userId }, greaterThan: { field: 'seq', value: Number(first.body.since) } })).map(({ doc }) => doc);
+    const sorted = (records: object[]) => records.map((record) => JSON.stringify(record, Object.keys(record).sort())).sort();
+    expect(sorted(again.body.subscriptions)).to.deep.equal(sorted((await changed('subscriptions')).map(recordOf)));
+    expect(sorted(again.body.play_statuses)).to.deep.equal(sorted((await changed('play_statuses')).map(recordOf)));
+    expect(again.body.playlists).to.deep.equal((await changed('playlists')).map((doc) => presentPlaylist(doc, { includeDeleted: true })));
+    // And what that is: the unsubscribed feed, the changed and the new episode, the playlist.
+    expect(again.body.subscriptions.map((sub: { rss_source_feed: string }) => sub.rss_source_feed)).to.deep.equal([OTHER]);
+    expect(again.body.play_statuses.map((status: { rss_source_id: string }) => status.rss_source_id).sort()).to.deep.equal(['e2', 'e9']);
+    expect(again.body.playlists[0].items.map((item: { item_id: string }) => item.item_id)).to.deep.equal(['i1', 'i2']);
+
+    // A new device (no cursor) gets the user's whole state, as the read models list it.
+    const tablet = await sync({ device: 'tablet' }, user.token);
+    const all = async (collection: string) => (await store.find(collection, { where: { user: user.userId } })).map(({ doc }) => doc);
+    expect(sorted(tablet.body.subscriptions)).to.deep.equal(sorted((await all('subscriptions')).map(recordOf)));
+    expect(sorted(tablet.body.play_statuses)).to.deep.equal(sorted((await all('play_statuses')).map(recordOf)));
+    expect(tablet.body.play_statuses).to.have.length(4);
+  });
+
   it('applies queued tasks (privacy, remove) with the sync', async () => {
     await sync({ play_statuses: [{ rss_source_feed: FEED, rss_source_id: 'e1', played: true, position: 5, updated_at: at(1) }] });
     const response = await sync({
@@ -150,6 +201,22 @@ describe('POST /v1/sync', function () {
     expect(response.status).to.equal(200);
     const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${token}`);
     expect(statuses.body.play_statuses).to.deep.equal([]);
+  });
+
+  it('treats playlist and item ids such as "__proto__" and "constructor" as ids like any other', async () => {
+    for (const id of ['__proto__', 'constructor', 'toString']) {
+      const item = { item_id: id, rss_source_feed: FEED, rss_source_id: 'e1', created_at: at(1), updated_at: at(2) };
+      const response = await sync({ playlists: [{ id, name: `list ${id}`, updated_at: at(2), items: [item] }] });
+      expect(response.status, id).to.equal(200);
+      expect(response.body.applied.events, id).to.equal(3);
+    }
+    const lists = await service.http.get('/v1/playlists').set('Authorization', `Bearer ${token}`);
+    expect(lists.body.playlists.map((list: { id: string; items: { item_id: string }[] }) => [list.id, list.items.map((item) => item.item_id)])).to.deep.equal([
+      ['__proto__', ['__proto__']],
+      ['constructor', ['constructor']],
+      ['toString', ['toString']],
+    ]);
+    expect(({} as Record<string, unknown>)['name'], 'Object.prototype is untouched').to.equal(undefined);
   });
 
   it('rejects bad bodies naming the field, writing nothing', async () => {
