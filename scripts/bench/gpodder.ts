@@ -35,7 +35,9 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
   const count = positiveIntegerFromEnv('BENCH_ACTIONS', 10_000);
   const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-gpodder-'));
   // Rate limiting (where configured) is off: the benchmark measures the API, not the limiter.
-  const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger());
+  // No retention job: it is not measured here, and a run would keep the process alive after
+  // close() (Agenda's liveness timer of lockLifetime / 2).
+  const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
   const server = service.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -57,7 +57,13 @@ export interface SchedulerDependencies {
 export interface Scheduler {
   /** The running Agenda (for tests and operators' inspection: `queryJobs`, `getRunningStats`). */
   readonly agenda: Agenda;
-  /** Stops polling, ends a pass in progress at its next touch, waits for it (bounded), releases the lock. */
+  /**
+   * Stops polling, ends a pass in progress at its next touch, waits for it (bounded), releases the lock.
+   *
+   * After a run, Agenda leaves a liveness-check timer of lockLifetime / 2 that nothing can clear,
+   * so a process that ran the job does not exit by itself for up to 5 minutes: end it with
+   * `process.exit` (main.ts does), or do not start the scheduler (`runScheduler: false`).
+   */
   stop(): Promise<void>;
 }
 
