@@ -5,11 +5,13 @@
 import { benchAppend, type BenchResult } from './append.js';
 import { benchRebuild } from './rebuild.js';
 import { benchGpodder } from './gpodder.js';
+import { benchRetention } from './retention.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
   rebuild: () => benchRebuild(),
   gpodder: () => benchGpodder(),
+  retention: () => benchRetention(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

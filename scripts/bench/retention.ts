@@ -1,0 +1,122 @@
+/**
+ * One retention pass (SPEC 7) over a realistic store: 10,000 users × 200 events recorded over
+ * 100 days (the shared listening workload, scripts/bench/workload.ts, written through the
+ * embedded store with an injected clock), read models projected, then one pass as of day 100,
+ * timed. About 55 of the 100 days are past the 45-day mark, so every user with any event before
+ * day 55 is snapshotted and loses the events before day 69 (31 days).
+ *
+ * Only the pass is timed (target < 60 s); filling and projecting come first and take longer.
+ *
+ * Run: `npm run bench -- retention` or `npx tsx scripts/bench/retention.ts`.
+ * Tunables: BENCH_USERS (default 10000), BENCH_EVENTS_PER_USER (200), BENCH_DAYS (100),
+ * BENCH_KEEP=1 keeps the temporary directory (DATA_DIR for `npm run retention` afterwards).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { allProjections } from '../../projections/index.js';
+import { silentLogger } from '../../src/logger.js';
+import { rebuildProjections } from '../../src/projector/rebuild.js';
+import { createRetentionPass } from '../../src/retention/retention-service.js';
+import { openStores, type Stores } from '../../src/runtime.js';
+import type { BenchResult } from './append.js';
+import { DEFAULT_WORKLOAD, generateWorkload, type WorkloadOptions } from './workload.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+const START = Date.UTC(2026, 0, 1);
+
+interface RetentionBenchConfig {
+  readonly users: number;
+  readonly eventsPerUser: number;
+  readonly days: number;
+  readonly keep: boolean;
+}
+
+export async function benchRetention(log: (line: string) => void = console.log): Promise<BenchResult> {
+  const config = readConfig();
+  const workload: WorkloadOptions = { ...DEFAULT_WORKLOAD, users: config.users, events: config.users * config.eventsPerUser };
+  const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-retention-'));
+  // The store records each event at this time: the fill moves it from day 0 to day `days`.
+  let now = START;
+  const stores = await openStores(
+    { DATA_DIR: directory, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
+    { clock: () => new Date(now) },
+  );
+  try {
+    log(`retention: ${config.users} users × ${config.eventsPerUser} events over ${config.days} days (${workload.events} events, ${workload.feeds} feeds)`);
+    const fillSeconds = await fillStore(stores, workload, config.days, (at) => (now = at));
+    log(`  store filled in ${fillSeconds.toFixed(1)} s`);
+    const projected = await rebuildProjections(stores, allProjections, { context: { defaultPrivacy: 'private' } });
+    log(`  read models projected in ${projected.seconds.toFixed(1)} s (${projected.events} events, ${projected.parked} parked)`);
+
+    now = START + config.days * DAY;
+    const asOf = new Date(now);
+    const pass = createRetentionPass(stores, { defaultPrivacy: 'private', logger: silentLogger() });
+    let lastReport = 0;
+    const started = performance.now();
+    const summary = await pass.run(asOf, {
+      onProgress: ({ usersDone, usersTotal }) => {
+        if (usersDone - lastReport < 1000 && usersDone !== usersTotal) return;
+        lastReport = usersDone;
+        log(`    ${usersDone}/${usersTotal} users, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    log(`  pass as of day ${config.days}: ${summary.usersConsidered} users considered, ${summary.usersSnapshotted} snapshotted`);
+    log(`  ${summary.eventsRemoved} events removed, ${summary.feedsRolled} feeds rolled`);
+    log(`  ${seconds.toFixed(2)} s (target < 60), peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+    if (config.keep) log(`  kept ${directory} (DATA_DIR=${directory} npm run retention -- --now ${asOf.toISOString()})`);
+    return {
+      bench: 'retention',
+      users: config.users,
+      seconds: Math.round(seconds * 100) / 100,
+      events_removed: summary.eventsRemoved,
+      users_snapshotted: summary.usersSnapshotted,
+      feeds_rolled: summary.feedsRolled,
+      events: workload.events,
+    };
+  } finally {
+    await stores.close();
+    if (!config.keep) rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+function readConfig(): RetentionBenchConfig {
+  return {
+    users: positiveIntegerFromEnv('BENCH_USERS', 10_000),
+    eventsPerUser: positiveIntegerFromEnv('BENCH_EVENTS_PER_USER', 200),
+    days: positiveIntegerFromEnv('BENCH_DAYS', 100),
+    keep: process.env['BENCH_KEEP'] === '1',
+  };
+}
+
+function positiveIntegerFromEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+/**
+ * Appends the workload through the port, one append per user burst as the service would, the
+ * clock advancing with the share of events written, so recording times span the days evenly.
+ */
+async function fillStore(stores: Stores, workload: WorkloadOptions, days: number, setClock: (at: number) => void): Promise<number> {
+  const started = performance.now();
+  let written = 0;
+  for (const { stream, events } of generateWorkload(workload)) {
+    setClock(START + Math.floor((written / workload.events) * days * DAY));
+    await stores.eventStore.append(stream, events);
+    written += events.length;
+  }
+  return (performance.now() - started) / 1000;
+}
+
+// Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await benchRetention();
+  console.log(JSON.stringify(result));
+}
