@@ -2,11 +2,15 @@
  * gpodder episode actions over HTTP, against the whole service (in-process, real HTTP server
  * on a loopback port, temporary embedded store, projector running):
  *
- * 1. BENCH_ACTIONS actions (default 10,000) uploaded in batches of 100 (gPodder's size);
- * 2. the same number, for a second user, in batches of 30 (AntennaPod's);
+ * 1. BENCH_ACTIONS actions (default 10,000) uploaded in batches of 100 (gPodder's size, with
+ *    its device id in each action);
+ * 2. the same number, for a second user, in batches of 30 (AntennaPod's, without device ids);
  * 3. the first user's actions downloaded with `since`, page after page, once the read models
  *    have caught up (the time that takes is reported too);
- * 4. BENCH_ACTIONS actions in one request (a client's first sync of a long history).
+ * 4. BENCH_ACTIONS actions in one request (a client's first sync of a long history);
+ * 5. batches of 30 again with the projector paused, then its catch-up: in the embedded mode the
+ *    projector shares the process (and its CPU) with HTTP, so this separates the API's own cost
+ *    from the read models'.
  *
  * Clients authenticate as they do: HTTP Basic, keeping the `sessionid` cookie.
  *
@@ -51,7 +55,7 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
   try {
     log(`gpodder: ${count} episode actions per run, over HTTP with Basic auth and the session cookie`);
     const upload = async (client: Client, batch: number) => {
-      const actions = workload(count);
+      const actions = workload(count, batch === 100 ? 'bench-gpodder-desktop' : undefined);
       const times: number[] = [];
       const started = performance.now();
       for (let offset = 0; offset < actions.length; offset += batch) {
@@ -88,9 +92,17 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
 
     const whole = await client(base, 'bench-whole');
     const wholeStarted = performance.now();
-    await request(base, whole, 'POST', `/api/2/episodes/${whole.username}.json`, workload(count));
+    await request(base, whole, 'POST', `/api/2/episodes/${whole.username}.json`, workload(count, 'bench-device'));
     const wholeMs = performance.now() - wholeStarted;
     log(`  one request of ${count} actions: ${wholeMs.toFixed(0)} ms (${formatRate((count / wholeMs) * 1000)} actions/s)`);
+
+    await service.projector.stop();
+    const alone = await upload(await client(base, 'bench-no-projector'), 30);
+    const catchUpStarted = performance.now();
+    service.projector.start();
+    await settle();
+    const catchUpMs = performance.now() - catchUpStarted;
+    log(`  (with the projector paused: ${formatRate(alone.perSecond)} actions/s; it then projected them in ${catchUpMs.toFixed(0)} ms, ${formatRate((count / catchUpMs) * 1000)} events/s into every read model)`);
 
     return {
       bench: 'gpodder',
@@ -105,6 +117,8 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
       download_actions_per_s: Math.round(downloaded / downloadSeconds),
       download_pages: pages,
       single_request_ms: Math.round(wholeMs),
+      upload_batch30_projector_paused_actions_per_s: Math.round(alone.perSecond),
+      projector_catch_up_events_per_s: Math.round((count / catchUpMs) * 1000),
     };
   } finally {
     await drain(server, 1000);
@@ -137,7 +151,7 @@ async function request(base: string, client: Client, method: 'GET' | 'POST', pat
 }
 
 /** Actions as gpodder clients send them: 100 podcasts, plays with positions, the other types too. */
-function workload(count: number): Record<string, unknown>[] {
+function workload(count: number, device: string | undefined): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, n) => {
     const podcast = n % 100;
     const action = (['play', 'play', 'download', 'play', 'delete', 'new'] as const)[n % 6]!;
@@ -145,7 +159,7 @@ function workload(count: number): Record<string, unknown>[] {
       podcast: `https://feeds.example.com/podcast-${podcast}/rss.xml`,
       episode: `https://cdn.example.com/podcast-${podcast}/episode-${n}.mp3`,
       guid: `podcast-${podcast}-episode-${n}`,
-      device: 'bench-device',
+      ...(device === undefined ? {} : { device }),
       action,
       timestamp: new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString().slice(0, 19),
       ...(action === 'play' ? { started: 0, position: n % 3600, total: 3600 } : {}),

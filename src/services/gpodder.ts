@@ -127,10 +127,19 @@ export class GpodderService {
     return new Map(docs.map(({ doc }) => [String(doc['key']), gpodderRecordOf(doc)]));
   }
 
-  /** Device events for the devices of a write the account does not know yet. */
+  /**
+   * Device events for the devices of a write the account does not know yet. A device the read
+   * model lacks may have been created by the previous request moments ago: the read model is
+   * given the time to catch up before the device is created (again), so a client's first
+   * uploads do not each add one.
+   */
   async deviceEventsFor(principal: Principal, devices: readonly string[]): Promise<UserEvent[]> {
     if (devices.length === 0) return [];
-    const known = await this.knownDevices(principal.userId);
+    let known = await this.knownDevices(principal.userId);
+    if (devices.some((device) => !known.has(device))) {
+      await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+      known = await this.knownDevices(principal.userId);
+    }
     return newDeviceEvents(new Set(known.keys()), devices, this.context(principal));
   }
 

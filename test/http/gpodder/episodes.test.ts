@@ -99,6 +99,14 @@ describe('gpodder API: episode actions', function () {
     expect((await download()).body.actions).to.have.length(3);
   });
 
+  it('creates a device named by actions once, however fast the first uploads come', async () => {
+    for (let n = 0; n < 5; n++) await upload([action({ device: 'new-phone', episode: `https://cdn.example.com/a/${n}.mp3` })]);
+    const exported = await service.http.get('/v1/me/export').set('Authorization', `Bearer ${user.token}`);
+    expect(exported.body.events.filter((event: { type: string }) => event.type === 'device')).to.have.length(1);
+    const devices = await service.http.get(`/api/2/devices/${user.username}.json`).set('Authorization', user.basic);
+    expect(devices.body).to.deep.equal([{ id: 'new-phone', caption: '', type: 'other', subscriptions: 0 }]);
+  });
+
   it('uses the guid as the episode identity when present', async () => {
     await upload([action({ action: 'play', position: 10, guid: 'guid-1', episode: 'https://cdn.example.com/old-url.mp3' })]);
     await upload([action({ action: 'play', position: 20, guid: 'guid-1', episode: 'https://cdn.example.com/new-url.mp3', timestamp: '2026-02-02T00:00:00' })]);
