@@ -93,8 +93,10 @@ export async function startScheduler(deps: SchedulerDependencies): Promise<Sched
 
   const runs = defineRetentionJob(agenda, deps.retention, logger, { lockLifetimeMs: options.lockLifetimeMs ?? DEFAULTS.lockLifetimeMs });
   try {
-    await agenda.start();
+    // Scheduled before start(), whose first poll is immediate: a new job then runs at once
+    // rather than one processEvery later.
     await scheduleOnce(() => agenda.every(options.interval ?? RETENTION.interval, RETENTION_JOB, {}, { skipImmediate: options.skipImmediate ?? false }));
+    await agenda.start();
   } catch (error) {
     await agenda.stop().catch(() => undefined);
     await storage.close();
