@@ -21,6 +21,8 @@ export function requestContext(logger: Logger): RequestHandler {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       httpRequestDuration.observe({ method: req.method, route: routeOf(req), status: String(res.statusCode) }, seconds);
+      // winston formats (JSON.stringify) a line before its transport drops it by level: check first.
+      if (!logger.isLevelEnabled('http')) return;
       // originalUrl: by now a mounted router (/admin) has left req.path relative to its mount.
       logger.http('request', { requestId: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 });
     });
