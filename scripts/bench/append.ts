@@ -5,7 +5,7 @@
  * stream update and the async call.
  *
  * Run: `npm run bench -- append` or `npx tsx scripts/bench/append.ts`.
- * Tunables: BENCH_EVENTS (default 200000), BENCH_BATCH (default 50), BENCH_STREAMS (default 2000).
+ * Tunables: BENCH_EVENTS (default 200000; 20000 with BENCH_QUICK=1), BENCH_BATCH (default 50), BENCH_STREAMS (default 2000).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,7 +59,7 @@ export async function benchAppend(log: (line: string) => void = console.log): Pr
 
 function readConfig(): AppendBenchConfig {
   return {
-    events: positiveIntegerFromEnv('BENCH_EVENTS', 200_000),
+    events: positiveIntegerFromEnv('BENCH_EVENTS', process.env['BENCH_QUICK'] === '1' ? 20_000 : 200_000),
     batchSize: positiveIntegerFromEnv('BENCH_BATCH', 50),
     streams: positiveIntegerFromEnv('BENCH_STREAMS', 2000),
   };

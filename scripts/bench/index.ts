@@ -1,21 +1,26 @@
 /**
  * Benchmark dispatcher: `npm run bench -- <name>`. Each benchmark prints human-readable figures
  * and returns a summary, printed here as the last stdout line (JSON) for scripts to collect.
+ * With no name, every benchmark runs, each in its own process, into bench/RESULTS.md.
  */
 import { benchAppend, type BenchResult } from './append.js';
 import { benchRebuild } from './rebuild.js';
+import { benchLoad } from './load.js';
+import { runAll } from './run-all.js';
 import { benchGpodder } from './gpodder.js';
 import { benchRetention } from './retention.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
   rebuild: () => benchRebuild(),
+  load: () => benchLoad(),
   gpodder: () => benchGpodder(),
   retention: () => benchRetention(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {
   const name = argv[0];
+  if (name === undefined) return runAll(Object.keys(BENCHMARKS));
   // hasOwn, so names like "constructor" do not reach Object.prototype.
   const bench = name !== undefined && Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
   if (!bench) {

@@ -1,0 +1,263 @@
+/**
+ * Load test: the embedded service as its own process (the command the Docker image runs, on a
+ * loopback port, temporary DATA_DIR, projector running), seeded with users who subscribe, play
+ * and share publicly; then autocannon sends a fixed rate of mixed traffic for a fixed time:
+ *
+ * - reads (80 %): popular podcasts, popular episodes, public events, and a user's
+ *   subscriptions with their bearer token (read-your-writes: it waits for the projector when
+ *   that user has just written);
+ * - writes (20 %): `POST /v1/events` (a play) and `POST /v1/sync` (a small client state with
+ *   one newer play status), for random users.
+ *
+ * Reads and writes run as two autocannon instances at their share of the rate, so each gets
+ * its own latency histogram (corrected for coordinated omission: a slow answer delays the
+ * requests due after it, and their latency counts from when they were due).
+ *
+ * Run: `npm run bench -- load` or `npx tsx scripts/bench/load.ts`.
+ * Tunables: BENCH_LOAD_RATE (req/s, default 1000), BENCH_LOAD_SECONDS (default 20; 5 with
+ * BENCH_QUICK=1), BENCH_LOAD_USERS (default 40; 20 with BENCH_QUICK=1), BENCH_LOAD_WRITE_SHARE
+ * (default 0.2), BENCH_LOAD_WARMUP (unmeasured seconds first, default 3).
+ * Target (2-core machine): reads p99 < 20 ms at 1,000 req/s.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import type { BenchResult } from './append.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const READS_P99_TARGET_MS = 20;
+const FEEDS = 60;
+const BASE_TIME = Date.UTC(2026, 0, 1);
+
+interface LoadConfig {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly users: number;
+  readonly writeShare: number;
+}
+
+interface Seeded {
+  readonly username: string;
+  readonly token: string;
+  readonly feeds: number[];
+}
+
+function readConfig(): LoadConfig {
+  const quick = process.env['BENCH_QUICK'] === '1';
+  const writeShare = Number(process.env['BENCH_LOAD_WRITE_SHARE'] ?? '0.2');
+  if (!(writeShare > 0 && writeShare < 1)) throw new Error('BENCH_LOAD_WRITE_SHARE must be between 0 and 1 (exclusive)');
+  return {
+    rate: positiveInteger('BENCH_LOAD_RATE', 1000),
+    seconds: positiveInteger('BENCH_LOAD_SECONDS', quick ? 5 : 20),
+    warmupSeconds: positiveInteger('BENCH_LOAD_WARMUP', 3),
+    users: positiveInteger('BENCH_LOAD_USERS', quick ? 20 : 40),
+    writeShare,
+  };
+}
+
+function positiveInteger(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+const feedUrl = (feed: number) => `https://feeds.example.com/show-${feed}/rss.xml`;
+const iso = (ms: number) => new Date(ms).toISOString();
+const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
+
+export async function benchLoad(log: (line: string) => void = console.log): Promise<BenchResult> {
+  const config = readConfig();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-bench-load-'));
+  const server = await startServer(dataDir);
+  try {
+    const base = `http://127.0.0.1:${server.port}`;
+    log(`load: service on ${base} (pid ${server.child.pid}), ${config.users} users, ${config.rate} req/s for ${config.seconds} s, ${Math.round(config.writeShare * 100)} % writes`);
+    const seedStarted = Date.now();
+    const users = await seed(base, config.users);
+    await waitCaughtUp(base);
+    log(`  seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+
+    // Warm-up (JIT, SQLite page cache), not measured.
+    await runMix(base, users, config, config.warmupSeconds);
+    await waitCaughtUp(base);
+    const { reads, writes } = await runMix(base, users, config, config.seconds);
+    const rssMb = await serverRssMb(base);
+
+    const line = (name: string, result: autocannon.Result) =>
+      `  ${name.padEnd(6)} ${(result.requests.total / result.duration).toFixed(0).padStart(5)} req/s  p50 ${result.latency.p50} ms  p90 ${result.latency.p90} ms  p99 ${result.latency.p99} ms  max ${result.latency.max} ms  non-2xx ${result.non2xx}  errors ${result.errors}`;
+    log(line('reads', reads));
+    log(line('writes', writes));
+    const met = reads.latency.p99 < READS_P99_TARGET_MS;
+    log(`  reads p99 target < ${READS_P99_TARGET_MS} ms: ${met ? 'met' : 'MISSED'}; server RSS ${rssMb} MB`);
+    return {
+      bench: 'load',
+      rate: config.rate,
+      seconds: config.seconds,
+      users: config.users,
+      reads_rps: Math.round(reads.requests.total / reads.duration),
+      reads_p50_ms: reads.latency.p50,
+      reads_p99_ms: reads.latency.p99,
+      reads_max_ms: reads.latency.max,
+      writes_rps: Math.round(writes.requests.total / writes.duration),
+      writes_p50_ms: writes.latency.p50,
+      writes_p99_ms: writes.latency.p99,
+      writes_max_ms: writes.latency.max,
+      non2xx: reads.non2xx + writes.non2xx,
+      errors: reads.errors + writes.errors,
+      server_rss_mb: rssMb,
+      reads_p99_target: met ? 'met' : 'missed',
+    };
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Reads and writes at their shares of the rate, at the same time. */
+async function runMix(base: string, users: readonly Seeded[], config: LoadConfig, seconds: number) {
+  const readRate = Math.round(config.rate * (1 - config.writeShare));
+  const writeRate = config.rate - readRate;
+  const [reads, writes] = await Promise.all([
+    autocannon({ url: base, connections: 32, overallRate: readRate, duration: seconds, requests: [{ setupRequest: (request) => readRequest(request, users) }] }),
+    autocannon({ url: base, connections: 16, overallRate: writeRate, duration: seconds, requests: [{ setupRequest: (request) => writeRequest(request, users) }] }),
+  ]);
+  return { reads, writes };
+}
+
+export function readRequest(request: autocannon.Request, users: readonly Seeded[]): autocannon.Request {
+  const roll = Math.random();
+  if (roll < 0.2) return { ...request, method: 'GET', path: '/v1/popular/podcasts?limit=20', headers: {} };
+  if (roll < 0.4) return { ...request, method: 'GET', path: `/v1/popular/episodes?limit=20${Math.random() < 0.5 ? `&feed=${encodeURIComponent(feedUrl(Math.floor(Math.random() * FEEDS)))}` : ''}`, headers: {} };
+  if (roll < 0.65) return { ...request, method: 'GET', path: '/v1/public/events?limit=20', headers: {} };
+  return { ...request, method: 'GET', path: '/v1/subscriptions', headers: { authorization: `Bearer ${pick(users).token}` } };
+}
+
+export function writeRequest(request: autocannon.Request, users: readonly Seeded[]): autocannon.Request {
+  const user = pick(users);
+  const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
+  const feed = pick(user.feeds);
+  const episode = Math.floor(Math.random() * 200);
+  const now = Date.now();
+  if (Math.random() < 0.7) {
+    const play = { type: 'play', timestamp: iso(now), object: { rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${episode}` }, data: { played: Math.random() < 0.5, position: Math.floor(Math.random() * 3600) } };
+    return { ...request, method: 'POST', path: '/v1/events', headers, body: JSON.stringify({ events: [play] }) };
+  }
+  // A small client: its subscriptions and one play status changed just now.
+  const body = {
+    device: 'load-phone',
+    request_id: randomUUID(),
+    subscriptions: user.feeds.map((subscribed) => ({ rss_source_feed: feedUrl(subscribed), subscribed_at: iso(BASE_TIME) })),
+    play_statuses: [{ rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${episode}`, played: false, position: Math.floor(Math.random() * 3600), updated_at: iso(now) }],
+    playlists: [],
+  };
+  return { ...request, method: 'POST', path: '/v1/sync', headers, body: JSON.stringify(body) };
+}
+
+async function post(url: string, body: unknown, token?: string): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const answer: unknown = await response.json();
+  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/** Users who share publicly, each subscribed to 8 feeds with ~40 plays, some liked. */
+export async function seed(base: string, count: number): Promise<Seeded[]> {
+  const users: Seeded[] = [];
+  // Registration hashes with scrypt (~0.1 s): a few at a time.
+  for (let first = 0; first < count; first += 4) {
+    const batch = Array.from({ length: Math.min(4, count - first) }, (_unused, offset) => first + offset);
+    users.push(...(await Promise.all(batch.map((index) => seedUser(base, index)))));
+  }
+  return users;
+}
+
+async function seedUser(base: string, index: number): Promise<Seeded> {
+  const username = `load-user-${index}`;
+  const password = 'load test password';
+  await post(`${base}/v1/auth/register`, { username, password });
+  const { token } = (await post(`${base}/v1/auth/token`, { username, password })) as { token: string };
+  const feeds = Array.from({ length: 8 }, (_unused, n) => (index * 7 + n * 3) % FEEDS);
+  const events: object[] = [{ type: 'privacy', timestamp: iso(BASE_TIME), object: null, data: { privacy: 'public' } }];
+  for (const feed of feeds) events.push({ type: 'subscribe', timestamp: iso(BASE_TIME + 1000), object: { rss_source_feed: feedUrl(feed) }, data: { rss_feed_title: `Show ${feed}` } });
+  for (let n = 0; n < 40; n++) {
+    const feed = feeds[n % feeds.length]!;
+    const object = { rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${n}` };
+    events.push({ type: 'play', timestamp: iso(BASE_TIME + 60_000 * (n + 2)), object, data: { played: n % 2 === 0, position: n * 30, rss_item_title: `Episode ${n}` } });
+    if (n % 5 === 0) events.push({ type: 'save', timestamp: iso(BASE_TIME + 60_000 * (n + 2) + 1), object, data: {} });
+  }
+  await post(`${base}/v1/events`, { events }, token);
+  return { username, token, feeds };
+}
+
+/** Until /readyz reports every projection with no lag. */
+export async function waitCaughtUp(base: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const response = await fetch(`${base}/readyz`);
+    const body = (await response.json()) as { projections?: Record<string, { lag: number }> };
+    if (response.ok && Object.values(body.projections ?? {}).every((projection) => projection.lag === 0)) return;
+    if (Date.now() > deadline) throw new Error(`projections did not catch up within 60 s: ${JSON.stringify(body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function serverRssMb(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const bytes = Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+  return Math.round(bytes / 2 ** 20);
+}
+
+interface Server {
+  readonly child: ChildProcess;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** `node --import tsx src/main.ts` on a free loopback port; resolves when it listens. */
+export async function startServer(dataDir: string, nodeArgs: readonly string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the service did not start within 20 s')), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      // info lines are few (start, stop); requests log at the `http` level, below info.
+      const listening = output
+        .split('\n')
+        .filter((line) => line.includes('podsync listening'))
+        .map((line) => JSON.parse(line) as { port?: number })[0];
+      if (listening?.port !== undefined) {
+        clearTimeout(timer);
+        resolve(listening.port);
+      }
+    });
+    void exited.then((code) => reject(new Error(`the service exited with ${code} before listening`)));
+  });
+  return {
+    child,
+    port,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+// Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await benchLoad();
+  console.log(JSON.stringify(result));
+}

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench` with no name: every registered benchmark, one after the other, each in its
+ * own child process (so one benchmark's heap, caches and open files do not colour the next
+ * one's memory or speed figures), then `bench/RESULTS.md`: one table of every benchmark's
+ * JSON figures, with the machine they ran on. BENCH_QUICK=1 (and any BENCH_* tunable) is
+ * passed on to the benchmarks that support it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const RESULTS_FILE = path.join(ROOT, 'bench/RESULTS.md');
+
+export type Figures = Record<string, number | string | boolean | null>;
+
+export interface BenchOutcome {
+  readonly name: string;
+  readonly seconds: number;
+  /** The benchmark's JSON summary (its last stdout line), or undefined if it failed. */
+  readonly figures: Figures | undefined;
+  readonly error?: string;
+}
+
+export interface MachineInfo {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly date: string;
+  readonly quick: boolean;
+}
+
+export function machineInfo(now: Date = new Date()): MachineInfo {
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    date: now.toISOString(),
+    quick: process.env['BENCH_QUICK'] === '1',
+  };
+}
+
+/** Runs `npm run bench -- <name>` as a child, echoing its output, and keeps its JSON line. */
+export function runOne(name: string): Promise<BenchOutcome> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/bench/index.ts'), name], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.on('error', (error) => resolve({ name, seconds: (Date.now() - started) / 1000, figures: undefined, error: error.message }));
+    child.on('close', (code, signal) => {
+      const seconds = (Date.now() - started) / 1000;
+      const last = stdout.trimEnd().split('\n').at(-1) ?? '';
+      let figures: Figures | undefined;
+      try {
+        const parsed: unknown = JSON.parse(last);
+        if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) figures = parsed as Figures;
+      } catch {
+        figures = undefined;
+      }
+      if (code === 0 && figures) resolve({ name, seconds, figures });
+      else resolve({ name, seconds, figures: undefined, error: signal ? `killed by ${signal}` : code !== 0 ? `exit code ${code}` : 'no JSON summary line' });
+    });
+  });
+}
+
+const cell = (value: unknown) => String(value).replaceAll('|', '\\|');
+
+/** The Markdown of bench/RESULTS.md. */
+export function renderResults(outcomes: readonly BenchOutcome[], machine: MachineInfo): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` on ${machine.date}${machine.quick ? ' with BENCH_QUICK=1 (reduced sizes)' : ''}. Each benchmark ran in its own process;`,
+    'the figures are its JSON summary line. See each `scripts/bench/<name>.ts` for what it measures.',
+    '',
+    '| machine | |',
+    '|---|---|',
+    `| CPU | ${cell(machine.cpu)} |`,
+    `| cores | ${machine.cores} |`,
+    `| memory | ${machine.memoryGiB} GiB |`,
+    `| node | ${machine.node} |`,
+    `| platform | ${cell(machine.platform)} |`,
+    '',
+    '| bench | figure | value |',
+    '|---|---|---|',
+  ];
+  for (const outcome of outcomes) {
+    if (!outcome.figures) {
+      lines.push(`| ${outcome.name} | **failed** | ${cell(outcome.error ?? 'unknown error')} |`);
+      continue;
+    }
+    for (const [figure, value] of Object.entries(outcome.figures)) {
+      if (figure === 'bench') continue;
+      lines.push(`| ${outcome.name} | ${cell(figure)} | ${cell(value)} |`);
+    }
+    lines.push(`| ${outcome.name} | wall time (s) | ${outcome.seconds.toFixed(1)} |`);
+  }
+  lines.push('', 'JSON lines:', '', '```');
+  for (const outcome of outcomes) if (outcome.figures) lines.push(JSON.stringify(outcome.figures));
+  lines.push('```', '');
+  return lines.join('\n');
+}
+
+/** Runs them all, writes bench/RESULTS.md; exit code 1 if any failed. */
+export async function runAll(names: readonly string[]): Promise<number> {
+  const outcomes: BenchOutcome[] = [];
+  for (const name of names) {
+    console.log(`\n=== bench ${name} ===`);
+    outcomes.push(await runOne(name));
+  }
+  mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  writeFileSync(RESULTS_FILE, renderResults(outcomes, machineInfo()));
+  console.log(`\nwrote ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  const failed = outcomes.filter((outcome) => !outcome.figures);
+  for (const outcome of failed) console.error(`bench ${outcome.name} failed: ${outcome.error ?? 'unknown error'}`);
+  return failed.length > 0 ? 1 : 0;
+}

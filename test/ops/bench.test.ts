@@ -1,0 +1,43 @@
+/** `npm run bench`: the RESULTS.md rendering, and the load benchmark end to end (tiny sizes). */
+import { expect } from 'chai';
+import { benchLoad } from '../../scripts/bench/load.js';
+import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
+import { machineInfo, renderResults } from '../../scripts/bench/run-all.js';
+
+describe('benchmarks', function () {
+  it('renders every figure of every benchmark, failures included, with the machine', () => {
+    const machine: MachineInfo = { cpu: 'Some CPU @ 2.0GHz', cores: 2, memoryGiB: 23.5, node: 'v20.20.2', platform: 'linux 6.1 x64', date: '2026-05-01T00:00:00.000Z', quick: true };
+    const outcomes: BenchOutcome[] = [
+      { name: 'append', seconds: 12.34, figures: { bench: 'append', events_per_s: 100_000, ratio: 0.5 } },
+      { name: 'load', seconds: 30, figures: undefined, error: 'exit code 1' },
+    ];
+    const markdown = renderResults(outcomes, machine);
+    expect(markdown).to.contain('| CPU | Some CPU @ 2.0GHz |');
+    expect(markdown).to.contain('| cores | 2 |');
+    expect(markdown).to.contain('| memory | 23.5 GiB |');
+    expect(markdown).to.contain('| node | v20.20.2 |');
+    expect(markdown).to.contain('2026-05-01T00:00:00.000Z with BENCH_QUICK=1');
+    expect(markdown).to.contain('| append | events_per_s | 100000 |');
+    expect(markdown).to.contain('| append | ratio | 0.5 |');
+    expect(markdown).to.contain('| append | wall time (s) | 12.3 |');
+    expect(markdown).to.contain('| load | **failed** | exit code 1 |');
+    expect(markdown).to.contain('{"bench":"append","events_per_s":100000,"ratio":0.5}');
+    expect(machineInfo().cores).to.be.above(0);
+  });
+
+  it('load: starts the service, seeds it, and reports reads and writes separately with no errors', async function () {
+    this.timeout(30_000);
+    const saved = { ...process.env };
+    Object.assign(process.env, { BENCH_LOAD_RATE: '60', BENCH_LOAD_SECONDS: '1', BENCH_LOAD_WARMUP: '1', BENCH_LOAD_USERS: '2' });
+    try {
+      const result = await benchLoad(() => undefined);
+      expect(result).to.include({ bench: 'load', rate: 60, seconds: 1, users: 2, non2xx: 0, errors: 0 });
+      expect(result['reads_rps']).to.be.above(0);
+      expect(result['writes_rps']).to.be.above(0);
+      expect(result['reads_p99_ms']).to.be.a('number');
+      expect(result['server_rss_mb']).to.be.above(10);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
