@@ -19,6 +19,8 @@ export type Figures = Record<string, number | string | boolean | null>;
 export interface BenchOutcome {
   readonly name: string;
   readonly seconds: number;
+  /** The machine's 1-minute load average when the benchmark started (other work skews figures). */
+  readonly loadAverage?: number;
   /** The benchmark's JSON summary (its last stdout line), or undefined if it failed. */
   readonly figures: Figures | undefined;
   readonly error?: string;
@@ -91,6 +93,9 @@ export function renderResults(outcomes: readonly BenchOutcome[], machine: Machin
     `| node | ${machine.node} |`,
     `| platform | ${cell(machine.platform)} |`,
     '',
+    `"load average at start" is the machine's 1-minute load average as each benchmark started (${machine.cores} cores): the previous benchmark alone leaves about 1;`,
+    'well above that, other work was competing for the CPU and the figures are pessimistic.',
+    '',
     '| bench | figure | value |',
     '|---|---|---|',
   ];
@@ -104,6 +109,7 @@ export function renderResults(outcomes: readonly BenchOutcome[], machine: Machin
       lines.push(`| ${outcome.name} | ${cell(figure)} | ${cell(value)} |`);
     }
     lines.push(`| ${outcome.name} | wall time (s) | ${outcome.seconds.toFixed(1)} |`);
+    if (outcome.loadAverage !== undefined) lines.push(`| ${outcome.name} | load average at start | ${outcome.loadAverage.toFixed(2)} |`);
   }
   lines.push('', 'JSON lines:', '', '```');
   for (const outcome of outcomes) if (outcome.figures) lines.push(JSON.stringify(outcome.figures));
@@ -116,7 +122,9 @@ export async function runAll(names: readonly string[]): Promise<number> {
   const outcomes: BenchOutcome[] = [];
   for (const name of names) {
     console.log(`\n=== bench ${name} ===`);
-    outcomes.push(await runOne(name));
+    // On a shared machine other processes compete for the cores: say how busy it was.
+    const loadAverage = os.loadavg()[0] ?? 0;
+    outcomes.push({ ...(await runOne(name)), loadAverage });
   }
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   writeFileSync(RESULTS_FILE, renderResults(outcomes, machineInfo()));

@@ -8,7 +8,7 @@ describe('benchmarks', function () {
   it('renders every figure of every benchmark, failures included, with the machine', () => {
     const machine: MachineInfo = { cpu: 'Some CPU @ 2.0GHz', cores: 2, memoryGiB: 23.5, node: 'v20.20.2', platform: 'linux 6.1 x64', date: '2026-05-01T00:00:00.000Z', quick: true };
     const outcomes: BenchOutcome[] = [
-      { name: 'append', seconds: 12.34, figures: { bench: 'append', events_per_s: 100_000, ratio: 0.5 } },
+      { name: 'append', seconds: 12.34, loadAverage: 0.25, figures: { bench: 'append', events_per_s: 100_000, ratio: 0.5 } },
       { name: 'load', seconds: 30, figures: undefined, error: 'exit code 1' },
     ];
     const markdown = renderResults(outcomes, machine);
@@ -20,6 +20,7 @@ describe('benchmarks', function () {
     expect(markdown).to.contain('| append | events_per_s | 100000 |');
     expect(markdown).to.contain('| append | ratio | 0.5 |');
     expect(markdown).to.contain('| append | wall time (s) | 12.3 |');
+    expect(markdown).to.contain('| append | load average at start | 0.25 |');
     expect(markdown).to.contain('| load | **failed** | exit code 1 |');
     expect(markdown).to.contain('{"bench":"append","events_per_s":100000,"ratio":0.5}');
     expect(machineInfo().cores).to.be.above(0);
