@@ -1,5 +1,6 @@
 /** The admin HTTP API (`/admin`): the ADMIN_TOKEN guard, users, streams, export, stats. */
 import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
@@ -11,6 +12,23 @@ const events = [
 ];
 
 describe('admin API', function () {
+  it('ADMIN_TOKEN and READY_MAX_LAG are validated at start, without echoing the token', () => {
+    expect(loadConfig({ ADMIN_TOKEN: 'sixteen-chars-ok' }).ADMIN_TOKEN).to.equal('sixteen-chars-ok');
+    let caught: unknown;
+    try {
+      loadConfig({ ADMIN_TOKEN: 'short-secret', READY_MAX_LAG: '0' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).to.be.instanceOf(ConfigError);
+    const message = (caught as Error).message;
+    expect(message).to.contain('ADMIN_TOKEN: must be at least 16 characters');
+    expect(message).to.contain('READY_MAX_LAG');
+    expect(message).not.to.contain('short-secret');
+    expect(loadConfig({}).ADMIN_TOKEN).to.equal(undefined);
+    expect(loadConfig({ ADMIN_TOKEN: '' }).ADMIN_TOKEN, 'empty means unset').to.equal(undefined);
+  });
+
   describe('without ADMIN_TOKEN', function () {
     let service: TestService;
     before(async () => {
