@@ -22,6 +22,13 @@ export const configSchema = z
     REGISTRATION: z.enum(['open', 'closed']).default('open'),
     DEFAULT_PRIVACY: z.enum(PRIVACY_LEVELS).default('private'),
     BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 1mb').default('1mb'),
+    /** Requests per minute per API token (per client address without one); 0 turns limiting off. */
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+    /** Express `trust proxy`: set behind a reverse proxy so rate limits see client addresses. */
+    TRUST_PROXY: z
+      .string()
+      .regex(/^(true|false|\d+|[0-9a-fA-F.:/, ]+|loopback|linklocal|uniquelocal)$/, 'must be true, false, a hop count, or addresses/subnets')
+      .optional(),
     /** Bearer token of the admin API (`/admin`); unset, `/admin` does not exist (404). */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
     /** `/readyz` fails while a projection is this many events (or more) behind the store's head. */

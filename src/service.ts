@@ -71,6 +71,8 @@ export async function startService(
     me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
     gpodder: { accounts, auth: new GpodderAuth(accounts, stores.accounts), service: gpodder, episodes: new GpodderEpisodeService(gpodder), bodyLimit: config.BODY_LIMIT },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),

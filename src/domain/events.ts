@@ -11,6 +11,8 @@ export const LIMITS = {
   title: 1024,
   text: 4096,
   id: 128,
+  /** Positions and durations: a bound (31 years) no episode approaches that still rejects absurd numbers. */
+  seconds: 1_000_000_000,
 } as const;
 
 /** Control characters other than tab/newline are never legitimate in titles or ids. */
@@ -31,7 +33,8 @@ export const httpUrl = z
     } catch {
       return false;
     }
-  }, 'must be an http(s) URL');
+  }, 'must be an http(s) URL')
+  .meta({ format: 'uri', description: 'http(s) URL' });
 
 const MIN_TIME = Date.UTC(1990, 0, 1);
 const MAX_TIME = Date.UTC(2100, 0, 1);
@@ -93,11 +96,12 @@ export const episodeObject = z.object({ rss_source_feed: httpUrl, rss_source_id:
 export type EventObject = z.infer<typeof feedObject>;
 
 const nonNegative = z.number().finite().nonnegative();
+const seconds = nonNegative.max(LIMITS.seconds, `at most ${LIMITS.seconds} seconds`);
 const device = boundedString(LIMITS.id).min(1);
 
 export const cover = z.object({ src: httpUrl.optional(), srcset: boundedString(LIMITS.text).optional() }).strict();
 export const enclosure = z
-  .object({ url: httpUrl.optional(), duration: nonNegative.optional(), size: nonNegative.int().optional(), cover: cover.optional() })
+  .object({ url: httpUrl.optional(), duration: seconds.optional(), size: nonNegative.int().optional(), cover: cover.optional() })
   .strict();
 export type Enclosure = z.infer<typeof enclosure>;
 
@@ -110,16 +114,16 @@ export const unsubscribeData = z.object({ device: device.optional() }).strict();
 export const playData = z
   .object({
     played: z.boolean(),
-    position: nonNegative,
-    started: nonNegative.optional(),
-    total: nonNegative.optional(),
+    position: seconds,
+    started: seconds.optional(),
+    total: seconds.optional(),
     rss_feed_title: boundedString(LIMITS.title).optional(),
     rss_item_title: boundedString(LIMITS.title).optional(),
     enclosure: enclosure.optional(),
     device: device.optional(),
   })
   .strict();
-export const positionData = z.object({ position: nonNegative, device: device.optional() }).strict();
+export const positionData = z.object({ position: seconds, device: device.optional() }).strict();
 export const DEFAULT_PLAYLIST = 'saved';
 export const saveData = z
   .object({

@@ -17,6 +17,8 @@ import { readModelsRouter } from './read-models.js';
 import { syncRouter } from './sync.js';
 import { meRouter } from './me.js';
 import { metricsRouter, requestContext } from './observability.js';
+import { openapiRouter } from './openapi.js';
+import { limitByAddress, RateLimiter } from './rate-limit.js';
 import type { AdminDependencies } from './admin.js';
 import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
@@ -31,6 +33,10 @@ export interface AppDependencies {
   me: MeService;
   registration: 'open' | 'closed';
   bodyLimit: string;
+  /** Requests per minute per token (or client address without one); 0 or absent: no limit. */
+  rateLimitPerMinute?: number;
+  /** Express `trust proxy` (TRUST_PROXY): true/false, a hop count, or addresses/subnets. */
+  trustProxy?: string;
   /** Whether the stores answer and the projections are caught up (for `/readyz`). */
   ready: () => Promise<Readiness>;
   /** The `/metrics` body (Prometheus text); no `/metrics` route without it. */
@@ -45,8 +51,12 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(deps.logger));
-  const authenticated = requireUser(deps.accounts);
+  const limiter = deps.rateLimitPerMinute ? new RateLimiter({ perMinute: deps.rateLimitPerMinute }) : undefined;
+  // Before any body is read: a limited client costs us no parsing.
+  app.use(limitByAddress(limiter));
+  const authenticated = requireUser(deps.accounts, limiter);
   // Routes with their own body limit come before the general parser.
   app.use(syncRouter(deps.sync, authenticated));
   // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.
@@ -56,8 +66,9 @@ export function createApp(deps: AppDependencies): Express {
   app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
 
   app.use(healthRouter(deps.ready));
+  app.use(openapiRouter());
   if (deps.metrics) app.use(metricsRouter(deps.metrics));
-  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration }));
+  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated }));
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
   app.use(publicRouter(deps.readModels.readModel));
@@ -68,4 +79,10 @@ export function createApp(deps: AppDependencies): Express {
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** TRUST_PROXY as Express wants it: a boolean, a hop count, or the address list as given. */
+function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

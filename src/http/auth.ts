@@ -7,22 +7,39 @@ import { credentialsSchema, InvalidCredentialsError, tokenRequestSchema } from '
 import { UsernameTakenError } from '../stores/accounts.js';
 import { conflict, forbidden, HttpError, notFound, unauthorized } from './errors.js';
 import { parseInput } from './validate.js';
+import type { RateLimiter } from './rate-limit.js';
+import { addressKey, admit } from './rate-limit.js';
+import { tokenRecord } from './responses.js';
+import { defineRoute, mount } from './routes.js';
 
 export interface AuthRouterOptions {
   accounts: AccountService;
   registration: 'open' | 'closed';
+  /** Bearer authentication for the token routes (default: {@link requireUser} without limits). */
+  authenticated?: RequestHandler;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{20,200})$/;
 
-/** Authenticates `Authorization: Bearer <token>`; 401 otherwise. */
-export function requireUser(accounts: AccountService): RequestHandler {
+/**
+ * Authenticates `Authorization: Bearer <token>`; 401 otherwise. With a limiter, each token
+ * has its own bucket, and a bearer token that does not authenticate is charged to the
+ * client's address (429 when it runs out), so guessing tokens is no way around the limit.
+ */
+export function requireUser(accounts: AccountService, limiter?: RateLimiter): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     const match = header ? BEARER.exec(header) : null;
-    if (!match) throw unauthorized(header ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
+    if (!match) {
+      if (header && /^Bearer /i.test(header)) admit(limiter, addressKey(req));
+      throw unauthorized(header ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
+    }
     const principal = await accounts.authenticateToken(match[1]!);
-    if (!principal) throw unauthorized('Invalid or revoked token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+    if (!principal) {
+      admit(limiter, addressKey(req));
+      throw unauthorized('Invalid or revoked token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+    }
+    admit(limiter, principal.tokenId === null ? `user:${principal.userId}` : `token:${principal.tokenId}`);
     req.principal = principal;
     next();
   };
@@ -33,12 +50,60 @@ export function principalOf(req: Express.Request) {
   return req.principal;
 }
 
-export function authRouter({ accounts, registration }: AuthRouterOptions): Router {
+const accountAnswer = z.object({ id: z.uuid(), username: z.string() });
+
+export const authRoutes = {
+  register: defineRoute({
+    method: 'post',
+    path: '/v1/auth/register',
+    tag: 'accounts',
+    summary: 'Create an account',
+    description: 'Can be turned off (REGISTRATION=closed).',
+    auth: 'none',
+    body: credentialsSchema,
+    responses: {
+      201: { description: 'The account', schema: accountAnswer },
+      403: { description: 'Registration is closed on this server' },
+      409: { description: 'The username is taken (usernames are case-insensitive)' },
+    },
+  }),
+  token: defineRoute({
+    method: 'post',
+    path: '/v1/auth/token',
+    tag: 'accounts',
+    summary: 'Log in: issue a bearer token',
+    auth: 'none',
+    body: tokenRequestSchema,
+    responses: {
+      200: { description: 'A new token (256 random bits; only its hash is stored)', schema: z.object({ token: z.string(), id: z.uuid(), user: accountAnswer }) },
+      401: { description: 'Wrong username or password (the same answer for both)' },
+    },
+  }),
+  listTokens: defineRoute({
+    method: 'get',
+    path: '/v1/auth/tokens',
+    tag: 'accounts',
+    summary: "The user's tokens",
+    auth: 'bearer',
+    responses: { 200: { description: 'Tokens, without their secrets', schema: z.object({ tokens: z.array(tokenRecord) }) } },
+  }),
+  revokeToken: defineRoute({
+    method: 'delete',
+    path: '/v1/auth/tokens/:id',
+    tag: 'accounts',
+    summary: 'Revoke a token (it stops working at once)',
+    auth: 'bearer',
+    params: z.object({ id: z.uuid('must be a token id') }),
+    responses: { 204: { description: 'Revoked' }, 404: { description: 'No such token of this user' } },
+  }),
+};
+
+export function authRouter({ accounts, registration, authenticated = requireUser(accounts) }: AuthRouterOptions): Router {
   const router = Router();
 
-  router.post('/v1/auth/register', async (req, res) => {
+  mount(router, authRoutes.register, async (req, res) => {
     if (registration === 'closed') throw forbidden('Registration is closed on this server');
-    const { username, password } = parseInput(credentialsSchema, req.body);
+    const { username, password } = parseInput(authRoutes.register.body, req.body);
     try {
       const account = await accounts.register(username, password);
       res.status(201).json({ id: account.id, username: account.username });
@@ -48,8 +113,8 @@ export function authRouter({ accounts, registration }: AuthRouterOptions): Route
     }
   });
 
-  router.post('/v1/auth/token', async (req, res) => {
-    const { username, password, label } = parseInput(tokenRequestSchema, req.body);
+  mount(router, authRoutes.token, async (req, res) => {
+    const { username, password, label } = parseInput(authRoutes.token.body, req.body);
     try {
       const issued = await accounts.issueToken(username, password, label);
       res.status(200).json({ token: issued.token, id: issued.id, user: { id: issued.account.id, username: issued.account.username } });
@@ -59,13 +124,12 @@ export function authRouter({ accounts, registration }: AuthRouterOptions): Route
     }
   });
 
-  const authenticated = requireUser(accounts);
-  router.get('/v1/auth/tokens', authenticated, async (req, res) => {
+  mount(router, authRoutes.listTokens, authenticated, async (req, res) => {
     const tokens = await accounts.listTokens(principalOf(req).userId);
     res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt })) });
   });
-  router.delete('/v1/auth/tokens/:id', authenticated, async (req, res) => {
-    const id = parseInput(z.uuid('must be a token id'), req.params['id'], ['id']);
+  mount(router, authRoutes.revokeToken, authenticated, async (req, res) => {
+    const { id } = parseInput(authRoutes.revokeToken.params, req.params);
     if (!(await accounts.revokeToken(principalOf(req).userId, id))) throw notFound('No such token');
     res.status(204).end();
   });

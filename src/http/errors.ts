@@ -3,8 +3,17 @@
  * names the field; only real faults are 500s, and those never echo internals.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { ZodError } from 'zod';
+import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
+
+/** The body of every error answer (documented in the OpenAPI document as `Error`). */
+export const errorBody = z
+  .object({
+    error: z.string().meta({ description: 'Machine-readable code, e.g. validation_failed, unauthorized, rate_limited' }),
+    message: z.string(),
+    details: z.unknown().meta({ description: 'null, or e.g. {issues: [{path, message}]} naming each bad field' }),
+  })
+  .meta({ description: 'An error' });
 
 export class HttpError extends Error {
   constructor(

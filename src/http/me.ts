@@ -5,15 +5,40 @@ import type { MeService } from '../services/me.js';
 import { AccountDeletionPendingError } from '../services/me.js';
 import { principalOf } from './auth.js';
 import { HttpError } from './errors.js';
+import { exportAnswer } from './responses.js';
+import { defineRoute, mount } from './routes.js';
+
+export const meRoutes = {
+  export: defineRoute({
+    method: 'get',
+    path: '/v1/me/export',
+    tag: 'account data',
+    summary: "Export the user's data",
+    auth: 'bearer',
+    responses: { 200: { description: 'Every retained event of the user and their folded state (a JSON attachment)', schema: exportAnswer } },
+  }),
+  delete: defineRoute({
+    method: 'delete',
+    path: '/v1/me',
+    tag: 'account data',
+    summary: 'Delete the account',
+    description: 'Removes the streams, the read-model documents and the credentials.',
+    auth: 'bearer',
+    responses: {
+      204: { description: 'Deleted' },
+      503: { description: 'The read models are catching up; retry', headers: { 'Retry-After': 'Seconds to wait' } },
+    },
+  }),
+};
 
 export function meRouter(me: MeService, authenticated: RequestHandler): Router {
   const router = Router();
-  router.get('/v1/me/export', authenticated, async (req, res) => {
+  mount(router, meRoutes.export, authenticated, async (req, res) => {
     const principal = principalOf(req);
     res.setHeader('Content-Disposition', `attachment; filename="${principal.username}-export.json"`);
     res.json(await me.export(principal));
   });
-  router.delete('/v1/me', authenticated, async (req, res) => {
+  mount(router, meRoutes.delete, authenticated, async (req, res) => {
     try {
       await me.deleteAccount(principalOf(req));
     } catch (error) {

@@ -10,6 +10,8 @@ import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
 import { parseInput } from './validate.js';
+import { popularityRecord, publicEventRecord } from './responses.js';
+import { defineRoute, mount } from './routes.js';
 
 const limit = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -21,6 +23,37 @@ const publicEventsQuery = z.object({
 });
 const popularPodcastsQuery = z.object({ limit: limit(20, 100) });
 const popularEpisodesQuery = z.object({ feed: httpUrl.optional(), limit: limit(20, 100) });
+
+export const publicRoutes = {
+  events: defineRoute({
+    method: 'get',
+    path: '/v1/public/events',
+    tag: 'public',
+    summary: 'Public activity',
+    description: 'Events of public users (with the username) and anonymous users (without), newest first; private events never appear. Page with `before` = the previous `next_before`.',
+    auth: 'none',
+    query: publicEventsQuery,
+    responses: { 200: { description: 'A page of events', schema: z.object({ events: z.array(publicEventRecord), next_before: z.string().nullable() }) } },
+  }),
+  popularPodcasts: defineRoute({
+    method: 'get',
+    path: '/v1/popular/podcasts',
+    tag: 'public',
+    summary: 'Most played podcasts',
+    auth: 'none',
+    query: popularPodcastsQuery,
+    responses: { 200: { description: 'Podcasts by plays, then likes', schema: z.object({ podcasts: z.array(popularityRecord) }) } },
+  }),
+  popularEpisodes: defineRoute({
+    method: 'get',
+    path: '/v1/popular/episodes',
+    tag: 'public',
+    summary: 'Most played episodes',
+    auth: 'none',
+    query: popularEpisodesQuery,
+    responses: { 200: { description: 'Episodes by plays, then likes', schema: z.object({ episodes: z.array(popularityRecord) }) } },
+  }),
+};
 
 function publicEvent(doc: Doc) {
   const { id, type, timestamp, object, data, user } = doc;
@@ -42,8 +75,8 @@ const byPopularity: Query['orderBy'] = [
 export function publicRouter(store: ReadModelStore): Router {
   const router = Router();
 
-  router.get('/v1/public/events', async (req, res) => {
-    const query = parseInput(publicEventsQuery, req.query, ['query']);
+  mount(router, publicRoutes.events, async (req, res) => {
+    const query = parseInput(publicRoutes.events.query, req.query, ['query']);
     const where: Record<string, string> = {};
     if (query.feed !== undefined) where['feed'] = query.feed;
     if (query.user !== undefined) where['user'] = query.user;
@@ -59,14 +92,14 @@ export function publicRouter(store: ReadModelStore): Router {
     res.json({ events: docs.map(({ doc }) => publicEvent(doc)), next_before: docs.length === query.limit && last ? last.doc['cursor'] : null });
   });
 
-  router.get('/v1/popular/podcasts', async (req, res) => {
-    const query = parseInput(popularPodcastsQuery, req.query, ['query']);
+  mount(router, publicRoutes.popularPodcasts, async (req, res) => {
+    const query = parseInput(publicRoutes.popularPodcasts.query, req.query, ['query']);
     const docs = await store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit: query.limit });
     res.json({ podcasts: docs.map(({ doc }) => popularity(doc)) });
   });
 
-  router.get('/v1/popular/episodes', async (req, res) => {
-    const query = parseInput(popularEpisodesQuery, req.query, ['query']);
+  mount(router, publicRoutes.popularEpisodes, async (req, res) => {
+    const query = parseInput(publicRoutes.popularEpisodes.query, req.query, ['query']);
     const docs = await store.find(EPISODE_POPULARITY, {
       ...(query.feed !== undefined ? { where: { rss_source_feed: query.feed } } : {}),
       orderBy: byPopularity,

@@ -12,23 +12,56 @@ import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
 import { recordOf } from '../../projections/user-records.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
+import { playlistRecord, playStatusRecord, subscriptionRecord } from './responses.js';
+import { defineRoute, mount } from './routes.js';
 
 const sinceQuery = z.object({ since: z.string().regex(/^\d{1,16}$/, 'must be a token returned as `since` by an earlier call').optional() });
 const playlistsQuery = z.object({ include_deleted: z.enum(['true', 'false', '1', '0']).optional() });
+
+export const readModelRoutes = {
+  subscriptions: defineRoute({
+    method: 'get',
+    path: '/v1/subscriptions',
+    tag: 'read models',
+    summary: "The user's subscriptions",
+    auth: 'bearer',
+    responses: { 200: { description: 'Every subscription record, unsubscribed ones included', schema: z.object({ subscriptions: z.array(subscriptionRecord) }) } },
+  }),
+  playStatuses: defineRoute({
+    method: 'get',
+    path: '/v1/play-statuses',
+    tag: 'read models',
+    summary: "The user's play statuses",
+    auth: 'bearer',
+    query: sinceQuery,
+    responses: {
+      200: { description: 'Play statuses changed after `since` (all without it) and a new cursor', schema: z.object({ play_statuses: z.array(playStatusRecord), since: z.string() }) },
+    },
+  }),
+  playlists: defineRoute({
+    method: 'get',
+    path: '/v1/playlists',
+    tag: 'read models',
+    summary: "The user's playlists",
+    auth: 'bearer',
+    query: playlistsQuery,
+    responses: { 200: { description: 'Playlists and their items (tombstones with include_deleted)', schema: z.object({ playlists: z.array(playlistRecord) }) } },
+  }),
+};
 
 export function readModelsRouter(readModels: ReadModelService, authenticated: RequestHandler): Router {
   const router = Router();
   const store = readModels.readModel;
 
-  router.get('/v1/subscriptions', authenticated, async (req, res) => {
+  mount(router, readModelRoutes.subscriptions, authenticated, async (req, res) => {
     const { userId } = principalOf(req);
     await readModels.catchUpWithUser(userId, [SUBSCRIPTIONS]);
     const docs = await store.find(SUBSCRIPTIONS, { where: { user: userId }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
     res.json({ subscriptions: docs.map(({ doc }) => recordOf(doc)) });
   });
 
-  router.get('/v1/play-statuses', authenticated, async (req, res) => {
-    const { since } = parseInput(sinceQuery, req.query, ['query']);
+  mount(router, readModelRoutes.playStatuses, authenticated, async (req, res) => {
+    const { since } = parseInput(readModelRoutes.playStatuses.query, req.query, ['query']);
     const { userId } = principalOf(req);
     await readModels.catchUpWithUser(userId, [PLAY_STATUSES]);
     const checkpoint = await store.getCheckpoint(PLAY_STATUSES);
@@ -40,8 +73,8 @@ export function readModelsRouter(readModels: ReadModelService, authenticated: Re
     res.json({ play_statuses: docs.map(({ doc }) => recordOf(doc)), since: String(checkpoint?.position.commit ?? 0n) });
   });
 
-  router.get('/v1/playlists', authenticated, async (req, res) => {
-    const { include_deleted } = parseInput(playlistsQuery, req.query, ['query']);
+  mount(router, readModelRoutes.playlists, authenticated, async (req, res) => {
+    const { include_deleted } = parseInput(readModelRoutes.playlists.query, req.query, ['query']);
     const withDeleted = include_deleted === 'true' || include_deleted === '1';
     const { userId } = principalOf(req);
     await readModels.catchUpWithUser(userId, [PLAYLISTS]);

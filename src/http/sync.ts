@@ -5,15 +5,31 @@ import { syncRequest } from '../domain/sync.js';
 import type { SyncService } from '../services/sync.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
+import { syncAnswer } from './responses.js';
+import { defineRoute, mount } from './routes.js';
 
 /** A first sync of 50,000 play statuses is about 15 MB of JSON. */
 export const SYNC_BODY_LIMIT = '32mb';
 
+export const syncRoutes = {
+  sync: defineRoute({
+    method: 'post',
+    path: '/v1/sync',
+    tag: 'sync',
+    summary: "Sync a device's state (SPEC 5)",
+    description:
+      'The server emits one event per difference and a closing `sync` event in one atomic append, then answers every record changed after `since` with a new cursor. The same `request_id` again adds nothing. Bodies up to 32 MB; the list limits are in the schema.',
+    auth: 'bearer',
+    body: syncRequest,
+    responses: { 200: { description: 'The records changed after `since` (all of them without it) and the new cursor', schema: syncAnswer } },
+  }),
+};
+
 export function syncRouter(sync: SyncService, authenticated: RequestHandler): Router {
   const router = Router();
   // Authenticate before reading a large body, so an anonymous caller cannot make us parse 32 MB.
-  router.post('/v1/sync', authenticated, express.json({ limit: SYNC_BODY_LIMIT, type: () => true }), async (req, res) => {
-    const request = parseInput(syncRequest, req.body);
+  mount(router, syncRoutes.sync, authenticated, express.json({ limit: SYNC_BODY_LIMIT, type: () => true }), async (req, res) => {
+    const request = parseInput(syncRoutes.sync.body, req.body);
     const answer = await sync.sync(principalOf(req), request);
     res.status(200).json(answer);
   });

@@ -1,6 +1,7 @@
 /** Registration, login and token life cycle, over the accounts port. */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { boundedString } from '../domain/events.js';
 import type { Account, AccountStore, TokenRecord } from '../stores/accounts.js';
 import { hashPassword, hashTokenSecret, newTokenSecret, verifyPassword } from '../auth/passwords.js';
 
@@ -12,7 +13,7 @@ export const usernameSchema = z
 export const passwordSchema = z.string().min(8, 'at least 8 characters').max(256, 'at most 256 characters');
 export const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema }).strict();
 export const tokenRequestSchema = z
-  .object({ username: z.string().max(64), password: z.string().max(256), label: z.string().max(128).optional() })
+  .object({ username: z.string().max(64), password: z.string().max(256), label: boundedString(128).optional() })
   .strict();
 
 export interface Principal {

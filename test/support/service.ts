@@ -29,7 +29,8 @@ export async function startTestService(
   options: { clock?: () => Date; runProjector?: boolean; runScheduler?: boolean } = {},
 ): Promise<TestService> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-test-'));
-  const config: Config = loadConfig({ DATA_DIR: dataDir, ...env });
+  // No rate limiting unless a test asks: tests make many requests from one address.
+  const config: Config = loadConfig({ DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '0', ...env });
   // No retention job unless a test asks: a pass at start-up would change what HTTP tests observe.
   const service = await startService(config, silentLogger(), { runScheduler: false, ...options });
   const http = request(service.app);

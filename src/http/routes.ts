@@ -1,0 +1,47 @@
+/**
+ * Route declarations: each native endpoint's method, path, authentication, the zod schemas
+ * that validate its input and the main answers, declared once next to its router. Routers
+ * mount their handlers with {@link mount} and validate with the declared schemas; the OpenAPI
+ * document (src/http/openapi.ts) is generated from the same declarations, so the two cannot
+ * drift apart.
+ */
+import type { RequestHandler, Router } from 'express';
+import type { z } from 'zod';
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface ResponseSpec {
+  readonly description: string;
+  /** The JSON body; none for bodiless answers (204). */
+  readonly schema?: z.ZodType;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** Express syntax, e.g. `/v1/auth/tokens/:id`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly description?: string;
+  /** Groups routes in the document. */
+  readonly tag: string;
+  readonly auth: 'bearer' | 'none';
+  readonly body?: z.ZodType;
+  readonly query?: z.ZodObject;
+  readonly params?: z.ZodObject;
+  /**
+   * The answers this route gives besides the generic errors, which the document derives:
+   * 400 (it takes input), 401 (bearer), 413 (a body), 429 (always).
+   */
+  readonly responses: Readonly<Record<number, ResponseSpec>>;
+}
+
+/** Declares a route; the literal type is kept so handlers see the exact schemas. */
+export function defineRoute<const R extends RouteSpec>(route: R): R {
+  return route;
+}
+
+/** Mounts `handlers` at the route's method and path. */
+export function mount(router: Router, route: RouteSpec, ...handlers: RequestHandler[]): void {
+  router[route.method](route.path, ...handlers);
+}
