@@ -8,20 +8,18 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
-import { allProjections } from '../projections/index.js';
-import { collectStats, formatStats, formatTable } from '../src/admin/status.js';
-import { formatStream, inspectStream } from '../src/admin/stream.js';
+import { formatTable } from '../src/admin/table.js';
 import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError } from '../src/admin/users.js';
 import type { Config } from '../src/config.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { LeaseHeldError, rebuildProjections } from '../src/projector/rebuild.js';
-import { createRetentionPass } from '../src/retention/retention-service.js';
 import type { Stores } from '../src/runtime.js';
 import { openStores } from '../src/runtime.js';
-import { MeService } from '../src/services/me.js';
-import { ReadModelService } from '../src/services/read-models.js';
 import { UsernameTakenError } from '../src/stores/accounts.js';
+
+// The other commands' modules (projections, projector, retention) load when their command
+// runs: each invocation is a fresh process, and most commands need a fraction of the code.
+const projectionNames = async () => (await import('../projections/index.js')).allProjections;
 
 const USAGE = `usage: npm run admin -- <command> [options]
 
@@ -145,8 +143,9 @@ async function run(command: string, args: readonly string[], options: Options, c
   // Usage errors first, before any store is opened.
   if (command === 'replay' && args.length > 0) throw new UsageError('expected: replay [--projection NAME]...');
   const selected = options.projection.flatMap((value) => value.split(',')).filter((name) => name !== '');
+  const allProjections = command === 'replay' || command === 'stats' ? await projectionNames() : [];
   const unknown = selected.filter((name) => !allProjections.some((projection) => projection.name === name));
-  if (unknown.length > 0) throw new UsageError(`unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ')})`);
+  if (unknown.length > 0) throw new UsageError(`unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ') || 'see npm run replay -- --help'})`);
 
   const stores = await openStores(config);
   try {
@@ -155,23 +154,33 @@ async function run(command: string, args: readonly string[], options: Options, c
         return await usersCommand(stores, args, options);
       case 'stream': {
         const [username] = operands(args, 1, 'stream <username> [--limit N] [--json]');
+        const { formatStream, inspectStream } = await import('../src/admin/stream.js');
         const inspection = await inspectStream(stores.eventStore, await requireAccount(stores.accounts, username!), options.limit === undefined ? {} : { limit: options.limit });
         return print(options.json ? JSON.stringify(inspection, null, 2) : formatStream(inspection));
       }
       case 'export': {
         const [username] = operands(args, 1, 'export <username>');
         const account = await requireAccount(stores.accounts, username!);
+        const [{ MeService }, { ReadModelService }] = await Promise.all([import('../src/services/me.js'), import('../src/services/read-models.js')]);
         const me = new MeService(stores.eventStore, stores.accounts, new ReadModelService(stores.eventStore, stores.readModel));
         return print(JSON.stringify(await me.export({ userId: account.id, username: account.username, tokenId: null })));
       }
       case 'replay': {
         const projections = selected.length === 0 ? allProjections : allProjections.filter((projection) => selected.includes(projection.name));
-        const summary = await rebuildProjections(stores, projections, { context: { defaultPrivacy: config.DEFAULT_PRIVACY }, logger: cliLogger(config) });
+        const { LeaseHeldError, rebuildProjections } = await import('../src/projector/rebuild.js');
+        let summary;
+        try {
+          summary = await rebuildProjections(stores, projections, { context: { defaultPrivacy: config.DEFAULT_PRIVACY }, logger: cliLogger(config) });
+        } catch (error) {
+          if (error instanceof LeaseHeldError) throw new CommandError(error.message);
+          throw error;
+        }
         print(`replayed ${summary.projections.join(', ')}: ${summary.events} events in ${summary.seconds.toFixed(2)} s, ${summary.parked} parked`);
         return;
       }
       case 'retention': {
         operands(args, 0, 'retention');
+        const { createRetentionPass } = await import('../src/retention/retention-service.js');
         const summary = await createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger: cliLogger(config) }).run(new Date());
         print(
           `retention as of ${summary.asOf}: ${summary.usersConsidered} users considered, ${summary.usersSnapshotted} snapshotted, ` +
@@ -182,6 +191,7 @@ async function run(command: string, args: readonly string[], options: Options, c
       case 'stats': {
         operands(args, 0, 'stats [--json]');
         const names = allProjections.map((projection) => projection.name);
+        const { collectStats, formatStats } = await import('../src/admin/status.js');
         const stats = await collectStats({ ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined }, names);
         return print(options.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
       }
@@ -238,7 +248,7 @@ async function main(argv: readonly string[]): Promise<number> {
       console.error(`${error.message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof UnknownUserError || error instanceof CommandError || error instanceof LeaseHeldError) {
+    if (error instanceof UnknownUserError || error instanceof CommandError) {
       console.error(`admin ${command}: ${error.message}`);
       return 1;
     }

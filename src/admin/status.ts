@@ -10,6 +10,7 @@ import { comparePositions, formatPosition, START } from '../stores/event-store.j
 import type { ReadModelStore } from '../stores/read-model.js';
 import { PARKED_EVENTS } from '../projector/projector.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
+import { formatTable } from './table.js';
 
 export interface StatusStores {
   readonly eventStore: EventStore;
@@ -176,15 +177,4 @@ export async function checkReadiness(stores: StatusStores & { accounts: AccountS
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A plain text table: columns padded to their widest cell. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }

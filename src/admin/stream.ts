@@ -7,7 +7,7 @@ import { streams } from '../domain/events.js';
 import type { Account } from '../stores/accounts.js';
 import type { EventStore, JsonObject, JsonValue, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
-import { formatTable } from './status.js';
+import { formatTable } from './table.js';
 import { userSummary, type UserSummary } from './users.js';
 
 export interface StreamEventRow {
