@@ -31,8 +31,11 @@ export const configSchema = z
       .optional(),
     /** Bearer token of the admin API (`/admin`); unset, `/admin` does not exist (404). */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
-    /** `/readyz` fails while a projection is this many events (or more) behind the store's head. */
-    READY_MAX_LAG: z.coerce.number().int().min(1).default(1000),
+    /**
+     * `/readyz` fails while a projection is this many events (or more) behind the store's head.
+     * At most 10,000: each readiness check may read that many events to count them.
+     */
+    READY_MAX_LAG: z.coerce.number().int().min(1).max(10_000).default(1000),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'eventstoredb' && !env.EVENTSTORE_URL) {
