@@ -6,12 +6,31 @@
  * Pure, in memory.
  */
 import type { Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
-import { compareDocs, matches } from '../src/stores/read-model.js';
+import { compareDocs, fieldValue, matches } from '../src/stores/read-model.js';
 import type { ProjectionView } from './projection.js';
+
+/**
+ * Below this many pending documents a find scans them; above, equality queries go through an
+ * index. The projector stages a whole batch (thousands of documents) in one view, and a
+ * privacy change's find over a user's documents must not scan all of them.
+ */
+const INDEX_THRESHOLD = 64;
+
+/** Pending documents of one collection grouped by the values of some fields (one `where` shape). */
+interface PendingIndex {
+  readonly fields: readonly string[];
+  /** Values key → ids. */
+  readonly buckets: Map<string, Set<string>>;
+}
+
+/** The same equality `matches` applies (strict, absent = null), as one string per doc. */
+const valuesKey = (doc: Doc, fields: readonly string[]) => JSON.stringify(fields.map((field) => fieldValue(doc, field) ?? null));
 
 export class StagedView implements ProjectionView {
   /** collection → id → document, or null for a pending delete. */
   private readonly pending = new Map<string, Map<string, Doc | null>>();
+  /** collection → `where` shape → index, built on first use and kept up to date by apply(). */
+  private readonly indexes = new Map<string, Map<string, PendingIndex>>();
   private readonly log: DocChange[] = [];
 
   constructor(private readonly base: ProjectionView) {}
@@ -20,9 +39,40 @@ export class StagedView implements ProjectionView {
     for (const change of changes) {
       let collection = this.pending.get(change.collection);
       if (!collection) this.pending.set(change.collection, (collection = new Map()));
-      collection.set(change.id, change.op === 'put' ? change.doc : null);
+      const doc = change.op === 'put' ? change.doc : null;
+      const indexes = this.indexes.get(change.collection);
+      if (indexes) this.reindex(indexes, change.id, collection.get(change.id) ?? null, doc);
+      collection.set(change.id, doc);
       this.log.push(change);
     }
+  }
+
+  private reindex(indexes: Map<string, PendingIndex>, id: string, before: Doc | null, after: Doc | null): void {
+    for (const { fields, buckets } of indexes.values()) {
+      if (before !== null) buckets.get(valuesKey(before, fields))?.delete(id);
+      if (after === null) continue;
+      const key = valuesKey(after, fields);
+      let bucket = buckets.get(key);
+      if (!bucket) buckets.set(key, (bucket = new Set()));
+      bucket.add(id);
+    }
+  }
+
+  /** The pending documents that may match `query`: all of them, or an index bucket. */
+  private candidates(collection: string, staged: Map<string, Doc | null>, query: Query): Iterable<string> {
+    const fields = Object.keys(query.where ?? {}).sort();
+    if (fields.length === 0 || staged.size < INDEX_THRESHOLD) return staged.keys();
+    const shape = fields.join('\u0000');
+    let indexes = this.indexes.get(collection);
+    if (!indexes) this.indexes.set(collection, (indexes = new Map()));
+    let index = indexes.get(shape);
+    if (!index) {
+      index = { fields, buckets: new Map() };
+      indexes.set(shape, index);
+      for (const [id, doc] of staged) if (doc !== null) this.reindex(new Map([[shape, index]]), id, null, doc);
+    }
+    const wanted = fields.map((field) => query.where![field] ?? null);
+    return index.buckets.get(JSON.stringify(wanted)) ?? [];
   }
 
   /** Every change applied, in order. */
@@ -58,7 +108,10 @@ export class StagedView implements ProjectionView {
     const limit = query.limit === undefined ? undefined : query.limit + staged.size;
     const fromBase = this.base.find(collection, { ...query, ...(limit === undefined ? {} : { limit }) }).filter(({ id }) => !staged.has(id));
     const fromStaged: StoredDoc[] = [];
-    for (const [id, doc] of staged) if (doc !== null && matches(doc, query)) fromStaged.push({ id, doc });
+    for (const id of this.candidates(collection, staged, query)) {
+      const doc = staged.get(id) ?? null;
+      if (doc !== null && matches(doc, query)) fromStaged.push({ id, doc });
+    }
     const merged = [...fromBase, ...fromStaged];
     merged.sort(compareDocs(query.orderBy));
     return query.limit === undefined ? merged : merged.slice(0, query.limit);

@@ -85,7 +85,9 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
   return {
     name: options.name,
     touches: options.touches,
-    collections: [{ name: options.collection, indexes: [['user'], ['user', 'seq']] }],
+    // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
+    // cost a page write per document written.
+    collections: [{ name: options.collection, indexes: [['user', 'seq']] }],
     evolve(projected, view) {
       if (projected.event.type === 'roll_stats') return [];
       const keys = options.touches(projected.event);

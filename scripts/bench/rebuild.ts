@@ -8,9 +8,10 @@
  * writing documents.
  *
  * Run: `npm run bench -- rebuild` or `npx tsx scripts/bench/rebuild.ts`.
- * Tunables: BENCH_EVENTS (default 1000000), BENCH_USERS (10000), BENCH_FEEDS (5000),
- * BENCH_BATCH (events per projector batch, default the projector's), BENCH_KEEP=1 keeps the
- * temporary directory (to profile a rebuild of the same store again).
+ * Tunables: BENCH_EVENTS (default 1000000; 50000 with BENCH_QUICK=1), BENCH_REBUILD_USERS
+ * (10000), BENCH_REBUILD_FEEDS (5000), BENCH_REBUILD_BATCH (events per projector batch, default
+ * the rebuild's), BENCH_KEEP=1 keeps the temporary directory (to profile a rebuild of the same
+ * store again).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,15 +74,15 @@ export async function benchRebuild(log: (line: string) => void = console.log): P
 }
 
 function readConfig(): RebuildBenchConfig {
-  const batch = process.env['BENCH_BATCH'];
+  const batch = process.env['BENCH_REBUILD_BATCH'];
   return {
     workload: {
       ...DEFAULT_WORKLOAD,
-      events: positiveIntegerFromEnv('BENCH_EVENTS', DEFAULT_WORKLOAD.events),
-      users: positiveIntegerFromEnv('BENCH_USERS', DEFAULT_WORKLOAD.users),
-      feeds: positiveIntegerFromEnv('BENCH_FEEDS', DEFAULT_WORKLOAD.feeds),
+      events: positiveIntegerFromEnv('BENCH_EVENTS', process.env['BENCH_QUICK'] === '1' ? 50_000 : DEFAULT_WORKLOAD.events),
+      users: positiveIntegerFromEnv('BENCH_REBUILD_USERS', DEFAULT_WORKLOAD.users),
+      feeds: positiveIntegerFromEnv('BENCH_REBUILD_FEEDS', DEFAULT_WORKLOAD.feeds),
     },
-    batchSize: batch === undefined || batch === '' ? undefined : positiveIntegerFromEnv('BENCH_BATCH', 500),
+    batchSize: batch === undefined || batch === '' ? undefined : positiveIntegerFromEnv('BENCH_REBUILD_BATCH', 1),
     keep: process.env['BENCH_KEEP'] === '1',
   };
 }

@@ -9,25 +9,55 @@ import type { ProjectionView } from '../../projections/projection.js';
 
 const queryKey = (collection: string, query: Query) => `${collection}\u0000${JSON.stringify(query)}`;
 
+type DocCache = Map<string, Map<string, Doc | null>>;
+
 export class LoadingView implements ProjectionView {
-  private readonly docs = new Map<string, Map<string, Doc | null>>();
+  /**
+   * Documents kept across batches, in two generations: when the young one is full it becomes
+   * the old one and the previous old one is dropped, so memory stays bounded while documents
+   * in use (found in the old generation, moved back to the young) stay. A rebuild of a large
+   * store touches far more documents than fit.
+   */
+  private young: DocCache = new Map();
+  private old: DocCache = new Map();
+  private youngSize = 0;
+  /** Collections read by id: only theirs are worth keeping after a commit (others, e.g. public events, are write-once). */
+  private readonly readById = new Set<string>();
   private readonly queries = new Map<string, StoredDoc[]>();
   private missingDocs = new Map<string, Set<string>>();
   private missingQueries = new Map<string, { collection: string; query: Query }>();
 
   constructor(
     private readonly store: ReadModelStore,
-    /** Loaded documents kept across batches; beyond this many the cache starts over. */
-    private readonly maxCachedDocs = 200_000,
+    /** At most about this many documents are kept across batches. */
+    private readonly maxCachedDocs = 20_000,
   ) {}
 
   get(collection: string, id: string): Doc | undefined {
-    const cached = this.docs.get(collection)?.get(id);
+    this.readById.add(collection);
+    const cached = this.lookup(collection, id);
     if (cached !== undefined) return cached ?? undefined;
     let missing = this.missingDocs.get(collection);
     if (!missing) this.missingDocs.set(collection, (missing = new Set()));
     missing.add(id);
     return undefined;
+  }
+
+  /** A cached document (null: known absent), or undefined if not cached. */
+  private lookup(collection: string, id: string): Doc | null | undefined {
+    const young = this.young.get(collection)?.get(id);
+    if (young !== undefined) return young;
+    const old = this.old.get(collection)?.get(id);
+    if (old !== undefined) this.remember(collection, id, old);
+    return old;
+  }
+
+  private remember(collection: string, id: string, doc: Doc | null): void {
+    let cache = this.young.get(collection);
+    if (!cache) this.young.set(collection, (cache = new Map()));
+    const size = cache.size;
+    cache.set(id, doc);
+    this.youngSize += cache.size - size;
   }
 
   find(collection: string, query: Query): StoredDoc[] {
@@ -50,9 +80,7 @@ export class LoadingView implements ProjectionView {
     this.missingQueries = new Map();
     for (const [collection, ids] of docs) {
       const found = await this.store.getMany(collection, [...ids]);
-      let cache = this.docs.get(collection);
-      if (!cache) this.docs.set(collection, (cache = new Map()));
-      for (const id of ids) cache.set(id, found.get(id) ?? null);
+      for (const id of ids) this.remember(collection, id, found.get(id) ?? null);
     }
     for (const [key, { collection, query }] of queries) this.queries.set(key, await this.store.find(collection, query));
   }
@@ -60,22 +88,23 @@ export class LoadingView implements ProjectionView {
   /** After a commit: documents now hold what was written; query results may be stale. */
   committed(changes: readonly { op: 'put' | 'delete'; collection: string; id: string; doc?: Doc }[]): void {
     this.queries.clear();
-    let size = 0;
-    for (const cache of this.docs.values()) size += cache.size;
-    if (size > this.maxCachedDocs) {
-      this.docs.clear();
-      return;
+    // Generations turn over between batches only: a document loaded for the batch in progress
+    // must stay until its evolve has run again.
+    if (this.youngSize >= this.maxCachedDocs / 2) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngSize = 0;
     }
     for (const change of changes) {
-      let cache = this.docs.get(change.collection);
-      if (!cache) this.docs.set(change.collection, (cache = new Map()));
-      cache.set(change.id, change.op === 'put' ? (change.doc ?? null) : null);
+      if (this.readById.has(change.collection)) this.remember(change.collection, change.id, change.op === 'put' ? (change.doc ?? null) : null);
     }
   }
 
   /** Forget everything (after a reset or on a lost lease). */
   clear(): void {
-    this.docs.clear();
+    this.young = new Map();
+    this.old = new Map();
+    this.youngSize = 0;
     this.queries.clear();
     this.missingDocs = new Map();
     this.missingQueries = new Map();

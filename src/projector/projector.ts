@@ -35,6 +35,8 @@ export interface ProjectorOptions {
   /** How long a batch waits for more events before it is committed. */
   readonly batchDelayMs?: number;
   readonly leaseTtlMs?: number;
+  /** Documents each projection keeps loaded across batches (memory against reads). */
+  readonly cachedDocs?: number;
   readonly owner?: string;
   /** Called after each committed batch (metrics, progress bars). */
   readonly onBatch?: (info: { events: number; position: Position }) => void;
@@ -69,7 +71,7 @@ export class Projector {
   parkedCount = 0;
 
   constructor(private readonly options: ProjectorOptions) {
-    this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel), checkpoint: START }));
+    this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel, options.cachedDocs), checkpoint: START }));
     this.owner = options.owner ?? `projector-${randomUUID()}`;
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 5;

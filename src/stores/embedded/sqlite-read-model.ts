@@ -84,9 +84,15 @@ export class SqliteReadModelStore implements ReadModelStore {
   getManySync(collection: string, ids: readonly string[]): Map<string, Doc> {
     const table = this.ensureTable(collection);
     const result = new Map<string, Doc>();
+    // One statement per table whatever the number of ids (statements are cached by their SQL,
+    // and an IN list of n placeholders would make one per n), and `id = ?` for the common single id.
     for (let start = 0; start < ids.length; start += CHUNK) {
       const chunk = ids.slice(start, start + CHUNK);
-      const rows = this.statement(`SELECT id, doc FROM ${table} WHERE id IN (${chunk.map(() => '?').join(',')})`).all(...chunk) as DocRow[];
+      const rows = (
+        chunk.length === 1
+          ? this.statement(`SELECT id, doc FROM ${table} WHERE id = ?`).all(chunk[0])
+          : this.statement(`SELECT id, doc FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(chunk))
+      ) as DocRow[];
       for (const row of rows) result.set(row.id, JSON.parse(row.doc) as Doc);
     }
     return result;
@@ -122,9 +128,12 @@ export class SqliteReadModelStore implements ReadModelStore {
     const where = this.whereClause(query);
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [...(query?.orderBy ?? []).map(({ field, direction }) => `${fieldExpr(field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`), 'id ASC'];
-    const limit = query?.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(query.limit))}` : '';
-    const sql = `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')}${limit}`;
-    return (this.statement(sql).all(...where.params) as DocRow[]).map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as Doc }));
+    // The limit is a parameter, not part of the SQL: statements are cached by their SQL, and the
+    // projector asks for ever-different limits (it pads them by its pending documents), which
+    // grew the cache without bound (hundreds of MB over a rebuild). -1 is SQLite's "no limit".
+    const limit = query?.limit !== undefined ? Math.max(0, Math.floor(query.limit)) : -1;
+    const sql = `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`;
+    return (this.statement(sql).all(...where.params, limit) as DocRow[]).map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as Doc }));
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
