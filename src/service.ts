@@ -84,6 +84,7 @@ export async function startService(
       ? {
           admin: {
             token: config.ADMIN_TOKEN,
+            logger,
             accounts: stores.accounts,
             eventStore: stores.eventStore,
             me: new MeService(stores.eventStore, stores.accounts, readModels),

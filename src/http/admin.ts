@@ -14,11 +14,14 @@ import type { MeService } from '../services/me.js';
 import type { AccountStore } from '../stores/accounts.js';
 import { UsernameTakenError } from '../stores/accounts.js';
 import type { EventStore } from '../stores/event-store.js';
+import type { Logger } from '../logger.js';
 import { conflict, notFound, unauthorized } from './errors.js';
 import { parseInput } from './validate.js';
 
 export interface AdminDependencies {
   readonly token: string;
+  /** Every admin action that succeeds is logged (an audit trail, with the request id). */
+  readonly logger: Logger;
   readonly accounts: AccountStore;
   readonly eventStore: EventStore;
   readonly me: MeService;
@@ -49,6 +52,8 @@ export function adminRouter(deps: AdminDependencies): Router {
   const router = Router();
   router.use(requireAdminToken(deps.token));
 
+  const audit = (action: string, username?: string) => deps.logger.info('admin action', { action, ...(username === undefined ? {} : { username }) });
+
   const account = async (username: string) => {
     try {
       return await requireAccount(deps.accounts, username);
@@ -65,7 +70,9 @@ export function adminRouter(deps: AdminDependencies): Router {
   router.post('/users', async (req, res) => {
     const body = parseInput(createBody, req.body);
     try {
-      res.status(201).json(await createUser(deps.accounts, body.username, body.password));
+      const created = await createUser(deps.accounts, body.username, body.password);
+      audit('create user', created.username);
+      res.status(201).json(created);
     } catch (error) {
       if (error instanceof UsernameTakenError) throw conflict(`Username ${body.username} is taken`);
       throw error;
@@ -78,12 +85,16 @@ export function adminRouter(deps: AdminDependencies): Router {
 
   router.get('/users/:username/stream', async (req, res) => {
     const { limit } = parseInput(limitQuery, req.query);
-    res.json(await inspectStream(deps.eventStore, await account(req.params['username']!), { limit }));
+    const inspection = await inspectStream(deps.eventStore, await account(req.params['username']!), { limit });
+    audit('read stream', inspection.user.username);
+    res.json(inspection);
   });
 
   router.get('/users/:username/export', async (req, res) => {
     const found = await account(req.params['username']!);
-    res.json(await deps.me.export({ userId: found.id, username: found.username, tokenId: null }));
+    const exported = await deps.me.export({ userId: found.id, username: found.username, tokenId: null });
+    audit('export user', found.username);
+    res.json(exported);
   });
 
   for (const [action, disabled] of [
@@ -92,7 +103,9 @@ export function adminRouter(deps: AdminDependencies): Router {
   ] as const) {
     router.post(`/users/:username/${action}`, async (req, res) => {
       try {
-        res.json(await setUserDisabled(deps.accounts, req.params['username']!, disabled));
+        const user = await setUserDisabled(deps.accounts, req.params['username']!, disabled);
+        audit(`${action} user`, user.username);
+        res.json(user);
       } catch (error) {
         if (error instanceof UnknownUserError) throw notFound(`No user named ${req.params['username']!}`);
         throw error;

@@ -1,6 +1,15 @@
 /** The admin HTTP API (`/admin`): the ADMIN_TOKEN guard, users, streams, export, stats. */
 import { expect } from 'chai';
+import { PassThrough } from 'node:stream';
+import express from 'express';
+import request from 'supertest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { adminRouter } from '../../src/http/admin.js';
+import { errorHandler } from '../../src/http/errors.js';
+import { requestContext } from '../../src/http/observability.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
+import { MeService } from '../../src/services/me.js';
+import { ReadModelService } from '../../src/services/read-models.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
@@ -133,6 +142,30 @@ describe('admin API', function () {
       const invalid = await adminPost('/admin/users').send({ username: 'bad name', password: 'short' });
       expect(invalid.status).to.equal(400);
       expect(invalid.body.details.issues.map((issue: { path: string }) => issue.path)).to.have.members(['username', 'password']);
+    });
+
+    it('logs each admin action with the request id (an audit trail); a refused request logs none', async () => {
+      const stream = new PassThrough();
+      const lines: Record<string, unknown>[] = [];
+      stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)));
+      const logger = createLogger({ format: 'json', destination: stream });
+      const { eventStore, accounts, readModel } = service.stores;
+      const app = express();
+      app.use(requestContext(silentLogger()));
+      app.use(express.json());
+      app.use('/admin', adminRouter({ token: ADMIN_TOKEN, logger, accounts, eventStore, me: new MeService(eventStore, accounts, new ReadModelService(eventStore, readModel)), stats: () => Promise.reject(new Error('unused')) }));
+      app.use(errorHandler(logger));
+      const http = request(app);
+      await http.post('/admin/users/ada/disable').set('Authorization', 'Bearer wrong-token-wrong-token');
+      await http.post('/admin/users/ada/disable').set('Authorization', `Bearer ${ADMIN_TOKEN}`).set('X-Request-Id', 'audit-1');
+      await http.post('/admin/users/ada/enable').set('Authorization', `Bearer ${ADMIN_TOKEN}`).set('X-Request-Id', 'audit-2');
+      await http.get('/admin/users/ada/export').set('Authorization', `Bearer ${ADMIN_TOKEN}`).set('X-Request-Id', 'audit-3');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(lines.map(({ message, action, username, requestId }) => ({ message, action, username, requestId }))).to.deep.equal([
+        { message: 'admin action', action: 'disable user', username: 'ada', requestId: 'audit-1' },
+        { message: 'admin action', action: 'enable user', username: 'ada', requestId: 'audit-2' },
+        { message: 'admin action', action: 'export user', username: 'ada', requestId: 'audit-3' },
+      ]);
     });
 
     it('reports stats: events, users, each projection caught up, nothing parked', async () => {
