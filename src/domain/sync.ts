@@ -199,12 +199,13 @@ export interface SyncContext extends ActionContext {
 export function decideSync(state: UserState, request: SyncRequest, ctx: SyncContext): UserEvent[] {
   const tasks = byTimestamp(request.tasks).map((task) => actionToEvent(task, ctx));
   const server = fold(tasks, state);
-  return [
-    ...tasks,
-    ...request.subscriptions.flatMap((sub) => decideSubscription(recordAt(server.subscriptions, sub.rss_source_feed), sub, request.device, ctx)),
-    ...request.play_statuses.flatMap((status) => decidePlayStatus(server, status, request.device, ctx)),
-    ...request.playlists.flatMap((playlist) => decidePlaylist(recordAt(server.playlists, playlist.id), playlist, ctx)),
-  ];
+  // Loops rather than flatMap: a resync of tens of thousands of unchanged records would
+  // otherwise allocate as many empty arrays.
+  const events: UserEvent[] = [...tasks];
+  for (const sub of request.subscriptions) events.push(...decideSubscription(recordAt(server.subscriptions, sub.rss_source_feed), sub, request.device, ctx));
+  for (const status of request.play_statuses) events.push(...decidePlayStatus(server, status, request.device, ctx));
+  for (const playlist of request.playlists) events.push(...decidePlaylist(recordAt(server.playlists, playlist.id), playlist, ctx));
+  return events;
 }
 
 /** `a` is strictly newer than `b`; a missing date is older than any date. */
@@ -249,9 +250,11 @@ export function decideSubscription(
 }
 
 /** Newer `updated_at` wins; an episode the server has never seen always wins. */
-export function decidePlayStatus(server: UserState, client: SyncPlayStatus, device: string, ctx: ActionContext): UserEvent[] {
+const NOTHING: readonly UserEvent[] = Object.freeze([]);
+
+export function decidePlayStatus(server: UserState, client: SyncPlayStatus, device: string, ctx: ActionContext): readonly UserEvent[] {
   const known = recordAt(server.play_statuses, episodeKey(client.rss_source_feed, client.rss_source_id));
-  if (!newer(client.updated_at, known?.updated_at)) return [];
+  if (!newer(client.updated_at, known?.updated_at)) return NOTHING;
   const data: UserEventOf<'play'>['data'] = {
     played: client.played,
     position: client.position,

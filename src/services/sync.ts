@@ -51,9 +51,9 @@ export class SyncService {
   async sync(principal: Principal, request: SyncRequest): Promise<SyncAnswer> {
     const since = request.since === undefined || request.since === null ? undefined : BigInt(request.since);
     const outcome = await retryOnConflict(async () => {
-      const user = await this.userEvents.loadUser(principal.userId);
+      const user = await this.userEvents.loadUser(principal.userId, since === undefined ? {} : { historyAfter: since });
       if (user.syncRequestIds.has(request.request_id)) {
-        const last = user.history.at(-1)?.position.commit ?? 0n;
+        const last = user.position?.commit ?? 0n;
         // Nothing is appended: every event of the user at the time of the read is answered.
         return { state: user.state, history: user.history, cursor: since !== undefined && since > last ? since : last, changes: [], duplicate: true };
       }

@@ -23,7 +23,12 @@ export interface LoadedUser {
   readonly state: UserState;
   readonly revision: bigint | 'no_stream';
   readonly syncRequestIds: ReadonlySet<string>;
-  /** The retained events the state was folded from, oldest first, with their `$all` positions. */
+  /** `$all` position of the user's last event; undefined with none. */
+  readonly position: Position | undefined;
+  /**
+   * The retained events after `historyAfter` (all without it), oldest first, with their
+   * positions: what a sync answer needs to tell which records changed after a cursor.
+   */
   readonly history: readonly PositionedEvent[];
 }
 
@@ -49,7 +54,7 @@ export class UserEventService {
    * it reflects (for an optimistic append) and the request ids of the syncs it holds (so a
    * retried sync is recognised).
    */
-  async loadUser(userId: string): Promise<LoadedUser> {
+  async loadUser(userId: string, options: { historyAfter?: bigint } = {}): Promise<LoadedUser> {
     const recorded = await readStreamOrEmpty(this.store, streams.user(userId));
     const events: StateEvent[] = [];
     const history: PositionedEvent[] = [];
@@ -59,9 +64,10 @@ export class UserEventService {
       if (!event) continue;
       if (event.type === 'sync') syncRequestIds.add(event.data.request_id);
       events.push(event);
-      history.push({ event, position: stored.position });
+      if (options.historyAfter === undefined || stored.position.commit > options.historyAfter) history.push({ event, position: stored.position });
     }
-    return { state: fold(events), revision: recorded.at(-1)?.revision ?? 'no_stream', syncRequestIds, history };
+    const last = recorded.at(-1);
+    return { state: fold(events), revision: last?.revision ?? 'no_stream', position: last?.position, syncRequestIds, history };
   }
 
   /**

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { z } from 'zod';
 import { LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
 import { uuidOf } from './spec.js';
@@ -68,6 +69,28 @@ describe('isoTimestamp', () => {
       expect(issuesOf(isoTimestamp, input).map((issue) => issue.message)).to.deep.equal([message]);
     });
   }
+
+  it('takes normalised timestamps as they are, and agrees with Date on near misses (property)', () => {
+    // The reference: the ISO-8601 shape, a real calendar date (Date rolls 02-30 over), the range.
+    const reference = (value: string): string | undefined => {
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) return undefined;
+      const [year, month, day, hour] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10), value.slice(11, 13)].map(Number) as [number, number, number, number];
+      const probe = new Date(Date.UTC(year, month - 1, day));
+      if (hour >= 24 || probe.getUTCFullYear() !== year || probe.getUTCMonth() !== month - 1 || probe.getUTCDate() !== day) return undefined;
+      const time = new Date(value).getTime();
+      return Number.isNaN(time) || time < Date.UTC(1990, 0, 1) || time >= Date.UTC(2100, 0, 1) ? undefined : new Date(value).toISOString();
+    };
+    const normalised = fc.date({ min: new Date(Date.UTC(1985, 0, 1)), max: new Date(Date.UTC(2105, 0, 1)), noInvalidDate: true }).map((date) => date.toISOString());
+    // One character replaced by a digit or a separator: 2026-02-30, 24:00, 12:60, 1989...
+    const nearMiss = fc.tuple(normalised, fc.nat(23), fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '9', ':', '-', 'T', 'Z', '.')).map(([value, index, char]) => value.slice(0, index) + char + value.slice(index + 1));
+    fc.assert(
+      fc.property(fc.oneof(normalised, nearMiss), (value) => {
+        const result = isoTimestamp.safeParse(value);
+        expect(result.success ? result.data : undefined, value).to.equal(reference(value));
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
 
 describe('boundedString', () => {
