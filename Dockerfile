@@ -31,4 +31,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node itself is PID 1 (not npm, which would not pass SIGTERM on), so graceful shutdown works.
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# A 64 MB young generation (semi-space): a sync request allocates tens of MB that live for the
+# request, and with the default 16 MB most of it is copied out by scavenges (a third of a
+# full resync's CPU).
+CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "src/main.ts"]

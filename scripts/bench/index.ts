@@ -9,6 +9,7 @@ import { benchLoad } from './load.js';
 import { runAll } from './run-all.js';
 import { benchGpodder } from './gpodder.js';
 import { benchRetention } from './retention.js';
+import { benchSync } from './sync.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
@@ -16,6 +17,7 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   load: () => benchLoad(),
   gpodder: () => benchGpodder(),
   retention: () => benchRetention(),
+  sync: () => benchSync(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {
