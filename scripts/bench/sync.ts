@@ -65,8 +65,8 @@ const iso = (offsetSeconds: number) => new Date(BASE_TIME + offsetSeconds * 1000
 export async function benchSync(log: (line: string) => void = console.log): Promise<BenchResult> {
   const config = readConfig();
   const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-sync-'));
-  // Rate limiting is off: the benchmark measures sync, not the limiter.
-  const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger());
+  // Rate limiting and the retention job are off: the benchmark measures sync alone.
+  const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
   const server = service.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
