@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'bench/tmp/', 'test/gpodder/**/*.py'] },
+  { ignores: ['node_modules/', 'data/', 'bench/tmp/', '.scratch/', '.scratch-ops/', 'test/gpodder/**/*.py'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
