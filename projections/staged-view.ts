@@ -33,7 +33,14 @@ export class StagedView implements ProjectionView {
   private readonly indexes = new Map<string, Map<string, PendingIndex>>();
   private readonly log: DocChange[] = [];
 
-  constructor(private readonly base: ProjectionView) {}
+  /**
+   * `keepLog: false` when only {@link netChanges} will be asked for: the projector stages a
+   * whole batch, and a log of every intermediate document would only keep them all alive.
+   */
+  constructor(
+    private readonly base: ProjectionView,
+    private readonly options: { readonly keepLog?: boolean } = {},
+  ) {}
 
   apply(changes: readonly DocChange[]): void {
     for (const change of changes) {
@@ -43,7 +50,7 @@ export class StagedView implements ProjectionView {
       const indexes = this.indexes.get(change.collection);
       if (indexes) this.reindex(indexes, change.id, collection.get(change.id) ?? null, doc);
       collection.set(change.id, doc);
-      this.log.push(change);
+      if (this.options.keepLog !== false) this.log.push(change);
     }
   }
 
@@ -77,6 +84,7 @@ export class StagedView implements ProjectionView {
 
   /** Every change applied, in order. */
   changes(): DocChange[] {
+    if (this.options.keepLog === false) throw new Error('StagedView: changes() on a view made with keepLog: false');
     return [...this.log];
   }
 

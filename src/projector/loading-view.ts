@@ -30,7 +30,7 @@ export class LoadingView implements ProjectionView {
   constructor(
     private readonly store: ReadModelStore,
     /** At most about this many documents are kept across batches. */
-    private readonly maxCachedDocs = 20_000,
+    private readonly maxCachedDocs = 5_000,
   ) {}
 
   get(collection: string, id: string): Doc | undefined {

@@ -226,7 +226,7 @@ export class Projector {
     const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
     for (const runner of this.runners) {
       if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
-      const staged = new StagedView(runner.view);
+      const staged = new StagedView(runner.view, { keepLog: false });
       for (const { recorded, projected: event } of projected) {
         if (event === undefined || comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
         staged.apply(await this.evolve(runner, event, staged, recorded));

@@ -26,10 +26,11 @@ import type { UserState } from '../../src/domain/state.js';
 import { effectivePrivacy, emptyState, episodeKey, evolve, scopeCovers } from '../../src/domain/state.js';
 import { silentLogger } from '../../src/logger.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projector/projected-event.js';
-import { Projector } from '../../src/projector/projector.js';
-import { rebuildProjections } from '../../src/projector/rebuild.js';
+import { PARKED_EVENTS, Projector } from '../../src/projector/projector.js';
+import { LeaseHeldError, rebuildProjections } from '../../src/projector/rebuild.js';
 import { EMBEDDED_FILE, openStores } from '../../src/runtime.js';
 import { toStoreEvent } from '../../src/services/codec.js';
+import { START } from '../../src/stores/event-store.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
 import type { StoredDoc } from '../../src/stores/read-model.js';
@@ -301,6 +302,49 @@ describe('projector: a crash neither loses nor double-counts an event', function
     } finally {
       await eventStore.close();
       clean.close();
+    }
+  });
+});
+
+// ---- the rebuild's own duties ---------------------------------------------------------------------
+
+describe('rebuildProjections', function () {
+  it('refuses while another process holds a lease, names the projection, and leaves every lease as it was', async function () {
+    const eventStore = new SqliteEventStore({ path: ':memory:' });
+    const { readModel, close } = memoryReadModel();
+    try {
+      expect(await readModel.tryAcquireLease('popularity', 'the-service', 60_000)).to.equal(true);
+      const error = await rebuildProjections({ eventStore, readModel }, allProjections, { context: { defaultPrivacy: 'private' } }).catch((caught: unknown) => caught);
+      expect(error).to.be.instanceOf(LeaseHeldError);
+      expect((error as LeaseHeldError).message).to.contain('stop the service first (lease held)');
+      expect((error as LeaseHeldError).projections).to.deep.equal(['popularity']);
+      // The leases it took on the way are released; the service's is untouched.
+      expect(await readModel.tryAcquireLease('subscriptions', 'someone-else', 60_000)).to.equal(true);
+      expect(await readModel.tryAcquireLease('popularity', 'someone-else', 60_000)).to.equal(false);
+    } finally {
+      await eventStore.close();
+      close();
+    }
+  });
+
+  it('drops the documents, checkpoint and parked events of the projections it rebuilds, and only theirs', async function () {
+    const eventStore = new SqliteEventStore({ path: ':memory:' });
+    const { readModel, close } = memoryReadModel();
+    const [subscriptions, playStatuses] = [allProjections.find((p) => p.name === 'subscriptions')!, allProjections.find((p) => p.name === 'play_statuses')!];
+    try {
+      const stale = (projection: string) => ({ op: 'put' as const, collection: PARKED_EVENTS, id: `${projection}|x`, doc: { projection } });
+      await readModel.ensureCollections([...subscriptions.collections, ...playStatuses.collections, { name: PARKED_EVENTS, indexes: [['projection']] }]);
+      await readModel.commit('subscriptions', [stale('subscriptions'), { op: 'put', collection: 'subscriptions', id: 'ghost', doc: { user: 'nobody' } }], { commit: 99n, prepare: 99n });
+      await readModel.commit('play_statuses', [stale('play_statuses')], { commit: 99n, prepare: 99n });
+      const summary = await rebuildProjections({ eventStore, readModel }, [subscriptions], { context: { defaultPrivacy: 'private' } });
+      expect(summary.events).to.equal(0);
+      expect(await readModel.find('subscriptions')).to.deep.equal([]);
+      expect((await readModel.find(PARKED_EVENTS)).map(({ id }) => id)).to.deep.equal(['play_statuses|x']);
+      expect((await readModel.getCheckpoint('subscriptions'))?.position ?? START).to.deep.equal(START);
+      expect((await readModel.getCheckpoint('play_statuses'))?.position).to.deep.equal({ commit: 99n, prepare: 99n });
+    } finally {
+      await eventStore.close();
+      close();
     }
   });
 });
