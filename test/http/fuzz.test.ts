@@ -20,7 +20,7 @@ import { appRoutes } from '../support/routes.js';
 const FEED = 'https://fuzz.example.com/feed.xml';
 const ADMIN_TOKEN = 'fuzz-admin-token-0123456789';
 /** Runs per route (FUZZ_RUNS to fuzz longer); with ~45 routes the whole file takes a few seconds. */
-const RUNS_PER_ROUTE = Number(process.env['FUZZ_RUNS'] ?? 14);
+const RUNS_PER_ROUTE = Number(process.env['FUZZ_RUNS'] ?? 10);
 
 // ---- hostile material ---------------------------------------------------------------------
 
