@@ -76,21 +76,28 @@ export class RetentionService implements RetentionPass {
     let snapshotted = 0;
     let removed = 0;
     const feeds = new Set<string>();
+    const truncations: [string, number | null][] = [];
     for (const [index, user] of users.entries()) {
       removed += await this.eraseScopes(user, now, { waitForProjections: false });
       const outcome = await this.snapshotForRetention(user, now);
       if (outcome) {
         snapshotted++;
         for (const feed of outcome.feeds) feeds.add(feed);
-        removed += await this.truncate(user, outcome.truncateBefore);
+        truncations.push([user, outcome.truncateBefore]);
       }
       options.onProgress?.({ usersTotal: users.length, usersDone: index + 1 });
       if (index % 50 === 49) await options.touch?.();
     }
+    // Step 4 once per feed for the whole pass (a popular feed concerns thousands of users),
+    // then step 5. A pass stopped before the truncations leaves checkpoints only: the next
+    // pass snapshots those users again and truncates.
+    for (const feed of feeds) await this.rollStats(feed, now);
+    await options.touch?.();
+    for (const [user, truncateBefore] of truncations) removed += await this.truncate(user, truncateBefore);
     return { asOf: now.toISOString(), usersConsidered: users.length, usersSnapshotted: snapshotted, eventsRemoved: removed, feedsRolled: feeds.size, seconds: (Date.now() - started) / 1000 };
   }
 
-  /** Steps 1 and 3: snapshot + checkpoint, then roll_stats for the feeds whose events go. */
+  /** Steps 1–2: snapshot + checkpoint; returns the truncation point and the feeds whose events go. */
   private async snapshotForRetention(user: string, now: Date): Promise<SnapshotOutcome | undefined> {
     const stream = streams.user(user);
     const outcome = await retryOnConflict(async () => {
@@ -108,8 +115,6 @@ export class RetentionService implements RetentionPass {
       await this.appendCheckpoint(user, events, now, { truncate_before: truncateBefore, retained_from: retainedFrom, reason: 'retention' });
       return { truncateBefore, feeds };
     });
-    if (!outcome) return undefined;
-    for (const feed of outcome.feeds) await this.rollStats(feed, now);
     return outcome;
   }
 
