@@ -101,7 +101,7 @@ export function renderResults(outcomes: readonly BenchOutcome[], machine: Machin
   ];
   for (const outcome of outcomes) {
     if (!outcome.figures) {
-      lines.push(`| ${outcome.name} | **failed** | ${cell(outcome.error ?? 'unknown error')} |`);
+      lines.push(`| ${outcome.name} | ${outcome.error === 'not run yet' ? 'not run yet' : '**failed**'} | ${cell(outcome.error ?? 'unknown error')} |`);
       continue;
     }
     for (const [figure, value] of Object.entries(outcome.figures)) {
@@ -117,17 +117,22 @@ export function renderResults(outcomes: readonly BenchOutcome[], machine: Machin
   return lines.join('\n');
 }
 
-/** Runs them all, writes bench/RESULTS.md; exit code 1 if any failed. */
+/**
+ * Runs them all, writing bench/RESULTS.md after each one (an interrupted run keeps what it
+ * measured; the benchmarks not run yet are listed as such); exit code 1 if any failed.
+ */
 export async function runAll(names: readonly string[]): Promise<number> {
   const outcomes: BenchOutcome[] = [];
-  for (const name of names) {
+  const machine = machineInfo();
+  mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  for (const [index, name] of names.entries()) {
     console.log(`\n=== bench ${name} ===`);
     // On a shared machine other processes compete for the cores: say how busy it was.
     const loadAverage = os.loadavg()[0] ?? 0;
     outcomes.push({ ...(await runOne(name)), loadAverage });
+    const pending = names.slice(index + 1).map((later): BenchOutcome => ({ name: later, seconds: 0, figures: undefined, error: 'not run yet' }));
+    writeFileSync(RESULTS_FILE, renderResults([...outcomes, ...pending], machine));
   }
-  mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-  writeFileSync(RESULTS_FILE, renderResults(outcomes, machineInfo()));
   console.log(`\nwrote ${path.relative(process.cwd(), RESULTS_FILE)}`);
   const failed = outcomes.filter((outcome) => !outcome.figures);
   for (const outcome of failed) console.error(`bench ${outcome.name} failed: ${outcome.error ?? 'unknown error'}`);
