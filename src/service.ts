@@ -68,7 +68,7 @@ export async function startService(
     userEvents,
     readModels,
     sync: new SyncService(userEvents),
-    me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names),
+    me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date())),
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,

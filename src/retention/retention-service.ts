@@ -91,7 +91,7 @@ export class RetentionService implements RetentionPass {
     // Step 4 once per feed for the whole pass (a popular feed concerns thousands of users),
     // then step 5. A pass stopped before the truncations leaves checkpoints only: the next
     // pass snapshots those users again and truncates.
-    for (const feed of feeds) await this.rollStats(feed, now);
+    await this.rollFeeds(feeds, now);
     await options.touch?.();
     for (const [user, truncateBefore] of truncations) removed += await this.truncate(user, truncateBefore);
     return { asOf: now.toISOString(), usersConsidered: users.length, usersSnapshotted: snapshotted, eventsRemoved: removed, feedsRolled: feeds.size, seconds: (Date.now() - started) / 1000 };
@@ -127,6 +127,15 @@ export class RetentionService implements RetentionPass {
   }
 
   /** Step 3: a `roll_stats` carrying the podcast's descriptive fields as they are now. */
+  /**
+   * `roll_stats` for each feed that still has popularity (also after erasure and account
+   * deletion). A feed with none needs no recount, and naming an erased feed in a new event
+   * would keep its URL in the store.
+   */
+  async rollFeeds(feeds: Iterable<string>, now: Date): Promise<void> {
+    for (const feed of feeds) if (await this.deps.readModel.get(PODCAST_POPULARITY, feed)) await this.rollStats(feed, now);
+  }
+
   private async rollStats(feed: string, now: Date): Promise<void> {
     const podcast = await this.deps.readModel.get(PODCAST_POPULARITY, feed);
     const episodes = await this.deps.readModel.find(EPISODE_POPULARITY, { where: { rss_source_feed: feed } });
@@ -169,16 +178,21 @@ export class RetentionService implements RetentionPass {
         return 0;
       }
     }
+    const feeds = new Set<string>();
     const doomed = await retryOnConflict(async () => {
       const events = await readStreamOrEmpty(this.deps.eventStore, stream);
       const ids = erasedIds(events);
       if (ids.size === 0) return ids;
+      for (const event of events) if (ids.has(event.id)) for (const feed of feedOf(event)) feeds.add(feed);
       const remaining = events.filter((event) => !ids.has(event.id));
       const retainedFrom = remaining[0]?.recordedAt.toISOString() ?? now.toISOString();
       await this.appendCheckpoint(user, events, now, { truncate_before: null, retained_from: retainedFrom, reason: 'erasure' });
       return ids;
     });
     if (doomed.size === 0) return 0;
+    // Descriptive fields (titles, covers) may have come from the erased events: a roll_stats
+    // sets them explicitly, so live and rebuilt popularity documents agree.
+    await this.rollFeeds(feeds, now);
     if (!this.deps.eraser) {
       this.deps.logger.warn('erasure: this event store cannot delete single events; they stay until the stream is rewritten', { user, events: doomed.size });
       return 0;
@@ -187,7 +201,7 @@ export class RetentionService implements RetentionPass {
   }
 }
 
-function feedOf(event: RecordedEvent): string[] {
+export function feedOf(event: RecordedEvent): string[] {
   const object = event.data['object'] as EventObject | null | undefined;
   return object?.rss_source_feed ? [object.rss_source_feed] : [];
 }

@@ -11,6 +11,7 @@ import type { EventStore } from '../stores/event-store.js';
 import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
 import { fold } from '../domain/state.js';
 import { fromStoreEvent, toStoreEvent } from './codec.js';
+import { feedOf } from '../retention/retention-service.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
 
@@ -32,6 +33,8 @@ export class MeService {
     /** Physically removes a deleted stream's rows (the embedded store's scavenge), if any. */
     private readonly purge: (stream: string) => void = () => undefined,
     private readonly projections: readonly string[] = [],
+    /** Recounts the popularity of the feeds the user touched, once they are forgotten. */
+    private readonly rollFeeds: (feeds: Iterable<string>) => Promise<void> = async () => undefined,
   ) {}
 
   async export(principal: Principal): Promise<Export> {
@@ -54,6 +57,7 @@ export class MeService {
    */
   async deleteAccount(principal: Principal): Promise<void> {
     const stream = streams.user(principal.userId);
+    const feeds = new Set((await readStreamOrEmpty(this.store, stream)).flatMap(feedOf));
     const event: UserEvent = { id: randomUUID(), type: 'account_deleted', user: principal.userId, timestamp: new Date().toISOString(), object: null, data: {} };
     const { position } = await this.store.append(stream, [toStoreEvent(event, { username: principal.username })], { expectedRevision: 'any' });
     if (!(await this.readModels.waitFor(this.projections, position, 10_000))) {
@@ -65,6 +69,7 @@ export class MeService {
       if (!(error instanceof StreamNotFoundError)) throw error;
     }
     this.purge(stream);
+    await this.rollFeeds(feeds);
     await this.accounts.deleteAccount(principal.userId);
   }
 }
