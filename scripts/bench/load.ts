@@ -9,9 +9,10 @@
  * - writes (20 %): `POST /v1/events` (a play) and `POST /v1/sync` (a small client state with
  *   one newer play status), for random users.
  *
- * Reads and writes run as two autocannon instances at their share of the rate, so each gets
- * its own latency histogram (corrected for coordinated omission: a slow answer delays the
- * requests due after it, and their latency counts from when they were due).
+ * The target is measured open loop: requests are sent at a fixed rate (request i due at
+ * start + i / rate, whatever the answers before it) and each latency counts from when the
+ * request was due, so stalls are not hidden (no coordinated omission). Then autocannon finds
+ * the ceiling: the same mix at fixed concurrency, as fast as the service answers.
  *
  * Run: `npm run bench -- load` or `npx tsx scripts/bench/load.ts`.
  * Tunables: BENCH_LOAD_RATE (req/s, default 1000), BENCH_LOAD_SECONDS (default 20; 5 with
@@ -22,6 +23,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -86,32 +89,39 @@ export async function benchLoad(log: (line: string) => void = console.log): Prom
     log(`  seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
 
     // Warm-up (JIT, SQLite page cache), not measured.
-    await runMix(base, users, config, config.warmupSeconds);
+    await paced(base, users, config, config.warmupSeconds);
     await waitCaughtUp(base);
-    const { reads, writes } = await runMix(base, users, config, config.seconds);
-    const rssMb = await serverRssMb(base);
+    const { reads, writes } = await paced(base, users, config, config.seconds);
+    log(formatSide('reads', reads));
+    log(formatSide('writes', writes));
+    const met = reads.p99 < READS_P99_TARGET_MS;
+    log(`  reads p99 target < ${READS_P99_TARGET_MS} ms at ${config.rate} req/s: ${met ? 'met' : 'MISSED'}`);
 
-    const line = (name: string, result: autocannon.Result) =>
-      `  ${name.padEnd(6)} ${(result.requests.total / result.duration).toFixed(0).padStart(5)} req/s  p50 ${result.latency.p50} ms  p90 ${result.latency.p90} ms  p99 ${result.latency.p99} ms  max ${result.latency.max} ms  non-2xx ${result.non2xx}${statuses(result)}  errors ${result.errors}`;
-    log(line('reads', reads));
-    log(line('writes', writes));
-    const met = reads.latency.p99 < READS_P99_TARGET_MS;
-    log(`  reads p99 target < ${READS_P99_TARGET_MS} ms: ${met ? 'met' : 'MISSED'}; server RSS ${rssMb} MB`);
+    // Then the ceiling: autocannon, closed loop (each connection sends when answered).
+    await waitCaughtUp(base);
+    const ceiling = await saturate(base, users, config);
+    const rssMb = await serverRssMb(base);
+    log(
+      `  ceiling (autocannon, ${ceiling.connections} connections, ${ceiling.seconds} s): ${ceiling.rps} req/s, p50 ${ceiling.result.latency.p50} ms, p99 ${ceiling.result.latency.p99} ms, ` +
+        `non-2xx ${ceiling.result.non2xx}${statuses(ceiling.result)}; server RSS ${rssMb} MB`,
+    );
     return {
       bench: 'load',
       rate: config.rate,
       seconds: config.seconds,
       users: config.users,
-      reads_rps: Math.round(reads.requests.total / reads.duration),
-      reads_p50_ms: reads.latency.p50,
-      reads_p99_ms: reads.latency.p99,
-      reads_max_ms: reads.latency.max,
-      writes_rps: Math.round(writes.requests.total / writes.duration),
-      writes_p50_ms: writes.latency.p50,
-      writes_p99_ms: writes.latency.p99,
-      writes_max_ms: writes.latency.max,
-      non2xx: reads.non2xx + writes.non2xx,
-      errors: reads.errors + writes.errors,
+      reads_rps: reads.rps,
+      reads_p50_ms: reads.p50,
+      reads_p99_ms: reads.p99,
+      reads_max_ms: reads.max,
+      writes_rps: writes.rps,
+      writes_p50_ms: writes.p50,
+      writes_p99_ms: writes.p99,
+      writes_max_ms: writes.max,
+      non2xx: reads.non2xx + writes.non2xx + ceiling.result.non2xx,
+      errors: reads.errors + writes.errors + ceiling.result.errors,
+      ceiling_rps: ceiling.rps,
+      ceiling_p99_ms: ceiling.result.latency.p99,
       server_rss_mb: rssMb,
       reads_p99_target: met ? 'met' : 'missed',
     };
@@ -121,21 +131,92 @@ export async function benchLoad(log: (line: string) => void = console.log): Prom
   }
 }
 
+interface SideStats {
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+}
+
+function formatSide(name: string, side: SideStats): string {
+  return `  ${name.padEnd(6)} ${String(side.rps).padStart(5)} req/s  p50 ${side.p50} ms  p99 ${side.p99} ms  max ${side.max} ms  non-2xx ${side.non2xx}  errors ${side.errors}`;
+}
+
+/**
+ * An open-loop, fixed-rate load: request i is due at start + i / rate whatever the answers
+ * before it, and its latency counts from when it was due, so a stall delays (and counts
+ * against) every request scheduled behind it. autocannon's `overallRate` is not this: each
+ * connection sends its per-second budget back to back at the start of every second, which
+ * measures bursts of `connections` concurrent requests, not a steady arrival rate.
+ */
+async function paced(base: string, users: readonly Seeded[], config: LoadConfig, seconds: number): Promise<{ reads: SideStats; writes: SideStats }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+  const total = Math.round(config.rate * seconds);
+  const interval = 1000 / config.rate;
+  const samples = { reads: [] as number[], writes: [] as number[] };
+  const failures = { reads: { non2xx: 0, errors: 0 }, writes: { non2xx: 0, errors: 0 } };
+  const pending = new Set<Promise<void>>();
+  const started = performance.now() + 20;
+  for (let index = 0; index < total; ) {
+    const now = performance.now();
+    // Send everything due by now (timers fire late by a millisecond or so: catch up in one go).
+    for (; index < total && started + index * interval <= now; index++) {
+      const due = started + index * interval;
+      const side = Math.random() < config.writeShare ? 'writes' : 'reads';
+      const template = side === 'writes' ? writeRequest(BLANK, users) : readRequest(BLANK, users);
+      const sent: Promise<void> = send(agent, base, template).then(
+        (status) => {
+          samples[side].push(performance.now() - due);
+          if (status < 200 || status > 299) failures[side].non2xx++;
+        },
+        () => {
+          failures[side].errors++;
+        },
+      );
+      pending.add(sent);
+      void sent.finally(() => pending.delete(sent));
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + index * interval - performance.now())));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  const stats = (side: 'reads' | 'writes'): SideStats => {
+    const sorted = samples[side].sort((a, b) => a - b);
+    const at = (q: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
+    return { rps: Math.round(sorted.length / seconds), p50: at(0.5), p99: at(0.99), max: at(1), ...failures[side] };
+  };
+  return { reads: stats('reads'), writes: stats('writes') };
+}
+
+const BLANK: autocannon.Request = {};
+
+function send(agent: http.Agent, base: string, request: autocannon.Request): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = http.request(`${base}${request.path ?? '/'}`, { method: request.method ?? 'GET', agent, headers: request.headers ?? {} }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+      response.on('error', reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end(typeof request.body === 'string' || Buffer.isBuffer(request.body) ? request.body : undefined);
+  });
+}
+
+/** The mix at fixed concurrency (16 connections), as fast as the service answers. */
+async function saturate(base: string, users: readonly Seeded[], config: LoadConfig) {
+  const seconds = Math.min(config.seconds, 10);
+  const connections = 16;
+  const setupRequest = (request: autocannon.Request) => (Math.random() < config.writeShare ? writeRequest(request, users) : readRequest(request, users));
+  const result = await autocannon({ url: base, connections, duration: seconds, requests: [{ setupRequest }] });
+  return { result, connections, seconds, rps: Math.round(result.requests.total / result.duration) };
+}
+
 /** The non-2xx statuses seen, e.g. ` (429: 12)`, to tell what went wrong. */
 function statuses(result: autocannon.Result): string {
   const failed = Object.entries(result.statusCodeStats ?? {}).filter(([code]) => !code.startsWith('2'));
   return failed.length === 0 ? '' : ` (${failed.map(([code, stats]) => `${code}: ${stats.count ?? 0}`).join(', ')})`;
-}
-
-/** Reads and writes at their shares of the rate, at the same time. */
-async function runMix(base: string, users: readonly Seeded[], config: LoadConfig, seconds: number) {
-  const readRate = Math.round(config.rate * (1 - config.writeShare));
-  const writeRate = config.rate - readRate;
-  const [reads, writes] = await Promise.all([
-    autocannon({ url: base, connections: 32, overallRate: readRate, duration: seconds, requests: [{ setupRequest: (request) => readRequest(request, users) }] }),
-    autocannon({ url: base, connections: 16, overallRate: writeRate, duration: seconds, requests: [{ setupRequest: (request) => writeRequest(request, users) }] }),
-  ]);
-  return { reads, writes };
 }
 
 export function readRequest(request: autocannon.Request, users: readonly Seeded[]): autocannon.Request {

@@ -37,6 +37,7 @@ describe('benchmarks', function () {
       expect(result['writes_rps']).to.be.above(0);
       expect(result['reads_p99_ms']).to.be.a('number');
       expect(result['server_rss_mb']).to.be.above(10);
+      expect(result['ceiling_rps']).to.be.above(60);
     } finally {
       process.env = saved;
     }
