@@ -146,7 +146,7 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
     }
   });
 
-  it('exits 0 on SIGTERM under the tsx binary too (what npm start runs), which relays the signal', async () => {
+  it('exits 0 on SIGTERM under the tsx CLI too (tsx src/main.ts), which relays the signal to its node child', async () => {
     running = await startChild(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], dataDir);
     const signalledAt = Date.now();
     running.child.kill('SIGTERM');
