@@ -225,41 +225,39 @@ function withSubscription(
   return { ...state, subscriptions: withEntry(state.subscriptions, feed, next) };
 }
 
-function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
+/** Play and position share newer-wins on the episode's record; each says what it changes. */
+function withPlayStatus(
+  state: UserState,
+  event: UserEventOf<'play'> | UserEventOf<'position'>,
+  change: (current: PlayStatusState | undefined) => Pick<PlayStatusState, 'rss_feed_title' | 'rss_item_title' | 'rss_enclosure' | 'played' | 'position'>,
+): UserState {
   const { rss_source_feed: feed, rss_source_id: guid } = event.object;
   const key = episodeKey(feed, guid);
   const current = recordAt(state.play_statuses, key);
   if (current && current.updated_at > event.timestamp) return state;
-  const next: PlayStatusState = {
-    rss_source_feed: feed,
-    rss_source_id: guid,
+  const next: PlayStatusState = { rss_source_feed: feed, rss_source_id: guid, ...change(current), updated_at: event.timestamp };
+  return { ...state, play_statuses: withEntry(state.play_statuses, key, next) };
+}
+
+function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
+  return withPlayStatus(state, event, (current) => ({
     rss_feed_title: event.data.rss_feed_title ?? current?.rss_feed_title ?? null,
     rss_item_title: event.data.rss_item_title ?? current?.rss_item_title ?? null,
     // Merged: a play carrying only the media URL (gpodder's) keeps the known duration and cover.
     rss_enclosure: event.data.enclosure ? { ...current?.rss_enclosure, ...event.data.enclosure } : (current?.rss_enclosure ?? null),
     played: event.data.played,
     position: event.data.position,
-    updated_at: event.timestamp,
-  };
-  return { ...state, play_statuses: withEntry(state.play_statuses, key, next) };
+  }));
 }
 
 function withPosition(state: UserState, event: UserEventOf<'position'>): UserState {
-  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
-  const key = episodeKey(feed, guid);
-  const current = recordAt(state.play_statuses, key);
-  if (current && current.updated_at > event.timestamp) return state;
-  const next: PlayStatusState = {
-    rss_source_feed: feed,
-    rss_source_id: guid,
+  return withPlayStatus(state, event, (current) => ({
     rss_feed_title: current?.rss_feed_title ?? null,
     rss_item_title: current?.rss_item_title ?? null,
     rss_enclosure: current?.rss_enclosure ?? null,
     played: current?.played ?? false,
     position: event.data.position,
-    updated_at: event.timestamp,
-  };
-  return { ...state, play_statuses: withEntry(state.play_statuses, key, next) };
+  }));
 }
 
 function playlistOrNew(state: UserState, id: string, at: string): PlaylistState {
