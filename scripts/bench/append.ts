@@ -17,6 +17,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { applyPragmas, createSchema } from '../../src/stores/embedded/schema.js';
 import type { EventToAppend, ExpectedRevision, JsonObject } from '../../src/stores/event-store.js';
+import { positiveIntegerFromEnv } from './env.js';
 
 interface AppendBenchConfig {
   readonly events: number;
@@ -65,13 +66,6 @@ function readConfig(): AppendBenchConfig {
   };
 }
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return value;
-}
 
 /**
  * Batches go round-robin over the streams, so with the defaults every stream is written twice and

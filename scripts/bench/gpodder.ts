@@ -27,6 +27,7 @@ import { silentLogger } from '../../src/logger.js';
 import { drain, startService } from '../../src/service.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import type { BenchResult } from './append.js';
+import { positiveIntegerFromEnv } from './env.js';
 
 const PASSWORD = 'a long bench password';
 
@@ -176,13 +177,6 @@ function percentile(values: readonly number[], p: number): number {
 const round = (ms: number) => Math.round(ms * 10) / 10;
 const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return value;
-}
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

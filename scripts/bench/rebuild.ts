@@ -33,6 +33,7 @@ import { applyPragmas } from '../../src/stores/embedded/schema.js';
 import type { BenchResult } from './append.js';
 import type { FillFigures, RebuildChildOptions, RebuildFigures } from './rebuild-child.js';
 import { DEFAULT_WORKLOAD, type WorkloadOptions } from './workload.js';
+import { positiveIntegerFromEnv } from './env.js';
 
 const RAW_TRANSACTION = 500;
 /** V8 old-space cap of the rebuild process, in MB (see the header). */
@@ -106,13 +107,6 @@ function readConfig(): RebuildBenchConfig {
   };
 }
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return value;
-}
 
 /** Runs one phase in a child process; its progress goes to our stderr, its figures come back as JSON. */
 function runChild<T>(mode: 'fill' | 'rebuild', directory: string, options: object, nodeOptions: readonly string[] = []): Promise<T> {

@@ -25,6 +25,7 @@ import { createRetentionPass } from '../../src/retention/retention-service.js';
 import { openStores, type Stores } from '../../src/runtime.js';
 import type { BenchResult } from './append.js';
 import { DEFAULT_WORKLOAD, generateWorkload, type WorkloadOptions } from './workload.js';
+import { positiveIntegerFromEnv } from './env.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const START = Date.UTC(2026, 0, 1);
@@ -94,13 +95,6 @@ function readConfig(): RetentionBenchConfig {
   };
 }
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return value;
-}
 
 /**
  * Appends the workload through the port, one append per user burst as the service would, the

@@ -32,6 +32,7 @@ import type { Service } from '../../src/service.js';
 import { drain, startService } from '../../src/service.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import type { BenchResult } from './append.js';
+import { positiveIntegerFromEnv } from './env.js';
 
 interface SyncBenchConfig {
   readonly subscriptions: number;
@@ -229,13 +230,6 @@ function readConfig(): SyncBenchConfig {
   };
 }
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${text}"`);
-  return value;
-}
 
 // Runnable on its own: the JSON summary is the last stdout line.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
