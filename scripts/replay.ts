@@ -112,7 +112,8 @@ function printSummary(summary: RebuildSummary): void {
 
 async function replay(config: Config, projections: readonly Projection[]): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, production: config.NODE_ENV === 'production' });
-  const stores = await openStores(config);
+  // A replay commits without pause: WAL checkpoints on their own thread keep them out of its commits.
+  const stores = await openStores(config, { backgroundCheckpoints: true });
   const progress = createProgress(config);
   try {
     const summary = await rebuildProjections(stores, projections, {

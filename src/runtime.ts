@@ -13,6 +13,7 @@ import { SqliteEventStore } from './stores/embedded/sqlite-event-store.js';
 import { SqliteAccountStore } from './stores/embedded/sqlite-account-store.js';
 import { SqliteReadModelStore } from './stores/embedded/sqlite-read-model.js';
 import { applyPragmas } from './stores/embedded/schema.js';
+import { WalCheckpointer, type WalCheckpointerOptions } from './stores/embedded/wal-checkpointer.js';
 
 export interface Stores {
   readonly eventStore: EventStore;
@@ -26,6 +27,12 @@ export interface Stores {
 export interface StoreOptions {
   /** Sets `recordedAt` of embedded appends (tests, simulated retention). */
   readonly clock?: () => Date;
+  /**
+   * Embedded: run SQLite's WAL checkpoints on a worker thread instead of inside commits (see
+   * wal-checkpointer.ts). The service and the long operator jobs (replay) turn it on; short-lived
+   * tools and most tests do without the extra thread.
+   */
+  readonly backgroundCheckpoints?: boolean | WalCheckpointerOptions;
 }
 
 export const EMBEDDED_FILE = 'podsync.db';
@@ -43,6 +50,11 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     database.pragma('secure_delete = ON');
   }
   const closers: (() => Promise<void>)[] = [];
+  if (database && options.backgroundCheckpoints) {
+    const checkpointer = await WalCheckpointer.start(database, options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints);
+    // Closers run in reverse: this one last, after the stores, just before the database closes.
+    closers.push(() => checkpointer.stop());
+  }
 
   let eventStore: EventStore;
   let embeddedEvents: SqliteEventStore | undefined;

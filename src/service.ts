@@ -43,7 +43,13 @@ export async function startService(
   options: StoreOptions & { runProjector?: boolean; runScheduler?: boolean; scheduler?: SchedulerOptions } = {},
 ): Promise<Service> {
   // Appends through these stores are counted for /metrics (the projector only reads).
-  const stores = withAppendCounting(await openStores(config, options));
+  // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
+  const stores = withAppendCounting(
+    await openStores(config, {
+      ...options,
+      backgroundCheckpoints: options.backgroundCheckpoints ?? { onProblem: (message) => logger.warn(message) },
+    }),
+  );
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
   const gauges = new StoreGauges();
   let draining = false;

@@ -59,7 +59,7 @@ async function fill(dataDir: string, workload: WorkloadOptions): Promise<FillFig
 }
 
 async function rebuild(dataDir: string, options: RebuildChildOptions): Promise<RebuildFigures> {
-  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' });
+  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' }, { backgroundCheckpoints: true });
   try {
     const step = Number(process.env["BENCH_REPORT_EVERY"] ?? 100_000);
     let nextReport = step;

@@ -5,7 +5,8 @@
  * script (read `$all` to the head) and by tests.
  *
  * - Batches are bounded by size and by a short delay, and the subscription is only read
- *   when the previous batch is committed (backpressure).
+ *   when the previous batch is committed (backpressure). A batch is one commit for all the
+ *   projections (their documents and checkpoints together).
  * - Store errors are retried with exponential backoff and logged; a batch is all or nothing.
  * - An event whose `evolve` throws (a poison event) is logged and parked in the
  *   `parked_events` collection, in the same commit, never silently dropped.
@@ -219,22 +220,31 @@ export class Projector {
     }
   }
 
-  /** Projects a batch into every projection that has not seen it, one commit per projection. */
+  /**
+   * Projects a batch into every projection that has not seen it, and commits all their
+   * documents and checkpoints in one transaction: one commit per batch rather than one per
+   * read model keeps the event loop (shared with HTTP requests) and the disk free sooner.
+   */
   async processBatch(batch: readonly RecordedEvent[]): Promise<void> {
     const last = batch.at(-1);
     if (!last) return;
     const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
+    const staged: { runner: Runner; changes: DocChange[] }[] = [];
     for (const runner of this.runners) {
       if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
-      const staged = new StagedView(runner.view, { keepLog: false });
+      const view = new StagedView(runner.view, { keepLog: false });
       for (const { recorded, projected: event } of projected) {
         if (event === undefined || comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
-        staged.apply(await this.evolve(runner, event, staged, recorded));
+        view.apply(await this.evolve(runner, event, view, recorded));
       }
-      const changes = staged.netChanges();
-      await this.options.readModel.commit(runner.projection.name, changes, last.position);
-      runner.view.committed(changes);
-      runner.checkpoint = last.position;
+      staged.push({ runner, changes: view.netChanges() });
+    }
+    if (staged.length > 0) {
+      await this.options.readModel.commitAll(staged.map(({ runner, changes }) => ({ projection: runner.projection.name, changes, checkpoint: last.position })));
+      for (const { runner, changes } of staged) {
+        runner.view.committed(changes);
+        runner.checkpoint = last.position;
+      }
     }
     this.options.onBatch?.({ events: batch.length, position: last.position });
   }

@@ -49,6 +49,13 @@ export type DocChange =
   | { readonly op: 'put'; readonly collection: string; readonly id: string; readonly doc: Doc }
   | { readonly op: 'delete'; readonly collection: string; readonly id: string };
 
+/** One projection's share of a commit: its document changes and its new checkpoint. */
+export interface ProjectionCommit {
+  readonly projection: string;
+  readonly changes: readonly DocChange[];
+  readonly checkpoint: Position;
+}
+
 export interface StoredDoc {
   readonly id: string;
   readonly doc: Doc;
@@ -68,6 +75,12 @@ export interface ReadModelStore {
   count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
   /** Applies the changes in order and sets the checkpoint, atomically. */
   commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void>;
+  /**
+   * Several projections' commits as one atomic unit (the projector's batch): every change and
+   * every checkpoint lands, or none. One transaction instead of one per projection is what keeps
+   * a live projector's commits short (the HTTP requests share its event loop and disk).
+   */
+  commitAll(commits: readonly ProjectionCommit[]): Promise<void>;
   getCheckpoint(projection: string): Promise<Checkpoint | undefined>;
   /** Drops every document of the collections and the projection's checkpoint (for a rebuild). */
   reset(projection: string, collections: readonly string[]): Promise<void>;

@@ -233,6 +233,42 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       });
     });
 
+    describe('commitAll: several projections in one commit', function () {
+      it('lands every projection\'s documents and checkpoint', async function () {
+        const a = named('all_a');
+        const b = named('all_b');
+        await store.commitAll([
+          { projection: named('p'), changes: [put(a, 'x', { v: 1 })], checkpoint: pos(4n) },
+          { projection: named('q'), changes: [put(b, 'y', { v: 2 }), del(b, 'never')], checkpoint: pos(4n) },
+        ]);
+        expect(await store.get(a, 'x')).to.deep.equal({ v: 1 });
+        expect(await store.get(b, 'y')).to.deep.equal({ v: 2 });
+        expect((await store.getCheckpoint(named('p')))?.position).to.deep.equal(pos(4n));
+        expect((await store.getCheckpoint(named('q')))?.position).to.deep.equal(pos(4n));
+      });
+
+      it('a failure in one projection\'s share writes nothing for any of them', async function () {
+        const a = named('all_a');
+        const b = named('all_b');
+        await store.commitAll([
+          { projection: named('p'), changes: [put(a, 'x', { v: 1 })], checkpoint: pos(1n) },
+          { projection: named('q'), changes: [put(b, 'y', { v: 1 })], checkpoint: pos(1n) },
+        ]);
+        const unserializable: Record<string, unknown> = {};
+        unserializable['self'] = unserializable;
+        await rejectsWith(
+          store.commitAll([
+            { projection: named('p'), changes: [put(a, 'x', { v: 2 }), put(a, 'z', { v: 2 })], checkpoint: pos(2n) },
+            { projection: named('q'), changes: [put(b, 'y', { v: 2 }), put(b, 'bad', unserializable as Doc)], checkpoint: pos(2n) },
+          ]),
+        );
+        expect(await store.find(a)).to.deep.equal([{ id: 'x', doc: { v: 1 } }]);
+        expect(await store.find(b)).to.deep.equal([{ id: 'y', doc: { v: 1 } }]);
+        expect((await store.getCheckpoint(named('p')))?.position).to.deep.equal(pos(1n));
+        expect((await store.getCheckpoint(named('q')))?.position).to.deep.equal(pos(1n));
+      });
+    });
+
     describe('find and count', function () {
       const data: StoredDoc[] = [
         { id: 'a1', doc: { feed: 'f1', plays: 5, public: true, title: 'Alpha', meta: { lang: 'en', rank: 2 } } },

@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, Doc, DocChange, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -143,26 +143,33 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
-    this.commitSync(projection, changes, checkpoint);
+    this.commitAllSync([{ projection, changes, checkpoint }]);
   }
 
-  commitSync(projection: string, changes: readonly DocChange[], checkpoint: Position): void {
+  async commitAll(commits: readonly ProjectionCommit[]): Promise<void> {
+    this.commitAllSync(commits);
+  }
+
+  commitAllSync(commits: readonly ProjectionCommit[]): void {
     // Tables are created outside the transaction: a rollback must not drop a table that
     // `known` already lists.
-    for (const collection of new Set(changes.map((change) => change.collection))) this.ensureTable(collection);
+    for (const { changes } of commits) for (const collection of new Set(changes.map((change) => change.collection))) this.ensureTable(collection);
+    const updatedAt = new Date().toISOString();
     this.db.transaction(() => {
-      for (const change of changes) {
-        const table = this.ensureTable(change.collection);
-        if (change.op === 'put') {
-          this.statement(`INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`).run(change.id, JSON.stringify(change.doc));
-        } else {
-          this.statement(`DELETE FROM ${table} WHERE id = ?`).run(change.id);
+      for (const { projection, changes, checkpoint } of commits) {
+        for (const change of changes) {
+          const table = this.ensureTable(change.collection);
+          if (change.op === 'put') {
+            this.statement(`INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`).run(change.id, JSON.stringify(change.doc));
+          } else {
+            this.statement(`DELETE FROM ${table} WHERE id = ?`).run(change.id);
+          }
         }
+        this.statement(
+          `INSERT INTO rm_checkpoints (projection, commit_position, prepare_position, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(projection) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, updated_at = excluded.updated_at`,
+        ).run(projection, checkpoint.commit.toString(), checkpoint.prepare.toString(), updatedAt);
       }
-      this.statement(
-        `INSERT INTO rm_checkpoints (projection, commit_position, prepare_position, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(projection) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, updated_at = excluded.updated_at`,
-      ).run(projection, checkpoint.commit.toString(), checkpoint.prepare.toString(), new Date().toISOString());
     })();
   }
 

@@ -17,7 +17,7 @@
 import { MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, Doc, DocChange, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -279,34 +279,40 @@ export class MongoReadModelStore implements ReadModelStore {
   }
 
   async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
+    await this.commitAll([{ projection, changes, checkpoint }]);
+  }
+
+  async commitAll(commits: readonly ProjectionCommit[]): Promise<void> {
     // Validate and group before anything is sent. Changes to different collections touch
-    // different documents, so only the order within a collection matters (kept: ordered writes).
+    // different documents, so only the order within a collection matters (kept: ordered writes,
+    // in the order of the commits).
     const groups = new Map<string, AnyBulkWriteOperation<StoredShape>[]>();
-    for (const change of changes) {
-      const name = checkCollection(change.collection);
-      let operations = groups.get(name);
-      if (!operations) groups.set(name, (operations = []));
-      operations.push(
-        change.op === 'put'
-          ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change), upsert: true } }
-          : { deleteOne: { filter: { _id: change.id } } },
-      );
+    for (const { changes } of commits) {
+      for (const change of changes) {
+        const name = checkCollection(change.collection);
+        let operations = groups.get(name);
+        if (!operations) groups.set(name, (operations = []));
+        operations.push(
+          change.op === 'put'
+            ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change), upsert: true } }
+            : { deleteOne: { filter: { _id: change.id } } },
+        );
+      }
     }
     await this.requireTransactions();
     for (const name of groups.keys()) await this.createCollection(name);
     await this.createCollection(CHECKPOINTS);
 
-    const value: Omit<CheckpointShape, '_id'> = {
-      commit: checkpoint.commit.toString(),
-      prepare: checkpoint.prepare.toString(),
-      updatedAt: new Date().toISOString(),
-    };
+    const updatedAt = new Date().toISOString();
     await this.inTransaction(async (session) => {
       // Sequential: operations of one transaction must not run in parallel.
       for (const [name, operations] of groups) {
         await this.db.collection<StoredShape>(name).bulkWrite(operations, { ordered: true, session, ignoreUndefined: true });
       }
-      await this.checkpoints.updateOne({ _id: projection }, { $set: value }, { upsert: true, session });
+      for (const { projection, checkpoint } of commits) {
+        const value: Omit<CheckpointShape, '_id'> = { commit: checkpoint.commit.toString(), prepare: checkpoint.prepare.toString(), updatedAt };
+        await this.checkpoints.updateOne({ _id: projection }, { $set: value }, { upsert: true, session });
+      }
     });
   }
 

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { expect } from 'chai';
+import { applyPragmas } from '../../src/stores/embedded/schema.js';
+import { DEFAULT_AUTOCHECKPOINT_PAGES, WalCheckpointer } from '../../src/stores/embedded/wal-checkpointer.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const PAGE = 4096;
+
+describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
+  this.timeout(30_000);
+  let directory: string;
+  let database: BetterSqlite3.Database;
+  const walBytes = () => statSync(`${database.name}-wal`).size;
+
+  beforeEach(function () {
+    directory = mkdtempSync(join(tmpdir(), 'podsync-wal-'));
+    database = new BetterSqlite3(join(directory, 'db.sqlite'));
+    applyPragmas(database);
+    database.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+  });
+
+  afterEach(function () {
+    if (database.open) database.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  /** About `megabytes` MB of new pages, in many small transactions, giving the worker time to run. */
+  async function write(megabytes: number): Promise<void> {
+    const insert = database.prepare('INSERT INTO blobs (body) VALUES (?)');
+    for (let i = 0; i < megabytes * 16; i++) {
+      database.transaction(() => {
+        for (let j = 0; j < 16; j++) insert.run(Buffer.alloc(PAGE, i % 251));
+      })();
+      if (i % 8 === 0) await sleep(5);
+    }
+  }
+
+  it('turns automatic checkpoints off on the connection and keeps the WAL bounded anyway', async function () {
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 20, restartAfterPages: 512 });
+    try {
+      expect(database.pragma('wal_autocheckpoint', { simple: true })).to.equal(0);
+      await write(24);
+      // Unchecked, 24 MB of commits leave a WAL of 24 MB or more; checkpointed, the log starts
+      // over past 512 pages (2 MiB) and stays near that plus what commits add meanwhile.
+      expect(walBytes()).to.be.below(8 * 1024 * 1024);
+      expect(database.prepare('SELECT count(*) AS n FROM blobs').get()).to.deep.equal({ n: 24 * 16 * 16 });
+    } finally {
+      await checkpointer.stop();
+    }
+    expect(database.pragma('wal_autocheckpoint', { simple: true })).to.equal(DEFAULT_AUTOCHECKPOINT_PAGES);
+  });
+
+  it('without it (the control case), the same writes with automatic checkpoints off grow the WAL', async function () {
+    database.pragma('wal_autocheckpoint = 0');
+    await write(24);
+    expect(walBytes()).to.be.above(20 * 1024 * 1024);
+  });
+
+  it('gives automatic checkpoints back if the worker dies, and reports it', async function () {
+    const problems: string[] = [];
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 20, onProblem: (message) => problems.push(message) });
+    // The worker is private; killing the thread from outside is what a crash looks like.
+    await (checkpointer as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await sleep(20);
+    expect(problems.join('\n')).to.match(/worker exited/);
+    expect(database.pragma('wal_autocheckpoint', { simple: true })).to.equal(DEFAULT_AUTOCHECKPOINT_PAGES);
+    await checkpointer.stop();
+  });
+});
