@@ -17,7 +17,8 @@
  * Run: `npm run bench -- load` or `npx tsx scripts/bench/load.ts`.
  * Tunables: BENCH_LOAD_RATE (req/s, default 1000), BENCH_LOAD_SECONDS (default 20; 5 with
  * BENCH_QUICK=1), BENCH_LOAD_USERS (default 40; 20 with BENCH_QUICK=1), BENCH_LOAD_WRITE_SHARE
- * (default 0.2), BENCH_LOAD_WARMUP (unmeasured seconds first, default 3).
+ * (default 0.2), BENCH_LOAD_WARMUP (unmeasured seconds first, default 3), BENCH_LOAD_NODE_ARGS (extra
+ * node flags for the service process, e.g. to profile it).
  * Target (2-core machine): reads p99 < 20 ms at 1,000 req/s.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -79,7 +80,8 @@ const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * ite
 export async function benchLoad(log: (line: string) => void = console.log): Promise<BenchResult> {
   const config = readConfig();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-bench-load-'));
-  const server = await startServer(dataDir);
+  // BENCH_LOAD_NODE_ARGS: extra node flags for the service (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it).
+  const server = await startServer(dataDir, (process.env['BENCH_LOAD_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
   try {
     const base = `http://127.0.0.1:${server.port}`;
     log(`load: service on ${base} (pid ${server.child.pid}), ${config.users} users, ${config.rate} req/s for ${config.seconds} s, ${Math.round(config.writeShare * 100)} % writes`);
