@@ -80,6 +80,9 @@ function onShareable(projected: ProjectedEvent, event: UserEvent, view: Projecti
     body: body as unknown as Doc,
   };
   const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), feed, context);
+  // A new event has no public document yet: a private one needs no delete (most events, with
+  // private as the default, and a rebuild would otherwise look each of them up for nothing).
+  if (level === 'private') return [put(PUBLIC_EVENT_SOURCES, event.id, source)];
   return [put(PUBLIC_EVENT_SOURCES, event.id, source), publish(source, level)];
 }
 
