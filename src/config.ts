@@ -36,6 +36,11 @@ export const configSchema = z
      * At most 10,000: each readiness check may read that many events to count them.
      */
     READY_MAX_LAG: z.coerce.number().int().min(1).max(10_000).default(1000),
+    /**
+     * Budget of the in-process cache of folded users that syncs start from, in records
+     * (subscriptions, play statuses, playlists and items, sync request ids); 0 turns it off.
+     */
+    SYNC_CACHE_RECORDS: z.coerce.number().int().min(0).default(200_000),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'eventstoredb' && !env.EVENTSTORE_URL) {

@@ -54,6 +54,18 @@ export function recordRetentionRun(outcome: 'success' | 'failure', at: Date = ne
   retentionLastRun.set({ outcome }, at.getTime() / 1000);
 }
 
+const syncCacheLookups = new Counter({
+  name: 'podsync_sync_cache_lookups_total',
+  help: 'Users loaded for a sync in this process, by outcome: hit (cached, caught up), miss (not cached), stale (cached, but the stream was truncated, rewritten or deleted: folded again)',
+  labelNames: ['outcome'] as const,
+  registers: [processRegistry],
+});
+
+/** For the cache of folded users (src/services/user-state-cache.ts). */
+export function recordSyncCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void {
+  syncCacheLookups.inc({ outcome });
+}
+
 /** Gauges set from a {@link ProjectionsReport} just before each scrape. */
 export class StoreGauges {
   readonly registry = new Registry();

@@ -11,13 +11,14 @@ import { Projector } from './projector/projector.js';
 import { AccountService } from './services/accounts.js';
 import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
+import { UserStateCache } from './services/user-state-cache.js';
 import { SyncService } from './services/sync.js';
 import { MeService } from './services/me.js';
 import { GpodderService } from './services/gpodder.js';
 import { GpodderEpisodeService } from './services/gpodder-episodes.js';
 import { GpodderAuth } from './services/gpodder-auth.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
-import { renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
+import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
 import { startScheduler, type Scheduler, type SchedulerOptions } from './jobs/retention-job.js';
 import type { RetentionService } from './retention/retention-service.js';
@@ -65,7 +66,11 @@ export async function startService(
 
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
   const retention = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger, projections: projector.names });
-  const userEvents = new UserEventService(stores.eventStore, (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }));
+  const userEvents = new UserEventService(
+    stores.eventStore,
+    (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }),
+    config.SYNC_CACHE_RECORDS > 0 ? new UserStateCache(config.SYNC_CACHE_RECORDS, recordSyncCacheLookup) : undefined,
+  );
   const accounts = new AccountService(stores.accounts);
   const gpodder = new GpodderService(userEvents, readModels);
   const app = createApp({

@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import type { StateEvent, UserState } from '../domain/state.js';
-import { fold } from '../domain/state.js';
 import { decideActions } from '../domain/decide.js';
-import type { EventStore, Position } from '../stores/event-store.js';
-import { readStreamOrEmpty } from '../stores/event-store.js';
-import { fromStoreEvent, toStoreEvent } from './codec.js';
+import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
+import { toStoreEvent } from './codec.js';
 import type { Principal } from './accounts.js';
+import type { FoldedUser } from './folded-user.js';
+import { emptyFoldedUser, foldOnto, streamEventOf } from './folded-user.js';
+import type { CachedUser, UserStateCache } from './user-state-cache.js';
 
 export interface AppendOutcome {
   readonly events: UserEvent[];
@@ -19,29 +20,19 @@ export interface AppendOutcome {
   readonly position: Position;
 }
 
-export interface LoadedUser {
-  readonly state: UserState;
-  readonly revision: bigint | 'no_stream';
-  readonly syncRequestIds: ReadonlySet<string>;
-  /** `$all` position of the user's last event; undefined with none. */
-  readonly position: Position | undefined;
-  /**
-   * The retained events after `historyAfter` (all without it), oldest first, with their
-   * positions: what a sync answer needs to tell which records changed after a cursor.
-   */
-  readonly history: readonly PositionedEvent[];
-}
-
-export interface PositionedEvent {
-  readonly event: StateEvent;
-  readonly position: Position;
-}
+/**
+ * The user's state as a sync needs it (see {@link FoldedUser}): shared, possibly with a cache
+ * and other requests, so never to be mutated.
+ */
+export type LoadedUser = FoldedUser;
 
 export class UserEventService {
   constructor(
     readonly store: EventStore,
     /** Carries out erasure for real once a `remove` has landed (SPEC 8); see src/retention. */
     private readonly eraseScopes: (userId: string) => Promise<unknown> = async () => undefined,
+    /** Folded users kept between requests; without it every load folds the whole stream. */
+    readonly cache?: UserStateCache,
   ) {}
 
   /** Called after every append of user events: a `remove` among them is erased for real. */
@@ -51,23 +42,59 @@ export class UserEventService {
 
   /**
    * The user's current state, folded from their retained stream, with the stream revision
-   * it reflects (for an optimistic append) and the request ids of the syncs it holds (so a
-   * retried sync is recognised).
+   * it reflects (for an optimistic append), the request ids of the syncs it holds (so a
+   * retried sync is recognised) and the last event touching each synced record.
+   *
+   * With a cache, a user folded by an earlier request is brought up to date with only the
+   * events appended since, and is used only if the stream still reads as it did:
+   * - the events after the cached revision follow it without a gap (none was hidden), none is
+   *   a `checkpoint` (retention and erasure append one before they rewrite the stream's past:
+   *   erasure deletes events in place), and the stream is not deleted;
+   * - the stream's metadata is unchanged (its revision moves with every `$tb` truncation and
+   *   soft delete), read *after* the events, so nothing was truncated before they were read.
+   * Otherwise the entry is dropped and the whole stream is folded again, as without a cache.
    */
-  async loadUser(userId: string, options: { historyAfter?: bigint } = {}): Promise<LoadedUser> {
-    const recorded = await readStreamOrEmpty(this.store, streams.user(userId));
-    const events: StateEvent[] = [];
-    const history: PositionedEvent[] = [];
-    const syncRequestIds = new Set<string>();
-    for (const stored of recorded) {
-      const event = fromStoreEvent(stored);
-      if (!event) continue;
-      if (event.type === 'sync') syncRequestIds.add(event.data.request_id);
-      events.push(event);
-      if (options.historyAfter === undefined || stored.position.commit > options.historyAfter) history.push({ event, position: stored.position });
+  async loadUser(userId: string): Promise<LoadedUser> {
+    const stream = streams.user(userId);
+    const cached = this.cache?.get(userId);
+    if (this.cache && cached) {
+      const updated = await this.catchUp(stream, cached);
+      if (updated !== undefined) {
+        this.cache.record('hit');
+        if (updated !== cached.folded) this.cache.set(userId, { folded: updated, metaRevision: cached.metaRevision });
+        return updated;
+      }
+      this.cache.record('stale');
+      this.cache.delete(userId);
     }
-    const last = recorded.at(-1);
-    return { state: fold(events), revision: last?.revision ?? 'no_stream', position: last?.position, syncRequestIds, history };
+    // Metadata first: if the stream is truncated between the two reads, the entry carries the
+    // older metadata revision and the next load drops it.
+    const { metaRevision } = this.cache ? await this.store.getStreamMetadata(stream) : { metaRevision: 'no_stream' as const };
+    const recorded = await readStreamOrEmpty(this.store, stream);
+    const folded = foldOnto(emptyFoldedUser(), recorded.map(streamEventOf));
+    this.cache?.set(userId, { folded, metaRevision });
+    return folded;
+  }
+
+  /** The cached user with the events appended since, or undefined if the entry is no longer valid. */
+  private async catchUp(stream: string, cached: CachedUser): Promise<FoldedUser | undefined> {
+    const { folded } = cached;
+    // A user with no events yet continues at revision 0 (a re-created stream would not: a gap).
+    const next = folded.revision === 'no_stream' ? 0n : folded.revision + 1n;
+    let recorded: RecordedEvent[];
+    try {
+      recorded = await this.store.readStream(stream, { fromRevision: next });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+    let expected = next;
+    for (const event of recorded) {
+      if (event.revision !== expected++ || event.type === 'checkpoint') return undefined;
+    }
+    const { metaRevision } = await this.store.getStreamMetadata(stream);
+    if (metaRevision !== cached.metaRevision) return undefined;
+    return foldOnto(folded, recorded.map(streamEventOf));
   }
 
   /**

@@ -123,6 +123,18 @@ describe('observability', function () {
       expect(sample(text, 'podsync_retention_last_run_timestamp_seconds', { outcome: 'success' })).to.equal(Date.parse('2026-05-01T00:00:00Z') / 1000);
     });
 
+    it('counts the sync cache lookups: a first sync misses, the next one hits', async () => {
+      const count = async (outcome: string) => sample((await service.http.get('/metrics')).text, 'podsync_sync_cache_lookups_total', { outcome }) ?? 0;
+      const [misses, hits] = [await count('miss'), await count('hit')];
+      const { token } = await service.login();
+      const body = { device: 'phone', subscriptions: [], play_statuses: [], playlists: [] };
+      for (const request_id of ['first', 'second']) {
+        expect((await service.http.post('/v1/sync').set('Authorization', `Bearer ${token}`).send({ ...body, request_id })).status).to.equal(200);
+      }
+      expect(await count('miss')).to.equal(misses + 1);
+      expect(await count('hit')).to.equal(hits + 1);
+    });
+
     it('/readyz is 200 with every projection caught up; /healthz is 200', async () => {
       await service.settle();
       const ready = await service.http.get('/readyz');

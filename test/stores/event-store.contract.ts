@@ -106,6 +106,8 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(await revisions({ maxCount: 2 })).to.deep.equal([0n, 1n]);
         expect(await revisions({ fromRevision: 1n, maxCount: 3 })).to.deep.equal([1n, 2n, 3n]);
         expect(await revisions({ fromRevision: 'start', maxCount: 1 })).to.deep.equal([0n]);
+        // Past the last event: nothing yet (a sync's cached state reads what was appended since).
+        expect(await revisions({ fromRevision: 5n })).to.deep.equal([]);
         expect((await store.readStream(stream, { direction: 'backwards' }))[0]!.data).to.deep.equal({ n: 4 });
       });
 
