@@ -23,6 +23,8 @@ export interface RebuildFigures {
   /** User + system CPU time of the rebuild (less sensitive than wall time to a busy machine). */
   readonly cpuSeconds: number;
   readonly parked: number;
+  /** Documents written (puts and deletes committed): what the raw ceiling writes as many of. */
+  readonly documents: number;
   readonly rssMb: number;
 }
 
@@ -80,6 +82,7 @@ async function rebuild(dataDir: string, options: RebuildChildOptions): Promise<R
       seconds: summary.seconds,
       cpuSeconds: (used.user + used.system) / 1e6,
       parked: summary.parked,
+      documents: summary.documents,
       rssMb: peakRssMb(),
     };
   } finally {

@@ -70,6 +70,8 @@ export class Projector {
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseLost = false;
   parkedCount = 0;
+  /** Document changes (puts and deletes) committed so far (the rebuild benchmark's raw ceiling writes as many). */
+  documentsWritten = 0;
 
   constructor(private readonly options: ProjectorOptions) {
     this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel, options.cachedDocs), checkpoint: START }));
@@ -244,6 +246,7 @@ export class Projector {
       for (const { runner, changes } of staged) {
         runner.view.committed(changes);
         runner.checkpoint = last.position;
+        this.documentsWritten += changes.length;
       }
     }
     this.options.onBatch?.({ events: batch.length, position: last.position });

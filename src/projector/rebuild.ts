@@ -60,6 +60,8 @@ export interface RebuildSummary {
   readonly eventsPerSecond: number;
   /** Events that some projection could not apply (see `parked_events`). */
   readonly parked: number;
+  /** Document puts and deletes committed (after each batch's changes to one document were merged). */
+  readonly documents: number;
   /** Where every rebuilt projection's checkpoint now stands. */
   readonly position: Position;
 }
@@ -122,6 +124,7 @@ export async function rebuildProjections(stores: RebuildStores, projections: rea
       seconds,
       eventsPerSecond: seconds > 0 ? events / seconds : 0,
       parked: projector.parkedCount,
+      documents: projector.documentsWritten,
       position: projector.lowestCheckpoint(),
     };
   } finally {

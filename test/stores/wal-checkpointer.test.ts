@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { applyPragmas } from '../../src/stores/embedded/schema.js';
@@ -68,5 +70,15 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
     expect(problems.join('\n')).to.match(/worker exited/);
     expect(database.pragma('wal_autocheckpoint', { simple: true })).to.equal(DEFAULT_AUTOCHECKPOINT_PAGES);
     await checkpointer.stop();
+  });
+
+  it('a process that closes its stores and has nothing else to do exits 0 after the last checkpoint', function () {
+    const fixture = fileURLToPath(new URL('./fixtures/close-with-checkpointer.ts', import.meta.url));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', fixture, directory], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).to.equal('');
+    expect(result.stdout.trim()).to.equal('closed');
+    expect(result.status).to.equal(0);
+    // The last checkpoint and close leave no log behind.
+    expect(existsSync(join(directory, 'podsync.db-wal'))).to.equal(false);
   });
 });

@@ -119,6 +119,9 @@ export class WalCheckpointer {
   async stop(): Promise<void> {
     if (this.stopped) return this.exited;
     this.stopped = true;
+    // Unreferenced, the worker would not keep the process alive until it has exited: with
+    // nothing else pending, Node would end the process with `await stop()` unsettled.
+    this.worker.ref();
     this.worker.postMessage('stop');
     await this.exited;
     this.restoreAutomaticCheckpoints();
