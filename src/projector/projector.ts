@@ -240,6 +240,9 @@ export class Projector {
         view.apply(await this.evolve(runner, event, view, recorded));
       }
       staged.push({ runner, changes: view.netChanges() });
+      // Live, the HTTP requests share this thread: let them in between read models rather than
+      // after the whole batch (its commit is one block either way).
+      await yieldToEventLoop();
     }
     if (staged.length > 0) {
       await this.options.readModel.commitAll(staged.map(({ runner, changes }) => ({ projection: runner.projection.name, changes, checkpoint: last.position })));
