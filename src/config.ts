@@ -41,6 +41,11 @@ export const configSchema = z
      * (subscriptions, play statuses, playlists and items, sync request ids); 0 turns it off.
      */
     SYNC_CACHE_RECORDS: z.coerce.number().int().min(0).default(200_000),
+    /**
+     * Where the projector runs: on a worker thread of its own (`thread`), or on the thread that
+     * serves HTTP (`inline`), where each batch delays the requests queued behind it.
+     */
+    PROJECTOR: z.enum(['thread', 'inline']).default('thread'),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'eventstoredb' && !env.EVENTSTORE_URL) {

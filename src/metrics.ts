@@ -161,9 +161,16 @@ export class CountingEventStore implements EventStore {
 }
 
 /** The same stores, with appends counted into {@link eventsAppended}. */
-export function withAppendCounting(stores: Stores): Stores {
+/** `onAppended` is told after every append (the projector thread is woken through it). */
+export function withAppendCounting(stores: Stores, onAppended?: () => void): Stores {
+  const counter = onAppended
+    ? (events: readonly EventToAppend[]) => {
+        countByType(events);
+        onAppended();
+      }
+    : countByType;
   // close is named explicitly: a spread would drop it if Stores were ever a class instance.
-  return { ...stores, eventStore: new CountingEventStore(stores.eventStore), close: () => stores.close() };
+  return { ...stores, eventStore: new CountingEventStore(stores.eventStore, counter), close: () => stores.close() };
 }
 
 function countByType(events: readonly EventToAppend[]): void {

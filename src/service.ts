@@ -6,8 +6,10 @@ import type { Server, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import type { ReadModelStore } from './stores/read-model.js';
 import { createApp } from './http/app.js';
 import { Projector } from './projector/projector.js';
+import { ProjectorThread } from './projector/projector-thread.js';
 import { AccountService } from './services/accounts.js';
 import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
@@ -29,7 +31,10 @@ import { allProjections } from '../projections/index.js';
 export interface Service {
   readonly app: Express;
   readonly stores: Stores;
+  /** The in-process projector: it runs here with PROJECTOR=inline, or if the projector thread cannot. */
   readonly projector: Projector;
+  /** The projector's thread, when one was started (PROJECTOR=thread, the default). */
+  readonly projectorThread: ProjectorThread | undefined;
   /** The retention pass (SPEC 7) and erasure (SPEC 8). */
   readonly retention: RetentionService;
   /** From now on `/readyz` answers 503, so load balancers stop routing here before shutdown. */
@@ -45,11 +50,13 @@ export async function startService(
 ): Promise<Service> {
   // Appends through these stores are counted for /metrics (the projector only reads).
   // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
+  let thread: ProjectorThread | undefined;
   const stores = withAppendCounting(
     await openStores(config, {
       ...options,
       backgroundCheckpoints: options.backgroundCheckpoints ?? { onProblem: (message) => logger.warn(message) },
     }),
+    () => thread?.wake(),
   );
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
   const gauges = new StoreGauges();
@@ -62,7 +69,7 @@ export async function startService(
     logger,
   });
   await projector.prepare();
-  if (options.runProjector !== false) projector.start();
+  if (options.runProjector !== false) thread = await startProjecting(config, logger, projector, stores.readModel);
 
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
   const retention = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger, projections: projector.names });
@@ -112,6 +119,7 @@ export async function startService(
     try {
       scheduler = await startScheduler({ stores, logger, retention, config, ...(options.scheduler ? { options: options.scheduler } : {}) });
     } catch (error) {
+      await thread?.stop();
       await projector.stop();
       await stores.close();
       throw error;
@@ -122,6 +130,7 @@ export async function startService(
     app,
     stores,
     projector,
+    projectorThread: thread,
     retention,
     markDraining() {
       draining = true;
@@ -129,10 +138,43 @@ export async function startService(
     async close() {
       // First: a pass in progress still needs the projector's checkpoints and the stores.
       await scheduler?.stop();
+      await thread?.stop();
       await projector.stop();
       await stores.close();
     },
   };
+}
+
+/**
+ * Runs the projector where PROJECTOR says: on its own thread (falling back to this one if the
+ * thread cannot start or dies), or inline. Returns the thread, if one runs.
+ */
+async function startProjecting(config: Config, logger: Logger, inline: Projector, readModel: ReadModelStore): Promise<ProjectorThread | undefined> {
+  if (config.PROJECTOR === 'inline') {
+    inline.start();
+    return undefined;
+  }
+  try {
+    const thread = await ProjectorThread.start({
+      config: { DATA_DIR: config.DATA_DIR, STORE: config.STORE, EVENTSTORE_URL: config.EVENTSTORE_URL, READ_MODEL: config.READ_MODEL, MONGO_URL: config.MONGO_URL },
+      defaultPrivacy: config.DEFAULT_PRIVACY,
+      logger,
+      onUnexpectedExit: (reason) => {
+        logger.error(`${reason}; projecting on the HTTP thread from now on`);
+        // The thread is gone, so its leases can be freed now rather than expire; then this
+        // thread's projector resumes from the checkpoints the other one committed.
+        void Promise.all(inline.names.map((name) => readModel.releaseLease(name, thread.owner)))
+          .catch(() => undefined)
+          .then(() => inline.start());
+      },
+    });
+    logger.info('projector running on its own thread');
+    return thread;
+  } catch (error) {
+    logger.warn('projector thread unavailable; projecting on the HTTP thread', { error: error instanceof Error ? error.message : String(error) });
+    inline.start();
+    return undefined;
+  }
 }
 
 /** Stops accepting connections and waits for in-flight requests, at most `graceMs`. */

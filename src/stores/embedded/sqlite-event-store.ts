@@ -338,6 +338,14 @@ export class SqliteEventStore implements EventStore {
     for (const subscription of this.subscriptions) subscription.wake();
   }
 
+  /**
+   * Another connection to the same file appended (the service's HTTP thread, when this store
+   * serves the projector's thread): subscriptions look now instead of at their next poll.
+   */
+  notifyAppended(): void {
+    this.wakeSubscriptions();
+  }
+
   // ---- metadata and deletes ----
 
   private setMetadataInTransaction(stream: string, patch: StreamMetadata, expected: ExpectedRevision): StreamMetadataResult {

@@ -1,0 +1,66 @@
+/**
+ * The projector's worker thread (see projector-thread.ts): its own connections to the stores,
+ * one {@link Projector} over every read model, log lines sent to the main thread's logger.
+ *
+ * Messages in: `wake` (the main thread appended: look at `$all` now rather than at the next
+ * poll), `stop` (stop at a checkpoint, close the stores, answer `stopped`).
+ * Messages out: `started`, `log` (a winston entry), `stopped`, `failed` (could not start).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import winston from 'winston';
+import Transport from 'winston-transport';
+import type { Privacy } from '../domain/events.js';
+import { openStores, type StoreConfig } from '../runtime.js';
+import { allProjections } from '../../projections/index.js';
+import { Projector } from './projector.js';
+
+export interface ProjectorWorkerData {
+  readonly config: StoreConfig;
+  readonly defaultPrivacy: Privacy;
+  /** The projector's lease owner, known to the main thread so it can free the leases of a dead thread. */
+  readonly owner: string;
+}
+
+export type ProjectorWorkerMessage =
+  | { readonly type: 'started' }
+  | { readonly type: 'stopped' }
+  | { readonly type: 'failed'; readonly error: string }
+  | { readonly type: 'log'; readonly entry: Record<string, unknown> };
+
+const port = parentPort;
+if (!port) throw new Error('projector-worker.ts runs as a worker thread (see projector-thread.ts)');
+const post = (message: ProjectorWorkerMessage) => port.postMessage(message);
+
+/** Hands each entry to the main thread, whose logger formats and writes it like its own. */
+class MainThreadTransport extends Transport {
+  override log(entry: Record<string, unknown>, done: () => void): void {
+    // Structured clone keeps the plain fields (level, message, meta), not winston's symbols.
+    post({ type: 'log', entry: { ...entry } });
+    done();
+  }
+}
+
+const { config, defaultPrivacy, owner } = workerData as ProjectorWorkerData;
+const logger = winston.createLogger({ level: 'silly', transports: [new MainThreadTransport()] });
+
+try {
+  const stores = await openStores(config);
+  const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context: { defaultPrivacy }, logger, owner });
+  await projector.prepare();
+  projector.start();
+  port.on('message', (message: unknown) => {
+    if (message === 'wake') stores.embedded?.eventStore?.notifyAppended();
+    else if (message === 'stop') {
+      void (async () => {
+        await projector.stop();
+        await stores.close();
+        post({ type: 'stopped' });
+        port.close();
+      })();
+    }
+  });
+  post({ type: 'started' });
+} catch (error) {
+  post({ type: 'failed', error: error instanceof Error ? error.message : String(error) });
+  port.close();
+}
