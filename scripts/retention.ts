@@ -107,7 +107,8 @@ function formatSummary(summary: RetentionSummary): string {
 async function runPass(config: Config, now: Date, json: boolean): Promise<void> {
   // Logs on stderr, so stdout is the summary alone; info lines only when asked for (LOG_LEVEL).
   const logger = createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, format: config.LOG_FORMAT, destination: process.stderr });
-  const stores = await openStores(config);
+  // A long job, like replay: WAL checkpoints on a worker thread, as in the service.
+  const stores = await openStores(config, { backgroundCheckpoints: true });
   const bar = progressBar();
   try {
     const pass = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger });

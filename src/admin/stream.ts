@@ -1,12 +1,14 @@
 /**
  * A user's stream as an admin reads it (`npm run admin -- stream <username>`,
  * `GET /admin/users/:username/stream`): each retained event with its revision, type, device
- * time, recorded time and object, plus the stream's truncation point and metadata.
+ * time, recorded time (the original's, for a copy an EventStoreDB erasure made) and object,
+ * plus the stream's truncation point and metadata.
  */
 import { streams } from '../domain/events.js';
 import type { Account } from '../stores/accounts.js';
 import type { EventStore, JsonObject, JsonValue, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
+import { rewriteOrigin } from '../retention/history.js';
 import { formatTable } from './table.js';
 import { userSummary, type UserSummary } from './users.js';
 
@@ -16,6 +18,8 @@ export interface StreamEventRow {
   /** The device's time of the action (the envelope's `timestamp`), if the event has one. */
   device_time: string | null;
   recorded_at: string;
+  /** For a copy made by an EventStoreDB erasure: its original's revision and recorded time (retention ages it by that). */
+  rewritten_from: { revision: string; recorded_at: string } | null;
   object: JsonValue;
   data: JsonValue;
 }
@@ -61,11 +65,13 @@ async function readEvents(eventStore: EventStore, stream: string, limit: number 
 function toRow(event: RecordedEvent): StreamEventRow {
   // Stored `data` is the whole envelope {id, timestamp, user, type, object, data}.
   const timestamp = event.data['timestamp'];
+  const origin = rewriteOrigin(event.metadata);
   return {
     revision: event.revision.toString(),
     type: event.type,
     device_time: typeof timestamp === 'string' ? timestamp : null,
     recorded_at: event.recordedAt.toISOString(),
+    rewritten_from: origin ? { revision: origin.revision, recorded_at: origin.recorded_at } : null,
     object: event.data['object'] ?? null,
     data: event.data['data'] ?? null,
   };
@@ -86,7 +92,8 @@ export function formatStream(inspection: StreamInspection): string {
   ];
   if (Object.keys(inspection.metadata).length > 0) header.push(field('metadata', JSON.stringify(inspection.metadata)));
   header.push(field('events shown', String(inspection.events.length)), '');
-  const rows = inspection.events.map((event) => [event.revision, event.type, event.device_time ?? '-', event.recorded_at, describeObject(event.object), clip(JSON.stringify(event.data), 60)]);
+  const recorded = (event: StreamEventRow) => (event.rewritten_from ? `${event.rewritten_from.recorded_at} (copy of r${event.rewritten_from.revision})` : event.recorded_at);
+  const rows = inspection.events.map((event) => [event.revision, event.type, event.device_time ?? '-', recorded(event), describeObject(event.object), clip(JSON.stringify(event.data), 60)]);
   return [...header, formatTable(['revision', 'type', 'device time', 'recorded', 'object', 'data'], rows)].join('\n');
 }
 

@@ -2,12 +2,17 @@
 import { isUserEventType, streams, userIdFromStream } from '../domain/events.js';
 import type { RecordedEvent } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
+import { projectsRewrittenCopy } from '../retention/history.js';
 
 /** Projections read the users' streams and the podcasts' `roll_stats` streams. */
 export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix];
 
-/** Returns undefined for events no projection reads (`snapshot`, unknown types). */
+/**
+ * Returns undefined for events no projection reads (`snapshot`, unknown types, and the copies
+ * of state-only events an EventStoreDB erasure rewrites: see src/retention/history.ts).
+ */
 export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | undefined {
+  if (!projectsRewrittenCopy(recorded)) return undefined;
   const user = userIdFromStream(recorded.stream);
   const projectable =
     user !== undefined ? isUserEventType(recorded.type) || recorded.type === 'checkpoint' : recorded.stream.startsWith(streams.podcastStatsPrefix) && recorded.type === 'roll_stats';

@@ -9,20 +9,26 @@
  * 3. one `roll_stats` per feed concerned recomputes its popularity (same projection code);
  * 4. the events recorded more than 31 days ago are removed: `$tb` (merged into the stream
  *    metadata) everywhere, and real deletion in the embedded store.
+ * Users are processed a few at a time (EventStoreDB round trips overlap); the truncations come
+ * last, all together (the embedded store deletes the rows in log order, see
+ * SqliteEventStore.truncateStreams).
  *
  * Erasure: after a `remove` has been projected, the events in its scope (and the `remove`
- * itself, which names the scope) are deleted for real and a new checkpoint is appended.
+ * itself, which names the scope) are deleted for real: rows deleted in the embedded store;
+ * in EventStoreDB, which cannot delete single events, the stream is rewritten without them
+ * and truncated (src/retention/history.ts), and a scavenge removes them from disk.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Privacy } from '../domain/events.js';
-import { streams } from '../domain/events.js';
+import { isUserEventType, streams } from '../domain/events.js';
 import type { EventObject } from '../domain/events.js';
+import type { UserState } from '../domain/state.js';
 import { fold } from '../domain/state.js';
 import type { StateEvent } from '../domain/state.js';
 import { checkpointState, daysBefore, erasureCovers } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
 import type { EventStore, EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
-import { readStreamOrEmpty } from '../stores/event-store.js';
+import { readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 import { fromStoreEvent } from '../services/codec.js';
 import { ReadModelService } from '../services/read-models.js';
@@ -32,13 +38,32 @@ import { retryOnConflict } from '../services/retry.js';
 import type { CheckpointData, Descriptive, RollStatsData } from '../../projections/projection.js';
 import { RETENTION_INDEX } from '../../projections/retention-index.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+import { oldestRetainedAt, planErasureRewrite, retentionCut } from './history.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
 
 /** What only the embedded store can do: delete rows for real. */
 export interface PhysicalEraser {
-  purgeTruncated(stream: string): number;
-  eraseEvents(stream: string, ids: readonly string[]): number;
+  /** Sets each stream's `$tb` (never lowering one), in one transaction. */
+  truncateStreams(truncations: readonly StreamTruncation[]): void;
+  /** Deletes the rows that truncation hides in these streams, in one transaction; returns how many went. */
+  purgeStreams(streams: readonly string[]): number;
+  /** Deletes single events of a stream (erasure); returns how many went. */
+  eraseEvents(stream: string, ids: readonly string[], options?: { checkpointWal?: boolean }): number;
+  /** Suspends automatic WAL checkpoints until the returned function is called. */
+  pauseWalCheckpoints(): () => void;
+  /** Writes the WAL back and truncates it: no page image of deleted rows is left in it. */
+  checkpointWal(): void;
+}
+
+export interface StreamTruncation {
+  readonly stream: string;
+  readonly truncateBefore: bigint;
+}
+
+interface PassTruncation extends StreamTruncation {
+  /** Events the truncation hides (rows to delete, in the embedded store). */
+  readonly hidden: number;
 }
 
 export interface RetentionDependencies {
@@ -48,13 +73,28 @@ export interface RetentionDependencies {
   /** Projections that must have seen a `remove` before its events are deleted. */
   readonly projections: readonly string[];
   readonly logger: Logger;
+  /** The embedded store; without it erasure rewrites streams (EventStoreDB). */
   readonly eraser?: PhysicalEraser;
 }
 
 interface SnapshotOutcome {
-  readonly truncateBefore: number | null;
+  readonly truncateBefore: bigint;
   readonly feeds: ReadonlySet<string>;
+  /** Events the truncation hides. */
+  readonly hidden: number;
 }
+
+/** Users snapshotted at once, through EventStoreDB (overlapping round trips); the embedded store, synchronous, takes them one by one. */
+const USER_CONCURRENCY = 8;
+/** Users failing one after the other that make a pass give up (the store is likely down). */
+const MAX_FAILURES_IN_A_ROW = 10;
+/** Feeds rolled, and streams truncated through the port, at once. */
+const WRITE_CONCURRENCY = 8;
+/**
+ * Rows the embedded store deletes per transaction (whole streams; ~0.3 s), between which the
+ * event loop gets a turn.
+ */
+const PURGE_BATCH_ROWS = 50_000;
 
 /** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name. */
 export const podcastStatsStream = (feed: string) => streams.podcastStats(createHash('sha256').update(feed).digest('hex').slice(0, 32));
@@ -64,6 +104,37 @@ const envelope = (user: string, type: string, at: Date, data: JsonObject): Event
   return { id, type, data: { id, timestamp: at.toISOString(), user, type, object: null, data } };
 };
 
+/**
+ * With the embedded store every await resolves as a microtask: without a macrotask turn now
+ * and then, a pass run by the service would hold HTTP requests and timers until it ends.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Runs `work` on every item, at most `limit` at a time; the first failure stops the rest. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}
+
+/** The state a checkpoint carries: the fold of the retained stream, less long-gone tombstones. */
+function checkpointStateOf(events: readonly RecordedEvent[], now: Date): UserState {
+  return checkpointState(fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined)), now, RETENTION.forgetTombstonesAfterDays);
+}
+
 export class RetentionService implements RetentionPass {
   constructor(private readonly deps: RetentionDependencies) {}
 
@@ -71,73 +142,161 @@ export class RetentionService implements RetentionPass {
     const started = Date.now();
     const cutoff = daysBefore(now, RETENTION.snapshotAfterDays).toISOString();
     const due = await this.deps.readModel.find(RETENTION_INDEX, { lessThan: { field: 'oldest_recorded_at', value: cutoff } });
-    const pendingErasures = await this.deps.readModel.find(RETENTION_INDEX, { where: { pending_erasure: true } });
-    const users = [...new Set([...pendingErasures.map(({ id }) => id), ...due.map(({ id }) => id)])];
+    const pendingErasures = new Set((await this.deps.readModel.find(RETENTION_INDEX, { where: { pending_erasure: true } })).map(({ id }) => id));
+    const users = [...new Set([...pendingErasures, ...due.map(({ id }) => id)])];
     let snapshotted = 0;
     let removed = 0;
+    let done = 0;
+    let failed = 0;
+    let failedInARow = 0;
     const feeds = new Set<string>();
-    const truncations: [string, number | null][] = [];
-    for (const [index, user] of users.entries()) {
-      removed += await this.eraseScopes(user, now, { waitForProjections: false });
-      const outcome = await this.snapshotForRetention(user, now);
+    /** Feeds of erased events: rolled with the others, or at once if the pass stops early. */
+    const erasedFeeds = new Set<string>();
+    const truncations: PassTruncation[] = [];
+    const eachUser = forEachConcurrently(users, this.deps.eraser ? 1 : USER_CONCURRENCY, async (user) => {
+      let outcome: SnapshotOutcome | undefined;
+      try {
+        // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
+        if (pendingErasures.has(user)) removed += await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
+        outcome = await this.snapshotForRetention(user, now);
+        failedInARow = 0;
+      } catch (error) {
+        // One user's failure (e.g. a history beyond EventStoreDB's append size) must not stop
+        // everyone's retention; a failing store fails the pass.
+        if (++failedInARow >= MAX_FAILURES_IN_A_ROW) throw error;
+        failed++;
+        this.deps.logger.error('retention: user skipped, the next pass tries again', { user, error: error instanceof Error ? error.message : String(error) });
+      }
       if (outcome) {
         snapshotted++;
         for (const feed of outcome.feeds) feeds.add(feed);
-        truncations.push([user, outcome.truncateBefore]);
+        truncations.push({ stream: streams.user(user), truncateBefore: outcome.truncateBefore, hidden: outcome.hidden });
+        if (!this.deps.eraser) removed += outcome.hidden;
       }
-      options.onProgress?.({ usersTotal: users.length, usersDone: index + 1 });
-      if (index % 50 === 49) await options.touch?.();
-    }
+      done++;
+      options.onProgress?.({ usersTotal: users.length, usersDone: done });
+      if (done % 50 === 0) await options.touch?.();
+      await yieldToEventLoop();
+    });
+    await eachUser.catch(async (error: unknown) => {
+      // Stopped (shutdown, a failing store): what the erasures left still goes.
+      await this.rollFeeds(erasedFeeds, now).catch(() => undefined);
+      this.deps.eraser?.checkpointWal();
+      throw error;
+    });
+    for (const feed of erasedFeeds) feeds.add(feed);
     // Step 4 once per feed for the whole pass (a popular feed concerns thousands of users),
-    // then step 5. A pass stopped before the truncations leaves checkpoints only: the next
-    // pass snapshots those users again and truncates.
+    // then step 5. A pass stopped before the truncations leaves checkpoints whose truncation
+    // is not done: the next pass (or erasure) of each of those users carries it out first.
     await this.rollFeeds(feeds, now);
     await options.touch?.();
-    for (const [user, truncateBefore] of truncations) removed += await this.truncate(user, truncateBefore);
+    removed += await this.truncate(truncations, options.touch);
+    // Once for the pass: the erasures and truncations left old page images in the WAL.
+    this.deps.eraser?.checkpointWal();
+    if (failed > 0) this.deps.logger.warn('retention pass skipped users after errors', { users: failed });
     return { asOf: now.toISOString(), usersConsidered: users.length, usersSnapshotted: snapshotted, eventsRemoved: removed, feedsRolled: feeds.size, seconds: (Date.now() - started) / 1000 };
   }
 
   /** Steps 1–2: snapshot + checkpoint; returns the truncation point and the feeds whose events go. */
   private async snapshotForRetention(user: string, now: Date): Promise<SnapshotOutcome | undefined> {
     const stream = streams.user(user);
-    const outcome = await retryOnConflict(async () => {
-      const events = await readStreamOrEmpty(this.deps.eventStore, stream);
-      const oldest = events[0];
+    return retryOnConflict(async () => {
+      const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
       // Another worker (or an earlier pass) got here first: nothing is 45 days old any more.
-      if (!oldest || oldest.recordedAt >= daysBefore(now, RETENTION.snapshotAfterDays)) return undefined;
-      const keepFrom = daysBefore(now, RETENTION.truncateAfterDays);
+      const oldest = oldestRetainedAt(events);
+      if (oldest === undefined || oldest >= daysBefore(now, RETENTION.snapshotAfterDays)) return undefined;
+      const cut = retentionCut(events, daysBefore(now, RETENTION.truncateAfterDays));
       const last = events.at(-1)!.revision;
-      const firstKept = events.find((event) => event.recordedAt >= keepFrom);
       // Nothing recent: only the new checkpoint (written after the snapshot) stays.
-      const truncateBefore = Number(firstKept?.revision ?? last + 2n);
-      const feeds = new Set(events.filter((event) => Number(event.revision) < truncateBefore).flatMap(feedOf));
-      const retainedFrom = firstKept?.recordedAt.toISOString() ?? now.toISOString();
-      await this.appendCheckpoint(user, events, now, { truncate_before: truncateBefore, retained_from: retainedFrom, reason: 'retention' });
-      return { truncateBefore, feeds };
+      const truncateBefore = events[cut]?.revision ?? last + 2n;
+      const removed = events.slice(0, cut);
+      const feeds = new Set(removed.flatMap(feedOf));
+      const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
+      const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;
+      await this.deps.eventStore.append(stream, this.checkpointEvents(user, checkpointStateOf(events, now), now, data), { expectedRevision: last });
+      return { truncateBefore, feeds, hidden: removed.length };
     });
-    return outcome;
   }
 
-  private async appendCheckpoint(user: string, events: readonly RecordedEvent[], now: Date, data: Omit<CheckpointData, 'state'>): Promise<void> {
-    const state = checkpointState(fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined)), now, RETENTION.forgetTombstonesAfterDays);
+  /** `snapshot` and `checkpoint`, appended together. */
+  private checkpointEvents(user: string, state: UserState, now: Date, data: Omit<CheckpointData, 'state'>): [EventToAppend, EventToAppend] {
     const snapshot = envelope(user, 'snapshot', now, { reason: data.reason, truncate: data.truncate_before !== null });
     const checkpoint = envelope(user, 'checkpoint', now, { ...data, state } as unknown as JsonObject);
-    const last = events.at(-1)?.revision;
-    await this.deps.eventStore.append(streams.user(user), [snapshot, checkpoint], { expectedRevision: last ?? 'no_stream' });
+    return [snapshot, checkpoint];
   }
 
-  /** Step 3: a `roll_stats` carrying the podcast's descriptive fields as they are now. */
   /**
-   * `roll_stats` for each feed that still has popularity (also after erasure and account
-   * deletion). A feed with none needs no recount, and naming an erased feed in a new event
-   * would keep its URL in the store.
+   * A checkpoint whose truncation was not carried out (the process stopped between the append
+   * and the `$tb` write): carry it out now. Returns the events that stay visible.
+   */
+  private async finishTruncation(stream: string, events: RecordedEvent[]): Promise<RecordedEvent[]> {
+    let checkpoint: RecordedEvent | undefined;
+    for (let index = events.length - 1; index >= 0 && !checkpoint; index--) if (events[index]!.type === 'checkpoint') checkpoint = events[index];
+    const truncateBefore = (checkpoint?.data['data'] as Partial<CheckpointData> | undefined)?.truncate_before;
+    if (typeof truncateBefore !== 'number' || BigInt(truncateBefore) <= events[0]!.revision) return events;
+    const pending = BigInt(truncateBefore);
+    this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(pending) });
+    await this.truncateOne(stream, pending);
+    return events.filter((event) => event.revision >= pending);
+  }
+
+  private async truncateOne(stream: string, truncateBefore: bigint): Promise<number> {
+    const eraser = this.deps.eraser;
+    if (!eraser) {
+      await truncateStream(this.deps.eventStore, stream, truncateBefore);
+      return 0;
+    }
+    eraser.truncateStreams([{ stream, truncateBefore }]);
+    return eraser.purgeStreams([stream]);
+  }
+
+  /**
+   * Step 5: `$tb` for every stream snapshotted, then real deletion where possible. Returns the
+   * rows deleted (embedded store).
+   */
+  private async truncate(truncations: readonly PassTruncation[], touch: (() => Promise<void>) | undefined): Promise<number> {
+    const eraser = this.deps.eraser;
+    if (!eraser) {
+      await forEachConcurrently(truncations, WRITE_CONCURRENCY, ({ stream, truncateBefore }) => truncateStream(this.deps.eventStore, stream, truncateBefore));
+      return 0;
+    }
+    eraser.truncateStreams(truncations);
+    // Many streams per transaction (each a bounded number of rows, so the event loop gets a turn
+    // between them), and the WAL written back once at the end of the pass, not at every commit.
+    const resume = eraser.pauseWalCheckpoints();
+    let purged = 0;
+    try {
+      for (let start = 0; start < truncations.length; ) {
+        let rows = 0;
+        let end = start;
+        while (end < truncations.length && (end === start || rows + truncations[end]!.hidden <= PURGE_BATCH_ROWS)) rows += truncations[end++]!.hidden;
+        purged += eraser.purgeStreams(truncations.slice(start, end).map(({ stream }) => stream));
+        start = end;
+        await touch?.();
+        await yieldToEventLoop();
+      }
+    } finally {
+      resume();
+    }
+    return purged;
+  }
+
+  /**
+   * Step 3: `roll_stats` for each feed that still has popularity (also after erasure and
+   * account deletion), carrying the podcast's descriptive fields as they are now. A feed with
+   * none needs no recount, and naming an erased feed in a new event would keep its URL in the
+   * store.
    */
   async rollFeeds(feeds: Iterable<string>, now: Date): Promise<void> {
-    for (const feed of feeds) if (await this.deps.readModel.get(PODCAST_POPULARITY, feed)) await this.rollStats(feed, now);
+    let rolled = 0;
+    await forEachConcurrently([...feeds], WRITE_CONCURRENCY, async (feed) => {
+      const podcast = await this.deps.readModel.get(PODCAST_POPULARITY, feed);
+      if (podcast) await this.rollStats(feed, podcast, now);
+      if (++rolled % 20 === 0) await yieldToEventLoop();
+    });
   }
 
-  private async rollStats(feed: string, now: Date): Promise<void> {
-    const podcast = await this.deps.readModel.get(PODCAST_POPULARITY, feed);
+  private async rollStats(feed: string, podcast: JsonObject, now: Date): Promise<void> {
     const episodes = await this.deps.readModel.find(EPISODE_POPULARITY, { where: { rss_source_feed: feed } });
     const descriptive = (doc: JsonObject | undefined): Descriptive => ({
       title: (doc?.['title'] ?? null) as string | null,
@@ -155,21 +314,29 @@ export class RetentionService implements RetentionPass {
     await this.deps.eventStore.append(podcastStatsStream(feed), [{ id, type: 'roll_stats', data: { id, timestamp: now.toISOString(), type: 'roll_stats', data: data as unknown as JsonObject } }], { expectedRevision: 'any' });
   }
 
-  /** Step 4: `$tb` (merged with the stream's other metadata), then real deletion where possible. */
-  private async truncate(user: string, truncateBefore: number | null): Promise<number> {
-    if (truncateBefore === null) return 0;
-    const stream = streams.user(user);
-    await this.deps.eventStore.setStreamMetadata(stream, { truncateBefore: BigInt(truncateBefore) });
-    return this.deps.eraser?.purgeTruncated(stream) ?? 0;
-  }
-
   /**
    * Erasure (SPEC 8) of every `remove` in the user's stream: once the projections have seen
    * them (the scope is already gone from every read model), delete the events in each scope
    * and the `remove` events themselves, superseded checkpoints too, and append a new
-   * checkpoint. Returns how many events were deleted.
+   * checkpoint. Returns how many events were deleted (hidden until the scavenge, on
+   * EventStoreDB).
+   *
+   * Embedded store: the rows are deleted in place after an erasure checkpoint. EventStoreDB:
+   * the stream is rewritten in one append — copies of the kept events, then the snapshot and
+   * the checkpoint, which truncates before the first copy — and `$tb` moves to the first copy
+   * (src/retention/history.ts).
    */
-  async eraseScopes(user: string, now: Date, options: { waitForProjections: boolean }): Promise<number> {
+  async eraseScopes(
+    user: string,
+    now: Date,
+    options: {
+      waitForProjections: boolean;
+      /** False: the WAL is left to the caller's checkpoint (a pass checkpoints once, at its end). */
+      checkpointWal?: boolean;
+      /** Feeds to roll are added here, for the caller to roll (once per pass), instead of now. */
+      rollInto?: Set<string>;
+    },
+  ): Promise<number> {
     const stream = streams.user(user);
     if (options.waitForProjections) {
       const position = await this.deps.readModels.latestPosition(user);
@@ -179,25 +346,36 @@ export class RetentionService implements RetentionPass {
       }
     }
     const feeds = new Set<string>();
-    const doomed = await retryOnConflict(async () => {
-      const events = await readStreamOrEmpty(this.deps.eventStore, stream);
+    const erasure = await retryOnConflict(async () => {
+      const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
       const ids = erasedIds(events);
-      if (ids.size === 0) return ids;
+      if (ids.size === 0) return undefined;
+      feeds.clear();
       for (const event of events) if (ids.has(event.id)) for (const feed of feedOf(event)) feeds.add(feed);
-      const remaining = events.filter((event) => !ids.has(event.id));
-      const retainedFrom = remaining[0]?.recordedAt.toISOString() ?? now.toISOString();
-      await this.appendCheckpoint(user, events, now, { truncate_before: null, retained_from: retainedFrom, reason: 'erasure' });
-      return ids;
+      const state = checkpointStateOf(events, now);
+      const last = events.at(-1)!.revision;
+      if (this.deps.eraser) {
+        const retainedFrom = oldestRetainedAt(events.filter((event) => !ids.has(event.id))) ?? now;
+        const closing = this.checkpointEvents(user, state, now, { truncate_before: null, retained_from: retainedFrom.toISOString(), reason: 'erasure' });
+        await this.deps.eventStore.append(stream, closing, { expectedRevision: last });
+        return { ids, truncateBefore: undefined };
+      }
+      const rewrite = planErasureRewrite(events, ids, isUserEventType, ({ truncateBefore, kept }) => {
+        const retainedFrom = oldestRetainedAt(kept) ?? now;
+        const closing = this.checkpointEvents(user, state, now, { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'erasure' });
+        return { checkpointId: closing[1].id, events: closing };
+      });
+      await this.deps.eventStore.append(stream, rewrite.events, { expectedRevision: last });
+      return { ids, truncateBefore: rewrite.truncateBefore };
     });
-    if (doomed.size === 0) return 0;
+    if (!erasure) return 0;
     // Descriptive fields (titles, covers) may have come from the erased events: a roll_stats
     // sets them explicitly, so live and rebuilt popularity documents agree.
-    await this.rollFeeds(feeds, now);
-    if (!this.deps.eraser) {
-      this.deps.logger.warn('erasure: this event store cannot delete single events; they stay until the stream is rewritten', { user, events: doomed.size });
-      return 0;
-    }
-    return this.deps.eraser.eraseEvents(stream, [...doomed]);
+    if (options.rollInto) for (const feed of feeds) options.rollInto.add(feed);
+    else await this.rollFeeds(feeds, now);
+    if (this.deps.eraser) return this.deps.eraser.eraseEvents(stream, [...erasure.ids], { checkpointWal: options.checkpointWal ?? true });
+    await truncateStream(this.deps.eventStore, stream, erasure.truncateBefore!);
+    return erasure.ids.size;
   }
 }
 

@@ -198,3 +198,22 @@ export async function readStreamOrEmpty(store: EventStore, stream: string): Prom
     throw error;
   }
 }
+
+/**
+ * Moves a stream's `$tb` up to `truncateBefore`: the metadata is read, merged (the port keeps
+ * every other key) and written expecting the metastream revision just read, so a concurrent
+ * writer's change is never lost (on a conflict it is read again). A `$tb` already there or
+ * beyond (a soft delete's) is left alone: truncation never moves back.
+ */
+export async function truncateStream(store: EventStore, stream: string, truncateBefore: bigint, attempts = 8): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const { metadata, metaRevision } = await store.getStreamMetadata(stream);
+    if ((metadata.truncateBefore ?? 0n) >= truncateBefore) return;
+    try {
+      await store.setStreamMetadata(stream, { truncateBefore }, { expectedMetaRevision: metaRevision });
+      return;
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError) || attempt >= attempts) throw error;
+    }
+  }
+}

@@ -124,6 +124,32 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(next.position.commit).to.equal(head.commit + 1n);
   });
 
+  it('truncateStreams sets many $tb at once (never lower), purgeStreams deletes only hidden rows', async function () {
+    const store = open();
+    for (const stream of ['a', 'b', 'c']) await store.append(stream, [0, 1, 2, 3].map((n) => event('play', { n })));
+    await store.setStreamMetadata('b', { truncateBefore: 3n, custom: { kept: true } });
+    await store.append('gone', [event('x')]);
+    await store.tombstoneStream('gone');
+    store.truncateStreams([
+      { stream: 'a', truncateBefore: 2n },
+      { stream: 'b', truncateBefore: 1n },
+      { stream: 'gone', truncateBefore: 1n },
+    ]);
+    expect((await store.getStreamMetadata('a')).metadata.truncateBefore).to.equal(2n);
+    expect((await store.getStreamMetadata('b')).metadata).to.deep.equal({ truncateBefore: 3n, custom: { kept: true } });
+    expect((await store.readStream('a')).map((e) => e.revision)).to.deep.equal([2n, 3n]);
+    expect(countRows(store)).to.equal(13);
+
+    const resume = store.pauseWalCheckpoints();
+    expect(store.database.pragma('wal_autocheckpoint', { simple: true })).to.equal(0);
+    expect(store.purgeStreams(['a', 'b', 'c', 'gone'])).to.equal(2 + 3 + 0 + 1);
+    resume();
+    expect(store.database.pragma('wal_autocheckpoint', { simple: true })).to.equal(1000);
+    expect(countRows(store)).to.equal(7);
+    expect((await store.readStream('c')).map((e) => e.revision)).to.deep.equal([0n, 1n, 2n, 3n]);
+    expect(store.purgeStreams(['a', 'b'])).to.equal(0);
+  });
+
   it('a second instance on the same file sees the first one’s appends through polling', async function () {
     const writer = open();
     const reader = open({ pollIntervalMs: 30 });

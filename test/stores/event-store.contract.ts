@@ -19,7 +19,10 @@ import {
   type JsonObject,
   type Position,
   type RecordedEvent,
+  truncateStream,
 } from '../../src/stores/event-store.js';
+import { isUserEventType } from '../../src/domain/events.js';
+import { planErasureRewrite, rewriteOrigin } from '../../src/retention/history.js';
 
 export type EventStoreFactory = () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>;
 
@@ -362,6 +365,69 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const next = await store.append(stream, [event('c')]);
         expect(next.nextRevision).to.equal(2n);
         await expectRevisions(stream, [2n]);
+      });
+    });
+
+    describe('erasure rewrite (how EventStoreDB erases single events: src/retention/history.ts)', function () {
+      it('copies of the kept events, then the checkpoint, one append; $tb at the first copy hides the rest everywhere', async function () {
+        const stream = `${ns}user-1`;
+        const originals = [event('play', { n: 0 }, { username: 'ann' }), event('play', { n: 1, erased: true }, { username: 'ann' }), event('privacy', { n: 2 }, { username: 'ann' })];
+        await store.append(stream, originals);
+        await store.setStreamMetadata(stream, { custom: { owner: 'kept' } });
+        const read = await store.readStream(stream);
+        const checkpoint = event('checkpoint', { n: 3 });
+        const rewrite = planErasureRewrite(read, new Set([originals[1]!.id]), isUserEventType, () => ({ checkpointId: checkpoint.id, events: [event('snapshot'), checkpoint] }));
+        expect(rewrite.truncateBefore).to.equal(3n);
+
+        const appended = await store.append(stream, rewrite.events, { expectedRevision: 2n });
+        expect(appended.nextRevision).to.equal(6n);
+        // A retried rewrite (same derived ids) adds nothing.
+        expect((await store.append(stream, rewrite.events, { expectedRevision: 2n })).nextRevision).to.equal(6n);
+
+        // Another writer changes the metadata between truncateStream's read and its write.
+        let interleaved = false;
+        const racing = new Proxy(store, {
+          get(target, property) {
+            const value = Reflect.get(target, property) as unknown;
+            if (property !== 'getStreamMetadata') return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+            return async (name: string) => {
+              const current = await target.getStreamMetadata(name);
+              if (!interleaved) {
+                interleaved = true;
+                await target.setStreamMetadata(name, { custom: { other: 'concurrent' } });
+              }
+              return current;
+            };
+          },
+        });
+        await truncateStream(racing, stream, rewrite.truncateBefore);
+        expect(interleaved).to.equal(true);
+
+        const after = await store.readStream(stream);
+        expect(after.map((e) => [e.revision, e.type])).to.deep.equal([[3n, 'play'], [4n, 'privacy'], [5n, 'snapshot'], [6n, 'checkpoint']]);
+        for (const [index, original] of [read[0]!, read[2]!].entries()) {
+          expect(after[index]!.data).to.deep.equal(original.data);
+          expect(after[index]!.metadata['username']).to.equal('ann');
+          expect(rewriteOrigin(after[index]!.metadata)).to.deep.equal({
+            event_id: original.id,
+            revision: original.revision.toString(),
+            recorded_at: original.recordedAt.toISOString(),
+            checkpoint: checkpoint.id,
+          });
+        }
+        const { metadata, metaRevision } = await store.getStreamMetadata(stream);
+        expect(metadata.truncateBefore).to.equal(3n);
+        expect(metadata.custom).to.deep.equal({ owner: 'kept', other: 'concurrent' });
+        // Consumers of $all never see the originals, the erased one least of all.
+        expect((await readTestEvents()).map((e) => e.revision)).to.deep.equal([3n, 4n, 5n, 6n]);
+        const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === checkpoint.id));
+        expect(delivered.map((e) => e.revision)).to.deep.equal([3n, 4n, 5n, 6n]);
+        expect(delivered.some((e) => e.data['erased'] === true)).to.equal(false);
+
+        // $tb never moves back, and an unchanged $tb writes nothing.
+        await truncateStream(store, stream, 1n);
+        await truncateStream(store, stream, 3n);
+        expect(await store.getStreamMetadata(stream)).to.deep.equal({ metadata, metaRevision });
       });
     });
 

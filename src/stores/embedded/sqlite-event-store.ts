@@ -74,6 +74,13 @@ interface AppendOutcome {
   readonly written: boolean;
 }
 
+/** One stream's truncation point, for {@link SqliteEventStore.truncateStreams}. */
+export interface StreamTruncation {
+  readonly stream: string;
+  /** The new `$tb`: events with a smaller revision are hidden, then deleted. */
+  readonly truncateBefore: bigint;
+}
+
 interface PurgeTarget {
   readonly name: string;
   readonly truncate_before: bigint | null;
@@ -129,6 +136,8 @@ export class SqliteEventStore implements EventStore {
   private readonly softDeleteTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
   private readonly tombstoneTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
   private readonly purgeTransaction: Transaction<(stream: string | undefined) => number>;
+  private readonly truncateTransaction: Transaction<(truncations: readonly StreamTruncation[]) => void>;
+  private readonly purgeStreamsTransaction: Transaction<(streams: readonly string[]) => number>;
 
   /** Opens `source.path`, or uses a connection the caller owns (e.g. shared with read models). */
   constructor(source: Database | SqliteEventStoreOpenOptions, options: SqliteEventStoreOptions = {}) {
@@ -151,6 +160,19 @@ export class SqliteEventStore implements EventStore {
     this.softDeleteTransaction = this.database.transaction((stream, expected) => this.softDeleteInTransaction(stream, expected));
     this.tombstoneTransaction = this.database.transaction((stream, expected) => this.tombstoneInTransaction(stream, expected));
     this.purgeTransaction = this.database.transaction((stream) => this.purgeInTransaction(stream));
+    this.truncateTransaction = this.database.transaction((truncations) => {
+      for (const { stream, truncateBefore } of truncations) {
+        const state = this.statements.selectStream.get(stream);
+        // A tombstoned stream hides everything already; a `$tb` is never moved back.
+        if (state?.tombstoned || (state?.truncate_before ?? -1n) >= truncateBefore) continue;
+        this.setMetadataInTransaction(stream, { truncateBefore }, 'any');
+      }
+    });
+    this.purgeStreamsTransaction = this.database.transaction((streams) => {
+      let purged = 0;
+      for (const stream of streams) purged += this.purgeInTransaction(stream);
+      return purged;
+    });
   }
 
   /** Opens (creating if needed) the store at `path`; the store owns and closes the connection. */
@@ -263,18 +285,63 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
+   * Truncates many streams at once (a retention pass): sets each one's `$tb`, merged into its
+   * metadata as {@link setStreamMetadata} does but never lowered, in one transaction. The rows
+   * stay until {@link purgeStreams} (or {@link purgeTruncated}) deletes them.
+   */
+  truncateStreams(truncations: readonly StreamTruncation[]): void {
+    if (truncations.length === 0) return;
+    for (const { truncateBefore } of truncations) validateMetadataPatch({ truncateBefore });
+    this.truncateTransaction.immediate(truncations);
+    this.hidingGeneration++;
+  }
+
+  /**
+   * Physically deletes the rows hidden by truncation, soft delete or tombstone in each of these
+   * streams, all in one transaction (as {@link purgeTruncated} does stream by stream). A retention
+   * pass purges thousands of streams: one transaction per stream writes the pages it touches
+   * (users' rows share table pages) once per stream instead of once per batch, and took twice as
+   * long (scripts/bench/retention.ts). Returns how many rows went.
+   */
+  purgeStreams(streams: readonly string[]): number {
+    if (streams.length === 0) return 0;
+    return this.purgeStreamsTransaction.immediate(streams);
+  }
+
+  /**
+   * Stops SQLite's automatic WAL checkpoints on this connection until the returned function is
+   * called (a bulk purge then writes each page back once, at the caller's {@link checkpointWal},
+   * instead of at every commit). A no-op when they are off already (the service's background
+   * checkpointer, wal-checkpointer.ts, runs them on a worker thread).
+   */
+  pauseWalCheckpoints(): () => void {
+    const current = () => Number(this.database.pragma('wal_autocheckpoint', { simple: true }));
+    const previous = current();
+    if (previous === 0) return () => undefined; // already off (a background checkpointer runs them)
+    this.database.pragma('wal_autocheckpoint = 0');
+    // Unless someone else changed the setting meanwhile.
+    return () => void (current() === 0 && this.database.pragma(`wal_autocheckpoint = ${Math.trunc(previous)}`));
+  }
+
+  /**
    * Physically deletes the given events of a stream (erasure, SPEC 8): the rows go, and with
    * `secure_delete` (set by the service) their bytes are overwritten; the WAL is checkpointed
    * and truncated so no old page image keeps them either. Revisions of the remaining events
-   * do not change. Returns how many rows went.
+   * do not change. Returns how many rows went. `checkpointWal: false` leaves the WAL to a later
+   * {@link checkpointWal} (a retention pass erasing for many users checkpoints once).
    */
-  eraseEvents(stream: string, ids: readonly string[]): number {
+  eraseEvents(stream: string, ids: readonly string[], options: { checkpointWal?: boolean } = {}): number {
     if (ids.length === 0) return 0;
     const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))');
     const removed = this.database.transaction(() => erase.run(stream, JSON.stringify(ids)).changes).immediate();
     this.hidingGeneration++;
-    if (!this.database.memory) this.database.pragma('wal_checkpoint(TRUNCATE)');
+    if (options.checkpointWal ?? true) this.checkpointWal();
     return removed;
+  }
+
+  /** Copies the WAL into the database file and truncates it, so no old page image outlives a delete. */
+  checkpointWal(): void {
+    if (!this.database.memory) this.database.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   /** Ends every subscription, then closes the connection if this store opened it. */
