@@ -5,9 +5,9 @@
  *
  * EventStoreDB cannot delete single events, so erasing a scope there rewrites the stream:
  *
- *   before   [… e1 e2(scope) e3 … remove]                      ← $tb
+ *   before   [… e1 e2(scope) e3 … remove]
  *   after    [… e1 e2(scope) e3 … remove │ e1' e3' … snapshot checkpoint]
- *                                        └ $tb: everything before is hidden, gone at the scavenge
+ *                                        └ $tb: everything before it is hidden, and gone after a scavenge
  *
  * Copies (e1', e3') of the kept events are appended in one append with the snapshot and the
  * checkpoint after them, then `$tb` moves to the first copy. The layout is the one a retention

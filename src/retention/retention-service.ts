@@ -144,6 +144,7 @@ export class RetentionService implements RetentionPass {
     const due = await this.deps.readModel.find(RETENTION_INDEX, { lessThan: { field: 'oldest_recorded_at', value: cutoff } });
     const pendingErasures = new Set((await this.deps.readModel.find(RETENTION_INDEX, { where: { pending_erasure: true } })).map(({ id }) => id));
     const users = [...new Set([...pendingErasures, ...due.map(({ id }) => id)])];
+    await this.confirmRewrites();
     let snapshotted = 0;
     let removed = 0;
     let done = 0;
@@ -195,6 +196,29 @@ export class RetentionService implements RetentionPass {
     this.deps.eraser?.checkpointWal();
     if (failed > 0) this.deps.logger.warn('retention pass skipped users after errors', { users: failed });
     return { asOf: now.toISOString(), usersConsidered: users.length, usersSnapshotted: snapshotted, eventsRemoved: removed, feedsRolled: feeds.size, seconds: (Date.now() - started) / 1000 };
+  }
+
+  /**
+   * EventStoreDB erasures whose `$tb` write may have failed after their rewrite was appended
+   * (the retention index keeps them until the user's next checkpoint): sets any `$tb` missing,
+   * at the cost of one metadata read per such user.
+   */
+  private async confirmRewrites(): Promise<void> {
+    if (this.deps.eraser) return;
+    const rewritten = await this.deps.readModel.find(RETENTION_INDEX, { where: { rewrite_unconfirmed: true } });
+    await forEachConcurrently(rewritten, WRITE_CONCURRENCY, async ({ id, doc }) => {
+      const truncateBefore = doc['rewritten_before'];
+      if (typeof truncateBefore !== 'number') return;
+      const stream = streams.user(id);
+      try {
+        const { metadata } = await this.deps.eventStore.getStreamMetadata(stream);
+        if ((metadata.truncateBefore ?? 0n) >= BigInt(truncateBefore)) return;
+        this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(truncateBefore) });
+        await truncateStream(this.deps.eventStore, stream, BigInt(truncateBefore));
+      } catch (error) {
+        this.deps.logger.error('retention: could not check an erasure rewrite, the next pass tries again', { stream, error: error instanceof Error ? error.message : String(error) });
+      }
+    });
   }
 
   /** Steps 1–2: snapshot + checkpoint; returns the truncation point and the feeds whose events go. */
