@@ -18,6 +18,7 @@ import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { applyPragmas, createSchema } from '../../src/stores/embedded/schema.js';
 import type { EventToAppend, ExpectedRevision, JsonObject } from '../../src/stores/event-store.js';
 import { positiveIntegerFromEnv } from './env.js';
+import { formatRate } from './figures.js';
 
 interface AppendBenchConfig {
   readonly events: number;
@@ -145,9 +146,6 @@ function timeRawInserts(path: string, batches: readonly Batch[]): number {
   }
 }
 
-function formatRate(perSecond: number): string {
-  return Math.round(perSecond).toLocaleString('en-US');
-}
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -28,6 +28,7 @@ import { drain, startService } from '../../src/service.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import type { BenchResult } from './append.js';
 import { positiveIntegerFromEnv } from './env.js';
+import { formatRate, percentile, round } from './figures.js';
 
 const PASSWORD = 'a long bench password';
 
@@ -168,14 +169,6 @@ function workload(count: number, device: string | undefined): Record<string, unk
   });
 }
 
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-const round = (ms: number) => Math.round(ms * 10) / 10;
-const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
 
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.

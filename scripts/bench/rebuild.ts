@@ -39,6 +39,7 @@ import type { BenchResult } from './append.js';
 import type { FillFigures, RebuildChildOptions, RebuildFigures } from './rebuild-child.js';
 import { DEFAULT_WORKLOAD, type WorkloadOptions } from './workload.js';
 import { positiveIntegerFromEnv } from './env.js';
+import { formatRate } from './figures.js';
 
 const RAW_TRANSACTION = 500;
 /** V8 old-space cap of the rebuild process, in MB (see the header). */
@@ -186,9 +187,6 @@ function timeRawCeiling(eventsPath: string, rawPath: string, documentsPerEvent: 
   }
 }
 
-function formatRate(perSecond: number): string {
-  return Math.round(perSecond).toLocaleString('en-US');
-}
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

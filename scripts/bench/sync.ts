@@ -33,6 +33,7 @@ import { drain, startService } from '../../src/service.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import type { BenchResult } from './append.js';
 import { positiveIntegerFromEnv } from './env.js';
+import { formatRate, percentile, round } from './figures.js';
 
 interface SyncBenchConfig {
   readonly subscriptions: number;
@@ -210,14 +211,6 @@ function changePlays(plays: PlayStatus[], round: number, count: number): void {
   }
 }
 
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-const round = (ms: number) => Math.round(ms * 10) / 10;
-const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
 
 function readConfig(): SyncBenchConfig {
   const quick = process.env['BENCH_QUICK'] === '1';
