@@ -8,10 +8,39 @@ import type { Database } from 'better-sqlite3';
  * - busy_timeout makes a second process wait for the write lock instead of failing at once.
  */
 export function applyPragmas(db: Database, busyTimeoutMs = 5000): void {
-  if (!db.memory) db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+  if (!db.memory) retryWhileBusy(() => db.pragma('journal_mode = WAL'), busyTimeoutMs);
+  db.pragma('synchronous = NORMAL');
   db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+}
+
+/**
+ * Switching a file to WAL can answer SQLITE_BUSY at once, without calling the busy handler, when
+ * another process is creating or converting the same file (SQLite avoids a lock-upgrade deadlock
+ * that way; https://sqlite.org/wal.html#sometimes_queries_return_sqlite_busy_in_wal_mode). Two
+ * processes started together on a fresh data directory hit it (seen in CI: two Agenda workers),
+ * so the switch is retried, with short sleeps, for as long as the busy timeout allows.
+ */
+export function retryWhileBusy<T>(operation: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return operation();
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+      sleepSync(Math.min(5 * 2 ** attempt, 100));
+    }
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** Blocks the thread: better-sqlite3 is synchronous, and this only happens while opening. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
