@@ -69,6 +69,8 @@ export class Projector {
   private unsubscribe: (() => Promise<void>) | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseLost = false;
+  /** Until when (epoch ms) the last successful acquisition or renewal holds every lease. */
+  private leaseHeldUntil = 0;
   parkedCount = 0;
   /** Document changes (puts and deletes) committed so far (the rebuild benchmark's raw ceiling writes as many). */
   documentsWritten = 0;
@@ -128,9 +130,13 @@ export class Projector {
   /** Acquires every projection's lease, waiting while another process holds one. */
   async acquireLeases(wait = true): Promise<boolean> {
     for (;;) {
+      const attempted = Date.now();
       let all = true;
       for (const name of this.names) all = (await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs)) && all;
-      if (all) break;
+      if (all) {
+        this.leaseHeldUntil = attempted + this.leaseTtlMs;
+        break;
+      }
       if (!wait || this.stopping) return false;
       this.options.logger.info('projector on standby: another process holds a projection lease', { owner: this.owner });
       await sleep(this.leaseTtlMs / 3);
@@ -142,11 +148,36 @@ export class Projector {
     return true;
   }
 
+  /**
+   * Renews every lease. A lease is lost only when another owner holds it, or when it may have
+   * expired: a renewal that fails (say SQLITE_BUSY while a WAL checkpoint holds writers back, or
+   * a network error) is logged and tried again on the next tick, as long as the last successful
+   * renewal still covers now. Treating every failed renewal as a loss made a transient lock end a
+   * rebuild of many minutes.
+   */
   private async renewLeases(): Promise<void> {
-    for (const name of this.names) {
-      const held = await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs).catch(() => false);
-      if (!held) this.leaseLost = true;
+    const attempted = Date.now();
+    try {
+      let all = true;
+      for (const name of this.names) all = (await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs)) && all;
+      if (all) this.leaseHeldUntil = attempted + this.leaseTtlMs;
+      else this.leaseLost = true;
+    } catch (error) {
+      const expired = Date.now() >= this.leaseHeldUntil;
+      if (expired) this.leaseLost = true;
+      this.options.logger.warn(expired ? 'projection lease renewal failed and the lease may have expired' : 'projection lease renewal failed; retrying', {
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
+  }
+
+  /**
+   * Before a batch: the leases must still be ours. If the event loop was too busy for the renewal
+   * timer (a long batch), renew now rather than commit under a lease that may have lapsed.
+   */
+  private async ensureLeases(): Promise<void> {
+    if (!this.leaseLost && Date.now() >= this.leaseHeldUntil - this.leaseTtlMs / 3) await this.renewLeases();
+    if (this.leaseLost || Date.now() >= this.leaseHeldUntil) throw new Error('projection lease lost');
   }
 
   private async liveLoop(): Promise<void> {
@@ -183,7 +214,7 @@ export class Projector {
           batch.push(next.value);
           pending = iterator.next();
         }
-        if (this.leaseLost) throw new Error('projection lease lost');
+        await this.ensureLeases();
         await this.processWithRetry(batch);
         await yieldToEventLoop();
       }
@@ -199,7 +230,7 @@ export class Projector {
     for (;;) {
       const page = await this.options.eventStore.readAll({ after, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
       if (page.length === 0) return total;
-      if (this.leaseLost) throw new Error('projection lease lost');
+      await this.ensureLeases();
       await this.processWithRetry(page);
       total += page.length;
       after = page.at(-1)!.position;

@@ -1,0 +1,127 @@
+/**
+ * The projector's leases (one active projector per projection across processes): a lease is
+ * lost when another owner holds it or when it may have lapsed, not on every failed renewal. A
+ * WAL checkpoint holding writers back made a renewal answer SQLITE_BUSY in the middle of a
+ * rebuild, which used to end it ("projection lease lost").
+ */
+import { expect } from 'chai';
+import { subscriptionsProjection } from '../../projections/subscriptions.js';
+import { streams } from '../../src/domain/events.js';
+import { silentLogger } from '../../src/logger.js';
+import { Projector } from '../../src/projector/projector.js';
+import { toStoreEvent } from '../../src/services/codec.js';
+import { SqliteEventStore } from '../../src/stores/embedded/index.js';
+import type { ReadModelStore } from '../../src/stores/read-model.js';
+import { memoryReadModel } from './support.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const TTL_MS = 300;
+const EVENTS = 40;
+
+/**
+ * The read model, with lease calls that fail (SQLITE_BUSY) while `failing` is set and commits
+ * slowed down so a catch-up lasts several renewal periods.
+ */
+function flakyLeases(readModel: ReadModelStore, commitDelayMs: number) {
+  const control = { failing: false, renewalsFailed: 0 };
+  const wrapped = new Proxy(readModel, {
+    get(target, property, receiver) {
+      if (property === 'tryAcquireLease') {
+        return async (name: string, owner: string, ttlMs: number) => {
+          if (control.failing) {
+            control.renewalsFailed += 1;
+            throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+          }
+          return target.tryAcquireLease(name, owner, ttlMs);
+        };
+      }
+      if (property === 'commitAll') {
+        return async (...args: Parameters<ReadModelStore['commitAll']>) => {
+          await sleep(commitDelayMs);
+          return target.commitAll(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { readModel: wrapped, control };
+}
+
+describe('Projector leases', function () {
+  this.timeout(20_000);
+  let eventStore: SqliteEventStore;
+  let close: () => void;
+  let base: ReadModelStore;
+
+  beforeEach(async function () {
+    eventStore = new SqliteEventStore({ path: ':memory:' });
+    ({ readModel: base, close } = memoryReadModel());
+    for (let i = 0; i < EVENTS; i++) {
+      const event = { id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, user: 'u1', timestamp: '2026-01-01T00:00:00.000Z', type: 'subscribe' as const, object: { rss_source_feed: `https://e.example.com/${i}` }, data: {} };
+      await eventStore.append(streams.user('u1'), [toStoreEvent(event, { username: 'one' })]);
+    }
+  });
+
+  afterEach(async function () {
+    await eventStore.close();
+    close();
+  });
+
+  function projector(readModel: ReadModelStore, owner = 'rebuilder') {
+    return new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 4, leaseTtlMs: TTL_MS, owner });
+  }
+
+  it('rides out renewals that fail for less than the lease lifetime', async function () {
+    // 10 batches × 60 ms: about two lease lifetimes, with renewals failing for the first half of one.
+    const { readModel, control } = flakyLeases(base, 60);
+    const subject = projector(readModel);
+    expect(await subject.acquireLeases(false)).to.equal(true);
+    await subject.prepare();
+    control.failing = true;
+    setTimeout(() => (control.failing = false), TTL_MS / 2);
+    try {
+      expect(await subject.catchUp()).to.equal(EVENTS);
+      expect(control.renewalsFailed, 'renewals failed meanwhile').to.be.greaterThan(0);
+      expect(await base.count('subscriptions')).to.equal(EVENTS);
+    } finally {
+      await subject.stop();
+    }
+  });
+
+  it('stops at a checkpoint once renewals have failed for longer than the lease lifetime', async function () {
+    const { readModel, control } = flakyLeases(base, 60);
+    const subject = projector(readModel);
+    expect(await subject.acquireLeases(false)).to.equal(true);
+    await subject.prepare();
+    control.failing = true;
+    try {
+      const error = await subject.catchUp().catch((caught: unknown) => caught);
+      expect(error).to.be.instanceOf(Error);
+      expect((error as Error).message).to.equal('projection lease lost');
+      // What was committed is whole batches, checkpointed.
+      const projected = await base.count('subscriptions');
+      expect(projected % 4).to.equal(0);
+      expect(projected).to.be.lessThan(EVENTS);
+    } finally {
+      control.failing = false;
+      await subject.stop();
+    }
+  });
+
+  it('stops when another owner holds the lease', async function () {
+    const { readModel } = flakyLeases(base, 60);
+    const subject = projector(readModel);
+    expect(await subject.acquireLeases(false)).to.equal(true);
+    await subject.prepare();
+    // The lease lapses (as after a long pause) and another process takes it.
+    setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLease('subscriptions', 'the-service', 60_000)), 100);
+    try {
+      const error = await subject.catchUp().catch((caught: unknown) => caught);
+      expect((error as Error).message).to.equal('projection lease lost');
+      expect(await base.count('subscriptions')).to.be.lessThan(EVENTS);
+    } finally {
+      await subject.stop();
+    }
+  });
+});
