@@ -65,8 +65,10 @@ function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocCh
 
 export const episodeActionsProjection: Projection = {
   name: 'episode_actions',
-  // Erasure and truncation are rare: they scan the user's (or the feed's) documents by the paging indexes.
-  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq'], ['user', 'feed', 'seq'], ['user', 'device', 'seq']] }],
+  // One index, the user's actions in `$all` order: it pages every download, and a download
+  // filtered by podcast or device, an erasure or a truncation walks the user's actions with it.
+  // (Indexes by podcast and by device cost three index writes per action for those rare reads.)
+  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq']] }],
   evolve(projected, view) {
     const { event } = projected;
     const user = projected.user;

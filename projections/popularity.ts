@@ -17,7 +17,7 @@ import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey, scopeCovers } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange, IndexSpec } from '../src/stores/read-model.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { Descriptive, ProjectedEvent, Projection, ProjectionContext, ProjectionView, RollStatsEvent } from './projection.js';
 import { del, put, userDocId } from './projection.js';
@@ -114,6 +114,11 @@ function adjustPeople<C extends EpisodeContribution | PodcastContribution>(
   } else if (wasListed !== isListed) {
     doc[field] = rerank();
   }
+}
+
+/** The index {@link rankPeople} reads: public contributions with the flag set, by recency. */
+function peopleIndex(key: 'episode' | 'feed', kind: Kind): IndexSpec {
+  return kind === 'play' ? { fields: [key, 'play_seq'], where: { level: 'public', played: true } } : { fields: [key, 'like_seq'], where: { level: 'public', liked: true } };
 }
 
 function rankPeople(view: ProjectionView, collection: string, where: Record<string, string | boolean>, kind: Kind): string[] {
@@ -345,8 +350,13 @@ export const popularityProjection: Projection = {
   collections: [
     { name: EPISODE_POPULARITY, indexes: [['plays', 'likes'], ['rss_source_feed', 'plays', 'likes']] },
     { name: PODCAST_POPULARITY, indexes: [['plays', 'likes']] },
-    { name: EPISODE_CONTRIBUTIONS, indexes: [['user', 'feed'], ['feed'], ['episode', 'level', 'played', 'play_seq'], ['episode', 'level', 'liked', 'like_seq']] },
-    { name: PODCAST_CONTRIBUTIONS, indexes: [['feed', 'level', 'played', 'play_seq'], ['feed', 'level', 'liked', 'like_seq']] },
+    // The people lists are re-ranked from public contributions only: partial indexes hold just
+    // those, so the private and anonymous majority (the default is private) costs them nothing.
+    {
+      name: EPISODE_CONTRIBUTIONS,
+      indexes: [['user', 'feed'], ['feed'], peopleIndex('episode', 'play'), peopleIndex('episode', 'like')],
+    },
+    { name: PODCAST_CONTRIBUTIONS, indexes: [peopleIndex('feed', 'play'), peopleIndex('feed', 'like')] },
     { name: PRIVACY_COPY, indexes: [] },
   ],
   evolve(projected, view, context) {

@@ -20,8 +20,50 @@ export interface CollectionSpec {
    * reserved there.
    */
   readonly name: string;
-  /** Fields (dot paths allowed) to index; each inner array is one compound index. */
-  readonly indexes: readonly (readonly string[])[];
+  /**
+   * Indexes: each a compound index on fields (dot paths allowed), given as the list of fields or
+   * as an {@link IndexSpec} (for a partial index). The collection's indexes are exactly these:
+   * an index an earlier version declared and this one does not is dropped.
+   */
+  readonly indexes: readonly (readonly string[] | IndexSpec)[];
+}
+
+/**
+ * A partial index holds only the documents whose fields have the given values (MongoDB's
+ * `partialFilterExpression`, SQLite's `CREATE INDEX … WHERE`): an index that serves one query
+ * shape, e.g. "public users who played this episode, most recent first", costs nothing for the
+ * documents that shape never asks for. A query uses it when its `where` asks for exactly these
+ * values (and the indexed fields).
+ */
+export interface IndexSpec {
+  readonly fields: readonly string[];
+  readonly where?: Readonly<Record<string, string | boolean>>;
+}
+
+/** Either form of an index declaration, as an {@link IndexSpec}. */
+export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
+  return 'fields' in index ? index : { fields: index as readonly string[] };
+}
+
+/** One spec per collection, with the indexes of every spec naming it (each collection's index set is replaced whole). */
+export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
+  const merged = new Map<string, (readonly string[] | IndexSpec)[]>();
+  for (const spec of specs) merged.set(spec.name, [...(merged.get(spec.name) ?? []), ...spec.indexes]);
+  return [...merged].map(([name, indexes]) => ({ name, indexes }));
+}
+
+/**
+ * An index's name, the same in both adapters: its fields, then its filter's fields and values
+ * (`feed__play_seq__where__level_public__played_true`). Dots become underscores.
+ */
+export function indexName(index: IndexSpec): string {
+  for (const value of Object.values(index.where ?? {})) {
+    // Declared in code; a name part, and inlined in SQLite's query text (see the adapter).
+    if (typeof value === 'string' && !/^[A-Za-z0-9_]{1,40}$/.test(value)) throw new Error(`Invalid partial index value: ${value}`);
+  }
+  const fields = index.fields.join('__');
+  const where = Object.entries(index.where ?? {}).map(([field, value]) => `${field}_${String(value)}`);
+  return (where.length > 0 ? `${fields}__where__${where.join('__')}` : fields).replaceAll('.', '_');
 }
 
 /**

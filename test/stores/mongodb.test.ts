@@ -97,6 +97,16 @@ if (url) {
       expect(keys).to.have.length(3); // with _id_
     });
 
+    it('creates partial indexes with their filter, and drops the indexes a spec no longer declares', async function () {
+      const name = `${ns}_partial`;
+      await store.ensureCollections([{ name, indexes: [['user', 'feed'], { fields: ['episode', 'play_seq'], where: { level: 'public', played: true } }] }]);
+      const listed = async () => (await client.db(dbName).collection(name).listIndexes().toArray()).map((index) => ({ name: index['name'] as string, filter: index['partialFilterExpression'] as unknown }));
+      expect(await listed()).to.deep.include({ name: 'episode__play_seq__where__level_public__played_true', filter: { level: 'public', played: true } });
+      expect((await listed()).map((index) => index.name)).to.include('user_1_feed_1');
+      await store.ensureCollections([{ name, indexes: [['user', 'feed']] }]);
+      expect((await listed()).map((index) => index.name).sort()).to.deep.equal(['_id_', 'user_1_feed_1']);
+    });
+
     it('rejects reserved or malformed collection names, _id fields and $ field paths before writing', async function () {
       const position = { commit: 1n, prepare: 1n };
       for (const collection of ['checkpoints', 'leases', 'accounts', 'bad-name', 'a.b', '']) {

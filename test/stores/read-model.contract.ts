@@ -466,6 +466,46 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       });
     });
 
+    describe('partial indexes', function () {
+      it('answers queries with and without the filter values alike, and changes the index set when the spec changes', async function () {
+        const people = named('people');
+        const spec: CollectionSpec = {
+          name: people,
+          indexes: [['user'], { fields: ['episode', 'play_seq'], where: { level: 'public', played: true } }],
+        };
+        await store.ensureCollections([spec]);
+        await store.ensureCollections([spec]);
+        const docs: Record<string, Doc> = {
+          a: { user: 'u1', episode: 'e1', level: 'public', played: true, play_seq: 3 },
+          b: { user: 'u2', episode: 'e1', level: 'private', played: true, play_seq: 5 },
+          c: { user: 'u3', episode: 'e1', level: 'public', played: false, play_seq: 7 },
+          d: { user: 'u4', episode: 'e1', level: 'public', played: true, play_seq: 9 },
+          e: { user: 'u5', episode: 'e2', level: 'public', played: true, play_seq: 1 },
+        };
+        await store.commit(named('p'), Object.entries(docs).map(([id, doc]) => put(people, id, doc)), pos(1n));
+        const recent = (where: Readonly<Record<string, Scalar>>) => store.find(people, { where, orderBy: [{ field: 'play_seq', direction: 'desc' }], limit: 10 });
+        // The shape the partial index serves, and shapes it does not (other values, fewer fields).
+        expect(ids(await recent({ episode: 'e1', level: 'public', played: true }))).to.deep.equal(['d', 'a']);
+        expect(ids(await recent({ episode: 'e1', level: 'private', played: true }))).to.deep.equal(['b']);
+        expect(ids(await recent({ episode: 'e1', level: 'public', played: false }))).to.deep.equal(['c']);
+        expect(ids(await recent({ episode: 'e1' }))).to.deep.equal(['d', 'c', 'b', 'a']);
+        expect(await store.count(people, { level: 'public', played: true })).to.equal(3);
+        // A document leaving the filtered set leaves the answer.
+        await store.commit(named('p'), [put(people, 'd', { ...docs['d']!, level: 'anonymous' })], pos(2n));
+        expect(ids(await recent({ episode: 'e1', level: 'public', played: true }))).to.deep.equal(['a']);
+        // The same collection with fewer indexes: the documents stay and queries still answer.
+        await store.ensureCollections([{ name: people, indexes: [['user']] }]);
+        expect(ids(await recent({ episode: 'e1', level: 'public', played: true }))).to.deep.equal(['a']);
+        expect(await store.count(people)).to.equal(5);
+      });
+
+      it('refuses a filter value that cannot name an index', async function () {
+        const error = await store.ensureCollections([{ name: named('bad'), indexes: [{ fields: ['a'], where: { level: "x' OR 1=1 --" } }] }]).catch((caught: unknown) => caught);
+        expect(error).to.be.instanceOf(Error);
+        expect((error as Error).message).to.contain('Invalid partial index value');
+      });
+    });
+
     describe('reset', function () {
       it('drops the documents of the named collections and the projection’s checkpoint only', async function () {
         const [a, b, c] = [named('a'), named('b'), named('c')];

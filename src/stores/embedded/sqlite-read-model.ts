@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
 import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -27,6 +28,11 @@ function sqlValue(value: Scalar | string | number): string | number | null {
   return typeof value === 'boolean' ? Number(value) : value;
 }
 
+/** A partial index's filter value as SQL text (values are checked by indexName: no quotes in them). */
+function sqlLiteral(value: string | boolean): string {
+  return typeof value === 'boolean' ? String(Number(value)) : `'${value}'`;
+}
+
 interface DocRow {
   id: string;
   doc: string;
@@ -35,6 +41,8 @@ interface DocRow {
 export class SqliteReadModelStore implements ReadModelStore {
   private readonly known = new Set<string>();
   private readonly statements = new Map<string, Database.Statement>();
+  /** Per collection, the filters of its partial indexes (see whereClause). */
+  private readonly partialFilters = new Map<string, readonly Readonly<Record<string, string | boolean>>[]>();
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -59,12 +67,23 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async ensureCollections(specs: readonly CollectionSpec[]): Promise<void> {
-    for (const spec of specs) {
+    for (const spec of mergeSpecs(specs)) {
       const table = this.ensureTable(spec.name);
-      for (const fields of spec.indexes) {
-        const name = `${table}__${fields.join('__').replaceAll('.', '_')}`;
-        this.db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${fields.map(fieldExpr).join(', ')})`);
+      const declared = new Set<string>();
+      const filters: Readonly<Record<string, string | boolean>>[] = [];
+      for (const index of spec.indexes.map(indexSpec)) {
+        if (index.fields.length === 0) continue;
+        const name = `${table}__${indexName(index)}`;
+        const filter = Object.entries(index.where ?? {});
+        const where = filter.length > 0 ? ` WHERE ${filter.map(([field, value]) => `${fieldExpr(field)} = ${sqlLiteral(value)}`).join(' AND ')}` : '';
+        this.db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${index.fields.map(fieldExpr).join(', ')})${where}`);
+        declared.add(name);
+        if (index.where) filters.push(index.where);
       }
+      this.partialFilters.set(spec.name, filters);
+      // Indexes an earlier version declared: each costs every write, and nothing reads them now.
+      const existing = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as { name: string }[];
+      for (const { name } of existing) if (name.startsWith(`${table}__`) && !declared.has(name)) this.db.exec(`DROP INDEX IF EXISTS ${name}`);
     }
   }
 
@@ -98,11 +117,19 @@ export class SqliteReadModelStore implements ReadModelStore {
     return result;
   }
 
-  private whereClause(query: Query | undefined): { sql: string; params: (string | number | null)[] } {
+  /**
+   * SQLite uses a partial index only if the query's WHERE contains the index's own terms, and a
+   * bound parameter never matches a literal: so a value that one of the collection's partial
+   * indexes filters on is written into the SQL (a code constant, checked by indexName; one
+   * statement per such value).
+   */
+  private whereClause(collection: string, query: Query | undefined): { sql: string; params: (string | number | null)[] } {
     const parts: string[] = [];
     const params: (string | number | null)[] = [];
+    const filters = this.partialFilters.get(collection) ?? [];
     for (const [field, value] of Object.entries(query?.where ?? {})) {
       if (value === null) parts.push(`${fieldExpr(field)} IS NULL`);
+      else if ((typeof value === 'string' || typeof value === 'boolean') && filters.some((filter) => filter[field] === value)) parts.push(`${fieldExpr(field)} = ${sqlLiteral(value)}`);
       else {
         parts.push(`${fieldExpr(field)} = ?`);
         params.push(sqlValue(value));
@@ -124,20 +151,30 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   findSync(collection: string, query?: Query): StoredDoc[] {
+    const { sql, params } = this.selectSql(collection, query);
+    return (this.statement(sql).all(...params) as DocRow[]).map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as Doc }));
+  }
+
+  /** SQLite's plan for a find (EXPLAIN QUERY PLAN, one line per step): which index serves it. */
+  explainFind(collection: string, query?: Query): string[] {
+    const { sql, params } = this.selectSql(collection, query);
+    return (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
+  }
+
+  private selectSql(collection: string, query: Query | undefined): { sql: string; params: (string | number | null)[] } {
     const table = this.ensureTable(collection);
-    const where = this.whereClause(query);
+    const where = this.whereClause(collection, query);
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [...(query?.orderBy ?? []).map(({ field, direction }) => `${fieldExpr(field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`), 'id ASC'];
     // The limit is a parameter, not part of the SQL: statements are cached by their SQL, and the
     // projector asks for ever-different limits (it pads them by its pending documents), which
     // grew the cache without bound (hundreds of MB over a rebuild). -1 is SQLite's "no limit".
     const limit = query?.limit !== undefined ? Math.max(0, Math.floor(query.limit)) : -1;
-    const sql = `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`;
-    return (this.statement(sql).all(...where.params, limit) as DocRow[]).map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as Doc }));
+    return { sql: `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`, params: [...where.params, limit] };
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
-    const clause = this.whereClause(where ? { where } : undefined);
+    const clause = this.whereClause(collection, where ? { where } : undefined);
     const row = this.statement(`SELECT count(*) AS n FROM ${this.ensureTable(collection)} ${clause.sql}`).get(...clause.params) as { n: number };
     return row.n;
   }

@@ -18,6 +18,7 @@ import { MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
 import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -229,14 +230,27 @@ export class MongoReadModelStore implements ReadModelStore {
     await this.requireTransactions();
     await this.createCollection(CHECKPOINTS);
     await this.createCollection(LEASES);
-    for (const spec of specs) {
+    for (const spec of mergeSpecs(specs)) {
       const name = checkCollection(spec.name);
       await this.createCollection(name);
       const indexes = spec.indexes
-        .filter((fields) => fields.length > 0)
-        .map((fields) => ({ key: Object.fromEntries(fields.map((field) => [checkField(field), 1 as const])) }));
-      // Same keys give the same default name, so re-creating is a no-op on the server.
-      if (indexes.length > 0) await this.db.collection(name).createIndexes(indexes);
+        .map(indexSpec)
+        .filter((index) => index.fields.length > 0)
+        .map((index) => ({
+          key: Object.fromEntries(index.fields.map((field) => [checkField(field), 1 as const])),
+          // MongoDB's default name for a plain index (as earlier versions created them); a partial
+          // one is named by indexName, as the same keys without a filter would take the default.
+          name: index.where ? indexName(index) : index.fields.map((field) => `${field}_1`).join('_'),
+          ...(index.where ? { partialFilterExpression: Object.fromEntries(Object.entries(index.where).map(([field, value]) => [checkField(field), value])) } : {}),
+        }));
+      const collection = this.db.collection(name);
+      // Indexes an earlier version declared and this one does not: each costs every write.
+      const declared = new Set(indexes.map((index) => index.name));
+      for (const existing of await collection.listIndexes().toArray()) {
+        const existingName = String(existing['name']);
+        if (existingName !== '_id_' && !declared.has(existingName)) await collection.dropIndex(existingName);
+      }
+      if (indexes.length > 0) await collection.createIndexes(indexes);
     }
   }
 
