@@ -19,6 +19,7 @@ import { createLogger } from '../src/logger.js';
 import type { RebuildProgress, RebuildSummary } from '../src/projector/rebuild.js';
 import { LeaseHeldError, rebuildProjections } from '../src/projector/rebuild.js';
 import { openStores } from '../src/runtime.js';
+import { BULK_WRITE_CHECKPOINTS } from '../src/stores/embedded/wal-checkpointer.js';
 import type { Position } from '../src/stores/event-store.js';
 
 const USAGE = `usage: npm run replay [-- --projection NAME[,NAME...]]...
@@ -113,7 +114,7 @@ function printSummary(summary: RebuildSummary): void {
 async function replay(config: Config, projections: readonly Projection[]): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, production: config.NODE_ENV === 'production' });
   // A replay commits without pause: WAL checkpoints on their own thread keep them out of its commits.
-  const stores = await openStores(config, { backgroundCheckpoints: true });
+  const stores = await openStores(config, { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS });
   const progress = createProgress(config);
   try {
     const summary = await rebuildProjections(stores, projections, {

@@ -10,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { allProjections } from '../../projections/index.js';
 import { rebuildProjections } from '../../src/projector/rebuild.js';
+import { createLogger } from '../../src/logger.js';
 import { openStores } from '../../src/runtime.js';
+import { BULK_WRITE_CHECKPOINTS } from '../../src/stores/embedded/wal-checkpointer.js';
 import { generateWorkload, type WorkloadOptions } from './workload.js';
 
 export interface FillFigures {
@@ -61,7 +63,7 @@ async function fill(dataDir: string, workload: WorkloadOptions): Promise<FillFig
 }
 
 async function rebuild(dataDir: string, options: RebuildChildOptions): Promise<RebuildFigures> {
-  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' }, { backgroundCheckpoints: true });
+  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' }, { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS });
   try {
     const step = Number(process.env["BENCH_REPORT_EVERY"] ?? 100_000);
     let nextReport = step;
@@ -69,6 +71,8 @@ async function rebuild(dataDir: string, options: RebuildChildOptions): Promise<R
     const summary = await rebuildProjections(stores, allProjections, {
       context: { defaultPrivacy: 'private' },
       ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      // Warnings (a batch retried, a lease renewal that failed) show on stderr with the progress.
+      logger: createLogger({ level: 'warn', format: 'pretty', destination: process.stderr }),
       onProgress: ({ events }) => {
         if (events < nextReport) return;
         nextReport += step;

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
-import type { DocChange, ReadModelStore } from '../stores/read-model.js';
+import type { DocChange, ProjectionCommit, ReadModelStore } from '../stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
@@ -41,6 +41,32 @@ export interface ProjectorOptions {
   readonly owner?: string;
   /** Called after each committed batch (metrics, progress bars). */
   readonly onBatch?: (info: { events: number; position: Position }) => void;
+  /**
+   * Where commits go: the read model's own commitAll by default, or a background committer
+   * (ReadModelStore.openBackgroundCommitter) so that commits run off this thread.
+   */
+  readonly commitAll?: (commits: readonly ProjectionCommit[]) => Promise<void>;
+  /**
+   * Catch-up decides batch N+1 while batch N is being committed (see {@link InFlight}). Worth it
+   * with commits that run elsewhere (a background committer, a database server).
+   */
+  readonly pipeline?: boolean;
+}
+
+/**
+ * A batch handed to the committer and not yet known to have landed. The next batch is decided
+ * over `overlays`: each projection's view with this batch's changes laid over it. Those are
+ * exactly the documents the commit writes, so anything else may be read from the store while it
+ * runs (the commit does not change it), and nothing the next batch sees depends on when the
+ * commit lands. Checkpoints move only once it has: a failure anywhere resumes from the stored
+ * checkpoints, so nothing is lost or applied twice.
+ */
+interface InFlight {
+  readonly done: Promise<void>;
+  readonly staged: readonly { readonly runner: Runner; readonly changes: DocChange[] }[];
+  readonly overlays: ReadonlyMap<Runner, StagedView>;
+  readonly events: number;
+  readonly position: Position;
 }
 
 interface Runner {
@@ -69,6 +95,7 @@ export class Projector {
   private unsubscribe: (() => Promise<void>) | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseLost = false;
+  private inFlight: InFlight | undefined;
   /** Until when (epoch ms) the last successful acquisition or renewal holds every lease. */
   private leaseHeldUntil = 0;
   parkedCount = 0;
@@ -225,6 +252,7 @@ export class Projector {
 
   /** Reads `$all` to its current head and projects it (replay, tests). Returns events read. */
   async catchUp(): Promise<number> {
+    if (this.options.pipeline) return this.catchUpPipelined();
     let after = this.lowestCheckpoint();
     let total = 0;
     for (;;) {
@@ -236,6 +264,72 @@ export class Projector {
       after = page.at(-1)!.position;
       await yieldToEventLoop();
     }
+  }
+
+  /**
+   * Catch-up with one commit in flight while the next batch is decided. On a failure the
+   * pipeline is drained, the checkpoints are read back from the store (they say exactly which
+   * batches landed) and reading resumes from there, with the same backoff as processWithRetry.
+   * Returns the events read, counting again those read again after a failure.
+   */
+  private async catchUpPipelined(): Promise<number> {
+    let after = this.lowestCheckpoint();
+    let total = 0;
+    let failures = 0;
+    try {
+      for (;;) {
+        try {
+          const page = await this.options.eventStore.readAll({ after, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+          if (page.length === 0) {
+            await this.settle();
+            return total;
+          }
+          await this.ensureLeases();
+          await this.processBatch(page, true);
+          total += page.length;
+          after = page.at(-1)!.position;
+          failures = 0;
+        } catch (error) {
+          if (error instanceof Error && error.message === 'projection lease lost') throw error;
+          await this.drain();
+          if (this.stopping && failures > 0) throw error;
+          const delay = Math.min(5000, 100 * 2 ** failures);
+          failures += 1;
+          this.options.logger.warn('projection batch failed; resuming from the checkpoints', { attempt: failures, delayMs: delay, error: error instanceof Error ? error.message : String(error) });
+          await sleep(delay);
+          await this.prepare();
+          after = this.lowestCheckpoint();
+        }
+        await yieldToEventLoop();
+      }
+    } finally {
+      await this.drain();
+    }
+  }
+
+  /** Waits for the commit in flight and moves the checkpoints and caches past it. */
+  private async settle(): Promise<void> {
+    const flight = this.inFlight;
+    if (!flight) return;
+    this.inFlight = undefined;
+    await flight.done;
+    this.committed(flight.staged, flight.position, flight.events);
+  }
+
+  /** Lets the commit in flight end, whatever its outcome (a failure is dealt with by re-reading checkpoints). */
+  private async drain(): Promise<void> {
+    const flight = this.inFlight;
+    this.inFlight = undefined;
+    await flight?.done.catch(() => undefined);
+  }
+
+  private committed(staged: readonly { readonly runner: Runner; readonly changes: DocChange[] }[], position: Position, events: number): void {
+    for (const { runner, changes } of staged) {
+      runner.view.committed(changes);
+      runner.checkpoint = position;
+      this.documentsWritten += changes.length;
+    }
+    this.options.onBatch?.({ events, position });
   }
 
   private async processWithRetry(batch: readonly RecordedEvent[]): Promise<void> {
@@ -258,14 +352,14 @@ export class Projector {
    * documents and checkpoints in one transaction: one commit per batch rather than one per
    * read model keeps the event loop (shared with HTTP requests) and the disk free sooner.
    */
-  async processBatch(batch: readonly RecordedEvent[]): Promise<void> {
+  async processBatch(batch: readonly RecordedEvent[], pipelined = false): Promise<void> {
     const last = batch.at(-1);
     if (!last) return;
     const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
     const staged: { runner: Runner; changes: DocChange[] }[] = [];
     for (const runner of this.runners) {
       if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
-      const view = new StagedView(runner.view, { keepLog: false });
+      const view = new StagedView(this.inFlight?.overlays.get(runner) ?? runner.view, { keepLog: false });
       for (const { recorded, projected: event } of projected) {
         if (event === undefined || comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
         view.apply(await this.evolve(runner, event, view, recorded));
@@ -275,15 +369,30 @@ export class Projector {
       // after the whole batch (its commit is one block either way).
       await yieldToEventLoop();
     }
-    if (staged.length > 0) {
-      await this.options.readModel.commitAll(staged.map(({ runner, changes }) => ({ projection: runner.projection.name, changes, checkpoint: last.position })));
-      for (const { runner, changes } of staged) {
-        runner.view.committed(changes);
-        runner.checkpoint = last.position;
-        this.documentsWritten += changes.length;
-      }
+    const commits = staged.map(({ runner, changes }) => ({ projection: runner.projection.name, changes, checkpoint: last.position }));
+    if (!pipelined) {
+      await this.settle();
+      if (commits.length > 0) await this.commit(commits);
+      this.committed(staged, last.position, batch.length);
+      return;
     }
-    this.options.onBatch?.({ events: batch.length, position: last.position });
+    // Commits land in order: the previous one first (it may fail: the caller then resumes from
+    // the stored checkpoints, and this batch's changes, decided over its overlays, are dropped).
+    await this.settle();
+    const overlays = new Map<Runner, StagedView>();
+    for (const { runner, changes } of staged) {
+      const overlay = new StagedView(runner.view, { keepLog: false });
+      overlay.apply(changes);
+      overlays.set(runner, overlay);
+    }
+    const done = commits.length > 0 ? this.commit(commits) : Promise.resolve();
+    // Observed by settle() or drain(); never an unhandled rejection meanwhile.
+    done.catch(() => undefined);
+    this.inFlight = { done, staged, overlays, events: batch.length, position: last.position };
+  }
+
+  private commit(commits: readonly ProjectionCommit[]): Promise<void> {
+    return this.options.commitAll ? this.options.commitAll(commits) : this.options.readModel.commitAll(commits);
   }
 
   /**

@@ -123,6 +123,14 @@ export interface ReadModelStore {
    * a live projector's commits short (the HTTP requests share its event loop and disk).
    */
   commitAll(commits: readonly ProjectionCommit[]): Promise<void>;
+  /**
+   * Optional: commits that run off the caller's thread, for a caller that decides its next batch
+   * while the previous one is written (a rebuild: src/projector/projector.ts). Same semantics as
+   * {@link commitAll}; commits land in the order they were handed over. Adapters whose commits
+   * are already asynchronous I/O (MongoDB) need not offer it. Undefined when not available (an
+   * in-memory SQLite database has no second connection).
+   */
+  openBackgroundCommitter?(): Promise<BackgroundCommitter | undefined>;
   getCheckpoint(projection: string): Promise<Checkpoint | undefined>;
   /** Drops every document of the collections and the projection's checkpoint (for a rebuild). */
   reset(projection: string, collections: readonly string[]): Promise<void>;
@@ -132,6 +140,12 @@ export interface ReadModelStore {
    */
   tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BackgroundCommitter {
+  commitAll(commits: readonly ProjectionCommit[]): Promise<void>;
+  /** Waits for the commits handed over, then releases the thread. */
   close(): Promise<void>;
 }
 

@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import winston from 'winston';
 import { loadConfig } from '../../src/config.js';
@@ -15,6 +14,7 @@ import { processRegistry } from '../../src/metrics.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from '../../src/retention/types.js';
 import { openStores, type Stores } from '../../src/runtime.js';
 import { startService } from '../../src/service.js';
+import { capturingLogger } from '../support/logs.js';
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,17 +29,6 @@ async function waitFor(condition: () => boolean | Promise<boolean>, what: string
 }
 
 /** A JSON logger whose lines the test can read. */
-function capturingLogger(): { logger: winston.Logger; entries: Record<string, unknown>[] } {
-  const entries: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      entries.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] }), entries };
-}
-
 async function retentionRuns(outcome: 'success' | 'failure'): Promise<number> {
   const metric = processRegistry.getSingleMetric('podsync_retention_runs_total');
   const values = (await metric!.get()).values;

@@ -226,8 +226,8 @@ interface Child {
   kill(): void;
 }
 
-function startChild(dataDir: string): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+function startChild(dataDir: string, mode: 'live' | 'pipelined'): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, mode], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { exited, kill: () => child.kill('SIGKILL') };
 }
@@ -255,7 +255,7 @@ describe('projector: a crash neither loses nor double-counts an event', function
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('a projector killed (SIGKILL) mid-way and restarted ends with the documents of a clean rebuild', async function () {
+  for (const mode of ['live', 'pipelined'] as const) it(`a projector (${mode}) killed (SIGKILL) mid-way and restarted ends with the documents of a clean rebuild`, async function () {
     const config = { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' } as const;
     const stores = await openStores(config);
     let head: bigint;
@@ -273,7 +273,7 @@ describe('projector: a crash neither loses nor double-counts an event', function
     for (let round = 0; round < 2; round++) {
       const from = lowestCheckpoint(file);
       const target = from + BigInt(Math.floor((Number(head - from) * (0.1 + Math.random() * 0.3))));
-      const child = startChild(dataDir);
+      const child = startChild(dataDir, mode);
       while (lowestCheckpoint(file) < target) {
         const done = await Promise.race([child.exited.then(() => true), sleep(5).then(() => false)]);
         if (done) throw new Error('the child finished before it could be killed');
@@ -285,7 +285,7 @@ describe('projector: a crash neither loses nor double-counts an event', function
     }
     expect(kills.every((at) => at > 0n && at < head), `killed mid-way (checkpoints ${kills.join(', ')} of ${head})`).to.equal(true);
 
-    const { code } = await startChild(dataDir).exited;
+    const { code } = await startChild(dataDir, mode).exited;
     expect(code, 'the restarted child completes').to.equal(0);
     expect(lowestCheckpoint(file)).to.equal(head);
 

@@ -5,12 +5,15 @@
  */
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import type { BackgroundCommitter, Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import { TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const CHUNK = 500;
+/** This connection's page cache while a background committer writes (see openBackgroundCommitter). */
+const READING_CACHE_KIB = 8 * 1024;
 
 function tableOf(collection: string): string {
   if (!SAFE_NAME.test(collection)) throw new Error(`Invalid collection name: ${collection}`);
@@ -188,26 +191,74 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   commitAllSync(commits: readonly ProjectionCommit[]): void {
-    // Tables are created outside the transaction: a rollback must not drop a table that
-    // `known` already lists.
-    for (const { changes } of commits) for (const collection of new Set(changes.map((change) => change.collection))) this.ensureTable(collection);
-    const updatedAt = new Date().toISOString();
+    const plan = this.commitPlan(commits);
     this.db.transaction(() => {
-      for (const { projection, changes, checkpoint } of commits) {
-        for (const change of changes) {
-          const table = this.ensureTable(change.collection);
-          if (change.op === 'put') {
-            this.statement(`INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`).run(change.id, JSON.stringify(change.doc));
-          } else {
-            this.statement(`DELETE FROM ${table} WHERE id = ?`).run(change.id);
-          }
-        }
-        this.statement(
+      const statements = plan.statements.map((sql) => this.statement(sql));
+      for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
+    })();
+  }
+
+  /**
+   * A commit as statements and their runs, for this connection or for a
+   * {@link TransactionThread}'s. Tables are created here, outside any transaction: a rollback
+   * must not drop a table that `known` already lists.
+   */
+  private commitPlan(commits: readonly ProjectionCommit[]): TransactionPlan {
+    const statements: string[] = [];
+    const indexOf = new Map<string, number>();
+    const statementIndex = (sql: string) => {
+      let index = indexOf.get(sql);
+      if (index === undefined) indexOf.set(sql, (index = statements.push(sql) - 1));
+      return index;
+    };
+    const runs: (string | number | null)[][] = [];
+    const updatedAt = new Date().toISOString();
+    for (const { projection, changes, checkpoint } of commits) {
+      for (const change of changes) {
+        const table = this.ensureTable(change.collection);
+        if (change.op === 'put') runs.push([statementIndex(`INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`), change.id, JSON.stringify(change.doc)]);
+        else runs.push([statementIndex(`DELETE FROM ${table} WHERE id = ?`), change.id]);
+      }
+      runs.push([
+        statementIndex(
           `INSERT INTO rm_checkpoints (projection, commit_position, prepare_position, updated_at) VALUES (?, ?, ?, ?)
            ON CONFLICT(projection) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, updated_at = excluded.updated_at`,
-        ).run(projection, checkpoint.commit.toString(), checkpoint.prepare.toString(), updatedAt);
-      }
-    })();
+        ),
+        projection,
+        checkpoint.commit.toString(),
+        checkpoint.prepare.toString(),
+        updatedAt,
+      ]);
+    }
+    return { statements, runs };
+  }
+
+  /**
+   * Commits on a worker thread with its own connection (src/stores/embedded/transaction-thread.ts):
+   * the same plans as {@link commitAllSync}, so the same SQL, written while this thread goes on.
+   */
+  async openBackgroundCommitter(): Promise<BackgroundCommitter | undefined> {
+    if (this.db.memory) return undefined;
+    const thread = await TransactionThread.start(this.db.name, { autocheckpointPages: Number(this.db.pragma('wal_autocheckpoint', { simple: true })) });
+    // This connection now only reads, and SQLite empties a connection's page cache whenever
+    // another connection has committed: a large one would be refilled every batch for nothing.
+    const cacheSize = this.db.pragma('cache_size', { simple: true }) as number;
+    this.db.pragma(`cache_size = ${-READING_CACHE_KIB}`);
+    return {
+      commitAll: (commits) => {
+        let plan: TransactionPlan;
+        try {
+          plan = this.commitPlan(commits);
+        } catch (error) {
+          return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+        return thread.run(plan);
+      },
+      close: async () => {
+        await thread.stop();
+        if (this.db.open) this.db.pragma(`cache_size = ${cacheSize}`);
+      },
+    };
   }
 
   async getCheckpoint(projection: string): Promise<Checkpoint | undefined> {

@@ -1,0 +1,88 @@
+/**
+ * The pipelined catch-up of a rebuild (src/projector/projector.ts): batch N+1 is decided while
+ * batch N is committed on a background thread. It must give exactly the documents of a plain
+ * catch-up, and a failed commit must resume from the stored checkpoints with nothing lost or
+ * counted twice.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { allProjections } from '../../projections/index.js';
+import { PUBLIC_EVENTS } from '../../projections/public-events.js';
+import { capturingLogger } from '../support/logs.js';
+import { Projector } from '../../src/projector/projector.js';
+import { rebuildProjections } from '../../src/projector/rebuild.js';
+import { openStores, type Stores } from '../../src/runtime.js';
+import type { ProjectionCommit } from '../../src/stores/read-model.js';
+import { DEFAULT_WORKLOAD, generateWorkload } from '../../scripts/bench/workload.js';
+import { dumpDocs, expectSameDocs, memoryReadModel } from './support.js';
+
+const context = { defaultPrivacy: 'private' as const };
+
+describe('pipelined catch-up (commits on a background thread)', function () {
+  this.timeout(120_000);
+  let dataDir: string;
+  let stores: Stores;
+  let reference: Awaited<ReturnType<typeof dumpDocs>>;
+
+  before(async function () {
+    dataDir = mkdtempSync(join(tmpdir(), 'podsync-pipelined-'));
+    stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' });
+    const workload = { ...DEFAULT_WORKLOAD, events: 6_000, users: 80, feeds: 40, episodesPerFeed: 8, seed: 11 };
+    for (const { stream, events } of generateWorkload(workload)) await stores.eventStore.append(stream, events);
+    // The reference: a plain catch-up, one batch at a time, into a separate in-memory read model.
+    const plain = memoryReadModel();
+    try {
+      const summary = await rebuildProjections({ eventStore: stores.eventStore, readModel: plain.readModel }, allProjections, { context, batchSize: 97 });
+      expect(summary.parked).to.equal(0);
+      reference = await dumpDocs(plain.readModel, allProjections);
+    } finally {
+      plain.close();
+    }
+    expect(reference[PUBLIC_EVENTS]!.length, 'the workload publishes something').to.be.greaterThan(0);
+  });
+
+  after(async function () {
+    await stores.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a rebuild through the background committer gives the documents of a plain catch-up', async function () {
+    const committer = await stores.readModel.openBackgroundCommitter?.();
+    expect(committer, 'the embedded read model offers a background committer').to.not.equal(undefined);
+    await committer!.close();
+    const summary = await rebuildProjections(stores, allProjections, { context, batchSize: 97 });
+    expect(summary.parked).to.equal(0);
+    expect(summary.events).to.equal(6_000);
+    expectSameDocs(await dumpDocs(stores.readModel, allProjections), reference);
+  });
+
+  it('after a failed commit, resumes from the stored checkpoints: nothing lost, nothing counted twice', async function () {
+    const committer = (await stores.readModel.openBackgroundCommitter?.())!;
+    const { logger, entries } = capturingLogger();
+    let commits = 0;
+    const failing = (commits_: readonly ProjectionCommit[]) => {
+      commits += 1;
+      // The 5th and 9th commits fail (after the batch after them has been decided over them).
+      if (commits === 5 || commits === 9) return Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
+      return committer.commitAll(commits_);
+    };
+    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, commitAll: failing, owner: 'pipelined-test' });
+    try {
+      expect(await projector.acquireLeases(false)).to.equal(true);
+      await projector.prepare();
+      for (const projection of allProjections) await stores.readModel.reset(projection.name, projection.collections.map((collection) => collection.name));
+      await projector.prepare();
+      await projector.catchUp();
+    } finally {
+      await projector.stop();
+      await committer.close();
+    }
+    const resumed = entries.filter((entry) => entry['level'] === 'warn' && String(entry['message']).includes('resuming from the checkpoints'));
+    expect(resumed.map((entry) => entry['error'])).to.deep.equal(['disk I/O error', 'disk I/O error']);
+    const head = await stores.eventStore.headPosition();
+    for (const checkpoint of Object.values(projector.checkpoints())) expect(checkpoint).to.deep.equal(head);
+    expectSameDocs(await dumpDocs(stores.readModel, allProjections), reference);
+  });
+});
