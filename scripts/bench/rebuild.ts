@@ -43,7 +43,7 @@ import { formatRate } from './figures.js';
 
 const RAW_TRANSACTION = 500;
 /** V8 old-space cap of the rebuild process, in MB (see the header). */
-const REBUILD_HEAP_MB = 128;
+const REBUILD_HEAP_MB = 96;
 /**
  * 8 MB semi-spaces for the rebuild process, overriding the 64 MB that `npm run bench` sets in
  * NODE_OPTIONS for the service: with a batch being decided while the previous one is committed,
