@@ -45,11 +45,18 @@ export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
   return 'fields' in index ? index : { fields: index as readonly string[] };
 }
 
-/** One spec per collection, with the indexes of every spec naming it (each collection's index set is replaced whole). */
+/**
+ * One spec per collection, with the indexes of every spec naming it, each index once (each
+ * collection's index set is replaced whole, and MongoDB refuses one index twice in a call).
+ */
 export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
-  const merged = new Map<string, (readonly string[] | IndexSpec)[]>();
-  for (const spec of specs) merged.set(spec.name, [...(merged.get(spec.name) ?? []), ...spec.indexes]);
-  return [...merged].map(([name, indexes]) => ({ name, indexes }));
+  const merged = new Map<string, Map<string, IndexSpec>>();
+  for (const spec of specs) {
+    let indexes = merged.get(spec.name);
+    if (!indexes) merged.set(spec.name, (indexes = new Map()));
+    for (const index of spec.indexes.map(indexSpec)) indexes.set(indexName(index), index);
+  }
+  return [...merged].map(([name, indexes]) => ({ name, indexes: [...indexes.values()] }));
 }
 
 /**

@@ -69,6 +69,14 @@ describe('SqliteReadModelStore indexes', function () {
     expect(entries.n).to.equal(1);
   });
 
+  it('merges specs that name one collection: the union of their indexes, each once', async function () {
+    await store.ensureCollections([
+      { name: 'shared', indexes: [['user'], ['feed']] },
+      { name: 'shared', indexes: [['feed'], { fields: ['seq'], where: { level: 'public' } }] },
+    ]);
+    expect(indexesOf('rm_shared')).to.deep.equal(['rm_shared__feed', 'rm_shared__seq__where__level_public', 'rm_shared__user']);
+  });
+
   it('drops the indexes a collection no longer declares, and only its own', async function () {
     await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq'], ['user', 'feed', 'seq']] }, { name: 'other', indexes: [['user']] }]);
     db.exec('CREATE INDEX by_hand ON rm_actions (id)');
