@@ -2,21 +2,17 @@
  * The admin CLI as an operator runs it: each command spawned as its own process against the
  * DATA_DIR of a service running in this process (SQLite in WAL mode serves both).
  */
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import { runScript, type ScriptResult } from '../support/run-script.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FEED = 'https://feeds.example.com/cli.xml';
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Outcome = ScriptResult;
 
 describe('admin CLI (npm run admin)', function () {
   this.timeout(20_000);
@@ -25,20 +21,7 @@ describe('admin CLI (npm run admin)', function () {
   let ada: { token: string; userId: string; username: string };
 
   const admin = (args: string[], input?: string): Promise<Outcome> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, DATA_DIR: service.dataDir, LOG_LEVEL: 'warn' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input ?? '');
-    });
+    runScript('scripts/admin.ts', args, { cwd: ROOT, env: { DATA_DIR: service.dataDir, LOG_LEVEL: 'warn' }, input: input ?? '' });
   const token = (username: string, password: string) => service.http.post('/v1/auth/token').send({ username, password });
 
   before(async () => {

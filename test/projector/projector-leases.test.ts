@@ -68,16 +68,18 @@ describe('Projector leases', function () {
     close();
   });
 
-  function projector(readModel: ReadModelStore, owner = 'rebuilder') {
-    return new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 4, leaseTtlMs: TTL_MS, owner });
+  /** A projector holding its lease, ready to catch up. */
+  async function projector(readModel: ReadModelStore): Promise<Projector> {
+    const subject = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 4, leaseTtlMs: TTL_MS, owner: 'rebuilder' });
+    expect(await subject.acquireLeases(false)).to.equal(true);
+    await subject.prepare();
+    return subject;
   }
 
   it('rides out renewals that fail for less than the lease lifetime', async function () {
     // 10 batches × 60 ms: about two lease lifetimes, with renewals failing for the first half of one.
     const { readModel, control } = flakyLeases(base, 60);
-    const subject = projector(readModel);
-    expect(await subject.acquireLeases(false)).to.equal(true);
-    await subject.prepare();
+    const subject = await projector(readModel);
     control.failing = true;
     setTimeout(() => (control.failing = false), TTL_MS / 2);
     try {
@@ -91,9 +93,7 @@ describe('Projector leases', function () {
 
   it('stops at a checkpoint once renewals have failed for longer than the lease lifetime', async function () {
     const { readModel, control } = flakyLeases(base, 60);
-    const subject = projector(readModel);
-    expect(await subject.acquireLeases(false)).to.equal(true);
-    await subject.prepare();
+    const subject = await projector(readModel);
     control.failing = true;
     try {
       const error = await subject.catchUp().catch((caught: unknown) => caught);
@@ -111,9 +111,7 @@ describe('Projector leases', function () {
 
   it('stops when another owner holds the lease', async function () {
     const { readModel } = flakyLeases(base, 60);
-    const subject = projector(readModel);
-    expect(await subject.acquireLeases(false)).to.equal(true);
-    await subject.prepare();
+    const subject = await projector(readModel);
     // The lease lapses (as after a long pause) and another process takes it.
     setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLease('subscriptions', 'the-service', 60_000)), 100);
     try {

@@ -2,7 +2,6 @@
  * `npm run retention`: the real script, spawned on a store whose events were recorded 60 days
  * ago, runs one pass as of `--now`, prints its summary, and refuses bad arguments.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,20 +13,13 @@ import { Projector } from '../../src/projector/projector.js';
 import type { RetentionSummary } from '../../src/retention/types.js';
 import { openStores } from '../../src/runtime.js';
 import { generateWorkload } from '../../scripts/bench/workload.js';
+import { runScript, type ScriptResult } from '../support/run-script.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const script = fileURLToPath(new URL('../../scripts/retention.ts', import.meta.url));
 
-function retentionCli(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function retentionCli(args: readonly string[], env: Record<string, string>): Promise<ScriptResult> {
+  return runScript(script, args, { env });
 }
 
 describe('npm run retention', function () {

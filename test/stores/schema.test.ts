@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { applyPragmas, retryWhileBusy } from '../../src/stores/embedded/schema.js';
+import { runScript } from '../support/run-script.js';
 
 const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
 
@@ -65,20 +65,7 @@ describe('embedded connection settings', function () {
       const script = fileURLToPath(new URL('./fixtures/open-fresh-databases.ts', import.meta.url));
       const rounds = 120;
       const start = Date.now() + 2500; // after the three processes have loaded
-      const results = await Promise.all(
-        [1, 2, 3].map(
-          () =>
-            new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-              const child = spawn(process.execPath, ['--import', 'tsx', script, directory, String(rounds), String(start)]);
-              let stdout = '';
-              let stderr = '';
-              child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-              child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-              child.on('error', reject);
-              child.on('exit', (code) => resolve({ code, stdout, stderr }));
-            }),
-        ),
-      );
+      const results = await Promise.all([1, 2, 3].map(() => runScript(script, [directory, String(rounds), String(start)])));
       for (const { code, stdout, stderr } of results) {
         expect(code, stderr).to.equal(0);
         expect(stdout.trim(), `failed opens (${stderr.trim()})`).to.equal('0');
