@@ -24,6 +24,14 @@ import { LoadingView } from './loading-view.js';
 import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.js';
 
 export const PARKED_EVENTS = 'parked_events';
+
+/** Another owner holds a projection's lease, or it may have lapsed: this projector must stop committing. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor() {
+    super('projection lease lost');
+  }
+}
 const MAX_LOAD_ROUNDS = 16;
 
 export interface ProjectorOptions {
@@ -204,7 +212,7 @@ export class Projector {
    */
   private async ensureLeases(): Promise<void> {
     if (!this.leaseLost && Date.now() >= this.leaseHeldUntil - this.leaseTtlMs / 3) await this.renewLeases();
-    if (this.leaseLost || Date.now() >= this.leaseHeldUntil) throw new Error('projection lease lost');
+    if (this.leaseLost || Date.now() >= this.leaseHeldUntil) throw new LeaseLostError();
   }
 
   private async liveLoop(): Promise<void> {
@@ -290,7 +298,7 @@ export class Projector {
           after = page.at(-1)!.position;
           failures = 0;
         } catch (error) {
-          if (error instanceof Error && error.message === 'projection lease lost') throw error;
+          if (error instanceof LeaseLostError) throw error;
           await this.drain();
           if (this.stopping && failures > 0) throw error;
           const delay = Math.min(5000, 100 * 2 ** failures);

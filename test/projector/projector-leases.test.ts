@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { subscriptionsProjection } from '../../projections/subscriptions.js';
 import { streams } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { Projector } from '../../src/projector/projector.js';
+import { LeaseLostError, Projector } from '../../src/projector/projector.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { ReadModelStore } from '../../src/stores/read-model.js';
@@ -97,8 +97,7 @@ describe('Projector leases', function () {
     control.failing = true;
     try {
       const error = await subject.catchUp().catch((caught: unknown) => caught);
-      expect(error).to.be.instanceOf(Error);
-      expect((error as Error).message).to.equal('projection lease lost');
+      expect(error).to.be.instanceOf(LeaseLostError);
       // What was committed is whole batches, checkpointed.
       const projected = await base.count('subscriptions');
       expect(projected % 4).to.equal(0);
@@ -116,7 +115,7 @@ describe('Projector leases', function () {
     setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLease('subscriptions', 'the-service', 60_000)), 100);
     try {
       const error = await subject.catchUp().catch((caught: unknown) => caught);
-      expect((error as Error).message).to.equal('projection lease lost');
+      expect(error).to.be.instanceOf(LeaseLostError);
       expect(await base.count('subscriptions')).to.be.lessThan(EVENTS);
     } finally {
       await subject.stop();
