@@ -11,11 +11,10 @@
  * the parameters of each run, and runs a whole plan in one transaction, all or nothing. The SQL
  * stays with the adapter that owns it (src/stores/embedded/sqlite-read-model.ts).
  *
- * Like the WAL checkpointer, the worker is plain CommonJS run with `eval`, needing no TypeScript
- * loader, and loads better-sqlite3 from the path this module resolves.
+ * Like the WAL checkpointer, the worker is plain CommonJS (src/stores/embedded/sqlite-worker.ts).
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnSqliteWorker, workerReady } from './sqlite-worker.js';
 
 /** Statements, and runs of them: `[statement index, ...parameters]`. */
 export interface TransactionPlan {
@@ -67,7 +66,6 @@ interface Reply {
   readonly id?: number;
   readonly error?: string;
   readonly code?: string;
-  readonly ready?: boolean;
 }
 
 export class TransactionThread {
@@ -96,29 +94,15 @@ export class TransactionThread {
 
   /** Starts the worker on `file` and waits until its connection is open. */
   static async start(file: string, options: TransactionThreadOptions): Promise<TransactionThread> {
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
-        file,
-        autocheckpointPages: Math.max(0, Math.trunc(options.autocheckpointPages)),
-        busyTimeoutMs: Math.trunc(options.busyTimeoutMs ?? 5000),
-        // The upper levels of the B-trees it writes (16 MiB measured as fast as 32 MiB).
-        cacheKib: 16 * 1024,
-      },
-      execArgv: [],
+    const worker = spawnSqliteWorker(WORKER_SOURCE, {
+      file,
+      autocheckpointPages: Math.max(0, Math.trunc(options.autocheckpointPages)),
+      busyTimeoutMs: Math.trunc(options.busyTimeoutMs ?? 5000),
+      // The upper levels of the B-trees it writes (16 MiB measured as fast as 32 MiB).
+      cacheKib: 16 * 1024,
     });
     const thread = new TransactionThread(worker);
-    await new Promise<void>((resolve, reject) => {
-      const onMessage = (reply: Reply) => {
-        if (!reply.ready) return;
-        worker.off('message', onMessage);
-        resolve();
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the transaction thread exited during start (code ${code})`)));
-    });
+    await workerReady(worker, 'the transaction thread');
     return thread;
   }
 

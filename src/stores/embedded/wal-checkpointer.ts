@@ -16,12 +16,11 @@
  * the worker dies, automatic checkpoints are turned back on (nothing depends on the worker for
  * correctness, only for latency).
  *
- * The worker is plain CommonJS run with `eval`, so it needs no TypeScript loader, and it loads
- * better-sqlite3 from the path this module resolves.
+ * The worker is plain CommonJS (src/stores/embedded/sqlite-worker.ts).
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
+import { spawnSqliteWorker, workerReady } from './sqlite-worker.js';
 
 /** SQLite's default `wal_autocheckpoint`, restored if the worker goes away. */
 export const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
@@ -107,19 +106,13 @@ export class WalCheckpointer {
   /** Turns automatic checkpoints off on `database` and starts the worker on the same file. */
   static async start(database: Database, options: WalCheckpointerOptions = {}): Promise<WalCheckpointer> {
     if (database.memory) throw new Error('WalCheckpointer: an in-memory database has no WAL');
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { driver, file: database.name, intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS, restartAfterPages: options.restartAfterPages ?? DEFAULT_RESTART_AFTER_PAGES },
-      // Not the parent's: `--import tsx` and friends are of no use to plain CommonJS.
-      execArgv: [],
+    const worker = spawnSqliteWorker(WORKER_SOURCE, {
+      file: database.name,
+      intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
+      restartAfterPages: options.restartAfterPages ?? DEFAULT_RESTART_AFTER_PAGES,
     });
     const checkpointer = new WalCheckpointer(database, worker, options.onProblem ?? (() => undefined));
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`WAL checkpoint worker exited during start (code ${code})`)));
-    });
+    await workerReady(worker, 'WAL checkpoint worker');
     database.pragma('wal_autocheckpoint = 0');
     return checkpointer;
   }
