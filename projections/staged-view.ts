@@ -5,6 +5,7 @@
  * a later step must see an earlier one (e.g. a privacy change re-ranking people lists).
  * Pure, in memory.
  */
+import type { JsonValue } from '../src/stores/event-store.js';
 import type { Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
 import { compareDocs, fieldValue, matches } from '../src/stores/read-model.js';
 import type { ProjectionView } from './projection.js';
@@ -15,6 +16,8 @@ import type { ProjectionView } from './projection.js';
  * privacy change's find over a user's documents must not scan all of them.
  */
 const INDEX_THRESHOLD = 64;
+/** Extra rows first asked of the base for a limited find (see findInBase). */
+const LIMIT_PADDING = 8;
 
 /** Pending documents of one collection grouped by the values of some fields (one `where` shape). */
 interface PendingIndex {
@@ -23,8 +26,42 @@ interface PendingIndex {
   readonly buckets: Map<string, Set<string>>;
 }
 
-/** The same equality `matches` applies (strict, absent = null), as one string per doc. */
-const valuesKey = (doc: Doc, fields: readonly string[]) => JSON.stringify(fields.map((field) => fieldValue(doc, field) ?? null));
+/**
+ * A bucket key for some field values: equal values (strict, absent = null, as `matches`
+ * compares) give equal keys. Two different values may rarely share a key (a string holding
+ * the separator): a bucket is only a candidate list, every candidate is matched afterwards.
+ * Computed for every index of a collection on every change staged, so kept cheap (no JSON
+ * for the strings, numbers and booleans that documents are queried by).
+ */
+function valueKey(value: JsonValue | undefined): string {
+  switch (typeof value) {
+    case 'string':
+      return `s${value}`;
+    case 'number':
+      return `n${value}`;
+    case 'boolean':
+      return value ? 't' : 'f';
+    default:
+      return value === undefined || value === null ? '0' : `j${JSON.stringify(value)}`;
+  }
+}
+
+function keyOf(values: readonly (JsonValue | undefined)[]): string {
+  let key = valueKey(values[0]);
+  for (let index = 1; index < values.length; index++) key += `\u0000${valueKey(values[index])}`;
+  return key;
+}
+
+const valuesKey = (doc: Doc, fields: readonly string[]) => keyOf(fields.map((field) => fieldValue(doc, field)));
+
+function reindexOne({ fields, buckets }: PendingIndex, id: string, before: Doc | null, after: Doc | null): void {
+  if (before !== null) buckets.get(valuesKey(before, fields))?.delete(id);
+  if (after === null) return;
+  const key = valuesKey(after, fields);
+  let bucket = buckets.get(key);
+  if (!bucket) buckets.set(key, (bucket = new Set()));
+  bucket.add(id);
+}
 
 export class StagedView implements ProjectionView {
   /** collection → id → document, or null for a pending delete. */
@@ -55,14 +92,7 @@ export class StagedView implements ProjectionView {
   }
 
   private reindex(indexes: Map<string, PendingIndex>, id: string, before: Doc | null, after: Doc | null): void {
-    for (const { fields, buckets } of indexes.values()) {
-      if (before !== null) buckets.get(valuesKey(before, fields))?.delete(id);
-      if (after === null) continue;
-      const key = valuesKey(after, fields);
-      let bucket = buckets.get(key);
-      if (!bucket) buckets.set(key, (bucket = new Set()));
-      bucket.add(id);
-    }
+    for (const index of indexes.values()) reindexOne(index, id, before, after);
   }
 
   /** The pending documents that may match `query`: all of them, or an index bucket. */
@@ -76,10 +106,30 @@ export class StagedView implements ProjectionView {
     if (!index) {
       index = { fields, buckets: new Map() };
       indexes.set(shape, index);
-      for (const [id, doc] of staged) if (doc !== null) this.reindex(new Map([[shape, index]]), id, null, doc);
+      for (const [id, doc] of staged) if (doc !== null) reindexOne(index, id, null, doc);
     }
-    const wanted = fields.map((field) => query.where![field] ?? null);
-    return index.buckets.get(JSON.stringify(wanted)) ?? [];
+    return index.buckets.get(keyOf(fields.map((field) => query.where![field]))) ?? [];
+  }
+
+  /**
+   * The base's documents matching `query` that no pending change replaces. With a limit, the
+   * base is asked for a few extra rows, to make up for those that drop out because a pending
+   * change replaces them, and for more only when too many did. (Padding by every pending
+   * document was exact at once, but the projector stages a whole batch, thousands of documents:
+   * a people list of ten read back hundreds of rows each time.) The rows kept are the base's
+   * best after the dropped ones; they are enough once they number `limit` or the base ran out.
+   */
+  private findInBase(collection: string, query: Query, staged: Map<string, Doc | null>): StoredDoc[] {
+    const unstaged = (rows: StoredDoc[]) => rows.filter(({ id }) => !staged.has(id));
+    if (query.limit === undefined) return unstaged(this.base.find(collection, query));
+    let padding = Math.min(staged.size, LIMIT_PADDING);
+    for (;;) {
+      const asked = query.limit + padding;
+      const rows = this.base.find(collection, { ...query, limit: asked });
+      const kept = unstaged(rows);
+      if (rows.length < asked || kept.length >= query.limit || padding >= staged.size) return kept;
+      padding = Math.min(staged.size, padding * 4 + rows.length - kept.length);
+    }
   }
 
   /** Every change applied, in order. */
@@ -112,9 +162,7 @@ export class StagedView implements ProjectionView {
   find(collection: string, query: Query): StoredDoc[] {
     const staged = this.pending.get(collection);
     if (!staged || staged.size === 0) return this.base.find(collection, query);
-    // Ask the base for enough extra rows to make up for staged documents that drop out.
-    const limit = query.limit === undefined ? undefined : query.limit + staged.size;
-    const fromBase = this.base.find(collection, { ...query, ...(limit === undefined ? {} : { limit }) }).filter(({ id }) => !staged.has(id));
+    const fromBase = this.findInBase(collection, query, staged);
     const fromStaged: StoredDoc[] = [];
     for (const id of this.candidates(collection, staged, query)) {
       const doc = staged.get(id) ?? null;

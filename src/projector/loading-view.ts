@@ -6,6 +6,13 @@
  */
 import type { Doc, Query, ReadModelStore, StoredDoc } from '../stores/read-model.js';
 import type { ProjectionView } from '../../projections/projection.js';
+import { WrittenIds } from './written-ids.js';
+
+/**
+ * Past this many ids, a collection's absence tracking stops (~10 bits per id, twice that while
+ * the filter grows): its documents are looked up in the store again, as without tracking.
+ */
+const MAX_TRACKED_IDS = 4_000_000;
 
 const queryKey = (collection: string, query: Query) => `${collection}\u0000${JSON.stringify(query)}`;
 
@@ -26,6 +33,11 @@ export class LoadingView implements ProjectionView {
   private readonly queries = new Map<string, StoredDoc[]>();
   private missingDocs = new Map<string, Set<string>>();
   private missingQueries = new Map<string, { collection: string; query: Query }>();
+  /**
+   * Per collection known to have been empty, the ids committed to it since (see
+   * {@link trackAbsence}): a document whose id is not there does not exist, no need to ask.
+   */
+  private written: Map<string, WrittenIds> | undefined;
 
   constructor(
     private readonly store: ReadModelStore,
@@ -37,6 +49,8 @@ export class LoadingView implements ProjectionView {
     this.readById.add(collection);
     const cached = this.lookup(collection, id);
     if (cached !== undefined) return cached ?? undefined;
+    const written = this.written?.get(collection);
+    if (written && !written.mayHave(id)) return undefined;
     let missing = this.missingDocs.get(collection);
     if (!missing) this.missingDocs.set(collection, (missing = new Set()));
     missing.add(id);
@@ -85,6 +99,21 @@ export class LoadingView implements ProjectionView {
     for (const [key, { collection, query }] of queries) this.queries.set(key, await this.store.find(collection, query));
   }
 
+  /**
+   * The projector found these collections empty, and only it writes them (it holds the
+   * projection's lease): from now on it tells this view each commit, so the view knows which
+   * documents cannot exist. Until {@link clear}: after a failure, what landed is read back from
+   * the store and this view may have missed a commit.
+   */
+  trackAbsence(collections: readonly string[]): void {
+    this.written = new Map(collections.map((collection) => [collection, new WrittenIds()]));
+  }
+
+  /** Collections whose absent documents this view answers for without the store (tests, metrics). */
+  trackedCollections(): string[] {
+    return [...(this.written?.keys() ?? [])];
+  }
+
   /** After a commit: documents now hold what was written; query results may be stale. */
   committed(changes: readonly { op: 'put' | 'delete'; collection: string; id: string; doc?: Doc }[]): void {
     this.queries.clear();
@@ -97,7 +126,17 @@ export class LoadingView implements ProjectionView {
     }
     for (const change of changes) {
       if (this.readById.has(change.collection)) this.remember(change.collection, change.id, change.op === 'put' ? (change.doc ?? null) : null);
+      if (change.op === 'put' && this.written) this.noteWritten(this.written, change.collection, change.id);
     }
+  }
+
+  private noteWritten(written: Map<string, WrittenIds>, collection: string, id: string): void {
+    const ids = written.get(collection);
+    if (!ids) return;
+    // A collection written before it was ever read by id (an append-only one, e.g. public
+    // events) would only cost memory: it stops being tracked, and is looked up if ever read.
+    if (!this.readById.has(collection) || ids.size >= MAX_TRACKED_IDS) written.delete(collection);
+    else ids.add(id);
   }
 
   /** Forget everything (after a reset or on a lost lease). */
@@ -108,5 +147,6 @@ export class LoadingView implements ProjectionView {
     this.queries.clear();
     this.missingDocs = new Map();
     this.missingQueries = new Map();
+    this.written = undefined;
   }
 }

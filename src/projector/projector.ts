@@ -131,7 +131,19 @@ export class Projector {
     for (const runner of this.runners) {
       runner.checkpoint = (await this.options.readModel.getCheckpoint(runner.projection.name))?.position ?? START;
       runner.view.clear();
+      if (comparePositions(runner.checkpoint, START) === 0) await this.trackAbsenceIfEmpty(runner);
     }
+  }
+
+  /**
+   * A projection starting from nothing (a rebuild, a new deployment) whose collections are empty:
+   * every document it will read by id is one it wrote first, so its loading view can tell which
+   * do not exist without asking the store (most of a rebuild's reads).
+   */
+  private async trackAbsenceIfEmpty(runner: Runner): Promise<void> {
+    const names = runner.projection.collections.map((collection) => collection.name);
+    for (const name of names) if ((await this.options.readModel.find(name, { limit: 1 })).length > 0) return;
+    runner.view.trackAbsence(names);
   }
 
   /** The lowest checkpoint: where reading `$all` must resume. */
@@ -370,7 +382,8 @@ export class Projector {
       const view = new StagedView(this.inFlight?.overlays.get(runner) ?? runner.view, { keepLog: false });
       for (const { recorded, projected: event } of projected) {
         if (event === undefined || comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
-        view.apply(await this.evolve(runner, event, view, recorded));
+        // Most events find every document they need loaded (or known absent): no await for them.
+        view.apply(this.evolveLoaded(runner, event, view, recorded) ?? (await this.evolve(runner, event, view, recorded)));
       }
       staged.push({ runner, changes: view.netChanges() });
       // Live, the HTTP requests share this thread: let them in between read models rather than
@@ -403,12 +416,24 @@ export class Projector {
     return this.options.commitAll ? this.options.commitAll(commits) : this.options.readModel.commitAll(commits);
   }
 
+  /** Runs `evolve` once; undefined if it asked for documents not loaded yet. */
+  private evolveLoaded(runner: Runner, event: ProjectedEvent, staged: StagedView, recorded: RecordedEvent): DocChange[] | undefined {
+    let changes: DocChange[];
+    try {
+      changes = runner.projection.evolve(event, staged, this.options.context);
+    } catch (error) {
+      return [this.park(runner, recorded, error)];
+    }
+    return runner.view.hasMissing() ? undefined : changes;
+  }
+
   /**
-   * Runs `evolve`, loading what it asked for and running it again until it had everything.
-   * Load failures propagate (the batch is retried); only errors from `evolve` itself park.
+   * After {@link evolveLoaded} asked for documents: loads them and runs `evolve` again, until it
+   * had everything. Load failures propagate (the batch is retried); only errors from `evolve` itself park.
    */
   private async evolve(runner: Runner, event: ProjectedEvent, staged: StagedView, recorded: RecordedEvent): Promise<DocChange[]> {
     for (let round = 0; round < MAX_LOAD_ROUNDS; round++) {
+      if (runner.view.hasMissing()) await runner.view.loadMissing();
       let changes: DocChange[];
       try {
         changes = runner.projection.evolve(event, staged, this.options.context);
@@ -416,7 +441,6 @@ export class Projector {
         return [this.park(runner, recorded, error)];
       }
       if (!runner.view.hasMissing()) return changes;
-      await runner.view.loadMissing();
     }
     return [this.park(runner, recorded, new Error(`evolve still needed more documents after ${MAX_LOAD_ROUNDS} loads`))];
   }

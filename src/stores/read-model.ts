@@ -158,6 +158,8 @@ export interface BackgroundCommitter {
 
 /** Reads a dot path of a document (`a.b.c`). */
 export function fieldValue(doc: Doc, path: string): JsonValue | undefined {
+  // Most paths are one field: no split (this runs for every staged document and index).
+  if (!path.includes('.')) return doc[path];
   let current: JsonValue | undefined = doc;
   for (const part of path.split('.')) {
     if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;

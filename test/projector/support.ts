@@ -1,7 +1,10 @@
 /** Helpers shared by the projector tests and their child-process fixture. */
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
-import type { Projection } from '../../projections/projection.js';
+import type { Projection, ProjectionContext } from '../../projections/projection.js';
+import { emptyView, StagedView } from '../../projections/staged-view.js';
+import { PROJECTED_STREAM_PREFIXES, toProjectedEvent } from '../../src/projector/projected-event.js';
+import { START, type EventStore, type Position } from '../../src/stores/event-store.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
 import type { ReadModelStore, StoredDoc } from '../../src/stores/read-model.js';
 
@@ -39,4 +42,28 @@ export function expectSameDocs(live: Record<string, StoredDoc[]>, rebuilt: Recor
   if (differences.length > 0) expect.fail(`documents differ:\n${differences.join('\n')}`);
   // Also in order: find() without a sort is by id in every adapter.
   expect(live).to.deep.equal(rebuilt);
+}
+
+/**
+ * The documents the projections give for every event of `$all`, computed the plainest way: each
+ * event through each projection's `evolve` over an in-memory view, in order. No store, no
+ * loading, no cache, no batches: the oracle for what the projector must write.
+ */
+export async function foldInMemory(eventStore: EventStore, projections: readonly Projection[], context: ProjectionContext): Promise<Record<string, StoredDoc[]>> {
+  const view = new StagedView(emptyView, { keepLog: false });
+  let after: Position = START;
+  for (;;) {
+    const page = await eventStore.readAll({ after, maxCount: 1000, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+    if (page.length === 0) break;
+    for (const recorded of page) {
+      const projected = toProjectedEvent(recorded);
+      if (projected) for (const projection of projections) view.apply(projection.evolve(projected, view, context));
+    }
+    after = page.at(-1)!.position;
+  }
+  const dump: Record<string, StoredDoc[]> = {};
+  for (const projection of projections) {
+    for (const { name } of projection.collections) dump[name] = view.find(name, {});
+  }
+  return dump;
 }
