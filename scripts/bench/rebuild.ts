@@ -39,6 +39,7 @@ import type { BenchResult } from './append.js';
 import type { FillFigures, RebuildChildOptions, RebuildFigures } from './rebuild-child.js';
 import { DEFAULT_WORKLOAD, type WorkloadOptions } from './workload.js';
 import { positiveIntegerFromEnv } from './env.js';
+import { REPLAY_V8_FLAGS } from '../replay-flags.js';
 import { formatRate } from './figures.js';
 
 const RAW_TRANSACTION = 500;
@@ -49,7 +50,7 @@ const REBUILD_HEAP_MB = 96;
  * NODE_OPTIONS for the service: with a batch being decided while the previous one is committed,
  * 16 MB ones measured 38 MB more RSS for the same time (200k events), 64 MB ones 80 MB more.
  */
-const REBUILD_NODE_OPTIONS = [`--max-old-space-size=${REBUILD_HEAP_MB}`, '--max-semi-space-size=8'];
+const REBUILD_NODE_OPTIONS = [`--max-old-space-size=${REBUILD_HEAP_MB}`, '--max-semi-space-size=8', ...REPLAY_V8_FLAGS];
 /**
  * glibc gives each thread that allocates its own malloc arena and keeps freed memory in it; the
  * rebuild has four (projector, commit thread, WAL checkpointer, V8's helpers). Two arenas: RSS

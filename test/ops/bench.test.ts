@@ -3,6 +3,8 @@ import { expect } from 'chai';
 import { benchLoad } from '../../scripts/bench/load.js';
 import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
 import { machineInfo, renderResults } from '../../scripts/bench/run-all.js';
+import { REPLAY_V8_FLAGS } from '../../scripts/replay-flags.js';
+import { readFileSync } from 'node:fs';
 
 describe('benchmarks', function () {
   it('renders every figure of every benchmark, failures included, with the machine', () => {
@@ -24,6 +26,11 @@ describe('benchmarks', function () {
     expect(markdown).to.contain('| load | **failed** | exit code 1 |');
     expect(markdown).to.contain('{"bench":"append","events_per_s":100000,"ratio":0.5}');
     expect(machineInfo().cores).to.be.above(0);
+  });
+
+  it('rebuild: measures the replay process as `npm run replay` runs it (the same V8 flags)', () => {
+    const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const flag of REPLAY_V8_FLAGS) expect(scripts['replay']).to.contain(`node ${flag}`);
   });
 
   it('load: starts the service, seeds it, and reports reads and writes separately with no errors', async function () {
