@@ -106,6 +106,8 @@ export class Projector {
   private inFlight: InFlight | undefined;
   /** Until when (epoch ms) the last successful acquisition or renewal holds every lease. */
   private leaseHeldUntil = 0;
+  /** A pipelined catch-up renews the leases between its commits (ensureLeases), not on the timer. */
+  private renewsPerBatch = false;
   parkedCount = 0;
   /** Document changes (puts and deletes) committed so far (the rebuild benchmark's raw ceiling writes as many). */
   documentsWritten = 0;
@@ -178,8 +180,7 @@ export class Projector {
   async acquireLeases(wait = true): Promise<boolean> {
     for (;;) {
       const attempted = Date.now();
-      let all = true;
-      for (const name of this.names) all = (await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs)) && all;
+      const all = (await this.options.readModel.tryAcquireLeases(this.names, this.owner, this.leaseTtlMs)).every(Boolean);
       if (all) {
         this.leaseHeldUntil = attempted + this.leaseTtlMs;
         break;
@@ -190,7 +191,7 @@ export class Projector {
     }
     this.leaseLost = false;
     clearInterval(this.leaseTimer);
-    this.leaseTimer = setInterval(() => void this.renewLeases(), this.leaseTtlMs / 3);
+    this.leaseTimer = setInterval(() => void (this.renewsPerBatch ? undefined : this.renewLeases()), this.leaseTtlMs / 3);
     this.leaseTimer.unref();
     return true;
   }
@@ -205,8 +206,7 @@ export class Projector {
   private async renewLeases(): Promise<void> {
     const attempted = Date.now();
     try {
-      let all = true;
-      for (const name of this.names) all = (await this.options.readModel.tryAcquireLease(name, this.owner, this.leaseTtlMs)) && all;
+      const all = (await this.options.readModel.tryAcquireLeases(this.names, this.owner, this.leaseTtlMs)).every(Boolean);
       if (all) this.leaseHeldUntil = attempted + this.leaseTtlMs;
       else this.leaseLost = true;
     } catch (error) {
@@ -296,6 +296,7 @@ export class Projector {
     let after = this.lowestCheckpoint();
     let total = 0;
     let failures = 0;
+    this.renewsPerBatch = true;
     try {
       for (;;) {
         try {
@@ -304,7 +305,6 @@ export class Projector {
             await this.settle();
             return total;
           }
-          await this.ensureLeases();
           await this.processBatch(page, true);
           total += page.length;
           after = page.at(-1)!.position;
@@ -323,6 +323,7 @@ export class Projector {
         await yieldToEventLoop();
       }
     } finally {
+      this.renewsPerBatch = false;
       await this.drain();
     }
   }
@@ -400,6 +401,10 @@ export class Projector {
     // Commits land in order: the previous one first (it may fail: the caller then resumes from
     // the stored checkpoints, and this batch's changes, decided over its overlays, are dropped).
     await this.settle();
+    // The leases are checked (and renewed when due) here, the one moment the committer is idle:
+    // a renewal is a write, and anywhere else it waits for the commit in flight (the renewal
+    // timer stands down meanwhile, see renewsPerBatch).
+    await this.ensureLeases();
     const overlays = new Map<Runner, StagedView>();
     for (const { runner, changes } of staged) {
       const overlay = new StagedView(runner.view, { keepLog: false });

@@ -25,6 +25,14 @@ const DEFAULT_LEASE_TTL_MS = 15_000;
  * larger batches write fewer pages per event (scripts/bench/rebuild.ts measures it).
  */
 export const REBUILD_BATCH_SIZE = 2000;
+/**
+ * Documents kept loaded across batches, per projection: fewer than live (the projector's
+ * default). A rebuild walks the users' histories interleaved, so a document is rarely read
+ * again soon, and what it did not find cached it mostly knows to be absent (LoadingView); a
+ * bigger cache only gave the garbage collector more to trace. 200k-event rebuild: 5,000 → 1,000
+ * documents, 32.8 → 30.5 s, RSS −20 MB.
+ */
+export const REBUILD_CACHED_DOCS = 1000;
 
 export interface RebuildStores {
   readonly eventStore: EventStore;
@@ -43,7 +51,7 @@ export interface RebuildOptions {
   readonly logger?: Logger;
   /** Events per read and per commit (default {@link REBUILD_BATCH_SIZE}). */
   readonly batchSize?: number;
-  /** Documents each projection keeps loaded across batches (the projector's default if unset). */
+  /** Documents each projection keeps loaded across batches (default {@link REBUILD_CACHED_DOCS}). */
   readonly cachedDocs?: number;
   readonly leaseTtlMs?: number;
   readonly owner?: string;
@@ -105,7 +113,7 @@ export async function rebuildProjections(stores: RebuildStores, projections: rea
     context: options.context,
     logger: options.logger ?? silentLogger(),
     batchSize: options.batchSize ?? REBUILD_BATCH_SIZE,
-    ...(options.cachedDocs === undefined ? {} : { cachedDocs: options.cachedDocs }),
+    cachedDocs: options.cachedDocs ?? REBUILD_CACHED_DOCS,
     leaseTtlMs,
     owner,
     onBatch: countProgress(options.onProgress),
@@ -153,7 +161,6 @@ function countProgress(onProgress: RebuildOptions['onProgress']): ((info: { even
 
 /** Tries every lease (all, so the error names every busy projection); returns those held by others. */
 async function tryLeases(readModel: ReadModelStore, names: readonly string[], owner: string, ttlMs: number): Promise<string[]> {
-  const busy: string[] = [];
-  for (const name of names) if (!(await readModel.tryAcquireLease(name, owner, ttlMs))) busy.push(name);
-  return busy;
+  const held = await readModel.tryAcquireLeases(names, owner, ttlMs);
+  return names.filter((_, index) => !held[index]);
 }

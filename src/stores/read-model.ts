@@ -146,6 +146,12 @@ export interface ReadModelStore {
    * `owner` holds the lease until `now + ttlMs` (acquired, renewed, or taken over after expiry).
    */
   tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * {@link tryAcquireLease} for each name, in one round (one transaction where the store has
+   * them): a projector renews all its projections' leases every few seconds, and each write
+   * waits its turn behind the rebuild's commits. One result per name, in order.
+   */
+  tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]>;
   releaseLease(name: string, owner: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -19,20 +19,21 @@ const TTL_MS = 300;
 const EVENTS = 40;
 
 /**
- * The read model, with lease calls that fail (SQLITE_BUSY) while `failing` is set and commits
+ * The read model, with lease calls that fail (SQLITE_BUSY) while `failing` is set or `failuresLeft` lasts, and commits
  * slowed down so a catch-up lasts several renewal periods.
  */
 function flakyLeases(readModel: ReadModelStore, commitDelayMs: number) {
-  const control = { failing: false, renewalsFailed: 0 };
+  const control = { failing: false, failuresLeft: 0, renewalsFailed: 0 };
   const wrapped = new Proxy(readModel, {
     get(target, property, receiver) {
-      if (property === 'tryAcquireLease') {
-        return async (name: string, owner: string, ttlMs: number) => {
-          if (control.failing) {
+      if (property === 'tryAcquireLeases') {
+        return async (names: readonly string[], owner: string, ttlMs: number) => {
+          if (control.failing || control.failuresLeft > 0) {
+            control.failuresLeft = Math.max(0, control.failuresLeft - 1);
             control.renewalsFailed += 1;
             throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
           }
-          return target.tryAcquireLease(name, owner, ttlMs);
+          return target.tryAcquireLeases(names, owner, ttlMs);
         };
       }
       if (property === 'commitAll') {
@@ -68,55 +69,98 @@ describe('Projector leases', function () {
     close();
   });
 
-  /** A projector holding its lease, ready to catch up. */
-  async function projector(readModel: ReadModelStore): Promise<Projector> {
-    const subject = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 4, leaseTtlMs: TTL_MS, owner: 'rebuilder' });
+  /** A projector holding its lease, ready to catch up (pipelined: as rebuilds do). */
+  async function projector(readModel: ReadModelStore, pipeline = false): Promise<Projector> {
+    const subject = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 4, leaseTtlMs: TTL_MS, owner: 'rebuilder', pipeline });
     expect(await subject.acquireLeases(false)).to.equal(true);
     await subject.prepare();
     return subject;
   }
 
-  it('rides out renewals that fail for less than the lease lifetime', async function () {
-    // 10 batches × 60 ms: about two lease lifetimes, with renewals failing for the first half of one.
-    const { readModel, control } = flakyLeases(base, 60);
-    const subject = await projector(readModel);
-    control.failing = true;
-    setTimeout(() => (control.failing = false), TTL_MS / 2);
+  for (const pipeline of [false, true]) {
+    describe(pipeline ? 'pipelined catch-up (rebuilds)' : 'catch-up', function () {
+      it('rides out renewals that fail for less than the lease lifetime', async function () {
+        // 10 batches × 40 ms: beyond the lease lifetime.
+        const { readModel, control } = flakyLeases(base, 40);
+        const subject = await projector(readModel, pipeline);
+        // The first renewal fails (at a third of the lifetime on the timer, at two thirds when
+        // renewing between commits); the next one, a timer tick or a batch later, succeeds.
+        control.failuresLeft = 1;
+        try {
+          expect(await subject.catchUp()).to.equal(EVENTS);
+          expect(control.renewalsFailed, 'renewals failed meanwhile').to.be.greaterThan(0);
+          expect(await base.count('subscriptions')).to.equal(EVENTS);
+        } finally {
+          await subject.stop();
+        }
+      });
+
+      it('stops at a checkpoint once renewals have failed for longer than the lease lifetime', async function () {
+        const { readModel, control } = flakyLeases(base, 60);
+        const subject = await projector(readModel, pipeline);
+        control.failing = true;
+        try {
+          const error = await subject.catchUp().catch((caught: unknown) => caught);
+          expect(error).to.be.instanceOf(LeaseLostError);
+          // What was committed is whole batches, checkpointed.
+          const projected = await base.count('subscriptions');
+          expect(projected % 4).to.equal(0);
+          expect(projected).to.be.lessThan(EVENTS);
+        } finally {
+          control.failing = false;
+          await subject.stop();
+        }
+      });
+
+      it('stops when another owner holds the lease', async function () {
+        const { readModel } = flakyLeases(base, 60);
+        const subject = await projector(readModel, pipeline);
+        // The lease lapses (as after a long pause) and another process takes it.
+        setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLease('subscriptions', 'the-service', 60_000)), 100);
+        try {
+          const error = await subject.catchUp().catch((caught: unknown) => caught);
+          expect(error).to.be.instanceOf(LeaseLostError);
+          expect(await base.count('subscriptions')).to.be.lessThan(EVENTS);
+        } finally {
+          await subject.stop();
+        }
+      });
+    });
+  }
+
+  it('a pipelined catch-up renews its leases between commits, never while one is in flight', async function () {
+    let inFlight = false;
+    const renewals: boolean[] = [];
+    const watched = new Proxy(base, {
+      get(target, property, receiver) {
+        if (property === 'tryAcquireLeases') {
+          return (names: readonly string[], owner: string, ttlMs: number) => {
+            renewals.push(inFlight);
+            return target.tryAcquireLeases(names, owner, ttlMs);
+          };
+        }
+        if (property === 'commitAll') {
+          return async (...args: Parameters<ReadModelStore['commitAll']>) => {
+            inFlight = true;
+            try {
+              await sleep(60);
+              return await target.commitAll(...args);
+            } finally {
+              inFlight = false;
+            }
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const subject = await projector(watched, true);
     try {
+      // 10 commits × 60 ms: two lease lifetimes, so the lease must have been renewed on the way.
       expect(await subject.catchUp()).to.equal(EVENTS);
-      expect(control.renewalsFailed, 'renewals failed meanwhile').to.be.greaterThan(0);
+      expect(renewals.length, 'renewals (the first is the acquisition)').to.be.greaterThan(2);
+      expect(renewals.filter(Boolean), 'renewals during a commit').to.deep.equal([]);
       expect(await base.count('subscriptions')).to.equal(EVENTS);
-    } finally {
-      await subject.stop();
-    }
-  });
-
-  it('stops at a checkpoint once renewals have failed for longer than the lease lifetime', async function () {
-    const { readModel, control } = flakyLeases(base, 60);
-    const subject = await projector(readModel);
-    control.failing = true;
-    try {
-      const error = await subject.catchUp().catch((caught: unknown) => caught);
-      expect(error).to.be.instanceOf(LeaseLostError);
-      // What was committed is whole batches, checkpointed.
-      const projected = await base.count('subscriptions');
-      expect(projected % 4).to.equal(0);
-      expect(projected).to.be.lessThan(EVENTS);
-    } finally {
-      control.failing = false;
-      await subject.stop();
-    }
-  });
-
-  it('stops when another owner holds the lease', async function () {
-    const { readModel } = flakyLeases(base, 60);
-    const subject = await projector(readModel);
-    // The lease lapses (as after a long pause) and another process takes it.
-    setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLease('subscriptions', 'the-service', 60_000)), 100);
-    try {
-      const error = await subject.catchUp().catch((caught: unknown) => caught);
-      expect(error).to.be.instanceOf(LeaseLostError);
-      expect(await base.count('subscriptions')).to.be.lessThan(EVENTS);
     } finally {
       await subject.stop();
     }

@@ -570,6 +570,18 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         await store.releaseLease(lease, 'owner-a');
       });
 
+      it('several leases at once: one answer per name, each as tryAcquireLease would give it', async function () {
+        const [first, taken, third] = [named('lease_1'), named('lease_2'), named('lease_3')];
+        expect(await store.tryAcquireLease(taken, 'owner-b', 60_000)).to.equal(true);
+        expect(await store.tryAcquireLeases([first, taken, third], 'owner-a', 60_000)).to.deep.equal([true, false, true]);
+        // Held now: owner-a renews them, owner-b cannot take them.
+        expect(await store.tryAcquireLeases([first, third], 'owner-a', 60_000)).to.deep.equal([true, true]);
+        expect(await store.tryAcquireLeases([third, first], 'owner-b', 60_000)).to.deep.equal([false, false]);
+        expect(await store.tryAcquireLeases([], 'owner-a', 60_000)).to.deep.equal([]);
+        for (const lease of [first, third]) await store.releaseLease(lease, 'owner-a');
+        await store.releaseLease(taken, 'owner-b');
+      });
+
       it('of two concurrent takers of a free lease, exactly one wins', async function () {
         const lease = named('lease');
         const results = await Promise.all(['owner-a', 'owner-b', 'owner-c'].map((owner) => store.tryAcquireLease(lease, owner, 60_000)));

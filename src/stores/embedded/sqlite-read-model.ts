@@ -277,7 +277,18 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
+    return this.acquireLease(name, owner, ttlMs, Date.now());
+  }
+
+  async tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    // One transaction: one wait for the write lock (behind a rebuild's commit thread) for all.
+    return this.db.transaction(() => {
+      const now = Date.now();
+      return names.map((name) => this.acquireLease(name, owner, ttlMs, now));
+    })();
+  }
+
+  private acquireLease(name: string, owner: string, ttlMs: number, now: number): boolean {
     const result = this.statement(
       `INSERT INTO rm_leases (name, owner, expires_at) VALUES (?, ?, ?)
        ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at

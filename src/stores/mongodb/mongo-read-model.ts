@@ -372,6 +372,13 @@ export class MongoReadModelStore implements ReadModelStore {
     }
   }
 
+  /** One update per lease: each is atomic on its own, and a lease never needs another's. */
+  async tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
+    const held: boolean[] = [];
+    for (const name of names) held.push(await this.tryAcquireLease(name, owner, ttlMs));
+    return held;
+  }
+
   async releaseLease(name: string, owner: string): Promise<void> {
     await this.leases.deleteOne({ _id: name, owner });
   }
