@@ -59,6 +59,13 @@ export interface ProjectorOptions {
    * with commits that run elsewhere (a background committer, a database server).
    */
   readonly pipeline?: boolean;
+  /**
+   * A projection starting from its first event over empty collections tells absent documents
+   * from the ids it has committed, without asking the store (LoadingView.trackAbsence). For
+   * rebuilds, which read the whole history once; the live service leaves it off: the filters of
+   * a long-lived projector would keep growing (about 10 bits per document written).
+   */
+  readonly trackAbsence?: boolean;
 }
 
 /**
@@ -133,7 +140,7 @@ export class Projector {
     for (const runner of this.runners) {
       runner.checkpoint = (await this.options.readModel.getCheckpoint(runner.projection.name))?.position ?? START;
       runner.view.clear();
-      if (comparePositions(runner.checkpoint, START) === 0) await this.trackAbsenceIfEmpty(runner);
+      if (this.options.trackAbsence && comparePositions(runner.checkpoint, START) === 0) await this.trackAbsenceIfEmpty(runner);
     }
   }
 

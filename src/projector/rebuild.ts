@@ -118,6 +118,7 @@ export async function rebuildProjections(stores: RebuildStores, projections: rea
     owner,
     onBatch: countProgress(options.onProgress),
     pipeline: true,
+    trackAbsence: true,
     ...(committer ? { commitAll: (commits) => committer.commitAll(commits) } : {}),
   });
   try {

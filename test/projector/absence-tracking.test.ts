@@ -79,8 +79,8 @@ describe('absence tracking in the projector', function () {
     await eventStore.append(streams.user(user), [toStoreEvent(event, { username: user })]);
   }
 
-  async function catchUp(readModel: ReadModelStore): Promise<void> {
-    const projector = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 5, cachedDocs: 2, owner: 'test' });
+  async function catchUp(readModel: ReadModelStore, trackAbsence = true): Promise<void> {
+    const projector = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 5, cachedDocs: 2, owner: 'test', trackAbsence });
     expect(await projector.acquireLeases(false)).to.equal(true);
     try {
       await projector.prepare();
@@ -102,6 +102,14 @@ describe('absence tracking in the projector', function () {
     // Each unsubscribe saw its subscribe: both dates are kept.
     for (const { doc } of docs) expect([doc['subscribed_at'], doc['unsubscribed_at']]).to.deep.equal([SUBSCRIBED_AT, UNSUBSCRIBED_AT]);
     expect(counted.idsAsked()).to.be.at.least(30).and.at.most(45);
+  });
+
+  it('is for rebuilds only: the live projector (option off) asks the store for every document it lacks', async function () {
+    for (let n = 0; n < 40; n++) await append(`u${n}`, 'subscribe', n);
+    for (let n = 0; n < 40; n++) await append(`u${n}`, 'unsubscribe', 100 + n);
+    const counted = countingReads(base);
+    await catchUp(counted.readModel, false);
+    expect(counted.idsAsked()).to.equal(80);
   });
 
   it('over documents already there (no checkpoint), asks the store for every document it lacks', async function () {

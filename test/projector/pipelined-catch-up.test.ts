@@ -75,7 +75,7 @@ describe('pipelined catch-up (commits on a background thread)', function () {
       if (commits === 5 || commits === 9) return Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
       return committer.commitAll(commits_);
     };
-    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, commitAll: failing, owner: 'pipelined-test' });
+    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, trackAbsence: true, commitAll: failing, owner: 'pipelined-test' });
     try {
       expect(await projector.acquireLeases(false)).to.equal(true);
       await projector.prepare();
@@ -103,7 +103,7 @@ describe('pipelined catch-up (commits on a background thread)', function () {
       await committer.commitAll(commits_);
       if (commits === 3) throw new Error('connection reset after commit');
     };
-    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, commitAll: landedThenFailed, owner: 'pipelined-test' });
+    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, trackAbsence: true, commitAll: landedThenFailed, owner: 'pipelined-test' });
     try {
       expect(await projector.acquireLeases(false)).to.equal(true);
       await projector.prepare();
