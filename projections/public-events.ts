@@ -113,6 +113,33 @@ function onTruncation(projected: ProjectedEvent, truncateBefore: number | null, 
     .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
 }
 
+/** Events that re-evaluate several of the user's public events, in steps that see each other's changes. */
+function onAccountChange(
+  projected: ProjectedEvent,
+  event: Extract<ProjectedEvent['event'], { type: 'privacy' | 'checkpoint' | 'remove' | 'account_deleted' }>,
+  view: ProjectionView,
+  context: ProjectionContext,
+): DocChange[] {
+  const staged = new StagedView(view);
+  switch (event.type) {
+    case 'privacy':
+      staged.apply(onPrivacy(projected, staged, context));
+      break;
+    case 'checkpoint':
+      staged.apply(onTruncation(projected, event.data.truncate_before, staged));
+      staged.apply(onPrivacy(projected, staged, context));
+      break;
+    case 'remove':
+      staged.apply(onRemove(projected, event.object, staged));
+      staged.apply(onPrivacy(projected, staged, context));
+      break;
+    case 'account_deleted':
+      staged.apply([...onRemove(projected, null, staged), del(PRIVACY_COPY, projected.user)]);
+      break;
+  }
+  return staged.changes();
+}
+
 export const publicEventsProjection: Projection = {
   name: 'public_events',
   collections: [
@@ -122,26 +149,17 @@ export const publicEventsProjection: Projection = {
   ],
   evolve(projected, view, context) {
     const { event } = projected;
-    // Steps of one event see each other's changes through `staged`.
-    const staged = new StagedView(view);
     switch (event.type) {
       case 'privacy':
-        staged.apply(onPrivacy(projected, staged, context));
-        break;
       case 'checkpoint':
-        staged.apply(onTruncation(projected, event.data.truncate_before, staged));
-        staged.apply(onPrivacy(projected, staged, context));
-        break;
       case 'remove':
-        staged.apply(onRemove(projected, event.object, staged));
-        staged.apply(onPrivacy(projected, staged, context));
-        break;
       case 'account_deleted':
-        staged.apply([...onRemove(projected, null, staged), del(PRIVACY_COPY, projected.user)]);
-        break;
+        return onAccountChange(projected, event, view, context);
+      case 'roll_stats':
+        return [];
       default:
-        if (SHAREABLE.has(event.type) && event.type !== 'roll_stats') staged.apply(onShareable(projected, event, staged, context));
+        // One step: no staging needed (and most events take this path).
+        return SHAREABLE.has(event.type) ? onShareable(projected, event, view, context) : [];
     }
-    return staged.changes();
   },
 };
