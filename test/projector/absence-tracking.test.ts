@@ -14,7 +14,7 @@ import { toStoreEvent } from '../../src/services/codec.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { START } from '../../src/stores/event-store.js';
 import type { ReadModelStore } from '../../src/stores/read-model.js';
-import { memoryReadModel } from './support.js';
+import { memoryStores } from './support.js';
 
 const FEED = 'https://e.example.com/feed.xml';
 
@@ -57,17 +57,15 @@ describe('WrittenIds (Bloom filter of the ids a projection wrote)', function () 
 
 describe('absence tracking in the projector', function () {
   let eventStore: SqliteEventStore;
-  let close: () => void;
+  let close: () => Promise<void>;
   let base: ReadModelStore;
 
   beforeEach(async function () {
-    eventStore = new SqliteEventStore({ path: ':memory:' });
-    ({ readModel: base, close } = memoryReadModel());
+    ({ eventStore, readModel: base, close } = memoryStores());
   });
 
   afterEach(async function () {
-    await eventStore.close();
-    close();
+    await close();
   });
 
   const SUBSCRIBED_AT = '2026-01-01T00:00:00.000Z';

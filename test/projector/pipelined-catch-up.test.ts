@@ -14,7 +14,7 @@ import { capturingLogger } from '../support/logs.js';
 import { Projector } from '../../src/projector/projector.js';
 import { rebuildProjections } from '../../src/projector/rebuild.js';
 import { openStores, type Stores } from '../../src/runtime.js';
-import type { ProjectionCommit } from '../../src/stores/read-model.js';
+import type { BackgroundCommitter, ProjectionCommit } from '../../src/stores/read-model.js';
 import { DEFAULT_WORKLOAD, generateWorkload } from '../../scripts/bench/workload.js';
 import { dumpDocs, expectSameDocs, foldInMemory, memoryReadModel } from './support.js';
 
@@ -65,17 +65,22 @@ describe('pipelined catch-up (commits on a background thread)', function () {
     expectSameDocs(await dumpDocs(stores.readModel, allProjections), reference);
   });
 
-  it('after a failed commit, resumes from the stored checkpoints: nothing lost, nothing counted twice', async function () {
+  /** Resets every read model and rebuilds them with the pipelined projector, its commits going through `commitAll`. */
+  async function rebuildThrough(commitAll: (commits: readonly ProjectionCommit[], committer: BackgroundCommitter) => Promise<void>) {
     const committer = (await stores.readModel.openBackgroundCommitter?.())!;
     const { logger, entries } = capturingLogger();
-    let commits = 0;
-    const failing = (commits_: readonly ProjectionCommit[]) => {
-      commits += 1;
-      // The 5th and 9th commits fail (after the batch after them has been decided over them).
-      if (commits === 5 || commits === 9) return Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
-      return committer.commitAll(commits_);
-    };
-    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, trackAbsence: true, commitAll: failing, owner: 'pipelined-test' });
+    const projector = new Projector({
+      eventStore: stores.eventStore,
+      readModel: stores.readModel,
+      projections: allProjections,
+      context,
+      logger,
+      batchSize: 97,
+      pipeline: true,
+      trackAbsence: true,
+      commitAll: (commits) => commitAll(commits, committer),
+      owner: 'pipelined-test',
+    });
     try {
       expect(await projector.acquireLeases(false)).to.equal(true);
       await projector.prepare();
@@ -86,7 +91,18 @@ describe('pipelined catch-up (commits on a background thread)', function () {
       await projector.stop();
       await committer.close();
     }
-    const resumed = entries.filter((entry) => entry['level'] === 'warn' && String(entry['message']).includes('resuming from the checkpoints'));
+    return { projector, warnings: entries.filter((entry) => entry['level'] === 'warn') };
+  }
+
+  it('after a failed commit, resumes from the stored checkpoints: nothing lost, nothing counted twice', async function () {
+    let commits = 0;
+    const { projector, warnings } = await rebuildThrough((batch, committer) => {
+      commits += 1;
+      // The 5th and 9th commits fail (after the batch after them has been decided over them).
+      if (commits === 5 || commits === 9) return Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
+      return committer.commitAll(batch);
+    });
+    const resumed = warnings.filter((entry) => String(entry['message']).includes('resuming from the checkpoints'));
     expect(resumed.map((entry) => entry['error'])).to.deep.equal(['disk I/O error', 'disk I/O error']);
     const head = await stores.eventStore.headPosition();
     for (const checkpoint of Object.values(projector.checkpoints())) expect(checkpoint).to.deep.equal(head);
@@ -94,27 +110,14 @@ describe('pipelined catch-up (commits on a background thread)', function () {
   });
 
   it('a commit that landed but reported a failure: resumes after it, and reads what it wrote from the store', async function () {
-    const committer = (await stores.readModel.openBackgroundCommitter?.())!;
-    const { logger, entries } = capturingLogger();
     let commits = 0;
     // The 3rd commit lands, then fails (a lost reply): the projector never hears of its documents.
-    const landedThenFailed = async (commits_: readonly ProjectionCommit[]) => {
+    const { warnings } = await rebuildThrough(async (batch, committer) => {
       commits += 1;
-      await committer.commitAll(commits_);
+      await committer.commitAll(batch);
       if (commits === 3) throw new Error('connection reset after commit');
-    };
-    const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context, logger, batchSize: 97, pipeline: true, trackAbsence: true, commitAll: landedThenFailed, owner: 'pipelined-test' });
-    try {
-      expect(await projector.acquireLeases(false)).to.equal(true);
-      await projector.prepare();
-      for (const projection of allProjections) await stores.readModel.reset(projection.name, projection.collections.map((collection) => collection.name));
-      await projector.prepare();
-      await projector.catchUp();
-    } finally {
-      await projector.stop();
-      await committer.close();
-    }
-    expect(entries.filter((entry) => entry['level'] === 'warn').map((entry) => entry['error'])).to.deep.equal(['connection reset after commit']);
+    });
+    expect(warnings.map((entry) => entry['error'])).to.deep.equal(['connection reset after commit']);
     // Had the projector gone on telling absent documents from the ids it saw committed, those
     // of the 3rd batch would count as absent and later events would start them over.
     expectSameDocs(await dumpDocs(stores.readModel, allProjections), reference);

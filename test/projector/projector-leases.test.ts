@@ -12,7 +12,7 @@ import { LeaseLostError, Projector } from '../../src/projector/projector.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { ReadModelStore } from '../../src/stores/read-model.js';
-import { memoryReadModel } from './support.js';
+import { memoryStores } from './support.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const TTL_MS = 300;
@@ -52,12 +52,11 @@ function flakyLeases(readModel: ReadModelStore, commitDelayMs: number) {
 describe('Projector leases', function () {
   this.timeout(20_000);
   let eventStore: SqliteEventStore;
-  let close: () => void;
+  let close: () => Promise<void>;
   let base: ReadModelStore;
 
   beforeEach(async function () {
-    eventStore = new SqliteEventStore({ path: ':memory:' });
-    ({ readModel: base, close } = memoryReadModel());
+    ({ eventStore, readModel: base, close } = memoryStores());
     for (let i = 0; i < EVENTS; i++) {
       const event = { id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, user: 'u1', timestamp: '2026-01-01T00:00:00.000Z', type: 'subscribe' as const, object: { rss_source_feed: `https://e.example.com/${i}` }, data: {} };
       await eventStore.append(streams.user('u1'), [toStoreEvent(event, { username: 'one' })]);
@@ -65,8 +64,7 @@ describe('Projector leases', function () {
   });
 
   afterEach(async function () {
-    await eventStore.close();
-    close();
+    await close();
   });
 
   /** A projector holding its lease, ready to catch up (pipelined: as rebuilds do). */

@@ -6,6 +6,7 @@ import { emptyView, StagedView } from '../../projections/staged-view.js';
 import { PROJECTED_STREAM_PREFIXES, toProjectedEvent } from '../../src/projector/projected-event.js';
 import { START, type EventStore, type Position } from '../../src/stores/event-store.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
+import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { ReadModelStore, StoredDoc } from '../../src/stores/read-model.js';
 
 /** Every collection of every projection, internal ones included, in one object to deep-compare. */
@@ -15,6 +16,20 @@ export async function dumpDocs(readModel: ReadModelStore, projections: readonly 
     for (const { name } of projection.collections) dump[name] = await readModel.find(name);
   }
   return dump;
+}
+
+/** An in-memory event store and read model, for projector tests (both closed by `close`). */
+export function memoryStores(): { eventStore: SqliteEventStore; readModel: SqliteReadModelStore; close: () => Promise<void> } {
+  const eventStore = new SqliteEventStore({ path: ':memory:' });
+  const { readModel, close } = memoryReadModel();
+  return {
+    eventStore,
+    readModel,
+    close: async () => {
+      await eventStore.close();
+      close();
+    },
+  };
 }
 
 /** A read model in its own in-memory database (closed with the returned function). */
