@@ -109,11 +109,6 @@ export class LoadingView implements ProjectionView {
     this.written = new Map(collections.map((collection) => [collection, new WrittenIds()]));
   }
 
-  /** Collections whose absent documents this view answers for without the store (tests, metrics). */
-  trackedCollections(): string[] {
-    return [...(this.written?.keys() ?? [])];
-  }
-
   /** After a commit: documents now hold what was written; query results may be stale. */
   committed(changes: readonly { op: 'put' | 'delete'; collection: string; id: string; doc?: Doc }[]): void {
     this.queries.clear();
