@@ -145,7 +145,7 @@ export class Projector {
   }
 
   /**
-   * A projection starting from nothing (a rebuild, a new deployment) whose collections are empty:
+   * A projection rebuilt from nothing (trackAbsence) whose collections are empty:
    * every document it will read by id is one it wrote first, so its loading view can tell which
    * do not exist without asking the store (most of a rebuild's reads).
    */
@@ -445,14 +445,9 @@ export class Projector {
    */
   private async evolve(runner: Runner, event: ProjectedEvent, staged: StagedView, recorded: RecordedEvent): Promise<DocChange[]> {
     for (let round = 0; round < MAX_LOAD_ROUNDS; round++) {
-      if (runner.view.hasMissing()) await runner.view.loadMissing();
-      let changes: DocChange[];
-      try {
-        changes = runner.projection.evolve(event, staged, this.options.context);
-      } catch (error) {
-        return [this.park(runner, recorded, error)];
-      }
-      if (!runner.view.hasMissing()) return changes;
+      await runner.view.loadMissing();
+      const changes = this.evolveLoaded(runner, event, staged, recorded);
+      if (changes) return changes;
     }
     return [this.park(runner, recorded, new Error(`evolve still needed more documents after ${MAX_LOAD_ROUNDS} loads`))];
   }
