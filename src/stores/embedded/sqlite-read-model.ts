@@ -170,7 +170,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [...(query?.orderBy ?? []).map(({ field, direction }) => `${fieldExpr(field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`), 'id ASC'];
     // The limit is a parameter, not part of the SQL: statements are cached by their SQL, and the
-    // projector asks for ever-different limits (it pads them by its pending documents), which
+    // projector asks for ever-different limits (it pads them for its pending documents), which
     // grew the cache without bound (hundreds of MB over a rebuild). -1 is SQLite's "no limit".
     const limit = query?.limit !== undefined ? Math.max(0, Math.floor(query.limit)) : -1;
     return { sql: `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`, params: [...where.params, limit] };
