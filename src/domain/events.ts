@@ -6,8 +6,10 @@
 import { z } from 'zod';
 
 export const LIMITS = {
+  /** gpodder.net's limit; media URLs of tracking redirects and signed CDNs come close to it. */
   url: 2048,
-  guid: 1024,
+  /** An episode's identity is its RSS guid or, without one, its media URL: as long as a URL. */
+  guid: 2048,
   title: 1024,
   text: 4096,
   id: 128,
@@ -187,8 +189,13 @@ export const syncData = z
 
 // ---- gpodder.net API v2 (SPEC 10): episode actions, devices, sync groups, settings -------
 
-/** gpodder's `download`, `delete` and `new` actions (its `play` maps onto `play`). */
-export const EPISODE_ACTIONS = ['download', 'delete', 'new'] as const;
+/**
+ * gpodder's `download`, `delete` and `new` actions. Its `play` maps onto `play` when it carries
+ * a position; a `play` without a usable one (gPodder queues one each time playback starts,
+ * AntennaPod sends -1 for an unknown position) is kept here as a playback start: other devices
+ * see it, and it moves no position (docs/design.md, "Plays without a position").
+ */
+export const EPISODE_ACTIONS = ['download', 'delete', 'new', 'play'] as const;
 export const episodeActionData = z
   .object({ action: z.enum(EPISODE_ACTIONS), device: device.optional(), enclosure: enclosure.optional() })
   .strict();

@@ -143,11 +143,6 @@ export const gpodderActionInput = z
     started: seconds,
     position: seconds,
     total: seconds,
-  })
-  .superRefine((action, ctx) => {
-    if (action.action === 'play' && action.position === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['position'], message: 'a play action needs a position (seconds, 0 or more)' });
-    }
   });
 export type GpodderActionInput = z.infer<typeof gpodderActionInput>;
 
@@ -196,11 +191,6 @@ export function prepareUpload(user: string, inputs: readonly GpodderActionInput[
     const podcast = rewrites.sanitize(input.podcast);
     const episode = rewrites.sanitize(input.episode);
     if (podcast === undefined || episode === undefined) continue;
-    // Without a guid the media URL is the episode's identity, which is bounded like a guid.
-    if (input.guid === undefined && episode.length > LIMITS.guid) {
-      rewrites.reject(input.episode);
-      continue;
-    }
     const play = input.action === 'play';
     const record: GpodderActionRecord = {
       podcast,
@@ -239,14 +229,27 @@ export function isPlayedAt(position: number, total: number | undefined): boolean
   return total !== undefined && total > 0 && position >= total;
 }
 
-/** The event an action becomes (`play`, or `episode_action` for download/delete/new). */
+/**
+ * Whether a `play` action tells where playback is. gPodder's playback start carries no
+ * position, AntennaPod sends -1 (read as none) for an unknown one, and 0 of a total of 0
+ * when it knew neither (a stream of unknown length paused at once): such a play says only
+ * that playback started, so it must never move a position another device set.
+ */
+export function hasUsablePosition(record: Pick<GpodderActionRecord, 'position' | 'total'>): record is { position: number; total?: number | undefined } {
+  return record.position !== undefined && !(record.position === 0 && record.total === 0);
+}
+
+/**
+ * The event an action becomes: `play` for a play with a usable position, else `episode_action`
+ * (download, delete, new, and `play` as a playback start).
+ */
 export function actionToEvent(user: string, id: string, record: GpodderActionRecord): UserEventOf<'play'> | UserEventOf<'episode_action'> {
   const object = { rss_source_feed: record.podcast, rss_source_id: record.guid ?? record.episode };
   const enclosure = { url: record.episode };
   const device = record.device === undefined ? {} : { device: record.device };
   const envelope = { id, user, timestamp: record.timestamp, object };
-  if (record.action === 'play') {
-    const position = record.position ?? 0;
+  if (record.action === 'play' && hasUsablePosition(record)) {
+    const position = record.position;
     return {
       ...envelope,
       type: 'play',
@@ -282,12 +285,19 @@ export interface GpodderAction {
  * How an event reads as a gpodder action, or undefined for events that are not episode
  * actions. A played episode reads as position = total, which is how AntennaPod and gPodder
  * mark one finished; without a known total, the total is the position (at least 1 s).
+ *
+ * gpodder clients identify an episode by its media URL. A native event names it by its RSS
+ * guid and, when the client knew it, its enclosure URL; `knownUrl` is a media URL learnt
+ * from another event of the same episode. An event whose media URL is unknown is not an
+ * episode action a gpodder client can use (it would file it under a URL that is no URL), so
+ * it is left out (docs/design.md, "What gpodder clients see").
  */
-export function presentAction(event: UserEvent): GpodderAction | undefined {
+export function presentAction(event: UserEvent, knownUrl?: string): GpodderAction | undefined {
   if (event.type !== 'play' && event.type !== 'position' && event.type !== 'episode_action') return undefined;
   const { rss_source_feed: podcast, rss_source_id: identity } = event.object;
-  const url = event.type === 'position' ? undefined : event.data.enclosure?.url;
-  const episode = url ?? identity;
+  const url = (event.type === 'position' ? undefined : event.data.enclosure?.url) ?? knownUrl ?? (sanitizeUrl(identity) === identity ? identity : undefined);
+  if (url === undefined) return undefined;
+  const episode = url;
   const base = {
     podcast,
     episode,

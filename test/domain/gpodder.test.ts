@@ -99,7 +99,7 @@ describe('gpodder: action input', () => {
   });
 
   it('names the bad field', () => {
-    const result = gpodderUploadBody.safeParse([{ podcast: FEED, episode: MP3, action: 'play' }, { podcast: FEED, episode: MP3, action: 'flattr' }, { podcast: FEED, action: 'new' }]);
+    const result = gpodderUploadBody.safeParse([{ podcast: FEED, episode: MP3, action: 'play', position: 'soon' }, { podcast: FEED, episode: MP3, action: 'flattr' }, { podcast: FEED, action: 'new' }]);
     expect(result.success).to.equal(false);
     const paths = result.error!.issues.map((issue) => issue.path.join('.'));
     expect(paths).to.include.members(['0.position', '1.action', '2.episode']);
@@ -143,10 +143,32 @@ describe('gpodder: preparing an upload', () => {
     expect(prepared.devices).to.deep.equal(['a', 'b']);
   });
 
-  it('rejects an episode URL too long to be its identity when there is no guid', () => {
-    const long = `https://cdn.example.com/${'e'.repeat(1100)}.mp3`;
-    expect(prepareUpload('u1', [input({ episode: long })], NOW).actions).to.have.length(0);
-    expect(prepareUpload('u1', [input({ episode: long, guid: 'g' })], NOW).actions).to.have.length(1);
+  it('keeps media URLs up to 2,048 characters (the limit of gpodder.net) as the identity, and reports longer ones', () => {
+    const long = `https://cdn.example.com/${'e'.repeat(2048 - 28)}.mp3`;
+    expect(long).to.have.length(2048);
+    const kept = prepareUpload('u1', [input({ episode: long })], NOW);
+    expect(kept.actions).to.have.length(1);
+    expect(kept.updateUrls).to.deep.equal([]);
+    expectValidEvent(actionToEvent('u1', kept.actions[0]!.id, kept.actions[0]!.record));
+    const tooLong = `${long}x`;
+    expect(prepareUpload('u1', [input({ episode: tooLong })], NOW).updateUrls).to.deep.equal([[tooLong, '']]);
+  });
+
+  it('keeps a play without a usable position as a playback start that carries no position', () => {
+    const cases: Record<string, unknown>[] = [{}, { position: -1, started: -1, total: -1 }, { position: 0, started: 0, total: 0 }, { position: null }, { started: 10, total: 600 }];
+    for (const fields of cases) {
+      const prepared = prepareUpload('u1', [input({ action: 'play', ...fields })], NOW);
+      expect(prepared.actions, JSON.stringify(fields)).to.have.length(1);
+      const { id, record } = prepared.actions[0]!;
+      const event = actionToEvent('u1', id, record);
+      expectValidEvent(event);
+      expect(event.type, JSON.stringify(fields)).to.equal('episode_action');
+      expect(event.data).to.deep.equal({ action: 'play', enclosure: { url: MP3 } });
+      // Served back without started/total, which mygpoclient refuses without a position.
+      expect(presentAction(event)).to.deep.equal({ podcast: FEED, episode: MP3, timestamp: formatGpodderTimestamp(NOW), action: 'play' });
+    }
+    const atStart = actionToEvent('u1', 'x', prepareUpload('u1', [input({ action: 'play', position: 0, total: 600 })], NOW).actions[0]!.record);
+    expect(atStart.type, 'position 0 of a known length is a position').to.equal('play');
   });
 });
 
@@ -218,13 +240,21 @@ describe('gpodder: actions ↔ events', () => {
     const played: UserEvent = { ...base, type: 'play', data: { played: true, position: 0, enclosure: { url: MP3, duration: 1800.4 } } };
     expect(presentAction(played)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 1800, total: 1800 });
     const noTotal: UserEvent = { ...base, type: 'play', data: { played: true, position: 0 } };
-    expect(presentAction(noTotal)).to.deep.include({ episode: 'guid-1', position: 1, total: 1 });
-    expect(presentAction(noTotal)).not.to.have.property('guid');
+    expect(presentAction(noTotal, MP3)).to.deep.include({ episode: MP3, guid: 'guid-1', position: 1, total: 1 });
     const resumed: UserEvent = { ...base, type: 'play', data: { played: false, position: 61.7, device: 'phone' } };
-    expect(presentAction(resumed)).to.deep.equal({ podcast: FEED, episode: 'guid-1', device: 'phone', timestamp: '2026-01-02T03:04:05', action: 'play', position: 62 });
+    expect(presentAction(resumed, MP3)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', device: 'phone', timestamp: '2026-01-02T03:04:05', action: 'play', position: 62 });
     const position: UserEvent = { ...base, type: 'position', data: { position: 30 } };
-    expect(presentAction(position)).to.deep.equal({ podcast: FEED, episode: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 30 });
+    expect(presentAction(position, MP3)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 30 });
+    // A media URL as the identity (what gpodder uploads without a guid) is the episode.
+    const byUrl: UserEvent = { ...base, object: { rss_source_feed: FEED, rss_source_id: MP3 }, type: 'position', data: { position: 30 } };
+    expect(presentAction(byUrl)).to.deep.include({ episode: MP3 }).and.not.to.have.property('guid');
     expect(presentAction({ ...base, type: 'share', data: {} })).to.equal(undefined);
+  });
+
+  it('leaves out a native event whose media URL is unknown: gpodder clients need a URL, not a guid', () => {
+    const base = { id: '00000000-0000-4000-8000-000000000001', user: 'u1', timestamp: '2026-01-02T03:04:05.678Z', object: { rss_source_feed: FEED, rss_source_id: 'ep-1' } };
+    expect(presentAction({ ...base, type: 'play', data: { played: false, position: 5 } })).to.equal(undefined);
+    expect(presentAction({ ...base, type: 'position', data: { position: 5 } })).to.equal(undefined);
   });
 
   it('aggregated keeps the latest action of each episode, by action time', () => {

@@ -11,7 +11,7 @@ import type { Doc } from '../../src/stores/read-model.js';
 import type { CheckpointEvent, ProjectedEvent, Projection } from '../../projections/projection.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
 import { gpodderDevicesProjection, GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderRecordOf } from '../../projections/gpodder-devices.js';
-import { EPISODE_ACTIONS, episodeActionsProjection } from '../../projections/episode-actions.js';
+import { EPISODE_ACTIONS, EPISODE_MEDIA_URLS, episodeActionsProjection } from '../../projections/episode-actions.js';
 import type { Actor } from './harness.js';
 import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
 
@@ -93,13 +93,26 @@ describe('gpodder_devices read model', () => {
 
 describe('episode_actions read model', () => {
   it('holds gpodder actions and native plays as gpodder actions, stamped with their position', () => {
-    const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, gp.download(alice, 'e1'), events.play(alice, 'e2'), events.subscribe(alice));
+    const mp3 = 'https://cdn.example.com/e2.mp3';
+    const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, gp.download(alice, 'e1'), events.play(alice, 'e2', FEED_A, { enclosure: { url: mp3 } }), events.subscribe(alice));
     const docs = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq']));
     expect(docs.map((doc) => [doc['seq'], (doc['action'] as Doc)['action'], doc['device']])).to.deep.equal([
       [1, 'download', 'phone'],
       [2, 'play', 'phone'],
     ]);
-    expect(docs[1]!['action']).to.deep.include({ podcast: FEED_A, episode: 'e2', position: 10, total: 10 });
+    expect(docs[1]!['action']).to.deep.include({ podcast: FEED_A, episode: mp3, guid: 'e2', position: 10, total: 10 });
+  });
+
+  it('reads a native play that names no media URL on the URL known for its episode, and leaves it out while none is', () => {
+    const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, events.play(alice, 'e1'), gp.download(alice, 'e1'), events.play(alice, 'e1'));
+    const actions = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((doc) => doc['action'] as Doc);
+    expect(actions.map((action) => [action['action'], action['episode']])).to.deep.equal([
+      ['download', 'https://cdn.example.com/e1.mp3'],
+      ['play', 'https://cdn.example.com/e1.mp3'],
+    ]);
+    expect(actions.every((action) => /^https:\/\//.test(String(action['episode'])))).to.equal(true);
+    h.apply(alice, events.remove(alice, { rss_source_feed: FEED_A, rss_source_id: 'e1' }));
+    expect(h.docs(EPISODE_MEDIA_URLS)).to.deep.equal([]);
   });
 
   it('forgets an erased feed or episode, and the whole user on account deletion', () => {
@@ -118,20 +131,21 @@ describe('episode_actions read model', () => {
   });
 
   it('after retention, keeps the retained actions plus each play status, and equals a rebuild', () => {
-    const history = [gp.download(alice, 'e1'), events.play(alice, 'e1'), events.play(alice, 'e2'), gp.download(alice, 'e3'), events.play(alice, 'e3')];
-    // Revisions 0-2 are truncated by the checkpoint at revision 5.
+    const withUrl = (guid: string) => events.play(alice, guid, FEED_A, { enclosure: { url: `https://cdn.example.com/${guid}.mp3` } });
+    const history = [gp.download(alice, 'e1'), withUrl('e1'), withUrl('e2'), gp.download(alice, 'e3'), events.play(alice, 'e3'), events.play(alice, 'e4')];
+    // Revisions 0-2 are truncated by the checkpoint at revision 6.
     const numbered = history.map((event, i) => ({ event, revision: i, seq: 10 + i }));
-    const cp = { event: checkpoint(alice, history, 3), revision: 5, seq: 20 };
-    const live = project(episodeActionsProjection, [...numbered, cp])(EPISODE_ACTIONS);
-    const rebuilt = project(episodeActionsProjection, [...numbered.slice(3), cp])(EPISODE_ACTIONS);
-    expect(live).to.deep.equal(rebuilt);
-    const actions = live.map(({ doc }) => [(doc['action'] as Doc)['action'], doc['guid'], doc['seq']]);
+    const cp = { event: checkpoint(alice, history, 3), revision: 6, seq: 20 };
+    const live = project(episodeActionsProjection, [...numbered, cp]);
+    const rebuilt = project(episodeActionsProjection, [...numbered.slice(3), cp]);
+    for (const collection of [EPISODE_ACTIONS, EPISODE_MEDIA_URLS]) expect(live(collection), collection).to.deep.equal(rebuilt(collection));
+    const actions = live(EPISODE_ACTIONS).map(({ doc }) => [(doc['action'] as Doc)['action'], doc['guid'], doc['seq']]);
     expect(actions).to.have.deep.members([
       ['download', 'e3', 13],
+      // e3's play named no URL: it reads on the download's. e4's URL was never known.
       ['play', 'e3', 14],
       ['play', 'e1', 20],
       ['play', 'e2', 20],
-      ['play', 'e3', 20],
     ]);
   });
 });

@@ -46,6 +46,27 @@ describe('gpodder API: episode actions', function () {
     expect(response.body.update_urls).to.deep.equal([]);
   });
 
+  it('accepts plays without a usable position (gPodder: none; AntennaPod: -1/-1/-1, 0/0/0), serves them without numbers, and never lets them move a position', async () => {
+    const played = action({ action: 'play', started: 0, position: 300, total: 1200, timestamp: '2026-02-01T10:00:00', device: 'laptop' });
+    const later = ['2026-02-01T11:00:00', '2026-02-01T11:05:00', '2026-02-01T11:10:00'];
+    const response = await upload([
+      played,
+      action({ action: 'play', timestamp: later[0], device: 'gpodder' }),
+      action({ action: 'play', started: -1, position: -1, total: -1, timestamp: later[1], device: 'antennapod' }),
+      action({ action: 'play', started: 0, position: 0, total: 0, timestamp: later[2], device: 'antennapod' }),
+    ]);
+    expect(response.status, JSON.stringify(response.body)).to.equal(200);
+    const actions = (await download('?since=0')).body.actions as Action[];
+    expect(actions).to.have.length(4);
+    for (const served of actions.slice(1)) {
+      expect(served).to.include({ action: 'play' });
+      expect(served, 'no started/total without a position (mygpoclient refuses them)').not.to.have.any.keys('started', 'position', 'total');
+    }
+    const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${user.token}`);
+    expect(statuses.body.play_statuses).to.have.length(1);
+    expect(statuses.body.play_statuses[0]).to.include({ position: 300, played: false });
+  });
+
   it('answers actions with gpodder timestamps, lowercase actions, started/position/total only on play', async () => {
     await upload([
       action({ action: 'DOWNLOAD', device: 'phone', position: 5 }),
@@ -143,7 +164,7 @@ describe('gpodder API: episode actions', function () {
 
   it('400 naming the field for bad actions or queries, nothing written; never a 500', async () => {
     const before = await service.eventCount();
-    const bad = await upload([action(), action({ action: 'play' }), action({ action: 'flattr' }), action({ timestamp: 'noon' }), action({ device: 'my device' })]);
+    const bad = await upload([action(), action({ action: 'play', position: 'later' }), action({ action: 'flattr' }), action({ timestamp: 'noon' }), action({ device: 'my device' })]);
     expect(bad.status).to.equal(400);
     expect(bad.body.details.issues.map((issue: { path: string }) => issue.path)).to.include.members(['1.position', '2.action', '3.timestamp', '4.device']);
     for (const body of ['{"podcast":', '"x"', '42']) {
@@ -171,9 +192,9 @@ describe('gpodder API: episode actions', function () {
     );
     // Atomic: one bad action at the very end and nothing of the other 9,999 lands.
     const before = await service.eventCount();
-    const rejected = await upload([...actions.slice(0, 9_999), action({ action: 'play' })]);
+    const rejected = await upload([...actions.slice(0, 9_999), action({ action: 'play', total: 'long' })]);
     expect(rejected.status).to.equal(400);
-    expect(rejected.body.details.issues[0].path).to.equal('9999.position');
+    expect(rejected.body.details.issues[0].path).to.equal('9999.total');
     expect(await service.eventCount()).to.equal(before);
 
     const started = performance.now();
