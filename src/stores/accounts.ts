@@ -42,14 +42,16 @@ export interface NewToken {
 /**
  * A pending Nextcloud Login Flow v2 (docs/design.md, "Login Flow v2"). Both of its secrets are
  * stored hashed: the poll token (the app's) and the login token (in the browser's URL). Once
- * the user grants access, the new app password waits here sealed under the poll token, so only
- * the app that started the flow can read it, once.
+ * the user grants access, the new app password waits here encrypted to the flow's key, whose
+ * private half only the poll token unseals: only the app that started the flow reads it, once.
  */
 export interface LoginFlow {
   readonly pollHash: string;
   readonly loginHash: string;
   /** The app, as its User-Agent named it. */
   readonly clientName: string;
+  /** The flow's public key, and its private key sealed under the poll token (src/auth/login-flow-crypto.ts). */
+  readonly sealedKey: string;
   readonly createdAt: string;
   readonly expiresAt: string;
   readonly grant: { readonly loginName: string; readonly sealedPassword: string } | null;

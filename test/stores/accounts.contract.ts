@@ -149,7 +149,7 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
     });
 
     it('login flows: found by login hash until they expire, granted once, taken once by poll hash', async function () {
-      const flow = (suffix: string, expiresAt: string) => ({ pollHash: `poll-${suffix}-${ns}`, loginHash: `login-${suffix}-${ns}`, clientName: 'AntennaPod/3.5', createdAt: '2024-06-01T00:00:00.000Z', expiresAt });
+      const flow = (suffix: string, expiresAt: string) => ({ pollHash: `poll-${suffix}-${ns}`, loginHash: `login-${suffix}-${ns}`, clientName: 'AntennaPod/3.5', sealedKey: 'key', createdAt: '2024-06-01T00:00:00.000Z', expiresAt });
       const live = flow('a', '2024-06-01T00:20:00.000Z');
       await store.createLoginFlow(live);
       const during = '2024-06-01T00:05:00.000Z';

@@ -25,6 +25,7 @@ interface LoginFlowRow {
   poll_hash: string;
   login_hash: string;
   client_name: string;
+  sealed_key: string;
   created_at: string;
   expires_at: string;
   login_name: string | null;
@@ -53,6 +54,7 @@ const toLoginFlow = (row: LoginFlowRow): LoginFlow => ({
   pollHash: row.poll_hash,
   loginHash: row.login_hash,
   clientName: row.client_name,
+  sealedKey: row.sealed_key,
   createdAt: row.created_at,
   expiresAt: row.expires_at,
   grant: row.login_name !== null && row.sealed_password !== null ? { loginName: row.login_name, sealedPassword: row.sealed_password } : null,
@@ -81,6 +83,7 @@ export class SqliteAccountStore implements AccountStore {
         poll_hash TEXT PRIMARY KEY,
         login_hash TEXT NOT NULL UNIQUE,
         client_name TEXT NOT NULL,
+        sealed_key TEXT NOT NULL,
         created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL,
         login_name TEXT,
@@ -164,8 +167,8 @@ export class SqliteAccountStore implements AccountStore {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM login_flows WHERE expires_at <= ?').run(flow.createdAt);
       this.db
-        .prepare('INSERT INTO login_flows (poll_hash, login_hash, client_name, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
-        .run(flow.pollHash, flow.loginHash, flow.clientName, flow.createdAt, flow.expiresAt);
+        .prepare('INSERT INTO login_flows (poll_hash, login_hash, client_name, sealed_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(flow.pollHash, flow.loginHash, flow.clientName, flow.sealedKey, flow.createdAt, flow.expiresAt);
     })();
   }
 

@@ -42,6 +42,7 @@ interface LoginFlowShape {
   _id: string;
   loginHash: string;
   clientName: string;
+  sealedKey: string;
   createdAt: string;
   expiresAt: string;
   grant: { loginName: string; sealedPassword: string } | null;
@@ -51,6 +52,7 @@ const toLoginFlow = (raw: LoginFlowShape): LoginFlow => ({
   pollHash: raw._id,
   loginHash: raw.loginHash,
   clientName: raw.clientName,
+  sealedKey: raw.sealedKey,
   createdAt: raw.createdAt,
   expiresAt: raw.expiresAt,
   grant: raw.grant,
@@ -208,17 +210,18 @@ export class MongoAccountStore implements AccountStore {
 
   async revokeToken(userId: string, tokenId: string): Promise<boolean> {
     await this.init();
+    // Children first, then the token: a crash in between leaves the token itself, and the
+    // user's retried revocation finishes the job (never a live session of a revoked password).
+    if ((await this.tokens.countDocuments({ _id: tokenId, userId }, { limit: 1 })) === 0) return false;
+    await this.tokens.deleteMany({ parentId: tokenId, userId });
     const result = await this.tokens.deleteOne({ _id: tokenId, userId });
-    // Not one transaction: a crash in between leaves sessions of a revoked app password, which
-    // authenticate nobody (the service checks that a session's parent still exists).
-    if (result.deletedCount > 0) await this.tokens.deleteMany({ parentId: tokenId, userId });
     return result.deletedCount > 0;
   }
 
   async createLoginFlow(flow: Omit<LoginFlow, 'grant'>): Promise<void> {
     await this.init();
     await this.loginFlows.deleteMany({ expiresAt: { $lte: flow.createdAt } });
-    await this.loginFlows.insertOne({ _id: flow.pollHash, loginHash: flow.loginHash, clientName: flow.clientName, createdAt: flow.createdAt, expiresAt: flow.expiresAt, grant: null });
+    await this.loginFlows.insertOne({ _id: flow.pollHash, loginHash: flow.loginHash, clientName: flow.clientName, sealedKey: flow.sealedKey, createdAt: flow.createdAt, expiresAt: flow.expiresAt, grant: null });
   }
 
   async findLoginFlow(loginHash: string, now: string): Promise<LoginFlow | undefined> {
