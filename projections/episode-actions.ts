@@ -23,12 +23,6 @@ import type { ProjectedEvent, Projection, ProjectionView } from './projection.js
 import { del, put, recordedSeconds, userDocId } from './projection.js';
 
 export const EPISODE_ACTIONS = 'episode_actions';
-/**
- * The media URL last seen for each of a user's episodes, so a native event that names its
- * episode by guid alone still reads as an action on that URL (src/domain/gpodder.ts,
- * presentAction). Erased with the episode.
- */
-export const EPISODE_MEDIA_URLS = 'episode_media_urls';
 
 export interface EpisodeActionDoc {
   user: string;
@@ -41,6 +35,7 @@ export interface EpisodeActionDoc {
   device: string | null;
   /** When the store recorded the event (unix seconds): the Nextcloud API's `since` reads by it. */
   at: number;
+  /** `episode` is "" when the event named no media URL: readers resolve it (src/services/gpodder-episodes.ts). */
   action: GpodderAction;
 }
 
@@ -57,27 +52,8 @@ function deleteAll(view: ProjectionView, where: Record<string, string>, lessThan
     .map(({ id }) => del(EPISODE_ACTIONS, id));
 }
 
-const mediaUrlDocId = (user: string, feed: string, guid: string) => userDocId(user, createHash('sha256').update(episodeKey(feed, guid)).digest('hex'));
-
-/** The media URL of the event's episode: the event's own, else the last one seen for it. */
-function mediaUrlOf(projected: ProjectedEvent & { event: UserEvent }, view: ProjectionView): { url: string | undefined; changes: DocChange[] } {
-  const { event, user } = projected;
-  if (event.object === null) return { url: undefined, changes: [] };
-  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
-  if (guid === undefined) return { url: undefined, changes: [] };
-  const id = mediaUrlDocId(user, feed, guid);
-  const own = event.type === 'play' || event.type === 'episode_action' ? event.data.enclosure?.url : undefined;
-  if (own === undefined) return { url: view.get(EPISODE_MEDIA_URLS, id)?.['url'] as string | undefined, changes: [] };
-  const known = view.get(EPISODE_MEDIA_URLS, id);
-  return { url: own, changes: known?.['url'] === own ? [] : [put(EPISODE_MEDIA_URLS, id, { user, feed, guid, url: own })] };
-}
-
-function deleteMediaUrls(view: ProjectionView, where: Record<string, string>): DocChange[] {
-  return view.find(EPISODE_MEDIA_URLS, { where }).map(({ id }) => del(EPISODE_MEDIA_URLS, id));
-}
-
 /** A retained play status as the `play` action it amounts to (an id per episode, so a later checkpoint replaces it). */
-function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocChange[] {
+function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocChange {
   const event: UserEvent = {
     id: projected.event.id,
     user: projected.user,
@@ -87,8 +63,7 @@ function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocCh
     data: { played: status.played, position: status.position, ...(status.rss_enclosure ? { enclosure: status.rss_enclosure } : {}) },
   };
   const key = createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex');
-  const action = presentAction(event);
-  return action === undefined ? [] : [put(EPISODE_ACTIONS, userDocId(projected.user, `state-${key}`), actionDoc(projected, action, status.rss_source_id))];
+  return put(EPISODE_ACTIONS, userDocId(projected.user, `state-${key}`), actionDoc(projected, presentAction(event)!, status.rss_source_id));
 }
 
 export const episodeActionsProjection: Projection = {
@@ -96,40 +71,26 @@ export const episodeActionsProjection: Projection = {
   // One index, the user's actions in `$all` order: it pages every download, and a download
   // filtered by podcast or device, an erasure or a truncation walks the user's actions with it.
   // (Indexes by podcast and by device cost three index writes per action for those rare reads.)
-  collections: [
-    { name: EPISODE_ACTIONS, indexes: [['user', 'seq']] },
-    { name: EPISODE_MEDIA_URLS, indexes: [['user', 'feed', 'guid']] },
-  ],
+  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq']] }],
   evolve(projected, view) {
     const { event } = projected;
     const user = projected.user;
     switch (event.type) {
       case 'play':
       case 'position':
-      case 'episode_action': {
-        const media = mediaUrlOf({ ...projected, event }, view);
-        const action = presentAction(event, media.url);
-        return [...media.changes, ...(action === undefined ? [] : [put(EPISODE_ACTIONS, episodeActionDocId(user, event.id), actionDoc(projected, action, event.object.rss_source_id))])];
-      }
+      case 'episode_action':
+        return [put(EPISODE_ACTIONS, episodeActionDocId(user, event.id), actionDoc(projected, presentAction(event)!, event.object.rss_source_id))];
       case 'remove': {
         const scope = event.object;
-        const where: Record<string, string> = scope === null ? { user } : scope.rss_source_id === undefined ? { user, feed: scope.rss_source_feed } : { user, feed: scope.rss_source_feed, guid: scope.rss_source_id };
-        return [...deleteAll(view, where), ...deleteMediaUrls(view, where)];
+        if (scope === null) return deleteAll(view, { user });
+        return deleteAll(view, scope.rss_source_id === undefined ? { user, feed: scope.rss_source_feed } : { user, feed: scope.rss_source_feed, guid: scope.rss_source_id });
       }
       case 'account_deleted':
-        return [...deleteAll(view, { user }), ...deleteMediaUrls(view, { user })];
+        return deleteAll(view, { user });
       case 'checkpoint': {
         const truncateBefore = (event.data as { truncate_before?: unknown }).truncate_before;
         const dropped = typeof truncateBefore === 'number' ? deleteAll(view, { user }, truncateBefore) : [];
-        const statuses = Object.values(event.data.state.play_statuses ?? {});
-        // Known media URLs restart from the checkpoint's own, as a rebuild from it would.
-        const urls = statuses.flatMap((status) => {
-          const url = status.rss_enclosure?.url;
-          const { rss_source_feed: feed, rss_source_id: guid } = status;
-          return url === undefined ? [] : [put(EPISODE_MEDIA_URLS, mediaUrlDocId(user, feed, guid), { user, feed, guid, url })];
-        });
-        const reset = deleteMediaUrls(view, { user }).filter((change) => !urls.some((put) => put.id === change.id));
-        return [...dropped, ...reset, ...urls, ...statuses.flatMap((status) => statusAction(projected, status))];
+        return [...dropped, ...Object.values(event.data.state.play_statuses ?? {}).map((status) => statusAction(projected, status))];
       }
       default:
         return [];

@@ -268,6 +268,9 @@ export function actionToEvent(user: string, id: string, record: GpodderActionRec
 
 // ---- episode actions: output ------------------------------------------------------------
 
+/** The `episode` of an action whose media URL the event did not name. */
+export const UNKNOWN_MEDIA_URL = '';
+
 /** An episode action as gpodder clients read it. */
 export interface GpodderAction {
   podcast: string;
@@ -287,17 +290,15 @@ export interface GpodderAction {
  * mark one finished; without a known total, the total is the position (at least 1 s).
  *
  * gpodder clients identify an episode by its media URL. A native event names it by its RSS
- * guid and, when the client knew it, its enclosure URL; `knownUrl` is a media URL learnt
- * from another event of the same episode. An event whose media URL is unknown is not an
- * episode action a gpodder client can use (it would file it under a URL that is no URL), so
- * it is left out (docs/design.md, "What gpodder clients see").
+ * guid and, when the client knew it, its enclosure URL. Without one (and without a guid that
+ * is itself a URL), `episode` is {@link UNKNOWN_MEDIA_URL}: readers resolve it from what the
+ * user's state knows, or leave the action out (docs/design.md, "What gpodder clients see").
  */
-export function presentAction(event: UserEvent, knownUrl?: string): GpodderAction | undefined {
+export function presentAction(event: UserEvent): GpodderAction | undefined {
   if (event.type !== 'play' && event.type !== 'position' && event.type !== 'episode_action') return undefined;
   const { rss_source_feed: podcast, rss_source_id: identity } = event.object;
-  const url = (event.type === 'position' ? undefined : event.data.enclosure?.url) ?? knownUrl ?? (sanitizeUrl(identity) === identity ? identity : undefined);
-  if (url === undefined) return undefined;
-  const episode = url;
+  const url = event.type === 'position' ? undefined : event.data.enclosure?.url;
+  const episode = url ?? (sanitizeUrl(identity) === identity ? identity : UNKNOWN_MEDIA_URL);
   const base = {
     podcast,
     episode,

@@ -15,7 +15,8 @@
  * continues, so a first sync of a long history arrives over a few calls.
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
-import { actionToEvent, effectiveSince, latestPerEpisode, pageByPosition, prepareUpload } from '../domain/gpodder.js';
+import { actionToEvent, effectiveSince, latestPerEpisode, pageByPosition, prepareUpload, UNKNOWN_MEDIA_URL } from '../domain/gpodder.js';
+import { episodeKey } from '../domain/state.js';
 import { byTimestamp } from '../domain/decide.js';
 import { IdempotencyConflictError } from '../stores/event-store.js';
 import type { Principal } from './accounts.js';
@@ -23,6 +24,8 @@ import type { GpodderService } from './gpodder.js';
 import { EPISODE_ACTIONS, episodeActionDocId } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { GPODDER_DEVICES } from '../../projections/gpodder-devices.js';
+import { PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { userDocId } from '../../projections/projection.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
@@ -74,7 +77,7 @@ export class GpodderEpisodeService {
   async download(principal: Principal, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number }> {
     const { readModels } = this.gpodder;
     const user = principal.userId;
-    await readModels.catchUpWithUser(user, [EPISODE_ACTIONS]);
+    await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const from = effectiveSince(query.since, await this.gpodder.headCommit());
     // Read before the documents: what is committed in between comes now and maybe again, never skipped.
     const checkpoint = await this.gpodder.checkpointCommit(EPISODE_ACTIONS);
@@ -95,7 +98,30 @@ export class GpodderEpisodeService {
       docs = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(checkpoint, from);
     }
-    const selected = query.aggregated ? latestPerEpisode(docs) : docs;
-    return { actions: selected.map((doc) => doc.action), timestamp };
+    const actions = await this.withMediaUrls(user, docs.map((doc) => doc.action));
+    return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
+  }
+
+  /**
+   * Actions whose event named no media URL, on the URL the user's play status of that episode
+   * knows (from any event that named it, or from a checkpoint); those still without one are
+   * left out: gpodder and Nextcloud clients file an action under its URL (docs/design.md,
+   * "What gpodder clients see"). Read here, not in the projection, so that a rebuild after
+   * retention (which no longer holds the events that named the URL) answers the same.
+   */
+  async withMediaUrls(user: string, actions: readonly GpodderAction[]): Promise<GpodderAction[]> {
+    const unknown = actions.filter((action) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined);
+    if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
+    const ids = [...new Set(unknown.map((action) => userDocId(user, episodeKey(action.podcast, action.guid!))))];
+    const statuses = await this.gpodder.readModels.readModel.getMany(PLAY_STATUSES, ids);
+    const urlOf = (action: GpodderAction) => {
+      const enclosure = statuses.get(userDocId(user, episodeKey(action.podcast, action.guid!)))?.['rss_enclosure'] as { url?: string } | undefined;
+      return enclosure?.url;
+    };
+    return actions.flatMap((action) => {
+      if (action.episode !== UNKNOWN_MEDIA_URL) return [action];
+      const url = action.guid === undefined ? undefined : urlOf(action);
+      return url === undefined ? [] : [{ ...action, episode: url }];
+    });
   }
 }

@@ -15,6 +15,7 @@ import type { GpodderEpisodeService } from './gpodder-episodes.js';
 import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { EPISODE_ACTIONS } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
+import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 
 export class NextcloudService {
   constructor(
@@ -57,10 +58,11 @@ export class NextcloudService {
   /** `GET /index.php/apps/gpoddersync/episode_action?since=`. */
   async episodeActions(principal: Principal, since: number | undefined): Promise<{ actions: NextcloudAction[]; timestamp: number }> {
     const { readModels } = this.gpodder;
-    await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS]);
+    await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const timestamp = this.nowS();
     const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
-    return { actions: docs.map(({ doc }) => toNextcloudAction((doc as unknown as EpisodeActionDoc).action)), timestamp };
+    const actions = await this.episodes.withMediaUrls(principal.userId, docs.map(({ doc }) => (doc as unknown as EpisodeActionDoc).action));
+    return { actions: actions.map(toNextcloudAction), timestamp };
   }
 
   /** `POST /index.php/apps/gpoddersync/episode_action/create`: the same upload as gpodder's. */

@@ -22,6 +22,7 @@ import {
   presentAction,
   sanitizeChanges,
   sanitizeUrl,
+  UNKNOWN_MEDIA_URL,
   UrlRewrites,
 } from '../../src/domain/gpodder.js';
 import { idSequence } from './spec.js';
@@ -239,22 +240,22 @@ describe('gpodder: actions ↔ events', () => {
     const base = { id: '00000000-0000-4000-8000-000000000001', user: 'u1', timestamp: '2026-01-02T03:04:05.678Z', object: { rss_source_feed: FEED, rss_source_id: 'guid-1' } };
     const played: UserEvent = { ...base, type: 'play', data: { played: true, position: 0, enclosure: { url: MP3, duration: 1800.4 } } };
     expect(presentAction(played)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 1800, total: 1800 });
-    const noTotal: UserEvent = { ...base, type: 'play', data: { played: true, position: 0 } };
-    expect(presentAction(noTotal, MP3)).to.deep.include({ episode: MP3, guid: 'guid-1', position: 1, total: 1 });
-    const resumed: UserEvent = { ...base, type: 'play', data: { played: false, position: 61.7, device: 'phone' } };
-    expect(presentAction(resumed, MP3)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', device: 'phone', timestamp: '2026-01-02T03:04:05', action: 'play', position: 62 });
+    const noTotal: UserEvent = { ...base, type: 'play', data: { played: true, position: 0, enclosure: { url: MP3 } } };
+    expect(presentAction(noTotal)).to.deep.include({ episode: MP3, guid: 'guid-1', position: 1, total: 1 });
+    const resumed: UserEvent = { ...base, type: 'play', data: { played: false, position: 61.7, device: 'phone', enclosure: { url: MP3 } } };
+    expect(presentAction(resumed)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', device: 'phone', timestamp: '2026-01-02T03:04:05', action: 'play', position: 62 });
     const position: UserEvent = { ...base, type: 'position', data: { position: 30 } };
-    expect(presentAction(position, MP3)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 30 });
+    expect(presentAction(position), 'no URL named: resolved by the reader').to.deep.equal({ podcast: FEED, episode: UNKNOWN_MEDIA_URL, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 30 });
     // A media URL as the identity (what gpodder uploads without a guid) is the episode.
     const byUrl: UserEvent = { ...base, object: { rss_source_feed: FEED, rss_source_id: MP3 }, type: 'position', data: { position: 30 } };
     expect(presentAction(byUrl)).to.deep.include({ episode: MP3 }).and.not.to.have.property('guid');
     expect(presentAction({ ...base, type: 'share', data: {} })).to.equal(undefined);
   });
 
-  it('leaves out a native event whose media URL is unknown: gpodder clients need a URL, not a guid', () => {
+  it('marks the media URL of a native event that names none as unknown, never as its guid', () => {
     const base = { id: '00000000-0000-4000-8000-000000000001', user: 'u1', timestamp: '2026-01-02T03:04:05.678Z', object: { rss_source_feed: FEED, rss_source_id: 'ep-1' } };
-    expect(presentAction({ ...base, type: 'play', data: { played: false, position: 5 } })).to.equal(undefined);
-    expect(presentAction({ ...base, type: 'position', data: { position: 5 } })).to.equal(undefined);
+    expect(presentAction({ ...base, type: 'play', data: { played: false, position: 5 } })).to.include({ episode: UNKNOWN_MEDIA_URL, guid: 'ep-1' });
+    expect(presentAction({ ...base, type: 'position', data: { position: 5 } })).to.include({ episode: UNKNOWN_MEDIA_URL, guid: 'ep-1' });
   });
 
   it('aggregated keeps the latest action of each episode, by action time', () => {
