@@ -20,7 +20,7 @@ import type { PlayStatusState } from '../src/domain/state.js';
 import { episodeKey } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
-import { del, put, userDocId } from './projection.js';
+import { del, put, recordedSeconds, userDocId } from './projection.js';
 
 export const EPISODE_ACTIONS = 'episode_actions';
 /**
@@ -39,13 +39,15 @@ export interface EpisodeActionDoc {
   /** The episode's identity (`rss_source_id`), for erasure of one episode. */
   guid: string;
   device: string | null;
+  /** When the store recorded the event (unix seconds): the Nextcloud API's `since` reads by it. */
+  at: number;
   action: GpodderAction;
 }
 
 export const episodeActionDocId = (user: string, eventId: string) => userDocId(user, eventId);
 
 function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
-  const doc: EpisodeActionDoc = { user: projected.user, seq: projected.seq, revision: projected.revision, feed: action.podcast, guid, device: action.device ?? null, action };
+  const doc: EpisodeActionDoc = { user: projected.user, seq: projected.seq, revision: projected.revision, feed: action.podcast, guid, device: action.device ?? null, at: recordedSeconds(projected), action };
   return doc as unknown as Doc;
 }
 

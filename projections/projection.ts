@@ -94,5 +94,8 @@ export interface Projection {
 export const put = (collection: string, id: string, doc: Doc): DocChange => ({ op: 'put', collection, id, doc });
 export const del = (collection: string, id: string): DocChange => ({ op: 'delete', collection, id });
 
+/** When the store recorded the event, in whole unix seconds (the server's clock, never the device's). */
+export const recordedSeconds = (projected: ProjectedEvent): number => Math.floor(Date.parse(projected.recordedAt) / 1000);
+
 /** Document id of a per-user record: user id and the record's key. */
 export const userDocId = (user: string, key: string): string => `${user}|${key}`;

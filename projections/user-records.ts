@@ -10,7 +10,7 @@ import type { UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
-import { del, put, userDocId } from './projection.js';
+import { del, put, recordedSeconds, userDocId } from './projection.js';
 
 type Slice = 'subscriptions' | 'play_statuses' | 'playlists';
 type SliceRecord = UserState[Slice][string];
@@ -24,19 +24,21 @@ export interface UserRecordProjectionOptions {
 }
 
 /**
- * Fields the projection adds to each record: owner, record key, and the `$all` position and
- * stream revision of the event that last changed it (`seq` answers sync's `since`).
+ * Fields the projection adds to each record: owner, record key, and the `$all` position,
+ * stream revision and recording time of the event that last changed it (`seq` answers sync's
+ * `since`; `at` answers the Nextcloud API's clock-based `since`).
  */
 interface RecordEnvelope {
   user: string;
   key: string;
   seq: number;
   rev: number;
+  at: number;
 }
 
 /** A per-user document without the projection's bookkeeping: the record as the domain has it. */
 export function recordOf(doc: Doc): Doc {
-  const { user: _user, key: _key, seq: _seq, rev: _rev, ...record } = doc;
+  const { user: _user, key: _key, seq: _seq, rev: _rev, at: _at, ...record } = doc;
   return record;
 }
 
@@ -69,7 +71,7 @@ export function recordChanges(
   }
   for (const [key, record] of Object.entries(after)) {
     if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
-    const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq, rev: projected.revision };
+    const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
     changes.push(put(collection, userDocId(projected.user, key), { ...(record as unknown as Doc), ...envelope }));
   }
   return changes;

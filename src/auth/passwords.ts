@@ -1,5 +1,5 @@
 /** Password hashing with scrypt (node:crypto) and random bearer tokens. */
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
@@ -33,4 +33,33 @@ export function newTokenSecret(): string {
 
 export function hashTokenSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('base64url');
+}
+
+/**
+ * Seals a secret under a token that only its holder has: AES-256-GCM with a key derived from
+ * the token. Login Flow v2 keeps a granted app password this way until the app polls for it,
+ * so the store never holds it readable.
+ */
+export function sealWith(token: string, secret: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(token), iv);
+  const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+  return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');
+}
+
+/** The secret {@link sealWith} sealed, or undefined if this token did not seal it. */
+export function unsealWith(token: string, sealed: string): string | undefined {
+  const [iv, tag, body] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
+  if (!iv || !tag || !body) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', sealingKey(token), iv);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function sealingKey(token: string): Buffer {
+  return createHash('sha256').update('podsync sealing key\u0000').update(token).digest();
 }

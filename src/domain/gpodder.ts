@@ -366,12 +366,13 @@ export function sanitizeChanges(add: readonly string[], remove: readonly string[
 export function decideSubscriptionChanges(
   subscribed: ReadonlySet<string>,
   changes: { readonly add: readonly string[]; readonly remove: readonly string[] },
-  device: string,
+  device: string | undefined,
   ctx: ActionContext & { readonly now: string },
 ): UserEvent[] {
   const events: UserEvent[] = [];
-  for (const feed of changes.add) if (!subscribed.has(feed)) events.push(newEvent(ctx, 'subscribe', ctx.now, { rss_source_feed: feed }, { device }));
-  for (const feed of changes.remove) if (subscribed.has(feed)) events.push(newEvent(ctx, 'unsubscribe', ctx.now, { rss_source_feed: feed }, { device }));
+  const data = device === undefined ? {} : { device };
+  for (const feed of changes.add) if (!subscribed.has(feed)) events.push(newEvent(ctx, 'subscribe', ctx.now, { rss_source_feed: feed }, data));
+  for (const feed of changes.remove) if (subscribed.has(feed)) events.push(newEvent(ctx, 'unsubscribe', ctx.now, { rss_source_feed: feed }, data));
   return events;
 }
 

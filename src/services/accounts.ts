@@ -22,6 +22,18 @@ export interface Principal {
   readonly tokenId: string | null;
 }
 
+/** An app password as its owner sees it (never the password itself, after creation). */
+export interface AppPassword {
+  readonly id: string;
+  readonly name: string;
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+}
+
+const appPasswordOf = (token: TokenRecord): AppPassword => ({ id: token.id, name: token.label ?? '', created_at: token.createdAt, last_used_at: token.lastUsedAt });
+
+export const appPasswordName = boundedString(128).trim().min(1, 'must not be empty');
+
 export class InvalidCredentialsError extends Error {
   override readonly name = 'InvalidCredentialsError';
   constructor() {
@@ -52,8 +64,11 @@ export class AccountService {
     return this.issueTokenFor(await this.verify(username, password), label);
   }
 
-  /** A new token for an account the caller has just authenticated (gpodder session cookies). */
-  async issueTokenFor(account: Account, label?: string): Promise<{ token: string; id: string; account: Account }> {
+  /**
+   * A new token for an account the caller has just authenticated (gpodder session cookies);
+   * `parentId` names the app password it was opened with, so that revoking one revokes both.
+   */
+  async issueTokenFor(account: Account, label?: string, parentId?: string): Promise<{ token: string; id: string; account: Account }> {
     const secret = newTokenSecret();
     const id = randomUUID();
     await this.accounts.createToken({
@@ -61,14 +76,51 @@ export class AccountService {
       userId: account.id,
       secretHash: hashTokenSecret(secret),
       label: label ?? null,
+      parentId: parentId ?? null,
       createdAt: this.clock().toISOString(),
     });
     return { token: secret, id, account };
   }
 
+  // ---- app passwords (docs/design.md, "App passwords") --------------------------------------
+
+  /** A new app password: random, shown once (returned here), stored as its hash. */
+  async createAppPassword(userId: string, name: string): Promise<AppPassword & { password: string }> {
+    const password = newTokenSecret();
+    const record = { id: randomUUID(), userId, secretHash: hashTokenSecret(password), kind: 'app_password' as const, label: name, createdAt: this.clock().toISOString() };
+    await this.accounts.createToken(record);
+    return { id: record.id, name, created_at: record.createdAt, last_used_at: null, password };
+  }
+
+  async listAppPasswords(userId: string): Promise<AppPassword[]> {
+    return (await this.accounts.listTokens(userId)).filter((token) => token.kind === 'app_password').map(appPasswordOf);
+  }
+
+  /** Revokes an app password and every session opened with it; false if the user has none with this id. */
+  async revokeAppPassword(userId: string, id: string): Promise<boolean> {
+    const owned = (await this.accounts.listTokens(userId)).some((token) => token.id === id && token.kind === 'app_password');
+    return owned && this.accounts.revokeToken(userId, id);
+  }
+
+  /**
+   * The account and app password that `password` is for `username`, if it is one. A SHA-256
+   * lookup, no scrypt: app passwords are 256 random bits, so nothing is gained by stretching.
+   * Last use is recorded at most once a minute.
+   */
+  async verifyAppPassword(username: string, password: string): Promise<{ account: Account; appPasswordId: string } | undefined> {
+    const token = await this.accounts.findToken(hashTokenSecret(password));
+    if (!token || token.kind !== 'app_password') return undefined;
+    const account = await this.accounts.findById(token.userId);
+    if (!account || account.disabled || account.username.toLowerCase() !== username.toLowerCase()) return undefined;
+    const now = this.clock();
+    if (token.lastUsedAt === null || now.getTime() - Date.parse(token.lastUsedAt) > 60_000) await this.accounts.touchToken(token.id, now.toISOString());
+    return { account, appPasswordId: token.id };
+  }
+
+  /** The principal of a bearer token (app passwords are Basic passwords, not bearer tokens). */
   async authenticateToken(secret: string): Promise<Principal | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(secret));
-    if (!token) return undefined;
+    if (!token || token.kind !== 'token') return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled) return undefined;
     return { userId: account.id, username: account.username, tokenId: token.id };

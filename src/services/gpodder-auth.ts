@@ -21,6 +21,12 @@ export const SESSION_COOKIE = 'sessionid';
 export const SESSION_LABEL = 'gpodder session';
 export const MAX_SESSIONS = 20;
 
+/** Who Basic credentials authenticated, and with which app password if not the account password. */
+export interface BasicLogin {
+  readonly account: Account;
+  readonly appPasswordId?: string;
+}
+
 interface VerifiedLogin {
   readonly accountId: string;
   readonly passwordHash: string;
@@ -52,8 +58,17 @@ export class GpodderAuth {
     this.now = options.now ?? Date.now;
   }
 
-  /** Checks Basic credentials; throws `InvalidCredentialsError` (src/services/accounts.ts). */
-  async verifyBasic(username: string, password: string): Promise<Account> {
+  /**
+   * Checks Basic credentials: an app password of the user, or the account password; throws
+   * `InvalidCredentialsError` (src/services/accounts.ts).
+   */
+  async verifyBasic(username: string, password: string): Promise<BasicLogin> {
+    const app = await this.accounts.verifyAppPassword(username, password);
+    if (app) return app;
+    return { account: await this.verifyAccountPassword(username, password) };
+  }
+
+  private async verifyAccountPassword(username: string, password: string): Promise<Account> {
     const key = createHmac('sha256', this.hmacKey).update(username).update('\u0000').update(password).digest('base64url');
     const known = this.remembered.get(key);
     if (known && known.expiresAt > this.now()) {
@@ -71,9 +86,10 @@ export class GpodderAuth {
     return account;
   }
 
-  /** A new session for the account: the cookie value and the token's id. */
-  async openSession(account: Account): Promise<{ secret: string; tokenId: string }> {
-    const issued = await this.accounts.issueTokenFor(account, SESSION_LABEL);
+  /** A new session for the login: the cookie value and the token's id. It ends with the app password it was opened with. */
+  async openSession(login: BasicLogin): Promise<{ secret: string; tokenId: string }> {
+    const { account } = login;
+    const issued = await this.accounts.issueTokenFor(account, SESSION_LABEL, login.appPasswordId);
     const sessions = (await this.accounts.listTokens(account.id))
       .filter((token) => token.label === SESSION_LABEL)
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));

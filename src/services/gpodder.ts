@@ -203,15 +203,19 @@ export class GpodderService {
     return { records, from, timestamp: Math.max(cursor, from) };
   }
 
-  /** `POST /api/2/subscriptions/{u}/{device}.json`. */
-  async uploadSubscriptionChanges(principal: Principal, device: string, add: readonly string[], remove: readonly string[]): Promise<{ timestamp: number; update_urls: [string, string][] }> {
+  /**
+   * `POST /api/2/subscriptions/{u}/{device}.json`, and the Nextcloud API's change upload, which
+   * names no device (`device` undefined: none is created or recorded).
+   */
+  async uploadSubscriptionChanges(principal: Principal, device: string | undefined, add: readonly string[], remove: readonly string[]): Promise<{ timestamp: number; update_urls: [string, string][] }> {
     const changes = sanitizeChanges(add, remove);
     if (changes.conflicts.length > 0) {
       throw new GpodderInputError(`A URL is both added and removed: ${changes.conflicts.slice(0, 3).join(', ')}`, changes.conflicts.map((url) => ({ path: 'add', message: `${url} is also in remove` })));
     }
     await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS, GPODDER_DEVICES]);
     const subscribed = new Set((await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed));
-    const events = [...(await this.deviceEventsFor(principal, [device])), ...decideSubscriptionChanges(subscribed, changes, device, this.context(principal))];
+    const devices = device === undefined ? [] : [device];
+    const events = [...(await this.deviceEventsFor(principal, devices)), ...decideSubscriptionChanges(subscribed, changes, device, this.context(principal))];
     const timestamp = events.length > 0 ? Number((await this.append(principal, events)).commit) : await this.userCursor(principal.userId);
     return { timestamp, update_urls: changes.updateUrls };
   }

@@ -11,13 +11,50 @@ export interface Account {
   readonly disabled: boolean;
 }
 
+/**
+ * `token`: a bearer token (the native API, gpodder session cookies); `app_password`: a
+ * password for one app, given as the HTTP Basic password (Nextcloud and gpodder endpoints).
+ */
+export type TokenKind = 'token' | 'app_password';
+
 export interface TokenRecord {
   /** Public identifier of the token (not the secret), used to list and revoke. */
   readonly id: string;
   readonly userId: string;
+  readonly kind: TokenKind;
   readonly label: string | null;
+  /** The credential this one was opened with (a session opened with an app password): revoking that revokes this. */
+  readonly parentId: string | null;
   readonly createdAt: string;
   readonly lastUsedAt: string | null;
+}
+
+export interface NewToken {
+  readonly id: string;
+  readonly userId: string;
+  readonly secretHash: string;
+  readonly kind?: TokenKind;
+  readonly label: string | null;
+  readonly parentId?: string | null;
+  readonly createdAt: string;
+}
+
+/**
+ * A pending Nextcloud Login Flow v2 (docs/design.md, "Login Flow v2"). Both of its secrets are
+ * stored hashed: the poll token (the app's) and the login token (in the browser's URL). Once
+ * the user grants access, the new app password waits here encrypted to the flow's key, whose
+ * private half only the poll token unseals: only the app that started the flow reads it, once.
+ */
+export interface LoginFlow {
+  readonly pollHash: string;
+  readonly loginHash: string;
+  /** The app, as its User-Agent named it. */
+  readonly clientName: string;
+  /** The flow's public key, and its private key sealed under the poll token (src/auth/login-flow-crypto.ts). */
+  readonly sealedKey: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly grant: { readonly loginName: string; readonly sealedPassword: string } | null;
 }
 
 export interface AccountStore {
@@ -30,13 +67,26 @@ export interface AccountStore {
   /** Removes the account and all its tokens. */
   deleteAccount(id: string): Promise<void>;
   /** Stores a token by the hash of its secret; the secret itself is never stored. */
-  createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void>;
+  createToken(token: NewToken): Promise<void>;
   /** The live token with this secret hash, if any (revoked tokens are gone). */
   findToken(secretHash: string): Promise<TokenRecord | undefined>;
   touchToken(id: string, at: string): Promise<void>;
   listTokens(userId: string): Promise<TokenRecord[]>;
-  /** Returns false if the user has no such token. */
+  /** Removes the token and the tokens opened with it; false if the user has no such token. */
   revokeToken(userId: string, tokenId: string): Promise<boolean>;
+
+  createLoginFlow(flow: Omit<LoginFlow, 'grant'>): Promise<void>;
+  /** The unexpired flow with this login token hash. */
+  findLoginFlow(loginHash: string, now: string): Promise<LoginFlow | undefined>;
+  /** Records the grant on a pending, unexpired flow; false if there is none (taken, expired, decided). */
+  grantLoginFlow(loginHash: string, grant: NonNullable<LoginFlow['grant']>, now: string): Promise<boolean>;
+  /** Removes a flow (the user denied it). */
+  deleteLoginFlow(loginHash: string): Promise<void>;
+  /**
+   * Removes and returns the granted, unexpired flow with this poll token hash: at most once,
+   * even to concurrent pollers. A pending flow stays (undefined). Expired flows are removed.
+   */
+  takeGrantedLoginFlow(pollHash: string, now: string): Promise<LoginFlow | undefined>;
 }
 
 export class UsernameTakenError extends Error {

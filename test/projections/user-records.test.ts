@@ -5,6 +5,7 @@ import { subscriptionsProjection, SUBSCRIPTIONS } from '../../projections/subscr
 import { playStatusesProjection, PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { playlistsProjection, PLAYLISTS } from '../../projections/playlists.js';
 import { privacySettingsProjection, PRIVACY_SETTINGS } from '../../projections/privacy.js';
+import { recordOf } from '../../projections/user-records.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { fold } from '../../src/domain/state.js';
 import type { Doc } from '../../src/stores/read-model.js';
@@ -16,8 +17,7 @@ const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesPr
 const strip = (docs: Doc[]) =>
   Object.fromEntries(
     docs.map((doc) => {
-      const { user: _user, key, seq: _seq, rev: _rev, ...record } = doc;
-      return [String(key), record];
+      return [String(doc['key']), recordOf(doc)];
     }),
   );
 

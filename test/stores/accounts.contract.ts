@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { UsernameTakenError, type Account, type AccountStore, type TokenRecord } from '../../src/stores/accounts.js';
+import { UsernameTakenError, type Account, type AccountStore, type TokenKind, type TokenRecord } from '../../src/stores/accounts.js';
 
 export type AccountStoreFactory = () => Promise<{ store: AccountStore; cleanup: () => Promise<void> }>;
 
@@ -35,9 +35,9 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       return store.createAccount({ id: `id-${username}-${ns}`, username: `${username}${ns}`, passwordHash: `scrypt$hash-of-${username}`, createdAt });
     }
 
-    async function token(userId: string, label: string | null, createdAt: string): Promise<{ id: string; secretHash: string }> {
+    async function token(userId: string, label: string | null, createdAt: string, extra: { kind?: TokenKind; parentId?: string } = {}): Promise<{ id: string; secretHash: string }> {
       const created = { id: `tok-${label ?? 'none'}-${ns}-${randomBytes(4).toString('hex')}`, secretHash: randomBytes(32).toString('hex') };
-      await store.createToken({ ...created, userId, label, createdAt });
+      await store.createToken({ ...created, userId, label, createdAt, ...extra });
       return created;
     }
 
@@ -104,9 +104,10 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       const laptop = await token(user.id, 'laptop', '2024-02-02T00:00:00.000Z');
       const phone = await token(user.id, 'phone', '2024-02-01T00:00:00.000Z');
       const unlabelled = await token(user.id, null, '2024-02-03T00:00:00.000Z');
-      const laptopRecord: TokenRecord = { id: laptop.id, userId: user.id, label: 'laptop', createdAt: '2024-02-02T00:00:00.000Z', lastUsedAt: null };
-      const phoneRecord: TokenRecord = { id: phone.id, userId: user.id, label: 'phone', createdAt: '2024-02-01T00:00:00.000Z', lastUsedAt: null };
-      const unlabelledRecord: TokenRecord = { id: unlabelled.id, userId: user.id, label: null, createdAt: '2024-02-03T00:00:00.000Z', lastUsedAt: null };
+      const common = { userId: user.id, kind: 'token', parentId: null, lastUsedAt: null } as const;
+      const laptopRecord: TokenRecord = { ...common, id: laptop.id, label: 'laptop', createdAt: '2024-02-02T00:00:00.000Z' };
+      const phoneRecord: TokenRecord = { ...common, id: phone.id, label: 'phone', createdAt: '2024-02-01T00:00:00.000Z' };
+      const unlabelledRecord: TokenRecord = { ...common, id: unlabelled.id, label: null, createdAt: '2024-02-03T00:00:00.000Z' };
 
       expect(await store.findToken(laptop.secretHash)).to.deep.equal(laptopRecord);
       expect(await store.findToken(randomBytes(32).toString('hex'))).to.equal(undefined);
@@ -133,6 +134,42 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect(await store.revokeToken(frank.id, franks.id)).to.equal(false);
       expect(await store.revokeToken(frank.id, `never-${ns}`)).to.equal(false);
       expect((await store.findToken(graces.secretHash))?.userId).to.equal(grace.id);
+    });
+
+    it('keeps each token\'s kind, and revoking a token revokes the tokens opened with it', async function () {
+      const judy = await account('judy');
+      const app = await token(judy.id, 'AntennaPod', '2024-02-01T00:00:00.000Z', { kind: 'app_password' });
+      const session = await token(judy.id, 'gpodder session', '2024-02-02T00:00:00.000Z', { parentId: app.id });
+      const other = await token(judy.id, 'cli', '2024-02-03T00:00:00.000Z');
+      expect(await store.findToken(app.secretHash)).to.deep.include({ kind: 'app_password', parentId: null });
+      expect(await store.findToken(session.secretHash)).to.deep.include({ kind: 'token', parentId: app.id });
+      expect(await store.revokeToken(judy.id, app.id)).to.equal(true);
+      expect(await store.findToken(session.secretHash)).to.equal(undefined);
+      expect((await store.listTokens(judy.id)).map((listed) => listed.id)).to.deep.equal([other.id]);
+    });
+
+    it('login flows: found by login hash until they expire, granted once, taken once by poll hash', async function () {
+      const flow = (suffix: string, expiresAt: string) => ({ pollHash: `poll-${suffix}-${ns}`, loginHash: `login-${suffix}-${ns}`, clientName: 'AntennaPod/3.5', sealedKey: 'key', createdAt: '2024-06-01T00:00:00.000Z', expiresAt });
+      const live = flow('a', '2024-06-01T00:20:00.000Z');
+      await store.createLoginFlow(live);
+      const during = '2024-06-01T00:05:00.000Z';
+      expect(await store.findLoginFlow(live.loginHash, during)).to.deep.equal({ ...live, grant: null });
+      expect(await store.findLoginFlow(live.loginHash, '2024-06-01T00:20:00.000Z'), 'expired').to.equal(undefined);
+      expect(await store.takeGrantedLoginFlow(live.pollHash, during), 'pending').to.equal(undefined);
+      const grant = { loginName: 'judy', sealedPassword: 'sealed' };
+      expect(await store.grantLoginFlow(live.loginHash, grant, during)).to.equal(true);
+      expect(await store.grantLoginFlow(live.loginHash, { ...grant, sealedPassword: 'other' }, during), 'granted once').to.equal(false);
+      const taken = await Promise.all([store.takeGrantedLoginFlow(live.pollHash, during), store.takeGrantedLoginFlow(live.pollHash, during)]);
+      expect(taken.filter((item) => item !== undefined)).to.deep.equal([{ ...live, grant }]);
+      expect(await store.findLoginFlow(live.loginHash, during)).to.equal(undefined);
+
+      const late = flow('b', '2024-06-01T00:20:00.000Z');
+      await store.createLoginFlow(late);
+      expect(await store.grantLoginFlow(late.loginHash, grant, '2024-06-01T00:21:00.000Z'), 'expired').to.equal(false);
+      const denied = flow('c', '2024-06-01T00:20:00.000Z');
+      await store.createLoginFlow(denied);
+      await store.deleteLoginFlow(denied.loginHash);
+      expect(await store.findLoginFlow(denied.loginHash, during)).to.equal(undefined);
     });
 
     it('deleteAccount removes the account and all its tokens, and frees the username', async function () {

@@ -62,26 +62,32 @@ async function fromCookie(auth: GpodderAuth, req: Request): Promise<Principal | 
   return value !== undefined && SESSION_VALUE.test(value) ? auth.fromSession(value) : undefined;
 }
 
-/** Authenticates a gpodder request, or answers 401 with a Basic challenge. */
-export function gpodderUser(auth: GpodderAuth, accounts: AccountService): RequestHandler {
+/**
+ * Authenticates a gpodder (or Nextcloud) request, or answers 401 with a Basic challenge.
+ * `sessions`: whether a Basic login opens a session cookie (gpodder clients need one).
+ */
+export function gpodderUser(auth: GpodderAuth, accounts: AccountService, options: { sessions: boolean } = { sessions: true }): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization');
     if (header !== undefined && /^Basic\s/i.test(header)) {
       const credentials = parseBasic(header);
       if (!credentials) throw challenge('Malformed Basic credentials');
-      let account;
+      let login;
       try {
-        account = await auth.verifyBasic(credentials.username, credentials.password);
+        login = await auth.verifyBasic(credentials.username, credentials.password);
       } catch (error) {
         if (error instanceof InvalidCredentialsError) throw challenge(error.message);
         throw error;
       }
+      const { account } = login;
       req.principal = { userId: account.id, username: account.username, tokenId: null };
+      // Clients of the Nextcloud API send Basic with every request and need no session.
+      if (!options.sessions) return next();
       const session = await fromCookie(auth, req);
       if (session?.userId === account.id && session.tokenId !== null) {
         res.locals['gpodderSession'] = { userId: account.id, tokenId: session.tokenId } satisfies SessionRef;
       } else {
-        const opened = await auth.openSession(account);
+        const opened = await auth.openSession(login);
         setSessionCookie(req, res, opened.secret);
         res.locals['gpodderSession'] = { userId: account.id, tokenId: opened.tokenId } satisfies SessionRef;
       }

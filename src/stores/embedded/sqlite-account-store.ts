@@ -1,6 +1,6 @@
 /** Embedded accounts adapter: two SQLite tables beside the events. */
 import type Database from 'better-sqlite3';
-import type { Account, AccountStore, TokenRecord } from '../accounts.js';
+import type { Account, AccountStore, LoginFlow, NewToken, TokenKind, TokenRecord } from '../accounts.js';
 import { UsernameTakenError } from '../accounts.js';
 
 interface AccountRow {
@@ -14,9 +14,22 @@ interface AccountRow {
 interface TokenRow {
   id: string;
   user_id: string;
+  kind: TokenKind;
   label: string | null;
+  parent_id: string | null;
   created_at: string;
   last_used_at: string | null;
+}
+
+interface LoginFlowRow {
+  poll_hash: string;
+  login_hash: string;
+  client_name: string;
+  sealed_key: string;
+  created_at: string;
+  expires_at: string;
+  login_name: string | null;
+  sealed_password: string | null;
 }
 
 const toAccount = (row: AccountRow): Account => ({
@@ -30,9 +43,21 @@ const toAccount = (row: AccountRow): Account => ({
 const toToken = (row: TokenRow): TokenRecord => ({
   id: row.id,
   userId: row.user_id,
+  kind: row.kind,
   label: row.label,
+  parentId: row.parent_id,
   createdAt: row.created_at,
   lastUsedAt: row.last_used_at,
+});
+
+const toLoginFlow = (row: LoginFlowRow): LoginFlow => ({
+  pollHash: row.poll_hash,
+  loginHash: row.login_hash,
+  clientName: row.client_name,
+  sealedKey: row.sealed_key,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  grant: row.login_name !== null && row.sealed_password !== null ? { loginName: row.login_name, sealedPassword: row.sealed_password } : null,
 });
 
 export class SqliteAccountStore implements AccountStore {
@@ -54,7 +79,22 @@ export class SqliteAccountStore implements AccountStore {
         last_used_at TEXT
       );
       CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens(user_id);
+      CREATE TABLE IF NOT EXISTS login_flows (
+        poll_hash TEXT PRIMARY KEY,
+        login_hash TEXT NOT NULL UNIQUE,
+        client_name TEXT NOT NULL,
+        sealed_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        login_name TEXT,
+        sealed_password TEXT
+      );
     `);
+    // Columns added after the first release: data directories made before them gain them here.
+    const columns = new Set((db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[]).map((column) => column.name));
+    if (!columns.has('kind')) db.exec("ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token'");
+    if (!columns.has('parent_id')) db.exec('ALTER TABLE tokens ADD COLUMN parent_id TEXT');
+    db.exec('CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent_id) WHERE parent_id IS NOT NULL');
   }
 
   async createAccount(account: Omit<Account, 'disabled'>): Promise<Account> {
@@ -96,10 +136,10 @@ export class SqliteAccountStore implements AccountStore {
     })();
   }
 
-  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void> {
+  async createToken(token: NewToken): Promise<void> {
     this.db
-      .prepare('INSERT INTO tokens (id, user_id, secret_hash, label, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(token.id, token.userId, token.secretHash, token.label, token.createdAt);
+      .prepare('INSERT INTO tokens (id, user_id, secret_hash, kind, label, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(token.id, token.userId, token.secretHash, token.kind ?? 'token', token.label, token.parentId ?? null, token.createdAt);
   }
 
   async findToken(secretHash: string): Promise<TokenRecord | undefined> {
@@ -116,6 +156,43 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async revokeToken(userId: string, tokenId: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(tokenId, userId).changes > 0;
+    return this.db.transaction(() => {
+      const removed = this.db.prepare('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(tokenId, userId).changes > 0;
+      if (removed) this.db.prepare('DELETE FROM tokens WHERE parent_id = ? AND user_id = ?').run(tokenId, userId);
+      return removed;
+    })();
+  }
+
+  async createLoginFlow(flow: Omit<LoginFlow, 'grant'>): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM login_flows WHERE expires_at <= ?').run(flow.createdAt);
+      this.db
+        .prepare('INSERT INTO login_flows (poll_hash, login_hash, client_name, sealed_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(flow.pollHash, flow.loginHash, flow.clientName, flow.sealedKey, flow.createdAt, flow.expiresAt);
+    })();
+  }
+
+  async findLoginFlow(loginHash: string, now: string): Promise<LoginFlow | undefined> {
+    const row = this.db.prepare('SELECT * FROM login_flows WHERE login_hash = ? AND expires_at > ?').get(loginHash, now) as LoginFlowRow | undefined;
+    return row && toLoginFlow(row);
+  }
+
+  async grantLoginFlow(loginHash: string, grant: NonNullable<LoginFlow['grant']>, now: string): Promise<boolean> {
+    const result = this.db
+      .prepare('UPDATE login_flows SET login_name = ?, sealed_password = ? WHERE login_hash = ? AND expires_at > ? AND sealed_password IS NULL')
+      .run(grant.loginName, grant.sealedPassword, loginHash, now);
+    return result.changes > 0;
+  }
+
+  async deleteLoginFlow(loginHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM login_flows WHERE login_hash = ?').run(loginHash);
+  }
+
+  async takeGrantedLoginFlow(pollHash: string, now: string): Promise<LoginFlow | undefined> {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM login_flows WHERE expires_at <= ?').run(now);
+      const row = this.db.prepare('DELETE FROM login_flows WHERE poll_hash = ? AND sealed_password IS NOT NULL RETURNING *').get(pollHash) as LoginFlowRow | undefined;
+      return row && toLoginFlow(row);
+    })();
   }
 }

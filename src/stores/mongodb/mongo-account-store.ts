@@ -10,7 +10,7 @@
  */
 import { MongoServerError } from 'mongodb';
 import type { CollationOptions, Collection, Db } from 'mongodb';
-import type { Account, AccountStore, TokenRecord } from '../accounts.js';
+import type { Account, AccountStore, LoginFlow, NewToken, TokenKind, TokenRecord } from '../accounts.js';
 import { UsernameTakenError } from '../accounts.js';
 
 const USERNAME_COLLATION: CollationOptions = { locale: 'en', strength: 2 };
@@ -29,10 +29,34 @@ interface TokenShape {
   _id: string;
   userId: string;
   secretHash: string;
+  /** Absent on tokens written before app passwords: those are `token`. */
+  kind?: TokenKind;
   label: string | null;
+  parentId?: string | null;
   createdAt: string;
   lastUsedAt: string | null;
 }
+
+interface LoginFlowShape {
+  /** The poll token's hash. */
+  _id: string;
+  loginHash: string;
+  clientName: string;
+  sealedKey: string;
+  createdAt: string;
+  expiresAt: string;
+  grant: { loginName: string; sealedPassword: string } | null;
+}
+
+const toLoginFlow = (raw: LoginFlowShape): LoginFlow => ({
+  pollHash: raw._id,
+  loginHash: raw.loginHash,
+  clientName: raw.clientName,
+  sealedKey: raw.sealedKey,
+  createdAt: raw.createdAt,
+  expiresAt: raw.expiresAt,
+  grant: raw.grant,
+});
 
 const toAccount = (raw: AccountShape): Account => ({
   id: raw._id,
@@ -45,7 +69,9 @@ const toAccount = (raw: AccountShape): Account => ({
 const toToken = (raw: TokenShape): TokenRecord => ({
   id: raw._id,
   userId: raw.userId,
+  kind: raw.kind ?? 'token',
   label: raw.label,
+  parentId: raw.parentId ?? null,
   createdAt: raw.createdAt,
   lastUsedAt: raw.lastUsedAt,
 });
@@ -72,6 +98,10 @@ export class MongoAccountStore implements AccountStore {
     return this.db.collection<TokenShape>('tokens');
   }
 
+  private get loginFlows(): Collection<LoginFlowShape> {
+    return this.db.collection<LoginFlowShape>('login_flows');
+  }
+
   /** Creates the indexes (idempotent; remembered once it succeeded). */
   init(): Promise<void> {
     this.indexes ??= this.createIndexes().catch((error: unknown) => {
@@ -86,6 +116,11 @@ export class MongoAccountStore implements AccountStore {
     await this.tokens.createIndexes([
       { key: { secretHash: 1 }, name: 'secretHash_unique', unique: true },
       { key: { userId: 1, createdAt: 1 }, name: 'userId_createdAt' },
+      { key: { parentId: 1 }, name: 'parentId', partialFilterExpression: { parentId: { $type: 'string' } } },
+    ]);
+    await this.loginFlows.createIndexes([
+      { key: { loginHash: 1 }, name: 'loginHash_unique', unique: true },
+      { key: { expiresAt: 1 }, name: 'expiresAt' },
     ]);
   }
 
@@ -142,13 +177,15 @@ export class MongoAccountStore implements AccountStore {
     await this.tokens.deleteMany({ userId: id });
   }
 
-  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void> {
+  async createToken(token: NewToken): Promise<void> {
     await this.init();
     await this.tokens.insertOne({
       _id: token.id,
       userId: token.userId,
       secretHash: token.secretHash,
+      kind: token.kind ?? 'token',
       label: token.label,
+      parentId: token.parentId ?? null,
       createdAt: token.createdAt,
       lastUsedAt: null,
     });
@@ -173,7 +210,42 @@ export class MongoAccountStore implements AccountStore {
 
   async revokeToken(userId: string, tokenId: string): Promise<boolean> {
     await this.init();
+    // Children first, then the token: a crash in between leaves the token itself, and the
+    // user's retried revocation finishes the job (never a live session of a revoked password).
+    if ((await this.tokens.countDocuments({ _id: tokenId, userId }, { limit: 1 })) === 0) return false;
+    await this.tokens.deleteMany({ parentId: tokenId, userId });
     const result = await this.tokens.deleteOne({ _id: tokenId, userId });
     return result.deletedCount > 0;
+  }
+
+  async createLoginFlow(flow: Omit<LoginFlow, 'grant'>): Promise<void> {
+    await this.init();
+    await this.loginFlows.deleteMany({ expiresAt: { $lte: flow.createdAt } });
+    await this.loginFlows.insertOne({ _id: flow.pollHash, loginHash: flow.loginHash, clientName: flow.clientName, sealedKey: flow.sealedKey, createdAt: flow.createdAt, expiresAt: flow.expiresAt, grant: null });
+  }
+
+  async findLoginFlow(loginHash: string, now: string): Promise<LoginFlow | undefined> {
+    await this.init();
+    const raw = await this.loginFlows.findOne({ loginHash, expiresAt: { $gt: now } });
+    return raw ? toLoginFlow(raw) : undefined;
+  }
+
+  async grantLoginFlow(loginHash: string, grant: NonNullable<LoginFlow['grant']>, now: string): Promise<boolean> {
+    await this.init();
+    const result = await this.loginFlows.updateOne({ loginHash, expiresAt: { $gt: now }, grant: null }, { $set: { grant } });
+    return result.modifiedCount > 0;
+  }
+
+  async deleteLoginFlow(loginHash: string): Promise<void> {
+    await this.init();
+    await this.loginFlows.deleteOne({ loginHash });
+  }
+
+  async takeGrantedLoginFlow(pollHash: string, now: string): Promise<LoginFlow | undefined> {
+    await this.init();
+    await this.loginFlows.deleteMany({ expiresAt: { $lte: now } });
+    // findOneAndDelete is atomic on one document: of two concurrent polls, one gets it.
+    const raw = await this.loginFlows.findOneAndDelete({ _id: pollHash, grant: { $ne: null }, expiresAt: { $gt: now } });
+    return raw ? toLoginFlow(raw) : undefined;
   }
 }

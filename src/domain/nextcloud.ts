@@ -1,0 +1,51 @@
+/**
+ * The Nextcloud gPodder Sync API (the Nextcloud app thrillfall/nextcloud-gpodder, which
+ * AntennaPod and Kasts offer as their second sync provider) in terms of gpodder actions. Pure.
+ *
+ * Its cursor is a clock, not a sequence: AntennaPod's Nextcloud provider ignores the answer of
+ * an upload and takes its own clock, in unix seconds, as the next `since`; Kasts fetches again
+ * while an answer's `timestamp` lags its clock. So `timestamp` is the server's clock, and a
+ * `since` selects what the store recorded (the server's clock again, never the device's) from
+ * {@link SINCE_MARGIN_S} before it: a late upload is recorded when it arrives, so it is never
+ * lost, and a device clock ahead of the server's, or a change recorded but not yet projected
+ * when the last answer was made, is covered by the margin. What falls in the margin is
+ * delivered again, which both apps apply idempotently (docs/design.md, "Nextcloud cursor").
+ */
+import type { GpodderAction } from './gpodder.js';
+
+/** Ten minutes: far beyond projection lag and the clock skew of phones kept on network time. */
+export const SINCE_MARGIN_S = 600;
+
+/** The recording time from which a `since` reads (undefined: from the start). */
+export function recordedFrom(since: number | undefined, nowS: number): number | undefined {
+  if (since === undefined || since <= 0) return undefined;
+  return Math.min(since, nowS) - SINCE_MARGIN_S;
+}
+
+/** An episode action as the Nextcloud app answers it. */
+export interface NextcloudAction {
+  podcast: string;
+  episode: string;
+  guid: string | null;
+  /** Upper case, as the Nextcloud app stores it; AntennaPod and Kasts read any case. */
+  action: string;
+  /** `YYYY-MM-DDTHH:MM:SS` in UTC: what AntennaPod and Kasts parse (Kasts refuses a zone). */
+  timestamp: string;
+  /** -1 when unknown, as the Nextcloud app answers. */
+  started: number;
+  position: number;
+  total: number;
+}
+
+export function toNextcloudAction(action: GpodderAction): NextcloudAction {
+  return {
+    podcast: action.podcast,
+    episode: action.episode,
+    guid: action.guid ?? null,
+    action: action.action.toUpperCase(),
+    timestamp: action.timestamp,
+    started: action.started ?? -1,
+    position: action.position ?? -1,
+    total: action.total ?? -1,
+  };
+}

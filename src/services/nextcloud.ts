@@ -1,0 +1,71 @@
+/**
+ * The Nextcloud gPodder Sync API over the same events and read models as the gpodder and
+ * native APIs: uploads go through the gpodder services (one decision, one append), reads
+ * select by recording time (src/domain/nextcloud.ts).
+ */
+import type { GpodderActionInput } from '../domain/gpodder.js';
+import type { NextcloudAction } from '../domain/nextcloud.js';
+import { recordedFrom, toNextcloudAction } from '../domain/nextcloud.js';
+import { isSubscribed } from '../domain/state.js';
+import type { SubscriptionState } from '../domain/state.js';
+import type { Query } from '../stores/read-model.js';
+import type { Principal } from './accounts.js';
+import type { GpodderService } from './gpodder.js';
+import type { GpodderEpisodeService } from './gpodder-episodes.js';
+import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
+import { EPISODE_ACTIONS } from '../../projections/episode-actions.js';
+import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
+
+export class NextcloudService {
+  constructor(
+    private readonly gpodder: GpodderService,
+    private readonly episodes: GpodderEpisodeService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  private nowS(): number {
+    return Math.floor(this.clock().getTime() / 1000);
+  }
+
+  /** The user's documents of a collection recorded from `since` (less the margin), in `$all` order. */
+  private since(user: string, since: number | undefined, nowS: number): Query {
+    const from = recordedFrom(since, nowS);
+    return { where: { user }, ...(from === undefined ? {} : { greaterThan: { field: 'at', value: from - 1 } }), orderBy: [{ field: 'seq', direction: 'asc' }] };
+  }
+
+  /** `GET /index.php/apps/gpoddersync/subscriptions?since=`. From the start, removals mean nothing. */
+  async subscriptions(principal: Principal, since: number | undefined): Promise<{ add: string[]; remove: string[]; timestamp: number }> {
+    const { readModels } = this.gpodder;
+    await readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
+    const timestamp = this.nowS();
+    const docs = await readModels.readModel.find(SUBSCRIPTIONS, this.since(principal.userId, since, timestamp));
+    const records = docs.map(({ doc }) => doc as unknown as SubscriptionState);
+    const fromStart = recordedFrom(since, timestamp) === undefined;
+    return {
+      add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
+      remove: fromStart ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
+      timestamp,
+    };
+  }
+
+  /** `POST /index.php/apps/gpoddersync/subscription_change/create`. */
+  async changeSubscriptions(principal: Principal, add: readonly string[], remove: readonly string[]): Promise<{ timestamp: number }> {
+    await this.gpodder.uploadSubscriptionChanges(principal, undefined, add, remove);
+    return { timestamp: this.nowS() };
+  }
+
+  /** `GET /index.php/apps/gpoddersync/episode_action?since=`. */
+  async episodeActions(principal: Principal, since: number | undefined): Promise<{ actions: NextcloudAction[]; timestamp: number }> {
+    const { readModels } = this.gpodder;
+    await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS]);
+    const timestamp = this.nowS();
+    const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
+    return { actions: docs.map(({ doc }) => toNextcloudAction((doc as unknown as EpisodeActionDoc).action)), timestamp };
+  }
+
+  /** `POST /index.php/apps/gpoddersync/episode_action/create`: the same upload as gpodder's. */
+  async uploadEpisodeActions(principal: Principal, actions: readonly GpodderActionInput[]): Promise<{ timestamp: number }> {
+    await this.episodes.upload(principal, actions);
+    return { timestamp: this.nowS() };
+  }
+}
