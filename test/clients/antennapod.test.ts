@@ -326,14 +326,17 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       const upload = await b.sync();
       expect(upload.uploadedActions).to.have.length(BIG_COUNT);
 
+      // Sync until a run brings nothing new (a Nextcloud answer may repeat what it gave before).
       const sizes: number[] = [];
+      const distinct = new Set<string>();
       for (let run = 0; run < 6; run++) {
         const changes = (await a.sync()).episodeActionChanges!;
         sizes.push(changes.actions.length);
-        if (changes.actions.length === 0) break;
+        const before = distinct.size;
+        for (const action of changes.actions) if (action.podcast === FEED_BIG) distinct.add(action.episode);
+        if (distinct.size === before) break;
       }
       const received = a.received.filter((action) => action.podcast === FEED_BIG);
-      const distinct = new Set(received.map((action) => action.episode));
       expect(distinct.size, `answers of ${sizes.join(', ')} actions`).to.equal(BIG_COUNT);
       if (provider.name === 'gpodder.net') {
         expect(sizes[0], 'one answer holds at most a page').to.equal(EPISODE_ACTIONS_PAGE);
