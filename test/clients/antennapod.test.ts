@@ -178,6 +178,11 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
           expect('Authorization' in exchange.requestHeaders, exchange.url).to.equal(login);
           if (!login) expect(exchange.requestHeaders['Cookie'], exchange.url).to.match(/^sessionid=/);
         }
+        // Each run logs in again (Basic, with the cookie): the session is kept, not replaced.
+        const host = new URL(base).host;
+        const sessions = a.http.log.filter((e) => new URL(e.url).pathname.endsWith('/login.json')).map((e) => e.requestHeaders['Cookie']);
+        expect(sessions.length).to.be.greaterThan(3);
+        expect(new Set(sessions.slice(1)), 'one session').to.deep.equal(new Set([`sessionid=${a.http.cookies.get(host, 'sessionid')}`]));
         const devices = await service.http.get(`/api/2/devices/${username}.json`).auth(username, PASSWORD);
         expect((devices.body as { id: string }[]).map((device) => device.id)).to.include.members(['antennapod_on_pixel_a', 'antennapod_on_pixel_b']);
       } else {
