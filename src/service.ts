@@ -19,6 +19,8 @@ import { MeService } from './services/me.js';
 import { GpodderService } from './services/gpodder.js';
 import { GpodderEpisodeService } from './services/gpodder-episodes.js';
 import { GpodderAuth } from './services/gpodder-auth.js';
+import { NextcloudService } from './services/nextcloud.js';
+import { LoginFlowService } from './services/login-flow.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
@@ -80,6 +82,7 @@ export async function startService(
   );
   const accounts = new AccountService(stores.accounts);
   const gpodder = new GpodderService(userEvents, readModels);
+  const gpodderEpisodes = new GpodderEpisodeService(gpodder);
   const app = createApp({
     logger,
     accounts,
@@ -91,7 +94,15 @@ export async function startService(
     bodyLimit: config.BODY_LIMIT,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
-    gpodder: { accounts, auth: new GpodderAuth(accounts, stores.accounts), service: gpodder, episodes: new GpodderEpisodeService(gpodder), bodyLimit: config.BODY_LIMIT },
+    gpodder: {
+      accounts,
+      auth: new GpodderAuth(accounts, stores.accounts),
+      service: gpodder,
+      episodes: gpodderEpisodes,
+      bodyLimit: config.BODY_LIMIT,
+      nextcloud: new NextcloudService(gpodder, gpodderEpisodes),
+      loginFlows: new LoginFlowService(accounts, stores.accounts),
+    },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),
     metrics: async () => {

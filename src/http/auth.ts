@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AccountService } from '../services/accounts.js';
-import { credentialsSchema, InvalidCredentialsError, tokenRequestSchema } from '../services/accounts.js';
+import { appPasswordName, credentialsSchema, InvalidCredentialsError, tokenRequestSchema } from '../services/accounts.js';
 import { UsernameTakenError } from '../stores/accounts.js';
 import { conflict, forbidden, HttpError, notFound, unauthorized } from './errors.js';
 import { parseInput } from './validate.js';
@@ -51,6 +51,7 @@ export function principalOf(req: Express.Request) {
 }
 
 const accountAnswer = z.object({ id: z.uuid(), username: z.string() });
+const appPasswordRecord = z.object({ id: z.uuid(), name: z.string(), created_at: z.string(), last_used_at: z.string().nullable() });
 
 export const authRoutes = {
   register: defineRoute({
@@ -86,6 +87,33 @@ export const authRoutes = {
     summary: "The user's tokens",
     auth: 'bearer',
     responses: { 200: { description: 'Tokens, without their secrets', schema: z.object({ tokens: z.array(tokenRecord) }) } },
+  }),
+  createAppPassword: defineRoute({
+    method: 'post',
+    path: '/v1/auth/app-passwords',
+    tag: 'accounts',
+    summary: 'Create an app password (the Basic password for one app on the gpodder and Nextcloud APIs)',
+    description: 'The password is in this answer only: it is stored hashed. Login Flow v2 creates one too.',
+    auth: 'bearer',
+    body: z.object({ name: appPasswordName }).strict(),
+    responses: { 201: { description: 'The app password, shown once', schema: appPasswordRecord.extend({ password: z.string() }) } },
+  }),
+  listAppPasswords: defineRoute({
+    method: 'get',
+    path: '/v1/auth/app-passwords',
+    tag: 'accounts',
+    summary: "The user's app passwords, with their last use",
+    auth: 'bearer',
+    responses: { 200: { description: 'App passwords, without the passwords', schema: z.object({ app_passwords: z.array(appPasswordRecord) }) } },
+  }),
+  revokeAppPassword: defineRoute({
+    method: 'delete',
+    path: '/v1/auth/app-passwords/:id',
+    tag: 'accounts',
+    summary: 'Revoke an app password (it, and every session opened with it, stop working at once)',
+    auth: 'bearer',
+    params: z.object({ id: z.uuid('must be an app password id') }),
+    responses: { 204: { description: 'Revoked' }, 404: { description: 'No such app password of this user' } },
   }),
   revokeToken: defineRoute({
     method: 'delete',
@@ -124,8 +152,21 @@ export function authRouter({ accounts, registration, authenticated = requireUser
     }
   });
 
+  mount(router, authRoutes.createAppPassword, authenticated, async (req, res) => {
+    const { name } = parseInput(authRoutes.createAppPassword.body, req.body);
+    res.status(201).json(await accounts.createAppPassword(principalOf(req).userId, name));
+  });
+  mount(router, authRoutes.listAppPasswords, authenticated, async (req, res) => {
+    res.json({ app_passwords: await accounts.listAppPasswords(principalOf(req).userId) });
+  });
+  mount(router, authRoutes.revokeAppPassword, authenticated, async (req, res) => {
+    const { id } = parseInput(authRoutes.revokeAppPassword.params, req.params);
+    if (!(await accounts.revokeAppPassword(principalOf(req).userId, id))) throw notFound('No such app password');
+    res.status(204).end();
+  });
+
   mount(router, authRoutes.listTokens, authenticated, async (req, res) => {
-    const tokens = await accounts.listTokens(principalOf(req).userId);
+    const tokens = (await accounts.listTokens(principalOf(req).userId)).filter((token) => token.kind === 'token');
     res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt })) });
   });
   mount(router, authRoutes.revokeToken, authenticated, async (req, res) => {

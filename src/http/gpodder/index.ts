@@ -18,6 +18,11 @@ import { settingsRouter } from './settings.js';
 import { simpleRouter } from './simple.js';
 import { subscriptionsRouter } from './subscriptions.js';
 import { syncDevicesRouter } from './sync-devices.js';
+import type { NextcloudService } from '../../services/nextcloud.js';
+import type { LoginFlowService } from '../../services/login-flow.js';
+import { nextcloudRouter } from '../nextcloud/gpoddersync.js';
+import { loginFlowRouter } from '../nextcloud/login-flow.js';
+import { pageHeaders, staticFiles } from '../../web/security.js';
 
 export interface GpodderDependencies {
   readonly accounts: AccountService;
@@ -25,6 +30,9 @@ export interface GpodderDependencies {
   readonly service: GpodderService;
   readonly episodes: GpodderEpisodeService;
   readonly bodyLimit: string;
+  /** The Nextcloud gPodder Sync API and its Login Flow v2 (src/http/nextcloud). */
+  readonly nextcloud: NextcloudService;
+  readonly loginFlows: LoginFlowService;
 }
 
 export function gpodderRouter(deps: GpodderDependencies): Router {
@@ -38,6 +46,9 @@ export function gpodderRouter(deps: GpodderDependencies): Router {
   router.use(syncDevicesRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(settingsRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(favoritesRouter(deps.service, authenticated));
+  router.use('/static', pageHeaders, staticFiles);
+  router.use(loginFlowRouter(deps.loginFlows, [pageHeaders]));
+  router.use(nextcloudRouter(deps.nextcloud, gpodderUser(deps.auth, deps.accounts, { sessions: false }), deps.bodyLimit));
   router.use(gpodderErrors);
   return router;
 }

@@ -1,0 +1,91 @@
+/**
+ * Nextcloud Login Flow v2 at Nextcloud's paths (docs/design.md, "Login Flow v2"):
+ * - `POST /index.php/login/v2` → `{poll: {token, endpoint}, login}`; the app opens `login`;
+ * - `GET|POST /index.php/login/v2/flow/{token}`: the page where the user signs in and grants
+ *   (or denies) access; a plain form, no script;
+ * - `POST /index.php/login/v2/poll` with `token=` → 404 `[]` until granted, then once
+ *   `{server, loginName, appPassword}`, then 404 again.
+ * `server` is this server's base URL as the request reached it (behind a proxy, set
+ * TRUST_PROXY so the scheme and host are the proxy's).
+ */
+import express, { Router } from 'express';
+import type { Request, RequestHandler } from 'express';
+import { z } from 'zod';
+import type { LoginFlowService } from '../../services/login-flow.js';
+import { InvalidCredentialsError } from '../../services/accounts.js';
+import { renderPage } from '../../web/render.js';
+
+const FORM_LIMIT = '16kb';
+const token = z.string().regex(/^[A-Za-z0-9_-]{20,200}$/);
+const grantForm = z.object({ username: z.string().max(64).default(''), password: z.string().max(256).default(''), decision: z.enum(['grant', 'deny']).default('grant') });
+
+function baseUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+/** The app's name for the grant page and the app password: its User-Agent's product, as Nextcloud shows it. */
+function clientName(req: Request): string {
+  const agent = (req.get('user-agent') ?? '').replace(/[^\x20-\x7e]/g, '').trim();
+  return agent.slice(0, 100) || 'an app';
+}
+
+export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]): Router {
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: FORM_LIMIT });
+
+  router.post('/index.php/login/v2', async (req, res) => {
+    const started = await flows.start(clientName(req));
+    const base = baseUrl(req);
+    res.json({ poll: { token: started.pollToken, endpoint: `${base}/index.php/login/v2/poll` }, login: `${base}/index.php/login/v2/flow/${started.loginToken}` });
+  });
+
+  router.post('/index.php/login/v2/poll', form, async (req, res) => {
+    const parsed = token.safeParse((req.body as Record<string, unknown> | undefined)?.['token']);
+    const result = parsed.success ? await flows.poll(parsed.data) : undefined;
+    if (!result) {
+      // Nextcloud's answer for "not (yet) granted", "expired" and "already taken" alike.
+      res.status(404).json([]);
+      return;
+    }
+    res.json({ server: baseUrl(req), loginName: result.loginName, appPassword: result.appPassword });
+  });
+
+  const gone = (res: express.Response) =>
+    res.status(404).type('html').send(renderPage('message', { title: 'This link has expired', message: 'Start the connection again from your app.' }));
+
+  router.get('/index.php/login/v2/flow/:token', ...pages, async (req, res) => {
+    const loginToken = token.safeParse(req.params['token']);
+    const flow = loginToken.success ? await flows.pending(loginToken.data) : undefined;
+    if (!flow) return gone(res);
+    res.type('html').send(renderPage('login-flow', { clientName: flow.clientName, action: req.originalUrl, username: '', error: null }));
+  });
+
+  router.post('/index.php/login/v2/flow/:token', ...pages, form, async (req, res) => {
+    const loginToken = token.safeParse(req.params['token']);
+    const flow = loginToken.success ? await flows.pending(loginToken.data) : undefined;
+    if (!loginToken.success || !flow) return gone(res);
+    const input = grantForm.safeParse(req.body ?? {});
+    if (!input.success) {
+      res.status(400).type('html').send(renderPage('message', { title: 'Something went wrong', message: 'The form was not understood. Go back and try again.' }));
+      return;
+    }
+    if (input.data.decision === 'deny') {
+      await flows.deny(loginToken.data);
+      res.type('html').send(renderPage('message', { title: 'Access denied', message: `${flow.clientName} was not connected. You can close this window.` }));
+      return;
+    }
+    try {
+      if (!(await flows.grant(loginToken.data, input.data.username, input.data.password))) return gone(res);
+    } catch (error) {
+      if (!(error instanceof InvalidCredentialsError)) throw error;
+      res
+        .status(401)
+        .type('html')
+        .send(renderPage('login-flow', { clientName: flow.clientName, action: req.originalUrl, username: input.data.username, error: 'Wrong username or password.' }));
+      return;
+    }
+    res.type('html').send(renderPage('message', { title: 'Account connected', message: `${flow.clientName} can now sync with your account. You can close this window and return to the app.` }));
+  });
+
+  return router;
+}
