@@ -562,7 +562,7 @@ export class AntennaPodDevice {
   constructor(options: DeviceOptions) {
     this.name = options.name;
     this.catalog = options.catalog;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? (() => Date.now());
     this.http = new HttpClient(options.userAgent ?? ANTENNAPOD_USER_AGENT);
   }
 
