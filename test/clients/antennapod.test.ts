@@ -142,10 +142,14 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       const { username } = await account();
       const a = phone('Pixel A', [FEED_NEWS, FEED_TALK]);
       const b = phone('Pixel B', [FEED_DOCS]);
+      // Finished before sync was set up: nothing queued, but the first sync reports it.
+      a.markPlayed(FEED_NEWS, guidOf(FEED_NEWS, 1));
+      expect(a.queuedActions()).to.deep.equal([]);
 
       const aFirst = await provider.connect(a, base, username);
       expect(aFirst.outcome).to.equal('success');
       expect(aFirst.uploadedFeeds?.added).to.have.members([FEED_NEWS, FEED_TALK]);
+      expect(aFirst.uploadedActions.map(({ action, started, position, total }) => ({ action, started, position, total }))).to.deep.equal([{ action: 'PLAY', started: 1800, position: 1800, total: 1800 }]);
 
       const bFirst = await provider.connect(b, base, username);
       expect(bFirst.outcome).to.equal('success');
@@ -153,6 +157,7 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       expect(b.runs[0]!.subscriptionChanges!.added).to.have.members([FEED_NEWS, FEED_TALK]);
       expect(b.runs[0]!.uploadedFeeds?.added).to.deep.equal([FEED_DOCS]);
       expect([...b.feeds.keys()]).to.have.members([FEED_NEWS, FEED_TALK, FEED_DOCS]);
+      expect(b.item(FEED_NEWS, guidOf(FEED_NEWS, 1)), "A's finished episode").to.include({ played: true, position: 0 });
 
       await a.sync();
       expect([...a.feeds.keys()]).to.have.members([FEED_NEWS, FEED_TALK, FEED_DOCS]);
