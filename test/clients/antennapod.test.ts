@@ -281,6 +281,22 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       expect(a.item(FEED_NEWS, guidOf(FEED_NEWS, 3)).position).to.equal(300_000);
     });
 
+    it("delivers an upload another phone made between this phone's download and its upload", async () => {
+      const { a, b } = await pair([FEED_NEWS]);
+      b.play(FEED_NEWS, guidOf(FEED_NEWS, 8), { from: 0, to: 240 });
+      a.play(FEED_NEWS, guidOf(FEED_NEWS, 9), { from: 0, to: 60 });
+      const path = provider.name === 'nextcloud' ? '/index.php/apps/gpoddersync/episode_action/create' : '/api/2/episodes/';
+      // A has downloaded the changes and is about to upload its own when B's upload lands.
+      a.http.beforeNext(({ method, url }) => method === 'POST' && url.pathname.startsWith(path), () => b.sync());
+      const aRun = await a.sync();
+      expect(aRun.uploadedActions).to.have.length(1);
+      expect(b.runs.at(-1)!.uploadedActions).to.have.length(1);
+      time.advance(15 * MINUTE);
+      await a.sync();
+      expect(a.received.map((action) => action.episode), "B's action reached A").to.include(mediaOf(FEED_NEWS, 8));
+      expect(a.item(FEED_NEWS, guidOf(FEED_NEWS, 8)).position).to.equal(240_000);
+    });
+
     it('adds nothing to the store on a resync with nothing new', async () => {
       const { a, b } = await pair([FEED_NEWS, FEED_TALK]);
       a.play(FEED_NEWS, guidOf(FEED_NEWS, 5), { from: 0, to: 120 });

@@ -105,6 +105,7 @@ export class HttpClient {
   readonly log: Exchange[] = [];
   readonly cookies = new CookieJar();
   private readonly faults: Fault[] = [];
+  private readonly interludes: { when: (request: FaultRequest) => boolean; run: () => Promise<unknown> }[] = [];
 
   constructor(readonly userAgent: string) {}
 
@@ -113,11 +114,18 @@ export class HttpClient {
     this.faults.push(fault);
   }
 
+  /** Before the next request matching `when` is sent, `run` runs (another phone syncing, say). */
+  beforeNext(when: (request: FaultRequest) => boolean, run: () => Promise<unknown>): void {
+    this.interludes.push({ when, run });
+  }
+
   async execute(method: string, url: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<HttpResponse> {
     let current = new URL(url);
     let currentMethod = method;
     let body = options.body;
     for (let redirects = 0; ; redirects++) {
+      const interlude = this.interludes.findIndex((entry) => entry.when({ method: currentMethod, url: current, body }));
+      if (interlude >= 0) await this.interludes.splice(interlude, 1)[0]!.run();
       const fault = this.takeFault({ method: currentMethod, url: current, body });
       if (fault?.kind === 'refuse') throw new NetworkError(`(injected) ${currentMethod} ${current.href} refused before sending`);
       const headers: Record<string, string> = { 'User-Agent': this.userAgent, ...options.headers };
