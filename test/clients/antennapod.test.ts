@@ -281,20 +281,37 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       expect(a.item(FEED_NEWS, guidOf(FEED_NEWS, 3)).position).to.equal(300_000);
     });
 
-    it("delivers an upload another phone made between this phone's download and its upload", async () => {
+    it("delivers what another phone uploaded between this phone's download and its upload (subscriptions, episode actions)", async () => {
       const { a, b } = await pair([FEED_NEWS]);
+      const nextcloud = provider.name === 'nextcloud';
+      // A has downloaded the subscription changes and is about to upload its own when B's land.
+      a.subscribe(FEED_TALK);
+      const subscriptionUpload = nextcloud ? '/index.php/apps/gpoddersync/subscription_change/create' : '/api/2/subscriptions/';
+      a.http.beforeNext(
+        ({ method, url }) => method === 'POST' && url.pathname.startsWith(subscriptionUpload),
+        () => (b.subscribe(FEED_DOCS), b.sync()),
+      );
+      // Then the same with episode actions.
       b.play(FEED_NEWS, guidOf(FEED_NEWS, 8), { from: 0, to: 240 });
       a.play(FEED_NEWS, guidOf(FEED_NEWS, 9), { from: 0, to: 60 });
-      const path = provider.name === 'nextcloud' ? '/index.php/apps/gpoddersync/episode_action/create' : '/api/2/episodes/';
-      // A has downloaded the changes and is about to upload its own when B's upload lands.
-      a.http.beforeNext(({ method, url }) => method === 'POST' && url.pathname.startsWith(path), () => b.sync());
+      const actionUpload = nextcloud ? '/index.php/apps/gpoddersync/episode_action/create' : '/api/2/episodes/';
+      a.http.beforeNext(
+        ({ method, url }) => method === 'POST' && url.pathname.startsWith(actionUpload),
+        () => (b.play(FEED_NEWS, guidOf(FEED_NEWS, 10), { from: 0, to: 300 }), b.sync()),
+      );
       const aRun = await a.sync();
+      expect(aRun.uploadedFeeds?.added).to.deep.equal([FEED_TALK]);
       expect(aRun.uploadedActions).to.have.length(1);
-      expect(b.runs.at(-1)!.uploadedActions).to.have.length(1);
+      expect(b.runs.flatMap((run) => run.uploadedFeeds?.added ?? [])).to.include(FEED_DOCS);
+      expect(b.runs.flatMap((run) => run.uploadedActions).map((action) => action.episode)).to.include.members([mediaOf(FEED_NEWS, 8), mediaOf(FEED_NEWS, 10)]);
       time.advance(15 * MINUTE);
       await a.sync();
-      expect(a.received.map((action) => action.episode), "B's action reached A").to.include(mediaOf(FEED_NEWS, 8));
-      expect(a.item(FEED_NEWS, guidOf(FEED_NEWS, 8)).position).to.equal(240_000);
+      const lost = [
+        ...(a.feeds.has(FEED_DOCS) ? [] : [`B's subscription to ${FEED_DOCS}`]),
+        ...[8, 10].filter((i) => !a.received.some((action) => action.episode === mediaOf(FEED_NEWS, i))).map((i) => `B's play of ${mediaOf(FEED_NEWS, i)}`),
+      ];
+      expect(lost, 'what never reached A').to.deep.equal([]);
+      expect(a.item(FEED_NEWS, guidOf(FEED_NEWS, 10)).position).to.equal(300_000);
     });
 
     it('adds nothing to the store on a resync with nothing new', async () => {
