@@ -53,6 +53,12 @@ export function createApp(deps: AppDependencies): Express {
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(deps.logger));
+  // Kasts joins its server setting and an API path verbatim: a server entered with a trailing
+  // "/" asks for "//index.php/...". Leading slashes collapse into one.
+  app.use((req, _res, next) => {
+    if (req.url.startsWith('//')) req.url = req.url.replace(/^\/+/, '/');
+    next();
+  });
   const limiter = deps.rateLimitPerMinute ? new RateLimiter({ perMinute: deps.rateLimitPerMinute }) : undefined;
   // Before any body is read: a limited client costs us no parsing.
   app.use(limitByAddress(limiter));

@@ -122,8 +122,22 @@ describe('user isolation: another user reveals nothing', function () {
     expect(after.state).to.deep.equal(before.state);
   });
 
+  it("Bob's app passwords are Bob's: he neither lists nor revokes Alice's, and hers work only as Alice", async () => {
+    const alices = await service.http.post('/v1/auth/app-passwords').set(as(alice.token)).send({ name: 'alice-antennapod' });
+    expect(alices.status).to.equal(201);
+    const bobs = await service.http.post('/v1/auth/app-passwords').set(as(bob.token)).send({ name: 'bob-kasts' });
+    const listed = await service.http.get('/v1/auth/app-passwords').set(as(bob.token));
+    expect(listed.body.app_passwords.map((app: { id: string }) => app.id)).to.deep.equal([bobs.body.id]);
+    expectNothingOfAlice('GET /v1/auth/app-passwords', listed.text + alices.body.id);
+    expect((await service.http.delete(`/v1/auth/app-passwords/${alices.body.id}`).set(as(bob.token))).status).to.equal(404);
+    const basicWith = (username: string) => ({ Authorization: `Basic ${Buffer.from(`${username}:${alices.body.password}`).toString('base64')}` });
+    expect((await service.http.get('/index.php/apps/gpoddersync/subscriptions').set(basicWith(bob.username))).status, "Alice's app password as Bob").to.equal(401);
+    expect((await service.http.get('/index.php/apps/gpoddersync/subscriptions').set(basicWith(alice.username))).status).to.equal(200);
+    expect((await service.http.delete(`/v1/auth/app-passwords/${alices.body.id}`).set(as(alice.token))).status).to.equal(204);
+  });
+
   it('every authenticated native route has been covered above (a new one needs a case here)', () => {
-    const covered = new Set(['authListTokens', 'authRevokeToken', 'eventsAppend', 'syncSync', 'readModelsSubscriptions', 'readModelsPlayStatuses', 'readModelsPlaylists', 'meExport', 'meDelete']);
+    const covered = new Set(['authCreateAppPassword', 'authListAppPasswords', 'authRevokeAppPassword', 'authListTokens', 'authRevokeToken', 'eventsAppend', 'syncSync', 'readModelsSubscriptions', 'readModelsPlayStatuses', 'readModelsPlaylists', 'meExport', 'meDelete']);
     const authenticated = [...NATIVE_ROUTES].filter(([, route]) => route.auth === 'bearer').map(([id]) => id);
     expect(authenticated.filter((id) => !covered.has(id)), 'authenticated routes without an isolation case').to.deep.equal([]);
   });

@@ -19,7 +19,7 @@ interface Operation {
 type Document = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
 
 /** Routes that are not the native API: gpodder.net's (its own documentation) and the operators' (README). */
-const notNative = (path: string) => path.startsWith('/api/2/') || path.startsWith('/subscriptions/') || path.startsWith('/admin/') || path === '/metrics';
+const notNative = (path: string) => path.startsWith('/api/2/') || path.startsWith('/subscriptions/') || path.startsWith('/index.php/') || path.startsWith('/admin/') || path === '/metrics';
 
 describe('GET /openapi.json', function () {
   let service: TestService;

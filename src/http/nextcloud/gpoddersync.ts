@@ -1,6 +1,6 @@
 /**
  * The Nextcloud gPodder Sync API (`/index.php/apps/gpoddersync/...`), the second sync provider
- * of AntennaPod and Kasts, at the Nextcloud app's paths and in its shapes (docs/api.md). Basic
+ * of AntennaPod and Kasts, at the Nextcloud app's paths and in its shapes (docs/design.md, "Nextcloud cursor"). Basic
  * authentication with an app password or the account password, on every request: these
  * clients need no session. Bodies parse as JSON whatever their Content-Type.
  */

@@ -137,6 +137,8 @@ describe('Nextcloud API: subscriptions and episode actions', function () {
     expect(created.body.timestamp).to.be.within(before, before + 5);
     const all = await service.http.get(`${NC}/subscriptions?since=0`).set('Authorization', basic);
     expect(all.body).to.deep.equal({ add: [FEED_A, FEED_B], remove: [], timestamp: all.body.timestamp });
+    // Kasts with a server entered as "https://host/" asks for "//index.php/...".
+    expect((await service.http.get(`/${NC}/subscriptions?since=0`).set('Authorization', basic)).body.add).to.deep.equal([FEED_A, FEED_B]);
     await service.http.post(`${NC}/subscription_change/create`).set('Authorization', basic).send({ add: [], remove: [FEED_B] });
     const changed = await service.http.get(`${NC}/subscriptions?since=${created.body.timestamp}`).set('Authorization', basic);
     expect(changed.body.add).to.deep.equal([FEED_A]);
