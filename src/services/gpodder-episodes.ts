@@ -98,18 +98,21 @@ export class GpodderEpisodeService {
       docs = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(checkpoint, from);
     }
-    const actions = await this.withMediaUrls(user, docs.map((doc) => doc.action));
+    const actions = await this.servedActions(user, docs.map((doc) => doc.action));
     return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
   }
 
   /**
-   * Actions whose event named no media URL, on the URL the user's play status of that episode
-   * knows (from any event that named it, or from a checkpoint); those still without one are
-   * left out: gpodder and Nextcloud clients file an action under its URL (docs/design.md,
-   * "What gpodder clients see"). Read here, not in the projection, so that a rebuild after
-   * retention (which no longer holds the events that named the URL) answers the same.
+   * The actions as clients may be given them (docs/design.md, "What gpodder clients see"):
+   * - a play without a position (a playback start) is left out: AntennaPod applies a served
+   *   one as position -1 s, Kasts as 0, moving a newer position;
+   * - an action whose event named no media URL is given the URL the user's play status of that
+   *   episode knows (from any event that named it, or a checkpoint); without one it is left out,
+   *   since clients file actions under their URL. Read here, not in the projection, so that a
+   *   rebuild after retention (no longer holding the events that named the URL) answers the same.
    */
-  async withMediaUrls(user: string, actions: readonly GpodderAction[]): Promise<GpodderAction[]> {
+  async servedActions(user: string, all: readonly GpodderAction[]): Promise<GpodderAction[]> {
+    const actions = all.filter((action) => !(action.action === 'play' && action.position === undefined));
     const unknown = actions.filter((action) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined);
     if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
     const ids = [...new Set(unknown.map((action) => userDocId(user, episodeKey(action.podcast, action.guid!))))];

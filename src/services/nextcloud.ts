@@ -61,7 +61,7 @@ export class NextcloudService {
     await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const timestamp = this.nowS();
     const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
-    const actions = await this.episodes.withMediaUrls(principal.userId, docs.map(({ doc }) => (doc as unknown as EpisodeActionDoc).action));
+    const actions = await this.episodes.servedActions(principal.userId, docs.map(({ doc }) => (doc as unknown as EpisodeActionDoc).action));
     return { actions: actions.map(toNextcloudAction), timestamp };
   }
 

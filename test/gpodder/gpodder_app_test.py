@@ -429,8 +429,10 @@ def run(base_url, username, password, root):
     check_synced('A: later play uploaded after the playback start', a, a.sync(), ['POST /api/2/episodes/'])
     check_synced('B: synced', b, b.sync(), ['GET /api/2/episodes/'])
     got = [as_tuple(r) for r in b.received_episode_actions()]
-    c.check('B received the playback start as a play without position, from A, with its timestamp',
-            queued_start and queued_start[0] in got, 'sent %r, got %r' % (queued_start, got))
+    # Served, a play without a position would reset the position on AntennaPod (it reads a
+    # missing position as -1 s): the server keeps it but leaves it out of answers.
+    c.check('B did not receive the playback start (a play without a position is never served)',
+            queued_start and queued_start[0] not in got and len(got) == 1, 'sent %r, got %r' % (queued_start, got))
     c.check('B received the later play with started 0, position 95, total 1800',
             queued_later and queued_later[0] in got and queued_later[0][5:] == (0, 95, 1800),
             'sent %r, got %r' % (queued_later, got))
