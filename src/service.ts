@@ -80,8 +80,10 @@ export async function startService(
     (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }),
     config.SYNC_CACHE_RECORDS > 0 ? new UserStateCache(config.SYNC_CACHE_RECORDS, recordSyncCacheLookup) : undefined,
   );
-  const accounts = new AccountService(stores.accounts);
-  const gpodder = new GpodderService(userEvents, readModels);
+  // One clock for the services and the store's recording times (tests move it).
+  const clock = options.clock ?? (() => new Date());
+  const accounts = new AccountService(stores.accounts, clock);
+  const gpodder = new GpodderService(userEvents, readModels, clock);
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
   const app = createApp({
     logger,
@@ -100,8 +102,8 @@ export async function startService(
       service: gpodder,
       episodes: gpodderEpisodes,
       bodyLimit: config.BODY_LIMIT,
-      nextcloud: new NextcloudService(gpodder, gpodderEpisodes),
-      loginFlows: new LoginFlowService(accounts, stores.accounts),
+      nextcloud: new NextcloudService(gpodder, gpodderEpisodes, clock),
+      loginFlows: new LoginFlowService(accounts, stores.accounts, clock),
     },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),

@@ -11,10 +11,9 @@
  * when the last answer was made, is covered by the margin. What falls in the margin is
  * delivered again, which both apps apply idempotently (docs/design.md, "Nextcloud cursor").
  */
+import { SINCE_MARGIN_S } from './cursors.js';
 import type { GpodderAction } from './gpodder.js';
 
-/** Ten minutes: far beyond projection lag and the clock skew of phones kept on network time. */
-export const SINCE_MARGIN_S = 600;
 
 /** The recording time from which a `since` reads (undefined: from the start). */
 export function recordedFrom(since: number | undefined, nowS: number): number | undefined {

@@ -63,10 +63,9 @@ export class GpodderEpisodeService {
         // In time order: the fold is last-writer-wins by time anyway, and the stream reads naturally.
         ...byTimestamp(fresh.map(({ id, record }) => actionToEvent(principal.userId, id, record))),
       ];
-      if (events.length === 0) return { timestamp: await this.gpodder.userCursor(principal.userId), update_urls: prepared.updateUrls };
       try {
-        const position = await this.gpodder.append(principal, events);
-        return { timestamp: Number(position.commit), update_urls: prepared.updateUrls };
+        if (events.length > 0) await this.gpodder.append(principal, events);
+        return { timestamp: await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS), update_urls: prepared.updateUrls };
       } catch (error) {
         if (!(error instanceof IdempotencyConflictError)) throw error;
         if (attempt >= UPLOAD_ATTEMPTS) throw new EpisodeActionsBusyError('Another upload of the same actions is in progress; try again shortly');

@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JsonValue, Position } from '../stores/event-store.js';
+import { StreamNotFoundError } from '../stores/event-store.js';
 import type { Doc } from '../stores/read-model.js';
 import type { DeviceType, SettingScope, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
@@ -21,6 +22,7 @@ import { settingsKey } from '../domain/gpodder-state.js';
 import type { ListedPodcast } from '../domain/gpodder-formats.js';
 import { decideSubscriptionChanges, diffSubscriptionList, effectiveSince, newDeviceEvents, sanitizeChanges, sanitizeUrl } from '../domain/gpodder.js';
 import { episodeKey, isSubscribed } from '../domain/state.js';
+import { SINCE_MARGIN_S } from '../domain/cursors.js';
 import type { SubscriptionState } from '../domain/state.js';
 import { toStoreEvent } from './codec.js';
 import type { Principal } from './accounts.js';
@@ -105,9 +107,27 @@ export class GpodderService {
     return result.position;
   }
 
-  /** The cursor of a write that wrote nothing: the user's latest position (0 for a new user). */
-  async userCursor(userId: string): Promise<number> {
-    return Number((await this.readModels.latestPosition(userId))?.commit ?? 0n);
+  /**
+   * The cursor an upload answers (docs/design.md, "Upload cursors"). Clients take it as their
+   * next `since`, so it must not pass what another device wrote after this client's last read:
+   * it is the position of the user's last change recorded more than {@link SINCE_MARGIN_S}
+   * before now (0 if none). What came since is read again, the uploader's own changes
+   * included, which clients apply idempotently.
+   */
+  async uploadCursor(userId: string, collection: string): Promise<number> {
+    const cutoff = Math.floor(this.clock().getTime() / 1000) - SINCE_MARGIN_S;
+    const { readModel } = this.readModels;
+    // Positions grow with recording time: everything after the newest document older than
+    // the cutoff was recorded within the margin (a backward walk over those few).
+    const [older] = await readModel.find(collection, { where: { user: userId }, lessThan: { field: 'at', value: cutoff }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 1 });
+    if (older) return Number(older.doc['seq']);
+    // All of the user's changes are recent (or not projected yet): from just before the user's
+    // first event (0 would read as "from the start", which leaves removals out).
+    const [first] = await this.userEvents.store.readStream(streams.user(userId), { maxCount: 1 }).catch((error: unknown) => {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    });
+    return first ? Math.max(0, Number(first.position.commit) - 1) : 0;
   }
 
   async headCommit(): Promise<number> {
@@ -216,8 +236,8 @@ export class GpodderService {
     const subscribed = new Set((await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed));
     const devices = device === undefined ? [] : [device];
     const events = [...(await this.deviceEventsFor(principal, devices)), ...decideSubscriptionChanges(subscribed, changes, device, this.context(principal))];
-    const timestamp = events.length > 0 ? Number((await this.append(principal, events)).commit) : await this.userCursor(principal.userId);
-    return { timestamp, update_urls: changes.updateUrls };
+    if (events.length > 0) await this.append(principal, events);
+    return { timestamp: await this.uploadCursor(principal.userId, SUBSCRIPTIONS), update_urls: changes.updateUrls };
   }
 
   /** The simple API's lists: the account's current subscriptions. */

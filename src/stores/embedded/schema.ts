@@ -82,6 +82,11 @@ CREATE TABLE IF NOT EXISTS streams (
   metadata        TEXT,
   meta_revision   INTEGER
 ) WITHOUT ROWID;
+-- Positions start at 2 in a new store. 0 is every cursor's "from the start", and a cursor that
+-- means "just before the first event" (position - 1) must not read as that: with the first
+-- event at 1 it would (docs/design.md, "Upload cursors"). EventStoreDB's positions of user
+-- events are far from 0 anyway. A store that already has a sequence keeps it.
+INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');
 `;
 
 export function createSchema(db: Database): void {

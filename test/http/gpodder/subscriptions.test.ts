@@ -8,6 +8,33 @@ import { startTestService } from '../../support/service.js';
 import type { GpodderTestUser } from './support.js';
 import { FEED_A, FEED_B, FEED_C, gpodderUser } from './support.js';
 
+describe('gpodder API: upload cursors over time', function () {
+  let now = Date.UTC(2026, 5, 1, 12);
+  let service: TestService;
+  let user: GpodderTestUser;
+  before(async () => {
+    service = await startTestService({}, { clock: () => new Date(now) });
+    user = await gpodderUser(service);
+  });
+  after(async () => {
+    await service.stop();
+  });
+  const upload = (device: string, body: object) => service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).send(body);
+  const changes = (device: string, since: number) => service.http.get(`/api/2/subscriptions/${user.username}/${device}.json?since=${since}`).set('Authorization', user.basic);
+
+  it('reaches back ten minutes, not further: older changes are not delivered again', async () => {
+    await upload('laptop', { add: [FEED_A] });
+    now += 11 * 60_000;
+    await upload('laptop', { add: [FEED_B] });
+    const uploaded = await upload('phone', { add: [FEED_C] });
+    const next = await changes('phone', uploaded.body.timestamp);
+    expect(next.body.add).to.have.members([FEED_B, FEED_C]);
+    now += 11 * 60_000;
+    const later = await upload('phone', { add: [FEED_C] });
+    expect((await changes('phone', later.body.timestamp)).body.add, 'nothing within ten minutes').to.deep.equal([]);
+  });
+});
+
 describe('gpodder API: subscriptions', function () {
   let service: TestService;
   let user: GpodderTestUser;
@@ -60,19 +87,26 @@ describe('gpodder API: subscriptions', function () {
     expect(response.body.details.issues.map((issue: { path: string }) => issue.path)).to.have.members(['add.1', 'remove']);
   });
 
-  it('GET since=0 lists the current subscriptions (no removals); since=the upload’s timestamp, nothing', async () => {
-    const first = await upload('phone', { add: [FEED_A, FEED_B, FEED_C] });
-    const second = await upload('phone', { remove: [FEED_B] });
+  it('GET since=0 lists the current subscriptions (no removals); a GET cursor answers nothing new', async () => {
+    await upload('phone', { add: [FEED_A, FEED_B, FEED_C] });
+    await upload('phone', { remove: [FEED_B] });
     const all = await changes('phone', 0);
     expect(all.status).to.equal(200);
     expect(all.body).to.have.keys(['add', 'remove', 'timestamp']);
     expect(all.body.add).to.have.members([FEED_A, FEED_C]);
     expect(all.body.remove).to.deep.equal([]);
-    expect(all.body.timestamp).to.be.at.least(second.body.timestamp);
-    const none = await changes('phone', second.body.timestamp);
-    expect(none.body).to.deep.include({ add: [], remove: [] });
-    const afterFirst = await changes('phone', first.body.timestamp);
-    expect(afterFirst.body).to.deep.include({ add: [], remove: [FEED_B] });
+    expect((await changes('phone', all.body.timestamp)).body).to.deep.include({ add: [], remove: [] });
+  });
+
+  it('an upload answers a cursor that never passes another device’s write: what was recorded within ten minutes is read again', async () => {
+    // AntennaPod reads, another device writes, then AntennaPod uploads and takes the upload's
+    // timestamp as its next since: the other device's write must still reach it.
+    const read = await changes('phone', 0);
+    await upload('laptop', { add: [FEED_B] });
+    const uploaded = await upload('phone', { add: [FEED_A] });
+    const next = await changes('phone', uploaded.body.timestamp);
+    expect(next.body.add).to.include(FEED_B);
+    expect(uploaded.body.timestamp).to.be.at.most(read.body.timestamp);
   });
 
   it('every device of the account sees every device’s changes, from its own cursor', async () => {
