@@ -83,7 +83,8 @@ const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  * default 600 per minute, an address gets 60 login or registration attempts a minute.
  */
 const PASSWORD_CHECK_COST = 10;
-const PASSWORD_CHECK = /^\/(v1\/auth\/(token|register)|api\/2\/auth\/[^/]+\/login\.json)$/;
+/** POSTs that check a password (scrypt): the API's logins and the Login Flow v2 grant page. */
+const PASSWORD_CHECK = /^\/(v1\/auth\/(token|register)|api\/2\/auth\/[^/]+\/login\.json|index\.php\/login\/v2\/flow\/[^/]+)$/;
 
 /**
  * Limits requests that carry no bearer token by client address. Requests with one are
@@ -93,7 +94,7 @@ const PASSWORD_CHECK = /^\/(v1\/auth\/(token|register)|api\/2\/auth\/[^/]+\/logi
 export function limitByAddress(limiter: RateLimiter | undefined): RequestHandler {
   return (req, _res, next) => {
     if (!limiter || UNLIMITED_PATHS.has(req.path) || /^Bearer /i.test(req.get('authorization') ?? '')) return next();
-    admit(limiter, addressKey(req), PASSWORD_CHECK.test(req.path) ? PASSWORD_CHECK_COST : 1);
+    admit(limiter, addressKey(req), req.method === 'POST' && PASSWORD_CHECK.test(req.path) ? PASSWORD_CHECK_COST : 1);
     next();
   };
 }

@@ -101,6 +101,21 @@ describe('Nextcloud API: Login Flow v2 and app passwords', function () {
     expect((await service.http.get(`${NC}/subscriptions`).set('Authorization', basicHeader(username, PASSWORD))).status, 'the account password still works').to.equal(200);
   });
 
+  it('sign-in attempts on the grant page cost what an API login costs: 429 with Retry-After once the minute is used', async () => {
+    const limited = await startTestService({ RATE_LIMIT_PER_MINUTE: '30' });
+    try {
+      const started = await limited.http.post('/index.php/login/v2').type('form').send('');
+      const loginPath = new URL(started.body.login as string).pathname;
+      const attempts = [];
+      for (let attempt = 0; attempt < 3; attempt++) attempts.push(await limited.http.post(loginPath).type('form').send({ username: 'nobody', password: 'guess', decision: 'grant' }));
+      // 30 a minute: starting the flow cost 1, each attempt costs 10.
+      expect(attempts.map((answer) => answer.status)).to.deep.equal([401, 401, 429]);
+      expect(Number(attempts[2]!.headers['retry-after'])).to.be.greaterThan(0);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('a poll with a garbage or unknown token is 404 [], and the flow page of an unknown token is 404', async () => {
     for (const body of ['token=', 'token=x', `token=${'a'.repeat(128)}`, '']) {
       const answer = await service.http.post('/index.php/login/v2/poll').type('form').send(body);
