@@ -1,0 +1,26 @@
+/**
+ * docker-compose.yml values the servers check at start-up: a value they refuse keeps the node
+ * from ever becoming healthy, and the service (which waits for it) from starting.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+
+/** The value of `NAME: "value"` in the compose file (the file quotes every environment value). */
+function environmentValue(name: string): string | undefined {
+  return new RegExp(`^\\s+${name}:\\s*"([^"]*)"`, 'm').exec(compose)?.[1];
+}
+
+describe('docker-compose.yml', function () {
+  it('sets EVENTSTORE_MAX_APPEND_SIZE within what EventStoreDB accepts (TFConsts.EffectiveMaxLogRecordSize)', function () {
+    // EventStore 24.10 src/EventStore.Core/TransactionLog/Chunks/TFConsts.cs: MaxLogRecordSize
+    // (16 MiB) minus LogRecordOverheadSize (10,000); the options validator refuses more.
+    const effectiveMaxLogRecordSize = 16 * 1024 * 1024 - 10_000;
+    const value = Number(environmentValue('EVENTSTORE_MAX_APPEND_SIZE'));
+    expect(value).to.be.a('number').and.to.be.greaterThan(1024 * 1024);
+    expect(value).to.be.at.most(effectiveMaxLogRecordSize);
+  });
+});
