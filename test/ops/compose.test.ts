@@ -23,4 +23,11 @@ describe('docker-compose.yml', function () {
     expect(value).to.be.a('number').and.to.be.greaterThan(1024 * 1024);
     expect(value).to.be.at.most(effectiveMaxLogRecordSize);
   });
+  it('connects the service to MongoDB with directConnection=true', function () {
+    // The member is named mongodb:27017 by rs.initiate; replicaSet=rs0 would make every client
+    // depend on that name resolving. A direct connection to the primary still runs transactions.
+    const url = /^\s+MONGO_URL:\s*(\S+)/m.exec(compose)?.[1];
+    expect(url).to.contain('directConnection=true');
+    expect(url).not.to.contain('replicaSet=');
+  });
 });

@@ -151,7 +151,7 @@ if (url) {
   describe('MongoDB adapter contracts', function () {
     it('run against a real server', function () {
       console.log(
-        '  MongoDB contract suites SKIPPED: MONGO_URL is not set (docker compose up mongodb, then MONGO_URL=mongodb://localhost:27017/?replicaSet=rs0 npm test)',
+        '  MongoDB contract suites SKIPPED: MONGO_URL is not set (docker compose up mongodb, then MONGO_URL=mongodb://localhost:27017/?directConnection=true npm test)',
       );
       this.skip();
     });

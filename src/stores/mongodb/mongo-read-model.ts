@@ -70,7 +70,7 @@ export class ReplicaSetRequiredError extends Error {
     super(
       'The MongoDB read-model store needs multi-document transactions (documents and checkpoint are written atomically), ' +
         'so MongoDB must run as a replica set (a single-node replica set is enough) or a sharded cluster; ' +
-        `connect with ?replicaSet=<name> (docker compose: mongodb://localhost:27017/?replicaSet=rs0). ${detail}`,
+        `docker compose: mongodb://localhost:27017/podsync?directConnection=true (the set's member name resolves on the compose network only). ${detail}`,
     );
   }
 }
