@@ -6,6 +6,8 @@
  * EVENTSTORE_URL is set.
  */
 import { PassThrough } from 'node:stream';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import type { AllStreamResolvedEvent, AllStreamSubscription } from '@eventstore/db-client';
 import type { Position, RecordedEvent, StreamMetadata } from '../../src/stores/event-store.js';
@@ -517,6 +519,27 @@ describe('EventStoreDB adapter mapping', function () {
       expect(failure).to.be.instanceOf(Error).with.property('message', 'connection lost');
       expect(await subscription.next()).to.deep.equal({ done: true, value: undefined });
       expect(client.cancelled).to.equal(true);
+    });
+
+    it('does not keep delivered records reachable while it stays subscribed', async function () {
+      v8.setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const client = source();
+      const subscription = new EventStoreDbAllSubscription(client, view(), () => undefined);
+      const refs: WeakRef<object>[] = [];
+      for (let i = 1n; i <= 20n; i++) {
+        const data = { payload: 'x'.repeat(1000) };
+        refs.push(new WeakRef(data));
+        client.write(resolved(record({ position: pos(i), revision: i, data })));
+        await subscription.next();
+      }
+      // Let the WeakRefs' targets go (they are kept until the current job ends), then collect.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+      await subscription.unsubscribe();
+      // The last read's record may still sit in the client's Readable machinery; earlier ones may not.
+      expect(alive).to.be.at.most(1);
     });
 
     it('treats an end it did not ask for as a failure', async function () {
