@@ -58,7 +58,7 @@ interface CheckpointShape {
   updatedAt: string;
 }
 
-interface LeaseShape {
+export interface LeaseShape {
   _id: string;
   owner: string;
   expiresAt: Date;
@@ -108,6 +108,30 @@ function isTransactionsUnsupported(error: unknown): boolean {
     /Transaction numbers are only allowed on a replica set member or mongos/i.test(error.message) ||
     /Transactions are not supported|does not support (?:sessions|transactions)/i.test(error.message)
   );
+}
+
+/**
+ * The lease acquisition as one atomic upsert. MongoDB refuses `$expr` in the query of an upsert
+ * (QueryFeatureNotAllowed, 224: "$expr is not allowed in the query predicate for an upsert"), so
+ * the filter is the `_id` alone and the decision is made in the pipeline update: owner and expiry
+ * change only if the lease is ours, expired, or new (no owner yet: the upsert's insert).
+ */
+export function leaseUpdate(name: string, owner: string, ttlMs: number): { filter: Filter<LeaseShape>; update: Document[] } {
+  const ttl = Math.max(0, Math.floor(ttlMs));
+  const takeable = {
+    $or: [{ $eq: [{ $type: '$owner' }, 'missing'] }, { $eq: ['$owner', { $literal: owner }] }, { $lt: ['$expiresAt', '$$NOW'] }],
+  };
+  return {
+    filter: { _id: name },
+    update: [
+      {
+        $set: {
+          owner: { $cond: [takeable, { $literal: owner }, '$owner'] },
+          expiresAt: { $cond: [takeable, { $add: ['$$NOW', ttl] }, '$expiresAt'] },
+        },
+      },
+    ],
+  };
 }
 
 function toStored(raw: StoredShape): StoredDoc {
@@ -353,22 +377,20 @@ export class MongoReadModelStore implements ReadModelStore {
 
   /**
    * Uses the server's clock (`$$NOW`) for both the expiry test and the new expiry, so clock skew
-   * between service processes cannot hand the lease to two owners.
+   * between service processes cannot hand the lease to two owners. See {@link leaseUpdate}.
    */
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const ttl = Math.max(0, Math.floor(ttlMs));
-    try {
-      const result = await this.leases.updateOne(
-        { _id: name, $or: [{ owner }, { $expr: { $lt: ['$expiresAt', '$$NOW'] } }] },
-        [{ $set: { owner: { $literal: owner }, expiresAt: { $add: ['$$NOW', ttl] } } }],
-        { upsert: true },
-      );
-      return result.matchedCount + result.upsertedCount > 0;
-    } catch (error) {
-      // Held by another owner and not expired: the filter missed, and the upsert's insert hit
-      // the existing _id (or lost an insert race to another process).
-      if (isServerError(error, DUPLICATE_KEY)) return false;
-      throw error;
+    const { filter, update } = leaseUpdate(name, owner, ttlMs);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const after = await this.leases.findOneAndUpdate(filter, update, { upsert: true, returnDocument: 'after', projection: { owner: 1 } });
+        return after?.owner === owner;
+      } catch (error) {
+        // Two first acquisitions raced to insert the same _id: the loser sees the winner's
+        // document on the next attempt (and takes it only if it is its own or expired).
+        if (isServerError(error, DUPLICATE_KEY) && attempt === 0) continue;
+        throw error;
+      }
     }
   }
 
