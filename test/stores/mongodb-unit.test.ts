@@ -4,8 +4,9 @@
  * What only a server can show is in the contract suites (test/stores/mongodb.test.ts).
  */
 import { expect } from 'chai';
-import type { Collection, Db, MongoClient } from 'mongodb';
+import { MongoServerError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
+import { InvalidDocumentError, type DocChange } from '../../src/stores/read-model.js';
 
 interface Call {
   readonly collection: string;
@@ -30,7 +31,12 @@ export function recordingDb(answer: (call: Call) => unknown = () => undefined): 
         };
       },
     });
-  const db = { collection, databaseName: 'unit' } as unknown as Db;
+  const db = {
+    collection,
+    databaseName: 'unit',
+    admin: () => ({ command: async () => ({ setName: 'rs0' }) }),
+    createCollection: async () => undefined,
+  } as unknown as Db;
   return { db, calls };
 }
 
@@ -64,6 +70,52 @@ describe('MongoDB adapters (no server)', function () {
       const { db } = recordingDb(() => ({ _id: 'p', owner: 'other' }));
       const store = new MongoReadModelStore(db, {} as MongoClient);
       expect(await store.tryAcquireLease('p', 'me', 15_000)).to.equal(false);
+    });
+  });
+
+  describe('documents MongoDB refuses for their content', function () {
+    /** A client whose transactions run the callback once, as withTransaction does without errors. */
+    const client = {
+      withSession: (work: (session: ClientSession) => Promise<unknown>) =>
+        work({ withTransaction: (callback: () => Promise<unknown>) => callback() } as unknown as ClientSession),
+    } as unknown as MongoClient;
+
+    async function commitError(store: MongoReadModelStore, change: DocChange): Promise<unknown> {
+      try {
+        await store.commitAll([{ projection: 'p', changes: [change], checkpoint: { commit: 1n, prepare: 1n } }]);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    }
+
+    for (const [what, doc] of [
+      ['a field name with a NUL byte, nested', { a: { 'x\0y': 1 } }],
+      ['a top-level field name starting with $', { $set: 1 }],
+      ['a document over 16 MiB', { text: 'x'.repeat(16 * 1024 * 1024) }],
+    ] as const) {
+      it(`refuses ${what} with InvalidDocumentError before anything is written`, async function () {
+        const { db, calls } = recordingDb();
+        const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc });
+        expect(error).to.be.instanceOf(InvalidDocumentError);
+        expect(calls).to.deep.equal([]);
+      });
+    }
+
+    it('turns the server refusing a document (BSONObjectTooLarge, 10334) into InvalidDocumentError', async function () {
+      const { db } = recordingDb((call) => {
+        if (call.method === 'bulkWrite') throw new MongoServerError({ message: 'object to insert too large', code: 10334 });
+      });
+      const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc: { a: 1 } });
+      expect(error).to.be.instanceOf(InvalidDocumentError);
+    });
+
+    it('leaves other failures (a network error) as they are, to be retried', async function () {
+      const { db } = recordingDb((call) => {
+        if (call.method === 'bulkWrite') throw new MongoServerError({ message: 'not primary', code: 10107 });
+      });
+      const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc: { a: 1 } });
+      expect(error).to.be.instanceOf(MongoServerError).and.not.to.be.instanceOf(InvalidDocumentError);
     });
   });
 });

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { MongoAccountStore, MongoReadModelStore, connectMongo } from '../../src/stores/mongodb/index.js';
+import type { JsonObject } from '../../src/stores/event-store.js';
+import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import { accountsContract } from './accounts.contract.js';
 import { readModelContract } from './read-model.contract.js';
 
@@ -133,6 +135,28 @@ if (url) {
       }
       expect(caught).to.be.instanceOf(Error);
       expect(await store.getCheckpoint(`${ns}_p`)).to.equal(undefined);
+    });
+
+    it('refuses a document MongoDB cannot hold with InvalidDocumentError, writing nothing of the commit', async function () {
+      const position = { commit: 1n, prepare: 1n };
+      const good = { op: 'put' as const, collection: `${ns}_docs`, id: 'ok', doc: { n: 1 } };
+      for (const doc of [{ 'a\0b': 1 }, { big: 'x'.repeat(16 * 1024 * 1024) }] as JsonObject[]) {
+        let caught: unknown;
+        try {
+          await store.commit(`${ns}_p`, [good, { op: 'put', collection: `${ns}_docs`, id: 'bad', doc }], position);
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).to.be.instanceOf(InvalidDocumentError);
+      }
+      expect(await store.get(`${ns}_docs`, 'ok')).to.equal(undefined);
+      expect(await store.getCheckpoint(`${ns}_p`)).to.equal(undefined);
+    });
+
+    it('stores nested field names with dots or a leading $ (user-named keys such as playlists) as they are', async function () {
+      const doc = { saved_in: { '$x': 1, 'a.b': 2 } };
+      await store.commit(`${ns}_p`, [{ op: 'put', collection: `${ns}_docs`, id: 'keys', doc }], { commit: 1n, prepare: 1n });
+      expect(await store.get(`${ns}_docs`, 'keys')).to.deep.equal(doc);
     });
 
     it('the account store indexes usernames uniquely with a case-insensitive collation', async function () {

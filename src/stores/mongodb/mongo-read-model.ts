@@ -14,11 +14,11 @@
  * one runs on the other: collection names match {@link COLLECTION_NAME}, field paths are dot-joined
  * identifiers ({@link FIELD_PATH}) and never start with `_id`.
  */
-import { MongoClient, MongoServerError } from 'mongodb';
+import { BSON, MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
 import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
-import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import { InvalidDocumentError, indexName, indexSpec, mergeSpecs } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -38,6 +38,21 @@ export const RESERVED_COLLECTIONS: ReadonlySet<string> = new Set([CHECKPOINTS, L
 const GET_MANY_CHUNK = 1000;
 
 const DUPLICATE_KEY = 11000;
+/**
+ * MongoDB's limit on one document (BSONObjMaxUserSize, 16 MiB); the driver checks it before
+ * sending, the server again on write.
+ */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+/**
+ * Server codes that refuse a write for the document it carries (src/mongo/base/error_codes.yml):
+ * the same commit fails the same way however often it is retried.
+ */
+const INVALID_DOCUMENT_CODES: ReadonlySet<number> = new Set([
+  52, // DollarPrefixedFieldName
+  55, // InvalidDBRef
+  10334, // BSONObjectTooLarge
+  17419, // the document after the update is larger than the limit
+]);
 const NAMESPACE_EXISTS = 48;
 const ILLEGAL_OPERATION = 20;
 
@@ -168,9 +183,50 @@ function toSort(orderBy: Query['orderBy']): [string, 1 | -1][] {
 
 function toReplacement(change: Extract<DocChange, { op: 'put' }>): Document {
   if (Object.prototype.hasOwnProperty.call(change.doc, '_id')) {
-    throw new Error(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
+    throw new InvalidDocumentError(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
   }
+  checkStorable(change);
   return change.doc;
+}
+
+/**
+ * What MongoDB refuses whatever the options, found before the transaction starts: a field name
+ * with a NUL byte (the BSON serializer refuses it even with checkKeys off: a C string ends
+ * there), a top-level name starting with `$` (the driver takes the replacement for an update
+ * document and refuses it), and a document over {@link MAX_DOCUMENT_BYTES}.
+ */
+export function checkStorable(change: Extract<DocChange, { op: 'put' }>): void {
+  const where = `${change.collection}/${change.id}`;
+  if (change.id.includes('\0')) throw new InvalidDocumentError(`Document id contains a NUL byte (${JSON.stringify(where)})`);
+  for (const key of Object.keys(change.doc)) {
+    if (key.startsWith('$')) throw new InvalidDocumentError(`Field name ${JSON.stringify(key)} starts with '$' (${where})`);
+  }
+  const badKey = findNulKey(change.doc);
+  if (badKey !== undefined) throw new InvalidDocumentError(`Field name ${JSON.stringify(badKey)} contains a NUL byte (${where})`);
+  const size = BSON.calculateObjectSize({ _id: change.id, ...change.doc }, { ignoreUndefined: true });
+  if (size > MAX_DOCUMENT_BYTES) throw new InvalidDocumentError(`Document ${where} is ${size} bytes of BSON, over MongoDB's ${MAX_DOCUMENT_BYTES}`);
+}
+
+function findNulKey(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.includes('\0')) return key;
+    const found = findNulKey(inner);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** A write failure caused by a document's content (see {@link INVALID_DOCUMENT_CODES}), as the port's error. */
+function asInvalidDocument(error: unknown): InvalidDocumentError | undefined {
+  if (error instanceof InvalidDocumentError) return error;
+  if (error instanceof BSON.BSONError) return new InvalidDocumentError(`MongoDB cannot encode a document: ${error.message}`, { cause: error });
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'number' && INVALID_DOCUMENT_CODES.has(code)) {
+    return new InvalidDocumentError(`MongoDB refused a document: ${error.message}`, { cause: error });
+  }
+  return undefined;
 }
 
 export class MongoReadModelStore implements ReadModelStore {
@@ -343,6 +399,7 @@ export class MongoReadModelStore implements ReadModelStore {
 
     const updatedAt = new Date().toISOString();
     await this.inTransaction(async (session) => {
+      // (A write the server refuses for its content ends the transaction: see asInvalidDocument.)
       // Sequential: operations of one transaction must not run in parallel.
       for (const [name, operations] of groups) {
         await this.db.collection<StoredShape>(name).bulkWrite(operations, { ordered: true, session, ignoreUndefined: true });
@@ -415,6 +472,8 @@ export class MongoReadModelStore implements ReadModelStore {
       // idempotent (replace/delete by id, checkpoint upsert), so a retry is harmless.
       await this.client.withSession((session) => session.withTransaction(() => work(session), TRANSACTION_OPTIONS));
     } catch (error) {
+      const invalid = asInvalidDocument(error);
+      if (invalid) throw invalid;
       if (isTransactionsUnsupported(error)) {
         throw new ReplicaSetRequiredError(`The server refused a transaction: ${(error as Error).message}`);
       }
