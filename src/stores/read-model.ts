@@ -129,7 +129,7 @@ export interface ReadModelStore {
    * every checkpoint lands, or none. One transaction instead of one per projection is what keeps
    * a live projector's commits short (the HTTP requests share its event loop and disk).
    */
-  commitAll(commits: readonly ProjectionCommit[]): Promise<void>;
+  commitAll(commits: readonly ProjectionCommit[], options?: CommitOptions): Promise<void>;
   /**
    * Optional: commits that run off the caller's thread, for a caller that decides its next batch
    * while the previous one is written (a rebuild: src/projector/projector.ts). Same semantics as
@@ -154,6 +154,25 @@ export interface ReadModelStore {
   tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]>;
   releaseLease(name: string, owner: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CommitOptions {
+  /**
+   * Fencing: the commit lands only if this owner holds, unexpired, the lease named after each
+   * committed projection, checked inside the commit's transaction; otherwise it throws
+   * {@link LeaseNotHeldError} and writes nothing. A commit delayed past its lease (a stalled
+   * process, a transaction retried for longer than the lease lives) cannot then land after
+   * another process has taken over and applied the same events.
+   */
+  readonly leaseOwner?: string;
+}
+
+/** A fenced commit found its projection's lease held by another owner, or expired. */
+export class LeaseNotHeldError extends Error {
+  override readonly name = 'LeaseNotHeldError';
+  constructor(readonly lease: string) {
+    super(`the lease ${lease} is not held by this owner: commit refused`);
+  }
 }
 
 export interface BackgroundCommitter {

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { MongoServerError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
-import { InvalidDocumentError, type DocChange } from '../../src/stores/read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, type DocChange } from '../../src/stores/read-model.js';
 
 interface Call {
   readonly collection: string;
@@ -116,6 +116,41 @@ describe('MongoDB adapters (no server)', function () {
       });
       const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc: { a: 1 } });
       expect(error).to.be.instanceOf(MongoServerError).and.not.to.be.instanceOf(InvalidDocumentError);
+    });
+  });
+
+  describe('fenced commits', function () {
+    const session = { id: 'session' } as unknown as ClientSession;
+    const client = {
+      withSession: (work: (s: ClientSession) => Promise<unknown>) =>
+        work({ ...session, withTransaction: (callback: () => Promise<unknown>) => callback() } as unknown as ClientSession),
+    } as unknown as MongoClient;
+    const commit = { projection: 'p', changes: [{ op: 'put', collection: 'c', id: 'd', doc: { a: 1 } }] as DocChange[], checkpoint: { commit: 1n, prepare: 1n } };
+
+    it('write the lease (owner and server-clock expiry in the filter) in the transaction, before the documents', async function () {
+      const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 1 } : undefined));
+      await new MongoReadModelStore(db, client).commitAll([commit], { leaseOwner: 'me' });
+      const fence = calls.findIndex((call) => call.collection === 'leases');
+      const documents = calls.findIndex((call) => call.method === 'bulkWrite');
+      expect(fence).to.be.greaterThan(-1);
+      expect(fence).to.be.lessThan(documents);
+      const [filter, update, options] = calls[fence]!.args as [object, object, { session?: unknown }];
+      expect(filter).to.deep.equal({ _id: 'p', owner: 'me', $expr: { $gt: ['$expiresAt', '$$NOW'] } });
+      // A write, not a read: a takeover committed meanwhile makes this transaction conflict.
+      expect(update).to.deep.equal({ $currentDate: { fencedAt: true } });
+      expect(options.session).to.not.equal(undefined);
+    });
+
+    it('refuse the commit, writing no document, when the lease is not this owner\'s', async function () {
+      const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 0 } : undefined));
+      let caught: unknown;
+      try {
+        await new MongoReadModelStore(db, client).commitAll([commit], { leaseOwner: 'me' });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(LeaseNotHeldError);
+      expect(calls.filter((call) => call.method === 'bulkWrite')).to.deep.equal([]);
     });
   });
 });

@@ -17,8 +17,8 @@
 import { BSON, MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
-import { InvalidDocumentError, indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import type { Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, indexName, indexSpec, mergeSpecs } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -77,6 +77,8 @@ export interface LeaseShape {
   _id: string;
   owner: string;
   expiresAt: Date;
+  /** Written by every fenced commit (see {@link MongoReadModelStore.fence}). */
+  fencedAt?: Date;
 }
 
 export class ReplicaSetRequiredError extends Error {
@@ -376,7 +378,7 @@ export class MongoReadModelStore implements ReadModelStore {
     await this.commitAll([{ projection, changes, checkpoint }]);
   }
 
-  async commitAll(commits: readonly ProjectionCommit[]): Promise<void> {
+  async commitAll(commits: readonly ProjectionCommit[], options: CommitOptions = {}): Promise<void> {
     // Validate and group before anything is sent. Changes to different collections touch
     // different documents, so only the order within a collection matters (kept: ordered writes,
     // in the order of the commits).
@@ -399,6 +401,7 @@ export class MongoReadModelStore implements ReadModelStore {
 
     const updatedAt = new Date().toISOString();
     await this.inTransaction(async (session) => {
+      if (options.leaseOwner !== undefined) await this.fence(commits, options.leaseOwner, session);
       // (A write the server refuses for its content ends the transaction: see asInvalidDocument.)
       // Sequential: operations of one transaction must not run in parallel.
       for (const [name, operations] of groups) {
@@ -448,6 +451,25 @@ export class MongoReadModelStore implements ReadModelStore {
         if (isServerError(error, DUPLICATE_KEY) && attempt === 0) continue;
         throw error;
       }
+    }
+  }
+
+  /**
+   * Inside the commit's transaction, before its writes: each committed projection's lease must be
+   * this owner's and unexpired by the server's clock. The check is a write (fencedAt), not a read:
+   * a takeover (an update of the same document) committed after this transaction's snapshot then
+   * makes it fail with a write conflict, and withTransaction's retry sees the new owner, so the
+   * commit never lands after another process has taken the projection over, however long
+   * withTransaction keeps retrying (up to 120 s, against a lease of 15 s).
+   */
+  private async fence(commits: readonly ProjectionCommit[], owner: string, session: ClientSession): Promise<void> {
+    for (const name of new Set(commits.map((commit) => commit.projection))) {
+      const result = await this.leases.updateOne(
+        { _id: name, owner, $expr: { $gt: ['$expiresAt', '$$NOW'] } },
+        { $currentDate: { fencedAt: true } },
+        { session },
+      );
+      if (result.matchedCount === 0) throw new LeaseNotHeldError(name);
     }
   }
 
