@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { MongoServerError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
+import { ResetIncompleteError } from '../../src/stores/mongodb/mongo-read-model.js';
 import { InvalidDocumentError, LeaseNotHeldError, type DocChange } from '../../src/stores/read-model.js';
 
 interface Call {
@@ -151,6 +152,32 @@ describe('MongoDB adapters (no server)', function () {
       }
       expect(caught).to.be.instanceOf(LeaseNotHeldError);
       expect(calls.filter((call) => call.method === 'bulkWrite')).to.deep.equal([]);
+    });
+  });
+
+  describe('reset', function () {
+    it('drops the collections outside any transaction, between a reset marker and its removal', async function () {
+      const { db, calls } = recordingDb();
+      const client = {
+        withSession: () => {
+          throw new Error('reset must not run in a transaction: it would outlive transactionLifetimeLimitSeconds on real data');
+        },
+      } as unknown as MongoClient;
+      await new MongoReadModelStore(db, client).reset('p', ['a', 'b']);
+      const steps = calls.map((call) => `${call.collection}.${call.method}`);
+      expect(steps).to.deep.equal(['checkpoints.replaceOne', 'a.drop', 'b.drop', 'checkpoints.deleteOne']);
+      expect(calls[0]!.args[1]).to.include({ _id: 'p', resetting: true });
+    });
+
+    it('refuses to hand out the checkpoint of an interrupted reset', async function () {
+      const { db } = recordingDb((call) => (call.method === 'findOne' ? { _id: 'p', resetting: true, updatedAt: 'x' } : undefined));
+      let caught: unknown;
+      try {
+        await new MongoReadModelStore(db, {} as MongoClient).getCheckpoint('p');
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(ResetIncompleteError);
     });
   });
 });

@@ -159,6 +159,19 @@ if (url) {
       expect(await store.get(`${ns}_docs`, 'keys')).to.deep.equal(doc);
     });
 
+    it('reset drops the collections; the next ensureCollections declares their indexes again', async function () {
+      const name = `${ns}_reset`;
+      const spec = [{ name, indexes: [['feed']] }];
+      await store.ensureCollections(spec);
+      await store.commit(`${ns}_p`, [{ op: 'put', collection: name, id: 'a', doc: { feed: 'f' } }], { commit: 5n, prepare: 5n });
+      await store.reset(`${ns}_p`, [name]);
+      expect(await store.getCheckpoint(`${ns}_p`)).to.equal(undefined);
+      expect(await store.count(name)).to.equal(0);
+      await store.ensureCollections(spec);
+      const indexes = (await client.db(dbName).collection(name).listIndexes().toArray()).map((index) => index['name'] as string);
+      expect(indexes.sort()).to.deep.equal(['_id_', 'feed_1']);
+    });
+
     it('the account store indexes usernames uniquely with a case-insensitive collation', async function () {
       const stores = await connectMongo(url, { dbName });
       try {

@@ -54,6 +54,7 @@ const INVALID_DOCUMENT_CODES: ReadonlySet<number> = new Set([
   17419, // the document after the update is larger than the limit
 ]);
 const NAMESPACE_EXISTS = 48;
+const NAMESPACE_NOT_FOUND = 26;
 const ILLEGAL_OPERATION = 20;
 
 const TRANSACTION_OPTIONS: TransactionOptions = {
@@ -71,6 +72,21 @@ interface CheckpointShape {
   commit: string;
   prepare: string;
   updatedAt: string;
+}
+
+/** What a checkpoint document holds while {@link MongoReadModelStore.reset} runs. */
+interface ResetMarkerShape {
+  _id: string;
+  resetting: true;
+  updatedAt: string;
+}
+
+/** A reset was interrupted: the projection's collections may be partly dropped. */
+export class ResetIncompleteError extends Error {
+  override readonly name = 'ResetIncompleteError';
+  constructor(readonly projection: string) {
+    super(`the reset of projection ${projection} did not finish (its documents may be partly gone): run its rebuild again`);
+  }
 }
 
 export interface LeaseShape {
@@ -414,25 +430,36 @@ export class MongoReadModelStore implements ReadModelStore {
     });
   }
 
+  /** Throws {@link ResetIncompleteError} while (or after an interrupted) reset. */
   async getCheckpoint(projection: string): Promise<Checkpoint | undefined> {
-    const raw = await this.checkpoints.findOne({ _id: projection });
-    return raw ? { position: { commit: BigInt(raw.commit), prepare: BigInt(raw.prepare) }, updatedAt: raw.updatedAt } : undefined;
+    const raw = (await this.checkpoints.findOne({ _id: projection })) as CheckpointShape | ResetMarkerShape | null;
+    if (!raw) return undefined;
+    if ('resetting' in raw) throw new ResetIncompleteError(projection);
+    return { position: { commit: BigInt(raw.commit), prepare: BigInt(raw.prepare) }, updatedAt: raw.updatedAt };
   }
 
   /**
-   * In one transaction, so a crash never leaves a checkpoint over partly deleted documents (lost
-   * events) nor leftover documents without a checkpoint (double counts). A very large collection
-   * may exceed the transaction limits (transactionLifetimeLimitSeconds, 60 s by default).
+   * Drops the collections rather than deleting their documents in a transaction, which on real
+   * data outlives transactionLifetimeLimitSeconds (60 s by default) and could never finish.
+   * Drops are not transactional, so a crash is made visible instead: the checkpoint is first
+   * replaced by a marker that {@link getCheckpoint} refuses ({@link ResetIncompleteError}), so a
+   * projector never resumes from a checkpoint over partly dropped documents, nor from the start
+   * over leftover ones; the marker goes last. The indexes go with the collections: the next
+   * {@link ensureCollections} (the projector's prepare) creates them again.
    */
   async reset(projection: string, collections: readonly string[]): Promise<void> {
     const names = collections.map(checkCollection);
-    await this.requireTransactions();
-    for (const name of names) await this.createCollection(name);
     await this.createCollection(CHECKPOINTS);
-    await this.inTransaction(async (session) => {
-      for (const name of names) await this.db.collection(name).deleteMany({}, { session });
-      await this.checkpoints.deleteOne({ _id: projection }, { session });
-    });
+    const marker: ResetMarkerShape = { _id: projection, resetting: true, updatedAt: new Date().toISOString() };
+    await this.db.collection<ResetMarkerShape>(CHECKPOINTS).replaceOne({ _id: projection }, marker, { upsert: true, writeConcern: { w: 'majority' } });
+    for (const name of names) {
+      this.created.delete(name);
+      // Already absent is fine: an earlier, interrupted reset may have dropped it.
+      await this.db.collection(name).drop().catch((error: unknown) => {
+        if (!isServerError(error, NAMESPACE_NOT_FOUND)) throw error;
+      });
+    }
+    await this.checkpoints.deleteOne({ _id: projection }, { writeConcern: { w: 'majority' } });
   }
 
   /**
