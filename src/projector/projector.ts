@@ -237,12 +237,15 @@ export class Projector {
   private async liveLoop(): Promise<void> {
     while (!this.stopping) {
       if (!(await this.acquireLeases())) return;
-      await this.prepare();
       try {
+        // Inside the try: a failed prepare (the store unreachable, an index another process
+        // dropped first, an interrupted reset) is retried like a failed subscription, rather
+        // than ending the projector for the life of the process.
+        await this.prepare();
         await this.followAll();
       } catch (error) {
         if (this.stopping) return;
-        this.options.logger.error('projector subscription failed; resuming from the checkpoint', { error: error instanceof Error ? error.message : String(error) });
+        this.options.logger.error('projector failed; resuming from the checkpoint', { error: error instanceof Error ? error.message : String(error) });
         await sleep(1000);
       }
     }

@@ -28,7 +28,13 @@ export function recordingDb(answer: (call: Call) => unknown = () => undefined): 
         return (...args: unknown[]) => {
           const call = { collection: name, method, args };
           calls.push(call);
-          return Promise.resolve(answer(call));
+          // Cursors are returned as they are; everything else the driver answers with a promise.
+          if (method === 'listIndexes') return answer(call);
+          try {
+            return Promise.resolve(answer(call));
+          } catch (error) {
+            return Promise.reject(error as Error);
+          }
         };
       },
     });
@@ -178,6 +184,18 @@ describe('MongoDB adapters (no server)', function () {
         caught = error;
       }
       expect(caught).to.be.instanceOf(ResetIncompleteError);
+    });
+  });
+
+  describe('ensureCollections', function () {
+    it('tolerates an obsolete index that another process dropped first (IndexNotFound, 27)', async function () {
+      const { db, calls } = recordingDb((call) => {
+        if (call.method === 'listIndexes') return { toArray: async () => [{ name: '_id_' }, { name: 'old_1' }] };
+        if (call.method === 'dropIndex') throw new MongoServerError({ message: 'index not found with name [old_1]', code: 27 });
+        return undefined;
+      });
+      await new MongoReadModelStore(db, {} as MongoClient).ensureCollections([{ name: 'c', indexes: [['feed']] }]);
+      expect(calls.filter((call) => call.collection === 'c').map((call) => call.method)).to.deep.equal(['listIndexes', 'dropIndex', 'createIndexes']);
     });
   });
 });

@@ -55,6 +55,7 @@ const INVALID_DOCUMENT_CODES: ReadonlySet<number> = new Set([
 ]);
 const NAMESPACE_EXISTS = 48;
 const NAMESPACE_NOT_FOUND = 26;
+const INDEX_NOT_FOUND = 27;
 const ILLEGAL_OPERATION = 20;
 
 const TRANSACTION_OPTIONS: TransactionOptions = {
@@ -346,7 +347,11 @@ export class MongoReadModelStore implements ReadModelStore {
       const declared = new Set(indexes.map((index) => index.name));
       for (const existing of await collection.listIndexes().toArray()) {
         const existingName = String(existing['name']);
-        if (existingName !== '_id_' && !declared.has(existingName)) await collection.dropIndex(existingName);
+        if (existingName === '_id_' || declared.has(existingName)) continue;
+        // Another process starting the same version may have dropped it first.
+        await collection.dropIndex(existingName).catch((error: unknown) => {
+          if (!isServerError(error, INDEX_NOT_FOUND)) throw error;
+        });
       }
       if (indexes.length > 0) await collection.createIndexes(indexes);
     }
