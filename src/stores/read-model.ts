@@ -38,6 +38,15 @@ export interface CollectionSpec {
 export interface IndexSpec {
   readonly fields: readonly string[];
   readonly where?: Readonly<Record<string, string | boolean>>;
+  /**
+   * The direction the queries this index serves sort its fields in (default `asc`; fields a
+   * query matches by equality may be listed first, their direction does not matter). Ties are
+   * ordered by id ascending (see {@link Query.orderBy}), so MongoDB builds the index as these
+   * fields in this direction followed by `_id` ascending: only then can a sort such as
+   * `plays desc, likes desc, _id asc` read the index in order instead of sorting the whole
+   * collection in memory. The index's name ({@link indexName}) does not depend on it.
+   */
+  readonly sort?: 'asc' | 'desc';
 }
 
 /** Either form of an index declaration, as an {@link IndexSpec}. */

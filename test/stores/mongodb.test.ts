@@ -85,7 +85,7 @@ if (url) {
       expect(raw).to.deep.equal({ _id: 'a', n: 1, nested: { k: 'v' } });
     });
 
-    it('creates the declared compound indexes, fields in the given order, ascending', async function () {
+    it('creates the declared compound indexes, fields in the given order, ascending, then _id (the tie rule)', async function () {
       const name = `${ns}_indexed`;
       await store.ensureCollections([{ name, indexes: [['feed', 'level', 'played'], ['meta.lang']] }]);
       await store.ensureCollections([{ name, indexes: [['feed', 'level', 'played'], ['meta.lang']] }]);
@@ -94,8 +94,12 @@ if (url) {
         ['feed', 1],
         ['level', 1],
         ['played', 1],
+        ['_id', 1],
       ]);
-      expect(keys).to.deep.include([['meta.lang', 1]]);
+      expect(keys).to.deep.include([
+        ['meta.lang', 1],
+        ['_id', 1],
+      ]);
       expect(keys).to.have.length(3); // with _id_
     });
 
@@ -103,10 +107,17 @@ if (url) {
       const name = `${ns}_partial`;
       await store.ensureCollections([{ name, indexes: [['user', 'feed'], { fields: ['episode', 'play_seq'], where: { level: 'public', played: true } }] }]);
       const listed = async () => (await client.db(dbName).collection(name).listIndexes().toArray()).map((index) => ({ name: index['name'] as string, filter: index['partialFilterExpression'] as unknown }));
-      expect(await listed()).to.deep.include({ name: 'episode__play_seq__where__level_public__played_true', filter: { level: 'public', played: true } });
-      expect((await listed()).map((index) => index.name)).to.include('user_1_feed_1');
+      expect(await listed()).to.deep.include({ name: 'episode_1_play_seq_1__id_1__where__level_public__played_true', filter: { level: 'public', played: true } });
+      expect((await listed()).map((index) => index.name)).to.include('user_1_feed_1__id_1');
       await store.ensureCollections([{ name, indexes: [['user', 'feed']] }]);
-      expect((await listed()).map((index) => index.name).sort()).to.deep.equal(['_id_', 'user_1_feed_1']);
+      expect((await listed()).map((index) => index.name).sort()).to.deep.equal(['_id_', 'user_1_feed_1__id_1']);
+    });
+
+    it('serves a sort with the _id tie-breaker from the index (no in-memory SORT stage)', async function () {
+      const name = `${ns}_sorted`;
+      await store.ensureCollections([{ name, indexes: [{ fields: ['plays', 'likes'], sort: 'desc' }] }]);
+      const explained = await client.db(dbName).collection(name).find({}).sort([['plays', -1], ['likes', -1], ['_id', 1]]).limit(10).explain('queryPlanner');
+      expect(JSON.stringify(explained['queryPlanner']['winningPlan'])).not.to.contain('"SORT"');
     });
 
     it('rejects reserved or malformed collection names, _id fields and $ field paths before writing', async function () {

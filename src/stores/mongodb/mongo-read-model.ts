@@ -17,8 +17,8 @@
 import { BSON, MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import type { Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, IndexSpec, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, indexSpec, mergeSpecs } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -165,6 +165,30 @@ export function leaseUpdate(name: string, owner: string, ttlMs: number): { filte
         },
       },
     ],
+  };
+}
+
+/**
+ * A declared index as MongoDB builds it: the fields in the declared sort direction, then `_id`
+ * ascending, the port's tie rule, which every find sorts by last ({@link toSort}); without it
+ * no index can deliver a sort in order and MongoDB sorts every matching document in memory
+ * (the whole collection for an unfiltered top-N). Named like MongoDB's default name for the
+ * keys (`plays_-1_likes_-1__id_1`), a partial index with its filter after `__where__`.
+ */
+export function mongoIndex(index: IndexSpec): { key: Record<string, 1 | -1>; name: string; partialFilterExpression?: Document } {
+  const direction = index.sort === 'desc' ? -1 : 1;
+  const key: Record<string, 1 | -1> = {};
+  for (const field of index.fields) key[checkField(field)] = direction;
+  key['_id'] = 1;
+  const name = Object.entries(key)
+    .map(([field, value]) => `${field}_${value}`)
+    .join('_');
+  if (!index.where) return { key, name };
+  const where = Object.entries(index.where).map(([field, value]) => [checkField(field), value] as const);
+  return {
+    key,
+    name: `${name}__where__${where.map(([field, value]) => `${field}_${String(value)}`).join('__')}`.replaceAll('.', '_'),
+    partialFilterExpression: Object.fromEntries(where),
   };
 }
 
@@ -335,13 +359,7 @@ export class MongoReadModelStore implements ReadModelStore {
       const indexes = spec.indexes
         .map(indexSpec)
         .filter((index) => index.fields.length > 0)
-        .map((index) => ({
-          key: Object.fromEntries(index.fields.map((field) => [checkField(field), 1 as const])),
-          // MongoDB's default name for a plain index (as earlier versions created them); a partial
-          // one is named by indexName, as the same keys without a filter would take the default.
-          name: index.where ? indexName(index) : index.fields.map((field) => `${field}_1`).join('_'),
-          ...(index.where ? { partialFilterExpression: Object.fromEntries(Object.entries(index.where).map(([field, value]) => [checkField(field), value])) } : {}),
-        }));
+        .map(mongoIndex);
       const collection = this.db.collection(name);
       // Indexes an earlier version declared and this one does not: each costs every write.
       const declared = new Set(indexes.map((index) => index.name));
