@@ -518,6 +518,39 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await rejection(store.readStream(stream), StreamNotFoundError);
       });
 
+      it('soft delete of a stream never written: any and no_stream succeed, stream_exists and a revision do not', async function () {
+        const stream = `${ns}user-never`;
+        await store.deleteStream(stream);
+        await store.deleteStream(stream, { expectedRevision: 'any' });
+        await store.deleteStream(stream, { expectedRevision: 'no_stream' });
+        await rejection(store.deleteStream(stream, { expectedRevision: 'stream_exists' }), WrongExpectedVersionError);
+        await rejection(store.deleteStream(stream, { expectedRevision: 0n }), WrongExpectedVersionError);
+        await store.append(stream, [event('a')], { expectedRevision: 'no_stream' });
+      });
+
+      it('metadata written to a soft-deleted stream is answered as it is then stored', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a'), event('b')]);
+        await store.deleteStream(stream);
+        const written = await store.setStreamMetadata(stream, { custom: { note: 'after delete' } });
+        expect(written).to.deep.equal(await store.getStreamMetadata(stream));
+        // The next write expects what the answer said.
+        await store.setStreamMetadata(stream, { custom: { again: true } }, { expectedMetaRevision: written.metaRevision });
+      });
+
+      it('a live subscriber sees the first event of a re-created soft-deleted stream', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a')]);
+        await store.deleteStream(stream);
+        const live = subscribeTestEvents();
+        // Let the subscription go live and learn that the stream is deleted before it is re-created.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const reborn = event('b');
+        await store.append(stream, [reborn]);
+        const delivered = await collectUntil(live, (seen) => seen.some((e) => e.id === reborn.id));
+        expect(delivered.map((e) => e.id)).to.deep.equal([reborn.id]);
+      });
+
       it('a tombstoned stream refuses reads, appends and metadata, and vanishes from $all', async function () {
         const stream = `${ns}user-1`;
         const survivor = event('kept');

@@ -413,6 +413,14 @@ describe('EventStoreDB adapter mapping', function () {
   });
 
   describe('consumer view of $all', function () {
+    it("shows a re-created soft-deleted stream's events that come before the server's undelete record", async function () {
+      // The server writes the new events, then the undelete metadata: live, the cache still says deleted.
+      const deleted = visibilityFromRawMetadata({ $tb: Number(SOFT_DELETE_TRUNCATE_BEFORE) }, pos(100n));
+      const view = new ConsumerView(new VisibilityCache(async () => deleted), undefined, undefined);
+      expect(await view.admit(record({ revision: 3n, position: pos(50n) }))).to.equal(undefined);
+      expect(await view.admit(record({ revision: 4n, position: pos(150n) }))).to.not.equal(undefined);
+    });
+
     it('delivers strictly after `after`, filtered, hiding what the stream hides', async function () {
       const answers = new Map([['user-1', visibilityFromRawMetadata({ $tb: 1 })]]);
       const load = async (stream: string) => answers.get(stream) ?? FULLY_VISIBLE;

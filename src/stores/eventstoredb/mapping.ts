@@ -373,27 +373,40 @@ export interface StreamVisibility {
   /** Events with a smaller revision are hidden (0 when there is no `$tb`). */
   readonly truncateBefore: bigint;
   readonly softDeleted: boolean;
+  /**
+   * Where the soft delete's `$metadata` record is in `$all`. An event after it belongs to the
+   * stream's next life: appending to a soft-deleted stream writes the events and only then the
+   * server's undelete record (StorageWriterService.SoftUndeleteStream: `$tb` = the first new
+   * revision), so a live consumer meets the new events while the metadata still says deleted.
+   */
+  readonly softDeletedAt?: Position;
   readonly tombstoned: boolean;
 }
 
 export const FULLY_VISIBLE: StreamVisibility = Object.freeze({ truncateBefore: 0n, softDeleted: false, tombstoned: false });
 export const TOMBSTONED: StreamVisibility = Object.freeze({ truncateBefore: 0n, softDeleted: false, tombstoned: true });
 
-export function visibilityFromRawMetadata(raw: RawMetadata): StreamVisibility {
+/** `at`: the metadata record's position in `$all`, if known (see {@link StreamVisibility.softDeletedAt}). */
+export function visibilityFromRawMetadata(raw: RawMetadata, at?: Position): StreamVisibility {
   const truncateBefore = readTruncateBefore(raw);
+  const softDeleted = truncateBefore.kind === 'deleted';
   return {
     truncateBefore: truncateBefore.kind === 'revision' ? truncateBefore.value : 0n,
-    softDeleted: truncateBefore.kind === 'deleted',
+    softDeleted,
+    ...(softDeleted && at !== undefined ? { softDeletedAt: at } : {}),
     tombstoned: false,
   };
 }
 
 /**
  * The hiding rule EventStoreDB applies to stream reads (and to `$all` only after a scavenge):
- * a tombstoned or soft-deleted stream hides everything, `$tb` hides smaller revisions.
+ * a tombstoned or soft-deleted stream hides everything, `$tb` hides smaller revisions. An event
+ * written after the soft delete (`position` after {@link StreamVisibility.softDeletedAt}) is the
+ * re-created stream's, which the server's undelete record is about to make visible.
  */
-export function isVisible(revision: bigint, visibility: StreamVisibility): boolean {
-  if (visibility.tombstoned || visibility.softDeleted) return false;
+export function isVisible(revision: bigint, visibility: StreamVisibility, position?: Position): boolean {
+  if (visibility.tombstoned) return false;
+  if (visibility.softDeleted) return position !== undefined && visibility.softDeletedAt !== undefined && isAfter(position, visibility.softDeletedAt);
   return revision >= visibility.truncateBefore;
 }
 
