@@ -439,7 +439,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(initial.metadata.truncateBefore).to.equal(undefined);
 
         expect((await store.setStreamMetadata(stream, { custom: { a: 1 } })).metaRevision).to.equal(0n);
-        expect((await store.setStreamMetadata(stream, { maxAge: 3600 })).metaRevision).to.equal(1n);
+        expect((await store.setStreamMetadata(stream, { truncateBefore: 0n })).metaRevision).to.equal(1n);
         expect((await store.getStreamMetadata(stream)).metaRevision).to.equal(1n);
       });
 
@@ -448,19 +448,18 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await store.append(stream, [event('a'), event('b')]);
         await store.setStreamMetadata(stream, { custom: { a: 1 } });
         await store.setStreamMetadata(stream, { custom: { b: 2 } });
-        await store.setStreamMetadata(stream, { maxAge: 3600 });
+        await store.setStreamMetadata(stream, { custom: { c: 3 } });
         const written = await store.setStreamMetadata(stream, { truncateBefore: 1n });
 
         const read = await store.getStreamMetadata(stream);
         for (const result of [written, read]) {
-          expect(result.metadata.custom).to.deep.equal({ a: 1, b: 2 });
-          expect(result.metadata.maxAge).to.equal(3600);
+          expect(result.metadata.custom).to.deep.equal({ a: 1, b: 2, c: 3 });
           expect(result.metadata.truncateBefore).to.equal(1n);
           expect(result.metaRevision).to.equal(3n);
         }
 
         await store.setStreamMetadata(stream, { custom: { a: 10 } });
-        expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 10, b: 2 });
+        expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 10, b: 2, c: 3 });
       });
 
       it('checks the expected metadata revision', async function () {
@@ -480,7 +479,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await store.setStreamMetadata(stream, { custom: { c: 1 } }, { expectedMetaRevision: 'stream_exists' });
         expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 4, c: 1 });
         await rejection(
-          store.setStreamMetadata(`${ns}fresh`, { maxAge: 1 }, { expectedMetaRevision: 'stream_exists' }),
+          store.setStreamMetadata(`${ns}fresh`, { custom: { a: 1 } }, { expectedMetaRevision: 'stream_exists' }),
           WrongExpectedVersionError,
         );
       });
@@ -562,7 +561,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await rejection(store.readStream(stream), StreamDeletedError);
         await rejection(store.append(stream, [event('c')]), StreamDeletedError);
         await rejection(store.getStreamMetadata(stream), StreamDeletedError);
-        await rejection(store.setStreamMetadata(stream, { maxAge: 10 }), StreamDeletedError);
+        await rejection(store.setStreamMetadata(stream, { custom: { a: 1 } }), StreamDeletedError);
         await rejection(store.deleteStream(stream), StreamDeletedError);
         expect((await store.streamState(stream)).tombstoned).to.equal(true);
         expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([survivor.id]);

@@ -240,12 +240,10 @@ describe('EventStoreDB adapter mapping', function () {
   });
 
   describe('stream metadata', function () {
-    it('maps $tb, $maxAge, $maxCount and custom keys, hiding ACLs', function () {
+    it('maps $tb and custom keys, hiding ACLs and $maxAge / $maxCount (not in the port)', function () {
       const raw = { $tb: 3, $maxAge: 3600, $maxCount: 10, $acl: { $r: '$all' }, $cacheControl: 5, owner: 'me', n: { a: 1 } };
       expect(toStreamMetadata(raw)).to.deep.equal({
         truncateBefore: 3n,
-        maxAge: 3600,
-        maxCount: 10,
         custom: { owner: 'me', n: { a: 1 } },
       });
       expect(toStreamMetadata({})).to.deep.equal({});
@@ -266,32 +264,29 @@ describe('EventStoreDB adapter mapping', function () {
 
     it('merges a patch: named keys replace, others stay, custom keys one level deep', function () {
       const raw = { $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { x: 1 } };
-      const merged = mergeRawMetadata(raw, { maxAge: 60, custom: { b: 2, nested: { y: 2 } } });
-      expect(merged).to.deep.equal({ $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { y: 2 }, $maxAge: 60, b: 2 });
-      expect(mergeRawMetadata(merged, { truncateBefore: 5n, maxCount: 3 })).to.deep.equal({
+      const merged = mergeRawMetadata(raw, { custom: { b: 2, nested: { y: 2 } } });
+      expect(merged).to.deep.equal({ $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { y: 2 }, b: 2 });
+      expect(mergeRawMetadata(merged, { truncateBefore: 5n })).to.deep.equal({
         ...merged,
         $tb: 5,
-        $maxCount: 3,
       });
       expect(raw).to.deep.equal({ $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { x: 1 } });
     });
 
     it('round-trips through the port shape', function () {
-      const patch: StreamMetadata = { truncateBefore: 12n, maxAge: 86400, custom: { retention: 'daily' } };
+      const patch: StreamMetadata = { truncateBefore: 12n, custom: { retention: 'daily' } };
       expect(toStreamMetadata(mergeRawMetadata({}, patch))).to.deep.equal(patch);
     });
 
     it('never writes the soft-delete marker back (2^63 is not a long)', function () {
       const softDeleted = readRawMetadata(JSON.parse('{"$tb":9223372036854775807,"keep":true}'));
-      expect(mergeRawMetadata(softDeleted, { maxAge: 5 })).to.deep.equal({ keep: true, $maxAge: 5 });
+      expect(mergeRawMetadata(softDeleted, { custom: { k: 5 } })).to.deep.equal({ keep: true, k: 5 });
       expect(mergeRawMetadata(softDeleted, { truncateBefore: 4n })).to.deep.equal({ keep: true, $tb: 4 });
     });
 
     it('rejects values EventStoreDB cannot store and reserved custom keys', function () {
       expect(() => mergeRawMetadata({}, { truncateBefore: -1n })).to.throw(RangeError);
       expect(() => mergeRawMetadata({}, { truncateBefore: 2n ** 53n })).to.throw(RangeError);
-      expect(() => mergeRawMetadata({}, { maxAge: 0 })).to.throw(RangeError);
-      expect(() => mergeRawMetadata({}, { maxCount: 2.5 })).to.throw(RangeError);
       expect(() => mergeRawMetadata({}, { custom: { $tb: 1 } })).to.throw(TypeError, /reserved/);
     });
 

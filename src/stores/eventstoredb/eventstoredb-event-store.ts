@@ -4,8 +4,10 @@
  * Notes for operators and admins
  * - Streams: every stream name of the service is a stream of the same name in EventStoreDB
  *   (`user-<id>` per user, per-podcast streams for `roll_stats`; see the domain for the exact
- *   names). Stream metadata lives in `$$<stream>` (`$tb` = truncate before, `$maxAge`,
- *   `$maxCount`, custom keys at the top level); the web UI shows both under "Stream Browser".
+ *   names). Stream metadata lives in `$$<stream>` (`$tb` = truncate before, custom keys at the
+ *   top level); the web UI shows both under "Stream Browser". Do not set `$maxAge` or
+ *   `$maxCount` by hand: the server applies them to stream reads only, and the read models,
+ *   fed from `$all`, would go on counting what they hide.
  * - Why this adapter filters `$all`: EventStoreDB hides events before `$tb`, and whole
  *   soft-deleted or tombstoned streams, from *stream* reads at once, but `$all` reads and
  *   subscriptions keep delivering them until a scavenge removes them from disk. Read models are

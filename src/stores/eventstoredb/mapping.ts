@@ -308,21 +308,12 @@ function readTruncateBefore(raw: RawMetadata): TruncateBefore {
   return { kind: 'revision', value: BigInt(value) };
 }
 
-function readPositiveInteger(raw: RawMetadata, key: string): number | undefined {
-  const value = raw[key];
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-}
-
-/** Raw metadata as the port shows it; ACLs and cache control are kept on write but not shown. */
+/** Raw metadata as the port shows it; ACLs, cache control, `$maxAge` / `$maxCount` (see StreamMetadata) are kept on write but not shown. */
 export function toStreamMetadata(raw: RawMetadata): StreamMetadata {
   const metadata: { -readonly [K in keyof StreamMetadata]: StreamMetadata[K] } = {};
   const truncateBefore = readTruncateBefore(raw);
   if (truncateBefore.kind === 'revision') metadata.truncateBefore = truncateBefore.value;
   if (truncateBefore.kind === 'deleted') metadata.truncateBefore = SOFT_DELETE_TRUNCATE_BEFORE;
-  const maxAge = readPositiveInteger(raw, '$maxAge');
-  if (maxAge !== undefined) metadata.maxAge = maxAge;
-  const maxCount = readPositiveInteger(raw, '$maxCount');
-  if (maxCount !== undefined) metadata.maxCount = maxCount;
   const custom = Object.entries(raw).filter(([key]) => !isSystemName(key));
   if (custom.length > 0) metadata.custom = Object.fromEntries(custom);
   return metadata;
@@ -332,12 +323,6 @@ export function validateMetadataPatch(patch: StreamMetadata): void {
   if (patch.truncateBefore !== undefined) {
     if (patch.truncateBefore < 0n || patch.truncateBefore > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new RangeError(`truncateBefore must be between 0 and 2^53-1, got ${patch.truncateBefore}`);
-    }
-  }
-  for (const key of ['maxAge', 'maxCount'] as const) {
-    const value = patch[key];
-    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-      throw new RangeError(`${key} must be a positive integer, got ${value}`);
     }
   }
   for (const key of Object.keys(patch.custom ?? {})) {
@@ -360,8 +345,6 @@ export function mergeRawMetadata(raw: RawMetadata, patch: StreamMetadata): RawMe
     merged[key] = value;
   }
   if (patch.truncateBefore !== undefined) merged['$tb'] = Number(patch.truncateBefore);
-  if (patch.maxAge !== undefined) merged['$maxAge'] = patch.maxAge;
-  if (patch.maxCount !== undefined) merged['$maxCount'] = patch.maxCount;
   for (const [key, value] of Object.entries(patch.custom ?? {})) merged[key] = value;
   return merged;
 }
