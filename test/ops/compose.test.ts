@@ -23,11 +23,24 @@ describe('docker-compose.yml', function () {
     expect(value).to.be.a('number').and.to.be.greaterThan(1024 * 1024);
     expect(value).to.be.at.most(effectiveMaxLogRecordSize);
   });
+
   it('connects the service to MongoDB with directConnection=true', function () {
     // The member is named mongodb:27017 by rs.initiate; replicaSet=rs0 would make every client
     // depend on that name resolving. A direct connection to the primary still runs transactions.
     const url = /^\s+MONGO_URL:\s*(\S+)/m.exec(compose)?.[1];
     expect(url).to.contain('directConnection=true');
     expect(url).not.to.contain('replicaSet=');
+  });
+});
+
+describe('.github/workflows/ci.yml', function () {
+  const workflow = readFileSync(path.join(ROOT, '.github/workflows/ci.yml'), 'utf8');
+
+  it('runs the integration suite against the servers as the compose file configures them', function () {
+    expect(workflow).to.contain('run: npm run test:integration');
+    expect(workflow).to.contain('image: eventstore/eventstore:24.10');
+    expect(workflow).to.match(/mongo:7 --replSet rs0/);
+    expect(workflow).to.contain('MONGO_URL: mongodb://localhost:27017/?directConnection=true');
+    expect(/EVENTSTORE_MAX_APPEND_SIZE: "(\d+)"/.exec(workflow)?.[1]).to.equal(environmentValue('EVENTSTORE_MAX_APPEND_SIZE'));
   });
 });
