@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { MongoServerError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
-import { MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
+import { MongoAccountStore, MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
 import { ResetIncompleteError } from '../../src/stores/mongodb/mongo-read-model.js';
 import { InvalidDocumentError, LeaseNotHeldError, type DocChange } from '../../src/stores/read-model.js';
 
@@ -29,7 +29,7 @@ export function recordingDb(answer: (call: Call) => unknown = () => undefined): 
           const call = { collection: name, method, args };
           calls.push(call);
           // Cursors are returned as they are; everything else the driver answers with a promise.
-          if (method === 'listIndexes') return answer(call);
+          if (method === 'listIndexes' || method === 'find') return answer(call);
           try {
             return Promise.resolve(answer(call));
           } catch (error) {
@@ -196,6 +196,22 @@ describe('MongoDB adapters (no server)', function () {
       });
       await new MongoReadModelStore(db, {} as MongoClient).ensureCollections([{ name: 'c', indexes: [['feed']] }]);
       expect(calls.filter((call) => call.collection === 'c').map((call) => call.method)).to.deep.equal(['listIndexes', 'dropIndex', 'createIndexes']);
+    });
+  });
+
+  describe('account store', function () {
+    it('lists accounts in the order of the unique username index (no _id tie-breaker to sort in memory)', async function () {
+      let sort: unknown;
+      const cursor = {
+        sort(given: unknown) {
+          sort = given;
+          return cursor;
+        },
+        toArray: async () => [],
+      };
+      const { db } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      await new MongoAccountStore(db).listAccounts();
+      expect(sort).to.deep.equal({ username: 1 });
     });
   });
 });
