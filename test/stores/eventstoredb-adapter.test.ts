@@ -95,6 +95,15 @@ describe('EventStoreDB adapter on a stand-in client', function () {
       const newer = fake.write('user-2', 'play', { n: 2 });
       expect(await store.headPosition()).to.deep.equal(newer.position);
     });
+
+    it('answers START when no event is visible, and does not scan the log again for it', async function () {
+      for (let i = 0; i < 2000; i++) fake.write(`$$user-x${i}`, '$metadata', { $tb: 1 });
+      expect(await store.headPosition()).to.deep.equal({ commit: 0n, prepare: 0n });
+      const before = fake.calls.filter((call) => call.method === 'readAll').length;
+      fake.write('$$user-y', '$metadata', { $tb: 1 });
+      expect(await store.headPosition()).to.deep.equal({ commit: 0n, prepare: 0n });
+      expect(fake.calls.filter((call) => call.method === 'readAll').length - before).to.equal(1);
+    });
   });
 
   describe('metadata of a soft-deleted stream', function () {

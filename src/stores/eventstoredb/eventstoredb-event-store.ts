@@ -462,9 +462,10 @@ export class EventStoreDbEventStore implements EventStore {
       if (answer !== undefined || oldest === undefined || page.exhausted) break;
       cursor = toPosition(oldest.position);
     }
-    if (answer === undefined) return START;
-    if (raw !== undefined) this.lastHead = { raw, visible: answer };
-    return answer;
+    // Nothing visible at all is remembered too: the next call then stops at this raw head.
+    const visible = answer ?? START;
+    if (raw !== undefined) this.lastHead = { raw, visible };
+    return visible;
   }
 
   private async readAllBackwardsPage(cursor: Position | undefined, maxCount: number): Promise<{ records: AllRecord[]; exhausted: boolean }> {
