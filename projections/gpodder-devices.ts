@@ -53,7 +53,7 @@ function diffRecords(collection: string, projected: ProjectedEvent, before: Reco
 export const gpodderDevicesProjection: Projection = {
   name: 'gpodder_devices',
   collections: [
-    { name: GPODDER_DEVICES, indexes: [['user']] },
+    { name: GPODDER_DEVICES, indexes: [['user', 'key']] },
     { name: GPODDER_SYNC_GROUPS, indexes: [] },
     { name: GPODDER_SETTINGS, indexes: [['user']] },
   ],

@@ -9,6 +9,8 @@ export const playlistsProjection = defineUserRecordProjection({
   name: 'playlists',
   collection: PLAYLISTS,
   slice: 'playlists',
+  // GET /v1/playlists, oldest first.
+  listedBy: ['created_at'],
   touches(event) {
     switch (event.type) {
       case 'save':

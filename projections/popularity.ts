@@ -118,7 +118,9 @@ function adjustPeople<C extends EpisodeContribution | PodcastContribution>(
 
 /** The index {@link rankPeople} reads: public contributions with the flag set, by recency. */
 function peopleIndex(key: 'episode' | 'feed', kind: Kind): IndexSpec {
-  return kind === 'play' ? { fields: [key, 'play_seq'], where: { level: 'public', played: true } } : { fields: [key, 'like_seq'], where: { level: 'public', liked: true } };
+  return kind === 'play'
+    ? { fields: [key, 'play_seq'], where: { level: 'public', played: true }, sort: 'desc' }
+    : { fields: [key, 'like_seq'], where: { level: 'public', liked: true }, sort: 'desc' };
 }
 
 function rankPeople(view: ProjectionView, collection: string, where: Record<string, string | boolean>, kind: Kind): string[] {
@@ -348,8 +350,15 @@ function descriptiveOf(fields: Descriptive | undefined): Record<string, unknown>
 export const popularityProjection: Projection = {
   name: 'popularity',
   collections: [
-    { name: EPISODE_POPULARITY, indexes: [['plays', 'likes'], ['rss_source_feed', 'plays', 'likes']] },
-    { name: PODCAST_POPULARITY, indexes: [['plays', 'likes']] },
+    // Most played first (GET /v1/public/popular/*): plays, then likes, descending.
+    {
+      name: EPISODE_POPULARITY,
+      indexes: [
+        { fields: ['plays', 'likes'], sort: 'desc' },
+        { fields: ['rss_source_feed', 'plays', 'likes'], sort: 'desc' },
+      ],
+    },
+    { name: PODCAST_POPULARITY, indexes: [{ fields: ['plays', 'likes'], sort: 'desc' }] },
     // The people lists are re-ranked from public contributions only: partial indexes hold just
     // those, so the private and anonymous majority (the default is private) costs them nothing.
     {

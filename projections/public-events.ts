@@ -143,7 +143,15 @@ function onAccountChange(
 export const publicEventsProjection: Projection = {
   name: 'public_events',
   collections: [
-    { name: PUBLIC_EVENTS, indexes: [['cursor'], ['feed', 'cursor'], ['user', 'cursor']] },
+    // Newest first (GET /v1/public/events): sorted by cursor descending.
+    {
+      name: PUBLIC_EVENTS,
+      indexes: [
+        { fields: ['cursor'], sort: 'desc' },
+        { fields: ['feed', 'cursor'], sort: 'desc' },
+        { fields: ['user', 'cursor'], sort: 'desc' },
+      ],
+    },
     { name: PUBLIC_EVENT_SOURCES, indexes: [['user', 'feed']] },
     { name: PRIVACY_COPY, indexes: [] },
   ],

@@ -7,6 +7,8 @@ export const subscriptionsProjection = defineUserRecordProjection({
   name: 'subscriptions',
   collection: SUBSCRIPTIONS,
   slice: 'subscriptions',
+  // GET /v1/subscriptions and gpodder's subscription list, oldest first.
+  listedBy: ['created_at'],
   touches(event) {
     switch (event.type) {
       case 'subscribe':

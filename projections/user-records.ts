@@ -21,6 +21,8 @@ export interface UserRecordProjectionOptions {
   readonly slice: Slice;
   /** The record keys an event touches, or 'all' when it may touch any record of the user. */
   readonly touches: (event: ProjectedEvent['event']) => readonly string[] | 'all' | 'none';
+  /** Record fields a user's list is also sorted by (besides `seq`), each indexed after `user`. */
+  readonly listedBy?: readonly string[];
 }
 
 /**
@@ -89,7 +91,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     touches: options.touches,
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.
-    collections: [{ name: options.collection, indexes: [['user', 'seq']] }],
+    collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
     evolve(projected, view) {
       if (projected.event.type === 'roll_stats') return [];
       const keys = options.touches(projected.event);

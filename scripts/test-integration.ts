@@ -1,8 +1,10 @@
 /**
  * `npm run test:integration`: the store contract suites (event store, read model, accounts)
- * against real EventStoreDB and MongoDB servers. Unlike `npm test`, where the suites skip
- * without servers, this fails when the servers are not configured: it exists to prove the
- * production adapters, and a run that proved nothing must not look green.
+ * against real EventStoreDB and MongoDB servers, then the whole service on them
+ * (test/integration: HTTP, projector, retention, erasure, account deletion, Agenda with two
+ * workers). Unlike `npm test`, where these suites skip without servers, this fails when the
+ * servers are not configured: it exists to prove the production adapters, and a run that
+ * proved nothing must not look green.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -27,9 +29,11 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
-const suites = readdirSync(path.join(root, 'test/stores'))
-  .filter((file) => file.endsWith('.test.ts'))
-  .map((file) => path.join('test/stores', file));
+const suites = ['test/stores', 'test/integration'].flatMap((directory) =>
+  readdirSync(path.join(root, directory))
+    .filter((file) => file.endsWith('.test.ts'))
+    .map((file) => path.join(directory, file)),
+);
 const mocha = path.join(root, 'node_modules/.bin/mocha');
 const result = spawnSync(mocha, suites, { cwd: root, stdio: 'inherit', env: process.env });
 process.exit(result.status ?? 1);

@@ -15,6 +15,8 @@ export const LIMITS = {
   id: 128,
   /** Positions and durations: a bound (31 years) no episode approaches that still rejects absurd numbers. */
   seconds: 1_000_000_000,
+  /** One gpodder setting's value, as JSON text: settings are flags and short strings. */
+  settingValue: 16_384,
 } as const;
 
 /** Control characters other than tab/newline are never legitimate in titles or ids. */
@@ -217,11 +219,23 @@ export type SettingScope = (typeof SETTING_SCOPES)[number];
  * `rss_source_id`) of podcast and episode scopes is the event's object, so erasing a feed
  * erases its settings too.
  */
+/** Some object key, however deep, contains a NUL: no document store takes it (BSON ends a name there). */
+function hasNulKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([key, inner]) => key.includes('\u0000') || hasNulKey(inner));
+}
+
+/** A setting's value: any JSON a document can hold (read models store it as it is), bounded. */
+const settingValue = z
+  .json()
+  .refine((value) => !hasNulKey(value), 'object keys must not contain NUL characters')
+  .refine((value) => JSON.stringify(value).length <= LIMITS.settingValue, `at most ${LIMITS.settingValue} characters of JSON`);
+
 export const settingData = z
   .object({
     scope: z.enum(SETTING_SCOPES),
     device: device.optional(),
-    set: z.record(boundedString(LIMITS.id).min(1), z.json()),
+    set: z.record(boundedString(LIMITS.id).min(1), settingValue),
     remove: z.array(boundedString(LIMITS.id).min(1)),
   })
   .strict();

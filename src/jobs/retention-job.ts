@@ -3,7 +3,9 @@
  *
  * Storage follows the read model: READ_MODEL=mongodb keeps Agenda's jobs in the collection
  * `agendaJobs` of the read-model database (`@agendajs/mongo-backend`), otherwise they live in
- * the table `agenda_jobs` of the embedded SQLite file (src/jobs/sqlite-agenda-backend.ts). Either
+ * the table `agenda_jobs` of the embedded SQLite file (src/jobs/sqlite-agenda-backend.ts). With
+ * Mongo, `every()` goes through src/jobs/mongo-agenda-backend.ts, which keeps a running job's
+ * lock and a paused job's pause (the library's upsert resets both). Either
  * way every worker runs the same code:
  * - `every()` creates the job with `type: 'single'`, which both backends upsert by name, so
  *   however many workers start, there is one job (SQLite and, added here, Mongo back this with a
@@ -223,9 +225,9 @@ interface Storage {
 async function openBackend({ config, stores, logger }: SchedulerDependencies): Promise<Storage> {
   if (config.READ_MODEL === 'mongodb') {
     // Loaded only in this mode, as runtime.ts loads the Mongo stores.
-    const [{ MongoClient }, { MongoBackend }, { databaseFromUrl }] = await Promise.all([
+    const [{ MongoClient }, { RunStatePreservingMongoBackend }, { databaseFromUrl }] = await Promise.all([
       import('mongodb'),
-      import('@agendajs/mongo-backend'),
+      import('./mongo-agenda-backend.js'),
       import('../stores/mongodb/index.js'),
     ]);
     const url = config.MONGO_URL!;
@@ -240,7 +242,7 @@ async function openBackend({ config, stores, logger }: SchedulerDependencies): P
           // Existing duplicates (created before this index) block it; the upsert still mostly holds.
           logger.warn('could not create the unique index on agendaJobs', { error: error instanceof Error ? error.message : String(error) });
         });
-      return { backend: new MongoBackend({ mongo: db, collection: AGENDA_COLLECTION }), close: () => client.close() };
+      return { backend: new RunStatePreservingMongoBackend({ mongo: db, collection: AGENDA_COLLECTION }), close: () => client.close() };
     } catch (error) {
       await client.close();
       throw error;

@@ -543,7 +543,9 @@ export class SqliteJobRepository implements JobRepository {
         const existing = db.prepare<[string], JobRow>(`SELECT * FROM ${this.table} WHERE name = ? AND type = 'single'`).get(props.name);
         if (!existing) return this.insertRow({ ...emptyRow(randomUUID()), ...definition, ...processor });
         const due = definition.next_run_at !== null && definition.next_run_at !== undefined && definition.next_run_at <= now;
-        return this.updateRow(existing, { ...definition, ...processor, ...(due ? { next_run_at: existing.next_run_at } : {}) });
+        // Pausing is the operator's (disableJobs): a re-declaration that does not say keeps it.
+        const keepPause = props.disabled === undefined || props.disabled === null ? { disabled: existing.disabled } : {};
+        return this.updateRow(existing, { ...definition, ...processor, ...keepPause, ...(due ? { next_run_at: existing.next_run_at } : {}) });
       }
 
       if (unique) {

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
-import type { DocChange, ProjectionCommit, ReadModelStore } from '../stores/read-model.js';
+import { LeaseNotHeldError, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
@@ -237,12 +237,15 @@ export class Projector {
   private async liveLoop(): Promise<void> {
     while (!this.stopping) {
       if (!(await this.acquireLeases())) return;
-      await this.prepare();
       try {
+        // Inside the try: a failed prepare (the store unreachable, an index another process
+        // dropped first, an interrupted reset) is retried like a failed subscription, rather
+        // than ending the projector for the life of the process.
+        await this.prepare();
         await this.followAll();
       } catch (error) {
         if (this.stopping) return;
-        this.options.logger.error('projector subscription failed; resuming from the checkpoint', { error: error instanceof Error ? error.message : String(error) });
+        this.options.logger.error('projector failed; resuming from the checkpoint', { error: error instanceof Error ? error.message : String(error) });
         await sleep(1000);
       }
     }
@@ -366,6 +369,8 @@ export class Projector {
         await this.processBatch(batch);
         return;
       } catch (error) {
+        // Retrying cannot get a lease back: the caller stands by until it is free again.
+        if (error instanceof LeaseLostError) throw error;
         if (this.stopping && attempt > 0) throw error;
         const delay = Math.min(5000, 100 * 2 ** attempt);
         this.options.logger.warn('projection batch failed; retrying', { attempt: attempt + 1, delayMs: delay, error: error instanceof Error ? error.message : String(error) });
@@ -424,8 +429,22 @@ export class Projector {
     this.inFlight = { done, staged, overlays, events: batch.length, position: last.position };
   }
 
-  private commit(commits: readonly ProjectionCommit[]): Promise<void> {
-    return this.options.commitAll ? this.options.commitAll(commits) : this.options.readModel.commitAll(commits);
+  /**
+   * Once the leases were taken, the read model's own commits are fenced on them (a commit that
+   * would land after another process took over fails instead); a background committer's are not
+   * (rebuilds, which hold their leases from start to end). A projector driven batch by batch
+   * without leases (tests) commits unfenced.
+   */
+  private async commit(commits: readonly ProjectionCommit[]): Promise<void> {
+    if (this.options.commitAll) return this.options.commitAll(commits);
+    if (this.leaseHeldUntil === 0) return this.options.readModel.commitAll(commits);
+    try {
+      await this.options.readModel.commitAll(commits, { leaseOwner: this.owner });
+    } catch (error) {
+      if (!(error instanceof LeaseNotHeldError)) throw error;
+      this.leaseLost = true;
+      throw new LeaseLostError();
+    }
   }
 
   /** Runs `evolve` once; undefined if it asked for documents not loaded yet. */

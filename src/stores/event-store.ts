@@ -109,12 +109,15 @@ export interface AllSubscription extends AsyncIterable<RecordedEvent> {
   unsubscribe(): Promise<void>;
 }
 
+/**
+ * No `maxAge` / `maxCount`: EventStoreDB applies `$maxAge` and `$maxCount` to stream reads but
+ * not to `$all`, so the read models would go on counting what the streams hide (the adapter
+ * can emulate `$tb` on `$all`, not a count over a stream it does not read). Retention works
+ * through `truncateBefore` alone; do not set the others by hand either.
+ */
 export interface StreamMetadata {
   /** Events with a smaller revision are hidden (EventStoreDB's `$tb`). */
   readonly truncateBefore?: bigint;
-  /** Seconds (EventStoreDB's `$maxAge`). */
-  readonly maxAge?: number;
-  readonly maxCount?: number;
   /** Custom keys, kept as given. */
   readonly custom?: JsonObject;
 }

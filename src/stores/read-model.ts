@@ -38,6 +38,15 @@ export interface CollectionSpec {
 export interface IndexSpec {
   readonly fields: readonly string[];
   readonly where?: Readonly<Record<string, string | boolean>>;
+  /**
+   * The direction the queries this index serves sort its fields in (default `asc`; fields a
+   * query matches by equality may be listed first, their direction does not matter). Ties are
+   * ordered by id ascending (see {@link Query.orderBy}), so MongoDB builds the index as these
+   * fields in this direction followed by `_id` ascending: only then can a sort such as
+   * `plays desc, likes desc, _id asc` read the index in order instead of sorting the whole
+   * collection in memory. The index's name ({@link indexName}) does not depend on it.
+   */
+  readonly sort?: 'asc' | 'desc';
 }
 
 /** Either form of an index declaration, as an {@link IndexSpec}. */
@@ -129,7 +138,7 @@ export interface ReadModelStore {
    * every checkpoint lands, or none. One transaction instead of one per projection is what keeps
    * a live projector's commits short (the HTTP requests share its event loop and disk).
    */
-  commitAll(commits: readonly ProjectionCommit[]): Promise<void>;
+  commitAll(commits: readonly ProjectionCommit[], options?: CommitOptions): Promise<void>;
   /**
    * Optional: commits that run off the caller's thread, for a caller that decides its next batch
    * while the previous one is written (a rebuild: src/projector/projector.ts). Same semantics as
@@ -154,6 +163,25 @@ export interface ReadModelStore {
   tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]>;
   releaseLease(name: string, owner: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CommitOptions {
+  /**
+   * Fencing: the commit lands only if this owner holds, unexpired, the lease named after each
+   * committed projection, checked inside the commit's transaction; otherwise it throws
+   * {@link LeaseNotHeldError} and writes nothing. A commit delayed past its lease (a stalled
+   * process, a transaction retried for longer than the lease lives) cannot then land after
+   * another process has taken over and applied the same events.
+   */
+  readonly leaseOwner?: string;
+}
+
+/** A fenced commit found its projection's lease held by another owner, or expired. */
+export class LeaseNotHeldError extends Error {
+  override readonly name = 'LeaseNotHeldError';
+  constructor(readonly lease: string) {
+    super(`the lease ${lease} is not held by this owner: commit refused`);
+  }
 }
 
 export interface BackgroundCommitter {
@@ -202,4 +230,9 @@ export function compareDocs(orderBy: Query['orderBy']): (a: StoredDoc, b: Stored
     }
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   };
+}
+
+/** The store refused a document for what it holds: retrying the same commit cannot succeed. */
+export class InvalidDocumentError extends Error {
+  override readonly name = 'InvalidDocumentError';
 }

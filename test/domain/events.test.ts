@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
+import { LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, settingData, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
 import { uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -174,5 +174,20 @@ describe('streams', () => {
     expect(isUserEventType('play')).to.equal(true);
     expect(isUserEventType('checkpoint')).to.equal(false);
     expect(isUserEventType('toString')).to.equal(false);
+  });
+});
+
+describe('gpodder setting values (they become read-model documents as they are)', () => {
+  const parse = (value: unknown) => settingData.safeParse({ scope: 'account', set: { key: value }, remove: [] }).success;
+
+  it('refuses an object key with a NUL, however deep: MongoDB cannot store it (BSON ends a name there)', () => {
+    expect(parse({ nested: { 'a\u0000b': 1 } })).to.equal(false);
+    expect(parse([{ '\u0000': true }])).to.equal(false);
+    expect(parse({ nested: { 'a b': 'text with \u0000 is a value, fine' } })).to.equal(true);
+  });
+
+  it(`refuses a value over ${LIMITS.settingValue} characters of JSON`, () => {
+    expect(parse('x'.repeat(LIMITS.settingValue))).to.equal(false);
+    expect(parse('x'.repeat(LIMITS.settingValue - 2))).to.equal(true);
   });
 });

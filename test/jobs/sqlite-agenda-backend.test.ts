@@ -90,6 +90,13 @@ describe('SqliteAgendaBackend', function () {
       expect(moved.nextRunAt).to.deep.equal(later);
     });
 
+    it("keeps a paused 'single' job paused when every() saves it again without saying", async function () {
+      const saved = await repository.saveJob(job({ name: 'tick', type: 'single', repeatInterval: '15 minutes' }), undefined);
+      expect(await repository.disableJobs({ name: 'tick' })).to.equal(1);
+      await repository.saveJob(job({ name: 'tick', type: 'single', repeatInterval: '15 minutes' }), undefined);
+      expect((await repository.getJobById(String(saved._id)))!.disabled).to.equal(true);
+    });
+
     it('keeps the lock and run fields of a job that is saved again without them (a worker starting while it runs)', async function () {
       await repository.saveJob(job({ name: 'tick', type: 'single', nextRunAt: new Date(Date.now() - 1000) }), undefined);
       const locked = await repository.getNextJobToRun('tick', new Date(), new Date(Date.now() - MINUTE), undefined, undefined);

@@ -126,6 +126,57 @@ describe('Projector leases', function () {
     });
   }
 
+  it('a commit whose lease was taken over after the last check lands nothing (fenced in the store)', async function () {
+    const stolen = new Proxy(base, {
+      get(target, property, receiver) {
+        if (property === 'commitAll') {
+          return async (...args: Parameters<ReadModelStore['commitAll']>) => {
+            // Between ensureLeases and the commit: the lease lapses and the service takes it.
+            await target.releaseLease('subscriptions', 'rebuilder');
+            await target.tryAcquireLease('subscriptions', 'the-service', 60_000);
+            return target.commitAll(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const subject = await projector(stolen);
+    try {
+      const error = await subject.catchUp().catch((caught: unknown) => caught);
+      expect(error).to.be.instanceOf(LeaseLostError);
+      expect(await base.count('subscriptions')).to.equal(0);
+      expect(await base.getCheckpoint('subscriptions')).to.equal(undefined);
+    } finally {
+      await subject.stop();
+    }
+  });
+
+  it('a live projector outlives a failed prepare (the store briefly unreachable) and catches up', async function () {
+    let failures = 1;
+    const flaky = new Proxy(base, {
+      get(target, property, receiver) {
+        if (property === 'ensureCollections') {
+          return async (...args: Parameters<ReadModelStore['ensureCollections']>) => {
+            if (failures-- > 0) throw new Error('connection refused');
+            return target.ensureCollections(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const subject = new Projector({ eventStore, readModel: flaky, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), leaseTtlMs: 3000 });
+    subject.start();
+    try {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (await base.count('subscriptions').catch(() => 0)) < EVENTS) await sleep(50);
+      expect(await base.count('subscriptions')).to.equal(EVENTS);
+    } finally {
+      await subject.stop();
+    }
+  });
+
   it('a pipelined catch-up renews its leases between commits, never while one is in flight', async function () {
     let inFlight = false;
     const renewals: boolean[] = [];

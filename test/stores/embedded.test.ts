@@ -170,14 +170,14 @@ describe('SqliteEventStore (embedded only)', function () {
   it('keeps everything across close and reopen', async function () {
     const first = open();
     const appended = await first.append('user-1', [event('a', { n: 1 }), event('b', { n: 2 })]);
-    await first.setStreamMetadata('user-1', { custom: { owner: 'x' }, maxAge: 60 });
+    await first.setStreamMetadata('user-1', { custom: { owner: 'x' } });
     await first.close();
 
     const second = open();
     expect((await second.readStream('user-1')).map((e) => e.data)).to.deep.equal([{ n: 1 }, { n: 2 }]);
     expect(await second.headPosition()).to.deep.equal(appended.position);
     const metadata = await second.getStreamMetadata('user-1');
-    expect(metadata).to.deep.equal({ metadata: { custom: { owner: 'x' }, maxAge: 60 }, metaRevision: 0n });
+    expect(metadata).to.deep.equal({ metadata: { custom: { owner: 'x' } }, metaRevision: 0n });
     const next = await second.append('user-1', [event('c')], { expectedRevision: 1n });
     expect(next.nextRevision).to.equal(2n);
     expect(next.position.commit).to.equal(appended.position.commit + 1n);

@@ -439,7 +439,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(initial.metadata.truncateBefore).to.equal(undefined);
 
         expect((await store.setStreamMetadata(stream, { custom: { a: 1 } })).metaRevision).to.equal(0n);
-        expect((await store.setStreamMetadata(stream, { maxAge: 3600 })).metaRevision).to.equal(1n);
+        expect((await store.setStreamMetadata(stream, { truncateBefore: 0n })).metaRevision).to.equal(1n);
         expect((await store.getStreamMetadata(stream)).metaRevision).to.equal(1n);
       });
 
@@ -448,19 +448,18 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await store.append(stream, [event('a'), event('b')]);
         await store.setStreamMetadata(stream, { custom: { a: 1 } });
         await store.setStreamMetadata(stream, { custom: { b: 2 } });
-        await store.setStreamMetadata(stream, { maxAge: 3600 });
+        await store.setStreamMetadata(stream, { custom: { c: 3 } });
         const written = await store.setStreamMetadata(stream, { truncateBefore: 1n });
 
         const read = await store.getStreamMetadata(stream);
         for (const result of [written, read]) {
-          expect(result.metadata.custom).to.deep.equal({ a: 1, b: 2 });
-          expect(result.metadata.maxAge).to.equal(3600);
+          expect(result.metadata.custom).to.deep.equal({ a: 1, b: 2, c: 3 });
           expect(result.metadata.truncateBefore).to.equal(1n);
           expect(result.metaRevision).to.equal(3n);
         }
 
         await store.setStreamMetadata(stream, { custom: { a: 10 } });
-        expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 10, b: 2 });
+        expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 10, b: 2, c: 3 });
       });
 
       it('checks the expected metadata revision', async function () {
@@ -480,7 +479,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await store.setStreamMetadata(stream, { custom: { c: 1 } }, { expectedMetaRevision: 'stream_exists' });
         expect((await store.getStreamMetadata(stream)).metadata.custom).to.deep.equal({ a: 4, c: 1 });
         await rejection(
-          store.setStreamMetadata(`${ns}fresh`, { maxAge: 1 }, { expectedMetaRevision: 'stream_exists' }),
+          store.setStreamMetadata(`${ns}fresh`, { custom: { a: 1 } }, { expectedMetaRevision: 'stream_exists' }),
           WrongExpectedVersionError,
         );
       });
@@ -518,6 +517,39 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await rejection(store.readStream(stream), StreamNotFoundError);
       });
 
+      it('soft delete of a stream never written: any and no_stream succeed, stream_exists and a revision do not', async function () {
+        const stream = `${ns}user-never`;
+        await store.deleteStream(stream);
+        await store.deleteStream(stream, { expectedRevision: 'any' });
+        await store.deleteStream(stream, { expectedRevision: 'no_stream' });
+        await rejection(store.deleteStream(stream, { expectedRevision: 'stream_exists' }), WrongExpectedVersionError);
+        await rejection(store.deleteStream(stream, { expectedRevision: 0n }), WrongExpectedVersionError);
+        await store.append(stream, [event('a')], { expectedRevision: 'no_stream' });
+      });
+
+      it('metadata written to a soft-deleted stream is answered as it is then stored', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a'), event('b')]);
+        await store.deleteStream(stream);
+        const written = await store.setStreamMetadata(stream, { custom: { note: 'after delete' } });
+        expect(written).to.deep.equal(await store.getStreamMetadata(stream));
+        // The next write expects what the answer said.
+        await store.setStreamMetadata(stream, { custom: { again: true } }, { expectedMetaRevision: written.metaRevision });
+      });
+
+      it('a live subscriber sees the first event of a re-created soft-deleted stream', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('a')]);
+        await store.deleteStream(stream);
+        const live = subscribeTestEvents();
+        // Let the subscription go live and learn that the stream is deleted before it is re-created.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const reborn = event('b');
+        await store.append(stream, [reborn]);
+        const delivered = await collectUntil(live, (seen) => seen.some((e) => e.id === reborn.id));
+        expect(delivered.map((e) => e.id)).to.deep.equal([reborn.id]);
+      });
+
       it('a tombstoned stream refuses reads, appends and metadata, and vanishes from $all', async function () {
         const stream = `${ns}user-1`;
         const survivor = event('kept');
@@ -529,7 +561,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await rejection(store.readStream(stream), StreamDeletedError);
         await rejection(store.append(stream, [event('c')]), StreamDeletedError);
         await rejection(store.getStreamMetadata(stream), StreamDeletedError);
-        await rejection(store.setStreamMetadata(stream, { maxAge: 10 }), StreamDeletedError);
+        await rejection(store.setStreamMetadata(stream, { custom: { a: 1 } }), StreamDeletedError);
         await rejection(store.deleteStream(stream), StreamDeletedError);
         expect((await store.streamState(stream)).tombstoned).to.equal(true);
         expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([survivor.id]);

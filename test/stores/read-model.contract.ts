@@ -17,6 +17,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Position } from '../../src/stores/event-store.js';
 import {
+  LeaseNotHeldError,
   compareDocs,
   matches,
   type CollectionSpec,
@@ -580,6 +581,31 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         expect(await store.tryAcquireLeases([], 'owner-a', 60_000)).to.deep.equal([]);
         for (const lease of [first, third]) await store.releaseLease(lease, 'owner-a');
         await store.releaseLease(taken, 'owner-b');
+      });
+
+      it('a fenced commit lands only while its owner holds every committed projection\'s lease', async function () {
+        this.timeout(10_000);
+        const [projection, docs] = [named('p'), named('docs')];
+        const fenced = async (doc: string, checkpoint: bigint): Promise<unknown> => {
+          try {
+            await store.commitAll([{ projection, changes: [put(docs, doc, { n: 1 })], checkpoint: pos(checkpoint) }], { leaseOwner: 'owner-a' });
+            return undefined;
+          } catch (error) {
+            return error;
+          }
+        };
+        // Never acquired: refused.
+        expect(await fenced('a', 1n)).to.be.instanceOf(LeaseNotHeldError);
+        expect(await store.tryAcquireLease(projection, 'owner-a', 400)).to.equal(true);
+        expect(await fenced('b', 2n)).to.equal(undefined);
+        expect(await store.get(docs, 'b')).to.deep.equal({ n: 1 });
+        // Expired and taken over: a late commit of the old owner writes nothing.
+        await delay(600);
+        expect(await store.tryAcquireLease(projection, 'owner-b', 60_000)).to.equal(true);
+        expect(await fenced('c', 3n)).to.be.instanceOf(LeaseNotHeldError);
+        expect(await store.get(docs, 'c')).to.equal(undefined);
+        expect((await store.getCheckpoint(projection))?.position).to.deep.equal(pos(2n));
+        await store.releaseLease(projection, 'owner-b');
       });
 
       it('of two concurrent takers of a free lease, exactly one wins', async function () {

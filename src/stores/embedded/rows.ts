@@ -40,7 +40,9 @@ type StoredMetadata = Omit<StreamMetadata, 'truncateBefore'>;
 
 export function toStreamMetadata(row: StreamRow | undefined): StreamMetadata {
   if (!row) return {};
-  const stored: StoredMetadata = row.metadata === null ? {} : (JSON.parse(row.metadata) as StoredMetadata);
+  const parsed = row.metadata === null ? {} : (JSON.parse(row.metadata) as StoredMetadata & { maxAge?: unknown; maxCount?: unknown });
+  // Keys earlier versions stored (the port no longer has them) are not shown.
+  const stored: StoredMetadata = parsed.custom === undefined ? {} : { custom: parsed.custom };
   return row.truncate_before === null ? stored : { ...stored, truncateBefore: row.truncate_before };
 }
 
@@ -48,8 +50,6 @@ export function toStreamMetadata(row: StreamRow | undefined): StreamMetadata {
 export function mergeMetadata(current: StreamMetadata, patch: StreamMetadata): StreamMetadata {
   const merged: { -readonly [K in keyof StreamMetadata]: StreamMetadata[K] } = { ...current };
   if (patch.truncateBefore !== undefined) merged.truncateBefore = patch.truncateBefore;
-  if (patch.maxAge !== undefined) merged.maxAge = patch.maxAge;
-  if (patch.maxCount !== undefined) merged.maxCount = patch.maxCount;
   if (patch.custom !== undefined) merged.custom = { ...current.custom, ...patch.custom };
   return merged;
 }

@@ -58,7 +58,7 @@ const PAGE_CACHE_KIB = 32 * 1024;
  *
  * `streams.last_revision` is NULL when only metadata was ever written (the stream does not exist).
  * `streams.truncate_before` is the effective `$tb`: set by metadata writes and by soft delete.
- * `streams.metadata` holds the other metadata keys (maxAge, maxCount, custom) as JSON.
+ * `streams.metadata` holds the other metadata keys (custom) as JSON.
  */
 export const EVENT_STORE_DDL = `
 CREATE TABLE IF NOT EXISTS events (

@@ -112,8 +112,7 @@ interface PreparedStatements {
  * It may share its connection with read models (pass a Database): appends then nest as savepoints
  * inside a caller's transaction, and `close()` leaves a borrowed connection open.
  *
- * `maxAge` and `maxCount` metadata are stored and returned but do not hide events: retention here
- * works through `truncateBefore` plus {@link purgeTruncated}, as the port documents.
+ * Retention works through `truncateBefore` plus {@link purgeTruncated}, as the port documents.
  */
 export class SqliteEventStore implements EventStore {
   readonly database: Database;
@@ -635,12 +634,6 @@ function metadataResult(state: StreamRow | undefined): StreamMetadataResult {
 function validateMetadataPatch(patch: StreamMetadata): void {
   if (patch.truncateBefore !== undefined && patch.truncateBefore < 0n) {
     throw new RangeError(`truncateBefore must be >= 0, got ${patch.truncateBefore}`);
-  }
-  for (const key of ['maxAge', 'maxCount'] as const) {
-    const value = patch[key];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
-      throw new RangeError(`${key} must be a positive integer, got ${value}`);
-    }
   }
 }
 

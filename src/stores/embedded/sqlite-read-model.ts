@@ -5,9 +5,9 @@
  */
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
-import type { BackgroundCommitter, Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import type { BackgroundCommitter, Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
 import { TransactionThread, type TransactionPlan } from './transaction-thread.js';
-import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import { LeaseNotHeldError, indexName, indexSpec, mergeSpecs } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -186,13 +186,14 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.commitAllSync([{ projection, changes, checkpoint }]);
   }
 
-  async commitAll(commits: readonly ProjectionCommit[]): Promise<void> {
-    this.commitAllSync(commits);
+  async commitAll(commits: readonly ProjectionCommit[], options: CommitOptions = {}): Promise<void> {
+    this.commitAllSync(commits, options);
   }
 
-  commitAllSync(commits: readonly ProjectionCommit[]): void {
+  commitAllSync(commits: readonly ProjectionCommit[], options: CommitOptions = {}): void {
     const plan = this.commitPlan(commits);
     this.db.transaction(() => {
+      if (options.leaseOwner !== undefined) this.checkLeases(commits, options.leaseOwner, Date.now());
       const statements = plan.statements.map((sql) => this.statement(sql));
       for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
     })();
@@ -289,6 +290,14 @@ export class SqliteReadModelStore implements ReadModelStore {
       for (const collection of collections) this.db.exec(`DELETE FROM ${this.ensureTable(collection)}`);
       this.statement('DELETE FROM rm_checkpoints WHERE projection = ?').run(projection);
     })();
+  }
+
+  /** See {@link CommitOptions.leaseOwner}; run inside the commit's transaction. */
+  private checkLeases(commits: readonly ProjectionCommit[], owner: string, now: number): void {
+    const held = this.statement('SELECT 1 FROM rm_leases WHERE name = ? AND owner = ? AND expires_at >= ?');
+    for (const projection of new Set(commits.map((commit) => commit.projection))) {
+      if (held.get(projection, owner, now) === undefined) throw new LeaseNotHeldError(projection);
+    }
   }
 
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -14,13 +14,16 @@ type Stop = { readonly kind: 'unsubscribed' } | { readonly kind: 'failed'; reado
  * It is its own async iterator: `break` in `for await` calls {@link return}, which unsubscribes.
  * Every pending read races a stop signal, so `unsubscribe()` resolves a waiting `next()` with
  * `done`, and a failure reaches the consumer, without relying on how the client's Readable ends
- * after a cancel or on whether an iterator was listening when it emitted 'error'.
+ * after a cancel or on whether an iterator was listening when it emitted 'error'. The race is
+ * against a per-read waiter, never against one long-lived promise: every `Promise.race` leaves a
+ * reaction on each contender until it settles, so racing a promise that settles only at
+ * unsubscribe would keep every record ever delivered reachable for the subscription's lifetime.
  */
 export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterator<RecordedEvent, undefined> {
   private readonly source: AsyncIterator<AllStreamResolvedEvent>;
   private stopped: Stop | undefined;
-  private readonly stopSignal: Promise<Stop>;
-  private signalStop: (stop: Stop) => void = () => undefined;
+  /** The pending read's wake-up on stop (at most one: reads are serialised). */
+  private readonly stopWaiters = new Set<(stop: Stop) => void>();
   /** Serialises concurrent `next()` calls so events are handed out once and in order. */
   private pending: Promise<unknown> = Promise.resolve();
   private unsubscribing: Promise<void> | undefined;
@@ -32,9 +35,6 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
     private readonly view: ConsumerView,
     private readonly onEnd: (ended: EventStoreDbAllSubscription) => void,
   ) {
-    this.stopSignal = new Promise((resolve) => {
-      this.signalStop = resolve;
-    });
     // The client emits 'error' without destroying its Readable: an error emitted before anyone
     // iterates would otherwise crash the process (no listener) or be lost to a later iterator.
     subscription.on('error', (error: Error) => this.stop({ kind: 'failed', error }));
@@ -67,7 +67,27 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
   private stop(stop: Stop): void {
     if (this.stopped !== undefined) return;
     this.stopped = stop;
-    this.signalStop(stop);
+    for (const wake of [...this.stopWaiters]) wake(stop);
+    this.stopWaiters.clear();
+  }
+
+  /** The source's next record, or the stop if it comes first; holds nothing once settled. */
+  private nextOrStop(): Promise<IteratorResult<AllStreamResolvedEvent> | Stop> {
+    return new Promise((resolve, reject) => {
+      if (this.stopped !== undefined) return resolve(this.stopped);
+      const wake = (stop: Stop) => resolve(stop);
+      this.stopWaiters.add(wake);
+      this.source.next().then(
+        (result) => {
+          this.stopWaiters.delete(wake);
+          resolve(result);
+        },
+        (error: unknown) => {
+          this.stopWaiters.delete(wake);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 
   private async cancel(): Promise<void> {
@@ -78,7 +98,7 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
   private async pull(): Promise<IteratorResult<RecordedEvent, undefined>> {
     try {
       while (this.stopped === undefined) {
-        const next = await Promise.race([this.source.next(), this.stopSignal]);
+        const next = await this.nextOrStop();
         if ('kind' in next) break;
         if (next.done) {
           // Only unsubscribe() may end a catch-up subscription; anything else is a failure.

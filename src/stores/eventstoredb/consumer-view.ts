@@ -34,7 +34,7 @@ export class ConsumerView {
   /** Learns from every record (even ones the consumer will not see), then decides on this one. */
   async accepts(record: AllRecord): Promise<boolean> {
     this.observe(record);
-    return this.isCandidate(record) && (await this.cache.isVisible(record.streamId, record.revision));
+    return this.isCandidate(record) && (await this.cache.isVisible(record.streamId, record.revision, toPosition(record.position)));
   }
 
   /** The record as the consumer receives it, or undefined if it must not see it. */

@@ -4,8 +4,10 @@
  * Notes for operators and admins
  * - Streams: every stream name of the service is a stream of the same name in EventStoreDB
  *   (`user-<id>` per user, per-podcast streams for `roll_stats`; see the domain for the exact
- *   names). Stream metadata lives in `$$<stream>` (`$tb` = truncate before, `$maxAge`,
- *   `$maxCount`, custom keys at the top level); the web UI shows both under "Stream Browser".
+ *   names). Stream metadata lives in `$$<stream>` (`$tb` = truncate before, custom keys at the
+ *   top level); the web UI shows both under "Stream Browser". Do not set `$maxAge` or
+ *   `$maxCount` by hand: the server applies them to stream reads only, and the read models,
+ *   fed from `$all`, would go on counting what they hide.
  * - Why this adapter filters `$all`: EventStoreDB hides events before `$tb`, and whole
  *   soft-deleted or tombstoned streams, from *stream* reads at once, but `$all` reads and
  *   subscriptions keep delivering them until a scavenge removes them from disk. Read models are
@@ -108,9 +110,10 @@ const METADATA_ATTEMPTS = 5;
 const READ_ALL_PAGE_SIZE = 512;
 /** Records of a page whose streams' metadata readAll loads together. */
 const PREFETCH_CHUNK = 32;
-const HEAD_PAGE_SIZE = 64;
-/** How far back headPosition looks for an event a consumer would see. */
-const HEAD_SCAN_LIMIT = 4096;
+/** headPosition's first page (usually enough: the head is a user event or close to one). */
+const HEAD_FIRST_PAGE_SIZE = 64;
+/** Its later pages, after a run of system records (a retention pass writes one `$metadata` per user). */
+const HEAD_PAGE_SIZE = 1024;
 /**
  * An expected revision no stream reaches: an empty append with it writes nothing and makes the
  * server answer WrongExpectedVersion with the stream's true last revision, which is the only
@@ -140,12 +143,16 @@ interface ReadRecord {
 interface MetadataRead {
   readonly raw: RawMetadata;
   readonly metaRevision: bigint | 'no_stream';
+  /** The metadata record's position in `$all`. */
+  readonly position?: Position;
 }
 
 const TOMBSTONED_STATE: StreamInspection = Object.freeze({ lastRevision: 'no_stream', softDeleted: false, tombstoned: true });
 
 export class EventStoreDbEventStore implements EventStore {
   private readonly subscriptions = new Set<EventStoreDbAllSubscription>();
+  /** headPosition's last answer and the raw head it scanned from (see headPosition). */
+  private lastHead: { readonly raw: Position; readonly visible: Position } | undefined;
 
   /** Uses a client the caller created; {@link close} disposes it. */
   constructor(private readonly client: EventStoreDBClient) {}
@@ -169,7 +176,9 @@ export class EventStoreDbEventStore implements EventStore {
     const expected = options.expectedRevision ?? 'any';
     const serialized = events.map(serializeEvent);
     if (serialized.length === 0) return this.appendNothing(stream, expected);
-    return expected === 'any' ? this.appendUnchecked(stream, serialized) : this.appendExpecting(stream, serialized, expected);
+    if (expected === 'any') return this.appendUnchecked(stream, serialized);
+    if (expected === 'stream_exists') return this.appendToExisting(stream, serialized);
+    return this.appendExpecting(stream, serialized, expected);
   }
 
   /**
@@ -193,6 +202,35 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
+   * The server checks `stream_exists` like `any`: a retry is recognised only through its bounded
+   * in-memory cache of recent ids (IndexWriter.CheckCommit), lost on restart, so a retried
+   * append could be written twice. Instead the tail is read (a retry is answered from it) and
+   * the append expects the exact revision read; the stream's existence is what that revision says.
+   */
+  private async appendToExisting(stream: string, events: readonly SerializedEvent[]): Promise<AppendResult> {
+    const proposed = events.map(toEventData);
+    let actual: bigint | 'no_stream' = 'no_stream';
+    for (let attempt = 0; attempt < ANY_ATTEMPTS; attempt++) {
+      const tail = await this.checkTail(stream, events, ANY_TAIL_SLACK);
+      if (tail.kind === 'retry') return tail.result;
+      const revision = tail.lastRevision ?? (await this.existingRevision(stream));
+      const outcome = await this.appendRaw(stream, proposed, revision);
+      if (outcome.kind === 'appended') return this.toAppendResult(stream, outcome.result);
+      if (outcome.kind === 'deleted') throw new StreamDeletedError(stream);
+      actual = outcome.actual;
+    }
+    throw new WrongExpectedVersionError(stream, 'stream_exists', actual);
+  }
+
+  /** The last revision of a stream with no readable event, which must exist (not soft-deleted). */
+  private async existingRevision(stream: string): Promise<bigint> {
+    const state = await this.inspect(stream);
+    if (state.tombstoned) throw new StreamDeletedError(stream);
+    if (state.lastRevision === 'no_stream' || state.softDeleted) throw new WrongExpectedVersionError(stream, 'stream_exists', 'no_stream');
+    return state.lastRevision;
+  }
+
+  /**
    * With `any` the server's dedupe is best effort (an in-memory cache of recent ids), so the
    * adapter reads the tail first, then appends expecting the revision it saw: a concurrent
    * writer (perhaps a retry of the same batch) makes that fail, and the tail is read again.
@@ -208,8 +246,15 @@ export class EventStoreDbEventStore implements EventStore {
       if (outcome.kind === 'deleted') throw new StreamDeletedError(stream);
     }
     const outcome = await this.appendRaw(stream, proposed, ANY);
-    if (outcome.kind === 'appended') return this.toAppendResult(stream, outcome.result);
-    throw new StreamDeletedError(stream);
+    switch (outcome.kind) {
+      case 'appended':
+        return this.toAppendResult(stream, outcome.result);
+      case 'deleted':
+        throw new StreamDeletedError(stream);
+      case 'wrong-version':
+        // Only a client with throwOnAppendFailure=false answers this to `any`; it is no deletion.
+        throw new WrongExpectedVersionError(stream, 'any', outcome.actual);
+    }
   }
 
   /**
@@ -386,32 +431,48 @@ export class EventStoreDbEventStore implements EventStore {
   /**
    * The position of the newest event a consumer could see, so that "has my projection caught
    * up with the head?" can become true: the raw last record of `$all` is usually a system event
-   * (metadata writes, scavenge and projection bookkeeping) that no consumer is ever delivered.
-   * If none is found within {@link HEAD_SCAN_LIMIT} records, the raw last position is returned
-   * (still right for "only what comes after now").
+   * (metadata writes, scavenge and projection bookkeeping) that no consumer is ever delivered,
+   * so projector checkpoints never reach it and a wait for it lasts its whole timeout. The scan
+   * goes back as far as it takes (a retention pass leaves one `$metadata` record per user on
+   * top), but only once: it stops at the raw head the previous call scanned from and answers
+   * that call's event, so each call reads only what was written since. START if no event is
+   * visible at all.
    */
   async headPosition(): Promise<Position> {
     const view = new ConsumerView(this.newVisibilityCache(), undefined, undefined);
+    const previous = this.lastHead;
     let cursor: Position | undefined;
-    let newest: Position | undefined;
-    for (let scanned = 0; scanned < HEAD_SCAN_LIMIT; scanned += HEAD_PAGE_SIZE) {
-      const page = await this.readAllBackwardsPage(cursor);
-      newest ??= page.records[0]?.position;
+    let raw: Position | undefined;
+    let answer: Position | undefined;
+    for (let pageSize = HEAD_FIRST_PAGE_SIZE; answer === undefined; pageSize = HEAD_PAGE_SIZE) {
+      const page = await this.readAllBackwardsPage(cursor, pageSize);
+      if (raw === undefined && page.records[0] !== undefined) raw = toPosition(page.records[0].position);
       for (const record of page.records) {
-        if (await view.accepts(record)) return toPosition(record.position);
+        const position = toPosition(record.position);
+        if (previous !== undefined && comparePositions(position, previous.raw) <= 0) {
+          answer = previous.visible;
+          break;
+        }
+        if (await view.accepts(record)) {
+          answer = position;
+          break;
+        }
       }
       const oldest = page.records[page.records.length - 1];
-      if (oldest === undefined || page.exhausted) break;
+      if (answer !== undefined || oldest === undefined || page.exhausted) break;
       cursor = toPosition(oldest.position);
     }
-    return newest === undefined ? START : toPosition(newest);
+    // Nothing visible at all is remembered too: the next call then stops at this raw head.
+    const visible = answer ?? START;
+    if (raw !== undefined) this.lastHead = { raw, visible };
+    return visible;
   }
 
-  private async readAllBackwardsPage(cursor: Position | undefined): Promise<{ records: AllRecord[]; exhausted: boolean }> {
+  private async readAllBackwardsPage(cursor: Position | undefined, maxCount: number): Promise<{ records: AllRecord[]; exhausted: boolean }> {
     const records: AllRecord[] = [];
     let count = 0;
     const fromPosition: ReadPosition = cursor ?? END;
-    for await (const resolved of this.client.readAll({ fromPosition, maxCount: HEAD_PAGE_SIZE, direction: BACKWARDS })) {
+    for await (const resolved of this.client.readAll({ fromPosition, maxCount, direction: BACKWARDS })) {
       count++;
       const event = resolved.event;
       // Whether a backwards read includes its start position is not specified: skip it if so.
@@ -419,7 +480,7 @@ export class EventStoreDbEventStore implements EventStore {
         records.push(event);
       }
     }
-    return { records, exhausted: count < HEAD_PAGE_SIZE };
+    return { records, exhausted: count < maxCount };
   }
 
   private newVisibilityCache(): VisibilityCache {
@@ -429,7 +490,8 @@ export class EventStoreDbEventStore implements EventStore {
   /** A tombstoned stream's metastream reads as deleted too. */
   private async loadVisibility(stream: string): Promise<StreamVisibility> {
     try {
-      return visibilityFromRawMetadata((await this.readMetadata(stream)).raw);
+      const metadata = await this.readMetadata(stream);
+      return visibilityFromRawMetadata(metadata.raw, metadata.position);
     } catch (error) {
       if (error instanceof StreamDeletedError) return TOMBSTONED;
       throw error;
@@ -444,9 +506,13 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
-   * Read, merge, write expecting the revision just read, so a concurrent writer's keys are never
-   * lost: on conflict the merge is redone on fresh metadata, unless the caller stated an
-   * expectation, which is then checked and reported as is.
+   * Read, merge, write expecting the exact revision just read, so a concurrent writer's keys are
+   * never lost: on conflict the merge is redone on fresh metadata (the caller's expectation is
+   * checked again on it), unless the caller expected an exact revision or no metadata, which a
+   * conflict contradicts. `stream_exists` is never sent: the server would accept it whatever was
+   * written since the read. Writing to a soft-deleted stream's metastream makes the server append
+   * its own undelete record right after (StorageWriterService.SoftUndeleteMetastream: the same
+   * metadata with `$tb` past the old events), so the answer is then read back, not assumed.
    */
   async setStreamMetadata(stream: string, patch: StreamMetadata, options: SetMetadataOptions = {}): Promise<StreamMetadataResult> {
     validateMetadataPatch(patch);
@@ -457,17 +523,17 @@ export class EventStoreDbEventStore implements EventStore {
       const mismatch = expectationFailure(expected, { lastRevision: current.metaRevision, softDeleted: false });
       if (mismatch !== undefined) throw new WrongExpectedVersionError(stream, expected, mismatch);
       const merged = mergeRawMetadata(current.raw, patch);
-      const writeExpectation = expected === 'any' ? toExpectation(current.metaRevision) : toClientAppendRevision(expected);
       const event = jsonEvent({ type: '$metadata', data: merged });
-      const outcome = await this.appendRaw(metastreamOf(stream), [event], writeExpectation);
+      const outcome = await this.appendRaw(metastreamOf(stream), [event], toExpectation(current.metaRevision));
       if (outcome.kind === 'appended') {
+        if (visibilityFromRawMetadata(current.raw).softDeleted) return this.getStreamMetadata(stream);
         return { metadata: toStreamMetadata(merged), metaRevision: outcome.result.nextExpectedRevision };
       }
       if (outcome.kind === 'deleted') throw new StreamDeletedError(stream);
-      if (expected !== 'any') throw new WrongExpectedVersionError(stream, expected, outcome.actual);
+      if (expected !== 'any' && expected !== 'stream_exists') throw new WrongExpectedVersionError(stream, expected, outcome.actual);
       actual = outcome.actual;
     }
-    throw new WrongExpectedVersionError(stream, 'any', actual);
+    throw new WrongExpectedVersionError(stream, expected, actual);
   }
 
   /**
@@ -482,10 +548,13 @@ export class EventStoreDbEventStore implements EventStore {
       if (error instanceof StreamNotFoundError) return { raw: {}, metaRevision: 'no_stream' };
       throw error;
     }
-    const last = records[0]?.record;
+    const last = records[0];
     if (last === undefined) return { raw: {}, metaRevision: 'no_stream' };
+    const { record, commitPosition } = last;
     // Like the server, treat metadata that is not a JSON object as empty.
-    return { raw: last.isJson ? readRawMetadata(last.data) : {}, metaRevision: last.revision };
+    const raw = record.isJson ? readRawMetadata(record.data) : {};
+    const position = record.position !== undefined ? toPosition(record.position) : commitPosition !== undefined ? { commit: commitPosition, prepare: commitPosition } : undefined;
+    return position === undefined ? { raw, metaRevision: record.revision } : { raw, metaRevision: record.revision, position };
   }
 
   // ---- state and deletion ----
@@ -526,12 +595,19 @@ export class EventStoreDbEventStore implements EventStore {
     throw new Error(`EventStoreDB accepted an empty append to ${stream} at revision ${PROBE_REVISION}`);
   }
 
+  /**
+   * EventStoreDB answers WrongExpectedVersion to a soft delete of a stream that has no events,
+   * whatever the expectation; with `any` or `no_stream` that is success here, as in the embedded
+   * store: nothing was written, so nothing is left to hide (a retried account deletion).
+   */
   async deleteStream(stream: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<void> {
     const expected = options.expectedRevision ?? 'any';
     const expectedRevision = await this.deleteExpectation(stream, expected);
     try {
       await this.client.deleteStream(stream, { expectedRevision });
     } catch (error) {
+      const nothingWritten = error instanceof ClientWrongExpectedVersionError && toCurrentRevision(error.actualVersion) === 'no_stream';
+      if (nothingWritten && (expected === 'any' || expected === 'no_stream')) return;
       throw translateWriteError(error, stream, expected);
     }
   }

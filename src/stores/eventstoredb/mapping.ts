@@ -308,21 +308,12 @@ function readTruncateBefore(raw: RawMetadata): TruncateBefore {
   return { kind: 'revision', value: BigInt(value) };
 }
 
-function readPositiveInteger(raw: RawMetadata, key: string): number | undefined {
-  const value = raw[key];
-  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
-}
-
-/** Raw metadata as the port shows it; ACLs and cache control are kept on write but not shown. */
+/** Raw metadata as the port shows it; ACLs, cache control, `$maxAge` / `$maxCount` (see StreamMetadata) are kept on write but not shown. */
 export function toStreamMetadata(raw: RawMetadata): StreamMetadata {
   const metadata: { -readonly [K in keyof StreamMetadata]: StreamMetadata[K] } = {};
   const truncateBefore = readTruncateBefore(raw);
   if (truncateBefore.kind === 'revision') metadata.truncateBefore = truncateBefore.value;
   if (truncateBefore.kind === 'deleted') metadata.truncateBefore = SOFT_DELETE_TRUNCATE_BEFORE;
-  const maxAge = readPositiveInteger(raw, '$maxAge');
-  if (maxAge !== undefined) metadata.maxAge = maxAge;
-  const maxCount = readPositiveInteger(raw, '$maxCount');
-  if (maxCount !== undefined) metadata.maxCount = maxCount;
   const custom = Object.entries(raw).filter(([key]) => !isSystemName(key));
   if (custom.length > 0) metadata.custom = Object.fromEntries(custom);
   return metadata;
@@ -332,12 +323,6 @@ export function validateMetadataPatch(patch: StreamMetadata): void {
   if (patch.truncateBefore !== undefined) {
     if (patch.truncateBefore < 0n || patch.truncateBefore > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new RangeError(`truncateBefore must be between 0 and 2^53-1, got ${patch.truncateBefore}`);
-    }
-  }
-  for (const key of ['maxAge', 'maxCount'] as const) {
-    const value = patch[key];
-    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-      throw new RangeError(`${key} must be a positive integer, got ${value}`);
     }
   }
   for (const key of Object.keys(patch.custom ?? {})) {
@@ -360,8 +345,6 @@ export function mergeRawMetadata(raw: RawMetadata, patch: StreamMetadata): RawMe
     merged[key] = value;
   }
   if (patch.truncateBefore !== undefined) merged['$tb'] = Number(patch.truncateBefore);
-  if (patch.maxAge !== undefined) merged['$maxAge'] = patch.maxAge;
-  if (patch.maxCount !== undefined) merged['$maxCount'] = patch.maxCount;
   for (const [key, value] of Object.entries(patch.custom ?? {})) merged[key] = value;
   return merged;
 }
@@ -373,27 +356,40 @@ export interface StreamVisibility {
   /** Events with a smaller revision are hidden (0 when there is no `$tb`). */
   readonly truncateBefore: bigint;
   readonly softDeleted: boolean;
+  /**
+   * Where the soft delete's `$metadata` record is in `$all`. An event after it belongs to the
+   * stream's next life: appending to a soft-deleted stream writes the events and only then the
+   * server's undelete record (StorageWriterService.SoftUndeleteStream: `$tb` = the first new
+   * revision), so a live consumer meets the new events while the metadata still says deleted.
+   */
+  readonly softDeletedAt?: Position;
   readonly tombstoned: boolean;
 }
 
 export const FULLY_VISIBLE: StreamVisibility = Object.freeze({ truncateBefore: 0n, softDeleted: false, tombstoned: false });
 export const TOMBSTONED: StreamVisibility = Object.freeze({ truncateBefore: 0n, softDeleted: false, tombstoned: true });
 
-export function visibilityFromRawMetadata(raw: RawMetadata): StreamVisibility {
+/** `at`: the metadata record's position in `$all`, if known (see {@link StreamVisibility.softDeletedAt}). */
+export function visibilityFromRawMetadata(raw: RawMetadata, at?: Position): StreamVisibility {
   const truncateBefore = readTruncateBefore(raw);
+  const softDeleted = truncateBefore.kind === 'deleted';
   return {
     truncateBefore: truncateBefore.kind === 'revision' ? truncateBefore.value : 0n,
-    softDeleted: truncateBefore.kind === 'deleted',
+    softDeleted,
+    ...(softDeleted && at !== undefined ? { softDeletedAt: at } : {}),
     tombstoned: false,
   };
 }
 
 /**
  * The hiding rule EventStoreDB applies to stream reads (and to `$all` only after a scavenge):
- * a tombstoned or soft-deleted stream hides everything, `$tb` hides smaller revisions.
+ * a tombstoned or soft-deleted stream hides everything, `$tb` hides smaller revisions. An event
+ * written after the soft delete (`position` after {@link StreamVisibility.softDeletedAt}) is the
+ * re-created stream's, which the server's undelete record is about to make visible.
  */
-export function isVisible(revision: bigint, visibility: StreamVisibility): boolean {
-  if (visibility.tombstoned || visibility.softDeleted) return false;
+export function isVisible(revision: bigint, visibility: StreamVisibility, position?: Position): boolean {
+  if (visibility.tombstoned) return false;
+  if (visibility.softDeleted) return position !== undefined && visibility.softDeletedAt !== undefined && isAfter(position, visibility.softDeletedAt);
   return revision >= visibility.truncateBefore;
 }
 

@@ -1,3 +1,4 @@
+import type { Position } from '../event-store.js';
 import { TOMBSTONED, isVisible, type StreamVisibility } from './mapping.js';
 
 const DEFAULT_CAPACITY = 10_000;
@@ -23,8 +24,8 @@ export class VisibilityCache {
     private readonly capacity = DEFAULT_CAPACITY,
   ) {}
 
-  async isVisible(stream: string, revision: bigint): Promise<boolean> {
-    return isVisible(revision, await this.get(stream));
+  async isVisible(stream: string, revision: bigint, position?: Position): Promise<boolean> {
+    return isVisible(revision, await this.get(stream), position);
   }
 
   async get(stream: string): Promise<StreamVisibility> {

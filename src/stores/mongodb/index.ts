@@ -11,6 +11,7 @@ export {
   RESERVED_COLLECTIONS,
   databaseFromUrl,
   ReplicaSetRequiredError,
+  ResetIncompleteError,
   type MongoReadModelStoreOptions,
 } from './mongo-read-model.js';
 

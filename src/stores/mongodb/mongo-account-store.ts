@@ -155,7 +155,9 @@ export class MongoAccountStore implements AccountStore {
 
   async listAccounts(): Promise<Account[]> {
     await this.init();
-    const raws = await this.accounts.find({}, { collation: USERNAME_COLLATION }).sort({ username: 1, _id: 1 }).toArray();
+    // Usernames are unique under this collation, so they alone order the list, and the unique
+    // index delivers that order; an `_id` tie-breaker would make MongoDB sort every account in memory.
+    const raws = await this.accounts.find({}, { collation: USERNAME_COLLATION }).sort({ username: 1 }).toArray();
     return raws.map(toAccount);
   }
 

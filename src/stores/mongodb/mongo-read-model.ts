@@ -14,11 +14,11 @@
  * one runs on the other: collection names match {@link COLLECTION_NAME}, field paths are dot-joined
  * identifiers ({@link FIELD_PATH}) and never start with `_id`.
  */
-import { MongoClient, MongoServerError } from 'mongodb';
+import { BSON, MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
-import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import type { Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, IndexSpec, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, indexSpec, mergeSpecs } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -38,7 +38,24 @@ export const RESERVED_COLLECTIONS: ReadonlySet<string> = new Set([CHECKPOINTS, L
 const GET_MANY_CHUNK = 1000;
 
 const DUPLICATE_KEY = 11000;
+/**
+ * MongoDB's limit on one document (BSONObjMaxUserSize, 16 MiB); the driver checks it before
+ * sending, the server again on write.
+ */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+/**
+ * Server codes that refuse a write for the document it carries (src/mongo/base/error_codes.yml):
+ * the same commit fails the same way however often it is retried.
+ */
+const INVALID_DOCUMENT_CODES: ReadonlySet<number> = new Set([
+  52, // DollarPrefixedFieldName
+  55, // InvalidDBRef
+  10334, // BSONObjectTooLarge
+  17419, // the document after the update is larger than the limit
+]);
 const NAMESPACE_EXISTS = 48;
+const NAMESPACE_NOT_FOUND = 26;
+const INDEX_NOT_FOUND = 27;
 const ILLEGAL_OPERATION = 20;
 
 const TRANSACTION_OPTIONS: TransactionOptions = {
@@ -58,10 +75,27 @@ interface CheckpointShape {
   updatedAt: string;
 }
 
-interface LeaseShape {
+/** What a checkpoint document holds while {@link MongoReadModelStore.reset} runs. */
+interface ResetMarkerShape {
+  _id: string;
+  resetting: true;
+  updatedAt: string;
+}
+
+/** A reset was interrupted: the projection's collections may be partly dropped. */
+export class ResetIncompleteError extends Error {
+  override readonly name = 'ResetIncompleteError';
+  constructor(readonly projection: string) {
+    super(`the reset of projection ${projection} did not finish (its documents may be partly gone): run its rebuild again`);
+  }
+}
+
+export interface LeaseShape {
   _id: string;
   owner: string;
   expiresAt: Date;
+  /** Written by every fenced commit (see {@link MongoReadModelStore.fence}). */
+  fencedAt?: Date;
 }
 
 export class ReplicaSetRequiredError extends Error {
@@ -70,7 +104,7 @@ export class ReplicaSetRequiredError extends Error {
     super(
       'The MongoDB read-model store needs multi-document transactions (documents and checkpoint are written atomically), ' +
         'so MongoDB must run as a replica set (a single-node replica set is enough) or a sharded cluster; ' +
-        `connect with ?replicaSet=<name> (docker compose: mongodb://localhost:27017/?replicaSet=rs0). ${detail}`,
+        `docker compose: mongodb://localhost:27017/podsync?directConnection=true (the set's member name resolves on the compose network only). ${detail}`,
     );
   }
 }
@@ -110,6 +144,54 @@ function isTransactionsUnsupported(error: unknown): boolean {
   );
 }
 
+/**
+ * The lease acquisition as one atomic upsert. MongoDB refuses `$expr` in the query of an upsert
+ * (QueryFeatureNotAllowed, 224: "$expr is not allowed in the query predicate for an upsert"), so
+ * the filter is the `_id` alone and the decision is made in the pipeline update: owner and expiry
+ * change only if the lease is ours, expired, or new (no owner yet: the upsert's insert).
+ */
+export function leaseUpdate(name: string, owner: string, ttlMs: number): { filter: Filter<LeaseShape>; update: Document[] } {
+  const ttl = Math.max(0, Math.floor(ttlMs));
+  const takeable = {
+    $or: [{ $eq: [{ $type: '$owner' }, 'missing'] }, { $eq: ['$owner', { $literal: owner }] }, { $lt: ['$expiresAt', '$$NOW'] }],
+  };
+  return {
+    filter: { _id: name },
+    update: [
+      {
+        $set: {
+          owner: { $cond: [takeable, { $literal: owner }, '$owner'] },
+          expiresAt: { $cond: [takeable, { $add: ['$$NOW', ttl] }, '$expiresAt'] },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * A declared index as MongoDB builds it: the fields in the declared sort direction, then `_id`
+ * ascending, the port's tie rule, which every find sorts by last ({@link toSort}); without it
+ * no index can deliver a sort in order and MongoDB sorts every matching document in memory
+ * (the whole collection for an unfiltered top-N). Named like MongoDB's default name for the
+ * keys (`plays_-1_likes_-1__id_1`), a partial index with its filter after `__where__`.
+ */
+export function mongoIndex(index: IndexSpec): { key: Record<string, 1 | -1>; name: string; partialFilterExpression?: Document } {
+  const direction = index.sort === 'desc' ? -1 : 1;
+  const key: Record<string, 1 | -1> = {};
+  for (const field of index.fields) key[checkField(field)] = direction;
+  key['_id'] = 1;
+  const name = Object.entries(key)
+    .map(([field, value]) => `${field}_${value}`)
+    .join('_');
+  if (!index.where) return { key, name };
+  const where = Object.entries(index.where).map(([field, value]) => [checkField(field), value] as const);
+  return {
+    key,
+    name: `${name}__where__${where.map(([field, value]) => `${field}_${String(value)}`).join('__')}`.replaceAll('.', '_'),
+    partialFilterExpression: Object.fromEntries(where),
+  };
+}
+
 function toStored(raw: StoredShape): StoredDoc {
   const { _id: id, ...doc } = raw;
   return { id, doc: doc as Doc };
@@ -144,9 +226,50 @@ function toSort(orderBy: Query['orderBy']): [string, 1 | -1][] {
 
 function toReplacement(change: Extract<DocChange, { op: 'put' }>): Document {
   if (Object.prototype.hasOwnProperty.call(change.doc, '_id')) {
-    throw new Error(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
+    throw new InvalidDocumentError(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
   }
+  checkStorable(change);
   return change.doc;
+}
+
+/**
+ * What MongoDB refuses whatever the options, found before the transaction starts: a field name
+ * with a NUL byte (the BSON serializer refuses it even with checkKeys off: a C string ends
+ * there), a top-level name starting with `$` (the driver takes the replacement for an update
+ * document and refuses it), and a document over {@link MAX_DOCUMENT_BYTES}.
+ */
+export function checkStorable(change: Extract<DocChange, { op: 'put' }>): void {
+  const where = `${change.collection}/${change.id}`;
+  if (change.id.includes('\0')) throw new InvalidDocumentError(`Document id contains a NUL byte (${JSON.stringify(where)})`);
+  for (const key of Object.keys(change.doc)) {
+    if (key.startsWith('$')) throw new InvalidDocumentError(`Field name ${JSON.stringify(key)} starts with '$' (${where})`);
+  }
+  const badKey = findNulKey(change.doc);
+  if (badKey !== undefined) throw new InvalidDocumentError(`Field name ${JSON.stringify(badKey)} contains a NUL byte (${where})`);
+  const size = BSON.calculateObjectSize({ _id: change.id, ...change.doc }, { ignoreUndefined: true });
+  if (size > MAX_DOCUMENT_BYTES) throw new InvalidDocumentError(`Document ${where} is ${size} bytes of BSON, over MongoDB's ${MAX_DOCUMENT_BYTES}`);
+}
+
+function findNulKey(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.includes('\0')) return key;
+    const found = findNulKey(inner);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** A write failure caused by a document's content (see {@link INVALID_DOCUMENT_CODES}), as the port's error. */
+function asInvalidDocument(error: unknown): InvalidDocumentError | undefined {
+  if (error instanceof InvalidDocumentError) return error;
+  if (error instanceof BSON.BSONError) return new InvalidDocumentError(`MongoDB cannot encode a document: ${error.message}`, { cause: error });
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'number' && INVALID_DOCUMENT_CODES.has(code)) {
+    return new InvalidDocumentError(`MongoDB refused a document: ${error.message}`, { cause: error });
+  }
+  return undefined;
 }
 
 export class MongoReadModelStore implements ReadModelStore {
@@ -236,19 +359,17 @@ export class MongoReadModelStore implements ReadModelStore {
       const indexes = spec.indexes
         .map(indexSpec)
         .filter((index) => index.fields.length > 0)
-        .map((index) => ({
-          key: Object.fromEntries(index.fields.map((field) => [checkField(field), 1 as const])),
-          // MongoDB's default name for a plain index (as earlier versions created them); a partial
-          // one is named by indexName, as the same keys without a filter would take the default.
-          name: index.where ? indexName(index) : index.fields.map((field) => `${field}_1`).join('_'),
-          ...(index.where ? { partialFilterExpression: Object.fromEntries(Object.entries(index.where).map(([field, value]) => [checkField(field), value])) } : {}),
-        }));
+        .map(mongoIndex);
       const collection = this.db.collection(name);
       // Indexes an earlier version declared and this one does not: each costs every write.
       const declared = new Set(indexes.map((index) => index.name));
       for (const existing of await collection.listIndexes().toArray()) {
         const existingName = String(existing['name']);
-        if (existingName !== '_id_' && !declared.has(existingName)) await collection.dropIndex(existingName);
+        if (existingName === '_id_' || declared.has(existingName)) continue;
+        // Another process starting the same version may have dropped it first.
+        await collection.dropIndex(existingName).catch((error: unknown) => {
+          if (!isServerError(error, INDEX_NOT_FOUND)) throw error;
+        });
       }
       if (indexes.length > 0) await collection.createIndexes(indexes);
     }
@@ -296,7 +417,7 @@ export class MongoReadModelStore implements ReadModelStore {
     await this.commitAll([{ projection, changes, checkpoint }]);
   }
 
-  async commitAll(commits: readonly ProjectionCommit[]): Promise<void> {
+  async commitAll(commits: readonly ProjectionCommit[], options: CommitOptions = {}): Promise<void> {
     // Validate and group before anything is sent. Changes to different collections touch
     // different documents, so only the order within a collection matters (kept: ordered writes,
     // in the order of the commits).
@@ -319,6 +440,8 @@ export class MongoReadModelStore implements ReadModelStore {
 
     const updatedAt = new Date().toISOString();
     await this.inTransaction(async (session) => {
+      if (options.leaseOwner !== undefined) await this.fence(commits, options.leaseOwner, session);
+      // (A write the server refuses for its content ends the transaction: see asInvalidDocument.)
       // Sequential: operations of one transaction must not run in parallel.
       for (const [name, operations] of groups) {
         await this.db.collection<StoredShape>(name).bulkWrite(operations, { ordered: true, session, ignoreUndefined: true });
@@ -330,45 +453,73 @@ export class MongoReadModelStore implements ReadModelStore {
     });
   }
 
+  /** Throws {@link ResetIncompleteError} while (or after an interrupted) reset. */
   async getCheckpoint(projection: string): Promise<Checkpoint | undefined> {
-    const raw = await this.checkpoints.findOne({ _id: projection });
-    return raw ? { position: { commit: BigInt(raw.commit), prepare: BigInt(raw.prepare) }, updatedAt: raw.updatedAt } : undefined;
+    const raw = (await this.checkpoints.findOne({ _id: projection })) as CheckpointShape | ResetMarkerShape | null;
+    if (!raw) return undefined;
+    if ('resetting' in raw) throw new ResetIncompleteError(projection);
+    return { position: { commit: BigInt(raw.commit), prepare: BigInt(raw.prepare) }, updatedAt: raw.updatedAt };
   }
 
   /**
-   * In one transaction, so a crash never leaves a checkpoint over partly deleted documents (lost
-   * events) nor leftover documents without a checkpoint (double counts). A very large collection
-   * may exceed the transaction limits (transactionLifetimeLimitSeconds, 60 s by default).
+   * Drops the collections rather than deleting their documents in a transaction, which on real
+   * data outlives transactionLifetimeLimitSeconds (60 s by default) and could never finish.
+   * Drops are not transactional, so a crash is made visible instead: the checkpoint is first
+   * replaced by a marker that {@link getCheckpoint} refuses ({@link ResetIncompleteError}), so a
+   * projector never resumes from a checkpoint over partly dropped documents, nor from the start
+   * over leftover ones; the marker goes last. The indexes go with the collections: the next
+   * {@link ensureCollections} (the projector's prepare) creates them again.
    */
   async reset(projection: string, collections: readonly string[]): Promise<void> {
     const names = collections.map(checkCollection);
-    await this.requireTransactions();
-    for (const name of names) await this.createCollection(name);
     await this.createCollection(CHECKPOINTS);
-    await this.inTransaction(async (session) => {
-      for (const name of names) await this.db.collection(name).deleteMany({}, { session });
-      await this.checkpoints.deleteOne({ _id: projection }, { session });
-    });
+    const marker: ResetMarkerShape = { _id: projection, resetting: true, updatedAt: new Date().toISOString() };
+    await this.db.collection<ResetMarkerShape>(CHECKPOINTS).replaceOne({ _id: projection }, marker, { upsert: true, writeConcern: { w: 'majority' } });
+    for (const name of names) {
+      this.created.delete(name);
+      // Already absent is fine: an earlier, interrupted reset may have dropped it.
+      await this.db.collection(name).drop().catch((error: unknown) => {
+        if (!isServerError(error, NAMESPACE_NOT_FOUND)) throw error;
+      });
+    }
+    await this.checkpoints.deleteOne({ _id: projection }, { writeConcern: { w: 'majority' } });
   }
 
   /**
    * Uses the server's clock (`$$NOW`) for both the expiry test and the new expiry, so clock skew
-   * between service processes cannot hand the lease to two owners.
+   * between service processes cannot hand the lease to two owners. See {@link leaseUpdate}.
    */
   async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const ttl = Math.max(0, Math.floor(ttlMs));
-    try {
+    const { filter, update } = leaseUpdate(name, owner, ttlMs);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const after = await this.leases.findOneAndUpdate(filter, update, { upsert: true, returnDocument: 'after', projection: { owner: 1 } });
+        return after?.owner === owner;
+      } catch (error) {
+        // Two first acquisitions raced to insert the same _id: the loser sees the winner's
+        // document on the next attempt (and takes it only if it is its own or expired).
+        if (isServerError(error, DUPLICATE_KEY) && attempt === 0) continue;
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Inside the commit's transaction, before its writes: each committed projection's lease must be
+   * this owner's and unexpired by the server's clock. The check is a write (fencedAt), not a read:
+   * a takeover (an update of the same document) committed after this transaction's snapshot then
+   * makes it fail with a write conflict, and withTransaction's retry sees the new owner, so the
+   * commit never lands after another process has taken the projection over, however long
+   * withTransaction keeps retrying (up to 120 s, against a lease of 15 s).
+   */
+  private async fence(commits: readonly ProjectionCommit[], owner: string, session: ClientSession): Promise<void> {
+    for (const name of new Set(commits.map((commit) => commit.projection))) {
       const result = await this.leases.updateOne(
-        { _id: name, $or: [{ owner }, { $expr: { $lt: ['$expiresAt', '$$NOW'] } }] },
-        [{ $set: { owner: { $literal: owner }, expiresAt: { $add: ['$$NOW', ttl] } } }],
-        { upsert: true },
+        { _id: name, owner, $expr: { $gt: ['$expiresAt', '$$NOW'] } },
+        { $currentDate: { fencedAt: true } },
+        { session },
       );
-      return result.matchedCount + result.upsertedCount > 0;
-    } catch (error) {
-      // Held by another owner and not expired: the filter missed, and the upsert's insert hit
-      // the existing _id (or lost an insert race to another process).
-      if (isServerError(error, DUPLICATE_KEY)) return false;
-      throw error;
+      if (result.matchedCount === 0) throw new LeaseNotHeldError(name);
     }
   }
 
@@ -393,6 +544,8 @@ export class MongoReadModelStore implements ReadModelStore {
       // idempotent (replace/delete by id, checkpoint upsert), so a retry is harmless.
       await this.client.withSession((session) => session.withTransaction(() => work(session), TRANSACTION_OPTIONS));
     } catch (error) {
+      const invalid = asInvalidDocument(error);
+      if (invalid) throw invalid;
       if (isTransactionsUnsupported(error)) {
         throw new ReplicaSetRequiredError(`The server refused a transaction: ${(error as Error).message}`);
       }

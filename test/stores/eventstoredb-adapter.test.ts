@@ -1,0 +1,136 @@
+/**
+ * The EventStoreDB adapter's requests and its reading of the server's answers, on a stand-in
+ * client (test/stores/fixtures/fake-esdb-client.ts, which documents the server rules it models).
+ * The same behaviours run against a real server in the contract suite when EVENTSTORE_URL is set.
+ */
+import { expect } from 'chai';
+import { NO_STREAM, STREAM_EXISTS, WrongExpectedVersionError as ClientWrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
+import { StreamDeletedError, WrongExpectedVersionError, type EventToAppend } from '../../src/stores/event-store.js';
+import { EventStoreDbEventStore } from '../../src/stores/eventstoredb/index.js';
+import { FakeEsdbClient } from './fixtures/fake-esdb-client.js';
+
+const event = (n: number): EventToAppend => ({ id: `0b7d4a5e-7a40-4c1e-9f57-${String(n).padStart(12, '0')}`, type: 'play', data: { n } });
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('EventStoreDB adapter on a stand-in client', function () {
+  let fake: FakeEsdbClient;
+  let store: EventStoreDbEventStore;
+
+  beforeEach(function () {
+    fake = new FakeEsdbClient();
+    store = new EventStoreDbEventStore(fake.client);
+  });
+
+  describe("append with 'stream_exists'", function () {
+    it('sends the exact revision it read, so the server recognises a retry after a restart', async function () {
+      await store.append('user-1', [event(1)]);
+      const first = await store.append('user-1', [event(2)], { expectedRevision: 'stream_exists' });
+      // The retry (a lost answer): the server's cache of recent ids is gone.
+      const retry = await store.append('user-1', [event(2)], { expectedRevision: 'stream_exists' });
+      expect(fake.records('user-1').map((record) => record.revision)).to.deep.equal([0n, 1n]);
+      expect(retry).to.deep.equal(first);
+      const sent = fake.calls.filter((call) => call.method === 'appendToStream' && call.stream === 'user-1').map((call) => call.expectedRevision);
+      expect(sent).not.to.include(STREAM_EXISTS);
+    });
+
+    it('still refuses a stream that does not exist', async function () {
+      const error = await rejection(store.append('user-2', [event(1)], { expectedRevision: 'stream_exists' }));
+      expect(error).to.be.instanceOf(WrongExpectedVersionError);
+      expect(fake.records('user-2')).to.have.length(0);
+    });
+  });
+
+  describe("setStreamMetadata with 'stream_exists'", function () {
+    it("keeps a concurrent writer's keys (writes expecting the revision it merged over)", async function () {
+      await store.append('user-1', [event(1)]);
+      await store.setStreamMetadata('user-1', { custom: { a: 1 } });
+      let interleaved = false;
+      fake.beforeAppend = async (stream) => {
+        if (stream !== '$$user-1' || interleaved) return;
+        interleaved = true;
+        // Another process merges its key between this read and this write.
+        await fake.appendToStream('$$user-1', [{ id: crypto.randomUUID(), type: '$metadata', data: { a: 1, b: 2 }, contentType: 'application/json' } as never]);
+      };
+      await store.setStreamMetadata('user-1', { custom: { c: 3 } }, { expectedMetaRevision: 'stream_exists' });
+      expect((await store.getStreamMetadata('user-1')).metadata.custom).to.deep.equal({ a: 1, b: 2, c: 3 });
+    });
+  });
+
+  describe('deleteStream of a stream never written', function () {
+    for (const expectedRevision of [undefined, 'any', 'no_stream'] as const) {
+      it(`succeeds with ${expectedRevision ?? 'no'} expectation, as the embedded store does (the server answers WrongExpectedVersion)`, async function () {
+        await store.deleteStream('user-9', expectedRevision ? { expectedRevision } : {});
+      });
+    }
+
+    it('still fails for an exact revision or stream_exists', async function () {
+      expect(await rejection(store.deleteStream('user-9', { expectedRevision: 0n }))).to.be.instanceOf(WrongExpectedVersionError);
+      expect(await rejection(store.deleteStream('user-9', { expectedRevision: 'stream_exists' }))).to.be.instanceOf(WrongExpectedVersionError);
+    });
+  });
+
+  describe('headPosition', function () {
+    it('finds the newest visible event behind more than 4,096 system records (a retention pass over many users)', async function () {
+      const visible = fake.write('user-1', 'play', { n: 1 });
+      for (let i = 0; i < 5000; i++) fake.write(`$$user-x${i}`, '$metadata', { $tb: 1 });
+      expect(await store.headPosition()).to.deep.equal(visible.position);
+    });
+
+    it('scans that run once: the next call reads only what was written since', async function () {
+      const visible = fake.write('user-1', 'play', { n: 1 });
+      for (let i = 0; i < 3000; i++) fake.write(`$$user-x${i}`, '$metadata', { $tb: 1 });
+      expect(await store.headPosition()).to.deep.equal(visible.position);
+      for (let i = 0; i < 10; i++) fake.write(`$$user-y${i}`, '$metadata', { $tb: 1 });
+      const before = fake.calls.filter((call) => call.method === 'readAll').length;
+      expect(await store.headPosition()).to.deep.equal(visible.position);
+      expect(fake.calls.filter((call) => call.method === 'readAll').length - before).to.equal(1);
+      const newer = fake.write('user-2', 'play', { n: 2 });
+      expect(await store.headPosition()).to.deep.equal(newer.position);
+    });
+
+    it('answers START when no event is visible, and does not scan the log again for it', async function () {
+      for (let i = 0; i < 2000; i++) fake.write(`$$user-x${i}`, '$metadata', { $tb: 1 });
+      expect(await store.headPosition()).to.deep.equal({ commit: 0n, prepare: 0n });
+      const before = fake.calls.filter((call) => call.method === 'readAll').length;
+      fake.write('$$user-y', '$metadata', { $tb: 1 });
+      expect(await store.headPosition()).to.deep.equal({ commit: 0n, prepare: 0n });
+      expect(fake.calls.filter((call) => call.method === 'readAll').length - before).to.equal(1);
+    });
+  });
+
+  describe('metadata of a soft-deleted stream', function () {
+    it('answers with what the server holds after its undelete record (revision and $tb)', async function () {
+      await store.append('user-1', [event(1), event(2)]);
+      await store.deleteStream('user-1');
+      const written = await store.setStreamMetadata('user-1', { custom: { k: 'v' } });
+      const read = await store.getStreamMetadata('user-1');
+      expect(written).to.deep.equal(read);
+      expect(read.metadata.truncateBefore).to.equal(2n);
+    });
+  });
+
+  describe("append 'any' under constant contention", function () {
+    it('reports the conflict as WrongExpectedVersionError, not StreamDeletedError', async function () {
+      // A client configured with throwOnAppendFailure=false answers success: false instead of throwing.
+      const client = {
+        readStream: fake.readStream.bind(fake),
+        appendToStream: async () => ({ success: false, nextExpectedRevision: 7n }),
+      } as unknown as EventStoreDBClient;
+      const error = await rejection(new EventStoreDbEventStore(client).append('user-1', [event(1)]));
+      expect(error).to.be.instanceOf(WrongExpectedVersionError).and.not.to.be.instanceOf(StreamDeletedError);
+    });
+  });
+
+  it('(the stand-in answers a missing stream\'s delete as the server does)', async function () {
+    const error = await rejection(fake.deleteStream('never', { expectedRevision: NO_STREAM }));
+    expect(error).to.be.instanceOf(ClientWrongExpectedVersionError);
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * The MongoDB adapters without a server: the exact requests they send (filters, updates,
+ * options), checked on collection objects that record calls, typed against the driver.
+ * What only a server can show is in the contract suites (test/stores/mongodb.test.ts).
+ */
+import { expect } from 'chai';
+import { MongoServerError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
+import { MongoAccountStore, MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
+import { ResetIncompleteError } from '../../src/stores/mongodb/mongo-read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, type DocChange } from '../../src/stores/read-model.js';
+
+interface Call {
+  readonly collection: string;
+  readonly method: string;
+  readonly args: unknown[];
+}
+
+/**
+ * A Db whose collections record every call and answer with `answer(call)`. Only the methods
+ * a test reaches are implemented; anything else throws, so a test cannot pass by accident.
+ */
+export function recordingDb(answer: (call: Call) => unknown = () => undefined): { db: Db; calls: Call[] } {
+  const calls: Call[] = [];
+  const collection = (name: string) =>
+    new Proxy({} as Collection, {
+      get(_target, method) {
+        if (typeof method !== 'string' || method === 'then') return undefined;
+        return (...args: unknown[]) => {
+          const call = { collection: name, method, args };
+          calls.push(call);
+          // Cursors are returned as they are; everything else the driver answers with a promise.
+          if (method === 'listIndexes' || method === 'find') return answer(call);
+          try {
+            return Promise.resolve(answer(call));
+          } catch (error) {
+            return Promise.reject(error as Error);
+          }
+        };
+      },
+    });
+  const db = {
+    collection,
+    databaseName: 'unit',
+    admin: () => ({ command: async () => ({ setName: 'rs0' }) }),
+    createCollection: async () => undefined,
+  } as unknown as Db;
+  return { db, calls };
+}
+
+function hasKey(value: unknown, key: string): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([k, v]) => k === key || hasKey(v, key));
+}
+
+describe('MongoDB adapters (no server)', function () {
+  it('ReplicaSetRequiredError gives a connection string that works from the host', function () {
+    const message = new ReplicaSetRequiredError('detail').message;
+    expect(message).to.contain('directConnection=true');
+    expect(message).not.to.contain('replicaSet=rs0');
+  });
+
+  describe('lease acquisition', function () {
+    it('upserts on _id alone: MongoDB refuses $expr in an upsert query (QueryFeatureNotAllowed, 224)', async function () {
+      const { db, calls } = recordingDb(() => ({ _id: 'p', owner: 'me' }));
+      const store = new MongoReadModelStore(db, {} as MongoClient);
+      expect(await store.tryAcquireLease('p', 'me', 15_000)).to.equal(true);
+      const upserts = calls.filter((call) => call.collection === 'leases');
+      expect(upserts).to.have.length(1);
+      const [filter, update, options] = upserts[0]!.args;
+      expect(filter).to.deep.equal({ _id: 'p' });
+      expect(hasKey(filter, '$expr')).to.equal(false);
+      expect(update).to.be.an('array');
+      expect(options).to.include({ upsert: true, returnDocument: 'after' });
+    });
+
+    it('reports a lease another owner holds as not acquired (the update left its owner)', async function () {
+      const { db } = recordingDb(() => ({ _id: 'p', owner: 'other' }));
+      const store = new MongoReadModelStore(db, {} as MongoClient);
+      expect(await store.tryAcquireLease('p', 'me', 15_000)).to.equal(false);
+    });
+  });
+
+  describe('documents MongoDB refuses for their content', function () {
+    /** A client whose transactions run the callback once, as withTransaction does without errors. */
+    const client = {
+      withSession: (work: (session: ClientSession) => Promise<unknown>) =>
+        work({ withTransaction: (callback: () => Promise<unknown>) => callback() } as unknown as ClientSession),
+    } as unknown as MongoClient;
+
+    async function commitError(store: MongoReadModelStore, change: DocChange): Promise<unknown> {
+      try {
+        await store.commitAll([{ projection: 'p', changes: [change], checkpoint: { commit: 1n, prepare: 1n } }]);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    }
+
+    for (const [what, doc] of [
+      ['a field name with a NUL byte, nested', { a: { 'x\0y': 1 } }],
+      ['a top-level field name starting with $', { $set: 1 }],
+      ['a document over 16 MiB', { text: 'x'.repeat(16 * 1024 * 1024) }],
+    ] as const) {
+      it(`refuses ${what} with InvalidDocumentError before anything is written`, async function () {
+        const { db, calls } = recordingDb();
+        const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc });
+        expect(error).to.be.instanceOf(InvalidDocumentError);
+        expect(calls).to.deep.equal([]);
+      });
+    }
+
+    it('turns the server refusing a document (BSONObjectTooLarge, 10334) into InvalidDocumentError', async function () {
+      const { db } = recordingDb((call) => {
+        if (call.method === 'bulkWrite') throw new MongoServerError({ message: 'object to insert too large', code: 10334 });
+      });
+      const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc: { a: 1 } });
+      expect(error).to.be.instanceOf(InvalidDocumentError);
+    });
+
+    it('leaves other failures (a network error) as they are, to be retried', async function () {
+      const { db } = recordingDb((call) => {
+        if (call.method === 'bulkWrite') throw new MongoServerError({ message: 'not primary', code: 10107 });
+      });
+      const error = await commitError(new MongoReadModelStore(db, client), { op: 'put', collection: 'c', id: 'd', doc: { a: 1 } });
+      expect(error).to.be.instanceOf(MongoServerError).and.not.to.be.instanceOf(InvalidDocumentError);
+    });
+  });
+
+  describe('fenced commits', function () {
+    const session = { id: 'session' } as unknown as ClientSession;
+    const client = {
+      withSession: (work: (s: ClientSession) => Promise<unknown>) =>
+        work({ ...session, withTransaction: (callback: () => Promise<unknown>) => callback() } as unknown as ClientSession),
+    } as unknown as MongoClient;
+    const commit = { projection: 'p', changes: [{ op: 'put', collection: 'c', id: 'd', doc: { a: 1 } }] as DocChange[], checkpoint: { commit: 1n, prepare: 1n } };
+
+    it('write the lease (owner and server-clock expiry in the filter) in the transaction, before the documents', async function () {
+      const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 1 } : undefined));
+      await new MongoReadModelStore(db, client).commitAll([commit], { leaseOwner: 'me' });
+      const fence = calls.findIndex((call) => call.collection === 'leases');
+      const documents = calls.findIndex((call) => call.method === 'bulkWrite');
+      expect(fence).to.be.greaterThan(-1);
+      expect(fence).to.be.lessThan(documents);
+      const [filter, update, options] = calls[fence]!.args as [object, object, { session?: unknown }];
+      expect(filter).to.deep.equal({ _id: 'p', owner: 'me', $expr: { $gt: ['$expiresAt', '$$NOW'] } });
+      // A write, not a read: a takeover committed meanwhile makes this transaction conflict.
+      expect(update).to.deep.equal({ $currentDate: { fencedAt: true } });
+      expect(options.session).to.not.equal(undefined);
+    });
+
+    it('refuse the commit, writing no document, when the lease is not this owner\'s', async function () {
+      const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 0 } : undefined));
+      let caught: unknown;
+      try {
+        await new MongoReadModelStore(db, client).commitAll([commit], { leaseOwner: 'me' });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(LeaseNotHeldError);
+      expect(calls.filter((call) => call.method === 'bulkWrite')).to.deep.equal([]);
+    });
+  });
+
+  describe('reset', function () {
+    it('drops the collections outside any transaction, between a reset marker and its removal', async function () {
+      const { db, calls } = recordingDb();
+      const client = {
+        withSession: () => {
+          throw new Error('reset must not run in a transaction: it would outlive transactionLifetimeLimitSeconds on real data');
+        },
+      } as unknown as MongoClient;
+      await new MongoReadModelStore(db, client).reset('p', ['a', 'b']);
+      const steps = calls.map((call) => `${call.collection}.${call.method}`);
+      expect(steps).to.deep.equal(['checkpoints.replaceOne', 'a.drop', 'b.drop', 'checkpoints.deleteOne']);
+      expect(calls[0]!.args[1]).to.include({ _id: 'p', resetting: true });
+    });
+
+    it('refuses to hand out the checkpoint of an interrupted reset', async function () {
+      const { db } = recordingDb((call) => (call.method === 'findOne' ? { _id: 'p', resetting: true, updatedAt: 'x' } : undefined));
+      let caught: unknown;
+      try {
+        await new MongoReadModelStore(db, {} as MongoClient).getCheckpoint('p');
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(ResetIncompleteError);
+    });
+  });
+
+  describe('ensureCollections', function () {
+    it('tolerates an obsolete index that another process dropped first (IndexNotFound, 27)', async function () {
+      const { db, calls } = recordingDb((call) => {
+        if (call.method === 'listIndexes') return { toArray: async () => [{ name: '_id_' }, { name: 'old_1' }] };
+        if (call.method === 'dropIndex') throw new MongoServerError({ message: 'index not found with name [old_1]', code: 27 });
+        return undefined;
+      });
+      await new MongoReadModelStore(db, {} as MongoClient).ensureCollections([{ name: 'c', indexes: [['feed']] }]);
+      expect(calls.filter((call) => call.collection === 'c').map((call) => call.method)).to.deep.equal(['listIndexes', 'dropIndex', 'createIndexes']);
+    });
+  });
+
+  describe('account store', function () {
+    it('lists accounts in the order of the unique username index (no _id tie-breaker to sort in memory)', async function () {
+      let sort: unknown;
+      const cursor = {
+        sort(given: unknown) {
+          sort = given;
+          return cursor;
+        },
+        toArray: async () => [],
+      };
+      const { db } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      await new MongoAccountStore(db).listAccounts();
+      expect(sort).to.deep.equal({ username: 1 });
+    });
+  });
+});
