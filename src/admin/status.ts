@@ -77,7 +77,8 @@ async function countLag(stores: StatusStores, checkpoint: Position, head: Positi
   if (comparePositions(checkpoint, head) >= 0) return { lag: 0, exact: true };
   const pending = await stores.eventStore.readAll({ after: checkpoint, maxCount: bound, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
   if (pending.length < bound) return { lag: pending.length, exact: true };
-  return { lag: stores.sequentialPositions ? Number(head.commit - checkpoint.commit) : bound, exact: false };
+  // Sequential positions: every position from the first pending event to the head is one event.
+  return { lag: stores.sequentialPositions ? Number(head.commit - pending[0]!.position.commit) + 1 : bound, exact: false };
 }
 
 /** Counts the visible events of `$all`, page by page, stopping at `limit`. */

@@ -554,7 +554,9 @@ function prepareStatements(db: Database): PreparedStatements {
       `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
        ORDER BY e.revision DESC LIMIT ?`,
     ),
-    head: prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
+    // The highest position ever given out; a new store's sequence starts at 1 with no event
+    // there (schema.ts), so up to 1 the head is what the table holds.
+    head: prepare("SELECT CASE WHEN seq > 1 THEN seq ELSE (SELECT IFNULL(MAX(position), 0) FROM events) END AS seq FROM sqlite_sequence WHERE name = 'events'"),
     truncatedStreams: prepare(
       'SELECT name, truncate_before, tombstoned FROM streams WHERE truncate_before > 0 OR tombstoned = 1',
     ),
