@@ -60,6 +60,22 @@ export class AccountService {
     return account;
   }
 
+  /** The account of a signed-in user (undefined once deleted). */
+  account(userId: string): Promise<Account | undefined> {
+    return this.accounts.findById(userId);
+  }
+
+  /**
+   * Changes the password after checking the current one (the same error as a failed login).
+   * Tokens and app passwords stay valid: they are separate credentials, revoked on their own.
+   */
+  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
+    const account = await this.accounts.findById(userId);
+    if (!account) throw new InvalidCredentialsError();
+    await this.verify(account.username, currentPassword);
+    await this.accounts.setPasswordHash(account.id, await hashPassword(passwordSchema.parse(newPassword)));
+  }
+
   async issueToken(username: string, password: string, label?: string): Promise<{ token: string; id: string; account: Account }> {
     return this.issueTokenFor(await this.verify(username, password), label);
   }
