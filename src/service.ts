@@ -21,6 +21,8 @@ import { GpodderEpisodeService } from './services/gpodder-episodes.js';
 import { GpodderAuth } from './services/gpodder-auth.js';
 import { NextcloudService } from './services/nextcloud.js';
 import { LoginFlowService } from './services/login-flow.js';
+import { ListenerService } from './services/listener.js';
+import { PublicViews } from './services/public-views.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
@@ -83,13 +85,14 @@ export async function startService(
   const accounts = new AccountService(stores.accounts);
   const gpodder = new GpodderService(userEvents, readModels);
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
+  const me = new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date()));
   const app = createApp({
     logger,
     accounts,
     userEvents,
     readModels,
     sync: new SyncService(userEvents),
-    me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date())),
+    me,
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
@@ -102,6 +105,14 @@ export async function startService(
       bodyLimit: config.BODY_LIMIT,
       nextcloud: new NextcloudService(gpodder, gpodderEpisodes),
       loginFlows: new LoginFlowService(accounts, stores.accounts),
+    },
+    web: {
+      accounts,
+      listener: new ListenerService(userEvents, readModels),
+      me,
+      publicViews: new PublicViews(stores.readModel),
+      registration: config.REGISTRATION,
+      defaultPrivacy: config.DEFAULT_PRIVACY,
     },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),

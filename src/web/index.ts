@@ -1,0 +1,35 @@
+/**
+ * The web interface (docs/design.md, "Web pages"): server-rendered pages over the same
+ * services as the APIs. Mounted before the app's JSON parser: pages parse their own forms.
+ */
+import { Router } from 'express';
+import type { AccountService } from '../services/accounts.js';
+import type { ListenerService } from '../services/listener.js';
+import type { MeService } from '../services/me.js';
+import type { PublicViews } from '../services/public-views.js';
+import type { RateLimiter } from '../http/rate-limit.js';
+import type { Privacy } from '../domain/events.js';
+import { pageHeaders, staticFiles } from './security.js';
+import { pageErrors, site } from './site.js';
+import { accountPages } from './account-pages.js';
+import { homePage } from './home-page.js';
+
+export interface WebDependencies {
+  readonly accounts: AccountService;
+  readonly listener: ListenerService;
+  readonly me: MeService;
+  readonly publicViews: PublicViews;
+  readonly registration: 'open' | 'closed';
+  readonly defaultPrivacy: Privacy;
+  readonly limiter?: RateLimiter | undefined;
+}
+
+export function webRouter(deps: WebDependencies): Router {
+  const router = Router();
+  router.use('/static', pageHeaders, staticFiles);
+  const pages = site(router, deps.accounts);
+  accountPages(pages, { accounts: deps.accounts, registration: deps.registration, limiter: deps.limiter });
+  homePage(pages, deps.listener);
+  router.use(pageErrors);
+  return router;
+}
