@@ -13,6 +13,10 @@ import { pageHeaders, staticFiles } from './security.js';
 import { pageErrors, site } from './site.js';
 import { accountPages } from './account-pages.js';
 import { homePage } from './home-page.js';
+import { accessPages } from './access-pages.js';
+import { privacyPage } from './privacy-page.js';
+import { dataPages } from './data-pages.js';
+import { publicPages } from './public-pages.js';
 
 export interface WebDependencies {
   readonly accounts: AccountService;
@@ -30,6 +34,10 @@ export function webRouter(deps: WebDependencies): Router {
   const pages = site(router, deps.accounts);
   accountPages(pages, { accounts: deps.accounts, registration: deps.registration, limiter: deps.limiter });
   homePage(pages, deps.listener);
+  accessPages(pages, deps.accounts);
+  privacyPage(pages, { listener: deps.listener, publicViews: deps.publicViews, defaultPrivacy: deps.defaultPrivacy });
+  dataPages(pages, { listener: deps.listener, me: deps.me, accounts: deps.accounts });
+  publicPages(pages, deps.publicViews);
   router.use(pageErrors);
   return router;
 }

@@ -91,4 +91,5 @@ export async function endSession(accounts: AccountService, req: Request, res: Re
   const { principal } = contextOf(res);
   if (principal?.tokenId) await accounts.revokeToken(principal.userId, principal.tokenId);
   res.append('Set-Cookie', cookie(req, SESSION_COOKIE, '', 0));
+  res.locals['web'] = { ...contextOf(res), principal: undefined, sessionId: null };
 }
