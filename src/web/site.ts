@@ -48,6 +48,9 @@ export interface Site {
   userForm(path: string, handler: PageHandler): void;
 }
 
+/** Every page path (for the OpenAPI coverage test: pages are not part of the native API). */
+export const PAGE_PATHS = new Set<string>();
+
 const wrap = (handler: PageHandler): RequestHandler => async (req, res) => handler(req, res);
 
 export function site(router: Router, accounts: AccountService): Site {
@@ -62,11 +65,12 @@ export function site(router: Router, accounts: AccountService): Site {
     if (req.method === 'GET') return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
     showMessage(res, 403, 'Signed out', 'Your session has ended. Sign in and try again.', '/signin');
   };
+  const add = (path: string) => PAGE_PATHS.add(path) && router;
   return {
-    page: (path, handler) => router.get(path, pageHeaders, context, wrap(handler)),
-    form: (path, handler) => router.post(path, pageHeaders, context, body, csrf, wrap(handler)),
-    userPage: (path, handler) => router.get(path, pageHeaders, context, signedIn, wrap(handler)),
-    userForm: (path, handler) => router.post(path, pageHeaders, context, signedIn, body, csrf, wrap(handler)),
+    page: (path, handler) => add(path).get(path, pageHeaders, context, wrap(handler)),
+    form: (path, handler) => add(path).post(path, pageHeaders, context, body, csrf, wrap(handler)),
+    userPage: (path, handler) => add(path).get(path, pageHeaders, context, signedIn, wrap(handler)),
+    userForm: (path, handler) => add(path).post(path, pageHeaders, context, signedIn, body, csrf, wrap(handler)),
   };
 }
 
