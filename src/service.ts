@@ -23,6 +23,7 @@ import { NextcloudService } from './services/nextcloud.js';
 import { LoginFlowService } from './services/login-flow.js';
 import { ListenerService } from './services/listener.js';
 import { PublicViews } from './services/public-views.js';
+import { retentionStatus } from './admin/retention-status.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
@@ -85,6 +86,8 @@ export async function startService(
   const accounts = new AccountService(stores.accounts);
   const gpodder = new GpodderService(userEvents, readModels);
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
+  // Started after the app; the admin pages read its runs once it exists.
+  let scheduler: Scheduler | undefined;
   const me = new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date()));
   const app = createApp({
     logger,
@@ -113,6 +116,7 @@ export async function startService(
       publicViews: new PublicViews(stores.readModel),
       registration: config.REGISTRATION,
       defaultPrivacy: config.DEFAULT_PRIVACY,
+      retention: async () => (scheduler ? retentionStatus(scheduler.agenda) : undefined),
     },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),
@@ -136,7 +140,6 @@ export async function startService(
   });
 
   // The retention job (SPEC 7) on Agenda, in every worker (the job's lock lets one run at a time).
-  let scheduler: Scheduler | undefined;
   if (options.runScheduler !== false) {
     try {
       scheduler = await startScheduler({ stores, logger, retention, config, ...(options.scheduler ? { options: options.scheduler } : {}) });

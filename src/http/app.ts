@@ -48,7 +48,7 @@ export interface AppDependencies {
   /** The gpodder.net API v2 (`/api/2/...`, `/subscriptions/...`); absent without it. */
   gpodder?: GpodderDependencies;
   /** The web pages (src/web); absent without it. They share this app's rate limiter. */
-  web?: Omit<WebDependencies, 'limiter'>;
+  web?: Omit<WebDependencies, 'limiter' | 'admin'>;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -68,7 +68,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(limitByAddress(limiter));
   const authenticated = requireUser(deps.accounts, limiter);
   // Pages parse their own forms, so they come before the JSON parser too.
-  if (deps.web) app.use(webRouter({ ...deps.web, limiter }));
+  if (deps.web) app.use(webRouter({ ...deps.web, limiter, admin: deps.admin }));
   // Routes with their own body limit come before the general parser.
   app.use(syncRouter(deps.sync, authenticated));
   // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.

@@ -17,6 +17,9 @@ import { accessPages } from './access-pages.js';
 import { privacyPage } from './privacy-page.js';
 import { dataPages } from './data-pages.js';
 import { publicPages } from './public-pages.js';
+import { adminPages } from './admin-pages.js';
+import type { AdminDependencies } from '../http/admin.js';
+import type { RetentionStatus } from '../admin/retention-status.js';
 
 export interface WebDependencies {
   readonly accounts: AccountService;
@@ -26,6 +29,10 @@ export interface WebDependencies {
   readonly registration: 'open' | 'closed';
   readonly defaultPrivacy: Privacy;
   readonly limiter?: RateLimiter | undefined;
+  /** The admin pages (`/manage`) exist only with ADMIN_TOKEN, like the admin API. */
+  readonly admin?: AdminDependencies | undefined;
+  /** The retention job's runs, when this process schedules it. */
+  readonly retention?: () => Promise<RetentionStatus | undefined>;
 }
 
 export function webRouter(deps: WebDependencies): Router {
@@ -38,6 +45,7 @@ export function webRouter(deps: WebDependencies): Router {
   privacyPage(pages, { listener: deps.listener, publicViews: deps.publicViews, defaultPrivacy: deps.defaultPrivacy });
   dataPages(pages, { listener: deps.listener, me: deps.me, accounts: deps.accounts });
   publicPages(pages, deps.publicViews);
+  if (deps.admin) adminPages(pages, { admin: deps.admin, retention: deps.retention ?? (async () => undefined), limiter: deps.limiter });
   router.use(pageErrors);
   return router;
 }
