@@ -121,16 +121,20 @@ export class AccountService {
   /**
    * The account and app password that `password` is for `username`, if it is one. A SHA-256
    * lookup, no scrypt: app passwords are 256 random bits, so nothing is gained by stretching.
-   * Last use is recorded at most once a minute.
    */
   async verifyAppPassword(username: string, password: string): Promise<{ account: Account; appPasswordId: string } | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(password));
     if (!token || token.kind !== 'app_password') return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled || account.username.toLowerCase() !== username.toLowerCase()) return undefined;
+    await this.touch(token);
+    return { account, appPasswordId: token.id };
+  }
+
+  /** Records a credential's use, at most once a minute (a write per request would be waste). */
+  private async touch(token: TokenRecord): Promise<void> {
     const now = this.clock();
     if (token.lastUsedAt === null || now.getTime() - Date.parse(token.lastUsedAt) > 60_000) await this.accounts.touchToken(token.id, now.toISOString());
-    return { account, appPasswordId: token.id };
   }
 
   /** The principal of a bearer token (app passwords are Basic passwords, not bearer tokens). */
@@ -139,6 +143,8 @@ export class AccountService {
     if (!token || token.kind !== 'token') return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled) return undefined;
+    // Tokens show their last use too (the Access page), like app passwords.
+    await this.touch(token);
     return { userId: account.id, username: account.username, tokenId: token.id };
   }
 

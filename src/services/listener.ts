@@ -19,6 +19,8 @@ export interface SubscriptionView {
   readonly feed: string;
   /** The feed's title when a client sent one; the pages show the URL otherwise. */
   readonly title: string | null;
+  /** A cover an app sent with one of the feed's episodes (until feed metadata is fetched). */
+  readonly cover: string | null;
   readonly lastActivity: string | null;
 }
 
@@ -29,6 +31,7 @@ export interface ListeningView {
   readonly title: string | null;
   readonly position: number;
   readonly duration: number | null;
+  readonly cover: string | null;
   readonly played: boolean;
   readonly updatedAt: string;
 }
@@ -81,12 +84,17 @@ export class ListenerService {
       const device = data.data?.device;
       if (typeof device === 'string') deviceSync.set(device, later(deviceSync.get(device), at));
     }
+    const statuses = Object.values(state.play_statuses).sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    const covers = new Map<string, string>();
+    for (const status of statuses) {
+      const src = status.rss_enclosure?.cover?.src;
+      if (src !== undefined && !covers.has(status.rss_source_feed)) covers.set(status.rss_source_feed, src);
+    }
     const subscriptions = Object.values(state.subscriptions)
       .filter(isSubscribed)
-      .map((sub) => ({ feed: sub.rss_source_feed, title: sub.rss_feed_title, lastActivity: feedActivity.get(sub.rss_source_feed) ?? null }))
+      .map((sub) => ({ feed: sub.rss_source_feed, title: sub.rss_feed_title, cover: covers.get(sub.rss_source_feed) ?? null, lastActivity: feedActivity.get(sub.rss_source_feed) ?? null }))
       .sort((a, b) => (b.lastActivity ?? '').localeCompare(a.lastActivity ?? ''));
-    const recent = Object.values(state.play_statuses)
-      .sort((a, b) => b.updated_at.localeCompare(a.updated_at))
+    const recent = statuses
       .slice(0, RECENT)
       .map((status) => ({
         feed: status.rss_source_feed,
@@ -95,6 +103,7 @@ export class ListenerService {
         title: status.rss_item_title,
         position: status.position,
         duration: status.rss_enclosure?.duration ?? null,
+        cover: status.rss_enclosure?.cover?.src ?? null,
         played: status.played,
         updatedAt: status.updated_at,
       }));
