@@ -137,7 +137,7 @@ describe('web pages in a real browser', function () {
     const started = (await (await api('/index.php/login/v2', { method: 'POST', headers: { 'User-Agent': 'AntennaPod/3.6.2' } })).json()) as { login: string; poll: { token: string; endpoint: string } };
     await page.goto(started.login);
     await page.getByRole('heading', { name: 'Allow AntennaPod/3.6.2 to sync with your account?' }).waitFor();
-    await page.getByLabel('Username').fill('listener');
+    expect(await page.getByLabel('Username').inputValue(), 'signed in: the username is filled in').to.equal('listener');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Grant access' }).click();
     await page.getByRole('heading', { name: 'Account connected' }).waitFor();
