@@ -155,6 +155,27 @@ describe('web pages', function () {
     expect(home.text).to.include('Episode &lt;One&gt;');
     expect(home.text).to.include('<progress max="1800" value="600"');
     expect(home.text).to.include('10:00 of 30:00');
+
+    // An episode erased from the home page's button, after the confirmation page.
+    const confirm = await web.submit('/', '/data/erase', { feed: FEED, guid: 'ep-1' });
+    expect(confirm.status).to.equal(200);
+    expect(confirm.text).to.include('Erase for good?').and.include('episode ep-1 of');
+    const csrf = csrfIn(confirm.text)!;
+    expect((await web.agent.post('/data/erase').type('form').send({ feed: FEED, guid: 'ep-1', confirm: 'yes', _csrf: csrf })).headers['location']).to.equal('/data?done=erased');
+    const after = await web.get('/');
+    expect(after.text).not.to.include('Episode &lt;One&gt;');
+    expect(after.text, 'the subscription stays').to.include(FEED);
+  });
+
+  it('API tokens show their last use', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser7');
+    const created = await web.submit('/access', '/access/tokens', { label: 'backup script' });
+    const secret = /id="new-secret">([^<]+)</.exec(created.text)![1]!;
+    expect((await web.get('/access')).text).not.to.include(secret);
+    await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${secret}`).expect(200);
+    const row = /backup script[\s\S]*?<\/tr>/.exec((await web.get('/access')).text)![0];
+    expect(row).not.to.include('never');
   });
 
   it("another user's data is never on a user's pages, nor revocable by them", async () => {
