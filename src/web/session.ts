@@ -13,6 +13,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AccountService, Principal } from '../services/accounts.js';
+import type { Account } from '../stores/accounts.js';
 
 export const SESSION_COOKIE = 'podsync_session';
 export const PRE_SESSION_COOKIE = 'podsync_csrf';
@@ -81,7 +82,7 @@ export function csrfValid(res: Response, body: unknown): boolean {
 }
 
 /** Opens a session for an account whose password was just checked. */
-export async function startSession(accounts: AccountService, req: Request, res: Response, account: Parameters<AccountService['issueTokenFor']>[0]): Promise<void> {
+export async function startSession(accounts: AccountService, req: Request, res: Response, account: Account): Promise<void> {
   const { token } = await accounts.issueTokenFor(account, SESSION_LABEL);
   res.append('Set-Cookie', cookie(req, SESSION_COOKIE, token, SESSION_DAYS * 86_400));
 }
