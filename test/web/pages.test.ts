@@ -167,6 +167,30 @@ describe('web pages', function () {
     expect(after.text, 'the subscription stays').to.include(FEED);
   });
 
+  it('public pages show public users by name, anonymous ones without one, private ones not at all', async () => {
+    const now = new Date().toISOString();
+    const users = { pub: await service.login('pub-web'), anon: await service.login('anon-web'), priv: await service.login('priv-web') };
+    const feeds = { pub: 'https://pub.example.com/feed', anon: 'https://anon.example.com/feed', priv: 'https://priv.example.com/feed' };
+    for (const [who, level] of [['pub', 'public'], ['anon', 'anonymous'], ['priv', 'private']] as const) {
+      await service.http
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${users[who].token}`)
+        .send({ events: [{ type: 'privacy', timestamp: now, object: null, data: { privacy: level } }, { type: 'subscribe', timestamp: now, object: { rss_source_feed: feeds[who] }, data: {} }] })
+        .expect(201);
+    }
+    await service.settle();
+    const explore = (await new WebClient(service.app).get('/explore')).text;
+    expect(explore).to.include(feeds.pub).and.include('href="/explore/users/pub-web"').and.include(feeds.anon);
+    expect(explore).not.to.include('anon-web');
+    expect(explore).not.to.include(feeds.priv);
+    expect(explore).not.to.include('priv-web');
+    expect((await service.http.get('/explore/users/pub-web')).text).to.include(feeds.pub);
+    const empty = (name: string) => service.http.get(`/explore/users/${name}`).then((answer) => answer.text.replaceAll(name, 'NAME'));
+    const nobody = await empty('nobody-at-all');
+    expect(await empty('anon-web'), 'an anonymous user looks like no user').to.equal(nobody);
+    expect(await empty('priv-web'), 'a private user looks like no user').to.equal(nobody);
+  });
+
   it('API tokens show their last use', async () => {
     const web = new WebClient(service.app);
     await web.signUp('webuser7');
