@@ -30,6 +30,9 @@ function popularity(doc: Doc) {
   );
 }
 
+/** How many of a user's newest shareable events the preview looks at. */
+const PREVIEW_SOURCES = 2000;
+
 const byPopularity: Query['orderBy'] = [
   { field: 'plays', direction: 'desc' },
   { field: 'likes', direction: 'desc' },
@@ -64,10 +67,12 @@ export class PublicViews {
 
   /**
    * Exactly what others see of one user's events, public and anonymous alike (the privacy
-   * page's preview): the public documents of the user's shareable events, newest first.
+   * page's preview): the public documents of the user's newest shareable events, newest first.
    */
   async seenOf(userId: string, limit: number): Promise<PublicEvent[]> {
-    const sources = await this.store.find(PUBLIC_EVENT_SOURCES, { where: { user: userId } });
+    // Bounded: the newest shareable events are enough to fill a preview (and a heavy
+    // listener's whole history would be a large read for one page).
+    const sources = await this.store.find(PUBLIC_EVENT_SOURCES, { where: { user: userId }, orderBy: [{ field: 'revision', direction: 'desc' }], limit: PREVIEW_SOURCES });
     const ids = sources.map(({ id }) => id);
     const published = await this.store.getMany(PUBLIC_EVENTS, ids);
     return [...published.values()]
