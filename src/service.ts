@@ -21,6 +21,9 @@ import { GpodderEpisodeService } from './services/gpodder-episodes.js';
 import { GpodderAuth } from './services/gpodder-auth.js';
 import { NextcloudService } from './services/nextcloud.js';
 import { LoginFlowService } from './services/login-flow.js';
+import { ListenerService } from './services/listener.js';
+import { PublicViews } from './services/public-views.js';
+import { retentionStatus } from './admin/retention-status.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
@@ -85,13 +88,16 @@ export async function startService(
   const accounts = new AccountService(stores.accounts, clock);
   const gpodder = new GpodderService(userEvents, readModels, clock);
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
+  // Started after the app; the admin pages read its runs once it exists.
+  let scheduler: Scheduler | undefined;
+  const me = new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date()));
   const app = createApp({
     logger,
     accounts,
     userEvents,
     readModels,
     sync: new SyncService(userEvents),
-    me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date())),
+    me,
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
@@ -104,6 +110,15 @@ export async function startService(
       bodyLimit: config.BODY_LIMIT,
       nextcloud: new NextcloudService(gpodder, gpodderEpisodes, clock),
       loginFlows: new LoginFlowService(accounts, stores.accounts, clock),
+    },
+    web: {
+      accounts,
+      listener: new ListenerService(userEvents, readModels),
+      me,
+      publicViews: new PublicViews(stores.readModel),
+      registration: config.REGISTRATION,
+      defaultPrivacy: config.DEFAULT_PRIVACY,
+      retention: async () => (scheduler ? retentionStatus(scheduler.agenda) : undefined),
     },
     ready: async () =>
       draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),
@@ -127,7 +142,6 @@ export async function startService(
   });
 
   // The retention job (SPEC 7) on Agenda, in every worker (the job's lock lets one run at a time).
-  let scheduler: Scheduler | undefined;
   if (options.runScheduler !== false) {
     try {
       scheduler = await startScheduler({ stores, logger, retention, config, ...(options.scheduler ? { options: options.scheduler } : {}) });

@@ -23,6 +23,8 @@ import type { AdminDependencies } from './admin.js';
 import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
 import { gpodderRouter } from './gpodder/index.js';
+import type { WebDependencies } from '../web/index.js';
+import { webRouter } from '../web/index.js';
 
 export interface AppDependencies {
   logger: Logger;
@@ -45,6 +47,8 @@ export interface AppDependencies {
   admin?: AdminDependencies;
   /** The gpodder.net API v2 (`/api/2/...`, `/subscriptions/...`); absent without it. */
   gpodder?: GpodderDependencies;
+  /** The web pages (src/web); absent without it. They share this app's rate limiter. */
+  web?: Omit<WebDependencies, 'limiter' | 'admin'>;
 }
 
 export function createApp(deps: AppDependencies): Express {
@@ -63,6 +67,8 @@ export function createApp(deps: AppDependencies): Express {
   // Before any body is read: a limited client costs us no parsing.
   app.use(limitByAddress(limiter));
   const authenticated = requireUser(deps.accounts, limiter);
+  // Pages parse their own forms, so they come before the JSON parser too.
+  if (deps.web) app.use(webRouter({ ...deps.web, limiter, admin: deps.admin }));
   // Routes with their own body limit come before the general parser.
   app.use(syncRouter(deps.sync, authenticated));
   // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.

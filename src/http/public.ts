@@ -6,9 +6,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { httpUrl } from '../domain/events.js';
-import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
-import { PUBLIC_EVENTS } from '../../projections/public-events.js';
-import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+import type { ReadModelStore } from '../stores/read-model.js';
+import { PublicViews } from '../services/public-views.js';
 import { parseInput } from './validate.js';
 import { popularityRecord, publicEventRecord } from './responses.js';
 import { defineRoute, mount } from './routes.js';
@@ -55,57 +54,23 @@ export const publicRoutes = {
   }),
 };
 
-function publicEvent(doc: Doc) {
-  const { id, type, timestamp, object, data, user } = doc;
-  return user === null || user === undefined ? { id, type, timestamp, object, data } : { id, type, timestamp, object, data, user };
-}
-
-function popularity(doc: Doc) {
-  const { rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people } = doc;
-  return Object.fromEntries(
-    Object.entries({ rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people }).filter(([, value]) => value !== undefined),
-  );
-}
-
-const byPopularity: Query['orderBy'] = [
-  { field: 'plays', direction: 'desc' },
-  { field: 'likes', direction: 'desc' },
-];
-
 export function publicRouter(store: ReadModelStore): Router {
   const router = Router();
+  const views = new PublicViews(store);
 
   mount(router, publicRoutes.events, async (req, res) => {
     const query = parseInput(publicRoutes.events.query, req.query, ['query']);
-    const where: Record<string, string> = {};
-    if (query.feed !== undefined) where['feed'] = query.feed;
-    if (query.user !== undefined) where['user'] = query.user;
-    // `before` is the `next_before` of a previous page, or a plain timestamp.
-    const before = query.before?.includes('|') ? query.before : query.before && `${query.before}|`;
-    const docs = await store.find(PUBLIC_EVENTS, {
-      where,
-      ...(before ? { lessThan: { field: 'cursor', value: before } } : {}),
-      orderBy: [{ field: 'cursor', direction: 'desc' }],
-      limit: query.limit,
-    });
-    const last = docs.at(-1);
-    res.json({ events: docs.map(({ doc }) => publicEvent(doc)), next_before: docs.length === query.limit && last ? last.doc['cursor'] : null });
+    res.json(await views.events(query));
   });
 
   mount(router, publicRoutes.popularPodcasts, async (req, res) => {
     const query = parseInput(publicRoutes.popularPodcasts.query, req.query, ['query']);
-    const docs = await store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit: query.limit });
-    res.json({ podcasts: docs.map(({ doc }) => popularity(doc)) });
+    res.json({ podcasts: await views.popularPodcasts(query.limit) });
   });
 
   mount(router, publicRoutes.popularEpisodes, async (req, res) => {
     const query = parseInput(publicRoutes.popularEpisodes.query, req.query, ['query']);
-    const docs = await store.find(EPISODE_POPULARITY, {
-      ...(query.feed !== undefined ? { where: { rss_source_feed: query.feed } } : {}),
-      orderBy: byPopularity,
-      limit: query.limit,
-    });
-    res.json({ episodes: docs.map(({ doc }) => popularity(doc)) });
+    res.json({ episodes: await views.popularEpisodes(query.limit, query.feed) });
   });
 
   return router;

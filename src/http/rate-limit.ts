@@ -82,7 +82,7 @@ const UNLIMITED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  * Requests that check a password weigh more, so guessing is slower than browsing: at the
  * default 600 per minute, an address gets 60 login or registration attempts a minute.
  */
-const PASSWORD_CHECK_COST = 10;
+export const PASSWORD_CHECK_COST = 10;
 /** POSTs that check a password (scrypt): the API's logins and the Login Flow v2 grant page. */
 const PASSWORD_CHECK = /^\/(v1\/auth\/(token|register)|api\/2\/auth\/[^/]+\/login\.json|index\.php\/login\/v2\/flow\/[^/]+)$/;
 

@@ -60,6 +60,22 @@ export class AccountService {
     return account;
   }
 
+  /** The account of a signed-in user (undefined once deleted). */
+  account(userId: string): Promise<Account | undefined> {
+    return this.accounts.findById(userId);
+  }
+
+  /**
+   * Changes the password after checking the current one (the same error as a failed login).
+   * Tokens and app passwords stay valid: they are separate credentials, revoked on their own.
+   */
+  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
+    const account = await this.accounts.findById(userId);
+    if (!account) throw new InvalidCredentialsError();
+    await this.verify(account.username, currentPassword);
+    await this.accounts.setPasswordHash(account.id, await hashPassword(passwordSchema.parse(newPassword)));
+  }
+
   async issueToken(username: string, password: string, label?: string): Promise<{ token: string; id: string; account: Account }> {
     return this.issueTokenFor(await this.verify(username, password), label);
   }
@@ -105,16 +121,20 @@ export class AccountService {
   /**
    * The account and app password that `password` is for `username`, if it is one. A SHA-256
    * lookup, no scrypt: app passwords are 256 random bits, so nothing is gained by stretching.
-   * Last use is recorded at most once a minute.
    */
   async verifyAppPassword(username: string, password: string): Promise<{ account: Account; appPasswordId: string } | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(password));
     if (!token || token.kind !== 'app_password') return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled || account.username.toLowerCase() !== username.toLowerCase()) return undefined;
+    await this.touch(token);
+    return { account, appPasswordId: token.id };
+  }
+
+  /** Records a credential's use, at most once a minute (a write per request would be waste). */
+  private async touch(token: TokenRecord): Promise<void> {
     const now = this.clock();
     if (token.lastUsedAt === null || now.getTime() - Date.parse(token.lastUsedAt) > 60_000) await this.accounts.touchToken(token.id, now.toISOString());
-    return { account, appPasswordId: token.id };
   }
 
   /** The principal of a bearer token (app passwords are Basic passwords, not bearer tokens). */
@@ -123,6 +143,8 @@ export class AccountService {
     if (!token || token.kind !== 'token') return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled) return undefined;
+    // Tokens show their last use too (the Access page), like app passwords.
+    await this.touch(token);
     return { userId: account.id, username: account.username, tokenId: token.id };
   }
 

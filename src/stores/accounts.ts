@@ -64,6 +64,8 @@ export interface AccountStore {
   findById(id: string): Promise<Account | undefined>;
   listAccounts(): Promise<Account[]>;
   setDisabled(id: string, disabled: boolean): Promise<void>;
+  /** Replaces the account's password hash (a password change); tokens and app passwords stay. */
+  setPasswordHash(id: string, passwordHash: string): Promise<void>;
   /** Removes the account and all its tokens. */
   deleteAccount(id: string): Promise<void>;
   /** Stores a token by the hash of its secret; the secret itself is never stored. */

@@ -8,6 +8,7 @@ import { NATIVE_ROUTES, openApiPath, REQUEST_SCHEMA_OPTIONS } from '../../src/ht
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import { appRoutes } from '../support/routes.js';
+import { PAGE_PATHS } from '../../src/web/site.js';
 
 interface Operation {
   operationId: string;
@@ -19,7 +20,7 @@ interface Operation {
 type Document = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
 
 /** Routes that are not the native API: gpodder.net's (its own documentation) and the operators' (README). */
-const notNative = (path: string) => path.startsWith('/api/2/') || path.startsWith('/subscriptions/') || path.startsWith('/index.php/') || path.startsWith('/admin/') || path === '/metrics';
+const notNative = (path: string) => PAGE_PATHS.has(path) || path.startsWith('/api/2/') || path.startsWith('/subscriptions/') || path.startsWith('/index.php/') || path.startsWith('/admin/') || path === '/metrics';
 
 describe('GET /openapi.json', function () {
   let service: TestService;

@@ -99,6 +99,14 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect(await store.findById(`nobody-${ns}`)).to.equal(undefined);
     });
 
+    it('replaces a password hash, and only that account\'s', async function () {
+      const frank = await account('frank');
+      const grace = await account('grace');
+      await store.setPasswordHash(frank.id, 'new-hash');
+      expect(await store.findById(frank.id)).to.deep.equal({ ...frank, passwordHash: 'new-hash' });
+      expect(await store.findById(grace.id)).to.deep.equal(grace);
+    });
+
     it('stores tokens by secret hash: find, list in creation order, touch', async function () {
       const user = await account('erin');
       const laptop = await token(user.id, 'laptop', '2024-02-02T00:00:00.000Z');

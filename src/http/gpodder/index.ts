@@ -23,6 +23,7 @@ import type { LoginFlowService } from '../../services/login-flow.js';
 import { nextcloudRouter } from '../nextcloud/gpoddersync.js';
 import { loginFlowRouter } from '../nextcloud/login-flow.js';
 import { pageHeaders, staticFiles } from '../../web/security.js';
+import { webContext } from '../../web/session.js';
 
 export interface GpodderDependencies {
   readonly accounts: AccountService;
@@ -47,7 +48,8 @@ export function gpodderRouter(deps: GpodderDependencies): Router {
   router.use(settingsRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(favoritesRouter(deps.service, authenticated));
   router.use('/static', pageHeaders, staticFiles);
-  router.use(loginFlowRouter(deps.loginFlows, [pageHeaders]));
+  // The grant page has the site's header, and knows a signed-in visitor (to fill in the username).
+  router.use(loginFlowRouter(deps.loginFlows, [pageHeaders, webContext(deps.accounts)]));
   router.use(nextcloudRouter(deps.nextcloud, gpodderUser(deps.auth, deps.accounts, { sessions: false }), deps.bodyLimit));
   router.use(gpodderErrors);
   return router;

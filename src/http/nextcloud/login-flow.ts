@@ -50,14 +50,16 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
     res.json({ server: baseUrl(req), loginName: result.loginName, appPassword: result.appPassword });
   });
 
-  const gone = (res: express.Response) =>
-    res.status(404).type('html').send(renderPage('message', { title: 'This link has expired', message: 'Start the connection again from your app.' }));
+  /** A page with the site's header (res.locals.web, when the page middleware read the visitor). */
+  const page = (res: express.Response, view: string, data: Record<string, unknown>) => renderPage(view, { ...data, web: res.locals['web'] });
+  const gone = (res: express.Response) => res.status(404).type('html').send(page(res, 'message', { title: 'This link has expired', message: 'Start the connection again from your app.' }));
 
   router.get('/index.php/login/v2/flow/:token', ...pages, async (req, res) => {
     const loginToken = token.safeParse(req.params['token']);
     const flow = loginToken.success ? await flows.pending(loginToken.data) : undefined;
     if (!flow) return gone(res);
-    res.type('html').send(renderPage('login-flow', { clientName: flow.clientName, action: req.originalUrl, username: '', error: null }));
+    const signedIn = (res.locals['web'] as { principal?: { username: string } } | undefined)?.principal?.username;
+    res.type('html').send(page(res, 'login-flow', { clientName: flow.clientName, action: req.originalUrl, username: signedIn ?? '', error: null }));
   });
 
   router.post('/index.php/login/v2/flow/:token', ...pages, form, async (req, res) => {
@@ -66,12 +68,12 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
     if (!loginToken.success || !flow) return gone(res);
     const input = grantForm.safeParse(req.body ?? {});
     if (!input.success) {
-      res.status(400).type('html').send(renderPage('message', { title: 'Something went wrong', message: 'The form was not understood. Go back and try again.' }));
+      res.status(400).type('html').send(page(res, 'message', { title: 'Something went wrong', message: 'The form was not understood. Go back and try again.' }));
       return;
     }
     if (input.data.decision === 'deny') {
       await flows.deny(loginToken.data);
-      res.type('html').send(renderPage('message', { title: 'Access denied', message: `${flow.clientName} was not connected. You can close this window.` }));
+      res.type('html').send(page(res, 'message', { title: 'Access denied', message: `${flow.clientName} was not connected. You can close this window.` }));
       return;
     }
     try {
@@ -81,10 +83,10 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
       res
         .status(401)
         .type('html')
-        .send(renderPage('login-flow', { clientName: flow.clientName, action: req.originalUrl, username: input.data.username, error: 'Wrong username or password.' }));
+        .send(page(res, 'login-flow', { clientName: flow.clientName, action: req.originalUrl, username: input.data.username, error: 'Wrong username or password.' }));
       return;
     }
-    res.type('html').send(renderPage('message', { title: 'Account connected', message: `${flow.clientName} can now sync with your account. You can close this window and return to the app.` }));
+    res.type('html').send(page(res, 'message', { title: 'Account connected', message: `${flow.clientName} can now sync with your account. You can close this window and return to the app.` }));
   });
 
   return router;

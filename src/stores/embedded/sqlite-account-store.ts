@@ -129,6 +129,10 @@ export class SqliteAccountStore implements AccountStore {
     this.db.prepare('UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
   }
 
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    this.db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?').run(passwordHash, id);
+  }
+
   async deleteAccount(id: string): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM tokens WHERE user_id = ?').run(id);

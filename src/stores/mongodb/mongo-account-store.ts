@@ -166,6 +166,11 @@ export class MongoAccountStore implements AccountStore {
     await this.accounts.updateOne({ _id: id }, { $set: { disabled } });
   }
 
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.init();
+    await this.accounts.updateOne({ _id: id }, { $set: { passwordHash } });
+  }
+
   /**
    * Tokens, then the account, then tokens again (one created meanwhile by a login that had
    * already checked the password). Not a transaction: a crash in between leaves either an

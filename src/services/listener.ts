@@ -1,0 +1,139 @@
+/**
+ * The listener's own pages (src/web): an overview of their state and the few changes the
+ * pages make. State comes from the domain fold (src/domain/state.ts) of the user's stream, the
+ * same fold sync decides with and the read models mirror; changes are ordinary user actions
+ * appended through {@link UserEventService}, so the pages add no rule of their own.
+ */
+import type { Privacy } from '../domain/events.js';
+import { streams } from '../domain/events.js';
+import type { PrivacyState } from '../domain/state.js';
+import { fold, isSubscribed } from '../domain/state.js';
+import { readStreamOrEmpty } from '../stores/event-store.js';
+import { PUBLIC_EVENTS } from '../../projections/public-events.js';
+import { fromStoreEvent } from './codec.js';
+import type { Principal } from './accounts.js';
+import type { ReadModelService } from './read-models.js';
+import type { UserEventService } from './user-events.js';
+
+export interface SubscriptionView {
+  readonly feed: string;
+  /** The feed's title when a client sent one; the pages show the URL otherwise. */
+  readonly title: string | null;
+  /** A cover an app sent with one of the feed's episodes (until feed metadata is fetched). */
+  readonly cover: string | null;
+  readonly lastActivity: string | null;
+}
+
+export interface ListeningView {
+  readonly feed: string;
+  readonly guid: string;
+  readonly feedTitle: string | null;
+  readonly title: string | null;
+  readonly position: number;
+  readonly duration: number | null;
+  readonly cover: string | null;
+  readonly played: boolean;
+  readonly updatedAt: string;
+}
+
+export interface PlaylistView {
+  readonly id: string;
+  readonly name: string;
+  readonly items: readonly { readonly feed: string; readonly guid: string; readonly title: string | null; readonly feedTitle: string | null }[];
+}
+
+export interface DeviceView {
+  readonly id: string;
+  readonly caption: string;
+  readonly type: string | null;
+  /** When the server last recorded an event from this device. */
+  readonly lastSync: string | null;
+}
+
+export interface Overview {
+  readonly subscriptions: SubscriptionView[];
+  readonly recent: ListeningView[];
+  readonly playlists: PlaylistView[];
+  readonly devices: DeviceView[];
+  readonly syncGroups: string[][];
+  readonly privacy: PrivacyState;
+}
+
+/** What to erase: everything, a feed, or one episode of a feed (SPEC 8). */
+export type EraseScope = { readonly feed?: undefined } | { readonly feed: string; readonly guid?: string | undefined };
+
+const RECENT = 20;
+const later = (a: string | undefined, b: string) => (a !== undefined && a > b ? a : b);
+
+export class ListenerService {
+  constructor(
+    private readonly userEvents: UserEventService,
+    private readonly readModels: ReadModelService,
+  ) {}
+
+  async overview(userId: string): Promise<Overview> {
+    const recorded = await readStreamOrEmpty(this.userEvents.store, streams.user(userId));
+    const state = fold(recorded.map(fromStoreEvent).filter((event) => event !== undefined));
+    const feedActivity = new Map<string, string>();
+    const deviceSync = new Map<string, string>();
+    for (const event of recorded) {
+      const at = event.recordedAt.toISOString();
+      const data = event.data as { object?: { rss_source_feed?: unknown } | null; data?: { device?: unknown } };
+      const feed = data.object?.rss_source_feed;
+      if (typeof feed === 'string') feedActivity.set(feed, later(feedActivity.get(feed), at));
+      const device = data.data?.device;
+      if (typeof device === 'string') deviceSync.set(device, later(deviceSync.get(device), at));
+    }
+    const statuses = Object.values(state.play_statuses).sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    const covers = new Map<string, string>();
+    for (const status of statuses) {
+      const src = status.rss_enclosure?.cover?.src;
+      if (src !== undefined && !covers.has(status.rss_source_feed)) covers.set(status.rss_source_feed, src);
+    }
+    const subscriptions = Object.values(state.subscriptions)
+      .filter(isSubscribed)
+      .map((sub) => ({ feed: sub.rss_source_feed, title: sub.rss_feed_title, cover: covers.get(sub.rss_source_feed) ?? null, lastActivity: feedActivity.get(sub.rss_source_feed) ?? null }))
+      .sort((a, b) => (b.lastActivity ?? '').localeCompare(a.lastActivity ?? ''));
+    const recent = statuses
+      .slice(0, RECENT)
+      .map((status) => ({
+        feed: status.rss_source_feed,
+        guid: status.rss_source_id,
+        feedTitle: status.rss_feed_title,
+        title: status.rss_item_title,
+        position: status.position,
+        duration: status.rss_enclosure?.duration ?? null,
+        cover: status.rss_enclosure?.cover?.src ?? null,
+        played: status.played,
+        updatedAt: status.updated_at,
+      }));
+    const playlists = Object.values(state.playlists)
+      .filter((playlist) => playlist.deleted_at === null)
+      .map((playlist) => ({
+        id: playlist.id,
+        name: playlist.name,
+        items: Object.values(playlist.items)
+          .filter((item) => item.deleted_at === null)
+          .sort((a, b) => a.created_at.localeCompare(b.created_at))
+          .map((item) => ({ feed: item.rss_source_feed, guid: item.rss_source_id, title: item.item_title, feedTitle: item.feed_title })),
+      }));
+    // gpodder devices by their caption, plus the native API's devices, known by their events only.
+    const devices = new Map<string, DeviceView>();
+    for (const device of Object.values(state.devices)) devices.set(device.id, { id: device.id, caption: device.caption, type: device.type, lastSync: deviceSync.get(device.id) ?? null });
+    for (const [id, lastSync] of deviceSync) if (!devices.has(id)) devices.set(id, { id, caption: '', type: null, lastSync });
+    return { subscriptions, recent, playlists, devices: [...devices.values()], syncGroups: state.sync_groups, privacy: state.privacy };
+  }
+
+  /** Sets the account's privacy (feed null) or one feed's; the public timeline follows. */
+  async setPrivacy(principal: Principal, feed: string | null, privacy: Privacy): Promise<void> {
+    const timestamp = new Date().toISOString();
+    await this.userEvents.appendActions(principal, [{ type: 'privacy', timestamp, object: feed === null ? null : { rss_source_feed: feed }, data: { privacy } }]);
+    await this.readModels.catchUpWithUser(principal.userId, [PUBLIC_EVENTS]);
+  }
+
+  /** Erases listening data for real (SPEC 8): a `remove` action, carried out at once. */
+  async erase(principal: Principal, scope: EraseScope): Promise<void> {
+    const object = scope.feed === undefined ? null : { rss_source_feed: scope.feed, ...(scope.guid !== undefined ? { rss_source_id: scope.guid } : {}) };
+    await this.userEvents.appendActions(principal, [{ type: 'remove', timestamp: new Date().toISOString(), object, data: {} }]);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * What anyone may see (SPEC 4): the public timeline and popularity. Only documents the
+ * projections have already filtered by each user's current privacy choice are read here; the
+ * native API (src/http/public.ts) and the public pages (src/web) both answer from this module.
+ */
+import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
+import { PUBLIC_EVENTS, PUBLIC_EVENT_SOURCES } from '../../projections/public-events.js';
+import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+
+export interface PublicEventQuery {
+  readonly feed?: string | undefined;
+  /** A username (public users only ever appear with theirs). */
+  readonly user?: string | undefined;
+  /** The `next_before` of a previous page, or a plain timestamp. */
+  readonly before?: string | undefined;
+  readonly limit: number;
+}
+
+/** A public event as served: anonymous ones have no `user`. */
+export function publicEvent(doc: Doc) {
+  const { id, type, timestamp, object, data, user } = doc;
+  return user === null || user === undefined ? { id, type, timestamp, object, data } : { id, type, timestamp, object, data, user };
+}
+export type PublicEvent = ReturnType<typeof publicEvent>;
+
+function popularity(doc: Doc) {
+  const { rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people } = doc;
+  return Object.fromEntries(
+    Object.entries({ rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people }).filter(([, value]) => value !== undefined),
+  );
+}
+
+/** How many of a user's newest shareable events the preview looks at. */
+const PREVIEW_SOURCES = 2000;
+
+const byPopularity: Query['orderBy'] = [
+  { field: 'plays', direction: 'desc' },
+  { field: 'likes', direction: 'desc' },
+];
+
+export class PublicViews {
+  constructor(private readonly store: ReadModelStore) {}
+
+  async events(query: PublicEventQuery): Promise<{ events: PublicEvent[]; next_before: string | null }> {
+    const where: Record<string, string> = {};
+    if (query.feed !== undefined) where['feed'] = query.feed;
+    if (query.user !== undefined) where['user'] = query.user;
+    const before = query.before?.includes('|') ? query.before : query.before && `${query.before}|`;
+    const docs = await this.store.find(PUBLIC_EVENTS, {
+      where,
+      ...(before ? { lessThan: { field: 'cursor', value: before } } : {}),
+      orderBy: [{ field: 'cursor', direction: 'desc' }],
+      limit: query.limit,
+    });
+    const last = docs.at(-1);
+    return { events: docs.map(({ doc }) => publicEvent(doc)), next_before: docs.length === query.limit && last ? String(last.doc['cursor']) : null };
+  }
+
+  async popularPodcasts(limit: number) {
+    return (await this.store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit })).map(({ doc }) => popularity(doc));
+  }
+
+  async popularEpisodes(limit: number, feed?: string) {
+    const docs = await this.store.find(EPISODE_POPULARITY, { ...(feed !== undefined ? { where: { rss_source_feed: feed } } : {}), orderBy: byPopularity, limit });
+    return docs.map(({ doc }) => popularity(doc));
+  }
+
+  /**
+   * Exactly what others see of one user's events, public and anonymous alike (the privacy
+   * page's preview): the public documents of the user's newest shareable events, newest first.
+   */
+  async seenOf(userId: string, limit: number): Promise<PublicEvent[]> {
+    // Bounded: the newest shareable events are enough to fill a preview (and a heavy
+    // listener's whole history would be a large read for one page).
+    const sources = await this.store.find(PUBLIC_EVENT_SOURCES, { where: { user: userId }, orderBy: [{ field: 'revision', direction: 'desc' }], limit: PREVIEW_SOURCES });
+    const ids = sources.map(({ id }) => id);
+    const published = await this.store.getMany(PUBLIC_EVENTS, ids);
+    return [...published.values()]
+      .sort((a, b) => String(b['cursor']).localeCompare(String(a['cursor'])))
+      .slice(0, limit)
+      .map(publicEvent);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The pages' plumbing: each page route runs behind the security headers, reads the visitor's
+ * session, and (POST) parses a small form and checks its CSRF token before any handler runs.
+ * Page errors are pages too: bad input is a 4xx page that writes nothing, never a 500.
+ */
+import express from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response, Router } from 'express';
+import { ZodError } from 'zod';
+import type { AccountService, Principal } from '../services/accounts.js';
+import { HttpError } from '../http/errors.js';
+import { renderPage } from './render.js';
+import { pageHeaders } from './security.js';
+import { contextOf, csrfValid, webContext } from './session.js';
+
+const FORM_LIMIT = '16kb';
+
+export type PageHandler = (req: Request, res: Response) => Promise<void> | void;
+
+/** Renders a view with the visitor's context (for the layout's navigation and forms). */
+export function show(res: Response, view: string, data: Record<string, unknown> = {}, status = 200): void {
+  res.status(status).type('html').send(renderPage(view, { ...data, web: contextOf(res) }));
+}
+
+export function showMessage(res: Response, status: number, title: string, message: string, back?: string): void {
+  show(res, 'message', { title, message, back: back ?? null }, status);
+}
+
+/** The signed-in user of a page behind {@link Site.user}. */
+export function principalOf(res: Response): Principal {
+  const { principal } = contextOf(res);
+  if (!principal) throw new HttpError(401, 'unauthorized', 'Sign in first');
+  return principal;
+}
+
+/** A safe place to return to after signing in: a path on this site, never another origin. */
+export function localPath(value: unknown, fallback = '/'): string {
+  return typeof value === 'string' && /^\/(?![/\\])[\x21-\x7e]{0,500}$/.test(value) ? value : fallback;
+}
+
+export interface Site {
+  /** A page anyone may see. */
+  page(path: string, handler: PageHandler): void;
+  /** A form anyone may post (sign-in, sign-up): CSRF-checked. */
+  form(path: string, handler: PageHandler): void;
+  /** A page of the signed-in user; others are sent to sign in. */
+  userPage(path: string, handler: PageHandler): void;
+  /** A form of the signed-in user: CSRF-checked; 403 without a session. */
+  userForm(path: string, handler: PageHandler): void;
+}
+
+/** Every page path (for the OpenAPI coverage test: pages are not part of the native API). */
+export const PAGE_PATHS = new Set<string>();
+
+const wrap = (handler: PageHandler): RequestHandler => async (req, res) => handler(req, res);
+
+export function site(router: Router, accounts: AccountService): Site {
+  const context = webContext(accounts);
+  const body = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 });
+  const csrf: RequestHandler = (req, res, next) => {
+    if (csrfValid(res, req.body)) return next();
+    showMessage(res, 403, 'This form has expired', 'The page was open too long or came from another site. Go back, reload the page and try again.');
+  };
+  const signedIn: RequestHandler = (req, res, next) => {
+    if (contextOf(res).principal) return next();
+    if (req.method === 'GET') return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
+    showMessage(res, 403, 'Signed out', 'Your session has ended. Sign in and try again.', '/signin');
+  };
+  const add = (path: string) => PAGE_PATHS.add(path) && router;
+  return {
+    page: (path, handler) => add(path).get(path, pageHeaders, context, wrap(handler)),
+    form: (path, handler) => add(path).post(path, pageHeaders, context, body, csrf, wrap(handler)),
+    userPage: (path, handler) => add(path).get(path, pageHeaders, context, signedIn, wrap(handler)),
+    userForm: (path, handler) => add(path).post(path, pageHeaders, context, signedIn, body, csrf, wrap(handler)),
+  };
+}
+
+/** Errors of page routes, as pages. Anything not a client error goes on to the app's 500 handler. */
+export const pageErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
+  if (res.headersSent || !res.locals['web']) return next(error);
+  if (error instanceof ZodError) return showMessage(res, 400, 'That did not work', error.issues.map((issue) => issue.message).join('; '));
+  const status = error instanceof HttpError ? error.status : (error as { status?: unknown; type?: unknown }).status;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
+  if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  const message = status === 429 ? 'Too many attempts. Wait a minute and try again.' : status === 413 ? 'The form was too large.' : error instanceof HttpError ? error.message : 'The request was not understood.';
+  showMessage(res, status, status === 429 ? 'Slow down' : 'That did not work', message);
+};

@@ -1,0 +1,68 @@
+import { expect } from 'chai';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import { WebClient } from './web-client.js';
+
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+
+describe('admin pages (/manage)', function () {
+  this.timeout(30_000);
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({ ADMIN_TOKEN }, { runScheduler: true });
+  });
+  after(async () => service.stop());
+
+  it('do not exist without ADMIN_TOKEN', async () => {
+    const plain = await startTestService();
+    try {
+      expect((await plain.http.get('/manage')).status).to.equal(404);
+    } finally {
+      await plain.stop();
+    }
+  });
+
+  it('ask for the admin token; a wrong one, a user session or a forged cookie is not an admin', async () => {
+    const web = new WebClient(service.app);
+    expect((await web.get('/manage')).text).to.include('Admin token (ADMIN_TOKEN)');
+    expect((await web.submit('/manage', '/manage/signin', { token: 'not the token at all' })).status).to.equal(401);
+    await web.signUp('not-an-admin');
+    expect((await web.get('/manage')).text, 'a signed-in user is not an admin').not.to.include('Projections');
+    expect((await web.submit('/', '/manage/users/not-an-admin/disable', {})).status).to.equal(403);
+    expect((await web.get('/manage').set('Cookie', 'podsync_admin=forged')).text).not.to.include('Projections');
+    expect((await service.stores.accounts.findByUsername('not-an-admin'))?.disabled).to.equal(false);
+  });
+
+  it('list, create, disable and enable users; show a stream, projections and the retention job', async () => {
+    const user = await service.login('streamer');
+    await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ events: [{ type: 'subscribe', timestamp: new Date().toISOString(), object: { rss_source_feed: 'https://example.com/admin-feed.xml' }, data: {} }] })
+      .expect(201);
+    const web = new WebClient(service.app);
+    const signedIn = await web.submit('/manage', '/manage/signin', { token: ADMIN_TOKEN });
+    expect(signedIn.status).to.equal(303);
+    const cookie = (signedIn.headers['set-cookie'] as unknown as string[]).find((line) => line.startsWith('podsync_admin='))!;
+    expect(cookie).to.include('HttpOnly').and.include('SameSite=Strict').and.not.include(ADMIN_TOKEN);
+    const dashboard = await web.get('/manage');
+    expect(dashboard.text).to.include('streamer').and.include('Projections').and.include('subscriptions').and.include('Next run');
+
+    expect((await web.submit('/manage', '/manage/users', { username: 'made-by-admin', password: 'correct horse battery' })).headers['location']).to.equal('/manage?done=created');
+    expect((await web.submit('/manage', '/manage/users', { username: 'bad name!', password: 'correct horse battery' })).status).to.equal(400);
+    expect((await service.http.post('/v1/auth/token').send({ username: 'made-by-admin', password: 'correct horse battery' })).status).to.equal(200);
+
+    await web.submit('/manage', '/manage/users/streamer/disable', {});
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${user.token}`)).status).to.equal(401);
+    await web.submit('/manage', '/manage/users/streamer/enable', {});
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${user.token}`)).status).to.equal(200);
+    expect((await web.submit('/manage', '/manage/users/nobody-here/disable', {})).status).to.equal(404);
+
+    const stream = await web.get('/manage/users/streamer');
+    expect(stream.text).to.include('Stream of streamer').and.include('https://example.com/admin-feed.xml');
+    expect((await web.get('/manage/users/nobody-here')).status).to.equal(404);
+
+    await web.submit('/manage', '/manage/signout', {});
+    expect((await web.get('/manage')).text).to.include('Admin token (ADMIN_TOKEN)');
+  });
+});

@@ -1,0 +1,221 @@
+import { expect } from 'chai';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import { WebClient, csrfIn } from './web-client.js';
+
+const FEED = 'https://feeds.example.com/show.xml';
+
+describe('web pages', function () {
+  this.timeout(20_000);
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({ DEFAULT_PRIVACY: 'private' });
+  });
+  after(async () => service.stop());
+
+  it('sign-up opens a session in an HttpOnly, SameSite=Lax cookie; sign-out revokes it', async () => {
+    const web = new WebClient(service.app);
+    const signedUp = await web.signUp('webuser1');
+    const cookie = (signedUp.headers['set-cookie'] as unknown as string[]).find((line) => line.startsWith('podsync_session='))!;
+    expect(cookie).to.include('HttpOnly').and.include('SameSite=Lax').and.not.include('Secure');
+    const home = await web.get('/');
+    expect(home.status).to.equal(200);
+    expect(home.text).to.include('Signed in as <strong>webuser1</strong>');
+    expect(home.headers['content-security-policy']).to.include("frame-ancestors 'none'").and.not.include('unsafe-inline');
+    const secret = /podsync_session=([^;]+)/.exec(cookie)![1]!;
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${secret}`)).status).to.equal(200);
+    expect((await web.submit('/', '/signout', {})).status).to.equal(303);
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${secret}`)).status, 'revoked').to.equal(401);
+    expect((await web.get('/')).headers['location']).to.equal('/signin?next=%2F');
+  });
+
+  it('the session cookie is Secure behind TLS (X-Forwarded-Proto with TRUST_PROXY)', async () => {
+    const tls = await startTestService({ TRUST_PROXY: 'true' });
+    try {
+      const web = new WebClient(tls.app);
+      const page = await web.get('/signup').set('X-Forwarded-Proto', 'https');
+      expect((page.headers['set-cookie'] as unknown as string[])[0]).to.include('; Secure');
+      // The client's cookie jar keeps Secure cookies for https: handed over by hand.
+      const preSession = (page.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+      const answer = await tls.http
+        .post('/signup')
+        .set('X-Forwarded-Proto', 'https')
+        .set('Cookie', preSession)
+        .type('form')
+        .send({ username: 'tlsuser', password: 'correct horse battery', _csrf: csrfIn(page.text)! });
+      expect(answer.status).to.equal(303);
+      expect((answer.headers['set-cookie'] as unknown as string[]).find((line) => line.startsWith('podsync_session='))).to.include('; Secure');
+    } finally {
+      await tls.stop();
+    }
+  });
+
+  it('refuses every form without its CSRF token, or with another visitor\'s, and writes nothing', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser2');
+    const before = await service.eventCount();
+    const other = new WebClient(service.app);
+    const othersToken = csrfIn((await other.get('/signin')).text)!;
+    for (const [path, fields] of [
+      ['/privacy', { privacy: 'public' }],
+      ['/data/erase', { scope: 'all', confirm: 'yes' }],
+      ['/access/app-passwords', { name: 'sneaky' }],
+      ['/signout', {}],
+    ] as const) {
+      expect((await web.agent.post(path).type('form').send(fields)).status, `${path} without a token`).to.equal(403);
+      expect((await web.agent.post(path).type('form').send({ ...fields, _csrf: othersToken })).status, `${path} with another's token`).to.equal(403);
+    }
+    expect((await web.agent.post('/signin').type('form').send({ username: 'webuser2', password: 'correct horse battery' })).status).to.equal(403);
+    expect(await service.eventCount()).to.equal(before);
+    expect((await web.get('/access')).text).not.to.include('sneaky');
+  });
+
+  it('sign-in: wrong passwords are one answer, attempts are rate-limited like the API, a next path stays on this site', async () => {
+    // 60 a minute: a password check costs 10, as at /v1/auth/token.
+    const limited = await startTestService({ RATE_LIMIT_PER_MINUTE: '60' });
+    try {
+      await limited.http.post('/v1/auth/register').send({ username: 'limited', password: 'correct horse battery' });
+      const web = new WebClient(limited.app);
+      const token = csrfIn((await web.get('/signin')).text)!;
+      const attempt = () => web.agent.post('/signin').type('form').send({ username: 'limited', password: 'not the password', _csrf: token });
+      const wrong = await attempt();
+      expect(wrong.status).to.equal(401);
+      expect(wrong.text).to.include('Wrong username or password');
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await attempt()).status);
+      expect(statuses.slice(0, 3)).to.deep.equal([401, 401, 401]);
+      expect(statuses.at(-1)).to.equal(429);
+      const limitedPage = await attempt();
+      expect(limitedPage.headers['retry-after']).to.match(/^\d+$/);
+      expect(limitedPage.text).to.include('Too many attempts');
+    } finally {
+      await limited.stop();
+    }
+    const web = new WebClient(service.app);
+    await web.signUp('webuser3');
+    await web.submit('/', '/signout', {});
+    const away = await web.submit('/signin', '/signin', { username: 'webuser3', password: 'correct horse battery', next: '//evil.example.com/' });
+    expect(away.headers['location']).to.equal('/');
+  });
+
+  it('password change needs the current password; the new one signs in', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser4');
+    expect((await web.submit('/account', '/account/password', { current: 'wrong one!', password: 'a brand new password' })).status).to.equal(401);
+    expect((await web.submit('/account', '/account/password', { current: 'correct horse battery', password: 'short' })).status).to.equal(400);
+    expect((await web.submit('/account', '/account/password', { current: 'correct horse battery', password: 'a brand new password' })).headers['location']).to.equal('/account?done=password');
+    expect((await service.http.post('/v1/auth/token').send({ username: 'webuser4', password: 'a brand new password' })).status).to.equal(200);
+    expect((await service.http.post('/v1/auth/token').send({ username: 'webuser4', password: 'correct horse battery' })).status).to.equal(401);
+  });
+
+  it('registration closed: no sign-up page, no sign-up', async () => {
+    const closed = await startTestService({ REGISTRATION: 'closed' });
+    try {
+      const web = new WebClient(closed.app);
+      expect((await web.get('/signup')).status).to.equal(403);
+      expect((await web.submit('/signin', '/signup', { username: 'nobody', password: 'correct horse battery' })).status).to.equal(403);
+    } finally {
+      await closed.stop();
+    }
+  });
+
+  it('bad input is a 4xx page that writes nothing', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser5');
+    const before = await service.eventCount();
+    expect((await web.submit('/privacy', '/privacy', { privacy: 'everyone' })).status).to.equal(400);
+    expect((await web.submit('/privacy', '/privacy', { privacy: 'public', feed: 'javascript:alert(1)' })).status).to.equal(400);
+    expect((await web.submit('/data', '/data/erase', { feed: 'not a url', confirm: 'yes' })).status).to.equal(400);
+    expect((await web.submit('/access', '/access/app-passwords', { name: '' })).status).to.equal(400);
+    expect((await web.submit('/access', '/access/tokens/not-an-id/revoke', {})).status).to.equal(404);
+    expect((await web.submit('/signup', '/signup', { username: '../x', password: 'correct horse battery' })).status).to.equal(400);
+    const huge = await web.submit('/access', '/access/app-passwords', { name: 'x'.repeat(20_000) });
+    expect(huge.status).to.equal(413);
+    expect((await web.get('/explore/users/' + 'u'.repeat(100))).status).to.equal(400);
+    expect(await service.eventCount()).to.equal(before);
+  });
+
+  it('shows the synced subscription and play position, with the URL where no title is known', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser6');
+    const { token } = (await service.http.post('/v1/auth/token').send({ username: 'webuser6', password: 'correct horse battery' })).body as { token: string };
+    const now = new Date().toISOString();
+    await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${token}`)
+      .send({
+        events: [
+          { type: 'subscribe', timestamp: now, object: { rss_source_feed: FEED }, data: {} },
+          { type: 'play', timestamp: now, object: { rss_source_feed: FEED, rss_source_id: 'ep-1' }, data: { played: false, position: 600, rss_item_title: 'Episode <One>', enclosure: { duration: 1800 } } },
+        ],
+      })
+      .expect(201);
+    const home = await web.get('/');
+    expect(home.text).to.include(FEED);
+    expect(home.text).to.include('Episode &lt;One&gt;');
+    expect(home.text).to.include('<progress max="1800" value="600"');
+    expect(home.text).to.include('10:00 of 30:00');
+
+    // An episode erased from the home page's button, after the confirmation page.
+    const confirm = await web.submit('/', '/data/erase', { feed: FEED, guid: 'ep-1' });
+    expect(confirm.status).to.equal(200);
+    expect(confirm.text).to.include('Erase for good?').and.include('episode ep-1 of');
+    const csrf = csrfIn(confirm.text)!;
+    expect((await web.agent.post('/data/erase').type('form').send({ feed: FEED, guid: 'ep-1', confirm: 'yes', _csrf: csrf })).headers['location']).to.equal('/data?done=erased');
+    const after = await web.get('/');
+    expect(after.text).not.to.include('Episode &lt;One&gt;');
+    expect(after.text, 'the subscription stays').to.include(FEED);
+  });
+
+  it('public pages show public users by name, anonymous ones without one, private ones not at all', async () => {
+    const now = new Date().toISOString();
+    const users = { pub: await service.login('pub-web'), anon: await service.login('anon-web'), priv: await service.login('priv-web') };
+    const feeds = { pub: 'https://pub.example.com/feed', anon: 'https://anon.example.com/feed', priv: 'https://priv.example.com/feed' };
+    for (const [who, level] of [['pub', 'public'], ['anon', 'anonymous'], ['priv', 'private']] as const) {
+      await service.http
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${users[who].token}`)
+        .send({ events: [{ type: 'privacy', timestamp: now, object: null, data: { privacy: level } }, { type: 'subscribe', timestamp: now, object: { rss_source_feed: feeds[who] }, data: {} }] })
+        .expect(201);
+    }
+    await service.settle();
+    const explore = (await new WebClient(service.app).get('/explore')).text;
+    expect(explore).to.include(feeds.pub).and.include('href="/explore/users/pub-web"').and.include(feeds.anon);
+    expect(explore).not.to.include('anon-web');
+    expect(explore).not.to.include(feeds.priv);
+    expect(explore).not.to.include('priv-web');
+    expect((await service.http.get('/explore/users/pub-web')).text).to.include(feeds.pub);
+    const empty = (name: string) => service.http.get(`/explore/users/${name}`).then((answer) => answer.text.replaceAll(name, 'NAME'));
+    const nobody = await empty('nobody-at-all');
+    expect(await empty('anon-web'), 'an anonymous user looks like no user').to.equal(nobody);
+    expect(await empty('priv-web'), 'a private user looks like no user').to.equal(nobody);
+  });
+
+  it('API tokens show their last use', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser7');
+    const created = await web.submit('/access', '/access/tokens', { label: 'backup script' });
+    const secret = /id="new-secret">([^<]+)</.exec(created.text)![1]!;
+    expect((await web.get('/access')).text).not.to.include(secret);
+    await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${secret}`).expect(200);
+    const row = /backup script[\s\S]*?<\/tr>/.exec((await web.get('/access')).text)![0];
+    expect(row).not.to.include('never');
+  });
+
+  it("another user's data is never on a user's pages, nor revocable by them", async () => {
+    const alice = new WebClient(service.app);
+    const bob = new WebClient(service.app);
+    await alice.signUp('alice-web');
+    await bob.signUp('bob-web');
+    const created = await alice.submit('/access', '/access/app-passwords', { name: 'alice phone' });
+    const id = /action="\/access\/app-passwords\/([0-9a-f-]+)\/revoke"/.exec(created.text)![1]!;
+    expect((await bob.get('/access')).text).not.to.include('alice phone');
+    expect((await bob.submit('/access', `/access/app-passwords/${id}/revoke`, {})).status).to.equal(404);
+    expect((await alice.get('/access')).text).to.include('alice phone');
+    const bobTokens = (await bob.get('/access')).text;
+    const aliceSession = /action="\/access\/tokens\/([0-9a-f-]+)\/revoke"/.exec((await alice.get('/access')).text)![1]!;
+    expect(bobTokens).not.to.include(aliceSession);
+    expect((await bob.submit('/access', `/access/tokens/${aliceSession}/revoke`, {})).status).to.equal(404);
+    expect((await alice.get('/')).status, 'alice still signed in').to.equal(200);
+  });
+});

@@ -1,0 +1,30 @@
+/** A cookie-keeping client for the pages: GETs a page, then posts a form with the page's CSRF token. */
+import request from 'supertest';
+import type { Express } from 'express';
+
+export const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+
+export class WebClient {
+  readonly agent: ReturnType<typeof request.agent>;
+  constructor(app: Express) {
+    this.agent = request.agent(app);
+  }
+
+  get(path: string) {
+    return this.agent.get(path);
+  }
+
+  /** Posts `fields` to `action` with the CSRF token of the page at `from`. */
+  async submit(from: string, action: string, fields: Record<string, string>) {
+    const page = await this.agent.get(from);
+    const token = csrfIn(page.text);
+    if (!token) throw new Error(`no CSRF token on ${from} (${page.status})`);
+    return this.agent.post(action).type('form').send({ ...fields, _csrf: token });
+  }
+
+  async signUp(username: string, password = 'correct horse battery') {
+    const answer = await this.submit('/signup', '/signup', { username, password });
+    if (answer.status !== 303) throw new Error(`sign-up failed: ${answer.status} ${answer.text.slice(0, 300)}`);
+    return answer;
+  }
+}
