@@ -93,6 +93,9 @@ export interface FeedFetchFailedEvent {
 }
 export type FeedEvent = FeedFetchedEvent | FeedFetchFailedEvent;
 
+/** Whether a projected event comes from a feed stream (projections of user data ignore those). */
+export const isFeedEvent = (event: { readonly type: string }): event is FeedEvent => (FEED_EVENT_TYPES as readonly string[]).includes(event.type);
+
 export const feedEvent = z.discriminatedUnion('type', [
   z.object({ id: z.uuid(), timestamp: isoTimestamp, type: z.literal('feed_fetched'), data: feedFetchedData }).strict(),
   z.object({ id: z.uuid(), timestamp: isoTimestamp, type: z.literal('feed_fetch_failed'), data: feedFetchFailedData }).strict(),
