@@ -149,3 +149,45 @@ export const nextFetchAfterSuccess = (now: Date, refreshHours: number): Date => 
 
 /** After this many events since the last `full` one, the next fetch writes a full one and truncates before it. */
 export const SNAPSHOT_EVERY = 32;
+
+/** A feed as its stream tells it: the facts and the fetch bookkeeping the next fetch starts from. */
+export interface FeedState {
+  readonly facts: FeedFacts | undefined;
+  readonly etag: string | null;
+  readonly lastModified: string | null;
+  /** Failed fetches in a row. */
+  readonly failures: number;
+  /** Events since the last `full` one (all of them if there is none). */
+  readonly sinceFull: number;
+}
+
+export const EMPTY_FEED_STATE: FeedState = { facts: undefined, etag: null, lastModified: null, failures: 0, sinceFull: 0 };
+
+/** Folds a feed's events (oldest first) into its state: the same rules as the `podcasts` projection. */
+export function foldFeed(events: readonly FeedEvent[]): FeedState {
+  let state = EMPTY_FEED_STATE;
+  for (const event of events) {
+    if (event.type === 'feed_fetch_failed') {
+      state = { ...state, failures: event.data.failures, sinceFull: state.sinceFull + 1 };
+      continue;
+    }
+    const data = event.data;
+    const base = data.full || !state.facts ? { podcast: emptyPodcast(), episodes: [] } : state.facts;
+    const podcast = { ...base.podcast, ...data.podcast };
+    const changed = new Map(data.episodes.map((episode) => [episode.guid, episode]));
+    const removed = new Set(data.removed);
+    const kept = base.episodes.filter((episode) => !removed.has(episode.guid)).map((episode) => changed.get(episode.guid) ?? episode);
+    const known = new Set(kept.map((episode) => episode.guid));
+    const added = data.episodes.filter((episode) => !known.has(episode.guid));
+    state = {
+      facts: { podcast, episodes: [...added, ...kept] },
+      etag: data.etag,
+      lastModified: data.last_modified,
+      failures: 0,
+      sinceFull: data.full ? 0 : state.sinceFull + 1,
+    };
+  }
+  return state;
+}
+
+const emptyPodcast = (): FeedPodcast => ({ title: null, author: null, description: null, link: null, podcast_guid: null, cover: null });

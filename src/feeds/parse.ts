@@ -42,6 +42,19 @@ const parser = new XMLParser({
   htmlEntities: true,
 });
 
+/** The document's text: in the encoding its XML declaration names (UTF-8 when none, or one unknown). */
+export function decodeXml(body: Buffer): string {
+  const declared = /^\uFEFF?<\?xml[^>]*encoding=["']([A-Za-z0-9._-]{1,40})["']/.exec(body.subarray(0, 200).toString('latin1'))?.[1];
+  if (declared && !/^utf-?8$/i.test(declared)) {
+    try {
+      return new TextDecoder(declared).decode(body);
+    } catch {
+      // An encoding TextDecoder does not know: read as UTF-8, as most such feeds really are.
+    }
+  }
+  return new TextDecoder('utf-8').decode(body);
+}
+
 export function parseFeed(xml: string): FeedFacts {
   const validation = XMLValidator.validate(xml);
   if (validation !== true) {

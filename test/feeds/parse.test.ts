@@ -1,7 +1,7 @@
 /** Feed parsing: RSS 2.0 with iTunes and Podcasting 2.0, Atom, and malformed documents. */
 import { expect } from 'chai';
 import { feedEpisode, feedPodcast } from '../../src/domain/feeds.js';
-import { duration, FeedParseError, parseFeed } from '../../src/feeds/parse.js';
+import { decodeXml, duration, FeedParseError, parseFeed } from '../../src/feeds/parse.js';
 import { fixture } from './feed-server.js';
 
 describe('feed parsing', () => {
@@ -57,5 +57,13 @@ describe('feed parsing', () => {
 
   it('reads itunes:duration as seconds, MM:SS or HH:MM:SS', () => {
     expect([duration('90'), duration('1:30'), duration('01:01:30'), duration('12.6'), duration('x'), duration(undefined)]).to.deep.equal([90, 90, 3690, 13, null, null]);
+  });
+});
+
+describe('feed decoding', () => {
+  it('reads the encoding the XML declaration names', () => {
+    const latin1 = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><rss><channel><title>Caf\xe9</title></channel></rss>', 'latin1');
+    expect(parseFeed(decodeXml(latin1)).podcast.title).to.equal('Café');
+    expect(parseFeed(decodeXml(Buffer.from('<rss><channel><title>Café</title></channel></rss>'))).podcast.title).to.equal('Café');
   });
 });

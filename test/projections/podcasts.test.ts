@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import type { UserEvent } from '../../src/domain/events.js';
 import type { FeedEvent, FeedFetchedData } from '../../src/domain/feeds.js';
 import { feedKey } from '../../src/domain/feeds.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
@@ -58,7 +59,7 @@ describe('podcasts projection', () => {
     expect(podcast['next_fetch_at']).to.be.a('string');
     harness.apply(bob, events.subscribe(bob));
     expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 2 });
-    harness.apply(alice, { ...events.subscribe(alice), type: 'unsubscribe', data: {} });
+    harness.apply(alice, { ...events.subscribe(alice), type: 'unsubscribe', object: { rss_source_feed: FEED_A }, data: {} } as UserEvent);
     harness.apply(bob, events.remove(bob, null));
     expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 0, subscribed: false });
     harness.apply(alice, events.subscribe(alice, FEED_B));
