@@ -9,6 +9,7 @@ import { httpUrl } from '../domain/events.js';
 import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+import { PodcastMetadata } from '../services/podcast-metadata.js';
 import { parseInput } from './validate.js';
 import { popularityRecord, publicEventRecord } from './responses.js';
 import { defineRoute, mount } from './routes.js';
@@ -55,9 +56,9 @@ export const publicRoutes = {
   }),
 };
 
-function publicEvent(doc: Doc) {
+function publicEvent(doc: Doc): Doc {
   const { id, type, timestamp, object, data, user } = doc;
-  return user === null || user === undefined ? { id, type, timestamp, object, data } : { id, type, timestamp, object, data, user };
+  return (user === null || user === undefined ? { id, type, timestamp, object, data } : { id, type, timestamp, object, data, user }) as Doc;
 }
 
 function popularity(doc: Doc) {
@@ -74,6 +75,8 @@ const byPopularity: Query['orderBy'] = [
 
 export function publicRouter(store: ReadModelStore): Router {
   const router = Router();
+  // Titles and covers from the feeds where clients sent none (docs/design.md, "Feeds").
+  const metadata = new PodcastMetadata(store);
 
   mount(router, publicRoutes.events, async (req, res) => {
     const query = parseInput(publicRoutes.events.query, req.query, ['query']);
@@ -89,13 +92,14 @@ export function publicRouter(store: ReadModelStore): Router {
       limit: query.limit,
     });
     const last = docs.at(-1);
-    res.json({ events: docs.map(({ doc }) => publicEvent(doc)), next_before: docs.length === query.limit && last ? last.doc['cursor'] : null });
+    const events = await metadata.publicEvents(docs.map(({ doc }) => publicEvent(doc)));
+    res.json({ events, next_before: docs.length === query.limit && last ? last.doc['cursor'] : null });
   });
 
   mount(router, publicRoutes.popularPodcasts, async (req, res) => {
     const query = parseInput(publicRoutes.popularPodcasts.query, req.query, ['query']);
     const docs = await store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit: query.limit });
-    res.json({ podcasts: docs.map(({ doc }) => popularity(doc)) });
+    res.json({ podcasts: (await metadata.popularPodcasts(docs.map(({ doc }) => doc))).map(popularity) });
   });
 
   mount(router, publicRoutes.popularEpisodes, async (req, res) => {
@@ -105,7 +109,7 @@ export function publicRouter(store: ReadModelStore): Router {
       orderBy: byPopularity,
       limit: query.limit,
     });
-    res.json({ episodes: docs.map(({ doc }) => popularity(doc)) });
+    res.json({ episodes: (await metadata.popularEpisodes(docs.map(({ doc }) => doc))).map(popularity) });
   });
 
   return router;
