@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import type { UserEvent } from '../../src/domain/events.js';
 import type { FeedEvent, FeedFetchedData } from '../../src/domain/feeds.js';
 import { feedKey } from '../../src/domain/feeds.js';
-import type { ProjectedEvent } from '../../projections/projection.js';
+import type { CheckpointEvent, ProjectedEvent } from '../../projections/projection.js';
+import { fold } from '../../src/domain/state.js';
 import { allProjections } from '../../projections/index.js';
 import { PODCAST_EPISODES, PODCASTS, podcastsProjection } from '../../projections/podcasts.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
@@ -63,6 +64,20 @@ describe('podcasts projection', () => {
     harness.apply(bob, events.remove(bob, null));
     expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 0, subscribed: false });
     harness.apply(alice, events.subscribe(alice, FEED_B));
+    expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 1 });
+  });
+
+  it('follows checkpoints (the state they carry) and account deletion', () => {
+    const harness = new ProjectionHarness([podcastsProjection]);
+    const subscribeB = events.subscribe(alice, FEED_B);
+    harness.apply(alice, events.subscribe(alice), subscribeB);
+    harness.apply(bob, events.subscribe(bob, FEED_B));
+    // A checkpoint whose state keeps only FEED_B.
+    const state = fold([subscribeB]);
+    harness.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-04-01T00:00:00.000Z', object: null, data: { state, truncate_before: 1, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } } as unknown as CheckpointEvent);
+    expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 0, subscribed: false });
+    expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 2 });
+    harness.apply(alice, { type: 'account_deleted', id: randomUUID(), user: alice.user, timestamp: '2026-04-02T00:00:00.000Z', object: null, data: {} } as UserEvent);
     expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 1 });
   });
 
