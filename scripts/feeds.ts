@@ -100,7 +100,7 @@ async function run(config: Config, args: Arguments): Promise<number> {
   const stores = await openStores(config);
   const bar = progressBar();
   try {
-    const feeds = new FeedService(stores.eventStore, stores.readModel, feedServiceOptions(config), logger);
+    const feeds = new FeedService(stores.eventStore, stores.readModel, { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream) }, logger);
     const failures: Extract<RefreshOutcome, { outcome: 'failed' }>[] = [];
     const summary = await feeds.refreshMany(args.url === undefined ? undefined : [args.url], {
       onFeed: (outcome, done, due) => {

@@ -84,7 +84,12 @@ export async function startService(
     (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }),
     config.SYNC_CACHE_RECORDS > 0 ? new UserStateCache(config.SYNC_CACHE_RECORDS, recordSyncCacheLookup) : undefined,
   );
-  const feeds = new FeedService(stores.eventStore, stores.readModel, feedServiceOptions(config), logger);
+  const feeds = new FeedService(
+    stores.eventStore,
+    stores.readModel,
+    { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream) },
+    logger,
+  );
   const accounts = new AccountService(stores.accounts);
   const gpodder = new GpodderService(userEvents, readModels);
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);

@@ -41,6 +41,11 @@ export interface FeedServiceOptions {
   readonly concurrency: number;
   /** Requests to one host at once (the "one or two"). */
   readonly perHost?: number;
+  /**
+   * Deletes a stream's truncated events for good, where the store keeps them until asked (the
+   * embedded store; EventStoreDB's scavenge does it there).
+   */
+  readonly purgeTruncated?: (stream: string) => void;
 }
 
 export type RefreshOutcome =
@@ -174,7 +179,11 @@ export class FeedService {
     }
     try {
       const appended = await this.eventStore.append(stream, [{ id: event.id, type: event.type, data: event as unknown as JsonObject }], { expectedRevision });
-      if (event.type === 'feed_fetched' && event.data.full && appended.nextRevision > 0n) await truncateStream(this.eventStore, stream, appended.nextRevision);
+      if (event.type === 'feed_fetched' && event.data.full && appended.nextRevision > 0n) {
+        // Safe even before the projector has seen the older events: the full one replaces them.
+        await truncateStream(this.eventStore, stream, appended.nextRevision);
+        this.options.purgeTruncated?.(stream);
+      }
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       return { url, outcome: 'skipped', message: 'fetched concurrently elsewhere' };

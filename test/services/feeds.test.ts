@@ -44,7 +44,7 @@ describe('feed service', function () {
   beforeEach(async () => {
     server = await startFeedServer();
     now = new Date('2026-03-01T00:00:00Z');
-    feeds = new FeedService(service.stores.eventStore, service.stores.readModel, OPTIONS, silentLogger(), () => now);
+    feeds = new FeedService(service.stores.eventStore, service.stores.readModel, { ...OPTIONS, purgeTruncated: (stream) => service.stores.embedded!.eventStore!.purgeTruncated(stream) }, silentLogger(), () => now);
   });
   afterEach(() => server.close());
 
@@ -156,6 +156,8 @@ describe('feed service', function () {
     const events = await streamEvents(url);
     expect(events).to.have.length(1);
     expect(events[0]!.type === 'feed_fetched' && events[0]!.data.full).to.equal(true);
+    const rows = service.stores.embedded!.database.prepare('SELECT count(*) AS n FROM events WHERE stream = ?').get(feedStream(url)) as { n: number };
+    expect(rows.n, 'the truncated events are deleted').to.equal(1);
     expect(await podcast(url)).to.include({ title: 'Fixture Radio' });
   });
 });
