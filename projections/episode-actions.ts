@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { UserEvent } from '../src/domain/events.js';
 import type { GpodderAction } from '../src/domain/gpodder.js';
-import { presentAction } from '../src/domain/gpodder.js';
+import { pendingAction, presentAction } from '../src/domain/gpodder.js';
 import type { PlayStatusState } from '../src/domain/state.js';
 import { episodeKey } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/stores/read-model.js';
@@ -42,13 +42,38 @@ export interface EpisodeActionDoc {
   /** When the store recorded the event (unix seconds): the Nextcloud API's `since` reads by it. */
   at: number;
   action: GpodderAction;
+  /**
+   * A native play or position whose media URL no event made known: `action.episode` is `''`
+   * until filled at read time from the feed's enclosure for its guid, and it is left out while
+   * the feed does not list one (docs/design.md, "What gpodder clients see").
+   */
+  media_unknown?: true;
 }
 
 export const episodeActionDocId = (user: string, eventId: string) => userDocId(user, eventId);
 
-function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
-  const doc: EpisodeActionDoc = { user: projected.user, seq: projected.seq, revision: projected.revision, feed: action.podcast, guid, device: action.device ?? null, at: recordedSeconds(projected), action };
+function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string, mediaUnknown = false): Doc {
+  const doc: EpisodeActionDoc = {
+    user: projected.user,
+    seq: projected.seq,
+    revision: projected.revision,
+    feed: action.podcast,
+    guid,
+    device: action.device ?? null,
+    at: recordedSeconds(projected),
+    action,
+    ...(mediaUnknown ? { media_unknown: true as const } : {}),
+  };
   return doc as unknown as Doc;
+}
+
+/** The document of an event's action: on its media URL, or pending one (see {@link EpisodeActionDoc.media_unknown}). */
+function eventActionDoc(projected: ProjectedEvent, event: UserEvent, id: string, mediaUrl: string | undefined): DocChange[] {
+  if (event.object === null || event.object.rss_source_id === undefined) return [];
+  const action = presentAction(event, mediaUrl);
+  if (action !== undefined) return [put(EPISODE_ACTIONS, id, actionDoc(projected, action, event.object.rss_source_id))];
+  const pending = pendingAction(event);
+  return pending === undefined ? [] : [put(EPISODE_ACTIONS, id, actionDoc(projected, pending, event.object.rss_source_id, true))];
 }
 
 function deleteAll(view: ProjectionView, where: Record<string, string>, lessThanRevision?: number): DocChange[] {
@@ -87,8 +112,7 @@ function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocCh
     data: { played: status.played, position: status.position, ...(status.rss_enclosure ? { enclosure: status.rss_enclosure } : {}) },
   };
   const key = createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex');
-  const action = presentAction(event);
-  return action === undefined ? [] : [put(EPISODE_ACTIONS, userDocId(projected.user, `state-${key}`), actionDoc(projected, action, status.rss_source_id))];
+  return eventActionDoc(projected, event, userDocId(projected.user, `state-${key}`), undefined);
 }
 
 export const episodeActionsProjection: Projection = {
@@ -108,8 +132,7 @@ export const episodeActionsProjection: Projection = {
       case 'position':
       case 'episode_action': {
         const media = mediaUrlOf({ ...projected, event }, view);
-        const action = presentAction(event, media.url);
-        return [...media.changes, ...(action === undefined ? [] : [put(EPISODE_ACTIONS, episodeActionDocId(user, event.id), actionDoc(projected, action, event.object.rss_source_id))])];
+        return [...media.changes, ...eventActionDoc(projected, event, episodeActionDocId(user, event.id), media.url)];
       }
       case 'remove': {
         const scope = event.object;

@@ -294,10 +294,23 @@ export interface GpodderAction {
  */
 export function presentAction(event: UserEvent, knownUrl?: string): GpodderAction | undefined {
   if (event.type !== 'play' && event.type !== 'position' && event.type !== 'episode_action') return undefined;
-  const { rss_source_feed: podcast, rss_source_id: identity } = event.object;
+  const identity = event.object.rss_source_id;
   const url = (event.type === 'position' ? undefined : event.data.enclosure?.url) ?? knownUrl ?? (sanitizeUrl(identity) === identity ? identity : undefined);
-  if (url === undefined) return undefined;
-  const episode = url;
+  return url === undefined ? undefined : actionOn(event, url);
+}
+
+/**
+ * The action of a native play or position whose media URL is not known yet, on `''`: kept so
+ * that the URL its feed gives for the guid can be filled in when it is read; never served as it
+ * is (docs/design.md, "What gpodder clients see").
+ */
+export function pendingAction(event: UserEvent): GpodderAction | undefined {
+  if (event.type !== 'play' && event.type !== 'position') return undefined;
+  return actionOn(event, '');
+}
+
+function actionOn(event: UserEventOf<'play'> | UserEventOf<'position'> | UserEventOf<'episode_action'>, episode: string): GpodderAction {
+  const { rss_source_feed: podcast, rss_source_id: identity } = event.object;
   const base = {
     podcast,
     episode,

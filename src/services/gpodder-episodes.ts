@@ -23,6 +23,9 @@ import type { GpodderService } from './gpodder.js';
 import { EPISODE_ACTIONS, episodeActionDocId } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { GPODDER_DEVICES } from '../../projections/gpodder-devices.js';
+import { episodeDocKey } from '../domain/feeds.js';
+import type { ReadModelStore } from '../stores/read-model.js';
+import { PodcastMetadata } from './podcast-metadata.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
@@ -95,7 +98,26 @@ export class GpodderEpisodeService {
       docs = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(checkpoint, from);
     }
-    const selected = query.aggregated ? latestPerEpisode(docs) : docs;
+    const resolved = await withMediaUrls(readModels.readModel, docs);
+    const selected = query.aggregated ? latestPerEpisode(resolved) : resolved;
     return { actions: selected.map((doc) => doc.action), timestamp };
   }
+}
+
+/**
+ * Native plays and positions whose media URL no event made known, on the enclosure URL their
+ * feed lists for the guid; those the feed does not list are left out (docs/design.md, "What
+ * gpodder clients see"). Read time, as the projection cannot read the `podcasts` read model.
+ */
+export async function withMediaUrls(readModel: ReadModelStore, docs: readonly EpisodeActionDoc[]): Promise<EpisodeActionDoc[]> {
+  const pending = docs.filter((doc) => doc.media_unknown);
+  if (pending.length === 0) return [...docs];
+  const episodes = await new PodcastMetadata(readModel).episodes(pending.map((doc) => [doc.feed, doc.guid] as const));
+  return docs.flatMap((doc) => {
+    if (!doc.media_unknown) return [doc];
+    const url = episodes.get(episodeDocKey(doc.feed, doc.guid))?.['url'];
+    if (typeof url !== 'string') return [];
+    const { guid: _guid, ...action } = doc.action;
+    return [{ ...doc, action: { ...action, episode: url, ...(doc.guid !== url ? { guid: doc.guid } : {}) } }];
+  });
 }

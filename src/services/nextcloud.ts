@@ -12,6 +12,7 @@ import type { Query } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
 import type { GpodderEpisodeService } from './gpodder-episodes.js';
+import { withMediaUrls } from './gpodder-episodes.js';
 import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { EPISODE_ACTIONS } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
@@ -60,7 +61,8 @@ export class NextcloudService {
     await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS]);
     const timestamp = this.nowS();
     const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
-    return { actions: docs.map(({ doc }) => toNextcloudAction((doc as unknown as EpisodeActionDoc).action)), timestamp };
+    const resolved = await withMediaUrls(readModels.readModel, docs.map(({ doc }) => doc as unknown as EpisodeActionDoc));
+    return { actions: resolved.map((doc) => toNextcloudAction(doc.action)), timestamp };
   }
 
   /** `POST /index.php/apps/gpoddersync/episode_action/create`: the same upload as gpodder's. */

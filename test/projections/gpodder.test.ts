@@ -103,9 +103,12 @@ describe('episode_actions read model', () => {
     expect(docs[1]!['action']).to.deep.include({ podcast: FEED_A, episode: mp3, guid: 'e2', position: 10, total: 10 });
   });
 
-  it('reads a native play that names no media URL on the URL known for its episode, and leaves it out while none is', () => {
+  it('reads a native play that names no media URL on the URL known for its episode, and keeps it pending (for the feed to name one) while none is', () => {
     const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, events.play(alice, 'e1'), gp.download(alice, 'e1'), events.play(alice, 'e1'));
-    const actions = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq'])).map((doc) => doc['action'] as Doc);
+    const docs = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq']));
+    expect(docs.map((doc) => doc['media_unknown'] ?? false)).to.deep.equal([true, false, false]);
+    expect(docs[0]!['action']).to.deep.include({ episode: '', guid: 'e1' });
+    const actions = docs.filter((doc) => doc['media_unknown'] === undefined).map((doc) => doc['action'] as Doc);
     expect(actions.map((action) => [action['action'], action['episode']])).to.deep.equal([
       ['download', 'https://cdn.example.com/e1.mp3'],
       ['play', 'https://cdn.example.com/e1.mp3'],
@@ -139,13 +142,22 @@ describe('episode_actions read model', () => {
     const live = project(episodeActionsProjection, [...numbered, cp]);
     const rebuilt = project(episodeActionsProjection, [...numbered.slice(3), cp]);
     for (const collection of [EPISODE_ACTIONS, EPISODE_MEDIA_URLS]) expect(live(collection), collection).to.deep.equal(rebuilt(collection));
-    const actions = live(EPISODE_ACTIONS).map(({ doc }) => [(doc['action'] as Doc)['action'], doc['guid'], doc['seq']]);
-    expect(actions).to.have.deep.members([
+    const actions = (pending: boolean) =>
+      live(EPISODE_ACTIONS)
+        .filter(({ doc }) => (doc['media_unknown'] === true) === pending)
+        .map(({ doc }) => [(doc['action'] as Doc)['action'], doc['guid'], doc['seq']]);
+    expect(actions(false)).to.have.deep.members([
       ['download', 'e3', 13],
-      // e3's play named no URL: it reads on the download's. e4's URL was never known.
+      // e3's play named no URL: it reads on the download's.
       ['play', 'e3', 14],
       ['play', 'e1', 20],
       ['play', 'e2', 20],
+    ]);
+    // e4's URL was never known, nor any in the checkpoint's play statuses of e3 and e4: pending, for the feed to name.
+    expect(actions(true)).to.have.deep.members([
+      ['play', 'e4', 15],
+      ['play', 'e3', 20],
+      ['play', 'e4', 20],
     ]);
   });
 });
