@@ -6,8 +6,8 @@
  * Collections, all owned here:
  * - `podcasts`: one document per feed (id: {@link feedKey}): the podcast's fields, the fetch
  *   bookkeeping (validators, failures, `next_fetch_at`) and `subscribers`, the number of users
- *   subscribed now. A feed first subscribed is due at once (`next_fetch_at` = that event's
- *   recording time).
+ *   subscribed now. A feed never fetched is due at once ({@link NEVER_FETCHED}); one known only
+ *   from subscriptions has no document once no one subscribes.
  * - `podcast_episodes`: one document per episode of a feed (id: {@link episodeDocKey}), with
  *   `first_seq`, the `$all` position of the event that first listed it (the gpodder `updates`
  *   cursor), kept when the episode changes.
@@ -97,7 +97,7 @@ function onUserEvent(projected: ProjectedEvent, view: ProjectionView): DocChange
     if (now === undefined) staged.apply([del(PODCAST_SUBSCRIBERS, id)]);
     else if (!isDeepStrictEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, { ...(now as unknown as Doc), user })]);
     const delta = Number(now !== undefined && isSubscribed(now)) - Number(old !== undefined && isSubscribed(old));
-    if (delta !== 0) staged.apply([adjustSubscribers(staged, feed, delta, projected)]);
+    if (delta !== 0) staged.apply([adjustSubscribers(staged, feed, delta)]);
   }
   return staged.netChanges();
 }
@@ -107,11 +107,19 @@ function recordOf(doc: Doc): SubscriptionState {
   return record as unknown as SubscriptionState;
 }
 
-function adjustSubscribers(view: ProjectionView, feed: string, delta: number, projected: ProjectedEvent): DocChange {
+/**
+ * `next_fetch_at` of a feed never fetched: due at once, and the same whichever event first names
+ * the feed (a rebuild after retention or erasure may first see it in a checkpoint).
+ */
+export const NEVER_FETCHED = '1970-01-01T00:00:00.000Z';
+
+function adjustSubscribers(view: ProjectionView, feed: string, delta: number): DocChange {
   const id = feedKey(feed);
-  // A feed no one subscribed to before is due at once.
-  const doc = { ...(view.get(PODCASTS, id) ?? newPodcast(feed, projected.recordedAt)) };
+  const doc = { ...(view.get(PODCASTS, id) ?? newPodcast(feed, NEVER_FETCHED)) };
   const subscribers = Math.max(0, Number(doc['subscribers'] ?? 0) + delta);
+  // Known only from subscriptions, and no one subscribes any more: nothing to keep. (Erased
+  // subscriptions leave no trace; a rebuild, which never sees them, has no document either.)
+  if (subscribers === 0 && doc['revision'] === null) return del(PODCASTS, id);
   return put(PODCASTS, id, { ...doc, subscribers, subscribed: subscribers > 0 });
 }
 

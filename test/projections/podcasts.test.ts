@@ -11,7 +11,7 @@ import { feedKey } from '../../src/domain/feeds.js';
 import type { CheckpointEvent, ProjectedEvent } from '../../projections/projection.js';
 import { fold } from '../../src/domain/state.js';
 import { allProjections } from '../../projections/index.js';
-import { PODCAST_EPISODES, PODCASTS, podcastsProjection } from '../../projections/podcasts.js';
+import { NEVER_FETCHED, PODCAST_EPISODES, PODCASTS, podcastsProjection } from '../../projections/podcasts.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
 import type { Actor } from './harness.js';
 import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
@@ -57,12 +57,13 @@ describe('podcasts projection', () => {
     harness.apply(alice, events.subscribe(alice), events.subscribe(alice));
     const podcast = harness.doc(PODCASTS, feedKey(FEED_A))!;
     expect(podcast).to.include({ url: FEED_A, subscribers: 1, subscribed: true });
-    expect(podcast['next_fetch_at']).to.be.a('string');
+    expect(podcast['next_fetch_at'], 'due at once').to.equal(NEVER_FETCHED);
     harness.apply(bob, events.subscribe(bob));
     expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 2 });
     harness.apply(alice, { ...events.subscribe(alice), type: 'unsubscribe', object: { rss_source_feed: FEED_A }, data: {} } as UserEvent);
+    expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 1 });
     harness.apply(bob, events.remove(bob, null));
-    expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 0, subscribed: false });
+    expect(harness.doc(PODCASTS, feedKey(FEED_A)), 'known only from (erased) subscriptions: no trace').to.equal(undefined);
     harness.apply(alice, events.subscribe(alice, FEED_B));
     expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 1 });
   });
@@ -75,7 +76,7 @@ describe('podcasts projection', () => {
     // A checkpoint whose state keeps only FEED_B.
     const state = fold([subscribeB]);
     harness.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-04-01T00:00:00.000Z', object: null, data: { state, truncate_before: 1, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } } as unknown as CheckpointEvent);
-    expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.include({ subscribers: 0, subscribed: false });
+    expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.equal(undefined);
     expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 2 });
     harness.apply(alice, { type: 'account_deleted', id: randomUUID(), user: alice.user, timestamp: '2026-04-02T00:00:00.000Z', object: null, data: {} } as UserEvent);
     expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 1 });
@@ -101,6 +102,16 @@ describe('podcasts projection', () => {
     feed.apply(fetched({ full: true, podcast: { title: 'Three', author: null, description: null, link: null, podcast_guid: null, cover: null }, episodes: [episode('e4')] }));
     expect(feed.podcast()).to.include({ title: 'Three', author: null, cover: null, failures: 0, last_error: null });
     expect(feed.episodes().map((doc) => doc['guid'])).to.deep.equal(['e4']);
+  });
+
+  it('a fetched feed keeps its facts when no one subscribes any more (feed facts are not user data)', () => {
+    const feed = new FeedHarness();
+    const subscribe = events.subscribe(alice);
+    const projected = (event: ProjectedEvent['event'], seq: number): ProjectedEvent => ({ event, user: alice.user, username: alice.username, position: { commit: BigInt(seq), prepare: BigInt(seq) }, revision: seq, seq, recordedAt: '2026-03-01T00:00:00.000Z' });
+    feed.view.apply(podcastsProjection.evolve(projected(subscribe, 1), feed.view, { defaultPrivacy: 'private' }));
+    feed.apply(fetched({ full: true, podcast: { title: 'Kept', author: null, description: null, link: null, podcast_guid: null, cover: null } }));
+    feed.view.apply(podcastsProjection.evolve(projected(events.remove(alice, null), 2000), feed.view, { defaultPrivacy: 'private' }));
+    expect(feed.podcast()).to.include({ title: 'Kept', subscribers: 0, subscribed: false });
   });
 
   it('a rebuild from the last full event gives the same documents (older fetch events can be truncated)', () => {
