@@ -9,6 +9,7 @@ import { subscriptionsProjection } from './subscriptions.js';
 import { episodeActionsProjection } from './episode-actions.js';
 import { gpodderDevicesProjection } from './gpodder-devices.js';
 import { retentionIndexProjection } from './retention-index.js';
+import { podcastsProjection } from './podcasts.js';
 
 export const allProjections: readonly Projection[] = [
   subscriptionsProjection,
@@ -20,6 +21,7 @@ export const allProjections: readonly Projection[] = [
   episodeActionsProjection,
   gpodderDevicesProjection,
   retentionIndexProjection,
+  podcastsProjection,
 ];
 
 export function projectionsNamed(names: readonly string[]): Projection[] {

@@ -13,6 +13,7 @@
  * read of another projection's documents would not be reproducible.
  */
 import type { Privacy, UserEvent } from '../src/domain/events.js';
+import type { FeedEvent } from '../src/domain/feeds.js';
 import type { UserState } from '../src/domain/state.js';
 import type { Position } from '../src/stores/event-store.js';
 import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
@@ -62,8 +63,8 @@ export interface Descriptive {
 
 /** Everything a projection may see of an event. */
 export interface ProjectedEvent {
-  readonly event: UserEvent | CheckpointEvent | RollStatsEvent;
-  /** The stream's user; empty for events of podcast streams (`roll_stats`). */
+  readonly event: UserEvent | CheckpointEvent | RollStatsEvent | FeedEvent;
+  /** The stream's user; empty for events of podcast streams (`roll_stats`) and feed streams (docs/design.md, "Feeds"). */
   readonly user: string;
   /** The username at write time, for public views of public users. */
   readonly username: string | null;

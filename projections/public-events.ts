@@ -164,6 +164,8 @@ export const publicEventsProjection: Projection = {
       case 'account_deleted':
         return onAccountChange(projected, event, view, context);
       case 'roll_stats':
+      case 'feed_fetched':
+      case 'feed_fetch_failed':
         return [];
       default:
         // One step: no staging needed (and most events take this path).

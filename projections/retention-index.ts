@@ -8,6 +8,7 @@
  */
 import type { Projection } from './projection.js';
 import { del, put } from './projection.js';
+import { isFeedEvent } from '../src/domain/feeds.js';
 
 export const RETENTION_INDEX = 'retention_index';
 
@@ -16,7 +17,7 @@ export const retentionIndexProjection: Projection = {
   collections: [{ name: RETENTION_INDEX, indexes: [['oldest_recorded_at'], ['pending_erasure'], ['rewrite_unconfirmed']] }],
   evolve(projected, view) {
     const { event } = projected;
-    if (event.type === 'roll_stats') return [];
+    if (event.type === 'roll_stats' || isFeedEvent(event)) return [];
     if (event.type === 'account_deleted') return [del(RETENTION_INDEX, projected.user)];
     const current = view.get(RETENTION_INDEX, projected.user);
     // A checkpoint says what the stream keeps from now on; an erasure checkpoint also means

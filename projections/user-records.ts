@@ -8,6 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
+import { isFeedEvent } from '../src/domain/feeds.js';
 import type { Doc, DocChange } from '../src/stores/read-model.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
@@ -93,7 +94,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     // cost a page write per document written.
     collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
     evolve(projected, view) {
-      if (projected.event.type === 'roll_stats') return [];
+      if (projected.event.type === 'roll_stats' || isFeedEvent(projected.event)) return [];
       const keys = options.touches(projected.event);
       if (keys === 'none') return [];
       const before = loadRecords(view, options, projected.user, keys);

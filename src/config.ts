@@ -46,6 +46,22 @@ export const configSchema = z
      * serves HTTP (`inline`), where each batch delays the requests queued behind it.
      */
     PROJECTOR: z.enum(['thread', 'inline']).default('thread'),
+    // ---- feeds (docs/design.md, "Feeds") ----
+    /** `off`: the `feeds` job does not run (nothing is fetched; `npm run feeds` still can). */
+    FEEDS: z.enum(['on', 'off']).default('on'),
+    /** Each subscribed feed is fetched at most this often (a newly subscribed one within a minute). */
+    FEED_REFRESH_HOURS: z.coerce.number().positive().max(24 * 7).default(6),
+    /** `true` lifts the SSRF policy: feeds on loopback, private, link-local addresses are fetched (tests, LAN-only setups). */
+    FEEDS_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+    /** Largest feed, in bytes, after decompression. */
+    FEEDS_MAX_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+    FEEDS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** For a whole fetch, redirects included. */
+    FEEDS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** Feeds fetched at once (at most 2 per host whatever this says). */
+    FEEDS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+    /** A URL where feed owners learn about this server; named in the User-Agent of every fetch. */
+    FEEDS_CONTACT_URL: z.url({ protocol: /^https?$/ }).optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORE === 'eventstoredb' && !env.EVENTSTORE_URL) {

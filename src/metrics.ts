@@ -54,6 +54,41 @@ export function recordRetentionRun(outcome: 'success' | 'failure', at: Date = ne
   retentionLastRun.set({ outcome }, at.getTime() / 1000);
 }
 
+const feedFetches = new Counter({
+  name: 'podsync_feed_fetches_total',
+  help: 'Feed fetches in this process, by outcome (fetched, not_modified, failed) and, for failures, reason',
+  labelNames: ['outcome', 'reason'] as const,
+  registers: [processRegistry],
+});
+
+const feedRuns = new Counter({
+  name: 'podsync_feed_runs_total',
+  help: 'Runs of the feeds job in this process, by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [processRegistry],
+});
+
+const feedRunProgress = new Gauge({
+  name: 'podsync_feed_run_progress',
+  help: 'Feeds done and due in the feeds job run in progress (or the last one) in this process',
+  labelNames: ['state'] as const,
+  registers: [processRegistry],
+});
+
+/** For the feeds job and CLI: one call per fetch (docs/design.md, "Feeds"). */
+export function recordFeedFetch(outcome: 'fetched' | 'not_modified' | 'failed', reason = ''): void {
+  feedFetches.inc({ outcome, reason });
+}
+
+export function recordFeedRun(outcome: 'success' | 'failure'): void {
+  feedRuns.inc({ outcome });
+}
+
+export function recordFeedProgress(done: number, due: number): void {
+  feedRunProgress.set({ state: 'done' }, done);
+  feedRunProgress.set({ state: 'due' }, due);
+}
+
 const syncCacheLookups = new Counter({
   name: 'podsync_sync_cache_lookups_total',
   help: 'Users loaded for a sync in this process, by outcome: hit (cached, caught up), miss (not cached), stale (cached, but the stream was truncated, rewritten or deleted: folded again)',

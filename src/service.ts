@@ -28,6 +28,8 @@ import { checkReadiness, collectStats, projectionsReport } from './admin/status.
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
 import { startScheduler, type Scheduler, type SchedulerOptions } from './jobs/retention-job.js';
+import { feedsJob } from './jobs/feeds-job.js';
+import { FeedService, feedServiceOptions } from './services/feeds.js';
 import type { RetentionService } from './retention/retention-service.js';
 import type { Stores, StoreOptions } from './runtime.js';
 import { openStores } from './runtime.js';
@@ -42,6 +44,8 @@ export interface Service {
   readonly projectorThread: ProjectorThread | undefined;
   /** The retention pass (SPEC 7) and erasure (SPEC 8). */
   readonly retention: RetentionService;
+  /** Feed fetching and the `podcasts` read model (docs/design.md, "Feeds"). */
+  readonly feeds: FeedService;
   /** From now on `/readyz` answers 503, so load balancers stop routing here before shutdown. */
   markDraining(): void;
   /** Stops the scheduler, then the projector at a checkpoint, and closes the stores (the HTTP server is the caller's). */
@@ -51,7 +55,7 @@ export interface Service {
 export async function startService(
   config: Config,
   logger: Logger,
-  options: StoreOptions & { runProjector?: boolean; runScheduler?: boolean; scheduler?: SchedulerOptions } = {},
+  options: StoreOptions & { runProjector?: boolean; runScheduler?: boolean; scheduler?: SchedulerOptions; feedsEvery?: string | number } = {},
 ): Promise<Service> {
   // Appends through these stores are counted for /metrics (the projector only reads).
   // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
@@ -82,6 +86,12 @@ export async function startService(
     stores.eventStore,
     (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }),
     config.SYNC_CACHE_RECORDS > 0 ? new UserStateCache(config.SYNC_CACHE_RECORDS, recordSyncCacheLookup) : undefined,
+  );
+  const feeds = new FeedService(
+    stores.eventStore,
+    stores.readModel,
+    { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream) },
+    logger,
   );
   // One clock for the services and the store's recording times (tests move it).
   const clock = options.clock ?? (() => new Date());
@@ -144,7 +154,14 @@ export async function startService(
   // The retention job (SPEC 7) on Agenda, in every worker (the job's lock lets one run at a time).
   if (options.runScheduler !== false) {
     try {
-      scheduler = await startScheduler({ stores, logger, retention, config, ...(options.scheduler ? { options: options.scheduler } : {}) });
+      scheduler = await startScheduler({
+        stores,
+        logger,
+        retention,
+        config,
+        ...(options.scheduler ? { options: options.scheduler } : {}),
+        jobs: config.FEEDS === 'on' ? [feedsJob(feeds, logger, options.feedsEvery)] : [],
+      });
     } catch (error) {
       await thread?.stop();
       await projector.stop();
@@ -159,6 +176,7 @@ export async function startService(
     projector,
     projectorThread: thread,
     retention,
+    feeds,
     markDraining() {
       draining = true;
     },

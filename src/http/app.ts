@@ -13,6 +13,7 @@ import { errorHandler, notFoundHandler } from './errors.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
+import { podcastsRouter } from './podcasts.js';
 import { readModelsRouter } from './read-models.js';
 import { syncRouter } from './sync.js';
 import { meRouter } from './me.js';
@@ -84,6 +85,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
   app.use(publicRouter(deps.readModels.readModel));
+  app.use(podcastsRouter(deps.readModels.readModel, authenticated));
   app.use(meRouter(deps.me, authenticated));
 
   if (deps.admin) app.use('/admin', adminRouter(deps.admin));

@@ -17,6 +17,7 @@ import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { meRoutes } from './me.js';
 import { publicRoutes } from './public.js';
+import { podcastsRoutes } from './podcasts.js';
 import { readModelRoutes } from './read-models.js';
 import type { ResponseSpec, RouteSpec } from './routes.js';
 import { defineRoute, mount } from './routes.js';
@@ -50,6 +51,7 @@ export const NATIVE_ROUTES: ReadonlyMap<string, RouteSpec> = new Map(
     readModels: readModelRoutes,
     public: publicRoutes,
     me: meRoutes,
+    podcasts: podcastsRoutes,
   }).flatMap(([group, routes]) => Object.entries(routes).map(([name, route]): [string, RouteSpec] => [`${group}${name[0]!.toUpperCase()}${name.slice(1)}`, route])),
 );
 

@@ -54,6 +54,15 @@ export interface SchedulerDependencies {
   readonly retention: RetentionPass;
   readonly config: Pick<Config, 'READ_MODEL' | 'MONGO_URL'>;
   readonly options?: SchedulerOptions;
+  /** More jobs on the same Agenda (the `feeds` job: src/jobs/feeds-job.ts). */
+  readonly jobs?: readonly ScheduledJob[];
+}
+
+/** A job besides retention: defined and scheduled with `every()` like it, stopped with it. */
+export interface ScheduledJob {
+  readonly name: string;
+  readonly every: string | number;
+  define(agenda: Agenda, options: { lockLifetimeMs: number }): RunTracker;
 }
 
 export interface Scheduler {
@@ -93,18 +102,21 @@ export async function startScheduler(deps: SchedulerDependencies): Promise<Sched
   });
   agenda.on('error', (error) => logger.error('scheduler error', { error: error.message }));
 
-  const runs = defineRetentionJob(agenda, deps.retention, logger, { lockLifetimeMs: options.lockLifetimeMs ?? DEFAULTS.lockLifetimeMs });
+  const lockLifetimeMs = options.lockLifetimeMs ?? DEFAULTS.lockLifetimeMs;
+  const runs = defineRetentionJob(agenda, deps.retention, logger, { lockLifetimeMs });
+  const others = (deps.jobs ?? []).map((job) => ({ job, runs: job.define(agenda, { lockLifetimeMs }) }));
   try {
     // Scheduled before start(), whose first poll is immediate: a new job then runs at once
     // rather than one processEvery later.
     await scheduleOnce(() => agenda.every(options.interval ?? RETENTION.interval, RETENTION_JOB, {}, { skipImmediate: options.skipImmediate ?? false }));
+    for (const { job } of others) await scheduleOnce(() => agenda.every(job.every, job.name, {}, { skipImmediate: options.skipImmediate ?? false }));
     await agenda.start();
   } catch (error) {
     await agenda.stop().catch(() => undefined);
     await storage.close();
     throw error;
   }
-  logger.info('scheduler started', { backend: storage.backend.name, job: RETENTION_JOB, every: options.interval ?? RETENTION.interval });
+  logger.info('scheduler started', { backend: storage.backend.name, job: RETENTION_JOB, every: options.interval ?? RETENTION.interval, others: others.map(({ job }) => job.name) });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -112,10 +124,14 @@ export async function startScheduler(deps: SchedulerDependencies): Promise<Sched
     stop() {
       stopped ??= (async () => {
         runs.stopping = true;
+        for (const other of others) other.runs.stopping = true;
         // Unlocks jobs this worker locked but has not started; leaves our shared connection open.
         await agenda.stop();
         const idle = await runs.idle(options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs);
         if (!idle) logger.warn('retention pass still running at shutdown; its lock expires and another worker runs the job');
+        for (const { job, runs: otherRuns } of others) {
+          if (!(await otherRuns.idle(options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs))) logger.warn(`${job.name} job still running at shutdown; its lock expires and another worker runs it`);
+        }
         await storage.close();
       })();
       return stopped;
@@ -124,18 +140,15 @@ export async function startScheduler(deps: SchedulerDependencies): Promise<Sched
 }
 
 /** How the runs of this worker are tracked, so `stop()` can end and await them. */
-interface RunTracker {
+export interface RunTracker {
   /** Set by stop(): the pass's next touch throws {@link SchedulerStoppingError}. */
   stopping: boolean;
   /** Resolves true when no pass is running here, false if `timeoutMs` passed first. */
   idle(timeoutMs: number): Promise<boolean>;
 }
 
-/**
- * Defines the `retention` job on an Agenda instance: one pass as of the time it starts, logged,
- * counted in /metrics (`podsync_retention_runs_total`), its progress (0–100) stored on the job.
- */
-export function defineRetentionJob(agenda: Agenda, retention: RetentionPass, logger: Logger, options: { lockLifetimeMs: number }): RunTracker {
+/** Counts the runs of one job in this worker, so `stop()` can end them and wait (shared by every job). */
+export function trackRuns(agenda: Agenda, jobName: string): RunTracker {
   let running = 0;
   const waiters = new Set<() => void>();
   const tracker: RunTracker = {
@@ -159,13 +172,22 @@ export function defineRetentionJob(agenda: Agenda, retention: RetentionPass, log
   };
   // `complete` comes after Agenda has stored the outcome and released the lock, so waiting for
   // it (rather than for the handler) means no job write is left to hit a closing database.
-  agenda.on(`start:${RETENTION_JOB}`, () => {
+  agenda.on(`start:${jobName}`, () => {
     running++;
   });
-  agenda.on(`complete:${RETENTION_JOB}`, () => {
+  agenda.on(`complete:${jobName}`, () => {
     running = Math.max(0, running - 1);
     if (running === 0) for (const wake of [...waiters]) wake();
   });
+  return tracker;
+}
+
+/**
+ * Defines the `retention` job on an Agenda instance: one pass as of the time it starts, logged,
+ * counted in /metrics (`podsync_retention_runs_total`), its progress (0–100) stored on the job.
+ */
+export function defineRetentionJob(agenda: Agenda, retention: RetentionPass, logger: Logger, options: { lockLifetimeMs: number }): RunTracker {
+  const tracker = trackRuns(agenda, RETENTION_JOB);
 
   // The pass may call touch often (every few dozen users); one write per tenth of the lock's
   // lifetime keeps the lock alive without a database round trip per call.

@@ -1,11 +1,14 @@
 /** From a stored event to what projections see (SPEC 6, 7). */
 import { isUserEventType, streams, userIdFromStream } from '../domain/events.js';
+import { FEED_EVENT_TYPES, FEED_STREAM_PREFIX } from '../domain/feeds.js';
 import type { RecordedEvent } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
 import { projectsRewrittenCopy } from '../retention/history.js';
 
-/** Projections read the users' streams and the podcasts' `roll_stats` streams. */
-export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix];
+/** Projections read the users' streams, the podcasts' `roll_stats` streams and the feeds' streams. */
+export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix, FEED_STREAM_PREFIX];
+
+const isFeedEvent = (recorded: RecordedEvent) => recorded.stream.startsWith(FEED_STREAM_PREFIX) && (FEED_EVENT_TYPES as readonly string[]).includes(recorded.type);
 
 /**
  * Returns undefined for events no projection reads (`snapshot`, unknown types, and the copies
@@ -15,7 +18,9 @@ export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | unde
   if (!projectsRewrittenCopy(recorded)) return undefined;
   const user = userIdFromStream(recorded.stream);
   const projectable =
-    user !== undefined ? isUserEventType(recorded.type) || recorded.type === 'checkpoint' : recorded.stream.startsWith(streams.podcastStatsPrefix) && recorded.type === 'roll_stats';
+    user !== undefined
+      ? isUserEventType(recorded.type) || recorded.type === 'checkpoint'
+      : (recorded.stream.startsWith(streams.podcastStatsPrefix) && recorded.type === 'roll_stats') || isFeedEvent(recorded);
   if (!projectable) return undefined;
   const username = recorded.metadata['username'];
   return {

@@ -26,6 +26,8 @@ import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { GPODDER_DEVICES } from '../../projections/gpodder-devices.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { userDocId } from '../../projections/projection.js';
+import { episodeDocKey } from '../domain/feeds.js';
+import { PodcastMetadata } from './podcast-metadata.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
@@ -106,19 +108,26 @@ export class GpodderEpisodeService {
    * - a play without a position (a playback start) is left out: AntennaPod applies a served
    *   one as position -1 s, Kasts as 0, moving a newer position;
    * - an action whose event named no media URL is given the URL the user's play status of that
-   *   episode knows (from any event that named it, or a checkpoint); without one it is left out,
-   *   since clients file actions under their URL. Read here, not in the projection, so that a
-   *   rebuild after retention (no longer holding the events that named the URL) answers the same.
+   *   episode knows (from any event that named it, or a checkpoint), else the enclosure URL its
+   *   feed lists for the guid (the `podcasts` read model); without either it is left out, since
+   *   clients file actions under their URL. Read here, not in the projection, so that a rebuild
+   *   after retention (no longer holding the events that named the URL) answers the same, and a
+   *   projection never reads another's documents.
    */
   async servedActions(user: string, all: readonly GpodderAction[]): Promise<GpodderAction[]> {
     const actions = all.filter((action) => !(action.action === 'play' && action.position === undefined));
     const unknown = actions.filter((action) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined);
     if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
-    const ids = [...new Set(unknown.map((action) => userDocId(user, episodeKey(action.podcast, action.guid!))))];
-    const statuses = await this.gpodder.readModels.readModel.getMany(PLAY_STATUSES, ids);
-    const urlOf = (action: GpodderAction) => {
-      const enclosure = statuses.get(userDocId(user, episodeKey(action.podcast, action.guid!)))?.['rss_enclosure'] as { url?: string } | undefined;
-      return enclosure?.url;
+    const { readModel } = this.gpodder.readModels;
+    const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
+    const [statuses, listed] = await Promise.all([
+      readModel.getMany(PLAY_STATUSES, [...new Set(unknown.map(statusId))]),
+      new PodcastMetadata(readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
+    ]);
+    const urlOf = (action: GpodderAction): string | undefined => {
+      const known = (statuses.get(statusId(action))?.['rss_enclosure'] as { url?: string } | undefined)?.url;
+      const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];
+      return known ?? (typeof fromFeed === 'string' ? fromFeed : undefined);
     };
     return actions.flatMap((action) => {
       if (action.episode !== UNKNOWN_MEDIA_URL) return [action];

@@ -33,6 +33,9 @@ import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderRecordOf } from '../../projections/gpodder-devices.js';
 import { userDocId } from '../../projections/projection.js';
+import { PODCAST_EPISODES, podcastsProjection } from '../../projections/podcasts.js';
+import { feedKey } from '../domain/feeds.js';
+import { PodcastMetadata } from './podcast-metadata.js';
 
 /** Bad input that only the user's data reveals (e.g. an unknown device): a 400 naming the fields. */
 export class GpodderInputError extends Error {
@@ -76,7 +79,7 @@ export interface GpodderEpisode {
   guid: string;
 }
 
-/** gpodder's podcast object (updates); this service does not fetch feeds, so most fields are null. */
+/** gpodder's podcast object (updates): what the client sent, and the feed's fields where it sent none (null until fetched). */
 export interface GpodderPodcast {
   url: string;
   title: string | null;
@@ -88,12 +91,25 @@ export interface GpodderPodcast {
   subscribers_last_week: number;
 }
 
+/** gpodder's episode object in `updates`: an episode a subscribed feed listed since the cursor. */
+export interface GpodderEpisodeUpdate extends GpodderEpisode {
+  status: 'new';
+}
+
+/** At most this many new episodes per feed in one `updates` answer (a first sync of a feed with a long back catalogue). */
+export const UPDATES_PER_FEED = 50;
+const PODCASTS_PROJECTION = podcastsProjection.name;
+
 export class GpodderService {
+  private readonly metadata: PodcastMetadata;
+
   constructor(
     readonly userEvents: UserEventService,
     readonly readModels: ReadModelService,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.metadata = new PodcastMetadata(readModels.readModel);
+  }
 
   // ---- shared helpers --------------------------------------------------------------------
 
@@ -255,15 +271,48 @@ export class GpodderService {
     if (events.length > 0) await this.append(principal, events);
   }
 
-  /** `GET /api/2/updates/{u}/{device}.json`: subscription changes as podcast objects, and new episodes (none: feeds are not fetched). */
-  async updates(principal: Principal, since: number | undefined): Promise<{ add: GpodderPodcast[]; remove: string[]; updates: never[]; timestamp: number }> {
+  /**
+   * `GET /api/2/updates/{u}/{device}.json`: subscription changes as podcast objects, and the
+   * episodes of the subscribed feeds first listed by their feeds after `since` (a store position,
+   * as every gpodder cursor: docs/design.md, "Feeds"), at most {@link UPDATES_PER_FEED} per feed.
+   */
+  async updates(principal: Principal, since: number | undefined): Promise<{ add: GpodderPodcast[]; remove: string[]; updates: GpodderEpisodeUpdate[]; timestamp: number }> {
     const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
+    // Episodes are only as far as the `podcasts` projection: the next cursor is no further, so
+    // none it has not reached yet is skipped (subscription changes in between come again, harmlessly).
+    const episodesCursor = await this.checkpointCommit(PODCASTS_PROJECTION);
+    const subscribed = (await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed);
+    const podcasts = await this.metadata.podcasts([...records.map((record) => record.rss_source_feed), ...subscribed]);
+    const updates = (await Promise.all(subscribed.map((feed) => this.newEpisodes(feed, from, podcasts.get(feed))))).flat();
     return {
-      add: records.filter(isSubscribed).map((record) => podcastObject(record)),
+      add: records.filter(isSubscribed).map((record) => podcastObject(record, podcasts.get(record.rss_source_feed))),
       remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
-      updates: [],
-      timestamp,
+      updates,
+      timestamp: Math.max(from, Math.min(timestamp, episodesCursor)),
     };
+  }
+
+  private async newEpisodes(feed: string, from: number, podcast: Doc | undefined): Promise<GpodderEpisodeUpdate[]> {
+    const docs = await this.readModels.readModel.find(PODCAST_EPISODES, {
+      where: { feed_key: feedKey(feed) },
+      greaterThan: { field: 'first_seq', value: from },
+      orderBy: [{ field: 'first_seq', direction: 'desc' }],
+      limit: UPDATES_PER_FEED,
+    });
+    return docs
+      .filter(({ doc }) => typeof doc['url'] === 'string')
+      .map(({ doc }) => ({
+        title: (doc['title'] as string | null) ?? null,
+        url: doc['url'] as string,
+        podcast_title: (podcast?.['title'] as string | null | undefined) ?? null,
+        podcast_url: feed,
+        description: null,
+        website: null,
+        mygpo_link: null,
+        released: typeof doc['published'] === 'string' ? doc['published'].slice(0, 19) : null,
+        guid: doc['guid'] as string,
+        status: 'new',
+      }));
   }
 
   // ---- sync groups -----------------------------------------------------------------------
@@ -360,13 +409,15 @@ export class GpodderService {
   }
 }
 
-function podcastObject(record: SubscriptionState): GpodderPodcast {
+function podcastObject(record: SubscriptionState, podcast: Doc | undefined): GpodderPodcast {
+  const text = (field: string) => (typeof podcast?.[field] === 'string' ? (podcast[field] as string) : null);
+  const cover = podcast?.['cover'] as { src?: string } | null | undefined;
   return {
     url: record.rss_source_feed,
-    title: record.rss_feed_title,
-    description: null,
-    website: null,
-    logo_url: null,
+    title: record.rss_feed_title ?? text('title'),
+    description: text('description'),
+    website: text('link'),
+    logo_url: cover?.src ?? null,
     mygpo_link: null,
     subscribers: 0,
     subscribers_last_week: 0,

@@ -6,6 +6,7 @@
 import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
 import { PUBLIC_EVENTS, PUBLIC_EVENT_SOURCES } from '../../projections/public-events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+import { PodcastMetadata } from './podcast-metadata.js';
 
 export interface PublicEventQuery {
   readonly feed?: string | undefined;
@@ -38,8 +39,20 @@ const byPopularity: Query['orderBy'] = [
   { field: 'likes', direction: 'desc' },
 ];
 
+/**
+ * Titles and covers come from the feeds where clients sent none (docs/design.md, "Feeds"),
+ * joined when read: the public projections never read the `podcasts` read model.
+ */
 export class PublicViews {
-  constructor(private readonly store: ReadModelStore) {}
+  private readonly metadata: PodcastMetadata;
+
+  constructor(private readonly store: ReadModelStore) {
+    this.metadata = new PodcastMetadata(store);
+  }
+
+  private async withFeedTitles(events: readonly PublicEvent[]): Promise<PublicEvent[]> {
+    return (await this.metadata.publicEvents(events as readonly Doc[])) as PublicEvent[];
+  }
 
   async events(query: PublicEventQuery): Promise<{ events: PublicEvent[]; next_before: string | null }> {
     const where: Record<string, string> = {};
@@ -53,16 +66,17 @@ export class PublicViews {
       limit: query.limit,
     });
     const last = docs.at(-1);
-    return { events: docs.map(({ doc }) => publicEvent(doc)), next_before: docs.length === query.limit && last ? String(last.doc['cursor']) : null };
+    return { events: await this.withFeedTitles(docs.map(({ doc }) => publicEvent(doc))), next_before: docs.length === query.limit && last ? String(last.doc['cursor']) : null };
   }
 
   async popularPodcasts(limit: number) {
-    return (await this.store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit })).map(({ doc }) => popularity(doc));
+    const docs = await this.store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit });
+    return (await this.metadata.popularPodcasts(docs.map(({ doc }) => doc))).map(popularity);
   }
 
   async popularEpisodes(limit: number, feed?: string) {
     const docs = await this.store.find(EPISODE_POPULARITY, { ...(feed !== undefined ? { where: { rss_source_feed: feed } } : {}), orderBy: byPopularity, limit });
-    return docs.map(({ doc }) => popularity(doc));
+    return (await this.metadata.popularEpisodes(docs.map(({ doc }) => doc))).map(popularity);
   }
 
   /**
@@ -75,9 +89,11 @@ export class PublicViews {
     const sources = await this.store.find(PUBLIC_EVENT_SOURCES, { where: { user: userId }, orderBy: [{ field: 'revision', direction: 'desc' }], limit: PREVIEW_SOURCES });
     const ids = sources.map(({ id }) => id);
     const published = await this.store.getMany(PUBLIC_EVENTS, ids);
-    return [...published.values()]
-      .sort((a, b) => String(b['cursor']).localeCompare(String(a['cursor'])))
-      .slice(0, limit)
-      .map(publicEvent);
+    return this.withFeedTitles(
+      [...published.values()]
+        .sort((a, b) => String(b['cursor']).localeCompare(String(a['cursor'])))
+        .slice(0, limit)
+        .map(publicEvent),
+    );
   }
 }

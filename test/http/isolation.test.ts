@@ -136,8 +136,14 @@ describe('user isolation: another user reveals nothing', function () {
     expect((await service.http.delete(`/v1/auth/app-passwords/${alices.body.id}`).set(as(alice.token))).status).to.equal(204);
   });
 
+  it("GET /v1/podcasts answers what the feed says, never who subscribes: Alice's feed, unfetched, is a 404 naming nothing of hers", async () => {
+    const response = await service.http.get('/v1/podcasts').query({ url: ALICE_FEED }).set(as(bob.token));
+    expect(response.status).to.equal(404);
+    expectNothingOfAlice('GET /v1/podcasts', response.text);
+  });
+
   it('every authenticated native route has been covered above (a new one needs a case here)', () => {
-    const covered = new Set(['authCreateAppPassword', 'authListAppPasswords', 'authRevokeAppPassword', 'authListTokens', 'authRevokeToken', 'eventsAppend', 'syncSync', 'readModelsSubscriptions', 'readModelsPlayStatuses', 'readModelsPlaylists', 'meExport', 'meDelete']);
+    const covered = new Set(['podcastsGet', 'authCreateAppPassword', 'authListAppPasswords', 'authRevokeAppPassword', 'authListTokens', 'authRevokeToken', 'eventsAppend', 'syncSync', 'readModelsSubscriptions', 'readModelsPlayStatuses', 'readModelsPlaylists', 'meExport', 'meDelete']);
     const authenticated = [...NATIVE_ROUTES].filter(([, route]) => route.auth === 'bearer').map(([id]) => id);
     expect(authenticated.filter((id) => !covered.has(id)), 'authenticated routes without an isolation case').to.deep.equal([]);
   });
