@@ -203,3 +203,8 @@ export function compareDocs(orderBy: Query['orderBy']): (a: StoredDoc, b: Stored
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   };
 }
+
+/** The store refused a document for what it holds: retrying the same commit cannot succeed. */
+export class InvalidDocumentError extends Error {
+  override readonly name = 'InvalidDocumentError';
+}

@@ -6,6 +6,7 @@ import request from 'supertest';
 import { createLogger } from '../../src/logger.js';
 import { recordRetentionRun } from '../../src/metrics.js';
 import { requestContext } from '../../src/http/observability.js';
+import { checkReadiness } from '../../src/admin/status.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
@@ -171,6 +172,17 @@ describe('observability', function () {
 
       await service.projector.catchUp();
       expect((await service.http.get('/readyz')).status).to.equal(200);
+
+      // A projection a few events behind that makes no progress (stuck on one event, or no
+      // projector running) is below the lag bound forever: the age of its oldest pending event says so.
+      expect((await post([play('d')])).status).to.equal(201);
+      const stores = { ...service.stores, sequentialPositions: true };
+      const soon = await checkReadiness(stores, service.projector.names, { maxLag: 3, now: () => new Date(Date.now() + 5_000) });
+      expect(soon.ready).to.equal(true);
+      const stuck = await checkReadiness(stores, service.projector.names, { maxLag: 3, now: () => new Date(Date.now() + 31_000) });
+      expect(stuck.ready).to.equal(false);
+      expect(stuck.reason).to.contain('no progress').and.to.contain('subscriptions');
+      await service.projector.catchUp();
 
       service.markDraining();
       const draining = await service.http.get('/readyz');

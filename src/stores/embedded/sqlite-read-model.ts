@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
 import type { BackgroundCommitter, Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
 import { TransactionThread, type TransactionPlan } from './transaction-thread.js';
-import { indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import { indexName, indexSpec, InvalidDocumentError, mergeSpecs } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -34,6 +34,17 @@ function sqlValue(value: Scalar | string | number): string | number | null {
 /** A partial index's filter value as SQL text (values are checked by indexName: no quotes in them). */
 function sqlLiteral(value: string | boolean): string {
   return typeof value === 'boolean' ? String(Number(value)) : `'${value}'`;
+}
+
+/**
+ * SQLite's JSON functions (the index expressions) refuse some documents JSON.stringify makes,
+ * e.g. nested deeper than 1,000 levels: the same commit would fail forever, so say so
+ * (the projector parks the event rather than retry it).
+ */
+function documentRefused(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/malformed JSON|JSON cannot hold/i.test(message)) return new InvalidDocumentError(`the read-model store refused a document: ${message}`);
+  return error instanceof Error ? error : new Error(message);
 }
 
 interface DocRow {
@@ -192,10 +203,14 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   commitAllSync(commits: readonly ProjectionCommit[]): void {
     const plan = this.commitPlan(commits);
-    this.db.transaction(() => {
-      const statements = plan.statements.map((sql) => this.statement(sql));
-      for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
-    })();
+    try {
+      this.db.transaction(() => {
+        const statements = plan.statements.map((sql) => this.statement(sql));
+        for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
+      })();
+    } catch (error) {
+      throw documentRefused(error);
+    }
   }
 
   /**
@@ -267,7 +282,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         } catch (error) {
           return Promise.reject(error instanceof Error ? error : new Error(String(error)));
         }
-        return thread.run(plan);
+        return thread.run(plan).catch((error: unknown) => Promise.reject(documentRefused(error)));
       },
       close: async () => {
         await thread.stop();
