@@ -80,13 +80,19 @@ export async function startService(
   );
   const accounts = new AccountService(stores.accounts);
   const gpodder = new GpodderService(userEvents, readModels);
+  const me = new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date()));
+  // Deletions a stopped process left unfinished: their accounts no longer authenticate, so no one
+  // else would ever finish them.
+  if (options.runProjector !== false) {
+    void me.finishPendingDeletions().catch((error: unknown) => logger.warn('finishing pending account deletions failed; retried at the next start', { error: error instanceof Error ? error.message : String(error) }));
+  }
   const app = createApp({
     logger,
     accounts,
     userEvents,
     readModels,
     sync: new SyncService(userEvents),
-    me: new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date())),
+    me,
     registration: config.REGISTRATION,
     bodyLimit: config.BODY_LIMIT,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,

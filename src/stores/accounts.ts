@@ -8,7 +8,13 @@ export interface Account {
   readonly username: string;
   readonly passwordHash: string;
   readonly createdAt: string;
+  /**
+   * The account may not authenticate: disabled by an admin, or being deleted. Every credential
+   * check consults this one field, so a deletion stops every kind of credential at once.
+   */
   readonly disabled: boolean;
+  /** Deletion has started ({@link AccountStore.markDeleting}); it also reads as disabled, for good. */
+  readonly deleting: boolean;
 }
 
 export interface TokenRecord {
@@ -22,11 +28,14 @@ export interface TokenRecord {
 
 export interface AccountStore {
   /** Throws {@link UsernameTakenError} if the username exists. */
-  createAccount(account: Omit<Account, 'disabled'>): Promise<Account>;
+  createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account>;
   findByUsername(username: string): Promise<Account | undefined>;
   findById(id: string): Promise<Account | undefined>;
   listAccounts(): Promise<Account[]>;
+  /** An admin's switch; a deleting account stays disabled whatever it says. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
+  /** Deletion has started: the account no longer authenticates (final; the account goes next). */
+  markDeleting(id: string): Promise<void>;
   /** Removes the account and all its tokens. */
   deleteAccount(id: string): Promise<void>;
   /** Stores a token by the hash of its secret; the secret itself is never stored. */

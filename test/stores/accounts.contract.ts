@@ -99,6 +99,16 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect(await store.findById(`nobody-${ns}`)).to.equal(undefined);
     });
 
+    it('markDeleting: the account reads as deleting and disabled, and an admin cannot enable it again', async function () {
+      const created = await account('ivy');
+      expect(created.deleting).to.equal(false);
+      await store.markDeleting(created.id);
+      expect(await store.findById(created.id)).to.deep.equal({ ...created, disabled: true, deleting: true });
+      await store.setDisabled(created.id, false);
+      expect((await store.findByUsername(created.username))?.disabled).to.equal(true);
+      expect((await store.listAccounts()).find((listed) => listed.id === created.id)?.deleting).to.equal(true);
+    });
+
     it('stores tokens by secret hash: find, list in creation order, touch', async function () {
       const user = await account('erin');
       const laptop = await token(user.id, 'laptop', '2024-02-02T00:00:00.000Z');

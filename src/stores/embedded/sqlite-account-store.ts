@@ -9,6 +9,7 @@ interface AccountRow {
   password_hash: string;
   created_at: string;
   disabled: number;
+  deleting: number;
 }
 
 interface TokenRow {
@@ -24,7 +25,8 @@ const toAccount = (row: AccountRow): Account => ({
   username: row.username,
   passwordHash: row.password_hash,
   createdAt: row.created_at,
-  disabled: row.disabled !== 0,
+  disabled: row.disabled !== 0 || row.deleting !== 0,
+  deleting: row.deleting !== 0,
 });
 
 const toToken = (row: TokenRow): TokenRecord => ({
@@ -55,9 +57,12 @@ export class SqliteAccountStore implements AccountStore {
       );
       CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens(user_id);
     `);
+    // Data directories from before deletion was a state of the account.
+    const columns = db.prepare('PRAGMA table_info(accounts)').all() as { name: string }[];
+    if (!columns.some((column) => column.name === 'deleting')) db.exec('ALTER TABLE accounts ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0');
   }
 
-  async createAccount(account: Omit<Account, 'disabled'>): Promise<Account> {
+  async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
     try {
       this.db
         .prepare('INSERT INTO accounts (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)')
@@ -68,7 +73,7 @@ export class SqliteAccountStore implements AccountStore {
       }
       throw error;
     }
-    return { ...account, disabled: false };
+    return { ...account, disabled: false, deleting: false };
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
@@ -87,6 +92,10 @@ export class SqliteAccountStore implements AccountStore {
 
   async setDisabled(id: string, disabled: boolean): Promise<void> {
     this.db.prepare('UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
+  }
+
+  async markDeleting(id: string): Promise<void> {
+    this.db.prepare('UPDATE accounts SET deleting = 1 WHERE id = ?').run(id);
   }
 
   async deleteAccount(id: string): Promise<void> {

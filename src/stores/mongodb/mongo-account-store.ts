@@ -23,6 +23,7 @@ interface AccountShape {
   passwordHash: string;
   createdAt: string;
   disabled: boolean;
+  deleting?: boolean;
 }
 
 interface TokenShape {
@@ -39,7 +40,8 @@ const toAccount = (raw: AccountShape): Account => ({
   username: raw.username,
   passwordHash: raw.passwordHash,
   createdAt: raw.createdAt,
-  disabled: raw.disabled,
+  disabled: raw.disabled || raw.deleting === true,
+  deleting: raw.deleting === true,
 });
 
 const toToken = (raw: TokenShape): TokenRecord => ({
@@ -89,7 +91,7 @@ export class MongoAccountStore implements AccountStore {
     ]);
   }
 
-  async createAccount(account: Omit<Account, 'disabled'>): Promise<Account> {
+  async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
     await this.init();
     try {
       await this.accounts.insertOne({
@@ -103,7 +105,7 @@ export class MongoAccountStore implements AccountStore {
       if (isUsernameDuplicate(error)) throw new UsernameTakenError(account.username);
       throw error;
     }
-    return { ...account, disabled: false };
+    return { ...account, disabled: false, deleting: false };
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
@@ -127,6 +129,11 @@ export class MongoAccountStore implements AccountStore {
   async setDisabled(id: string, disabled: boolean): Promise<void> {
     await this.init();
     await this.accounts.updateOne({ _id: id }, { $set: { disabled } });
+  }
+
+  async markDeleting(id: string): Promise<void> {
+    await this.init();
+    await this.accounts.updateOne({ _id: id }, { $set: { deleting: true } });
   }
 
   /**
