@@ -156,8 +156,8 @@ export interface Readiness {
 export const DEFAULT_MAX_STALL_MS = 30_000;
 
 /**
- * Ready when every store answers and every projection is less than `maxLag` events behind and
- * makes progress — no event has waited more than `maxStallMs` for it: a projection stuck on one
+ * Ready when every store answers, a projector runs (holds the projections' leases, where the
+ * store can tell), and every projection is less than `maxLag` events behind and makes progress — no event has waited more than `maxStallMs` for it: a projection stuck on one
  * event, or with no projector running, is a few events behind forever — within `timeoutMs` (a
  * store that hangs makes the service unready, not `/readyz` hang).
  */
@@ -175,6 +175,9 @@ export async function checkReadiness(
     );
     const behind = report.projections.filter((projection) => projection.lag >= options.maxLag).map((projection) => projection.name);
     if (behind.length > 0) return { ready: false, reason: `projections behind by ${options.maxLag} events or more: ${behind.join(', ')}`, projections };
+    const leases = (await stores.readModel.liveLeases?.(names)) ?? names.map(() => true);
+    const unowned = names.filter((_name, index) => !leases[index]);
+    if (unowned.length > 0) return { ready: false, reason: `no projector is running for: ${unowned.join(', ')}`, projections };
     const stallMs = options.maxStallMs ?? DEFAULT_MAX_STALL_MS;
     const now = (options.now?.() ?? new Date()).getTime();
     const stalled = report.projections.filter((projection) => projection.pendingSince !== undefined && now - projection.pendingSince.getTime() > stallMs).map((projection) => projection.name);

@@ -17,12 +17,12 @@
  * - Events hidden by truncation never arrive: the event store port filters them.
  * - One active projector per projection across processes, by a lease in the read-model store.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
 import type { DocChange, ProjectionCommit, ReadModelStore } from '../stores/read-model.js';
 import { InvalidDocumentError } from '../stores/read-model.js';
+import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
@@ -136,7 +136,7 @@ export class Projector {
 
   constructor(private readonly options: ProjectorOptions) {
     this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel, options.cachedDocs), checkpoint: START }));
-    this.owner = options.owner ?? `projector-${randomUUID()}`;
+    this.owner = options.owner ?? leaseOwner('projector');
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 5;
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000;

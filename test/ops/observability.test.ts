@@ -155,6 +155,15 @@ describe('observability', function () {
     });
     after(() => service.stop());
 
+    it('is not ready while no projector runs (nobody holds the projection leases)', async () => {
+      const idle = await service.http.get('/readyz');
+      expect(idle.status).to.equal(503);
+      expect(idle.body.reason).to.contain('no projector is running');
+      // The test plays the projector from here on (catchUp below).
+      await service.projector.acquireLeases();
+      expect((await service.http.get('/readyz')).status).to.equal(200);
+    });
+
     it('is ready below the bound, 503 naming the projections at or beyond it, and 503 when draining', async () => {
       const { token } = await service.login();
       const post = (events: object[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events });

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
 import type { BackgroundCommitter, Checkpoint, CollectionSpec, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
 import { TransactionThread, type TransactionPlan } from './transaction-thread.js';
+import { isDeadLocalOwner } from '../lease-owner.js';
 import { indexName, indexSpec, InvalidDocumentError, mergeSpecs } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -318,13 +319,29 @@ export class SqliteReadModelStore implements ReadModelStore {
     })();
   }
 
+  /**
+   * A lease is taken when it is ours, has expired, or its holder is a process of this host that
+   * died (see lease-owner.ts): a restarted process resumes projecting at once.
+   */
   private acquireLease(name: string, owner: string, ttlMs: number, now: number): boolean {
+    const holder = this.statement('SELECT owner FROM rm_leases WHERE name = ?').get(name) as { owner: string } | undefined;
+    if (holder && holder.owner !== owner && isDeadLocalOwner(holder.owner)) {
+      return this.statement('UPDATE rm_leases SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?').run(owner, now + ttlMs, name, holder.owner).changes > 0;
+    }
     const result = this.statement(
       `INSERT INTO rm_leases (name, owner, expires_at) VALUES (?, ?, ?)
        ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
        WHERE rm_leases.owner = excluded.owner OR rm_leases.expires_at < ?`,
     ).run(name, owner, now + ttlMs, now);
     return result.changes > 0;
+  }
+
+  async liveLeases(names: readonly string[]): Promise<boolean[]> {
+    const now = Date.now();
+    return names.map((name) => {
+      const row = this.statement('SELECT owner, expires_at FROM rm_leases WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
+      return row !== undefined && row.expires_at >= now && !isDeadLocalOwner(row.owner);
+    });
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
