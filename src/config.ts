@@ -10,7 +10,11 @@ const port = z.coerce.number().int().min(0).max(65535);
 export const configSchema = z
   .object({
     PORT: port.default(8080),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    /**
+     * Loopback unless set: a service with open registration should not face the network before
+     * its operator decides so (the Docker image sets 0.0.0.0).
+     */
+    HOST: z.string().min(1).default('127.0.0.1'),
     DATA_DIR: z.string().min(1).default('./data'),
     STORE: z.enum(['embedded', 'eventstoredb']).default('embedded'),
     EVENTSTORE_URL: z.string().regex(/^(esdb|kurrentdb|kdb)(\+discover)?:\/\//, 'must be an esdb:// connection string').optional(),
