@@ -114,9 +114,9 @@ export function authRouter({ accounts, registration, authenticated = requireUser
   });
 
   mount(router, authRoutes.token, async (req, res) => {
-    const { username, password, label } = parseInput(authRoutes.token.body, req.body);
+    const { username, password, label, expires_in_days: expiresInDays } = parseInput(authRoutes.token.body, req.body);
     try {
-      const issued = await accounts.issueToken(username, password, label);
+      const issued = await accounts.issueToken(username, password, label, expiresInDays);
       res.status(200).json({ token: issued.token, id: issued.id, user: { id: issued.account.id, username: issued.account.username } });
     } catch (error) {
       if (error instanceof InvalidCredentialsError) throw new HttpError(401, 'invalid_credentials', error.message);
@@ -126,7 +126,7 @@ export function authRouter({ accounts, registration, authenticated = requireUser
 
   mount(router, authRoutes.listTokens, authenticated, async (req, res) => {
     const tokens = await accounts.listTokens(principalOf(req).userId);
-    res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt })) });
+    res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt, expiresAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt, expires_at: expiresAt })) });
   });
   mount(router, authRoutes.revokeToken, authenticated, async (req, res) => {
     const { id } = parseInput(authRoutes.revokeToken.params, req.params);

@@ -23,7 +23,10 @@ export interface TokenRecord {
   readonly userId: string;
   readonly label: string | null;
   readonly createdAt: string;
+  /** Coarse (to the hour; see AccountService.authenticateToken), null until first used. */
   readonly lastUsedAt: string | null;
+  /** After this instant the token no longer authenticates; null: until revoked. */
+  readonly expiresAt: string | null;
 }
 
 export interface AccountStore {
@@ -39,7 +42,7 @@ export interface AccountStore {
   /** Removes the account and all its tokens. */
   deleteAccount(id: string): Promise<void>;
   /** Stores a token by the hash of its secret; the secret itself is never stored. */
-  createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void>;
+  createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string; expiresAt?: string | null }): Promise<void>;
   /** The live token with this secret hash, if any (revoked tokens are gone). */
   findToken(secretHash: string): Promise<TokenRecord | undefined>;
   touchToken(id: string, at: string): Promise<void>;

@@ -114,9 +114,9 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       const laptop = await token(user.id, 'laptop', '2024-02-02T00:00:00.000Z');
       const phone = await token(user.id, 'phone', '2024-02-01T00:00:00.000Z');
       const unlabelled = await token(user.id, null, '2024-02-03T00:00:00.000Z');
-      const laptopRecord: TokenRecord = { id: laptop.id, userId: user.id, label: 'laptop', createdAt: '2024-02-02T00:00:00.000Z', lastUsedAt: null };
-      const phoneRecord: TokenRecord = { id: phone.id, userId: user.id, label: 'phone', createdAt: '2024-02-01T00:00:00.000Z', lastUsedAt: null };
-      const unlabelledRecord: TokenRecord = { id: unlabelled.id, userId: user.id, label: null, createdAt: '2024-02-03T00:00:00.000Z', lastUsedAt: null };
+      const laptopRecord: TokenRecord = { id: laptop.id, userId: user.id, label: 'laptop', createdAt: '2024-02-02T00:00:00.000Z', lastUsedAt: null, expiresAt: null };
+      const phoneRecord: TokenRecord = { id: phone.id, userId: user.id, label: 'phone', createdAt: '2024-02-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null };
+      const unlabelledRecord: TokenRecord = { id: unlabelled.id, userId: user.id, label: null, createdAt: '2024-02-03T00:00:00.000Z', lastUsedAt: null, expiresAt: null };
 
       expect(await store.findToken(laptop.secretHash)).to.deep.equal(laptopRecord);
       expect(await store.findToken(randomBytes(32).toString('hex'))).to.equal(undefined);

@@ -18,6 +18,7 @@ interface TokenRow {
   label: string | null;
   created_at: string;
   last_used_at: string | null;
+  expires_at: string | null;
 }
 
 const toAccount = (row: AccountRow): Account => ({
@@ -35,6 +36,7 @@ const toToken = (row: TokenRow): TokenRecord => ({
   label: row.label,
   createdAt: row.created_at,
   lastUsedAt: row.last_used_at,
+  expiresAt: row.expires_at,
 });
 
 export class SqliteAccountStore implements AccountStore {
@@ -60,6 +62,8 @@ export class SqliteAccountStore implements AccountStore {
     // Data directories from before deletion was a state of the account.
     const columns = db.prepare('PRAGMA table_info(accounts)').all() as { name: string }[];
     if (!columns.some((column) => column.name === 'deleting')) db.exec('ALTER TABLE accounts ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0');
+    const tokenColumns = db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[];
+    if (!tokenColumns.some((column) => column.name === 'expires_at')) db.exec('ALTER TABLE tokens ADD COLUMN expires_at TEXT');
   }
 
   async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
@@ -105,10 +109,10 @@ export class SqliteAccountStore implements AccountStore {
     })();
   }
 
-  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void> {
+  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string; expiresAt?: string | null }): Promise<void> {
     this.db
-      .prepare('INSERT INTO tokens (id, user_id, secret_hash, label, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(token.id, token.userId, token.secretHash, token.label, token.createdAt);
+      .prepare('INSERT INTO tokens (id, user_id, secret_hash, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(token.id, token.userId, token.secretHash, token.label, token.createdAt, token.expiresAt ?? null);
   }
 
   async findToken(secretHash: string): Promise<TokenRecord | undefined> {

@@ -33,6 +33,7 @@ interface TokenShape {
   label: string | null;
   createdAt: string;
   lastUsedAt: string | null;
+  expiresAt?: string | null;
 }
 
 const toAccount = (raw: AccountShape): Account => ({
@@ -50,6 +51,7 @@ const toToken = (raw: TokenShape): TokenRecord => ({
   label: raw.label,
   createdAt: raw.createdAt,
   lastUsedAt: raw.lastUsedAt,
+  expiresAt: raw.expiresAt ?? null,
 });
 
 /** A duplicate key on the username index (not on `_id`, which is a different bug). */
@@ -149,7 +151,7 @@ export class MongoAccountStore implements AccountStore {
     await this.tokens.deleteMany({ userId: id });
   }
 
-  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string }): Promise<void> {
+  async createToken(token: { id: string; userId: string; secretHash: string; label: string | null; createdAt: string; expiresAt?: string | null }): Promise<void> {
     await this.init();
     await this.tokens.insertOne({
       _id: token.id,
@@ -158,6 +160,7 @@ export class MongoAccountStore implements AccountStore {
       label: token.label,
       createdAt: token.createdAt,
       lastUsedAt: null,
+      expiresAt: token.expiresAt ?? null,
     });
   }
 
