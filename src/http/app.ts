@@ -18,7 +18,7 @@ import { syncRouter } from './sync.js';
 import { meRouter } from './me.js';
 import { metricsRouter, requestContext } from './observability.js';
 import { openapiRouter } from './openapi.js';
-import { limitByAddress, RateLimiter } from './rate-limit.js';
+import { limitAuthentication, limitByAddress, RateLimiter } from './rate-limit.js';
 import type { AdminDependencies } from './admin.js';
 import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
@@ -56,11 +56,13 @@ export function createApp(deps: AppDependencies): Express {
   const limiter = deps.rateLimitPerMinute ? new RateLimiter({ perMinute: deps.rateLimitPerMinute }) : undefined;
   // Before any body is read: a limited client costs us no parsing.
   app.use(limitByAddress(limiter));
-  const authenticated = requireUser(deps.accounts, limiter);
+  // Every authenticated surface goes through limitAuthentication (native here, gpodder and admin
+  // in their routers).
+  const authenticated = limitAuthentication(limiter, requireUser(deps.accounts));
   // Routes with their own body limit come before the general parser.
   app.use(syncRouter(deps.sync, authenticated));
   // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.
-  if (deps.gpodder) app.use(gpodderRouter(deps.gpodder));
+  if (deps.gpodder) app.use(gpodderRouter({ ...deps.gpodder, limiter }));
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
   // text/plain or form-urlencoded. `strict` still rejects bare scalars.
   app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
@@ -68,13 +70,13 @@ export function createApp(deps: AppDependencies): Express {
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());
   if (deps.metrics) app.use(metricsRouter(deps.metrics));
-  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated }));
+  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }));
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
   app.use(publicRouter(deps.readModels.readModel));
   app.use(meRouter(deps.me, authenticated));
 
-  if (deps.admin) app.use('/admin', adminRouter(deps.admin));
+  if (deps.admin) app.use('/admin', adminRouter(deps.admin, limiter));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

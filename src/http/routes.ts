@@ -41,7 +41,19 @@ export function defineRoute<const R extends RouteSpec>(route: R): R {
   return route;
 }
 
+/**
+ * A request that presents credentials to a route that authenticates nobody has not been
+ * charged yet (see limitByAddress in rate-limit.ts): its address pays here.
+ */
+const chargeUncharged: RequestHandler = (_req, res, next) => {
+  const charge = res.locals['rateLimitUncharged'] as (() => void) | undefined;
+  delete res.locals['rateLimitUncharged'];
+  charge?.();
+  next();
+};
+
 /** Mounts `handlers` at the route's method and path. */
 export function mount(router: Router, route: RouteSpec, ...handlers: RequestHandler[]): void {
-  router[route.method](route.path, ...handlers);
+  if (route.auth === 'none') router[route.method](route.path, chargeUncharged, ...handlers);
+  else router[route.method](route.path, ...handlers);
 }

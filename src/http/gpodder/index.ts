@@ -10,6 +10,8 @@ import type { GpodderAuth } from '../../services/gpodder-auth.js';
 import type { GpodderService } from '../../services/gpodder.js';
 import type { GpodderEpisodeService } from '../../services/gpodder-episodes.js';
 import { gpodderAuthRouter, gpodderUser } from './auth.js';
+import { limitAuthentication } from '../rate-limit.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { gpodderErrors } from './common.js';
 import { devicesRouter } from './devices.js';
 import { episodesRouter } from './episodes.js';
@@ -25,11 +27,13 @@ export interface GpodderDependencies {
   readonly service: GpodderService;
   readonly episodes: GpodderEpisodeService;
   readonly bodyLimit: string;
+  /** Limits per credential and address (src/http/rate-limit.ts); none without it. */
+  readonly limiter?: RateLimiter | undefined;
 }
 
 export function gpodderRouter(deps: GpodderDependencies): Router {
   const router = Router();
-  const authenticated = gpodderUser(deps.auth, deps.accounts);
+  const authenticated = limitAuthentication(deps.limiter, gpodderUser(deps.auth, deps.accounts));
   router.use(gpodderAuthRouter(deps.auth, authenticated));
   router.use(devicesRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(subscriptionsRouter(deps.service, authenticated, deps.bodyLimit));
