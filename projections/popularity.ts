@@ -178,7 +178,9 @@ function transition(staged: StagedView, before: EpisodeContribution | undefined,
     adjustPeople(episodeDoc, kind, before, after, () => rankPeople(staged, EPISODE_CONTRIBUTIONS, { episode }, kind), fresh);
     adjustPeople(podcastDoc, kind, podcastWas, podcastGone ? undefined : podcastAfter, () => rankPeople(staged, PODCAST_CONTRIBUTIONS, { feed }, kind), fresh);
   }
-  if (after && counted(after)) applyTitles(episodeDoc, podcastDoc, titles);
+  // Titles and covers are free text and URLs a client chose: only a public user's are shown
+  // (anonymous means no trace, and an anonymous user's title could be anything).
+  if (after?.level === 'public') applyTitles(episodeDoc, podcastDoc, titles);
   writePopularity(staged, EPISODE_POPULARITY, episode, episodeDoc);
   writePopularity(staged, PODCAST_POPULARITY, feed, podcastDoc);
 }
