@@ -446,6 +446,22 @@ describe('UserStateCache', function () {
     expect(cache.stats().records).to.equal(1 + 1 + 2 + 2); // the entry, the play left, a playlist with one item, two sync ids
   });
 
+  it('counts gpodder devices and settings in the budget, settings by their size', () => {
+    const cache = new UserStateCache(1000);
+    const stamp = { timestamp: '2026-01-02T00:00:00.000Z', user: 'u' };
+    const events: StateEvent[] = [
+      ...Array.from({ length: 5 }, (_, n): StateEvent => ({ ...stamp, id: `d${n}`, type: 'device', object: null, data: { device_id: `dev${n}`, caption: 'x'.repeat(100) } })),
+      { ...stamp, id: 's1', type: 'setting', object: null, data: { scope: 'account', set: { big: 'y'.repeat(10_000) }, remove: [] } },
+    ];
+    const user = foldOnto(emptyFoldedUser(), events.map((event, index) => ({ event, revision: BigInt(index), position: { commit: BigInt(index + 1), prepare: BigInt(index + 1) } })));
+    cache.set('u', { folded: user, metaRevision: 'no_stream' });
+    // The entry, five devices, and the settings: one record plus one per 512 bytes of JSON.
+    expect(cache.stats().records).to.be.at.least(1 + 5 + 1 + Math.ceil(10_000 / 512));
+    const small = new UserStateCache(10);
+    small.set('u', { folded: user, metaRevision: 'no_stream' });
+    expect(small.get('u'), 'heavier than the whole budget').to.equal(undefined);
+  });
+
   it('keeps no entry heavier than the whole budget, and never a user older than the one kept', () => {
     const cache = new UserStateCache(20);
     cache.set('big', { folded: userWith(25), metaRevision: 'no_stream' });
