@@ -17,6 +17,7 @@ import type { EventStore } from '../stores/event-store.js';
 import type { Logger } from '../logger.js';
 import { conflict, notFound, unauthorized } from './errors.js';
 import { limitAuthentication } from './rate-limit.js';
+import { parseJsonBody } from './routes.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parseInput } from './validate.js';
 
@@ -69,7 +70,7 @@ export function adminRouter(deps: AdminDependencies, limiter?: RateLimiter): Rou
     res.json({ users: await listUsers(deps.accounts) });
   });
 
-  router.post('/users', async (req, res) => {
+  router.post('/users', parseJsonBody, async (req, res) => {
     const body = parseInput(createBody, req.body);
     try {
       const created = await createUser(deps.accounts, body.username, body.password);

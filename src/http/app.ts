@@ -19,6 +19,7 @@ import { meRouter } from './me.js';
 import { metricsRouter, requestContext } from './observability.js';
 import { openapiRouter } from './openapi.js';
 import { limitAuthentication, limitByAddress, RateLimiter } from './rate-limit.js';
+import { JSON_BODY_PARSER } from './routes.js';
 import type { AdminDependencies } from './admin.js';
 import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
@@ -64,8 +65,9 @@ export function createApp(deps: AppDependencies): Express {
   // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.
   if (deps.gpodder) app.use(gpodderRouter({ ...deps.gpodder, limiter }));
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
-  // text/plain or form-urlencoded. `strict` still rejects bare scalars.
-  app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
+  // text/plain or form-urlencoded. `strict` still rejects bare scalars. Each route that takes a
+  // body parses it after routing and authentication (parseJsonBody in routes.ts).
+  app.locals[JSON_BODY_PARSER] = express.json({ limit: deps.bodyLimit, type: () => true, strict: true });
 
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());

@@ -52,8 +52,26 @@ const chargeUncharged: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** Mounts `handlers` at the route's method and path. */
+/** Where createApp puts the app's JSON body parser (`app.locals`), for {@link parseJsonBody}. */
+export const JSON_BODY_PARSER = 'jsonBodyParser';
+
+/**
+ * Parses the JSON body with the app's parser (its limit), at the point of the route where it is
+ * placed: after routing and authentication, so an unknown route is a 404 and an unauthenticated
+ * request a 401 without its body being read.
+ */
+export const parseJsonBody: RequestHandler = (req, res, next) => {
+  const parser = req.app.locals[JSON_BODY_PARSER] as RequestHandler | undefined;
+  if (!parser) return next();
+  return parser(req, res, next);
+};
+
+/**
+ * Mounts `handlers` at the route's method and path. A route that declares a body gets it parsed
+ * just before its last handler (after its authentication), unless it parses its own.
+ */
 export function mount(router: Router, route: RouteSpec, ...handlers: RequestHandler[]): void {
-  if (route.auth === 'none') router[route.method](route.path, chargeUncharged, ...handlers);
-  else router[route.method](route.path, ...handlers);
+  const chain = route.body !== undefined && !handlers.includes(parseJsonBody) && handlers.length > 0 ? [...handlers.slice(0, -1), parseJsonBody, handlers.at(-1)!] : handlers;
+  if (route.auth === 'none') router[route.method](route.path, chargeUncharged, ...chain);
+  else router[route.method](route.path, ...chain);
 }
