@@ -9,7 +9,7 @@ import type { ReadModelService } from '../services/read-models.js';
 import type { SyncService } from '../services/sync.js';
 import type { MeService } from '../services/me.js';
 import { authRouter, requireUser } from './auth.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, notFoundHandler, rejectInvalidUtf8 } from './errors.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
@@ -67,7 +67,7 @@ export function createApp(deps: AppDependencies): Express {
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
   // text/plain or form-urlencoded. `strict` still rejects bare scalars. Each route that takes a
   // body parses it after routing and authentication (parseJsonBody in routes.ts).
-  app.locals[JSON_BODY_PARSER] = express.json({ limit: deps.bodyLimit, type: () => true, strict: true });
+  app.locals[JSON_BODY_PARSER] = express.json({ limit: deps.bodyLimit, type: () => true, strict: true, verify: rejectInvalidUtf8 });
 
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());

@@ -2,6 +2,7 @@
  * Error responses (SPEC 9): JSON `{error, message, details}`. Bad input is always a 4xx that
  * names the field; only real faults are 500s, and those never echo internals.
  */
+import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
@@ -64,8 +65,18 @@ interface BodyParserError {
   limit?: number;
 }
 
+/**
+ * The body parsers' `verify`: a body meant as UTF-8 (the default charset) that is not is
+ * refused, rather than read with U+FFFD in place of its bad bytes and stored so.
+ */
+export function rejectInvalidUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8'), { status: 400, expose: true });
+}
+
 function fromBodyParser(error: BodyParserError): HttpError | undefined {
   switch (error.type) {
+    case 'entity.verify.failed':
+      return new HttpError(400, 'invalid_utf8', 'The request body is not valid UTF-8');
     case 'entity.parse.failed':
       return new HttpError(400, 'malformed_json', 'The request body is not valid JSON');
     case 'entity.too.large':

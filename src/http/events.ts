@@ -36,7 +36,7 @@ export function eventsRouter(userEvents: UserEventService, authenticated: Reques
   mount(router, eventsRoutes.append, authenticated, async (req, res) => {
     const { events } = parseInput(eventsRoutes.append.body, req.body);
     const outcome = await userEvents.appendActions(principalOf(req), events);
-    res.status(201).json({ ids: outcome.events.map((event) => event.id), position: formatPosition(outcome.position) });
+    res.status(201).json({ ids: outcome.ids, position: formatPosition(outcome.position) });
   });
 
   return router;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import { decideActions } from '../domain/decide.js';
+import { actionToEvent, byTimestamp } from '../domain/decide.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
 import { toStoreEvent } from './codec.js';
@@ -15,7 +15,10 @@ import { emptyFoldedUser, foldOnto, streamEventOf } from './folded-user.js';
 import type { CachedUser, UserStateCache } from './user-state-cache.js';
 
 export interface AppendOutcome {
+  /** As appended: in timestamp order. */
   readonly events: UserEvent[];
+  /** The events' ids in the order of the request's actions (what the client matches them by). */
+  readonly ids: string[];
   /** Position of the last event written: reads can wait for the read models to reach it. */
   readonly position: Position;
 }
@@ -103,13 +106,14 @@ export class UserEventService {
    * client-supplied ids make a retried request add nothing (the store dedupes by id).
    */
   async appendActions(principal: Principal, actions: ActionInput[]): Promise<AppendOutcome> {
-    const events = decideActions(actions, { user: principal.userId, newId: randomUUID });
+    const inRequestOrder = actions.map((action) => actionToEvent(action, { user: principal.userId, newId: randomUUID }));
+    const events = byTimestamp(inRequestOrder);
     const result = await this.store.append(
       streams.user(principal.userId),
       events.map((event) => toStoreEvent(event, { username: principal.username })),
       { expectedRevision: 'any' },
     );
     await this.afterAppend(principal.userId, events);
-    return { events, position: result.position };
+    return { events, ids: inRequestOrder.map((event) => event.id), position: result.position };
   }
 }

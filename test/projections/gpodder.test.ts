@@ -117,7 +117,7 @@ describe('episode_actions read model', () => {
     expect(h.docs(EPISODE_ACTIONS).map((doc) => doc['user'])).to.deep.equal([bob.user]);
   });
 
-  it('after retention, keeps the retained actions plus each play status, and equals a rebuild', () => {
+  it('after retention, keeps the retained actions plus the play status of each episode they no longer cover, and equals a rebuild', () => {
     const history = [gp.download(alice, 'e1'), events.play(alice, 'e1'), events.play(alice, 'e2'), gp.download(alice, 'e3'), events.play(alice, 'e3')];
     // Revisions 0-2 are truncated by the checkpoint at revision 5.
     const numbered = history.map((event, i) => ({ event, revision: i, seq: 10 + i }));
@@ -131,7 +131,19 @@ describe('episode_actions read model', () => {
       ['play', 'e3', 14],
       ['play', 'e1', 20],
       ['play', 'e2', 20],
-      ['play', 'e3', 20],
+    ]);
+  });
+
+  it('after an erasure (a checkpoint that truncates nothing), each kept play is listed once', () => {
+    const history = [events.play(alice, 'e1'), events.play(alice, 'e2'), gp.download(alice, 'e3')];
+    const numbered = history.map((event, i) => ({ event, revision: i, seq: 10 + i }));
+    const cp = { event: checkpoint(alice, history, 0), revision: 3, seq: 20 };
+    const docs = project(episodeActionsProjection, [...numbered, cp])(EPISODE_ACTIONS);
+    const actions = docs.map(({ doc }) => [(doc['action'] as Doc)['action'], doc['guid']]);
+    expect(actions).to.have.deep.members([
+      ['play', 'e1'],
+      ['play', 'e2'],
+      ['download', 'e3'],
     ]);
   });
 });
