@@ -7,6 +7,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
 import { StreamDeletedError } from '../stores/event-store.js';
+import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
 
 /** The body of every error answer (documented in the OpenAPI document as `Error`). */
@@ -108,7 +109,9 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, req, res, _next) => {
+  return async (error: unknown, req, res, _next) => {
+    // A request refused before its body was read (401, 404, 429): read it off the wire first.
+    await drainBody(req);
     const known = toHttpError(error);
     const status = known?.status ?? 500;
     if (!known) logger.error('unhandled error', { requestId: req.id, error: error instanceof Error ? error.stack : String(error) });

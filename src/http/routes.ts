@@ -7,6 +7,7 @@
  */
 import type { RequestHandler, Router } from 'express';
 import type { z } from 'zod';
+import { drainUnusedBody } from './drain.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -71,7 +72,12 @@ export const parseJsonBody: RequestHandler = (req, res, next) => {
  * just before its last handler (after its authentication), unless it parses its own.
  */
 export function mount(router: Router, route: RouteSpec, ...handlers: RequestHandler[]): void {
-  const chain = route.body !== undefined && !handlers.includes(parseJsonBody) && handlers.length > 0 ? [...handlers.slice(0, -1), parseJsonBody, handlers.at(-1)!] : handlers;
+  const chain =
+    route.body === undefined
+      ? [drainUnusedBody, ...handlers]
+      : !handlers.includes(parseJsonBody) && handlers.length > 0
+        ? [...handlers.slice(0, -1), parseJsonBody, handlers.at(-1)!]
+        : handlers;
   if (route.auth === 'none') router[route.method](route.path, chargeUncharged, ...chain);
   else router[route.method](route.path, ...chain);
 }

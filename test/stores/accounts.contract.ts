@@ -49,6 +49,7 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
         passwordHash: 'scrypt$hash-of-alice',
         createdAt: '2024-01-01T00:00:00.000Z',
         disabled: false,
+        deleting: false,
       });
       expect(await store.findById(created.id)).to.deep.equal(created);
       expect(await store.findByUsername(created.username)).to.deep.equal(created);
