@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import { StreamDeletedError } from '../stores/event-store.js';
 import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
+import { EventIdConflictError } from '../services/user-events.js';
 
 /** The body of every error answer (documented in the OpenAPI document as `Error`). */
 export const errorBody = z
@@ -98,6 +99,9 @@ export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
   if (error instanceof ZodError) return validationError(error);
   // A request authenticated just before its account's deletion started, landing after it.
+  if (error instanceof EventIdConflictError) {
+    return new HttpError(409, 'event_id_conflict', error.message, { issues: error.ids.map((id) => ({ path: 'events.id', message: `${id} is already the id of another event` })) });
+  }
   if (error instanceof ReadModelsBehindError) return new HttpError(503, 'read_models_behind', error.message, null, { 'Retry-After': '1' });
   if (error instanceof StreamDeletedError) return new HttpError(410, 'account_deleted', 'This account has been deleted');
   if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);

@@ -53,4 +53,24 @@ describe('small defects', function () {
     expect(response.body.ids).to.have.length(3);
     expect(response.body.ids.slice(0, 2)).to.deep.equal([ids[0], ids[1]]);
   });
+
+  it('a reused client event id: the same event again is a retry (201, nothing written), another event under it a 409 naming it', async () => {
+    const { token } = await service.login();
+    const post = (events: object[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events });
+    const id = '00000000-0000-4000-8000-00000000d00d';
+    const subscribe = { id, type: 'subscribe', timestamp: '2026-01-01T00:00:00Z', object: { rss_source_feed: FEED }, data: { rss_feed_title: 'T' } };
+    expect((await post([subscribe])).status).to.equal(201);
+    const before = await service.eventCount();
+    const retried = await post([subscribe]);
+    expect(retried.status).to.equal(201);
+    expect(retried.body.ids).to.deep.equal([id]);
+    expect(await service.eventCount()).to.equal(before);
+    const reused = await post([{ ...subscribe, data: { rss_feed_title: 'Something else' } }]);
+    expect(reused.status).to.equal(409);
+    expect(reused.body.error).to.equal('event_id_conflict');
+    expect(JSON.stringify(reused.body)).to.contain(id);
+    const mixed = await post([subscribe, { ...subscribe, id: '00000000-0000-4000-8000-00000000beef' }]);
+    expect(mixed.status, 'a known id mixed with a new one').to.equal(409);
+    expect(await service.eventCount()).to.equal(before);
+  });
 });
