@@ -13,7 +13,9 @@ RUN npx tsc --noEmit && npm prune --omit=dev
 # The same Debian release (bookworm, glibc) and Node major as the build stage, so the native
 # module built or fetched there loads here; slim keeps libstdc++, which it (and node) needs.
 FROM node:${NODE_VERSION}-bookworm-slim
-ENV NODE_ENV=production PORT=8080 DATA_DIR=/data
+# HOST: every interface, as a container's port is only reachable through it (the default outside
+# a container is 127.0.0.1, see docs/security.md).
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 DATA_DIR=/data
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json /app/tsconfig.json ./
 COPY --from=build /app/node_modules ./node_modules

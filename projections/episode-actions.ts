@@ -8,9 +8,9 @@
  * action (src/domain/gpodder.ts): the upload checks these ids to ignore exact duplicates.
  *
  * Retention (SPEC 7): a checkpoint that truncates the stream drops the documents of the
- * removed events, and carries each retained play status as one `play` action, so a device
- * syncing from 0 afterwards still learns every position, and a rebuild from the retained
- * stream gives the same documents as the live projection.
+ * removed events, and carries each retained play status whose episode has no action left as
+ * one `play` action, so a device syncing from 0 afterwards still learns every position (once),
+ * and a rebuild from the retained stream gives the same documents as the live projection.
  */
 import { createHash } from 'node:crypto';
 import type { UserEvent } from '../src/domain/events.js';
@@ -62,8 +62,13 @@ function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocCh
     object: { rss_source_feed: status.rss_source_feed, rss_source_id: status.rss_source_id },
     data: { played: status.played, position: status.position, ...(status.rss_enclosure ? { enclosure: status.rss_enclosure } : {}) },
   };
-  const key = createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex');
-  return put(EPISODE_ACTIONS, userDocId(projected.user, `state-${key}`), actionDoc(projected, presentAction(event)!, status.rss_source_id));
+  return put(EPISODE_ACTIONS, statusActionId(projected.user, status), actionDoc(projected, presentAction(event)!, status.rss_source_id));
+}
+
+const STATE_PREFIX = 'state-';
+
+function statusActionId(user: string, status: PlayStatusState): string {
+  return userDocId(user, `${STATE_PREFIX}${createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex')}`);
 }
 
 export const episodeActionsProjection: Projection = {
@@ -90,7 +95,20 @@ export const episodeActionsProjection: Projection = {
       case 'checkpoint': {
         const truncateBefore = (event.data as { truncate_before?: unknown }).truncate_before;
         const dropped = typeof truncateBefore === 'number' ? deleteAll(view, { user }, truncateBefore) : [];
-        return [...dropped, ...Object.values(event.data.state.play_statuses ?? {}).map((status) => statusAction(projected, status))];
+        // An episode whose actions are still there (retained events: an erasure's checkpoint
+        // truncates nothing) needs no status action: it would list its play twice.
+        const kept = new Set(
+          view
+            .find(EPISODE_ACTIONS, { where: { user } })
+            .filter(({ id, doc }) => !id.startsWith(userDocId(user, STATE_PREFIX)) && (typeof truncateBefore !== 'number' || Number(doc['revision']) >= truncateBefore))
+            .map(({ doc }) => episodeKey(String(doc['feed']), String(doc['guid']))),
+        );
+        return [
+          ...dropped,
+          ...Object.values(event.data.state.play_statuses ?? {}).map((status) =>
+            kept.has(episodeKey(status.rss_source_feed, status.rss_source_id)) ? del(EPISODE_ACTIONS, statusActionId(user, status)) : statusAction(projected, status),
+          ),
+        ];
       }
       default:
         return [];

@@ -28,7 +28,10 @@ export function gpodderRecordOf(doc: Doc): Doc {
 
 function load(view: ProjectionView, user: string): GpodderSlices {
   const devices: GpodderSlices['devices'] = {};
-  for (const { doc } of view.find(GPODDER_DEVICES, { where: { user } })) devices[String(doc['key'])] = gpodderRecordOf(doc) as unknown as GpodderSlices['devices'][string];
+  // defineProperty: a device named `__proto__` is an own key, not the object's prototype.
+  for (const { doc } of view.find(GPODDER_DEVICES, { where: { user } })) {
+    Object.defineProperty(devices, String(doc['key']), { value: gpodderRecordOf(doc), enumerable: true, writable: true, configurable: true });
+  }
   const settings: GpodderSlices['settings'] = {};
   for (const { doc } of view.find(GPODDER_SETTINGS, { where: { user } })) settings[String(doc['key'])] = gpodderRecordOf(doc) as unknown as GpodderSlices['settings'][string];
   const groups = view.get(GPODDER_SYNC_GROUPS, user)?.['groups'];

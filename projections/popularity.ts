@@ -144,7 +144,7 @@ function podcastContributionFor(view: ProjectionView, user: string, feed: string
  * (either may be absent); the podcast contribution, both popularity documents and the
  * contributions themselves are updated through `staged`.
  */
-function transition(staged: StagedView, before: EpisodeContribution | undefined, after: EpisodeContribution | undefined, fresh: boolean, titles: Titles): void {
+function transition(staged: StagedView, before: EpisodeContribution | undefined, after: EpisodeContribution | undefined, fresh: boolean, titles: Titles, erased = false): void {
   const ref = (after ?? before)!;
   const { user, feed, episode, guid } = ref;
   staged.apply([after ? put(EPISODE_CONTRIBUTIONS, userDocId(user, episode), asDoc(after)) : del(EPISODE_CONTRIBUTIONS, userDocId(user, episode))]);
@@ -180,7 +180,13 @@ function transition(staged: StagedView, before: EpisodeContribution | undefined,
     adjustPeople(episodeDoc, kind, before, after, () => rankPeople(staged, EPISODE_CONTRIBUTIONS, { episode }, kind), fresh);
     adjustPeople(podcastDoc, kind, podcastWas, podcastGone ? undefined : podcastAfter, () => rankPeople(staged, PODCAST_CONTRIBUTIONS, { feed }, kind), fresh);
   }
-  if (after && counted(after)) applyTitles(episodeDoc, podcastDoc, titles);
+  // Titles and covers are free text and URLs a client chose: only a public user's are shown
+  // (anonymous means no trace, and an anonymous user's title could be anything).
+  if (after?.level === 'public') applyTitles(episodeDoc, podcastDoc, titles);
+  // An erased public contribution may have supplied the titles and cover shown: they go with it
+  // (a later public play supplies them again). Which user supplied them is not kept, so they
+  // go whoever did; the roll_stats that follows an erasure carries the nulls into the store.
+  if (erased && before?.level === 'public') forgetTitles(episodeDoc, podcastDoc);
   writePopularity(staged, EPISODE_POPULARITY, episode, episodeDoc);
   writePopularity(staged, PODCAST_POPULARITY, feed, podcastDoc);
 }
@@ -203,6 +209,13 @@ function applyTitles(episodeDoc: PopularityDoc, podcastDoc: PopularityDoc, title
     podcastDoc['title'] = titles.feedTitle;
   }
   if (titles.cover !== undefined) episodeDoc['cover'] = titles.cover;
+}
+
+function forgetTitles(episodeDoc: PopularityDoc, podcastDoc: PopularityDoc): void {
+  episodeDoc['title'] = null;
+  episodeDoc['feed_title'] = null;
+  episodeDoc['cover'] = null;
+  podcastDoc['title'] = null;
 }
 
 function titlesOf(event: UserEvent): Titles {
@@ -273,7 +286,7 @@ function reevaluate(projected: ProjectedEvent, view: ProjectionView, context: Pr
   if (options.erase !== undefined) {
     const scope = options.erase;
     for (const before of contributionsOf(staged, projected.user, scope?.rss_source_feed)) {
-      if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {});
+      if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {}, true);
     }
   }
   const change = privacyChange(staged, PRIVACY_COPY, projected);
@@ -290,7 +303,7 @@ function reevaluate(projected: ProjectedEvent, view: ProjectionView, context: Pr
 
 function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocChange[] {
   const staged = new StagedView(view);
-  for (const before of contributionsOf(staged, projected.user)) transition(staged, before, undefined, false, {});
+  for (const before of contributionsOf(staged, projected.user)) transition(staged, before, undefined, false, {}, true);
   staged.apply([del(PRIVACY_COPY, projected.user)]);
   return staged.changes();
 }

@@ -25,7 +25,27 @@ const PRIVACY_COPY = 'public_events_privacy';
 
 const SHAREABLE = new Set(['subscribe', 'unsubscribe', 'play', 'save', 'share']);
 
-/** What the public sees of an event: no device, no user id. */
+/**
+ * The data fields the public sees, per event type and level: the one place that decides (the
+ * shapes are documented in docs/security.md). Anything else a client sends — devices, share
+ * recipients, playlist names, enclosure URLs (which can carry a secret token) — is never
+ * published. An anonymous event carries no free text at all (titles, messages): a client may
+ * put anything in those, an e-mail address or a name, and anonymous means no trace of identity.
+ */
+const PUBLIC_DATA: Readonly<Record<string, { readonly public: readonly string[]; readonly anonymous: readonly string[] }>> = {
+  subscribe: { public: ['rss_feed_title'], anonymous: [] },
+  unsubscribe: { public: [], anonymous: [] },
+  play: { public: ['played', 'position', 'started', 'total', 'rss_feed_title', 'rss_item_title'], anonymous: ['played', 'position', 'started', 'total'] },
+  save: { public: ['removed', 'item_title', 'feed_title'], anonymous: ['removed'] },
+  share: { public: ['message'], anonymous: [] },
+};
+
+function publicData(type: string, data: Doc, level: 'public' | 'anonymous'): Doc {
+  const fields = PUBLIC_DATA[type]?.[level] ?? [];
+  return Object.fromEntries(fields.filter((field) => data[field] !== undefined).map((field) => [field, data[field]!])) as Doc;
+}
+
+/** An event as a source keeps it (never served): the public document is cut from it per level. */
 interface PublicBody {
   id: string;
   type: string;
@@ -46,6 +66,7 @@ function publicDoc(body: PublicBody, level: Privacy, username: string | null): D
   if (level === 'private') return undefined;
   return {
     ...body,
+    data: publicData(body.type, body.data, level),
     user: level === 'public' ? username : null,
     feed: String(body.object['rss_source_feed']),
     cursor: cursorOf(body),

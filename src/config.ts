@@ -10,7 +10,11 @@ const port = z.coerce.number().int().min(0).max(65535);
 export const configSchema = z
   .object({
     PORT: port.default(8080),
-    HOST: z.string().min(1).default('0.0.0.0'),
+    /**
+     * Loopback unless set: a service with open registration should not face the network before
+     * its operator decides so (the Docker image sets 0.0.0.0).
+     */
+    HOST: z.string().min(1).default('127.0.0.1'),
     DATA_DIR: z.string().min(1).default('./data'),
     STORE: z.enum(['embedded', 'eventstoredb']).default('embedded'),
     EVENTSTORE_URL: z.string().regex(/^(esdb|kurrentdb|kdb)(\+discover)?:\/\//, 'must be an esdb:// connection string').optional(),
@@ -29,6 +33,11 @@ export const configSchema = z
       .string()
       .regex(/^(true|false|\d+|[0-9a-fA-F.:/, ]+|loopback|linklocal|uniquelocal)$/, 'must be true, false, a hop count, or addresses/subnets')
       .optional(),
+    /**
+     * How long a request may take to arrive whole (headers and body), in ms: a client that
+     * sends slowly holds memory and a connection meanwhile. Node's own default is 300 s.
+     */
+    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     /** Bearer token of the admin API (`/admin`); unset, `/admin` does not exist (404). */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').optional(),
     /**

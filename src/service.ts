@@ -101,6 +101,11 @@ export async function startService(
   // Started after the app; the admin pages read its runs once it exists.
   let scheduler: Scheduler | undefined;
   const me = new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date()));
+  // Deletions a stopped process left unfinished: their accounts no longer authenticate, so no one
+  // else would ever finish them.
+  if (options.runProjector !== false) {
+    void me.finishPendingDeletions().catch((error: unknown) => logger.warn('finishing pending account deletions failed; retried at the next start', { error: error instanceof Error ? error.message : String(error) }));
+  }
   const app = createApp({
     logger,
     accounts,

@@ -34,6 +34,8 @@ export interface ProjectionStatus {
    * sequential positions (an upper bound), else the bound itself (a lower bound).
    */
   readonly lagExact: boolean;
+  /** When the oldest event it has yet to project was written (undefined when caught up). */
+  readonly pendingSince: Date | undefined;
   readonly parked: number;
 }
 
@@ -49,20 +51,21 @@ export const DEFAULT_LAG_BOUND = 1000;
 export async function projectionsReport(stores: StatusStores, names: readonly string[], lagBound = DEFAULT_LAG_BOUND): Promise<ProjectionsReport> {
   const head = await stores.eventStore.headPosition();
   // Projections usually share a checkpoint: count each distinct one once.
-  const lags = new Map<string, Promise<{ lag: number; exact: boolean }>>();
+  const lags = new Map<string, Promise<{ lag: number; exact: boolean; pendingSince: Date | undefined }>>();
   const projections: ProjectionStatus[] = [];
   for (const name of names) {
     const checkpoint = await stores.readModel.getCheckpoint(name);
     const position = checkpoint?.position ?? START;
     const key = formatPosition(position);
     if (!lags.has(key)) lags.set(key, countLag(stores, position, head, lagBound));
-    const { lag, exact } = await lags.get(key)!;
+    const { lag, exact, pendingSince } = await lags.get(key)!;
     projections.push({
       name,
       checkpoint: checkpoint?.position,
       updatedAt: checkpoint?.updatedAt ?? null,
       lag,
       lagExact: exact,
+      pendingSince,
       parked: await stores.readModel.count(PARKED_EVENTS, { projection: name }),
     });
   }
@@ -73,12 +76,13 @@ export async function projectionsReport(stores: StatusStores, names: readonly st
  * Counts what a projection still has to read. Head − checkpoint alone would overstate it: the
  * head may be an event of a stream no projection reads, and in EventStoreDB it is in bytes.
  */
-async function countLag(stores: StatusStores, checkpoint: Position, head: Position, bound: number): Promise<{ lag: number; exact: boolean }> {
-  if (comparePositions(checkpoint, head) >= 0) return { lag: 0, exact: true };
+async function countLag(stores: StatusStores, checkpoint: Position, head: Position, bound: number): Promise<{ lag: number; exact: boolean; pendingSince: Date | undefined }> {
+  if (comparePositions(checkpoint, head) >= 0) return { lag: 0, exact: true, pendingSince: undefined };
   const pending = await stores.eventStore.readAll({ after: checkpoint, maxCount: bound, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
-  if (pending.length < bound) return { lag: pending.length, exact: true };
+  const pendingSince = pending[0]?.recordedAt;
+  if (pending.length < bound) return { lag: pending.length, exact: true, pendingSince };
   // Sequential positions: every position from the first pending event to the head is one event.
-  return { lag: stores.sequentialPositions ? Number(head.commit - pending[0]!.position.commit) + 1 : bound, exact: false };
+  return { lag: stores.sequentialPositions ? Number(head.commit - pending[0]!.position.commit) + 1 : bound, exact: false, pendingSince };
 }
 
 /** Counts the visible events of `$all`, page by page, stopping at `limit`. */
@@ -149,11 +153,20 @@ export interface Readiness {
   readonly projections?: Record<string, { lag: number; checkpoint: string | null }>;
 }
 
+/** How long an event may wait for a projection before `/readyz` calls the projection stuck. */
+export const DEFAULT_MAX_STALL_MS = 30_000;
+
 /**
- * Ready when every store answers and every projection is less than `maxLag` events behind,
- * within `timeoutMs` (a store that hangs makes the service unready, not `/readyz` hang).
+ * Ready when every store answers, a projector runs (holds the projections' leases, where the
+ * store can tell), and every projection is less than `maxLag` events behind and makes progress — no event has waited more than `maxStallMs` for it: a projection stuck on one
+ * event, or with no projector running, is a few events behind forever — within `timeoutMs` (a
+ * store that hangs makes the service unready, not `/readyz` hang).
  */
-export async function checkReadiness(stores: StatusStores & { accounts: AccountStore }, names: readonly string[], options: { maxLag: number; timeoutMs?: number }): Promise<Readiness> {
+export async function checkReadiness(
+  stores: StatusStores & { accounts: AccountStore },
+  names: readonly string[],
+  options: { maxLag: number; timeoutMs?: number; maxStallMs?: number; now?: () => Date },
+): Promise<Readiness> {
   const probe = async (): Promise<Readiness> => {
     // A lookup that finds nothing still proves the accounts store answers.
     await stores.accounts.findByUsername('readiness-probe');
@@ -163,6 +176,13 @@ export async function checkReadiness(stores: StatusStores & { accounts: AccountS
     );
     const behind = report.projections.filter((projection) => projection.lag >= options.maxLag).map((projection) => projection.name);
     if (behind.length > 0) return { ready: false, reason: `projections behind by ${options.maxLag} events or more: ${behind.join(', ')}`, projections };
+    const leases = (await stores.readModel.liveLeases?.(names)) ?? names.map(() => true);
+    const unowned = names.filter((_name, index) => !leases[index]);
+    if (unowned.length > 0) return { ready: false, reason: `no projector is running for: ${unowned.join(', ')}`, projections };
+    const stallMs = options.maxStallMs ?? DEFAULT_MAX_STALL_MS;
+    const now = (options.now?.() ?? new Date()).getTime();
+    const stalled = report.projections.filter((projection) => projection.pendingSince !== undefined && now - projection.pendingSince.getTime() > stallMs).map((projection) => projection.name);
+    if (stalled.length > 0) return { ready: false, reason: `projections making no progress for ${stallMs / 1000} s or more: ${stalled.join(', ')}`, projections };
     return { ready: true, projections };
   };
   let timer: NodeJS.Timeout | undefined;

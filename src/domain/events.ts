@@ -15,8 +15,6 @@ export const LIMITS = {
   id: 128,
   /** Positions and durations: a bound (31 years) no episode approaches that still rejects absurd numbers. */
   seconds: 1_000_000_000,
-  /** One gpodder setting's value, as JSON text: settings are flags and short strings. */
-  settingValue: 16_384,
 } as const;
 
 /** Control characters other than tab/newline are never legitimate in titles or ids. */
@@ -119,6 +117,49 @@ export const isoTimestamp = z
   })
   .meta({ description: 'ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z (stored in UTC)' });
 
+/**
+ * Free-form JSON (gpodder settings values) is bounded in depth and size at the edge: stores
+ * refuse what is nested too deep (SQLite's JSON functions past 1,000 levels, MongoDB past
+ * 100), and a recursive check would overflow the stack on thousands of levels. So the value is
+ * walked with an explicit stack, never recursively.
+ */
+export const JSON_LIMITS = { depth: 32, bytes: 16 * 1024 } as const;
+
+/** Why `value` is not bounded JSON (depth, size, non-JSON values), or undefined if it is. */
+export function boundedJsonProblem(value: unknown): string | undefined {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  // Counts what JSON.stringify would write, roughly, stopping as soon as it is past the bound.
+  let bytes = 0;
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (current === null || typeof current === 'boolean') bytes += 5;
+    else if (typeof current === 'number') {
+      if (!Number.isFinite(current)) return 'numbers must be finite';
+      bytes += 24;
+    } else if (typeof current === 'string') bytes += current.length + 2;
+    else if (typeof current === 'object') {
+      if (depth >= JSON_LIMITS.depth) return `nested deeper than ${JSON_LIMITS.depth} levels`;
+      const entries = Array.isArray(current) ? undefined : Object.entries(current as Record<string, unknown>);
+      // No document store takes a NUL in a key (BSON ends a name there).
+      if (entries?.some(([key]) => key.includes('\u0000'))) return 'object keys must not contain NUL characters';
+      const children = entries === undefined ? (current as unknown[]) : entries.map(([key, child]) => ((bytes += key.length + 3), child));
+      bytes += 2 + children.length;
+      for (const child of children) stack.push({ value: child, depth: depth + 1 });
+    } else return 'must be JSON';
+    if (bytes > JSON_LIMITS.bytes) return `larger than ${JSON_LIMITS.bytes} bytes as JSON`;
+  }
+  return undefined;
+}
+
+/** Any JSON value within {@link JSON_LIMITS}. */
+export const boundedJson = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    const problem = boundedJsonProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ description: `Any JSON value, nested at most ${JSON_LIMITS.depth} levels deep and at most ${JSON_LIMITS.bytes} bytes long` }) as unknown as z.ZodType<z.core.util.JSONType>;
+
 export const uuid = z.uuid('must be a UUID');
 
 export const PRIVACY_LEVELS = ['public', 'anonymous', 'private'] as const;
@@ -219,23 +260,11 @@ export type SettingScope = (typeof SETTING_SCOPES)[number];
  * `rss_source_id`) of podcast and episode scopes is the event's object, so erasing a feed
  * erases its settings too.
  */
-/** Some object key, however deep, contains a NUL: no document store takes it (BSON ends a name there). */
-function hasNulKey(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value).some(([key, inner]) => key.includes('\u0000') || hasNulKey(inner));
-}
-
-/** A setting's value: any JSON a document can hold (read models store it as it is), bounded. */
-const settingValue = z
-  .json()
-  .refine((value) => !hasNulKey(value), 'object keys must not contain NUL characters')
-  .refine((value) => JSON.stringify(value).length <= LIMITS.settingValue, `at most ${LIMITS.settingValue} characters of JSON`);
-
 export const settingData = z
   .object({
     scope: z.enum(SETTING_SCOPES),
     device: device.optional(),
-    set: z.record(boundedString(LIMITS.id).min(1), settingValue),
+    set: z.record(boundedString(LIMITS.id).min(1), boundedJson),
     remove: z.array(boundedString(LIMITS.id).min(1)),
   })
   .strict();

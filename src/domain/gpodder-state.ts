@@ -48,7 +48,8 @@ export function settingsKey(target: SettingsTarget): string {
 
 export function withDevice(state: UserState, event: UserEventOf<'device'>): UserState {
   const { device_id: id, caption, type } = event.data;
-  const current = state.devices[id];
+  // Own keys only: a device named `toString` or `isPrototypeOf` is not Object.prototype's.
+  const current = Object.hasOwn(state.devices, id) ? state.devices[id] : undefined;
   if (current) {
     // A bare "this device exists" (auto-creation) changes nothing about a known device.
     if (caption === undefined && type === undefined) return state;

@@ -16,6 +16,9 @@ import { UsernameTakenError } from '../stores/accounts.js';
 import type { EventStore } from '../stores/event-store.js';
 import type { Logger } from '../logger.js';
 import { conflict, notFound, unauthorized } from './errors.js';
+import { limitAuthentication } from './rate-limit.js';
+import { parseJsonBody } from './routes.js';
+import type { RateLimiter } from './rate-limit.js';
 import { parseInput } from './validate.js';
 
 export interface AdminDependencies {
@@ -48,9 +51,9 @@ export function requireAdminToken(token: string): RequestHandler {
 const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).loose();
 const createBody = z.object({ username: z.string(), password: z.string() }).strict();
 
-export function adminRouter(deps: AdminDependencies): Router {
+export function adminRouter(deps: AdminDependencies, limiter?: RateLimiter): Router {
   const router = Router();
-  router.use(requireAdminToken(deps.token));
+  router.use(limitAuthentication(limiter, requireAdminToken(deps.token)));
 
   const audit = (action: string, username?: string) => deps.logger.info('admin action', { action, ...(username === undefined ? {} : { username }) });
 
@@ -67,7 +70,7 @@ export function adminRouter(deps: AdminDependencies): Router {
     res.json({ users: await listUsers(deps.accounts) });
   });
 
-  router.post('/users', async (req, res) => {
+  router.post('/users', parseJsonBody, async (req, res) => {
     const body = parseInput(createBody, req.body);
     try {
       const created = await createUser(deps.accounts, body.username, body.password);

@@ -9,7 +9,7 @@ import type { ReadModelService } from '../services/read-models.js';
 import type { SyncService } from '../services/sync.js';
 import type { MeService } from '../services/me.js';
 import { authRouter, requireUser } from './auth.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, notFoundHandler, rejectInvalidUtf8 } from './errors.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
@@ -19,7 +19,8 @@ import { syncRouter } from './sync.js';
 import { meRouter } from './me.js';
 import { metricsRouter, requestContext } from './observability.js';
 import { openapiRouter } from './openapi.js';
-import { limitByAddress, RateLimiter } from './rate-limit.js';
+import { limitAuthentication, limitByAddress, RateLimiter } from './rate-limit.js';
+import { JSON_BODY_PARSER } from './routes.js';
 import type { AdminDependencies } from './admin.js';
 import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
@@ -67,28 +68,31 @@ export function createApp(deps: AppDependencies): Express {
   const limiter = deps.rateLimitPerMinute ? new RateLimiter({ perMinute: deps.rateLimitPerMinute }) : undefined;
   // Before any body is read: a limited client costs us no parsing.
   app.use(limitByAddress(limiter));
-  const authenticated = requireUser(deps.accounts, limiter);
+  // Every authenticated surface goes through limitAuthentication (native here, gpodder,
+  // Nextcloud and admin in their routers).
+  const authenticated = limitAuthentication(limiter, requireUser(deps.accounts));
   // Pages parse their own forms, so they come before the JSON parser too.
   if (deps.web) app.use(webRouter({ ...deps.web, limiter, admin: deps.admin }));
   // Routes with their own body limit come before the general parser.
   app.use(syncRouter(deps.sync, authenticated));
   // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.
-  if (deps.gpodder) app.use(gpodderRouter(deps.gpodder));
+  if (deps.gpodder) app.use(gpodderRouter({ ...deps.gpodder, limiter }));
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
-  // text/plain or form-urlencoded. `strict` still rejects bare scalars.
-  app.use(express.json({ limit: deps.bodyLimit, type: () => true, strict: true }));
+  // text/plain or form-urlencoded. `strict` still rejects bare scalars. Each route that takes a
+  // body parses it after routing and authentication (parseJsonBody in routes.ts).
+  app.locals[JSON_BODY_PARSER] = express.json({ limit: deps.bodyLimit, type: () => true, strict: true, verify: rejectInvalidUtf8 });
 
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());
   if (deps.metrics) app.use(metricsRouter(deps.metrics));
-  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated }));
+  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }));
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
   app.use(publicRouter(deps.readModels.readModel));
   app.use(podcastsRouter(deps.readModels.readModel, authenticated));
   app.use(meRouter(deps.me, authenticated));
 
-  if (deps.admin) app.use('/admin', adminRouter(deps.admin));
+  if (deps.admin) app.use('/admin', adminRouter(deps.admin, limiter));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -8,7 +8,7 @@ import { UsernameTakenError } from '../stores/accounts.js';
 import { conflict, forbidden, HttpError, notFound, unauthorized } from './errors.js';
 import { parseInput } from './validate.js';
 import type { RateLimiter } from './rate-limit.js';
-import { addressKey, admit } from './rate-limit.js';
+import { admitPasswordCheck, chargeFailedPassword } from './rate-limit.js';
 import { tokenRecord } from './responses.js';
 import { defineRoute, mount } from './routes.js';
 
@@ -17,29 +17,23 @@ export interface AuthRouterOptions {
   registration: 'open' | 'closed';
   /** Bearer authentication for the token routes (default: {@link requireUser} without limits). */
   authenticated?: RequestHandler;
+  /** Failed logins are charged to their username (the address pays for every login). */
+  limiter?: RateLimiter;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{20,200})$/;
 
 /**
- * Authenticates `Authorization: Bearer <token>`; 401 otherwise. With a limiter, each token
- * has its own bucket, and a bearer token that does not authenticate is charged to the
- * client's address (429 when it runs out), so guessing tokens is no way around the limit.
+ * Authenticates `Authorization: Bearer <token>`; 401 otherwise. Limits are not its business:
+ * wrap it in limitAuthentication (src/http/rate-limit.ts), as app.ts does.
  */
-export function requireUser(accounts: AccountService, limiter?: RateLimiter): RequestHandler {
+export function requireUser(accounts: AccountService): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     const match = header ? BEARER.exec(header) : null;
-    if (!match) {
-      if (header && /^Bearer /i.test(header)) admit(limiter, addressKey(req));
-      throw unauthorized(header ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
-    }
+    if (!match) throw unauthorized(header ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
     const principal = await accounts.authenticateToken(match[1]!);
-    if (!principal) {
-      admit(limiter, addressKey(req));
-      throw unauthorized('Invalid or revoked token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-    }
-    admit(limiter, principal.tokenId === null ? `user:${principal.userId}` : `token:${principal.tokenId}`);
+    if (!principal) throw unauthorized('Invalid or revoked token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
     req.principal = principal;
     next();
   };
@@ -126,7 +120,7 @@ export const authRoutes = {
   }),
 };
 
-export function authRouter({ accounts, registration, authenticated = requireUser(accounts) }: AuthRouterOptions): Router {
+export function authRouter({ accounts, registration, authenticated = requireUser(accounts), limiter }: AuthRouterOptions): Router {
   const router = Router();
 
   mount(router, authRoutes.register, async (req, res) => {
@@ -142,12 +136,16 @@ export function authRouter({ accounts, registration, authenticated = requireUser
   });
 
   mount(router, authRoutes.token, async (req, res) => {
-    const { username, password, label } = parseInput(authRoutes.token.body, req.body);
+    const { username, password, label, expires_in_days: expiresInDays } = parseInput(authRoutes.token.body, req.body);
+    admitPasswordCheck(limiter, req, username, { addressPaid: true });
     try {
-      const issued = await accounts.issueToken(username, password, label);
+      const issued = await accounts.issueToken(username, password, label, expiresInDays);
       res.status(200).json({ token: issued.token, id: issued.id, user: { id: issued.account.id, username: issued.account.username } });
     } catch (error) {
-      if (error instanceof InvalidCredentialsError) throw new HttpError(401, 'invalid_credentials', error.message);
+      if (error instanceof InvalidCredentialsError) {
+        chargeFailedPassword(limiter, req, username, { addressPaid: true });
+        throw new HttpError(401, 'invalid_credentials', error.message);
+      }
       throw error;
     }
   });
@@ -167,7 +165,7 @@ export function authRouter({ accounts, registration, authenticated = requireUser
 
   mount(router, authRoutes.listTokens, authenticated, async (req, res) => {
     const tokens = (await accounts.listTokens(principalOf(req).userId)).filter((token) => token.kind === 'token');
-    res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt })) });
+    res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt, expiresAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt, expires_at: expiresAt })) });
   });
   mount(router, authRoutes.revokeToken, authenticated, async (req, res) => {
     const { id } = parseInput(authRoutes.revokeToken.params, req.params);

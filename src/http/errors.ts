@@ -2,9 +2,14 @@
  * Error responses (SPEC 9): JSON `{error, message, details}`. Bad input is always a 4xx that
  * names the field; only real faults are 500s, and those never echo internals.
  */
+import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
+import { StreamDeletedError } from '../stores/event-store.js';
+import { drainBody } from './drain.js';
+import { ReadModelsBehindError } from '../services/read-models.js';
+import { EventIdConflictError } from '../services/user-events.js';
 
 /** The body of every error answer (documented in the OpenAPI document as `Error`). */
 export const errorBody = z
@@ -62,8 +67,18 @@ interface BodyParserError {
   limit?: number;
 }
 
+/**
+ * The body parsers' `verify`: a body meant as UTF-8 (the default charset) that is not is
+ * refused, rather than read with U+FFFD in place of its bad bytes and stored so.
+ */
+export function rejectInvalidUtf8(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(body)) throw Object.assign(new Error('The request body is not valid UTF-8'), { status: 400, expose: true });
+}
+
 function fromBodyParser(error: BodyParserError): HttpError | undefined {
   switch (error.type) {
+    case 'entity.verify.failed':
+      return new HttpError(400, 'invalid_utf8', 'The request body is not valid UTF-8');
     case 'entity.parse.failed':
       return new HttpError(400, 'malformed_json', 'The request body is not valid JSON');
     case 'entity.too.large':
@@ -83,6 +98,12 @@ function fromBodyParser(error: BodyParserError): HttpError | undefined {
 export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
   if (error instanceof ZodError) return validationError(error);
+  // A request authenticated just before its account's deletion started, landing after it.
+  if (error instanceof EventIdConflictError) {
+    return new HttpError(409, 'event_id_conflict', error.message, { issues: error.ids.map((id) => ({ path: 'events.id', message: `${id} is already the id of another event` })) });
+  }
+  if (error instanceof ReadModelsBehindError) return new HttpError(503, 'read_models_behind', error.message, null, { 'Retry-After': '1' });
+  if (error instanceof StreamDeletedError) return new HttpError(410, 'account_deleted', 'This account has been deleted');
   if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);
   return undefined;
 }
@@ -92,7 +113,9 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 };
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, req, res, _next) => {
+  return async (error: unknown, req, res, _next) => {
+    // A request refused before its body was read (401, 404, 429): read it off the wire first.
+    await drainBody(req);
     const known = toHttpError(error);
     const status = known?.status ?? 500;
     if (!known) logger.error('unhandled error', { requestId: req.id, error: error instanceof Error ? error.stack : String(error) });

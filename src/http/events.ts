@@ -25,7 +25,8 @@ export const eventsRoutes = {
     auth: 'bearer',
     body: eventsBody,
     responses: {
-      201: { description: 'Appended', schema: z.object({ ids: z.array(z.uuid()), position: z.string().meta({ description: 'Store position of the last event ("commit/prepare")' }) }) },
+      201: { description: 'Appended (or a retry: nothing new); `ids` in the order of the request', schema: z.object({ ids: z.array(z.uuid()), position: z.string().meta({ description: 'Store position of the last event ("commit/prepare")' }) }) },
+      409: { description: 'A client id already names another event (or known and new ids are mixed); nothing written' },
     },
   }),
 };
@@ -36,7 +37,7 @@ export function eventsRouter(userEvents: UserEventService, authenticated: Reques
   mount(router, eventsRoutes.append, authenticated, async (req, res) => {
     const { events } = parseInput(eventsRoutes.append.body, req.body);
     const outcome = await userEvents.appendActions(principalOf(req), events);
-    res.status(201).json({ ids: outcome.events.map((event) => event.id), position: formatPosition(outcome.position) });
+    res.status(201).json({ ids: outcome.ids, position: formatPosition(outcome.position) });
   });
 
   return router;

@@ -2,9 +2,7 @@
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import type { MeService } from '../services/me.js';
-import { AccountDeletionPendingError } from '../services/me.js';
 import { principalOf } from './auth.js';
-import { HttpError } from './errors.js';
 import { exportAnswer } from './responses.js';
 import { defineRoute, mount } from './routes.js';
 
@@ -26,7 +24,7 @@ export const meRoutes = {
     auth: 'bearer',
     responses: {
       204: { description: 'Deleted' },
-      503: { description: 'The read models are catching up; retry', headers: { 'Retry-After': 'Seconds to wait' } },
+      202: { description: 'Deletion started: the credentials no longer work, and the rest completes in the background (the read models were catching up)' },
     },
   }),
 };
@@ -39,13 +37,8 @@ export function meRouter(me: MeService, authenticated: RequestHandler): Router {
     res.json(await me.export(principal));
   });
   mount(router, meRoutes.delete, authenticated, async (req, res) => {
-    try {
-      await me.deleteAccount(principalOf(req));
-    } catch (error) {
-      if (error instanceof AccountDeletionPendingError) throw new HttpError(503, 'try_again', error.message, null, { 'Retry-After': '5' });
-      throw error;
-    }
-    res.status(204).end();
+    const outcome = await me.deleteAccount(principalOf(req));
+    res.status(outcome === 'deleted' ? 204 : 202).end();
   });
   return router;
 }

@@ -5,7 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { httpUrl } from '../domain/events.js';
+import { httpUrl, isoTimestamp, uuid } from '../domain/events.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 import { PublicViews } from '../services/public-views.js';
 import { parseInput } from './validate.js';
@@ -17,7 +17,19 @@ const limit = (fallback: number, max: number) => z.coerce.number().int().min(1).
 const publicEventsQuery = z.object({
   feed: httpUrl.optional(),
   user: z.string().min(1).max(64).optional(),
-  before: z.string().min(1).max(300).optional(),
+  before: z
+    .string()
+    .max(300)
+    .transform((value, ctx) => {
+      // A previous page's `next_before` (`<timestamp>|<event id>`), or a plain timestamp: as a
+      // cursor, compared with the stored ones. Anything else is refused, not read as "everything".
+      const [time = '', id, ...rest] = value.split('|');
+      const timestamp = isoTimestamp.safeParse(time);
+      if (timestamp.success && rest.length === 0 && (id === undefined || uuid.safeParse(id).success)) return `${timestamp.data}|${id ?? ''}`;
+      ctx.addIssue({ code: 'custom', message: 'must be a next_before cursor or an ISO-8601 timestamp', input: value });
+      return z.NEVER;
+    })
+    .optional(),
   limit: limit(50, 200),
 });
 const popularPodcastsQuery = z.object({ limit: limit(20, 100) });

@@ -84,7 +84,8 @@ export const tokenRecord = z.object({
   id: z.uuid(),
   label: z.string().nullable(),
   created_at: timestamp,
-  last_used_at: timestamp.nullable(),
+  last_used_at: timestamp.nullable().meta({ description: 'When the token was last used, to the hour' }),
+  expires_at: timestamp.nullable().meta({ description: 'When the token stops working; null: when revoked' }),
 });
 
 export const userState = z

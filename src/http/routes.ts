@@ -7,6 +7,7 @@
  */
 import type { RequestHandler, Router } from 'express';
 import type { z } from 'zod';
+import { drainUnusedBody } from './drain.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -41,7 +42,42 @@ export function defineRoute<const R extends RouteSpec>(route: R): R {
   return route;
 }
 
-/** Mounts `handlers` at the route's method and path. */
+/**
+ * A request that presents credentials to a route that authenticates nobody has not been
+ * charged yet (see limitByAddress in rate-limit.ts): its address pays here.
+ */
+const chargeUncharged: RequestHandler = (_req, res, next) => {
+  const charge = res.locals['rateLimitUncharged'] as (() => void) | undefined;
+  delete res.locals['rateLimitUncharged'];
+  charge?.();
+  next();
+};
+
+/** Where createApp puts the app's JSON body parser (`app.locals`), for {@link parseJsonBody}. */
+export const JSON_BODY_PARSER = 'jsonBodyParser';
+
+/**
+ * Parses the JSON body with the app's parser (its limit), at the point of the route where it is
+ * placed: after routing and authentication, so an unknown route is a 404 and an unauthenticated
+ * request a 401 without its body being read.
+ */
+export const parseJsonBody: RequestHandler = (req, res, next) => {
+  const parser = req.app.locals[JSON_BODY_PARSER] as RequestHandler | undefined;
+  if (!parser) return next();
+  return parser(req, res, next);
+};
+
+/**
+ * Mounts `handlers` at the route's method and path. A route that declares a body gets it parsed
+ * just before its last handler (after its authentication), unless it parses its own.
+ */
 export function mount(router: Router, route: RouteSpec, ...handlers: RequestHandler[]): void {
-  router[route.method](route.path, ...handlers);
+  const chain =
+    route.body === undefined
+      ? [drainUnusedBody, ...handlers]
+      : !handlers.includes(parseJsonBody) && handlers.length > 0
+        ? [...handlers.slice(0, -1), parseJsonBody, handlers.at(-1)!]
+        : handlers;
+  if (route.auth === 'none') router[route.method](route.path, chargeUncharged, ...chain);
+  else router[route.method](route.path, ...chain);
 }

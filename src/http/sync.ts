@@ -5,6 +5,7 @@ import { syncRequest } from '../domain/sync.js';
 import type { SyncService } from '../services/sync.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
+import { rejectInvalidUtf8 } from './errors.js';
 import { syncAnswer } from './responses.js';
 import { defineRoute, mount } from './routes.js';
 
@@ -28,7 +29,7 @@ export const syncRoutes = {
 export function syncRouter(sync: SyncService, authenticated: RequestHandler): Router {
   const router = Router();
   // Authenticate before reading a large body, so an anonymous caller cannot make us parse 32 MB.
-  mount(router, syncRoutes.sync, authenticated, express.json({ limit: SYNC_BODY_LIMIT, type: () => true }), async (req, res) => {
+  mount(router, syncRoutes.sync, authenticated, express.json({ limit: SYNC_BODY_LIMIT, type: () => true, verify: rejectInvalidUtf8 }), async (req, res) => {
     const request = parseInput(syncRoutes.sync.body, req.body);
     const answer = await sync.sync(principalOf(req), request);
     res.status(200).json(answer);

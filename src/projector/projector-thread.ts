@@ -10,7 +10,7 @@
  *
  * If the worker cannot start, or dies, the caller is told (and runs the projector inline).
  */
-import { randomUUID } from 'node:crypto';
+import { leaseOwner } from '../stores/lease-owner.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { ProjectorWorkerData, ProjectorWorkerMessage } from './projector-worker.js';
@@ -55,7 +55,7 @@ export class ProjectorThread {
 
   /** Starts the worker and waits until its projector is running; rejects if it cannot start. */
   static async start(options: ProjectorThreadOptions): Promise<ProjectorThread> {
-    const data: ProjectorWorkerData = { config: options.config, defaultPrivacy: options.defaultPrivacy, owner: `projector-thread-${randomUUID()}` };
+    const data: ProjectorWorkerData = { config: options.config, defaultPrivacy: options.defaultPrivacy, owner: leaseOwner('projector-thread') };
     const worker = new Worker(WORKER_FILE, { workerData: data });
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the projector thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);

@@ -10,14 +10,18 @@
  * - Store errors are retried with exponential backoff and logged; a batch is all or nothing.
  * - An event whose `evolve` throws (a poison event) is logged and parked in the
  *   `parked_events` collection, in the same commit, never silently dropped.
+ * - So is an event whose documents the store refuses ({@link InvalidDocumentError}) or whose
+ *   commit keeps failing while the store takes others: a failed batch is retried event by
+ *   event, projection by projection ({@link Projector.processIsolated}), so one user's event
+ *   parks alone and never holds back the others.
  * - Events hidden by truncation never arrive: the event store port filters them.
  * - One active projector per projection across processes, by a lease in the read-model store.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
-import { LeaseNotHeldError, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
+import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
@@ -33,6 +37,12 @@ export class LeaseLostError extends Error {
   }
 }
 const MAX_LOAD_ROUNDS = 16;
+/**
+ * Tries of one event in one projection, in isolation, before it is parked: a store that is down
+ * fails the parking commit too (the batch is then retried as a whole, nothing parked), so an
+ * event parked this way failed while the store took other writes.
+ */
+const DEFAULT_POISON_ATTEMPTS = 3;
 
 export interface ProjectorOptions {
   readonly eventStore: EventStore;
@@ -66,6 +76,10 @@ export interface ProjectorOptions {
    * a long-lived projector would keep growing (about 10 bits per document written).
    */
   readonly trackAbsence?: boolean;
+  /** Failed tries of one event in one projection (isolated) before it is parked; 3 by default. */
+  readonly poisonAttempts?: number;
+  /** Backoff base of the retries, in ms (doubling, at most 5 s); 100 by default. */
+  readonly retryDelayMs?: number;
 }
 
 /**
@@ -121,7 +135,7 @@ export class Projector {
 
   constructor(private readonly options: ProjectorOptions) {
     this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel, options.cachedDocs), checkpoint: START }));
-    this.owner = options.owner ?? `projector-${randomUUID()}`;
+    this.owner = options.owner ?? leaseOwner('projector');
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 5;
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000;
@@ -306,6 +320,7 @@ export class Projector {
     let after = this.lowestCheckpoint();
     let total = 0;
     let failures = 0;
+    let isolate = false;
     this.renewsPerBatch = true;
     try {
       for (;;) {
@@ -315,17 +330,23 @@ export class Projector {
             await this.settle();
             return total;
           }
-          await this.processBatch(page, true);
+          // After a failure, the page from the stored checkpoints is projected event by event
+          // (see processWithRetry): a poison event among them is parked, then batches resume.
+          if (isolate) await this.processIsolated(page);
+          else await this.processBatch(page, true);
           total += page.length;
           after = page.at(-1)!.position;
           failures = 0;
+          isolate = false;
         } catch (error) {
           if (error instanceof LeaseLostError) throw error;
           await this.drain();
           if (this.stopping && failures > 0) throw error;
-          const delay = Math.min(5000, 100 * 2 ** failures);
+          const refused = error instanceof InvalidDocumentError;
+          isolate = refused || failures >= 1;
+          const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
           failures += 1;
-          this.options.logger.warn('projection batch failed; resuming from the checkpoints', { attempt: failures, delayMs: delay, error: error instanceof Error ? error.message : String(error) });
+          this.options.logger.warn('projection batch failed; resuming from the checkpoints', { attempt: failures, delayMs: delay, isolated: isolate, error: error instanceof Error ? error.message : String(error) });
           await sleep(delay);
           await this.prepare();
           after = this.lowestCheckpoint();
@@ -363,20 +384,86 @@ export class Projector {
     this.options.onBatch?.({ events, position });
   }
 
+  /**
+   * A batch that fails is retried whole once (most failures are transient: a busy database, a
+   * network error), then — or at once when the store refused a document — event by event
+   * ({@link processIsolated}), where a poison event is parked and the rest go on.
+   */
   private async processWithRetry(batch: readonly RecordedEvent[]): Promise<void> {
+    let isolate = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.processBatch(batch);
+        if (isolate) await this.processIsolated(batch);
+        else await this.processBatch(batch);
         return;
       } catch (error) {
         // Retrying cannot get a lease back: the caller stands by until it is free again.
-        if (error instanceof LeaseLostError) throw error;
-        if (this.stopping && attempt > 0) throw error;
-        const delay = Math.min(5000, 100 * 2 ** attempt);
-        this.options.logger.warn('projection batch failed; retrying', { attempt: attempt + 1, delayMs: delay, error: error instanceof Error ? error.message : String(error) });
+        if (error instanceof LeaseLostError || (this.stopping && attempt > 0)) throw error;
         for (const runner of this.runners) runner.view.clear();
+        const refused = error instanceof InvalidDocumentError;
+        isolate = refused || attempt >= 1;
+        if (refused && attempt === 0) continue;
+        const delay = this.retryDelay(attempt);
+        this.options.logger.warn('projection batch failed; retrying', { attempt: attempt + 1, delayMs: delay, isolated: isolate, error: error instanceof Error ? error.message : String(error) });
         await sleep(delay);
       }
+    }
+  }
+
+  private retryDelay(attempt: number): number {
+    return Math.min(5000, (this.options.retryDelayMs ?? 100) * 2 ** attempt);
+  }
+
+  /**
+   * A batch that failed, projected one event and one projection per commit: an event whose
+   * commit the store refuses ({@link InvalidDocumentError}), or that keeps failing
+   * (poisonAttempts), is parked for that projection alone and the projection moves past it.
+   * Throws when even parking fails (the store itself is failing): the caller retries later,
+   * from the checkpoints this left.
+   */
+  async processIsolated(batch: readonly RecordedEvent[]): Promise<void> {
+    const last = batch.at(-1);
+    if (!last) return;
+    await this.settle();
+    for (const recorded of batch) {
+      const event = toProjectedEvent(recorded);
+      if (event === undefined) continue;
+      for (const runner of this.runners) {
+        if (comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
+        await this.ensureLeases();
+        await this.projectAlone(runner, event, recorded);
+      }
+      await yieldToEventLoop();
+    }
+    const behind = this.runners.filter((runner) => comparePositions(last.position, runner.checkpoint) > 0);
+    if (behind.length > 0) await this.commit(behind.map((runner) => ({ projection: runner.projection.name, changes: [], checkpoint: last.position })));
+    for (const runner of behind) runner.checkpoint = last.position;
+    this.options.onBatch?.({ events: batch.length, position: last.position });
+  }
+
+  private async projectAlone(runner: Runner, event: ProjectedEvent, recorded: RecordedEvent): Promise<void> {
+    const attempts = this.options.poisonAttempts ?? DEFAULT_POISON_ATTEMPTS;
+    for (let attempt = 1; ; attempt++) {
+      let changes: DocChange[];
+      try {
+        const view = new StagedView(runner.view, { keepLog: false });
+        view.apply(this.evolveLoaded(runner, event, view, recorded) ?? (await this.evolve(runner, event, view, recorded)));
+        changes = view.netChanges();
+        await this.commit([{ projection: runner.projection.name, changes, checkpoint: recorded.position }]);
+      } catch (error) {
+        runner.view.clear();
+        if (!(error instanceof InvalidDocumentError) && attempt < attempts) {
+          if (this.stopping) throw error;
+          await sleep(this.retryDelay(attempt - 1));
+          continue;
+        }
+        changes = [this.park(runner, recorded, error)];
+        await this.commit([{ projection: runner.projection.name, changes, checkpoint: recorded.position }]);
+      }
+      runner.view.committed(changes);
+      runner.checkpoint = recorded.position;
+      this.documentsWritten += changes.length;
+      return;
     }
   }
 

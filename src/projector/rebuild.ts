@@ -8,7 +8,7 @@
  * documents, checkpoints and parked events, then runs an ordinary {@link Projector} over `$all`
  * up to the head. The leases are released at the end, whatever happens.
  */
-import { randomUUID } from 'node:crypto';
+import { leaseOwner } from '../stores/lease-owner.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -101,7 +101,7 @@ export async function resetProjection(readModel: ReadModelStore, projection: Pro
 
 /** Rebuilds `projections` from the whole of `$all`; throws {@link LeaseHeldError} if one is busy. */
 export async function rebuildProjections(stores: RebuildStores, projections: readonly Projection[], options: RebuildOptions): Promise<RebuildSummary> {
-  const owner = options.owner ?? `rebuild-${randomUUID()}`;
+  const owner = options.owner ?? leaseOwner('rebuild');
   const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   // Commits off this thread where the adapter offers it (embedded SQLite): the next batch is
   // decided while the last one is written (about half a rebuild's time each).

@@ -316,8 +316,22 @@ export class RetentionService implements RetentionPass {
     await forEachConcurrently([...feeds], WRITE_CONCURRENCY, async (feed) => {
       const podcast = await this.deps.readModel.get(PODCAST_POPULARITY, feed);
       if (podcast) await this.rollStats(feed, podcast, now);
+      else await this.dropStats(feed);
       if (++rolled % 20 === 0) await yieldToEventLoop();
     });
+  }
+
+  /**
+   * A feed whose last counted contribution is gone: its `roll_stats` go too (they hold its URL,
+   * which can carry a secret token, and titles users supplied). Deleted, and purged for real in
+   * the embedded store; a later contribution starts the stream again.
+   */
+  private async dropStats(feed: string): Promise<void> {
+    const stream = podcastStatsStream(feed);
+    const state = await this.deps.eventStore.streamState(stream);
+    if (state.lastRevision === 'no_stream' || state.softDeleted || state.tombstoned) return;
+    await this.deps.eventStore.deleteStream(stream);
+    this.deps.eraser?.purgeStreams([stream]);
   }
 
   private async rollStats(feed: string, podcast: JsonObject, now: Date): Promise<void> {
@@ -335,7 +349,12 @@ export class RetentionService implements RetentionPass {
       episodes: Object.fromEntries(episodes.map(({ doc }) => [String(doc['rss_source_item']), descriptive(doc)])),
     };
     const id = randomUUID();
-    await this.deps.eventStore.append(podcastStatsStream(feed), [{ id, type: 'roll_stats', data: { id, timestamp: now.toISOString(), type: 'roll_stats', data: data as unknown as JsonObject } }], { expectedRevision: 'any' });
+    const stream = podcastStatsStream(feed);
+    const appended = await this.deps.eventStore.append(stream, [{ id, type: 'roll_stats', data: { id, timestamp: now.toISOString(), type: 'roll_stats', data: data as unknown as JsonObject } }], { expectedRevision: 'any' });
+    // Each roll recomputes the feed whole: the earlier ones only keep what it has since lost
+    // (titles of erased contributions, episodes gone), so only the latest is retained.
+    await truncateStream(this.deps.eventStore, stream, appended.nextRevision);
+    this.deps.eraser?.purgeStreams([stream]);
   }
 
   /**

@@ -13,8 +13,20 @@ export const usernameSchema = z
 export const passwordSchema = z.string().min(8, 'at least 8 characters').max(256, 'at most 256 characters');
 export const credentialsSchema = z.object({ username: usernameSchema, password: passwordSchema }).strict();
 export const tokenRequestSchema = z
-  .object({ username: z.string().max(64), password: z.string().max(256), label: boundedString(128).optional() })
+  .object({
+    username: z.string().max(64),
+    password: z.string().max(256),
+    label: boundedString(128).optional(),
+    expires_in_days: z.number().int().min(1).max(3650).optional().meta({ description: 'The token stops working after this many days; without it, it works until revoked' }),
+  })
   .strict();
+
+/**
+ * A token's last use is recorded to the hour, and written at most once an hour: enough to tell
+ * a forgotten token from a live one, without a write per request nor a trace of each use.
+ */
+const TOUCH_RESOLUTION_MS = 60 * 60_000;
+const DAY_MS = 24 * 60 * 60_000;
 
 export interface Principal {
   readonly userId: string;
@@ -76,24 +88,27 @@ export class AccountService {
     await this.accounts.setPasswordHash(account.id, await hashPassword(passwordSchema.parse(newPassword)));
   }
 
-  async issueToken(username: string, password: string, label?: string): Promise<{ token: string; id: string; account: Account }> {
-    return this.issueTokenFor(await this.verify(username, password), label);
+  async issueToken(username: string, password: string, label?: string, expiresInDays?: number): Promise<{ token: string; id: string; account: Account }> {
+    return this.issueTokenFor(await this.verify(username, password), label, expiresInDays === undefined ? {} : { expiresInDays });
   }
 
   /**
-   * A new token for an account the caller has just authenticated (gpodder session cookies);
-   * `parentId` names the app password it was opened with, so that revoking one revokes both.
+   * A new token for an account the caller has just authenticated (gpodder session cookies, web
+   * sessions); `parentId` names the app password it was opened with, so that revoking one
+   * revokes both; `expiresInDays` bounds its life.
    */
-  async issueTokenFor(account: Account, label?: string, parentId?: string): Promise<{ token: string; id: string; account: Account }> {
+  async issueTokenFor(account: Account, label?: string, options: { parentId?: string | undefined; expiresInDays?: number } = {}): Promise<{ token: string; id: string; account: Account }> {
     const secret = newTokenSecret();
     const id = randomUUID();
+    const now = this.clock();
     await this.accounts.createToken({
       id,
       userId: account.id,
       secretHash: hashTokenSecret(secret),
       label: label ?? null,
-      parentId: parentId ?? null,
-      createdAt: this.clock().toISOString(),
+      parentId: options.parentId ?? null,
+      createdAt: now.toISOString(),
+      expiresAt: options.expiresInDays === undefined ? null : new Date(now.getTime() + options.expiresInDays * DAY_MS).toISOString(),
     });
     return { token: secret, id, account };
   }
@@ -131,19 +146,23 @@ export class AccountService {
     return { account, appPasswordId: token.id };
   }
 
-  /** Records a credential's use, at most once a minute (a write per request would be waste). */
+  /**
+   * Records a credential's use, to the hour: at most one write per credential an hour (a write
+   * per request would be waste), and a coarse time says no more than needed.
+   */
   private async touch(token: TokenRecord): Promise<void> {
-    const now = this.clock();
-    if (token.lastUsedAt === null || now.getTime() - Date.parse(token.lastUsedAt) > 60_000) await this.accounts.touchToken(token.id, now.toISOString());
+    const now = this.clock().getTime();
+    const hour = new Date(Math.floor(now / TOUCH_RESOLUTION_MS) * TOUCH_RESOLUTION_MS).toISOString();
+    if (token.lastUsedAt === null || token.lastUsedAt < hour) await this.accounts.touchToken(token.id, hour);
   }
 
   /** The principal of a bearer token (app passwords are Basic passwords, not bearer tokens). */
   async authenticateToken(secret: string): Promise<Principal | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(secret));
     if (!token || token.kind !== 'token') return undefined;
+    if (token.expiresAt !== null && token.expiresAt <= this.clock().toISOString()) return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled) return undefined;
-    // Tokens show their last use too (the Access page), like app passwords.
     await this.touch(token);
     return { userId: account.id, username: account.username, tokenId: token.id };
   }

@@ -149,6 +149,20 @@ export interface RecordCounts {
   /** Playlists and their items. */
   readonly playlists: number;
   readonly syncRequestIds: number;
+  /**
+   * gpodder devices, sync groups and settings: a device or group one record, settings one
+   * record per {@link SETTINGS_RECORD_BYTES} of JSON (a value may be up to 16 KiB), so that a
+   * user with megabytes of settings weighs what they hold.
+   */
+  readonly gpodder: number;
+}
+
+export const SETTINGS_RECORD_BYTES = 512;
+
+function gpodderRecords(state: FoldedUser['state']): number {
+  let records = Object.keys(state.devices).length + state.sync_groups.length;
+  for (const settings of Object.values(state.settings)) records += 1 + Math.ceil(JSON.stringify(settings).length / SETTINGS_RECORD_BYTES);
+  return records;
 }
 
 /**
@@ -166,9 +180,13 @@ export function recordCounts(user: FoldedUser, earlier?: { user: FoldedUser; cou
     play_statuses: same('play_statuses') ? earlier!.counts.play_statuses : Object.keys(play_statuses).length,
     playlists: same('playlists') ? earlier!.counts.playlists : playlistRecords,
     syncRequestIds: user.syncRequestIds.size,
+    gpodder:
+      earlier !== undefined && earlier.user.state.devices === user.state.devices && earlier.user.state.settings === user.state.settings && earlier.user.state.sync_groups === user.state.sync_groups
+        ? earlier.counts.gpodder
+        : gpodderRecords(user.state),
   };
 }
 
 export function totalRecords(counts: RecordCounts): number {
-  return 1 + counts.subscriptions + counts.play_statuses + counts.playlists + counts.syncRequestIds;
+  return 1 + counts.subscriptions + counts.play_statuses + counts.playlists + counts.syncRequestIds + counts.gpodder;
 }

@@ -89,7 +89,7 @@ export class GpodderAuth {
   /** A new session for the login: the cookie value and the token's id. It ends with the app password it was opened with. */
   async openSession(login: BasicLogin): Promise<{ secret: string; tokenId: string }> {
     const { account } = login;
-    const issued = await this.accounts.issueTokenFor(account, SESSION_LABEL, login.appPasswordId);
+    const issued = await this.accounts.issueTokenFor(account, SESSION_LABEL, { parentId: login.appPasswordId });
     const sessions = (await this.accounts.listTokens(account.id))
       .filter((token) => token.label === SESSION_LABEL)
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));

@@ -38,6 +38,14 @@ import { feedKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 
 /** Bad input that only the user's data reveals (e.g. an unknown device): a 400 naming the fields. */
+/**
+ * Per-user bounds on what gpodder clients may store (devices and settings are kept whole in
+ * read models and in the sync cache): far above what real clients use, far below what would
+ * let one user fill memory. Checked against the read models, so concurrent requests can pass
+ * them by a request's worth, never by more.
+ */
+export const USER_LIMITS = { devices: 100, settingsBytes: 256 * 1024 } as const;
+
 export class GpodderInputError extends Error {
   override readonly name = 'GpodderInputError';
   constructor(
@@ -176,7 +184,15 @@ export class GpodderService {
       await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
       known = await this.knownDevices(principal.userId);
     }
-    return newDeviceEvents(new Set(known.keys()), devices, this.context(principal));
+    const events = newDeviceEvents(new Set(known.keys()), devices, this.context(principal));
+    this.checkDeviceCount(known.size, events.length);
+    return events;
+  }
+
+  private checkDeviceCount(known: number, added: number): void {
+    if (added > 0 && known + added > USER_LIMITS.devices) {
+      throw new GpodderInputError(`At most ${USER_LIMITS.devices} devices per account`, [{ path: 'device', message: `at most ${USER_LIMITS.devices} devices per account` }]);
+    }
   }
 
   private async subscriptionRecords(userId: string, since?: number): Promise<(SubscriptionState & { seq: number })[]> {
@@ -208,7 +224,9 @@ export class GpodderService {
   /** Creates the device, or changes what is given; a request that changes nothing writes nothing. */
   async updateDevice(principal: Principal, deviceId: string, changes: { caption?: string | undefined; type?: DeviceType | undefined }): Promise<void> {
     await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
-    const current = (await this.knownDevices(principal.userId)).get(deviceId);
+    const known = await this.knownDevices(principal.userId);
+    const current = known.get(deviceId);
+    if (!current) this.checkDeviceCount(known.size, 1);
     const differs = (field: 'caption' | 'type') => changes[field] !== undefined && changes[field] !== current?.[field];
     if (current && !differs('caption') && !differs('type')) return;
     const ctx = this.context(principal);
@@ -363,6 +381,7 @@ export class GpodderService {
   /** Sets then removes keys (gpodder.net's order); answers the scope's settings after the change. */
   async updateSettings(principal: Principal, target: SettingsTarget & { scope: SettingScope }, set: Record<string, JsonValue>, remove: readonly string[]): Promise<Record<string, JsonValue>> {
     if (Object.keys(set).length > 0 || remove.length > 0) {
+      await this.checkSettingsSize(principal.userId, target, set, remove);
       const ctx = this.context(principal);
       const object = target.podcast === undefined ? null : { rss_source_feed: target.podcast, ...(target.episode !== undefined ? { rss_source_id: target.episode } : {}) };
       const data = { scope: target.scope, ...(target.device !== undefined ? { device: target.device } : {}), set, remove: [...remove] };
@@ -372,6 +391,27 @@ export class GpodderService {
       await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     }
     return this.readSettings(principal.userId, target);
+  }
+
+  /** The user's settings, every scope, after this change: at most USER_LIMITS.settingsBytes of JSON. */
+  private async checkSettingsSize(userId: string, target: SettingsTarget, set: Record<string, JsonValue>, remove: readonly string[]): Promise<void> {
+    await this.readModels.catchUpWithUser(userId, [GPODDER_DEVICES]);
+    const key = userDocId(userId, settingsKey(target));
+    let bytes = 0;
+    let found = false;
+    for (const { id, doc } of await this.readModels.readModel.find(GPODDER_SETTINGS, { where: { user: userId } })) {
+      let values = (doc['values'] ?? {}) as Record<string, JsonValue>;
+      if (id === key) {
+        found = true;
+        values = { ...values, ...set };
+        for (const name of remove) delete values[name];
+      }
+      bytes += JSON.stringify(values).length;
+    }
+    if (!found) bytes += JSON.stringify(set).length;
+    if (bytes > USER_LIMITS.settingsBytes) {
+      throw new GpodderInputError(`An account's settings are limited to ${USER_LIMITS.settingsBytes} bytes of JSON`, [{ path: 'set', message: `the account's settings would exceed ${USER_LIMITS.settingsBytes} bytes` }]);
+    }
   }
 
   // ---- favorites -------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import { streams } from '../domain/events.js';
 import type { UserEvent } from '../domain/events.js';
 import type { UserState } from '../domain/state.js';
 import type { AccountStore } from '../stores/accounts.js';
-import type { EventStore } from '../stores/event-store.js';
-import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
+import type { EventStore, RecordedEvent } from '../stores/event-store.js';
+import { readStreamOrEmpty, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { fold } from '../domain/state.js';
 import { fromStoreEvent, toStoreEvent } from './codec.js';
 import { feedOf } from '../retention/retention-service.js';
@@ -20,6 +20,10 @@ export interface Export {
   events: (Record<string, unknown> & { recorded_at: string; revision: string })[];
   state: UserState;
 }
+
+/** Rounds of "a write slipped in after account_deleted" before giving up for now. */
+const MAX_ROUNDS = 5;
+const MAX_BACKGROUND_ATTEMPTS = 20;
 
 export class AccountDeletionPendingError extends Error {
   override readonly name = 'AccountDeletionPendingError';
@@ -49,27 +53,88 @@ export class MeService {
   }
 
   /**
-   * Deletes the account. An `account_deleted` event tells every projection to forget the
-   * user; once they all have, the stream is deleted (for real in the embedded store; in
-   * EventStoreDB the events are gone at the next scavenge) and the credentials removed.
-   * If the projections do not catch up in time nothing else is deleted and the caller may
-   * retry: the event is harmless twice.
+   * Deletes the account. First the account is marked as being deleted: from then on none of
+   * its credentials authenticate, so no new request can write. Then {@link finishDeletion}.
+   * 'pending' when the read models did not catch up in time: the deletion goes on in the
+   * background (and at the next start, should this process stop first).
    */
-  async deleteAccount(principal: Principal): Promise<void> {
-    const stream = streams.user(principal.userId);
-    const feeds = new Set((await readStreamOrEmpty(this.store, stream)).flatMap(feedOf));
-    const event: UserEvent = { id: randomUUID(), type: 'account_deleted', user: principal.userId, timestamp: new Date().toISOString(), object: null, data: {} };
-    const { position } = await this.store.append(stream, [toStoreEvent(event, { username: principal.username })], { expectedRevision: 'any' });
-    if (!(await this.readModels.waitFor(this.projections, position, 10_000))) {
-      throw new AccountDeletionPendingError('The read models are catching up; try again shortly');
-    }
+  async deleteAccount(principal: Principal): Promise<'deleted' | 'pending'> {
+    await this.accounts.markDeleting(principal.userId);
     try {
-      await this.store.deleteStream(stream);
+      await this.finishDeletion(principal.userId, principal.username);
+      return 'deleted';
     } catch (error) {
-      if (!(error instanceof StreamNotFoundError)) throw error;
+      if (!(error instanceof AccountDeletionPendingError)) throw error;
+      this.retryLater(principal.userId, principal.username, 1);
+      return 'pending';
+    }
+  }
+
+  /** Finishes the deletions that started and did not end (a crash, a timeout). */
+  async finishPendingDeletions(): Promise<number> {
+    let finished = 0;
+    for (const account of await this.accounts.listAccounts()) {
+      if (!account.deleting) continue;
+      await this.finishDeletion(account.id, account.username);
+      finished++;
+    }
+    return finished;
+  }
+
+  private retryLater(userId: string, username: string, attempt: number): void {
+    const timer = setTimeout(() => {
+      this.finishDeletion(userId, username).catch(() => {
+        // Still pending (or failing): the next start finishes it if this process gives up.
+        if (attempt < MAX_BACKGROUND_ATTEMPTS) this.retryLater(userId, username, attempt + 1);
+      });
+    }, Math.min(60_000, 5_000 * attempt));
+    timer.unref();
+  }
+
+  /**
+   * An `account_deleted` event tells every projection to forget the user; once they all have,
+   * the stream is tombstoned (the events are gone for real at once in the embedded store, at
+   * the next scavenge in EventStoreDB) and the credentials removed.
+   *
+   * A request authenticated just before the account was marked may still append after the
+   * `account_deleted`, and projections would then hold its documents: so the stream is
+   * tombstoned only while `account_deleted` is its last event (expected revision), else another
+   * `account_deleted` goes after the stragglers. A tombstoned stream refuses every append
+   * (410), so nothing re-creates it. Harmless to run twice.
+   */
+  async finishDeletion(userId: string, username: string): Promise<void> {
+    const stream = streams.user(userId);
+    const feeds = new Set<string>();
+    for (let round = 1; ; round++) {
+      let recorded: RecordedEvent[];
+      try {
+        recorded = await readStreamOrEmpty(this.store, stream);
+      } catch (error) {
+        if (error instanceof StreamDeletedError) break;
+        throw error;
+      }
+      for (const feed of recorded.flatMap(feedOf)) feeds.add(feed);
+      const last = recorded.at(-1);
+      let position = last?.position;
+      let revision = last?.revision;
+      if (last?.type !== 'account_deleted') {
+        const event: UserEvent = { id: randomUUID(), type: 'account_deleted', user: userId, timestamp: new Date().toISOString(), object: null, data: {} };
+        const appended = await this.store.append(stream, [toStoreEvent(event, { username })], { expectedRevision: 'any' });
+        position = appended.position;
+        revision = appended.nextRevision;
+      }
+      if (!(await this.readModels.waitFor(this.projections, position!, 10_000))) {
+        throw new AccountDeletionPendingError('The read models are catching up; the deletion completes shortly');
+      }
+      try {
+        await this.store.tombstoneStream(stream, { expectedRevision: revision! });
+        break;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError) || round >= MAX_ROUNDS) throw error;
+      }
     }
     this.purge(stream);
     await this.rollFeeds(feeds);
-    await this.accounts.deleteAccount(principal.userId);
+    await this.accounts.deleteAccount(userId);
   }
 }

@@ -9,6 +9,18 @@ import type { EventStore, Position } from '../stores/event-store.js';
 import { comparePositions, StreamNotFoundError } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 
+/**
+ * The read models did not reach the user's own writes in time: answering now would show the
+ * user stale data as if it were current (their writes missing), so the request fails (503 with
+ * Retry-After, src/http/errors.ts) instead.
+ */
+export class ReadModelsBehindError extends Error {
+  override readonly name = 'ReadModelsBehindError';
+  constructor() {
+    super('The read models have not caught up with your latest writes yet; retry shortly');
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class ReadModelService {
@@ -44,9 +56,9 @@ export class ReadModelService {
     }
   }
 
-  /** Read-your-writes for one user over the named projections. */
-  async catchUpWithUser(userId: string, projections: readonly string[]): Promise<boolean> {
+  /** Read-your-writes for one user over the named projections; throws {@link ReadModelsBehindError} when the wait runs out. */
+  async catchUpWithUser(userId: string, projections: readonly string[]): Promise<void> {
     const position = await this.latestPosition(userId);
-    return position === undefined || this.waitFor(projections, position);
+    if (position !== undefined && !(await this.waitFor(projections, position))) throw new ReadModelsBehindError();
   }
 }

@@ -5,17 +5,32 @@
 import { randomUUID } from 'node:crypto';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import { decideActions } from '../domain/decide.js';
-import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
-import { readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
+import { actionToEvent, byTimestamp } from '../domain/decide.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { AppendResult, EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import { comparePositions, IdempotencyConflictError, readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
 import { toStoreEvent } from './codec.js';
 import type { Principal } from './accounts.js';
 import type { FoldedUser } from './folded-user.js';
 import { emptyFoldedUser, foldOnto, streamEventOf } from './folded-user.js';
 import type { CachedUser, UserStateCache } from './user-state-cache.js';
 
+/**
+ * A client reused event ids: for other content than the events stored under them, or mixed with
+ * new ids in one request (neither a retry nor a new write). Nothing was written.
+ */
+export class EventIdConflictError extends Error {
+  override readonly name = 'EventIdConflictError';
+  constructor(readonly ids: readonly string[]) {
+    super(`Event ids already used for other events: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
+  }
+}
+
 export interface AppendOutcome {
+  /** As appended: in timestamp order. */
   readonly events: UserEvent[];
+  /** The events' ids in the order of the request's actions (what the client matches them by). */
+  readonly ids: string[];
   /** Position of the last event written: reads can wait for the read models to reach it. */
   readonly position: Position;
 }
@@ -98,18 +113,39 @@ export class UserEventService {
   }
 
   /**
+   * A retried append wrote nothing: the stored events under its ids must be these events, or a
+   * client reused an id for something else, which would otherwise be dropped silently. The
+   * original append is read back where it ends (its events were appended together).
+   */
+  private async checkRetry(stream: string, events: readonly UserEvent[], result: AppendResult): Promise<void> {
+    const from = result.nextRevision - BigInt(events.length - 1);
+    const stored = new Map((await this.store.readStream(stream, { fromRevision: from < 0n ? 0n : from, maxCount: events.length })).map((event) => [event.id, event.data]));
+    const conflicts = events.filter((event) => stored.has(event.id) && !isDeepStrictEqual(stored.get(event.id), toStoreEvent(event).data)).map((event) => event.id);
+    if (conflicts.length > 0) throw new EventIdConflictError(conflicts);
+  }
+
+  /**
    * Appends the events of a batch of client actions atomically. Actions do not depend on the
    * current state, so no expected revision is needed: concurrent writers never conflict, and
    * client-supplied ids make a retried request add nothing (the store dedupes by id).
    */
   async appendActions(principal: Principal, actions: ActionInput[]): Promise<AppendOutcome> {
-    const events = decideActions(actions, { user: principal.userId, newId: randomUUID });
-    const result = await this.store.append(
-      streams.user(principal.userId),
-      events.map((event) => toStoreEvent(event, { username: principal.username })),
-      { expectedRevision: 'any' },
-    );
+    const inRequestOrder = actions.map((action) => actionToEvent(action, { user: principal.userId, newId: randomUUID }));
+    const events = byTimestamp(inRequestOrder);
+    const stream = streams.user(principal.userId);
+    const clientIds = actions.flatMap((action) => (action.id === undefined ? [] : [action.id]));
+    // Only a request with client ids can be a retry; the head tells a retry (found at or before
+    // it) from a new write (after it).
+    const headBefore = clientIds.length > 0 ? await this.store.headPosition() : undefined;
+    let result: AppendResult;
+    try {
+      result = await this.store.append(stream, events.map((event) => toStoreEvent(event, { username: principal.username })), { expectedRevision: 'any' });
+    } catch (error) {
+      if (error instanceof IdempotencyConflictError) throw new EventIdConflictError(clientIds);
+      throw error;
+    }
+    if (headBefore !== undefined && comparePositions(result.position, headBefore) <= 0) await this.checkRetry(stream, events, result);
     await this.afterAppend(principal.userId, events);
-    return { events, position: result.position };
+    return { events, ids: inRequestOrder.map((event) => event.id), position: result.position };
   }
 }

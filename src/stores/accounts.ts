@@ -8,7 +8,13 @@ export interface Account {
   readonly username: string;
   readonly passwordHash: string;
   readonly createdAt: string;
+  /**
+   * The account may not authenticate: disabled by an admin, or being deleted. Every credential
+   * check consults this one field, so a deletion stops every kind of credential at once.
+   */
   readonly disabled: boolean;
+  /** Deletion has started ({@link AccountStore.markDeleting}); it also reads as disabled, for good. */
+  readonly deleting: boolean;
 }
 
 /**
@@ -26,7 +32,10 @@ export interface TokenRecord {
   /** The credential this one was opened with (a session opened with an app password): revoking that revokes this. */
   readonly parentId: string | null;
   readonly createdAt: string;
+  /** Coarse (to the hour; see AccountService.authenticateToken), null until first used. */
   readonly lastUsedAt: string | null;
+  /** After this instant the token no longer authenticates; null: until revoked. */
+  readonly expiresAt: string | null;
 }
 
 export interface NewToken {
@@ -37,6 +46,7 @@ export interface NewToken {
   readonly label: string | null;
   readonly parentId?: string | null;
   readonly createdAt: string;
+  readonly expiresAt?: string | null;
 }
 
 /**
@@ -59,13 +69,16 @@ export interface LoginFlow {
 
 export interface AccountStore {
   /** Throws {@link UsernameTakenError} if the username exists. */
-  createAccount(account: Omit<Account, 'disabled'>): Promise<Account>;
+  createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account>;
   findByUsername(username: string): Promise<Account | undefined>;
   findById(id: string): Promise<Account | undefined>;
   listAccounts(): Promise<Account[]>;
+  /** An admin's switch; a deleting account stays disabled whatever it says. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
   /** Replaces the account's password hash (a password change); tokens and app passwords stay. */
   setPasswordHash(id: string, passwordHash: string): Promise<void>;
+  /** Deletion has started: the account no longer authenticates (final; the account goes next). */
+  markDeleting(id: string): Promise<void>;
   /** Removes the account and all its tokens. */
   deleteAccount(id: string): Promise<void>;
   /** Stores a token by the hash of its secret; the secret itself is never stored. */

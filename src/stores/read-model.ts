@@ -162,6 +162,12 @@ export interface ReadModelStore {
    */
   tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Optional: for each name, whether a live process holds its lease now (unexpired, and not held
+   * by a process known dead). `/readyz` is not ready while no projector runs: reads would wait
+   * for projections that nobody moves.
+   */
+  liveLeases?(names: readonly string[]): Promise<boolean[]>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, settingData, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
+import { JSON_LIMITS, LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, settingData, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
 import { uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -186,8 +186,8 @@ describe('gpodder setting values (they become read-model documents as they are)'
     expect(parse({ nested: { 'a b': 'text with \u0000 is a value, fine' } })).to.equal(true);
   });
 
-  it(`refuses a value over ${LIMITS.settingValue} characters of JSON`, () => {
-    expect(parse('x'.repeat(LIMITS.settingValue))).to.equal(false);
-    expect(parse('x'.repeat(LIMITS.settingValue - 2))).to.equal(true);
+  it(`refuses a value over ${JSON_LIMITS.bytes} characters of JSON`, () => {
+    expect(parse('x'.repeat(JSON_LIMITS.bytes))).to.equal(false);
+    expect(parse('x'.repeat(JSON_LIMITS.bytes - 2))).to.equal(true);
   });
 });

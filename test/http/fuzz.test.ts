@@ -353,6 +353,52 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
     }
   });
 
+  it('every field of every body, nested 1,100 to 3,000 levels deep or oversize: 4xx or stored within bounds, and the projections keep up', async () => {
+    // Free-form fields (gpodder settings values) once took any JSON: a value nested ~1,500
+    // levels deep was accepted, then refused by the read model's JSON functions, and the
+    // projector retried it forever for every user; ~1,900 levels overflowed the validator (500).
+    const values: [string, unknown][] = [
+      ['an object nested 1,100 levels', deepObject(1100)],
+      ['an array nested 2,000 levels', deepArray(2000)],
+      ['an object nested 3,000 levels', deepObject(3000)],
+      ['a 200 kB object', { blob: 'x'.repeat(200_000) }],
+    ];
+    for (const route of appRoutes(service.app)) {
+      if (route.method !== 'post' && route.method !== 'put') continue;
+      const template = templateFor(route, user.username);
+      for (const path of pathsOf(template).filter((path) => path.length > 0)) {
+        for (const [label, value] of values) {
+          const request: FuzzRequest = {
+            params: Object.fromEntries([...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => [match[1]!, match[1] !== 'file' ? user.username : route.path.startsWith('/api/2/settings/') ? 'account.json' : `${user.username}.json`])),
+            query: {},
+            body: JSON.stringify(replaceAt(template, path, value)).replace('"request_id":"fuzz"', `"request_id":"deep-${++sent}"`),
+            contentType: 'application/json',
+            contentEncoding: undefined,
+            auth: route.path.startsWith('/v1/') ? 'bearer' : route.path.startsWith('/admin/') ? 'admin' : 'basic',
+            cookie: undefined,
+            requestId: undefined,
+          };
+          if (destructive(route, request)) continue;
+          const before = await service.eventCount();
+          const response = await send(route, request);
+          const where = `${route.method.toUpperCase()} ${route.path} with ${path.join('.')} = ${label} → ${response.status} ${response.text.slice(0, 200)}`;
+          expect(response.status, where).to.be.within(200, 499);
+          if (response.status >= 400) expect(await service.eventCount(), where).to.equal(before);
+        }
+      }
+    }
+    // Whatever was accepted, every projection takes it: nothing parked, nothing stuck.
+    await service.settle();
+    expect(await service.stores.readModel.count('parked_events'), 'parked events').to.equal(0);
+    // The free-form field itself is refused, naming it.
+    const refused = await service.http
+      .post(`/api/2/settings/${user.username}/account.json`)
+      .auth(user.username, password)
+      .send({ set: { volume: deepObject(1500) } });
+    expect(refused.status).to.equal(400);
+    expect(JSON.stringify(refused.body)).to.match(/set\.volume|"set","volume"/);
+  });
+
   it('every route: no 5xx, nothing written on error, errors in the standard shape', async () => {
     const routes = appRoutes(service.app);
     for (const route of routes) {

@@ -107,6 +107,55 @@ describe('rate limiting', function () {
       expect((await service.http.get('/v1/popular/podcasts')).status).to.equal(429);
     });
 
+    it('gpodder: a valid bearer token is limited per token, an invalid one charged to the address', async () => {
+      service = await startTestService({ RATE_LIMIT_PER_MINUTE: '3' });
+      const [token, otherToken] = await userWithTokens(service, 'gpbearer');
+      const devices = (secret: string) => service!.http.get('/api/2/devices/gpbearer.json').set('Authorization', `Bearer ${secret}`);
+      expect([(await devices(token)).status, (await devices(token)).status, (await devices(token)).status]).to.deep.equal([200, 200, 200]);
+      expect((await devices(token)).status, 'the token is out of requests').to.equal(429);
+      expect((await devices(otherToken)).status).to.equal(200);
+      const bogus = 'not-a-real-token-at-all-0123456789';
+      expect([(await devices(bogus)).status, (await devices(bogus)).status, (await devices(bogus)).status]).to.deep.equal([401, 401, 401]);
+      expect((await devices(bogus)).status, 'the address is out of failures').to.equal(429);
+    });
+
+    it('gpodder Basic: a wrong password costs ten to the address and to the username, and no password is checked once either is out', async () => {
+      service = await startTestService({ RATE_LIMIT_PER_MINUTE: '20' });
+      await userWithTokens(service, 'gpbasic');
+      let checks = 0;
+      const verify = service.stores.accounts.findByUsername.bind(service.stores.accounts);
+      service.stores.accounts.findByUsername = async (username) => {
+        checks++;
+        return verify(username);
+      };
+      const basic = (password: string, forwardedFor?: string) => {
+        const test = service!.http.get('/api/2/devices/gpbasic.json').auth('gpbasic', password);
+        return forwardedFor ? test.set('X-Forwarded-For', forwardedFor) : test;
+      };
+      expect((await basic('wrong one')).status).to.equal(401);
+      expect((await basic('wrong two')).status).to.equal(401);
+      const limited = await basic('wrong three');
+      expect(limited.status).to.equal(429);
+      expect(checks, 'no password check once limited').to.equal(2);
+      expect((await basic('a long password')).status, 'the right password too waits').to.equal(429);
+    });
+
+    it('gpodder Basic: failures are charged per username whatever the address', async () => {
+      service = await startTestService({ RATE_LIMIT_PER_MINUTE: '20', TRUST_PROXY: 'true' });
+      await userWithTokens(service, 'gpspread');
+      const basic = (password: string, address: string) => service!.http.get('/api/2/devices/gpspread.json').auth('gpspread', password).set('X-Forwarded-For', address);
+      expect((await basic('wrong', '203.0.113.1')).status).to.equal(401);
+      expect((await basic('wrong', '203.0.113.2')).status).to.equal(401);
+      expect((await basic('wrong', '203.0.113.3')).status, 'the username is out of password checks').to.equal(429);
+    });
+
+    it('a public route called with a bogus credential is charged to the address', async () => {
+      service = await startTestService({ RATE_LIMIT_PER_MINUTE: '2' });
+      const popular = () => service!.http.get('/v1/popular/podcasts').set('Authorization', 'Bearer not-a-real-token-at-all-0123456789');
+      expect([(await popular()).status, (await popular()).status]).to.deep.equal([200, 200]);
+      expect((await popular()).status).to.equal(429);
+    });
+
     it('charges bearer tokens that do not authenticate to the address', async () => {
       service = await startTestService({ RATE_LIMIT_PER_MINUTE: '3' });
       const bogus = () => service!.http.get('/v1/subscriptions').set('Authorization', 'Bearer not-a-real-token-at-all-0123456789');

@@ -6,6 +6,7 @@ import request from 'supertest';
 import { createLogger } from '../../src/logger.js';
 import { recordRetentionRun } from '../../src/metrics.js';
 import { requestContext } from '../../src/http/observability.js';
+import { checkReadiness } from '../../src/admin/status.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
@@ -154,6 +155,15 @@ describe('observability', function () {
     });
     after(() => service.stop());
 
+    it('is not ready while no projector runs (nobody holds the projection leases)', async () => {
+      const idle = await service.http.get('/readyz');
+      expect(idle.status).to.equal(503);
+      expect(idle.body.reason).to.contain('no projector is running');
+      // The test plays the projector from here on (catchUp below).
+      await service.projector.acquireLeases();
+      expect((await service.http.get('/readyz')).status).to.equal(200);
+    });
+
     it('is ready below the bound, 503 naming the projections at or beyond it, and 503 when draining', async () => {
       const { token } = await service.login();
       const post = (events: object[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events });
@@ -171,6 +181,17 @@ describe('observability', function () {
 
       await service.projector.catchUp();
       expect((await service.http.get('/readyz')).status).to.equal(200);
+
+      // A projection a few events behind that makes no progress (stuck on one event, or no
+      // projector running) is below the lag bound forever: the age of its oldest pending event says so.
+      expect((await post([play('d')])).status).to.equal(201);
+      const stores = { ...service.stores, sequentialPositions: true };
+      const soon = await checkReadiness(stores, service.projector.names, { maxLag: 3, now: () => new Date(Date.now() + 5_000) });
+      expect(soon.ready).to.equal(true);
+      const stuck = await checkReadiness(stores, service.projector.names, { maxLag: 3, now: () => new Date(Date.now() + 31_000) });
+      expect(stuck.ready).to.equal(false);
+      expect(stuck.reason).to.contain('no progress').and.to.contain('subscriptions');
+      await service.projector.catchUp();
 
       service.markDraining();
       const draining = await service.http.get('/readyz');

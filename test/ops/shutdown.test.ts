@@ -146,6 +146,25 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
     }
   });
 
+  it('stops when `npm start` is sent SIGTERM (the script execs node, so npm signals the server itself)', async () => {
+    // Without exec, npm signalled the `sh -c` between them, which died and left the server running.
+    running = await startChild('npm', ['--silent', 'start'], dataDir);
+    const base = `http://127.0.0.1:${running.port}`;
+    expect((await fetch(`${base}/healthz`)).status).to.equal(200);
+    running.child.kill('SIGTERM');
+    await running.exited;
+    let refused = false;
+    for (let waited = 0; !refused && waited < 10_000; waited += 100) {
+      refused = await fetch(`${base}/healthz`).then(
+        () => false,
+        () => true,
+      );
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(refused, 'the server still answers after npm got SIGTERM').to.equal(true);
+    expect(running.lines().map((line) => line['message'])).to.include('stopped');
+  });
+
   it('exits 0 on SIGTERM under the tsx CLI too (tsx src/main.ts), which relays the signal to its node child', async () => {
     running = await startChild(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], dataDir);
     const signalledAt = Date.now();

@@ -119,7 +119,7 @@ describe('episode_actions read model', () => {
     expect(h.docs(EPISODE_ACTIONS).map((doc) => doc['user'])).to.deep.equal([bob.user]);
   });
 
-  it('after retention, keeps the retained actions plus each play status, and equals a rebuild', () => {
+  it('after retention, keeps the retained actions plus the play status of each episode they no longer cover, and equals a rebuild', () => {
     const withUrl = (guid: string) => events.play(alice, guid, FEED_A, { enclosure: { url: `https://cdn.example.com/${guid}.mp3` } });
     const history = [gp.download(alice, 'e1'), withUrl('e1'), withUrl('e2'), gp.download(alice, 'e3'), events.play(alice, 'e3'), events.play(alice, 'e4')];
     // Revisions 0-2 are truncated by the checkpoint at revision 6.
@@ -135,11 +135,22 @@ describe('episode_actions read model', () => {
       ['play', 'e4', 15],
       ['play', 'e1', 20],
       ['play', 'e2', 20],
-      ['play', 'e3', 20],
-      ['play', 'e4', 20],
     ]);
     // Without a URL named, readers resolve it (src/services/gpodder-episodes.ts).
     const e4 = live(EPISODE_ACTIONS).find(({ doc }) => doc['guid'] === 'e4')!.doc['action'] as Doc;
     expect(e4['episode']).to.equal('');
+  });
+
+  it('after an erasure (a checkpoint that truncates nothing), each kept play is listed once', () => {
+    const history = [events.play(alice, 'e1'), events.play(alice, 'e2'), gp.download(alice, 'e3')];
+    const numbered = history.map((event, i) => ({ event, revision: i, seq: 10 + i }));
+    const cp = { event: checkpoint(alice, history, 0), revision: 3, seq: 20 };
+    const docs = project(episodeActionsProjection, [...numbered, cp])(EPISODE_ACTIONS);
+    const actions = docs.map(({ doc }) => [(doc['action'] as Doc)['action'], doc['guid']]);
+    expect(actions).to.have.deep.members([
+      ['play', 'e1'],
+      ['play', 'e2'],
+      ['download', 'e3'],
+    ]);
   });
 });

@@ -158,7 +158,7 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
       expect(stateOf(after), `state of ${user}`).to.deep.equal(checkpointState(stateOf(originals), new Date(now), RETENTION.forgetTombstonesAfterDays));
     }
     // Admins see each copy with its original's revision and recorded time.
-    const inspection = await inspectStream(stores.eventStore, { id: 'cat', username: 'cat', passwordHash: '', createdAt: new Date(START).toISOString(), disabled: false });
+    const inspection = await inspectStream(stores.eventStore, { id: 'cat', username: 'cat', passwordHash: '', createdAt: new Date(START).toISOString(), disabled: false, deleting: false });
     expect(inspection.truncate_before).to.equal(String(before.cat.at(-1)!.revision + 1n));
     expect(inspection.events[0]!.rewritten_from).to.deep.equal({ revision: '0', recorded_at: before.cat[0]!.recordedAt.toISOString() });
     expect(inspection.events.at(-1)!.rewritten_from).to.equal(null);

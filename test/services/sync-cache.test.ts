@@ -167,7 +167,7 @@ class Scenario {
   now = START + 100 * DAY;
   readonly clock = () => new Date(this.now);
   readonly cache = new UserStateCache(10_000);
-  readonly user: Principal = { userId: randomUUID(), username: 'alice', tokenId: null };
+  user: Principal = { userId: randomUUID(), username: 'alice', tokenId: null };
   readonly cursors: bigint[] = [];
   readonly lastCursor = new Map<string, string>();
   readonly requestIds: string[] = [];
@@ -222,6 +222,9 @@ class Scenario {
         return;
       case 'delete_account':
         await this.me.deleteAccount(this.user);
+        // The deleted user can never write again (its stream is tombstoned): the scenario goes
+        // on as a new account under the freed username.
+        this.user = { userId: randomUUID(), username: this.user.username, tokenId: null };
         return;
     }
   }
@@ -379,7 +382,7 @@ describe('sync from the cache of folded users', function () {
       steps: [sync(), sync({ tasks: [{ type: 'remove', scope: { rss_source_feed: FEEDS[0]! }, at: 1 }] }), sync({ since: 'none' })],
     },
     {
-      name: 'account deletion, then the same user syncing again (the stream reads as not found)',
+      name: 'account deletion, then a new account of the same name syncing',
       steps: [sync(), { kind: 'delete_account' }, sync({ since: 'none' }), sync()],
     },
     {
@@ -441,6 +444,22 @@ describe('UserStateCache', function () {
       expect(cache.stats().records, `after ${event.type}`).to.equal(totalRecords(recordCounts(user)));
     }
     expect(cache.stats().records).to.equal(1 + 1 + 2 + 2); // the entry, the play left, a playlist with one item, two sync ids
+  });
+
+  it('counts gpodder devices and settings in the budget, settings by their size', () => {
+    const cache = new UserStateCache(1000);
+    const stamp = { timestamp: '2026-01-02T00:00:00.000Z', user: 'u' };
+    const events: StateEvent[] = [
+      ...Array.from({ length: 5 }, (_, n): StateEvent => ({ ...stamp, id: `d${n}`, type: 'device', object: null, data: { device_id: `dev${n}`, caption: 'x'.repeat(100) } })),
+      { ...stamp, id: 's1', type: 'setting', object: null, data: { scope: 'account', set: { big: 'y'.repeat(10_000) }, remove: [] } },
+    ];
+    const user = foldOnto(emptyFoldedUser(), events.map((event, index) => ({ event, revision: BigInt(index), position: { commit: BigInt(index + 1), prepare: BigInt(index + 1) } })));
+    cache.set('u', { folded: user, metaRevision: 'no_stream' });
+    // The entry, five devices, and the settings: one record plus one per 512 bytes of JSON.
+    expect(cache.stats().records).to.be.at.least(1 + 5 + 1 + Math.ceil(10_000 / 512));
+    const small = new UserStateCache(10);
+    small.set('u', { folded: user, metaRevision: 'no_stream' });
+    expect(small.get('u'), 'heavier than the whole budget').to.equal(undefined);
   });
 
   it('keeps no entry heavier than the whole budget, and never a user older than the one kept', () => {

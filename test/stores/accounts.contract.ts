@@ -49,6 +49,7 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
         passwordHash: 'scrypt$hash-of-alice',
         createdAt: '2024-01-01T00:00:00.000Z',
         disabled: false,
+        deleting: false,
       });
       expect(await store.findById(created.id)).to.deep.equal(created);
       expect(await store.findByUsername(created.username)).to.deep.equal(created);
@@ -107,12 +108,22 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect(await store.findById(grace.id)).to.deep.equal(grace);
     });
 
+    it('markDeleting: the account reads as deleting and disabled, and an admin cannot enable it again', async function () {
+      const created = await account('ivy');
+      expect(created.deleting).to.equal(false);
+      await store.markDeleting(created.id);
+      expect(await store.findById(created.id)).to.deep.equal({ ...created, disabled: true, deleting: true });
+      await store.setDisabled(created.id, false);
+      expect((await store.findByUsername(created.username))?.disabled).to.equal(true);
+      expect((await store.listAccounts()).find((listed) => listed.id === created.id)?.deleting).to.equal(true);
+    });
+
     it('stores tokens by secret hash: find, list in creation order, touch', async function () {
       const user = await account('erin');
       const laptop = await token(user.id, 'laptop', '2024-02-02T00:00:00.000Z');
       const phone = await token(user.id, 'phone', '2024-02-01T00:00:00.000Z');
       const unlabelled = await token(user.id, null, '2024-02-03T00:00:00.000Z');
-      const common = { userId: user.id, kind: 'token', parentId: null, lastUsedAt: null } as const;
+      const common = { userId: user.id, kind: 'token', parentId: null, lastUsedAt: null, expiresAt: null } as const;
       const laptopRecord: TokenRecord = { ...common, id: laptop.id, label: 'laptop', createdAt: '2024-02-02T00:00:00.000Z' };
       const phoneRecord: TokenRecord = { ...common, id: phone.id, label: 'phone', createdAt: '2024-02-01T00:00:00.000Z' };
       const unlabelledRecord: TokenRecord = { ...common, id: unlabelled.id, label: null, createdAt: '2024-02-03T00:00:00.000Z' };

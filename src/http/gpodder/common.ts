@@ -4,7 +4,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { gpodderDeviceId } from '../../domain/gpodder.js';
 import { GpodderInputError } from '../../services/gpodder.js';
 import { EpisodeActionsBusyError } from '../../services/gpodder-episodes.js';
-import { HttpError, notFound } from '../errors.js';
+import { HttpError, notFound, rejectInvalidUtf8 } from '../errors.js';
 import { parseInput } from '../validate.js';
 
 /**
@@ -27,10 +27,10 @@ export function deviceIdOf(value: string): string {
  * JSON whatever the Content-Type: urllib (gPodder) posts JSON labelled
  * `application/x-www-form-urlencoded`, others say `text/plain`. Scalars are still refused.
  */
-export const jsonBody = (limit: string): RequestHandler => express.json({ limit, type: () => true, strict: true });
+export const jsonBody = (limit: string): RequestHandler => express.json({ limit, type: () => true, strict: true, verify: rejectInvalidUtf8 });
 
 /** Raw text (the simple API's OPML / TXT / JSON lists), whatever the Content-Type. */
-export const textBody = (limit: string): RequestHandler => express.text({ limit, type: () => true });
+export const textBody = (limit: string): RequestHandler => express.text({ limit, type: () => true, verify: rejectInvalidUtf8 });
 
 /** Service errors that are the client's doing, as HTTP errors (the app's handler renders them). */
 export const gpodderErrors: ErrorRequestHandler = (error: unknown, _req, _res, next) => {

@@ -10,6 +10,8 @@ import type { GpodderAuth } from '../../services/gpodder-auth.js';
 import type { GpodderService } from '../../services/gpodder.js';
 import type { GpodderEpisodeService } from '../../services/gpodder-episodes.js';
 import { gpodderAuthRouter, gpodderUser } from './auth.js';
+import { limitAuthentication } from '../rate-limit.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { gpodderErrors } from './common.js';
 import { devicesRouter } from './devices.js';
 import { episodesRouter } from './episodes.js';
@@ -34,11 +36,13 @@ export interface GpodderDependencies {
   /** The Nextcloud gPodder Sync API and its Login Flow v2 (src/http/nextcloud). */
   readonly nextcloud: NextcloudService;
   readonly loginFlows: LoginFlowService;
+  /** Limits per credential and address (src/http/rate-limit.ts); none without it. */
+  readonly limiter?: RateLimiter | undefined;
 }
 
 export function gpodderRouter(deps: GpodderDependencies): Router {
   const router = Router();
-  const authenticated = gpodderUser(deps.auth, deps.accounts);
+  const authenticated = limitAuthentication(deps.limiter, gpodderUser(deps.auth, deps.accounts));
   router.use(gpodderAuthRouter(deps.auth, authenticated));
   router.use(devicesRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(subscriptionsRouter(deps.service, authenticated, deps.bodyLimit));
@@ -50,7 +54,7 @@ export function gpodderRouter(deps: GpodderDependencies): Router {
   router.use('/static', pageHeaders, staticFiles);
   // The grant page has the site's header, and knows a signed-in visitor (to fill in the username).
   router.use(loginFlowRouter(deps.loginFlows, [pageHeaders, webContext(deps.accounts)]));
-  router.use(nextcloudRouter(deps.nextcloud, gpodderUser(deps.auth, deps.accounts, { sessions: false }), deps.bodyLimit));
+  router.use(nextcloudRouter(deps.nextcloud, limitAuthentication(deps.limiter, gpodderUser(deps.auth, deps.accounts, { sessions: false })), deps.bodyLimit));
   router.use(gpodderErrors);
   return router;
 }

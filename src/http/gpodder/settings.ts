@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
-import { LIMITS, SETTING_SCOPES, boundedString, httpUrl } from '../../domain/events.js';
+import { LIMITS, SETTING_SCOPES, boundedJson, boundedString, httpUrl } from '../../domain/events.js';
 import type { SettingScope } from '../../domain/events.js';
 import type { SettingsTarget } from '../../domain/gpodder-state.js';
 import { gpodderDeviceId } from '../../domain/gpodder.js';
@@ -21,7 +21,7 @@ const settingKey = boundedString(LIMITS.id).min(1, 'must not be empty');
 
 const settingsBody = z
   .object({
-    set: z.record(settingKey, z.json()).default({}),
+    set: z.record(settingKey, boundedJson).default({}),
     remove: z.array(settingKey).max(MAX_KEYS).default([]),
   })
   .refine((body) => Object.keys(body.set).length <= MAX_KEYS, { message: `at most ${MAX_KEYS} settings at once`, path: ['set'] });

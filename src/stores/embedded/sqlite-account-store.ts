@@ -9,6 +9,7 @@ interface AccountRow {
   password_hash: string;
   created_at: string;
   disabled: number;
+  deleting: number;
 }
 
 interface TokenRow {
@@ -19,6 +20,7 @@ interface TokenRow {
   parent_id: string | null;
   created_at: string;
   last_used_at: string | null;
+  expires_at: string | null;
 }
 
 interface LoginFlowRow {
@@ -37,7 +39,8 @@ const toAccount = (row: AccountRow): Account => ({
   username: row.username,
   passwordHash: row.password_hash,
   createdAt: row.created_at,
-  disabled: row.disabled !== 0,
+  disabled: row.disabled !== 0 || row.deleting !== 0,
+  deleting: row.deleting !== 0,
 });
 
 const toToken = (row: TokenRow): TokenRecord => ({
@@ -48,6 +51,7 @@ const toToken = (row: TokenRow): TokenRecord => ({
   parentId: row.parent_id,
   createdAt: row.created_at,
   lastUsedAt: row.last_used_at,
+  expiresAt: row.expires_at,
 });
 
 const toLoginFlow = (row: LoginFlowRow): LoginFlow => ({
@@ -91,13 +95,16 @@ export class SqliteAccountStore implements AccountStore {
       );
     `);
     // Columns added after the first release: data directories made before them gain them here.
+    const accountColumns = new Set((db.prepare('PRAGMA table_info(accounts)').all() as { name: string }[]).map((column) => column.name));
+    if (!accountColumns.has('deleting')) db.exec('ALTER TABLE accounts ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0');
     const columns = new Set((db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[]).map((column) => column.name));
     if (!columns.has('kind')) db.exec("ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token'");
     if (!columns.has('parent_id')) db.exec('ALTER TABLE tokens ADD COLUMN parent_id TEXT');
+    if (!columns.has('expires_at')) db.exec('ALTER TABLE tokens ADD COLUMN expires_at TEXT');
     db.exec('CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent_id) WHERE parent_id IS NOT NULL');
   }
 
-  async createAccount(account: Omit<Account, 'disabled'>): Promise<Account> {
+  async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
     try {
       this.db
         .prepare('INSERT INTO accounts (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)')
@@ -108,7 +115,7 @@ export class SqliteAccountStore implements AccountStore {
       }
       throw error;
     }
-    return { ...account, disabled: false };
+    return { ...account, disabled: false, deleting: false };
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
@@ -133,6 +140,10 @@ export class SqliteAccountStore implements AccountStore {
     this.db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?').run(passwordHash, id);
   }
 
+  async markDeleting(id: string): Promise<void> {
+    this.db.prepare('UPDATE accounts SET deleting = 1 WHERE id = ?').run(id);
+  }
+
   async deleteAccount(id: string): Promise<void> {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM tokens WHERE user_id = ?').run(id);
@@ -142,8 +153,8 @@ export class SqliteAccountStore implements AccountStore {
 
   async createToken(token: NewToken): Promise<void> {
     this.db
-      .prepare('INSERT INTO tokens (id, user_id, secret_hash, kind, label, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(token.id, token.userId, token.secretHash, token.kind ?? 'token', token.label, token.parentId ?? null, token.createdAt);
+      .prepare('INSERT INTO tokens (id, user_id, secret_hash, kind, label, parent_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(token.id, token.userId, token.secretHash, token.kind ?? 'token', token.label, token.parentId ?? null, token.createdAt, token.expiresAt ?? null);
   }
 
   async findToken(secretHash: string): Promise<TokenRecord | undefined> {

@@ -7,7 +7,8 @@ import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
 import type { BackgroundCommitter, Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
 import { TransactionThread, type TransactionPlan } from './transaction-thread.js';
-import { LeaseNotHeldError, indexName, indexSpec, mergeSpecs } from '../read-model.js';
+import { isDeadLocalOwner } from '../lease-owner.js';
+import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -34,6 +35,17 @@ function sqlValue(value: Scalar | string | number): string | number | null {
 /** A partial index's filter value as SQL text (values are checked by indexName: no quotes in them). */
 function sqlLiteral(value: string | boolean): string {
   return typeof value === 'boolean' ? String(Number(value)) : `'${value}'`;
+}
+
+/**
+ * SQLite's JSON functions (the index expressions) refuse some documents JSON.stringify makes,
+ * e.g. nested deeper than 1,000 levels: the same commit would fail forever, so say so
+ * (the projector parks the event rather than retry it).
+ */
+function documentRefused(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/malformed JSON|JSON cannot hold/i.test(message)) return new InvalidDocumentError(`the read-model store refused a document: ${message}`);
+  return error instanceof Error ? error : new Error(message);
 }
 
 interface DocRow {
@@ -192,11 +204,15 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   commitAllSync(commits: readonly ProjectionCommit[], options: CommitOptions = {}): void {
     const plan = this.commitPlan(commits);
-    this.db.transaction(() => {
-      if (options.leaseOwner !== undefined) this.checkLeases(commits, options.leaseOwner, Date.now());
-      const statements = plan.statements.map((sql) => this.statement(sql));
-      for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
-    })();
+    try {
+      this.db.transaction(() => {
+        if (options.leaseOwner !== undefined) this.checkLeases(commits, options.leaseOwner, Date.now());
+        const statements = plan.statements.map((sql) => this.statement(sql));
+        for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
+      })();
+    } catch (error) {
+      throw documentRefused(error);
+    }
   }
 
   /**
@@ -268,7 +284,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         } catch (error) {
           return Promise.reject(error instanceof Error ? error : new Error(String(error)));
         }
-        return thread.run(plan);
+        return thread.run(plan).catch((error: unknown) => Promise.reject(documentRefused(error)));
       },
       close: async () => {
         await thread.stop();
@@ -312,13 +328,29 @@ export class SqliteReadModelStore implements ReadModelStore {
     })();
   }
 
+  /**
+   * A lease is taken when it is ours, has expired, or its holder is a process of this host that
+   * died (see lease-owner.ts): a restarted process resumes projecting at once.
+   */
   private acquireLease(name: string, owner: string, ttlMs: number, now: number): boolean {
+    const holder = this.statement('SELECT owner FROM rm_leases WHERE name = ?').get(name) as { owner: string } | undefined;
+    if (holder && holder.owner !== owner && isDeadLocalOwner(holder.owner)) {
+      return this.statement('UPDATE rm_leases SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?').run(owner, now + ttlMs, name, holder.owner).changes > 0;
+    }
     const result = this.statement(
       `INSERT INTO rm_leases (name, owner, expires_at) VALUES (?, ?, ?)
        ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
        WHERE rm_leases.owner = excluded.owner OR rm_leases.expires_at < ?`,
     ).run(name, owner, now + ttlMs, now);
     return result.changes > 0;
+  }
+
+  async liveLeases(names: readonly string[]): Promise<boolean[]> {
+    const now = Date.now();
+    return names.map((name) => {
+      const row = this.statement('SELECT owner, expires_at FROM rm_leases WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
+      return row !== undefined && row.expires_at >= now && !isDeadLocalOwner(row.owner);
+    });
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {

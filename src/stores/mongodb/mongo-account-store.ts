@@ -23,6 +23,7 @@ interface AccountShape {
   passwordHash: string;
   createdAt: string;
   disabled: boolean;
+  deleting?: boolean;
 }
 
 interface TokenShape {
@@ -35,6 +36,7 @@ interface TokenShape {
   parentId?: string | null;
   createdAt: string;
   lastUsedAt: string | null;
+  expiresAt?: string | null;
 }
 
 interface LoginFlowShape {
@@ -63,7 +65,8 @@ const toAccount = (raw: AccountShape): Account => ({
   username: raw.username,
   passwordHash: raw.passwordHash,
   createdAt: raw.createdAt,
-  disabled: raw.disabled,
+  disabled: raw.disabled || raw.deleting === true,
+  deleting: raw.deleting === true,
 });
 
 const toToken = (raw: TokenShape): TokenRecord => ({
@@ -74,6 +77,7 @@ const toToken = (raw: TokenShape): TokenRecord => ({
   parentId: raw.parentId ?? null,
   createdAt: raw.createdAt,
   lastUsedAt: raw.lastUsedAt,
+  expiresAt: raw.expiresAt ?? null,
 });
 
 /** A duplicate key on the username index (not on `_id`, which is a different bug). */
@@ -124,7 +128,7 @@ export class MongoAccountStore implements AccountStore {
     ]);
   }
 
-  async createAccount(account: Omit<Account, 'disabled'>): Promise<Account> {
+  async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
     await this.init();
     try {
       await this.accounts.insertOne({
@@ -138,7 +142,7 @@ export class MongoAccountStore implements AccountStore {
       if (isUsernameDuplicate(error)) throw new UsernameTakenError(account.username);
       throw error;
     }
-    return { ...account, disabled: false };
+    return { ...account, disabled: false, deleting: false };
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
@@ -171,6 +175,11 @@ export class MongoAccountStore implements AccountStore {
     await this.accounts.updateOne({ _id: id }, { $set: { passwordHash } });
   }
 
+  async markDeleting(id: string): Promise<void> {
+    await this.init();
+    await this.accounts.updateOne({ _id: id }, { $set: { deleting: true } });
+  }
+
   /**
    * Tokens, then the account, then tokens again (one created meanwhile by a login that had
    * already checked the password). Not a transaction: a crash in between leaves either an
@@ -195,6 +204,7 @@ export class MongoAccountStore implements AccountStore {
       parentId: token.parentId ?? null,
       createdAt: token.createdAt,
       lastUsedAt: null,
+      expiresAt: token.expiresAt ?? null,
     });
   }
 
