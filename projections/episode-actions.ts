@@ -1,5 +1,5 @@
 /**
- * `episode_actions` read model (SPEC 10): the user's episode actions as gpodder clients read
+ * `episode_actions` read model (docs/design.md, "Clients and their APIs"): the user's episode actions as gpodder clients read
  * them, one document per event, stamped with its `$all` position (`seq`), which is what
  * `GET /api/2/episodes/{u}.json?since=` pages by. Native `play` and `position` events appear
  * here too, so gpodder clients see what native clients did.
@@ -7,7 +7,7 @@
  * Documents are keyed by event id, and an uploaded action's event id is derived from the
  * action (src/domain/gpodder.ts): the upload checks these ids to ignore exact duplicates.
  *
- * Retention (SPEC 7): a checkpoint that truncates the stream drops the documents of the
+ * Retention (docs/design.md, "Retention"): a checkpoint that truncates the stream drops the documents of the
  * removed events, and carries each retained play status whose episode has no action left as
  * one `play` action, so a device syncing from 0 afterwards still learns every position (once),
  * and a rebuild from the retained stream gives the same documents as the live projection.

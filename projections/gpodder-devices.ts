@@ -1,5 +1,5 @@
 /**
- * `gpodder_devices` read model (SPEC 6, 10): the user's gpodder devices, sync groups and
+ * `gpodder_devices` read model (docs/design.md, "Read models", 10): the user's gpodder devices, sync groups and
  * settings, one document per device, per settings scope, and one for the sync groups. Kept
  * equal to the domain fold (src/domain/gpodder-state.ts through state.ts): the projection loads
  * the user's documents, runs the domain's `evolve` on them and writes back what changed.

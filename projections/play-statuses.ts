@@ -1,4 +1,4 @@
-/** `play_statuses` read model: one document per user and episode (SPEC 6). */
+/** `play_statuses` read model: one document per user and episode (docs/design.md, "Read models"). */
 import { episodeKey } from '../src/domain/state.js';
 import { defineUserRecordProjection } from './user-records.js';
 

@@ -1,5 +1,5 @@
 /**
- * `podcast_popularity` and `episode_popularity` read models (SPEC 4, 6).
+ * `podcast_popularity` and `episode_popularity` read models (docs/design.md, "Privacy", 6).
  *
  * Counts: an episode's `plays` is the number of users who played it, `likes` the number of
  * users who have it saved in at least one playlist; a podcast's counts are the sums over its
@@ -309,7 +309,7 @@ function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocC
 }
 
 /**
- * `roll_stats` (SPEC 7): recompute one podcast's and its episodes' popularity from the
+ * `roll_stats` (docs/design.md, "Retention"): recompute one podcast's and its episodes' popularity from the
  * contributions (the same counting and ranking as live events) and take the descriptive
  * fields the event carries, so a rebuild after retention ends with the same documents.
  */

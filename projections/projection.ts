@@ -18,7 +18,7 @@ import type { UserState } from '../src/domain/state.js';
 import type { Position } from '../src/stores/event-store.js';
 import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
 
-/** A checkpoint (SPEC 7): the user's state, a source of truth for every projection. */
+/** A checkpoint (docs/design.md, "Retention"): the user's state, a source of truth for every projection. */
 export interface CheckpointEvent {
   readonly type: 'checkpoint';
   readonly id: string;
@@ -38,7 +38,7 @@ export interface CheckpointData {
   readonly reason: 'retention' | 'erasure';
 }
 
-/** `roll_stats` (SPEC 7): recompute one podcast's popularity; carries its descriptive fields. */
+/** `roll_stats` (docs/design.md, "Retention"): recompute one podcast's popularity; carries its descriptive fields. */
 export interface RollStatsEvent {
   readonly type: 'roll_stats';
   readonly id: string;
@@ -77,7 +77,7 @@ export interface ProjectedEvent {
 }
 
 export interface ProjectionContext {
-  /** The deployment's default privacy (SPEC 4). */
+  /** The deployment's default privacy (docs/design.md, "Privacy"). */
   readonly defaultPrivacy: Privacy;
 }
 

@@ -1,5 +1,5 @@
 /**
- * `public_events` read model (SPEC 4): the users' activity as the public may see it.
+ * `public_events` read model (docs/design.md, "Privacy"): the users' activity as the public may see it.
  * - public: the event with the user's username;
  * - anonymous: the event with no trace of identity (no user, no device, a document id that
  *   is the event's random UUID);

@@ -1,6 +1,6 @@
 /**
  * `retention_index` read model (internal): for each user, when the store recorded the oldest
- * event still in their stream, so the retention pass (SPEC 7) finds the users with events
+ * event still in their stream, so the retention pass (docs/design.md, "Retention") finds the users with events
  * older than 45 days without scanning every stream. Also: users with a `remove` not carried out
  * yet, and users whose stream an EventStoreDB erasure rewrote (`rewritten_before`: the `$tb` the
  * rewrite sets), which each pass checks until the user's next checkpoint, so a rewrite whose

@@ -1,4 +1,4 @@
-/** `subscriptions` read model: one document per user and feed (SPEC 6). */
+/** `subscriptions` read model: one document per user and feed (docs/design.md, "Read models"). */
 import { defineUserRecordProjection } from './user-records.js';
 
 export const SUBSCRIPTIONS = 'subscriptions';

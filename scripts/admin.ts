@@ -1,5 +1,5 @@
 /**
- * The admin CLI (SPEC 1, 11): `npm run admin -- <command>`. Works on whichever stores the
+ * The admin CLI (docs/operations.md): `npm run admin -- <command>`. Works on whichever stores the
  * environment configures (DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL), through the
  * ports, with the same modules as the admin HTTP API (src/admin).
  *

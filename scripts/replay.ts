@@ -1,5 +1,5 @@
 /**
- * Replays projections from the event store (SPEC 11): `npm run replay [-- --projection NAME]`.
+ * Replays projections from the event store (docs/operations.md): `npm run replay [-- --projection NAME]`.
  *
  * Resets the chosen read models (default: all) and rebuilds them from `$all` to the head, with
  * a progress bar, through the same code as the tests and the rebuild benchmark

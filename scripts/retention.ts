@@ -1,5 +1,5 @@
 /**
- * `npm run retention -- [--now <ISO time>] [--json]`: one retention pass (SPEC 7), the same
+ * `npm run retention -- [--now <ISO time>] [--json]`: one retention pass (docs/design.md, "Retention"), the same
  * pass the scheduled job runs every 15 minutes, as of the given time (default: now). For
  * operators (run it now rather than wait) and tests (a pass as of a simulated day).
  *

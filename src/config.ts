@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment, validated by zod at start (SPEC 11). A bad value stops
+ * Configuration from the environment, validated by zod at start (docs/operations.md). A bad value stops
  * the process with a message naming the variable.
  */
 import { z } from 'zod';

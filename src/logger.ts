@@ -1,5 +1,5 @@
 /**
- * winston logger: JSON in production, readable lines in development (SPEC 11).
+ * winston logger: JSON in production, readable lines in development (docs/operations.md).
  *
  * Every line logged while a request is being handled carries that request's id, wherever in
  * the code it is logged from: the HTTP layer runs each request inside {@link logContext}

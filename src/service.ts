@@ -42,7 +42,7 @@ export interface Service {
   readonly projector: Projector;
   /** The projector's thread, when one was started (PROJECTOR=thread, the default). */
   readonly projectorThread: ProjectorThread | undefined;
-  /** The retention pass (SPEC 7) and erasure (SPEC 8). */
+  /** The retention pass (docs/design.md, "Retention") and erasure (docs/design.md, "Erasure"). */
   readonly retention: RetentionService;
   /** Feed fetching and the `podcasts` read model (docs/design.md, "Feeds"). */
   readonly feeds: FeedService;
@@ -156,7 +156,7 @@ export async function startService(
       : {}),
   });
 
-  // The retention job (SPEC 7) on Agenda, in every worker (the job's lock lets one run at a time).
+  // The retention job (docs/design.md, "Retention") on Agenda, in every worker (the job's lock lets one run at a time).
   if (options.runScheduler !== false) {
     try {
       scheduler = await startScheduler({

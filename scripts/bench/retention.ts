@@ -1,5 +1,5 @@
 /**
- * One retention pass (SPEC 7) over a realistic store: 10,000 users × 200 events recorded over
+ * One retention pass (docs/design.md, "Retention") over a realistic store: 10,000 users × 200 events recorded over
  * 100 days (the shared listening workload, scripts/bench/workload.ts, written through the
  * embedded store with an injected clock), read models projected, then one pass as of day 100,
  * timed. About 55 of the 100 days are past the 45-day mark, so every user with any event before

@@ -11,7 +11,7 @@
  * into the read models (reported), so the resyncs are measured in steady state rather than
  * competing with that one-off catch-up for the CPU.
  *
- * Every resync posts the client's *whole* state, as SPEC 5 describes ("a client posts its
+ * Every resync posts the client's *whole* state, as docs/design.md, "Sync" describes ("a client posts its
  * state") — the worst case; a client sending only its changes is cheaper. Each request waits
  * for its answer, which includes read-your-writes (the read models reach the new events).
  *

@@ -1,5 +1,5 @@
 /**
- * Event vocabulary (SPEC 3): the envelope every event carries and a zod schema per type.
+ * Event vocabulary (docs/design.md, "Events and streams"): the envelope every event carries and a zod schema per type.
  * Pure: no I/O. These schemas validate API input *and* describe what is stored, so there is
  * one source of truth for the shape of an event.
  */
@@ -230,7 +230,7 @@ export const syncData = z
   })
   .strict();
 
-// ---- gpodder.net API v2 (SPEC 10): episode actions, devices, sync groups, settings -------
+// ---- gpodder.net API v2 (docs/design.md, "Clients and their APIs"): episode actions, devices, sync groups, settings -------
 
 /**
  * gpodder's `download`, `delete` and `new` actions. Its `play` maps onto `play` when it carries
@@ -351,7 +351,7 @@ export const actionInput = z.discriminatedUnion('type', [
 ]);
 export type ActionInput = z.infer<typeof actionInput>;
 
-// ---- system events (SPEC 7) -------------------------------------------------------------
+// ---- system events (docs/design.md, "Retention") -------------------------------------------------------------
 
 export const SYSTEM_EVENT_TYPES = ['snapshot', 'checkpoint', 'roll_stats'] as const;
 export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];

@@ -1,5 +1,5 @@
 /**
- * The parts of a user's state that the gpodder.net API adds (SPEC 10): devices, sync groups
+ * The parts of a user's state that the gpodder.net API adds (docs/design.md, "Clients and their APIs"): devices, sync groups
  * and settings. Pure reducers, called by the fold in state.ts, so they travel in checkpoints
  * and survive retention like every other part of the state.
  *

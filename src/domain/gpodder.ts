@@ -1,5 +1,5 @@
 /**
- * The gpodder.net API v2 (SPEC 10) in terms of this service's events. Pure: input schemas,
+ * The gpodder.net API v2 (docs/design.md, "Clients and their APIs") in terms of this service's events. Pure: input schemas,
  * URL sanitising, timestamps, gpodder episode actions ↔ events, subscription decisions.
  *
  * Identity and mapping:

@@ -1,5 +1,5 @@
 /**
- * Retention and erasure decisions (SPEC 7, 8). Pure.
+ * Retention and erasure decisions (docs/design.md, "Retention", 8). Pure.
  */
 import type { EventObject } from './events.js';
 import type { UserState } from './state.js';

@@ -116,7 +116,7 @@ export function recordAt<T>(records: Readonly<Record<string, T>>, key: string): 
   return record !== undefined && key in Object.prototype && !Object.hasOwn(records, key) ? undefined : record;
 }
 
-/** Effective privacy of an event about `feed` (SPEC 4): feed override, account, default. */
+/** Effective privacy of an event about `feed` (docs/design.md, "Privacy"): feed override, account, default. */
 export function effectivePrivacy(privacy: PrivacyState, feed: string | null, deploymentDefault: Privacy): Privacy {
   return (feed !== null ? recordAt(privacy.feeds, feed) : undefined) ?? privacy.account ?? deploymentDefault;
 }
@@ -325,7 +325,7 @@ export function scopeCovers(scope: EventObject | null, feed: string, guid?: stri
 }
 
 /**
- * Erasure (SPEC 8): drop the scope's listening data. The account-wide privacy choice is not
+ * Erasure (docs/design.md, "Erasure"): drop the scope's listening data. The account-wide privacy choice is not
  * listening data and stays; a per-feed override of an erased feed goes, since the events that
  * set it name the feed and are erased with it.
  */

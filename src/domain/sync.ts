@@ -1,5 +1,5 @@
 /**
- * Sync (SPEC 5): a client posts its whole state; the server emits one event per difference.
+ * Sync (docs/design.md, "Sync"): a client posts its whole state; the server emits one event per difference.
  * Pure: ids and the clock come in through the context.
  *
  * Every rule compares the client's record with the server's and emits an event only when the
@@ -184,7 +184,7 @@ export interface SyncContext extends ActionContext {
 /**
  * The events one sync request adds, in this order:
  *
- * 1. the tasks, sorted by timestamp (stable), as SPEC 5 asks;
+ * 1. the tasks, sorted by timestamp (stable), as docs/design.md, "Sync" asks;
  * 2. the differences, computed against the state *as the tasks leave it*: subscriptions,
  *    then play statuses, then playlists (each playlist's own event before its items).
  *
@@ -219,7 +219,7 @@ function latest(a: string, b: string | null | undefined): string {
 }
 
 /**
- * SPEC 5 subscription rules. The client is subscribed when it has no unsubscribe date or
+ * docs/design.md, "Sync" subscription rules. The client is subscribed when it has no unsubscribe date or
  * subscribed later, unsubscribed when it unsubscribed later, and neither on a tie (rule 4).
  * The server side uses {@link isSubscribed} (a null subscribe date counts as unsubscribed).
  */
@@ -344,7 +344,7 @@ export function syncCounts(events: readonly UserEvent[]): SyncCounts {
   return counts;
 }
 
-/** The `sync` event that closes the append of one sync request (SPEC 3, 5). */
+/** The `sync` event that closes the append of one sync request (docs/design.md, "Events and streams", 5). */
 export function syncClosingEvent(
   request: Pick<SyncRequest, 'device' | 'request_id'>,
   counts: SyncCounts,

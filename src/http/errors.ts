@@ -1,5 +1,5 @@
 /**
- * Error responses (SPEC 9): JSON `{error, message, details}`. Bad input is always a 4xx that
+ * Error responses (docs/design.md, "Clients and their APIs"): JSON `{error, message, details}`. Bad input is always a 4xx that
  * names the field; only real faults are 500s, and those never echo internals.
  */
 import { isUtf8 } from 'node:buffer';

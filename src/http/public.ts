@@ -1,5 +1,5 @@
 /**
- * Public, unauthenticated views (SPEC 4, 9): `GET /v1/public/events`, `/v1/popular/podcasts`,
+ * Public, unauthenticated views (docs/design.md, "Privacy", 9): `GET /v1/public/events`, `/v1/popular/podcasts`,
  * `/v1/popular/episodes`. They only ever read documents that the projections have already
  * filtered by each user's current privacy choice.
  */

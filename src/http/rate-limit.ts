@@ -1,5 +1,5 @@
 /**
- * Rate limiting (SPEC 9: 429): token buckets keyed by credential and by client address, so
+ * Rate limiting (docs/design.md, "Clients and their APIs": 429): token buckets keyed by credential and by client address, so
  * password and token guessing is slowed and one client cannot starve the others.
  *
  * - A request without credentials is charged to its client address ({@link limitByAddress}).

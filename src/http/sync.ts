@@ -1,4 +1,4 @@
-/** `POST /v1/sync` (SPEC 5). Its body may be large (a full first sync), so it has its own limit. */
+/** `POST /v1/sync` (docs/design.md, "Sync"). Its body may be large (a full first sync), so it has its own limit. */
 import express, { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { syncRequest } from '../domain/sync.js';
@@ -17,7 +17,7 @@ export const syncRoutes = {
     method: 'post',
     path: '/v1/sync',
     tag: 'sync',
-    summary: "Sync a device's state (SPEC 5)",
+    summary: "Sync a device's state (the sync rules of docs/design.md)",
     description:
       'The server emits one event per difference and a closing `sync` event in one atomic append, then answers every record changed after `since` with a new cursor. The same `request_id` again adds nothing. Bodies up to 32 MB; the list limits are in the schema.',
     auth: 'bearer',

@@ -1,5 +1,5 @@
 /**
- * The retention job (SPEC 7): Agenda runs {@link RetentionPass.run} every 15 minutes.
+ * The retention job (docs/design.md, "Retention"): Agenda runs {@link RetentionPass.run} every 15 minutes.
  *
  * Storage follows the read model: READ_MODEL=mongodb keeps Agenda's jobs in the collection
  * `agendaJobs` of the read-model database (`@agendajs/mongo-backend`), otherwise they live in

@@ -1,4 +1,4 @@
-/** From a stored event to what projections see (SPEC 6, 7). */
+/** From a stored event to what projections see (docs/design.md, "Read models", 7). */
 import { isUserEventType, streams, userIdFromStream } from '../domain/events.js';
 import { FEED_EVENT_TYPES, FEED_STREAM_PREFIX } from '../domain/feeds.js';
 import type { RecordedEvent } from '../stores/event-store.js';

@@ -1,5 +1,5 @@
 /**
- * Rebuilding read models from the event store (SPEC 6, 11): the code behind `npm run replay`,
+ * Rebuilding read models from the event store (docs/design.md, "Read models", 11): the code behind `npm run replay`,
  * the rebuild benchmark and the tests that compare live documents with rebuilt ones, so all
  * three exercise exactly the same path.
  *

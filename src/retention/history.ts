@@ -1,6 +1,6 @@
 /**
- * Pure decisions over a user's stored history, shared by retention (SPEC 7) and erasure
- * (SPEC 8): how old an event is, where a retention pass cuts, and how EventStoreDB's erasure
+ * Pure decisions over a user's stored history, shared by retention (docs/design.md, "Retention") and erasure
+ * (docs/design.md, "Erasure"): how old an event is, where a retention pass cuts, and how EventStoreDB's erasure
  * rewrites a stream.
  *
  * EventStoreDB cannot delete single events, so erasing a scope there rewrites the stream:
@@ -84,7 +84,7 @@ export function projectsRewrittenCopy(event: Pick<RecordedEvent, 'type' | 'metad
 }
 
 /**
- * Where a retention pass cuts a stream (SPEC 7): the index of the first event it keeps, just
+ * Where a retention pass cuts a stream (docs/design.md, "Retention"): the index of the first event it keeps, just
  * after the last event recorded before `keepFrom` (0 if there is none, `events.length` if every
  * event goes). Ages are {@link retainedAt}: after an erasure rewrite, old copies sit after
  * newer events, and they must still go, with everything before them. On a stream whose ages

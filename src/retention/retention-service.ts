@@ -1,5 +1,5 @@
 /**
- * The retention pass (SPEC 7) and erasure for real (SPEC 8).
+ * The retention pass (docs/design.md, "Retention") and erasure for real (docs/design.md, "Erasure").
  *
  * Retention, for each user whose stream holds events recorded more than 45 days ago:
  * 1. append `snapshot` and, as its effect, `checkpoint` carrying the user's state (minus
@@ -358,7 +358,7 @@ export class RetentionService implements RetentionPass {
   }
 
   /**
-   * Erasure (SPEC 8) of every `remove` in the user's stream: once the projections have seen
+   * Erasure (docs/design.md, "Erasure") of every `remove` in the user's stream: once the projections have seen
    * them (the scope is already gone from every read model), delete the events in each scope
    * and the `remove` events themselves, superseded checkpoints too, and append a new
    * checkpoint. Returns how many events were deleted (hidden until the scavenge, on

@@ -1,5 +1,5 @@
 /**
- * Retention (SPEC 7) as the rest of the service sees it. The pass itself lives in
+ * Retention (docs/design.md, "Retention") as the rest of the service sees it. The pass itself lives in
  * src/retention/retention-service.ts; the Agenda job (src/jobs) and the operator CLI
  * (`npm run retention`) only call {@link RetentionPass.run}.
  */

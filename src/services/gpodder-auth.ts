@@ -1,5 +1,5 @@
 /**
- * Authentication for the gpodder.net API (SPEC 10): HTTP Basic with the account's username
+ * Authentication for the gpodder.net API (docs/design.md, "Clients and their APIs"): HTTP Basic with the account's username
  * and password, and a `sessionid` cookie set by any successful Basic authentication.
  *
  * The session is a bearer token of the accounts store (only its hash is stored), labelled

@@ -1,5 +1,5 @@
 /**
- * gpodder episode actions (SPEC 10): `POST /api/2/episodes/{u}.json` and its `GET ?since=`.
+ * gpodder episode actions (docs/design.md, "Clients and their APIs"): `POST /api/2/episodes/{u}.json` and its `GET ?since=`.
  *
  * An upload is one atomic append, whatever its size (10,000 actions is one append of 10,000
  * events). Exact duplicates are ignored: an action's event id is derived from the action, and

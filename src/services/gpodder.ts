@@ -1,5 +1,5 @@
 /**
- * The gpodder.net API v2 (SPEC 10) over the user's events and read models: devices,
+ * The gpodder.net API v2 (docs/design.md, "Clients and their APIs") over the user's events and read models: devices,
  * subscriptions (advanced and simple API), sync groups, settings, favorites and updates.
  * Episode actions are in gpodder-episodes.ts.
  *

@@ -59,7 +59,7 @@ export interface Overview {
   readonly privacy: PrivacyState;
 }
 
-/** What to erase: everything, a feed, or one episode of a feed (SPEC 8). */
+/** What to erase: everything, a feed, or one episode of a feed (docs/design.md, "Erasure"). */
 export type EraseScope = { readonly feed?: undefined } | { readonly feed: string; readonly guid?: string | undefined };
 
 const RECENT = 20;
@@ -131,7 +131,7 @@ export class ListenerService {
     await this.readModels.catchUpWithUser(principal.userId, [PUBLIC_EVENTS]);
   }
 
-  /** Erases listening data for real (SPEC 8): a `remove` action, carried out at once. */
+  /** Erases listening data for real (docs/design.md, "Erasure"): a `remove` action, carried out at once. */
   async erase(principal: Principal, scope: EraseScope): Promise<void> {
     const object = scope.feed === undefined ? null : { rss_source_feed: scope.feed, ...(scope.guid !== undefined ? { rss_source_id: scope.guid } : {}) };
     await this.userEvents.appendActions(principal, [{ type: 'remove', timestamp: new Date().toISOString(), object, data: {} }]);

@@ -1,5 +1,5 @@
 /**
- * The user's own account data: export everything (SPEC 8: "a user can export all their data
+ * The user's own account data: export everything (docs/design.md, "Erasure": "a user can export all their data
  * first") and delete the account (streams, documents, credentials).
  */
 import { randomUUID } from 'node:crypto';

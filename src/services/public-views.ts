@@ -1,5 +1,5 @@
 /**
- * What anyone may see (SPEC 4): the public timeline and popularity. Only documents the
+ * What anyone may see (docs/design.md, "Privacy"): the public timeline and popularity. Only documents the
  * projections have already filtered by each user's current privacy choice are read here; the
  * native API (src/http/public.ts) and the public pages (src/web) both answer from this module.
  */

@@ -1,5 +1,5 @@
 /**
- * `POST /v1/sync` (SPEC 5): load the user's state, decide the differences (pure, in
+ * `POST /v1/sync` (docs/design.md, "Sync"): load the user's state, decide the differences (pure, in
  * src/domain/sync.ts), append them with the closing `sync` event in one atomic append at
  * the expected revision, retry on a concurrent writer, then answer with every record that
  * changed after the client's cursor.

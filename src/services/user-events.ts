@@ -44,7 +44,7 @@ export type LoadedUser = FoldedUser;
 export class UserEventService {
   constructor(
     readonly store: EventStore,
-    /** Carries out erasure for real once a `remove` has landed (SPEC 8); see src/retention. */
+    /** Carries out erasure for real once a `remove` has landed (docs/design.md, "Erasure"); see src/retention. */
     private readonly eraseScopes: (userId: string) => Promise<unknown> = async () => undefined,
     /** Folded users kept between requests; without it every load folds the whole stream. */
     readonly cache?: UserStateCache,

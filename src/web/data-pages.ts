@@ -1,5 +1,5 @@
 /**
- * My data (SPEC 8): export, erase a feed / an episode / everything, delete the account. Each
+ * My data (docs/design.md, "Erasure"): export, erase a feed / an episode / everything, delete the account. Each
  * destructive form is posted twice: first it answers a confirmation page, and only the
  * confirmed form (confirm=yes) acts.
  */

@@ -1,5 +1,5 @@
 /**
- * Privacy (SPEC 4): the account's level and per-feed overrides, what each level means, and a
+ * Privacy (docs/design.md, "Privacy"): the account's level and per-feed overrides, what each level means, and a
  * preview read from the public read model itself, so it shows exactly what others see.
  */
 import { z } from 'zod';

@@ -131,7 +131,7 @@ describe('state fold: privacy', () => {
   });
 });
 
-describe('state fold: remove (SPEC 8)', () => {
+describe('state fold: remove (docs/design.md, "Erasure")', () => {
   const history: UserEvent[] = [
     ev.privacy(t(0), 'public'),
     ev.subscribe(FEED, t(1)),

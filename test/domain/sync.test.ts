@@ -29,7 +29,7 @@ function assertConverged(state: UserState, req: SyncRequest): void {
   expect(decideSync(state, { ...req, tasks: [] }, testContext())).to.deep.equal([]);
 }
 
-describe('decideSync: subscriptions (SPEC 5)', () => {
+describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
   describe('rule 1: unknown feed', () => {
     it('client subscribed: subscribe at its date, with title and device', () => {
       const req = request({ subscriptions: [{ rss_source_feed: FEED, rss_feed_title: 'Show', subscribed_at: t(5) }] });

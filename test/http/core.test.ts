@@ -1,4 +1,4 @@
-/** The core HTTP slice: accounts and tokens, `POST /v1/events`, errors (SPEC 9). */
+/** The core HTTP slice: accounts and tokens, `POST /v1/events`, errors (docs/design.md, "Clients and their APIs"). */
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';

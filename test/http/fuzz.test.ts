@@ -1,5 +1,5 @@
 /**
- * Fuzzing every endpoint (SPEC 9: never a 500 for bad input, nothing written on error): for
+ * Fuzzing every endpoint (docs/design.md, "Clients and their APIs": never a 500 for bad input, nothing written on error): for
  * each route the app serves — native, gpodder.net and admin alike, found by walking the
  * router, so a new route is fuzzed without touching this file — fast-check throws random and
  * hostile requests: random JSON, valid bodies with one field made hostile, huge strings, deep

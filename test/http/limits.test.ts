@@ -1,4 +1,4 @@
-/** Hard input limits (SPEC 9): each bound answers 400 naming the field, and writes nothing. */
+/** Hard input limits (docs/design.md, "Clients and their APIs"): each bound answers 400 naming the field, and writes nothing. */
 import { expect } from 'chai';
 import { LIMITS } from '../../src/domain/events.js';
 import { SYNC_LIMITS } from '../../src/domain/sync.js';

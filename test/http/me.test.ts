@@ -1,4 +1,4 @@
-/** Export and account deletion (SPEC 8, 9). */
+/** Export and account deletion (docs/design.md, "Erasure", 9). */
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';

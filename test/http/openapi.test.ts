@@ -1,4 +1,4 @@
-/** `GET /openapi.json` (SPEC 9): OpenAPI 3.1 generated from the schemas that validate requests. */
+/** `GET /openapi.json` (docs/design.md, "Clients and their APIs"): OpenAPI 3.1 generated from the schemas that validate requests. */
 import { expect } from 'chai';
 import { z } from 'zod';
 import { syncRequest } from '../../src/domain/sync.js';

@@ -1,4 +1,4 @@
-/** Rate limiting (SPEC 9: 429): a token bucket per API token, per client address without one. */
+/** Rate limiting (docs/design.md, "Clients and their APIs": 429): a token bucket per API token, per client address without one. */
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { RateLimiter } from '../../src/http/rate-limit.js';

@@ -1,4 +1,4 @@
-/** `POST /v1/sync` end to end (SPEC 5): rules, atomicity, retries, concurrency, the cursor. */
+/** `POST /v1/sync` end to end (docs/design.md, "Sync"): rules, atomicity, retries, concurrency, the cursor. */
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
@@ -59,7 +59,7 @@ describe('POST /v1/sync', function () {
     expect(response.body.applied).to.deep.equal({ events: 5, duplicate: false });
   });
 
-  // Subscription rules (SPEC 5), as (server history, client record) → events emitted.
+  // Subscription rules (docs/design.md, "Sync"), as (server history, client record) → events emitted.
   const at = (day: number) => `2026-05-${String(day).padStart(2, '0')}T00:00:00Z`;
   const cases: { name: string; server: object | null; client: object; emits: number; subscribed: boolean }[] = [
     { name: 'unknown, client subscribed → subscribe', server: null, client: { subscribed_at: at(2) }, emits: 1, subscribed: true },

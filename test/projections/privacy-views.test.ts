@@ -1,4 +1,4 @@
-/** Public events and popularity under SPEC 4's privacy rules, tested purely (no I/O). */
+/** Public events and popularity under the privacy rules' (docs/design.md, "Privacy") privacy rules, tested purely (no I/O). */
 import { expect } from 'chai';
 import { PUBLIC_EVENTS, publicEventsProjection } from '../../projections/public-events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY, PEOPLE_LIMIT, popularityProjection } from '../../projections/popularity.js';
@@ -14,7 +14,7 @@ const harness = () => new ProjectionHarness([publicEventsProjection, popularityP
 const episode = (h: ProjectionHarness, guid: string, feed = FEED_A) => h.doc(EPISODE_POPULARITY, episodeKey(feed, guid));
 const podcast = (h: ProjectionHarness, feed = FEED_A) => h.doc(PODCAST_POPULARITY, feed);
 
-describe('public_events projection (SPEC 4)', () => {
+describe('public_events projection (docs/design.md, "Privacy")', () => {
   it('shows a public user\'s events with their username, without the device', () => {
     const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'));
     const [doc] = h.docs(PUBLIC_EVENTS);
@@ -73,7 +73,7 @@ describe('public_events projection (SPEC 4)', () => {
   });
 });
 
-describe('popularity projection (SPEC 4, 6)', () => {
+describe('popularity projection (docs/design.md, "Privacy", 6)', () => {
   it('counts public and anonymous plays, lists only public people, ignores private users', () => {
     const h = harness()
       .apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'))

@@ -1,11 +1,11 @@
 /**
- * SPEC 6: "Rebuilding any read model from the store gives the same documents as the live one",
+ * docs/design.md, "Read models": "Rebuilding any read model from the store gives the same documents as the live one",
  * and "a crash neither loses nor double-counts an event".
  *
  * 1. A property: for random event sequences of a few users, the documents a projector produces
  *    live (random-sized batches interleaved with appends, with restarts that drop its caches)
  *    equal those of a clean rebuild, in every collection of every projection; and the final
- *    public views honour each user's current privacy (SPEC 4).
+ *    public views honour each user's current privacy (docs/design.md, "Privacy").
  * 2. A crash: a child process projecting a pre-filled store is SIGKILLed mid-way and restarted;
  *    its documents must equal a clean rebuild's.
  */
@@ -101,10 +101,10 @@ function toEvent(user: string, id: number, minute: number, eventBody: Body): Use
   return candidate as UserEvent;
 }
 
-// ---- what SPEC 4 says the public views must hold --------------------------------------------
+// ---- what docs/design.md, "Privacy" says the public views must hold --------------------------------------------
 
 interface Oracle {
-  /** Each user's state by the domain fold: the privacy the views must honour (SPEC 4). */
+  /** Each user's state by the domain fold: the privacy the views must honour (docs/design.md, "Privacy"). */
   readonly states: Map<string, UserState>;
   /** Shareable events not erased, by event id. */
   readonly shared: Map<string, { user: string; feed: string; guid: string | undefined }>;

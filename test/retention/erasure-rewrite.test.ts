@@ -1,5 +1,5 @@
 /**
- * Erasure by rewrite (SPEC 8, the EventStoreDB way: src/retention/history.ts), run through the
+ * Erasure by rewrite (docs/design.md, "Erasure", the EventStoreDB way: src/retention/history.ts), run through the
  * event store port on the embedded store with no physical eraser, with the real projector:
  * - the stream reads as copies of the kept events, a snapshot and a checkpoint; `$tb` hides the
  *   rest; nothing of the erased scope is left in what the stream shows;

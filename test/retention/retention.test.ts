@@ -1,5 +1,5 @@
 /**
- * Retention and erasure invariants (SPEC 7, 8), over a simulated 100 days of several users
+ * Retention and erasure invariants (docs/design.md, "Retention", 8), over a simulated 100 days of several users
  * with an injectable clock:
  * - the state folded from the retained stream equals the state before truncation (less the
  *   long-gone tombstones a checkpoint leaves out);
@@ -47,7 +47,7 @@ const stateOf = (events: readonly RecordedEvent[]) => fold(events.map(fromStoreE
  * eraser: `$tb` only, and erasures rewrite the stream, src/retention/history.ts), both through
  * the embedded store's port.
  */
-for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const) describe(`retention over 100 simulated days (SPEC 7), ${mode}`, function () {
+for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const) describe(`retention over 100 simulated days (docs/design.md, "Retention"), ${mode}`, function () {
   this.timeout(120_000);
   let dataDir: string;
   let stores: Stores;
@@ -129,7 +129,7 @@ for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const
         const summary = await retention.run(new Date(now));
         snapshotted += summary.usersSnapshotted;
         for (const user of users) {
-          // The state folded from the retained stream equals the state before (SPEC 7).
+          // The state folded from the retained stream equals the state before (docs/design.md, "Retention").
           const after = stateOf(await readUser(user));
           const touched = (await readUser(user)).some((event) => event.type === 'checkpoint' && event.recordedAt.getTime() === now);
           expect(after, `state of ${user} after pass ${passes}`).to.deep.equal(touched ? checkpointState(before.get(user)!, new Date(now), RETENTION.forgetTombstonesAfterDays) : before.get(user));

@@ -1,5 +1,5 @@
 /**
- * The gpodder.net API v2 (SPEC 10), at gpodder.net's own paths, so AntennaPod, gPodder and
+ * The gpodder.net API v2 (docs/design.md, "Clients and their APIs"), at gpodder.net's own paths, so AntennaPod, gPodder and
  * Kasts sync unchanged. Mounted before the app's JSON parser: each route parses its own body
  * (JSON whatever the Content-Type, text for the simple API's lists, a larger limit for
  * episode uploads), after authentication.

@@ -323,7 +323,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * Physically deletes the given events of a stream (erasure, SPEC 8): the rows go, and with
+   * Physically deletes the given events of a stream (erasure, docs/design.md, "Erasure"): the rows go, and with
    * `secure_delete` (set by the service) their bytes are overwritten; the WAL is checkpointed
    * and truncated so no old page image keeps them either. Revisions of the remaining events
    * do not change. Returns how many rows went. `checkpointWal: false` leaves the WAL to a later

@@ -11,10 +11,10 @@
  * - Why this adapter filters `$all`: EventStoreDB hides events before `$tb`, and whole
  *   soft-deleted or tombstoned streams, from *stream* reads at once, but `$all` reads and
  *   subscriptions keep delivering them until a scavenge removes them from disk. Read models are
- *   fed from `$all` and must not count hidden events (SPEC 6, 7, 8), so every `$all` read here
+ *   fed from `$all` and must not count hidden events (docs/design.md, "Read models", 7, 8), so every `$all` read here
  *   looks up the stream's current metadata (cached per read or subscription, refreshed when the
  *   stream's `$metadata` goes by) and drops what the stream itself would not show.
- * - Physical removal (retention and erasure need it, SPEC 7-8): run a scavenge regularly, from
+ * - Physical removal (retention and erasure need it, docs/design.md, "Retention" and "Erasure"): run a scavenge regularly, from
  *   the admin UI (Admin → Scavenge) or with `curl -X POST -u admin:<password>
  *   https://<node>:2113/admin/scavenge` on every node of the cluster. Until then truncated and
  *   deleted events stay on disk (hidden, as above).
