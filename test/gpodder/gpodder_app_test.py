@@ -42,28 +42,13 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
+from checks import Checks
 
 FEED_COUNT = 3
 EPISODES_PER_FEED = 4
 # A media URL of 2,000 characters (the service keeps up to 2,048).
 LONG_URL_PREFIX = 'https://cdn.example.com/show-1/long-episode.mp3?token='
 LONG_URL = LONG_URL_PREFIX + ('abcdefghij' * 200)[:2000 - len(LONG_URL_PREFIX)]
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-
-    def check(self, name, condition, detail=''):
-        if condition:
-            self.passed += 1
-            print('ok - %s' % name)
-        else:
-            self.failed.append(name)
-            print('FAILED - %s %s' % (name, detail))
-        sys.stdout.flush()
-        return condition
 
 
 # --- What mygpoclient sent and got back ------------------------------------------------------
@@ -536,8 +521,7 @@ def run(base_url, username, password, root):
         device.core.shutdown()
     feeds_server.shutdown()
     print('%d requests to the service in %.1f s' % (len(EXCHANGES), time.time() - started_at))
-    print('%d checks passed, %d failed' % (c.passed, len(c.failed)))
-    return 1 if c.failed else 0
+    return c.summary()
 
 
 if __name__ == '__main__':

@@ -18,35 +18,11 @@ import sys
 import xml.etree.ElementTree as ElementTree
 
 from mygpoclient import api, http, json as myjson, util
+from checks import Checks
 
 FEEDS = ['https://feeds.example.com/show-%d.xml' % n for n in range(8)]
 PHONE = 'phone-a'
 LAPTOP = 'laptop.b'
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-
-    def check(self, name, condition, detail=''):
-        if condition:
-            self.passed += 1
-            print('ok - %s' % name)
-        else:
-            self.failed.append(name)
-            print('FAILED - %s %s' % (name, detail))
-        sys.stdout.flush()
-        return condition
-
-    def raises(self, name, exception, call):
-        try:
-            call()
-        except exception:
-            return self.check(name, True)
-        except Exception as error:  # noqa: BLE001 - reported as a failed check
-            return self.check(name, False, 'raised %r instead of %s' % (error, exception.__name__))
-        return self.check(name, False, 'raised nothing, expected %s' % exception.__name__)
 
 
 def episode_url(feed_index, n):
@@ -201,9 +177,7 @@ def main(argv):
     checks.raises('a wrong password is Unauthorized', http.Unauthorized,
                   lambda: api.MygPodderClient(username, password + '-wrong', base).get_devices())
 
-    print('%d checks passed, %d failed%s' % (checks.passed, len(checks.failed),
-                                            (': ' + '; '.join(checks.failed)) if checks.failed else ''))
-    return 1 if checks.failed else 0
+    return checks.summary()
 
 
 if __name__ == '__main__':

@@ -1,0 +1,33 @@
+"""The checks both real-client scripts report: one line per check, a summary, an exit code."""
+import sys
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def check(self, name, condition, detail=''):
+        if condition:
+            self.passed += 1
+            print('ok - %s' % name)
+        else:
+            self.failed.append(name)
+            print('FAILED - %s %s' % (name, detail))
+        sys.stdout.flush()
+        return condition
+
+    def raises(self, name, exception, call):
+        try:
+            call()
+        except exception:
+            return self.check(name, True)
+        except Exception as error:  # noqa: BLE001 - reported as a failed check
+            return self.check(name, False, 'raised %r instead of %s' % (error, exception.__name__))
+        return self.check(name, False, 'raised nothing, expected %s' % exception.__name__)
+
+    def summary(self):
+        """The last line the mocha side reads, and the exit code."""
+        print('%d checks passed, %d failed%s' % (self.passed, len(self.failed),
+                                                (': ' + '; '.join(self.failed)) if self.failed else ''))
+        return 1 if self.failed else 0
