@@ -14,12 +14,14 @@ import { fromStoreEvent } from './codec.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
+import { PodcastMetadata } from './podcast-metadata.js';
+import { episodeDocKey } from '../domain/feeds.js';
 
 export interface SubscriptionView {
   readonly feed: string;
-  /** The feed's title when a client sent one; the pages show the URL otherwise. */
+  /** The feed's title as a client sent it, else as the feed says; the pages show the URL otherwise. */
   readonly title: string | null;
-  /** A cover an app sent with one of the feed's episodes (until feed metadata is fetched). */
+  /** A cover an app sent with one of the feed's episodes, else the feed's own. */
   readonly cover: string | null;
   readonly lastActivity: string | null;
 }
@@ -63,6 +65,7 @@ export interface Overview {
 export type EraseScope = { readonly feed?: undefined } | { readonly feed: string; readonly guid?: string | undefined };
 
 const RECENT = 20;
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 const later = (a: string | undefined, b: string) => (a !== undefined && a > b ? a : b);
 
 export class ListenerService {
@@ -90,33 +93,55 @@ export class ListenerService {
       const src = status.rss_enclosure?.cover?.src;
       if (src !== undefined && !covers.has(status.rss_source_feed)) covers.set(status.rss_source_feed, src);
     }
-    const subscriptions = Object.values(state.subscriptions)
-      .filter(isSubscribed)
-      .map((sub) => ({ feed: sub.rss_source_feed, title: sub.rss_feed_title, cover: covers.get(sub.rss_source_feed) ?? null, lastActivity: feedActivity.get(sub.rss_source_feed) ?? null }))
+    // What a client sent wins; the feed fills what it did not (docs/design.md, "Feeds").
+    const metadata = new PodcastMetadata(this.readModels.readModel);
+    const recentStatuses = statuses.slice(0, RECENT);
+    const livePlaylists = Object.values(state.playlists).filter((playlist) => playlist.deleted_at === null);
+    const itemsOf = (playlist: (typeof livePlaylists)[number]) =>
+      Object.values(playlist.items)
+        .filter((item) => item.deleted_at === null)
+        .sort((a, b) => a.created_at.localeCompare(b.created_at));
+    const subscribed = Object.values(state.subscriptions).filter(isSubscribed);
+    const [podcasts, episodes] = await Promise.all([
+      metadata.podcasts([...subscribed.map((sub) => sub.rss_source_feed), ...recentStatuses.map((status) => status.rss_source_feed), ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => item.rss_source_feed))]),
+      metadata.episodes([...recentStatuses.map((status) => [status.rss_source_feed, status.rss_source_id] as const), ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => [item.rss_source_feed, item.rss_source_id] as const))]),
+    ]);
+    const feedTitle = (feed: string) => text(podcasts.get(feed)?.['title']);
+    const feedCover = (feed: string) => text((podcasts.get(feed)?.['cover'] as { src?: unknown } | null | undefined)?.src);
+    const episode = (feed: string, guid: string) => episodes.get(episodeDocKey(feed, guid));
+    const subscriptions = subscribed
+      .map((sub) => ({
+        feed: sub.rss_source_feed,
+        title: sub.rss_feed_title ?? feedTitle(sub.rss_source_feed),
+        cover: covers.get(sub.rss_source_feed) ?? feedCover(sub.rss_source_feed),
+        lastActivity: feedActivity.get(sub.rss_source_feed) ?? null,
+      }))
       .sort((a, b) => (b.lastActivity ?? '').localeCompare(a.lastActivity ?? ''));
-    const recent = statuses
-      .slice(0, RECENT)
-      .map((status) => ({
+    const recent = recentStatuses.map((status) => {
+      const listed = episode(status.rss_source_feed, status.rss_source_id);
+      const duration = listed?.['duration'];
+      return {
         feed: status.rss_source_feed,
         guid: status.rss_source_id,
-        feedTitle: status.rss_feed_title,
-        title: status.rss_item_title,
+        feedTitle: status.rss_feed_title ?? feedTitle(status.rss_source_feed),
+        title: status.rss_item_title ?? text(listed?.['title']),
         position: status.position,
-        duration: status.rss_enclosure?.duration ?? null,
-        cover: status.rss_enclosure?.cover?.src ?? null,
+        duration: status.rss_enclosure?.duration ?? (typeof duration === 'number' ? duration : null),
+        cover: status.rss_enclosure?.cover?.src ?? feedCover(status.rss_source_feed),
         played: status.played,
         updatedAt: status.updated_at,
-      }));
-    const playlists = Object.values(state.playlists)
-      .filter((playlist) => playlist.deleted_at === null)
-      .map((playlist) => ({
-        id: playlist.id,
-        name: playlist.name,
-        items: Object.values(playlist.items)
-          .filter((item) => item.deleted_at === null)
-          .sort((a, b) => a.created_at.localeCompare(b.created_at))
-          .map((item) => ({ feed: item.rss_source_feed, guid: item.rss_source_id, title: item.item_title, feedTitle: item.feed_title })),
-      }));
+      };
+    });
+    const playlists = livePlaylists.map((playlist) => ({
+      id: playlist.id,
+      name: playlist.name,
+      items: itemsOf(playlist).map((item) => ({
+        feed: item.rss_source_feed,
+        guid: item.rss_source_id,
+        title: item.item_title ?? text(episode(item.rss_source_feed, item.rss_source_id)?.['title']),
+        feedTitle: item.feed_title ?? feedTitle(item.rss_source_feed),
+      })),
+    }));
     // gpodder devices by their caption, plus the native API's devices, known by their events only.
     const devices = new Map<string, DeviceView>();
     for (const device of Object.values(state.devices)) devices.set(device.id, { id: device.id, caption: device.caption, type: device.type, lastSync: deviceSync.get(device.id) ?? null });
