@@ -10,6 +10,7 @@ import type { SyncService } from '../services/sync.js';
 import type { MeService } from '../services/me.js';
 import { authRouter, requireUser } from './auth.js';
 import { errorHandler, notFoundHandler, rejectInvalidUtf8 } from './errors.js';
+import { drainUnusedBody } from './drain.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
@@ -59,6 +60,9 @@ export function createApp(deps: AppDependencies): Express {
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(deps.logger));
+  // No route reads a GET's body: whatever one carries is read off the wire before any answer
+  // (src/http/drain.ts), so a client closing the connection never sees a reset instead.
+  app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? drainUnusedBody(req, res, next) : next()));
   // Kasts joins its server setting and an API path verbatim: a server entered with a trailing
   // "/" asks for "//index.php/...". Leading slashes collapse into one.
   app.use((req, _res, next) => {

@@ -344,7 +344,10 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
             requestId: undefined,
           };
           const before = await service.eventCount();
-          const response = await send(route, request);
+          const response = await send(route, request).catch((error: unknown) => {
+            // Name the route: a reset connection ("aborted") says nothing of where it happened.
+            throw new Error(`${route.method.toUpperCase()} ${route.path} (auth ${request.auth}): ${error instanceof Error ? error.message : String(error)}`);
+          });
           const where = `${route.method.toUpperCase()} ${route.path} with ${path.join('.')} = ${name} → ${response.status} ${response.text.slice(0, 300)}`;
           expect(response.status, where).to.be.within(200, 499);
           if (response.status >= 400) expect(await service.eventCount(), where).to.equal(before);
@@ -380,7 +383,10 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
           };
           if (destructive(route, request)) continue;
           const before = await service.eventCount();
-          const response = await send(route, request);
+          const response = await send(route, request).catch((error: unknown) => {
+            // Name the route: a reset connection ("aborted") says nothing of where it happened.
+            throw new Error(`${route.method.toUpperCase()} ${route.path} (auth ${request.auth}): ${error instanceof Error ? error.message : String(error)}`);
+          });
           const where = `${route.method.toUpperCase()} ${route.path} with ${path.join('.')} = ${label} → ${response.status} ${response.text.slice(0, 200)}`;
           expect(response.status, where).to.be.within(200, 499);
           if (response.status >= 400) expect(await service.eventCount(), where).to.equal(before);
@@ -406,7 +412,10 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
         fc.asyncProperty(requestArbitrary(route, user.username), async (request) => {
           if (destructive(route, request)) return;
           const before = await service.eventCount();
-          const response = await send(route, request);
+          const response = await send(route, request).catch((error: unknown) => {
+            // Name the route: a reset connection ("aborted") says nothing of where it happened.
+            throw new Error(`${route.method.toUpperCase()} ${route.path} (auth ${request.auth}): ${error instanceof Error ? error.message : String(error)}`);
+          });
           const where = `${route.method.toUpperCase()} ${pathWith(route, request.params)} (route ${route.path}, auth ${request.auth}) → ${response.status} ${response.text.slice(0, 300)}`;
           expect(response.status, where).to.be.within(200, 499);
           if (response.status >= 400) {

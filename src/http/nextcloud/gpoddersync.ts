@@ -11,6 +11,7 @@ import { gpodderUploadBody, subscriptionChangesBody } from '../../domain/gpodder
 import type { NextcloudService } from '../../services/nextcloud.js';
 import { principalOf } from '../auth.js';
 import { parseInput } from '../validate.js';
+import { drainUnusedBody } from '../drain.js';
 import { gpodderErrors, jsonBody } from '../gpodder/common.js';
 import { EPISODES_BODY_LIMIT } from '../gpodder/episodes.js';
 
@@ -28,7 +29,7 @@ const sinceQuery = z.object({
 export function nextcloudRouter(service: NextcloudService, authenticated: RequestHandler, bodyLimit: string): Router {
   const router = Router();
 
-  router.get(`${BASE}/subscriptions`, authenticated, async (req, res) => {
+  router.get(`${BASE}/subscriptions`, authenticated, drainUnusedBody, async (req, res) => {
     const { since } = parseInput(sinceQuery, req.query, ['query']);
     res.json(await service.subscriptions(principalOf(req), since));
   });
@@ -38,7 +39,7 @@ export function nextcloudRouter(service: NextcloudService, authenticated: Reques
     res.json(await service.changeSubscriptions(principalOf(req), add, remove));
   });
 
-  router.get(`${BASE}/episode_action`, authenticated, async (req, res) => {
+  router.get(`${BASE}/episode_action`, authenticated, drainUnusedBody, async (req, res) => {
     const { since } = parseInput(sinceQuery, req.query, ['query']);
     res.json(await service.episodeActions(principalOf(req), since));
   });

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { LoginFlowService } from '../../services/login-flow.js';
 import { InvalidCredentialsError } from '../../services/accounts.js';
 import { renderPage } from '../../web/render.js';
+import { drainUnusedBody } from '../drain.js';
 
 const FORM_LIMIT = '16kb';
 const token = z.string().regex(/^[A-Za-z0-9_-]{20,200}$/);
@@ -31,15 +32,17 @@ function clientName(req: Request): string {
 
 export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]): Router {
   const router = Router();
-  const form = express.urlencoded({ extended: false, limit: FORM_LIMIT });
+  // A body that is not a form (or comes where none is taken) is read off the wire before the
+  // answer, or a client closing the connection could see a reset instead of it (src/http/drain.ts).
+  const form = [express.urlencoded({ extended: false, limit: FORM_LIMIT }), drainUnusedBody];
 
-  router.post('/index.php/login/v2', async (req, res) => {
+  router.post('/index.php/login/v2', drainUnusedBody, async (req, res) => {
     const started = await flows.start(clientName(req));
     const base = baseUrl(req);
     res.json({ poll: { token: started.pollToken, endpoint: `${base}/index.php/login/v2/poll` }, login: `${base}/index.php/login/v2/flow/${started.loginToken}` });
   });
 
-  router.post('/index.php/login/v2/poll', form, async (req, res) => {
+  router.post('/index.php/login/v2/poll', ...form, async (req, res) => {
     const parsed = token.safeParse((req.body as Record<string, unknown> | undefined)?.['token']);
     const result = parsed.success ? await flows.poll(parsed.data) : undefined;
     if (!result) {
@@ -54,7 +57,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
   const page = (res: express.Response, view: string, data: Record<string, unknown>) => renderPage(view, { ...data, web: res.locals['web'] });
   const gone = (res: express.Response) => res.status(404).type('html').send(page(res, 'message', { title: 'This link has expired', message: 'Start the connection again from your app.' }));
 
-  router.get('/index.php/login/v2/flow/:token', ...pages, async (req, res) => {
+  router.get('/index.php/login/v2/flow/:token', ...pages, drainUnusedBody, async (req, res) => {
     const loginToken = token.safeParse(req.params['token']);
     const flow = loginToken.success ? await flows.pending(loginToken.data) : undefined;
     if (!flow) return gone(res);
@@ -62,7 +65,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
     res.type('html').send(page(res, 'login-flow', { clientName: flow.clientName, action: req.originalUrl, username: signedIn ?? '', error: null }));
   });
 
-  router.post('/index.php/login/v2/flow/:token', ...pages, form, async (req, res) => {
+  router.post('/index.php/login/v2/flow/:token', ...pages, ...form, async (req, res) => {
     const loginToken = token.safeParse(req.params['token']);
     const flow = loginToken.success ? await flows.pending(loginToken.data) : undefined;
     if (!loginToken.success || !flow) return gone(res);
