@@ -27,7 +27,7 @@ import { fold } from '../domain/state.js';
 import type { StateEvent } from '../domain/state.js';
 import { checkpointState, daysBefore, erasureCovers } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
-import type { EventStore, EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
+import type { EventStore, EventToAppend, JsonObject, RecordedEvent, StreamTruncation } from '../stores/event-store.js';
 import { readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 import { fromStoreEvent } from '../services/codec.js';
@@ -54,11 +54,6 @@ export interface PhysicalEraser {
   pauseWalCheckpoints(): () => void;
   /** Writes the WAL back and truncates it: no page image of deleted rows is left in it. */
   checkpointWal(): void;
-}
-
-export interface StreamTruncation {
-  readonly stream: string;
-  readonly truncateBefore: bigint;
 }
 
 interface PassTruncation extends StreamTruncation {

@@ -69,6 +69,12 @@ export interface RecordedEvent {
   readonly recordedAt: Date;
 }
 
+/** One stream's truncation point: the new `$tb` (events with a smaller revision are hidden, then removed). */
+export interface StreamTruncation {
+  readonly stream: string;
+  readonly truncateBefore: bigint;
+}
+
 export interface AppendResult {
   /** Revision of the last event of the stream after the append. */
   readonly nextRevision: bigint;

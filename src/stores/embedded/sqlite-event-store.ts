@@ -20,6 +20,7 @@ import {
   type StreamMetadata,
   type StreamMetadataResult,
   type StreamState,
+  type StreamTruncation,
   type SubscribeToAllOptions,
 } from '../event-store.js';
 import { applyPragmas, createSchema } from './schema.js';
@@ -72,13 +73,6 @@ interface AppendOutcome {
   readonly result: AppendResult;
   /** False for an idempotent retry or an empty append: nothing to wake subscriptions for. */
   readonly written: boolean;
-}
-
-/** One stream's truncation point, for {@link SqliteEventStore.truncateStreams}. */
-export interface StreamTruncation {
-  readonly stream: string;
-  /** The new `$tb`: events with a smaller revision are hidden, then deleted. */
-  readonly truncateBefore: bigint;
 }
 
 interface PurgeTarget {
