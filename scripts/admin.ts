@@ -12,6 +12,7 @@ import { formatTable } from '../src/admin/table.js';
 import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError } from '../src/admin/users.js';
 import type { Config } from '../src/config.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { UsageError } from './cli.js';
 import { createLogger } from '../src/logger.js';
 import type { Stores } from '../src/runtime.js';
 import { openStores } from '../src/runtime.js';
@@ -38,9 +39,6 @@ const USAGE = `usage: npm run admin -- <command> [options]
 
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 /** A failure to report in one line, without a stack trace (exit 1). */
 class CommandError extends Error {

@@ -16,7 +16,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Config } from '../src/config.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { runCli, UsageError } from './cli.js';
 import { httpUrl } from '../src/domain/events.js';
 import { createLogger } from '../src/logger.js';
 import { openStores } from '../src/runtime.js';
@@ -35,9 +35,6 @@ Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, FEED_REFRES
 FEEDS_ALLOW_PRIVATE_NETWORKS, FEEDS_MAX_BYTES, FEEDS_CONNECT_TIMEOUT_MS, FEEDS_TIMEOUT_MS,
 FEEDS_CONCURRENCY, FEEDS_CONTACT_URL, LOG_LEVEL`;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 interface Arguments {
   readonly url: string | undefined;
@@ -117,33 +114,4 @@ async function run(config: Config, args: Arguments): Promise<number> {
   }
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let args: Arguments;
-  let config: Config;
-  try {
-    args = parse(argv);
-    if (args.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  try {
-    return await run(config, args);
-  } catch (error) {
-    process.stderr.write(`feeds failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runCli({ name: 'feeds', usage: USAGE, parse, run }, process.argv.slice(2));

@@ -14,7 +14,7 @@ import cliProgress from 'cli-progress';
 import { allProjections } from '../projections/index.js';
 import type { Projection } from '../projections/projection.js';
 import type { Config } from '../src/config.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { runCli, UsageError } from './cli.js';
 import { createLogger } from '../src/logger.js';
 import type { RebuildProgress, RebuildSummary } from '../src/projector/rebuild.js';
 import { LeaseHeldError, rebuildProjections } from '../src/projector/rebuild.js';
@@ -31,9 +31,6 @@ Resets and rebuilds read models from the event store. Stop the service first.
 Projections: ${allProjections.map((projection) => projection.name).join(', ')}
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 interface Arguments {
   readonly help: boolean;
@@ -131,38 +128,17 @@ async function replay(config: Config, projections: readonly Projection[]): Promi
   }
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let args: Arguments;
-  let config: Config;
-  try {
-    args = parseArguments(argv);
-    if (args.help) {
-      console.log(USAGE);
+process.exitCode = await runCli(
+  {
+    name: 'replay',
+    usage: USAGE,
+    parse: parseArguments,
+    run: async (config, args) => {
+      await replay(config, args.projections);
       return 0;
-    }
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return 2;
-    }
-    throw error;
-  }
-  try {
-    await replay(config, args.projections);
-    return 0;
-  } catch (error) {
-    if (error instanceof LeaseHeldError) {
-      console.error(`replay: ${error.message}`);
-      return 1;
-    }
-    console.error(`replay failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    return 1;
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+    },
+    // Another process projects: said plainly, no stack.
+    expected: (error) => error instanceof LeaseHeldError,
+  },
+  process.argv.slice(2),
+);

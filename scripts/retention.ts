@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { Config } from '../src/config.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { runCli, UsageError } from './cli.js';
 import { createLogger } from '../src/logger.js';
 import { createRetentionPass } from '../src/retention/retention-service.js';
 import type { RetentionProgress, RetentionSummary } from '../src/retention/types.js';
@@ -32,9 +32,6 @@ than 31 days are removed, popularity is recomputed for the feeds concerned.
 
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 /**
  * What `--now` accepts: a date (midnight UTC) or a date and time with its zone. A time without a
@@ -121,37 +118,18 @@ async function runPass(config: Config, now: Date, json: boolean): Promise<void> 
   }
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let now: Date;
-  let json: boolean;
-  let config: Config;
-  try {
-    const parsed = parse(argv);
-    if (parsed.help) {
-      process.stdout.write(`${USAGE}\n`);
+process.exitCode = await runCli(
+  {
+    name: 'retention',
+    usage: USAGE,
+    parse: (argv) => {
+      const parsed = parse(argv);
+      return { ...parsed, now: parsed.help ? new Date() : parseNow(parsed.now) };
+    },
+    run: async (config, args) => {
+      await runPass(config, args.now, args.json);
       return 0;
-    }
-    now = parseNow(parsed.now);
-    json = parsed.json;
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  try {
-    await runPass(config, now, json);
-    return 0;
-  } catch (error) {
-    process.stderr.write(`retention failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return 1;
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+    },
+  },
+  process.argv.slice(2),
+);
