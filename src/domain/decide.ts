@@ -26,6 +26,16 @@ export function decideActions(actions: readonly ActionInput[], ctx: ActionContex
   return byTimestamp(actions).map((action) => actionToEvent(action, ctx));
 }
 
+/**
+ * `POST /v1/events` (and the web pages' changes): the batch's events as {@link decideActions}
+ * orders them, and their ids in the order of the request's actions (what the client matches
+ * them by). The user's state changes nothing: actions are facts, the fold resolves conflicts.
+ */
+export function decideActionBatch(actions: readonly ActionInput[], ctx: ActionContext): { events: UserEvent[]; ids: string[] } {
+  const inRequestOrder = actions.map((action) => actionToEvent(action, ctx));
+  return { events: byTimestamp(inRequestOrder), ids: inRequestOrder.map((event) => event.id) };
+}
+
 /** One action as an event of this user: the client's id if it gave one, else a fresh one. */
 export function actionToEvent(action: ActionInput, ctx: ActionContext): UserEvent {
   return { ...action, id: action.id ?? ctx.newId(), user: ctx.user };

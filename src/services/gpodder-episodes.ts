@@ -2,7 +2,8 @@
  * gpodder episode actions (docs/design.md, "Clients and their APIs"): `POST /api/2/episodes/{u}.json` and its `GET ?since=`.
  *
  * An upload is one atomic append, whatever its size (10,000 actions is one append of 10,000
- * events). Exact duplicates are ignored: an action's event id is derived from the action, and
+ * events), through the one write path (src/services/command-handler.ts): the devices it names
+ * are created on the user's folded state, and the append expects the revision folded. Exact duplicates are ignored: an action's event id is derived from the action, and
  * ids already in the `episode_actions` read model are left out before appending. The upload
  * does not wait for the read model to catch up first (clients upload in batches of 30 or 100,
  * and waiting for the previous batch's projection would cost more than the upload): a
@@ -15,15 +16,14 @@
  * continues, so a first sync of a long history arrives over a few calls.
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
-import { actionToEvent, effectiveSince, latestPerEpisode, pageByPosition, prepareUpload, UNKNOWN_MEDIA_URL } from '../domain/gpodder.js';
+import { effectiveSince, latestPerEpisode, pageByPosition, prepareUpload, UNKNOWN_MEDIA_URL } from '../domain/gpodder.js';
+import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
-import { byTimestamp } from '../domain/decide.js';
 import { IdempotencyConflictError } from '../stores/event-store.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
 import { EPISODE_ACTIONS, episodeActionDocId } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
-import { GPODDER_DEVICES } from '../../projections/gpodder-devices.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { userDocId } from '../../projections/projection.js';
 import { episodeDocKey } from '../domain/feeds.js';
@@ -54,19 +54,16 @@ export class GpodderEpisodeService {
     const prepared = prepareUpload(principal.userId, inputs, this.gpodder.context(principal).now);
     for (let attempt = 1; ; attempt++) {
       // After an overlap, the earlier upload's events must be in the read model to be left out.
-      if (attempt > 1) await readModels.waitFor([EPISODE_ACTIONS, GPODDER_DEVICES], await this.gpodder.userEvents.store.headPosition(), 10_000);
+      if (attempt > 1) await readModels.waitFor([EPISODE_ACTIONS], await this.gpodder.userEvents.store.headPosition(), 10_000);
       const stored = await readModels.readModel.getMany(
         EPISODE_ACTIONS,
         prepared.actions.map(({ id }) => episodeActionDocId(principal.userId, id)),
       );
+      // Which actions are already stored is idempotency bookkeeping (their ids), not state: the
+      // read model answers it; the store catches what it has not projected yet.
       const fresh = prepared.actions.filter(({ id }) => !stored.has(episodeActionDocId(principal.userId, id)));
-      const events = [
-        ...(await this.gpodder.deviceEventsFor(principal, prepared.devices)),
-        // In time order: the fold is last-writer-wins by time anyway, and the stream reads naturally.
-        ...byTimestamp(fresh.map(({ id, record }) => actionToEvent(principal.userId, id, record))),
-      ];
       try {
-        if (events.length > 0) await this.gpodder.append(principal, events);
+        await this.gpodder.write(principal, (state, ctx) => decideEpisodeActions(state, { devices: prepared.devices, actions: fresh }, ctx));
         return { timestamp: await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS), update_urls: prepared.updateUrls };
       } catch (error) {
         if (!(error instanceof IdempotencyConflictError)) throw error;

@@ -20,12 +20,14 @@ import { streams } from '../domain/events.js';
 import type { SettingsTarget } from '../domain/gpodder-state.js';
 import { settingsKey } from '../domain/gpodder-state.js';
 import type { ListedPodcast } from '../domain/gpodder-formats.js';
-import { decideSubscriptionChanges, diffSubscriptionList, effectiveSince, newDeviceEvents, sanitizeChanges, sanitizeUrl } from '../domain/gpodder.js';
+import { effectiveSince, sanitizeChanges, sanitizeUrl } from '../domain/gpodder.js';
+import type { GpodderContext } from '../domain/gpodder-commands.js';
+import { decideSettings, decideSubscriptionList, decideSubscriptionUpload, decideSyncGroups, decideUpdateDevice, GpodderInputError, USER_LIMITS } from '../domain/gpodder-commands.js';
 import { episodeKey, isSubscribed } from '../domain/state.js';
 import { SINCE_MARGIN_S } from '../domain/cursors.js';
-import type { SubscriptionState } from '../domain/state.js';
-import { toStoreEvent } from './codec.js';
+import type { SubscriptionState, UserState } from '../domain/state.js';
 import type { Principal } from './accounts.js';
+import { handleCommand } from './command-handler.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
 import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
@@ -37,24 +39,8 @@ import { PODCAST_EPISODES, podcastsProjection } from '../../projections/podcasts
 import { feedKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 
-/** Bad input that only the user's data reveals (e.g. an unknown device): a 400 naming the fields. */
-/**
- * Per-user bounds on what gpodder clients may store (devices and settings are kept whole in
- * read models and in the sync cache): far above what real clients use, far below what would
- * let one user fill memory. Checked against the read models, so concurrent requests can pass
- * them by a request's worth, never by more.
- */
-export const USER_LIMITS = { devices: 100, settingsBytes: 256 * 1024 } as const;
-
-export class GpodderInputError extends Error {
-  override readonly name = 'GpodderInputError';
-  constructor(
-    message: string,
-    readonly issues: { path: string; message: string }[],
-  ) {
-    super(message);
-  }
-}
+/** Moved to the domain with the decisions that check them; re-exported for the HTTP layer and tests. */
+export { GpodderInputError, USER_LIMITS };
 
 export interface GpodderDevice {
   id: string;
@@ -121,14 +107,15 @@ export class GpodderService {
 
   // ---- shared helpers --------------------------------------------------------------------
 
-  /** Appends events of the user atomically; the position of the last one. */
-  async append(principal: Principal, events: readonly UserEvent[]): Promise<Position> {
-    const result = await this.userEvents.store.append(
-      streams.user(principal.userId),
-      events.map((event) => toStoreEvent(event, { username: principal.username })),
-      { expectedRevision: 'any' },
-    );
-    return result.position;
+  /**
+   * Runs a gpodder decision (src/domain/gpodder-commands.ts) on the user's folded state through
+   * the one write path (src/services/command-handler.ts); the position of the user's last event
+   * appended (undefined when nothing was decided).
+   */
+  async write(principal: Principal, decide: (state: UserState, ctx: GpodderContext) => UserEvent[]): Promise<Position | undefined> {
+    const ctx = this.context(principal);
+    const outcome = await handleCommand(this.userEvents, principal, (user) => ({ events: decide(user.state, ctx), result: undefined }));
+    return outcome.appended?.position;
   }
 
   /**
@@ -171,30 +158,6 @@ export class GpodderService {
     return new Map(docs.map(({ doc }) => [String(doc['key']), gpodderRecordOf(doc)]));
   }
 
-  /**
-   * Device events for the devices of a write the account does not know yet. A device the read
-   * model lacks may have been created by the previous request moments ago: the read model is
-   * given the time to catch up before the device is created (again), so a client's first
-   * uploads do not each add one.
-   */
-  async deviceEventsFor(principal: Principal, devices: readonly string[]): Promise<UserEvent[]> {
-    if (devices.length === 0) return [];
-    let known = await this.knownDevices(principal.userId);
-    if (devices.some((device) => !known.has(device))) {
-      await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
-      known = await this.knownDevices(principal.userId);
-    }
-    const events = newDeviceEvents(new Set(known.keys()), devices, this.context(principal));
-    this.checkDeviceCount(known.size, events.length);
-    return events;
-  }
-
-  private checkDeviceCount(known: number, added: number): void {
-    if (added > 0 && known + added > USER_LIMITS.devices) {
-      throw new GpodderInputError(`At most ${USER_LIMITS.devices} devices per account`, [{ path: 'device', message: `at most ${USER_LIMITS.devices} devices per account` }]);
-    }
-  }
-
   private async subscriptionRecords(userId: string, since?: number): Promise<(SubscriptionState & { seq: number })[]> {
     const docs = await this.readModels.readModel.find(SUBSCRIPTIONS, {
       where: { user: userId },
@@ -223,15 +186,7 @@ export class GpodderService {
 
   /** Creates the device, or changes what is given; a request that changes nothing writes nothing. */
   async updateDevice(principal: Principal, deviceId: string, changes: { caption?: string | undefined; type?: DeviceType | undefined }): Promise<void> {
-    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
-    const known = await this.knownDevices(principal.userId);
-    const current = known.get(deviceId);
-    if (!current) this.checkDeviceCount(known.size, 1);
-    const differs = (field: 'caption' | 'type') => changes[field] !== undefined && changes[field] !== current?.[field];
-    if (current && !differs('caption') && !differs('type')) return;
-    const ctx = this.context(principal);
-    const data = { device_id: deviceId, ...(changes.caption !== undefined ? { caption: changes.caption } : {}), ...(changes.type !== undefined ? { type: changes.type } : {}) };
-    await this.append(principal, [{ id: ctx.newId(), user: ctx.user, timestamp: ctx.now, type: 'device', object: null, data }]);
+    await this.write(principal, (state, ctx) => decideUpdateDevice(state, { device: deviceId, ...changes }, ctx));
   }
 
   // ---- subscriptions ---------------------------------------------------------------------
@@ -263,14 +218,9 @@ export class GpodderService {
    */
   async uploadSubscriptionChanges(principal: Principal, device: string | undefined, add: readonly string[], remove: readonly string[]): Promise<{ timestamp: number; update_urls: [string, string][] }> {
     const changes = sanitizeChanges(add, remove);
-    if (changes.conflicts.length > 0) {
-      throw new GpodderInputError(`A URL is both added and removed: ${changes.conflicts.slice(0, 3).join(', ')}`, changes.conflicts.map((url) => ({ path: 'add', message: `${url} is also in remove` })));
-    }
-    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS, GPODDER_DEVICES]);
-    const subscribed = new Set((await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed));
-    const devices = device === undefined ? [] : [device];
-    const events = [...(await this.deviceEventsFor(principal, devices)), ...decideSubscriptionChanges(subscribed, changes, device, this.context(principal))];
-    if (events.length > 0) await this.append(principal, events);
+    // For the upload cursor (a read of the read model), not for the decision: the user's earlier changes are projected.
+    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
+    await this.write(principal, (state, ctx) => decideSubscriptionUpload(state, { device, changes }, ctx));
     return { timestamp: await this.uploadCursor(principal.userId, SUBSCRIPTIONS), update_urls: changes.updateUrls };
   }
 
@@ -283,10 +233,7 @@ export class GpodderService {
   /** The simple API's PUT: the uploaded list becomes the subscriptions (URLs that are not http(s) are skipped). */
   async replaceSubscriptions(principal: Principal, device: string, urls: readonly string[]): Promise<void> {
     const wanted = urls.map(sanitizeUrl).filter((url) => url !== undefined);
-    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS, GPODDER_DEVICES]);
-    const subscribed = new Set((await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed));
-    const events = [...(await this.deviceEventsFor(principal, [device])), ...decideSubscriptionChanges(subscribed, diffSubscriptionList(subscribed, wanted), device, this.context(principal))];
-    if (events.length > 0) await this.append(principal, events);
+    await this.write(principal, (state, ctx) => decideSubscriptionList(state, { device, urls: wanted }, ctx));
   }
 
   /**
@@ -349,20 +296,9 @@ export class GpodderService {
 
   /** Starts and stops synchronisation; every device named must exist (400 naming it otherwise). */
   async updateSyncGroups(principal: Principal, synchronize: readonly (readonly string[])[], stop: readonly string[]): Promise<SyncStatus> {
-    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
-    const known = await this.knownDevices(principal.userId);
-    const issues: { path: string; message: string }[] = [];
-    synchronize.forEach((group, i) => group.forEach((device, j) => known.has(device) || issues.push({ path: `synchronize.${i}.${j}`, message: `unknown device ${device}` })));
-    stop.forEach((device, i) => known.has(device) || issues.push({ path: `stop-synchronize.${i}`, message: `unknown device ${device}` }));
-    if (issues.length > 0) throw new GpodderInputError(`Unknown device: ${issues.map((issue) => issue.path).join(', ')}`, issues);
-    const groups = synchronize.map((group) => [...new Set(group)]).filter((group) => group.length >= 2);
-    if (groups.length > 0 || stop.length > 0) {
-      const ctx = this.context(principal);
-      const position = await this.append(principal, [
-        { id: ctx.newId(), user: ctx.user, timestamp: ctx.now, type: 'sync_group', object: null, data: { synchronize: groups, stop_synchronize: [...stop] } },
-      ]);
-      await this.readModels.waitFor([GPODDER_DEVICES], position);
-    }
+    const position = await this.write(principal, (state, ctx) => decideSyncGroups(state, { synchronize, stop }, ctx));
+    if (position !== undefined) await this.readModels.waitFor([GPODDER_DEVICES], position);
+    else await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     return this.readSyncStatus(principal.userId);
   }
 
@@ -380,38 +316,10 @@ export class GpodderService {
 
   /** Sets then removes keys (gpodder.net's order); answers the scope's settings after the change. */
   async updateSettings(principal: Principal, target: SettingsTarget & { scope: SettingScope }, set: Record<string, JsonValue>, remove: readonly string[]): Promise<Record<string, JsonValue>> {
-    if (Object.keys(set).length > 0 || remove.length > 0) {
-      await this.checkSettingsSize(principal.userId, target, set, remove);
-      const ctx = this.context(principal);
-      const object = target.podcast === undefined ? null : { rss_source_feed: target.podcast, ...(target.episode !== undefined ? { rss_source_id: target.episode } : {}) };
-      const data = { scope: target.scope, ...(target.device !== undefined ? { device: target.device } : {}), set, remove: [...remove] };
-      const position = await this.append(principal, [{ id: ctx.newId(), user: ctx.user, timestamp: ctx.now, type: 'setting', object, data }]);
-      await this.readModels.waitFor([GPODDER_DEVICES], position);
-    } else {
-      await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
-    }
+    const position = await this.write(principal, (state, ctx) => decideSettings(state, { target, set, remove }, ctx));
+    if (position !== undefined) await this.readModels.waitFor([GPODDER_DEVICES], position);
+    else await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     return this.readSettings(principal.userId, target);
-  }
-
-  /** The user's settings, every scope, after this change: at most USER_LIMITS.settingsBytes of JSON. */
-  private async checkSettingsSize(userId: string, target: SettingsTarget, set: Record<string, JsonValue>, remove: readonly string[]): Promise<void> {
-    await this.readModels.catchUpWithUser(userId, [GPODDER_DEVICES]);
-    const key = userDocId(userId, settingsKey(target));
-    let bytes = 0;
-    let found = false;
-    for (const { id, doc } of await this.readModels.readModel.find(GPODDER_SETTINGS, { where: { user: userId } })) {
-      let values = (doc['values'] ?? {}) as Record<string, JsonValue>;
-      if (id === key) {
-        found = true;
-        values = { ...values, ...set };
-        for (const name of remove) delete values[name];
-      }
-      bytes += JSON.stringify(values).length;
-    }
-    if (!found) bytes += JSON.stringify(set).length;
-    if (bytes > USER_LIMITS.settingsBytes) {
-      throw new GpodderInputError(`An account's settings are limited to ${USER_LIMITS.settingsBytes} bytes of JSON`, [{ path: 'set', message: `the account's settings would exceed ${USER_LIMITS.settingsBytes} bytes` }]);
-    }
   }
 
   // ---- favorites -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
- * `POST /v1/sync` (docs/design.md, "Sync"): load the user's state, decide the differences (pure, in
- * src/domain/sync.ts), append them with the closing `sync` event in one atomic append at
- * the expected revision, retry on a concurrent writer, then answer with every record that
+ * `POST /v1/sync` (docs/design.md, "Sync"): through the one write path (src/services/command-handler.ts),
+ * load the user's state, decide the differences (pure, in src/domain/sync.ts), append them with
+ * the closing `sync` event in one atomic append at the expected revision, retry on a concurrent
+ * writer, then answer with every record that
  * changed after the client's cursor.
  *
  * The cursor is the `$all` commit position (a server sequence), never a client clock, so a
@@ -20,14 +21,14 @@
  * one: a resync then reads and folds only the events appended since the last request.
  */
 import { randomUUID } from 'node:crypto';
-import { streams } from '../domain/events.js';
+import type { UserEvent } from '../domain/events.js';
 import type { SyncRequest } from '../domain/sync.js';
 import { decideSync, syncClosingEvent, syncCounts } from '../domain/sync.js';
 import type { PlayStatusState, SubscriptionState } from '../domain/state.js';
 import type { Doc } from '../stores/read-model.js';
-import { toStoreEvent } from './codec.js';
 import type { Principal } from './accounts.js';
-import { retryOnConflict } from './retry.js';
+import { handleCommand } from './command-handler.js';
+import type { FoldedUser } from './folded-user.js';
 import { changedRecords, foldOnto } from './folded-user.js';
 import type { UserEventService } from './user-events.js';
 import { presentPlaylist } from '../../projections/playlists.js';
@@ -49,30 +50,33 @@ export class SyncService {
 
   async sync(principal: Principal, request: SyncRequest): Promise<SyncAnswer> {
     const since = request.since === undefined || request.since === null ? undefined : BigInt(request.since);
-    const outcome = await retryOnConflict(async () => {
-      const user = await this.userEvents.loadUser(principal.userId);
-      if (user.syncRequestIds.has(request.request_id)) {
-        const last = user.position?.commit ?? 0n;
-        // Nothing is appended: every event of the user at the time of the read is answered.
-        return { user, cursor: since !== undefined && since > last ? since : last, changes: [], duplicate: true };
-      }
-      const ctx = { user: principal.userId, newId: randomUUID, now: this.clock().toISOString() };
-      const changes = decideSync(user.state, request, ctx);
-      const closing = syncClosingEvent(request, syncCounts(changes), ctx);
-      const written = [...changes, closing];
-      const result = await this.userEvents.store.append(
-        streams.user(principal.userId),
-        written.map((event) => toStoreEvent(event, { username: principal.username, request_id: request.request_id })),
-        { expectedRevision: user.revision },
-      );
+    const ctx = { user: principal.userId, newId: randomUUID, now: this.clock().toISOString() };
+    const command = await handleCommand(
+      this.userEvents,
+      principal,
+      (user) => {
+        // A retried sync (its request_id already folded) decides nothing.
+        if (user.syncRequestIds.has(request.request_id)) return { events: [], result: { changes: [] as UserEvent[], duplicate: true } };
+        const changes = decideSync(user.state, request, ctx);
+        return { events: [...changes, syncClosingEvent(request, syncCounts(changes), ctx)], result: { changes, duplicate: false } };
+      },
+      { metadata: { request_id: request.request_id } },
+    );
+    const { duplicate, changes } = command.result;
+    let outcome: { user: FoldedUser; cursor: bigint };
+    if (command.appended === undefined) {
+      const last = command.user.position?.commit ?? 0n;
+      // Nothing is appended: every event of the user at the time of the read is answered.
+      outcome = { user: command.user, cursor: since !== undefined && since > last ? since : last };
+    } else {
       // Every event of this append is at or below its last position (EventStoreDB may give
       // them all one commit position), which is above the client's cursor. (The next load
       // reads them back from the store with their own positions.)
-      const first = user.revision === 'no_stream' ? 0n : user.revision + 1n;
-      const after = foldOnto(user, written.map((event, index) => ({ event, revision: first + BigInt(index), position: result.position })));
-      return { user: after, cursor: result.position.commit, changes, duplicate: false };
-    });
-    if (outcome.changes.length > 0) await this.userEvents.afterAppend(principal.userId, outcome.changes);
+      const { user: before, appended } = command;
+      const first = before.revision === 'no_stream' ? 0n : before.revision + 1n;
+      const after = foldOnto(before, command.events.map((event, index) => ({ event, revision: first + BigInt(index), position: appended.position })));
+      outcome = { user: after, cursor: appended.position.commit };
+    }
     const { user } = outcome;
     return {
       since: String(outcome.cursor),
@@ -81,7 +85,7 @@ export class SyncService {
       playlists: changedRecords(user, 'playlists', since)
         .map((playlist) => presentPlaylist(playlist as unknown as Doc, { includeDeleted: true }))
         .filter((playlist) => playlist !== undefined),
-      applied: { events: outcome.duplicate ? 0 : outcome.changes.length + 1, duplicate: outcome.duplicate },
+      applied: { events: duplicate ? 0 : changes.length + 1, duplicate },
     };
   }
 }

@@ -1,30 +1,21 @@
 /**
  * Writing and reading a user's events: the application layer between HTTP and the store.
- * Decisions are pure (src/domain); this module only loads, appends and retries.
+ * Decisions are pure (src/domain); this module loads users, and every write goes through the
+ * command handler (src/services/command-handler.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import { actionToEvent, byTimestamp } from '../domain/decide.js';
-import { isDeepStrictEqual } from 'node:util';
-import type { AppendResult, EventStore, Position, RecordedEvent } from '../stores/event-store.js';
-import { comparePositions, IdempotencyConflictError, readStreamOrEmpty, StreamNotFoundError } from '../stores/event-store.js';
-import { toStoreEvent } from './codec.js';
+import { decideActionBatch } from '../domain/decide.js';
+import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import { IdempotencyConflictError, readStreamOrEmpty, START, StreamNotFoundError } from '../stores/event-store.js';
 import type { Principal } from './accounts.js';
+import { EventIdConflictError, handleCommand } from './command-handler.js';
 import type { FoldedUser } from './folded-user.js';
 import { emptyFoldedUser, foldOnto, streamEventOf } from './folded-user.js';
 import type { CachedUser, UserStateCache } from './user-state-cache.js';
 
-/**
- * A client reused event ids: for other content than the events stored under them, or mixed with
- * new ids in one request (neither a retry nor a new write). Nothing was written.
- */
-export class EventIdConflictError extends Error {
-  override readonly name = 'EventIdConflictError';
-  constructor(readonly ids: readonly string[]) {
-    super(`Event ids already used for other events: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}`);
-  }
-}
+export { EventIdConflictError };
 
 export interface AppendOutcome {
   /** As appended: in timestamp order. */
@@ -50,7 +41,7 @@ export class UserEventService {
     readonly cache?: UserStateCache,
   ) {}
 
-  /** Called after every append of user events: a `remove` among them is erased for real. */
+  /** Called after every append of user events (by {@link handleCommand} only): a `remove` among them is erased for real. */
   async afterAppend(userId: string, events: readonly UserEvent[]): Promise<void> {
     if (events.some((event) => event.type === 'remove')) await this.eraseScopes(userId);
   }
@@ -113,39 +104,26 @@ export class UserEventService {
   }
 
   /**
-   * A retried append wrote nothing: the stored events under its ids must be these events, or a
-   * client reused an id for something else, which would otherwise be dropped silently. The
-   * original append is read back where it ends (its events were appended together).
-   */
-  private async checkRetry(stream: string, events: readonly UserEvent[], result: AppendResult): Promise<void> {
-    const from = result.nextRevision - BigInt(events.length - 1);
-    const stored = new Map((await this.store.readStream(stream, { fromRevision: from < 0n ? 0n : from, maxCount: events.length })).map((event) => [event.id, event.data]));
-    const conflicts = events.filter((event) => stored.has(event.id) && !isDeepStrictEqual(stored.get(event.id), toStoreEvent(event).data)).map((event) => event.id);
-    if (conflicts.length > 0) throw new EventIdConflictError(conflicts);
-  }
-
-  /**
-   * Appends the events of a batch of client actions atomically. Actions do not depend on the
-   * current state, so no expected revision is needed: concurrent writers never conflict, and
-   * client-supplied ids make a retried request add nothing (the store dedupes by id).
+   * Appends the events of a batch of client actions atomically, through the one write path
+   * ({@link handleCommand}). Actions are facts from a device: the decision (src/domain/decide.ts)
+   * does not depend on the state, but the append still expects the revision loaded, like every
+   * write. Client-supplied ids make a retried request add nothing (the store recognises them
+   * whatever the expected revision); ids reused for other events, or mixed with new ones, are an
+   * {@link EventIdConflictError}.
    */
   async appendActions(principal: Principal, actions: ActionInput[]): Promise<AppendOutcome> {
-    const inRequestOrder = actions.map((action) => actionToEvent(action, { user: principal.userId, newId: randomUUID }));
-    const events = byTimestamp(inRequestOrder);
-    const stream = streams.user(principal.userId);
+    const ctx = { user: principal.userId, newId: randomUUID };
     const clientIds = actions.flatMap((action) => (action.id === undefined ? [] : [action.id]));
-    // Only a request with client ids can be a retry; the head tells a retry (found at or before
-    // it) from a new write (after it).
-    const headBefore = clientIds.length > 0 ? await this.store.headPosition() : undefined;
-    let result: AppendResult;
+    let outcome;
     try {
-      result = await this.store.append(stream, events.map((event) => toStoreEvent(event, { username: principal.username })), { expectedRevision: 'any' });
+      outcome = await handleCommand(this, principal, () => {
+        const { events, ids } = decideActionBatch(actions, ctx);
+        return { events, result: { ids } };
+      });
     } catch (error) {
       if (error instanceof IdempotencyConflictError) throw new EventIdConflictError(clientIds);
       throw error;
     }
-    if (headBefore !== undefined && comparePositions(result.position, headBefore) <= 0) await this.checkRetry(stream, events, result);
-    await this.afterAppend(principal.userId, events);
-    return { events, ids: inRequestOrder.map((event) => event.id), position: result.position };
+    return { events: [...outcome.events], ids: outcome.result.ids, position: outcome.position ?? START };
   }
 }

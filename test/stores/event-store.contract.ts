@@ -311,6 +311,21 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(await readTestEvents()).to.have.length(3);
       });
 
+      // The one write path (src/services/command-handler.ts) loads the user again before a retry,
+      // so a retried batch expects the revision its original left, or a later one.
+      it('a retry expecting the revision its original left (or a later one) adds nothing and gives the same answer', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(stream, [event('before')]);
+        const batch = [event('a'), event('b')];
+        const first = await store.append(stream, batch, { expectedRevision: 0n });
+        const retry = await store.append(stream, batch, { expectedRevision: first.nextRevision });
+        expect(retry).to.deep.equal(first);
+        await store.append(stream, [event('later')], { expectedRevision: 2n });
+        expect(await store.append(stream, batch, { expectedRevision: 3n })).to.deep.equal(first);
+        await expectRevisions(stream, [0n, 1n, 2n, 3n]);
+        expect(await readTestEvents()).to.have.length(4);
+      });
+
       it('a retry of a stream-creating append with no_stream is recognised too', async function () {
         const stream = `${ns}user-1`;
         const batch = [event('a')];

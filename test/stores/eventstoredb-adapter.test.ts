@@ -29,6 +29,25 @@ describe('EventStoreDB adapter on a stand-in client', function () {
     store = new EventStoreDbEventStore(fake.client);
   });
 
+  describe('append with an exact expected revision', function () {
+    it('recognises a retry expecting the revision its original left, which the server would write again', async function () {
+      await store.append('user-1', [event(1)]);
+      const batch = [event(2), event(3)];
+      const first = await store.append('user-1', batch, { expectedRevision: 0n });
+      const retry = await store.append('user-1', batch, { expectedRevision: first.nextRevision });
+      expect(retry).to.deep.equal(first);
+      expect(fake.records('user-1').map((record) => record.revision)).to.deep.equal([0n, 1n, 2n]);
+    });
+
+    it('recognises a batch longer than the window it reads first', async function () {
+      const batch = Array.from({ length: 100 }, (_, n) => event(n + 10));
+      const first = await store.append('user-1', batch, { expectedRevision: 'no_stream' });
+      await store.append('user-1', [event(1)], { expectedRevision: first.nextRevision });
+      expect(await store.append('user-1', batch, { expectedRevision: first.nextRevision + 1n })).to.deep.equal(first);
+      expect(fake.records('user-1')).to.have.length(101);
+    });
+  });
+
   describe("append with 'stream_exists'", function () {
     it('sends the exact revision it read, so the server recognises a retry after a restart', async function () {
       await store.append('user-1', [event(1)]);

@@ -182,11 +182,18 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   /**
-   * An exact expectation makes the server itself recognise a retry (same ids at the same place)
-   * and answer it like the first time, so the common path is one round trip; only a conflict
-   * costs a look at the stream's tail, to tell a retry of an older write from a real conflict.
+   * An exact expectation makes the server itself recognise a retry at the same place (same ids
+   * after the same revision) and answer it like the first time. A retry loaded after its original
+   * expects the revision the original left (or a later one): there the server sees an expectation
+   * met and would write the batch again, so an expected revision first costs a look at the
+   * stream's tail (at most a window's worth of events, however long the batch), as `any` does.
+   * A conflict looks further back, to tell a retry of an older write from a real conflict.
    */
   private async appendExpecting(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (typeof expected === 'bigint') {
+      const tail = await this.checkTail(stream, events, ANY_TAIL_SLACK, Math.min(events.length, ANY_TAIL_SLACK));
+      if (tail.kind === 'retry') return tail.result;
+    }
     const outcome = await this.appendRaw(stream, events.map(toEventData), toClientAppendRevision(expected));
     switch (outcome.kind) {
       case 'appended':
@@ -291,9 +298,9 @@ export class EventStoreDbEventStore implements EventStore {
    * Looks for the batch among the stream's last events: all there is a retry (answered like the
    * first time: the batch's last event), some is a conflict, none is a new write.
    */
-  private async checkTail(stream: string, events: readonly SerializedEvent[], slack: number): Promise<TailCheck> {
+  private async checkTail(stream: string, events: readonly SerializedEvent[], slack: number, batchWindow = events.length): Promise<TailCheck> {
     const ids = events.map((event) => event.id);
-    const window = ids.length + slack;
+    const window = batchWindow + slack;
     const tail = await this.readTail(stream, window);
     let match = matchBatchInTail(tail, ids);
     const oldest = tail[tail.length - 1];
