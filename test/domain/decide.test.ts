@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { ActionInput } from '../../src/domain/events.js';
 import { actionInput } from '../../src/domain/events.js';
-import { decideActions, deviceOf } from '../../src/domain/decide.js';
-import { deciderSpec, ev, t, uuidOf } from './spec.js';
+import { decideActionBatch, decideActions, deviceOf } from '../../src/domain/decide.js';
+import { deciderSpec, ev, t, testContext, uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
 const action = (input: unknown): ActionInput => actionInput.parse(input);
@@ -46,5 +46,21 @@ describe('deviceOf', () => {
     expect(deviceOf(ev.play(FEED, 'g', t(1), { played: true, position: 0, device: 'tv' }))).to.equal('tv');
     expect(deviceOf(ev.play(FEED, 'g', t(1), { played: true, position: 0 }))).to.equal(undefined);
     expect(deviceOf(ev.privacy(t(1), 'public'))).to.equal(undefined);
+  });
+});
+
+describe('decideActionBatch (POST /v1/events)', () => {
+  it('decides the events in timestamp order, and answers their ids in the order of the request', () => {
+    const { events, ids } = decideActionBatch([play(t(5), { id: uuidOf(1) }), remove(t(2)), play(t(1), { id: uuidOf(3) })], testContext());
+    expect(events.map((event) => event.timestamp)).to.deep.equal([t(1), t(2), t(5)]);
+    expect(ids[0]).to.equal(uuidOf(1));
+    expect(ids[2]).to.equal(uuidOf(3));
+    expect(ids[1]).to.equal(events[1]!.id);
+  });
+
+  it('depends on no state: the same batch decides the same events whatever the user did before', () => {
+    const batch = [play(t(1), { id: uuidOf(1) })];
+    spec.given([]).when(batch).then(decideActionBatch(batch, testContext()).events);
+    spec.given([ev.remove(t(0), null), ev.play(FEED, 'g', t(3), { played: false, position: 1 })]).when(batch).then(decideActionBatch(batch, testContext()).events);
   });
 });
