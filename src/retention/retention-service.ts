@@ -27,8 +27,8 @@ import { fold } from '../domain/state.js';
 import type { StateEvent } from '../domain/state.js';
 import { checkpointState, daysBefore, erasureCovers } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
-import type { EventStore, EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
-import { readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
+import type { EventStore, EventToAppend, JsonObject, Position, RecordedEvent } from '../stores/event-store.js';
+import { comparePositions, readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
 import type { CountedTruncation, RetentionCapability } from '../stores/retention-capability.js';
 import { EmbeddedRetention } from '../stores/embedded/retention-capability.js';
 import { RewritingRetention } from '../stores/eventstoredb/retention-capability.js';
@@ -315,20 +315,27 @@ export class RetentionService implements RetentionPass {
       checkpointWal?: boolean;
       /** Feeds to roll are added here, for the caller to roll (once per pass), instead of now. */
       rollInto?: Set<string>;
+      /**
+       * Only the `remove` events at or before this position (one every projection has reached:
+       * the erasure reactor's wait) are carried out; a later one waits for its own turn.
+       */
+      upTo?: Position;
     },
   ): Promise<number> {
     const stream = streams.user(user);
+    let upTo = options.upTo;
     if (options.waitForProjections) {
       const position = await this.deps.readModels.latestPosition(user);
       if (position && !(await this.deps.readModels.waitFor(this.deps.projections, position, 10_000))) {
         this.deps.logger.warn('erasure postponed: projections are behind; the retention job will finish it', { user });
         return 0;
       }
+      upTo ??= position;
     }
     const feeds = new Set<string>();
     const erasure = await retryOnConflict(async () => {
       const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
-      const ids = erasedIds(events);
+      const ids = erasedIds(upTo ? events.filter((event) => comparePositions(event.position, upTo) <= 0) : events);
       if (ids.size === 0) return undefined;
       feeds.clear();
       for (const event of events) if (ids.has(event.id)) for (const feed of feedOf(event)) feeds.add(feed);

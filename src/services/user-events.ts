@@ -44,16 +44,17 @@ export type LoadedUser = FoldedUser;
 export class UserEventService {
   constructor(
     readonly store: EventStore,
-    /** Carries out erasure for real once a `remove` has landed (docs/design.md, "Erasure"); see src/retention. */
-    private readonly eraseScopes: (userId: string) => Promise<unknown> = async () => undefined,
     /** Folded users kept between requests; without it every load folds the whole stream. */
     readonly cache?: UserStateCache,
   ) {}
 
-  /** Called after every append of user events: a `remove` among them is erased for real. */
-  async afterAppend(userId: string, events: readonly UserEvent[]): Promise<void> {
-    if (events.some((event) => event.type === 'remove')) await this.eraseScopes(userId);
-  }
+  /**
+   * Called after every append of user events, once the append has landed: the one place for
+   * what a write sets off in the request. Nothing, today: a `remove` is erased for real by the
+   * erasure reactor (src/retention/erasure-reactor.ts, docs/design.md, "Erasure"), which reads
+   * it from `$all` shortly after, so the request does not wait for the erasure.
+   */
+  async afterAppend(_userId: string, _events: readonly UserEvent[]): Promise<void> {}
 
   /**
    * The user's current state, folded from their retained stream, with the stream revision
