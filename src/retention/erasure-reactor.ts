@@ -10,8 +10,10 @@
  * - One reactor runs across processes: the lease (named {@link ERASURE_REACTOR}) is taken before
  *   reading, renewed while running, and every checkpoint commit is fenced on it.
  * - It reads the same streams as the projections (users', `roll_stats`, feeds'), so its lag is
- *   counted the same way (src/admin/status.ts). Checkpoints of batches without a `remove` are
- *   written at most once a {@link ErasureReactorOptions.checkpointEveryMs}: they only measure lag.
+ *   counted the same way (src/admin/status.ts). A batch with a `remove` is checkpointed at once;
+ *   others once no event followed them for a moment ({@link IDLE_CHECKPOINT_MS}), or, while
+ *   events keep coming, at most once a {@link ErasureReactorOptions.checkpointEveryMs}: they only
+ *   measure lag, and must not add a write per request.
  * - An erasure that keeps failing is logged and left to the retention job, which erases every
  *   user whose `remove` is still pending (the `retention_index` read model): the reactor moves on
  *   rather than hold back the erasures after it.
@@ -27,6 +29,9 @@ import type { ReadModelService } from '../services/read-models.js';
 
 /** The reactor's checkpoint and lease name in the read-model store (no projection has it). */
 export const ERASURE_REACTOR = 'erasure_reactor';
+
+/** Quiet time after which the position reached is checkpointed (ms). */
+const IDLE_CHECKPOINT_MS = 250;
 
 export interface ErasureReactorOptions {
   readonly eventStore: EventStore;
@@ -78,7 +83,8 @@ export class ErasureReactor {
   /** Read and reacted to, not yet committed. */
   private uncommitted: Position | undefined;
   private lastCommitAt = 0;
-  private running: Promise<void> | undefined;
+  private lastEventAt = 0;
+  private loop: Promise<void> | undefined;
   private stopping = false;
   private unsubscribe: (() => Promise<void>) | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -109,11 +115,16 @@ export class ErasureReactor {
     return this.options.readModels.waitFor([ERASURE_REACTOR], position, limitMs);
   }
 
+  /** Whether it was started and not stopped (it may be on standby, another process holding the lease). */
+  get running(): boolean {
+    return this.loop !== undefined;
+  }
+
   /** Starts in the background: lease, catch-up from the checkpoint, then live. */
   start(): void {
-    if (this.running) return;
+    if (this.loop) return;
     this.stopping = false;
-    this.running = this.liveLoop().catch((error: unknown) => {
+    this.loop = this.liveLoop().catch((error: unknown) => {
       this.options.logger.error('erasure reactor stopped on an unexpected error', { error: error instanceof Error ? error.stack : String(error) });
     });
   }
@@ -125,8 +136,8 @@ export class ErasureReactor {
   async stop(options: { checkpoint?: boolean } = {}): Promise<void> {
     this.stopping = true;
     await this.unsubscribe?.();
-    await this.running;
-    this.running = undefined;
+    await this.loop;
+    this.loop = undefined;
     clearInterval(this.leaseTimer);
     if (options.checkpoint !== false && this.uncommitted && !this.leaseLost) await this.commit().catch(() => undefined);
     await this.options.readModel.releaseLease(ERASURE_REACTOR, this.owner).catch(() => undefined);
@@ -142,23 +153,25 @@ export class ErasureReactor {
     this.leaseLost = true;
     clearInterval(this.leaseTimer);
     await this.unsubscribe?.();
-    this.running = undefined;
+    this.loop = undefined;
   }
 
   /**
    * Reads `$all` from the stored checkpoint to the head and reacts to it, under the lease
-   * (false, and nothing done, if another reactor holds it). For tests and scripts.
+   * (false, and nothing done, if another reactor holds it). For tests and scripts: a lease taken
+   * here is released at the end, one held before (see {@link acquireLease}) is kept.
    */
   async catchUp(): Promise<boolean> {
+    const held = !this.leaseLost && Date.now() < this.leaseHeldUntil;
     if (!(await this.acquireLease(false))) return false;
+    if (held) {
+      this.checkpoint = await this.storedCheckpoint();
+      await this.readToHead();
+      return true;
+    }
     try {
       this.checkpoint = await this.storedCheckpoint();
-      for (;;) {
-        const page = await this.options.eventStore.readAll({ after: this.checkpoint, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
-        if (page.length === 0) break;
-        await this.react(page);
-        await this.commit();
-      }
+      await this.readToHead();
       return true;
     } finally {
       clearInterval(this.leaseTimer);
@@ -167,7 +180,21 @@ export class ErasureReactor {
     }
   }
 
-  private async acquireLease(wait: boolean): Promise<boolean> {
+  private async readToHead(): Promise<void> {
+    for (;;) {
+      const page = await this.options.eventStore.readAll({ after: this.checkpoint, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+      if (page.length === 0) return;
+      await this.react(page);
+      await this.commit();
+    }
+  }
+
+  /**
+   * Takes the lease (renewed from then on), waiting while another reactor holds it if `wait`;
+   * false if it could not. {@link start} takes it itself; tests that drive the reactor with
+   * {@link catchUp} take it first to hold it between calls.
+   */
+  async acquireLease(wait = false): Promise<boolean> {
     for (let logged = false; ; ) {
       const attempted = Date.now();
       if (await this.options.readModel.tryAcquireLease(ERASURE_REACTOR, this.owner, this.leaseTtlMs)) {
@@ -225,8 +252,9 @@ export class ErasureReactor {
     let pending = iterator.next();
     try {
       while (!this.stopping) {
-        // While a checkpoint is owed, wait for the next event only until it is due.
-        const due = this.uncommitted ? Math.max(0, this.lastCommitAt + this.checkpointEveryMs - Date.now()) : undefined;
+        // While a checkpoint is owed, wait for the next event only until it is due: after a quiet
+        // moment, or a while after the last one while events keep coming.
+        const due = this.uncommitted ? Math.max(0, Math.min(this.lastEventAt + IDLE_CHECKPOINT_MS, this.lastCommitAt + this.checkpointEveryMs) - Date.now()) : undefined;
         const first = due === undefined ? await pending : await Promise.race([pending, sleep(due).then(() => timeout)]);
         if (typeof first === 'symbol') {
           this.ensureLease();
@@ -245,6 +273,7 @@ export class ErasureReactor {
           pending = iterator.next();
         }
         this.ensureLease();
+        this.lastEventAt = Date.now();
         const erased = await this.react(batch);
         if (erased || Date.now() - this.lastCommitAt >= this.checkpointEveryMs) await this.commit();
         await yieldToEventLoop();
