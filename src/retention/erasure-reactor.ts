@@ -90,6 +90,7 @@ export class ErasureReactor {
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseHeldUntil = 0;
   private leaseLost = false;
+  private wakeStandby: (() => void) | undefined;
   /** Users whose erasure was left to the retention job after failing (tests, logs). */
   skipped = 0;
 
@@ -129,17 +130,15 @@ export class ErasureReactor {
     });
   }
 
-  /**
-   * Stops: an erasure in progress ends first, the position reached is committed, the lease freed.
-   * With `{ checkpoint: false }` (tests) nothing more is committed, as after a crash.
-   */
-  async stop(options: { checkpoint?: boolean } = {}): Promise<void> {
+  /** Stops: an erasure in progress ends first, the position reached is committed, the lease freed. */
+  async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeStandby?.();
     await this.unsubscribe?.();
     await this.loop;
     this.loop = undefined;
     clearInterval(this.leaseTimer);
-    if (options.checkpoint !== false && this.uncommitted && !this.leaseLost) await this.commit().catch(() => undefined);
+    if (this.uncommitted && !this.leaseLost) await this.commit().catch(() => undefined);
     await this.options.readModel.releaseLease(ERASURE_REACTOR, this.owner).catch(() => undefined);
     this.leaseHeldUntil = 0;
   }
@@ -204,7 +203,15 @@ export class ErasureReactor {
       if (!wait || this.stopping) return false;
       if (!logged) this.options.logger.info('erasure reactor on standby: another process holds its lease', { owner: this.owner });
       logged = true;
-      await sleep(this.leaseTtlMs / 3);
+      // Cut short by stop(): a process on standby closes at once.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.leaseTtlMs / 3);
+        this.wakeStandby = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeStandby = undefined;
     }
     this.leaseLost = false;
     clearInterval(this.leaseTimer);
