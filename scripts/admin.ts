@@ -188,7 +188,9 @@ async function run(command: string, args: readonly string[], options: Options, c
       }
       case 'stats': {
         operands(args, 0, 'stats [--json]');
-        const names = allProjections.map((projection) => projection.name);
+        const { ERASURE_REACTOR } = await import('../src/retention/erasure-reactor.js');
+        // The erasure reactor keeps a checkpoint like a projection's: its lag shows beside theirs.
+        const names = [...allProjections.map((projection) => projection.name), ERASURE_REACTOR];
         const { collectStats, formatStats } = await import('../src/admin/status.js');
         const stats = await collectStats({ ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined }, names);
         return print(options.json ? JSON.stringify(stats, null, 2) : formatStats(stats));

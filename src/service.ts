@@ -27,6 +27,7 @@ import { retentionStatus } from './admin/retention-status.js';
 import { checkReadiness, collectStats, projectionsReport } from './admin/status.js';
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
+import { ERASURE_REACTOR, ErasureReactor } from './retention/erasure-reactor.js';
 import { startScheduler, type Scheduler, type SchedulerOptions } from './jobs/retention-job.js';
 import { feedsJob } from './jobs/feeds-job.js';
 import { FeedService, feedServiceOptions } from './services/feeds.js';
@@ -44,11 +45,13 @@ export interface Service {
   readonly projectorThread: ProjectorThread | undefined;
   /** The retention pass (docs/design.md, "Retention") and erasure (docs/design.md, "Erasure"). */
   readonly retention: RetentionService;
+  /** Carries out each `remove` shortly after it is appended (docs/design.md, "Erasure"); started with the projector. */
+  readonly erasure: ErasureReactor;
   /** Feed fetching and the `podcasts` read model (docs/design.md, "Feeds"). */
   readonly feeds: FeedService;
   /** From now on `/readyz` answers 503, so load balancers stop routing here before shutdown. */
   markDraining(): void;
-  /** Stops the scheduler, then the projector at a checkpoint, and closes the stores (the HTTP server is the caller's). */
+  /** Stops the scheduler, the erasure reactor, then the projector at a checkpoint, and closes the stores (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
 
@@ -82,9 +85,21 @@ export async function startService(
 
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
   const retention = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger, projections: projector.names });
+  // Erasure is not the request's: this reactor reads each `remove` from `$all`, waits for the
+  // projections, erases, and only then moves its checkpoint (src/retention/erasure-reactor.ts).
+  const erasure = new ErasureReactor({
+    eventStore: stores.eventStore,
+    readModel: stores.readModel,
+    readModels,
+    projections: projector.names,
+    erase: (user, seen) => retention.eraseScopes(user, new Date(), { waitForProjections: false, upTo: seen }),
+    logger,
+  });
+  if (options.runProjector !== false) erasure.start();
+  /** What readiness, metrics and the admin stats report on: the projections and the erasure reactor. */
+  const reported = [...projector.names, ERASURE_REACTOR];
   const userEvents = new UserEventService(
     stores.eventStore,
-    (userId) => retention.eraseScopes(userId, new Date(), { waitForProjections: true }),
     config.SYNC_CACHE_RECORDS > 0 ? new UserStateCache(config.SYNC_CACHE_RECORDS, recordSyncCacheLookup) : undefined,
   );
   const feeds = new FeedService(
@@ -136,9 +151,9 @@ export async function startService(
       retention: async () => (scheduler ? retentionStatus(scheduler.agenda) : undefined),
     },
     ready: async () =>
-      draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, projector.names, { maxLag: config.READY_MAX_LAG }),
+      draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG }),
     metrics: async () => {
-      gauges.update(await projectionsReport(status, projector.names));
+      gauges.update(await projectionsReport(status, reported));
       return renderMetrics(gauges);
     },
     ...(config.ADMIN_TOKEN
@@ -150,7 +165,7 @@ export async function startService(
             eventStore: stores.eventStore,
             me: new MeService(stores.eventStore, stores.accounts, readModels),
             // Bounded: an HTTP request must not read a large $all whole; the CLI counts everything.
-            stats: () => collectStats(status, projector.names, { eventLimit: 100_000 }),
+            stats: () => collectStats(status, reported, { eventLimit: 100_000 }),
           },
         }
       : {}),
@@ -168,6 +183,7 @@ export async function startService(
         jobs: config.FEEDS === 'on' ? [feedsJob(feeds, logger, options.feedsEvery)] : [],
       });
     } catch (error) {
+      await erasure.stop();
       await thread?.stop();
       await projector.stop();
       await stores.close();
@@ -181,13 +197,16 @@ export async function startService(
     projector,
     projectorThread: thread,
     retention,
+    erasure,
     feeds,
     markDraining() {
       draining = true;
     },
     async close() {
-      // First: a pass in progress still needs the projector's checkpoints and the stores.
+      // First: a pass in progress still needs the projector's checkpoints and the stores; then the
+      // erasure reactor, whose erasure in progress waits for the projections.
       await scheduler?.stop();
+      await erasure.stop();
       await thread?.stop();
       await projector.stop();
       await stores.close();

@@ -20,15 +20,18 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Privacy } from '../domain/events.js';
-import { isUserEventType, streams } from '../domain/events.js';
+import { streams } from '../domain/events.js';
 import type { EventObject } from '../domain/events.js';
 import type { UserState } from '../domain/state.js';
 import { fold } from '../domain/state.js';
 import type { StateEvent } from '../domain/state.js';
 import { checkpointState, daysBefore, erasureCovers } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
-import type { EventStore, EventToAppend, JsonObject, RecordedEvent, StreamTruncation } from '../stores/event-store.js';
-import { readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
+import type { EventStore, EventToAppend, JsonObject, Position, RecordedEvent } from '../stores/event-store.js';
+import { comparePositions, readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
+import type { CountedTruncation, RetentionCapability } from '../stores/retention-capability.js';
+import { EmbeddedRetention } from '../stores/embedded/retention-capability.js';
+import { RewritingRetention } from '../stores/eventstoredb/retention-capability.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 import { fromStoreEvent } from '../services/codec.js';
 import { ReadModelService } from '../services/read-models.js';
@@ -38,28 +41,9 @@ import { retryOnConflict } from '../services/retry.js';
 import type { CheckpointData, Descriptive, RollStatsData } from '../../projections/projection.js';
 import { RETENTION_INDEX } from '../../projections/retention-index.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
-import { oldestRetainedAt, planErasureRewrite, retentionCut } from './history.js';
+import { oldestRetainedAt, retentionCut } from './history.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
-
-/** What only the embedded store can do: delete rows for real. */
-export interface PhysicalEraser {
-  /** Sets each stream's `$tb` (never lowering one), in one transaction. */
-  truncateStreams(truncations: readonly StreamTruncation[]): void;
-  /** Deletes the rows that truncation hides in these streams, in one transaction; returns how many went. */
-  purgeStreams(streams: readonly string[]): number;
-  /** Deletes single events of a stream (erasure); returns how many went. */
-  eraseEvents(stream: string, ids: readonly string[], options?: { checkpointWal?: boolean }): number;
-  /** Suspends automatic WAL checkpoints until the returned function is called. */
-  pauseWalCheckpoints(): () => void;
-  /** Writes the WAL back and truncates it: no page image of deleted rows is left in it. */
-  checkpointWal(): void;
-}
-
-interface PassTruncation extends StreamTruncation {
-  /** Events the truncation hides (rows to delete, in the embedded store). */
-  readonly hidden: number;
-}
 
 export interface RetentionDependencies {
   readonly eventStore: EventStore;
@@ -68,8 +52,11 @@ export interface RetentionDependencies {
   /** Projections that must have seen a `remove` before its events are deleted. */
   readonly projections: readonly string[];
   readonly logger: Logger;
-  /** The embedded store; without it erasure rewrites streams (EventStoreDB). */
-  readonly eraser?: PhysicalEraser;
+  /**
+   * How the store truncates and erases (src/stores/retention-capability.ts); by default the
+   * EventStoreDB way, through the port alone (`$tb`, and erasure by rewrite).
+   */
+  readonly capability?: RetentionCapability;
 }
 
 interface SnapshotOutcome {
@@ -79,17 +66,10 @@ interface SnapshotOutcome {
   readonly hidden: number;
 }
 
-/** Users snapshotted at once, through EventStoreDB (overlapping round trips); the embedded store, synchronous, takes them one by one. */
-const USER_CONCURRENCY = 8;
 /** Users failing one after the other that make a pass give up (the store is likely down). */
 const MAX_FAILURES_IN_A_ROW = 10;
-/** Feeds rolled, and streams truncated through the port, at once. */
+/** Feeds rolled, and erasure rewrites confirmed, at once. */
 const WRITE_CONCURRENCY = 8;
-/**
- * Rows the embedded store deletes per transaction (whole streams; ~0.3 s), between which the
- * event loop gets a turn.
- */
-const PURGE_BATCH_ROWS = 50_000;
 
 /** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name. */
 export const podcastStatsStream = (feed: string) => streams.podcastStats(createHash('sha256').update(feed).digest('hex').slice(0, 32));
@@ -131,7 +111,11 @@ function checkpointStateOf(events: readonly RecordedEvent[], now: Date): UserSta
 }
 
 export class RetentionService implements RetentionPass {
-  constructor(private readonly deps: RetentionDependencies) {}
+  private readonly store: RetentionCapability;
+
+  constructor(private readonly deps: RetentionDependencies) {
+    this.store = deps.capability ?? new RewritingRetention(deps.eventStore);
+  }
 
   async run(now: Date, options: { onProgress?: (progress: RetentionProgress) => void; touch?: () => Promise<void> } = {}): Promise<RetentionSummary> {
     const started = Date.now();
@@ -148,8 +132,8 @@ export class RetentionService implements RetentionPass {
     const feeds = new Set<string>();
     /** Feeds of erased events: rolled with the others, or at once if the pass stops early. */
     const erasedFeeds = new Set<string>();
-    const truncations: PassTruncation[] = [];
-    const eachUser = forEachConcurrently(users, this.deps.eraser ? 1 : USER_CONCURRENCY, async (user) => {
+    const truncations: CountedTruncation[] = [];
+    const eachUser = forEachConcurrently(users, this.store.userConcurrency, async (user) => {
       let outcome: SnapshotOutcome | undefined;
       try {
         // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
@@ -167,7 +151,6 @@ export class RetentionService implements RetentionPass {
         snapshotted++;
         for (const feed of outcome.feeds) feeds.add(feed);
         truncations.push({ stream: streams.user(user), truncateBefore: outcome.truncateBefore, hidden: outcome.hidden });
-        if (!this.deps.eraser) removed += outcome.hidden;
       }
       done++;
       options.onProgress?.({ usersTotal: users.length, usersDone: done });
@@ -177,7 +160,7 @@ export class RetentionService implements RetentionPass {
     await eachUser.catch(async (error: unknown) => {
       // Stopped (shutdown, a failing store): what the erasures left still goes.
       await this.rollFeeds(erasedFeeds, now).catch(() => undefined);
-      this.deps.eraser?.checkpointWal();
+      this.store.checkpointWal();
       throw error;
     });
     for (const feed of erasedFeeds) feeds.add(feed);
@@ -186,9 +169,9 @@ export class RetentionService implements RetentionPass {
     // is not done: the next pass (or erasure) of each of those users carries it out first.
     await this.rollFeeds(feeds, now);
     await options.touch?.();
-    removed += await this.truncate(truncations, options.touch);
+    removed += await this.store.truncate(truncations, options.touch);
     // Once for the pass: the erasures and truncations left old page images in the WAL.
-    this.deps.eraser?.checkpointWal();
+    this.store.checkpointWal();
     if (failed > 0) this.deps.logger.warn('retention pass skipped users after errors', { users: failed });
     return { asOf: now.toISOString(), usersConsidered: users.length, usersSnapshotted: snapshotted, eventsRemoved: removed, feedsRolled: feeds.size, seconds: (Date.now() - started) / 1000 };
   }
@@ -196,10 +179,10 @@ export class RetentionService implements RetentionPass {
   /**
    * EventStoreDB erasures whose `$tb` write may have failed after their rewrite was appended
    * (the retention index keeps them until the user's next checkpoint): sets any `$tb` missing,
-   * at the cost of one metadata read per such user.
+   * at the cost of one metadata read per such user. (Only rewrites set the flag: none on the
+   * embedded store, which erases in place.)
    */
   private async confirmRewrites(): Promise<void> {
-    if (this.deps.eraser) return;
     const rewritten = await this.deps.readModel.find(RETENTION_INDEX, { where: { rewrite_unconfirmed: true } });
     await forEachConcurrently(rewritten, WRITE_CONCURRENCY, async ({ id, doc }) => {
       const truncateBefore = doc['rewritten_before'];
@@ -255,49 +238,8 @@ export class RetentionService implements RetentionPass {
     if (typeof truncateBefore !== 'number' || BigInt(truncateBefore) <= events[0]!.revision) return events;
     const pending = BigInt(truncateBefore);
     this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(pending) });
-    await this.truncateOne(stream, pending);
+    await this.store.truncate([{ stream, truncateBefore: pending, hidden: 0 }]);
     return events.filter((event) => event.revision >= pending);
-  }
-
-  private async truncateOne(stream: string, truncateBefore: bigint): Promise<number> {
-    const eraser = this.deps.eraser;
-    if (!eraser) {
-      await truncateStream(this.deps.eventStore, stream, truncateBefore);
-      return 0;
-    }
-    eraser.truncateStreams([{ stream, truncateBefore }]);
-    return eraser.purgeStreams([stream]);
-  }
-
-  /**
-   * Step 5: `$tb` for every stream snapshotted, then real deletion where possible. Returns the
-   * rows deleted (embedded store).
-   */
-  private async truncate(truncations: readonly PassTruncation[], touch: (() => Promise<void>) | undefined): Promise<number> {
-    const eraser = this.deps.eraser;
-    if (!eraser) {
-      await forEachConcurrently(truncations, WRITE_CONCURRENCY, ({ stream, truncateBefore }) => truncateStream(this.deps.eventStore, stream, truncateBefore));
-      return 0;
-    }
-    eraser.truncateStreams(truncations);
-    // Many streams per transaction (each a bounded number of rows, so the event loop gets a turn
-    // between them), and the WAL written back once at the end of the pass, not at every commit.
-    const resume = eraser.pauseWalCheckpoints();
-    let purged = 0;
-    try {
-      for (let start = 0; start < truncations.length; ) {
-        let rows = 0;
-        let end = start;
-        while (end < truncations.length && (end === start || rows + truncations[end]!.hidden <= PURGE_BATCH_ROWS)) rows += truncations[end++]!.hidden;
-        purged += eraser.purgeStreams(truncations.slice(start, end).map(({ stream }) => stream));
-        start = end;
-        await touch?.();
-        await yieldToEventLoop();
-      }
-    } finally {
-      resume();
-    }
-    return purged;
   }
 
   /**
@@ -326,7 +268,7 @@ export class RetentionService implements RetentionPass {
     const state = await this.deps.eventStore.streamState(stream);
     if (state.lastRevision === 'no_stream' || state.softDeleted || state.tombstoned) return;
     await this.deps.eventStore.deleteStream(stream);
-    this.deps.eraser?.purgeStreams([stream]);
+    this.store.purge(stream);
   }
 
   private async rollStats(feed: string, podcast: JsonObject, now: Date): Promise<void> {
@@ -349,7 +291,7 @@ export class RetentionService implements RetentionPass {
     // Each roll recomputes the feed whole: the earlier ones only keep what it has since lost
     // (titles of erased contributions, episodes gone), so only the latest is retained.
     await truncateStream(this.deps.eventStore, stream, appended.nextRevision);
-    this.deps.eraser?.purgeStreams([stream]);
+    this.store.purge(stream);
   }
 
   /**
@@ -373,47 +315,46 @@ export class RetentionService implements RetentionPass {
       checkpointWal?: boolean;
       /** Feeds to roll are added here, for the caller to roll (once per pass), instead of now. */
       rollInto?: Set<string>;
+      /**
+       * Only the `remove` events at or before this position (one every projection has reached:
+       * the erasure reactor's wait) are carried out; a later one waits for its own turn.
+       */
+      upTo?: Position;
     },
   ): Promise<number> {
     const stream = streams.user(user);
+    let upTo = options.upTo;
     if (options.waitForProjections) {
       const position = await this.deps.readModels.latestPosition(user);
       if (position && !(await this.deps.readModels.waitFor(this.deps.projections, position, 10_000))) {
         this.deps.logger.warn('erasure postponed: projections are behind; the retention job will finish it', { user });
         return 0;
       }
+      upTo ??= position;
     }
     const feeds = new Set<string>();
     const erasure = await retryOnConflict(async () => {
       const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
-      const ids = erasedIds(events);
+      const ids = erasedIds(upTo ? events.filter((event) => comparePositions(event.position, upTo) <= 0) : events);
       if (ids.size === 0) return undefined;
       feeds.clear();
       for (const event of events) if (ids.has(event.id)) for (const feed of feedOf(event)) feeds.add(feed);
       const state = checkpointStateOf(events, now);
       const last = events.at(-1)!.revision;
-      if (this.deps.eraser) {
-        const retainedFrom = oldestRetainedAt(events.filter((event) => !ids.has(event.id))) ?? now;
-        const closing = this.checkpointEvents(user, state, now, { truncate_before: null, retained_from: retainedFrom.toISOString(), reason: 'erasure' });
-        await this.deps.eventStore.append(stream, closing, { expectedRevision: last });
-        return { ids, truncateBefore: undefined };
-      }
-      const rewrite = planErasureRewrite(events, ids, isUserEventType, ({ truncateBefore, kept }) => {
+      const plan = this.store.planErasure(stream, events, ids, ({ truncateBefore, kept }) => {
         const retainedFrom = oldestRetainedAt(kept) ?? now;
-        const closing = this.checkpointEvents(user, state, now, { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'erasure' });
+        const closing = this.checkpointEvents(user, state, now, { truncate_before: truncateBefore === null ? null : Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'erasure' });
         return { checkpointId: closing[1].id, events: closing };
       });
-      await this.deps.eventStore.append(stream, rewrite.events, { expectedRevision: last });
-      return { ids, truncateBefore: rewrite.truncateBefore };
+      await this.deps.eventStore.append(stream, plan.events, { expectedRevision: last });
+      return plan;
     });
     if (!erasure) return 0;
     // Descriptive fields (titles, covers) may have come from the erased events: a roll_stats
     // sets them explicitly, so live and rebuilt popularity documents agree.
     if (options.rollInto) for (const feed of feeds) options.rollInto.add(feed);
     else await this.rollFeeds(feeds, now);
-    if (this.deps.eraser) return this.deps.eraser.eraseEvents(stream, [...erasure.ids], { checkpointWal: options.checkpointWal ?? true });
-    await truncateStream(this.deps.eventStore, stream, erasure.truncateBefore!);
-    return erasure.ids.size;
+    return erasure.complete({ checkpointWal: options.checkpointWal ?? true });
   }
 }
 
@@ -444,6 +385,6 @@ export function createRetentionPass(stores: Stores, options: { defaultPrivacy: P
     readModels: new ReadModelService(stores.eventStore, stores.readModel),
     projections: options.projections ?? allProjections.map((projection) => projection.name),
     logger: options.logger,
-    ...(stores.embedded?.eventStore ? { eraser: stores.embedded.eventStore } : {}),
+    capability: stores.embedded?.eventStore ? new EmbeddedRetention(stores.embedded.eventStore) : new RewritingRetention(stores.eventStore),
   });
 }

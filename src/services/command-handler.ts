@@ -3,12 +3,13 @@
  * atomic append at the revision the decision read, retried on a concurrent writer"), on the
  * model of Emmett's `handleCommand`: load the folded user → decide (a pure function of the
  * user's state and the command, src/domain) → append the events at the revision the state was
- * folded to → on a concurrent writer, load and decide again → then the post-append hook.
+ * folded to → on a concurrent writer, load and decide again. What a write sets off afterwards
+ * (erasure of a `remove`) is a reactor's job (src/retention/erasure-reactor.ts), not the request's.
  *
  * Why one path: a decision taken on anything but the state it is appended after (read models
  * that lag, or no state at all with `any`) can act on a stale state — a device created twice, a
  * subscription diffed against a list another device just changed — and every path had its own
- * retry, idempotency and post-append rules. Native events, sync, the gpodder and Nextcloud
+ * retry and idempotency rules. Native events, sync, the gpodder and Nextcloud
  * APIs and the web pages all write through {@link handleCommand}; reads are not its business.
  *
  * Idempotency: events may carry ids a client chose (or, for gpodder episode actions, ids derived
@@ -73,7 +74,7 @@ export interface CommandOutcome<R> {
   readonly position: Position | undefined;
 }
 
-/** Loads, decides, appends at the expected revision, retries on a concurrent writer, then runs the post-append hook. */
+/** Loads, decides, appends at the expected revision, retries on a concurrent writer. */
 export async function handleCommand<R>(userEvents: UserEventService, principal: Principal, decide: Decide<R>, options: CommandOptions = {}): Promise<CommandOutcome<R>> {
   const stream = streams.user(principal.userId);
   const outcome = await retryOnConflict(async (): Promise<CommandOutcome<R>> => {
@@ -89,8 +90,6 @@ export async function handleCommand<R>(userEvents: UserEventService, principal: 
     if (!written) await checkRetry(userEvents, stream, events, appended);
     return { user, events, result, appended, written, position: appended.position };
   }, options.attempts);
-  // The one call of the post-append hook: a retry calls it again (it is idempotent), as a lost answer may have cut the first short.
-  if (outcome.events.length > 0) await userEvents.afterAppend(principal.userId, outcome.events);
   return outcome;
 }
 

@@ -35,16 +35,9 @@ export type LoadedUser = FoldedUser;
 export class UserEventService {
   constructor(
     readonly store: EventStore,
-    /** Carries out erasure for real once a `remove` has landed (docs/design.md, "Erasure"); see src/retention. */
-    private readonly eraseScopes: (userId: string) => Promise<unknown> = async () => undefined,
     /** Folded users kept between requests; without it every load folds the whole stream. */
     readonly cache?: UserStateCache,
   ) {}
-
-  /** Called after every append of user events (by {@link handleCommand} only): a `remove` among them is erased for real. */
-  async afterAppend(userId: string, events: readonly UserEvent[]): Promise<void> {
-    if (events.some((event) => event.type === 'remove')) await this.eraseScopes(userId);
-  }
 
   /**
    * The user's current state, folded from their retained stream, with the stream revision

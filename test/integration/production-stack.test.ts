@@ -100,6 +100,8 @@ if (eventStoreUrl && mongoUrl) {
       await service.settle();
       await post(token, [{ type: 'remove', timestamp: at(5), object: { rss_source_feed: FEED }, data: {} }]);
       await service.settle();
+      // The erasure is the reactor's, shortly after the request (docs/design.md, "Erasure").
+      await service.erased();
       const statuses = await service.http.get('/v1/play-statuses').set(auth(token));
       expect(statuses.body.play_statuses).to.deep.equal([]);
       const retained = await readStreamOrEmpty(service.stores.eventStore, streams.user(userId));

@@ -12,6 +12,7 @@ import { MeService } from '../../src/services/me.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import { ERASURE_REACTOR } from '../../src/retention/erasure-reactor.js';
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 const FEED = 'https://feeds.example.com/admin.xml';
@@ -170,11 +171,12 @@ describe('admin API', function () {
 
     it('reports stats: events, users, each projection caught up, nothing parked', async () => {
       await service.settle();
+      await service.erased();
       const stats = await admin('/admin/stats');
       expect(stats.status).to.equal(200);
       expect(stats.body).to.include({ events: await service.eventCount(), events_complete: true, parked: 0 });
       expect(stats.body.users).to.be.at.least(1);
-      expect(stats.body.projections.map((projection: { name: string }) => projection.name)).to.deep.equal(service.projector.names);
+      expect(stats.body.projections.map((projection: { name: string }) => projection.name)).to.deep.equal([...service.projector.names, ERASURE_REACTOR]);
       for (const projection of stats.body.projections) expect(projection).to.include({ lag: 0, lag_exact: true, parked: 0 });
     });
   });

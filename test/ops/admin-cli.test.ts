@@ -7,6 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import { ERASURE_REACTOR } from '../../src/retention/erasure-reactor.js';
 import { runScript, type ScriptResult } from '../support/run-script.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -33,6 +34,7 @@ describe('admin CLI (npm run admin)', function () {
     ];
     expect((await service.http.post('/v1/events').set('Authorization', `Bearer ${ada.token}`).send({ events })).status).to.equal(201);
     await service.settle();
+    await service.erased();
   });
   after(async () => {
     if (!closed) await service.close();
@@ -110,7 +112,7 @@ describe('admin CLI (npm run admin)', function () {
     expect(stats.code, stats.stderr).to.equal(0);
     const figures = JSON.parse(stats.stdout) as { events: number; users: number; parked: number; projections: { name: string; lag: number }[] };
     expect(figures).to.include({ events: await service.eventCount(), users: (await service.stores.accounts.listAccounts()).length, parked: 0 });
-    expect(figures.projections.map((projection) => projection.name)).to.deep.equal(service.projector.names);
+    expect(figures.projections.map((projection) => projection.name)).to.deep.equal([...service.projector.names, ERASURE_REACTOR]);
     for (const projection of figures.projections) expect(projection.lag, projection.name).to.equal(0);
   });
 

@@ -9,6 +9,7 @@ import { requestContext } from '../../src/http/observability.js';
 import { checkReadiness } from '../../src/admin/status.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import { ERASURE_REACTOR } from '../../src/retention/erasure-reactor.js';
 
 const FEED = 'https://feeds.example.com/metrics.xml';
 const play = (guid: string) => ({ type: 'play', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEED, rss_source_id: guid }, data: { played: true, position: 1 } });
@@ -138,10 +139,12 @@ describe('observability', function () {
 
     it('/readyz is 200 with every projection caught up; /healthz is 200', async () => {
       await service.settle();
+      await service.erased();
       const ready = await service.http.get('/readyz');
       expect(ready.status).to.equal(200);
       expect(ready.body.status).to.equal('ready');
-      expect(Object.keys(ready.body.projections)).to.deep.equal(service.projector.names);
+      // The projections, and the erasure reactor (docs/design.md, "Erasure") beside them.
+      expect(Object.keys(ready.body.projections)).to.deep.equal([...service.projector.names, ERASURE_REACTOR]);
       for (const projection of Object.values(ready.body.projections)) expect(projection).to.include({ lag: 0 });
       expect((await service.http.get('/healthz')).status).to.equal(200);
     });
@@ -159,8 +162,9 @@ describe('observability', function () {
       const idle = await service.http.get('/readyz');
       expect(idle.status).to.equal(503);
       expect(idle.body.reason).to.contain('no projector is running');
-      // The test plays the projector from here on (catchUp below).
+      // The test plays the projector and the erasure reactor from here on (catchUp below).
       await service.projector.acquireLeases();
+      expect(await service.erasure.acquireLease()).to.equal(true);
       expect((await service.http.get('/readyz')).status).to.equal(200);
     });
 
@@ -180,6 +184,7 @@ describe('observability', function () {
       expect(behind.body.projections.popularity.lag).to.equal(3);
 
       await service.projector.catchUp();
+      await service.erasure.catchUp();
       expect((await service.http.get('/readyz')).status).to.equal(200);
 
       // A projection a few events behind that makes no progress (stuck on one event, or no

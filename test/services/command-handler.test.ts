@@ -1,8 +1,7 @@
 /**
  * The one write path (src/services/command-handler.ts): a decision is taken on the user folded
  * at the revision its append expects; a concurrent writer between the load and the append makes
- * it load and decide again (nothing lost, nothing written twice); the post-append hook runs once
- * per command; client event ids make a retried `POST /v1/events` add nothing, on the embedded
+ * it load and decide again (nothing lost, nothing written twice); client event ids make a retried `POST /v1/events` add nothing, on the embedded
  * store and on the EventStoreDB adapter (over its stand-in client), which a retry reaches
  * expecting the revision its original left.
  */
@@ -68,14 +67,12 @@ for (const { name, open } of stores) {
   describe(`handleCommand on the ${name}`, function () {
     let store: EventStore;
     let close: () => Promise<void>;
-    let erased: number;
     let userEvents: UserEventService;
     /** Writes of another device, each landing just before the service's next append. */
     let interleaved: (() => Promise<unknown>)[];
 
     beforeEach(function () {
       ({ store, close } = open());
-      erased = 0;
       interleaved = [];
       const racing = new Proxy(store, {
         get(target, property) {
@@ -89,9 +86,7 @@ for (const { name, open } of stores) {
           return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
         },
       });
-      userEvents = new UserEventService(racing, async () => {
-        erased++;
-      });
+      userEvents = new UserEventService(racing);
     });
     afterEach(async function () {
       await close();
@@ -147,13 +142,6 @@ for (const { name, open } of stores) {
       expect(error).to.be.instanceOf(WrongExpectedVersionError);
       expect(calls).to.equal(3);
       expect(await stored()).to.have.length(3);
-    });
-
-    it('runs the post-append hook once per command that decided events, never for one that decided none', async function () {
-      await handleCommand(userEvents, principal, () => ({ events: [], result: undefined }));
-      expect(erased).to.equal(0);
-      await userEvents.appendActions(principal, [{ type: 'remove', timestamp: '2026-01-01T00:00:00.000Z', object: null, data: {} }]);
-      expect(erased).to.equal(1);
     });
 
     describe('POST /v1/events with client ids (UserEventService.appendActions)', function () {

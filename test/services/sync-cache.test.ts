@@ -28,6 +28,7 @@ import { syncRequest } from '../../src/domain/sync.js';
 import { silentLogger } from '../../src/logger.js';
 import { Projector } from '../../src/projector/projector.js';
 import { createRetentionPass } from '../../src/retention/retention-service.js';
+import { ErasureReactor } from '../../src/retention/erasure-reactor.js';
 import type { Stores } from '../../src/runtime.js';
 import { openStores } from '../../src/runtime.js';
 import type { Principal } from '../../src/services/accounts.js';
@@ -178,6 +179,8 @@ class Scenario {
   readonly me: MeService;
   readonly readModels: ReadModelService;
   readonly retention;
+  /** Erases each `remove` after the request that appended it, as the service's reactor does. */
+  readonly erasure: ErasureReactor;
 
   constructor(
     readonly stores: Stores,
@@ -185,9 +188,16 @@ class Scenario {
   ) {
     this.readModels = new ReadModelService(stores.eventStore, stores.readModel);
     this.retention = createRetentionPass(stores, { defaultPrivacy: 'private', logger: silentLogger(), projections: projector.names });
-    const erase = (userId: string) => this.retention.eraseScopes(userId, this.clock(), { waitForProjections: true });
-    this.cachedEvents = new UserEventService(stores.eventStore, erase, this.cache);
-    this.coldEvents = new UserEventService(stores.eventStore, erase);
+    this.erasure = new ErasureReactor({
+      eventStore: stores.eventStore,
+      readModel: stores.readModel,
+      readModels: this.readModels,
+      projections: projector.names,
+      erase: (userId, seen) => this.retention.eraseScopes(userId, this.clock(), { waitForProjections: false, upTo: seen }),
+      logger: silentLogger(),
+    });
+    this.cachedEvents = new UserEventService(stores.eventStore, this.cache);
+    this.coldEvents = new UserEventService(stores.eventStore);
     this.cachedSync = new SyncService(this.cachedEvents, this.clock);
     this.coldSync = new SyncService(this.coldEvents, this.clock);
     const purge = (stream: string) => stores.embedded?.eventStore?.purgeTruncated(stream);
@@ -204,14 +214,20 @@ class Scenario {
     if (!(await this.readModels.waitFor(this.projector.names, head, 10_000))) throw new Error('projections did not catch up');
   }
 
+  /** The erasure reactor's turn after a request: every `remove` appended so far is erased for real. */
+  async erase(): Promise<void> {
+    if (!(await this.erasure.catchUp())) throw new Error('the erasure reactor lease is held elsewhere');
+  }
+
   async run(s: Step): Promise<void> {
     switch (s.kind) {
       case 'sync':
-        return this.sync(s);
+        await this.sync(s);
+        return this.erase();
       case 'events': {
         const actions: ActionInput[] = s.actions.map((a) => actionInput.parse(this.actionOf(a)));
         await this.coldEvents.appendActions(this.user, actions);
-        return;
+        return this.erase();
       }
       case 'days':
         this.now += s.days * DAY;

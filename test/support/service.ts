@@ -19,6 +19,11 @@ export interface TestService extends Service {
   eventCount(): Promise<number>;
   /** Waits until every projection has caught up with the store's head. */
   settle(): Promise<void>;
+  /**
+   * Waits until the erasure reactor has passed the store's head: every `remove` written so far is
+   * erased for real (docs/design.md, "Erasure": it runs shortly after the request, not in it).
+   */
+  erased(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -52,6 +57,10 @@ export async function startTestService(
       const head = await service.stores.eventStore.headPosition();
       const reached = await new ReadModelService(service.stores.eventStore, service.stores.readModel).waitFor(service.projector.names, head, 10_000);
       if (!reached) throw new Error('projections did not catch up within 10 s');
+    },
+    async erased() {
+      const head = await service.stores.eventStore.headPosition();
+      if (!(await service.erasure.waitFor(head, 10_000))) throw new Error('the erasure reactor did not catch up within 10 s');
     },
     async stop() {
       await service.close();

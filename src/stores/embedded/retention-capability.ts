@@ -1,0 +1,65 @@
+/**
+ * Retention and erasure on the embedded store (src/stores/retention-capability.ts): rows are
+ * deleted for real, at once.
+ */
+import type { RecordedEvent } from '../event-store.js';
+import type { CountedTruncation, ErasureClosing, ErasurePlan, RetentionCapability } from '../retention-capability.js';
+import type { SqliteEventStore } from './sqlite-event-store.js';
+
+/**
+ * Rows deleted per transaction (whole streams; ~0.3 s), between which the event loop gets a
+ * turn.
+ */
+const PURGE_BATCH_ROWS = 50_000;
+
+/**
+ * Every await of the embedded store resolves as a microtask: without a macrotask turn now and
+ * then, a pass run by the service would hold HTTP requests and timers until it ends.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class EmbeddedRetention implements RetentionCapability {
+  /** The store is synchronous: users one by one. */
+  readonly userConcurrency = 1;
+
+  constructor(private readonly store: SqliteEventStore) {}
+
+  async truncate(truncations: readonly CountedTruncation[], touch?: () => Promise<void>): Promise<number> {
+    this.store.truncateStreams(truncations);
+    // Many streams per transaction (each a bounded number of rows, so the event loop gets a turn
+    // between them), and the WAL written back once at the end of the pass, not at every commit.
+    const resume = this.store.pauseWalCheckpoints();
+    let purged = 0;
+    try {
+      for (let start = 0; start < truncations.length; ) {
+        let rows = 0;
+        let end = start;
+        while (end < truncations.length && (end === start || rows + truncations[end]!.hidden <= PURGE_BATCH_ROWS)) rows += truncations[end++]!.hidden;
+        purged += this.store.purgeStreams(truncations.slice(start, end).map(({ stream }) => stream));
+        start = end;
+        await touch?.();
+        await yieldToEventLoop();
+      }
+    } finally {
+      resume();
+    }
+    return purged;
+  }
+
+  purge(stream: string): void {
+    this.store.purgeStreams([stream]);
+  }
+
+  /** An erasure checkpoint (no truncation), then the erased rows deleted in place. */
+  planErasure(stream: string, events: readonly RecordedEvent[], erased: ReadonlySet<string>, closing: ErasureClosing): ErasurePlan {
+    const { events: appended } = closing({ truncateBefore: null, kept: events.filter((event) => !erased.has(event.id)) });
+    return {
+      events: appended,
+      complete: async ({ checkpointWal }) => this.store.eraseEvents(stream, [...erased], { checkpointWal }),
+    };
+  }
+
+  checkpointWal(): void {
+    this.store.checkpointWal();
+  }
+}
