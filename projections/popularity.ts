@@ -16,10 +16,12 @@
 import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
-import { effectivePrivacy, episodeKey, scopeCovers } from '../src/domain/state.js';
+import { effectivePrivacy, episodeKey } from '../src/domain/state.js';
+import { scopeCovers } from '../src/domain/erasure.js';
 import type { Doc, DocChange, IndexSpec } from '../src/stores/read-model.js';
 import { isDeepStrictEqual } from 'node:util';
-import type { Descriptive, ProjectedEvent, Projection, ProjectionContext, ProjectionView, RollStatsEvent } from './projection.js';
+import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
+import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';
 import { del, put, userDocId } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf, sortedKeys } from './privacy.js';
 import { StagedView } from './staged-view.js';

@@ -14,52 +14,9 @@
  */
 import type { Privacy, UserEvent } from '../src/domain/events.js';
 import type { FeedEvent } from '../src/domain/feeds.js';
-import type { UserState } from '../src/domain/state.js';
+import type { CheckpointEvent, RollStatsEvent } from '../src/domain/system-events.js';
 import type { Position } from '../src/stores/event-store.js';
 import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
-
-/** A checkpoint (docs/design.md, "Retention"): the user's state, a source of truth for every projection. */
-export interface CheckpointEvent {
-  readonly type: 'checkpoint';
-  readonly id: string;
-  readonly timestamp: string;
-  readonly user: string;
-  readonly object: null;
-  readonly data: CheckpointData;
-}
-
-export interface CheckpointData {
-  readonly state: UserState;
-  /** Events of the stream before this revision are being removed (retention); null if none. */
-  readonly truncate_before: number | null;
-  /** When the store recorded the oldest event that stays in the stream. */
-  readonly retained_from: string;
-  /** Why the checkpoint was taken. */
-  readonly reason: 'retention' | 'erasure';
-}
-
-/** `roll_stats` (docs/design.md, "Retention"): recompute one podcast's popularity; carries its descriptive fields. */
-export interface RollStatsEvent {
-  readonly type: 'roll_stats';
-  readonly id: string;
-  readonly timestamp: string;
-  readonly data: RollStatsData;
-}
-
-export interface RollStatsData {
-  readonly feed: string;
-  readonly podcast: Descriptive;
-  /** By episode guid. */
-  readonly episodes: Readonly<Record<string, Descriptive>>;
-}
-
-export interface Descriptive {
-  readonly title: string | null;
-  readonly feed_title?: string | null;
-  readonly author?: string | null;
-  readonly description?: string | null;
-  readonly cover: { readonly src?: string; readonly srcset?: string } | null;
-}
 
 /** Everything a projection may see of an event. */
 export interface ProjectedEvent {

@@ -351,11 +351,6 @@ export const actionInput = z.discriminatedUnion('type', [
 ]);
 export type ActionInput = z.infer<typeof actionInput>;
 
-// ---- system events (docs/design.md, "Retention") -------------------------------------------------------------
-
-export const SYSTEM_EVENT_TYPES = ['snapshot', 'checkpoint', 'roll_stats'] as const;
-export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
-
 export function isUserEventType(type: string): type is UserEventType {
   return Object.hasOwn(USER_EVENT_TYPES, type);
 }
