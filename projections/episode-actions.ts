@@ -18,7 +18,7 @@ import type { GpodderAction } from '../src/domain/gpodder.js';
 import { presentAction } from '../src/domain/gpodder.js';
 import type { PlayStatusState } from '../src/domain/state.js';
 import { episodeKey } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
 

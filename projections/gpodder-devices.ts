@@ -8,7 +8,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { StateEvent, UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, userDocId } from './projection.js';
 

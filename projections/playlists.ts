@@ -1,6 +1,6 @@
 /** `playlists` read model: one document per user and playlist, items inside (docs/design.md, "Read models"). */
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
-import type { Doc } from '../src/stores/read-model.js';
+import type { Doc } from '../src/domain/documents.js';
 import { defineUserRecordProjection, recordOf } from './user-records.js';
 
 export const PLAYLISTS = 'playlists';

@@ -20,7 +20,7 @@ import type { FeedEpisode, FeedEvent, FeedFetchedEvent, FeedPodcast } from '../s
 import { episodeDocKey, feedKey, isFeedEvent } from '../src/domain/feeds.js';
 import type { SubscriptionState } from '../src/domain/state.js';
 import { emptyState, evolve, isSubscribed } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
 import { StagedView } from './staged-view.js';

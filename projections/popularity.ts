@@ -18,7 +18,7 @@ import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
-import type { Doc, DocChange, IndexSpec } from '../src/stores/read-model.js';
+import type { Doc, DocChange, IndexSpec } from '../src/domain/documents.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';

@@ -15,8 +15,8 @@
 import type { Privacy, UserEvent } from '../src/domain/events.js';
 import type { FeedEvent } from '../src/domain/feeds.js';
 import type { CheckpointEvent, RollStatsEvent } from '../src/domain/system-events.js';
-import type { Position } from '../src/stores/event-store.js';
-import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
+import type { Position } from '../src/domain/position.js';
+import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
 
 /** Everything a projection may see of an event. */
 export interface ProjectedEvent {

@@ -14,7 +14,7 @@ import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf } from './privacy.js';

@@ -5,9 +5,9 @@
  * a later step must see an earlier one (e.g. a privacy change re-ranking people lists).
  * Pure, in memory.
  */
-import type { JsonValue } from '../src/stores/event-store.js';
-import type { Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
-import { compareDocs, fieldValue, matches } from '../src/stores/read-model.js';
+import type { JsonValue } from '../src/domain/json.js';
+import type { Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
+import { compareDocs, fieldValue, matches } from '../src/domain/documents.js';
 import type { ProjectionView } from './projection.js';
 
 /**

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import { isFeedEvent } from '../src/domain/feeds.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
 

@@ -8,7 +8,7 @@
  * they apply in stream order: the last applied edit wins.
  */
 import type { DeviceType, SettingScope, UserEventOf } from './events.js';
-import type { JsonValue } from '../stores/event-store.js';
+import type { JsonValue } from './json.js';
 import type { UserState } from './state.js';
 
 export interface DeviceState {
