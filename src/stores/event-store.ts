@@ -70,8 +70,6 @@ export interface ReadStreamOptions {
 export interface AllFilter {
   /** Only streams whose name starts with one of these. */
   readonly streamPrefixes?: readonly string[];
-  /** Only these event types. */
-  readonly eventTypes?: readonly string[];
 }
 
 export interface ReadAllOptions {
@@ -102,8 +100,13 @@ export interface AllSubscription extends AsyncIterable<RecordedEvent> {
 export interface StreamMetadata {
   /** Events with a smaller revision are hidden (EventStoreDB's `$tb`). */
   readonly truncateBefore?: bigint;
-  /** Custom keys, kept as given. */
+  /** Keys set outside the service (e.g. in EventStoreDB's UI), shown by the admin views; never written through the port. */
   readonly custom?: JsonObject;
+}
+
+/** What the service writes into a stream's metadata: `$tb` alone (see {@link truncateStream}). */
+export interface MetadataPatch {
+  readonly truncateBefore: bigint;
 }
 
 export interface StreamMetadataResult {
@@ -131,11 +134,11 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   getStreamMetadata(stream: string): Promise<StreamMetadataResult>;
-  /** Merges `patch` into the current metadata (custom keys merged one level deep). */
-  setStreamMetadata(stream: string, patch: StreamMetadata, options?: SetMetadataOptions): Promise<StreamMetadataResult>;
+  /** Sets `$tb`, keeping every other key of the current metadata. */
+  setStreamMetadata(stream: string, patch: MetadataPatch, options?: SetMetadataOptions): Promise<StreamMetadataResult>;
   streamState(stream: string): Promise<StreamState>;
-  /** Soft delete: the stream reads as not found; a later append re-creates it. */
-  deleteStream(stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
+  /** Soft delete, whatever the stream's revision: the stream reads as not found; a later append re-creates it. */
+  deleteStream(stream: string): Promise<void>;
   /** Hard delete, final. */
   tombstoneStream(stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
   /** The position of the last event in `$all` (START if empty). */

@@ -53,14 +53,11 @@ export interface ReadModelStore {
   /** Drops every document of the collections and the projection's checkpoint (for a rebuild). */
   reset(projection: string, collections: readonly string[]): Promise<void>;
   /**
-   * A lease so that one projector per projection is active across processes. Returns true if
-   * `owner` holds the lease until `now + ttlMs` (acquired, renewed, or taken over after expiry).
-   */
-  tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
-  /**
-   * {@link tryAcquireLease} for each name, in one round (one transaction where the store has
+   * Leases, so that one projector per projection is active across processes. For each name,
+   * true if `owner` holds the lease until `now + ttlMs` (acquired, renewed, or taken over after
+   * expiry); one result per name, in order. In one round (one transaction where the store has
    * them): a projector renews all its projections' leases every few seconds, and each write
-   * waits its turn behind the rebuild's commits. One result per name, in order.
+   * waits its turn behind the rebuild's commits.
    */
   tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]>;
   releaseLease(name: string, owner: string): Promise<void>;

@@ -314,14 +314,14 @@ describe('rebuildProjections', function () {
     const eventStore = new SqliteEventStore({ path: ':memory:' });
     const { readModel, close } = memoryReadModel();
     try {
-      expect(await readModel.tryAcquireLease('popularity', 'the-service', 60_000)).to.equal(true);
+      expect((await readModel.tryAcquireLeases(['popularity'], 'the-service', 60_000))[0]).to.equal(true);
       const error = await rebuildProjections({ eventStore, readModel }, allProjections, { context: { defaultPrivacy: 'private' } }).catch((caught: unknown) => caught);
       expect(error).to.be.instanceOf(LeaseHeldError);
       expect((error as LeaseHeldError).message).to.contain('stop the service first (lease held)');
       expect((error as LeaseHeldError).projections).to.deep.equal(['popularity']);
       // The leases it took on the way are released; the service's is untouched.
-      expect(await readModel.tryAcquireLease('subscriptions', 'someone-else', 60_000)).to.equal(true);
-      expect(await readModel.tryAcquireLease('popularity', 'someone-else', 60_000)).to.equal(false);
+      expect((await readModel.tryAcquireLeases(['subscriptions'], 'someone-else', 60_000))[0]).to.equal(true);
+      expect((await readModel.tryAcquireLeases(['popularity'], 'someone-else', 60_000))[0]).to.equal(false);
     } finally {
       await eventStore.close();
       close();
