@@ -151,7 +151,10 @@ export function boundedJsonProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Any JSON value within {@link JSON_LIMITS}. */
+/**
+ * Any JSON value within {@link JSON_LIMITS}. The refinement proves the value is JSON, which
+ * zod's types cannot follow from `z.unknown()`: the cast declares the schema's output as JSON.
+ */
 export const boundedJson = z
   .unknown()
   .superRefine((value, ctx) => {
