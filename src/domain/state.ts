@@ -4,7 +4,9 @@
  *
  * Folding is last-writer-wins by event timestamp for every record (subscription dates,
  * play statuses, playlists and their items), so the state does not depend on the order in
- * which devices happened to upload; ties go to the later event. Exceptions follow the stream
+ * which devices happened to upload; on a tie a play status, playlist or item takes the later
+ * event, and a subscription keeps both dates, a tie reading as unsubscribed ({@link
+ * isSubscribed}, docs/design.md, "Events and streams"). Exceptions follow the stream
  * order instead: `privacy`, `sync_group` and `setting` (the last applied edit wins) and `remove`
  * (it erases what was folded before it); decisions therefore append each batch in timestamp
  * order. Devices, sync groups and settings (the gpodder API's) fold in gpodder-state.ts.
