@@ -18,9 +18,10 @@ import type { GpodderAction } from '../src/domain/gpodder.js';
 import { presentAction } from '../src/domain/gpodder.js';
 import type { PlayStatusState } from '../src/domain/state.js';
 import { episodeKey } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
+import { toJsonObject } from '../src/domain/json.js';
 
 export const EPISODE_ACTIONS = 'episode_actions';
 
@@ -43,7 +44,7 @@ export const episodeActionDocId = (user: string, eventId: string) => userDocId(u
 
 function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
   const doc: EpisodeActionDoc = { user: projected.user, seq: projected.seq, revision: projected.revision, feed: action.podcast, guid, device: action.device ?? null, at: recordedSeconds(projected), action };
-  return doc as unknown as Doc;
+  return toJsonObject(doc);
 }
 
 function deleteAll(view: ProjectionView, where: Record<string, string>, lessThanRevision?: number): DocChange[] {

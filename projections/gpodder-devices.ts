@@ -8,9 +8,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { StateEvent, UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, userDocId } from './projection.js';
+import { fromJson } from '../src/domain/json.js';
 
 export const GPODDER_DEVICES = 'gpodder_devices';
 export const GPODDER_SYNC_GROUPS = 'gpodder_sync_groups';
@@ -33,7 +34,7 @@ function load(view: ProjectionView, user: string): GpodderSlices {
     Object.defineProperty(devices, String(doc['key']), { value: gpodderRecordOf(doc), enumerable: true, writable: true, configurable: true });
   }
   const settings: GpodderSlices['settings'] = {};
-  for (const { doc } of view.find(GPODDER_SETTINGS, { where: { user } })) settings[String(doc['key'])] = gpodderRecordOf(doc) as unknown as GpodderSlices['settings'][string];
+  for (const { doc } of view.find(GPODDER_SETTINGS, { where: { user } })) settings[String(doc['key'])] = fromJson<GpodderSlices['settings'][string]>(gpodderRecordOf(doc));
   const groups = view.get(GPODDER_SYNC_GROUPS, user)?.['groups'];
   return { devices, settings, sync_groups: (groups ?? []) as string[][] };
 }

@@ -1,7 +1,8 @@
 /** `playlists` read model: one document per user and playlist, items inside (docs/design.md, "Read models"). */
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
-import type { Doc } from '../src/stores/read-model.js';
+import type { Doc } from '../src/domain/documents.js';
 import { defineUserRecordProjection, recordOf } from './user-records.js';
+import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PLAYLISTS = 'playlists';
 
@@ -40,8 +41,8 @@ interface PlaylistItemRecord {
 export function presentPlaylist(doc: Doc, options: { includeDeleted: boolean }): Doc | undefined {
   const record = recordOf(doc);
   if (!options.includeDeleted && record['deleted_at'] !== null) return undefined;
-  const items = Object.values(record['items'] as unknown as Record<string, PlaylistItemRecord>)
+  const items = Object.values(fromJson<Record<string, PlaylistItemRecord>>(record['items']))
     .filter((item) => options.includeDeleted || item.deleted_at === null)
     .sort((a, b) => (a.created_at === b.created_at ? (a.item_id < b.item_id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1));
-  return { ...record, items: items as unknown as Doc[] };
+  return { ...record, items: items.map(toJsonObject) };
 }

@@ -20,11 +20,12 @@ import type { FeedEpisode, FeedEvent, FeedFetchedEvent, FeedPodcast } from '../s
 import { episodeDocKey, feedKey, isFeedEvent } from '../src/domain/feeds.js';
 import type { SubscriptionState } from '../src/domain/state.js';
 import { emptyState, evolve, isSubscribed } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
 import { StagedView } from './staged-view.js';
 import { subscriptionsProjection } from './subscriptions.js';
+import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PODCASTS = 'podcasts';
 export const PODCAST_EPISODES = 'podcast_episodes';
@@ -95,7 +96,7 @@ function onUserEvent(projected: ProjectedEvent, view: ProjectionView): DocChange
     const now = after[feed];
     const id = userDocId(user, feedKey(feed));
     if (now === undefined) staged.apply([del(PODCAST_SUBSCRIBERS, id)]);
-    else if (!isDeepStrictEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, { ...(now as unknown as Doc), user })]);
+    else if (!isDeepStrictEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, { ...toJsonObject(now), user })]);
     const delta = Number(now !== undefined && isSubscribed(now)) - Number(old !== undefined && isSubscribed(old));
     if (delta !== 0) staged.apply([adjustSubscribers(staged, feed, delta)]);
   }
@@ -104,7 +105,7 @@ function onUserEvent(projected: ProjectedEvent, view: ProjectionView): DocChange
 
 function recordOf(doc: Doc): SubscriptionState {
   const { user: _user, ...record } = doc;
-  return record as unknown as SubscriptionState;
+  return fromJson<SubscriptionState>(record);
 }
 
 /**

@@ -16,13 +16,16 @@
 import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
-import { effectivePrivacy, episodeKey, scopeCovers } from '../src/domain/state.js';
-import type { Doc, DocChange, IndexSpec } from '../src/stores/read-model.js';
+import { effectivePrivacy, episodeKey } from '../src/domain/state.js';
+import { scopeCovers } from '../src/domain/erasure.js';
+import type { DocChange, IndexSpec } from '../src/domain/documents.js';
 import { isDeepStrictEqual } from 'node:util';
-import type { Descriptive, ProjectedEvent, Projection, ProjectionContext, ProjectionView, RollStatsEvent } from './projection.js';
+import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
+import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';
 import { del, put, userDocId } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf, sortedKeys } from './privacy.js';
 import { StagedView } from './staged-view.js';
+import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PODCAST_POPULARITY = 'podcast_popularity';
 export const EPISODE_POPULARITY = 'episode_popularity';
@@ -67,7 +70,7 @@ type Kind = 'play' | 'like';
 const counted = (c: { level: Privacy } | undefined) => c !== undefined && c.level !== 'private';
 const has = (c: EpisodeContribution | PodcastContribution | undefined, kind: Kind) => c !== undefined && (kind === 'play' ? c.played : c.liked);
 const seqOf = (c: EpisodeContribution | PodcastContribution, kind: Kind) => (kind === 'play' ? c.play_seq : c.like_seq);
-const asDoc = (value: object) => value as unknown as Doc;
+const asDoc = toJsonObject;
 
 interface PopularityDoc {
   plays: number;
@@ -78,7 +81,7 @@ interface PopularityDoc {
 }
 
 function popularityDoc(view: ProjectionView, collection: string, id: string, init: () => Record<string, unknown>): PopularityDoc {
-  const doc = view.get(collection, id) as unknown as PopularityDoc | undefined;
+  const doc = fromJson<PopularityDoc | undefined>(view.get(collection, id));
   return doc ? { ...doc } : { ...init(), plays: 0, likes: 0, plays_people: [], likes_people: [] };
 }
 
@@ -133,7 +136,7 @@ function rankPeople(view: ProjectionView, collection: string, where: Record<stri
 }
 
 function podcastContributionFor(view: ProjectionView, user: string, feed: string, template: EpisodeContribution): PodcastContribution {
-  const doc = view.get(PODCAST_CONTRIBUTIONS, userDocId(user, feed)) as unknown as PodcastContribution | undefined;
+  const doc = fromJson<PodcastContribution | undefined>(view.get(PODCAST_CONTRIBUTIONS, userDocId(user, feed)));
   return doc
     ? { ...doc }
     : { user, username: template.username, feed, level: template.level, played_episodes: 0, played: false, play_seq: 0, liked_episodes: 0, liked: false, like_seq: 0 };
@@ -226,7 +229,7 @@ function titlesOf(event: UserEvent): Titles {
 
 function contributionOf(view: ProjectionView, projected: ProjectedEvent, feed: string, guid: string, privacy: PrivacyState, context: ProjectionContext) {
   const episode = episodeKey(feed, guid);
-  const before = view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episode)) as unknown as EpisodeContribution | undefined;
+  const before = fromJson<EpisodeContribution | undefined>(view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episode)));
   const after: EpisodeContribution = before
     ? { ...before, saved_in: { ...before.saved_in } }
     : { user: projected.user, username: projected.username, feed, guid, episode, level: 'private', played: false, play_seq: 0, play_rev: -1, saved_in: {}, liked: false, like_seq: 0 };
@@ -263,7 +266,7 @@ function onActivity(projected: ProjectedEvent, event: Extract<UserEvent, { type:
 function contributionsOf(view: ProjectionView, user: string, feed?: string): EpisodeContribution[] {
   return view
     .find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } })
-    .map(({ doc }) => doc as unknown as EpisodeContribution);
+    .map(({ doc }) => fromJson<EpisodeContribution>(doc));
 }
 
 /** What retention's truncation leaves of a contribution: only what retained events support. */
@@ -316,7 +319,7 @@ function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocC
 function onRollStats(event: RollStatsEvent, view: ProjectionView): DocChange[] {
   const { feed } = event.data;
   const changes: DocChange[] = [];
-  const contributions = view.find(EPISODE_CONTRIBUTIONS, { where: { feed } }).map(({ doc }) => doc as unknown as EpisodeContribution);
+  const contributions = view.find(EPISODE_CONTRIBUTIONS, { where: { feed } }).map(({ doc }) => fromJson<EpisodeContribution>(doc));
   const byEpisode = new Map<string, EpisodeContribution[]>();
   for (const contribution of contributions) byEpisode.set(contribution.episode, [...(byEpisode.get(contribution.episode) ?? []), contribution]);
   const countOf = (list: readonly EpisodeContribution[], kind: Kind) => list.filter((c) => counted(c) && has(c, kind)).length;

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { PrivacyState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
-import type { Doc } from '../src/stores/read-model.js';
+import type { Doc } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
 

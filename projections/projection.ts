@@ -3,63 +3,19 @@
  * `evolve(event, view, context) → changes`. The same function serves the live projector, the
  * replay script and retention's roll-ups.
  *
- * A projection reads the documents it needs through a {@link ProjectionView}. The runtime
- * (src/projector) runs `evolve` against what it has loaded; if `evolve` asked for something
- * not loaded yet, the view says so, the runtime loads it and runs `evolve` again. So evolve
- * stays a plain deterministic function of (event, documents), testable with an in-memory
- * view, while the runtime batches the I/O.
+ * A projection reads the documents it needs through a {@link ProjectionView}: see there for the
+ * contract between `evolve` and the runtime that feeds it. So evolve stays a plain deterministic
+ * function of (event, documents), testable with an in-memory view, while the runtime batches
+ * the I/O.
  *
  * A projection reads only its own collections: projections are rebuilt independently, so a
  * read of another projection's documents would not be reproducible.
  */
 import type { Privacy, UserEvent } from '../src/domain/events.js';
 import type { FeedEvent } from '../src/domain/feeds.js';
-import type { UserState } from '../src/domain/state.js';
-import type { Position } from '../src/stores/event-store.js';
-import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
-
-/** A checkpoint (docs/design.md, "Retention"): the user's state, a source of truth for every projection. */
-export interface CheckpointEvent {
-  readonly type: 'checkpoint';
-  readonly id: string;
-  readonly timestamp: string;
-  readonly user: string;
-  readonly object: null;
-  readonly data: CheckpointData;
-}
-
-export interface CheckpointData {
-  readonly state: UserState;
-  /** Events of the stream before this revision are being removed (retention); null if none. */
-  readonly truncate_before: number | null;
-  /** When the store recorded the oldest event that stays in the stream. */
-  readonly retained_from: string;
-  /** Why the checkpoint was taken. */
-  readonly reason: 'retention' | 'erasure';
-}
-
-/** `roll_stats` (docs/design.md, "Retention"): recompute one podcast's popularity; carries its descriptive fields. */
-export interface RollStatsEvent {
-  readonly type: 'roll_stats';
-  readonly id: string;
-  readonly timestamp: string;
-  readonly data: RollStatsData;
-}
-
-export interface RollStatsData {
-  readonly feed: string;
-  readonly podcast: Descriptive;
-  /** By episode guid. */
-  readonly episodes: Readonly<Record<string, Descriptive>>;
-}
-
-export interface Descriptive {
-  readonly title: string | null;
-  readonly feed_title?: string | null;
-  readonly author?: string | null;
-  readonly description?: string | null;
-  readonly cover: { readonly src?: string; readonly srcset?: string } | null;
-}
+import type { CheckpointEvent, RollStatsEvent } from '../src/domain/system-events.js';
+import type { Position } from '../src/domain/position.js';
+import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
 
 /** Everything a projection may see of an event. */
 export interface ProjectedEvent {
@@ -81,8 +37,29 @@ export interface ProjectionContext {
   readonly defaultPrivacy: Privacy;
 }
 
+/**
+ * The documents `evolve` reads. The contract (docs/architecture.md, "Read models"):
+ * - A view answers **"not loaded yet" exactly as "absent"**: `get` gives undefined and `find`
+ *   gives []. `evolve` cannot tell them apart and must not try: it treats undefined as "no
+ *   such document".
+ * - The runtime's view (src/projector/loading-view.ts) notes every read it could not answer.
+ *   If `evolve` made one, what it returned **or threw** is discarded: the runtime loads what
+ *   was missing and runs `evolve` again on the same event, until a run asked for nothing it
+ *   lacked (after 16 rounds that still lacked something, the event is parked). Only then do its changes count, and only then is an error it
+ *   threw a poison event that the runtime parks: **an event is never parked for a document
+ *   that was merely not loaded yet** (test/projector/loading-contract.test.ts).
+ * - So `evolve` must be pure and repeatable: no side effects, no state kept between calls, the
+ *   same changes for the same event and documents; it may throw on a document it needs and
+ *   finds absent, and it is run again if that document only was not loaded.
+ * - Reads see the changes decided earlier in the same batch (the runtime lays them over the
+ *   store through a StagedView, projections/staged-view.ts), never another projection's
+ *   collections.
+ * An in-memory view (tests) has everything loaded: its undefined is absent.
+ */
 export interface ProjectionView {
+  /** The document, or undefined if it does not exist or is not loaded yet (see above). */
   get(collection: string, id: string): Doc | undefined;
+  /** The documents matching `query`, or [] if none match or the query is not loaded yet. */
   find(collection: string, query: Query): StoredDoc[];
 }
 

@@ -12,12 +12,14 @@
  */
 import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
-import { effectivePrivacy, scopeCovers } from '../src/domain/state.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import { effectivePrivacy } from '../src/domain/state.js';
+import { scopeCovers } from '../src/domain/erasure.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
 import { StagedView } from './staged-view.js';
+import { fromJson } from '../src/domain/json.js';
 
 export const PUBLIC_EVENTS = 'public_events';
 export const PUBLIC_EVENT_SOURCES = 'public_event_sources';
@@ -46,13 +48,14 @@ function publicData(type: string, data: Doc, level: 'public' | 'anonymous'): Doc
 }
 
 /** An event as a source keeps it (never served): the public document is cut from it per level. */
-interface PublicBody {
+/** A type alias, not an interface: its implicit index signature makes it a Doc as it is. */
+type PublicBody = {
   id: string;
   type: string;
   timestamp: string;
   object: Doc;
   data: Doc;
-}
+};
 
 function publicBody(event: UserEvent): PublicBody {
   const { device: _device, ...data } = event.data as Record<string, unknown>;
@@ -70,7 +73,7 @@ function publicDoc(body: PublicBody, level: Privacy, username: string | null): D
     user: level === 'public' ? username : null,
     feed: String(body.object['rss_source_feed']),
     cursor: cursorOf(body),
-  } as unknown as Doc;
+  };
 }
 
 function levelOf(privacy: PrivacyState, feed: string, context: ProjectionContext): Privacy {
@@ -79,7 +82,7 @@ function levelOf(privacy: PrivacyState, feed: string, context: ProjectionContext
 
 /** Re-publishes a source under a level, as a put or a delete of its public document. */
 function publish(source: Doc, level: Privacy): DocChange {
-  const doc = publicDoc(source['body'] as unknown as PublicBody, level, (source['username'] ?? null) as string | null);
+  const doc = publicDoc(fromJson<PublicBody>(source['body']), level, (source['username'] ?? null) as string | null);
   const id = String(source['event_id']);
   return doc ? put(PUBLIC_EVENTS, id, doc) : del(PUBLIC_EVENTS, id);
 }
@@ -98,7 +101,7 @@ function onShareable(projected: ProjectedEvent, event: UserEvent, view: Projecti
     feed,
     guid: (body.object['rss_source_id'] ?? null) as string | null,
     revision: projected.revision,
-    body: body as unknown as Doc,
+    body,
   };
   const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), feed, context);
   // A new event has no public document yet: a private one needs no delete (most events, with

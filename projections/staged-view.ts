@@ -4,10 +4,15 @@
  * changed, before anything is committed), and projections use it within one event when
  * a later step must see an earlier one (e.g. a privacy change re-ranking people lists).
  * Pure, in memory.
+ *
+ * It keeps the projection contract (ProjectionView, projections/projection.ts): what it does
+ * not hold it asks of its base, so a read the base cannot answer yet ("not loaded", answered
+ * as absent) is noted there, and the runtime discards the whole run of `evolve` and runs it
+ * again once the base has loaded it.
  */
-import type { JsonValue } from '../src/stores/event-store.js';
-import type { Doc, DocChange, Query, StoredDoc } from '../src/stores/read-model.js';
-import { compareDocs, fieldValue, matches } from '../src/stores/read-model.js';
+import type { JsonValue } from '../src/domain/json.js';
+import type { Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
+import { compareDocs, fieldValue, matches } from '../src/domain/documents.js';
 import type { ProjectionView } from './projection.js';
 
 /**

@@ -9,9 +9,10 @@ import { isDeepStrictEqual } from 'node:util';
 import type { UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import { isFeedEvent } from '../src/domain/feeds.js';
-import type { Doc, DocChange } from '../src/stores/read-model.js';
+import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
+import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 type Slice = 'subscriptions' | 'play_statuses' | 'playlists';
 type SliceRecord = UserState[Slice][string];
@@ -50,11 +51,11 @@ function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions,
   // assigning "__proto__" would set the prototype instead of adding a record.
   const entries: [string, SliceRecord][] = [];
   if (keys === 'all') {
-    for (const { doc } of view.find(options.collection, { where: { user } })) entries.push([String(doc['key']), recordOf(doc) as unknown as SliceRecord]);
+    for (const { doc } of view.find(options.collection, { where: { user } })) entries.push([String(doc['key']), fromJson<SliceRecord>(recordOf(doc))]);
   } else {
     for (const key of keys) {
       const doc = view.get(options.collection, userDocId(user, key));
-      if (doc) entries.push([key, recordOf(doc) as unknown as SliceRecord]);
+      if (doc) entries.push([key, fromJson<SliceRecord>(recordOf(doc))]);
     }
   }
   return Object.fromEntries(entries);
@@ -75,7 +76,7 @@ export function recordChanges(
   for (const [key, record] of Object.entries(after)) {
     if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
     const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
-    changes.push(put(collection, userDocId(projected.user, key), { ...(record as unknown as Doc), ...envelope }));
+    changes.push(put(collection, userDocId(projected.user, key), { ...toJsonObject(record), ...envelope }));
   }
   return changes;
 }

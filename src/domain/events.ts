@@ -151,7 +151,10 @@ export function boundedJsonProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Any JSON value within {@link JSON_LIMITS}. */
+/**
+ * Any JSON value within {@link JSON_LIMITS}. The refinement proves the value is JSON, which
+ * zod's types cannot follow from `z.unknown()`: the cast declares the schema's output as JSON.
+ */
 export const boundedJson = z
   .unknown()
   .superRefine((value, ctx) => {
@@ -350,11 +353,6 @@ export const actionInput = z.discriminatedUnion('type', [
   actionSchema('episode_action', USER_EVENT_TYPES.episode_action),
 ]);
 export type ActionInput = z.infer<typeof actionInput>;
-
-// ---- system events (docs/design.md, "Retention") -------------------------------------------------------------
-
-export const SYSTEM_EVENT_TYPES = ['snapshot', 'checkpoint', 'roll_stats'] as const;
-export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
 
 export function isUserEventType(type: string): type is UserEventType {
   return Object.hasOwn(USER_EVENT_TYPES, type);

@@ -7,10 +7,9 @@
  * are edits of one shared structure (merge these groups, drop these keys), so, like privacy,
  * they apply in stream order: the last applied edit wins.
  */
-import type { DeviceType, EventObject, SettingScope, UserEventOf } from './events.js';
-import type { JsonValue } from '../stores/event-store.js';
+import type { DeviceType, SettingScope, UserEventOf } from './events.js';
+import type { JsonValue } from './json.js';
 import type { UserState } from './state.js';
-import { scopeCovers } from './state.js';
 
 export interface DeviceState {
   id: string;
@@ -115,14 +114,4 @@ export function withSetting(state: UserState, event: UserEventOf<'setting'>): Us
       values,
     };
   return { ...state, settings };
-}
-
-/**
- * Settings left after erasing `scope`: podcast and episode settings are about listening (they
- * name a feed), so they go with it; account and device settings are not listening data.
- */
-export function settingsWithout(settings: Record<string, SettingsState>, scope: EventObject | null): Record<string, SettingsState> {
-  return Object.fromEntries(
-    Object.entries(settings).filter(([, entry]) => entry.podcast === null || !scopeCovers(scope, entry.podcast, entry.episode ?? undefined)),
-  );
 }

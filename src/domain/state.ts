@@ -4,16 +4,20 @@
  *
  * Folding is last-writer-wins by event timestamp for every record (subscription dates,
  * play statuses, playlists and their items), so the state does not depend on the order in
- * which devices happened to upload; ties go to the later event. Exceptions follow the stream
+ * which devices happened to upload; on a tie a play status, playlist or item takes the later
+ * event, and a subscription keeps both dates, a tie reading as unsubscribed ({@link
+ * isSubscribed}, docs/design.md, "Events and streams"). Exceptions follow the stream
  * order instead: `privacy`, `sync_group` and `setting` (the last applied edit wins) and `remove`
  * (it erases what was folded before it); decisions therefore append each batch in timestamp
  * order. Devices, sync groups and settings (the gpodder API's) fold in gpodder-state.ts.
  */
 import { createHash } from 'node:crypto';
-import type { Enclosure, EventObject, Privacy, UserEvent, UserEventOf } from './events.js';
+import type { Enclosure, Privacy, UserEvent, UserEventOf } from './events.js';
 import { DEFAULT_PLAYLIST } from './events.js';
 import type { DeviceState, SettingsState } from './gpodder-state.js';
-import { settingsWithout, withDevice, withSetting, withSyncGroup } from './gpodder-state.js';
+import { withDevice, withSetting, withSyncGroup } from './gpodder-state.js';
+import { withoutScope } from './erasure.js';
+import type { FoldedCheckpoint } from './system-events.js';
 
 export interface SubscriptionState {
   rss_source_feed: string;
@@ -99,9 +103,17 @@ export function defaultItemId(feed: string, guid: string): string {
   return `ep-${createHash('sha256').update(episodeKey(feed, guid)).digest('hex')}`;
 }
 
-export function isSubscribed(sub: Pick<SubscriptionState, 'subscribed_at' | 'unsubscribed_at'>): boolean {
+/**
+ * Subscribed or not (docs/design.md, "Events and streams"): the one rule, for the folded
+ * state, the read models, retention and a sync client's record alike. Subscribed when there
+ * is a subscribe date and no unsubscribe date, or the subscribe date is later. A tie (a
+ * subscribe and an unsubscribe with the same timestamp) is **unsubscribed**, in whichever
+ * order they came: the fold keeps each date (the latest of each kind), not the order of the
+ * events, so that it does not depend on the order devices uploaded in.
+ */
+export function isSubscribed(sub: { readonly subscribed_at: string | null; readonly unsubscribed_at?: string | null | undefined }): boolean {
   if (sub.subscribed_at === null) return false;
-  return sub.unsubscribed_at === null || sub.subscribed_at > sub.unsubscribed_at;
+  return sub.unsubscribed_at == null || sub.subscribed_at > sub.unsubscribed_at;
 }
 
 /**
@@ -124,7 +136,7 @@ export function effectivePrivacy(privacy: PrivacyState, feed: string | null, dep
 const maxIso = (a: string | null, b: string): string => (a !== null && a > b ? a : b);
 
 /** Events that change a user's state; `checkpoint` replaces it wholesale. */
-export type StateEvent = UserEvent | { type: 'checkpoint'; timestamp: string; data: { state: UserState } };
+export type StateEvent = UserEvent | FoldedCheckpoint;
 
 export function evolve(state: UserState, event: StateEvent): UserState {
   switch (event.type) {
@@ -315,46 +327,4 @@ function withPrivacy(state: UserState, event: UserEventOf<'privacy'>): UserState
   if (event.object === null) return { ...state, privacy: { ...state.privacy, account: level } };
   const feeds = { ...state.privacy.feeds, [event.object.rss_source_feed]: level };
   return { ...state, privacy: { ...state.privacy, feeds } };
-}
-
-/** Does `scope` (null = everything, a feed, or a feed + episode) cover this episode? */
-export function scopeCovers(scope: EventObject | null, feed: string, guid?: string): boolean {
-  if (scope === null) return true;
-  if (scope.rss_source_feed !== feed) return false;
-  return scope.rss_source_id === undefined || scope.rss_source_id === guid;
-}
-
-/**
- * Erasure (docs/design.md, "Erasure"): drop the scope's listening data. The account-wide privacy choice is not
- * listening data and stays; a per-feed override of an erased feed goes, since the events that
- * set it name the feed and are erased with it.
- */
-export function withoutScope(state: UserState, scope: EventObject | null): UserState {
-  if (scope === null) {
-    // Devices, sync groups and account or device settings are not listening data either.
-    const { devices, sync_groups } = state;
-    return { ...emptyState(), privacy: { account: state.privacy.account, feeds: {} }, devices, sync_groups, settings: settingsWithout(state.settings, null) };
-  }
-  const feedOnly = scope.rss_source_id === undefined;
-  const privacy = feedOnly
-    ? { account: state.privacy.account, feeds: Object.fromEntries(Object.entries(state.privacy.feeds).filter(([feed]) => feed !== scope.rss_source_feed)) }
-    : state.privacy;
-  const subscriptions = feedOnly
-    ? Object.fromEntries(Object.entries(state.subscriptions).filter(([feed]) => feed !== scope.rss_source_feed))
-    : state.subscriptions;
-  const play_statuses = Object.fromEntries(
-    Object.entries(state.play_statuses).filter(([, p]) => !scopeCovers(scope, p.rss_source_feed, p.rss_source_id)),
-  );
-  const playlists = Object.fromEntries(
-    Object.entries(state.playlists).map(([id, playlist]) => [
-      id,
-      {
-        ...playlist,
-        items: Object.fromEntries(
-          Object.entries(playlist.items).filter(([, item]) => !scopeCovers(scope, item.rss_source_feed, item.rss_source_id)),
-        ),
-      },
-    ]),
-  );
-  return { ...state, subscriptions, play_statuses, playlists, privacy, settings: settingsWithout(state.settings, scope) };
 }

@@ -219,9 +219,9 @@ function latest(a: string, b: string | null | undefined): string {
 }
 
 /**
- * docs/design.md, "Sync" subscription rules. The client is subscribed when it has no unsubscribe date or
- * subscribed later, unsubscribed when it unsubscribed later, and neither on a tie (rule 4).
- * The server side uses {@link isSubscribed} (a null subscribe date counts as unsubscribed).
+ * docs/design.md, "Sync" subscription rules. The client's record and the server's are read
+ * with the one rule, {@link isSubscribed} (a tie of the two dates is unsubscribed); a client
+ * date equal to the server's date emits nothing.
  */
 export function decideSubscription(
   server: SubscriptionState | undefined,
@@ -230,23 +230,19 @@ export function decideSubscription(
   ctx: ActionContext,
 ): UserEvent[] {
   const { subscribed_at: cSub, unsubscribed_at: cUnsub } = client;
-  const clientSubscribed = cUnsub == null || cSub > cUnsub;
-  const clientUnsubscribed = cUnsub != null && cUnsub > cSub;
+  const clientSubscribed = isSubscribed(client);
   const object = { rss_source_feed: client.rss_source_feed };
   const subscribe = () =>
     newEvent(ctx, 'subscribe', cSub, object, { ...compact({ rss_feed_title: client.rss_feed_title }), device });
   const unsubscribe = (at: string) => newEvent(ctx, 'unsubscribe', at, object, { device });
 
-  // Rule 1: unknown feed. A client tie counts as subscribed: the feed is in its list.
-  if (server === undefined) return clientUnsubscribed && cUnsub != null ? [subscribe(), unsubscribe(cUnsub)] : [subscribe()];
+  // Rule 1: unknown feed. An unsubscribed client's unsubscribe date is not null (a null one is subscribed).
+  if (server === undefined) return clientSubscribed || cUnsub == null ? [subscribe()] : [subscribe(), unsubscribe(cUnsub)];
 
-  const serverSubscribed = isSubscribed(server);
-  // Rule 2: client subscribed; compare with the date that made the server's status.
-  if (clientSubscribed) return newer(cSub, serverSubscribed ? server.subscribed_at : server.unsubscribed_at) ? [subscribe()] : [];
-  // Rule 3: client unsubscribed.
-  if (clientUnsubscribed && cUnsub != null)
-    return newer(cUnsub, serverSubscribed ? server.subscribed_at : server.unsubscribed_at) ? [unsubscribe(cUnsub)] : [];
-  return []; // Rule 4.
+  // Rules 2 and 3: compare the client's deciding date with the date that made the server's status.
+  const serverDate = isSubscribed(server) ? server.subscribed_at : server.unsubscribed_at;
+  if (clientSubscribed) return newer(cSub, serverDate) ? [subscribe()] : [];
+  return cUnsub != null && newer(cUnsub, serverDate) ? [unsubscribe(cUnsub)] : [];
 }
 
 /** Newer `updated_at` wins; an episode the server has never seen always wins. */

@@ -12,7 +12,8 @@ export const MAX_DRAIN_BYTES = 1024 * 1024;
 function unread(req: Request): boolean {
   const length = req.headers['content-length'];
   const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
-  // `_consuming`: a body parser (or anything else) has started on it.
+  // `_consuming`: a body parser (or anything else) has started on it. Node's own private
+  // field of IncomingMessage, absent from its type declarations: hence the cast.
   return hasBody && !req.readableEnded && !(req as unknown as { _consuming?: boolean })._consuming;
 }
 

@@ -215,6 +215,7 @@ function processorColumns(job: Partial<JobParameters>): Partial<JobRow> {
 }
 
 function emptyRow(id: string): JobRow {
+  // Every column null, as a new SQL row: Object.fromEntries cannot type a row from a column list.
   const row = Object.fromEntries(COLUMNS.map((column) => [column, null])) as unknown as JobRow;
   row.id = id;
   return row;
@@ -249,10 +250,7 @@ function rowToJob(row: JobRow): JobParameters & { _id: JobId } {
     skipDays: fromJsonText(row.skip_days) as number[] | undefined,
     lastModifiedBy: row.last_modified_by ?? undefined,
   };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (job as unknown as Record<string, unknown>)[key] = value;
-  }
-  return job;
+  return Object.assign(job, Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)));
 }
 
 // ---------------------------------------------------------------------------------------------

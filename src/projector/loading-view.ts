@@ -1,8 +1,13 @@
 /**
- * The view the projector hands to `evolve`: it answers from documents already loaded from the
- * read-model store, and notes what it was asked for and did not have. The projector then
- * loads those and runs `evolve` again, so projections stay synchronous and pure while the
- * I/O is batched (and asynchronous for MongoDB).
+ * The view the projector hands to `evolve` (through a StagedView): it answers from documents
+ * already loaded from the read-model store, and notes what it was asked for and did not have,
+ * answering it as absent (undefined, []): the projection contract (ProjectionView,
+ * projections/projection.ts). While {@link hasMissing}, the projector discards what `evolve`
+ * returned or threw, loads the missing documents and queries ({@link loadMissing}) and runs
+ * `evolve` again, so projections stay synchronous and pure while the I/O is batched (and
+ * asynchronous for MongoDB); an event is parked only for an error thrown with nothing missing.
+ * Known absent (no store read): a document loaded as missing, or, while absence is tracked,
+ * an id never written to a collection found empty.
  */
 import type { Doc, Query, ReadModelStore, StoredDoc } from '../stores/read-model.js';
 import type { ProjectionView } from '../../projections/projection.js';

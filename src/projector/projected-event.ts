@@ -4,6 +4,7 @@ import { FEED_EVENT_TYPES, FEED_STREAM_PREFIX } from '../domain/feeds.js';
 import type { RecordedEvent } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
 import { projectsRewrittenCopy } from '../retention/history.js';
+import { fromJson } from '../domain/json.js';
 
 /** Projections read the users' streams, the podcasts' `roll_stats` streams and the feeds' streams. */
 export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix, FEED_STREAM_PREFIX];
@@ -25,7 +26,7 @@ export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | unde
   const username = recorded.metadata['username'];
   return {
     // Stored events were validated on the way in (see src/services/codec.ts).
-    event: recorded.data as unknown as ProjectedEvent['event'],
+    event: fromJson<ProjectedEvent['event']>(recorded.data),
     user: user ?? '',
     username: typeof username === 'string' ? username : null,
     position: recorded.position,

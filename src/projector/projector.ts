@@ -534,13 +534,17 @@ export class Projector {
     }
   }
 
-  /** Runs `evolve` once; undefined if it asked for documents not loaded yet. */
+  /**
+   * Runs `evolve` once; undefined if it asked for documents not loaded yet, whether it returned
+   * or threw (the view answered those as absent: projections/projection.ts, "the contract"), so
+   * an event is parked only for what `evolve` does with everything it asked for loaded.
+   */
   private evolveLoaded(runner: Runner, event: ProjectedEvent, staged: StagedView, recorded: RecordedEvent): DocChange[] | undefined {
     let changes: DocChange[];
     try {
       changes = runner.projection.evolve(event, staged, this.options.context);
     } catch (error) {
-      return [this.park(runner, recorded, error)];
+      return runner.view.hasMissing() ? undefined : [this.park(runner, recorded, error)];
     }
     return runner.view.hasMissing() ? undefined : changes;
   }

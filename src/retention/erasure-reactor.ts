@@ -196,7 +196,7 @@ export class ErasureReactor {
   async acquireLease(wait = false): Promise<boolean> {
     for (let logged = false; ; ) {
       const attempted = Date.now();
-      if (await this.options.readModel.tryAcquireLease(ERASURE_REACTOR, this.owner, this.leaseTtlMs)) {
+      if ((await this.options.readModel.tryAcquireLeases([ERASURE_REACTOR], this.owner, this.leaseTtlMs))[0]) {
         this.leaseHeldUntil = attempted + this.leaseTtlMs;
         break;
       }
@@ -224,7 +224,7 @@ export class ErasureReactor {
   private async renewLease(): Promise<void> {
     const attempted = Date.now();
     try {
-      if (await this.options.readModel.tryAcquireLease(ERASURE_REACTOR, this.owner, this.leaseTtlMs)) this.leaseHeldUntil = attempted + this.leaseTtlMs;
+      if ((await this.options.readModel.tryAcquireLeases([ERASURE_REACTOR], this.owner, this.leaseTtlMs))[0]) this.leaseHeldUntil = attempted + this.leaseTtlMs;
       else this.leaseLost = true;
     } catch (error) {
       if (Date.now() >= this.leaseHeldUntil) this.leaseLost = true;

@@ -25,7 +25,10 @@ import type { EventObject } from '../domain/events.js';
 import type { UserState } from '../domain/state.js';
 import { fold } from '../domain/state.js';
 import type { StateEvent } from '../domain/state.js';
-import { checkpointState, daysBefore, erasureCovers } from '../domain/retention.js';
+import { checkpointState, daysBefore } from '../domain/retention.js';
+import { erasedEventIds } from '../domain/erasure.js';
+import type { CheckpointData, Descriptive, RollStatsData } from '../domain/system-events.js';
+import { checkpointEvents, rollStatsEvent } from '../domain/system-events.js';
 import type { Logger } from '../logger.js';
 import type { EventStore, EventToAppend, JsonObject, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
@@ -33,12 +36,11 @@ import type { CountedTruncation, RetentionCapability } from '../stores/retention
 import { EmbeddedRetention } from '../stores/embedded/retention-capability.js';
 import { RewritingRetention } from '../stores/eventstoredb/retention-capability.js';
 import type { ReadModelStore } from '../stores/read-model.js';
-import { fromStoreEvent } from '../services/codec.js';
+import { fromStoreEvent, toStoreSystemEvent } from '../services/codec.js';
 import { ReadModelService } from '../services/read-models.js';
 import type { Stores } from '../runtime.js';
 import { allProjections } from '../../projections/index.js';
 import { retryOnConflict } from '../services/retry.js';
-import type { CheckpointData, Descriptive, RollStatsData } from '../../projections/projection.js';
 import { RETENTION_INDEX } from '../../projections/retention-index.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
 import { oldestRetainedAt, retentionCut } from './history.js';
@@ -73,11 +75,6 @@ const WRITE_CONCURRENCY = 8;
 
 /** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name. */
 export const podcastStatsStream = (feed: string) => streams.podcastStats(createHash('sha256').update(feed).digest('hex').slice(0, 32));
-
-const envelope = (user: string, type: string, at: Date, data: JsonObject): EventToAppend => {
-  const id = randomUUID();
-  return { id, type, data: { id, timestamp: at.toISOString(), user, type, object: null, data } };
-};
 
 /**
  * With the embedded store every await resolves as a microtask: without a macrotask turn now
@@ -222,9 +219,8 @@ export class RetentionService implements RetentionPass {
 
   /** `snapshot` and `checkpoint`, appended together. */
   private checkpointEvents(user: string, state: UserState, now: Date, data: Omit<CheckpointData, 'state'>): [EventToAppend, EventToAppend] {
-    const snapshot = envelope(user, 'snapshot', now, { reason: data.reason, truncate: data.truncate_before !== null });
-    const checkpoint = envelope(user, 'checkpoint', now, { ...data, state } as unknown as JsonObject);
-    return [snapshot, checkpoint];
+    const [snapshot, checkpoint] = checkpointEvents({ snapshot: randomUUID(), checkpoint: randomUUID() }, user, now, { ...data, state });
+    return [toStoreSystemEvent(snapshot), toStoreSystemEvent(checkpoint)];
   }
 
   /**
@@ -287,7 +283,7 @@ export class RetentionService implements RetentionPass {
     };
     const id = randomUUID();
     const stream = podcastStatsStream(feed);
-    const appended = await this.deps.eventStore.append(stream, [{ id, type: 'roll_stats', data: { id, timestamp: now.toISOString(), type: 'roll_stats', data: data as unknown as JsonObject } }], { expectedRevision: 'any' });
+    const appended = await this.deps.eventStore.append(stream, [toStoreSystemEvent(rollStatsEvent(id, now, data))], { expectedRevision: 'any' });
     // Each roll recomputes the feed whole: the earlier ones only keep what it has since lost
     // (titles of erased contributions, episodes gone), so only the latest is retained.
     await truncateStream(this.deps.eventStore, stream, appended.nextRevision);
@@ -363,18 +359,9 @@ export function feedOf(event: RecordedEvent): string[] {
   return object?.rss_source_feed ? [object.rss_source_feed] : [];
 }
 
-/** Ids of the events erased by the `remove` events of a stream, the `remove` events included. */
+/** Ids of the events erased by the `remove` events of a stream, the `remove` events included (docs/design.md, "Erasure"). */
 export function erasedIds(events: readonly RecordedEvent[]): Set<string> {
-  const ids = new Set<string>();
-  for (const [index, event] of events.entries()) {
-    if (event.type !== 'remove') continue;
-    const scope = (event.data['object'] ?? null) as EventObject | null;
-    ids.add(event.id);
-    for (const earlier of events.slice(0, index)) {
-      if (earlier.type === 'checkpoint' || erasureCovers(scope, { type: earlier.type, object: (earlier.data['object'] ?? null) as EventObject | null })) ids.add(earlier.id);
-    }
-  }
-  return ids;
+  return erasedEventIds(events.map((event) => ({ id: event.id, type: event.type, object: (event.data['object'] ?? null) as EventObject | null })));
 }
 
 /** The pass as the service, the Agenda job and the CLI build it from the opened stores. */

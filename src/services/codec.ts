@@ -6,7 +6,9 @@
 import type { StateEvent } from '../domain/state.js';
 import type { UserEvent } from '../domain/events.js';
 import { isUserEventType } from '../domain/events.js';
+import type { SystemEvent } from '../domain/system-events.js';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
+import { fromJson, toJsonObject } from '../domain/json.js';
 
 export interface EventMetadata {
   username?: string;
@@ -14,13 +16,19 @@ export interface EventMetadata {
 }
 
 export function toStoreEvent(event: UserEvent, metadata: EventMetadata = {}): EventToAppend {
-  return { id: event.id, type: event.type, data: event as unknown as JsonObject, metadata: metadata as JsonObject };
+  return { id: event.id, type: event.type, data: toJsonObject(event), metadata: metadata as JsonObject };
+}
+
+/** A system event as the store's (no metadata: no username goes with it). */
+export function toStoreSystemEvent(event: SystemEvent): EventToAppend {
+  return { id: event.id, type: event.type, data: toJsonObject(event) };
 }
 
 /** Stored events were validated on the way in, so they are trusted on the way out. */
 export function fromStoreEvent(recorded: RecordedEvent): StateEvent | undefined {
-  if (isUserEventType(recorded.type)) return recorded.data as unknown as UserEvent;
-  if (recorded.type === 'checkpoint') return recorded.data as unknown as StateEvent;
+  if (isUserEventType(recorded.type)) return fromJson<UserEvent>(recorded.data);
+  // Checkpoints are built by src/domain/system-events.ts and never taken from a client.
+  if (recorded.type === 'checkpoint') return fromJson<StateEvent>(recorded.data);
   return undefined;
 }
 

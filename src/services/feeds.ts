@@ -28,11 +28,12 @@ import { FeedFetchError, fetchFeed } from '../feeds/fetcher.js';
 import { RefusedAddressError } from '../feeds/address-policy.js';
 import { decodeXml, FeedParseError, parseFeed } from '../feeds/parse.js';
 import { recordFeedFetch } from '../metrics.js';
-import type { EventStore, JsonObject } from '../stores/event-store.js';
+import type { EventStore } from '../stores/event-store.js';
 import { readStreamOrEmpty, truncateStream, WrongExpectedVersionError } from '../stores/event-store.js';
 import type { Doc, ReadModelStore } from '../stores/read-model.js';
 import { PODCAST_EPISODES, PODCASTS } from '../../projections/podcasts.js';
 import { feedKey } from '../domain/feeds.js';
+import { fromJson, toJsonObject } from '../domain/json.js';
 
 export interface FeedServiceOptions {
   readonly refreshHours: number;
@@ -149,7 +150,7 @@ export class FeedService {
   async refresh(url: string): Promise<RefreshOutcome> {
     const stream = feedStream(url);
     const recorded = await readStreamOrEmpty(this.eventStore, stream);
-    const events = recorded.map((event) => event.data as unknown as FeedEvent).filter(isFeedEvent);
+    const events = recorded.map((event) => fromJson<FeedEvent>(event.data)).filter(isFeedEvent);
     const state = foldFeed(events);
     const expectedRevision = recorded.length === 0 ? ('no_stream' as const) : recorded.at(-1)!.revision;
     // A full event from time to time, so older events can go: fetched without validators, so it is a 200.
@@ -178,7 +179,7 @@ export class FeedService {
       result = { url, outcome: 'failed', reason: 'invalid', message, failures };
     }
     try {
-      const appended = await this.eventStore.append(stream, [{ id: event.id, type: event.type, data: event as unknown as JsonObject }], { expectedRevision });
+      const appended = await this.eventStore.append(stream, [{ id: event.id, type: event.type, data: toJsonObject(event) }], { expectedRevision });
       if (event.type === 'feed_fetched' && event.data.full && appended.nextRevision > 0n) {
         // Safe even before the projector has seen the older events: the full one replaces them.
         await truncateStream(this.eventStore, stream, appended.nextRevision);

@@ -28,6 +28,7 @@ import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { userDocId } from '../../projections/projection.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
+import { fromJson } from '../domain/json.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
@@ -83,14 +84,14 @@ export class GpodderEpisodeService {
     const find = (extra: object) =>
       readModels.readModel
         .find(EPISODE_ACTIONS, { where, greaterThan: { field: 'seq', value: from }, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra })
-        .then((docs) => docs.map(({ doc }) => doc as unknown as EpisodeActionDoc));
+        .then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
     const page = pageByPosition(await find({ limit: this.pageSize + 1 }), this.pageSize);
     let docs: EpisodeActionDoc[];
     let timestamp: number;
     if (page.kind === 'whole-position') {
       docs = await readModels.readModel
         .find(EPISODE_ACTIONS, { where: { ...where, seq: page.seq }, orderBy: [{ field: 'seq', direction: 'asc' }] })
-        .then((found) => found.map(({ doc }) => doc as unknown as EpisodeActionDoc));
+        .then((found) => found.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
       timestamp = page.seq;
     } else {
       docs = page.items;

@@ -16,6 +16,7 @@ import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { EPISODE_ACTIONS } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { fromJson } from '../domain/json.js';
 
 export class NextcloudService {
   constructor(
@@ -40,7 +41,7 @@ export class NextcloudService {
     await readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
     const timestamp = this.nowS();
     const docs = await readModels.readModel.find(SUBSCRIPTIONS, this.since(principal.userId, since, timestamp));
-    const records = docs.map(({ doc }) => doc as unknown as SubscriptionState);
+    const records = docs.map(({ doc }) => fromJson<SubscriptionState>(doc));
     const fromStart = recordedFrom(since, timestamp) === undefined;
     return {
       add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
@@ -61,7 +62,7 @@ export class NextcloudService {
     await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const timestamp = this.nowS();
     const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
-    const actions = await this.episodes.servedActions(principal.userId, docs.map(({ doc }) => (doc as unknown as EpisodeActionDoc).action));
+    const actions = await this.episodes.servedActions(principal.userId, docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc).action));
     return { actions: actions.map(toNextcloudAction), timestamp };
   }
 

@@ -18,36 +18,14 @@
  *   Tombstoning is final: any later read or write throws {@link StreamDeletedError}.
  */
 
-/** A position in `$all`. In EventStoreDB events of one append can share a commit position, so
- * both numbers are kept; the embedded store uses its global sequence for both. */
-export interface Position {
-  readonly commit: bigint;
-  readonly prepare: bigint;
-}
-
-export const START: Position = Object.freeze({ commit: 0n, prepare: 0n });
-
-export function comparePositions(a: Position, b: Position): number {
-  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
-  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
-  return 0;
-}
-
-/** Positions travel through JSON (checkpoints, sync tokens) as "commit/prepare" strings. */
-export function formatPosition(p: Position): string {
-  return `${p.commit}/${p.prepare}`;
-}
-
-export function parsePosition(text: string): Position | undefined {
-  const match = /^(\d{1,20})\/(\d{1,20})$/.exec(text);
-  if (!match) return undefined;
-  return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
-}
+export type { Position } from '../domain/position.js';
+export { START, comparePositions, formatPosition, parsePosition } from '../domain/position.js';
+import type { Position } from '../domain/position.js';
 
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+export type { JsonObject, JsonValue } from '../domain/json.js';
+import type { JsonObject } from '../domain/json.js';
 
 export interface EventToAppend {
   /** UUID; the idempotency key. */
@@ -92,8 +70,6 @@ export interface ReadStreamOptions {
 export interface AllFilter {
   /** Only streams whose name starts with one of these. */
   readonly streamPrefixes?: readonly string[];
-  /** Only these event types. */
-  readonly eventTypes?: readonly string[];
 }
 
 export interface ReadAllOptions {
@@ -124,8 +100,13 @@ export interface AllSubscription extends AsyncIterable<RecordedEvent> {
 export interface StreamMetadata {
   /** Events with a smaller revision are hidden (EventStoreDB's `$tb`). */
   readonly truncateBefore?: bigint;
-  /** Custom keys, kept as given. */
+  /** Keys set outside the service (e.g. in EventStoreDB's UI), shown by the admin views; never written through the port. */
   readonly custom?: JsonObject;
+}
+
+/** What the service writes into a stream's metadata: `$tb` alone (see {@link truncateStream}). */
+export interface MetadataPatch {
+  readonly truncateBefore: bigint;
 }
 
 export interface StreamMetadataResult {
@@ -153,11 +134,11 @@ export interface EventStore {
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   getStreamMetadata(stream: string): Promise<StreamMetadataResult>;
-  /** Merges `patch` into the current metadata (custom keys merged one level deep). */
-  setStreamMetadata(stream: string, patch: StreamMetadata, options?: SetMetadataOptions): Promise<StreamMetadataResult>;
+  /** Sets `$tb`, keeping every other key of the current metadata. */
+  setStreamMetadata(stream: string, patch: MetadataPatch, options?: SetMetadataOptions): Promise<StreamMetadataResult>;
   streamState(stream: string): Promise<StreamState>;
-  /** Soft delete: the stream reads as not found; a later append re-creates it. */
-  deleteStream(stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
+  /** Soft delete, whatever the stream's revision: the stream reads as not found; a later append re-creates it. */
+  deleteStream(stream: string): Promise<void>;
   /** Hard delete, final. */
   tombstoneStream(stream: string, options?: { expectedRevision?: ExpectedRevision }): Promise<void>;
   /** The position of the last event in `$all` (START if empty). */

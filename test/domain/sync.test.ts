@@ -51,8 +51,9 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
       assertConverged(state, sub(t(2), t(5)));
     });
 
-    it('client tie (subscribed_at = unsubscribed_at): subscribe only, the feed is in its list', () => {
-      const { state } = spec.given([]).when(sub(t(3), t(3))).then([subscribed(t(3))]);
+    it('client tie (subscribed_at = unsubscribed_at) is unsubscribed (the one rule): subscribe, then unsubscribe at the same time', () => {
+      const { state } = spec.given([]).when(sub(t(3), t(3))).then([subscribed(t(3)), unsubscribed(t(3))]);
+      expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
       assertConverged(state, sub(t(3), t(3)));
     });
   });
@@ -106,10 +107,17 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
     });
   });
 
-  describe('rule 4: client tie on a known feed', () => {
-    it('emits nothing, whatever the server holds', () => {
-      spec.given([ev.subscribe(FEED, t(1))]).when(sub(t(3), t(3))).thenNothing();
-      spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(2))]).when(sub(t(3), t(3))).thenNothing();
+  describe('client tie on a known feed: unsubscribed (the one rule), so rule 3', () => {
+    it('server subscribed earlier: unsubscribe', () => {
+      const { state } = spec.given([ev.subscribe(FEED, t(1))]).when(sub(t(3), t(3))).then([unsubscribed(t(3))]);
+      expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
+      assertConverged(state, sub(t(3), t(3)));
+    });
+    it('server unsubscribed earlier: unsubscribe (refreshes the date)', () => {
+      spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(2))]).when(sub(t(3), t(3))).then([unsubscribed(t(3))]);
+    });
+    it('server unsubscribed at the same time: nothing', () => {
+      spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(3))]).when(sub(t(3), t(3))).thenNothing();
     });
   });
 
@@ -558,9 +566,8 @@ describe('decideSync properties', () => {
           const emitted = events.some(
             (event) => (event.type === 'subscribe' || event.type === 'unsubscribe') && event.object.rss_source_feed === client.rss_source_feed,
           );
-          const clientSubscribed = client.unsubscribed_at == null || client.subscribed_at > client.unsubscribed_at;
-          const clientTie = client.unsubscribed_at === client.subscribed_at;
-          if (emitted && !clientTie) expect(isSubscribed(after.subscriptions[client.rss_source_feed]!)).to.equal(clientSubscribed);
+          // One rule for both sides, ties included.
+          if (emitted) expect(isSubscribed(after.subscriptions[client.rss_source_feed]!)).to.equal(isSubscribed(client));
         }
         for (const client of req.play_statuses) {
           const prior = before.play_statuses[episodeKey(client.rss_source_feed, client.rss_source_id)];

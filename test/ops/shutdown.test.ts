@@ -139,7 +139,7 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
         expect(comparePositions(checkpoint, head), projection.name).to.be.at.most(0);
         expect(comparePositions(checkpoint, START), `${projection.name} projected something`).to.be.above(0);
         // The service's lease would last 15 s more had it not been released.
-        expect(await stores.readModel.tryAcquireLease(projection.name, 'test-probe', 1000), projection.name).to.equal(true);
+        expect((await stores.readModel.tryAcquireLeases([projection.name], 'test-probe', 1000))[0], projection.name).to.equal(true);
       }
     } finally {
       await stores.close();

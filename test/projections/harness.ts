@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Privacy, UserEvent } from '../../src/domain/events.js';
 import type { Doc } from '../../src/stores/read-model.js';
-import type { CheckpointEvent, ProjectedEvent, Projection } from '../../projections/projection.js';
+import type { ProjectedEvent, Projection } from '../../projections/projection.js';
+import type { CheckpointEvent } from '../../src/domain/system-events.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
 
 export interface Actor {

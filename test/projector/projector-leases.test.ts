@@ -114,7 +114,7 @@ describe('Projector leases', function () {
         const { readModel } = flakyLeases(base, 60);
         const subject = await projector(readModel, pipeline);
         // The lease lapses (as after a long pause) and another process takes it.
-        setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLease('subscriptions', 'the-service', 60_000)), 100);
+        setTimeout(() => void base.releaseLease('subscriptions', 'rebuilder').then(() => base.tryAcquireLeases(['subscriptions'], 'the-service', 60_000)), 100);
         try {
           const error = await subject.catchUp().catch((caught: unknown) => caught);
           expect(error).to.be.instanceOf(LeaseLostError);
@@ -133,7 +133,7 @@ describe('Projector leases', function () {
           return async (...args: Parameters<ReadModelStore['commitAll']>) => {
             // Between ensureLeases and the commit: the lease lapses and the service takes it.
             await target.releaseLease('subscriptions', 'rebuilder');
-            await target.tryAcquireLease('subscriptions', 'the-service', 60_000);
+            await target.tryAcquireLeases(['subscriptions'], 'the-service', 60_000);
             return target.commitAll(...args);
           };
         }

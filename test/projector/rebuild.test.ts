@@ -23,7 +23,8 @@ import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import type { Privacy, UserEvent } from '../../src/domain/events.js';
 import { PRIVACY_LEVELS, streams, userEvent } from '../../src/domain/events.js';
 import type { UserState } from '../../src/domain/state.js';
-import { effectivePrivacy, emptyState, episodeKey, evolve, scopeCovers } from '../../src/domain/state.js';
+import { effectivePrivacy, emptyState, episodeKey, evolve } from '../../src/domain/state.js';
+import { scopeCovers } from '../../src/domain/erasure.js';
 import { silentLogger } from '../../src/logger.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projector/projected-event.js';
 import { PARKED_EVENTS, Projector } from '../../src/projector/projector.js';
@@ -313,14 +314,14 @@ describe('rebuildProjections', function () {
     const eventStore = new SqliteEventStore({ path: ':memory:' });
     const { readModel, close } = memoryReadModel();
     try {
-      expect(await readModel.tryAcquireLease('popularity', 'the-service', 60_000)).to.equal(true);
+      expect((await readModel.tryAcquireLeases(['popularity'], 'the-service', 60_000))[0]).to.equal(true);
       const error = await rebuildProjections({ eventStore, readModel }, allProjections, { context: { defaultPrivacy: 'private' } }).catch((caught: unknown) => caught);
       expect(error).to.be.instanceOf(LeaseHeldError);
       expect((error as LeaseHeldError).message).to.contain('stop the service first (lease held)');
       expect((error as LeaseHeldError).projections).to.deep.equal(['popularity']);
       // The leases it took on the way are released; the service's is untouched.
-      expect(await readModel.tryAcquireLease('subscriptions', 'someone-else', 60_000)).to.equal(true);
-      expect(await readModel.tryAcquireLease('popularity', 'someone-else', 60_000)).to.equal(false);
+      expect((await readModel.tryAcquireLeases(['subscriptions'], 'someone-else', 60_000))[0]).to.equal(true);
+      expect((await readModel.tryAcquireLeases(['popularity'], 'someone-else', 60_000))[0]).to.equal(false);
     } finally {
       await eventStore.close();
       close();

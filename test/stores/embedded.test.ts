@@ -127,7 +127,7 @@ describe('SqliteEventStore (embedded only)', function () {
   it('truncateStreams sets many $tb at once (never lower), purgeStreams deletes only hidden rows', async function () {
     const store = open();
     for (const stream of ['a', 'b', 'c']) await store.append(stream, [0, 1, 2, 3].map((n) => event('play', { n })));
-    await store.setStreamMetadata('b', { truncateBefore: 3n, custom: { kept: true } });
+    await store.setStreamMetadata('b', { truncateBefore: 3n });
     await store.append('gone', [event('x')]);
     await store.tombstoneStream('gone');
     store.truncateStreams([
@@ -136,7 +136,7 @@ describe('SqliteEventStore (embedded only)', function () {
       { stream: 'gone', truncateBefore: 1n },
     ]);
     expect((await store.getStreamMetadata('a')).metadata.truncateBefore).to.equal(2n);
-    expect((await store.getStreamMetadata('b')).metadata).to.deep.equal({ truncateBefore: 3n, custom: { kept: true } });
+    expect((await store.getStreamMetadata('b')).metadata).to.deep.equal({ truncateBefore: 3n });
     expect((await store.readStream('a')).map((e) => e.revision)).to.deep.equal([2n, 3n]);
     expect(countRows(store)).to.equal(13);
 
@@ -170,14 +170,14 @@ describe('SqliteEventStore (embedded only)', function () {
   it('keeps everything across close and reopen', async function () {
     const first = open();
     const appended = await first.append('user-1', [event('a', { n: 1 }), event('b', { n: 2 })]);
-    await first.setStreamMetadata('user-1', { custom: { owner: 'x' } });
+    await first.setStreamMetadata('user-1', { truncateBefore: 0n });
     await first.close();
 
     const second = open();
     expect((await second.readStream('user-1')).map((e) => e.data)).to.deep.equal([{ n: 1 }, { n: 2 }]);
     expect(await second.headPosition()).to.deep.equal(appended.position);
     const metadata = await second.getStreamMetadata('user-1');
-    expect(metadata).to.deep.equal({ metadata: { custom: { owner: 'x' } }, metaRevision: 0n });
+    expect(metadata).to.deep.equal({ metadata: { truncateBefore: 0n }, metaRevision: 0n });
     const next = await second.append('user-1', [event('c')], { expectedRevision: 1n });
     expect(next.nextRevision).to.equal(2n);
     expect(next.position.commit).to.equal(appended.position.commit + 1n);

@@ -10,14 +10,13 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import type { AllStreamResolvedEvent, AllStreamSubscription } from '@eventstore/db-client';
-import type { Position, RecordedEvent, StreamMetadata } from '../../src/stores/event-store.js';
+import type { Position, RecordedEvent } from '../../src/stores/event-store.js';
 import { EventStoreDbAllSubscription } from '../../src/stores/eventstoredb/all-subscription.js';
 import { ConsumerView, type AllRecord } from '../../src/stores/eventstoredb/consumer-view.js';
 import {
   FULLY_VISIBLE,
   SOFT_DELETE_TRUNCATE_BEFORE,
   TOMBSTONED,
-  escapeRegex,
   expectationFailure,
   isAfter,
   isStartPosition,
@@ -262,32 +261,24 @@ describe('EventStoreDB adapter mapping', function () {
       expect(readRawMetadata(null)).to.deep.equal({});
     });
 
-    it('merges a patch: named keys replace, others stay, custom keys one level deep', function () {
-      const raw = { $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { x: 1 } };
-      const merged = mergeRawMetadata(raw, { custom: { b: 2, nested: { y: 2 } } });
-      expect(merged).to.deep.equal({ $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { y: 2 }, b: 2 });
-      expect(mergeRawMetadata(merged, { truncateBefore: 5n })).to.deep.equal({
-        ...merged,
-        $tb: 5,
-      });
-      expect(raw).to.deep.equal({ $tb: 1, $acl: { $r: 'ops' }, a: 1, nested: { x: 1 } });
+    it('merges a patch: $tb replaced, every other key kept', function () {
+      const raw = { $tb: 1, $acl: { $r: 'ops' }, $maxAge: 60, a: 1, nested: { x: 1 } };
+      expect(mergeRawMetadata(raw, { truncateBefore: 5n })).to.deep.equal({ ...raw, $tb: 5 });
+      expect(raw).to.deep.equal({ $tb: 1, $acl: { $r: 'ops' }, $maxAge: 60, a: 1, nested: { x: 1 } });
     });
 
     it('round-trips through the port shape', function () {
-      const patch: StreamMetadata = { truncateBefore: 12n, custom: { retention: 'daily' } };
-      expect(toStreamMetadata(mergeRawMetadata({}, patch))).to.deep.equal(patch);
+      expect(toStreamMetadata(mergeRawMetadata({}, { truncateBefore: 12n }))).to.deep.equal({ truncateBefore: 12n });
     });
 
     it('never writes the soft-delete marker back (2^63 is not a long)', function () {
       const softDeleted = readRawMetadata(JSON.parse('{"$tb":9223372036854775807,"keep":true}'));
-      expect(mergeRawMetadata(softDeleted, { custom: { k: 5 } })).to.deep.equal({ keep: true, k: 5 });
       expect(mergeRawMetadata(softDeleted, { truncateBefore: 4n })).to.deep.equal({ keep: true, $tb: 4 });
     });
 
-    it('rejects values EventStoreDB cannot store and reserved custom keys', function () {
+    it('rejects values EventStoreDB cannot store', function () {
       expect(() => mergeRawMetadata({}, { truncateBefore: -1n })).to.throw(RangeError);
       expect(() => mergeRawMetadata({}, { truncateBefore: 2n ** 53n })).to.throw(RangeError);
-      expect(() => mergeRawMetadata({}, { custom: { $tb: 1 } })).to.throw(TypeError, /reserved/);
     });
 
     it('names the metastream and recognises metadata events in $all', function () {
@@ -310,13 +301,12 @@ describe('EventStoreDB adapter mapping', function () {
     });
 
     it("applies the consumer's filter and never delivers system events", function () {
-      const filter = { streamPrefixes: ['user-', 'podcast-'], eventTypes: ['play'] };
+      const filter = { streamPrefixes: ['user-', 'podcast-'] };
       expect(matchesConsumerFilter('user-1', 'play', filter)).to.equal(true);
       expect(matchesConsumerFilter('podcast-1', 'play', filter)).to.equal(true);
       expect(matchesConsumerFilter('other-1', 'play', filter)).to.equal(false);
-      expect(matchesConsumerFilter('user-1', 'save', filter)).to.equal(false);
       expect(matchesConsumerFilter('user-1', 'save', undefined)).to.equal(true);
-      expect(matchesConsumerFilter('user-1', 'save', { streamPrefixes: [], eventTypes: [] })).to.equal(true);
+      expect(matchesConsumerFilter('user-1', 'save', { streamPrefixes: [] })).to.equal(true);
       expect(matchesConsumerFilter('$$user-1', '$metadata', undefined)).to.equal(false);
       expect(matchesConsumerFilter('user-1', '$streamDeleted', undefined)).to.equal(false);
       expect(matchesConsumerFilter('$stats-1', 'play', undefined)).to.equal(false);
@@ -325,29 +315,15 @@ describe('EventStoreDB adapter mapping', function () {
 
   describe('server-side subscription filter', function () {
     it('filters on prefixes and their metastreams, so metadata changes still arrive', function () {
-      expect(serverFilterFor({ streamPrefixes: ['user-'], eventTypes: ['play'] })).to.deep.equal({
+      expect(serverFilterFor({ streamPrefixes: ['user-'] })).to.deep.equal({
         kind: 'stream-prefixes',
         prefixes: ['user-', '$$user-'],
       });
     });
 
-    it('filters on exact event types plus $metadata and tombstones, escaped and anchored', function () {
-      const plan = serverFilterFor({ eventTypes: ['play', 'a.b(c)'] });
-      expect(plan).to.deep.equal({ kind: 'event-type-regex', regex: '^(?:play|a\\.b\\(c\\)|\\$metadata|\\$streamDeleted)$' });
-      if (plan.kind !== 'event-type-regex') return;
-      const regex = new RegExp(plan.regex);
-      for (const type of ['play', 'a.b(c)', '$metadata', '$streamDeleted']) expect(regex.test(type), type).to.equal(true);
-      for (const type of ['player', 'replay', 'aXb(c)', 'a.bc', '$metadata2']) expect(regex.test(type), type).to.equal(false);
-    });
-
     it('needs no server-side filter without a consumer filter', function () {
       expect(serverFilterFor(undefined)).to.deep.equal({ kind: 'none' });
-      expect(serverFilterFor({ streamPrefixes: [], eventTypes: [] })).to.deep.equal({ kind: 'none' });
-    });
-
-    it('escapes every regex metacharacter', function () {
-      const literal = '.*+?^${}()|[]\\';
-      expect(new RegExp(`^${escapeRegex(literal)}$`).test(literal)).to.equal(true);
+      expect(serverFilterFor({ streamPrefixes: [] })).to.deep.equal({ kind: 'none' });
     });
   });
 

@@ -63,7 +63,7 @@ describe('MongoDB adapters (no server)', function () {
     it('upserts on _id alone: MongoDB refuses $expr in an upsert query (QueryFeatureNotAllowed, 224)', async function () {
       const { db, calls } = recordingDb(() => ({ _id: 'p', owner: 'me' }));
       const store = new MongoReadModelStore(db, {} as MongoClient);
-      expect(await store.tryAcquireLease('p', 'me', 15_000)).to.equal(true);
+      expect((await store.tryAcquireLeases(['p'], 'me', 15_000))[0]).to.equal(true);
       const upserts = calls.filter((call) => call.collection === 'leases');
       expect(upserts).to.have.length(1);
       const [filter, update, options] = upserts[0]!.args;
@@ -76,7 +76,7 @@ describe('MongoDB adapters (no server)', function () {
     it('reports a lease another owner holds as not acquired (the update left its owner)', async function () {
       const { db } = recordingDb(() => ({ _id: 'p', owner: 'other' }));
       const store = new MongoReadModelStore(db, {} as MongoClient);
-      expect(await store.tryAcquireLease('p', 'me', 15_000)).to.equal(false);
+      expect((await store.tryAcquireLeases(['p'], 'me', 15_000))[0]).to.equal(false);
     });
   });
 

@@ -539,21 +539,21 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       it('acquire, renew by the owner, refuse others until expiry, take over, release', async function () {
         this.timeout(10_000);
         const lease = named('lease');
-        expect(await store.tryAcquireLease(lease, 'owner-a', 400)).to.equal(true);
-        expect(await store.tryAcquireLease(lease, 'owner-a', 400)).to.equal(true);
-        expect(await store.tryAcquireLease(lease, 'owner-b', 400)).to.equal(false);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 400))[0]).to.equal(true);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 400))[0]).to.equal(true);
+        expect((await store.tryAcquireLeases([lease], 'owner-b', 400))[0]).to.equal(false);
         // Another lease name is independent.
-        expect(await store.tryAcquireLease(named('other_lease'), 'owner-b', 60_000)).to.equal(true);
+        expect((await store.tryAcquireLeases([named('other_lease')], 'owner-b', 60_000))[0]).to.equal(true);
 
         await delay(600);
-        expect(await store.tryAcquireLease(lease, 'owner-b', 60_000)).to.equal(true);
-        expect(await store.tryAcquireLease(lease, 'owner-a', 60_000)).to.equal(false);
+        expect((await store.tryAcquireLeases([lease], 'owner-b', 60_000))[0]).to.equal(true);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 60_000))[0]).to.equal(false);
 
         // Only the owner can release.
         await store.releaseLease(lease, 'owner-a');
-        expect(await store.tryAcquireLease(lease, 'owner-a', 60_000)).to.equal(false);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 60_000))[0]).to.equal(false);
         await store.releaseLease(lease, 'owner-b');
-        expect(await store.tryAcquireLease(lease, 'owner-a', 60_000)).to.equal(true);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 60_000))[0]).to.equal(true);
         await store.releaseLease(lease, 'owner-a');
         await store.releaseLease(named('other_lease'), 'owner-b');
         await store.releaseLease(named('never_held'), 'owner-a');
@@ -562,18 +562,18 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       it('a renewal extends the lease', async function () {
         this.timeout(10_000);
         const lease = named('lease');
-        expect(await store.tryAcquireLease(lease, 'owner-a', 500)).to.equal(true);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 500))[0]).to.equal(true);
         await delay(300);
-        expect(await store.tryAcquireLease(lease, 'owner-a', 500)).to.equal(true);
+        expect((await store.tryAcquireLeases([lease], 'owner-a', 500))[0]).to.equal(true);
         await delay(300);
         // 600 ms after the first grant, but only 300 ms after the renewal.
-        expect(await store.tryAcquireLease(lease, 'owner-b', 500)).to.equal(false);
+        expect((await store.tryAcquireLeases([lease], 'owner-b', 500))[0]).to.equal(false);
         await store.releaseLease(lease, 'owner-a');
       });
 
-      it('several leases at once: one answer per name, each as tryAcquireLease would give it', async function () {
+      it('several leases at once: one answer per name, each as a lease alone would give it', async function () {
         const [first, taken, third] = [named('lease_1'), named('lease_2'), named('lease_3')];
-        expect(await store.tryAcquireLease(taken, 'owner-b', 60_000)).to.equal(true);
+        expect((await store.tryAcquireLeases([taken], 'owner-b', 60_000))[0]).to.equal(true);
         expect(await store.tryAcquireLeases([first, taken, third], 'owner-a', 60_000)).to.deep.equal([true, false, true]);
         // Held now: owner-a renews them, owner-b cannot take them.
         expect(await store.tryAcquireLeases([first, third], 'owner-a', 60_000)).to.deep.equal([true, true]);
@@ -596,12 +596,12 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         };
         // Never acquired: refused.
         expect(await fenced('a', 1n)).to.be.instanceOf(LeaseNotHeldError);
-        expect(await store.tryAcquireLease(projection, 'owner-a', 400)).to.equal(true);
+        expect((await store.tryAcquireLeases([projection], 'owner-a', 400))[0]).to.equal(true);
         expect(await fenced('b', 2n)).to.equal(undefined);
         expect(await store.get(docs, 'b')).to.deep.equal({ n: 1 });
         // Expired and taken over: a late commit of the old owner writes nothing.
         await delay(600);
-        expect(await store.tryAcquireLease(projection, 'owner-b', 60_000)).to.equal(true);
+        expect((await store.tryAcquireLeases([projection], 'owner-b', 60_000))[0]).to.equal(true);
         expect(await fenced('c', 3n)).to.be.instanceOf(LeaseNotHeldError);
         expect(await store.get(docs, 'c')).to.equal(undefined);
         expect((await store.getCheckpoint(projection))?.position).to.deep.equal(pos(2n));
@@ -610,7 +610,7 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
 
       it('of two concurrent takers of a free lease, exactly one wins', async function () {
         const lease = named('lease');
-        const results = await Promise.all(['owner-a', 'owner-b', 'owner-c'].map((owner) => store.tryAcquireLease(lease, owner, 60_000)));
+        const results = await Promise.all(['owner-a', 'owner-b', 'owner-c'].map((owner) => store.tryAcquireLeases([lease], owner, 60_000).then(([held]) => held)));
         expect(results.filter(Boolean)).to.have.length(1);
       });
     });

@@ -1,4 +1,4 @@
-import type { JsonObject, RecordedEvent, StreamMetadata } from '../event-store.js';
+import type { JsonObject, MetadataPatch, RecordedEvent, StreamMetadata } from '../event-store.js';
 
 /** An `events` row as read with safe integers on (INTEGER columns arrive as bigint). */
 export interface EventRow {
@@ -40,18 +40,15 @@ type StoredMetadata = Omit<StreamMetadata, 'truncateBefore'>;
 
 export function toStreamMetadata(row: StreamRow | undefined): StreamMetadata {
   if (!row) return {};
-  const parsed = row.metadata === null ? {} : (JSON.parse(row.metadata) as StoredMetadata & { maxAge?: unknown; maxCount?: unknown });
-  // Keys earlier versions stored (the port no longer has them) are not shown.
+  const parsed = row.metadata === null ? {} : (JSON.parse(row.metadata) as StoredMetadata);
+  // Only `custom` is shown: other keys earlier versions stored (`maxAge`, `maxCount`) are not.
   const stored: StoredMetadata = parsed.custom === undefined ? {} : { custom: parsed.custom };
   return row.truncate_before === null ? stored : { ...stored, truncateBefore: row.truncate_before };
 }
 
-/** Merges a metadata patch: keys it names replace, keys it omits stay, `custom` merges one level. */
-export function mergeMetadata(current: StreamMetadata, patch: StreamMetadata): StreamMetadata {
-  const merged: { -readonly [K in keyof StreamMetadata]: StreamMetadata[K] } = { ...current };
-  if (patch.truncateBefore !== undefined) merged.truncateBefore = patch.truncateBefore;
-  if (patch.custom !== undefined) merged.custom = { ...current.custom, ...patch.custom };
-  return merged;
+/** Applies a metadata patch: `$tb` replaced, every other key kept. */
+export function mergeMetadata(current: StreamMetadata, patch: MetadataPatch): StreamMetadata {
+  return { ...current, truncateBefore: patch.truncateBefore };
 }
 
 export function storedMetadataJson(metadata: StreamMetadata): string {

@@ -17,7 +17,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type SetMetadataOptions,
-  type StreamMetadata,
+  type MetadataPatch,
   type StreamMetadataResult,
   type StreamState,
   type StreamTruncation,
@@ -115,7 +115,7 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly statements: PreparedStatements;
-  private readonly readAllStatements = new Map<string, Statement<unknown[], EventRow>>();
+  private readonly readAllStatements = new Map<number, Statement<unknown[], EventRow>>();
   private readonly subscriptions = new Set<SqliteAllSubscription>();
   /** Bumped by truncation and deletes so subscriptions drop pages read before them. */
   private hidingGeneration = 0;
@@ -124,7 +124,7 @@ export class SqliteEventStore implements EventStore {
     (stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome
   >;
   private readonly setMetadataTransaction: Transaction<
-    (stream: string, patch: StreamMetadata, expected: ExpectedRevision) => StreamMetadataResult
+    (stream: string, patch: MetadataPatch, expected: ExpectedRevision) => StreamMetadataResult
   >;
   private readonly softDeleteTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
   private readonly tombstoneTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
@@ -235,7 +235,7 @@ export class SqliteEventStore implements EventStore {
 
   async setStreamMetadata(
     stream: string,
-    patch: StreamMetadata,
+    patch: MetadataPatch,
     options: SetMetadataOptions = {},
   ): Promise<StreamMetadataResult> {
     validateMetadataPatch(patch);
@@ -253,8 +253,8 @@ export class SqliteEventStore implements EventStore {
     };
   }
 
-  async deleteStream(stream: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<void> {
-    this.softDeleteTransaction.immediate(stream, options.expectedRevision ?? 'any');
+  async deleteStream(stream: string): Promise<void> {
+    this.softDeleteTransaction.immediate(stream, 'any');
     this.hidingGeneration++;
   }
 
@@ -408,7 +408,7 @@ export class SqliteEventStore implements EventStore {
 
   // ---- metadata and deletes ----
 
-  private setMetadataInTransaction(stream: string, patch: StreamMetadata, expected: ExpectedRevision): StreamMetadataResult {
+  private setMetadataInTransaction(stream: string, patch: MetadataPatch, expected: ExpectedRevision): StreamMetadataResult {
     const state = this.statements.selectStream.get(stream);
     if (state?.tombstoned) throw new StreamDeletedError(stream);
     checkExpectedRevision(metadataStreamName(stream), expected, state?.meta_revision ?? 'no_stream');
@@ -492,17 +492,16 @@ export class SqliteEventStore implements EventStore {
   /** `$all` after `after` up to `until` (inclusive), hiding truncated, soft-deleted and tombstoned events. */
   private selectVisible(after: bigint, until: bigint, limit: number, filter: AllFilter | undefined): EventRow[] {
     const prefixes = filter?.streamPrefixes ?? [];
-    const types = filter?.eventTypes ?? [];
-    const statement = this.readAllStatement(prefixes.length, types.length);
-    return statement.all(after, until, ...prefixes.flatMap((prefix) => [prefix, prefix]), ...types, limit);
+    const statement = this.readAllStatement(prefixes.length);
+    return statement.all(after, until, ...prefixes.flatMap((prefix) => [prefix, prefix]), limit);
   }
 
-  /** Prepared per filter shape (how many prefixes and types), then reused. */
-  private readAllStatement(prefixCount: number, typeCount: number): Statement<unknown[], EventRow> {
-    const key = `${prefixCount}:${typeCount}`;
+  /** Prepared per filter shape (how many prefixes), then reused. */
+  private readAllStatement(prefixCount: number): Statement<unknown[], EventRow> {
+    const key = prefixCount;
     let statement = this.readAllStatements.get(key);
     if (!statement) {
-      statement = this.database.prepare<unknown[], EventRow>(readAllSql(prefixCount, typeCount)).safeIntegers(true);
+      statement = this.database.prepare<unknown[], EventRow>(readAllSql(prefixCount)).safeIntegers(true);
       this.readAllStatements.set(key, statement);
     }
     return statement;
@@ -567,7 +566,7 @@ function prepareStatements(db: Database): PreparedStatements {
  * limit, instead of scanning streams and sorting. Prefixes use substr() rather than LIKE, which is
  * case-insensitive and treats `_`/`%` as wildcards.
  */
-function readAllSql(prefixCount: number, typeCount: number): string {
+function readAllSql(prefixCount: number): string {
   const conditions = [
     'e.position > ?',
     'e.position <= ?',
@@ -578,7 +577,6 @@ function readAllSql(prefixCount: number, typeCount: number): string {
   if (prefixCount > 0) {
     conditions.push(`(${Array.from({ length: prefixCount }, () => 'substr(e.stream, 1, length(?)) = ?').join(' OR ')})`);
   }
-  if (typeCount > 0) conditions.push(`e.type IN (${Array.from({ length: typeCount }, () => '?').join(', ')})`);
   return `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.name = e.stream
           WHERE ${conditions.join(' AND ')} ORDER BY e.position LIMIT ?`;
 }
@@ -627,8 +625,8 @@ function metadataResult(state: StreamRow | undefined): StreamMetadataResult {
   return { metadata: toStreamMetadata(state), metaRevision: state?.meta_revision ?? 'no_stream' };
 }
 
-function validateMetadataPatch(patch: StreamMetadata): void {
-  if (patch.truncateBefore !== undefined && patch.truncateBefore < 0n) {
+function validateMetadataPatch(patch: MetadataPatch): void {
+  if (patch.truncateBefore < 0n) {
     throw new RangeError(`truncateBefore must be >= 0, got ${patch.truncateBefore}`);
   }
 }

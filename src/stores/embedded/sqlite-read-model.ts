@@ -316,10 +316,6 @@ export class SqliteReadModelStore implements ReadModelStore {
     }
   }
 
-  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.acquireLease(name, owner, ttlMs, Date.now());
-  }
-
   async tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
     // One transaction: one wait for the write lock (behind a rebuild's commit thread) for all.
     return this.db.transaction(() => {

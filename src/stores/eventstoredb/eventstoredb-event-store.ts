@@ -35,7 +35,6 @@ import {
   StreamDeletedError as ClientStreamDeletedError,
   StreamNotFoundError as ClientStreamNotFoundError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
-  eventTypeFilter,
   jsonEvent,
   streamNameFilter,
   type AppendExpectedRevision,
@@ -62,7 +61,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type SetMetadataOptions,
-  type StreamMetadata,
+  type MetadataPatch,
   type StreamMetadataResult,
   type StreamState,
   type SubscribeToAllOptions,
@@ -521,7 +520,7 @@ export class EventStoreDbEventStore implements EventStore {
    * its own undelete record right after (StorageWriterService.SoftUndeleteMetastream: the same
    * metadata with `$tb` past the old events), so the answer is then read back, not assumed.
    */
-  async setStreamMetadata(stream: string, patch: StreamMetadata, options: SetMetadataOptions = {}): Promise<StreamMetadataResult> {
+  async setStreamMetadata(stream: string, patch: MetadataPatch, options: SetMetadataOptions = {}): Promise<StreamMetadataResult> {
     validateMetadataPatch(patch);
     const expected = options.expectedMetaRevision ?? 'any';
     let actual: bigint | 'no_stream' = 'no_stream';
@@ -604,18 +603,17 @@ export class EventStoreDbEventStore implements EventStore {
 
   /**
    * EventStoreDB answers WrongExpectedVersion to a soft delete of a stream that has no events,
-   * whatever the expectation; with `any` or `no_stream` that is success here, as in the embedded
-   * store: nothing was written, so nothing is left to hide (a retried account deletion).
+   * whatever the expectation; that is success here, as in the embedded store: nothing was
+   * written, so nothing is left to hide.
    */
-  async deleteStream(stream: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<void> {
-    const expected = options.expectedRevision ?? 'any';
-    const expectedRevision = await this.deleteExpectation(stream, expected);
+  async deleteStream(stream: string): Promise<void> {
+    const expectedRevision = await this.deleteExpectation(stream, 'any');
     try {
       await this.client.deleteStream(stream, { expectedRevision });
     } catch (error) {
       const nothingWritten = error instanceof ClientWrongExpectedVersionError && toCurrentRevision(error.actualVersion) === 'no_stream';
-      if (nothingWritten && (expected === 'any' || expected === 'no_stream')) return;
-      throw translateWriteError(error, stream, expected);
+      if (nothingWritten) return;
+      throw translateWriteError(error, stream, 'any');
     }
   }
 
@@ -664,8 +662,6 @@ function toClientFilter(filter: ReadAllOptions['filter']): Filter | undefined {
   switch (plan.kind) {
     case 'stream-prefixes':
       return streamNameFilter({ prefixes: plan.prefixes });
-    case 'event-type-regex':
-      return eventTypeFilter({ regex: plan.regex });
     case 'none':
       return undefined;
   }

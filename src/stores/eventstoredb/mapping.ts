@@ -25,6 +25,7 @@ import type {
   Position,
   ReadStreamOptions,
   RecordedEvent,
+  MetadataPatch,
   StreamMetadata,
 } from '../event-store.js';
 
@@ -319,33 +320,27 @@ export function toStreamMetadata(raw: RawMetadata): StreamMetadata {
   return metadata;
 }
 
-export function validateMetadataPatch(patch: StreamMetadata): void {
-  if (patch.truncateBefore !== undefined) {
-    if (patch.truncateBefore < 0n || patch.truncateBefore > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new RangeError(`truncateBefore must be between 0 and 2^53-1, got ${patch.truncateBefore}`);
-    }
-  }
-  for (const key of Object.keys(patch.custom ?? {})) {
-    if (isSystemName(key)) throw new TypeError(`Custom metadata key ${JSON.stringify(key)} is reserved: keys starting with $ belong to EventStoreDB`);
+export function validateMetadataPatch(patch: MetadataPatch): void {
+  if (patch.truncateBefore < 0n || patch.truncateBefore > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`truncateBefore must be between 0 and 2^53-1, got ${patch.truncateBefore}`);
   }
 }
 
 /**
- * Merges a patch into raw metadata: named keys replace, other keys stay (including `$acl` and
- * `$cacheControl`, which the port does not model), custom keys merge one level deep.
+ * Merges a patch into raw metadata: `$tb` replaced, every other key kept (custom keys, `$acl`,
+ * `$cacheControl`, `$maxAge`, `$maxCount`: set outside the service, never by it).
  * The soft-delete marker is never written back: JSON would turn 2^63-1 into 2^63, which the
  * server cannot read as a long, and a write to a soft-deleted stream's metastream makes the
  * server re-create the stream with its own `$tb` anyway.
  */
-export function mergeRawMetadata(raw: RawMetadata, patch: StreamMetadata): RawMetadata {
+export function mergeRawMetadata(raw: RawMetadata, patch: MetadataPatch): RawMetadata {
   validateMetadataPatch(patch);
   const merged: RawMetadata = {};
   for (const [key, value] of Object.entries(raw)) {
     if (key === '$tb' && readTruncateBefore(raw).kind !== 'revision') continue;
     merged[key] = value;
   }
-  if (patch.truncateBefore !== undefined) merged['$tb'] = Number(patch.truncateBefore);
-  for (const [key, value] of Object.entries(patch.custom ?? {})) merged[key] = value;
+  merged['$tb'] = Number(patch.truncateBefore);
   return merged;
 }
 
@@ -397,20 +392,12 @@ export function isVisible(revision: bigint, visibility: StreamVisibility, positi
 export function matchesConsumerFilter(stream: string, type: string, filter: AllFilter | undefined): boolean {
   if (isSystemName(stream) || isSystemName(type)) return false;
   const prefixes = filter?.streamPrefixes ?? [];
-  if (prefixes.length > 0 && !prefixes.some((prefix) => stream.startsWith(prefix))) return false;
-  const types = filter?.eventTypes ?? [];
-  return types.length === 0 || types.includes(type);
-}
-
-/** Escapes a literal for a server-side (.NET) regular expression. */
-export function escapeRegex(literal: string): string {
-  return literal.replace(/[.*+?^${}()|[\]\\]/g, (character) => `\\${character}`);
+  return prefixes.length === 0 || prefixes.some((prefix) => stream.startsWith(prefix));
 }
 
 export type ServerFilterPlan =
   | { readonly kind: 'none' }
-  | { readonly kind: 'stream-prefixes'; readonly prefixes: string[] }
-  | { readonly kind: 'event-type-regex'; readonly regex: string };
+  | { readonly kind: 'stream-prefixes'; readonly prefixes: string[] };
 
 /**
  * The server-side filter for a subscription. It must let through, besides the consumer's events,
@@ -419,8 +406,7 @@ export type ServerFilterPlan =
  * filter alone would drop those; filtering nothing server-side would ship every event of the
  * cluster to every projector. So:
  * - with stream prefixes: filter on prefixes, each also as its `$$` metastream prefix (the
- *   tombstone is in the stream, so it already matches); event types are then checked client-side;
- * - with event types only: a regex on the exact types plus `$metadata` and `$streamDeleted`;
+ *   tombstone is in the stream, so it already matches);
  * - with no filter: no server-side filter (consumers of everything see every stream anyway).
  * The consumer's filter is always re-applied client-side ({@link matchesConsumerFilter}).
  */
@@ -428,11 +414,6 @@ export function serverFilterFor(filter: AllFilter | undefined): ServerFilterPlan
   const prefixes = filter?.streamPrefixes ?? [];
   if (prefixes.length > 0) {
     return { kind: 'stream-prefixes', prefixes: [...prefixes, ...prefixes.map(metastreamOf)] };
-  }
-  const types = filter?.eventTypes ?? [];
-  if (types.length > 0) {
-    const alternatives = [...types, METADATA_EVENT_TYPE, TOMBSTONE_EVENT_TYPE].map(escapeRegex);
-    return { kind: 'event-type-regex', regex: `^(?:${alternatives.join('|')})$` };
   }
   return { kind: 'none' };
 }

@@ -489,7 +489,7 @@ export class MongoReadModelStore implements ReadModelStore {
    * Uses the server's clock (`$$NOW`) for both the expiry test and the new expiry, so clock skew
    * between service processes cannot hand the lease to two owners. See {@link leaseUpdate}.
    */
-  async tryAcquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+  private async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     const { filter, update } = leaseUpdate(name, owner, ttlMs);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -526,7 +526,7 @@ export class MongoReadModelStore implements ReadModelStore {
   /** One update per lease: each is atomic on its own, and a lease never needs another's. */
   async tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
     const held: boolean[] = [];
-    for (const name of names) held.push(await this.tryAcquireLease(name, owner, ttlMs));
+    for (const name of names) held.push(await this.acquireLease(name, owner, ttlMs));
     return held;
   }
 

@@ -1,0 +1,151 @@
+/**
+ * The read models' document vocabulary: JSON documents by id in named collections, their
+ * index declarations, the portable query shape and its in-memory semantics. Pure. Shared by
+ * the projections, which decide document changes, and the read-model port
+ * (src/stores/read-model.ts re-exports all of it), whose adapters store them.
+ */
+import type { JsonObject, JsonValue } from './json.js';
+
+export type Scalar = string | number | boolean | null;
+export type Doc = JsonObject;
+
+export interface CollectionSpec {
+  /**
+   * An identifier, `[A-Za-z_][A-Za-z0-9_]{0,62}`, enforced by both adapters. In MongoDB it is the
+   * collection's own name, so `checkpoints`, `leases`, `accounts`, `tokens` and `agendaJobs` are
+   * reserved there.
+   */
+  readonly name: string;
+  /**
+   * Indexes: each a compound index on fields (dot paths allowed), given as the list of fields or
+   * as an {@link IndexSpec} (for a partial index). The collection's indexes are exactly these:
+   * an index an earlier version declared and this one does not is dropped.
+   */
+  readonly indexes: readonly (readonly string[] | IndexSpec)[];
+}
+
+/**
+ * A partial index holds only the documents whose fields have the given values (MongoDB's
+ * `partialFilterExpression`, SQLite's `CREATE INDEX … WHERE`): an index that serves one query
+ * shape, e.g. "public users who played this episode, most recent first", costs nothing for the
+ * documents that shape never asks for. A query uses it when its `where` asks for exactly these
+ * values (and the indexed fields).
+ */
+export interface IndexSpec {
+  readonly fields: readonly string[];
+  readonly where?: Readonly<Record<string, string | boolean>>;
+  /**
+   * The direction the queries this index serves sort its fields in (default `asc`; fields a
+   * query matches by equality may be listed first, their direction does not matter). Ties are
+   * ordered by id ascending (see {@link Query.orderBy}), so MongoDB builds the index as these
+   * fields in this direction followed by `_id` ascending: only then can a sort such as
+   * `plays desc, likes desc, _id asc` read the index in order instead of sorting the whole
+   * collection in memory. The index's name ({@link indexName}) does not depend on it.
+   */
+  readonly sort?: 'asc' | 'desc';
+}
+
+/** Either form of an index declaration, as an {@link IndexSpec}. */
+export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
+  return 'fields' in index ? index : { fields: index as readonly string[] };
+}
+
+/**
+ * One spec per collection, with the indexes of every spec naming it, each index once (each
+ * collection's index set is replaced whole, and MongoDB refuses one index twice in a call).
+ */
+export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
+  const merged = new Map<string, Map<string, IndexSpec>>();
+  for (const spec of specs) {
+    let indexes = merged.get(spec.name);
+    if (!indexes) merged.set(spec.name, (indexes = new Map()));
+    for (const index of spec.indexes.map(indexSpec)) indexes.set(indexName(index), index);
+  }
+  return [...merged].map(([name, indexes]) => ({ name, indexes: [...indexes.values()] }));
+}
+
+/**
+ * An index's name, the same in both adapters: its fields, then its filter's fields and values
+ * (`feed__play_seq__where__level_public__played_true`). Dots become underscores.
+ */
+export function indexName(index: IndexSpec): string {
+  for (const value of Object.values(index.where ?? {})) {
+    // Declared in code; a name part, and inlined in SQLite's query text (see the adapter).
+    if (typeof value === 'string' && !/^[A-Za-z0-9_]{1,40}$/.test(value)) throw new Error(`Invalid partial index value: ${value}`);
+  }
+  const fields = index.fields.join('__');
+  const where = Object.entries(index.where ?? {}).map(([field, value]) => `${field}_${String(value)}`);
+  return (where.length > 0 ? `${fields}__where__${where.join('__')}` : fields).replaceAll('.', '_');
+}
+
+/**
+ * Field paths are dot-joined identifiers (`a.b`, never `_id`), enforced by both adapters.
+ * Equality, bounds and orders are only portable between values of one JSON type per field
+ * (plus null / missing): across types each store has its own order (MongoDB by BSON type;
+ * SQLite with booleans as 0/1 among the numbers), neither being JavaScript's `<` in
+ * {@link compareDocs}; strings compare by UTF-8 bytes in both, which differs from `<` only
+ * outside the Basic Multilingual Plane. Paths do not traverse arrays here, while MongoDB would
+ * match array elements: queried fields should hold scalars.
+ */
+export interface Query {
+  /** Equality on fields (dot paths allowed). */
+  readonly where?: Readonly<Record<string, Scalar>>;
+  /** Strict upper / lower bounds, for cursors (`before=`, `since=`). */
+  readonly lessThan?: { readonly field: string; readonly value: string | number };
+  readonly greaterThan?: { readonly field: string; readonly value: string | number };
+  /** Ties (and queries without an order) are ordered by id ascending, in every adapter. */
+  readonly orderBy?: readonly { readonly field: string; readonly direction: 'asc' | 'desc' }[];
+  /** At most this many (floored; 0 or less: none, unlike MongoDB's native `limit(0)`). */
+  readonly limit?: number;
+}
+
+export type DocChange =
+  | { readonly op: 'put'; readonly collection: string; readonly id: string; readonly doc: Doc }
+  | { readonly op: 'delete'; readonly collection: string; readonly id: string };
+
+export interface StoredDoc {
+  readonly id: string;
+  readonly doc: Doc;
+}
+
+/** Reads a dot path of a document (`a.b.c`). */
+export function fieldValue(doc: Doc, path: string): JsonValue | undefined {
+  // Most paths are one field: no split (this runs for every staged document and index).
+  if (!path.includes('.')) return doc[path];
+  let current: JsonValue | undefined = doc;
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+    current = current[part];
+  }
+  return current;
+}
+
+/** The query semantics both adapters implement, for in-memory use (tests, batch overlays). */
+export function matches(doc: Doc, query: Query): boolean {
+  for (const [field, value] of Object.entries(query.where ?? {})) {
+    if ((fieldValue(doc, field) ?? null) !== value) return false;
+  }
+  if (query.lessThan) {
+    const value = fieldValue(doc, query.lessThan.field);
+    if (value === undefined || value === null || !(value < query.lessThan.value)) return false;
+  }
+  if (query.greaterThan) {
+    const value = fieldValue(doc, query.greaterThan.field);
+    if (value === undefined || value === null || !(value > query.greaterThan.value)) return false;
+  }
+  return true;
+}
+
+export function compareDocs(orderBy: Query['orderBy']): (a: StoredDoc, b: StoredDoc) => number {
+  return (a, b) => {
+    for (const { field, direction } of orderBy ?? []) {
+      const x = fieldValue(a.doc, field) ?? null;
+      const y = fieldValue(b.doc, field) ?? null;
+      if (x === y) continue;
+      // nulls sort first ascending, as in MongoDB.
+      const less = x === null ? true : y === null ? false : (x as Scalar)! < (y as Scalar)!;
+      return (less ? -1 : 1) * (direction === 'asc' ? 1 : -1);
+    }
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  };
+}
