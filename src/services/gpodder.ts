@@ -37,6 +37,7 @@ import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderRecordOf
 import { userDocId } from '../../projections/projection.js';
 import { PODCAST_EPISODES, podcastsProjection } from '../../projections/podcasts.js';
 import { feedKey } from '../domain/feeds.js';
+import { fromJson } from '../domain/json.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 
 /** Moved to the domain with the decisions that check them; re-exported for the HTTP layer and tests. */
@@ -164,7 +165,7 @@ export class GpodderService {
       ...(since !== undefined ? { greaterThan: { field: 'seq', value: since } } : {}),
       orderBy: since !== undefined ? [{ field: 'seq', direction: 'asc' }] : [{ field: 'created_at', direction: 'asc' }],
     });
-    return docs.map(({ doc }) => doc as unknown as SubscriptionState & { seq: number });
+    return docs.map(({ doc }) => fromJson<SubscriptionState & { seq: number }>(doc));
   }
 
   private async subscribedFeeds(userId: string): Promise<SubscriptionState[]> {
@@ -332,7 +333,7 @@ export class GpodderService {
     const saved = new Map<string, { feed: string; guid: string; title: string | null; feedTitle: string | null }>();
     for (const { doc } of docs) {
       const playlist = presentPlaylist(doc, { includeDeleted: false });
-      for (const item of (playlist?.['items'] ?? []) as unknown as { rss_source_feed: string; rss_source_id: string; item_title: string | null; feed_title: string | null }[]) {
+      for (const item of fromJson<{ rss_source_feed: string; rss_source_id: string; item_title: string | null; feed_title: string | null }[]>(playlist?.['items'] ?? [])) {
         const key = episodeKey(item.rss_source_feed, item.rss_source_id);
         if (!saved.has(key)) saved.set(key, { feed: item.rss_source_feed, guid: item.rss_source_id, title: item.item_title, feedTitle: item.feed_title });
       }

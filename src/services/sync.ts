@@ -24,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import type { UserEvent } from '../domain/events.js';
 import type { SyncRequest } from '../domain/sync.js';
 import { decideSync, syncClosingEvent, syncCounts } from '../domain/sync.js';
+import { toJsonObject } from '../domain/json.js';
 import type { PlayStatusState, SubscriptionState } from '../domain/state.js';
 import type { Doc } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
@@ -83,7 +84,7 @@ export class SyncService {
       subscriptions: changedRecords(user, 'subscriptions', since),
       play_statuses: changedRecords(user, 'play_statuses', since),
       playlists: changedRecords(user, 'playlists', since)
-        .map((playlist) => presentPlaylist(playlist as unknown as Doc, { includeDeleted: true }))
+        .map((playlist) => presentPlaylist(toJsonObject(playlist), { includeDeleted: true }))
         .filter((playlist) => playlist !== undefined),
       applied: { events: duplicate ? 0 : changes.length + 1, duplicate },
     };
