@@ -32,7 +32,7 @@
  * BENCH_QUICK=1), BENCH_KEEP=1 keeps the temporary directory.
  * Targets (issue 17): ratio >= 0.8, ryw_p99_ms <= 50, bytes_per_event <= 1000.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -79,7 +79,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
     // Enough appends for both phases (the mix averages 4.5 events per append; 8 at most).
     const writes = toWrites(generateWorkload({ ...workload, events: workload.events + config.rywRate * config.rywSeconds * workload.maxBatch }));
     const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
-    let live: { events: number; seconds: number; appendSeconds: number; cpuSeconds: number };
+    let live: Awaited<ReturnType<typeof timeLive>>;
     let ryw: RywFigures;
     try {
       const userEvents = new UserEventService(service.stores.eventStore);
@@ -87,6 +87,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       live = await timeLive(service.projector.names, userEvents, readModels, writes, workload.events);
       log(`  appended ${formatRate(live.events)} events in ${live.appendSeconds.toFixed(2)} s (${formatRate(live.events / live.appendSeconds)} events/s); every projection caught up after ${live.seconds.toFixed(2)} s`);
       log(`  live projection:          ${formatRate(live.events / live.seconds)} events/s (CPU of the process, every thread, ${live.cpuSeconds.toFixed(1)} s; load average ${os.loadavg()[0]!.toFixed(2)})`);
+      log(`  CPU by thread: this one (appends) ${live.threads.main.toFixed(1)} s; the others, busiest first (the projector's, then the WAL checkpointer's): ${live.threads.others.slice(0, 4).map((value) => `${value.toFixed(1)} s`).join(', ')}; projector ${((live.threads.others[0] ?? 0) * 1e6 / live.events).toFixed(0)} µs per event`);
       const episodes = new GpodderEpisodeService(new GpodderService(userEvents, readModels));
       ryw = await timeReadYourWrites(config, userEvents, episodes, writes);
       log(`  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)})`);
@@ -147,6 +148,7 @@ function* toWrites(appends: Iterable<WorkloadAppend>): Generator<Write> {
 
 async function timeLive(projections: readonly string[], userEvents: UserEventService, readModels: ReadModelService, writes: Iterator<Write>, events: number) {
   let appended = 0;
+  const threads = threadCpuSeconds();
   const cpu = process.cpuUsage();
   const started = performance.now();
   while (appended < events) {
@@ -160,7 +162,42 @@ async function timeLive(projections: readonly string[], userEvents: UserEventSer
   if (!(await readModels.waitFor(projections, head, CATCH_UP_LIMIT_MS))) throw new Error('the projections did not catch up within 30 minutes');
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  return { events: appended, seconds, appendSeconds, cpuSeconds: (used.user + used.system) / 1e6 };
+  return { events: appended, seconds, appendSeconds, cpuSeconds: (used.user + used.system) / 1e6, threads: threadCpuSince(threads) };
+}
+
+/**
+ * CPU seconds of each of this process's threads (Linux: /proc/self/task/<tid>/stat, utime +
+ * stime), by thread id; empty elsewhere. On a shared machine wall time moves with the load, the
+ * CPU time each thread spent much less: the busiest thread after this one is the projector's.
+ */
+function threadCpuSeconds(): Map<string, number> {
+  const seconds = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        // The fields after the command name (which may hold spaces) start at its closing parenthesis.
+        const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(')').at(-1)!.trim().split(' ');
+        seconds.set(tid, (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return seconds;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** Per thread, the CPU seconds since `before`: this thread first, then the others, busiest first. */
+function threadCpuSince(before: ReadonlyMap<string, number>): { main: number; others: number[] } {
+  const after = threadCpuSeconds();
+  const main = String(process.pid);
+  const spent = (tid: string) => (after.get(tid) ?? 0) - (before.get(tid) ?? 0);
+  const others = [...after.keys()].filter((tid) => tid !== main).map(spent).filter((value) => value > 0).sort((a, b) => b - a);
+  return { main: spent(main), others };
 }
 
 interface RywFigures {
