@@ -23,7 +23,9 @@ export interface ProjectorWorkerData {
    * Another connection of this process checkpoints the embedded WAL (the service's
    * WalCheckpointer thread): this one leaves checkpoints to it. Otherwise every commit that
    * finds the log past 1,000 pages copies it back into the database file itself, on this
-   * thread: half the projector thread's time under `npm run bench -- project-live`.
+   * thread: half the projector thread's time under `npm run bench -- project-live`. (Should
+   * that checkpointer die, the service's connection checkpoints again at its next commit, not
+   * this one: the WAL then grows while only the projector writes.)
    */
   readonly checkpointsElsewhere?: boolean;
 }
