@@ -63,11 +63,9 @@ export async function startService(
   // Appends through these stores are counted for /metrics (the projector only reads).
   // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
   let thread: ProjectorThread | undefined;
+  const backgroundCheckpoints = options.backgroundCheckpoints ?? { onProblem: (message: string) => logger.warn(message) };
   const stores = withAppendCounting(
-    await openStores(config, {
-      ...options,
-      backgroundCheckpoints: options.backgroundCheckpoints ?? { onProblem: (message) => logger.warn(message) },
-    }),
+    await openStores(config, { ...options, backgroundCheckpoints }),
     () => thread?.wake(),
   );
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
@@ -81,7 +79,7 @@ export async function startService(
     logger,
   });
   await projector.prepare();
-  if (options.runProjector !== false) thread = await startProjecting(config, logger, projector, stores.readModel);
+  if (options.runProjector !== false) thread = await startProjecting(config, logger, projector, stores.readModel, Boolean(backgroundCheckpoints));
 
   const readModels = new ReadModelService(stores.eventStore, stores.readModel);
   const retention = createRetentionPass(stores, { defaultPrivacy: config.DEFAULT_PRIVACY, logger, projections: projector.names });
@@ -218,7 +216,7 @@ export async function startService(
  * Runs the projector where PROJECTOR says: on its own thread (falling back to this one if the
  * thread cannot start or dies), or inline. Returns the thread, if one runs.
  */
-async function startProjecting(config: Config, logger: Logger, inline: Projector, readModel: ReadModelStore): Promise<ProjectorThread | undefined> {
+async function startProjecting(config: Config, logger: Logger, inline: Projector, readModel: ReadModelStore, checkpointsElsewhere: boolean): Promise<ProjectorThread | undefined> {
   if (config.PROJECTOR === 'inline') {
     inline.start();
     return undefined;
@@ -227,6 +225,8 @@ async function startProjecting(config: Config, logger: Logger, inline: Projector
     const thread = await ProjectorThread.start({
       config: { DATA_DIR: config.DATA_DIR, STORE: config.STORE, EVENTSTORE_URL: config.EVENTSTORE_URL, READ_MODEL: config.READ_MODEL, MONGO_URL: config.MONGO_URL },
       defaultPrivacy: config.DEFAULT_PRIVACY,
+      // The WAL checkpointer of this process's stores covers the thread's connection too.
+      checkpointsElsewhere,
       logger,
       onUnexpectedExit: (reason) => {
         logger.error(`${reason}; projecting on the HTTP thread from now on`);

@@ -10,6 +10,7 @@ import { runAll } from './run-all.js';
 import { benchGpodder } from './gpodder.js';
 import { benchRetention } from './retention.js';
 import { benchSync } from './sync.js';
+import { benchProjectLive } from './project-live.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
@@ -18,6 +19,7 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   gpodder: () => benchGpodder(),
   retention: () => benchRetention(),
   sync: () => benchSync(),
+  'project-live': () => benchProjectLive(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -65,7 +65,7 @@ interface RebuildBenchConfig {
   readonly keep: boolean;
 }
 
-interface RawFigures {
+export interface RawFigures {
   readonly seconds: number;
   readonly cpuSeconds: number;
 }
@@ -156,7 +156,7 @@ type EventRow = { position: number; stream: string; id: string; data: string; me
  * upserted by a per-user-and-object id (as the per-user read models key theirs), 500 events per
  * transaction, with the store's connection settings. No port, no projector, no projection logic.
  */
-function timeRawCeiling(eventsPath: string, rawPath: string, documentsPerEvent: number): RawFigures {
+export function timeRawCeiling(eventsPath: string, rawPath: string, documentsPerEvent: number): RawFigures {
   const source = new BetterSqlite3(eventsPath, { readonly: true });
   const target = new BetterSqlite3(rawPath);
   try {

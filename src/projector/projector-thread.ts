@@ -55,7 +55,12 @@ export class ProjectorThread {
 
   /** Starts the worker and waits until its projector is running; rejects if it cannot start. */
   static async start(options: ProjectorThreadOptions): Promise<ProjectorThread> {
-    const data: ProjectorWorkerData = { config: options.config, defaultPrivacy: options.defaultPrivacy, owner: leaseOwner('projector-thread') };
+    const data: ProjectorWorkerData = {
+      config: options.config,
+      defaultPrivacy: options.defaultPrivacy,
+      owner: leaseOwner('projector-thread'),
+      ...(options.checkpointsElsewhere === undefined ? {} : { checkpointsElsewhere: options.checkpointsElsewhere }),
+    };
     const worker = new Worker(WORKER_FILE, { workerData: data });
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the projector thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);

@@ -1,6 +1,7 @@
 /** `npm run bench`: the RESULTS.md rendering, and the load benchmark end to end (tiny sizes). */
 import { expect } from 'chai';
 import { benchLoad } from '../../scripts/bench/load.js';
+import { benchProjectLive } from '../../scripts/bench/project-live.js';
 import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
 import { machineInfo, renderResults } from '../../scripts/bench/run-all.js';
 import { REPLAY_V8_FLAGS } from '../../scripts/replay-flags.js';
@@ -45,6 +46,21 @@ describe('benchmarks', function () {
       expect(result['reads_p99_ms']).to.be.a('number');
       expect(result['server_rss_mb']).to.be.above(10);
       expect(result['ceiling_rps']).to.be.above(60);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('project-live: appends, waits for the projector, reads its writes and prints the issue\'s figures (tiny size)', async function () {
+    this.timeout(60_000);
+    const saved = { ...process.env };
+    Object.assign(process.env, { BENCH_EVENTS: '1000', BENCH_LIVE_USERS: '20', BENCH_RYW_RATE: '40', BENCH_RYW_SECONDS: '1' });
+    try {
+      const result = await benchProjectLive(() => undefined);
+      expect(Object.keys(result)).to.deep.equal(['bench', 'events_per_s', 'raw_events_per_s', 'ratio', 'ryw_p99_ms', 'bytes_per_event']);
+      expect(result['bench']).to.equal('project-live');
+      for (const key of ['events_per_s', 'raw_events_per_s', 'ratio', 'bytes_per_event']) expect(result[key]).to.be.above(0);
+      expect(result['ryw_p99_ms']).to.be.a('number').and.at.least(0);
     } finally {
       process.env = saved;
     }

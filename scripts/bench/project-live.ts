@@ -1,0 +1,292 @@
+/**
+ * Live projection: events appended through the service's write path as fast as it takes them,
+ * with the projector running as in the service (on its own thread), until every read model has
+ * caught up; then read-your-writes at a steady write rate. Against the whole service in this
+ * process (startService, temporary embedded store, no scheduler), no HTTP:
+ *
+ * 1. throughput: BENCH_EVENTS events (default 200,000) from BENCH_LIVE_USERS users (1,000), the
+ *    rebuild benchmark's mix (scripts/bench/workload.ts: one user's sync-sized burst of 1–8
+ *    events per append), each append through `UserEventService.appendActions` (what
+ *    `POST /v1/events` calls; a `remove` is appended, not erased: erasure is the retention
+ *    service's and waits for the projector, which is not what this measures), one after the
+ *    other. `events_per_s` = events ÷ the time from the first append until every projection's
+ *    checkpoint has reached the last one;
+ * 2. the raw ceiling of the rebuild benchmark, one document per event (its `timeRawCeiling`),
+ *    over the same store's events, after the service is closed: `ratio` = events_per_s ÷ it;
+ * 3. read-your-writes: appends of the same mix at a steady BENCH_RYW_RATE appends per second
+ *    (2,000; open loop: append i is due at start + i / rate whatever the answers before it) for
+ *    BENCH_RYW_SECONDS (10), each followed at once by that user's gpodder episode-actions
+ *    download since their previous one (`GpodderEpisodeService.download`, which waits for the
+ *    episode-actions and play-status read models to reach the user's latest event, at most 2 s,
+ *    then answers 503). `ryw_p99_ms` = p99 of the time from the append's answer to the
+ *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them);
+ * 4. `bytes_per_event`: the store's files (events, read models, accounts, jobs: `podsync.db`
+ *    and its WAL) after a WAL checkpoint, ÷ the events in the store.
+ *
+ * Both phases run in this one process, as the service would: appends and downloads on this
+ * thread, the projector and the WAL checkpointer on theirs.
+ *
+ * Run: `npm run bench -- project-live` or `npx tsx scripts/bench/project-live.ts`.
+ * Tunables: BENCH_EVENTS (200000; 20000 with BENCH_QUICK=1), BENCH_LIVE_USERS (1000),
+ * BENCH_REBUILD_FEEDS (5000), BENCH_RYW_RATE (appends/s, 2000), BENCH_RYW_SECONDS (10; 3 with
+ * BENCH_QUICK=1), BENCH_KEEP=1 keeps the temporary directory.
+ * Targets (issue 17): ratio >= 0.8, ryw_p99_ms <= 50, bytes_per_event <= 1000.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
+import { loadConfig } from '../../src/config.js';
+import type { ActionInput, UserEvent } from '../../src/domain/events.js';
+import { silentLogger } from '../../src/logger.js';
+import { EMBEDDED_FILE } from '../../src/runtime.js';
+import { startService } from '../../src/service.js';
+import type { Principal } from '../../src/services/accounts.js';
+import { GpodderService } from '../../src/services/gpodder.js';
+import { GpodderEpisodeService } from '../../src/services/gpodder-episodes.js';
+import { ReadModelService, ReadModelsBehindError } from '../../src/services/read-models.js';
+import { UserEventService } from '../../src/services/user-events.js';
+import { applyPragmas } from '../../src/stores/embedded/schema.js';
+import type { BenchResult } from './append.js';
+import { positiveIntegerFromEnv } from './env.js';
+import { formatRate, percentile, round } from './figures.js';
+import { timeRawCeiling } from './rebuild.js';
+import { DEFAULT_WORKLOAD, generateWorkload, type WorkloadAppend, type WorkloadOptions } from './workload.js';
+
+interface LiveConfig {
+  readonly workload: WorkloadOptions;
+  readonly rywRate: number;
+  readonly rywSeconds: number;
+  readonly keep: boolean;
+}
+
+/** An append of the workload as the write path takes it: a user's actions. */
+interface Write {
+  readonly principal: Principal;
+  readonly actions: ActionInput[];
+}
+
+const CATCH_UP_LIMIT_MS = 30 * 60_000;
+
+export async function benchProjectLive(log: (line: string) => void = console.log): Promise<BenchResult> {
+  const config = readConfig();
+  const { workload } = config;
+  const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-live-'));
+  try {
+    log(`project-live: ${workload.events} events from ${workload.users} users, appended as fast as the service takes them, projector on its own thread (load average ${os.loadavg()[0]!.toFixed(2)})`);
+    // Enough appends for both phases (the mix averages 4.5 events per append; 8 at most).
+    const writes = toWrites(generateWorkload({ ...workload, events: workload.events + config.rywRate * config.rywSeconds * workload.maxBatch }));
+    const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
+    let live: Awaited<ReturnType<typeof timeLive>>;
+    let ryw: RywFigures;
+    try {
+      const userEvents = new UserEventService(service.stores.eventStore);
+      const readModels = new ReadModelService(service.stores.eventStore, service.stores.readModel);
+      live = await timeLive(service.projector.names, userEvents, readModels, writes, workload.events);
+      log(`  appended ${formatRate(live.events)} events in ${live.appendSeconds.toFixed(2)} s (${formatRate(live.events / live.appendSeconds)} events/s); every projection caught up after ${live.seconds.toFixed(2)} s`);
+      log(`  live projection:          ${formatRate(live.events / live.seconds)} events/s (CPU of the process, every thread, ${live.cpuSeconds.toFixed(1)} s; load average ${os.loadavg()[0]!.toFixed(2)})`);
+      log(`  CPU by thread: this one (appends) ${live.threads.main.toFixed(1)} s; the others, busiest first (the projector's, then the WAL checkpointer's): ${live.threads.others.slice(0, 4).map((value) => `${value.toFixed(1)} s`).join(', ')}; projector ${((live.threads.others[0] ?? 0) * 1e6 / live.events).toFixed(0)} µs per event`);
+      const episodes = new GpodderEpisodeService(new GpodderService(userEvents, readModels));
+      ryw = await timeReadYourWrites(config, userEvents, episodes, writes);
+      log(`  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)})`);
+    } finally {
+      await service.close();
+    }
+    const storePath = join(directory, EMBEDDED_FILE);
+    const { bytes, events } = storeSize(directory, storePath);
+    log(`  store after a WAL checkpoint: ${(bytes / 1_048_576).toFixed(1)} MB for ${formatRate(events)} events (${formatRate(bytes / events)} bytes per event)`);
+    const raw = timeRawCeiling(storePath, join(directory, 'raw-one.db'), 1);
+    const rawEvents = userEventCount(storePath);
+    const rawPerSecond = rawEvents / raw.seconds;
+    const perSecond = live.events / live.seconds;
+    const ratio = perSecond / rawPerSecond;
+    log(`  raw ceiling, one document per event: ${formatRate(rawPerSecond)} events/s (${raw.seconds.toFixed(2)} s over ${formatRate(rawEvents)} events)`);
+    log(`  ratio live/raw: ${ratio.toFixed(2)} (target >= 0.8); read-your-writes p99 ${ryw.p99.toFixed(1)} ms (target <= 50); ${formatRate(bytes / events)} bytes per event (target <= 1,000)`);
+    if (config.keep) log(`  kept ${directory}`);
+    return {
+      bench: 'project-live',
+      events_per_s: Math.round(perSecond),
+      raw_events_per_s: Math.round(rawPerSecond),
+      ratio: Math.round(ratio * 100) / 100,
+      ryw_p99_ms: round(ryw.p99),
+      bytes_per_event: Math.round(bytes / events),
+    };
+  } finally {
+    if (!config.keep) rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+function readConfig(): LiveConfig {
+  const quick = process.env['BENCH_QUICK'] === '1';
+  return {
+    workload: {
+      ...DEFAULT_WORKLOAD,
+      events: positiveIntegerFromEnv('BENCH_EVENTS', quick ? 20_000 : 200_000),
+      users: positiveIntegerFromEnv('BENCH_LIVE_USERS', 1_000),
+      feeds: positiveIntegerFromEnv('BENCH_REBUILD_FEEDS', DEFAULT_WORKLOAD.feeds),
+    },
+    rywRate: positiveIntegerFromEnv('BENCH_RYW_RATE', 2_000),
+    rywSeconds: positiveIntegerFromEnv('BENCH_RYW_SECONDS', quick ? 3 : 10),
+    keep: process.env['BENCH_KEEP'] === '1',
+  };
+}
+
+/** The workload's appends as actions of their user (the store form of an event is the event). */
+function* toWrites(appends: Iterable<WorkloadAppend>): Generator<Write> {
+  for (const { events } of appends) {
+    const first = events[0]!.data as unknown as UserEvent;
+    const principal: Principal = { userId: first.user, username: `listener${first.user}`, tokenId: null };
+    const actions = events.map((event) => {
+      const { user: _user, ...action } = event.data as unknown as UserEvent;
+      return action as ActionInput;
+    });
+    yield { principal, actions };
+  }
+}
+
+async function timeLive(projections: readonly string[], userEvents: UserEventService, readModels: ReadModelService, writes: Iterator<Write>, events: number) {
+  let appended = 0;
+  const threads = threadCpuSeconds();
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  while (appended < events) {
+    const next = writes.next();
+    if (next.done) break;
+    await userEvents.appendActions(next.value.principal, next.value.actions);
+    appended += next.value.actions.length;
+  }
+  const appendSeconds = (performance.now() - started) / 1000;
+  const head = await userEvents.store.headPosition();
+  if (!(await readModels.waitFor(projections, head, CATCH_UP_LIMIT_MS))) throw new Error('the projections did not catch up within 30 minutes');
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { events: appended, seconds, appendSeconds, cpuSeconds: (used.user + used.system) / 1e6, threads: threadCpuSince(threads) };
+}
+
+/**
+ * CPU seconds of each of this process's threads (Linux: /proc/self/task/<tid>/stat, utime +
+ * stime), by thread id; empty elsewhere. On a shared machine wall time moves with the load, the
+ * CPU time each thread spent much less: the busiest thread after this one is the projector's.
+ */
+function threadCpuSeconds(): Map<string, number> {
+  const seconds = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        // The fields after the command name (which may hold spaces) start at its closing parenthesis.
+        const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(')').at(-1)!.trim().split(' ');
+        seconds.set(tid, (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      } catch {
+        // the thread ended
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return seconds;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** Per thread, the CPU seconds since `before`: this thread first, then the others, busiest first. */
+function threadCpuSince(before: ReadonlyMap<string, number>): { main: number; others: number[] } {
+  const after = threadCpuSeconds();
+  const main = String(process.pid);
+  const spent = (tid: string) => (after.get(tid) ?? 0) - (before.get(tid) ?? 0);
+  const others = [...after.keys()].filter((tid) => tid !== main).map(spent).filter((value) => value > 0).sort((a, b) => b - a);
+  return { main: spent(main), others };
+}
+
+interface RywFigures {
+  readonly appendsPerSecond: number;
+  readonly eventsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly timeouts: number;
+}
+
+async function timeReadYourWrites(config: LiveConfig, userEvents: UserEventService, episodes: GpodderEpisodeService, writes: Iterator<Write>): Promise<RywFigures> {
+  // Each user's download cursor starts at the head: what the throughput phase wrote is not re-read.
+  const head = Number((await userEvents.store.headPosition()).commit);
+  const since = new Map<string, number>();
+  const waits: number[] = [];
+  let timeouts = 0;
+  let events = 0;
+  const total = config.rywRate * config.rywSeconds;
+  const interval = 1000 / config.rywRate;
+  const pending = new Set<Promise<void>>();
+  const writeAndRead = async (write: Write) => {
+    await userEvents.appendActions(write.principal, write.actions);
+    events += write.actions.length;
+    const answered = performance.now();
+    try {
+      const page = await episodes.download(write.principal, { since: since.get(write.principal.userId) ?? head });
+      since.set(write.principal.userId, Math.max(page.timestamp, since.get(write.principal.userId) ?? head));
+    } catch (error) {
+      if (!(error instanceof ReadModelsBehindError)) throw error;
+      timeouts++;
+    }
+    waits.push(performance.now() - answered);
+  };
+  const started = performance.now() + 10;
+  let failure: unknown;
+  for (let index = 0; index < total && failure === undefined; ) {
+    const now = performance.now();
+    for (; index < total && started + index * interval <= now; index++) {
+      const next = writes.next();
+      if (next.done) throw new Error('the workload ran out of appends');
+      const sent = writeAndRead(next.value).catch((error: unknown) => {
+        failure ??= error;
+      });
+      pending.add(sent);
+      void sent.finally(() => pending.delete(sent));
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + index * interval - performance.now())));
+  }
+  await Promise.all(pending);
+  if (failure !== undefined) throw failure;
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    appendsPerSecond: waits.length / seconds,
+    eventsPerSecond: events / seconds,
+    p50: percentile(waits, 50),
+    p99: percentile(waits, 99),
+    max: percentile(waits, 100),
+    timeouts,
+  };
+}
+
+/** Bytes of the data directory's files after a WAL checkpoint, and the events in the store. */
+function storeSize(directory: string, storePath: string): { bytes: number; events: number } {
+  const database = new BetterSqlite3(storePath);
+  let events: number;
+  try {
+    applyPragmas(database);
+    database.pragma('wal_checkpoint(TRUNCATE)');
+    events = (database.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  } finally {
+    database.close();
+  }
+  const bytes = readdirSync(directory).reduce((sum, name) => sum + statSync(join(directory, name)).size, 0);
+  return { bytes, events };
+}
+
+/** The user events the raw ceiling reads (it reads the `user-` streams). */
+function userEventCount(storePath: string): number {
+  const database = new BetterSqlite3(storePath, { readonly: true });
+  try {
+    return (database.prepare("SELECT count(*) AS n FROM events WHERE substr(stream, 1, 5) = 'user-'").get() as { n: number }).n;
+  } finally {
+    database.close();
+  }
+}
+
+// Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await benchProjectLive();
+  console.log(JSON.stringify(result));
+}

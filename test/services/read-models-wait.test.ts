@@ -1,0 +1,70 @@
+/** ReadModelService.waitFor: read-your-writes waits share one loop of checkpoint reads. */
+import { expect } from 'chai';
+import { ReadModelService } from '../../src/services/read-models.js';
+import type { EventStore, Position } from '../../src/stores/event-store.js';
+import type { Checkpoint, ReadModelStore } from '../../src/stores/read-model.js';
+
+const at = (commit: number): Position => ({ commit: BigInt(commit), prepare: BigInt(commit) });
+
+/** A read model whose checkpoints the test moves, counting the reads. */
+function fakeReadModel() {
+  const positions = new Map<string, number>();
+  const state = { reads: 0, failing: false };
+  const readModel = {
+    async getCheckpoint(name: string): Promise<Checkpoint | undefined> {
+      state.reads++;
+      if (state.failing) throw new Error('store closed');
+      const commit = positions.get(name);
+      return commit === undefined ? undefined : { position: at(commit), updatedAt: new Date().toISOString() };
+    },
+  } as unknown as ReadModelStore;
+  return { readModel, positions, state };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('ReadModelService.waitFor (read-your-writes waits)', () => {
+  it('answers hundreds of waiting reads from one loop of checkpoint reads, each once its projections reached its position', async () => {
+    const { readModel, positions, state } = fakeReadModel();
+    const service = new ReadModelService({} as EventStore, readModel);
+    const waits = Array.from({ length: 300 }, (_, n) => service.waitFor(['a', 'b'], at(n + 1), 5_000));
+    for (let commit = 0; commit <= 300; commit += 50) {
+      positions.set('a', commit);
+      positions.set('b', commit);
+      await sleep(10);
+    }
+    expect(await Promise.all(waits)).to.deep.equal(waits.map(() => true));
+    // Each read checks once on its own (2 checkpoints); then one round reads each projection
+    // once, whatever the number of waiting reads (the test takes some 15 rounds).
+    expect(state.reads).to.be.below(300 * 2 + 2 * 100);
+  });
+
+  it('answers false once the bound ran out, and true at once for a position already reached', async () => {
+    const { readModel, positions } = fakeReadModel();
+    const service = new ReadModelService({} as EventStore, readModel);
+    positions.set('a', 5);
+    expect(await service.waitFor(['a'], at(5), 0)).to.equal(true);
+    const started = Date.now();
+    expect(await service.waitFor(['a'], at(6), 40)).to.equal(false);
+    expect(Date.now() - started).to.be.at.least(39);
+    const lagging = service.waitFor(['a', 'b'], at(6), 1000);
+    positions.set('a', 7);
+    await sleep(20);
+    positions.set('b', 6);
+    expect(await lagging).to.equal(true);
+  });
+
+  it("a store that fails while reads wait fails them with the store's error", async () => {
+    const { readModel, state } = fakeReadModel();
+    const service = new ReadModelService({} as EventStore, readModel);
+    const waiting = service.waitFor(['a'], at(1), 1000);
+    state.failing = true;
+    let failure: unknown;
+    await waiting.catch((error: unknown) => (failure = error));
+    expect((failure as Error).message).to.equal('store closed');
+    // The loop ended: a later wait starts it again.
+    state.failing = false;
+    const later = service.waitFor(['a'], at(1), 20);
+    expect(await later).to.equal(false);
+  });
+});
