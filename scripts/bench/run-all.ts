@@ -6,7 +6,7 @@
  * passed on to the benchmarks that support it.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +117,24 @@ export function renderResults(outcomes: readonly BenchOutcome[], machine: Machin
   return lines.join('\n');
 }
 
+/** The markers around the part of bench/RESULTS.md a run writes: the dated notes outside them are kept. */
+export const RUN_START = '<!-- npm run bench: start (each run rewrites what is between these markers; the dated notes below it are kept) -->';
+export const RUN_END = '<!-- npm run bench: end -->';
+
+/**
+ * bench/RESULTS.md with this run's tables in place of the last run's. The file also holds dated
+ * notes (what each change did, figures taken by hand), which a run must never wipe: without
+ * the markers (a file written by hand), the run goes on top and everything else stays below.
+ */
+export function mergeResults(existing: string | undefined, run: string): string {
+  const block = `${RUN_START}\n${run.trimEnd()}\n${RUN_END}`;
+  if (existing === undefined || existing.trim() === '') return `${block}\n`;
+  const start = existing.indexOf(RUN_START);
+  const end = existing.indexOf(RUN_END);
+  if (start >= 0 && end > start) return existing.slice(0, start) + block + existing.slice(end + RUN_END.length);
+  return `${block}\n\n${existing}`;
+}
+
 /**
  * Runs them all, writing bench/RESULTS.md after each one (an interrupted run keeps what it
  * measured; the benchmarks not run yet are listed as such); exit code 1 if any failed.
@@ -125,13 +143,14 @@ export async function runAll(names: readonly string[]): Promise<number> {
   const outcomes: BenchOutcome[] = [];
   const machine = machineInfo();
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  const before = existsSync(RESULTS_FILE) ? readFileSync(RESULTS_FILE, 'utf8') : undefined;
   for (const [index, name] of names.entries()) {
     console.log(`\n=== bench ${name} ===`);
     // On a shared machine other processes compete for the cores: say how busy it was.
     const loadAverage = os.loadavg()[0] ?? 0;
     outcomes.push({ ...(await runOne(name)), loadAverage });
     const pending = names.slice(index + 1).map((later): BenchOutcome => ({ name: later, seconds: 0, figures: undefined, error: 'not run yet' }));
-    writeFileSync(RESULTS_FILE, renderResults([...outcomes, ...pending], machine));
+    writeFileSync(RESULTS_FILE, mergeResults(before, renderResults([...outcomes, ...pending], machine)));
   }
   console.log(`\nwrote ${path.relative(process.cwd(), RESULTS_FILE)}`);
   const failed = outcomes.filter((outcome) => !outcome.figures);

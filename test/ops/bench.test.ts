@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { benchLoad } from '../../scripts/bench/load.js';
 import { benchProjectLive } from '../../scripts/bench/project-live.js';
 import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
-import { machineInfo, renderResults } from '../../scripts/bench/run-all.js';
+import { machineInfo, mergeResults, renderResults, RUN_END, RUN_START } from '../../scripts/bench/run-all.js';
 import { REPLAY_V8_FLAGS } from '../../scripts/replay-flags.js';
 import { readFileSync } from 'node:fs';
 
@@ -27,6 +27,19 @@ describe('benchmarks', function () {
     expect(markdown).to.contain('| load | **failed** | exit code 1 |');
     expect(markdown).to.contain('{"bench":"append","events_per_s":100000,"ratio":0.5}');
     expect(machineInfo().cores).to.be.above(0);
+  });
+
+  it('a run rewrites only its own part of RESULTS.md: the dated notes around it stay', () => {
+    const first = mergeResults(undefined, '# Benchmark results\n\nrun one\n');
+    expect(first).to.equal(`${RUN_START}\n# Benchmark results\n\nrun one\n${RUN_END}\n`);
+    const withNotes = `${first}\n## Notes of 2026-12-02\n\nwhat a change did\n`;
+    const second = mergeResults(withNotes, '# Benchmark results\n\nrun two\n');
+    expect(second).to.contain('run two').and.not.contain('run one');
+    expect(second).to.contain('## Notes of 2026-12-02\n\nwhat a change did');
+    // A file written by hand, without the markers: the run goes on top, nothing is lost.
+    const byHand = mergeResults('# Results\n\nnotes by hand\n', 'run three');
+    expect(byHand.startsWith(RUN_START)).to.equal(true);
+    expect(byHand).to.contain('run three').and.contain('notes by hand');
   });
 
   it('rebuild: measures the replay process as `npm run replay` runs it (the same V8 flags)', () => {
