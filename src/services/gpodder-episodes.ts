@@ -13,7 +13,9 @@
  *
  * Downloads are answered from `episode_actions`, by `$all` position, at most
  * {@link EPISODE_ACTIONS_PAGE} at a time: the answer's `timestamp` is where the next call
- * continues, so a first sync of a long history arrives over a few calls.
+ * continues, so a first sync of a long history arrives over a few calls. When the read model
+ * is behind the user (the download right after a large upload), the documents it has not
+ * projected yet are made from the user's stream rather than waited for.
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
 import { effectiveSince, latestPerEpisode, pageByPosition, prepareUpload, UNKNOWN_MEDIA_URL } from '../domain/gpodder.js';
