@@ -125,8 +125,10 @@ export class GpodderEpisodeService {
     const head = await userEvents.store.headPosition();
     const from = effectiveSince(query.since, Number(head.commit));
     const pending = await this.pendingDocs(user, actionsAt.position, from);
-    if (pending === undefined) return undefined;
     const upTo = Number(actionsAt.position.commit);
+    // The projector stopped inside one commit (EventStoreDB gives all events of an append one
+    // commit position): the read model's order within it (by id) would mix both parts.
+    if (pending === undefined || pending[0]?.seq === upTo) return undefined;
     return this.answer(user, query, from, { upTo, pending, complete: Number(head.commit) }, { unknownUrls: 'give-up' });
   }
 
