@@ -13,25 +13,46 @@
  *
  * Downloads are answered from `episode_actions`, by `$all` position, at most
  * {@link EPISODE_ACTIONS_PAGE} at a time: the answer's `timestamp` is where the next call
- * continues, so a first sync of a long history arrives over a few calls.
+ * continues, so a first sync of a long history arrives over a few calls. When the read model
+ * is behind the user (the download right after a large upload), the documents it has not
+ * projected yet are made from the user's stream rather than waited for.
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
 import { effectiveSince, latestPerEpisode, pageByPosition, prepareUpload, UNKNOWN_MEDIA_URL } from '../domain/gpodder.js';
 import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
-import { IdempotencyConflictError } from '../stores/event-store.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
-import { EPISODE_ACTIONS, episodeActionDocId } from '../../projections/episode-actions.js';
+import { EPISODE_ACTIONS, episodeActionDocId, episodeActionsProjection } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { userDocId } from '../../projections/projection.js';
+import type { ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import { streams } from '../domain/events.js';
+import type { Position, ReadStreamOptions, RecordedEvent } from '../stores/event-store.js';
+import { comparePositions, IdempotencyConflictError, StreamNotFoundError } from '../stores/event-store.js';
+import { toProjectedEvent } from '../projector/projected-event.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
+/** Events read back from the end of a user's stream at a time, for the actions not projected yet. */
+const PENDING_CHUNK = 1_000;
+
+/** A projection asked for documents already there: the event needs the read model. */
+class NeedsViewError extends Error {}
+const NO_VIEW: ProjectionView = {
+  get() {
+    throw new NeedsViewError();
+  },
+  find() {
+    throw new NeedsViewError();
+  },
+};
+/** `episode_actions` reads nothing of the context (privacy is for public views). */
+const PROJECTION_CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
 
 export class EpisodeActionsBusyError extends Error {
   override readonly name = 'EpisodeActionsBusyError';
@@ -74,29 +95,142 @@ export class GpodderEpisodeService {
   }
 
   async download(principal: Principal, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number }> {
-    const { readModels } = this.gpodder;
     const user = principal.userId;
-    await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
+    const early = await this.downloadAheadOfProjector(user, query);
+    if (early !== undefined) return early;
+    await this.gpodder.readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const from = effectiveSince(query.since, await this.gpodder.headCommit());
     // Read before the documents: what is committed in between comes now and maybe again, never skipped.
     const checkpoint = await this.gpodder.checkpointCommit(EPISODE_ACTIONS);
+    return (await this.answer(user, query, from, { upTo: undefined, pending: [], complete: checkpoint }))!;
+  }
+
+  /**
+   * Read-your-writes without waiting for the projector (docs/design.md, "What gpodder clients
+   * see"): when `episode_actions` has not reached the user's latest event (a download right
+   * after an upload of thousands of actions, or other users' writes queued before them), the
+   * documents it has not projected yet are made from the user's stream by the projection's own
+   * `evolve`, and added after those it holds (up to its checkpoint). The answer is the one the
+   * read model gives once caught up. Undefined when the read models have caught up, or when
+   * the pending events need more than `evolve` of single events: a `remove`, a `checkpoint`
+   * or `account_deleted` (which change documents already there), or an action without a media
+   * URL (resolved from the play statuses, which may lag too); then the download waits, as before.
+   */
+  private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
+    const { readModels, userEvents } = this.gpodder;
+    const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
+    if (actionsAt === undefined || statusesAt === undefined) return undefined;
+    const latest = await readModels.latestPosition(user);
+    if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) return undefined;
+    // Read before the stream: every event of the user committed after it is after this position.
+    const head = await userEvents.store.headPosition();
+    const from = effectiveSince(query.since, Number(head.commit));
+    const pending = await this.pendingDocs(user, actionsAt.position, from);
+    const upTo = Number(actionsAt.position.commit);
+    // The projector stopped inside one commit (EventStoreDB gives all events of an append one
+    // commit position): the read model's order within it (by id) would mix both parts.
+    if (pending === undefined || pending[0]?.seq === upTo) return undefined;
+    return this.answer(user, query, from, { upTo, pending, complete: Number(head.commit) }, { unknownUrls: 'give-up' });
+  }
+
+  /**
+   * The `episode_actions` documents of the user's events after `after` and after commit `from`,
+   * in read-model order; undefined if one needs more than its event. Those events are found
+   * by a binary search over the stream's revisions (positions grow along a stream), so a page
+   * further on reads only the events after its cursor.
+   */
+  private async pendingDocs(user: string, after: Position, from: number): Promise<EpisodeActionDoc[] | undefined> {
+    const { store } = this.gpodder.userEvents;
+    const stream = streams.user(user);
+    const read = (options: ReadStreamOptions): Promise<RecordedEvent[]> =>
+      store.readStream(stream, options).catch((error: unknown) => {
+        if (error instanceof StreamNotFoundError) return [];
+        throw error;
+      });
+    const pending = (event: RecordedEvent) => comparePositions(event.position, after) > 0 && Number(event.position.commit) > from;
+    const [last] = await read({ direction: 'backwards', fromRevision: 'end', maxCount: 1 });
+    if (last === undefined || !pending(last)) return [];
+    const [first] = await read({ maxCount: 1 });
+    let start = first!.revision;
+    if (!pending(first!)) {
+      // The event at `lo` is not pending; the first event at or after `hi` is.
+      let lo = first!.revision;
+      let hi = last.revision;
+      while (hi - lo > 1n) {
+        const mid = (lo + hi) / 2n;
+        const [event] = await read({ fromRevision: mid, maxCount: 1 });
+        if (event === undefined || pending(event)) hi = mid;
+        else lo = event.revision;
+      }
+      start = hi;
+    }
+    const recent: RecordedEvent[] = [];
+    for (let next = start; ; ) {
+      const chunk = await read({ fromRevision: next, maxCount: PENDING_CHUNK });
+      recent.push(...chunk.filter(pending));
+      if (chunk.length < PENDING_CHUNK) break;
+      next = chunk.at(-1)!.revision + 1n;
+    }
+    const docs: { id: string; doc: EpisodeActionDoc }[] = [];
+    for (const recorded of recent) {
+      const projected = toProjectedEvent(recorded);
+      if (projected === undefined) continue;
+      let changes;
+      try {
+        changes = episodeActionsProjection.evolve(projected, NO_VIEW, PROJECTION_CONTEXT);
+      } catch (error) {
+        if (error instanceof NeedsViewError) return undefined;
+        throw error;
+      }
+      for (const change of changes) {
+        if (change.op !== 'put') return undefined;
+        docs.push({ id: change.id, doc: fromJson<EpisodeActionDoc>(change.doc) });
+      }
+    }
+    // The read model's order: by position, then by document id.
+    return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
+  }
+
+  /**
+   * A page of the user's actions after `from`: the read model's documents (up to `upTo`, all of
+   * them without it) then the `pending` ones (after `upTo`); a page that reaches the end
+   * answers `complete` as its cursor. Undefined only with `unknownUrls: 'give-up'`, when an
+   * action of the page names no media URL.
+   */
+  private async answer(
+    user: string,
+    query: DownloadQuery,
+    from: number,
+    source: { upTo: number | undefined; pending: readonly EpisodeActionDoc[]; complete: number },
+    options: { unknownUrls: 'resolve' | 'give-up' } = { unknownUrls: 'resolve' },
+  ): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
+    const { readModel } = this.gpodder.readModels;
+    const { upTo } = source;
     const where = { user, ...(query.podcast !== undefined ? { feed: query.podcast } : {}), ...(query.device !== undefined ? { device: query.device } : {}) };
+    const matches = (doc: EpisodeActionDoc) => doc.seq > from && (query.podcast === undefined || doc.feed === query.podcast) && (query.device === undefined || doc.device === query.device);
     const find = (extra: object) =>
-      readModels.readModel
-        .find(EPISODE_ACTIONS, { where, greaterThan: { field: 'seq', value: from }, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra })
+      readModel
+        .find(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra })
         .then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
-    const page = pageByPosition(await find({ limit: this.pageSize + 1 }), this.pageSize);
+    const limit = this.pageSize + 1;
+    const stored =
+      upTo === undefined
+        ? await find({ greaterThan: { field: 'seq', value: from }, limit })
+        : from >= upTo
+          ? []
+          : await find({ greaterThan: { field: 'seq', value: from }, lessThan: { field: 'seq', value: upTo + 1 }, limit });
+    const pending = source.pending.filter(matches);
+    const page = pageByPosition(stored.length >= limit ? stored : [...stored, ...pending.slice(0, limit - stored.length)], this.pageSize);
     let docs: EpisodeActionDoc[];
     let timestamp: number;
     if (page.kind === 'whole-position') {
-      docs = await readModels.readModel
-        .find(EPISODE_ACTIONS, { where: { ...where, seq: page.seq }, orderBy: [{ field: 'seq', direction: 'asc' }] })
-        .then((found) => found.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
+      docs = upTo === undefined || page.seq <= upTo ? await find({ where: { ...where, seq: page.seq } }) : pending.filter((doc) => doc.seq === page.seq);
       timestamp = page.seq;
     } else {
       docs = page.items;
-      timestamp = page.kind === 'partial' ? page.cursor : Math.max(checkpoint, from);
+      timestamp = page.kind === 'partial' ? page.cursor : Math.max(source.complete, from);
     }
+    if (options.unknownUrls === 'give-up' && docs.some((doc) => doc.action.episode === UNKNOWN_MEDIA_URL && !(doc.action.action === 'play' && doc.action.position === undefined))) return undefined;
     const actions = await this.servedActions(user, docs.map((doc) => doc.action));
     return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
   }

@@ -226,3 +226,64 @@ describe('gpodder API: episode actions', function () {
     expect(pages).to.be.at.least(2);
   });
 });
+
+describe('gpodder API: episode-action upload cursors over time', function () {
+  let now = Date.UTC(2026, 5, 1, 12);
+  let service: TestService;
+  let user: GpodderTestUser;
+  before(async () => {
+    service = await startTestService({}, { clock: () => new Date(now) });
+  });
+  after(async () => {
+    await service.stop();
+  });
+  beforeEach(async () => {
+    user = await gpodderUser(service);
+  });
+  const episode = (i: number) => `https://cdn.example.com/a/${i}.mp3`;
+  const upload = async (i: number) => {
+    const response = await service.http
+      .post(`/api/2/episodes/${user.username}.json`)
+      .set('Authorization', user.basic)
+      .send([action({ action: 'play', episode: episode(i), started: 0, position: i + 1, total: 600 })]);
+    expect(response.status, JSON.stringify(response.body)).to.equal(200);
+    await service.settle();
+    return response.body.timestamp as number;
+  };
+  const episodesSince = async (since: number) =>
+    ((await service.http.get(`/api/2/episodes/${user.username}.json?since=${since}`).set('Authorization', user.basic)).body.actions as Action[]).map((served) => served.episode);
+
+  it('answers the newest action recorded more than ten minutes before: what came within the margin is read again, nothing older', async () => {
+    const start = now;
+    for (let i = 0; i < 40; i++) {
+      now = start + i * 60_000;
+      await upload(i);
+    }
+    // Actions recorded at minutes 0..39; at minute 51 the margin starts at minute 41: all are older.
+    now = start + 51 * 60_000;
+    expect(await episodesSince(await upload(100))).to.deep.equal([episode(100)]);
+    // At minute 45, the margin starts at minute 35: minutes 35..39 and the new one are read again.
+    for (const [minute, first] of [
+      [45, 35],
+      [30.5, 21],
+      [10.5, 1],
+    ] as const) {
+      now = start + minute * 60_000;
+      const since = await upload(200 + first);
+      expect(await episodesSince(since), `at minute ${minute}`).to.deep.equal([
+        ...Array.from({ length: 40 - first }, (_, k) => episode(first + k)),
+        ...(minute === 45 ? [episode(100)] : minute === 30.5 ? [episode(100), episode(235)] : [episode(100), episode(235), episode(221)]),
+        episode(200 + first),
+      ]);
+    }
+  });
+
+  it('answers just before the first event when every action is within the margin', async () => {
+    const start = now;
+    for (let i = 0; i < 5; i++) {
+      now = start + i * 1000;
+      await upload(i);
+    }
+    expect(await episodesSince(await upload(5))).to.deep.equal([0, 1, 2, 3, 4, 5].map(episode));
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * gpodder downloads ahead of the projector: when `episode_actions` has not reached the user's
+ * latest event, the actions it has not projected are made from the user's stream, and the
+ * answer is the one the read model gives once caught up (the same actions, page by page, in
+ * the same order, with filters; a cursor that skips nothing).
+ */
+import { expect } from 'chai';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import type { Principal } from '../../src/services/accounts.js';
+import type { GpodderAction, GpodderActionInput } from '../../src/domain/gpodder.js';
+import { gpodderUploadBody } from '../../src/domain/gpodder.js';
+import { GpodderService } from '../../src/services/gpodder.js';
+import type { DownloadQuery } from '../../src/services/gpodder-episodes.js';
+import { GpodderEpisodeService } from '../../src/services/gpodder-episodes.js';
+import { ReadModelsBehindError, ReadModelService } from '../../src/services/read-models.js';
+import { UserEventService } from '../../src/services/user-events.js';
+
+const FEEDS = ['https://feeds.example.com/a.xml', 'https://feeds.example.com/b.xml'];
+
+function actions(from: number, count: number): GpodderActionInput[] {
+  return gpodderUploadBody.parse(
+    Array.from({ length: count }, (_, k) => {
+      const i = from + k;
+      const base = { podcast: FEEDS[i % 2], episode: `https://cdn.example.com/e${i}.mp3`, device: i % 3 === 0 ? 'phone' : 'laptop', timestamp: `2026-03-01T10:${String(i % 60).padStart(2, '0')}:00` };
+      // Every fifth a download, every seventh a play without a position (never served).
+      if (i % 5 === 0) return { ...base, action: 'download' };
+      if (i % 7 === 0) return { ...base, action: 'play' };
+      return { ...base, action: 'play', started: 0, position: i, total: 1000 };
+    }),
+  );
+}
+
+describe('gpodder downloads ahead of the projector', function () {
+  this.timeout(30_000);
+  let service: TestService;
+  let episodes: GpodderEpisodeService;
+  let principal: Principal;
+  before(async () => {
+    service = await startTestService({}, { runProjector: false });
+    await service.projector.acquireLeases();
+    const { eventStore, readModel } = service.stores;
+    // Short pages, so that pages end inside the projected part, inside the pending part and across them.
+    episodes = new GpodderEpisodeService(new GpodderService(new UserEventService(eventStore), new ReadModelService(eventStore, readModel, 300)), 7);
+  });
+  after(async () => {
+    await service.stop();
+  });
+  beforeEach(async () => {
+    const { userId, username } = await service.login();
+    principal = { userId, username, tokenId: null };
+  });
+
+  /** Every page from `since` on, and the cursor after the last. */
+  async function walk(query: DownloadQuery): Promise<{ actions: GpodderAction[]; pages: number; timestamp: number }> {
+    const all: GpodderAction[] = [];
+    let since = query.since ?? 0;
+    for (let pages = 1; ; pages++) {
+      const page = await episodes.download(principal, { ...query, since });
+      all.push(...page.actions);
+      if (page.timestamp === since || page.actions.length === 0) return { actions: all, pages, timestamp: page.timestamp };
+      since = page.timestamp;
+    }
+  }
+
+  it('answers from the stream what the read model answers once caught up: every page, filters, aggregated', async () => {
+    await episodes.upload(principal, actions(0, 23));
+    await service.projector.catchUp();
+    // Pending: small uploads, and one of 20 actions (one append).
+    await episodes.upload(principal, actions(23, 3));
+    await episodes.upload(principal, actions(26, 20));
+    await episodes.upload(principal, actions(46, 4));
+    const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }, { podcast: FEEDS[0], device: 'laptop' }];
+    const ahead = [];
+    for (const query of queries) ahead.push(await walk(query));
+    const { actions: everything } = ahead[0]!;
+    expect(everything).to.have.length.above(30);
+    expect(everything.map((action) => action.episode)).to.include('https://cdn.example.com/e48.mp3');
+    await service.projector.catchUp();
+    for (const [i, query] of queries.entries()) {
+      const caughtUp = await walk(query);
+      expect(ahead[i]!.actions, JSON.stringify(query)).to.deep.equal(caughtUp.actions);
+    }
+  });
+
+  it('answers a cursor that skips nothing: what comes after it is read from there', async () => {
+    await episodes.upload(principal, actions(0, 10));
+    await service.projector.catchUp();
+    await episodes.upload(principal, actions(10, 10));
+    const first = await walk({});
+    await episodes.upload(principal, actions(20, 5));
+    const next = await walk({ since: first.timestamp });
+    await service.projector.catchUp();
+    const whole = await walk({});
+    expect([...first.actions, ...next.actions]).to.deep.equal(whole.actions);
+  });
+
+  it('waits for the read models when a pending event changes documents already there (a remove)', async () => {
+    await episodes.upload(principal, actions(0, 10));
+    await service.projector.catchUp();
+    const { eventStore } = service.stores;
+    const users = new UserEventService(eventStore);
+    await users.appendActions(principal, [{ type: 'remove', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEEDS[0]! }, data: {} } as never]);
+    let error: unknown;
+    await episodes.download(principal, {}).catch((caught: unknown) => (error = caught));
+    expect(error).to.be.instanceOf(ReadModelsBehindError);
+    await service.projector.catchUp();
+    const after = await walk({});
+    expect(after.actions.map((action) => action.podcast)).to.satisfy((podcasts: string[]) => podcasts.every((podcast) => podcast === FEEDS[1]));
+  });
+});
