@@ -31,8 +31,8 @@ import type { CheckpointData, Descriptive, RollStatsData } from '../domain/syste
 import { checkpointEvents, rollStatsEvent } from '../domain/system-events.js';
 import type { Logger } from '../logger.js';
 import type { EventStore, EventToAppend, JsonObject, Position, RecordedEvent } from '../stores/event-store.js';
-import { comparePositions, readStreamOrEmpty, truncateStream, WrongExpectedVersionError } from '../stores/event-store.js';
-import type { CountedTruncation, RetentionCapability, StreamAppend } from '../stores/retention-capability.js';
+import { comparePositions, readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
+import type { CountedTruncation, RetentionCapability } from '../stores/retention-capability.js';
 import { EmbeddedRetention } from '../stores/embedded/retention-capability.js';
 import { RewritingRetention } from '../stores/eventstoredb/retention-capability.js';
 import type { ReadModelStore } from '../stores/read-model.js';
@@ -68,24 +68,10 @@ interface SnapshotOutcome {
   readonly hidden: number;
 }
 
-/** A user's snapshot as planned: the append, and what it leads to once appended. */
-interface SnapshotPlan {
-  readonly append: StreamAppend;
-  readonly outcome: SnapshotOutcome;
-}
-
-/** How one user's turn in a pass ended. */
-type Settled = { readonly kind: 'done'; readonly outcome: SnapshotOutcome | undefined } | { readonly kind: 'failed'; readonly error: unknown };
-
 /** Users failing one after the other that make a pass give up (the store is likely down). */
 const MAX_FAILURES_IN_A_ROW = 10;
 /** Feeds rolled, and erasure rewrites confirmed, at once. */
 const WRITE_CONCURRENCY = 8;
-/**
- * `roll_stats` written together (one transaction in the embedded store: one commit per feed
- * took most of the rolling's time, scripts/bench/retention.ts).
- */
-const ROLL_BATCH = 256;
 
 /** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name. */
 export const podcastStatsStream = (feed: string) => streams.podcastStats(createHash('sha256').update(feed).digest('hex').slice(0, 32));
@@ -144,59 +130,29 @@ export class RetentionService implements RetentionPass {
     /** Feeds of erased events: rolled with the others, or at once if the pass stops early. */
     const erasedFeeds = new Set<string>();
     const truncations: CountedTruncation[] = [];
-    const settle = async (user: string, settled: Settled) => {
-      if (settled.kind === 'failed') {
+    const eachUser = forEachConcurrently(users, this.store.userConcurrency, async (user) => {
+      let outcome: SnapshotOutcome | undefined;
+      try {
+        // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
+        if (pendingErasures.has(user)) removed += await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
+        outcome = await this.snapshotForRetention(user, now);
+        failedInARow = 0;
+      } catch (error) {
         // One user's failure (e.g. a history beyond EventStoreDB's append size) must not stop
         // everyone's retention; a failing store fails the pass.
-        if (++failedInARow >= MAX_FAILURES_IN_A_ROW) throw settled.error;
+        if (++failedInARow >= MAX_FAILURES_IN_A_ROW) throw error;
         failed++;
-        this.deps.logger.error('retention: user skipped, the next pass tries again', { user, error: settled.error instanceof Error ? settled.error.message : String(settled.error) });
-      } else {
-        failedInARow = 0;
-        if (settled.outcome) {
-          snapshotted++;
-          for (const feed of settled.outcome.feeds) feeds.add(feed);
-          truncations.push({ stream: streams.user(user), truncateBefore: settled.outcome.truncateBefore, hidden: settled.outcome.hidden });
-        }
+        this.deps.logger.error('retention: user skipped, the next pass tries again', { user, error: error instanceof Error ? error.message : String(error) });
+      }
+      if (outcome) {
+        snapshotted++;
+        for (const feed of outcome.feeds) feeds.add(feed);
+        truncations.push({ stream: streams.user(user), truncateBefore: outcome.truncateBefore, hidden: outcome.hidden });
       }
       done++;
       options.onProgress?.({ usersTotal: users.length, usersDone: done });
       if (done % 50 === 0) await options.touch?.();
-    };
-    // A few users' snapshots are appended together (one commit in the embedded store); each
-    // append still checks its own stream's revision, and a user someone wrote for meanwhile is
-    // done again on their own.
-    const batches: string[][] = [];
-    for (let start = 0; start < users.length; start += this.store.appendBatch) batches.push(users.slice(start, start + this.store.appendBatch));
-    const eachUser = forEachConcurrently(batches, this.store.userConcurrency, async (batch) => {
-      const settled = new Map<string, Settled>();
-      const planned: { user: string; plan: SnapshotPlan }[] = [];
-      for (const user of batch) {
-        try {
-          // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
-          if (pendingErasures.has(user)) removed += await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
-          const plan = await this.planSnapshot(user, now);
-          if (plan) planned.push({ user, plan });
-          else settled.set(user, { kind: 'done', outcome: undefined });
-        } catch (error) {
-          settled.set(user, { kind: 'failed', error });
-        }
-        await yieldToEventLoop();
-      }
-      const results = planned.length === 0 ? [] : await this.store.appendEach(planned.map(({ plan }) => plan.append));
-      for (const [index, { user, plan }] of planned.entries()) {
-        const result = results[index]!;
-        if (!(result instanceof Error)) settled.set(user, { kind: 'done', outcome: plan.outcome });
-        else if (!(result instanceof WrongExpectedVersionError)) settled.set(user, { kind: 'failed', error: result });
-        else {
-          try {
-            settled.set(user, { kind: 'done', outcome: await this.snapshotForRetention(user, now) });
-          } catch (error) {
-            settled.set(user, { kind: 'failed', error });
-          }
-        }
-      }
-      for (const user of batch) await settle(user, settled.get(user)!);
+      await yieldToEventLoop();
     });
     await eachUser.catch(async (error: unknown) => {
       // Stopped (shutdown, a failing store): what the erasures left still goes.
@@ -242,36 +198,23 @@ export class RetentionService implements RetentionPass {
 
   /** Steps 1–2: snapshot + checkpoint; returns the truncation point and the feeds whose events go. */
   private async snapshotForRetention(user: string, now: Date): Promise<SnapshotOutcome | undefined> {
-    return retryOnConflict(async () => {
-      const plan = await this.planSnapshot(user, now);
-      if (!plan) return undefined;
-      await this.deps.eventStore.append(plan.append.stream, plan.append.events, { expectedRevision: plan.append.expectedRevision });
-      return plan.outcome;
-    });
-  }
-
-  /**
-   * Reads the user's stream and decides steps 1–2: the snapshot and checkpoint to append at the
-   * revision read (undefined if nothing is 45 days old), and what the truncation will do.
-   */
-  private async planSnapshot(user: string, now: Date): Promise<SnapshotPlan | undefined> {
     const stream = streams.user(user);
-    const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
-    // Another worker (or an earlier pass) got here first: nothing is 45 days old any more.
-    const oldest = oldestRetainedAt(events);
-    if (oldest === undefined || oldest >= daysBefore(now, RETENTION.snapshotAfterDays)) return undefined;
-    const cut = retentionCut(events, daysBefore(now, RETENTION.truncateAfterDays));
-    const last = events.at(-1)!.revision;
-    // Nothing recent: only the new checkpoint (written after the snapshot) stays.
-    const truncateBefore = events[cut]?.revision ?? last + 2n;
-    const removed = events.slice(0, cut);
-    const feeds = new Set(removed.flatMap(feedOf));
-    const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
-    const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;
-    return {
-      append: { stream, events: this.checkpointEvents(user, checkpointStateOf(events, now), now, data), expectedRevision: last },
-      outcome: { truncateBefore, feeds, hidden: removed.length },
-    };
+    return retryOnConflict(async () => {
+      const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
+      // Another worker (or an earlier pass) got here first: nothing is 45 days old any more.
+      const oldest = oldestRetainedAt(events);
+      if (oldest === undefined || oldest >= daysBefore(now, RETENTION.snapshotAfterDays)) return undefined;
+      const cut = retentionCut(events, daysBefore(now, RETENTION.truncateAfterDays));
+      const last = events.at(-1)!.revision;
+      // Nothing recent: only the new checkpoint (written after the snapshot) stays.
+      const truncateBefore = events[cut]?.revision ?? last + 2n;
+      const removed = events.slice(0, cut);
+      const feeds = new Set(removed.flatMap(feedOf));
+      const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
+      const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;
+      await this.deps.eventStore.append(stream, this.checkpointEvents(user, checkpointStateOf(events, now), now, data), { expectedRevision: last });
+      return { truncateBefore, feeds, hidden: removed.length };
+    });
   }
 
   /** `snapshot` and `checkpoint`, appended together. */
@@ -303,20 +246,12 @@ export class RetentionService implements RetentionPass {
    */
   async rollFeeds(feeds: Iterable<string>, now: Date): Promise<void> {
     let rolled = 0;
-    let pending: { stream: string; event: EventToAppend }[] = [];
-    const flush = async () => {
-      const batch = pending;
-      pending = [];
-      await this.store.replaceStreams(batch);
-    };
     await forEachConcurrently([...feeds], WRITE_CONCURRENCY, async (feed) => {
       const podcast = await this.deps.readModel.get(PODCAST_POPULARITY, feed);
-      if (podcast) pending.push(await this.rollStats(feed, podcast, now));
+      if (podcast) await this.rollStats(feed, podcast, now);
       else await this.dropStats(feed);
-      if (pending.length >= ROLL_BATCH) await flush();
       if (++rolled % 20 === 0) await yieldToEventLoop();
     });
-    await flush();
   }
 
   /**
@@ -332,12 +267,7 @@ export class RetentionService implements RetentionPass {
     this.store.purge(stream);
   }
 
-  /**
-   * The feed's `roll_stats`, to append to its stream, which is then truncated before it: each
-   * roll recomputes the feed whole, the earlier ones only keep what it has since lost (titles of
-   * erased contributions, episodes gone), so only the latest is retained.
-   */
-  private async rollStats(feed: string, podcast: JsonObject, now: Date): Promise<{ stream: string; event: EventToAppend }> {
+  private async rollStats(feed: string, podcast: JsonObject, now: Date): Promise<void> {
     const episodes = await this.deps.readModel.find(EPISODE_POPULARITY, { where: { rss_source_feed: feed } });
     const descriptive = (doc: JsonObject | undefined): Descriptive => ({
       title: (doc?.['title'] ?? null) as string | null,
@@ -351,7 +281,13 @@ export class RetentionService implements RetentionPass {
       podcast: descriptive(podcast),
       episodes: Object.fromEntries(episodes.map(({ doc }) => [String(doc['rss_source_item']), descriptive(doc)])),
     };
-    return { stream: podcastStatsStream(feed), event: toStoreSystemEvent(rollStatsEvent(randomUUID(), now, data)) };
+    const id = randomUUID();
+    const stream = podcastStatsStream(feed);
+    const appended = await this.deps.eventStore.append(stream, [toStoreSystemEvent(rollStatsEvent(id, now, data))], { expectedRevision: 'any' });
+    // Each roll recomputes the feed whole: the earlier ones only keep what it has since lost
+    // (titles of erased contributions, episodes gone), so only the latest is retained.
+    await truncateStream(this.deps.eventStore, stream, appended.nextRevision);
+    this.store.purge(stream);
   }
 
   /**

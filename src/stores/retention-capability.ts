@@ -11,14 +11,7 @@
  *   rewrite (src/stores/eventstoredb/retention-capability.ts, src/retention/history.ts). That
  *   implementation uses nothing but the port, so the tests run it on the embedded store too.
  */
-import type { AppendResult, EventToAppend, ExpectedRevision, RecordedEvent, StreamTruncation } from './event-store.js';
-
-/** One append of {@link RetentionCapability.appendEach}. */
-export interface StreamAppend {
-  readonly stream: string;
-  readonly events: readonly EventToAppend[];
-  readonly expectedRevision: ExpectedRevision;
-}
+import type { EventToAppend, RecordedEvent, StreamTruncation } from './event-store.js';
 
 /** A truncation of a retention pass, with how many events it hides. */
 export interface CountedTruncation extends StreamTruncation {
@@ -48,28 +41,12 @@ export interface ErasurePlan {
 export interface RetentionCapability {
   /** Users a retention pass handles at once (overlapping round trips; 1 for a synchronous store). */
   readonly userConcurrency: number;
-  /** Users whose snapshots a worker appends together, through {@link appendEach}. */
-  readonly appendBatch: number;
-  /**
-   * Appends to several streams, each append atomic on its own, as the port's `append` would
-   * (same checks, same idempotent retries), in as few commits as the store allows. Returns each
-   * append's result or the error the port would have thrown (a conflict, a deleted stream);
-   * one failing does not undo the others.
-   */
-  appendEach(appends: readonly StreamAppend[]): Promise<(AppendResult | Error)[]>;
   /**
    * Moves each stream's `$tb` (never back) and removes what it hides where the store can.
    * `touch` is called between batches (a scheduler's lock). Returns the events removed
    * (hidden, where the store only hides them).
    */
   truncate(truncations: readonly CountedTruncation[], touch?: () => Promise<void>): Promise<number>;
-  /**
-   * Appends each event to its stream (expected revision `any`) and truncates the stream before
-   * it, so only that event stays (a feed's `roll_stats`: each recomputes the feed whole); what
-   * the truncation hides goes for real where the store can. In one transaction where the store
-   * has them; elsewhere a few streams at a time, the first failure stopping the rest.
-   */
-  replaceStreams(replacements: readonly { readonly stream: string; readonly event: EventToAppend }[]): Promise<void>;
   /** After a stream was deleted or truncated through the port: its hidden events go for real, where the store can. */
   purge(stream: string): void;
   /** How this store erases `erased` from a stream whose visible events are `events`. */

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
-import { StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../src/stores/event-store.js';
 import { eventStoreContract } from './event-store.contract.js';
 
@@ -149,50 +148,6 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(countRows(store)).to.equal(7);
     expect((await store.readStream('c')).map((e) => e.revision)).to.deep.equal([0n, 1n, 2n, 3n]);
     expect(store.purgeStreams(['a', 'b'])).to.equal(0);
-  });
-
-  it('appendEach: one transaction, each append checked and atomic on its own; a failure undoes only itself', async function () {
-    const store = open();
-    await store.append('a', [event('play')]);
-    await store.append('b', [event('play'), event('play')]);
-    await store.append('dead', [event('x')]);
-    await store.tombstoneStream('dead');
-    const retried = event('again');
-    await store.append('c', [retried]);
-    const results = await store.appendEach([
-      { stream: 'a', events: [event('snapshot'), event('checkpoint')], expectedRevision: 0n },
-      { stream: 'b', events: [event('snapshot'), event('checkpoint')], expectedRevision: 0n },
-      { stream: 'dead', events: [event('x')], expectedRevision: 'any' },
-      { stream: 'c', events: [retried], expectedRevision: 'no_stream' },
-      { stream: 'new', events: [event('first')], expectedRevision: 'no_stream' },
-    ]);
-    expect((results[0] as { nextRevision: bigint }).nextRevision).to.equal(2n);
-    expect(results[1]).to.be.instanceOf(WrongExpectedVersionError);
-    expect(results[2]).to.be.instanceOf(StreamDeletedError);
-    // An idempotent retry answers as the port does, whatever the expected revision.
-    expect((results[3] as { nextRevision: bigint }).nextRevision).to.equal(0n);
-    expect((results[4] as { nextRevision: bigint }).nextRevision).to.equal(0n);
-    expect((await store.readStream('a')).map((e) => e.type)).to.deep.equal(['play', 'snapshot', 'checkpoint']);
-    expect((await store.readStream('b')).map((e) => e.type)).to.deep.equal(['play', 'play']);
-    expect(countRows(store, 'c')).to.equal(1);
-  });
-
-  it('replaceStreams appends one event per stream and keeps only it, the older rows deleted', async function () {
-    const store = open();
-    await store.append('stats-1', [event('roll_stats'), event('roll_stats')]);
-    await store.append('stats-2', [event('roll_stats')]);
-    await store.deleteStream('stats-2');
-    store.replaceStreams([
-      { stream: 'stats-1', event: event('roll_stats', { n: 3 }) },
-      { stream: 'stats-2', event: event('roll_stats', { n: 2 }) },
-      { stream: 'stats-3', event: event('roll_stats', { n: 1 }) },
-    ]);
-    for (const [stream, n, revision] of [['stats-1', 3, 2n], ['stats-2', 2, 1n], ['stats-3', 1, 0n]] as const) {
-      const events = await store.readStream(stream);
-      expect(events.map((e) => [e.data['n'], e.revision])).to.deep.equal([[n, revision]]);
-      expect((await store.getStreamMetadata(stream)).metadata.truncateBefore ?? 0n).to.equal(revision);
-      expect(countRows(store, stream)).to.equal(1);
-    }
   });
 
   it('a second instance on the same file sees the first one’s appends through polling', async function () {

@@ -2,8 +2,8 @@
  * Retention and erasure on the embedded store (src/stores/retention-capability.ts): rows are
  * deleted for real, at once.
  */
-import type { AppendResult, EventToAppend, RecordedEvent } from '../event-store.js';
-import type { CountedTruncation, ErasureClosing, ErasurePlan, RetentionCapability, StreamAppend } from '../retention-capability.js';
+import type { RecordedEvent } from '../event-store.js';
+import type { CountedTruncation, ErasureClosing, ErasurePlan, RetentionCapability } from '../retention-capability.js';
 import type { SqliteEventStore } from './sqlite-event-store.js';
 
 /**
@@ -21,11 +21,6 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export class EmbeddedRetention implements RetentionCapability {
   /** The store is synchronous: users one by one. */
   readonly userConcurrency = 1;
-  /**
-   * One transaction for this many users' snapshots: a commit per user was an eighth of a pass
-   * (scripts/bench/retention.ts), and the transaction stays short (~130 rows).
-   */
-  readonly appendBatch = 64;
 
   constructor(private readonly store: SqliteEventStore) {}
 
@@ -49,16 +44,6 @@ export class EmbeddedRetention implements RetentionCapability {
       resume();
     }
     return purged;
-  }
-
-  /** One transaction, a savepoint per append. */
-  async appendEach(appends: readonly StreamAppend[]): Promise<(AppendResult | Error)[]> {
-    return this.store.appendEach(appends);
-  }
-
-  /** All in one transaction. */
-  async replaceStreams(replacements: readonly { readonly stream: string; readonly event: EventToAppend }[]): Promise<void> {
-    this.store.replaceStreams(replacements);
   }
 
   purge(stream: string): void {

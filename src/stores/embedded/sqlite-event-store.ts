@@ -66,12 +66,6 @@ interface SerializedEvent {
   readonly metadata: string;
 }
 
-interface SerializedAppend {
-  readonly stream: string;
-  readonly events: readonly SerializedEvent[];
-  readonly expectedRevision: ExpectedRevision;
-}
-
 /** How a stream looks to expected-revision checks. */
 type RevisionForChecks = bigint | 'no_stream';
 
@@ -137,8 +131,6 @@ export class SqliteEventStore implements EventStore {
   private readonly purgeTransaction: Transaction<(stream: string | undefined) => number>;
   private readonly truncateTransaction: Transaction<(truncations: readonly StreamTruncation[]) => void>;
   private readonly purgeStreamsTransaction: Transaction<(streams: readonly string[]) => number>;
-  private readonly appendEachTransaction: Transaction<(appends: readonly SerializedAppend[]) => (AppendOutcome | Error)[]>;
-  private readonly replaceTransaction: Transaction<(replacements: readonly { stream: string; event: SerializedEvent }[]) => void>;
 
   /** Opens `source.path`, or uses a connection the caller owns (e.g. shared with read models). */
   constructor(source: Database | SqliteEventStoreOpenOptions, options: SqliteEventStoreOptions = {}) {
@@ -173,26 +165,6 @@ export class SqliteEventStore implements EventStore {
       let purged = 0;
       for (const stream of streams) purged += this.purgeInTransaction(stream);
       return purged;
-    });
-    this.appendEachTransaction = this.database.transaction((appends) =>
-      appends.map(({ stream, events, expectedRevision }) => {
-        try {
-          // Nested: a savepoint of its own, rolled back alone if this append fails.
-          return this.appendTransaction(stream, events, expectedRevision);
-        } catch (error) {
-          // What the port's append answers a caller with; anything else (SQLite's) fails them all.
-          if (error instanceof WrongExpectedVersionError || error instanceof IdempotencyConflictError || error instanceof StreamDeletedError) return error;
-          throw error;
-        }
-      }),
-    );
-    this.replaceTransaction = this.database.transaction((replacements) => {
-      for (const { stream, event } of replacements) {
-        const { result } = this.appendInTransaction(stream, [event], 'any');
-        const state = this.statements.selectStream.get(stream);
-        if ((state?.truncate_before ?? -1n) < result.nextRevision) this.setMetadataInTransaction(stream, { truncateBefore: result.nextRevision }, 'any');
-        this.purgeInTransaction(stream);
-      }
     });
   }
 
@@ -327,47 +299,6 @@ export class SqliteEventStore implements EventStore {
   purgeStreams(streams: readonly string[]): number {
     if (streams.length === 0) return 0;
     return this.purgeStreamsTransaction.immediate(streams);
-  }
-
-  /**
-   * Many appends, each to its own stream with its own expected revision and atomic on its own
-   * (a savepoint), all in one transaction: one commit instead of one per append (a retention
-   * pass appends a snapshot and a checkpoint for each of thousands of users). Returns each
-   * append's result, or the error it failed with; a failed append does not undo the others.
-   */
-  async appendEach(appends: readonly { stream: string; events: readonly EventToAppend[]; expectedRevision: ExpectedRevision }[]): Promise<(AppendResult | Error)[]> {
-    if (appends.length === 0) return [];
-    const serialized: (SerializedAppend | Error)[] = appends.map(({ stream, events, expectedRevision }) => {
-      try {
-        return { stream, events: events.map(serializeEvent), expectedRevision };
-      } catch (error) {
-        if (error instanceof Error) return error;
-        throw error;
-      }
-    });
-    const valid = serialized.filter((item): item is SerializedAppend => !(item instanceof Error));
-    const outcomes = this.appendEachTransaction.immediate(valid);
-    if (outcomes.some((outcome) => !(outcome instanceof Error) && outcome.written)) this.wakeSubscriptions();
-    let next = 0;
-    return serialized.map((item) => {
-      if (item instanceof Error) return item;
-      const outcome = outcomes[next++]!;
-      return outcome instanceof Error ? outcome : outcome.result;
-    });
-  }
-
-  /**
-   * Appends one event to each stream (expected revision `any`; a retried id is found, not written
-   * again) and truncates the stream before it, the rows it hides deleted: what appending, moving
-   * `$tb` to the appended revision (never back) and {@link purgeStreams} do one by one, for many
-   * streams in one transaction (a retention pass rolls thousands of feeds' `roll_stats`).
-   */
-  replaceStreams(replacements: readonly { stream: string; event: EventToAppend }[]): void {
-    if (replacements.length === 0) return;
-    const serialized = replacements.map(({ stream, event }) => ({ stream, event: serializeEvent(event) }));
-    this.replaceTransaction.immediate(serialized);
-    this.hidingGeneration++;
-    this.wakeSubscriptions();
   }
 
   /**
