@@ -22,8 +22,16 @@
  * Tunables: BENCH_RETENTION_USERS (default 10000; 1000 with BENCH_QUICK=1),
  * BENCH_RETENTION_EVENTS_PER_USER (200), BENCH_RETENTION_DAYS (100), BENCH_RETENTION_PROJECT=1,
  * BENCH_KEEP=1 keeps the temporary directory (a DATA_DIR for `npm run retention` afterwards).
+ *
+ * BENCH_RETENTION_PREPARED=<directory> reuses a prepared store between runs, so that iterating
+ * on the pass costs a copy of the store (seconds) instead of the fill and the projection: the
+ * first run fills and projects the store into that directory and marks it (`prepared.json`,
+ * with the tunables above, which must match on later runs); every run then copies it to a
+ * temporary directory and runs the pass on the copy, so the prepared store is never changed.
+ * Delete the directory to prepare it again (after a change to the workload, the events or the
+ * projections).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,7 +42,7 @@ import { silentLogger } from '../../src/logger.js';
 import { Projector } from '../../src/projector/projector.js';
 import { rebuildProjections } from '../../src/projector/rebuild.js';
 import { createRetentionPass } from '../../src/retention/retention-service.js';
-import { openStores, type Stores } from '../../src/runtime.js';
+import { EMBEDDED_FILE, openStores, type Stores } from '../../src/runtime.js';
 import type { BenchResult } from './append.js';
 import { DEFAULT_WORKLOAD, generateWorkload, type WorkloadOptions } from './workload.js';
 import { positiveIntegerFromEnv } from './env.js';
@@ -48,25 +56,63 @@ interface RetentionBenchConfig {
   readonly days: number;
   readonly keep: boolean;
   readonly project: boolean;
+  /** A directory holding a prepared store to copy, or to prepare first (BENCH_RETENTION_PREPARED). */
+  readonly prepared: string | undefined;
 }
+
+const PREPARED_MARKER = 'prepared.json';
+
+/**
+ * For the pass, opened as the service opens it: SQLite's WAL checkpoints on a worker thread. A
+ * store prepared apart is filled and projected with SQLite's own checkpoints (under load, the
+ * worker's checkpoints once held the write lock past the rebuild's busy timeout).
+ */
+const openBenchStores = (directory: string, clock: () => Date, backgroundCheckpoints = true) =>
+  openStores(
+    { DATA_DIR: directory, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
+    { clock, backgroundCheckpoints },
+  );
 
 export async function benchRetention(log: (line: string) => void = console.log): Promise<BenchResult> {
   const config = readConfig();
   const workload: WorkloadOptions = { ...DEFAULT_WORKLOAD, users: config.users, events: config.users * config.eventsPerUser };
-  const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-retention-'));
   // The store records each event at this time: the fill moves it from day 0 to day `days`.
   let now = START;
-  // Opened as the service opens it: SQLite's WAL checkpoints on a worker thread.
-  const stores = await openStores(
-    { DATA_DIR: directory, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
-    { clock: () => new Date(now), backgroundCheckpoints: true },
-  );
+  log(`retention: ${config.users} users × ${config.eventsPerUser} events over ${config.days} days (${workload.events} events, ${workload.feeds} feeds)`);
+  if (config.prepared !== undefined) {
+    const marker = join(config.prepared, PREPARED_MARKER);
+    const wanted = { users: config.users, eventsPerUser: config.eventsPerUser, days: config.days };
+    if (existsSync(marker)) {
+      const found = JSON.parse(readFileSync(marker, 'utf8')) as typeof wanted;
+      if (found.users !== wanted.users || found.eventsPerUser !== wanted.eventsPerUser || found.days !== wanted.days) {
+        throw new Error(`${config.prepared} was prepared for ${JSON.stringify(found)}, not ${JSON.stringify(wanted)}: delete it or choose another directory`);
+      }
+      log(`  reusing the store prepared in ${config.prepared}`);
+    } else {
+      // What an interrupted preparation left (store files only) is started again.
+      const left = existsSync(config.prepared) ? readdirSync(config.prepared) : [];
+      const foreign = left.filter((name) => !name.startsWith(EMBEDDED_FILE));
+      if (foreign.length > 0) throw new Error(`${config.prepared} holds other files (${foreign.join(', ')}): choose an empty or new directory`);
+      for (const name of left) rmSync(join(config.prepared, name));
+      const preparing = await openBenchStores(config.prepared, () => new Date(now), false);
+      try {
+        await prepareStore(preparing, workload, config.days, (at) => (now = at), log);
+      } finally {
+        await preparing.close();
+      }
+      writeFileSync(marker, `${JSON.stringify(wanted)}\n`);
+      log(`  prepared ${config.prepared} (reused by later runs with BENCH_RETENTION_PREPARED)`);
+    }
+  }
+  const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-retention-'));
+  if (config.prepared !== undefined) {
+    const copyStarted = performance.now();
+    cpSync(config.prepared, directory, { recursive: true, filter: (source) => !source.endsWith(PREPARED_MARKER) });
+    log(`  copied the prepared store in ${((performance.now() - copyStarted) / 1000).toFixed(1)} s`);
+  }
+  const stores = await openBenchStores(directory, () => new Date(now));
   try {
-    log(`retention: ${config.users} users × ${config.eventsPerUser} events over ${config.days} days (${workload.events} events, ${workload.feeds} feeds)`);
-    const fillSeconds = await fillStore(stores, workload, config.days, (at) => (now = at));
-    log(`  store filled in ${fillSeconds.toFixed(1)} s`);
-    const projected = await rebuildProjections(stores, allProjections, { context: { defaultPrivacy: 'private' } });
-    log(`  read models projected in ${projected.seconds.toFixed(1)} s (${projected.events} events, ${projected.parked} parked)`);
+    if (config.prepared === undefined) await prepareStore(stores, workload, config.days, (at) => (now = at), log);
 
     now = START + config.days * DAY;
     const asOf = new Date(now);
@@ -124,9 +170,17 @@ function readConfig(): RetentionBenchConfig {
     days: positiveIntegerFromEnv('BENCH_RETENTION_DAYS', 100),
     keep: process.env['BENCH_KEEP'] === '1',
     project: process.env['BENCH_RETENTION_PROJECT'] === '1',
+    prepared: process.env['BENCH_RETENTION_PREPARED'] || undefined,
   };
 }
 
+/** Fills the store and projects the read models: everything before the pass. */
+async function prepareStore(stores: Stores, workload: WorkloadOptions, days: number, setClock: (at: number) => void, log: (line: string) => void): Promise<void> {
+  const fillSeconds = await fillStore(stores, workload, days, setClock);
+  log(`  store filled in ${fillSeconds.toFixed(1)} s`);
+  const projected = await rebuildProjections(stores, allProjections, { context: { defaultPrivacy: 'private' } });
+  log(`  read models projected in ${projected.seconds.toFixed(1)} s (${projected.events} events, ${projected.parked} parked)`);
+}
 
 /**
  * Appends the workload through the port, one append per user burst as the service would, the
