@@ -20,7 +20,25 @@ import { spawnSqliteWorker, workerReady } from './sqlite-worker.js';
 export interface TransactionPlan {
   readonly statements: readonly string[];
   readonly runs: readonly (readonly (string | number | null)[])[];
+  /**
+   * Queries run first, inside the transaction (which then starts IMMEDIATE: the write lock is
+   * held from the check to the commit): each must return a row, or the transaction is rolled
+   * back and fails with the code {@link CHECK_FAILED} and the check's `message` (say a lease
+   * another owner took: the commit lands nothing). With `now`, the worker's clock (epoch ms)
+   * at the check is bound as the last parameter.
+   */
+  readonly checks?: readonly TransactionCheck[];
 }
+
+export interface TransactionCheck {
+  readonly sql: string;
+  readonly parameters: readonly (string | number | null)[];
+  readonly now?: boolean;
+  readonly message: string;
+}
+
+/** The error code of a transaction whose check found no row (see {@link TransactionPlan.checks}). */
+export const CHECK_FAILED = 'TRANSACTION_CHECK_FAILED';
 
 export interface TransactionThreadOptions {
   /** The connection's `wal_autocheckpoint` (0 when a WAL checkpointer runs; see wal-checkpointer.ts). */
@@ -43,6 +61,10 @@ const statement = (sql) => {
   return found;
 };
 const run = db.transaction((plan) => {
+  for (const check of plan.checks || []) {
+    const parameters = check.now ? [...check.parameters, Date.now()] : check.parameters;
+    if (statement(check.sql).get(...parameters) === undefined) throw Object.assign(new Error(check.message), { code: '${CHECK_FAILED}' });
+  }
   const statements = plan.statements.map(statement);
   for (const [index, ...parameters] of plan.runs) statements[index].run(...parameters);
 });
@@ -53,7 +75,8 @@ parentPort.on('message', (message) => {
     return;
   }
   try {
-    run(message.plan);
+    if (message.plan.checks && message.plan.checks.length > 0) run.immediate(message.plan);
+    else run(message.plan);
     parentPort.postMessage({ id: message.id });
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: String((error && error.message) || error), code: error && error.code });
