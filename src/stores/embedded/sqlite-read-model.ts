@@ -271,7 +271,11 @@ export class SqliteReadModelStore implements ReadModelStore {
    */
   async openBackgroundCommitter(): Promise<BackgroundCommitter | undefined> {
     if (this.db.memory) return undefined;
-    const thread = await TransactionThread.start(this.db.name, { autocheckpointPages: Number(this.db.pragma('wal_autocheckpoint', { simple: true })) });
+    // The same settings as this connection where they change what lands on disk.
+    const thread = await TransactionThread.start(this.db.name, {
+      autocheckpointPages: Number(this.db.pragma('wal_autocheckpoint', { simple: true })),
+      secureDelete: Number(this.db.pragma('secure_delete', { simple: true })) === 1,
+    });
     // This connection now only reads, and SQLite empties a connection's page cache whenever
     // another connection has committed: a large one would be refilled every batch for nothing.
     const cacheSize = this.db.pragma('cache_size', { simple: true }) as number;

@@ -44,6 +44,11 @@ export interface TransactionThreadOptions {
   /** The connection's `wal_autocheckpoint` (0 when a WAL checkpointer runs; see wal-checkpointer.ts). */
   readonly autocheckpointPages: number;
   readonly busyTimeoutMs?: number;
+  /**
+   * The connection's `secure_delete`: as the opener's (the service turns it on, so that erased
+   * documents' bytes are overwritten, not left in free pages: src/runtime.ts).
+   */
+  readonly secureDelete?: boolean;
 }
 
 const WORKER_SOURCE = `
@@ -54,6 +59,7 @@ db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = ' + workerData.autocheckpointPages);
 db.pragma('cache_size = -' + workerData.cacheKib);
+if (workerData.secureDelete) db.pragma('secure_delete = ON');
 const prepared = new Map();
 const statement = (sql) => {
   let found = prepared.get(sql);
@@ -121,6 +127,7 @@ export class TransactionThread {
       file,
       autocheckpointPages: Math.max(0, Math.trunc(options.autocheckpointPages)),
       busyTimeoutMs: Math.trunc(options.busyTimeoutMs ?? 5000),
+      secureDelete: options.secureDelete === true,
       // The upper levels of the B-trees it writes (16 MiB measured as fast as 32 MiB).
       cacheKib: 16 * 1024,
     });
