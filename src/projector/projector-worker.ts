@@ -13,6 +13,7 @@ import type { Privacy } from '../domain/events.js';
 import { openStores, type StoreConfig } from '../runtime.js';
 import { allProjections } from '../../projections/index.js';
 import { Projector } from './projector.js';
+import type { BackgroundCommitter } from '../stores/read-model.js';
 
 export interface ProjectorWorkerData {
   readonly config: StoreConfig;
@@ -52,10 +53,27 @@ class MainThreadTransport extends Transport {
 const { config, defaultPrivacy, owner, checkpointsElsewhere } = workerData as ProjectorWorkerData;
 const logger = winston.createLogger({ level: 'silly', transports: [new MainThreadTransport()] });
 
+let committer: BackgroundCommitter | undefined;
 try {
   const stores = await openStores(config);
   if (checkpointsElsewhere) stores.embedded?.database.pragma('wal_autocheckpoint = 0');
-  const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context: { defaultPrivacy }, logger, owner });
+  // Commits on a thread of their own where the read model offers one (embedded SQLite), opened
+  // after the pragma above so that its connection leaves checkpoints to the checkpointer too:
+  // the next batch is decided while the last one is written (pipelined, as rebuilds do). The
+  // commits stay fenced on the leases, checked in each commit's own transaction; a commit's
+  // checkpoint lands with its documents, so read-your-writes waits see it only after them.
+  const background = await stores.readModel.openBackgroundCommitter?.();
+  committer = background;
+  const projector = new Projector({
+    eventStore: stores.eventStore,
+    readModel: stores.readModel,
+    projections: allProjections,
+    context: { defaultPrivacy },
+    logger,
+    owner,
+    pipeline: true,
+    ...(background ? { commitAll: (commits, options) => background.commitAll(commits, options) } : {}),
+  });
   await projector.prepare();
   projector.start();
   port.on('message', (message: unknown) => {
@@ -63,6 +81,7 @@ try {
     else if (message === 'stop') {
       void (async () => {
         await projector.stop();
+        await committer?.close();
         await stores.close();
         post({ type: 'stopped' });
         port.close();
@@ -72,5 +91,6 @@ try {
   post({ type: 'started' });
 } catch (error) {
   post({ type: 'failed', error: error instanceof Error ? error.message : String(error) });
+  await committer?.close().catch(() => undefined);
   port.close();
 }

@@ -20,7 +20,7 @@
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
-import { InvalidDocumentError, LeaseNotHeldError, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, type CommitOptions, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
@@ -61,12 +61,14 @@ export interface ProjectorOptions {
   readonly onBatch?: (info: { events: number; position: Position }) => void;
   /**
    * Where commits go: the read model's own commitAll by default, or a background committer
-   * (ReadModelStore.openBackgroundCommitter) so that commits run off this thread.
+   * (ReadModelStore.openBackgroundCommitter) so that commits run off this thread. Either is
+   * fenced on the leases once they are held (see {@link Projector.commit}).
    */
-  readonly commitAll?: (commits: readonly ProjectionCommit[]) => Promise<void>;
+  readonly commitAll?: (commits: readonly ProjectionCommit[], options?: CommitOptions) => Promise<void>;
   /**
-   * Catch-up decides batch N+1 while batch N is being committed (see {@link InFlight}). Worth it
-   * with commits that run elsewhere (a background committer, a database server).
+   * Catch-up and the live loop decide batch N+1 while batch N is being committed (see
+   * {@link InFlight}). Worth it with commits that run elsewhere (a background committer, a
+   * database server).
    */
   readonly pipeline?: boolean;
   /**
@@ -127,8 +129,13 @@ export class Projector {
   private inFlight: InFlight | undefined;
   /** Until when (epoch ms) the last successful acquisition or renewal holds every lease. */
   private leaseHeldUntil = 0;
-  /** A pipelined catch-up renews the leases between its commits (ensureLeases), not on the timer. */
+  /**
+   * A pipelined projector renews the leases between its commits (ensureLeases); the timer stands
+   * down while one of its commits is in flight (a renewal is a write: it would wait for it).
+   */
   private renewsPerBatch = false;
+  /** Pipelined commits handed over and not yet ended. */
+  private commitsInFlight = 0;
   parkedCount = 0;
   /** Document changes (puts and deletes) committed so far (the rebuild benchmark's raw ceiling writes as many). */
   documentsWritten = 0;
@@ -212,7 +219,7 @@ export class Projector {
     }
     this.leaseLost = false;
     clearInterval(this.leaseTimer);
-    this.leaseTimer = setInterval(() => void (this.renewsPerBatch ? undefined : this.renewLeases()), this.leaseTtlMs / 3);
+    this.leaseTimer = setInterval(() => void (this.renewsPerBatch && this.commitsInFlight > 0 ? undefined : this.renewLeases()), this.leaseTtlMs / 3);
     this.leaseTimer.unref();
     return true;
   }
@@ -256,7 +263,8 @@ export class Projector {
         // dropped first, an interrupted reset) is retried like a failed subscription, rather
         // than ending the projector for the life of the process.
         await this.prepare();
-        await this.followAll();
+        if (this.options.pipeline) await this.followAllPipelined();
+        else await this.followAll();
       } catch (error) {
         if (this.stopping) return;
         this.options.logger.error('projector failed; resuming from the checkpoint', { error: error instanceof Error ? error.message : String(error) });
@@ -292,6 +300,92 @@ export class Projector {
     } finally {
       await subscription.unsubscribe();
     }
+  }
+
+  /**
+   * The live loop with one commit in flight while the next batch is decided (see
+   * {@link catchUpPipelined}, whose failure handling this shares): on a failure the pipeline is
+   * drained, the checkpoints are read back from the store and `$all` is followed again from
+   * there, the first batch after it event by event. A commit in flight when no event comes is
+   * settled as soon as it lands, so its checkpoint moves and a failure shows at once.
+   */
+  private async followAllPipelined(): Promise<void> {
+    let failures = 0;
+    let isolate = false;
+    this.renewsPerBatch = true;
+    try {
+      while (!this.stopping) {
+        const subscription = this.options.eventStore.subscribeToAll({ after: this.lowestCheckpoint(), filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+        this.unsubscribe = () => subscription.unsubscribe();
+        const iterator = subscription[Symbol.asyncIterator]();
+        try {
+          let pending = iterator.next();
+          while (!this.stopping) {
+            const batch = await this.nextBatch(iterator, pending);
+            pending = batch.pending;
+            if (batch.events.length === 0) return;
+            if (isolate) await this.processIsolated(batch.events);
+            else await this.processBatch(batch.events, true);
+            failures = 0;
+            isolate = false;
+            await yieldToEventLoop();
+          }
+        } catch (error) {
+          if (error instanceof LeaseLostError) throw error;
+          await this.drain();
+          if (this.stopping) throw error;
+          const refused = error instanceof InvalidDocumentError;
+          isolate = refused || failures >= 1;
+          const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
+          failures += 1;
+          this.options.logger.warn('projection batch failed; resuming from the checkpoints', { attempt: failures, delayMs: delay, isolated: isolate, error: error instanceof Error ? error.message : String(error) });
+          await sleep(delay);
+          await this.prepare();
+        } finally {
+          await subscription.unsubscribe();
+        }
+      }
+    } finally {
+      this.renewsPerBatch = false;
+      await this.drain();
+    }
+  }
+
+  /**
+   * The next live batch: waits for a first event (settling the commit in flight if it lands
+   * meanwhile), then takes what comes within batchDelayMs, up to batchSize. Empty: the
+   * subscription ended.
+   */
+  private async nextBatch(iterator: AsyncIterator<RecordedEvent>, pending: Promise<IteratorResult<RecordedEvent>>): Promise<{ events: RecordedEvent[]; pending: Promise<IteratorResult<RecordedEvent>> }> {
+    const landed = Symbol('landed');
+    let first: IteratorResult<RecordedEvent>;
+    for (;;) {
+      const flight = this.inFlight;
+      if (!flight) {
+        first = await pending;
+        break;
+      }
+      const next = await Promise.race([pending, flight.done.then(() => landed, () => landed)]);
+      if (typeof next !== 'symbol') {
+        first = next;
+        break;
+      }
+      // Throws if it failed: the caller resumes from the stored checkpoints.
+      if (this.inFlight === flight) await this.settle();
+    }
+    if (first.done) return { events: [], pending };
+    const events: RecordedEvent[] = [first.value];
+    pending = iterator.next();
+    const timeout = Symbol('timeout');
+    const deadline = Date.now() + this.batchDelayMs;
+    while (events.length < this.batchSize) {
+      const wait = deadline - Date.now();
+      const next = wait > 0 ? await Promise.race([pending, sleep(wait).then(() => timeout)]) : timeout;
+      if (typeof next === 'symbol' || next.done) break;
+      events.push(next.value);
+      pending = iterator.next();
+    }
+    return { events, pending };
   }
 
   /** Reads `$all` to its current head and projects it (replay, tests). Returns events read. */
@@ -512,21 +606,23 @@ export class Projector {
     }
     const done = commits.length > 0 ? this.commit(commits) : Promise.resolve();
     // Observed by settle() or drain(); never an unhandled rejection meanwhile.
-    done.catch(() => undefined);
+    this.commitsInFlight += 1;
+    void done.catch(() => undefined).finally(() => (this.commitsInFlight -= 1));
     this.inFlight = { done, staged, overlays, events: batch.length, position: last.position };
   }
 
   /**
-   * Once the leases were taken, the read model's own commits are fenced on them (a commit that
-   * would land after another process took over fails instead); a background committer's are not
-   * (rebuilds, which hold their leases from start to end). A projector driven batch by batch
-   * without leases (tests) commits unfenced.
+   * Once the leases were taken, commits are fenced on them, the read model's own and a
+   * background committer's alike (a commit that would land after another process took over
+   * fails instead and writes nothing: with pipelined commits, the lease is checked in the
+   * commit's transaction, not only before it was handed over). A projector driven batch by
+   * batch without leases (tests) commits unfenced.
    */
   private async commit(commits: readonly ProjectionCommit[]): Promise<void> {
-    if (this.options.commitAll) return this.options.commitAll(commits);
-    if (this.leaseHeldUntil === 0) return this.options.readModel.commitAll(commits);
+    const commitAll = this.options.commitAll ?? ((batch: readonly ProjectionCommit[], options?: CommitOptions) => this.options.readModel.commitAll(batch, options));
+    if (this.leaseHeldUntil === 0) return commitAll(commits);
     try {
-      await this.options.readModel.commitAll(commits, { leaseOwner: this.owner });
+      await commitAll(commits, { leaseOwner: this.owner });
     } catch (error) {
       if (!(error instanceof LeaseNotHeldError)) throw error;
       this.leaseLost = true;

@@ -119,7 +119,7 @@ export async function rebuildProjections(stores: RebuildStores, projections: rea
     onBatch: countProgress(options.onProgress),
     pipeline: true,
     trackAbsence: true,
-    ...(committer ? { commitAll: (commits) => committer.commitAll(commits) } : {}),
+    ...(committer ? { commitAll: (commits, commitOptions) => committer.commitAll(commits, commitOptions) } : {}),
   });
   try {
     const busy = await tryLeases(stores.readModel, projector.names, owner, leaseTtlMs);

@@ -43,7 +43,8 @@ export interface ReadModelStore {
   commitAll(commits: readonly ProjectionCommit[], options?: CommitOptions): Promise<void>;
   /**
    * Optional: commits that run off the caller's thread, for a caller that decides its next batch
-   * while the previous one is written (a rebuild: src/projector/projector.ts). Same semantics as
+   * while the previous one is written (a rebuild, the live projector thread:
+   * src/projector/projector.ts, pipelined commits). Same semantics as
    * {@link commitAll}; commits land in the order they were handed over. Adapters whose commits
    * are already asynchronous I/O (MongoDB) need not offer it. Undefined when not available (an
    * in-memory SQLite database has no second connection).
@@ -90,7 +91,8 @@ export class LeaseNotHeldError extends Error {
 }
 
 export interface BackgroundCommitter {
-  commitAll(commits: readonly ProjectionCommit[]): Promise<void>;
+  /** As {@link ReadModelStore.commitAll}, fenced the same way when given a lease owner. */
+  commitAll(commits: readonly ProjectionCommit[], options?: CommitOptions): Promise<void>;
   /** Waits for the commits handed over, then releases the thread. */
   close(): Promise<void>;
 }

@@ -11,14 +11,15 @@ import { expect } from 'chai';
 import { allProjections } from '../../projections/index.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import { capturingLogger } from '../support/logs.js';
-import { Projector } from '../../src/projector/projector.js';
+import { LeaseLostError, Projector } from '../../src/projector/projector.js';
 import { rebuildProjections } from '../../src/projector/rebuild.js';
 import { openStores, type Stores } from '../../src/runtime.js';
-import type { BackgroundCommitter, ProjectionCommit } from '../../src/stores/read-model.js';
+import type { BackgroundCommitter, CommitOptions, ProjectionCommit } from '../../src/stores/read-model.js';
 import { DEFAULT_WORKLOAD, generateWorkload } from '../../scripts/bench/workload.js';
 import { dumpDocs, expectSameDocs, foldInMemory, memoryReadModel } from './support.js';
 
 const context = { defaultPrivacy: 'private' as const };
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe('pipelined catch-up (commits on a background thread)', function () {
   this.timeout(120_000);
@@ -121,5 +122,80 @@ describe('pipelined catch-up (commits on a background thread)', function () {
     // Had the projector gone on telling absent documents from the ids it saw committed, those
     // of the 3rd batch would count as absent and later events would start them over.
     expectSameDocs(await dumpDocs(stores.readModel, allProjections), reference);
+  });
+
+  /** A pipelined projector over reset read models, its commits going through `commitAll` and a background committer. */
+  async function pipelinedProjector(commitAll: (commits: readonly ProjectionCommit[], options: CommitOptions | undefined, committer: BackgroundCommitter) => Promise<void>, leaseTtlMs = 15_000) {
+    const committer = (await stores.readModel.openBackgroundCommitter?.())!;
+    const { logger, entries } = capturingLogger();
+    const projector = new Projector({
+      eventStore: stores.eventStore,
+      readModel: stores.readModel,
+      projections: allProjections,
+      context,
+      logger,
+      batchSize: 97,
+      pipeline: true,
+      leaseTtlMs,
+      commitAll: (commits, options) => commitAll(commits, options, committer),
+      owner: 'live-pipelined-test',
+    });
+    expect(await projector.acquireLeases(false)).to.equal(true);
+    await projector.prepare();
+    for (const projection of allProjections) await stores.readModel.reset(projection.name, projection.collections.map((collection) => collection.name));
+    await projector.prepare();
+    return { projector, committer, entries };
+  }
+
+  it('live (start), pipelined through the background committer: the documents of a plain catch-up, after a failed commit too', async function () {
+    let commits = 0;
+    const { projector, committer, entries } = await pipelinedProjector((batch, options, background) => {
+      commits += 1;
+      if (commits === 4) return Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
+      return background.commitAll(batch, options);
+    });
+    const head = await stores.eventStore.headPosition();
+    try {
+      projector.start();
+      const deadline = Date.now() + 60_000;
+      const caughtUp = async () => {
+        for (const projection of allProjections) {
+          const checkpoint = await stores.readModel.getCheckpoint(projection.name);
+          if (checkpoint?.position.commit !== head.commit) return false;
+        }
+        return true;
+      };
+      while (Date.now() < deadline && !(await caughtUp())) await sleep(20);
+      expect(await caughtUp(), 'every checkpoint at the head').to.equal(true);
+    } finally {
+      await projector.stop();
+      await committer.close();
+    }
+    const warnings = entries.filter((entry) => entry['level'] === 'warn' && String(entry['message']).includes('resuming from the checkpoints'));
+    expect(warnings.map((entry) => entry['error'])).to.deep.equal(['disk I/O error']);
+    expect(commits).to.be.greaterThan(4);
+    expectSameDocs(await dumpDocs(stores.readModel, allProjections), reference);
+  });
+
+  it('live, pipelined: a commit whose lease was taken over after it was handed over lands nothing (fenced on the transaction thread)', async function () {
+    const { projector, committer, entries } = await pipelinedProjector(async (batch, options, background) => {
+      // Between ensureLeases and the commit's transaction: the lease lapses and another process takes it.
+      await stores.readModel.releaseLease('subscriptions', 'live-pipelined-test');
+      await stores.readModel.tryAcquireLeases(['subscriptions'], 'the-service', 60_000);
+      return background.commitAll(batch, options);
+    }, 600);
+    try {
+      projector.start();
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && !entries.some((entry) => String(entry['message']).includes('projector failed'))) await sleep(20);
+      const failure = entries.find((entry) => String(entry['message']).includes('projector failed'));
+      expect(failure?.['error']).to.equal(new LeaseLostError().message);
+      expect(await stores.readModel.count('subscriptions')).to.equal(0);
+      expect(await stores.readModel.getCheckpoint('subscriptions')).to.equal(undefined);
+    } finally {
+      await stores.readModel.releaseLease('subscriptions', 'the-service');
+      await projector.stop();
+      await committer.close();
+    }
   });
 });

@@ -227,7 +227,7 @@ interface Child {
   kill(): void;
 }
 
-function startChild(dataDir: string, mode: 'live' | 'pipelined'): Child {
+function startChild(dataDir: string, mode: 'live' | 'pipelined' | 'live-pipelined'): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, mode], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { exited, kill: () => child.kill('SIGKILL') };
@@ -256,7 +256,7 @@ describe('projector: a crash neither loses nor double-counts an event', function
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  for (const mode of ['live', 'pipelined'] as const) it(`a projector (${mode}) killed (SIGKILL) mid-way and restarted ends with the documents of a clean rebuild`, async function () {
+  for (const mode of ['live', 'pipelined', 'live-pipelined'] as const) it(`a projector (${mode}) killed (SIGKILL) mid-way and restarted ends with the documents of a clean rebuild`, async function () {
     const config = { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' } as const;
     const stores = await openStores(config);
     let head: bigint;

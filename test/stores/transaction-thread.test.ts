@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { applyPragmas } from '../../src/stores/embedded/schema.js';
-import { TransactionThread } from '../../src/stores/embedded/transaction-thread.js';
+import { CHECK_FAILED, TransactionThread } from '../../src/stores/embedded/transaction-thread.js';
 
 describe('TransactionThread: SQLite transactions on a worker thread', function () {
   this.timeout(20_000);
@@ -48,6 +48,20 @@ describe('TransactionThread: SQLite transactions on a worker thread', function (
     expect((error as Error & { code?: string }).code).to.equal('SQLITE_CONSTRAINT_PRIMARYKEY');
     await next;
     expect(rows()).to.deep.equal([{ k: 'y', v: 1 }]);
+  });
+
+  it('runs a plan\'s checks first, in its transaction: one that finds no row writes nothing and rejects with CHECK_FAILED', async function () {
+    const check = { sql: 'SELECT 1 FROM kv WHERE k = ? AND v <= ?', parameters: ['gate'], now: true, message: 'gate closed' };
+    await thread.run({ statements: [upsert], runs: [[0, 'gate', Date.now() + 60_000]] });
+    // Open: the row's value is above the worker's clock, so `v <= now` finds nothing.
+    const error = await thread.run({ statements: [upsert], runs: [[0, 'x', 1]], checks: [check] }).catch((caught: unknown) => caught);
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error & { code?: string }).code).to.equal(CHECK_FAILED);
+    expect((error as Error).message).to.equal('gate closed');
+    expect(rows().map((row) => row.k)).to.deep.equal(['gate']);
+    await thread.run({ statements: [upsert], runs: [[0, 'gate', 0]] });
+    await thread.run({ statements: [upsert], runs: [[0, 'x', 1]], checks: [check] });
+    expect(rows().map((row) => row.k)).to.deep.equal(['gate', 'x']);
   });
 
   it('stop() lets the plans already handed over finish, then refuses new ones', async function () {

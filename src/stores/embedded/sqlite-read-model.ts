@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
 import type { BackgroundCommitter, Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
-import { TransactionThread, type TransactionPlan } from './transaction-thread.js';
+import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
 import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs } from '../read-model.js';
 
@@ -271,20 +271,39 @@ export class SqliteReadModelStore implements ReadModelStore {
    */
   async openBackgroundCommitter(): Promise<BackgroundCommitter | undefined> {
     if (this.db.memory) return undefined;
-    const thread = await TransactionThread.start(this.db.name, { autocheckpointPages: Number(this.db.pragma('wal_autocheckpoint', { simple: true })) });
+    // The same settings as this connection where they change what lands on disk.
+    const thread = await TransactionThread.start(this.db.name, {
+      autocheckpointPages: Number(this.db.pragma('wal_autocheckpoint', { simple: true })),
+      secureDelete: Number(this.db.pragma('secure_delete', { simple: true })) === 1,
+    });
     // This connection now only reads, and SQLite empties a connection's page cache whenever
     // another connection has committed: a large one would be refilled every batch for nothing.
     const cacheSize = this.db.pragma('cache_size', { simple: true }) as number;
     this.db.pragma(`cache_size = ${-READING_CACHE_KIB}`);
     return {
-      commitAll: (commits) => {
+      commitAll: (commits, options = {}) => {
         let plan: TransactionPlan;
         try {
           plan = this.commitPlan(commits);
         } catch (error) {
           return Promise.reject(error instanceof Error ? error : new Error(String(error)));
         }
-        return thread.run(plan).catch((error: unknown) => Promise.reject(documentRefused(error)));
+        const owner = options.leaseOwner;
+        // Fenced as commitAllSync is: the leases are read in the commit's own transaction, on
+        // the worker's connection, at the moment it commits (not when the plan was handed over).
+        if (owner !== undefined) {
+          const checks = [...new Set(commits.map((commit) => commit.projection))].map((projection) => ({
+            sql: 'SELECT 1 FROM rm_leases WHERE name = ? AND owner = ? AND expires_at >= ?',
+            parameters: [projection, owner],
+            now: true,
+            message: projection,
+          }));
+          plan = { ...plan, checks };
+        }
+        return thread.run(plan).catch((error: unknown) => {
+          if ((error as { code?: unknown }).code === CHECK_FAILED) return Promise.reject(new LeaseNotHeldError((error as Error).message));
+          return Promise.reject(documentRefused(error));
+        });
       },
       close: async () => {
         await thread.stop();

@@ -20,12 +20,35 @@ import { spawnSqliteWorker, workerReady } from './sqlite-worker.js';
 export interface TransactionPlan {
   readonly statements: readonly string[];
   readonly runs: readonly (readonly (string | number | null)[])[];
+  /**
+   * Queries run first, inside the transaction (which then starts IMMEDIATE: the write lock is
+   * held from the check to the commit): each must return a row, or the transaction is rolled
+   * back and fails with the code {@link CHECK_FAILED} and the check's `message` (say a lease
+   * another owner took: the commit lands nothing). With `now`, the worker's clock (epoch ms)
+   * at the check is bound as the last parameter.
+   */
+  readonly checks?: readonly TransactionCheck[];
 }
+
+export interface TransactionCheck {
+  readonly sql: string;
+  readonly parameters: readonly (string | number | null)[];
+  readonly now?: boolean;
+  readonly message: string;
+}
+
+/** The error code of a transaction whose check found no row (see {@link TransactionPlan.checks}). */
+export const CHECK_FAILED = 'TRANSACTION_CHECK_FAILED';
 
 export interface TransactionThreadOptions {
   /** The connection's `wal_autocheckpoint` (0 when a WAL checkpointer runs; see wal-checkpointer.ts). */
   readonly autocheckpointPages: number;
   readonly busyTimeoutMs?: number;
+  /**
+   * The connection's `secure_delete`: as the opener's (the service turns it on, so that erased
+   * documents' bytes are overwritten, not left in free pages: src/runtime.ts).
+   */
+  readonly secureDelete?: boolean;
 }
 
 const WORKER_SOURCE = `
@@ -36,6 +59,7 @@ db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = ' + workerData.autocheckpointPages);
 db.pragma('cache_size = -' + workerData.cacheKib);
+if (workerData.secureDelete) db.pragma('secure_delete = ON');
 const prepared = new Map();
 const statement = (sql) => {
   let found = prepared.get(sql);
@@ -43,6 +67,10 @@ const statement = (sql) => {
   return found;
 };
 const run = db.transaction((plan) => {
+  for (const check of plan.checks || []) {
+    const parameters = check.now ? [...check.parameters, Date.now()] : check.parameters;
+    if (statement(check.sql).get(...parameters) === undefined) throw Object.assign(new Error(check.message), { code: '${CHECK_FAILED}' });
+  }
   const statements = plan.statements.map(statement);
   for (const [index, ...parameters] of plan.runs) statements[index].run(...parameters);
 });
@@ -53,7 +81,8 @@ parentPort.on('message', (message) => {
     return;
   }
   try {
-    run(message.plan);
+    if (message.plan.checks && message.plan.checks.length > 0) run.immediate(message.plan);
+    else run(message.plan);
     parentPort.postMessage({ id: message.id });
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: String((error && error.message) || error), code: error && error.code });
@@ -98,6 +127,7 @@ export class TransactionThread {
       file,
       autocheckpointPages: Math.max(0, Math.trunc(options.autocheckpointPages)),
       busyTimeoutMs: Math.trunc(options.busyTimeoutMs ?? 5000),
+      secureDelete: options.secureDelete === true,
       // The upper levels of the B-trees it writes (16 MiB measured as fast as 32 MiB).
       cacheKib: 16 * 1024,
     });
