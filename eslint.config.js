@@ -5,7 +5,24 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 // Layering (docs/architecture.md, "Architecture"): src/domain is pure and imports neither the
 // projections nor the stores, services or HTTP; projections/ imports only src/domain (and each
 // other); no import cycles anywhere (type-only imports do not count: they vanish at runtime).
-const outsideDomain = ['**/src/stores/**', '**/src/services/**', '**/src/http/**', '**/src/projector/**', '**/src/retention/**', '**/src/jobs/**', '**/src/web/**', '**/src/admin/**', '**/src/feeds/**', '**/src/auth/**', '**/src/runtime.js', '**/src/service.js', '**/src/config.js', '**/src/logger.js', '**/src/metrics.js', '**/src/main.js'];
+const outsideDomain = [
+  '**/src/stores/**',
+  '**/src/services/**',
+  '**/src/http/**',
+  '**/src/projector/**',
+  '**/src/retention/**',
+  '**/src/jobs/**',
+  '**/src/web/**',
+  '**/src/admin/**',
+  '**/src/feeds/**',
+  '**/src/auth/**',
+  '**/src/runtime.js',
+  '**/src/service.js',
+  '**/src/config.js',
+  '**/src/logger.js',
+  '**/src/metrics.js',
+  '**/src/main.js',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'data/', 'bench/tmp/', '.scratch/', '.scratch-ops/', 'test/gpodder/**/*.py'] },
@@ -35,7 +52,10 @@ export default tseslint.config(
   {
     files: ['src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/projections/**', ...outsideDomain], message: 'src/domain is pure: it imports only src/domain (docs/architecture.md).' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/projections/**', ...outsideDomain], message: 'src/domain is pure: it imports only src/domain (docs/architecture.md).' }] },
+      ],
     },
   },
   {

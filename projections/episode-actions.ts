@@ -43,7 +43,16 @@ export interface EpisodeActionDoc {
 export const episodeActionDocId = (user: string, eventId: string) => userDocId(user, eventId);
 
 function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
-  const doc: EpisodeActionDoc = { user: projected.user, seq: projected.seq, revision: projected.revision, feed: action.podcast, guid, device: action.device ?? null, at: recordedSeconds(projected), action };
+  const doc: EpisodeActionDoc = {
+    user: projected.user,
+    seq: projected.seq,
+    revision: projected.revision,
+    feed: action.podcast,
+    guid,
+    device: action.device ?? null,
+    at: recordedSeconds(projected),
+    action,
+  };
   return toJsonObject(doc);
 }
 
@@ -89,7 +98,10 @@ export const episodeActionsProjection: Projection = {
       case 'remove': {
         const scope = event.object;
         if (scope === null) return deleteAll(view, { user });
-        return deleteAll(view, scope.rss_source_id === undefined ? { user, feed: scope.rss_source_feed } : { user, feed: scope.rss_source_feed, guid: scope.rss_source_id });
+        return deleteAll(
+          view,
+          scope.rss_source_id === undefined ? { user, feed: scope.rss_source_feed } : { user, feed: scope.rss_source_feed, guid: scope.rss_source_id },
+        );
       }
       case 'account_deleted':
         return deleteAll(view, { user });
@@ -101,13 +113,18 @@ export const episodeActionsProjection: Projection = {
         const kept = new Set(
           view
             .find(EPISODE_ACTIONS, { where: { user } })
-            .filter(({ id, doc }) => !id.startsWith(userDocId(user, STATE_PREFIX)) && (typeof truncateBefore !== 'number' || Number(doc['revision']) >= truncateBefore))
+            .filter(
+              ({ id, doc }) =>
+                !id.startsWith(userDocId(user, STATE_PREFIX)) && (typeof truncateBefore !== 'number' || Number(doc['revision']) >= truncateBefore),
+            )
             .map(({ doc }) => episodeKey(String(doc['feed']), String(doc['guid']))),
         );
         return [
           ...dropped,
           ...Object.values(event.data.state.play_statuses ?? {}).map((status) =>
-            kept.has(episodeKey(status.rss_source_feed, status.rss_source_id)) ? del(EPISODE_ACTIONS, statusActionId(user, status)) : statusAction(projected, status),
+            kept.has(episodeKey(status.rss_source_feed, status.rss_source_id))
+              ? del(EPISODE_ACTIONS, statusActionId(user, status))
+              : statusAction(projected, status),
           ),
         ];
       }

@@ -34,7 +34,8 @@ function load(view: ProjectionView, user: string): GpodderSlices {
     Object.defineProperty(devices, String(doc['key']), { value: gpodderRecordOf(doc), enumerable: true, writable: true, configurable: true });
   }
   const settings: GpodderSlices['settings'] = {};
-  for (const { doc } of view.find(GPODDER_SETTINGS, { where: { user } })) settings[String(doc['key'])] = fromJson<GpodderSlices['settings'][string]>(gpodderRecordOf(doc));
+  for (const { doc } of view.find(GPODDER_SETTINGS, { where: { user } }))
+    settings[String(doc['key'])] = fromJson<GpodderSlices['settings'][string]>(gpodderRecordOf(doc));
   const groups = view.get(GPODDER_SYNC_GROUPS, user)?.['groups'];
   return { devices, settings, sync_groups: (groups ?? []) as string[][] };
 }

@@ -129,7 +129,12 @@ function adjustSubscribers(view: ProjectionView, feed: string, delta: number): D
 function onFeedEvent(projected: ProjectedEvent, event: FeedEvent, view: ProjectionView): DocChange[] {
   const { url } = event.data;
   const id = feedKey(url);
-  const doc: Doc = { ...(view.get(PODCASTS, id) ?? newPodcast(url, null)), next_fetch_at: event.data.next_fetch_at, revision: projected.revision, seq: projected.seq };
+  const doc: Doc = {
+    ...(view.get(PODCASTS, id) ?? newPodcast(url, null)),
+    next_fetch_at: event.data.next_fetch_at,
+    revision: projected.revision,
+    seq: projected.seq,
+  };
   if (event.type === 'feed_fetch_failed') {
     const { error, message, failures } = event.data;
     return [put(PODCASTS, id, { ...doc, failures, last_error: { error, message, at: event.timestamp } })];

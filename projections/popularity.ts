@@ -139,7 +139,18 @@ function podcastContributionFor(view: ProjectionView, user: string, feed: string
   const doc = fromJson<PodcastContribution | undefined>(view.get(PODCAST_CONTRIBUTIONS, userDocId(user, feed)));
   return doc
     ? { ...doc }
-    : { user, username: template.username, feed, level: template.level, played_episodes: 0, played: false, play_seq: 0, liked_episodes: 0, liked: false, like_seq: 0 };
+    : {
+        user,
+        username: template.username,
+        feed,
+        level: template.level,
+        played_episodes: 0,
+        played: false,
+        play_seq: 0,
+        liked_episodes: 0,
+        liked: false,
+        like_seq: 0,
+      };
 }
 
 /**
@@ -147,7 +158,14 @@ function podcastContributionFor(view: ProjectionView, user: string, feed: string
  * (either may be absent); the podcast contribution, both popularity documents and the
  * contributions themselves are updated through `staged`.
  */
-function transition(staged: StagedView, before: EpisodeContribution | undefined, after: EpisodeContribution | undefined, fresh: boolean, titles: Titles, erased = false): void {
+function transition(
+  staged: StagedView,
+  before: EpisodeContribution | undefined,
+  after: EpisodeContribution | undefined,
+  fresh: boolean,
+  titles: Titles,
+  erased = false,
+): void {
   const ref = (after ?? before)!;
   const { user, feed, episode, guid } = ref;
   staged.apply([after ? put(EPISODE_CONTRIBUTIONS, userDocId(user, episode), asDoc(after)) : del(EPISODE_CONTRIBUTIONS, userDocId(user, episode))]);
@@ -173,8 +191,20 @@ function transition(staged: StagedView, before: EpisodeContribution | undefined,
   const podcastId = userDocId(user, feed);
   staged.apply([podcastGone ? del(PODCAST_CONTRIBUTIONS, podcastId) : put(PODCAST_CONTRIBUTIONS, podcastId, asDoc(podcastAfter))]);
 
-  const episodeDoc = popularityDoc(staged, EPISODE_POPULARITY, episode, () => ({ rss_source_feed: feed, rss_source_item: guid, title: null, feed_title: null, cover: null }));
-  const podcastDoc = popularityDoc(staged, PODCAST_POPULARITY, feed, () => ({ rss_source_feed: feed, title: null, author: null, description: null, cover: null }));
+  const episodeDoc = popularityDoc(staged, EPISODE_POPULARITY, episode, () => ({
+    rss_source_feed: feed,
+    rss_source_item: guid,
+    title: null,
+    feed_title: null,
+    cover: null,
+  }));
+  const podcastDoc = popularityDoc(staged, PODCAST_POPULARITY, feed, () => ({
+    rss_source_feed: feed,
+    title: null,
+    author: null,
+    description: null,
+    cover: null,
+  }));
   const podcastWas = podcastBefore.played_episodes + podcastBefore.liked_episodes > 0 ? podcastBefore : undefined;
   for (const kind of ['play', 'like'] as const) {
     // A podcast counts the plays of its episodes, and lists people by their podcast-level contribution.
@@ -232,13 +262,31 @@ function contributionOf(view: ProjectionView, projected: ProjectedEvent, feed: s
   const before = fromJson<EpisodeContribution | undefined>(view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episode)));
   const after: EpisodeContribution = before
     ? { ...before, saved_in: { ...before.saved_in } }
-    : { user: projected.user, username: projected.username, feed, guid, episode, level: 'private', played: false, play_seq: 0, play_rev: -1, saved_in: {}, liked: false, like_seq: 0 };
+    : {
+        user: projected.user,
+        username: projected.username,
+        feed,
+        guid,
+        episode,
+        level: 'private',
+        played: false,
+        play_seq: 0,
+        play_rev: -1,
+        saved_in: {},
+        liked: false,
+        like_seq: 0,
+      };
   after.level = effectivePrivacy(privacy, feed, context.defaultPrivacy);
   if (projected.username !== null) after.username = projected.username;
   return { before, after };
 }
 
-function onActivity(projected: ProjectedEvent, event: Extract<UserEvent, { type: 'play' | 'save' }>, view: ProjectionView, context: ProjectionContext): DocChange[] {
+function onActivity(
+  projected: ProjectedEvent,
+  event: Extract<UserEvent, { type: 'play' | 'save' }>,
+  view: ProjectionView,
+  context: ProjectionContext,
+): DocChange[] {
   const { rss_source_feed: feed, rss_source_id: guid } = event.object;
   const privacy = privacyOf(view, PRIVACY_COPY, projected.user);
   const { before, after } = contributionOf(view, projected, feed, guid, privacy, context);
@@ -264,9 +312,7 @@ function onActivity(projected: ProjectedEvent, event: Extract<UserEvent, { type:
 }
 
 function contributionsOf(view: ProjectionView, user: string, feed?: string): EpisodeContribution[] {
-  return view
-    .find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } })
-    .map(({ doc }) => fromJson<EpisodeContribution>(doc));
+  return view.find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } }).map(({ doc }) => fromJson<EpisodeContribution>(doc));
 }
 
 /** What retention's truncation leaves of a contribution: only what retained events support. */
@@ -284,7 +330,12 @@ function truncated(contribution: EpisodeContribution, truncateBefore: number | n
  * (checkpoint), or an erasure (`remove`: its scope goes first, then per-feed overrides of the
  * erased feeds are dropped). The same `transition` as live plays keeps counts and lists exact.
  */
-function reevaluate(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext, options: { truncateBefore: number | null; erase?: EventObject | null }): DocChange[] {
+function reevaluate(
+  projected: ProjectedEvent,
+  view: ProjectionView,
+  context: ProjectionContext,
+  options: { truncateBefore: number | null; erase?: EventObject | null },
+): DocChange[] {
   const staged = new StagedView(view);
   if (options.erase !== undefined) {
     const scope = options.erase;

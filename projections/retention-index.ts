@@ -36,7 +36,14 @@ export const retentionIndexProjection: Projection = {
     }
     // A `remove` is projected at once; its events are deleted for real by the erasure step,
     // which the retention pass retries for users whose erasure is still pending.
-    if (event.type === 'remove') return [put(RETENTION_INDEX, projected.user, { ...current, oldest_recorded_at: current?.['oldest_recorded_at'] ?? projected.recordedAt, pending_erasure: true })];
+    if (event.type === 'remove')
+      return [
+        put(RETENTION_INDEX, projected.user, {
+          ...current,
+          oldest_recorded_at: current?.['oldest_recorded_at'] ?? projected.recordedAt,
+          pending_erasure: true,
+        }),
+      ];
     if (current) return [];
     return [put(RETENTION_INDEX, projected.user, { oldest_recorded_at: projected.recordedAt })];
   },

@@ -39,7 +39,6 @@ const USAGE = `usage: npm run admin -- <command> [options]
 
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
-
 /** A failure to report in one line, without a stack trace (exit 1). */
 class CommandError extends Error {
   override readonly name = 'CommandError';
@@ -121,7 +120,12 @@ async function usersCommand(stores: Stores, args: readonly string[], options: Op
       operands(rest, 0, 'users list [--json]');
       const users = await listUsers(stores.accounts);
       if (options.json) return print(JSON.stringify(users, null, 2));
-      print(formatTable(['username', 'id', 'created', 'status'], users.map((user) => [user.username, user.id, user.created_at, user.disabled ? 'disabled' : 'active'])));
+      print(
+        formatTable(
+          ['username', 'id', 'created', 'status'],
+          users.map((user) => [user.username, user.id, user.created_at, user.disabled ? 'disabled' : 'active']),
+        ),
+      );
       print(`${users.length} user${users.length === 1 ? '' : 's'}`);
       return;
     }
@@ -143,7 +147,10 @@ async function run(command: string, args: readonly string[], options: Options, c
   const selected = options.projection.flatMap((value) => value.split(',')).filter((name) => name !== '');
   const allProjections = command === 'replay' || command === 'stats' ? await projectionNames() : [];
   const unknown = selected.filter((name) => !allProjections.some((projection) => projection.name === name));
-  if (unknown.length > 0) throw new UsageError(`unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ') || 'see npm run replay -- --help'})`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ') || 'see npm run replay -- --help'})`,
+    );
 
   const stores = await openStores(config);
   try {
@@ -153,7 +160,11 @@ async function run(command: string, args: readonly string[], options: Options, c
       case 'stream': {
         const [username] = operands(args, 1, 'stream <username> [--limit N] [--json]');
         const { formatStream, inspectStream } = await import('../src/admin/stream.js');
-        const inspection = await inspectStream(stores.eventStore, await requireAccount(stores.accounts, username!), options.limit === undefined ? {} : { limit: options.limit });
+        const inspection = await inspectStream(
+          stores.eventStore,
+          await requireAccount(stores.accounts, username!),
+          options.limit === undefined ? {} : { limit: options.limit },
+        );
         return print(options.json ? JSON.stringify(inspection, null, 2) : formatStream(inspection));
       }
       case 'export': {

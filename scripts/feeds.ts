@@ -35,7 +35,6 @@ Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, FEED_REFRES
 FEEDS_ALLOW_PRIVATE_NETWORKS, FEEDS_MAX_BYTES, FEEDS_CONNECT_TIMEOUT_MS, FEEDS_TIMEOUT_MS,
 FEEDS_CONCURRENCY, FEEDS_CONTACT_URL, LOG_LEVEL`;
 
-
 interface Arguments {
   readonly url: string | undefined;
   readonly json: boolean;
@@ -45,7 +44,12 @@ interface Arguments {
 function parse(argv: readonly string[]): Arguments {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: [...argv],
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -64,7 +68,10 @@ function progressBar(): { onFeed: (outcome: RefreshOutcome, done: number, due: n
     onFeed(_outcome, done, due) {
       if (!bar) {
         // Draws nothing when stderr is not a terminal (noTTYOutput is off): no redraws in logs.
-        bar = new cliProgress.SingleBar({ format: 'feeds |{bar}| {value}/{total} | {percentage}% | {duration}s', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          { format: 'feeds |{bar}| {value}/{total} | {percentage}% | {duration}s', stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(due, 0);
       }
       bar.update(done);
@@ -97,7 +104,12 @@ async function run(config: Config, args: Arguments): Promise<number> {
   const stores = await openStores(config);
   const bar = progressBar();
   try {
-    const feeds = new FeedService(stores.eventStore, stores.readModel, { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream) }, logger);
+    const feeds = new FeedService(
+      stores.eventStore,
+      stores.readModel,
+      { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream) },
+      logger,
+    );
     const failures: Extract<RefreshOutcome, { outcome: 'failed' }>[] = [];
     const summary = await feeds.refreshMany(args.url === undefined ? undefined : [args.url], {
       onFeed: (outcome, done, due) => {

@@ -31,7 +31,6 @@ Resets and rebuilds read models from the event store. Stop the service first.
 Projections: ${allProjections.map((projection) => projection.name).join(', ')}
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
-
 interface Arguments {
   readonly help: boolean;
   readonly projections: Projection[];
@@ -54,7 +53,12 @@ function parseArguments(argv: readonly string[]): Arguments {
 
 /** Names as given (repeated and/or comma-separated), in the registry's order, each once. */
 function selectProjections(given: readonly string[]): Projection[] {
-  const names = new Set(given.flatMap((value) => value.split(',')).map((name) => name.trim()).filter((name) => name !== ''));
+  const names = new Set(
+    given
+      .flatMap((value) => value.split(','))
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
+  );
   if (names.size === 0) return [...allProjections];
   const known = new Set(allProjections.map((projection) => projection.name));
   const unknown = [...names].filter((name) => !known.has(name));

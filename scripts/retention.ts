@@ -32,7 +32,6 @@ than 31 days are removed, popularity is recomputed for the feeds concerned.
 
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
-
 /**
  * What `--now` accepts: a date (midnight UTC) or a date and time with its zone. A time without a
  * zone is refused rather than read in the machine's local zone; so are "tomorrow" and epoch numbers.

@@ -17,15 +17,24 @@ export const configSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     DATA_DIR: z.string().min(1).default('./data'),
     STORE: z.enum(['embedded', 'eventstoredb']).default('embedded'),
-    EVENTSTORE_URL: z.string().regex(/^(esdb|kurrentdb|kdb)(\+discover)?:\/\//, 'must be an esdb:// connection string').optional(),
+    EVENTSTORE_URL: z
+      .string()
+      .regex(/^(esdb|kurrentdb|kdb)(\+discover)?:\/\//, 'must be an esdb:// connection string')
+      .optional(),
     READ_MODEL: z.enum(['embedded', 'mongodb']).default('embedded'),
-    MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// connection string').optional(),
+    MONGO_URL: z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// connection string')
+      .optional(),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
     NODE_ENV: z.string().default('development'),
     REGISTRATION: z.enum(['open', 'closed']).default('open'),
     DEFAULT_PRIVACY: z.enum(PRIVACY_LEVELS).default('private'),
-    BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 1mb').default('1mb'),
+    BODY_LIMIT: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i, 'must be a size such as 1mb')
+      .default('1mb'),
     /** Requests per minute per API token (per client address without one); 0 turns limiting off. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
     /** Express `trust proxy`: set behind a reverse proxy so rate limits see client addresses. */
@@ -59,11 +68,22 @@ export const configSchema = z
     /** `off`: the `feeds` job does not run (nothing is fetched; `npm run feeds` still can). */
     FEEDS: z.enum(['on', 'off']).default('on'),
     /** Each subscribed feed is fetched at most this often (a newly subscribed one within a minute). */
-    FEED_REFRESH_HOURS: z.coerce.number().positive().max(24 * 7).default(6),
+    FEED_REFRESH_HOURS: z.coerce
+      .number()
+      .positive()
+      .max(24 * 7)
+      .default(6),
     /** `true` lifts the SSRF policy: feeds on loopback, private, link-local addresses are fetched (tests, LAN-only setups). */
-    FEEDS_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+    FEEDS_ALLOW_PRIVATE_NETWORKS: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((value) => value === 'true'),
     /** Largest feed, in bytes, after decompression. */
-    FEEDS_MAX_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+    FEEDS_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(10 * 1024 * 1024),
     FEEDS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
     /** For a whole fetch, redirects included. */
     FEEDS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),

@@ -23,10 +23,19 @@ const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT
 const ready: { handler?: RequestListener } = {};
 // Slow or unfinished requests are cut off (408) after REQUEST_TIMEOUT_MS, headers after at most
 // 10 s of it; Node checks every connection at this interval.
-const server = createServer({ requestTimeout: config.REQUEST_TIMEOUT_MS, headersTimeout: Math.min(10_000, config.REQUEST_TIMEOUT_MS), connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS / 2) }, (req, res) => {
-  if (ready.handler) return ready.handler(req, res);
-  res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'starting', message: 'The service is starting', details: null }));
-});
+const server = createServer(
+  {
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    headersTimeout: Math.min(10_000, config.REQUEST_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS / 2),
+  },
+  (req, res) => {
+    if (ready.handler) return ready.handler(req, res);
+    res
+      .writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/json' })
+      .end(JSON.stringify({ error: 'starting', message: 'The service is starting', details: null }));
+  },
+);
 try {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

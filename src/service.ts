@@ -64,10 +64,7 @@ export async function startService(
   // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
   let thread: ProjectorThread | undefined;
   const backgroundCheckpoints = options.backgroundCheckpoints ?? { onProblem: (message: string) => logger.warn(message) };
-  const stores = withAppendCounting(
-    await openStores(config, { ...options, backgroundCheckpoints }),
-    () => thread?.wake(),
-  );
+  const stores = withAppendCounting(await openStores(config, { ...options, backgroundCheckpoints }), () => thread?.wake());
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
   const gauges = new StoreGauges();
   let draining = false;
@@ -113,11 +110,22 @@ export async function startService(
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
   // Started after the app; the admin pages read its runs once it exists.
   let scheduler: Scheduler | undefined;
-  const me = new MeService(stores.eventStore, stores.accounts, readModels, (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), projector.names, (feeds) => retention.rollFeeds(feeds, new Date()));
+  const me = new MeService(
+    stores.eventStore,
+    stores.accounts,
+    readModels,
+    (stream) => stores.embedded?.eventStore?.purgeTruncated(stream),
+    projector.names,
+    (feeds) => retention.rollFeeds(feeds, new Date()),
+  );
   // Deletions a stopped process left unfinished: their accounts no longer authenticate, so no one
   // else would ever finish them.
   if (options.runProjector !== false) {
-    void me.finishPendingDeletions().catch((error: unknown) => logger.warn('finishing pending account deletions failed; retried at the next start', { error: error instanceof Error ? error.message : String(error) }));
+    void me
+      .finishPendingDeletions()
+      .catch((error: unknown) =>
+        logger.warn('finishing pending account deletions failed; retried at the next start', { error: error instanceof Error ? error.message : String(error) }),
+      );
   }
   const app = createApp({
     logger,
@@ -148,8 +156,7 @@ export async function startService(
       defaultPrivacy: config.DEFAULT_PRIVACY,
       retention: async () => (scheduler ? retentionStatus(scheduler.agenda) : undefined),
     },
-    ready: async () =>
-      draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG }),
+    ready: async () => (draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG })),
     metrics: async () => {
       gauges.update(await projectionsReport(status, reported));
       return renderMetrics(gauges);
@@ -216,14 +223,26 @@ export async function startService(
  * Runs the projector where PROJECTOR says: on its own thread (falling back to this one if the
  * thread cannot start or dies), or inline. Returns the thread, if one runs.
  */
-async function startProjecting(config: Config, logger: Logger, inline: Projector, readModel: ReadModelStore, checkpointsElsewhere: boolean): Promise<ProjectorThread | undefined> {
+async function startProjecting(
+  config: Config,
+  logger: Logger,
+  inline: Projector,
+  readModel: ReadModelStore,
+  checkpointsElsewhere: boolean,
+): Promise<ProjectorThread | undefined> {
   if (config.PROJECTOR === 'inline') {
     inline.start();
     return undefined;
   }
   try {
     const thread = await ProjectorThread.start({
-      config: { DATA_DIR: config.DATA_DIR, STORE: config.STORE, EVENTSTORE_URL: config.EVENTSTORE_URL, READ_MODEL: config.READ_MODEL, MONGO_URL: config.MONGO_URL },
+      config: {
+        DATA_DIR: config.DATA_DIR,
+        STORE: config.STORE,
+        EVENTSTORE_URL: config.EVENTSTORE_URL,
+        READ_MODEL: config.READ_MODEL,
+        MONGO_URL: config.MONGO_URL,
+      },
       defaultPrivacy: config.DEFAULT_PRIVACY,
       // The WAL checkpointer of this process's stores covers the thread's connection too.
       checkpointsElsewhere,

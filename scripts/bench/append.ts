@@ -67,7 +67,6 @@ function readConfig(): AppendBenchConfig {
   };
 }
 
-
 /**
  * Batches go round-robin over the streams, so with the defaults every stream is written twice and
  * half the appends take the existing-stream path (idempotency lookup, exact expected revision).
@@ -126,9 +125,7 @@ function timeRawInserts(path: string, batches: readonly Batch[]): number {
   try {
     applyPragmas(db);
     createSchema(db);
-    const insert = db.prepare(
-      'INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    const insert = db.prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const nextRevisions = new Map<string, number>();
     const insertBatch = db.transaction((batch: Batch) => {
       let revision = nextRevisions.get(batch.stream) ?? 0;
@@ -145,7 +142,6 @@ function timeRawInserts(path: string, batches: readonly Batch[]): number {
     db.close();
   }
 }
-
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -66,7 +66,9 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
         times.push(performance.now() - t);
       }
       const seconds = (performance.now() - started) / 1000;
-      log(`  upload, ${batch} per request: ${formatRate(count / seconds)} actions/s (${seconds.toFixed(2)} s, ${times.length} requests, p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${percentile(times, 99).toFixed(0)} ms)`);
+      log(
+        `  upload, ${batch} per request: ${formatRate(count / seconds)} actions/s (${seconds.toFixed(2)} s, ${times.length} requests, p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${percentile(times, 99).toFixed(0)} ms)`,
+      );
       return { perSecond: count / seconds, p50: percentile(times, 50), p99: percentile(times, 99) };
     };
 
@@ -82,7 +84,10 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
     let downloaded = 0;
     let pages = 0;
     for (;;) {
-      const page = (await request(base, gpodder, 'GET', `/api/2/episodes/${gpodder.username}.json?since=${since}`)) as { actions: unknown[]; timestamp: number };
+      const page = (await request(base, gpodder, 'GET', `/api/2/episodes/${gpodder.username}.json?since=${since}`)) as {
+        actions: unknown[];
+        timestamp: number;
+      };
       if (page.actions.length === 0) break;
       downloaded += page.actions.length;
       pages++;
@@ -104,7 +109,9 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
     service.projector.start();
     await settle();
     const catchUpMs = performance.now() - catchUpStarted;
-    log(`  (with the projector paused: ${formatRate(alone.perSecond)} actions/s; it then projected them in ${catchUpMs.toFixed(0)} ms, ${formatRate((count / catchUpMs) * 1000)} events/s into every read model)`);
+    log(
+      `  (with the projector paused: ${formatRate(alone.perSecond)} actions/s; it then projected them in ${catchUpMs.toFixed(0)} ms, ${formatRate((count / catchUpMs) * 1000)} events/s into every read model)`,
+    );
 
     return {
       bench: 'gpodder',
@@ -131,7 +138,11 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
 
 /** Registers a user and logs in with Basic, as a gpodder client would, keeping the cookie. */
 async function client(base: string, username: string): Promise<Client> {
-  const registered = await fetch(`${base}/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) });
+  const registered = await fetch(`${base}/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
   if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
   const authorization = `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`;
   const login = await fetch(`${base}/api/2/auth/${username}/login.json`, { method: 'POST', headers: { authorization } });
@@ -168,8 +179,6 @@ function workload(count: number, device: string | undefined): Record<string, unk
     };
   });
 }
-
-
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

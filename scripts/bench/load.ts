@@ -84,7 +84,9 @@ export async function benchLoad(log: (line: string) => void = console.log): Prom
   const server = await startServer(dataDir, (process.env['BENCH_LOAD_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    log(`load: service on ${base} (pid ${server.child.pid}), ${config.users} users, ${config.rate} req/s for ${config.seconds} s, ${Math.round(config.writeShare * 100)} % writes`);
+    log(
+      `load: service on ${base} (pid ${server.child.pid}), ${config.users} users, ${config.rate} req/s for ${config.seconds} s, ${Math.round(config.writeShare * 100)} % writes`,
+    );
     const seedStarted = Date.now();
     const users = await seed(base, config.users);
     await waitCaughtUp(base);
@@ -161,7 +163,7 @@ async function paced(base: string, users: readonly Seeded[], config: LoadConfig,
   const failures = { reads: { non2xx: 0, errors: 0 }, writes: { non2xx: 0, errors: 0 } };
   const pending = new Set<Promise<void>>();
   const started = performance.now() + 20;
-  for (let index = 0; index < total; ) {
+  for (let index = 0; index < total;) {
     const now = performance.now();
     // Send everything due by now (timers fire late by a millisecond or so: catch up in one go).
     for (; index < total && started + index * interval <= now; index++) {
@@ -224,7 +226,13 @@ function statuses(result: autocannon.Result): string {
 export function readRequest(request: autocannon.Request, users: readonly Seeded[]): autocannon.Request {
   const roll = Math.random();
   if (roll < 0.2) return { ...request, method: 'GET', path: '/v1/popular/podcasts?limit=20', headers: {} };
-  if (roll < 0.4) return { ...request, method: 'GET', path: `/v1/popular/episodes?limit=20${Math.random() < 0.5 ? `&feed=${encodeURIComponent(feedUrl(Math.floor(Math.random() * FEEDS)))}` : ''}`, headers: {} };
+  if (roll < 0.4)
+    return {
+      ...request,
+      method: 'GET',
+      path: `/v1/popular/episodes?limit=20${Math.random() < 0.5 ? `&feed=${encodeURIComponent(feedUrl(Math.floor(Math.random() * FEEDS)))}` : ''}`,
+      headers: {},
+    };
   if (roll < 0.65) return { ...request, method: 'GET', path: '/v1/public/events?limit=20', headers: {} };
   return { ...request, method: 'GET', path: '/v1/subscriptions', headers: { authorization: `Bearer ${pick(users).token}` } };
 }
@@ -236,7 +244,12 @@ export function writeRequest(request: autocannon.Request, users: readonly Seeded
   const episode = Math.floor(Math.random() * 200);
   const now = Date.now();
   if (Math.random() < 0.7) {
-    const play = { type: 'play', timestamp: iso(now), object: { rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${episode}` }, data: { played: Math.random() < 0.5, position: Math.floor(Math.random() * 3600) } };
+    const play = {
+      type: 'play',
+      timestamp: iso(now),
+      object: { rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${episode}` },
+      data: { played: Math.random() < 0.5, position: Math.floor(Math.random() * 3600) },
+    };
     return { ...request, method: 'POST', path: '/v1/events', headers, body: JSON.stringify({ events: [play] }) };
   }
   // A small client: its subscriptions and one play status changed just now.
@@ -244,14 +257,26 @@ export function writeRequest(request: autocannon.Request, users: readonly Seeded
     device: 'load-phone',
     request_id: randomUUID(),
     subscriptions: user.feeds.map((subscribed) => ({ rss_source_feed: feedUrl(subscribed), subscribed_at: iso(BASE_TIME) })),
-    play_statuses: [{ rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${episode}`, played: false, position: Math.floor(Math.random() * 3600), updated_at: iso(now) }],
+    play_statuses: [
+      {
+        rss_source_feed: feedUrl(feed),
+        rss_source_id: `ep-${feed}-${episode}`,
+        played: false,
+        position: Math.floor(Math.random() * 3600),
+        updated_at: iso(now),
+      },
+    ],
     playlists: [],
   };
   return { ...request, method: 'POST', path: '/v1/sync', headers, body: JSON.stringify(body) };
 }
 
 async function post(url: string, body: unknown, token?: string): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
   const answer: unknown = await response.json();
   if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${JSON.stringify(answer)}`);
   return answer;
@@ -275,11 +300,17 @@ async function seedUser(base: string, index: number): Promise<Seeded> {
   const { token } = (await post(`${base}/v1/auth/token`, { username, password })) as { token: string };
   const feeds = Array.from({ length: 8 }, (_unused, n) => (index * 7 + n * 3) % FEEDS);
   const events: object[] = [{ type: 'privacy', timestamp: iso(BASE_TIME), object: null, data: { privacy: 'public' } }];
-  for (const feed of feeds) events.push({ type: 'subscribe', timestamp: iso(BASE_TIME + 1000), object: { rss_source_feed: feedUrl(feed) }, data: { rss_feed_title: `Show ${feed}` } });
+  for (const feed of feeds)
+    events.push({ type: 'subscribe', timestamp: iso(BASE_TIME + 1000), object: { rss_source_feed: feedUrl(feed) }, data: { rss_feed_title: `Show ${feed}` } });
   for (let n = 0; n < 40; n++) {
     const feed = feeds[n % feeds.length]!;
     const object = { rss_source_feed: feedUrl(feed), rss_source_id: `ep-${feed}-${n}` };
-    events.push({ type: 'play', timestamp: iso(BASE_TIME + 60_000 * (n + 2)), object, data: { played: n % 2 === 0, position: n * 30, rss_item_title: `Episode ${n}` } });
+    events.push({
+      type: 'play',
+      timestamp: iso(BASE_TIME + 60_000 * (n + 2)),
+      object,
+      data: { played: n % 2 === 0, position: n * 30, rss_item_title: `Episode ${n}` },
+    });
     if (n % 5 === 0) events.push({ type: 'save', timestamp: iso(BASE_TIME + 60_000 * (n + 2) + 1), object, data: {} });
   }
   await post(`${base}/v1/events`, { events }, token);
@@ -315,7 +346,16 @@ export async function startServer(dataDir: string, nodeArgs: readonly string[] =
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     // All the load comes from one address and a few tokens: the per-client rate limit is off.
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', LOG_FORMAT: 'json', LOG_LEVEL: 'info', RATE_LIMIT_PER_MINUTE: '0' },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ENV: 'production',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      RATE_LIMIT_PER_MINUTE: '0',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

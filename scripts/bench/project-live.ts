@@ -75,7 +75,9 @@ export async function benchProjectLive(log: (line: string) => void = console.log
   const { workload } = config;
   const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-live-'));
   try {
-    log(`project-live: ${workload.events} events from ${workload.users} users, appended as fast as the service takes them, projector on its own thread (load average ${os.loadavg()[0]!.toFixed(2)})`);
+    log(
+      `project-live: ${workload.events} events from ${workload.users} users, appended as fast as the service takes them, projector on its own thread (load average ${os.loadavg()[0]!.toFixed(2)})`,
+    );
     // Enough appends for both phases (the mix averages 4.5 events per append; 8 at most).
     const writes = toWrites(generateWorkload({ ...workload, events: workload.events + config.rywRate * config.rywSeconds * workload.maxBatch }));
     const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
@@ -85,25 +87,40 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       const userEvents = new UserEventService(service.stores.eventStore);
       const readModels = new ReadModelService(service.stores.eventStore, service.stores.readModel);
       live = await timeLive(service.projector.names, userEvents, readModels, writes, workload.events);
-      log(`  appended ${formatRate(live.events)} events in ${live.appendSeconds.toFixed(2)} s (${formatRate(live.events / live.appendSeconds)} events/s); every projection caught up after ${live.seconds.toFixed(2)} s`);
-      log(`  live projection:          ${formatRate(live.events / live.seconds)} events/s (CPU of the process, every thread, ${live.cpuSeconds.toFixed(1)} s; load average ${os.loadavg()[0]!.toFixed(2)})`);
-      log(`  CPU by thread: this one (appends) ${live.threads.main.toFixed(1)} s; the others, busiest first (the projector's, then the WAL checkpointer's): ${live.threads.others.slice(0, 4).map((value) => `${value.toFixed(1)} s`).join(', ')}; projector ${((live.threads.others[0] ?? 0) * 1e6 / live.events).toFixed(0)} µs per event`);
+      log(
+        `  appended ${formatRate(live.events)} events in ${live.appendSeconds.toFixed(2)} s (${formatRate(live.events / live.appendSeconds)} events/s); every projection caught up after ${live.seconds.toFixed(2)} s`,
+      );
+      log(
+        `  live projection:          ${formatRate(live.events / live.seconds)} events/s (CPU of the process, every thread, ${live.cpuSeconds.toFixed(1)} s; load average ${os.loadavg()[0]!.toFixed(2)})`,
+      );
+      log(
+        `  CPU by thread: this one (appends) ${live.threads.main.toFixed(1)} s; the others, busiest first (the projector's, then the WAL checkpointer's): ${live.threads.others
+          .slice(0, 4)
+          .map((value) => `${value.toFixed(1)} s`)
+          .join(', ')}; projector ${(((live.threads.others[0] ?? 0) * 1e6) / live.events).toFixed(0)} µs per event`,
+      );
       const episodes = new GpodderEpisodeService(new GpodderService(userEvents, readModels));
       ryw = await timeReadYourWrites(config, userEvents, episodes, writes);
-      log(`  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)})`);
+      log(
+        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)})`,
+      );
     } finally {
       await service.close();
     }
     const storePath = join(directory, EMBEDDED_FILE);
     const { bytes, events } = storeSize(directory, storePath);
-    log(`  store after a WAL checkpoint: ${(bytes / 1_048_576).toFixed(1)} MB for ${formatRate(events)} events (${formatRate(bytes / events)} bytes per event)`);
+    log(
+      `  store after a WAL checkpoint: ${(bytes / 1_048_576).toFixed(1)} MB for ${formatRate(events)} events (${formatRate(bytes / events)} bytes per event)`,
+    );
     const raw = timeRawCeiling(storePath, join(directory, 'raw-one.db'), 1);
     const rawEvents = userEventCount(storePath);
     const rawPerSecond = rawEvents / raw.seconds;
     const perSecond = live.events / live.seconds;
     const ratio = perSecond / rawPerSecond;
     log(`  raw ceiling, one document per event: ${formatRate(rawPerSecond)} events/s (${raw.seconds.toFixed(2)} s over ${formatRate(rawEvents)} events)`);
-    log(`  ratio live/raw: ${ratio.toFixed(2)} (target >= 0.8); read-your-writes p99 ${ryw.p99.toFixed(1)} ms (target <= 50); ${formatRate(bytes / events)} bytes per event (target <= 1,000)`);
+    log(
+      `  ratio live/raw: ${ratio.toFixed(2)} (target >= 0.8); read-your-writes p99 ${ryw.p99.toFixed(1)} ms (target <= 50); ${formatRate(bytes / events)} bytes per event (target <= 1,000)`,
+    );
     if (config.keep) log(`  kept ${directory}`);
     return {
       bench: 'project-live',
@@ -196,7 +213,11 @@ function threadCpuSince(before: ReadonlyMap<string, number>): { main: number; ot
   const after = threadCpuSeconds();
   const main = String(process.pid);
   const spent = (tid: string) => (after.get(tid) ?? 0) - (before.get(tid) ?? 0);
-  const others = [...after.keys()].filter((tid) => tid !== main).map(spent).filter((value) => value > 0).sort((a, b) => b - a);
+  const others = [...after.keys()]
+    .filter((tid) => tid !== main)
+    .map(spent)
+    .filter((value) => value > 0)
+    .sort((a, b) => b - a);
   return { main: spent(main), others };
 }
 
@@ -209,7 +230,12 @@ interface RywFigures {
   readonly timeouts: number;
 }
 
-async function timeReadYourWrites(config: LiveConfig, userEvents: UserEventService, episodes: GpodderEpisodeService, writes: Iterator<Write>): Promise<RywFigures> {
+async function timeReadYourWrites(
+  config: LiveConfig,
+  userEvents: UserEventService,
+  episodes: GpodderEpisodeService,
+  writes: Iterator<Write>,
+): Promise<RywFigures> {
   // Each user's download cursor starts at the head: what the throughput phase wrote is not re-read.
   const head = Number((await userEvents.store.headPosition()).commit);
   const since = new Map<string, number>();
@@ -234,7 +260,7 @@ async function timeReadYourWrites(config: LiveConfig, userEvents: UserEventServi
   };
   const started = performance.now() + 10;
   let failure: unknown;
-  for (let index = 0; index < total && failure === undefined; ) {
+  for (let index = 0; index < total && failure === undefined;) {
     const now = performance.now();
     for (; index < total && started + index * interval <= now; index++) {
       const next = writes.next();

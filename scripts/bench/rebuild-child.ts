@@ -65,7 +65,7 @@ async function fill(dataDir: string, workload: WorkloadOptions): Promise<FillFig
 async function rebuild(dataDir: string, options: RebuildChildOptions): Promise<RebuildFigures> {
   const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' }, { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS });
   try {
-    const step = Number(process.env["BENCH_REPORT_EVERY"] ?? 100_000);
+    const step = Number(process.env['BENCH_REPORT_EVERY'] ?? 100_000);
     let nextReport = step;
     const cpu = process.cpuUsage();
     const summary = await rebuildProjections(stores, allProjections, {

@@ -96,10 +96,16 @@ function report(log: (line: string) => void, rebuilt: RebuildFigures, raw: RawFi
   const ratio = eventsPerSecond / rawEventsPerSecond;
   const ratioOneDoc = eventsPerSecond / rawOneDocEventsPerSecond;
   const perEvent = rebuilt.documents / rebuilt.events;
-  log(`  rebuild, all read models: ${formatRate(eventsPerSecond)} events/s (${rebuilt.seconds.toFixed(2)} s; CPU ${rebuilt.cpuSeconds.toFixed(1)} s), ${formatRate(rebuilt.documents)} documents written (${perEvent.toFixed(2)} per event)`);
-  log(`  raw SQLite ceiling:       ${formatRate(rawEventsPerSecond)} events/s (${raw.seconds.toFixed(2)} s; CPU ${raw.cpuSeconds.toFixed(1)} s), the same number of documents`);
+  log(
+    `  rebuild, all read models: ${formatRate(eventsPerSecond)} events/s (${rebuilt.seconds.toFixed(2)} s; CPU ${rebuilt.cpuSeconds.toFixed(1)} s), ${formatRate(rebuilt.documents)} documents written (${perEvent.toFixed(2)} per event)`,
+  );
+  log(
+    `  raw SQLite ceiling:       ${formatRate(rawEventsPerSecond)} events/s (${raw.seconds.toFixed(2)} s; CPU ${raw.cpuSeconds.toFixed(1)} s), the same number of documents`,
+  );
   log(`  ratio rebuild/raw:        ${ratio.toFixed(2)} (target >= 0.50); by CPU time ${(raw.cpuSeconds / rebuilt.cpuSeconds).toFixed(2)}`);
-  log(`  stricter raw ceiling:     ${formatRate(rawOneDocEventsPerSecond)} events/s (${rawOneDoc.seconds.toFixed(2)} s), one document per event: ratio ${ratioOneDoc.toFixed(2)}`);
+  log(
+    `  stricter raw ceiling:     ${formatRate(rawOneDocEventsPerSecond)} events/s (${rawOneDoc.seconds.toFixed(2)} s), one document per event: ratio ${ratioOneDoc.toFixed(2)}`,
+  );
   log(`  rebuild peak RSS:         ${rebuilt.rssMb.toFixed(0)} MB (target < 250; V8 old space capped at ${REBUILD_HEAP_MB} MB)`);
   if (rebuilt.parked > 0) log(`  WARNING: ${rebuilt.parked} events parked`);
   if (kept) log(`  kept ${kept}`);
@@ -129,11 +135,19 @@ function readConfig(): RebuildBenchConfig {
   };
 }
 
-
 /** Runs one phase in a child process; its progress goes to our stderr, its figures come back as JSON. */
-function runChild<T>(mode: 'fill' | 'rebuild', directory: string, options: object, nodeOptions: readonly string[] = [], env: Record<string, string> = {}): Promise<T> {
+function runChild<T>(
+  mode: 'fill' | 'rebuild',
+  directory: string,
+  options: object,
+  nodeOptions: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', CHILD, mode, directory, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', CHILD, mode, directory, JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
@@ -193,7 +207,6 @@ export function timeRawCeiling(eventsPath: string, rawPath: string, documentsPer
     target.close();
   }
 }
-
 
 // Runnable on its own: the JSON summary is the last stdout line, for scripts that collect results.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -138,7 +138,13 @@ export async function benchRetention(log: (line: string) => void = console.log):
     let projectionSeconds: number | undefined;
     if (config.project) {
       // What the live projector would do next: project the pass's checkpoints and roll_stats.
-      const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger() });
+      const projector = new Projector({
+        eventStore: stores.eventStore,
+        readModel: stores.readModel,
+        projections: allProjections,
+        context: { defaultPrivacy: 'private' },
+        logger: silentLogger(),
+      });
       await projector.prepare();
       const projectionStarted = performance.now();
       const events = await projector.catchUp();
@@ -175,7 +181,13 @@ function readConfig(): RetentionBenchConfig {
 }
 
 /** Fills the store and projects the read models: everything before the pass. */
-async function prepareStore(stores: Stores, workload: WorkloadOptions, days: number, setClock: (at: number) => void, log: (line: string) => void): Promise<void> {
+async function prepareStore(
+  stores: Stores,
+  workload: WorkloadOptions,
+  days: number,
+  setClock: (at: number) => void,
+  log: (line: string) => void,
+): Promise<void> {
   const fillSeconds = await fillStore(stores, workload, days, setClock);
   log(`  store filled in ${fillSeconds.toFixed(1)} s`);
   const projected = await rebuildProjections(stores, allProjections, { context: { defaultPrivacy: 'private' } });

@@ -77,15 +77,23 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
     const state = clientState(config);
     // Other work on the machine skews latencies; the CPU figures (this process) much less.
     const loadAverage = os.loadavg()[0] ?? 0;
-    log(`sync: ${config.subscriptions} subscriptions, ${config.plays} play statuses; then ${config.noop} no-op resyncs and ${config.changed} resyncs of ${config.changesPerResync} changes`);
+    log(
+      `sync: ${config.subscriptions} subscriptions, ${config.plays} play statuses; then ${config.noop} no-op resyncs and ${config.changed} resyncs of ${config.changesPerResync} changes`,
+    );
 
     let requestNumber = 0;
     const sync = async (since: string | undefined): Promise<{ ms: number; cpuMs: number; answer: SyncAnswer }> => {
       // Encoded before the clock starts: client and server share this process and its CPU.
-      const body = Buffer.from(JSON.stringify({ device: 'bench-phone', request_id: `bench-${++requestNumber}`, ...(since ? { since } : {}), ...state, playlists: [] }));
+      const body = Buffer.from(
+        JSON.stringify({ device: 'bench-phone', request_id: `bench-${++requestNumber}`, ...(since ? { since } : {}), ...state, playlists: [] }),
+      );
       const started = performance.now();
       const cpu = process.cpuUsage();
-      const response = await fetch(`${base}/v1/sync`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      const response = await fetch(`${base}/v1/sync`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
       const answer = (await response.json()) as SyncAnswer;
       const ms = performance.now() - started;
       const used = process.cpuUsage(cpu);
@@ -97,7 +105,9 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
     const expectedFirst = config.subscriptions + config.plays + 1;
     if (first.answer.applied.events !== expectedFirst) throw new Error(`first sync applied ${first.answer.applied.events} events, expected ${expectedFirst}`);
     const firstAnswered = first.answer.subscriptions.length + first.answer.play_statuses.length;
-    log(`  first sync:  ${first.ms.toFixed(0)} ms, ${first.answer.applied.events} events (${formatRate((first.answer.applied.events / first.ms) * 1000)} events/s), ${firstAnswered} records answered (target < 2000 ms)`);
+    log(
+      `  first sync:  ${first.ms.toFixed(0)} ms, ${first.answer.applied.events} events (${formatRate((first.answer.applied.events / first.ms) * 1000)} events/s), ${firstAnswered} records answered (target < 2000 ms)`,
+    );
 
     // The projector folds the first sync's events into every read model in the background;
     // resyncs are measured once it is done (steady state), and the wait is reported.
@@ -117,8 +127,11 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
       noopCpu.push(cpuMs);
       since = answer.since;
     }
-    if (firstAnswered + leftovers !== config.subscriptions + config.plays) throw new Error(`answers held ${firstAnswered + leftovers} records, expected ${config.subscriptions + config.plays}`);
-    log(`  no-op resync: p50 ${percentile(noop, 50).toFixed(0)} ms, p99 ${percentile(noop, 99).toFixed(0)} ms, CPU p50 ${percentile(noopCpu, 50).toFixed(0)} ms (target p50 < 150 ms)`);
+    if (firstAnswered + leftovers !== config.subscriptions + config.plays)
+      throw new Error(`answers held ${firstAnswered + leftovers} records, expected ${config.subscriptions + config.plays}`);
+    log(
+      `  no-op resync: p50 ${percentile(noop, 50).toFixed(0)} ms, p99 ${percentile(noop, 99).toFixed(0)} ms, CPU p50 ${percentile(noopCpu, 50).toFixed(0)} ms (target p50 < 150 ms)`,
+    );
 
     const changed: number[] = [];
     const changedCpu: number[] = [];
@@ -135,7 +148,9 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
       since = answer.since;
     }
     const changedSeconds = changed.reduce((sum, ms) => sum + ms, 0) / 1000;
-    log(`  ${config.changesPerResync}-change resync: p50 ${percentile(changed, 50).toFixed(0)} ms, p99 ${percentile(changed, 99).toFixed(0)} ms, CPU p50 ${percentile(changedCpu, 50).toFixed(0)} ms (${formatRate(changedEvents / changedSeconds)} events/s)`);
+    log(
+      `  ${config.changesPerResync}-change resync: p50 ${percentile(changed, 50).toFixed(0)} ms, p99 ${percentile(changed, 99).toFixed(0)} ms, CPU p50 ${percentile(changedCpu, 50).toFixed(0)} ms (${formatRate(changedEvents / changedSeconds)} events/s)`,
+    );
 
     return {
       bench: 'sync',
@@ -211,7 +226,6 @@ function changePlays(plays: PlayStatus[], round: number, count: number): void {
   }
 }
 
-
 function readConfig(): SyncBenchConfig {
   const quick = process.env['BENCH_QUICK'] === '1';
   return {
@@ -222,7 +236,6 @@ function readConfig(): SyncBenchConfig {
     changesPerResync: 100,
   };
 }
-
 
 // Runnable on its own: the JSON summary is the last stdout line.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -136,7 +136,12 @@ export function* generateWorkload(options: WorkloadOptions): Generator<WorkloadA
             position: int(3600),
             rss_feed_title: `Podcast number ${feed}`,
             rss_item_title: `Episode ${episode}: a title of a typical length`,
-            enclosure: { url: `https://cdn.example.com/${feed}/${episode}.mp3`, duration: 1800 + int(3600), size: 20_000_000 + int(60_000_000), cover: { src: `https://cdn.example.com/${feed}/cover.jpg` } },
+            enclosure: {
+              url: `https://cdn.example.com/${feed}/${episode}.mp3`,
+              duration: 1800 + int(3600),
+              size: 20_000_000 + int(60_000_000),
+              cover: { src: `https://cdn.example.com/${feed}/cover.jpg` },
+            },
             device: 'phone',
           },
         };
@@ -151,7 +156,12 @@ export function* generateWorkload(options: WorkloadOptions): Generator<WorkloadA
           ...base,
           type: 'save',
           object: episodeObject,
-          data: { ...(random() < 0.2 ? { playlist: 'later' } : {}), ...(random() < 0.2 ? { removed: true } : {}), item_title: `Episode ${episode}: a title of a typical length`, feed_title: `Podcast number ${feed}` },
+          data: {
+            ...(random() < 0.2 ? { playlist: 'later' } : {}),
+            ...(random() < 0.2 ? { removed: true } : {}),
+            item_title: `Episode ${episode}: a title of a typical length`,
+            feed_title: `Podcast number ${feed}`,
+          },
         };
       case 'share':
         return { ...base, type: 'share', object: episodeObject, data: { to: 'a friend', message: 'You have to hear this one' } };
@@ -162,7 +172,7 @@ export function* generateWorkload(options: WorkloadOptions): Generator<WorkloadA
     }
   };
 
-  for (let made = 0; made < options.events; ) {
+  for (let made = 0; made < options.events;) {
     const user = int(options.users);
     const size = Math.min(1 + int(options.maxBatch), options.events - made);
     const events: EventToAppend[] = [];
@@ -171,7 +181,12 @@ export function* generateWorkload(options: WorkloadOptions): Generator<WorkloadA
       const count = options.minFeedsPerUser + int(options.maxFeedsPerUser - options.minFeedsPerUser + 1);
       userFeeds[user] = [...new Set(Array.from({ length: count }, pickFeed))];
       clock += 1000;
-      events.push(toStoreEvent({ id: nextId(), timestamp: new Date(clock).toISOString(), user: String(user), type: 'privacy', object: null, data: { privacy: level() } }, metadata));
+      events.push(
+        toStoreEvent(
+          { id: nextId(), timestamp: new Date(clock).toISOString(), user: String(user), type: 'privacy', object: null, data: { privacy: level() } },
+          metadata,
+        ),
+      );
     }
     while (events.length < size) {
       clock += 1000 + int(60_000);

@@ -15,5 +15,11 @@ const iso = (date: Date | null | undefined) => (date ? new Date(date).toISOStrin
 export async function retentionStatus(agenda: Agenda): Promise<RetentionStatus | undefined> {
   const [job] = (await agenda.queryJobs({ name: RETENTION_JOB })).jobs;
   if (!job) return undefined;
-  return { last_run_at: iso(job.lastRunAt), last_finished_at: iso(job.lastFinishedAt), next_run_at: iso(job.nextRunAt), failed_at: iso(job.failedAt), fail_reason: job.failReason ?? null };
+  return {
+    last_run_at: iso(job.lastRunAt),
+    last_finished_at: iso(job.lastFinishedAt),
+    next_run_at: iso(job.nextRunAt),
+    failed_at: iso(job.failedAt),
+    fail_reason: job.failReason ?? null,
+  };
 }

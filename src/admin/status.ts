@@ -76,7 +76,12 @@ export async function projectionsReport(stores: StatusStores, names: readonly st
  * Counts what a projection still has to read. Head − checkpoint alone would overstate it: the
  * head may be an event of a stream no projection reads, and in EventStoreDB it is in bytes.
  */
-async function countLag(stores: StatusStores, checkpoint: Position, head: Position, bound: number): Promise<{ lag: number; exact: boolean; pendingSince: Date | undefined }> {
+async function countLag(
+  stores: StatusStores,
+  checkpoint: Position,
+  head: Position,
+  bound: number,
+): Promise<{ lag: number; exact: boolean; pendingSince: Date | undefined }> {
   if (comparePositions(checkpoint, head) >= 0) return { lag: 0, exact: true, pendingSince: undefined };
   const pending = await stores.eventStore.readAll({ after: checkpoint, maxCount: bound, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
   const pendingSince = pending[0]?.recordedAt;
@@ -112,7 +117,11 @@ export interface StatsJson {
 }
 
 /** Everything `stats` shows, as JSON (the CLI and `GET /admin/stats` print the same). */
-export async function collectStats(stores: StatusStores & { accounts: AccountStore }, names: readonly string[], options: { eventLimit?: number } = {}): Promise<StatsJson> {
+export async function collectStats(
+  stores: StatusStores & { accounts: AccountStore },
+  names: readonly string[],
+  options: { eventLimit?: number } = {},
+): Promise<StatsJson> {
   const report = await projectionsReport(stores, names);
   const events = await countEvents(stores.eventStore, options.eventLimit);
   const users = (await stores.accounts.listAccounts()).length;
@@ -172,7 +181,10 @@ export async function checkReadiness(
     await stores.accounts.findByUsername('readiness-probe');
     const report = await projectionsReport(stores, names, options.maxLag);
     const projections = Object.fromEntries(
-      report.projections.map((projection) => [projection.name, { lag: projection.lag, checkpoint: projection.checkpoint ? formatPosition(projection.checkpoint) : null }]),
+      report.projections.map((projection) => [
+        projection.name,
+        { lag: projection.lag, checkpoint: projection.checkpoint ? formatPosition(projection.checkpoint) : null },
+      ]),
     );
     const behind = report.projections.filter((projection) => projection.lag >= options.maxLag).map((projection) => projection.name);
     if (behind.length > 0) return { ready: false, reason: `projections behind by ${options.maxLag} events or more: ${behind.join(', ')}`, projections };
@@ -181,8 +193,11 @@ export async function checkReadiness(
     if (unowned.length > 0) return { ready: false, reason: `no projector is running for: ${unowned.join(', ')}`, projections };
     const stallMs = options.maxStallMs ?? DEFAULT_MAX_STALL_MS;
     const now = (options.now?.() ?? new Date()).getTime();
-    const stalled = report.projections.filter((projection) => projection.pendingSince !== undefined && now - projection.pendingSince.getTime() > stallMs).map((projection) => projection.name);
-    if (stalled.length > 0) return { ready: false, reason: `projections making no progress for ${stallMs / 1000} s or more: ${stalled.join(', ')}`, projections };
+    const stalled = report.projections
+      .filter((projection) => projection.pendingSince !== undefined && now - projection.pendingSince.getTime() > stallMs)
+      .map((projection) => projection.name);
+    if (stalled.length > 0)
+      return { ready: false, reason: `projections making no progress for ${stallMs / 1000} s or more: ${stalled.join(', ')}`, projections };
     return { ready: true, projections };
   };
   let timer: NodeJS.Timeout | undefined;

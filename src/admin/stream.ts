@@ -40,7 +40,11 @@ export interface StreamInspection {
 
 export async function inspectStream(eventStore: EventStore, account: Account, options: { limit?: number } = {}): Promise<StreamInspection> {
   const stream = streams.user(account.id);
-  const [state, meta, recorded] = await Promise.all([eventStore.streamState(stream), eventStore.getStreamMetadata(stream), readEvents(eventStore, stream, options.limit)]);
+  const [state, meta, recorded] = await Promise.all([
+    eventStore.streamState(stream),
+    eventStore.getStreamMetadata(stream),
+    readEvents(eventStore, stream, options.limit),
+  ]);
   return {
     user: userSummary(account),
     stream,
@@ -92,8 +96,16 @@ export function formatStream(inspection: StreamInspection): string {
   ];
   if (Object.keys(inspection.metadata).length > 0) header.push(field('metadata', JSON.stringify(inspection.metadata)));
   header.push(field('events shown', String(inspection.events.length)), '');
-  const recorded = (event: StreamEventRow) => (event.rewritten_from ? `${event.rewritten_from.recorded_at} (copy of r${event.rewritten_from.revision})` : event.recorded_at);
-  const rows = inspection.events.map((event) => [event.revision, event.type, event.device_time ?? '-', recorded(event), describeObject(event.object), clip(JSON.stringify(event.data), 60)]);
+  const recorded = (event: StreamEventRow) =>
+    event.rewritten_from ? `${event.rewritten_from.recorded_at} (copy of r${event.rewritten_from.revision})` : event.recorded_at;
+  const rows = inspection.events.map((event) => [
+    event.revision,
+    event.type,
+    event.device_time ?? '-',
+    recorded(event),
+    describeObject(event.object),
+    clip(JSON.stringify(event.data), 60),
+  ]);
   return [...header, formatTable(['revision', 'type', 'device time', 'recorded', 'object', 'data'], rows)].join('\n');
 }
 

@@ -46,21 +46,25 @@ export function withoutScope(state: UserState, scope: EventObject | null): UserS
   const subscriptions = feedOnly
     ? Object.fromEntries(Object.entries(state.subscriptions).filter(([feed]) => feed !== scope.rss_source_feed))
     : state.subscriptions;
-  const play_statuses = Object.fromEntries(
-    Object.entries(state.play_statuses).filter(([, p]) => !scopeCovers(scope, p.rss_source_feed, p.rss_source_id)),
-  );
+  const play_statuses = Object.fromEntries(Object.entries(state.play_statuses).filter(([, p]) => !scopeCovers(scope, p.rss_source_feed, p.rss_source_id)));
   const playlists = Object.fromEntries(
     Object.entries(state.playlists).map(([id, playlist]) => [
       id,
       {
         ...playlist,
-        items: Object.fromEntries(
-          Object.entries(playlist.items).filter(([, item]) => !scopeCovers(scope, item.rss_source_feed, item.rss_source_id)),
-        ),
+        items: Object.fromEntries(Object.entries(playlist.items).filter(([, item]) => !scopeCovers(scope, item.rss_source_feed, item.rss_source_id))),
       },
     ]),
   );
-  return { subscriptions, play_statuses, playlists, privacy, devices: state.devices, sync_groups: state.sync_groups, settings: settingsWithout(state.settings, scope) };
+  return {
+    subscriptions,
+    play_statuses,
+    playlists,
+    privacy,
+    devices: state.devices,
+    sync_groups: state.sync_groups,
+    settings: settingsWithout(state.settings, scope),
+  };
 }
 
 /**

@@ -20,8 +20,7 @@ export const LIMITS = {
 /** Control characters other than tab/newline are never legitimate in titles or ids. */
 const NO_CONTROL_CHARS = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$/;
 
-export const boundedString = (max: number) =>
-  z.string().max(max, `at most ${max} characters`).regex(NO_CONTROL_CHARS, 'control characters are not allowed');
+export const boundedString = (max: number) => z.string().max(max, `at most ${max} characters`).regex(NO_CONTROL_CHARS, 'control characters are not allowed');
 
 /** Feed and enclosure URLs: http(s) only, trimmed, bounded. */
 export const httpUrl = z
@@ -76,17 +75,33 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
  * general path, which gives the reasons.
  */
 function isNormalisedInRange(value: string): boolean {
-  if (value.length !== 24 || value[4] !== '-' || value[7] !== '-' || value[10] !== 'T' || value[13] !== ':' || value[16] !== ':' || value[19] !== '.' || value[23] !== 'Z') return false;
+  if (
+    value.length !== 24 ||
+    value[4] !== '-' ||
+    value[7] !== '-' ||
+    value[10] !== 'T' ||
+    value[13] !== ':' ||
+    value[16] !== ':' ||
+    value[19] !== '.' ||
+    value[23] !== 'Z'
+  )
+    return false;
   const year = digitsAt(value, 0, 4);
   const month = digitsAt(value, 5, 2);
   const day = digitsAt(value, 8, 2);
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const monthDays = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
   return (
-    year >= 1990 && year < 2100 && day >= 1 && day <= monthDays &&
-    digitsAt(value, 11, 2) >= 0 && digitsAt(value, 11, 2) < 24 &&
-    digitsAt(value, 14, 2) >= 0 && digitsAt(value, 14, 2) < 60 &&
-    digitsAt(value, 17, 2) >= 0 && digitsAt(value, 17, 2) < 60 &&
+    year >= 1990 &&
+    year < 2100 &&
+    day >= 1 &&
+    day <= monthDays &&
+    digitsAt(value, 11, 2) >= 0 &&
+    digitsAt(value, 11, 2) < 24 &&
+    digitsAt(value, 14, 2) >= 0 &&
+    digitsAt(value, 14, 2) < 60 &&
+    digitsAt(value, 17, 2) >= 0 &&
+    digitsAt(value, 17, 2) < 60 &&
     digitsAt(value, 20, 3) >= 0
   );
 }
@@ -161,7 +176,9 @@ export const boundedJson = z
     const problem = boundedJsonProblem(value);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   })
-  .meta({ description: `Any JSON value, nested at most ${JSON_LIMITS.depth} levels deep and at most ${JSON_LIMITS.bytes} bytes long` }) as unknown as z.ZodType<z.core.util.JSONType>;
+  .meta({
+    description: `Any JSON value, nested at most ${JSON_LIMITS.depth} levels deep and at most ${JSON_LIMITS.bytes} bytes long`,
+  }) as unknown as z.ZodType<z.core.util.JSONType>;
 
 export const uuid = z.uuid('must be a UUID');
 
@@ -185,9 +202,7 @@ export type Enclosure = z.infer<typeof enclosure>;
 
 // ---- data schemas, one per event type -------------------------------------------------
 
-export const subscribeData = z
-  .object({ rss_feed_title: boundedString(LIMITS.title).optional(), device: device.optional() })
-  .strict();
+export const subscribeData = z.object({ rss_feed_title: boundedString(LIMITS.title).optional(), device: device.optional() }).strict();
 export const unsubscribeData = z.object({ device: device.optional() }).strict();
 export const playData = z
   .object({
@@ -242,20 +257,14 @@ export const syncData = z
  * see it, and it moves no position (docs/design.md, "Plays without a position").
  */
 export const EPISODE_ACTIONS = ['download', 'delete', 'new', 'play'] as const;
-export const episodeActionData = z
-  .object({ action: z.enum(EPISODE_ACTIONS), device: device.optional(), enclosure: enclosure.optional() })
-  .strict();
+export const episodeActionData = z.object({ action: z.enum(EPISODE_ACTIONS), device: device.optional(), enclosure: enclosure.optional() }).strict();
 /** gpodder.net's device types; clients map unknown types to `other`. */
 export const DEVICE_TYPES = ['desktop', 'laptop', 'mobile', 'server', 'other'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 /** Creates a device, or changes the caption and/or type given. */
-export const deviceData = z
-  .object({ device_id: device, caption: boundedString(LIMITS.title).optional(), type: z.enum(DEVICE_TYPES).optional() })
-  .strict();
+export const deviceData = z.object({ device_id: device, caption: boundedString(LIMITS.title).optional(), type: z.enum(DEVICE_TYPES).optional() }).strict();
 /** gpodder's sync groups: devices to put in one group each, devices to take out of theirs. */
-export const syncGroupData = z
-  .object({ synchronize: z.array(z.array(device).min(2)).max(100), stop_synchronize: z.array(device).max(100) })
-  .strict();
+export const syncGroupData = z.object({ synchronize: z.array(z.array(device).min(2)).max(100), stop_synchronize: z.array(device).max(100) }).strict();
 export const SETTING_SCOPES = ['account', 'device', 'podcast', 'episode'] as const;
 export type SettingScope = (typeof SETTING_SCOPES)[number];
 /**
@@ -334,9 +343,7 @@ export type UserEventOf<T extends UserEventType> = Extract<UserEvent, { type: T 
 
 /** The action form of one event type (exported so sync requests can carry a subset as tasks). */
 export function actionSchema<T extends string, O extends z.ZodType, D extends z.ZodType>(type: T, spec: { object: O; data: D }) {
-  return z
-    .object({ id: uuid.optional(), type: z.literal(type), timestamp: isoTimestamp, object: spec.object, data: spec.data })
-    .strict();
+  return z.object({ id: uuid.optional(), type: z.literal(type), timestamp: isoTimestamp, object: spec.object, data: spec.data }).strict();
 }
 
 /** What a client sends in `POST /v1/events`: an event without `user` (taken from the token). */

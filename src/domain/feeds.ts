@@ -117,7 +117,8 @@ export function fullChange(facts: FeedFacts): Pick<FeedFetchedData, 'podcast' | 
 export function factsChange(before: FeedFacts, after: FeedFacts): Pick<FeedFetchedData, 'podcast' | 'episodes' | 'removed'> {
   const podcast: Partial<FeedPodcast> = {};
   for (const key of Object.keys(after.podcast) as (keyof FeedPodcast)[]) {
-    if (JSON.stringify(before.podcast[key] ?? null) !== JSON.stringify(after.podcast[key] ?? null)) (podcast as Record<string, unknown>)[key] = after.podcast[key];
+    if (JSON.stringify(before.podcast[key] ?? null) !== JSON.stringify(after.podcast[key] ?? null))
+      (podcast as Record<string, unknown>)[key] = after.podcast[key];
   }
   const known = new Map(before.episodes.map((episode) => [episode.guid, episode]));
   const episodes = after.episodes.filter((episode) => {

@@ -52,7 +52,9 @@ function knownDevices(state: UserState): Set<string> {
 
 function checkDeviceCount(known: number, added: number): void {
   if (added > 0 && known + added > USER_LIMITS.devices) {
-    throw new GpodderInputError(`At most ${USER_LIMITS.devices} devices per account`, [{ path: 'device', message: `at most ${USER_LIMITS.devices} devices per account` }]);
+    throw new GpodderInputError(`At most ${USER_LIMITS.devices} devices per account`, [
+      { path: 'device', message: `at most ${USER_LIMITS.devices} devices per account` },
+    ]);
   }
 }
 
@@ -65,7 +67,11 @@ export function decideNewDevices(state: UserState, devices: readonly string[], c
 }
 
 /** `POST /api/2/devices/{u}/{device}.json`: creates the device, or changes what is given; a request that changes nothing decides nothing. */
-export function decideUpdateDevice(state: UserState, command: { readonly device: string; readonly caption?: string | undefined; readonly type?: DeviceType | undefined }, ctx: GpodderContext): UserEvent[] {
+export function decideUpdateDevice(
+  state: UserState,
+  command: { readonly device: string; readonly caption?: string | undefined; readonly type?: DeviceType | undefined },
+  ctx: GpodderContext,
+): UserEvent[] {
   const { device, caption, type } = command;
   // Own keys only: a device named `toString` is not Object.prototype's.
   const current = Object.hasOwn(state.devices, device) ? state.devices[device] : undefined;
@@ -80,26 +86,46 @@ export function decideUpdateDevice(state: UserState, command: { readonly device:
  * A device's subscription changes (gpodder's upload, and Nextcloud's, which names no device:
  * `device` undefined, none is created or recorded), against what the account is subscribed to.
  */
-export function decideSubscriptionUpload(state: UserState, command: { readonly device: string | undefined; readonly changes: SanitizedChanges }, ctx: GpodderContext): UserEvent[] {
+export function decideSubscriptionUpload(
+  state: UserState,
+  command: { readonly device: string | undefined; readonly changes: SanitizedChanges },
+  ctx: GpodderContext,
+): UserEvent[] {
   const { device, changes } = command;
   if (changes.conflicts.length > 0) {
-    throw new GpodderInputError(`A URL is both added and removed: ${changes.conflicts.slice(0, 3).join(', ')}`, changes.conflicts.map((url) => ({ path: 'add', message: `${url} is also in remove` })));
+    throw new GpodderInputError(
+      `A URL is both added and removed: ${changes.conflicts.slice(0, 3).join(', ')}`,
+      changes.conflicts.map((url) => ({ path: 'add', message: `${url} is also in remove` })),
+    );
   }
   const devices = device === undefined ? [] : [device];
   return [...decideNewDevices(state, devices, ctx), ...decideSubscriptionChanges(subscribedFeeds(state), changes, device, ctx)];
 }
 
 /** The simple API's PUT: the device's list (sanitised) replaces the account's subscriptions. */
-export function decideSubscriptionList(state: UserState, command: { readonly device: string; readonly urls: readonly string[] }, ctx: GpodderContext): UserEvent[] {
+export function decideSubscriptionList(
+  state: UserState,
+  command: { readonly device: string; readonly urls: readonly string[] },
+  ctx: GpodderContext,
+): UserEvent[] {
   const subscribed = subscribedFeeds(state);
-  return [...decideNewDevices(state, [command.device], ctx), ...decideSubscriptionChanges(subscribed, diffSubscriptionList(subscribed, command.urls), command.device, ctx)];
+  return [
+    ...decideNewDevices(state, [command.device], ctx),
+    ...decideSubscriptionChanges(subscribed, diffSubscriptionList(subscribed, command.urls), command.device, ctx),
+  ];
 }
 
 /** Starts and stops synchronisation; every device named must exist (400 naming it otherwise); groups of fewer than two are dropped. */
-export function decideSyncGroups(state: UserState, command: { readonly synchronize: readonly (readonly string[])[]; readonly stop: readonly string[] }, ctx: GpodderContext): UserEvent[] {
+export function decideSyncGroups(
+  state: UserState,
+  command: { readonly synchronize: readonly (readonly string[])[]; readonly stop: readonly string[] },
+  ctx: GpodderContext,
+): UserEvent[] {
   const known = knownDevices(state);
   const issues: { path: string; message: string }[] = [];
-  command.synchronize.forEach((group, i) => group.forEach((device, j) => known.has(device) || issues.push({ path: `synchronize.${i}.${j}`, message: `unknown device ${device}` })));
+  command.synchronize.forEach((group, i) =>
+    group.forEach((device, j) => known.has(device) || issues.push({ path: `synchronize.${i}.${j}`, message: `unknown device ${device}` })),
+  );
   command.stop.forEach((device, i) => known.has(device) || issues.push({ path: `stop-synchronize.${i}`, message: `unknown device ${device}` }));
   if (issues.length > 0) throw new GpodderInputError(`Unknown device: ${issues.map((issue) => issue.path).join(', ')}`, issues);
   const groups = command.synchronize.map((group) => [...new Set(group)]).filter((group) => group.length >= 2);
@@ -132,9 +158,12 @@ export function decideSettings(
   }
   if (!found) bytes += JSON.stringify(set).length;
   if (bytes > USER_LIMITS.settingsBytes) {
-    throw new GpodderInputError(`An account's settings are limited to ${USER_LIMITS.settingsBytes} bytes of JSON`, [{ path: 'set', message: `the account's settings would exceed ${USER_LIMITS.settingsBytes} bytes` }]);
+    throw new GpodderInputError(`An account's settings are limited to ${USER_LIMITS.settingsBytes} bytes of JSON`, [
+      { path: 'set', message: `the account's settings would exceed ${USER_LIMITS.settingsBytes} bytes` },
+    ]);
   }
-  const object = target.podcast === undefined ? null : { rss_source_feed: target.podcast, ...(target.episode !== undefined ? { rss_source_id: target.episode } : {}) };
+  const object =
+    target.podcast === undefined ? null : { rss_source_feed: target.podcast, ...(target.episode !== undefined ? { rss_source_id: target.episode } : {}) };
   const data = { scope: target.scope, ...(target.device !== undefined ? { device: target.device } : {}), set, remove: [...remove] };
   return [newEvent(ctx, 'setting', ctx.now, object, data)];
 }

@@ -41,7 +41,14 @@ export interface SettingsTarget {
 /** Unambiguous key of a settings scope in the state (and in the read model). */
 export function settingsKey(target: SettingsTarget): string {
   const { scope } = target;
-  const qualifier = scope === 'device' ? [target.device ?? ''] : scope === 'podcast' ? [target.podcast ?? ''] : scope === 'episode' ? [target.podcast ?? '', target.episode ?? ''] : [];
+  const qualifier =
+    scope === 'device'
+      ? [target.device ?? '']
+      : scope === 'podcast'
+        ? [target.podcast ?? '']
+        : scope === 'episode'
+          ? [target.podcast ?? '', target.episode ?? '']
+          : [];
   return JSON.stringify([scope, ...qualifier]);
 }
 

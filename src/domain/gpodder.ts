@@ -75,7 +75,10 @@ export const gpodderTimestamp = z
       .string()
       .max(40)
       .transform((text) => {
-        const value = text.trim().replace(/^(\d{4}-\d{2}-\d{2}) /, '$1T').replace(/z$/, 'Z');
+        const value = text
+          .trim()
+          .replace(/^(\d{4}-\d{2}-\d{2}) /, '$1T')
+          .replace(/z$/, 'Z');
         return /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`;
       }),
   ])
@@ -113,7 +116,13 @@ export type GpodderActionName = (typeof GPODDER_ACTIONS)[number];
 
 /** Seconds: numbers, or numeric strings (lenient); negative means unknown (clients send -1). */
 const seconds = z
-  .union([z.number().finite(), z.string().regex(/^-?\d{1,12}(\.\d+)?$/, 'must be a number of seconds').transform(Number)])
+  .union([
+    z.number().finite(),
+    z
+      .string()
+      .regex(/^-?\d{1,12}(\.\d+)?$/, 'must be a number of seconds')
+      .transform(Number),
+  ])
   .refine((value) => value <= 1e9, 'must be at most 1e9 seconds')
   .nullish()
   .transform((value) => (value === null || value === undefined || value < 0 ? undefined : Math.round(value)));
@@ -127,23 +136,22 @@ const optionalText = (max: number) =>
  * One action as a client uploads it. URLs are checked later (a bad URL is reported in
  * `update_urls`, not rejected with the request); unknown fields are ignored.
  */
-export const gpodderActionInput = z
-  .object({
-    podcast: z.string().max(LIMITS.url * 2, `at most ${LIMITS.url * 2} characters`),
-    episode: z.string().max(LIMITS.url * 2, `at most ${LIMITS.url * 2} characters`),
-    guid: optionalText(LIMITS.guid),
-    device: z.preprocess((value) => (value === '' || value === null ? undefined : value), gpodderDeviceId.optional()),
-    // Lowercase is what gpodder.net specifies; some clients send upper case.
-    action: z
-      .string()
-      .max(32)
-      .transform((value) => value.toLowerCase())
-      .pipe(z.enum(GPODDER_ACTIONS)),
-    timestamp: gpodderTimestamp.nullish(),
-    started: seconds,
-    position: seconds,
-    total: seconds,
-  });
+export const gpodderActionInput = z.object({
+  podcast: z.string().max(LIMITS.url * 2, `at most ${LIMITS.url * 2} characters`),
+  episode: z.string().max(LIMITS.url * 2, `at most ${LIMITS.url * 2} characters`),
+  guid: optionalText(LIMITS.guid),
+  device: z.preprocess((value) => (value === '' || value === null ? undefined : value), gpodderDeviceId.optional()),
+  // Lowercase is what gpodder.net specifies; some clients send upper case.
+  action: z
+    .string()
+    .max(32)
+    .transform((value) => value.toLowerCase())
+    .pipe(z.enum(GPODDER_ACTIONS)),
+  timestamp: gpodderTimestamp.nullish(),
+  started: seconds,
+  position: seconds,
+  total: seconds,
+});
 export type GpodderActionInput = z.infer<typeof gpodderActionInput>;
 
 export const MAX_ACTIONS_PER_UPLOAD = 25_000;
@@ -218,7 +226,18 @@ export function prepareUpload(user: string, inputs: readonly GpodderActionInput[
  * the user and every field of the action, so the same action uploaded again is recognised.
  */
 export function actionId(user: string, record: GpodderActionRecord): string {
-  const fields = [user, record.podcast, record.episode, record.guid ?? null, record.device ?? null, record.action, record.timestamp, record.started ?? null, record.position ?? null, record.total ?? null];
+  const fields = [
+    user,
+    record.podcast,
+    record.episode,
+    record.guid ?? null,
+    record.device ?? null,
+    record.action,
+    record.timestamp,
+    record.started ?? null,
+    record.position ?? null,
+    record.total ?? null,
+  ];
   const hex = createHash('sha256').update(JSON.stringify(fields)).digest('hex');
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

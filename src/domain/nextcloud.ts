@@ -14,7 +14,6 @@
 import { SINCE_MARGIN_S } from './cursors.js';
 import type { GpodderAction } from './gpodder.js';
 
-
 /** The recording time from which a `since` reads (undefined: from the start). */
 export function recordedFrom(since: number | undefined, nowS: number): number | undefined {
   if (since === undefined || since <= 0) return undefined;

@@ -16,12 +16,13 @@ export const daysBefore = (now: Date, days: number): Date => new Date(now.getTim
 export function checkpointState(state: UserState, now: Date, forgetAfterDays: number): UserState {
   const cutoff = daysBefore(now, forgetAfterDays).toISOString();
   const longGone = (at: string | null) => at !== null && at < cutoff;
-  const subscriptions = Object.fromEntries(
-    Object.entries(state.subscriptions).filter(([, sub]) => isSubscribed(sub) || !longGone(sub.unsubscribed_at)),
-  );
+  const subscriptions = Object.fromEntries(Object.entries(state.subscriptions).filter(([, sub]) => isSubscribed(sub) || !longGone(sub.unsubscribed_at)));
   const playlists = Object.fromEntries(
     Object.entries(state.playlists)
-      .map(([id, playlist]) => [id, { ...playlist, items: Object.fromEntries(Object.entries(playlist.items).filter(([, item]) => !longGone(item.deleted_at))) }] as const)
+      .map(
+        ([id, playlist]) =>
+          [id, { ...playlist, items: Object.fromEntries(Object.entries(playlist.items).filter(([, item]) => !longGone(item.deleted_at))) }] as const,
+      )
       .filter(([, playlist]) => !(longGone(playlist.deleted_at) && Object.keys(playlist.items).length === 0)),
   );
   return { ...state, subscriptions, playlists };

@@ -125,17 +125,17 @@ export const syncPlaylist = z
   .strict();
 
 /** Queued tasks: the `privacy` and `remove` actions of `POST /v1/events`, same shape. */
-export const syncTask = z.discriminatedUnion('type', [
-  actionSchema('privacy', USER_EVENT_TYPES.privacy),
-  actionSchema('remove', USER_EVENT_TYPES.remove),
-]);
+export const syncTask = z.discriminatedUnion('type', [actionSchema('privacy', USER_EVENT_TYPES.privacy), actionSchema('remove', USER_EVENT_TYPES.remove)]);
 
 export const syncRequest = z
   .object({
     device: syncData.shape.device,
     request_id: syncData.shape.request_id,
     /** Opaque token from the previous answer; absent on a first sync. */
-    since: z.string().regex(/^\d{1,16}$/, 'must be the `since` token of an earlier sync answer').nullish(),
+    since: z
+      .string()
+      .regex(/^\d{1,16}$/, 'must be the `since` token of an earlier sync answer')
+      .nullish(),
     subscriptions: uniqueArray(syncSubscription, {
       max: SYNC_LIMITS.subscriptions,
       noun: 'subscriptions',
@@ -223,17 +223,11 @@ function latest(a: string, b: string | null | undefined): string {
  * with the one rule, {@link isSubscribed} (a tie of the two dates is unsubscribed); a client
  * date equal to the server's date emits nothing.
  */
-export function decideSubscription(
-  server: SubscriptionState | undefined,
-  client: SyncSubscription,
-  device: string,
-  ctx: ActionContext,
-): UserEvent[] {
+export function decideSubscription(server: SubscriptionState | undefined, client: SyncSubscription, device: string, ctx: ActionContext): UserEvent[] {
   const { subscribed_at: cSub, unsubscribed_at: cUnsub } = client;
   const clientSubscribed = isSubscribed(client);
   const object = { rss_source_feed: client.rss_source_feed };
-  const subscribe = () =>
-    newEvent(ctx, 'subscribe', cSub, object, { ...compact({ rss_feed_title: client.rss_feed_title }), device });
+  const subscribe = () => newEvent(ctx, 'subscribe', cSub, object, { ...compact({ rss_feed_title: client.rss_feed_title }), device });
   const unsubscribe = (at: string) => newEvent(ctx, 'unsubscribe', at, object, { device });
 
   // Rule 1: unknown feed. An unsubscribed client's unsubscribe date is not null (a null one is subscribed).
@@ -341,11 +335,7 @@ export function syncCounts(events: readonly UserEvent[]): SyncCounts {
 }
 
 /** The `sync` event that closes the append of one sync request (docs/design.md, "Events and streams", 5). */
-export function syncClosingEvent(
-  request: Pick<SyncRequest, 'device' | 'request_id'>,
-  counts: SyncCounts,
-  ctx: SyncContext,
-): UserEventOf<'sync'> {
+export function syncClosingEvent(request: Pick<SyncRequest, 'device' | 'request_id'>, counts: SyncCounts, ctx: SyncContext): UserEventOf<'sync'> {
   return newEvent(ctx, 'sync', ctx.now, null, {
     device: request.device,
     request_id: request.request_id,

@@ -45,7 +45,14 @@ export interface Validators {
 }
 
 export type FetchOutcome =
-  | { readonly kind: 'fetched'; readonly url: string; readonly body: Buffer; readonly etag?: string; readonly lastModified?: string; readonly redirects: number }
+  | {
+      readonly kind: 'fetched';
+      readonly url: string;
+      readonly body: Buffer;
+      readonly etag?: string;
+      readonly lastModified?: string;
+      readonly redirects: number;
+    }
   | { readonly kind: 'not_modified'; readonly url: string; readonly etag?: string; readonly lastModified?: string; readonly redirects: number };
 
 export type FetchFailureCode = 'bad_url' | 'refused_address' | 'timeout' | 'too_large' | 'too_many_redirects' | 'http_status' | 'network';
@@ -70,7 +77,8 @@ export async function fetchFeed(url: string, validators: Validators, options: Fe
   for (let redirects = 0; ; redirects++) {
     const answer = await requestOnce(current, validators, options, deadline);
     if (answer.kind === 'redirect') {
-      if (redirects >= options.maxRedirects) throw new FeedFetchError('too_many_redirects', `more than ${options.maxRedirects} redirects (last to ${answer.location})`);
+      if (redirects >= options.maxRedirects)
+        throw new FeedFetchError('too_many_redirects', `more than ${options.maxRedirects} redirects (last to ${answer.location})`);
       current = answer.location;
       continue;
     }

@@ -80,7 +80,8 @@ export function parseFeed(xml: string): FeedFacts {
 function prefixes(root: Node): { itunes: string; podcast: string; atom: string } {
   const bound = (uri: string, fallback: string) => {
     for (const [key, value] of Object.entries(root)) {
-      if (key.startsWith('@_xmlns:') && typeof value === 'string' && value.replace(/\/$/, '') === uri.replace(/\/$/, '')) return `${key.slice('@_xmlns:'.length)}:`;
+      if (key.startsWith('@_xmlns:') && typeof value === 'string' && value.replace(/\/$/, '') === uri.replace(/\/$/, ''))
+        return `${key.slice('@_xmlns:'.length)}:`;
     }
     return fallback;
   };
@@ -181,7 +182,8 @@ function episodes(candidates: (FeedEpisode | undefined)[]): FeedEpisode[] {
 }
 
 const asNode = (value: unknown): Node | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Node) : undefined);
-const list = (value: unknown): Node[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]).map((entry) => asNode(entry) ?? { '#text': entry });
+const list = (value: unknown): Node[] =>
+  (Array.isArray(value) ? value : value === undefined ? [] : [value]).map((entry) => asNode(entry) ?? { '#text': entry });
 const first = (value: unknown): Node | undefined => list(value)[0];
 const optional = <K extends string>(key: K, value: string | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, string>));
 

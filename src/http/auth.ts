@@ -31,7 +31,8 @@ export function requireUser(accounts: AccountService): RequestHandler {
   return async (req, _res, next) => {
     const header = req.get('authorization');
     const match = header ? BEARER.exec(header) : null;
-    if (!match) throw unauthorized(header ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
+    if (!match)
+      throw unauthorized(header ? 'Malformed Authorization header: expected "Bearer <token>"' : 'Missing bearer token', { 'WWW-Authenticate': 'Bearer' });
     const principal = await accounts.authenticateToken(match[1]!);
     if (!principal) throw unauthorized('Invalid or revoked token', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
     req.principal = principal;
@@ -70,7 +71,10 @@ export const authRoutes = {
     auth: 'none',
     body: tokenRequestSchema,
     responses: {
-      200: { description: 'A new token (256 random bits; only its hash is stored)', schema: z.object({ token: z.string(), id: z.uuid(), user: accountAnswer }) },
+      200: {
+        description: 'A new token (256 random bits; only its hash is stored)',
+        schema: z.object({ token: z.string(), id: z.uuid(), user: accountAnswer }),
+      },
       401: { description: 'Wrong username or password (the same answer for both)' },
     },
   }),
@@ -165,7 +169,15 @@ export function authRouter({ accounts, registration, authenticated = requireUser
 
   mount(router, authRoutes.listTokens, authenticated, async (req, res) => {
     const tokens = (await accounts.listTokens(principalOf(req).userId)).filter((token) => token.kind === 'token');
-    res.json({ tokens: tokens.map(({ id, label, createdAt, lastUsedAt, expiresAt }) => ({ id, label, created_at: createdAt, last_used_at: lastUsedAt, expires_at: expiresAt })) });
+    res.json({
+      tokens: tokens.map(({ id, label, createdAt, lastUsedAt, expiresAt }) => ({
+        id,
+        label,
+        created_at: createdAt,
+        last_used_at: lastUsedAt,
+        expires_at: expiresAt,
+      })),
+    });
   });
   mount(router, authRoutes.revokeToken, authenticated, async (req, res) => {
     const { id } = parseInput(authRoutes.revokeToken.params, req.params);

@@ -89,9 +89,7 @@ function fromBodyParser(error: BodyParserError): HttpError | undefined {
     case 'request.aborted':
       return new HttpError(400, 'request_aborted', 'The request was aborted');
     default:
-      return error.status !== undefined && error.status >= 400 && error.status < 500
-        ? new HttpError(error.status, 'bad_request', 'Bad request')
-        : undefined;
+      return error.status !== undefined && error.status >= 400 && error.status < 500 ? new HttpError(error.status, 'bad_request', 'Bad request') : undefined;
   }
 }
 
@@ -100,7 +98,9 @@ export function toHttpError(error: unknown): HttpError | undefined {
   if (error instanceof ZodError) return validationError(error);
   // A request authenticated just before its account's deletion started, landing after it.
   if (error instanceof EventIdConflictError) {
-    return new HttpError(409, 'event_id_conflict', error.message, { issues: error.ids.map((id) => ({ path: 'events.id', message: `${id} is already the id of another event` })) });
+    return new HttpError(409, 'event_id_conflict', error.message, {
+      issues: error.ids.map((id) => ({ path: 'events.id', message: `${id} is already the id of another event` })),
+    });
   }
   if (error instanceof ReadModelsBehindError) return new HttpError(503, 'read_models_behind', error.message, null, { 'Retry-After': '1' });
   if (error instanceof StreamDeletedError) return new HttpError(410, 'account_deleted', 'This account has been deleted');

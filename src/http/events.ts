@@ -25,7 +25,10 @@ export const eventsRoutes = {
     auth: 'bearer',
     body: eventsBody,
     responses: {
-      201: { description: 'Appended (or a retry: nothing new); `ids` in the order of the request', schema: z.object({ ids: z.array(z.uuid()), position: z.string().meta({ description: 'Store position of the last event ("commit/prepare")' }) }) },
+      201: {
+        description: 'Appended (or a retry: nothing new); `ids` in the order of the request',
+        schema: z.object({ ids: z.array(z.uuid()), position: z.string().meta({ description: 'Store position of the last event ("commit/prepare")' }) }),
+      },
       409: { description: 'A client id already names another event (or known and new ids are mixed); nothing written' },
     },
   }),

@@ -11,7 +11,7 @@ import { defineRoute, mount } from './routes.js';
 const readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
   reason: z.string().optional(),
-  projections: z.unknown().optional().meta({ description: 'Each projection\'s position and lag' }),
+  projections: z.unknown().optional().meta({ description: "Each projection's position and lag" }),
 });
 
 export const healthRoutes = {

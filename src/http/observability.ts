@@ -24,7 +24,13 @@ export function requestContext(logger: Logger): RequestHandler {
       // winston formats (JSON.stringify) a line before its transport drops it by level: check first.
       if (!logger.isLevelEnabled('http')) return;
       // originalUrl: by now a mounted router (/admin) has left req.path relative to its mount.
-      logger.http('request', { requestId: req.id, method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 });
+      logger.http('request', {
+        requestId: req.id,
+        method: req.method,
+        path: req.originalUrl.split('?')[0],
+        status: res.statusCode,
+        ms: Math.round(seconds * 1e4) / 10,
+      });
     });
     logContext.run({ requestId: req.id }, next);
   };

@@ -52,7 +52,9 @@ export const NATIVE_ROUTES: ReadonlyMap<string, RouteSpec> = new Map(
     public: publicRoutes,
     me: meRoutes,
     podcasts: podcastsRoutes,
-  }).flatMap(([group, routes]) => Object.entries(routes).map(([name, route]): [string, RouteSpec] => [`${group}${name[0]!.toUpperCase()}${name.slice(1)}`, route])),
+  }).flatMap(([group, routes]) =>
+    Object.entries(routes).map(([name, route]): [string, RouteSpec] => [`${group}${name[0]!.toUpperCase()}${name.slice(1)}`, route]),
+  ),
 );
 
 /** `/v1/auth/tokens/:id` → `/v1/auth/tokens/{id}`. */
@@ -86,7 +88,13 @@ function parameters(schema: z.ZodObject | undefined, location: 'query' | 'path')
   const required = new Set((json['required'] ?? []) as string[]);
   return Object.entries(properties).map(([name, property]) => {
     const { description, ...rest } = property;
-    return { name, in: location, required: location === 'path' || required.has(name), ...(typeof description === 'string' ? { description } : {}), schema: rest };
+    return {
+      name,
+      in: location,
+      required: location === 'path' || required.has(name),
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: rest,
+    };
   });
 }
 
@@ -107,9 +115,7 @@ function operation(operationId: string, route: RouteSpec) {
     tags: [route.tag],
     security: route.auth === 'bearer' ? [{ bearer: [] }] : [],
     ...(route.query || route.params ? { parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')] } : {}),
-    ...(route.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(route.body, REQUEST_SCHEMA_OPTIONS) } } } }
-      : {}),
+    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(route.body, REQUEST_SCHEMA_OPTIONS) } } } } : {}),
     responses,
   };
 }

@@ -41,7 +41,8 @@ export const publicRoutes = {
     path: '/v1/public/events',
     tag: 'public',
     summary: 'Public activity',
-    description: 'Events of public users (with the username) and anonymous users (without), newest first; private events never appear. Page with `before` = the previous `next_before`.',
+    description:
+      'Events of public users (with the username) and anonymous users (without), newest first; private events never appear. Page with `before` = the previous `next_before`.',
     auth: 'none',
     query: publicEventsQuery,
     responses: { 200: { description: 'A page of events', schema: z.object({ events: z.array(publicEventRecord), next_before: z.string().nullable() }) } },

@@ -82,7 +82,13 @@ export class RateLimiter {
 
 /** The 429 answer, in the standard error shape, with `Retry-After`. */
 export function tooManyRequests(retryAfterSeconds: number): HttpError {
-  return new HttpError(429, 'rate_limited', `Too many requests; retry in ${retryAfterSeconds} s`, { retry_after: retryAfterSeconds }, { 'Retry-After': String(retryAfterSeconds) });
+  return new HttpError(
+    429,
+    'rate_limited',
+    `Too many requests; retry in ${retryAfterSeconds} s`,
+    { retry_after: retryAfterSeconds },
+    { 'Retry-After': String(retryAfterSeconds) },
+  );
 }
 
 /** Throws a 429 unless `key` may make a request costing `cost`. */

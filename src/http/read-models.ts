@@ -15,7 +15,12 @@ import { parseInput } from './validate.js';
 import { playlistRecord, playStatusRecord, subscriptionRecord } from './responses.js';
 import { defineRoute, mount } from './routes.js';
 
-const sinceQuery = z.object({ since: z.string().regex(/^\d{1,16}$/, 'must be a token returned as `since` by an earlier call').optional() });
+const sinceQuery = z.object({
+  since: z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a token returned as `since` by an earlier call')
+    .optional(),
+});
 const playlistsQuery = z.object({ include_deleted: z.enum(['true', 'false', '1', '0']).optional() });
 
 export const readModelRoutes = {
@@ -25,7 +30,9 @@ export const readModelRoutes = {
     tag: 'read models',
     summary: "The user's subscriptions",
     auth: 'bearer',
-    responses: { 200: { description: 'Every subscription record, unsubscribed ones included', schema: z.object({ subscriptions: z.array(subscriptionRecord) }) } },
+    responses: {
+      200: { description: 'Every subscription record, unsubscribed ones included', schema: z.object({ subscriptions: z.array(subscriptionRecord) }) },
+    },
   }),
   playStatuses: defineRoute({
     method: 'get',
@@ -35,7 +42,10 @@ export const readModelRoutes = {
     auth: 'bearer',
     query: sinceQuery,
     responses: {
-      200: { description: 'Play statuses changed after `since` (all without it) and a new cursor', schema: z.object({ play_statuses: z.array(playStatusRecord), since: z.string() }) },
+      200: {
+        description: 'Play statuses changed after `since` (all without it) and a new cursor',
+        schema: z.object({ play_statuses: z.array(playStatusRecord), since: z.string() }),
+      },
     },
   }),
   playlists: defineRoute({
@@ -45,7 +55,9 @@ export const readModelRoutes = {
     summary: "The user's playlists",
     auth: 'bearer',
     query: playlistsQuery,
-    responses: { 200: { description: 'Playlists and their items (tombstones with include_deleted)', schema: z.object({ playlists: z.array(playlistRecord) }) } },
+    responses: {
+      200: { description: 'Playlists and their items (tombstones with include_deleted)', schema: z.object({ playlists: z.array(playlistRecord) }) },
+    },
   }),
 };
 

@@ -65,7 +65,10 @@ export const publicEventRecord = z.object({
   object: z.record(z.string(), z.unknown()).nullable(),
   data: z.record(z.string(), z.unknown()),
   user: z.string().optional().meta({ description: 'Username; absent for anonymous users' }),
-  cover: z.object({ src: z.string().optional(), srcset: z.string().optional() }).optional().meta({ description: "The podcast's cover, from its feed, when known" }),
+  cover: z
+    .object({ src: z.string().optional(), srcset: z.string().optional() })
+    .optional()
+    .meta({ description: "The podcast's cover, from its feed, when known" }),
 });
 
 export const popularityRecord = z

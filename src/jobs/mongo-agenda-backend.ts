@@ -65,7 +65,11 @@ export class RunStatePreservingMongoBackend implements AgendaBackend {
     return this.inner.disconnect();
   }
 
-  private async saveJob<DATA>(repository: MongoJobRepository, job: JobParameters<DATA>, options: JobRepositoryOptions | undefined): Promise<JobParameters<DATA>> {
+  private async saveJob<DATA>(
+    repository: MongoJobRepository,
+    job: JobParameters<DATA>,
+    options: JobRepositoryOptions | undefined,
+  ): Promise<JobParameters<DATA>> {
     // Only the upsert by name is changed; inserts, updates by id and `unique` upserts are the library's.
     if (job._id !== undefined || job.type !== 'single' || job.unique !== undefined) return repository.saveJob(job, options);
     const { _id: _noId, unique: _noUnique, uniqueOpts: _uniqueOpts, ...props } = job;

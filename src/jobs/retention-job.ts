@@ -116,7 +116,12 @@ export async function startScheduler(deps: SchedulerDependencies): Promise<Sched
     await storage.close();
     throw error;
   }
-  logger.info('scheduler started', { backend: storage.backend.name, job: RETENTION_JOB, every: options.interval ?? RETENTION.interval, others: others.map(({ job }) => job.name) });
+  logger.info('scheduler started', {
+    backend: storage.backend.name,
+    job: RETENTION_JOB,
+    every: options.interval ?? RETENTION.interval,
+    others: others.map(({ job }) => job.name),
+  });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -130,7 +135,8 @@ export async function startScheduler(deps: SchedulerDependencies): Promise<Sched
         const idle = await runs.idle(options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs);
         if (!idle) logger.warn('retention pass still running at shutdown; its lock expires and another worker runs the job');
         for (const { job, runs: otherRuns } of others) {
-          if (!(await otherRuns.idle(options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs))) logger.warn(`${job.name} job still running at shutdown; its lock expires and another worker runs it`);
+          if (!(await otherRuns.idle(options.stopTimeoutMs ?? DEFAULTS.stopTimeoutMs)))
+            logger.warn(`${job.name} job still running at shutdown; its lock expires and another worker runs it`);
         }
         await storage.close();
       })();

@@ -9,7 +9,8 @@ import { fromJson } from '../domain/json.js';
 /** Projections read the users' streams, the podcasts' `roll_stats` streams and the feeds' streams. */
 export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix, FEED_STREAM_PREFIX];
 
-const isFeedEvent = (recorded: RecordedEvent) => recorded.stream.startsWith(FEED_STREAM_PREFIX) && (FEED_EVENT_TYPES as readonly string[]).includes(recorded.type);
+const isFeedEvent = (recorded: RecordedEvent) =>
+  recorded.stream.startsWith(FEED_STREAM_PREFIX) && (FEED_EVENT_TYPES as readonly string[]).includes(recorded.type);
 
 /**
  * Returns undefined for events no projection reads (`snapshot`, unknown types, and the copies

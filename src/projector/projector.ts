@@ -20,7 +20,14 @@
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
-import { InvalidDocumentError, LeaseNotHeldError, type CommitOptions, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
+import {
+  InvalidDocumentError,
+  LeaseNotHeldError,
+  type CommitOptions,
+  type DocChange,
+  type ProjectionCommit,
+  type ReadModelStore,
+} from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
@@ -178,7 +185,12 @@ export class Projector {
 
   /** The lowest checkpoint: where reading `$all` must resume. */
   lowestCheckpoint(): Position {
-    return this.runners.reduce<Position | undefined>((low, runner) => (low === undefined || comparePositions(runner.checkpoint, low) < 0 ? runner.checkpoint : low), undefined) ?? START;
+    return (
+      this.runners.reduce<Position | undefined>(
+        (low, runner) => (low === undefined || comparePositions(runner.checkpoint, low) < 0 ? runner.checkpoint : low),
+        undefined,
+      ) ?? START
+    );
   }
 
   checkpoints(): Record<string, Position> {
@@ -338,7 +350,12 @@ export class Projector {
           isolate = refused || failures >= 1;
           const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
           failures += 1;
-          this.options.logger.warn('projection batch failed; resuming from the checkpoints', { attempt: failures, delayMs: delay, isolated: isolate, error: error instanceof Error ? error.message : String(error) });
+          this.options.logger.warn('projection batch failed; resuming from the checkpoints', {
+            attempt: failures,
+            delayMs: delay,
+            isolated: isolate,
+            error: error instanceof Error ? error.message : String(error),
+          });
           await sleep(delay);
           await this.prepare();
         } finally {
@@ -356,7 +373,10 @@ export class Projector {
    * meanwhile), then takes what comes within batchDelayMs, up to batchSize. Empty: the
    * subscription ended.
    */
-  private async nextBatch(iterator: AsyncIterator<RecordedEvent>, pending: Promise<IteratorResult<RecordedEvent>>): Promise<{ events: RecordedEvent[]; pending: Promise<IteratorResult<RecordedEvent>> }> {
+  private async nextBatch(
+    iterator: AsyncIterator<RecordedEvent>,
+    pending: Promise<IteratorResult<RecordedEvent>>,
+  ): Promise<{ events: RecordedEvent[]; pending: Promise<IteratorResult<RecordedEvent>> }> {
     const landed = Symbol('landed');
     let first: IteratorResult<RecordedEvent>;
     for (;;) {
@@ -365,7 +385,13 @@ export class Projector {
         first = await pending;
         break;
       }
-      const next = await Promise.race([pending, flight.done.then(() => landed, () => landed)]);
+      const next = await Promise.race([
+        pending,
+        flight.done.then(
+          () => landed,
+          () => landed,
+        ),
+      ]);
       if (typeof next !== 'symbol') {
         first = next;
         break;
@@ -440,7 +466,12 @@ export class Projector {
           isolate = refused || failures >= 1;
           const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
           failures += 1;
-          this.options.logger.warn('projection batch failed; resuming from the checkpoints', { attempt: failures, delayMs: delay, isolated: isolate, error: error instanceof Error ? error.message : String(error) });
+          this.options.logger.warn('projection batch failed; resuming from the checkpoints', {
+            attempt: failures,
+            delayMs: delay,
+            isolated: isolate,
+            error: error instanceof Error ? error.message : String(error),
+          });
           await sleep(delay);
           await this.prepare();
           after = this.lowestCheckpoint();
@@ -498,7 +529,12 @@ export class Projector {
         isolate = refused || attempt >= 1;
         if (refused && attempt === 0) continue;
         const delay = this.retryDelay(attempt);
-        this.options.logger.warn('projection batch failed; retrying', { attempt: attempt + 1, delayMs: delay, isolated: isolate, error: error instanceof Error ? error.message : String(error) });
+        this.options.logger.warn('projection batch failed; retrying', {
+          attempt: attempt + 1,
+          delayMs: delay,
+          isolated: isolate,
+          error: error instanceof Error ? error.message : String(error),
+        });
         await sleep(delay);
       }
     }
@@ -619,7 +655,8 @@ export class Projector {
    * batch without leases (tests) commits unfenced.
    */
   private async commit(commits: readonly ProjectionCommit[]): Promise<void> {
-    const commitAll = this.options.commitAll ?? ((batch: readonly ProjectionCommit[], options?: CommitOptions) => this.options.readModel.commitAll(batch, options));
+    const commitAll =
+      this.options.commitAll ?? ((batch: readonly ProjectionCommit[], options?: CommitOptions) => this.options.readModel.commitAll(batch, options));
     if (this.leaseHeldUntil === 0) return commitAll(commits);
     try {
       await commitAll(commits, { leaseOwner: this.owner });
@@ -661,7 +698,13 @@ export class Projector {
   private park(runner: Runner, recorded: RecordedEvent, error: unknown): DocChange {
     const message = error instanceof Error ? error.message : String(error);
     this.parkedCount++;
-    this.options.logger.error('poison event parked', { projection: runner.projection.name, stream: recorded.stream, revision: String(recorded.revision), type: recorded.type, error: message });
+    this.options.logger.error('poison event parked', {
+      projection: runner.projection.name,
+      stream: recorded.stream,
+      revision: String(recorded.revision),
+      type: recorded.type,
+      error: message,
+    });
     return {
       op: 'put',
       collection: PARKED_EVENTS,

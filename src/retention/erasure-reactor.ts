@@ -181,7 +181,11 @@ export class ErasureReactor {
 
   private async readToHead(): Promise<void> {
     for (;;) {
-      const page = await this.options.eventStore.readAll({ after: this.checkpoint, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+      const page = await this.options.eventStore.readAll({
+        after: this.checkpoint,
+        maxCount: this.batchSize,
+        filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES },
+      });
       if (page.length === 0) return;
       await this.react(page);
       await this.commit();
@@ -194,7 +198,7 @@ export class ErasureReactor {
    * {@link catchUp} take it first to hold it between calls.
    */
   async acquireLease(wait = false): Promise<boolean> {
-    for (let logged = false; ; ) {
+    for (let logged = false; ;) {
       const attempted = Date.now();
       if ((await this.options.readModel.tryAcquireLeases([ERASURE_REACTOR], this.owner, this.leaseTtlMs))[0]) {
         this.leaseHeldUntil = attempted + this.leaseTtlMs;
@@ -261,7 +265,9 @@ export class ErasureReactor {
       while (!this.stopping) {
         // While a checkpoint is owed, wait for the next event only until it is due: after a quiet
         // moment, or a while after the last one while events keep coming.
-        const due = this.uncommitted ? Math.max(0, Math.min(this.lastEventAt + IDLE_CHECKPOINT_MS, this.lastCommitAt + this.checkpointEveryMs) - Date.now()) : undefined;
+        const due = this.uncommitted
+          ? Math.max(0, Math.min(this.lastEventAt + IDLE_CHECKPOINT_MS, this.lastCommitAt + this.checkpointEveryMs) - Date.now())
+          : undefined;
         const first = due === undefined ? await pending : await Promise.race([pending, sleep(due).then(() => timeout)]);
         if (typeof first === 'symbol') {
           this.ensureLease();

@@ -104,7 +104,11 @@ async function forEachConcurrently<T>(items: readonly T[], limit: number, work: 
 
 /** The state a checkpoint carries: the fold of the retained stream, less long-gone tombstones. */
 function checkpointStateOf(events: readonly RecordedEvent[], now: Date): UserState {
-  return checkpointState(fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined)), now, RETENTION.forgetTombstonesAfterDays);
+  return checkpointState(
+    fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined)),
+    now,
+    RETENTION.forgetTombstonesAfterDays,
+  );
 }
 
 export class RetentionService implements RetentionPass {
@@ -170,7 +174,14 @@ export class RetentionService implements RetentionPass {
     // Once for the pass: the erasures and truncations left old page images in the WAL.
     this.store.checkpointWal();
     if (failed > 0) this.deps.logger.warn('retention pass skipped users after errors', { users: failed });
-    return { asOf: now.toISOString(), usersConsidered: users.length, usersSnapshotted: snapshotted, eventsRemoved: removed, feedsRolled: feeds.size, seconds: (Date.now() - started) / 1000 };
+    return {
+      asOf: now.toISOString(),
+      usersConsidered: users.length,
+      usersSnapshotted: snapshotted,
+      eventsRemoved: removed,
+      feedsRolled: feeds.size,
+      seconds: (Date.now() - started) / 1000,
+    };
   }
 
   /**
@@ -191,7 +202,10 @@ export class RetentionService implements RetentionPass {
         this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(truncateBefore) });
         await truncateStream(this.deps.eventStore, stream, BigInt(truncateBefore));
       } catch (error) {
-        this.deps.logger.error('retention: could not check an erasure rewrite, the next pass tries again', { stream, error: error instanceof Error ? error.message : String(error) });
+        this.deps.logger.error('retention: could not check an erasure rewrite, the next pass tries again', {
+          stream,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
     });
   }
@@ -339,7 +353,11 @@ export class RetentionService implements RetentionPass {
       const last = events.at(-1)!.revision;
       const plan = this.store.planErasure(stream, events, ids, ({ truncateBefore, kept }) => {
         const retainedFrom = oldestRetainedAt(kept) ?? now;
-        const closing = this.checkpointEvents(user, state, now, { truncate_before: truncateBefore === null ? null : Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'erasure' });
+        const closing = this.checkpointEvents(user, state, now, {
+          truncate_before: truncateBefore === null ? null : Number(truncateBefore),
+          retained_from: retainedFrom.toISOString(),
+          reason: 'erasure',
+        });
         return { checkpointId: closing[1].id, events: closing };
       });
       await this.deps.eventStore.append(stream, plan.events, { expectedRevision: last });

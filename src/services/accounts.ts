@@ -17,7 +17,13 @@ export const tokenRequestSchema = z
     username: z.string().max(64),
     password: z.string().max(256),
     label: boundedString(128).optional(),
-    expires_in_days: z.number().int().min(1).max(3650).optional().meta({ description: 'The token stops working after this many days; without it, it works until revoked' }),
+    expires_in_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .optional()
+      .meta({ description: 'The token stops working after this many days; without it, it works until revoked' }),
   })
   .strict();
 
@@ -42,7 +48,12 @@ export interface AppPassword {
   readonly last_used_at: string | null;
 }
 
-const appPasswordOf = (token: TokenRecord): AppPassword => ({ id: token.id, name: token.label ?? '', created_at: token.createdAt, last_used_at: token.lastUsedAt });
+const appPasswordOf = (token: TokenRecord): AppPassword => ({
+  id: token.id,
+  name: token.label ?? '',
+  created_at: token.createdAt,
+  last_used_at: token.lastUsedAt,
+});
 
 export const appPasswordName = boundedString(128).trim().min(1, 'must not be empty');
 
@@ -97,7 +108,11 @@ export class AccountService {
    * sessions); `parentId` names the app password it was opened with, so that revoking one
    * revokes both; `expiresInDays` bounds its life.
    */
-  async issueTokenFor(account: Account, label?: string, options: { parentId?: string | undefined; expiresInDays?: number } = {}): Promise<{ token: string; id: string; account: Account }> {
+  async issueTokenFor(
+    account: Account,
+    label?: string,
+    options: { parentId?: string | undefined; expiresInDays?: number } = {},
+  ): Promise<{ token: string; id: string; account: Account }> {
     const secret = newTokenSecret();
     const id = randomUUID();
     const now = this.clock();
@@ -118,7 +133,14 @@ export class AccountService {
   /** A new app password: random, shown once (returned here), stored as its hash. */
   async createAppPassword(userId: string, name: string): Promise<AppPassword & { password: string }> {
     const password = newTokenSecret();
-    const record = { id: randomUUID(), userId, secretHash: hashTokenSecret(password), kind: 'app_password' as const, label: name, createdAt: this.clock().toISOString() };
+    const record = {
+      id: randomUUID(),
+      userId,
+      secretHash: hashTokenSecret(password),
+      kind: 'app_password' as const,
+      label: name,
+      createdAt: this.clock().toISOString(),
+    };
     await this.accounts.createToken(record);
     return { id: record.id, name, created_at: record.createdAt, last_used_at: null, password };
   }

@@ -75,7 +75,12 @@ export interface CommandOutcome<R> {
 }
 
 /** Loads, decides, appends at the expected revision, retries on a concurrent writer. */
-export async function handleCommand<R>(userEvents: UserEventService, principal: Principal, decide: Decide<R>, options: CommandOptions = {}): Promise<CommandOutcome<R>> {
+export async function handleCommand<R>(
+  userEvents: UserEventService,
+  principal: Principal,
+  decide: Decide<R>,
+  options: CommandOptions = {},
+): Promise<CommandOutcome<R>> {
   const stream = streams.user(principal.userId);
   const outcome = await retryOnConflict(async (): Promise<CommandOutcome<R>> => {
     const user = await userEvents.loadUser(principal.userId);
@@ -102,6 +107,8 @@ async function checkRetry(userEvents: UserEventService, stream: string, events: 
   const from = result.nextRevision - BigInt(events.length - 1);
   const read = await userEvents.store.readStream(stream, { fromRevision: from < 0n ? 0n : from, maxCount: events.length });
   const stored = new Map(read.map((event) => [event.id, event.data]));
-  const conflicts = events.filter((event) => stored.has(event.id) && !isDeepStrictEqual(stored.get(event.id), toStoreEvent(event).data)).map((event) => event.id);
+  const conflicts = events
+    .filter((event) => stored.has(event.id) && !isDeepStrictEqual(stored.get(event.id), toStoreEvent(event).data))
+    .map((event) => event.id);
   if (conflicts.length > 0) throw new EventIdConflictError(conflicts);
 }

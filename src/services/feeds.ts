@@ -166,7 +166,12 @@ export class FeedService {
       const failure = failureOf(error);
       if (!failure) throw error;
       const failures = state.failures + 1;
-      const data: FeedFetchFailedData = { url, ...failure, failures, next_fetch_at: nextFetchAfterFailure(now, failures, this.options.refreshHours).toISOString() };
+      const data: FeedFetchFailedData = {
+        url,
+        ...failure,
+        failures,
+        next_fetch_at: nextFetchAfterFailure(now, failures, this.options.refreshHours).toISOString(),
+      };
       event = { id: randomUUID(), timestamp: now.toISOString(), type: 'feed_fetch_failed', data };
       result = { url, outcome: 'failed', reason: failure.error, message: failure.message, failures };
     }
@@ -175,7 +180,12 @@ export class FeedService {
       // What a feed said does not fit the events (a bug in the parser's cleaning, never the feed's fault to crash on).
       const failures = state.failures + 1;
       const message = `feed facts refused by the event schema: ${checked.error.issues[0]?.message ?? 'invalid'}`.slice(0, 4096);
-      event = { id: randomUUID(), timestamp: now.toISOString(), type: 'feed_fetch_failed', data: { url, error: 'invalid', message, failures, next_fetch_at: nextFetchAfterFailure(now, failures, this.options.refreshHours).toISOString() } };
+      event = {
+        id: randomUUID(),
+        timestamp: now.toISOString(),
+        type: 'feed_fetch_failed',
+        data: { url, error: 'invalid', message, failures, next_fetch_at: nextFetchAfterFailure(now, failures, this.options.refreshHours).toISOString() },
+      };
       result = { url, outcome: 'failed', reason: 'invalid', message, failures };
     }
     try {
@@ -189,8 +199,12 @@ export class FeedService {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       return { url, outcome: 'skipped', message: 'fetched concurrently elsewhere' };
     }
-    recordFeedFetch(result.outcome === 'failed' ? 'failed' : result.outcome === 'not_modified' ? 'not_modified' : 'fetched', result.outcome === 'failed' ? result.reason : '');
-    if (result.outcome === 'failed') this.logger.warn('feed fetch failed', { url, reason: result.reason, message: result.message, failures: result.failures, next: event.data.next_fetch_at });
+    recordFeedFetch(
+      result.outcome === 'failed' ? 'failed' : result.outcome === 'not_modified' ? 'not_modified' : 'fetched',
+      result.outcome === 'failed' ? result.reason : '',
+    );
+    if (result.outcome === 'failed')
+      this.logger.warn('feed fetch failed', { url, reason: result.reason, message: result.message, failures: result.failures, next: event.data.next_fetch_at });
     else this.logger.debug('feed fetched', { ...result });
     return result;
   }
@@ -236,7 +250,11 @@ export class FeedService {
 
   /** A feed's episodes, newest published first. */
   async episodes(url: string, limit: number): Promise<Doc[]> {
-    const docs = await this.readModel.find(PODCAST_EPISODES, { where: { feed_key: feedKey(url) }, orderBy: [{ field: 'published', direction: 'desc' }], limit });
+    const docs = await this.readModel.find(PODCAST_EPISODES, {
+      where: { feed_key: feedKey(url) },
+      orderBy: [{ field: 'published', direction: 'desc' }],
+      limit,
+    });
     return docs.map(({ doc }) => doc);
   }
 }

@@ -181,7 +181,10 @@ export function recordCounts(user: FoldedUser, earlier?: { user: FoldedUser; cou
     playlists: same('playlists') ? earlier!.counts.playlists : playlistRecords,
     syncRequestIds: user.syncRequestIds.size,
     gpodder:
-      earlier !== undefined && earlier.user.state.devices === user.state.devices && earlier.user.state.settings === user.state.settings && earlier.user.state.sync_groups === user.state.sync_groups
+      earlier !== undefined &&
+      earlier.user.state.devices === user.state.devices &&
+      earlier.user.state.settings === user.state.settings &&
+      earlier.user.state.sync_groups === user.state.sync_groups
         ? earlier.counts.gpodder
         : gpodderRecords(user.state),
   };

@@ -165,7 +165,7 @@ export class GpodderEpisodeService {
       start = hi;
     }
     const recent: RecordedEvent[] = [];
-    for (let next = start; ; ) {
+    for (let next = start; ;) {
       const chunk = await read({ fromRevision: next, maxCount: PENDING_CHUNK });
       recent.push(...chunk.filter(pending));
       if (chunk.length < PENDING_CHUNK) break;
@@ -207,7 +207,8 @@ export class GpodderEpisodeService {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
     const where = { user, ...(query.podcast !== undefined ? { feed: query.podcast } : {}), ...(query.device !== undefined ? { device: query.device } : {}) };
-    const matches = (doc: EpisodeActionDoc) => doc.seq > from && (query.podcast === undefined || doc.feed === query.podcast) && (query.device === undefined || doc.device === query.device);
+    const matches = (doc: EpisodeActionDoc) =>
+      doc.seq > from && (query.podcast === undefined || doc.feed === query.podcast) && (query.device === undefined || doc.device === query.device);
     const find = (extra: object) =>
       readModel
         .find(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra })
@@ -230,8 +231,15 @@ export class GpodderEpisodeService {
       docs = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(source.complete, from);
     }
-    if (options.unknownUrls === 'give-up' && docs.some((doc) => doc.action.episode === UNKNOWN_MEDIA_URL && !(doc.action.action === 'play' && doc.action.position === undefined))) return undefined;
-    const actions = await this.servedActions(user, docs.map((doc) => doc.action));
+    if (
+      options.unknownUrls === 'give-up' &&
+      docs.some((doc) => doc.action.episode === UNKNOWN_MEDIA_URL && !(doc.action.action === 'play' && doc.action.position === undefined))
+    )
+      return undefined;
+    const actions = await this.servedActions(
+      user,
+      docs.map((doc) => doc.action),
+    );
     return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
   }
 

@@ -22,7 +22,15 @@ import { settingsKey } from '../domain/gpodder-state.js';
 import type { ListedPodcast } from '../domain/gpodder-formats.js';
 import { effectiveSince, sanitizeChanges, sanitizeUrl } from '../domain/gpodder.js';
 import type { GpodderContext } from '../domain/gpodder-commands.js';
-import { decideSettings, decideSubscriptionList, decideSubscriptionUpload, decideSyncGroups, decideUpdateDevice, GpodderInputError, USER_LIMITS } from '../domain/gpodder-commands.js';
+import {
+  decideSettings,
+  decideSubscriptionList,
+  decideSubscriptionUpload,
+  decideSyncGroups,
+  decideUpdateDevice,
+  GpodderInputError,
+  USER_LIMITS,
+} from '../domain/gpodder-commands.js';
 import { episodeKey, isSubscribed } from '../domain/state.js';
 import { SINCE_MARGIN_S } from '../domain/cursors.js';
 import type { SubscriptionState, UserState } from '../domain/state.js';
@@ -247,7 +255,12 @@ export class GpodderService {
    * `POST /api/2/subscriptions/{u}/{device}.json`, and the Nextcloud API's change upload, which
    * names no device (`device` undefined: none is created or recorded).
    */
-  async uploadSubscriptionChanges(principal: Principal, device: string | undefined, add: readonly string[], remove: readonly string[]): Promise<{ timestamp: number; update_urls: [string, string][] }> {
+  async uploadSubscriptionChanges(
+    principal: Principal,
+    device: string | undefined,
+    add: readonly string[],
+    remove: readonly string[],
+  ): Promise<{ timestamp: number; update_urls: [string, string][] }> {
     const changes = sanitizeChanges(add, remove);
     // For the upload cursor (a read of the read model), not for the decision: the user's earlier changes are projected.
     await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
@@ -272,7 +285,10 @@ export class GpodderService {
    * episodes of the subscribed feeds first listed by their feeds after `since` (a store position,
    * as every gpodder cursor: docs/design.md, "Feeds"), at most {@link UPDATES_PER_FEED} per feed.
    */
-  async updates(principal: Principal, since: number | undefined): Promise<{ add: GpodderPodcast[]; remove: string[]; updates: GpodderEpisodeUpdate[]; timestamp: number }> {
+  async updates(
+    principal: Principal,
+    since: number | undefined,
+  ): Promise<{ add: GpodderPodcast[]; remove: string[]; updates: GpodderEpisodeUpdate[]; timestamp: number }> {
     const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
     // Episodes are only as far as the `podcasts` projection: the next cursor is no further, so
     // none it has not reached yet is skipped (subscription changes in between come again, harmlessly).
@@ -346,7 +362,12 @@ export class GpodderService {
   }
 
   /** Sets then removes keys (gpodder.net's order); answers the scope's settings after the change. */
-  async updateSettings(principal: Principal, target: SettingsTarget & { scope: SettingScope }, set: Record<string, JsonValue>, remove: readonly string[]): Promise<Record<string, JsonValue>> {
+  async updateSettings(
+    principal: Principal,
+    target: SettingsTarget & { scope: SettingScope },
+    set: Record<string, JsonValue>,
+    remove: readonly string[],
+  ): Promise<Record<string, JsonValue>> {
     const position = await this.write(principal, (state, ctx) => decideSettings(state, { target, set, remove }, ctx));
     if (position !== undefined) await this.readModels.waitFor([GPODDER_DEVICES], position);
     else await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
@@ -363,13 +384,18 @@ export class GpodderService {
     const saved = new Map<string, { feed: string; guid: string; title: string | null; feedTitle: string | null }>();
     for (const { doc } of docs) {
       const playlist = presentPlaylist(doc, { includeDeleted: false });
-      for (const item of fromJson<{ rss_source_feed: string; rss_source_id: string; item_title: string | null; feed_title: string | null }[]>(playlist?.['items'] ?? [])) {
+      for (const item of fromJson<{ rss_source_feed: string; rss_source_id: string; item_title: string | null; feed_title: string | null }[]>(
+        playlist?.['items'] ?? [],
+      )) {
         const key = episodeKey(item.rss_source_feed, item.rss_source_id);
         if (!saved.has(key)) saved.set(key, { feed: item.rss_source_feed, guid: item.rss_source_id, title: item.item_title, feedTitle: item.feed_title });
       }
     }
     // The media URL, when a play status knows it; else the guid (often a URL itself).
-    const statuses = await this.readModels.readModel.getMany(PLAY_STATUSES, [...saved.keys()].map((key) => userDocId(user, key)));
+    const statuses = await this.readModels.readModel.getMany(
+      PLAY_STATUSES,
+      [...saved.keys()].map((key) => userDocId(user, key)),
+    );
     return [...saved].map(([key, episode]) => {
       const status = statuses.get(userDocId(user, key));
       const enclosure = status?.['rss_enclosure'] as { url?: string } | null | undefined;

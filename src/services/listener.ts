@@ -103,8 +103,15 @@ export class ListenerService {
         .sort((a, b) => a.created_at.localeCompare(b.created_at));
     const subscribed = Object.values(state.subscriptions).filter(isSubscribed);
     const [podcasts, episodes] = await Promise.all([
-      metadata.podcasts([...subscribed.map((sub) => sub.rss_source_feed), ...recentStatuses.map((status) => status.rss_source_feed), ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => item.rss_source_feed))]),
-      metadata.episodes([...recentStatuses.map((status) => [status.rss_source_feed, status.rss_source_id] as const), ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => [item.rss_source_feed, item.rss_source_id] as const))]),
+      metadata.podcasts([
+        ...subscribed.map((sub) => sub.rss_source_feed),
+        ...recentStatuses.map((status) => status.rss_source_feed),
+        ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => item.rss_source_feed)),
+      ]),
+      metadata.episodes([
+        ...recentStatuses.map((status) => [status.rss_source_feed, status.rss_source_id] as const),
+        ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => [item.rss_source_feed, item.rss_source_id] as const)),
+      ]),
     ]);
     const feedTitle = (feed: string) => text(podcasts.get(feed)?.['title']);
     const feedCover = (feed: string) => text((podcasts.get(feed)?.['cover'] as { src?: unknown } | null | undefined)?.src);
@@ -144,7 +151,8 @@ export class ListenerService {
     }));
     // gpodder devices by their caption, plus the native API's devices, known by their events only.
     const devices = new Map<string, DeviceView>();
-    for (const device of Object.values(state.devices)) devices.set(device.id, { id: device.id, caption: device.caption, type: device.type, lastSync: deviceSync.get(device.id) ?? null });
+    for (const device of Object.values(state.devices))
+      devices.set(device.id, { id: device.id, caption: device.caption, type: device.type, lastSync: deviceSync.get(device.id) ?? null });
     for (const [id, lastSync] of deviceSync) if (!devices.has(id)) devices.set(id, { id, caption: '', type: null, lastSync });
     return { subscriptions, recent, playlists, devices: [...devices.values()], syncGroups: state.sync_groups, privacy: state.privacy };
   }
@@ -152,7 +160,9 @@ export class ListenerService {
   /** Sets the account's privacy (feed null) or one feed's; the public timeline follows. */
   async setPrivacy(principal: Principal, feed: string | null, privacy: Privacy): Promise<void> {
     const timestamp = new Date().toISOString();
-    await this.userEvents.appendActions(principal, [{ type: 'privacy', timestamp, object: feed === null ? null : { rss_source_feed: feed }, data: { privacy } }]);
+    await this.userEvents.appendActions(principal, [
+      { type: 'privacy', timestamp, object: feed === null ? null : { rss_source_feed: feed }, data: { privacy } },
+    ]);
     await this.readModels.catchUpWithUser(principal.userId, [PUBLIC_EVENTS]);
   }
 

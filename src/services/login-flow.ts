@@ -58,7 +58,11 @@ export class LoginFlowService {
     if (!flow || flow.grant !== null) return false;
     const account = await this.accounts.verify(username, password);
     const created = await this.accounts.createAppPassword(account.id, flow.clientName);
-    const granted = await this.store.grantLoginFlow(loginHash, { loginName: account.username, sealedPassword: encryptToFlow(flow.sealedKey, created.password) }, this.clock().toISOString());
+    const granted = await this.store.grantLoginFlow(
+      loginHash,
+      { loginName: account.username, sealedPassword: encryptToFlow(flow.sealedKey, created.password) },
+      this.clock().toISOString(),
+    );
     // Lost a race with another grant or the expiry: the password nobody will receive goes.
     if (!granted) await this.accounts.revokeAppPassword(account.id, created.id);
     return granted;

@@ -82,12 +82,15 @@ export class MeService {
   }
 
   private retryLater(userId: string, username: string, attempt: number): void {
-    const timer = setTimeout(() => {
-      this.finishDeletion(userId, username).catch(() => {
-        // Still pending (or failing): the next start finishes it if this process gives up.
-        if (attempt < MAX_BACKGROUND_ATTEMPTS) this.retryLater(userId, username, attempt + 1);
-      });
-    }, Math.min(60_000, 5_000 * attempt));
+    const timer = setTimeout(
+      () => {
+        this.finishDeletion(userId, username).catch(() => {
+          // Still pending (or failing): the next start finishes it if this process gives up.
+          if (attempt < MAX_BACKGROUND_ATTEMPTS) this.retryLater(userId, username, attempt + 1);
+        });
+      },
+      Math.min(60_000, 5_000 * attempt),
+    );
     timer.unref();
   }
 

@@ -62,7 +62,10 @@ export class NextcloudService {
     await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const timestamp = this.nowS();
     const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
-    const actions = await this.episodes.servedActions(principal.userId, docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc).action));
+    const actions = await this.episodes.servedActions(
+      principal.userId,
+      docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc).action),
+    );
     return { actions: actions.map(toNextcloudAction), timestamp };
   }
 

@@ -44,7 +44,9 @@ export class PodcastMetadata {
   /** `podcast_popularity` documents with the feed's title, author, description and cover where clients sent none. */
   async popularPodcasts(docs: readonly Doc[]): Promise<Doc[]> {
     const podcasts = await this.podcasts(docs.map((doc) => String(doc['rss_source_feed'])));
-    return docs.map((doc) => fillMissing(doc, podcasts.get(String(doc['rss_source_feed'])), { title: 'title', author: 'author', description: 'description', cover: 'cover' }));
+    return docs.map((doc) =>
+      fillMissing(doc, podcasts.get(String(doc['rss_source_feed'])), { title: 'title', author: 'author', description: 'description', cover: 'cover' }),
+    );
   }
 
   /** `episode_popularity` documents with the episode's and the feed's titles, and the feed's cover, where clients sent none. */
@@ -65,11 +67,14 @@ export class PodcastMetadata {
    * client sent none, and the feed's `cover` beside them.
    */
   async publicEvents(events: readonly Doc[]): Promise<Doc[]> {
-    const objectOf = (event: Doc) => (event['object'] !== null && typeof event['object'] === 'object' && !Array.isArray(event['object']) ? (event['object'] as JsonObject) : undefined);
+    const objectOf = (event: Doc) =>
+      event['object'] !== null && typeof event['object'] === 'object' && !Array.isArray(event['object']) ? (event['object'] as JsonObject) : undefined;
     const feeds = events.flatMap((event) => (typeof objectOf(event)?.['rss_source_feed'] === 'string' ? [String(objectOf(event)!['rss_source_feed'])] : []));
     const pairs = events.flatMap((event) => {
       const object = objectOf(event);
-      return typeof object?.['rss_source_feed'] === 'string' && typeof object['rss_source_id'] === 'string' ? [[object['rss_source_feed'], object['rss_source_id']] as const] : [];
+      return typeof object?.['rss_source_feed'] === 'string' && typeof object['rss_source_id'] === 'string'
+        ? [[object['rss_source_feed'], object['rss_source_id']] as const]
+        : [];
     });
     const [podcasts, episodes] = await Promise.all([this.podcasts(feeds), this.episodes(pairs)]);
     return events.map((event) => {

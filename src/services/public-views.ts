@@ -27,7 +27,9 @@ export type PublicEvent = ReturnType<typeof publicEvent>;
 function popularity(doc: Doc) {
   const { rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people } = doc;
   return Object.fromEntries(
-    Object.entries({ rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people }).filter(([, value]) => value !== undefined),
+    Object.entries({ rss_source_feed, rss_source_item, title, feed_title, author, description, cover, plays, plays_people, likes, likes_people }).filter(
+      ([, value]) => value !== undefined,
+    ),
   );
 }
 
@@ -66,7 +68,10 @@ export class PublicViews {
       limit: query.limit,
     });
     const last = docs.at(-1);
-    return { events: await this.withFeedTitles(docs.map(({ doc }) => publicEvent(doc))), next_before: docs.length === query.limit && last ? String(last.doc['cursor']) : null };
+    return {
+      events: await this.withFeedTitles(docs.map(({ doc }) => publicEvent(doc))),
+      next_before: docs.length === query.limit && last ? String(last.doc['cursor']) : null,
+    };
   }
 
   async popularPodcasts(limit: number) {
@@ -75,7 +80,11 @@ export class PublicViews {
   }
 
   async popularEpisodes(limit: number, feed?: string) {
-    const docs = await this.store.find(EPISODE_POPULARITY, { ...(feed !== undefined ? { where: { rss_source_feed: feed } } : {}), orderBy: byPopularity, limit });
+    const docs = await this.store.find(EPISODE_POPULARITY, {
+      ...(feed !== undefined ? { where: { rss_source_feed: feed } } : {}),
+      orderBy: byPopularity,
+      limit,
+    });
     return (await this.metadata.popularEpisodes(docs.map(({ doc }) => doc))).map(popularity);
   }
 
@@ -86,7 +95,11 @@ export class PublicViews {
   async seenOf(userId: string, limit: number): Promise<PublicEvent[]> {
     // Bounded: the newest shareable events are enough to fill a preview (and a heavy
     // listener's whole history would be a large read for one page).
-    const sources = await this.store.find(PUBLIC_EVENT_SOURCES, { where: { user: userId }, orderBy: [{ field: 'revision', direction: 'desc' }], limit: PREVIEW_SOURCES });
+    const sources = await this.store.find(PUBLIC_EVENT_SOURCES, {
+      where: { user: userId },
+      orderBy: [{ field: 'revision', direction: 'desc' }],
+      limit: PREVIEW_SOURCES,
+    });
     const ids = sources.map(({ id }) => id);
     const published = await this.store.getMany(PUBLIC_EVENTS, ids);
     return this.withFeedTitles(

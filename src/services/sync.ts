@@ -75,7 +75,10 @@ export class SyncService {
       // reads them back from the store with their own positions.)
       const { user: before, appended } = command;
       const first = before.revision === 'no_stream' ? 0n : before.revision + 1n;
-      const after = foldOnto(before, command.events.map((event, index) => ({ event, revision: first + BigInt(index), position: appended.position })));
+      const after = foldOnto(
+        before,
+        command.events.map((event, index) => ({ event, revision: first + BigInt(index), position: appended.position })),
+      );
       outcome = { user: after, cursor: appended.position.commit };
     }
     const { user } = outcome;

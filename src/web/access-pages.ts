@@ -20,7 +20,18 @@ interface Created {
 async function showAccess(res: Response, accounts: AccountService, extra: { created?: Created; error?: string; notice?: string }, status = 200) {
   const { userId } = principalOf(res);
   const [appPasswords, tokens] = await Promise.all([accounts.listAppPasswords(userId), accounts.listTokens(userId)]);
-  show(res, 'access', { appPasswords, tokens: tokens.filter((token) => token.kind === 'token'), created: extra.created ?? null, error: extra.error ?? null, notice: extra.notice ?? null }, status);
+  show(
+    res,
+    'access',
+    {
+      appPasswords,
+      tokens: tokens.filter((token) => token.kind === 'token'),
+      created: extra.created ?? null,
+      error: extra.error ?? null,
+      notice: extra.notice ?? null,
+    },
+    status,
+  );
 }
 
 export function accessPages(site: Site, accounts: AccountService): void {
@@ -50,7 +61,8 @@ export function accessPages(site: Site, accounts: AccountService): void {
 
   site.userForm('/access/app-passwords/:id/revoke', async (req, res) => {
     const parsed = id.safeParse(req.params['id']);
-    if (!parsed.success || !(await accounts.revokeAppPassword(principalOf(res).userId, parsed.data))) return showMessage(res, 404, 'Not found', 'No such app password.', '/access');
+    if (!parsed.success || !(await accounts.revokeAppPassword(principalOf(res).userId, parsed.data)))
+      return showMessage(res, 404, 'Not found', 'No such app password.', '/access');
     res.redirect(303, '/access?done=revoked');
   });
 

@@ -41,7 +41,8 @@ export function accountPages(site: Site, { accounts, registration, limiter }: Ac
   });
 
   site.page('/signup', (_req, res) => {
-    if (registration === 'closed') return show(res, 'message', { title: 'Registration is closed', message: 'This server does not take new accounts. Ask its administrator for one.' }, 403);
+    if (registration === 'closed')
+      return show(res, 'message', { title: 'Registration is closed', message: 'This server does not take new accounts. Ask its administrator for one.' }, 403);
     show(res, 'signup', { username: '', error: null });
   });
 

@@ -32,7 +32,11 @@ export interface AdminPagesOptions {
   readonly limiter: RateLimiter | undefined;
 }
 
-const NOTICES: Record<string, string> = { created: 'User created.', disabled: 'User disabled: their tokens and app passwords stop working.', enabled: 'User enabled.' };
+const NOTICES: Record<string, string> = {
+  created: 'User created.',
+  disabled: 'User disabled: their tokens and app passwords stop working.',
+  enabled: 'User enabled.',
+};
 
 export function adminPages(site: Site, { admin, retention, limiter }: AdminPagesOptions): void {
   const sessionValue = createHmac('sha256', admin.token).update('podsync admin session v1').digest('base64url');
@@ -41,7 +45,8 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     const expected = Buffer.from(sessionValue);
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
-  const cookie = (req: Request, value: string, maxAge: number) => `${ADMIN_COOKIE}=${value}; Path=/manage; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`;
+  const cookie = (req: Request, value: string, maxAge: number) =>
+    `${ADMIN_COOKIE}=${value}; Path=/manage; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`;
   const audit = (action: string, user?: string) => admin.logger.info('admin action', { action, via: 'web', ...(user === undefined ? {} : { username: user }) });
   /** Runs `then` for an admin; others get the sign-in page (GET) or a 403 (POST). */
   const guarded = (then: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
@@ -55,7 +60,10 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     show(res, 'admin', { users, stats, retention: job ?? null, notice: extra.notice ?? null, error: extra.error ?? null }, status);
   };
 
-  site.page('/manage', guarded(async (req, res) => dashboard(res, { notice: typeof req.query['done'] === 'string' ? NOTICES[req.query['done']] : undefined })));
+  site.page(
+    '/manage',
+    guarded(async (req, res) => dashboard(res, { notice: typeof req.query['done'] === 'string' ? NOTICES[req.query['done']] : undefined })),
+  );
 
   site.form('/manage/signin', async (req, res) => {
     admit(limiter, addressKey(req), PASSWORD_CHECK_COST);
@@ -77,7 +85,8 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     guarded(async (req, res) => {
       const { _csrf: _, ...fields } = req.body as Record<string, unknown>;
       const parsed = credentialsSchema.safeParse(fields);
-      if (!parsed.success) return dashboard(res, { error: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'form')}: ${issue.message}`).join('; ') }, 400);
+      if (!parsed.success)
+        return dashboard(res, { error: parsed.error.issues.map((issue) => `${String(issue.path[0] ?? 'form')}: ${issue.message}`).join('; ') }, 400);
       try {
         const created = await createUser(admin.accounts, parsed.data.username, parsed.data.password);
         audit('create user', created.username);

@@ -42,12 +42,26 @@ export function dataPages(site: Site, { listener, me, accounts }: DataPagesOptio
 
   site.userForm('/data/erase', async (req, res) => {
     const form = eraseForm.safeParse(req.body);
-    if (!form.success) return showMessage(res, 400, 'That did not work', 'Name a podcast by its feed URL (and an episode by its id), or erase everything.', '/data');
+    if (!form.success)
+      return showMessage(res, 400, 'That did not work', 'Name a podcast by its feed URL (and an episode by its id), or erase everything.', '/data');
     const scope: EraseScope = 'scope' in form.data ? {} : { feed: form.data.feed, guid: form.data.guid };
     if (form.data.confirm !== 'yes') {
-      const what = scope.feed === undefined ? 'all your listening data' : scope.guid === undefined ? `everything about ${scope.feed}` : `episode ${scope.guid} of ${scope.feed}`;
+      const what =
+        scope.feed === undefined
+          ? 'all your listening data'
+          : scope.guid === undefined
+            ? `everything about ${scope.feed}`
+            : `episode ${scope.guid} of ${scope.feed}`;
       const fields = scope.feed === undefined ? { scope: 'all' } : { feed: scope.feed, ...(scope.guid !== undefined ? { guid: scope.guid } : {}) };
-      return show(res, 'confirm', { title: 'Erase for good?', message: `This erases ${what}, for real. It cannot be undone.`, action: '/data/erase', fields, button: 'Yes, erase it', typeToConfirm: null, error: null });
+      return show(res, 'confirm', {
+        title: 'Erase for good?',
+        message: `This erases ${what}, for real. It cannot be undone.`,
+        action: '/data/erase',
+        fields,
+        button: 'Yes, erase it',
+        typeToConfirm: null,
+        error: null,
+      });
     }
     await listener.erase(principalOf(res), scope);
     res.redirect(303, '/data?done=erased');
@@ -57,7 +71,20 @@ export function dataPages(site: Site, { listener, me, accounts }: DataPagesOptio
     const principal = principalOf(res);
     const form = deleteForm.safeParse(req.body);
     const confirmPage = (error: string | null, status = 200) =>
-      show(res, 'confirm', { title: 'Delete your account?', message: 'Your account, all its data, app passwords and tokens are deleted. This cannot be undone.', action: '/data/delete', fields: {}, button: 'Delete my account', typeToConfirm: principal.username, error }, status);
+      show(
+        res,
+        'confirm',
+        {
+          title: 'Delete your account?',
+          message: 'Your account, all its data, app passwords and tokens are deleted. This cannot be undone.',
+          action: '/data/delete',
+          fields: {},
+          button: 'Delete my account',
+          typeToConfirm: principal.username,
+          error,
+        },
+        status,
+      );
     if (!form.success || form.data.confirm !== 'yes') return confirmPage(null);
     if ((form.data.username ?? '').toLowerCase() !== principal.username.toLowerCase()) return confirmPage('That is not your username.', 400);
     try {

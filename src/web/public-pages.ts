@@ -16,8 +16,19 @@ export function publicPages(site: Site, views: PublicViews): void {
   site.page('/explore', async (req, res) => {
     const query = page.safeParse(req.query);
     if (!query.success) return showMessage(res, 400, 'That did not work', 'That page does not exist.', '/explore');
-    const [podcasts, episodes, timeline] = await Promise.all([views.popularPodcasts(10), views.popularEpisodes(10), views.events({ before: query.data.before, limit: TIMELINE })]);
-    show(res, 'explore', { heading: 'Explore', intro: 'What listeners on this server share: only public and anonymous activity appears here.', podcasts, episodes, events: timeline.events, nextBefore: timeline.next_before });
+    const [podcasts, episodes, timeline] = await Promise.all([
+      views.popularPodcasts(10),
+      views.popularEpisodes(10),
+      views.events({ before: query.data.before, limit: TIMELINE }),
+    ]);
+    show(res, 'explore', {
+      heading: 'Explore',
+      intro: 'What listeners on this server share: only public and anonymous activity appears here.',
+      podcasts,
+      episodes,
+      events: timeline.events,
+      nextBefore: timeline.next_before,
+    });
   });
 
   site.page('/explore/users/:username', async (req, res) => {

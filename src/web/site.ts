@@ -18,7 +18,10 @@ export type PageHandler = (req: Request, res: Response) => Promise<void> | void;
 
 /** Renders a view with the visitor's context (for the layout's navigation and forms). */
 export function show(res: Response, view: string, data: Record<string, unknown> = {}, status = 200): void {
-  res.status(status).type('html').send(renderPage(view, { ...data, web: contextOf(res) }));
+  res
+    .status(status)
+    .type('html')
+    .send(renderPage(view, { ...data, web: contextOf(res) }));
 }
 
 export function showMessage(res: Response, status: number, title: string, message: string, back?: string): void {
@@ -51,7 +54,10 @@ export interface Site {
 /** Every page path (for the OpenAPI coverage test: pages are not part of the native API). */
 export const PAGE_PATHS = new Set<string>();
 
-const wrap = (handler: PageHandler): RequestHandler => async (req, res) => handler(req, res);
+const wrap =
+  (handler: PageHandler): RequestHandler =>
+  async (req, res) =>
+    handler(req, res);
 
 export function site(router: Router, accounts: AccountService): Site {
   const context = webContext(accounts);
@@ -81,6 +87,13 @@ export const pageErrors: ErrorRequestHandler = (error: unknown, _req, res, next)
   const status = error instanceof HttpError ? error.status : (error as { status?: unknown; type?: unknown }).status;
   if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
   if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  const message = status === 429 ? 'Too many attempts. Wait a minute and try again.' : status === 413 ? 'The form was too large.' : error instanceof HttpError ? error.message : 'The request was not understood.';
+  const message =
+    status === 429
+      ? 'Too many attempts. Wait a minute and try again.'
+      : status === 413
+        ? 'The form was too large.'
+        : error instanceof HttpError
+          ? error.message
+          : 'The request was not understood.';
   showMessage(res, status, status === 429 ? 'Slow down' : 'That did not work', message);
 };

@@ -19,7 +19,8 @@ export function parseObject(text: string): JsonObject {
   } catch (error) {
     throw new JSONException(`Value ${text.slice(0, 80)} cannot be parsed: ${(error as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new JSONException(`Value ${text.slice(0, 80)} cannot be converted to JSONObject`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new JSONException(`Value ${text.slice(0, 80)} cannot be converted to JSONObject`);
   return value as JsonObject;
 }
 
@@ -113,7 +114,8 @@ export function getJSONObject(object: JsonObject, name: string): JsonObject {
 
 /** `JSONArray.getJSONObject(i)` (and `getJSONArray(i)` with `asArray`). */
 export function asObject(value: unknown, where: string | number): JsonObject {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new JSONException(`Value ${JSON.stringify(value)} at ${where} cannot be converted to JSONObject`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new JSONException(`Value ${JSON.stringify(value)} at ${where} cannot be converted to JSONObject`);
   return value as JsonObject;
 }
 

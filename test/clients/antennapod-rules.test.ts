@@ -4,16 +4,35 @@
  * cases ported from AntennaPod's EpisodeActionFilterTest.java).
  */
 import { expect } from 'chai';
-import { AntennaPodDevice, buildAction, parseActionTimestamp, readEpisodeAction, remoteActionsOverridingLocalActions, writeEpisodeAction } from './antennapod.js';
+import {
+  AntennaPodDevice,
+  buildAction,
+  parseActionTimestamp,
+  readEpisodeAction,
+  remoteActionsOverridingLocalActions,
+  writeEpisodeAction,
+} from './antennapod.js';
 
 const at = (text: string) => parseActionTimestamp(text.replace(' ', 'T'));
 
 describe('AntennaPod replica: the rules it runs by', () => {
   it('reads actions as EpisodeAction.readFromJsonObject does', () => {
     const base = { podcast: 'https://f.example/a.xml', episode: 'https://c.example/1.mp3', action: 'play', timestamp: '2026-02-01T10:00:00' };
-    expect(readEpisodeAction({ ...base, started: 0, position: 60, total: 600 })).to.include({ action: 'PLAY', started: 0, position: 60, total: 600, timestamp: Date.UTC(2026, 1, 1, 10) });
+    expect(readEpisodeAction({ ...base, started: 0, position: 60, total: 600 })).to.include({
+      action: 'PLAY',
+      started: 0,
+      position: 60,
+      total: 600,
+      timestamp: Date.UTC(2026, 1, 1, 10),
+    });
     // Numbers are kept only if started >= 0, position > 0 and total > 0.
-    for (const numbers of [{}, { started: -1, position: -1, total: -1 }, { started: 0, position: 0, total: 0 }, { started: 0, position: 60, total: 0 }, { started: 0, position: 60 }]) {
+    for (const numbers of [
+      {},
+      { started: -1, position: -1, total: -1 },
+      { started: 0, position: 0, total: 0 },
+      { started: 0, position: 60, total: 0 },
+      { started: 0, position: 60 },
+    ]) {
       expect(readEpisodeAction({ ...base, ...numbers }), JSON.stringify(numbers)).to.include({ started: -1, position: -1, total: -1 });
     }
     expect(readEpisodeAction({ ...base, started: '0', position: '60.9', total: '600' }), 'numeric strings, truncated').to.include({ position: 60 });
@@ -30,12 +49,29 @@ describe('AntennaPod replica: the rules it runs by', () => {
 
   it('writes actions as EpisodeAction.writeToJsonObject does', () => {
     const play = buildAction({ podcast: 'p', episode: 'e', action: 'PLAY', timestamp: Date.UTC(2026, 1, 1, 10), started: 0, position: 0, total: 0 });
-    expect(writeEpisodeAction(play)).to.deep.equal({ podcast: 'p', episode: 'e', action: 'play', timestamp: '2026-02-01T10:00:00', started: 0, position: 0, total: 0 });
-    expect(writeEpisodeAction(buildAction({ podcast: 'p', episode: 'e', guid: 'g', action: 'NEW', timestamp: 0, position: 5 }))).to.deep.equal({ podcast: 'p', episode: 'e', guid: 'g', action: 'new', timestamp: '1970-01-01T00:00:00' });
+    expect(writeEpisodeAction(play)).to.deep.equal({
+      podcast: 'p',
+      episode: 'e',
+      action: 'play',
+      timestamp: '2026-02-01T10:00:00',
+      started: 0,
+      position: 0,
+      total: 0,
+    });
+    expect(writeEpisodeAction(buildAction({ podcast: 'p', episode: 'e', guid: 'g', action: 'NEW', timestamp: 0, position: 5 }))).to.deep.equal({
+      podcast: 'p',
+      episode: 'e',
+      guid: 'g',
+      action: 'new',
+      timestamp: '1970-01-01T00:00:00',
+    });
   });
 
   it('stores its queue as JSON: a PLAY with position 0 or total 0 comes back as -1/-1/-1', () => {
-    const device = new AntennaPodDevice({ name: 'test', catalog: new Map([['https://f.example/a.xml', [{ guid: 'g1', url: 'https://c.example/1.mp3', duration: 0 }]]]) });
+    const device = new AntennaPodDevice({
+      name: 'test',
+      catalog: new Map([['https://f.example/a.xml', [{ guid: 'g1', url: 'https://c.example/1.mp3', duration: 0 }]]]),
+    });
     device.subscribe('https://f.example/a.xml');
     device.connection = { provider: 'nextcloud', hostUrl: 'http://127.0.0.1:1', username: 'u', password: 'p' };
     device.play('https://f.example/a.xml', 'g1', { from: 0, to: 100 });

@@ -40,7 +40,8 @@ const CATALOG: FeedCatalog = new Map([
   [FEED_BIG, episodes(FEED_BIG, BIG_COUNT, 600)],
 ]);
 
-const actionKey = (action: EpisodeAction) => JSON.stringify([action.podcast, action.episode, action.action, action.timestamp, action.started, action.position, action.total]);
+const actionKey = (action: EpisodeAction) =>
+  JSON.stringify([action.podcast, action.episode, action.action, action.timestamp, action.started, action.position, action.total]);
 
 interface Provider {
   readonly name: 'gpodder.net' | 'nextcloud';
@@ -140,11 +141,16 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       const aFirst = await provider.connect(a, base, username);
       expect(aFirst.outcome).to.equal('success');
       expect(aFirst.uploadedFeeds?.added).to.have.members([FEED_NEWS, FEED_TALK]);
-      expect(aFirst.uploadedActions.map(({ action, started, position, total }) => ({ action, started, position, total }))).to.deep.equal([{ action: 'PLAY', started: 1800, position: 1800, total: 1800 }]);
+      expect(aFirst.uploadedActions.map(({ action, started, position, total }) => ({ action, started, position, total }))).to.deep.equal([
+        { action: 'PLAY', started: 1800, position: 1800, total: 1800 },
+      ]);
 
       const bFirst = await provider.connect(b, base, username);
       expect(bFirst.outcome).to.equal('success');
-      expect(b.runs.map((run) => run.outcome), 'B waited for the refresh of the feeds it learnt').to.deep.equal(['waiting-for-feed-refresh', 'success']);
+      expect(
+        b.runs.map((run) => run.outcome),
+        'B waited for the refresh of the feeds it learnt',
+      ).to.deep.equal(['waiting-for-feed-refresh', 'success']);
       expect(b.runs[0]!.subscriptionChanges!.added).to.have.members([FEED_NEWS, FEED_TALK]);
       expect(b.runs[0]!.uploadedFeeds?.added).to.deep.equal([FEED_DOCS]);
       expect([...b.feeds.keys()]).to.have.members([FEED_NEWS, FEED_TALK, FEED_DOCS]);
@@ -208,7 +214,15 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       await b.sync();
       const [body] = uploadedBodies(b, logFrom);
       expect(body).to.have.length(2);
-      expect(body![0]).to.include({ podcast: FEED_NEWS, episode: mediaOf(FEED_NEWS, 1), guid: guidOf(FEED_NEWS, 1), action: 'play', started: 600, position: 905, total: 1800 });
+      expect(body![0]).to.include({
+        podcast: FEED_NEWS,
+        episode: mediaOf(FEED_NEWS, 1),
+        guid: guidOf(FEED_NEWS, 1),
+        action: 'play',
+        started: 600,
+        position: 905,
+        total: 1800,
+      });
       expect(body![1]).to.include({ action: 'play', started: 0, position: 1800, total: 1800 });
       if (provider.name === 'gpodder.net') expect(body![0]).to.include({ device: 'antennapod_on_pixel_b' });
       else expect(body![0]).not.to.have.property('device');
@@ -253,7 +267,10 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
 
       const aRun = await a.sync();
       const fromOthers = aRun.episodeActionChanges!.actions.filter((action) => action.episode === mediaOf(FEED_LIVE, 1));
-      expect(a.item(FEED_LIVE, episode).position, `A kept its newer position; A was served ${JSON.stringify(fromOthers.map((x) => ({ ...x, timestamp: x.timestamp && formatActionTimestamp(x.timestamp) })))}`).to.equal(700_000);
+      expect(
+        a.item(FEED_LIVE, episode).position,
+        `A kept its newer position; A was served ${JSON.stringify(fromOthers.map((x) => ({ ...x, timestamp: x.timestamp && formatActionTimestamp(x.timestamp) })))}`,
+      ).to.equal(700_000);
     });
 
     it('delivers a late upload (an old action uploaded after the other phone synced)', async () => {
@@ -314,7 +331,8 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       b.subscribe(FEED_DOCS);
       a.unsubscribe(FEED_TALK);
       for (const device of [a, b, a, b]) await device.sync();
-      const state = (device: AntennaPodDevice) => JSON.stringify([...device.feeds.values()].map((feed) => [feed.downloadUrl, feed.items.map((item) => [item.guid, item.position, item.played])]));
+      const state = (device: AntennaPodDevice) =>
+        JSON.stringify([...device.feeds.values()].map((feed) => [feed.downloadUrl, feed.items.map((item) => [item.guid, item.position, item.played])]));
       const before = { events: await service.eventCount(), a: state(a), b: state(b) };
       for (const device of [a, b, a, b]) {
         const run = await device.sync();

@@ -307,7 +307,9 @@ export class GpodnetService implements ISyncService {
   private checkStatusCode(status: number): void {
     if (status === 200) return;
     if (status === 401) throw new GpodnetServiceAuthenticationException('Wrong username or password');
-    throw new SyncServiceException(status >= 500 ? `${this.base.host} is currently unavailable (code ${status})` : `Unable to connect to ${this.base.host} (code ${status})`);
+    throw new SyncServiceException(
+      status >= 500 ? `${this.base.host} is currently unavailable (code ${status})` : `Unable to connect to ${this.base.host} (code ${status})`,
+    );
   }
 
   /** executeRequest: no Authorization header: the session cookie authenticates. */
@@ -352,7 +354,12 @@ export class GpodnetService implements ISyncService {
       const devices = parseArray(await this.executeRequest('GET', this.url(`/api/2/devices/${this.username}.json`)));
       return devices.map((item, i) => {
         const object = asObject(item, i);
-        return { id: getString(object, 'id'), caption: getString(object, 'caption'), type: getString(object, 'type'), subscriptions: getInt(object, 'subscriptions') };
+        return {
+          id: getString(object, 'id'),
+          caption: getString(object, 'caption'),
+          type: getString(object, 'type'),
+          subscriptions: getInt(object, 'subscriptions'),
+        };
       });
     });
   }
@@ -373,13 +380,21 @@ export class GpodnetService implements ISyncService {
   async uploadSubscriptionChanges(added: readonly string[], removed: readonly string[]): Promise<{ timestamp: number }> {
     this.requireLoggedIn();
     return this.mapped(async () =>
-      readUploadResponse(await this.executeRequest('POST', this.url(`/api/2/subscriptions/${this.username}/${this.deviceId}.json`), JSON.stringify({ add: added, remove: removed }))),
+      readUploadResponse(
+        await this.executeRequest(
+          'POST',
+          this.url(`/api/2/subscriptions/${this.username}/${this.deviceId}.json`),
+          JSON.stringify({ add: added, remove: removed }),
+        ),
+      ),
     );
   }
 
   async getEpisodeActionChanges(timestamp: number): Promise<EpisodeActionChanges> {
     this.requireLoggedIn();
-    return this.mapped(async () => readEpisodeActionChanges(await this.executeRequest('GET', this.url(`/api/2/episodes/${this.username}.json`, `since=${timestamp}`))));
+    return this.mapped(async () =>
+      readEpisodeActionChanges(await this.executeRequest('GET', this.url(`/api/2/episodes/${this.username}.json`, `since=${timestamp}`))),
+    );
   }
 
   /** Batches of 30; each action carries `device`; the LAST batch's timestamp is returned. */
@@ -388,7 +403,9 @@ export class GpodnetService implements ISyncService {
     let response: { timestamp: number } | undefined;
     for (let i = 0; i < actions.length; i += UPLOAD_BULK_SIZE) {
       const list = actions.slice(i, Math.min(actions.length, i + UPLOAD_BULK_SIZE)).map((action) => ({ ...writeEpisodeAction(action), device: this.deviceId }));
-      response = await this.mapped(async () => readUploadResponse(await this.executeRequest('POST', this.url(`/api/2/episodes/${this.username}.json`), JSON.stringify(list))));
+      response = await this.mapped(async () =>
+        readUploadResponse(await this.executeRequest('POST', this.url(`/api/2/episodes/${this.username}.json`), JSON.stringify(list))),
+      );
     }
     return response!;
   }
@@ -448,12 +465,16 @@ export class NextcloudSyncService implements ISyncService {
 
   /** The answer is not read: the next `since` is the phone's clock, in seconds. */
   async uploadSubscriptionChanges(added: readonly string[], removed: readonly string[]): Promise<{ timestamp: number }> {
-    await this.mapped(() => this.performRequest('POST', this.url('/index.php/apps/gpoddersync/subscription_change/create'), JSON.stringify({ add: added, remove: removed })));
+    await this.mapped(() =>
+      this.performRequest('POST', this.url('/index.php/apps/gpoddersync/subscription_change/create'), JSON.stringify({ add: added, remove: removed })),
+    );
     return { timestamp: Math.floor(this.clock() / 1000) };
   }
 
   getEpisodeActionChanges(timestamp: number): Promise<EpisodeActionChanges> {
-    return this.mapped(async () => readEpisodeActionChanges(await this.performRequest('GET', this.url('/index.php/apps/gpoddersync/episode_action', timestamp))));
+    return this.mapped(async () =>
+      readEpisodeActionChanges(await this.performRequest('GET', this.url('/index.php/apps/gpoddersync/episode_action', timestamp))),
+    );
   }
 
   /** Batches of 30, without `device`; the answers are not read: the next `since` is the phone's clock. */
@@ -511,7 +532,11 @@ export function urlEquals(a: string, b: string): boolean {
     return a === b;
   }
   if (first.hostname.toLowerCase() !== second.hostname.toLowerCase()) return false;
-  const segments = (url: URL) => url.pathname.split('/').filter((segment) => segment !== '').map((segment) => segment.toLowerCase());
+  const segments = (url: URL) =>
+    url.pathname
+      .split('/')
+      .filter((segment) => segment !== '')
+      .map((segment) => segment.toLowerCase());
   if (JSON.stringify(segments(first)) !== JSON.stringify(segments(second))) return false;
   if (first.search === '' || first.search === '?') return second.search === '' || second.search === '?';
   return first.search === second.search;
@@ -668,7 +693,11 @@ export class AntennaPodDevice {
   /** Subscribing from the app: the feed is downloaded, added (DBWriter.addNewFeed → enqueueFeedAdded). */
   subscribe(url: string): void {
     if (this.feeds.has(url)) return;
-    this.feeds.set(url, { downloadUrl: url, lastRefreshAttempt: this.clock(), items: (this.catalog.get(url) ?? []).map((episode) => this.itemFromCatalog(url, episode)) });
+    this.feeds.set(url, {
+      downloadUrl: url,
+      lastRefreshAttempt: this.clock(),
+      items: (this.catalog.get(url) ?? []).map((episode) => this.itemFromCatalog(url, episode)),
+    });
     this.enqueueFeedAdded(url);
   }
 
@@ -720,7 +749,9 @@ export class AntennaPodDevice {
     const item = this.item(feed, guid);
     item.played = true;
     const total = seconds(item.duration);
-    this.enqueueEpisodeAction(buildAction({ podcast: feed, episode: item.mediaUrl, guid, action: 'PLAY', timestamp: this.now(at), started: total, position: total, total }));
+    this.enqueueEpisodeAction(
+      buildAction({ podcast: feed, episode: item.mediaUrl, guid, action: 'PLAY', timestamp: this.now(at), started: total, position: total, total }),
+    );
   }
 
   /** markedCheckedUnplayed: NEW. */
@@ -776,7 +807,8 @@ export class AntennaPodDevice {
       if (feed.lastRefreshAttempt !== 0) continue;
       feed.lastRefreshAttempt = this.clock();
       const known = new Set(feed.items.map((item) => item.guid));
-      for (const episode of this.catalog.get(feed.downloadUrl) ?? []) if (!known.has(episode.guid)) feed.items.push(this.itemFromCatalog(feed.downloadUrl, episode));
+      for (const episode of this.catalog.get(feed.downloadUrl) ?? [])
+        if (!known.has(episode.guid)) feed.items.push(this.itemFromCatalog(feed.downloadUrl, episode));
     }
   }
 
@@ -847,7 +879,18 @@ export class AntennaPodDevice {
         for (const item of feed.items) {
           if (!item.played) continue;
           const total = seconds(item.duration);
-          queued.push(buildAction({ podcast: item.feed, episode: item.mediaUrl, guid: item.guid, action: 'PLAY', timestamp: this.clock(), started: total, position: total, total }));
+          queued.push(
+            buildAction({
+              podcast: item.feed,
+              episode: item.mediaUrl,
+              guid: item.guid,
+              action: 'PLAY',
+              timestamp: this.clock(),
+              started: total,
+              position: total,
+              total,
+            }),
+          );
         }
       }
     }

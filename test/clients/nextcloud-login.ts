@@ -109,14 +109,22 @@ export function parseLoginForm(html: string, pageUrl: string): { action: string;
  * grants access (`decision=grant`), keeps every other field of the form (hidden CSRF tokens
  * and the like) and submits it, `application/x-www-form-urlencoded`, with its own cookies.
  */
-export async function grantInBrowser(loginUrl: string, username: string, password: string, options: { decision?: string; browser?: HttpClient } = {}): Promise<BrowserResult> {
+export async function grantInBrowser(
+  loginUrl: string,
+  username: string,
+  password: string,
+  options: { decision?: string; browser?: HttpClient } = {},
+): Promise<BrowserResult> {
   const browser = options.browser ?? new HttpClient(BROWSER_USER_AGENT);
   const page = await browser.execute('GET', loginUrl, { headers: { Accept: 'text/html,application/xhtml+xml' } });
   if (page.status !== 200) throw new Error(`login page ${loginUrl}: ${page.status} ${page.body.slice(0, 300)}`);
   const form = parseLoginForm(page.body, page.url);
   const submitted = { ...form.fields, username, password, decision: options.decision ?? 'grant' };
   const body = new URLSearchParams(submitted).toString();
-  const result = await browser.execute('POST', form.action, { headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html,application/xhtml+xml' }, body });
+  const result = await browser.execute('POST', form.action, {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html,application/xhtml+xml' },
+    body,
+  });
   return { page: { status: page.status, body: page.body }, submitted, result: { status: result.status, url: result.url, body: result.body } };
 }
 

@@ -138,7 +138,8 @@ export class HttpClient {
       const text = await response.text();
       this.cookies.store(current, response.headers.getSetCookie());
       this.log.push({ method: currentMethod, url: current.href, requestHeaders: headers, requestBody: body, status: response.status, responseBody: text });
-      if (fault?.kind === 'drop-response') throw new NetworkError(`(injected) connection dropped after ${currentMethod} ${current.href} reached the server (${response.status})`);
+      if (fault?.kind === 'drop-response')
+        throw new NetworkError(`(injected) connection dropped after ${currentMethod} ${current.href} reached the server (${response.status})`);
       const location = response.headers.get('location');
       if ([301, 302, 303, 307, 308].includes(response.status) && location !== null && redirects < 20) {
         current = new URL(location, current);

@@ -61,6 +61,9 @@ describe('decideActionBatch (POST /v1/events)', () => {
   it('depends on no state: the same batch decides the same events whatever the user did before', () => {
     const batch = [play(t(1), { id: uuidOf(1) })];
     spec.given([]).when(batch).then(decideActionBatch(batch, testContext()).events);
-    spec.given([ev.remove(t(0), null), ev.play(FEED, 'g', t(3), { played: false, position: 1 })]).when(batch).then(decideActionBatch(batch, testContext()).events);
+    spec
+      .given([ev.remove(t(0), null), ev.play(FEED, 'g', t(3), { played: false, position: 1 })])
+      .when(batch)
+      .then(decideActionBatch(batch, testContext()).events);
   });
 });

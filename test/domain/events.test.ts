@@ -1,7 +1,19 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { JSON_LIMITS, LIMITS, actionInput, boundedString, httpUrl, isUserEventType, isoTimestamp, settingData, streams, userEvent, userIdFromStream } from '../../src/domain/events.js';
+import {
+  JSON_LIMITS,
+  LIMITS,
+  actionInput,
+  boundedString,
+  httpUrl,
+  isUserEventType,
+  isoTimestamp,
+  settingData,
+  streams,
+  userEvent,
+  userIdFromStream,
+} from '../../src/domain/events.js';
 import { uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -74,15 +86,24 @@ describe('isoTimestamp', () => {
     // The reference: the ISO-8601 shape, a real calendar date (Date rolls 02-30 over), the range.
     const reference = (value: string): string | undefined => {
       if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) return undefined;
-      const [year, month, day, hour] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10), value.slice(11, 13)].map(Number) as [number, number, number, number];
+      const [year, month, day, hour] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10), value.slice(11, 13)].map(Number) as [
+        number,
+        number,
+        number,
+        number,
+      ];
       const probe = new Date(Date.UTC(year, month - 1, day));
       if (hour >= 24 || probe.getUTCFullYear() !== year || probe.getUTCMonth() !== month - 1 || probe.getUTCDate() !== day) return undefined;
       const time = new Date(value).getTime();
       return Number.isNaN(time) || time < Date.UTC(1990, 0, 1) || time >= Date.UTC(2100, 0, 1) ? undefined : new Date(value).toISOString();
     };
-    const normalised = fc.date({ min: new Date(Date.UTC(1985, 0, 1)), max: new Date(Date.UTC(2105, 0, 1)), noInvalidDate: true }).map((date) => date.toISOString());
+    const normalised = fc
+      .date({ min: new Date(Date.UTC(1985, 0, 1)), max: new Date(Date.UTC(2105, 0, 1)), noInvalidDate: true })
+      .map((date) => date.toISOString());
     // One character replaced by a digit or a separator: 2026-02-30, 24:00, 12:60, 1989...
-    const nearMiss = fc.tuple(normalised, fc.nat(23), fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '9', ':', '-', 'T', 'Z', '.')).map(([value, index, char]) => value.slice(0, index) + char + value.slice(index + 1));
+    const nearMiss = fc
+      .tuple(normalised, fc.nat(23), fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '9', ':', '-', 'T', 'Z', '.'))
+      .map(([value, index, char]) => value.slice(0, index) + char + value.slice(index + 1));
     fc.assert(
       fc.property(fc.oneof(normalised, nearMiss), (value) => {
         const result = isoTimestamp.safeParse(value);
@@ -113,7 +134,7 @@ describe('userEvent', () => {
     const issue = issuesOf(userEvent, { ...playEvent, data: { ...playEvent.data, played: 'yes' } })[0]!;
     expect(issue.path).to.deep.equal(['data', 'played']);
     expect(issuesOf(userEvent, { ...playEvent, data: { ...playEvent.data, position: -1 } })[0]!.path).to.deep.equal(['data', 'position']);
-    expect(issuesOf(userEvent, { ...playEvent, object: { rss_source_feed: 'ftp://x/feed' , rss_source_id: 'g' } })[0]!.path).to.deep.equal([
+    expect(issuesOf(userEvent, { ...playEvent, object: { rss_source_feed: 'ftp://x/feed', rss_source_id: 'g' } })[0]!.path).to.deep.equal([
       'object',
       'rss_source_feed',
     ]);

@@ -27,9 +27,24 @@ const OTHER = 'https://other.example/rss';
 const THIRD = 'https://third.example/podcast';
 const ids = idSequence(0x7000);
 
-const device = (at: string, data: Extract<UserEvent, { type: 'device' }>['data']): UserEvent => ({ id: ids(), user: USER, timestamp: at, type: 'device', object: null, data });
-const created = (id: string, data: Omit<Extract<UserEvent, { type: 'device' }>['data'], 'device_id'> = {}): UserEvent => device(NOW, { device_id: id, ...data });
-const syncGroup = (synchronize: string[][], stop: string[] = []): UserEvent => ({ id: ids(), user: USER, timestamp: NOW, type: 'sync_group', object: null, data: { synchronize, stop_synchronize: stop } });
+const device = (at: string, data: Extract<UserEvent, { type: 'device' }>['data']): UserEvent => ({
+  id: ids(),
+  user: USER,
+  timestamp: at,
+  type: 'device',
+  object: null,
+  data,
+});
+const created = (id: string, data: Omit<Extract<UserEvent, { type: 'device' }>['data'], 'device_id'> = {}): UserEvent =>
+  device(NOW, { device_id: id, ...data });
+const syncGroup = (synchronize: string[][], stop: string[] = []): UserEvent => ({
+  id: ids(),
+  user: USER,
+  timestamp: NOW,
+  type: 'sync_group',
+  object: null,
+  data: { synchronize, stop_synchronize: stop },
+});
 const accountSetting = (at: string, set: Record<string, string>, remove: string[] = []): UserEvent => ({
   id: ids(),
   user: USER,
@@ -53,25 +68,37 @@ describe('gpodder decisions: devices', () => {
   const spec = deciderSpec(decideUpdateDevice);
 
   it('creates an unknown device with what is given', () => {
-    spec.given([]).when({ device: 'phone', caption: 'Phone', type: 'mobile' }).then([created('phone', { caption: 'Phone', type: 'mobile' })]);
+    spec
+      .given([])
+      .when({ device: 'phone', caption: 'Phone', type: 'mobile' })
+      .then([created('phone', { caption: 'Phone', type: 'mobile' })]);
   });
 
   it('changes a known device only where it differs, and decides nothing when nothing does', () => {
     const history = [device(t(1), { device_id: 'phone', caption: 'Phone', type: 'mobile' })];
     spec.given(history).when({ device: 'phone', caption: 'Phone', type: 'mobile' }).thenNothing();
     spec.given(history).when({ device: 'phone' }).thenNothing();
-    spec.given(history).when({ device: 'phone', caption: 'My phone' }).then([created('phone', { caption: 'My phone' })]);
+    spec
+      .given(history)
+      .when({ device: 'phone', caption: 'My phone' })
+      .then([created('phone', { caption: 'My phone' })]);
   });
 
   it('a device named like an Object.prototype member is a device like any other', () => {
-    spec.given([]).when({ device: 'toString' }).then([created('toString')]);
+    spec
+      .given([])
+      .when({ device: 'toString' })
+      .then([created('toString')]);
   });
 
   it(`refuses a device beyond ${USER_LIMITS.devices}, naming the field; changing a known one stays possible`, () => {
     const state = fold(Array.from({ length: USER_LIMITS.devices }, (_, n) => device(t(n), { device_id: `d${n}` })));
     const error = rejected(() => decideUpdateDevice(state, { device: 'one-more' }, testContext()));
     expect(error.issues.map((issue) => issue.path)).to.deep.equal(['device']);
-    spec.given(state).when({ device: 'd1', caption: 'Renamed' }).then([created('d1', { caption: 'Renamed' })]);
+    spec
+      .given(state)
+      .when({ device: 'd1', caption: 'Renamed' })
+      .then([created('d1', { caption: 'Renamed' })]);
   });
 
   it('a write naming devices creates only those the account does not know, once each', () => {
@@ -98,7 +125,10 @@ describe('gpodder decisions: subscription uploads', () => {
   });
 
   it('Nextcloud names no device: none is created or recorded', () => {
-    upload.given([]).when({ device: undefined, add: [FEED], remove: [] }).then([ev.subscribe(FEED, NOW)]);
+    upload
+      .given([])
+      .when({ device: undefined, add: [FEED], remove: [] })
+      .then([ev.subscribe(FEED, NOW)]);
   });
 
   it('a URL both added and removed is a 400 naming it', () => {
@@ -146,7 +176,10 @@ describe('gpodder decisions: settings', () => {
       .given([])
       .when({ target: { scope: 'account' }, set: { theme: 'dark' }, remove: ['old'] })
       .then([accountSetting(NOW, { theme: 'dark' }, ['old'])]);
-    spec.given([]).when({ target: { scope: 'account' }, set: {}, remove: [] }).thenNothing();
+    spec
+      .given([])
+      .when({ target: { scope: 'account' }, set: {}, remove: [] })
+      .thenNothing();
   });
 
   it(`refuses a change that takes the account's settings, every scope, beyond ${USER_LIMITS.settingsBytes} bytes`, () => {
@@ -164,7 +197,13 @@ describe('gpodder decisions: settings', () => {
 
 describe('gpodder decisions: episode actions', () => {
   it('creates the devices the upload names that the account does not know, then the actions in time order under their derived ids', () => {
-    const record = (at: string, action: GpodderActionRecord['action']): GpodderActionRecord => ({ podcast: FEED, episode: 'https://example.com/ep.mp3', device: 'phone', action, timestamp: at });
+    const record = (at: string, action: GpodderActionRecord['action']): GpodderActionRecord => ({
+      podcast: FEED,
+      episode: 'https://example.com/ep.mp3',
+      device: 'phone',
+      action,
+      timestamp: at,
+    });
     const later = record(t(5), 'download');
     const earlier = record(t(2), 'new');
     const state = fold([created('laptop')]);

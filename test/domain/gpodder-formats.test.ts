@@ -41,7 +41,10 @@ describe('gpodder simple API formats', () => {
 
   it('reads TXT with blank lines, comments and CRLF; JSON lists of podcast objects', () => {
     expect(parseList('txt', '# mine\r\nhttps://a.example/f\r\n\r\n  https://b.example/f  \n')).to.deep.equal(['https://a.example/f', 'https://b.example/f']);
-    expect(parseList('json', '[{"url":"https://a.example/f","title":"A"},"https://b.example/f"]')).to.deep.equal(['https://a.example/f', 'https://b.example/f']);
+    expect(parseList('json', '[{"url":"https://a.example/f","title":"A"},"https://b.example/f"]')).to.deep.equal([
+      'https://a.example/f',
+      'https://b.example/f',
+    ]);
   });
 
   it('refuses bodies that are not the format', () => {

@@ -22,7 +22,12 @@ function valid<T extends UserEvent>(event: T): T {
 const device = (at: string, data: Extract<UserEvent, { type: 'device' }>['data']): UserEvent => valid({ ...base(at), type: 'device', object: null, data });
 const syncGroup = (at: string, synchronize: string[][], stop: string[] = []): UserEvent =>
   valid({ ...base(at), type: 'sync_group', object: null, data: { synchronize, stop_synchronize: stop } });
-const setting = (at: string, target: { scope: 'account' | 'device' | 'podcast' | 'episode'; device?: string; podcast?: string; episode?: string }, set: Record<string, unknown>, remove: string[] = []): UserEvent =>
+const setting = (
+  at: string,
+  target: { scope: 'account' | 'device' | 'podcast' | 'episode'; device?: string; podcast?: string; episode?: string },
+  set: Record<string, unknown>,
+  remove: string[] = [],
+): UserEvent =>
   valid({
     ...base(at),
     type: 'setting',
@@ -32,7 +37,11 @@ const setting = (at: string, target: { scope: 'account' | 'device' | 'podcast' |
 
 describe('state fold: gpodder devices', () => {
   it('creates a device with defaults and changes only the fields given', () => {
-    const state = fold([device(t(1), { device_id: 'phone' }), device(t(2), { device_id: 'phone', caption: 'My phone' }), device(t(3), { device_id: 'phone', type: 'mobile' })]);
+    const state = fold([
+      device(t(1), { device_id: 'phone' }),
+      device(t(2), { device_id: 'phone', caption: 'My phone' }),
+      device(t(3), { device_id: 'phone', type: 'mobile' }),
+    ]);
     expect(state.devices['phone']).to.deep.equal({ id: 'phone', caption: 'My phone', type: 'mobile', created_at: t(1), updated_at: t(3) });
   });
 
@@ -83,7 +92,11 @@ describe('state fold: gpodder settings', () => {
     ]);
     expect(state.settings[settingsKey({ scope: 'account' })]!.values).to.deep.equal({ volume: 4 });
     expect(state.settings[settingsKey({ scope: 'device', device: 'phone' })]!.values).to.deep.equal({ auto: true });
-    expect(state.settings[settingsKey({ scope: 'podcast', podcast: FEED })]).to.deep.include({ podcast: FEED, episode: null, values: { speed: 1.5, tags: ['a'] } });
+    expect(state.settings[settingsKey({ scope: 'podcast', podcast: FEED })]).to.deep.include({
+      podcast: FEED,
+      episode: null,
+      values: { speed: 1.5, tags: ['a'] },
+    });
     expect(state.settings[settingsKey({ scope: 'episode', podcast: FEED, episode: 'https://example.com/1.mp3' })]!.values).to.deep.equal({ note: { x: 1 } });
     state = fold([setting(t(6), { scope: 'device', device: 'phone' }, {}, ['auto'])], state);
     expect(state.settings).not.to.have.property(settingsKey({ scope: 'device', device: 'phone' }));
@@ -135,14 +148,27 @@ describe('state fold: what gpodder relies on elsewhere', () => {
 
   it('a play carrying only the media URL keeps the known duration and cover', () => {
     const state = fold([
-      ev.play(FEED, 'g', t(1), { played: false, position: 1, enclosure: { url: 'https://example.com/old.mp3', duration: 60, cover: { src: 'https://example.com/c.jpg' } } }),
+      ev.play(FEED, 'g', t(1), {
+        played: false,
+        position: 1,
+        enclosure: { url: 'https://example.com/old.mp3', duration: 60, cover: { src: 'https://example.com/c.jpg' } },
+      }),
       ev.play(FEED, 'g', t(2), { played: false, position: 30, enclosure: { url: 'https://example.com/g.mp3' } }),
     ]);
-    expect(state.play_statuses[episodeKey(FEED, 'g')]!.rss_enclosure).to.deep.equal({ url: 'https://example.com/g.mp3', duration: 60, cover: { src: 'https://example.com/c.jpg' } });
+    expect(state.play_statuses[episodeKey(FEED, 'g')]!.rss_enclosure).to.deep.equal({
+      url: 'https://example.com/g.mp3',
+      duration: 60,
+      cover: { src: 'https://example.com/c.jpg' },
+    });
   });
 
   it('episode actions (download, delete, new) are history, not state', () => {
-    const action = valid({ ...base(t(1)), type: 'episode_action', object: { rss_source_feed: FEED, rss_source_id: 'g' }, data: { action: 'download' } } as UserEvent);
+    const action = valid({
+      ...base(t(1)),
+      type: 'episode_action',
+      object: { rss_source_feed: FEED, rss_source_id: 'g' },
+      data: { action: 'download' },
+    } as UserEvent);
     expect(fold([action])).to.deep.equal(emptyState());
   });
 });

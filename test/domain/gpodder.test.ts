@@ -100,7 +100,11 @@ describe('gpodder: action input', () => {
   });
 
   it('names the bad field', () => {
-    const result = gpodderUploadBody.safeParse([{ podcast: FEED, episode: MP3, action: 'play', position: 'soon' }, { podcast: FEED, episode: MP3, action: 'flattr' }, { podcast: FEED, action: 'new' }]);
+    const result = gpodderUploadBody.safeParse([
+      { podcast: FEED, episode: MP3, action: 'play', position: 'soon' },
+      { podcast: FEED, episode: MP3, action: 'flattr' },
+      { podcast: FEED, action: 'new' },
+    ]);
     expect(result.success).to.equal(false);
     const paths = result.error!.issues.map((issue) => issue.path.join('.'));
     expect(paths).to.include.members(['0.position', '1.action', '2.episode']);
@@ -156,7 +160,13 @@ describe('gpodder: preparing an upload', () => {
   });
 
   it('keeps a play without a usable position as a playback start that carries no position', () => {
-    const cases: Record<string, unknown>[] = [{}, { position: -1, started: -1, total: -1 }, { position: 0, started: 0, total: 0 }, { position: null }, { started: 10, total: 600 }];
+    const cases: Record<string, unknown>[] = [
+      {},
+      { position: -1, started: -1, total: -1 },
+      { position: 0, started: 0, total: 0 },
+      { position: null },
+      { started: 10, total: 600 },
+    ];
     for (const fields of cases) {
       const prepared = prepareUpload('u1', [input({ action: 'play', ...fields })], NOW);
       expect(prepared.actions, JSON.stringify(fields)).to.have.length(1);
@@ -187,7 +197,14 @@ describe('gpodder: action ids', () => {
 });
 
 describe('gpodder: actions ↔ events', () => {
-  const record = (fields: Partial<GpodderActionRecord>): GpodderActionRecord => ({ podcast: FEED, episode: MP3, action: 'play', timestamp: NOW, position: 0, ...fields });
+  const record = (fields: Partial<GpodderActionRecord>): GpodderActionRecord => ({
+    podcast: FEED,
+    episode: MP3,
+    action: 'play',
+    timestamp: NOW,
+    position: 0,
+    ...fields,
+  });
 
   it('play → play: position, started, total, media URL as enclosure, guid as identity', () => {
     const event = actionToEvent('u1', actionId('u1', record({})), record({ guid: 'g1', started: 5, position: 60, total: 100, device: 'phone' }));
@@ -226,7 +243,17 @@ describe('gpodder: actions ↔ events', () => {
     fc.assert(
       fc.property(arbitrary, (a) => {
         const timestamp = new Date(Date.UTC(1995, 0, 1) + a.seconds * 1000).toISOString().slice(0, 19);
-        const sent = { podcast: FEED, episode: MP3, action: a.action, timestamp, ...(a.guid ? { guid: a.guid } : {}), ...(a.device ? { device: a.device } : {}), ...(a.action === 'play' ? { position: a.position, ...(a.started !== undefined ? { started: a.started } : {}), ...(a.total !== undefined ? { total: a.total } : {}) } : {}) };
+        const sent = {
+          podcast: FEED,
+          episode: MP3,
+          action: a.action,
+          timestamp,
+          ...(a.guid ? { guid: a.guid } : {}),
+          ...(a.device ? { device: a.device } : {}),
+          ...(a.action === 'play'
+            ? { position: a.position, ...(a.started !== undefined ? { started: a.started } : {}), ...(a.total !== undefined ? { total: a.total } : {}) }
+            : {}),
+        };
         const [prepared] = prepareUpload('u1', [gpodderActionInput.parse(sent)], NOW).actions;
         const event = actionToEvent('u1', prepared!.id, prepared!.record);
         expectValidEvent(event);
@@ -237,15 +264,43 @@ describe('gpodder: actions ↔ events', () => {
   });
 
   it('native play and position events read as play actions; played reads as position = total', () => {
-    const base = { id: '00000000-0000-4000-8000-000000000001', user: 'u1', timestamp: '2026-01-02T03:04:05.678Z', object: { rss_source_feed: FEED, rss_source_id: 'guid-1' } };
+    const base = {
+      id: '00000000-0000-4000-8000-000000000001',
+      user: 'u1',
+      timestamp: '2026-01-02T03:04:05.678Z',
+      object: { rss_source_feed: FEED, rss_source_id: 'guid-1' },
+    };
     const played: UserEvent = { ...base, type: 'play', data: { played: true, position: 0, enclosure: { url: MP3, duration: 1800.4 } } };
-    expect(presentAction(played)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 1800, total: 1800 });
+    expect(presentAction(played)).to.deep.equal({
+      podcast: FEED,
+      episode: MP3,
+      guid: 'guid-1',
+      timestamp: '2026-01-02T03:04:05',
+      action: 'play',
+      position: 1800,
+      total: 1800,
+    });
     const noTotal: UserEvent = { ...base, type: 'play', data: { played: true, position: 0, enclosure: { url: MP3 } } };
     expect(presentAction(noTotal)).to.deep.include({ episode: MP3, guid: 'guid-1', position: 1, total: 1 });
     const resumed: UserEvent = { ...base, type: 'play', data: { played: false, position: 61.7, device: 'phone', enclosure: { url: MP3 } } };
-    expect(presentAction(resumed)).to.deep.equal({ podcast: FEED, episode: MP3, guid: 'guid-1', device: 'phone', timestamp: '2026-01-02T03:04:05', action: 'play', position: 62 });
+    expect(presentAction(resumed)).to.deep.equal({
+      podcast: FEED,
+      episode: MP3,
+      guid: 'guid-1',
+      device: 'phone',
+      timestamp: '2026-01-02T03:04:05',
+      action: 'play',
+      position: 62,
+    });
     const position: UserEvent = { ...base, type: 'position', data: { position: 30 } };
-    expect(presentAction(position), 'no URL named: resolved by the reader').to.deep.equal({ podcast: FEED, episode: UNKNOWN_MEDIA_URL, guid: 'guid-1', timestamp: '2026-01-02T03:04:05', action: 'play', position: 30 });
+    expect(presentAction(position), 'no URL named: resolved by the reader').to.deep.equal({
+      podcast: FEED,
+      episode: UNKNOWN_MEDIA_URL,
+      guid: 'guid-1',
+      timestamp: '2026-01-02T03:04:05',
+      action: 'play',
+      position: 30,
+    });
     // A media URL as the identity (what gpodder uploads without a guid) is the episode.
     const byUrl: UserEvent = { ...base, object: { rss_source_feed: FEED, rss_source_id: MP3 }, type: 'position', data: { position: 30 } };
     expect(presentAction(byUrl)).to.deep.include({ episode: MP3 }).and.not.to.have.property('guid');
@@ -253,14 +308,24 @@ describe('gpodder: actions ↔ events', () => {
   });
 
   it('marks the media URL of a native event that names none as unknown, never as its guid', () => {
-    const base = { id: '00000000-0000-4000-8000-000000000001', user: 'u1', timestamp: '2026-01-02T03:04:05.678Z', object: { rss_source_feed: FEED, rss_source_id: 'ep-1' } };
+    const base = {
+      id: '00000000-0000-4000-8000-000000000001',
+      user: 'u1',
+      timestamp: '2026-01-02T03:04:05.678Z',
+      object: { rss_source_feed: FEED, rss_source_id: 'ep-1' },
+    };
     expect(presentAction({ ...base, type: 'play', data: { played: false, position: 5 } })).to.include({ episode: UNKNOWN_MEDIA_URL, guid: 'ep-1' });
     expect(presentAction({ ...base, type: 'position', data: { position: 5 } })).to.include({ episode: UNKNOWN_MEDIA_URL, guid: 'ep-1' });
   });
 
   it('aggregated keeps the latest action of each episode, by action time', () => {
     const item = (episode: string, timestamp: string, action: 'play' | 'download') => ({ action: { podcast: FEED, episode, timestamp, action } });
-    const items = [item('a', '2026-01-02T00:00:00', 'play'), item('b', '2026-01-01T00:00:00', 'download'), item('a', '2026-01-01T00:00:00', 'download'), item('b', '2026-01-03T00:00:00', 'play')];
+    const items = [
+      item('a', '2026-01-02T00:00:00', 'play'),
+      item('b', '2026-01-01T00:00:00', 'download'),
+      item('a', '2026-01-01T00:00:00', 'download'),
+      item('b', '2026-01-03T00:00:00', 'play'),
+    ];
     expect(latestPerEpisode(items).map((i) => [i.action.episode, i.action.action])).to.deep.equal([
       ['a', 'play'],
       ['b', 'play'],
@@ -272,7 +337,10 @@ describe('gpodder: subscriptions', () => {
   const ctx = { user: 'u1', newId: idSequence(1), now: NOW };
 
   it('sanitises both lists and reports URLs in both', () => {
-    const changes = sanitizeChanges([' https://a.example/f', 'https://b.example/f', 'https://b.example/f', 'ftp://x'], ['https://a.example/f ', 'https://c.example/f']);
+    const changes = sanitizeChanges(
+      [' https://a.example/f', 'https://b.example/f', 'https://b.example/f', 'ftp://x'],
+      ['https://a.example/f ', 'https://c.example/f'],
+    );
     expect(changes.add).to.deep.equal(['https://a.example/f', 'https://b.example/f']);
     expect(changes.remove).to.deep.equal(['https://a.example/f', 'https://c.example/f']);
     expect(changes.conflicts).to.deep.equal(['https://a.example/f']);
@@ -280,7 +348,12 @@ describe('gpodder: subscriptions', () => {
   });
 
   it('emits subscribe/unsubscribe with the device, only for real changes', () => {
-    const events = decideSubscriptionChanges(new Set(['https://a.example/f', 'https://b.example/f']), { add: ['https://a.example/f', 'https://c.example/f'], remove: ['https://b.example/f', 'https://d.example/f'] }, 'phone', ctx);
+    const events = decideSubscriptionChanges(
+      new Set(['https://a.example/f', 'https://b.example/f']),
+      { add: ['https://a.example/f', 'https://c.example/f'], remove: ['https://b.example/f', 'https://d.example/f'] },
+      'phone',
+      ctx,
+    );
     for (const event of events) expectValidEvent(event);
     expect(events.map((event) => [event.type, event.object?.rss_source_feed, event.data])).to.deep.equal([
       ['subscribe', 'https://c.example/f', { device: 'phone' }],

@@ -34,15 +34,18 @@ describe('state fold: subscriptions', () => {
   });
 
   it('date folding is order-independent (property)', () => {
-    const event = fc.tuple(fc.boolean(), fc.constantFrom(FEED, OTHER), fc.integer({ min: 0, max: 9 })).map(([sub, feed, n]) =>
-      sub ? ev.subscribe(feed, t(n)) : ev.unsubscribe(feed, t(n)),
-    );
+    const event = fc
+      .tuple(fc.boolean(), fc.constantFrom(FEED, OTHER), fc.integer({ min: 0, max: 9 }))
+      .map(([sub, feed, n]) => (sub ? ev.subscribe(feed, t(n)) : ev.unsubscribe(feed, t(n))));
     const dates = (state: UserState) =>
       Object.fromEntries(Object.entries(state.subscriptions).map(([feed, s]) => [feed, [s.subscribed_at, s.unsubscribed_at]]));
     fc.assert(
-      fc.property(fc.array(event, { maxLength: 12 }).chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length }))), ([events, shuffled]) => {
-        expect(dates(fold(shuffled))).to.deep.equal(dates(fold(events)));
-      }),
+      fc.property(
+        fc.array(event, { maxLength: 12 }).chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length }))),
+        ([events, shuffled]) => {
+          expect(dates(fold(shuffled))).to.deep.equal(dates(fold(events)));
+        },
+      ),
     );
   });
 });
@@ -105,7 +108,10 @@ describe('state fold: playlists', () => {
   it('playlist events upsert, delete (keeping the tombstone and its items) and lose to newer ones', () => {
     const created = fold([ev.playlist(t(1), { playlist_id: 'p', action: 'upsert', name: 'A', description: 'd', created_at: t(0) }), save(t(1))]);
     expect(created.playlists['p']).to.include({ name: 'A', description: 'd', created_at: t(0), updated_at: t(1) });
-    const deleted = fold([ev.playlist(t(3), { playlist_id: 'p', action: 'delete' }), ev.playlist(t(2), { playlist_id: 'p', action: 'upsert', name: 'B' })], created);
+    const deleted = fold(
+      [ev.playlist(t(3), { playlist_id: 'p', action: 'delete' }), ev.playlist(t(2), { playlist_id: 'p', action: 'upsert', name: 'B' })],
+      created,
+    );
     expect(deleted.playlists['p']).to.include({ name: 'A', deleted_at: t(3), updated_at: t(3) });
     expect(deleted.playlists['p']!.items).to.have.key('i');
   });
@@ -204,13 +210,15 @@ describe('state fold: in-place folding', () => {
     fc.tuple(fc.constantFrom(...feeds), guid, at, fc.nat(100)).map(([feed, g, when, position]) => ev.play(feed, g, when, { played: position > 50, position })),
     fc.tuple(fc.constantFrom(...feeds), guid, at, fc.nat(100)).map(([feed, g, when, position]) => ev.position(feed, g, when, position)),
     // Playlist ids are client strings: "__proto__" must be a playlist like any other.
-    fc.tuple(fc.constantFrom(...feeds), guid, at, fc.boolean(), fc.constantFrom(undefined, 'p1', '__proto__')).map(([feed, g, when, removed, playlist]) =>
-      ev.save(feed, g, when, { removed, ...(playlist ? { playlist } : {}) }),
-    ),
-    fc.tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>, fc.constantFrom('p1', '__proto__')).map(([when, action, id]) =>
-      ev.playlist(when, { playlist_id: id, action, name: `n${when}` }),
-    ),
-    fc.tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' })).map(([when, scope]) => ev.remove(when, scope)),
+    fc
+      .tuple(fc.constantFrom(...feeds), guid, at, fc.boolean(), fc.constantFrom(undefined, 'p1', '__proto__'))
+      .map(([feed, g, when, removed, playlist]) => ev.save(feed, g, when, { removed, ...(playlist ? { playlist } : {}) })),
+    fc
+      .tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>, fc.constantFrom('p1', '__proto__'))
+      .map(([when, action, id]) => ev.playlist(when, { playlist_id: id, action, name: `n${when}` })),
+    fc
+      .tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' }))
+      .map(([when, scope]) => ev.remove(when, scope)),
   );
 
   it('gives what evolving event by event gives, and never mutates the initial state (property)', () => {
@@ -229,7 +237,10 @@ describe('state fold: in-place folding', () => {
   });
 
   it('keeps a playlist named "__proto__" as a record, not as the prototype', () => {
-    const state = fold([ev.playlist(t(1), { playlist_id: '__proto__', action: 'upsert', name: 'P' }), ev.save(FEED, 'g', t(2), { playlist: '__proto__', item_id: 'i' })]);
+    const state = fold([
+      ev.playlist(t(1), { playlist_id: '__proto__', action: 'upsert', name: 'P' }),
+      ev.save(FEED, 'g', t(2), { playlist: '__proto__', item_id: 'i' }),
+    ]);
     expect(Object.keys(state.playlists)).to.deep.equal(['__proto__']);
     expect(Object.getPrototypeOf(state.playlists)).to.equal(Object.prototype);
     expect(Object.keys(state.playlists['__proto__']!.items)).to.deep.equal(['i']);

@@ -13,7 +13,10 @@ const FEED = 'https://example.com/feed.xml';
 
 describe('subscribed or not: the one rule', () => {
   it('a tie is unsubscribed, in either order of the events', () => {
-    for (const events of [[ev.subscribe(FEED, t(2)), ev.unsubscribe(FEED, t(2))], [ev.unsubscribe(FEED, t(2)), ev.subscribe(FEED, t(2))]]) {
+    for (const events of [
+      [ev.subscribe(FEED, t(2)), ev.unsubscribe(FEED, t(2))],
+      [ev.unsubscribe(FEED, t(2)), ev.subscribe(FEED, t(2))],
+    ]) {
       const record = fold(events).subscriptions[FEED]!;
       expect(record).to.include({ subscribed_at: t(2), unsubscribed_at: t(2) });
       expect(isSubscribed(record)).to.equal(false);
@@ -37,7 +40,13 @@ describe('subscribed or not: the one rule', () => {
   });
 
   it('sync reads a client tie as unsubscribed, and the server ends unsubscribed too', () => {
-    const request = syncRequest.parse({ device: 'phone', request_id: 'r', subscriptions: [{ rss_source_feed: FEED, subscribed_at: t(2), unsubscribed_at: t(2) }], play_statuses: [], playlists: [] });
+    const request = syncRequest.parse({
+      device: 'phone',
+      request_id: 'r',
+      subscriptions: [{ rss_source_feed: FEED, subscribed_at: t(2), unsubscribed_at: t(2) }],
+      play_statuses: [],
+      playlists: [],
+    });
     const after = fold(decideSync(emptyState(), request, testContext()));
     expect(isSubscribed(after.subscriptions[FEED]!)).to.equal(false);
   });

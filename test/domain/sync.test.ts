@@ -33,18 +33,27 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
   describe('rule 1: unknown feed', () => {
     it('client subscribed: subscribe at its date, with title and device', () => {
       const req = request({ subscriptions: [{ rss_source_feed: FEED, rss_feed_title: 'Show', subscribed_at: t(5) }] });
-      const { state } = spec.given([]).when(req).then([ev.subscribe(FEED, t(5), { rss_feed_title: 'Show', device: DEVICE })]);
+      const { state } = spec
+        .given([])
+        .when(req)
+        .then([ev.subscribe(FEED, t(5), { rss_feed_title: 'Show', device: DEVICE })]);
       expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(5), unsubscribed_at: null, rss_feed_title: 'Show' });
       assertConverged(state, req);
     });
 
     it('client subscribed after an older unsubscribe: subscribe only', () => {
-      const { state } = spec.given([]).when(sub(t(5), t(2))).then([subscribed(t(5))]);
+      const { state } = spec
+        .given([])
+        .when(sub(t(5), t(2)))
+        .then([subscribed(t(5))]);
       expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(true);
     });
 
     it('client unsubscribed: subscribe, then unsubscribe after it', () => {
-      const { events, state } = spec.given([]).when(sub(t(2), t(5))).then([subscribed(t(2)), unsubscribed(t(5))]);
+      const { events, state } = spec
+        .given([])
+        .when(sub(t(2), t(5)))
+        .then([subscribed(t(2)), unsubscribed(t(5))]);
       expect(events.map((event) => event.type)).to.deep.equal(['subscribe', 'unsubscribe']);
       expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(2), unsubscribed_at: t(5) });
       expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
@@ -52,7 +61,10 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
     });
 
     it('client tie (subscribed_at = unsubscribed_at) is unsubscribed (the one rule): subscribe, then unsubscribe at the same time', () => {
-      const { state } = spec.given([]).when(sub(t(3), t(3))).then([subscribed(t(3)), unsubscribed(t(3))]);
+      const { state } = spec
+        .given([])
+        .when(sub(t(3), t(3)))
+        .then([subscribed(t(3)), unsubscribed(t(3))]);
       expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
       assertConverged(state, sub(t(3), t(3)));
     });
@@ -63,23 +75,39 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
       const given = () => spec.given([ev.subscribe(FEED, t(5), { rss_feed_title: 'Old' })]);
       it('client newer: subscribe (refreshes date and title)', () => {
         const req = request({ subscriptions: [{ rss_source_feed: FEED, rss_feed_title: 'New', subscribed_at: t(6) }] });
-        const { state } = given().when(req).then([ev.subscribe(FEED, t(6), { rss_feed_title: 'New', device: DEVICE })]);
+        const { state } = given()
+          .when(req)
+          .then([ev.subscribe(FEED, t(6), { rss_feed_title: 'New', device: DEVICE })]);
         expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(6), rss_feed_title: 'New' });
         assertConverged(state, req);
       });
-      it('client older: nothing', () => given().when(sub(t(4))).thenNothing());
-      it('tie: nothing', () => given().when(sub(t(5))).thenNothing());
+      it('client older: nothing', () =>
+        given()
+          .when(sub(t(4)))
+          .thenNothing());
+      it('tie: nothing', () =>
+        given()
+          .when(sub(t(5)))
+          .thenNothing());
     });
 
     describe('server unsubscribed', () => {
       const given = () => spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(5))]);
       it('client subscribed after the server unsubscribed: subscribe', () => {
-        const { state } = given().when(sub(t(6), t(0))).then([subscribed(t(6))]);
+        const { state } = given()
+          .when(sub(t(6), t(0)))
+          .then([subscribed(t(6))]);
         expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(true);
         assertConverged(state, sub(t(6), t(0)));
       });
-      it('client subscribed before the server unsubscribed: nothing', () => given().when(sub(t(4))).thenNothing());
-      it('tie with the server unsubscribe: nothing', () => given().when(sub(t(5))).thenNothing());
+      it('client subscribed before the server unsubscribed: nothing', () =>
+        given()
+          .when(sub(t(4)))
+          .thenNothing());
+      it('tie with the server unsubscribe: nothing', () =>
+        given()
+          .when(sub(t(5)))
+          .thenNothing());
     });
   });
 
@@ -87,50 +115,82 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
     describe('server unsubscribed', () => {
       const given = () => spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(5))]);
       it('client unsubscribed later: unsubscribe (refreshes date)', () => {
-        const { state } = given().when(sub(t(1), t(7))).then([unsubscribed(t(7))]);
+        const { state } = given()
+          .when(sub(t(1), t(7)))
+          .then([unsubscribed(t(7))]);
         expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(1), unsubscribed_at: t(7) });
         assertConverged(state, sub(t(1), t(7)));
       });
-      it('client unsubscribed earlier: nothing', () => given().when(sub(t(1), t(4))).thenNothing());
-      it('tie: nothing', () => given().when(sub(t(1), t(5))).thenNothing());
+      it('client unsubscribed earlier: nothing', () =>
+        given()
+          .when(sub(t(1), t(4)))
+          .thenNothing());
+      it('tie: nothing', () =>
+        given()
+          .when(sub(t(1), t(5)))
+          .thenNothing());
     });
 
     describe('server subscribed', () => {
       const given = () => spec.given([ev.subscribe(FEED, t(5))]);
       it('client unsubscribed after the server subscribed: unsubscribe', () => {
-        const { state } = given().when(sub(t(2), t(6))).then([unsubscribed(t(6))]);
+        const { state } = given()
+          .when(sub(t(2), t(6)))
+          .then([unsubscribed(t(6))]);
         expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
         assertConverged(state, sub(t(2), t(6)));
       });
-      it('client unsubscribed before the server subscribed: nothing', () => given().when(sub(t(2), t(4))).thenNothing());
-      it('tie with the server subscribe: nothing', () => given().when(sub(t(2), t(5))).thenNothing());
+      it('client unsubscribed before the server subscribed: nothing', () =>
+        given()
+          .when(sub(t(2), t(4)))
+          .thenNothing());
+      it('tie with the server subscribe: nothing', () =>
+        given()
+          .when(sub(t(2), t(5)))
+          .thenNothing());
     });
   });
 
   describe('client tie on a known feed: unsubscribed (the one rule), so rule 3', () => {
     it('server subscribed earlier: unsubscribe', () => {
-      const { state } = spec.given([ev.subscribe(FEED, t(1))]).when(sub(t(3), t(3))).then([unsubscribed(t(3))]);
+      const { state } = spec
+        .given([ev.subscribe(FEED, t(1))])
+        .when(sub(t(3), t(3)))
+        .then([unsubscribed(t(3))]);
       expect(isSubscribed(state.subscriptions[FEED]!)).to.equal(false);
       assertConverged(state, sub(t(3), t(3)));
     });
     it('server unsubscribed earlier: unsubscribe (refreshes the date)', () => {
-      spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(2))]).when(sub(t(3), t(3))).then([unsubscribed(t(3))]);
+      spec
+        .given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(2))])
+        .when(sub(t(3), t(3)))
+        .then([unsubscribed(t(3))]);
     });
     it('server unsubscribed at the same time: nothing', () => {
-      spec.given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(3))]).when(sub(t(3), t(3))).thenNothing();
+      spec
+        .given([ev.subscribe(FEED, t(1)), ev.unsubscribe(FEED, t(3))])
+        .when(sub(t(3), t(3)))
+        .thenNothing();
     });
   });
 
   describe('server with a null subscribed_at (only an unsubscribe was seen)', () => {
     const given = () => spec.given([ev.unsubscribe(FEED, t(5))]);
     it('is treated as unsubscribed: a later client subscribe wins', () => {
-      const { state } = given().when(sub(t(6))).then([subscribed(t(6))]);
+      const { state } = given()
+        .when(sub(t(6)))
+        .then([subscribed(t(6))]);
       expect(state.subscriptions[FEED]).to.include({ subscribed_at: t(6), unsubscribed_at: t(5) });
       assertConverged(state, sub(t(6)));
     });
-    it('an earlier client subscribe loses', () => given().when(sub(t(4))).thenNothing());
+    it('an earlier client subscribe loses', () =>
+      given()
+        .when(sub(t(4)))
+        .thenNothing());
     it('a later client unsubscribe refreshes the date', () => {
-      const { state } = given().when(sub(t(1), t(8))).then([unsubscribed(t(8))]);
+      const { state } = given()
+        .when(sub(t(1), t(8)))
+        .then([unsubscribed(t(8))]);
       assertConverged(state, sub(t(1), t(8)));
     });
   });
@@ -140,7 +200,10 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
       ...fold([]),
       subscriptions: { [FEED]: { rss_source_feed: FEED, rss_feed_title: null, subscribed_at: null, unsubscribed_at: null, created_at: t(0) } },
     };
-    spec.given(state).when(sub(t(1))).then([subscribed(t(1))]);
+    spec
+      .given(state)
+      .when(sub(t(1)))
+      .then([subscribed(t(1))]);
   });
 
   it('handles several feeds independently, in request order', () => {
@@ -150,7 +213,10 @@ describe('decideSync: subscriptions (docs/design.md, "Sync")', () => {
         { rss_source_feed: FEED, subscribed_at: t(1) },
       ],
     });
-    spec.given([ev.subscribe(FEED, t(5))]).when(req).then([ev.subscribe(OTHER, t(9), { device: DEVICE })]);
+    spec
+      .given([ev.subscribe(FEED, t(5))])
+      .when(req)
+      .then([ev.subscribe(OTHER, t(9), { device: DEVICE })]);
   });
 });
 
@@ -172,12 +238,20 @@ describe('decideSync: play statuses', () => {
   });
 
   it('client newer: play; the fold keeps the title the client did not send', () => {
-    const { state } = given().when(status(t(6))).then([ev.play(FEED, GUID, t(6), { played: true, position: 42, device: DEVICE })]);
+    const { state } = given()
+      .when(status(t(6)))
+      .then([ev.play(FEED, GUID, t(6), { played: true, position: 42, device: DEVICE })]);
     expect(state.play_statuses[episodeKey(FEED, GUID)]).to.include({ played: true, position: 42, rss_item_title: 'Ep' });
     assertConverged(state, status(t(6)));
   });
-  it('client older: nothing', () => given().when(status(t(4))).thenNothing());
-  it('equal: nothing', () => given().when(status(t(5))).thenNothing());
+  it('client older: nothing', () =>
+    given()
+      .when(status(t(4)))
+      .thenNothing());
+  it('equal: nothing', () =>
+    given()
+      .when(status(t(5)))
+      .thenNothing());
   it('null optional fields are accepted and left out of the event', () => {
     spec
       .given([])
@@ -185,7 +259,10 @@ describe('decideSync: play statuses', () => {
       .then([ev.play(FEED, GUID, t(1), { played: true, position: 42, device: DEVICE })]);
   });
   it('a position-only update on the server counts by its date', () => {
-    spec.given([ev.position(FEED, GUID, t(7), 99)]).when(status(t(6))).thenNothing();
+    spec
+      .given([ev.position(FEED, GUID, t(7), 99)])
+      .when(status(t(6)))
+      .thenNothing();
   });
 });
 
@@ -229,17 +306,29 @@ describe('decideSync: playlists and items', () => {
   });
 
   it('client playlist newer: upsert (rename)', () => {
-    const { state } = spec.given(serverPlaylist()).when(playlist(t(6))).then([playlistEvent(t(6))]);
+    const { state } = spec
+      .given(serverPlaylist())
+      .when(playlist(t(6)))
+      .then([playlistEvent(t(6))]);
     expect(state.playlists['p1']).to.include({ name: 'Commute', updated_at: t(6) });
   });
   it('client playlist older or equal: nothing', () => {
-    spec.given(serverPlaylist()).when(playlist(t(4))).thenNothing();
-    spec.given(serverPlaylist()).when(playlist(t(5))).thenNothing();
+    spec
+      .given(serverPlaylist())
+      .when(playlist(t(4)))
+      .thenNothing();
+    spec
+      .given(serverPlaylist())
+      .when(playlist(t(5)))
+      .thenNothing();
   });
 
   it('client deleted the playlist later: delete; the server keeps a tombstone', () => {
     const req = playlist(t(6), [], { deleted_at: t(6) });
-    const { state } = spec.given(serverPlaylist()).when(req).then([playlistEvent(t(6), 'delete')]);
+    const { state } = spec
+      .given(serverPlaylist())
+      .when(req)
+      .then([playlistEvent(t(6), 'delete')]);
     expect(state.playlists['p1']).to.include({ deleted_at: t(6), updated_at: t(6) });
     expect(state.playlists['p1']!.items).to.have.key('i1');
     assertConverged(state, req);
@@ -247,32 +336,53 @@ describe('decideSync: playlists and items', () => {
 
   it('a deletion stamped after updated_at is dated by deleted_at', () => {
     const req = playlist(t(4), [], { deleted_at: t(7) });
-    const { state } = spec.given(serverPlaylist()).when(req).then([playlistEvent(t(7), 'delete')]);
+    const { state } = spec
+      .given(serverPlaylist())
+      .when(req)
+      .then([playlistEvent(t(7), 'delete')]);
     assertConverged(state, req);
   });
 
   it('a playlist the server never saw can arrive as a tombstone, with its name', () => {
-    const { state } = spec.given([]).when(playlist(t(2), [], { deleted_at: t(2) })).then([playlistEvent(t(2), 'delete')]);
+    const { state } = spec
+      .given([])
+      .when(playlist(t(2), [], { deleted_at: t(2) }))
+      .then([playlistEvent(t(2), 'delete')]);
     expect(state.playlists['p1']).to.include({ name: 'Commute', deleted_at: t(2) });
   });
 
   it('a newer client playlist resurrects a tombstoned one', () => {
     const given = [...serverPlaylist(), ev.playlist(t(6), { playlist_id: 'p1', action: 'delete' })];
-    const { state } = spec.given(given).when(playlist(t(7))).then([playlistEvent(t(7))]);
+    const { state } = spec
+      .given(given)
+      .when(playlist(t(7)))
+      .then([playlistEvent(t(7))]);
     expect(state.playlists['p1']!.deleted_at).to.equal(null);
   });
 
   describe('items (compared one by one, even when the playlist record is older)', () => {
     it('newer item: save', () => {
-      const { state } = spec.given(serverPlaylist()).when(playlist(t(4), [item('i1', G1, t(6))])).then([saveEvent('i1', G1, t(6))]);
+      const { state } = spec
+        .given(serverPlaylist())
+        .when(playlist(t(4), [item('i1', G1, t(6))]))
+        .then([saveEvent('i1', G1, t(6))]);
       expect(state.playlists['p1']!.items['i1']).to.include({ updated_at: t(6), deleted_at: null });
     });
     it('older or equal item: nothing', () => {
-      spec.given(serverPlaylist()).when(playlist(t(4), [item('i1', G1, t(4))])).thenNothing();
-      spec.given(serverPlaylist()).when(playlist(t(4), [item('i1', G1, t(5))])).thenNothing();
+      spec
+        .given(serverPlaylist())
+        .when(playlist(t(4), [item('i1', G1, t(4))]))
+        .thenNothing();
+      spec
+        .given(serverPlaylist())
+        .when(playlist(t(4), [item('i1', G1, t(5))]))
+        .thenNothing();
     });
     it('unknown item: save', () => {
-      spec.given(serverPlaylist()).when(playlist(t(4), [item('i2', G2, t(1))])).then([saveEvent('i2', G2, t(1))]);
+      spec
+        .given(serverPlaylist())
+        .when(playlist(t(4), [item('i2', G2, t(1))]))
+        .then([saveEvent('i2', G2, t(1))]);
     });
 
     describe('tombstones', () => {
@@ -280,23 +390,38 @@ describe('decideSync: playlists and items', () => {
 
       it('a client deletion: save removed; the item stays as a tombstone', () => {
         const req = playlist(t(4), [item('i1', G1, t(7), { deleted_at: t(7) })]);
-        const { state } = spec.given(serverPlaylist()).when(req).then([saveEvent('i1', G1, t(7), true)]);
+        const { state } = spec
+          .given(serverPlaylist())
+          .when(req)
+          .then([saveEvent('i1', G1, t(7), true)]);
         expect(state.playlists['p1']!.items['i1']).to.include({ deleted_at: t(7), updated_at: t(7) });
         assertConverged(state, req);
       });
       it('an older client update of a tombstoned item does not resurrect it', () => {
-        spec.given(deleted()).when(playlist(t(4), [item('i1', G1, t(7))])).thenNothing();
+        spec
+          .given(deleted())
+          .when(playlist(t(4), [item('i1', G1, t(7))]))
+          .thenNothing();
       });
       it('an equal client update does not resurrect it either', () => {
-        spec.given(deleted()).when(playlist(t(4), [item('i1', G1, t(8))])).thenNothing();
+        spec
+          .given(deleted())
+          .when(playlist(t(4), [item('i1', G1, t(8))]))
+          .thenNothing();
       });
       it('a newer client update resurrects it', () => {
-        const { state } = spec.given(deleted()).when(playlist(t(4), [item('i1', G1, t(9))])).then([saveEvent('i1', G1, t(9))]);
+        const { state } = spec
+          .given(deleted())
+          .when(playlist(t(4), [item('i1', G1, t(9))]))
+          .then([saveEvent('i1', G1, t(9))]);
         expect(state.playlists['p1']!.items['i1']!.deleted_at).to.equal(null);
       });
       it('a client tombstone dated by deleted_at after updated_at', () => {
         const req = playlist(t(4), [item('i1', G1, t(6), { deleted_at: t(9) })]);
-        const { state } = spec.given(deleted()).when(req).then([saveEvent('i1', G1, t(9), true)]);
+        const { state } = spec
+          .given(deleted())
+          .when(req)
+          .then([saveEvent('i1', G1, t(9), true)]);
         assertConverged(state, req);
       });
     });
@@ -334,7 +459,10 @@ describe('decideSync: tasks', () => {
 
   it('a task without an id gets a fresh one', () => {
     const { id: _id, ...task } = privacyTask(1, t(1), 'public');
-    const { events } = spec.given([]).when(request({ tasks: [task] })).then([ev.privacy(t(1), 'public')]);
+    const { events } = spec
+      .given([])
+      .when(request({ tasks: [task] }))
+      .then([ev.privacy(t(1), 'public')]);
     expect(events[0]!.id).to.not.equal(uuidOf(1));
   });
 
@@ -364,7 +492,9 @@ describe('syncClosingEvent and syncCounts', () => {
     const req = request({
       subscriptions: [{ rss_source_feed: FEED, subscribed_at: t(1), unsubscribed_at: t(2) }],
       play_statuses: [{ rss_source_feed: FEED, rss_source_id: 'g', played: false, position: 1, updated_at: t(1) }],
-      playlists: [{ id: 'p', name: 'P', updated_at: t(1), items: [{ item_id: 'i', rss_source_feed: FEED, rss_source_id: 'g', created_at: t(1), updated_at: t(1) }] }],
+      playlists: [
+        { id: 'p', name: 'P', updated_at: t(1), items: [{ item_id: 'i', rss_source_feed: FEED, rss_source_id: 'g', created_at: t(1), updated_at: t(1) }] },
+      ],
       tasks: [{ type: 'privacy', timestamp: t(1), object: null, data: { privacy: 'public' } }],
     });
     const ctx = testContext();
@@ -462,7 +592,13 @@ describe('syncRequest schema', () => {
 
   it('bounds the playlist items of a request in all', () => {
     const items = (p: number) =>
-      Array.from({ length: SYNC_LIMITS.itemsPerPlaylist }, (_, i) => ({ item_id: `i${i}`, rss_source_feed: FEED, rss_source_id: `g${p}-${i}`, created_at: t(1), updated_at: t(1) }));
+      Array.from({ length: SYNC_LIMITS.itemsPerPlaylist }, (_, i) => ({
+        item_id: `i${i}`,
+        rss_source_feed: FEED,
+        rss_source_id: `g${p}-${i}`,
+        created_at: t(1),
+        updated_at: t(1),
+      }));
     const count = SYNC_LIMITS.playlistItems / SYNC_LIMITS.itemsPerPlaylist + 1;
     const playlists = Array.from({ length: count }, (_, p) => ({ id: `p${p}`, name: 'P', updated_at: t(1), items: items(p) }));
     expect(issues({ ...base, playlists })).to.deep.equal([{ path: ['playlists'], message: `at most ${SYNC_LIMITS.playlistItems} playlist items in all` }]);
@@ -522,9 +658,9 @@ describe('decideSync properties', () => {
     items: fc.uniqueArray(clientItem, { selector: (item) => item.item_id, maxLength: ITEMS.length }),
   });
   const task = fc.oneof(
-    fc.tuple(time, fc.constantFrom('public', 'anonymous', 'private') as fc.Arbitrary<'public' | 'anonymous' | 'private'>, fc.option(feed, { nil: null })).map(
-      ([timestamp, privacy, f]) => ({ type: 'privacy' as const, timestamp, object: f === null ? null : { rss_source_feed: f }, data: { privacy } }),
-    ),
+    fc
+      .tuple(time, fc.constantFrom('public', 'anonymous', 'private') as fc.Arbitrary<'public' | 'anonymous' | 'private'>, fc.option(feed, { nil: null }))
+      .map(([timestamp, privacy, f]) => ({ type: 'privacy' as const, timestamp, object: f === null ? null : { rss_source_feed: f }, data: { privacy } })),
     fc.tuple(time, fc.option(feed, { nil: null }), fc.option(guid, { nil: undefined })).map(([timestamp, f, g]) => ({
       type: 'remove' as const,
       timestamp,

@@ -108,7 +108,23 @@ describe('feed fetcher', () => {
     const strict = { ...options, allowPrivateNetworks: false };
 
     it('classifies loopback, private, link-local, unique-local and multicast as refused, public unicast as allowed', () => {
-      for (const address of ['127.0.0.1', '::1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', 'fe80::1', 'fc00::1', 'fd12::1', '224.0.0.1', 'ff02::1', '0.0.0.0', '100.64.0.1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+      for (const address of [
+        '127.0.0.1',
+        '::1',
+        '10.0.0.1',
+        '172.16.5.4',
+        '192.168.1.1',
+        '169.254.169.254',
+        'fe80::1',
+        'fc00::1',
+        'fd12::1',
+        '224.0.0.1',
+        'ff02::1',
+        '0.0.0.0',
+        '100.64.0.1',
+        '::ffff:127.0.0.1',
+        '::ffff:10.0.0.1',
+      ]) {
         expect(refusedRange(address), address).to.be.a('string');
       }
       for (const address of ['93.184.216.34', '2606:4700::1111', '::ffff:93.184.216.34']) expect(refusedRange(address), address).to.equal(undefined);
@@ -141,7 +157,17 @@ describe('feed fetcher', () => {
 
     it('connects to the address it checked: a name resolving to a refused address among allowed ones is refused', async () => {
       const error = await failure(
-        fetchFeed(`http://rebinding.test:${server.port}/feed`, {}, { ...strict, resolve: async () => [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }] }),
+        fetchFeed(
+          `http://rebinding.test:${server.port}/feed`,
+          {},
+          {
+            ...strict,
+            resolve: async () => [
+              { address: '93.184.216.34', family: 4 },
+              { address: '127.0.0.1', family: 4 },
+            ],
+          },
+        ),
       );
       expect(error).to.be.instanceOf(RefusedAddressError).with.property('address', '127.0.0.1');
     });

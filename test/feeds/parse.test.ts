@@ -13,12 +13,39 @@ describe('feed parsing', () => {
       description: 'A fixture podcast & friends',
       link: 'https://fixture.example/',
       podcast_guid: '917393e3-1b1e-5cef-ace4-edaa54e1f810',
-      cover: { src: 'https://fixture.example/cover-itunes.jpg', srcset: 'https://fixture.example/cover-1500.jpg 1500w, https://fixture.example/cover-600.jpg 600w' },
+      cover: {
+        src: 'https://fixture.example/cover-itunes.jpg',
+        srcset: 'https://fixture.example/cover-1500.jpg 1500w, https://fixture.example/cover-600.jpg 600w',
+      },
     });
     expect(facts.episodes).to.deep.equal([
-      { guid: 'fixture-ep-2', title: 'Episode 2: Second', url: 'https://fixture.example/ep2.mp3', type: 'audio/mpeg', size: 2345678, duration: 3723, published: '2026-02-03T10:00:00.000Z' },
-      { guid: 'https://fixture.example/ep1', title: 'Episode 1: First', url: 'https://fixture.example/ep1.mp3', type: 'audio/mpeg', size: 1234, duration: 754, published: '2026-02-02T08:30:00.000Z' },
-      { guid: 'https://fixture.example/ep0.mp3', title: 'No guid, only an enclosure', url: 'https://fixture.example/ep0.mp3', type: 'audio/mpeg', size: null, duration: 750, published: null },
+      {
+        guid: 'fixture-ep-2',
+        title: 'Episode 2: Second',
+        url: 'https://fixture.example/ep2.mp3',
+        type: 'audio/mpeg',
+        size: 2345678,
+        duration: 3723,
+        published: '2026-02-03T10:00:00.000Z',
+      },
+      {
+        guid: 'https://fixture.example/ep1',
+        title: 'Episode 1: First',
+        url: 'https://fixture.example/ep1.mp3',
+        type: 'audio/mpeg',
+        size: 1234,
+        duration: 754,
+        published: '2026-02-02T08:30:00.000Z',
+      },
+      {
+        guid: 'https://fixture.example/ep0.mp3',
+        title: 'No guid, only an enclosure',
+        url: 'https://fixture.example/ep0.mp3',
+        type: 'audio/mpeg',
+        size: null,
+        duration: 750,
+        published: null,
+      },
     ]);
     // What the parser gives is what the event schemas accept.
     feedPodcast.parse(facts.podcast);
@@ -35,7 +62,15 @@ describe('feed parsing', () => {
     expect(facts.podcast).to.include({ title: 'Atom Fixture', author: 'Grace Atom', description: 'Told in Atom' });
     expect(facts.podcast.cover).to.deep.equal({ src: 'https://atom.example/logo.png' });
     expect(facts.episodes).to.deep.equal([
-      { guid: 'urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a', title: 'Atom episode', url: 'https://atom.example/episode.mp3', type: 'audio/mpeg', size: 9999, duration: null, published: '2026-02-01T12:00:00.000Z' },
+      {
+        guid: 'urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a',
+        title: 'Atom episode',
+        url: 'https://atom.example/episode.mp3',
+        type: 'audio/mpeg',
+        size: 9999,
+        duration: null,
+        published: '2026-02-01T12:00:00.000Z',
+      },
     ]);
   });
 
@@ -56,7 +91,14 @@ describe('feed parsing', () => {
   });
 
   it('reads itunes:duration as seconds, MM:SS or HH:MM:SS', () => {
-    expect([duration('90'), duration('1:30'), duration('01:01:30'), duration('12.6'), duration('x'), duration(undefined)]).to.deep.equal([90, 90, 3690, 13, null, null]);
+    expect([duration('90'), duration('1:30'), duration('01:01:30'), duration('12.6'), duration('x'), duration(undefined)]).to.deep.equal([
+      90,
+      90,
+      3690,
+      13,
+      null,
+      null,
+    ]);
   });
 });
 

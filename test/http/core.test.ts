@@ -4,7 +4,12 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
 const FEED = 'https://feeds.example.com/show.xml';
-const subscribe = (feed = FEED, timestamp = '2026-03-01T10:00:00Z') => ({ type: 'subscribe', timestamp, object: { rss_source_feed: feed }, data: { rss_feed_title: 'Show' } });
+const subscribe = (feed = FEED, timestamp = '2026-03-01T10:00:00Z') => ({
+  type: 'subscribe',
+  timestamp,
+  object: { rss_source_feed: feed },
+  data: { rss_feed_title: 'Show' },
+});
 const play = (guid: string, timestamp = '2026-03-02T10:00:00Z') => ({
   type: 'play',
   timestamp,
@@ -93,7 +98,13 @@ describe('HTTP core: accounts, events, errors', function () {
       expect(response.body.ids).to.have.length(3);
       const subscriptions = await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`);
       expect(subscriptions.body.subscriptions).to.deep.equal([
-        { rss_source_feed: FEED, rss_feed_title: 'Show', subscribed_at: '2026-03-01T10:00:00.000Z', unsubscribed_at: null, created_at: '2026-03-01T10:00:00.000Z' },
+        {
+          rss_source_feed: FEED,
+          rss_feed_title: 'Show',
+          subscribed_at: '2026-03-01T10:00:00.000Z',
+          unsubscribed_at: null,
+          created_at: '2026-03-01T10:00:00.000Z',
+        },
       ]);
     });
 
@@ -146,7 +157,11 @@ describe('HTTP core: accounts, events, errors', function () {
     it('answers malformed JSON with 400 and oversize bodies with 413', async () => {
       const { token } = await service.login();
       const before = await service.eventCount();
-      const malformed = await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send('{"events": [');
+      const malformed = await service.http
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${token}`)
+        .set('Content-Type', 'application/json')
+        .send('{"events": [');
       expect(malformed.status).to.equal(400);
       expect(malformed.body.error).to.equal('malformed_json');
       const huge = JSON.stringify({ events: [{ ...subscribe(), data: { rss_feed_title: 'x'.repeat(1_100_000) } }] });
@@ -159,16 +174,25 @@ describe('HTTP core: accounts, events, errors', function () {
       const missing = await service.http.post('/v1/events').send({ events: [subscribe()] });
       expect(missing.status).to.equal(401);
       expect(missing.headers['www-authenticate']).to.contain('Bearer');
-      const bogus = await service.http.post('/v1/events').set('Authorization', 'Bearer not-a-real-token-at-all-123456').send({ events: [subscribe()] });
+      const bogus = await service.http
+        .post('/v1/events')
+        .set('Authorization', 'Bearer not-a-real-token-at-all-123456')
+        .send({ events: [subscribe()] });
       expect(bogus.status).to.equal(401);
-      const malformed = await service.http.post('/v1/events').set('Authorization', 'Basic abc').send({ events: [subscribe()] });
+      const malformed = await service.http
+        .post('/v1/events')
+        .set('Authorization', 'Basic abc')
+        .send({ events: [subscribe()] });
       expect(malformed.status).to.equal(401);
     });
 
-    it('keeps users apart: one user never sees another user\'s subscriptions', async () => {
+    it("keeps users apart: one user never sees another user's subscriptions", async () => {
       const alice = await service.login();
       const bob = await service.login();
-      await service.http.post('/v1/events').set('Authorization', `Bearer ${alice.token}`).send({ events: [subscribe('https://alice.example.com/feed')] });
+      await service.http
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${alice.token}`)
+        .send({ events: [subscribe('https://alice.example.com/feed')] });
       const bobs = await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${bob.token}`);
       expect(bobs.body.subscriptions).to.deep.equal([]);
     });

@@ -33,7 +33,10 @@ describe('account deletion racing other devices', function () {
     const { token, userId, username } = await service.login('racer', 'correct horse battery');
     const second = (await service.http.post('/v1/auth/token').send({ username, password: 'correct horse battery', label: 'tablet' })).body.token as string;
     const auth = (secret: string) => ({ Authorization: `Bearer ${secret}` });
-    const setup = [{ type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'public' } }, { type: 'subscribe', timestamp: '2026-05-01T00:00:00Z', object: { rss_source_feed: FEED }, data: {} }];
+    const setup = [
+      { type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'public' } },
+      { type: 'subscribe', timestamp: '2026-05-01T00:00:00Z', object: { rss_source_feed: FEED }, data: {} },
+    ];
     expect((await service.http.post('/v1/events').set(auth(token)).send({ events: setup })).status).to.equal(201);
 
     let deletionDone = false;
@@ -41,7 +44,10 @@ describe('account deletion racing other devices', function () {
     const writer = async (secret: string, name: string) => {
       // Keeps writing until the deletion is over, then a few more times.
       for (let n = 0, after = 0; after < 5; n++) {
-        const response = await service.http.post('/v1/events').set(auth(secret)).send({ events: [play(`race-${name}-${n}`, n)] });
+        const response = await service.http
+          .post('/v1/events')
+          .set(auth(secret))
+          .send({ events: [play(`race-${name}-${n}`, n)] });
         statuses.push(response.status);
         expect(response.status, JSON.stringify(response.body)).to.be.oneOf([201, 401, 410]);
         if (deletionDone) after++;
@@ -70,7 +76,9 @@ describe('account deletion racing other devices', function () {
 
     const rebuilt = memoryReadModel();
     try {
-      await rebuildProjections({ eventStore: service.stores.eventStore, readModel: rebuilt.readModel }, allProjections, { context: { defaultPrivacy: 'private' } });
+      await rebuildProjections({ eventStore: service.stores.eventStore, readModel: rebuilt.readModel }, allProjections, {
+        context: { defaultPrivacy: 'private' },
+      });
       expectSameDocs(live, await dumpDocs(rebuilt.readModel, allProjections));
     } finally {
       rebuilt.close();

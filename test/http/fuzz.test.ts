@@ -73,7 +73,13 @@ const hostileString = fc.constantFrom(...HOSTILE_STRINGS);
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   hostileString,
   fc.constantFrom<unknown>(0, -0, -1, 1.5, 1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, true, false, null, [], {}, [[[]]]),
-  fc.constantFrom<unknown>(deepArray(3000), deepObject(3000), Array.from({ length: 20_000 }, () => 0), { $gt: '' }, { $where: 'sleep(1)' }),
+  fc.constantFrom<unknown>(
+    deepArray(3000),
+    deepObject(3000),
+    Array.from({ length: 20_000 }, () => 0),
+    { $gt: '' },
+    { $where: 'sleep(1)' },
+  ),
   fc.constant(null).map(protoKeys),
   fc.jsonValue({ maxDepth: 3 }),
 );
@@ -126,7 +132,9 @@ function templateFor(route: AppRoute, username: string): unknown {
         request_id: 'fuzz',
         since: '0',
         subscriptions: [{ rss_source_feed: FEED, rss_feed_title: 'T', subscribed_at: '2026-01-01T00:00:00Z', unsubscribed_at: null }],
-        play_statuses: [{ ...episode, played: true, position: 5, updated_at: '2026-01-02T00:00:00Z', enclosure: { url: 'https://fuzz.example.com/a.mp3', duration: 10 } }],
+        play_statuses: [
+          { ...episode, played: true, position: 5, updated_at: '2026-01-02T00:00:00Z', enclosure: { url: 'https://fuzz.example.com/a.mp3', duration: 10 } },
+        ],
         playlists: [
           {
             id: 'q',
@@ -153,7 +161,19 @@ function templateFor(route: AppRoute, username: string): unknown {
     case 'post /api/2/subscriptions/:username/:file':
       return { add: [FEED], remove: ['https://fuzz.example.com/old.xml'] };
     case 'post /api/2/episodes/:file':
-      return [{ podcast: FEED, episode: 'https://fuzz.example.com/a.mp3', guid: 'ep-1', action: 'play', timestamp: '2026-01-01T00:00:00', started: 0, position: 10, total: 100, device: 'phone' }];
+      return [
+        {
+          podcast: FEED,
+          episode: 'https://fuzz.example.com/a.mp3',
+          guid: 'ep-1',
+          action: 'play',
+          timestamp: '2026-01-01T00:00:00',
+          started: 0,
+          position: 10,
+          total: 100,
+          device: 'phone',
+        },
+      ];
     case 'post /api/2/devices/:username/:file':
       return { caption: 'Phone', type: 'mobile' };
     case 'post /api/2/settings/:username/:file':
@@ -203,23 +223,63 @@ function requestArbitrary(route: AppRoute, username: string): fc.Arbitrary<FuzzR
   const names = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => match[1]!);
   const paramValue = (name: string) =>
     fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom(username, `${username}.json`, `${username}.opml`, `${username}.txt`, `${username}.xml`, 'phone.json', 'phone', `${username}.jsonp`) },
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          username,
+          `${username}.json`,
+          `${username}.opml`,
+          `${username}.txt`,
+          `${username}.xml`,
+          'phone.json',
+          'phone',
+          `${username}.jsonp`,
+        ),
+      },
       { weight: name === 'id' ? 2 : 0, arbitrary: fc.uuid() },
       { weight: 2, arbitrary: hostileString.filter((text) => text.length > 0 && text.length < 5000) },
       { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }) },
     );
   // Path segments go on the wire as given: encoded values, and raw malformed encodings.
-  const segment = (name: string) => fc.oneof({ weight: 5, arbitrary: paramValue(name).map(encodeSegment) }, { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%ED%A0%80', '%C0%AF', '..%2F..', '%2e%2e') });
+  const segment = (name: string) =>
+    fc.oneof(
+      { weight: 5, arbitrary: paramValue(name).map(encodeSegment) },
+      { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%ED%A0%80', '%C0%AF', '..%2F..', '%2e%2e') },
+    );
   const params = fc.record(Object.fromEntries(names.map((name) => [name, segment(name)])) as Record<string, fc.Arbitrary<string>>);
-  const queryKey = fc.constantFrom('since', 'limit', 'feed', 'user', 'before', 'include_deleted', 'aggregated', 'podcast', 'device', 'jsonp', 'scale', '__proto__', 'constructor', 'x');
-  const queryValue = fc.oneof(hostileString.filter((text) => text.length < 5000), fc.constantFrom('0', '1', '-1', '20', '99999999999999999999', 'true', FEED), fc.array(fc.constantFrom('1', '2', FEED), { minLength: 2, maxLength: 3 }));
+  const queryKey = fc.constantFrom(
+    'since',
+    'limit',
+    'feed',
+    'user',
+    'before',
+    'include_deleted',
+    'aggregated',
+    'podcast',
+    'device',
+    'jsonp',
+    'scale',
+    '__proto__',
+    'constructor',
+    'x',
+  );
+  const queryValue = fc.oneof(
+    hostileString.filter((text) => text.length < 5000),
+    fc.constantFrom('0', '1', '-1', '20', '99999999999999999999', 'true', FEED),
+    fc.array(fc.constantFrom('1', '2', FEED), { minLength: 2, maxLength: 3 }),
+  );
   const query = fc.dictionary(queryKey, queryValue, { maxKeys: 3 });
   const template = templateFor(route, username);
   const paths = pathsOf(template);
   const json = (value: unknown) => JSON.stringify(value);
   const body: fc.Arbitrary<string | Buffer | undefined> = fc.oneof(
     { weight: 1, arbitrary: fc.constant(undefined) },
-    { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...paths), fc.oneof(hostileValue, fc.constant(undefined))).map(([path, value]) => json(replaceAt(template, path, value))) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...paths), fc.oneof(hostileValue, fc.constant(undefined)))
+        .map(([path, value]) => json(replaceAt(template, path, value))),
+    },
     { weight: 2, arbitrary: hostileValue.map(json) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }).map(json) },
     { weight: 2, arbitrary: fc.constantFrom(...RAW_BODIES) },
@@ -330,11 +390,15 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
     // ids such as "constructor" once reached a plain object lookup and crashed a fold.
     for (const route of appRoutes(service.app)) {
       const template = templateFor(route, user.username);
-      const fields = pathsOf(template).filter((path) => typeof path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)[key], template) === 'string');
+      const fields = pathsOf(template).filter(
+        (path) => typeof path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)[key], template) === 'string',
+      );
       for (const path of fields) {
         for (const name of ['__proto__', 'constructor', 'toString']) {
           const request: FuzzRequest = {
-            params: Object.fromEntries([...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => [match[1]!, match[1] === 'file' ? `${user.username}.json` : user.username])),
+            params: Object.fromEntries(
+              [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => [match[1]!, match[1] === 'file' ? `${user.username}.json` : user.username]),
+            ),
             query: {},
             body: JSON.stringify(replaceAt(template, path, name)),
             contentType: 'application/json',
@@ -372,7 +436,12 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
       for (const path of pathsOf(template).filter((path) => path.length > 0)) {
         for (const [label, value] of values) {
           const request: FuzzRequest = {
-            params: Object.fromEntries([...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => [match[1]!, match[1] !== 'file' ? user.username : route.path.startsWith('/api/2/settings/') ? 'account.json' : `${user.username}.json`])),
+            params: Object.fromEntries(
+              [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => [
+                match[1]!,
+                match[1] !== 'file' ? user.username : route.path.startsWith('/api/2/settings/') ? 'account.json' : `${user.username}.json`,
+              ]),
+            ),
             query: {},
             body: JSON.stringify(replaceAt(template, path, value)).replace('"request_id":"fuzz"', `"request_id":"deep-${++sent}"`),
             contentType: 'application/json',
@@ -429,4 +498,3 @@ describe('fuzz: random and hostile requests at every endpoint', function () {
     }
   });
 });
-

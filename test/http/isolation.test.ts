@@ -28,7 +28,8 @@ describe('user isolation: another user reveals nothing', function () {
   const exportOf = async (token: string) => (await service.http.get('/v1/me/export').set(as(token))).body as { events: unknown[]; state: unknown };
 
   function expectNothingOfAlice(where: string, text: string, except: readonly string[] = []): void {
-    for (const marker of markers.filter((marker) => !except.includes(marker))) expect(text.includes(marker), `${where} reveals ${marker}: ${text.slice(0, 300)}`).to.equal(false);
+    for (const marker of markers.filter((marker) => !except.includes(marker)))
+      expect(text.includes(marker), `${where} reveals ${marker}: ${text.slice(0, 300)}`).to.equal(false);
   }
 
   before(async () => {
@@ -48,7 +49,15 @@ describe('user isolation: another user reveals nothing', function () {
             id: ALICE_PLAYLIST,
             name: 'Alice secret list',
             updated_at: '2026-03-03T00:00:00Z',
-            items: [{ item_id: 'alice-item', rss_source_feed: ALICE_FEED, rss_source_id: ALICE_GUID, created_at: '2026-03-03T00:00:00Z', updated_at: '2026-03-03T00:00:00Z' }],
+            items: [
+              {
+                item_id: 'alice-item',
+                rss_source_feed: ALICE_FEED,
+                rss_source_id: ALICE_GUID,
+                created_at: '2026-03-03T00:00:00Z',
+                updated_at: '2026-03-03T00:00:00Z',
+              },
+            ],
           },
         ],
       });
@@ -57,13 +66,36 @@ describe('user isolation: another user reveals nothing', function () {
     const events = await service.http
       .post('/v1/events')
       .set(as(alice.token))
-      .send({ events: [{ type: 'share', timestamp: '2026-03-04T00:00:00Z', object: { rss_source_feed: ALICE_FEED, rss_source_id: ALICE_GUID }, data: { message: 'alice-private-message' } }] });
+      .send({
+        events: [
+          {
+            type: 'share',
+            timestamp: '2026-03-04T00:00:00Z',
+            object: { rss_source_feed: ALICE_FEED, rss_source_id: ALICE_GUID },
+            data: { message: 'alice-private-message' },
+          },
+        ],
+      });
     expect(events.status).to.equal(201);
     const second = await service.http.post('/v1/auth/token').send({ username: alice.username, password: PASSWORD, label: 'alice-laptop' });
     const tokens = await service.http.get('/v1/auth/tokens').set(as(alice.token));
     aliceTokenIds = (tokens.body.tokens as { id: string }[]).map((token) => token.id);
     expect(aliceTokenIds).to.have.length(2).and.include(second.body.id);
-    markers = [ALICE_FEED, ALICE_GUID, ALICE_PLAYLIST, 'Alice Only', 'Alice secret list', 'alice-item', 'alice-private-message', 'alice-laptop', 'alice-phone', alice.username, alice.userId, alice.token, ...aliceTokenIds];
+    markers = [
+      ALICE_FEED,
+      ALICE_GUID,
+      ALICE_PLAYLIST,
+      'Alice Only',
+      'Alice secret list',
+      'alice-item',
+      'alice-private-message',
+      'alice-laptop',
+      'alice-phone',
+      alice.username,
+      alice.userId,
+      alice.token,
+      ...aliceTokenIds,
+    ];
     await service.settle();
   });
   after(async () => {
@@ -71,7 +103,15 @@ describe('user isolation: another user reveals nothing', function () {
   });
 
   it('native read endpoints answer Bob with nothing of Alice', async () => {
-    const reads = ['/v1/subscriptions', '/v1/play-statuses', '/v1/play-statuses?since=0', '/v1/playlists', '/v1/playlists?include_deleted=true', '/v1/auth/tokens', '/v1/me/export'];
+    const reads = [
+      '/v1/subscriptions',
+      '/v1/play-statuses',
+      '/v1/play-statuses?since=0',
+      '/v1/playlists',
+      '/v1/playlists?include_deleted=true',
+      '/v1/auth/tokens',
+      '/v1/me/export',
+    ];
     for (const path of reads) {
       const response = await service.http.get(path).set(as(bob.token));
       expect(response.status, path).to.equal(200);
@@ -113,7 +153,12 @@ describe('user isolation: another user reveals nothing', function () {
         events: [
           { type: 'remove', timestamp: '2026-03-05T00:00:00Z', object: null, data: {} },
           { type: 'remove', timestamp: '2026-03-05T00:00:00Z', object: { rss_source_feed: ALICE_FEED }, data: {} },
-          { type: 'save', timestamp: '2026-03-05T00:00:00Z', object: { rss_source_feed: ALICE_FEED, rss_source_id: ALICE_GUID }, data: { playlist: ALICE_PLAYLIST, item_id: 'alice-item', removed: true } },
+          {
+            type: 'save',
+            timestamp: '2026-03-05T00:00:00Z',
+            object: { rss_source_feed: ALICE_FEED, rss_source_id: ALICE_GUID },
+            data: { playlist: ALICE_PLAYLIST, item_id: 'alice-item', removed: true },
+          },
         ],
       });
     expect(write.status).to.equal(201);
@@ -131,7 +176,9 @@ describe('user isolation: another user reveals nothing', function () {
     expectNothingOfAlice('GET /v1/auth/app-passwords', listed.text + alices.body.id);
     expect((await service.http.delete(`/v1/auth/app-passwords/${alices.body.id}`).set(as(bob.token))).status).to.equal(404);
     const basicWith = (username: string) => ({ Authorization: `Basic ${Buffer.from(`${username}:${alices.body.password}`).toString('base64')}` });
-    expect((await service.http.get('/index.php/apps/gpoddersync/subscriptions').set(basicWith(bob.username))).status, "Alice's app password as Bob").to.equal(401);
+    expect((await service.http.get('/index.php/apps/gpoddersync/subscriptions').set(basicWith(bob.username))).status, "Alice's app password as Bob").to.equal(
+      401,
+    );
     expect((await service.http.get('/index.php/apps/gpoddersync/subscriptions').set(basicWith(alice.username))).status).to.equal(200);
     expect((await service.http.delete(`/v1/auth/app-passwords/${alices.body.id}`).set(as(alice.token))).status).to.equal(204);
   });
@@ -143,9 +190,26 @@ describe('user isolation: another user reveals nothing', function () {
   });
 
   it('every authenticated native route has been covered above (a new one needs a case here)', () => {
-    const covered = new Set(['podcastsGet', 'authCreateAppPassword', 'authListAppPasswords', 'authRevokeAppPassword', 'authListTokens', 'authRevokeToken', 'eventsAppend', 'syncSync', 'readModelsSubscriptions', 'readModelsPlayStatuses', 'readModelsPlaylists', 'meExport', 'meDelete']);
+    const covered = new Set([
+      'podcastsGet',
+      'authCreateAppPassword',
+      'authListAppPasswords',
+      'authRevokeAppPassword',
+      'authListTokens',
+      'authRevokeToken',
+      'eventsAppend',
+      'syncSync',
+      'readModelsSubscriptions',
+      'readModelsPlayStatuses',
+      'readModelsPlaylists',
+      'meExport',
+      'meDelete',
+    ]);
     const authenticated = [...NATIVE_ROUTES].filter(([, route]) => route.auth === 'bearer').map(([id]) => id);
-    expect(authenticated.filter((id) => !covered.has(id)), 'authenticated routes without an isolation case').to.deep.equal([]);
+    expect(
+      authenticated.filter((id) => !covered.has(id)),
+      'authenticated routes without an isolation case',
+    ).to.deep.equal([]);
   });
 
   it("gpodder routes, given Alice's name in the path and Bob's credentials, reveal nothing of Alice", async function () {
@@ -155,7 +219,9 @@ describe('user isolation: another user reveals nothing', function () {
     for (const route of gpodder) {
       const names = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => match[1]!);
       for (const file of fileNames) {
-        const path = route.path.replace(/:([A-Za-z0-9_]+)/g, (_match, name: string) => encodeURIComponent(name === 'username' ? alice.username : names.length === 1 || name === 'file' ? file : alice.username));
+        const path = route.path.replace(/:([A-Za-z0-9_]+)/g, (_match, name: string) =>
+          encodeURIComponent(name === 'username' ? alice.username : names.length === 1 || name === 'file' ? file : alice.username),
+        );
         const before = await exportOf(alice.token);
         for (const credentials of [basic(bob.username), as(bob.token)]) {
           const request = service.http[route.method as 'get' | 'post' | 'put'](path).set(credentials);
@@ -178,6 +244,8 @@ describe('user isolation: another user reveals nothing', function () {
     expectNothingOfAlice('DELETE /v1/me', deleted.text);
     const after = await exportOf(alice.token);
     expect(after.events).to.deep.equal(before.events);
-    expect((await service.http.get('/v1/subscriptions').set(as(alice.token))).body.subscriptions.map((sub: { rss_source_feed: string }) => sub.rss_source_feed)).to.deep.equal([ALICE_FEED]);
+    expect(
+      (await service.http.get('/v1/subscriptions').set(as(alice.token))).body.subscriptions.map((sub: { rss_source_feed: string }) => sub.rss_source_feed),
+    ).to.deep.equal([ALICE_FEED]);
   });
 });

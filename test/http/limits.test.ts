@@ -6,7 +6,12 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
 const FEED = 'https://limits.example.com/feed.xml';
-const play = (data: object, object: object = { rss_source_feed: FEED, rss_source_id: 'e' }) => ({ type: 'play', timestamp: '2026-01-01T00:00:00Z', object, data: { played: true, position: 1, ...data } });
+const play = (data: object, object: object = { rss_source_feed: FEED, rss_source_id: 'e' }) => ({
+  type: 'play',
+  timestamp: '2026-01-01T00:00:00Z',
+  object,
+  data: { played: true, position: 1, ...data },
+});
 
 describe('input limits', function () {
   let service: TestService;
@@ -20,24 +25,93 @@ describe('input limits', function () {
   });
 
   const cases: { name: string; method: 'post' | 'get'; path: string; body?: unknown; field: string }[] = [
-    { name: 'more events than a request may carry', method: 'post', path: '/v1/events', body: { events: Array.from({ length: 1001 }, () => play({})) }, field: 'events' },
-    { name: 'a title longer than the limit', method: 'post', path: '/v1/events', body: { events: [play({ rss_item_title: 'x'.repeat(LIMITS.title + 1) })] }, field: 'events.0.data.rss_item_title' },
-    { name: 'a feed URL longer than the limit', method: 'post', path: '/v1/events', body: { events: [play({}, { rss_source_feed: `https://a.example.com/${'x'.repeat(LIMITS.url)}`, rss_source_id: 'e' })] }, field: 'events.0.object.rss_source_feed' },
-    { name: 'a feed URL that is not http(s)', method: 'post', path: '/v1/events', body: { events: [play({}, { rss_source_feed: 'ftp://a.example.com/feed', rss_source_id: 'e' })] }, field: 'events.0.object.rss_source_feed' },
-    { name: 'an enclosure URL that is not http(s)', method: 'post', path: '/v1/events', body: { events: [play({ enclosure: { url: 'javascript:alert(1)' } })] }, field: 'events.0.data.enclosure.url' },
-    { name: 'a timestamp before 1990', method: 'post', path: '/v1/events', body: { events: [{ ...play({}), timestamp: '1989-12-31T23:59:59Z' }] }, field: 'events.0.timestamp' },
-    { name: 'a timestamp from 2100', method: 'post', path: '/v1/events', body: { events: [{ ...play({}), timestamp: '2100-01-01T00:00:00Z' }] }, field: 'events.0.timestamp' },
+    {
+      name: 'more events than a request may carry',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: Array.from({ length: 1001 }, () => play({})) },
+      field: 'events',
+    },
+    {
+      name: 'a title longer than the limit',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [play({ rss_item_title: 'x'.repeat(LIMITS.title + 1) })] },
+      field: 'events.0.data.rss_item_title',
+    },
+    {
+      name: 'a feed URL longer than the limit',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [play({}, { rss_source_feed: `https://a.example.com/${'x'.repeat(LIMITS.url)}`, rss_source_id: 'e' })] },
+      field: 'events.0.object.rss_source_feed',
+    },
+    {
+      name: 'a feed URL that is not http(s)',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [play({}, { rss_source_feed: 'ftp://a.example.com/feed', rss_source_id: 'e' })] },
+      field: 'events.0.object.rss_source_feed',
+    },
+    {
+      name: 'an enclosure URL that is not http(s)',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [play({ enclosure: { url: 'javascript:alert(1)' } })] },
+      field: 'events.0.data.enclosure.url',
+    },
+    {
+      name: 'a timestamp before 1990',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [{ ...play({}), timestamp: '1989-12-31T23:59:59Z' }] },
+      field: 'events.0.timestamp',
+    },
+    {
+      name: 'a timestamp from 2100',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [{ ...play({}), timestamp: '2100-01-01T00:00:00Z' }] },
+      field: 'events.0.timestamp',
+    },
     { name: 'an absurd position', method: 'post', path: '/v1/events', body: { events: [play({ position: 1e12 })] }, field: 'events.0.data.position' },
-    { name: 'a control character in a guid', method: 'post', path: '/v1/events', body: { events: [play({}, { rss_source_feed: FEED, rss_source_id: 'a\u0000b' })] }, field: 'events.0.object.rss_source_id' },
+    {
+      name: 'a control character in a guid',
+      method: 'post',
+      path: '/v1/events',
+      body: { events: [play({}, { rss_source_feed: FEED, rss_source_id: 'a\u0000b' })] },
+      field: 'events.0.object.rss_source_id',
+    },
     {
       name: 'more subscriptions than a sync may carry',
       method: 'post',
       path: '/v1/sync',
-      body: { device: 'd', request_id: 'r', play_statuses: [], playlists: [], subscriptions: Array.from({ length: SYNC_LIMITS.subscriptions + 1 }, (_, n) => ({ rss_source_feed: `https://a.example.com/${n}`, subscribed_at: '2026-01-01T00:00:00Z' })) },
+      body: {
+        device: 'd',
+        request_id: 'r',
+        play_statuses: [],
+        playlists: [],
+        subscriptions: Array.from({ length: SYNC_LIMITS.subscriptions + 1 }, (_, n) => ({
+          rss_source_feed: `https://a.example.com/${n}`,
+          subscribed_at: '2026-01-01T00:00:00Z',
+        })),
+      },
       field: 'subscriptions',
     },
-    { name: 'a request id longer than the limit', method: 'post', path: '/v1/sync', body: { device: 'd', request_id: 'r'.repeat(LIMITS.id + 1), subscriptions: [], play_statuses: [], playlists: [] }, field: 'request_id' },
-    { name: 'a token label with control characters', method: 'post', path: '/v1/auth/token', body: { username: 'u', password: 'p', label: 'a\u0007' }, field: 'label' },
+    {
+      name: 'a request id longer than the limit',
+      method: 'post',
+      path: '/v1/sync',
+      body: { device: 'd', request_id: 'r'.repeat(LIMITS.id + 1), subscriptions: [], play_statuses: [], playlists: [] },
+      field: 'request_id',
+    },
+    {
+      name: 'a token label with control characters',
+      method: 'post',
+      path: '/v1/auth/token',
+      body: { username: 'u', password: 'p', label: 'a\u0007' },
+      field: 'label',
+    },
     { name: 'a page size above the maximum', method: 'get', path: '/v1/public/events?limit=201', field: 'query.limit' },
     { name: 'a cursor that is not one', method: 'get', path: '/v1/play-statuses?since=12345678901234567', field: 'query.since' },
     { name: 'a feed filter that is not http(s)', method: 'get', path: '/v1/popular/episodes?feed=file:///etc/passwd', field: 'query.feed' },

@@ -33,7 +33,10 @@ describe('GET /v1/me/export and DELETE /v1/me', function () {
 
   it('deletes the account: credentials, read models, public views and the stored bytes', async () => {
     const { token, username, userId } = await service.login('to-be-deleted');
-    await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events: events('secret-episode-guid') });
+    await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ events: events('secret-episode-guid') });
     await service.settle();
     const publicBefore = await service.http.get('/v1/public/events').query({ user: username });
     expect(publicBefore.body.events).to.have.length(2);

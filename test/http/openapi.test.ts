@@ -17,10 +17,21 @@ interface Operation {
   requestBody?: { content: Record<string, { schema: unknown }> };
   responses: Record<string, { description: string; content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }>;
 }
-type Document = { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
+type Document = {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+};
 
 /** Routes that are not the native API: gpodder.net's (its own documentation) and the operators' (README). */
-const notNative = (path: string) => PAGE_PATHS.has(path) || path.startsWith('/api/2/') || path.startsWith('/subscriptions/') || path.startsWith('/index.php/') || path.startsWith('/admin/') || path === '/metrics';
+const notNative = (path: string) =>
+  PAGE_PATHS.has(path) ||
+  path.startsWith('/api/2/') ||
+  path.startsWith('/subscriptions/') ||
+  path.startsWith('/index.php/') ||
+  path.startsWith('/admin/') ||
+  path === '/metrics';
 
 describe('GET /openapi.json', function () {
   let service: TestService;
@@ -124,4 +135,3 @@ describe('GET /openapi.json', function () {
     expect(ids.sort()).to.deep.equal([...NATIVE_ROUTES.keys()].sort());
   });
 });
-

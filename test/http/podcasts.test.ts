@@ -31,9 +31,19 @@ describe('podcast metadata from the feeds', function () {
       { type: 'privacy', timestamp: '2026-03-01T00:00:00Z', object: null, data: { privacy: 'public' } },
       // No titles: gpodder clients send only URLs.
       { type: 'subscribe', timestamp: '2026-03-01T00:00:01Z', object: { rss_source_feed: feed }, data: {} },
-      { type: 'play', timestamp: '2026-03-01T00:00:02Z', object: { rss_source_feed: feed, rss_source_id: 'fixture-ep-2' }, data: { played: true, position: 10 } },
+      {
+        type: 'play',
+        timestamp: '2026-03-01T00:00:02Z',
+        object: { rss_source_feed: feed, rss_source_id: 'fixture-ep-2' },
+        data: { played: true, position: 10 },
+      },
       // Titles the client sent win over the feed's.
-      { type: 'play', timestamp: '2026-03-01T00:00:03Z', object: { rss_source_feed: titled, rss_source_id: 'fixture-ep-2' }, data: { played: true, position: 10, rss_feed_title: 'My own name', rss_item_title: 'My episode name' } },
+      {
+        type: 'play',
+        timestamp: '2026-03-01T00:00:03Z',
+        object: { rss_source_feed: titled, rss_source_id: 'fixture-ep-2' },
+        data: { played: true, position: 10, rss_feed_title: 'My own name', rss_item_title: 'My episode name' },
+      },
     ]);
     expect(written.status).to.equal(201);
     for (const url of [feed, titled]) expect(await service.feeds.refresh(url)).to.include({ outcome: 'fetched' });
@@ -47,12 +57,37 @@ describe('podcast metadata from the feeds', function () {
   it('GET /v1/podcasts?url= answers the feed and its episodes, newest first', async () => {
     const response = await service.http.get('/v1/podcasts').query({ url: feed, episodes: 2 }).set(as());
     expect(response.status).to.equal(200);
-    expect(response.body.podcast).to.include({ url: feed, title: 'Fixture Radio', author: 'Ada Fixture', podcast_guid: '917393e3-1b1e-5cef-ace4-edaa54e1f810', failing: false });
-    expect(response.body.podcast.cover).to.deep.equal({ src: 'https://fixture.example/cover-itunes.jpg', srcset: 'https://fixture.example/cover-1500.jpg 1500w, https://fixture.example/cover-600.jpg 600w' });
+    expect(response.body.podcast).to.include({
+      url: feed,
+      title: 'Fixture Radio',
+      author: 'Ada Fixture',
+      podcast_guid: '917393e3-1b1e-5cef-ace4-edaa54e1f810',
+      failing: false,
+    });
+    expect(response.body.podcast.cover).to.deep.equal({
+      src: 'https://fixture.example/cover-itunes.jpg',
+      srcset: 'https://fixture.example/cover-1500.jpg 1500w, https://fixture.example/cover-600.jpg 600w',
+    });
     expect(response.body.podcast).to.not.have.any.keys('subscribers', 'last_error', 'etag');
     expect(response.body.episodes).to.deep.equal([
-      { guid: 'fixture-ep-2', title: 'Episode 2: Second', url: 'https://fixture.example/ep2.mp3', type: 'audio/mpeg', size: 2345678, duration: 3723, published: '2026-02-03T10:00:00.000Z' },
-      { guid: 'https://fixture.example/ep1', title: 'Episode 1: First', url: 'https://fixture.example/ep1.mp3', type: 'audio/mpeg', size: 1234, duration: 754, published: '2026-02-02T08:30:00.000Z' },
+      {
+        guid: 'fixture-ep-2',
+        title: 'Episode 2: Second',
+        url: 'https://fixture.example/ep2.mp3',
+        type: 'audio/mpeg',
+        size: 2345678,
+        duration: 3723,
+        published: '2026-02-03T10:00:00.000Z',
+      },
+      {
+        guid: 'https://fixture.example/ep1',
+        title: 'Episode 1: First',
+        url: 'https://fixture.example/ep1.mp3',
+        type: 'audio/mpeg',
+        size: 1234,
+        duration: 754,
+        published: '2026-02-02T08:30:00.000Z',
+      },
     ]);
   });
 
@@ -67,7 +102,14 @@ describe('podcast metadata from the feeds', function () {
 
   it('popular podcasts and episodes show the feed titles and cover where clients sent none', async () => {
     const podcasts = (await service.http.get('/v1/popular/podcasts')).body.podcasts as Record<string, unknown>[];
-    expect(podcasts.find((podcast) => podcast['rss_source_feed'] === feed)).to.deep.include({ title: 'Fixture Radio', author: 'Ada Fixture', cover: { src: 'https://fixture.example/cover-itunes.jpg', srcset: 'https://fixture.example/cover-1500.jpg 1500w, https://fixture.example/cover-600.jpg 600w' } });
+    expect(podcasts.find((podcast) => podcast['rss_source_feed'] === feed)).to.deep.include({
+      title: 'Fixture Radio',
+      author: 'Ada Fixture',
+      cover: {
+        src: 'https://fixture.example/cover-itunes.jpg',
+        srcset: 'https://fixture.example/cover-1500.jpg 1500w, https://fixture.example/cover-600.jpg 600w',
+      },
+    });
     expect(podcasts.find((podcast) => podcast['rss_source_feed'] === titled)).to.include({ title: 'My own name' });
     const episodes = (await service.http.get('/v1/popular/episodes')).body.episodes as Record<string, unknown>[];
     expect(episodes.find((episode) => episode['rss_source_feed'] === feed)).to.include({ title: 'Episode 2: Second', feed_title: 'Fixture Radio' });
@@ -75,12 +117,23 @@ describe('podcast metadata from the feeds', function () {
   });
 
   it('public events show the feed titles and cover where clients sent none', async () => {
-    const events = (await service.http.get('/v1/public/events')).body.events as { type: string; object: Record<string, string>; data: Record<string, unknown>; cover?: unknown }[];
+    const events = (await service.http.get('/v1/public/events')).body.events as {
+      type: string;
+      object: Record<string, string>;
+      data: Record<string, unknown>;
+      cover?: unknown;
+    }[];
     const subscribe = events.find((event) => event.type === 'subscribe')!;
     expect(subscribe.data).to.include({ rss_feed_title: 'Fixture Radio' });
     expect(subscribe.cover).to.deep.include({ src: 'https://fixture.example/cover-itunes.jpg' });
     const plays = events.filter((event) => event.type === 'play');
-    expect(plays.find((event) => event.object['rss_source_feed'] === feed)!.data).to.include({ rss_feed_title: 'Fixture Radio', rss_item_title: 'Episode 2: Second' });
-    expect(plays.find((event) => event.object['rss_source_feed'] === titled)!.data).to.include({ rss_feed_title: 'My own name', rss_item_title: 'My episode name' });
+    expect(plays.find((event) => event.object['rss_source_feed'] === feed)!.data).to.include({
+      rss_feed_title: 'Fixture Radio',
+      rss_item_title: 'Episode 2: Second',
+    });
+    expect(plays.find((event) => event.object['rss_source_feed'] === titled)!.data).to.include({
+      rss_feed_title: 'My own name',
+      rss_item_title: 'My episode name',
+    });
   });
 });

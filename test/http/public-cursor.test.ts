@@ -4,14 +4,24 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 
 const FEED = 'https://public.example.com/feed.xml';
-const play = (guid: string, at: string) => ({ type: 'play', timestamp: at, object: { rss_source_feed: FEED, rss_source_id: guid }, data: { played: true, position: 1 } });
+const play = (guid: string, at: string) => ({
+  type: 'play',
+  timestamp: at,
+  object: { rss_source_feed: FEED, rss_source_id: guid },
+  data: { played: true, position: 1 },
+});
 
 describe('public events paging', function () {
   let service: TestService;
   before(async () => {
     service = await startTestService();
     const { token } = await service.login('pub');
-    const events = [{ type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'public' } }, play('a', '2026-05-01T00:00:01Z'), play('b', '2026-05-01T00:00:02Z'), play('c', '2026-05-01T00:00:03Z')];
+    const events = [
+      { type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'public' } },
+      play('a', '2026-05-01T00:00:01Z'),
+      play('b', '2026-05-01T00:00:02Z'),
+      play('c', '2026-05-01T00:00:03Z'),
+    ];
     expect((await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events })).status).to.equal(201);
     await service.settle();
   });

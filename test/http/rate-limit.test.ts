@@ -72,13 +72,18 @@ describe('rate limiting', function () {
     it('answers 429 with Retry-After and the error JSON once a token has used its minute, per token', async () => {
       service = await startTestService({ RATE_LIMIT_PER_MINUTE: '5' });
       const [token, otherToken] = await userWithTokens(service, 'limited');
-      for (let i = 0; i < 5; i++) expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`)).status, `request ${i}`).to.equal(200);
+      for (let i = 0; i < 5; i++)
+        expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`)).status, `request ${i}`).to.equal(200);
       const limited = await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`);
       expect(limited.status).to.equal(429);
       // One request per 12 s; a little less if the first requests took a while.
       const retryAfter = Number(limited.headers['retry-after']);
       expect(retryAfter).to.be.within(10, 12);
-      expect(limited.body).to.deep.equal({ error: 'rate_limited', message: `Too many requests; retry in ${retryAfter} s`, details: { retry_after: retryAfter } });
+      expect(limited.body).to.deep.equal({
+        error: 'rate_limited',
+        message: `Too many requests; retry in ${retryAfter} s`,
+        details: { retry_after: retryAfter },
+      });
       // Another token has its own bucket; health checks are never limited.
       expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${otherToken}`)).status).to.equal(200);
       expect((await service.http.get('/healthz')).status).to.equal(200);
@@ -87,7 +92,16 @@ describe('rate limiting', function () {
     it('writes nothing when a request is refused', async () => {
       service = await startTestService({ RATE_LIMIT_PER_MINUTE: '1' });
       const [token] = await userWithTokens(service, 'writer');
-      const events = (guid: string) => ({ events: [{ type: 'play', timestamp: '2026-01-01T00:00:00Z', object: { rss_source_feed: 'https://a.example.com/f', rss_source_id: guid }, data: { played: true, position: 1 } }] });
+      const events = (guid: string) => ({
+        events: [
+          {
+            type: 'play',
+            timestamp: '2026-01-01T00:00:00Z',
+            object: { rss_source_feed: 'https://a.example.com/f', rss_source_id: guid },
+            data: { played: true, position: 1 },
+          },
+        ],
+      });
       expect((await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send(events('one'))).status).to.equal(201);
       const before = await service.eventCount();
       const refused = await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send(events('two'));
@@ -143,7 +157,8 @@ describe('rate limiting', function () {
     it('gpodder Basic: failures are charged per username whatever the address', async () => {
       service = await startTestService({ RATE_LIMIT_PER_MINUTE: '20', TRUST_PROXY: 'true' });
       await userWithTokens(service, 'gpspread');
-      const basic = (password: string, address: string) => service!.http.get('/api/2/devices/gpspread.json').auth('gpspread', password).set('X-Forwarded-For', address);
+      const basic = (password: string, address: string) =>
+        service!.http.get('/api/2/devices/gpspread.json').auth('gpspread', password).set('X-Forwarded-For', address);
       expect((await basic('wrong', '203.0.113.1')).status).to.equal(401);
       expect((await basic('wrong', '203.0.113.2')).status).to.equal(401);
       expect((await basic('wrong', '203.0.113.3')).status, 'the username is out of password checks').to.equal(429);

@@ -29,14 +29,24 @@ describe('small defects', function () {
   it('a body that is not valid UTF-8 is a 400, not stored with U+FFFD', async () => {
     const { token } = await service.login();
     const before = await service.eventCount();
-    const body = Buffer.concat([Buffer.from('{"events":[{"type":"subscribe","timestamp":"2026-01-01T00:00:00Z","object":{"rss_source_feed":"https://a.example.com/f"},"data":{"rss_feed_title":"bad '), Buffer.from([0xff, 0xfe]), Buffer.from('"}}]}')]);
+    const body = Buffer.concat([
+      Buffer.from(
+        '{"events":[{"type":"subscribe","timestamp":"2026-01-01T00:00:00Z","object":{"rss_source_feed":"https://a.example.com/f"},"data":{"rss_feed_title":"bad ',
+      ),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}}]}'),
+    ]);
     // Labelled text/plain so the test client sends the bytes as they are (the API reads JSON whatever the label).
     const response = await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).set('Content-Type', 'text/plain').send(body);
     expect(response.status).to.equal(400);
     expect(response.body.error, JSON.stringify(response.body)).to.equal('invalid_utf8');
     expect(await service.eventCount()).to.equal(before);
     const user = await gpodderUser(service);
-    const gpodder = await service.http.post(`/api/2/subscriptions/${user.username}/phone.txt`).set('Authorization', user.basic).set('Content-Type', 'text/plain').send(Buffer.from([0x68, 0x74, 0xff, 0x0a]));
+    const gpodder = await service.http
+      .post(`/api/2/subscriptions/${user.username}/phone.txt`)
+      .set('Authorization', user.basic)
+      .set('Content-Type', 'text/plain')
+      .send(Buffer.from([0x68, 0x74, 0xff, 0x0a]));
     expect(gpodder.status).to.equal(400);
   });
 

@@ -63,15 +63,51 @@ describe('POST /v1/sync', function () {
   const at = (day: number) => `2026-05-${String(day).padStart(2, '0')}T00:00:00Z`;
   const cases: { name: string; server: object | null; client: object; emits: number; subscribed: boolean }[] = [
     { name: 'unknown, client subscribed → subscribe', server: null, client: { subscribed_at: at(2) }, emits: 1, subscribed: true },
-    { name: 'unknown, client unsubscribed → subscribe + unsubscribe', server: null, client: { subscribed_at: at(2), unsubscribed_at: at(3) }, emits: 2, subscribed: false },
+    {
+      name: 'unknown, client unsubscribed → subscribe + unsubscribe',
+      server: null,
+      client: { subscribed_at: at(2), unsubscribed_at: at(3) },
+      emits: 2,
+      subscribed: false,
+    },
     { name: 'both subscribed, client newer → subscribe', server: { subscribed_at: at(2) }, client: { subscribed_at: at(3) }, emits: 1, subscribed: true },
     { name: 'both subscribed, client older → nothing', server: { subscribed_at: at(3) }, client: { subscribed_at: at(2) }, emits: 0, subscribed: true },
     { name: 'both subscribed, tie → nothing', server: { subscribed_at: at(3) }, client: { subscribed_at: at(3) }, emits: 0, subscribed: true },
-    { name: 'server unsubscribed, client subscribed later → subscribe', server: { subscribed_at: at(1), unsubscribed_at: at(2) }, client: { subscribed_at: at(3) }, emits: 1, subscribed: true },
-    { name: 'server unsubscribed, client subscribed earlier → nothing', server: { subscribed_at: at(1), unsubscribed_at: at(4) }, client: { subscribed_at: at(3) }, emits: 0, subscribed: false },
-    { name: 'both unsubscribed, client newer → unsubscribe', server: { subscribed_at: at(1), unsubscribed_at: at(2) }, client: { subscribed_at: at(1), unsubscribed_at: at(3) }, emits: 1, subscribed: false },
-    { name: 'server subscribed, client unsubscribed later → unsubscribe', server: { subscribed_at: at(2) }, client: { subscribed_at: at(1), unsubscribed_at: at(3) }, emits: 1, subscribed: false },
-    { name: 'server subscribed, client unsubscribed earlier → nothing', server: { subscribed_at: at(4) }, client: { subscribed_at: at(1), unsubscribed_at: at(3) }, emits: 0, subscribed: true },
+    {
+      name: 'server unsubscribed, client subscribed later → subscribe',
+      server: { subscribed_at: at(1), unsubscribed_at: at(2) },
+      client: { subscribed_at: at(3) },
+      emits: 1,
+      subscribed: true,
+    },
+    {
+      name: 'server unsubscribed, client subscribed earlier → nothing',
+      server: { subscribed_at: at(1), unsubscribed_at: at(4) },
+      client: { subscribed_at: at(3) },
+      emits: 0,
+      subscribed: false,
+    },
+    {
+      name: 'both unsubscribed, client newer → unsubscribe',
+      server: { subscribed_at: at(1), unsubscribed_at: at(2) },
+      client: { subscribed_at: at(1), unsubscribed_at: at(3) },
+      emits: 1,
+      subscribed: false,
+    },
+    {
+      name: 'server subscribed, client unsubscribed later → unsubscribe',
+      server: { subscribed_at: at(2) },
+      client: { subscribed_at: at(1), unsubscribed_at: at(3) },
+      emits: 1,
+      subscribed: false,
+    },
+    {
+      name: 'server subscribed, client unsubscribed earlier → nothing',
+      server: { subscribed_at: at(4) },
+      client: { subscribed_at: at(1), unsubscribed_at: at(3) },
+      emits: 0,
+      subscribed: true,
+    },
   ];
   for (const testCase of cases) {
     it(`subscriptions: ${testCase.name}`, async () => {
@@ -98,7 +134,12 @@ describe('POST /v1/sync', function () {
   });
 
   it('playlist items: tombstones win over older updates and are kept', async () => {
-    const playlist = (item: object) => ({ id: 'p', name: 'P', updated_at: at(1), items: [{ item_id: 'i', rss_source_feed: FEED, rss_source_id: 'e', created_at: at(1), ...item }] });
+    const playlist = (item: object) => ({
+      id: 'p',
+      name: 'P',
+      updated_at: at(1),
+      items: [{ item_id: 'i', rss_source_feed: FEED, rss_source_id: 'e', created_at: at(1), ...item }],
+    });
     await sync({ playlists: [playlist({ updated_at: at(1) })] });
     await sync({ playlists: [playlist({ updated_at: at(3), deleted_at: at(3) })] });
     const stale = await sync({ playlists: [playlist({ updated_at: at(2) })] });
@@ -123,7 +164,9 @@ describe('POST /v1/sync', function () {
 
   it('two devices syncing at once both land', async () => {
     const responses = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => sync({ device: `d${i}`, subscriptions: [{ rss_source_feed: `https://sync.example.com/${i}.xml`, subscribed_at: at(1) }] })),
+      Array.from({ length: 6 }, (_, i) =>
+        sync({ device: `d${i}`, subscriptions: [{ rss_source_feed: `https://sync.example.com/${i}.xml`, subscribed_at: at(1) }] }),
+      ),
     );
     expect(responses.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200, 200]);
     const listed = await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`);
@@ -134,7 +177,10 @@ describe('POST /v1/sync', function () {
     const phone = await sync({ device: 'phone', subscriptions: [{ rss_source_feed: FEED, subscribed_at: at(10) }] });
     const cursor = phone.body.since;
     // The tablet uploads a play from long ago, after the phone's sync.
-    await sync({ device: 'tablet', play_statuses: [{ rss_source_feed: OTHER, rss_source_id: 'old', played: true, position: 1, updated_at: '2026-01-01T00:00:00Z' }] });
+    await sync({
+      device: 'tablet',
+      play_statuses: [{ rss_source_feed: OTHER, rss_source_id: 'old', played: true, position: 1, updated_at: '2026-01-01T00:00:00Z' }],
+    });
     const again = await sync({ device: 'phone', since: cursor });
     expect(again.body.play_statuses.map((s: { rss_source_id: string }) => s.rss_source_id)).to.deep.equal(['old']);
     expect(again.body.subscriptions).to.deep.equal([]);
@@ -145,9 +191,19 @@ describe('POST /v1/sync', function () {
     const user = await service.login();
     const first = await sync(
       {
-        subscriptions: [{ rss_source_feed: FEED, subscribed_at: at(1) }, { rss_source_feed: OTHER, subscribed_at: at(1) }],
+        subscriptions: [
+          { rss_source_feed: FEED, subscribed_at: at(1) },
+          { rss_source_feed: OTHER, subscribed_at: at(1) },
+        ],
         play_statuses: [1, 2, 3].map((n) => ({ rss_source_feed: FEED, rss_source_id: `e${n}`, played: false, position: n, updated_at: at(1) })),
-        playlists: [{ id: 'q', name: 'Q', updated_at: at(1), items: [{ item_id: 'i1', rss_source_feed: FEED, rss_source_id: 'e1', created_at: at(1), updated_at: at(1) }] }],
+        playlists: [
+          {
+            id: 'q',
+            name: 'Q',
+            updated_at: at(1),
+            items: [{ item_id: 'i1', rss_source_feed: FEED, rss_source_id: 'e1', created_at: at(1), updated_at: at(1) }],
+          },
+        ],
       },
       user.token,
     );
@@ -227,7 +283,12 @@ describe('POST /v1/sync', function () {
     const badSince = await sync({ since: 'yesterday' });
     expect(badSince.status).to.equal(400);
     expect(badSince.body.details.issues[0].path).to.equal('since');
-    const duplicate = await sync({ subscriptions: [{ rss_source_feed: FEED, subscribed_at: at(1) }, { rss_source_feed: FEED, subscribed_at: at(2) }] });
+    const duplicate = await sync({
+      subscriptions: [
+        { rss_source_feed: FEED, subscribed_at: at(1) },
+        { rss_source_feed: FEED, subscribed_at: at(2) },
+      ],
+    });
     expect(duplicate.status).to.equal(400);
     expect(await service.eventCount()).to.equal(before);
   });

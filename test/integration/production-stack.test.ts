@@ -182,9 +182,7 @@ if (eventStoreUrl && mongoUrl) {
 } else {
   describe('the service on EventStoreDB + MongoDB', function () {
     it('runs against real servers', function () {
-      console.log(
-        '  Production-stack suite SKIPPED: EVENTSTORE_URL and MONGO_URL must both be set (see `npm run test:integration`)',
-      );
+      console.log('  Production-stack suite SKIPPED: EVENTSTORE_URL and MONGO_URL must both be set (see `npm run test:integration`)');
       this.skip();
     });
   });

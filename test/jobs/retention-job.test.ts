@@ -185,7 +185,9 @@ describe('retention job in the service', function () {
       await without.close();
 
       const service = await startService(config, logger, { scheduler: { ...FAST, interval: '15 minutes' } });
-      const row = service.stores.embedded!.database.prepare(`SELECT repeat_interval FROM agenda_jobs WHERE name = ?`).get(RETENTION_JOB) as { repeat_interval: string };
+      const row = service.stores.embedded!.database.prepare(`SELECT repeat_interval FROM agenda_jobs WHERE name = ?`).get(RETENTION_JOB) as {
+        repeat_interval: string;
+      };
       expect(JSON.parse(row.repeat_interval)).to.equal('15 minutes');
       // The real pass runs at once on a new job: on an empty store it finds no one, and close() waits for it.
       await service.close();

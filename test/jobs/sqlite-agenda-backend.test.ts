@@ -64,7 +64,14 @@ describe('SqliteAgendaBackend', function () {
       );
       expect(saved._id).to.be.a('string');
       const loaded = await repository.getJobById(String(saved._id));
-      expect(loaded).to.deep.include({ name: 'mail', priority: 10, type: 'normal', data: { to: 'a@example.com', tags: ['x'] }, repeatInterval: 5000, disabled: true });
+      expect(loaded).to.deep.include({
+        name: 'mail',
+        priority: 10,
+        type: 'normal',
+        data: { to: 'a@example.com', tags: ['x'] },
+        repeatInterval: 5000,
+        disabled: true,
+      });
       expect(loaded!.nextRunAt).to.deep.equal(nextRunAt);
       expect(loaded!.lastModifiedBy).to.equal('worker-1');
       expect(loaded).not.to.have.property('lockedAt');
@@ -114,7 +121,10 @@ describe('SqliteAgendaBackend', function () {
       expect(a2._id).to.equal(a._id);
       expect(a2.data).to.deep.equal({ user: 'a', n: 2 });
       expect(b._id).not.to.equal(a._id);
-      const kept = await repository.saveJob(job({ name: 'sync', data: { user: 'a', n: 3 }, unique: { 'data.user': 'a' }, uniqueOpts: { insertOnly: true } }), undefined);
+      const kept = await repository.saveJob(
+        job({ name: 'sync', data: { user: 'a', n: 3 }, unique: { 'data.user': 'a' }, uniqueOpts: { insertOnly: true } }),
+        undefined,
+      );
       expect(kept.data).to.deep.equal({ user: 'a', n: 2 });
       expect((await repository.queryJobs({ name: 'sync' })).total).to.equal(2);
       let refused: unknown;
@@ -123,14 +133,23 @@ describe('SqliteAgendaBackend', function () {
       } catch (error) {
         refused = error;
       }
-      expect(refused).to.be.instanceOf(Error).with.property('message').that.matches(/equality only/);
+      expect(refused)
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.matches(/equality only/);
     });
 
     it('debounces: trailing pushes the run back, maxWait forces it', async function () {
-      const first = await repository.saveJob(job({ name: 'index', unique: { 'data.k': 1 }, data: { k: 1 }, uniqueOpts: { debounce: { delay: 60_000, maxWait: 50 } } }), undefined);
+      const first = await repository.saveJob(
+        job({ name: 'index', unique: { 'data.k': 1 }, data: { k: 1 }, uniqueOpts: { debounce: { delay: 60_000, maxWait: 50 } } }),
+        undefined,
+      );
       expect(first.nextRunAt!.getTime()).to.be.greaterThan(Date.now() + 50_000);
       await delay(60);
-      const forced = await repository.saveJob(job({ name: 'index', unique: { 'data.k': 1 }, data: { k: 1 }, uniqueOpts: { debounce: { delay: 60_000, maxWait: 50 } } }), undefined);
+      const forced = await repository.saveJob(
+        job({ name: 'index', unique: { 'data.k': 1 }, data: { k: 1 }, uniqueOpts: { debounce: { delay: 60_000, maxWait: 50 } } }),
+        undefined,
+      );
       expect(forced._id).to.equal(first._id);
       expect(forced.nextRunAt!.getTime()).to.be.at.most(Date.now());
     });
@@ -195,7 +214,10 @@ describe('SqliteAgendaBackend', function () {
       } catch (error) {
         failure = error;
       }
-      expect(failure).to.be.instanceOf(Error).with.property('message').that.matches(/cannot be updated/);
+      expect(failure)
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.matches(/cannot be updated/);
     });
 
     it('queries, counts, disables, enables and removes by name, data and state', async function () {

@@ -148,13 +148,31 @@ describe('admin API', function () {
     it('logs each admin action with the request id (an audit trail); a refused request logs none', async () => {
       const stream = new PassThrough();
       const lines: Record<string, unknown>[] = [];
-      stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)));
+      stream.on('data', (chunk: Buffer) =>
+        lines.push(
+          ...chunk
+            .toString()
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as Record<string, unknown>),
+        ),
+      );
       const logger = createLogger({ format: 'json', destination: stream });
       const { eventStore, accounts, readModel } = service.stores;
       const app = express();
       app.use(requestContext(silentLogger()));
       app.use(express.json());
-      app.use('/admin', adminRouter({ token: ADMIN_TOKEN, logger, accounts, eventStore, me: new MeService(eventStore, accounts, new ReadModelService(eventStore, readModel)), stats: () => Promise.reject(new Error('unused')) }));
+      app.use(
+        '/admin',
+        adminRouter({
+          token: ADMIN_TOKEN,
+          logger,
+          accounts,
+          eventStore,
+          me: new MeService(eventStore, accounts, new ReadModelService(eventStore, readModel)),
+          stats: () => Promise.reject(new Error('unused')),
+        }),
+      );
       app.use(errorHandler(logger));
       const http = request(app);
       await http.post('/admin/users/ada/disable').set('Authorization', 'Bearer wrong-token-wrong-token');

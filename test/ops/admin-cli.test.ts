@@ -89,7 +89,9 @@ describe('admin CLI (npm run admin)', function () {
       expect(table.stdout).to.match(/^truncated before: revision 1 \(revisions below it are hidden\)$/m);
       expect(table.stdout).to.match(/^revision\s+type\s+device time\s+recorded\s+object\s+data$/m);
       // The subscribe (revision 0) is hidden by the truncation; the play shows, its time in UTC.
-      expect(table.stdout).to.match(new RegExp(`^1\\s+play\\s+2026-03-02T08:00:00.000Z\\s+\\d{4}-\\S+Z\\s+${FEED} #ep-7\\s+\\{"played":true,"position":99\\}$`, 'm'));
+      expect(table.stdout).to.match(
+        new RegExp(`^1\\s+play\\s+2026-03-02T08:00:00.000Z\\s+\\d{4}-\\S+Z\\s+${FEED} #ep-7\\s+\\{"played":true,"position":99\\}$`, 'm'),
+      );
       expect(table.stdout).not.to.match(/^0\s+subscribe/m);
 
       const parsed = JSON.parse(json.stdout) as { truncate_before: string; last_revision: string; metadata: object; events: { revision: string }[] };

@@ -9,7 +9,15 @@ import { readFileSync } from 'node:fs';
 
 describe('benchmarks', function () {
   it('renders every figure of every benchmark, failures included, with the machine', () => {
-    const machine: MachineInfo = { cpu: 'Some CPU @ 2.0GHz', cores: 2, memoryGiB: 23.5, node: 'v20.20.2', platform: 'linux 6.1 x64', date: '2026-05-01T00:00:00.000Z', quick: true };
+    const machine: MachineInfo = {
+      cpu: 'Some CPU @ 2.0GHz',
+      cores: 2,
+      memoryGiB: 23.5,
+      node: 'v20.20.2',
+      platform: 'linux 6.1 x64',
+      date: '2026-05-01T00:00:00.000Z',
+      quick: true,
+    };
     const outcomes: BenchOutcome[] = [
       { name: 'append', seconds: 12.34, loadAverage: 0.25, figures: { bench: 'append', events_per_s: 100_000, ratio: 0.5 } },
       { name: 'load', seconds: 30, figures: undefined, error: 'exit code 1' },
@@ -64,7 +72,7 @@ describe('benchmarks', function () {
     }
   });
 
-  it('project-live: appends, waits for the projector, reads its writes and prints the issue\'s figures (tiny size)', async function () {
+  it("project-live: appends, waits for the projector, reads its writes and prints the issue's figures (tiny size)", async function () {
     this.timeout(60_000);
     const saved = { ...process.env };
     Object.assign(process.env, { BENCH_EVENTS: '1000', BENCH_LIVE_USERS: '20', BENCH_RYW_RATE: '40', BENCH_RYW_SECONDS: '1' });

@@ -20,7 +20,9 @@ describe('docker-compose.yml', function () {
     // (16 MiB) minus LogRecordOverheadSize (10,000); the options validator refuses more.
     const effectiveMaxLogRecordSize = 16 * 1024 * 1024 - 10_000;
     const value = Number(environmentValue('EVENTSTORE_MAX_APPEND_SIZE'));
-    expect(value).to.be.a('number').and.to.be.greaterThan(1024 * 1024);
+    expect(value)
+      .to.be.a('number')
+      .and.to.be.greaterThan(1024 * 1024);
     expect(value).to.be.at.most(effectiveMaxLogRecordSize);
   });
 

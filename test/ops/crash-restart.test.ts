@@ -23,7 +23,16 @@ interface Running {
 async function start(dataDir: string): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_FORMAT: 'json', LOG_LEVEL: 'info', NODE_ENV: 'production', RATE_LIMIT_PER_MINUTE: '0' },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+      RATE_LIMIT_PER_MINUTE: '0',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -45,7 +54,12 @@ async function start(dataDir: string): Promise<Running> {
   return { child, base: `http://127.0.0.1:${port}`, exited };
 }
 
-const play = (guid: string) => ({ type: 'play', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEED, rss_source_id: guid }, data: { played: true, position: 7 } });
+const play = (guid: string) => ({
+  type: 'play',
+  timestamp: '2026-03-02T10:00:00Z',
+  object: { rss_source_feed: FEED, rss_source_id: guid },
+  data: { played: true, position: 7 },
+});
 
 describe('restart after SIGKILL (real process)', function () {
   this.timeout(60_000);

@@ -35,14 +35,25 @@ describe('npm run feeds', function () {
     server.route('/broken.xml', xml(fixture('malformed.xml')));
     const { token } = await service.login();
     const subscribe = (url: string) => ({ type: 'subscribe', timestamp: '2026-03-01T00:00:00Z', object: { rss_source_feed: url }, data: {} });
-    await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events: [subscribe(`${server.origin}/due.xml`), subscribe(`${server.origin}/broken.xml`)] });
+    await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${token}`)
+      .send({ events: [subscribe(`${server.origin}/due.xml`), subscribe(`${server.origin}/broken.xml`)] });
     await service.settle();
 
     const result = await runScript(script, ['fetch', '--json'], { env });
     expect(result.code, result.stderr).to.equal(0);
     const summary = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(summary).to.include({ due: 2, fetched: 1, failed: 1 });
-    expect(summary['failures']).to.deep.equal([{ url: `${server.origin}/broken.xml`, outcome: 'failed', reason: 'malformed', message: (summary['failures'] as { message: string }[])[0]!.message, failures: 1 }]);
+    expect(summary['failures']).to.deep.equal([
+      {
+        url: `${server.origin}/broken.xml`,
+        outcome: 'failed',
+        reason: 'malformed',
+        message: (summary['failures'] as { message: string }[])[0]!.message,
+        failures: 1,
+      },
+    ]);
     expect(await readStreamOrEmpty(service.stores.eventStore, feedStream(`${server.origin}/due.xml`))).to.have.length(1);
 
     await service.settle();

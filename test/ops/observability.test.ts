@@ -12,7 +12,12 @@ import { startTestService } from '../support/service.js';
 import { ERASURE_REACTOR } from '../../src/retention/erasure-reactor.js';
 
 const FEED = 'https://feeds.example.com/metrics.xml';
-const play = (guid: string) => ({ type: 'play', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEED, rss_source_id: guid }, data: { played: true, position: 1 } });
+const play = (guid: string) => ({
+  type: 'play',
+  timestamp: '2026-03-02T10:00:00Z',
+  object: { rss_source_feed: FEED, rss_source_id: guid },
+  data: { played: true, position: 1 },
+});
 
 /** A JSON logger whose lines the test reads back. */
 function capturingLogger() {
@@ -87,7 +92,10 @@ describe('observability', function () {
     it('serves Prometheus text: latency by route pattern and status, events appended by type, projection gauges', async () => {
       const before = (await service.http.get('/metrics')).text;
       const { token } = await service.login();
-      const posted = await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events: [play('a'), play('b'), play('c')] });
+      const posted = await service.http
+        .post('/v1/events')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ events: [play('a'), play('b'), play('c')] });
       expect(posted.status).to.equal(201);
       await service.http.get('/v1/popular/episodes');
       await service.http.get('/no/such/route');
@@ -131,7 +139,14 @@ describe('observability', function () {
       const { token } = await service.login();
       const body = { device: 'phone', subscriptions: [], play_statuses: [], playlists: [] };
       for (const request_id of ['first', 'second']) {
-        expect((await service.http.post('/v1/sync').set('Authorization', `Bearer ${token}`).send({ ...body, request_id })).status).to.equal(200);
+        expect(
+          (
+            await service.http
+              .post('/v1/sync')
+              .set('Authorization', `Bearer ${token}`)
+              .send({ ...body, request_id })
+          ).status,
+        ).to.equal(200);
       }
       expect(await count('miss')).to.equal(misses + 1);
       expect(await count('hit')).to.equal(hits + 1);

@@ -91,9 +91,20 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
     const failures: string[] = [];
     const worker = async (id: number) => {
       for (let n = 0; !stop; n++) {
-        const events = [{ type: 'play', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEED, rss_source_id: `w${id}-${n}` }, data: { played: true, position: n } }];
+        const events = [
+          {
+            type: 'play',
+            timestamp: '2026-03-02T10:00:00Z',
+            object: { rss_source_feed: FEED, rss_source_id: `w${id}-${n}` },
+            data: { played: true, position: n },
+          },
+        ];
         try {
-          const response = await fetch(`${base}/v1/events`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body: JSON.stringify({ events }) });
+          const response = await fetch(`${base}/v1/events`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${token}` },
+            body: JSON.stringify({ events }),
+          });
           statuses.push(response.status);
           if (response.status === 201) acknowledged++;
           await response.arrayBuffer();
@@ -117,7 +128,10 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
     expect(exit.code).to.equal(0);
     expect(exit.at - signalledAt).to.be.below(10_000);
     expect(acknowledgedBeforeSignal, 'the load ran before the signal').to.be.above(10);
-    expect(statuses.filter((status) => status >= 500), 'no request failed with a 5xx').to.deep.equal([]);
+    expect(
+      statuses.filter((status) => status >= 500),
+      'no request failed with a 5xx',
+    ).to.deep.equal([]);
     expect(new Set(statuses)).to.deep.equal(new Set([201]));
     for (const failure of failures) expect(failure).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 

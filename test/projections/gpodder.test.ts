@@ -22,8 +22,18 @@ let clock = Date.UTC(2026, 3, 1);
 const envelope = (actor: Actor) => ({ id: randomUUID(), user: actor.user, timestamp: new Date((clock += 60_000)).toISOString() });
 
 const gp = {
-  device: (actor: Actor, device_id: string, caption?: string): UserEvent => ({ ...envelope(actor), type: 'device', object: null, data: { device_id, ...(caption ? { caption } : {}) } }),
-  group: (actor: Actor, synchronize: string[][], stop: string[] = []): UserEvent => ({ ...envelope(actor), type: 'sync_group', object: null, data: { synchronize, stop_synchronize: stop } }),
+  device: (actor: Actor, device_id: string, caption?: string): UserEvent => ({
+    ...envelope(actor),
+    type: 'device',
+    object: null,
+    data: { device_id, ...(caption ? { caption } : {}) },
+  }),
+  group: (actor: Actor, synchronize: string[][], stop: string[] = []): UserEvent => ({
+    ...envelope(actor),
+    type: 'sync_group',
+    object: null,
+    data: { synchronize, stop_synchronize: stop },
+  }),
   setting: (actor: Actor, set: Record<string, string>, podcast?: string): UserEvent => ({
     ...envelope(actor),
     type: 'setting',
@@ -41,14 +51,29 @@ const gp = {
 function checkpoint(actor: Actor, history: UserEvent[], truncateBefore: number | null): CheckpointEvent {
   // The fields retention writes; only `state` and `truncate_before` matter to these projections.
   const data = { state: fold(history), truncate_before: truncateBefore, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' };
-  return { type: 'checkpoint', id: randomUUID(), user: actor.user, timestamp: new Date((clock += 60_000)).toISOString(), object: null, data } as unknown as CheckpointEvent;
+  return {
+    type: 'checkpoint',
+    id: randomUUID(),
+    user: actor.user,
+    timestamp: new Date((clock += 60_000)).toISOString(),
+    object: null,
+    data,
+  } as unknown as CheckpointEvent;
 }
 
 /** Projects events with given revisions and positions (a harness whose numbering a test controls). */
 function project(projection: Projection, items: { event: UserEvent | CheckpointEvent; revision: number; seq: number }[], actor = alice) {
   const view = new StagedView(emptyView);
   for (const { event, revision, seq } of items) {
-    const projected: ProjectedEvent = { event, user: actor.user, username: actor.username, position: { commit: BigInt(seq), prepare: BigInt(seq) }, revision, seq, recordedAt: '2026-01-01T00:00:00.000Z' };
+    const projected: ProjectedEvent = {
+      event,
+      user: actor.user,
+      username: actor.username,
+      position: { commit: BigInt(seq), prepare: BigInt(seq) },
+      revision,
+      seq,
+      recordedAt: '2026-01-01T00:00:00.000Z',
+    };
     view.apply(projection.evolve(projected, view, { defaultPrivacy: 'private' }));
   }
   return (collection: string) => view.find(collection, { orderBy: [{ field: 'seq', direction: 'asc' }] });
@@ -86,7 +111,10 @@ describe('gpodder_devices read model', () => {
 
   it('a rebuild from a checkpoint equals the live model', () => {
     const mine = history.slice(0, 6);
-    const live = project(gpodderDevicesProjection, [...mine.map((event, i) => ({ event, revision: i, seq: i + 1 })), { event: checkpoint(alice, mine, 6), revision: 6, seq: 7 }]);
+    const live = project(gpodderDevicesProjection, [
+      ...mine.map((event, i) => ({ event, revision: i, seq: i + 1 })),
+      { event: checkpoint(alice, mine, 6), revision: 6, seq: 7 },
+    ]);
     const rebuilt = project(gpodderDevicesProjection, [{ event: checkpoint(alice, mine, 6), revision: 6, seq: 7 }]);
     for (const collection of [GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS]) expect(live(collection), collection).to.deep.equal(rebuilt(collection));
   });
@@ -95,7 +123,12 @@ describe('gpodder_devices read model', () => {
 describe('episode_actions read model', () => {
   it('holds gpodder actions and native plays as gpodder actions, stamped with their position', () => {
     const mp3 = 'https://cdn.example.com/e2.mp3';
-    const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, gp.download(alice, 'e1'), events.play(alice, 'e2', FEED_A, { enclosure: { url: mp3 } }), events.subscribe(alice));
+    const h = new ProjectionHarness([episodeActionsProjection]).apply(
+      alice,
+      gp.download(alice, 'e1'),
+      events.play(alice, 'e2', FEED_A, { enclosure: { url: mp3 } }),
+      events.subscribe(alice),
+    );
     const docs = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq']));
     expect(docs.map((doc) => [doc['seq'], (doc['action'] as Doc)['action'], doc['device']])).to.deep.equal([
       [1, 'download', 'phone'],
@@ -104,9 +137,13 @@ describe('episode_actions read model', () => {
     expect(docs[1]!['action']).to.deep.include({ podcast: FEED_A, episode: mp3, guid: 'e2', position: 10, total: 10 });
   });
 
-
   it('forgets an erased feed or episode, and the whole user on account deletion', () => {
-    const h = new ProjectionHarness([episodeActionsProjection]).apply(alice, gp.download(alice, 'a1'), gp.download(alice, 'a2'), gp.download(alice, 'b1', FEED_B));
+    const h = new ProjectionHarness([episodeActionsProjection]).apply(
+      alice,
+      gp.download(alice, 'a1'),
+      gp.download(alice, 'a2'),
+      gp.download(alice, 'b1', FEED_B),
+    );
     h.apply(bob, gp.download(bob, 'a1'));
     h.apply(alice, events.remove(alice, { rss_source_feed: FEED_A, rss_source_id: 'a1' }));
     expect(h.docs(EPISODE_ACTIONS).map((doc) => [doc['user'], doc['guid']])).to.have.deep.members([
@@ -115,7 +152,12 @@ describe('episode_actions read model', () => {
       [bob.user, 'a1'],
     ]);
     h.apply(alice, events.remove(alice, { rss_source_feed: FEED_B }));
-    expect(h.docs(EPISODE_ACTIONS).filter((doc) => doc['user'] === alice.user).map((doc) => doc['guid'])).to.deep.equal(['a2']);
+    expect(
+      h
+        .docs(EPISODE_ACTIONS)
+        .filter((doc) => doc['user'] === alice.user)
+        .map((doc) => doc['guid']),
+    ).to.deep.equal(['a2']);
     h.apply(alice, { ...envelope(alice), type: 'account_deleted', object: null, data: {} });
     expect(h.docs(EPISODE_ACTIONS).map((doc) => doc['user'])).to.deep.equal([bob.user]);
   });

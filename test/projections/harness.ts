@@ -64,7 +64,12 @@ const nextTime = () => new Date((clock += 60_000)).toISOString();
 const envelope = (actor: Actor) => ({ id: randomUUID(), user: actor.user, timestamp: nextTime() });
 
 export const events = {
-  subscribe: (actor: Actor, feed = FEED_A): UserEvent => ({ ...envelope(actor), type: 'subscribe', object: { rss_source_feed: feed }, data: { rss_feed_title: `Title of ${feed}` } }),
+  subscribe: (actor: Actor, feed = FEED_A): UserEvent => ({
+    ...envelope(actor),
+    type: 'subscribe',
+    object: { rss_source_feed: feed },
+    data: { rss_feed_title: `Title of ${feed}` },
+  }),
   play: (actor: Actor, guid: string, feed = FEED_A, extra: Record<string, unknown> = {}): UserEvent => ({
     ...envelope(actor),
     type: 'play',
@@ -83,5 +88,10 @@ export const events = {
     object: feed ? { rss_source_feed: feed } : null,
     data: { privacy },
   }),
-  remove: (actor: Actor, scope: { rss_source_feed: string; rss_source_id?: string } | null): UserEvent => ({ ...envelope(actor), type: 'remove', object: scope, data: {} }),
+  remove: (actor: Actor, scope: { rss_source_feed: string; rss_source_id?: string } | null): UserEvent => ({
+    ...envelope(actor),
+    type: 'remove',
+    object: scope,
+    data: {},
+  }),
 };

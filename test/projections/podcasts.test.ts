@@ -20,14 +20,33 @@ import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
 const alice: Actor = { user: 'u-alice', username: 'alice' };
 const bob: Actor = { user: 'u-bob', username: 'bob' };
 
-const episode = (guid: string, title = `Episode ${guid}`) => ({ guid, title, url: `https://cdn.example/${guid}.mp3`, type: 'audio/mpeg', size: 10, duration: 60, published: '2026-02-01T00:00:00.000Z' });
+const episode = (guid: string, title = `Episode ${guid}`) => ({
+  guid,
+  title,
+  url: `https://cdn.example/${guid}.mp3`,
+  type: 'audio/mpeg',
+  size: 10,
+  duration: 60,
+  published: '2026-02-01T00:00:00.000Z',
+});
 
 function fetched(data: Partial<FeedFetchedData>): FeedEvent {
   return {
     id: randomUUID(),
     timestamp: '2026-03-01T00:00:00.000Z',
     type: 'feed_fetched',
-    data: { url: FEED_A, full: false, not_modified: false, podcast: {}, episodes: [], removed: [], etag: null, last_modified: null, next_fetch_at: '2026-03-01T06:00:00.000Z', ...data },
+    data: {
+      url: FEED_A,
+      full: false,
+      not_modified: false,
+      podcast: {},
+      episodes: [],
+      removed: [],
+      etag: null,
+      last_modified: null,
+      next_fetch_at: '2026-03-01T06:00:00.000Z',
+      ...data,
+    },
   };
 }
 
@@ -39,7 +58,15 @@ class FeedHarness {
   apply(...feedEvents: FeedEvent[]): this {
     for (const event of feedEvents) {
       this.seq++;
-      const projected: ProjectedEvent = { event, user: '', username: null, position: { commit: BigInt(this.seq), prepare: BigInt(this.seq) }, revision: this.revision++, seq: this.seq, recordedAt: event.timestamp };
+      const projected: ProjectedEvent = {
+        event,
+        user: '',
+        username: null,
+        position: { commit: BigInt(this.seq), prepare: BigInt(this.seq) },
+        revision: this.revision++,
+        seq: this.seq,
+        recordedAt: event.timestamp,
+      };
       this.view.apply(podcastsProjection.evolve(projected, this.view, { defaultPrivacy: 'private' }));
     }
     return this;
@@ -76,16 +103,35 @@ describe('podcasts projection', () => {
     harness.apply(bob, events.subscribe(bob, FEED_B));
     // A checkpoint whose state keeps only FEED_B.
     const state = fold([subscribeB]);
-    harness.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-04-01T00:00:00.000Z', object: null, data: { state, truncate_before: 1, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } } as unknown as CheckpointEvent);
+    harness.apply(alice, {
+      type: 'checkpoint',
+      id: randomUUID(),
+      user: alice.user,
+      timestamp: '2026-04-01T00:00:00.000Z',
+      object: null,
+      data: { state, truncate_before: 1, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' },
+    } as unknown as CheckpointEvent);
     expect(harness.doc(PODCASTS, feedKey(FEED_A))).to.equal(undefined);
     expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 2 });
-    harness.apply(alice, { type: 'account_deleted', id: randomUUID(), user: alice.user, timestamp: '2026-04-02T00:00:00.000Z', object: null, data: {} } as UserEvent);
+    harness.apply(alice, {
+      type: 'account_deleted',
+      id: randomUUID(),
+      user: alice.user,
+      timestamp: '2026-04-02T00:00:00.000Z',
+      object: null,
+      data: {},
+    } as UserEvent);
     expect(harness.doc(PODCASTS, feedKey(FEED_B))).to.include({ subscribers: 1 });
   });
 
   it('keeps the last state per feed: changes merged, full events replacing, failures recorded without losing facts', () => {
     const feed = new FeedHarness().apply(
-      fetched({ full: true, podcast: { title: 'One', author: 'A', description: null, link: null, podcast_guid: null, cover: { src: 'https://img.example/1.jpg' } }, episodes: [episode('e1'), episode('e2')], etag: '"1"' }),
+      fetched({
+        full: true,
+        podcast: { title: 'One', author: 'A', description: null, link: null, podcast_guid: null, cover: { src: 'https://img.example/1.jpg' } },
+        episodes: [episode('e1'), episode('e2')],
+        etag: '"1"',
+      }),
     );
     const firstSeq = feed.episodes().find((doc) => doc['guid'] === 'e1')!['first_seq'];
     feed.apply(fetched({ podcast: { title: 'Two' }, episodes: [episode('e1', 'Renamed'), episode('e3')], removed: ['e2'], etag: '"2"' }));
@@ -96,11 +142,22 @@ describe('podcasts projection', () => {
     ]);
     expect(feed.episodes().find((doc) => doc['guid'] === 'e1')!['first_seq'], 'first seen stays').to.equal(firstSeq);
 
-    feed.apply({ id: randomUUID(), timestamp: '2026-03-02T00:00:00.000Z', type: 'feed_fetch_failed', data: { url: FEED_A, error: 'http_status', message: 'HTTP 404', failures: 2, next_fetch_at: '2026-03-03T00:00:00.000Z' } });
+    feed.apply({
+      id: randomUUID(),
+      timestamp: '2026-03-02T00:00:00.000Z',
+      type: 'feed_fetch_failed',
+      data: { url: FEED_A, error: 'http_status', message: 'HTTP 404', failures: 2, next_fetch_at: '2026-03-03T00:00:00.000Z' },
+    });
     expect(feed.podcast()).to.include({ title: 'Two', failures: 2, next_fetch_at: '2026-03-03T00:00:00.000Z' });
     expect(feed.episodes()).to.have.length(2);
 
-    feed.apply(fetched({ full: true, podcast: { title: 'Three', author: null, description: null, link: null, podcast_guid: null, cover: null }, episodes: [episode('e4')] }));
+    feed.apply(
+      fetched({
+        full: true,
+        podcast: { title: 'Three', author: null, description: null, link: null, podcast_guid: null, cover: null },
+        episodes: [episode('e4')],
+      }),
+    );
     expect(feed.podcast()).to.include({ title: 'Three', author: null, cover: null, failures: 0, last_error: null });
     expect(feed.episodes().map((doc) => doc['guid'])).to.deep.equal(['e4']);
   });
@@ -108,7 +165,15 @@ describe('podcasts projection', () => {
   it('a fetched feed keeps its facts when no one subscribes any more (feed facts are not user data)', () => {
     const feed = new FeedHarness();
     const subscribe = events.subscribe(alice);
-    const projected = (event: ProjectedEvent['event'], seq: number): ProjectedEvent => ({ event, user: alice.user, username: alice.username, position: { commit: BigInt(seq), prepare: BigInt(seq) }, revision: seq, seq, recordedAt: '2026-03-01T00:00:00.000Z' });
+    const projected = (event: ProjectedEvent['event'], seq: number): ProjectedEvent => ({
+      event,
+      user: alice.user,
+      username: alice.username,
+      position: { commit: BigInt(seq), prepare: BigInt(seq) },
+      revision: seq,
+      seq,
+      recordedAt: '2026-03-01T00:00:00.000Z',
+    });
     feed.view.apply(podcastsProjection.evolve(projected(subscribe, 1), feed.view, { defaultPrivacy: 'private' }));
     feed.apply(fetched({ full: true, podcast: { title: 'Kept', author: null, description: null, link: null, podcast_guid: null, cover: null } }));
     feed.view.apply(podcastsProjection.evolve(projected(events.remove(alice, null), 2000), feed.view, { defaultPrivacy: 'private' }));
@@ -116,8 +181,19 @@ describe('podcasts projection', () => {
   });
 
   it('a rebuild from the last full event gives the same documents (older fetch events can be truncated)', () => {
-    const full = fetched({ full: true, podcast: { title: 'T', author: null, description: null, link: null, podcast_guid: null, cover: null }, episodes: [episode('e1')] });
-    const live = new FeedHarness().apply(fetched({ full: true, podcast: { title: 'old', author: 'x', description: null, link: null, podcast_guid: null, cover: null }, episodes: [episode('e0')] }), full);
+    const full = fetched({
+      full: true,
+      podcast: { title: 'T', author: null, description: null, link: null, podcast_guid: null, cover: null },
+      episodes: [episode('e1')],
+    });
+    const live = new FeedHarness().apply(
+      fetched({
+        full: true,
+        podcast: { title: 'old', author: 'x', description: null, link: null, podcast_guid: null, cover: null },
+        episodes: [episode('e0')],
+      }),
+      full,
+    );
     const rebuilt = new FeedHarness().apply(full);
     const strip = (doc: Record<string, unknown> | undefined) => ({ ...doc, revision: null, seq: null, full_revision: null });
     expect(strip(rebuilt.podcast())).to.deep.equal(strip(live.podcast()));
@@ -125,7 +201,15 @@ describe('podcasts projection', () => {
   });
 
   it('no other projection reacts to feed events', () => {
-    const projected: ProjectedEvent = { event: fetched({ full: true, episodes: [episode('e1')] }), user: '', username: null, position: { commit: 1n, prepare: 1n }, revision: 0, seq: 1, recordedAt: '2026-03-01T00:00:00.000Z' };
+    const projected: ProjectedEvent = {
+      event: fetched({ full: true, episodes: [episode('e1')] }),
+      user: '',
+      username: null,
+      position: { commit: 1n, prepare: 1n },
+      revision: 0,
+      seq: 1,
+      recordedAt: '2026-03-01T00:00:00.000Z',
+    };
     for (const projection of allProjections.filter((candidate) => candidate !== podcastsProjection)) {
       expect(projection.evolve(projected, emptyView, { defaultPrivacy: 'public' }), projection.name).to.deep.equal([]);
     }

@@ -15,14 +15,14 @@ const episode = (h: ProjectionHarness, guid: string, feed = FEED_A) => h.doc(EPI
 const podcast = (h: ProjectionHarness, feed = FEED_A) => h.doc(PODCAST_POPULARITY, feed);
 
 describe('public_events projection (docs/design.md, "Privacy")', () => {
-  it('shows a public user\'s events with their username, without the device', () => {
+  it("shows a public user's events with their username, without the device", () => {
     const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'));
     const [doc] = h.docs(PUBLIC_EVENTS);
     expect(doc).to.include({ type: 'play', user: 'alice' });
     expect(doc!['data']).to.not.have.property('device');
   });
 
-  it('shows an anonymous user\'s events with no trace of identity', () => {
+  it("shows an anonymous user's events with no trace of identity", () => {
     const h = harness().apply(alice, events.privacy(alice, 'anonymous'), events.play(alice, 'e1'));
     const docs = h.docs(PUBLIC_EVENTS);
     expect(docs).to.have.length(1);
@@ -50,7 +50,13 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
   });
 
   it('applies a per-feed override over the account setting', () => {
-    const h = harness().apply(alice, events.privacy(alice, 'public'), events.privacy(alice, 'private', FEED_B), events.play(alice, 'a1', FEED_A), events.play(alice, 'b1', FEED_B));
+    const h = harness().apply(
+      alice,
+      events.privacy(alice, 'public'),
+      events.privacy(alice, 'private', FEED_B),
+      events.play(alice, 'a1', FEED_A),
+      events.play(alice, 'b1', FEED_B),
+    );
     expect(h.docs(PUBLIC_EVENTS).map((doc) => doc['feed'])).to.deep.equal([FEED_A]);
     h.apply(alice, events.privacy(alice, 'public', FEED_B));
     expect(h.docs(PUBLIC_EVENTS)).to.have.length(2);
@@ -59,15 +65,22 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
   it('erases only the removed scope', () => {
     const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'a1'), events.play(alice, 'a2'), events.play(alice, 'b1', FEED_B));
     h.apply(alice, events.remove(alice, { rss_source_feed: FEED_A, rss_source_id: 'a1' }));
-    expect(h.docs(PUBLIC_EVENTS).map((doc) => (doc['object'] as { rss_source_id: string }).rss_source_id).sort()).to.deep.equal(['a2', 'b1']);
+    expect(
+      h
+        .docs(PUBLIC_EVENTS)
+        .map((doc) => (doc['object'] as { rss_source_id: string }).rss_source_id)
+        .sort(),
+    ).to.deep.equal(['a2', 'b1']);
     h.apply(alice, events.remove(alice, { rss_source_feed: FEED_B }));
     expect(h.docs(PUBLIC_EVENTS)).to.have.length(1);
     h.apply(alice, events.remove(alice, null));
     expect(h.docs(PUBLIC_EVENTS)).to.deep.equal([]);
   });
 
-  it('does not let one user\'s privacy change touch another user\'s events', () => {
-    const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1')).apply(bob, events.privacy(bob, 'public'), events.play(bob, 'e1'));
+  it("does not let one user's privacy change touch another user's events", () => {
+    const h = harness()
+      .apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'))
+      .apply(bob, events.privacy(bob, 'public'), events.play(bob, 'e1'));
     h.apply(alice, events.privacy(alice, 'private'));
     expect(h.docs(PUBLIC_EVENTS).map((doc) => doc['user'])).to.deep.equal(['bob']);
   });
@@ -130,7 +143,13 @@ describe('popularity projection (docs/design.md, "Privacy", 6)', () => {
   });
 
   it('honours a per-feed override for popularity too', () => {
-    const h = harness().apply(alice, events.privacy(alice, 'public'), events.privacy(alice, 'private', FEED_B), events.play(alice, 'a1'), events.play(alice, 'b1', FEED_B));
+    const h = harness().apply(
+      alice,
+      events.privacy(alice, 'public'),
+      events.privacy(alice, 'private', FEED_B),
+      events.play(alice, 'a1'),
+      events.play(alice, 'b1', FEED_B),
+    );
     expect(podcast(h, FEED_A)).to.include({ plays: 1 });
     expect(podcast(h, FEED_B)).to.equal(undefined);
   });

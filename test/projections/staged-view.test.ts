@@ -46,7 +46,10 @@ const idArb = fc.integer({ min: 0, max: 40 }).map((n) => `doc-${n}`);
 /** Many deletes and un-listings: a page of the base often loses more rows than it was padded with. */
 const changeArb: fc.Arbitrary<DocChange> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('put' as const), collection: fc.constant('c'), id: idArb, doc: docArb }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('put' as const), collection: fc.constant('c'), id: idArb, doc: docArb.map((doc) => ({ ...doc, listed: false })) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('put' as const), collection: fc.constant('c'), id: idArb, doc: docArb.map((doc) => ({ ...doc, listed: false })) }),
+  },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('delete' as const), collection: fc.constant('c'), id: idArb }) },
 );
 
@@ -87,7 +90,9 @@ describe('StagedView', () => {
     const { view, rows } = countingBase(base);
     const staged = new StagedView(view);
     // A batch's worth of pending documents elsewhere, and two that replace the base's best rows.
-    staged.apply(Array.from({ length: 1000 }, (_, n): DocChange => ({ op: 'put', collection: 'c', id: `other-${n}`, doc: { group: 'b', listed: true, seq: n } })));
+    staged.apply(
+      Array.from({ length: 1000 }, (_, n): DocChange => ({ op: 'put', collection: 'c', id: `other-${n}`, doc: { group: 'b', listed: true, seq: n } })),
+    );
     staged.apply([
       { op: 'delete', collection: 'c', id: 'base-499' },
       { op: 'put', collection: 'c', id: 'base-498', doc: { group: 'a', listed: false, seq: 498 } },

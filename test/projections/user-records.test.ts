@@ -54,7 +54,14 @@ describe('per-user read models', () => {
   it('take a checkpoint as the source of truth', () => {
     const h = all().apply(alice, ...history);
     const checkpointState = fold(history.slice(0, 3));
-    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', object: null, data: { state: checkpointState, truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } });
+    h.apply(alice, {
+      type: 'checkpoint',
+      id: randomUUID(),
+      user: alice.user,
+      timestamp: '2026-06-01T00:00:00.000Z',
+      object: null,
+      data: { state: checkpointState, truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' },
+    });
     expect(strip(h.docs(SUBSCRIPTIONS))).to.deep.equal(checkpointState.subscriptions);
     expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(checkpointState.play_statuses);
     expect(strip(h.docs(PLAYLISTS))).to.deep.equal({});
@@ -71,7 +78,14 @@ describe('per-user read models', () => {
 
   it('stamp every record with a checkpoint, as a rebuild after retention would', () => {
     const h = all().apply(alice, ...history);
-    h.apply(alice, { type: 'checkpoint', id: randomUUID(), user: alice.user, timestamp: '2026-06-01T00:00:00.000Z', object: null, data: { state: fold(history), truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' } });
+    h.apply(alice, {
+      type: 'checkpoint',
+      id: randomUUID(),
+      user: alice.user,
+      timestamp: '2026-06-01T00:00:00.000Z',
+      object: null,
+      data: { state: fold(history), truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' },
+    });
     const stamps = new Set(h.docs(SUBSCRIPTIONS).map((doc) => doc['seq']));
     expect([...stamps]).to.deep.equal([history.length + 1]);
   });

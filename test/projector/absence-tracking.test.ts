@@ -41,7 +41,8 @@ describe('WrittenIds (Bloom filter of the ids a projection wrote)', function () 
     const ids = new WrittenIds();
     for (let n = 0; n < 300_000; n++) ids.add(`user-${n % 977}|["https://feeds.example.com/${n}/rss.xml","urn:episode:${n}"]`);
     expect(ids.size).to.be.within(290_000, 300_000);
-    for (let n = 0; n < 300_000; n++) expect(ids.mayHave(`user-${n % 977}|["https://feeds.example.com/${n}/rss.xml","urn:episode:${n}"]`), `id ${n}`).to.equal(true);
+    for (let n = 0; n < 300_000; n++)
+      expect(ids.mayHave(`user-${n % 977}|["https://feeds.example.com/${n}/rss.xml","urn:episode:${n}"]`), `id ${n}`).to.equal(true);
   });
 
   it('says "written" of few ids it was not given (a needless load each), in about 10 bits per id', function () {
@@ -78,7 +79,17 @@ describe('absence tracking in the projector', function () {
   }
 
   async function catchUp(readModel: ReadModelStore, trackAbsence = true): Promise<void> {
-    const projector = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 5, cachedDocs: 2, owner: 'test', trackAbsence });
+    const projector = new Projector({
+      eventStore,
+      readModel,
+      projections: [subscriptionsProjection],
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      batchSize: 5,
+      cachedDocs: 2,
+      owner: 'test',
+      trackAbsence,
+    });
     expect(await projector.acquireLeases(false)).to.equal(true);
     try {
       await projector.prepare();
@@ -112,7 +123,17 @@ describe('absence tracking in the projector', function () {
 
   it('over documents already there (no checkpoint), asks the store for every document it lacks', async function () {
     // A document without a checkpoint: e.g. left by a read model restored without its checkpoints.
-    const restored = { rss_source_feed: FEED, rss_feed_title: null, subscribed_at: '2025-06-01T00:00:00.000Z', unsubscribed_at: null, created_at: '2025-06-01T00:00:00.000Z', user: 'u1', key: FEED, seq: 1, rev: 0 };
+    const restored = {
+      rss_source_feed: FEED,
+      rss_feed_title: null,
+      subscribed_at: '2025-06-01T00:00:00.000Z',
+      unsubscribed_at: null,
+      created_at: '2025-06-01T00:00:00.000Z',
+      user: 'u1',
+      key: FEED,
+      seq: 1,
+      rev: 0,
+    };
     await base.commit('elsewhere', [{ op: 'put', collection: SUBSCRIPTIONS, id: `u1|${FEED}`, doc: restored }], START);
     await append('u1', 'unsubscribe', 1);
     await append('u2', 'subscribe', 2);

@@ -36,7 +36,11 @@ describe('pipelined catch-up (commits on a background thread)', function () {
     const plain = memoryReadModel();
     try {
       // A small cache, so that documents are read back from the store (or known absent) all along.
-      const summary = await rebuildProjections({ eventStore: stores.eventStore, readModel: plain.readModel }, allProjections, { context, batchSize: 97, cachedDocs: 64 });
+      const summary = await rebuildProjections({ eventStore: stores.eventStore, readModel: plain.readModel }, allProjections, {
+        context,
+        batchSize: 97,
+        cachedDocs: 64,
+      });
       expect(summary.parked).to.equal(0);
       reference = await dumpDocs(plain.readModel, allProjections);
     } finally {
@@ -85,7 +89,11 @@ describe('pipelined catch-up (commits on a background thread)', function () {
     try {
       expect(await projector.acquireLeases(false)).to.equal(true);
       await projector.prepare();
-      for (const projection of allProjections) await stores.readModel.reset(projection.name, projection.collections.map((collection) => collection.name));
+      for (const projection of allProjections)
+        await stores.readModel.reset(
+          projection.name,
+          projection.collections.map((collection) => collection.name),
+        );
       await projector.prepare();
       await projector.catchUp();
     } finally {
@@ -125,7 +133,10 @@ describe('pipelined catch-up (commits on a background thread)', function () {
   });
 
   /** A pipelined projector over reset read models, its commits going through `commitAll` and a background committer. */
-  async function pipelinedProjector(commitAll: (commits: readonly ProjectionCommit[], options: CommitOptions | undefined, committer: BackgroundCommitter) => Promise<void>, leaseTtlMs = 15_000) {
+  async function pipelinedProjector(
+    commitAll: (commits: readonly ProjectionCommit[], options: CommitOptions | undefined, committer: BackgroundCommitter) => Promise<void>,
+    leaseTtlMs = 15_000,
+  ) {
     const committer = (await stores.readModel.openBackgroundCommitter?.())!;
     const { logger, entries } = capturingLogger();
     const projector = new Projector({
@@ -142,7 +153,11 @@ describe('pipelined catch-up (commits on a background thread)', function () {
     });
     expect(await projector.acquireLeases(false)).to.equal(true);
     await projector.prepare();
-    for (const projection of allProjections) await stores.readModel.reset(projection.name, projection.collections.map((collection) => collection.name));
+    for (const projection of allProjections)
+      await stores.readModel.reset(
+        projection.name,
+        projection.collections.map((collection) => collection.name),
+      );
     await projector.prepare();
     return { projector, committer, entries };
   }

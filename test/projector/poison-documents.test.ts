@@ -67,7 +67,11 @@ describe('projector: poison documents are parked, the others go on', function ()
     const { readModel, close } = memoryStores();
     try {
       await readModel.ensureCollections([{ name: 'things', indexes: [['user']] }]);
-      const commit: ProjectionCommit = { projection: 'p', changes: [{ op: 'put', collection: 'things', id: 'x', doc: { user: 'u', v: deep(1500) } }], checkpoint: { commit: 1n, prepare: 1n } };
+      const commit: ProjectionCommit = {
+        projection: 'p',
+        changes: [{ op: 'put', collection: 'things', id: 'x', doc: { user: 'u', v: deep(1500) } }],
+        checkpoint: { commit: 1n, prepare: 1n },
+      };
       let caught: unknown;
       await readModel.commitAll([commit]).catch((error: unknown) => (caught = error));
       expect(caught).to.be.instanceOf(InvalidDocumentError);
@@ -85,7 +89,12 @@ describe('projector: poison documents are parked, the others go on', function ()
       // A store that fails (not saying why) every commit that writes mallory's settings.
       const failing = Object.create(readModel) as typeof readModel;
       failing.commitAll = async (commits) => {
-        if (commits.some((commit) => commit.changes.some((change) => change.op === 'put' && change.doc['user'] === 'mallory' && change.collection === GPODDER_SETTINGS))) throw new Error('something went wrong');
+        if (
+          commits.some((commit) =>
+            commit.changes.some((change) => change.op === 'put' && change.doc['user'] === 'mallory' && change.collection === GPODDER_SETTINGS),
+          )
+        )
+          throw new Error('something went wrong');
         return readModel.commitAll(commits);
       };
       const projector = new Projector({ eventStore, readModel: failing, projections: allProjections, context, logger: silentLogger(), retryDelayMs: 1 });

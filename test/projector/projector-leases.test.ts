@@ -58,7 +58,14 @@ describe('Projector leases', function () {
   beforeEach(async function () {
     ({ eventStore, readModel: base, close } = memoryStores());
     for (let i = 0; i < EVENTS; i++) {
-      const event = { id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, user: 'u1', timestamp: '2026-01-01T00:00:00.000Z', type: 'subscribe' as const, object: { rss_source_feed: `https://e.example.com/${i}` }, data: {} };
+      const event = {
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        user: 'u1',
+        timestamp: '2026-01-01T00:00:00.000Z',
+        type: 'subscribe' as const,
+        object: { rss_source_feed: `https://e.example.com/${i}` },
+        data: {},
+      };
       await eventStore.append(streams.user('u1'), [toStoreEvent(event, { username: 'one' })]);
     }
   });
@@ -69,7 +76,17 @@ describe('Projector leases', function () {
 
   /** A projector holding its lease, ready to catch up (pipelined: as rebuilds do). */
   async function projector(readModel: ReadModelStore, pipeline = false): Promise<Projector> {
-    const subject = new Projector({ eventStore, readModel, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 4, leaseTtlMs: TTL_MS, owner: 'rebuilder', pipeline });
+    const subject = new Projector({
+      eventStore,
+      readModel,
+      projections: [subscriptionsProjection],
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      batchSize: 4,
+      leaseTtlMs: TTL_MS,
+      owner: 'rebuilder',
+      pipeline,
+    });
     expect(await subject.acquireLeases(false)).to.equal(true);
     await subject.prepare();
     return subject;
@@ -166,7 +183,14 @@ describe('Projector leases', function () {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const subject = new Projector({ eventStore, readModel: flaky, projections: [subscriptionsProjection], context: { defaultPrivacy: 'private' }, logger: silentLogger(), leaseTtlMs: 3000 });
+    const subject = new Projector({
+      eventStore,
+      readModel: flaky,
+      projections: [subscriptionsProjection],
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      leaseTtlMs: 3000,
+    });
     subject.start();
     try {
       const deadline = Date.now() + 5000;

@@ -31,7 +31,11 @@ describe('projector thread (PROJECTOR=thread, the default)', function () {
     const thread = service.projectorThread;
     expect(thread?.running).to.equal(true);
     const { token } = await service.login();
-    await service.http.post('/v1/events').set('authorization', `Bearer ${token}`).send({ events: [subscribe(1)] }).expect(201);
+    await service.http
+      .post('/v1/events')
+      .set('authorization', `Bearer ${token}`)
+      .send({ events: [subscribe(1)] })
+      .expect(201);
     // Read-your-writes waits on the checkpoints the thread commits, as it would across processes.
     expect(await feedsOf(service, token)).to.deep.equal([feed(1)]);
     expect(await leaseOwners(service)).to.deep.equal([thread!.owner]);
@@ -41,11 +45,19 @@ describe('projector thread (PROJECTOR=thread, the default)', function () {
     service = await startTestService();
     const thread = service.projectorThread!;
     const { token } = await service.login();
-    await service.http.post('/v1/events').set('authorization', `Bearer ${token}`).send({ events: [subscribe(1)] }).expect(201);
+    await service.http
+      .post('/v1/events')
+      .set('authorization', `Bearer ${token}`)
+      .send({ events: [subscribe(1)] })
+      .expect(201);
     expect(await feedsOf(service, token)).to.deep.equal([feed(1)]);
     await thread.kill();
     expect(thread.running).to.equal(false);
-    await service.http.post('/v1/events').set('authorization', `Bearer ${token}`).send({ events: [subscribe(2)] }).expect(201);
+    await service.http
+      .post('/v1/events')
+      .set('authorization', `Bearer ${token}`)
+      .send({ events: [subscribe(2)] })
+      .expect(201);
     await service.settle();
     expect(await feedsOf(service, token)).to.deep.equal([feed(1), feed(2)]);
     const owners = await leaseOwners(service);
@@ -57,7 +69,11 @@ describe('projector thread (PROJECTOR=thread, the default)', function () {
     service = await startTestService({ PROJECTOR: 'inline' });
     expect(service.projectorThread).to.equal(undefined);
     const { token } = await service.login();
-    await service.http.post('/v1/events').set('authorization', `Bearer ${token}`).send({ events: [subscribe(3)] }).expect(201);
+    await service.http
+      .post('/v1/events')
+      .set('authorization', `Bearer ${token}`)
+      .send({ events: [subscribe(3)] })
+      .expect(201);
     expect(await feedsOf(service, token)).to.deep.equal([feed(3)]);
     expect((await leaseOwners(service))[0]).to.match(/^projector-(?!thread)/);
   });

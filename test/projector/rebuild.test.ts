@@ -51,38 +51,81 @@ const feed = fc.constantFrom(...FEEDS);
 const episode = fc.record({ rss_source_feed: feed, rss_source_id: fc.constantFrom(...GUIDS) });
 const level = fc.constantFrom(...PRIVACY_LEVELS);
 /** An optional field, absent (not undefined) when not drawn, as JSON would carry it. */
-const maybe = <K extends string, V>(key: K, value: fc.Arbitrary<V>) => fc.option(value, { nil: undefined }).map((v) => (v === undefined ? {} : ({ [key]: v } as Record<K, V>)));
+const maybe = <K extends string, V>(key: K, value: fc.Arbitrary<V>) =>
+  fc.option(value, { nil: undefined }).map((v) => (v === undefined ? {} : ({ [key]: v } as Record<K, V>)));
 const title = fc.constantFrom('Title A', 'Title B', 'Title C');
 
 const body: fc.Arbitrary<Body> = fc.oneof(
   fc.record({ type: fc.constant('subscribe' as const), object: feed.map((f) => ({ rss_source_feed: f })), data: maybe('rss_feed_title', title) }),
   fc.record({ type: fc.constant('unsubscribe' as const), object: feed.map((f) => ({ rss_source_feed: f })), data: maybe('device', fc.constant('phone')) }),
-  { arbitrary: fc.record({
-    type: fc.constant('play' as const),
-    object: episode,
-    data: fc
-      .tuple(fc.boolean(), fc.nat(100), maybe('rss_feed_title', title), maybe('rss_item_title', title), maybe('device', fc.constantFrom('phone', 'laptop')), maybe('enclosure', fc.record({ duration: fc.nat(4000), cover: fc.record({ src: fc.constantFrom('https://img.example.com/1.jpg', 'https://img.example.com/2.jpg') }) })))
-      .map(([played, position, ...rest]) => Object.assign({ played, position }, ...rest) as Extract<UserEvent, { type: 'play' }>['data']),
-  }), weight: 3 },
+  {
+    arbitrary: fc.record({
+      type: fc.constant('play' as const),
+      object: episode,
+      data: fc
+        .tuple(
+          fc.boolean(),
+          fc.nat(100),
+          maybe('rss_feed_title', title),
+          maybe('rss_item_title', title),
+          maybe('device', fc.constantFrom('phone', 'laptop')),
+          maybe(
+            'enclosure',
+            fc.record({ duration: fc.nat(4000), cover: fc.record({ src: fc.constantFrom('https://img.example.com/1.jpg', 'https://img.example.com/2.jpg') }) }),
+          ),
+        )
+        .map(([played, position, ...rest]) => Object.assign({ played, position }, ...rest) as Extract<UserEvent, { type: 'play' }>['data']),
+    }),
+    weight: 3,
+  },
   fc.record({ type: fc.constant('position' as const), object: episode, data: fc.nat(100).map((position) => ({ position })) }),
-  { arbitrary: fc.record({
-    type: fc.constant('save' as const),
-    object: episode,
-    data: fc.tuple(maybe('playlist', fc.constantFrom('saved', 'later')), maybe('removed', fc.boolean()), maybe('item_title', title)).map((parts) => Object.assign({}, ...parts) as Extract<UserEvent, { type: 'save' }>['data']),
-  }), weight: 2 },
+  {
+    arbitrary: fc.record({
+      type: fc.constant('save' as const),
+      object: episode,
+      data: fc
+        .tuple(maybe('playlist', fc.constantFrom('saved', 'later')), maybe('removed', fc.boolean()), maybe('item_title', title))
+        .map((parts) => Object.assign({}, ...parts) as Extract<UserEvent, { type: 'save' }>['data']),
+    }),
+    weight: 2,
+  },
   fc.record({ type: fc.constant('share' as const), object: episode, data: maybe('message', fc.constant('listen')) }),
-  { arbitrary: fc.record({ type: fc.constant('privacy' as const), object: fc.option(feed.map((f) => ({ rss_source_feed: f })), { nil: null }), data: level.map((privacy) => ({ privacy })) }), weight: 2 },
-  fc.record({ type: fc.constant('remove' as const), object: fc.oneof(fc.constant(null), feed.map((f) => ({ rss_source_feed: f })), episode), data: fc.constant({}) }),
+  {
+    arbitrary: fc.record({
+      type: fc.constant('privacy' as const),
+      object: fc.option(
+        feed.map((f) => ({ rss_source_feed: f })),
+        { nil: null },
+      ),
+      data: level.map((privacy) => ({ privacy })),
+    }),
+    weight: 2,
+  },
+  fc.record({
+    type: fc.constant('remove' as const),
+    object: fc.oneof(
+      fc.constant(null),
+      feed.map((f) => ({ rss_source_feed: f })),
+      episode,
+    ),
+    data: fc.constant({}),
+  }),
   fc.record({ type: fc.constant('account_deleted' as const), object: fc.constant(null), data: fc.constant({}) }),
   fc.record({
     type: fc.constant('playlist' as const),
     object: fc.constant(null),
-    data: fc.tuple(fc.constantFrom('saved', 'later'), fc.constantFrom('upsert' as const, 'delete' as const), maybe('name', title)).map(([playlist_id, action, name]) => ({ playlist_id, action, ...name })),
+    data: fc
+      .tuple(fc.constantFrom('saved', 'later'), fc.constantFrom('upsert' as const, 'delete' as const), maybe('name', title))
+      .map(([playlist_id, action, name]) => ({ playlist_id, action, ...name })),
   }),
 ) as fc.Arbitrary<Body>;
 
 /** One append: a user's burst of 1-3 events, each at some minute (so timestamps may go backwards). */
-const append = fc.record({ kind: fc.constant('append' as const), user: fc.constantFrom(...USERS), events: fc.array(fc.tuple(fc.nat(60), body), { minLength: 1, maxLength: 3 }) });
+const append = fc.record({
+  kind: fc.constant('append' as const),
+  user: fc.constantFrom(...USERS),
+  events: fc.array(fc.tuple(fc.nat(60), body), { minLength: 1, maxLength: 3 }),
+});
 const project = fc.record({ kind: fc.constant('project' as const), maxCount: fc.integer({ min: 1, max: 8 }) });
 /** A projector restart: same read model, cold caches (what a service restart does). */
 const restart = fc.constant({ kind: 'restart' as const });
@@ -179,10 +222,17 @@ async function runScenario(steps: readonly Step[], defaultPrivacy: Privacy): Pro
     for (const s of steps) {
       if (s.kind === 'append') {
         const events = s.events.map(([minute, eventBody]) => toEvent(s.user, nextId++, minute, eventBody));
-        await eventStore.append(streams.user(s.user), events.map((event) => toStoreEvent(event, { username: usernameOf(s.user) })));
+        await eventStore.append(
+          streams.user(s.user),
+          events.map((event) => toStoreEvent(event, { username: usernameOf(s.user) })),
+        );
         for (const event of events) observe(oracle, event);
       } else if (s.kind === 'project') {
-        const page = await eventStore.readAll({ after: projector.lowestCheckpoint(), maxCount: s.maxCount, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+        const page = await eventStore.readAll({
+          after: projector.lowestCheckpoint(),
+          maxCount: s.maxCount,
+          filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES },
+        });
         await projector.processBatch(page);
       } else {
         parked += projector.parkedCount;
@@ -229,7 +279,9 @@ interface Child {
 
 function startChild(dataDir: string, mode: 'live' | 'pipelined' | 'live-pipelined'): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, mode], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { exited, kill: () => child.kill('SIGKILL') };
 }
 
@@ -256,55 +308,59 @@ describe('projector: a crash neither loses nor double-counts an event', function
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  for (const mode of ['live', 'pipelined', 'live-pipelined'] as const) it(`a projector (${mode}) killed (SIGKILL) mid-way and restarted ends with the documents of a clean rebuild`, async function () {
-    const config = { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' } as const;
-    const stores = await openStores(config);
-    let head: bigint;
-    try {
-      const workload = { ...DEFAULT_WORKLOAD, events: 20_000, users: 300, feeds: 120, episodesPerFeed: 10, seed: 7 };
-      for (const { stream, events } of generateWorkload(workload)) await stores.eventStore.append(stream, events);
-      head = (await stores.eventStore.headPosition()).commit;
-    } finally {
-      await stores.close();
-    }
-    const file = join(dataDir, EMBEDDED_FILE);
-
-    // Two kills, at random points, so the restart resumes from a checkpoint left by a killed run.
-    const kills: bigint[] = [];
-    for (let round = 0; round < 2; round++) {
-      const from = lowestCheckpoint(file);
-      const target = from + BigInt(Math.floor((Number(head - from) * (0.1 + Math.random() * 0.3))));
-      const child = startChild(dataDir, mode);
-      while (lowestCheckpoint(file) < target) {
-        const done = await Promise.race([child.exited.then(() => true), sleep(5).then(() => false)]);
-        if (done) throw new Error('the child finished before it could be killed');
+  for (const mode of ['live', 'pipelined', 'live-pipelined'] as const)
+    it(`a projector (${mode}) killed (SIGKILL) mid-way and restarted ends with the documents of a clean rebuild`, async function () {
+      const config = { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' } as const;
+      const stores = await openStores(config);
+      let head: bigint;
+      try {
+        const workload = { ...DEFAULT_WORKLOAD, events: 20_000, users: 300, feeds: 120, episodesPerFeed: 10, seed: 7 };
+        for (const { stream, events } of generateWorkload(workload)) await stores.eventStore.append(stream, events);
+        head = (await stores.eventStore.headPosition()).commit;
+      } finally {
+        await stores.close();
       }
-      child.kill();
-      const { signal } = await child.exited;
-      expect(signal).to.equal('SIGKILL');
-      kills.push(lowestCheckpoint(file));
-    }
-    expect(kills.every((at) => at > 0n && at < head), `killed mid-way (checkpoints ${kills.join(', ')} of ${head})`).to.equal(true);
+      const file = join(dataDir, EMBEDDED_FILE);
 
-    const { code } = await startChild(dataDir, mode).exited;
-    expect(code, 'the restarted child completes').to.equal(0);
-    expect(lowestCheckpoint(file)).to.equal(head);
+      // Two kills, at random points, so the restart resumes from a checkpoint left by a killed run.
+      const kills: bigint[] = [];
+      for (let round = 0; round < 2; round++) {
+        const from = lowestCheckpoint(file);
+        const target = from + BigInt(Math.floor(Number(head - from) * (0.1 + Math.random() * 0.3)));
+        const child = startChild(dataDir, mode);
+        while (lowestCheckpoint(file) < target) {
+          const done = await Promise.race([child.exited.then(() => true), sleep(5).then(() => false)]);
+          if (done) throw new Error('the child finished before it could be killed');
+        }
+        child.kill();
+        const { signal } = await child.exited;
+        expect(signal).to.equal('SIGKILL');
+        kills.push(lowestCheckpoint(file));
+      }
+      expect(
+        kills.every((at) => at > 0n && at < head),
+        `killed mid-way (checkpoints ${kills.join(', ')} of ${head})`,
+      ).to.equal(true);
 
-    const eventStore = new SqliteEventStore({ path: file });
-    const afterCrash = new SqliteReadModelStore(eventStore.database);
-    const clean = memoryReadModel();
-    try {
-      const summary = await rebuildProjections({ eventStore, readModel: clean.readModel }, allProjections, { context: { defaultPrivacy: 'private' } });
-      expect(summary.parked).to.equal(0);
-      const crashed = await dumpDocs(afterCrash, allProjections);
-      const rebuilt = await dumpDocs(clean.readModel, allProjections);
-      expect(crashed[PUBLIC_EVENTS]!.length, 'the workload publishes something').to.be.greaterThan(0);
-      expectSameDocs(crashed, rebuilt);
-    } finally {
-      await eventStore.close();
-      clean.close();
-    }
-  });
+      const { code } = await startChild(dataDir, mode).exited;
+      expect(code, 'the restarted child completes').to.equal(0);
+      expect(lowestCheckpoint(file)).to.equal(head);
+
+      const eventStore = new SqliteEventStore({ path: file });
+      const afterCrash = new SqliteReadModelStore(eventStore.database);
+      const clean = memoryReadModel();
+      try {
+        const summary = await rebuildProjections({ eventStore, readModel: clean.readModel }, allProjections, { context: { defaultPrivacy: 'private' } });
+        expect(summary.parked).to.equal(0);
+        const crashed = await dumpDocs(afterCrash, allProjections);
+        const rebuilt = await dumpDocs(clean.readModel, allProjections);
+        expect(crashed[PUBLIC_EVENTS]!.length, 'the workload publishes something').to.be.greaterThan(0);
+        expectSameDocs(crashed, rebuilt);
+      } finally {
+        await eventStore.close();
+        clean.close();
+      }
+    });
 });
 
 // ---- the rebuild's own duties ---------------------------------------------------------------------
@@ -315,7 +371,9 @@ describe('rebuildProjections', function () {
     const { readModel, close } = memoryReadModel();
     try {
       expect((await readModel.tryAcquireLeases(['popularity'], 'the-service', 60_000))[0]).to.equal(true);
-      const error = await rebuildProjections({ eventStore, readModel }, allProjections, { context: { defaultPrivacy: 'private' } }).catch((caught: unknown) => caught);
+      const error = await rebuildProjections({ eventStore, readModel }, allProjections, { context: { defaultPrivacy: 'private' } }).catch(
+        (caught: unknown) => caught,
+      );
       expect(error).to.be.instanceOf(LeaseHeldError);
       expect((error as LeaseHeldError).message).to.contain('stop the service first (lease held)');
       expect((error as LeaseHeldError).projections).to.deep.equal(['popularity']);
@@ -335,7 +393,10 @@ describe('rebuildProjections', function () {
     try {
       const stale = (projection: string) => ({ op: 'put' as const, collection: PARKED_EVENTS, id: `${projection}|x`, doc: { projection } });
       await readModel.ensureCollections([...subscriptions.collections, ...playStatuses.collections, { name: PARKED_EVENTS, indexes: [['projection']] }]);
-      await readModel.commit('subscriptions', [stale('subscriptions'), { op: 'put', collection: 'subscriptions', id: 'ghost', doc: { user: 'nobody' } }], { commit: 99n, prepare: 99n });
+      await readModel.commit('subscriptions', [stale('subscriptions'), { op: 'put', collection: 'subscriptions', id: 'ghost', doc: { user: 'nobody' } }], {
+        commit: 99n,
+        prepare: 99n,
+      });
       await readModel.commit('play_statuses', [stale('play_statuses')], { commit: 99n, prepare: 99n });
       const summary = await rebuildProjections({ eventStore, readModel }, [subscriptions], { context: { defaultPrivacy: 'private' } });
       expect(summary.events).to.equal(0);

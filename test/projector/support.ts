@@ -64,7 +64,11 @@ export function expectSameDocs(live: Record<string, StoredDoc[]>, rebuilt: Recor
  * event through each projection's `evolve` over an in-memory view, in order. No store, no
  * loading, no cache, no batches: the oracle for what the projector must write.
  */
-export async function foldInMemory(eventStore: EventStore, projections: readonly Projection[], context: ProjectionContext): Promise<Record<string, StoredDoc[]>> {
+export async function foldInMemory(
+  eventStore: EventStore,
+  projections: readonly Projection[],
+  context: ProjectionContext,
+): Promise<Record<string, StoredDoc[]>> {
   const view = new StagedView(emptyView, { keepLog: false });
   let after: Position = START;
   for (;;) {

@@ -35,10 +35,30 @@ describe('erasure leaves nothing in global streams', function () {
     const alice = await service.login('alice-global');
     const bob = await service.login('bob-global');
     const post = (token: string, events: object[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events });
-    const play = (feed: string, guid: string, title: string) => ({ type: 'play', timestamp: '2026-05-01T00:00:01Z', object: { rss_source_feed: feed, rss_source_id: guid }, data: { played: true, position: 3, rss_item_title: title, rss_feed_title: `${title} feed` } });
-    expect((await post(alice.token, [{ type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'public' } }, play(SECRET_FEED, 'ep', 'AliceSecretTitle'), play(SHARED_FEED, 'shared-ep', 'AliceSharedTitle')])).status).to.equal(201);
+    const play = (feed: string, guid: string, title: string) => ({
+      type: 'play',
+      timestamp: '2026-05-01T00:00:01Z',
+      object: { rss_source_feed: feed, rss_source_id: guid },
+      data: { played: true, position: 3, rss_item_title: title, rss_feed_title: `${title} feed` },
+    });
+    expect(
+      (
+        await post(alice.token, [
+          { type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'public' } },
+          play(SECRET_FEED, 'ep', 'AliceSecretTitle'),
+          play(SHARED_FEED, 'shared-ep', 'AliceSharedTitle'),
+        ])
+      ).status,
+    ).to.equal(201);
     // Bob, anonymous, keeps the shared episode counted after Alice's contribution goes.
-    expect((await post(bob.token, [{ type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'anonymous' } }, play(SHARED_FEED, 'shared-ep', 'BobTitle')])).status).to.equal(201);
+    expect(
+      (
+        await post(bob.token, [
+          { type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: 'anonymous' } },
+          play(SHARED_FEED, 'shared-ep', 'BobTitle'),
+        ])
+      ).status,
+    ).to.equal(201);
     await service.settle();
     // A retention pass rolls the feeds: their roll_stats now carry the URL and Alice's titles.
     await service.retention.rollFeeds([SECRET_FEED, SHARED_FEED], new Date());
@@ -55,7 +75,10 @@ describe('erasure leaves nothing in global streams', function () {
     await service.settle();
 
     const shared = (await service.stores.readModel.find(EPISODE_POPULARITY)).map(({ doc }) => doc);
-    expect(shared.map((doc) => doc['rss_source_feed']), 'Bob still counts for the shared episode').to.deep.equal([SHARED_FEED]);
+    expect(
+      shared.map((doc) => doc['rss_source_feed']),
+      'Bob still counts for the shared episode',
+    ).to.deep.equal([SHARED_FEED]);
     expect(shared[0]!['title'], 'no title only an erased contribution supplied').to.equal(null);
     for (const text of ['SECRETTOKEN0123456789', 'AliceSecretTitle', 'AliceSharedTitle']) expect(filesHolding(text), text).to.deep.equal([]);
 
@@ -63,8 +86,11 @@ describe('erasure leaves nothing in global streams', function () {
     const before = await service.stores.readModel.find(EPISODE_POPULARITY);
     await service.projectorThread?.stop();
     await service.projector.stop();
-    await rebuildProjections({ eventStore: service.stores.eventStore, readModel: service.stores.readModel }, allProjections, { context: { defaultPrivacy: 'private' } });
+    await rebuildProjections({ eventStore: service.stores.eventStore, readModel: service.stores.readModel }, allProjections, {
+      context: { defaultPrivacy: 'private' },
+    });
     expect(await service.stores.readModel.find(EPISODE_POPULARITY)).to.deep.equal(before);
-    for (const text of ['SECRETTOKEN0123456789', 'AliceSecretTitle', 'AliceSharedTitle']) expect(filesHolding(text), `${text} after the replay`).to.deep.equal([]);
+    for (const text of ['SECRETTOKEN0123456789', 'AliceSecretTitle', 'AliceSharedTitle'])
+      expect(filesHolding(text), `${text} after the replay`).to.deep.equal([]);
   });
 });

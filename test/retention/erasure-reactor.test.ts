@@ -47,7 +47,14 @@ describe('erasure as a reactor (docs/design.md, "Erasure")', function () {
     it('answers the request without erasing; the reactor erases shortly after, and its lag is reported', async () => {
       const user = await service.login();
       const post = (events: object[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${user.token}`).send({ events });
-      expect((await post([{ type: 'subscribe', timestamp: '2026-03-01T00:00:00Z', object: { rss_source_feed: FEED }, data: {} }, { type: 'subscribe', timestamp: '2026-03-01T00:00:00Z', object: { rss_source_feed: KEPT }, data: {} }])).status).to.equal(201);
+      expect(
+        (
+          await post([
+            { type: 'subscribe', timestamp: '2026-03-01T00:00:00Z', object: { rss_source_feed: FEED }, data: {} },
+            { type: 'subscribe', timestamp: '2026-03-01T00:00:00Z', object: { rss_source_feed: KEPT }, data: {} },
+          ])
+        ).status,
+      ).to.equal(201);
       // Held back, so what the request itself did can be seen.
       await service.erasure.stop();
       expect((await post([{ type: 'remove', timestamp: '2026-03-02T00:00:00Z', object: { rss_source_feed: FEED }, data: {} }])).status).to.equal(201);
@@ -85,7 +92,13 @@ describe('erasure as a reactor (docs/design.md, "Erasure")', function () {
       beforeEach(async () => {
         dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-erasure-reactor-'));
         stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined });
-        projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger() });
+        projector = new Projector({
+          eventStore: stores.eventStore,
+          readModel: stores.readModel,
+          projections: allProjections,
+          context: { defaultPrivacy: 'private' },
+          logger: silentLogger(),
+        });
         await projector.prepare();
         projector.start();
         readModels = new ReadModelService(stores.eventStore, stores.readModel);
@@ -102,20 +115,38 @@ describe('erasure as a reactor (docs/design.md, "Erasure")', function () {
         rmSync(dataDir, { recursive: true, force: true });
       });
 
-      const reactor = (erase: (user: string, seen: Position) => Promise<number> = (user, seen) => retention.eraseScopes(user, new Date(), { waitForProjections: false, upTo: seen })) => {
-        const made = new ErasureReactor({ eventStore: stores.eventStore, readModel: stores.readModel, readModels, projections: projector.names, erase, logger: silentLogger(), leaseTtlMs: 600 });
+      const reactor = (
+        erase: (user: string, seen: Position) => Promise<number> = (user, seen) =>
+          retention.eraseScopes(user, new Date(), { waitForProjections: false, upTo: seen }),
+      ) => {
+        const made = new ErasureReactor({
+          eventStore: stores.eventStore,
+          readModel: stores.readModel,
+          readModels,
+          projections: projector.names,
+          erase,
+          logger: silentLogger(),
+          leaseTtlMs: 600,
+        });
         reactors.push(made);
         return made;
       };
       const write = async (user: string, ...events: Omit<UserEvent, 'id' | 'user' | 'timestamp'>[]) => {
         const full = events.map((event) => ({ ...event, id: randomUUID(), user, timestamp: '2026-03-01T00:00:00.000Z' }) as UserEvent);
-        return stores.eventStore.append(streams.user(user), full.map((event) => toStoreEvent(event, { username: user })));
+        return stores.eventStore.append(
+          streams.user(user),
+          full.map((event) => toStoreEvent(event, { username: user })),
+        );
       };
       const history = async (user: string) => (await readStreamOrEmpty(stores.eventStore, streams.user(user))).map((event) => event.type);
       // Rows deleted, or copies of the kept events after the `$tb`: the stream reads the same.
       const erasedHistory = ['subscribe', 'snapshot', 'checkpoint'];
       const scoped = async (user: string) => {
-        await write(user, { type: 'subscribe', object: { rss_source_feed: FEED }, data: {} }, { type: 'subscribe', object: { rss_source_feed: KEPT }, data: {} });
+        await write(
+          user,
+          { type: 'subscribe', object: { rss_source_feed: FEED }, data: {} },
+          { type: 'subscribe', object: { rss_source_feed: KEPT }, data: {} },
+        );
         return write(user, { type: 'remove', object: { rss_source_feed: FEED }, data: {} });
       };
       const storedCheckpoint = async () => (await stores.readModel.getCheckpoint(ERASURE_REACTOR))?.position;

@@ -56,7 +56,15 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
   let watching = false;
 
   const projectorFor = (readModel: Stores['readModel'], onBatch?: () => void) =>
-    new Projector({ eventStore: stores.eventStore, readModel, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger(), batchSize: 1, ...(onBatch ? { onBatch } : {}) });
+    new Projector({
+      eventStore: stores.eventStore,
+      readModel,
+      projections: allProjections,
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      batchSize: 1,
+      ...(onBatch ? { onBatch } : {}),
+    });
 
   /** A pass or an erasure with no physical eraser: what runs against EventStoreDB. */
   const rewriting = (eventStore: EventStore = stores.eventStore) =>
@@ -70,7 +78,10 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
 
   before(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-rewrite-'));
-    stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined }, { clock: () => new Date(now) });
+    stores = await openStores(
+      { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
+      { clock: () => new Date(now) },
+    );
     projector = projectorFor(stores.readModel, () => {
       if (watching) seenPublic.push(stores.readModel.find(PUBLIC_EVENTS).then((docs) => docs.map(({ doc }) => doc)));
     });
@@ -87,7 +98,10 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
   const write = async (user: string, day: number, ...events: Omit<UserEvent, 'id' | 'user' | 'timestamp'>[]) => {
     now = START + day * DAY;
     const full = events.map((event) => ({ ...event, id: randomUUID(), user, timestamp: at() }) as UserEvent);
-    await stores.eventStore.append(streams.user(user), full.map((event) => toStoreEvent(event, { username: user })));
+    await stores.eventStore.append(
+      streams.user(user),
+      full.map((event) => toStoreEvent(event, { username: user })),
+    );
     return full;
   };
   const read = (user: string) => readStreamOrEmpty(stores.eventStore, streams.user(user));
@@ -110,17 +124,57 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
   it('rewrites the streams without the scope: exact state, no double counts, no re-publication', async () => {
     // ann was public, then went private; cat is public; bob is public and erases nothing.
     const annEvents = [
-      ...(await write('ann', 0, { type: 'privacy', object: null, data: { privacy: 'public' } }, { type: 'subscribe', object: { rss_source_feed: FEED_A }, data: { rss_feed_title: 'A' } })),
-      ...(await write('ann', 1, { type: 'play', object: episode(FEED_B, 'b1'), data: { played: true, position: 10, rss_item_title: 'B one' } }, { type: 'share', object: episode(FEED_B, 'b1'), data: { message: 'listen' } })),
-      ...(await write('ann', 2, { type: 'sync_group', object: null, data: { synchronize: [['phone', 'laptop']], stop_synchronize: [] } }, { type: 'sync_group', object: null, data: { synchronize: [], stop_synchronize: ['phone'] } })),
-      ...(await write('ann', 3, { type: 'sync_group', object: null, data: { synchronize: [['phone', 'tablet']], stop_synchronize: [] } }, { type: 'privacy', object: null, data: { privacy: 'private' } })),
+      ...(await write(
+        'ann',
+        0,
+        { type: 'privacy', object: null, data: { privacy: 'public' } },
+        { type: 'subscribe', object: { rss_source_feed: FEED_A }, data: { rss_feed_title: 'A' } },
+      )),
+      ...(await write(
+        'ann',
+        1,
+        { type: 'play', object: episode(FEED_B, 'b1'), data: { played: true, position: 10, rss_item_title: 'B one' } },
+        { type: 'share', object: episode(FEED_B, 'b1'), data: { message: 'listen' } },
+      )),
+      ...(await write(
+        'ann',
+        2,
+        { type: 'sync_group', object: null, data: { synchronize: [['phone', 'laptop']], stop_synchronize: [] } },
+        { type: 'sync_group', object: null, data: { synchronize: [], stop_synchronize: ['phone'] } },
+      )),
+      ...(await write(
+        'ann',
+        3,
+        { type: 'sync_group', object: null, data: { synchronize: [['phone', 'tablet']], stop_synchronize: [] } },
+        { type: 'privacy', object: null, data: { privacy: 'private' } },
+      )),
       ...(await write('ann', 4, { type: 'play', object: episode(FEED_A, 'a1'), data: { played: false, position: 5 } })),
     ];
     annIds = annEvents.map((event) => event.id);
-    await write('cat', 1, { type: 'privacy', object: null, data: { privacy: 'public' } }, { type: 'subscribe', object: { rss_source_feed: FEED_B }, data: { rss_feed_title: 'B' } });
-    await write('cat', 2, { type: 'play', object: episode(FEED_A, 'a1'), data: { played: true, position: 100, rss_item_title: 'A one' } }, { type: 'save', object: episode(FEED_A, 'a1'), data: { item_title: 'A one' } });
-    await write('cat', 3, { type: 'play', object: episode(FEED_B, 'b1'), data: { played: true, position: 20 } }, { type: 'save', object: episode(FEED_B, 'b1'), data: { playlist: 'later' } });
-    await write('bob', 3, { type: 'privacy', object: null, data: { privacy: 'public' } }, { type: 'play', object: episode(FEED_B, 'b1'), data: { played: true, position: 7 } });
+    await write(
+      'cat',
+      1,
+      { type: 'privacy', object: null, data: { privacy: 'public' } },
+      { type: 'subscribe', object: { rss_source_feed: FEED_B }, data: { rss_feed_title: 'B' } },
+    );
+    await write(
+      'cat',
+      2,
+      { type: 'play', object: episode(FEED_A, 'a1'), data: { played: true, position: 100, rss_item_title: 'A one' } },
+      { type: 'save', object: episode(FEED_A, 'a1'), data: { item_title: 'A one' } },
+    );
+    await write(
+      'cat',
+      3,
+      { type: 'play', object: episode(FEED_B, 'b1'), data: { played: true, position: 20 } },
+      { type: 'save', object: episode(FEED_B, 'b1'), data: { playlist: 'later' } },
+    );
+    await write(
+      'bob',
+      3,
+      { type: 'privacy', object: null, data: { privacy: 'public' } },
+      { type: 'play', object: episode(FEED_B, 'b1'), data: { played: true, position: 7 } },
+    );
     await write('bob', 4, { type: 'play', object: episode(FEED_A, 'a1'), data: { played: true, position: 8 } });
     await projector.catchUp();
     expect((await stores.readModel.get(EPISODE_POPULARITY, episodeKey(FEED_A, 'a1')))?.['plays']).to.equal(2);
@@ -141,12 +195,19 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
       const kept = originals.filter((event) => !JSON.stringify(event.data).includes(FEED_A));
       // Copies of the kept events, in order, then the snapshot and the checkpoint.
       expect(after.map((event) => event.type)).to.deep.equal([...kept.map((event) => event.type), 'snapshot', 'checkpoint']);
-      expect(after.some((event) => JSON.stringify([event.data, event.metadata]).includes(FEED_A)), `${user}: the erased feed is still readable`).to.equal(false);
+      expect(
+        after.some((event) => JSON.stringify([event.data, event.metadata]).includes(FEED_A)),
+        `${user}: the erased feed is still readable`,
+      ).to.equal(false);
       for (const [index, copy] of after.slice(0, kept.length).entries()) {
         const original = kept[index]!;
         expect(copy.data).to.deep.equal(original.data);
         expect(copy.metadata['username']).to.equal(user);
-        expect(rewriteOrigin(copy.metadata)).to.deep.include({ event_id: original.id, revision: original.revision.toString(), recorded_at: original.recordedAt.toISOString() });
+        expect(rewriteOrigin(copy.metadata)).to.deep.include({
+          event_id: original.id,
+          revision: original.revision.toString(),
+          recorded_at: original.recordedAt.toISOString(),
+        });
         expect(retainedAt(copy).getTime()).to.equal(original.recordedAt.getTime());
       }
       const { metadata } = await stores.eventStore.getStreamMetadata(streams.user(user));
@@ -158,7 +219,14 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
       expect(stateOf(after), `state of ${user}`).to.deep.equal(checkpointState(stateOf(originals), new Date(now), RETENTION.forgetTombstonesAfterDays));
     }
     // Admins see each copy with its original's revision and recorded time.
-    const inspection = await inspectStream(stores.eventStore, { id: 'cat', username: 'cat', passwordHash: '', createdAt: new Date(START).toISOString(), disabled: false, deleting: false });
+    const inspection = await inspectStream(stores.eventStore, {
+      id: 'cat',
+      username: 'cat',
+      passwordHash: '',
+      createdAt: new Date(START).toISOString(),
+      disabled: false,
+      deleting: false,
+    });
     expect(inspection.truncate_before).to.equal(String(before.cat.at(-1)!.revision + 1n));
     expect(inspection.events[0]!.rewritten_from).to.deep.equal({ revision: '0', recorded_at: before.cat[0]!.recordedAt.toISOString() });
     expect(inspection.events.at(-1)!.rewritten_from).to.equal(null);
@@ -178,7 +246,12 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
     expect((await stores.readModel.get(EPISODE_POPULARITY, episodeKey(FEED_B, 'b1')))?.['plays']).to.equal(2);
     expect((await stores.readModel.get(EPISODE_POPULARITY, episodeKey(FEED_A, 'a1')))?.['plays']).to.equal(1);
     const publicDocs = (await stores.readModel.find(PUBLIC_EVENTS)).map(({ doc }) => doc);
-    expect(publicDocs.filter((doc) => doc['user'] === 'cat').map((doc) => `${doc['type']} ${doc['feed']}`).sort()).to.deep.equal([`play ${FEED_B}`, `save ${FEED_B}`, `subscribe ${FEED_B}`]);
+    expect(
+      publicDocs
+        .filter((doc) => doc['user'] === 'cat')
+        .map((doc) => `${doc['type']} ${doc['feed']}`)
+        .sort(),
+    ).to.deep.equal([`play ${FEED_B}`, `save ${FEED_B}`, `subscribe ${FEED_B}`]);
     expect(publicDocs.some((doc) => doc['feed'] === FEED_A && doc['user'] !== 'bob')).to.equal(false);
     await expectRebuildEqualsLive();
   });
@@ -193,7 +266,10 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
       // No copy is left; what stays is younger than 31 days (the erasure's own checkpoint, for two).
       const events = await read(user);
       const expected = user === 'bob' ? ['checkpoint'] : ['snapshot', 'checkpoint', 'snapshot', 'checkpoint'];
-      expect(events.map((event) => event.type), user).to.deep.equal(expected);
+      expect(
+        events.map((event) => event.type),
+        user,
+      ).to.deep.equal(expected);
       expect(events.every((event) => retainedAt(event).getTime() >= now - RETENTION.truncateAfterDays * DAY)).to.equal(true);
     }
     expect(stateOf(await read('cat'))).to.deep.equal(checkpointState(stateBefore, new Date(now), RETENTION.forgetTombstonesAfterDays));
@@ -216,12 +292,19 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
     };
     const originals = new Map<string, RecordedEvent[]>();
     for (const user of ['dan', 'eve']) {
-      await write(user, 60, { type: 'subscribe', object: { rss_source_feed: FEED_A }, data: {} }, { type: 'subscribe', object: { rss_source_feed: FEED_B }, data: {} });
+      await write(
+        user,
+        60,
+        { type: 'subscribe', object: { rss_source_feed: FEED_A }, data: {} },
+        { type: 'subscribe', object: { rss_source_feed: FEED_B }, data: {} },
+      );
       await write(user, 60, { type: 'remove', object: { rss_source_feed: FEED_A }, data: {} });
       await projector.catchUp();
       originals.set(user, await read(user));
       let error: unknown;
-      await rewriting(failingOnce()).eraseScopes(user, new Date(now), { waitForProjections: false }).catch((caught: unknown) => (error = caught));
+      await rewriting(failingOnce())
+        .eraseScopes(user, new Date(now), { waitForProjections: false })
+        .catch((caught: unknown) => (error = caught));
       expect(String(error)).to.contain('connection lost');
       // Appended but not truncated: the checkpoint, last, still gives the right state.
       const unfinished = await read(user);
@@ -229,7 +312,10 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
       expect(Object.keys(stateOf(unfinished).subscriptions)).to.deep.equal([FEED_B]);
     }
     await projector.catchUp();
-    expect(await stores.readModel.get(RETENTION_INDEX, 'dan')).to.deep.include({ rewrite_unconfirmed: true, rewritten_before: Number(originals.get('dan')!.at(-1)!.revision + 1n) });
+    expect(await stores.readModel.get(RETENTION_INDEX, 'dan')).to.deep.include({
+      rewrite_unconfirmed: true,
+      rewritten_before: Number(originals.get('dan')!.at(-1)!.revision + 1n),
+    });
 
     // eve: her next erasure sets the missing $tb before anything else.
     expect(await rewriting().eraseScopes('eve', new Date(now), { waitForProjections: false })).to.equal(0);
@@ -239,7 +325,10 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
     expect((await rewriting().run(new Date(now))).usersConsidered).to.equal(0);
     for (const user of ['dan', 'eve']) {
       const finished = await read(user);
-      expect(finished.map((event) => event.type), user).to.deep.equal(['subscribe', 'snapshot', 'checkpoint']);
+      expect(
+        finished.map((event) => event.type),
+        user,
+      ).to.deep.equal(['subscribe', 'snapshot', 'checkpoint']);
       expect(finished[0]!.revision).to.equal(originals.get(user)!.at(-1)!.revision + 1n);
     }
     await expectRebuildEqualsLive();

@@ -57,7 +57,12 @@ describe('retention history (pure)', function () {
       expect(copy.type).to.equal('play');
       expect(copy.data).to.deep.equal(original.data);
       expect(copy.metadata).to.deep.include({ username: 'ann', request_id: 'r1' });
-      expect(copy.metadata?.[REWRITTEN_FROM]).to.deep.equal({ event_id: original.id, revision: '7', recorded_at: new Date(T0 + 3 * DAY).toISOString(), checkpoint: 'checkpoint-1' });
+      expect(copy.metadata?.[REWRITTEN_FROM]).to.deep.equal({
+        event_id: original.id,
+        revision: '7',
+        recorded_at: new Date(T0 + 3 * DAY).toISOString(),
+        checkpoint: 'checkpoint-1',
+      });
       expect(copy.id).to.match(UUID).and.not.equal(original.id);
     });
 
@@ -74,12 +79,20 @@ describe('retention history (pure)', function () {
       const first = copyOf(original, 'c1');
       const firstStored = recorded(9, 'play', { day: 20, id: first.id, data: first.data, metadata: first.metadata! });
       const second = copyOf(firstStored, 'c2');
-      expect(rewriteOrigin(second.metadata!)).to.deep.equal({ event_id: original.id, revision: '2', recorded_at: new Date(T0 + DAY).toISOString(), checkpoint: 'c2' });
+      expect(rewriteOrigin(second.metadata!)).to.deep.equal({
+        event_id: original.id,
+        revision: '2',
+        recorded_at: new Date(T0 + DAY).toISOString(),
+        checkpoint: 'c2',
+      });
       expect(retainedAt(recorded(15, 'play', { day: 40, metadata: second.metadata! })).getTime()).to.equal(T0 + DAY);
     });
 
     it('ages: a copy is as old as its original; anything else as its own recording', function () {
-      const copy = recorded(10, 'play', { day: 50, metadata: { [REWRITTEN_FROM]: { event_id: 'x', revision: '1', recorded_at: new Date(T0 + 2 * DAY).toISOString(), checkpoint: 'c' } } });
+      const copy = recorded(10, 'play', {
+        day: 50,
+        metadata: { [REWRITTEN_FROM]: { event_id: 'x', revision: '1', recorded_at: new Date(T0 + 2 * DAY).toISOString(), checkpoint: 'c' } },
+      });
       expect(retainedAt(copy).getTime()).to.equal(T0 + 2 * DAY);
       expect(retainedAt(recorded(10, 'play', { day: 50 })).getTime()).to.equal(T0 + 50 * DAY);
       // Malformed markers are not trusted.
@@ -95,19 +108,27 @@ describe('retention history (pure)', function () {
     const marker = { [REWRITTEN_FROM]: { event_id: 'x', revision: '1', recorded_at: new Date(T0).toISOString(), checkpoint: 'c' } };
 
     it('events that are not copies: always', function () {
-      for (const type of ['privacy', 'play', 'sync_group', 'checkpoint', 'roll_stats']) expect(projectsRewrittenCopy({ type, metadata: {} }), type).to.equal(true);
+      for (const type of ['privacy', 'play', 'sync_group', 'checkpoint', 'roll_stats'])
+        expect(projectsRewrittenCopy({ type, metadata: {} }), type).to.equal(true);
     });
 
     it('copies of what a read model keeps per event: yes; copies of state-only events: no', function () {
-      for (const type of ['subscribe', 'unsubscribe', 'play', 'position', 'save', 'share', 'episode_action']) expect(projectsRewrittenCopy({ type, metadata: marker }), type).to.equal(true);
-      for (const type of ['privacy', 'playlist', 'device', 'sync_group', 'setting', 'sync']) expect(projectsRewrittenCopy({ type, metadata: marker }), type).to.equal(false);
+      for (const type of ['subscribe', 'unsubscribe', 'play', 'position', 'save', 'share', 'episode_action'])
+        expect(projectsRewrittenCopy({ type, metadata: marker }), type).to.equal(true);
+      for (const type of ['privacy', 'playlist', 'device', 'sync_group', 'setting', 'sync'])
+        expect(projectsRewrittenCopy({ type, metadata: marker }), type).to.equal(false);
     });
 
     it('the projector applies the rule', function () {
       const privacy = stored(3, { type: 'privacy', timestamp: new Date(T0).toISOString(), object: null, data: { privacy: 'public' } });
       expect(toProjectedEvent(privacy)).to.not.equal(undefined);
       expect(toProjectedEvent({ ...privacy, metadata: { ...privacy.metadata, ...marker } })).to.equal(undefined);
-      const play = stored(4, { type: 'play', timestamp: new Date(T0).toISOString(), object: { rss_source_feed: 'https://f.example/rss', rss_source_id: 'e1' }, data: { played: true, position: 1 } });
+      const play = stored(4, {
+        type: 'play',
+        timestamp: new Date(T0).toISOString(),
+        object: { rss_source_feed: 'https://f.example/rss', rss_source_id: 'e1' },
+        data: { played: true, position: 1 },
+      });
       expect(toProjectedEvent({ ...play, metadata: { ...play.metadata, ...marker } })?.event).to.deep.equal(play.data);
     });
   });
@@ -123,7 +144,9 @@ describe('retention history (pure)', function () {
     });
 
     it('after a rewrite: past the last old copy, whatever newer events precede it', function () {
-      const copyFrom = (day: number) => ({ [REWRITTEN_FROM]: { event_id: randomUUID(), revision: '0', recorded_at: new Date(T0 + day * DAY).toISOString(), checkpoint: 'c' } });
+      const copyFrom = (day: number) => ({
+        [REWRITTEN_FROM]: { event_id: randomUUID(), revision: '0', recorded_at: new Date(T0 + day * DAY).toISOString(), checkpoint: 'c' },
+      });
       // An unfinished rewrite: originals, then their copies (recorded at day 35), then the checkpoint.
       const events = [
         recorded(0, 'play', { day: 5 }),
@@ -151,7 +174,13 @@ describe('retention history (pure)', function () {
       let seen: { truncateBefore: bigint; kept: readonly RecordedEvent[] } | undefined;
       const rewrite = planErasureRewrite(events, erased, isUserEventType, (plan) => {
         seen = plan;
-        return { checkpointId: 'cp', events: [{ id: randomUUID(), type: 'snapshot', data: {} }, { id: 'cp', type: 'checkpoint', data: {} }] };
+        return {
+          checkpointId: 'cp',
+          events: [
+            { id: randomUUID(), type: 'snapshot', data: {} },
+            { id: 'cp', type: 'checkpoint', data: {} },
+          ],
+        };
       });
       expect(rewrite.truncateBefore).to.equal(11n);
       expect(seen?.truncateBefore).to.equal(11n);
@@ -164,7 +193,8 @@ describe('retention history (pure)', function () {
 
     it('puts the checkpoint last: copies re-applied after it would undo sync-group edits', function () {
       const at = (minute: number) => new Date(T0 + minute * 60_000).toISOString();
-      const group = (minute: number, synchronize: string[][], stop: string[]) => stored(minute, { type: 'sync_group', timestamp: at(minute), object: null, data: { synchronize, stop_synchronize: stop } });
+      const group = (minute: number, synchronize: string[][], stop: string[]) =>
+        stored(minute, { type: 'sync_group', timestamp: at(minute), object: null, data: { synchronize, stop_synchronize: stop } });
       const history = [group(0, [['a', 'b']], []), group(1, [], ['a']), group(2, [['a', 'c']], [])];
       const state = stateOf(history);
       expect(state.sync_groups).to.deep.equal([['a', 'c']]);

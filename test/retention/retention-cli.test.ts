@@ -33,17 +33,35 @@ describe('npm run retention', function () {
   before(async function () {
     dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-retention-cli-'));
     env = { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', LOG_LEVEL: 'warn' };
-    const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined }, { clock: () => new Date(recordedAt) });
+    const stores = await openStores(
+      { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
+      { clock: () => new Date(recordedAt) },
+    );
     try {
       const streams = new Set<string>();
-      for (const append of generateWorkload({ events: 300, users: 5, feeds: 6, episodesPerFeed: 4, minFeedsPerUser: 1, maxFeedsPerUser: 3, maxBatch: 5, seed: 11 })) {
+      for (const append of generateWorkload({
+        events: 300,
+        users: 5,
+        feeds: 6,
+        episodesPerFeed: 4,
+        minFeedsPerUser: 1,
+        maxFeedsPerUser: 3,
+        maxBatch: 5,
+        seed: 11,
+      })) {
         await stores.eventStore.append(append.stream, append.events);
         events += append.events.length;
         streams.add(append.stream);
       }
       users = streams.size;
       // The pass finds its users through the read models: project what was written.
-      const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger() });
+      const projector = new Projector({
+        eventStore: stores.eventStore,
+        readModel: stores.readModel,
+        projections: allProjections,
+        context: { defaultPrivacy: 'private' },
+        logger: silentLogger(),
+      });
       await projector.prepare();
       await projector.catchUp();
     } finally {

@@ -93,7 +93,8 @@ for (const { name, open } of stores) {
     });
 
     const stored = async () => (await readStreamOrEmpty(store, streams.user(USER_ID))).map((event) => event.id);
-    const writeConcurrently = (event: UserEvent) => store.append(streams.user(USER_ID), [toStoreEvent(event, { username: 'alice' })], { expectedRevision: 'any' });
+    const writeConcurrently = (event: UserEvent) =>
+      store.append(streams.user(USER_ID), [toStoreEvent(event, { username: 'alice' })], { expectedRevision: 'any' });
 
     it('appends what the decision gives, expecting the revision it was decided on', async function () {
       await writeConcurrently(subscribe(FEED_A, 1));

@@ -31,7 +31,8 @@ describe('feed service', function () {
   let now: Date;
   let feeds: FeedService;
 
-  const streamEvents = async (url: string) => (await readStreamOrEmpty(service.stores.eventStore, feedStream(url))).map((event) => event.data as unknown as FeedEvent);
+  const streamEvents = async (url: string) =>
+    (await readStreamOrEmpty(service.stores.eventStore, feedStream(url))).map((event) => event.data as unknown as FeedEvent);
   const podcast = async (url: string) => {
     await service.settle();
     return service.stores.readModel.get(PODCASTS, feedKey(url));
@@ -44,7 +45,13 @@ describe('feed service', function () {
   beforeEach(async () => {
     server = await startFeedServer();
     now = new Date('2026-03-01T00:00:00Z');
-    feeds = new FeedService(service.stores.eventStore, service.stores.readModel, { ...OPTIONS, purgeTruncated: (stream) => service.stores.embedded!.eventStore!.purgeTruncated(stream) }, silentLogger(), () => now);
+    feeds = new FeedService(
+      service.stores.eventStore,
+      service.stores.readModel,
+      { ...OPTIONS, purgeTruncated: (stream) => service.stores.embedded!.eventStore!.purgeTruncated(stream) },
+      silentLogger(),
+      () => now,
+    );
   });
   afterEach(() => server.close());
 
@@ -68,10 +75,20 @@ describe('feed service', function () {
     expect(event).to.include({ type: 'feed_fetched' });
     expect(event!.data).to.include({ full: true, etag: '"v1"' });
     const doc = await podcast(url);
-    expect(doc).to.include({ title: 'Fixture Radio', author: 'Ada Fixture', subscribers: 1, failures: 0, next_fetch_at: new Date(now.getTime() + 6 * 3600_000).toISOString() });
+    expect(doc).to.include({
+      title: 'Fixture Radio',
+      author: 'Ada Fixture',
+      subscribers: 1,
+      failures: 0,
+      next_fetch_at: new Date(now.getTime() + 6 * 3600_000).toISOString(),
+    });
     expect(await feeds.due(), 'not due again before FEED_REFRESH_HOURS').to.not.include(url);
     const episodes = await service.stores.readModel.find(PODCAST_EPISODES, { where: { feed_key: feedKey(url) } });
-    expect(episodes.map(({ doc: episode }) => episode['guid'])).to.have.members(['fixture-ep-2', 'https://fixture.example/ep1', 'https://fixture.example/ep0.mp3']);
+    expect(episodes.map(({ doc: episode }) => episode['guid'])).to.have.members([
+      'fixture-ep-2',
+      'https://fixture.example/ep1',
+      'https://fixture.example/ep0.mp3',
+    ]);
   });
 
   it('reads Atom feeds too', async () => {
@@ -87,12 +104,20 @@ describe('feed service', function () {
     await feeds.refresh(url);
     const changed = fixture('rss-podcast.xml')
       .replace('<title>Fixture Radio</title>', '<title>Fixture Radio, renamed</title>')
-      .replace('<item>', '<item><title>Episode 3</title><guid>fixture-ep-3</guid><enclosure url="https://fixture.example/ep3.mp3" type="audio/mpeg"/></item><item>');
+      .replace(
+        '<item>',
+        '<item><title>Episode 3</title><guid>fixture-ep-3</guid><enclosure url="https://fixture.example/ep3.mp3" type="audio/mpeg"/></item><item>',
+      );
     server.route('/changing.xml', xml(changed, '"v2"'));
     expect(await feeds.refresh(url)).to.include({ outcome: 'fetched', full: false, changed: true });
     expect(server.requests.at(-1)!.headers['if-none-match']).to.equal('"v1"');
     const second = (await streamEvents(url)).at(-1)!;
-    expect(second.type === 'feed_fetched' && second.data).to.deep.include({ full: false, podcast: { title: 'Fixture Radio, renamed' }, removed: [], etag: '"v2"' });
+    expect(second.type === 'feed_fetched' && second.data).to.deep.include({
+      full: false,
+      podcast: { title: 'Fixture Radio, renamed' },
+      removed: [],
+      etag: '"v2"',
+    });
     expect(second.type === 'feed_fetched' && second.data.episodes.map((episode) => episode.guid)).to.deep.equal(['fixture-ep-3']);
 
     expect(await feeds.refresh(url)).to.include({ outcome: 'not_modified' });
@@ -139,7 +164,13 @@ describe('feed service', function () {
   });
 
   it('a private address is a recorded failure unless FEEDS_ALLOW_PRIVATE_NETWORKS', async () => {
-    const strict = new FeedService(service.stores.eventStore, service.stores.readModel, { ...OPTIONS, fetcher: { ...OPTIONS.fetcher, allowPrivateNetworks: false } }, silentLogger(), () => now);
+    const strict = new FeedService(
+      service.stores.eventStore,
+      service.stores.readModel,
+      { ...OPTIONS, fetcher: { ...OPTIONS.fetcher, allowPrivateNetworks: false } },
+      silentLogger(),
+      () => now,
+    );
     server.route('/private.xml', xml(fixture('rss-podcast.xml')));
     expect(await strict.refresh(`${server.origin}/private.xml`)).to.include({ outcome: 'failed', reason: 'refused_address' });
     expect(server.requests).to.have.length(0);

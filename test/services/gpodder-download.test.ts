@@ -22,7 +22,12 @@ function actions(from: number, count: number): GpodderActionInput[] {
   return gpodderUploadBody.parse(
     Array.from({ length: count }, (_, k) => {
       const i = from + k;
-      const base = { podcast: FEEDS[i % 2], episode: `https://cdn.example.com/e${i}.mp3`, device: i % 3 === 0 ? 'phone' : 'laptop', timestamp: `2026-03-01T10:${String(i % 60).padStart(2, '0')}:00` };
+      const base = {
+        podcast: FEEDS[i % 2],
+        episode: `https://cdn.example.com/e${i}.mp3`,
+        device: i % 3 === 0 ? 'phone' : 'laptop',
+        timestamp: `2026-03-01T10:${String(i % 60).padStart(2, '0')}:00`,
+      };
       // Every fifth a download, every seventh a play without a position (never served).
       if (i % 5 === 0) return { ...base, action: 'download' };
       if (i % 7 === 0) return { ...base, action: 'play' };

@@ -30,10 +30,18 @@ describe('ListenerService with fetched feeds', function () {
     const events = [
       { type: 'subscribe', timestamp: '2026-01-01T10:00:00Z', object: { rss_source_feed: feed }, data: {} },
       { type: 'subscribe', timestamp: '2026-01-01T10:00:00Z', object: { rss_source_feed: named }, data: { rss_feed_title: 'My own name' } },
-      { type: 'play', timestamp: '2026-01-01T11:00:00Z', object: { rss_source_feed: feed, rss_source_id: 'fixture-ep-2' }, data: { played: false, position: 30 } },
+      {
+        type: 'play',
+        timestamp: '2026-01-01T11:00:00Z',
+        object: { rss_source_feed: feed, rss_source_id: 'fixture-ep-2' },
+        data: { played: false, position: 30 },
+      },
     ];
     await service.http.post('/v1/events').set('Authorization', `Bearer ${user.token}`).send({ events }).expect(201);
-    const listener = new ListenerService(new UserEventService(service.stores.eventStore), new ReadModelService(service.stores.eventStore, service.stores.readModel));
+    const listener = new ListenerService(
+      new UserEventService(service.stores.eventStore),
+      new ReadModelService(service.stores.eventStore, service.stores.readModel),
+    );
     const before = await listener.overview(user.userId);
     expect(before.subscriptions.find((sub) => sub.feed === feed)).to.include({ title: null, cover: null });
 

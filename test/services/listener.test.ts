@@ -21,8 +21,7 @@ describe('ListenerService and PublicViews (what the pages show)', function () {
   });
   after(async () => service.stop());
 
-  const post = async (token: string, events: unknown[]) =>
-    service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events }).expect(201);
+  const post = async (token: string, events: unknown[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events }).expect(201);
 
   it('overview: current subscriptions only, title or URL, cover from a play, newest plays first, devices with their last sync', async () => {
     const user = await service.login();
@@ -31,7 +30,12 @@ describe('ListenerService and PublicViews (what the pages show)', function () {
       { type: 'subscribe', timestamp: '2026-01-01T10:01:00Z', object: { rss_source_feed: B }, data: {} },
       { type: 'subscribe', timestamp: '2026-01-01T10:02:00Z', object: { rss_source_feed: C }, data: {} },
       { type: 'unsubscribe', timestamp: '2026-01-01T10:03:00Z', object: { rss_source_feed: C }, data: { device: 'laptop' } },
-      { type: 'play', timestamp: '2026-01-01T11:00:00Z', object: { rss_source_feed: A, rss_source_id: 'a1' }, data: { played: false, position: 30, enclosure: { duration: 60, cover: { src: 'https://a.example.com/cover.jpg' } } } },
+      {
+        type: 'play',
+        timestamp: '2026-01-01T11:00:00Z',
+        object: { rss_source_feed: A, rss_source_id: 'a1' },
+        data: { played: false, position: 30, enclosure: { duration: 60, cover: { src: 'https://a.example.com/cover.jpg' } } },
+      },
       { type: 'play', timestamp: '2026-01-01T12:00:00Z', object: { rss_source_feed: B, rss_source_id: 'b1' }, data: { played: true, position: 10 } },
     ]);
     const overview = await listener.overview(user.userId);
@@ -53,7 +57,10 @@ describe('ListenerService and PublicViews (what the pages show)', function () {
       { type: 'subscribe', timestamp: '2026-01-02T10:00:00Z', object: { rss_source_feed: A }, data: {} },
       { type: 'subscribe', timestamp: '2026-01-02T10:01:00Z', object: { rss_source_feed: B }, data: {} },
     ]);
-    await post(other.token, [{ type: 'privacy', timestamp: '2026-01-02T09:00:00Z', object: null, data: { privacy: 'public' } }, { type: 'subscribe', timestamp: '2026-01-02T10:02:00Z', object: { rss_source_feed: C }, data: {} }]);
+    await post(other.token, [
+      { type: 'privacy', timestamp: '2026-01-02T09:00:00Z', object: null, data: { privacy: 'public' } },
+      { type: 'subscribe', timestamp: '2026-01-02T10:02:00Z', object: { rss_source_feed: C }, data: {} },
+    ]);
     await service.settle();
     expect(await views.seenOf(user.userId, 10), 'private by default').to.deep.equal([]);
     await post(user.token, [

@@ -201,7 +201,9 @@ class Scenario {
     this.cachedSync = new SyncService(this.cachedEvents, this.clock);
     this.coldSync = new SyncService(this.coldEvents, this.clock);
     const purge = (stream: string) => stores.embedded?.eventStore?.purgeTruncated(stream);
-    this.me = new MeService(stores.eventStore, stores.accounts, this.readModels, purge, projector.names, (feeds) => this.retention.rollFeeds(feeds, this.clock()));
+    this.me = new MeService(stores.eventStore, stores.accounts, this.readModels, purge, projector.names, (feeds) =>
+      this.retention.rollFeeds(feeds, this.clock()),
+    );
   }
 
   at(minutesAgo: number): string {
@@ -252,13 +254,23 @@ class Scenario {
       case 'unsubscribe':
         return { type: a.type, timestamp, object: { rss_source_feed: a.feed }, data: {} };
       case 'play':
-        return { type: 'play', timestamp, object: { rss_source_feed: a.feed, rss_source_id: a.guid }, data: { played: a.played, position: 10, rss_item_title: `title at ${timestamp}` } };
+        return {
+          type: 'play',
+          timestamp,
+          object: { rss_source_feed: a.feed, rss_source_id: a.guid },
+          data: { played: a.played, position: 10, rss_item_title: `title at ${timestamp}` },
+        };
       case 'position':
         return { type: 'position', timestamp, object: { rss_source_feed: a.feed, rss_source_id: a.guid }, data: { position: 20 } };
       case 'save':
         return { type: 'save', timestamp, object: { rss_source_feed: a.feed, rss_source_id: a.guid }, data: { playlist: a.playlist, removed: a.removed } };
       case 'playlist':
-        return { type: 'playlist', timestamp, object: null, data: { playlist_id: a.playlist, action: a.del ? 'delete' : 'upsert', name: `${a.playlist} list` } };
+        return {
+          type: 'playlist',
+          timestamp,
+          object: null,
+          data: { playlist_id: a.playlist, action: a.del ? 'delete' : 'upsert', name: `${a.playlist} list` },
+        };
       case 'remove':
         return { type: 'remove', timestamp, object: a.scope, data: {} };
       case 'privacy':
@@ -267,7 +279,12 @@ class Scenario {
   }
 
   private async sync(s: Extract<Step, { kind: 'sync' }>): Promise<void> {
-    const since = s.since === 'none' ? undefined : s.since === 'last' ? this.lastCursor.get(s.device) : this.cursors[s.since % Math.max(1, this.cursors.length)]?.toString();
+    const since =
+      s.since === 'none'
+        ? undefined
+        : s.since === 'last'
+          ? this.lastCursor.get(s.device)
+          : this.cursors[s.since % Math.max(1, this.cursors.length)]?.toString();
     const retried = s.retry === undefined ? undefined : this.requestIds[s.retry % Math.max(1, this.requestIds.length)];
     const requestId = retried ?? randomUUID();
     this.requestIds.push(requestId);
@@ -281,7 +298,13 @@ class Scenario {
         subscribed_at: this.at(sub.subscribed),
         ...(sub.unsubscribed === undefined ? {} : { unsubscribed_at: this.at(sub.unsubscribed) }),
       })),
-      play_statuses: s.plays.map((p) => ({ rss_source_feed: p.feed, rss_source_id: p.guid, played: p.played, position: p.position, updated_at: this.at(p.updated) })),
+      play_statuses: s.plays.map((p) => ({
+        rss_source_feed: p.feed,
+        rss_source_id: p.guid,
+        played: p.played,
+        position: p.position,
+        updated_at: this.at(p.updated),
+      })),
       playlists: s.playlists.map((p) => ({
         id: p.id,
         name: `${p.id} list`,
@@ -317,7 +340,10 @@ class Scenario {
     const cached = await this.cachedEvents.loadUser(this.user.userId);
     const cold = await this.coldEvents.loadUser(this.user.userId);
     const ref = await reference(this.stores.eventStore, this.user.userId);
-    for (const [name, user] of [['cached', cached], ['cold', cold]] as const) {
+    for (const [name, user] of [
+      ['cached', cached],
+      ['cold', cold],
+    ] as const) {
       const what = `${name} user after ${context}`;
       expect(user.state, `${what}: state`).to.deep.equal(ref.state);
       expect(user.revision, `${what}: revision`).to.equal(ref.revision);
@@ -334,8 +360,17 @@ class Scenario {
 async function runScenario(steps: readonly Step[], totals: { hits: number; stale: number }): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-sync-cache-'));
   let now = START;
-  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined }, { clock: () => new Date(now) });
-  const projector = new Projector({ eventStore: stores.eventStore, readModel: stores.readModel, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger() });
+  const stores = await openStores(
+    { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
+    { clock: () => new Date(now) },
+  );
+  const projector = new Projector({
+    eventStore: stores.eventStore,
+    readModel: stores.readModel,
+    projections: allProjections,
+    context: { defaultPrivacy: 'private' },
+    logger: silentLogger(),
+  });
   await projector.prepare();
   projector.start();
   try {
@@ -403,7 +438,12 @@ describe('sync from the cache of folded users', function () {
     },
     {
       name: 'another device writing between two syncs (the events after the cached revision)',
-      steps: [sync(), { kind: 'events', actions: [{ type: 'play', feed: FEEDS[1]!, guid: 'g2', at: 1, played: false }] }, sync({ cached: false, device: 'laptop' }), sync()],
+      steps: [
+        sync(),
+        { kind: 'events', actions: [{ type: 'play', feed: FEEDS[1]!, guid: 'g2', at: 1, played: false }] },
+        sync({ cached: false, device: 'laptop' }),
+        sync(),
+      ],
     },
   ];
   for (const { name, steps } of cases) {
@@ -419,11 +459,29 @@ describe('UserStateCache', function () {
   /** A folded user holding `plays` play statuses (and one sync request id). */
   const userWith = (plays: number, revision = 0n): FoldedUser => {
     const events = Array.from({ length: plays }, (_, n) => ({
-      event: { id: `e${n}`, user: 'u', type: 'play' as const, timestamp: '2026-01-01T00:00:00.000Z', object: { rss_source_feed: FEEDS[0]!, rss_source_id: `g${n}` }, data: { played: true, position: n } },
+      event: {
+        id: `e${n}`,
+        user: 'u',
+        type: 'play' as const,
+        timestamp: '2026-01-01T00:00:00.000Z',
+        object: { rss_source_feed: FEEDS[0]!, rss_source_id: `g${n}` },
+        data: { played: true, position: n },
+      },
       revision: BigInt(n),
       position: { commit: BigInt(n + 1), prepare: BigInt(n + 1) },
     }));
-    const sync = { event: { id: 'sync', user: 'u', type: 'sync' as const, timestamp: '2026-01-01T00:00:00.000Z', object: null, data: { device: 'd', request_id: 'r', counts: {} } }, revision: BigInt(plays), position: { commit: BigInt(plays + 1), prepare: BigInt(plays + 1) } };
+    const sync = {
+      event: {
+        id: 'sync',
+        user: 'u',
+        type: 'sync' as const,
+        timestamp: '2026-01-01T00:00:00.000Z',
+        object: null,
+        data: { device: 'd', request_id: 'r', counts: {} },
+      },
+      revision: BigInt(plays),
+      position: { commit: BigInt(plays + 1), prepare: BigInt(plays + 1) },
+    };
     const folded = foldOnto(emptyFoldedUser(), [...events, sync]);
     return { ...folded, revision };
   };
@@ -466,10 +524,19 @@ describe('UserStateCache', function () {
     const cache = new UserStateCache(1000);
     const stamp = { timestamp: '2026-01-02T00:00:00.000Z', user: 'u' };
     const events: StateEvent[] = [
-      ...Array.from({ length: 5 }, (_, n): StateEvent => ({ ...stamp, id: `d${n}`, type: 'device', object: null, data: { device_id: `dev${n}`, caption: 'x'.repeat(100) } })),
+      ...Array.from({ length: 5 }, (_, n): StateEvent => ({
+        ...stamp,
+        id: `d${n}`,
+        type: 'device',
+        object: null,
+        data: { device_id: `dev${n}`, caption: 'x'.repeat(100) },
+      })),
       { ...stamp, id: 's1', type: 'setting', object: null, data: { scope: 'account', set: { big: 'y'.repeat(10_000) }, remove: [] } },
     ];
-    const user = foldOnto(emptyFoldedUser(), events.map((event, index) => ({ event, revision: BigInt(index), position: { commit: BigInt(index + 1), prepare: BigInt(index + 1) } })));
+    const user = foldOnto(
+      emptyFoldedUser(),
+      events.map((event, index) => ({ event, revision: BigInt(index), position: { commit: BigInt(index + 1), prepare: BigInt(index + 1) } })),
+    );
     cache.set('u', { folded: user, metaRevision: 'no_stream' });
     // The entry, five devices, and the settings: one record plus one per 512 bytes of JSON.
     expect(cache.stats().records).to.be.at.least(1 + 5 + 1 + Math.ceil(10_000 / 512));

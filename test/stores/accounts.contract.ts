@@ -35,7 +35,12 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       return store.createAccount({ id: `id-${username}-${ns}`, username: `${username}${ns}`, passwordHash: `scrypt$hash-of-${username}`, createdAt });
     }
 
-    async function token(userId: string, label: string | null, createdAt: string, extra: { kind?: TokenKind; parentId?: string } = {}): Promise<{ id: string; secretHash: string }> {
+    async function token(
+      userId: string,
+      label: string | null,
+      createdAt: string,
+      extra: { kind?: TokenKind; parentId?: string } = {},
+    ): Promise<{ id: string; secretHash: string }> {
       const created = { id: `tok-${label ?? 'none'}-${ns}-${randomBytes(4).toString('hex')}`, secretHash: randomBytes(32).toString('hex') };
       await store.createToken({ ...created, userId, label, createdAt, ...extra });
       return created;
@@ -100,7 +105,7 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect(await store.findById(`nobody-${ns}`)).to.equal(undefined);
     });
 
-    it('replaces a password hash, and only that account\'s', async function () {
+    it("replaces a password hash, and only that account's", async function () {
       const frank = await account('frank');
       const grace = await account('grace');
       await store.setPasswordHash(frank.id, 'new-hash');
@@ -155,7 +160,7 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect((await store.findToken(graces.secretHash))?.userId).to.equal(grace.id);
     });
 
-    it('keeps each token\'s kind, and revoking a token revokes the tokens opened with it', async function () {
+    it("keeps each token's kind, and revoking a token revokes the tokens opened with it", async function () {
       const judy = await account('judy');
       const app = await token(judy.id, 'AntennaPod', '2024-02-01T00:00:00.000Z', { kind: 'app_password' });
       const session = await token(judy.id, 'gpodder session', '2024-02-02T00:00:00.000Z', { parentId: app.id });
@@ -168,7 +173,14 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
     });
 
     it('login flows: found by login hash until they expire, granted once, taken once by poll hash', async function () {
-      const flow = (suffix: string, expiresAt: string) => ({ pollHash: `poll-${suffix}-${ns}`, loginHash: `login-${suffix}-${ns}`, clientName: 'AntennaPod/3.5', sealedKey: 'key', createdAt: '2024-06-01T00:00:00.000Z', expiresAt });
+      const flow = (suffix: string, expiresAt: string) => ({
+        pollHash: `poll-${suffix}-${ns}`,
+        loginHash: `login-${suffix}-${ns}`,
+        clientName: 'AntennaPod/3.5',
+        sealedKey: 'key',
+        createdAt: '2024-06-01T00:00:00.000Z',
+        expiresAt,
+      });
       const live = flow('a', '2024-06-01T00:20:00.000Z');
       await store.createLoginFlow(live);
       const during = '2024-06-01T00:05:00.000Z';
@@ -209,7 +221,12 @@ export function accountsContract(name: string, factory: AccountStoreFactory): vo
       expect(await store.findById(ivan.id)).to.deep.equal(ivan);
 
       await store.deleteAccount(heidi.id);
-      const again = await store.createAccount({ id: `id-heidi-again-${ns}`, username: heidi.username.toUpperCase(), passwordHash: 'h', createdAt: '2024-05-01T00:00:00.000Z' });
+      const again = await store.createAccount({
+        id: `id-heidi-again-${ns}`,
+        username: heidi.username.toUpperCase(),
+        passwordHash: 'h',
+        createdAt: '2024-05-01T00:00:00.000Z',
+      });
       expect(await store.findByUsername(heidi.username)).to.deep.equal(again);
     });
   });

@@ -36,7 +36,9 @@ describe('SqliteReadModelStore indexes', function () {
   });
   afterEach(() => db.close());
   const indexesOf = (table: string) =>
-    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name").all(table) as { name: string }[]).map((row) => row.name);
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name").all(table) as { name: string }[]).map(
+      (row) => row.name,
+    );
 
   it('serves the filtered query shape from the partial index, which holds only the matching documents', async function () {
     const partial = { fields: ['episode', 'play_seq'], where: { level: 'public', played: true } };
@@ -45,11 +47,19 @@ describe('SqliteReadModelStore indexes', function () {
     expect(store.explainFind('people', query).join(' ')).to.contain('USING INDEX rm_people__episode__play_seq__where__level_public__played_true');
     // Other values cannot use it (it does not hold those documents).
     expect(store.explainFind('people', { ...query, where: { episode: 'e', level: 'private', played: true } }).join(' ')).not.to.contain('where__level_public');
-    await store.commit('p', [
-      { op: 'put', collection: 'people', id: 'a', doc: { episode: 'e', level: 'public', played: true, play_seq: 1 } },
-      { op: 'put', collection: 'people', id: 'b', doc: { episode: 'e', level: 'private', played: true, play_seq: 2 } },
-    ], { commit: 1n, prepare: 1n });
-    const entries = db.prepare('SELECT count(*) AS n FROM rm_people INDEXED BY rm_people__episode__play_seq__where__level_public__played_true WHERE json_extract(doc, \'$.level\') = \'public\' AND json_extract(doc, \'$.played\') = 1').get() as { n: number };
+    await store.commit(
+      'p',
+      [
+        { op: 'put', collection: 'people', id: 'a', doc: { episode: 'e', level: 'public', played: true, play_seq: 1 } },
+        { op: 'put', collection: 'people', id: 'b', doc: { episode: 'e', level: 'private', played: true, play_seq: 2 } },
+      ],
+      { commit: 1n, prepare: 1n },
+    );
+    const entries = db
+      .prepare(
+        "SELECT count(*) AS n FROM rm_people INDEXED BY rm_people__episode__play_seq__where__level_public__played_true WHERE json_extract(doc, '$.level') = 'public' AND json_extract(doc, '$.played') = 1",
+      )
+      .get() as { n: number };
     expect(entries.n).to.equal(1);
   });
 
@@ -62,7 +72,16 @@ describe('SqliteReadModelStore indexes', function () {
   });
 
   it('drops the indexes a collection no longer declares, and only its own', async function () {
-    await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq'], ['user', 'feed', 'seq']] }, { name: 'other', indexes: [['user']] }]);
+    await store.ensureCollections([
+      {
+        name: 'actions',
+        indexes: [
+          ['user', 'seq'],
+          ['user', 'feed', 'seq'],
+        ],
+      },
+      { name: 'other', indexes: [['user']] },
+    ]);
     db.exec('CREATE INDEX by_hand ON rm_actions (id)');
     expect(indexesOf('rm_actions')).to.deep.equal(['by_hand', 'rm_actions__user__feed__seq', 'rm_actions__user__seq']);
     await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq']] }]);

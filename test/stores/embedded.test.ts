@@ -60,7 +60,12 @@ describe('SqliteEventStore (embedded only)', function () {
   function countRows(store: SqliteEventStore, stream?: string): number {
     const sql = stream === undefined ? 'SELECT count(*) FROM events' : 'SELECT count(*) FROM events WHERE stream = ?';
     const params = stream === undefined ? [] : [stream];
-    return store.database.prepare<unknown[], number>(sql).pluck().get(...params) ?? -1;
+    return (
+      store.database
+        .prepare<unknown[], number>(sql)
+        .pluck()
+        .get(...params) ?? -1
+    );
   }
 
   beforeEach(function () {
@@ -88,7 +93,10 @@ describe('SqliteEventStore (embedded only)', function () {
 
   it('purgeTruncated physically deletes hidden rows and nothing else', async function () {
     const store = open();
-    await store.append('truncated', [0, 1, 2, 3, 4].map((n) => event('play', { n })));
+    await store.append(
+      'truncated',
+      [0, 1, 2, 3, 4].map((n) => event('play', { n })),
+    );
     await store.setStreamMetadata('truncated', { truncateBefore: 3n });
     await store.append('soft', [event('a'), event('b'), event('c')]);
     await store.deleteStream('soft');
@@ -110,13 +118,7 @@ describe('SqliteEventStore (embedded only)', function () {
 
     expect((await store.readStream('truncated')).map((e) => e.revision)).to.deep.equal([3n, 4n]);
     expect((await store.readStream('soft')).map((e) => e.revision)).to.deep.equal([3n]);
-    expect((await store.readAll()).map((e) => `${e.stream}@${e.revision}`)).to.deep.equal([
-      'truncated@3',
-      'truncated@4',
-      'soft@3',
-      'kept@0',
-      'kept@1',
-    ]);
+    expect((await store.readAll()).map((e) => `${e.stream}@${e.revision}`)).to.deep.equal(['truncated@3', 'truncated@4', 'soft@3', 'kept@0', 'kept@1']);
     // Revisions and positions keep counting after a purge.
     const head = await store.headPosition();
     const next = await store.append('truncated', [event('later')]);
@@ -126,7 +128,11 @@ describe('SqliteEventStore (embedded only)', function () {
 
   it('truncateStreams sets many $tb at once (never lower), purgeStreams deletes only hidden rows', async function () {
     const store = open();
-    for (const stream of ['a', 'b', 'c']) await store.append(stream, [0, 1, 2, 3].map((n) => event('play', { n })));
+    for (const stream of ['a', 'b', 'c'])
+      await store.append(
+        stream,
+        [0, 1, 2, 3].map((n) => event('play', { n })),
+      );
     await store.setStreamMetadata('b', { truncateBefore: 3n });
     await store.append('gone', [event('x')]);
     await store.tombstoneStream('gone');
@@ -198,7 +204,10 @@ describe('SqliteEventStore (embedded only)', function () {
 
   it('applies a truncation made after a page was read to the rest of that page', async function () {
     const store = open({ subscriptionPageSize: 100 });
-    await store.append('user-1', [0, 1, 2, 3, 4].map((n) => event('e', { n })));
+    await store.append(
+      'user-1',
+      [0, 1, 2, 3, 4].map((n) => event('e', { n })),
+    );
     const iterator = store.subscribeToAll()[Symbol.asyncIterator]();
     expect((await nextWithin(iterator)).value?.revision).to.equal(0n);
 

@@ -98,10 +98,12 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
       it('reads backwards, from a revision, and up to maxCount', async function () {
         const stream = `${ns}user-1`;
-        await store.append(stream, [0, 1, 2, 3, 4].map((n) => event('play', { n })));
+        await store.append(
+          stream,
+          [0, 1, 2, 3, 4].map((n) => event('play', { n })),
+        );
 
-        const revisions = async (options: Parameters<EventStore['readStream']>[1]) =>
-          (await store.readStream(stream, options)).map((e) => e.revision);
+        const revisions = async (options: Parameters<EventStore['readStream']>[1]) => (await store.readStream(stream, options)).map((e) => e.revision);
         expect(await revisions({ direction: 'backwards' })).to.deep.equal([4n, 3n, 2n, 1n, 0n]);
         expect(await revisions({ direction: 'backwards', fromRevision: 2n, maxCount: 2 })).to.deep.equal([2n, 1n]);
         expect(await revisions({ direction: 'backwards', maxCount: 1 })).to.deep.equal([4n]);
@@ -222,10 +224,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
       it("'no_stream' succeeds only when the stream does not exist", async function () {
         const stream = `${ns}user-1`;
         await store.append(stream, [event('a')], { expectedRevision: 'no_stream' });
-        const error = await rejection(
-          store.append(stream, [event('b')], { expectedRevision: 'no_stream' }),
-          WrongExpectedVersionError,
-        );
+        const error = await rejection(store.append(stream, [event('b')], { expectedRevision: 'no_stream' }), WrongExpectedVersionError);
         expect(error.stream).to.equal(stream);
         expect(error.expected).to.equal('no_stream');
         expect(error.actual).to.equal(0n);
@@ -234,10 +233,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
       it("'stream_exists' fails on a new stream and succeeds on an existing one", async function () {
         const stream = `${ns}user-1`;
-        const error = await rejection(
-          store.append(stream, [event('a')], { expectedRevision: 'stream_exists' }),
-          WrongExpectedVersionError,
-        );
+        const error = await rejection(store.append(stream, [event('a')], { expectedRevision: 'stream_exists' }), WrongExpectedVersionError);
         expect(error.actual).to.equal('no_stream');
         await rejection(store.readStream(stream), StreamNotFoundError);
 
@@ -377,11 +373,18 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
     describe('erasure rewrite (how EventStoreDB erases single events: src/retention/history.ts)', function () {
       it('copies of the kept events, then the checkpoint, one append; $tb at the first copy hides the rest everywhere', async function () {
         const stream = `${ns}user-1`;
-        const originals = [event('play', { n: 0 }, { username: 'ann' }), event('play', { n: 1, erased: true }, { username: 'ann' }), event('privacy', { n: 2 }, { username: 'ann' })];
+        const originals = [
+          event('play', { n: 0 }, { username: 'ann' }),
+          event('play', { n: 1, erased: true }, { username: 'ann' }),
+          event('privacy', { n: 2 }, { username: 'ann' }),
+        ];
         await store.append(stream, originals);
         const read = await store.readStream(stream);
         const checkpoint = event('checkpoint', { n: 3 });
-        const rewrite = planErasureRewrite(read, new Set([originals[1]!.id]), isUserEventType, () => ({ checkpointId: checkpoint.id, events: [event('snapshot'), checkpoint] }));
+        const rewrite = planErasureRewrite(read, new Set([originals[1]!.id]), isUserEventType, () => ({
+          checkpointId: checkpoint.id,
+          events: [event('snapshot'), checkpoint],
+        }));
         expect(rewrite.truncateBefore).to.equal(3n);
 
         const appended = await store.append(stream, rewrite.events, { expectedRevision: 2n });
@@ -409,7 +412,12 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(interleaved).to.equal(true);
 
         const after = await store.readStream(stream);
-        expect(after.map((e) => [e.revision, e.type])).to.deep.equal([[3n, 'play'], [4n, 'privacy'], [5n, 'snapshot'], [6n, 'checkpoint']]);
+        expect(after.map((e) => [e.revision, e.type])).to.deep.equal([
+          [3n, 'play'],
+          [4n, 'privacy'],
+          [5n, 'snapshot'],
+          [6n, 'checkpoint'],
+        ]);
         for (const [index, original] of [read[0]!, read[2]!].entries()) {
           expect(after[index]!.data).to.deep.equal(original.data);
           expect(after[index]!.metadata['username']).to.equal('ann');
@@ -422,7 +430,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         }
         const { metadata, metaRevision } = await store.getStreamMetadata(stream);
         expect(metadata.truncateBefore).to.equal(3n);
-        expect(metaRevision, 'the concurrent write, then truncateStream\'s after reading it again').to.equal(1n);
+        expect(metaRevision, "the concurrent write, then truncateStream's after reading it again").to.equal(1n);
         // Consumers of $all never see the originals, the erased one least of all.
         expect((await readTestEvents()).map((e) => e.revision)).to.deep.equal([3n, 4n, 5n, 6n]);
         const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === checkpoint.id));
@@ -463,23 +471,14 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
       it('checks the expected metadata revision', async function () {
         const stream = `${ns}user-1`;
         await store.setStreamMetadata(stream, { truncateBefore: 1n }, { expectedMetaRevision: 'no_stream' });
-        await rejection(
-          store.setStreamMetadata(stream, { truncateBefore: 2n }, { expectedMetaRevision: 'no_stream' }),
-          WrongExpectedVersionError,
-        );
-        const stale = await rejection(
-          store.setStreamMetadata(stream, { truncateBefore: 3n }, { expectedMetaRevision: 5n }),
-          WrongExpectedVersionError,
-        );
+        await rejection(store.setStreamMetadata(stream, { truncateBefore: 2n }, { expectedMetaRevision: 'no_stream' }), WrongExpectedVersionError);
+        const stale = await rejection(store.setStreamMetadata(stream, { truncateBefore: 3n }, { expectedMetaRevision: 5n }), WrongExpectedVersionError);
         expect(stale.actual).to.equal(0n);
         const ok = await store.setStreamMetadata(stream, { truncateBefore: 4n }, { expectedMetaRevision: 0n });
         expect(ok.metaRevision).to.equal(1n);
         await store.setStreamMetadata(stream, { truncateBefore: 5n }, { expectedMetaRevision: 'stream_exists' });
         expect((await store.getStreamMetadata(stream)).metadata).to.deep.equal({ truncateBefore: 5n });
-        await rejection(
-          store.setStreamMetadata(`${ns}fresh`, { truncateBefore: 1n }, { expectedMetaRevision: 'stream_exists' }),
-          WrongExpectedVersionError,
-        );
+        await rejection(store.setStreamMetadata(`${ns}fresh`, { truncateBefore: 1n }, { expectedMetaRevision: 'stream_exists' }), WrongExpectedVersionError);
       });
     });
 
@@ -497,9 +496,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const reborn = event('d');
         const result = await store.append(stream, [reborn]);
         expect(result.nextRevision).to.equal(3n);
-        expect((await store.readStream(stream)).map(summary)).to.deep.equal([
-          { id: reborn.id, type: 'd', revision: 3n, stream },
-        ]);
+        expect((await store.readStream(stream)).map(summary)).to.deep.equal([{ id: reborn.id, type: 'd', revision: 3n, stream }]);
         expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([reborn.id]);
         const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === reborn.id));
         expect(delivered.map((e) => e.id)).to.deep.equal([reborn.id]);
@@ -579,10 +576,7 @@ function expectStrictlyIncreasing(positions: Position[]): void {
 }
 
 /** Awaits `promise`, which must reject with `type`; returns the error for further checks. */
-async function rejection<E extends Error>(
-  promise: Promise<unknown>,
-  type: abstract new (...args: never[]) => E,
-): Promise<E> {
+async function rejection<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
   let outcome: unknown;
   try {
     outcome = await promise;
@@ -619,10 +613,7 @@ async function nextWithin(iterator: AsyncIterator<RecordedEvent>): Promise<Recor
  * Reads `subscription` until `enough` says so, then keeps listening for a short quiet period so an
  * unexpected extra event is caught too; always unsubscribes.
  */
-async function collectUntil(
-  subscription: AllSubscription,
-  enough: (seen: RecordedEvent[]) => boolean,
-): Promise<RecordedEvent[]> {
+async function collectUntil(subscription: AllSubscription, enough: (seen: RecordedEvent[]) => boolean): Promise<RecordedEvent[]> {
   const seen: RecordedEvent[] = [];
   const iterator = subscription[Symbol.asyncIterator]();
   try {

@@ -141,7 +141,7 @@ describe('EventStoreDB adapter on a stand-in client', function () {
     });
   });
 
-  it('(the stand-in answers a missing stream\'s delete as the server does)', async function () {
+  it("(the stand-in answers a missing stream's delete as the server does)", async function () {
     const error = await rejection(fake.deleteStream('never', { expectedRevision: NO_STREAM }));
     expect(error).to.be.instanceOf(ClientWrongExpectedVersionError);
   });

@@ -22,14 +22,48 @@ const QUERIES: readonly Shape[] = [
   { what: 'public events, unfiltered', collection: 'public_events', equality: {}, sort: [['cursor', -1]] },
   { what: 'public events of a feed', collection: 'public_events', equality: { feed: 'f' }, sort: [['cursor', -1]] },
   { what: 'public events of a user', collection: 'public_events', equality: { user: 'u' }, sort: [['cursor', -1]] },
-  { what: 'popular podcasts', collection: 'podcast_popularity', equality: {}, sort: [['plays', -1], ['likes', -1]] },
-  { what: 'popular episodes', collection: 'episode_popularity', equality: {}, sort: [['plays', -1], ['likes', -1]] },
-  { what: 'popular episodes of a feed', collection: 'episode_popularity', equality: { rss_source_feed: 'f' }, sort: [['plays', -1], ['likes', -1]] },
+  {
+    what: 'popular podcasts',
+    collection: 'podcast_popularity',
+    equality: {},
+    sort: [
+      ['plays', -1],
+      ['likes', -1],
+    ],
+  },
+  {
+    what: 'popular episodes',
+    collection: 'episode_popularity',
+    equality: {},
+    sort: [
+      ['plays', -1],
+      ['likes', -1],
+    ],
+  },
+  {
+    what: 'popular episodes of a feed',
+    collection: 'episode_popularity',
+    equality: { rss_source_feed: 'f' },
+    sort: [
+      ['plays', -1],
+      ['likes', -1],
+    ],
+  },
   ...(['play', 'like'] as const).flatMap((kind) => {
     const [seq, flag] = kind === 'play' ? ['play_seq', 'played'] : ['like_seq', 'liked'];
     return [
-      { what: `people who ${kind}ed an episode`, collection: 'popularity_episode_contributions', equality: { episode: 'e', level: 'public', [flag]: true }, sort: [[seq, -1]] as [string, -1][] },
-      { what: `people who ${kind}ed a podcast`, collection: 'popularity_podcast_contributions', equality: { feed: 'f', level: 'public', [flag]: true }, sort: [[seq, -1]] as [string, -1][] },
+      {
+        what: `people who ${kind}ed an episode`,
+        collection: 'popularity_episode_contributions',
+        equality: { episode: 'e', level: 'public', [flag]: true },
+        sort: [[seq, -1]] as [string, -1][],
+      },
+      {
+        what: `people who ${kind}ed a podcast`,
+        collection: 'popularity_podcast_contributions',
+        equality: { feed: 'f', level: 'public', [flag]: true },
+        sort: [[seq, -1]] as [string, -1][],
+      },
     ];
   }),
   { what: 'play statuses since', collection: 'play_statuses', equality: { user: 'u' }, sort: [['seq', 1]] },
@@ -61,7 +95,10 @@ describe('MongoDB indexes cover every sort the code issues', function () {
       const spec = specs.find((candidate) => candidate.name === shape.collection);
       expect(spec, shape.collection).to.not.equal(undefined);
       const indexes = spec!.indexes.map(indexSpec).map(mongoIndex);
-      expect(indexes.some((index) => serves(index, shape)), JSON.stringify(indexes.map((index) => index.key))).to.equal(true);
+      expect(
+        indexes.some((index) => serves(index, shape)),
+        JSON.stringify(indexes.map((index) => index.key)),
+      ).to.equal(true);
     });
   }
 

@@ -132,7 +132,11 @@ describe('MongoDB adapters (no server)', function () {
       withSession: (work: (s: ClientSession) => Promise<unknown>) =>
         work({ ...session, withTransaction: (callback: () => Promise<unknown>) => callback() } as unknown as ClientSession),
     } as unknown as MongoClient;
-    const commit = { projection: 'p', changes: [{ op: 'put', collection: 'c', id: 'd', doc: { a: 1 } }] as DocChange[], checkpoint: { commit: 1n, prepare: 1n } };
+    const commit = {
+      projection: 'p',
+      changes: [{ op: 'put', collection: 'c', id: 'd', doc: { a: 1 } }] as DocChange[],
+      checkpoint: { commit: 1n, prepare: 1n },
+    };
 
     it('write the lease (owner and server-clock expiry in the filter) in the transaction, before the documents', async function () {
       const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 1 } : undefined));
@@ -148,7 +152,7 @@ describe('MongoDB adapters (no server)', function () {
       expect(options.session).to.not.equal(undefined);
     });
 
-    it('refuse the commit, writing no document, when the lease is not this owner\'s', async function () {
+    it("refuse the commit, writing no document, when the lease is not this owner's", async function () {
       const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 0 } : undefined));
       let caught: unknown;
       try {

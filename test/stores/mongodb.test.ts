@@ -75,13 +75,19 @@ if (url) {
 
     it('stores checkpoints as decimal strings', async function () {
       await store.commit(`${ns}_p`, [], { commit: 18446744073709551615n, prepare: 12n });
-      const raw = await client.db(dbName).collection('checkpoints').findOne({ _id: `${ns}_p` as never });
+      const raw = await client
+        .db(dbName)
+        .collection('checkpoints')
+        .findOne({ _id: `${ns}_p` as never });
       expect(raw).to.include({ commit: '18446744073709551615', prepare: '12' });
     });
 
     it('stores documents with _id = id and the fields as they are', async function () {
       await store.commit(`${ns}_p`, [{ op: 'put', collection: `${ns}_docs`, id: 'a', doc: { n: 1, nested: { k: 'v' } } }], { commit: 1n, prepare: 1n });
-      const raw = await client.db(dbName).collection(`${ns}_docs`).findOne({ _id: 'a' as never });
+      const raw = await client
+        .db(dbName)
+        .collection(`${ns}_docs`)
+        .findOne({ _id: 'a' as never });
       expect(raw).to.deep.equal({ _id: 'a', n: 1, nested: { k: 'v' } });
     });
 
@@ -106,8 +112,15 @@ if (url) {
     it('creates partial indexes with their filter, and drops the indexes a spec no longer declares', async function () {
       const name = `${ns}_partial`;
       await store.ensureCollections([{ name, indexes: [['user', 'feed'], { fields: ['episode', 'play_seq'], where: { level: 'public', played: true } }] }]);
-      const listed = async () => (await client.db(dbName).collection(name).listIndexes().toArray()).map((index) => ({ name: index['name'] as string, filter: index['partialFilterExpression'] as unknown }));
-      expect(await listed()).to.deep.include({ name: 'episode_1_play_seq_1__id_1__where__level_public__played_true', filter: { level: 'public', played: true } });
+      const listed = async () =>
+        (await client.db(dbName).collection(name).listIndexes().toArray()).map((index) => ({
+          name: index['name'] as string,
+          filter: index['partialFilterExpression'] as unknown,
+        }));
+      expect(await listed()).to.deep.include({
+        name: 'episode_1_play_seq_1__id_1__where__level_public__played_true',
+        filter: { level: 'public', played: true },
+      });
       expect((await listed()).map((index) => index.name)).to.include('user_1_feed_1__id_1');
       await store.ensureCollections([{ name, indexes: [['user', 'feed']] }]);
       expect((await listed()).map((index) => index.name).sort()).to.deep.equal(['_id_', 'user_1_feed_1__id_1']);
@@ -116,7 +129,17 @@ if (url) {
     it('serves a sort with the _id tie-breaker from the index (no in-memory SORT stage)', async function () {
       const name = `${ns}_sorted`;
       await store.ensureCollections([{ name, indexes: [{ fields: ['plays', 'likes'], sort: 'desc' }] }]);
-      const explained = await client.db(dbName).collection(name).find({}).sort([['plays', -1], ['likes', -1], ['_id', 1]]).limit(10).explain('queryPlanner');
+      const explained = await client
+        .db(dbName)
+        .collection(name)
+        .find({})
+        .sort([
+          ['plays', -1],
+          ['likes', -1],
+          ['_id', 1],
+        ])
+        .limit(10)
+        .explain('queryPlanner');
       expect(JSON.stringify(explained['queryPlanner']['winningPlan'])).not.to.contain('"SORT"');
     });
 
@@ -165,7 +188,7 @@ if (url) {
     });
 
     it('stores nested field names with dots or a leading $ (user-named keys such as playlists) as they are', async function () {
-      const doc = { saved_in: { '$x': 1, 'a.b': 2 } };
+      const doc = { saved_in: { $x: 1, 'a.b': 2 } };
       await store.commit(`${ns}_p`, [{ op: 'put', collection: `${ns}_docs`, id: 'keys', doc }], { commit: 1n, prepare: 1n });
       expect(await store.get(`${ns}_docs`, 'keys')).to.deep.equal(doc);
     });

@@ -162,7 +162,11 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       it('getMany returns the existing ids only, for more ids than one query chunk', async function () {
         const docs = named('docs');
         const existing = Array.from({ length: 1100 }, (_, i) => `d${String(i).padStart(4, '0')}`);
-        await store.commit(named('p'), existing.map((id, i) => put(docs, id, { i })), pos(1n));
+        await store.commit(
+          named('p'),
+          existing.map((id, i) => put(docs, id, { i })),
+          pos(1n),
+        );
         const asked = [...existing.filter((_, i) => i % 2 === 0), 'missing-1', 'missing-2', existing[0]!, existing[1098]!];
         const found = await store.getMany(docs, asked);
         expect(found.size).to.equal(550);
@@ -235,7 +239,7 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
     });
 
     describe('commitAll: several projections in one commit', function () {
-      it('lands every projection\'s documents and checkpoint', async function () {
+      it("lands every projection's documents and checkpoint", async function () {
         const a = named('all_a');
         const b = named('all_b');
         await store.commitAll([
@@ -248,7 +252,7 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         expect((await store.getCheckpoint(named('q')))?.position).to.deep.equal(pos(4n));
       });
 
-      it('a failure in one projection\'s share writes nothing for any of them', async function () {
+      it("a failure in one projection's share writes nothing for any of them", async function () {
         const a = named('all_a');
         const b = named('all_b');
         await store.commitAll([
@@ -286,7 +290,11 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         docs = named('docs');
         await store.ensureCollections([{ name: docs, indexes: [['feed', 'plays'], ['meta.lang'], ['public']] }]);
         // Written in an order unrelated to the ids, so nothing passes by insertion order.
-        await store.commit(named('p'), [...data].reverse().map((entry) => put(docs, entry.id, entry.doc)), pos(1n));
+        await store.commit(
+          named('p'),
+          [...data].reverse().map((entry) => put(docs, entry.id, entry.doc)),
+          pos(1n),
+        );
       });
 
       async function expectFind(query: Query, expected: string[]): Promise<void> {
@@ -341,11 +349,21 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         await expectFind({ orderBy: [{ field: 'plays', direction: 'asc' }] }, ['a4', 'a5', 'B9', 'a2', 'a1', 'a3', 'b0']);
         await expectFind({ orderBy: [{ field: 'plays', direction: 'desc' }] }, ['b0', 'a1', 'a3', 'a2', 'B9', 'a4', 'a5']);
         await expectFind(
-          { orderBy: [{ field: 'feed', direction: 'desc' }, { field: 'plays', direction: 'asc' }] },
+          {
+            orderBy: [
+              { field: 'feed', direction: 'desc' },
+              { field: 'plays', direction: 'asc' },
+            ],
+          },
           ['B9', 'b0', 'a4', 'a3', 'a5', 'a2', 'a1'],
         );
         await expectFind(
-          { orderBy: [{ field: 'public', direction: 'asc' }, { field: 'meta.rank', direction: 'desc' }] },
+          {
+            orderBy: [
+              { field: 'public', direction: 'asc' },
+              { field: 'meta.rank', direction: 'desc' },
+            ],
+          },
           ['B9', 'a2', 'a5', 'b0', 'a1', 'a3', 'a4'],
         );
         await expectFind({ orderBy: [{ field: 'title', direction: 'asc' }] }, ['a1', 'a5', 'a3', 'B9', 'b0', 'a2', 'a4']);
@@ -393,10 +411,7 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           fc.record({ id: fc.string({ unit: fc.constantFrom('a', 'b', 'B', '1', '-'), minLength: 1, maxLength: 3 }), doc: docArb }),
           { selector: (entry) => entry.id, maxLength: 30, size: 'max' },
         );
-        const boundArb = fc.oneof(
-          fc.record({ field: fc.constantFrom('s', 'nested.k'), value: str }),
-          fc.record({ field: fc.constant('n'), value: num }),
-        );
+        const boundArb = fc.oneof(fc.record({ field: fc.constantFrom('s', 'nested.k'), value: str }), fc.record({ field: fc.constant('n'), value: num }));
         const whereArb = fc
           .uniqueArray(
             fc.oneof(
@@ -430,7 +445,11 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
             run++;
             const all: StoredDoc[] = entries.map((entry) => ({ id: entry.id, doc: entry.doc as Doc }));
             await store.reset(named('random_p'), [collection]);
-            await store.commit(named('random_p'), all.map((entry) => put(collection, entry.id, entry.doc)), pos(BigInt(run)));
+            await store.commit(
+              named('random_p'),
+              all.map((entry) => put(collection, entry.id, entry.doc)),
+              pos(BigInt(run)),
+            );
             expect(await store.count(collection)).to.equal(all.length);
             for (const query of queries) {
               const found = await store.find(collection, query);
@@ -458,11 +477,17 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         ];
         await store.ensureCollections(specs);
         await store.ensureCollections(specs);
-        await store.commit(named('p'), [put(named('indexed'), 'a', { feed: 'f', plays: 1, meta: { lang: 'en' } }), put(named('plain'), 'b', { x: 1 })], pos(1n));
+        await store.commit(
+          named('p'),
+          [put(named('indexed'), 'a', { feed: 'f', plays: 1, meta: { lang: 'en' } }), put(named('plain'), 'b', { x: 1 })],
+          pos(1n),
+        );
         await store.ensureCollections(specs);
         await store.ensureCollections([]);
         expect(await store.get(named('indexed'), 'a')).to.deep.equal({ feed: 'f', plays: 1, meta: { lang: 'en' } });
-        expect(ids(await store.find(named('indexed'), { where: { feed: 'f', 'meta.lang': 'en' }, orderBy: [{ field: 'plays', direction: 'desc' }] }))).to.deep.equal(['a']);
+        expect(
+          ids(await store.find(named('indexed'), { where: { feed: 'f', 'meta.lang': 'en' }, orderBy: [{ field: 'plays', direction: 'desc' }] })),
+        ).to.deep.equal(['a']);
         expect(await store.count(named('plain'))).to.equal(1);
       });
     });
@@ -483,8 +508,13 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           d: { user: 'u4', episode: 'e1', level: 'public', played: true, play_seq: 9 },
           e: { user: 'u5', episode: 'e2', level: 'public', played: true, play_seq: 1 },
         };
-        await store.commit(named('p'), Object.entries(docs).map(([id, doc]) => put(people, id, doc)), pos(1n));
-        const recent = (where: Readonly<Record<string, Scalar>>) => store.find(people, { where, orderBy: [{ field: 'play_seq', direction: 'desc' }], limit: 10 });
+        await store.commit(
+          named('p'),
+          Object.entries(docs).map(([id, doc]) => put(people, id, doc)),
+          pos(1n),
+        );
+        const recent = (where: Readonly<Record<string, Scalar>>) =>
+          store.find(people, { where, orderBy: [{ field: 'play_seq', direction: 'desc' }], limit: 10 });
         // The shape the partial index serves, and shapes it does not (other values, fewer fields).
         expect(ids(await recent({ episode: 'e1', level: 'public', played: true }))).to.deep.equal(['d', 'a']);
         expect(ids(await recent({ episode: 'e1', level: 'private', played: true }))).to.deep.equal(['b']);
@@ -501,7 +531,9 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       });
 
       it('refuses a filter value that cannot name an index', async function () {
-        const error = await store.ensureCollections([{ name: named('bad'), indexes: [{ fields: ['a'], where: { level: "x' OR 1=1 --" } }] }]).catch((caught: unknown) => caught);
+        const error = await store
+          .ensureCollections([{ name: named('bad'), indexes: [{ fields: ['a'], where: { level: "x' OR 1=1 --" } }] }])
+          .catch((caught: unknown) => caught);
         expect(error).to.be.instanceOf(Error);
         expect((error as Error).message).to.contain('Invalid partial index value');
       });
@@ -583,7 +615,7 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         await store.releaseLease(taken, 'owner-b');
       });
 
-      it('a fenced commit lands only while its owner holds every committed projection\'s lease', async function () {
+      it("a fenced commit lands only while its owner holds every committed projection's lease", async function () {
         this.timeout(10_000);
         const [projection, docs] = [named('p'), named('docs')];
         const fenced = async (doc: string, checkpoint: bigint): Promise<unknown> => {
@@ -610,7 +642,9 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
 
       it('of two concurrent takers of a free lease, exactly one wins', async function () {
         const lease = named('lease');
-        const results = await Promise.all(['owner-a', 'owner-b', 'owner-c'].map((owner) => store.tryAcquireLeases([lease], owner, 60_000).then(([held]) => held)));
+        const results = await Promise.all(
+          ['owner-a', 'owner-b', 'owner-c'].map((owner) => store.tryAcquireLeases([lease], owner, 60_000).then(([held]) => held)),
+        );
         expect(results.filter(Boolean)).to.have.length(1);
       });
     });

@@ -30,7 +30,15 @@ describe('TransactionThread: SQLite transactions on a worker thread', function (
   const upsert = 'INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v';
 
   it('runs a plan in one transaction, visible to the other connection once it resolves', async function () {
-    await thread.run({ statements: [upsert, 'DELETE FROM kv WHERE k = ?'], runs: [[0, 'a', 1], [0, 'b', 2], [0, 'a', 3], [1, 'b']] });
+    await thread.run({
+      statements: [upsert, 'DELETE FROM kv WHERE k = ?'],
+      runs: [
+        [0, 'a', 1],
+        [0, 'b', 2],
+        [0, 'a', 3],
+        [1, 'b'],
+      ],
+    });
     expect(rows()).to.deep.equal([{ k: 'a', v: 3 }]);
   });
 
@@ -41,7 +49,13 @@ describe('TransactionThread: SQLite transactions on a worker thread', function (
   });
 
   it('writes nothing of a plan that fails part-way, rejects with the SQLite error, and goes on with the next', async function () {
-    const failed = thread.run({ statements: [upsert, 'INSERT INTO kv (k, v) VALUES (?, ?)'], runs: [[0, 'x', 1], [1, 'x', 2]] });
+    const failed = thread.run({
+      statements: [upsert, 'INSERT INTO kv (k, v) VALUES (?, ?)'],
+      runs: [
+        [0, 'x', 1],
+        [1, 'x', 2],
+      ],
+    });
     const next = thread.run({ statements: [upsert], runs: [[0, 'y', 1]] });
     const error = await failed.catch((caught: unknown) => caught);
     expect(error).to.be.instanceOf(Error);
@@ -50,7 +64,7 @@ describe('TransactionThread: SQLite transactions on a worker thread', function (
     expect(rows()).to.deep.equal([{ k: 'y', v: 1 }]);
   });
 
-  it('runs a plan\'s checks first, in its transaction: one that finds no row writes nothing and rejects with CHECK_FAILED', async function () {
+  it("runs a plan's checks first, in its transaction: one that finds no row writes nothing and rejects with CHECK_FAILED", async function () {
     const check = { sql: 'SELECT 1 FROM kv WHERE k = ? AND v <= ?', parameters: ['gate'], now: true, message: 'gate closed' };
     await thread.run({ statements: [upsert], runs: [[0, 'gate', Date.now() + 60_000]] });
     // Open: the row's value is above the worker's clock, so `v <= now` finds nothing.

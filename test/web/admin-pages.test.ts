@@ -38,7 +38,9 @@ describe('admin pages (/manage)', function () {
     await service.http
       .post('/v1/events')
       .set('Authorization', `Bearer ${user.token}`)
-      .send({ events: [{ type: 'subscribe', timestamp: new Date().toISOString(), object: { rss_source_feed: 'https://example.com/admin-feed.xml' }, data: {} }] })
+      .send({
+        events: [{ type: 'subscribe', timestamp: new Date().toISOString(), object: { rss_source_feed: 'https://example.com/admin-feed.xml' }, data: {} }],
+      })
       .expect(201);
     const web = new WebClient(service.app);
     const signedIn = await web.submit('/manage', '/manage/signin', { token: ADMIN_TOKEN });
@@ -48,7 +50,9 @@ describe('admin pages (/manage)', function () {
     const dashboard = await web.get('/manage');
     expect(dashboard.text).to.include('streamer').and.include('Projections').and.include('subscriptions').and.include('Next run');
 
-    expect((await web.submit('/manage', '/manage/users', { username: 'made-by-admin', password: 'correct horse battery' })).headers['location']).to.equal('/manage?done=created');
+    expect((await web.submit('/manage', '/manage/users', { username: 'made-by-admin', password: 'correct horse battery' })).headers['location']).to.equal(
+      '/manage?done=created',
+    );
     expect((await web.submit('/manage', '/manage/users', { username: 'bad name!', password: 'correct horse battery' })).status).to.equal(400);
     expect((await service.http.post('/v1/auth/token').send({ username: 'made-by-admin', password: 'correct horse battery' })).status).to.equal(200);
 

@@ -64,17 +64,47 @@ describe('web pages in a real browser', function () {
   });
 
   it('shows a subscription and a play position synced through the API', async () => {
-    const { token } = (await (await api('/v1/auth/token', { method: 'POST', body: JSON.stringify({ username: 'listener', password: PASSWORD }) })).json()) as { token: string };
+    const { token } = (await (await api('/v1/auth/token', { method: 'POST', body: JSON.stringify({ username: 'listener', password: PASSWORD }) })).json()) as {
+      token: string;
+    };
     const now = Date.now();
     const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
     const events = [
       { type: 'subscribe', timestamp: at(30), object: { rss_source_feed: FEED }, data: { rss_feed_title: 'The Night Shift', device: 'pixel-7' } },
       { type: 'subscribe', timestamp: at(29), object: { rss_source_feed: OTHER_FEED }, data: { device: 'pixel-7' } },
-      { type: 'play', timestamp: at(20), object: { rss_source_feed: FEED, rss_source_id: 'ns-41' }, data: { played: true, position: 2700, rss_item_title: 'Episode 41: Lighthouses', rss_feed_title: 'The Night Shift', enclosure: { duration: 2700 }, device: 'pixel-7' } },
-      { type: 'play', timestamp: at(5), object: { rss_source_feed: FEED, rss_source_id: 'ns-42' }, data: { played: false, position: 1280, rss_item_title: 'Episode 42: Night Trains', rss_feed_title: 'The Night Shift', enclosure: { duration: 3200 }, device: 'laptop' } },
+      {
+        type: 'play',
+        timestamp: at(20),
+        object: { rss_source_feed: FEED, rss_source_id: 'ns-41' },
+        data: {
+          played: true,
+          position: 2700,
+          rss_item_title: 'Episode 41: Lighthouses',
+          rss_feed_title: 'The Night Shift',
+          enclosure: { duration: 2700 },
+          device: 'pixel-7',
+        },
+      },
+      {
+        type: 'play',
+        timestamp: at(5),
+        object: { rss_source_feed: FEED, rss_source_id: 'ns-42' },
+        data: {
+          played: false,
+          position: 1280,
+          rss_item_title: 'Episode 42: Night Trains',
+          rss_feed_title: 'The Night Shift',
+          enclosure: { duration: 3200 },
+          device: 'laptop',
+        },
+      },
       { type: 'save', timestamp: at(4), object: { rss_source_feed: OTHER_FEED, rss_source_id: 'lw-7' }, data: { item_title: 'Walk 7: The Coast Path' } },
     ];
-    const posted = await api('/v1/events', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ events }) });
+    const posted = await api('/v1/events', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
     expect(posted.status).to.equal(201);
     await page.goto(`${base}/`);
     await page.getByText('The Night Shift', { exact: true }).first().waitFor();
@@ -134,17 +164,26 @@ describe('web pages in a real browser', function () {
   });
 
   it('approves a Login Flow v2 request', async () => {
-    const started = (await (await api('/index.php/login/v2', { method: 'POST', headers: { 'User-Agent': 'AntennaPod/3.6.2' } })).json()) as { login: string; poll: { token: string; endpoint: string } };
+    const started = (await (await api('/index.php/login/v2', { method: 'POST', headers: { 'User-Agent': 'AntennaPod/3.6.2' } })).json()) as {
+      login: string;
+      poll: { token: string; endpoint: string };
+    };
     await page.goto(started.login);
     await page.getByRole('heading', { name: 'Allow AntennaPod/3.6.2 to sync with your account?' }).waitFor();
     expect(await page.getByLabel('Username').inputValue(), 'signed in: the username is filled in').to.equal('listener');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Grant access' }).click();
     await page.getByRole('heading', { name: 'Account connected' }).waitFor();
-    const polled = await api('/index.php/login/v2/poll', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `token=${started.poll.token}` });
+    const polled = await api('/index.php/login/v2/poll', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `token=${started.poll.token}`,
+    });
     expect(polled.status).to.equal(200);
     const { appPassword } = (await polled.json()) as { appPassword: string };
-    expect((await api('/index.php/apps/gpoddersync/subscriptions?since=0', { headers: { Authorization: basic('listener', appPassword) } })).status).to.equal(200);
+    expect((await api('/index.php/apps/gpoddersync/subscriptions?since=0', { headers: { Authorization: basic('listener', appPassword) } })).status).to.equal(
+      200,
+    );
     await page.goto(`${base}/access`);
     expect(await page.getByRole('row', { name: /AntennaPod\/3\.6\.2/ }).count(), 'the granted app password is listed').to.equal(1);
   });
@@ -153,7 +192,10 @@ describe('web pages in a real browser', function () {
     await page.goto(`${base}/data`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download my data (JSON)' }).click()]);
     expect(download.suggestedFilename()).to.equal('listener-export.json');
-    const exported = JSON.parse(readFileSync((await download.path())!, 'utf8')) as { user: { username: string }; state: { subscriptions: Record<string, unknown> } };
+    const exported = JSON.parse(readFileSync((await download.path())!, 'utf8')) as {
+      user: { username: string };
+      state: { subscriptions: Record<string, unknown> };
+    };
     expect(exported.user.username).to.equal('listener');
     expect(exported.state.subscriptions).to.have.keys([FEED, OTHER_FEED]);
   });
@@ -162,7 +204,10 @@ describe('web pages in a real browser', function () {
     await page.goto(`${base}/access`);
     await page.locator('form[action="/access/app-passwords"] input[name="_csrf"]').evaluate((input) => input.remove());
     await page.getByLabel('New app password for').fill('forged');
-    const [answer] = await Promise.all([page.waitForResponse((response) => response.request().method() === 'POST'), page.getByRole('button', { name: 'Create app password' }).click()]);
+    const [answer] = await Promise.all([
+      page.waitForResponse((response) => response.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Create app password' }).click(),
+    ]);
     expect(answer.status()).to.equal(403);
     await page.getByRole('heading', { name: 'This form has expired' }).waitFor();
     await page.goto(`${base}/access`);

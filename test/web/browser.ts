@@ -33,7 +33,15 @@ export async function openBrowser(options: { width?: number; height?: number } =
     headless: true,
     // Without the background-networking flags Chromium reaches out to Google's services, whose
     // connections are refused on a closed network; only loopback traffic is wanted.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: options.width ?? 1000, height: options.height ?? 800 },
     acceptDownloads: true,
   });

@@ -50,7 +50,7 @@ describe('web pages', function () {
     }
   });
 
-  it('refuses every form without its CSRF token, or with another visitor\'s, and writes nothing', async () => {
+  it("refuses every form without its CSRF token, or with another visitor's, and writes nothing", async () => {
     const web = new WebClient(service.app);
     await web.signUp('webuser2');
     const before = await service.eventCount();
@@ -63,7 +63,15 @@ describe('web pages', function () {
       ['/signout', {}],
     ] as const) {
       expect((await web.agent.post(path).type('form').send(fields)).status, `${path} without a token`).to.equal(403);
-      expect((await web.agent.post(path).type('form').send({ ...fields, _csrf: othersToken })).status, `${path} with another's token`).to.equal(403);
+      expect(
+        (
+          await web.agent
+            .post(path)
+            .type('form')
+            .send({ ...fields, _csrf: othersToken })
+        ).status,
+        `${path} with another's token`,
+      ).to.equal(403);
     }
     expect((await web.agent.post('/signin').type('form').send({ username: 'webuser2', password: 'correct horse battery' })).status).to.equal(403);
     expect(await service.eventCount()).to.equal(before);
@@ -103,7 +111,9 @@ describe('web pages', function () {
     await web.signUp('webuser4');
     expect((await web.submit('/account', '/account/password', { current: 'wrong one!', password: 'a brand new password' })).status).to.equal(401);
     expect((await web.submit('/account', '/account/password', { current: 'correct horse battery', password: 'short' })).status).to.equal(400);
-    expect((await web.submit('/account', '/account/password', { current: 'correct horse battery', password: 'a brand new password' })).headers['location']).to.equal('/account?done=password');
+    expect(
+      (await web.submit('/account', '/account/password', { current: 'correct horse battery', password: 'a brand new password' })).headers['location'],
+    ).to.equal('/account?done=password');
     expect((await service.http.post('/v1/auth/token').send({ username: 'webuser4', password: 'a brand new password' })).status).to.equal(200);
     expect((await service.http.post('/v1/auth/token').send({ username: 'webuser4', password: 'correct horse battery' })).status).to.equal(401);
   });
@@ -146,7 +156,12 @@ describe('web pages', function () {
       .send({
         events: [
           { type: 'subscribe', timestamp: now, object: { rss_source_feed: FEED }, data: {} },
-          { type: 'play', timestamp: now, object: { rss_source_feed: FEED, rss_source_id: 'ep-1' }, data: { played: false, position: 600, rss_item_title: 'Episode <One>', enclosure: { duration: 1800 } } },
+          {
+            type: 'play',
+            timestamp: now,
+            object: { rss_source_feed: FEED, rss_source_id: 'ep-1' },
+            data: { played: false, position: 600, rss_item_title: 'Episode <One>', enclosure: { duration: 1800 } },
+          },
         ],
       })
       .expect(201);
@@ -161,7 +176,9 @@ describe('web pages', function () {
     expect(confirm.status).to.equal(200);
     expect(confirm.text).to.include('Erase for good?').and.include('episode ep-1 of');
     const csrf = csrfIn(confirm.text)!;
-    expect((await web.agent.post('/data/erase').type('form').send({ feed: FEED, guid: 'ep-1', confirm: 'yes', _csrf: csrf })).headers['location']).to.equal('/data?done=erased');
+    expect((await web.agent.post('/data/erase').type('form').send({ feed: FEED, guid: 'ep-1', confirm: 'yes', _csrf: csrf })).headers['location']).to.equal(
+      '/data?done=erased',
+    );
     const after = await web.get('/');
     expect(after.text).not.to.include('Episode &lt;One&gt;');
     expect(after.text, 'the subscription stays').to.include(FEED);
@@ -171,11 +188,20 @@ describe('web pages', function () {
     const now = new Date().toISOString();
     const users = { pub: await service.login('pub-web'), anon: await service.login('anon-web'), priv: await service.login('priv-web') };
     const feeds = { pub: 'https://pub.example.com/feed', anon: 'https://anon.example.com/feed', priv: 'https://priv.example.com/feed' };
-    for (const [who, level] of [['pub', 'public'], ['anon', 'anonymous'], ['priv', 'private']] as const) {
+    for (const [who, level] of [
+      ['pub', 'public'],
+      ['anon', 'anonymous'],
+      ['priv', 'private'],
+    ] as const) {
       await service.http
         .post('/v1/events')
         .set('Authorization', `Bearer ${users[who].token}`)
-        .send({ events: [{ type: 'privacy', timestamp: now, object: null, data: { privacy: level } }, { type: 'subscribe', timestamp: now, object: { rss_source_feed: feeds[who] }, data: {} }] })
+        .send({
+          events: [
+            { type: 'privacy', timestamp: now, object: null, data: { privacy: level } },
+            { type: 'subscribe', timestamp: now, object: { rss_source_feed: feeds[who] }, data: {} },
+          ],
+        })
         .expect(201);
     }
     await service.settle();

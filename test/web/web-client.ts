@@ -19,7 +19,10 @@ export class WebClient {
     const page = await this.agent.get(from);
     const token = csrfIn(page.text);
     if (!token) throw new Error(`no CSRF token on ${from} (${page.status})`);
-    return this.agent.post(action).type('form').send({ ...fields, _csrf: token });
+    return this.agent
+      .post(action)
+      .type('form')
+      .send({ ...fields, _csrf: token });
   }
 
   async signUp(username: string, password = 'correct horse battery') {

@@ -49,7 +49,14 @@ export function readCookie(req: Request, name: string): string | undefined {
 }
 
 function setSessionCookie(req: Request, res: Response, value: string, maxAge?: number): void {
-  const attributes = [`${SESSION_COOKIE}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', ...(req.secure ? ['Secure'] : []), ...(maxAge !== undefined ? [`Max-Age=${maxAge}`] : [])];
+  const attributes = [
+    `${SESSION_COOKIE}=${value}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    ...(req.secure ? ['Secure'] : []),
+    ...(maxAge !== undefined ? [`Max-Age=${maxAge}`] : []),
+  ];
   res.append('Set-Cookie', attributes.join('; '));
 }
 

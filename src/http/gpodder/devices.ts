@@ -10,7 +10,9 @@ import { deviceIdOf, jsonBody, splitFile } from './common.js';
 
 const deviceBody = z
   .object({
-    caption: boundedString(LIMITS.title).nullish().transform((value) => value ?? undefined),
+    caption: boundedString(LIMITS.title)
+      .nullish()
+      .transform((value) => value ?? undefined),
     // gpodder.net's types, in any letter case.
     type: z
       .string()

@@ -38,7 +38,8 @@ function targetOf(req: Request): SettingsTarget & { scope: SettingScope } {
   const scope = parseInput(z.enum(SETTING_SCOPES), splitFile(req.params['file'], ['json']).name, ['scope']);
   const query = parseInput(
     scopeQuery.superRefine((value, ctx) => {
-      const need = (field: 'device' | 'podcast' | 'episode') => value[field] === undefined && ctx.addIssue({ code: 'custom', path: [field], message: `required for ${scope} settings` });
+      const need = (field: 'device' | 'podcast' | 'episode') =>
+        value[field] === undefined && ctx.addIssue({ code: 'custom', path: [field], message: `required for ${scope} settings` });
       if (scope === 'device') need('device');
       if (scope === 'podcast' || scope === 'episode') need('podcast');
       if (scope === 'episode') need('episode');

@@ -37,10 +37,14 @@ export function simpleRouter(gpodder: GpodderService, authenticated: RequestHand
     try {
       urls = parseList(ext, typeof req.body === 'string' ? req.body : '');
     } catch (error) {
-      if (error instanceof ListFormatError) throw new HttpError(400, 'bad_list', `The body is not a ${ext} subscription list: ${error.message}`, { issues: [{ path: '(body)', message: error.message }] });
+      if (error instanceof ListFormatError)
+        throw new HttpError(400, 'bad_list', `The body is not a ${ext} subscription list: ${error.message}`, {
+          issues: [{ path: '(body)', message: error.message }],
+        });
       throw error;
     }
-    if (urls.length > MAX_LIST) throw new HttpError(400, 'bad_list', `At most ${MAX_LIST} subscriptions`, { issues: [{ path: '(body)', message: `at most ${MAX_LIST} entries` }] });
+    if (urls.length > MAX_LIST)
+      throw new HttpError(400, 'bad_list', `At most ${MAX_LIST} subscriptions`, { issues: [{ path: '(body)', message: `at most ${MAX_LIST} entries` }] });
     await gpodder.replaceSubscriptions(principal, device, urls);
     res.status(200).end();
   });

@@ -18,7 +18,11 @@ import { drainUnusedBody } from '../drain.js';
 
 const FORM_LIMIT = '16kb';
 const token = z.string().regex(/^[A-Za-z0-9_-]{20,200}$/);
-const grantForm = z.object({ username: z.string().max(64).default(''), password: z.string().max(256).default(''), decision: z.enum(['grant', 'deny']).default('grant') });
+const grantForm = z.object({
+  username: z.string().max(64).default(''),
+  password: z.string().max(256).default(''),
+  decision: z.enum(['grant', 'deny']).default('grant'),
+});
 
 function baseUrl(req: Request): string {
   return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
@@ -39,7 +43,10 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
   router.post('/index.php/login/v2', drainUnusedBody, async (req, res) => {
     const started = await flows.start(clientName(req));
     const base = baseUrl(req);
-    res.json({ poll: { token: started.pollToken, endpoint: `${base}/index.php/login/v2/poll` }, login: `${base}/index.php/login/v2/flow/${started.loginToken}` });
+    res.json({
+      poll: { token: started.pollToken, endpoint: `${base}/index.php/login/v2/poll` },
+      login: `${base}/index.php/login/v2/flow/${started.loginToken}`,
+    });
   });
 
   router.post('/index.php/login/v2/poll', ...form, async (req, res) => {
@@ -55,7 +62,11 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
 
   /** A page with the site's header (res.locals.web, when the page middleware read the visitor). */
   const page = (res: express.Response, view: string, data: Record<string, unknown>) => renderPage(view, { ...data, web: res.locals['web'] });
-  const gone = (res: express.Response) => res.status(404).type('html').send(page(res, 'message', { title: 'This link has expired', message: 'Start the connection again from your app.' }));
+  const gone = (res: express.Response) =>
+    res
+      .status(404)
+      .type('html')
+      .send(page(res, 'message', { title: 'This link has expired', message: 'Start the connection again from your app.' }));
 
   router.get('/index.php/login/v2/flow/:token', ...pages, drainUnusedBody, async (req, res) => {
     const loginToken = token.safeParse(req.params['token']);
@@ -71,7 +82,10 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
     if (!loginToken.success || !flow) return gone(res);
     const input = grantForm.safeParse(req.body ?? {});
     if (!input.success) {
-      res.status(400).type('html').send(page(res, 'message', { title: 'Something went wrong', message: 'The form was not understood. Go back and try again.' }));
+      res
+        .status(400)
+        .type('html')
+        .send(page(res, 'message', { title: 'Something went wrong', message: 'The form was not understood. Go back and try again.' }));
       return;
     }
     if (input.data.decision === 'deny') {
@@ -86,10 +100,22 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
       res
         .status(401)
         .type('html')
-        .send(page(res, 'login-flow', { clientName: flow.clientName, action: req.originalUrl, username: input.data.username, error: 'Wrong username or password.' }));
+        .send(
+          page(res, 'login-flow', {
+            clientName: flow.clientName,
+            action: req.originalUrl,
+            username: input.data.username,
+            error: 'Wrong username or password.',
+          }),
+        );
       return;
     }
-    res.type('html').send(page(res, 'message', { title: 'Account connected', message: `${flow.clientName} can now sync with your account. You can close this window and return to the app.` }));
+    res.type('html').send(
+      page(res, 'message', {
+        title: 'Account connected',
+        message: `${flow.clientName} can now sync with your account. You can close this window and return to the app.`,
+      }),
+    );
   });
 
   return router;

@@ -31,7 +31,7 @@ export class EmbeddedRetention implements RetentionCapability {
     const resume = this.store.pauseWalCheckpoints();
     let purged = 0;
     try {
-      for (let start = 0; start < truncations.length; ) {
+      for (let start = 0; start < truncations.length;) {
         let rows = 0;
         let end = start;
         while (end < truncations.length && (end === start || rows + truncations[end]!.hidden <= PURGE_BATCH_ROWS)) rows += truncations[end++]!.hidden;

@@ -206,7 +206,8 @@ export class SqliteAccountStore implements AccountStore {
   async takeGrantedLoginFlow(pollHash: string, now: string): Promise<LoginFlow | undefined> {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM login_flows WHERE expires_at <= ?').run(now);
-      const row = this.db.prepare('DELETE FROM login_flows WHERE poll_hash = ? AND sealed_password IS NOT NULL RETURNING *').get(pollHash) as LoginFlowRow | undefined;
+      const row = this.db.prepare('DELETE FROM login_flows WHERE poll_hash = ? AND sealed_password IS NOT NULL RETURNING *').get(pollHash) as
+        LoginFlowRow | undefined;
       return row && toLoginFlow(row);
     })();
   }

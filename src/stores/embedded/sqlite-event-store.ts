@@ -24,14 +24,7 @@ import {
   type SubscribeToAllOptions,
 } from '../event-store.js';
 import { applyPragmas, createSchema } from './schema.js';
-import {
-  mergeMetadata,
-  storedMetadataJson,
-  toRecordedEvent,
-  toStreamMetadata,
-  type EventRow,
-  type StreamRow,
-} from './rows.js';
+import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow } from './rows.js';
 import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
 
 export interface SqliteEventStoreOptions {
@@ -120,12 +113,8 @@ export class SqliteEventStore implements EventStore {
   /** Bumped by truncation and deletes so subscriptions drop pages read before them. */
   private hidingGeneration = 0;
   // Each write runs in one better-sqlite3 transaction (a savepoint inside a caller's transaction).
-  private readonly appendTransaction: Transaction<
-    (stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome
-  >;
-  private readonly setMetadataTransaction: Transaction<
-    (stream: string, patch: MetadataPatch, expected: ExpectedRevision) => StreamMetadataResult
-  >;
+  private readonly appendTransaction: Transaction<(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome>;
+  private readonly setMetadataTransaction: Transaction<(stream: string, patch: MetadataPatch, expected: ExpectedRevision) => StreamMetadataResult>;
   private readonly softDeleteTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
   private readonly tombstoneTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
   private readonly purgeTransaction: Transaction<(stream: string | undefined) => number>;
@@ -144,12 +133,8 @@ export class SqliteEventStore implements EventStore {
     applyPragmas(this.database);
     createSchema(this.database);
     this.statements = prepareStatements(this.database);
-    this.appendTransaction = this.database.transaction((stream, events, expected) =>
-      this.appendInTransaction(stream, events, expected),
-    );
-    this.setMetadataTransaction = this.database.transaction((stream, patch, expected) =>
-      this.setMetadataInTransaction(stream, patch, expected),
-    );
+    this.appendTransaction = this.database.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
+    this.setMetadataTransaction = this.database.transaction((stream, patch, expected) => this.setMetadataInTransaction(stream, patch, expected));
     this.softDeleteTransaction = this.database.transaction((stream, expected) => this.softDeleteInTransaction(stream, expected));
     this.tombstoneTransaction = this.database.transaction((stream, expected) => this.tombstoneInTransaction(stream, expected));
     this.purgeTransaction = this.database.transaction((stream) => this.purgeInTransaction(stream));
@@ -173,11 +158,7 @@ export class SqliteEventStore implements EventStore {
     return new SqliteEventStore({ ...options, path });
   }
 
-  async append(
-    stream: string,
-    events: readonly EventToAppend[],
-    options: { expectedRevision?: ExpectedRevision } = {},
-  ): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
     const serialized = events.map(serializeEvent);
     const expected = options.expectedRevision ?? 'any';
     const { result, written } = this.appendTransaction.immediate(stream, serialized, expected);
@@ -233,11 +214,7 @@ export class SqliteEventStore implements EventStore {
     return metadataResult(state);
   }
 
-  async setStreamMetadata(
-    stream: string,
-    patch: MetadataPatch,
-    options: SetMetadataOptions = {},
-  ): Promise<StreamMetadataResult> {
+  async setStreamMetadata(stream: string, patch: MetadataPatch, options: SetMetadataOptions = {}): Promise<StreamMetadataResult> {
     validateMetadataPatch(patch);
     const result = this.setMetadataTransaction.immediate(stream, patch, options.expectedMetaRevision ?? 'any');
     this.hidingGeneration++;
@@ -437,13 +414,10 @@ export class SqliteEventStore implements EventStore {
   }
 
   private purgeInTransaction(stream: string | undefined): number {
-    const targets =
-      stream === undefined ? this.statements.truncatedStreams.all() : this.statements.truncatedStream.all(stream);
+    const targets = stream === undefined ? this.statements.truncatedStreams.all() : this.statements.truncatedStream.all(stream);
     let purged = 0;
     for (const target of targets) {
-      const info = target.tombstoned
-        ? this.statements.deleteAll.run(target.name)
-        : this.statements.deleteBefore.run(target.name, target.truncate_before ?? 0n);
+      const info = target.tombstoned ? this.statements.deleteAll.run(target.name) : this.statements.deleteBefore.run(target.name, target.truncate_before ?? 0n);
       purged += info.changes;
     }
     return purged;
@@ -451,25 +425,13 @@ export class SqliteEventStore implements EventStore {
 
   // ---- reads ----
 
-  private readForwardsRows(
-    stream: string,
-    from: bigint | 'start' | 'end',
-    lastRevision: bigint,
-    firstVisible: bigint,
-    limit: number,
-  ): EventRow[] {
+  private readForwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): EventRow[] {
     // Like EventStoreDB, reading forwards from 'end' starts after the last event.
     const start = from === 'start' ? 0n : from === 'end' ? lastRevision + 1n : from;
     return this.statements.readForwards.all(stream, start > firstVisible ? start : firstVisible, limit);
   }
 
-  private readBackwardsRows(
-    stream: string,
-    from: bigint | 'start' | 'end',
-    lastRevision: bigint,
-    firstVisible: bigint,
-    limit: number,
-  ): EventRow[] {
+  private readBackwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): EventRow[] {
     const start = from === 'end' ? lastRevision : from === 'start' ? 0n : from;
     return this.statements.readBackwards.all(stream, start, firstVisible, limit);
   }
@@ -516,16 +478,10 @@ function prepareStatements(db: Database): PreparedStatements {
   // Safe integers everywhere: revisions and positions are bigint in the API and may pass 2^53.
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).safeIntegers(true);
   return {
-    selectStream: prepare(
-      'SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?',
-    ),
-    selectEventsById: prepare(
-      'SELECT id, revision, position FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))',
-    ),
+    selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?'),
+    selectEventsById: prepare('SELECT id, revision, position FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))'),
     selectEventPosition: prepare('SELECT position FROM events WHERE stream = ? AND revision = ?'),
-    insertEvent: prepare(
-      'INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
+    insertEvent: prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     upsertStreamRevision: prepare(
       `INSERT INTO streams (name, last_revision) VALUES (?, ?)
        ON CONFLICT (name) DO UPDATE SET last_revision = excluded.last_revision, deleted = 0`,
@@ -540,9 +496,7 @@ function prepareStatements(db: Database): PreparedStatements {
       `INSERT INTO streams (name, tombstoned) VALUES (?, 1)
        ON CONFLICT (name) DO UPDATE SET tombstoned = 1`,
     ),
-    readForwards: prepare(
-      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
-    ),
+    readForwards: prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`),
     readBackwards: prepare(
       `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
        ORDER BY e.revision DESC LIMIT ?`,
@@ -550,12 +504,8 @@ function prepareStatements(db: Database): PreparedStatements {
     // The highest position ever given out; a new store's sequence starts at 1 with no event
     // there (schema.ts), so up to 1 the head is what the table holds.
     head: prepare("SELECT CASE WHEN seq > 1 THEN seq ELSE (SELECT IFNULL(MAX(position), 0) FROM events) END AS seq FROM sqlite_sequence WHERE name = 'events'"),
-    truncatedStreams: prepare(
-      'SELECT name, truncate_before, tombstoned FROM streams WHERE truncate_before > 0 OR tombstoned = 1',
-    ),
-    truncatedStream: prepare(
-      'SELECT name, truncate_before, tombstoned FROM streams WHERE name = ? AND (truncate_before > 0 OR tombstoned = 1)',
-    ),
+    truncatedStreams: prepare('SELECT name, truncate_before, tombstoned FROM streams WHERE truncate_before > 0 OR tombstoned = 1'),
+    truncatedStream: prepare('SELECT name, truncate_before, tombstoned FROM streams WHERE name = ? AND (truncate_before > 0 OR tombstoned = 1)'),
     deleteBefore: prepare('DELETE FROM events WHERE stream = ? AND revision < ?'),
     deleteAll: prepare('DELETE FROM events WHERE stream = ?'),
   };
@@ -567,13 +517,7 @@ function prepareStatements(db: Database): PreparedStatements {
  * case-insensitive and treats `_`/`%` as wildcards.
  */
 function readAllSql(prefixCount: number): string {
-  const conditions = [
-    'e.position > ?',
-    'e.position <= ?',
-    's.tombstoned = 0',
-    's.deleted = 0',
-    'e.revision >= coalesce(s.truncate_before, 0)',
-  ];
+  const conditions = ['e.position > ?', 'e.position <= ?', 's.tombstoned = 0', 's.deleted = 0', 'e.revision >= coalesce(s.truncate_before, 0)'];
   if (prefixCount > 0) {
     conditions.push(`(${Array.from({ length: prefixCount }, () => 'substr(e.stream, 1, length(?)) = ?').join(' OR ')})`);
   }

@@ -5,7 +5,19 @@
  */
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
-import type { BackgroundCommitter, Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import type {
+  BackgroundCommitter,
+  Checkpoint,
+  CollectionSpec,
+  CommitOptions,
+  Doc,
+  DocChange,
+  ProjectionCommit,
+  Query,
+  ReadModelStore,
+  Scalar,
+  StoredDoc,
+} from '../read-model.js';
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
 import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs } from '../read-model.js';
@@ -97,7 +109,9 @@ export class SqliteReadModelStore implements ReadModelStore {
       }
       this.partialFilters.set(spec.name, filters);
       // Indexes an earlier version declared: each costs every write, and nothing reads them now.
-      const existing = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as { name: string }[];
+      const existing = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table) as {
+        name: string;
+      }[];
       for (const { name } of existing) if (name.startsWith(`${table}__`) && !declared.has(name)) this.db.exec(`DROP INDEX IF EXISTS ${name}`);
     }
   }
@@ -144,7 +158,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     const filters = this.partialFilters.get(collection) ?? [];
     for (const [field, value] of Object.entries(query?.where ?? {})) {
       if (value === null) parts.push(`${fieldExpr(field)} IS NULL`);
-      else if ((typeof value === 'string' || typeof value === 'boolean') && filters.some((filter) => filter[field] === value)) parts.push(`${fieldExpr(field)} = ${sqlLiteral(value)}`);
+      else if ((typeof value === 'string' || typeof value === 'boolean') && filters.some((filter) => filter[field] === value))
+        parts.push(`${fieldExpr(field)} = ${sqlLiteral(value)}`);
       else {
         parts.push(`${fieldExpr(field)} = ?`);
         params.push(sqlValue(value));
@@ -314,8 +329,7 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async getCheckpoint(projection: string): Promise<Checkpoint | undefined> {
     const row = this.statement('SELECT commit_position, prepare_position, updated_at FROM rm_checkpoints WHERE projection = ?').get(projection) as
-      | { commit_position: string; prepare_position: string; updated_at: string }
-      | undefined;
+      { commit_position: string; prepare_position: string; updated_at: string } | undefined;
     return row && { position: { commit: BigInt(row.commit_position), prepare: BigInt(row.prepare_position) }, updatedAt: row.updated_at };
   }
 
@@ -350,7 +364,9 @@ export class SqliteReadModelStore implements ReadModelStore {
   private acquireLease(name: string, owner: string, ttlMs: number, now: number): boolean {
     const holder = this.statement('SELECT owner FROM rm_leases WHERE name = ?').get(name) as { owner: string } | undefined;
     if (holder && holder.owner !== owner && isDeadLocalOwner(holder.owner)) {
-      return this.statement('UPDATE rm_leases SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?').run(owner, now + ttlMs, name, holder.owner).changes > 0;
+      return (
+        this.statement('UPDATE rm_leases SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?').run(owner, now + ttlMs, name, holder.owner).changes > 0
+      );
     }
     const result = this.statement(
       `INSERT INTO rm_leases (name, owner, expires_at) VALUES (?, ?, ?)

@@ -1,13 +1,5 @@
 import type { AllFilter, Position, RecordedEvent } from '../event-store.js';
-import {
-  TOMBSTONE_EVENT_TYPE,
-  isAfter,
-  matchesConsumerFilter,
-  metadataTarget,
-  toPosition,
-  toRecordedEvent,
-  type ClientRecordLike,
-} from './mapping.js';
+import { TOMBSTONE_EVENT_TYPE, isAfter, matchesConsumerFilter, metadataTarget, toPosition, toRecordedEvent, type ClientRecordLike } from './mapping.js';
 import type { VisibilityCache } from './visibility-cache.js';
 
 /** A record read from `$all`: the client always sets its position there. */

@@ -167,11 +167,7 @@ export class EventStoreDbEventStore implements EventStore {
 
   // ---- append ----
 
-  async append(
-    stream: string,
-    events: readonly EventToAppend[],
-    options: { expectedRevision?: ExpectedRevision } = {},
-  ): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     const serialized = events.map(serializeEvent);
     if (serialized.length === 0) return this.appendNothing(stream, expected);
@@ -559,7 +555,12 @@ export class EventStoreDbEventStore implements EventStore {
     const { record, commitPosition } = last;
     // Like the server, treat metadata that is not a JSON object as empty.
     const raw = record.isJson ? readRawMetadata(record.data) : {};
-    const position = record.position !== undefined ? toPosition(record.position) : commitPosition !== undefined ? { commit: commitPosition, prepare: commitPosition } : undefined;
+    const position =
+      record.position !== undefined
+        ? toPosition(record.position)
+        : commitPosition !== undefined
+          ? { commit: commitPosition, prepare: commitPosition }
+          : undefined;
     return position === undefined ? { raw, metaRevision: record.revision } : { raw, metaRevision: record.revision, position };
   }
 

@@ -18,16 +18,7 @@ import {
   type Position as ClientPosition,
   type ReadRevision,
 } from '@eventstore/db-client';
-import type {
-  AllFilter,
-  ExpectedRevision,
-  JsonObject,
-  Position,
-  ReadStreamOptions,
-  RecordedEvent,
-  MetadataPatch,
-  StreamMetadata,
-} from '../event-store.js';
+import type { AllFilter, ExpectedRevision, JsonObject, Position, ReadStreamOptions, RecordedEvent, MetadataPatch, StreamMetadata } from '../event-store.js';
 
 // ---- names ----
 
@@ -395,9 +386,7 @@ export function matchesConsumerFilter(stream: string, type: string, filter: AllF
   return prefixes.length === 0 || prefixes.some((prefix) => stream.startsWith(prefix));
 }
 
-export type ServerFilterPlan =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'stream-prefixes'; readonly prefixes: string[] };
+export type ServerFilterPlan = { readonly kind: 'none' } | { readonly kind: 'stream-prefixes'; readonly prefixes: string[] };
 
 /**
  * The server-side filter for a subscription. It must let through, besides the consumer's events,

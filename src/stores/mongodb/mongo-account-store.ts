@@ -238,7 +238,15 @@ export class MongoAccountStore implements AccountStore {
   async createLoginFlow(flow: Omit<LoginFlow, 'grant'>): Promise<void> {
     await this.init();
     await this.loginFlows.deleteMany({ expiresAt: { $lte: flow.createdAt } });
-    await this.loginFlows.insertOne({ _id: flow.pollHash, loginHash: flow.loginHash, clientName: flow.clientName, sealedKey: flow.sealedKey, createdAt: flow.createdAt, expiresAt: flow.expiresAt, grant: null });
+    await this.loginFlows.insertOne({
+      _id: flow.pollHash,
+      loginHash: flow.loginHash,
+      clientName: flow.clientName,
+      sealedKey: flow.sealedKey,
+      createdAt: flow.createdAt,
+      expiresAt: flow.expiresAt,
+      grant: null,
+    });
   }
 
   async findLoginFlow(loginHash: string, now: string): Promise<LoginFlow | undefined> {

@@ -17,7 +17,19 @@
 import { BSON, MongoClient, MongoServerError } from 'mongodb';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Filter, TransactionOptions } from 'mongodb';
 import type { Position } from '../event-store.js';
-import type { Checkpoint, CollectionSpec, CommitOptions, Doc, DocChange, IndexSpec, ProjectionCommit, Query, ReadModelStore, Scalar, StoredDoc } from '../read-model.js';
+import type {
+  Checkpoint,
+  CollectionSpec,
+  CommitOptions,
+  Doc,
+  DocChange,
+  IndexSpec,
+  ProjectionCommit,
+  Query,
+  ReadModelStore,
+  Scalar,
+  StoredDoc,
+} from '../read-model.js';
 import { InvalidDocumentError, LeaseNotHeldError, indexSpec, mergeSpecs } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
@@ -478,9 +490,12 @@ export class MongoReadModelStore implements ReadModelStore {
     for (const name of names) {
       this.created.delete(name);
       // Already absent is fine: an earlier, interrupted reset may have dropped it.
-      await this.db.collection(name).drop().catch((error: unknown) => {
-        if (!isServerError(error, NAMESPACE_NOT_FOUND)) throw error;
-      });
+      await this.db
+        .collection(name)
+        .drop()
+        .catch((error: unknown) => {
+          if (!isServerError(error, NAMESPACE_NOT_FOUND)) throw error;
+        });
     }
     await this.checkpoints.deleteOne({ _id: projection }, { writeConcern: { w: 'majority' } });
   }

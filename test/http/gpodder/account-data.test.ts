@@ -90,9 +90,24 @@ describe('gpodder API: sync groups, settings, favorites', function () {
   describe('favorites', () => {
     it('are the episodes saved in the user’s playlists (native saves), as gpodder episode objects', async () => {
       const events = [
-        { type: 'play', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: FEED_A, rss_source_id: 'g1' }, data: { played: false, position: 5, rss_item_title: 'One', enclosure: { url: 'https://cdn.example.com/1.mp3' } } },
-        { type: 'save', timestamp: '2026-03-01T11:00:00Z', object: { rss_source_feed: FEED_A, rss_source_id: 'g1' }, data: { item_title: 'One', feed_title: 'Show A' } },
-        { type: 'save', timestamp: '2026-03-01T11:00:00Z', object: { rss_source_feed: FEED_A, rss_source_id: 'https://cdn.example.com/2.mp3' }, data: { playlist: 'later' } },
+        {
+          type: 'play',
+          timestamp: '2026-03-01T10:00:00Z',
+          object: { rss_source_feed: FEED_A, rss_source_id: 'g1' },
+          data: { played: false, position: 5, rss_item_title: 'One', enclosure: { url: 'https://cdn.example.com/1.mp3' } },
+        },
+        {
+          type: 'save',
+          timestamp: '2026-03-01T11:00:00Z',
+          object: { rss_source_feed: FEED_A, rss_source_id: 'g1' },
+          data: { item_title: 'One', feed_title: 'Show A' },
+        },
+        {
+          type: 'save',
+          timestamp: '2026-03-01T11:00:00Z',
+          object: { rss_source_feed: FEED_A, rss_source_id: 'https://cdn.example.com/2.mp3' },
+          data: { playlist: 'later' },
+        },
         { type: 'save', timestamp: '2026-03-01T11:00:00Z', object: { rss_source_feed: FEED_A, rss_source_id: 'g3' }, data: {} },
         { type: 'save', timestamp: '2026-03-01T12:00:00Z', object: { rss_source_feed: FEED_A, rss_source_id: 'g3' }, data: { removed: true } },
       ];
@@ -100,8 +115,28 @@ describe('gpodder API: sync groups, settings, favorites', function () {
       const favorites = await as(service.http.get(`/api/2/favorites/${user.username}.json`));
       expect(favorites.status).to.equal(200);
       expect(favorites.body).to.have.deep.members([
-        { title: 'One', url: 'https://cdn.example.com/1.mp3', podcast_title: 'Show A', podcast_url: FEED_A, description: null, website: null, released: null, mygpo_link: null, guid: 'g1' },
-        { title: null, url: 'https://cdn.example.com/2.mp3', podcast_title: null, podcast_url: FEED_A, description: null, website: null, released: null, mygpo_link: null, guid: 'https://cdn.example.com/2.mp3' },
+        {
+          title: 'One',
+          url: 'https://cdn.example.com/1.mp3',
+          podcast_title: 'Show A',
+          podcast_url: FEED_A,
+          description: null,
+          website: null,
+          released: null,
+          mygpo_link: null,
+          guid: 'g1',
+        },
+        {
+          title: null,
+          url: 'https://cdn.example.com/2.mp3',
+          podcast_title: null,
+          podcast_url: FEED_A,
+          description: null,
+          website: null,
+          released: null,
+          mygpo_link: null,
+          guid: 'https://cdn.example.com/2.mp3',
+        },
       ]);
     });
   });

@@ -70,7 +70,9 @@ describe('gpodder API: authentication', function () {
     const cookie = sessionCookie(login);
     expect(cookie).to.match(/^sessionid=[A-Za-z0-9_-]{20,}$/);
     const setCookie = (login.headers['set-cookie'] as unknown as string[])[0]!;
-    expect(setCookie).to.match(/Path=\//).and.to.match(/HttpOnly/);
+    expect(setCookie)
+      .to.match(/Path=\//)
+      .and.to.match(/HttpOnly/);
     const devices = await service.http.get(`/api/2/devices/${alice.username}.json`).set('Cookie', cookie!);
     expect(devices.status).to.equal(200);
     expect(sessionCookie(devices), 'no new session for a cookie').to.equal(undefined);

@@ -60,7 +60,10 @@ describe('gpodder API: devices', function () {
 
   it('counts the account’s subscriptions for every device (subscriptions are shared)', async () => {
     await update('phone', { type: 'mobile' });
-    await service.http.post(`/api/2/subscriptions/${user.username}/laptop.json`).set('Authorization', user.basic).send({ add: [FEED_A, FEED_B] });
+    await service.http
+      .post(`/api/2/subscriptions/${user.username}/laptop.json`)
+      .set('Authorization', user.basic)
+      .send({ add: [FEED_A, FEED_B] });
     const listed = (await list()).body as { id: string; subscriptions: number }[];
     expect(listed.map((d) => [d.id, d.subscriptions])).to.deep.equal([
       ['laptop', 2],

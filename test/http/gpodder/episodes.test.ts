@@ -61,7 +61,9 @@ describe('gpodder API: episode actions', function () {
     expect(actions).to.have.length(1);
     expect(actions[0]).to.include({ action: 'play', position: 300, device: 'laptop' });
     const exported = await service.http.get('/v1/me/export').set('Authorization', `Bearer ${user.token}`);
-    const starts = (exported.body.events as { type: string; data: { action?: string } }[]).filter((event) => event.type === 'episode_action' && event.data.action === 'play');
+    const starts = (exported.body.events as { type: string; data: { action?: string } }[]).filter(
+      (event) => event.type === 'episode_action' && event.data.action === 'play',
+    );
     expect(starts, 'kept in the history').to.have.length(3);
     const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${user.token}`);
     expect(statuses.body.play_statuses).to.have.length(1);
@@ -84,8 +86,23 @@ describe('gpodder API: episode actions', function () {
       expect(a.timestamp).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
       if (a.action !== 'play') expect(a).not.to.have.any.keys('started', 'position', 'total');
     }
-    expect(actions[0]).to.deep.equal({ podcast: FEED_A, episode: 'https://cdn.example.com/a/1.mp3', device: 'phone', action: 'download', timestamp: '2026-02-01T10:00:00' });
-    expect(actions[1]).to.deep.equal({ podcast: FEED_A, episode: 'https://cdn.example.com/a/1.mp3', guid: 'ep-1', action: 'play', timestamp: '2026-02-01T10:00:00', started: 15, position: 120, total: 500 });
+    expect(actions[0]).to.deep.equal({
+      podcast: FEED_A,
+      episode: 'https://cdn.example.com/a/1.mp3',
+      device: 'phone',
+      action: 'download',
+      timestamp: '2026-02-01T10:00:00',
+    });
+    expect(actions[1]).to.deep.equal({
+      podcast: FEED_A,
+      episode: 'https://cdn.example.com/a/1.mp3',
+      guid: 'ep-1',
+      action: 'play',
+      timestamp: '2026-02-01T10:00:00',
+      started: 15,
+      position: 120,
+      total: 500,
+    });
     expect(actions[3]!.timestamp).to.equal('2026-02-01T12:00:00');
   });
 
@@ -165,7 +182,13 @@ describe('gpodder API: episode actions', function () {
 
   it('400 naming the field for bad actions or queries, nothing written; never a 500', async () => {
     const before = await service.eventCount();
-    const bad = await upload([action(), action({ action: 'play', position: 'later' }), action({ action: 'flattr' }), action({ timestamp: 'noon' }), action({ device: 'my device' })]);
+    const bad = await upload([
+      action(),
+      action({ action: 'play', position: 'later' }),
+      action({ action: 'flattr' }),
+      action({ timestamp: 'noon' }),
+      action({ device: 'my device' }),
+    ]);
     expect(bad.status).to.equal(400);
     expect(bad.body.details.issues.map((issue: { path: string }) => issue.path)).to.include.members(['1.position', '2.action', '3.timestamp', '4.device']);
     for (const body of ['{"podcast":', '"x"', '42']) {
@@ -251,7 +274,9 @@ describe('gpodder API: episode-action upload cursors over time', function () {
     return response.body.timestamp as number;
   };
   const episodesSince = async (since: number) =>
-    ((await service.http.get(`/api/2/episodes/${user.username}.json?since=${since}`).set('Authorization', user.basic)).body.actions as Action[]).map((served) => served.episode);
+    ((await service.http.get(`/api/2/episodes/${user.username}.json?since=${since}`).set('Authorization', user.basic)).body.actions as Action[]).map(
+      (served) => served.episode,
+    );
 
   it('answers the newest action recorded more than ten minutes before: what came within the margin is read again, nothing older', async () => {
     const start = now;

@@ -34,7 +34,10 @@ describe('gpodder API with fetched feeds', function () {
   it('lists the episodes published since the cursor, with the feed-filled podcast objects', async () => {
     const feed = `${server.origin}/updates.xml`;
     server.route('/updates.xml', xml(fixture('rss-podcast.xml')));
-    const uploaded = await service.http.post(`/api/2/subscriptions/${user.username}/phone.json`).set('Authorization', user.basic).send({ add: [feed], remove: [] });
+    const uploaded = await service.http
+      .post(`/api/2/subscriptions/${user.username}/phone.json`)
+      .set('Authorization', user.basic)
+      .send({ add: [feed], remove: [] });
     expect(uploaded.status).to.equal(200);
     await service.feeds.refresh(feed);
     await service.settle();
@@ -43,9 +46,22 @@ describe('gpodder API with fetched feeds', function () {
     const first = await updates(0);
     expect(first.status).to.equal(200);
     expect(first.body.add).to.deep.equal([
-      { url: feed, title: 'Fixture Radio', description: 'A fixture podcast & friends', website: 'https://fixture.example/', logo_url: 'https://fixture.example/cover-itunes.jpg', mygpo_link: null, subscribers: 0, subscribers_last_week: 0 },
+      {
+        url: feed,
+        title: 'Fixture Radio',
+        description: 'A fixture podcast & friends',
+        website: 'https://fixture.example/',
+        logo_url: 'https://fixture.example/cover-itunes.jpg',
+        mygpo_link: null,
+        subscribers: 0,
+        subscribers_last_week: 0,
+      },
     ]);
-    expect(first.body.updates.map((episode: { url: string }) => episode.url)).to.have.members(['https://fixture.example/ep2.mp3', 'https://fixture.example/ep1.mp3', 'https://fixture.example/ep0.mp3']);
+    expect(first.body.updates.map((episode: { url: string }) => episode.url)).to.have.members([
+      'https://fixture.example/ep2.mp3',
+      'https://fixture.example/ep1.mp3',
+      'https://fixture.example/ep0.mp3',
+    ]);
     expect(first.body.updates.find((episode: { url: string }) => episode.url === 'https://fixture.example/ep2.mp3')).to.deep.equal({
       title: 'Episode 2: Second',
       url: 'https://fixture.example/ep2.mp3',
@@ -61,7 +77,15 @@ describe('gpodder API with fetched feeds', function () {
 
     expect((await updates(first.body.timestamp)).body.updates, 'nothing new yet').to.deep.equal([]);
 
-    server.route('/updates.xml', xml(fixture('rss-podcast.xml').replace('<item>', '<item><title>Episode 3</title><guid>fixture-ep-3</guid><pubDate>Wed, 04 Feb 2026 10:00:00 GMT</pubDate><enclosure url="https://fixture.example/ep3.mp3" type="audio/mpeg"/></item><item>')));
+    server.route(
+      '/updates.xml',
+      xml(
+        fixture('rss-podcast.xml').replace(
+          '<item>',
+          '<item><title>Episode 3</title><guid>fixture-ep-3</guid><pubDate>Wed, 04 Feb 2026 10:00:00 GMT</pubDate><enclosure url="https://fixture.example/ep3.mp3" type="audio/mpeg"/></item><item>',
+        ),
+      ),
+    );
     await service.feeds.refresh(feed);
     await service.settle();
     const later = await updates(first.body.timestamp);
@@ -72,11 +96,21 @@ describe('gpodder API with fetched feeds', function () {
   it('is left out until the feed lists the guid, then served on its enclosure URL', async () => {
     const feed = `${server.origin}/enclosures.xml`;
     server.route('/enclosures.xml', xml(fixture('rss-podcast.xml')));
-    const play = (guid: string) => ({ type: 'play', timestamp: '2026-03-01T00:00:00Z', object: { rss_source_feed: feed, rss_source_id: guid }, data: { played: false, position: 42, device: 'native' } });
-    const written = await service.http.post('/v1/events').set('Authorization', `Bearer ${user.token}`).send({ events: [play('fixture-ep-2'), play('not-in-the-feed')] });
+    const play = (guid: string) => ({
+      type: 'play',
+      timestamp: '2026-03-01T00:00:00Z',
+      object: { rss_source_feed: feed, rss_source_id: guid },
+      data: { played: false, position: 42, device: 'native' },
+    });
+    const written = await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${user.token}`)
+      .send({ events: [play('fixture-ep-2'), play('not-in-the-feed')] });
     expect(written.status).to.equal(201);
-    const gpodder = async () => (await service.http.get(`/api/2/episodes/${user.username}.json?since=0`).set('Authorization', user.basic)).body.actions as Record<string, unknown>[];
-    const nextcloud = async () => (await service.http.get('/index.php/apps/gpoddersync/episode_action?since=0').set('Authorization', user.basic)).body.actions as Record<string, unknown>[];
+    const gpodder = async () =>
+      (await service.http.get(`/api/2/episodes/${user.username}.json?since=0`).set('Authorization', user.basic)).body.actions as Record<string, unknown>[];
+    const nextcloud = async () =>
+      (await service.http.get('/index.php/apps/gpoddersync/episode_action?since=0').set('Authorization', user.basic)).body.actions as Record<string, unknown>[];
 
     expect(await gpodder(), 'before the feed is fetched').to.deep.equal([]);
     expect(await nextcloud()).to.deep.equal([]);

@@ -34,12 +34,20 @@ describe('gpodder API: simple subscriptions API', function () {
     expect(txt.text.trim().split('\n')).to.have.members([FEED_A, FEED_B]);
     const opml = await get(`${user.username}/phone.opml`);
     expect(opml.headers['content-type']).to.match(/^text\/x-opml/);
-    expect(opml.text).to.match(/^<\?xml/).and.to.contain(`xmlUrl="${FEED_A}"`).and.to.contain(`xmlUrl="${FEED_B}"`);
+    expect(opml.text)
+      .to.match(/^<\?xml/)
+      .and.to.contain(`xmlUrl="${FEED_A}"`)
+      .and.to.contain(`xmlUrl="${FEED_B}"`);
   });
 
   it('PUT TXT and OPML; the new list replaces the old (removals included)', async () => {
     await put('phone', 'txt', `${FEED_A}\n${FEED_B}\n`);
-    await put('phone', 'opml', `<?xml version="1.0"?><opml version="2.0"><body><outline type="rss" text="C" xmlUrl="${FEED_C}"/><outline xmlUrl="${FEED_B}"/></body></opml>`, 'text/x-opml');
+    await put(
+      'phone',
+      'opml',
+      `<?xml version="1.0"?><opml version="2.0"><body><outline type="rss" text="C" xmlUrl="${FEED_C}"/><outline xmlUrl="${FEED_B}"/></body></opml>`,
+      'text/x-opml',
+    );
     expect((await get(`${user.username}/phone.json`)).body).to.have.members([FEED_B, FEED_C]);
     const changes = await service.http.get(`/api/2/subscriptions/${user.username}/phone.json?since=0`).set('Authorization', user.basic);
     expect(changes.body.add).to.have.members([FEED_B, FEED_C]);
@@ -47,7 +55,10 @@ describe('gpodder API: simple subscriptions API', function () {
 
   it('the account list (all devices) is the same list, in every format', async () => {
     await put('phone', 'json', JSON.stringify([FEED_A]));
-    await service.http.post(`/api/2/subscriptions/${user.username}/laptop.json`).set('Authorization', user.basic).send({ add: [FEED_B] });
+    await service.http
+      .post(`/api/2/subscriptions/${user.username}/laptop.json`)
+      .set('Authorization', user.basic)
+      .send({ add: [FEED_B] });
     expect((await get(`${user.username}.json`)).body).to.have.members([FEED_A, FEED_B]);
     expect((await get(`${user.username}.txt`)).text.trim().split('\n')).to.have.members([FEED_A, FEED_B]);
     expect((await get(`${user.username}.opml`)).text).to.contain(FEED_A);

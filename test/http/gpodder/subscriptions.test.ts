@@ -19,8 +19,10 @@ describe('gpodder API: upload cursors over time', function () {
   after(async () => {
     await service.stop();
   });
-  const upload = (device: string, body: object) => service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).send(body);
-  const changes = (device: string, since: number) => service.http.get(`/api/2/subscriptions/${user.username}/${device}.json?since=${since}`).set('Authorization', user.basic);
+  const upload = (device: string, body: object) =>
+    service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).send(body);
+  const changes = (device: string, since: number) =>
+    service.http.get(`/api/2/subscriptions/${user.username}/${device}.json?since=${since}`).set('Authorization', user.basic);
 
   it('reaches back ten minutes, not further: older changes are not delivered again', async () => {
     await upload('laptop', { add: [FEED_A] });
@@ -39,7 +41,11 @@ describe('gpodder API: subscriptions', function () {
   let service: TestService;
   let user: GpodderTestUser;
   const upload = (device: string, body: unknown, contentType = 'application/json') =>
-    service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).set('Content-Type', contentType).send(JSON.stringify(body));
+    service.http
+      .post(`/api/2/subscriptions/${user.username}/${device}.json`)
+      .set('Authorization', user.basic)
+      .set('Content-Type', contentType)
+      .send(JSON.stringify(body));
   const changes = (device: string, since?: number | string) =>
     service.http.get(`/api/2/subscriptions/${user.username}/${device}.json${since === undefined ? '' : `?since=${since}`}`).set('Authorization', user.basic);
 

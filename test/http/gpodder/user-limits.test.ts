@@ -19,7 +19,11 @@ describe('gpodder API: per-user limits', function () {
   });
 
   it(`at most ${USER_LIMITS.devices} devices per account`, async () => {
-    const update = (device: string) => service.http.post(`/api/2/devices/${user.username}/${device}.json`).set('Authorization', user.basic).send({ caption: 'c'.repeat(1000) });
+    const update = (device: string) =>
+      service.http
+        .post(`/api/2/devices/${user.username}/${device}.json`)
+        .set('Authorization', user.basic)
+        .send({ caption: 'c'.repeat(1000) });
     for (let n = 0; n < USER_LIMITS.devices; n++) expect((await update(`device-${n}`)).status, `device ${n}`).to.equal(200);
     const before = await service.eventCount();
     const refused = await update('one-too-many');

@@ -98,7 +98,10 @@ describe('Nextcloud API: Login Flow v2 and app passwords', function () {
     expect(refused.status).to.equal(401);
     expect(refused.headers['www-authenticate']).to.match(/^Basic/);
     expect((await service.http.get(`/api/2/devices/${username}.json`).set('Cookie', cookie)).status, 'its session too').to.equal(401);
-    expect((await service.http.get(`${NC}/subscriptions`).set('Authorization', basicHeader(username, PASSWORD))).status, 'the account password still works').to.equal(200);
+    expect(
+      (await service.http.get(`${NC}/subscriptions`).set('Authorization', basicHeader(username, PASSWORD))).status,
+      'the account password still works',
+    ).to.equal(200);
   });
 
   it('sign-in attempts on the grant page cost what an API login costs: 429 with Retry-After once the minute is used', async () => {
@@ -107,7 +110,8 @@ describe('Nextcloud API: Login Flow v2 and app passwords', function () {
       const started = await limited.http.post('/index.php/login/v2').type('form').send('');
       const loginPath = new URL(started.body.login as string).pathname;
       const attempts = [];
-      for (let attempt = 0; attempt < 3; attempt++) attempts.push(await limited.http.post(loginPath).type('form').send({ username: 'nobody', password: 'guess', decision: 'grant' }));
+      for (let attempt = 0; attempt < 3; attempt++)
+        attempts.push(await limited.http.post(loginPath).type('form').send({ username: 'nobody', password: 'guess', decision: 'grant' }));
       // 30 a minute: starting the flow cost 1, each attempt costs 10.
       expect(attempts.map((answer) => answer.status)).to.deep.equal([401, 401, 429]);
       expect(Number(attempts[2]!.headers['retry-after'])).to.be.greaterThan(0);
@@ -146,7 +150,10 @@ describe('Nextcloud API: subscriptions and episode actions', function () {
 
   it('subscription changes: {add, remove, timestamp} in unix seconds of the server; since reads what was recorded from then (less a margin)', async () => {
     const before = Math.floor(Date.now() / 1000);
-    const created = await service.http.post(`${NC}/subscription_change/create`).set('Authorization', basic).send({ add: [FEED_A, FEED_B, 'not a url'], remove: [] });
+    const created = await service.http
+      .post(`${NC}/subscription_change/create`)
+      .set('Authorization', basic)
+      .send({ add: [FEED_A, FEED_B, 'not a url'], remove: [] });
     expect(created.status).to.equal(200);
     expect(created.body).to.have.keys(['timestamp']);
     expect(created.body.timestamp).to.be.within(before, before + 5);
@@ -154,31 +161,68 @@ describe('Nextcloud API: subscriptions and episode actions', function () {
     expect(all.body).to.deep.equal({ add: [FEED_A, FEED_B], remove: [], timestamp: all.body.timestamp });
     // Kasts with a server entered as "https://host/" asks for "//index.php/...".
     expect((await service.http.get(`/${NC}/subscriptions?since=0`).set('Authorization', basic)).body.add).to.deep.equal([FEED_A, FEED_B]);
-    await service.http.post(`${NC}/subscription_change/create`).set('Authorization', basic).send({ add: [], remove: [FEED_B] });
+    await service.http
+      .post(`${NC}/subscription_change/create`)
+      .set('Authorization', basic)
+      .send({ add: [], remove: [FEED_B] });
     const changed = await service.http.get(`${NC}/subscriptions?since=${created.body.timestamp}`).set('Authorization', basic);
     expect(changed.body.add).to.deep.equal([FEED_A]);
     expect(changed.body.remove).to.deep.equal([FEED_B]);
     // A no-op upload writes nothing.
     const count = await eventCount();
-    await service.http.post(`${NC}/subscription_change/create`).set('Authorization', basic).send({ add: [FEED_A], remove: [FEED_B] });
+    await service.http
+      .post(`${NC}/subscription_change/create`)
+      .set('Authorization', basic)
+      .send({ add: [FEED_A], remove: [FEED_B] });
     expect(await eventCount()).to.equal(count);
   });
 
   it('episode actions: a bare list in, upper-case actions out, -1 for unknown numbers, timestamps without a zone; playback starts kept but not served', async () => {
     const actions = [
-      { podcast: FEED_A, episode: 'https://cdn.example.com/a1.mp3', guid: 'a1', action: 'play', timestamp: '2026-03-01T10:00:00', started: 0, position: 120, total: 3600 },
+      {
+        podcast: FEED_A,
+        episode: 'https://cdn.example.com/a1.mp3',
+        guid: 'a1',
+        action: 'play',
+        timestamp: '2026-03-01T10:00:00',
+        started: 0,
+        position: 120,
+        total: 3600,
+      },
       { podcast: FEED_A, episode: 'https://cdn.example.com/a2.mp3', action: 'PLAY', timestamp: '2026-03-01T10:05:00', started: -1, position: -1, total: -1 },
       { podcast: FEED_A, episode: 'https://cdn.example.com/a3.mp3', action: 'download', timestamp: '2026-03-01T10:06:00' },
     ];
-    const uploaded = await service.http.post(`${NC}/episode_action/create`).set('Authorization', basic).set('Content-Type', 'application/json').send(JSON.stringify(actions));
+    const uploaded = await service.http
+      .post(`${NC}/episode_action/create`)
+      .set('Authorization', basic)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(actions));
     expect(uploaded.status).to.equal(200);
     expect(uploaded.body).to.have.keys(['timestamp']);
     const answer = await service.http.get(`${NC}/episode_action?since=0`).set('Authorization', basic);
     expect(answer.status).to.equal(200);
     expect(answer.body).to.have.keys(['actions', 'timestamp']);
     expect(answer.body.actions).to.deep.equal([
-      { podcast: FEED_A, episode: 'https://cdn.example.com/a1.mp3', guid: 'a1', action: 'PLAY', timestamp: '2026-03-01T10:00:00', started: 0, position: 120, total: 3600 },
-      { podcast: FEED_A, episode: 'https://cdn.example.com/a3.mp3', guid: null, action: 'DOWNLOAD', timestamp: '2026-03-01T10:06:00', started: -1, position: -1, total: -1 },
+      {
+        podcast: FEED_A,
+        episode: 'https://cdn.example.com/a1.mp3',
+        guid: 'a1',
+        action: 'PLAY',
+        timestamp: '2026-03-01T10:00:00',
+        started: 0,
+        position: 120,
+        total: 3600,
+      },
+      {
+        podcast: FEED_A,
+        episode: 'https://cdn.example.com/a3.mp3',
+        guid: null,
+        action: 'DOWNLOAD',
+        timestamp: '2026-03-01T10:06:00',
+        started: -1,
+        position: -1,
+        total: -1,
+      },
     ]);
     // The same batch again (AntennaPod resends a queue after a failed batch): nothing added.
     const count = await eventCount();
@@ -188,7 +232,15 @@ describe('Nextcloud API: subscriptions and episode actions', function () {
 
   it('a late upload (an old action recorded now) reaches a device whose cursor is its last sync', async () => {
     const synced = await service.http.get(`${NC}/episode_action?since=0`).set('Authorization', basic);
-    const old = { podcast: FEED_B, episode: 'https://cdn.example.com/b1.mp3', action: 'play', timestamp: '2020-01-01T00:00:00', started: 0, position: 50, total: 100 };
+    const old = {
+      podcast: FEED_B,
+      episode: 'https://cdn.example.com/b1.mp3',
+      action: 'play',
+      timestamp: '2020-01-01T00:00:00',
+      started: 0,
+      position: 50,
+      total: 100,
+    };
     await service.http.post(`${NC}/episode_action/create`).set('Authorization', basic).send([old]);
     const next = await service.http.get(`${NC}/episode_action?since=${synced.body.timestamp}`).set('Authorization', basic);
     expect(next.body.actions.map((action: { timestamp: string }) => action.timestamp)).to.deep.equal(['2020-01-01T00:00:00']);
@@ -196,7 +248,10 @@ describe('Nextcloud API: subscriptions and episode actions', function () {
 
   it('bad input: 400 naming the field, nothing written; no credentials: 401 with a Basic challenge', async () => {
     const count = await eventCount();
-    const bad = await service.http.post(`${NC}/episode_action/create`).set('Authorization', basic).send([{ podcast: FEED_A, episode: 'https://cdn.example.com/x.mp3', action: 'flattr' }]);
+    const bad = await service.http
+      .post(`${NC}/episode_action/create`)
+      .set('Authorization', basic)
+      .send([{ podcast: FEED_A, episode: 'https://cdn.example.com/x.mp3', action: 'flattr' }]);
     expect(bad.status).to.equal(400);
     expect(bad.body.details.issues[0].path).to.equal('0.action');
     expect((await service.http.get(`${NC}/episode_action?since=yesterday`).set('Authorization', basic)).body.details.issues[0].path).to.equal('query.since');
