@@ -167,7 +167,8 @@ export const DEFAULT_MAX_STALL_MS = 30_000;
 
 /**
  * Ready when every store answers, a projector runs (holds the projections' leases, where the
- * store can tell), and every projection is less than `maxLag` events behind and makes progress — no event has waited more than `maxStallMs` for it: a projection stuck on one
+ * store can tell), and every projection is less than `maxLag` events behind and makes
+ * progress — no event has waited more than `maxStallMs` for it: a projection stuck on one
  * event, or with no projector running, is a few events behind forever — within `timeoutMs` (a
  * store that hangs makes the service unready, not `/readyz` hang).
  */

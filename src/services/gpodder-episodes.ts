@@ -3,13 +3,14 @@
  *
  * An upload is one atomic append, whatever its size (10,000 actions is one append of 10,000
  * events), through the one write path (src/services/command-handler.ts): the devices it names
- * are created on the user's folded state, and the append expects the revision folded. Exact duplicates are ignored: an action's event id is derived from the action, and
- * ids already in the `episode_actions` read model are left out before appending. The upload
- * does not wait for the read model to catch up first (clients upload in batches of 30 or 100,
- * and waiting for the previous batch's projection would cost more than the upload): a
- * duplicate of an action written but not yet projected is caught by the store, whose event ids
- * are idempotency keys (all known: a retry, nothing added; some known: a conflict), and then
- * the upload waits for the read model and is decided again.
+ * are created on the user's folded state, and the append expects the revision folded. Exact
+ * duplicates are ignored: an action's event id is derived from the action, and ids already in
+ * the `episode_actions` read model are left out before appending. The upload does not wait
+ * for the read model to catch up first (clients upload in batches of 30 or 100, and waiting
+ * for the previous batch's projection would cost more than the upload): a duplicate of an
+ * action written but not yet projected is caught by the store, whose event ids are
+ * idempotency keys (all known: a retry, nothing added; some known: a conflict), and then the
+ * upload waits for the read model and is decided again.
  *
  * Downloads are answered from `episode_actions`, by `$all` position, at most
  * {@link EPISODE_ACTIONS_PAGE} at a time: the answer's `timestamp` is where the next call
