@@ -33,6 +33,7 @@ import type { ProjectedEvent, Projection, ProjectionContext } from '../../projec
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
 import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.js';
+import { fillBatch, type PendingRead } from './live-batch.js';
 
 export const PARKED_EVENTS = 'parked_events';
 
@@ -289,24 +290,14 @@ export class Projector {
     const subscription = this.options.eventStore.subscribeToAll({ after: this.lowestCheckpoint(), filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
     this.unsubscribe = () => subscription.unsubscribe();
     const iterator = subscription[Symbol.asyncIterator]();
-    const timeout = Symbol('timeout');
     let pending = iterator.next();
     try {
       while (!this.stopping) {
-        const first = await pending;
-        if (first.done) return;
-        const batch: RecordedEvent[] = [first.value];
-        pending = iterator.next();
-        const deadline = Date.now() + this.batchDelayMs;
-        while (batch.length < this.batchSize) {
-          const wait = deadline - Date.now();
-          const next = wait > 0 ? await Promise.race([pending, sleep(wait).then(() => timeout)]) : timeout;
-          if (typeof next === 'symbol' || next.done) break;
-          batch.push(next.value);
-          pending = iterator.next();
-        }
+        const batch = await this.nextBatch(iterator, pending);
+        pending = batch.pending;
+        if (batch.events.length === 0) return;
         await this.ensureLeases();
-        await this.processWithRetry(batch);
+        await this.processWithRetry(batch.events);
         await yieldToEventLoop();
       }
     } finally {
@@ -346,18 +337,7 @@ export class Projector {
           if (error instanceof LeaseLostError) throw error;
           await this.drain();
           if (this.stopping) throw error;
-          const refused = error instanceof InvalidDocumentError;
-          isolate = refused || failures >= 1;
-          const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
-          failures += 1;
-          this.options.logger.warn('projection batch failed; resuming from the checkpoints', {
-            attempt: failures,
-            delayMs: delay,
-            isolated: isolate,
-            error: error instanceof Error ? error.message : String(error),
-          });
-          await sleep(delay);
-          await this.prepare();
+          ({ failures, isolate } = await this.resumeAfterFailure(error, failures));
         } finally {
           await subscription.unsubscribe();
         }
@@ -373,10 +353,7 @@ export class Projector {
    * meanwhile), then takes what comes within batchDelayMs, up to batchSize. Empty: the
    * subscription ended.
    */
-  private async nextBatch(
-    iterator: AsyncIterator<RecordedEvent>,
-    pending: Promise<IteratorResult<RecordedEvent>>,
-  ): Promise<{ events: RecordedEvent[]; pending: Promise<IteratorResult<RecordedEvent>> }> {
+  private async nextBatch(iterator: AsyncIterator<RecordedEvent>, pending: PendingRead): Promise<{ events: RecordedEvent[]; pending: PendingRead }> {
     const landed = Symbol('landed');
     let first: IteratorResult<RecordedEvent>;
     for (;;) {
@@ -400,18 +377,7 @@ export class Projector {
       if (this.inFlight === flight) await this.settle();
     }
     if (first.done) return { events: [], pending };
-    const events: RecordedEvent[] = [first.value];
-    pending = iterator.next();
-    const timeout = Symbol('timeout');
-    const deadline = Date.now() + this.batchDelayMs;
-    while (events.length < this.batchSize) {
-      const wait = deadline - Date.now();
-      const next = wait > 0 ? await Promise.race([pending, sleep(wait).then(() => timeout)]) : timeout;
-      if (typeof next === 'symbol' || next.done) break;
-      events.push(next.value);
-      pending = iterator.next();
-    }
-    return { events, pending };
+    return fillBatch(first.value, iterator, { size: this.batchSize, delayMs: this.batchDelayMs });
   }
 
   /** Reads `$all` to its current head and projects it (replay, tests). Returns events read. */
@@ -462,18 +428,7 @@ export class Projector {
           if (error instanceof LeaseLostError) throw error;
           await this.drain();
           if (this.stopping && failures > 0) throw error;
-          const refused = error instanceof InvalidDocumentError;
-          isolate = refused || failures >= 1;
-          const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
-          failures += 1;
-          this.options.logger.warn('projection batch failed; resuming from the checkpoints', {
-            attempt: failures,
-            delayMs: delay,
-            isolated: isolate,
-            error: error instanceof Error ? error.message : String(error),
-          });
-          await sleep(delay);
-          await this.prepare();
+          ({ failures, isolate } = await this.resumeAfterFailure(error, failures));
           after = this.lowestCheckpoint();
         }
         await yieldToEventLoop();
@@ -538,6 +493,26 @@ export class Projector {
         await sleep(delay);
       }
     }
+  }
+
+  /**
+   * After a pipelined batch failed and the pipeline was drained: backs off (at once for a first
+   * refused commit), reads the checkpoints back from the store, and says how many failures in a
+   * row this makes and whether the next batch is projected event by event (see processWithRetry).
+   */
+  private async resumeAfterFailure(error: unknown, failures: number): Promise<{ failures: number; isolate: boolean }> {
+    const refused = error instanceof InvalidDocumentError;
+    const isolate = refused || failures >= 1;
+    const delay = refused && failures === 0 ? 0 : this.retryDelay(failures);
+    this.options.logger.warn('projection batch failed; resuming from the checkpoints', {
+      attempt: failures + 1,
+      delayMs: delay,
+      isolated: isolate,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    await sleep(delay);
+    await this.prepare();
+    return { failures: failures + 1, isolate };
   }
 
   private retryDelay(attempt: number): number {

@@ -25,6 +25,7 @@ import { comparePositions, START, StreamDeletedError } from '../stores/event-sto
 import { LeaseNotHeldError, type ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
+import { fillBatch } from '../projector/live-batch.js';
 import type { ReadModelService } from '../services/read-models.js';
 
 /** The reactor's checkpoint and lease name in the read-model store (no projection has it). */
@@ -275,19 +276,11 @@ export class ErasureReactor {
           continue;
         }
         if (first.done) return;
-        const batch: RecordedEvent[] = [first.value];
-        pending = iterator.next();
-        const deadline = Date.now() + this.batchDelayMs;
-        while (batch.length < this.batchSize) {
-          const wait = deadline - Date.now();
-          const next = wait > 0 ? await Promise.race([pending, sleep(wait).then(() => timeout)]) : timeout;
-          if (typeof next === 'symbol' || next.done) break;
-          batch.push(next.value);
-          pending = iterator.next();
-        }
+        const batch = await fillBatch(first.value, iterator, { size: this.batchSize, delayMs: this.batchDelayMs });
+        pending = batch.pending;
         this.ensureLease();
         this.lastEventAt = Date.now();
-        const erased = await this.react(batch);
+        const erased = await this.react(batch.events);
         if (erased || Date.now() - this.lastCommitAt >= this.checkpointEveryMs) await this.commit();
         await yieldToEventLoop();
       }
