@@ -46,6 +46,7 @@ import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popula
 import { oldestRetainedAt, retentionCut } from './history.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
+import { forEachConcurrently } from '../concurrency.js';
 
 export interface RetentionDependencies {
   readonly eventStore: EventStore;
@@ -81,26 +82,6 @@ export const podcastStatsStream = (feed: string) => streams.podcastStats(createH
  * and then, a pass run by the service would hold HTTP requests and timers until it ends.
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Runs `work` on every item, at most `limit` at a time; the first failure stops the rest. */
-async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (rejected) throw rejected.reason;
-}
 
 /** The state a checkpoint carries: the fold of the retained stream, less long-gone tombstones. */
 function checkpointStateOf(events: readonly RecordedEvent[], now: Date): UserState {

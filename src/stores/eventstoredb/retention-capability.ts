@@ -8,6 +8,7 @@ import { isUserEventType } from '../../domain/events.js';
 import { planErasureRewrite } from '../../retention/history.js';
 import type { EventStore, RecordedEvent } from '../event-store.js';
 import { truncateStream } from '../event-store.js';
+import { forEachConcurrently } from '../../concurrency.js';
 import type { CountedTruncation, ErasureClosing, ErasurePlan, RetentionCapability } from '../retention-capability.js';
 
 /** Streams truncated through the port at once. */
@@ -22,22 +23,9 @@ export class RewritingRetention implements RetentionCapability {
   /** `$tb` for each stream; the events it hides count as removed (gone at the next scavenge). */
   async truncate(truncations: readonly CountedTruncation[]): Promise<number> {
     // A few at a time; the first failure stops the rest (the next pass finishes them).
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (!failed && next < truncations.length) {
-        const { stream, truncateBefore } = truncations[next++]!;
-        try {
-          await truncateStream(this.store, stream, truncateBefore);
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-      }
-    };
-    const results = await Promise.allSettled(Array.from({ length: Math.min(WRITE_CONCURRENCY, truncations.length) }, worker));
-    const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (rejected) throw rejected.reason;
+    await forEachConcurrently(truncations, WRITE_CONCURRENCY, async ({ stream, truncateBefore }) => {
+      await truncateStream(this.store, stream, truncateBefore);
+    });
     return truncations.reduce((sum, { hidden }) => sum + hidden, 0);
   }
 
