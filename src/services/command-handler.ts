@@ -82,7 +82,7 @@ export async function handleCommand<R>(
   options: CommandOptions = {},
 ): Promise<CommandOutcome<R>> {
   const stream = streams.user(principal.userId);
-  const outcome = await retryOnConflict(async (): Promise<CommandOutcome<R>> => {
+  return retryOnConflict(async (): Promise<CommandOutcome<R>> => {
     const user = await userEvents.loadUser(principal.userId);
     const { events, result } = decide(user);
     if (events.length === 0) return { user, events, result, appended: undefined, written: false, position: user.position };
@@ -95,7 +95,6 @@ export async function handleCommand<R>(
     if (!written) await checkRetry(userEvents, stream, events, appended);
     return { user, events, result, appended, written, position: appended.position };
   }, options.attempts);
-  return outcome;
 }
 
 /**
