@@ -63,6 +63,12 @@ export interface CommandOptions {
 export interface CommandOutcome<R> {
   /** The user the decision was taken on (the events are appended after it). */
   readonly user: FoldedUser;
+  /**
+   * The user after the command: `user` with the events written folded on top, each at the
+   * append's last position (EventStoreDB gives all events of an append one commit position; a
+   * cursor is never inside an append). `user` itself when nothing was written.
+   */
+  readonly after: FoldedUser;
   /** The events decided, in stream order. */
   readonly events: readonly UserEvent[];
   readonly result: R;
@@ -85,7 +91,7 @@ export async function handleCommand<R>(
   return retryOnConflict(async (): Promise<CommandOutcome<R>> => {
     const user = await userEvents.loadUser(principal.userId);
     const { events, result } = decide(user);
-    if (events.length === 0) return { user, events, result, appended: undefined, written: false, position: user.position };
+    if (events.length === 0) return { user, after: user, events, result, appended: undefined, written: false, position: user.position };
     const appended = await userEvents.store.append(
       stream,
       events.map((event) => toStoreEvent(event, { username: principal.username, ...options.metadata })),
@@ -93,7 +99,8 @@ export async function handleCommand<R>(
     );
     const written = user.revision === 'no_stream' || appended.nextRevision > user.revision;
     if (!written) await checkRetry(userEvents, stream, events, appended);
-    return { user, events, result, appended, written, position: appended.position };
+    const after = written ? userEvents.appended(principal.userId, user, events, appended) : user;
+    return { user, after, events, result, appended, written, position: appended.position };
   }, options.attempts);
 }
 

@@ -29,8 +29,7 @@ import type { PlayStatusState, SubscriptionState } from '../domain/state.js';
 import type { Doc } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
 import { handleCommand } from './command-handler.js';
-import type { FoldedUser } from './folded-user.js';
-import { changedRecords, foldOnto } from './folded-user.js';
+import { changedRecords } from './folded-user.js';
 import type { UserEventService } from './user-events.js';
 import { presentPlaylist } from '../../projections/playlists.js';
 
@@ -64,26 +63,13 @@ export class SyncService {
       { metadata: { request_id: request.request_id } },
     );
     const { duplicate, changes } = command.result;
-    let outcome: { user: FoldedUser; cursor: bigint };
-    if (command.appended === undefined) {
-      const last = command.user.position?.commit ?? 0n;
-      // Nothing is appended: every event of the user at the time of the read is answered.
-      outcome = { user: command.user, cursor: since !== undefined && since > last ? since : last };
-    } else {
-      // Every event of this append is at or below its last position (EventStoreDB may give
-      // them all one commit position), which is above the client's cursor. (The next load
-      // reads them back from the store with their own positions.)
-      const { user: before, appended } = command;
-      const first = before.revision === 'no_stream' ? 0n : before.revision + 1n;
-      const after = foldOnto(
-        before,
-        command.events.map((event, index) => ({ event, revision: first + BigInt(index), position: appended.position })),
-      );
-      outcome = { user: after, cursor: appended.position.commit };
-    }
-    const { user } = outcome;
+    // Nothing appended: every event of the user at the time of the read is answered. Otherwise
+    // every event of this append is at or below its last position, above the client's cursor.
+    const user = command.after;
+    const last = command.appended?.position.commit ?? command.user.position?.commit ?? 0n;
+    const cursor = command.appended === undefined && since !== undefined && since > last ? since : last;
     return {
-      since: String(outcome.cursor),
+      since: String(cursor),
       subscriptions: changedRecords(user, 'subscriptions', since),
       play_statuses: changedRecords(user, 'play_statuses', since),
       playlists: changedRecords(user, 'playlists', since)

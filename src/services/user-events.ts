@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import { decideActionBatch } from '../domain/decide.js';
-import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import type { AppendResult, EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { IdempotencyConflictError, readStreamOrEmpty, START, StreamNotFoundError } from '../stores/event-store.js';
 import type { Principal } from './accounts.js';
 import { EventIdConflictError, handleCommand } from './command-handler.js';
@@ -73,6 +73,25 @@ export class UserEventService {
     const folded = foldOnto(emptyFoldedUser(), recorded.map(streamEventOf));
     this.cache?.set(userId, { folded, metaRevision });
     return folded;
+  }
+
+  /**
+   * `before` with the events just appended after it (at the revision it was folded to) folded
+   * on top, each at the append's last position; kept in the cache in place of `before`, so the
+   * next load of the user reads only what others appended since instead of reading back and
+   * decoding this append. Only when the cache still holds `before` itself: the entry was then
+   * checked against the stream's metadata, and the append at its revision proves no event came
+   * between.
+   */
+  appended(userId: string, before: FoldedUser, events: readonly UserEvent[], result: AppendResult): FoldedUser {
+    const first = before.revision === 'no_stream' ? 0n : before.revision + 1n;
+    const after = foldOnto(
+      before,
+      events.map((event, index) => ({ event, revision: first + BigInt(index), position: result.position })),
+    );
+    const cached = this.cache?.peek(userId);
+    if (cached !== undefined && cached.folded === before) this.cache?.set(userId, { folded: after, metaRevision: cached.metaRevision });
+    return after;
   }
 
   /** The cached user with the events appended since, or undefined if the entry is no longer valid. */

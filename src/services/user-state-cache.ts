@@ -52,6 +52,11 @@ export class UserStateCache {
     return found.entry;
   }
 
+  /** The user's entry, if kept, without counting a lookup or refreshing its place. */
+  peek(userId: string): CachedUser | undefined {
+    return this.entries.get(userId)?.entry;
+  }
+
   /** Counts a hit, or a stale entry (dropped). */
   record(outcome: 'hit' | 'stale'): void {
     if (outcome === 'hit') this.counts.hits++;
