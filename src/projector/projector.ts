@@ -270,11 +270,11 @@ export class Projector {
 
   private async liveLoop(): Promise<void> {
     while (!this.stopping) {
-      if (!(await this.acquireLeases())) return;
       try {
-        // Inside the try: a failed prepare (the store unreachable, an index another process
-        // dropped first, an interrupted reset) is retried like a failed subscription, rather
-        // than ending the projector for the life of the process.
+        // Inside the try: a lease store that fails to answer, or a failed prepare (the store
+        // unreachable, an index another process dropped first, an interrupted reset) is retried
+        // like a failed subscription, rather than ending the projector for the life of the process.
+        if (!(await this.acquireLeases())) return;
         await this.prepare();
         if (this.options.pipeline) await this.followAllPipelined();
         else await this.followAll();

@@ -243,8 +243,9 @@ export class ErasureReactor {
 
   private async liveLoop(): Promise<void> {
     while (!this.stopping) {
-      if (!(await this.acquireLease(true))) return;
       try {
+        // Inside the try: a store that fails to answer (say SQLITE_BUSY) is retried, not the end of the reactor.
+        if (!(await this.acquireLease(true))) return;
         this.checkpoint = await this.storedCheckpoint();
         this.uncommitted = undefined;
         await this.follow();

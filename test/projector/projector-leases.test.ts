@@ -201,6 +201,28 @@ describe('Projector leases', function () {
     }
   });
 
+  it('a live projector outlives lease calls that fail (SQLITE_BUSY) before it holds the leases, and catches up', async function () {
+    const { readModel, control } = flakyLeases(base, 0);
+    control.failuresLeft = 2;
+    const subject = new Projector({
+      eventStore,
+      readModel,
+      projections: [subscriptionsProjection],
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      leaseTtlMs: 3000,
+    });
+    subject.start();
+    try {
+      const deadline = Date.now() + 8000;
+      while (Date.now() < deadline && (await base.count('subscriptions').catch(() => 0)) < EVENTS) await sleep(50);
+      expect(control.renewalsFailed, 'both failures were seen').to.equal(2);
+      expect(await base.count('subscriptions')).to.equal(EVENTS);
+    } finally {
+      await subject.stop();
+    }
+  });
+
   it('a pipelined catch-up renews its leases between commits, never while one is in flight', async function () {
     let inFlight = false;
     const renewals: boolean[] = [];

@@ -196,6 +196,30 @@ describe('erasure as a reactor (docs/design.md, "Erasure")', function () {
         expect(await history('bob')).to.deep.equal(erasedHistory);
       });
 
+      it('keeps going when the lease store fails to answer (say SQLITE_BUSY): it retries and erases', async () => {
+        let failures = 2;
+        const flaky = Object.create(stores.readModel) as typeof stores.readModel;
+        flaky.tryAcquireLeases = async (...args) => {
+          if (failures-- > 0) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+          return stores.readModel.tryAcquireLeases(...args);
+        };
+        const made = new ErasureReactor({
+          eventStore: stores.eventStore,
+          readModel: flaky,
+          readModels,
+          projections: projector.names,
+          erase: (user, seen) => retention.eraseScopes(user, new Date(), { waitForProjections: false, upTo: seen }),
+          logger: silentLogger(),
+          leaseTtlMs: 600,
+        });
+        reactors.push(made);
+        made.start();
+        const { position } = await scoped('gus');
+        expect(await made.waitFor(position), 'the reactor got past the remove').to.equal(true);
+        expect(failures, 'both failures were seen').to.be.below(0);
+        expect(await history('gus')).to.deep.equal(erasedHistory);
+      });
+
       it('runs one reactor at a time on a store (the lease); the other takes over once it is free', async () => {
         const erasedBy = new Map<string, string[]>();
         const counting = (name: string) => async (user: string, seen: Position) => {

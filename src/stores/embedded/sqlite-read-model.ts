@@ -220,11 +220,14 @@ export class SqliteReadModelStore implements ReadModelStore {
   commitAllSync(commits: readonly ProjectionCommit[], options: CommitOptions = {}): void {
     const plan = this.commitPlan(commits);
     try {
-      this.db.transaction(() => {
+      const commit = this.db.transaction(() => {
         if (options.leaseOwner !== undefined) this.checkLeases(commits, options.leaseOwner, Date.now());
         const statements = plan.statements.map((sql) => this.statement(sql));
         for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
-      })();
+      });
+      // Reads the leases before it writes: IMMEDIATE (see tryAcquireLeases).
+      if (options.leaseOwner !== undefined) commit.immediate();
+      else commit();
     } catch (error) {
       throw documentRefused(error);
     }
@@ -351,10 +354,15 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async tryAcquireLeases(names: readonly string[], owner: string, ttlMs: number): Promise<boolean[]> {
     // One transaction: one wait for the write lock (behind a rebuild's commit thread) for all.
-    return this.db.transaction(() => {
-      const now = Date.now();
-      return names.map((name) => this.acquireLease(name, owner, ttlMs, now));
-    })();
+    // IMMEDIATE because it reads before it writes: a deferred transaction that has read cannot
+    // take the write lock once another connection has committed since its read began, and SQLite
+    // then answers SQLITE_BUSY at once, without waiting out busy_timeout (seen under write load).
+    return this.db
+      .transaction(() => {
+        const now = Date.now();
+        return names.map((name) => this.acquireLease(name, owner, ttlMs, now));
+      })
+      .immediate();
   }
 
   /**
