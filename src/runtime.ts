@@ -11,7 +11,7 @@ import type { EventStore } from './stores/event-store.js';
 import type { ReadModelStore } from './stores/read-model.js';
 import { SqliteEventStore } from './stores/embedded/sqlite-event-store.js';
 import { SqliteAccountStore } from './stores/embedded/sqlite-account-store.js';
-import { SqliteReadModelStore } from './stores/embedded/sqlite-read-model.js';
+import { dropReadModelTables, SqliteReadModelStore } from './stores/embedded/sqlite-read-model.js';
 import { applyPragmas } from './stores/embedded/schema.js';
 import { WalCheckpointer, type WalCheckpointerOptions } from './stores/embedded/wal-checkpointer.js';
 
@@ -19,8 +19,16 @@ export interface Stores {
   readonly eventStore: EventStore;
   readonly readModel: ReadModelStore;
   readonly accounts: AccountStore;
-  /** The embedded database, when one is open (retention purges through it). */
-  readonly embedded?: { readonly database: BetterSqlite3.Database; readonly eventStore?: SqliteEventStore };
+  /**
+   * The embedded databases, when open: `database` holds the events, accounts and jobs
+   * ({@link EMBEDDED_FILE}; retention purges through it), `readModelDatabase` the read models
+   * ({@link READ_MODEL_FILE}).
+   */
+  readonly embedded?: {
+    readonly database: BetterSqlite3.Database;
+    readonly readModelDatabase?: BetterSqlite3.Database;
+    readonly eventStore?: SqliteEventStore;
+  };
   close(): Promise<void>;
 }
 
@@ -35,25 +43,50 @@ export interface StoreOptions {
   readonly backgroundCheckpoints?: boolean | WalCheckpointerOptions;
 }
 
+/** The embedded event store's file, with the accounts and the scheduler's jobs. */
 export const EMBEDDED_FILE = 'podsync.db';
+/**
+ * The embedded read models' file. Apart from the events, as the production stack keeps them
+ * apart (EventStoreDB and MongoDB): SQLite has one write lock per file, and with both in one
+ * file every append waited behind the projector's commits, which write several documents per
+ * event and ran back to back under write load (gpodder uploads spent a third of their time
+ * waiting; bench/RESULTS.md). Apart, appends and commits never wait for each other. Nothing
+ * writes to both in one transaction: the projector commits documents with their checkpoint,
+ * which is all one file needs to hold together (docs/architecture.md, "Embedded store").
+ */
+export const READ_MODEL_FILE = 'read-models.db';
+
+/** A connection to an embedded file, with the pragmas every connection to it uses. */
+function openEmbeddedFile(dataDir: string, file: string): BetterSqlite3.Database {
+  const database = new BetterSqlite3(path.join(dataDir, file));
+  applyPragmas(database);
+  // Erasure must remove bytes, not just unlink rows: deleted content is overwritten.
+  database.pragma('secure_delete = ON');
+  return database;
+}
 
 export type StoreConfig = Pick<Config, 'DATA_DIR' | 'STORE' | 'EVENTSTORE_URL' | 'READ_MODEL' | 'MONGO_URL'>;
 
 export async function openStores(config: StoreConfig, options: StoreOptions = {}): Promise<Stores> {
   const needsEmbedded = config.STORE === 'embedded' || config.READ_MODEL === 'embedded';
   let database: BetterSqlite3.Database | undefined;
+  let readModelDatabase: BetterSqlite3.Database | undefined;
   if (needsEmbedded) {
     mkdirSync(config.DATA_DIR, { recursive: true });
-    database = new BetterSqlite3(path.join(config.DATA_DIR, EMBEDDED_FILE));
-    applyPragmas(database);
-    // Erasure must remove bytes, not just unlink rows: deleted content is overwritten.
-    database.pragma('secure_delete = ON');
+    database = openEmbeddedFile(config.DATA_DIR, EMBEDDED_FILE);
+    // Read models an earlier layout kept beside the events: derived data, rebuilt in their own file.
+    dropReadModelTables(database);
   }
+  if (config.READ_MODEL === 'embedded') readModelDatabase = openEmbeddedFile(config.DATA_DIR, READ_MODEL_FILE);
   const closers: (() => Promise<void>)[] = [];
-  if (database && options.backgroundCheckpoints) {
-    const checkpointer = await WalCheckpointer.start(database, options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints);
-    // Closers run in reverse: this one last, after the stores, just before the database closes.
-    closers.push(() => checkpointer.stop());
+  if (options.backgroundCheckpoints) {
+    const checkpointerOptions = options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints;
+    for (const file of [database, readModelDatabase]) {
+      if (file === undefined) continue;
+      const checkpointer = await WalCheckpointer.start(file, checkpointerOptions);
+      // Closers run in reverse: these last, after the stores, just before the databases close.
+      closers.push(() => checkpointer.stop());
+    }
   }
 
   let eventStore: EventStore;
@@ -76,7 +109,7 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     accounts = opened.accounts;
     closers.push(() => opened.close());
   } else {
-    readModel = new SqliteReadModelStore(database!);
+    readModel = new SqliteReadModelStore(readModelDatabase!);
     accounts = new SqliteAccountStore(database!);
   }
 
@@ -84,9 +117,18 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     eventStore,
     readModel,
     accounts,
-    ...(database ? { embedded: { database, ...(embeddedEvents ? { eventStore: embeddedEvents } : {}) } } : {}),
+    ...(database
+      ? {
+          embedded: {
+            database,
+            ...(readModelDatabase ? { readModelDatabase } : {}),
+            ...(embeddedEvents ? { eventStore: embeddedEvents } : {}),
+          },
+        }
+      : {}),
     async close() {
       for (const close of closers.reverse()) await close().catch(() => undefined);
+      readModelDatabase?.close();
       database?.close();
     },
   };

@@ -20,8 +20,8 @@
  *    episode-actions and play-status read models to reach the user's latest event, at most 2 s,
  *    then answers 503). `ryw_p99_ms` = p99 of the time from the append's answer to the
  *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them);
- * 4. `bytes_per_event`: the store's files (events, read models, accounts, jobs: `podsync.db`
- *    and its WAL) after a WAL checkpoint, ÷ the events in the store.
+ * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
+ *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store.
  *
  * Both phases run in this one process, as the service would: appends and downloads on this
  * thread, the projector and the WAL checkpointer on theirs.
@@ -41,7 +41,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../../src/config.js';
 import type { ActionInput, UserEvent } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { EMBEDDED_FILE } from '../../src/runtime.js';
+import { EMBEDDED_FILE, READ_MODEL_FILE } from '../../src/runtime.js';
 import { startService } from '../../src/service.js';
 import type { Principal } from '../../src/services/accounts.js';
 import { GpodderService } from '../../src/services/gpodder.js';
@@ -296,6 +296,13 @@ function storeSize(directory: string, storePath: string): { bytes: number; event
     events = (database.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
   } finally {
     database.close();
+  }
+  const readModels = new BetterSqlite3(join(directory, READ_MODEL_FILE));
+  try {
+    applyPragmas(readModels);
+    readModels.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    readModels.close();
   }
   const bytes = readdirSync(directory).reduce((sum, name) => sum + statSync(join(directory, name)).size, 0);
   return { bytes, events };

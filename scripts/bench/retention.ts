@@ -42,7 +42,7 @@ import { silentLogger } from '../../src/logger.js';
 import { Projector } from '../../src/projector/projector.js';
 import { rebuildProjections } from '../../src/projector/rebuild.js';
 import { createRetentionPass } from '../../src/retention/retention-service.js';
-import { EMBEDDED_FILE, openStores, type Stores } from '../../src/runtime.js';
+import { EMBEDDED_FILE, openStores, READ_MODEL_FILE, type Stores } from '../../src/runtime.js';
 import type { BenchResult } from './append.js';
 import { DEFAULT_WORKLOAD, generateWorkload, type WorkloadOptions } from './workload.js';
 import { positiveIntegerFromEnv } from './env.js';
@@ -91,7 +91,7 @@ export async function benchRetention(log: (line: string) => void = console.log):
     } else {
       // What an interrupted preparation left (store files only) is started again.
       const left = existsSync(config.prepared) ? readdirSync(config.prepared) : [];
-      const foreign = left.filter((name) => !name.startsWith(EMBEDDED_FILE));
+      const foreign = left.filter((name) => !name.startsWith(EMBEDDED_FILE) && !name.startsWith(READ_MODEL_FILE));
       if (foreign.length > 0) throw new Error(`${config.prepared} holds other files (${foreign.join(', ')}): choose an empty or new directory`);
       for (const name of left) rmSync(join(config.prepared, name));
       const preparing = await openBenchStores(config.prepared, () => new Date(now), false);

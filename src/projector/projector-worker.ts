@@ -21,8 +21,8 @@ export interface ProjectorWorkerData {
   /** The projector's lease owner, known to the main thread so it can free the leases of a dead thread. */
   readonly owner: string;
   /**
-   * Another connection of this process checkpoints the embedded WAL (the service's
-   * WalCheckpointer thread): this one leaves checkpoints to it. Otherwise every commit that
+   * Other connections of this process checkpoint the embedded WALs (the service's
+   * WalCheckpointer threads, one per file): this one leaves checkpoints to them. Otherwise every commit that
    * finds the log past 1,000 pages copies it back into the database file itself, on this
    * thread: half the projector thread's time under `npm run bench -- project-live`. (Should
    * that checkpointer die, the service's connection checkpoints again at its next commit, not
@@ -56,7 +56,10 @@ const logger = winston.createLogger({ level: 'silly', transports: [new MainThrea
 let committer: BackgroundCommitter | undefined;
 try {
   const stores = await openStores(config);
-  if (checkpointsElsewhere) stores.embedded?.database.pragma('wal_autocheckpoint = 0');
+  if (checkpointsElsewhere) {
+    stores.embedded?.database.pragma('wal_autocheckpoint = 0');
+    stores.embedded?.readModelDatabase?.pragma('wal_autocheckpoint = 0');
+  }
   // Commits on a thread of their own where the read model offers one (embedded SQLite), opened
   // after the pragma above so that its connection leaves checkpoints to the checkpointer too:
   // the next batch is decided while the last one is written (pipelined, as rebuilds do). The

@@ -371,6 +371,8 @@ export function createRetentionPass(stores: Stores, options: { defaultPrivacy: P
     readModels: new ReadModelService(stores.eventStore, stores.readModel),
     projections: options.projections ?? allProjections.map((projection) => projection.name),
     logger: options.logger,
-    capability: stores.embedded?.eventStore ? new EmbeddedRetention(stores.embedded.eventStore) : new RewritingRetention(stores.eventStore),
+    capability: stores.embedded?.eventStore
+      ? new EmbeddedRetention(stores.embedded.eventStore, stores.embedded.readModelDatabase)
+      : new RewritingRetention(stores.eventStore),
   });
 }

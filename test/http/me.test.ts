@@ -54,6 +54,7 @@ describe('GET /v1/me/export and DELETE /v1/me', function () {
 
     // The bytes are gone from the database files (secure_delete, WAL included).
     service.stores.embedded!.database.pragma('wal_checkpoint(TRUNCATE)');
+    service.stores.embedded!.readModelDatabase!.pragma('wal_checkpoint(TRUNCATE)');
     for (const file of readdirSync(service.dataDir)) {
       const bytes = readFileSync(path.join(service.dataDir, file));
       expect(bytes.includes('secret-episode-guid'), file).to.equal(false);

@@ -14,7 +14,9 @@ async function feedsOf(service: TestService, token: string): Promise<string[]> {
 
 /** Owners of the projection leases (the erasure reactor's, on the HTTP thread, left out). */
 async function leaseOwners(service: TestService): Promise<string[]> {
-  const rows = service.stores.embedded!.database.prepare('SELECT DISTINCT owner FROM rm_leases WHERE name != ?').all(ERASURE_REACTOR) as { owner: string }[];
+  const rows = service.stores.embedded!.readModelDatabase!.prepare('SELECT DISTINCT owner FROM rm_leases WHERE name != ?').all(ERASURE_REACTOR) as {
+    owner: string;
+  }[];
   return rows.map((row) => row.owner);
 }
 

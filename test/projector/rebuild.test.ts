@@ -29,7 +29,7 @@ import { silentLogger } from '../../src/logger.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projector/projected-event.js';
 import { PARKED_EVENTS, Projector } from '../../src/projector/projector.js';
 import { LeaseHeldError, rebuildProjections } from '../../src/projector/rebuild.js';
-import { EMBEDDED_FILE, openStores } from '../../src/runtime.js';
+import { EMBEDDED_FILE, openStores, READ_MODEL_FILE } from '../../src/runtime.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { START } from '../../src/stores/event-store.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
@@ -320,7 +320,7 @@ describe('projector: a crash neither loses nor double-counts an event', function
       } finally {
         await stores.close();
       }
-      const file = join(dataDir, EMBEDDED_FILE);
+      const file = join(dataDir, READ_MODEL_FILE);
 
       // Two kills, at random points, so the restart resumes from a checkpoint left by a killed run.
       const kills: bigint[] = [];
@@ -346,8 +346,9 @@ describe('projector: a crash neither loses nor double-counts an event', function
       expect(code, 'the restarted child completes').to.equal(0);
       expect(lowestCheckpoint(file)).to.equal(head);
 
-      const eventStore = new SqliteEventStore({ path: file });
-      const afterCrash = new SqliteReadModelStore(eventStore.database);
+      const eventStore = new SqliteEventStore({ path: join(dataDir, EMBEDDED_FILE) });
+      const readModelFile = new BetterSqlite3(file);
+      const afterCrash = new SqliteReadModelStore(readModelFile);
       const clean = memoryReadModel();
       try {
         const summary = await rebuildProjections({ eventStore, readModel: clean.readModel }, allProjections, { context: { defaultPrivacy: 'private' } });
@@ -358,6 +359,7 @@ describe('projector: a crash neither loses nor double-counts an event', function
         expectSameDocs(crashed, rebuilt);
       } finally {
         await eventStore.close();
+        readModelFile.close();
         clean.close();
       }
     });

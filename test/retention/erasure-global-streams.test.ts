@@ -28,6 +28,7 @@ describe('erasure leaves nothing in global streams', function () {
   /** Every file of the data directory, the WAL written back first. */
   function filesHolding(text: string): string[] {
     service.stores.embedded!.database.pragma('wal_checkpoint(TRUNCATE)');
+    service.stores.embedded!.readModelDatabase!.pragma('wal_checkpoint(TRUNCATE)');
     return readdirSync(service.dataDir).filter((file) => readFileSync(path.join(service.dataDir, file)).includes(text));
   }
 

@@ -4,6 +4,7 @@
  */
 import type { RecordedEvent } from '../event-store.js';
 import type { CountedTruncation, ErasureClosing, ErasurePlan, RetentionCapability } from '../retention-capability.js';
+import type { Database } from 'better-sqlite3';
 import type { SqliteEventStore } from './sqlite-event-store.js';
 
 /**
@@ -22,7 +23,15 @@ export class EmbeddedRetention implements RetentionCapability {
   /** The store is synchronous: users one by one. */
   readonly userConcurrency = 1;
 
-  constructor(private readonly store: SqliteEventStore) {}
+  constructor(
+    private readonly store: SqliteEventStore,
+    /**
+     * The read models' file, when embedded too: the projections deleted the erased documents
+     * there (secure_delete overwrote them), but older page images stay in its WAL until it is
+     * checkpointed and truncated, as the events' WAL is.
+     */
+    private readonly readModelDatabase?: Database,
+  ) {}
 
   async truncate(truncations: readonly CountedTruncation[], touch?: () => Promise<void>): Promise<number> {
     this.store.truncateStreams(truncations);
@@ -55,11 +64,20 @@ export class EmbeddedRetention implements RetentionCapability {
     const { events: appended } = closing({ truncateBefore: null, kept: events.filter((event) => !erased.has(event.id)) });
     return {
       events: appended,
-      complete: async ({ checkpointWal }) => this.store.eraseEvents(stream, [...erased], { checkpointWal }),
+      complete: async ({ checkpointWal }) => {
+        const removed = this.store.eraseEvents(stream, [...erased], { checkpointWal });
+        if (checkpointWal) this.checkpointReadModelWal();
+        return removed;
+      },
     };
   }
 
   checkpointWal(): void {
     this.store.checkpointWal();
+    this.checkpointReadModelWal();
+  }
+
+  private checkpointReadModelWal(): void {
+    if (this.readModelDatabase?.memory === false) this.readModelDatabase.pragma('wal_checkpoint(TRUNCATE)');
   }
 }

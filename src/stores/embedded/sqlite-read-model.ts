@@ -65,6 +65,20 @@ interface DocRow {
   doc: string;
 }
 
+/**
+ * Drops every read-model table (documents, checkpoints, leases) of `db`: what an earlier layout
+ * kept in the events' file (src/runtime.ts, READ_MODEL_FILE). Read models are derived data: the
+ * projector rebuilds them from the events in their own file. With `secure_delete` on, their
+ * bytes are overwritten, so nothing erased since lingers in stale copies. Idempotent.
+ */
+export function dropReadModelTables(db: Database.Database): void {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rm\\_%' ESCAPE '\\'").all() as { name: string }[];
+  if (tables.length === 0) return;
+  db.transaction(() => {
+    for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
+  }).immediate();
+}
+
 export class SqliteReadModelStore implements ReadModelStore {
   private readonly known = new Set<string>();
   private readonly statements = new Map<string, Database.Statement>();
