@@ -216,6 +216,54 @@ export function fold(events: Iterable<StateEvent>, initial: UserState = emptySta
   }
 }
 
+/** The parts of a user's state, each folded on its own when read alone (see {@link slicesChangedBy}). */
+export type StateSlice = keyof UserState;
+export const STATE_SLICES: readonly StateSlice[] = ['subscriptions', 'play_statuses', 'playlists', 'privacy', 'devices', 'sync_groups', 'settings'];
+
+/**
+ * The slices {@link evolve} may change for `event`; it returns every other slice as it was, and
+ * each slice it changes depends only on that slice and the event. So one slice can be folded
+ * from the events that change it alone ({@link foldSlice}), which lets a cached user fold a large
+ * slice only when it is read (src/services/folded-user.ts). Pinned against {@link fold} by
+ * test/domain/state-slices.test.ts; a new event type, or one that reads across slices, is
+ * stated here.
+ */
+export function slicesChangedBy(event: StateEvent): readonly StateSlice[] {
+  switch (event.type) {
+    case 'subscribe':
+    case 'unsubscribe':
+      return ['subscriptions'];
+    case 'play':
+    case 'position':
+      return ['play_statuses'];
+    case 'save':
+    case 'playlist':
+      return ['playlists'];
+    case 'privacy':
+      return ['privacy'];
+    case 'device':
+      return ['devices'];
+    case 'sync_group':
+      return ['sync_groups'];
+    case 'setting':
+      return ['settings'];
+    case 'remove':
+    case 'checkpoint':
+    case 'account_deleted':
+      return STATE_SLICES;
+    case 'share':
+    case 'sync':
+    case 'episode_action':
+      return [];
+  }
+}
+
+/** Slice `slice` of `fold(events, state)`, given only that slice of `state` (see {@link slicesChangedBy}). */
+export function foldSlice<S extends StateSlice>(slice: S, events: Iterable<StateEvent>, base: UserState[S]): UserState[S] {
+  const state: UserState = { ...emptyState(), [slice]: base };
+  return fold(events, state)[slice];
+}
+
 function withSubscription(
   state: UserState,
   event: UserEventOf<'subscribe'> | UserEventOf<'unsubscribe'>,

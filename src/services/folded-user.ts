@@ -4,12 +4,14 @@
  * three synced slices the last event that touched it (the read models' own `touches`
  * functions), so a sync can answer the records changed after any cursor without the events.
  *
- * {@link foldOnto} never changes the user it is given (maps are copied on their first write),
- * so a folded user can be kept in a cache and shared by concurrent requests; nothing may
- * mutate a folded user or its state.
+ * {@link foldOnto} never changes what the user it is given answers (maps are copied on their
+ * first write), so a folded user can be kept in a cache and shared by concurrent requests;
+ * nothing may mutate a folded user or its state. The three synced slices are folded when first
+ * read (see {@link FoldedUserImpl}): `state` and `touches` are views whose synced slices are
+ * getters, so copy a folded user by its fields, not with a spread.
  */
-import type { StateEvent, UserState } from '../domain/state.js';
-import { emptyState, fold } from '../domain/state.js';
+import type { StateEvent, StateSlice, UserState } from '../domain/state.js';
+import { emptyState, fold, foldSlice, slicesChangedBy, STATE_SLICES } from '../domain/state.js';
 import type { Position, RecordedEvent } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
@@ -62,15 +64,147 @@ export interface StreamEvent {
 }
 
 const noTouches = (): SliceTouches => ({ keys: new Map(), all: undefined });
+const SYNCED = Object.keys(SYNCED_SLICES) as SyncedSlice[];
+/** The small slices, folded at once (the synced ones wait until they are read: see {@link FoldedUserImpl}). */
+const EAGER: readonly StateSlice[] = STATE_SLICES.filter((slice) => !(slice in SYNCED_SLICES));
+
+/**
+ * A synced slice as last folded, the records it weighs (for the cache, see {@link recordCounts}),
+ * and the events after it not folded yet: the slice is `foldSlice(pending, base)`, the touches
+ * `base` with each pending touch set in order.
+ */
+interface SyncedPart<S extends SyncedSlice> {
+  readonly base: UserState[S];
+  readonly weight: number;
+  readonly pending: readonly StateEvent[];
+  readonly touches: SliceTouches;
+  readonly pendingTouches: readonly PendingTouch[];
+}
+
+interface PendingTouch {
+  readonly keys: readonly string[] | 'all';
+  readonly touch: Touch;
+}
+
+type SyncedParts = { -readonly [S in SyncedSlice]: SyncedPart<S> };
+
+/**
+ * Why the synced slices wait: a sync reads them, but a gpodder upload decides on the devices
+ * alone, and folding its hundred plays into a user with 10,000 play statuses copied the whole
+ * map (and its touches) on every upload: most of the upload's time on the HTTP thread
+ * (bench/RESULTS.md). A slice is folded when read, or once its pending events pass a quarter of
+ * its records (so a slice nobody reads costs at most a few copies of each record, and the
+ * pending events stay bounded). Folding a slice alone is exact: an event changes only the
+ * slices `slicesChangedBy` names, each from itself (src/domain/state.ts,
+ * test/domain/state-slices.test.ts). Folding replaces the part in place, which changes what is
+ * stored, never what is read: the object stays as immutable to its readers as a plain one.
+ */
+class FoldedUserImpl implements FoldedUser {
+  private stateView: UserState | undefined;
+  private touchesView: Readonly<Record<SyncedSlice, SliceTouches>> | undefined;
+
+  constructor(
+    readonly revision: bigint | 'no_stream',
+    readonly position: Position | undefined,
+    readonly syncRequestIds: ReadonlySet<string>,
+    /** The small slices, folded. */
+    readonly eager: Pick<UserState, 'privacy' | 'devices' | 'sync_groups' | 'settings'>,
+    private readonly parts: SyncedParts,
+  ) {
+    for (const slice of SYNCED) if (mustFold(parts[slice])) this.foldSlice(slice);
+  }
+
+  /** The state as a plain-looking object: a synced slice is folded when it is first read. */
+  get state(): UserState {
+    if (this.stateView === undefined) {
+      const view = { ...this.eager } as UserState;
+      for (const slice of SYNCED) Object.defineProperty(view, slice, { enumerable: true, get: () => this.slice(slice) });
+      this.stateView = view;
+    }
+    return this.stateView;
+  }
+
+  get touches(): Readonly<Record<SyncedSlice, SliceTouches>> {
+    if (this.touchesView === undefined) {
+      const view = {} as Record<SyncedSlice, SliceTouches>;
+      for (const slice of SYNCED) Object.defineProperty(view, slice, { enumerable: true, get: () => this.sliceTouches(slice) });
+      this.touchesView = view;
+    }
+    return this.touchesView;
+  }
+
+  slice<S extends SyncedSlice>(slice: S): UserState[S] {
+    const part = this.parts[slice] as SyncedPart<S>;
+    return part.pending.length === 0 ? part.base : this.foldSlice(slice).base;
+  }
+
+  sliceTouches(slice: SyncedSlice): SliceTouches {
+    const part = this.parts[slice];
+    if (part.pendingTouches.length === 0) return part.touches;
+    const keys = new Map(part.touches.keys);
+    let all = part.touches.all;
+    for (const { keys: touched, touch } of part.pendingTouches) {
+      if (touched === 'all') all = touch;
+      else for (const key of touched) keys.set(key, touch);
+    }
+    const touches = { keys, all };
+    this.setPart(slice, { ...part, touches, pendingTouches: [] });
+    return touches;
+  }
+
+  /** The part of `slice`, to carry over into a later user. */
+  part<S extends SyncedSlice>(slice: S): SyncedPart<S> {
+    return this.parts[slice] as SyncedPart<S>;
+  }
+
+  /** Records held, counting each pending event as one more (none adds more than one record to its slice). */
+  weight(slice: SyncedSlice): number {
+    const part = this.parts[slice];
+    return part.weight + part.pending.length;
+  }
+
+  private foldSlice<S extends SyncedSlice>(slice: S): SyncedPart<S> {
+    const part = this.parts[slice] as SyncedPart<S>;
+    const base = foldSlice(slice, part.pending, part.base);
+    const folded: SyncedPart<S> = { ...part, base, weight: weigh(slice, base), pending: [] };
+    this.setPart(slice, folded);
+    if (part.pendingTouches.length > 0) this.sliceTouches(slice);
+    return folded;
+  }
+
+  private setPart<S extends SyncedSlice>(slice: S, part: SyncedPart<S>): void {
+    (this.parts as Record<SyncedSlice, SyncedPart<SyncedSlice>>)[slice] = part as SyncedPart<SyncedSlice>;
+  }
+}
+
+/** Past this many pending events a slice is folded at once (a quarter of its records, at least 64). */
+const mustFold = (part: SyncedPart<SyncedSlice>) => part.pending.length > 64 + part.weight / 4 || part.pendingTouches.length > 64 + part.weight / 4;
+
+/** The records a synced slice holds, as the cache weighs them: playlists count their items. */
+function weigh(slice: SyncedSlice, value: UserState[SyncedSlice]): number {
+  if (slice !== 'playlists') return Object.keys(value).length;
+  let records = 0;
+  for (const playlist of Object.values(value as UserState['playlists'])) records += 1 + Object.keys(playlist.items).length;
+  return records;
+}
+
+/** `user` as this module's implementation (a user built elsewhere, say copied in a test, is taken as folded). */
+function implOf(user: FoldedUser): FoldedUserImpl {
+  if (user instanceof FoldedUserImpl) return user;
+  const { state } = user;
+  const parts = {} as Record<SyncedSlice, SyncedPart<SyncedSlice>>;
+  for (const slice of SYNCED)
+    parts[slice] = { base: state[slice], weight: weigh(slice, state[slice]), pending: [], touches: user.touches[slice], pendingTouches: [] };
+  return new FoldedUserImpl(user.revision, user.position, user.syncRequestIds, pickEager(state), parts as SyncedParts);
+}
+
+const pickEager = (state: UserState) => ({ privacy: state.privacy, devices: state.devices, sync_groups: state.sync_groups, settings: state.settings });
 
 export function emptyFoldedUser(): FoldedUser {
-  return {
-    state: emptyState(),
-    revision: 'no_stream',
-    position: undefined,
-    syncRequestIds: new Set(),
-    touches: { subscriptions: noTouches(), play_statuses: noTouches(), playlists: noTouches() },
-  };
+  const empty = emptyState();
+  const parts = {} as Record<SyncedSlice, SyncedPart<SyncedSlice>>;
+  for (const slice of SYNCED) parts[slice] = { base: empty[slice], weight: 0, pending: [], touches: noTouches(), pendingTouches: [] };
+  return new FoldedUserImpl('no_stream', undefined, new Set(), pickEager(empty), parts as SyncedParts);
 }
 
 export function streamEventOf(recorded: RecordedEvent): StreamEvent {
@@ -79,36 +213,59 @@ export function streamEventOf(recorded: RecordedEvent): StreamEvent {
 
 /**
  * `user` with the next events of its stream folded on top, oldest first. `user` itself is
- * not changed: the maps it holds are copied on their first write, once per call.
+ * not changed (maps are copied on their first write). An event that changes every slice
+ * (`remove`, `checkpoint`, `account_deleted`) folds the whole state at once; otherwise the
+ * synced slices keep the events as pending until read (see {@link FoldedUserImpl}).
  */
 export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): FoldedUser {
   const last = events.at(-1);
   if (last === undefined) return user;
+  const from = implOf(user);
   let syncRequestIds: Set<string> | undefined;
-  const touched: Partial<Record<SyncedSlice, { keys: Map<string, Touch>; all: Touch | undefined }>> = {};
-  const sliceTouches = (slice: SyncedSlice) => (touched[slice] ??= { keys: new Map(user.touches[slice].keys), all: user.touches[slice].all });
   const stateEvents: StateEvent[] = [];
+  const touches: Record<SyncedSlice, PendingTouch[]> = { subscriptions: [], play_statuses: [], playlists: [] };
+  let whole = false;
   for (const { event, revision, position } of events) {
     if (event === undefined) continue;
     stateEvents.push(event);
-    if (event.type === 'sync') (syncRequestIds ??= new Set(user.syncRequestIds)).add(event.data.request_id);
+    if (event.type === 'sync') (syncRequestIds ??= new Set(from.syncRequestIds)).add(event.data.request_id);
+    if (slicesChangedBy(event) === STATE_SLICES) whole = true;
     const touch: Touch = { revision, commit: position.commit };
-    for (const slice of Object.keys(SYNCED_SLICES) as SyncedSlice[]) {
+    for (const slice of SYNCED) {
       // Stored events are projected events: the same data the projector hands `touches`.
       const keys = SYNCED_SLICES[slice].touches(event as ProjectedEvent['event']);
-      if (keys === 'none') continue;
-      const target = sliceTouches(slice);
-      if (keys === 'all') target.all = touch;
-      else for (const key of keys) target.keys.set(key, touch);
+      if (keys !== 'none') touches[slice].push({ keys, touch });
     }
   }
-  return {
-    state: fold(stateEvents, user.state),
-    revision: last.revision,
-    position: last.position,
-    syncRequestIds: syncRequestIds ?? user.syncRequestIds,
-    touches: { ...user.touches, ...touched },
-  };
+  const parts = {} as Record<SyncedSlice, SyncedPart<SyncedSlice>>;
+  let eager: FoldedUserImpl['eager'];
+  if (whole) {
+    // Rare (erasure, retention, account deletion): the whole state folded at once, as it reads.
+    const state = fold(stateEvents, from.state);
+    for (const slice of SYNCED) {
+      const part = from.part(slice);
+      parts[slice] = {
+        base: state[slice],
+        weight: weigh(slice, state[slice]),
+        pending: [],
+        touches: part.touches,
+        pendingTouches: [...part.pendingTouches, ...touches[slice]],
+      };
+    }
+    eager = pickEager(state);
+  } else {
+    for (const slice of SYNCED) {
+      const part = from.part(slice);
+      const own = stateEvents.filter((event) => slicesChangedBy(event).includes(slice));
+      parts[slice] =
+        own.length === 0 && touches[slice].length === 0
+          ? part
+          : { ...part, pending: [...part.pending, ...own], pendingTouches: [...part.pendingTouches, ...touches[slice]] };
+    }
+    const small = stateEvents.filter((event) => slicesChangedBy(event).some((slice) => EAGER.includes(slice)));
+    eager = small.length === 0 ? from.eager : pickEager(fold(small, { ...emptyState(), ...from.eager }));
+  }
+  return new FoldedUserImpl(last.revision, last.position, syncRequestIds ?? from.syncRequestIds, eager, parts as SyncedParts);
 }
 
 /** The records of a synced slice held in a folded user's state. */
@@ -159,34 +316,35 @@ export interface RecordCounts {
 
 export const SETTINGS_RECORD_BYTES = 512;
 
-function gpodderRecords(state: FoldedUser['state']): number {
+/** Weighed once per version of the gpodder slices (a later user shares them while they are unchanged). */
+const gpodderWeights = new WeakMap<object, number>();
+
+function gpodderRecords(state: Pick<UserState, 'devices' | 'sync_groups' | 'settings'>): number {
+  const known = gpodderWeights.get(state);
+  if (known !== undefined) return known;
+  const records = countGpodderRecords(state);
+  gpodderWeights.set(state, records);
+  return records;
+}
+
+function countGpodderRecords(state: Pick<UserState, 'devices' | 'sync_groups' | 'settings'>): number {
   let records = Object.keys(state.devices).length + state.sync_groups.length;
   for (const settings of Object.values(state.settings)) records += 1 + Math.ceil(JSON.stringify(settings).length / SETTINGS_RECORD_BYTES);
   return records;
 }
 
 /**
- * The records `user` holds. Given the counts of an earlier version of the same user, the
- * parts it shares with that version (maps are copied on write, so an unchanged part is the
- * same object) are not counted again: a no-op resync changes none of them.
+ * The records `user` holds. A synced slice not folded yet counts each pending event as a
+ * record (an upper bound: none adds more than one), so weighing never folds it.
  */
-export function recordCounts(user: FoldedUser, earlier?: { user: FoldedUser; counts: RecordCounts }): RecordCounts {
-  const same = (slice: SyncedSlice) => earlier !== undefined && earlier.user.state[slice] === user.state[slice];
-  const { subscriptions, play_statuses, playlists } = user.state;
-  let playlistRecords = 0;
-  if (!same('playlists')) for (const playlist of Object.values(playlists)) playlistRecords += 1 + Object.keys(playlist.items).length;
+export function recordCounts(user: FoldedUser): RecordCounts {
+  const impl = implOf(user);
   return {
-    subscriptions: same('subscriptions') ? earlier!.counts.subscriptions : Object.keys(subscriptions).length,
-    play_statuses: same('play_statuses') ? earlier!.counts.play_statuses : Object.keys(play_statuses).length,
-    playlists: same('playlists') ? earlier!.counts.playlists : playlistRecords,
+    subscriptions: impl.weight('subscriptions'),
+    play_statuses: impl.weight('play_statuses'),
+    playlists: impl.weight('playlists'),
     syncRequestIds: user.syncRequestIds.size,
-    gpodder:
-      earlier !== undefined &&
-      earlier.user.state.devices === user.state.devices &&
-      earlier.user.state.settings === user.state.settings &&
-      earlier.user.state.sync_groups === user.state.sync_groups
-        ? earlier.counts.gpodder
-        : gpodderRecords(user.state),
+    gpodder: gpodderRecords(impl.eager),
   };
 }
 

@@ -9,7 +9,7 @@
  * items, sync request ids), not by users: one heavy user weighs as much as many light ones.
  * An entry heavier than the whole budget is not kept.
  */
-import type { FoldedUser, RecordCounts } from './folded-user.js';
+import type { FoldedUser } from './folded-user.js';
 import { recordCounts, totalRecords } from './folded-user.js';
 
 export interface CachedUser {
@@ -29,7 +29,7 @@ export interface UserStateCacheStats {
 
 export class UserStateCache {
   // A Map iterates in insertion order: re-inserting on use keeps the least recent first.
-  private readonly entries = new Map<string, { entry: CachedUser; counts: RecordCounts; weight: number }>();
+  private readonly entries = new Map<string, { entry: CachedUser; weight: number }>();
   private weight = 0;
   private readonly counts = { hits: 0, misses: 0, stale: 0 };
 
@@ -71,11 +71,10 @@ export class UserStateCache {
   set(userId: string, entry: CachedUser): void {
     const current = this.entries.get(userId);
     if (current !== undefined && laterThan(current.entry.folded.revision, entry.folded.revision)) return;
-    const counts = recordCounts(entry.folded, current && { user: current.entry.folded, counts: current.counts });
-    const weight = totalRecords(counts);
+    const weight = totalRecords(recordCounts(entry.folded));
     this.delete(userId);
     if (weight > this.maxRecords) return;
-    this.entries.set(userId, { entry, counts, weight });
+    this.entries.set(userId, { entry, weight });
     this.weight += weight;
     for (const [oldest, { weight: dropped }] of this.entries) {
       if (this.weight <= this.maxRecords) break;

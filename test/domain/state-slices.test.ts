@@ -1,0 +1,41 @@
+/**
+ * Slices of the user state fold on their own (src/domain/state.ts, slicesChangedBy): an event
+ * leaves every slice it does not name as it was, and a slice folded from its own events alone
+ * is that slice of the whole fold. A cached user relies on it to fold a large slice only when
+ * it is read (src/services/folded-user.ts).
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { StateEvent, UserState } from '../../src/domain/state.js';
+import { evolve, fold, foldSlice, slicesChangedBy, STATE_SLICES } from '../../src/domain/state.js';
+import { anEvent } from './arbitraries.js';
+import { ev, t } from './spec.js';
+
+describe('state slices (slicesChangedBy, foldSlice)', () => {
+  it('an event leaves every slice it does not name as it was (property)', () => {
+    fc.assert(
+      fc.property(fc.array(anEvent, { maxLength: 20 }), anEvent, (before, event) => {
+        const state = fold(before);
+        const after = evolve(state, event);
+        for (const slice of STATE_SLICES)
+          if (!slicesChangedBy(event).includes(slice)) expect(after[slice], `${event.type} left ${slice}`).to.equal(state[slice]);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a slice folded from its own events alone is that slice of the whole fold, checkpoints included (property)', () => {
+    fc.assert(
+      fc.property(fc.array(anEvent, { maxLength: 20 }), fc.array(anEvent, { maxLength: 30 }), fc.nat(30), (first, second, cut) => {
+        const initial: UserState = fold(first);
+        const events: StateEvent[] = [...second.slice(0, cut), ev.checkpoint(t(10), structuredClone(fold(second.slice(0, cut / 2)))), ...second.slice(cut)];
+        const whole = fold(events, initial);
+        for (const slice of STATE_SLICES) {
+          const own = events.filter((event) => slicesChangedBy(event).includes(slice));
+          expect(foldSlice(slice, own, initial[slice]), slice).to.deep.equal(whole[slice]);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+});

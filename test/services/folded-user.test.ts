@@ -1,0 +1,79 @@
+/**
+ * A folded user (src/services/folded-user.ts) folds its synced slices when they are read, or once
+ * enough events wait: whatever the steps it was folded in and whatever was read in between, it
+ * answers as the whole stream folded at once, and a user it was folded from keeps answering as
+ * before.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { StateEvent } from '../../src/domain/state.js';
+import type { FoldedUser, StreamEvent, SyncedSlice } from '../../src/services/folded-user.js';
+import { changedRecords, emptyFoldedUser, foldOnto, recordCounts } from '../../src/services/folded-user.js';
+import { anEvent } from '../domain/arbitraries.js';
+import { ev, t } from '../domain/spec.js';
+
+const SLICES: readonly SyncedSlice[] = ['subscriptions', 'play_statuses', 'playlists'];
+const stamped = (events: readonly StateEvent[]): StreamEvent[] =>
+  events.map((event, index) => ({ event, revision: BigInt(index), position: { commit: BigInt(10 + index * 3), prepare: BigInt(10 + index * 3) } }));
+
+/** What a reader can see of a user: the state, and each slice's answer since every cursor. */
+function seen(user: FoldedUser, cursors: readonly (bigint | undefined)[]) {
+  return {
+    state: structuredClone(user.state),
+    revision: user.revision,
+    position: user.position,
+    syncRequestIds: [...user.syncRequestIds].sort(),
+    answers: SLICES.map((slice) => cursors.map((since) => changedRecords(user, slice, since))),
+  };
+}
+
+describe('folded user: synced slices folded when read', () => {
+  it('answers as the stream folded at once, whatever the steps and reads in between (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(anEvent, { maxLength: 60 }),
+        fc.array(fc.nat(60), { maxLength: 8 }),
+        fc.array(fc.constantFrom<'none' | SyncedSlice>('none', ...SLICES), { maxLength: 8 }),
+        (events, cuts, reads) => {
+          const all = stamped(events);
+          const cursors = [undefined, 0n, ...all.filter((_, n) => n % 4 === 0).map((event) => event.position.commit)];
+          const once = foldOnto(emptyFoldedUser(), all);
+          const bounds = [...new Set([0, ...cuts.map((cut) => Math.min(cut, all.length)), all.length])].sort((a, b) => a - b);
+          let user = emptyFoldedUser();
+          const earlier: { user: FoldedUser; seen: ReturnType<typeof seen> }[] = [];
+          for (let step = 1; step < bounds.length; step++) {
+            user = foldOnto(user, all.slice(bounds[step - 1], bounds[step]));
+            const read = reads[step % Math.max(1, reads.length)] ?? 'none';
+            if (read !== 'none') void user.state[read];
+            if (step % 2 === 0) earlier.push({ user, seen: seen(user, cursors) });
+          }
+          expect(seen(user, cursors)).to.deep.equal(seen(once, cursors));
+          for (const { user: before, seen: then } of earlier) expect(seen(before, cursors), 'an earlier user is unchanged').to.deep.equal(then);
+          const counts = recordCounts(user);
+          const exact = recordCounts(foldOnto(emptyFoldedUser(), []));
+          expect(counts.play_statuses).to.be.at.least(Object.keys(user.state.play_statuses).length + exact.play_statuses);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps the pending events of a slice nobody reads bounded: 10,000 plays in uploads of 100 weigh little more than their records', () => {
+    let user = emptyFoldedUser();
+    for (let upload = 0; upload < 100; upload++) {
+      const plays = Array.from({ length: 100 }, (_, n) =>
+        ev.play('https://a.example.com/feed', `g${upload * 100 + n}`, t(upload), { played: true, position: n }),
+      );
+      const from = user.revision === 'no_stream' ? 0 : Number(user.revision) + 1;
+      user = foldOnto(
+        user,
+        plays.map((event, n) => ({ event, revision: BigInt(from + n), position: { commit: BigInt(from + n + 1), prepare: BigInt(from + n + 1) } })),
+      );
+    }
+    const weight = recordCounts(user).play_statuses;
+    expect(weight).to.be.at.least(10_000);
+    expect(weight, 'records plus the pending events').to.be.at.most(10_000 + 64 + 10_000 / 4 + 100);
+    expect(Object.keys(user.state.play_statuses)).to.have.length(10_000);
+    expect(recordCounts(user).play_statuses, 'exact once read').to.equal(10_000);
+  });
+});
