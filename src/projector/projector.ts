@@ -20,30 +20,18 @@
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
-import {
-  InvalidDocumentError,
-  LeaseNotHeldError,
-  type CommitOptions,
-  type DocChange,
-  type ProjectionCommit,
-  type ReadModelStore,
-} from '../stores/read-model.js';
+import { InvalidDocumentError, type CommitOptions, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
 import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.js';
 import { fillBatch, type PendingRead } from './live-batch.js';
+import { LeaseKeeper, LeaseLostError } from './lease-keeper.js';
 
 export const PARKED_EVENTS = 'parked_events';
 
-/** Another owner holds a projection's lease, or it may have lapsed: this projector must stop committing. */
-export class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
-  constructor() {
-    super('projection lease lost');
-  }
-}
+export { LeaseLostError };
 const MAX_LOAD_ROUNDS = 16;
 /**
  * Tries of one event in one projection, in isolation, before it is parked: a store that is down
@@ -128,15 +116,11 @@ export class Projector {
   private readonly owner: string;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
-  private readonly leaseTtlMs: number;
+  private readonly leases: LeaseKeeper;
   private running: Promise<void> | undefined;
   private stopping = false;
   private unsubscribe: (() => Promise<void>) | undefined;
-  private leaseTimer: NodeJS.Timeout | undefined;
-  private leaseLost = false;
   private inFlight: InFlight | undefined;
-  /** Until when (epoch ms) the last successful acquisition or renewal holds every lease. */
-  private leaseHeldUntil = 0;
   /**
    * A pipelined projector renews the leases between its commits (ensureLeases); the timer stands
    * down while one of its commits is in flight (a renewal is a write: it would wait for it).
@@ -153,7 +137,16 @@ export class Projector {
     this.owner = options.owner ?? leaseOwner('projector');
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 5;
-    this.leaseTtlMs = options.leaseTtlMs ?? 15_000;
+    this.leases = new LeaseKeeper({
+      readModel: options.readModel,
+      names: this.runners.map((runner) => runner.projection.name),
+      owner: this.owner,
+      ttlMs: options.leaseTtlMs ?? 15_000,
+      logger: options.logger,
+      holder: 'projector',
+      lostMessage: 'projection lease lost',
+      skipTimerTick: () => this.renewsPerBatch && this.commitsInFlight > 0,
+    });
   }
 
   get names(): string[] {
@@ -210,53 +203,16 @@ export class Projector {
   /** Stops at a checkpoint: the batch in progress is committed (or abandoned whole). */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.leases.cancelStandby();
     await this.unsubscribe?.();
     await this.running;
     this.running = undefined;
-    clearInterval(this.leaseTimer);
-    for (const name of this.names) await this.options.readModel.releaseLease(name, this.owner).catch(() => undefined);
+    await this.leases.release();
   }
 
-  /** Acquires every projection's lease, waiting while another process holds one. */
+  /** Acquires every projection's lease, waiting while another process holds one (see lease-keeper.ts). */
   async acquireLeases(wait = true): Promise<boolean> {
-    for (;;) {
-      const attempted = Date.now();
-      const all = (await this.options.readModel.tryAcquireLeases(this.names, this.owner, this.leaseTtlMs)).every(Boolean);
-      if (all) {
-        this.leaseHeldUntil = attempted + this.leaseTtlMs;
-        break;
-      }
-      if (!wait || this.stopping) return false;
-      this.options.logger.info('projector on standby: another process holds a projection lease', { owner: this.owner });
-      await sleep(this.leaseTtlMs / 3);
-    }
-    this.leaseLost = false;
-    clearInterval(this.leaseTimer);
-    this.leaseTimer = setInterval(() => void (this.renewsPerBatch && this.commitsInFlight > 0 ? undefined : this.renewLeases()), this.leaseTtlMs / 3);
-    this.leaseTimer.unref();
-    return true;
-  }
-
-  /**
-   * Renews every lease. A lease is lost only when another owner holds it, or when it may have
-   * expired: a renewal that fails (say SQLITE_BUSY while a WAL checkpoint holds writers back, or
-   * a network error) is logged and tried again on the next tick, as long as the last successful
-   * renewal still covers now. Treating every failed renewal as a loss made a transient lock end a
-   * rebuild of many minutes.
-   */
-  private async renewLeases(): Promise<void> {
-    const attempted = Date.now();
-    try {
-      const all = (await this.options.readModel.tryAcquireLeases(this.names, this.owner, this.leaseTtlMs)).every(Boolean);
-      if (all) this.leaseHeldUntil = attempted + this.leaseTtlMs;
-      else this.leaseLost = true;
-    } catch (error) {
-      const expired = Date.now() >= this.leaseHeldUntil;
-      if (expired) this.leaseLost = true;
-      this.options.logger.warn(expired ? 'projection lease renewal failed and the lease may have expired' : 'projection lease renewal failed; retrying', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
+    return this.leases.acquire(wait, () => this.stopping);
   }
 
   /**
@@ -264,8 +220,7 @@ export class Projector {
    * timer (a long batch), renew now rather than commit under a lease that may have lapsed.
    */
   private async ensureLeases(): Promise<void> {
-    if (!this.leaseLost && Date.now() >= this.leaseHeldUntil - this.leaseTtlMs / 3) await this.renewLeases();
-    if (this.leaseLost || Date.now() >= this.leaseHeldUntil) throw new LeaseLostError();
+    await this.leases.ensure();
   }
 
   private async liveLoop(): Promise<void> {
@@ -632,14 +587,8 @@ export class Projector {
   private async commit(commits: readonly ProjectionCommit[]): Promise<void> {
     const commitAll =
       this.options.commitAll ?? ((batch: readonly ProjectionCommit[], options?: CommitOptions) => this.options.readModel.commitAll(batch, options));
-    if (this.leaseHeldUntil === 0) return commitAll(commits);
-    try {
-      await commitAll(commits, { leaseOwner: this.owner });
-    } catch (error) {
-      if (!(error instanceof LeaseNotHeldError)) throw error;
-      this.leaseLost = true;
-      throw new LeaseLostError();
-    }
+    if (!this.leases.acquired) return commitAll(commits);
+    await this.leases.fenced(() => commitAll(commits, { leaseOwner: this.owner }));
   }
 
   /**

@@ -22,8 +22,9 @@ import { userIdFromStream } from '../domain/events.js';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, START, StreamDeletedError } from '../stores/event-store.js';
-import { LeaseNotHeldError, type ReadModelStore } from '../stores/read-model.js';
+import type { ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
+import { LeaseKeeper, LeaseLostError } from '../projector/lease-keeper.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
 import { fillBatch } from '../projector/live-batch.js';
 import type { ReadModelService } from '../services/read-models.js';
@@ -61,11 +62,6 @@ export interface ErasureReactorOptions {
   readonly projectionWaitMs?: number;
 }
 
-/** The lease was lost (another process holds it, or it may have lapsed): stop and stand by. */
-class ReactorLeaseLostError extends Error {
-  override readonly name = 'ReactorLeaseLostError';
-}
-
 /** Stopping while waiting: the event is left for the next run, from the checkpoint. */
 class StoppingError extends Error {
   override readonly name = 'StoppingError';
@@ -76,7 +72,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 export class ErasureReactor {
   readonly owner: string;
-  private readonly leaseTtlMs: number;
+  private readonly leases: LeaseKeeper;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
   private readonly checkpointEveryMs: number;
@@ -88,16 +84,19 @@ export class ErasureReactor {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private unsubscribe: (() => Promise<void>) | undefined;
-  private leaseTimer: NodeJS.Timeout | undefined;
-  private leaseHeldUntil = 0;
-  private leaseLost = false;
-  private wakeStandby: (() => void) | undefined;
   /** Users whose erasure was left to the retention job after failing (tests, logs). */
   skipped = 0;
 
   constructor(private readonly options: ErasureReactorOptions) {
     this.owner = options.owner ?? leaseOwner('erasure');
-    this.leaseTtlMs = options.leaseTtlMs ?? 15_000;
+    this.leases = new LeaseKeeper({
+      readModel: options.readModel,
+      names: [ERASURE_REACTOR],
+      owner: this.owner,
+      ttlMs: options.leaseTtlMs ?? 15_000,
+      logger: options.logger,
+      holder: 'erasure reactor',
+    });
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 5;
     this.checkpointEveryMs = options.checkpointEveryMs ?? 1000;
@@ -134,14 +133,13 @@ export class ErasureReactor {
   /** Stops: an erasure in progress ends first, the position reached is committed, the lease freed. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeStandby?.();
+    this.leases.cancelStandby();
     await this.unsubscribe?.();
     await this.loop;
     this.loop = undefined;
-    clearInterval(this.leaseTimer);
-    if (this.uncommitted && !this.leaseLost) await this.commit().catch(() => undefined);
-    await this.options.readModel.releaseLease(ERASURE_REACTOR, this.owner).catch(() => undefined);
-    this.leaseHeldUntil = 0;
+    this.leases.stopRenewing();
+    if (this.uncommitted && this.leases.held) await this.commit().catch(() => undefined);
+    await this.leases.release();
   }
 
   /**
@@ -150,8 +148,7 @@ export class ErasureReactor {
    */
   async kill(): Promise<void> {
     this.stopping = true;
-    this.leaseLost = true;
-    clearInterval(this.leaseTimer);
+    this.leases.stopRenewing({ lost: true });
     await this.unsubscribe?.();
     this.loop = undefined;
   }
@@ -162,7 +159,7 @@ export class ErasureReactor {
    * here is released at the end, one held before (see {@link acquireLease}) is kept.
    */
   async catchUp(): Promise<boolean> {
-    const held = !this.leaseLost && Date.now() < this.leaseHeldUntil;
+    const held = this.leases.held;
     if (!(await this.acquireLease(false))) return false;
     if (held) {
       this.checkpoint = await this.storedCheckpoint();
@@ -174,9 +171,7 @@ export class ErasureReactor {
       await this.readToHead();
       return true;
     } finally {
-      clearInterval(this.leaseTimer);
-      await this.options.readModel.releaseLease(ERASURE_REACTOR, this.owner).catch(() => undefined);
-      this.leaseHeldUntil = 0;
+      await this.leases.release();
     }
   }
 
@@ -199,46 +194,7 @@ export class ErasureReactor {
    * {@link catchUp} take it first to hold it between calls.
    */
   async acquireLease(wait = false): Promise<boolean> {
-    for (let logged = false; ;) {
-      const attempted = Date.now();
-      if ((await this.options.readModel.tryAcquireLeases([ERASURE_REACTOR], this.owner, this.leaseTtlMs))[0]) {
-        this.leaseHeldUntil = attempted + this.leaseTtlMs;
-        break;
-      }
-      if (!wait || this.stopping) return false;
-      if (!logged) this.options.logger.info('erasure reactor on standby: another process holds its lease', { owner: this.owner });
-      logged = true;
-      // Cut short by stop(): a process on standby closes at once.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.leaseTtlMs / 3);
-        this.wakeStandby = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeStandby = undefined;
-    }
-    this.leaseLost = false;
-    clearInterval(this.leaseTimer);
-    this.leaseTimer = setInterval(() => void this.renewLease(), this.leaseTtlMs / 3);
-    this.leaseTimer.unref();
-    return true;
-  }
-
-  /** As the projector renews its leases: a failed renewal is a loss only once the lease may have expired. */
-  private async renewLease(): Promise<void> {
-    const attempted = Date.now();
-    try {
-      if ((await this.options.readModel.tryAcquireLeases([ERASURE_REACTOR], this.owner, this.leaseTtlMs))[0]) this.leaseHeldUntil = attempted + this.leaseTtlMs;
-      else this.leaseLost = true;
-    } catch (error) {
-      if (Date.now() >= this.leaseHeldUntil) this.leaseLost = true;
-      this.options.logger.warn('erasure reactor lease renewal failed; retrying', { error: error instanceof Error ? error.message : String(error) });
-    }
-  }
-
-  private ensureLease(): void {
-    if (this.leaseLost || Date.now() >= this.leaseHeldUntil) throw new ReactorLeaseLostError('erasure reactor lease lost');
+    return this.leases.acquire(wait, () => this.stopping);
   }
 
   private async liveLoop(): Promise<void> {
@@ -272,14 +228,14 @@ export class ErasureReactor {
           : undefined;
         const first = due === undefined ? await pending : await Promise.race([pending, sleep(due).then(() => timeout)]);
         if (typeof first === 'symbol') {
-          this.ensureLease();
+          await this.leases.ensure();
           await this.commit();
           continue;
         }
         if (first.done) return;
         const batch = await fillBatch(first.value, iterator, { size: this.batchSize, delayMs: this.batchDelayMs });
         pending = batch.pending;
-        this.ensureLease();
+        await this.leases.ensure();
         this.lastEventAt = Date.now();
         const erased = await this.react(batch.events);
         if (erased || Date.now() - this.lastCommitAt >= this.checkpointEveryMs) await this.commit();
@@ -301,7 +257,7 @@ export class ErasureReactor {
     // One erasure per user erases every `remove` of the stream the projections have seen.
     for (const user of users) {
       if (this.stopping) throw new StoppingError('stopping');
-      this.ensureLease();
+      await this.leases.ensure();
       await this.eraseWithRetry(user);
     }
     const last = batch.at(-1)!.position;
@@ -319,7 +275,7 @@ export class ErasureReactor {
         await this.eraseOnce(user);
         return;
       } catch (error) {
-        if (error instanceof StoppingError || error instanceof ReactorLeaseLostError || this.stopping) throw error;
+        if (error instanceof StoppingError || error instanceof LeaseLostError || this.stopping) throw error;
         const message = error instanceof Error ? error.message : String(error);
         if (attempt >= attempts) {
           this.skipped++;
@@ -346,7 +302,7 @@ export class ErasureReactor {
         }
         if (this.stopping) throw new StoppingError('stopping');
         if (round % 10 === 0) this.options.logger.warn('erasure waits: the projections are behind', { user });
-        this.ensureLease();
+        await this.leases.ensure();
       }
     } catch (error) {
       // The account was deleted (its stream tombstoned): nothing of it is left to erase.
@@ -358,13 +314,9 @@ export class ErasureReactor {
   private async commit(): Promise<void> {
     const position = this.uncommitted;
     if (!position) return;
-    try {
-      await this.options.readModel.commitAll([{ projection: ERASURE_REACTOR, changes: [], checkpoint: position }], { leaseOwner: this.owner });
-    } catch (error) {
-      if (!(error instanceof LeaseNotHeldError)) throw error;
-      this.leaseLost = true;
-      throw new ReactorLeaseLostError('erasure reactor lease lost');
-    }
+    await this.leases.fenced(() =>
+      this.options.readModel.commitAll([{ projection: ERASURE_REACTOR, changes: [], checkpoint: position }], { leaseOwner: this.owner }),
+    );
     this.lastCommitAt = Date.now();
     if (this.uncommitted === position) this.uncommitted = undefined;
   }

@@ -223,6 +223,24 @@ describe('Projector leases', function () {
     }
   });
 
+  it('a projector on standby (another process holds a lease) stops at once, without waiting a lease period', async function () {
+    expect((await base.tryAcquireLeases([subscriptionsProjection.name], 'the-other-process', 60_000))[0]).to.equal(true);
+    const subject = new Projector({
+      eventStore,
+      readModel: base,
+      projections: [subscriptionsProjection],
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      leaseTtlMs: 9000,
+    });
+    subject.start();
+    await sleep(100);
+    const started = Date.now();
+    await subject.stop();
+    expect(Date.now() - started, 'stopped during its standby wait (a third of the lease, 3 s)').to.be.below(1000);
+    expect(await base.count('subscriptions')).to.equal(0);
+  });
+
   it('a pipelined catch-up renews its leases between commits, never while one is in flight', async function () {
     let inFlight = false;
     const renewals: boolean[] = [];
