@@ -229,7 +229,7 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
     if (event === undefined) continue;
     stateEvents.push(event);
     if (event.type === 'sync') (syncRequestIds ??= new Set(from.syncRequestIds)).add(event.data.request_id);
-    if (slicesChangedBy(event) === STATE_SLICES) whole = true;
+    if (slicesChangedBy(event).length === STATE_SLICES.length) whole = true;
     const touch: Touch = { revision, commit: position.commit };
     for (const slice of SYNCED) {
       // Stored events are projected events: the same data the projector hands `touches`.

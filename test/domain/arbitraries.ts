@@ -32,15 +32,13 @@ export const anEvent: fc.Arbitrary<StateEvent> = fc.oneof(
     .tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' }))
     .map(([when, scope]) => ev.remove(when, scope)),
   fc.tuple(at, device).map(([when, id]) => full(when, { type: 'device', object: null, data: { device_id: id, caption: `c${when}` } })),
-  fc
-    .tuple(at, device, device)
-    .map(([when, a, b]) =>
-      full(when, {
-        type: 'sync_group',
-        object: null,
-        data: a === b ? { synchronize: [], stop_synchronize: [a] } : { synchronize: [[a, b]], stop_synchronize: [] },
-      }),
-    ),
+  fc.tuple(at, device, device).map(([when, a, b]) =>
+    full(when, {
+      type: 'sync_group',
+      object: null,
+      data: a === b ? { synchronize: [], stop_synchronize: [a] } : { synchronize: [[a, b]], stop_synchronize: [] },
+    }),
+  ),
   fc.tuple(at, fc.option(feed, { nil: undefined }), fc.nat(9)).map(([when, f, n]) =>
     full(when, {
       type: 'setting',
