@@ -6,8 +6,8 @@
  *
  * 1. throughput: BENCH_EVENTS events (default 200,000) from BENCH_LIVE_USERS users (1,000), the
  *    rebuild benchmark's mix (scripts/bench/workload.ts: one user's sync-sized burst of 1–8
- *    events per append), each append through `UserEventService.appendActions` (what
- *    `POST /v1/events` calls; a `remove` is appended, not erased: erasure is the retention
+ *    events per append), each append through `UserEventService.appendActions` with the
+ *    service's folded-user cache (what `POST /v1/events` calls; a `remove` is appended, not erased: erasure is the retention
  *    service's and waits for the projector, which is not what this measures), one after the
  *    other. `events_per_s` = events ÷ the time from the first append until every projection's
  *    checkpoint has reached the last one;
@@ -48,6 +48,7 @@ import { GpodderService } from '../../src/services/gpodder.js';
 import { GpodderEpisodeService } from '../../src/services/gpodder-episodes.js';
 import { ReadModelService, ReadModelsBehindError } from '../../src/services/read-models.js';
 import { UserEventService } from '../../src/services/user-events.js';
+import { UserStateCache } from '../../src/services/user-state-cache.js';
 import { applyPragmas } from '../../src/stores/embedded/schema.js';
 import type { BenchResult } from './append.js';
 import { positiveIntegerFromEnv } from './env.js';
@@ -80,11 +81,14 @@ export async function benchProjectLive(log: (line: string) => void = console.log
     );
     // Enough appends for both phases (the mix averages 4.5 events per append; 8 at most).
     const writes = toWrites(generateWorkload({ ...workload, events: workload.events + config.rywRate * config.rywSeconds * workload.maxBatch }));
-    const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
+    const serviceConfig = loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' });
+    const service = await startService(serviceConfig, silentLogger(), { runScheduler: false });
     let live: Awaited<ReturnType<typeof timeLive>>;
     let ryw: RywFigures;
     try {
-      const userEvents = new UserEventService(service.stores.eventStore);
+      // With the folded-user cache the service's write path has (SYNC_CACHE_RECORDS): without it
+      // every append folded the user's whole stream again.
+      const userEvents = new UserEventService(service.stores.eventStore, new UserStateCache(serviceConfig.SYNC_CACHE_RECORDS));
       const readModels = new ReadModelService(service.stores.eventStore, service.stores.readModel);
       live = await timeLive(service.projector.names, userEvents, readModels, writes, workload.events);
       log(
