@@ -28,6 +28,8 @@ export interface Stores {
     readonly database: BetterSqlite3.Database;
     readonly readModelDatabase?: BetterSqlite3.Database;
     readonly eventStore?: SqliteEventStore;
+    /** Read-model tables of the one-file layout dropped from `database` at this opening (their read models are rebuilt). */
+    readonly legacyTablesDropped: number;
   };
   close(): Promise<void>;
 }
@@ -71,11 +73,12 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
   const needsEmbedded = config.STORE === 'embedded' || config.READ_MODEL === 'embedded';
   let database: BetterSqlite3.Database | undefined;
   let readModelDatabase: BetterSqlite3.Database | undefined;
+  let legacyTablesDropped = 0;
   if (needsEmbedded) {
     mkdirSync(config.DATA_DIR, { recursive: true });
     database = openEmbeddedFile(config.DATA_DIR, EMBEDDED_FILE);
     // Read models an earlier layout kept beside the events: derived data, rebuilt in their own file.
-    dropReadModelTables(database);
+    legacyTablesDropped = dropReadModelTables(database);
   }
   if (config.READ_MODEL === 'embedded') readModelDatabase = openEmbeddedFile(config.DATA_DIR, READ_MODEL_FILE);
   const closers: (() => Promise<void>)[] = [];
@@ -121,6 +124,7 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
       ? {
           embedded: {
             database,
+            legacyTablesDropped,
             ...(readModelDatabase ? { readModelDatabase } : {}),
             ...(embeddedEvents ? { eventStore: embeddedEvents } : {}),
           },

@@ -65,6 +65,11 @@ export async function startService(
   let thread: ProjectorThread | undefined;
   const backgroundCheckpoints = options.backgroundCheckpoints ?? { onProblem: (message: string) => logger.warn(message) };
   const stores = withAppendCounting(await openStores(config, { ...options, backgroundCheckpoints }), () => thread?.wake());
+  if (stores.embedded && stores.embedded.legacyTablesDropped > 0) {
+    logger.warn('read models moved out of podsync.db (the one-file layout): rebuilding them from the events in read-models.db; /readyz reports the lag', {
+      tablesDropped: stores.embedded.legacyTablesDropped,
+    });
+  }
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
   const gauges = new StoreGauges();
   let draining = false;

@@ -69,14 +69,16 @@ interface DocRow {
  * Drops every read-model table (documents, checkpoints, leases) of `db`: what an earlier layout
  * kept in the events' file (src/runtime.ts, READ_MODEL_FILE). Read models are derived data: the
  * projector rebuilds them from the events in their own file. With `secure_delete` on, their
- * bytes are overwritten, so nothing erased since lingers in stale copies. Idempotent.
+ * bytes are overwritten, so nothing erased since lingers in stale copies. Idempotent; returns
+ * how many tables went.
  */
-export function dropReadModelTables(db: Database.Database): void {
+export function dropReadModelTables(db: Database.Database): number {
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rm\\_%' ESCAPE '\\'").all() as { name: string }[];
-  if (tables.length === 0) return;
+  if (tables.length === 0) return 0;
   db.transaction(() => {
     for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
   }).immediate();
+  return tables.length;
 }
 
 export class SqliteReadModelStore implements ReadModelStore {
