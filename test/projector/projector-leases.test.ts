@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { subscriptionsProjection } from '../../projections/subscriptions.js';
 import { streams } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { LeaseLostError, Projector } from '../../src/projector/projector.js';
+import { LeaseLostError, Projector, type ProjectorOptions } from '../../src/projector/projector.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { ReadModelStore } from '../../src/stores/read-model.js';
@@ -74,19 +74,20 @@ describe('Projector leases', function () {
     await close();
   });
 
-  /** A projector holding its lease, ready to catch up (pipelined: as rebuilds do). */
-  async function projector(readModel: ReadModelStore, pipeline = false): Promise<Projector> {
-    const subject = new Projector({
+  /** A projector of the subscriptions over `readModel`. */
+  const subscriptions = (readModel: ReadModelStore, options: Partial<ProjectorOptions>) =>
+    new Projector({
       eventStore,
       readModel,
       projections: [subscriptionsProjection],
       context: { defaultPrivacy: 'private' },
       logger: silentLogger(),
-      batchSize: 4,
-      leaseTtlMs: TTL_MS,
-      owner: 'rebuilder',
-      pipeline,
+      ...options,
     });
+
+  /** A projector holding its lease, ready to catch up (pipelined: as rebuilds do). */
+  async function projector(readModel: ReadModelStore, pipeline = false): Promise<Projector> {
+    const subject = subscriptions(readModel, { batchSize: 4, leaseTtlMs: TTL_MS, owner: 'rebuilder', pipeline });
     expect(await subject.acquireLeases(false)).to.equal(true);
     await subject.prepare();
     return subject;
@@ -169,6 +170,20 @@ describe('Projector leases', function () {
     }
   });
 
+  /** A live projector of the subscriptions, started (it takes its leases itself). */
+  function startLive(readModel: ReadModelStore, leaseTtlMs: number): Projector {
+    const subject = subscriptions(readModel, { leaseTtlMs });
+    subject.start();
+    return subject;
+  }
+
+  /** Waits until every event is projected (at most `limitMs`). */
+  async function projectedAll(limitMs: number): Promise<void> {
+    const deadline = Date.now() + limitMs;
+    while (Date.now() < deadline && (await base.count('subscriptions').catch(() => 0)) < EVENTS) await sleep(50);
+    expect(await base.count('subscriptions')).to.equal(EVENTS);
+  }
+
   it('a live projector outlives a failed prepare (the store briefly unreachable) and catches up', async function () {
     let failures = 1;
     const flaky = new Proxy(base, {
@@ -183,19 +198,9 @@ describe('Projector leases', function () {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const subject = new Projector({
-      eventStore,
-      readModel: flaky,
-      projections: [subscriptionsProjection],
-      context: { defaultPrivacy: 'private' },
-      logger: silentLogger(),
-      leaseTtlMs: 3000,
-    });
-    subject.start();
+    const subject = startLive(flaky, 3000);
     try {
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && (await base.count('subscriptions').catch(() => 0)) < EVENTS) await sleep(50);
-      expect(await base.count('subscriptions')).to.equal(EVENTS);
+      await projectedAll(5000);
     } finally {
       await subject.stop();
     }
@@ -204,20 +209,10 @@ describe('Projector leases', function () {
   it('a live projector outlives lease calls that fail (SQLITE_BUSY) before it holds the leases, and catches up', async function () {
     const { readModel, control } = flakyLeases(base, 0);
     control.failuresLeft = 2;
-    const subject = new Projector({
-      eventStore,
-      readModel,
-      projections: [subscriptionsProjection],
-      context: { defaultPrivacy: 'private' },
-      logger: silentLogger(),
-      leaseTtlMs: 3000,
-    });
-    subject.start();
+    const subject = startLive(readModel, 3000);
     try {
-      const deadline = Date.now() + 8000;
-      while (Date.now() < deadline && (await base.count('subscriptions').catch(() => 0)) < EVENTS) await sleep(50);
+      await projectedAll(8000);
       expect(control.renewalsFailed, 'both failures were seen').to.equal(2);
-      expect(await base.count('subscriptions')).to.equal(EVENTS);
     } finally {
       await subject.stop();
     }
@@ -225,15 +220,7 @@ describe('Projector leases', function () {
 
   it('a projector on standby (another process holds a lease) stops at once, without waiting a lease period', async function () {
     expect((await base.tryAcquireLeases([subscriptionsProjection.name], 'the-other-process', 60_000))[0]).to.equal(true);
-    const subject = new Projector({
-      eventStore,
-      readModel: base,
-      projections: [subscriptionsProjection],
-      context: { defaultPrivacy: 'private' },
-      logger: silentLogger(),
-      leaseTtlMs: 9000,
-    });
-    subject.start();
+    const subject = startLive(base, 9000);
     await sleep(100);
     const started = Date.now();
     await subject.stop();
