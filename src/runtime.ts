@@ -30,6 +30,11 @@ export interface Stores {
     readonly eventStore?: SqliteEventStore;
     /** Read-model tables of the one-file layout dropped from `database` at this opening (their read models are rebuilt). */
     readonly legacyTablesDropped: number;
+    /**
+     * Writes `file`'s whole log back and truncates it (after an erasure): on its WAL checkpointer's
+     * thread when one runs, so the caller's thread is not held while readers and writers let it.
+     */
+    truncateWal(file: BetterSqlite3.Database): Promise<void>;
   };
   close(): Promise<void>;
 }
@@ -82,15 +87,22 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
   }
   if (config.READ_MODEL === 'embedded') readModelDatabase = openEmbeddedFile(config.DATA_DIR, READ_MODEL_FILE);
   const closers: (() => Promise<void>)[] = [];
+  const checkpointers = new Map<BetterSqlite3.Database, WalCheckpointer>();
   if (options.backgroundCheckpoints) {
     const checkpointerOptions = options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints;
     for (const file of [database, readModelDatabase]) {
       if (file === undefined) continue;
       const checkpointer = await WalCheckpointer.start(file, checkpointerOptions);
+      checkpointers.set(file, checkpointer);
       // Closers run in reverse: these last, after the stores, just before the databases close.
       closers.push(() => checkpointer.stop());
     }
   }
+  const truncateWal = async (file: BetterSqlite3.Database): Promise<void> => {
+    const checkpointer = checkpointers.get(file);
+    if (checkpointer !== undefined) await checkpointer.truncate();
+    else if (!file.memory) file.pragma('wal_checkpoint(TRUNCATE)');
+  };
 
   let eventStore: EventStore;
   let embeddedEvents: SqliteEventStore | undefined;
@@ -125,6 +137,7 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
           embedded: {
             database,
             legacyTablesDropped,
+            truncateWal,
             ...(readModelDatabase ? { readModelDatabase } : {}),
             ...(embeddedEvents ? { eventStore: embeddedEvents } : {}),
           },

@@ -142,7 +142,7 @@ export class RetentionService implements RetentionPass {
     await eachUser.catch(async (error: unknown) => {
       // Stopped (shutdown, a failing store): what the erasures left still goes.
       await this.rollFeeds(erasedFeeds, now).catch(() => undefined);
-      this.store.checkpointWal();
+      await this.store.checkpointWal().catch(() => undefined);
       throw error;
     });
     for (const feed of erasedFeeds) feeds.add(feed);
@@ -153,7 +153,7 @@ export class RetentionService implements RetentionPass {
     await options.touch?.();
     removed += await this.store.truncate(truncations, options.touch);
     // Once for the pass: the erasures and truncations left old page images in the WAL.
-    this.store.checkpointWal();
+    await this.store.checkpointWal();
     if (failed > 0) this.deps.logger.warn('retention pass skipped users after errors', { users: failed });
     return {
       asOf: now.toISOString(),
@@ -372,7 +372,10 @@ export function createRetentionPass(stores: Stores, options: { defaultPrivacy: P
     projections: options.projections ?? allProjections.map((projection) => projection.name),
     logger: options.logger,
     capability: stores.embedded?.eventStore
-      ? new EmbeddedRetention(stores.embedded.eventStore, stores.embedded.readModelDatabase)
+      ? new EmbeddedRetention(stores.embedded.eventStore, {
+          truncateWal: stores.embedded.truncateWal,
+          files: [stores.embedded.database, ...(stores.embedded.readModelDatabase ? [stores.embedded.readModelDatabase] : [])],
+        })
       : new RewritingRetention(stores.eventStore),
   });
 }

@@ -52,5 +52,5 @@ export interface RetentionCapability {
   /** How this store erases `erased` from a stream whose visible events are `events`. */
   planErasure(stream: string, events: readonly RecordedEvent[], erased: ReadonlySet<string>, closing: ErasureClosing): ErasurePlan;
   /** Writes back what deletions left in a write-ahead log (no old page image of a deleted row stays); a no-op elsewhere. */
-  checkpointWal(): void;
+  checkpointWal(): Promise<void>;
 }

@@ -26,11 +26,16 @@ export class EmbeddedRetention implements RetentionCapability {
   constructor(
     private readonly store: SqliteEventStore,
     /**
-     * The read models' file, when embedded too: the projections deleted the erased documents
-     * there (secure_delete overwrote them), but older page images stay in its WAL until it is
-     * checkpointed and truncated, as the events' WAL is.
+     * Where deletions leave old page images: the events' file, and the read models' when
+     * embedded too (the projections deleted the erased documents there; secure_delete overwrote
+     * them, but their older images stay in its WAL until it is written back and truncated).
+     * `truncateWal` does that off the caller's thread where a WAL checkpointer runs (runtime.ts).
+     * Without it, the events' WAL is truncated here.
      */
-    private readonly readModelDatabase?: Database,
+    private readonly wal: { readonly truncateWal: (file: Database) => Promise<void>; readonly files: readonly Database[] } = {
+      truncateWal: async (file) => void (file.memory ? undefined : file.pragma('wal_checkpoint(TRUNCATE)')),
+      files: [store.database],
+    },
   ) {}
 
   async truncate(truncations: readonly CountedTruncation[], touch?: () => Promise<void>): Promise<number> {
@@ -65,19 +70,14 @@ export class EmbeddedRetention implements RetentionCapability {
     return {
       events: appended,
       complete: async ({ checkpointWal }) => {
-        const removed = this.store.eraseEvents(stream, [...erased], { checkpointWal });
-        if (checkpointWal) this.checkpointReadModelWal();
+        const removed = this.store.eraseEvents(stream, [...erased], { checkpointWal: false });
+        if (checkpointWal) await this.checkpointWal();
         return removed;
       },
     };
   }
 
-  checkpointWal(): void {
-    this.store.checkpointWal();
-    this.checkpointReadModelWal();
-  }
-
-  private checkpointReadModelWal(): void {
-    if (this.readModelDatabase?.memory === false) this.readModelDatabase.pragma('wal_checkpoint(TRUNCATE)');
+  async checkpointWal(): Promise<void> {
+    for (const file of this.wal.files) await this.wal.truncateWal(file);
   }
 }

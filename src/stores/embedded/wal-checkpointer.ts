@@ -48,7 +48,24 @@ const checkpoint = () => {
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
+// A truncating checkpoint (erasure: no old page image may stay in the log) waits for readers and
+// writers; while they hold it back (busy), it is tried again, a bounded number of times.
+const truncate = () => {
+  for (let attempt = 1; ; attempt++) {
+    const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
+    if (result.busy === 0 || attempt >= 20) return result.busy === 0;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+  }
+};
 parentPort.on('message', (message) => {
+  if (message && message.truncate !== undefined) {
+    try {
+      parentPort.postMessage({ truncated: message.truncate, complete: truncate() });
+    } catch (error) {
+      parentPort.postMessage({ truncated: message.truncate, error: String(error && error.message || error) });
+    }
+    return;
+  }
   if (message !== 'stop') return;
   clearInterval(timer);
   checkpoint();
@@ -80,6 +97,8 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
   private stopped = false;
+  private nextTruncation = 1;
+  private readonly truncations = new Map<number, { resolve: (complete: boolean) => void; reject: (error: Error) => void }>();
 
   private constructor(
     private readonly database: Database,
@@ -88,12 +107,19 @@ export class WalCheckpointer {
   ) {
     this.worker = worker;
     worker.unref();
-    worker.on('message', (message: { error?: string }) => {
-      if (message.error) onProblem(`WAL checkpoint failed: ${message.error}`);
+    worker.on('message', (message: { error?: string; truncated?: number; complete?: boolean }) => {
+      if (message.truncated !== undefined) {
+        const waiter = this.truncations.get(message.truncated);
+        this.truncations.delete(message.truncated);
+        if (message.error === undefined) waiter?.resolve(message.complete === true);
+        else waiter?.reject(new Error(`WAL truncation failed: ${message.error}`));
+      } else if (message.error) onProblem(`WAL checkpoint failed: ${message.error}`);
     });
     this.exited = new Promise((resolve) => {
       worker.on('error', (error) => onProblem(`WAL checkpoint worker failed: ${error.message}`));
       worker.on('exit', () => {
+        for (const waiter of this.truncations.values()) waiter.reject(new Error('the WAL checkpoint worker exited'));
+        this.truncations.clear();
         if (!this.stopped) {
           onProblem('WAL checkpoint worker exited; automatic checkpoints are back on');
           this.restoreAutomaticCheckpoints();
@@ -115,6 +141,22 @@ export class WalCheckpointer {
     await workerReady(worker, 'WAL checkpoint worker');
     database.pragma('wal_autocheckpoint = 0');
     return checkpointer;
+  }
+
+  /**
+   * Copies the whole log into the database file and truncates it, on the worker's thread (it
+   * waits for readers and writers to let it, which on the caller's thread would stall every
+   * request): after an erasure, no old page image of a deleted row stays in the log. True once
+   * the log is empty; false if readers and writers held it back through every retry (the next
+   * truncation, or the periodic checkpoints, write it back later).
+   */
+  truncate(): Promise<boolean> {
+    if (this.stopped) return Promise.reject(new Error('the WAL checkpoint worker is stopped'));
+    const id = this.nextTruncation++;
+    return new Promise((resolve, reject) => {
+      this.truncations.set(id, { resolve, reject });
+      this.worker.postMessage({ truncate: id });
+    });
   }
 
   /** Stops the worker after one last checkpoint, and gives automatic checkpoints back. */

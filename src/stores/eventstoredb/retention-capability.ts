@@ -47,5 +47,5 @@ export class RewritingRetention implements RetentionCapability {
     };
   }
 
-  checkpointWal(): void {}
+  async checkpointWal(): Promise<void> {}
 }
