@@ -70,7 +70,7 @@ export class EmbeddedRetention implements RetentionCapability {
     return {
       events: appended,
       complete: async ({ checkpointWal }) => {
-        const removed = this.store.eraseEvents(stream, [...erased], { checkpointWal: false });
+        const removed = this.store.eraseEvents(stream, [...erased]);
         if (checkpointWal) await this.checkpointWal();
         return removed;
       },

@@ -280,7 +280,7 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Stops SQLite's automatic WAL checkpoints on this connection until the returned function is
-   * called (a bulk purge then writes each page back once, at the caller's {@link checkpointWal},
+   * called (a bulk purge then writes each page back once, at the caller's WAL truncation,
    * instead of at every commit). A no-op when they are off already (the service's background
    * checkpointer, wal-checkpointer.ts, runs them on a worker thread).
    */
@@ -295,23 +295,18 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Physically deletes the given events of a stream (erasure, docs/design.md, "Erasure"): the rows go, and with
-   * `secure_delete` (set by the service) their bytes are overwritten; the WAL is checkpointed
-   * and truncated so no old page image keeps them either. Revisions of the remaining events
-   * do not change. Returns how many rows went. `checkpointWal: false` leaves the WAL to a later
-   * {@link checkpointWal} (a retention pass erasing for many users checkpoints once).
+   * `secure_delete` (set by the service) their bytes are overwritten. Old page images stay in the
+   * WAL until it is written back and truncated: the caller does that (the retention capability's
+   * `checkpointWal`, on the WAL checkpointer's thread; a retention pass erasing for many users
+   * does it once).
+   * Revisions of the remaining events do not change. Returns how many rows went.
    */
-  eraseEvents(stream: string, ids: readonly string[], options: { checkpointWal?: boolean } = {}): number {
+  eraseEvents(stream: string, ids: readonly string[]): number {
     if (ids.length === 0) return 0;
     const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))');
     const removed = this.database.transaction(() => erase.run(stream, JSON.stringify(ids)).changes).immediate();
     this.hidingGeneration++;
-    if (options.checkpointWal ?? true) this.checkpointWal();
     return removed;
-  }
-
-  /** Copies the WAL into the database file and truncates it, so no old page image outlives a delete. */
-  checkpointWal(): void {
-    if (!this.database.memory) this.database.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   /** Ends every subscription, then closes the connection if this store opened it. */
