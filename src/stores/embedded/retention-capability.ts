@@ -30,12 +30,8 @@ export class EmbeddedRetention implements RetentionCapability {
      * embedded too (the projections deleted the erased documents there; secure_delete overwrote
      * them, but their older images stay in its WAL until it is written back and truncated).
      * `truncateWal` does that off the caller's thread where a WAL checkpointer runs (runtime.ts).
-     * Without it, the events' WAL is truncated here.
      */
-    private readonly wal: { readonly truncateWal: (file: Database) => Promise<void>; readonly files: readonly Database[] } = {
-      truncateWal: async (file) => void (file.memory ? undefined : file.pragma('wal_checkpoint(TRUNCATE)')),
-      files: [store.database],
-    },
+    private readonly wal: { readonly truncateWal: (file: Database) => Promise<void>; readonly files: readonly Database[] },
   ) {}
 
   async truncate(truncations: readonly CountedTruncation[], touch?: () => Promise<void>): Promise<number> {
