@@ -122,7 +122,7 @@ export class Projector {
   private unsubscribe: (() => Promise<void>) | undefined;
   private inFlight: InFlight | undefined;
   /**
-   * A pipelined projector renews the leases between its commits (ensureLeases); the timer stands
+   * A pipelined projector renews the leases between its commits (LeaseKeeper.ensure); the timer stands
    * down while one of its commits is in flight (a renewal is a write: it would wait for it).
    */
   private renewsPerBatch = false;
@@ -215,14 +215,6 @@ export class Projector {
     return this.leases.acquire(wait, () => this.stopping);
   }
 
-  /**
-   * Before a batch: the leases must still be ours. If the event loop was too busy for the renewal
-   * timer (a long batch), renew now rather than commit under a lease that may have lapsed.
-   */
-  private async ensureLeases(): Promise<void> {
-    await this.leases.ensure();
-  }
-
   private async liveLoop(): Promise<void> {
     while (!this.stopping) {
       try {
@@ -251,7 +243,7 @@ export class Projector {
         const batch = await this.nextBatch(iterator, pending);
         pending = batch.pending;
         if (batch.events.length === 0) return;
-        await this.ensureLeases();
+        await this.leases.ensure();
         await this.processWithRetry(batch.events);
         await yieldToEventLoop();
       }
@@ -343,7 +335,7 @@ export class Projector {
     for (;;) {
       const page = await this.options.eventStore.readAll({ after, maxCount: this.batchSize, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
       if (page.length === 0) return total;
-      await this.ensureLeases();
+      await this.leases.ensure();
       await this.processWithRetry(page);
       total += page.length;
       after = page.at(-1)!.position;
@@ -490,7 +482,7 @@ export class Projector {
       if (event === undefined) continue;
       for (const runner of this.runners) {
         if (comparePositions(recorded.position, runner.checkpoint) <= 0) continue;
-        await this.ensureLeases();
+        await this.leases.ensure();
         await this.projectAlone(runner, event, recorded);
       }
       await yieldToEventLoop();
@@ -563,7 +555,7 @@ export class Projector {
     // The leases are checked (and renewed when due) here, the one moment the committer is idle:
     // a renewal is a write, and anywhere else it waits for the commit in flight (the renewal
     // timer stands down meanwhile, see renewsPerBatch).
-    await this.ensureLeases();
+    await this.leases.ensure();
     const overlays = new Map<Runner, StagedView>();
     for (const { runner, changes } of staged) {
       const overlay = new StagedView(runner.view, { keepLog: false });
