@@ -223,13 +223,19 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
   const from = implOf(user);
   let syncRequestIds: Set<string> | undefined;
   const stateEvents: StateEvent[] = [];
+  // Per synced slice the events that change it and its touches; the events of the small slices.
+  const own: Record<SyncedSlice, StateEvent[]> = { subscriptions: [], play_statuses: [], playlists: [] };
   const touches: Record<SyncedSlice, PendingTouch[]> = { subscriptions: [], play_statuses: [], playlists: [] };
+  const small: StateEvent[] = [];
   let whole = false;
   for (const { event, revision, position } of events) {
     if (event === undefined) continue;
     stateEvents.push(event);
     if (event.type === 'sync') (syncRequestIds ??= new Set(from.syncRequestIds)).add(event.data.request_id);
-    if (slicesChangedBy(event).length === STATE_SLICES.length) whole = true;
+    const changed = slicesChangedBy(event);
+    if (changed.length === STATE_SLICES.length) whole = true;
+    for (const slice of changed) if (slice in own) own[slice as SyncedSlice].push(event);
+    if (changed.some((slice) => EAGER.includes(slice))) small.push(event);
     const touch: Touch = { revision, commit: position.commit };
     for (const slice of SYNCED) {
       // Stored events are projected events: the same data the projector hands `touches`.
@@ -256,13 +262,11 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
   } else {
     for (const slice of SYNCED) {
       const part = from.part(slice);
-      const own = stateEvents.filter((event) => slicesChangedBy(event).includes(slice));
       parts[slice] =
-        own.length === 0 && touches[slice].length === 0
+        own[slice].length === 0 && touches[slice].length === 0
           ? part
-          : { ...part, pending: [...part.pending, ...own], pendingTouches: [...part.pendingTouches, ...touches[slice]] };
+          : { ...part, pending: [...part.pending, ...own[slice]], pendingTouches: [...part.pendingTouches, ...touches[slice]] };
     }
-    const small = stateEvents.filter((event) => slicesChangedBy(event).some((slice) => EAGER.includes(slice)));
     eager = small.length === 0 ? from.eager : pickEager(fold(small, { ...emptyState(), ...from.eager }));
   }
   return new FoldedUserImpl(last.revision, last.position, syncRequestIds ?? from.syncRequestIds, eager, parts as SyncedParts);
