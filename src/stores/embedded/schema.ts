@@ -33,6 +33,33 @@ export function retryWhileBusy<T>(operation: () => T, timeoutMs: number): T {
   }
 }
 
+/**
+ * A write transaction for a thread that serves others while it waits (the HTTP thread, the
+ * projector's). SQLite's busy handler sleeps the calling thread while another connection holds
+ * the write lock, and the projector's commit thread holds the read models' for 15–20 ms a batch:
+ * a commit of the erasure reactor's checkpoint on the HTTP thread was measured waiting up to
+ * 82 ms, every request on the thread stalled meanwhile. Here an attempt does not wait
+ * (busy_timeout is 0 for its duration) and is retried after a timer, for as long as the
+ * connection's busy timeout allows, so the thread goes on serving in between. `operation` must
+ * take the write lock before it does anything (an IMMEDIATE transaction), so that a refused
+ * attempt leaves nothing done.
+ */
+export async function writeWithoutBlocking<T>(db: Database, operation: () => T): Promise<T> {
+  const timeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt += 1) {
+    db.pragma('busy_timeout = 0');
+    try {
+      return operation();
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+    } finally {
+      db.pragma(`busy_timeout = ${timeoutMs}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 10)));
+  }
+}
+
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');

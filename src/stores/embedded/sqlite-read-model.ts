@@ -19,6 +19,7 @@ import type {
   StoredDoc,
 } from '../read-model.js';
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
+import { writeWithoutBlocking } from './schema.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
 import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs } from '../read-model.js';
 
@@ -226,11 +227,12 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
-    this.commitAllSync([{ projection, changes, checkpoint }]);
+    await this.commitAll([{ projection, changes, checkpoint }]);
   }
 
+  /** As commitAllSync, without sleeping this thread while another connection writes (see writeWithoutBlocking). */
   async commitAll(commits: readonly ProjectionCommit[], options: CommitOptions = {}): Promise<void> {
-    this.commitAllSync(commits, options);
+    await writeWithoutBlocking(this.db, () => this.commitAllSync(commits, options));
   }
 
   commitAllSync(commits: readonly ProjectionCommit[], options: CommitOptions = {}): void {
@@ -241,9 +243,10 @@ export class SqliteReadModelStore implements ReadModelStore {
         const statements = plan.statements.map((sql) => this.statement(sql));
         for (const [index, ...parameters] of plan.runs) statements[index as number]!.run(...parameters);
       });
-      // Reads the leases before it writes: IMMEDIATE (see tryAcquireLeases).
-      if (options.leaseOwner !== undefined) commit.immediate();
-      else commit();
+      // IMMEDIATE: the write lock is taken first, so a busy database refuses the transaction
+      // before it did anything (writeWithoutBlocking retries it), and the lease check, a read
+      // before the writes, cannot be refused halfway (see tryAcquireLeases).
+      commit.immediate();
     } catch (error) {
       throw documentRefused(error);
     }
@@ -373,12 +376,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     // IMMEDIATE because it reads before it writes: a deferred transaction that has read cannot
     // take the write lock once another connection has committed since its read began, and SQLite
     // then answers SQLITE_BUSY at once, without waiting out busy_timeout (seen under write load).
-    return this.db
-      .transaction(() => {
-        const now = Date.now();
-        return names.map((name) => this.acquireLease(name, owner, ttlMs, now));
-      })
-      .immediate();
+    // Renewed every few seconds, from the HTTP thread too (the erasure reactor's): never asleep in the busy handler.
+    return writeWithoutBlocking(this.db, () =>
+      this.db
+        .transaction(() => {
+          const now = Date.now();
+          return names.map((name) => this.acquireLease(name, owner, ttlMs, now));
+        })
+        .immediate(),
+    );
   }
 
   /**
@@ -409,7 +415,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    this.statement('DELETE FROM rm_leases WHERE name = ? AND owner = ?').run(name, owner);
+    const release = this.db.transaction(() => this.statement('DELETE FROM rm_leases WHERE name = ? AND owner = ?').run(name, owner));
+    await writeWithoutBlocking(this.db, () => release.immediate());
   }
 
   async close(): Promise<void> {

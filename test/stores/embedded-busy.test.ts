@@ -1,0 +1,88 @@
+/**
+ * The embedded read-model store's writes while another connection holds the file's write lock
+ * (the projector's commit thread, for 15–20 ms a batch): they wait without sleeping the calling
+ * thread (src/stores/embedded/schema.ts, writeWithoutBlocking), which is the HTTP thread for the
+ * erasure reactor's checkpoints and lease renewals; they land once the lock is free, and give up
+ * with SQLITE_BUSY only after the connection's busy timeout, as before.
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { expect } from 'chai';
+import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
+import { openTempDatabase } from './temp-database.js';
+
+const POSITION = { commit: 5n, prepare: 5n };
+
+describe('SqliteReadModelStore writes while another connection writes', function () {
+  this.timeout(20_000);
+  let temp: ReturnType<typeof openTempDatabase>;
+  let store: SqliteReadModelStore;
+  let holder: BetterSqlite3.Database;
+  beforeEach(async () => {
+    temp = openTempDatabase();
+    store = new SqliteReadModelStore(temp.db);
+    await store.ensureCollections([{ name: 'things', indexes: [] }]);
+    holder = new BetterSqlite3(temp.db.name);
+    holder.pragma('busy_timeout = 0');
+  });
+  afterEach(async () => {
+    if (holder.inTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    await temp.cleanup();
+  });
+
+  /** Holds the write lock for `ms` on the other connection; counts this thread's timer ticks meanwhile. */
+  async function whileLocked<T>(ms: number, write: () => Promise<T>): Promise<{ result: T; ticks: number; settledWhileLocked: boolean }> {
+    holder.exec('BEGIN IMMEDIATE');
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 2);
+    let settled = false;
+    const pending = write().finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const settledWhileLocked = settled;
+    holder.exec('COMMIT');
+    try {
+      return { result: await pending, ticks, settledWhileLocked };
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  it('commits documents once the lock is free, serving timers on this thread meanwhile', async () => {
+    const { ticks, settledWhileLocked } = await whileLocked(150, () =>
+      store.commitAll([{ projection: 'p', changes: [{ op: 'put', collection: 'things', id: 'a', doc: { n: 1 } }], checkpoint: POSITION }]),
+    );
+    expect(settledWhileLocked, 'the commit ended while the other connection held the lock').to.equal(false);
+    expect(ticks, 'timer ticks on this thread while the commit waited').to.be.above(10);
+    expect(await store.get('things', 'a')).to.deep.equal({ n: 1 });
+    expect((await store.getCheckpoint('p'))?.position).to.deep.equal(POSITION);
+  });
+
+  it('takes and releases leases once the lock is free, serving timers on this thread meanwhile', async () => {
+    const taken = await whileLocked(100, () => store.tryAcquireLeases(['p', 'q'], 'me', 10_000));
+    expect(taken.result).to.deep.equal([true, true]);
+    expect(taken.settledWhileLocked).to.equal(false);
+    expect(taken.ticks).to.be.above(10);
+    const released = await whileLocked(100, () => store.releaseLease('p', 'me'));
+    expect(released.settledWhileLocked).to.equal(false);
+    expect(await store.tryAcquireLeases(['p', 'q'], 'other', 10_000)).to.deep.equal([true, false]);
+  });
+
+  it('gives up with SQLITE_BUSY after the busy timeout, leaving nothing written', async () => {
+    temp.db.pragma('busy_timeout = 300');
+    holder.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    let error: unknown;
+    try {
+      await store.commitAll([{ projection: 'p', changes: [{ op: 'put', collection: 'things', id: 'b', doc: { n: 2 } }], checkpoint: POSITION }]);
+    } catch (caught) {
+      error = caught;
+    } finally {
+      holder.exec('ROLLBACK');
+    }
+    expect((error as { code?: string } | undefined)?.code).to.match(/^SQLITE_BUSY/);
+    expect(Date.now() - started).to.be.within(250, 5_000);
+    expect(temp.db.pragma('busy_timeout', { simple: true }), 'the connection keeps its busy timeout').to.equal(300);
+    expect(await store.get('things', 'b')).to.equal(undefined);
+    expect(await store.getCheckpoint('p')).to.equal(undefined);
+  });
+});
