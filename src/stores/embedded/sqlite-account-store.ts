@@ -65,6 +65,9 @@ const toLoginFlow = (row: LoginFlowRow): LoginFlow => ({
 });
 
 export class SqliteAccountStore implements AccountStore {
+  /** Prepared once: every authenticated request looks its token and account up (compiling the SQL each time cost more than running it). */
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(private readonly db: Database.Database) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS accounts (
@@ -104,11 +107,20 @@ export class SqliteAccountStore implements AccountStore {
     db.exec('CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent_id) WHERE parent_id IS NOT NULL');
   }
 
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+
   async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
     try {
-      this.db
-        .prepare('INSERT INTO accounts (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)')
-        .run(account.id, account.username, account.passwordHash, account.createdAt);
+      this.statement('INSERT INTO accounts (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)').run(
+        account.id,
+        account.username,
+        account.passwordHash,
+        account.createdAt,
+      );
     } catch (error) {
       if (error instanceof Error && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new UsernameTakenError(account.username);
@@ -119,94 +131,106 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE username = ?').get(username) as AccountRow | undefined;
+    const row = this.statement('SELECT * FROM accounts WHERE username = ?').get(username) as AccountRow | undefined;
     return row && toAccount(row);
   }
 
   async findById(id: string): Promise<Account | undefined> {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as AccountRow | undefined;
+    const row = this.statement('SELECT * FROM accounts WHERE id = ?').get(id) as AccountRow | undefined;
     return row && toAccount(row);
   }
 
   async listAccounts(): Promise<Account[]> {
-    return (this.db.prepare('SELECT * FROM accounts ORDER BY username').all() as AccountRow[]).map(toAccount);
+    return (this.statement('SELECT * FROM accounts ORDER BY username').all() as AccountRow[]).map(toAccount);
   }
 
   async setDisabled(id: string, disabled: boolean): Promise<void> {
-    this.db.prepare('UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
+    this.statement('UPDATE accounts SET disabled = ? WHERE id = ?').run(disabled ? 1 : 0, id);
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    this.db.prepare('UPDATE accounts SET password_hash = ? WHERE id = ?').run(passwordHash, id);
+    this.statement('UPDATE accounts SET password_hash = ? WHERE id = ?').run(passwordHash, id);
   }
 
   async markDeleting(id: string): Promise<void> {
-    this.db.prepare('UPDATE accounts SET deleting = 1 WHERE id = ?').run(id);
+    this.statement('UPDATE accounts SET deleting = 1 WHERE id = ?').run(id);
   }
 
   async deleteAccount(id: string): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM tokens WHERE user_id = ?').run(id);
-      this.db.prepare('DELETE FROM accounts WHERE id = ?').run(id);
+      this.statement('DELETE FROM tokens WHERE user_id = ?').run(id);
+      this.statement('DELETE FROM accounts WHERE id = ?').run(id);
     })();
   }
 
   async createToken(token: NewToken): Promise<void> {
-    this.db
-      .prepare('INSERT INTO tokens (id, user_id, secret_hash, kind, label, parent_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(token.id, token.userId, token.secretHash, token.kind ?? 'token', token.label, token.parentId ?? null, token.createdAt, token.expiresAt ?? null);
+    this.statement('INSERT INTO tokens (id, user_id, secret_hash, kind, label, parent_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      token.id,
+      token.userId,
+      token.secretHash,
+      token.kind ?? 'token',
+      token.label,
+      token.parentId ?? null,
+      token.createdAt,
+      token.expiresAt ?? null,
+    );
   }
 
   async findToken(secretHash: string): Promise<TokenRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM tokens WHERE secret_hash = ?').get(secretHash) as TokenRow | undefined;
+    const row = this.statement('SELECT * FROM tokens WHERE secret_hash = ?').get(secretHash) as TokenRow | undefined;
     return row && toToken(row);
   }
 
   async touchToken(id: string, at: string): Promise<void> {
-    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
+    this.statement('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
   }
 
   async listTokens(userId: string): Promise<TokenRecord[]> {
-    return (this.db.prepare('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at').all(userId) as TokenRow[]).map(toToken);
+    return (this.statement('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at').all(userId) as TokenRow[]).map(toToken);
   }
 
   async revokeToken(userId: string, tokenId: string): Promise<boolean> {
     return this.db.transaction(() => {
-      const removed = this.db.prepare('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(tokenId, userId).changes > 0;
-      if (removed) this.db.prepare('DELETE FROM tokens WHERE parent_id = ? AND user_id = ?').run(tokenId, userId);
+      const removed = this.statement('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(tokenId, userId).changes > 0;
+      if (removed) this.statement('DELETE FROM tokens WHERE parent_id = ? AND user_id = ?').run(tokenId, userId);
       return removed;
     })();
   }
 
   async createLoginFlow(flow: Omit<LoginFlow, 'grant'>): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM login_flows WHERE expires_at <= ?').run(flow.createdAt);
-      this.db
-        .prepare('INSERT INTO login_flows (poll_hash, login_hash, client_name, sealed_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(flow.pollHash, flow.loginHash, flow.clientName, flow.sealedKey, flow.createdAt, flow.expiresAt);
+      this.statement('DELETE FROM login_flows WHERE expires_at <= ?').run(flow.createdAt);
+      this.statement('INSERT INTO login_flows (poll_hash, login_hash, client_name, sealed_key, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        flow.pollHash,
+        flow.loginHash,
+        flow.clientName,
+        flow.sealedKey,
+        flow.createdAt,
+        flow.expiresAt,
+      );
     })();
   }
 
   async findLoginFlow(loginHash: string, now: string): Promise<LoginFlow | undefined> {
-    const row = this.db.prepare('SELECT * FROM login_flows WHERE login_hash = ? AND expires_at > ?').get(loginHash, now) as LoginFlowRow | undefined;
+    const row = this.statement('SELECT * FROM login_flows WHERE login_hash = ? AND expires_at > ?').get(loginHash, now) as LoginFlowRow | undefined;
     return row && toLoginFlow(row);
   }
 
   async grantLoginFlow(loginHash: string, grant: NonNullable<LoginFlow['grant']>, now: string): Promise<boolean> {
-    const result = this.db
-      .prepare('UPDATE login_flows SET login_name = ?, sealed_password = ? WHERE login_hash = ? AND expires_at > ? AND sealed_password IS NULL')
-      .run(grant.loginName, grant.sealedPassword, loginHash, now);
+    const result = this.statement(
+      'UPDATE login_flows SET login_name = ?, sealed_password = ? WHERE login_hash = ? AND expires_at > ? AND sealed_password IS NULL',
+    ).run(grant.loginName, grant.sealedPassword, loginHash, now);
     return result.changes > 0;
   }
 
   async deleteLoginFlow(loginHash: string): Promise<void> {
-    this.db.prepare('DELETE FROM login_flows WHERE login_hash = ?').run(loginHash);
+    this.statement('DELETE FROM login_flows WHERE login_hash = ?').run(loginHash);
   }
 
   async takeGrantedLoginFlow(pollHash: string, now: string): Promise<LoginFlow | undefined> {
     return this.db.transaction(() => {
-      this.db.prepare('DELETE FROM login_flows WHERE expires_at <= ?').run(now);
-      const row = this.db.prepare('DELETE FROM login_flows WHERE poll_hash = ? AND sealed_password IS NOT NULL RETURNING *').get(pollHash) as
+      this.statement('DELETE FROM login_flows WHERE expires_at <= ?').run(now);
+      const row = this.statement('DELETE FROM login_flows WHERE poll_hash = ? AND sealed_password IS NOT NULL RETURNING *').get(pollHash) as
         LoginFlowRow | undefined;
       return row && toLoginFlow(row);
     })();
