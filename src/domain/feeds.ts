@@ -102,11 +102,29 @@ export const feedEvent = z.discriminatedUnion('type', [
 ]);
 
 export const FEED_STREAM_PREFIX = 'feed-';
+/** SHA-256 of `text`, first 128 bits in hex: a short, safe stand-in for a URL or a guid. */
+const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
+
+/**
+ * The keys of the feeds seen lately: every public page and popularity list joins the same few
+ * feeds' metadata by key, and hashing them was a tenth of the HTTP thread's time under load.
+ * A pure function's memo, bounded: emptied when full.
+ */
+const FEED_KEYS_KEPT = 10_000;
+const feedKeys = new Map<string, string>();
+
 /** The key of a feed: its URL, hashed (stream names and document ids stay short and safe). */
-export const feedKey = (url: string): string => createHash('sha256').update(url).digest('hex').slice(0, 32);
+export function feedKey(url: string): string {
+  let key = feedKeys.get(url);
+  if (key === undefined) {
+    if (feedKeys.size >= FEED_KEYS_KEPT) feedKeys.clear();
+    feedKeys.set(url, (key = shortHash(url)));
+  }
+  return key;
+}
 export const feedStream = (url: string): string => `${FEED_STREAM_PREFIX}${feedKey(url)}`;
 /** A short stable id of an episode within its feed (guids are up to 2,048 characters). */
-export const episodeDocKey = (url: string, guid: string): string => `${feedKey(url)}|${createHash('sha256').update(guid).digest('hex').slice(0, 32)}`;
+export const episodeDocKey = (url: string, guid: string): string => `${feedKey(url)}|${shortHash(guid)}`;
 
 /** The whole state as a `full` event carries it. */
 export function fullChange(facts: FeedFacts): Pick<FeedFetchedData, 'podcast' | 'episodes' | 'removed'> {

@@ -31,8 +31,9 @@ export class PodcastMetadata {
   async podcasts(feeds: Iterable<string>): Promise<Map<string, Doc>> {
     const urls = [...new Set(feeds)];
     if (urls.length === 0) return new Map();
-    const byKey = await this.readModel.getMany(PODCASTS, urls.map(feedKey));
-    return new Map(urls.flatMap((url) => (byKey.has(feedKey(url)) ? [[url, byKey.get(feedKey(url))!]] : [])));
+    const keys = urls.map(feedKey);
+    const byKey = await this.readModel.getMany(PODCASTS, keys);
+    return new Map(urls.flatMap((url, i) => (byKey.has(keys[i]!) ? [[url, byKey.get(keys[i]!)!]] : [])));
   }
 
   /** The `podcast_episodes` documents of these (feed, guid) pairs, by {@link episodeDocKey}. */
