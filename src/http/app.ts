@@ -14,6 +14,7 @@ import { drainUnusedBody } from './drain.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
 import { publicRouter } from './public.js';
+import { PublicViews } from '../services/public-views.js';
 import { podcastsRouter } from './podcasts.js';
 import { readModelsRouter } from './read-models.js';
 import { syncRouter } from './sync.js';
@@ -92,7 +93,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }));
   app.use(eventsRouter(deps.userEvents, authenticated));
   app.use(readModelsRouter(deps.readModels, authenticated));
-  app.use(publicRouter(deps.readModels.readModel));
+  // One PublicViews with the web pages: they ask the same questions, and its answers are kept.
+  app.use(publicRouter(deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel)));
   app.use(podcastsRouter(deps.readModels.readModel, authenticated));
   app.use(meRouter(deps.me, authenticated));
 

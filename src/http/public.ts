@@ -6,7 +6,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { httpUrl, isoTimestamp, uuid } from '../domain/events.js';
-import type { ReadModelStore } from '../stores/read-model.js';
 import { PublicViews } from '../services/public-views.js';
 import { parseInput } from './validate.js';
 import { popularityRecord, publicEventRecord } from './responses.js';
@@ -67,9 +66,8 @@ export const publicRoutes = {
   }),
 };
 
-export function publicRouter(store: ReadModelStore): Router {
+export function publicRouter(views: PublicViews): Router {
   const router = Router();
-  const views = new PublicViews(store);
 
   mount(router, publicRoutes.events, async (req, res) => {
     const query = parseInput(publicRoutes.events.query, req.query, ['query']);

@@ -4,8 +4,10 @@
  * native API (src/http/public.ts) and the public pages (src/web) both answer from this module.
  */
 import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
-import { PUBLIC_EVENTS, PUBLIC_EVENT_SOURCES } from '../../projections/public-events.js';
-import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+import { PUBLIC_EVENTS, PUBLIC_EVENT_SOURCES, publicEventsProjection } from '../../projections/public-events.js';
+import { EPISODE_POPULARITY, PODCAST_POPULARITY, popularityProjection } from '../../projections/popularity.js';
+import { podcastsProjection } from '../../projections/podcasts.js';
+import { formatPosition } from '../domain/position.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 
 export interface PublicEventQuery {
@@ -41,22 +43,73 @@ const byPopularity: Query['orderBy'] = [
   { field: 'likes', direction: 'desc' },
 ];
 
+/** At most this many answers are kept (one per distinct query: limits, feeds, users, pages). */
+const ANSWERS_KEPT = 500;
+
+/**
+ * The public views' answers, each kept while the read models it was made from stand still: an
+ * answer is a function of those read models' documents, and these change only in a projector's
+ * commit, which moves the projection's checkpoint. So an answer is served again while every
+ * checkpoint it depends on is where it was when the answer was made (read before the documents:
+ * documents committed meanwhile make it newer, never older, than that position), and made anew
+ * once one has moved: what a commit removed (an event gone private, an erased account) is gone
+ * from the answers as from the read model. Everyone asks the same few questions (the timeline's
+ * first page, the top lists), and they were a fifth of the HTTP thread's time under load.
+ */
+class AnswerCache {
+  private readonly answers = new Map<string, { readonly at: string; readonly answer: Promise<unknown> }>();
+
+  constructor(private readonly store: ReadModelStore) {}
+
+  async answer<T>(key: string, projections: readonly string[], make: () => Promise<T>): Promise<T> {
+    const checkpoints = await Promise.all(projections.map((projection) => this.store.getCheckpoint(projection)));
+    const at = checkpoints.map((checkpoint) => (checkpoint ? formatPosition(checkpoint.position) : '')).join(' ');
+    const kept = this.answers.get(key);
+    this.answers.delete(key);
+    if (kept?.at === at) {
+      this.answers.set(key, kept);
+      return kept.answer as Promise<T>;
+    }
+    // The promise is kept: identical questions asked while it is being made share it.
+    const answer = make();
+    const entry = { at, answer };
+    this.answers.set(key, entry);
+    if (this.answers.size > ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value!);
+    answer.catch(() => {
+      if (this.answers.get(key) === entry) this.answers.delete(key);
+    });
+    return answer;
+  }
+}
+
+const EVENT_SOURCES = [publicEventsProjection.name, podcastsProjection.name];
+const POPULARITY_SOURCES = [popularityProjection.name, podcastsProjection.name];
+
 /**
  * Titles and covers come from the feeds where clients sent none (docs/design.md, "Feeds"),
  * joined when read: the public projections never read the `podcasts` read model.
+ *
+ * Answers are shared between callers (see AnswerCache): callers must not change them.
  */
 export class PublicViews {
   private readonly metadata: PodcastMetadata;
+  private readonly cache: AnswerCache;
 
   constructor(private readonly store: ReadModelStore) {
     this.metadata = new PodcastMetadata(store);
+    this.cache = new AnswerCache(store);
   }
 
   private async withFeedTitles(events: readonly PublicEvent[]): Promise<PublicEvent[]> {
     return (await this.metadata.publicEvents(events as readonly Doc[])) as PublicEvent[];
   }
 
-  async events(query: PublicEventQuery): Promise<{ events: PublicEvent[]; next_before: string | null }> {
+  events(query: PublicEventQuery): Promise<{ events: PublicEvent[]; next_before: string | null }> {
+    const key = JSON.stringify(['events', query.feed ?? null, query.user ?? null, query.before ?? null, query.limit]);
+    return this.cache.answer(key, EVENT_SOURCES, () => this.readEvents(query));
+  }
+
+  private async readEvents(query: PublicEventQuery): Promise<{ events: PublicEvent[]; next_before: string | null }> {
     const where: Record<string, string> = {};
     if (query.feed !== undefined) where['feed'] = query.feed;
     if (query.user !== undefined) where['user'] = query.user;
@@ -74,12 +127,20 @@ export class PublicViews {
     };
   }
 
-  async popularPodcasts(limit: number) {
+  popularPodcasts(limit: number) {
+    return this.cache.answer(JSON.stringify(['podcasts', limit]), POPULARITY_SOURCES, () => this.readPopularPodcasts(limit));
+  }
+
+  private async readPopularPodcasts(limit: number) {
     const docs = await this.store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit });
     return (await this.metadata.popularPodcasts(docs.map(({ doc }) => doc))).map(popularity);
   }
 
-  async popularEpisodes(limit: number, feed?: string) {
+  popularEpisodes(limit: number, feed?: string) {
+    return this.cache.answer(JSON.stringify(['episodes', limit, feed ?? null]), POPULARITY_SOURCES, () => this.readPopularEpisodes(limit, feed));
+  }
+
+  private async readPopularEpisodes(limit: number, feed?: string) {
     const docs = await this.store.find(EPISODE_POPULARITY, {
       ...(feed !== undefined ? { where: { rss_source_feed: feed } } : {}),
       orderBy: byPopularity,
