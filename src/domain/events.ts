@@ -74,7 +74,7 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
  * because a first sync carries tens of thousands of timestamps. Anything else takes the
  * general path, which gives the reasons.
  */
-function isNormalisedInRange(value: string): boolean {
+export function isNormalisedInRange(value: string): boolean {
   if (
     value.length !== 24 ||
     value[4] !== '-' ||

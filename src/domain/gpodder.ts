@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { UserEvent, UserEventOf } from './events.js';
-import { LIMITS, boundedString, httpUrl, isoTimestamp } from './events.js';
+import { LIMITS, boundedString, httpUrl, isNormalisedInRange, isoTimestamp } from './events.js';
 import type { ActionContext } from './decide.js';
 import { compareIso, newEvent } from './decide.js';
 
@@ -56,7 +56,8 @@ export class UrlRewrites {
 
 /** `YYYY-MM-DDTHH:MM:SS`, UTC without a zone: what gpodder clients parse (never `+00:00`). */
 export function formatGpodderTimestamp(iso: string): string {
-  return new Date(iso).toISOString().slice(0, 19);
+  // A stored timestamp is already what toISOString gives (isoTimestamp): no Date needed.
+  return (isNormalisedInRange(iso) ? iso : new Date(iso).toISOString()).slice(0, 19);
 }
 
 /**
@@ -318,15 +319,22 @@ export function presentAction(event: UserEvent): GpodderAction | undefined {
   const { rss_source_feed: podcast, rss_source_id: identity } = event.object;
   const url = event.type === 'position' ? undefined : event.data.enclosure?.url;
   const episode = url ?? (sanitizeUrl(identity) === identity ? identity : UNKNOWN_MEDIA_URL);
-  const base = {
-    podcast,
-    episode,
-    ...(identity !== episode ? { guid: identity } : {}),
-    ...(event.data.device !== undefined ? { device: event.data.device } : {}),
-    timestamp: formatGpodderTimestamp(event.timestamp),
-  };
-  if (event.type === 'episode_action') return { ...base, action: event.data.action };
-  if (event.type === 'position') return { ...base, action: 'play', position: Math.round(event.data.position) };
+  // Field by field rather than conditional spreads, which copied the action once per optional
+  // field: a download presents every action it has not read from the read model (thousands).
+  // The fields in the order clients have always seen them.
+  const action = { podcast, episode } as GpodderAction;
+  if (identity !== episode) action.guid = identity;
+  if (event.data.device !== undefined) action.device = event.data.device;
+  action.timestamp = formatGpodderTimestamp(event.timestamp);
+  if (event.type === 'episode_action') {
+    action.action = event.data.action;
+    return action;
+  }
+  action.action = 'play';
+  if (event.type === 'position') {
+    action.position = Math.round(event.data.position);
+    return action;
+  }
   let position = Math.round(event.data.position);
   const known = event.data.total ?? event.data.enclosure?.duration;
   let total = known === undefined ? undefined : Math.round(known);
@@ -334,13 +342,10 @@ export function presentAction(event: UserEvent): GpodderAction | undefined {
     if (total === undefined || total <= 0) total = Math.max(position, 1);
     position = Math.max(position, total);
   }
-  return {
-    ...base,
-    action: 'play',
-    ...(event.data.started !== undefined ? { started: Math.round(event.data.started) } : {}),
-    position,
-    ...(total !== undefined ? { total } : {}),
-  };
+  if (event.data.started !== undefined) action.started = Math.round(event.data.started);
+  action.position = position;
+  if (total !== undefined) action.total = total;
+  return action;
 }
 
 /** gpodder's `aggregated=true`: only the latest action of each episode (by action time, then upload order). */

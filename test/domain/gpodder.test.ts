@@ -64,6 +64,9 @@ describe('gpodder: timestamps and cursors', () => {
   it('formats as YYYY-MM-DDTHH:MM:SS, UTC without a zone', () => {
     expect(formatGpodderTimestamp('2026-03-04T05:06:07.890Z')).to.equal('2026-03-04T05:06:07');
     expect(formatGpodderTimestamp('2026-03-04T05:06:07.890Z')).not.to.match(/\+00:00|Z$/);
+    // Not in the stored form: through Date, to UTC.
+    expect(formatGpodderTimestamp('2026-03-04T07:06:07+02:00')).to.equal('2026-03-04T05:06:07');
+    expect(formatGpodderTimestamp('2026-03-04T05:06:07Z')).to.equal('2026-03-04T05:06:07');
   });
 
   it('parses the forms clients send, a missing zone meaning UTC', () => {
