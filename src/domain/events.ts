@@ -109,6 +109,11 @@ export function isNormalisedInRange(value: string): boolean {
 /** The UTC form of an ISO-8601 timestamp, or why it is not one. */
 function normaliseTimestamp(value: string): { ok: string } | { error: string } {
   if (isNormalisedInRange(value)) return { ok: value };
+  // Whole seconds in UTC (`...:SSZ`, what gpodder uploads become): the same checks, without Date.
+  if (value.length === 20 && value[19] === 'Z') {
+    const withMillis = `${value.slice(0, 19)}.000Z`;
+    if (isNormalisedInRange(withMillis)) return { ok: withMillis };
+  }
   const date = new Date(value);
   const time = date.getTime();
   if (!ISO_TIMESTAMP.test(value)) return { error: 'must be an ISO-8601 timestamp with a time zone, e.g. 2026-01-31T12:00:00Z' };

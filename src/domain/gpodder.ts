@@ -266,24 +266,18 @@ export function hasUsablePosition(record: Pick<GpodderActionRecord, 'position' |
 export function actionToEvent(user: string, id: string, record: GpodderActionRecord): UserEventOf<'play'> | UserEventOf<'episode_action'> {
   const object = { rss_source_feed: record.podcast, rss_source_id: record.guid ?? record.episode };
   const enclosure = { url: record.episode };
-  const device = record.device === undefined ? {} : { device: record.device };
-  const envelope = { id, user, timestamp: record.timestamp, object };
+  // Field by field rather than conditional spreads (an upload makes thousands; see presentAction).
   if (record.action === 'play' && hasUsablePosition(record)) {
-    const position = record.position;
-    return {
-      ...envelope,
-      type: 'play',
-      data: {
-        played: isPlayedAt(position, record.total),
-        position,
-        ...(record.started === undefined ? {} : { started: record.started }),
-        ...(record.total === undefined ? {} : { total: record.total }),
-        enclosure,
-        ...device,
-      },
-    };
+    const data: UserEventOf<'play'>['data'] = { played: isPlayedAt(record.position, record.total), position: record.position };
+    if (record.started !== undefined) data.started = record.started;
+    if (record.total !== undefined) data.total = record.total;
+    data.enclosure = enclosure;
+    if (record.device !== undefined) data.device = record.device;
+    return { id, user, timestamp: record.timestamp, object, type: 'play', data };
   }
-  return { ...envelope, type: 'episode_action', data: { action: record.action, enclosure, ...device } };
+  const data: UserEventOf<'episode_action'>['data'] = { action: record.action, enclosure };
+  if (record.device !== undefined) data.device = record.device;
+  return { id, user, timestamp: record.timestamp, object, type: 'episode_action', data };
 }
 
 // ---- episode actions: output ------------------------------------------------------------
