@@ -77,6 +77,19 @@ describe('SqliteEventStore (embedded only)', function () {
     removeDirectory();
   });
 
+  it('reads events whose data and metadata (parsed when first read) spread, clone and serialise as plain values', async function () {
+    const store = open();
+    const data: JsonObject = { nested: { list: [1, 'two', null] }, text: 'é' };
+    await store.append('user-lazy', [{ id: randomUUID(), type: 'play', data, metadata: { username: 'ann' } }]);
+    const [event] = await store.readStream('user-lazy');
+    const plain = { ...event! };
+    expect(plain.data).to.deep.equal(data);
+    expect(plain.metadata).to.deep.equal({ username: 'ann' });
+    expect(structuredClone(event!).data).to.deep.equal(data);
+    expect(JSON.parse(JSON.stringify(event!, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))).data).to.deep.equal(data);
+    expect(event!.data, 'the same object on every read').to.equal(event!.data);
+  });
+
   it('stamps recordedAt with the injected clock', async function () {
     const now = new Date('2024-01-02T03:04:05.678Z');
     const store = open({ clock: () => now });
