@@ -81,6 +81,16 @@ function statusActionId(user: string, status: PlayStatusState): string {
   return userDocId(user, `${STATE_PREFIX}${createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex')}`);
 }
 
+/**
+ * The event types whose documents `evolve` cannot make from the event alone: they change or
+ * delete documents already there (and so read them). Every other type's documents are new ones
+ * made from the event alone, which is what lets a download answer actions the projection has
+ * not reached yet from the stream (src/services/gpodder-episodes.ts). Pinned against `evolve`
+ * by a property test (test/projections/episode-actions.test.ts).
+ */
+const CHANGES_EXISTING = new Set(['remove', 'account_deleted', 'checkpoint']);
+export const changesExistingActions = (type: string): boolean => CHANGES_EXISTING.has(type);
+
 export const episodeActionsProjection: Projection = {
   name: 'episode_actions',
   // One index, the user's actions in `$all` order: it pages every download, and a download

@@ -24,7 +24,7 @@ import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
-import { EPISODE_ACTIONS, episodeActionDocId, episodeActionsProjection } from '../../projections/episode-actions.js';
+import { changesExistingActions, EPISODE_ACTIONS, episodeActionDocId, episodeActionsProjection } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { userDocId } from '../../projections/projection.js';
@@ -54,6 +54,30 @@ const NO_VIEW: ProjectionView = {
 };
 /** `episode_actions` reads nothing of the context (privacy is for public views). */
 const PROJECTION_CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
+
+/**
+ * The `episode_actions` documents of pending events, made by the projection's own `evolve`, in
+ * read-model order (by position, then by document id); undefined if one needs more than its event.
+ */
+function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | undefined {
+  const docs: { id: string; doc: EpisodeActionDoc }[] = [];
+  for (const recorded of events) {
+    const projected = toProjectedEvent(recorded);
+    if (projected === undefined) continue;
+    let changes;
+    try {
+      changes = episodeActionsProjection.evolve(projected, NO_VIEW, PROJECTION_CONTEXT);
+    } catch (error) {
+      if (error instanceof NeedsViewError) return undefined;
+      throw error;
+    }
+    for (const change of changes) {
+      if (change.op !== 'put') return undefined;
+      docs.push({ id: change.id, doc: fromJson<EpisodeActionDoc>(change.doc) });
+    }
+  }
+  return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
+}
 
 export class EpisodeActionsBusyError extends Error {
   override readonly name = 'EpisodeActionsBusyError';
@@ -103,7 +127,7 @@ export class GpodderEpisodeService {
     const from = effectiveSince(query.since, await this.gpodder.headCommit());
     // Read before the documents: what is committed in between comes now and maybe again, never skipped.
     const checkpoint = await this.gpodder.checkpointCommit(EPISODE_ACTIONS);
-    return (await this.answer(user, query, from, { upTo: undefined, pending: [], complete: checkpoint }))!;
+    return (await this.answer(user, query, from, { upTo: undefined, pending: () => [], complete: checkpoint }))!;
   }
 
   /**
@@ -126,21 +150,23 @@ export class GpodderEpisodeService {
     // Read before the stream: every event of the user committed after it is after this position.
     const head = await userEvents.store.headPosition();
     const from = effectiveSince(query.since, Number(head.commit));
-    const pending = await this.pendingDocs(user, actionsAt.position, from);
+    const events = await this.pendingEvents(user, actionsAt.position, from);
     const upTo = Number(actionsAt.position.commit);
-    // The projector stopped inside one commit (EventStoreDB gives all events of an append one
-    // commit position): the read model's order within it (by id) would mix both parts.
-    if (pending === undefined || pending[0]?.seq === upTo) return undefined;
-    return this.answer(user, query, from, { upTo, pending, complete: Number(head.commit) }, { unknownUrls: 'give-up' });
+    // Wait for the projector when a pending event changes documents already there: the read
+    // model's documents are not the answer any more. And when the projector stopped inside one
+    // commit (EventStoreDB gives all events of an append one commit position): the read model's
+    // order within it (by id) would mix both parts. Both told by type and position alone, so a
+    // page the read model's documents fill does not make the pending ones (see answer).
+    if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
+    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: Number(head.commit) }, { unknownUrls: 'give-up' });
   }
 
   /**
-   * The `episode_actions` documents of the user's events after `after` and after commit `from`,
-   * in read-model order; undefined if one needs more than its event. Those events are found
-   * by a binary search over the stream's revisions (positions grow along a stream), so a page
+   * The user's events after `after` and after commit `from`, in stream order. They are found by
+   * a binary search over the stream's revisions (positions grow along a stream), so a page
    * further on reads only the events after its cursor.
    */
-  private async pendingDocs(user: string, after: Position, from: number): Promise<EpisodeActionDoc[] | undefined> {
+  private async pendingEvents(user: string, after: Position, from: number): Promise<RecordedEvent[]> {
     const { store } = this.gpodder.userEvents;
     const stream = streams.user(user);
     const read = (options: ReadStreamOptions): Promise<RecordedEvent[]> =>
@@ -172,37 +198,21 @@ export class GpodderEpisodeService {
       if (chunk.length < PENDING_CHUNK) break;
       next = chunk.at(-1)!.revision + 1n;
     }
-    const docs: { id: string; doc: EpisodeActionDoc }[] = [];
-    for (const recorded of recent) {
-      const projected = toProjectedEvent(recorded);
-      if (projected === undefined) continue;
-      let changes;
-      try {
-        changes = episodeActionsProjection.evolve(projected, NO_VIEW, PROJECTION_CONTEXT);
-      } catch (error) {
-        if (error instanceof NeedsViewError) return undefined;
-        throw error;
-      }
-      for (const change of changes) {
-        if (change.op !== 'put') return undefined;
-        docs.push({ id: change.id, doc: fromJson<EpisodeActionDoc>(change.doc) });
-      }
-    }
-    // The read model's order: by position, then by document id.
-    return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
+    return recent;
   }
 
   /**
    * A page of the user's actions after `from`: the read model's documents (up to `upTo`, all of
-   * them without it) then the `pending` ones (after `upTo`); a page that reaches the end
-   * answers `complete` as its cursor. Undefined only with `unknownUrls: 'give-up'`, when an
-   * action of the page names no media URL.
+   * them without it) then the `pending` ones (after `upTo`), made only when the read model's do
+   * not fill the page; a page that reaches the end answers `complete` as its cursor. Undefined
+   * when the pending ones need more than their events, or, with `unknownUrls: 'give-up'`, when
+   * an action of the page names no media URL.
    */
   private async answer(
     user: string,
     query: DownloadQuery,
     from: number,
-    source: { upTo: number | undefined; pending: readonly EpisodeActionDoc[]; complete: number },
+    source: { upTo: number | undefined; pending: () => readonly EpisodeActionDoc[] | undefined; complete: number },
     options: { unknownUrls: 'resolve' | 'give-up' } = { unknownUrls: 'resolve' },
   ): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
     const { readModel } = this.gpodder.readModels;
@@ -221,7 +231,12 @@ export class GpodderEpisodeService {
         : from >= upTo
           ? []
           : await find({ greaterThan: { field: 'seq', value: from }, lessThan: { field: 'seq', value: upTo + 1 }, limit });
-    const pending = source.pending.filter(matches);
+    let pending: readonly EpisodeActionDoc[] = [];
+    if (stored.length < limit) {
+      const made = source.pending();
+      if (made === undefined) return undefined;
+      pending = made.filter(matches);
+    }
     const page = pageByPosition(stored.length >= limit ? stored : [...stored, ...pending.slice(0, limit - stored.length)], this.pageSize);
     let docs: EpisodeActionDoc[];
     let timestamp: number;
