@@ -21,19 +21,22 @@ import { episodeKey } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId } from './projection.js';
-import { toJsonObject } from '../src/domain/json.js';
+import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const EPISODE_ACTIONS = 'episode_actions';
 
+/**
+ * The action's podcast and device are queried inside it (`action.podcast`, `action.device`):
+ * copies beside it would be written for every action and read only by filtered downloads and
+ * erasures.
+ */
 export interface EpisodeActionDoc {
   user: string;
   seq: number;
   /** Stream revision of the event (retention truncates by revision). */
   revision: number;
-  feed: string;
   /** The episode's identity (`rss_source_id`), for erasure of one episode. */
   guid: string;
-  device: string | null;
   /** When the store recorded the event (unix seconds): the Nextcloud API's `since` reads by it. */
   at: number;
   /** `episode` is "" when the event named no media URL: readers resolve it (src/services/gpodder-episodes.ts). */
@@ -42,14 +45,16 @@ export interface EpisodeActionDoc {
 
 export const episodeActionDocId = (user: string, eventId: string) => userDocId(user, eventId);
 
+/** Field paths of an action's podcast (feed URL) and device, for queries. */
+export const ACTION_FEED = 'action.podcast';
+export const ACTION_DEVICE = 'action.device';
+
 function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
   const doc: EpisodeActionDoc = {
     user: projected.user,
     seq: projected.seq,
     revision: projected.revision,
-    feed: action.podcast,
     guid,
-    device: action.device ?? null,
     at: recordedSeconds(projected),
     action,
   };
@@ -93,6 +98,8 @@ export const changesExistingActions = (type: string): boolean => CHANGES_EXISTIN
 
 export const episodeActionsProjection: Projection = {
   name: 'episode_actions',
+  // 2: the podcast and device only inside the action.
+  version: 2,
   // One index, the user's actions in `$all` order: it pages every download, and a download
   // filtered by podcast or device, an erasure or a truncation walks the user's actions with it.
   // (Indexes by podcast and by device cost three index writes per action for those rare reads.)
@@ -110,7 +117,9 @@ export const episodeActionsProjection: Projection = {
         if (scope === null) return deleteAll(view, { user });
         return deleteAll(
           view,
-          scope.rss_source_id === undefined ? { user, feed: scope.rss_source_feed } : { user, feed: scope.rss_source_feed, guid: scope.rss_source_id },
+          scope.rss_source_id === undefined
+            ? { user, [ACTION_FEED]: scope.rss_source_feed }
+            : { user, [ACTION_FEED]: scope.rss_source_feed, guid: scope.rss_source_id },
         );
       }
       case 'account_deleted':
@@ -127,7 +136,7 @@ export const episodeActionsProjection: Projection = {
               ({ id, doc }) =>
                 !id.startsWith(userDocId(user, STATE_PREFIX)) && (typeof truncateBefore !== 'number' || Number(doc['revision']) >= truncateBefore),
             )
-            .map(({ doc }) => episodeKey(String(doc['feed']), String(doc['guid']))),
+            .map(({ doc }) => episodeKey(String(fromJson<EpisodeActionDoc>(doc).action.podcast), String(doc['guid']))),
         );
         return [
           ...dropped,

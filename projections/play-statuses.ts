@@ -6,6 +6,8 @@ export const PLAY_STATUSES = 'play_statuses';
 
 export const playStatusesProjection = defineUserRecordProjection({
   name: 'play_statuses',
+  // 2: the record's key only in the document id.
+  version: 2,
   collection: PLAY_STATUSES,
   slice: 'play_statuses',
   touches(event) {

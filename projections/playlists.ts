@@ -8,6 +8,8 @@ export const PLAYLISTS = 'playlists';
 
 export const playlistsProjection = defineUserRecordProjection({
   name: 'playlists',
+  // 2: the record's key only in the document id.
+  version: 2,
   collection: PLAYLISTS,
   slice: 'playlists',
   // GET /v1/playlists, oldest first.

@@ -65,6 +65,13 @@ export interface ProjectionView {
 
 export interface Projection {
   readonly name: string;
+  /**
+   * The shape of the projection's documents, 1 when absent. Raise it with a change that
+   * documents already written would contradict (a field moved, renamed or dropped, a document
+   * split or merged): the projector then drops the documents built by the other version and
+   * rebuilds them from the events before it follows `$all` (src/projector/internal-collections.ts).
+   */
+  readonly version?: number;
   readonly collections: readonly CollectionSpec[];
   evolve(event: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[];
 }
@@ -77,3 +84,5 @@ export const recordedSeconds = (projected: ProjectedEvent): number => Math.floor
 
 /** Document id of a per-user record: user id and the record's key. */
 export const userDocId = (user: string, key: string): string => `${user}|${key}`;
+/** The record's key back from its document id ({@link userDocId}): documents need not repeat it. */
+export const userDocKey = (user: string, id: string): string => id.slice(user.length + 1);

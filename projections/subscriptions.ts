@@ -5,6 +5,8 @@ export const SUBSCRIPTIONS = 'subscriptions';
 
 export const subscriptionsProjection = defineUserRecordProjection({
   name: 'subscriptions',
+  // 2: the record's key only in the document id.
+  version: 2,
   collection: SUBSCRIPTIONS,
   slice: 'subscriptions',
   // GET /v1/subscriptions and gpodder's subscription list, oldest first.

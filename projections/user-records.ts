@@ -11,7 +11,7 @@ import { emptyState, evolve } from '../src/domain/state.js';
 import { isFeedEvent } from '../src/domain/feeds.js';
 import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
-import { del, put, recordedSeconds, userDocId } from './projection.js';
+import { del, put, recordedSeconds, userDocId, userDocKey } from './projection.js';
 import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 type Slice = 'subscriptions' | 'play_statuses' | 'playlists';
@@ -19,6 +19,8 @@ type SliceRecord = UserState[Slice][string];
 
 export interface UserRecordProjectionOptions {
   readonly name: string;
+  /** See Projection.version. */
+  readonly version?: number;
   readonly collection: string;
   readonly slice: Slice;
   /** The record keys an event touches, or 'all' when it may touch any record of the user. */
@@ -28,13 +30,12 @@ export interface UserRecordProjectionOptions {
 }
 
 /**
- * Fields the projection adds to each record: owner, record key, and the `$all` position,
- * stream revision and recording time of the event that last changed it (`seq` answers sync's
- * `since`; `at` answers the Nextcloud API's clock-based `since`).
+ * Fields the projection adds to each record: owner and the `$all` position, stream revision and
+ * recording time of the event that last changed it (`seq` answers sync's `since`; `at` answers
+ * the Nextcloud API's clock-based `since`). The record's key is in the document id ({@link userDocKey}).
  */
 interface RecordEnvelope {
   user: string;
-  key: string;
   seq: number;
   rev: number;
   at: number;
@@ -42,7 +43,7 @@ interface RecordEnvelope {
 
 /** A per-user document without the projection's bookkeeping: the record as the domain has it. */
 export function recordOf(doc: Doc): Doc {
-  const { user: _user, key: _key, seq: _seq, rev: _rev, at: _at, ...record } = doc;
+  const { user: _user, seq: _seq, rev: _rev, at: _at, ...record } = doc;
   return record;
 }
 
@@ -51,7 +52,7 @@ function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions,
   // assigning "__proto__" would set the prototype instead of adding a record.
   const entries: [string, SliceRecord][] = [];
   if (keys === 'all') {
-    for (const { doc } of view.find(options.collection, { where: { user } })) entries.push([String(doc['key']), fromJson<SliceRecord>(recordOf(doc))]);
+    for (const { id, doc } of view.find(options.collection, { where: { user } })) entries.push([userDocKey(user, id), fromJson<SliceRecord>(recordOf(doc))]);
   } else {
     for (const key of keys) {
       const doc = view.get(options.collection, userDocId(user, key));
@@ -75,7 +76,7 @@ export function recordChanges(
   }
   for (const [key, record] of Object.entries(after)) {
     if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
-    const envelope: RecordEnvelope = { user: projected.user, key, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
+    const envelope: RecordEnvelope = { user: projected.user, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
     changes.push(put(collection, userDocId(projected.user, key), { ...toJsonObject(record), ...envelope }));
   }
   return changes;
@@ -90,6 +91,7 @@ export interface UserRecordProjection extends Projection {
 export function defineUserRecordProjection(options: UserRecordProjectionOptions): UserRecordProjection {
   return {
     name: options.name,
+    ...(options.version === undefined ? {} : { version: options.version }),
     touches: options.touches,
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.

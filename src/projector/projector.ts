@@ -29,7 +29,9 @@ import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.j
 import { fillBatch, type PendingRead } from './live-batch.js';
 import { LeaseKeeper, LeaseLostError } from './lease-keeper.js';
 
-export const PARKED_EVENTS = 'parked_events';
+import { builtVersion, INTERNAL_COLLECTIONS, PARKED_EVENTS, resetProjection, versionOf, versionRecord } from './internal-collections.js';
+
+export { PARKED_EVENTS };
 
 export { LeaseLostError };
 const MAX_LOAD_ROUNDS = 16;
@@ -155,10 +157,7 @@ export class Projector {
 
   /** Creates the collections and loads the checkpoints. */
   async prepare(): Promise<void> {
-    await this.options.readModel.ensureCollections([
-      ...this.runners.flatMap((runner) => runner.projection.collections),
-      { name: PARKED_EVENTS, indexes: [['projection']] },
-    ]);
+    await this.options.readModel.ensureCollections([...this.runners.flatMap((runner) => runner.projection.collections), ...INTERNAL_COLLECTIONS]);
     for (const runner of this.runners) {
       runner.checkpoint = (await this.options.readModel.getCheckpoint(runner.projection.name))?.position ?? START;
       runner.view.clear();
@@ -223,6 +222,7 @@ export class Projector {
         // like a failed subscription, rather than ending the projector for the life of the process.
         if (!(await this.acquireLeases())) return;
         await this.prepare();
+        await this.rebuildOutdated();
         if (this.options.pipeline) await this.followAllPipelined();
         else await this.followAll();
       } catch (error) {
@@ -327,8 +327,36 @@ export class Projector {
     return fillBatch(first.value, iterator, { size: this.batchSize, delayMs: this.batchDelayMs });
   }
 
+  /**
+   * Resets each projection whose documents another version of it built (Projection.version),
+   * so that following `$all` from its (now absent) checkpoint rebuilds them; records the
+   * version of those that have none yet. Under the leases: nobody else writes them meanwhile.
+   */
+  private async rebuildOutdated(): Promise<void> {
+    await this.leases.ensure();
+    const { readModel, logger } = this.options;
+    for (const runner of this.runners) {
+      const { projection } = runner;
+      const built = await builtVersion(readModel, projection, runner.checkpoint);
+      if (built === versionOf(projection)) continue;
+      if (built !== undefined) {
+        logger.warn('read model built by another version of its projection: rebuilding it from the events', {
+          projection: projection.name,
+          built,
+          version: versionOf(projection),
+        });
+        await resetProjection(readModel, projection);
+        runner.checkpoint = START;
+        runner.view.clear();
+      }
+      // Fenced like any of its commits: recorded only while the leases are this projector's.
+      await this.commit([{ projection: projection.name, changes: [versionRecord(projection)], checkpoint: runner.checkpoint }]);
+    }
+  }
+
   /** Reads `$all` to its current head and projects it (replay, tests). Returns events read. */
   async catchUp(): Promise<number> {
+    await this.rebuildOutdated();
     if (this.options.pipeline) return this.catchUpPipelined();
     let after = this.lowestCheckpoint();
     let total = 0;

@@ -13,10 +13,10 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { EventStore, Position } from '../stores/event-store.js';
-import { START } from '../stores/event-store.js';
-import type { DocChange, ReadModelStore } from '../stores/read-model.js';
+import type { ReadModelStore } from '../stores/read-model.js';
 import type { Projection, ProjectionContext } from '../../projections/projection.js';
-import { PARKED_EVENTS, Projector } from './projector.js';
+import { Projector } from './projector.js';
+import { resetProjection } from './internal-collections.js';
 
 const DEFAULT_LEASE_TTL_MS = 15_000;
 /**
@@ -82,21 +82,6 @@ export class LeaseHeldError extends Error {
   constructor(readonly projections: readonly string[]) {
     super(`stop the service first (lease held): another process projects ${projections.join(', ')}`);
   }
-}
-
-/** Drops a projection's documents and checkpoint, and the events parked for it. */
-export async function resetProjection(readModel: ReadModelStore, projection: Projection): Promise<void> {
-  await readModel.reset(
-    projection.name,
-    projection.collections.map((collection) => collection.name),
-  );
-  // Parked events live in a collection shared by all projections, so reset() cannot drop them;
-  // left behind they would report failures of a history that no longer exists.
-  const parked = await readModel.find(PARKED_EVENTS, { where: { projection: projection.name } });
-  if (parked.length === 0) return;
-  const deletes: DocChange[] = parked.map(({ id }) => ({ op: 'delete', collection: PARKED_EVENTS, id }));
-  // START is what an absent checkpoint means, so this leaves the projection where reset() put it.
-  await readModel.commit(projection.name, deletes, START);
 }
 
 /** Rebuilds `projections` from the whole of `$all`; throws {@link LeaseHeldError} if one is busy. */

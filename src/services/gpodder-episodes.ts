@@ -24,7 +24,14 @@ import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
-import { changesExistingActions, EPISODE_ACTIONS, episodeActionDocId, episodeActionsProjection } from '../../projections/episode-actions.js';
+import {
+  ACTION_DEVICE,
+  ACTION_FEED,
+  changesExistingActions,
+  EPISODE_ACTIONS,
+  episodeActionDocId,
+  episodeActionsProjection,
+} from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { userDocId } from '../../projections/projection.js';
@@ -217,9 +224,15 @@ export class GpodderEpisodeService {
   ): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
-    const where = { user, ...(query.podcast !== undefined ? { feed: query.podcast } : {}), ...(query.device !== undefined ? { device: query.device } : {}) };
+    const where = {
+      user,
+      ...(query.podcast !== undefined ? { [ACTION_FEED]: query.podcast } : {}),
+      ...(query.device !== undefined ? { [ACTION_DEVICE]: query.device } : {}),
+    };
     const matches = (doc: EpisodeActionDoc) =>
-      doc.seq > from && (query.podcast === undefined || doc.feed === query.podcast) && (query.device === undefined || doc.device === query.device);
+      doc.seq > from &&
+      (query.podcast === undefined || doc.action.podcast === query.podcast) &&
+      (query.device === undefined || doc.action.device === query.device);
     const find = (extra: object) =>
       readModel
         .find(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra })

@@ -130,7 +130,7 @@ describe('episode_actions read model', () => {
       events.subscribe(alice),
     );
     const docs = h.docs(EPISODE_ACTIONS).sort((a, b) => Number(a['seq']) - Number(b['seq']));
-    expect(docs.map((doc) => [doc['seq'], (doc['action'] as Doc)['action'], doc['device']])).to.deep.equal([
+    expect(docs.map((doc) => [doc['seq'], (doc['action'] as Doc)['action'], (doc['action'] as Doc)['device']])).to.deep.equal([
       [1, 'download', 'phone'],
       [2, 'play', 'phone'],
     ]);

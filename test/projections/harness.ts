@@ -50,6 +50,10 @@ export class ProjectionHarness {
     return this.view.find(collection, {}).map(({ doc }) => doc);
   }
 
+  stored(collection: string): { id: string; doc: Doc }[] {
+    return this.view.find(collection, {});
+  }
+
   doc(collection: string, id: string): Doc | undefined {
     return this.view.get(collection, id);
   }

@@ -6,6 +6,7 @@ import { playStatusesProjection, PLAY_STATUSES } from '../../projections/play-st
 import { playlistsProjection, PLAYLISTS } from '../../projections/playlists.js';
 import { privacySettingsProjection, PRIVACY_SETTINGS } from '../../projections/privacy.js';
 import { recordOf } from '../../projections/user-records.js';
+import { userDocKey } from '../../projections/projection.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { fold } from '../../src/domain/state.js';
 import type { Doc } from '../../src/stores/read-model.js';
@@ -14,12 +15,7 @@ import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
 
 const alice: Actor = { user: 'u-alice', username: 'alice' };
 const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesProjection, playlistsProjection, privacySettingsProjection]);
-const strip = (docs: Doc[]) =>
-  Object.fromEntries(
-    docs.map((doc) => {
-      return [String(doc['key']), recordOf(doc)];
-    }),
-  );
+const strip = (docs: { id: string; doc: Doc }[]) => Object.fromEntries(docs.map(({ id, doc }) => [userDocKey(String(doc['user']), id), recordOf(doc)]));
 
 describe('per-user read models', () => {
   const history: UserEvent[] = [
@@ -35,9 +31,9 @@ describe('per-user read models', () => {
   it('hold exactly the folded state', () => {
     const h = all().apply(alice, ...history);
     const state = fold(history);
-    expect(strip(h.docs(SUBSCRIPTIONS))).to.deep.equal(state.subscriptions);
-    expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
-    expect(strip(h.docs(PLAYLISTS))).to.deep.equal(state.playlists);
+    expect(strip(h.stored(SUBSCRIPTIONS))).to.deep.equal(state.subscriptions);
+    expect(strip(h.stored(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
+    expect(strip(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
     expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.include({ account: null });
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({ [FEED_B]: 'public' });
   });
@@ -46,9 +42,9 @@ describe('per-user read models', () => {
     const removal = events.remove(alice, { rss_source_feed: FEED_B });
     const h = all().apply(alice, ...history, removal);
     const state = fold([...history, removal]);
-    expect(Object.keys(strip(h.docs(SUBSCRIPTIONS)))).to.deep.equal([FEED_A]);
-    expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
-    expect(strip(h.docs(PLAYLISTS))).to.deep.equal(state.playlists);
+    expect(Object.keys(strip(h.stored(SUBSCRIPTIONS)))).to.deep.equal([FEED_A]);
+    expect(strip(h.stored(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
+    expect(strip(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
   });
 
   it('take a checkpoint as the source of truth', () => {
@@ -62,17 +58,17 @@ describe('per-user read models', () => {
       object: null,
       data: { state: checkpointState, truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' },
     });
-    expect(strip(h.docs(SUBSCRIPTIONS))).to.deep.equal(checkpointState.subscriptions);
-    expect(strip(h.docs(PLAY_STATUSES))).to.deep.equal(checkpointState.play_statuses);
-    expect(strip(h.docs(PLAYLISTS))).to.deep.equal({});
+    expect(strip(h.stored(SUBSCRIPTIONS))).to.deep.equal(checkpointState.subscriptions);
+    expect(strip(h.stored(PLAY_STATUSES))).to.deep.equal(checkpointState.play_statuses);
+    expect(strip(h.stored(PLAYLISTS))).to.deep.equal({});
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({});
   });
 
   it('rewrite only the records an event changes (so `since` answers stay small)', () => {
     const h = all().apply(alice, ...history);
-    const before = h.docs(PLAY_STATUSES).map((doc) => [doc['key'], doc['seq']]);
+    const before = h.stored(PLAY_STATUSES).map(({ id, doc }) => [id, doc['seq']]);
     h.apply(alice, events.play(alice, 'a1'));
-    const after = h.docs(PLAY_STATUSES).map((doc) => [doc['key'], doc['seq']]);
+    const after = h.stored(PLAY_STATUSES).map(({ id, doc }) => [id, doc['seq']]);
     expect(after.filter(([, seq], index) => seq !== before[index]![1])).to.have.length(1);
   });
 

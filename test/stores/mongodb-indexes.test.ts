@@ -68,7 +68,7 @@ const QUERIES: readonly Shape[] = [
   }),
   { what: 'play statuses since', collection: 'play_statuses', equality: { user: 'u' }, sort: [['seq', 1]] },
   { what: 'subscriptions since', collection: 'subscriptions', equality: { user: 'u' }, sort: [['seq', 1]] },
-  { what: 'episode actions since', collection: 'episode_actions', equality: { user: 'u', feed: 'f', device: 'd' }, sort: [['seq', 1]] },
+  { what: 'episode actions since', collection: 'episode_actions', equality: { user: 'u', 'action.podcast': 'f', 'action.device': 'd' }, sort: [['seq', 1]] },
   { what: 'gpodder devices', collection: 'gpodder_devices', equality: { user: 'u' }, sort: [['key', 1]] },
   { what: 'subscriptions, oldest first', collection: 'subscriptions', equality: { user: 'u' }, sort: [['created_at', 1]] },
   { what: 'playlists, oldest first', collection: 'playlists', equality: { user: 'u' }, sort: [['created_at', 1]] },
