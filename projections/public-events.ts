@@ -19,7 +19,7 @@ import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } fr
 import { del, put } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
 import { StagedView } from './staged-view.js';
-import { fromJson } from '../src/domain/json.js';
+import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PUBLIC_EVENTS = 'public_events';
 export const PUBLIC_EVENT_SOURCES = 'public_event_sources';
@@ -47,32 +47,49 @@ function publicData(type: string, data: Doc, level: 'public' | 'anonymous'): Doc
   return Object.fromEntries(fields.filter((field) => data[field] !== undefined).map((field) => [field, data[field]!])) as Doc;
 }
 
-/** An event as a source keeps it (never served): the public document is cut from it per level. */
-/** A type alias, not an interface: its implicit index signature makes it a Doc as it is. */
+/** The data fields some level may publish: all a source keeps (never an enclosure, a device or a recipient). */
+function publishableData(type: string, data: Doc): Doc {
+  const fields = new Set([...(PUBLIC_DATA[type]?.public ?? []), ...(PUBLIC_DATA[type]?.anonymous ?? [])]);
+  return Object.fromEntries([...fields].filter((field) => data[field] !== undefined).map((field) => [field, data[field]!])) as Doc;
+}
+
+/**
+ * A shareable event as its source keeps it (never served): its id, feed and episode are the
+ * source's own fields, so the body holds the rest, with only the data some level may publish.
+ * A type alias, not an interface: its implicit index signature makes it a Doc as it is.
+ */
 type PublicBody = {
-  id: string;
   type: string;
   timestamp: string;
-  object: Doc;
   data: Doc;
 };
 
-function publicBody(event: UserEvent): PublicBody {
-  const { device: _device, ...data } = event.data as Record<string, unknown>;
-  return { id: event.id, type: event.type, timestamp: event.timestamp, object: event.object as Doc, data: data as Doc };
+interface Source {
+  event_id: string;
+  user: string;
+  username: string | null;
+  feed: string;
+  /** The episode (`rss_source_id`), null for a feed-level event. */
+  guid: string | null;
+  revision: number;
+  body: PublicBody;
 }
 
 /** Orders public events by time, ties by id, as one string: the `before=` cursor. */
 export const cursorOf = (body: { timestamp: string; id: string }) => `${body.timestamp}|${body.id}`;
 
-function publicDoc(body: PublicBody, level: Privacy, username: string | null): Doc | undefined {
+function publicDoc(source: Source, level: Privacy): Doc | undefined {
   if (level === 'private') return undefined;
+  const { body, event_id: id, feed, guid } = source;
   return {
-    ...body,
+    id,
+    type: body.type,
+    timestamp: body.timestamp,
+    object: guid === null ? { rss_source_feed: feed } : { rss_source_feed: feed, rss_source_id: guid },
     data: publicData(body.type, body.data, level),
-    user: level === 'public' ? username : null,
-    feed: String(body.object['rss_source_feed']),
-    cursor: cursorOf(body),
+    user: level === 'public' ? source.username : null,
+    feed,
+    cursor: cursorOf({ timestamp: body.timestamp, id }),
   };
 }
 
@@ -81,10 +98,10 @@ function levelOf(privacy: PrivacyState, feed: string, context: ProjectionContext
 }
 
 /** Re-publishes a source under a level, as a put or a delete of its public document. */
-function publish(source: Doc, level: Privacy): DocChange {
-  const doc = publicDoc(fromJson<PublicBody>(source['body']), level, (source['username'] ?? null) as string | null);
-  const id = String(source['event_id']);
-  return doc ? put(PUBLIC_EVENTS, id, doc) : del(PUBLIC_EVENTS, id);
+function publish(stored: Doc, level: Privacy): DocChange {
+  const source = fromJson<Source>(stored);
+  const doc = publicDoc(source, level);
+  return doc ? put(PUBLIC_EVENTS, source.event_id, doc) : del(PUBLIC_EVENTS, source.event_id);
 }
 
 function sourcesOf(view: ProjectionView, user: string, feed?: string) {
@@ -92,22 +109,22 @@ function sourcesOf(view: ProjectionView, user: string, feed?: string) {
 }
 
 function onShareable(projected: ProjectedEvent, event: UserEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
-  const body = publicBody(event);
-  const feed = String(body.object['rss_source_feed']);
-  const source: Doc = {
+  const object = event.object as EventObject;
+  const source: Source = {
     event_id: event.id,
     user: projected.user,
     username: projected.username,
-    feed,
-    guid: (body.object['rss_source_id'] ?? null) as string | null,
+    feed: object.rss_source_feed,
+    guid: object.rss_source_id ?? null,
     revision: projected.revision,
-    body,
+    body: { type: event.type, timestamp: event.timestamp, data: publishableData(event.type, event.data as Doc) },
   };
-  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), feed, context);
+  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), source.feed, context);
+  const stored = toJsonObject(source);
   // A new event has no public document yet: a private one needs no delete (most events, with
   // private as the default, and a rebuild would otherwise look each of them up for nothing).
-  if (level === 'private') return [put(PUBLIC_EVENT_SOURCES, event.id, source)];
-  return [put(PUBLIC_EVENT_SOURCES, event.id, source), publish(source, level)];
+  if (level === 'private') return [put(PUBLIC_EVENT_SOURCES, event.id, stored)];
+  return [put(PUBLIC_EVENT_SOURCES, event.id, stored), publish(stored, level)];
 }
 
 function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
@@ -166,6 +183,8 @@ function onAccountChange(
 
 export const publicEventsProjection: Projection = {
   name: 'public_events',
+  // 2: sources keep only what some level may publish, without copies of their own fields.
+  version: 2,
   collections: [
     // Newest first (GET /v1/public/events): sorted by cursor descending.
     {

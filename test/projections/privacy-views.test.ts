@@ -1,6 +1,7 @@
 /** Public events and popularity under the privacy rules' (docs/design.md, "Privacy") privacy rules, tested purely (no I/O). */
 import { expect } from 'chai';
-import { PUBLIC_EVENTS, publicEventsProjection } from '../../projections/public-events.js';
+import { PUBLIC_EVENT_SOURCES, PUBLIC_EVENTS, publicEventsProjection } from '../../projections/public-events.js';
+import type { UserEvent } from '../../src/domain/events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY, PEOPLE_LIMIT, popularityProjection } from '../../projections/popularity.js';
 import { episodeKey } from '../../src/domain/state.js';
 import type { Actor } from './harness.js';
@@ -31,6 +32,20 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
     expect(text).to.not.contain('alice');
     expect(text).to.not.contain('u-alice');
     expect(text).to.not.contain('phone');
+  });
+
+  it('keeps of a private event only what a level may publish, so going public shows exactly that', () => {
+    const secret = 'https://cdn.example.com/e1.mp3?token=SECRET';
+    const share: UserEvent = { ...events.play(alice, 'e1'), type: 'share', data: { to: 'SECRET@example.com', message: 'listen' } } as UserEvent;
+    const h = harness().apply(alice, events.play(alice, 'e1', FEED_A, { enclosure: { url: secret } }), share);
+    expect(JSON.stringify(h.docs(PUBLIC_EVENT_SOURCES))).to.not.include('SECRET');
+    h.apply(alice, events.privacy(alice, 'public'));
+    const published = h.docs(PUBLIC_EVENTS);
+    expect(published.map((doc) => [doc['type'], doc['data'], doc['object']])).to.have.deep.members([
+      ['play', { played: true, position: 10, rss_item_title: 'Episode e1', rss_feed_title: 'Feed title' }, { rss_source_feed: FEED_A, rss_source_id: 'e1' }],
+      ['share', { message: 'listen' }, { rss_source_feed: FEED_A, rss_source_id: 'e1' }],
+    ]);
+    expect(JSON.stringify(published)).to.not.include('SECRET');
   });
 
   it('keeps private users (the deployment default) out entirely', () => {
