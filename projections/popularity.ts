@@ -224,9 +224,18 @@ function transition(
   writePopularity(staged, PODCAST_POPULARITY, feed, podcastDoc);
 }
 
-/** A popularity document with nothing counted is removed, so a rebuild cannot differ by empty documents. */
+/**
+ * A popularity document with nothing counted is removed, so a rebuild cannot differ by empty
+ * documents. Nothing is written when nothing changed: most plays (a private user's, a play
+ * again by someone already counted and listed first) leave both documents as they were.
+ */
 function writePopularity(staged: StagedView, collection: string, id: string, doc: PopularityDoc): void {
-  staged.apply([doc.plays === 0 && doc.likes === 0 ? del(collection, id) : put(collection, id, asDoc(doc))]);
+  const current = staged.get(collection, id);
+  if (doc.plays === 0 && doc.likes === 0) {
+    if (current !== undefined) staged.apply([del(collection, id)]);
+  } else if (current === undefined || !isDeepStrictEqual(current, doc)) {
+    staged.apply([put(collection, id, asDoc(doc))]);
+  }
 }
 
 interface Titles {

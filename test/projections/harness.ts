@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Privacy, UserEvent } from '../../src/domain/events.js';
-import type { Doc } from '../../src/stores/read-model.js';
+import type { Doc, DocChange } from '../../src/stores/read-model.js';
 import type { ProjectedEvent, Projection } from '../../projections/projection.js';
 import type { CheckpointEvent } from '../../src/domain/system-events.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
@@ -18,6 +18,8 @@ export class ProjectionHarness {
   private readonly view = new StagedView(emptyView);
   private seq = 0;
   private readonly revisions = new Map<string, number>();
+  /** What the projections returned for the last event applied. */
+  lastChanges: DocChange[] = [];
 
   constructor(
     private readonly projections: readonly Projection[],
@@ -39,8 +41,11 @@ export class ProjectionHarness {
         seq: this.seq,
         recordedAt: new Date(Date.UTC(2026, 0, 1) + this.seq * 1000).toISOString(),
       };
+      this.lastChanges = [];
       for (const projection of this.projections) {
-        this.view.apply(projection.evolve(projected, this.view, { defaultPrivacy: this.defaultPrivacy }));
+        const changes = projection.evolve(projected, this.view, { defaultPrivacy: this.defaultPrivacy });
+        this.lastChanges.push(...changes);
+        this.view.apply(changes);
       }
     }
     return this;

@@ -112,6 +112,19 @@ describe('popularity projection (docs/design.md, "Privacy", 6)', () => {
     expect(podcast(h)).to.include({ plays: 2 });
   });
 
+  it('writes no popularity document when a play changes nothing shown', () => {
+    const h = harness().apply(bob, events.privacy(bob, 'public'), events.play(bob, 'e1'));
+    const popularityWrites = () => h.lastChanges.filter((change) => change.collection === EPISODE_POPULARITY || change.collection === PODCAST_POPULARITY);
+    expect(popularityWrites()).to.have.length(2);
+    h.apply(alice, events.play(alice, 'e1'));
+    expect(popularityWrites(), 'a private user').to.deep.equal([]);
+    h.apply(bob, events.play(bob, 'e1'));
+    expect(popularityWrites(), 'a play again by the one listed first').to.deep.equal([]);
+    h.apply(carol, events.play(carol, 'e2', FEED_B));
+    expect(popularityWrites(), 'a private user, no document').to.deep.equal([]);
+    expect(podcast(h, FEED_B)).to.equal(undefined);
+  });
+
   it('counts a user once per episode however often they play it', () => {
     const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'), events.play(alice, 'e1'), events.play(alice, 'e2'));
     expect(episode(h, 'e1')).to.include({ plays: 1 });
