@@ -8,7 +8,7 @@ import type { AccountStore } from '../stores/accounts.js';
 import type { EventStore, Position } from '../stores/event-store.js';
 import { comparePositions, formatPosition, START } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
-import { PARKED_EVENTS } from '../projector/projector.js';
+import { PARKED_EVENTS } from '../projector/internal-collections.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
 import { formatTable } from './table.js';
 

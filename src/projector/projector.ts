@@ -28,10 +28,7 @@ import { LoadingView } from './loading-view.js';
 import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.js';
 import { fillBatch, type PendingRead } from './live-batch.js';
 import { LeaseKeeper, LeaseLostError } from './lease-keeper.js';
-
 import { builtVersion, INTERNAL_COLLECTIONS, PARKED_EVENTS, resetProjection, versionOf, versionRecord } from './internal-collections.js';
-
-export { PARKED_EVENTS };
 
 export { LeaseLostError };
 const MAX_LOAD_ROUNDS = 16;
@@ -157,12 +154,17 @@ export class Projector {
 
   /** Creates the collections and loads the checkpoints. */
   async prepare(): Promise<void> {
-    await this.options.readModel.ensureCollections([...this.runners.flatMap((runner) => runner.projection.collections), ...INTERNAL_COLLECTIONS]);
+    await this.ensureCollections();
     for (const runner of this.runners) {
       runner.checkpoint = (await this.options.readModel.getCheckpoint(runner.projection.name))?.position ?? START;
       runner.view.clear();
       if (this.options.trackAbsence && comparePositions(runner.checkpoint, START) === 0) await this.trackAbsenceIfEmpty(runner);
     }
+  }
+
+  /** Every collection with its indexes, all at once: an adapter drops the indexes no spec of a collection declares. */
+  private async ensureCollections(): Promise<void> {
+    await this.options.readModel.ensureCollections([...this.runners.flatMap((runner) => runner.projection.collections), ...INTERNAL_COLLECTIONS]);
   }
 
   /**
@@ -346,6 +348,8 @@ export class Projector {
           version: versionOf(projection),
         });
         await resetProjection(readModel, projection);
+        // MongoDB's reset drops the collections, and their indexes with them.
+        await this.ensureCollections();
         runner.checkpoint = START;
         runner.view.clear();
       }

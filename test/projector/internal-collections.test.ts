@@ -120,6 +120,31 @@ describe('projection versions: a read model built by another version is rebuilt 
     });
   }
 
+  it('declares the collections again after a reset (a MongoDB reset drops them, indexes and all)', async () => {
+    const stores = memoryStores();
+    try {
+      await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice'))]);
+      await project(stores, versioned(1));
+      const calls: string[] = [];
+      const readModel = new Proxy(stores.readModel, {
+        get(target, property, receiver) {
+          const value: unknown = Reflect.get(target, property, receiver);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (property === 'reset') calls.push('reset');
+            if (property === 'ensureCollections') calls.push(`ensure ${(args[0] as { name: string }[]).map(({ name }) => name).join(' ')}`);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      await project({ ...stores, readModel }, versioned(2));
+      const everything = `ensure ${SHAPES} parked_events projection_versions`;
+      expect(calls).to.deep.equal([everything, 'reset', everything]);
+    } finally {
+      await stores.close();
+    }
+  });
+
   it('documents from before versions were recorded count as version 1', async () => {
     const stores = memoryStores();
     try {

@@ -6,7 +6,8 @@
  * parks an event.
  */
 import { expect } from 'chai';
-import { PARKED_EVENTS, Projector } from '../../src/projector/projector.js';
+import { Projector } from '../../src/projector/projector.js';
+import { PARKED_EVENTS } from '../../src/projector/internal-collections.js';
 import { silentLogger } from '../../src/logger.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import type { UserEvent } from '../../src/domain/events.js';

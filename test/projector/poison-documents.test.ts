@@ -7,7 +7,8 @@
 import { expect } from 'chai';
 import { allProjections } from '../../projections/index.js';
 import { GPODDER_SETTINGS } from '../../projections/gpodder-devices.js';
-import { PARKED_EVENTS, Projector } from '../../src/projector/projector.js';
+import { Projector } from '../../src/projector/projector.js';
+import { PARKED_EVENTS } from '../../src/projector/internal-collections.js';
 import { silentLogger } from '../../src/logger.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import type { UserEvent } from '../../src/domain/events.js';

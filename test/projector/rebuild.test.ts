@@ -27,7 +27,8 @@ import { effectivePrivacy, emptyState, episodeKey, evolve } from '../../src/doma
 import { scopeCovers } from '../../src/domain/erasure.js';
 import { silentLogger } from '../../src/logger.js';
 import { PROJECTED_STREAM_PREFIXES } from '../../src/projector/projected-event.js';
-import { PARKED_EVENTS, Projector } from '../../src/projector/projector.js';
+import { Projector } from '../../src/projector/projector.js';
+import { PARKED_EVENTS } from '../../src/projector/internal-collections.js';
 import { LeaseHeldError, rebuildProjections } from '../../src/projector/rebuild.js';
 import { EMBEDDED_FILE, openStores, READ_MODEL_FILE } from '../../src/runtime.js';
 import { toStoreEvent } from '../../src/services/codec.js';
