@@ -86,6 +86,10 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
   return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
 }
 
+/** An action served with the media URL its play status knows (its event named none), which may lag behind the stream too. */
+const needsStatusUrl = (doc: EpisodeActionDoc) =>
+  doc.action.episode === UNKNOWN_MEDIA_URL && !(doc.action.action === 'play' && doc.action.position === undefined);
+
 export class EpisodeActionsBusyError extends Error {
   override readonly name = 'EpisodeActionsBusyError';
 }
@@ -144,28 +148,77 @@ export class GpodderEpisodeService {
    * documents it has not projected yet are made from the user's stream by the projection's own
    * `evolve`, and added after those it holds (up to its checkpoint). The answer is the one the
    * read model gives once caught up. Undefined when the read models have caught up, or when
-   * the pending events need more than `evolve` of single events: a `remove`, a `checkpoint`
-   * or `account_deleted` (which change documents already there), or an action without a media
-   * URL (resolved from the play statuses, which may lag too); then the download waits, as before.
+   * the pending events need more than `evolve` of single events (see {@link pendingOf}), or an
+   * action of the page names no media URL (resolved from the play statuses, which may lag
+   * too); then the download waits, as before.
    */
   private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
-    const { readModels, userEvents } = this.gpodder;
+    const head = await this.gpodder.userEvents.store.headPosition();
+    const from = effectiveSince(query.since, Number(head.commit));
+    const ahead = await this.pendingOf(user, from);
+    if (ahead === undefined) return undefined;
+    const { upTo, events } = ahead;
+    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: Number(head.commit) }, { unknownUrls: 'give-up' });
+  }
+
+  /**
+   * The Nextcloud API's download (`GET …/episode_action?since=`): the user's actions recorded
+   * at or after `from` (unix seconds; all of them without it), in `$all` order, unpaged, with
+   * those `episode_actions` has not projected yet made from the stream as for gpodder's
+   * download ({@link downloadAheadOfProjector}); it waits for the projector in the same cases.
+   */
+  async recordedFrom(principal: Principal, from: number | undefined): Promise<GpodderAction[]> {
+    const user = principal.userId;
+    const { readModels } = this.gpodder;
+    const recorded = (extra: object) =>
+      readModels.readModel
+        .find(EPISODE_ACTIONS, {
+          where: { user },
+          ...(from === undefined ? {} : { greaterThan: { field: 'at', value: from - 1 } }),
+          orderBy: [{ field: 'seq', direction: 'asc' }],
+          ...extra,
+        })
+        .then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
+    const ahead = await this.pendingOf(user, 0);
+    if (ahead !== undefined) {
+      const made = pendingDocs(ahead.events);
+      const pending = made?.filter((doc) => from === undefined || doc.at >= from);
+      if (pending !== undefined && !pending.some(needsStatusUrl)) {
+        const stored = await recorded({ lessThan: { field: 'seq', value: ahead.upTo + 1 } });
+        return this.servedActions(
+          user,
+          [...stored, ...pending].map((doc) => doc.action),
+        );
+      }
+    }
+    await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
+    return this.servedActions(
+      user,
+      (await recorded({})).map((doc) => doc.action),
+    );
+  }
+
+  /**
+   * When `episode_actions` or `play_statuses` has not reached the user's latest event: the
+   * `episode_actions` checkpoint (`upTo`, a commit position) and the user's events after it and
+   * after commit `from`. Undefined when both have caught up, and when a pending event changes
+   * documents already there (a `remove`, a `checkpoint` or `account_deleted`: the read model's
+   * documents are not the answer any more) or the projector stopped inside one commit
+   * (EventStoreDB gives all events of an append one commit position: the read model's order
+   * within it, by id, would mix both parts). Both told by type and position alone, so a page the
+   * read model's documents fill does not make the pending ones.
+   */
+  private async pendingOf(user: string, from: number): Promise<{ upTo: number; events: RecordedEvent[] } | undefined> {
+    const { readModels } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
     const latest = await readModels.latestPosition(user);
     if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) return undefined;
-    // Read before the stream: every event of the user committed after it is after this position.
-    const head = await userEvents.store.headPosition();
-    const from = effectiveSince(query.since, Number(head.commit));
+    // The head is read by the caller before this: every event of the user committed after it is after this position.
     const events = await this.pendingEvents(user, actionsAt.position, from);
     const upTo = Number(actionsAt.position.commit);
-    // Wait for the projector when a pending event changes documents already there: the read
-    // model's documents are not the answer any more. And when the projector stopped inside one
-    // commit (EventStoreDB gives all events of an append one commit position): the read model's
-    // order within it (by id) would mix both parts. Both told by type and position alone, so a
-    // page the read model's documents fill does not make the pending ones (see answer).
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
-    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: Number(head.commit) }, { unknownUrls: 'give-up' });
+    return { upTo, events };
   }
 
   /**
@@ -260,11 +313,7 @@ export class GpodderEpisodeService {
       docs = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(source.complete, from);
     }
-    if (
-      options.unknownUrls === 'give-up' &&
-      docs.some((doc) => doc.action.episode === UNKNOWN_MEDIA_URL && !(doc.action.action === 'play' && doc.action.position === undefined))
-    )
-      return undefined;
+    if (options.unknownUrls === 'give-up' && docs.some(needsStatusUrl)) return undefined;
     const actions = await this.servedActions(
       user,
       docs.map((doc) => doc.action),

@@ -13,9 +13,6 @@ import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
 import type { GpodderEpisodeService } from './gpodder-episodes.js';
 import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
-import { EPISODE_ACTIONS } from '../../projections/episode-actions.js';
-import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
-import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { fromJson } from '../domain/json.js';
 
 export class NextcloudService {
@@ -56,16 +53,15 @@ export class NextcloudService {
     return { timestamp: this.nowS() };
   }
 
-  /** `GET /index.php/apps/gpoddersync/episode_action?since=`. */
+  /**
+   * `GET /index.php/apps/gpoddersync/episode_action?since=`. Read-your-writes without waiting
+   * for the projector where the user's stream can stand in for it (GpodderEpisodeService.recordedFrom).
+   * The timestamp is taken first: what is recorded while the actions are read comes now and
+   * maybe again, never skipped.
+   */
   async episodeActions(principal: Principal, since: number | undefined): Promise<{ actions: NextcloudAction[]; timestamp: number }> {
-    const { readModels } = this.gpodder;
-    await readModels.catchUpWithUser(principal.userId, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const timestamp = this.nowS();
-    const docs = await readModels.readModel.find(EPISODE_ACTIONS, this.since(principal.userId, since, timestamp));
-    const actions = await this.episodes.servedActions(
-      principal.userId,
-      docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc).action),
-    );
+    const actions = await this.episodes.recordedFrom(principal, recordedFrom(since, timestamp));
     return { actions: actions.map(toNextcloudAction), timestamp };
   }
 

@@ -1,5 +1,5 @@
 /**
- * gpodder downloads ahead of the projector: when `episode_actions` has not reached the user's
+ * gpodder (and Nextcloud) downloads ahead of the projector: when `episode_actions` has not reached the user's
  * latest event, the actions it has not projected are made from the user's stream, and the
  * answer is the one the read model gives once caught up (the same actions, page by page, in
  * the same order, with filters; a cursor that skips nothing).
@@ -100,6 +100,22 @@ describe('gpodder downloads ahead of the projector', function () {
     expect([...first.actions, ...next.actions]).to.deep.equal(whole.actions);
   });
 
+  it('answers the Nextcloud download from the stream too: what the read model answers once caught up, by recording time', async () => {
+    await episodes.upload(principal, actions(0, 12));
+    await service.projector.catchUp();
+    await episodes.upload(principal, actions(12, 9));
+    await episodes.upload(principal, actions(21, 3));
+    const nowS = Math.floor(Date.now() / 1000);
+    const froms = [undefined, nowS - 60, nowS, nowS + 3600];
+    // The projector is stopped and waiting gives up after 300 ms: an answer here did not wait.
+    const ahead = [];
+    for (const from of froms) ahead.push(await episodes.recordedFrom(principal, from));
+    expect(ahead[0]!.map((action) => action.episode)).to.include('https://cdn.example.com/e23.mp3');
+    expect(ahead[3]).to.deep.equal([]);
+    await service.projector.catchUp();
+    for (const [i, from] of froms.entries()) expect(ahead[i], String(from)).to.deep.equal(await episodes.recordedFrom(principal, from));
+  });
+
   it('waits for the read models when a pending event changes documents already there (a remove)', async () => {
     await episodes.upload(principal, actions(0, 10));
     await service.projector.catchUp();
@@ -109,6 +125,9 @@ describe('gpodder downloads ahead of the projector', function () {
     let error: unknown;
     await episodes.download(principal, {}).catch((caught: unknown) => (error = caught));
     expect(error).to.be.instanceOf(ReadModelsBehindError);
+    error = undefined;
+    await episodes.recordedFrom(principal, undefined).catch((caught: unknown) => (error = caught));
+    expect(error, 'the Nextcloud download').to.be.instanceOf(ReadModelsBehindError);
     await service.projector.catchUp();
     const after = await walk({});
     expect(after.actions.map((action) => action.podcast)).to.satisfy((podcasts: string[]) => podcasts.every((podcast) => podcast === FEEDS[1]));
