@@ -10,24 +10,13 @@ import { rebuildProjections } from '../../src/projector/rebuild.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { START } from '../../src/stores/event-store.js';
-import type { UserEvent } from '../../src/domain/events.js';
 import type { Projection } from '../../projections/projection.js';
 import { put } from '../../projections/projection.js';
 import { capturingLogger } from '../support/logs.js';
-import { memoryStores } from './support.js';
+import { memoryStores, subscribeEvent as subscribe } from './support.js';
 
 const SHAPES = 'versioned_shapes';
 const context = { defaultPrivacy: 'private' as const };
-let ids = 0;
-const uuid = () => `00000000-0000-4000-8000-${String(++ids).padStart(12, '0')}`;
-const subscribe = (user: string): UserEvent => ({
-  id: uuid(),
-  timestamp: '2026-01-01T00:00:00.000Z',
-  user,
-  type: 'subscribe',
-  object: { rss_source_feed: 'https://example.com/feed.xml' },
-  data: {},
-});
 
 /**
  * Version 1 keeps a document per event; version 2 one per user, counting. Each notes the events

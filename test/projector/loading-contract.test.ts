@@ -10,23 +10,12 @@ import { Projector } from '../../src/projector/projector.js';
 import { PARKED_EVENTS } from '../../src/projector/internal-collections.js';
 import { silentLogger } from '../../src/logger.js';
 import { toStoreEvent } from '../../src/services/codec.js';
-import type { UserEvent } from '../../src/domain/events.js';
 import type { Projection } from '../../projections/projection.js';
 import { put } from '../../projections/projection.js';
-import { memoryStores } from './support.js';
+import { memoryStores, subscribeEvent as subscribe } from './support.js';
 
 const COUNTERS = 'loading_contract_counters';
 const context = { defaultPrivacy: 'private' as const };
-let ids = 0;
-const uuid = () => `00000000-0000-4000-8000-${String(++ids).padStart(12, '0')}`;
-const subscribe = (user: string): UserEvent => ({
-  id: uuid(),
-  timestamp: '2026-01-01T00:00:00.000Z',
-  user,
-  type: 'subscribe',
-  object: { rss_source_feed: 'https://example.com/feed.xml' },
-  data: {},
-});
 
 /** Counts a user's events; from the second on, the count must exist (it throws otherwise). */
 const counting: Projection = {

@@ -8,6 +8,18 @@ import { START, type EventStore, type Position } from '../../src/stores/event-st
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { ReadModelStore, StoredDoc } from '../../src/stores/read-model.js';
+import type { UserEvent } from '../../src/domain/events.js';
+
+let ids = 0;
+/** A user's `subscribe` with a distinct, UUID-shaped id: the smallest event every projector test can append. */
+export const subscribeEvent = (user: string): UserEvent => ({
+  id: `00000000-0000-4000-8000-${String(++ids).padStart(12, '0')}`,
+  timestamp: '2026-01-01T00:00:00.000Z',
+  user,
+  type: 'subscribe',
+  object: { rss_source_feed: 'https://example.com/feed.xml' },
+  data: {},
+});
 
 /** Every collection of every projection, internal ones included, in one object to deep-compare. */
 export async function dumpDocs(readModel: ReadModelStore, projections: readonly Projection[]): Promise<Record<string, StoredDoc[]>> {
