@@ -183,12 +183,13 @@ export class GpodderEpisodeService {
     if (ahead !== undefined) {
       const made = pendingDocs(ahead.events);
       const pending = made?.filter((doc) => from === undefined || doc.at >= from);
-      if (pending !== undefined && !pending.some(needsStatusUrl)) {
-        const stored = await recorded({ lessThan: { field: 'seq', value: ahead.upTo + 1 } });
-        return this.servedActions(
-          user,
-          [...stored, ...pending].map((doc) => doc.action),
-        );
+      if (pending !== undefined) {
+        const docs = [...(await recorded({ lessThan: { field: 'seq', value: ahead.upTo + 1 } })), ...pending];
+        if (!docs.some(needsStatusUrl))
+          return this.servedActions(
+            user,
+            docs.map((doc) => doc.action),
+          );
       }
     }
     await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
@@ -214,7 +215,7 @@ export class GpodderEpisodeService {
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
     const latest = await readModels.latestPosition(user);
     if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) return undefined;
-    // The head is read by the caller before this: every event of the user committed after it is after this position.
+    // A caller answering a cursor read the head before this: every event of the user committed after it is after this position.
     const events = await this.pendingEvents(user, actionsAt.position, from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
