@@ -13,11 +13,17 @@
  */
 import { SINCE_MARGIN_S } from './cursors.js';
 import type { GpodderAction } from './gpodder.js';
+import type { Query } from './documents.js';
 
 /** The recording time from which a `since` reads (undefined: from the start). */
 export function recordedFrom(since: number | undefined, nowS: number): number | undefined {
   if (since === undefined || since <= 0) return undefined;
   return Math.min(since, nowS) - SINCE_MARGIN_S;
+}
+
+/** A user's per-user documents recorded at or after `from` (all without it; `at` in unix seconds), in `$all` order. */
+export function recordedFromQuery(user: string, from: number | undefined): Query {
+  return { where: { user }, ...(from === undefined ? {} : { greaterThan: { field: 'at', value: from - 1 } }), orderBy: [{ field: 'seq', direction: 'asc' }] };
 }
 
 /** An episode action as the Nextcloud app answers it. */

@@ -43,6 +43,7 @@ import { toProjectedEvent } from '../projector/projected-event.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
+import { recordedFromQuery } from '../domain/nextcloud.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
@@ -153,12 +154,10 @@ export class GpodderEpisodeService {
    * too); then the download waits, as before.
    */
   private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
-    const head = await this.gpodder.userEvents.store.headPosition();
-    const from = effectiveSince(query.since, Number(head.commit));
-    const ahead = await this.pendingOf(user, from);
+    const ahead = await this.pendingOf(user, query.since);
     if (ahead === undefined) return undefined;
-    const { upTo, events } = ahead;
-    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: Number(head.commit) }, { unknownUrls: 'give-up' });
+    const { upTo, events, from, head } = ahead;
+    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: head }, { unknownUrls: 'give-up' });
   }
 
   /**
@@ -170,16 +169,10 @@ export class GpodderEpisodeService {
   async recordedFrom(principal: Principal, from: number | undefined): Promise<GpodderAction[]> {
     const user = principal.userId;
     const { readModels } = this.gpodder;
+    const query = recordedFromQuery(user, from);
     const recorded = (extra: object) =>
-      readModels.readModel
-        .find(EPISODE_ACTIONS, {
-          where: { user },
-          ...(from === undefined ? {} : { greaterThan: { field: 'at', value: from - 1 } }),
-          orderBy: [{ field: 'seq', direction: 'asc' }],
-          ...extra,
-        })
-        .then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
-    const ahead = await this.pendingOf(user, 0);
+      readModels.readModel.find(EPISODE_ACTIONS, { ...query, ...extra }).then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
+    const ahead = await this.pendingOf(user, undefined);
     if (ahead !== undefined) {
       const made = pendingDocs(ahead.events);
       const pending = made?.filter((doc) => from === undefined || doc.at >= from);
@@ -201,25 +194,29 @@ export class GpodderEpisodeService {
 
   /**
    * When `episode_actions` or `play_statuses` has not reached the user's latest event: the
-   * `episode_actions` checkpoint (`upTo`, a commit position) and the user's events after it and
-   * after commit `from`. Undefined when both have caught up, and when a pending event changes
-   * documents already there (a `remove`, a `checkpoint` or `account_deleted`: the read model's
-   * documents are not the answer any more) or the projector stopped inside one commit
-   * (EventStoreDB gives all events of an append one commit position: the read model's order
-   * within it, by id, would mix both parts). Both told by type and position alone, so a page the
-   * read model's documents fill does not make the pending ones.
+   * `episode_actions` checkpoint (`upTo`, a commit position), the store's head (a cursor that
+   * reaches the end answers it), where `since` starts (`from`, 0 without it) and the user's
+   * events after the checkpoint and after `from`. Undefined when both have caught up (most
+   * downloads: then nothing more is read), and when a pending event changes documents already
+   * there (a `remove`, a `checkpoint` or `account_deleted`: the read model's documents are not
+   * the answer any more) or the projector stopped inside one commit (EventStoreDB gives all
+   * events of an append one commit position: the read model's order within it, by id, would
+   * mix both parts). Both told by type and position alone, so a page the read model's
+   * documents fill does not make the pending ones.
    */
-  private async pendingOf(user: string, from: number): Promise<{ upTo: number; events: RecordedEvent[] } | undefined> {
-    const { readModels } = this.gpodder;
+  private async pendingOf(user: string, since: number | undefined): Promise<{ upTo: number; events: RecordedEvent[]; from: number; head: number } | undefined> {
+    const { readModels, userEvents } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
     const latest = await readModels.latestPosition(user);
     if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) return undefined;
-    // A caller answering a cursor read the head before this: every event of the user committed after it is after this position.
+    // Read before the stream: every event of the user committed after it is after this position.
+    const head = Number((await userEvents.store.headPosition()).commit);
+    const from = effectiveSince(since, head);
     const events = await this.pendingEvents(user, actionsAt.position, from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
-    return { upTo, events };
+    return { upTo, events, from, head };
   }
 
   /**

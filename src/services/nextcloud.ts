@@ -5,10 +5,9 @@
  */
 import type { GpodderActionInput } from '../domain/gpodder.js';
 import type { NextcloudAction } from '../domain/nextcloud.js';
-import { recordedFrom, toNextcloudAction } from '../domain/nextcloud.js';
+import { recordedFrom, recordedFromQuery, toNextcloudAction } from '../domain/nextcloud.js';
 import { isSubscribed } from '../domain/state.js';
 import type { SubscriptionState } from '../domain/state.js';
-import type { Query } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
 import type { GpodderEpisodeService } from './gpodder-episodes.js';
@@ -26,18 +25,12 @@ export class NextcloudService {
     return Math.floor(this.clock().getTime() / 1000);
   }
 
-  /** The user's documents of a collection recorded from `since` (less the margin), in `$all` order. */
-  private since(user: string, since: number | undefined, nowS: number): Query {
-    const from = recordedFrom(since, nowS);
-    return { where: { user }, ...(from === undefined ? {} : { greaterThan: { field: 'at', value: from - 1 } }), orderBy: [{ field: 'seq', direction: 'asc' }] };
-  }
-
   /** `GET /index.php/apps/gpoddersync/subscriptions?since=`. From the start, removals mean nothing. */
   async subscriptions(principal: Principal, since: number | undefined): Promise<{ add: string[]; remove: string[]; timestamp: number }> {
     const { readModels } = this.gpodder;
     await readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
     const timestamp = this.nowS();
-    const docs = await readModels.readModel.find(SUBSCRIPTIONS, this.since(principal.userId, since, timestamp));
+    const docs = await readModels.readModel.find(SUBSCRIPTIONS, recordedFromQuery(principal.userId, recordedFrom(since, timestamp)));
     const records = docs.map(({ doc }) => fromJson<SubscriptionState>(doc));
     const fromStart = recordedFrom(since, timestamp) === undefined;
     return {
