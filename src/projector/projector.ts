@@ -337,25 +337,29 @@ export class Projector {
   private async rebuildOutdated(): Promise<void> {
     await this.leases.ensure();
     const { readModel, logger } = this.options;
+    const unrecorded: Runner[] = [];
+    let reset = false;
     for (const runner of this.runners) {
       const { projection } = runner;
       const built = await builtVersion(readModel, projection, runner.checkpoint);
       if (built === versionOf(projection)) continue;
-      if (built !== undefined) {
-        logger.warn('read model built by another version of its projection: rebuilding it from the events', {
-          projection: projection.name,
-          built,
-          version: versionOf(projection),
-        });
-        await resetProjection(readModel, projection);
-        // MongoDB's reset drops the collections, and their indexes with them.
-        await this.ensureCollections();
-        runner.checkpoint = START;
-        runner.view.clear();
-      }
-      // Fenced like any of its commits: recorded only while the leases are this projector's.
-      await this.commit([{ projection: projection.name, changes: [versionRecord(projection)], checkpoint: runner.checkpoint }]);
+      unrecorded.push(runner);
+      if (built === undefined) continue;
+      logger.warn('read model built by another version of its projection: rebuilding it from the events', {
+        projection: projection.name,
+        built,
+        version: versionOf(projection),
+      });
+      await resetProjection(readModel, projection);
+      reset = true;
+      runner.checkpoint = START;
+      runner.view.clear();
     }
+    if (unrecorded.length === 0) return;
+    // MongoDB's reset drops the collections, and their indexes with them.
+    if (reset) await this.ensureCollections();
+    // Fenced like any of its commits: recorded only while the leases are this projector's.
+    await this.commit(unrecorded.map(({ projection, checkpoint }) => ({ projection: projection.name, changes: [versionRecord(projection)], checkpoint })));
   }
 
   /** Reads `$all` to its current head and projects it (replay, tests). Returns events read. */
