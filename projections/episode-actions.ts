@@ -136,7 +136,10 @@ export const episodeActionsProjection: Projection = {
               ({ id, doc }) =>
                 !id.startsWith(userDocId(user, STATE_PREFIX)) && (typeof truncateBefore !== 'number' || Number(doc['revision']) >= truncateBefore),
             )
-            .map(({ doc }) => episodeKey(String(fromJson<EpisodeActionDoc>(doc).action.podcast), String(doc['guid']))),
+            .map(({ doc }) => {
+              const { action, guid } = fromJson<EpisodeActionDoc>(doc);
+              return episodeKey(action.podcast, guid);
+            }),
         );
         return [
           ...dropped,

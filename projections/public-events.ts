@@ -42,16 +42,15 @@ const PUBLIC_DATA: Readonly<Record<string, { readonly public: readonly string[];
   share: { public: ['message'], anonymous: [] },
 };
 
-function publicData(type: string, data: Doc, level: 'public' | 'anonymous'): Doc {
-  const fields = PUBLIC_DATA[type]?.[level] ?? [];
-  return Object.fromEntries(fields.filter((field) => data[field] !== undefined).map((field) => [field, data[field]!])) as Doc;
-}
-
-/** The data fields some level may publish: all a source keeps (never an enclosure, a device or a recipient). */
-function publishableData(type: string, data: Doc): Doc {
-  const fields = new Set([...(PUBLIC_DATA[type]?.public ?? []), ...(PUBLIC_DATA[type]?.anonymous ?? [])]);
+/** The fields of `data` named, those it has. */
+function pick(data: Doc, fields: Iterable<string>): Doc {
   return Object.fromEntries([...fields].filter((field) => data[field] !== undefined).map((field) => [field, data[field]!])) as Doc;
 }
+
+const publicData = (type: string, data: Doc, level: 'public' | 'anonymous'): Doc => pick(data, PUBLIC_DATA[type]?.[level] ?? []);
+
+/** The data fields some level may publish: all a source keeps (never an enclosure, a device or a recipient). */
+const publishableData = (type: string, data: Doc): Doc => pick(data, new Set([...(PUBLIC_DATA[type]?.public ?? []), ...(PUBLIC_DATA[type]?.anonymous ?? [])]));
 
 /**
  * A shareable event as its source keeps it (never served): its id, feed and episode are the
