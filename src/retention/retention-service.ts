@@ -22,28 +22,27 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { EventObject } from '../domain/events.js';
-import type { UserState } from '../domain/state.js';
-import { fold } from '../domain/state.js';
-import type { StateEvent } from '../domain/state.js';
-import { checkpointState, daysBefore } from '../domain/retention.js';
+import { daysBefore } from '../domain/retention.js';
 import { erasedEventIds } from '../domain/erasure.js';
-import type { CheckpointData, Descriptive, RollStatsData } from '../domain/system-events.js';
-import { checkpointEvents, rollStatsEvent } from '../domain/system-events.js';
+import type { Descriptive, RollStatsData } from '../domain/system-events.js';
+import { rollStatsEvent } from '../domain/system-events.js';
 import type { Logger } from '../logger.js';
-import type { EventStore, EventToAppend, JsonObject, Position, RecordedEvent } from '../stores/event-store.js';
+import type { EventStore, JsonObject, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, readStreamOrEmpty, truncateStream } from '../stores/event-store.js';
 import type { CountedTruncation, RetentionCapability } from '../stores/retention-capability.js';
 import { EmbeddedRetention } from '../stores/embedded/retention-capability.js';
 import { RewritingRetention } from '../stores/eventstoredb/retention-capability.js';
 import type { ReadModelStore } from '../stores/read-model.js';
-import { fromStoreEvent, toStoreSystemEvent } from '../services/codec.js';
+import { toStoreSystemEvent } from '../services/codec.js';
 import { ReadModelService } from '../services/read-models.js';
 import type { Stores } from '../runtime.js';
 import { allProjections } from '../../projections/index.js';
 import { retryOnConflict } from '../services/retry.js';
 import { RETENTION_INDEX } from '../../projections/retention-index.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
-import { oldestRetainedAt, retentionCut } from './history.js';
+import { oldestRetainedAt } from './history.js';
+import type { SnapshotContext, SnapshotOutcome } from './snapshot.js';
+import { checkpointAppends, checkpointStateOf, feedOf, finishTruncation, snapshotUser } from './snapshot.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
 import { forEachConcurrently } from '../concurrency.js';
@@ -62,13 +61,6 @@ export interface RetentionDependencies {
   readonly capability?: RetentionCapability;
 }
 
-interface SnapshotOutcome {
-  readonly truncateBefore: bigint;
-  readonly feeds: ReadonlySet<string>;
-  /** Events the truncation hides. */
-  readonly hidden: number;
-}
-
 /** Users failing one after the other that make a pass give up (the store is likely down). */
 const MAX_FAILURES_IN_A_ROW = 10;
 /** Feeds rolled, and erasure rewrites confirmed, at once. */
@@ -83,20 +75,14 @@ export const podcastStatsStream = (feed: string) => streams.podcastStats(createH
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** The state a checkpoint carries: the fold of the retained stream, less long-gone tombstones. */
-function checkpointStateOf(events: readonly RecordedEvent[], now: Date): UserState {
-  return checkpointState(
-    fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined)),
-    now,
-    RETENTION.forgetTombstonesAfterDays,
-  );
-}
-
 export class RetentionService implements RetentionPass {
   private readonly store: RetentionCapability;
 
+  private readonly snapshotContext: SnapshotContext;
+
   constructor(private readonly deps: RetentionDependencies) {
     this.store = deps.capability ?? new RewritingRetention(deps.eventStore);
+    this.snapshotContext = { eventStore: deps.eventStore, truncate: (truncations) => this.store.truncate(truncations), logger: deps.logger };
   }
 
   async run(now: Date, options: { onProgress?: (progress: RetentionProgress) => void; touch?: () => Promise<void> } = {}): Promise<RetentionSummary> {
@@ -120,7 +106,7 @@ export class RetentionService implements RetentionPass {
       try {
         // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
         if (pendingErasures.has(user)) removed += await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
-        outcome = await this.snapshotForRetention(user, now);
+        outcome = await snapshotUser(this.snapshotContext, user, now);
         failedInARow = 0;
       } catch (error) {
         // One user's failure (e.g. a history beyond EventStoreDB's append size) must not stop
@@ -189,48 +175,6 @@ export class RetentionService implements RetentionPass {
         });
       }
     });
-  }
-
-  /** Steps 1–2: snapshot + checkpoint; returns the truncation point and the feeds whose events go. */
-  private async snapshotForRetention(user: string, now: Date): Promise<SnapshotOutcome | undefined> {
-    const stream = streams.user(user);
-    return retryOnConflict(async () => {
-      const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
-      // Another worker (or an earlier pass) got here first: nothing is 45 days old any more.
-      const oldest = oldestRetainedAt(events);
-      if (oldest === undefined || oldest >= daysBefore(now, RETENTION.snapshotAfterDays)) return undefined;
-      const cut = retentionCut(events, daysBefore(now, RETENTION.truncateAfterDays));
-      const last = events.at(-1)!.revision;
-      // Nothing recent: only the new checkpoint (written after the snapshot) stays.
-      const truncateBefore = events[cut]?.revision ?? last + 2n;
-      const removed = events.slice(0, cut);
-      const feeds = new Set(removed.flatMap(feedOf));
-      const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
-      const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;
-      await this.deps.eventStore.append(stream, this.checkpointEvents(user, checkpointStateOf(events, now), now, data), { expectedRevision: last });
-      return { truncateBefore, feeds, hidden: removed.length };
-    });
-  }
-
-  /** `snapshot` and `checkpoint`, appended together. */
-  private checkpointEvents(user: string, state: UserState, now: Date, data: Omit<CheckpointData, 'state'>): [EventToAppend, EventToAppend] {
-    const [snapshot, checkpoint] = checkpointEvents({ snapshot: randomUUID(), checkpoint: randomUUID() }, user, now, { ...data, state });
-    return [toStoreSystemEvent(snapshot), toStoreSystemEvent(checkpoint)];
-  }
-
-  /**
-   * A checkpoint whose truncation was not carried out (the process stopped between the append
-   * and the `$tb` write): carry it out now. Returns the events that stay visible.
-   */
-  private async finishTruncation(stream: string, events: RecordedEvent[]): Promise<RecordedEvent[]> {
-    let checkpoint: RecordedEvent | undefined;
-    for (let index = events.length - 1; index >= 0 && !checkpoint; index--) if (events[index]!.type === 'checkpoint') checkpoint = events[index];
-    const truncateBefore = (checkpoint?.data['data'] as Partial<CheckpointData> | undefined)?.truncate_before;
-    if (typeof truncateBefore !== 'number' || BigInt(truncateBefore) <= events[0]!.revision) return events;
-    const pending = BigInt(truncateBefore);
-    this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(pending) });
-    await this.store.truncate([{ stream, truncateBefore: pending, hidden: 0 }]);
-    return events.filter((event) => event.revision >= pending);
   }
 
   /**
@@ -325,7 +269,7 @@ export class RetentionService implements RetentionPass {
     }
     const feeds = new Set<string>();
     const erasure = await retryOnConflict(async () => {
-      const events = await this.finishTruncation(stream, await readStreamOrEmpty(this.deps.eventStore, stream));
+      const events = await finishTruncation(this.snapshotContext, stream, await readStreamOrEmpty(this.deps.eventStore, stream));
       const ids = erasedIds(upTo ? events.filter((event) => comparePositions(event.position, upTo) <= 0) : events);
       if (ids.size === 0) return undefined;
       feeds.clear();
@@ -334,7 +278,7 @@ export class RetentionService implements RetentionPass {
       const last = events.at(-1)!.revision;
       const plan = this.store.planErasure(stream, events, ids, ({ truncateBefore, kept }) => {
         const retainedFrom = oldestRetainedAt(kept) ?? now;
-        const closing = this.checkpointEvents(user, state, now, {
+        const closing = checkpointAppends(user, state, now, {
           truncate_before: truncateBefore === null ? null : Number(truncateBefore),
           retained_from: retainedFrom.toISOString(),
           reason: 'erasure',
@@ -351,11 +295,6 @@ export class RetentionService implements RetentionPass {
     else await this.rollFeeds(feeds, now);
     return erasure.complete({ checkpointWal: options.checkpointWal ?? true });
   }
-}
-
-export function feedOf(event: RecordedEvent): string[] {
-  const object = event.data['object'] as EventObject | null | undefined;
-  return object?.rss_source_feed ? [object.rss_source_feed] : [];
 }
 
 /** Ids of the events erased by the `remove` events of a stream, the `remove` events included (docs/design.md, "Erasure"). */

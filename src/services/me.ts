@@ -11,7 +11,7 @@ import type { EventStore, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { fold } from '../domain/state.js';
 import { fromStoreEvent, toStoreEvent } from './codec.js';
-import { feedOf } from '../retention/retention-service.js';
+import { feedOf } from '../retention/snapshot.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
 
