@@ -95,6 +95,7 @@ function formatSummary(summary: RetentionSummary): string {
     ['users snapshotted', summary.usersSnapshotted],
     ['events removed', summary.eventsRemoved],
     ['feeds rolled', summary.feedsRolled],
+    ['snapshot threads', summary.snapshotThreads],
     ['seconds', summary.seconds.toFixed(2)],
   ];
   return [`retention pass as of ${summary.asOf}`, ...rows.map(([label, value]) => `  ${label.padEnd(18)} ${value}`)].join('\n');

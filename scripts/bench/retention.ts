@@ -142,7 +142,7 @@ export async function benchRetention(log: (line: string) => void = console.log):
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     log(`  pass as of day ${config.days}: ${summary.usersConsidered} users considered, ${summary.usersSnapshotted} snapshotted`);
-    log(`  ${summary.eventsRemoved} events removed, ${summary.feedsRolled} feeds rolled`);
+    log(`  ${summary.eventsRemoved} events removed, ${summary.feedsRolled} feeds rolled, ${summary.snapshotThreads} snapshot threads`);
     log(`  ${seconds.toFixed(2)} s (target < 60), ${cpuSeconds.toFixed(1)} s of CPU, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
     log(`  load average ${loadBefore.toFixed(2)} before the pass, ${loadavg()[0]!.toFixed(2)} after`);
     let projectionSeconds: number | undefined;
@@ -171,6 +171,7 @@ export async function benchRetention(log: (line: string) => void = console.log):
       events_removed: summary.eventsRemoved,
       users_snapshotted: summary.usersSnapshotted,
       feeds_rolled: summary.feedsRolled,
+      snapshot_threads: summary.snapshotThreads,
       events: workload.events,
     };
   } finally {

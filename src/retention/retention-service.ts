@@ -19,6 +19,7 @@
  * and truncated (src/retention/history.ts), and a scavenge removes them from disk.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { EventObject } from '../domain/events.js';
@@ -46,6 +47,7 @@ import { checkpointAppends, checkpointStateOf, feedOf, finishTruncation, snapsho
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
 import { forEachConcurrently } from '../concurrency.js';
+import { SnapshotOnCallerThread, SnapshotWorkers } from './snapshot-workers.js';
 
 export interface RetentionDependencies {
   readonly eventStore: EventStore;
@@ -59,10 +61,19 @@ export interface RetentionDependencies {
    * EventStoreDB way, through the port alone (`$tb`, and erasure by rewrite).
    */
   readonly capability?: RetentionCapability;
+  /** A pass over at least this many users snapshots them on worker threads where the store allows (default 200). */
+  readonly parallelFrom?: number;
+  /** How many such threads (default: the machine's parallelism, at most 4; 0: none). */
+  readonly snapshotThreads?: number;
 }
 
 /** Users failing one after the other that make a pass give up (the store is likely down). */
 const MAX_FAILURES_IN_A_ROW = 10;
+/** From this many users a pass snapshots on worker threads, where the store allows (see startSnapshotWorkers). */
+const PARALLEL_FROM_USERS = 200;
+const MAX_SNAPSHOT_THREADS = 4;
+/** Users handed to each snapshot thread at once: one being folded, the next ones queued behind it. */
+const IN_FLIGHT_PER_THREAD = 4;
 /** Feeds rolled, and erasure rewrites confirmed, at once. */
 const WRITE_CONCURRENCY = 8;
 
@@ -82,7 +93,11 @@ export class RetentionService implements RetentionPass {
 
   constructor(private readonly deps: RetentionDependencies) {
     this.store = deps.capability ?? new RewritingRetention(deps.eventStore);
-    this.snapshotContext = { eventStore: deps.eventStore, truncate: (truncations) => this.store.truncate(truncations), logger: deps.logger };
+    this.snapshotContext = {
+      eventStore: deps.eventStore,
+      truncate: (truncations) => this.store.truncate(truncations),
+      warn: (message, meta) => deps.logger.warn(message, meta),
+    };
   }
 
   async run(now: Date, options: { onProgress?: (progress: RetentionProgress) => void; touch?: () => Promise<void> } = {}): Promise<RetentionSummary> {
@@ -101,12 +116,24 @@ export class RetentionService implements RetentionPass {
     /** Feeds of erased events: rolled with the others, or at once if the pass stops early. */
     const erasedFeeds = new Set<string>();
     const truncations: CountedTruncation[] = [];
-    const eachUser = forEachConcurrently(users, this.store.userConcurrency, async (user) => {
+    const workers = await this.startSnapshotWorkers(users.length);
+    const snapshot = async (user: string): Promise<SnapshotOutcome | undefined> => {
+      if (workers) {
+        try {
+          return await workers.threads.snapshot(user, now, workers.clock());
+        } catch (error) {
+          if (!(error instanceof SnapshotOnCallerThread)) throw error;
+        }
+      }
+      return snapshotUser(this.snapshotContext, user, now);
+    };
+    const concurrency = workers ? workers.threads.size * IN_FLIGHT_PER_THREAD : this.store.userConcurrency;
+    const eachUser = forEachConcurrently(users, concurrency, async (user) => {
       let outcome: SnapshotOutcome | undefined;
       try {
         // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
         if (pendingErasures.has(user)) removed += await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
-        outcome = await snapshotUser(this.snapshotContext, user, now);
+        outcome = await snapshot(user);
         failedInARow = 0;
       } catch (error) {
         // One user's failure (e.g. a history beyond EventStoreDB's append size) must not stop
@@ -125,12 +152,14 @@ export class RetentionService implements RetentionPass {
       if (done % 50 === 0) await options.touch?.();
       await yieldToEventLoop();
     });
-    await eachUser.catch(async (error: unknown) => {
-      // Stopped (shutdown, a failing store): what the erasures left still goes.
-      await this.rollFeeds(erasedFeeds, now).catch(() => undefined);
-      await this.store.checkpointWal().catch(() => undefined);
-      throw error;
-    });
+    await eachUser
+      .finally(() => workers?.threads.close())
+      .catch(async (error: unknown) => {
+        // Stopped (shutdown, a failing store): what the erasures left still goes.
+        await this.rollFeeds(erasedFeeds, now).catch(() => undefined);
+        await this.store.checkpointWal().catch(() => undefined);
+        throw error;
+      });
     for (const feed of erasedFeeds) feeds.add(feed);
     // Step 4 once per feed for the whole pass (a popular feed concerns thousands of users),
     // then step 5. A pass stopped before the truncations leaves checkpoints whose truncation
@@ -147,8 +176,34 @@ export class RetentionService implements RetentionPass {
       usersSnapshotted: snapshotted,
       eventsRemoved: removed,
       feedsRolled: feeds.size,
+      snapshotThreads: workers?.threads.size ?? 0,
       seconds: (Date.now() - started) / 1000,
     };
+  }
+
+  /**
+   * Worker threads for the snapshots of a large pass, where the store lets them open it
+   * (src/retention/snapshot-workers.ts); undefined for a small pass (a thread costs about a
+   * second to start), on other stores, or if they cannot start (the pass then runs here).
+   */
+  private async startSnapshotWorkers(users: number): Promise<{ threads: SnapshotWorkers; clock: () => Date } | undefined> {
+    const parallel = this.store.parallelSnapshots;
+    const count = this.deps.snapshotThreads ?? Math.min(MAX_SNAPSHOT_THREADS, availableParallelism());
+    if (parallel === undefined || count < 1 || users < (this.deps.parallelFrom ?? PARALLEL_FROM_USERS)) return undefined;
+    try {
+      const threads = await SnapshotWorkers.start({
+        file: parallel.file,
+        checkpointsElsewhere: parallel.checkpointsElsewhere,
+        count,
+        logger: this.deps.logger,
+      });
+      return { threads, clock: parallel.clock };
+    } catch (error) {
+      this.deps.logger.warn('retention: snapshot threads could not start; this pass snapshots on its own thread', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
   }
 
   /**
@@ -303,8 +358,13 @@ export function erasedIds(events: readonly RecordedEvent[]): Set<string> {
 }
 
 /** The pass as the service, the Agenda job and the CLI build it from the opened stores. */
-export function createRetentionPass(stores: Stores, options: { defaultPrivacy: Privacy; logger: Logger; projections?: readonly string[] }): RetentionService {
+export function createRetentionPass(
+  stores: Stores,
+  options: { defaultPrivacy: Privacy; logger: Logger; projections?: readonly string[] } & Pick<RetentionDependencies, 'parallelFrom' | 'snapshotThreads'>,
+): RetentionService {
   return new RetentionService({
+    ...(options.parallelFrom === undefined ? {} : { parallelFrom: options.parallelFrom }),
+    ...(options.snapshotThreads === undefined ? {} : { snapshotThreads: options.snapshotThreads }),
     eventStore: stores.eventStore,
     readModel: stores.readModel,
     readModels: new ReadModelService(stores.eventStore, stores.readModel),

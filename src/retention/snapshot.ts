@@ -11,7 +11,6 @@ import { fold } from '../domain/state.js';
 import { checkpointState, daysBefore } from '../domain/retention.js';
 import type { CheckpointData } from '../domain/system-events.js';
 import { checkpointEvents } from '../domain/system-events.js';
-import type { Logger } from '../logger.js';
 import type { EventStore, EventToAppend, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty } from '../stores/event-store.js';
 import type { CountedTruncation } from '../stores/retention-capability.js';
@@ -33,7 +32,7 @@ export interface SnapshotOutcome {
 export interface SnapshotContext {
   readonly eventStore: EventStore;
   readonly truncate: (truncations: readonly CountedTruncation[]) => Promise<number>;
-  readonly logger: Logger;
+  readonly warn: (message: string, meta: Record<string, unknown>) => void;
 }
 
 /** The feed an event names, if any. */
@@ -67,8 +66,8 @@ export async function finishTruncation(context: SnapshotContext, stream: string,
   const truncateBefore = (checkpoint?.data['data'] as Partial<CheckpointData> | undefined)?.truncate_before;
   if (typeof truncateBefore !== 'number' || BigInt(truncateBefore) <= events[0]!.revision) return events;
   const pending = BigInt(truncateBefore);
-  context.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(pending) });
   await context.truncate([{ stream, truncateBefore: pending, hidden: 0 }]);
+  context.warn('retention: finished a truncation left undone', { stream, truncateBefore: String(pending) });
   return events.filter((event) => event.revision >= pending);
 }
 

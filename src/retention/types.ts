@@ -27,6 +27,8 @@ export interface RetentionSummary {
   readonly usersSnapshotted: number;
   readonly eventsRemoved: number;
   readonly feedsRolled: number;
+  /** Worker threads that snapshotted the users (0: the pass's own thread did). */
+  readonly snapshotThreads: number;
   readonly seconds: number;
 }
 

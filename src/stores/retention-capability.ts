@@ -38,9 +38,25 @@ export interface ErasurePlan {
   complete(options: { checkpointWal: boolean }): Promise<number>;
 }
 
+/** How worker threads reach a store to snapshot users in parallel (src/retention/snapshot-workers.ts). */
+export interface ParallelSnapshots {
+  /** The store's file, for a connection of each thread. */
+  readonly file: string;
+  /** The store's clock: the recording time of what the threads append. */
+  readonly clock: () => Date;
+  /** The store's connection leaves WAL checkpoints to a checkpointer thread: the threads' connections too. */
+  readonly checkpointsElsewhere: boolean;
+}
+
 export interface RetentionCapability {
   /** Users a retention pass handles at once (overlapping round trips; 1 for a synchronous store). */
   readonly userConcurrency: number;
+  /**
+   * Where worker threads can open connections of their own to snapshot the users of a large
+   * pass (the embedded store's file; not an in-memory one). Absent: the pass's thread does it all
+   * (EventStoreDB's round trips overlap already, see {@link userConcurrency}).
+   */
+  readonly parallelSnapshots?: ParallelSnapshots;
   /**
    * Moves each stream's `$tb` (never back) and removes what it hides where the store can.
    * `touch` is called between batches (a scheduler's lock). Returns the events removed

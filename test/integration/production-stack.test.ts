@@ -143,7 +143,7 @@ if (eventStoreUrl && mongoUrl) {
             } finally {
               probe.active--;
             }
-            return { asOf: now.toISOString(), usersConsidered: 0, usersSnapshotted: 0, eventsRemoved: 0, feedsRolled: 0, seconds: 1 };
+            return { asOf: now.toISOString(), usersConsidered: 0, usersSnapshotted: 0, eventsRemoved: 0, feedsRolled: 0, snapshotThreads: 0, seconds: 1 };
           },
         };
         const start = (name: string) =>

@@ -36,7 +36,7 @@ async function retentionRuns(outcome: 'success' | 'failure'): Promise<number> {
 }
 
 function summary(asOf: Date): RetentionSummary {
-  return { asOf: asOf.toISOString(), usersConsidered: 4, usersSnapshotted: 3, eventsRemoved: 120, feedsRolled: 2, seconds: 0.1 };
+  return { asOf: asOf.toISOString(), usersConsidered: 4, usersSnapshotted: 3, eventsRemoved: 120, feedsRolled: 2, snapshotThreads: 0, seconds: 0.1 };
 }
 
 /** Options that make the job observable within a test: fast polling, a short interval and lock. */

@@ -49,12 +49,15 @@ function projectorFor(stores: Pick<Stores, 'eventStore' | 'readModel'>) {
 
 const stateOf = (events: readonly RecordedEvent[]) => fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined));
 
+const THREADS = 'rows deleted, users snapshotted on worker threads';
+
 /**
- * Run twice: as the embedded store does it (rows deleted), and as on EventStoreDB (no physical
- * eraser: `$tb` only, and erasures rewrite the stream, src/retention/history.ts), both through
- * the embedded store's port.
+ * Run three times: as the embedded store does it (rows deleted), the same with the users
+ * snapshotted on worker threads as a large pass does (src/retention/snapshot-workers.ts; here
+ * from the first user), and as on EventStoreDB (no physical eraser: `$tb` only, and erasures
+ * rewrite the stream, src/retention/history.ts), all through the embedded store's port.
  */
-for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const)
+for (const mode of ['rows deleted', THREADS, 'streams rewritten (EventStoreDB)'] as const)
   describe(`retention over 100 simulated days (docs/design.md, "Retention"), ${mode}`, function () {
     this.timeout(120_000);
     let dataDir: string;
@@ -73,8 +76,12 @@ for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const
       projector = projectorFor(stores);
       await projector.prepare();
       retention =
-        mode === 'rows deleted'
-          ? createRetentionPass(stores, { defaultPrivacy: 'private', logger: silentLogger() })
+        mode !== 'streams rewritten (EventStoreDB)'
+          ? createRetentionPass(stores, {
+              defaultPrivacy: 'private',
+              logger: silentLogger(),
+              ...(mode === THREADS ? { parallelFrom: 1, snapshotThreads: 2 } : { snapshotThreads: 0 }),
+            })
           : new RetentionService({
               eventStore: stores.eventStore,
               readModel: stores.readModel,
@@ -157,6 +164,7 @@ for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const
           for (const user of users) before.set(user, stateOf(await readUser(user)));
           const summary = await retention.run(new Date(now));
           snapshotted += summary.usersSnapshotted;
+          if (summary.usersConsidered > 0) expect(summary.snapshotThreads, 'threads that snapshotted').to.equal(mode === THREADS ? 2 : 0);
           for (const user of users) {
             // The state folded from the retained stream equals the state before (docs/design.md, "Retention").
             const after = stateOf(await readUser(user));
@@ -204,9 +212,9 @@ for (const mode of ['rows deleted', 'streams rewritten (EventStoreDB)'] as const
       expect(
         (await readUser(user)).some((stored) => rewriteOrigin(stored.metadata) !== undefined),
         'copies in the stream',
-      ).to.equal(mode !== 'rows deleted');
+      ).to.equal(mode === 'streams rewritten (EventStoreDB)');
       // Rewritten streams keep the erased rows, hidden by `$tb`, until EventStoreDB's scavenge.
-      if (mode === 'rows deleted') {
+      if (mode !== 'streams rewritten (EventStoreDB)') {
         for (const file of readdirSync(dataDir)) {
           expect(readFileSync(path.join(dataDir, file)).includes(secretFeed), `${file} still holds the erased feed`).to.equal(false);
         }

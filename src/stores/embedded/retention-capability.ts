@@ -3,7 +3,7 @@
  * deleted for real, at once.
  */
 import type { RecordedEvent } from '../event-store.js';
-import type { CountedTruncation, ErasureClosing, ErasurePlan, RetentionCapability } from '../retention-capability.js';
+import type { CountedTruncation, ErasureClosing, ErasurePlan, ParallelSnapshots, RetentionCapability } from '../retention-capability.js';
 import type { Database } from 'better-sqlite3';
 import type { SqliteEventStore } from './sqlite-event-store.js';
 
@@ -33,6 +33,16 @@ export class EmbeddedRetention implements RetentionCapability {
      */
     private readonly wal: { readonly truncateWal: (file: Database) => Promise<void>; readonly files: readonly Database[] },
   ) {}
+
+  get parallelSnapshots(): ParallelSnapshots | undefined {
+    const { database } = this.store;
+    if (database.memory) return undefined;
+    return {
+      file: database.name,
+      clock: () => this.store.recordingTime(),
+      checkpointsElsewhere: Number(database.pragma('wal_autocheckpoint', { simple: true })) === 0,
+    };
+  }
 
   async truncate(truncations: readonly CountedTruncation[], touch?: () => Promise<void>): Promise<number> {
     this.store.truncateStreams(truncations);

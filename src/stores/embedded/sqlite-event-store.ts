@@ -153,6 +153,11 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
+  /** The time this store records appends at (its clock), for a connection that appends on its behalf. */
+  recordingTime(): Date {
+    return this.clock();
+  }
+
   /** Opens (creating if needed) the store at `path`; the store owns and closes the connection. */
   static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
     return new SqliteEventStore({ ...options, path });

@@ -1,0 +1,7 @@
+// A retention snapshot thread's entry point (see snapshot-workers.ts). Node 20 does not run the
+// parent's `--import tsx` in worker threads, so this plain-JavaScript file registers the
+// TypeScript loader for its thread, then loads the worker itself.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./snapshot-worker.ts');

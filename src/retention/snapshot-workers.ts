@@ -1,0 +1,130 @@
+/**
+ * Snapshots of a large retention pass on worker threads (docs/operations.md, "Retention").
+ *
+ * Reading a user's stream, folding it and serializing the checkpoint's state is most of a pass
+ * (a first pass over 10,000 users reads two million events), and on the thread that serves HTTP
+ * it competes with every request. So with the embedded store a pass over many users hands the
+ * snapshots to a few threads with connections of their own to the same file: the same code
+ * (src/retention/snapshot.ts), the same optimistic append at the revision read, so nothing
+ * changes but where the work runs. SQLite serializes the appends; reading and folding run in
+ * parallel. The truncations stay on the pass's thread, after every snapshot, as before.
+ *
+ * A user the worker cannot finish (a truncation left undone by an earlier pass) or a worker
+ * gone comes back as {@link SnapshotOnCallerThread}: the pass snapshots that user itself.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logger.js';
+import type { SnapshotOutcome } from './snapshot.js';
+import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-worker.js';
+
+/** Plain JavaScript: it registers the TypeScript loader in the thread, then loads snapshot-worker.ts. */
+const WORKER_FILE = new URL('./snapshot-worker-entry.mjs', import.meta.url);
+const START_TIMEOUT_MS = 30_000;
+
+/** The pass's own thread must snapshot this user (see the module comment). */
+export class SnapshotOnCallerThread extends Error {
+  override readonly name = 'SnapshotOnCallerThread';
+}
+
+interface Pending {
+  readonly resolve: (outcome: SnapshotOutcome | undefined) => void;
+  readonly reject: (error: Error) => void;
+}
+
+class SnapshotThread {
+  readonly pending = new Map<number, Pending>();
+  gone = false;
+  readonly exited: Promise<void>;
+
+  constructor(
+    readonly worker: Worker,
+    logger: Logger,
+  ) {
+    worker.on('message', (reply: SnapshotReply) => {
+      if (reply.type === 'log') logger.warn(reply.message, { ...reply.meta, thread: 'retention' });
+      else if (reply.type === 'done' || reply.type === 'failed') this.settle(reply);
+    });
+    this.exited = new Promise((resolve) => {
+      worker.on('error', (error) => logger.error('retention snapshot thread failed', { error: error.stack ?? error.message }));
+      worker.on('exit', () => {
+        this.gone = true;
+        for (const waiter of this.pending.values()) waiter.reject(new SnapshotOnCallerThread('the snapshot thread exited'));
+        this.pending.clear();
+        resolve();
+      });
+    });
+  }
+
+  private settle(reply: Extract<SnapshotReply, { type: 'done' | 'failed' }>): void {
+    const waiter = this.pending.get(reply.id);
+    this.pending.delete(reply.id);
+    if (!waiter) return;
+    if (reply.type === 'failed') waiter.reject(reply.onCallerThread ? new SnapshotOnCallerThread(reply.error) : new Error(reply.error));
+    else if (reply.outcome === null) waiter.resolve(undefined);
+    else waiter.resolve({ truncateBefore: BigInt(reply.outcome.truncateBefore), feeds: new Set(reply.outcome.feeds), hidden: reply.outcome.hidden });
+  }
+}
+
+export class SnapshotWorkers {
+  private nextId = 1;
+
+  private constructor(private readonly threads: readonly SnapshotThread[]) {}
+
+  /** Starts `count` threads on the store's file; rejects if one cannot start (the pass then runs on its own thread). */
+  static async start(options: {
+    readonly file: string;
+    readonly checkpointsElsewhere: boolean;
+    readonly count: number;
+    readonly logger: Logger;
+  }): Promise<SnapshotWorkers> {
+    const data: SnapshotWorkerData = { file: options.file, checkpointsElsewhere: options.checkpointsElsewhere };
+    const threads = Array.from({ length: options.count }, () => new SnapshotThread(new Worker(WORKER_FILE, { workerData: data }), options.logger));
+    const workers = new SnapshotWorkers(threads);
+    try {
+      await Promise.all(threads.map((thread) => started(thread.worker)));
+    } catch (error) {
+      await Promise.all(threads.map((thread) => thread.worker.terminate()));
+      throw error;
+    }
+    return workers;
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** Steps 1–2 for `user` on the least busy thread, appending with `recordedAt` as the store's clock. */
+  snapshot(user: string, now: Date, recordedAt: Date): Promise<SnapshotOutcome | undefined> {
+    const live = this.threads.filter((thread) => !thread.gone);
+    if (live.length === 0) return Promise.reject(new SnapshotOnCallerThread('no snapshot thread left'));
+    const thread = live.reduce((least, next) => (next.pending.size < least.pending.size ? next : least));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      thread.pending.set(id, { resolve, reject });
+      const request: SnapshotRequest = { type: 'snapshot', id, user, now: now.toISOString(), recordedAt: recordedAt.toISOString() };
+      thread.worker.postMessage(request);
+    });
+  }
+
+  /** Ends every thread (each closes its connection). */
+  async close(): Promise<void> {
+    for (const thread of this.threads) if (!thread.gone) thread.worker.postMessage({ type: 'stop' } satisfies SnapshotRequest);
+    await Promise.all(this.threads.map((thread) => thread.exited));
+  }
+}
+
+function started(worker: Worker): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`a retention snapshot thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve();
+    };
+    worker.on('message', (reply: SnapshotReply) => {
+      if (reply.type === 'ready') settle();
+    });
+    worker.once('error', (error) => settle(error));
+    worker.once('exit', (code) => settle(new Error(`a retention snapshot thread exited during start (code ${code})`)));
+  });
+}
