@@ -132,7 +132,12 @@ export class RetentionService implements RetentionPass {
       let outcome: SnapshotOutcome | undefined;
       try {
         // Only a user the index says has a `remove` to carry out can have one: a stream read saved.
-        if (pendingErasures.has(user)) removed += await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
+        if (pendingErasures.has(user)) {
+          // Awaited first: `removed += await …` would read `removed` before the await, and
+          // lose what users running meanwhile added.
+          const erased = await this.eraseScopes(user, now, { waitForProjections: false, checkpointWal: false, rollInto: erasedFeeds });
+          removed += erased;
+        }
         outcome = await snapshot(user);
         failedInARow = 0;
       } catch (error) {

@@ -1,5 +1,5 @@
 /**
- * Snapshots of a large retention pass on worker threads (docs/operations.md, "Retention").
+ * Snapshots of a large retention pass on worker threads (docs/architecture.md, "Retention").
  *
  * Reading a user's stream, folding it and serializing the checkpoint's state is most of a pass
  * (a first pass over 10,000 users reads two million events), and on the thread that serves HTTP

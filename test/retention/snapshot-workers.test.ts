@@ -10,16 +10,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import winston from 'winston';
 import Transport from 'winston-transport';
+import { randomUUID } from 'node:crypto';
+import type { UserEvent } from '../../src/domain/events.js';
 import { streams } from '../../src/domain/events.js';
 import { checkpointState, daysBefore } from '../../src/domain/retention.js';
 import type { StateEvent } from '../../src/domain/state.js';
 import { fold } from '../../src/domain/state.js';
 import { allProjections } from '../../projections/index.js';
+import { RETENTION_INDEX } from '../../projections/retention-index.js';
 import { retainedAt } from '../../src/retention/history.js';
 import { createRetentionPass, RetentionService } from '../../src/retention/retention-service.js';
 import { RETENTION } from '../../src/retention/types.js';
 import { ReadModelService } from '../../src/services/read-models.js';
-import { fromStoreEvent } from '../../src/services/codec.js';
+import { fromStoreEvent, toStoreEvent } from '../../src/services/codec.js';
+import { feedOf } from '../../src/retention/snapshot.js';
 import { silentLogger } from '../../src/logger.js';
 import { Projector } from '../../src/projector/projector.js';
 import type { Stores } from '../../src/runtime.js';
@@ -48,14 +52,16 @@ function recordingLogger() {
 }
 
 /** Several users' listening over 100 simulated days, projected. */
-async function filledStore(dataDir: string, clock: { now: number }): Promise<{ stores: Stores; users: string[] }> {
+async function filledStore(
+  dataDir: string,
+  clock: { now: number },
+  size = { users: 6, events: 1_500 },
+): Promise<{ stores: Stores; users: string[]; projector: Projector }> {
   const stores = await openStores(
     { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined },
     { clock: () => new Date(clock.now) },
   );
-  const appends = [
-    ...generateWorkload({ events: 1_500, users: 6, feeds: 8, episodesPerFeed: 5, minFeedsPerUser: 2, maxFeedsPerUser: 4, maxBatch: 5, seed: 11 }),
-  ];
+  const appends = [...generateWorkload({ ...size, feeds: 8, episodesPerFeed: 5, minFeedsPerUser: 2, maxFeedsPerUser: 4, maxBatch: 5, seed: 11 })];
   for (const [index, append] of appends.entries()) {
     clock.now = START + Math.floor((index / appends.length) * 100 * DAY);
     await stores.eventStore.append(append.stream, append.events);
@@ -70,7 +76,7 @@ async function filledStore(dataDir: string, clock: { now: number }): Promise<{ s
   await projector.prepare();
   await projector.catchUp();
   const users = [...new Set(appends.map((append) => append.stream.slice(streams.userPrefix.length)))];
-  return { stores, users };
+  return { stores, users, projector };
 }
 
 describe('retention snapshots on worker threads (src/retention/snapshot-workers.ts)', function () {
@@ -132,6 +138,37 @@ describe('retention snapshots on worker threads (src/retention/snapshot-workers.
       const after = stateOf(await readStreamOrEmpty(stores.eventStore, streams.user(user)));
       expect(after, `state of ${user}`).to.deep.equal(checkpointState(before.get(user)!, now, RETENTION.forgetTombstonesAfterDays));
     }
+  });
+
+  it('counts every event it removes, erasures carried out by users running at once included', async () => {
+    const clock = { now: START };
+    const filled = await filledStore(dataDir, clock, { users: 24, events: 4_000 });
+    stores = filled.stores;
+    // Ten users erase a feed they listened to (the pass carries out pending erasures first).
+    for (const user of filled.users.slice(0, 10)) {
+      const named = (await readStreamOrEmpty(stores.eventStore, streams.user(user))).map(feedOf).find((feeds) => feeds.length > 0)!;
+      const remove: UserEvent = {
+        id: randomUUID(),
+        user,
+        timestamp: new Date(clock.now).toISOString(),
+        type: 'remove',
+        object: { rss_source_feed: named[0]! },
+        data: {},
+      };
+      await stores.eventStore.append(streams.user(user), [toStoreEvent(remove)]);
+    }
+    await filled.projector.catchUp();
+    const database = stores.embedded!.database;
+    const rows = () => (database.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    const positions = () => (database.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").get() as { seq: number }).seq;
+    const pending = await stores.readModel.find(RETENTION_INDEX, { where: { pending_erasure: true } });
+    expect(pending.length, 'users with an erasure to carry out').to.be.at.least(10);
+    const [rowsBefore, positionsBefore] = [rows(), positions()];
+    const summary = await createRetentionPass(stores, { defaultPrivacy: 'private', logger: silentLogger(), parallelFrom: 1, snapshotThreads: 2 }).run(
+      new Date(clock.now),
+    );
+    expect(summary.snapshotThreads).to.equal(2);
+    expect(summary.eventsRemoved).to.equal(rowsBefore + (positions() - positionsBefore) - rows());
   });
 
   it('snapshots on the pass’s own thread when the store is in memory (no file a thread could open)', async () => {
