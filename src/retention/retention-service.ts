@@ -65,8 +65,6 @@ export interface RetentionDependencies {
   readonly parallelFrom?: number;
   /** How many such threads (default: the machine's parallelism, at most 4; 0: none). */
   readonly snapshotThreads?: number;
-  /** Meanwhile, the users done are truncated whenever they hide this many events (default 50,000). */
-  readonly truncateWhileSnapshotting?: number;
 }
 
 /** Users failing one after the other that make a pass give up (the store is likely down). */
@@ -76,8 +74,6 @@ const PARALLEL_FROM_USERS = 200;
 const MAX_SNAPSHOT_THREADS = 4;
 /** Users handed to each snapshot thread at once: one being folded, the next ones queued behind it. */
 const IN_FLIGHT_PER_THREAD = 4;
-/** With snapshot threads, the users done are truncated whenever they hide this many events (about half a second of deletes). */
-const TRUNCATE_WHILE_SNAPSHOTTING_ROWS = 50_000;
 /** Feeds rolled, and erasure rewrites confirmed, at once. */
 const WRITE_CONCURRENCY = 8;
 
@@ -119,21 +115,8 @@ export class RetentionService implements RetentionPass {
     const feeds = new Set<string>();
     /** Feeds of erased events: rolled with the others, or at once if the pass stops early. */
     const erasedFeeds = new Set<string>();
-    let truncations: CountedTruncation[] = [];
+    const truncations: CountedTruncation[] = [];
     const workers = await this.startSnapshotWorkers(users.length);
-    // While threads snapshot, this thread is free: it truncates the users done so far, a batch
-    // at a time, instead of all of them after the last snapshot.
-    let earlyTruncations: Promise<void> = Promise.resolve();
-    const truncateSoFar = () => {
-      const batch = truncations;
-      truncations = [];
-      earlyTruncations = earlyTruncations.then(async () => {
-        const purged = await this.store.truncate(batch, options.touch);
-        removed += purged;
-      });
-      // Awaited after the last snapshot; until then a failure must not count as unhandled.
-      earlyTruncations.catch(() => undefined);
-    };
     const snapshot = async (user: string): Promise<SnapshotOutcome | undefined> => {
       if (workers) {
         try {
@@ -168,8 +151,6 @@ export class RetentionService implements RetentionPass {
         snapshotted++;
         for (const feed of outcome.feeds) feeds.add(feed);
         truncations.push({ stream: streams.user(user), truncateBefore: outcome.truncateBefore, hidden: outcome.hidden });
-        if (workers && truncations.reduce((rows, { hidden }) => rows + hidden, 0) >= (this.deps.truncateWhileSnapshotting ?? TRUNCATE_WHILE_SNAPSHOTTING_ROWS))
-          truncateSoFar();
       }
       done++;
       options.onProgress?.({ usersTotal: users.length, usersDone: done });
@@ -178,23 +159,19 @@ export class RetentionService implements RetentionPass {
     });
     await eachUser
       .finally(() => workers?.threads.close())
-      .then(() => earlyTruncations)
       .catch(async (error: unknown) => {
         // Stopped (shutdown, a failing store): what the erasures left still goes.
-        await earlyTruncations.catch(() => undefined);
         await this.rollFeeds(erasedFeeds, now).catch(() => undefined);
         await this.store.checkpointWal().catch(() => undefined);
         throw error;
       });
     for (const feed of erasedFeeds) feeds.add(feed);
     // Step 4 once per feed for the whole pass (a popular feed concerns thousands of users),
-    // then step 5 for the users not truncated yet. A pass stopped before the truncations leaves
-    // checkpoints whose truncation is not done: the next pass (or erasure) of each of those
-    // users carries it out first.
+    // then step 5. A pass stopped before the truncations leaves checkpoints whose truncation
+    // is not done: the next pass (or erasure) of each of those users carries it out first.
     await this.rollFeeds(feeds, now);
     await options.touch?.();
-    const purged = await this.store.truncate(truncations, options.touch);
-    removed += purged;
+    removed += await this.store.truncate(truncations, options.touch);
     // Once for the pass: the erasures and truncations left old page images in the WAL.
     await this.store.checkpointWal();
     if (failed > 0) this.deps.logger.warn('retention pass skipped users after errors', { users: failed });
@@ -388,15 +365,11 @@ export function erasedIds(events: readonly RecordedEvent[]): Set<string> {
 /** The pass as the service, the Agenda job and the CLI build it from the opened stores. */
 export function createRetentionPass(
   stores: Stores,
-  options: { defaultPrivacy: Privacy; logger: Logger; projections?: readonly string[] } & Pick<
-    RetentionDependencies,
-    'parallelFrom' | 'snapshotThreads' | 'truncateWhileSnapshotting'
-  >,
+  options: { defaultPrivacy: Privacy; logger: Logger; projections?: readonly string[] } & Pick<RetentionDependencies, 'parallelFrom' | 'snapshotThreads'>,
 ): RetentionService {
   return new RetentionService({
     ...(options.parallelFrom === undefined ? {} : { parallelFrom: options.parallelFrom }),
     ...(options.snapshotThreads === undefined ? {} : { snapshotThreads: options.snapshotThreads }),
-    ...(options.truncateWhileSnapshotting === undefined ? {} : { truncateWhileSnapshotting: options.truncateWhileSnapshotting }),
     eventStore: stores.eventStore,
     readModel: stores.readModel,
     readModels: new ReadModelService(stores.eventStore, stores.readModel),

@@ -49,7 +49,7 @@ function projectorFor(stores: Pick<Stores, 'eventStore' | 'readModel'>) {
 
 const stateOf = (events: readonly RecordedEvent[]) => fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined));
 
-const THREADS = 'rows deleted, users snapshotted on worker threads and truncated meanwhile';
+const THREADS = 'rows deleted, users snapshotted on worker threads';
 
 /**
  * Run three times: as the embedded store does it (rows deleted), the same with the users
@@ -80,7 +80,7 @@ for (const mode of ['rows deleted', THREADS, 'streams rewritten (EventStoreDB)']
           ? createRetentionPass(stores, {
               defaultPrivacy: 'private',
               logger: silentLogger(),
-              ...(mode === THREADS ? { parallelFrom: 1, snapshotThreads: 2, truncateWhileSnapshotting: 40 } : { snapshotThreads: 0 }),
+              ...(mode === THREADS ? { parallelFrom: 1, snapshotThreads: 2 } : { snapshotThreads: 0 }),
             })
           : new RetentionService({
               eventStore: stores.eventStore,
