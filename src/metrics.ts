@@ -199,16 +199,16 @@ export class CountingEventStore implements EventStore {
 /** `onAppended` is told after every append (the projector thread is woken through it). */
 export function withAppendCounting(stores: Stores, onAppended?: () => void): Stores {
   const counter = onAppended
-    ? (events: readonly EventToAppend[]) => {
+    ? (events: readonly { readonly type: string }[]) => {
         countByType(events);
         onAppended();
       }
     : countByType;
   // close is named explicitly: a spread would drop it if Stores were ever a class instance.
-  return { ...stores, eventStore: new CountingEventStore(stores.eventStore, counter), close: () => stores.close() };
+  return { ...stores, eventStore: new CountingEventStore(stores.eventStore, counter), appendedElsewhere: counter, close: () => stores.close() };
 }
 
-function countByType(events: readonly EventToAppend[]): void {
+function countByType(events: readonly { readonly type: string }[]): void {
   const counts = new Map<string, number>();
   for (const event of events) counts.set(event.type, (counts.get(event.type) ?? 0) + 1);
   for (const [type, count] of counts) eventsAppended.inc({ type }, count);

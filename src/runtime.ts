@@ -24,6 +24,12 @@ export interface Stores {
    * ({@link EMBEDDED_FILE}; retention purges through it), `readModelDatabase` the read models
    * ({@link READ_MODEL_FILE}).
    */
+  /**
+   * Appends made to the same store through other connections (retention's snapshot threads,
+   * src/retention/snapshot-workers.ts): counted and signalled as this store's own appends are.
+   * Set by the service's metrics wrapper (src/metrics.ts, withAppendCounting).
+   */
+  readonly appendedElsewhere?: (events: readonly { readonly type: string }[]) => void;
   readonly embedded?: {
     readonly database: BetterSqlite3.Database;
     readonly readModelDatabase?: BetterSqlite3.Database;

@@ -61,6 +61,8 @@ export interface RetentionDependencies {
    * EventStoreDB way, through the port alone (`$tb`, and erasure by rewrite).
    */
   readonly capability?: RetentionCapability;
+  /** Told of the events snapshot threads append on their own connections (see Stores.appendedElsewhere). */
+  readonly appendedElsewhere?: Stores['appendedElsewhere'];
   /** A pass over at least this many users snapshots them on worker threads where the store allows (default 200). */
   readonly parallelFrom?: number;
   /** How many such threads (default: the machine's parallelism, at most 4; 0: none). */
@@ -120,7 +122,9 @@ export class RetentionService implements RetentionPass {
     const snapshot = async (user: string): Promise<SnapshotOutcome | undefined> => {
       if (workers) {
         try {
-          return await workers.threads.snapshot(user, now, workers.clock());
+          const outcome = await workers.threads.snapshot(user, now, workers.clock());
+          if (outcome) this.deps.appendedElsewhere?.(outcome.appended.map((type) => ({ type })));
+          return outcome;
         } catch (error) {
           if (!(error instanceof SnapshotOnCallerThread)) throw error;
         }
@@ -373,6 +377,7 @@ export function createRetentionPass(
     eventStore: stores.eventStore,
     readModel: stores.readModel,
     readModels: new ReadModelService(stores.eventStore, stores.readModel),
+    ...(stores.appendedElsewhere === undefined ? {} : { appendedElsewhere: stores.appendedElsewhere }),
     projections: options.projections ?? allProjections.map((projection) => projection.name),
     logger: options.logger,
     capability: stores.embedded?.eventStore

@@ -27,7 +27,7 @@ export type SnapshotReply =
   | {
       readonly type: 'done';
       readonly id: number;
-      readonly outcome: { readonly truncateBefore: string; readonly feeds: string[]; readonly hidden: number } | null;
+      readonly outcome: { readonly truncateBefore: string; readonly feeds: string[]; readonly hidden: number; readonly appended: string[] } | null;
     }
   | { readonly type: 'failed'; readonly id: number; readonly error: string; readonly onCallerThread: boolean }
   | { readonly type: 'log'; readonly level: 'warn'; readonly message: string; readonly meta: Record<string, unknown> };
@@ -60,7 +60,9 @@ port.on('message', (request: SnapshotRequest) => {
       post({
         type: 'done',
         id: request.id,
-        outcome: outcome ? { truncateBefore: String(outcome.truncateBefore), feeds: [...outcome.feeds], hidden: outcome.hidden } : null,
+        outcome: outcome
+          ? { truncateBefore: String(outcome.truncateBefore), feeds: [...outcome.feeds], hidden: outcome.hidden, appended: [...outcome.appended] }
+          : null,
       }),
     (error: unknown) =>
       post({ type: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error), onCallerThread: error instanceof OnCallerThread }),

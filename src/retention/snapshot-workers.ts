@@ -61,7 +61,13 @@ class SnapshotThread {
     if (!waiter) return;
     if (reply.type === 'failed') waiter.reject(reply.onCallerThread ? new SnapshotOnCallerThread(reply.error) : new Error(reply.error));
     else if (reply.outcome === null) waiter.resolve(undefined);
-    else waiter.resolve({ truncateBefore: BigInt(reply.outcome.truncateBefore), feeds: new Set(reply.outcome.feeds), hidden: reply.outcome.hidden });
+    else
+      waiter.resolve({
+        truncateBefore: BigInt(reply.outcome.truncateBefore),
+        feeds: new Set(reply.outcome.feeds),
+        hidden: reply.outcome.hidden,
+        appended: reply.outcome.appended,
+      });
   }
 }
 

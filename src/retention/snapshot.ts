@@ -26,6 +26,8 @@ export interface SnapshotOutcome {
   readonly feeds: ReadonlySet<string>;
   /** Events the truncation hides. */
   readonly hidden: number;
+  /** Types of the events appended (`snapshot`, `checkpoint`), for the metrics of a connection that did not append them. */
+  readonly appended: readonly string[];
 }
 
 /** Where a snapshot reads, appends and (for a truncation an earlier pass left undone) truncates. */
@@ -90,7 +92,8 @@ export async function snapshotUser(context: SnapshotContext, user: string, now: 
     const feeds = new Set(removed.flatMap(feedOf));
     const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
     const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;
-    await context.eventStore.append(stream, checkpointAppends(user, checkpointStateOf(events, now), now, data), { expectedRevision: last });
-    return { truncateBefore, feeds, hidden: removed.length };
+    const appended = checkpointAppends(user, checkpointStateOf(events, now), now, data);
+    await context.eventStore.append(stream, appended, { expectedRevision: last });
+    return { truncateBefore, feeds, hidden: removed.length, appended: appended.map(({ type }) => type) };
   });
 }

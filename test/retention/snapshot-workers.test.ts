@@ -25,6 +25,7 @@ import { ReadModelService } from '../../src/services/read-models.js';
 import { fromStoreEvent, toStoreEvent } from '../../src/services/codec.js';
 import { feedOf } from '../../src/retention/snapshot.js';
 import { silentLogger } from '../../src/logger.js';
+import { eventsAppended, withAppendCounting } from '../../src/metrics.js';
 import { Projector } from '../../src/projector/projector.js';
 import type { Stores } from '../../src/runtime.js';
 import { openStores } from '../../src/runtime.js';
@@ -169,6 +170,23 @@ describe('retention snapshots on worker threads (src/retention/snapshot-workers.
     );
     expect(summary.snapshotThreads).to.equal(2);
     expect(summary.eventsRemoved).to.equal(rowsBefore + (positions() - positionsBefore) - rows());
+  });
+
+  it('counts what the threads append in the service’s metrics, as appends of its own store', async () => {
+    const clock = { now: START };
+    const filled = await filledStore(dataDir, clock);
+    stores = filled.stores;
+    const checkpoints = async () => (await eventsAppended.get()).values.find(({ labels }) => labels.type === 'checkpoint')?.value ?? 0;
+    const before = await checkpoints();
+    let signalled = 0;
+    const counted = withAppendCounting(stores, () => signalled++);
+    const summary = await createRetentionPass(counted, { defaultPrivacy: 'private', logger: silentLogger(), parallelFrom: 1, snapshotThreads: 2 }).run(
+      new Date(clock.now),
+    );
+    expect(summary.snapshotThreads).to.equal(2);
+    expect(summary.usersSnapshotted).to.be.greaterThan(0);
+    expect((await checkpoints()) - before).to.equal(summary.usersSnapshotted);
+    expect(signalled, 'appends signalled (the projector thread is woken by these)').to.be.at.least(summary.usersSnapshotted);
   });
 
   it('snapshots on the pass’s own thread when the store is in memory (no file a thread could open)', async () => {
