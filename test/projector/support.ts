@@ -9,6 +9,16 @@ import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-mode
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { ReadModelStore, StoredDoc } from '../../src/stores/read-model.js';
 import type { UserEvent } from '../../src/domain/events.js';
+import { allProjections } from '../../projections/index.js';
+import { Projector } from '../../src/projector/projector.js';
+import { silentLogger } from '../../src/logger.js';
+
+/** The service's projector (every read model, private by default), prepared; not started. */
+export async function preparedProjector(stores: { eventStore: EventStore; readModel: ReadModelStore }): Promise<Projector> {
+  const projector = new Projector({ ...stores, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger() });
+  await projector.prepare();
+  return projector;
+}
 
 let ids = 0;
 /** A user's `subscribe` with a distinct, UUID-shaped id: the smallest event every projector test can append. */

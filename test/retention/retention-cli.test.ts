@@ -7,13 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { allProjections } from '../../projections/index.js';
-import { silentLogger } from '../../src/logger.js';
-import { Projector } from '../../src/projector/projector.js';
 import type { RetentionSummary } from '../../src/retention/types.js';
 import { openStores } from '../../src/runtime.js';
 import { generateWorkload } from '../../scripts/bench/workload.js';
 import { runScript, type ScriptResult } from '../support/run-script.js';
+import { preparedProjector } from '../projector/support.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const script = fileURLToPath(new URL('../../scripts/retention.ts', import.meta.url));
@@ -55,15 +53,7 @@ describe('npm run retention', function () {
       }
       users = streams.size;
       // The pass finds its users through the read models: project what was written.
-      const projector = new Projector({
-        eventStore: stores.eventStore,
-        readModel: stores.readModel,
-        projections: allProjections,
-        context: { defaultPrivacy: 'private' },
-        logger: silentLogger(),
-      });
-      await projector.prepare();
-      await projector.catchUp();
+      await (await preparedProjector(stores)).catchUp();
     } finally {
       await stores.close();
     }

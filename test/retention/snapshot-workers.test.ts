@@ -33,7 +33,7 @@ import type { RecordedEvent } from '../../src/stores/event-store.js';
 import { readStreamOrEmpty } from '../../src/stores/event-store.js';
 import { EmbeddedRetention } from '../../src/stores/embedded/retention-capability.js';
 import { SqliteEventStore } from '../../src/stores/embedded/sqlite-event-store.js';
-import { memoryReadModel } from '../projector/support.js';
+import { memoryReadModel, preparedProjector } from '../projector/support.js';
 import { generateWorkload } from '../../scripts/bench/workload.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -67,14 +67,7 @@ async function filledStore(
     clock.now = START + Math.floor((index / appends.length) * 100 * DAY);
     await stores.eventStore.append(append.stream, append.events);
   }
-  const projector = new Projector({
-    eventStore: stores.eventStore,
-    readModel: stores.readModel,
-    projections: allProjections,
-    context: { defaultPrivacy: 'private' },
-    logger: silentLogger(),
-  });
-  await projector.prepare();
+  const projector = await preparedProjector(stores);
   await projector.catchUp();
   const users = [...new Set(appends.map((append) => append.stream.slice(streams.userPrefix.length)))];
   return { stores, users, projector };
@@ -201,8 +194,7 @@ describe('retention snapshots on worker threads (src/retention/snapshot-workers.
         clock.now = START + Math.floor((index / appends.length) * 100 * DAY);
         await eventStore.append(append.stream, append.events);
       }
-      const projector = new Projector({ eventStore, readModel, projections: allProjections, context: { defaultPrivacy: 'private' }, logger: silentLogger() });
-      await projector.prepare();
+      const projector = await preparedProjector({ eventStore, readModel });
       await projector.catchUp();
       const capability = new EmbeddedRetention(eventStore, { truncateWal: () => Promise.resolve(), files: [] });
       expect(capability.parallelSnapshots).to.equal(undefined);
