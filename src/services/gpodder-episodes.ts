@@ -33,9 +33,11 @@ import {
   episodeActionsProjection,
 } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
-import { PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
+import { StagedView } from '../../projections/staged-view.js';
+import type { Doc } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
-import type { ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
 import { streams } from '../domain/events.js';
 import type { Position, ReadStreamOptions, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, IdempotencyConflictError, StreamNotFoundError } from '../stores/event-store.js';
@@ -87,9 +89,20 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
   return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
 }
 
-/** An action served with the media URL its play status knows (its event named none), which may lag behind the stream too. */
-const needsStatusUrl = (doc: EpisodeActionDoc) =>
-  doc.action.episode === UNKNOWN_MEDIA_URL && !(doc.action.action === 'play' && doc.action.position === undefined);
+/**
+ * Play statuses held by the read model with pending events applied by the projection's own
+ * `evolve`: what `play_statuses` will hold once caught up, for the statuses held (and those the
+ * events create). Events that touch other statuses read them as absent; their documents are
+ * never asked for.
+ */
+function withPendingStatuses(held: ReadonlyMap<string, Doc>, events: readonly ProjectedEvent[]): ProjectionView {
+  const staged = new StagedView({
+    get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined),
+    find: () => [],
+  });
+  for (const projected of events) staged.apply(playStatusesProjection.evolve(projected, staged, PROJECTION_CONTEXT));
+  return staged;
+}
 
 export class EpisodeActionsBusyError extends Error {
   override readonly name = 'EpisodeActionsBusyError';
@@ -148,16 +161,16 @@ export class GpodderEpisodeService {
    * after an upload of thousands of actions, or other users' writes queued before them), the
    * documents it has not projected yet are made from the user's stream by the projection's own
    * `evolve`, and added after those it holds (up to its checkpoint). The answer is the one the
-   * read model gives once caught up. Undefined when the read models have caught up, or when
-   * the pending events need more than `evolve` of single events (see {@link pendingOf}), or an
-   * action of the page names no media URL (resolved from the play statuses, which may lag
-   * too); then the download waits, as before.
+   * read model gives once caught up, media URLs resolved from the play statuses as they will be
+   * ({@link servedAhead}). Undefined when the read models have caught up, or when the pending
+   * events need more than `evolve` of single events (see {@link pendingOf} and
+   * {@link servedAhead}); then the download waits, as before.
    */
   private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
     const ahead = await this.pendingOf(user, query.since);
     if (ahead === undefined) return undefined;
-    const { upTo, events, from, head } = ahead;
-    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: head }, { unknownUrls: 'give-up' });
+    const { upTo, events, from, head, statusEvents } = ahead;
+    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: head }, { statusEvents });
   }
 
   /**
@@ -178,11 +191,12 @@ export class GpodderEpisodeService {
       const pending = made?.filter((doc) => from === undefined || doc.at >= from);
       if (pending !== undefined) {
         const docs = [...(await recorded({ lessThan: { field: 'seq', value: ahead.upTo + 1 } })), ...pending];
-        if (!docs.some(needsStatusUrl))
-          return this.servedActions(
-            user,
-            docs.map((doc) => doc.action),
-          );
+        const served = await this.servedAhead(
+          user,
+          docs.map((doc) => doc.action),
+          ahead.statusEvents,
+        );
+        if (served !== undefined) return served;
       }
     }
     await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
@@ -204,7 +218,10 @@ export class GpodderEpisodeService {
    * mix both parts). Both told by type and position alone, so a page the read model's
    * documents fill does not make the pending ones.
    */
-  private async pendingOf(user: string, since: number | undefined): Promise<{ upTo: number; events: RecordedEvent[]; from: number; head: number } | undefined> {
+  private async pendingOf(
+    user: string,
+    since: number | undefined,
+  ): Promise<{ upTo: number; events: RecordedEvent[]; from: number; head: number; statusEvents: () => Promise<RecordedEvent[]> } | undefined> {
     const { readModels, userEvents } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
@@ -216,7 +233,13 @@ export class GpodderEpisodeService {
     const events = await this.pendingEvents(user, actionsAt.position, from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
-    return { upTo, events, from, head };
+    // The user's events `play_statuses` has not applied: usually those just read (the projector
+    // commits its read models together), read again only when its checkpoint differs or a cursor cut them.
+    const statusEvents = () =>
+      comparePositions(statusesAt.position, actionsAt.position) === 0 && from <= upTo
+        ? Promise.resolve(events)
+        : this.pendingEvents(user, statusesAt.position, 0);
+    return { upTo, events, from, head, statusEvents };
   }
 
   /**
@@ -271,7 +294,8 @@ export class GpodderEpisodeService {
     query: DownloadQuery,
     from: number,
     source: { upTo: number | undefined; pending: () => readonly EpisodeActionDoc[] | undefined; complete: number },
-    options: { unknownUrls: 'resolve' | 'give-up' } = { unknownUrls: 'resolve' },
+    /** Ahead of the projector: the user's events `play_statuses` has not applied, for the media URLs an action does not name. */
+    ahead: { statusEvents: () => Promise<RecordedEvent[]> } | undefined = undefined,
   ): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
@@ -311,12 +335,35 @@ export class GpodderEpisodeService {
       docs = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(source.complete, from);
     }
-    if (options.unknownUrls === 'give-up' && docs.some(needsStatusUrl)) return undefined;
-    const actions = await this.servedActions(
-      user,
-      docs.map((doc) => doc.action),
-    );
+    const served = docs.map((doc) => doc.action);
+    const actions = ahead ? await this.servedAhead(user, served, ahead.statusEvents) : await this.servedActions(user, served);
+    if (actions === undefined) return undefined;
     return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
+  }
+
+  /**
+   * {@link servedActions} ahead of the projector: an action whose event named no media URL is
+   * given the URL of the user's play status as it will be once `play_statuses` has caught up —
+   * the status it holds with the user's events after its checkpoint applied by that projection's
+   * own `evolve`. Undefined (wait for the projector) when one of those events may change any
+   * status (a `remove`, a `checkpoint`, `account_deleted`).
+   */
+  private async servedAhead(
+    user: string,
+    actions: readonly GpodderAction[],
+    statusEvents: () => Promise<RecordedEvent[]>,
+  ): Promise<GpodderAction[] | undefined> {
+    if (!actions.some((action) => action.episode === UNKNOWN_MEDIA_URL && !(action.action === 'play' && action.position === undefined))) {
+      return this.servedActions(user, actions);
+    }
+    const pending: ProjectedEvent[] = [];
+    for (const recorded of await statusEvents()) {
+      const projected = toProjectedEvent(recorded);
+      if (projected === undefined) continue;
+      if (playStatusesProjection.touches(projected.event) === 'all') return undefined;
+      pending.push(projected);
+    }
+    return this.servedActions(user, actions, pending);
   }
 
   /**
@@ -330,18 +377,19 @@ export class GpodderEpisodeService {
    *   after retention (no longer holding the events that named the URL) answers the same, and a
    *   projection never reads another's documents.
    */
-  async servedActions(user: string, all: readonly GpodderAction[]): Promise<GpodderAction[]> {
+  async servedActions(user: string, all: readonly GpodderAction[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<GpodderAction[]> {
     const actions = all.filter((action) => !(action.action === 'play' && action.position === undefined));
     const unknown = actions.filter((action) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined);
     if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
     const { readModel } = this.gpodder.readModels;
     const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
-    const [statuses, listed] = await Promise.all([
+    const [held, listed] = await Promise.all([
       readModel.getMany(PLAY_STATUSES, [...new Set(unknown.map(statusId))]),
       new PodcastMetadata(readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
     ]);
+    const statuses = withPendingStatuses(held, pendingStatuses);
     const urlOf = (action: GpodderAction): string | undefined => {
-      const known = (statuses.get(statusId(action))?.['rss_enclosure'] as { url?: string } | undefined)?.url;
+      const known = (statuses.get(PLAY_STATUSES, statusId(action))?.['rss_enclosure'] as { url?: string } | undefined)?.url;
       const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];
       return known ?? (typeof fromFeed === 'string' ? fromFeed : undefined);
     };

@@ -116,6 +116,54 @@ describe('gpodder downloads ahead of the projector', function () {
     for (const [i, from] of froms.entries()) expect(ahead[i], String(from)).to.deep.equal(await episodes.recordedFrom(principal, from));
   });
 
+  it('gives an action that names no media URL the one its play status will know, from the pending events too, without waiting', async () => {
+    const users = new UserEventService(service.stores.eventStore);
+    const object = (guid: string) => ({ rss_source_feed: FEEDS[0]!, rss_source_id: guid });
+    const play = (guid: string, at: string, url: string) => ({
+      type: 'play',
+      timestamp: at,
+      object: object(guid),
+      data: { played: false, position: 5, enclosure: { url } },
+    });
+    // A position names no media URL: gpodder clients get the one the play status knows.
+    const position = (guid: string, at: string, seconds: number) => ({ type: 'position', timestamp: at, object: object(guid), data: { position: seconds } });
+    await users.appendActions(principal, [
+      play('g1', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g1.mp3'),
+      position('g1', '2026-03-01T10:01:00Z', 60),
+      play('g3', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g3-old.mp3'),
+    ] as never);
+    await service.projector.catchUp();
+    await users.appendActions(principal, [
+      // Held status: its URL.
+      position('g1', '2026-03-01T10:02:00Z', 120),
+      // Older than the status: newer wins, the URL stays.
+      play('g1', '2026-03-01T09:00:00Z', 'https://cdn.example.com/g1-stale.mp3'),
+      // A status only the pending events make.
+      play('g2', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g2.mp3'),
+      position('g2', '2026-03-01T10:03:00Z', 180),
+      // A held status whose URL a pending play changes: every action of the episode gets the new one.
+      position('g3', '2026-03-01T10:01:00Z', 30),
+      play('g3', '2026-03-01T10:05:00Z', 'https://cdn.example.com/g3-new.mp3'),
+      // No status, no URL from a feed: left out, as once caught up.
+      position('g4', '2026-03-01T10:06:00Z', 40),
+    ] as never);
+    // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
+    const ahead = await walk({});
+    const nextcloud = await episodes.recordedFrom(principal, undefined);
+    expect(ahead.actions.map((action) => action.episode)).to.include.members([
+      'https://cdn.example.com/g1.mp3',
+      'https://cdn.example.com/g2.mp3',
+      'https://cdn.example.com/g3-new.mp3',
+    ]);
+    // A play keeps the URL its event named; the position of g3 gets the URL its status will know.
+    expect(ahead.actions.find((action) => action.guid === 'g3' && action.position === 30)?.episode).to.equal('https://cdn.example.com/g3-new.mp3');
+    expect(ahead.actions.find((action) => action.guid === 'g1' && action.position === 120)?.episode).to.equal('https://cdn.example.com/g1.mp3');
+    expect(ahead.actions.some((action) => action.guid === 'g4')).to.equal(false);
+    await service.projector.catchUp();
+    expect(ahead.actions).to.deep.equal((await walk({})).actions);
+    expect(nextcloud).to.deep.equal(await episodes.recordedFrom(principal, undefined));
+  });
+
   it('waits for the read models when a pending event changes documents already there (a remove)', async () => {
     await episodes.upload(principal, actions(0, 10));
     await service.projector.catchUp();
