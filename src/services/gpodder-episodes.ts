@@ -90,17 +90,20 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
 }
 
 /**
- * Play statuses held by the read model with pending events applied by the projection's own
- * `evolve`: what `play_statuses` will hold once caught up, for the statuses held (and those the
- * events create). Events that touch other statuses read them as absent; their documents are
- * never asked for.
+ * The play statuses `wanted` (document ids) as `play_statuses` will hold them once caught up:
+ * those it holds, with the pending events that touch them applied by the projection's own
+ * `evolve` (the others are skipped: their documents were not read).
  */
-function withPendingStatuses(held: ReadonlyMap<string, Doc>, events: readonly ProjectedEvent[]): ProjectionView {
+function withPendingStatuses(held: ReadonlyMap<string, Doc>, wanted: ReadonlySet<string>, events: readonly ProjectedEvent[]): ProjectionView {
   const staged = new StagedView({
     get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined),
     find: () => [],
   });
-  for (const projected of events) staged.apply(playStatusesProjection.evolve(projected, staged, PROJECTION_CONTEXT));
+  for (const projected of events) {
+    const keys = playStatusesProjection.touches(projected.event);
+    if (keys === 'none' || keys === 'all' || !keys.some((key) => wanted.has(userDocId(projected.user, key)))) continue;
+    staged.apply(playStatusesProjection.evolve(projected, staged, PROJECTION_CONTEXT));
+  }
   return staged;
 }
 
@@ -383,11 +386,12 @@ export class GpodderEpisodeService {
     if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
     const { readModel } = this.gpodder.readModels;
     const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
+    const wanted = new Set(unknown.map(statusId));
     const [held, listed] = await Promise.all([
-      readModel.getMany(PLAY_STATUSES, [...new Set(unknown.map(statusId))]),
+      readModel.getMany(PLAY_STATUSES, [...wanted]),
       new PodcastMetadata(readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
     ]);
-    const statuses = withPendingStatuses(held, pendingStatuses);
+    const statuses = withPendingStatuses(held, wanted, pendingStatuses);
     const urlOf = (action: GpodderAction): string | undefined => {
       const known = (statuses.get(PLAY_STATUSES, statusId(action))?.['rss_enclosure'] as { url?: string } | undefined)?.url;
       const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];
