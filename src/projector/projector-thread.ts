@@ -12,6 +12,7 @@
  */
 import { leaseOwner } from '../stores/lease-owner.js';
 import { Worker } from 'node:worker_threads';
+import { workerStarted } from '../worker-started.js';
 import type { Logger } from '../logger.js';
 import type { ProjectorWorkerData, ProjectorWorkerMessage } from './projector-worker.js';
 
@@ -62,20 +63,13 @@ export class ProjectorThread {
       ...(options.checkpointsElsewhere === undefined ? {} : { checkpointsElsewhere: options.checkpointsElsewhere }),
     };
     const worker = new Worker(WORKER_FILE, { workerData: data });
-    const started = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the projector thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-      const settle = (error?: Error) => {
-        clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
-      };
-      worker.on('message', (message: ProjectorWorkerMessage) => {
-        if (message.type === 'started') settle();
-        else if (message.type === 'failed') settle(new Error(`the projector thread could not start: ${message.error}`));
-      });
-      worker.once('error', (error) => settle(error));
-      worker.once('exit', (code) => settle(new Error(`the projector thread exited during start (code ${code})`)));
-    });
+    const started = workerStarted<ProjectorWorkerMessage>(
+      worker,
+      'the projector thread',
+      (message) => message.type === 'started',
+      (message) => (message.type === 'failed' ? message.error : undefined),
+      START_TIMEOUT_MS,
+    );
     // Constructed first, so log lines sent while starting are not lost.
     const thread = new ProjectorThread(worker, data.owner, {
       ...options,

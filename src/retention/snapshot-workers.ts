@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
+import { workerStarted } from '../worker-started.js';
 import type { SnapshotOutcome } from './snapshot.js';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-worker.js';
 
@@ -87,7 +88,11 @@ export class SnapshotWorkers {
     const threads = Array.from({ length: options.count }, () => new SnapshotThread(new Worker(WORKER_FILE, { workerData: data }), options.logger));
     const workers = new SnapshotWorkers(threads);
     try {
-      await Promise.all(threads.map((thread) => started(thread.worker)));
+      await Promise.all(
+        threads.map((thread) =>
+          workerStarted<SnapshotReply>(thread.worker, 'a retention snapshot thread', (reply) => reply.type === 'ready', undefined, START_TIMEOUT_MS),
+        ),
+      );
     } catch (error) {
       await Promise.all(threads.map((thread) => thread.worker.terminate()));
       throw error;
@@ -117,20 +122,4 @@ export class SnapshotWorkers {
     for (const thread of this.threads) if (!thread.gone) thread.worker.postMessage({ type: 'stop' } satisfies SnapshotRequest);
     await Promise.all(this.threads.map((thread) => thread.exited));
   }
-}
-
-function started(worker: Worker): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`a retention snapshot thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-    const settle = (error?: Error) => {
-      clearTimeout(timer);
-      if (error) reject(error);
-      else resolve();
-    };
-    worker.on('message', (reply: SnapshotReply) => {
-      if (reply.type === 'ready') settle();
-    });
-    worker.once('error', (error) => settle(error));
-    worker.once('exit', (code) => settle(new Error(`a retention snapshot thread exited during start (code ${code})`)));
-  });
 }
