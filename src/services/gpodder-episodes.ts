@@ -89,6 +89,11 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
   return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
 }
 
+/** A play without a position (a playback start): never served (see servedActions). */
+const startsPlayback = (action: GpodderAction) => action.action === 'play' && action.position === undefined;
+/** An action served with the media URL the user's play status knows: its event named none. */
+const urlFromStatus = (action: GpodderAction) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined;
+
 /**
  * The play statuses `wanted` (document ids) as `play_statuses` will hold them once caught up:
  * those it holds, with the pending events that touch them applied by the projection's own
@@ -356,9 +361,7 @@ export class GpodderEpisodeService {
     actions: readonly GpodderAction[],
     statusEvents: () => Promise<RecordedEvent[]>,
   ): Promise<GpodderAction[] | undefined> {
-    if (!actions.some((action) => action.episode === UNKNOWN_MEDIA_URL && !(action.action === 'play' && action.position === undefined))) {
-      return this.servedActions(user, actions);
-    }
+    if (!actions.some((action) => !startsPlayback(action) && urlFromStatus(action))) return this.servedActions(user, actions);
     const pending: ProjectedEvent[] = [];
     for (const recorded of await statusEvents()) {
       const projected = toProjectedEvent(recorded);
@@ -381,8 +384,8 @@ export class GpodderEpisodeService {
    *   projection never reads another's documents.
    */
   async servedActions(user: string, all: readonly GpodderAction[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<GpodderAction[]> {
-    const actions = all.filter((action) => !(action.action === 'play' && action.position === undefined));
-    const unknown = actions.filter((action) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined);
+    const actions = all.filter((action) => !startsPlayback(action));
+    const unknown = actions.filter(urlFromStatus);
     if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
     const { readModel } = this.gpodder.readModels;
     const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
