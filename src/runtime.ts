@@ -20,16 +20,16 @@ export interface Stores {
   readonly readModel: ReadModelStore;
   readonly accounts: AccountStore;
   /**
-   * The embedded databases, when open: `database` holds the events, accounts and jobs
-   * ({@link EMBEDDED_FILE}; retention purges through it), `readModelDatabase` the read models
-   * ({@link READ_MODEL_FILE}).
-   */
-  /**
    * Appends made to the same store through other connections (retention's snapshot threads,
    * src/retention/snapshot-workers.ts): counted and signalled as this store's own appends are.
    * Set by the service's metrics wrapper (src/metrics.ts, withAppendCounting).
    */
   readonly appendedElsewhere?: (events: readonly { readonly type: string }[]) => void;
+  /**
+   * The embedded databases, when open: `database` holds the events, accounts and jobs
+   * ({@link EMBEDDED_FILE}; retention purges through it), `readModelDatabase` the read models
+   * ({@link READ_MODEL_FILE}).
+   */
   readonly embedded?: {
     readonly database: BetterSqlite3.Database;
     readonly readModelDatabase?: BetterSqlite3.Database;
@@ -107,7 +107,7 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
   const truncateWal = async (file: BetterSqlite3.Database): Promise<void> => {
     const checkpointer = checkpointers.get(file);
     if (checkpointer !== undefined) await checkpointer.truncate();
-    else if (!file.memory) file.pragma('wal_checkpoint(TRUNCATE)');
+    else if (!file.memory) await truncateOnThisThread(file);
   };
 
   let eventStore: EventStore;
@@ -155,4 +155,17 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
       database?.close();
     },
   };
+}
+
+/**
+ * Without a checkpoint thread (short-lived tools): the truncation on the caller's connection.
+ * Another process's checkpoint makes it answer busy at once (SQLite does not wait for one), so
+ * it is tried again a few times before it is left to that process's next checkpoints.
+ */
+async function truncateOnThisThread(file: BetterSqlite3.Database): Promise<void> {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    const [result] = file.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (result?.busy === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }

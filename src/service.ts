@@ -115,14 +115,12 @@ export async function startService(
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
   // Started after the app; the admin pages read its runs once it exists.
   let scheduler: Scheduler | undefined;
-  const me = new MeService(
-    stores.eventStore,
-    stores.accounts,
-    readModels,
-    (stream) => stores.embedded?.eventStore?.purgeTruncated(stream),
-    projector.names,
-    (feeds) => retention.rollFeeds(feeds, new Date()),
-  );
+  const me = new MeService(stores.eventStore, stores.accounts, readModels, {
+    projections: projector.names,
+    purge: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream),
+    rollFeeds: (feeds) => retention.rollFeeds(feeds, new Date()),
+    forgetDeletedBytes: () => retention.forgetErasedBytes(),
+  });
   // Deletions a stopped process left unfinished: their accounts no longer authenticate, so no one
   // else would ever finish them.
   if (options.runProjector !== false) {

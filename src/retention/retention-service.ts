@@ -242,6 +242,14 @@ export class RetentionService implements RetentionPass {
   }
 
   /**
+   * Writes back and truncates the store files' write-ahead logs, where deletions leave old page
+   * images of the rows they removed (embedded store; a no-op elsewhere): after an account deletion.
+   */
+  forgetErasedBytes(): Promise<void> {
+    return this.store.checkpointWal();
+  }
+
+  /**
    * Step 3: `roll_stats` for each feed that still has popularity (also after erasure and
    * account deletion), carrying the podcast's descriptive fields as they are now. A feed with
    * none needs no recount, and naming an erased feed in a new event would keep its URL in the

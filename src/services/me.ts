@@ -29,17 +29,38 @@ export class AccountDeletionPendingError extends Error {
   override readonly name = 'AccountDeletionPendingError';
 }
 
+/** What a deletion does beyond the event store, the accounts and the read models (the service wires them all). */
+export interface AccountDeletionSteps {
+  /** The projections a deletion waits for before the stream goes. */
+  readonly projections?: readonly string[];
+  /** Physically removes a deleted stream's rows (the embedded store's scavenge), if any. */
+  readonly purge?: (stream: string) => void;
+  /** Recounts the popularity of the feeds the user touched, once they are forgotten. */
+  readonly rollFeeds?: (feeds: Iterable<string>) => Promise<void>;
+  /**
+   * Removes the old page images the deletion left in the store files' write-ahead logs (the
+   * embedded store: docs/design.md, "Erasure"), if any.
+   */
+  readonly forgetDeletedBytes?: () => Promise<void>;
+}
+
 export class MeService {
+  private readonly purge: (stream: string) => void;
+  private readonly projections: readonly string[];
+  private readonly rollFeeds: (feeds: Iterable<string>) => Promise<void>;
+  private readonly forgetDeletedBytes: () => Promise<void>;
+
   constructor(
     private readonly store: EventStore,
     private readonly accounts: AccountStore,
     private readonly readModels: ReadModelService,
-    /** Physically removes a deleted stream's rows (the embedded store's scavenge), if any. */
-    private readonly purge: (stream: string) => void = () => undefined,
-    private readonly projections: readonly string[] = [],
-    /** Recounts the popularity of the feeds the user touched, once they are forgotten. */
-    private readonly rollFeeds: (feeds: Iterable<string>) => Promise<void> = async () => undefined,
-  ) {}
+    steps: AccountDeletionSteps = {},
+  ) {
+    this.purge = steps.purge ?? (() => undefined);
+    this.projections = steps.projections ?? [];
+    this.rollFeeds = steps.rollFeeds ?? (async () => undefined);
+    this.forgetDeletedBytes = steps.forgetDeletedBytes ?? (async () => undefined);
+  }
 
   async export(principal: Principal): Promise<Export> {
     const account = await this.accounts.findById(principal.userId);
@@ -139,5 +160,6 @@ export class MeService {
     this.purge(stream);
     await this.rollFeeds(feeds);
     await this.accounts.deleteAccount(userId);
+    await this.forgetDeletedBytes();
   }
 }

@@ -201,9 +201,11 @@ class Scenario {
     this.cachedSync = new SyncService(this.cachedEvents, this.clock);
     this.coldSync = new SyncService(this.coldEvents, this.clock);
     const purge = (stream: string) => stores.embedded?.eventStore?.purgeTruncated(stream);
-    this.me = new MeService(stores.eventStore, stores.accounts, this.readModels, purge, projector.names, (feeds) =>
-      this.retention.rollFeeds(feeds, this.clock()),
-    );
+    this.me = new MeService(stores.eventStore, stores.accounts, this.readModels, {
+      projections: projector.names,
+      purge,
+      rollFeeds: (feeds) => this.retention.rollFeeds(feeds, this.clock()),
+    });
   }
 
   at(minutesAgo: number): string {

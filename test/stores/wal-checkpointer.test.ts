@@ -81,6 +81,35 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
     }
   });
 
+  it('owes a truncation that readers held back through every retry, and does it as soon as they let it', async function () {
+    const problems: string[] = [];
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 20, busyTimeoutMs: 5, onProblem: (message) => problems.push(message) });
+    try {
+      await write(1);
+      // Written back but not truncated: the log keeps its bytes (old page images) until truncated.
+      await sleep(100);
+      expect(walBytes()).to.be.above(0);
+      const reader = new BetterSqlite3(database.name);
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM blobs').get();
+      database.prepare('INSERT INTO blobs (body) VALUES (?)').run(Buffer.alloc(16));
+      try {
+        expect(await checkpointer.truncate(), 'held back by the reader').to.equal(false);
+        expect(problems.join('\n')).to.match(/held back/);
+        await sleep(200);
+        expect(walBytes(), 'still held back').to.be.above(0);
+      } finally {
+        reader.exec('COMMIT');
+        reader.close();
+      }
+      // No one asks again: the worker's own ticks carry the owed truncation out.
+      for (let waited = 0; walBytes() > 0 && waited < 2000; waited += 20) await sleep(20);
+      expect(walBytes()).to.equal(0);
+    } finally {
+      await checkpointer.stop();
+    }
+  });
+
   it('without it (the control case), the same writes with automatic checkpoints off grow the WAL', async function () {
     database.pragma('wal_autocheckpoint = 0');
     await write(24);

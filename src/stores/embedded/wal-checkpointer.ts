@@ -36,9 +36,16 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
-db.pragma('busy_timeout = 5000');
+db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+// A truncation that readers and writers held back through every retry is owed: each tick tries
+// it again until it succeeds (old page images of erased rows must not stay in the log).
+let owed = false;
 const checkpoint = () => {
   try {
+    if (owed) {
+      owed = db.pragma('wal_checkpoint(TRUNCATE)')[0].busy !== 0;
+      return;
+    }
     const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
     // Under a steady stream of commits the log never starts over (a writer restarts it only if
     // every frame was copied when its transaction began): past a bound, make it.
@@ -49,11 +56,14 @@ const checkpoint = () => {
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 // A truncating checkpoint (erasure: no old page image may stay in the log) waits for readers and
-// writers; while they hold it back (busy), it is tried again, a bounded number of times.
+// writers; while they hold it back (busy), it is tried again, a bounded number of times, then
+// owed. The busy handler does not wait for another connection's checkpoint (SQLite answers busy
+// at once: https://sqlite.org/c3ref/wal_checkpoint_v2.html), hence the sleeps between attempts.
 const truncate = () => {
   for (let attempt = 1; ; attempt++) {
     const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
-    if (result.busy === 0 || attempt >= 20) return result.busy === 0;
+    owed = result.busy !== 0;
+    if (!owed || attempt >= 20) return !owed;
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
   }
 };
@@ -89,6 +99,8 @@ export interface WalCheckpointerOptions {
   readonly intervalMs?: number;
   /** Log size (pages) past which a checkpoint also restarts the log (default 4096). */
   readonly restartAfterPages?: number;
+  /** How long one truncating checkpoint waits for readers and writers (default 5000 ms, as the service's connections). */
+  readonly busyTimeoutMs?: number;
   /** Told when a checkpoint fails or the worker dies (the caller logs). */
   readonly onProblem?: (message: string) => void;
 }
@@ -111,6 +123,7 @@ export class WalCheckpointer {
       if (message.truncated !== undefined) {
         const waiter = this.truncations.get(message.truncated);
         this.truncations.delete(message.truncated);
+        if (message.complete === false) onProblem('WAL truncation held back by readers or writers; the checkpoint thread retries it until it succeeds');
         if (message.error === undefined) waiter?.resolve(message.complete === true);
         else waiter?.reject(new Error(`WAL truncation failed: ${message.error}`));
       } else if (message.error) onProblem(`WAL checkpoint failed: ${message.error}`);
@@ -136,6 +149,7 @@ export class WalCheckpointer {
       file: database.name,
       intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
       restartAfterPages: options.restartAfterPages ?? DEFAULT_RESTART_AFTER_PAGES,
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     });
     const checkpointer = new WalCheckpointer(database, worker, options.onProblem ?? (() => undefined));
     await workerReady(worker, 'WAL checkpoint worker');
@@ -147,8 +161,8 @@ export class WalCheckpointer {
    * Copies the whole log into the database file and truncates it, on the worker's thread (it
    * waits for readers and writers to let it, which on the caller's thread would stall every
    * request): after an erasure, no old page image of a deleted row stays in the log. True once
-   * the log is empty; false if readers and writers held it back through every retry (the next
-   * truncation, or the periodic checkpoints, write it back later).
+   * the log is empty; false if readers and writers held it back through every retry (the
+   * worker then tries again at each of its ticks until it succeeds).
    */
   truncate(): Promise<boolean> {
     if (this.stopped) return Promise.reject(new Error('the WAL checkpoint worker is stopped'));
