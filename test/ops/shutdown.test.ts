@@ -181,6 +181,11 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
 
   it('exits 0 on SIGTERM under the tsx CLI too (tsx src/main.ts), which relays the signal to its node child', async () => {
     running = await startChild(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], dataDir);
+    // tsx kills its child outright (and exits 143) when the child has not reported the relayed
+    // signal within 30 ms (node_modules/tsx, relaySignals): a service still busy starting up (a
+    // loaded machine) would not. Once ready, its event loop is free to answer at once.
+    const base = `http://127.0.0.1:${running.port}`;
+    for (let waited = 0; (await fetch(`${base}/readyz`)).status !== 200 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     const signalledAt = Date.now();
     running.child.kill('SIGTERM');
     const exit = await running.exited;
