@@ -61,6 +61,15 @@ export interface ProjectionView {
   get(collection: string, id: string): Doc | undefined;
   /** The documents matching `query`, or [] if none match or the query is not loaded yet. */
   find(collection: string, query: Query): StoredDoc[];
+  /**
+   * The user's events in stream order, from the first the store still holds through revision
+   * `through` (the projected form, as `evolve` gets them), or [] if not loaded yet. For a
+   * projection that re-evaluates a user's history (a retroactive privacy change) instead of
+   * keeping a copy of every event. The store may still hold events an erasure or a truncation
+   * before `through` is about to delete, or no longer hold them: the projection applies those
+   * `remove` and `checkpoint` events itself, so both answer the same.
+   */
+  history(user: string, through: number): readonly ProjectedEvent[];
 }
 
 export interface Projection {
@@ -73,6 +82,11 @@ export interface Projection {
    */
   readonly version?: number;
   readonly collections: readonly CollectionSpec[];
+  /**
+   * Collections earlier versions kept and this one does not: dropped with the projection's
+   * documents when another version's are rebuilt, so no stale copy of erased data outlives them.
+   */
+  readonly retiredCollections?: readonly string[];
   evolve(event: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[];
 }
 

@@ -6,9 +6,10 @@
  * - private: absent.
  *
  * Privacy is retroactive: a change re-evaluates every retained event of the user (or of the
- * feed), as if the user had always had that setting. To do so without reading the event
- * store, the projection keeps an internal `public_event_sources` collection: each shareable
- * event with its owner, never served.
+ * feed), as if the user had always had that setting, read from the user's stream
+ * (ProjectionView.history). An internal `public_event_owners` collection, never served, names
+ * the owner of each published event, for the erasures and truncations that delete them (an
+ * anonymous public document holds no trace of its user).
  */
 import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
@@ -22,7 +23,7 @@ import { StagedView } from './staged-view.js';
 import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PUBLIC_EVENTS = 'public_events';
-export const PUBLIC_EVENT_SOURCES = 'public_event_sources';
+export const PUBLIC_EVENT_OWNERS = 'public_event_owners';
 const PRIVACY_COPY = 'public_events_privacy';
 
 const SHAREABLE = new Set(['subscribe', 'unsubscribe', 'play', 'save', 'share']);
@@ -49,46 +50,37 @@ function pick(data: Doc, fields: Iterable<string>): Doc {
 
 const publicData = (type: string, data: Doc, level: 'public' | 'anonymous'): Doc => pick(data, PUBLIC_DATA[type]?.[level] ?? []);
 
-/** The data fields some level may publish: all a source keeps (never an enclosure, a device or a recipient). */
-const publishableData = (type: string, data: Doc): Doc => pick(data, new Set([...(PUBLIC_DATA[type]?.public ?? []), ...(PUBLIC_DATA[type]?.anonymous ?? [])]));
-
 /**
- * A shareable event as its source keeps it (never served): its id, feed and episode are the
- * source's own fields, so the body holds the rest, with only the data some level may publish.
- * A type alias, not an interface: its implicit index signature makes it a Doc as it is.
+ * Which user a published event belongs to, and what deleting it needs (its feed, episode and
+ * revision): kept apart from the public document, which holds no trace of an anonymous user.
  */
-type PublicBody = {
-  type: string;
-  timestamp: string;
-  data: Doc;
-};
-
-interface Source {
-  event_id: string;
+interface Owner {
   user: string;
-  username: string | null;
   feed: string;
   /** The episode (`rss_source_id`), null for a feed-level event. */
   guid: string | null;
   revision: number;
-  body: PublicBody;
 }
 
 /** Orders public events by time, ties by id, as one string: the `before=` cursor. */
 export const cursorOf = (body: { timestamp: string; id: string }) => `${body.timestamp}|${body.id}`;
 
-function publicDoc(source: Source, level: Privacy): Doc | undefined {
-  if (level === 'private') return undefined;
-  const { body, event_id: id, feed, guid } = source;
+/** A projected event of a type the public may see (all of them name a feed). */
+type Shareable = ProjectedEvent & { event: UserEvent & { object: EventObject } };
+const isShareable = (projected: ProjectedEvent): projected is Shareable => SHAREABLE.has(projected.event.type);
+
+function publicDoc(projected: Shareable, level: 'public' | 'anonymous'): Doc {
+  const { event } = projected;
+  const feed = event.object.rss_source_feed;
   return {
-    id,
-    type: body.type,
-    timestamp: body.timestamp,
-    object: guid === null ? { rss_source_feed: feed } : { rss_source_feed: feed, rss_source_id: guid },
-    data: publicData(body.type, body.data, level),
-    user: level === 'public' ? source.username : null,
+    id: event.id,
+    type: event.type,
+    timestamp: event.timestamp,
+    object: event.object.rss_source_id === undefined ? { rss_source_feed: feed } : { rss_source_feed: feed, rss_source_id: event.object.rss_source_id },
+    data: publicData(event.type, event.data as Doc, level),
+    user: level === 'public' ? projected.username : null,
     feed,
-    cursor: cursorOf({ timestamp: body.timestamp, id }),
+    cursor: cursorOf({ timestamp: event.timestamp, id: event.id }),
   };
 }
 
@@ -96,61 +88,77 @@ function levelOf(privacy: PrivacyState, feed: string, context: ProjectionContext
   return effectivePrivacy(privacy, feed, context.defaultPrivacy);
 }
 
-/** Re-publishes a source under a level, as a put or a delete of its public document. */
-function publish(stored: Doc, level: Privacy): DocChange {
-  const source = fromJson<Source>(stored);
-  const doc = publicDoc(source, level);
-  return doc ? put(PUBLIC_EVENTS, source.event_id, doc) : del(PUBLIC_EVENTS, source.event_id);
+/** A shareable event under a level: its public document and owner put, or both deleted. */
+function publish(projected: Shareable, level: Privacy): DocChange[] {
+  const { event } = projected;
+  if (level === 'private') return [del(PUBLIC_EVENTS, event.id), del(PUBLIC_EVENT_OWNERS, event.id)];
+  const owner: Owner = { user: projected.user, feed: event.object.rss_source_feed, guid: event.object.rss_source_id ?? null, revision: projected.revision };
+  return [put(PUBLIC_EVENTS, event.id, publicDoc(projected, level)), put(PUBLIC_EVENT_OWNERS, event.id, toJsonObject(owner))];
 }
 
-function sourcesOf(view: ProjectionView, user: string, feed?: string) {
-  return view.find(PUBLIC_EVENT_SOURCES, { where: feed === undefined ? { user } : { user, feed } });
+/** The user's published events (one index, by user and revision: erasures are rare, and filter these). */
+function ownersOf(view: ProjectionView, user: string) {
+  return view.find(PUBLIC_EVENT_OWNERS, { where: { user } }).map(({ id, doc }) => ({ id, owner: fromJson<Owner>(doc) }));
 }
 
-function onShareable(projected: ProjectedEvent, event: UserEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
-  const object = event.object as EventObject;
-  const source: Source = {
-    event_id: event.id,
-    user: projected.user,
-    username: projected.username,
-    feed: object.rss_source_feed,
-    guid: object.rss_source_id ?? null,
-    revision: projected.revision,
-    body: { type: event.type, timestamp: event.timestamp, data: publishableData(event.type, event.data as Doc) },
-  };
-  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), source.feed, context);
-  const stored = toJsonObject(source);
+const unpublish = (id: string): DocChange[] => [del(PUBLIC_EVENT_OWNERS, id), del(PUBLIC_EVENTS, id)];
+
+/**
+ * The user's retained shareable events through the current one, read from the user's stream
+ * (ProjectionView.history): what retention and erasure left, as the store will hold it once
+ * they have run — the events a `remove` covers and those before a checkpoint's
+ * `truncate_before` are dropped here even while the store still holds them (erasure and
+ * truncation run after the projections passed them).
+ */
+function retainedShareable(view: ProjectionView, projected: ProjectedEvent) {
+  let retained: Shareable[] = [];
+  for (const earlier of view.history(projected.user, projected.revision)) {
+    const { event } = earlier;
+    if (isShareable(earlier)) retained.push(earlier);
+    else if (event.type === 'remove') {
+      const scope = event.object;
+      retained = retained.filter(({ event: kept }) => !scopeCovers(scope, kept.object.rss_source_feed, kept.object.rss_source_id));
+    } else if (event.type === 'checkpoint' && event.data.truncate_before !== null) {
+      const cut = event.data.truncate_before;
+      retained = retained.filter(({ revision }) => revision >= cut);
+    } else if (event.type === 'account_deleted') retained = [];
+  }
+  return retained;
+}
+
+function onShareable(projected: Shareable, view: ProjectionView, context: ProjectionContext): DocChange[] {
+  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), projected.event.object.rss_source_feed, context);
   // A new event has no public document yet: a private one needs no delete (most events, with
   // private as the default, and a rebuild would otherwise look each of them up for nothing).
-  if (level === 'private') return [put(PUBLIC_EVENT_SOURCES, event.id, stored)];
-  return [put(PUBLIC_EVENT_SOURCES, event.id, stored), publish(stored, level)];
+  // The copy of an event an EventStoreDB erasure rewrote replaces its original's (same id).
+  return level === 'private' ? [] : publish(projected, level);
 }
 
 function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
   const change = privacyChange(view, PRIVACY_COPY, projected);
   if (!change) return [];
   const changes: DocChange[] = [put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))];
-  for (const { doc } of sourcesOf(view, projected.user)) {
-    const feed = String(doc['feed']);
+  for (const shareable of retainedShareable(view, projected)) {
+    const feed = shareable.event.object.rss_source_feed;
     const before = levelOf(change.before, feed, context);
     const after = levelOf(change.after, feed, context);
-    if (before !== after) changes.push(publish(doc, after));
+    if (before !== after) changes.push(...publish(shareable, after));
   }
   return changes;
 }
 
 function onRemove(projected: ProjectedEvent, scope: EventObject | null, view: ProjectionView): DocChange[] {
-  return sourcesOf(view, projected.user, scope?.rss_source_feed)
-    .filter(({ doc }) => scopeCovers(scope, String(doc['feed']), (doc['guid'] ?? undefined) as string | undefined))
-    .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
+  return ownersOf(view, projected.user)
+    .filter(({ owner }) => scopeCovers(scope, owner.feed, owner.guid ?? undefined))
+    .flatMap(({ id }) => unpublish(id));
 }
 
 /** Retention removes the events before `truncateBefore`: so do their public traces. */
 function onTruncation(projected: ProjectedEvent, truncateBefore: number | null, view: ProjectionView): DocChange[] {
   if (truncateBefore === null) return [];
-  return sourcesOf(view, projected.user)
-    .filter(({ doc }) => Number(doc['revision']) < truncateBefore)
-    .flatMap(({ id }) => [del(PUBLIC_EVENT_SOURCES, id), del(PUBLIC_EVENTS, id)]);
+  return ownersOf(view, projected.user)
+    .filter(({ owner }) => owner.revision < truncateBefore)
+    .flatMap(({ id }) => unpublish(id));
 }
 
 /** Events that re-evaluate several of the user's public events, in steps that see each other's changes. */
@@ -182,8 +190,10 @@ function onAccountChange(
 
 export const publicEventsProjection: Projection = {
   name: 'public_events',
-  // 2: sources keep only what some level may publish, without copies of their own fields.
-  version: 2,
+  // 3: no copy of every shareable event (`public_event_sources`): a privacy change reads the
+  // user's history; only published events have an owner.
+  version: 3,
+  retiredCollections: ['public_event_sources'],
   collections: [
     // Newest first (GET /v1/public/events): sorted by cursor descending.
     {
@@ -194,7 +204,8 @@ export const publicEventsProjection: Projection = {
         { fields: ['user', 'cursor'], sort: 'desc' },
       ],
     },
-    { name: PUBLIC_EVENT_SOURCES, indexes: [['user', 'feed']] },
+    // By user: the erasures, truncations and the privacy preview (newest first) ask for a user's.
+    { name: PUBLIC_EVENT_OWNERS, indexes: [{ fields: ['user', 'revision'], sort: 'desc' }] },
     { name: PRIVACY_COPY, indexes: [] },
   ],
   evolve(projected, view, context) {
@@ -211,7 +222,7 @@ export const publicEventsProjection: Projection = {
         return [];
       default:
         // One step: no staging needed (and most events take this path).
-        return SHAREABLE.has(event.type) ? onShareable(projected, event, view, context) : [];
+        return isShareable(projected) ? onShareable(projected, view, context) : [];
     }
   },
 };

@@ -13,7 +13,7 @@
 import type { JsonValue } from '../src/domain/json.js';
 import type { Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
 import { compareDocs, fieldValue, matches } from '../src/domain/documents.js';
-import type { ProjectionView } from './projection.js';
+import type { ProjectedEvent, ProjectionView } from './projection.js';
 
 /**
  * Below this many pending documents a find scans them; above, equality queries go through an
@@ -164,6 +164,10 @@ export class StagedView implements ProjectionView {
     return this.base.get(collection, id);
   }
 
+  history(user: string, through: number): readonly ProjectedEvent[] {
+    return this.base.history(user, through);
+  }
+
   find(collection: string, query: Query): StoredDoc[] {
     const staged = this.pending.get(collection);
     if (!staged || staged.size === 0) return this.base.find(collection, query);
@@ -180,4 +184,4 @@ export class StagedView implements ProjectionView {
 }
 
 /** A view over nothing: what a projection sees on an empty read model. */
-export const emptyView: ProjectionView = { get: () => undefined, find: () => [] };
+export const emptyView: ProjectionView = { get: () => undefined, find: () => [], history: () => [] };

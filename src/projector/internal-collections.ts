@@ -40,10 +40,7 @@ export function versionRecord(projection: Projection): DocChange {
 
 /** Drops a projection's documents, checkpoint and recorded version, and the events parked for it. */
 export async function resetProjection(readModel: ReadModelStore, projection: Projection): Promise<void> {
-  await readModel.reset(
-    projection.name,
-    projection.collections.map((collection) => collection.name),
-  );
+  await readModel.reset(projection.name, [...projection.collections.map((collection) => collection.name), ...(projection.retiredCollections ?? [])]);
   // Parked events and versions live in collections shared by all projections, so reset() cannot
   // drop them; left behind they would report failures of a history that no longer exists.
   const parked = await readModel.find(PARKED_EVENTS, { where: { projection: projection.name } });

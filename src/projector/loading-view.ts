@@ -10,7 +10,7 @@
  * an id never written to a collection found empty.
  */
 import type { Doc, Query, ReadModelStore, StoredDoc } from '../stores/read-model.js';
-import type { ProjectionView } from '../../projections/projection.js';
+import type { ProjectedEvent, ProjectionView } from '../../projections/projection.js';
 import { WrittenIds } from './written-ids.js';
 
 /**
@@ -20,6 +20,11 @@ import { WrittenIds } from './written-ids.js';
 const MAX_TRACKED_IDS = 4_000_000;
 
 const queryKey = (collection: string, query: Query) => `${collection}\u0000${JSON.stringify(query)}`;
+const historyKey = (user: string, through: number) => `${user}\u0000${through}`;
+
+/** Reads a user's history for {@link LoadingView.history} (the projector's: its event store). */
+export type HistoryReader = (user: string, through: number) => Promise<readonly ProjectedEvent[]>;
+const noHistory: HistoryReader = () => Promise.reject(new Error('this view reads no history'));
 
 type DocCache = Map<string, Map<string, Doc | null>>;
 
@@ -38,6 +43,8 @@ export class LoadingView implements ProjectionView {
   private readonly queries = new Map<string, StoredDoc[]>();
   private missingDocs = new Map<string, Set<string>>();
   private missingQueries = new Map<string, { collection: string; query: Query }>();
+  private readonly histories = new Map<string, readonly ProjectedEvent[]>();
+  private missingHistories = new Map<string, { user: string; through: number }>();
   /**
    * Per collection known to have been empty, the ids committed to it since (see
    * {@link trackAbsence}): a document whose id is not there does not exist, no need to ask.
@@ -48,6 +55,7 @@ export class LoadingView implements ProjectionView {
     private readonly store: ReadModelStore,
     /** At most about this many documents are kept across batches. */
     private readonly maxCachedDocs = 5_000,
+    private readonly readHistory: HistoryReader = noHistory,
   ) {}
 
   get(collection: string, id: string): Doc | undefined {
@@ -87,21 +95,32 @@ export class LoadingView implements ProjectionView {
     return [];
   }
 
+  history(user: string, through: number): readonly ProjectedEvent[] {
+    const key = historyKey(user, through);
+    const cached = this.histories.get(key);
+    if (cached) return cached;
+    this.missingHistories.set(key, { user, through });
+    return [];
+  }
+
   hasMissing(): boolean {
-    return this.missingDocs.size > 0 || this.missingQueries.size > 0;
+    return this.missingDocs.size > 0 || this.missingQueries.size > 0 || this.missingHistories.size > 0;
   }
 
   /** Loads everything asked for and not found since the last load. */
   async loadMissing(): Promise<void> {
     const docs = this.missingDocs;
     const queries = this.missingQueries;
+    const histories = this.missingHistories;
     this.missingDocs = new Map();
     this.missingQueries = new Map();
+    this.missingHistories = new Map();
     for (const [collection, ids] of docs) {
       const found = await this.store.getMany(collection, [...ids]);
       for (const id of ids) this.remember(collection, id, found.get(id) ?? null);
     }
     for (const [key, { collection, query }] of queries) this.queries.set(key, await this.store.find(collection, query));
+    for (const [key, { user, through }] of histories) this.histories.set(key, await this.readHistory(user, through));
   }
 
   /**
@@ -117,6 +136,9 @@ export class LoadingView implements ProjectionView {
   /** After a commit: documents now hold what was written; query results may be stale. */
   committed(changes: readonly { op: 'put' | 'delete'; collection: string; id: string; doc?: Doc }[]): void {
     this.queries.clear();
+    // Histories do not go stale (an erasure's deletions are applied by the projection itself),
+    // but each is needed once: kept no longer than a batch.
+    this.histories.clear();
     // Generations turn over between batches only: a document loaded for the batch in progress
     // must stay until its evolve has run again.
     if (this.youngSize >= this.maxCachedDocs / 2) {
@@ -145,8 +167,10 @@ export class LoadingView implements ProjectionView {
     this.old = new Map();
     this.youngSize = 0;
     this.queries.clear();
+    this.histories.clear();
     this.missingDocs = new Map();
     this.missingQueries = new Map();
+    this.missingHistories = new Map();
     this.written = undefined;
   }
 }

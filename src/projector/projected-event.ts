@@ -1,7 +1,8 @@
 /** From a stored event to what projections see (docs/design.md, "Read models", 7). */
 import { isUserEventType, streams, userIdFromStream } from '../domain/events.js';
 import { FEED_EVENT_TYPES, FEED_STREAM_PREFIX } from '../domain/feeds.js';
-import type { RecordedEvent } from '../stores/event-store.js';
+import type { EventStore, RecordedEvent } from '../stores/event-store.js';
+import { StreamDeletedError, StreamNotFoundError } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
 import { projectsRewrittenCopy } from '../retention/history.js';
 import { fromJson } from '../domain/json.js';
@@ -35,4 +36,20 @@ export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | unde
     seq: Number(recorded.position.commit),
     recordedAt: recorded.recordedAt.toISOString(),
   };
+}
+
+/**
+ * A user's events as projections see them, from the first the store holds through revision
+ * `through` (ProjectionView.history). A stream that is gone (a deleted account) has none.
+ */
+export async function userHistory(store: EventStore, user: string, through: number): Promise<ProjectedEvent[]> {
+  let recorded: RecordedEvent[];
+  try {
+    // The first retained revision is 0 or later: through + 1 events reach `through`.
+    recorded = await store.readStream(streams.user(user), { maxCount: through + 1 });
+  } catch (error) {
+    if (error instanceof StreamNotFoundError || error instanceof StreamDeletedError) return [];
+    throw error;
+  }
+  return recorded.filter((event) => Number(event.revision) <= through).flatMap((event) => toProjectedEvent(event) ?? []);
 }

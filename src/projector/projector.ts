@@ -25,7 +25,7 @@ import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import { LoadingView } from './loading-view.js';
-import { toProjectedEvent, PROJECTED_STREAM_PREFIXES } from './projected-event.js';
+import { toProjectedEvent, PROJECTED_STREAM_PREFIXES, userHistory } from './projected-event.js';
 import { fillBatch, type PendingRead } from './live-batch.js';
 import { LeaseKeeper, LeaseLostError } from './lease-keeper.js';
 import { builtVersion, INTERNAL_COLLECTIONS, PARKED_EVENTS, resetProjection, versionOf, versionRecord } from './internal-collections.js';
@@ -132,7 +132,12 @@ export class Projector {
   documentsWritten = 0;
 
   constructor(private readonly options: ProjectorOptions) {
-    this.runners = options.projections.map((projection) => ({ projection, view: new LoadingView(options.readModel, options.cachedDocs), checkpoint: START }));
+    const readHistory = (user: string, through: number) => userHistory(options.eventStore, user, through);
+    this.runners = options.projections.map((projection) => ({
+      projection,
+      view: new LoadingView(options.readModel, options.cachedDocs, readHistory),
+      checkpoint: START,
+    }));
     this.owner = options.owner ?? leaseOwner('projector');
     this.batchSize = options.batchSize ?? 500;
     this.batchDelayMs = options.batchDelayMs ?? 5;

@@ -61,6 +61,9 @@ const NO_VIEW: ProjectionView = {
   find() {
     throw new NeedsViewError();
   },
+  history() {
+    throw new NeedsViewError();
+  },
 };
 /** `episode_actions` reads nothing of the context (privacy is for public views). */
 const PROJECTION_CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
@@ -103,6 +106,7 @@ function withPendingStatuses(held: ReadonlyMap<string, Doc>, wanted: ReadonlySet
   const staged = new StagedView({
     get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined),
     find: () => [],
+    history: () => [],
   });
   for (const projected of events) {
     const keys = playStatusesProjection.touches(projected.event);

@@ -4,7 +4,7 @@
  * native API (src/http/public.ts) and the public pages (src/web) both answer from this module.
  */
 import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
-import { PUBLIC_EVENTS, PUBLIC_EVENT_SOURCES, publicEventsProjection } from '../../projections/public-events.js';
+import { PUBLIC_EVENTS, PUBLIC_EVENT_OWNERS, publicEventsProjection } from '../../projections/public-events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY, popularityProjection } from '../../projections/popularity.js';
 import { podcastsProjection } from '../../projections/podcasts.js';
 import { formatPosition } from '../domain/position.js';
@@ -35,8 +35,8 @@ function popularity(doc: Doc) {
   );
 }
 
-/** How many of a user's newest shareable events the preview looks at. */
-const PREVIEW_SOURCES = 2000;
+/** How many of a user's newest published events the preview looks at (newest by revision; shown by time). */
+const PREVIEW_PUBLISHED = 2000;
 
 const byPopularity: Query['orderBy'] = [
   { field: 'plays', direction: 'desc' },
@@ -154,14 +154,14 @@ export class PublicViews {
    * page's preview): the public documents of the user's newest shareable events, newest first.
    */
   async seenOf(userId: string, limit: number): Promise<PublicEvent[]> {
-    // Bounded: the newest shareable events are enough to fill a preview (and a heavy
+    // Bounded: the newest published events are enough to fill a preview (and a heavy
     // listener's whole history would be a large read for one page).
-    const sources = await this.store.find(PUBLIC_EVENT_SOURCES, {
+    const owned = await this.store.find(PUBLIC_EVENT_OWNERS, {
       where: { user: userId },
       orderBy: [{ field: 'revision', direction: 'desc' }],
-      limit: PREVIEW_SOURCES,
+      limit: PREVIEW_PUBLISHED,
     });
-    const ids = sources.map(({ id }) => id);
+    const ids = owned.map(({ id }) => id);
     const published = await this.store.getMany(PUBLIC_EVENTS, ids);
     return this.withFeedTitles(
       [...published.values()]

@@ -185,7 +185,8 @@ describe('graceful shutdown (SIGTERM, real process)', function () {
     // signal within 30 ms (node_modules/tsx, relaySignals): a service still busy starting up (a
     // loaded machine) would not. Once ready, its event loop is free to answer at once.
     const base = `http://127.0.0.1:${running.port}`;
-    for (let waited = 0; (await fetch(`${base}/readyz`)).status !== 200 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let waited = 0; (await fetch(`${base}/readyz`)).status !== 200 && waited < 10_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const signalledAt = Date.now();
     running.child.kill('SIGTERM');
     const exit = await running.exited;

@@ -19,6 +19,7 @@ function watchedView(): { view: ProjectionView; read: () => boolean } {
     view: {
       get: () => ((read = true), undefined),
       find: () => ((read = true), []),
+      history: () => ((read = true), []),
     },
     read: () => read,
   };

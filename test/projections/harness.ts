@@ -15,7 +15,12 @@ export interface Actor {
 }
 
 export class ProjectionHarness {
-  private readonly view = new StagedView(emptyView);
+  /** Every event applied, per user: the users' streams, as ProjectionView.history reads them. */
+  private readonly streams = new Map<string, ProjectedEvent[]>();
+  private readonly view = new StagedView({
+    ...emptyView,
+    history: (user, through) => (this.streams.get(user) ?? []).filter(({ revision }) => revision <= through),
+  });
   private seq = 0;
   private readonly revisions = new Map<string, number>();
   /** What the projections returned for the last event applied. */
@@ -41,6 +46,9 @@ export class ProjectionHarness {
         seq: this.seq,
         recordedAt: new Date(Date.UTC(2026, 0, 1) + this.seq * 1000).toISOString(),
       };
+      let stream = this.streams.get(actor.user);
+      if (!stream) this.streams.set(actor.user, (stream = []));
+      stream.push(projected);
       this.lastChanges = [];
       for (const projection of this.projections) {
         const changes = projection.evolve(projected, this.view, { defaultPrivacy: this.defaultPrivacy });

@@ -1,6 +1,6 @@
 /** Public events and popularity under the privacy rules' (docs/design.md, "Privacy") privacy rules, tested purely (no I/O). */
 import { expect } from 'chai';
-import { PUBLIC_EVENT_SOURCES, PUBLIC_EVENTS, publicEventsProjection } from '../../projections/public-events.js';
+import { PUBLIC_EVENT_OWNERS, PUBLIC_EVENTS, publicEventsProjection } from '../../projections/public-events.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY, PEOPLE_LIMIT, popularityProjection } from '../../projections/popularity.js';
 import { episodeKey } from '../../src/domain/state.js';
@@ -34,11 +34,11 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
     expect(text).to.not.contain('phone');
   });
 
-  it('keeps of a private event only what a level may publish, so going public shows exactly that', () => {
+  it('keeps nothing of a private event, and going public shows of it only what the level may publish', () => {
     const secret = 'https://cdn.example.com/e1.mp3?token=SECRET';
     const share: UserEvent = { ...events.play(alice, 'e1'), type: 'share', data: { to: 'SECRET@example.com', message: 'listen' } } as UserEvent;
     const h = harness().apply(alice, events.play(alice, 'e1', FEED_A, { enclosure: { url: secret } }), share);
-    expect(JSON.stringify(h.docs(PUBLIC_EVENT_SOURCES))).to.not.include('SECRET');
+    expect(h.lastChanges, 'a private event writes no document').to.deep.equal([]);
     h.apply(alice, events.privacy(alice, 'public'));
     const published = h.docs(PUBLIC_EVENTS);
     expect(published.map((doc) => [doc['type'], doc['data'], doc['object']])).to.have.deep.members([
@@ -46,6 +46,9 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
       ['share', { message: 'listen' }, { rss_source_feed: FEED_A, rss_source_id: 'e1' }],
     ]);
     expect(JSON.stringify(published)).to.not.include('SECRET');
+    // The owners name the user (never served), and nothing more of the events.
+    expect(JSON.stringify(h.docs(PUBLIC_EVENT_OWNERS))).to.not.include('SECRET');
+    expect(h.docs(PUBLIC_EVENT_OWNERS).map((owner) => owner['user'])).to.deep.equal([alice.user, alice.user]);
   });
 
   it('keeps private users (the deployment default) out entirely', () => {

@@ -25,6 +25,7 @@ function countingBase(docs: ReadonlyMap<string, Doc>): { view: ProjectionView; r
   return {
     view: {
       get: (collection, id) => inner.get(collection, id),
+      history: () => [],
       find: (collection, query) => {
         const found = inner.find(collection, query);
         rows += found.length;

@@ -109,6 +109,26 @@ describe('projection versions: a read model built by another version is rebuilt 
     });
   }
 
+  it('a new version that no longer keeps a collection (retiredCollections) empties it with the rest', async () => {
+    const stores = memoryStores();
+    try {
+      await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice'))]);
+      await project(stores, versioned(1));
+      expect(await stores.readModel.count(SHAPES)).to.equal(1);
+      const successor: Projection = {
+        name: 'versioned',
+        version: 2,
+        collections: [{ name: 'successor_shapes', indexes: [] }],
+        retiredCollections: [SHAPES],
+        evolve: () => [],
+      };
+      await project(stores, successor);
+      expect(await stores.readModel.count(SHAPES), 'the retired collection holds nothing').to.equal(0);
+    } finally {
+      await stores.close();
+    }
+  });
+
   it('declares the collections again after a reset (a MongoDB reset drops them, indexes and all)', async () => {
     const stores = memoryStores();
     try {

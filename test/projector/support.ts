@@ -1,7 +1,7 @@
 /** Helpers shared by the projector tests and their child-process fixture. */
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
-import type { Projection, ProjectionContext } from '../../projections/projection.js';
+import type { ProjectedEvent, Projection, ProjectionContext } from '../../projections/projection.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
 import { PROJECTED_STREAM_PREFIXES, toProjectedEvent } from '../../src/projector/projected-event.js';
 import { START, type EventStore, type Position } from '../../src/stores/event-store.js';
@@ -91,14 +91,23 @@ export async function foldInMemory(
   projections: readonly Projection[],
   context: ProjectionContext,
 ): Promise<Record<string, StoredDoc[]>> {
-  const view = new StagedView(emptyView, { keepLog: false });
+  // The users' streams as read so far: what ProjectionView.history answers.
+  const streams = new Map<string, ProjectedEvent[]>();
+  const history = (user: string, through: number) => (streams.get(user) ?? []).filter(({ revision }) => revision <= through);
+  const view = new StagedView({ ...emptyView, history }, { keepLog: false });
   let after: Position = START;
   for (;;) {
     const page = await eventStore.readAll({ after, maxCount: 1000, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
     if (page.length === 0) break;
     for (const recorded of page) {
       const projected = toProjectedEvent(recorded);
-      if (projected) for (const projection of projections) view.apply(projection.evolve(projected, view, context));
+      if (projected === undefined) continue;
+      if (projected.user !== '') {
+        let stream = streams.get(projected.user);
+        if (!stream) streams.set(projected.user, (stream = []));
+        stream.push(projected);
+      }
+      for (const projection of projections) view.apply(projection.evolve(projected, view, context));
     }
     after = page.at(-1)!.position;
   }
