@@ -6,17 +6,18 @@
  *    its device id in each action);
  * 2. the same number, for a second user, in batches of 30 (AntennaPod's, without device ids);
  * 3. the first user's actions downloaded with `since`, page after page, once the read models
- *    have caught up (the time that takes is reported too);
+ *    have caught up (the time that takes is reported too), after the store files' size is taken
+ *    (`bytes_per_action`: both users' actions, their logs written back);
  * 4. BENCH_ACTIONS actions in one request (a client's first sync of a long history);
- * 5. batches of 30 again with the projector paused, then its catch-up: in the embedded mode the
- *    projector shares the process (and its CPU) with HTTP, so this separates the API's own cost
- *    from the read models'.
+ * 5. batches of 30 again with the projector paused, then its catch-up (by the in-process
+ *    projector, as PROJECTOR=inline runs it: the service's projector thread is stopped for the
+ *    pause), which separates the API's own cost from the read models'.
  *
  * Clients authenticate as they do: HTTP Basic, keeping the `sessionid` cookie.
  *
  * Run: `npm run bench -- gpodder` or `npx tsx scripts/bench/gpodder.ts`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +80,11 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
 
     const settleMs = await settle();
     log(`  read models caught up ${settleMs.toFixed(0)} ms after the last upload`);
+    // Storage: the two users' actions (private, the default) in the store files, logs written back.
+    for (const file of [service.stores.embedded?.database, service.stores.embedded?.readModelDatabase])
+      if (file) await service.stores.embedded!.truncateWal(file);
+    const bytesPerAction = readdirSync(directory).reduce((sum, name) => sum + statSync(join(directory, name)).size, 0) / (2 * count);
+    log(`  storage: ${formatRate(bytesPerAction)} bytes per action in the store files`);
     const downloadStarted = performance.now();
     let since = 0;
     let downloaded = 0;
@@ -103,7 +109,10 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
     const wholeMs = performance.now() - wholeStarted;
     log(`  one request of ${count} actions: ${wholeMs.toFixed(0)} ms (${formatRate((count / wholeMs) * 1000)} actions/s)`);
 
-    await service.projector.stop();
+    // Paused: the service projects on a thread of its own, which cannot be restarted once stopped,
+    // so its catch-up is the same projector's in this process (the service's PROJECTOR=inline).
+    if (service.projectorThread) await service.projectorThread.stop();
+    else await service.projector.stop();
     const alone = await upload(await client(base, 'bench-no-projector'), 30);
     const catchUpStarted = performance.now();
     service.projector.start();
@@ -123,6 +132,7 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
       upload_batch30_p50_ms: round(by30.p50),
       upload_batch30_p99_ms: round(by30.p99),
       read_models_caught_up_ms: Math.round(settleMs),
+      bytes_per_action: Math.round(bytesPerAction),
       download_actions_per_s: Math.round(downloaded / downloadSeconds),
       download_pages: pages,
       single_request_ms: Math.round(wholeMs),
