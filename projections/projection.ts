@@ -66,8 +66,11 @@ export interface ProjectionView {
    * `through` (the projected form, as `evolve` gets them), or [] if not loaded yet. For a
    * projection that re-evaluates a user's history (a retroactive privacy change) instead of
    * keeping a copy of every event. The store may still hold events an erasure or a truncation
-   * before `through` is about to delete, or no longer hold them: the projection applies those
-   * `remove` and `checkpoint` events itself, so both answer the same.
+   * is about to delete, or no longer hold them (a projector behind reads them after the
+   * deletion, which an EventStoreDB erasure makes with its rewrite, at later revisions): the
+   * projection applies the `remove` and `checkpoint` events it reads itself, and the checkpoint
+   * that ends each deletion drops what came from the deleted events, so live and replay end
+   * with the same documents.
    */
   history(user: string, through: number): readonly ProjectedEvent[];
 }
