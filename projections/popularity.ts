@@ -25,6 +25,7 @@ import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js
 import { del, put, userDocId } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf, sortedKeys } from './privacy.js';
 import { StagedView } from './staged-view.js';
+import { retainedHistory, type EventAbout } from './retained-history.js';
 import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PODCAST_POPULARITY = 'podcast_popularity';
@@ -154,6 +155,15 @@ function podcastContributionFor(view: ProjectionView, user: string, feed: string
 }
 
 /**
+ * How a contribution's change came about: `fresh` for a play or save just projected (its user
+ * goes to the front of the people lists, its recency to the podcast contribution); `restored`
+ * for one rebuilt from the user's history when their privacy starts counting a feed (its
+ * recency goes to the podcast contribution, the people lists are re-ranked); `reevaluated`
+ * otherwise (a privacy level, a truncation, an erasure: the lists are re-ranked).
+ */
+type Cause = 'fresh' | 'restored' | 'reevaluated';
+
+/**
  * The heart of the projection: one episode contribution goes from `before` to `after`
  * (either may be absent); the podcast contribution, both popularity documents and the
  * contributions themselves are updated through `staged`.
@@ -162,10 +172,12 @@ function transition(
   staged: StagedView,
   before: EpisodeContribution | undefined,
   after: EpisodeContribution | undefined,
-  fresh: boolean,
+  cause: Cause,
   titles: Titles,
   erased = false,
 ): void {
+  const fresh = cause === 'fresh';
+  const recent = cause !== 'reevaluated';
   const ref = (after ?? before)!;
   const { user, feed, episode, guid } = ref;
   staged.apply([after ? put(EPISODE_CONTRIBUTIONS, userDocId(user, episode), asDoc(after)) : del(EPISODE_CONTRIBUTIONS, userDocId(user, episode))]);
@@ -177,11 +189,11 @@ function transition(
     if (kind === 'play') {
       podcastAfter.played_episodes += delta;
       podcastAfter.played = podcastAfter.played_episodes > 0;
-      if (after && has(after, kind) && fresh) podcastAfter.play_seq = Math.max(podcastAfter.play_seq, after.play_seq);
+      if (after && has(after, kind) && recent) podcastAfter.play_seq = Math.max(podcastAfter.play_seq, after.play_seq);
     } else {
       podcastAfter.liked_episodes += delta;
       podcastAfter.liked = podcastAfter.liked_episodes > 0;
-      if (after && has(after, kind) && fresh) podcastAfter.like_seq = Math.max(podcastAfter.like_seq, after.like_seq);
+      if (after && has(after, kind) && recent) podcastAfter.like_seq = Math.max(podcastAfter.like_seq, after.like_seq);
     }
   }
   // No play (like) left, no recency either: a rebuild that never saw them holds 0.
@@ -266,58 +278,84 @@ function titlesOf(event: UserEvent): Titles {
   return {};
 }
 
-function contributionOf(view: ProjectionView, projected: ProjectedEvent, feed: string, guid: string, privacy: PrivacyState, context: ProjectionContext) {
-  const episode = episodeKey(feed, guid);
-  const before = fromJson<EpisodeContribution | undefined>(view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episode)));
-  const after: EpisodeContribution = before
-    ? { ...before, saved_in: { ...before.saved_in } }
-    : {
-        user: projected.user,
-        username: projected.username,
-        feed,
-        guid,
-        episode,
-        level: 'private',
-        played: false,
-        play_seq: 0,
-        play_rev: -1,
-        saved_in: {},
-        liked: false,
-        like_seq: 0,
-      };
-  after.level = effectivePrivacy(privacy, feed, context.defaultPrivacy);
-  if (projected.username !== null) after.username = projected.username;
-  return { before, after };
+/** A play or a save: what counts in popularity. */
+type Activity = EventAbout & { event: Extract<UserEvent, { type: 'play' | 'save' }> };
+const isActivity = (projected: ProjectedEvent): projected is Activity => projected.event.type === 'play' || projected.event.type === 'save';
+
+/** A user's contribution to an episode before any play or save. */
+function noContribution(projected: ProjectedEvent, feed: string, guid: string, level: Privacy): EpisodeContribution {
+  return {
+    user: projected.user,
+    username: projected.username,
+    feed,
+    guid,
+    episode: episodeKey(feed, guid),
+    level,
+    played: false,
+    play_seq: 0,
+    play_rev: -1,
+    saved_in: {},
+    liked: false,
+    like_seq: 0,
+  };
 }
 
-function onActivity(
-  projected: ProjectedEvent,
-  event: Extract<UserEvent, { type: 'play' | 'save' }>,
-  view: ProjectionView,
-  context: ProjectionContext,
-): DocChange[] {
-  const { rss_source_feed: feed, rss_source_id: guid } = event.object;
-  const privacy = privacyOf(view, PRIVACY_COPY, projected.user);
-  const { before, after } = contributionOf(view, projected, feed, guid, privacy, context);
+/** A play or a save applied to a contribution (in place): live, and when rebuilt from history. */
+function applyActivity(contribution: EpisodeContribution, { event, seq, revision, username }: Activity): void {
+  if (username !== null) contribution.username = username;
   if (event.type === 'play') {
-    after.played = true;
-    after.play_seq = projected.seq;
-    after.play_rev = projected.revision;
-  } else {
-    const playlist = event.data.playlist ?? DEFAULT_PLAYLIST;
-    if (event.data.removed) delete after.saved_in[playlist];
-    else after.saved_in = sortedKeys({ ...after.saved_in, [playlist]: projected.revision });
-    after.liked = Object.keys(after.saved_in).length > 0;
-    // No like, no recency: what a rebuild that never saw the earlier saves would hold.
-    after.like_seq = event.data.removed ? (after.liked ? after.like_seq : 0) : projected.seq;
+    contribution.played = true;
+    contribution.play_seq = seq;
+    contribution.play_rev = revision;
+    return;
   }
+  const playlist = event.data.playlist ?? DEFAULT_PLAYLIST;
+  if (event.data.removed) delete contribution.saved_in[playlist];
+  else contribution.saved_in = sortedKeys({ ...contribution.saved_in, [playlist]: revision });
+  contribution.liked = Object.keys(contribution.saved_in).length > 0;
+  // No like, no recency: what a rebuild that never saw the earlier saves would hold.
+  contribution.like_seq = event.data.removed ? (contribution.liked ? contribution.like_seq : 0) : seq;
+}
+
+/**
+ * A play or a save. Only counted levels keep a contribution: a private user's plays count
+ * nowhere, and if their privacy changes the contributions are rebuilt from their history
+ * ({@link restoreFromHistory}), so nothing of them is copied here meanwhile.
+ */
+function onActivity(projected: Activity, view: ProjectionView, context: ProjectionContext): DocChange[] {
+  const { rss_source_feed: feed, rss_source_id: guid } = projected.event.object;
+  const level = effectivePrivacy(privacyOf(view, PRIVACY_COPY, projected.user), feed, context.defaultPrivacy);
+  const before = fromJson<EpisodeContribution | undefined>(view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episodeKey(feed, guid))));
+  if (before === undefined && level === 'private') return [];
+  const after = before ? { ...before, saved_in: { ...before.saved_in }, level } : noContribution(projected, feed, guid, level);
+  applyActivity(after, projected);
   const next = after.played || after.liked ? after : undefined;
   // Un-saving an episode the user never saved nor played: nothing counted, nothing to undo
   // (transition() needs a contribution on at least one side).
   if (before === undefined && next === undefined) return [];
   const staged = new StagedView(view);
-  transition(staged, before, next, true, titlesOf(event));
+  transition(staged, before, next, 'fresh', titlesOf(projected.event));
   return staged.changes();
+}
+
+/**
+ * The contributions to the feeds a privacy change starts counting (from private), rebuilt
+ * from the user's retained plays and saves of them, as live projection would have kept them.
+ */
+function restoreFromHistory(staged: StagedView, projected: ProjectedEvent, counting: (feed: string) => Privacy | undefined): void {
+  const restored = new Map<string, EpisodeContribution>();
+  for (const activity of retainedHistory(staged, projected, isActivity)) {
+    const { rss_source_feed: feed, rss_source_id: guid } = activity.event.object;
+    const level = counting(feed);
+    if (level === undefined) continue;
+    const episode = episodeKey(feed, guid);
+    let contribution = restored.get(episode);
+    if (!contribution) restored.set(episode, (contribution = noContribution(activity, feed, guid, level)));
+    applyActivity(contribution, activity);
+  }
+  for (const contribution of restored.values()) {
+    if (contribution.played || contribution.liked) transition(staged, undefined, contribution, 'restored', {});
+  }
 }
 
 function contributionsOf(view: ProjectionView, user: string, feed?: string): EpisodeContribution[] {
@@ -349,7 +387,7 @@ function reevaluate(
   if (options.erase !== undefined) {
     const scope = options.erase;
     for (const before of contributionsOf(staged, projected.user, scope?.rss_source_feed)) {
-      if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, false, {}, true);
+      if (scopeCovers(scope, before.feed, before.guid)) transition(staged, before, undefined, 'reevaluated', {}, true);
     }
   }
   const change = privacyChange(staged, PRIVACY_COPY, projected);
@@ -359,14 +397,22 @@ function reevaluate(
   for (const before of contributionsOf(staged, projected.user)) {
     const after = { ...truncated(before, options.truncateBefore), level: effectivePrivacy(privacy, before.feed, context.defaultPrivacy) };
     if (isDeepStrictEqual(before, after)) continue;
-    transition(staged, before, after.played || after.liked ? after : undefined, false, {});
+    const counts = after.level !== 'private' && (after.played || after.liked);
+    transition(staged, before, counts ? after : undefined, 'reevaluated', {});
+  }
+  if (change) {
+    const levelOf = (state: PrivacyState, feed: string) => effectivePrivacy(state, feed, context.defaultPrivacy);
+    restoreFromHistory(staged, projected, (feed) => {
+      const after = levelOf(change.after, feed);
+      return levelOf(change.before, feed) === 'private' && after !== 'private' ? after : undefined;
+    });
   }
   return staged.changes();
 }
 
 function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocChange[] {
   const staged = new StagedView(view);
-  for (const before of contributionsOf(staged, projected.user)) transition(staged, before, undefined, false, {}, true);
+  for (const before of contributionsOf(staged, projected.user)) transition(staged, before, undefined, 'reevaluated', {}, true);
   staged.apply([del(PRIVACY_COPY, projected.user)]);
   return staged.changes();
 }
@@ -425,6 +471,8 @@ function descriptiveOf(fields: Descriptive | undefined): Record<string, unknown>
 
 export const popularityProjection: Projection = {
   name: 'popularity',
+  // 2: no contributions of private users (rebuilt from their history when they start counting).
+  version: 2,
   collections: [
     // Most played first (GET /v1/public/popular/*): plays, then likes, descending.
     {
@@ -449,7 +497,7 @@ export const popularityProjection: Projection = {
     switch (event.type) {
       case 'play':
       case 'save':
-        return onActivity(projected, event, view, context);
+        return isActivity(projected) ? onActivity(projected, view, context) : [];
       case 'privacy':
         return reevaluate(projected, view, context, { truncateBefore: null });
       case 'checkpoint':

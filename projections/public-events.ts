@@ -11,7 +11,7 @@
  * the owner of each published event, for the erasures and truncations that delete them (an
  * anonymous public document holds no trace of its user).
  */
-import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
+import type { EventObject, Privacy } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
@@ -20,6 +20,7 @@ import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } fr
 import { del, put } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
 import { StagedView } from './staged-view.js';
+import { retainedHistory, type EventAbout } from './retained-history.js';
 import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PUBLIC_EVENTS = 'public_events';
@@ -66,7 +67,7 @@ interface Owner {
 export const cursorOf = (body: { timestamp: string; id: string }) => `${body.timestamp}|${body.id}`;
 
 /** A projected event of a type the public may see (all of them name a feed). */
-type Shareable = ProjectedEvent & { event: UserEvent & { object: EventObject } };
+type Shareable = EventAbout;
 const isShareable = (projected: ProjectedEvent): projected is Shareable => SHAREABLE.has(projected.event.type);
 
 function publicDoc(projected: Shareable, level: 'public' | 'anonymous'): Doc {
@@ -103,29 +104,6 @@ function ownersOf(view: ProjectionView, user: string) {
 
 const unpublish = (id: string): DocChange[] => [del(PUBLIC_EVENT_OWNERS, id), del(PUBLIC_EVENTS, id)];
 
-/**
- * The user's retained shareable events through the current one, read from the user's stream
- * (ProjectionView.history): what retention and erasure left, as the store will hold it once
- * they have run — the events a `remove` covers and those before a checkpoint's
- * `truncate_before` are dropped here even while the store still holds them (erasure and
- * truncation run after the projections passed them).
- */
-function retainedShareable(view: ProjectionView, projected: ProjectedEvent) {
-  let retained: Shareable[] = [];
-  for (const earlier of view.history(projected.user, projected.revision)) {
-    const { event } = earlier;
-    if (isShareable(earlier)) retained.push(earlier);
-    else if (event.type === 'remove') {
-      const scope = event.object;
-      retained = retained.filter(({ event: kept }) => !scopeCovers(scope, kept.object.rss_source_feed, kept.object.rss_source_id));
-    } else if (event.type === 'checkpoint' && event.data.truncate_before !== null) {
-      const cut = event.data.truncate_before;
-      retained = retained.filter(({ revision }) => revision >= cut);
-    } else if (event.type === 'account_deleted') retained = [];
-  }
-  return retained;
-}
-
 function onShareable(projected: Shareable, view: ProjectionView, context: ProjectionContext): DocChange[] {
   const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), projected.event.object.rss_source_feed, context);
   // A new event has no public document yet: a private one needs no delete (most events, with
@@ -138,7 +116,7 @@ function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: Pro
   const change = privacyChange(view, PRIVACY_COPY, projected);
   if (!change) return [];
   const changes: DocChange[] = [put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))];
-  for (const shareable of retainedShareable(view, projected)) {
+  for (const shareable of retainedHistory(view, projected, isShareable)) {
     const feed = shareable.event.object.rss_source_feed;
     const before = levelOf(change.before, feed, context);
     const after = levelOf(change.after, feed, context);

@@ -173,6 +173,26 @@ describe('popularity projection (docs/design.md, "Privacy", 6)', () => {
     expect(podcast(h)!['plays_people']).to.deep.equal(['bob', 'alice']);
   });
 
+  it('keeps nothing of a private user, and rebuilds their counts from their history when they start counting', () => {
+    // Bob plays first, privately; Alice later, publicly; Bob's save is removed again.
+    const h = harness()
+      .apply(bob, events.play(bob, 'e1'), events.save(bob, 'e2'), events.save(bob, 'e2', { removed: true }), events.play(bob, 'e3', FEED_B))
+      .apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'));
+    expect(h.stored('popularity_episode_contributions').map(({ id }) => id)).to.deep.equal([`u-alice|${episodeKey(FEED_A, 'e1')}`]);
+    expect(h.stored('popularity_podcast_contributions').map(({ id }) => id)).to.deep.equal([`u-alice|${FEED_A}`]);
+    // Public for FEED_A only: its plays count again, ranked by when they happened (before Alice's).
+    h.apply(bob, events.privacy(bob, 'public', FEED_A));
+    expect(episode(h, 'e1')).to.include({ plays: 2, likes: 0 });
+    expect(episode(h, 'e1')!['plays_people']).to.deep.equal(['alice', 'bob']);
+    expect(podcast(h)!['plays_people']).to.deep.equal(['alice', 'bob']);
+    expect(episode(h, 'e2'), 'a save removed again is no like').to.equal(undefined);
+    expect(podcast(h, FEED_B), 'still private there').to.equal(undefined);
+    // Private again: nothing of Bob stays.
+    h.apply(bob, events.privacy(bob, 'private', FEED_A));
+    expect(h.stored('popularity_episode_contributions').map(({ doc }) => doc['user'])).to.deep.equal(['u-alice']);
+    expect(episode(h, 'e1')).to.include({ plays: 1 });
+  });
+
   it('honours a per-feed override for popularity too', () => {
     const h = harness().apply(
       alice,
