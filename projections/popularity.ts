@@ -11,7 +11,9 @@
  * Both models live in one projection because they are fed by the same per-user
  * contributions (internal collections): splitting them would keep that state twice.
  * Privacy is retroactive: a change re-evaluates the user's contributions and re-ranks the
- * people lists from the contributions themselves.
+ * people lists from the contributions themselves. Only counted levels keep contributions: when
+ * a change starts counting a feed of a private user, theirs are rebuilt from the user's
+ * history (ProjectionView.history).
  */
 import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
