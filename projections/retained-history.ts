@@ -3,7 +3,7 @@
  * that re-evaluate a user's history on a privacy change instead of keeping a copy of it.
  */
 import type { EventObject, UserEvent } from '../src/domain/events.js';
-import { scopeCovers } from '../src/domain/erasure.js';
+import { erasureCovers } from '../src/domain/erasure.js';
 import type { ProjectedEvent, ProjectionView } from './projection.js';
 
 /** A projected user event that names a feed (and maybe an episode). */
@@ -21,8 +21,9 @@ export function retainedHistory<E extends EventAbout>(view: ProjectionView, proj
     const { event } = earlier;
     if (keep(earlier)) retained.push(earlier);
     else if (event.type === 'remove') {
+      // The rule the store's erasure deletes by (src/domain/erasure.ts).
       const scope = event.object;
-      retained = retained.filter(({ event: kept }) => !scopeCovers(scope, kept.object.rss_source_feed, kept.object.rss_source_id));
+      retained = retained.filter(({ event: kept }) => !erasureCovers(scope, kept));
     } else if (event.type === 'checkpoint' && event.data.truncate_before !== null) {
       const cut = event.data.truncate_before;
       retained = retained.filter(({ revision }) => revision >= cut);

@@ -34,7 +34,7 @@ import {
 } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
-import { StagedView } from '../../projections/staged-view.js';
+import { emptyView, StagedView } from '../../projections/staged-view.js';
 import type { Doc } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
 import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
@@ -103,11 +103,7 @@ const urlFromStatus = (action: GpodderAction) => action.episode === UNKNOWN_MEDI
  * `evolve` (the others are skipped: their documents were not read).
  */
 function withPendingStatuses(held: ReadonlyMap<string, Doc>, wanted: ReadonlySet<string>, events: readonly ProjectedEvent[]): ProjectionView {
-  const staged = new StagedView({
-    get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined),
-    find: () => [],
-    history: () => [],
-  });
+  const staged = new StagedView({ ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) });
   for (const projected of events) {
     const keys = playStatusesProjection.touches(projected.event);
     if (keys === 'none' || keys === 'all' || !keys.some((key) => wanted.has(userDocId(projected.user, key)))) continue;
