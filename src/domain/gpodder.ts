@@ -16,6 +16,7 @@ import type { UserEvent, UserEventOf } from './events.js';
 import { LIMITS, boundedString, httpUrl, isNormalisedInRange, isoTimestamp } from './events.js';
 import type { ActionContext } from './decide.js';
 import { compareIso, newEvent } from './decide.js';
+import { derivedEventId } from './ids.js';
 
 // ---- URLs ------------------------------------------------------------------------------
 
@@ -179,8 +180,11 @@ export interface GpodderActionRecord {
 }
 
 export interface PreparedUpload {
-  /** Distinct actions, each with its event id, in upload order. */
-  readonly actions: { readonly id: string; readonly record: GpodderActionRecord }[];
+  /**
+   * Distinct actions, each with its event id and the id it was given before ids were ordered by
+   * time ({@link formerActionId}), in upload order.
+   */
+  readonly actions: { readonly id: string; readonly formerId: string; readonly record: GpodderActionRecord }[];
   readonly updateUrls: [string, string][];
   /** Devices named by the actions. */
   readonly devices: string[];
@@ -194,7 +198,7 @@ export interface PreparedUpload {
 export function prepareUpload(user: string, inputs: readonly GpodderActionInput[], now: string): PreparedUpload {
   const rewrites = new UrlRewrites();
   const seen = new Set<string>();
-  const actions: { id: string; record: GpodderActionRecord }[] = [];
+  const actions: { id: string; formerId: string; record: GpodderActionRecord }[] = [];
   const devices = new Set<string>();
   for (const input of inputs) {
     const podcast = rewrites.sanitize(input.podcast);
@@ -216,18 +220,15 @@ export function prepareUpload(user: string, inputs: readonly GpodderActionInput[
     const id = actionId(user, record);
     if (seen.has(id)) continue;
     seen.add(id);
-    actions.push({ id, record });
+    actions.push({ id, formerId: formerActionId(user, record), record });
     if (record.device !== undefined) devices.add(record.device);
   }
   return { actions, updateUrls: rewrites.list(), devices: [...devices] };
 }
 
-/**
- * The event id of an action: a UUID (version 8, RFC 9562's custom layout) from a SHA-256 of
- * the user and every field of the action, so the same action uploaded again is recognised.
- */
-export function actionId(user: string, record: GpodderActionRecord): string {
-  const fields = [
+/** Every field of the action and its user: what makes two actions the same one. */
+const actionContent = (user: string, record: GpodderActionRecord): string =>
+  JSON.stringify([
     user,
     record.podcast,
     record.episode,
@@ -238,8 +239,24 @@ export function actionId(user: string, record: GpodderActionRecord): string {
     record.started ?? null,
     record.position ?? null,
     record.total ?? null,
-  ];
-  const hex = createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+  ]);
+
+/**
+ * The event id of an action, derived from its content (src/domain/ids.ts), so the same action
+ * uploaded again is recognised, and ordered by the action's timestamp, so an upload's actions
+ * are stored side by side.
+ */
+export function actionId(user: string, record: GpodderActionRecord): string {
+  return derivedEventId(record.timestamp, actionContent(user, record));
+}
+
+/**
+ * The id an action was given before ids were ordered by time (a UUID version 8 from the
+ * SHA-256 of its content): the actions stored then keep it, and an upload recognises them by it
+ * (src/services/gpodder-episodes.ts).
+ */
+export function formerActionId(user: string, record: GpodderActionRecord): string {
+  const hex = createHash('sha256').update(actionContent(user, record)).digest('hex');
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

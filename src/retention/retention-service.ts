@@ -18,7 +18,8 @@
  * in EventStoreDB, which cannot delete single events, the stream is rewritten without them
  * and truncated (src/retention/history.ts), and a scavenge removes them from disk.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { newEventId } from '../domain/ids.js';
 import { availableParallelism } from 'node:os';
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
@@ -292,7 +293,7 @@ export class RetentionService implements RetentionPass {
       podcast: descriptive(podcast),
       episodes: Object.fromEntries(episodes.map(({ doc }) => [String(doc['rss_source_item']), descriptive(doc)])),
     };
-    const id = randomUUID();
+    const id = newEventId();
     const stream = podcastStatsStream(feed);
     const appended = await this.deps.eventStore.append(stream, [toStoreSystemEvent(rollStatsEvent(id, now, data))], { expectedRevision: 'any' });
     // Each roll recomputes the feed whole: the earlier ones only keep what it has since lost

@@ -3,7 +3,7 @@
  * fold it, and append `snapshot` + `checkpoint` at the revision read. One module, so the pass's
  * own thread and its worker threads (src/retention/snapshot-workers.ts) run the same code.
  */
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../domain/ids.js';
 import type { EventObject } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { UserState, StateEvent } from '../domain/state.js';
@@ -54,7 +54,7 @@ export function checkpointStateOf(events: readonly RecordedEvent[], now: Date): 
 
 /** `snapshot` and `checkpoint`, appended together. */
 export function checkpointAppends(user: string, state: UserState, now: Date, data: Omit<CheckpointData, 'state'>): [EventToAppend, EventToAppend] {
-  const [snapshot, checkpoint] = checkpointEvents({ snapshot: randomUUID(), checkpoint: randomUUID() }, user, now, { ...data, state });
+  const [snapshot, checkpoint] = checkpointEvents({ snapshot: newEventId(), checkpoint: newEventId() }, user, now, { ...data, state });
   return [toStoreSystemEvent(snapshot), toStoreSystemEvent(checkpoint)];
 }
 

@@ -135,13 +135,14 @@ export class GpodderEpisodeService {
     for (let attempt = 1; ; attempt++) {
       // After an overlap, the earlier upload's events must be in the read model to be left out.
       if (attempt > 1) await readModels.waitFor([EPISODE_ACTIONS], await this.gpodder.userEvents.store.headPosition(), 10_000);
+      const docId = (id: string) => episodeActionDocId(principal.userId, id);
       const stored = await readModels.readModel.getMany(
         EPISODE_ACTIONS,
-        prepared.actions.map(({ id }) => episodeActionDocId(principal.userId, id)),
+        prepared.actions.flatMap(({ id, formerId }) => [docId(id), docId(formerId)]),
       );
       // Which actions are already stored is idempotency bookkeeping (their ids), not state: the
       // read model answers it; the store catches what it has not projected yet.
-      const fresh = prepared.actions.filter(({ id }) => !stored.has(episodeActionDocId(principal.userId, id)));
+      const fresh = prepared.actions.filter(({ id, formerId }) => !stored.has(docId(id)) && !stored.has(docId(formerId)));
       try {
         await this.gpodder.write(principal, (state, ctx) => decideEpisodeActions(state, { devices: prepared.devices, actions: fresh }, ctx));
         return { timestamp: await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS), update_urls: prepared.updateUrls };

@@ -11,7 +11,7 @@
  * Every `timestamp` / `since` is a commit position of `$all` (as the native sync's cursor), so
  * a change uploaded late, whatever its own time, reaches devices syncing from an earlier one.
  */
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../domain/ids.js';
 import type { JsonValue, Position } from '../stores/event-store.js';
 import { StreamNotFoundError } from '../stores/event-store.js';
 import type { Doc, Query } from '../stores/read-model.js';
@@ -189,7 +189,7 @@ export class GpodderService {
   }
 
   context(principal: Principal) {
-    return { user: principal.userId, newId: randomUUID, now: this.clock().toISOString() };
+    return { user: principal.userId, newId: newEventId, now: this.clock().toISOString() };
   }
 
   private async knownDevices(userId: string): Promise<Map<string, Doc>> {

@@ -20,7 +20,7 @@
  * The user is loaded folded (src/services/folded-user.ts), from a cache when the service has
  * one: a resync then reads and folds only the events appended since the last request.
  */
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../domain/ids.js';
 import type { UserEvent } from '../domain/events.js';
 import type { SyncRequest } from '../domain/sync.js';
 import { decideSync, syncClosingEvent, syncCounts } from '../domain/sync.js';
@@ -50,7 +50,7 @@ export class SyncService {
 
   async sync(principal: Principal, request: SyncRequest): Promise<SyncAnswer> {
     const since = request.since === undefined || request.since === null ? undefined : BigInt(request.since);
-    const ctx = { user: principal.userId, newId: randomUUID, now: this.clock().toISOString() };
+    const ctx = { user: principal.userId, newId: newEventId, now: this.clock().toISOString() };
     const command = await handleCommand(
       this.userEvents,
       principal,

@@ -3,7 +3,7 @@
  * Decisions are pure (src/domain); this module loads users, and every write goes through the
  * command handler (src/services/command-handler.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { newEventId } from '../domain/ids.js';
 import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import { decideActionBatch } from '../domain/decide.js';
@@ -124,7 +124,7 @@ export class UserEventService {
    * {@link EventIdConflictError}.
    */
   async appendActions(principal: Principal, actions: ActionInput[]): Promise<AppendOutcome> {
-    const ctx = { user: principal.userId, newId: randomUUID };
+    const ctx = { user: principal.userId, newId: newEventId };
     const clientIds = actions.flatMap((action) => (action.id === undefined ? [] : [action.id]));
     let outcome;
     try {

@@ -6,6 +6,7 @@ import { userEvent } from '../../src/domain/events.js';
 import type { GpodderActionInput, GpodderActionRecord } from '../../src/domain/gpodder.js';
 import {
   actionId,
+  formerActionId,
   actionToEvent,
   decideSubscriptionChanges,
   diffSubscriptionList,
@@ -189,13 +190,35 @@ describe('gpodder: preparing an upload', () => {
 describe('gpodder: action ids', () => {
   const record: GpodderActionRecord = { podcast: FEED, episode: MP3, action: 'play', timestamp: NOW, position: 3 };
 
-  it('are UUIDs, the same for the same user and action, different otherwise', () => {
+  it('are UUIDs version 7, the same for the same user and action, different otherwise', () => {
     const id = actionId('u1', record);
-    expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(actionId('u1', { ...record })).to.equal(id);
     expect(actionId('u2', record)).not.to.equal(id);
     expect(actionId('u1', { ...record, position: 4 })).not.to.equal(id);
     expect(actionId('u1', { ...record, device: 'd' })).not.to.equal(id);
+  });
+
+  it("sort by the action's timestamp (an upload's actions are stored side by side), whatever else differs", () => {
+    const at = (timestamp: string, fields: Partial<GpodderActionRecord> = {}) => actionId('u1', { ...record, ...fields, timestamp });
+    const ids = [
+      at('2026-01-01T00:00:00.000Z', { position: 900 }),
+      at('2026-01-01T00:00:00.001Z', { position: 1 }),
+      at('2026-01-01T00:00:01.000Z', { episode: 'https://cdn.example.org/zzz.mp3' }),
+      at('2031-06-30T12:00:00.000Z', { position: 0 }),
+    ];
+    expect([...ids].sort()).to.deep.equal(ids);
+    expect(at('1970-01-01T00:00:00.000Z')).to.match(/^00000000-0000-7/);
+  });
+
+  it('keep their former id (version 8, from the content alone) for actions stored before ids were ordered', () => {
+    const former = formerActionId('u1', record);
+    expect(former).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(formerActionId('u1', { ...record }))
+      .to.equal(former)
+      .and.not.equal(actionId('u1', record));
+    expect(formerActionId('u1', { ...record, position: 4 })).not.to.equal(former);
+    expect(prepareUpload('u1', [input({ action: 'play', position: 3 })], NOW).actions[0]!.formerId).to.equal(formerActionId('u1', record));
   });
 });
 

@@ -6,6 +6,9 @@ import { expect } from 'chai';
 import type { TestService } from '../../support/service.js';
 import { startTestService } from '../../support/service.js';
 import { EPISODE_ACTIONS_PAGE } from '../../../src/services/gpodder-episodes.js';
+import { actionToEvent, gpodderActionInput, prepareUpload } from '../../../src/domain/gpodder.js';
+import { streams } from '../../../src/domain/events.js';
+import { toStoreEvent } from '../../../src/services/codec.js';
 import type { GpodderTestUser } from './support.js';
 import { action, FEED_A, FEED_B, gpodderUser } from './support.js';
 
@@ -136,6 +139,20 @@ describe('gpodder API: episode actions', function () {
     expect(mixed.status).to.equal(200);
     expect(await service.eventCount()).to.equal(count + 1);
     expect((await download()).body.actions).to.have.length(3);
+  });
+
+  it('recognises an action stored under its former id (before ids were ordered by time) when it is uploaded again', async () => {
+    const play = action({ action: 'play', position: 42 });
+    // Stored as the service stored actions before: under the id from the content alone.
+    const { actions } = prepareUpload(user.userId, [gpodderActionInput.parse(play)], new Date().toISOString());
+    const { formerId, record } = actions[0]!;
+    await service.stores.eventStore.append(streams.user(user.userId), [toStoreEvent(actionToEvent(user.userId, formerId, record))]);
+    await service.settle();
+    const count = await service.eventCount();
+    const again = await upload([play]);
+    expect(again.status).to.equal(200);
+    expect(await service.eventCount(), 'the re-uploaded action is not stored again').to.equal(count);
+    expect((await download()).body.actions).to.have.length(1);
   });
 
   it('creates a device named by actions once, however fast the first uploads come', async () => {
