@@ -10,13 +10,12 @@
  * - an action's event id is derived from the action itself, so an exact duplicate (the same
  *   action uploaded twice) is the same event and is stored once.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { UserEvent, UserEventOf } from './events.js';
 import { LIMITS, boundedString, httpUrl, isNormalisedInRange, isoTimestamp } from './events.js';
 import type { ActionContext } from './decide.js';
 import { compareIso, newEvent } from './decide.js';
-import { derivedEventId } from './ids.js';
+import { contentDigest, derivedEventId } from './ids.js';
 
 // ---- URLs ------------------------------------------------------------------------------
 
@@ -217,10 +216,11 @@ export function prepareUpload(user: string, inputs: readonly GpodderActionInput[
       position: play ? input.position : undefined,
       total: play ? input.total : undefined,
     };
-    const id = actionId(user, record);
+    const digest = contentDigest(actionContent(user, record));
+    const id = actionId(user, record, digest);
     if (seen.has(id)) continue;
     seen.add(id);
-    actions.push({ id, formerId: formerActionId(user, record), record });
+    actions.push({ id, formerId: formerActionId(user, record, digest), record });
     if (record.device !== undefined) devices.add(record.device);
   }
   return { actions, updateUrls: rewrites.list(), devices: [...devices] };
@@ -246,8 +246,8 @@ const actionContent = (user: string, record: GpodderActionRecord): string =>
  * uploaded again is recognised, and ordered by the action's timestamp, so an upload's actions
  * are stored side by side.
  */
-export function actionId(user: string, record: GpodderActionRecord): string {
-  return derivedEventId(record.timestamp, actionContent(user, record));
+export function actionId(user: string, record: GpodderActionRecord, digest = contentDigest(actionContent(user, record))): string {
+  return derivedEventId(record.timestamp, digest);
 }
 
 /**
@@ -255,8 +255,8 @@ export function actionId(user: string, record: GpodderActionRecord): string {
  * SHA-256 of its content): the actions stored then keep it, and an upload recognises them by it
  * (src/services/gpodder-episodes.ts).
  */
-export function formerActionId(user: string, record: GpodderActionRecord): string {
-  const hex = createHash('sha256').update(actionContent(user, record)).digest('hex');
+export function formerActionId(user: string, record: GpodderActionRecord, digest = contentDigest(actionContent(user, record))): string {
+  const hex = digest.toString('hex');
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

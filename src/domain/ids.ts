@@ -20,11 +20,13 @@ const MAX_MS = 2 ** 48 - 1;
 /**
  * An id derived from content (the same content, the same id: an idempotency key), ordered by
  * `at`, the time the content says it happened: a UUIDv7 whose time is `at` and whose other
- * bits are the SHA-256 of `content`. Content happening at the same millisecond is told apart by
- * 74 bits of the hash.
+ * bits are `digest` (the content's SHA-256: {@link contentDigest}). Content happening at the
+ * same millisecond is told apart by 74 bits of the digest.
  */
-export function derivedEventId(at: string, content: string): string {
+export function derivedEventId(at: string, digest: Uint8Array): string {
   const ms = Math.min(MAX_MS, Math.max(0, Date.parse(at) || 0));
-  const hash = createHash('sha256').update(content).digest();
-  return v7({ msecs: ms, random: hash.subarray(0, 16) });
+  return v7({ msecs: ms, random: digest.subarray(0, 16) });
 }
+
+/** The SHA-256 of `content`: what {@link derivedEventId} takes. */
+export const contentDigest = (content: string): Buffer => createHash('sha256').update(content).digest();
