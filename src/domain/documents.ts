@@ -22,6 +22,20 @@ export interface CollectionSpec {
    * an index an earlier version declared and this one does not is dropped.
    */
   readonly indexes: readonly (readonly string[] | IndexSpec)[];
+  /**
+   * Top-level fields that readers take whole, as stored ({@link RawFieldDoc}, the read-model
+   * port's `findRaw`): a store may keep them apart from the rest of the document, so that such a
+   * read neither parses nor serializes them (the embedded store keeps each in a column of its
+   * own). Queries on paths inside them work as on any field.
+   */
+  readonly apart?: readonly string[];
+}
+
+/** A document found with one of its fields as its stored JSON text (`raw`, undefined when absent), left out of `doc`. */
+export interface RawFieldDoc {
+  readonly id: string;
+  readonly doc: Doc;
+  readonly raw: string | undefined;
 }
 
 /**
@@ -55,13 +69,21 @@ export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
  * collection's index set is replaced whole, and MongoDB refuses one index twice in a call).
  */
 export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
-  const merged = new Map<string, Map<string, IndexSpec>>();
+  const merged = new Map<string, { indexes: Map<string, IndexSpec>; apart: Set<string> }>();
   for (const spec of specs) {
-    let indexes = merged.get(spec.name);
-    if (!indexes) merged.set(spec.name, (indexes = new Map()));
-    for (const index of spec.indexes.map(indexSpec)) indexes.set(indexName(index), index);
+    let entry = merged.get(spec.name);
+    if (!entry) merged.set(spec.name, (entry = { indexes: new Map(), apart: new Set() }));
+    for (const index of spec.indexes.map(indexSpec)) entry.indexes.set(indexName(index), index);
+    for (const field of spec.apart ?? []) entry.apart.add(field);
   }
-  return [...merged].map(([name, indexes]) => ({ name, indexes: [...indexes.values()] }));
+  return [...merged].map(([name, { indexes, apart }]) => ({ name, indexes: [...indexes.values()], ...(apart.size > 0 ? { apart: [...apart] } : {}) }));
+}
+
+/** `doc` without `field`, and the field as JSON text (what a store answers `findRaw` with when it keeps the field inside). */
+export function splitField(id: string, doc: Doc, field: string): RawFieldDoc {
+  if (!Object.hasOwn(doc, field)) return { id, doc, raw: undefined };
+  const { [field]: value, ...rest } = doc;
+  return { id, doc: rest, raw: JSON.stringify(value) };
 }
 
 /**

@@ -316,6 +316,24 @@ export interface GpodderAction {
 }
 
 /**
+ * Whether and how a stored action is served to gpodder clients (docs/design.md, "What gpodder
+ * clients see"):
+ * - `never`: a play without a position (a playback start: AntennaPod applies a served one as
+ *   position -1 s, Kasts as 0, moving a newer position), or an action naming neither a media
+ *   URL nor a guid to find one by;
+ * - `status-url`: its event named no media URL: served with the URL the user's play status of
+ *   the episode knows, else the one its feed lists for the guid, else not at all;
+ * - `as-is`: every other.
+ */
+export type ActionServing = 'as-is' | 'never' | 'status-url';
+
+export function servingOf(action: GpodderAction): ActionServing {
+  if (action.action === 'play' && action.position === undefined) return 'never';
+  if (action.episode !== UNKNOWN_MEDIA_URL) return 'as-is';
+  return action.guid === undefined ? 'never' : 'status-url';
+}
+
+/**
  * How an event reads as a gpodder action, or undefined for events that are not episode
  * actions. A played episode reads as position = total, which is how AntennaPod and gPodder
  * mark one finished; without a known total, the total is the position (at least 1 s).

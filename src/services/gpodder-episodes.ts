@@ -19,7 +19,8 @@
  * projected yet are made from the user's stream rather than waited for.
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
-import { effectiveSince, latestPerEpisode, pageByPosition, prepareUpload, UNKNOWN_MEDIA_URL } from '../domain/gpodder.js';
+import type { ActionServing } from '../domain/gpodder.js';
+import { effectiveSince, latestPerEpisode, pageByPosition, prepareUpload } from '../domain/gpodder.js';
 import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
@@ -92,10 +93,27 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
   return docs.sort((a, b) => a.doc.seq - b.doc.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(({ doc }) => doc);
 }
 
-/** A play without a position (a playback start): never served (see servedActions). */
-const startsPlayback = (action: GpodderAction) => action.action === 'play' && action.position === undefined;
-/** An action served with the media URL the user's play status knows: its event named none. */
-const urlFromStatus = (action: GpodderAction) => action.episode === UNKNOWN_MEDIA_URL && action.guid !== undefined;
+/**
+ * An action of a page: those of the read model come as stored, their JSON text (`raw`), parsed
+ * only when needed (an action whose URL is resolved, an aggregated answer); those made from
+ * pending events, or resolved, as objects.
+ */
+interface ActionRow {
+  readonly seq: number;
+  readonly serving: ActionServing;
+  raw?: string;
+  action?: GpodderAction;
+}
+
+const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(row.raw!) as GpodderAction);
+const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
+const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving, action: doc.action });
+
+/** The answer of a download: a page of actions and the cursor of the next call. */
+export interface ActionsPage {
+  readonly actions: GpodderAction[];
+  readonly timestamp: number;
+}
 
 /**
  * The play statuses `wanted` (document ids) as `play_statuses` will hold them once caught up:
@@ -153,7 +171,23 @@ export class GpodderEpisodeService {
     }
   }
 
-  async download(principal: Principal, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number }> {
+  async download(principal: Principal, query: DownloadQuery): Promise<ActionsPage> {
+    const { rows, timestamp } = await this.downloadRows(principal, query);
+    const actions = rows.map(actionOf);
+    return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
+  }
+
+  /**
+   * {@link download}'s answer as the JSON text `{"actions":[…],"timestamp":…}`: the actions the
+   * read model holds are written as stored, neither parsed nor serialized again.
+   */
+  async downloadJson(principal: Principal, query: DownloadQuery): Promise<string> {
+    if (query.aggregated) return JSON.stringify(await this.download(principal, query));
+    const { rows, timestamp } = await this.downloadRows(principal, query);
+    return `{"actions":[${rows.map(jsonOf).join(',')}],"timestamp":${JSON.stringify(timestamp)}}`;
+  }
+
+  private async downloadRows(principal: Principal, query: DownloadQuery): Promise<{ rows: ActionRow[]; timestamp: number }> {
     const user = principal.userId;
     const early = await this.downloadAheadOfProjector(user, query);
     if (early !== undefined) return early;
@@ -175,7 +209,7 @@ export class GpodderEpisodeService {
    * events need more than `evolve` of single events (see {@link pendingOf} and
    * {@link servedAhead}); then the download waits, as before.
    */
-  private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
+  private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ rows: ActionRow[]; timestamp: number } | undefined> {
     const ahead = await this.pendingOf(user, query.since);
     if (ahead === undefined) return undefined;
     const { upTo, events, from, head, statusEvents } = ahead;
@@ -200,19 +234,12 @@ export class GpodderEpisodeService {
       const pending = made?.filter((doc) => from === undefined || doc.at >= from);
       if (pending !== undefined) {
         const docs = [...(await recorded({ lessThan: { field: 'seq', value: ahead.upTo + 1 } })), ...pending];
-        const served = await this.servedAhead(
-          user,
-          docs.map((doc) => doc.action),
-          ahead.statusEvents,
-        );
-        if (served !== undefined) return served;
+        const served = await this.servedAhead(user, docs.map(rowOf), ahead.statusEvents);
+        if (served !== undefined) return served.map(actionOf);
       }
     }
     await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
-    return this.servedActions(
-      user,
-      (await recorded({})).map((doc) => doc.action),
-    );
+    return (await this.servedActions(user, (await recorded({})).map(rowOf))).map(actionOf);
   }
 
   /**
@@ -295,8 +322,7 @@ export class GpodderEpisodeService {
    * A page of the user's actions after `from`: the read model's documents (up to `upTo`, all of
    * them without it) then the `pending` ones (after `upTo`), made only when the read model's do
    * not fill the page; a page that reaches the end answers `complete` as its cursor. Undefined
-   * when the pending ones need more than their events, or, with `unknownUrls: 'give-up'`, when
-   * an action of the page names no media URL.
+   * when the pending ones need more than their events.
    */
   private async answer(
     user: string,
@@ -305,7 +331,7 @@ export class GpodderEpisodeService {
     source: { upTo: number | undefined; pending: () => readonly EpisodeActionDoc[] | undefined; complete: number },
     /** Ahead of the projector: the user's events `play_statuses` has not applied, for the media URLs an action does not name. */
     ahead: { statusEvents: () => Promise<RecordedEvent[]> } | undefined = undefined,
-  ): Promise<{ actions: GpodderAction[]; timestamp: number } | undefined> {
+  ): Promise<{ rows: ActionRow[]; timestamp: number } | undefined> {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
     const where = {
@@ -317,10 +343,14 @@ export class GpodderEpisodeService {
       doc.seq > from &&
       (query.podcast === undefined || doc.action.podcast === query.podcast) &&
       (query.device === undefined || doc.action.device === query.device);
-    const find = (extra: object) =>
-      readModel
-        .find(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra })
-        .then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
+    // The actions as stored: served without parsing them (downloadJson).
+    const find = (extra: object): Promise<ActionRow[]> =>
+      readModel.findRaw(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra }, 'action').then((found) =>
+        found.map(({ doc, raw }) => {
+          const row: ActionRow = { seq: Number(doc['seq']), serving: doc['serving'] as ActionServing, ...(raw === undefined ? {} : { raw }) };
+          return row;
+        }),
+      );
     const limit = this.pageSize + 1;
     const stored =
       upTo === undefined
@@ -328,26 +358,24 @@ export class GpodderEpisodeService {
         : from >= upTo
           ? []
           : await find({ greaterThan: { field: 'seq', value: from }, lessThan: { field: 'seq', value: upTo + 1 }, limit });
-    let pending: readonly EpisodeActionDoc[] = [];
+    let pending: readonly ActionRow[] = [];
     if (stored.length < limit) {
       const made = source.pending();
       if (made === undefined) return undefined;
-      pending = made.filter(matches);
+      pending = made.filter(matches).map(rowOf);
     }
     const page = pageByPosition(stored.length >= limit ? stored : [...stored, ...pending.slice(0, limit - stored.length)], this.pageSize);
-    let docs: EpisodeActionDoc[];
+    let rows: ActionRow[];
     let timestamp: number;
     if (page.kind === 'whole-position') {
-      docs = upTo === undefined || page.seq <= upTo ? await find({ where: { ...where, seq: page.seq } }) : pending.filter((doc) => doc.seq === page.seq);
+      rows = upTo === undefined || page.seq <= upTo ? await find({ where: { ...where, seq: page.seq } }) : pending.filter((row) => row.seq === page.seq);
       timestamp = page.seq;
     } else {
-      docs = page.items;
+      rows = page.items;
       timestamp = page.kind === 'partial' ? page.cursor : Math.max(source.complete, from);
     }
-    const served = docs.map((doc) => doc.action);
-    const actions = ahead ? await this.servedAhead(user, served, ahead.statusEvents) : await this.servedActions(user, served);
-    if (actions === undefined) return undefined;
-    return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
+    const served = ahead ? await this.servedAhead(user, rows, ahead.statusEvents) : await this.servedActions(user, rows);
+    return served === undefined ? undefined : { rows: served, timestamp };
   }
 
   /**
@@ -357,12 +385,8 @@ export class GpodderEpisodeService {
    * own `evolve`. Undefined (wait for the projector) when one of those events may change any
    * status (a `remove`, a `checkpoint`, `account_deleted`).
    */
-  private async servedAhead(
-    user: string,
-    actions: readonly GpodderAction[],
-    statusEvents: () => Promise<RecordedEvent[]>,
-  ): Promise<GpodderAction[] | undefined> {
-    if (!actions.some((action) => !startsPlayback(action) && urlFromStatus(action))) return this.servedActions(user, actions);
+  private async servedAhead(user: string, rows: readonly ActionRow[], statusEvents: () => Promise<RecordedEvent[]>): Promise<ActionRow[] | undefined> {
+    if (!rows.some((row) => row.serving === 'status-url')) return this.servedActions(user, rows);
     const pending: ProjectedEvent[] = [];
     for (const recorded of await statusEvents()) {
       const projected = toProjectedEvent(recorded);
@@ -370,11 +394,12 @@ export class GpodderEpisodeService {
       if (playStatusesProjection.touches(projected.event) === 'all') return undefined;
       pending.push(projected);
     }
-    return this.servedActions(user, actions, pending);
+    return this.servedActions(user, rows, pending);
   }
 
   /**
-   * The actions as clients may be given them (docs/design.md, "What gpodder clients see"):
+   * The actions as clients may be given them (docs/design.md, "What gpodder clients see"), by
+   * their `serving` (src/domain/gpodder.ts, `servingOf`):
    * - a play without a position (a playback start) is left out: AntennaPod applies a served
    *   one as position -1 s, Kasts as 0, moving a newer position;
    * - an action whose event named no media URL is given the URL the user's play status of that
@@ -384,10 +409,10 @@ export class GpodderEpisodeService {
    *   after retention (no longer holding the events that named the URL) answers the same, and a
    *   projection never reads another's documents.
    */
-  async servedActions(user: string, all: readonly GpodderAction[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<GpodderAction[]> {
-    const actions = all.filter((action) => !startsPlayback(action));
-    const unknown = actions.filter(urlFromStatus);
-    if (unknown.length === 0) return actions.filter((action) => action.episode !== UNKNOWN_MEDIA_URL);
+  private async servedActions(user: string, all: readonly ActionRow[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<ActionRow[]> {
+    const rows = all.filter((row) => row.serving !== 'never');
+    const unknown = rows.filter((row) => row.serving === 'status-url').map(actionOf);
+    if (unknown.length === 0) return rows;
     const { readModel } = this.gpodder.readModels;
     const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
     const wanted = new Set(unknown.map(statusId));
@@ -401,10 +426,11 @@ export class GpodderEpisodeService {
       const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];
       return known ?? (typeof fromFeed === 'string' ? fromFeed : undefined);
     };
-    return actions.flatMap((action) => {
-      if (action.episode !== UNKNOWN_MEDIA_URL) return [action];
-      const url = action.guid === undefined ? undefined : urlOf(action);
-      return url === undefined ? [] : [{ ...action, episode: url }];
+    return rows.flatMap((row): ActionRow[] => {
+      if (row.serving !== 'status-url') return [row];
+      const action = actionOf(row);
+      const url = urlOf(action);
+      return url === undefined ? [] : [{ seq: row.seq, serving: 'as-is', action: { ...action, episode: url } }];
     });
   }
 }

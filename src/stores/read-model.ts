@@ -10,9 +10,9 @@
  */
 import type { Position } from './event-store.js';
 
-export type { CollectionSpec, Doc, DocChange, IndexSpec, Query, Scalar, StoredDoc } from '../domain/documents.js';
-export { compareDocs, fieldValue, indexName, indexSpec, matches, mergeSpecs } from '../domain/documents.js';
-import type { CollectionSpec, Doc, DocChange, Query, Scalar, StoredDoc } from '../domain/documents.js';
+export type { CollectionSpec, Doc, DocChange, IndexSpec, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+export { compareDocs, fieldValue, indexName, indexSpec, matches, mergeSpecs, splitField } from '../domain/documents.js';
+import type { CollectionSpec, Doc, DocChange, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 
 /** One projection's share of a commit: its document changes and its new checkpoint. */
 export interface ProjectionCommit {
@@ -32,6 +32,12 @@ export interface ReadModelStore {
   get(collection: string, id: string): Promise<Doc | undefined>;
   getMany(collection: string, ids: readonly string[]): Promise<Map<string, Doc>>;
   find(collection: string, query?: Query): Promise<StoredDoc[]>;
+  /**
+   * As {@link find}, with `field` of each document as its stored JSON text, left out of the
+   * document: a reader that answers with the field as it is (the gpodder download) neither parses
+   * nor serializes it. Cheapest for a field the collection keeps apart ({@link CollectionSpec.apart}).
+   */
+  findRaw(collection: string, query: Query | undefined, field: string): Promise<RawFieldDoc[]>;
   count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
   /** Applies the changes in order and sets the checkpoint, atomically. */
   commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void>;

@@ -21,6 +21,7 @@ import {
   pageByPosition,
   prepareUpload,
   presentAction,
+  servingOf,
   sanitizeChanges,
   sanitizeUrl,
   UNKNOWN_MEDIA_URL,
@@ -219,6 +220,18 @@ describe('gpodder: action ids', () => {
       .and.not.equal(actionId('u1', record));
     expect(formerActionId('u1', { ...record, position: 4 })).not.to.equal(former);
     expect(prepareUpload('u1', [input({ action: 'play', position: 3 })], NOW).actions[0]!.formerId).to.equal(formerActionId('u1', record));
+  });
+});
+
+describe('gpodder: how stored actions are served', () => {
+  const play = { podcast: FEED, episode: MP3, action: 'play' as const, timestamp: '2026-06-01T12:00:00' };
+  it('never a playback start or an action without URL or guid; with the status URL one without URL; others as they are', () => {
+    expect(servingOf({ ...play, position: 10 })).to.equal('as-is');
+    expect(servingOf({ ...play, action: 'download' })).to.equal('as-is');
+    expect(servingOf(play), 'a play without a position').to.equal('never');
+    expect(servingOf({ ...play, episode: '', position: 10 }), 'no URL, no guid').to.equal('never');
+    expect(servingOf({ ...play, episode: '', guid: 'g', position: 10 })).to.equal('status-url');
+    expect(servingOf({ ...play, episode: '', guid: 'g' }), 'a playback start, whatever its URL').to.equal('never');
   });
 });
 

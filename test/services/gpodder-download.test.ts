@@ -62,6 +62,8 @@ describe('gpodder downloads ahead of the projector', function () {
     let since = query.since ?? 0;
     for (let pages = 1; ; pages++) {
       const page = await episodes.download(principal, { ...query, since });
+      // The HTTP answer, written from the stored actions as they are, is this page's JSON to the byte.
+      expect(await episodes.downloadJson(principal, { ...query, since }), JSON.stringify(query)).to.equal(JSON.stringify(page));
       all.push(...page.actions);
       if (page.timestamp === since || page.actions.length === 0) return { actions: all, pages, timestamp: page.timestamp };
       since = page.timestamp;

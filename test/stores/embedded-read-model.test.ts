@@ -89,4 +89,55 @@ describe('SqliteReadModelStore indexes', function () {
     expect(indexesOf('rm_actions')).to.deep.equal(['by_hand', 'rm_actions__user__seq']);
     expect(indexesOf('rm_other')).to.deep.equal(['rm_other__user']);
   });
+
+  it('keeps a field apart in a column of its own: indexes inside it are used, and an index made over the document before is made again', async function () {
+    await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq'], ['action.device']] }]);
+    const indexSql = () => (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'rm_actions__action_device'").get() as { sql: string }).sql;
+    expect(indexSql()).to.contain("json_extract(doc, '$.action.device')");
+    const created = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'rm_actions__user__seq'").pluck();
+    const before = created.get();
+    await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq'], ['action.device']], apart: ['action'] }]);
+    expect(indexSql()).to.contain("json_extract(doc_action, '$.device')");
+    expect(created.get(), 'an index over the same expressions is left as it is').to.equal(before);
+    expect(store.explainFind('actions', { where: { 'action.device': 'phone' } }).join(' ')).to.contain('USING INDEX rm_actions__action_device');
+    await store.commit('p', [{ op: 'put', collection: 'actions', id: 'a', doc: { user: 'u', seq: 1, action: { device: 'phone', position: 3 } } }], {
+      commit: 1n,
+      prepare: 1n,
+    });
+    expect(db.prepare('SELECT doc, doc_action FROM rm_actions').get()).to.deep.equal({
+      doc: '{"user":"u","seq":1}',
+      doc_action: '{"device":"phone","position":3}',
+    });
+    const [raw] = store.findRawSync('actions', { where: { 'action.device': 'phone' } }, 'action');
+    expect(raw).to.deep.equal({ id: 'a', doc: { user: 'u', seq: 1 }, raw: '{"device":"phone","position":3}' });
+  });
+
+  it('every connection reads and writes the documents whole, whichever declared the fields kept apart', async function () {
+    const { db: file, cleanup } = openTempDatabase();
+    const second = new BetterSqlite3(file.name);
+    try {
+      const declaring = new SqliteReadModelStore(file);
+      await declaring.ensureCollections([{ name: 'actions', indexes: [['user']], apart: ['action'] }]);
+      const other = new SqliteReadModelStore(second);
+      const doc = { user: 'u', action: { device: 'phone' } };
+      await other.commit('p', [{ op: 'put', collection: 'actions', id: 'a', doc }], { commit: 1n, prepare: 1n });
+      expect(await declaring.get('actions', 'a')).to.deep.equal(doc);
+      expect(file.prepare('SELECT doc_action FROM rm_actions').pluck().get()).to.equal('{"device":"phone"}');
+      await declaring.commit('p', [{ op: 'put', collection: 'actions', id: 'b', doc }], { commit: 2n, prepare: 2n });
+      expect(await other.findRaw('actions', { where: { 'action.device': 'phone' } }, 'action')).to.deep.equal([
+        { id: 'a', doc: { user: 'u' }, raw: '{"device":"phone"}' },
+        { id: 'b', doc: { user: 'u' }, raw: '{"device":"phone"}' },
+      ]);
+      // Declared no longer: kept apart all the same (the column holds the documents' fields).
+      await declaring.ensureCollections([{ name: 'actions', indexes: [['user']] }]);
+      await declaring.commit('p', [{ op: 'put', collection: 'actions', id: 'a', doc: { user: 'u', action: { device: 'tablet' } } }], {
+        commit: 3n,
+        prepare: 3n,
+      });
+      expect(await other.get('actions', 'a')).to.deep.equal({ user: 'u', action: { device: 'tablet' } });
+    } finally {
+      second.close();
+      await cleanup();
+    }
+  });
 });

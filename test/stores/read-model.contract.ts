@@ -469,6 +469,78 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
       });
     });
 
+    describe('fields kept apart, and findRaw', function () {
+      const episode = (n: number, device: string): Doc => ({
+        user: 'u1',
+        seq: n,
+        action: { podcast: `https://feeds.example.com/${n % 2}.xml`, device, position: n, note: n === 2 ? null : `“${n}” 🎧` },
+      });
+
+      it('a collection that keeps a field apart reads back whole documents, and queries inside the field', async function () {
+        const docs = named('actions');
+        await store.ensureCollections([{ name: docs, indexes: [['user', 'seq'], ['action.device']], apart: ['action'] }]);
+        await store.commit(
+          named('p'),
+          [put(docs, 'a', episode(1, 'phone')), put(docs, 'b', episode(2, 'laptop')), put(docs, 'c', { user: 'u1', seq: 3 })],
+          pos(1n),
+        );
+        expect(await store.get(docs, 'a')).to.deep.equal(episode(1, 'phone'));
+        expect(await store.get(docs, 'c'), 'a document without the field').to.deep.equal({ user: 'u1', seq: 3 });
+        expect([...(await store.getMany(docs, ['b', 'c']))]).to.deep.equal([
+          ['b', episode(2, 'laptop')],
+          ['c', { user: 'u1', seq: 3 }],
+        ]);
+        expect(ids(await store.find(docs, { where: { 'action.device': 'laptop' } }))).to.deep.equal(['b']);
+        expect(
+          ids(
+            await store.find(docs, {
+              where: { 'action.podcast': 'https://feeds.example.com/1.xml' },
+              orderBy: [{ field: 'action.position', direction: 'desc' }],
+            }),
+          ),
+        ).to.deep.equal(['a']);
+        expect(await store.count(docs, { 'action.device': 'phone' })).to.equal(1);
+        // Replaced: the field changes with the document, and goes when the new one has none.
+        await store.commit(named('p'), [put(docs, 'a', episode(5, 'tablet')), put(docs, 'b', { user: 'u1', seq: 2 })], pos(2n));
+        expect(await store.get(docs, 'a')).to.deep.equal(episode(5, 'tablet'));
+        expect(await store.get(docs, 'b')).to.deep.equal({ user: 'u1', seq: 2 });
+        expect(ids(await store.find(docs, { where: { 'action.device': 'laptop' } }))).to.deep.equal([]);
+      });
+
+      for (const apart of [true, false]) {
+        it(`findRaw answers the field as its JSON text, left out of the document, in find's order (${apart ? 'kept apart' : 'kept inside'})`, async function () {
+          const docs = named('actions');
+          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...(apart ? { apart: ['action'] } : {}) }]);
+          await store.commit(
+            named('p'),
+            [
+              put(docs, 'b', episode(2, 'laptop')),
+              put(docs, 'a', episode(1, 'phone')),
+              put(docs, 'c', { user: 'u1', seq: 3 }),
+              put(docs, 'x', { user: 'u2', seq: 4, action: [1] }),
+            ],
+            pos(1n),
+          );
+          const query: Query = { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }], limit: 3 };
+          const found = await store.findRaw(docs, query, 'action');
+          expect(found.map(({ id }) => id)).to.deep.equal(ids(await store.find(docs, query)));
+          expect(found.map(({ doc }) => doc)).to.deep.equal([
+            { user: 'u1', seq: 1 },
+            { user: 'u1', seq: 2 },
+            { user: 'u1', seq: 3 },
+          ]);
+          expect(found.map(({ raw }) => (raw === undefined ? undefined : JSON.parse(raw)))).to.deep.equal([
+            episode(1, 'phone')['action'],
+            episode(2, 'laptop')['action'],
+            undefined,
+          ]);
+          // Another field: the document without it, whole otherwise.
+          const bySeq = await store.findRaw(docs, { where: { user: 'u1', seq: 1 } }, 'seq');
+          expect(bySeq).to.deep.equal([{ id: 'a', doc: { user: 'u1', action: episode(1, 'phone')['action'] }, raw: '1' }]);
+        });
+      }
+    });
+
     describe('ensureCollections', function () {
       it('is idempotent, accepts compound and dot-path indexes, and keeps the documents', async function () {
         const specs: CollectionSpec[] = [

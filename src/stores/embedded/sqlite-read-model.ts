@@ -1,7 +1,7 @@
 /**
- * Embedded read-model adapter: one SQLite table per collection (`rm_<name>`: id, JSON doc),
- * expression indexes on the declared fields, and a checkpoint table written in the same
- * transaction as the documents.
+ * Embedded read-model adapter: one SQLite table per collection (`rm_<name>`: id, JSON doc, and
+ * a JSON column `doc_<field>` for each field the collection keeps apart), expression indexes on
+ * the declared fields, and a checkpoint table written in the same transaction as the documents.
  */
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
@@ -14,6 +14,7 @@ import type {
   DocChange,
   ProjectionCommit,
   Query,
+  RawFieldDoc,
   ReadModelStore,
   Scalar,
   StoredDoc,
@@ -21,7 +22,7 @@ import type {
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { writeWithoutBlocking } from './schema.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
-import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs } from '../read-model.js';
+import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs, splitField } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -34,9 +35,24 @@ function tableOf(collection: string): string {
   return `rm_${collection}`;
 }
 
-/** `json_extract(doc, '$.a.b')`: the same text in indexes and queries so SQLite uses the index. */
-function fieldExpr(field: string): string {
+/** A top-level field: what a collection may keep apart, and what findRaw takes. */
+const TOP_LEVEL_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The column of a field kept apart. */
+function apartColumn(field: string): string {
+  if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
+  return `doc_${field}`;
+}
+
+/**
+ * `json_extract(doc, '$.a.b')`, or `json_extract(doc_a, '$.b')` when `a` is kept apart: the same
+ * text in indexes and queries so SQLite uses the index.
+ */
+function fieldExpr(field: string, apart: readonly string[]): string {
   if (!SAFE_FIELD.test(field)) throw new Error(`Invalid field path: ${field}`);
+  const dot = field.indexOf('.');
+  const head = dot < 0 ? field : field.slice(0, dot);
+  if (apart.includes(head)) return `json_extract(${apartColumn(head)}, '$${dot < 0 ? '' : field.slice(dot)}')`;
   return `json_extract(doc, '$.${field}')`;
 }
 
@@ -64,7 +80,19 @@ function documentRefused(error: unknown): Error {
 interface DocRow {
   id: string;
   doc: string;
+  /** The columns of the fields kept apart (`doc_<field>`): JSON text, null when the field is absent. */
+  [apartColumn: string]: string | null;
 }
+
+/** `doc` without `fields` (built key by key: a rest spread is slower here). */
+function withoutFields(doc: Doc, fields: readonly string[]): Doc {
+  const rest: Doc = {};
+  for (const key of Object.keys(doc)) if (!fields.includes(key)) rest[key] = doc[key]!;
+  return rest;
+}
+
+/** Null for an absent field, as the column holds it. */
+const columnValue = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
 /**
  * Drops every read-model table (documents, checkpoints, leases) of `db`: what an earlier layout
@@ -87,6 +115,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly statements = new Map<string, Database.Statement>();
   /** Per collection, the filters of its partial indexes (see whereClause). */
   private readonly partialFilters = new Map<string, readonly Readonly<Record<string, string | boolean>>[]>();
+  /** Per collection, the fields it keeps apart, each in its own column (CollectionSpec.apart). */
+  private readonly apartFields = new Map<string, readonly string[]>();
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -105,22 +135,71 @@ export class SqliteReadModelStore implements ReadModelStore {
     const table = tableOf(collection);
     if (!this.known.has(collection)) {
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`);
+      // The fields kept apart are the table's own: every connection reads and writes the
+      // documents alike, whichever declared the collection.
+      this.apartFields.set(collection, this.apartColumnsOf(table));
       this.known.add(collection);
     }
     return table;
   }
 
+  private apartColumnsOf(table: string): string[] {
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
+    return columns.filter(({ name }) => name.startsWith('doc_')).map(({ name }) => name.slice('doc_'.length));
+  }
+
+  private apartOf(collection: string): readonly string[] {
+    return this.apartFields.get(collection) ?? [];
+  }
+
+  private expr(collection: string, field: string): string {
+    return fieldExpr(field, this.apartOf(collection));
+  }
+
+  /** The columns a read selects: the document and each field kept apart. */
+  private selectColumns(collection: string): string {
+    return ['id', 'doc', ...this.apartOf(collection).map(apartColumn)].join(', ');
+  }
+
+  /** A row's document whole: the fields kept apart put back (a row written before a field was kept apart has it inside). */
+  private rowDoc(collection: string, row: DocRow): Doc {
+    const doc = JSON.parse(row.doc) as Doc;
+    for (const field of this.apartOf(collection)) {
+      const text = row[apartColumn(field)];
+      if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
+    }
+    return doc;
+  }
+
+  /**
+   * Adds the columns of the fields `fields` keeps apart that the table has not. A field once kept
+   * apart stays so (SQLite cannot drop a column cheaply, and a column left behind would hold
+   * values the documents have lost): a projection that changes this rebuilds into a new collection.
+   */
+  private ensureApartColumns(collection: string, table: string, fields: readonly string[]): readonly string[] {
+    const existing = this.apartColumnsOf(table);
+    for (const field of fields) if (!existing.includes(field)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${apartColumn(field)} TEXT`);
+    const apart = this.apartColumnsOf(table);
+    this.apartFields.set(collection, apart);
+    return apart;
+  }
+
   async ensureCollections(specs: readonly CollectionSpec[]): Promise<void> {
     for (const spec of mergeSpecs(specs)) {
       const table = this.ensureTable(spec.name);
+      const apart = this.ensureApartColumns(spec.name, table, spec.apart ?? []);
       const declared = new Set<string>();
       const filters: Readonly<Record<string, string | boolean>>[] = [];
       for (const index of spec.indexes.map(indexSpec)) {
         if (index.fields.length === 0) continue;
         const name = `${table}__${indexName(index)}`;
         const filter = Object.entries(index.where ?? {});
-        const where = filter.length > 0 ? ` WHERE ${filter.map(([field, value]) => `${fieldExpr(field)} = ${sqlLiteral(value)}`).join(' AND ')}` : '';
-        this.db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${index.fields.map(fieldExpr).join(', ')})${where}`);
+        const where = filter.length > 0 ? ` WHERE ${filter.map(([field, value]) => `${fieldExpr(field, apart)} = ${sqlLiteral(value)}`).join(' AND ')}` : '';
+        const sql = `CREATE INDEX ${name} ON ${table} (${index.fields.map((field) => fieldExpr(field, apart)).join(', ')})${where}`;
+        // An index of the same name over other expressions (its field has been kept apart since) is made again.
+        const stored = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string } | undefined;
+        if (stored !== undefined && stored.sql !== sql) this.db.exec(`DROP INDEX ${name}`);
+        if (stored?.sql !== sql) this.db.exec(sql);
         declared.add(name);
         if (index.where) filters.push(index.where);
       }
@@ -138,8 +217,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   getSync(collection: string, id: string): Doc | undefined {
-    const row = this.statement(`SELECT doc FROM ${this.ensureTable(collection)} WHERE id = ?`).get(id) as { doc: string } | undefined;
-    return row ? (JSON.parse(row.doc) as Doc) : undefined;
+    const row = this.statement(`SELECT ${this.selectColumns(collection)} FROM ${this.ensureTable(collection)} WHERE id = ?`).get(id) as DocRow | undefined;
+    return row ? this.rowDoc(collection, row) : undefined;
   }
 
   async getMany(collection: string, ids: readonly string[]): Promise<Map<string, Doc>> {
@@ -153,12 +232,13 @@ export class SqliteReadModelStore implements ReadModelStore {
     // and an IN list of n placeholders would make one per n), and `id = ?` for the common single id.
     for (let start = 0; start < ids.length; start += CHUNK) {
       const chunk = ids.slice(start, start + CHUNK);
+      const columns = this.selectColumns(collection);
       const rows = (
         chunk.length === 1
-          ? this.statement(`SELECT id, doc FROM ${table} WHERE id = ?`).all(chunk[0])
-          : this.statement(`SELECT id, doc FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(chunk))
+          ? this.statement(`SELECT ${columns} FROM ${table} WHERE id = ?`).all(chunk[0])
+          : this.statement(`SELECT ${columns} FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(chunk))
       ) as DocRow[];
-      for (const row of rows) result.set(row.id, JSON.parse(row.doc) as Doc);
+      for (const row of rows) result.set(row.id, this.rowDoc(collection, row));
     }
     return result;
   }
@@ -174,20 +254,20 @@ export class SqliteReadModelStore implements ReadModelStore {
     const params: (string | number | null)[] = [];
     const filters = this.partialFilters.get(collection) ?? [];
     for (const [field, value] of Object.entries(query?.where ?? {})) {
-      if (value === null) parts.push(`${fieldExpr(field)} IS NULL`);
+      if (value === null) parts.push(`${this.expr(collection, field)} IS NULL`);
       else if ((typeof value === 'string' || typeof value === 'boolean') && filters.some((filter) => filter[field] === value))
-        parts.push(`${fieldExpr(field)} = ${sqlLiteral(value)}`);
+        parts.push(`${this.expr(collection, field)} = ${sqlLiteral(value)}`);
       else {
-        parts.push(`${fieldExpr(field)} = ?`);
+        parts.push(`${this.expr(collection, field)} = ?`);
         params.push(sqlValue(value));
       }
     }
     if (query?.lessThan) {
-      parts.push(`${fieldExpr(query.lessThan.field)} < ?`);
+      parts.push(`${this.expr(collection, query.lessThan.field)} < ?`);
       params.push(query.lessThan.value);
     }
     if (query?.greaterThan) {
-      parts.push(`${fieldExpr(query.greaterThan.field)} > ?`);
+      parts.push(`${this.expr(collection, query.greaterThan.field)} > ?`);
       params.push(query.greaterThan.value);
     }
     return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
@@ -199,7 +279,25 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   findSync(collection: string, query?: Query): StoredDoc[] {
     const { sql, params } = this.selectSql(collection, query);
-    return (this.statement(sql).all(...params) as DocRow[]).map((row) => ({ id: row.id, doc: JSON.parse(row.doc) as Doc }));
+    return (this.statement(sql).all(...params) as DocRow[]).map((row) => ({ id: row.id, doc: this.rowDoc(collection, row) }));
+  }
+
+  async findRaw(collection: string, query: Query | undefined, field: string): Promise<RawFieldDoc[]> {
+    return this.findRawSync(collection, query, field);
+  }
+
+  /** A field kept apart is answered from its column, as stored; any other is serialized from the document. */
+  findRawSync(collection: string, query: Query | undefined, field: string): RawFieldDoc[] {
+    const column = apartColumn(field);
+    const { sql, params } = this.selectSql(collection, query);
+    const rows = this.statement(sql).all(...params) as DocRow[];
+    if (!this.apartOf(collection).includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row), field));
+    return rows.map((row) => {
+      const raw = row[column];
+      row[column] = null;
+      const doc = this.rowDoc(collection, row);
+      return raw === null || raw === undefined ? splitField(row.id, doc, field) : { id: row.id, doc, raw };
+    });
   }
 
   /** SQLite's plan for a find (EXPLAIN QUERY PLAN, one line per step): which index serves it. */
@@ -212,12 +310,18 @@ export class SqliteReadModelStore implements ReadModelStore {
     const table = this.ensureTable(collection);
     const where = this.whereClause(collection, query);
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
-    const order = [...(query?.orderBy ?? []).map(({ field, direction }) => `${fieldExpr(field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`), 'id ASC'];
+    const order = [
+      ...(query?.orderBy ?? []).map(({ field, direction }) => `${this.expr(collection, field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`),
+      'id ASC',
+    ];
     // The limit is a parameter, not part of the SQL: statements are cached by their SQL, and the
     // projector asks for ever-different limits (it pads them for its pending documents), which
     // grew the cache without bound (hundreds of MB over a rebuild). -1 is SQLite's "no limit".
     const limit = query?.limit !== undefined ? Math.max(0, Math.floor(query.limit)) : -1;
-    return { sql: `SELECT id, doc FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`, params: [...where.params, limit] };
+    return {
+      sql: `SELECT ${this.selectColumns(collection)} FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`,
+      params: [...where.params, limit],
+    };
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
@@ -267,14 +371,20 @@ export class SqliteReadModelStore implements ReadModelStore {
     };
     // Per collection, its upsert's and delete's statement index: built once per plan, not per
     // document (a rebuild's plan holds ~9,000 documents over a dozen collections).
-    const byCollection = new Map<string, { put: number; delete: number }>();
+    const byCollection = new Map<string, { put: number; delete: number; apart: readonly string[] }>();
     const statementsOf = (collection: string) => {
       let found = byCollection.get(collection);
       if (!found) {
         const table = this.ensureTable(collection);
+        const apart = this.apartOf(collection);
+        const columns = ['doc', ...apart.map(apartColumn)];
         found = {
-          put: statementIndex(`INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc`),
+          put: statementIndex(
+            `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})
+             ON CONFLICT(id) DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`,
+          ),
           delete: statementIndex(`DELETE FROM ${table} WHERE id = ?`),
+          apart,
         };
         byCollection.set(collection, found);
       }
@@ -285,8 +395,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     for (const { projection, changes, checkpoint } of commits) {
       for (const change of changes) {
         const statement = statementsOf(change.collection);
-        if (change.op === 'put') runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
-        else runs.push([statement.delete, change.id]);
+        if (change.op === 'delete') runs.push([statement.delete, change.id]);
+        else if (statement.apart.length === 0) runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
+        else
+          runs.push([
+            statement.put,
+            change.id,
+            JSON.stringify(withoutFields(change.doc, statement.apart)),
+            ...statement.apart.map((field) => columnValue(change.doc[field])),
+          ]);
       }
       runs.push([
         statementIndex(

@@ -26,11 +26,12 @@ import type {
   IndexSpec,
   ProjectionCommit,
   Query,
+  RawFieldDoc,
   ReadModelStore,
   Scalar,
   StoredDoc,
 } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, indexSpec, mergeSpecs } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, indexSpec, mergeSpecs, splitField } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -419,6 +420,12 @@ export class MongoReadModelStore implements ReadModelStore {
     const cursor = target.find(filter).sort(sort);
     if (limit !== undefined) cursor.limit(limit);
     return (await cursor.toArray()).map(toStored);
+  }
+
+  /** Documents are stored whole here: the field is serialized from the document read. */
+  async findRaw(collection: string, query: Query | undefined, field: string): Promise<RawFieldDoc[]> {
+    if (!FIELD_PATH.test(field) || field.includes('.')) throw new Error(`Invalid field: ${field}`);
+    return (await this.find(collection, query)).map(({ id, doc }) => splitField(id, doc, field));
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
