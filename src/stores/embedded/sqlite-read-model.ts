@@ -117,6 +117,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly partialFilters = new Map<string, readonly Readonly<Record<string, string | boolean>>[]>();
   /** Per collection, the fields it keeps apart, each in its own column (CollectionSpec.apart). */
   private readonly apartFields = new Map<string, readonly string[]>();
+  /** The same fields' columns, in the same order (names made once, not per row). */
+  private readonly apartColumnsByCollection = new Map<string, readonly string[]>();
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -137,10 +139,15 @@ export class SqliteReadModelStore implements ReadModelStore {
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`);
       // The fields kept apart are the table's own: every connection reads and writes the
       // documents alike, whichever declared the collection.
-      this.apartFields.set(collection, this.apartColumnsOf(table));
+      this.setApart(collection, this.apartColumnsOf(table));
       this.known.add(collection);
     }
     return table;
+  }
+
+  private setApart(collection: string, fields: readonly string[]): void {
+    this.apartFields.set(collection, fields);
+    this.apartColumnsByCollection.set(collection, fields.map(apartColumn));
   }
 
   private apartColumnsOf(table: string): string[] {
@@ -162,10 +169,12 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   /** A row's document whole: the fields kept apart put back (a row written before a field was kept apart has it inside). */
-  private rowDoc(collection: string, row: DocRow): Doc {
+  private rowDoc(collection: string, row: DocRow, leaveOut?: string): Doc {
     const doc = JSON.parse(row.doc) as Doc;
-    for (const field of this.apartOf(collection)) {
-      const text = row[apartColumn(field)];
+    const apart = this.apartOf(collection);
+    for (let index = 0; index < apart.length; index++) {
+      const field = apart[index]!;
+      const text = field === leaveOut ? null : row[this.apartColumnsByCollection.get(collection)![index]!];
       if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
     }
     return doc;
@@ -180,7 +189,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     const existing = this.apartColumnsOf(table);
     for (const field of fields) if (!existing.includes(field)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${apartColumn(field)} TEXT`);
     const apart = this.apartColumnsOf(table);
-    this.apartFields.set(collection, apart);
+    this.setApart(collection, apart);
     return apart;
   }
 
@@ -294,8 +303,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (!this.apartOf(collection).includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row), field));
     return rows.map((row) => {
       const raw = row[column];
-      row[column] = null;
-      const doc = this.rowDoc(collection, row);
+      const doc = this.rowDoc(collection, row, field);
+      // A row written before the field was kept apart has it inside.
       return raw === null || raw === undefined ? splitField(row.id, doc, field) : { id: row.id, doc, raw };
     });
   }
