@@ -26,7 +26,9 @@ export interface CollectionSpec {
    * Top-level fields that readers take whole, as stored ({@link RawFieldDoc}, the read-model
    * port's `findRaw`): a store may keep them apart from the rest of the document, so that such a
    * read neither parses nor serializes them (the embedded store keeps each in a column of its
-   * own). Queries on paths inside them work as on any field.
+   * own). Queries on paths inside them work as on any field. A projection that starts keeping a
+   * field apart changes its version, so its documents are written again that way; a field once
+   * kept apart stays so in the embedded store (docs/architecture.md, "Fields kept apart").
    */
   readonly apart?: readonly string[];
 }
