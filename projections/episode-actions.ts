@@ -39,8 +39,11 @@ export interface EpisodeActionDoc {
   guid: string;
   /** When the store recorded the event (unix seconds): the Nextcloud API's `since` reads by it. */
   at: number;
-  /** Whether and how the action is served (src/domain/gpodder.ts), so a download tells without reading the action. */
-  serving: ActionServing;
+  /**
+   * Whether and how the action is served (src/domain/gpodder.ts), so a download tells without
+   * reading the action; absent for `as-is` (most actions: 18 bytes each saved).
+   */
+  serving?: Exclude<ActionServing, 'as-is'>;
   /**
    * `episode` is "" when the event named no media URL: readers resolve it (src/services/gpodder-episodes.ts).
    * Kept apart by the store ({@link EPISODE_ACTIONS}' spec): a download serves it as stored.
@@ -55,13 +58,14 @@ export const ACTION_FEED = 'action.podcast';
 export const ACTION_DEVICE = 'action.device';
 
 function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
+  const serving = servingOf(action);
   const doc: EpisodeActionDoc = {
     user: projected.user,
     seq: projected.seq,
     revision: projected.revision,
     guid,
     at: recordedSeconds(projected),
-    serving: servingOf(action),
+    ...(serving === 'as-is' ? {} : { serving }),
     action,
   };
   return toJsonObject(doc);

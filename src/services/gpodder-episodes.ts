@@ -107,7 +107,7 @@ interface ActionRow {
 
 const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(row.raw!) as GpodderAction);
 const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
-const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving, action: doc.action });
+const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving ?? 'as-is', action: doc.action });
 
 /** The answer of a download: a page of actions and the cursor of the next call. */
 export interface ActionsPage {
@@ -347,7 +347,8 @@ export class GpodderEpisodeService {
     const find = (extra: object): Promise<ActionRow[]> =>
       readModel.findRaw(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra }, 'action').then((found) =>
         found.map(({ doc, raw }) => {
-          const row: ActionRow = { seq: Number(doc['seq']), serving: doc['serving'] as ActionServing, ...(raw === undefined ? {} : { raw }) };
+          const { seq, serving = 'as-is' } = fromJson<Pick<EpisodeActionDoc, 'seq' | 'serving'>>(doc);
+          const row: ActionRow = { seq, serving, ...(raw === undefined ? {} : { raw }) };
           return row;
         }),
       );
