@@ -101,7 +101,7 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
 interface ActionRow {
   readonly seq: number;
   readonly serving: ActionServing;
-  raw?: string;
+  raw?: string | undefined;
   action?: GpodderAction;
 }
 
@@ -346,10 +346,9 @@ export class GpodderEpisodeService {
     // The actions as stored: served without parsing them (downloadJson).
     const find = (extra: object): Promise<ActionRow[]> =>
       readModel.findRaw(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra }, 'action').then((found) =>
-        found.map(({ doc, raw }) => {
+        found.map(({ doc, raw }): ActionRow => {
           const { seq, serving = 'as-is' } = fromJson<Pick<EpisodeActionDoc, 'seq' | 'serving'>>(doc);
-          const row: ActionRow = { seq, serving, ...(raw === undefined ? {} : { raw }) };
-          return row;
+          return { seq, serving, raw };
         }),
       );
     const limit = this.pageSize + 1;
