@@ -84,7 +84,7 @@ interface DocRow {
   [apartColumn: string]: string | null;
 }
 
-/** `doc` without `fields` (built key by key: a rest spread is slower here). */
+/** `doc` without `fields`: what the `doc` column holds of a document whose fields are kept apart. */
 function withoutFields(doc: Doc, fields: readonly string[]): Doc {
   const rest: Doc = {};
   for (const key of Object.keys(doc)) if (!fields.includes(key)) rest[key] = doc[key]!;
@@ -182,8 +182,8 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /**
    * Adds the columns of the fields `fields` keeps apart that the table has not. A field once kept
-   * apart stays so (SQLite cannot drop a column cheaply, and a column left behind would hold
-   * values the documents have lost): a projection that changes this rebuilds into a new collection.
+   * apart stays so, declared or not (SQLite cannot drop a column cheaply, and a column no longer
+   * read would keep values the documents have lost).
    */
   private ensureApartColumns(collection: string, table: string, fields: readonly string[]): readonly string[] {
     const existing = this.apartColumnsOf(table);
