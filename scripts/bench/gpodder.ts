@@ -7,7 +7,8 @@
  * 2. the same number, for a second user, in batches of 30 (AntennaPod's, without device ids);
  * 3. the first user's actions downloaded with `since`, page after page, once the read models
  *    have caught up (the time that takes is reported too), after the store files' size is taken
- *    (`bytes_per_action`: both users' actions, their logs written back);
+ *    (`bytes_per_action`: both users' actions, their logs written back); `download_server_ms` is
+ *    the server's share (its request-duration metric: this client parses on the same thread);
  * 4. BENCH_ACTIONS actions in one request (a client's first sync of a long history);
  * 5. batches of 30 again with the projector paused, then its catch-up (by the in-process
  *    projector, as PROJECTOR=inline runs it: the service's projector thread is stopped for the
@@ -101,7 +102,11 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
     }
     const downloadSeconds = (performance.now() - downloadStarted) / 1000;
     if (downloaded !== count) throw new Error(`downloaded ${downloaded} actions, expected ${count}`);
-    log(`  download with since: ${formatRate(downloaded / downloadSeconds)} actions/s (${downloadSeconds.toFixed(2)} s, ${pages} pages)`);
+    // The server's own time: this client parses the answers on the same thread.
+    const downloadServerMs = (await requestSeconds(base, 'GET', '/api/2/episodes/:file')) * 1000;
+    log(
+      `  download with since: ${formatRate(downloaded / downloadSeconds)} actions/s (${downloadSeconds.toFixed(2)} s, ${pages} pages; ${downloadServerMs.toFixed(0)} ms in the server)`,
+    );
 
     const whole = await client(base, 'bench-whole');
     const wholeStarted = performance.now();
@@ -134,6 +139,7 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
       read_models_caught_up_ms: Math.round(settleMs),
       bytes_per_action: Math.round(bytesPerAction),
       download_actions_per_s: Math.round(downloaded / downloadSeconds),
+      download_server_ms: round(downloadServerMs),
       download_pages: pages,
       single_request_ms: Math.round(wholeMs),
       upload_batch30_projector_paused_actions_per_s: Math.round(alone.perSecond),
@@ -144,6 +150,18 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
     await service.close();
     rmSync(directory, { recursive: true, force: true });
   }
+}
+
+/** The seconds the service spent on one route's requests so far (its request-duration metric, summed). */
+async function requestSeconds(base: string, method: string, route: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find(
+      (entry) => entry.startsWith('podsync_http_request_duration_seconds_sum{') && entry.includes(`method="${method}"`) && entry.includes(`route="${route}"`),
+    );
+  if (line === undefined) throw new Error(`no request duration for ${method} ${route} in /metrics`);
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** Registers a user and logs in with Basic, as a gpodder client would, keeping the cookie. */
