@@ -119,6 +119,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly apartFields = new Map<string, readonly string[]>();
   /** The same fields' columns, in the same order (names made once, not per row). */
   private readonly apartColumnsByCollection = new Map<string, readonly string[]>();
+  /** What a read of a collection selects: `id, doc` and the columns of its fields kept apart. */
+  private readonly selectedColumns = new Map<string, string>();
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -146,8 +148,10 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   private setApart(collection: string, fields: readonly string[]): void {
+    const columns = fields.map(apartColumn);
     this.apartFields.set(collection, fields);
-    this.apartColumnsByCollection.set(collection, fields.map(apartColumn));
+    this.apartColumnsByCollection.set(collection, columns);
+    this.selectedColumns.set(collection, ['id', 'doc', ...columns].join(', '));
   }
 
   private apartColumnsOf(table: string): string[] {
@@ -165,7 +169,8 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /** The columns a read selects: the document and each field kept apart. */
   private selectColumns(collection: string): string {
-    return ['id', 'doc', ...this.apartOf(collection).map(apartColumn)].join(', ');
+    this.ensureTable(collection);
+    return this.selectedColumns.get(collection)!;
   }
 
   /** A row's document whole: the fields kept apart put back (a row written before a field was kept apart has it inside). */
