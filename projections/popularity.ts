@@ -85,7 +85,8 @@ interface PopularityDoc {
 
 function popularityDoc(view: ProjectionView, collection: string, id: string, init: () => Record<string, unknown>): PopularityDoc {
   const doc = fromJson<PopularityDoc | undefined>(view.get(collection, id));
-  return doc ? { ...doc } : { ...init(), plays: 0, likes: 0, plays_people: [], likes_people: [] };
+  // Object.assign: keys added to a spread copy take V8's slow path (bench/RESULTS.md, "Object copies in the projections").
+  return doc ? { ...doc } : Object.assign(init(), { plays: 0, likes: 0, plays_people: [], likes_people: [] });
 }
 
 const COUNT_FIELD = { play: 'plays', like: 'likes' } as const;
