@@ -110,17 +110,25 @@ export function dropReadModelTables(db: Database.Database): number {
   return tables.length;
 }
 
+/**
+ * A collection's table as this store reads and writes it: the fields it keeps apart (read from
+ * the table itself, so every connection agrees), their columns, and what a read selects. Made
+ * once per collection, not per row.
+ */
+interface TableLayout {
+  readonly table: string;
+  readonly apart: readonly string[];
+  readonly columns: readonly string[];
+  /** `id, doc` and the columns of the fields kept apart. */
+  readonly select: string;
+}
+
 export class SqliteReadModelStore implements ReadModelStore {
-  private readonly known = new Set<string>();
+  /** Per collection known to this store (its table created), its layout. */
+  private readonly layouts = new Map<string, TableLayout>();
   private readonly statements = new Map<string, Database.Statement>();
   /** Per collection, the filters of its partial indexes (see whereClause). */
   private readonly partialFilters = new Map<string, readonly Readonly<Record<string, string | boolean>>[]>();
-  /** Per collection, the fields it keeps apart, each in its own column (CollectionSpec.apart). */
-  private readonly apartFields = new Map<string, readonly string[]>();
-  /** The same fields' columns, in the same order (names made once, not per row). */
-  private readonly apartColumnsByCollection = new Map<string, readonly string[]>();
-  /** What a read of a collection selects: `id, doc` and the columns of its fields kept apart. */
-  private readonly selectedColumns = new Map<string, string>();
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -135,51 +143,39 @@ export class SqliteReadModelStore implements ReadModelStore {
     return statement;
   }
 
-  private ensureTable(collection: string): string {
+  /** The collection's layout, its table created if missing. */
+  private layout(collection: string): TableLayout {
+    const known = this.layouts.get(collection);
+    if (known) return known;
     const table = tableOf(collection);
-    if (!this.known.has(collection)) {
-      this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`);
-      // The fields kept apart are the table's own: every connection reads and writes the
-      // documents alike, whichever declared the collection.
-      this.setApart(collection, this.apartColumnsOf(table));
-      this.known.add(collection);
-    }
-    return table;
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID`);
+    return this.readLayout(collection, table);
   }
 
-  private setApart(collection: string, fields: readonly string[]): void {
-    const columns = fields.map(apartColumn);
-    this.apartFields.set(collection, fields);
-    this.apartColumnsByCollection.set(collection, columns);
-    this.selectedColumns.set(collection, ['id', 'doc', ...columns].join(', '));
+  private readLayout(collection: string, table: string): TableLayout {
+    const names = this.db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
+    const apart = names.filter(({ name }) => name.startsWith('doc_')).map(({ name }) => name.slice('doc_'.length));
+    const columns = apart.map(apartColumn);
+    const layout = { table, apart, columns, select: ['id', 'doc', ...columns].join(', ') };
+    this.layouts.set(collection, layout);
+    return layout;
   }
 
-  private apartColumnsOf(table: string): string[] {
-    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
-    return columns.filter(({ name }) => name.startsWith('doc_')).map(({ name }) => name.slice('doc_'.length));
-  }
-
-  private apartOf(collection: string): readonly string[] {
-    return this.apartFields.get(collection) ?? [];
+  private ensureTable(collection: string): string {
+    return this.layout(collection).table;
   }
 
   private expr(collection: string, field: string): string {
-    return fieldExpr(field, this.apartOf(collection));
-  }
-
-  /** The columns a read selects: the document and each field kept apart. */
-  private selectColumns(collection: string): string {
-    this.ensureTable(collection);
-    return this.selectedColumns.get(collection)!;
+    return fieldExpr(field, this.layout(collection).apart);
   }
 
   /** A row's document whole: the fields kept apart put back (a row written before a field was kept apart has it inside). */
   private rowDoc(collection: string, row: DocRow, leaveOut?: string): Doc {
     const doc = JSON.parse(row.doc) as Doc;
-    const apart = this.apartOf(collection);
+    const { apart, columns } = this.layout(collection);
     for (let index = 0; index < apart.length; index++) {
       const field = apart[index]!;
-      const text = field === leaveOut ? null : row[this.apartColumnsByCollection.get(collection)![index]!];
+      const text = field === leaveOut ? null : row[columns[index]!];
       if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
     }
     return doc;
@@ -190,18 +186,16 @@ export class SqliteReadModelStore implements ReadModelStore {
    * apart stays so, declared or not (SQLite cannot drop a column cheaply, and a column no longer
    * read would keep values the documents have lost).
    */
-  private ensureApartColumns(collection: string, table: string, fields: readonly string[]): readonly string[] {
-    const existing = this.apartColumnsOf(table);
-    for (const field of fields) if (!existing.includes(field)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${apartColumn(field)} TEXT`);
-    const apart = this.apartColumnsOf(table);
-    this.setApart(collection, apart);
-    return apart;
+  private ensureApartColumns(collection: string, fields: readonly string[]): TableLayout {
+    const { table, apart } = this.layout(collection);
+    for (const field of fields) if (!apart.includes(field)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${apartColumn(field)} TEXT`);
+    // Read again: another connection may have added columns since this one first read the table.
+    return this.readLayout(collection, table);
   }
 
   async ensureCollections(specs: readonly CollectionSpec[]): Promise<void> {
     for (const spec of mergeSpecs(specs)) {
-      const table = this.ensureTable(spec.name);
-      const apart = this.ensureApartColumns(spec.name, table, spec.apart ?? []);
+      const { table, apart } = this.ensureApartColumns(spec.name, spec.apart ?? []);
       const declared = new Set<string>();
       const filters: Readonly<Record<string, string | boolean>>[] = [];
       for (const index of spec.indexes.map(indexSpec)) {
@@ -231,7 +225,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   getSync(collection: string, id: string): Doc | undefined {
-    const row = this.statement(`SELECT ${this.selectColumns(collection)} FROM ${this.ensureTable(collection)} WHERE id = ?`).get(id) as DocRow | undefined;
+    const { select, table } = this.layout(collection);
+    const row = this.statement(`SELECT ${select} FROM ${table} WHERE id = ?`).get(id) as DocRow | undefined;
     return row ? this.rowDoc(collection, row) : undefined;
   }
 
@@ -240,17 +235,16 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   getManySync(collection: string, ids: readonly string[]): Map<string, Doc> {
-    const table = this.ensureTable(collection);
+    const { select, table } = this.layout(collection);
     const result = new Map<string, Doc>();
     // One statement per table whatever the number of ids (statements are cached by their SQL,
     // and an IN list of n placeholders would make one per n), and `id = ?` for the common single id.
     for (let start = 0; start < ids.length; start += CHUNK) {
       const chunk = ids.slice(start, start + CHUNK);
-      const columns = this.selectColumns(collection);
       const rows = (
         chunk.length === 1
-          ? this.statement(`SELECT ${columns} FROM ${table} WHERE id = ?`).all(chunk[0])
-          : this.statement(`SELECT ${columns} FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(chunk))
+          ? this.statement(`SELECT ${select} FROM ${table} WHERE id = ?`).all(chunk[0])
+          : this.statement(`SELECT ${select} FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(chunk))
       ) as DocRow[];
       for (const row of rows) result.set(row.id, this.rowDoc(collection, row));
     }
@@ -305,7 +299,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     const column = apartColumn(field);
     const { sql, params } = this.selectSql(collection, query);
     const rows = this.statement(sql).all(...params) as DocRow[];
-    if (!this.apartOf(collection).includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row), field));
+    if (!this.layout(collection).apart.includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row), field));
     return rows.map((row) => {
       const raw = row[column];
       const doc = this.rowDoc(collection, row, field);
@@ -321,7 +315,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   private selectSql(collection: string, query: Query | undefined): { sql: string; params: (string | number | null)[] } {
-    const table = this.ensureTable(collection);
+    const { table, select } = this.layout(collection);
     const where = this.whereClause(collection, query);
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [
@@ -333,7 +327,7 @@ export class SqliteReadModelStore implements ReadModelStore {
     // grew the cache without bound (hundreds of MB over a rebuild). -1 is SQLite's "no limit".
     const limit = query?.limit !== undefined ? Math.max(0, Math.floor(query.limit)) : -1;
     return {
-      sql: `SELECT ${this.selectColumns(collection)} FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`,
+      sql: `SELECT ${select} FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`,
       params: [...where.params, limit],
     };
   }
@@ -373,7 +367,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   /**
    * A commit as statements and their runs, for this connection or for a
    * {@link TransactionThread}'s. Tables are created here, outside any transaction: a rollback
-   * must not drop a table that `known` already lists.
+   * must not drop a table that `layouts` already lists.
    */
   private commitPlan(commits: readonly ProjectionCommit[]): TransactionPlan {
     const statements: string[] = [];
@@ -389,9 +383,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     const statementsOf = (collection: string) => {
       let found = byCollection.get(collection);
       if (!found) {
-        const table = this.ensureTable(collection);
-        const apart = this.apartOf(collection);
-        const columns = ['doc', ...apart.map(apartColumn)];
+        const { table, apart, columns: apartColumns } = this.layout(collection);
+        const columns = ['doc', ...apartColumns];
         found = {
           put: statementIndex(
             `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})
