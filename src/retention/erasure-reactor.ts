@@ -10,17 +10,19 @@
  * - One reactor runs across processes: the lease (named {@link ERASURE_REACTOR}) is taken before
  *   reading, renewed while running, and every checkpoint commit is fenced on it.
  * - It reads the same streams as the projections (users', `roll_stats`, feeds'), so its lag is
- *   counted the same way (src/admin/status.ts). A batch with a `remove` is checkpointed at once;
- *   others once no event followed them for a moment ({@link IDLE_CHECKPOINT_MS}), or, while
- *   events keep coming, at most once a {@link ErasureReactorOptions.checkpointEveryMs}: they only
- *   measure lag, and must not add a write per request.
+ *   counted the same way (src/admin/status.ts), but is handed only their `remove`s (it runs on
+ *   the HTTP thread). A batch with a `remove` is checkpointed at once; how far the subscription
+ *   read past it ({@link AllSubscription.idlePosition}) once that stood still for a moment
+ *   ({@link IDLE_CHECKPOINT_MS}), or, while events keep coming, at most once a
+ *   {@link ErasureReactorOptions.checkpointEveryMs}: such checkpoints only measure lag, and must
+ *   not add a write per request.
  * - An erasure that keeps failing is logged and left to the retention job, which erases every
  *   user whose `remove` is still pending (the `retention_index` read model): the reactor moves on
  *   rather than hold back the erasures after it.
  */
 import { userIdFromStream } from '../domain/events.js';
 import type { Logger } from '../logger.js';
-import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import type { AllSubscription, EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, START, StreamDeletedError } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
@@ -31,6 +33,9 @@ import type { ReadModelService } from '../services/read-models.js';
 
 /** The reactor's checkpoint and lease name in the read-model store (no projection has it). */
 export const ERASURE_REACTOR = 'erasure_reactor';
+
+/** The event type the reactor carries out. */
+const REMOVE = 'remove';
 
 /** Quiet time after which the position reached is checkpointed (ms). */
 const IDLE_CHECKPOINT_MS = 250;
@@ -214,7 +219,12 @@ export class ErasureReactor {
   }
 
   private async follow(): Promise<void> {
-    const subscription = this.options.eventStore.subscribeToAll({ after: this.checkpoint, filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES } });
+    // Handed only the `remove`s: every other event costs the HTTP thread nothing but the store's
+    // scan; how far that scan went comes from idlePosition.
+    const subscription = this.options.eventStore.subscribeToAll({
+      after: this.checkpoint,
+      filter: { streamPrefixes: PROJECTED_STREAM_PREFIXES, eventTypes: [REMOVE] },
+    });
     this.unsubscribe = () => subscription.unsubscribe();
     const iterator = subscription[Symbol.asyncIterator]();
     const timeout = Symbol('timeout');
@@ -222,14 +232,19 @@ export class ErasureReactor {
     try {
       while (!this.stopping) {
         // While a checkpoint is owed, wait for the next event only until it is due: after a quiet
-        // moment, or a while after the last one while events keep coming.
+        // moment, or a while after the last one while events keep coming. Otherwise look every
+        // quiet moment at how far the subscription has read.
         const due = this.uncommitted
           ? Math.max(0, Math.min(this.lastEventAt + IDLE_CHECKPOINT_MS, this.lastCommitAt + this.checkpointEveryMs) - Date.now())
-          : undefined;
-        const first = due === undefined ? await pending : await Promise.race([pending, sleep(due).then(() => timeout)]);
+          : IDLE_CHECKPOINT_MS;
+        const first = await Promise.race([pending, sleep(due).then(() => timeout)]);
         if (typeof first === 'symbol') {
-          await this.leases.ensure();
-          await this.commit();
+          const moved = this.passIdle(subscription);
+          const now = Date.now();
+          if (this.uncommitted && ((!moved && now - this.lastEventAt >= IDLE_CHECKPOINT_MS) || now - this.lastCommitAt >= this.checkpointEveryMs)) {
+            await this.leases.ensure();
+            await this.commit();
+          }
           continue;
         }
         if (first.done) return;
@@ -246,12 +261,26 @@ export class ErasureReactor {
     }
   }
 
+  /**
+   * Moves the checkpoint to where the subscription has read, when it waits with every `remove`
+   * up to there handed out, and all of them were reacted to (only called between batches, with
+   * nothing taken from it unprocessed). Returns whether it moved.
+   */
+  private passIdle(subscription: AllSubscription): boolean {
+    const idle = subscription.idlePosition();
+    if (idle === undefined || comparePositions(idle, this.checkpoint) <= 0) return false;
+    this.checkpoint = idle;
+    this.uncommitted = idle;
+    this.lastEventAt = Date.now();
+    return true;
+  }
+
   /** Carries out the erasures a batch calls for; returns whether there was any. */
   private async react(batch: readonly RecordedEvent[]): Promise<boolean> {
     const users = new Set<string>();
     for (const event of batch) {
       if (comparePositions(event.position, this.checkpoint) <= 0) continue;
-      const user = event.type === 'remove' ? userIdFromStream(event.stream) : undefined;
+      const user = event.type === REMOVE ? userIdFromStream(event.stream) : undefined;
       if (user !== undefined) users.add(user);
     }
     // One erasure per user erases every `remove` of the stream the projections have seen.

@@ -70,6 +70,12 @@ export interface ReadStreamOptions {
 export interface AllFilter {
   /** Only streams whose name starts with one of these. */
   readonly streamPrefixes?: readonly string[];
+  /**
+   * Only events of these types (exact names). A consumer that reacts to a rare type asks for it
+   * alone, so it is not handed every other event; {@link AllSubscription.idlePosition} tells it
+   * how far the events it was not handed go.
+   */
+  readonly eventTypes?: readonly string[];
 }
 
 export interface ReadAllOptions {
@@ -89,6 +95,14 @@ export interface SubscribeToAllOptions {
 export interface AllSubscription extends AsyncIterable<RecordedEvent> {
   /** Ends the iteration; pending `next()` calls resolve with `done`. */
   unsubscribe(): Promise<void>;
+  /**
+   * While the subscription waits for the store with nothing to hand out: the position up to
+   * which it has read `$all`, every event of it the filter lets through already handed out (so
+   * none at or before it will come). Undefined while it reads, or holds an event not yet taken.
+   * A consumer whose filter passes few events checkpoints here, so its lag counts what it read,
+   * not only what it was handed.
+   */
+  idlePosition(): Position | undefined;
 }
 
 /**

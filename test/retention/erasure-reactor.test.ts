@@ -23,7 +23,7 @@ import type { Stores } from '../../src/runtime.js';
 import { openStores } from '../../src/runtime.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { ReadModelService } from '../../src/services/read-models.js';
-import type { Position } from '../../src/stores/event-store.js';
+import type { AllSubscription, EventStore, Position, SubscribeToAllOptions } from '../../src/stores/event-store.js';
 import { comparePositions, readStreamOrEmpty } from '../../src/stores/event-store.js';
 import { startTestService, type TestService } from '../support/service.js';
 
@@ -118,9 +118,10 @@ describe('erasure as a reactor (docs/design.md, "Erasure")', function () {
       const reactor = (
         erase: (user: string, seen: Position) => Promise<number> = (user, seen) =>
           retention.eraseScopes(user, new Date(), { waitForProjections: false, upTo: seen }),
+        eventStore: EventStore = stores.eventStore,
       ) => {
         const made = new ErasureReactor({
-          eventStore: stores.eventStore,
+          eventStore,
           readModel: stores.readModel,
           readModels,
           projections: projector.names,
@@ -150,6 +151,41 @@ describe('erasure as a reactor (docs/design.md, "Erasure")', function () {
         return write(user, { type: 'remove', object: { rss_source_feed: FEED }, data: {} });
       };
       const storedCheckpoint = async () => (await stores.readModel.getCheckpoint(ERASURE_REACTOR))?.position;
+
+      it('is handed only the removes, and its checkpoint passes every other event all the same', async () => {
+        let handed = 0;
+        // The store as the reactor sees it, counting what its subscriptions hand out.
+        const counting: EventStore = Object.assign(Object.create(stores.eventStore) as EventStore, {
+          subscribeToAll: (options?: SubscribeToAllOptions): AllSubscription => {
+            const inner = stores.eventStore.subscribeToAll(options);
+            const iterator = inner[Symbol.asyncIterator]();
+            return {
+              unsubscribe: () => inner.unsubscribe(),
+              idlePosition: () => inner.idlePosition(),
+              [Symbol.asyncIterator]: () => ({
+                next: async () => {
+                  const result = await iterator.next();
+                  if (!result.done) handed++;
+                  return result;
+                },
+                return: async () => (await iterator.return?.()) ?? { done: true as const, value: undefined },
+              }),
+            };
+          },
+        });
+        const made = reactor(undefined, counting);
+        made.start();
+        for (let round = 0; round < 10; round++) {
+          await write('cat', { type: 'subscribe', object: { rss_source_feed: `${KEPT}?${round}` }, data: {} });
+        }
+        const { position } = await scoped('cat');
+        expect(await made.waitFor(position), 'past the remove').to.equal(true);
+        expect(await history('cat')).to.include('snapshot');
+        // The erasure's own events (roll_stats) and a later write: read, never handed out.
+        await write('dan', { type: 'subscribe', object: { rss_source_feed: KEPT }, data: {} });
+        expect(await made.waitFor(await stores.eventStore.headPosition())).to.equal(true);
+        expect(handed, 'events handed to the reactor').to.equal(1);
+      });
 
       it('resumes after a crash before the erasure: the next reactor erases from the stored checkpoint', async () => {
         let reached!: () => void;

@@ -166,6 +166,48 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(ids(byPrefixes)).to.deep.equal([users.id, plays.id, stats.id]);
       });
 
+      it('filters by event types, in reads and subscriptions alike', async function () {
+        const [wanted, other] = [`wanted-${ns}`, `other-${ns}`];
+        const events = [event(other), event(wanted), event(other), event(wanted)];
+        await store.append(`${ns}user-1`, events.slice(0, 2));
+        await store.append(`${ns}user-2`, events.slice(2));
+        const filter = { streamPrefixes: [ns], eventTypes: [wanted] };
+        const expected = [events[1]!.id, events[3]!.id];
+
+        expect((await store.readAll({ after: head, filter })).map((e) => e.id)).to.deep.equal(expected);
+        const received = await collectUntil(store.subscribeToAll({ after: head, filter }), (seen) => seen.length === 2);
+        expect(received.map((e) => e.id)).to.deep.equal(expected);
+      });
+
+      it('idlePosition: none before a read or while an event is held; once waiting, past every event read, nothing at or before it coming after', async function () {
+        const [rare, common] = [`rare-${ns}`, `common-${ns}`];
+        const subscription = store.subscribeToAll({ after: head, filter: { streamPrefixes: [ns], eventTypes: [rare] } });
+        const iterator = subscription[Symbol.asyncIterator]();
+        try {
+          expect(subscription.idlePosition(), 'before anything was asked').to.equal(undefined);
+          const first = iterator.next();
+          const skipped = await store.append(`${ns}user-1`, [event(common), event(common), event(common)]);
+          // Handed nothing, the subscription still tells how far it read.
+          const idle = await eventually(() => {
+            const position = subscription.idlePosition();
+            return position !== undefined && comparePositions(position, skipped.position) >= 0 ? position : undefined;
+          });
+          const wanted = await store.append(`${ns}user-2`, [event(rare)]);
+          const delivered = await withTimeout(first, DELIVERY_TIMEOUT_MS, 'the rare event');
+          expect(delivered.done).to.equal(false);
+          expect(delivered.value!.position).to.deep.equal(wanted.position);
+          expect(comparePositions(delivered.value!.position, idle)).to.equal(1);
+          // Taken and not yet followed by another next(): the subscription is not waiting.
+          expect(subscription.idlePosition(), 'while the consumer holds the event').to.equal(undefined);
+          iterator.next().catch(() => undefined);
+          const after = await eventually(() => subscription.idlePosition());
+          expect(comparePositions(after, wanted.position)).to.be.at.least(0);
+        } finally {
+          await subscription.unsubscribe();
+        }
+        expect(subscription.idlePosition(), 'after unsubscribe').to.equal(undefined);
+      });
+
       it('a subscription catches up, then delivers live events, in global order', async function () {
         const [a, b] = [`${ns}user-a`, `${ns}user-b`];
         const historical = [event('h1'), event('h2')];
@@ -601,6 +643,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `probe` until it answers something, for at most the delivery timeout. */
+async function eventually<T>(probe: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+  for (;;) {
+    const answer = probe();
+    if (answer !== undefined) return answer;
+    if (Date.now() > deadline) throw new Error(`timed out after ${DELIVERY_TIMEOUT_MS} ms waiting for a condition`);
+    await delay(10);
+  }
 }
 
 async function nextWithin(iterator: AsyncIterator<RecordedEvent>): Promise<RecordedEvent> {

@@ -311,6 +311,15 @@ describe('EventStoreDB adapter mapping', function () {
       expect(matchesConsumerFilter('user-1', '$streamDeleted', undefined)).to.equal(false);
       expect(matchesConsumerFilter('$stats-1', 'play', undefined)).to.equal(false);
     });
+
+    it('applies event types on the client: the server filters on stream prefixes only (one filter per subscription)', function () {
+      const filter = { streamPrefixes: ['user-'], eventTypes: ['remove'] };
+      expect(matchesConsumerFilter('user-1', 'remove', filter)).to.equal(true);
+      expect(matchesConsumerFilter('user-1', 'play', filter)).to.equal(false);
+      expect(matchesConsumerFilter('other-1', 'remove', filter)).to.equal(false);
+      expect(matchesConsumerFilter('user-1', 'play', { eventTypes: [] })).to.equal(true);
+      expect(serverFilterFor(filter)).to.deep.equal({ kind: 'stream-prefixes', prefixes: ['user-', '$$user-'] });
+    });
   });
 
   describe('server-side subscription filter', function () {
@@ -519,6 +528,28 @@ describe('EventStoreDB adapter mapping', function () {
       await subscription.unsubscribe();
       // The last read's record may still sit in the client's Readable machinery; earlier ones may not.
       expect(alive).to.be.at.most(1);
+    });
+
+    it('idlePosition: the last record read, handed out or left out, only while it waits for the next', async function () {
+      const client = source();
+      const types = new ConsumerView(new VisibilityCache(async () => FULLY_VISIBLE), { eventTypes: ['remove'] }, undefined);
+      const subscription = new EventStoreDbAllSubscription(client, types, () => undefined);
+      expect(subscription.idlePosition(), 'before a read').to.equal(undefined);
+      const pending = subscription.next();
+      client.write(resolved(record({ position: pos(1n), type: 'play' })));
+      client.write(resolved(record({ position: pos(2n), type: 'play' })));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(subscription.idlePosition(), 'both plays read and left out').to.deep.equal(pos(2n));
+      client.write(resolved(record({ position: pos(3n), type: 'remove' })));
+      const handed = await pending;
+      expect((handed.value as RecordedEvent).position).to.deep.equal(pos(3n));
+      expect(subscription.idlePosition(), 'while the consumer holds it').to.equal(undefined);
+      const next = subscription.next();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(subscription.idlePosition()).to.deep.equal(pos(3n));
+      await subscription.unsubscribe();
+      await next;
+      expect(subscription.idlePosition(), 'after unsubscribe').to.equal(undefined);
     });
 
     it('treats an end it did not ask for as a failure', async function () {

@@ -108,7 +108,7 @@ export class SqliteEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
   private readonly statements: PreparedStatements;
-  private readonly readAllStatements = new Map<number, Statement<unknown[], EventRow>>();
+  private readonly readAllStatements = new Map<string, Statement<unknown[], EventRow>>();
   private readonly subscriptions = new Set<SqliteAllSubscription>();
   /** Bumped by truncation and deletes so subscriptions drop pages read before them. */
   private hidingGeneration = 0;
@@ -454,16 +454,17 @@ export class SqliteEventStore implements EventStore {
   /** `$all` after `after` up to `until` (inclusive), hiding truncated, soft-deleted and tombstoned events. */
   private selectVisible(after: bigint, until: bigint, limit: number, filter: AllFilter | undefined): EventRow[] {
     const prefixes = filter?.streamPrefixes ?? [];
-    const statement = this.readAllStatement(prefixes.length);
-    return statement.all(after, until, ...prefixes.flatMap((prefix) => [prefix, prefix]), limit);
+    const types = filter?.eventTypes ?? [];
+    const statement = this.readAllStatement(prefixes.length, types.length);
+    return statement.all(after, until, ...prefixes.flatMap((prefix) => [prefix, prefix]), ...types, limit);
   }
 
-  /** Prepared per filter shape (how many prefixes), then reused. */
-  private readAllStatement(prefixCount: number): Statement<unknown[], EventRow> {
-    const key = prefixCount;
+  /** Prepared per filter shape (how many prefixes and types), then reused. */
+  private readAllStatement(prefixCount: number, typeCount: number): Statement<unknown[], EventRow> {
+    const key = `${prefixCount}/${typeCount}`;
     let statement = this.readAllStatements.get(key);
     if (!statement) {
-      statement = this.database.prepare<unknown[], EventRow>(readAllSql(prefixCount)).safeIntegers(true);
+      statement = this.database.prepare<unknown[], EventRow>(readAllSql(prefixCount, typeCount)).safeIntegers(true);
       this.readAllStatements.set(key, statement);
     }
     return statement;
@@ -516,11 +517,12 @@ function prepareStatements(db: Database): PreparedStatements {
  * limit, instead of scanning streams and sorting. Prefixes use substr() rather than LIKE, which is
  * case-insensitive and treats `_`/`%` as wildcards.
  */
-function readAllSql(prefixCount: number): string {
+function readAllSql(prefixCount: number, typeCount: number): string {
   const conditions = ['e.position > ?', 'e.position <= ?', 's.tombstoned = 0', 's.deleted = 0', 'e.revision >= coalesce(s.truncate_before, 0)'];
   if (prefixCount > 0) {
     conditions.push(`(${Array.from({ length: prefixCount }, () => 'substr(e.stream, 1, length(?)) = ?').join(' OR ')})`);
   }
+  if (typeCount > 0) conditions.push(`e.type IN (${Array.from({ length: typeCount }, () => '?').join(', ')})`);
   return `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.name = e.stream
           WHERE ${conditions.join(' AND ')} ORDER BY e.position LIMIT ?`;
 }

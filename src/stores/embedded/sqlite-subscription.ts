@@ -1,4 +1,4 @@
-import type { AllSubscription, RecordedEvent } from '../event-store.js';
+import type { AllSubscription, Position, RecordedEvent } from '../event-store.js';
 
 /** One page of `$all` as seen by a subscription. */
 export interface SubscriptionPage {
@@ -32,6 +32,8 @@ export class SqliteAllSubscription implements AllSubscription, AsyncIterator<Rec
   private bufferEnd = 0n;
   private bufferGeneration = 0;
   private closed = false;
+  /** Asleep with an empty buffer: everything up to `cursor` handed out. */
+  private idle = false;
   private wakeUp: (() => void) | undefined;
   /** Serialises concurrent `next()` calls so events are handed out once and in order. */
   private pending: Promise<unknown> = Promise.resolve();
@@ -70,6 +72,10 @@ export class SqliteAllSubscription implements AllSubscription, AsyncIterator<Rec
     this.wake();
   }
 
+  idlePosition(): Position | undefined {
+    return this.idle && !this.closed ? { commit: this.cursor, prepare: this.cursor } : undefined;
+  }
+
   /** Called by the store after a commit; cheap when the subscription is busy or already awake. */
   wake(): void {
     const wakeUp = this.wakeUp;
@@ -98,7 +104,12 @@ export class SqliteAllSubscription implements AllSubscription, AsyncIterator<Rec
       // Nothing visible up to the head: skip past hidden/filtered events so the next poll does not
       // rescan them, then sleep.
       if (page.scannedUpTo > this.cursor) this.cursor = page.scannedUpTo;
-      await this.sleep();
+      this.idle = true;
+      try {
+        await this.sleep();
+      } finally {
+        this.idle = false;
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import type { AllStreamResolvedEvent, AllStreamSubscription } from '@eventstore/db-client';
-import type { AllSubscription, RecordedEvent } from '../event-store.js';
+import type { AllSubscription, Position, RecordedEvent } from '../event-store.js';
+import { toPosition } from './mapping.js';
 import type { ConsumerView } from './consumer-view.js';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
@@ -29,6 +30,10 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
   private unsubscribing: Promise<void> | undefined;
   /** A failure is thrown once; later `next()` calls answer `done`. */
   private failureReported = false;
+  /** The last record read from the client, handed out or not (see idlePosition). */
+  private lastRead: Position | undefined;
+  /** Waiting for the client's next record, having handed out every admitted one. */
+  private waiting = false;
 
   constructor(
     private readonly subscription: AllStreamSubscription,
@@ -55,6 +60,10 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
   async return(): Promise<IteratorReturnResult<undefined>> {
     await this.unsubscribe();
     return DONE;
+  }
+
+  idlePosition(): Position | undefined {
+    return this.waiting && this.stopped === undefined ? this.lastRead : undefined;
   }
 
   /** Idempotent: cancels the server-side subscription and ends the iteration. */
@@ -98,7 +107,13 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
   private async pull(): Promise<IteratorResult<RecordedEvent, undefined>> {
     try {
       while (this.stopped === undefined) {
-        const next = await this.nextOrStop();
+        this.waiting = true;
+        let next: Awaited<ReturnType<typeof this.nextOrStop>>;
+        try {
+          next = await this.nextOrStop();
+        } finally {
+          this.waiting = false;
+        }
         if ('kind' in next) break;
         if (next.done) {
           // Only unsubscribe() may end a catch-up subscription; anything else is a failure.
@@ -108,6 +123,8 @@ export class EventStoreDbAllSubscription implements AllSubscription, AsyncIterat
         const event = next.value.event;
         if (event === undefined) continue;
         const admitted = await this.view.admit(event);
+        // Only once decided: a record is behind the idle position once handed out or left out.
+        this.lastRead = toPosition(event.position);
         if (admitted !== undefined && this.stopped === undefined) return { done: false, value: admitted };
       }
     } catch (error) {

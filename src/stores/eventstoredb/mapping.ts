@@ -382,6 +382,8 @@ export function isVisible(revision: bigint, visibility: StreamVisibility, positi
 /** The consumer's filter, applied client-side; system streams and `$` types are never delivered. */
 export function matchesConsumerFilter(stream: string, type: string, filter: AllFilter | undefined): boolean {
   if (isSystemName(stream) || isSystemName(type)) return false;
+  const types = filter?.eventTypes ?? [];
+  if (types.length > 0 && !types.includes(type)) return false;
   const prefixes = filter?.streamPrefixes ?? [];
   return prefixes.length === 0 || prefixes.some((prefix) => stream.startsWith(prefix));
 }
