@@ -247,6 +247,7 @@ async function startProjecting(
         MONGO_URL: config.MONGO_URL,
       },
       defaultPrivacy: config.DEFAULT_PRIVACY,
+      nice: config.PROJECTOR_NICE,
       // The WAL checkpointer of this process's stores covers the thread's connection too.
       checkpointsElsewhere,
       logger,

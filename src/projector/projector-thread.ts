@@ -59,6 +59,7 @@ export class ProjectorThread {
     const data: ProjectorWorkerData = {
       config: options.config,
       defaultPrivacy: options.defaultPrivacy,
+      nice: options.nice,
       owner: leaseOwner('projector-thread'),
       ...(options.checkpointsElsewhere === undefined ? {} : { checkpointsElsewhere: options.checkpointsElsewhere }),
     };

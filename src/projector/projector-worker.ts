@@ -14,10 +14,13 @@ import { openStores, type StoreConfig } from '../runtime.js';
 import { allProjections } from '../../projections/index.js';
 import { Projector } from './projector.js';
 import type { BackgroundCommitter } from '../stores/read-model.js';
+import { setThreadNice } from '../thread-priority.js';
 
 export interface ProjectorWorkerData {
   readonly config: StoreConfig;
   readonly defaultPrivacy: Privacy;
+  /** The thread's nice value, set before anything else: threads it starts (the commit thread) inherit it. */
+  readonly nice: number;
   /** The projector's lease owner, known to the main thread so it can free the leases of a dead thread. */
   readonly owner: string;
   /**
@@ -38,6 +41,7 @@ export type ProjectorWorkerMessage =
   | { readonly type: 'log'; readonly entry: Record<string, unknown> };
 
 const port = parentPort;
+
 if (!port) throw new Error('projector-worker.ts runs as a worker thread (see projector-thread.ts)');
 const post = (message: ProjectorWorkerMessage) => port.postMessage(message);
 
@@ -50,7 +54,10 @@ class MainThreadTransport extends Transport {
   }
 }
 
-const { config, defaultPrivacy, owner, checkpointsElsewhere } = workerData as ProjectorWorkerData;
+const { config, defaultPrivacy, owner, checkpointsElsewhere, nice } = workerData as ProjectorWorkerData;
+// First: the commit thread opened below inherits this thread's priority (Linux threads take
+// their creator's nice value).
+setThreadNice(nice);
 const logger = winston.createLogger({ level: 'silly', transports: [new MainThreadTransport()] });
 
 let committer: BackgroundCommitter | undefined;
