@@ -65,11 +65,12 @@ export const configSchema = z
      */
     PROJECTOR: z.enum(['thread', 'inline']).default('thread'),
     /**
-     * The projector thread's nice value (and its commit thread's, which inherits it): above the
-     * HTTP thread's, so that with fewer free cores than busy threads requests are served first
-     * and read models caught up after (src/thread-priority.ts). 0 runs it at the HTTP thread's.
+     * How many nice levels below the HTTP thread the projector thread (and its commit thread,
+     * which inherits them) runs: with fewer free cores than busy threads, requests are served
+     * first and read models caught up after (src/thread-priority.ts). 0, the default: the same
+     * priority (docs/architecture.md, "Threads and priorities", says what each costs).
      */
-    PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(10),
+    PROJECTOR_NICE: z.coerce.number().int().min(0).max(19).default(0),
     // ---- feeds (docs/design.md, "Feeds") ----
     /** `off`: the `feeds` job does not run (nothing is fetched; `npm run feeds` still can). */
     FEEDS: z.enum(['on', 'off']).default('on'),

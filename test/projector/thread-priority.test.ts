@@ -67,9 +67,9 @@ describe('thread priority (src/thread-priority.ts)', function () {
     expect(threadsAt(lowered), 'after').to.equal(0);
   });
 
-  it('PROJECTOR_NICE: 10 by default, 0 to 19, anything else refused', function () {
-    expect(loadConfig({}).PROJECTOR_NICE).to.equal(10);
-    expect(loadConfig({ PROJECTOR_NICE: '0' }).PROJECTOR_NICE).to.equal(0);
+  it('PROJECTOR_NICE: 0 by default, 0 to 19, anything else refused', function () {
+    expect(loadConfig({}).PROJECTOR_NICE).to.equal(0);
+    expect(loadConfig({ PROJECTOR_NICE: '10' }).PROJECTOR_NICE).to.equal(10);
     expect(() => loadConfig({ PROJECTOR_NICE: '20' })).to.throw(/PROJECTOR_NICE/);
     expect(() => loadConfig({ PROJECTOR_NICE: '-5' })).to.throw(/PROJECTOR_NICE/);
   });
