@@ -106,16 +106,23 @@ function statusActionId(user: string, status: PlayStatusState): string {
 const CHANGES_EXISTING = new Set(['remove', 'account_deleted', 'checkpoint']);
 export const changesExistingActions = (type: string): boolean => CHANGES_EXISTING.has(type);
 
+/** The fields of an action's document a download does not read (it reads {@link DOWNLOAD_READS} and the action). */
+const DOWNLOAD_SKIPS = ['user', 'revision', 'guid', 'at'] as const satisfies readonly (keyof EpisodeActionDoc)[];
+export const DOWNLOAD_READS = ['seq', 'serving'] as const satisfies readonly (keyof EpisodeActionDoc)[];
+
 export const episodeActionsProjection: Projection = {
   name: 'episode_actions',
   // 2: the podcast and device only inside the action. 3: `serving`, and the action kept apart.
-  version: 3,
+  // 4: what a download does not read kept apart too.
+  version: 4,
   // One index, the user's actions in `$all` order: it pages every download, and a download
   // filtered by podcast or device, an erasure or a truncation walks the user's actions with it.
   // (Indexes by podcast and by device cost three index writes per action for those rare reads.)
   // The action is kept apart: a download answers it as stored, without parsing it or
-  // serializing it again (about half of what reading a page of 5,000 cost in the service).
-  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq']], apart: ['action'] }],
+  // serializing it again (about half of what reading a page of 5,000 cost in the service). So
+  // are the fields a download does not read, which the store then leaves unread: the document
+  // itself holds only `seq` and `serving` (bench/RESULTS.md, "Downloads read only what they serve").
+  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq']], apart: [...DOWNLOAD_SKIPS, 'action'] }],
   evolve(projected, view) {
     const { event } = projected;
     const user = projected.user;

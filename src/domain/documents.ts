@@ -81,11 +81,12 @@ export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
   return [...merged].map(([name, { indexes, apart }]) => ({ name, indexes: [...indexes.values()], ...(apart.size > 0 ? { apart: [...apart] } : {}) }));
 }
 
-/** `doc` without `field`, and the field as JSON text (what a store answers `findRaw` with when it keeps the field inside). */
-export function splitField(id: string, doc: Doc, field: string): RawFieldDoc {
-  if (!Object.hasOwn(doc, field)) return { id, doc, raw: undefined };
-  const { [field]: value, ...rest } = doc;
-  return { id, doc: rest, raw: JSON.stringify(value) };
+/** `doc` without `field` (and with only `fields`, if given), and the field as JSON text (what a store answers `findRaw` with when it keeps the field inside). */
+export function splitField(id: string, doc: Doc, field: string, fields?: readonly string[]): RawFieldDoc {
+  const raw = Object.hasOwn(doc, field) ? JSON.stringify(doc[field]) : undefined;
+  // fromEntries, not assignment: a parsed document may have its own "__proto__" key.
+  const kept = (fields ?? Object.keys(doc)).filter((key) => key !== field && Object.hasOwn(doc, key));
+  return { id, doc: Object.fromEntries(kept.map((key) => [key, doc[key]!])), raw };
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   ACTION_DEVICE,
   ACTION_FEED,
   changesExistingActions,
+  DOWNLOAD_READS,
   EPISODE_ACTIONS,
   episodeActionDocId,
   episodeActionsProjection,
@@ -345,7 +346,7 @@ export class GpodderEpisodeService {
       (query.device === undefined || doc.action.device === query.device);
     // The actions as stored: served without parsing them (downloadJson).
     const find = (extra: object): Promise<ActionRow[]> =>
-      readModel.findRaw(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra }, 'action').then((found) =>
+      readModel.findRaw(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra }, 'action', DOWNLOAD_READS).then((found) =>
         found.map(({ doc, raw }): ActionRow => {
           const { seq, serving = 'as-is' } = fromJson<Pick<EpisodeActionDoc, 'seq' | 'serving'>>(doc);
           return { seq, serving, raw };

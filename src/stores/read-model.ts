@@ -36,8 +36,10 @@ export interface ReadModelStore {
    * As {@link find}, with `field` of each document as its stored JSON text, left out of the
    * document: a reader that answers with the field as it is (the gpodder download) neither parses
    * nor serializes it. Cheapest for a field the collection keeps apart ({@link CollectionSpec.apart}).
+   * With `fields`, the document holds only those of its top-level fields (those it has): a
+   * store that keeps the others apart does not read them.
    */
-  findRaw(collection: string, query: Query | undefined, field: string): Promise<RawFieldDoc[]>;
+  findRaw(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): Promise<RawFieldDoc[]>;
   count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
   /** Applies the changes in order and sets the checkpoint, atomically. */
   commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void>;

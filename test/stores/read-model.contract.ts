@@ -539,6 +539,31 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           expect(bySeq).to.deep.equal([{ id: 'a', doc: { user: 'u1', action: episode(1, 'phone')['action'] }, raw: '1' }]);
         });
       }
+
+      for (const apart of [['action'], ['action', 'user', 'at'], []]) {
+        it(`findRaw with fields: the document holds only those it has (${apart.length > 0 ? `${apart.join(', ')} kept apart` : 'all kept inside'})`, async function () {
+          const docs = named('actions');
+          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...(apart.length > 0 ? { apart } : {}) }]);
+          const withAt = (n: number, device: string, at?: number): Doc => ({ ...episode(n, device), ...(at === undefined ? {} : { at }), guid: `g${n}` });
+          await store.commit(
+            named('p'),
+            [put(docs, 'b', withAt(2, 'laptop')), put(docs, 'a', withAt(1, 'phone', 100)), put(docs, 'x', withAt(3, 'tv', 7))],
+            pos(1n),
+          );
+          const query: Query = { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }] };
+          const found = await store.findRaw(docs, query, 'action', ['seq', 'at', 'missing']);
+          expect(found.map(({ id }) => id)).to.deep.equal(['a', 'b', 'x']);
+          expect(found.map(({ doc }) => doc)).to.deep.equal([{ seq: 1, at: 100 }, { seq: 2 }, { seq: 3, at: 7 }]);
+          expect(found.map(({ raw }) => JSON.parse(raw!))).to.deep.equal(
+            [episode(1, 'phone'), episode(2, 'laptop'), episode(3, 'tv')].map((doc) => doc['action']),
+          );
+          // The raw field named among the fields is still left out of the document.
+          expect((await store.findRaw(docs, { where: { user: 'u1', seq: 1 } }, 'action', ['action', 'user'])).map(({ doc }) => doc)).to.deep.equal([
+            { user: 'u1' },
+          ]);
+          expect((await store.findRaw(docs, { where: { user: 'u1', seq: 1 } }, 'action', [])).map(({ doc }) => doc)).to.deep.equal([{}]);
+        });
+      }
     });
 
     describe('ensureCollections', function () {

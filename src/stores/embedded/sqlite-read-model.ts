@@ -91,6 +91,12 @@ function withoutFields(doc: Doc, fields: readonly string[]): Doc {
   return rest;
 }
 
+/** Whether `doc` has no field but `fields` (then it is the answer as it is). */
+function onlyFields(doc: Doc, fields: readonly string[]): boolean {
+  for (const key in doc) if (!fields.includes(key)) return false;
+  return true;
+}
+
 /** Null for an absent field, as the column holds it. */
 const columnValue = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
@@ -169,12 +175,16 @@ export class SqliteReadModelStore implements ReadModelStore {
     return fieldExpr(field, this.layout(collection).apart);
   }
 
-  /** A row's document whole: the fields kept apart put back (a row written before a field was kept apart has it inside). */
-  private rowDoc(collection: string, row: DocRow, leaveOut?: string): Doc {
+  /**
+   * A row's document whole: the fields kept apart put back (a row written before a field was kept
+   * apart has it inside); only those of `read` when given (the columns selected).
+   */
+  private rowDoc(collection: string, row: DocRow, leaveOut?: string, read?: readonly string[]): Doc {
     const doc = JSON.parse(row.doc) as Doc;
     const { apart, columns } = this.layout(collection);
     for (let index = 0; index < apart.length; index++) {
       const field = apart[index]!;
+      if (read !== undefined && !read.includes(field)) continue;
       const text = field === leaveOut ? null : row[columns[index]!];
       if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
     }
@@ -290,21 +300,33 @@ export class SqliteReadModelStore implements ReadModelStore {
     return (this.statement(sql).all(...params) as DocRow[]).map((row) => ({ id: row.id, doc: this.rowDoc(collection, row) }));
   }
 
-  async findRaw(collection: string, query: Query | undefined, field: string): Promise<RawFieldDoc[]> {
-    return this.findRawSync(collection, query, field);
+  async findRaw(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): Promise<RawFieldDoc[]> {
+    return this.findRawSync(collection, query, field, fields);
   }
 
-  /** A field kept apart is answered from its column, as stored; any other is serialized from the document. */
-  findRawSync(collection: string, query: Query | undefined, field: string): RawFieldDoc[] {
-    const column = apartColumn(field);
-    const { sql, params } = this.selectSql(collection, query);
+  /**
+   * A field kept apart is answered from its column, as stored; any other is serialized from the
+   * document. With `fields`, only the columns that may hold them are read.
+   */
+  findRawSync(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): RawFieldDoc[] {
+    const { apart } = this.layout(collection);
+    const read = fields === undefined ? undefined : apart.filter((name) => name === field || fields.includes(name));
+    const { sql, params } = this.selectSql(collection, query, read);
     const rows = this.statement(sql).all(...params) as DocRow[];
-    if (!this.layout(collection).apart.includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row), field));
+    if (!apart.includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row, undefined, read), field, fields));
+    // Worked out once for the rows: the columns put back into each document.
+    const column = apartColumn(field);
+    const putBack = apart.filter((name) => name !== field && (read === undefined || read.includes(name))).map((name) => [name, apartColumn(name)] as const);
     return rows.map((row) => {
       const raw = row[column];
-      const doc = this.rowDoc(collection, row, field);
+      const doc = JSON.parse(row.doc) as Doc;
+      for (const [name, apartColumnName] of putBack) {
+        const text = row[apartColumnName];
+        if (text !== null && text !== undefined) doc[name] = JSON.parse(text) as Doc[string];
+      }
       // A row written before the field was kept apart has it inside.
-      return raw === null || raw === undefined ? splitField(row.id, doc, field) : { id: row.id, doc, raw };
+      if (raw === null || raw === undefined) return splitField(row.id, doc, field, fields);
+      return { id: row.id, doc: fields === undefined || onlyFields(doc, fields) ? doc : splitField(row.id, doc, field, fields).doc, raw };
     });
   }
 
@@ -314,8 +336,10 @@ export class SqliteReadModelStore implements ReadModelStore {
     return (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((row) => row.detail);
   }
 
-  private selectSql(collection: string, query: Query | undefined): { sql: string; params: (string | number | null)[] } {
-    const { table, select } = this.layout(collection);
+  /** `read`: the fields kept apart whose columns are read (all of them without it). */
+  private selectSql(collection: string, query: Query | undefined, read?: readonly string[]): { sql: string; params: (string | number | null)[] } {
+    const { table, select: all } = this.layout(collection);
+    const select = read === undefined ? all : ['id', 'doc', ...read.map(apartColumn)].join(', ');
     const where = this.whereClause(collection, query);
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [

@@ -423,9 +423,9 @@ export class MongoReadModelStore implements ReadModelStore {
   }
 
   /** Documents are stored whole here: the field is serialized from the document read. */
-  async findRaw(collection: string, query: Query | undefined, field: string): Promise<RawFieldDoc[]> {
+  async findRaw(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): Promise<RawFieldDoc[]> {
     if (!FIELD_PATH.test(field) || field.includes('.')) throw new Error(`Invalid field: ${field}`);
-    return (await this.find(collection, query)).map(({ id, doc }) => splitField(id, doc, field));
+    return (await this.find(collection, query)).map(({ id, doc }) => splitField(id, doc, field, fields));
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
