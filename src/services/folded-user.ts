@@ -76,9 +76,9 @@ const EAGER: readonly StateSlice[] = STATE_SLICES.filter((slice) => !(slice in S
 interface SyncedPart<S extends SyncedSlice> {
   readonly base: UserState[S];
   readonly weight: number;
-  readonly pending: readonly StateEvent[];
+  readonly pending: Chunks<StateEvent>;
   readonly touches: SliceTouches;
-  readonly pendingTouches: readonly PendingTouch[];
+  readonly pendingTouches: Chunks<PendingTouch>;
 }
 
 interface PendingTouch {
@@ -92,9 +92,9 @@ type SyncedParts = { -readonly [S in SyncedSlice]: SyncedPart<S> };
  * Why the synced slices wait: a sync reads them, but a gpodder upload decides on the devices
  * alone, and folding its hundred plays into a user with 10,000 play statuses copied the whole
  * map (and its touches) on every upload: most of the upload's time on the HTTP thread
- * (bench/RESULTS.md). A slice is folded when read, or once its pending events pass a quarter of
- * its records (so a slice nobody reads costs at most a few copies of each record, and the
- * pending events stay bounded). Folding a slice alone is exact: an event changes only the
+ * (bench/RESULTS.md). A slice is folded when read, or once its pending events pass its records
+ * (so a slice nobody reads costs about two copies of each record, and the pending events stay
+ * bounded). Folding a slice alone is exact: an event changes only the
  * slices `slicesChangedBy` names, each from itself (src/domain/state.ts,
  * test/domain/state-slices.test.ts). Folding replaces the part in place, which changes what is
  * stored, never what is read: the object stays as immutable to its readers as a plain one.
@@ -135,20 +135,20 @@ class FoldedUserImpl implements FoldedUser {
 
   slice<S extends SyncedSlice>(slice: S): UserState[S] {
     const part = this.parts[slice] as SyncedPart<S>;
-    return part.pending.length === 0 ? part.base : this.foldSlice(slice).base;
+    return part.pending === undefined ? part.base : this.foldSlice(slice).base;
   }
 
   sliceTouches(slice: SyncedSlice): SliceTouches {
     const part = this.parts[slice];
-    if (part.pendingTouches.length === 0) return part.touches;
+    if (part.pendingTouches === undefined) return part.touches;
     const keys = new Map(part.touches.keys);
     let all = part.touches.all;
-    for (const { keys: touched, touch } of part.pendingTouches) {
+    for (const { keys: touched, touch } of itemsOf(part.pendingTouches)) {
       if (touched === 'all') all = touch;
       else for (const key of touched) keys.set(key, touch);
     }
     const touches = { keys, all };
-    this.setPart(slice, { ...part, touches, pendingTouches: [] });
+    this.setPart(slice, { ...part, touches, pendingTouches: undefined });
     return touches;
   }
 
@@ -160,15 +160,15 @@ class FoldedUserImpl implements FoldedUser {
   /** Records held, counting each pending event as one more (none adds more than one record to its slice). */
   weight(slice: SyncedSlice): number {
     const part = this.parts[slice];
-    return part.weight + part.pending.length;
+    return part.weight + (part.pending?.length ?? 0);
   }
 
   private foldSlice<S extends SyncedSlice>(slice: S): SyncedPart<S> {
     const part = this.parts[slice] as SyncedPart<S>;
-    const base = foldSlice(slice, part.pending, part.base);
-    const folded: SyncedPart<S> = { ...part, base, weight: weigh(slice, base), pending: [] };
+    const base = foldSlice(slice, itemsOf(part.pending), part.base);
+    const folded: SyncedPart<S> = { ...part, base, weight: weigh(slice, base), pending: undefined };
     this.setPart(slice, folded);
-    if (part.pendingTouches.length > 0) this.sliceTouches(slice);
+    if (part.pendingTouches !== undefined) this.sliceTouches(slice);
     return folded;
   }
 
@@ -177,8 +177,31 @@ class FoldedUserImpl implements FoldedUser {
   }
 }
 
-/** Past this many pending events a slice is folded at once (a quarter of its records, at least 64). */
-const mustFold = (part: SyncedPart<SyncedSlice>) => part.pending.length > 64 + part.weight / 4 || part.pendingTouches.length > 64 + part.weight / 4;
+/**
+ * Past this many pending events a slice is folded at once: as many as its records, and at least
+ * 64 (so each record is copied about twice over however many uploads, and a user weighs at most
+ * twice its records: see {@link SyncedPart}).
+ */
+const mustFold = (part: SyncedPart<SyncedSlice>) => (part.pending?.length ?? 0) > 64 + part.weight || (part.pendingTouches?.length ?? 0) > 64 + part.weight;
+
+/**
+ * Items appended a call at a time without copying those before (a user folded from another
+ * shares its pending events): each call's items, and the list before them. Undefined: none.
+ */
+type Chunks<T> = { readonly items: readonly T[]; readonly previous: Chunks<T>; readonly length: number } | undefined;
+
+function appendChunk<T>(list: Chunks<T>, items: readonly T[]): Chunks<T> {
+  return items.length === 0 ? list : { items, previous: list, length: (list?.length ?? 0) + items.length };
+}
+
+/** The items in the order they were appended. */
+function itemsOf<T>(list: Chunks<T>): T[] {
+  const chunks: (readonly T[])[] = [];
+  for (let chunk = list; chunk !== undefined; chunk = chunk.previous) chunks.push(chunk.items);
+  const items: T[] = [];
+  for (let index = chunks.length - 1; index >= 0; index--) for (const item of chunks[index]!) items.push(item);
+  return items;
+}
 
 /** The records a synced slice holds, as the cache weighs them: playlists count their items. */
 function weigh(slice: SyncedSlice, value: UserState[SyncedSlice]): number {
@@ -194,7 +217,7 @@ function implOf(user: FoldedUser): FoldedUserImpl {
   const { state } = user;
   const parts = {} as Record<SyncedSlice, SyncedPart<SyncedSlice>>;
   for (const slice of SYNCED)
-    parts[slice] = { base: state[slice], weight: weigh(slice, state[slice]), pending: [], touches: user.touches[slice], pendingTouches: [] };
+    parts[slice] = { base: state[slice], weight: weigh(slice, state[slice]), pending: undefined, touches: user.touches[slice], pendingTouches: undefined };
   return new FoldedUserImpl(user.revision, user.position, user.syncRequestIds, pickEager(state), parts as SyncedParts);
 }
 
@@ -203,7 +226,7 @@ const pickEager = (state: UserState) => ({ privacy: state.privacy, devices: stat
 export function emptyFoldedUser(): FoldedUser {
   const empty = emptyState();
   const parts = {} as Record<SyncedSlice, SyncedPart<SyncedSlice>>;
-  for (const slice of SYNCED) parts[slice] = { base: empty[slice], weight: 0, pending: [], touches: noTouches(), pendingTouches: [] };
+  for (const slice of SYNCED) parts[slice] = { base: empty[slice], weight: 0, pending: undefined, touches: noTouches(), pendingTouches: undefined };
   return new FoldedUserImpl('no_stream', undefined, new Set(), pickEager(empty), parts as SyncedParts);
 }
 
@@ -253,9 +276,9 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
       parts[slice] = {
         base: state[slice],
         weight: weigh(slice, state[slice]),
-        pending: [],
+        pending: undefined,
         touches: part.touches,
-        pendingTouches: [...part.pendingTouches, ...touches[slice]],
+        pendingTouches: appendChunk(part.pendingTouches, touches[slice]),
       };
     }
     eager = pickEager(state);
@@ -265,7 +288,7 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
       parts[slice] =
         own[slice].length === 0 && touches[slice].length === 0
           ? part
-          : { ...part, pending: [...part.pending, ...own[slice]], pendingTouches: [...part.pendingTouches, ...touches[slice]] };
+          : { ...part, pending: appendChunk(part.pending, own[slice]), pendingTouches: appendChunk(part.pendingTouches, touches[slice]) };
     }
     eager = small.length === 0 ? from.eager : pickEager(fold(small, { ...emptyState(), ...from.eager }));
   }
