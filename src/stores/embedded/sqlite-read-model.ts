@@ -91,6 +91,22 @@ function withoutFields(doc: Doc, fields: readonly string[]): Doc {
   return rest;
 }
 
+/** A field kept apart and its column. */
+type PutBack = readonly [field: string, column: string];
+
+/**
+ * A row's document: the `doc` column with the fields kept apart put back from their columns (a
+ * row written before a field was kept apart has it inside, its column null).
+ */
+function docOf(row: DocRow, putBack: readonly PutBack[]): Doc {
+  const doc = JSON.parse(row.doc) as Doc;
+  for (const [field, column] of putBack) {
+    const text = row[column];
+    if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
+  }
+  return doc;
+}
+
 /** Whether `doc` has no field but `fields` (then it is the answer as it is). */
 function onlyFields(doc: Doc, fields: readonly string[]): boolean {
   for (const key in doc) if (!fields.includes(key)) return false;
@@ -125,6 +141,8 @@ interface TableLayout {
   readonly table: string;
   readonly apart: readonly string[];
   readonly columns: readonly string[];
+  /** Each field kept apart with its column: what a read puts back into the document. */
+  readonly putBack: readonly PutBack[];
   /** `id, doc` and the columns of the fields kept apart. */
   readonly select: string;
 }
@@ -162,7 +180,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     const names = this.db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
     const apart = names.filter(({ name }) => name.startsWith('doc_')).map(({ name }) => name.slice('doc_'.length));
     const columns = apart.map(apartColumn);
-    const layout = { table, apart, columns, select: ['id', 'doc', ...columns].join(', ') };
+    const putBack = apart.map((field, index): PutBack => [field, columns[index]!]);
+    const layout = { table, apart, columns, putBack, select: ['id', 'doc', ...columns].join(', ') };
     this.layouts.set(collection, layout);
     return layout;
   }
@@ -175,20 +194,14 @@ export class SqliteReadModelStore implements ReadModelStore {
     return fieldExpr(field, this.layout(collection).apart);
   }
 
-  /**
-   * A row's document whole: the fields kept apart put back (a row written before a field was kept
-   * apart has it inside); only those of `read` when given (the columns selected).
-   */
-  private rowDoc(collection: string, row: DocRow, leaveOut?: string, read?: readonly string[]): Doc {
-    const doc = JSON.parse(row.doc) as Doc;
-    const { apart, columns } = this.layout(collection);
-    for (let index = 0; index < apart.length; index++) {
-      const field = apart[index]!;
-      if (read !== undefined && !read.includes(field)) continue;
-      const text = field === leaveOut ? null : row[columns[index]!];
-      if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
-    }
-    return doc;
+  /** A row's document whole: see {@link docOf}. */
+  private rowDoc(collection: string, row: DocRow): Doc {
+    return docOf(row, this.layout(collection).putBack);
+  }
+
+  /** The fields kept apart to put back, but `leaveOut`, and only those of `read` when given (the columns selected). */
+  private putBack(collection: string, leaveOut: string | undefined, read: readonly string[] | undefined): readonly PutBack[] {
+    return this.layout(collection).putBack.filter(([field]) => field !== leaveOut && (read === undefined || read.includes(field)));
   }
 
   /**
@@ -313,17 +326,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     const read = fields === undefined ? undefined : apart.filter((name) => name === field || fields.includes(name));
     const { sql, params } = this.selectSql(collection, query, read);
     const rows = this.statement(sql).all(...params) as DocRow[];
-    if (!apart.includes(field)) return rows.map((row) => splitField(row.id, this.rowDoc(collection, row, undefined, read), field, fields));
-    // Worked out once for the rows: the columns put back into each document.
+    if (!apart.includes(field)) {
+      const putBack = this.putBack(collection, undefined, read);
+      return rows.map((row) => splitField(row.id, docOf(row, putBack), field, fields));
+    }
     const column = apartColumn(field);
-    const putBack = apart.filter((name) => name !== field && (read === undefined || read.includes(name))).map((name) => [name, apartColumn(name)] as const);
+    const putBack = this.putBack(collection, field, read);
     return rows.map((row) => {
       const raw = row[column];
-      const doc = JSON.parse(row.doc) as Doc;
-      for (const [name, apartColumnName] of putBack) {
-        const text = row[apartColumnName];
-        if (text !== null && text !== undefined) doc[name] = JSON.parse(text) as Doc[string];
-      }
+      const doc = docOf(row, putBack);
       // A row written before the field was kept apart has it inside.
       if (raw === null || raw === undefined) return splitField(row.id, doc, field, fields);
       return { id: row.id, doc: fields === undefined || onlyFields(doc, fields) ? doc : splitField(row.id, doc, field, fields).doc, raw };
