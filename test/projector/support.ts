@@ -60,12 +60,24 @@ export function memoryReadModel(): { readModel: SqliteReadModelStore; close: () 
   return { readModel: new SqliteReadModelStore(database), close: () => database.close() };
 }
 
+/**
+ * A document as JSON with its keys sorted at every level: the read-model stores do not keep a
+ * document's key order (the embedded one puts fields kept apart back after the others).
+ */
+function sortedJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
+}
+
 /** The documents that differ between two dumps, readably (chai's diff of the whole dump is not). */
 export function docDifferences(actual: Record<string, StoredDoc[]>, expected: Record<string, StoredDoc[]>): string[] {
   const differences: string[] = [];
   for (const collection of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
-    const a = new Map((actual[collection] ?? []).map(({ id, doc }) => [id, JSON.stringify(doc)]));
-    const b = new Map((expected[collection] ?? []).map(({ id, doc }) => [id, JSON.stringify(doc)]));
+    const a = new Map((actual[collection] ?? []).map(({ id, doc }) => [id, sortedJson(doc)]));
+    const b = new Map((expected[collection] ?? []).map(({ id, doc }) => [id, sortedJson(doc)]));
     for (const id of new Set([...a.keys(), ...b.keys()])) {
       if (a.get(id) !== b.get(id)) differences.push(`${collection} ${id}:\n    live:    ${a.get(id) ?? '(absent)'}\n    rebuilt: ${b.get(id) ?? '(absent)'}`);
     }
