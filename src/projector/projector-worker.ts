@@ -41,7 +41,6 @@ export type ProjectorWorkerMessage =
   | { readonly type: 'log'; readonly entry: Record<string, unknown> };
 
 const port = parentPort;
-
 if (!port) throw new Error('projector-worker.ts runs as a worker thread (see projector-thread.ts)');
 const post = (message: ProjectorWorkerMessage) => port.postMessage(message);
 
