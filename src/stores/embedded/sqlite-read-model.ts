@@ -140,7 +140,6 @@ export function dropReadModelTables(db: Database.Database): number {
 interface TableLayout {
   readonly table: string;
   readonly apart: readonly string[];
-  readonly columns: readonly string[];
   /** Each field kept apart with its column: what a read puts back into the document. */
   readonly putBack: readonly PutBack[];
   /** `id, doc` and the columns of the fields kept apart. */
@@ -179,9 +178,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readLayout(collection: string, table: string): TableLayout {
     const names = this.db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
     const apart = names.filter(({ name }) => name.startsWith('doc_')).map(({ name }) => name.slice('doc_'.length));
-    const columns = apart.map(apartColumn);
-    const putBack = apart.map((field, index): PutBack => [field, columns[index]!]);
-    const layout = { table, apart, columns, putBack, select: ['id', 'doc', ...columns].join(', ') };
+    const putBack = apart.map((field): PutBack => [field, apartColumn(field)]);
+    const layout = { table, apart, putBack, select: ['id', 'doc', ...putBack.map(([, column]) => column)].join(', ') };
     this.layouts.set(collection, layout);
     return layout;
   }
@@ -418,8 +416,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     const statementsOf = (collection: string) => {
       let found = byCollection.get(collection);
       if (!found) {
-        const { table, apart, columns: apartColumns } = this.layout(collection);
-        const columns = ['doc', ...apartColumns];
+        const { table, apart, putBack } = this.layout(collection);
+        const columns = ['doc', ...putBack.map(([, column]) => column)];
         found = {
           put: statementIndex(
             `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})
