@@ -198,7 +198,23 @@ describe('observability', function () {
       expect(behind.body.reason).to.contain('subscriptions').and.to.contain('3 events');
       expect(behind.body.projections.popularity.lag).to.equal(3);
 
+      expect(behind.body.reason).not.to.contain(ERASURE_REACTOR);
+
+      // The erasure reactor behind: reported, but it delays erasures, not what reads answer (and
+      // its checkpoint is committed lazily): ready.
       await service.projector.catchUp();
+      const reactorBehind = await service.http.get('/readyz');
+      expect(reactorBehind.status).to.equal(200);
+      expect(reactorBehind.body.projections[ERASURE_REACTOR].lag).to.equal(3);
+      expect(reactorBehind.body.projections.subscriptions.lag).to.equal(0);
+      // …yet a reactor that makes no progress is reported as such.
+      const reactorStuck = await checkReadiness({ ...service.stores, sequentialPositions: true }, [...service.projector.names, ERASURE_REACTOR], {
+        maxLag: 3,
+        lagNotBounded: [ERASURE_REACTOR],
+        now: () => new Date(Date.now() + 31_000),
+      });
+      expect(reactorStuck.ready).to.equal(false);
+      expect(reactorStuck.reason).to.contain('no progress').and.to.contain(ERASURE_REACTOR);
       await service.erasure.catchUp();
       expect((await service.http.get('/readyz')).status).to.equal(200);
 
