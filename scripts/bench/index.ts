@@ -11,6 +11,7 @@ import { benchGpodder } from './gpodder.js';
 import { benchRetention } from './retention.js';
 import { benchSync } from './sync.js';
 import { benchProjectLive } from './project-live.js';
+import { benchProjectorReads } from './projector-reads.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
@@ -20,6 +21,7 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   retention: () => benchRetention(),
   sync: () => benchSync(),
   'project-live': () => benchProjectLive(),
+  'projector-reads': () => benchProjectorReads(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

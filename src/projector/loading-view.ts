@@ -115,12 +115,16 @@ export class LoadingView implements ProjectionView {
     this.missingDocs = new Map();
     this.missingQueries = new Map();
     this.missingHistories = new Map();
-    for (const [collection, ids] of docs) {
-      const found = await this.store.getMany(collection, [...ids]);
-      for (const id of ids) this.remember(collection, id, found.get(id) ?? null);
-    }
-    for (const [key, { collection, query }] of queries) this.queries.set(key, await this.store.find(collection, query));
-    for (const [key, { user, through }] of histories) this.histories.set(key, await this.readHistory(user, through));
+    // At once: against a server, the reads overlap (the driver's connection pool) rather than
+    // queue one round trip behind another.
+    await Promise.all([
+      ...[...docs].map(async ([collection, ids]) => {
+        const found = await this.store.getMany(collection, [...ids]);
+        for (const id of ids) this.remember(collection, id, found.get(id) ?? null);
+      }),
+      ...[...queries].map(async ([key, { collection, query }]) => this.queries.set(key, await this.store.find(collection, query))),
+      ...[...histories].map(async ([key, { user, through }]) => this.histories.set(key, await this.readHistory(user, through))),
+    ]);
   }
 
   /**

@@ -27,6 +27,11 @@ export interface Checkpoint {
 }
 
 export interface ReadModelStore {
+  /**
+   * Each read is a round trip to a server (MongoDB), not a call into this process: readers
+   * that can gather their reads do (the projector: ProjectorOptions.prefetch).
+   */
+  readonly remoteReads?: boolean;
   /** Creates collections and their indexes if missing (idempotent; run at start). */
   ensureCollections(specs: readonly CollectionSpec[]): Promise<void>;
   get(collection: string, id: string): Promise<Doc | undefined>;

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { benchLoad } from '../../scripts/bench/load.js';
 import { benchProjectLive } from '../../scripts/bench/project-live.js';
+import { benchProjectorReads } from '../../scripts/bench/projector-reads.js';
 import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
 import { machineInfo, mergeResults, renderResults, RUN_END, RUN_START } from '../../scripts/bench/run-all.js';
 import { REPLAY_V8_FLAGS } from '../../scripts/replay-flags.js';
@@ -82,6 +83,28 @@ describe('benchmarks', function () {
       expect(result['bench']).to.equal('project-live');
       for (const key of ['events_per_s', 'raw_events_per_s', 'ratio', 'bytes_per_event']) expect(result[key]).to.be.above(0);
       expect(result['ryw_p99_ms']).to.be.a('number').and.at.least(0);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('projector-reads: the same documents with and without the prefetch, and fewer reads with it (tiny size)', async function () {
+    this.timeout(60_000);
+    const saved = { ...process.env };
+    Object.assign(process.env, { BENCH_EVENTS: '600', BENCH_LIVE_USERS: '20' });
+    try {
+      const result = await benchProjectorReads(() => undefined);
+      expect(Object.keys(result)).to.deep.equal([
+        'bench',
+        'events',
+        'latency_ms',
+        'reads_per_event_off',
+        'reads_per_event_on',
+        'events_per_s_off',
+        'events_per_s_on',
+      ]);
+      expect(result['events']).to.equal(600);
+      expect(result['reads_per_event_on']).to.be.above(0).and.below(Number(result['reads_per_event_off']));
     } finally {
       process.env = saved;
     }

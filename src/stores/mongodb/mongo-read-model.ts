@@ -286,6 +286,7 @@ function asInvalidDocument(error: unknown): InvalidDocumentError | undefined {
 }
 
 export class MongoReadModelStore implements ReadModelStore {
+  readonly remoteReads = true;
   /** Collections known to exist (created explicitly, so no transaction has to create one). */
   private readonly created = new Set<string>();
   private readonly ownsClient: boolean;
