@@ -139,28 +139,53 @@ describe('MongoDB adapters (no server)', function () {
     };
 
     it('write the lease (owner and server-clock expiry in the filter) in the transaction, before the documents', async function () {
-      const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 1 } : undefined));
+      const { db, calls } = recordingDb((call) => (call.method === 'updateMany' ? { matchedCount: 1 } : undefined));
       await new MongoReadModelStore(db, client).commitAll([commit], { leaseOwner: 'me' });
       const fence = calls.findIndex((call) => call.collection === 'leases');
       const documents = calls.findIndex((call) => call.method === 'bulkWrite');
       expect(fence).to.be.greaterThan(-1);
       expect(fence).to.be.lessThan(documents);
+      expect(calls[fence]!.method).to.equal('updateMany');
       const [filter, update, options] = calls[fence]!.args as [object, object, { session?: unknown }];
-      expect(filter).to.deep.equal({ _id: 'p', owner: 'me', $expr: { $gt: ['$expiresAt', '$$NOW'] } });
+      expect(filter).to.deep.equal({ _id: { $in: ['p'] }, owner: 'me', $expr: { $gt: ['$expiresAt', '$$NOW'] } });
       // A write, not a read: a takeover committed meanwhile makes this transaction conflict.
       expect(update).to.deep.equal({ $currentDate: { fencedAt: true } });
       expect(options.session).to.not.equal(undefined);
     });
 
-    it("refuse the commit, writing no document, when the lease is not this owner's", async function () {
-      const { db, calls } = recordingDb((call) => (call.method === 'updateOne' ? { matchedCount: 0 } : undefined));
+    it('send as many requests for a batch of twelve projections as for one: the leases, the documents per collection, the checkpoints', async function () {
+      const names = Array.from({ length: 12 }, (_, n) => `p${n}`);
+      const { db, calls } = recordingDb((call) => (call.method === 'updateMany' ? { matchedCount: names.length } : undefined));
+      await new MongoReadModelStore(db, client).commitAll(
+        names.map((projection) => ({ ...commit, projection })),
+        { leaseOwner: 'me' },
+      );
+      const requests = calls.filter((call) => !['createCollection', 'listCollections', 'command'].includes(call.method));
+      expect(requests.map((call) => `${call.collection}.${call.method}`)).to.deep.equal(['leases.updateMany', 'c.bulkWrite', 'checkpoints.bulkWrite']);
+      const [operations, options] = requests[2]!.args as [
+        { updateOne: { filter: object; update: { $set: object }; upsert: boolean } }[],
+        { session?: unknown },
+      ];
+      expect(operations.map(({ updateOne }) => updateOne.filter)).to.deep.equal(names.map((_id) => ({ _id })));
+      expect(operations.every(({ updateOne }) => updateOne.upsert && Object.keys(updateOne.update.$set).join() === 'commit,prepare,updatedAt')).to.equal(true);
+      expect(options.session).to.not.equal(undefined);
+    });
+
+    it("refuse the commit, writing no document, when a lease is not this owner's, naming it", async function () {
+      const two = [commit, { ...commit, projection: 'q' }];
+      const { db, calls } = recordingDb((call) => {
+        if (call.method === 'updateMany') return { matchedCount: 1 };
+        if (call.method === 'find') return { toArray: async () => [{ _id: 'p' }] };
+        return undefined;
+      });
       let caught: unknown;
       try {
-        await new MongoReadModelStore(db, client).commitAll([commit], { leaseOwner: 'me' });
+        await new MongoReadModelStore(db, client).commitAll(two, { leaseOwner: 'me' });
       } catch (error) {
         caught = error;
       }
       expect(caught).to.be.instanceOf(LeaseNotHeldError);
+      expect((caught as Error).message).to.contain('q');
       expect(calls.filter((call) => call.method === 'bulkWrite')).to.deep.equal([]);
     });
   });

@@ -466,10 +466,13 @@ export class MongoReadModelStore implements ReadModelStore {
       for (const [name, operations] of groups) {
         await this.db.collection<StoredShape>(name).bulkWrite(operations, { ordered: true, session, ignoreUndefined: true });
       }
-      for (const { projection, checkpoint } of commits) {
+      // Every projection's checkpoint in one request: a live batch commits a dozen of them, and
+      // one round trip each cost more than the batch's documents.
+      const checkpoints = commits.map(({ projection, checkpoint }): AnyBulkWriteOperation<CheckpointShape> => {
         const value: Omit<CheckpointShape, '_id'> = { commit: checkpoint.commit.toString(), prepare: checkpoint.prepare.toString(), updatedAt };
-        await this.checkpoints.updateOne({ _id: projection }, { $set: value }, { upsert: true, session });
-      }
+        return { updateOne: { filter: { _id: projection }, update: { $set: value }, upsert: true } };
+      });
+      if (checkpoints.length > 0) await this.checkpoints.bulkWrite(checkpoints, { ordered: true, session });
     });
   }
 
@@ -536,14 +539,14 @@ export class MongoReadModelStore implements ReadModelStore {
    * withTransaction keeps retrying (up to 120 s, against a lease of 15 s).
    */
   private async fence(commits: readonly ProjectionCommit[], owner: string, session: ClientSession): Promise<void> {
-    for (const name of new Set(commits.map((commit) => commit.projection))) {
-      const result = await this.leases.updateOne(
-        { _id: name, owner, $expr: { $gt: ['$expiresAt', '$$NOW'] } },
-        { $currentDate: { fencedAt: true } },
-        { session },
-      );
-      if (result.matchedCount === 0) throw new LeaseNotHeldError(name);
-    }
+    const names = [...new Set(commits.map((commit) => commit.projection))];
+    const held = { _id: { $in: names }, owner, $expr: { $gt: ['$expiresAt', '$$NOW'] } };
+    // One request for every lease of the batch (a live batch holds a dozen); each lease matched
+    // is written, so a takeover of any of them conflicts with this transaction as before.
+    const result = await this.leases.updateMany(held, { $currentDate: { fencedAt: true } }, { session });
+    if (result.matchedCount === names.length) return;
+    const found = new Set((await this.leases.find(held, { session, projection: { _id: 1 } }).toArray()).map((lease) => lease._id));
+    throw new LeaseNotHeldError(names.find((name) => !found.has(name)) ?? names[0]!);
   }
 
   /** One update per lease: each is atomic on its own, and a lease never needs another's. */
