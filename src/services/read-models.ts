@@ -82,9 +82,10 @@ export class ReadModelService {
   }
 
   private async readCheckpoints(names: Iterable<string>): Promise<Map<string, Position | undefined>> {
-    const checkpoints = new Map<string, Position | undefined>();
-    for (const name of names) if (!checkpoints.has(name)) checkpoints.set(name, (await this.readModel.getCheckpoint(name))?.position);
-    return checkpoints;
+    // At once: against MongoDB each is a round trip, and they overlap on the driver's pool.
+    const unique = [...new Set(names)];
+    const positions = await Promise.all(unique.map(async (name) => (await this.readModel.getCheckpoint(name))?.position));
+    return new Map(unique.map((name, index) => [name, positions[index]]));
   }
 
   /** Until no read waits: read the checkpoints the waiting reads need, answer those reached or out of time. */

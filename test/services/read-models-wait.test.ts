@@ -39,6 +39,23 @@ describe('ReadModelService.waitFor (read-your-writes waits)', () => {
     expect(state.reads).to.be.below(300 * 2 + 2 * 100);
   });
 
+  it('reads the checkpoints of a wait at once, not one after another (against MongoDB each is a round trip)', async () => {
+    const state = { inFlight: 0, most: 0 };
+    const readModel = {
+      async getCheckpoint(): Promise<Checkpoint | undefined> {
+        state.inFlight++;
+        state.most = Math.max(state.most, state.inFlight);
+        await sleep(5);
+        state.inFlight--;
+        return { position: at(9), updatedAt: new Date().toISOString() };
+      },
+    } as unknown as ReadModelStore;
+    const names = Array.from({ length: 10 }, (_, n) => `p${n}`);
+    expect(await new ReadModelService({} as EventStore, readModel).waitFor([...names, 'p0'], at(9), 1000)).to.equal(true);
+    // Each name once (p0 is asked twice), all in flight together.
+    expect(state.most).to.equal(names.length);
+  });
+
   it('answers false once the bound ran out, and true at once for a position already reached', async () => {
     const { readModel, positions } = fakeReadModel();
     const service = new ReadModelService({} as EventStore, readModel);
