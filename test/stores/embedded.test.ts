@@ -6,7 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../../src/stores/event-store.js';
-import { eventStoreContract } from './event-store.contract.js';
+import { eventStoreContract, withTimeout } from './event-store.contract.js';
 
 /** A fresh directory per store, removed by the returned cleanup. */
 function tempDatabasePath(): { path: string; removeDirectory: () => void } {
@@ -262,6 +262,44 @@ describe('SqliteEventStore (embedded only)', function () {
     await subscription.unsubscribe();
     expect((await pending).done).to.equal(true);
     expect(snapshots).to.be.within(4, 8);
+  });
+
+  it("a subscription filtered on event types is not woken by this process's appends of other types: its poll scans them", async function () {
+    // A poll interval longer than the test: only an append can wake the subscriptions.
+    const store = open({ pollIntervalMs: 60_000 });
+    const removes = store.subscribeToAll({ filter: { eventTypes: ['remove'] } });
+    const everything = store.subscribeToAll();
+    try {
+      const nextRemove = removes[Symbol.asyncIterator]().next();
+      const everythingIterator = everything[Symbol.asyncIterator]();
+      const nextAny = everythingIterator.next();
+      await delay(20);
+      const idle = removes.idlePosition();
+      expect(idle, 'waiting after its first look').to.deep.equal({ commit: 0n, prepare: 0n });
+      let snapshots = 0;
+      const transaction = store.database.transaction.bind(store.database);
+      store.database.transaction = ((fn) => {
+        snapshots++;
+        return transaction(fn);
+      }) as typeof store.database.transaction;
+
+      const play = event('play');
+      await store.append('user-1', [play]);
+      // The unfiltered subscription was woken and read the play at once (one snapshot)…
+      expect((await withTimeout(nextAny, 1000, 'the play')).value!.id).to.equal(play.id);
+      for (let n = 0; n < 10; n++) await store.append('user-1', [event('play')]);
+      await delay(20);
+      // …the one on removes was not: it has not read, and still waits where it did.
+      expect(removes.idlePosition()).to.deep.equal(idle);
+      expect(snapshots).to.equal(1);
+
+      const remove = event('remove');
+      await store.append('user-2', [remove]);
+      expect((await withTimeout(nextRemove, 1000, 'the remove')).value!.id).to.equal(remove.id);
+    } finally {
+      await removes.unsubscribe();
+      await everything.unsubscribe();
+    }
   });
 
   it('works on a borrowed connection and leaves it open on close', async function () {

@@ -167,7 +167,7 @@ export class SqliteEventStore implements EventStore {
     const serialized = events.map(serializeEvent);
     const expected = options.expectedRevision ?? 'any';
     const { result, written } = this.appendTransaction.immediate(stream, serialized, expected);
-    if (written) this.wakeSubscriptions();
+    if (written) this.wakeSubscriptions(serialized);
     return result;
   }
 
@@ -208,6 +208,7 @@ export class SqliteEventStore implements EventStore {
       this.pageSize,
       this.pollIntervalMs,
       (ended) => this.subscriptions.delete(ended),
+      filter?.eventTypes,
     );
     this.subscriptions.add(subscription);
     return subscription;
@@ -371,8 +372,9 @@ export class SqliteEventStore implements EventStore {
     return { nextRevision: lastRevision, position: { commit: position, prepare: position } };
   }
 
-  private wakeSubscriptions(): void {
-    for (const subscription of this.subscriptions) subscription.wake();
+  /** `appended`: the events of this process's append (a subscription none of them is for sleeps on). */
+  private wakeSubscriptions(appended?: readonly { readonly type: string }[]): void {
+    for (const subscription of this.subscriptions) subscription.wake(appended);
   }
 
   /**

@@ -37,6 +37,8 @@ export class SqliteAllSubscription implements AllSubscription, AsyncIterator<Rec
   private wakeUp: (() => void) | undefined;
   /** Serialises concurrent `next()` calls so events are handed out once and in order. */
   private pending: Promise<unknown> = Promise.resolve();
+  /** The types it is handed, if filtered on them (AllFilter.eventTypes). */
+  private readonly eventTypes: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly source: SubscriptionSource,
@@ -44,8 +46,10 @@ export class SqliteAllSubscription implements AllSubscription, AsyncIterator<Rec
     private readonly pageSize: number,
     private readonly pollIntervalMs: number,
     private readonly onEnd: (subscription: SqliteAllSubscription) => void,
+    eventTypes?: readonly string[],
   ) {
     this.cursor = after;
+    this.eventTypes = eventTypes && eventTypes.length > 0 ? new Set(eventTypes) : undefined;
   }
 
   [Symbol.asyncIterator](): this {
@@ -76,8 +80,16 @@ export class SqliteAllSubscription implements AllSubscription, AsyncIterator<Rec
     return this.idle && !this.closed ? { commit: this.cursor, prepare: this.cursor } : undefined;
   }
 
-  /** Called by the store after a commit; cheap when the subscription is busy or already awake. */
-  wake(): void {
+  /**
+   * Called by the store after a commit; cheap when the subscription is busy or already awake.
+   * With the events this process appended, a subscription filtered on types none of them has
+   * sleeps on: it finds nothing in them, and each look is a read transaction on the thread that
+   * appended (the erasure reactor's, for every request that writes). Its next poll scans them,
+   * so how far it has read ({@link idlePosition}) lags by at most the poll interval.
+   */
+  wake(appended?: readonly { readonly type: string }[]): void {
+    const types = this.eventTypes;
+    if (types && appended && !appended.some((event) => types.has(event.type))) return;
     const wakeUp = this.wakeUp;
     this.wakeUp = undefined;
     wakeUp?.();
