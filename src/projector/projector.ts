@@ -125,6 +125,8 @@ export class Projector {
   private readonly owner: string;
   private readonly batchSize: number;
   private readonly prefetches: boolean;
+  /** The user histories read for the batch in progress (see the constructor's readHistory). */
+  private readonly batchHistories = new Map<string, Promise<readonly ProjectedEvent[]>>();
   private readonly batchDelayMs: number;
   private readonly leases: LeaseKeeper;
   private running: Promise<void> | undefined;
@@ -143,7 +145,14 @@ export class Projector {
   documentsWritten = 0;
 
   constructor(private readonly options: ProjectorOptions) {
-    const readHistory = (user: string, through: number) => userHistory(options.eventStore, user, through);
+    // Shared by the projections within a batch: a privacy change has two of them (public
+    // events, popularity) read the same history.
+    const readHistory = (user: string, through: number) => {
+      const key = `${user}\u0000${through}`;
+      let history = this.batchHistories.get(key);
+      if (!history) this.batchHistories.set(key, (history = userHistory(options.eventStore, user, through)));
+      return history;
+    };
     this.runners = options.projections.map((projection) => ({
       projection,
       view: new LoadingView(options.readModel, options.cachedDocs, readHistory),
@@ -580,6 +589,7 @@ export class Projector {
   async processBatch(batch: readonly RecordedEvent[], pipelined = false): Promise<void> {
     const last = batch.at(-1);
     if (!last) return;
+    this.batchHistories.clear();
     const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
     const staged: { runner: Runner; changes: DocChange[] }[] = [];
     for (const runner of this.runners) {
