@@ -430,6 +430,9 @@ export class SqliteEventStore implements EventStore {
   private readForwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): EventRow[] {
     // Like EventStoreDB, reading forwards from 'end' starts after the last event.
     const start = from === 'start' ? 0n : from === 'end' ? lastRevision + 1n : from;
+    // Past the last revision there is nothing to read: the usual answer to a cached reader
+    // asking what came after what it holds (src/services/user-events.ts), without a query.
+    if (start > lastRevision) return [];
     return this.statements.readForwards.all(stream, start > firstVisible ? start : firstVisible, limit);
   }
 
