@@ -120,6 +120,11 @@ export class SqliteEventStore implements EventStore {
   private readonly purgeTransaction: Transaction<(stream: string | undefined) => number>;
   private readonly truncateTransaction: Transaction<(truncations: readonly StreamTruncation[]) => void>;
   private readonly purgeStreamsTransaction: Transaction<(streams: readonly string[]) => number>;
+  /**
+   * Every read in one snapshot (BEGIN DEFERRED … COMMIT), made once: better-sqlite3 builds four
+   * wrapper functions per `transaction()` call, which cost more than a small read itself.
+   */
+  private readonly snapshotTransaction: Transaction<(read: () => unknown) => unknown>;
 
   /** Opens `source.path`, or uses a connection the caller owns (e.g. shared with read models). */
   constructor(source: Database | SqliteEventStoreOpenOptions, options: SqliteEventStoreOptions = {}) {
@@ -138,6 +143,7 @@ export class SqliteEventStore implements EventStore {
     this.softDeleteTransaction = this.database.transaction((stream, expected) => this.softDeleteInTransaction(stream, expected));
     this.tombstoneTransaction = this.database.transaction((stream, expected) => this.tombstoneInTransaction(stream, expected));
     this.purgeTransaction = this.database.transaction((stream) => this.purgeInTransaction(stream));
+    this.snapshotTransaction = this.database.transaction((read: () => unknown) => read());
     this.truncateTransaction = this.database.transaction((truncations) => {
       for (const { stream, truncateBefore } of truncations) {
         const state = this.statements.selectStream.get(stream);
@@ -453,7 +459,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private readSnapshot<T>(read: () => T): T {
-    return this.database.transaction(read).deferred();
+    return this.snapshotTransaction.deferred(read) as T;
   }
 
   /** `$all` after `after` up to `until` (inclusive), hiding truncated, soft-deleted and tombstoned events. */
