@@ -41,7 +41,7 @@ import type { Doc } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
 import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
 import { streams } from '../domain/events.js';
-import type { Position, ReadStreamOptions, RecordedEvent } from '../stores/event-store.js';
+import type { Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, IdempotencyConflictError, StreamNotFoundError } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
 import { episodeDocKey } from '../domain/feeds.js';
@@ -51,8 +51,10 @@ import { recordedFromQuery } from '../domain/nextcloud.js';
 
 export const EPISODE_ACTIONS_PAGE = 5_000;
 const UPLOAD_ATTEMPTS = 3;
-/** Events read back from the end of a user's stream at a time, for the actions not projected yet. */
+/** Events read back from the end of a user's stream at a time, for the actions not projected yet: at most… */
 const PENDING_CHUNK = 1_000;
+/** …and first (a download right after an append of a few events). */
+const FIRST_PENDING_READ = 16;
 
 /** A projection asked for documents already there: the event needs the read model. */
 class NeedsViewError extends Error {}
@@ -280,43 +282,32 @@ export class GpodderEpisodeService {
   }
 
   /**
-   * The user's events after `after` and after commit `from`, in stream order. They are found by
-   * a binary search over the stream's revisions (positions grow along a stream), so a page
-   * further on reads only the events after its cursor.
+   * The user's events after `after` and after commit `from`, in stream order. Read backwards
+   * from the end of the stream (positions grow along a stream, so the pending ones are its
+   * tail), in reads that grow from {@link FIRST_PENDING_READ} events to {@link PENDING_CHUNK}:
+   * a download right after a small append reads a few events once, one after a large upload a
+   * chunk at a time, and one further on in such an upload stops at its cursor.
    */
   private async pendingEvents(user: string, after: Position, from: number): Promise<RecordedEvent[]> {
     const { store } = this.gpodder.userEvents;
     const stream = streams.user(user);
-    const read = (options: ReadStreamOptions): Promise<RecordedEvent[]> =>
-      store.readStream(stream, options).catch((error: unknown) => {
+    const pending = (event: RecordedEvent) => comparePositions(event.position, after) > 0 && Number(event.position.commit) > from;
+    const newestFirst: RecordedEvent[] = [];
+    let fromRevision: bigint | 'end' = 'end';
+    for (let size = FIRST_PENDING_READ; ; size = Math.min(size * 4, PENDING_CHUNK)) {
+      let chunk: RecordedEvent[];
+      try {
+        chunk = await store.readStream(stream, { direction: 'backwards', fromRevision, maxCount: size });
+      } catch (error) {
         if (error instanceof StreamNotFoundError) return [];
         throw error;
-      });
-    const pending = (event: RecordedEvent) => comparePositions(event.position, after) > 0 && Number(event.position.commit) > from;
-    const [last] = await read({ direction: 'backwards', fromRevision: 'end', maxCount: 1 });
-    if (last === undefined || !pending(last)) return [];
-    const [first] = await read({ maxCount: 1 });
-    let start = first!.revision;
-    if (!pending(first!)) {
-      // The event at `lo` is not pending; the first event at or after `hi` is.
-      let lo = first!.revision;
-      let hi = last.revision;
-      while (hi - lo > 1n) {
-        const mid = (lo + hi) / 2n;
-        const [event] = await read({ fromRevision: mid, maxCount: 1 });
-        if (event === undefined || pending(event)) hi = mid;
-        else lo = event.revision;
       }
-      start = hi;
+      const cut = chunk.findIndex((event) => !pending(event));
+      newestFirst.push(...(cut < 0 ? chunk : chunk.slice(0, cut)));
+      if (cut >= 0 || chunk.length < size || chunk.at(-1)!.revision === 0n) break;
+      fromRevision = chunk.at(-1)!.revision - 1n;
     }
-    const recent: RecordedEvent[] = [];
-    for (let next = start; ;) {
-      const chunk = await read({ fromRevision: next, maxCount: PENDING_CHUNK });
-      recent.push(...chunk.filter(pending));
-      if (chunk.length < PENDING_CHUNK) break;
-      next = chunk.at(-1)!.revision + 1n;
-    }
-    return recent;
+    return newestFirst.reverse();
   }
 
   /**

@@ -90,6 +90,15 @@ describe('gpodder downloads ahead of the projector', function () {
     }
   });
 
+  it('answers a user none of whose events is projected yet, more of them than the first read back takes', async () => {
+    await episodes.upload(principal, actions(0, 30));
+    await episodes.upload(principal, actions(30, 30));
+    const ahead = await walk({});
+    expect(ahead.actions).to.have.length.above(40);
+    await service.projector.catchUp();
+    expect(ahead.actions).to.deep.equal((await walk({})).actions);
+  });
+
   it('answers a cursor that skips nothing: what comes after it is read from there', async () => {
     await episodes.upload(principal, actions(0, 10));
     await service.projector.catchUp();
