@@ -159,10 +159,7 @@ export async function startService(
       defaultPrivacy: config.DEFAULT_PRIVACY,
       retention: async () => (scheduler ? retentionStatus(scheduler.agenda) : undefined),
     },
-    ready: async () =>
-      draining
-        ? { ready: false, reason: 'shutting down' }
-        : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG, lagNotBounded: [ERASURE_REACTOR] }),
+    ready: async () => (draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG })),
     metrics: async () => {
       gauges.update(await projectionsReport(status, reported));
       return renderMetrics(gauges);

@@ -164,13 +164,21 @@ export interface Readiness {
 
 /** How long an event may wait for a projection before `/readyz` calls the projection stuck. */
 export const DEFAULT_MAX_STALL_MS = 30_000;
+/**
+ * How long the oldest event a projection has not applied may have waited before its lag counts
+ * against `maxLag`: a burst of writes the projector is absorbing (one user's upload of 10,000
+ * gpodder actions put it over 1,000 events behind for a moment) is not a service to take out
+ * of rotation; a projection catching up a backlog (a rebuild at start, a stopped projector) is.
+ */
+export const DEFAULT_LAG_GRACE_MS = 10_000;
 
 /**
  * Ready when every store answers, a projector runs (holds the projections' leases, where the
- * store can tell), and every projection is less than `maxLag` events behind and makes
- * progress — no event has waited more than `maxStallMs` for it: a projection stuck on one
- * event, or with no projector running, is a few events behind forever — within `timeoutMs` (a
- * store that hangs makes the service unready, not `/readyz` hang).
+ * store can tell), and every projection is less than `maxLag` events behind — or its oldest
+ * pending event has waited less than `lagGraceMs` — and makes progress — no event has waited
+ * more than `maxStallMs` for it: a projection stuck on one event, or with no projector running,
+ * is a few events behind forever — within `timeoutMs` (a store that hangs makes the service
+ * unready, not `/readyz` hang).
  */
 export async function checkReadiness(
   stores: StatusStores & { accounts: AccountStore },
@@ -180,13 +188,7 @@ export async function checkReadiness(
     timeoutMs?: number;
     maxStallMs?: number;
     now?: () => Date;
-    /**
-     * Of `names`, those whose lag is reported but not held to `maxLag` (their progress still is,
-     * by `maxStallMs`): the erasure reactor, whose checkpoint is committed at most once a
-     * second while events come, so any burst of writes would put it past the bound, and whose
-     * lag delays erasures, not what reads answer (docs/design.md, "Erasure").
-     */
-    lagNotBounded?: readonly string[];
+    lagGraceMs?: number;
   },
 ): Promise<Readiness> {
   const probe = async (): Promise<Readiness> => {
@@ -199,15 +201,17 @@ export async function checkReadiness(
         { lag: projection.lag, checkpoint: projection.checkpoint ? formatPosition(projection.checkpoint) : null },
       ]),
     );
+    const now = (options.now?.() ?? new Date()).getTime();
+    const waited = (projection: ProjectionStatus) => (projection.pendingSince === undefined ? 0 : now - projection.pendingSince.getTime());
+    const graceMs = options.lagGraceMs ?? DEFAULT_LAG_GRACE_MS;
     const behind = report.projections
-      .filter((projection) => projection.lag >= options.maxLag && !options.lagNotBounded?.includes(projection.name))
+      .filter((projection) => projection.lag >= options.maxLag && waited(projection) >= graceMs)
       .map((projection) => projection.name);
     if (behind.length > 0) return { ready: false, reason: `projections behind by ${options.maxLag} events or more: ${behind.join(', ')}`, projections };
     const leases = (await stores.readModel.liveLeases?.(names)) ?? names.map(() => true);
     const unowned = names.filter((_name, index) => !leases[index]);
     if (unowned.length > 0) return { ready: false, reason: `no projector is running for: ${unowned.join(', ')}`, projections };
     const stallMs = options.maxStallMs ?? DEFAULT_MAX_STALL_MS;
-    const now = (options.now?.() ?? new Date()).getTime();
     const stalled = report.projections
       .filter((projection) => projection.pendingSince !== undefined && now - projection.pendingSince.getTime() > stallMs)
       .map((projection) => projection.name);
