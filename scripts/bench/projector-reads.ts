@@ -29,17 +29,23 @@ import { DEFAULT_WORKLOAD, generateWorkload } from './workload.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** `readModel` with `latencyMs` before each read, counted, and claiming remote reads. */
-function remote(readModel: ReadModelStore, latencyMs: number): { readModel: ReadModelStore; reads: () => number } {
+/**
+ * `readModel` with its reads (`getMany`, `find`) counted, each after `latencyMs` (0: none), and
+ * claiming `remoteReads` as asked (the projector prefetches by default when it is true).
+ */
+export function countingReads(
+  readModel: ReadModelStore,
+  options: { remoteReads: boolean; latencyMs?: number },
+): { readModel: ReadModelStore; reads: () => number } {
   let reads = 0;
   const wrapped = new Proxy(readModel, {
     get(target, property, receiver) {
-      if (property === 'remoteReads') return true;
+      if (property === 'remoteReads') return options.remoteReads;
       if (property === 'getMany' || property === 'find') {
         const read = Reflect.get(target, property, receiver) as (...args: unknown[]) => Promise<unknown>;
         return async (...args: unknown[]) => {
           reads++;
-          await sleep(latencyMs);
+          if (options.latencyMs) await sleep(options.latencyMs);
           return read.apply(target, args);
         };
       }
@@ -54,7 +60,7 @@ async function project(eventStore: SqliteEventStore, events: number, latencyMs: 
   const database = new BetterSqlite3(':memory:');
   try {
     const store = new SqliteReadModelStore(database);
-    const counted = remote(store, latencyMs);
+    const counted = countingReads(store, { remoteReads: true, latencyMs });
     const projector = new Projector({
       eventStore,
       readModel: counted.readModel,

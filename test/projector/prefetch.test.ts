@@ -8,33 +8,13 @@ import { expect } from 'chai';
 import { allProjections } from '../../projections/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { Projector } from '../../src/projector/projector.js';
-import type { ReadModelStore } from '../../src/stores/read-model.js';
 import type { SqliteEventStore } from '../../src/stores/embedded/sqlite-event-store.js';
+import { countingReads } from '../../scripts/bench/projector-reads.js';
 import { DEFAULT_WORKLOAD, generateWorkload } from '../../scripts/bench/workload.js';
 import { dumpDocs, expectSameDocs, foldInMemory, memoryReadModel, memoryStores } from './support.js';
 
 const context = { defaultPrivacy: 'private' as const };
 const EVENTS = 4_000;
-
-/** The store's reads counted (calls of getMany and find), claiming `remoteReads` as asked. */
-function countingReads(readModel: ReadModelStore, remoteReads: boolean): { readModel: ReadModelStore; reads: () => number } {
-  let reads = 0;
-  const wrapped = new Proxy(readModel, {
-    get(target, property, receiver) {
-      if (property === 'remoteReads') return remoteReads;
-      if (property === 'getMany' || property === 'find') {
-        const read = Reflect.get(target, property, receiver) as (...args: unknown[]) => unknown;
-        return (...args: unknown[]) => {
-          reads++;
-          return read.apply(target, args);
-        };
-      }
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { readModel: wrapped, reads: () => reads };
-}
 
 describe('projector prefetch (a batch loads what its events ask for, a read per collection)', function () {
   this.timeout(120_000);
@@ -55,7 +35,7 @@ describe('projector prefetch (a batch loads what its events ask for, a read per 
   /** A live-like catch-up (no absence tracking, a small cache) into a fresh read model. */
   async function project(options: { remoteReads: boolean; prefetch?: boolean }) {
     const memory = memoryReadModel();
-    const counted = countingReads(memory.readModel, options.remoteReads);
+    const counted = countingReads(memory.readModel, { remoteReads: options.remoteReads });
     const projector = new Projector({
       eventStore,
       readModel: counted.readModel,
