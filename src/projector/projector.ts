@@ -619,6 +619,8 @@ export class Projector {
       // whole batch (its commit is one block either way).
       if (this.yieldsBetweenProjections) await yieldToEventLoop();
     }
+    // Read for this batch's projections only (LoadingView keeps what each of them asked for).
+    this.batchHistories.clear();
     const commits = staged.map(({ runner, changes }) => ({ projection: runner.projection.name, changes, checkpoint: last.position }));
     if (!pipelined) {
       await this.settle();
