@@ -599,6 +599,8 @@ export class Projector {
   async processBatch(batch: readonly RecordedEvent[], pipelined = false): Promise<void> {
     const last = batch.at(-1);
     if (!last) return;
+    // Also left by a batch that failed before its end (a rejected read among them) or by one
+    // projected event by event (processIsolated): none may serve this batch.
     this.batchHistories.clear();
     const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
     const staged: { runner: Runner; changes: DocChange[] }[] = [];
