@@ -175,7 +175,7 @@ export class StagedView implements ProjectionView {
     const fromStaged: StoredDoc[] = [];
     for (const id of this.candidates(collection, staged, query)) {
       const doc = staged.get(id) ?? null;
-      if (doc !== null && matches(doc, query)) fromStaged.push({ id, doc });
+      if (doc !== null && matches(doc, query, id)) fromStaged.push({ id, doc });
     }
     const merged = [...fromBase, ...fromStaged];
     merged.sort(compareDocs(query.orderBy));

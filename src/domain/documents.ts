@@ -120,6 +120,13 @@ export interface Query {
   readonly greaterThan?: { readonly field: string; readonly value: string | number };
   /** Ties (and queries without an order) are ordered by id ascending, in every adapter. */
   readonly orderBy?: readonly { readonly field: string; readonly direction: 'asc' | 'desc' }[];
+  /**
+   * Keyset paging: only the documents after this one (its value of the order's field, its id) in
+   * the query's order, which must be one `orderBy` field, ties by id ascending. So a page ends
+   * with a document and the next starts right after it, without a stored cursor field made of
+   * both (`{timestamp desc, after: {value: t, id}}`: timestamp < t, or timestamp = t and id > id).
+   */
+  readonly after?: { readonly value: string | number; readonly id: string };
   /** At most this many (floored; 0 or less: none, unlike MongoDB's native `limit(0)`). */
   readonly limit?: number;
 }
@@ -145,8 +152,19 @@ export function fieldValue(doc: Doc, path: string): JsonValue | undefined {
   return current;
 }
 
-/** The query semantics both adapters implement, for in-memory use (tests, batch overlays). */
-export function matches(doc: Doc, query: Query): boolean {
+/** A query's keyset bound ({@link Query.after}) with its order's field and direction; throws when the order is not one field. */
+export function keysetOf(query: Query | undefined): { field: string; direction: 'asc' | 'desc'; value: string | number; id: string } | undefined {
+  if (query?.after === undefined) return undefined;
+  const [order, ...rest] = query.orderBy ?? [];
+  if (order === undefined || rest.length > 0) throw new Error('A query with `after` orders by exactly one field');
+  return { field: order.field, direction: order.direction, value: query.after.value, id: query.after.id };
+}
+
+/**
+ * The query semantics both adapters implement, for in-memory use (tests, batch overlays). `id`
+ * is the document's, needed only by a query with `after`.
+ */
+export function matches(doc: Doc, query: Query, id?: string): boolean {
   for (const [field, value] of Object.entries(query.where ?? {})) {
     if ((fieldValue(doc, field) ?? null) !== value) return false;
   }
@@ -157,6 +175,14 @@ export function matches(doc: Doc, query: Query): boolean {
   if (query.greaterThan) {
     const value = fieldValue(doc, query.greaterThan.field);
     if (value === undefined || value === null || !(value > query.greaterThan.value)) return false;
+  }
+  const keyset = keysetOf(query);
+  if (keyset) {
+    if (id === undefined) throw new Error('matches: a query with `after` needs the document id');
+    const value = fieldValue(doc, keyset.field);
+    if (value === undefined || value === null) return false;
+    if (value === keyset.value) return id > keyset.id;
+    return keyset.direction === 'desc' ? value < keyset.value : value > keyset.value;
   }
   return true;
 }

@@ -80,6 +80,37 @@ describe('MongoDB adapters (no server)', function () {
     });
   });
 
+  describe('queries', function () {
+    it('send keyset paging (`after`) as an inclusive bound on the order field, an $or for the ties after the id, and the order with _id', async function () {
+      const sorts: unknown[] = [];
+      const limits: unknown[] = [];
+      const cursor = {
+        sort: (sort: unknown) => (sorts.push(sort), cursor),
+        limit: (limit: unknown) => (limits.push(limit), cursor),
+        toArray: async () => [{ _id: 'y', timestamp: 't' }],
+      };
+      const { db, calls } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      const found = await new MongoReadModelStore(db, {} as MongoClient).find('c', {
+        where: { feed: 'f' },
+        orderBy: [{ field: 'timestamp', direction: 'desc' }],
+        after: { value: 't', id: 'x' },
+        limit: 5,
+      });
+      expect(found).to.deep.equal([{ id: 'y', doc: { timestamp: 't' } }]);
+      expect(calls.map((call) => call.method)).to.deep.equal(['find']);
+      expect(calls[0]!.args[0]).to.deep.equal({ feed: { $eq: 'f' }, timestamp: { $lte: 't' }, $or: [{ timestamp: { $lt: 't' } }, { _id: { $gt: 'x' } }] });
+      expect(sorts).to.deep.equal([
+        [
+          ['timestamp', -1],
+          ['_id', 1],
+        ],
+      ]);
+      expect(limits).to.deep.equal([5]);
+      await new MongoReadModelStore(db, {} as MongoClient).find('c', { orderBy: [{ field: 'n', direction: 'asc' }], after: { value: 3, id: 'x' } });
+      expect(calls[1]!.args[0]).to.deep.equal({ n: { $gte: 3 }, $or: [{ n: { $gt: 3 } }, { _id: { $gt: 'x' } }] });
+    });
+  });
+
   describe('documents MongoDB refuses for their content', function () {
     /** A client whose transactions run the callback once, as withTransaction does without errors. */
     const client = {

@@ -54,7 +54,7 @@ async function rejectsWith(promise: Promise<unknown>): Promise<Error> {
 
 /** What the reference semantics say a query returns. */
 function reference(all: readonly StoredDoc[], query: Query): StoredDoc[] {
-  const found = all.filter((entry) => matches(entry.doc, query)).sort(compareDocs(query.orderBy));
+  const found = all.filter((entry) => matches(entry.doc, query, entry.id)).sort(compareDocs(query.orderBy));
   return query.limit === undefined ? found : found.slice(0, Math.max(0, Math.floor(query.limit)));
 }
 
@@ -378,6 +378,29 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         await expectFind({ limit: 0 }, []);
       });
 
+      it('after: the documents after one in a one-field order (ties by id), skipping null and missing', async function () {
+        const desc = [{ field: 'plays', direction: 'desc' as const }];
+        await expectFind({ orderBy: desc, after: { value: 5, id: 'a1' } }, ['a3', 'a2', 'B9']);
+        await expectFind({ orderBy: desc, after: { value: 5, id: 'a3' } }, ['a2', 'B9']);
+        await expectFind({ orderBy: desc, after: { value: 5, id: 'a0' }, limit: 2 }, ['a1', 'a3']);
+        await expectFind({ orderBy: desc, after: { value: 11, id: '' } }, ['b0', 'a1', 'a3', 'a2', 'B9']);
+        const asc = [{ field: 'plays', direction: 'asc' as const }];
+        await expectFind({ orderBy: asc, after: { value: 5, id: 'a1' } }, ['a3', 'b0']);
+        await expectFind({ orderBy: asc, after: { value: 3, id: 'zz' } }, ['a1', 'a3', 'b0']);
+        await expectFind({ where: { feed: 'f1' }, orderBy: [{ field: 'title', direction: 'desc' }], after: { value: 'beta', id: 'a2' } }, ['a5', 'a1']);
+        await expectFind({ orderBy: [{ field: 'meta.rank', direction: 'desc' }], after: { value: 2, id: 'B9' } }, ['a1', 'a2']);
+        // Paging with `after` from each page's last document gives the whole order, once.
+        const paged: string[] = [];
+        for (let last: StoredDoc | undefined, page: StoredDoc[] = []; paged.length === 0 || page.length === 2;) {
+          page = await store.find(docs, { orderBy: desc, limit: 2, ...(last ? { after: { value: last.doc['plays'] as number, id: last.id } } : {}) });
+          paged.push(...ids(page));
+          last = page.at(-1);
+        }
+        expect(paged).to.deep.equal(['b0', 'a1', 'a3', 'a2', 'B9']);
+        await rejectsWith(store.find(docs, { after: { value: 5, id: 'a1' } }));
+        await rejectsWith(store.find(docs, { orderBy: [...desc, { field: 'feed', direction: 'asc' }], after: { value: 5, id: 'a1' } }));
+      });
+
       it('count with and without where', async function () {
         expect(await store.count(docs)).to.equal(7);
         expect(await store.count(docs, {})).to.equal(7);
@@ -434,8 +457,18 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
             greaterThan: fc.option(boundArb, { nil: undefined, freq: 2 }),
             orderBy: fc.option(orderArb, { nil: undefined, freq: 3 }),
             limit: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined, freq: 2 }),
+            after: fc.option(fc.record({ s: str, n: num, id: fc.string({ unit: fc.constantFrom('a', 'b', 'B', '1', '-'), maxLength: 3 }) }), {
+              nil: undefined,
+              freq: 2,
+            }),
           })
-          .map((parts) => Object.fromEntries(Object.entries(parts).filter(([, value]) => value !== undefined)) as Query);
+          .map(({ after, ...parts }) => {
+            const query = Object.fromEntries(Object.entries(parts).filter(([, value]) => value !== undefined)) as Query;
+            // `after` goes with a one-field order, its value of that field's type (booleans are not ordered portably).
+            const [order, ...rest] = query.orderBy ?? [];
+            if (after === undefined || order === undefined || rest.length > 0 || order.field === 'b') return query;
+            return { ...query, after: { value: order.field === 'n' ? after.n : after.s, id: after.id } };
+          });
 
         let run = 0;
         /** Guards against a vacuous property: queries whose answer was not empty. */

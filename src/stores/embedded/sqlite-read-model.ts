@@ -22,7 +22,7 @@ import type {
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { writeWithoutBlocking } from './schema.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
-import { indexName, indexSpec, InvalidDocumentError, LeaseNotHeldError, mergeSpecs, splitField } from '../read-model.js';
+import { indexName, indexSpec, InvalidDocumentError, keysetOf, LeaseNotHeldError, mergeSpecs, splitField } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -298,6 +298,14 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (query?.greaterThan) {
       parts.push(`${this.expr(collection, query.greaterThan.field)} > ?`);
       params.push(query.greaterThan.value);
+    }
+    const keyset = keysetOf(query);
+    if (keyset) {
+      // The bound on the field alone first, so that SQLite reads the field's index from it on.
+      const field = this.expr(collection, keyset.field);
+      const [inclusive, strict] = keyset.direction === 'desc' ? ['<=', '<'] : ['>=', '>'];
+      parts.push(`${field} ${inclusive} ?`, `(${field} ${strict} ? OR id > ?)`);
+      params.push(keyset.value, keyset.value, keyset.id);
     }
     return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
   }

@@ -31,7 +31,7 @@ import type {
   Scalar,
   StoredDoc,
 } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, indexSpec, mergeSpecs, splitField } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, indexSpec, keysetOf, mergeSpecs, splitField } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -221,7 +221,13 @@ function toFilter(query: Query | undefined): Filter<StoredShape> {
   for (const [field, value] of Object.entries(query?.where ?? {})) add(field, '$eq', value);
   if (query?.lessThan) add(query.lessThan.field, '$lt', query.lessThan.value);
   if (query?.greaterThan) add(query.greaterThan.field, '$gt', query.greaterThan.value);
-  return Object.fromEntries(conditions) as Filter<StoredShape>;
+  const keyset = keysetOf(query);
+  if (keyset === undefined) return Object.fromEntries(conditions) as Filter<StoredShape>;
+  // The inclusive bound is the index's range; the `$or` picks out the ties after the id.
+  const [inclusive, strict] = keyset.direction === 'desc' ? (['$lte', '$lt'] as const) : (['$gte', '$gt'] as const);
+  const path = checkField(keyset.field);
+  conditions.set(path, { ...conditions.get(path), [inclusive]: keyset.value });
+  return { ...Object.fromEntries(conditions), $or: [{ [path]: { [strict]: keyset.value } }, { _id: { $gt: keyset.id } }] } as Filter<StoredShape>;
 }
 
 /** The port's order plus `_id` ascending, the tie rule. */
