@@ -15,7 +15,7 @@ import type { EventObject, Privacy } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
-import type { Doc, DocChange } from '../src/domain/documents.js';
+import type { Doc, DocChange, Query } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
@@ -24,6 +24,10 @@ import { retainedHistory, type EventAbout } from './retained-history.js';
 import { fromJson, toJsonObject } from '../src/domain/json.js';
 
 export const PUBLIC_EVENTS = 'public_events';
+/** The field of a public document that names its feed. */
+export const PUBLIC_FEED = 'object.rss_source_feed';
+/** The order public events are listed in, newest first (ties by id ascending, the port's rule). */
+export const PUBLIC_ORDER: Query['orderBy'] = [{ field: 'timestamp', direction: 'desc' }];
 export const PUBLIC_EVENT_OWNERS = 'public_event_owners';
 const PRIVACY_COPY = 'public_events_privacy';
 
@@ -63,8 +67,20 @@ interface Owner {
   revision: number;
 }
 
-/** Orders public events by time, ties by id, as one string: the `before=` cursor. */
+/**
+ * A page's `next_before`: the time and id of its last event. Public events are listed newest
+ * first, ties by id ascending (the read-model port's keyset order, {@link Query.after}), so the
+ * two name the place where the next page starts without a stored cursor field.
+ */
 export const cursorOf = (body: { timestamp: string; id: string }) => `${body.timestamp}|${body.id}`;
+
+/** A `before=` value: a {@link cursorOf} cursor, or a time alone (`<time>|` after HTTP validation). */
+export function parseCursor(cursor: string): { timestamp: string; id: string | undefined } {
+  const bar = cursor.indexOf('|');
+  if (bar < 0) return { timestamp: cursor, id: undefined };
+  const id = cursor.slice(bar + 1);
+  return { timestamp: cursor.slice(0, bar), id: id === '' ? undefined : id };
+}
 
 /** A projected event of a type the public may see (all of them name a feed). */
 type Shareable = EventAbout;
@@ -73,15 +89,14 @@ const isShareable = (projected: ProjectedEvent): projected is Shareable => SHARE
 function publicDoc(projected: Shareable, level: 'public' | 'anonymous'): Doc {
   const { event } = projected;
   const feed = event.object.rss_source_feed;
+  // The event's id is the document's id, not repeated inside; nor is anything the queries
+  // could read from these fields (a feed, a cursor): every copy is written per published event.
   return {
-    id: event.id,
     type: event.type,
     timestamp: event.timestamp,
     object: event.object.rss_source_id === undefined ? { rss_source_feed: feed } : { rss_source_feed: feed, rss_source_id: event.object.rss_source_id },
     data: publicData(event.type, event.data as Doc, level),
     user: level === 'public' ? projected.username : null,
-    feed,
-    cursor: cursorOf({ timestamp: event.timestamp, id: event.id }),
   };
 }
 
@@ -170,16 +185,18 @@ export const publicEventsProjection: Projection = {
   name: 'public_events',
   // 3: no copy of every shareable event (`public_event_sources`): a privacy change reads the
   // user's history; only published events have an owner.
-  version: 3,
+  // 4: no `id`, `feed` or `cursor` inside the public document (its id, its object's feed, and
+  // its time with its id), and indexes on the time instead of the cursor.
+  version: 4,
   retiredCollections: ['public_event_sources'],
   collections: [
-    // Newest first (GET /v1/public/events): sorted by cursor descending.
+    // Newest first (GET /v1/public/events): sorted by time descending, ties by id (PUBLIC_ORDER).
     {
       name: PUBLIC_EVENTS,
       indexes: [
-        { fields: ['cursor'], sort: 'desc' },
-        { fields: ['feed', 'cursor'], sort: 'desc' },
-        { fields: ['user', 'cursor'], sort: 'desc' },
+        { fields: ['timestamp'], sort: 'desc' },
+        { fields: [PUBLIC_FEED, 'timestamp'], sort: 'desc' },
+        { fields: ['user', 'timestamp'], sort: 'desc' },
       ],
     },
     // By user: the erasures, truncations and the privacy preview (newest first) ask for a user's.

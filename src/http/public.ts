@@ -21,7 +21,7 @@ const publicEventsQuery = z.object({
     .max(300)
     .transform((value, ctx) => {
       // A previous page's `next_before` (`<timestamp>|<event id>`), or a plain timestamp: as a
-      // cursor, compared with the stored ones. Anything else is refused, not read as "everything".
+      // place in the timeline (src/services/public-views.ts). Anything else is refused, not read as "everything".
       const [time = '', id, ...rest] = value.split('|');
       const timestamp = isoTimestamp.safeParse(time);
       if (timestamp.success && rest.length === 0 && (id === undefined || uuid.safeParse(id).success)) return `${timestamp.data}|${id ?? ''}`;

@@ -3,8 +3,16 @@
  * projections have already filtered by each user's current privacy choice are read here; the
  * native API (src/http/public.ts) and the public pages (src/web) both answer from this module.
  */
-import type { Doc, Query, ReadModelStore } from '../stores/read-model.js';
-import { PUBLIC_EVENTS, PUBLIC_EVENT_OWNERS, publicEventsProjection } from '../../projections/public-events.js';
+import { compareDocs, type Doc, type Query, type ReadModelStore } from '../stores/read-model.js';
+import {
+  cursorOf,
+  parseCursor,
+  PUBLIC_EVENTS,
+  PUBLIC_EVENT_OWNERS,
+  PUBLIC_FEED,
+  PUBLIC_ORDER,
+  publicEventsProjection,
+} from '../../projections/public-events.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY, popularityProjection } from '../../projections/popularity.js';
 import { podcastsProjection } from '../../projections/podcasts.js';
 import { formatPosition } from '../domain/position.js';
@@ -19,9 +27,9 @@ export interface PublicEventQuery {
   readonly limit: number;
 }
 
-/** A public event as served: anonymous ones have no `user`. */
-export function publicEvent(doc: Doc) {
-  const { id, type, timestamp, object, data, user } = doc;
+/** A public event as served (its id is its document's): anonymous ones have no `user`. */
+export function publicEvent(id: string, doc: Doc) {
+  const { type, timestamp, object, data, user } = doc;
   return user === null || user === undefined ? { id, type, timestamp, object, data } : { id, type, timestamp, object, data, user };
 }
 export type PublicEvent = ReturnType<typeof publicEvent>;
@@ -111,19 +119,21 @@ export class PublicViews {
 
   private async readEvents(query: PublicEventQuery): Promise<{ events: PublicEvent[]; next_before: string | null }> {
     const where: Record<string, string> = {};
-    if (query.feed !== undefined) where['feed'] = query.feed;
+    if (query.feed !== undefined) where[PUBLIC_FEED] = query.feed;
     if (query.user !== undefined) where['user'] = query.user;
-    const before = query.before?.includes('|') ? query.before : query.before && `${query.before}|`;
+    // After a page's last event, or before a time alone.
+    const before = query.before === undefined ? undefined : parseCursor(query.before);
     const docs = await this.store.find(PUBLIC_EVENTS, {
       where,
-      ...(before ? { lessThan: { field: 'cursor', value: before } } : {}),
-      orderBy: [{ field: 'cursor', direction: 'desc' }],
+      ...(before?.id !== undefined ? { after: { value: before.timestamp, id: before.id } } : {}),
+      ...(before !== undefined && before.id === undefined ? { lessThan: { field: 'timestamp', value: before.timestamp } } : {}),
+      orderBy: PUBLIC_ORDER,
       limit: query.limit,
     });
     const last = docs.at(-1);
     return {
-      events: await this.withFeedTitles(docs.map(({ doc }) => publicEvent(doc))),
-      next_before: docs.length === query.limit && last ? String(last.doc['cursor']) : null,
+      events: await this.withFeedTitles(docs.map(({ id, doc }) => publicEvent(id, doc))),
+      next_before: docs.length === query.limit && last ? cursorOf({ timestamp: String(last.doc['timestamp']), id: last.id }) : null,
     };
   }
 
@@ -162,12 +172,12 @@ export class PublicViews {
       limit: PREVIEW_PUBLISHED,
     });
     const ids = owned.map(({ id }) => id);
-    const published = await this.store.getMany(PUBLIC_EVENTS, ids);
+    const published = [...(await this.store.getMany(PUBLIC_EVENTS, ids))].map(([id, doc]) => ({ id, doc }));
     return this.withFeedTitles(
-      [...published.values()]
-        .sort((a, b) => String(b['cursor']).localeCompare(String(a['cursor'])))
+      published
+        .sort(compareDocs(PUBLIC_ORDER))
         .slice(0, limit)
-        .map(publicEvent),
+        .map(({ id, doc }) => publicEvent(id, doc)),
     );
   }
 }

@@ -21,6 +21,10 @@ describe('public events paging', function () {
       play('a', '2026-05-01T00:00:01Z'),
       play('b', '2026-05-01T00:00:02Z'),
       play('c', '2026-05-01T00:00:03Z'),
+      // Three at one time: pages must not skip or repeat any of them.
+      play('t1', '2026-04-30T00:00:00Z'),
+      play('t2', '2026-04-30T00:00:00Z'),
+      play('t3', '2026-04-30T00:00:00Z'),
     ];
     expect((await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events })).status).to.equal(201);
     await service.settle();
@@ -37,8 +41,16 @@ describe('public events paging', function () {
       before = page.body.next_before as string | null;
     }
     expect(seen.slice(0, 3)).to.deep.equal(['c', 'b', 'a']);
+    expect(seen.slice(3).sort()).to.deep.equal(['t1', 't2', 't3']);
+    const whole = await service.http.get('/v1/public/events');
+    // Newest first, ties by id (the events' ids, in the order the pages gave them).
+    const tied = (whole.body.events as { id: string; object: { rss_source_id: string } }[]).slice(3);
+    expect(tied.map((event) => event.object.rss_source_id)).to.deep.equal(seen.slice(3));
+    expect(tied.map((event) => event.id)).to.deep.equal(tied.map((event) => event.id).sort());
     const older = await service.http.get('/v1/public/events').query({ before: '2026-05-01T02:00:02+02:00' });
-    expect((older.body.events as { object: { rss_source_id: string } }[]).map((event) => event.object.rss_source_id)).to.deep.equal(['a']);
+    expect((older.body.events as { object: { rss_source_id: string } }[]).map((event) => event.object.rss_source_id).slice(0, 1)).to.deep.equal(['a']);
+    const tiedBefore = await service.http.get('/v1/public/events').query({ before: '2026-04-30T00:00:00.001Z' });
+    expect(tiedBefore.body.events).to.have.length(3);
   });
 
   it('before=garbage is a 400 naming before, as since=garbage is', async () => {

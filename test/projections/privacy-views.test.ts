@@ -75,7 +75,7 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
       events.play(alice, 'a1', FEED_A),
       events.play(alice, 'b1', FEED_B),
     );
-    expect(h.docs(PUBLIC_EVENTS).map((doc) => doc['feed'])).to.deep.equal([FEED_A]);
+    expect(h.docs(PUBLIC_EVENTS).map((doc) => (doc['object'] as { rss_source_feed: string }).rss_source_feed)).to.deep.equal([FEED_A]);
     h.apply(alice, events.privacy(alice, 'public', FEED_B));
     expect(h.docs(PUBLIC_EVENTS)).to.have.length(2);
   });

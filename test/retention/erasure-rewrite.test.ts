@@ -249,7 +249,7 @@ describe('erasure by rewrite through the event store port (EventStoreDB semantic
     expect(
       publicDocs
         .filter((doc) => doc['user'] === 'cat')
-        .map((doc) => `${doc['type']} ${doc['feed']}`)
+        .map((doc) => `${doc['type']} ${(doc['object'] as { rss_source_feed: string }).rss_source_feed}`)
         .sort(),
     ).to.deep.equal([`play ${FEED_B}`, `save ${FEED_B}`, `subscribe ${FEED_B}`]);
     expect(publicDocs.some((doc) => doc['feed'] === FEED_A && doc['user'] !== 'bob')).to.equal(false);

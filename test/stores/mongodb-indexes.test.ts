@@ -19,9 +19,9 @@ interface Shape {
 }
 
 const QUERIES: readonly Shape[] = [
-  { what: 'public events, unfiltered', collection: 'public_events', equality: {}, sort: [['cursor', -1]] },
-  { what: 'public events of a feed', collection: 'public_events', equality: { feed: 'f' }, sort: [['cursor', -1]] },
-  { what: 'public events of a user', collection: 'public_events', equality: { user: 'u' }, sort: [['cursor', -1]] },
+  { what: 'public events, unfiltered', collection: 'public_events', equality: {}, sort: [['timestamp', -1]] },
+  { what: 'public events of a feed', collection: 'public_events', equality: { 'object.rss_source_feed': 'f' }, sort: [['timestamp', -1]] },
+  { what: 'public events of a user', collection: 'public_events', equality: { user: 'u' }, sort: [['timestamp', -1]] },
   {
     what: 'popular podcasts',
     collection: 'podcast_popularity',
