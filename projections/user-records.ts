@@ -27,6 +27,18 @@ export interface UserRecordProjectionOptions {
   readonly touches: (event: ProjectedEvent['event']) => readonly string[] | 'all' | 'none';
   /** Record fields a user's list is also sorted by (besides `seq`), each indexed after `user`. */
   readonly listedBy?: readonly string[];
+  /**
+   * Record fields its key determines: kept only in the document id ({@link userDocId}), not
+   * written again inside, and put back when a document is read as a record
+   * ({@link UserRecordProjection.recordOfDoc}).
+   */
+  readonly keyFields?: KeyFields;
+}
+
+/** Record fields a record's key determines: their names, and their values for a key. */
+export interface KeyFields {
+  readonly names: ReadonlySet<string>;
+  readonly of: (key: string) => Doc;
 }
 
 /**
@@ -47,19 +59,39 @@ export function recordOf(doc: Doc): Doc {
   return record;
 }
 
+/** A document's record: without the projection's bookkeeping, with the fields its key determines. */
+function recordOfDoc(keyFields: KeyFields | undefined, key: string, doc: Doc): Doc {
+  return keyFields === undefined ? recordOf(doc) : Object.assign(keyFields.of(key), recordOf(doc));
+}
+
 function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all'): Record<string, SliceRecord> {
   // Built with fromEntries, not assignment: keys are client strings (playlist ids), and
   // assigning "__proto__" would set the prototype instead of adding a record.
   const entries: [string, SliceRecord][] = [];
   if (keys === 'all') {
-    for (const { id, doc } of view.find(options.collection, { where: { user } })) entries.push([userDocKey(user, id), fromJson<SliceRecord>(recordOf(doc))]);
+    for (const { id, doc } of view.find(options.collection, { where: { user } })) {
+      const key = userDocKey(user, id);
+      entries.push([key, fromJson<SliceRecord>(recordOfDoc(options.keyFields, key, doc))]);
+    }
   } else {
     for (const key of keys) {
       const doc = view.get(options.collection, userDocId(user, key));
-      if (doc) entries.push([key, fromJson<SliceRecord>(recordOf(doc))]);
+      if (doc) entries.push([key, fromJson<SliceRecord>(recordOfDoc(options.keyFields, key, doc))]);
     }
   }
   return Object.fromEntries(entries);
+}
+
+/** The record's fields but those its key determines, then the envelope: the stored document. */
+function docOfRecord(record: SliceRecord, envelope: RecordEnvelope, keyFields: KeyFields | undefined): Doc {
+  const fields = toJsonObject(record);
+  // Object.assign rather than `{ ...record, ...envelope }`: Node 20's V8 adds keys to a spread
+  // copy slowly (µs each), and every changed record of every event passes here (bench/RESULTS.md,
+  // "Object copies in the projections").
+  if (keyFields === undefined) return Object.assign({}, fields, envelope);
+  const doc: Doc = {};
+  for (const name in fields) if (!keyFields.names.has(name)) doc[name] = fields[name]!;
+  return Object.assign(doc, envelope);
 }
 
 /** Diffs the records before and after, as document changes stamped with the event's position. */
@@ -69,6 +101,7 @@ export function recordChanges(
   before: Record<string, SliceRecord>,
   after: Record<string, SliceRecord>,
   restampAll = false,
+  keyFields?: KeyFields,
 ): DocChange[] {
   const changes: DocChange[] = [];
   for (const key of Object.keys(before)) {
@@ -77,10 +110,7 @@ export function recordChanges(
   for (const [key, record] of Object.entries(after)) {
     if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
     const envelope: RecordEnvelope = { user: projected.user, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
-    // Object.assign rather than `{ ...record, ...envelope }`: Node 20's V8 adds keys to a spread
-    // copy slowly (µs each), and every changed record of every event passes here (bench/RESULTS.md,
-    // "Object copies in the projections").
-    changes.push(put(collection, userDocId(projected.user, key), Object.assign({}, toJsonObject(record), envelope)));
+    changes.push(put(collection, userDocId(projected.user, key), docOfRecord(record, envelope, keyFields)));
   }
   return changes;
 }
@@ -88,6 +118,8 @@ export function recordChanges(
 /** A per-user record projection; `touches` is shared with sync answers (src/services/sync.ts). */
 export interface UserRecordProjection extends Projection {
   readonly touches: UserRecordProjectionOptions['touches'];
+  /** The record a stored document holds (its id names the user and the record's key). */
+  recordOfDoc(user: string, id: string, doc: Doc): Doc;
 }
 
 /** Builds the per-user projection described by `options`. */
@@ -96,6 +128,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     name: options.name,
     ...(options.version === undefined ? {} : { version: options.version }),
     touches: options.touches,
+    recordOfDoc: (user, id, doc) => recordOfDoc(options.keyFields, userDocKey(user, id), doc),
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.
     collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
@@ -111,7 +144,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
       // Every record is stamped with a checkpoint, changed or not: a rebuild after retention
       // or erasure, which never sees the events gone since, stamps them so too. (Syncing
       // devices get the user's records once more after a checkpoint: a superset, harmless.)
-      return recordChanges(options.collection, projected, before, relevant, projected.event.type === 'checkpoint');
+      return recordChanges(options.collection, projected, before, relevant, projected.event.type === 'checkpoint', options.keyFields);
     },
   };
 }

@@ -6,10 +6,9 @@ import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ReadModelService } from '../services/read-models.js';
-import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
-import { PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { SUBSCRIPTIONS, subscriptionsProjection } from '../../projections/subscriptions.js';
+import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
 import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
-import { recordOf } from '../../projections/user-records.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
 import { playlistRecord, playStatusRecord, subscriptionRecord } from './responses.js';
@@ -69,7 +68,7 @@ export function readModelsRouter(readModels: ReadModelService, authenticated: Re
     const { userId } = principalOf(req);
     await readModels.catchUpWithUser(userId, [SUBSCRIPTIONS]);
     const docs = await store.find(SUBSCRIPTIONS, { where: { user: userId }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
-    res.json({ subscriptions: docs.map(({ doc }) => recordOf(doc)) });
+    res.json({ subscriptions: docs.map(({ id, doc }) => subscriptionsProjection.recordOfDoc(userId, id, doc)) });
   });
 
   mount(router, readModelRoutes.playStatuses, authenticated, async (req, res) => {
@@ -82,7 +81,10 @@ export function readModelsRouter(readModels: ReadModelService, authenticated: Re
       ...(since !== undefined ? { greaterThan: { field: 'seq', value: Number(since) } } : {}),
       orderBy: [{ field: 'seq', direction: 'asc' }],
     });
-    res.json({ play_statuses: docs.map(({ doc }) => recordOf(doc)), since: String(checkpoint?.position.commit ?? 0n) });
+    res.json({
+      play_statuses: docs.map(({ id, doc }) => playStatusesProjection.recordOfDoc(userId, id, doc)),
+      since: String(checkpoint?.position.commit ?? 0n),
+    });
   });
 
   mount(router, readModelRoutes.playlists, authenticated, async (req, res) => {

@@ -5,7 +5,7 @@ import { subscriptionsProjection, SUBSCRIPTIONS } from '../../projections/subscr
 import { playStatusesProjection, PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { playlistsProjection, PLAYLISTS } from '../../projections/playlists.js';
 import { privacySettingsProjection, PRIVACY_SETTINGS } from '../../projections/privacy.js';
-import { recordOf } from '../../projections/user-records.js';
+import type { UserRecordProjection } from '../../projections/user-records.js';
 import { userDocKey } from '../../projections/projection.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { fold } from '../../src/domain/state.js';
@@ -15,7 +15,9 @@ import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
 
 const alice: Actor = { user: 'u-alice', username: 'alice' };
 const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesProjection, playlistsProjection, privacySettingsProjection]);
-const strip = (docs: { id: string; doc: Doc }[]) => Object.fromEntries(docs.map(({ id, doc }) => [userDocKey(String(doc['user']), id), recordOf(doc)]));
+/** The records the documents hold, by key (a play status's feed and guid are in its id alone). */
+const strip = (docs: { id: string; doc: Doc }[], projection: UserRecordProjection) =>
+  Object.fromEntries(docs.map(({ id, doc }) => [userDocKey(String(doc['user']), id), projection.recordOfDoc(String(doc['user']), id, doc)]));
 
 describe('per-user read models', () => {
   const history: UserEvent[] = [
@@ -31,9 +33,9 @@ describe('per-user read models', () => {
   it('hold exactly the folded state', () => {
     const h = all().apply(alice, ...history);
     const state = fold(history);
-    expect(strip(h.stored(SUBSCRIPTIONS))).to.deep.equal(state.subscriptions);
-    expect(strip(h.stored(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
-    expect(strip(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
+    expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(state.subscriptions);
+    expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
+    expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal(state.playlists);
     expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.include({ account: null });
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({ [FEED_B]: 'public' });
   });
@@ -42,9 +44,9 @@ describe('per-user read models', () => {
     const removal = events.remove(alice, { rss_source_feed: FEED_B });
     const h = all().apply(alice, ...history, removal);
     const state = fold([...history, removal]);
-    expect(Object.keys(strip(h.stored(SUBSCRIPTIONS)))).to.deep.equal([FEED_A]);
-    expect(strip(h.stored(PLAY_STATUSES))).to.deep.equal(state.play_statuses);
-    expect(strip(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
+    expect(Object.keys(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection))).to.deep.equal([FEED_A]);
+    expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
+    expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal(state.playlists);
   });
 
   it('take a checkpoint as the source of truth', () => {
@@ -58,9 +60,9 @@ describe('per-user read models', () => {
       object: null,
       data: { state: checkpointState, truncate_before: null, retained_from: '2026-01-01T00:00:00.000Z', reason: 'retention' },
     });
-    expect(strip(h.stored(SUBSCRIPTIONS))).to.deep.equal(checkpointState.subscriptions);
-    expect(strip(h.stored(PLAY_STATUSES))).to.deep.equal(checkpointState.play_statuses);
-    expect(strip(h.stored(PLAYLISTS))).to.deep.equal({});
+    expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(checkpointState.subscriptions);
+    expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(checkpointState.play_statuses);
+    expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal({});
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({});
   });
 
