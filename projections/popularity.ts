@@ -20,7 +20,7 @@ import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
-import type { DocChange, IndexSpec } from '../src/domain/documents.js';
+import type { Doc, DocChange, IndexSpec } from '../src/domain/documents.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';
@@ -53,6 +53,21 @@ interface EpisodeContribution {
   saved_in: Record<string, number>;
   liked: boolean;
   like_seq: number;
+}
+
+/**
+ * A contribution as stored: without its `episode` key, which its feed and guid make (and its
+ * document id holds): a copy of both in every document, and in the people indexes.
+ */
+function contributionDoc(contribution: EpisodeContribution): Doc {
+  const { episode: _episode, ...stored } = contribution;
+  return asDoc(stored);
+}
+
+/** A stored contribution with its `episode` key. */
+function contributionOf(doc: Doc): EpisodeContribution {
+  // The key first: keys added after a spread take V8's slow path (bench/RESULTS.md, "Object copies in the projections").
+  return fromJson<EpisodeContribution>({ episode: episodeKey(String(doc['feed']), String(doc['guid'])), ...doc });
 }
 
 /** One user's relation to one podcast: how many of its episodes they played / like. */
@@ -124,11 +139,14 @@ function adjustPeople<C extends EpisodeContribution | PodcastContribution>(
 }
 
 /** The index {@link rankPeople} reads: public contributions with the flag set, by recency. */
-function peopleIndex(key: 'episode' | 'feed', kind: Kind): IndexSpec {
+function peopleIndex(key: readonly string[], kind: Kind): IndexSpec {
   return kind === 'play'
-    ? { fields: [key, 'play_seq'], where: { level: 'public', played: true }, sort: 'desc' }
-    : { fields: [key, 'like_seq'], where: { level: 'public', liked: true }, sort: 'desc' };
+    ? { fields: [...key, 'play_seq'], where: { level: 'public', played: true }, sort: 'desc' }
+    : { fields: [...key, 'like_seq'], where: { level: 'public', liked: true }, sort: 'desc' };
 }
+
+/** Who is ranked for an episode: its contributions' feed and guid. */
+const ofEpisode = (contribution: { feed: string; guid: string }) => ({ feed: contribution.feed, guid: contribution.guid });
 
 function rankPeople(view: ProjectionView, collection: string, where: Record<string, string | boolean>, kind: Kind): string[] {
   const seqField = kind === 'play' ? 'play_seq' : 'like_seq';
@@ -183,7 +201,7 @@ function transition(
   const recent = cause !== 'reevaluated';
   const ref = (after ?? before)!;
   const { user, feed, episode, guid } = ref;
-  staged.apply([after ? put(EPISODE_CONTRIBUTIONS, userDocId(user, episode), asDoc(after)) : del(EPISODE_CONTRIBUTIONS, userDocId(user, episode))]);
+  staged.apply([after ? put(EPISODE_CONTRIBUTIONS, userDocId(user, episode), contributionDoc(after)) : del(EPISODE_CONTRIBUTIONS, userDocId(user, episode))]);
 
   const podcastBefore = podcastContributionFor(staged, user, feed, ref);
   const podcastAfter: PodcastContribution = { ...podcastBefore, username: ref.username, level: after?.level ?? podcastBefore.level };
@@ -225,7 +243,7 @@ function transition(
     // A podcast counts the plays of its episodes, and lists people by their podcast-level contribution.
     adjustCount(episodeDoc, kind, before, after);
     adjustCount(podcastDoc, kind, before, after);
-    adjustPeople(episodeDoc, kind, before, after, () => rankPeople(staged, EPISODE_CONTRIBUTIONS, { episode }, kind), fresh);
+    adjustPeople(episodeDoc, kind, before, after, () => rankPeople(staged, EPISODE_CONTRIBUTIONS, ofEpisode(ref), kind), fresh);
     adjustPeople(podcastDoc, kind, podcastWas, podcastGone ? undefined : podcastAfter, () => rankPeople(staged, PODCAST_CONTRIBUTIONS, { feed }, kind), fresh);
   }
   // Titles and covers are free text and URLs a client chose: only a public user's are shown
@@ -328,7 +346,8 @@ function applyActivity(contribution: EpisodeContribution, { event, seq, revision
 function onActivity(projected: Activity, view: ProjectionView, context: ProjectionContext): DocChange[] {
   const { rss_source_feed: feed, rss_source_id: guid } = projected.event.object;
   const level = effectivePrivacy(privacyOf(view, PRIVACY_COPY, projected.user), feed, context.defaultPrivacy);
-  const before = fromJson<EpisodeContribution | undefined>(view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episodeKey(feed, guid))));
+  const stored = view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episodeKey(feed, guid)));
+  const before = stored === undefined ? undefined : contributionOf(stored);
   if (before === undefined && level === 'private') return [];
   const after = before ? { ...before, saved_in: { ...before.saved_in }, level } : noContribution(projected, feed, guid, level);
   applyActivity(after, projected);
@@ -362,7 +381,7 @@ function restoreFromHistory(staged: StagedView, projected: ProjectedEvent, count
 }
 
 function contributionsOf(view: ProjectionView, user: string, feed?: string): EpisodeContribution[] {
-  return view.find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } }).map(({ doc }) => fromJson<EpisodeContribution>(doc));
+  return view.find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } }).map(({ doc }) => contributionOf(doc));
 }
 
 /** What retention's truncation leaves of a contribution: only what retained events support. */
@@ -428,7 +447,7 @@ function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocC
 function onRollStats(event: RollStatsEvent, view: ProjectionView): DocChange[] {
   const { feed } = event.data;
   const changes: DocChange[] = [];
-  const contributions = view.find(EPISODE_CONTRIBUTIONS, { where: { feed } }).map(({ doc }) => fromJson<EpisodeContribution>(doc));
+  const contributions = view.find(EPISODE_CONTRIBUTIONS, { where: { feed } }).map(({ doc }) => contributionOf(doc));
   const byEpisode = new Map<string, EpisodeContribution[]>();
   for (const contribution of contributions) byEpisode.set(contribution.episode, [...(byEpisode.get(contribution.episode) ?? []), contribution]);
   const countOf = (list: readonly EpisodeContribution[], kind: Kind) => list.filter((c) => counted(c) && has(c, kind)).length;
@@ -443,8 +462,8 @@ function onRollStats(event: RollStatsEvent, view: ProjectionView): DocChange[] {
       ...descriptiveOf(event.data.episodes[guid]),
       plays: countOf(list, 'play'),
       likes: countOf(list, 'like'),
-      plays_people: rankPeople(view, EPISODE_CONTRIBUTIONS, { episode }, 'play'),
-      likes_people: rankPeople(view, EPISODE_CONTRIBUTIONS, { episode }, 'like'),
+      plays_people: rankPeople(view, EPISODE_CONTRIBUTIONS, ofEpisode(list[0]!), 'play'),
+      likes_people: rankPeople(view, EPISODE_CONTRIBUTIONS, ofEpisode(list[0]!), 'like'),
     };
     plays += doc.plays;
     likes += doc.likes;
@@ -475,7 +494,8 @@ function descriptiveOf(fields: Descriptive | undefined): Record<string, unknown>
 export const popularityProjection: Projection = {
   name: 'popularity',
   // 2: no contributions of private users (rebuilt from their history when they start counting).
-  version: 2,
+  // 3: episode contributions without their `episode` key (their feed and guid make it).
+  version: 3,
   collections: [
     // Most played first (GET /v1/public/popular/*): plays, then likes, descending.
     {
@@ -490,9 +510,9 @@ export const popularityProjection: Projection = {
     // those, so the private and anonymous majority (the default is private) costs them nothing.
     {
       name: EPISODE_CONTRIBUTIONS,
-      indexes: [['user', 'feed'], ['feed'], peopleIndex('episode', 'play'), peopleIndex('episode', 'like')],
+      indexes: [['user', 'feed'], ['feed'], peopleIndex(['feed', 'guid'], 'play'), peopleIndex(['feed', 'guid'], 'like')],
     },
-    { name: PODCAST_CONTRIBUTIONS, indexes: [peopleIndex('feed', 'play'), peopleIndex('feed', 'like')] },
+    { name: PODCAST_CONTRIBUTIONS, indexes: [peopleIndex(['feed'], 'play'), peopleIndex(['feed'], 'like')] },
     { name: PRIVACY_COPY, indexes: [] },
   ],
   evolve(projected, view, context) {

@@ -55,7 +55,7 @@ const QUERIES: readonly Shape[] = [
       {
         what: `people who ${kind}ed an episode`,
         collection: 'popularity_episode_contributions',
-        equality: { episode: 'e', level: 'public', [flag]: true },
+        equality: { feed: 'f', guid: 'g', level: 'public', [flag]: true },
         sort: [[seq, -1]] as [string, -1][],
       },
       {
