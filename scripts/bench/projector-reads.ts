@@ -4,7 +4,7 @@
  * (`getMany`, `find`; reads issued together wait together, as a driver's connection pool lets
  * them). BENCH_EVENTS events (default 20,000; 4,000 with BENCH_QUICK=1) of the rebuild
  * benchmark's mix from BENCH_LIVE_USERS users (1,000) are projected twice by a live-like
- * projector (the service's batch size and cache, no absence tracking), with its prefetch off
+ * projector (the service's batch size, cache and absence tracking), with its prefetch off
  * and on (src/projector/projector.ts, ProjectorOptions.prefetch), timing the catch-up and
  * counting the reads. Prints `reads_per_event_off/on` and `events_per_s_off/on`; the documents
  * of both runs are compared, and the benchmark fails if they differ.

@@ -6,8 +6,9 @@
  * returned or threw, loads the missing documents and queries ({@link loadMissing}) and runs
  * `evolve` again, so projections stay synchronous and pure while the I/O is batched (and
  * asynchronous for MongoDB); an event is parked only for an error thrown with nothing missing.
- * Known absent (no store read): a document loaded as missing, or, while absence is tracked,
- * an id never written to a collection found empty.
+ * Known absent (no store read): a document loaded as missing, or, while absence is tracked
+ * ({@link trackAbsence}), an id that neither the collection's ids when it was first read by id
+ * nor any commit since hold.
  */
 import type { Doc, Query, ReadModelStore, StoredDoc } from '../stores/read-model.js';
 import type { ProjectedEvent, ProjectionView } from '../../projections/projection.js';
@@ -18,6 +19,8 @@ import { WrittenIds } from './written-ids.js';
  * the filter grows): its documents are looked up in the store again, as without tracking.
  */
 const MAX_TRACKED_IDS = 4_000_000;
+/** Ids read per request while a collection's ids are learnt. */
+const ID_PAGE = 10_000;
 
 const queryKey = (collection: string, query: Query) => `${collection}\u0000${JSON.stringify(query)}`;
 const historyKey = (user: string, through: number) => `${user}\u0000${through}`;
@@ -45,11 +48,16 @@ export class LoadingView implements ProjectionView {
   private missingQueries = new Map<string, { collection: string; query: Query }>();
   private readonly histories = new Map<string, readonly ProjectedEvent[]>();
   private missingHistories = new Map<string, { user: string; through: number }>();
+  /** Whether absence is tracked ({@link trackAbsence}). */
+  private tracking = false;
   /**
-   * Per collection known to have been empty, the ids committed to it since (see
-   * {@link trackAbsence}): a document whose id is not there does not exist, no need to ask.
+   * Per collection read by id while absence is tracked: the ids it held when first read by id
+   * and those committed to it since (a document whose id is not there does not exist, no need to
+   * ask), or null where there are too many to keep. No entry: not learnt yet.
    */
-  private written: Map<string, WrittenIds> | undefined;
+  private written = new Map<string, WrittenIds | null>();
+  /** Collections whose ids are to be learnt with the next load. */
+  private missingIds = new Set<string>();
 
   constructor(
     private readonly store: ReadModelStore,
@@ -62,8 +70,11 @@ export class LoadingView implements ProjectionView {
     this.readById.add(collection);
     const cached = this.lookup(collection, id);
     if (cached !== undefined) return cached ?? undefined;
-    const written = this.written?.get(collection);
-    if (written && !written.mayHave(id)) return undefined;
+    if (this.tracking) {
+      const written = this.written.get(collection);
+      if (written === undefined) this.missingIds.add(collection);
+      else if (written !== null && !written.mayHave(id)) return undefined;
+    }
     let missing = this.missingDocs.get(collection);
     if (!missing) this.missingDocs.set(collection, (missing = new Set()));
     missing.add(id);
@@ -104,7 +115,7 @@ export class LoadingView implements ProjectionView {
   }
 
   hasMissing(): boolean {
-    return this.missingDocs.size > 0 || this.missingQueries.size > 0 || this.missingHistories.size > 0;
+    return this.missingDocs.size > 0 || this.missingQueries.size > 0 || this.missingHistories.size > 0 || this.missingIds.size > 0;
   }
 
   /** Loads everything asked for and not found since the last load. */
@@ -112,9 +123,11 @@ export class LoadingView implements ProjectionView {
     const docs = this.missingDocs;
     const queries = this.missingQueries;
     const histories = this.missingHistories;
+    const idsOf = this.missingIds;
     this.missingDocs = new Map();
     this.missingQueries = new Map();
     this.missingHistories = new Map();
+    this.missingIds = new Set();
     // At once: against a server, the reads overlap (the driver's connection pool) rather than
     // queue one round trip behind another.
     await Promise.all([
@@ -124,17 +137,43 @@ export class LoadingView implements ProjectionView {
       }),
       ...[...queries].map(async ([key, { collection, query }]) => this.queries.set(key, await this.store.find(collection, query))),
       ...[...histories].map(async ([key, { user, through }]) => this.histories.set(key, await this.readHistory(user, through))),
+      ...[...idsOf].map(async (collection) => this.learnIds(collection)),
     ]);
   }
 
   /**
-   * The projector found these collections empty, and only it writes them (it holds the
-   * projection's lease): from now on it tells this view each commit, so the view knows which
-   * documents cannot exist. Until {@link clear}: after a failure, what landed is read back from
+   * The ids a collection holds, read once, the first time it is read by id: with the commits
+   * noted after, they tell which documents do not exist. Only this projector writes the
+   * collection (it holds the projection's lease), and a commit handed over meanwhile is noted
+   * once it has landed ({@link committed}, after this batch's loads), so no id is missed.
+   */
+  private async learnIds(collection: string): Promise<void> {
+    const ids = new WrittenIds();
+    for (
+      let page = await this.store.idsAfter(collection, undefined, ID_PAGE);
+      page.length > 0;
+      page = await this.store.idsAfter(collection, page.at(-1), ID_PAGE)
+    ) {
+      if (ids.size + page.length > MAX_TRACKED_IDS) {
+        this.written.set(collection, null);
+        return;
+      }
+      for (const id of page) ids.add(id);
+      if (page.length < ID_PAGE) break;
+    }
+    this.written.set(collection, ids);
+  }
+
+  /**
+   * Only this projector writes its collections (it holds the projection's lease): each
+   * collection read by id learns its ids from the store once ({@link learnIds}), then from each
+   * commit this view is told of, so the view knows which documents cannot exist (most of what
+   * a projection asks for is a document it is about to write first: a user's first play of an
+   * episode). Learnt again after {@link clear}: after a failure, what landed is read back from
    * the store and this view may have missed a commit.
    */
-  trackAbsence(collections: readonly string[]): void {
-    this.written = new Map(collections.map((collection) => [collection, new WrittenIds()]));
+  trackAbsence(): void {
+    this.tracking = true;
   }
 
   /** After a commit: documents now hold what was written; query results may be stale. */
@@ -152,16 +191,14 @@ export class LoadingView implements ProjectionView {
     }
     for (const change of changes) {
       if (this.readById.has(change.collection)) this.remember(change.collection, change.id, change.op === 'put' ? (change.doc ?? null) : null);
-      if (change.op === 'put' && this.written) this.noteWritten(this.written, change.collection, change.id);
+      if (change.op === 'put') this.noteWritten(change.collection, change.id);
     }
   }
 
-  private noteWritten(written: Map<string, WrittenIds>, collection: string, id: string): void {
-    const ids = written.get(collection);
+  private noteWritten(collection: string, id: string): void {
+    const ids = this.written.get(collection);
     if (!ids) return;
-    // A collection written before it was ever read by id (an append-only one, e.g. public
-    // events) would only cost memory: it stops being tracked, and is looked up if ever read.
-    if (!this.readById.has(collection) || ids.size >= MAX_TRACKED_IDS) written.delete(collection);
+    if (ids.size >= MAX_TRACKED_IDS) this.written.set(collection, null);
     else ids.add(id);
   }
 
@@ -175,6 +212,7 @@ export class LoadingView implements ProjectionView {
     this.missingDocs = new Map();
     this.missingQueries = new Map();
     this.missingHistories = new Map();
-    this.written = undefined;
+    this.missingIds = new Set();
+    this.written = new Map();
   }
 }

@@ -70,10 +70,11 @@ export interface ProjectorOptions {
    */
   readonly pipeline?: boolean;
   /**
-   * A projection starting from its first event over empty collections tells absent documents
-   * from the ids it has committed, without asking the store (LoadingView.trackAbsence). For
-   * rebuilds, which read the whole history once; the live service leaves it off: the filters of
-   * a long-lived projector would keep growing (about 10 bits per document written).
+   * Tell absent documents without asking the store (LoadingView.trackAbsence): each collection
+   * read by id reads its ids once, then notes the ids it commits (about 10 bits per document, in
+   * memory; a collection past 4M documents is not tracked). On by default: most documents a
+   * projection asks for are ones it is about to write first, and each such read cost as much as
+   * deciding the event (bench/RESULTS.md, "Absent documents").
    */
   readonly trackAbsence?: boolean;
   /**
@@ -194,24 +195,13 @@ export class Projector {
     for (const runner of this.runners) {
       runner.checkpoint = (await this.options.readModel.getCheckpoint(runner.projection.name))?.position ?? START;
       runner.view.clear();
-      if (this.options.trackAbsence && comparePositions(runner.checkpoint, START) === 0) await this.trackAbsenceIfEmpty(runner);
+      if (this.options.trackAbsence ?? true) runner.view.trackAbsence();
     }
   }
 
   /** Every collection with its indexes, all at once: an adapter drops the indexes no spec of a collection declares. */
   private async ensureCollections(): Promise<void> {
     await this.options.readModel.ensureCollections([...this.runners.flatMap((runner) => runner.projection.collections), ...INTERNAL_COLLECTIONS]);
-  }
-
-  /**
-   * A projection rebuilt from nothing (trackAbsence) whose collections are empty:
-   * every document it will read by id is one it wrote first, so its loading view can tell which
-   * do not exist without asking the store (most of a rebuild's reads).
-   */
-  private async trackAbsenceIfEmpty(runner: Runner): Promise<void> {
-    const names = runner.projection.collections.map((collection) => collection.name);
-    for (const name of names) if ((await this.options.readModel.find(name, { limit: 1 })).length > 0) return;
-    runner.view.trackAbsence(names);
   }
 
   /** The lowest checkpoint: where reading `$all` must resume. */

@@ -46,6 +46,12 @@ export interface ReadModelStore {
    */
   findRaw(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): Promise<RawFieldDoc[]>;
   count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
+  /**
+   * Up to `limit` ids of a collection's documents, after `after` (from the first if undefined),
+   * in id order, reading no document where the store can help it: what a projector learns
+   * which documents exist from (ProjectorOptions.trackAbsence).
+   */
+  idsAfter(collection: string, after: string | undefined, limit: number): Promise<string[]>;
   /** Applies the changes in order and sets the checkpoint, atomically. */
   commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void>;
   /**

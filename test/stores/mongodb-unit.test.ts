@@ -111,6 +111,26 @@ describe('MongoDB adapters (no server)', function () {
     });
   });
 
+  describe('ids', function () {
+    it('read ids from the _id index alone: a projection of _id, sorted by _id, after the last one, limited', async function () {
+      const requests: unknown[] = [];
+      const cursor = {
+        sort: (sort: unknown) => (requests.push({ sort }), cursor),
+        limit: (limit: unknown) => (requests.push({ limit }), cursor),
+        toArray: async () => [{ _id: 'b' }, { _id: 'c' }],
+      };
+      const { db, calls } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      const store = new MongoReadModelStore(db, {} as MongoClient);
+      expect(await store.idsAfter('c', 'a', 2)).to.deep.equal(['b', 'c']);
+      expect(calls[0]!.args).to.deep.equal([{ _id: { $gt: 'a' } }, { projection: { _id: 1 } }]);
+      expect(requests).to.deep.equal([{ sort: { _id: 1 } }, { limit: 2 }]);
+      await store.idsAfter('c', undefined, 5);
+      expect(calls[1]!.args[0]).to.deep.equal({});
+      expect(await store.idsAfter('c', undefined, 0)).to.deep.equal([]);
+      expect(calls).to.have.length(2);
+    });
+  });
+
   describe('documents MongoDB refuses for their content', function () {
     /** A client whose transactions run the callback once, as withTransaction does without errors. */
     const client = {

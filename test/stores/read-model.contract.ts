@@ -401,6 +401,21 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         await rejectsWith(store.find(docs, { orderBy: [...desc, { field: 'feed', direction: 'asc' }], after: { value: 5, id: 'a1' } }));
       });
 
+      it('idsAfter: every id in pages, in id order, after the one given', async function () {
+        const all = ids([...data].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+        expect(all).to.deep.equal(['B9', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0']);
+        expect(await store.idsAfter(docs, undefined, 100)).to.deep.equal(all);
+        expect(await store.idsAfter(docs, undefined, 3)).to.deep.equal(['B9', 'a1', 'a2']);
+        expect(await store.idsAfter(docs, 'a2', 3)).to.deep.equal(['a3', 'a4', 'a5']);
+        expect(await store.idsAfter(docs, 'a25', 2)).to.deep.equal(['a3', 'a4']);
+        expect(await store.idsAfter(docs, 'b0', 3)).to.deep.equal([]);
+        expect(await store.idsAfter(docs, undefined, 0)).to.deep.equal([]);
+        const paged: string[] = [];
+        for (let page = await store.idsAfter(docs, undefined, 2); page.length > 0; page = await store.idsAfter(docs, page.at(-1), 2)) paged.push(...page);
+        expect(paged).to.deep.equal(all);
+        expect(await store.idsAfter(named('never_written'), undefined, 10)).to.deep.equal([]);
+      });
+
       it('count with and without where', async function () {
         expect(await store.count(docs)).to.equal(7);
         expect(await store.count(docs, {})).to.equal(7);

@@ -379,6 +379,20 @@ export class SqliteReadModelStore implements ReadModelStore {
     return row.n;
   }
 
+  async idsAfter(collection: string, after: string | undefined, limit: number): Promise<string[]> {
+    const table = this.ensureTable(collection);
+    const rows = (
+      after === undefined
+        ? this.statement(`SELECT id FROM ${table} ORDER BY id LIMIT ?`)
+            .pluck()
+            .all(Math.max(0, Math.floor(limit)))
+        : this.statement(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`)
+            .pluck()
+            .all(after, Math.max(0, Math.floor(limit)))
+    ) as string[];
+    return rows;
+  }
+
   async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
     await this.commitAll([{ projection, changes, checkpoint }]);
   }

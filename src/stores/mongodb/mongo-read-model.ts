@@ -439,6 +439,19 @@ export class MongoReadModelStore implements ReadModelStore {
     return this.collection(collection).countDocuments(toFilter(where ? { where } : undefined));
   }
 
+  /** Answered from the `_id` index alone (a covered query). */
+  async idsAfter(collection: string, after: string | undefined, limit: number): Promise<string[]> {
+    const count = Math.max(0, Math.floor(limit));
+    if (count === 0) return [];
+    const filter: Filter<StoredShape> = after === undefined ? {} : { _id: { $gt: after } };
+    const found = await this.collection(collection)
+      .find(filter, { projection: { _id: 1 } })
+      .sort({ _id: 1 })
+      .limit(count)
+      .toArray();
+    return found.map((doc) => doc._id);
+  }
+
   async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
     await this.commitAll([{ projection, changes, checkpoint }]);
   }
