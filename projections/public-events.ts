@@ -56,14 +56,12 @@ function pick(data: Doc, fields: Iterable<string>): Doc {
 const publicData = (type: string, data: Doc, level: 'public' | 'anonymous'): Doc => pick(data, PUBLIC_DATA[type]?.[level] ?? []);
 
 /**
- * Which user a published event belongs to, and what deleting it needs (its feed, episode and
- * revision): kept apart from the public document, which holds no trace of an anonymous user.
+ * Which user a published event belongs to, and its stream revision (what a truncation deletes
+ * by): kept apart from the public document, which holds no trace of an anonymous user. Its
+ * feed and episode, which an erasure's scope is matched against, are the public document's.
  */
 interface Owner {
   user: string;
-  feed: string;
-  /** The episode (`rss_source_id`), null for a feed-level event. */
-  guid: string | null;
   revision: number;
 }
 
@@ -108,7 +106,7 @@ function levelOf(privacy: PrivacyState, feed: string, context: ProjectionContext
 function publish(projected: Shareable, level: Privacy): DocChange[] {
   const { event } = projected;
   if (level === 'private') return [del(PUBLIC_EVENTS, event.id), del(PUBLIC_EVENT_OWNERS, event.id)];
-  const owner: Owner = { user: projected.user, feed: event.object.rss_source_feed, guid: event.object.rss_source_id ?? null, revision: projected.revision };
+  const owner: Owner = { user: projected.user, revision: projected.revision };
   return [put(PUBLIC_EVENTS, event.id, publicDoc(projected, level)), put(PUBLIC_EVENT_OWNERS, event.id, toJsonObject(owner))];
 }
 
@@ -141,8 +139,15 @@ function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: Pro
 }
 
 function onRemove(projected: ProjectedEvent, scope: EventObject | null, view: ProjectionView): DocChange[] {
+  const covered = ({ id }: { id: string }) => {
+    if (scope === null) return true;
+    // Erasures are rare: the scope is matched against each published event's own document.
+    const object = view.get(PUBLIC_EVENTS, id)?.['object'] as EventObject | undefined;
+    // A public document gone without its owner (never, but harmless) goes with it.
+    return object === undefined || scopeCovers(scope, object.rss_source_feed, object.rss_source_id);
+  };
   return ownersOf(view, projected.user)
-    .filter(({ owner }) => scopeCovers(scope, owner.feed, owner.guid ?? undefined))
+    .filter(covered)
     .flatMap(({ id }) => unpublish(id));
 }
 
@@ -187,7 +192,8 @@ export const publicEventsProjection: Projection = {
   // user's history; only published events have an owner.
   // 4: no `id`, `feed` or `cursor` inside the public document (its id, its object's feed, and
   // its time with its id), and indexes on the time instead of the cursor.
-  version: 4,
+  // 5: owners without the feed and episode (the public document has them).
+  version: 5,
   retiredCollections: ['public_event_sources'],
   collections: [
     // Newest first (GET /v1/public/events): sorted by time descending, ties by id (PUBLIC_ORDER).
