@@ -13,7 +13,9 @@ import { WrittenIds } from '../../src/projector/written-ids.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { START } from '../../src/stores/event-store.js';
-import type { ReadModelStore } from '../../src/stores/read-model.js';
+import type { CommitOptions, ProjectionCommit, ReadModelStore } from '../../src/stores/read-model.js';
+import type { Projection } from '../../projections/projection.js';
+import { put } from '../../projections/projection.js';
 import { memoryStores } from './support.js';
 
 const FEED = 'https://e.example.com/feed.xml';
@@ -144,6 +146,55 @@ describe('absence tracking in the projector', function () {
     expect([u1?.['subscribed_at'], u1?.['unsubscribed_at']]).to.deep.equal(['2025-06-01T00:00:00.000Z', UNSUBSCRIBED_AT]);
     // u1's document (it exists), not u2's (its id is not among the collection's).
     expect(counted.idsAsked()).to.equal(1);
+  });
+
+  it('learns the ids of a collection while a commit that writes it is in flight, and still finds those documents later', async function () {
+    // A projection that writes `marks` on subscribe without reading it, and reads it by id on
+    // unsubscribe: its first read by id (of a document nobody wrote) comes in the batch after the
+    // subscribes, whose commit is still in flight (pipelined, each commit held back) when the
+    // collection's ids are read: they are learnt from that commit once it has landed.
+    const MARKS = 'marks';
+    const marks: Projection = {
+      name: 'marks',
+      collections: [{ name: MARKS, indexes: [] }],
+      evolve({ event, user }, view) {
+        if (event.type === 'subscribe') return [put(MARKS, user, { n: 1 })];
+        if (event.type !== 'unsubscribe') return [];
+        const n = Number(view.get(MARKS, user)?.['n'] ?? 0);
+        return [put(MARKS, user, { n: n + 1 })];
+      },
+    };
+    for (let n = 0; n < 5; n++) await append(`u${n}`, 'subscribe', n);
+    await append('w', 'unsubscribe', 100);
+    // Other users' documents push those out of the cache (2 documents)...
+    for (let n = 0; n < 19; n++) await append(`v${n}`, 'subscribe', 200 + n);
+    // ...so these read them back from the store, where the filter must not call them absent.
+    for (let n = 0; n < 5; n++) await append(`u${n}`, 'unsubscribe', 300 + n);
+    const projector = new Projector({
+      eventStore,
+      readModel: base,
+      projections: [marks],
+      context: { defaultPrivacy: 'private' },
+      logger: silentLogger(),
+      batchSize: 5,
+      cachedDocs: 2,
+      owner: 'test',
+      pipeline: true,
+      commitAll: async (commits: readonly ProjectionCommit[], options?: CommitOptions) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await base.commitAll(commits, options);
+      },
+    });
+    expect(await projector.acquireLeases(false)).to.equal(true);
+    try {
+      await projector.prepare();
+      await projector.catchUp();
+    } finally {
+      await projector.stop();
+    }
+    const docs = new Map((await base.find(MARKS)).map(({ id, doc }) => [id, doc['n']]));
+    expect([0, 1, 2, 3, 4].map((n) => docs.get(`u${n}`))).to.deep.equal([2, 2, 2, 2, 2]);
+    expect(docs.get('w')).to.equal(1);
   });
 
   it('after a restart on a grown read model (the live case): reads the documents that exist, not those it is about to create', async function () {
