@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { subscriptionsProjection, SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { streams } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { Projector } from '../../src/projector/projector.js';
+import { Projector, type ProjectorOptions } from '../../src/projector/projector.js';
 import { WrittenIds } from '../../src/projector/written-ids.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
@@ -80,7 +80,8 @@ describe('absence tracking in the projector', function () {
     await eventStore.append(streams.user(user), [toStoreEvent(event, { username: user })]);
   }
 
-  async function catchUp(readModel: ReadModelStore, trackAbsence?: boolean): Promise<void> {
+  /** A catch-up of the subscriptions, in batches of 5 with 2 documents cached, unless `options` say otherwise. */
+  async function catchUp(readModel: ReadModelStore, options: Partial<ProjectorOptions> = {}): Promise<void> {
     const projector = new Projector({
       eventStore,
       readModel,
@@ -90,7 +91,7 @@ describe('absence tracking in the projector', function () {
       batchSize: 5,
       cachedDocs: 2,
       owner: 'test',
-      ...(trackAbsence === undefined ? {} : { trackAbsence }),
+      ...options,
     });
     expect(await projector.acquireLeases(false)).to.equal(true);
     try {
@@ -119,7 +120,7 @@ describe('absence tracking in the projector', function () {
     for (let n = 0; n < 40; n++) await append(`u${n}`, 'subscribe', n);
     for (let n = 0; n < 40; n++) await append(`u${n}`, 'unsubscribe', 100 + n);
     const counted = countingReads(base);
-    await catchUp(counted.readModel, false);
+    await catchUp(counted.readModel, { trackAbsence: false });
     expect(counted.idsAsked()).to.equal(80);
   });
 
@@ -170,28 +171,14 @@ describe('absence tracking in the projector', function () {
     for (let n = 0; n < 19; n++) await append(`v${n}`, 'subscribe', 200 + n);
     // ...so these read them back from the store, where the filter must not call them absent.
     for (let n = 0; n < 5; n++) await append(`u${n}`, 'unsubscribe', 300 + n);
-    const projector = new Projector({
-      eventStore,
-      readModel: base,
+    await catchUp(base, {
       projections: [marks],
-      context: { defaultPrivacy: 'private' },
-      logger: silentLogger(),
-      batchSize: 5,
-      cachedDocs: 2,
-      owner: 'test',
       pipeline: true,
       commitAll: async (commits: readonly ProjectionCommit[], options?: CommitOptions) => {
         await new Promise((resolve) => setTimeout(resolve, 30));
         await base.commitAll(commits, options);
       },
     });
-    expect(await projector.acquireLeases(false)).to.equal(true);
-    try {
-      await projector.prepare();
-      await projector.catchUp();
-    } finally {
-      await projector.stop();
-    }
     const docs = new Map((await base.find(MARKS)).map(({ id, doc }) => [id, doc['n']]));
     expect([0, 1, 2, 3, 4].map((n) => docs.get(`u${n}`))).to.deep.equal([2, 2, 2, 2, 2]);
     expect(docs.get('w')).to.equal(1);
