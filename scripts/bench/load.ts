@@ -32,6 +32,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import type { BenchResult } from './append.js';
+import { SERVICE_V8_FLAGS } from '../service-flags.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const READS_P99_TARGET_MS = 20;
@@ -81,7 +82,7 @@ export async function benchLoad(log: (line: string) => void = console.log): Prom
   const config = readConfig();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-bench-load-'));
   // BENCH_LOAD_NODE_ARGS: extra node flags for the service (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile it).
-  const server = await startServer(dataDir, (process.env['BENCH_LOAD_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
+  const server = await startServer(dataDir, [...SERVICE_V8_FLAGS, ...(process.env['BENCH_LOAD_NODE_ARGS'] ?? '').split(' ').filter(Boolean)]);
   try {
     const base = `http://127.0.0.1:${server.port}`;
     log(
@@ -341,7 +342,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** `node --import tsx src/main.ts` on a free loopback port; resolves when it listens. */
+/** `node [nodeArgs] --import tsx src/main.ts` on a free loopback port; resolves when it listens. */
 export async function startServer(dataDir: string, nodeArgs: readonly string[] = []): Promise<Server> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,

@@ -6,6 +6,7 @@ import { benchProjectorReads } from '../../scripts/bench/projector-reads.js';
 import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
 import { machineInfo, mergeResults, renderResults, RUN_END, RUN_START } from '../../scripts/bench/run-all.js';
 import { REPLAY_V8_FLAGS } from '../../scripts/replay-flags.js';
+import { SERVICE_V8_FLAGS } from '../../scripts/service-flags.js';
 import { readFileSync } from 'node:fs';
 
 describe('benchmarks', function () {
@@ -54,6 +55,20 @@ describe('benchmarks', function () {
   it('rebuild: measures the replay process as `npm run replay` runs it (the same V8 flags)', () => {
     const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
     for (const flag of REPLAY_V8_FLAGS) expect(scripts['replay']).to.contain(`node ${flag}`);
+  });
+
+  it('load: measures the service process as `npm start` and the Docker image run it (the same V8 flags)', () => {
+    const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const cmd =
+      dockerfile
+        .split('\n')
+        .filter((line) => line.startsWith('CMD ["node"'))
+        .at(-1) ?? '';
+    for (const flag of SERVICE_V8_FLAGS) {
+      expect(scripts['start']).to.contain(`node ${flag} `);
+      expect(cmd).to.contain(`"node", "${flag}",`);
+    }
   });
 
   it('load: starts the service, seeds it, and reports reads and writes separately with no errors', async function () {
