@@ -381,16 +381,12 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   async idsAfter(collection: string, after: string | undefined, limit: number): Promise<string[]> {
     const table = this.ensureTable(collection);
-    const rows = (
+    const count = Math.max(0, Math.floor(limit));
+    return (
       after === undefined
-        ? this.statement(`SELECT id FROM ${table} ORDER BY id LIMIT ?`)
-            .pluck()
-            .all(Math.max(0, Math.floor(limit)))
-        : this.statement(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`)
-            .pluck()
-            .all(after, Math.max(0, Math.floor(limit)))
+        ? this.statement(`SELECT id FROM ${table} ORDER BY id LIMIT ?`).pluck().all(count)
+        : this.statement(`SELECT id FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`).pluck().all(after, count)
     ) as string[];
-    return rows;
   }
 
   async commit(projection: string, changes: readonly DocChange[], checkpoint: Position): Promise<void> {
