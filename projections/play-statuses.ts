@@ -1,5 +1,5 @@
 /** `play_statuses` read model: one document per user and episode (docs/design.md, "Read models"). */
-import { episodeKey } from '../src/domain/state.js';
+import { episodeKey, episodeOfKey } from '../src/domain/state.js';
 import { defineUserRecordProjection } from './user-records.js';
 
 export const PLAY_STATUSES = 'play_statuses';
@@ -14,7 +14,7 @@ export const playStatusesProjection = defineUserRecordProjection({
   keyFields: {
     names: new Set(['rss_source_feed', 'rss_source_id']),
     of(key) {
-      const [feed, guid] = JSON.parse(key) as [string, string];
+      const { feed, guid } = episodeOfKey(key);
       return { rss_source_feed: feed, rss_source_id: guid };
     },
   },

@@ -94,6 +94,12 @@ export function episodeKey(feed: string, guid: string): string {
   return JSON_VERBATIM.test(feed) && JSON_VERBATIM.test(guid) ? `["${feed}","${guid}"]` : JSON.stringify([feed, guid]);
 }
 
+/** The feed URL and guid an {@link episodeKey} is made of. */
+export function episodeOfKey(key: string): { feed: string; guid: string } {
+  const [feed, guid] = JSON.parse(key) as [string, string];
+  return { feed, guid };
+}
+
 /**
  * The default playlist item id of an episode, when the client gives none. Hashed because
  * item ids travel back to clients and are validated at `LIMITS.id` characters, which a feed

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
 import { LIMITS } from '../../src/domain/events.js';
 import type { StateEvent, UserState } from '../../src/domain/state.js';
-import { defaultItemId, effectivePrivacy, emptyState, episodeKey, evolve, fold, isSubscribed } from '../../src/domain/state.js';
+import { defaultItemId, effectivePrivacy, emptyState, episodeKey, episodeOfKey, evolve, fold, isSubscribed } from '../../src/domain/state.js';
 import { ev, t, uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -262,6 +262,16 @@ describe('episodeKey', () => {
     fc.assert(
       fc.property(text, text, (feed, guid) => {
         expect(episodeKey(feed, guid)).to.equal(JSON.stringify([feed, guid]));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('episodeOfKey gives back the feed and guid of any key (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string(), fc.constantFrom('a"b', 'a\\b', '\u0000', '\u2028', '😀'));
+    fc.assert(
+      fc.property(text, text, (feed, guid) => {
+        expect(episodeOfKey(episodeKey(feed, guid))).to.deep.equal({ feed, guid });
       }),
       { numRuns: 500 },
     );
