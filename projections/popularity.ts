@@ -18,7 +18,7 @@
 import type { EventObject, Privacy, UserEvent } from '../src/domain/events.js';
 import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
-import { effectivePrivacy, episodeKey } from '../src/domain/state.js';
+import { effectivePrivacy, episodeKey, episodeKeyPrefixOf } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
 import type { Doc, DocChange, IndexSpec } from '../src/domain/documents.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -380,8 +380,10 @@ function restoreFromHistory(staged: StagedView, projected: ProjectedEvent, count
   }
 }
 
+/** The user's episode contributions (of one feed): a range of their ids, `user|["feed",…` (no index of their own). */
 function contributionsOf(view: ProjectionView, user: string, feed?: string): EpisodeContribution[] {
-  return view.find(EPISODE_CONTRIBUTIONS, { where: feed === undefined ? { user } : { user, feed } }).map(({ doc }) => contributionOf(doc));
+  const idPrefix = userDocId(user, feed === undefined ? '' : episodeKeyPrefixOf(feed));
+  return view.find(EPISODE_CONTRIBUTIONS, { idPrefix }).map(({ doc }) => contributionOf(doc));
 }
 
 /** What retention's truncation leaves of a contribution: only what retained events support. */
@@ -508,9 +510,10 @@ export const popularityProjection: Projection = {
     { name: PODCAST_POPULARITY, indexes: [{ fields: ['plays', 'likes'], sort: 'desc' }] },
     // The people lists are re-ranked from public contributions only: partial indexes hold just
     // those, so the private and anonymous majority (the default is private) costs them nothing.
+    // A user's contributions are found by their ids ({@link contributionsOf}), not by an index.
     {
       name: EPISODE_CONTRIBUTIONS,
-      indexes: [['user', 'feed'], ['feed'], peopleIndex(['feed', 'guid'], 'play'), peopleIndex(['feed', 'guid'], 'like')],
+      indexes: [['feed'], peopleIndex(['feed', 'guid'], 'play'), peopleIndex(['feed', 'guid'], 'like')],
     },
     { name: PODCAST_CONTRIBUTIONS, indexes: [peopleIndex(['feed'], 'play'), peopleIndex(['feed'], 'like')] },
     { name: PRIVACY_COPY, indexes: [] },

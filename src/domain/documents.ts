@@ -127,6 +127,13 @@ export interface Query {
    * both (`{timestamp desc, after: {value: t, id}}`: timestamp < t, or timestamp = t and id > id).
    */
   readonly after?: { readonly value: string | number; readonly id: string };
+  /**
+   * Only the documents whose id starts with this text: a range of the id's own index in both
+   * stores, so a collection whose ids begin with what it is queried by (a user's documents,
+   * `user|…`) needs no index of its own for that query. It must end with an ASCII character
+   * ({@link idPrefixRange}).
+   */
+  readonly idPrefix?: string;
   /** At most this many (floored; 0 or less: none, unlike MongoDB's native `limit(0)`). */
   readonly limit?: number;
 }
@@ -161,10 +168,28 @@ export function keysetOf(query: Query | undefined): { field: string; direction: 
 }
 
 /**
+ * The ids that start with `prefix` as a range, `from <= id < to`: the prefix, and the prefix with
+ * its last character's successor. Both stores order ids by their UTF-8 bytes (SQLite's BINARY
+ * collation, MongoDB's default), in which every id with the prefix, and only those, falls in it.
+ * The last character is ASCII so that its successor is one character too (a prefix ending in
+ * U+D7FF would need a lone surrogate): every prefix is made by code (`user|`, `user|["feed",`).
+ */
+export function idPrefixRange(prefix: string): { from: string; to: string } {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (!(last >= 0x20 && last < 0x7f)) throw new Error(`An id prefix ends with a printable ASCII character: ${JSON.stringify(prefix)}`);
+  return { from: prefix, to: prefix.slice(0, -1) + String.fromCharCode(last + 1) };
+}
+
+/**
  * The query semantics both adapters implement, for in-memory use (tests, batch overlays). `id`
- * is the document's, needed only by a query with `after`.
+ * is the document's, needed only by a query with `after` or `idPrefix`.
  */
 export function matches(doc: Doc, query: Query, id?: string): boolean {
+  if (query.idPrefix !== undefined) {
+    if (id === undefined) throw new Error('matches: a query with `idPrefix` needs the document id');
+    idPrefixRange(query.idPrefix);
+    if (!id.startsWith(query.idPrefix)) return false;
+  }
   for (const [field, value] of Object.entries(query.where ?? {})) {
     if ((fieldValue(doc, field) ?? null) !== value) return false;
   }

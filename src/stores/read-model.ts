@@ -11,7 +11,7 @@
 import type { Position } from './event-store.js';
 
 export type { CollectionSpec, Doc, DocChange, IndexSpec, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
-export { compareDocs, fieldValue, indexName, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../domain/documents.js';
+export { compareDocs, fieldValue, idPrefixRange, indexName, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../domain/documents.js';
 import type { CollectionSpec, Doc, DocChange, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 
 /** One projection's share of a commit: its document changes and its new checkpoint. */

@@ -3,7 +3,17 @@ import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
 import { LIMITS } from '../../src/domain/events.js';
 import type { StateEvent, UserState } from '../../src/domain/state.js';
-import { defaultItemId, effectivePrivacy, emptyState, episodeKey, episodeOfKey, evolve, fold, isSubscribed } from '../../src/domain/state.js';
+import {
+  defaultItemId,
+  effectivePrivacy,
+  emptyState,
+  episodeKey,
+  episodeKeyPrefixOf,
+  episodeOfKey,
+  evolve,
+  fold,
+  isSubscribed,
+} from '../../src/domain/state.js';
 import { ev, t, uuidOf } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -275,5 +285,28 @@ describe('episodeKey', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('episodeKeyPrefixOf starts every key of its feed and no key of another (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string(), fc.constantFrom('f', 'f2', 'f"', 'f\\', 'f",', '\u0000', '😀'));
+    let others = 0;
+    fc.assert(
+      fc.property(text, text, text, (feed, other, guid) => {
+        expect(episodeKey(feed, guid).startsWith(episodeKeyPrefixOf(feed))).to.equal(true);
+        if (other !== feed) {
+          others++;
+          expect(episodeKey(other, guid).startsWith(episodeKeyPrefixOf(feed)), `${other} under ${feed}`).to.equal(false);
+        }
+      }),
+      {
+        numRuns: 1000,
+        examples: [
+          ['f', 'f2', 'g'],
+          ['f', 'f",', 'g'],
+          ['f"', 'f', ''],
+        ],
+      },
+    );
+    expect(others).to.be.greaterThan(500);
   });
 });

@@ -12,7 +12,7 @@ function expected(base: ReadonlyMap<string, Doc>, changes: readonly DocChange[],
     if (change.op === 'put') docs.set(change.id, change.doc);
     else docs.delete(change.id);
   }
-  const found = [...docs].map(([id, doc]) => ({ id, doc })).filter(({ doc }) => matches(doc, query));
+  const found = [...docs].map(([id, doc]) => ({ id, doc })).filter(({ id, doc }) => matches(doc, query, id));
   found.sort(compareDocs(query.orderBy));
   return query.limit === undefined ? found : found.slice(0, query.limit);
 }
@@ -70,6 +70,11 @@ describe('StagedView', () => {
           expect(staged.find('c', query)).to.deep.equal(expected(base, changes, query));
           const unlimited: Query = { where: { group } };
           expect(staged.find('c', unlimited)).to.deep.equal(expected(base, changes, unlimited));
+          // `doc-1` and `doc-10`…`doc-19`: the ids a user's prefix picks out.
+          const prefixed: Query = { idPrefix: 'doc-1', orderBy: [{ field: 'seq', direction: 'asc' }], limit };
+          expect(staged.find('c', prefixed)).to.deep.equal(expected(base, changes, prefixed));
+          const prefixedWhere: Query = { idPrefix: 'doc-1', where: { group } };
+          expect(staged.find('c', prefixedWhere)).to.deep.equal(expected(base, changes, prefixedWhere));
         },
       ),
       { numRuns: 1000 },

@@ -40,6 +40,12 @@ describe('SqliteReadModelStore indexes', function () {
       (row) => row.name,
     );
 
+  it('serves an id prefix from a range of the primary key, with no index of its own', async function () {
+    await store.ensureCollections([{ name: 'contributions', indexes: [['feed']] }]);
+    const plan = store.explainFind('contributions', { idPrefix: 'u1|["f",' }).join(' ');
+    expect(plan).to.match(/SEARCH rm_contributions USING PRIMARY KEY \(id>\? AND id<\?\)/);
+  });
+
   it('serves the filtered query shape from the partial index, which holds only the matching documents', async function () {
     const partial = { fields: ['episode', 'play_seq'], where: { level: 'public', played: true } };
     await store.ensureCollections([{ name: 'people', indexes: [partial] }]);

@@ -109,6 +109,20 @@ describe('MongoDB adapters (no server)', function () {
       await new MongoReadModelStore(db, {} as MongoClient).find('c', { orderBy: [{ field: 'n', direction: 'asc' }], after: { value: 3, id: 'x' } });
       expect(calls[1]!.args[0]).to.deep.equal({ n: { $gte: 3 }, $or: [{ n: { $gt: 3 } }, { _id: { $gt: 'x' } }] });
     });
+
+    it('send an id prefix as a range of _id, beside the keyset $or', async function () {
+      const cursor = { sort: () => cursor, limit: () => cursor, toArray: async () => [] };
+      const { db, calls } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      const store = new MongoReadModelStore(db, {} as MongoClient);
+      await store.find('c', { where: { kind: 'a' }, idPrefix: 'u1|["f",' });
+      expect(calls[0]!.args[0]).to.deep.equal({ kind: { $eq: 'a' }, _id: { $gte: 'u1|["f",', $lt: 'u1|["f"-' } });
+      await store.find('c', { idPrefix: 'u1|', orderBy: [{ field: 'n', direction: 'asc' }], after: { value: 3, id: 'u1|x' } });
+      expect(calls[1]!.args[0]).to.deep.equal({ _id: { $gte: 'u1|', $lt: 'u1}' }, n: { $gte: 3 }, $or: [{ n: { $gt: 3 } }, { _id: { $gt: 'u1|x' } }] });
+      let refused: unknown;
+      await store.find('c', { idPrefix: 'u1|é' }).catch((error: unknown) => (refused = error));
+      expect(String(refused)).to.match(/printable ASCII/);
+      expect(calls).to.have.length(2);
+    });
   });
 
   describe('ids', function () {

@@ -401,6 +401,44 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         await rejectsWith(store.find(docs, { orderBy: [...desc, { field: 'feed', direction: 'asc' }], after: { value: 5, id: 'a1' } }));
       });
 
+      it('idPrefix: the documents whose id starts with it, and only those, with where, order, after and limit', async function () {
+        const users = named('users');
+        await store.ensureCollections([{ name: users, indexes: [['seq']] }]);
+        const all: StoredDoc[] = [
+          // The prefix itself, ids just around its range (`|` + 1 is `}`), a longer user id, a
+          // character above ASCII, and feed-shaped keys like the projections'.
+          { id: 'u1|', doc: { seq: 4 } },
+          { id: 'u1|["f",1]', doc: { seq: 1, kind: 'a' } },
+          { id: 'u1|["f2",1]', doc: { seq: 3, kind: 'b' } },
+          { id: 'u1|é', doc: { seq: 2, kind: 'a' } },
+          { id: 'u1}', doc: { seq: 0 } },
+          { id: 'u1{', doc: { seq: 0 } },
+          { id: 'u10|["f",1]', doc: { seq: 5, kind: 'a' } },
+          { id: 'u1', doc: { seq: 6 } },
+        ];
+        await store.commit(
+          named('p'),
+          all.map((entry) => put(users, entry.id, entry.doc)),
+          pos(1n),
+        );
+        const expectPrefix = async (query: Query, expected: string[]) => {
+          expect(ids(reference(all, query)), 'the reference itself').to.deep.equal(expected);
+          const found = await store.find(users, query);
+          expect(ids(found), JSON.stringify(query)).to.deep.equal(expected);
+          expect(found).to.deep.equal(reference(all, query));
+        };
+        await expectPrefix({ idPrefix: 'u1|' }, ['u1|', 'u1|["f",1]', 'u1|["f2",1]', 'u1|é']);
+        await expectPrefix({ idPrefix: 'u1|["f",' }, ['u1|["f",1]']);
+        await expectPrefix({ idPrefix: 'u1|', where: { kind: 'a' } }, ['u1|["f",1]', 'u1|é']);
+        await expectPrefix({ idPrefix: 'u1|', orderBy: [{ field: 'seq', direction: 'desc' }], limit: 3 }, ['u1|', 'u1|["f2",1]', 'u1|é']);
+        await expectPrefix({ idPrefix: 'u1|', orderBy: [{ field: 'seq', direction: 'asc' }], after: { value: 2, id: 'u1|é' } }, ['u1|["f2",1]', 'u1|']);
+        await expectPrefix({ idPrefix: 'u1', greaterThan: { field: 'seq', value: 4 } }, ['u1', 'u10|["f",1]']);
+        await expectPrefix({ idPrefix: 'u2|' }, []);
+        // A prefix whose successor is not one ASCII character is refused, not answered wrongly.
+        await rejectsWith(store.find(users, { idPrefix: 'u1|é' }));
+        await rejectsWith(store.find(users, { idPrefix: '' }));
+      });
+
       it('idsAfter: every id in pages, in id order, after the one given', async function () {
         const all = ids([...data].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
         expect(all).to.deep.equal(['B9', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0']);
@@ -476,6 +514,10 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
               nil: undefined,
               freq: 2,
             }),
+            idPrefix: fc.oneof(
+              { arbitrary: fc.constant(undefined), weight: 3 },
+              { arbitrary: fc.string({ unit: fc.constantFrom('a', 'b', 'B', '1', '-'), minLength: 1, maxLength: 2 }), weight: 1 },
+            ),
           })
           .map(({ after, ...parts }) => {
             const query = Object.fromEntries(Object.entries(parts).filter(([, value]) => value !== undefined)) as Query;

@@ -22,7 +22,7 @@ import type {
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { writeWithoutBlocking } from './schema.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
-import { indexName, indexSpec, InvalidDocumentError, keysetOf, LeaseNotHeldError, mergeSpecs, splitField } from '../read-model.js';
+import { idPrefixRange, indexName, indexSpec, InvalidDocumentError, keysetOf, LeaseNotHeldError, mergeSpecs, splitField } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -298,6 +298,11 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (query?.greaterThan) {
       parts.push(`${this.expr(collection, query.greaterThan.field)} > ?`);
       params.push(query.greaterThan.value);
+    }
+    if (query?.idPrefix !== undefined) {
+      const { from, to } = idPrefixRange(query.idPrefix);
+      parts.push('id >= ?', 'id < ?');
+      params.push(from, to);
     }
     const keyset = keysetOf(query);
     if (keyset) {

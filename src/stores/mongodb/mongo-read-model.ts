@@ -31,7 +31,7 @@ import type {
   Scalar,
   StoredDoc,
 } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, indexSpec, keysetOf, mergeSpecs, splitField } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, idPrefixRange, indexSpec, keysetOf, mergeSpecs, splitField } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -221,6 +221,11 @@ function toFilter(query: Query | undefined): Filter<StoredShape> {
   for (const [field, value] of Object.entries(query?.where ?? {})) add(field, '$eq', value);
   if (query?.lessThan) add(query.lessThan.field, '$lt', query.lessThan.value);
   if (query?.greaterThan) add(query.greaterThan.field, '$gt', query.greaterThan.value);
+  if (query?.idPrefix !== undefined) {
+    // A range of the _id index; strings compare by their UTF-8 bytes (no collation is set).
+    const { from, to } = idPrefixRange(query.idPrefix);
+    conditions.set('_id', { $gte: from, $lt: to });
+  }
   const keyset = keysetOf(query);
   if (keyset === undefined) return Object.fromEntries(conditions) as Filter<StoredShape>;
   // The inclusive bound is the index's range; the `$or` picks out the ties after the id.
