@@ -11,6 +11,8 @@ export const playStatusesProjection = defineUserRecordProjection({
   version: 3,
   collection: PLAY_STATUSES,
   slice: 'play_statuses',
+  // Not written while null (no version change: a document written with them reads the same).
+  nullable: ['rss_feed_title', 'rss_item_title', 'rss_enclosure'],
   keyFields: {
     names: new Set(['rss_source_feed', 'rss_source_id']),
     of(key) {

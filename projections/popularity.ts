@@ -57,17 +57,23 @@ interface EpisodeContribution {
 
 /**
  * A contribution as stored: without its `episode` key, which its feed and guid make (and its
- * document id holds): a copy of both in every document, and in the people indexes.
+ * document id holds): a copy of both in every document, and in the people indexes. Nor its
+ * like fields while it likes nothing (most contributions are plays): {@link contributionOf}
+ * puts them back, and the like people index matches `liked: true` only.
  */
 function contributionDoc(contribution: EpisodeContribution): Doc {
   const { episode: _episode, ...stored } = contribution;
+  if (!stored.liked && stored.like_seq === 0 && Object.keys(stored.saved_in).length === 0) {
+    const { liked: _liked, like_seq: _likeSeq, saved_in: _savedIn, ...played } = stored;
+    return asDoc(played);
+  }
   return asDoc(stored);
 }
 
-/** A stored contribution with its `episode` key. */
+/** A stored contribution with its `episode` key and its like fields. */
 function contributionOf(doc: Doc): EpisodeContribution {
-  // The key first: keys added after a spread take V8's slow path (bench/RESULTS.md, "Object copies in the projections").
-  return fromJson<EpisodeContribution>({ episode: episodeKey(String(doc['feed']), String(doc['guid'])), ...doc });
+  // The keys first: keys added after a spread take V8's slow path (bench/RESULTS.md, "Object copies in the projections").
+  return fromJson<EpisodeContribution>({ episode: episodeKey(String(doc['feed']), String(doc['guid'])), saved_in: {}, liked: false, like_seq: 0, ...doc });
 }
 
 /** One user's relation to one podcast: how many of its episodes they played / like. */

@@ -33,6 +33,11 @@ export interface UserRecordProjectionOptions {
    * ({@link UserRecordProjection.recordOfDoc}).
    */
   readonly keyFields?: KeyFields;
+  /**
+   * Record fields not written while null (a play status without titles or enclosure: most
+   * `position` events name none), put back as null when a document is read as a record.
+   */
+  readonly nullable?: readonly string[];
 }
 
 /** Record fields a record's key determines: their names, and their values for a key. */
@@ -59,9 +64,22 @@ export function recordOf(doc: Doc): Doc {
   return record;
 }
 
-/** A document's record: without the projection's bookkeeping, with the fields its key determines. */
-function recordOfDoc(keyFields: KeyFields | undefined, key: string, doc: Doc): Doc {
-  return keyFields === undefined ? recordOf(doc) : Object.assign(keyFields.of(key), recordOf(doc));
+/** How a projection's documents hold its records: what only the id holds, and what is not written while null. */
+interface RecordLayout {
+  readonly keyFields?: KeyFields | undefined;
+  readonly nullable?: readonly string[] | undefined;
+}
+
+/**
+ * A document's record: without the projection's bookkeeping, with the fields its key determines
+ * and the null ones not written (before the others: a record keeps its fields' order).
+ */
+function recordOfDoc(layout: RecordLayout, key: string, doc: Doc): Doc {
+  const { keyFields, nullable } = layout;
+  if (keyFields === undefined && nullable === undefined) return recordOf(doc);
+  const record: Doc = keyFields === undefined ? {} : keyFields.of(key);
+  for (const name of nullable ?? []) record[name] = null;
+  return Object.assign(record, recordOf(doc));
 }
 
 function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions, user: string, keys: readonly string[] | 'all'): Record<string, SliceRecord> {
@@ -71,26 +89,31 @@ function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions,
   if (keys === 'all') {
     for (const { id, doc } of view.find(options.collection, { where: { user } })) {
       const key = userDocKey(user, id);
-      entries.push([key, fromJson<SliceRecord>(recordOfDoc(options.keyFields, key, doc))]);
+      entries.push([key, fromJson<SliceRecord>(recordOfDoc(options, key, doc))]);
     }
   } else {
     for (const key of keys) {
       const doc = view.get(options.collection, userDocId(user, key));
-      if (doc) entries.push([key, fromJson<SliceRecord>(recordOfDoc(options.keyFields, key, doc))]);
+      if (doc) entries.push([key, fromJson<SliceRecord>(recordOfDoc(options, key, doc))]);
     }
   }
   return Object.fromEntries(entries);
 }
 
-/** The record's fields but those its key determines, then the envelope: the stored document. */
-function docOfRecord(record: SliceRecord, envelope: RecordEnvelope, keyFields: KeyFields | undefined): Doc {
+/** The record's fields but those its key determines and the null ones not written, then the envelope: the stored document. */
+function docOfRecord(record: SliceRecord, envelope: RecordEnvelope, layout: RecordLayout): Doc {
   const fields = toJsonObject(record);
+  const { keyFields, nullable } = layout;
   // Object.assign rather than `{ ...record, ...envelope }`: Node 20's V8 adds keys to a spread
   // copy slowly (µs each), and every changed record of every event passes here (bench/RESULTS.md,
   // "Object copies in the projections").
-  if (keyFields === undefined) return Object.assign({}, fields, envelope);
+  if (keyFields === undefined && nullable === undefined) return Object.assign({}, fields, envelope);
   const doc: Doc = {};
-  for (const name in fields) if (!keyFields.names.has(name)) doc[name] = fields[name]!;
+  for (const name in fields) {
+    const value = fields[name]!;
+    if (keyFields?.names.has(name) || (value === null && nullable?.includes(name))) continue;
+    doc[name] = value;
+  }
   return Object.assign(doc, envelope);
 }
 
@@ -101,7 +124,7 @@ export function recordChanges(
   before: Record<string, SliceRecord>,
   after: Record<string, SliceRecord>,
   restampAll = false,
-  keyFields?: KeyFields,
+  layout: RecordLayout = {},
 ): DocChange[] {
   const changes: DocChange[] = [];
   for (const key of Object.keys(before)) {
@@ -110,7 +133,7 @@ export function recordChanges(
   for (const [key, record] of Object.entries(after)) {
     if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
     const envelope: RecordEnvelope = { user: projected.user, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
-    changes.push(put(collection, userDocId(projected.user, key), docOfRecord(record, envelope, keyFields)));
+    changes.push(put(collection, userDocId(projected.user, key), docOfRecord(record, envelope, layout)));
   }
   return changes;
 }
@@ -128,7 +151,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     name: options.name,
     ...(options.version === undefined ? {} : { version: options.version }),
     touches: options.touches,
-    recordOfDoc: (user, id, doc) => recordOfDoc(options.keyFields, userDocKey(user, id), doc),
+    recordOfDoc: (user, id, doc) => recordOfDoc(options, userDocKey(user, id), doc),
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.
     collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
@@ -144,7 +167,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
       // Every record is stamped with a checkpoint, changed or not: a rebuild after retention
       // or erasure, which never sees the events gone since, stamps them so too. (Syncing
       // devices get the user's records once more after a checkpoint: a superset, harmless.)
-      return recordChanges(options.collection, projected, before, relevant, projected.event.type === 'checkpoint', options.keyFields);
+      return recordChanges(options.collection, projected, before, relevant, projected.event.type === 'checkpoint', options);
     },
   };
 }

@@ -193,6 +193,19 @@ describe('popularity projection (docs/design.md, "Privacy", 6)', () => {
     expect(episode(h, 'e1')).to.include({ plays: 1 });
   });
 
+  it('stores a play without like fields, and counts and lists a like added to it', () => {
+    const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'e1'));
+    const contribution = () => h.stored('popularity_episode_contributions')[0]!.doc;
+    expect(contribution()).to.include({ played: true }).and.not.to.have.any.keys('liked', 'like_seq', 'saved_in');
+    h.apply(alice, events.save(alice, 'e1'));
+    expect(contribution()).to.include({ played: true, liked: true });
+    expect(episode(h, 'e1')).to.include({ plays: 1, likes: 1 });
+    expect(episode(h, 'e1')!['likes_people']).to.deep.equal(['alice']);
+    h.apply(alice, events.save(alice, 'e1', { removed: true }));
+    expect(episode(h, 'e1')).to.include({ plays: 1, likes: 0 });
+    expect(episode(h, 'e1')!['likes_people']).to.deep.equal([]);
+  });
+
   it('honours a per-feed override for popularity too', () => {
     const h = harness().apply(
       alice,

@@ -87,4 +87,26 @@ describe('per-user read models', () => {
     const stamps = new Set(h.docs(SUBSCRIPTIONS).map((doc) => doc['seq']));
     expect([...stamps]).to.deep.equal([history.length + 1]);
   });
+
+  it('write a play status without the titles and enclosure it does not know, and read them back as null, in the record order', () => {
+    const position: UserEvent = {
+      ...events.play(alice, 'p1'),
+      type: 'position',
+      data: { position: 42, device: 'phone' },
+    };
+    const titled = events.play(alice, 'a1', FEED_A, { enclosure: { url: 'https://cdn.example/a1.mp3' } });
+    const h = all().apply(alice, position, titled);
+    const state = fold([position, titled]);
+    const stored = h.stored(PLAY_STATUSES);
+    const [bare, full] = [stored.find(({ id }) => id.includes('p1'))!, stored.find(({ id }) => id.includes('a1'))!];
+    expect(bare.doc).not.to.have.any.keys('rss_feed_title', 'rss_item_title', 'rss_enclosure');
+    expect(full.doc).to.include.keys('rss_feed_title', 'rss_item_title', 'rss_enclosure');
+    const records = strip(stored, playStatusesProjection);
+    expect(records).to.deep.equal(state.play_statuses);
+    // Field for field in the folded record's order: answers keep their shape.
+    for (const [key, record] of Object.entries(state.play_statuses)) expect(JSON.stringify(records[key])).to.equal(JSON.stringify(record));
+    // A document written with its nulls (before they were left out) reads the same.
+    const withNulls = { rss_feed_title: null, rss_item_title: null, rss_enclosure: null, ...bare.doc };
+    expect(playStatusesProjection.recordOfDoc(alice.user, bare.id, withNulls)).to.deep.equal(records[userDocKey(alice.user, bare.id)]);
+  });
 });
