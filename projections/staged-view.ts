@@ -68,11 +68,34 @@ function reindexOne({ fields, buckets }: PendingIndex, id: string, before: Doc |
   bucket.add(id);
 }
 
+/**
+ * The user a per-user document id names (`user|…`: userDocId, projections/projection.ts) with its separator, or
+ * undefined for an id or id prefix that names none.
+ */
+function userPart(id: string): string | undefined {
+  const end = id.indexOf('|');
+  return end < 0 ? undefined : id.slice(0, end + 1);
+}
+
+function addToUser(users: Map<string, Set<string>>, id: string): void {
+  const user = userPart(id);
+  if (user === undefined) return;
+  let ids = users.get(user);
+  if (!ids) users.set(user, (ids = new Set()));
+  ids.add(id);
+}
+
 export class StagedView implements ProjectionView {
   /** collection → id → document, or null for a pending delete. */
   private readonly pending = new Map<string, Map<string, Doc | null>>();
   /** collection → `where` shape → index, built on first use and kept up to date by apply(). */
   private readonly indexes = new Map<string, Map<string, PendingIndex>>();
+  /**
+   * collection → user part of the id → ids ever staged (deleted ones too: candidates are matched
+   * afterwards), for `idPrefix` queries of one user's documents; built on first use, kept up to
+   * date by apply().
+   */
+  private readonly byUser = new Map<string, Map<string, Set<string>>>();
   private readonly log: DocChange[] = [];
 
   /**
@@ -91,6 +114,8 @@ export class StagedView implements ProjectionView {
       const doc = change.op === 'put' ? change.doc : null;
       const indexes = this.indexes.get(change.collection);
       if (indexes) this.reindex(indexes, change.id, collection.get(change.id) ?? null, doc);
+      const users = this.byUser.get(change.collection);
+      if (users) addToUser(users, change.id);
       collection.set(change.id, doc);
       if (this.options.keepLog !== false) this.log.push(change);
     }
@@ -103,7 +128,17 @@ export class StagedView implements ProjectionView {
   /** The pending documents that may match `query`: all of them, or an index bucket. */
   private candidates(collection: string, staged: Map<string, Doc | null>, query: Query): Iterable<string> {
     const fields = Object.keys(query.where ?? {}).sort();
-    if (fields.length === 0 || staged.size < INDEX_THRESHOLD) return staged.keys();
+    if (staged.size < INDEX_THRESHOLD) return staged.keys();
+    const user = query.idPrefix === undefined ? undefined : userPart(query.idPrefix);
+    if (user !== undefined) {
+      let users = this.byUser.get(collection);
+      if (!users) {
+        this.byUser.set(collection, (users = new Map()));
+        for (const id of staged.keys()) addToUser(users, id);
+      }
+      return users.get(user) ?? [];
+    }
+    if (fields.length === 0) return staged.keys();
     const shape = fields.join('\u0000');
     let indexes = this.indexes.get(collection);
     if (!indexes) this.indexes.set(collection, (indexes = new Map()));

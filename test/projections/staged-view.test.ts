@@ -81,6 +81,39 @@ describe('StagedView', () => {
     );
   });
 
+  it("finds one user's documents by id prefix among many pending ones (ids `user|key`)", () => {
+    const userIdArb = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 60 })).map(([user, key]) => `u${user}|e${key}`);
+    const userChangeArb: fc.Arbitrary<DocChange> = fc.oneof(
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('put' as const), collection: fc.constant('c'), id: userIdArb, doc: docArb }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), collection: fc.constant('c'), id: userIdArb }) },
+    );
+    let large = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(userIdArb, docArb), { maxLength: 40 }),
+        // Enough changes that the view indexes its pending documents (more than 64 of them).
+        fc.array(userChangeArb, { minLength: 100, maxLength: 300 }),
+        fc.array(userChangeArb, { maxLength: 20 }),
+        fc.constantFrom('u1|', 'u1|e1', 'u0|e', 'u4|e60', 'u1', 'u9|'),
+        (baseDocs, changes, later, idPrefix) => {
+          const base = new Map(baseDocs);
+          const staged = new StagedView(countingBase(base).view);
+          staged.apply(changes);
+          if (staged.pendingCount() > 64) large++;
+          const query: Query = { idPrefix };
+          expect(staged.find('c', query)).to.deep.equal(expected(base, changes, query));
+          // Changes after the first find reach the index it built.
+          staged.apply(later);
+          const limited: Query = { idPrefix, where: { group: 'a' }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 5 };
+          expect(staged.find('c', query)).to.deep.equal(expected(base, [...changes, ...later], query));
+          expect(staged.find('c', limited)).to.deep.equal(expected(base, [...changes, ...later], limited));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(large, 'runs with an indexed view').to.be.greaterThan(100);
+  });
+
   it('asks the base again when more of its best rows drop out than it was padded with', () => {
     const base = new Map<string, Doc>();
     for (let n = 0; n < 40; n++) base.set(`base-${n}`, { group: 'a', listed: true, seq: n });
