@@ -89,9 +89,13 @@ describe('per-user read models', () => {
   });
 
   it('write a play status without the titles and enclosure it does not know, and read them back as null, in the record order', () => {
+    const { id, user, timestamp } = events.play(alice, 'p1');
     const position: UserEvent = {
-      ...events.play(alice, 'p1'),
+      id,
+      user,
+      timestamp,
       type: 'position',
+      object: { rss_source_feed: FEED_A, rss_source_id: 'p1' },
       data: { position: 42, device: 'phone' },
     };
     const titled = events.play(alice, 'a1', FEED_A, { enclosure: { url: 'https://cdn.example/a1.mp3' } });
