@@ -592,14 +592,19 @@ export class Projector {
     // Also left by a batch that failed before its end (a rejected read among them) or by one
     // projected event by event (processIsolated): none may serve this batch.
     this.batchHistories.clear();
-    const projected = batch.map((recorded) => ({ recorded, projected: toProjectedEvent(recorded) }));
+    // Made once for every projection: each takes those after its checkpoint, a tail of the batch
+    // (positions grow along it), rather than a filtered copy per projection.
+    const projected: { recorded: RecordedEvent; event: ProjectedEvent }[] = [];
+    for (const recorded of batch) {
+      const event = toProjectedEvent(recorded);
+      if (event !== undefined) projected.push({ recorded, event });
+    }
     const staged: { runner: Runner; changes: DocChange[] }[] = [];
     for (const runner of this.runners) {
       if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
       const base = this.inFlight?.overlays.get(runner) ?? runner.view;
-      const events = projected.flatMap(({ recorded, projected: event }) =>
-        event !== undefined && comparePositions(recorded.position, runner.checkpoint) > 0 ? [{ recorded, event }] : [],
-      );
+      const first = projected.findIndex(({ recorded }) => comparePositions(recorded.position, runner.checkpoint) > 0);
+      const events = first <= 0 ? (first === 0 ? projected : []) : projected.slice(first);
       if (this.prefetches && events.length > 1) await this.prefetch(runner, events, base);
       const view = new StagedView(base, { keepLog: false });
       for (const { recorded, event } of events) {
