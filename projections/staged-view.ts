@@ -88,14 +88,18 @@ function addToUser(users: Map<string, Set<string>>, id: string): void {
 export class StagedView implements ProjectionView {
   /** collection → id → document, or null for a pending delete. */
   private readonly pending = new Map<string, Map<string, Doc | null>>();
-  /** collection → `where` shape → index, built on first use and kept up to date by apply(). */
-  private readonly indexes = new Map<string, Map<string, PendingIndex>>();
+  /**
+   * collection → `where` shape → index, built on first use and kept up to date by apply(). This
+   * map and the next are made when first needed: projections make a view per event (popularity,
+   * public events), most never query one.
+   */
+  private indexes: Map<string, Map<string, PendingIndex>> | undefined;
   /**
    * collection → user part of the id → ids ever staged (deleted ones too: candidates are matched
    * afterwards), for `idPrefix` queries of one user's documents; built on first use, kept up to
    * date by apply().
    */
-  private readonly byUser = new Map<string, Map<string, Set<string>>>();
+  private byUser: Map<string, Map<string, Set<string>>> | undefined;
   private readonly log: DocChange[] = [];
 
   /**
@@ -112,9 +116,9 @@ export class StagedView implements ProjectionView {
       let collection = this.pending.get(change.collection);
       if (!collection) this.pending.set(change.collection, (collection = new Map()));
       const doc = change.op === 'put' ? change.doc : null;
-      const indexes = this.indexes.get(change.collection);
+      const indexes = this.indexes?.get(change.collection);
       if (indexes) this.reindex(indexes, change.id, collection.get(change.id) ?? null, doc);
-      const users = this.byUser.get(change.collection);
+      const users = this.byUser?.get(change.collection);
       if (users) addToUser(users, change.id);
       collection.set(change.id, doc);
       if (this.options.keepLog !== false) this.log.push(change);
@@ -127,10 +131,10 @@ export class StagedView implements ProjectionView {
 
   /** The pending documents that may match `query`: all of them, or an index bucket. */
   private candidates(collection: string, staged: Map<string, Doc | null>, query: Query): Iterable<string> {
-    const fields = Object.keys(query.where ?? {}).sort();
     if (staged.size < INDEX_THRESHOLD) return staged.keys();
     const user = query.idPrefix === undefined ? undefined : userPart(query.idPrefix);
     if (user !== undefined) {
+      this.byUser ??= new Map();
       let users = this.byUser.get(collection);
       if (!users) {
         this.byUser.set(collection, (users = new Map()));
@@ -138,8 +142,10 @@ export class StagedView implements ProjectionView {
       }
       return users.get(user) ?? [];
     }
+    const fields = Object.keys(query.where ?? {}).sort();
     if (fields.length === 0) return staged.keys();
     const shape = fields.join('\u0000');
+    this.indexes ??= new Map();
     let indexes = this.indexes.get(collection);
     if (!indexes) this.indexes.set(collection, (indexes = new Map()));
     let index = indexes.get(shape);
