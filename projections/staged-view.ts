@@ -69,8 +69,10 @@ function reindexOne({ fields, buckets }: PendingIndex, id: string, before: Doc |
 }
 
 /**
- * The user a per-user document id names (`user|…`: userDocId, projections/projection.ts) with its separator, or
- * undefined for an id or id prefix that names none.
+ * An id's text up to its first `|`, the separator included: the user a per-user document id
+ * names (`user|…`: userDocId, projections/projection.ts). Undefined without one. Every id that
+ * starts with a prefix holding a `|` has the prefix's part, so that part's ids are the candidates
+ * for the prefix, whatever the ids hold after it.
  */
 function userPart(id: string): string | undefined {
   const end = id.indexOf('|');
