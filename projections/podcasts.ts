@@ -60,7 +60,8 @@ export const podcastsProjection: Projection = {
     { name: PODCASTS, indexes: [['subscribed', 'next_fetch_at']] },
     // `feed_key` alone (a full fetch replaces a feed's episodes) and with the updates cursor.
     { name: PODCAST_EPISODES, indexes: [['feed_key', 'first_seq']] },
-    { name: PODCAST_SUBSCRIBERS, indexes: [['user']] },
+    // A user's are found by their ids (`user|…`), not by an index.
+    { name: PODCAST_SUBSCRIBERS, indexes: [] },
   ],
   evolve(projected, view) {
     const { event } = projected;
@@ -82,7 +83,7 @@ function onUserEvent(projected: ProjectedEvent, view: ProjectionView): DocChange
   const user = projected.user;
   const before: Record<string, SubscriptionState> = Object.fromEntries(
     keys === 'all'
-      ? view.find(PODCAST_SUBSCRIBERS, { where: { user } }).map(({ doc }) => [String(doc['rss_source_feed']), recordOf(doc)])
+      ? view.find(PODCAST_SUBSCRIBERS, { idPrefix: userDocId(user, '') }).map(({ doc }) => [String(doc['rss_source_feed']), recordOf(doc)])
       : keys.flatMap((feed) => {
           const doc = view.get(PODCAST_SUBSCRIBERS, userDocId(user, feedKey(feed)));
           return doc ? [[feed, recordOf(doc)]] : [];
@@ -96,8 +97,8 @@ function onUserEvent(projected: ProjectedEvent, view: ProjectionView): DocChange
     const now = after[feed];
     const id = userDocId(user, feedKey(feed));
     if (now === undefined) staged.apply([del(PODCAST_SUBSCRIBERS, id)]);
-    // Object.assign, not a spread: keys added to a spread copy take V8's slow path (bench/RESULTS.md, "Object copies in the projections").
-    else if (!isDeepStrictEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, Object.assign({}, toJsonObject(now), { user }))]);
+    // A copy: the document outlives this event's state. (No `user` inside: the id holds it.)
+    else if (!isDeepStrictEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, Object.assign({}, toJsonObject(now)))]);
     const delta = Number(now !== undefined && isSubscribed(now)) - Number(old !== undefined && isSubscribed(old));
     if (delta !== 0) staged.apply([adjustSubscribers(staged, feed, delta)]);
   }
