@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { serviceProcessEnv } from '../support/service-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FEED = 'https://feeds.example.com/crash.xml';
@@ -23,16 +24,7 @@ interface Running {
 async function start(dataDir: string): Promise<Running> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'production',
-      RATE_LIMIT_PER_MINUTE: '0',
-    },
+    env: serviceProcessEnv(dataDir),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

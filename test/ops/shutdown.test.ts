@@ -14,6 +14,7 @@ import { allProjections } from '../../projections/index.js';
 import { loadConfig } from '../../src/config.js';
 import { openStores } from '../../src/runtime.js';
 import { comparePositions, START } from '../../src/stores/event-store.js';
+import { serviceProcessEnv } from '../support/service-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FEED = 'https://feeds.example.com/shutdown.xml';
@@ -29,19 +30,7 @@ interface Running {
 async function startChild(command: string, args: string[], dataDir: string): Promise<Running> {
   const child = spawn(command, args, {
     cwd: ROOT,
-    // No rate limit: the load below is six clients on one token as fast as the service answers,
-    // which a fast machine takes past a minute's allowance (600) before the signal; 429s are not
-    // what this test is about.
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'production',
-      RATE_LIMIT_PER_MINUTE: '0',
-    },
+    env: serviceProcessEnv(dataDir),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
