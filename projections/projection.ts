@@ -99,7 +99,9 @@ export const del = (collection: string, id: string): DocChange => ({ op: 'delete
 /** When the store recorded the event, in whole unix seconds (the server's clock, never the device's). */
 export const recordedSeconds = (projected: ProjectedEvent): number => Math.floor(Date.parse(projected.recordedAt) / 1000);
 
+/** What ends the user's part of a per-user document id ({@link userDocId}). */
+export const USER_DOC_SEPARATOR = '|';
 /** Document id of a per-user record: user id and the record's key. */
-export const userDocId = (user: string, key: string): string => `${user}|${key}`;
+export const userDocId = (user: string, key: string): string => `${user}${USER_DOC_SEPARATOR}${key}`;
 /** The record's key back from its document id ({@link userDocId}): documents need not repeat it. */
-export const userDocKey = (user: string, id: string): string => id.slice(user.length + 1);
+export const userDocKey = (user: string, id: string): string => id.slice(user.length + USER_DOC_SEPARATOR.length);

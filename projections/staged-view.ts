@@ -14,6 +14,7 @@ import type { JsonValue } from '../src/domain/json.js';
 import type { Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
 import { compareDocs, fieldValue, matches } from '../src/domain/documents.js';
 import type { ProjectedEvent, ProjectionView } from './projection.js';
+import { USER_DOC_SEPARATOR } from './projection.js';
 
 /**
  * Below this many pending documents a find scans them; above, equality queries go through an
@@ -69,14 +70,14 @@ function reindexOne({ fields, buckets }: PendingIndex, id: string, before: Doc |
 }
 
 /**
- * An id's text up to its first `|`, the separator included: the user a per-user document id
- * names (`user|…`: userDocId, projections/projection.ts). Undefined without one. Every id that
- * starts with a prefix holding a `|` has the prefix's part, so that part's ids are the candidates
- * for the prefix, whatever the ids hold after it.
+ * An id's text up to its first {@link USER_DOC_SEPARATOR}, the separator included: the user a
+ * per-user document id names (`user|…`: userDocId, projections/projection.ts). Undefined without one. Every id that
+ * starts with a prefix holding the separator has the prefix's part, so that part's ids are the
+ * candidates for the prefix, whatever the ids hold after it.
  */
 function userPart(id: string): string | undefined {
-  const end = id.indexOf('|');
-  return end < 0 ? undefined : id.slice(0, end + 1);
+  const end = id.indexOf(USER_DOC_SEPARATOR);
+  return end < 0 ? undefined : id.slice(0, end + USER_DOC_SEPARATOR.length);
 }
 
 function addToUser(users: Map<string, Set<string>>, id: string): void {
