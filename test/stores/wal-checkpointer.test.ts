@@ -55,6 +55,38 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
     expect(database.pragma('wal_autocheckpoint', { simple: true })).to.equal(DEFAULT_AUTOCHECKPOINT_PAGES);
   });
 
+  it('never holds writers back while a reader keeps the log from starting over (restarting and truncating checkpoints do not wait for readers)', async function () {
+    // A restarting or truncating checkpoint takes the write lock, then waits for the readers of
+    // older snapshots; with the connection's busy timeout (5 s) a reader that lingered kept every
+    // writer out that long, and an append waiting its own 5 s failed with SQLITE_BUSY.
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 10, restartAfterPages: 64, truncateBudgetMs: 500 });
+    const reader = new BetterSqlite3(database.name);
+    try {
+      await write(1);
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM blobs').get();
+      database.pragma('busy_timeout = 1000');
+      const insert = database.prepare('INSERT INTO blobs (body) VALUES (?)');
+      let longest = 0;
+      // An erasure's truncation, tried for its budget while the writes go on.
+      const truncation = checkpointer.truncate();
+      // 1.5 s of writes past the restart bound, each 4 pages, while the reader keeps its snapshot.
+      for (const started = Date.now(); Date.now() - started < 1500;) {
+        const before = performance.now();
+        database.transaction(() => {
+          for (let j = 0; j < 4; j++) insert.run(Buffer.alloc(PAGE, 7));
+        })();
+        longest = Math.max(longest, performance.now() - before);
+        await sleep(2);
+      }
+      expect(longest, 'the longest write (ms)').to.be.below(250);
+      expect(await truncation, 'held back by the reader, so owed').to.equal(false);
+    } finally {
+      reader.close();
+      await checkpointer.stop();
+    }
+  });
+
   it('truncates the log on its own thread when asked (erasure), even while a reader holds an old snapshot for a moment', async function () {
     // Rare passive checkpoints: what is in the log stays there until the truncation.
     const checkpointer = await WalCheckpointer.start(database, { intervalMs: 60_000 });
@@ -83,7 +115,7 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
 
   it('owes a truncation that readers held back through every retry, and does it as soon as they let it', async function () {
     const problems: string[] = [];
-    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 20, busyTimeoutMs: 5, onProblem: (message) => problems.push(message) });
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 20, truncateBudgetMs: 5, onProblem: (message) => problems.push(message) });
     try {
       await write(1);
       // Written back but not truncated: the log keeps its bytes (old page images) until truncated.

@@ -31,40 +31,70 @@ const DEFAULT_INTERVAL_MS = 200;
  * the passive ones copied the rest). 4096 pages is 16 MiB of log.
  */
 const DEFAULT_RESTART_AFTER_PAGES = 4096;
-
+/** How long a restarting or truncating checkpoint waits for the write lock (a read-model commit takes 15–20 ms). */
+const WRITER_WAIT_MS = 200;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
-db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+// No busy handler while a checkpoint holds the write lock. A restarting or truncating checkpoint
+// takes the write lock and then waits, through the busy handler, for the readers of older
+// snapshots, and every writer (the appends on the HTTP thread) waits as long: with the service
+// connections' 5 s, one reader that lingered (a long read, a sqlite3 shell on the file) kept
+// appends out for 5 s and then made them fail with SQLITE_BUSY. Attempts that each wait a little,
+// back to back, starve writers too (a waiting writer's busy handler polls, it does not queue). So
+// the worker first waits for the write lock to be free (an empty IMMEDIATE transaction: it holds
+// the lock for no time), then checkpoints without waiting for anyone; what readers held back is
+// tried again after a sleep.
+db.pragma('busy_timeout = 0');
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const RETRY_SLEEP_MS = 25;
+const RESTART_ATTEMPTS = 5;
+const emptyWrite = db.transaction(() => undefined);
+/** False when a writer kept the write lock for the whole wait. */
+const waitForWriters = () => {
+  db.pragma('busy_timeout = ' + workerData.writerWaitMs);
+  try {
+    emptyWrite.immediate();
+    return true;
+  } catch (error) {
+    if (error && typeof error.code === 'string' && error.code.startsWith('SQLITE_BUSY')) return false;
+    throw error;
+  } finally {
+    db.pragma('busy_timeout = 0');
+  }
+};
+/** One checkpoint that holds the write lock (RESTART or TRUNCATE); true when it did all it is for. */
+const holdingCheckpoint = (mode) => waitForWriters() && db.pragma('wal_checkpoint(' + mode + ')')[0].busy === 0;
 // A truncation that readers and writers held back through every retry is owed: each tick tries
 // it again until it succeeds (old page images of erased rows must not stay in the log).
 let owed = false;
 const checkpoint = () => {
   try {
     if (owed) {
-      owed = db.pragma('wal_checkpoint(TRUNCATE)')[0].busy !== 0;
+      owed = !holdingCheckpoint('TRUNCATE');
       return;
     }
     const [passive] = db.pragma('wal_checkpoint(PASSIVE)');
     // Under a steady stream of commits the log never starts over (a writer restarts it only if
-    // every frame was copied when its transaction began): past a bound, make it.
-    if (passive.log > workerData.restartAfterPages) db.pragma('wal_checkpoint(RESTART)');
+    // every frame was copied when its transaction began): past a bound, make it. Once the log is
+    // well past it (readers held the restarts of the ticks before back), a few attempts this tick.
+    if (passive.log <= workerData.restartAfterPages) return;
+    const attempts = passive.log > 4 * workerData.restartAfterPages ? RESTART_ATTEMPTS : 1;
+    for (let attempt = 1; !holdingCheckpoint('RESTART') && attempt < attempts; attempt++) sleep(RETRY_SLEEP_MS);
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
-// A truncating checkpoint (erasure: no old page image may stay in the log) waits for readers and
-// writers; while they hold it back (busy), it is tried again, a bounded number of times, then
-// owed. The busy handler does not wait for another connection's checkpoint (SQLite answers busy
-// at once: https://sqlite.org/c3ref/wal_checkpoint_v2.html), hence the sleeps between attempts.
+// A truncating checkpoint (erasure: no old page image may stay in the log) is tried again while
+// readers or writers hold it back (busy), for up to the truncation budget, then owed.
 const truncate = () => {
-  for (let attempt = 1; ; attempt++) {
-    const [result] = db.pragma('wal_checkpoint(TRUNCATE)');
-    owed = result.busy !== 0;
-    if (!owed || attempt >= 20) return !owed;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
+  const deadline = Date.now() + workerData.truncateBudgetMs;
+  for (;;) {
+    owed = !holdingCheckpoint('TRUNCATE');
+    if (!owed || Date.now() >= deadline) return !owed;
+    sleep(RETRY_SLEEP_MS);
   }
 };
 parentPort.on('message', (message) => {
@@ -99,8 +129,8 @@ export interface WalCheckpointerOptions {
   readonly intervalMs?: number;
   /** Log size (pages) past which a checkpoint also restarts the log (default 4096). */
   readonly restartAfterPages?: number;
-  /** How long one truncating checkpoint waits for readers and writers (default 5000 ms, as the service's connections). */
-  readonly busyTimeoutMs?: number;
+  /** How long a truncating checkpoint keeps trying while readers and writers hold it back before it is owed (default 5000 ms, the service connections' busy timeout). */
+  readonly truncateBudgetMs?: number;
   /** Told when a checkpoint fails or the worker dies (the caller logs). */
   readonly onProblem?: (message: string) => void;
 }
@@ -149,7 +179,8 @@ export class WalCheckpointer {
       file: database.name,
       intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
       restartAfterPages: options.restartAfterPages ?? DEFAULT_RESTART_AFTER_PAGES,
-      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      truncateBudgetMs: options.truncateBudgetMs ?? 5000,
+      writerWaitMs: WRITER_WAIT_MS,
     });
     const checkpointer = new WalCheckpointer(database, worker, options.onProblem ?? (() => undefined));
     await workerReady(worker, 'WAL checkpoint worker');
