@@ -1,6 +1,6 @@
 /** The Express application: middleware, routers and error handling, with no I/O of its own. */
-import express from 'express';
-import type { Express } from 'express';
+import express, { Router } from 'express';
+import type { Express, Request, RequestHandler, Router as ExpressRouter } from 'express';
 import type { Logger } from '../logger.js';
 import type { Readiness } from '../admin/status.js';
 import type { AccountService } from '../services/accounts.js';
@@ -55,6 +55,26 @@ export interface AppDependencies {
   web?: Omit<WebDependencies, 'limiter' | 'admin'>;
 }
 
+/**
+ * The native API is everything under `/v1/`; the pages and the gpodder and Nextcloud APIs never
+ * are. Express tries a request against each route of every router mounted before the one that
+ * answers it (a router per surface, a dozen for gpodder's), so each family is entered only by
+ * its own requests: under load that walk took ~7 % of the HTTP thread and allocated ~28 KB per
+ * request (bench/RESULTS.md). Express routes ignore case, and so does this.
+ */
+function isNativeApi(req: Request): boolean {
+  return req.path.slice(0, 4).toLowerCase() === '/v1/';
+}
+/** `router`, entered only by requests `admit` lets in (the others leave at once: `next('router')`). */
+function entered(admit: (req: Request) => boolean, router: RequestHandler): ExpressRouter {
+  const gate = Router();
+  gate.use((req, _res, next) => (admit(req) ? next() : next('router')));
+  gate.use(router);
+  return gate;
+}
+const onlyNative = (router: RequestHandler) => entered(isNativeApi, router);
+const exceptNative = (router: RequestHandler) => entered((req) => !isNativeApi(req), router);
+
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -76,27 +96,27 @@ export function createApp(deps: AppDependencies): Express {
   // Every authenticated surface goes through limitAuthentication (native here, gpodder,
   // Nextcloud and admin in their routers).
   const authenticated = limitAuthentication(limiter, requireUser(deps.accounts));
-  // Pages parse their own forms, so they come before the JSON parser too.
-  if (deps.web) app.use(webRouter({ ...deps.web, limiter, admin: deps.admin }));
-  // Routes with their own body limit come before the general parser.
-  app.use(syncRouter(deps.sync, authenticated));
-  // The gpodder API parses its own bodies (text lists, large uploads), after its own auth.
-  if (deps.gpodder) app.use(gpodderRouter({ ...deps.gpodder, limiter }));
   // Bodies are JSON whatever the Content-Type says: some podcast clients send JSON labelled
   // text/plain or form-urlencoded. `strict` still rejects bare scalars. Each route that takes a
-  // body parses it after routing and authentication (parseJsonBody in routes.ts).
+  // body parses it after routing and authentication (parseJsonBody in routes.ts); pages parse
+  // their forms and the gpodder API its text lists and large uploads themselves.
   app.locals[JSON_BODY_PARSER] = express.json({ limit: deps.bodyLimit, type: () => true, strict: true, verify: rejectInvalidUtf8 });
 
+  const native = Router();
+  native.use(syncRouter(deps.sync, authenticated));
+  native.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }));
+  native.use(eventsRouter(deps.userEvents, authenticated));
+  native.use(readModelsRouter(deps.readModels, authenticated));
+  // One PublicViews with the web pages: they ask the same questions, and its answers are kept.
+  native.use(publicRouter(deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel)));
+  native.use(podcastsRouter(deps.readModels.readModel, authenticated));
+  native.use(meRouter(deps.me, authenticated));
+  app.use(onlyNative(native));
+  if (deps.web) app.use(exceptNative(webRouter({ ...deps.web, limiter, admin: deps.admin })));
+  if (deps.gpodder) app.use(exceptNative(gpodderRouter({ ...deps.gpodder, limiter })));
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());
   if (deps.metrics) app.use(metricsRouter(deps.metrics));
-  app.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }));
-  app.use(eventsRouter(deps.userEvents, authenticated));
-  app.use(readModelsRouter(deps.readModels, authenticated));
-  // One PublicViews with the web pages: they ask the same questions, and its answers are kept.
-  app.use(publicRouter(deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel)));
-  app.use(podcastsRouter(deps.readModels.readModel, authenticated));
-  app.use(meRouter(deps.me, authenticated));
 
   if (deps.admin) app.use('/admin', adminRouter(deps.admin, limiter));
 

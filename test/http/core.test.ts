@@ -204,6 +204,21 @@ describe('HTTP core: accounts, events, errors', function () {
     });
   });
 
+  it('routes a request only to its family: native paths (any case of /v1/), pages and the gpodder API', async () => {
+    const lower = await service.http.get('/v1/popular/podcasts');
+    const upper = await service.http.get('/V1/popular/podcasts');
+    expect(lower.status).to.equal(200);
+    expect(upper.status, 'Express routes ignore case').to.equal(200);
+    expect(upper.body).to.deep.equal(lower.body);
+    const page = await service.http.get('/signin');
+    expect(page.status).to.equal(200);
+    expect(page.type).to.equal('text/html');
+    const gpodder = await service.http.post('/api/2/auth/nobody/login.json');
+    expect(gpodder.status).to.equal(401);
+    const notNative = await service.http.get('/v1signin');
+    expect(notNative.status).to.equal(404);
+  });
+
   it('GET /healthz answers', async () => {
     const response = await service.http.get('/healthz');
     expect(response.status).to.equal(200);
