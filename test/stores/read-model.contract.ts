@@ -555,7 +555,9 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           }),
           { numRuns: PROPERTY_RUNS },
         );
-        expect(nonEmpty, 'queries with a non-empty answer').to.be.greaterThan(PROPERTY_RUNS);
+        // About one query in three finds something (filters, bounds and id prefixes drawn at
+        // random, over small collections): a property that tested nothing would find ~none.
+        expect(nonEmpty, 'queries with a non-empty answer').to.be.greaterThan(PROPERTY_RUNS / 2);
       });
     });
 
