@@ -7,10 +7,32 @@
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
+import { SqliteEventStore } from '../../src/stores/embedded/sqlite-event-store.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
 import { openTempDatabase } from './temp-database.js';
 
 const POSITION = { commit: 5n, prepare: 5n };
+
+/** Holds the write lock for `ms` on `holder`; counts this thread's timer ticks meanwhile. */
+async function holdingLock<T>(
+  holder: BetterSqlite3.Database,
+  ms: number,
+  write: () => Promise<T>,
+): Promise<{ result: T; ticks: number; settledWhileLocked: boolean }> {
+  holder.exec('BEGIN IMMEDIATE');
+  let ticks = 0;
+  const ticker = setInterval(() => (ticks += 1), 2);
+  let settled = false;
+  const pending = write().finally(() => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const settledWhileLocked = settled;
+  holder.exec('COMMIT');
+  try {
+    return { result: await pending, ticks, settledWhileLocked };
+  } finally {
+    clearInterval(ticker);
+  }
+}
 
 describe('SqliteReadModelStore writes while another connection writes', function () {
   this.timeout(20_000);
@@ -30,22 +52,7 @@ describe('SqliteReadModelStore writes while another connection writes', function
     await temp.cleanup();
   });
 
-  /** Holds the write lock for `ms` on the other connection; counts this thread's timer ticks meanwhile. */
-  async function whileLocked<T>(ms: number, write: () => Promise<T>): Promise<{ result: T; ticks: number; settledWhileLocked: boolean }> {
-    holder.exec('BEGIN IMMEDIATE');
-    let ticks = 0;
-    const ticker = setInterval(() => (ticks += 1), 2);
-    let settled = false;
-    const pending = write().finally(() => (settled = true));
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    const settledWhileLocked = settled;
-    holder.exec('COMMIT');
-    try {
-      return { result: await pending, ticks, settledWhileLocked };
-    } finally {
-      clearInterval(ticker);
-    }
-  }
+  const whileLocked = <T>(ms: number, write: () => Promise<T>) => holdingLock(holder, ms, write);
 
   it('commits documents once the lock is free, serving timers on this thread meanwhile', async () => {
     const { ticks, settledWhileLocked } = await whileLocked(150, () =>
@@ -84,5 +91,54 @@ describe('SqliteReadModelStore writes while another connection writes', function
     expect(temp.db.pragma('busy_timeout', { simple: true }), 'the connection keeps its busy timeout').to.equal(300);
     expect(await store.get('things', 'b')).to.equal(undefined);
     expect(await store.getCheckpoint('p')).to.equal(undefined);
+  });
+});
+
+// The appends of the HTTP thread, while the WAL checkpointer holds the events file's write lock to
+// copy and sync (src/stores/embedded/wal-checkpointer.ts): as the read-model writes above.
+describe('SqliteEventStore appends while another connection writes', function () {
+  this.timeout(20_000);
+  let temp: ReturnType<typeof openTempDatabase>;
+  let events: SqliteEventStore;
+  let holder: BetterSqlite3.Database;
+  const event = (id: string) => ({ id, type: 'played', data: { n: 1 } });
+  beforeEach(() => {
+    temp = openTempDatabase();
+    events = new SqliteEventStore(temp.db);
+    holder = new BetterSqlite3(temp.db.name);
+    holder.pragma('busy_timeout = 0');
+  });
+  afterEach(async () => {
+    if (holder.inTransaction) holder.exec('ROLLBACK');
+    holder.close();
+    await temp.cleanup();
+  });
+
+  it('appends once the lock is free, serving timers on this thread meanwhile', async () => {
+    const { result, ticks, settledWhileLocked } = await holdingLock(holder, 150, () =>
+      events.append('user-a', [event('00000000-0000-4000-8000-000000000001')], { expectedRevision: 'no_stream' }),
+    );
+    expect(settledWhileLocked, 'the append ended while the other connection held the lock').to.equal(false);
+    expect(ticks, 'timer ticks on this thread while the append waited').to.be.above(10);
+    expect(result.nextRevision).to.equal(0n);
+    expect((await events.readStream('user-a')).map((recorded) => recorded.id)).to.deep.equal(['00000000-0000-4000-8000-000000000001']);
+  });
+
+  it('gives up with SQLITE_BUSY after the busy timeout, leaving nothing written', async () => {
+    temp.db.pragma('busy_timeout = 300');
+    holder.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    let error: unknown;
+    try {
+      await events.append('user-b', [event('00000000-0000-4000-8000-000000000002')]);
+    } catch (caught) {
+      error = caught;
+    } finally {
+      holder.exec('ROLLBACK');
+    }
+    expect((error as { code?: string } | undefined)?.code).to.match(/^SQLITE_BUSY/);
+    expect(Date.now() - started).to.be.within(250, 5_000);
+    expect(temp.db.pragma('busy_timeout', { simple: true }), 'the connection keeps its busy timeout').to.equal(300);
+    expect(await events.readAll({})).to.deep.equal([]);
   });
 });

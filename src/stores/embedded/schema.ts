@@ -45,19 +45,48 @@ export function retryWhileBusy<T>(operation: () => T, timeoutMs: number): T {
  * attempt leaves nothing done.
  */
 export async function writeWithoutBlocking<T>(db: Database, operation: () => T): Promise<T> {
-  const timeoutMs = db.pragma('busy_timeout', { simple: true }) as number;
+  const busy = busyTimeoutOf(db);
+  const timeoutMs = busy.current();
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt += 1) {
-    db.pragma('busy_timeout = 0');
+    busy.set(0);
     try {
       return operation();
     } catch (error) {
       if (!isBusy(error) || Date.now() >= deadline) throw error;
     } finally {
-      db.pragma(`busy_timeout = ${timeoutMs}`);
+      busy.set(timeoutMs);
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 10)));
   }
+}
+
+/**
+ * A connection's busy timeout, read and set through statements prepared once: the appends go
+ * through {@link writeWithoutBlocking}, and `db.pragma()` prepares its statement on each call.
+ */
+interface BusyTimeout {
+  current(): number;
+  set(ms: number): void;
+}
+const busyTimeouts = new WeakMap<Database, BusyTimeout>();
+
+function busyTimeoutOf(db: Database): BusyTimeout {
+  let busy = busyTimeouts.get(db);
+  if (busy === undefined) {
+    const read = db.prepare('PRAGMA busy_timeout').pluck();
+    const setters = new Map<number, { get(): unknown }>();
+    busy = {
+      current: () => read.get() as number,
+      set(ms) {
+        let setter = setters.get(ms);
+        if (setter === undefined) setters.set(ms, (setter = db.prepare(`PRAGMA busy_timeout = ${Math.trunc(ms)}`)));
+        setter.get();
+      },
+    };
+    busyTimeouts.set(db, busy);
+  }
+  return busy;
 }
 
 function isBusy(error: unknown): boolean {

@@ -23,7 +23,7 @@ import {
   type StreamTruncation,
   type SubscribeToAllOptions,
 } from '../event-store.js';
-import { applyPragmas, createSchema } from './schema.js';
+import { applyPragmas, createSchema, writeWithoutBlocking } from './schema.js';
 import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow } from './rows.js';
 import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
 
@@ -172,7 +172,9 @@ export class SqliteEventStore implements EventStore {
   async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
     const serialized = events.map(serializeEvent);
     const expected = options.expectedRevision ?? 'any';
-    const { result, written } = this.appendTransaction.immediate(stream, serialized, expected);
+    // Not sleeping this thread (the HTTP thread) while a checkpoint holds the write lock to copy
+    // and sync: the append waits on a timer, and other requests are served meanwhile.
+    const { result, written } = await writeWithoutBlocking(this.database, () => this.appendTransaction.immediate(stream, serialized, expected));
     if (written) this.wakeSubscriptions(serialized);
     return result;
   }
