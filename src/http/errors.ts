@@ -104,8 +104,20 @@ export function toHttpError(error: unknown): HttpError | undefined {
   }
   if (error instanceof ReadModelsBehindError) return new HttpError(503, 'read_models_behind', error.message, null, { 'Retry-After': '1' });
   if (error instanceof StreamDeletedError) return new HttpError(410, 'account_deleted', 'This account has been deleted');
+  if (isStoreBusy(error))
+    return new HttpError(503, 'store_busy', 'The store could not take the write in time; nothing was written. Retry.', null, { 'Retry-After': '1' });
   if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);
   return undefined;
+}
+
+/**
+ * The embedded store refused a write because another connection held its file's write lock past
+ * the busy timeout (a WAL checkpoint under heavy load, an operator's open write transaction). Its
+ * writes take the lock before doing anything, so nothing was written and a retry is safe.
+ */
+function isStoreBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

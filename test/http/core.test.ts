@@ -1,4 +1,5 @@
 /** The core HTTP slice: accounts and tokens, `POST /v1/events`, errors (docs/design.md, "Clients and their APIs"). */
+import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
@@ -184,6 +185,29 @@ describe('HTTP core: accounts, events, errors', function () {
         .set('Authorization', 'Basic abc')
         .send({ events: [subscribe()] });
       expect(malformed.status).to.equal(401);
+    });
+
+    it('answers 503 with Retry-After when the store cannot take the write in time, and writes nothing', async () => {
+      const user = await service.login();
+      const before = await service.eventCount();
+      const events = service.stores.embedded!.database;
+      const holder = new BetterSqlite3(events.name);
+      events.pragma('busy_timeout = 200');
+      holder.exec('BEGIN IMMEDIATE');
+      try {
+        const refused = await service.http
+          .post('/v1/events')
+          .set('Authorization', `Bearer ${user.token}`)
+          .send({ events: [subscribe()] });
+        expect(refused.status).to.equal(503);
+        expect(refused.headers['retry-after']).to.equal('1');
+        expect(refused.body.error).to.equal('store_busy');
+      } finally {
+        holder.exec('ROLLBACK');
+        holder.close();
+        events.pragma('busy_timeout = 5000');
+      }
+      expect(await service.eventCount()).to.equal(before);
     });
 
     it("keeps users apart: one user never sees another user's subscriptions", async () => {
