@@ -34,6 +34,41 @@ async function holdingLock<T>(
   }
 }
 
+/** A second connection to `db`'s file, which takes the write lock without waiting. */
+function lockHolder(db: BetterSqlite3.Database): BetterSqlite3.Database {
+  const holder = new BetterSqlite3(db.name);
+  holder.pragma('busy_timeout = 0');
+  return holder;
+}
+
+/** Ends what `holder` holds and closes it, then removes the temporary database. */
+async function closeBoth(holder: BetterSqlite3.Database, temp: ReturnType<typeof openTempDatabase>): Promise<void> {
+  if (holder.inTransaction) holder.exec('ROLLBACK');
+  holder.close();
+  await temp.cleanup();
+}
+
+/**
+ * Runs `write` on `db` (busy timeout 300 ms) while `holder` keeps the write lock: it must give up
+ * with SQLITE_BUSY after the busy timeout, as before, and leave the connection's timeout as it was.
+ */
+async function refusedAfterBusyTimeout(db: BetterSqlite3.Database, holder: BetterSqlite3.Database, write: () => Promise<unknown>): Promise<void> {
+  db.pragma('busy_timeout = 300');
+  holder.exec('BEGIN IMMEDIATE');
+  const started = Date.now();
+  let error: unknown;
+  try {
+    await write();
+  } catch (caught) {
+    error = caught;
+  } finally {
+    holder.exec('ROLLBACK');
+  }
+  expect((error as { code?: string } | undefined)?.code).to.match(/^SQLITE_BUSY/);
+  expect(Date.now() - started).to.be.within(250, 5_000);
+  expect(db.pragma('busy_timeout', { simple: true }), 'the connection keeps its busy timeout').to.equal(300);
+}
+
 describe('SqliteReadModelStore writes while another connection writes', function () {
   this.timeout(20_000);
   let temp: ReturnType<typeof openTempDatabase>;
@@ -43,14 +78,9 @@ describe('SqliteReadModelStore writes while another connection writes', function
     temp = openTempDatabase();
     store = new SqliteReadModelStore(temp.db);
     await store.ensureCollections([{ name: 'things', indexes: [] }]);
-    holder = new BetterSqlite3(temp.db.name);
-    holder.pragma('busy_timeout = 0');
+    holder = lockHolder(temp.db);
   });
-  afterEach(async () => {
-    if (holder.inTransaction) holder.exec('ROLLBACK');
-    holder.close();
-    await temp.cleanup();
-  });
+  afterEach(() => closeBoth(holder, temp));
 
   const whileLocked = <T>(ms: number, write: () => Promise<T>) => holdingLock(holder, ms, write);
 
@@ -75,20 +105,9 @@ describe('SqliteReadModelStore writes while another connection writes', function
   });
 
   it('gives up with SQLITE_BUSY after the busy timeout, leaving nothing written', async () => {
-    temp.db.pragma('busy_timeout = 300');
-    holder.exec('BEGIN IMMEDIATE');
-    const started = Date.now();
-    let error: unknown;
-    try {
-      await store.commitAll([{ projection: 'p', changes: [{ op: 'put', collection: 'things', id: 'b', doc: { n: 2 } }], checkpoint: POSITION }]);
-    } catch (caught) {
-      error = caught;
-    } finally {
-      holder.exec('ROLLBACK');
-    }
-    expect((error as { code?: string } | undefined)?.code).to.match(/^SQLITE_BUSY/);
-    expect(Date.now() - started).to.be.within(250, 5_000);
-    expect(temp.db.pragma('busy_timeout', { simple: true }), 'the connection keeps its busy timeout').to.equal(300);
+    await refusedAfterBusyTimeout(temp.db, holder, () =>
+      store.commitAll([{ projection: 'p', changes: [{ op: 'put', collection: 'things', id: 'b', doc: { n: 2 } }], checkpoint: POSITION }]),
+    );
     expect(await store.get('things', 'b')).to.equal(undefined);
     expect(await store.getCheckpoint('p')).to.equal(undefined);
   });
@@ -105,14 +124,9 @@ describe('SqliteEventStore appends while another connection writes', function ()
   beforeEach(() => {
     temp = openTempDatabase();
     events = new SqliteEventStore(temp.db);
-    holder = new BetterSqlite3(temp.db.name);
-    holder.pragma('busy_timeout = 0');
+    holder = lockHolder(temp.db);
   });
-  afterEach(async () => {
-    if (holder.inTransaction) holder.exec('ROLLBACK');
-    holder.close();
-    await temp.cleanup();
-  });
+  afterEach(() => closeBoth(holder, temp));
 
   it('appends once the lock is free, serving timers on this thread meanwhile', async () => {
     const { result, ticks, settledWhileLocked } = await holdingLock(holder, 150, () =>
@@ -125,20 +139,7 @@ describe('SqliteEventStore appends while another connection writes', function ()
   });
 
   it('gives up with SQLITE_BUSY after the busy timeout, leaving nothing written', async () => {
-    temp.db.pragma('busy_timeout = 300');
-    holder.exec('BEGIN IMMEDIATE');
-    const started = Date.now();
-    let error: unknown;
-    try {
-      await events.append('user-b', [event('00000000-0000-4000-8000-000000000002')]);
-    } catch (caught) {
-      error = caught;
-    } finally {
-      holder.exec('ROLLBACK');
-    }
-    expect((error as { code?: string } | undefined)?.code).to.match(/^SQLITE_BUSY/);
-    expect(Date.now() - started).to.be.within(250, 5_000);
-    expect(temp.db.pragma('busy_timeout', { simple: true }), 'the connection keeps its busy timeout').to.equal(300);
+    await refusedAfterBusyTimeout(temp.db, holder, () => events.append('user-b', [event('00000000-0000-4000-8000-000000000002')]));
     expect(await events.readAll({})).to.deep.equal([]);
   });
 });
