@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
-import { StreamDeletedError } from '../stores/event-store.js';
+import { isStoreBusy, StreamDeletedError } from '../stores/event-store.js';
 import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
 import { EventIdConflictError } from '../services/user-events.js';
@@ -108,16 +108,6 @@ export function toHttpError(error: unknown): HttpError | undefined {
     return new HttpError(503, 'store_busy', 'The store could not take the write in time; nothing was written. Retry.', null, { 'Retry-After': '1' });
   if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);
   return undefined;
-}
-
-/**
- * The embedded store refused a write because another connection held its file's write lock past
- * the busy timeout (a WAL checkpoint under heavy load, an operator's open write transaction). Its
- * writes take the lock before doing anything, so nothing was written and a retry is safe.
- */
-function isStoreBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { isStoreBusy } from '../event-store.js';
 
 /**
  * Connection settings for every connection that touches the event store file.
@@ -27,7 +28,7 @@ export function retryWhileBusy<T>(operation: () => T, timeoutMs: number): T {
     try {
       return operation();
     } catch (error) {
-      if (!isBusy(error) || Date.now() >= deadline) throw error;
+      if (!isStoreBusy(error) || Date.now() >= deadline) throw error;
       sleepSync(Math.min(5 * 2 ** attempt, 100));
     }
   }
@@ -53,7 +54,7 @@ export async function writeWithoutBlocking<T>(db: Database, operation: () => T):
     try {
       return operation();
     } catch (error) {
-      if (!isBusy(error) || Date.now() >= deadline) throw error;
+      if (!isStoreBusy(error) || Date.now() >= deadline) throw error;
     } finally {
       busy.set(timeoutMs);
     }
@@ -87,11 +88,6 @@ function busyTimeoutOf(db: Database): BusyTimeout {
     busyTimeouts.set(db, busy);
   }
   return busy;
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /** Blocks the thread: better-sqlite3 is synchronous, and this only happens while opening. */

@@ -33,6 +33,7 @@ const DEFAULT_INTERVAL_MS = 200;
 const DEFAULT_RESTART_AFTER_PAGES = 4096;
 /** How long a restarting or truncating checkpoint waits for the write lock (a read-model commit takes 15–20 ms). */
 const WRITER_WAIT_MS = 200;
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
