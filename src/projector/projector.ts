@@ -604,7 +604,7 @@ export class Projector {
       if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
       const base = this.inFlight?.overlays.get(runner) ?? runner.view;
       const first = projected.findIndex(({ recorded }) => comparePositions(recorded.position, runner.checkpoint) > 0);
-      const events = first <= 0 ? (first === 0 ? projected : []) : projected.slice(first);
+      const events = first < 0 ? [] : first === 0 ? projected : projected.slice(first);
       if (this.prefetches && events.length > 1) await this.prefetch(runner, events, base);
       const view = new StagedView(base, { keepLog: false });
       for (const { recorded, event } of events) {
