@@ -1,7 +1,6 @@
 /** Entry point: `npm start`. Configuration from the environment (see README). */
-import { createServer } from 'node:http';
-import type { RequestListener } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
+import { createServiceServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { drain, startService } from './service.js';
 
@@ -20,17 +19,15 @@ const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT
 
 // The port first: a second instance on a busy port must fail before it starts a projector or a
 // scheduler (and before it says it listens). Until the service is up, requests get 503.
-const ready: { handler?: RequestListener } = {};
 // Slow or unfinished requests are cut off (408) after REQUEST_TIMEOUT_MS, headers after at most
 // 10 s of it; Node checks every connection at this interval.
-const server = createServer(
+const { server, serve } = createServiceServer(
   {
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     headersTimeout: Math.min(10_000, config.REQUEST_TIMEOUT_MS),
     connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS / 2),
   },
-  (req, res) => {
-    if (ready.handler) return ready.handler(req, res);
+  (_req, res) => {
     res
       .writeHead(503, { 'Retry-After': '1', 'Content-Type': 'application/json' })
       .end(JSON.stringify({ error: 'starting', message: 'The service is starting', details: null }));
@@ -53,7 +50,7 @@ server.on('error', (error) => {
   process.exit(1);
 });
 const service = await startService(config, logger);
-ready.handler = service.app;
+serve(service.app);
 // The bound port, not the configured one: PORT=0 picks a free port (tests, benchmarks read it here).
 const address = server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.PORT;

@@ -31,6 +31,7 @@ import { ReadModelService } from '../../src/services/read-models.js';
 import type { BenchResult } from './append.js';
 import { positiveIntegerFromEnv } from './env.js';
 import { formatRate, percentile, round } from './figures.js';
+import { listenServing } from '../../src/http/server.js';
 
 const PASSWORD = 'a long bench password';
 
@@ -46,8 +47,7 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
   // No retention job: it is not measured here, and a run would keep the process alive after
   // close() (Agenda's liveness timer of lockLifetime / 2).
   const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
-  const server = service.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const server = await listenServing(service.app, 0, '127.0.0.1');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const settle = async () => {
     const started = performance.now();

@@ -34,6 +34,7 @@ import { ReadModelService } from '../../src/services/read-models.js';
 import type { BenchResult } from './append.js';
 import { positiveIntegerFromEnv } from './env.js';
 import { formatRate, percentile, round } from './figures.js';
+import { listenServing } from '../../src/http/server.js';
 
 interface SyncBenchConfig {
   readonly subscriptions: number;
@@ -69,8 +70,7 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
   const directory = mkdtempSync(join(tmpdir(), 'podsync-bench-sync-'));
   // Rate limiting and the retention job are off: the benchmark measures sync alone.
   const service = await startService(loadConfig({ DATA_DIR: directory, RATE_LIMIT_PER_MINUTE: '0' }), silentLogger(), { runScheduler: false });
-  const server = service.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const server = await listenServing(service.app, 0, '127.0.0.1');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
     const token = await login(base);

@@ -14,6 +14,7 @@ import type { CatalogEpisode, EpisodeAction, FeedCatalog, SyncRun } from './ante
 import { AntennaPodDevice, SyncServiceException, UPLOAD_BULK_SIZE, formatActionTimestamp } from './antennapod.js';
 import { ForwardTime } from './forward-time.js';
 import { antennaPodLoginFlow } from './nextcloud-login.js';
+import { listenServing } from '../../src/http/server.js';
 
 const PASSWORD = 'correct horse battery staple';
 const MINUTE = 60_000;
@@ -75,8 +76,7 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
     before(async () => {
       time.install();
       service = await startTestService();
-      server = service.app.listen(0, '127.0.0.1');
-      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+      server = await listenServing(service.app, 0, '127.0.0.1');
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
 

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import { listenServing } from '../../src/http/server.js';
 
 const PYTHON = '/usr/bin/python3';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -72,8 +73,7 @@ export function describeRealClient(title: string, test: string, client: RealClie
         this.skip();
       }
       service = await startTestService();
-      server = service.app.listen(0, '127.0.0.1');
-      await new Promise<void>((resolve) => server!.once('listening', () => resolve()));
+      server = await listenServing(service.app, 0, '127.0.0.1');
     });
 
     after(async () => {

@@ -13,6 +13,7 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import type { BrowserSession } from './browser.js';
 import { openBrowser, requireChromium } from './browser.js';
+import { listenServing } from '../../src/http/server.js';
 
 const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs');
 const FEED = 'https://feeds.example.com/night-shift.xml';
@@ -34,8 +35,7 @@ describe('web pages in a real browser', function () {
   before(async function () {
     requireChromium(this);
     service = await startTestService({ DEFAULT_PRIVACY: 'private' });
-    server = service.app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    server = await listenServing(service.app, 0, '127.0.0.1');
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await openBrowser();
     page = await browser.context.newPage();
