@@ -12,7 +12,7 @@
  * one `play` action, so a device syncing from 0 afterwards still learns every position (once),
  * and a rebuild from the retained stream gives the same documents as the live projection.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { UserEvent } from '../src/domain/events.js';
 import type { ActionServing, GpodderAction } from '../src/domain/gpodder.js';
 import { presentAction, servingOf } from '../src/domain/gpodder.js';
@@ -93,7 +93,7 @@ function statusAction(projected: ProjectedEvent, status: PlayStatusState): DocCh
 const STATE_PREFIX = 'state-';
 
 function statusActionId(user: string, status: PlayStatusState): string {
-  return userDocId(user, `${STATE_PREFIX}${createHash('sha256').update(episodeKey(status.rss_source_feed, status.rss_source_id)).digest('hex')}`);
+  return userDocId(user, `${STATE_PREFIX}${hash('sha256', episodeKey(status.rss_source_feed, status.rss_source_id), 'hex')}`);
 }
 
 /**

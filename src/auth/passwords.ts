@@ -1,5 +1,5 @@
 /** Password hashing with scrypt (node:crypto) and random bearer tokens. */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scrypt = promisify(scryptCallback) as (
@@ -37,7 +37,7 @@ export function newTokenSecret(): string {
 }
 
 export function hashTokenSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  return hash('sha256', secret, 'base64url');
 }
 
 /**
@@ -66,5 +66,5 @@ export function unsealWith(token: string, sealed: string): string | undefined {
 }
 
 function sealingKey(token: string): Buffer {
-  return createHash('sha256').update('podsync sealing key\u0000').update(token).digest();
+  return hash('sha256', `podsync sealing key\u0000${token}`, 'buffer');
 }

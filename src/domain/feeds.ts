@@ -3,7 +3,7 @@
  * stream per feed, never in user streams. Pure: the event vocabulary, the stream name, what
  * changed between two fetches, and when a feed is fetched next.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { boundedString, cover, httpUrl, isoTimestamp, LIMITS } from './events.js';
 
@@ -102,8 +102,12 @@ export const feedEvent = z.discriminatedUnion('type', [
 ]);
 
 export const FEED_STREAM_PREFIX = 'feed-';
-/** SHA-256 of `text`, first 128 bits in hex: a short, safe stand-in for a URL or a guid. */
-const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
+/**
+ * SHA-256 of `text`, first 128 bits in hex: a short, safe stand-in for a URL or a guid. The
+ * one-shot `hash`, not a `createHash` object: each of those is a native object the next
+ * scavenge must process (a popular-episodes answer hashed ~40 of them; bench/RESULTS.md).
+ */
+const shortHash = (text: string): string => hash('sha256', text, 'hex').slice(0, 32);
 
 /**
  * The keys of the feeds seen lately: every public page and popularity list joins the same few

@@ -8,7 +8,7 @@
  * different page each: the embedded store appended an upload of 100 actions in 1.3–1.8× the
  * time with the former random-looking ids (bench/RESULTS.md, "Event ids in time order").
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { v7 } from 'uuid';
 
 /** A fresh event id for an action that carries none: later ids sort after earlier ones. */
@@ -29,4 +29,4 @@ export function derivedEventId(at: string, digest: Uint8Array): string {
 }
 
 /** The SHA-256 of `content`: what {@link derivedEventId} takes. */
-export const contentDigest = (content: string): Buffer => createHash('sha256').update(content).digest();
+export const contentDigest = (content: string): Buffer => hash('sha256', content, 'buffer');

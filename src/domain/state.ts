@@ -11,7 +11,7 @@
  * (it erases what was folded before it); decisions therefore append each batch in timestamp
  * order. Devices, sync groups and settings (the gpodder API's) fold in gpodder-state.ts.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Enclosure, Privacy, UserEvent, UserEventOf } from './events.js';
 import { DEFAULT_PLAYLIST } from './events.js';
 import type { DeviceState, SettingsState } from './gpodder-state.js';
@@ -115,7 +115,7 @@ export function episodeOfKey(key: string): { feed: string; guid: string } {
  * URL plus a guid can exceed; the same episode always gets the same id.
  */
 export function defaultItemId(feed: string, guid: string): string {
-  return `ep-${createHash('sha256').update(episodeKey(feed, guid)).digest('hex')}`;
+  return `ep-${hash('sha256', episodeKey(feed, guid), 'hex')}`;
 }
 
 /**

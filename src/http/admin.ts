@@ -3,7 +3,7 @@
  * Mounted only when the token is configured; otherwise `/admin` does not exist (404). The
  * same operations as the admin CLI, through the same modules (src/admin).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
@@ -31,7 +31,7 @@ export interface AdminDependencies {
   readonly stats: () => Promise<StatsJson>;
 }
 
-const digest = (text: string) => createHash('sha256').update(text).digest();
+const digest = (text: string) => hash('sha256', text, 'buffer');
 
 /**
  * Compares digests, not the strings: timingSafeEqual needs equal lengths, and comparing

@@ -29,6 +29,7 @@ import type { GpodderDependencies } from './gpodder/index.js';
 import { gpodderRouter } from './gpodder/index.js';
 import type { WebDependencies } from '../web/index.js';
 import { webRouter } from '../web/index.js';
+import { weakEtag } from './etag.js';
 
 export interface AppDependencies {
   logger: Logger;
@@ -79,6 +80,7 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('etag', weakEtag);
   if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(deps.logger));
   // No route reads a GET's body: whatever one carries is read off the wire before any answer

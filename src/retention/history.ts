@@ -31,7 +31,7 @@
  * their effect and re-applying an old privacy change would briefly publish what a later one
  * hid.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
 
 /** Metadata key of a rewritten copy. */
@@ -114,7 +114,7 @@ export function oldestRetainedAt(events: Iterable<Pick<RecordedEvent, 'recordedA
  * (version 5 style) as EventStoreDB requires.
  */
 export function copyId(checkpoint: string, original: string): string {
-  const hex = createHash('sha256').update(`${checkpoint}\u0000${original.toLowerCase()}`).digest('hex');
+  const hex = hash('sha256', `${checkpoint}\u0000${original.toLowerCase()}`, 'hex');
   const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -18,11 +18,11 @@
  * in EventStoreDB, which cannot delete single events, the stream is rewritten without them
  * and truncated (src/retention/history.ts), and a scavenge removes them from disk.
  */
-import { createHash } from 'node:crypto';
 import { newEventId } from '../domain/ids.js';
 import { availableParallelism } from 'node:os';
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
+import { feedKey } from '../domain/feeds.js';
 import type { EventObject } from '../domain/events.js';
 import { daysBefore } from '../domain/retention.js';
 import { erasedEventIds } from '../domain/erasure.js';
@@ -80,8 +80,8 @@ const IN_FLIGHT_PER_THREAD = 4;
 /** Feeds rolled, and erasure rewrites confirmed, at once. */
 const WRITE_CONCURRENCY = 8;
 
-/** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name. */
-export const podcastStatsStream = (feed: string) => streams.podcastStats(createHash('sha256').update(feed).digest('hex').slice(0, 32));
+/** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name (its feed key). */
+export const podcastStatsStream = (feed: string) => streams.podcastStats(feedKey(feed));
 
 /**
  * With the embedded store every await resolves as a microtask: without a macrotask turn now
