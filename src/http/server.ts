@@ -14,7 +14,6 @@
  */
 import { IncomingMessage, ServerResponse, createServer } from 'node:http';
 import type { RequestListener, Server, ServerOptions } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Express } from 'express';
 
 export interface ServiceServer {
@@ -25,8 +24,8 @@ export interface ServiceServer {
 
 /** `createServer(options)`: `starting` answers until `serve(app)`. */
 export function createServiceServer(options: ServerOptions, starting: RequestListener): ServiceServer {
-  const Request = appRequestClass();
-  const Response = appResponseClass();
+  const Request = withLatePrototype(IncomingMessage);
+  const Response = withLatePrototype(ServerResponse);
   let handler: RequestListener = starting;
   const server = createServer({ ...options, IncomingMessage: Request.type, ServerResponse: Response.type }, (req, res) => handler(req, res));
   return {
@@ -40,36 +39,22 @@ export function createServiceServer(options: ServerOptions, starting: RequestLis
 }
 
 /**
- * A constructor for Node's server to call with `new`: an IncomingMessage whose prototype can be
- * set later (a class's `prototype` cannot be reassigned). It calls Node's constructors as plain
- * functions, which they are in Node 20: `Reflect.construct(IncomingMessage, args, AppRequest)`
- * builds the same object, yet its objects survived scavenges again (~2 MB each in a plain
- * Express app at 2,000 req/s, none with the call).
+ * A constructor for Node's server to call with `new` in place of `base` (IncomingMessage,
+ * ServerResponse), whose instances get a prototype that can be set later (a class's `prototype`
+ * cannot be reassigned). It calls `base` as a plain function, which Node 20's are:
+ * `Reflect.construct(base, args, Late)` builds the same object, yet its objects survived
+ * scavenges again (~2 MB each in a plain Express app at 2,000 req/s, none with the call).
  */
-function appRequestClass() {
-  const construct = IncomingMessage as unknown as (this: IncomingMessage, socket: Socket) => void;
-  function AppRequest(this: IncomingMessage, socket: Socket): void {
-    construct.call(this, socket);
+function withLatePrototype<Base extends abstract new (...args: never[]) => object>(base: Base) {
+  const construct = base as unknown as (this: object, ...args: unknown[]) => void;
+  function Late(this: object, ...args: unknown[]): void {
+    construct.apply(this, args);
   }
-  AppRequest.prototype = IncomingMessage.prototype as object;
+  Late.prototype = base.prototype as object;
   return {
-    type: AppRequest as unknown as typeof IncomingMessage,
+    type: Late as unknown as Base,
     prototypeFrom(prototype: object) {
-      AppRequest.prototype = prototype;
-    },
-  };
-}
-
-function appResponseClass() {
-  const construct = ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: unknown) => void;
-  function AppResponse(this: ServerResponse, req: IncomingMessage, options?: unknown): void {
-    construct.call(this, req, options);
-  }
-  AppResponse.prototype = ServerResponse.prototype as object;
-  return {
-    type: AppResponse as unknown as typeof ServerResponse,
-    prototypeFrom(prototype: object) {
-      AppResponse.prototype = prototype;
+      Late.prototype = prototype;
     },
   };
 }
