@@ -5,13 +5,12 @@
  * the user's documents, runs the domain's `evolve` on them and writes back what changed.
  * Subscriptions are per account (see src/services/gpodder.ts), so they live in `subscriptions`.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { StateEvent, UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, userDocId } from './projection.js';
-import { fromJson } from '../src/domain/json.js';
+import { fromJson, jsonEqual } from '../src/domain/json.js';
 
 export const GPODDER_DEVICES = 'gpodder_devices';
 export const GPODDER_SYNC_GROUPS = 'gpodder_sync_groups';
@@ -49,7 +48,7 @@ function diffRecords(collection: string, projected: ProjectedEvent, before: Reco
   const changes: DocChange[] = [];
   for (const key of Object.keys(before)) if (!(key in after)) changes.push(del(collection, userDocId(projected.user, key)));
   for (const [key, record] of Object.entries(after)) {
-    if (!restamp && isDeepStrictEqual(before[key], record)) continue;
+    if (!restamp && jsonEqual(before[key], record)) continue;
     changes.push(put(collection, userDocId(projected.user, key), { ...(record as Doc), user: projected.user, key, seq: projected.seq }));
   }
   return changes;
@@ -71,7 +70,7 @@ export const gpodderDevicesProjection: Projection = {
       ...diffRecords(GPODDER_DEVICES, projected, before.devices, after.devices),
       ...diffRecords(GPODDER_SETTINGS, projected, before.settings, after.settings),
     ];
-    if (event.type === 'checkpoint' || !isDeepStrictEqual(before.sync_groups, after.sync_groups)) {
+    if (event.type === 'checkpoint' || !jsonEqual(before.sync_groups, after.sync_groups)) {
       changes.push(
         after.sync_groups.length === 0
           ? del(GPODDER_SYNC_GROUPS, projected.user)

@@ -15,7 +15,6 @@
  *   `SubscriptionState`), so subscriber counts follow the domain fold exactly (a late
  *   `subscribe` older than an `unsubscribe` does not count), erasure and retention included.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { FeedEpisode, FeedEvent, FeedFetchedEvent, FeedPodcast } from '../src/domain/feeds.js';
 import { episodeDocKey, feedKey, isFeedEvent } from '../src/domain/feeds.js';
 import type { SubscriptionState } from '../src/domain/state.js';
@@ -25,7 +24,7 @@ import type { ProjectedEvent, Projection, ProjectionView } from './projection.js
 import { del, put, recordedSeconds, userDocId } from './projection.js';
 import { StagedView } from './staged-view.js';
 import { subscriptionsProjection } from './subscriptions.js';
-import { fromJson, toJsonObject } from '../src/domain/json.js';
+import { fromJson, toJsonObject, jsonEqual } from '../src/domain/json.js';
 
 export const PODCASTS = 'podcasts';
 export const PODCAST_EPISODES = 'podcast_episodes';
@@ -98,7 +97,7 @@ function onUserEvent(projected: ProjectedEvent, view: ProjectionView): DocChange
     const id = userDocId(user, feedKey(feed));
     if (now === undefined) staged.apply([del(PODCAST_SUBSCRIBERS, id)]);
     // A copy: the document outlives this event's state. (No `user` inside: the id holds it.)
-    else if (!isDeepStrictEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, Object.assign({}, toJsonObject(now)))]);
+    else if (!jsonEqual(old, now)) staged.apply([put(PODCAST_SUBSCRIBERS, id, Object.assign({}, toJsonObject(now)))]);
     const delta = Number(now !== undefined && isSubscribed(now)) - Number(old !== undefined && isSubscribed(old));
     if (delta !== 0) staged.apply([adjustSubscribers(staged, feed, delta)]);
   }

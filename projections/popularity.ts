@@ -21,14 +21,13 @@ import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey, episodeKeyPrefixOf } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
 import type { Doc, DocChange, IndexSpec } from '../src/domain/documents.js';
-import { isDeepStrictEqual } from 'node:util';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';
 import { del, put, userDocId } from './projection.js';
 import { privacyChange, privacyDoc, privacyOf, sortedKeys } from './privacy.js';
 import { StagedView } from './staged-view.js';
 import { retainedHistory, type EventAbout } from './retained-history.js';
-import { fromJson, toJsonObject } from '../src/domain/json.js';
+import { fromJson, toJsonObject, jsonEqual } from '../src/domain/json.js';
 
 export const PODCAST_POPULARITY = 'podcast_popularity';
 export const EPISODE_POPULARITY = 'episode_popularity';
@@ -272,7 +271,7 @@ function writePopularity(staged: StagedView, collection: string, id: string, doc
   const current = staged.get(collection, id);
   if (doc.plays === 0 && doc.likes === 0) {
     if (current !== undefined) staged.apply([del(collection, id)]);
-  } else if (current === undefined || !isDeepStrictEqual(current, doc)) {
+  } else if (current === undefined || !jsonEqual(current, doc)) {
     staged.apply([put(collection, id, asDoc(doc))]);
   }
 }
@@ -426,7 +425,7 @@ function reevaluate(
   const privacy = change?.after ?? privacyOf(staged, PRIVACY_COPY, projected.user);
   for (const before of contributionsOf(staged, projected.user)) {
     const after = { ...truncated(before, options.truncateBefore), level: effectivePrivacy(privacy, before.feed, context.defaultPrivacy) };
-    if (isDeepStrictEqual(before, after)) continue;
+    if (jsonEqual(before, after)) continue;
     const counts = after.level !== 'private' && (after.played || after.liked);
     transition(staged, before, counts ? after : undefined, 'reevaluated', {});
   }

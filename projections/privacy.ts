@@ -4,12 +4,12 @@
  * The public projections keep their own copy of these choices (through {@link privacyChange}
  * on their own collection), because a projection may only read what it owns.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { PrivacyState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import type { Doc } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
+import { jsonEqual } from '../src/domain/json.js';
 
 export const PRIVACY_SETTINGS = 'privacy_settings';
 
@@ -26,7 +26,7 @@ export function privacyChange(view: ProjectionView, collection: string, projecte
   if (event.type !== 'privacy' && event.type !== 'checkpoint' && event.type !== 'remove') return undefined;
   const before = privacyOf(view, collection, projected.user);
   const after = evolve({ ...emptyState(), privacy: before }, event).privacy;
-  return isDeepStrictEqual(before, after) ? undefined : { before, after };
+  return jsonEqual(before, after) ? undefined : { before, after };
 }
 
 /** No position on this document: a rebuild after retention learns the same choice from a later event. */

@@ -5,14 +5,13 @@
  * domain's own `evolve` on them, and writes back what changed, so the read models can never
  * disagree with the state that sync decisions are made against.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { UserState } from '../src/domain/state.js';
 import { emptyState, evolve } from '../src/domain/state.js';
 import { isFeedEvent } from '../src/domain/feeds.js';
 import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId, userDocKey } from './projection.js';
-import { fromJson, toJsonObject } from '../src/domain/json.js';
+import { fromJson, toJsonObject, jsonEqual } from '../src/domain/json.js';
 
 type Slice = 'subscriptions' | 'play_statuses' | 'playlists';
 type SliceRecord = UserState[Slice][string];
@@ -131,7 +130,7 @@ export function recordChanges(
     if (!(key in after)) changes.push(del(collection, userDocId(projected.user, key)));
   }
   for (const [key, record] of Object.entries(after)) {
-    if (!restampAll && isDeepStrictEqual(before[key], record)) continue;
+    if (!restampAll && jsonEqual(before[key], record)) continue;
     const envelope: RecordEnvelope = { user: projected.user, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
     changes.push(put(collection, userDocId(projected.user, key), docOfRecord(record, envelope, layout)));
   }

@@ -19,7 +19,6 @@
  * append comes back at or below the revision decided on: nothing was written, and the events
  * stored under those ids must be the ones decided, or {@link EventIdConflictError}.
  */
-import { isDeepStrictEqual } from 'node:util';
 import type { UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { AppendResult, JsonObject, Position } from '../stores/event-store.js';
@@ -28,6 +27,7 @@ import type { Principal } from './accounts.js';
 import type { FoldedUser } from './folded-user.js';
 import { retryOnConflict } from './retry.js';
 import type { UserEventService } from './user-events.js';
+import { jsonEqual } from '../domain/json.js';
 
 /**
  * A client reused event ids: for other content than the events stored under them, or mixed with
@@ -113,8 +113,6 @@ async function checkRetry(userEvents: UserEventService, stream: string, events: 
   const from = result.nextRevision - BigInt(events.length - 1);
   const read = await userEvents.store.readStream(stream, { fromRevision: from < 0n ? 0n : from, maxCount: events.length });
   const stored = new Map(read.map((event) => [event.id, event.data]));
-  const conflicts = events
-    .filter((event) => stored.has(event.id) && !isDeepStrictEqual(stored.get(event.id), toStoreEvent(event).data))
-    .map((event) => event.id);
+  const conflicts = events.filter((event) => stored.has(event.id) && !jsonEqual(stored.get(event.id), toStoreEvent(event).data)).map((event) => event.id);
   if (conflicts.length > 0) throw new EventIdConflictError(conflicts);
 }
