@@ -6,8 +6,8 @@
  */
 import { hash } from 'node:crypto';
 
-export function weakEtag(body: string | Buffer, encoding?: BufferEncoding): string {
-  const bytes = typeof body === 'string' && encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(body, encoding) : body;
-  const length = typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.length;
-  return `W/"${length.toString(16)}-${hash('sha1', bytes, 'base64').slice(0, 27)}"`;
+export function weakEtag(body: string | Buffer, encoding: BufferEncoding = 'utf8'): string {
+  // Express hands it a Buffer (it converts a string body before asking for the ETag).
+  const bytes = typeof body === 'string' ? Buffer.from(body, encoding) : body;
+  return `W/"${bytes.length.toString(16)}-${hash('sha1', bytes, 'base64').slice(0, 27)}"`;
 }
