@@ -41,6 +41,16 @@ export interface RawFieldDoc {
 }
 
 /**
+ * One field of many documents as their stored JSON texts joined with commas (the inside of a
+ * JSON array), in the order they were found, and how many documents `text` holds (those without
+ * the field are left out).
+ */
+export interface JoinedRaw {
+  readonly text: string;
+  readonly count: number;
+}
+
+/**
  * A partial index holds only the documents whose fields have the given values (MongoDB's
  * `partialFilterExpression`, SQLite's `CREATE INDEX … WHERE`): an index that serves one query
  * shape, e.g. "public users who played this episode, most recent first", costs nothing for the

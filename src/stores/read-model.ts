@@ -10,9 +10,9 @@
  */
 import type { Position } from './event-store.js';
 
-export type { CollectionSpec, Doc, DocChange, IndexSpec, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+export type { CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 export { compareDocs, fieldValue, idPrefixRange, indexName, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../domain/documents.js';
-import type { CollectionSpec, Doc, DocChange, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+import type { CollectionSpec, Doc, DocChange, JoinedRaw, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 
 /** One projection's share of a commit: its document changes and its new checkpoint. */
 export interface ProjectionCommit {
@@ -45,6 +45,22 @@ export interface ReadModelStore {
    * store that keeps the others apart does not read them.
    */
   findRaw(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): Promise<RawFieldDoc[]>;
+  /**
+   * The numbers a numeric field holds in the documents {@link find} would answer, in its order
+   * (null where a document has none): a reader that needs one field of many documents (the
+   * gpodder download's positions, to cut a page) gets no document per row, and an index that
+   * holds the field answers it alone. Booleans read as 1 and 0 in the embedded store: not for
+   * boolean fields.
+   */
+  findNumbers(collection: string, query: Query | undefined, field: string): Promise<(number | null)[]>;
+  /**
+   * `field` (top-level) of the documents {@link find} would answer, as their stored JSON texts
+   * joined with commas, in its order: a reader that answers a list of the field as stored (the
+   * gpodder download's page of actions) makes one string, no object or string per document, and
+   * the embedded store joins them in SQLite. Documents without the field are left out (`count`
+   * says how many are in).
+   */
+  joinRaw(collection: string, query: Query | undefined, field: string): Promise<JoinedRaw>;
   count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
   /**
    * Up to `limit` ids of a collection's documents, after `after` (from the first if undefined),

@@ -118,6 +118,25 @@ describe('SqliteReadModelStore indexes', function () {
     expect(raw).to.deep.equal({ id: 'a', doc: { user: 'u', seq: 1 }, raw: '{"device":"phone","position":3}' });
   });
 
+  it('joinRaw reads the field from inside a document written before the field was kept apart', async function () {
+    const query = { where: { user: 'u' }, orderBy: [{ field: 'seq', direction: 'asc' as const }] };
+    await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq']] }]);
+    await store.commit('p', [{ op: 'put', collection: 'actions', id: 'a', doc: { user: 'u', seq: 1, action: { device: 'phone', n: 1.5 } } }], {
+      commit: 1n,
+      prepare: 1n,
+    });
+    await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq']], apart: ['action'] }]);
+    await store.commit('p', [{ op: 'put', collection: 'actions', id: 'b', doc: { user: 'u', seq: 2, action: { device: 'tablet' } } }], {
+      commit: 2n,
+      prepare: 2n,
+    });
+    expect(db.prepare('SELECT id, doc_action FROM rm_actions ORDER BY id').all()).to.deep.equal([
+      { id: 'a', doc_action: null },
+      { id: 'b', doc_action: '{"device":"tablet"}' },
+    ]);
+    expect(store.joinRawSync('actions', query, 'action')).to.deep.equal({ text: '{"device":"phone","n":1.5},{"device":"tablet"}', count: 2 });
+  });
+
   it('every connection reads and writes the documents whole, whichever declared the fields kept apart', async function () {
     const { db: file, cleanup } = openTempDatabase();
     const second = new BetterSqlite3(file.name);

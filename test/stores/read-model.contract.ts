@@ -546,6 +546,13 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
               expect(ids(found), `find ${JSON.stringify(query)}`).to.deep.equal(ids(reference(all, query)));
               expect(found).to.deep.equal(reference(all, query));
               if (found.length > 0) nonEmpty++;
+              expect(await store.findNumbers(collection, query, 'n'), `findNumbers ${JSON.stringify(query)}`).to.deep.equal(
+                found.map(({ doc }) => (typeof doc['n'] === 'number' ? doc['n'] : null)),
+              );
+              const nested = found.filter(({ doc }) => Object.hasOwn(doc, 'nested')).map(({ doc }) => doc['nested']);
+              const joined = await store.joinRaw(collection, query, 'nested');
+              expect(joined.count, `joinRaw ${JSON.stringify(query)}`).to.equal(nested.length);
+              expect(JSON.parse(`[${joined.text}]`)).to.deep.equal(nested);
               if (query.where) {
                 expect(await store.count(collection, query.where), `count ${JSON.stringify(query.where)}`).to.equal(
                   all.filter((entry) => matches(entry.doc, { where: query.where! })).length,
@@ -629,6 +636,54 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           // Another field: the document without it, whole otherwise.
           const bySeq = await store.findRaw(docs, { where: { user: 'u1', seq: 1 } }, 'seq');
           expect(bySeq).to.deep.equal([{ id: 'a', doc: { user: 'u1', action: episode(1, 'phone')['action'] }, raw: '1' }]);
+        });
+      }
+
+      for (const apart of [true, false]) {
+        it(`joinRaw joins the field's stored texts in find's order, findNumbers reads a number per document (${apart ? 'kept apart' : 'kept inside'})`, async function () {
+          const docs = named('actions');
+          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...(apart ? { apart: ['action'] } : {}) }]);
+          // Enough documents for SQLite to page through its index, written in random order,
+          // positions with ties (ids order them), some without the field, some marked.
+          const written = Array.from({ length: 300 }, (_, n) => {
+            const doc: Doc = { user: n % 7 === 0 ? 'u2' : 'u1', seq: Math.floor(n / 3) };
+            if (n % 11 !== 0) doc['action'] = { position: n, device: `“d${n % 4}” 🎧`, note: n % 5 === 0 ? null : 'x' };
+            if (n % 13 === 0) doc['serving'] = 'never';
+            return { id: randomBytes(6).toString('hex'), doc };
+          });
+          await store.commit(
+            named('p'),
+            written.map(({ id, doc }) => put(docs, id, doc)),
+            pos(1n),
+          );
+          const queries: Query[] = [
+            { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }] },
+            {
+              where: { user: 'u1', serving: null },
+              orderBy: [{ field: 'seq', direction: 'asc' }],
+              greaterThan: { field: 'seq', value: 10 },
+              lessThan: { field: 'seq', value: 70 },
+            },
+            { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 57 },
+            { where: { user: 'u1', seq: 33 } },
+            { where: { user: 'u1' }, limit: 0 },
+            { where: { user: 'nobody' }, orderBy: [{ field: 'seq', direction: 'asc' }] },
+          ];
+          for (const query of queries) {
+            const found = await store.findRaw(docs, query, 'action');
+            const texts = found.flatMap(({ raw }) => (raw === undefined ? [] : [raw]));
+            const joined = await store.joinRaw(docs, query, 'action');
+            expect(joined.count, JSON.stringify(query)).to.equal(texts.length);
+            expect(JSON.parse(`[${joined.text}]`), JSON.stringify(query)).to.deep.equal(texts.map((text) => JSON.parse(text)));
+            expect(await store.findNumbers(docs, query, 'seq')).to.deep.equal(found.map(({ doc }) => doc['seq']));
+          }
+          expect((await store.find(docs, queries[0])).length, 'a query with an answer').to.be.greaterThan(200);
+          expect(await store.joinRaw(docs, queries.at(-1), 'action')).to.deep.equal({ text: '', count: 0 });
+          expect(await store.findNumbers(docs, { where: { user: 'u1', seq: 33 } }, 'serving'), 'null for a field that holds no number').to.deep.equal([
+            null,
+            null,
+            null,
+          ]);
         });
       }
 

@@ -12,6 +12,7 @@ import type {
   CommitOptions,
   Doc,
   DocChange,
+  JoinedRaw,
   ProjectionCommit,
   Query,
   RawFieldDoc,
@@ -360,8 +361,15 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /** `read`: the fields kept apart whose columns are read (all of them without it). */
   private selectSql(collection: string, query: Query | undefined, read?: readonly string[]): { sql: string; params: (string | number | null)[] } {
-    const { table, select: all } = this.layout(collection);
+    const { select: all } = this.layout(collection);
     const select = read === undefined ? all : ['id', 'doc', ...read.map(apartColumn)].join(', ');
+    const found = this.foundSql(collection, query);
+    return { sql: `SELECT ${select} ${found.sql}`, params: found.params };
+  }
+
+  /** What a find reads from: `FROM … WHERE … ORDER BY … LIMIT ?`, ties by id. */
+  private foundSql(collection: string, query: Query | undefined): { sql: string; params: (string | number | null)[] } {
+    const { table } = this.layout(collection);
     const where = this.whereClause(collection, query);
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [
@@ -372,10 +380,40 @@ export class SqliteReadModelStore implements ReadModelStore {
     // projector asks for ever-different limits (it pads them for its pending documents), which
     // grew the cache without bound (hundreds of MB over a rebuild). -1 is SQLite's "no limit".
     const limit = query?.limit !== undefined ? Math.max(0, Math.floor(query.limit)) : -1;
-    return {
-      sql: `SELECT ${select} FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`,
-      params: [...where.params, limit],
-    };
+    return { sql: `FROM ${table} ${where.sql} ORDER BY ${order.join(', ')} LIMIT ?`, params: [...where.params, limit] };
+  }
+
+  async findNumbers(collection: string, query: Query | undefined, field: string): Promise<(number | null)[]> {
+    return this.findNumbersSync(collection, query, field);
+  }
+
+  /** The field's expression as its index has it, so that an index holding it answers alone. */
+  findNumbersSync(collection: string, query: Query | undefined, field: string): (number | null)[] {
+    const found = this.foundSql(collection, query);
+    const values = this.statement(`SELECT ${this.expr(collection, field)} ${found.sql}`).pluck().all(...found.params) as unknown[];
+    return values.map((value) => (typeof value === 'number' ? value : null));
+  }
+
+  async joinRaw(collection: string, query: Query | undefined, field: string): Promise<JoinedRaw> {
+    return this.joinRawSync(collection, query, field);
+  }
+
+  /**
+   * SQLite's group_concat over the found rows in their order: the subquery's ORDER BY holds,
+   * since SQLite does not flatten an ordered subquery into an aggregate (pinned by the contract
+   * test against find's order); group_concat's own ORDER BY would sort again in a temporary
+   * B-tree. A row written before its field was kept apart has it inside the document.
+   */
+  joinRawSync(collection: string, query: Query | undefined, field: string): JoinedRaw {
+    const { apart } = this.layout(collection);
+    if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
+    const inside = `doc -> '$.${field}'`;
+    const value = apart.includes(field) ? `coalesce(${apartColumn(field)}, ${inside})` : inside;
+    const found = this.foundSql(collection, query);
+    const [text, count] = this.statement(`SELECT group_concat(v, ','), count(v) FROM (SELECT ${value} AS v ${found.sql})`)
+      .raw(true)
+      .get(...found.params) as [string | null, number];
+    return { text: text ?? '', count };
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {

@@ -24,6 +24,7 @@ import type {
   Doc,
   DocChange,
   IndexSpec,
+  JoinedRaw,
   ProjectionCommit,
   Query,
   RawFieldDoc,
@@ -31,7 +32,7 @@ import type {
   Scalar,
   StoredDoc,
 } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, idPrefixRange, indexSpec, keysetOf, mergeSpecs, splitField } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, fieldValue, idPrefixRange, indexSpec, keysetOf, mergeSpecs, splitField } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -420,6 +421,11 @@ export class MongoReadModelStore implements ReadModelStore {
   }
 
   async find(collection: string, query?: Query): Promise<StoredDoc[]> {
+    return (await this.findShapes(collection, query)).map(toStored);
+  }
+
+  /** The documents a query finds, whole or only the projected fields (and `_id`). */
+  private async findShapes(collection: string, query: Query | undefined, projection?: Document): Promise<StoredShape[]> {
     const target = this.collection(collection);
     const filter = toFilter(query);
     const sort = toSort(query?.orderBy);
@@ -429,9 +435,26 @@ export class MongoReadModelStore implements ReadModelStore {
       limit = Math.max(0, Math.floor(query.limit));
       if (limit === 0) return [];
     }
-    const cursor = target.find(filter).sort(sort);
+    const cursor = target.find(filter, projection === undefined ? {} : { projection }).sort(sort);
     if (limit !== undefined) cursor.limit(limit);
-    return (await cursor.toArray()).map(toStored);
+    return cursor.toArray();
+  }
+
+  /** Only the field is read (a projection): an index holding it and the query's fields covers the query. */
+  async findNumbers(collection: string, query: Query | undefined, field: string): Promise<(number | null)[]> {
+    const path = checkField(field);
+    return (await this.findShapes(collection, query, { [path]: 1 })).map(({ _id: _, ...doc }) => {
+      const value = fieldValue(doc as Doc, path);
+      return typeof value === 'number' ? value : null;
+    });
+  }
+
+  /** Only the field is read (a projection), and serialized here: documents are stored whole. */
+  async joinRaw(collection: string, query: Query | undefined, field: string): Promise<JoinedRaw> {
+    if (checkField(field).includes('.')) throw new Error(`Invalid field: ${field}`);
+    const texts: string[] = [];
+    for (const doc of await this.findShapes(collection, query, { [field]: 1 })) if (Object.hasOwn(doc, field)) texts.push(JSON.stringify(doc[field]));
+    return { text: texts.join(','), count: texts.length };
   }
 
   /** Documents are stored whole here: the field is serialized from the document read. */
