@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { MongoServerError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { MongoAccountStore, MongoReadModelStore, ReplicaSetRequiredError } from '../../src/stores/mongodb/index.js';
 import { ResetIncompleteError } from '../../src/stores/mongodb/mongo-read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, type DocChange } from '../../src/stores/read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, type DocChange, type Query } from '../../src/stores/read-model.js';
 
 interface Call {
   readonly collection: string;
@@ -122,6 +122,33 @@ describe('MongoDB adapters (no server)', function () {
       await store.find('c', { idPrefix: 'u1|é' }).catch((error: unknown) => (refused = error));
       expect(String(refused)).to.match(/printable ASCII/);
       expect(calls).to.have.length(2);
+    });
+
+    it('read one field by a projection for findNumbers and joinRaw, and answer it from the documents found', async function () {
+      const limits: unknown[] = [];
+      const cursor = {
+        sort: () => cursor,
+        limit: (limit: unknown) => (limits.push(limit), cursor),
+        toArray: async () => [
+          { _id: 'a', seq: 3, action: { device: 'phone', note: '“x”' } },
+          { _id: 'b', seq: 'x' },
+          { _id: 'c', action: null },
+        ],
+      };
+      const { db, calls } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      const store = new MongoReadModelStore(db, {} as MongoClient);
+      const query: Query = { where: { user: 'u' }, orderBy: [{ field: 'seq', direction: 'asc' }], limit: 7 };
+      expect(await store.findNumbers('c', query, 'seq')).to.deep.equal([3, null, null]);
+      expect(await store.joinRaw('c', query, 'action')).to.deep.equal({ text: '{"device":"phone","note":"“x”"},null', count: 2 });
+      expect(calls.map((call) => call.args)).to.deep.equal([
+        [{ user: { $eq: 'u' } }, { projection: { seq: 1 } }],
+        [{ user: { $eq: 'u' } }, { projection: { action: 1 } }],
+      ]);
+      expect(limits).to.deep.equal([7, 7]);
+      expect(await store.findNumbers('c', { limit: 0 }, 'seq')).to.deep.equal([]);
+      let refused: unknown;
+      await store.joinRaw('c', query, 'action.device').catch((error: unknown) => (refused = error));
+      expect(String(refused)).to.match(/Invalid field/);
     });
   });
 
