@@ -37,7 +37,7 @@ import {
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
-import type { Doc } from '../domain/documents.js';
+import type { Doc, Query, Scalar } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
 import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
 import { streams } from '../domain/events.js';
@@ -112,6 +112,22 @@ const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(r
 const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
 const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving ?? 'as-is', action: doc.action });
 
+/** The read model's actions by position, ties as the read model orders them (by id). */
+const BY_POSITION: Query['orderBy'] = [{ field: 'seq', direction: 'asc' }];
+
+/**
+ * A page of a download, planned from the actions' positions: the read model's actions in it (a
+ * query for them and how many it finds; undefined for a whole position, which a page holds
+ * whatever its size), then those made from pending events, and the cursor of the next call.
+ */
+interface PagePlan {
+  readonly stored: { readonly query: Query; readonly count: number | undefined } | undefined;
+  readonly pending: readonly ActionRow[];
+  readonly timestamp: number;
+  /** The actions as clients may be given them ({@link GpodderEpisodeService.servedActions}); undefined: wait for the projector. */
+  readonly serve: (rows: readonly ActionRow[]) => Promise<ActionRow[] | undefined>;
+}
+
 /** The answer of a download: a page of actions and the cursor of the next call. */
 export interface ActionsPage {
   readonly actions: GpodderAction[];
@@ -175,48 +191,53 @@ export class GpodderEpisodeService {
   }
 
   async download(principal: Principal, query: DownloadQuery): Promise<ActionsPage> {
-    const { rows, timestamp } = await this.downloadRows(principal, query);
+    const { value: rows, timestamp } = await this.downloadPage(principal, query, (plan) => this.rowsOf(plan));
     const actions = rows.map(actionOf);
     return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
   }
 
   /**
    * {@link download}'s answer as the JSON text `{"actions":[…],"timestamp":…}`: the actions the
-   * read model holds are written as stored, neither parsed nor serialized again.
+   * read model holds are written as stored, joined by the store (`joinRaw`), neither parsed nor
+   * serialized again, with no object or string per action.
    */
   async downloadJson(principal: Principal, query: DownloadQuery): Promise<string> {
     if (query.aggregated) return JSON.stringify(await this.download(principal, query));
-    const { rows, timestamp } = await this.downloadRows(principal, query);
-    return `{"actions":[${rows.map(jsonOf).join(',')}],"timestamp":${JSON.stringify(timestamp)}}`;
+    const { value: text, timestamp } = await this.downloadPage(principal, query, (plan) => this.textOf(plan));
+    return `{"actions":[${text}],"timestamp":${JSON.stringify(timestamp)}}`;
   }
 
-  private async downloadRows(principal: Principal, query: DownloadQuery): Promise<{ rows: ActionRow[]; timestamp: number }> {
+  /**
+   * A page of the user's actions, made by `make` from its {@link PagePlan}. Read-your-writes
+   * without waiting for the projector (docs/design.md, "What gpodder clients see"): when
+   * `episode_actions` has not reached the user's latest event (a download right after an upload
+   * of thousands of actions, or other users' writes queued before them), the documents it has
+   * not projected yet are made from the user's stream by the projection's own `evolve`, and
+   * added after those it holds (up to its checkpoint): the answer the read model gives once
+   * caught up, media URLs resolved from the play statuses as they will be ({@link servedAhead}).
+   * When the pending events need more than `evolve` of single events (see {@link pendingOf} and
+   * {@link servedAhead}), the download waits for the projector instead.
+   */
+  private async downloadPage<T>(
+    principal: Principal,
+    query: DownloadQuery,
+    make: (plan: PagePlan) => Promise<T | undefined>,
+  ): Promise<{ value: T; timestamp: number }> {
     const user = principal.userId;
-    const early = await this.downloadAheadOfProjector(user, query);
-    if (early !== undefined) return early;
+    const ahead = await this.pendingOf(user, query.since);
+    if (ahead !== undefined) {
+      const { upTo, events, from, head, statusEvents } = ahead;
+      const plan = await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: head }, { statusEvents });
+      const value = plan === undefined ? undefined : await make(plan);
+      if (plan !== undefined && value !== undefined) return { value, timestamp: plan.timestamp };
+    }
     await this.gpodder.readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
     const from = effectiveSince(query.since, await this.gpodder.headCommit());
     // Read before the documents: what is committed in between comes now and maybe again, never skipped.
     const checkpoint = await this.gpodder.checkpointCommit(EPISODE_ACTIONS);
-    return (await this.answer(user, query, from, { upTo: undefined, pending: () => [], complete: checkpoint }))!;
-  }
-
-  /**
-   * Read-your-writes without waiting for the projector (docs/design.md, "What gpodder clients
-   * see"): when `episode_actions` has not reached the user's latest event (a download right
-   * after an upload of thousands of actions, or other users' writes queued before them), the
-   * documents it has not projected yet are made from the user's stream by the projection's own
-   * `evolve`, and added after those it holds (up to its checkpoint). The answer is the one the
-   * read model gives once caught up, media URLs resolved from the play statuses as they will be
-   * ({@link servedAhead}). Undefined when the read models have caught up, or when the pending
-   * events need more than `evolve` of single events (see {@link pendingOf} and
-   * {@link servedAhead}); then the download waits, as before.
-   */
-  private async downloadAheadOfProjector(user: string, query: DownloadQuery): Promise<{ rows: ActionRow[]; timestamp: number } | undefined> {
-    const ahead = await this.pendingOf(user, query.since);
-    if (ahead === undefined) return undefined;
-    const { upTo, events, from, head, statusEvents } = ahead;
-    return this.answer(user, query, from, { upTo, pending: () => pendingDocs(events), complete: head }, { statusEvents });
+    // Caught up, nothing is pending: a plan and its actions are always there.
+    const plan = (await this.plan(user, query, from, { upTo: undefined, pending: () => [], complete: checkpoint }))!;
+    return { value: (await make(plan))!, timestamp: plan.timestamp };
   }
 
   /**
@@ -311,22 +332,23 @@ export class GpodderEpisodeService {
   }
 
   /**
-   * A page of the user's actions after `from`: the read model's documents (up to `upTo`, all of
-   * them without it) then the `pending` ones (after `upTo`), made only when the read model's do
-   * not fill the page; a page that reaches the end answers `complete` as its cursor. Undefined
-   * when the pending ones need more than their events.
+   * A page of the user's actions after `from`, planned from positions alone (`findNumbers`): the
+   * read model's documents (up to `upTo`, all of them without it), then the `pending` ones
+   * (after `upTo`), made only when the read model's do not fill the page; a page that reaches
+   * the end answers `complete` as its cursor. Undefined when the pending ones need more than
+   * their events.
    */
-  private async answer(
+  private async plan(
     user: string,
     query: DownloadQuery,
     from: number,
     source: { upTo: number | undefined; pending: () => readonly EpisodeActionDoc[] | undefined; complete: number },
     /** Ahead of the projector: the user's events `play_statuses` has not applied, for the media URLs an action does not name. */
     ahead: { statusEvents: () => Promise<RecordedEvent[]> } | undefined = undefined,
-  ): Promise<{ rows: ActionRow[]; timestamp: number } | undefined> {
+  ): Promise<PagePlan | undefined> {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
-    const where = {
+    const where: Record<string, Scalar> = {
       user,
       ...(query.podcast !== undefined ? { [ACTION_FEED]: query.podcast } : {}),
       ...(query.device !== undefined ? { [ACTION_DEVICE]: query.device } : {}),
@@ -335,39 +357,77 @@ export class GpodderEpisodeService {
       doc.seq > from &&
       (query.podcast === undefined || doc.action.podcast === query.podcast) &&
       (query.device === undefined || doc.action.device === query.device);
-    // The actions as stored: served without parsing them (downloadJson).
-    const find = (extra: object): Promise<ActionRow[]> =>
-      readModel.findRaw(EPISODE_ACTIONS, { where, orderBy: [{ field: 'seq', direction: 'asc' }], ...extra }, 'action', DOWNLOAD_READS).then((found) =>
-        found.map(({ doc, raw }): ActionRow => {
-          const { seq, serving = 'as-is' } = fromJson<Pick<EpisodeActionDoc, 'seq' | 'serving'>>(doc);
-          return { seq, serving, raw };
-        }),
-      );
+    /** The read model's documents after `from` up to `through` (its positions are commits: a page ends with one). */
+    const storedUpTo = (through: number | undefined): Query => ({
+      where,
+      orderBy: BY_POSITION,
+      greaterThan: { field: 'seq', value: from },
+      ...(through === undefined ? {} : { lessThan: { field: 'seq', value: through + 1 } }),
+    });
     const limit = this.pageSize + 1;
-    const stored =
-      upTo === undefined
-        ? await find({ greaterThan: { field: 'seq', value: from }, limit })
-        : from >= upTo
-          ? []
-          : await find({ greaterThan: { field: 'seq', value: from }, lessThan: { field: 'seq', value: upTo + 1 }, limit });
+    // Every document has its position.
+    const positions =
+      upTo !== undefined && from >= upTo ? [] : ((await readModel.findNumbers(EPISODE_ACTIONS, { ...storedUpTo(upTo), limit }, 'seq')) as number[]);
     let pending: readonly ActionRow[] = [];
-    if (stored.length < limit) {
+    if (positions.length < limit) {
       const made = source.pending();
       if (made === undefined) return undefined;
       pending = made.filter(matches).map(rowOf);
     }
-    const page = pageByPosition(stored.length >= limit ? stored : [...stored, ...pending.slice(0, limit - stored.length)], this.pageSize);
-    let rows: ActionRow[];
-    let timestamp: number;
+    const fetched: { seq: number; row?: ActionRow }[] = positions.map((seq) => ({ seq }));
+    for (const row of pending.slice(0, limit - positions.length)) fetched.push({ seq: row.seq, row });
+    const page = pageByPosition(fetched, this.pageSize);
+    const serve = ahead
+      ? (rows: readonly ActionRow[]) => this.servedAhead(user, rows, ahead.statusEvents)
+      : (rows: readonly ActionRow[]) => this.servedActions(user, rows);
     if (page.kind === 'whole-position') {
-      rows = upTo === undefined || page.seq <= upTo ? await find({ where: { ...where, seq: page.seq } }) : pending.filter((row) => row.seq === page.seq);
-      timestamp = page.seq;
-    } else {
-      rows = page.items;
-      timestamp = page.kind === 'partial' ? page.cursor : Math.max(source.complete, from);
+      const held = upTo === undefined || page.seq <= upTo;
+      return {
+        stored: held ? { query: { where: { ...where, seq: page.seq }, orderBy: BY_POSITION }, count: undefined } : undefined,
+        pending: held ? [] : pending.filter((row) => row.seq === page.seq),
+        timestamp: page.seq,
+        serve,
+      };
     }
-    const served = ahead ? await this.servedAhead(user, rows, ahead.statusEvents) : await this.servedActions(user, rows);
-    return served === undefined ? undefined : { rows: served, timestamp };
+    // The read model's documents come first: the page holds the first `count` of them.
+    const made = page.items.flatMap(({ row }) => (row === undefined ? [] : [row]));
+    const count = page.items.length - made.length;
+    return {
+      stored: count === 0 ? undefined : { query: storedUpTo(page.items[count - 1]!.seq), count },
+      pending: made,
+      timestamp: page.kind === 'partial' ? page.cursor : Math.max(source.complete, from),
+      serve,
+    };
+  }
+
+  /** A page's actions, each a row. */
+  private async rowsOf(plan: PagePlan): Promise<ActionRow[] | undefined> {
+    const { readModel } = this.gpodder.readModels;
+    const stored =
+      plan.stored === undefined
+        ? []
+        : (await readModel.findRaw(EPISODE_ACTIONS, plan.stored.query, 'action', DOWNLOAD_READS)).map(({ doc, raw }): ActionRow => {
+            const { seq, serving = 'as-is' } = fromJson<Pick<EpisodeActionDoc, 'seq' | 'serving'>>(doc);
+            return { seq, serving, raw };
+          });
+    return plan.serve([...stored, ...plan.pending]);
+  }
+
+  /**
+   * A page's actions as JSON texts joined with commas: the read model's as one text joined by
+   * the store when every one of them is served as stored (the store finds as many of them
+   * without a `serving` as the plan counted), else row by row.
+   */
+  private async textOf(plan: PagePlan): Promise<string | undefined> {
+    const { stored } = plan;
+    if (stored?.count !== undefined) {
+      const query = { ...stored.query, where: { ...stored.query.where, serving: null } };
+      const joined = await this.gpodder.readModels.readModel.joinRaw(EPISODE_ACTIONS, query, 'action');
+      if (joined.count !== stored.count) return (await this.rowsOf(plan))?.map(jsonOf).join(',');
+      const pending = await plan.serve(plan.pending);
+      return pending === undefined ? undefined : [joined.text, ...pending.map(jsonOf)].join(',');
+    }
+    return (await this.rowsOf(plan))?.map(jsonOf).join(',');
   }
 
   /**

@@ -175,6 +175,55 @@ describe('gpodder downloads ahead of the projector', function () {
     expect(nextcloud).to.deep.equal(await episodes.recordedFrom(principal, undefined));
   });
 
+  it('writes the stored actions of a page as one text the store joins, and row by row when one of them is not served as stored', async () => {
+    const { readModel } = service.stores;
+    const { joinRaw, findRaw } = readModel;
+    const joined: number[] = [];
+    let rowReads = 0;
+    readModel.joinRaw = async (...args) => {
+      const answer = await joinRaw.apply(readModel, args);
+      joined.push(answer.count);
+      return answer;
+    };
+    readModel.findRaw = async (...args) => {
+      rowReads++;
+      return findRaw.apply(readModel, args);
+    };
+    try {
+      const page = async (since: number) => {
+        joined.length = 0;
+        rowReads = 0;
+        const text = await episodes.downloadJson(principal, { since });
+        const reads = { joined: [...joined], rowReads };
+        expect(text).to.equal(JSON.stringify(await episodes.download(principal, { since })));
+        return { ...(JSON.parse(text) as { actions: GpodderAction[]; timestamp: number }), reads };
+      };
+      // Plays with positions and downloads: all served as stored.
+      await episodes.upload(
+        principal,
+        actions(0, 12).filter((action) => action.action !== 'play' || action.position !== undefined),
+      );
+      await service.projector.catchUp();
+      const first = await page(0);
+      expect(first.actions).to.have.length(7);
+      expect(first.reads).to.deep.equal({ joined: [7], rowReads: 0 });
+      // Ahead of the projector: the stored ones joined, those made from the stream after them.
+      await episodes.upload(principal, actions(50, 3));
+      const second = await page(first.timestamp);
+      expect(second.reads).to.deep.equal({ joined: [4], rowReads: 0 });
+      expect(second.actions.map((action) => action.episode).slice(4)).to.deep.equal([50, 51, 52].map((i) => `https://cdn.example.com/e${i}.mp3`));
+      // A play without a position (never served) among the next: joined without it, then read row by row.
+      await episodes.upload(principal, [...actions(49, 1), ...actions(53, 2)]);
+      await service.projector.catchUp();
+      const third = await page(second.timestamp);
+      expect(third.actions.map((action) => action.episode)).to.deep.equal([53, 54].map((i) => `https://cdn.example.com/e${i}.mp3`));
+      expect(third.reads).to.deep.equal({ joined: [2], rowReads: 1 });
+    } finally {
+      readModel.joinRaw = joinRaw;
+      readModel.findRaw = findRaw;
+    }
+  });
+
   it('waits for the read models when a pending event changes documents already there (a remove)', async () => {
     await episodes.upload(principal, actions(0, 10));
     await service.projector.catchUp();

@@ -390,7 +390,9 @@ export class SqliteReadModelStore implements ReadModelStore {
   /** The field's expression as its index has it, so that an index holding it answers alone. */
   findNumbersSync(collection: string, query: Query | undefined, field: string): (number | null)[] {
     const found = this.foundSql(collection, query);
-    const values = this.statement(`SELECT ${this.expr(collection, field)} ${found.sql}`).pluck().all(...found.params) as unknown[];
+    const values = this.statement(`SELECT ${this.expr(collection, field)} ${found.sql}`)
+      .pluck()
+      .all(...found.params) as unknown[];
     return values.map((value) => (typeof value === 'number' ? value : null));
   }
 
