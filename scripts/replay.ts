@@ -115,7 +115,7 @@ function printSummary(summary: RebuildSummary): void {
 async function replay(config: Config, projections: readonly Projection[]): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, production: config.NODE_ENV === 'production' });
   // A replay commits without pause: WAL checkpoints on their own thread keep them out of its commits.
-  const stores = await openStores(config, { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS });
+  const stores = await openStores(config, { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS, replaying: true });
   const progress = createProgress(config);
   try {
     const summary = await rebuildProjections(stores, projections, {

@@ -63,7 +63,10 @@ async function fill(dataDir: string, workload: WorkloadOptions): Promise<FillFig
 }
 
 async function rebuild(dataDir: string, options: RebuildChildOptions): Promise<RebuildFigures> {
-  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' }, { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS });
+  const stores = await openStores(
+    { DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' },
+    { backgroundCheckpoints: BULK_WRITE_CHECKPOINTS, replaying: true },
+  );
   try {
     const step = Number(process.env['BENCH_REPORT_EVERY'] ?? 100_000);
     let nextReport = step;

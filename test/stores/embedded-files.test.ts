@@ -81,6 +81,26 @@ describe('embedded files: events and read models apart', function () {
     expect(readModelTables(path.join(dataDir, READ_MODEL_FILE))).to.include.members(['rm_checkpoints', 'rm_leases', 'rm_subscriptions']);
   });
 
+  it('a replaying process reads the events with a small page cache and no checkpoint thread; the read models keep both', async function () {
+    const settings = (database: BetterSqlite3.Database) => ({
+      cacheKib: -Number(database.pragma('cache_size', { simple: true })),
+      // A checkpoint thread turns the connection's own checkpoints off.
+      ownCheckpoints: Number(database.pragma('wal_autocheckpoint', { simple: true })) > 0,
+    });
+    for (const replaying of [false, true]) {
+      const stores = await openStores(config, { backgroundCheckpoints: true, replaying });
+      try {
+        const { database, readModelDatabase } = stores.embedded!;
+        expect(settings(database), `events, replaying: ${replaying}`).to.deep.equal(
+          replaying ? { cacheKib: 2048, ownCheckpoints: true } : { cacheKib: 32 * 1024, ownCheckpoints: false },
+        );
+        expect(settings(readModelDatabase!), `read models, replaying: ${replaying}`).to.deep.equal({ cacheKib: 32 * 1024, ownCheckpoints: false });
+      } finally {
+        await stores.close();
+      }
+    }
+  });
+
   it('opens a data directory of the one-file layout: the old read-model tables go, the read models are rebuilt in their own file', async () => {
     // The earlier layout: events and read models share podsync.db.
     const old = new SqliteEventStore({ path: path.join(dataDir, EMBEDDED_FILE) });
