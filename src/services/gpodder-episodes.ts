@@ -14,13 +14,13 @@
  *
  * Downloads are answered from `episode_actions`, by `$all` position, at most
  * {@link EPISODE_ACTIONS_PAGE} at a time: the answer's `timestamp` is where the next call
- * continues, so a first sync of a long history arrives over a few calls. When the read model
+ * continues, so a history longer than a page arrives over successive syncs. When the read model
  * is behind the user (the download right after a large upload), the documents it has not
  * projected yet are made from the user's stream rather than waited for.
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
 import type { ActionServing } from '../domain/gpodder.js';
-import { effectiveSince, latestPerEpisode, pageByPosition, prepareUpload } from '../domain/gpodder.js';
+import { effectiveSince, latestPerEpisode, MAX_ACTIONS_PER_UPLOAD, pageByPosition, prepareUpload } from '../domain/gpodder.js';
 import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
@@ -49,7 +49,13 @@ import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
 import { recordedFromQuery } from '../domain/nextcloud.js';
 
-export const EPISODE_ACTIONS_PAGE = 5_000;
+/**
+ * Actions per download page: as many as one upload may carry. gPodder and AntennaPod download
+ * once per sync and keep the answer's `timestamp` for their next sync (gPodder's `my.py`,
+ * AntennaPod's `SyncService`): with a smaller page, a new device would get the oldest part of a
+ * long history first and the newest actions only a sync or more later.
+ */
+export const EPISODE_ACTIONS_PAGE = MAX_ACTIONS_PER_UPLOAD;
 const UPLOAD_ATTEMPTS = 3;
 /** Events read back from the end of a user's stream at a time, for the actions not projected yet: at most… */
 const PENDING_CHUNK = 1_000;
