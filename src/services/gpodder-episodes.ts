@@ -429,9 +429,10 @@ export class GpodderEpisodeService {
     if (stored?.count !== undefined) {
       const query = { ...stored.query, where: { ...stored.query.where, serving: null } };
       const joined = await this.gpodder.readModels.readModel.joinRaw(EPISODE_ACTIONS, query, 'action');
-      if (joined.count !== stored.count) return (await this.rowsOf(plan))?.map(jsonOf).join(',');
-      const pending = await plan.serve(plan.pending);
-      return pending === undefined ? undefined : [joined.text, ...pending.map(jsonOf)].join(',');
+      if (joined.count === stored.count) {
+        const pending = await plan.serve(plan.pending);
+        return pending === undefined ? undefined : [joined.text, ...pending.map(jsonOf)].join(',');
+      }
     }
     return (await this.rowsOf(plan))?.map(jsonOf).join(',');
   }
