@@ -108,6 +108,14 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       log(
         `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)})`,
       );
+      const pairs = ryw.appendsPerSecond * ryw.seconds;
+      const allThreads = ryw.threads.main + ryw.threads.others.reduce((sum, value) => sum + value, 0);
+      log(
+        `  CPU over ${ryw.seconds.toFixed(1)} s: this thread (appends and downloads) ${ryw.threads.main.toFixed(1)} s, ${((ryw.threads.main * 1e6) / pairs).toFixed(0)} µs per pair; every thread ${allThreads.toFixed(1)} s, ${((allThreads * 1e6) / pairs).toFixed(0)} µs per pair (the others, busiest first: ${ryw.threads.others
+          .slice(0, 6)
+          .map((value) => `${value.toFixed(1)} s`)
+          .join(', ')})`,
+      );
     } finally {
       await service.close();
     }
@@ -232,6 +240,9 @@ interface RywFigures {
   readonly p99: number;
   readonly max: number;
   readonly timeouts: number;
+  /** CPU seconds of this thread and of the others (busiest first) over the phase. */
+  readonly threads: { main: number; others: number[] };
+  readonly seconds: number;
 }
 
 async function timeReadYourWrites(
@@ -263,6 +274,7 @@ async function timeReadYourWrites(
     waits.push(performance.now() - answered);
   };
   const started = performance.now() + 10;
+  const threads = threadCpuSeconds();
   let failure: unknown;
   for (let index = 0; index < total && failure === undefined;) {
     const now = performance.now();
@@ -287,6 +299,8 @@ async function timeReadYourWrites(
     p99: percentile(waits, 99),
     max: percentile(waits, 100),
     timeouts,
+    threads: threadCpuSince(threads),
+    seconds,
   };
 }
 

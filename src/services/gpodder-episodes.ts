@@ -232,8 +232,8 @@ export class GpodderEpisodeService {
     const user = principal.userId;
     const ahead = await this.pendingOf(user, query.since);
     if (ahead !== undefined) {
-      const { upTo, events, from, head, statusEvents } = ahead;
-      const plan = await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: head }, { statusEvents });
+      const { upTo, events, from, latest, statusEvents } = ahead;
+      const plan = await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: latest }, { statusEvents });
       const value = plan === undefined ? undefined : await make(plan);
       if (plan !== undefined && value !== undefined) return { value, timestamp: plan.timestamp };
     }
@@ -274,9 +274,10 @@ export class GpodderEpisodeService {
 
   /**
    * When `episode_actions` or `play_statuses` has not reached the user's latest event: the
-   * `episode_actions` checkpoint (`upTo`, a commit position), the store's head (a cursor that
-   * reaches the end answers it), where `since` starts (`from`, 0 without it) and the user's
-   * events after the checkpoint and after `from`. Undefined when both have caught up (most
+   * `episode_actions` checkpoint (`upTo`, a commit position), the commit of the user's latest
+   * event (`latest`: a page that reaches the end answers it as its cursor; the events read are
+   * those up to it), where `since` starts (`from`, 0 without it) and the user's events after
+   * the checkpoint and after `from`. Undefined when both have caught up (most
    * downloads: then nothing more is read), and when a pending event changes documents already
    * there (a `remove`, a `checkpoint` or `account_deleted`: the read model's documents are not
    * the answer any more) or the projector stopped inside one commit (EventStoreDB gives all
@@ -287,54 +288,80 @@ export class GpodderEpisodeService {
   private async pendingOf(
     user: string,
     since: number | undefined,
-  ): Promise<{ upTo: number; events: RecordedEvent[]; from: number; head: number; statusEvents: () => Promise<RecordedEvent[]> } | undefined> {
+  ): Promise<{ upTo: number; events: RecordedEvent[]; from: number; latest: number; statusEvents: () => Promise<RecordedEvent[]> } | undefined> {
     const { readModels, userEvents } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
-    const latest = await readModels.latestPosition(user);
-    if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) return undefined;
-    // Read before the stream: every event of the user committed after it is after this position.
-    const head = Number((await userEvents.store.headPosition()).commit);
-    const from = effectiveSince(since, head);
-    const events = await this.pendingEvents(user, actionsAt.position, from);
+    const latest = await readModels.latestEvent(user);
+    if (latest === undefined || (comparePositions(actionsAt.position, latest.position) >= 0 && comparePositions(statusesAt.position, latest.position) >= 0)) {
+      return undefined;
+    }
+    const from = effectiveSince(since, Number((await userEvents.store.headPosition()).commit));
+    const read = await this.pendingEvents(user, latest, actionsAt.position, from);
+    const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
-    // The user's events `play_statuses` has not applied: usually those just read (the projector
-    // commits its read models together), read again only when its checkpoint differs or a cursor cut them.
+    // The user's events `play_statuses` has not applied: those already read when they hold them
+    // all (the projector commits its read models together, so both checkpoints are usually the
+    // same, and a cursor past the checkpoint cuts the actions, not what was read); read again
+    // only when its checkpoint is behind or the cursor stopped the read early.
     const statusEvents = () =>
-      comparePositions(statusesAt.position, actionsAt.position) === 0 && from <= upTo
-        ? Promise.resolve(events)
-        : this.pendingEvents(user, statusesAt.position, 0);
-    return { upTo, events, from, head, statusEvents };
+      read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
+        ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
+        : this.pendingEvents(user, undefined, statusesAt.position, 0).then(({ events: all }) => all);
+    return { upTo, events, from, latest: Number(latest.position.commit), statusEvents };
   }
 
   /**
-   * The user's events after `after` and after commit `from`, in stream order. Read backwards
-   * from the end of the stream (positions grow along a stream, so the pending ones are its
-   * tail), in reads that grow from {@link FIRST_PENDING_READ} events to {@link PENDING_CHUNK}:
-   * a download right after a small append reads a few events once, one after a large upload a
-   * chunk at a time, and one further on in such an upload stops at its cursor.
+   * The user's events after `after`, in stream order, read backwards from the end of the
+   * stream (positions grow along a stream, so the pending ones are its tail) from `latest` (the
+   * stream's last event, already read) on, in reads that grow from {@link FIRST_PENDING_READ}
+   * events to {@link PENDING_CHUNK}: a download right after a small append reads a few events
+   * once, one after a large upload a chunk at a time. An event at or before commit `from` (the
+   * download's cursor) ends the reading, but the events after `after` of the reads already made
+   * are kept: `complete` tells whether they are all of them.
    */
-  private async pendingEvents(user: string, after: Position, from: number): Promise<RecordedEvent[]> {
+  private async pendingEvents(
+    user: string,
+    latest: RecordedEvent | undefined,
+    after: Position,
+    from: number,
+  ): Promise<{ events: RecordedEvent[]; complete: boolean }> {
     const { store } = this.gpodder.userEvents;
     const stream = streams.user(user);
-    const pending = (event: RecordedEvent) => comparePositions(event.position, after) > 0 && Number(event.position.commit) > from;
     const newestFirst: RecordedEvent[] = [];
+    /** Takes a read's events; true when the reading goes on. */
+    const take = (chunk: readonly RecordedEvent[]): boolean | 'complete' => {
+      let more = true;
+      for (const event of chunk) {
+        if (comparePositions(event.position, after) <= 0) return 'complete';
+        newestFirst.push(event);
+        if (Number(event.position.commit) <= from) more = false;
+      }
+      return more;
+    };
+    const result = (complete: boolean) => ({ events: newestFirst.reverse(), complete });
     let fromRevision: bigint | 'end' = 'end';
+    if (latest !== undefined) {
+      const taken = take([latest]);
+      if (taken === 'complete' || latest.revision === 0n) return result(true);
+      if (!taken) return result(false);
+      fromRevision = latest.revision - 1n;
+    }
     for (let size = FIRST_PENDING_READ; ; size = Math.min(size * 4, PENDING_CHUNK)) {
       let chunk: RecordedEvent[];
       try {
         chunk = await store.readStream(stream, { direction: 'backwards', fromRevision, maxCount: size });
       } catch (error) {
-        if (error instanceof StreamNotFoundError) return [];
+        if (error instanceof StreamNotFoundError) return result(true);
         throw error;
       }
-      const cut = chunk.findIndex((event) => !pending(event));
-      newestFirst.push(...(cut < 0 ? chunk : chunk.slice(0, cut)));
-      if (cut >= 0 || chunk.length < size || chunk.at(-1)!.revision === 0n) break;
+      const taken = take(chunk);
+      // Down to `after`, or to the first event the stream shows: every one after `after` was read.
+      if (taken === 'complete' || chunk.length < size || chunk.at(-1)!.revision === 0n) return result(true);
+      if (!taken) return result(false);
       fromRevision = chunk.at(-1)!.revision - 1n;
     }
-    return newestFirst.reverse();
   }
 
   /**

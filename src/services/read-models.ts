@@ -5,7 +5,7 @@
  * workers with no shared memory.
  */
 import { streams } from '../domain/events.js';
-import type { EventStore, Position } from '../stores/event-store.js';
+import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, StreamNotFoundError } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 
@@ -54,9 +54,14 @@ export class ReadModelService {
 
   /** Position of the user's latest event, or undefined if they have none. */
   async latestPosition(userId: string): Promise<Position | undefined> {
+    return (await this.latestEvent(userId))?.position;
+  }
+
+  /** The user's latest event, or undefined if they have none. */
+  async latestEvent(userId: string): Promise<RecordedEvent | undefined> {
     try {
       const [last] = await this.eventStore.readStream(streams.user(userId), { direction: 'backwards', fromRevision: 'end', maxCount: 1 });
-      return last?.position;
+      return last;
     } catch (error) {
       if (error instanceof StreamNotFoundError) return undefined;
       throw error;

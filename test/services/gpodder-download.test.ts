@@ -175,6 +175,36 @@ describe('gpodder downloads ahead of the projector', function () {
     expect(nextcloud).to.deep.equal(await episodes.recordedFrom(principal, undefined));
   });
 
+  it('gives an action the media URL a pending event before the cursor names, from the events read for the actions', async () => {
+    const { eventStore } = service.stores;
+    const users = new UserEventService(eventStore);
+    const object = { rss_source_feed: FEEDS[0]!, rss_source_id: 'g5' };
+    await users.appendActions(principal, [
+      { type: 'play', timestamp: '2026-03-01T10:00:00Z', object, data: { played: false, position: 5, enclosure: { url: 'https://cdn.example.com/g5.mp3' } } },
+    ] as never);
+    const first = await walk({});
+    expect(first.actions.map((action) => action.episode)).to.deep.equal(['https://cdn.example.com/g5.mp3']);
+    // After the cursor, a position that names no URL: its play status takes it from the play, pending and before the cursor.
+    await users.appendActions(principal, [{ type: 'position', timestamp: '2026-03-01T10:01:00Z', object, data: { position: 60 } }] as never);
+    const { readStream } = eventStore;
+    let reads = 0;
+    eventStore.readStream = async (...args) => {
+      reads++;
+      return readStream.apply(eventStore, args);
+    };
+    let next;
+    try {
+      next = await episodes.download(principal, { since: first.timestamp });
+    } finally {
+      eventStore.readStream = readStream;
+    }
+    expect(next.actions.map((action) => [action.episode, action.position])).to.deep.equal([['https://cdn.example.com/g5.mp3', 60]]);
+    // The user's latest event, then the events back to the checkpoint: both read models' pending events, read once.
+    expect(reads).to.equal(2);
+    await service.projector.catchUp();
+    expect(next).to.deep.equal(await episodes.download(principal, { since: first.timestamp }));
+  });
+
   it('writes the stored actions of a page as one text the store joins, and row by row when one of them is not served as stored', async () => {
     const { readModel } = service.stores;
     const { joinRaw, findRaw } = readModel;
