@@ -139,6 +139,8 @@ export function recordChanges(
 
 /** A per-user record projection; `touches` is shared with sync answers (src/services/sync.ts). */
 export interface UserRecordProjection extends Projection {
+  /** The one collection it writes. */
+  readonly collection: string;
   readonly touches: UserRecordProjectionOptions['touches'];
   /** The record a stored document holds (its id names the user and the record's key). */
   recordOfDoc(user: string, id: string, doc: Doc): Doc;
@@ -149,6 +151,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
   return {
     name: options.name,
     ...(options.version === undefined ? {} : { version: options.version }),
+    collection: options.collection,
     touches: options.touches,
     recordOfDoc: (user, id, doc) => recordOfDoc(options, userDocKey(user, id), doc),
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only

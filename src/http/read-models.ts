@@ -1,14 +1,16 @@
 /**
  * The user's own read models: `GET /v1/subscriptions`, `/v1/play-statuses?since=`,
- * `/v1/playlists`. Each waits (bounded) until the read model has the user's latest write.
+ * `/v1/playlists`. Each answers with the user's latest writes, without waiting for the
+ * projector where the user's stream can stand in for it (src/services/own-records.ts).
  */
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ReadModelService } from '../services/read-models.js';
-import { SUBSCRIPTIONS, subscriptionsProjection } from '../../projections/subscriptions.js';
-import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
-import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
+import { ownRecords } from '../services/own-records.js';
+import { subscriptionsProjection } from '../../projections/subscriptions.js';
+import { playStatusesProjection } from '../../projections/play-statuses.js';
+import { playlistsProjection, presentPlaylist } from '../../projections/playlists.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
 import { playlistRecord, playStatusRecord, subscriptionRecord } from './responses.js';
@@ -62,37 +64,35 @@ export const readModelRoutes = {
 
 export function readModelsRouter(readModels: ReadModelService, authenticated: RequestHandler): Router {
   const router = Router();
-  const store = readModels.readModel;
 
   mount(router, readModelRoutes.subscriptions, authenticated, async (req, res) => {
     const { userId } = principalOf(req);
-    await readModels.catchUpWithUser(userId, [SUBSCRIPTIONS]);
-    const docs = await store.find(SUBSCRIPTIONS, { where: { user: userId }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
+    const { docs } = await ownRecords(readModels, subscriptionsProjection, userId, {
+      where: { user: userId },
+      orderBy: [{ field: 'created_at', direction: 'asc' }],
+    });
     res.json({ subscriptions: docs.map(({ id, doc }) => subscriptionsProjection.recordOfDoc(userId, id, doc)) });
   });
 
   mount(router, readModelRoutes.playStatuses, authenticated, async (req, res) => {
     const { since } = parseInput(readModelRoutes.playStatuses.query, req.query, ['query']);
     const { userId } = principalOf(req);
-    await readModels.catchUpWithUser(userId, [PLAY_STATUSES]);
-    const checkpoint = await store.getCheckpoint(PLAY_STATUSES);
-    const docs = await store.find(PLAY_STATUSES, {
+    const { docs, cursor } = await ownRecords(readModels, playStatusesProjection, userId, {
       where: { user: userId },
       ...(since !== undefined ? { greaterThan: { field: 'seq', value: Number(since) } } : {}),
       orderBy: [{ field: 'seq', direction: 'asc' }],
     });
-    res.json({
-      play_statuses: docs.map(({ id, doc }) => playStatusesProjection.recordOfDoc(userId, id, doc)),
-      since: String(checkpoint?.position.commit ?? 0n),
-    });
+    res.json({ play_statuses: docs.map(({ id, doc }) => playStatusesProjection.recordOfDoc(userId, id, doc)), since: String(cursor) });
   });
 
   mount(router, readModelRoutes.playlists, authenticated, async (req, res) => {
     const { include_deleted } = parseInput(readModelRoutes.playlists.query, req.query, ['query']);
     const withDeleted = include_deleted === 'true' || include_deleted === '1';
     const { userId } = principalOf(req);
-    await readModels.catchUpWithUser(userId, [PLAYLISTS]);
-    const docs = await store.find(PLAYLISTS, { where: { user: userId }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
+    const { docs } = await ownRecords(readModels, playlistsProjection, userId, {
+      where: { user: userId },
+      orderBy: [{ field: 'created_at', direction: 'asc' }],
+    });
     const playlists = docs.map(({ doc }) => presentPlaylist(doc, { includeDeleted: withDeleted })).filter((playlist) => playlist !== undefined);
     res.json({ playlists });
   });

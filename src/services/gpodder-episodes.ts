@@ -40,9 +40,8 @@ import { emptyView, StagedView } from '../../projections/staged-view.js';
 import type { Doc, Query, Scalar } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
 import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
-import { streams } from '../domain/events.js';
-import type { Position, RecordedEvent } from '../stores/event-store.js';
-import { comparePositions, IdempotencyConflictError, StreamNotFoundError } from '../stores/event-store.js';
+import type { RecordedEvent } from '../stores/event-store.js';
+import { comparePositions, IdempotencyConflictError } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
@@ -57,10 +56,6 @@ import { recordedFromQuery } from '../domain/nextcloud.js';
  */
 export const EPISODE_ACTIONS_PAGE = MAX_ACTIONS_PER_UPLOAD;
 const UPLOAD_ATTEMPTS = 3;
-/** Events read back from the end of a user's stream at a time, for the actions not projected yet: at most… */
-const PENDING_CHUNK = 1_000;
-/** …and first (a download right after an append of a few events). */
-const FIRST_PENDING_READ = 16;
 
 /** A projection asked for documents already there: the event needs the read model. */
 class NeedsViewError extends Error {}
@@ -297,7 +292,7 @@ export class GpodderEpisodeService {
       return undefined;
     }
     const from = effectiveSince(since, Number((await userEvents.store.headPosition()).commit));
-    const read = await this.pendingEvents(user, latest, actionsAt.position, from);
+    const read = await readModels.userEventsAfter(user, latest, actionsAt.position, from);
     const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
@@ -308,60 +303,8 @@ export class GpodderEpisodeService {
     const statusEvents = () =>
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
-        : this.pendingEvents(user, undefined, statusesAt.position, 0).then(({ events: all }) => all);
+        : readModels.userEventsAfter(user, undefined, statusesAt.position).then(({ events: all }) => all);
     return { upTo, events, from, latest: Number(latest.position.commit), statusEvents };
-  }
-
-  /**
-   * The user's events after `after`, in stream order, read backwards from the end of the
-   * stream (positions grow along a stream, so the pending ones are its tail) from `latest` (the
-   * stream's last event, already read) on, in reads that grow from {@link FIRST_PENDING_READ}
-   * events to {@link PENDING_CHUNK}: a download right after a small append reads a few events
-   * once, one after a large upload a chunk at a time. An event at or before commit `from` (the
-   * download's cursor) ends the reading, but the events after `after` of the reads already made
-   * are kept: `complete` tells whether they are all of them.
-   */
-  private async pendingEvents(
-    user: string,
-    latest: RecordedEvent | undefined,
-    after: Position,
-    from: number,
-  ): Promise<{ events: RecordedEvent[]; complete: boolean }> {
-    const { store } = this.gpodder.userEvents;
-    const stream = streams.user(user);
-    const newestFirst: RecordedEvent[] = [];
-    /** Takes a read's events; true when the reading goes on. */
-    const take = (chunk: readonly RecordedEvent[]): boolean | 'complete' => {
-      let more = true;
-      for (const event of chunk) {
-        if (comparePositions(event.position, after) <= 0) return 'complete';
-        newestFirst.push(event);
-        if (Number(event.position.commit) <= from) more = false;
-      }
-      return more;
-    };
-    const result = (complete: boolean) => ({ events: newestFirst.reverse(), complete });
-    let fromRevision: bigint | 'end' = 'end';
-    if (latest !== undefined) {
-      const taken = take([latest]);
-      if (taken === 'complete' || latest.revision === 0n) return result(true);
-      if (!taken) return result(false);
-      fromRevision = latest.revision - 1n;
-    }
-    for (let size = FIRST_PENDING_READ; ; size = Math.min(size * 4, PENDING_CHUNK)) {
-      let chunk: RecordedEvent[];
-      try {
-        chunk = await store.readStream(stream, { direction: 'backwards', fromRevision, maxCount: size });
-      } catch (error) {
-        if (error instanceof StreamNotFoundError) return result(true);
-        throw error;
-      }
-      const taken = take(chunk);
-      // Down to `after`, or to the first event the stream shows: every one after `after` was read.
-      if (taken === 'complete' || chunk.length < size || chunk.at(-1)!.revision === 0n) return result(true);
-      if (!taken) return result(false);
-      fromRevision = chunk.at(-1)!.revision - 1n;
-    }
   }
 
   /**

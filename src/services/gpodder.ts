@@ -38,7 +38,8 @@ import type { Principal } from './accounts.js';
 import { handleCommand } from './command-handler.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
-import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
+import { SUBSCRIPTIONS, subscriptionsProjection } from '../../projections/subscriptions.js';
+import { ownRecords } from './own-records.js';
 import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
 import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderRecordOf } from '../../projections/gpodder-devices.js';
@@ -197,23 +198,24 @@ export class GpodderService {
     return new Map(docs.map(({ doc }) => [String(doc['key']), gpodderRecordOf(doc)]));
   }
 
-  private async subscriptionRecords(userId: string, since?: number): Promise<(SubscriptionState & { seq: number })[]> {
-    const docs = await this.readModels.readModel.find(SUBSCRIPTIONS, {
+  /** The user's subscription records, changed after `since` in the order of their changes (all of them, oldest first, without it), and their cursor. */
+  private async subscriptionRecords(userId: string, since?: number): Promise<{ records: SubscriptionState[]; cursor: number }> {
+    const { docs, cursor } = await ownRecords(this.readModels, subscriptionsProjection, userId, {
       where: { user: userId },
       ...(since !== undefined ? { greaterThan: { field: 'seq', value: since } } : {}),
       orderBy: since !== undefined ? [{ field: 'seq', direction: 'asc' }] : [{ field: 'created_at', direction: 'asc' }],
     });
-    return docs.map(({ doc }) => fromJson<SubscriptionState & { seq: number }>(doc));
+    return { records: docs.map(({ doc }) => fromJson<SubscriptionState>(doc)), cursor };
   }
 
   private async subscribedFeeds(userId: string): Promise<SubscriptionState[]> {
-    return (await this.subscriptionRecords(userId)).filter(isSubscribed);
+    return (await this.subscriptionRecords(userId)).records.filter(isSubscribed);
   }
 
   // ---- devices ---------------------------------------------------------------------------
 
   async listDevices(principal: Principal): Promise<GpodderDevice[]> {
-    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES, SUBSCRIPTIONS]);
+    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     const [devices, subscribed] = await Promise.all([this.knownDevices(principal.userId), this.subscribedFeeds(principal.userId)]);
     return [...devices.values()].map((device) => ({
       id: String(device['id']),
@@ -242,12 +244,8 @@ export class GpodderService {
   }
 
   private async subscriptionsSince(principal: Principal, since: number | undefined) {
-    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
     const from = effectiveSince(since, await this.headCommit());
-    // The cursor is read before the documents: a change committed in between is answered now
-    // and possibly again next time, never skipped.
-    const cursor = await this.checkpointCommit(SUBSCRIPTIONS);
-    const records = await this.subscriptionRecords(principal.userId, from);
+    const { records, cursor } = await this.subscriptionRecords(principal.userId, from);
     return { records, from, timestamp: Math.max(cursor, from) };
   }
 
@@ -270,7 +268,6 @@ export class GpodderService {
 
   /** The simple API's lists: the account's current subscriptions. */
   async currentSubscriptions(principal: Principal): Promise<ListedPodcast[]> {
-    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
     return (await this.subscribedFeeds(principal.userId)).map((sub) => ({ url: sub.rss_source_feed, title: sub.rss_feed_title }));
   }
 
@@ -289,6 +286,9 @@ export class GpodderService {
     principal: Principal,
     since: number | undefined,
   ): Promise<{ add: GpodderPodcast[]; remove: string[]; updates: GpodderEpisodeUpdate[]; timestamp: number }> {
+    // The cursor is no further than the `podcasts` projection (below): until it has the user's
+    // own changes, they would come back in the next answer.
+    await this.readModels.catchUpWithUser(principal.userId, [PODCASTS_PROJECTION]);
     const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
     // Episodes are only as far as the `podcasts` projection: the next cursor is no further, so
     // none it has not reached yet is skipped (subscription changes in between come again, harmlessly).

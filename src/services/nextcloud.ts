@@ -11,7 +11,8 @@ import type { SubscriptionState } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
 import type { GpodderEpisodeService } from './gpodder-episodes.js';
-import { SUBSCRIPTIONS } from '../../projections/subscriptions.js';
+import { subscriptionsProjection } from '../../projections/subscriptions.js';
+import { ownRecords } from './own-records.js';
 import { fromJson } from '../domain/json.js';
 
 export class NextcloudService {
@@ -27,10 +28,9 @@ export class NextcloudService {
 
   /** `GET /index.php/apps/gpoddersync/subscriptions?since=`. From the start, removals mean nothing. */
   async subscriptions(principal: Principal, since: number | undefined): Promise<{ add: string[]; remove: string[]; timestamp: number }> {
-    const { readModels } = this.gpodder;
-    await readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
     const timestamp = this.nowS();
-    const docs = await readModels.readModel.find(SUBSCRIPTIONS, recordedFromQuery(principal.userId, recordedFrom(since, timestamp)));
+    const query = recordedFromQuery(principal.userId, recordedFrom(since, timestamp));
+    const { docs } = await ownRecords(this.gpodder.readModels, subscriptionsProjection, principal.userId, query);
     const records = docs.map(({ doc }) => fromJson<SubscriptionState>(doc));
     const fromStart = recordedFrom(since, timestamp) === undefined;
     return {

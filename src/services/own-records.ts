@@ -1,0 +1,102 @@
+/**
+ * A user's own records — subscriptions, play statuses, playlists: the per-user record read
+ * models (projections/user-records.ts) — read without waiting for the projector
+ * (docs/design.md, "Read-your-writes"). When the read model has not reached the user's latest
+ * event (other users' writes queued before theirs), the documents it holds are read as they
+ * are and the user's events it has not applied are laid over them by the projection's own
+ * `evolve`: the answer is the one the read model gives once caught up, and a read never waits
+ * on other users' events. It waits, as before, only when a pending event may change any of the
+ * user's records (a `remove`, a `checkpoint`, `account_deleted`: the projection would read all
+ * of them) or the projector keeps committing while the documents are read.
+ */
+import type { Query, StoredDoc } from '../domain/documents.js';
+import { comparePositions } from '../stores/event-store.js';
+import type { Position } from '../stores/event-store.js';
+import { toProjectedEvent } from '../projector/projected-event.js';
+import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import { userDocId } from '../../projections/projection.js';
+import { StagedView } from '../../projections/staged-view.js';
+import type { UserRecordProjection } from '../../projections/user-records.js';
+import type { ReadModelService } from './read-models.js';
+
+/** The documents a query finds, and the cursor they are complete up to (a commit position). */
+export interface OwnRecords {
+  readonly docs: StoredDoc[];
+  readonly cursor: number;
+}
+
+/** Reads of the documents the projector's commits overtook before the read falls back to waiting. */
+const ATTEMPTS = 3;
+/** The per-user record projections read nothing of the context (privacy is for public views). */
+const CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
+
+/**
+ * The user's documents of `projection` that `query` finds (it must select the user's, `where:
+ * { user }`, and have no limit), in its order, as the read model holds them once caught up with the user; the
+ * cursor is the commit every one of the user's events up to is answered (the read model's
+ * checkpoint when caught up, else the user's latest event). Throws ReadModelsBehindError when
+ * it has to wait and the wait runs out.
+ */
+export async function ownRecords(readModels: ReadModelService, projection: UserRecordProjection, user: string, query: Query): Promise<OwnRecords> {
+  if (query.where?.['user'] !== user || query.limit !== undefined) throw new Error("ownRecords: a query of all the user's documents that match it");
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const answer = await readAhead(readModels, projection, user, query);
+    if (answer === 'wait') break;
+    if (answer !== 'overtaken') return answer;
+  }
+  await readModels.catchUpWithUser(user, [projection.name]);
+  // Read before the documents: what is committed in between comes now and maybe again, never skipped.
+  const cursor = await checkpointCommit(readModels, projection);
+  return { docs: await readModels.readModel.find(projection.collection, query), cursor };
+}
+
+async function checkpointCommit(readModels: ReadModelService, projection: UserRecordProjection): Promise<number> {
+  return Number((await readModels.readModel.getCheckpoint(projection.name))?.position.commit ?? 0n);
+}
+
+/**
+ * One read ahead of the projector: 'wait' when a pending event may change any record,
+ * 'overtaken' when the projector committed while the documents were read (they may then hold
+ * some of the events read as pending: applied twice, a playlist's item would be too).
+ */
+async function readAhead(
+  readModels: ReadModelService,
+  projection: UserRecordProjection,
+  user: string,
+  query: Query,
+): Promise<OwnRecords | 'wait' | 'overtaken'> {
+  const { readModel } = readModels;
+  const checkpoint = (await readModel.getCheckpoint(projection.name))?.position;
+  const latest = await readModels.latestEvent(user);
+  if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) {
+    // Caught up with the user (most reads): the read model's answer, the checkpoint read before it.
+    return { docs: await readModel.find(projection.collection, query), cursor: Number(checkpoint?.commit ?? 0n) };
+  }
+  const after: Position = checkpoint ?? { commit: 0n, prepare: 0n };
+  const pending: ProjectedEvent[] = [];
+  const keys = new Set<string>();
+  for (const recorded of (await readModels.userEventsAfter(user, latest, after)).events) {
+    const projected = toProjectedEvent(recorded);
+    if (projected === undefined) continue;
+    const touched = projection.touches(projected.event);
+    if (touched === 'all') return 'wait';
+    if (touched === 'none') continue;
+    for (const key of touched) keys.add(userDocId(user, key));
+    pending.push(projected);
+  }
+  const [found, held] = await Promise.all([readModel.find(projection.collection, query), readModel.getMany(projection.collection, [...keys])]);
+  const now = (await readModel.getCheckpoint(projection.name))?.position;
+  if (now === undefined ? checkpoint !== undefined : checkpoint === undefined || comparePositions(now, checkpoint) !== 0) return 'overtaken';
+  const base: ProjectionView = {
+    get: (collection, id) => (collection === projection.collection ? held.get(id) : undefined),
+    find: (collection, asked) => {
+      // The projection reads all of a user's records only for the events answered by waiting.
+      if (collection !== projection.collection || asked !== query) throw new Error(`ownRecords: an unexpected find in ${collection}`);
+      return found;
+    },
+    history: () => [],
+  };
+  const staged = new StagedView(base, { keepLog: false });
+  for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
+  return { docs: staged.find(projection.collection, query), cursor: Number(latest.position.commit) };
+}
