@@ -94,7 +94,9 @@ async function readAhead(
       if (collection !== projection.collection || asked !== query) throw new Error(`ownRecords: an unexpected find in ${collection}`);
       return found;
     },
-    history: () => [],
+    history: () => {
+      throw new Error('ownRecords: a per-user record projection reads no history');
+    },
   };
   const staged = new StagedView(base, { keepLog: false });
   for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
