@@ -292,7 +292,7 @@ export class GpodderEpisodeService {
       return undefined;
     }
     const from = effectiveSince(since, Number((await userEvents.store.headPosition()).commit));
-    const read = await readModels.userEventsAfter(user, latest, actionsAt.position, from);
+    const read = await readModels.userEventsAfter(user, latest, actionsAt.position, { from });
     const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;

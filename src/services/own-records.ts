@@ -1,13 +1,13 @@
 /**
  * A user's own records — subscriptions, play statuses, playlists: the per-user record read
  * models (projections/user-records.ts) — read without waiting for the projector
- * (docs/design.md, "Read-your-writes"). When the read model has not reached the user's latest
+ * (docs/design.md, "Read models"). When the read model has not reached the user's latest
  * event (other users' writes queued before theirs), the documents it holds are read as they
  * are and the user's events it has not applied are laid over them by the projection's own
  * `evolve`: the answer is the one the read model gives once caught up, and a read never waits
  * on other users' events. It waits, as before, only when a pending event may change any of the
- * user's records (a `remove`, a `checkpoint`, `account_deleted`: the projection would read all
- * of them) or the projector keeps committing while the documents are read.
+ * user's records (a `checkpoint`, `account_deleted`, a `remove` of everything: the projection
+ * would read all of them) or the projector keeps committing while the documents are read.
  */
 import type { Query, StoredDoc } from '../domain/documents.js';
 import { comparePositions } from '../stores/event-store.js';
@@ -27,20 +27,31 @@ export interface OwnRecords {
 
 /** Reads of the documents the projector's commits overtook before the read falls back to waiting. */
 const ATTEMPTS = 3;
+/**
+ * Past this many of the user's events not applied (a projection rebuilt from the start, a
+ * large upload), the read waits for the projector rather than read and apply them all.
+ */
+const MAX_PENDING = 5_000;
 /** The per-user record projections read nothing of the context (privacy is for public views). */
 const CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
 
 /**
  * The user's documents of `projection` that `query` finds (it must select the user's, `where:
- * { user }`, and have no limit), in its order, as the read model holds them once caught up with the user; the
- * cursor is the commit every one of the user's events up to is answered (the read model's
- * checkpoint when caught up, else the user's latest event). Throws ReadModelsBehindError when
- * it has to wait and the wait runs out.
+ * { user }`, and have no limit), in its order, as the read model holds them once caught up
+ * with the user; the cursor is the commit up to which every one of the user's events is
+ * answered (the read model's checkpoint when caught up, else the user's latest event). Throws
+ * ReadModelsBehindError when it has to wait and the wait runs out.
  */
-export async function ownRecords(readModels: ReadModelService, projection: UserRecordProjection, user: string, query: Query): Promise<OwnRecords> {
+export async function ownRecords(
+  readModels: ReadModelService,
+  projection: UserRecordProjection,
+  user: string,
+  query: Query,
+  { maxPending = MAX_PENDING }: { maxPending?: number } = {},
+): Promise<OwnRecords> {
   if (query.where?.['user'] !== user || query.limit !== undefined) throw new Error("ownRecords: a query of all the user's documents that match it");
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const answer = await readAhead(readModels, projection, user, query);
+    const answer = await readAhead(readModels, projection, user, query, maxPending);
     if (answer === 'wait') break;
     if (answer !== 'overtaken') return answer;
   }
@@ -64,6 +75,7 @@ async function readAhead(
   projection: UserRecordProjection,
   user: string,
   query: Query,
+  maxPending: number,
 ): Promise<OwnRecords | 'wait' | 'overtaken'> {
   const { readModel } = readModels;
   const checkpoint = (await readModel.getCheckpoint(projection.name))?.position;
@@ -75,7 +87,9 @@ async function readAhead(
   const after: Position = checkpoint ?? { commit: 0n, prepare: 0n };
   const pending: ProjectedEvent[] = [];
   const keys = new Set<string>();
-  for (const recorded of (await readModels.userEventsAfter(user, latest, after)).events) {
+  const read = await readModels.userEventsAfter(user, latest, after, { limit: maxPending });
+  if (!read.complete) return 'wait';
+  for (const recorded of read.events) {
     const projected = toProjectedEvent(recorded);
     if (projected === undefined) continue;
     const touched = projection.touches(projected.event);

@@ -79,11 +79,16 @@ export class ReadModelService {
    * they are its tail) from `latest` (the stream's last event, already read; undefined: read it
    * too) on, in reads that grow from {@link FIRST_READ_BACK} events to {@link READ_BACK_CHUNK}:
    * a read right after a small append reads a few events once, one after a large upload a chunk
-   * at a time. An event at or before commit `from` (a download's cursor) ends the reading, but
-   * the events after `after` of the reads already made are kept: `complete` tells whether they
-   * are all of them.
+   * at a time. An event at or before commit `from` (a download's cursor), or `limit` events,
+   * end the reading, but the events after `after` of the reads already made are kept:
+   * `complete` tells whether they are all of them.
    */
-  async userEventsAfter(user: string, latest: RecordedEvent | undefined, after: Position, from = 0): Promise<{ events: RecordedEvent[]; complete: boolean }> {
+  async userEventsAfter(
+    user: string,
+    latest: RecordedEvent | undefined,
+    after: Position,
+    { from = 0, limit = Infinity }: { from?: number; limit?: number } = {},
+  ): Promise<{ events: RecordedEvent[]; complete: boolean }> {
     const store = this.eventStore;
     const stream = streams.user(user);
     const newestFirst: RecordedEvent[] = [];
@@ -93,7 +98,7 @@ export class ReadModelService {
       for (const event of chunk) {
         if (comparePositions(event.position, after) <= 0) return 'complete';
         newestFirst.push(event);
-        if (Number(event.position.commit) <= from) more = false;
+        if (Number(event.position.commit) <= from || newestFirst.length >= limit) more = false;
       }
       return more;
     };

@@ -151,6 +151,19 @@ describe('own records ahead of the projector', function () {
     expect((await ownRecords(readModels, projection, principal.userId, query)).docs).to.deep.equal([]);
   });
 
+  it('waits when more of the user’s events are pending than it reads ahead', async () => {
+    const clock = { at: Date.parse('2026-03-01T10:00:00Z') };
+    for (let append = 0; append < 8; append++) await users.appendActions(principal, actionsFor(11 + append, 5, clock) as never);
+    const [projection, query] = queries(principal.userId, 0)[0]!;
+    let error: unknown;
+    // 40 pending: the latest and the first read back (16) pass 5, and more are left.
+    await ownRecords(readModels, projection, principal.userId, query, { maxPending: 5 }).catch((caught: unknown) => (error = caught));
+    expect(error).to.be.instanceOf(ReadModelsBehindError);
+    const ahead = await ownRecords(readModels, projection, principal.userId, query, { maxPending: 40 });
+    await service.projector.catchUp();
+    expect(ahead.docs).to.deep.equal((await ownRecords(readModels, projection, principal.userId, query)).docs);
+  });
+
   it('reads again when the projector commits while the documents are read', async () => {
     await users.appendActions(principal, [{ type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: feed(1) }, data: {} }] as never);
     await service.projector.catchUp();
