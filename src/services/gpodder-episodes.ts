@@ -37,12 +37,14 @@ import {
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
 import { emptyView, StagedView } from '../../projections/staged-view.js';
-import type { Doc, Query, Scalar } from '../domain/documents.js';
+import type { Query, Scalar } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
 import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
 import type { RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, IdempotencyConflictError } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
+import { LoadingView } from '../projector/loading-view.js';
+import type { ReadModelStore } from '../stores/read-model.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
@@ -137,17 +139,57 @@ export interface ActionsPage {
 
 /**
  * The play statuses `wanted` (document ids) as `play_statuses` will hold them once caught up:
- * those it holds, with the pending events that touch them applied by the projection's own
- * `evolve` (the others are skipped: their documents were not read).
+ * those `base` holds, with the pending events that touch them (or every status: a checkpoint)
+ * applied by the projection's own `evolve` (the others are skipped: their documents were not read).
  */
-function withPendingStatuses(held: ReadonlyMap<string, Doc>, wanted: ReadonlySet<string>, events: readonly ProjectedEvent[]): ProjectionView {
-  const staged = new StagedView({ ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) });
+function withPendingStatuses(base: ProjectionView, wanted: ReadonlySet<string>, events: readonly ProjectedEvent[]): ProjectionView {
+  const staged = new StagedView(base);
   for (const projected of events) {
     const keys = playStatusesProjection.touches(projected.event);
-    if (keys === 'none' || keys === 'all' || !keys.some((key) => wanted.has(userDocId(projected.user, key)))) continue;
+    if (keys === 'none' || (keys !== 'all' && !keys.some((key) => wanted.has(userDocId(projected.user, key))))) continue;
     staged.apply(playStatusesProjection.evolve(projected, staged, PROJECTION_CONTEXT));
   }
   return staged;
+}
+
+/** Rounds of loading before a replay ahead of the projector gives up (each loads what the one before asked for). */
+const REPLAY_ROUNDS = 4;
+/** Documents a replay keeps loaded: a checkpoint reads all of the user's actions, or statuses. */
+const REPLAY_CACHE = 1_000_000;
+
+/**
+ * `replay` — pending events run by a projection's own `evolve` over the view it is given, then
+ * what is read of the outcome — on the read model's documents: the projector's own view
+ * (src/projector/loading-view.ts) answers what it loaded and notes what it did not, which is
+ * loaded before `replay` runs again, until a run asked for nothing missing. For events that
+ * change documents already there (a `remove`, a `checkpoint`). Undefined when a run still
+ * asked for more after {@link REPLAY_ROUNDS}.
+ */
+async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (view: ProjectionView) => T): Promise<T | undefined> {
+  const view = new LoadingView(readModel, REPLAY_CACHE);
+  for (let round = 0; round < REPLAY_ROUNDS; round++) {
+    let answer: T;
+    try {
+      answer = replay(view);
+    } catch (error) {
+      // The projection contract: what a run with reads missing threw is discarded, as what it returned.
+      if (!view.hasMissing()) throw error;
+      await view.loadMissing();
+      continue;
+    }
+    if (!view.hasMissing()) return answer;
+    await view.loadMissing();
+  }
+  return undefined;
+}
+
+/** A download's filters as a `where` of the user's actions. */
+function whereOf(user: string, query: DownloadQuery): Record<string, Scalar> {
+  return {
+    user,
+    ...(query.podcast !== undefined ? { [ACTION_FEED]: query.podcast } : {}),
+    ...(query.device !== undefined ? { [ACTION_DEVICE]: query.device } : {}),
+  };
 }
 
 export class EpisodeActionsBusyError extends Error {
@@ -216,8 +258,9 @@ export class GpodderEpisodeService {
    * not projected yet are made from the user's stream by the projection's own `evolve`, and
    * added after those it holds (up to its checkpoint): the answer the read model gives once
    * caught up, media URLs resolved from the play statuses as they will be ({@link servedAhead}).
-   * When the pending events need more than `evolve` of single events (see {@link pendingOf} and
-   * {@link servedAhead}), the download waits for the projector instead.
+   * When a pending event changes actions already there, the page is read from the projection
+   * replayed on the read model's documents ({@link replayedPlan}). The download waits for the
+   * projector only in what {@link pendingOf} tells, or when a replay gives up.
    */
   private async downloadPage<T>(
     principal: Principal,
@@ -228,7 +271,9 @@ export class GpodderEpisodeService {
     const ahead = await this.pendingOf(user, query.since);
     if (ahead !== undefined) {
       const { upTo, events, from, latest, statusEvents } = ahead;
-      const plan = await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: latest }, { statusEvents });
+      const plan = ahead.changesExisting
+        ? await this.replayedPlan(user, query, ahead)
+        : await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: latest }, { statusEvents });
       const value = plan === undefined ? undefined : await make(plan);
       if (plan !== undefined && value !== undefined) return { value, timestamp: plan.timestamp };
     }
@@ -245,7 +290,8 @@ export class GpodderEpisodeService {
    * The Nextcloud API's download (`GET …/episode_action?since=`): the user's actions recorded
    * at or after `from` (unix seconds; all of them without it), in `$all` order, unpaged, with
    * those `episode_actions` has not projected yet made from the stream as for gpodder's
-   * download ({@link downloadAheadOfProjector}); it waits for the projector in the same cases.
+   * download ({@link downloadPage}), replayed when a pending event changes actions already there;
+   * it waits for the projector in the same cases.
    */
   async recordedFrom(principal: Principal, from: number | undefined): Promise<GpodderAction[]> {
     const user = principal.userId;
@@ -254,7 +300,11 @@ export class GpodderEpisodeService {
     const recorded = (extra: object) =>
       readModels.readModel.find(EPISODE_ACTIONS, { ...query, ...extra }).then((docs) => docs.map(({ doc }) => fromJson<EpisodeActionDoc>(doc)));
     const ahead = await this.pendingOf(user, undefined);
-    if (ahead !== undefined) {
+    if (ahead?.changesExisting) {
+      const replayed = await this.replayedActions(user, { ...query, lessThan: { field: 'seq', value: ahead.latest + 1 } }, ahead.events);
+      const served = replayed && (await this.servedAhead(user, replayed.map(rowOf), ahead.statusEvents));
+      if (served) return served.map(actionOf);
+    } else if (ahead !== undefined) {
       const made = pendingDocs(ahead.events);
       const pending = made?.filter((doc) => from === undefined || doc.at >= from);
       if (pending !== undefined) {
@@ -264,7 +314,8 @@ export class GpodderEpisodeService {
       }
     }
     await readModels.catchUpWithUser(user, [EPISODE_ACTIONS, PLAY_STATUSES]);
-    return (await this.servedActions(user, (await recorded({})).map(rowOf))).map(actionOf);
+    // Caught up, no pending status to apply: always answered.
+    return (await this.servedActions(user, (await recorded({})).map(rowOf)))!.map(actionOf);
   }
 
   /**
@@ -272,18 +323,19 @@ export class GpodderEpisodeService {
    * `episode_actions` checkpoint (`upTo`, a commit position), the commit of the user's latest
    * event (`latest`: a page that reaches the end answers it as its cursor; the events read are
    * those up to it), where `since` starts (`from`, 0 without it) and the user's events after
-   * the checkpoint and after `from`. Undefined when both have caught up (most
-   * downloads: then nothing more is read), and when a pending event changes documents already
-   * there (a `remove`, a `checkpoint` or `account_deleted`: the read model's documents are not
-   * the answer any more) or the projector stopped inside one commit (EventStoreDB gives all
-   * events of an append one commit position: the read model's order within it, by id, would
-   * mix both parts). Both told by type and position alone, so a page the read model's
-   * documents fill does not make the pending ones.
+   * the checkpoint and after `from`, and whether one of those changes documents already there
+   * (`changesExisting`: a `remove`, a `checkpoint` or `account_deleted`; told by type alone, so a
+   * page the read model's documents fill does not make the pending ones). Undefined when both
+   * have caught up (most downloads: then nothing more is read), and when the projector stopped
+   * inside one commit (EventStoreDB gives all events of an append one commit position: the read
+   * model's order within it, by id, would mix both parts).
    */
   private async pendingOf(
     user: string,
     since: number | undefined,
-  ): Promise<{ upTo: number; events: RecordedEvent[]; from: number; latest: number; statusEvents: () => Promise<RecordedEvent[]> } | undefined> {
+  ): Promise<
+    { upTo: number; events: RecordedEvent[]; from: number; latest: number; changesExisting: boolean; statusEvents: () => Promise<RecordedEvent[]> } | undefined
+  > {
     const { readModels, userEvents } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
@@ -295,7 +347,8 @@ export class GpodderEpisodeService {
     const read = await readModels.userEventsAfter(user, latest, actionsAt.position, { from });
     const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
-    if (events.some((event) => changesExistingActions(event.type) || Number(event.position.commit) === upTo)) return undefined;
+    if (events.some((event) => Number(event.position.commit) === upTo)) return undefined;
+    const changesExisting = events.some((event) => changesExistingActions(event.type));
     // The user's events `play_statuses` has not applied: those already read when they hold them
     // all (the projector commits its read models together, so both checkpoints are usually the
     // same, and a cursor past the checkpoint cuts the actions, not what was read); read again
@@ -304,7 +357,7 @@ export class GpodderEpisodeService {
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
         : readModels.userEventsAfter(user, undefined, statusesAt.position).then(({ events: all }) => all);
-    return { upTo, events, from, latest: Number(latest.position.commit), statusEvents };
+    return { upTo, events, from, latest: Number(latest.position.commit), changesExisting, statusEvents };
   }
 
   /**
@@ -324,11 +377,7 @@ export class GpodderEpisodeService {
   ): Promise<PagePlan | undefined> {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
-    const where: Record<string, Scalar> = {
-      user,
-      ...(query.podcast !== undefined ? { [ACTION_FEED]: query.podcast } : {}),
-      ...(query.device !== undefined ? { [ACTION_DEVICE]: query.device } : {}),
-    };
+    const where = whereOf(user, query);
     const matches = (doc: EpisodeActionDoc) =>
       doc.seq > from &&
       (query.podcast === undefined || doc.action.podcast === query.podcast) &&
@@ -376,6 +425,50 @@ export class GpodderEpisodeService {
     };
   }
 
+  /**
+   * The user's actions `query` finds once `episode_actions` has applied `events` (the user's
+   * events after its checkpoint, some of which change actions already there: a `remove` deletes
+   * them, a `checkpoint` drops the truncated ones and stands in for the episodes left without
+   * any), replayed by the projection's own `evolve` on its documents ({@link replayOnReadModel}).
+   * Undefined when the replay gave up.
+   */
+  private async replayedActions(user: string, query: Query, events: readonly RecordedEvent[]): Promise<EpisodeActionDoc[] | undefined> {
+    const projected = events.flatMap((recorded) => toProjectedEvent(recorded) ?? []);
+    const docs = await replayOnReadModel(this.gpodder.readModels.readModel, (view) => {
+      const staged = new StagedView(view, { keepLog: false });
+      for (const event of projected) staged.apply(episodeActionsProjection.evolve(event, staged, PROJECTION_CONTEXT));
+      return staged.find(EPISODE_ACTIONS, query);
+    });
+    return docs?.map(({ doc }) => fromJson<EpisodeActionDoc>(doc));
+  }
+
+  /**
+   * A page planned from the user's actions as {@link replayedActions} makes them: every one after
+   * the cursor up to the user's latest event, all of them rows (a rare page: after an erasure,
+   * a retention pass or an account's deletion the projector has not applied yet).
+   */
+  private async replayedPlan(
+    user: string,
+    query: DownloadQuery,
+    ahead: { from: number; latest: number; events: readonly RecordedEvent[]; statusEvents: () => Promise<RecordedEvent[]> },
+  ): Promise<PagePlan | undefined> {
+    const { from, latest } = ahead;
+    const docs = await this.replayedActions(
+      user,
+      { where: whereOf(user, query), orderBy: BY_POSITION, greaterThan: { field: 'seq', value: from }, lessThan: { field: 'seq', value: latest + 1 } },
+      ahead.events,
+    );
+    if (docs === undefined) return undefined;
+    const rows = docs.map(rowOf);
+    const page = pageByPosition(rows, this.pageSize);
+    return {
+      stored: undefined,
+      pending: page.kind === 'whole-position' ? rows.filter((row) => row.seq === page.seq) : page.items,
+      timestamp: page.kind === 'partial' ? page.cursor : page.kind === 'whole-position' ? page.seq : Math.max(latest, from),
+      serve: (served) => this.servedAhead(user, served, ahead.statusEvents),
+    };
+  }
+
   /** A page's actions, each a row. */
   private async rowsOf(plan: PagePlan): Promise<ActionRow[] | undefined> {
     const { readModel } = this.gpodder.readModels;
@@ -411,17 +504,15 @@ export class GpodderEpisodeService {
    * {@link servedActions} ahead of the projector: an action whose event named no media URL is
    * given the URL of the user's play status as it will be once `play_statuses` has caught up —
    * the status it holds with the user's events after its checkpoint applied by that projection's
-   * own `evolve`. Undefined (wait for the projector) when one of those events may change any
-   * status (a `remove`, a `checkpoint`, `account_deleted`).
+   * own `evolve` (replayed on the user's statuses when one of those events may change any of
+   * them: a `checkpoint`). Undefined (wait for the projector) when that replay gave up.
    */
   private async servedAhead(user: string, rows: readonly ActionRow[], statusEvents: () => Promise<RecordedEvent[]>): Promise<ActionRow[] | undefined> {
     if (!rows.some((row) => row.serving === 'status-url')) return this.servedActions(user, rows);
     const pending: ProjectedEvent[] = [];
     for (const recorded of await statusEvents()) {
       const projected = toProjectedEvent(recorded);
-      if (projected === undefined) continue;
-      if (playStatusesProjection.touches(projected.event) === 'all') return undefined;
-      pending.push(projected);
+      if (projected !== undefined) pending.push(projected);
     }
     return this.servedActions(user, rows, pending);
   }
@@ -438,18 +529,33 @@ export class GpodderEpisodeService {
    *   after retention (no longer holding the events that named the URL) answers the same, and a
    *   projection never reads another's documents.
    */
-  private async servedActions(user: string, all: readonly ActionRow[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<ActionRow[]> {
+  private async servedActions(user: string, all: readonly ActionRow[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<ActionRow[] | undefined> {
     const rows = all.filter((row) => row.serving !== 'never');
     const unknown = rows.filter((row) => row.serving === 'status-url').map(actionOf);
     if (unknown.length === 0) return rows;
     const { readModel } = this.gpodder.readModels;
     const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
     const wanted = new Set(unknown.map(statusId));
-    const [held, listed] = await Promise.all([
-      readModel.getMany(PLAY_STATUSES, [...wanted]),
+    const everyStatus = pendingStatuses.some((projected) => playStatusesProjection.touches(projected.event) === 'all');
+    const [statuses, listed] = await Promise.all([
+      everyStatus
+        ? replayOnReadModel(readModel, (view) => {
+            const replayed = withPendingStatuses(view, wanted, pendingStatuses);
+            for (const id of wanted) replayed.get(PLAY_STATUSES, id);
+            return replayed;
+          })
+        : readModel
+            .getMany(PLAY_STATUSES, [...wanted])
+            .then((held) =>
+              withPendingStatuses(
+                { ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) },
+                wanted,
+                pendingStatuses,
+              ),
+            ),
       new PodcastMetadata(readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
     ]);
-    const statuses = withPendingStatuses(held, wanted, pendingStatuses);
+    if (statuses === undefined) return undefined;
     const urlOf = (action: GpodderAction): string | undefined => {
       const known = (statuses.get(PLAY_STATUSES, statusId(action))?.['rss_enclosure'] as { url?: string } | undefined)?.url;
       const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];

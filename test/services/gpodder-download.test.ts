@@ -13,8 +13,10 @@ import { gpodderUploadBody } from '../../src/domain/gpodder.js';
 import { GpodderService } from '../../src/services/gpodder.js';
 import type { DownloadQuery } from '../../src/services/gpodder-episodes.js';
 import { GpodderEpisodeService } from '../../src/services/gpodder-episodes.js';
-import { ReadModelsBehindError, ReadModelService } from '../../src/services/read-models.js';
+import { ReadModelService } from '../../src/services/read-models.js';
 import { UserEventService } from '../../src/services/user-events.js';
+import { streams } from '../../src/domain/events.js';
+import { checkpointAppends, checkpointStateOf } from '../../src/retention/snapshot.js';
 
 const FEEDS = ['https://feeds.example.com/a.xml', 'https://feeds.example.com/b.xml'];
 
@@ -254,20 +256,51 @@ describe('gpodder downloads ahead of the projector', function () {
     }
   });
 
-  it('waits for the read models when a pending event changes documents already there (a remove)', async () => {
-    await episodes.upload(principal, actions(0, 10));
-    await service.projector.catchUp();
+  it('answers after pending events that change actions already there (a remove, checkpoints) what the read model answers once caught up', async () => {
     const { eventStore } = service.stores;
     const users = new UserEventService(eventStore);
-    await users.appendActions(principal, [{ type: 'remove', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEEDS[0]! }, data: {} } as never]);
-    let error: unknown;
-    await episodes.download(principal, {}).catch((caught: unknown) => (error = caught));
-    expect(error).to.be.instanceOf(ReadModelsBehindError);
-    error = undefined;
-    await episodes.recordedFrom(principal, undefined).catch((caught: unknown) => (error = caught));
-    expect(error, 'the Nextcloud download').to.be.instanceOf(ReadModelsBehindError);
+    const stream = streams.user(principal.userId);
+    // A position names no media URL: served with the one its play status knows.
+    const position = (feed: string, episode: string, seconds: number, at: string) =>
+      ({ type: 'position', timestamp: at, object: { rss_source_feed: feed, rss_source_id: episode }, data: { position: seconds } }) as never;
+    const checkpoint = async (truncateBefore: number | null) => {
+      const now = new Date();
+      const state = checkpointStateOf(await eventStore.readStream(stream), now);
+      const reason = truncateBefore === null ? 'erasure' : 'retention';
+      await eventStore.append(
+        stream,
+        checkpointAppends(principal.userId, state, now, { truncate_before: truncateBefore, retained_from: now.toISOString(), reason }),
+      );
+    };
+    const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }];
+    const compare = async (label: string) => {
+      const ahead = [];
+      // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
+      for (const query of queries) ahead.push(await walk(query));
+      const nextcloud = await episodes.recordedFrom(principal, undefined);
+      await service.projector.catchUp();
+      for (const [i, query] of queries.entries()) expect(ahead[i]!.actions, `${label} ${JSON.stringify(query)}`).to.deep.equal((await walk(query)).actions);
+      expect(nextcloud, label).to.deep.equal(await episodes.recordedFrom(principal, undefined));
+      return ahead[0]!.actions;
+    };
+    await episodes.upload(principal, actions(0, 12));
+    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e1.mp3', 61, '2026-03-01T11:00:00Z')]);
     await service.projector.catchUp();
-    const after = await walk({});
-    expect(after.actions.map((action) => action.podcast)).to.satisfy((podcasts: string[]) => podcasts.every((podcast) => podcast === FEEDS[1]));
+    // A remove of one podcast, then more actions of both.
+    await users.appendActions(principal, [{ type: 'remove', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEEDS[0]! }, data: {} } as never]);
+    await episodes.upload(principal, actions(12, 4));
+    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e3.mp3', 63, '2026-03-01T11:01:00Z')]);
+    const afterRemove = await compare('remove');
+    expect(afterRemove.map((action) => action.podcast)).to.include(FEEDS[0]);
+    expect(afterRemove.filter((action) => action.podcast === FEEDS[0]).every((action) => Number(/e(\d+)/.exec(action.episode)![1]) >= 12)).to.equal(true);
+    expect(afterRemove.find((action) => action.position === 63)?.episode).to.equal('https://cdn.example.com/e3.mp3');
+    // An erasure's checkpoint (it truncates nothing), then a retention's (it drops what comes before a revision).
+    await checkpoint(null);
+    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e5.mp3', 65, '2026-03-01T11:02:00Z')]);
+    await compare('erasure checkpoint');
+    await checkpoint(10);
+    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e7.mp3', 67, '2026-03-01T11:03:00Z')]);
+    const afterRetention = await compare('retention checkpoint');
+    expect(afterRetention.find((action) => action.position === 67)?.episode).to.equal('https://cdn.example.com/e7.mp3');
   });
 });
