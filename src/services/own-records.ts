@@ -5,9 +5,10 @@
  * event (other users' writes queued before theirs), the documents it holds are read as they
  * are and the user's events it has not applied are laid over them by the projection's own
  * `evolve`: the answer is the one the read model gives once caught up, and a read never waits
- * on other users' events. It waits, as before, only when a pending event may change any of the
- * user's records (a `checkpoint`, `account_deleted`, a `remove` of everything: the projection
- * would read all of them) or the projector keeps committing while the documents are read.
+ * on other users' events. A pending event that may change any of the user's records (a
+ * `checkpoint`, `account_deleted`, a `remove` of everything) is replayed on all of them, loaded
+ * as the projection asks (src/services/replay-on-read-model.ts). It waits only when thousands of
+ * the user's events are pending or the projector keeps committing while the documents are read.
  */
 import type { Query, StoredDoc } from '../domain/documents.js';
 import { comparePositions } from '../stores/event-store.js';
@@ -18,6 +19,7 @@ import { userDocId } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
 import type { ReadModelService } from './read-models.js';
+import { replayOnReadModel } from './replay-on-read-model.js';
 
 /** The documents a query finds, and the cursor they are complete up to (a commit position). */
 export interface OwnRecords {
@@ -66,7 +68,7 @@ async function checkpointCommit(readModels: ReadModelService, projection: UserRe
 }
 
 /**
- * One read ahead of the projector: 'wait' when a pending event may change any record,
+ * One read ahead of the projector: 'wait' when too many events are pending or a replay gave up,
  * 'overtaken' when the projector committed while the documents were read (they may then hold
  * some of the events read as pending: applied twice, a playlist's item would be too).
  */
@@ -87,24 +89,39 @@ async function readAhead(
   const after: Position = checkpoint ?? { commit: 0n, prepare: 0n };
   const pending: ProjectedEvent[] = [];
   const keys = new Set<string>();
+  let everyRecord = false;
   const read = await readModels.userEventsAfter(user, latest, after, { limit: maxPending });
   if (!read.complete) return 'wait';
   for (const recorded of read.events) {
     const projected = toProjectedEvent(recorded);
     if (projected === undefined) continue;
     const touched = projection.touches(projected.event);
-    if (touched === 'all') return 'wait';
     if (touched === 'none') continue;
-    for (const key of touched) keys.add(userDocId(user, key));
+    if (touched === 'all') everyRecord = true;
+    else for (const key of touched) keys.add(userDocId(user, key));
     pending.push(projected);
   }
+  const overtaken = async () => {
+    const now = (await readModel.getCheckpoint(projection.name))?.position;
+    return now === undefined ? checkpoint !== undefined : checkpoint === undefined || comparePositions(now, checkpoint) !== 0;
+  };
+  const cursor = Number(latest.position.commit);
+  if (everyRecord) {
+    // A checkpoint, a remove of everything: the projection reads all of the user's records, loaded as it asks.
+    const docs = await replayOnReadModel(readModel, (view) => {
+      const staged = new StagedView(view, { keepLog: false });
+      for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
+      return staged.find(projection.collection, query);
+    });
+    if (docs === undefined) return 'wait';
+    return (await overtaken()) ? 'overtaken' : { docs, cursor };
+  }
   const [found, held] = await Promise.all([readModel.find(projection.collection, query), readModel.getMany(projection.collection, [...keys])]);
-  const now = (await readModel.getCheckpoint(projection.name))?.position;
-  if (now === undefined ? checkpoint !== undefined : checkpoint === undefined || comparePositions(now, checkpoint) !== 0) return 'overtaken';
+  if (await overtaken()) return 'overtaken';
   const base: ProjectionView = {
     get: (collection, id) => (collection === projection.collection ? held.get(id) : undefined),
     find: (collection, asked) => {
-      // The projection reads all of a user's records only for the events answered by waiting.
+      // The projection reads all of a user's records only for the events replayed above.
       if (collection !== projection.collection || asked !== query) throw new Error(`ownRecords: an unexpected find in ${collection}`);
       return found;
     },
@@ -114,5 +131,5 @@ async function readAhead(
   };
   const staged = new StagedView(base, { keepLog: false });
   for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
-  return { docs: staged.find(projection.collection, query), cursor: Number(latest.position.commit) };
+  return { docs: staged.find(projection.collection, query), cursor };
 }

@@ -17,6 +17,8 @@ import { subscriptionsProjection } from '../../projections/subscriptions.js';
 import { playStatusesProjection } from '../../projections/play-statuses.js';
 import { playlistsProjection } from '../../projections/playlists.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
+import { streams } from '../../src/domain/events.js';
+import { checkpointAppends, checkpointStateOf } from '../../src/retention/snapshot.js';
 
 const feed = (n: number) => `https://feeds.example.com/${n}.xml`;
 const episode = (n: number, e: number) => ({ rss_source_feed: feed(n), rss_source_id: `urn:${n}:${e}` });
@@ -139,16 +141,43 @@ describe('own records ahead of the projector', function () {
     expect(await gpodder.subscriptionChanges(principal, next.timestamp)).to.deep.include({ add: [], remove: [] });
   });
 
-  it('waits when a pending event may change any of the user’s records (a remove of everything)', async () => {
-    await users.appendActions(principal, actionsFor(7, 5, { at: Date.parse('2026-03-01T10:00:00Z') }) as never);
+  it('replays a pending event that may change any of the user’s records (a remove of everything, checkpoints)', async () => {
+    const clock = { at: Date.parse('2026-03-01T10:00:00Z') };
+    const { eventStore } = service.stores;
+    const stream = streams.user(principal.userId);
+    const checkpoint = async (truncateBefore: number | null) => {
+      const now = new Date();
+      const state = checkpointStateOf(await eventStore.readStream(stream), now);
+      const reason = truncateBefore === null ? 'erasure' : 'retention';
+      await eventStore.append(
+        stream,
+        checkpointAppends(principal.userId, state, now, { truncate_before: truncateBefore, retained_from: now.toISOString(), reason }),
+      );
+    };
+    const compare = async (label: string) => {
+      const ahead = [];
+      for (const [projection, query] of queries(principal.userId, 0)) ahead.push(await ownRecords(readModels, projection, principal.userId, query));
+      await service.projector.catchUp();
+      for (const [i, [projection, query]] of queries(principal.userId, 0).entries()) {
+        expect(ahead[i]!.docs, `${label}: ${projection.name} ${JSON.stringify(query)}`).to.deep.equal(
+          (await ownRecords(readModels, projection, principal.userId, query)).docs,
+        );
+      }
+      return ahead;
+    };
+    await users.appendActions(principal, actionsFor(7, 12, clock) as never);
     await service.projector.catchUp();
-    await users.appendActions(principal, [{ type: 'remove', timestamp: '2026-03-02T10:00:00Z', object: null, data: {} }] as never);
-    const [projection, query] = queries(principal.userId, 0)[0]!;
-    let error: unknown;
-    await ownRecords(readModels, projection, principal.userId, query).catch((caught: unknown) => (error = caught));
-    expect(error).to.be.instanceOf(ReadModelsBehindError);
-    await service.projector.catchUp();
-    expect((await ownRecords(readModels, projection, principal.userId, query)).docs).to.deep.equal([]);
+    await users.appendActions(principal, [{ type: 'remove', timestamp: new Date((clock.at += 60_000)).toISOString(), object: null, data: {} }] as never);
+    await users.appendActions(principal, actionsFor(8, 6, clock) as never);
+    const afterRemove = await compare('a remove of everything');
+    expect(afterRemove.some(({ docs }) => docs.length > 0)).to.equal(true);
+    await users.appendActions(principal, actionsFor(9, 6, clock) as never);
+    await checkpoint(null);
+    await users.appendActions(principal, actionsFor(10, 4, clock) as never);
+    await compare('an erasure’s checkpoint');
+    await checkpoint(5);
+    await users.appendActions(principal, actionsFor(11, 4, clock) as never);
+    await compare('a retention’s checkpoint');
   });
 
   it('waits when more of the user’s events are pending than it reads ahead', async () => {

@@ -1,0 +1,39 @@
+/**
+ * Replaying a user's pending events on the read model's documents, for reads that answer ahead
+ * of the projector (docs/design.md, "Read models") when a pending event changes documents
+ * already there.
+ */
+import { LoadingView } from '../projector/loading-view.js';
+import type { ReadModelStore } from '../stores/read-model.js';
+import type { ProjectionView } from '../../projections/projection.js';
+
+/** Rounds of loading before a replay ahead of the projector gives up (each loads what the one before asked for). */
+const REPLAY_ROUNDS = 4;
+/** Documents a replay keeps loaded: a checkpoint reads all of the user's actions, or statuses. */
+const REPLAY_CACHE = 1_000_000;
+
+/**
+ * `replay` — pending events run by a projection's own `evolve` over the view it is given, then
+ * what is read of the outcome — on the read model's documents: the projector's own view
+ * (src/projector/loading-view.ts) answers what it loaded and notes what it did not, which is
+ * loaded before `replay` runs again, until a run asked for nothing missing. For events that
+ * change documents already there (a `remove`, a `checkpoint`). Undefined when a run still
+ * asked for more after {@link REPLAY_ROUNDS}.
+ */
+export async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (view: ProjectionView) => T): Promise<T | undefined> {
+  const view = new LoadingView(readModel, REPLAY_CACHE);
+  for (let round = 0; round < REPLAY_ROUNDS; round++) {
+    let answer: T;
+    try {
+      answer = replay(view);
+    } catch (error) {
+      // The projection contract: what a run with reads missing threw is discarded, as what it returned.
+      if (!view.hasMissing()) throw error;
+      await view.loadMissing();
+      continue;
+    }
+    if (!view.hasMissing()) return answer;
+    await view.loadMissing();
+  }
+  return undefined;
+}
