@@ -407,7 +407,7 @@ export class GpodderEpisodeService {
       for (const event of projected) staged.apply(episodeActionsProjection.evolve(event, staged, PROJECTION_CONTEXT));
       return staged.find(EPISODE_ACTIONS, query);
     });
-    return docs?.map(({ doc }) => fromJson<EpisodeActionDoc>(doc));
+    return docs?.value.map(({ doc }) => fromJson<EpisodeActionDoc>(doc));
   }
 
   /**
@@ -511,7 +511,7 @@ export class GpodderEpisodeService {
             const replayed = withPendingStatuses(view, wanted, pendingStatuses);
             for (const id of wanted) replayed.get(PLAY_STATUSES, id);
             return replayed;
-          })
+          }).then((replayed) => replayed?.value)
         : readModel
             .getMany(PLAY_STATUSES, [...wanted])
             .then((held) =>

@@ -14,7 +14,8 @@
 import { newEventId } from '../domain/ids.js';
 import type { JsonValue, Position } from '../stores/event-store.js';
 import { StreamNotFoundError } from '../stores/event-store.js';
-import type { Doc, Query } from '../stores/read-model.js';
+import type { Doc, Query, StoredDoc } from '../stores/read-model.js';
+import type { ProjectionView } from '../../projections/projection.js';
 import type { DeviceType, SettingScope, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { SettingsTarget } from '../domain/gpodder-state.js';
@@ -39,10 +40,10 @@ import { handleCommand } from './command-handler.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
 import { SUBSCRIPTIONS, subscriptionsProjection } from '../../projections/subscriptions.js';
-import { ownRecords } from './own-records.js';
+import { ownDocuments, ownRecords } from './own-records.js';
 import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
 import { PLAY_STATUSES } from '../../projections/play-statuses.js';
-import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderRecordOf } from '../../projections/gpodder-devices.js';
+import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderDevicesProjection, gpodderRecordOf } from '../../projections/gpodder-devices.js';
 import { userDocId } from '../../projections/projection.js';
 import { PODCAST_EPISODES, podcastsProjection } from '../../projections/podcasts.js';
 import { feedKey } from '../domain/feeds.js';
@@ -193,8 +194,9 @@ export class GpodderService {
     return { user: principal.userId, newId: newEventId, now: this.clock().toISOString() };
   }
 
+  /** The user's devices by id, with their writes (src/services/own-records.ts). */
   private async knownDevices(userId: string): Promise<Map<string, Doc>> {
-    const docs = await this.readModels.readModel.find(GPODDER_DEVICES, { where: { user: userId }, orderBy: [{ field: 'key', direction: 'asc' }] });
+    const docs = await ownDocuments(this.readModels, gpodderDevicesProjection, userId, (view) => devicesOf(view, userId));
     return new Map(docs.map(({ doc }) => [String(doc['key']), gpodderRecordOf(doc)]));
   }
 
@@ -215,7 +217,6 @@ export class GpodderService {
   // ---- devices ---------------------------------------------------------------------------
 
   async listDevices(principal: Principal): Promise<GpodderDevice[]> {
-    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     const [devices, subscribed] = await Promise.all([this.knownDevices(principal.userId), this.subscribedFeeds(principal.userId)]);
     return [...devices.values()].map((device) => ({
       id: String(device['id']),
@@ -330,34 +331,35 @@ export class GpodderService {
   // ---- sync groups -----------------------------------------------------------------------
 
   async syncStatus(principal: Principal): Promise<SyncStatus> {
-    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     return this.readSyncStatus(principal.userId);
   }
 
   private async readSyncStatus(userId: string): Promise<SyncStatus> {
-    const [devices, groupsDoc] = await Promise.all([this.knownDevices(userId), this.readModels.readModel.get(GPODDER_SYNC_GROUPS, userId)]);
+    const { devices, groupsDoc } = await ownDocuments(this.readModels, gpodderDevicesProjection, userId, (view) => ({
+      devices: devicesOf(view, userId),
+      groupsDoc: view.get(GPODDER_SYNC_GROUPS, userId),
+    }));
     const groups = (groupsDoc?.['groups'] ?? []) as string[][];
     const grouped = new Set(groups.flat());
-    return { synchronized: groups, 'not-synchronized': [...devices.keys()].filter((id) => !grouped.has(id)).sort() };
+    const ids = devices.map(({ doc }) => String(doc['key']));
+    return { synchronized: groups, 'not-synchronized': ids.filter((id) => !grouped.has(id)).sort() };
   }
 
   /** Starts and stops synchronisation; every device named must exist (400 naming it otherwise). */
   async updateSyncGroups(principal: Principal, synchronize: readonly (readonly string[])[], stop: readonly string[]): Promise<SyncStatus> {
-    const position = await this.write(principal, (state, ctx) => decideSyncGroups(state, { synchronize, stop }, ctx));
-    if (position !== undefined) await this.readModels.waitFor([GPODDER_DEVICES], position);
-    else await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    await this.write(principal, (state, ctx) => decideSyncGroups(state, { synchronize, stop }, ctx));
     return this.readSyncStatus(principal.userId);
   }
 
   // ---- settings --------------------------------------------------------------------------
 
   async settings(principal: Principal, target: SettingsTarget): Promise<Record<string, JsonValue>> {
-    await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
     return this.readSettings(principal.userId, target);
   }
 
   private async readSettings(userId: string, target: SettingsTarget): Promise<Record<string, JsonValue>> {
-    const doc = await this.readModels.readModel.get(GPODDER_SETTINGS, userDocId(userId, settingsKey(target)));
+    const id = userDocId(userId, settingsKey(target));
+    const doc = await ownDocuments(this.readModels, gpodderDevicesProjection, userId, (view) => view.get(GPODDER_SETTINGS, id));
     return (doc?.['values'] ?? {}) as Record<string, JsonValue>;
   }
 
@@ -368,9 +370,7 @@ export class GpodderService {
     set: Record<string, JsonValue>,
     remove: readonly string[],
   ): Promise<Record<string, JsonValue>> {
-    const position = await this.write(principal, (state, ctx) => decideSettings(state, { target, set, remove }, ctx));
-    if (position !== undefined) await this.readModels.waitFor([GPODDER_DEVICES], position);
-    else await this.readModels.catchUpWithUser(principal.userId, [GPODDER_DEVICES]);
+    await this.write(principal, (state, ctx) => decideSettings(state, { target, set, remove }, ctx));
     return this.readSettings(principal.userId, target);
   }
 
@@ -427,4 +427,9 @@ function podcastObject(record: SubscriptionState, podcast: Doc | undefined): Gpo
     subscribers: 0,
     subscribers_last_week: 0,
   };
+}
+
+/** The user's device documents, by id. */
+function devicesOf(view: ProjectionView, userId: string): StoredDoc[] {
+  return view.find(GPODDER_DEVICES, { where: { user: userId }, orderBy: [{ field: 'key', direction: 'asc' }] });
 }

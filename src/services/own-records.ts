@@ -14,7 +14,7 @@ import type { Query, StoredDoc } from '../domain/documents.js';
 import { comparePositions } from '../stores/event-store.js';
 import type { Position } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
-import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from '../../projections/projection.js';
 import { userDocId } from '../../projections/projection.js';
 import { StagedView } from '../../projections/staged-view.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
@@ -63,6 +63,10 @@ export async function ownRecords(
   return { docs: await readModels.readModel.find(projection.collection, query), cursor };
 }
 
+/** Two checkpoints read one after the other are the same: the projector committed nothing in between. */
+const samePosition = (a: Position | undefined, b: Position | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : comparePositions(a, b) === 0;
+
 async function checkpointCommit(readModels: ReadModelService, projection: UserRecordProjection): Promise<number> {
   return Number((await readModels.readModel.getCheckpoint(projection.name))?.position.commit ?? 0n);
 }
@@ -101,10 +105,7 @@ async function readAhead(
     else for (const key of touched) keys.add(userDocId(user, key));
     pending.push(projected);
   }
-  const overtaken = async () => {
-    const now = (await readModel.getCheckpoint(projection.name))?.position;
-    return now === undefined ? checkpoint !== undefined : checkpoint === undefined || comparePositions(now, checkpoint) !== 0;
-  };
+  const overtaken = async () => !samePosition((await readModel.getCheckpoint(projection.name))?.position, checkpoint);
   const cursor = Number(latest.position.commit);
   if (everyRecord) {
     // A checkpoint, a remove of everything: the projection reads all of the user's records, loaded as it asks.
@@ -114,7 +115,7 @@ async function readAhead(
       return staged.find(projection.collection, query);
     });
     if (docs === undefined) return 'wait';
-    return (await overtaken()) ? 'overtaken' : { docs, cursor };
+    return (await overtaken()) ? 'overtaken' : { docs: docs.value, cursor };
   }
   const [found, held] = await Promise.all([readModel.find(projection.collection, query), readModel.getMany(projection.collection, [...keys])]);
   if (await overtaken()) return 'overtaken';
@@ -132,4 +133,46 @@ async function readAhead(
   const staged = new StagedView(base, { keepLog: false });
   for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
   return { docs: staged.find(projection.collection, query), cursor };
+}
+
+/**
+ * What `read` reads of the user's documents of `projection` — one whose documents of a user
+ * come from that user's events alone and are read whole (gpodder devices, settings and sync
+ * groups) — as the read model holds them once caught up with the user: the user's events it
+ * has not applied are replayed by its own `evolve` on its documents, loaded as it and `read`
+ * ask (src/services/replay-on-read-model.ts). Waits for the projector only as
+ * {@link ownRecords} does.
+ */
+export async function ownDocuments<T>(
+  readModels: ReadModelService,
+  projection: Projection,
+  user: string,
+  read: (view: ProjectionView) => T,
+  { maxPending = MAX_PENDING }: { maxPending?: number } = {},
+): Promise<T> {
+  const { readModel } = readModels;
+  const replay = (pending: readonly ProjectedEvent[]) =>
+    replayOnReadModel(readModel, (view) => {
+      const staged = new StagedView(view, { keepLog: false });
+      for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
+      return read(staged);
+    });
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const checkpoint = (await readModel.getCheckpoint(projection.name))?.position;
+    const latest = await readModels.latestEvent(user);
+    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) {
+      const replayed = await replay([]);
+      if (replayed === undefined) break;
+      return replayed.value;
+    }
+    const events = await readModels.userEventsAfter(user, latest, checkpoint ?? { commit: 0n, prepare: 0n }, { limit: maxPending });
+    if (!events.complete) break;
+    const replayed = await replay(events.events.flatMap((recorded) => toProjectedEvent(recorded) ?? []));
+    if (replayed === undefined) break;
+    if (samePosition((await readModel.getCheckpoint(projection.name))?.position, checkpoint)) return replayed.value;
+  }
+  await readModels.catchUpWithUser(user, [projection.name]);
+  const replayed = await replay([]);
+  if (replayed === undefined) throw new Error(`ownDocuments: the read of ${projection.name} asked for more after every round`);
+  return replayed.value;
 }

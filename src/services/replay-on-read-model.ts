@@ -18,9 +18,9 @@ const REPLAY_CACHE = 1_000_000;
  * (src/projector/loading-view.ts) answers what it loaded and notes what it did not, which is
  * loaded before `replay` runs again, until a run asked for nothing missing. For events that
  * change documents already there (a `remove`, a `checkpoint`). Undefined when a run still
- * asked for more after {@link REPLAY_ROUNDS}.
+ * asked for more after {@link REPLAY_ROUNDS}; else what the last run read (wrapped: it may be undefined itself).
  */
-export async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (view: ProjectionView) => T): Promise<T | undefined> {
+export async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (view: ProjectionView) => T): Promise<{ value: T } | undefined> {
   const view = new LoadingView(readModel, REPLAY_CACHE);
   for (let round = 0; round < REPLAY_ROUNDS; round++) {
     let answer: T;
@@ -32,7 +32,7 @@ export async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (v
       await view.loadMissing();
       continue;
     }
-    if (!view.hasMissing()) return answer;
+    if (!view.hasMissing()) return { value: answer };
     await view.loadMissing();
   }
   return undefined;

@@ -193,6 +193,32 @@ describe('own records ahead of the projector', function () {
     expect(ahead.docs).to.deep.equal((await ownRecords(readModels, projection, principal.userId, query)).docs);
   });
 
+  it('answers gpodder devices, sync groups and settings with the user’s writes at once, as once caught up', async () => {
+    const gpodder = new GpodderService(users, readModels);
+    await gpodder.updateDevice(principal, 'phone', { caption: 'Phone', type: 'mobile' });
+    await service.projector.catchUp();
+    // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
+    await gpodder.updateDevice(principal, 'laptop', { caption: 'Laptop', type: 'laptop' });
+    const settings = await gpodder.updateSettings(principal, { scope: 'device', device: 'phone' }, { wifi_only: true }, []);
+    const groups = await gpodder.updateSyncGroups(principal, [['phone', 'laptop']], []);
+    const ahead = {
+      devices: await gpodder.listDevices(principal),
+      status: await gpodder.syncStatus(principal),
+      phone: await gpodder.settings(principal, { scope: 'device', device: 'phone' }),
+      account: await gpodder.settings(principal, { scope: 'account' }),
+    };
+    expect(settings).to.deep.equal({ wifi_only: true });
+    expect(groups).to.deep.equal({ synchronized: [['laptop', 'phone']], 'not-synchronized': [] });
+    expect(ahead.devices.map((device) => device.id)).to.deep.equal(['laptop', 'phone']);
+    await service.projector.catchUp();
+    expect(ahead).to.deep.equal({
+      devices: await gpodder.listDevices(principal),
+      status: await gpodder.syncStatus(principal),
+      phone: await gpodder.settings(principal, { scope: 'device', device: 'phone' }),
+      account: await gpodder.settings(principal, { scope: 'account' }),
+    });
+  });
+
   it('reads again when the projector commits while the documents are read', async () => {
     await users.appendActions(principal, [{ type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: feed(1) }, data: {} }] as never);
     await service.projector.catchUp();
