@@ -41,8 +41,8 @@ import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
 import { SUBSCRIPTIONS, subscriptionsProjection } from '../../projections/subscriptions.js';
 import { ownDocuments, ownRecords } from './own-records.js';
-import { PLAYLISTS, presentPlaylist } from '../../projections/playlists.js';
-import { PLAY_STATUSES } from '../../projections/play-statuses.js';
+import { playlistsProjection, presentPlaylist } from '../../projections/playlists.js';
+import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
 import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderDevicesProjection, gpodderRecordOf } from '../../projections/gpodder-devices.js';
 import { userDocId } from '../../projections/projection.js';
 import { PODCAST_EPISODES, podcastsProjection } from '../../projections/podcasts.js';
@@ -379,8 +379,7 @@ export class GpodderService {
   /** Favorites are the episodes saved in the user's playlists (a save is a like). */
   async favorites(principal: Principal): Promise<GpodderEpisode[]> {
     const user = principal.userId;
-    await this.readModels.catchUpWithUser(user, [PLAYLISTS, PLAY_STATUSES]);
-    const docs = await this.readModels.readModel.find(PLAYLISTS, { where: { user }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
+    const { docs } = await ownRecords(this.readModels, playlistsProjection, user, { where: { user }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
     const saved = new Map<string, { feed: string; guid: string; title: string | null; feedTitle: string | null }>();
     for (const { doc } of docs) {
       const playlist = presentPlaylist(doc, { includeDeleted: false });
@@ -392,12 +391,10 @@ export class GpodderService {
       }
     }
     // The media URL, when a play status knows it; else the guid (often a URL itself).
-    const statuses = await this.readModels.readModel.getMany(
-      PLAY_STATUSES,
-      [...saved.keys()].map((key) => userDocId(user, key)),
-    );
-    return [...saved].map(([key, episode]) => {
-      const status = statuses.get(userDocId(user, key));
+    const ids = [...saved.keys()].map((key) => userDocId(user, key));
+    const statuses = await ownDocuments(this.readModels, playStatusesProjection, user, (view) => ids.map((id) => view.get(PLAY_STATUSES, id)));
+    return [...saved].map(([, episode], index) => {
+      const status = statuses[index];
       const enclosure = status?.['rss_enclosure'] as { url?: string } | null | undefined;
       return {
         title: episode.title ?? (status?.['rss_item_title'] as string | null | undefined) ?? null,

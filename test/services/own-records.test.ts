@@ -219,6 +219,25 @@ describe('own records ahead of the projector', function () {
     });
   });
 
+  it('answers gpodder favorites with the user’s saves and plays at once, as once caught up', async () => {
+    const gpodder = new GpodderService(users, readModels);
+    await users.appendActions(principal, actionsFor(21, 8, { at: Date.parse('2026-03-01T10:00:00Z') }) as never);
+    await service.projector.catchUp();
+    await users.appendActions(principal, [
+      {
+        type: 'play',
+        timestamp: '2026-03-02T10:00:00Z',
+        object: episode(7, 1),
+        data: { played: false, position: 5, enclosure: { url: 'https://cdn.example.com/7/1.mp3' } },
+      },
+      { type: 'save', timestamp: '2026-03-02T10:01:00Z', object: episode(7, 1), data: { item_title: 'Saved ahead' } },
+    ] as never);
+    const ahead = await gpodder.favorites(principal);
+    expect(ahead.find((favorite) => favorite.guid === 'urn:7:1')).to.deep.include({ url: 'https://cdn.example.com/7/1.mp3', title: 'Saved ahead' });
+    await service.projector.catchUp();
+    expect(ahead).to.deep.equal(await gpodder.favorites(principal));
+  });
+
   it('reads again when the projector commits while the documents are read', async () => {
     await users.appendActions(principal, [{ type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: feed(1) }, data: {} }] as never);
     await service.projector.catchUp();
