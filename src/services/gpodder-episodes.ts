@@ -43,7 +43,7 @@ import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../pr
 import type { RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, IdempotencyConflictError } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
-import { replayOnReadModel } from './replay-on-read-model.js';
+import { applyPending, replayOnReadModel } from './replay-on-read-model.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
@@ -402,11 +402,9 @@ export class GpodderEpisodeService {
    */
   private async replayedActions(user: string, query: Query, events: readonly RecordedEvent[]): Promise<EpisodeActionDoc[] | undefined> {
     const projected = events.flatMap((recorded) => toProjectedEvent(recorded) ?? []);
-    const docs = await replayOnReadModel(this.gpodder.readModels.readModel, (view) => {
-      const staged = new StagedView(view, { keepLog: false });
-      for (const event of projected) staged.apply(episodeActionsProjection.evolve(event, staged, PROJECTION_CONTEXT));
-      return staged.find(EPISODE_ACTIONS, query);
-    });
+    const docs = await replayOnReadModel(this.gpodder.readModels.readModel, (view) =>
+      applyPending(view, episodeActionsProjection, projected).find(EPISODE_ACTIONS, query),
+    );
     return docs?.value.map(({ doc }) => fromJson<EpisodeActionDoc>(doc));
   }
 

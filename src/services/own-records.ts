@@ -14,12 +14,11 @@ import type { Query, StoredDoc } from '../domain/documents.js';
 import { comparePositions } from '../stores/event-store.js';
 import type { Position } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
-import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import type { ProjectedEvent, Projection, ProjectionView } from '../../projections/projection.js';
 import { userDocId } from '../../projections/projection.js';
-import { StagedView } from '../../projections/staged-view.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
 import type { ReadModelService } from './read-models.js';
-import { replayOnReadModel } from './replay-on-read-model.js';
+import { applyPending, replayOnReadModel } from './replay-on-read-model.js';
 
 /** The documents a query finds, and the cursor they are complete up to (a commit position). */
 export interface OwnRecords {
@@ -34,8 +33,6 @@ const ATTEMPTS = 3;
  * large upload), the read waits for the projector rather than read and apply them all.
  */
 const MAX_PENDING = 5_000;
-/** The per-user record projections read nothing of the context (privacy is for public views). */
-const CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
 
 /**
  * The user's documents of `projection` that `query` finds (it must select the user's, `where:
@@ -109,11 +106,7 @@ async function readAhead(
   const cursor = Number(latest.position.commit);
   if (everyRecord) {
     // A checkpoint, a remove of everything: the projection reads all of the user's records, loaded as it asks.
-    const docs = await replayOnReadModel(readModel, (view) => {
-      const staged = new StagedView(view, { keepLog: false });
-      for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
-      return staged.find(projection.collection, query);
-    });
+    const docs = await replayOnReadModel(readModel, (view) => applyPending(view, projection, pending).find(projection.collection, query));
     if (docs === undefined) return 'wait';
     return (await overtaken()) ? 'overtaken' : { docs: docs.value, cursor };
   }
@@ -130,9 +123,7 @@ async function readAhead(
       throw new Error('ownRecords: a per-user record projection reads no history');
     },
   };
-  const staged = new StagedView(base, { keepLog: false });
-  for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
-  return { docs: staged.find(projection.collection, query), cursor };
+  return { docs: applyPending(base, projection, pending).find(projection.collection, query), cursor };
 }
 
 /**
@@ -151,12 +142,7 @@ export async function ownDocuments<T>(
   { maxPending = MAX_PENDING }: { maxPending?: number } = {},
 ): Promise<T> {
   const { readModel } = readModels;
-  const replay = (pending: readonly ProjectedEvent[]) =>
-    replayOnReadModel(readModel, (view) => {
-      const staged = new StagedView(view, { keepLog: false });
-      for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
-      return read(staged);
-    });
+  const replay = (pending: readonly ProjectedEvent[]) => replayOnReadModel(readModel, (view) => read(applyPending(view, projection, pending)));
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const checkpoint = (await readModel.getCheckpoint(projection.name))?.position;
     const latest = await readModels.latestEvent(user);

@@ -5,7 +5,8 @@
  */
 import { LoadingView } from '../projector/loading-view.js';
 import type { ReadModelStore } from '../stores/read-model.js';
-import type { ProjectionView } from '../../projections/projection.js';
+import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import { StagedView } from '../../projections/staged-view.js';
 
 /** Rounds of loading before a replay ahead of the projector gives up (each loads what the one before asked for). */
 const REPLAY_ROUNDS = 4;
@@ -36,4 +37,14 @@ export async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (v
     await view.loadMissing();
   }
   return undefined;
+}
+
+/** The projections replayed for a user's reads read nothing of the context (privacy is for public views). */
+const CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
+
+/** `view` with `pending` applied by `projection`'s own `evolve`, event after event. */
+export function applyPending(view: ProjectionView, projection: Projection, pending: readonly ProjectedEvent[]): StagedView {
+  const staged = new StagedView(view, { keepLog: false });
+  for (const projected of pending) staged.apply(projection.evolve(projected, staged, CONTEXT));
+  return staged;
 }
