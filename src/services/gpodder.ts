@@ -13,7 +13,7 @@
  */
 import { newEventId } from '../domain/ids.js';
 import type { JsonValue, Position } from '../stores/event-store.js';
-import { StreamNotFoundError } from '../stores/event-store.js';
+import { comparePositions, START, StreamNotFoundError } from '../stores/event-store.js';
 import type { Doc, Query, StoredDoc } from '../stores/read-model.js';
 import type { ProjectionView } from '../../projections/projection.js';
 import type { DeviceType, SettingScope, UserEvent } from '../domain/events.js';
@@ -104,6 +104,8 @@ export interface GpodderEpisodeUpdate extends GpodderEpisode {
 /** At most this many new episodes per feed in one `updates` answer (a first sync of a feed with a long back catalogue). */
 export const UPDATES_PER_FEED = 50;
 const PODCASTS_PROJECTION = podcastsProjection.name;
+/** The user's events not projected yet an upload looks through for one older than its cursor's margin; past them it waits. */
+const PENDING_RECENT_LIMIT = 1_000;
 
 export class GpodderService {
   private readonly metadata: PodcastMetadata;
@@ -134,10 +136,13 @@ export class GpodderService {
    * next `since`, so it must not pass what another device wrote after this client's last read:
    * it is the position of the user's last change recorded more than {@link SINCE_MARGIN_S}
    * before now (0 if none). What came since is read again, the uploader's own changes
-   * included, which clients apply idempotently.
+   * included, which clients apply idempotently. The read model need only hold the user's
+   * changes recorded before the margin ({@link projectedBefore}): positions grow with
+   * recording time, so no document of the caught-up read model lies between the cursor it
+   * answers meanwhile and the one it answers once caught up.
    */
   async uploadCursor(userId: string, collection: string): Promise<number> {
-    const cutoff = Math.floor(this.clock().getTime() / 1000) - SINCE_MARGIN_S;
+    const cutoff = this.uploadCutoff();
     const older = await this.newestBefore(userId, collection, cutoff);
     if (older !== undefined) return older;
     // All of the user's changes are recent (or not projected yet): from just before the user's
@@ -147,6 +152,27 @@ export class GpodderService {
       throw error;
     });
     return first ? Math.max(0, Number(first.position.commit) - 1) : 0;
+  }
+
+  /** Unix seconds: an upload's cursor is the user's last change recorded before it. */
+  private uploadCutoff(): number {
+    return Math.floor(this.clock().getTime() / 1000) - SINCE_MARGIN_S;
+  }
+
+  /**
+   * Waits (bounded) until `projection` has applied every event of the user recorded before
+   * `cutoff` (unix seconds), which an upload's cursor is read from; the user's events recorded
+   * since (the usual lag of the projector: milliseconds) move no change of the caught-up read
+   * model across it ({@link uploadCursor}), so the upload does not wait for them.
+   */
+  private async projectedBefore(userId: string, projection: string, cutoff: number): Promise<void> {
+    const { readModels } = this;
+    const checkpoint = (await readModels.readModel.getCheckpoint(projection))?.position;
+    const latest = await readModels.latestEvent(userId);
+    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) return;
+    const pending = await readModels.userEventsAfter(userId, latest, checkpoint ?? START, { limit: PENDING_RECENT_LIMIT });
+    if (pending.complete && pending.events.every((event) => event.recordedAt.getTime() >= cutoff * 1000)) return;
+    await readModels.catchUpWithUser(userId, [projection]);
   }
 
   /**
@@ -261,8 +287,7 @@ export class GpodderService {
     remove: readonly string[],
   ): Promise<{ timestamp: number; update_urls: [string, string][] }> {
     const changes = sanitizeChanges(add, remove);
-    // For the upload cursor (a read of the read model), not for the decision: the user's earlier changes are projected.
-    await this.readModels.catchUpWithUser(principal.userId, [SUBSCRIPTIONS]);
+    await this.projectedBefore(principal.userId, SUBSCRIPTIONS, this.uploadCutoff());
     await this.write(principal, (state, ctx) => decideSubscriptionUpload(state, { device, changes }, ctx));
     return { timestamp: await this.uploadCursor(principal.userId, SUBSCRIPTIONS), update_urls: changes.updateUrls };
   }

@@ -238,6 +238,18 @@ describe('own records ahead of the projector', function () {
     expect(ahead).to.deep.equal(await gpodder.favorites(principal));
   });
 
+  it('answers a gpodder subscription upload without waiting, with a cursor that skips nothing', async () => {
+    const gpodder = new GpodderService(users, readModels);
+    await gpodder.uploadSubscriptionChanges(principal, 'phone', [feed(1), feed(3)], []);
+    // The first upload is pending: the second neither waits nor answers a cursor past it.
+    const uploaded = await gpodder.uploadSubscriptionChanges(principal, 'laptop', [feed(2)], [feed(1)]);
+    const next = await gpodder.subscriptionChanges(principal, uploaded.timestamp);
+    expect(next.add).to.have.members([feed(2), feed(3)]);
+    expect(next.remove).to.deep.equal([feed(1)]);
+    await service.projector.catchUp();
+    expect(await gpodder.subscriptionChanges(principal, uploaded.timestamp)).to.deep.include({ add: next.add, remove: next.remove });
+  });
+
   it('reads again when the projector commits while the documents are read', async () => {
     await users.appendActions(principal, [{ type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: feed(1) }, data: {} }] as never);
     await service.projector.catchUp();
