@@ -15,8 +15,7 @@ import type { DownloadQuery } from '../../src/services/gpodder-episodes.js';
 import { GpodderEpisodeService } from '../../src/services/gpodder-episodes.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import { UserEventService } from '../../src/services/user-events.js';
-import { streams } from '../../src/domain/events.js';
-import { checkpointAppends, checkpointStateOf } from '../../src/retention/snapshot.js';
+import { appendCheckpoint } from '../support/checkpoint.js';
 
 const FEEDS = ['https://feeds.example.com/a.xml', 'https://feeds.example.com/b.xml'];
 
@@ -259,19 +258,10 @@ describe('gpodder downloads ahead of the projector', function () {
   it('answers after pending events that change actions already there (a remove, checkpoints) what the read model answers once caught up', async () => {
     const { eventStore } = service.stores;
     const users = new UserEventService(eventStore);
-    const stream = streams.user(principal.userId);
     // A position names no media URL: served with the one its play status knows.
     const position = (feed: string, episode: string, seconds: number, at: string) =>
       ({ type: 'position', timestamp: at, object: { rss_source_feed: feed, rss_source_id: episode }, data: { position: seconds } }) as never;
-    const checkpoint = async (truncateBefore: number | null) => {
-      const now = new Date();
-      const state = checkpointStateOf(await eventStore.readStream(stream), now);
-      const reason = truncateBefore === null ? 'erasure' : 'retention';
-      await eventStore.append(
-        stream,
-        checkpointAppends(principal.userId, state, now, { truncate_before: truncateBefore, retained_from: now.toISOString(), reason }),
-      );
-    };
+    const checkpoint = (truncateBefore: number | null) => appendCheckpoint(eventStore, principal.userId, truncateBefore);
     const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }];
     const compare = async (label: string) => {
       const ahead = [];

@@ -17,8 +17,7 @@ import { subscriptionsProjection } from '../../projections/subscriptions.js';
 import { playStatusesProjection } from '../../projections/play-statuses.js';
 import { playlistsProjection } from '../../projections/playlists.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
-import { streams } from '../../src/domain/events.js';
-import { checkpointAppends, checkpointStateOf } from '../../src/retention/snapshot.js';
+import { appendCheckpoint } from '../support/checkpoint.js';
 
 const feed = (n: number) => `https://feeds.example.com/${n}.xml`;
 const episode = (n: number, e: number) => ({ rss_source_feed: feed(n), rss_source_id: `urn:${n}:${e}` });
@@ -144,16 +143,7 @@ describe('own records ahead of the projector', function () {
   it('replays a pending event that may change any of the user’s records (a remove of everything, checkpoints)', async () => {
     const clock = { at: Date.parse('2026-03-01T10:00:00Z') };
     const { eventStore } = service.stores;
-    const stream = streams.user(principal.userId);
-    const checkpoint = async (truncateBefore: number | null) => {
-      const now = new Date();
-      const state = checkpointStateOf(await eventStore.readStream(stream), now);
-      const reason = truncateBefore === null ? 'erasure' : 'retention';
-      await eventStore.append(
-        stream,
-        checkpointAppends(principal.userId, state, now, { truncate_before: truncateBefore, retained_from: now.toISOString(), reason }),
-      );
-    };
+    const checkpoint = (truncateBefore: number | null) => appendCheckpoint(eventStore, principal.userId, truncateBefore);
     const compare = async (label: string) => {
       const ahead = [];
       for (const [projection, query] of queries(principal.userId, 0)) ahead.push(await ownRecords(readModels, projection, principal.userId, query));
