@@ -220,7 +220,7 @@ export class GpodderEpisodeService {
 
   /**
    * A page of the user's actions, made by `make` from its {@link PagePlan}. Read-your-writes
-   * without waiting for the projector (docs/design.md, "What gpodder clients see"): when
+   * without waiting for the projector (docs/design.md, "Read models"): when
    * `episode_actions` has not reached the user's latest event (a download right after an upload
    * of thousands of actions, or other users' writes queued before them), the documents it has
    * not projected yet are made from the user's stream by the projection's own `evolve`, and
