@@ -36,14 +36,14 @@ import {
 } from '../../projections/episode-actions.js';
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
-import { emptyView, StagedView } from '../../projections/staged-view.js';
+import { emptyView } from '../../projections/staged-view.js';
 import type { Query, Scalar } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
-import type { ProjectedEvent, ProjectionContext, ProjectionView } from '../../projections/projection.js';
+import type { ProjectedEvent, ProjectionView } from '../../projections/projection.js';
 import type { RecordedEvent } from '../stores/event-store.js';
 import { comparePositions, IdempotencyConflictError } from '../stores/event-store.js';
 import { toProjectedEvent } from '../projector/projected-event.js';
-import { applyPending, replayOnReadModel } from './replay-on-read-model.js';
+import { applyPending, CONTEXT, replayOnReadModel } from './replay-on-read-model.js';
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
@@ -71,9 +71,6 @@ const NO_VIEW: ProjectionView = {
     throw new NeedsViewError();
   },
 };
-/** `episode_actions` reads nothing of the context (privacy is for public views). */
-const PROJECTION_CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
-
 /**
  * The `episode_actions` documents of pending events, made by the projection's own `evolve`, in
  * read-model order (by position, then by document id); undefined if one needs more than its event.
@@ -85,7 +82,7 @@ function pendingDocs(events: readonly RecordedEvent[]): EpisodeActionDoc[] | und
     if (projected === undefined) continue;
     let changes;
     try {
-      changes = episodeActionsProjection.evolve(projected, NO_VIEW, PROJECTION_CONTEXT);
+      changes = episodeActionsProjection.evolve(projected, NO_VIEW, CONTEXT);
     } catch (error) {
       if (error instanceof NeedsViewError) return undefined;
       throw error;
@@ -142,13 +139,11 @@ export interface ActionsPage {
  * applied by the projection's own `evolve` (the others are skipped: their documents were not read).
  */
 function withPendingStatuses(base: ProjectionView, wanted: ReadonlySet<string>, events: readonly ProjectedEvent[]): ProjectionView {
-  const staged = new StagedView(base);
-  for (const projected of events) {
+  const touching = events.filter((projected) => {
     const keys = playStatusesProjection.touches(projected.event);
-    if (keys === 'none' || (keys !== 'all' && !keys.some((key) => wanted.has(userDocId(projected.user, key))))) continue;
-    staged.apply(playStatusesProjection.evolve(projected, staged, PROJECTION_CONTEXT));
-  }
-  return staged;
+    return keys === 'all' || (keys !== 'none' && keys.some((key) => wanted.has(userDocId(projected.user, key))));
+  });
+  return applyPending(base, playStatusesProjection, touching);
 }
 
 /** A download's filters as a `where` of the user's actions. */

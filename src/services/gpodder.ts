@@ -13,7 +13,7 @@
  */
 import { newEventId } from '../domain/ids.js';
 import type { JsonValue, Position } from '../stores/event-store.js';
-import { comparePositions, START, StreamNotFoundError } from '../stores/event-store.js';
+import { StreamNotFoundError } from '../stores/event-store.js';
 import type { Doc, Query, StoredDoc } from '../stores/read-model.js';
 import type { ProjectionView } from '../../projections/projection.js';
 import type { DeviceType, SettingScope, UserEvent } from '../domain/events.js';
@@ -166,13 +166,9 @@ export class GpodderService {
    * model across it ({@link uploadCursor}), so the upload does not wait for them.
    */
   private async projectedBefore(userId: string, projection: string, cutoff: number): Promise<void> {
-    const { readModels } = this;
-    const checkpoint = (await readModels.readModel.getCheckpoint(projection))?.position;
-    const latest = await readModels.latestEvent(userId);
-    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) return;
-    const pending = await readModels.userEventsAfter(userId, latest, checkpoint ?? START, { limit: PENDING_RECENT_LIMIT });
-    if (pending.complete && pending.events.every((event) => event.recordedAt.getTime() >= cutoff * 1000)) return;
-    await readModels.catchUpWithUser(userId, [projection]);
+    const { behind } = await this.readModels.behindUser(userId, projection, PENDING_RECENT_LIMIT);
+    if (behind === undefined || (behind.complete && behind.events.every((event) => event.recordedAt.getTime() >= cutoff * 1000))) return;
+    await this.readModels.catchUpWithUser(userId, [projection]);
   }
 
   /**

@@ -81,19 +81,16 @@ async function readAhead(
   maxPending: number,
 ): Promise<OwnRecords | 'wait' | 'overtaken'> {
   const { readModel } = readModels;
-  const checkpoint = (await readModel.getCheckpoint(projection.name))?.position;
-  const latest = await readModels.latestEvent(user);
-  if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) {
+  const { checkpoint, behind } = await readModels.behindUser(user, projection.name, maxPending);
+  if (behind === undefined) {
     // Caught up with the user (most reads): the read model's answer, the checkpoint read before it.
     return { docs: await readModel.find(projection.collection, query), cursor: Number(checkpoint?.commit ?? 0n) };
   }
-  const after: Position = checkpoint ?? { commit: 0n, prepare: 0n };
+  if (!behind.complete) return 'wait';
   const pending: ProjectedEvent[] = [];
   const keys = new Set<string>();
   let everyRecord = false;
-  const read = await readModels.userEventsAfter(user, latest, after, { limit: maxPending });
-  if (!read.complete) return 'wait';
-  for (const recorded of read.events) {
+  for (const recorded of behind.events) {
     const projected = toProjectedEvent(recorded);
     if (projected === undefined) continue;
     const touched = projection.touches(projected.event);
@@ -103,7 +100,7 @@ async function readAhead(
     pending.push(projected);
   }
   const overtaken = async () => !samePosition((await readModel.getCheckpoint(projection.name))?.position, checkpoint);
-  const cursor = Number(latest.position.commit);
+  const cursor = Number(behind.latest.position.commit);
   if (everyRecord) {
     // A checkpoint, a remove of everything: the projection reads all of the user's records, loaded as it asks.
     const docs = await replayOnReadModel(readModel, (view) => applyPending(view, projection, pending).find(projection.collection, query));
@@ -144,16 +141,14 @@ export async function ownDocuments<T>(
   const { readModel } = readModels;
   const replay = (pending: readonly ProjectedEvent[]) => replayOnReadModel(readModel, (view) => read(applyPending(view, projection, pending)));
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const checkpoint = (await readModel.getCheckpoint(projection.name))?.position;
-    const latest = await readModels.latestEvent(user);
-    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) {
+    const { checkpoint, behind } = await readModels.behindUser(user, projection.name, maxPending);
+    if (behind === undefined) {
       const replayed = await replay([]);
       if (replayed === undefined) break;
       return replayed.value;
     }
-    const events = await readModels.userEventsAfter(user, latest, checkpoint ?? { commit: 0n, prepare: 0n }, { limit: maxPending });
-    if (!events.complete) break;
-    const replayed = await replay(events.events.flatMap((recorded) => toProjectedEvent(recorded) ?? []));
+    if (!behind.complete) break;
+    const replayed = await replay(behind.events.flatMap((recorded) => toProjectedEvent(recorded) ?? []));
     if (replayed === undefined) break;
     if (samePosition((await readModel.getCheckpoint(projection.name))?.position, checkpoint)) return replayed.value;
   }

@@ -6,7 +6,7 @@
  */
 import { streams } from '../domain/events.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
-import { comparePositions, StreamNotFoundError } from '../stores/event-store.js';
+import { comparePositions, START, StreamNotFoundError } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 
 /**
@@ -71,6 +71,22 @@ export class ReadModelService {
       if (error instanceof StreamNotFoundError) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Where `projection` stands with the user: its checkpoint and, unless it has reached the
+   * user's latest event, that event and the user's events it has not applied ({@link
+   * userEventsAfter}, reading stops past about `limit`: `complete` false).
+   */
+  async behindUser(
+    user: string,
+    projection: string,
+    limit = Infinity,
+  ): Promise<{ checkpoint: Position | undefined; behind: { latest: RecordedEvent; events: RecordedEvent[]; complete: boolean } | undefined }> {
+    const checkpoint = (await this.readModel.getCheckpoint(projection))?.position;
+    const latest = await this.latestEvent(user);
+    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) return { checkpoint, behind: undefined };
+    return { checkpoint, behind: { latest, ...(await this.userEventsAfter(user, latest, checkpoint ?? START, { limit })) } };
   }
 
   /**

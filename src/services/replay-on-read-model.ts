@@ -40,7 +40,7 @@ export async function replayOnReadModel<T>(readModel: ReadModelStore, replay: (v
 }
 
 /** The projections replayed for a user's reads read nothing of the context (privacy is for public views). */
-const CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
+export const CONTEXT: ProjectionContext = { defaultPrivacy: 'private' };
 
 /** `view` with `pending` applied by `projection`'s own `evolve`, event after event. */
 export function applyPending(view: ProjectionView, projection: Projection, pending: readonly ProjectedEvent[]): StagedView {
