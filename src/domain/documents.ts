@@ -48,6 +48,19 @@ export interface RawFieldDoc {
 export interface JoinedRaw {
   readonly text: string;
   readonly count: number;
+  /** With {@link JoinOptions.numbers}: that field of every document found, in order (null where it holds no number). */
+  readonly numbers?: readonly (number | null)[];
+}
+
+/**
+ * What a join reads besides the field: the numbers of another field of every document found
+ * (a page's positions, for the gpodder download), and which documents are joined (`only`:
+ * those whose fields hold these values, as a query's `where` matches them; the others are
+ * found, and counted in `numbers`, but not joined). One read instead of two.
+ */
+export interface JoinOptions {
+  readonly numbers?: string;
+  readonly only?: Readonly<Record<string, Scalar>>;
 }
 
 /**

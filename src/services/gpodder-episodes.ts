@@ -37,7 +37,7 @@ import {
 import type { EpisodeActionDoc } from '../../projections/episode-actions.js';
 import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
 import { emptyView } from '../../projections/staged-view.js';
-import type { Query, Scalar } from '../domain/documents.js';
+import type { JoinedRaw, Query, Scalar } from '../domain/documents.js';
 import { userDocId } from '../../projections/projection.js';
 import type { ProjectedEvent, ProjectionView } from '../../projections/projection.js';
 import type { RecordedEvent } from '../stores/event-store.js';
@@ -111,6 +111,14 @@ const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(r
 const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
 const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving ?? 'as-is', action: doc.action });
 
+/** The actions served as the read model stores them (`serving` absent): those a page writes as stored. */
+const SERVED_AS_STORED = { serving: null } as const;
+
+/** How a page is planned: `joined` for an answer written as text ({@link GpodderEpisodeService.textOf}). */
+interface PlanOptions {
+  readonly joined?: boolean;
+}
+
 /** The read model's actions by position, ties as the read model orders them (by id). */
 const BY_POSITION: Query['orderBy'] = [{ field: 'seq', direction: 'asc' }];
 
@@ -120,7 +128,7 @@ const BY_POSITION: Query['orderBy'] = [{ field: 'seq', direction: 'asc' }];
  * whatever its size), then those made from pending events, and the cursor of the next call.
  */
 interface PagePlan {
-  readonly stored: { readonly query: Query; readonly count: number | undefined } | undefined;
+  readonly stored: { readonly query: Query; readonly count: number | undefined; readonly joined?: JoinedRaw } | undefined;
   readonly pending: readonly ActionRow[];
   readonly timestamp: number;
   /** The actions as clients may be given them ({@link GpodderEpisodeService.servedActions}); undefined: wait for the projector. */
@@ -209,7 +217,7 @@ export class GpodderEpisodeService {
    */
   async downloadJson(principal: Principal, query: DownloadQuery): Promise<string> {
     if (query.aggregated) return JSON.stringify(await this.download(principal, query));
-    const { value: text, timestamp } = await this.downloadPage(principal, query, (plan) => this.textOf(plan));
+    const { value: text, timestamp } = await this.downloadPage(principal, query, (plan) => this.textOf(plan), { joined: true });
     return `{"actions":[${text}],"timestamp":${JSON.stringify(timestamp)}}`;
   }
 
@@ -229,6 +237,7 @@ export class GpodderEpisodeService {
     principal: Principal,
     query: DownloadQuery,
     make: (plan: PagePlan) => Promise<T | undefined>,
+    options: PlanOptions = {},
   ): Promise<{ value: T; timestamp: number }> {
     const user = principal.userId;
     const ahead = await this.pendingOf(user, query.since);
@@ -236,7 +245,7 @@ export class GpodderEpisodeService {
       const { upTo, events, from, latest, statusEvents } = ahead;
       const plan = ahead.changesExisting
         ? await this.replayedPlan(user, query, ahead)
-        : await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: latest }, { statusEvents });
+        : await this.plan(user, query, from, { upTo, pending: () => pendingDocs(events), complete: latest }, options, { statusEvents });
       const value = plan === undefined ? undefined : await make(plan);
       if (plan !== undefined && value !== undefined) return { value, timestamp: plan.timestamp };
     }
@@ -245,7 +254,7 @@ export class GpodderEpisodeService {
     // Read before the documents: what is committed in between comes now and maybe again, never skipped.
     const checkpoint = await this.gpodder.checkpointCommit(EPISODE_ACTIONS);
     // Caught up, nothing is pending: a plan and its actions are always there.
-    const plan = (await this.plan(user, query, from, { upTo: undefined, pending: () => [], complete: checkpoint }))!;
+    const plan = (await this.plan(user, query, from, { upTo: undefined, pending: () => [], complete: checkpoint }, options))!;
     return { value: (await make(plan))!, timestamp: plan.timestamp };
   }
 
@@ -328,13 +337,15 @@ export class GpodderEpisodeService {
    * read model's documents (up to `upTo`, all of them without it), then the `pending` ones
    * (after `upTo`), made only when the read model's do not fill the page; a page that reaches
    * the end answers `complete` as its cursor. Undefined when the pending ones need more than
-   * their events.
+   * their events. With `joined`, the positions come with the stored actions' texts, joined in
+   * the same read (`joinRaw`), which a page that holds every one of them answers as it is.
    */
   private async plan(
     user: string,
     query: DownloadQuery,
     from: number,
     source: { upTo: number | undefined; pending: () => readonly EpisodeActionDoc[] | undefined; complete: number },
+    { joined: joining = false }: PlanOptions = {},
     /** Ahead of the projector: the user's events `play_statuses` has not applied, for the media URLs an action does not name. */
     ahead: { statusEvents: () => Promise<RecordedEvent[]> } | undefined = undefined,
   ): Promise<PagePlan | undefined> {
@@ -353,9 +364,19 @@ export class GpodderEpisodeService {
       ...(through === undefined ? {} : { lessThan: { field: 'seq', value: through + 1 } }),
     });
     const limit = this.pageSize + 1;
+    const found: Query = { ...storedUpTo(upTo), limit };
     // Every document has its position.
-    const positions =
-      upTo !== undefined && from >= upTo ? [] : ((await readModel.findNumbers(EPISODE_ACTIONS, { ...storedUpTo(upTo), limit }, 'seq')) as number[]);
+    let positions: number[] = [];
+    let joined: JoinedRaw | undefined;
+    if (upTo !== undefined && from >= upTo) {
+      // Nothing stored after the cursor: nothing to read.
+    } else if (!joining) positions = (await readModel.findNumbers(EPISODE_ACTIONS, found, 'seq')) as number[];
+    else {
+      // A page cut short (more than a page after `from`: a first sync of a long history) joins
+      // its documents again, the read's text holding one too many.
+      joined = await readModel.joinRaw(EPISODE_ACTIONS, found, 'action', { numbers: 'seq', only: SERVED_AS_STORED });
+      positions = joined.numbers as number[];
+    }
     let pending: readonly ActionRow[] = [];
     if (positions.length < limit) {
       const made = source.pending();
@@ -381,7 +402,8 @@ export class GpodderEpisodeService {
     const made = page.items.flatMap(({ row }) => (row === undefined ? [] : [row]));
     const count = page.items.length - made.length;
     return {
-      stored: count === 0 ? undefined : { query: storedUpTo(page.items[count - 1]!.seq), count },
+      // The page holds every document the read found (then its query finds those same ones).
+      stored: count === 0 ? undefined : { query: storedUpTo(page.items[count - 1]!.seq), count, ...(joined && count === positions.length ? { joined } : {}) },
       pending: made,
       timestamp: page.kind === 'partial' ? page.cursor : Math.max(source.complete, from),
       serve,
@@ -446,13 +468,15 @@ export class GpodderEpisodeService {
   /**
    * A page's actions as JSON texts joined with commas: the read model's as one text joined by
    * the store when every one of them is served as stored (the store finds as many of them
-   * without a `serving` as the plan counted), else row by row.
+   * without a `serving` as the plan counted), else row by row. The text the plan's own read
+   * joined serves when the page holds all it found (most pages: a page is cut only after
+   * {@link EPISODE_ACTIONS_PAGE} actions).
    */
   private async textOf(plan: PagePlan): Promise<string | undefined> {
     const { stored } = plan;
     if (stored?.count !== undefined) {
-      const query = { ...stored.query, where: { ...stored.query.where, serving: null } };
-      const joined = await this.gpodder.readModels.readModel.joinRaw(EPISODE_ACTIONS, query, 'action');
+      const query = { ...stored.query, where: { ...stored.query.where, ...SERVED_AS_STORED } };
+      const joined = stored.joined ?? (await this.gpodder.readModels.readModel.joinRaw(EPISODE_ACTIONS, query, 'action'));
       if (joined.count === stored.count) {
         const pending = await plan.serve(plan.pending);
         return pending === undefined ? undefined : [joined.text, ...pending.map(jsonOf)].join(',');

@@ -10,9 +10,9 @@
  */
 import type { Position } from './event-store.js';
 
-export type { CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+export type { CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 export { compareDocs, fieldValue, idPrefixRange, indexName, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../domain/documents.js';
-import type { CollectionSpec, Doc, DocChange, JoinedRaw, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+import type { CollectionSpec, Doc, DocChange, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 
 /** One projection's share of a commit: its document changes and its new checkpoint. */
 export interface ProjectionCommit {
@@ -58,9 +58,10 @@ export interface ReadModelStore {
    * joined with commas, in its order: a reader that answers a list of the field as stored (the
    * gpodder download's page of actions) makes one string, no object or string per document, and
    * the embedded store joins them in SQLite. Documents without the field are left out (`count`
-   * says how many are in).
+   * says how many are in). With `options`, the same read also answers {@link findNumbers} of
+   * another field, and joins only some of the documents found ({@link JoinOptions}).
    */
-  joinRaw(collection: string, query: Query | undefined, field: string): Promise<JoinedRaw>;
+  joinRaw(collection: string, query: Query | undefined, field: string, options?: JoinOptions): Promise<JoinedRaw>;
   count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number>;
   /**
    * Up to `limit` ids of a collection's documents, after `after` (from the first if undefined),

@@ -150,6 +150,33 @@ describe('MongoDB adapters (no server)', function () {
       await store.joinRaw('c', query, 'action.device').catch((error: unknown) => (refused = error));
       expect(String(refused)).to.match(/Invalid field/);
     });
+
+    it('join with the positions of every document found in one read, and only the documents `only` matches (no path inside another projected)', async function () {
+      const cursor = {
+        sort: () => cursor,
+        limit: () => cursor,
+        toArray: async () => [
+          { _id: 'a', seq: 3, action: { device: 'phone' } },
+          { _id: 'b', seq: 4, serving: 'never', action: { device: 'phone' } },
+          { _id: 'c', seq: 5, action: { device: 'tablet' } },
+          { _id: 'd', seq: 6 },
+        ],
+      };
+      const { db, calls } = recordingDb((call) => (call.method === 'find' ? cursor : undefined));
+      const store = new MongoReadModelStore(db, {} as MongoClient);
+      const query: Query = { where: { user: 'u' }, orderBy: [{ field: 'seq', direction: 'asc' }] };
+      expect(await store.joinRaw('c', query, 'action', { numbers: 'seq', only: { serving: null, 'action.device': 'phone' } })).to.deep.equal({
+        text: '{"device":"phone"}',
+        count: 1,
+        numbers: [3, 4, 5, 6],
+      });
+      expect(await store.joinRaw('c', query, 'action', { numbers: 'seq', only: { serving: null } })).to.deep.equal({
+        text: '{"device":"phone"},{"device":"tablet"}',
+        count: 2,
+        numbers: [3, 4, 5, 6],
+      });
+      expect(calls.map((call) => call.args[1])).to.deep.equal([{ projection: { action: 1, seq: 1, serving: 1 } }, { projection: { action: 1, seq: 1, serving: 1 } }]);
+    });
   });
 
   describe('ids', function () {

@@ -676,9 +676,24 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
             expect(joined.count, JSON.stringify(query)).to.equal(texts.length);
             expect(JSON.parse(`[${joined.text}]`), JSON.stringify(query)).to.deep.equal(texts.map((text) => JSON.parse(text)));
             expect(await store.findNumbers(docs, query, 'seq')).to.deep.equal(found.map(({ doc }) => doc['seq']));
+            // In the same read: the positions of every document found, the texts of those `only` matches.
+            for (const only of [{ serving: null }, { serving: 'never' }, { user: 'u2', serving: null }] as Record<string, Scalar>[]) {
+              const served = found.filter(({ doc }) => Object.entries(only).every(([field, value]) => (doc[field] ?? null) === value));
+              const texts = served.flatMap(({ raw }) => (raw === undefined ? [] : [raw]));
+              const both = await store.joinRaw(docs, query, 'action', { numbers: 'seq', only });
+              const label = `${JSON.stringify(query)} only ${JSON.stringify(only)}`;
+              expect(both.numbers, label).to.deep.equal(found.map(({ doc }) => doc['seq']));
+              expect(both.count, label).to.equal(texts.length);
+              expect(JSON.parse(`[${both.text}]`), label).to.deep.equal(texts.map((text) => JSON.parse(text)));
+            }
           }
+          expect(
+            (await store.joinRaw(docs, queries[0], 'action', { only: { serving: null } })).count,
+            'some documents found are joined, some not',
+          ).to.be.within(100, (await store.joinRaw(docs, queries[0], 'action')).count - 1);
           expect((await store.find(docs, queries[0])).length, 'a query with an answer').to.be.greaterThan(200);
           expect(await store.joinRaw(docs, queries.at(-1), 'action')).to.deep.equal({ text: '', count: 0 });
+          expect(await store.joinRaw(docs, queries.at(-1), 'action', { numbers: 'seq', only: { serving: null } })).to.deep.equal({ text: '', count: 0, numbers: [] });
           expect(await store.findNumbers(docs, { where: { user: 'u1', seq: 33 } }, 'serving'), 'null for a field that holds no number').to.deep.equal([
             null,
             null,

@@ -13,6 +13,7 @@ import type {
   Doc,
   DocChange,
   JoinedRaw,
+  JoinOptions,
   ProjectionCommit,
   Query,
   RawFieldDoc,
@@ -396,26 +397,40 @@ export class SqliteReadModelStore implements ReadModelStore {
     return values.map((value) => (typeof value === 'number' ? value : null));
   }
 
-  async joinRaw(collection: string, query: Query | undefined, field: string): Promise<JoinedRaw> {
-    return this.joinRawSync(collection, query, field);
+  async joinRaw(collection: string, query: Query | undefined, field: string, options?: JoinOptions): Promise<JoinedRaw> {
+    return this.joinRawSync(collection, query, field, options);
   }
 
   /**
    * SQLite's group_concat over the found rows in their order: the subquery's ORDER BY holds,
    * since SQLite does not flatten an ordered subquery into an aggregate (pinned by the contract
    * test against find's order); group_concat's own ORDER BY would sort again in a temporary
-   * B-tree. A row written before its field was kept apart has it inside the document.
+   * B-tree. A row written before its field was kept apart has it inside the document. The
+   * numbers come in the same pass, as a JSON array (json_group_array follows the same order);
+   * `only` is a condition on each row, not a filter of the rows found.
    */
-  joinRawSync(collection: string, query: Query | undefined, field: string): JoinedRaw {
+  joinRawSync(collection: string, query: Query | undefined, field: string, options: JoinOptions = {}): JoinedRaw {
     const { apart } = this.layout(collection);
     if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
     const inside = `doc -> '$.${field}'`;
-    const value = apart.includes(field) ? `coalesce(${apartColumn(field)}, ${inside})` : inside;
+    const columns = [`${apart.includes(field) ? `coalesce(${apartColumn(field)}, ${inside})` : inside} AS v`];
+    const params: (string | number | null)[] = [];
+    const only = options.only !== undefined && Object.keys(options.only).length > 0 ? this.whereClause(collection, { where: options.only }) : undefined;
+    if (only !== undefined) {
+      columns.push(`(${only.sql.slice('WHERE '.length)}) AS ok`);
+      params.push(...only.params);
+    }
+    if (options.numbers !== undefined) columns.push(`${this.expr(collection, options.numbers)} AS n`);
+    const joined = only === undefined ? 'v' : 'CASE WHEN ok THEN v END';
     const found = this.foundSql(collection, query);
-    const [text, count] = this.statement(`SELECT group_concat(v, ','), count(v) FROM (SELECT ${value} AS v ${found.sql})`)
+    const [text, count, numbers] = this.statement(
+      `SELECT group_concat(${joined}, ','), count(${joined})${options.numbers === undefined ? '' : ', json_group_array(n)'} FROM (SELECT ${columns.join(', ')} ${found.sql})`,
+    )
       .raw(true)
-      .get(...found.params) as [string | null, number];
-    return { text: text ?? '', count };
+      .get(...params, ...found.params) as [string | null, number, string | undefined];
+    const answer = { text: text ?? '', count };
+    if (numbers === undefined) return answer;
+    return { ...answer, numbers: (JSON.parse(numbers) as unknown[]).map((value) => (typeof value === 'number' ? value : null)) };
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {

@@ -25,6 +25,7 @@ import type {
   DocChange,
   IndexSpec,
   JoinedRaw,
+  JoinOptions,
   ProjectionCommit,
   Query,
   RawFieldDoc,
@@ -32,7 +33,7 @@ import type {
   Scalar,
   StoredDoc,
 } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, fieldValue, idPrefixRange, indexSpec, keysetOf, mergeSpecs, splitField } from '../read-model.js';
+import { InvalidDocumentError, LeaseNotHeldError, fieldValue, idPrefixRange, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -449,12 +450,28 @@ export class MongoReadModelStore implements ReadModelStore {
     });
   }
 
-  /** Only the field is read (a projection), and serialized here: documents are stored whole. */
-  async joinRaw(collection: string, query: Query | undefined, field: string): Promise<JoinedRaw> {
+  /**
+   * Only the fields the join reads are (a projection), and the field serialized here:
+   * documents are stored whole. `only` is matched here too, with the semantics of a query's
+   * `where` ({@link matches}).
+   */
+  async joinRaw(collection: string, query: Query | undefined, field: string, options: JoinOptions = {}): Promise<JoinedRaw> {
     if (checkField(field).includes('.')) throw new Error(`Invalid field: ${field}`);
+    const only = options.only === undefined || Object.keys(options.only).length === 0 ? undefined : { where: options.only };
+    const numbers = options.numbers === undefined ? undefined : checkField(options.numbers);
+    const paths = [field, ...(numbers === undefined ? [] : [numbers]), ...Object.keys(only?.where ?? {}).map(checkField)];
     const texts: string[] = [];
-    for (const doc of await this.findShapes(collection, query, { [field]: 1 })) if (Object.hasOwn(doc, field)) texts.push(JSON.stringify(doc[field]));
-    return { text: texts.join(','), count: texts.length };
+    const found: (number | null)[] = [];
+    for (const doc of await this.findShapes(collection, query, projectionOf(paths))) {
+      if (numbers !== undefined) {
+        const value = fieldValue(doc as Doc, numbers);
+        found.push(typeof value === 'number' ? value : null);
+      }
+      if (only !== undefined && !matches(doc as Doc, only)) continue;
+      if (Object.hasOwn(doc, field)) texts.push(JSON.stringify(doc[field]));
+    }
+    const joined = { text: texts.join(','), count: texts.length };
+    return numbers === undefined ? joined : { ...joined, numbers: found };
   }
 
   /** Documents are stored whole here: the field is serialized from the document read. */
@@ -625,4 +642,13 @@ export class MongoReadModelStore implements ReadModelStore {
       throw error;
     }
   }
+}
+
+/**
+ * A projection of these field paths, none inside another (MongoDB refuses `{a: 1, 'a.b': 1}`:
+ * a path collision); `_id` comes anyway.
+ */
+function projectionOf(paths: readonly string[]): Document {
+  const kept = [...new Set(paths)].filter((path, _, all) => !all.some((other) => other !== path && path.startsWith(`${other}.`)));
+  return Object.fromEntries(kept.map((path) => [path, 1]));
 }
