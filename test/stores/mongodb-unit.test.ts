@@ -175,7 +175,10 @@ describe('MongoDB adapters (no server)', function () {
         count: 2,
         numbers: [3, 4, 5, 6],
       });
-      expect(calls.map((call) => call.args[1])).to.deep.equal([{ projection: { action: 1, seq: 1, serving: 1 } }, { projection: { action: 1, seq: 1, serving: 1 } }]);
+      expect(calls.map((call) => call.args[1])).to.deep.equal([
+        { projection: { action: 1, seq: 1, serving: 1 } },
+        { projection: { action: 1, seq: 1, serving: 1 } },
+      ]);
     });
   });
 

@@ -693,7 +693,11 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           ).to.be.within(100, (await store.joinRaw(docs, queries[0], 'action')).count - 1);
           expect((await store.find(docs, queries[0])).length, 'a query with an answer').to.be.greaterThan(200);
           expect(await store.joinRaw(docs, queries.at(-1), 'action')).to.deep.equal({ text: '', count: 0 });
-          expect(await store.joinRaw(docs, queries.at(-1), 'action', { numbers: 'seq', only: { serving: null } })).to.deep.equal({ text: '', count: 0, numbers: [] });
+          expect(await store.joinRaw(docs, queries.at(-1), 'action', { numbers: 'seq', only: { serving: null } })).to.deep.equal({
+            text: '',
+            count: 0,
+            numbers: [],
+          });
           expect(await store.findNumbers(docs, { where: { user: 'u1', seq: 33 } }, 'serving'), 'null for a field that holds no number').to.deep.equal([
             null,
             null,
