@@ -4,8 +4,7 @@
  * (src/retention/snapshot.ts).
  *
  * Messages in: `snapshot` (a user, the pass's time, the recording time for the appended events),
- * `stop`. Messages out: `ready`, `done` (the outcome), `failed` (the error; `onCallerThread` when
- * the user needs what only the pass's thread does: finishing a truncation left undone), `log`.
+ * `stop`. Messages out: `ready`, `done` (the outcome), `failed` (the error), `log`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteEventStore } from '../stores/embedded/sqlite-event-store.js';
@@ -29,23 +28,20 @@ export type SnapshotReply =
       readonly id: number;
       readonly outcome: { readonly truncateBefore: string; readonly feeds: string[]; readonly hidden: number; readonly appended: string[] } | null;
     }
-  | { readonly type: 'failed'; readonly id: number; readonly error: string; readonly onCallerThread: boolean }
+  | { readonly type: 'failed'; readonly id: number; readonly error: string }
   | { readonly type: 'log'; readonly level: 'warn'; readonly message: string; readonly meta: Record<string, unknown> };
 
 const port = parentPort;
 if (!port) throw new Error('snapshot-worker.ts runs as a worker thread (see snapshot-workers.ts)');
 const post = (reply: SnapshotReply) => port.postMessage(reply);
 
-/** Truncations are the pass's thread's (its store tells its subscriptions): a user who needs one goes back there. */
-class OnCallerThread extends Error {}
-
 const { file, checkpointsElsewhere } = workerData as SnapshotWorkerData;
 let recordedAt = new Date();
 const store = SqliteEventStore.open(file, { clock: () => recordedAt });
 if (checkpointsElsewhere) store.database.pragma('wal_autocheckpoint = 0');
+// Truncations are the pass's thread's (its store tells its subscriptions): none is made here.
 const context: SnapshotContext = {
   eventStore: store,
-  truncate: () => Promise.reject(new OnCallerThread()),
   warn: (message, meta) => post({ type: 'log', level: 'warn', message, meta }),
 };
 
@@ -64,8 +60,7 @@ port.on('message', (request: SnapshotRequest) => {
           ? { truncateBefore: String(outcome.truncateBefore), feeds: [...outcome.feeds], hidden: outcome.hidden, appended: [...outcome.appended] }
           : null,
       }),
-    (error: unknown) =>
-      post({ type: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error), onCallerThread: error instanceof OnCallerThread }),
+    (error: unknown) => post({ type: 'failed', id: request.id, error: error instanceof Error ? error.message : String(error) }),
   );
 });
 post({ type: 'ready' });

@@ -7,10 +7,11 @@
  * snapshots to a few threads with connections of their own to the same file: the same code
  * (src/retention/snapshot.ts), the same optimistic append at the revision read, so nothing
  * changes but where the work runs. SQLite serializes the appends; reading and folding run in
- * parallel. The truncations stay on the pass's thread, after every snapshot, as before.
+ * parallel. The truncations stay on the pass's thread (a truncation an earlier pass left undone
+ * too: a snapshot only tells it, src/retention/snapshot.ts).
  *
- * A user the worker cannot finish (a truncation left undone by an earlier pass) or a worker
- * gone comes back as {@link SnapshotOnCallerThread}: the pass snapshots that user itself.
+ * The users of a worker gone come back as {@link SnapshotOnCallerThread}: the pass snapshots
+ * them itself.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
@@ -60,7 +61,7 @@ class SnapshotThread {
     const waiter = this.pending.get(reply.id);
     this.pending.delete(reply.id);
     if (!waiter) return;
-    if (reply.type === 'failed') waiter.reject(reply.onCallerThread ? new SnapshotOnCallerThread(reply.error) : new Error(reply.error));
+    if (reply.type === 'failed') waiter.reject(new Error(reply.error));
     else if (reply.outcome === null) waiter.resolve(undefined);
     else
       waiter.resolve({

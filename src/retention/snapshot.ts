@@ -30,10 +30,9 @@ export interface SnapshotOutcome {
   readonly appended: readonly string[];
 }
 
-/** Where a snapshot reads, appends and (for a truncation an earlier pass left undone) truncates. */
+/** Where a snapshot reads and appends. */
 export interface SnapshotContext {
   readonly eventStore: EventStore;
-  readonly truncate: (truncations: readonly CountedTruncation[]) => Promise<number>;
   readonly warn: (message: string, meta: Record<string, unknown>) => void;
 }
 
@@ -59,36 +58,59 @@ export function checkpointAppends(user: string, state: UserState, now: Date, dat
 }
 
 /**
- * A checkpoint whose truncation was not carried out (the process stopped between the append
- * and the `$tb` write): carry it out now. Returns the events that stay visible.
+ * The truncation of the stream's last checkpoint, if it was not carried out (the process
+ * stopped between the append and the `$tb` write): where it cuts, the events that stay
+ * visible and those it removes.
  */
-export async function finishTruncation(context: SnapshotContext, stream: string, events: RecordedEvent[]): Promise<RecordedEvent[]> {
+export function truncationLeftUndone(events: RecordedEvent[]): { truncateBefore: bigint; kept: RecordedEvent[]; removed: RecordedEvent[] } | undefined {
   let checkpoint: RecordedEvent | undefined;
   for (let index = events.length - 1; index >= 0 && !checkpoint; index--) if (events[index]!.type === 'checkpoint') checkpoint = events[index];
   const truncateBefore = (checkpoint?.data['data'] as Partial<CheckpointData> | undefined)?.truncate_before;
-  if (typeof truncateBefore !== 'number' || BigInt(truncateBefore) <= events[0]!.revision) return events;
-  const pending = BigInt(truncateBefore);
-  await context.truncate([{ stream, truncateBefore: pending, hidden: 0 }]);
-  context.warn('retention: finished a truncation left undone', { stream, truncateBefore: String(pending) });
-  return events.filter((event) => event.revision >= pending);
+  if (typeof truncateBefore !== 'number' || BigInt(truncateBefore) <= events[0]!.revision) return undefined;
+  const cut = BigInt(truncateBefore);
+  return { truncateBefore: cut, kept: events.filter((event) => event.revision >= cut), removed: events.filter((event) => event.revision < cut) };
+}
+
+/**
+ * A checkpoint whose truncation was not carried out: carry it out now (`truncate`: the
+ * store's). Returns the events that stay visible.
+ */
+export async function finishTruncation(
+  context: SnapshotContext & { readonly truncate: (truncations: readonly CountedTruncation[]) => Promise<number> },
+  stream: string,
+  events: RecordedEvent[],
+): Promise<RecordedEvent[]> {
+  const undone = truncationLeftUndone(events);
+  if (!undone) return events;
+  await context.truncate([{ stream, truncateBefore: undone.truncateBefore, hidden: 0 }]);
+  context.warn('retention: finished a truncation left undone', { stream, truncateBefore: String(undone.truncateBefore) });
+  return undone.kept;
 }
 
 /**
  * Steps 1–2 for one user: snapshot + checkpoint at the revision read, so that several workers
  * cannot snapshot one user twice (a conflict reads again). Undefined when nothing of the
- * stream is 45 days old (any more: another worker, or an earlier pass, got here first).
+ * stream is 45 days old (any more: another worker, or an earlier pass, got here first) and no
+ * truncation was left undone. A truncation an earlier pass left undone (stopped in between) is
+ * handed back to the pass with the rest, or alone: the pass rolls the feeds of the events it
+ * removes before it carries it out, as for its own.
  */
 export async function snapshotUser(context: SnapshotContext, user: string, now: Date): Promise<SnapshotOutcome | undefined> {
   const stream = streams.user(user);
   return retryOnConflict(async () => {
-    const events = await finishTruncation(context, stream, await readStreamOrEmpty(context.eventStore, stream));
+    const read = await readStreamOrEmpty(context.eventStore, stream);
+    const undone = read.length === 0 ? undefined : truncationLeftUndone(read);
+    if (undone) context.warn('retention: a truncation left undone goes with this pass', { stream, truncateBefore: String(undone.truncateBefore) });
+    const events = undone?.kept ?? read;
     const oldest = oldestRetainedAt(events);
-    if (oldest === undefined || oldest >= daysBefore(now, RETENTION.snapshotAfterDays)) return undefined;
+    if (oldest === undefined || oldest >= daysBefore(now, RETENTION.snapshotAfterDays)) {
+      return undone && { truncateBefore: undone.truncateBefore, feeds: new Set(undone.removed.flatMap(feedOf)), hidden: undone.removed.length, appended: [] };
+    }
     const cut = retentionCut(events, daysBefore(now, RETENTION.truncateAfterDays));
     const last = events.at(-1)!.revision;
     // Nothing recent: only the new checkpoint (written after the snapshot) stays.
     const truncateBefore = events[cut]?.revision ?? last + 2n;
-    const removed = events.slice(0, cut);
+    const removed = [...(undone?.removed ?? []), ...events.slice(0, cut)];
     const feeds = new Set(removed.flatMap(feedOf));
     const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
     const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;

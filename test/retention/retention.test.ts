@@ -21,7 +21,8 @@ import type { UserEvent } from '../../src/domain/events.js';
 import { streams } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
 import { Projector } from '../../src/projector/projector.js';
-import { createRetentionPass, RetentionService } from '../../src/retention/retention-service.js';
+import { createRetentionPass, podcastStatsStream, RetentionService } from '../../src/retention/retention-service.js';
+import { feedOf } from '../../src/retention/snapshot.js';
 import { retainedAt, rewriteOrigin } from '../../src/retention/history.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import { RETENTION } from '../../src/retention/types.js';
@@ -55,7 +56,9 @@ const THREADS = 'rows deleted, users snapshotted on worker threads';
  * Run three times: as the embedded store does it (rows deleted), the same with the users
  * snapshotted on worker threads as a large pass does (src/retention/snapshot-workers.ts; here
  * from the first user), and as on EventStoreDB (no physical eraser: `$tb` only, and erasures
- * rewrite the stream, src/retention/history.ts), all through the embedded store's port.
+ * rewrite the stream, src/retention/history.ts), all through the embedded store's port. The
+ * first truncates every user at the end of the pass; the other two each user as soon as it is
+ * snapshotted, while the others are (a large pass truncates in batches meanwhile).
  */
 for (const mode of ['rows deleted', THREADS, 'streams rewritten (EventStoreDB)'] as const)
   describe(`retention over 100 simulated days (docs/design.md, "Retention"), ${mode}`, function () {
@@ -80,9 +83,10 @@ for (const mode of ['rows deleted', THREADS, 'streams rewritten (EventStoreDB)']
           ? createRetentionPass(stores, {
               defaultPrivacy: 'private',
               logger: silentLogger(),
-              ...(mode === THREADS ? { parallelFrom: 1, snapshotThreads: 2 } : { snapshotThreads: 0 }),
+              ...(mode === THREADS ? { parallelFrom: 1, snapshotThreads: 2, truncateEvery: 1 } : { snapshotThreads: 0, truncateEvery: Infinity }),
             })
           : new RetentionService({
+              truncateEvery: 1,
               eventStore: stores.eventStore,
               readModel: stores.readModel,
               readModels: new ReadModelService(stores.eventStore, stores.readModel),
@@ -219,6 +223,45 @@ for (const mode of ['rows deleted', THREADS, 'streams rewritten (EventStoreDB)']
           expect(readFileSync(path.join(dataDir, file)).includes(secretFeed), `${file} still holds the erased feed`).to.equal(false);
         }
       }
+      await checkInvariants(new Date(now));
+    });
+
+    it('rolls the feeds a truncation removes events of before it: a pass stopped midway leaves none unrolled', async () => {
+      now += 20 * DAY;
+      await projector.catchUp();
+      const before = new Map<string, RecordedEvent[]>();
+      for (const user of users) before.set(user, await readUser(user));
+      let done = 0;
+      const stopped = await retention
+        .run(new Date(now), {
+          onProgress: () => {
+            if (++done === 3) throw new Error('stopped on purpose');
+          },
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(String(stopped)).to.match(/stopped on purpose/);
+      let truncated = 0;
+      for (const user of users) {
+        const kept = new Set((await readUser(user)).map((event) => event.id));
+        const removed = before.get(user)!.filter((event) => !kept.has(event.id));
+        if (removed.length === 0) continue;
+        truncated++;
+        for (const feed of new Set(removed.flatMap(feedOf))) {
+          // Rolled in this pass, or no counted contribution left (no stats at all).
+          const stats = await readStreamOrEmpty(stores.eventStore, podcastStatsStream(feed));
+          expect(
+            stats.length === 0 || stats.some((event) => event.type === 'roll_stats' && event.recordedAt.getTime() === now),
+            `${feed} rolled before ${user}'s events went`,
+          ).to.equal(true);
+        }
+      }
+      // Truncated as they were snapshotted, before the pass stopped (the first mode truncates at its end).
+      expect(truncated > 0, 'users truncated before the pass stopped').to.equal(mode !== 'rows deleted');
+      // The next pass carries out what the stopped one left; read models rebuilt then equal the live ones.
+      await retention.run(new Date(now));
       await checkInvariants(new Date(now));
     });
   });
