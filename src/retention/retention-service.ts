@@ -124,6 +124,7 @@ export class RetentionService implements RetentionPass {
     const pendingErasures = new Set((await this.deps.readModel.find(RETENTION_INDEX, { where: { pending_erasure: true } })).map(({ id }) => id));
     const users = [...new Set([...pendingErasures, ...due.map(({ id }) => id)])];
     await this.confirmRewrites();
+    users.push(...(await this.unfinishedTruncations(now, new Set(users))));
     let snapshotted = 0;
     let removed = 0;
     let done = 0;
@@ -293,6 +294,36 @@ export class RetentionService implements RetentionPass {
         });
       }
     });
+  }
+
+  /**
+   * Users a retention checkpoint of the last day asked to truncate whose stream does not show it
+   * (a pass stopped in between, and the projections applied the checkpoint since: the index no
+   * longer says their events are old, so they would wait until their retained events are). Their
+   * snapshot hands the truncation back to the pass (src/retention/snapshot.ts).
+   */
+  private async unfinishedTruncations(now: Date, considered: ReadonlySet<string>): Promise<string[]> {
+    const recent = await this.deps.readModel.find(RETENTION_INDEX, { greaterThan: { field: 'truncation_check_until', value: now.toISOString() } });
+    const unfinished: string[] = [];
+    await forEachConcurrently(
+      recent.filter(({ id }) => !considered.has(id)),
+      WRITE_CONCURRENCY,
+      async ({ id, doc }) => {
+        const truncateBefore = doc['truncation_before'];
+        if (typeof truncateBefore !== 'number') return;
+        const stream = streams.user(id);
+        try {
+          const { metadata } = await this.deps.eventStore.getStreamMetadata(stream);
+          if ((metadata.truncateBefore ?? 0n) < BigInt(truncateBefore)) unfinished.push(id);
+        } catch (error) {
+          this.deps.logger.error('retention: could not check a truncation, the next pass tries again', {
+            stream,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      },
+    );
+    return unfinished;
   }
 
   /**
