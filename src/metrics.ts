@@ -166,6 +166,9 @@ export class CountingEventStore implements EventStore {
   readStream(...args: Parameters<EventStore['readStream']>): ReturnType<EventStore['readStream']> {
     return this.inner.readStream(...args);
   }
+  readStreamTail(...args: Parameters<EventStore['readStreamTail']>): ReturnType<EventStore['readStreamTail']> {
+    return this.inner.readStreamTail(...args);
+  }
   readAll(...args: Parameters<EventStore['readAll']>): ReturnType<EventStore['readAll']> {
     return this.inner.readAll(...args);
   }

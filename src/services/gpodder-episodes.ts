@@ -316,7 +316,7 @@ export class GpodderEpisodeService {
       return undefined;
     }
     const from = effectiveSince(since, Number((await userEvents.store.headPosition()).commit));
-    const read = await readModels.userEventsAfter(user, latest, actionsAt.position, { from });
+    const read = await readModels.userEventsAfter(user, actionsAt.position, { from });
     const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => Number(event.position.commit) === upTo)) return undefined;
@@ -328,7 +328,7 @@ export class GpodderEpisodeService {
     const statusEvents = () =>
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
-        : readModels.userEventsAfter(user, undefined, statusesAt.position).then(({ events: all }) => all);
+        : readModels.userEventsAfter(user, statusesAt.position).then(({ events: all }) => all);
     return { upTo, events, from, latest: Number(latest.position.commit), changesExisting, statusEvents };
   }
 

@@ -5,7 +5,7 @@
  * workers with no shared memory.
  */
 import { streams } from '../domain/events.js';
-import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
+import type { EventStore, Position, RecordedEvent, StreamTail } from '../stores/event-store.js';
 import { comparePositions, START, StreamNotFoundError } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 
@@ -29,11 +29,6 @@ function reached(checkpoints: ReadonlyMap<string, Position | undefined>, project
     return checkpoint !== undefined && comparePositions(checkpoint, position) >= 0;
   });
 }
-
-/** Events read back from the end of a user's stream at a time, for those a projection has not applied: at most… */
-const READ_BACK_CHUNK = 1_000;
-/** …and first (a read right after an append of a few events). */
-const FIRST_READ_BACK = 16;
 
 /** How often the shared watch reads the checkpoints while someone waits. */
 const WATCH_INTERVAL_MS = 4;
@@ -86,60 +81,16 @@ export class ReadModelService {
     const checkpoint = (await this.readModel.getCheckpoint(projection))?.position;
     const latest = await this.latestEvent(user);
     if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) return { checkpoint, behind: undefined };
-    return { checkpoint, behind: { latest, ...(await this.userEventsAfter(user, latest, checkpoint ?? START, { limit })) } };
+    return { checkpoint, behind: { latest, ...(await this.userEventsAfter(user, checkpoint ?? START, { limit })) } };
   }
 
   /**
    * The user's events after `after` (a projection's checkpoint: those it has not applied), in
-   * stream order, read backwards from the end of the stream (positions grow along a stream, so
-   * they are its tail) from `latest` (the stream's last event, already read; undefined: read it
-   * too) on, in reads that grow from {@link FIRST_READ_BACK} events to {@link READ_BACK_CHUNK}:
-   * a read right after a small append reads a few events once, one after a large upload a chunk
-   * at a time. An event at or before commit `from` (a download's cursor), or `limit` events,
-   * end the reading, but the events after `after` of the reads already made are kept:
-   * `complete` tells whether they are all of them.
+   * stream order (EventStore.readStreamTail): none at or before commit `from` (a download's
+   * cursor), at most the newest `limit`; `complete` tells whether they are all of them.
    */
-  async userEventsAfter(
-    user: string,
-    latest: RecordedEvent | undefined,
-    after: Position,
-    { from = 0, limit = Infinity }: { from?: number; limit?: number } = {},
-  ): Promise<{ events: RecordedEvent[]; complete: boolean }> {
-    const store = this.eventStore;
-    const stream = streams.user(user);
-    const newestFirst: RecordedEvent[] = [];
-    /** Takes a read's events; true when the reading goes on. */
-    const take = (chunk: readonly RecordedEvent[]): boolean | 'complete' => {
-      let more = true;
-      for (const event of chunk) {
-        if (comparePositions(event.position, after) <= 0) return 'complete';
-        newestFirst.push(event);
-        if (Number(event.position.commit) <= from || newestFirst.length >= limit) more = false;
-      }
-      return more;
-    };
-    const result = (complete: boolean) => ({ events: newestFirst.reverse(), complete });
-    let fromRevision: bigint | 'end' = 'end';
-    if (latest !== undefined) {
-      const taken = take([latest]);
-      if (taken === 'complete' || latest.revision === 0n) return result(true);
-      if (!taken) return result(false);
-      fromRevision = latest.revision - 1n;
-    }
-    for (let size = FIRST_READ_BACK; ; size = Math.min(size * 4, READ_BACK_CHUNK)) {
-      let chunk: RecordedEvent[];
-      try {
-        chunk = await store.readStream(stream, { direction: 'backwards', fromRevision, maxCount: size });
-      } catch (error) {
-        if (error instanceof StreamNotFoundError) return result(true);
-        throw error;
-      }
-      const taken = take(chunk);
-      // Down to `after`, or to the first event the stream shows: every one after `after` was read.
-      if (taken === 'complete' || chunk.length < size || chunk.at(-1)!.revision === 0n) return result(true);
-      if (!taken) return result(false);
-      fromRevision = chunk.at(-1)!.revision - 1n;
-    }
+  userEventsAfter(user: string, after: Position, { from = 0, limit = Infinity }: { from?: number; limit?: number } = {}): Promise<StreamTail> {
+    return this.eventStore.readStreamTail(streams.user(user), after, { from, maxCount: limit });
   }
 
   /**

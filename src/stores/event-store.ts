@@ -21,6 +21,7 @@
 export type { Position } from '../domain/position.js';
 export { START, comparePositions, formatPosition, parsePosition } from '../domain/position.js';
 import type { Position } from '../domain/position.js';
+import { comparePositions } from '../domain/position.js';
 
 export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
 
@@ -145,6 +146,12 @@ export interface EventStore {
   append(stream: string, events: readonly EventToAppend[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
   /** Throws {@link StreamNotFoundError} if the stream has no (visible) events or was soft-deleted. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /**
+   * The stream's visible events after `after` (an `$all` position: those a projection there has
+   * not applied; positions grow along a stream, so they are its tail), in stream order (see
+   * {@link StreamTailOptions}). An absent or soft-deleted stream has none.
+   */
+  readStreamTail(stream: string, after: Position, options?: StreamTailOptions): Promise<StreamTail>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   getStreamMetadata(stream: string): Promise<StreamMetadataResult>;
@@ -190,6 +197,66 @@ export class IdempotencyConflictError extends Error {
   override readonly name = 'IdempotencyConflictError';
   constructor(readonly stream: string) {
     super(`Append to ${stream} mixes already-written and new event ids`);
+  }
+}
+
+export interface StreamTailOptions {
+  /**
+   * A commit position: events at or before it are not wanted (a download's cursor), so the
+   * reading may stop there; some may still be returned (those read on the way).
+   */
+  readonly from?: number;
+  /** At most this many of the newest events are returned. */
+  readonly maxCount?: number;
+}
+
+export interface StreamTail {
+  readonly events: RecordedEvent[];
+  /** Whether every visible event after `after` is among them (false when `from` or `maxCount` left some out). */
+  readonly complete: boolean;
+}
+
+/** Events read back from the end of a stream at a time by {@link readTailBackwards}: at most… */
+const READ_BACK_CHUNK = 1_000;
+/** …and first (a read right after an append of a few events). */
+const FIRST_READ_BACK = 16;
+
+/**
+ * {@link EventStore.readStreamTail} for a store that can only read a stream (EventStoreDB):
+ * backwards from the end, in reads that grow from {@link FIRST_READ_BACK} events to
+ * {@link READ_BACK_CHUNK}, so a read right after a small append reads a few events once and
+ * one after a large upload a chunk at a time, down to `after`, the first event at or before
+ * `from`, or `maxCount` events.
+ */
+export async function readTailBackwards(
+  store: Pick<EventStore, 'readStream'>,
+  stream: string,
+  after: Position,
+  { from = 0, maxCount = Infinity }: StreamTailOptions = {},
+): Promise<StreamTail> {
+  const newestFirst: RecordedEvent[] = [];
+  const result = (complete: boolean): StreamTail => ({ events: newestFirst.reverse(), complete });
+  let fromRevision: bigint | 'end' = 'end';
+  for (let size = FIRST_READ_BACK; ; size = Math.min(size * 4, READ_BACK_CHUNK)) {
+    let chunk: RecordedEvent[];
+    try {
+      chunk = await store.readStream(stream, { direction: 'backwards', fromRevision, maxCount: size });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return result(true);
+      throw error;
+    }
+    // The chunk read is kept whole down to `after`; `from` and `maxCount` stop the reading after it.
+    let more = true;
+    for (const event of chunk) {
+      if (comparePositions(event.position, after) <= 0) return result(true);
+      if (newestFirst.length >= maxCount) return result(false);
+      newestFirst.push(event);
+      if (Number(event.position.commit) <= from) more = false;
+    }
+    // Down to the first event the stream shows: every one after `after` was read.
+    if (chunk.length < size || chunk.at(-1)!.revision === 0n) return result(true);
+    if (!more) return result(false);
+    fromRevision = chunk.at(-1)!.revision - 1n;
   }
 }
 

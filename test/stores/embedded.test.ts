@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
-import type { EventToAppend, JsonObject, RecordedEvent } from '../../src/stores/event-store.js';
+import type { EventToAppend, JsonObject, Position, RecordedEvent, StreamTailOptions } from '../../src/stores/event-store.js';
+import { readTailBackwards } from '../../src/stores/event-store.js';
 import { eventStoreContract, withTimeout } from './event-store.contract.js';
 
 /** A fresh directory per store, removed by the returned cleanup. */
@@ -24,6 +25,22 @@ eventStoreContract('SqliteEventStore', async () => {
     store,
     cleanup: async () => {
       await store.close();
+      removeDirectory();
+    },
+  };
+});
+
+// The tail as EventStoreDB's adapter reads it (backwards from the end, readTailBackwards), over
+// the embedded store's reads: the same contract as the embedded store's own, from its index.
+eventStoreContract('SqliteEventStore, tails read back from the end', async () => {
+  const { path, removeDirectory } = tempDatabasePath();
+  const inner = SqliteEventStore.open(path, { pollIntervalMs: 50 });
+  const readStreamTail = (stream: string, after: Position, options?: StreamTailOptions) => readTailBackwards(inner, stream, after, options);
+  const store = new Proxy(inner, { get: (target, key) => (key === 'readStreamTail' ? readStreamTail : (Reflect.get(target, key) as unknown)) });
+  return {
+    store,
+    cleanup: async () => {
+      await inner.close();
       removeDirectory();
     },
   };

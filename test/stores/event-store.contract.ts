@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import {
   IdempotencyConflictError,
+  START,
   StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError,
@@ -114,6 +115,44 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         // Past the last event: nothing yet (a sync's cached state reads what was appended since).
         expect(await revisions({ fromRevision: 5n })).to.deep.equal([]);
         expect((await store.readStream(stream, { direction: 'backwards' }))[0]!.data).to.deep.equal({ n: 4 });
+      });
+
+      it('readStreamTail: the visible events after a position, as the stream read whole has them; `from` and `maxCount` may leave older ones out, and say so', async function () {
+        const stream = `${ns}user-1`;
+        const other = `${ns}user-2`;
+        // Appends of both streams interleave, so the stream's positions are not consecutive.
+        for (let n = 0; n < 12; n++) {
+          await store.append(stream, n % 3 === 0 ? [event('play', { n }), event('position', { n })] : [event('play', { n })]);
+          await store.append(other, [event('play', { n })]);
+        }
+        const positions = [START, ...(await readTestEvents()).map((e) => e.position)];
+        await truncateStream(store, stream, 3n);
+        const visible = await store.readStream(stream);
+        const ids = (events: readonly RecordedEvent[]) => events.map((e) => e.id);
+        for (const after of positions) {
+          const expected = visible.filter((e) => comparePositions(e.position, after) > 0);
+          const label = `after ${after.commit}/${after.prepare}`;
+          const whole = await store.readStreamTail(stream, after);
+          expect(ids(whole.events), label).to.deep.equal(ids(expected));
+          expect(whole.complete, label).to.equal(true);
+          const newest = await store.readStreamTail(stream, after, { maxCount: 3 });
+          expect(ids(newest.events), `${label}, maxCount 3`).to.deep.equal(ids(expected.slice(-3)));
+          expect(newest.complete, `${label}, maxCount 3`).to.equal(expected.length <= 3);
+          for (const cursor of expected) {
+            const from = Number(cursor.position.commit);
+            const since = await store.readStreamTail(stream, after, { from });
+            // The newest, down to those after `from` at least; complete when none was left out.
+            const needed = expected.filter((e) => Number(e.position.commit) > from);
+            expect(ids(since.events.slice(-needed.length || Infinity)), `${label}, from ${from}`).to.deep.equal(ids(needed));
+            expect(ids(expected).slice(-since.events.length || Infinity), `${label}, from ${from}`).to.deep.equal(ids(since.events));
+            expect(since.complete, `${label}, from ${from}`).to.equal(since.events.length === expected.length);
+          }
+        }
+        expect(await store.readStreamTail(`${ns}never-written`, START)).to.deep.equal({ events: [], complete: true });
+        await store.deleteStream(other);
+        expect(await store.readStreamTail(other, START)).to.deep.equal({ events: [], complete: true });
+        await store.tombstoneStream(stream);
+        await rejection(store.readStreamTail(stream, START), StreamDeletedError);
       });
 
       it('accepts an empty append and answers the current state', async function () {

@@ -51,6 +51,7 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
   comparePositions,
+  readTailBackwards,
   type AllSubscription,
   type AppendResult,
   type EventStore,
@@ -64,6 +65,8 @@ import {
   type MetadataPatch,
   type StreamMetadataResult,
   type StreamState,
+  type StreamTail,
+  type StreamTailOptions,
   type SubscribeToAllOptions,
 } from '../event-store.js';
 import { EventStoreDbAllSubscription } from './all-subscription.js';
@@ -336,6 +339,11 @@ export class EventStoreDbEventStore implements EventStore {
       return [];
     }
     return this.readEvents(stream, clientOptions);
+  }
+
+  /** EventStoreDB cannot tell where a stream passes a position without reading it: read back from the end. */
+  readStreamTail(stream: string, after: Position, options?: StreamTailOptions): Promise<StreamTail> {
+    return readTailBackwards(this, stream, after, options);
   }
 
   private async readEvents(stream: string, options: ClientReadStreamOptions): Promise<RecordedEvent[]> {
