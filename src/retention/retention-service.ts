@@ -88,8 +88,8 @@ const WRITE_CONCURRENCY = 8;
  * The truncations of the users snapshotted so far are carried out once they hide this many
  * events, while the other users are snapshotted: small batches, each a short transaction the
  * snapshot threads' appends wait little behind, of rows the snapshots have just read. A pass
- * over 10,000 users × 200 events took 24 s and 33 s of CPU instead of 29–31 s and 41–45 s with
- * every truncation after the last snapshot (bench/RESULTS.md, "Truncations while snapshotting").
+ * over 10,000 users × 200 events took 26–28 s and 36–38 s of CPU instead of 29.5–30 s and 42 s
+ * with every truncation after the last snapshot (bench/RESULTS.md, "Truncations while snapshotting").
  */
 const TRUNCATE_WHILE_SNAPSHOTTING = 2_000;
 
