@@ -211,7 +211,7 @@ export class SqliteEventStore implements EventStore {
         return next > firstVisible ? next : firstVisible;
       };
       // All of them when they are few (the usual: a projection a batch or two behind), else
-      // those after `from` too.
+      // only those after `from`.
       const fromPosition = BigInt(Math.max(0, Math.trunc(from)));
       const afterAll = firstAfter(after.commit);
       const wanted = last - afterAll < TAIL_READ_WHOLE || fromPosition <= after.commit ? afterAll : firstAfter(fromPosition);
