@@ -34,7 +34,7 @@ import { comparePositions, readStreamOrEmpty, truncateStream } from '../stores/e
 import type { CountedTruncation, RetentionCapability } from '../stores/retention-capability.js';
 import { EmbeddedRetention } from '../stores/embedded/retention-capability.js';
 import { RewritingRetention } from '../stores/eventstoredb/retention-capability.js';
-import type { ReadModelStore } from '../stores/read-model.js';
+import type { ReadModelStore, StoredDoc } from '../stores/read-model.js';
 import { toStoreSystemEvent } from '../services/codec.js';
 import { ReadModelService } from '../services/read-models.js';
 import type { Stores } from '../runtime.js';
@@ -43,7 +43,7 @@ import { retryOnConflict } from '../services/retry.js';
 import { RETENTION_INDEX } from '../../projections/retention-index.js';
 import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
 import { oldestRetainedAt } from './history.js';
-import type { SnapshotContext, SnapshotOutcome } from './snapshot.js';
+import type { SnapshotOutcome, TruncatingContext } from './snapshot.js';
 import { checkpointAppends, checkpointStateOf, feedOf, finishTruncation, snapshotUser } from './snapshot.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
@@ -106,7 +106,7 @@ export class RetentionService implements RetentionPass {
   private readonly store: RetentionCapability;
 
   /** A snapshot's context, and the store's truncation for an erasure's finishing one left undone. */
-  private readonly snapshotContext: SnapshotContext & { readonly truncate: (truncations: readonly CountedTruncation[]) => Promise<number> };
+  private readonly snapshotContext: TruncatingContext;
 
   constructor(private readonly deps: RetentionDependencies) {
     this.store = deps.capability ?? new RewritingRetention(deps.eventStore);
@@ -278,21 +278,9 @@ export class RetentionService implements RetentionPass {
    */
   private async confirmRewrites(): Promise<void> {
     const rewritten = await this.deps.readModel.find(RETENTION_INDEX, { where: { rewrite_unconfirmed: true } });
-    await forEachConcurrently(rewritten, WRITE_CONCURRENCY, async ({ id, doc }) => {
-      const truncateBefore = doc['rewritten_before'];
-      if (typeof truncateBefore !== 'number') return;
-      const stream = streams.user(id);
-      try {
-        const { metadata } = await this.deps.eventStore.getStreamMetadata(stream);
-        if ((metadata.truncateBefore ?? 0n) >= BigInt(truncateBefore)) return;
-        this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(truncateBefore) });
-        await truncateStream(this.deps.eventStore, stream, BigInt(truncateBefore));
-      } catch (error) {
-        this.deps.logger.error('retention: could not check an erasure rewrite, the next pass tries again', {
-          stream,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
+    await this.forEachTruncationMissing(rewritten, 'rewritten_before', 'an erasure rewrite', async (_user, stream, truncateBefore) => {
+      this.deps.logger.warn('retention: finishing a truncation left undone', { stream, truncateBefore: String(truncateBefore) });
+      await truncateStream(this.deps.eventStore, stream, truncateBefore);
     });
   }
 
@@ -305,25 +293,41 @@ export class RetentionService implements RetentionPass {
   private async unfinishedTruncations(now: Date, considered: ReadonlySet<string>): Promise<string[]> {
     const recent = await this.deps.readModel.find(RETENTION_INDEX, { greaterThan: { field: 'truncation_check_until', value: now.toISOString() } });
     const unfinished: string[] = [];
-    await forEachConcurrently(
+    await this.forEachTruncationMissing(
       recent.filter(({ id }) => !considered.has(id)),
-      WRITE_CONCURRENCY,
-      async ({ id, doc }) => {
-        const truncateBefore = doc['truncation_before'];
-        if (typeof truncateBefore !== 'number') return;
-        const stream = streams.user(id);
-        try {
-          const { metadata } = await this.deps.eventStore.getStreamMetadata(stream);
-          if ((metadata.truncateBefore ?? 0n) < BigInt(truncateBefore)) unfinished.push(id);
-        } catch (error) {
-          this.deps.logger.error('retention: could not check a truncation, the next pass tries again', {
-            stream,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }
-      },
+      'truncation_before',
+      'a truncation',
+      (user) => void unfinished.push(user),
     );
     return unfinished;
+  }
+
+  /**
+   * For each of these `retention_index` documents whose user's stream has a `$tb` below the
+   * truncation its `field` records (one metadata read each, a few at a time): `missing`. A read
+   * or a `missing` that fails is logged (`what` could not be checked) and the next pass tries
+   * again.
+   */
+  private async forEachTruncationMissing(
+    docs: readonly StoredDoc[],
+    field: string,
+    what: string,
+    missing: (user: string, stream: string, truncateBefore: bigint) => Promise<void> | void,
+  ): Promise<void> {
+    await forEachConcurrently(docs, WRITE_CONCURRENCY, async ({ id, doc }) => {
+      const recorded = doc[field];
+      if (typeof recorded !== 'number') return;
+      const stream = streams.user(id);
+      try {
+        const { metadata } = await this.deps.eventStore.getStreamMetadata(stream);
+        if ((metadata.truncateBefore ?? 0n) < BigInt(recorded)) await missing(id, stream, BigInt(recorded));
+      } catch (error) {
+        this.deps.logger.error(`retention: could not check ${what}, the next pass tries again`, {
+          stream,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    });
   }
 
   /**

@@ -36,6 +36,11 @@ export interface SnapshotContext {
   readonly warn: (message: string, meta: Record<string, unknown>) => void;
 }
 
+/** A snapshot's context with the store's truncation, for {@link finishTruncation} (the pass's thread only). */
+export interface TruncatingContext extends SnapshotContext {
+  readonly truncate: (truncations: readonly CountedTruncation[]) => Promise<number>;
+}
+
 /** The feed an event names, if any. */
 export function feedOf(event: RecordedEvent): string[] {
   const object = event.data['object'] as EventObject | null | undefined;
@@ -75,11 +80,7 @@ export function truncationLeftUndone(events: RecordedEvent[]): { truncateBefore:
  * A checkpoint whose truncation was not carried out: carry it out now (`truncate`: the
  * store's). Returns the events that stay visible.
  */
-export async function finishTruncation(
-  context: SnapshotContext & { readonly truncate: (truncations: readonly CountedTruncation[]) => Promise<number> },
-  stream: string,
-  events: RecordedEvent[],
-): Promise<RecordedEvent[]> {
+export async function finishTruncation(context: TruncatingContext, stream: string, events: RecordedEvent[]): Promise<RecordedEvent[]> {
   const undone = truncationLeftUndone(events);
   if (!undone) return events;
   await context.truncate([{ stream, truncateBefore: undone.truncateBefore, hidden: 0 }]);
@@ -99,7 +100,7 @@ export async function snapshotUser(context: SnapshotContext, user: string, now: 
   const stream = streams.user(user);
   return retryOnConflict(async () => {
     const read = await readStreamOrEmpty(context.eventStore, stream);
-    const undone = read.length === 0 ? undefined : truncationLeftUndone(read);
+    const undone = truncationLeftUndone(read);
     if (undone) context.warn('retention: a truncation left undone goes with this pass', { stream, truncateBefore: String(undone.truncateBefore) });
     const events = undone?.kept ?? read;
     const oldest = oldestRetainedAt(events);
