@@ -169,6 +169,9 @@ export class CountingEventStore implements EventStore {
   readStreamTail(...args: Parameters<EventStore['readStreamTail']>): ReturnType<EventStore['readStreamTail']> {
     return this.inner.readStreamTail(...args);
   }
+  lastPosition(...args: Parameters<EventStore['lastPosition']>): ReturnType<EventStore['lastPosition']> {
+    return this.inner.lastPosition(...args);
+  }
   readAll(...args: Parameters<EventStore['readAll']>): ReturnType<EventStore['readAll']> {
     return this.inner.readAll(...args);
   }

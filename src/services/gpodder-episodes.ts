@@ -311,8 +311,8 @@ export class GpodderEpisodeService {
     const { readModels, userEvents } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
-    const latest = await readModels.latestEvent(user);
-    if (latest === undefined || (comparePositions(actionsAt.position, latest.position) >= 0 && comparePositions(statusesAt.position, latest.position) >= 0)) {
+    const latest = await readModels.latestPosition(user);
+    if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) {
       return undefined;
     }
     const from = effectiveSince(since, Number((await userEvents.store.headPosition()).commit));
@@ -329,7 +329,7 @@ export class GpodderEpisodeService {
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
         : readModels.userEventsAfter(user, statusesAt.position).then(({ events: all }) => all);
-    return { upTo, events, from, latest: Number(latest.position.commit), changesExisting, statusEvents };
+    return { upTo, events, from, latest: Number(latest.commit), changesExisting, statusEvents };
   }
 
   /**

@@ -100,7 +100,7 @@ async function readAhead(
     pending.push(projected);
   }
   const overtaken = async () => !samePosition((await readModel.getCheckpoint(projection.name))?.position, checkpoint);
-  const cursor = Number(behind.latest.position.commit);
+  const cursor = Number(behind.latest.commit);
   if (everyRecord) {
     // A checkpoint, a remove of everything: the projection reads all of the user's records, loaded as it asks.
     const docs = await replayOnReadModel(readModel, (view) => applyPending(view, projection, pending).find(projection.collection, query));

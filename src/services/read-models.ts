@@ -6,7 +6,7 @@
  */
 import { streams } from '../domain/events.js';
 import type { EventStore, Position, RecordedEvent, StreamTail } from '../stores/event-store.js';
-import { comparePositions, START, StreamNotFoundError } from '../stores/event-store.js';
+import { comparePositions, START } from '../stores/event-store.js';
 import type { ReadModelStore } from '../stores/read-model.js';
 
 /**
@@ -53,34 +53,23 @@ export class ReadModelService {
   ) {}
 
   /** Position of the user's latest event, or undefined if they have none. */
-  async latestPosition(userId: string): Promise<Position | undefined> {
-    return (await this.latestEvent(userId))?.position;
-  }
-
-  /** The user's latest event, or undefined if they have none. */
-  async latestEvent(userId: string): Promise<RecordedEvent | undefined> {
-    try {
-      const [last] = await this.eventStore.readStream(streams.user(userId), { direction: 'backwards', fromRevision: 'end', maxCount: 1 });
-      return last;
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return undefined;
-      throw error;
-    }
+  latestPosition(userId: string): Promise<Position | undefined> {
+    return this.eventStore.lastPosition(streams.user(userId));
   }
 
   /**
    * Where `projection` stands with the user: its checkpoint and, unless it has reached the
-   * user's latest event, that event and the user's events it has not applied ({@link
-   * userEventsAfter}, reading stops past about `limit`: `complete` false).
+   * user's latest event, that event's position and the user's events it has not applied
+   * ({@link userEventsAfter}, reading stops past about `limit`: `complete` false).
    */
   async behindUser(
     user: string,
     projection: string,
     limit = Infinity,
-  ): Promise<{ checkpoint: Position | undefined; behind: { latest: RecordedEvent; events: RecordedEvent[]; complete: boolean } | undefined }> {
+  ): Promise<{ checkpoint: Position | undefined; behind: { latest: Position; events: RecordedEvent[]; complete: boolean } | undefined }> {
     const checkpoint = (await this.readModel.getCheckpoint(projection))?.position;
-    const latest = await this.latestEvent(user);
-    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest.position) >= 0)) return { checkpoint, behind: undefined };
+    const latest = await this.latestPosition(user);
+    if (latest === undefined || (checkpoint !== undefined && comparePositions(checkpoint, latest) >= 0)) return { checkpoint, behind: undefined };
     return { checkpoint, behind: { latest, ...(await this.userEventsAfter(user, checkpoint ?? START, { limit })) } };
   }
 

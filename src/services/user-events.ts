@@ -97,6 +97,11 @@ export class UserEventService {
   /** The cached user with the events appended since, or undefined if the entry is no longer valid. */
   private async catchUp(stream: string, cached: CachedUser): Promise<FoldedUser | undefined> {
     const { folded } = cached;
+    // Most loads find the stream as the cache left it (this process wrote its last events, see
+    // appended): its state alone tells, one read of a row on the embedded store, no event read.
+    const state = await this.store.streamState(stream);
+    if (state.tombstoned || state.softDeleted || state.metaRevision !== cached.metaRevision) return undefined;
+    if (state.lastRevision === folded.revision) return folded;
     // A user with no events yet continues at revision 0 (a re-created stream would not: a gap).
     const next = folded.revision === 'no_stream' ? 0n : folded.revision + 1n;
     let recorded: RecordedEvent[];

@@ -140,6 +140,12 @@ export interface StreamState {
   readonly lastRevision: bigint | 'no_stream';
   readonly softDeleted: boolean;
   readonly tombstoned: boolean;
+  /**
+   * The metadata's revision, as {@link EventStore.getStreamMetadata} answers it ('no_stream' for
+   * a tombstoned stream, whose metadata cannot be read): with `lastRevision`, what tells a
+   * reader holding the stream folded whether anything changed since (src/services/user-events.ts).
+   */
+  readonly metaRevision: bigint | 'no_stream';
 }
 
 export interface EventStore {
@@ -152,6 +158,13 @@ export interface EventStore {
    * {@link StreamTailOptions}). An absent or soft-deleted stream has none.
    */
   readStreamTail(stream: string, after: Position, options?: StreamTailOptions): Promise<StreamTail>;
+  /**
+   * The `$all` position of the stream's last visible event (the one `readStream` backwards
+   * from the end gives first), without the event: what a read-your-writes read compares the
+   * read models' checkpoints with. Undefined when the stream has no visible event (absent,
+   * soft-deleted, truncated past its end); throws {@link StreamDeletedError} if tombstoned.
+   */
+  lastPosition(stream: string): Promise<Position | undefined>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   getStreamMetadata(stream: string): Promise<StreamMetadataResult>;

@@ -17,6 +17,7 @@ import { toStoreEvent } from '../../src/services/codec.js';
 import { EventIdConflictError, handleCommand } from '../../src/services/command-handler.js';
 import type { FoldedUser } from '../../src/services/folded-user.js';
 import { UserEventService } from '../../src/services/user-events.js';
+import { UserStateCache } from '../../src/services/user-state-cache.js';
 import type { EventStore } from '../../src/stores/event-store.js';
 import { readStreamOrEmpty, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import { SqliteEventStore } from '../../src/stores/embedded/sqlite-event-store.js';
@@ -126,6 +127,31 @@ for (const { name, open } of stores) {
       const ids = await stored();
       expect(ids).to.deep.equal([concurrent.id, decided[1]![0]!.id]);
       expect(ids).not.to.include(decided[0]![0]!.id);
+    });
+
+    it("with the cache of folded users: a load after its own write reads no event, one after another device's write reads that one", async function () {
+      const reads: string[] = [];
+      const counted = new Proxy(store, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (property === 'readStream' || property === 'readStreamTail' || property === 'readAll') reads.push(String(property));
+            return (value as (...args: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const cached = new UserEventService(counted, new UserStateCache(10_000));
+      await handleCommand(cached, principal, () => ({ events: [subscribe(FEED_A, 1)], result: undefined }));
+      reads.length = 0;
+      const loaded = await cached.loadUser(USER_ID);
+      expect(reads, 'the stream as the cache left it').to.deep.equal([]);
+      expect([...subscribedFeeds(loaded.state)]).to.deep.equal([FEED_A]);
+      await writeConcurrently(subscribe(FEED_B, 2));
+      const after = await cached.loadUser(USER_ID);
+      expect(reads, 'the event another device appended').to.deep.equal(['readStream']);
+      expect(after.revision).to.equal(1n);
+      expect([...subscribedFeeds(after.state)].sort()).to.deep.equal([FEED_A, FEED_B]);
     });
 
     it('gives up after the bounded attempts with the conflict, having written nothing of its own', async function () {

@@ -187,8 +187,12 @@ describe('gpodder downloads ahead of the projector', function () {
     expect(first.actions.map((action) => action.episode)).to.deep.equal(['https://cdn.example.com/g5.mp3']);
     // After the cursor, a position that names no URL: its play status takes it from the play, pending and before the cursor.
     await users.appendActions(principal, [{ type: 'position', timestamp: '2026-03-01T10:01:00Z', object, data: { position: 60 } }] as never);
-    const { readStream, readStreamTail } = eventStore;
+    const { readStream, readStreamTail, lastPosition } = eventStore;
     const reads: string[] = [];
+    eventStore.lastPosition = async (...args) => {
+      reads.push('latest');
+      return lastPosition.apply(eventStore, args);
+    };
     eventStore.readStream = async (...args) => {
       reads.push('stream');
       return readStream.apply(eventStore, args);
@@ -203,10 +207,12 @@ describe('gpodder downloads ahead of the projector', function () {
     } finally {
       eventStore.readStream = readStream;
       eventStore.readStreamTail = readStreamTail;
+      eventStore.lastPosition = lastPosition;
     }
     expect(next.actions.map((action) => [action.episode, action.position])).to.deep.equal([['https://cdn.example.com/g5.mp3', 60]]);
-    // The user's latest event, then the events after the checkpoint: both read models' pending events, read once.
-    expect(reads).to.deep.equal(['stream', 'tail']);
+    // The position of the user's latest event (no event read), then the events after the
+    // checkpoint: both read models' pending events, read once.
+    expect(reads).to.deep.equal(['latest', 'tail']);
     await service.projector.catchUp();
     expect(next).to.deep.equal(await episodes.download(principal, { since: first.timestamp }));
   });

@@ -110,6 +110,20 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(event!.data, 'the same object on every read').to.equal(event!.data);
   });
 
+  it('lastPosition after an erasure deleted the last revision’s row: the newest event left, as readStream backwards has it', async function () {
+    const store = open();
+    const [a, b, c] = [event('play'), event('play'), event('remove')];
+    await store.append('user-1', [a, b]);
+    await store.append('user-2', [event('play')]);
+    await store.append('user-1', [c]);
+    expect(store.eraseEvents('user-1', [c.id])).to.equal(1);
+    const [newest] = await store.readStream('user-1', { direction: 'backwards', maxCount: 1 });
+    expect(newest!.id).to.equal(b.id);
+    expect(await store.lastPosition('user-1')).to.deep.equal(newest!.position);
+    expect(store.eraseEvents('user-1', [a.id, b.id])).to.equal(2);
+    expect(await store.lastPosition('user-1')).to.equal(undefined);
+  });
+
   it('stamps recordedAt with the injected clock', async function () {
     const now = new Date('2024-01-02T03:04:05.678Z');
     const store = open({ clock: () => now });
@@ -344,6 +358,6 @@ describe('SqliteEventStore (embedded only)', function () {
     const first = await store.append('user-1', batch);
     await store.deleteStream('user-1');
     expect(await store.append('user-1', batch)).to.deep.equal(first);
-    expect(await store.streamState('user-1')).to.deep.equal({ lastRevision: 1n, softDeleted: true, tombstoned: false });
+    expect(await store.streamState('user-1')).to.deep.equal({ lastRevision: 1n, softDeleted: true, tombstoned: false, metaRevision: 0n });
   });
 });

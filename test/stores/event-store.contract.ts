@@ -20,6 +20,7 @@ import {
   type JsonObject,
   type Position,
   type RecordedEvent,
+  type StreamState,
   truncateStream,
 } from '../../src/stores/event-store.js';
 import { isUserEventType } from '../../src/domain/events.js';
@@ -84,17 +85,13 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(read[1]!.position).to.deep.equal(r1.position);
         expect(read[2]!.position).to.deep.equal(r2.position);
         expect(comparePositions(await store.headPosition(), r2.position)).to.be.at.least(0);
-        expect(await store.streamState(stream)).to.deep.equal({ lastRevision: 2n, softDeleted: false, tombstoned: false });
+        await expectState(stream, { lastRevision: 2n, softDeleted: false, tombstoned: false });
       });
 
       it('throws StreamNotFoundError for a stream never written', async function () {
         const error = await rejection(store.readStream(`${ns}nobody`), StreamNotFoundError);
         expect(error.stream).to.equal(`${ns}nobody`);
-        expect(await store.streamState(`${ns}nobody`)).to.deep.equal({
-          lastRevision: 'no_stream',
-          softDeleted: false,
-          tombstoned: false,
-        });
+        await expectState(`${ns}nobody`, { lastRevision: 'no_stream', softDeleted: false, tombstoned: false });
       });
 
       it('reads backwards, from a revision, and up to maxCount', async function () {
@@ -153,6 +150,33 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(await store.readStreamTail(other, START)).to.deep.equal({ events: [], complete: true });
         await store.tombstoneStream(stream);
         await rejection(store.readStreamTail(stream, START), StreamDeletedError);
+      });
+
+      it('lastPosition: the position of the last visible event, as readStream backwards gives it first', async function () {
+        const stream = `${ns}user-1`;
+        const other = `${ns}user-2`;
+        const lastRead = async () => (await store.readStream(stream, { direction: 'backwards', maxCount: 1 }))[0]!.position;
+        expect(await store.lastPosition(stream)).to.equal(undefined);
+        await store.append(stream, [event('a'), event('b')]);
+        // Another stream's later events are not this one's.
+        await store.append(other, [event('c')]);
+        expect(await store.lastPosition(stream)).to.deep.equal(await lastRead());
+        await store.append(stream, [event('d')]);
+        await store.append(other, [event('e')]);
+        const last = await store.lastPosition(stream);
+        expect(last).to.deep.equal(await lastRead());
+        expect(comparePositions(last!, (await store.readStream(stream))[1]!.position)).to.be.greaterThan(0);
+        // Truncated before its last event: still that one; past it: none.
+        await store.setStreamMetadata(stream, { truncateBefore: 2n });
+        expect(await store.lastPosition(stream)).to.deep.equal(last);
+        await store.setStreamMetadata(stream, { truncateBefore: 3n });
+        expect(await store.lastPosition(stream)).to.equal(undefined);
+        await store.deleteStream(other);
+        expect(await store.lastPosition(other)).to.equal(undefined);
+        await store.append(other, [event('f')]);
+        expect(await store.lastPosition(other)).to.deep.equal((await store.readStream(other))[0]!.position);
+        await store.tombstoneStream(other);
+        await rejection(store.lastPosition(other), StreamDeletedError);
       });
 
       it('accepts an empty append and answers the current state', async function () {
@@ -535,6 +559,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect((await store.setStreamMetadata(stream, { truncateBefore: 0n })).metaRevision).to.equal(0n);
         expect((await store.setStreamMetadata(stream, { truncateBefore: 0n })).metaRevision).to.equal(1n);
         expect((await store.getStreamMetadata(stream)).metaRevision).to.equal(1n);
+        expect((await store.streamState(stream)).metaRevision).to.equal(1n);
       });
 
       it('answers what it wrote, as a read then does', async function () {
@@ -572,7 +597,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await store.deleteStream(stream);
         await rejection(store.readStream(stream), StreamNotFoundError);
         expect(await readTestEvents()).to.deep.equal([]);
-        expect(await store.streamState(stream)).to.deep.equal({ lastRevision: 2n, softDeleted: true, tombstoned: false });
+        await expectState(stream, { lastRevision: 2n, softDeleted: true, tombstoned: false });
 
         const reborn = event('d');
         const result = await store.append(stream, [reborn]);
@@ -581,7 +606,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([reborn.id]);
         const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === reborn.id));
         expect(delivered.map((e) => e.id)).to.deep.equal([reborn.id]);
-        expect(await store.streamState(stream)).to.deep.equal({ lastRevision: 3n, softDeleted: false, tombstoned: false });
+        await expectState(stream, { lastRevision: 3n, softDeleted: false, tombstoned: false });
       });
 
       it('soft delete of a stream never written succeeds, and the stream can be written after', async function () {
@@ -627,12 +652,20 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await rejection(store.getStreamMetadata(stream), StreamDeletedError);
         await rejection(store.setStreamMetadata(stream, { truncateBefore: 1n }), StreamDeletedError);
         await rejection(store.deleteStream(stream), StreamDeletedError);
-        expect((await store.streamState(stream)).tombstoned).to.equal(true);
+        // Its last revision is not told by EventStoreDB: only that it is tombstoned.
+        expect(await store.streamState(stream)).to.include({ tombstoned: true, metaRevision: 'no_stream' });
         expect((await readTestEvents()).map((e) => e.id)).to.deep.equal([survivor.id]);
         const delivered = await collectUntil(subscribeTestEvents(), (seen) => seen.some((e) => e.id === survivor.id));
         expect(delivered.map((e) => e.id)).to.deep.equal([survivor.id]);
       });
     });
+
+    /** The state as expected, its metadata revision the one the metadata is read at ('no_stream' once tombstoned). */
+    async function expectState(stream: string, expected: Omit<StreamState, 'metaRevision'>): Promise<void> {
+      const { metaRevision, ...state } = await store.streamState(stream);
+      expect(state).to.deep.equal(expected);
+      expect(metaRevision).to.equal(expected.tombstoned ? 'no_stream' : (await store.getStreamMetadata(stream)).metaRevision);
+    }
 
     async function expectRevisions(stream: string, revisions: bigint[]): Promise<void> {
       expect((await store.readStream(stream)).map((e) => e.revision)).to.deep.equal(revisions);

@@ -88,6 +88,7 @@ interface PreparedStatements {
   readonly readForwards: Statement<[string, bigint, number], EventRow>;
   readonly readBackwards: Statement<[string, bigint, bigint, number], EventRow>;
   readonly lastRevisionAtOrBefore: Statement<[string, bigint], bigint>;
+  readonly lastVisiblePosition: Statement<[string], { last_revision: bigint | null; deleted: bigint; tombstoned: bigint; position: bigint | null }>;
   readonly head: Statement<[], { seq: bigint }>;
   readonly truncatedStreams: Statement<[], PurgeTarget>;
   readonly truncatedStream: Statement<[string], PurgeTarget>;
@@ -224,6 +225,18 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
+  /**
+   * One statement (its own snapshot): the stream's row and, from the (stream, revision) index
+   * alone, the newest revision still there at or after the first visible one (an erasure may
+   * have deleted the last revision's row). No event row is read or decoded.
+   */
+  async lastPosition(stream: string): Promise<Position | undefined> {
+    const row = this.statements.lastVisiblePosition.get(stream);
+    if (row?.tombstoned) throw new StreamDeletedError(stream);
+    if (!row || row.last_revision === null || row.deleted || row.position === null) return undefined;
+    return { commit: row.position, prepare: row.position };
+  }
+
   private readStreamInSnapshot(stream: string, options: ReadStreamOptions): RecordedEvent[] {
     const state = this.statements.selectStream.get(stream);
     if (state?.tombstoned) throw new StreamDeletedError(stream);
@@ -281,6 +294,7 @@ export class SqliteEventStore implements EventStore {
       lastRevision: state?.last_revision ?? 'no_stream',
       softDeleted: Boolean(state?.deleted),
       tombstoned: Boolean(state?.tombstoned),
+      metaRevision: state?.tombstoned ? 'no_stream' : (state?.meta_revision ?? 'no_stream'),
     };
   }
 
@@ -554,6 +568,12 @@ function prepareStatements(db: Database): PreparedStatements {
     readBackwards: prepare(
       `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
        ORDER BY e.revision DESC LIMIT ?`,
+    ),
+    lastVisiblePosition: prepare(
+      `SELECT s.last_revision, s.deleted, s.tombstoned,
+         (SELECT e.position FROM events e WHERE e.stream = s.name AND e.revision >= coalesce(s.truncate_before, 0)
+          ORDER BY e.revision DESC LIMIT 1) AS position
+       FROM streams s WHERE s.name = ?`,
     ),
     // From the (stream, revision) index alone (its entries hold the position, the rowid),
     // walked back from the stream's end past the events after the position: no row is read.

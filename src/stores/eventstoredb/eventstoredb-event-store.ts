@@ -149,7 +149,7 @@ interface MetadataRead {
   readonly position?: Position;
 }
 
-const TOMBSTONED_STATE: StreamInspection = Object.freeze({ lastRevision: 'no_stream', softDeleted: false, tombstoned: true });
+const TOMBSTONED_STATE: StreamInspection = Object.freeze({ lastRevision: 'no_stream', softDeleted: false, tombstoned: true, metaRevision: 'no_stream' });
 
 export class EventStoreDbEventStore implements EventStore {
   private readonly subscriptions = new Set<EventStoreDbAllSubscription>();
@@ -344,6 +344,12 @@ export class EventStoreDbEventStore implements EventStore {
   /** EventStoreDB cannot tell where a stream passes a position without reading it: read back from the end. */
   readStreamTail(stream: string, after: Position, options?: StreamTailOptions): Promise<StreamTail> {
     return readTailBackwards(this, stream, after, options);
+  }
+
+  /** One event read back from the end: the server holds no separate record of a stream's last position. */
+  async lastPosition(stream: string): Promise<Position | undefined> {
+    const [last] = await this.readTail(stream, 1);
+    return last?.position;
   }
 
   private async readEvents(stream: string, options: ClientReadStreamOptions): Promise<RecordedEvent[]> {
@@ -575,8 +581,8 @@ export class EventStoreDbEventStore implements EventStore {
   // ---- state and deletion ----
 
   async streamState(stream: string): Promise<StreamState> {
-    const { lastRevision, softDeleted, tombstoned } = await this.inspect(stream);
-    return { lastRevision, softDeleted, tombstoned };
+    const { lastRevision, softDeleted, tombstoned, metaRevision } = await this.inspect(stream);
+    return { lastRevision, softDeleted, tombstoned, metaRevision };
   }
 
   /**
@@ -595,11 +601,12 @@ export class EventStoreDbEventStore implements EventStore {
       throw error;
     }
     const softDeleted = visibilityFromRawMetadata(metadata.raw).softDeleted;
+    const { metaRevision } = metadata;
     const last = tail[0];
-    if (last !== undefined) return { lastRevision: last.revision, softDeleted, tombstoned: false, last };
+    if (last !== undefined) return { lastRevision: last.revision, softDeleted, tombstoned: false, metaRevision, last };
     // Without metadata nothing can hide an event: no readable event means no stream.
-    if (metadata.metaRevision === 'no_stream') return { lastRevision: 'no_stream', softDeleted, tombstoned: false };
-    return { lastRevision: await this.probeLastRevision(stream), softDeleted, tombstoned: false };
+    if (metaRevision === 'no_stream') return { lastRevision: 'no_stream', softDeleted, tombstoned: false, metaRevision };
+    return { lastRevision: await this.probeLastRevision(stream), softDeleted, tombstoned: false, metaRevision };
   }
 
   /** See {@link PROBE_REVISION}. */
