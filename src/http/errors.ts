@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
-import { isStoreBusy, StreamDeletedError } from '../stores/event-store.js';
+import { isStoreBusy, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
 import { EventIdConflictError } from '../services/user-events.js';
@@ -104,6 +104,9 @@ export function toHttpError(error: unknown): HttpError | undefined {
   }
   if (error instanceof ReadModelsBehindError) return new HttpError(503, 'read_models_behind', error.message, null, { 'Retry-After': '1' });
   if (error instanceof StreamDeletedError) return new HttpError(410, 'account_deleted', 'This account has been deleted');
+  // Other writers of the same user (other processes) got in first at every attempt.
+  if (error instanceof WrongExpectedVersionError)
+    return new HttpError(503, 'write_conflict', 'Other writes of this account kept landing first; nothing was written. Retry.', null, { 'Retry-After': '1' });
   if (isStoreBusy(error))
     return new HttpError(503, 'store_busy', 'The store could not take the write in time; nothing was written. Retry.', null, { 'Retry-After': '1' });
   if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);

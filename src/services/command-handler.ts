@@ -80,7 +80,10 @@ export interface CommandOutcome<R> {
   readonly position: Position | undefined;
 }
 
-/** Loads, decides, appends at the expected revision, retries on a concurrent writer. */
+/**
+ * Loads, decides, appends at the expected revision, retries on a concurrent writer; one
+ * command of a user at a time in this process (UserEventService.oneAtATime).
+ */
 export async function handleCommand<R>(
   userEvents: UserEventService,
   principal: Principal,
@@ -88,20 +91,22 @@ export async function handleCommand<R>(
   options: CommandOptions = {},
 ): Promise<CommandOutcome<R>> {
   const stream = streams.user(principal.userId);
-  return retryOnConflict(async (): Promise<CommandOutcome<R>> => {
-    const user = await userEvents.loadUser(principal.userId);
-    const { events, result } = decide(user);
-    if (events.length === 0) return { user, after: user, events, result, appended: undefined, written: false, position: user.position };
-    const appended = await userEvents.store.append(
-      stream,
-      events.map((event) => toStoreEvent(event, { username: principal.username, ...options.metadata })),
-      { expectedRevision: user.revision },
-    );
-    const written = user.revision === 'no_stream' || appended.nextRevision > user.revision;
-    if (!written) await checkRetry(userEvents, stream, events, appended);
-    const after = written ? userEvents.appended(principal.userId, user, events, appended) : user;
-    return { user, after, events, result, appended, written, position: appended.position };
-  }, options.attempts);
+  return userEvents.oneAtATime(principal.userId, () =>
+    retryOnConflict(async (): Promise<CommandOutcome<R>> => {
+      const user = await userEvents.loadUser(principal.userId);
+      const { events, result } = decide(user);
+      if (events.length === 0) return { user, after: user, events, result, appended: undefined, written: false, position: user.position };
+      const appended = await userEvents.store.append(
+        stream,
+        events.map((event) => toStoreEvent(event, { username: principal.username, ...options.metadata })),
+        { expectedRevision: user.revision },
+      );
+      const written = user.revision === 'no_stream' || appended.nextRevision > user.revision;
+      if (!written) await checkRetry(userEvents, stream, events, appended);
+      const after = written ? userEvents.appended(principal.userId, user, events, appended) : user;
+      return { user, after, events, result, appended, written, position: appended.position };
+    }, options.attempts),
+  );
 }
 
 /**

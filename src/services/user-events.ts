@@ -33,6 +33,9 @@ export interface AppendOutcome {
 export type LoadedUser = FoldedUser;
 
 export class UserEventService {
+  /** The last command of each user running or queued here ({@link oneAtATime}). */
+  private readonly commandsByUser = new Map<string, Promise<unknown>>();
+
   constructor(
     readonly store: EventStore,
     /** Folded users kept between requests; without it every load folds the whole stream. */
@@ -73,6 +76,29 @@ export class UserEventService {
     const folded = foldOnto(emptyFoldedUser(), recorded.map(streamEventOf));
     this.cache?.set(userId, { folded, metaRevision });
     return folded;
+  }
+
+  /**
+   * Runs the commands of one user in this process one after the other (the command handler
+   * wraps every load–decide–append in it). Between a command's load and its append other
+   * requests are served (an append is committed at the end of the turn, with the others made
+   * in it: src/stores/embedded/sqlite-event-store.ts), so two requests of one user — a client
+   * sending in parallel — would both decide on the same revision and all but one start again,
+   * as often as there are requests. In turn, each decides on the state the one before it left.
+   * Other processes' writes are still met by the expected revision, and retried.
+   */
+  oneAtATime<T>(userId: string, command: () => Promise<T>): Promise<T> {
+    const before = this.commandsByUser.get(userId);
+    const run = before ? before.then(command, command) : command();
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.commandsByUser.set(userId, settled);
+    void settled.then(() => {
+      if (this.commandsByUser.get(userId) === settled) this.commandsByUser.delete(userId);
+    });
+    return run;
   }
 
   /**

@@ -1,8 +1,11 @@
 /** The core HTTP slice: accounts and tokens, `POST /v1/events`, errors (docs/design.md, "Clients and their APIs"). */
+import { randomUUID } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
+import type { UserEvent } from '../../src/domain/events.js';
+import { toStoreEvent } from '../../src/services/codec.js';
 
 const FEED = 'https://feeds.example.com/show.xml';
 const subscribe = (feed = FEED, timestamp = '2026-03-01T10:00:00Z') => ({
@@ -208,6 +211,41 @@ describe('HTTP core: accounts, events, errors', function () {
         events.pragma('busy_timeout = 5000');
       }
       expect(await service.eventCount()).to.equal(before);
+    });
+
+    it('answers 503 with Retry-After when other writers of the account land first at every attempt, and writes nothing of its own', async () => {
+      const user = await service.login();
+      const store = service.stores.embedded!.eventStore!;
+      const append = store.append;
+      const stream = `user-${user.userId}`;
+      // Another process writing to the same stream just before each of the request's appends.
+      store.append = async (...args) => {
+        const other: UserEvent = {
+          id: randomUUID(),
+          user: user.userId,
+          timestamp: '2026-03-01T09:00:00Z',
+          type: 'subscribe',
+          object: { rss_source_feed: 'https://other.example.com/feed.xml' },
+          data: {},
+        };
+        if (args[0] === stream) await append.call(store, stream, [toStoreEvent(other)]);
+        return append.apply(store, args);
+      };
+      let refused;
+      try {
+        refused = await service.http
+          .post('/v1/events')
+          .set('Authorization', `Bearer ${user.token}`)
+          .send({ events: [subscribe()] });
+      } finally {
+        store.append = append;
+      }
+      expect(refused.status).to.equal(503);
+      expect(refused.headers['retry-after']).to.equal('1');
+      expect(refused.body.error).to.equal('write_conflict');
+      const feeds = (await service.stores.eventStore.readStream(stream)).map((event) => (event.data['object'] as { rss_source_feed: string }).rss_source_feed);
+      expect(feeds).to.have.length.above(1);
+      expect(feeds).not.to.include(FEED);
     });
 
     it("keeps users apart: one user never sees another user's subscriptions", async () => {

@@ -154,6 +154,23 @@ for (const { name, open } of stores) {
       expect([...subscribedFeeds(after.state)].sort()).to.deep.equal([FEED_A, FEED_B]);
     });
 
+    it('commands of one user made at once run one after the other, each deciding on the state the one before left', async function () {
+      const revisions: (bigint | 'no_stream')[] = [];
+      const feeds = Array.from({ length: 8 }, (_, i) => `https://f${i}.example/feed.xml`);
+      const outcomes = await Promise.all(
+        feeds.map((feed, i) =>
+          handleCommand(userEvents, principal, (user) => {
+            revisions.push(user.revision);
+            return { events: [subscribe(feed, i)], result: subscribedFeeds(user.state).size };
+          }),
+        ),
+      );
+      // Each decided once (no conflict, no retry), in the order made, on its predecessor's state.
+      expect(revisions).to.deep.equal(['no_stream', 0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+      expect(outcomes.map((outcome) => outcome.result)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(await stored()).to.have.length(8);
+    });
+
     it('gives up after the bounded attempts with the conflict, having written nothing of its own', async function () {
       let calls = 0;
       const error = await handleCommand(

@@ -6,7 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import type { EventToAppend, JsonObject, Position, RecordedEvent, StreamTailOptions } from '../../src/stores/event-store.js';
-import { readTailBackwards } from '../../src/stores/event-store.js';
+import { readTailBackwards, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import { eventStoreContract, withTimeout } from './event-store.contract.js';
 
 /** A fresh directory per store, removed by the returned cleanup. */
@@ -122,6 +122,41 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(await store.lastPosition('user-1')).to.deep.equal(newest!.position);
     expect(store.eraseEvents('user-1', [a.id, b.id])).to.equal(2);
     expect(await store.lastPosition('user-1')).to.equal(undefined);
+  });
+
+  it('commits the appends made in one turn together, each answered as if alone, in the order made', async function () {
+    const store = open();
+    await store.append('user-1', [event('play')]);
+    await store.tombstoneStream('user-gone');
+    const retried = event('play');
+    await store.append('user-2', [retried]);
+    const walFrames = () => (store.database.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log;
+    walFrames();
+    const [first, wrong, gone, retry, last] = await Promise.allSettled([
+      store.append('user-3', [event('play'), event('play')]),
+      store.append('user-1', [event('play')], { expectedRevision: 5n }),
+      store.append('user-gone', [event('play')]),
+      store.append('user-2', [retried]),
+      store.append('user-1', [event('position')], { expectedRevision: 0n }),
+    ]);
+    const together = walFrames();
+    expect(first.status === 'fulfilled' && first.value.nextRevision).to.equal(1n);
+    expect(wrong.status === 'rejected' && wrong.reason).to.be.instanceOf(WrongExpectedVersionError);
+    expect(gone.status === 'rejected' && gone.reason).to.be.instanceOf(StreamDeletedError);
+    expect(retry.status === 'fulfilled' && retry.value.nextRevision).to.equal(0n);
+    expect(last.status === 'fulfilled' && last.value.nextRevision).to.equal(1n);
+    // In the order made: user-3's events before user-1's second; nothing of the failed ones.
+    expect(countRows(store)).to.equal(5);
+    expect((await store.readStream('user-1')).map((e) => e.type)).to.deep.equal(['play', 'position']);
+    const positions = await store.readAll();
+    expect(positions.map((e) => e.stream)).to.deep.equal(['user-1', 'user-2', 'user-3', 'user-3', 'user-1']);
+    // One commit: the pages every append touches (the last page of events, the streams table,
+    // the position sequence) written once, not once per append.
+    for (const stream of ['user-4', 'user-5', 'user-6']) await store.append(stream, [event('play'), event('play')]);
+    const oneByOne = walFrames();
+    for (const stream of ['user-7', 'user-8', 'user-9']) void store.append(stream, [event('play'), event('play')]);
+    await store.append('user-10', []);
+    expect(walFrames(), `${together} frames for the first group`).to.be.lessThan(oneByOne);
   });
 
   it('stamps recordedAt with the injected clock', async function () {

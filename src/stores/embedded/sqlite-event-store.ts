@@ -64,6 +64,14 @@ interface SerializedEvent {
 /** How a stream looks to expected-revision checks. */
 type RevisionForChecks = bigint | 'no_stream';
 
+interface QueuedAppend {
+  readonly stream: string;
+  readonly events: readonly SerializedEvent[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface AppendOutcome {
   readonly result: AppendResult;
   /** False for an idempotent retry or an empty append: nothing to wake subscriptions for. */
@@ -121,6 +129,10 @@ export class SqliteEventStore implements EventStore {
   private hidingGeneration = 0;
   // Each write runs in one better-sqlite3 transaction (a savepoint inside a caller's transaction).
   private readonly appendTransaction: Transaction<(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome>;
+  /** Appends waiting for the end of the turn, committed together ({@link append}). */
+  private appendQueue: QueuedAppend[] = [];
+  private appendsInFlight: Promise<void> | undefined;
+  private readonly appendGroupTransaction: Transaction<(group: readonly QueuedAppend[]) => (AppendOutcome | { readonly error: unknown })[]>;
   private readonly setMetadataTransaction: Transaction<(stream: string, patch: MetadataPatch, expected: ExpectedRevision) => StreamMetadataResult>;
   private readonly softDeleteTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
   private readonly tombstoneTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
@@ -146,6 +158,20 @@ export class SqliteEventStore implements EventStore {
     createSchema(this.database);
     this.statements = prepareStatements(this.database);
     this.appendTransaction = this.database.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
+    // Each append of a group in a savepoint (appendTransaction nested): one that fails leaves
+    // nothing of its own and the others go on.
+    this.appendGroupTransaction = this.database.transaction((group) =>
+      group.map(({ stream, events, expected }) => {
+        try {
+          return this.appendTransaction(stream, events, expected);
+        } catch (error) {
+          // Some failures (disk full, I/O) end the whole transaction, not the savepoint: the
+          // appends after it would run outside of one. The group fails then, nothing written.
+          if (!this.database.inTransaction) throw error;
+          return { error };
+        }
+      }),
+    );
     this.setMetadataTransaction = this.database.transaction((stream, patch, expected) => this.setMetadataInTransaction(stream, patch, expected));
     this.softDeleteTransaction = this.database.transaction((stream, expected) => this.softDeleteInTransaction(stream, expected));
     this.tombstoneTransaction = this.database.transaction((stream, expected) => this.tombstoneInTransaction(stream, expected));
@@ -176,14 +202,59 @@ export class SqliteEventStore implements EventStore {
     return new SqliteEventStore({ ...options, path });
   }
 
+  /**
+   * Appends made in the same turn of the event loop (requests parsed together, a backlog of
+   * them under load) are committed together: one transaction, each append in a savepoint of
+   * its own, so each succeeds or fails alone exactly as it would have by itself, in the order
+   * made, and each is answered only once the commit holding it is done. A commit writes the
+   * pages it touched to the WAL, whatever it holds: most of an append's cost, shared by every
+   * append of the group. Alone (an idle service), an append waits for nothing but the end of
+   * its turn. Inside a caller's transaction on a borrowed connection it is a savepoint of that
+   * transaction, made at once.
+   */
   async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
     const serialized = events.map(serializeEvent);
     const expected = options.expectedRevision ?? 'any';
-    // Not sleeping this thread (the HTTP thread) while a checkpoint holds the write lock to copy
-    // and sync: the append waits on a timer, and other requests are served meanwhile.
-    const { result, written } = await writeWithoutBlocking(this.database, () => this.appendTransaction.immediate(stream, serialized, expected));
-    if (written) this.wakeSubscriptions(serialized);
-    return result;
+    if (this.database.inTransaction) {
+      const { result, written } = this.appendTransaction(stream, serialized, expected);
+      if (written) this.wakeSubscriptions(serialized);
+      return result;
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.appendQueue.push({ stream, events: serialized, expected, resolve, reject });
+      if (this.appendQueue.length === 1) setImmediate(() => void this.commitQueuedAppends());
+    });
+  }
+
+  private async commitQueuedAppends(): Promise<void> {
+    const group = this.appendQueue;
+    this.appendQueue = [];
+    const done = this.commitAppends(group);
+    this.appendsInFlight = done;
+    await done;
+    if (this.appendsInFlight === done) this.appendsInFlight = undefined;
+  }
+
+  private async commitAppends(group: readonly QueuedAppend[]): Promise<void> {
+    let outcomes: (AppendOutcome | { readonly error: unknown })[];
+    try {
+      // Not sleeping this thread (the HTTP thread) while a checkpoint holds the write lock to
+      // copy and sync: the group waits on a timer, and other requests are served meanwhile.
+      outcomes = await writeWithoutBlocking(this.database, () => this.appendGroupTransaction.immediate(group));
+    } catch (error) {
+      for (const append of group) append.reject(error);
+      return;
+    }
+    const written = group.flatMap((append, index) => {
+      const outcome = outcomes[index]!;
+      return 'written' in outcome && outcome.written ? append.events : [];
+    });
+    if (written.length > 0) this.wakeSubscriptions(written);
+    group.forEach((append, index) => {
+      const outcome = outcomes[index]!;
+      if ('error' in outcome) append.reject(outcome.error);
+      else append.resolve(outcome.result);
+    });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -377,8 +448,11 @@ export class SqliteEventStore implements EventStore {
     return removed;
   }
 
-  /** Ends every subscription, then closes the connection if this store opened it. */
+  /** Ends every subscription, then closes the connection if this store opened it (appends made before are committed first). */
   async close(): Promise<void> {
+    while (this.appendQueue.length > 0 || this.appendsInFlight) {
+      await (this.appendsInFlight ?? new Promise((resolve) => setImmediate(resolve)));
+    }
     await Promise.all([...this.subscriptions].map((subscription) => subscription.unsubscribe()));
     if (this.ownsDatabase && this.database.open) this.database.close();
   }
