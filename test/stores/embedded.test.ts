@@ -157,6 +157,16 @@ describe('SqliteEventStore (embedded only)', function () {
     for (const stream of ['user-7', 'user-8', 'user-9']) void store.append(stream, [event('play'), event('play')]);
     await store.append('user-10', []);
     expect(walFrames(), `${together} frames for the first group`).to.be.lessThan(oneByOne);
+    // A backlog goes in groups of 32: the first are answered before the rest are committed.
+    const before = countRows(store);
+    const seenByFirst: number[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        store.append(`backlog-${i}`, [event('play')]).then(() => void (i === 0 && seenByFirst.push(countRows(store) - before))),
+      ),
+    );
+    expect(seenByFirst).to.deep.equal([32]);
+    expect(countRows(store) - before).to.equal(40);
   });
 
   it('stamps recordedAt with the injected clock', async function () {

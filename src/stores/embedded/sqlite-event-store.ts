@@ -108,6 +108,14 @@ interface PreparedStatements {
 const TAIL_READ_WHOLE = 1_000n;
 
 /**
+ * Appends committed together at most ({@link SqliteEventStore.append}). A commit's cost grows
+ * little with the appends it holds; but each is answered only when its group is committed, so
+ * a backlog of a thousand committed at once answered them all at once, and their requests
+ * then waited for one another's reads (bench/RESULTS.md, "Appends committed in groups").
+ */
+const APPEND_GROUP_LIMIT = 32;
+
+/**
  * The embedded {@link EventStore}: one SQLite file (better-sqlite3, WAL) with EventStoreDB's
  * semantics. Positions are the global sequence (`commit = prepare`).
  *
@@ -222,17 +230,25 @@ export class SqliteEventStore implements EventStore {
     }
     return new Promise<AppendResult>((resolve, reject) => {
       this.appendQueue.push({ stream, events: serialized, expected, resolve, reject });
-      if (this.appendQueue.length === 1) setImmediate(() => void this.commitQueuedAppends());
+      if (this.appendQueue.length === 1) setImmediate(() => this.commitQueuedAppends());
     });
   }
 
-  private async commitQueuedAppends(): Promise<void> {
-    const group = this.appendQueue;
-    this.appendQueue = [];
-    const done = this.commitAppends(group);
+  /**
+   * The next group: at most {@link APPEND_GROUP_LIMIT} appends, the rest in groups of their own
+   * on later turns, so that those answered first are served before a backlog's later ones are
+   * even committed. A group starts once the one before it is done (a group waiting for the
+   * write lock is never overtaken).
+   */
+  private commitQueuedAppends(): void {
+    const group = this.appendQueue.splice(0, APPEND_GROUP_LIMIT);
+    if (this.appendQueue.length > 0) setImmediate(() => this.commitQueuedAppends());
+    const before = this.appendsInFlight;
+    const done = before ? before.then(() => this.commitAppends(group)) : this.commitAppends(group);
     this.appendsInFlight = done;
-    await done;
-    if (this.appendsInFlight === done) this.appendsInFlight = undefined;
+    void done.then(() => {
+      if (this.appendsInFlight === done) this.appendsInFlight = undefined;
+    });
   }
 
   private async commitAppends(group: readonly QueuedAppend[]): Promise<void> {
@@ -240,7 +256,16 @@ export class SqliteEventStore implements EventStore {
     try {
       // Not sleeping this thread (the HTTP thread) while a checkpoint holds the write lock to
       // copy and sync: the group waits on a timer, and other requests are served meanwhile.
-      outcomes = await writeWithoutBlocking(this.database, () => this.appendGroupTransaction.immediate(group));
+      // One append alone (an idle service) is its own transaction: no savepoint to set and release.
+      const [only] = group;
+      outcomes =
+        group.length === 1 && only
+          ? [
+              await writeWithoutBlocking(this.database, () => this.appendTransaction.immediate(only.stream, only.events, only.expected)).catch(
+                (error: unknown) => ({ error }),
+              ),
+            ]
+          : await writeWithoutBlocking(this.database, () => this.appendGroupTransaction.immediate(group));
     } catch (error) {
       for (const append of group) append.reject(error);
       return;
