@@ -140,6 +140,8 @@ export class SqliteEventStore implements EventStore {
   /** Appends waiting for the end of the turn, committed together ({@link append}). */
   private appendQueue: QueuedAppend[] = [];
   private appendsInFlight: Promise<void> | undefined;
+  /** Whether this turn of the event loop committed an append at once already (later ones are grouped). */
+  private appendedThisTurn = false;
   private readonly appendGroupTransaction: Transaction<(group: readonly QueuedAppend[]) => (AppendOutcome | { readonly error: unknown })[]>;
   private readonly setMetadataTransaction: Transaction<(stream: string, patch: MetadataPatch, expected: ExpectedRevision) => StreamMetadataResult>;
   private readonly softDeleteTransaction: Transaction<(stream: string, expected: ExpectedRevision) => void>;
@@ -211,13 +213,14 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * Appends made in the same turn of the event loop (requests parsed together, a backlog of
-   * them under load) are committed together: one transaction, each append in a savepoint of
+   * The first append of a turn of the event loop is committed at once, as alone. Those made
+   * after it in the same turn (requests parsed together, a backlog of them under load) are
+   * committed together at the end of the turn: one transaction, each append in a savepoint of
    * its own, so each succeeds or fails alone exactly as it would have by itself, in the order
    * made, and each is answered only once the commit holding it is done. A commit writes the
    * pages it touched to the WAL, whatever it holds: most of an append's cost, shared by every
-   * append of the group. Alone (an idle service), an append waits for nothing but the end of
-   * its turn. Inside a caller's transaction on a borrowed connection it is a savepoint of that
+   * append of the group; a lone append (most of them, below saturation) waits for nothing.
+   * Inside a caller's transaction on a borrowed connection an append is a savepoint of that
    * transaction, made at once.
    */
   async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
@@ -229,7 +232,15 @@ export class SqliteEventStore implements EventStore {
       return result;
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      this.appendQueue.push({ stream, events: serialized, expected, resolve, reject });
+      const append: QueuedAppend = { stream, events: serialized, expected, resolve, reject };
+      if (!this.appendedThisTurn && this.appendQueue.length === 0 && this.appendsInFlight === undefined) {
+        // The turn's first append, nothing pending: committed at once, as alone.
+        this.appendedThisTurn = true;
+        setImmediate(() => (this.appendedThisTurn = false));
+        this.startGroup([append]);
+        return;
+      }
+      this.appendQueue.push(append);
       if (this.appendQueue.length === 1) setImmediate(() => this.commitQueuedAppends());
     });
   }
@@ -243,6 +254,11 @@ export class SqliteEventStore implements EventStore {
   private commitQueuedAppends(): void {
     const group = this.appendQueue.splice(0, APPEND_GROUP_LIMIT);
     if (this.appendQueue.length > 0) setImmediate(() => this.commitQueuedAppends());
+    this.startGroup(group);
+  }
+
+  /** Commits `group` now, or once the group before it is done. */
+  private startGroup(group: readonly QueuedAppend[]): void {
     const before = this.appendsInFlight;
     const done = before ? before.then(() => this.commitAppends(group)) : this.commitAppends(group);
     this.appendsInFlight = done;
