@@ -81,11 +81,12 @@ export class UserEventService {
   /**
    * Runs the commands of one user in this process one after the other (the command handler
    * wraps every load–decide–append in it). Between a command's load and its append other
-   * requests are served (an append is committed at the end of the turn, with the others made
-   * in it: src/stores/embedded/sqlite-event-store.ts), so two requests of one user — a client
-   * sending in parallel — would both decide on the same revision and all but one start again,
-   * as often as there are requests. In turn, each decides on the state the one before it left.
-   * Other processes' writes are still met by the expected revision, and retried.
+   * requests are served (EventStoreDB answers an append over the network; the embedded store
+   * commits appends made after the first of a turn at the end of it:
+   * src/stores/embedded/sqlite-event-store.ts), so two requests of one user — a client sending
+   * in parallel — would both decide on the same revision and all but one start again, as often
+   * as there are requests. In turn, each decides on the state the one before it left. Other
+   * processes' writes are still met by the expected revision, and retried.
    */
   oneAtATime<T>(userId: string, command: () => Promise<T>): Promise<T> {
     const before = this.commandsByUser.get(userId);
