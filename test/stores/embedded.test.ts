@@ -124,7 +124,7 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(await store.lastPosition('user-1')).to.equal(undefined);
   });
 
-  it('commits the appends made in one turn together, each answered as if alone, in the order made', async function () {
+  it('commits the first append of a turn at once and the ones after it together, each answered as if alone, in the order made', async function () {
     const store = open();
     await store.append('user-1', [event('play')]);
     await store.tombstoneStream('user-gone');
