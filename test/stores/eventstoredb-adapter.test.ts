@@ -29,6 +29,26 @@ describe('EventStoreDB adapter on a stand-in client', function () {
     store = new EventStoreDbEventStore(fake.client);
   });
 
+  describe('lastPosition and streamState', function () {
+    it("answer the last readable event's position and the metadata's revision, as reads of the stream do", async function () {
+      expect(await store.lastPosition('user-1')).to.equal(undefined);
+      await store.append('user-1', [event(1), event(2)]);
+      await store.append('user-2', [event(3)]);
+      const [last] = await store.readStream('user-1', { direction: 'backwards', maxCount: 1 });
+      expect(await store.lastPosition('user-1')).to.deep.equal(last!.position);
+      expect(await store.streamState('user-1')).to.deep.equal({ lastRevision: 1n, softDeleted: false, tombstoned: false, metaRevision: 'no_stream' });
+      await store.setStreamMetadata('user-1', { truncateBefore: 1n });
+      expect(await store.lastPosition('user-1')).to.deep.equal(last!.position);
+      expect((await store.streamState('user-1')).metaRevision).to.equal((await store.getStreamMetadata('user-1')).metaRevision);
+      await store.setStreamMetadata('user-1', { truncateBefore: 2n });
+      expect(await store.lastPosition('user-1')).to.equal(undefined);
+      await store.deleteStream('user-2');
+      expect(await store.lastPosition('user-2')).to.equal(undefined);
+      expect(await store.streamState('user-2')).to.include({ softDeleted: true });
+      // (A tombstone is left to the contract suite against a real server: the stand-in does not model it.)
+    });
+  });
+
   describe('append with an exact expected revision', function () {
     it('recognises a retry expecting the revision its original left, which the server would write again', async function () {
       await store.append('user-1', [event(1)]);
