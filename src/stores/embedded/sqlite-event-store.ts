@@ -169,9 +169,13 @@ export class SqliteEventStore implements EventStore {
     this.statements = prepareStatements(this.database);
     this.appendTransaction = this.database.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
     // Each append of a group in a savepoint (appendTransaction nested): one that fails leaves
-    // nothing of its own and the others go on.
-    this.appendGroupTransaction = this.database.transaction((group) =>
-      group.map(({ stream, events, expected }) => {
+    // nothing of its own and the others go on. One append alone (most of them) is the
+    // transaction itself, with no savepoint to set and release: what it throws fails its group
+    // of one, and so that append alone.
+    this.appendGroupTransaction = this.database.transaction((group) => {
+      const [only] = group;
+      if (group.length === 1 && only) return [this.appendInTransaction(only.stream, only.events, only.expected)];
+      return group.map(({ stream, events, expected }) => {
         try {
           return this.appendTransaction(stream, events, expected);
         } catch (error) {
@@ -180,8 +184,8 @@ export class SqliteEventStore implements EventStore {
           if (!this.database.inTransaction) throw error;
           return { error };
         }
-      }),
-    );
+      });
+    });
     this.setMetadataTransaction = this.database.transaction((stream, patch, expected) => this.setMetadataInTransaction(stream, patch, expected));
     this.softDeleteTransaction = this.database.transaction((stream, expected) => this.softDeleteInTransaction(stream, expected));
     this.tombstoneTransaction = this.database.transaction((stream, expected) => this.tombstoneInTransaction(stream, expected));
@@ -272,16 +276,7 @@ export class SqliteEventStore implements EventStore {
     try {
       // Not sleeping this thread (the HTTP thread) while a checkpoint holds the write lock to
       // copy and sync: the group waits on a timer, and other requests are served meanwhile.
-      // One append alone (an idle service) is its own transaction: no savepoint to set and release.
-      const [only] = group;
-      outcomes =
-        group.length === 1 && only
-          ? [
-              await writeWithoutBlocking(this.database, () => this.appendTransaction.immediate(only.stream, only.events, only.expected)).catch(
-                (error: unknown) => ({ error }),
-              ),
-            ]
-          : await writeWithoutBlocking(this.database, () => this.appendGroupTransaction.immediate(group));
+      outcomes = await writeWithoutBlocking(this.database, () => this.appendGroupTransaction.immediate(group));
     } catch (error) {
       for (const append of group) append.reject(error);
       return;
