@@ -31,6 +31,15 @@ export interface CollectionSpec {
    * kept apart stays so in the embedded store (docs/architecture.md, "Fields kept apart").
    */
   readonly apart?: readonly string[];
+  /**
+   * Top-level fields every document holds a string or a number in, in the order a store may keep
+   * the documents (then by id): a query with equality on the first ones and a range or order on
+   * the next reads consecutive documents, with no index between (the embedded store makes them
+   * its table's primary key, and refuses a document without them: docs/architecture.md,
+   * "Collections clustered by their reads"). MongoDB keeps its documents by id: its indexes,
+   * which the spec declares as for any store, serve these reads there.
+   */
+  readonly clusteredBy?: readonly string[];
 }
 
 /** A document found with one of its fields as its stored JSON text (`raw`, undefined when absent), left out of `doc`. */
@@ -94,14 +103,25 @@ export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
  * collection's index set is replaced whole, and MongoDB refuses one index twice in a call).
  */
 export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
-  const merged = new Map<string, { indexes: Map<string, IndexSpec>; apart: Set<string> }>();
+  const merged = new Map<string, { indexes: Map<string, IndexSpec>; apart: Set<string>; clusteredBy?: readonly string[] }>();
   for (const spec of specs) {
     let entry = merged.get(spec.name);
     if (!entry) merged.set(spec.name, (entry = { indexes: new Map(), apart: new Set() }));
     for (const index of spec.indexes.map(indexSpec)) entry.indexes.set(indexName(index), index);
     for (const field of spec.apart ?? []) entry.apart.add(field);
+    if (spec.clusteredBy !== undefined) {
+      // A collection has one order: two specs asking for different ones is a programming error.
+      if (entry.clusteredBy !== undefined && entry.clusteredBy.join() !== spec.clusteredBy.join())
+        throw new Error(`Collection ${spec.name} clustered by ${entry.clusteredBy.join(', ')} and by ${spec.clusteredBy.join(', ')}`);
+      entry.clusteredBy = spec.clusteredBy;
+    }
   }
-  return [...merged].map(([name, { indexes, apart }]) => ({ name, indexes: [...indexes.values()], ...(apart.size > 0 ? { apart: [...apart] } : {}) }));
+  return [...merged].map(([name, { indexes, apart, clusteredBy }]) => ({
+    name,
+    indexes: [...indexes.values()],
+    ...(apart.size > 0 ? { apart: [...apart] } : {}),
+    ...(clusteredBy !== undefined && clusteredBy.length > 0 ? { clusteredBy } : {}),
+  }));
 }
 
 /** `doc` without `field` (and with only `fields`, if given), and the field as JSON text (what a store answers `findRaw` with when it keeps the field inside). */

@@ -59,6 +59,23 @@ const wrap =
   async (req, res) =>
     handler(req, res);
 
+/** The longest `next` a sign-in redirect carries, encoded: see {@link signinFor}. */
+const MAX_NEXT_LENGTH = 2_048;
+
+/**
+ * The sign-in page, then back to the page asked for (`url`): without its query when the address
+ * is too long to carry, without a way back when even its path is. A hostile address would
+ * otherwise make a Location header past what HTTP clients accept (Node's parser refuses headers
+ * past 16 KiB; an emoji encodes to 12 bytes).
+ */
+function signinFor(url: string, path: string): string {
+  for (const next of [url, path]) {
+    const encoded = encodeURIComponent(next);
+    if (encoded.length <= MAX_NEXT_LENGTH) return `/signin?next=${encoded}`;
+  }
+  return '/signin';
+}
+
 export function site(router: Router, accounts: AccountService): Site {
   const context = webContext(accounts);
   const body = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 });
@@ -68,7 +85,7 @@ export function site(router: Router, accounts: AccountService): Site {
   };
   const signedIn: RequestHandler = (req, res, next) => {
     if (contextOf(res).principal) return next();
-    if (req.method === 'GET') return res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
+    if (req.method === 'GET') return res.redirect(303, signinFor(req.originalUrl, req.baseUrl + req.path));
     showMessage(res, 403, 'Signed out', 'Your session has ended. Sign in and try again.', '/signin');
   };
   const add = (path: string) => PAGE_PATHS.add(path) && router;

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
 import { SqliteAccountStore } from '../../src/stores/embedded/sqlite-account-store.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
+import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import { openTempDatabase } from './temp-database.js';
 import { accountsContract } from './accounts.contract.js';
 import { readModelContract } from './read-model.contract.js';
@@ -164,5 +165,111 @@ describe('SqliteReadModelStore indexes', function () {
       second.close();
       await cleanup();
     }
+  });
+
+  describe('a collection clustered by fields', function () {
+    const spec = { name: 'actions', indexes: [['user', 'seq'], ['action.device']], clusteredBy: ['user', 'seq'], apart: ['user', 'action'] };
+    const download = { where: { user: 'u1', serving: null }, orderBy: [{ field: 'seq', direction: 'asc' as const }], greaterThan: { field: 'seq', value: 1 } };
+    const action = (user: string, seq: number, device = 'phone') => ({ user, seq, action: { device, position: seq } });
+    const put = (id: string, doc: Record<string, unknown>) => ({ op: 'put' as const, collection: 'actions', id, doc: doc as never });
+    const columnsOf = (table: string) => db.prepare(`SELECT name, pk FROM pragma_table_info('${table}') ORDER BY cid`).all() as { name: string; pk: number }[];
+
+    it('has the fields as its primary key before the id, reads a user in order from it, and keeps ids unique with an index of their own', async function () {
+      await store.ensureCollections([spec]);
+      expect(columnsOf('rm_actions')).to.deep.equal([
+        { name: 'key_user', pk: 1 },
+        { name: 'key_seq', pk: 2 },
+        { name: 'id', pk: 3 },
+        { name: 'doc', pk: 0 },
+        { name: 'doc_action', pk: 0 },
+      ]);
+      // The index on the keys' fields is the table's own order; the others are made as declared.
+      expect(indexesOf('rm_actions')).to.deep.equal(['rm_actions__action_device', 'rm_actions__by_id']);
+      const plan = store.explainFind('actions', download).join(' ');
+      expect(plan).to.match(/SEARCH rm_actions USING PRIMARY KEY \(key_user=\? AND key_seq>\?\)/);
+      expect(plan, 'no sort: the rows come in order').not.to.contain('TEMP B-TREE');
+      await store.commit('p', [put('b', action('u1', 3)), put('a', action('u1', 2)), put('c', action('u2', 1))], { commit: 1n, prepare: 1n });
+      // A put of an id already there replaces it, whatever its keys were (here: moved to another user).
+      await store.commit('p', [put('b', action('u2', 9))], { commit: 2n, prepare: 2n });
+      expect(db.prepare('SELECT key_user, key_seq, typeof(key_seq) AS type, id, doc FROM rm_actions').all()).to.deep.equal([
+        { key_user: 'u1', key_seq: 2, type: 'integer', id: 'a', doc: '{}' },
+        { key_user: 'u2', key_seq: 1, type: 'integer', id: 'c', doc: '{}' },
+        { key_user: 'u2', key_seq: 9, type: 'integer', id: 'b', doc: '{}' },
+      ]);
+      expect(await store.get('actions', 'b')).to.deep.equal(action('u2', 9));
+    });
+
+    it('refuses a document without a string or a number in a key, and writes nothing of its commit', async function () {
+      await store.ensureCollections([spec]);
+      for (const doc of [{ user: 'u1' }, { user: 'u1', seq: true }, { user: { id: 1 }, seq: 1 }, { user: 'u1', seq: null }]) {
+        await store.commit('p', [put('ok', action('u1', 1))], { commit: 1n, prepare: 1n });
+        const error = await store.commit('p', [put('z', action('u1', 5)), put('bad', doc)], { commit: 2n, prepare: 2n }).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, JSON.stringify(doc)).to.be.instanceOf(InvalidDocumentError);
+        expect(String(error)).to.match(/clustered by (user|seq)/);
+        expect(await store.count('actions'), JSON.stringify(doc)).to.equal(1);
+        expect((await store.getCheckpoint('p'))?.position.commit).to.equal(1n);
+      }
+    });
+
+    it('is clustered anew from the documents there, which read back the same, and back again', async function () {
+      const plainSpec = { name: 'actions', indexes: [['user', 'seq'], ['action.device']] };
+      await store.ensureCollections([plainSpec]);
+      const written = [put('a', action('u1', 2)), put('b', { ...action('u1', 1.5), serving: 'never' }), put('c', action('u2', 2 ** 40, 'tv'))];
+      await store.commit('p', written, { commit: 1n, prepare: 1n });
+      // Some written after the user and the action were kept apart, one before.
+      await store.ensureCollections([{ ...plainSpec, apart: ['user', 'action'] }]);
+      await store.commit('p', [put('d', action('u1', 3))], { commit: 2n, prepare: 2n });
+      const before = await store.find('actions');
+      await store.ensureCollections([spec]);
+      expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['key_user', 'key_seq', 'id', 'doc', 'doc_action']);
+      expect(await store.find('actions')).to.deep.equal(before);
+      // Found by keys that were inside the documents (a, b, c) or in their own columns (d).
+      expect((await store.find('actions', download)).map(({ id }) => id)).to.deep.equal(['a', 'd']);
+      expect((await store.find('actions', { ...download, where: { user: 'u1' } })).map(({ id }) => id)).to.deep.equal(['b', 'a', 'd']);
+      expect(db.prepare('SELECT typeof(key_seq) FROM rm_actions ORDER BY id').pluck().all()).to.deep.equal(['integer', 'real', 'integer', 'integer']);
+      expect(indexesOf('rm_actions')).to.deep.equal(['rm_actions__action_device', 'rm_actions__by_id']);
+      expect(store.explainFind('actions', { where: { 'action.device': 'tv' } }).join(' ')).to.contain('USING INDEX rm_actions__action_device');
+      // Unclustered: the keys go back into the documents.
+      await store.ensureCollections([plainSpec]);
+      expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['id', 'doc', 'doc_action']);
+      expect(await store.find('actions')).to.deep.equal(before);
+      expect(indexesOf('rm_actions')).to.deep.equal(['rm_actions__action_device', 'rm_actions__user__seq']);
+    });
+
+    it('is not clustered anew while a document lacks a key: the table is left as it was', async function () {
+      await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq']] }]);
+      await store.commit('p', [put('a', action('u1', 1)), put('b', { user: 'u1', seq: { n: 1 } })], { commit: 1n, prepare: 1n });
+      const error = await store.ensureCollections([spec]).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(String(error)).to.contain('actions cannot be clustered by user, seq');
+      expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['id', 'doc']);
+      expect(await store.get('actions', 'b')).to.deep.equal({ user: 'u1', seq: { n: 1 } });
+    });
+
+    it('another connection reads the documents whole after this one clustered the table under it', async function () {
+      const { db: file, cleanup } = openTempDatabase();
+      const second = new BetterSqlite3(file.name);
+      try {
+        const declaring = new SqliteReadModelStore(file);
+        const other = new SqliteReadModelStore(second);
+        await declaring.ensureCollections([{ name: 'actions', indexes: [['user', 'seq']], apart: ['user', 'action'] }]);
+        await declaring.commit('p', [put('a', action('u1', 1))], { commit: 1n, prepare: 1n });
+        // The other connection has read (and remembers) the table as it was.
+        expect(await other.get('actions', 'a')).to.deep.equal(action('u1', 1));
+        await declaring.ensureCollections([spec]);
+        expect(await other.get('actions', 'a')).to.deep.equal(action('u1', 1));
+        await other.commit('p', [put('b', action('u1', 2))], { commit: 2n, prepare: 2n });
+        expect(await declaring.find('actions', download)).to.deep.equal([{ id: 'b', doc: action('u1', 2) }]);
+        expect(second.prepare('SELECT key_user, key_seq FROM rm_actions WHERE id = ?').get('b')).to.deep.equal({ key_user: 'u1', key_seq: 2 });
+      } finally {
+        second.close();
+        await cleanup();
+      }
+    });
   });
 });

@@ -606,10 +606,17 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         expect(ids(await store.find(docs, { where: { 'action.device': 'laptop' } }))).to.deep.equal([]);
       });
 
-      for (const apart of [true, false]) {
-        it(`findRaw answers the field as its JSON text, left out of the document, in find's order (${apart ? 'kept apart' : 'kept inside'})`, async function () {
+      /** The three ways a store may keep the documents: the action kept apart or inside, or apart in a collection clustered by user and seq. */
+      const layouts = [
+        { label: 'kept apart', spec: { apart: ['action'] } },
+        { label: 'kept inside', spec: {} },
+        { label: 'kept apart, clustered by user and seq', spec: { apart: ['action'], clusteredBy: ['user', 'seq'] } },
+      ] as const;
+
+      for (const { label, spec } of layouts) {
+        it(`findRaw answers the field as its JSON text, left out of the document, in find's order (${label})`, async function () {
           const docs = named('actions');
-          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...(apart ? { apart: ['action'] } : {}) }]);
+          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...spec }]);
           await store.commit(
             named('p'),
             [
@@ -639,10 +646,10 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         });
       }
 
-      for (const apart of [true, false]) {
-        it(`joinRaw joins the field's stored texts in find's order, findNumbers reads a number per document (${apart ? 'kept apart' : 'kept inside'})`, async function () {
+      for (const { label, spec } of layouts) {
+        it(`joinRaw joins the field's stored texts in find's order, findNumbers reads a number per document (${label})`, async function () {
           const docs = named('actions');
-          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...(apart ? { apart: ['action'] } : {}) }]);
+          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...spec }]);
           // Enough documents for SQLite to page through its index, written in random order,
           // positions with ties (ids order them), some without the field, some marked.
           const written = Array.from({ length: 300 }, (_, n) => {
@@ -706,10 +713,21 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         });
       }
 
-      for (const apart of [['action'], ['action', 'user', 'at'], []]) {
-        it(`findRaw with fields: the document holds only those it has (${apart.length > 0 ? `${apart.join(', ')} kept apart` : 'all kept inside'})`, async function () {
+      const variants: (readonly [apart: string[], clusteredBy: string[]])[] = [
+        [['action'], []],
+        [['action', 'user', 'at'], []],
+        [[], []],
+        [
+          ['action', 'user', 'at'],
+          ['user', 'seq'],
+        ],
+      ];
+      for (const [apart, clusteredBy] of variants) {
+        it(`findRaw with fields: the document holds only those it has (${apart.length > 0 ? `${apart.join(', ')} kept apart` : 'all kept inside'}${clusteredBy.length > 0 ? `, clustered by ${clusteredBy.join(' and ')}` : ''})`, async function () {
           const docs = named('actions');
-          await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], ...(apart.length > 0 ? { apart } : {}) }]);
+          await store.ensureCollections([
+            { name: docs, indexes: [['user', 'seq']], ...(apart.length > 0 ? { apart } : {}), ...(clusteredBy.length > 0 ? { clusteredBy } : {}) },
+          ]);
           const withAt = (n: number, device: string, at?: number): Doc => ({ ...episode(n, device), ...(at === undefined ? {} : { at }), guid: `g${n}` });
           await store.commit(
             named('p'),
@@ -730,6 +748,100 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           expect((await store.findRaw(docs, { where: { user: 'u1', seq: 1 } }, 'action', [])).map(({ doc }) => doc)).to.deep.equal([{}]);
         });
       }
+    });
+
+    describe('collections clustered by fields', function () {
+      it('answer every read as a collection by id holding the same documents, through puts that move them and deletes', async function () {
+        const clustered = named('clustered');
+        const plain = named('plain');
+        await store.ensureCollections([
+          { name: clustered, indexes: [['user', 'seq'], ['feed']], clusteredBy: ['user', 'seq'], apart: ['action', 'user'] },
+          { name: plain, indexes: [['user', 'seq'], ['feed']] },
+        ]);
+        // Users as strings (one beyond ASCII), seqs as integers (ties, beyond 2^32) and fractions;
+        // ids in another order than the keys.
+        const users = ['u1', 'u2', 'ü3'];
+        const docOf = (n: number, round: number): Doc => ({
+          user: users[(n * 7 + round) % 3]!,
+          seq: n % 10 === 0 ? n / 4 : n % 13 === 0 ? 2 ** 33 + n : Math.floor(n / 2),
+          feed: `f${n % 4}`,
+          ...(n % 5 === 0 ? { serving: 'never' } : {}),
+          ...(n % 6 === 0 ? {} : { action: { position: n * round, device: `d${n % 3}`, note: n % 7 === 0 ? null : '🎧' } }),
+        });
+        const idOf = (n: number) => `${(n * 37) % 101}-${n}`;
+        const both = async (changes: DocChange[], at: bigint) => {
+          await store.commit(named('p'), changes, pos(at));
+          await store.commit(
+            named('q'),
+            changes.map((change) => ({ ...change, collection: plain })),
+            pos(at),
+          );
+        };
+        await both(
+          Array.from({ length: 120 }, (_, n) => put(clustered, idOf(n), docOf(n, 1))),
+          1n,
+        );
+        // Moved to other keys (same id), deleted, and put back.
+        await both(
+          [
+            ...Array.from({ length: 40 }, (_, k) => put(clustered, idOf(k * 3), docOf(k * 3, 2))),
+            ...Array.from({ length: 15 }, (_, k) => del(clustered, idOf(k * 7 + 1))),
+            put(clustered, idOf(8), docOf(8, 3)),
+          ],
+          2n,
+        );
+        const queries: Query[] = [
+          {},
+          { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }] },
+          { where: { user: 'ü3' }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 17 },
+          {
+            where: { user: 'u2', serving: null },
+            orderBy: [{ field: 'seq', direction: 'asc' }],
+            greaterThan: { field: 'seq', value: 5 },
+            lessThan: { field: 'seq', value: 60 },
+          },
+          { where: { user: 'u1', seq: 7 } },
+          { where: { feed: 'f1' }, orderBy: [{ field: 'seq', direction: 'desc' }] },
+          {
+            orderBy: [
+              { field: 'user', direction: 'asc' },
+              { field: 'seq', direction: 'asc' },
+            ],
+            limit: 50,
+          },
+          { where: { user: 'u2' }, orderBy: [{ field: 'seq', direction: 'asc' }], after: { value: 20, id: idOf(41) } },
+          { idPrefix: '4', orderBy: [{ field: 'seq', direction: 'asc' }] },
+          { where: { 'action.device': 'd1' } },
+        ];
+        for (const query of queries) {
+          const label = JSON.stringify(query);
+          const expected = await store.find(plain, query);
+          expect(await store.find(clustered, query), label).to.deep.equal(expected);
+          expect(expected.length, `${label} is answered by a reference too`).to.equal(reference(await store.find(plain), query).length);
+          expect(await store.findRaw(clustered, query, 'action'), label).to.deep.equal(await store.findRaw(plain, query, 'action'));
+          expect(await store.findRaw(clustered, query, 'seq'), label).to.deep.equal(await store.findRaw(plain, query, 'seq'));
+          expect(await store.findRaw(clustered, query, 'action', ['seq', 'serving']), label).to.deep.equal(
+            await store.findRaw(plain, query, 'action', ['seq', 'serving']),
+          );
+          expect(await store.findNumbers(clustered, query, 'seq'), label).to.deep.equal(await store.findNumbers(plain, query, 'seq'));
+          for (const field of ['action', 'user', 'seq']) {
+            expect(await store.joinRaw(clustered, query, field, { numbers: 'seq', only: { serving: null } }), `${label} ${field}`).to.deep.equal(
+              await store.joinRaw(plain, query, field, { numbers: 'seq', only: { serving: null } }),
+            );
+          }
+        }
+        const wheres: (Record<string, Scalar> | undefined)[] = [undefined, { user: 'u1' }, { user: 'u2', seq: 7 }, { feed: 'f2' }];
+        for (const where of wheres) {
+          expect(await store.count(clustered, where)).to.equal(await store.count(plain, where));
+        }
+        const wanted = Array.from({ length: 130 }, (_, n) => idOf(n));
+        expect([...(await store.getMany(clustered, wanted))].sort()).to.deep.equal([...(await store.getMany(plain, wanted))].sort());
+        expect(await store.get(clustered, idOf(8))).to.deep.equal(docOf(8, 3));
+        expect(await store.get(clustered, idOf(1)), 'deleted').to.equal(undefined);
+        expect(await store.idsAfter(clustered, undefined, 1000)).to.deep.equal(await store.idsAfter(plain, undefined, 1000));
+        expect(await store.idsAfter(clustered, idOf(50), 10)).to.deep.equal(await store.idsAfter(plain, idOf(50), 10));
+        expect(await store.count(clustered)).to.equal(120 - 15 + 1);
+      });
     });
 
     describe('ensureCollections', function () {

@@ -29,6 +29,16 @@ describe('web pages', function () {
     expect((await web.get('/')).headers['location']).to.equal('/signin?next=%2F');
   });
 
+  it('a signed-out visit to a page with a hostile address is sent to sign in with a Location header clients accept', async () => {
+    const web = new WebClient(service.app);
+    expect((await web.get('/?since=1')).headers['location']).to.equal('/signin?next=%2F%3Fsince%3D1');
+    // 1,000 emoji in the query: a 12 KB address, which as a `next` would take 18 KB, past the
+    // 16 KiB Node's HTTP parser accepts in a response's headers.
+    const hostile = await web.get(`/?since=${'😀'.repeat(1_000)}`);
+    expect(hostile.status).to.equal(303);
+    expect(hostile.headers['location']).to.equal('/signin?next=%2F');
+  });
+
   it('the session cookie is Secure behind TLS (X-Forwarded-Proto with TRUST_PROXY)', async () => {
     const tls = await startTestService({ TRUST_PROXY: 'true' });
     try {

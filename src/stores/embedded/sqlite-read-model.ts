@@ -2,6 +2,9 @@
  * Embedded read-model adapter: one SQLite table per collection (`rm_<name>`: id, JSON doc, and
  * a JSON column `doc_<field>` for each field the collection keeps apart), expression indexes on
  * the declared fields, and a checkpoint table written in the same transaction as the documents.
+ * A collection clustered by fields (`CollectionSpec.clusteredBy`) has them as its primary key's
+ * leading columns `key_<field>` (their SQL values, as json_extract gives them), then the id,
+ * which a unique index keeps unique (docs/architecture.md, "Collections clustered by their reads").
  */
 import type Database from 'better-sqlite3';
 import type { Position } from '../event-store.js';
@@ -46,14 +49,29 @@ function apartColumn(field: string): string {
   return `doc_${field}`;
 }
 
+/** The column of a field the table is clustered by. */
+function keyColumn(field: string): string {
+  if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
+  return `key_${field}`;
+}
+
+/** The unique index that keeps a clustered table's ids unique (and serves reads by id). */
+const idIndexOf = (table: string) => `${table}__by_id`;
+
 /**
- * `json_extract(doc, '$.a.b')`, or `json_extract(doc_a, '$.b')` when `a` is kept apart: the same
- * text in indexes and queries so SQLite uses the index.
+ * `json_extract(doc, '$.a.b')`, or `json_extract(doc_a, '$.b')` when `a` is kept apart, or the
+ * column `key_a` when the table is clustered by `a`: the same text in indexes and queries so
+ * SQLite uses the index.
  */
-function fieldExpr(field: string, apart: readonly string[]): string {
+function fieldExpr(field: string, apart: readonly string[], keys: readonly string[] = []): string {
   if (!SAFE_FIELD.test(field)) throw new Error(`Invalid field path: ${field}`);
   const dot = field.indexOf('.');
   const head = dot < 0 ? field : field.slice(0, dot);
+  if (keys.includes(head)) {
+    // A clustering field holds a string or a number: nothing inside to query.
+    if (dot >= 0) throw new Error(`Invalid field path: ${field} (${head} holds a string or a number)`);
+    return keyColumn(head);
+  }
   if (apart.includes(head)) return `json_extract(${apartColumn(head)}, '$${dot < 0 ? '' : field.slice(dot)}')`;
   return `json_extract(doc, '$.${field}')`;
 }
@@ -82,8 +100,11 @@ function documentRefused(error: unknown): Error {
 interface DocRow {
   id: string;
   doc: string;
-  /** The columns of the fields kept apart (`doc_<field>`): JSON text, null when the field is absent. */
-  [apartColumn: string]: string | null;
+  /**
+   * The columns of the fields kept apart (`doc_<field>`): JSON text, null when the field is
+   * absent; and of the fields the table is clustered by (`key_<field>`): their values.
+   */
+  [column: string]: string | number | null;
 }
 
 /** `doc` without `fields`: what the `doc` column holds of a document whose fields are kept apart. */
@@ -98,15 +119,39 @@ type PutBack = readonly [field: string, column: string];
 
 /**
  * A row's document: the `doc` column with the fields kept apart put back from their columns (a
- * row written before a field was kept apart has it inside, its column null).
+ * row written before a field was kept apart has it inside, its column null), and the fields the
+ * table is clustered by from theirs.
  */
-function docOf(row: DocRow, putBack: readonly PutBack[]): Doc {
+function docOf(row: DocRow, putBack: readonly PutBack[], keys: readonly PutBack[]): Doc {
   const doc = JSON.parse(row.doc) as Doc;
   for (const [field, column] of putBack) {
     const text = row[column];
-    if (text !== null && text !== undefined) doc[field] = JSON.parse(text) as Doc[string];
+    if (typeof text === 'string') doc[field] = JSON.parse(text) as Doc[string];
+  }
+  for (const [field, column] of keys) {
+    const value = row[column];
+    if (value !== null && value !== undefined) doc[field] = value;
   }
   return doc;
+}
+
+/**
+ * The JSON text of a clustering field's value, which the statement stores as json_extract reads
+ * it: a string or a finite number, or the document is refused (the column is part of the
+ * primary key, never null).
+ */
+function keyText(collection: string, doc: Doc, field: string): string {
+  const value = doc[field];
+  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return JSON.stringify(value);
+  throw new InvalidDocumentError(`${collection} is clustered by ${field}: every document must hold a string or a number in it`);
+}
+
+/** SQL reading a clustering field's value from an unclustered row (its column `doc_<field>` when kept apart): null unless a string or a number. */
+function scalarOf(field: string, apart: readonly string[]): string {
+  const inside = `CASE WHEN json_type(doc, '$.${field}') IN ('text', 'integer', 'real') THEN json_extract(doc, '$.${field}') END`;
+  if (!apart.includes(field)) return inside;
+  const column = apartColumn(field);
+  return `coalesce(CASE WHEN json_type(${column}) IN ('text', 'integer', 'real') THEN json_extract(${column}, '$') END, ${inside})`;
 }
 
 /** Whether `doc` has no field but `fields` (then it is the answer as it is). */
@@ -141,10 +186,15 @@ export function dropReadModelTables(db: Database.Database): number {
  */
 interface TableLayout {
   readonly table: string;
+  /** The fields kept apart, but those the table is clustered by (their columns are the keys'). */
   readonly apart: readonly string[];
   /** Each field kept apart with its column: what a read puts back into the document. */
   readonly putBack: readonly PutBack[];
-  /** `id, doc` and the columns of the fields kept apart. */
+  /** The fields the table is clustered by, in order (empty for a table by id). */
+  readonly keys: readonly string[];
+  /** Each of them with its column. */
+  readonly keyColumns: readonly PutBack[];
+  /** `id, doc`, the columns of the fields clustered by and of those kept apart. */
   readonly select: string;
 }
 
@@ -154,6 +204,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly statements = new Map<string, Database.Statement>();
   /** Per collection, the filters of its partial indexes (see whereClause). */
   private readonly partialFilters = new Map<string, readonly Readonly<Record<string, string | boolean>>[]>();
+  /** The schema the layouts were read from (see {@link current}). */
+  private schemaVersion: number | undefined;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -178,12 +230,37 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   private readLayout(collection: string, table: string): TableLayout {
-    const names = this.db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
-    const apart = names.filter(({ name }) => name.startsWith('doc_')).map(({ name }) => name.slice('doc_'.length));
-    const putBack = apart.map((field): PutBack => [field, apartColumn(field)]);
-    const layout = { table, apart, putBack, select: ['id', 'doc', ...putBack.map(([, column]) => column)].join(', ') };
+    const columns = this.db.prepare(`SELECT name, pk FROM pragma_table_info('${table}')`).all() as { name: string; pk: number }[];
+    const keys = columns
+      .filter(({ name }) => name.startsWith('key_'))
+      .sort((a, b) => a.pk - b.pk)
+      .map(({ name }) => name.slice('key_'.length));
+    const apart = columns.map(({ name }) => name).filter((name) => name.startsWith('doc_') && !keys.includes(name.slice('doc_'.length)));
+    const putBack = apart.map((column): PutBack => [column.slice('doc_'.length), column]);
+    const keyColumns = keys.map((field): PutBack => [field, keyColumn(field)]);
+    const layout: TableLayout = {
+      table,
+      apart: putBack.map(([field]) => field),
+      putBack,
+      keys,
+      keyColumns,
+      select: ['id', 'doc', ...keyColumns.map(([, column]) => column), ...putBack.map(([, column]) => column)].join(', '),
+    };
     this.layouts.set(collection, layout);
     return layout;
+  }
+
+  /**
+   * Forgets the layouts when the schema changed since they were read: another connection may
+   * have clustered a table anew ({@link relayout}), and a layout read before would select columns
+   * it no longer has, or miss the keys. One read of the database header per call of a public
+   * method, not per row.
+   */
+  private current(): void {
+    const version = this.statement('PRAGMA schema_version').pluck().get() as number;
+    if (version === this.schemaVersion) return;
+    if (this.schemaVersion !== undefined) this.layouts.clear();
+    this.schemaVersion = version;
   }
 
   private ensureTable(collection: string): string {
@@ -191,12 +268,14 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   private expr(collection: string, field: string): string {
-    return fieldExpr(field, this.layout(collection).apart);
+    const { apart, keys } = this.layout(collection);
+    return fieldExpr(field, apart, keys);
   }
 
   /** A row's document whole: see {@link docOf}. */
   private rowDoc(collection: string, row: DocRow): Doc {
-    return docOf(row, this.layout(collection).putBack);
+    const { putBack, keyColumns } = this.layout(collection);
+    return docOf(row, putBack, keyColumns);
   }
 
   /** The fields kept apart to put back, but `leaveOut`, and only those of `read` when given (the columns selected). */
@@ -216,17 +295,75 @@ export class SqliteReadModelStore implements ReadModelStore {
     return this.readLayout(collection, table);
   }
 
+  /**
+   * Makes the collection's table clustered by `keys` (by id alone when empty), its documents
+   * copied over unchanged: a new table in the new order, the rows moved in one statement, the
+   * old table dropped (with its indexes: ensureCollections makes the declared ones again). In one
+   * IMMEDIATE transaction, the layout read again inside it (another connection may have done it
+   * meanwhile). Refused, with nothing changed, when a document holds no string or number in one
+   * of the keys.
+   */
+  private relayout(collection: string, keys: readonly string[]): void {
+    const table = this.layout(collection).table;
+    const staging = `${table}__relayout`;
+    try {
+      this.db
+        .transaction(() => {
+          const from = this.readLayout(collection, table);
+          if (from.keys.join() === keys.join()) return;
+          const apart = from.apart.filter((field) => !keys.includes(field));
+          const keyColumns = keys.map(keyColumn);
+          const columns = [
+            ...keyColumns.map((column) => `${column} NOT NULL`),
+            'id TEXT NOT NULL',
+            'doc TEXT NOT NULL',
+            ...apart.map((field) => `${apartColumn(field)} TEXT`),
+          ];
+          const primaryKey = keys.length > 0 ? `PRIMARY KEY (${[...keyColumns, 'id'].join(', ')})` : 'PRIMARY KEY (id)';
+          // The keys leave the document for their columns; the keys the table no longer has go back into it.
+          let doc = keys.length > 0 ? `json_remove(doc, ${keys.map((field) => `'$.${field}'`).join(', ')})` : 'doc';
+          for (const [field, column] of from.keyColumns) if (!keys.includes(field)) doc = `json_set(${doc}, '$.${field}', ${column})`;
+          this.db.exec(`DROP TABLE IF EXISTS ${staging}`);
+          this.db.exec(`CREATE TABLE ${staging} (${[...columns, primaryKey].join(', ')}) WITHOUT ROWID`);
+          this.db.exec(
+            `INSERT INTO ${staging} (${[...keyColumns, 'id', 'doc', ...apart.map(apartColumn)].join(', ')})
+             SELECT ${[...keys.map((field) => (from.keys.includes(field) ? keyColumn(field) : scalarOf(field, from.apart))), 'id', doc, ...apart.map(apartColumn)].join(', ')} FROM ${table}`,
+          );
+          this.db.exec(`DROP TABLE ${table}`);
+          this.db.exec(`ALTER TABLE ${staging} RENAME TO ${table}`);
+          if (keys.length > 0) this.db.exec(`CREATE UNIQUE INDEX ${idIndexOf(table)} ON ${table} (id)`);
+        })
+        .immediate();
+    } catch (error) {
+      if (/NOT NULL constraint failed/.test(error instanceof Error ? error.message : '')) {
+        throw new Error(`${collection} cannot be clustered by ${keys.join(', ')}: a document holds no string or number in one of them`, { cause: error });
+      }
+      throw error;
+    } finally {
+      this.layouts.delete(collection);
+    }
+  }
+
   async ensureCollections(specs: readonly CollectionSpec[]): Promise<void> {
+    this.current();
     for (const spec of mergeSpecs(specs)) {
-      const { table, apart } = this.ensureApartColumns(spec.name, spec.apart ?? []);
-      const declared = new Set<string>();
+      const clusteredBy = spec.clusteredBy ?? [];
+      if (this.layout(spec.name).keys.join() !== clusteredBy.join()) this.relayout(spec.name, clusteredBy);
+      const { table, apart, keys } = this.ensureApartColumns(
+        spec.name,
+        (spec.apart ?? []).filter((field) => !clusteredBy.includes(field)),
+      );
+      const declared = new Set<string>(keys.length > 0 ? [idIndexOf(table)] : []);
       const filters: Readonly<Record<string, string | boolean>>[] = [];
       for (const index of spec.indexes.map(indexSpec)) {
         if (index.fields.length === 0) continue;
+        // The table's own order serves an index on its leading keys: another would cost every write.
+        if (index.where === undefined && index.fields.every((field, at) => keys[at] === field)) continue;
         const name = `${table}__${indexName(index)}`;
         const filter = Object.entries(index.where ?? {});
-        const where = filter.length > 0 ? ` WHERE ${filter.map(([field, value]) => `${fieldExpr(field, apart)} = ${sqlLiteral(value)}`).join(' AND ')}` : '';
-        const sql = `CREATE INDEX ${name} ON ${table} (${index.fields.map((field) => fieldExpr(field, apart)).join(', ')})${where}`;
+        const where =
+          filter.length > 0 ? ` WHERE ${filter.map(([field, value]) => `${fieldExpr(field, apart, keys)} = ${sqlLiteral(value)}`).join(' AND ')}` : '';
+        const sql = `CREATE INDEX ${name} ON ${table} (${index.fields.map((field) => fieldExpr(field, apart, keys)).join(', ')})${where}`;
         // An index of the same name over other expressions (its field has been kept apart since) is made again.
         const stored = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?").get(name) as { sql: string } | undefined;
         if (stored !== undefined && stored.sql !== sql) this.db.exec(`DROP INDEX ${name}`);
@@ -248,6 +385,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   getSync(collection: string, id: string): Doc | undefined {
+    this.current();
     const { select, table } = this.layout(collection);
     const row = this.statement(`SELECT ${select} FROM ${table} WHERE id = ?`).get(id) as DocRow | undefined;
     return row ? this.rowDoc(collection, row) : undefined;
@@ -258,6 +396,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   getManySync(collection: string, ids: readonly string[]): Map<string, Doc> {
+    this.current();
     const { select, table } = this.layout(collection);
     const result = new Map<string, Doc>();
     // One statement per table whatever the number of ids (statements are cached by their SQL,
@@ -322,6 +461,7 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   findSync(collection: string, query?: Query): StoredDoc[] {
+    this.current();
     const { sql, params } = this.selectSql(collection, query);
     return (this.statement(sql).all(...params) as DocRow[]).map((row) => ({ id: row.id, doc: this.rowDoc(collection, row) }));
   }
@@ -335,21 +475,23 @@ export class SqliteReadModelStore implements ReadModelStore {
    * document. With `fields`, only the columns that may hold them are read.
    */
   findRawSync(collection: string, query: Query | undefined, field: string, fields?: readonly string[]): RawFieldDoc[] {
-    const { apart } = this.layout(collection);
+    this.current();
+    const { apart, keyColumns } = this.layout(collection);
     const read = fields === undefined ? undefined : apart.filter((name) => name === field || fields.includes(name));
+    const keys = fields === undefined ? keyColumns : keyColumns.filter(([name]) => name === field || fields.includes(name));
     const { sql, params } = this.selectSql(collection, query, read);
     const rows = this.statement(sql).all(...params) as DocRow[];
     if (!apart.includes(field)) {
       const putBack = this.putBack(collection, undefined, read);
-      return rows.map((row) => splitField(row.id, docOf(row, putBack), field, fields));
+      return rows.map((row) => splitField(row.id, docOf(row, putBack, keys), field, fields));
     }
     const column = apartColumn(field);
     const putBack = this.putBack(collection, field, read);
     return rows.map((row) => {
       const raw = row[column];
-      const doc = docOf(row, putBack);
+      const doc = docOf(row, putBack, keys);
       // A row written before the field was kept apart has it inside.
-      if (raw === null || raw === undefined) return splitField(row.id, doc, field, fields);
+      if (typeof raw !== 'string') return splitField(row.id, doc, field, fields);
       return { id: row.id, doc: fields === undefined || onlyFields(doc, fields) ? doc : splitField(row.id, doc, field, fields).doc, raw };
     });
   }
@@ -362,8 +504,8 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /** `read`: the fields kept apart whose columns are read (all of them without it). */
   private selectSql(collection: string, query: Query | undefined, read?: readonly string[]): { sql: string; params: (string | number | null)[] } {
-    const { select: all } = this.layout(collection);
-    const select = read === undefined ? all : ['id', 'doc', ...read.map(apartColumn)].join(', ');
+    const { select: all, keyColumns } = this.layout(collection);
+    const select = read === undefined ? all : ['id', 'doc', ...keyColumns.map(([, column]) => column), ...read.map(apartColumn)].join(', ');
     const found = this.foundSql(collection, query);
     return { sql: `SELECT ${select} ${found.sql}`, params: found.params };
   }
@@ -390,6 +532,7 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /** The field's expression as its index has it, so that an index holding it answers alone. */
   findNumbersSync(collection: string, query: Query | undefined, field: string): (number | null)[] {
+    this.current();
     const found = this.foundSql(collection, query);
     const values = this.statement(`SELECT ${this.expr(collection, field)} ${found.sql}`)
       .pluck()
@@ -410,10 +553,12 @@ export class SqliteReadModelStore implements ReadModelStore {
    * `only` is a condition on each row, not a filter of the rows found.
    */
   joinRawSync(collection: string, query: Query | undefined, field: string, options: JoinOptions = {}): JoinedRaw {
-    const { apart } = this.layout(collection);
+    this.current();
+    const { apart, keys } = this.layout(collection);
     if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
     const inside = `doc -> '$.${field}'`;
-    const columns = [`${apart.includes(field) ? `coalesce(${apartColumn(field)}, ${inside})` : inside} AS v`];
+    const value = keys.includes(field) ? `json_quote(${keyColumn(field)})` : apart.includes(field) ? `coalesce(${apartColumn(field)}, ${inside})` : inside;
+    const columns = [`${value} AS v`];
     const params: (string | number | null)[] = [];
     const only = options.only !== undefined && Object.keys(options.only).length > 0 ? this.whereClause(collection, { where: options.only }) : undefined;
     if (only !== undefined) {
@@ -434,12 +579,14 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async count(collection: string, where?: Readonly<Record<string, Scalar>>): Promise<number> {
+    this.current();
     const clause = this.whereClause(collection, where ? { where } : undefined);
     const row = this.statement(`SELECT count(*) AS n FROM ${this.ensureTable(collection)} ${clause.sql}`).get(...clause.params) as { n: number };
     return row.n;
   }
 
   async idsAfter(collection: string, after: string | undefined, limit: number): Promise<string[]> {
+    this.current();
     const table = this.ensureTable(collection);
     const count = Math.max(0, Math.floor(limit));
     return (
@@ -481,6 +628,7 @@ export class SqliteReadModelStore implements ReadModelStore {
    * must not drop a table that `layouts` already lists.
    */
   private commitPlan(commits: readonly ProjectionCommit[]): TransactionPlan {
+    this.current();
     const statements: string[] = [];
     const indexOf = new Map<string, number>();
     const statementIndex = (sql: string) => {
@@ -490,19 +638,24 @@ export class SqliteReadModelStore implements ReadModelStore {
     };
     // Per collection, its upsert's and delete's statement index: built once per plan, not per
     // document (a rebuild's plan holds ~9,000 documents over a dozen collections).
-    const byCollection = new Map<string, { put: number; delete: number; apart: readonly string[] }>();
+    const byCollection = new Map<string, { put: number; delete: number; apart: readonly string[]; keys: readonly string[]; leftOut: readonly string[] }>();
     const statementsOf = (collection: string) => {
       let found = byCollection.get(collection);
       if (!found) {
-        const { table, apart, putBack } = this.layout(collection);
-        const columns = ['doc', ...putBack.map(([, column]) => column)];
+        const { table, apart, putBack, keys, keyColumns } = this.layout(collection);
+        // The keys' values are bound as JSON texts and stored as json_extract reads them (an
+        // integer stays an integer: better-sqlite3 binds every number as a REAL).
+        const columns = [...keyColumns.map(([, column]) => column), 'doc', ...putBack.map(([, column]) => column)];
+        const values = [...keyColumns.map(() => "json_extract(?, '$')"), '?', ...putBack.map(() => '?')];
         found = {
           put: statementIndex(
-            `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})
+            `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${values.join(', ')})
              ON CONFLICT(id) DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`,
           ),
           delete: statementIndex(`DELETE FROM ${table} WHERE id = ?`),
           apart,
+          keys,
+          leftOut: [...keys, ...apart],
         };
         byCollection.set(collection, found);
       }
@@ -514,12 +667,13 @@ export class SqliteReadModelStore implements ReadModelStore {
       for (const change of changes) {
         const statement = statementsOf(change.collection);
         if (change.op === 'delete') runs.push([statement.delete, change.id]);
-        else if (statement.apart.length === 0) runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
+        else if (statement.leftOut.length === 0) runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
         else
           runs.push([
             statement.put,
             change.id,
-            JSON.stringify(withoutFields(change.doc, statement.apart)),
+            ...statement.keys.map((field) => keyText(change.collection, change.doc, field)),
+            JSON.stringify(withoutFields(change.doc, statement.leftOut)),
             ...statement.apart.map((field) => columnValue(change.doc[field])),
           ]);
       }
