@@ -93,6 +93,20 @@ export interface IndexSpec {
   readonly sort?: 'asc' | 'desc';
 }
 
+/**
+ * Why a document cannot go into a collection clustered by `keys` ({@link CollectionSpec.clusteredBy}):
+ * a key that holds no string or finite number. Both adapters refuse such a document, so a
+ * projection that breaks the rule finds out in either store.
+ */
+export function clusteringProblem(collection: string, doc: Doc, keys: readonly string[]): string | undefined {
+  for (const field of keys) {
+    const value = doc[field];
+    if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) continue;
+    return `${collection} is clustered by ${field}: every document must hold a string or a number in it`;
+  }
+  return undefined;
+}
+
 /** Either form of an index declaration, as an {@link IndexSpec}. */
 export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
   return 'fields' in index ? index : { fields: index as readonly string[] };

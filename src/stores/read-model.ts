@@ -11,7 +11,18 @@
 import type { Position } from './event-store.js';
 
 export type { CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
-export { compareDocs, fieldValue, idPrefixRange, indexName, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../domain/documents.js';
+export {
+  clusteringProblem,
+  compareDocs,
+  fieldValue,
+  idPrefixRange,
+  indexName,
+  indexSpec,
+  keysetOf,
+  matches,
+  mergeSpecs,
+  splitField,
+} from '../domain/documents.js';
 import type { CollectionSpec, Doc, DocChange, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 
 /** One projection's share of a commit: its document changes and its new checkpoint. */

@@ -6,7 +6,6 @@ import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
 import { SqliteAccountStore } from '../../src/stores/embedded/sqlite-account-store.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
-import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import { openTempDatabase } from './temp-database.js';
 import { accountsContract } from './accounts.contract.js';
 import { readModelContract } from './read-model.contract.js';
@@ -197,21 +196,6 @@ describe('SqliteReadModelStore indexes', function () {
         { key_user: 'u2', key_seq: 9, type: 'integer', id: 'b', doc: '{}' },
       ]);
       expect(await store.get('actions', 'b')).to.deep.equal(action('u2', 9));
-    });
-
-    it('refuses a document without a string or a number in a key, and writes nothing of its commit', async function () {
-      await store.ensureCollections([spec]);
-      for (const doc of [{ user: 'u1' }, { user: 'u1', seq: true }, { user: { id: 1 }, seq: 1 }, { user: 'u1', seq: null }]) {
-        await store.commit('p', [put('ok', action('u1', 1))], { commit: 1n, prepare: 1n });
-        const error = await store.commit('p', [put('z', action('u1', 5)), put('bad', doc)], { commit: 2n, prepare: 2n }).then(
-          () => undefined,
-          (caught: unknown) => caught,
-        );
-        expect(error, JSON.stringify(doc)).to.be.instanceOf(InvalidDocumentError);
-        expect(String(error)).to.match(/clustered by (user|seq)/);
-        expect(await store.count('actions'), JSON.stringify(doc)).to.equal(1);
-        expect((await store.getCheckpoint('p'))?.position.commit).to.equal(1n);
-      }
     });
 
     it('is clustered anew from the documents there, which read back the same, and back again', async function () {

@@ -17,6 +17,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Position } from '../../src/stores/event-store.js';
 import {
+  InvalidDocumentError,
   LeaseNotHeldError,
   compareDocs,
   matches,
@@ -841,6 +842,19 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         expect(await store.idsAfter(clustered, undefined, 1000)).to.deep.equal(await store.idsAfter(plain, undefined, 1000));
         expect(await store.idsAfter(clustered, idOf(50), 10)).to.deep.equal(await store.idsAfter(plain, idOf(50), 10));
         expect(await store.count(clustered)).to.equal(120 - 15 + 1);
+      });
+      it('refuse a document without a string or a number in a key, and write nothing of its commit', async function () {
+        const docs = named('clustered');
+        await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], clusteredBy: ['user', 'seq'] }]);
+        await store.commit(named('p'), [put(docs, 'ok', { user: 'u1', seq: 1 })], pos(1n));
+        const refused: Doc[] = [{ user: 'u1' }, { user: 'u1', seq: true }, { user: { id: 1 }, seq: 1 }, { user: 'u1', seq: null }, { user: ['u1'], seq: 2 }];
+        for (const doc of refused) {
+          const error = await rejectsWith(store.commit(named('p'), [put(docs, 'z', { user: 'u1', seq: 5 }), put(docs, 'bad', doc)], pos(2n)));
+          expect(error, JSON.stringify(doc)).to.be.instanceOf(InvalidDocumentError);
+          expect(error.message).to.match(/clustered by (user|seq)/);
+          expect(await store.count(docs), JSON.stringify(doc)).to.equal(1);
+          expect((await store.getCheckpoint(named('p')))?.position.commit).to.equal(1n);
+        }
       });
     });
 

@@ -27,7 +27,17 @@ import type {
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
 import { writeWithoutBlocking } from './schema.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
-import { idPrefixRange, indexName, indexSpec, InvalidDocumentError, keysetOf, LeaseNotHeldError, mergeSpecs, splitField } from '../read-model.js';
+import {
+  clusteringProblem,
+  idPrefixRange,
+  indexName,
+  indexSpec,
+  InvalidDocumentError,
+  keysetOf,
+  LeaseNotHeldError,
+  mergeSpecs,
+  splitField,
+} from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
@@ -136,14 +146,13 @@ function docOf(row: DocRow, putBack: readonly PutBack[], keys: readonly PutBack[
 }
 
 /**
- * The JSON text of a clustering field's value, which the statement stores as json_extract reads
- * it: a string or a finite number, or the document is refused (the column is part of the
- * primary key, never null).
+ * The JSON texts of a document's keys, which the statement stores as json_extract reads them; a
+ * document whose keys are not strings or numbers is refused (the columns are its primary key's).
  */
-function keyText(collection: string, doc: Doc, field: string): string {
-  const value = doc[field];
-  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return JSON.stringify(value);
-  throw new InvalidDocumentError(`${collection} is clustered by ${field}: every document must hold a string or a number in it`);
+function keyTexts(collection: string, doc: Doc, keys: readonly string[]): string[] {
+  const problem = clusteringProblem(collection, doc, keys);
+  if (problem !== undefined) throw new InvalidDocumentError(problem);
+  return keys.map((field) => JSON.stringify(doc[field]));
 }
 
 /** SQL reading a clustering field's value from an unclustered row (its column `doc_<field>` when kept apart): null unless a string or a number. */
@@ -672,7 +681,7 @@ export class SqliteReadModelStore implements ReadModelStore {
           runs.push([
             statement.put,
             change.id,
-            ...statement.keys.map((field) => keyText(change.collection, change.doc, field)),
+            ...keyTexts(change.collection, change.doc, statement.keys),
             JSON.stringify(withoutFields(change.doc, statement.leftOut)),
             ...statement.apart.map((field) => columnValue(change.doc[field])),
           ]);

@@ -33,7 +33,18 @@ import type {
   Scalar,
   StoredDoc,
 } from '../read-model.js';
-import { InvalidDocumentError, LeaseNotHeldError, fieldValue, idPrefixRange, indexSpec, keysetOf, matches, mergeSpecs, splitField } from '../read-model.js';
+import {
+  InvalidDocumentError,
+  LeaseNotHeldError,
+  clusteringProblem,
+  fieldValue,
+  idPrefixRange,
+  indexSpec,
+  keysetOf,
+  matches,
+  mergeSpecs,
+  splitField,
+} from '../read-model.js';
 
 /** Same rule as the embedded adapter's table names. */
 export const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -250,11 +261,14 @@ function toSort(orderBy: Query['orderBy']): [string, 1 | -1][] {
   return sort;
 }
 
-function toReplacement(change: Extract<DocChange, { op: 'put' }>): Document {
+/** `clusteredBy`: the collection's ({@link CollectionSpec.clusteredBy}), whose rule holds here too though MongoDB keeps documents by id. */
+function toReplacement(change: Extract<DocChange, { op: 'put' }>, clusteredBy: readonly string[] = []): Document {
   if (Object.prototype.hasOwnProperty.call(change.doc, '_id')) {
     throw new InvalidDocumentError(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
   }
   checkStorable(change);
+  const problem = clusteringProblem(change.collection, change.doc, clusteredBy);
+  if (problem !== undefined) throw new InvalidDocumentError(problem);
   return change.doc;
 }
 
@@ -302,6 +316,8 @@ export class MongoReadModelStore implements ReadModelStore {
   readonly remoteReads = true;
   /** Collections known to exist (created explicitly, so no transaction has to create one). */
   private readonly created = new Set<string>();
+  /** Per collection, the fields it is clustered by, as ensureCollections was told. */
+  private readonly clusteredBy = new Map<string, readonly string[]>();
   private readonly ownsClient: boolean;
   private transactionCheck: Promise<void> | undefined;
 
@@ -383,6 +399,7 @@ export class MongoReadModelStore implements ReadModelStore {
     for (const spec of mergeSpecs(specs)) {
       const name = checkCollection(spec.name);
       await this.createCollection(name);
+      this.clusteredBy.set(name, spec.clusteredBy ?? []);
       const indexes = spec.indexes
         .map(indexSpec)
         .filter((index) => index.fields.length > 0)
@@ -513,7 +530,7 @@ export class MongoReadModelStore implements ReadModelStore {
         if (!operations) groups.set(name, (operations = []));
         operations.push(
           change.op === 'put'
-            ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change), upsert: true } }
+            ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change, this.clusteredBy.get(change.collection)), upsert: true } }
             : { deleteOne: { filter: { _id: change.id } } },
         );
       }
