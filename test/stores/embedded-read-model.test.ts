@@ -77,6 +77,25 @@ describe('SqliteReadModelStore indexes', function () {
     expect(indexesOf('rm_shared')).to.deep.equal(['rm_shared__feed', 'rm_shared__seq__where__level_public', 'rm_shared__user']);
   });
 
+  it('refuses two specs of one collection clustered in two orders', async function () {
+    const error = await store
+      .ensureCollections([
+        { name: 'shared', indexes: [], clusteredBy: ['user', 'seq'] },
+        { name: 'shared', indexes: [['feed']] },
+        { name: 'shared', indexes: [], clusteredBy: ['user'] },
+      ])
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect(String(error)).to.contain('Collection shared clustered by user, seq and by user');
+    await store.ensureCollections([
+      { name: 'shared', indexes: [], clusteredBy: ['user', 'seq'] },
+      { name: 'shared', indexes: [['feed']], clusteredBy: ['user', 'seq'] },
+    ]);
+    expect(indexesOf('rm_shared')).to.deep.equal(['rm_shared__by_id', 'rm_shared__feed']);
+  });
+
   it('drops the indexes a collection no longer declares, and only its own', async function () {
     await store.ensureCollections([
       {

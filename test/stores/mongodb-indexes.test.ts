@@ -102,6 +102,18 @@ describe('MongoDB indexes cover every sort the code issues', function () {
     });
   }
 
+  it('declares, for every collection clustered by fields, an index on them: MongoDB keeps documents by _id', function () {
+    const clustered = specs.filter((spec) => spec.clusteredBy !== undefined);
+    expect(clustered.map((spec) => spec.name)).to.include('episode_actions');
+    for (const spec of clustered) {
+      const keys = spec.clusteredBy!;
+      expect(
+        spec.indexes.map(indexSpec).some((index) => index.where === undefined && keys.every((field, at) => index.fields[at] === field)),
+        spec.name,
+      ).to.equal(true);
+    }
+  });
+
   it('builds an index as its fields in the declared direction, then _id ascending', function () {
     expect(mongoIndex({ fields: ['plays', 'likes'], sort: 'desc' })).to.deep.equal({ key: { plays: -1, likes: -1, _id: 1 }, name: 'plays_-1_likes_-1__id_1' });
     expect(mongoIndex({ fields: ['episode', 'play_seq'], where: { level: 'public', played: true }, sort: 'desc' })).to.deep.include({
