@@ -59,20 +59,15 @@ const wrap =
   async (req, res) =>
     handler(req, res);
 
-/** The longest `next` a sign-in redirect carries, encoded: see {@link signinFor}. */
-const MAX_NEXT_LENGTH = 2_048;
-
 /**
  * The sign-in page, then back to the page asked for (`url`): without its query when the address
- * is too long to carry, without a way back when even its path is. A hostile address would
- * otherwise make a Location header past what HTTP clients accept (Node's parser refuses headers
- * past 16 KiB; an emoji encodes to 12 bytes).
+ * is not one the sign-in page goes back to ({@link localPath}: too long, say), without a way
+ * back when even its path is not. A hostile address would otherwise make a Location header past
+ * what HTTP clients accept (Node's parser refuses headers past 16 KiB; an emoji in an address
+ * is 12 bytes, and 18 once encoded again for `next`).
  */
 function signinFor(url: string, path: string): string {
-  for (const next of [url, path]) {
-    const encoded = encodeURIComponent(next);
-    if (encoded.length <= MAX_NEXT_LENGTH) return `/signin?next=${encoded}`;
-  }
+  for (const next of [url, path]) if (localPath(next, '') === next) return `/signin?next=${encodeURIComponent(next)}`;
   return '/signin';
 }
 
