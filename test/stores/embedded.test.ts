@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
+import { RecentIds } from '../../src/stores/embedded/recent-ids.js';
 import type { EventToAppend, JsonObject, Position, RecordedEvent, StreamTailOptions } from '../../src/stores/event-store.js';
 import { readTailBackwards, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import { eventStoreContract, withTimeout } from './event-store.contract.js';
@@ -110,17 +111,115 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(event!.data, 'the same object on every read').to.equal(event!.data);
   });
 
+  describe('retries recognised from the stream’s last ids (no index of every event by id)', function () {
+    const ids = (events: readonly EventToAppend[]) => events.map((item) => item.id);
+
+    it('has no index by id, and keeps the last 64 ids of each stream in its row', async function () {
+      const store = open();
+      const indexes = store.database.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").pluck().all();
+      expect(indexes).to.deep.equal([]);
+      const first = Array.from({ length: 40 }, () => event('play'));
+      const second = Array.from({ length: 40 }, () => event('play'));
+      await store.append('user-1', first);
+      await store.append('user-1', second);
+      const recent = RecentIds.of(store.database.prepare("SELECT recent_ids FROM streams WHERE name = 'user-1'").pluck().get() as Buffer);
+      expect(recent.length).to.equal(64);
+      const kept = [...ids(first), ...ids(second)].slice(-64);
+      expect(kept.map((id) => recent.lastIndexOf(id))).to.deep.equal(kept.map((_id, index) => index));
+      expect(
+        ids(first.slice(0, 16)).map((id) => recent.lastIndexOf(id)),
+        'those before the last 64',
+      ).to.deep.equal(Array(16).fill(-1));
+    });
+
+    it('answers a retry among them like the first time, after later appends too; a mix is a conflict; one gone past them is new', async function () {
+      const store = open();
+      const batch = [event('play'), event('play')];
+      const first = await store.append('user-1', batch);
+      for (let n = 0; n < 62; n++) await store.append('user-1', [event('play')]);
+      expect(await store.append('user-1', batch), 'its ids among the last 64').to.deep.equal(first);
+      const error = await store.append('user-1', [batch[1]!, event('play')]).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).to.have.property('name', 'IdempotencyConflictError');
+      await store.append('user-1', [event('play')]);
+      // Its first id has left the window, its second not: the stream's tail read back decides.
+      expect(await store.append('user-1', batch), 'half in the window').to.deep.equal(first);
+      await store.append('user-1', [event('play')]);
+      // Both gone past the last 64 events: a new write, as the EventStoreDB adapter's window of
+      // the tail it reads makes it for an append expecting a revision.
+      const again = await store.append('user-1', batch);
+      expect(again.nextRevision).to.equal(67n);
+      expect(countRows(store, 'user-1')).to.equal(68);
+    });
+
+    it('answers a retry of a batch longer than the window, and one whose last event was erased decides from the stream', async function () {
+      const store = open();
+      const long = Array.from({ length: 100 }, () => event('play'));
+      const first = await store.append('user-1', long);
+      expect(await store.append('user-1', long)).to.deep.equal(first);
+      expect(countRows(store, 'user-1')).to.equal(100);
+      const pair = [event('play'), event('remove')];
+      await store.append('user-2', pair);
+      const [, last] = await store.readStream('user-2');
+      expect(store.eraseEvents('user-2', [last!])).to.equal(1);
+      // The erased event's id is still among the row's ids, its row gone: the stream, holding one
+      // of the two, decides (a conflict, as when every event was found by its id).
+      const error = await store.append('user-2', pair).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).to.have.property('name', 'IdempotencyConflictError');
+    });
+
+    it('confirms each id its hash matches from the stream: ids that are not at those revisions are a new write', async function () {
+      const store = open();
+      const written = [event('play'), event('play')];
+      await store.append('user-1', written);
+      // The row's hashes made to name two other ids (as a collision of hashes would).
+      const other = [event('play'), event('play')];
+      store.database.prepare("UPDATE streams SET recent_ids = ? WHERE name = 'user-1'").run(RecentIds.of(null).appended(ids(other), 64));
+      const result = await store.append('user-1', other);
+      expect(result.nextRevision).to.equal(3n);
+      expect((await store.readStream('user-1')).map((item) => item.id)).to.deep.equal([...ids(written), ...ids(other)]);
+    });
+
+    it('reads retries from the stream in a store made before it kept ids, and drops the index by id there', async function () {
+      const store = open();
+      const batch = [event('play'), event('play')];
+      const first = await store.append('user-1', batch);
+      await store.close();
+      opened.splice(opened.indexOf(store), 1);
+      // As an earlier version left it: the index by id, no ids in the row.
+      const older = new BetterSqlite3(path);
+      older.exec('CREATE INDEX events_stream_id ON events (stream, id); UPDATE streams SET recent_ids = NULL');
+      older.close();
+      const reopened = open();
+      expect(reopened.database.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'events_stream_id'").pluck().get()).to.equal(0);
+      expect(await reopened.append('user-1', batch), 'recognised from the stream').to.deep.equal(first);
+      const next = [event('play')];
+      await reopened.append('user-1', next);
+      const recent = RecentIds.of(reopened.database.prepare("SELECT recent_ids FROM streams WHERE name = 'user-1'").pluck().get() as Buffer);
+      expect([recent.length, recent.lastIndexOf(next[0]!.id), recent.lastIndexOf(batch[0]!.id)]).to.deep.equal([1, 0, -1]);
+      expect(await reopened.append('user-1', batch), 'still, with the row keeping fewer ids than the stream has').to.deep.equal(first);
+    });
+  });
+
   it('lastPosition after an erasure deleted the last revision’s row: the newest event left, as readStream backwards has it', async function () {
     const store = open();
     const [a, b, c] = [event('play'), event('play'), event('remove')];
     await store.append('user-1', [a, b]);
     await store.append('user-2', [event('play')]);
     await store.append('user-1', [c]);
-    expect(store.eraseEvents('user-1', [c.id])).to.equal(1);
+    const recorded = await store.readStream('user-1');
+    const [a1, b1, c1] = recorded;
+    expect(store.eraseEvents('user-1', [{ id: a1!.id, revision: c1!.revision }]), 'an id not at that revision').to.equal(0);
+    expect(store.eraseEvents('user-1', [c1!])).to.equal(1);
     const [newest] = await store.readStream('user-1', { direction: 'backwards', maxCount: 1 });
     expect(newest!.id).to.equal(b.id);
     expect(await store.lastPosition('user-1')).to.deep.equal(newest!.position);
-    expect(store.eraseEvents('user-1', [a.id, b.id])).to.equal(2);
+    expect(store.eraseEvents('user-1', [a1!, b1!])).to.equal(2);
     expect(await store.lastPosition('user-1')).to.equal(undefined);
   });
 

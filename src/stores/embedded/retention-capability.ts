@@ -76,7 +76,10 @@ export class EmbeddedRetention implements RetentionCapability {
     return {
       events: appended,
       complete: async ({ checkpointWal }) => {
-        const removed = this.store.eraseEvents(stream, [...erased]);
+        const removed = this.store.eraseEvents(
+          stream,
+          events.filter((event) => erased.has(event.id)),
+        );
         if (checkpointWal) await this.checkpointWal();
         return removed;
       },

@@ -20,6 +20,8 @@ export interface StreamRow {
   readonly tombstoned: bigint;
   readonly metadata: string | null;
   readonly meta_revision: bigint | null;
+  /** Hashes of the ids of the stream's last events (recent-ids.ts); null before the first append that kept them. */
+  readonly recent_ids: Buffer | null;
 }
 
 /**

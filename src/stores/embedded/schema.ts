@@ -111,6 +111,9 @@ const PAGE_CACHE_KIB = 32 * 1024;
  * `streams.last_revision` is NULL when only metadata was ever written (the stream does not exist).
  * `streams.truncate_before` is the effective `$tb`: set by metadata writes and by soft delete.
  * `streams.metadata` holds the other metadata keys (custom) as JSON.
+ * `streams.recent_ids` holds the ids of the stream's last events (at most {@link RECENT_IDS},
+ * ending at `last_revision`), as hashes (recent-ids.ts): an append recognises a retry of a recent
+ * one from them, without an index of every event by id (sqlite-event-store.ts, `findRetry`).
  */
 export const EVENT_STORE_DDL = `
 CREATE TABLE IF NOT EXISTS events (
@@ -124,7 +127,6 @@ CREATE TABLE IF NOT EXISTS events (
   recorded_at INTEGER NOT NULL,
   UNIQUE (stream, revision)
 );
-CREATE INDEX IF NOT EXISTS events_stream_id ON events (stream, id);
 CREATE TABLE IF NOT EXISTS streams (
   name            TEXT    PRIMARY KEY,
   last_revision   INTEGER,
@@ -132,7 +134,8 @@ CREATE TABLE IF NOT EXISTS streams (
   deleted         INTEGER NOT NULL DEFAULT 0,
   tombstoned      INTEGER NOT NULL DEFAULT 0,
   metadata        TEXT,
-  meta_revision   INTEGER
+  meta_revision   INTEGER,
+  recent_ids      BLOB
 ) WITHOUT ROWID;
 -- Positions start at 2 in a new store. 0 is every cursor's "from the start", and a cursor that
 -- means "just before the first event" (position - 1) must not read as that: with the first
@@ -141,6 +144,17 @@ CREATE TABLE IF NOT EXISTS streams (
 INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');
 `;
 
+/** How many of a stream's last event ids its row keeps (`streams.recent_ids`). */
+export const RECENT_IDS = 64;
+
 export function createSchema(db: Database): void {
   db.exec(EVENT_STORE_DDL);
+  // A store made before the recent ids: the column added (its streams start without any), and the
+  // index of every event by id they replace dropped (one page written per append, 61 bytes per event).
+  // In one transaction, read again inside it: another connection to the file may be doing the same.
+  db.transaction(() => {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('streams')").pluck().all() as string[];
+    if (!columns.includes('recent_ids')) db.exec('ALTER TABLE streams ADD COLUMN recent_ids BLOB');
+    db.exec('DROP INDEX IF EXISTS events_stream_id');
+  }).immediate();
 }

@@ -25,7 +25,8 @@ import {
   type StreamTruncation,
   type SubscribeToAllOptions,
 } from '../event-store.js';
-import { applyPragmas, createSchema, writeWithoutBlocking } from './schema.js';
+import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking } from './schema.js';
+import { RecentIds } from './recent-ids.js';
 import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow } from './rows.js';
 import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
 
@@ -86,10 +87,11 @@ interface PurgeTarget {
 
 interface PreparedStatements {
   readonly selectStream: Statement<[string], StreamRow>;
-  readonly selectEventsById: Statement<[string, string], { id: string; revision: bigint; position: bigint }>;
+  readonly selectTail: Statement<[string, number], { id: string; revision: bigint; position: bigint }>;
+  readonly selectEventAt: Statement<[string, bigint], { id: string; position: bigint }>;
   readonly selectEventPosition: Statement<[string, bigint], { position: bigint }>;
   readonly insertEvent: Statement<[string, bigint, string, string, string, string, number]>;
-  readonly upsertStreamRevision: Statement<[string, bigint]>;
+  readonly upsertStreamRevision: Statement<[string, bigint, Buffer]>;
   readonly upsertMetadata: Statement<[string, bigint | null, string, bigint]>;
   readonly softDelete: Statement<[bigint, bigint, string]>;
   readonly tombstone: Statement<[string]>;
@@ -106,6 +108,9 @@ interface PreparedStatements {
 
 /** A stream's events after a position are read whole up to this many; past it, after a `from` only (see readStreamTail). */
 const TAIL_READ_WHOLE = 1_000n;
+
+/** How many events past a batch's length an append reads back when the stream's recent ids cannot tell a retry (the EventStoreDB adapter's slack after a conflict). */
+const RETRY_TAIL_SLACK = 256;
 
 /**
  * Appends committed together at most ({@link SqliteEventStore.append}). A commit's cost grows
@@ -474,12 +479,13 @@ export class SqliteEventStore implements EventStore {
    * WAL until it is written back and truncated: the caller does that (the retention capability's
    * `checkpointWal`, on the WAL checkpointer's thread; a retention pass erasing for many users
    * does it once).
-   * Revisions of the remaining events do not change. Returns how many rows went.
+   * Revisions of the remaining events do not change. Each event is found by its revision (the
+   * stream's index), and goes only if it has the id given. Returns how many rows went.
    */
-  eraseEvents(stream: string, ids: readonly string[]): number {
-    if (ids.length === 0) return 0;
-    const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))');
-    const removed = this.database.transaction(() => erase.run(stream, JSON.stringify(ids)).changes).immediate();
+  eraseEvents(stream: string, events: readonly Pick<RecordedEvent, 'id' | 'revision'>[]): number {
+    if (events.length === 0) return 0;
+    const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND revision = ? AND id = ?');
+    const removed = this.database.transaction(() => events.reduce((sum, event) => sum + erase.run(stream, event.revision, event.id).changes, 0)).immediate();
     this.hidingGeneration++;
     return removed;
   }
@@ -499,30 +505,66 @@ export class SqliteEventStore implements EventStore {
   private appendInTransaction(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
     const state = this.statements.selectStream.get(stream);
     if (state?.tombstoned) throw new StreamDeletedError(stream);
-    // A stream with no row has no events, so the id lookup can be skipped (the common first write).
-    const retry = events.length > 0 && state?.last_revision != null ? this.findRetry(stream, events) : undefined;
+    // A stream with no row has no events, so the retry check can be skipped (the common first write).
+    const recent = RecentIds.of(state?.recent_ids);
+    const retry = events.length > 0 && state?.last_revision != null ? this.findRetry(stream, events, state.last_revision, recent) : undefined;
     if (retry) return { result: retry, written: false };
     checkExpectedRevision(stream, expected, revisionForChecks(state));
     if (events.length === 0) return { result: this.currentAppendResult(stream, state), written: false };
-    return { result: this.insertEvents(stream, events, state?.last_revision ?? NO_STREAM_REVISION), written: true };
+    return { result: this.insertEvents(stream, events, state?.last_revision ?? NO_STREAM_REVISION, recent), written: true };
   }
 
   /**
-   * The answer to a retried append: all its ids are already in the stream. Throws if only some are,
-   * since that is neither a retry nor a new write.
+   * The answer to a retried append: all its ids are among the stream's last events. Throws if
+   * only some are, since that is neither a retry nor a new write. Like the EventStoreDB adapter
+   * (which reads the stream's tail), a retry is recognised among the stream's last events, not
+   * its whole history: a batch none of whose ids is among the {@link RECENT_IDS} the stream's
+   * row keeps (`recent`, the last ending at `lastRevision`, src/stores/embedded/recent-ids.ts) is
+   * new; one all of whose ids are there, each confirmed at its revision, is a retry. When they
+   * cannot tell (some of its ids there, an event they name erased since, a row that keeps fewer:
+   * a store made before it kept them), the batch and {@link RETRY_TAIL_SLACK} events more are
+   * read back from the stream. No index of every event by its id: that cost every append a page write
+   * (bench/RESULTS.md, "Retries recognised from a stream's last ids").
    */
-  private findRetry(stream: string, events: readonly SerializedEvent[]): AppendResult | undefined {
+  private findRetry(stream: string, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult | undefined {
     const ids = new Set(events.map((event) => event.id));
-    const found = this.statements.selectEventsById.all(stream, JSON.stringify([...ids]));
+    /** Each id the kept hashes match, with the revision it would be at. */
+    const matched: { id: string; revision: bigint }[] = [];
+    for (const id of ids) {
+      const index = recent.lastIndexOf(id);
+      if (index >= 0) matched.push({ id, revision: lastRevision - BigInt(recent.length - 1 - index) });
+    }
+    // Every event of the stream since revision 0, or a full window: an id it does not hold is not recent.
+    const whole = recent.length >= RECENT_IDS || BigInt(recent.length) === lastRevision + 1n;
+    if (matched.length === 0 && whole) return undefined;
+    if (matched.length === ids.size) {
+      // Each confirmed where its hash says (a hash may match another id; an event may have been erased since).
+      let last: { revision: bigint; position: bigint } | undefined;
+      for (const { id, revision } of matched) {
+        const row = this.statements.selectEventAt.get(stream, revision);
+        if (row === undefined || row.id !== id) {
+          last = undefined;
+          break;
+        }
+        if (last === undefined || row.position > last.position) last = { revision, position: row.position };
+      }
+      if (last !== undefined) return { nextRevision: last.revision, position: { commit: last.position, prepare: last.position } };
+    }
+    return this.findRetryInTail(stream, ids);
+  }
+
+  /** {@link findRetry} from the stream's last events as stored. */
+  private findRetryInTail(stream: string, ids: ReadonlySet<string>): AppendResult | undefined {
+    const found = this.statements.selectTail.all(stream, ids.size + RETRY_TAIL_SLACK).filter((row) => ids.has(row.id));
     if (found.length === 0) return undefined;
-    const foundIds = new Set(found.map((row) => row.id));
-    if (foundIds.size < ids.size) throw new IdempotencyConflictError(stream);
+    if (new Set(found.map((row) => row.id)).size < ids.size) throw new IdempotencyConflictError(stream);
     let last = found[0]!;
     for (const row of found) if (row.position > last.position) last = row;
     return { nextRevision: last.revision, position: { commit: last.position, prepare: last.position } };
   }
 
-  private insertEvents(stream: string, events: readonly SerializedEvent[], lastRevision: bigint): AppendResult {
+  /** `recent`: the ids the stream's row keeps of its last events (they end at `lastRevision`). */
+  private insertEvents(stream: string, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult {
     const recordedAt = this.clock().getTime();
     let revision = lastRevision;
     let position = 0n;
@@ -531,7 +573,14 @@ export class SqliteEventStore implements EventStore {
       const info = this.statements.insertEvent.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt);
       position = BigInt(info.lastInsertRowid);
     }
-    this.statements.upsertStreamRevision.run(stream, revision);
+    this.statements.upsertStreamRevision.run(
+      stream,
+      revision,
+      recent.appended(
+        events.map((event) => event.id),
+        RECENT_IDS,
+      ),
+    );
     return { nextRevision: revision, position: { commit: position, prepare: position } };
   }
 
@@ -656,13 +705,14 @@ function prepareStatements(db: Database): PreparedStatements {
   // Safe integers everywhere: revisions and positions are bigint in the API and may pass 2^53.
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).safeIntegers(true);
   return {
-    selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?'),
-    selectEventsById: prepare('SELECT id, revision, position FROM events WHERE stream = ? AND id IN (SELECT value FROM json_each(?))'),
+    selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision, recent_ids FROM streams WHERE name = ?'),
+    selectTail: prepare('SELECT id, revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ?'),
+    selectEventAt: prepare('SELECT id, position FROM events WHERE stream = ? AND revision = ?'),
     selectEventPosition: prepare('SELECT position FROM events WHERE stream = ? AND revision = ?'),
     insertEvent: prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     upsertStreamRevision: prepare(
-      `INSERT INTO streams (name, last_revision) VALUES (?, ?)
-       ON CONFLICT (name) DO UPDATE SET last_revision = excluded.last_revision, deleted = 0`,
+      `INSERT INTO streams (name, last_revision, recent_ids) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET last_revision = excluded.last_revision, deleted = 0, recent_ids = excluded.recent_ids`,
     ),
     upsertMetadata: prepare(
       `INSERT INTO streams (name, truncate_before, metadata, meta_revision) VALUES (?, ?, ?, ?)
