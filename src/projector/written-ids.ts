@@ -12,31 +12,12 @@
  * than the lookup it saves, and pull in half a dozen dependencies.
  */
 
+import { fmix32, stringHashes as hashes } from '../domain/string-hash.js';
+
 const WORDS_PER_BLOCK = 16;
 const BITS_PER_KEY = 10;
 const PROBES = 7;
 const FIRST_CAPACITY = 1 << 14;
-
-/** Two independent 32-bit hashes of a string (FNV-1a and a multiply-rotate), finalised by murmur3's fmix32. */
-function hashes(key: string, out: Uint32Array): void {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x9747b28c;
-  for (let index = 0; index < key.length; index++) {
-    const code = key.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 0x01000193);
-    h2 = Math.imul(h2 ^ code, 0x5bd1e995);
-    h2 = (h2 << 13) | (h2 >>> 19);
-  }
-  out[0] = fmix32(h1);
-  out[1] = fmix32(h2 ^ key.length);
-}
-
-function fmix32(value: number): number {
-  let h = value;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 class Layer {
   readonly words: Uint32Array;

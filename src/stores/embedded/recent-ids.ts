@@ -1,26 +1,24 @@
 /**
  * The ids of a stream's last events, as the stream's row keeps them (`streams.recent_ids`,
- * schema.ts): 8 bytes per id, two 32-bit FNV-1a hashes of it, in revision order, the last ending
- * at the stream's last revision. Hashes, not the ids: 64 ids of 36 characters would not fit in
- * the row's page (SQLite moves what does not into overflow pages, written with it on every
- * append). A hash rules an id out for certain; an id it matches is confirmed from the stream
+ * schema.ts): 8 bytes per id, its two 32-bit hashes (src/domain/string-hash.ts), in revision
+ * order, the last ending at the stream's last revision. Hashes, not the ids: 64 ids of 36
+ * characters would not fit in the row's page (SQLite moves what does not into overflow pages,
+ * written with it on every append). A hash rules an id out for certain; an id it matches is confirmed from the stream
  * before an append is answered as a retry (sqlite-event-store.ts, `findRetry`).
  */
 
+import { stringHashes } from '../../domain/string-hash.js';
+
 const HASH_BYTES = 8;
 
-/** Two FNV-1a hashes of the id's UTF-16 code units with different primes: 64 bits between them. */
+/** The id's two 32-bit hashes, written at `at`. */
 function hashInto(id: string, into: Buffer, at: number): void {
-  let first = 0x811c9dc5;
-  let second = 0x050c5d1f;
-  for (let index = 0; index < id.length; index++) {
-    const unit = id.charCodeAt(index);
-    first = Math.imul(first ^ unit, 0x01000193);
-    second = Math.imul(second ^ unit, 0x5bd1e995);
-  }
-  into.writeUInt32LE(first >>> 0, at);
-  into.writeUInt32LE(second >>> 0, at + 4);
+  stringHashes(id, scratch);
+  into.writeUInt32LE(scratch[0]!, at);
+  into.writeUInt32LE(scratch[1]!, at + 4);
 }
+
+const scratch = new Uint32Array(2);
 
 export class RecentIds {
   private constructor(private readonly hashes: Buffer) {}
