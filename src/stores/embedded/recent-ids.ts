@@ -35,10 +35,9 @@ export class RecentIds {
 
   /** The index of the last kept id whose hash is the id's (0 the oldest kept), or -1: then the id is not among them. */
   lastIndexOf(id: string): number {
-    const wanted = Buffer.allocUnsafe(HASH_BYTES);
-    hashInto(id, wanted, 0);
-    const low = wanted.readUInt32LE(0);
-    const high = wanted.readUInt32LE(4);
+    stringHashes(id, scratch);
+    const low = scratch[0]!;
+    const high = scratch[1]!;
     for (let index = this.length - 1; index >= 0; index--) {
       const at = index * HASH_BYTES;
       if (this.hashes.readUInt32LE(at) === low && this.hashes.readUInt32LE(at + 4) === high) return index;
