@@ -14,10 +14,11 @@
  *
  * Idempotency: events may carry ids a client chose (or, for gpodder episode actions, ids derived
  * from the action). Both stores recognise a retried append — all its ids among the stream's last
- * events — whatever the expected revision, and answer it as the first time without writing (the event store port,
- * test/stores/event-store.contract.ts, "idempotency"). A retry is loaded after its original, so its
- * append comes back at or below the revision decided on: nothing was written, and the events
- * stored under those ids must be the ones decided, or {@link EventIdConflictError}.
+ * events — whatever the expected revision, and answer it as the first time without writing (the
+ * event store port, test/stores/event-store.contract.ts, "idempotency"). A retry is loaded after
+ * its original, so its append comes back at or below the revision decided on: nothing was
+ * written, and the events stored under those ids must be the ones decided, or
+ * {@link EventIdConflictError}.
  */
 import type { UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';

@@ -89,7 +89,6 @@ interface PreparedStatements {
   readonly selectStream: Statement<[string], StreamRow>;
   readonly selectTail: Statement<[string, number], { id: string; revision: bigint; position: bigint }>;
   readonly selectEventAt: Statement<[string, bigint], { id: string; position: bigint }>;
-  readonly selectEventPosition: Statement<[string, bigint], { position: bigint }>;
   readonly insertEvent: Statement<[string, bigint, string, string, string, string, number]>;
   readonly upsertStreamRevision: Statement<[string, bigint, Buffer]>;
   readonly upsertMetadata: Statement<[string, bigint | null, string, bigint]>;
@@ -588,7 +587,7 @@ export class SqliteEventStore implements EventStore {
   private currentAppendResult(stream: string, state: StreamRow | undefined): AppendResult {
     const lastRevision = state?.last_revision;
     if (lastRevision == null) return { nextRevision: NO_STREAM_REVISION, position: START };
-    const last = this.statements.selectEventPosition.get(stream, lastRevision);
+    const last = this.statements.selectEventAt.get(stream, lastRevision);
     const position = last?.position ?? this.readHead();
     return { nextRevision: lastRevision, position: { commit: position, prepare: position } };
   }
@@ -708,7 +707,6 @@ function prepareStatements(db: Database): PreparedStatements {
     selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision, recent_ids FROM streams WHERE name = ?'),
     selectTail: prepare('SELECT id, revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ?'),
     selectEventAt: prepare('SELECT id, position FROM events WHERE stream = ? AND revision = ?'),
-    selectEventPosition: prepare('SELECT position FROM events WHERE stream = ? AND revision = ?'),
     insertEvent: prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     upsertStreamRevision: prepare(
       `INSERT INTO streams (name, last_revision, recent_ids) VALUES (?, ?, ?)

@@ -73,7 +73,7 @@ const idIndexOf = (table: string) => `${table}__by_id`;
  * column `key_a` when the table is clustered by `a`: the same text in indexes and queries so
  * SQLite uses the index.
  */
-function fieldExpr(field: string, apart: readonly string[], keys: readonly string[] = []): string {
+function fieldExpr(field: string, apart: readonly string[], keys: readonly string[]): string {
   if (!SAFE_FIELD.test(field)) throw new Error(`Invalid field path: ${field}`);
   const dot = field.indexOf('.');
   const head = dot < 0 ? field : field.slice(0, dot);
