@@ -11,7 +11,7 @@
  * getters, so copy a folded user by its fields, not with a spread.
  */
 import type { StateEvent, StateSlice, UserState } from '../domain/state.js';
-import { emptyState, fold, foldSlice, slicesChangedBy, STATE_SLICES } from '../domain/state.js';
+import { emptyState, fold, foldSlice, recordAt, slicesChangedBy, STATE_SLICES } from '../domain/state.js';
 import type { Position, RecordedEvent } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
@@ -88,6 +88,9 @@ interface PendingTouch {
 
 type SyncedParts = { -readonly [S in SyncedSlice]: SyncedPart<S> };
 
+/** The records of a synced slice held in a folded user's state. */
+type SliceRecord<S extends SyncedSlice> = UserState[S][string];
+
 /**
  * Why the synced slices wait: a sync reads them, but a gpodder upload decides on the devices
  * alone, and folding its hundred plays into a user with 10,000 play statuses copied the whole
@@ -150,6 +153,36 @@ class FoldedUserImpl implements FoldedUser {
     const touches = { keys, all };
     this.setPart(slice, { ...part, touches, pendingTouches: undefined });
     return touches;
+  }
+
+  /**
+   * The records of `slice` at `keys` (those it holds), without folding the slice: the records
+   * as last folded with the pending events that touch them applied (the read model's own
+   * `touches`, as its projection loads and evolves only the records an event touches).
+   */
+  records<S extends SyncedSlice>(slice: S, keys: Iterable<string>): Map<string, SliceRecord<S>> {
+    const part = this.parts[slice] as SyncedPart<S>;
+    const base = part.base as Record<string, SliceRecord<S>>;
+    const wanted = new Set(keys);
+    let records: Record<string, SliceRecord<S>> = base;
+    if (part.pending !== undefined) {
+      const subset: Record<string, SliceRecord<S>> = Object.create(null) as Record<string, SliceRecord<S>>;
+      for (const key of wanted) {
+        const record = recordAt(base, key);
+        if (record !== undefined) subset[key] = record;
+      }
+      const touching = itemsOf(part.pending).filter((event) => {
+        const touched = SYNCED_SLICES[slice].touches(event as ProjectedEvent['event']);
+        return touched === 'all' || (touched !== 'none' && touched.some((key) => wanted.has(key)));
+      });
+      records = foldSlice(slice, touching, { ...subset } as UserState[S]) as Record<string, SliceRecord<S>>;
+    }
+    const found = new Map<string, SliceRecord<S>>();
+    for (const key of wanted) {
+      const record = recordAt(records, key);
+      if (record !== undefined) found.set(key, record);
+    }
+    return found;
   }
 
   /** The part of `slice`, to carry over into a later user. */
@@ -295,8 +328,14 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
   return new FoldedUserImpl(last.revision, last.position, syncRequestIds ?? from.syncRequestIds, eager, parts as SyncedParts);
 }
 
-/** The records of a synced slice held in a folded user's state. */
-type SliceRecord<S extends SyncedSlice> = UserState[S][string];
+/**
+ * The records of `slice` at `keys` that `user` holds (absent: none), as {@link FoldedUser.state}
+ * would give them, without folding a slice that waits (see {@link FoldedUserImpl}): a download
+ * after an upload reads a few play statuses of a user with thousands.
+ */
+export function recordsOf<S extends SyncedSlice>(user: FoldedUser, slice: S, keys: Iterable<string>): Map<string, SliceRecord<S>> {
+  return implOf(user).records(slice, keys);
+}
 
 /**
  * The records of one slice touched by an event after `since` (all of them without a cursor),

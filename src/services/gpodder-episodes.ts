@@ -47,6 +47,8 @@ import { applyPending, CONTEXT, replayOnReadModel } from './replay-on-read-model
 import { episodeDocKey } from '../domain/feeds.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { fromJson } from '../domain/json.js';
+import type { FoldedUser } from './folded-user.js';
+import { recordsOf } from './folded-user.js';
 import { recordedFromQuery } from '../domain/nextcloud.js';
 
 /**
@@ -110,6 +112,13 @@ interface ActionRow {
 const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(row.raw!) as GpodderAction);
 const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
 const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving ?? 'as-is', action: doc.action });
+
+/**
+ * Where the play statuses an action without a media URL is served with come from: the user's
+ * events `play_statuses` has not applied yet (applied to what it holds), or the user's folded
+ * state ({@link GpodderEpisodeService.servedAhead}).
+ */
+type StatusSource = { readonly pending: readonly ProjectedEvent[] } | { readonly folded: FoldedUser };
 
 /** The actions served as the read model stores them (`serving` absent): those a page writes as stored. */
 const SERVED_AS_STORED = { serving: null } as const;
@@ -487,19 +496,24 @@ export class GpodderEpisodeService {
 
   /**
    * {@link servedActions} ahead of the projector: an action whose event named no media URL is
-   * given the URL of the user's play status as it will be once `play_statuses` has caught up —
-   * the status it holds with the user's events after its checkpoint applied by that projection's
-   * own `evolve` (replayed on the user's statuses when one of those events may change any of
-   * them: a `checkpoint`). Undefined (wait for the projector) when that replay gave up.
+   * given the URL of the user's play status as it will be once `play_statuses` has caught up.
+   * The user's folded state holds exactly that (the projection evolves its documents by the
+   * same domain fold, src/domain/state.ts), so when the folded-user cache holds the user it
+   * answers, whatever the projector's lag; otherwise the status `play_statuses` holds, with
+   * the user's events after its checkpoint applied by that projection's own `evolve` (replayed
+   * on the user's statuses when one of those events may change any of them: a `checkpoint`).
+   * Undefined (wait for the projector) when that replay gave up.
    */
   private async servedAhead(user: string, rows: readonly ActionRow[], statusEvents: () => Promise<RecordedEvent[]>): Promise<ActionRow[] | undefined> {
     if (!rows.some((row) => row.serving === 'status-url')) return this.servedActions(user, rows);
+    const folded = await this.gpodder.userEvents.loadCachedUser(user);
+    if (folded !== undefined) return this.servedActions(user, rows, { folded });
     const pending: ProjectedEvent[] = [];
     for (const recorded of await statusEvents()) {
       const projected = toProjectedEvent(recorded);
       if (projected !== undefined) pending.push(projected);
     }
-    return this.servedActions(user, rows, pending);
+    return this.servedActions(user, rows, { pending });
   }
 
   /**
@@ -514,37 +528,19 @@ export class GpodderEpisodeService {
    *   after retention (no longer holding the events that named the URL) answers the same, and a
    *   projection never reads another's documents.
    */
-  private async servedActions(user: string, all: readonly ActionRow[], pendingStatuses: readonly ProjectedEvent[] = []): Promise<ActionRow[] | undefined> {
+  private async servedActions(user: string, all: readonly ActionRow[], statuses: StatusSource = { pending: [] }): Promise<ActionRow[] | undefined> {
     const rows = all.filter((row) => row.serving !== 'never');
     const unknown = rows.filter((row) => row.serving === 'status-url').map(actionOf);
     if (unknown.length === 0) return rows;
-    const { readModel } = this.gpodder.readModels;
-    const statusId = (action: GpodderAction) => userDocId(user, episodeKey(action.podcast, action.guid!));
-    const wanted = new Set(unknown.map(statusId));
-    const everyStatus = pendingStatuses.some((projected) => playStatusesProjection.touches(projected.event) === 'all');
-    const [statuses, listed] = await Promise.all([
-      everyStatus
-        ? replayOnReadModel(readModel, (view) => {
-            const replayed = withPendingStatuses(view, wanted, pendingStatuses);
-            for (const id of wanted) replayed.get(PLAY_STATUSES, id);
-            return replayed;
-          }).then((replayed) => replayed?.value)
-        : readModel
-            .getMany(PLAY_STATUSES, [...wanted])
-            .then((held) =>
-              withPendingStatuses(
-                { ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) },
-                wanted,
-                pendingStatuses,
-              ),
-            ),
-      new PodcastMetadata(readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
+    const keyOf = (action: GpodderAction) => episodeKey(action.podcast, action.guid!);
+    const [known, listed] = await Promise.all([
+      this.statusUrls(user, new Set(unknown.map(keyOf)), statuses),
+      new PodcastMetadata(this.gpodder.readModels.readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
     ]);
-    if (statuses === undefined) return undefined;
+    if (known === undefined) return undefined;
     const urlOf = (action: GpodderAction): string | undefined => {
-      const known = (statuses.get(PLAY_STATUSES, statusId(action))?.['rss_enclosure'] as { url?: string } | undefined)?.url;
       const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];
-      return known ?? (typeof fromFeed === 'string' ? fromFeed : undefined);
+      return known.get(keyOf(action)) ?? (typeof fromFeed === 'string' ? fromFeed : undefined);
     };
     return rows.flatMap((row): ActionRow[] => {
       if (row.serving !== 'status-url') return [row];
@@ -552,5 +548,47 @@ export class GpodderEpisodeService {
       const url = urlOf(action);
       return url === undefined ? [] : [{ seq: row.seq, serving: 'as-is', action: { ...action, episode: url } }];
     });
+  }
+
+  /**
+   * The media URL the user's play status of each episode `wanted` (episode keys) knows, those
+   * that know one: from the folded user, or from `play_statuses` with the pending events
+   * applied ({@link withPendingStatuses}; replayed on the read model when one may change every
+   * status). Undefined when that replay gave up.
+   */
+  private async statusUrls(user: string, wanted: ReadonlySet<string>, source: StatusSource): Promise<Map<string, string> | undefined> {
+    const urls = new Map<string, string>();
+    const keep = (key: string, status: { rss_enclosure?: unknown } | undefined) => {
+      const url = (status?.rss_enclosure as { url?: unknown } | null | undefined)?.url;
+      if (typeof url === 'string') urls.set(key, url);
+    };
+    if ('folded' in source) {
+      for (const [key, status] of recordsOf(source.folded, 'play_statuses', wanted)) keep(key, status);
+      return urls;
+    }
+    const { readModel } = this.gpodder.readModels;
+    const ids = new Map([...wanted].map((key) => [userDocId(user, key), key]));
+    const { pending } = source;
+    const everyStatus = pending.some((projected) => playStatusesProjection.touches(projected.event) === 'all');
+    const statuses = everyStatus
+      ? (
+          await replayOnReadModel(readModel, (view) => {
+            const replayed = withPendingStatuses(view, new Set(ids.keys()), pending);
+            for (const id of ids.keys()) replayed.get(PLAY_STATUSES, id);
+            return replayed;
+          })
+        )?.value
+      : await readModel
+          .getMany(PLAY_STATUSES, [...ids.keys()])
+          .then((held) =>
+            withPendingStatuses(
+              { ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) },
+              new Set(ids.keys()),
+              pending,
+            ),
+          );
+    if (statuses === undefined) return undefined;
+    for (const [id, key] of ids) keep(key, statuses.get(PLAY_STATUSES, id));
+    return urls;
   }
 }

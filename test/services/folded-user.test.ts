@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { StateEvent } from '../../src/domain/state.js';
 import type { FoldedUser, StreamEvent, SyncedSlice } from '../../src/services/folded-user.js';
-import { changedRecords, emptyFoldedUser, foldOnto, recordCounts } from '../../src/services/folded-user.js';
+import { changedRecords, emptyFoldedUser, foldOnto, recordCounts, recordsOf, SYNCED_SLICES } from '../../src/services/folded-user.js';
 import { anEvent } from '../domain/arbitraries.js';
 import { ev, t } from '../domain/spec.js';
 
@@ -54,6 +54,32 @@ describe('folded user: synced slices folded when read', () => {
           expect(counts.play_statuses).to.be.at.least(Object.keys(user.state.play_statuses).length + exact.play_statuses);
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads records of a slice by key as the stream folded at once, without folding the slice (property)', () => {
+    fc.assert(
+      fc.property(fc.array(anEvent, { maxLength: 60 }), fc.array(fc.nat(60), { maxLength: 6 }), (events, cuts) => {
+        const all = stamped(events);
+        const once = foldOnto(emptyFoldedUser(), all);
+        const bounds = [...new Set([0, ...cuts.map((cut) => Math.min(cut, all.length)), all.length])].sort((a, b) => a - b);
+        let user = emptyFoldedUser();
+        for (let step = 1; step < bounds.length; step++) user = foldOnto(user, all.slice(bounds[step - 1], bounds[step]));
+        for (const slice of SLICES) {
+          const whole = once.state[slice] as Record<string, unknown>;
+          // The keys held, those the events touched (some of them removed since) and one never seen.
+          const touched = events.flatMap((event) => {
+            const keys = SYNCED_SLICES[slice].touches(event as never);
+            return keys === 'all' || keys === 'none' ? [] : keys;
+          });
+          const keys = [...new Set([...Object.keys(whole), ...touched, 'never-seen', '__proto__', 'constructor'])];
+          const weighed = recordCounts(user);
+          const read = recordsOf(user, slice, keys);
+          expect(recordCounts(user), 'the slice is not folded').to.deep.equal(weighed);
+          expect(Object.fromEntries(read), slice).to.deep.equal(Object.fromEntries(Object.entries(whole).filter(([key]) => keys.includes(key))));
+        }
+      }),
       { numRuns: 300 },
     );
   });

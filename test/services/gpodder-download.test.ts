@@ -15,6 +15,7 @@ import type { DownloadQuery } from '../../src/services/gpodder-episodes.js';
 import { GpodderEpisodeService } from '../../src/services/gpodder-episodes.js';
 import { ReadModelService } from '../../src/services/read-models.js';
 import { UserEventService } from '../../src/services/user-events.js';
+import { UserStateCache } from '../../src/services/user-state-cache.js';
 import { appendCheckpoint } from '../support/checkpoint.js';
 
 const FEEDS = ['https://feeds.example.com/a.xml', 'https://feeds.example.com/b.xml'];
@@ -37,282 +38,286 @@ function actions(from: number, count: number): GpodderActionInput[] {
   );
 }
 
-describe('gpodder downloads ahead of the projector', function () {
-  this.timeout(30_000);
-  let service: TestService;
-  let episodes: GpodderEpisodeService;
-  let principal: Principal;
-  before(async () => {
-    service = await startTestService({}, { runProjector: false });
-    await service.projector.acquireLeases();
-    const { eventStore, readModel } = service.stores;
-    // Short pages, so that pages end inside the projected part, inside the pending part and across them.
-    episodes = new GpodderEpisodeService(new GpodderService(new UserEventService(eventStore), new ReadModelService(eventStore, readModel, 300)), 7);
-  });
-  after(async () => {
-    await service.stop();
-  });
-  beforeEach(async () => {
-    const { userId, username } = await service.login();
-    principal = { userId, username, tokenId: null };
-  });
-
-  /** Every page from `since` on, and the cursor after the last. */
-  async function walk(query: DownloadQuery): Promise<{ actions: GpodderAction[]; pages: number; timestamp: number }> {
-    const all: GpodderAction[] = [];
-    let since = query.since ?? 0;
-    for (let pages = 1; ; pages++) {
-      const page = await episodes.download(principal, { ...query, since });
-      // The HTTP answer, written from the stored actions as they are, is this page's JSON to the byte.
-      expect(await episodes.downloadJson(principal, { ...query, since }), JSON.stringify(query)).to.equal(JSON.stringify(page));
-      all.push(...page.actions);
-      if (page.timestamp === since || page.actions.length === 0) return { actions: all, pages, timestamp: page.timestamp };
-      since = page.timestamp;
-    }
-  }
-
-  it('answers from the stream what the read model answers once caught up: every page, filters, aggregated', async () => {
-    await episodes.upload(principal, actions(0, 23));
-    await service.projector.catchUp();
-    // Pending: small uploads, and one of 20 actions (one append).
-    await episodes.upload(principal, actions(23, 3));
-    await episodes.upload(principal, actions(26, 20));
-    await episodes.upload(principal, actions(46, 4));
-    const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }, { podcast: FEEDS[0], device: 'laptop' }];
-    const ahead = [];
-    for (const query of queries) ahead.push(await walk(query));
-    const { actions: everything } = ahead[0]!;
-    expect(everything).to.have.length.above(30);
-    expect(everything.map((action) => action.episode)).to.include('https://cdn.example.com/e48.mp3');
-    await service.projector.catchUp();
-    for (const [i, query] of queries.entries()) {
-      const caughtUp = await walk(query);
-      expect(ahead[i]!.actions, JSON.stringify(query)).to.deep.equal(caughtUp.actions);
-    }
-  });
-
-  it('answers a user none of whose events is projected yet, more of them than the first read back takes', async () => {
-    await episodes.upload(principal, actions(0, 30));
-    await episodes.upload(principal, actions(30, 30));
-    const ahead = await walk({});
-    expect(ahead.actions).to.have.length.above(40);
-    await service.projector.catchUp();
-    expect(ahead.actions).to.deep.equal((await walk({})).actions);
-  });
-
-  it('answers a cursor that skips nothing: what comes after it is read from there', async () => {
-    await episodes.upload(principal, actions(0, 10));
-    await service.projector.catchUp();
-    await episodes.upload(principal, actions(10, 10));
-    const first = await walk({});
-    await episodes.upload(principal, actions(20, 5));
-    const next = await walk({ since: first.timestamp });
-    await service.projector.catchUp();
-    const whole = await walk({});
-    expect([...first.actions, ...next.actions]).to.deep.equal(whole.actions);
-  });
-
-  it('answers the Nextcloud download from the stream too: what the read model answers once caught up, by recording time', async () => {
-    await episodes.upload(principal, actions(0, 12));
-    await service.projector.catchUp();
-    await episodes.upload(principal, actions(12, 9));
-    await episodes.upload(principal, actions(21, 3));
-    const nowS = Math.floor(Date.now() / 1000);
-    const froms = [undefined, nowS - 60, nowS, nowS + 3600];
-    // The projector is stopped and waiting gives up after 300 ms: an answer here did not wait.
-    const ahead = [];
-    for (const from of froms) ahead.push(await episodes.recordedFrom(principal, from));
-    expect(ahead[0]!.map((action) => action.episode)).to.include('https://cdn.example.com/e23.mp3');
-    expect(ahead[3]).to.deep.equal([]);
-    await service.projector.catchUp();
-    for (const [i, from] of froms.entries()) expect(ahead[i], String(from)).to.deep.equal(await episodes.recordedFrom(principal, from));
-  });
-
-  it('gives an action that names no media URL the one its play status will know, from the pending events too, without waiting', async () => {
-    const users = new UserEventService(service.stores.eventStore);
-    const object = (guid: string) => ({ rss_source_feed: FEEDS[0]!, rss_source_id: guid });
-    const play = (guid: string, at: string, url: string) => ({
-      type: 'play',
-      timestamp: at,
-      object: object(guid),
-      data: { played: false, position: 5, enclosure: { url } },
+// Without the folded-user cache, and with it (the play statuses of actions that name no media
+// URL then come from the user's folded state, wherever the projector is).
+for (const cached of [false, true])
+  describe(`gpodder downloads ahead of the projector${cached ? ', the user in the folded-user cache' : ''}`, function () {
+    this.timeout(30_000);
+    let service: TestService;
+    let episodes: GpodderEpisodeService;
+    /** The service's own: with the cache, appends through it keep the user's entry up to date. */
+    let users: UserEventService;
+    let principal: Principal;
+    before(async () => {
+      service = await startTestService({}, { runProjector: false });
+      await service.projector.acquireLeases();
+      const { eventStore, readModel } = service.stores;
+      users = new UserEventService(eventStore, cached ? new UserStateCache(100_000) : undefined);
+      // Short pages, so that pages end inside the projected part, inside the pending part and across them.
+      episodes = new GpodderEpisodeService(new GpodderService(users, new ReadModelService(eventStore, readModel, 300)), 7);
     });
-    // A position names no media URL: gpodder clients get the one the play status knows.
-    const position = (guid: string, at: string, seconds: number) => ({ type: 'position', timestamp: at, object: object(guid), data: { position: seconds } });
-    await users.appendActions(principal, [
-      play('g1', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g1.mp3'),
-      position('g1', '2026-03-01T10:01:00Z', 60),
-      play('g3', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g3-old.mp3'),
-    ] as never);
-    await service.projector.catchUp();
-    await users.appendActions(principal, [
-      // Held status: its URL.
-      position('g1', '2026-03-01T10:02:00Z', 120),
-      // Older than the status: newer wins, the URL stays.
-      play('g1', '2026-03-01T09:00:00Z', 'https://cdn.example.com/g1-stale.mp3'),
-      // A status only the pending events make.
-      play('g2', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g2.mp3'),
-      position('g2', '2026-03-01T10:03:00Z', 180),
-      // A held status whose URL a pending play changes: every action of the episode gets the new one.
-      position('g3', '2026-03-01T10:01:00Z', 30),
-      play('g3', '2026-03-01T10:05:00Z', 'https://cdn.example.com/g3-new.mp3'),
-      // No status, no URL from a feed: left out, as once caught up.
-      position('g4', '2026-03-01T10:06:00Z', 40),
-    ] as never);
-    // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
-    const ahead = await walk({});
-    const nextcloud = await episodes.recordedFrom(principal, undefined);
-    expect(ahead.actions.map((action) => action.episode)).to.include.members([
-      'https://cdn.example.com/g1.mp3',
-      'https://cdn.example.com/g2.mp3',
-      'https://cdn.example.com/g3-new.mp3',
-    ]);
-    // A play keeps the URL its event named; the position of g3 gets the URL its status will know.
-    expect(ahead.actions.find((action) => action.guid === 'g3' && action.position === 30)?.episode).to.equal('https://cdn.example.com/g3-new.mp3');
-    expect(ahead.actions.find((action) => action.guid === 'g1' && action.position === 120)?.episode).to.equal('https://cdn.example.com/g1.mp3');
-    expect(ahead.actions.some((action) => action.guid === 'g4')).to.equal(false);
-    await service.projector.catchUp();
-    expect(ahead.actions).to.deep.equal((await walk({})).actions);
-    expect(nextcloud).to.deep.equal(await episodes.recordedFrom(principal, undefined));
-  });
+    after(async () => {
+      await service.stop();
+    });
+    beforeEach(async () => {
+      const { userId, username } = await service.login();
+      principal = { userId, username, tokenId: null };
+    });
 
-  it('gives an action the media URL a pending event before the cursor names, from the events read for the actions', async () => {
-    const { eventStore } = service.stores;
-    const users = new UserEventService(eventStore);
-    const object = { rss_source_feed: FEEDS[0]!, rss_source_id: 'g5' };
-    await users.appendActions(principal, [
-      { type: 'play', timestamp: '2026-03-01T10:00:00Z', object, data: { played: false, position: 5, enclosure: { url: 'https://cdn.example.com/g5.mp3' } } },
-    ] as never);
-    const first = await walk({});
-    expect(first.actions.map((action) => action.episode)).to.deep.equal(['https://cdn.example.com/g5.mp3']);
-    // After the cursor, a position that names no URL: its play status takes it from the play, pending and before the cursor.
-    await users.appendActions(principal, [{ type: 'position', timestamp: '2026-03-01T10:01:00Z', object, data: { position: 60 } }] as never);
-    const { readStream, readStreamTail, lastPosition } = eventStore;
-    const reads: string[] = [];
-    eventStore.lastPosition = async (...args) => {
-      reads.push('latest');
-      return lastPosition.apply(eventStore, args);
-    };
-    eventStore.readStream = async (...args) => {
-      reads.push('stream');
-      return readStream.apply(eventStore, args);
-    };
-    eventStore.readStreamTail = async (...args) => {
-      reads.push('tail');
-      return readStreamTail.apply(eventStore, args);
-    };
-    let next;
-    try {
-      next = await episodes.download(principal, { since: first.timestamp });
-    } finally {
-      eventStore.readStream = readStream;
-      eventStore.readStreamTail = readStreamTail;
-      eventStore.lastPosition = lastPosition;
+    /** Every page from `since` on, and the cursor after the last. */
+    async function walk(query: DownloadQuery): Promise<{ actions: GpodderAction[]; pages: number; timestamp: number }> {
+      const all: GpodderAction[] = [];
+      let since = query.since ?? 0;
+      for (let pages = 1; ; pages++) {
+        const page = await episodes.download(principal, { ...query, since });
+        // The HTTP answer, written from the stored actions as they are, is this page's JSON to the byte.
+        expect(await episodes.downloadJson(principal, { ...query, since }), JSON.stringify(query)).to.equal(JSON.stringify(page));
+        all.push(...page.actions);
+        if (page.timestamp === since || page.actions.length === 0) return { actions: all, pages, timestamp: page.timestamp };
+        since = page.timestamp;
+      }
     }
-    expect(next.actions.map((action) => [action.episode, action.position])).to.deep.equal([['https://cdn.example.com/g5.mp3', 60]]);
-    // The position of the user's latest event (no event read), then the events after the
-    // checkpoint: both read models' pending events, read once.
-    expect(reads).to.deep.equal(['latest', 'tail']);
-    await service.projector.catchUp();
-    expect(next).to.deep.equal(await episodes.download(principal, { since: first.timestamp }));
-  });
 
-  it('writes the stored actions of a page as one text the store joins with their positions, and row by row when one of them is not served as stored', async () => {
-    const { readModel } = service.stores;
-    const { joinRaw, findRaw, findNumbers } = readModel;
-    const joined: number[] = [];
-    let rowReads = 0;
-    let numberReads = 0;
-    readModel.joinRaw = async (...args) => {
-      const answer = await joinRaw.apply(readModel, args);
-      joined.push(answer.count);
-      return answer;
-    };
-    readModel.findRaw = async (...args) => {
-      rowReads++;
-      return findRaw.apply(readModel, args);
-    };
-    readModel.findNumbers = async (...args) => {
-      numberReads++;
-      return findNumbers.apply(readModel, args);
-    };
-    try {
-      const page = async (since: number) => {
-        joined.length = 0;
-        rowReads = 0;
-        numberReads = 0;
-        const text = await episodes.downloadJson(principal, { since });
-        // The positions come with the joined text: no read of them alone.
-        expect(numberReads).to.equal(0);
-        const reads = { joined: [...joined], rowReads };
-        expect(text).to.equal(JSON.stringify(await episodes.download(principal, { since })));
-        return { ...(JSON.parse(text) as { actions: GpodderAction[]; timestamp: number }), reads };
-      };
-      // Plays with positions and downloads: all served as stored.
-      await episodes.upload(
-        principal,
-        actions(0, 12).filter((action) => action.action !== 'play' || action.position !== undefined),
-      );
+    it('answers from the stream what the read model answers once caught up: every page, filters, aggregated', async () => {
+      await episodes.upload(principal, actions(0, 23));
       await service.projector.catchUp();
-      const first = await page(0);
-      expect(first.actions).to.have.length(7);
-      // More than a page (11 actions): the read that planned it joined one too many (a page and
-      // one), so the page's own are joined again.
-      expect(first.reads).to.deep.equal({ joined: [8, 7], rowReads: 0 });
-      // Ahead of the projector: the stored ones joined, those made from the stream after them.
-      await episodes.upload(principal, actions(50, 3));
-      const second = await page(first.timestamp);
-      expect(second.reads).to.deep.equal({ joined: [4], rowReads: 0 });
-      expect(second.actions.map((action) => action.episode).slice(4)).to.deep.equal([50, 51, 52].map((i) => `https://cdn.example.com/e${i}.mp3`));
-      // A play without a position (never served) among the next: joined without it, then read row by row.
-      await episodes.upload(principal, [...actions(49, 1), ...actions(53, 2)]);
-      await service.projector.catchUp();
-      const third = await page(second.timestamp);
-      expect(third.actions.map((action) => action.episode)).to.deep.equal([53, 54].map((i) => `https://cdn.example.com/e${i}.mp3`));
-      expect(third.reads).to.deep.equal({ joined: [2], rowReads: 1 });
-    } finally {
-      readModel.joinRaw = joinRaw;
-      readModel.findRaw = findRaw;
-      readModel.findNumbers = findNumbers;
-    }
-  });
-
-  it('answers after pending events that change actions already there (a remove, checkpoints) what the read model answers once caught up', async () => {
-    const { eventStore } = service.stores;
-    const users = new UserEventService(eventStore);
-    // A position names no media URL: served with the one its play status knows.
-    const position = (feed: string, episode: string, seconds: number, at: string) =>
-      ({ type: 'position', timestamp: at, object: { rss_source_feed: feed, rss_source_id: episode }, data: { position: seconds } }) as never;
-    const checkpoint = (truncateBefore: number | null) => appendCheckpoint(eventStore, principal.userId, truncateBefore);
-    const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }];
-    const compare = async (label: string) => {
+      // Pending: small uploads, and one of 20 actions (one append).
+      await episodes.upload(principal, actions(23, 3));
+      await episodes.upload(principal, actions(26, 20));
+      await episodes.upload(principal, actions(46, 4));
+      const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }, { podcast: FEEDS[0], device: 'laptop' }];
       const ahead = [];
-      // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
       for (const query of queries) ahead.push(await walk(query));
-      const nextcloud = await episodes.recordedFrom(principal, undefined);
+      const { actions: everything } = ahead[0]!;
+      expect(everything).to.have.length.above(30);
+      expect(everything.map((action) => action.episode)).to.include('https://cdn.example.com/e48.mp3');
       await service.projector.catchUp();
-      for (const [i, query] of queries.entries()) expect(ahead[i]!.actions, `${label} ${JSON.stringify(query)}`).to.deep.equal((await walk(query)).actions);
-      expect(nextcloud, label).to.deep.equal(await episodes.recordedFrom(principal, undefined));
-      return ahead[0]!.actions;
-    };
-    await episodes.upload(principal, actions(0, 12));
-    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e1.mp3', 61, '2026-03-01T11:00:00Z')]);
-    await service.projector.catchUp();
-    // A remove of one podcast, then more actions of both.
-    await users.appendActions(principal, [{ type: 'remove', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEEDS[0]! }, data: {} } as never]);
-    await episodes.upload(principal, actions(12, 4));
-    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e3.mp3', 63, '2026-03-01T11:01:00Z')]);
-    const afterRemove = await compare('remove');
-    expect(afterRemove.map((action) => action.podcast)).to.include(FEEDS[0]);
-    expect(afterRemove.filter((action) => action.podcast === FEEDS[0]).every((action) => Number(/e(\d+)/.exec(action.episode)![1]) >= 12)).to.equal(true);
-    expect(afterRemove.find((action) => action.position === 63)?.episode).to.equal('https://cdn.example.com/e3.mp3');
-    // An erasure's checkpoint (it truncates nothing), then a retention's (it drops what comes before a revision).
-    await checkpoint(null);
-    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e5.mp3', 65, '2026-03-01T11:02:00Z')]);
-    await compare('erasure checkpoint');
-    await checkpoint(10);
-    await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e7.mp3', 67, '2026-03-01T11:03:00Z')]);
-    const afterRetention = await compare('retention checkpoint');
-    expect(afterRetention.find((action) => action.position === 67)?.episode).to.equal('https://cdn.example.com/e7.mp3');
+      for (const [i, query] of queries.entries()) {
+        const caughtUp = await walk(query);
+        expect(ahead[i]!.actions, JSON.stringify(query)).to.deep.equal(caughtUp.actions);
+      }
+    });
+
+    it('answers a user none of whose events is projected yet, more of them than the first read back takes', async () => {
+      await episodes.upload(principal, actions(0, 30));
+      await episodes.upload(principal, actions(30, 30));
+      const ahead = await walk({});
+      expect(ahead.actions).to.have.length.above(40);
+      await service.projector.catchUp();
+      expect(ahead.actions).to.deep.equal((await walk({})).actions);
+    });
+
+    it('answers a cursor that skips nothing: what comes after it is read from there', async () => {
+      await episodes.upload(principal, actions(0, 10));
+      await service.projector.catchUp();
+      await episodes.upload(principal, actions(10, 10));
+      const first = await walk({});
+      await episodes.upload(principal, actions(20, 5));
+      const next = await walk({ since: first.timestamp });
+      await service.projector.catchUp();
+      const whole = await walk({});
+      expect([...first.actions, ...next.actions]).to.deep.equal(whole.actions);
+    });
+
+    it('answers the Nextcloud download from the stream too: what the read model answers once caught up, by recording time', async () => {
+      await episodes.upload(principal, actions(0, 12));
+      await service.projector.catchUp();
+      await episodes.upload(principal, actions(12, 9));
+      await episodes.upload(principal, actions(21, 3));
+      const nowS = Math.floor(Date.now() / 1000);
+      const froms = [undefined, nowS - 60, nowS, nowS + 3600];
+      // The projector is stopped and waiting gives up after 300 ms: an answer here did not wait.
+      const ahead = [];
+      for (const from of froms) ahead.push(await episodes.recordedFrom(principal, from));
+      expect(ahead[0]!.map((action) => action.episode)).to.include('https://cdn.example.com/e23.mp3');
+      expect(ahead[3]).to.deep.equal([]);
+      await service.projector.catchUp();
+      for (const [i, from] of froms.entries()) expect(ahead[i], String(from)).to.deep.equal(await episodes.recordedFrom(principal, from));
+    });
+
+    it('gives an action that names no media URL the one its play status will know, from the pending events too, without waiting', async () => {
+      const object = (guid: string) => ({ rss_source_feed: FEEDS[0]!, rss_source_id: guid });
+      const play = (guid: string, at: string, url: string) => ({
+        type: 'play',
+        timestamp: at,
+        object: object(guid),
+        data: { played: false, position: 5, enclosure: { url } },
+      });
+      // A position names no media URL: gpodder clients get the one the play status knows.
+      const position = (guid: string, at: string, seconds: number) => ({ type: 'position', timestamp: at, object: object(guid), data: { position: seconds } });
+      await users.appendActions(principal, [
+        play('g1', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g1.mp3'),
+        position('g1', '2026-03-01T10:01:00Z', 60),
+        play('g3', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g3-old.mp3'),
+      ] as never);
+      await service.projector.catchUp();
+      await users.appendActions(principal, [
+        // Held status: its URL.
+        position('g1', '2026-03-01T10:02:00Z', 120),
+        // Older than the status: newer wins, the URL stays.
+        play('g1', '2026-03-01T09:00:00Z', 'https://cdn.example.com/g1-stale.mp3'),
+        // A status only the pending events make.
+        play('g2', '2026-03-01T10:00:00Z', 'https://cdn.example.com/g2.mp3'),
+        position('g2', '2026-03-01T10:03:00Z', 180),
+        // A held status whose URL a pending play changes: every action of the episode gets the new one.
+        position('g3', '2026-03-01T10:01:00Z', 30),
+        play('g3', '2026-03-01T10:05:00Z', 'https://cdn.example.com/g3-new.mp3'),
+        // No status, no URL from a feed: left out, as once caught up.
+        position('g4', '2026-03-01T10:06:00Z', 40),
+      ] as never);
+      // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
+      const ahead = await walk({});
+      const nextcloud = await episodes.recordedFrom(principal, undefined);
+      expect(ahead.actions.map((action) => action.episode)).to.include.members([
+        'https://cdn.example.com/g1.mp3',
+        'https://cdn.example.com/g2.mp3',
+        'https://cdn.example.com/g3-new.mp3',
+      ]);
+      // A play keeps the URL its event named; the position of g3 gets the URL its status will know.
+      expect(ahead.actions.find((action) => action.guid === 'g3' && action.position === 30)?.episode).to.equal('https://cdn.example.com/g3-new.mp3');
+      expect(ahead.actions.find((action) => action.guid === 'g1' && action.position === 120)?.episode).to.equal('https://cdn.example.com/g1.mp3');
+      expect(ahead.actions.some((action) => action.guid === 'g4')).to.equal(false);
+      await service.projector.catchUp();
+      expect(ahead.actions).to.deep.equal((await walk({})).actions);
+      expect(nextcloud).to.deep.equal(await episodes.recordedFrom(principal, undefined));
+    });
+
+    it('gives an action the media URL a pending event before the cursor names: read from the stream, or the folded user', async () => {
+      const { eventStore } = service.stores;
+      const object = { rss_source_feed: FEEDS[0]!, rss_source_id: 'g5' };
+      await users.appendActions(principal, [
+        { type: 'play', timestamp: '2026-03-01T10:00:00Z', object, data: { played: false, position: 5, enclosure: { url: 'https://cdn.example.com/g5.mp3' } } },
+      ] as never);
+      const first = await walk({});
+      expect(first.actions.map((action) => action.episode)).to.deep.equal(['https://cdn.example.com/g5.mp3']);
+      // After the cursor, a position that names no URL: its play status takes it from the play, pending and before the cursor.
+      await users.appendActions(principal, [{ type: 'position', timestamp: '2026-03-01T10:01:00Z', object, data: { position: 60 } }] as never);
+      const { readStream, readStreamTail, lastPosition } = eventStore;
+      const reads: string[] = [];
+      eventStore.lastPosition = async (...args) => {
+        reads.push('latest');
+        return lastPosition.apply(eventStore, args);
+      };
+      eventStore.readStream = async (...args) => {
+        reads.push('stream');
+        return readStream.apply(eventStore, args);
+      };
+      eventStore.readStreamTail = async (...args) => {
+        reads.push('tail');
+        return readStreamTail.apply(eventStore, args);
+      };
+      let next;
+      try {
+        next = await episodes.download(principal, { since: first.timestamp });
+      } finally {
+        eventStore.readStream = readStream;
+        eventStore.readStreamTail = readStreamTail;
+        eventStore.lastPosition = lastPosition;
+      }
+      expect(next.actions.map((action) => [action.episode, action.position])).to.deep.equal([['https://cdn.example.com/g5.mp3', 60]]);
+      // The position of the user's latest event (no event read), then the events after the
+      // cursor, for the actions; the play status from the folded user (kept up to date by the
+      // appends), or from the events `play_statuses` has not applied, read from its checkpoint.
+      expect(reads).to.deep.equal(cached ? ['latest', 'tail'] : ['latest', 'tail', 'tail']);
+      await service.projector.catchUp();
+      expect(next).to.deep.equal(await episodes.download(principal, { since: first.timestamp }));
+    });
+
+    it('writes the stored actions of a page as one text the store joins with their positions, and row by row when one of them is not served as stored', async () => {
+      const { readModel } = service.stores;
+      const { joinRaw, findRaw, findNumbers } = readModel;
+      const joined: number[] = [];
+      let rowReads = 0;
+      let numberReads = 0;
+      readModel.joinRaw = async (...args) => {
+        const answer = await joinRaw.apply(readModel, args);
+        joined.push(answer.count);
+        return answer;
+      };
+      readModel.findRaw = async (...args) => {
+        rowReads++;
+        return findRaw.apply(readModel, args);
+      };
+      readModel.findNumbers = async (...args) => {
+        numberReads++;
+        return findNumbers.apply(readModel, args);
+      };
+      try {
+        const page = async (since: number) => {
+          joined.length = 0;
+          rowReads = 0;
+          numberReads = 0;
+          const text = await episodes.downloadJson(principal, { since });
+          // The positions come with the joined text: no read of them alone.
+          expect(numberReads).to.equal(0);
+          const reads = { joined: [...joined], rowReads };
+          expect(text).to.equal(JSON.stringify(await episodes.download(principal, { since })));
+          return { ...(JSON.parse(text) as { actions: GpodderAction[]; timestamp: number }), reads };
+        };
+        // Plays with positions and downloads: all served as stored.
+        await episodes.upload(
+          principal,
+          actions(0, 12).filter((action) => action.action !== 'play' || action.position !== undefined),
+        );
+        await service.projector.catchUp();
+        const first = await page(0);
+        expect(first.actions).to.have.length(7);
+        // More than a page (11 actions): the read that planned it joined one too many (a page and
+        // one), so the page's own are joined again.
+        expect(first.reads).to.deep.equal({ joined: [8, 7], rowReads: 0 });
+        // Ahead of the projector: the stored ones joined, those made from the stream after them.
+        await episodes.upload(principal, actions(50, 3));
+        const second = await page(first.timestamp);
+        expect(second.reads).to.deep.equal({ joined: [4], rowReads: 0 });
+        expect(second.actions.map((action) => action.episode).slice(4)).to.deep.equal([50, 51, 52].map((i) => `https://cdn.example.com/e${i}.mp3`));
+        // A play without a position (never served) among the next: joined without it, then read row by row.
+        await episodes.upload(principal, [...actions(49, 1), ...actions(53, 2)]);
+        await service.projector.catchUp();
+        const third = await page(second.timestamp);
+        expect(third.actions.map((action) => action.episode)).to.deep.equal([53, 54].map((i) => `https://cdn.example.com/e${i}.mp3`));
+        expect(third.reads).to.deep.equal({ joined: [2], rowReads: 1 });
+      } finally {
+        readModel.joinRaw = joinRaw;
+        readModel.findRaw = findRaw;
+        readModel.findNumbers = findNumbers;
+      }
+    });
+
+    it('answers after pending events that change actions already there (a remove, checkpoints) what the read model answers once caught up', async () => {
+      const { eventStore } = service.stores;
+      // A position names no media URL: served with the one its play status knows.
+      const position = (feed: string, episode: string, seconds: number, at: string) =>
+        ({ type: 'position', timestamp: at, object: { rss_source_feed: feed, rss_source_id: episode }, data: { position: seconds } }) as never;
+      const checkpoint = (truncateBefore: number | null) => appendCheckpoint(eventStore, principal.userId, truncateBefore);
+      const queries: DownloadQuery[] = [{}, { podcast: FEEDS[1] }, { device: 'phone' }, { aggregated: true }];
+      const compare = async (label: string) => {
+        const ahead = [];
+        // The projector is stopped and waiting gives up after 300 ms: these answers did not wait.
+        for (const query of queries) ahead.push(await walk(query));
+        const nextcloud = await episodes.recordedFrom(principal, undefined);
+        await service.projector.catchUp();
+        for (const [i, query] of queries.entries()) expect(ahead[i]!.actions, `${label} ${JSON.stringify(query)}`).to.deep.equal((await walk(query)).actions);
+        expect(nextcloud, label).to.deep.equal(await episodes.recordedFrom(principal, undefined));
+        return ahead[0]!.actions;
+      };
+      await episodes.upload(principal, actions(0, 12));
+      await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e1.mp3', 61, '2026-03-01T11:00:00Z')]);
+      await service.projector.catchUp();
+      // A remove of one podcast, then more actions of both.
+      await users.appendActions(principal, [{ type: 'remove', timestamp: '2026-03-02T10:00:00Z', object: { rss_source_feed: FEEDS[0]! }, data: {} } as never]);
+      await episodes.upload(principal, actions(12, 4));
+      await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e3.mp3', 63, '2026-03-01T11:01:00Z')]);
+      const afterRemove = await compare('remove');
+      expect(afterRemove.map((action) => action.podcast)).to.include(FEEDS[0]);
+      expect(afterRemove.filter((action) => action.podcast === FEEDS[0]).every((action) => Number(/e(\d+)/.exec(action.episode)![1]) >= 12)).to.equal(true);
+      expect(afterRemove.find((action) => action.position === 63)?.episode).to.equal('https://cdn.example.com/e3.mp3');
+      // An erasure's checkpoint (it truncates nothing), then a retention's (it drops what comes before a revision).
+      await checkpoint(null);
+      await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e5.mp3', 65, '2026-03-01T11:02:00Z')]);
+      await compare('erasure checkpoint');
+      await checkpoint(10);
+      await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e7.mp3', 67, '2026-03-01T11:03:00Z')]);
+      const afterRetention = await compare('retention checkpoint');
+      expect(afterRetention.find((action) => action.position === 67)?.episode).to.equal('https://cdn.example.com/e7.mp3');
+    });
   });
-});

@@ -105,9 +105,6 @@ interface PreparedStatements {
   readonly deleteAll: Statement<[string]>;
 }
 
-/** A stream's events after a position are read whole up to this many; past it, after a `from` only (see readStreamTail). */
-const TAIL_READ_WHOLE = 1_000n;
-
 /** How many events past a batch's length an append reads back when the stream's recent ids cannot tell a retry (the EventStoreDB adapter's slack after a conflict). */
 const RETRY_TAIL_SLACK = 256;
 
@@ -322,11 +319,11 @@ export class SqliteEventStore implements EventStore {
         const next = boundary === undefined ? 0n : boundary + 1n;
         return next > firstVisible ? next : firstVisible;
       };
-      // All of them when they are few (the usual: a projection a batch or two behind), else
-      // only those after `from`.
+      // Only those after `from`: a download's cursor is usually past a lagging projection's
+      // checkpoint, and what lies between was answered by the download before.
       const fromPosition = BigInt(Math.max(0, Math.trunc(from)));
       const afterAll = firstAfter(after.commit);
-      const wanted = last - afterAll < TAIL_READ_WHOLE || fromPosition <= after.commit ? afterAll : firstAfter(fromPosition);
+      const wanted = fromPosition <= after.commit ? afterAll : firstAfter(fromPosition);
       const newest = Number.isFinite(maxCount) ? last - BigInt(Math.max(0, Math.trunc(maxCount))) + 1n : wanted;
       const start = newest > wanted ? newest : wanted;
       // Complete when nothing visible after `after` was left out, by `from` or by `maxCount`.
