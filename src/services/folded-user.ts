@@ -76,7 +76,7 @@ const EAGER: readonly StateSlice[] = STATE_SLICES.filter((slice) => !(slice in S
 interface SyncedPart<S extends SyncedSlice> {
   readonly base: UserState[S];
   readonly weight: number;
-  readonly pending: Chunks<StateEvent>;
+  readonly pending: PendingEvents;
   readonly touches: SliceTouches;
   readonly pendingTouches: Chunks<PendingTouch>;
 }
@@ -171,11 +171,14 @@ class FoldedUserImpl implements FoldedUser {
         const record = recordAt(base, key);
         if (record !== undefined) subset[key] = record;
       }
-      const touching = itemsOf(part.pending).filter((event) => {
-        const touched = SYNCED_SLICES[slice].touches(event as ProjectedEvent['event']);
-        return touched === 'all' || (touched !== 'none' && touched.some((key) => wanted.has(key)));
-      });
-      records = foldSlice(slice, touching, { ...subset } as UserState[S]) as Record<string, SliceRecord<S>>;
+      // The appends whose events touch a wanted record, whole: an event that touches others
+      // only adds records not read here.
+      const touching: (readonly StateEvent[])[] = [];
+      for (let chunk: PendingEvents = part.pending; chunk !== undefined; chunk = chunk.previous) {
+        const { keys: touched } = chunk;
+        if (touched === 'all' || [...wanted].some((key) => touched.has(key))) touching.push(chunk.items);
+      }
+      records = foldSlice(slice, touching.reverse().flat(), { ...subset } as UserState[S]) as Record<string, SliceRecord<S>>;
     }
     const found = new Map<string, SliceRecord<S>>();
     for (const key of wanted) {
@@ -227,10 +230,22 @@ function appendChunk<T>(list: Chunks<T>, items: readonly T[]): Chunks<T> {
   return items.length === 0 ? list : { items, previous: list, length: (list?.length ?? 0) + items.length };
 }
 
+/**
+ * A synced slice's pending events, each append's with the record keys they touch (the read
+ * model's `touches`; 'all' when one touches every record), so that a read of a few records
+ * folds only the appends that touch them ({@link FoldedUserImpl.records}).
+ */
+type PendingEvents =
+  { readonly items: readonly StateEvent[]; readonly keys: ReadonlySet<string> | 'all'; readonly previous: PendingEvents; readonly length: number } | undefined;
+
+function appendPending(list: PendingEvents, items: readonly StateEvent[], keys: ReadonlySet<string> | 'all'): PendingEvents {
+  return items.length === 0 ? list : { items, keys, previous: list, length: (list?.length ?? 0) + items.length };
+}
+
 /** The items in the order they were appended. */
-function itemsOf<T>(list: Chunks<T>): T[] {
+function itemsOf<T>(list: { readonly items: readonly T[]; readonly previous: unknown } | undefined): T[] {
   const chunks: (readonly T[])[] = [];
-  for (let chunk = list; chunk !== undefined; chunk = chunk.previous) chunks.push(chunk.items);
+  for (let chunk = list; chunk !== undefined; chunk = chunk.previous as typeof list) chunks.push(chunk.items);
   const items: T[] = [];
   for (let index = chunks.length - 1; index >= 0; index--) for (const item of chunks[index]!) items.push(item);
   return items;
@@ -282,6 +297,8 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
   // Per synced slice the events that change it and its touches; the events of the small slices.
   const own: Record<SyncedSlice, StateEvent[]> = { subscriptions: [], play_statuses: [], playlists: [] };
   const touches: Record<SyncedSlice, PendingTouch[]> = { subscriptions: [], play_statuses: [], playlists: [] };
+  // The record keys the events of `own` touch, per slice.
+  const ownKeys: Record<SyncedSlice, Set<string> | 'all'> = { subscriptions: new Set(), play_statuses: new Set(), playlists: new Set() };
   const small: StateEvent[] = [];
   let whole = false;
   for (const { event, revision, position } of events) {
@@ -290,13 +307,18 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
     if (event.type === 'sync') (syncRequestIds ??= new Set(from.syncRequestIds)).add(event.data.request_id);
     const changed = slicesChangedBy(event);
     if (changed.length === STATE_SLICES.length) whole = true;
-    for (const slice of changed) if (slice in own) own[slice as SyncedSlice].push(event);
     if (changed.some((slice) => EAGER.includes(slice))) small.push(event);
     const touch: Touch = { revision, commit: position.commit };
     for (const slice of SYNCED) {
       // Stored events are projected events: the same data the projector hands `touches`.
       const keys = SYNCED_SLICES[slice].touches(event as ProjectedEvent['event']);
       if (keys !== 'none') touches[slice].push({ keys, touch });
+      if (!changed.includes(slice)) continue;
+      own[slice].push(event);
+      const held = ownKeys[slice];
+      // An event that changes the slice names the records it touches (else, to be safe, all).
+      if (keys === 'all' || keys === 'none') ownKeys[slice] = 'all';
+      else if (held !== 'all') for (const key of keys) held.add(key);
     }
   }
   const parts = {} as Record<SyncedSlice, SyncedPart<SyncedSlice>>;
@@ -321,7 +343,11 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
       parts[slice] =
         own[slice].length === 0 && touches[slice].length === 0
           ? part
-          : { ...part, pending: appendChunk(part.pending, own[slice]), pendingTouches: appendChunk(part.pendingTouches, touches[slice]) };
+          : {
+              ...part,
+              pending: appendPending(part.pending, own[slice], ownKeys[slice]),
+              pendingTouches: appendChunk(part.pendingTouches, touches[slice]),
+            };
     }
     eager = small.length === 0 ? from.eager : pickEager(fold(small, { ...emptyState(), ...from.eager }));
   }
