@@ -161,22 +161,24 @@ class FoldedUserImpl implements FoldedUser {
    * `touches`, as its projection loads and evolves only the records an event touches).
    */
   records<S extends SyncedSlice>(slice: S, keys: Iterable<string>): Map<string, SliceRecord<S>> {
-    const part = this.parts[slice] as SyncedPart<S>;
-    const base = part.base as Record<string, SliceRecord<S>>;
-    const wanted = new Set(keys);
-    let records: Record<string, SliceRecord<S>> = base;
-    if (part.pending !== undefined) {
+    const waiting = this.parts[slice] as SyncedPart<S>;
+    // Past an eighth of its records (and 64 events) waiting, the slice is folded: each such
+    // read would look through more appends than the fold copies records, in the end.
+    const part = (waiting.pending?.length ?? 0) > Math.max(64, waiting.weight / 8) ? this.foldSlice(slice) : waiting;
+    const wanted = [...new Set(keys)];
+    let records = part.base as Record<string, SliceRecord<S>>;
+    // The appends whose events touch a wanted record, newest first, whole: an event that
+    // touches others only adds records not read here.
+    const touching: (readonly StateEvent[])[] = [];
+    for (let chunk: PendingEvents = part.pending; chunk !== undefined; chunk = chunk.previous) {
+      const { keys: touched } = chunk;
+      if (touched === 'all' || wanted.some((key) => touched.has(key))) touching.push(chunk.items);
+    }
+    if (touching.length > 0) {
       const subset: Record<string, SliceRecord<S>> = Object.create(null) as Record<string, SliceRecord<S>>;
       for (const key of wanted) {
-        const record = recordAt(base, key);
+        const record = recordAt(records, key);
         if (record !== undefined) subset[key] = record;
-      }
-      // The appends whose events touch a wanted record, whole: an event that touches others
-      // only adds records not read here.
-      const touching: (readonly StateEvent[])[] = [];
-      for (let chunk: PendingEvents = part.pending; chunk !== undefined; chunk = chunk.previous) {
-        const { keys: touched } = chunk;
-        if (touched === 'all' || [...wanted].some((key) => touched.has(key))) touching.push(chunk.items);
       }
       records = foldSlice(slice, touching.reverse().flat(), { ...subset } as UserState[S]) as Record<string, SliceRecord<S>>;
     }
