@@ -91,7 +91,7 @@ export function recordFeedProgress(done: number, due: number): void {
 
 const syncCacheLookups = new Counter({
   name: 'podsync_sync_cache_lookups_total',
-  help: 'Users loaded for a sync in this process, by outcome: hit (cached, caught up), miss (not cached), stale (cached, but the stream was truncated, rewritten or deleted: folded again)',
+  help: "Users looked up in this process's folded-user cache (writes, syncs, downloads ahead of the projector), by outcome: hit (cached, caught up), miss (not cached), stale (cached, but the stream was truncated, rewritten or deleted: dropped)",
   labelNames: ['outcome'] as const,
   registers: [processRegistry],
 });
