@@ -20,6 +20,10 @@ export interface StreamRow {
   readonly tombstoned: bigint;
   readonly metadata: string | null;
   readonly meta_revision: bigint | null;
+}
+
+/** A `streams` row as an append reads it: with the hashes it checks retries against. */
+export interface StreamRowForAppend extends StreamRow {
   /** Hashes of the ids of the stream's last events (recent-ids.ts); null before the first append that kept them. */
   readonly recent_ids: Buffer | null;
 }

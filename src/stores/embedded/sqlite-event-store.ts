@@ -27,7 +27,7 @@ import {
 } from '../event-store.js';
 import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking } from './schema.js';
 import { RecentIds } from './recent-ids.js';
-import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow } from './rows.js';
+import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow, type StreamRowForAppend } from './rows.js';
 import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
 
 export interface SqliteEventStoreOptions {
@@ -87,6 +87,8 @@ interface PurgeTarget {
 
 interface PreparedStatements {
   readonly selectStream: Statement<[string], StreamRow>;
+  /** The row with its recent ids' hashes (a 512-byte blob only an append needs). */
+  readonly selectStreamForAppend: Statement<[string], StreamRowForAppend>;
   readonly selectTail: Statement<[string, number], { id: string; revision: bigint; position: bigint }>;
   readonly selectEventAt: Statement<[string, bigint], { id: string; position: bigint }>;
   readonly insertEvent: Statement<[string, bigint, string, string, string, string, number]>;
@@ -499,7 +501,7 @@ export class SqliteEventStore implements EventStore {
 
   /** Order matters: a tombstone beats everything; a retry answers whatever the expected revision. */
   private appendInTransaction(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision): AppendOutcome {
-    const state = this.statements.selectStream.get(stream);
+    const state = this.statements.selectStreamForAppend.get(stream);
     if (state?.tombstoned) throw new StreamDeletedError(stream);
     // A stream with no row has no events, so the retry check can be skipped (the common first write).
     const recent = RecentIds.of(state?.recent_ids);
@@ -701,7 +703,10 @@ function prepareStatements(db: Database): PreparedStatements {
   // Safe integers everywhere: revisions and positions are bigint in the API and may pass 2^53.
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).safeIntegers(true);
   return {
-    selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision, recent_ids FROM streams WHERE name = ?'),
+    selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?'),
+    selectStreamForAppend: prepare(
+      'SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision, recent_ids FROM streams WHERE name = ?',
+    ),
     selectTail: prepare('SELECT id, revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ?'),
     selectEventAt: prepare('SELECT id, position FROM events WHERE stream = ? AND revision = ?'),
     insertEvent: prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
