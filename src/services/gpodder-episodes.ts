@@ -533,11 +533,11 @@ export class GpodderEpisodeService {
     const unknown = rows.filter((row) => row.serving === 'status-url').map(actionOf);
     if (unknown.length === 0) return rows;
     const keyOf = (action: GpodderAction) => episodeKey(action.podcast, action.guid!);
-    const [known, listed] = await Promise.all([
-      this.statusUrls(user, new Set(unknown.map(keyOf)), statuses),
-      new PodcastMetadata(this.gpodder.readModels.readModel).episodes(unknown.map((action) => [action.podcast, action.guid!] as const)),
-    ]);
+    const known = await this.statusUrls(user, new Set(unknown.map(keyOf)), statuses);
     if (known === undefined) return undefined;
+    // The feeds' listings only for the episodes no status knows a URL of (usually none).
+    const unlisted = unknown.filter((action) => !known.has(keyOf(action)));
+    const listed = await new PodcastMetadata(this.gpodder.readModels.readModel).episodes(unlisted.map((action) => [action.podcast, action.guid!] as const));
     const urlOf = (action: GpodderAction): string | undefined => {
       const fromFeed = listed.get(episodeDocKey(action.podcast, action.guid!))?.['url'];
       return known.get(keyOf(action)) ?? (typeof fromFeed === 'string' ? fromFeed : undefined);
