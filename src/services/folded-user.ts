@@ -156,9 +156,10 @@ class FoldedUserImpl implements FoldedUser {
   }
 
   /**
-   * The records of `slice` at `keys` (those it holds), without folding the slice: the records
-   * as last folded with the pending events that touch them applied (the read model's own
-   * `touches`, as its projection loads and evolves only the records an event touches).
+   * The records of `slice` at `keys` (those it holds), without folding the slice while few of
+   * its events wait: the records as last folded with the pending events that touch them
+   * applied (the read model's own `touches`, as its projection loads and evolves only the
+   * records an event touches).
    */
   records<S extends SyncedSlice>(slice: S, keys: Iterable<string>): Map<string, SliceRecord<S>> {
     const waiting = this.parts[slice] as SyncedPart<S>;
@@ -358,8 +359,9 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
 
 /**
  * The records of `slice` at `keys` that `user` holds (absent: none), as {@link FoldedUser.state}
- * would give them, without folding a slice that waits (see {@link FoldedUserImpl}): a download
- * after an upload reads a few play statuses of a user with thousands.
+ * would give them, without folding a slice for which few events wait (see
+ * {@link FoldedUserImpl.records}): a download after an upload reads a few play statuses of a
+ * user with thousands.
  */
 export function recordsOf<S extends SyncedSlice>(user: FoldedUser, slice: S, keys: Iterable<string>): Map<string, SliceRecord<S>> {
   return implOf(user).records(slice, keys);
