@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
-import { userEvent } from '../../src/domain/events.js';
+import { httpUrl, userEvent } from '../../src/domain/events.js';
 import type { GpodderActionInput, GpodderActionRecord } from '../../src/domain/gpodder.js';
 import {
   actionId,
@@ -23,6 +23,7 @@ import {
   presentAction,
   servingOf,
   sanitizeChanges,
+  mayBeHttpUrl,
   sanitizeUrl,
   UNKNOWN_MEDIA_URL,
   UrlRewrites,
@@ -47,6 +48,51 @@ describe('gpodder: URLs', () => {
     for (const bad of ['ftp://example.com/feed', 'example.com/feed', '', '   ', 'javascript:alert(1)', `https://example.com/${'x'.repeat(3000)}`]) {
       expect(sanitizeUrl(bad), bad.slice(0, 30)).to.equal(undefined);
     }
+  });
+
+  it('tells a text that cannot be an http(s) URL without the schema, and never one the schema takes (property)', () => {
+    // Texts made of what the schema trims and the URL parser strips, scheme letters in either
+    // case, separators, and anything else.
+    const piece = fc.oneof(
+      fc.constantFrom(
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '\u0000',
+        '\u0001',
+        '\u001f',
+        '\u00a0',
+        '\u2028',
+        '\ufeff',
+        'h',
+        'H',
+        't',
+        'T',
+        'p',
+        'P',
+        's',
+        'S',
+        ':',
+        '/',
+        'x.example',
+        'urn',
+      ),
+      fc.string({ maxLength: 4 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 14 }), (pieces) => {
+        const text = pieces.join('');
+        if (httpUrl.safeParse(text).success) expect(mayBeHttpUrl(text), JSON.stringify(text)).to.equal(true);
+        expect(sanitizeUrl(text), JSON.stringify(text)).to.equal(httpUrl.safeParse(text).data);
+      }),
+      { numRuns: 3000 },
+    );
+    for (const text of ['\u0001http://x.example/a', ' \u00a0\u0001HTTPS://x.example/', 'ht\ttp://x.example/', 'h\nttps://x.example/']) {
+      expect(httpUrl.safeParse(text).success, JSON.stringify(text)).to.equal(true);
+      expect(sanitizeUrl(text), JSON.stringify(text)).to.equal(httpUrl.safeParse(text).data);
+    }
+    for (const guid of ['urn:podcast-1:episode-2', 'g-123', 'tag:example.com,2026:1']) expect(mayBeHttpUrl(guid), guid).to.equal(false);
   });
 
   it('update_urls lists each changed URL once, rejected ones as ""', () => {
