@@ -227,7 +227,7 @@ const mustFold = (part: SyncedPart<SyncedSlice>) => (part.pending?.length ?? 0) 
  * Items appended a call at a time without copying those before (a user folded from another
  * shares its pending events): each call's items, and the list before them. Undefined: none.
  */
-type Chunks<T> = { readonly items: readonly T[]; readonly previous: Chunks<T>; readonly length: number } | undefined;
+type Chunks<T, Extra = object> = ({ readonly items: readonly T[]; readonly previous: Chunks<T, Extra>; readonly length: number } & Extra) | undefined;
 
 function appendChunk<T>(list: Chunks<T>, items: readonly T[]): Chunks<T> {
   return items.length === 0 ? list : { items, previous: list, length: (list?.length ?? 0) + items.length };
@@ -238,17 +238,16 @@ function appendChunk<T>(list: Chunks<T>, items: readonly T[]): Chunks<T> {
  * model's `touches`; 'all' when one touches every record), so that a read of a few records
  * folds only the appends that touch them ({@link FoldedUserImpl.records}).
  */
-type PendingEvents =
-  { readonly items: readonly StateEvent[]; readonly keys: ReadonlySet<string> | 'all'; readonly previous: PendingEvents; readonly length: number } | undefined;
+type PendingEvents = Chunks<StateEvent, { readonly keys: ReadonlySet<string> | 'all' }>;
 
 function appendPending(list: PendingEvents, items: readonly StateEvent[], keys: ReadonlySet<string> | 'all'): PendingEvents {
   return items.length === 0 ? list : { items, keys, previous: list, length: (list?.length ?? 0) + items.length };
 }
 
 /** The items in the order they were appended. */
-function itemsOf<T>(list: { readonly items: readonly T[]; readonly previous: unknown } | undefined): T[] {
+function itemsOf<T, Extra>(list: Chunks<T, Extra>): T[] {
   const chunks: (readonly T[])[] = [];
-  for (let chunk = list; chunk !== undefined; chunk = chunk.previous as typeof list) chunks.push(chunk.items);
+  for (let chunk = list; chunk !== undefined; chunk = chunk.previous) chunks.push(chunk.items);
   const items: T[] = [];
   for (let index = chunks.length - 1; index >= 0; index--) for (const item of chunks[index]!) items.push(item);
   return items;

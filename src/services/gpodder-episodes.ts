@@ -568,24 +568,21 @@ export class GpodderEpisodeService {
     }
     const { readModel } = this.gpodder.readModels;
     const ids = new Map([...wanted].map((key) => [userDocId(user, key), key]));
+    const wantedIds = new Set(ids.keys());
     const { pending } = source;
     const everyStatus = pending.some((projected) => playStatusesProjection.touches(projected.event) === 'all');
     const statuses = everyStatus
       ? (
           await replayOnReadModel(readModel, (view) => {
-            const replayed = withPendingStatuses(view, new Set(ids.keys()), pending);
-            for (const id of ids.keys()) replayed.get(PLAY_STATUSES, id);
+            const replayed = withPendingStatuses(view, wantedIds, pending);
+            for (const id of wantedIds) replayed.get(PLAY_STATUSES, id);
             return replayed;
           })
         )?.value
       : await readModel
-          .getMany(PLAY_STATUSES, [...ids.keys()])
+          .getMany(PLAY_STATUSES, [...wantedIds])
           .then((held) =>
-            withPendingStatuses(
-              { ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) },
-              new Set(ids.keys()),
-              pending,
-            ),
+            withPendingStatuses({ ...emptyView, get: (collection, id) => (collection === PLAY_STATUSES ? held.get(id) : undefined) }, wantedIds, pending),
           );
     if (statuses === undefined) return undefined;
     for (const [id, key] of ids) keep(key, statuses.get(PLAY_STATUSES, id));
