@@ -9,6 +9,8 @@ export type PendingRead = Promise<IteratorResult<RecordedEvent>>;
 /**
  * The batch that starts with `first`: the events that come within `delayMs` after it, up to
  * `size` in all. Returns it with the read still pending after it (the next call starts there).
+ * One timer per batch, cleared when the batch is full: a catch-up fills batches of hundreds of
+ * events that are already read, and a timer per event left hundreds pending each time.
  */
 export async function fillBatch(
   first: RecordedEvent,
@@ -17,14 +19,21 @@ export async function fillBatch(
 ): Promise<{ events: RecordedEvent[]; pending: PendingRead }> {
   const events: RecordedEvent[] = [first];
   let pending: PendingRead = iterator.next();
+  if (options.size <= 1 || options.delayMs <= 0) return { events, pending };
   const timeout = Symbol('timeout');
-  const deadline = Date.now() + options.delayMs;
-  while (events.length < options.size) {
-    const wait = deadline - Date.now();
-    const next = wait > 0 ? await Promise.race([pending, new Promise<symbol>((resolve) => setTimeout(() => resolve(timeout), wait))]) : timeout;
-    if (typeof next === 'symbol' || next.done) break;
-    events.push(next.value);
-    pending = iterator.next();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<symbol>((resolve) => {
+    timer = setTimeout(() => resolve(timeout), options.delayMs);
+  });
+  try {
+    while (events.length < options.size) {
+      const next = await Promise.race([pending, deadline]);
+      if (typeof next === 'symbol' || next.done) break;
+      events.push(next.value);
+      pending = iterator.next();
+    }
+  } finally {
+    clearTimeout(timer);
   }
   return { events, pending };
 }
