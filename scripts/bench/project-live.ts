@@ -21,7 +21,10 @@
  *    then answers 503). `ryw_p99_ms` = p99 of the time from the append's answer to the
  *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them);
  * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
- *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store.
+ *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store;
+ * 5. `written_bytes_per_event` (Linux): the bytes the process wrote during step 1 (WAL pages
+ *    and checkpoint copies, every thread) ÷ the events appended: how many pages each commit
+ *    dirties, which bounds step 1 as much as the CPU does.
  *
  * Both phases run in this one process, as the service would: appends and downloads on this
  * thread, the projector and the WAL checkpointer on theirs.
@@ -97,6 +100,11 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       log(
         `  live projection:          ${formatRate(live.events / live.seconds)} events/s (CPU of the process, every thread, ${live.cpuSeconds.toFixed(1)} s; load average ${os.loadavg()[0]!.toFixed(2)})`,
       );
+      if (live.written !== undefined) {
+        log(
+          `  written while projecting: ${formatRate(live.written / 1_048_576)} MB, ${formatRate(live.written / live.events)} bytes per event (WAL pages and checkpoint copies, every thread)`,
+        );
+      }
       log(
         `  CPU by thread: this one (appends) ${live.threads.main.toFixed(1)} s; the others, busiest first (the projector's, then the WAL checkpointer's): ${live.threads.others
           .slice(0, 4)
@@ -141,6 +149,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       ratio: Math.round(ratio * 100) / 100,
       ryw_p99_ms: round(ryw.p99),
       bytes_per_event: Math.round(bytes / events),
+      ...(live.written === undefined ? {} : { written_bytes_per_event: Math.round(live.written / live.events) }),
     };
   } finally {
     if (!config.keep) rmSync(directory, { recursive: true, force: true });
@@ -179,6 +188,7 @@ async function timeLive(projections: readonly string[], userEvents: UserEventSer
   let appended = 0;
   const threads = threadCpuSeconds();
   const cpu = process.cpuUsage();
+  const writtenBefore = bytesWritten();
   const started = performance.now();
   while (appended < events) {
     const next = writes.next();
@@ -191,7 +201,27 @@ async function timeLive(projections: readonly string[], userEvents: UserEventSer
   if (!(await readModels.waitFor(projections, head, CATCH_UP_LIMIT_MS))) throw new Error('the projections did not catch up within 30 minutes');
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  return { events: appended, seconds, appendSeconds, cpuSeconds: (used.user + used.system) / 1e6, threads: threadCpuSince(threads) };
+  const writtenAfter = bytesWritten();
+  const written = writtenBefore === undefined || writtenAfter === undefined ? undefined : writtenAfter - writtenBefore;
+  return { events: appended, seconds, appendSeconds, cpuSeconds: (used.user + used.system) / 1e6, threads: threadCpuSince(threads), written };
+}
+
+/**
+ * Bytes this process has handed to write system calls, every thread (Linux: `wchar` in
+ * /proc/self/io); undefined elsewhere. While projecting that is the stores' WAL frames (a whole
+ * page for each page a commit changed, however little of it) and the checkpoints copying them
+ * into the database files: what the store keeps per event, multiplied by how scattered the
+ * commits' changes are over the B-trees' pages.
+ */
+function bytesWritten(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/io', 'utf8')
+      .split('\n')
+      .find((entry) => entry.startsWith('wchar:'));
+    return line === undefined ? undefined : Number(line.slice('wchar:'.length));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
