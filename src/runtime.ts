@@ -13,7 +13,7 @@ import { SqliteEventStore } from './stores/embedded/sqlite-event-store.js';
 import { SqliteAccountStore } from './stores/embedded/sqlite-account-store.js';
 import { dropReadModelTables, SqliteReadModelStore } from './stores/embedded/sqlite-read-model.js';
 import { applyPragmas } from './stores/embedded/schema.js';
-import { WalCheckpointer, type WalCheckpointerOptions } from './stores/embedded/wal-checkpointer.js';
+import { BULK_WRITE_CHECKPOINTS, WalCheckpointer, type WalCheckpointerOptions } from './stores/embedded/wal-checkpointer.js';
 
 export interface Stores {
   readonly eventStore: EventStore;
@@ -108,7 +108,12 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     const checkpointerOptions = options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints;
     for (const file of [database, readModelDatabase]) {
       if (file === undefined || (options.replaying && file === database)) continue;
-      const checkpointer = await WalCheckpointer.start(file, checkpointerOptions);
+      // The read models' file is written in bulk (the projector's commits, a page for every
+      // document or index entry a batch changed), the events' file a little per append.
+      const checkpointer = await WalCheckpointer.start(
+        file,
+        file === readModelDatabase ? { ...BULK_WRITE_CHECKPOINTS, ...checkpointerOptions } : checkpointerOptions,
+      );
       checkpointers.set(file, checkpointer);
       // Closers run in reverse: these last, after the stores, just before the databases close.
       closers.push(() => checkpointer.stop());

@@ -117,11 +117,13 @@ parentPort.postMessage({ ready: true });
 `;
 
 /**
- * For a process that only writes in bulk (a rebuild, `npm run replay`): a rebuild dirties the
- * same hot pages (index upper levels, popularity documents) batch after batch, and a checkpoint
- * every second copies each into the database once where five a second copied it five times; the
- * log may reach 256 MiB meanwhile. Measured on a 200k-event rebuild: the checkpoint thread's
- * CPU time fell by a third and the rebuild took 10 % less time (scripts/bench/rebuild.ts).
+ * For a file written in bulk: the read models' (the projector's commits, live or rebuilding;
+ * src/runtime.ts). Its batches dirty the same hot pages (index upper levels, a user's latest
+ * documents, popularity counters) commit after commit, and a checkpoint every second copies
+ * each into the database once where five a second copied it five times; the log may reach
+ * 256 MiB meanwhile. Measured on a 200k-event rebuild: the checkpoint thread's CPU time fell by a
+ * third and the rebuild took 10 % less time (scripts/bench/rebuild.ts); live, under
+ * `npm run bench -- project-live`, 15 % fewer bytes written per event (bench/RESULTS.md).
  */
 export const BULK_WRITE_CHECKPOINTS: WalCheckpointerOptions = { intervalMs: 1000, restartAfterPages: 65_536 };
 
