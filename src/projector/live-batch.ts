@@ -37,3 +37,20 @@ export async function fillBatch(
   }
   return { events, pending };
 }
+
+/** What {@link nextWithin} answers when no event came in time. */
+export const NOTHING_YET = Symbol('nothing yet');
+
+/**
+ * The pending read's result if it comes within `ms`, else {@link NOTHING_YET}; the timer is
+ * cleared either way (a reader that waits for its first event this way on every batch would
+ * otherwise leave one timer pending per batch).
+ */
+export async function nextWithin(pending: PendingRead, ms: number): Promise<IteratorResult<RecordedEvent> | typeof NOTHING_YET> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([pending, new Promise<typeof NOTHING_YET>((resolve) => (timer = setTimeout(() => resolve(NOTHING_YET), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -28,7 +28,7 @@ import type { ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import { LeaseKeeper, LeaseLostError } from '../projector/lease-keeper.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
-import { fillBatch } from '../projector/live-batch.js';
+import { fillBatch, NOTHING_YET, nextWithin } from '../projector/live-batch.js';
 import type { ReadModelService } from '../services/read-models.js';
 
 /** The reactor's checkpoint and lease name in the read-model store (no projection has it). */
@@ -227,7 +227,6 @@ export class ErasureReactor {
     });
     this.unsubscribe = () => subscription.unsubscribe();
     const iterator = subscription[Symbol.asyncIterator]();
-    const timeout = Symbol('timeout');
     let pending = iterator.next();
     try {
       while (!this.stopping) {
@@ -237,8 +236,8 @@ export class ErasureReactor {
         const due = this.uncommitted
           ? Math.max(0, Math.min(this.lastEventAt + IDLE_CHECKPOINT_MS, this.lastCommitAt + this.checkpointEveryMs) - Date.now())
           : IDLE_CHECKPOINT_MS;
-        const first = await Promise.race([pending, sleep(due).then(() => timeout)]);
-        if (typeof first === 'symbol') {
+        const first = await nextWithin(pending, due);
+        if (first === NOTHING_YET) {
           const moved = this.passIdle(subscription);
           const now = Date.now();
           if (this.uncommitted && ((!moved && now - this.lastEventAt >= IDLE_CHECKPOINT_MS) || now - this.lastCommitAt >= this.checkpointEveryMs)) {

@@ -4,7 +4,7 @@
  * behind it.
  */
 import { expect } from 'chai';
-import { fillBatch } from '../../src/projector/live-batch.js';
+import { fillBatch, NOTHING_YET, nextWithin } from '../../src/projector/live-batch.js';
 import type { RecordedEvent } from '../../src/stores/event-store.js';
 
 const recorded = (n: number): RecordedEvent => ({ id: `e${n}` }) as unknown as RecordedEvent;
@@ -13,7 +13,7 @@ const recorded = (n: number): RecordedEvent => ({ id: `e${n}` }) as unknown as R
 function feed(ready: number) {
   let next = ready;
   const waiting: ((result: IteratorResult<RecordedEvent>) => void)[] = [];
-  let queued = Array.from({ length: ready }, (_, index) => recorded(index));
+  const queued = Array.from({ length: ready }, (_, index) => recorded(index));
   let reads = 0;
   const iterator: AsyncIterator<RecordedEvent> = {
     next() {
@@ -26,11 +26,15 @@ function feed(ready: number) {
   return {
     iterator,
     reads: () => reads,
+    /** The first event, read as the projector reads it before it fills a batch. */
+    async first(): Promise<RecordedEvent> {
+      return ((await iterator.next()) as IteratorYieldResult<RecordedEvent>).value;
+    },
     arrive() {
       const event = recorded(next++);
       const resolve = waiting.shift();
       if (resolve) resolve({ done: false, value: event });
-      else queued = [...queued, event];
+      else queued.push(event);
     },
   };
 }
@@ -40,8 +44,7 @@ const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 
 describe('live batches (fillBatch)', function () {
   it('takes a burst already read, up to its size, and leaves the read after it pending', async function () {
     const source = feed(10);
-    const first = await source.iterator.next();
-    const batch = await fillBatch((first as IteratorYieldResult<RecordedEvent>).value, source.iterator, { size: 4, delayMs: 1000 });
+    const batch = await fillBatch(await source.first(), source.iterator, { size: 4, delayMs: 1000 });
     expect(batch.events.map(({ id }) => id)).to.deep.equal(['e0', 'e1', 'e2', 'e3']);
     // The next batch starts with the event that read was for, none skipped or read twice.
     const after = await batch.pending;
@@ -50,9 +53,9 @@ describe('live batches (fillBatch)', function () {
 
   it('ends at the delay when no more come, and takes those that come within it', async function () {
     const source = feed(1);
-    const first = await source.iterator.next();
+    const first = await source.first();
     const started = Date.now();
-    const filling = fillBatch((first as IteratorYieldResult<RecordedEvent>).value, source.iterator, { size: 100, delayMs: 40 });
+    const filling = fillBatch(first, source.iterator, { size: 100, delayMs: 40 });
     setTimeout(() => source.arrive(), 5);
     const batch = await filling;
     expect(batch.events.map(({ id }) => id)).to.deep.equal(['e0', 'e1']);
@@ -65,19 +68,32 @@ describe('live batches (fillBatch)', function () {
 
   it('leaves no timer pending after a batch of events already read', async function () {
     const source = feed(600);
-    const first = await source.iterator.next();
+    const first = await source.first();
     // Counted once the test runs (mocha arms its own timeout after calling the test).
     const before = timers();
-    const batch = await fillBatch((first as IteratorYieldResult<RecordedEvent>).value, source.iterator, { size: 500, delayMs: 60_000 });
+    const batch = await fillBatch(first, source.iterator, { size: 500, delayMs: 60_000 });
     expect(batch.events).to.have.length(500);
     expect(timers()).to.equal(before);
   });
 
   it('with no delay, is the first event alone', async function () {
     const source = feed(5);
-    const first = await source.iterator.next();
-    const batch = await fillBatch((first as IteratorYieldResult<RecordedEvent>).value, source.iterator, { size: 100, delayMs: 0 });
+    const batch = await fillBatch(await source.first(), source.iterator, { size: 100, delayMs: 0 });
     expect(batch.events.map(({ id }) => id)).to.deep.equal(['e0']);
     expect(source.reads()).to.equal(2);
+  });
+
+  it('waits for a first event only as long as asked, and leaves no timer once it came', async function () {
+    const source = feed(0);
+    // The read stays pending across waits, as the erasure reactor keeps it.
+    const read = source.iterator.next();
+    const started = Date.now();
+    expect(await nextWithin(read, 30)).to.equal(NOTHING_YET);
+    expect(Date.now() - started).to.be.at.least(25);
+    const before = timers();
+    setTimeout(() => source.arrive(), 5);
+    const next = await nextWithin(read, 60_000);
+    expect(next !== NOTHING_YET && !next.done ? next.value.id : undefined).to.equal('e0');
+    expect(timers()).to.equal(before);
   });
 });
