@@ -20,7 +20,7 @@ import { DEFAULT_PLAYLIST } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
 import { effectivePrivacy, episodeKey, episodeKeyPrefixOf } from '../src/domain/state.js';
 import { scopeCovers } from '../src/domain/erasure.js';
-import type { Doc, DocChange, IndexSpec } from '../src/domain/documents.js';
+import type { Doc, DocChange, IndexSpec, Query } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';
 import { del, put, userDocId } from './projection.js';
@@ -447,6 +447,13 @@ function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocC
 }
 
 /**
+ * A feed's episode popularity documents: a range of their ids, since an episode's key begins
+ * with its feed ({@link episodeKeyPrefixOf}). No index on the feed: each would be written with
+ * every count that changes, and a feed has few episodes to sort.
+ */
+export const episodesOfFeed = (feed: string): Query => ({ idPrefix: episodeKeyPrefixOf(feed) });
+
+/**
  * `roll_stats` (docs/design.md, "Retention"): recompute one podcast's and its episodes' popularity from the
  * contributions (the same counting and ranking as live events) and take the descriptive
  * fields the event carries, so a rebuild after retention ends with the same documents.
@@ -460,7 +467,7 @@ function onRollStats(event: RollStatsEvent, view: ProjectionView): DocChange[] {
   const countOf = (list: readonly EpisodeContribution[], kind: Kind) => list.filter((c) => counted(c) && has(c, kind)).length;
   let plays = 0;
   let likes = 0;
-  for (const { id } of view.find(EPISODE_POPULARITY, { where: { rss_source_feed: feed } })) if (!byEpisode.has(id)) changes.push(del(EPISODE_POPULARITY, id));
+  for (const { id } of view.find(EPISODE_POPULARITY, episodesOfFeed(feed))) if (!byEpisode.has(id)) changes.push(del(EPISODE_POPULARITY, id));
   for (const [episode, list] of byEpisode) {
     const guid = list[0]!.guid;
     const doc = {
@@ -505,13 +512,8 @@ export const popularityProjection: Projection = {
   version: 3,
   collections: [
     // Most played first (GET /v1/public/popular/*): plays, then likes, descending.
-    {
-      name: EPISODE_POPULARITY,
-      indexes: [
-        { fields: ['plays', 'likes'], sort: 'desc' },
-        { fields: ['rss_source_feed', 'plays', 'likes'], sort: 'desc' },
-      ],
-    },
+    // A feed's episodes, most played first, are a range of ids sorted (episodesOfFeed).
+    { name: EPISODE_POPULARITY, indexes: [{ fields: ['plays', 'likes'], sort: 'desc' }] },
     { name: PODCAST_POPULARITY, indexes: [{ fields: ['plays', 'likes'], sort: 'desc' }] },
     // The people lists are re-ranked from public contributions only: partial indexes hold just
     // those, so the private and anonymous majority (the default is private) costs them nothing.

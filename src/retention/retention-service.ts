@@ -41,7 +41,7 @@ import type { Stores } from '../runtime.js';
 import { allProjections } from '../../projections/index.js';
 import { retryOnConflict } from '../services/retry.js';
 import { RETENTION_INDEX } from '../../projections/retention-index.js';
-import { EPISODE_POPULARITY, PODCAST_POPULARITY } from '../../projections/popularity.js';
+import { EPISODE_POPULARITY, PODCAST_POPULARITY, episodesOfFeed } from '../../projections/popularity.js';
 import { oldestRetainedAt } from './history.js';
 import type { SnapshotOutcome, TruncatingContext } from './snapshot.js';
 import { checkpointAppends, checkpointStateOf, feedOf, finishTruncation, snapshotUser } from './snapshot.js';
@@ -368,7 +368,7 @@ export class RetentionService implements RetentionPass {
   }
 
   private async rollStats(feed: string, podcast: JsonObject, now: Date): Promise<void> {
-    const episodes = await this.deps.readModel.find(EPISODE_POPULARITY, { where: { rss_source_feed: feed } });
+    const episodes = await this.deps.readModel.find(EPISODE_POPULARITY, episodesOfFeed(feed));
     const descriptive = (doc: JsonObject | undefined): Descriptive => ({
       title: (doc?.['title'] ?? null) as string | null,
       feed_title: (doc?.['feed_title'] ?? null) as string | null,

@@ -13,7 +13,7 @@ import {
   PUBLIC_ORDER,
   publicEventsProjection,
 } from '../../projections/public-events.js';
-import { EPISODE_POPULARITY, PODCAST_POPULARITY, popularityProjection } from '../../projections/popularity.js';
+import { EPISODE_POPULARITY, PODCAST_POPULARITY, episodesOfFeed, popularityProjection } from '../../projections/popularity.js';
 import { podcastsProjection } from '../../projections/podcasts.js';
 import { formatPosition } from '../domain/position.js';
 import { PodcastMetadata } from './podcast-metadata.js';
@@ -152,7 +152,7 @@ export class PublicViews {
 
   private async readPopularEpisodes(limit: number, feed?: string) {
     const docs = await this.store.find(EPISODE_POPULARITY, {
-      ...(feed !== undefined ? { where: { rss_source_feed: feed } } : {}),
+      ...(feed !== undefined ? episodesOfFeed(feed) : {}),
       orderBy: byPopularity,
       limit,
     });

@@ -80,6 +80,29 @@ describe('PublicViews answers kept while the read models stand still', function 
     expect((served.body as { events: { user?: string }[] }).events.filter((event) => event.user === user.username)).to.deep.equal([]);
   });
 
+  it("a feed's popular episodes: its own only (not a feed whose URL starts with its), most played first", async () => {
+    // Found by a range of ids (an episode's key begins with its feed), with no index on the feed.
+    const other = `${FEED}2`;
+    const playOf = (feed: string, guid: string, timestamp: string) => ({ ...play(timestamp, guid), object: { rss_source_feed: feed, rss_source_id: guid } });
+    const listeners = [await service.login(), await service.login()];
+    for (const [at, listener] of listeners.entries()) {
+      await post(listener.token, [
+        { type: 'privacy', timestamp: `2026-01-03T0${at}:00:00Z`, object: null, data: { privacy: 'public' } },
+        playOf(FEED, 'often', `2026-01-03T0${at}:01:00Z`),
+        playOf(other, 'elsewhere', `2026-01-03T0${at}:02:00Z`),
+      ]);
+    }
+    await post(listeners[0]!.token, [playOf(FEED, 'once', '2026-01-03T05:00:00Z')]);
+    await service.settle();
+    const episodes = await new PublicViews(service.stores.readModel).popularEpisodes(10, FEED);
+    const often = episodes.findIndex((episode) => episode['rss_source_item'] === 'often');
+    expect(episodes.every((episode) => episode['rss_source_feed'] === FEED)).to.equal(true);
+    expect(episodes.map((episode) => episode['rss_source_item'])).to.include.members(['often', 'once']);
+    expect(often, 'two plays before one').to.be.below(episodes.findIndex((episode) => episode['rss_source_item'] === 'once'));
+    const elsewhere = await new PublicViews(service.stores.readModel).popularEpisodes(10, other);
+    expect(elsewhere.map((episode) => [episode['rss_source_item'], episode['plays']])).to.deep.equal([['elsewhere', 2]]);
+  });
+
   it('does not keep an answer whose making failed', async () => {
     let fail = true;
     const store = new Proxy(service.stores.readModel, {
