@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { applyPragmas } from '../../src/stores/embedded/schema.js';
-import { DEFAULT_AUTOCHECKPOINT_PAGES, WalCheckpointer } from '../../src/stores/embedded/wal-checkpointer.js';
+import { DEFAULT_AUTOCHECKPOINT_PAGES, LOG_STARTS, WalCheckpointer } from '../../src/stores/embedded/wal-checkpointer.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const PAGE = 4096;
@@ -137,6 +137,31 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
       // No one asks again: the worker's own ticks carry the owed truncation out.
       for (let waited = 0; walBytes() > 0 && waited < 2000; waited += 20) await sleep(20);
       expect(walBytes()).to.equal(0);
+    } finally {
+      await checkpointer.stop();
+    }
+  });
+
+  it("commits first into each log it starts over, so the log header's sync is its own, not the next writer's", async function () {
+    // SQLite syncs the log when its first frame is written (wal.c, "Sync the header"): left to
+    // the next append, that sync stalled requests behind the disk's writeback for tens of ms.
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 10, restartAfterPages: 64 });
+    try {
+      const insert = database.prepare('INSERT INTO blobs (body) VALUES (?)');
+      database.transaction(() => {
+        for (let j = 0; j < 100; j++) insert.run(Buffer.alloc(PAGE, 3));
+      })();
+      const starts = () => (database.prepare(`SELECT count FROM ${LOG_STARTS}`).pluck().get() as number | undefined) ?? 0;
+      for (let waited = 0; starts() === 0 && waited < 2000; waited += 10) await sleep(10);
+      expect(starts(), 'the log was started over by the worker').to.equal(1);
+      // The log's first frame is the worker's row, written under the new header (same salts):
+      // the header was written, and synced, by the worker's commit.
+      const log = readFileSync(`${database.name}-wal`);
+      const frame = 32;
+      const root = database.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').pluck().get(LOG_STARTS) as number;
+      expect(log.readUInt32BE(frame), 'page of the first frame').to.equal(root);
+      expect(log.subarray(frame + 8, frame + 16).equals(log.subarray(16, 24)), 'first frame salted by the new header').to.equal(true);
+      expect(database.prepare('SELECT count(*) AS n FROM blobs').get()).to.deep.equal({ n: 100 });
     } finally {
       await checkpointer.stop();
     }

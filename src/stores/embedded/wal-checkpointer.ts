@@ -34,6 +34,12 @@ const DEFAULT_RESTART_AFTER_PAGES = 4096;
 /** How long a restarting or truncating checkpoint waits for the write lock (a read-model commit takes 15–20 ms). */
 const WRITER_WAIT_MS = 200;
 
+/**
+ * The table the worker writes a row of right after each checkpoint that starts the log over
+ * (see WORKER_SOURCE): one row, counting them.
+ */
+export const LOG_STARTS = 'wal_log_starts';
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
@@ -65,8 +71,27 @@ const waitForWriters = () => {
     db.pragma('busy_timeout = 0');
   }
 };
+// The first commit into a log that starts over writes the log's header and syncs the file
+// (SQLite's wal.c, sqlite3WalFrames: "Sync the header"), under a disk busy with writeback, for
+// tens of milliseconds. Here, not in whichever request appends next: right after each
+// checkpoint that starts the log over, this thread commits first, one row of its own. If a
+// writer got in between, that writer synced, as before.
+const startLog = db.prepare('INSERT INTO ${LOG_STARTS} (id, count) VALUES (0, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1');
+const claimLogStart = () => {
+  try {
+    startLog.run();
+  } catch (error) {
+    if (!(error && typeof error.code === 'string' && error.code.startsWith('SQLITE_BUSY'))) throw error;
+  }
+};
 /** One checkpoint that holds the write lock (RESTART or TRUNCATE); true when it did all it is for. */
 const holdingCheckpoint = (mode) => waitForWriters() && db.pragma('wal_checkpoint(' + mode + ')')[0].busy === 0;
+/** A restarting checkpoint whose log starts over here (a truncated log is left empty: truncate() says so). */
+const restart = () => {
+  const done = holdingCheckpoint('RESTART');
+  if (done) claimLogStart();
+  return done;
+};
 // A truncation that readers and writers held back through every retry is owed: each tick tries
 // it again until it succeeds (old page images of erased rows must not stay in the log).
 let owed = false;
@@ -82,7 +107,7 @@ const checkpoint = () => {
     // well past it (readers held the restarts of the ticks before back), a few attempts this tick.
     if (passive.log <= workerData.restartAfterPages) return;
     const attempts = passive.log > 4 * workerData.restartAfterPages ? RESTART_ATTEMPTS : 1;
-    for (let attempt = 1; !holdingCheckpoint('RESTART') && attempt < attempts; attempt++) sleep(RETRY_SLEEP_MS);
+    for (let attempt = 1; !restart() && attempt < attempts; attempt++) sleep(RETRY_SLEEP_MS);
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message || error) });
   }
@@ -178,6 +203,7 @@ export class WalCheckpointer {
   /** Turns automatic checkpoints off on `database` and starts the worker on the same file. */
   static async start(database: Database, options: WalCheckpointerOptions = {}): Promise<WalCheckpointer> {
     if (database.memory) throw new Error('WalCheckpointer: an in-memory database has no WAL');
+    database.exec(`CREATE TABLE IF NOT EXISTS ${LOG_STARTS} (id INTEGER PRIMARY KEY CHECK (id = 0), count INTEGER NOT NULL)`);
     const worker = spawnSqliteWorker(WORKER_SOURCE, {
       file: database.name,
       intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
