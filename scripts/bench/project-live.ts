@@ -19,7 +19,10 @@
  *    download since their previous one (`GpodderEpisodeService.download`, which waits for the
  *    episode-actions and play-status read models to reach the user's latest event, at most 2 s,
  *    then answers 503). `ryw_p99_ms` = p99 of the time from the append's answer to the
- *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them);
+ *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them).
+ *    Beside it, `ryw_appends_per_s` achieved (below the rate, the thread could not keep up and
+ *    the tail is the open loop's queue) and `ryw_loop_delay_max_ms`, the longest this thread's
+ *    event loop was late over the phase (a stall every pair in flight waits out);
  * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
  *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store;
  * 5. `written_bytes_per_event` (Linux): the bytes the process wrote during step 1 (WAL pages
@@ -38,7 +41,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../../src/config.js';
@@ -114,7 +117,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       const episodes = new GpodderEpisodeService(new GpodderService(userEvents, readModels));
       ryw = await timeReadYourWrites(config, userEvents, episodes, writes);
       log(
-        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)})`,
+        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)}); this thread's event loop late by p99 ${ryw.loopDelay.p99.toFixed(1)} ms, max ${ryw.loopDelay.max.toFixed(0)} ms`,
       );
       const pairs = ryw.appendsPerSecond * ryw.seconds;
       const allThreads = ryw.threads.main + ryw.threads.others.reduce((sum, value) => sum + value, 0);
@@ -148,6 +151,8 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       raw_events_per_s: Math.round(rawPerSecond),
       ratio: Math.round(ratio * 100) / 100,
       ryw_p99_ms: round(ryw.p99),
+      ryw_appends_per_s: Math.round(ryw.appendsPerSecond),
+      ryw_loop_delay_max_ms: round(ryw.loopDelay.max),
       bytes_per_event: Math.round(bytes / events),
       ...(live.written === undefined ? {} : { written_bytes_per_event: Math.round(live.written / live.events) }),
     };
@@ -270,6 +275,12 @@ interface RywFigures {
   readonly p99: number;
   readonly max: number;
   readonly timeouts: number;
+  /**
+   * How late this thread's event loop ran a 10 ms timer over the phase (p99 and max, ms): its
+   * stalls (a long task, a collection, a synchronous disk wait), which every pair in flight waits
+   * out, apart from the queueing of an open loop the thread cannot keep up with.
+   */
+  readonly loopDelay: { p99: number; max: number };
   /** CPU seconds of this thread and of the others (busiest first) over the phase. */
   readonly threads: { main: number; others: number[] };
   readonly seconds: number;
@@ -305,6 +316,8 @@ async function timeReadYourWrites(
   };
   const started = performance.now() + 10;
   const threads = threadCpuSeconds();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   let failure: unknown;
   for (let index = 0; index < total && failure === undefined;) {
     const now = performance.now();
@@ -320,6 +333,7 @@ async function timeReadYourWrites(
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + index * interval - performance.now())));
   }
   await Promise.all(pending);
+  loop.disable();
   if (failure !== undefined) throw failure;
   const seconds = (performance.now() - started) / 1000;
   return {
@@ -329,6 +343,8 @@ async function timeReadYourWrites(
     p99: percentile(waits, 99),
     max: percentile(waits, 100),
     timeouts,
+    // The histogram's values are nanoseconds of the timer's whole wait, its 10 ms included.
+    loopDelay: { p99: Math.max(0, loop.percentile(99) / 1e6 - 10), max: Math.max(0, loop.max / 1e6 - 10) },
     threads: threadCpuSince(threads),
     seconds,
   };
