@@ -22,7 +22,7 @@
  *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them).
  *    Beside it, `ryw_appends_per_s` achieved (below the rate, the thread could not keep up and
  *    the tail is the open loop's queue) and `ryw_loop_delay_max_ms`, the longest this thread's
- *    event loop was late over the phase (a stall every pair in flight waits out);
+ *    event loop was late over the phase (its stalls, and the pairs started at once after them);
  * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
  *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store;
  * 5. `written_bytes_per_event` (Linux): the bytes the process wrote during step 1 (WAL pages
@@ -277,8 +277,8 @@ interface RywFigures {
   readonly timeouts: number;
   /**
    * How late this thread's event loop ran a 10 ms timer over the phase (p99 and max, ms): its
-   * stalls (a long task, a collection, a synchronous disk wait), which every pair in flight waits
-   * out, apart from the queueing of an open loop the thread cannot keep up with.
+   * stalls (a long task, a collection, a synchronous disk wait) and the turns that run the pairs
+   * started at once after one (the store is synchronous: a pair's awaits are microtasks).
    */
   readonly loopDelay: { p99: number; max: number };
   /** CPU seconds of this thread and of the others (busiest first) over the phase. */
