@@ -58,6 +58,7 @@ const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 
 const RETRY_SLEEP_MS = 25;
 const RESTART_ATTEMPTS = 5;
 const emptyWrite = db.transaction(() => undefined);
+const isBusy = (error) => Boolean(error && typeof error.code === 'string' && error.code.startsWith('SQLITE_BUSY'));
 /** False when a writer kept the write lock for the whole wait. */
 const waitForWriters = () => {
   db.pragma('busy_timeout = ' + workerData.writerWaitMs);
@@ -65,7 +66,7 @@ const waitForWriters = () => {
     emptyWrite.immediate();
     return true;
   } catch (error) {
-    if (error && typeof error.code === 'string' && error.code.startsWith('SQLITE_BUSY')) return false;
+    if (isBusy(error)) return false;
     throw error;
   } finally {
     db.pragma('busy_timeout = 0');
@@ -81,7 +82,7 @@ const claimLogStart = () => {
   try {
     startLog.run();
   } catch (error) {
-    if (!(error && typeof error.code === 'string' && error.code.startsWith('SQLITE_BUSY'))) throw error;
+    if (!isBusy(error)) throw error;
   }
 };
 /** One checkpoint that holds the write lock (RESTART or TRUNCATE); true when it did all it is for. */
