@@ -22,7 +22,10 @@
  *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them).
  *    Beside it, `ryw_appends_per_s` achieved (below the rate, the thread could not keep up and
  *    the tail is the open loop's queue) and `ryw_loop_delay_max_ms`, the longest this thread's
- *    event loop was late over the phase (its stalls, and the pairs started at once after them);
+ *    event loop was late over the phase (its stalls, and the pairs started at once after them),
+ *    and `ryw_gc_pause_ms` / `ryw_gc_pause_max_ms`, this thread's garbage-collection pauses over
+ *    the phase, summed and the longest (a pause holds every pair in flight: where the tail comes
+ *    from, bench/RESULTS.md, "The read-your-writes tail is the HTTP thread's collections");
  * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
  *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store;
  * 5. `written_bytes_per_event` (Linux): the bytes the process wrote during step 1 (WAL pages
@@ -41,7 +44,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../../src/config.js';
@@ -117,7 +120,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       const episodes = new GpodderEpisodeService(new GpodderService(userEvents, readModels));
       ryw = await timeReadYourWrites(config, userEvents, episodes, writes);
       log(
-        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)}); this thread's event loop late by p99 ${ryw.loopDelay.p99.toFixed(1)} ms, max ${ryw.loopDelay.max.toFixed(0)} ms`,
+        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)}); this thread's event loop late by p99 ${ryw.loopDelay.p99.toFixed(1)} ms, max ${ryw.loopDelay.max.toFixed(0)} ms; its ${ryw.gc.count} garbage collections paused it ${ryw.gc.pauseMs.toFixed(0)} ms in all, at most ${ryw.gc.maxMs.toFixed(1)} ms`,
       );
       const pairs = ryw.appendsPerSecond * ryw.seconds;
       const allThreads = ryw.threads.main + ryw.threads.others.reduce((sum, value) => sum + value, 0);
@@ -153,6 +156,8 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       ryw_p99_ms: round(ryw.p99),
       ryw_appends_per_s: Math.round(ryw.appendsPerSecond),
       ryw_loop_delay_max_ms: round(ryw.loopDelay.max),
+      ryw_gc_pause_ms: round(ryw.gc.pauseMs),
+      ryw_gc_pause_max_ms: round(ryw.gc.maxMs),
       bytes_per_event: Math.round(bytes / events),
       ...(live.written === undefined ? {} : { written_bytes_per_event: Math.round(live.written / live.events) }),
     };
@@ -281,6 +286,11 @@ interface RywFigures {
    * started at once after one (the store is synchronous: a pair's awaits are microtasks).
    */
   readonly loopDelay: { p99: number; max: number };
+  /**
+   * This thread's garbage collections over the phase: their pauses summed and the longest (ms).
+   * A pause stops every pair in flight, and the pairs queued behind it.
+   */
+  readonly gc: { pauseMs: number; maxMs: number; count: number };
   /** CPU seconds of this thread and of the others (busiest first) over the phase. */
   readonly threads: { main: number; others: number[] };
   readonly seconds: number;
@@ -318,6 +328,10 @@ async function timeReadYourWrites(
   const threads = threadCpuSeconds();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  const collections: number[] = [];
+  // Per isolate: the collections of this thread, not the projector's or the checkpointer's.
+  const gcObserver = new PerformanceObserver((list) => collections.push(...list.getEntries().map((entry) => entry.duration)));
+  gcObserver.observe({ entryTypes: ['gc'] });
   let failure: unknown;
   for (let index = 0; index < total && failure === undefined;) {
     const now = performance.now();
@@ -334,6 +348,8 @@ async function timeReadYourWrites(
   }
   await Promise.all(pending);
   loop.disable();
+  collections.push(...gcObserver.takeRecords().map((entry) => entry.duration));
+  gcObserver.disconnect();
   if (failure !== undefined) throw failure;
   const seconds = (performance.now() - started) / 1000;
   return {
@@ -345,6 +361,7 @@ async function timeReadYourWrites(
     timeouts,
     // The histogram's values are nanoseconds of the timer's whole wait, its 10 ms included.
     loopDelay: { p99: Math.max(0, loop.percentile(99) / 1e6 - 10), max: Math.max(0, loop.max / 1e6 - 10) },
+    gc: { pauseMs: collections.reduce((sum, ms) => sum + ms, 0), maxMs: Math.max(0, ...collections), count: collections.length },
     threads: threadCpuSince(threads),
     seconds,
   };
