@@ -160,9 +160,9 @@ export function evolve(state: UserState, event: StateEvent): UserState {
     case 'unsubscribe':
       return withSubscription(state, event, 'unsubscribed_at');
     case 'play':
-      return withPlay(state, event);
+      return withPlayStatus(state, event);
     case 'position':
-      return withPosition(state, event);
+      return withPlayStatus(state, event);
     case 'save':
       return withSave(state, event);
     case 'playlist':
@@ -205,6 +205,21 @@ let ownedByFold: WeakSet<object> | undefined;
 function writable<T>(map: Record<string, T>): Record<string, T> {
   if (ownedByFold?.has(map)) return map;
   const copy = { ...map };
+  ownedByFold?.add(copy);
+  return copy;
+}
+
+/**
+ * `state` with `slice` set to `value`: the state itself when the running fold owns it (made by
+ * an earlier event of the same fold), else a copy the fold then owns. A state is a small object,
+ * but a fold of thousands of events made one per event.
+ */
+function withSlice<K extends StateSlice>(state: UserState, slice: K, value: UserState[K]): UserState {
+  if (ownedByFold?.has(state)) {
+    state[slice] = value;
+    return state;
+  }
+  const copy = { ...state, [slice]: value };
   ownedByFold?.add(copy);
   return copy;
 }
@@ -297,42 +312,47 @@ function withSubscription(
     created_at: current?.created_at ?? event.timestamp,
   };
   next[field] = maxIso(current?.[field] ?? null, event.timestamp);
-  return { ...state, subscriptions: withEntry(state.subscriptions, feed, next) };
+  return withSlice(state, 'subscriptions', withEntry(state.subscriptions, feed, next));
 }
 
-/** Play and position share newer-wins on the episode's record; each says what it changes. */
-function withPlayStatus(
-  state: UserState,
-  event: UserEventOf<'play'> | UserEventOf<'position'>,
-  change: (current: PlayStatusState | undefined) => Pick<PlayStatusState, 'rss_feed_title' | 'rss_item_title' | 'rss_enclosure' | 'played' | 'position'>,
-): UserState {
+/**
+ * Play and position share newer-wins on the episode's record; each builds the record it leaves
+ * whole (an object literal, no intermediate one: a sync folds tens of thousands of these).
+ */
+function withPlayStatus(state: UserState, event: UserEventOf<'play'> | UserEventOf<'position'>): UserState {
   const { rss_source_feed: feed, rss_source_id: guid } = event.object;
   const key = episodeKey(feed, guid);
   const current = recordAt(state.play_statuses, key);
   if (current && current.updated_at > event.timestamp) return state;
-  const next: PlayStatusState = { rss_source_feed: feed, rss_source_id: guid, ...change(current), updated_at: event.timestamp };
-  return { ...state, play_statuses: withEntry(state.play_statuses, key, next) };
+  const next = event.type === 'play' ? playedStatus(event, current) : positionStatus(event, current);
+  return withSlice(state, 'play_statuses', withEntry(state.play_statuses, key, next));
 }
 
-function withPlay(state: UserState, event: UserEventOf<'play'>): UserState {
-  return withPlayStatus(state, event, (current) => ({
+function playedStatus(event: UserEventOf<'play'>, current: PlayStatusState | undefined): PlayStatusState {
+  return {
+    rss_source_feed: event.object.rss_source_feed,
+    rss_source_id: event.object.rss_source_id,
     rss_feed_title: event.data.rss_feed_title ?? current?.rss_feed_title ?? null,
     rss_item_title: event.data.rss_item_title ?? current?.rss_item_title ?? null,
     // Merged: a play carrying only the media URL (gpodder's) keeps the known duration and cover.
     rss_enclosure: event.data.enclosure ? { ...current?.rss_enclosure, ...event.data.enclosure } : (current?.rss_enclosure ?? null),
     played: event.data.played,
     position: event.data.position,
-  }));
+    updated_at: event.timestamp,
+  };
 }
 
-function withPosition(state: UserState, event: UserEventOf<'position'>): UserState {
-  return withPlayStatus(state, event, (current) => ({
+function positionStatus(event: UserEventOf<'position'>, current: PlayStatusState | undefined): PlayStatusState {
+  return {
+    rss_source_feed: event.object.rss_source_feed,
+    rss_source_id: event.object.rss_source_id,
     rss_feed_title: current?.rss_feed_title ?? null,
     rss_item_title: current?.rss_item_title ?? null,
     rss_enclosure: current?.rss_enclosure ?? null,
     played: current?.played ?? false,
     position: event.data.position,
-  }));
+    updated_at: event.timestamp,
+  };
 }
 
 function playlistOrNew(state: UserState, id: string, at: string): PlaylistState {
@@ -367,7 +387,7 @@ function withSave(state: UserState, event: UserEventOf<'save'>): UserState {
     deleted_at: event.data.removed ? event.timestamp : null,
   };
   const nextPlaylist: PlaylistState = { ...playlist, items: withEntry(playlist.items, itemId, item) };
-  return { ...state, playlists: withEntry(state.playlists, playlistId, nextPlaylist) };
+  return withSlice(state, 'playlists', withEntry(state.playlists, playlistId, nextPlaylist));
 }
 
 function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserState {
@@ -382,7 +402,7 @@ function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserSta
     updated_at: event.timestamp,
     deleted_at: event.data.action === 'delete' ? event.timestamp : null,
   };
-  return { ...state, playlists: withEntry(state.playlists, id, next) };
+  return withSlice(state, 'playlists', withEntry(state.playlists, id, next));
 }
 
 function withPrivacy(state: UserState, event: UserEventOf<'privacy'>): UserState {
