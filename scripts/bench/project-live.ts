@@ -24,8 +24,8 @@
  *    the tail is the open loop's queue) and `ryw_loop_delay_max_ms`, the longest this thread's
  *    event loop was late over the phase (its stalls, and the pairs started at once after them),
  *    and `ryw_gc_pause_ms` / `ryw_gc_pause_max_ms`, this thread's garbage-collection pauses over
- *    the phase, summed and the longest (a pause holds every pair in flight: where the tail comes
- *    from, bench/RESULTS.md, "The read-your-writes tail is the HTTP thread's collections");
+ *    the phase, summed and the longest (a pause holds every pair in flight; bench/RESULTS.md,
+ *    "The read-your-writes tail, the HTTP thread's collections and the disk");
  * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
  *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store;
  * 5. `written_bytes_per_event` (Linux): the bytes the process wrote during step 1 (WAL pages
