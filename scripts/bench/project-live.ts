@@ -21,11 +21,13 @@
  *    then answers 503). `ryw_p99_ms` = p99 of the time from the append's answer to the
  *    download's (a download that gave up counts as its wait; `ryw_timeouts` counts them).
  *    Beside it, `ryw_appends_per_s` achieved (below the rate, the thread could not keep up and
- *    the tail is the open loop's queue) and `ryw_loop_delay_max_ms`, the longest this thread's
- *    event loop was late over the phase (its stalls, and the pairs started at once after them),
- *    and `ryw_gc_pause_ms` / `ryw_gc_pause_max_ms`, this thread's garbage-collection pauses over
- *    the phase, summed and the longest (a pause holds every pair in flight; bench/RESULTS.md,
- *    "The read-your-writes tail, the HTTP thread's collections and the disk");
+ *    the tail is the open loop's queue); `ryw_append_p99_ms`, the p99 of the time from when an
+ *    append was due to its answer (the write's own wait, which `ryw_p99_ms` does not count);
+ *    `ryw_loop_delay_max_ms`, the longest this thread's event loop was late over the phase (its
+ *    stalls, and the pairs started at once after them); and `ryw_gc_pause_ms` /
+ *    `ryw_gc_pause_max_ms`, this thread's garbage-collection pauses over the phase, summed and
+ *    the longest (a pause holds every pair in flight; bench/RESULTS.md, "The read-your-writes
+ *    tail, the HTTP thread's collections and the disk");
  * 4. `bytes_per_event`: the store's files (events, accounts, jobs: `podsync.db`; read models:
  *    `read-models.db`; their WALs) after a WAL checkpoint, ÷ the events in the store;
  * 5. `written_bytes_per_event` (Linux): the bytes the process wrote during step 1 (WAL pages
@@ -120,7 +122,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       const episodes = new GpodderEpisodeService(new GpodderService(userEvents, readModels));
       ryw = await timeReadYourWrites(config, userEvents, episodes, writes);
       log(
-        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)}); this thread's event loop late by p99 ${ryw.loopDelay.p99.toFixed(1)} ms, max ${ryw.loopDelay.max.toFixed(0)} ms; its ${ryw.gc.count} garbage collections paused it ${ryw.gc.pauseMs.toFixed(0)} ms in all, at most ${ryw.gc.maxMs.toFixed(1)} ms`,
+        `  read-your-writes at ${formatRate(config.rywRate)} appends/s for ${config.rywSeconds} s: ${formatRate(ryw.appendsPerSecond)} appends/s (${formatRate(ryw.eventsPerSecond)} events/s) achieved, each answered p99 ${ryw.appendP99.toFixed(1)} ms after it was due; download after each: p50 ${ryw.p50.toFixed(1)} ms, p99 ${ryw.p99.toFixed(1)} ms, max ${ryw.max.toFixed(0)} ms, ${ryw.timeouts} gave up (load average ${os.loadavg()[0]!.toFixed(2)}); this thread's event loop late by p99 ${ryw.loopDelay.p99.toFixed(1)} ms, max ${ryw.loopDelay.max.toFixed(0)} ms; its ${ryw.gc.count} garbage collections paused it ${ryw.gc.pauseMs.toFixed(0)} ms in all, at most ${ryw.gc.maxMs.toFixed(1)} ms`,
       );
       const pairs = ryw.appendsPerSecond * ryw.seconds;
       const allThreads = ryw.threads.main + ryw.threads.others.reduce((sum, value) => sum + value, 0);
@@ -155,6 +157,7 @@ export async function benchProjectLive(log: (line: string) => void = console.log
       ratio: Math.round(ratio * 100) / 100,
       ryw_p99_ms: round(ryw.p99),
       ryw_appends_per_s: Math.round(ryw.appendsPerSecond),
+      ryw_append_p99_ms: round(ryw.appendP99),
       ryw_loop_delay_max_ms: round(ryw.loopDelay.max),
       ryw_gc_pause_ms: round(ryw.gc.pauseMs),
       ryw_gc_pause_max_ms: round(ryw.gc.maxMs),
@@ -278,6 +281,8 @@ interface RywFigures {
   readonly eventsPerSecond: number;
   readonly p50: number;
   readonly p99: number;
+  /** p99 of the time from when an append was due (the open loop's schedule) to its answer, ms. */
+  readonly appendP99: number;
   readonly max: number;
   readonly timeouts: number;
   /**
@@ -311,10 +316,12 @@ async function timeReadYourWrites(
   const total = config.rywRate * config.rywSeconds;
   const interval = 1000 / config.rywRate;
   const pending = new Set<Promise<void>>();
-  const writeAndRead = async (write: Write) => {
+  const appendWaits: number[] = [];
+  const writeAndRead = async (write: Write, due: number) => {
     await userEvents.appendActions(write.principal, write.actions);
     events += write.actions.length;
     const answered = performance.now();
+    appendWaits.push(answered - due);
     try {
       const page = await episodes.download(write.principal, { since: since.get(write.principal.userId) ?? head });
       since.set(write.principal.userId, Math.max(page.timestamp, since.get(write.principal.userId) ?? head));
@@ -338,7 +345,7 @@ async function timeReadYourWrites(
     for (; index < total && started + index * interval <= now; index++) {
       const next = writes.next();
       if (next.done) throw new Error('the workload ran out of appends');
-      const sent = writeAndRead(next.value).catch((error: unknown) => {
+      const sent = writeAndRead(next.value, started + index * interval).catch((error: unknown) => {
         failure ??= error;
       });
       pending.add(sent);
@@ -355,6 +362,7 @@ async function timeReadYourWrites(
   return {
     appendsPerSecond: waits.length / seconds,
     eventsPerSecond: events / seconds,
+    appendP99: percentile(appendWaits, 99),
     p50: percentile(waits, 50),
     p99: percentile(waits, 99),
     max: percentile(waits, 100),
