@@ -407,7 +407,7 @@ function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserSta
 
 function withPrivacy(state: UserState, event: UserEventOf<'privacy'>): UserState {
   const level = event.data.privacy;
-  if (event.object === null) return { ...state, privacy: { ...state.privacy, account: level } };
+  if (event.object === null) return withSlice(state, 'privacy', { ...state.privacy, account: level });
   const feeds = { ...state.privacy.feeds, [event.object.rss_source_feed]: level };
-  return { ...state, privacy: { ...state.privacy, feeds } };
+  return withSlice(state, 'privacy', { ...state.privacy, feeds });
 }

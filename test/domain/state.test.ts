@@ -224,6 +224,9 @@ describe('state fold: in-place folding', () => {
       .tuple(fc.constantFrom(...feeds), guid, at, fc.boolean(), fc.constantFrom(undefined, 'p1', '__proto__'))
       .map(([feed, g, when, removed, playlist]) => ev.save(feed, g, when, { removed, ...(playlist ? { playlist } : {}) })),
     fc
+      .tuple(at, fc.constantFrom('public', 'private') as fc.Arbitrary<'public' | 'private'>, fc.constantFrom(undefined, FEED))
+      .map(([when, level, feed]) => ev.privacy(when, level, feed)),
+    fc
       .tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>, fc.constantFrom('p1', '__proto__'))
       .map(([when, action, id]) => ev.playlist(when, { playlist_id: id, action, name: `n${when}` })),
     fc
