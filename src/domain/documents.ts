@@ -51,11 +51,14 @@ export interface RawFieldDoc {
 
 /**
  * One field of many documents as their stored JSON texts joined with commas (the inside of a
- * JSON array), in the order they were found, and how many documents `text` holds (those without
- * the field are left out).
+ * JSON array), in the order they were found, and how many documents `bytes` holds (those without
+ * the field are left out). UTF-8 bytes, not a string: the answer is written out as it is, and a
+ * JavaScript string of megabytes (a first sync's download) costs a decoding, a copy into the
+ * answer and an encoding again, about a third of such a download's time (bench/RESULTS.md,
+ * "The gpodder download as bytes").
  */
 export interface JoinedRaw {
-  readonly text: string;
+  readonly bytes: Buffer;
   readonly count: number;
   /** With {@link JoinOptions.numbers}: that field of every document found, in order (null where it holds no number). */
   readonly numbers?: readonly (number | null)[];

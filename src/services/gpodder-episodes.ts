@@ -111,6 +111,8 @@ interface ActionRow {
 
 const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(row.raw!) as GpodderAction);
 const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
+const ACTIONS_OPEN = Buffer.from('{"actions":[');
+const COMMA = Buffer.from(',');
 const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving ?? 'as-is', action: doc.action });
 
 /**
@@ -123,7 +125,7 @@ type StatusSource = { readonly pending: readonly ProjectedEvent[] } | { readonly
 /** The actions served as the read model stores them (`serving` absent): those a page writes as stored. */
 const SERVED_AS_STORED = { serving: null } as const;
 
-/** How a page is planned: `joined` for an answer written as text ({@link GpodderEpisodeService.textOf}). */
+/** How a page is planned: `joined` for an answer written as bytes ({@link GpodderEpisodeService.bytesOf}). */
 interface PlanOptions {
   readonly joined?: boolean;
 }
@@ -220,14 +222,14 @@ export class GpodderEpisodeService {
   }
 
   /**
-   * {@link download}'s answer as the JSON text `{"actions":[…],"timestamp":…}`: the actions the
-   * read model holds are written as stored, joined by the store (`joinRaw`), neither parsed nor
-   * serialized again, with no object or string per action.
+   * {@link download}'s answer as the UTF-8 bytes of the JSON text `{"actions":[…],"timestamp":…}`:
+   * the actions the read model holds are written as stored, joined by the store (`joinRaw`),
+   * neither parsed nor serialized again, with no object or string per action.
    */
-  async downloadJson(principal: Principal, query: DownloadQuery): Promise<string> {
-    if (query.aggregated) return JSON.stringify(await this.download(principal, query));
-    const { value: text, timestamp } = await this.downloadPage(principal, query, (plan) => this.textOf(plan), { joined: true });
-    return `{"actions":[${text}],"timestamp":${JSON.stringify(timestamp)}}`;
+  async downloadJson(principal: Principal, query: DownloadQuery): Promise<Buffer> {
+    if (query.aggregated) return Buffer.from(JSON.stringify(await this.download(principal, query)), 'utf8');
+    const { value: actions, timestamp } = await this.downloadPage(principal, query, (plan) => this.bytesOf(plan), { joined: true });
+    return Buffer.concat([ACTIONS_OPEN, actions, Buffer.from(`],"timestamp":${JSON.stringify(timestamp)}}`, 'utf8')]);
   }
 
   /**
@@ -475,23 +477,27 @@ export class GpodderEpisodeService {
   }
 
   /**
-   * A page's actions as JSON texts joined with commas: the read model's as one text joined by
+   * A page's actions as JSON texts joined with commas, in UTF-8: the read model's as joined by
    * the store when every one of them is served as stored (the store finds as many of them
-   * without a `serving` as the plan counted), else row by row. The text the plan's own read
-   * joined serves when the page holds all it found (most pages: a page is cut only after
+   * without a `serving` as the plan counted), else row by row. The bytes the plan's own read
+   * joined serve when the page holds all it found (most pages: a page is cut only after
    * {@link EPISODE_ACTIONS_PAGE} actions).
    */
-  private async textOf(plan: PagePlan): Promise<string | undefined> {
+  private async bytesOf(plan: PagePlan): Promise<Buffer | undefined> {
     const { stored } = plan;
     if (stored?.count !== undefined) {
       const query = { ...stored.query, where: { ...stored.query.where, ...SERVED_AS_STORED } };
       const joined = stored.joined ?? (await this.gpodder.readModels.readModel.joinRaw(EPISODE_ACTIONS, query, 'action'));
       if (joined.count === stored.count) {
         const pending = await plan.serve(plan.pending);
-        return pending === undefined ? undefined : [joined.text, ...pending.map(jsonOf)].join(',');
+        if (pending === undefined) return undefined;
+        if (pending.length === 0) return joined.bytes;
+        const made = Buffer.from(pending.map(jsonOf).join(','), 'utf8');
+        return joined.count === 0 ? made : Buffer.concat([joined.bytes, COMMA, made]);
       }
     }
-    return (await this.rowsOf(plan))?.map(jsonOf).join(',');
+    const rows = await this.rowsOf(plan);
+    return rows && Buffer.from(rows.map(jsonOf).join(','), 'utf8');
   }
 
   /**

@@ -140,7 +140,7 @@ describe('SqliteReadModelStore indexes', function () {
   it('joinRaw reads the field from inside a document written before the field was kept apart', async function () {
     const query = { where: { user: 'u' }, orderBy: [{ field: 'seq', direction: 'asc' as const }] };
     await store.ensureCollections([{ name: 'actions', indexes: [['user', 'seq']] }]);
-    await store.commit('p', [{ op: 'put', collection: 'actions', id: 'a', doc: { user: 'u', seq: 1, action: { device: 'phone', n: 1.5 } } }], {
+    await store.commit('p', [{ op: 'put', collection: 'actions', id: 'a', doc: { user: 'u', seq: 1, action: { device: 'phone', n: 1.5, note: 'é “x”' } } }], {
       commit: 1n,
       prepare: 1n,
     });
@@ -153,7 +153,11 @@ describe('SqliteReadModelStore indexes', function () {
       { id: 'a', doc_action: null },
       { id: 'b', doc_action: '{"device":"tablet"}' },
     ]);
-    expect(store.joinRawSync('actions', query, 'action')).to.deep.equal({ text: '{"device":"phone","n":1.5},{"device":"tablet"}', count: 2 });
+    // The UTF-8 bytes the database holds.
+    expect(store.joinRawSync('actions', query, 'action')).to.deep.equal({
+      bytes: Buffer.from('{"device":"phone","n":1.5,"note":"é “x”"},{"device":"tablet"}', 'utf8'),
+      count: 2,
+    });
   });
 
   it('every connection reads and writes the documents whole, whichever declared the fields kept apart', async function () {

@@ -139,7 +139,7 @@ describe('MongoDB adapters (no server)', function () {
       const store = new MongoReadModelStore(db, {} as MongoClient);
       const query: Query = { where: { user: 'u' }, orderBy: [{ field: 'seq', direction: 'asc' }], limit: 7 };
       expect(await store.findNumbers('c', query, 'seq')).to.deep.equal([3, null, null]);
-      expect(await store.joinRaw('c', query, 'action')).to.deep.equal({ text: '{"device":"phone","note":"“x”"},null', count: 2 });
+      expect(await store.joinRaw('c', query, 'action')).to.deep.equal({ bytes: Buffer.from('{"device":"phone","note":"“x”"},null', 'utf8'), count: 2 });
       expect(calls.map((call) => call.args)).to.deep.equal([
         [{ user: { $eq: 'u' } }, { projection: { seq: 1 } }],
         [{ user: { $eq: 'u' } }, { projection: { action: 1 } }],
@@ -166,12 +166,12 @@ describe('MongoDB adapters (no server)', function () {
       const store = new MongoReadModelStore(db, {} as MongoClient);
       const query: Query = { where: { user: 'u' }, orderBy: [{ field: 'seq', direction: 'asc' }] };
       expect(await store.joinRaw('c', query, 'action', { numbers: 'seq', only: { serving: null, 'action.device': 'phone' } })).to.deep.equal({
-        text: '{"device":"phone"}',
+        bytes: Buffer.from('{"device":"phone"}'),
         count: 1,
         numbers: [3, 4, 5, 6],
       });
       expect(await store.joinRaw('c', query, 'action', { numbers: 'seq', only: { serving: null } })).to.deep.equal({
-        text: '{"device":"phone"},{"device":"tablet"}',
+        bytes: Buffer.from('{"device":"phone"},{"device":"tablet"}'),
         count: 2,
         numbers: [3, 4, 5, 6],
       });

@@ -45,11 +45,7 @@ export function episodesRouter(episodes: GpodderEpisodeService, authenticated: R
     const body = await episodes.downloadJson(principal, query);
     // Written as is: no ETag (a hash of the whole answer, megabytes for a first sync, which no
     // client sends back: each asks with its own `since`).
-    res
-      .status(200)
-      .set('Content-Type', 'application/json; charset=utf-8')
-      .set('Content-Length', String(Buffer.byteLength(body)))
-      .end(body);
+    res.status(200).set('Content-Type', 'application/json; charset=utf-8').set('Content-Length', String(body.length)).end(body);
   });
 
   return router;

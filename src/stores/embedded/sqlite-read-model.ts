@@ -554,7 +554,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   /**
-   * SQLite's group_concat over the found rows in their order: the subquery's ORDER BY holds,
+   * SQLite's group_concat over the found rows in their order, cast to a BLOB: the UTF-8 bytes
+   * the database holds (its encoding), with no string made. The subquery's ORDER BY holds,
    * since SQLite does not flatten an ordered subquery into an aggregate (pinned by the contract
    * test against find's order); group_concat's own ORDER BY would sort again in a temporary
    * B-tree. A row written before its field was kept apart has it inside the document. The
@@ -577,12 +578,12 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (options.numbers !== undefined) columns.push(`${this.expr(collection, options.numbers)} AS n`);
     const joined = only === undefined ? 'v' : 'CASE WHEN ok THEN v END';
     const found = this.foundSql(collection, query);
-    const [text, count, numbers] = this.statement(
-      `SELECT group_concat(${joined}, ','), count(${joined})${options.numbers === undefined ? '' : ', json_group_array(n)'} FROM (SELECT ${columns.join(', ')} ${found.sql})`,
+    const [bytes, count, numbers] = this.statement(
+      `SELECT CAST(group_concat(${joined}, ',') AS BLOB), count(${joined})${options.numbers === undefined ? '' : ', json_group_array(n)'} FROM (SELECT ${columns.join(', ')} ${found.sql})`,
     )
       .raw(true)
-      .get(...params, ...found.params) as [string | null, number, string | undefined];
-    const answer = { text: text ?? '', count };
+      .get(...params, ...found.params) as [Buffer | null, number, string | undefined];
+    const answer = { bytes: bytes ?? Buffer.alloc(0), count };
     if (numbers === undefined) return answer;
     return { ...answer, numbers: (JSON.parse(numbers) as unknown[]).map((value) => (typeof value === 'number' ? value : null)) };
   }

@@ -487,7 +487,7 @@ export class MongoReadModelStore implements ReadModelStore {
       if (only !== undefined && !matches(doc as Doc, only)) continue;
       if (Object.hasOwn(doc, field)) texts.push(JSON.stringify(doc[field]));
     }
-    const joined = { text: texts.join(','), count: texts.length };
+    const joined = { bytes: Buffer.from(texts.join(','), 'utf8'), count: texts.length };
     return numbers === undefined ? joined : { ...joined, numbers: found };
   }
 

@@ -172,6 +172,15 @@ describe('gpodder API: episode actions', function () {
     const aggregated = await download('?aggregated=true');
     expect((aggregated.body.actions as Action[]).map((a) => [a.episode, a.position])).to.deep.equal([['https://cdn.example.com/new-url.mp3', 20]]);
   });
+  it('answers text beyond ASCII as the UTF-8 it was uploaded in, its length counted in bytes', async () => {
+    const guid = 'épisode “1” 🎧';
+    await upload([action({ action: 'play', position: 10, guid })]);
+    for (const answer of [await download(), (await service.settle(), await download()), await download('?aggregated=true')]) {
+      expect(answer.headers['content-type']).to.equal('application/json; charset=utf-8');
+      expect(Number(answer.headers['content-length'])).to.equal(Buffer.byteLength(JSON.stringify(answer.body)));
+      expect((answer.body.actions as Action[]).map((a) => a.guid)).to.deep.equal([guid]);
+    }
+  });
 
   it('sanitises URLs: update_urls maps trimmed ones, rejects non-http(s) ones (those actions are not stored)', async () => {
     const response = await upload([action({ podcast: ` ${FEED_A} ` }), action({ episode: 'file:///home/me/x.mp3' })]);
