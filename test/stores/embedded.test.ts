@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { RecentIds } from '../../src/stores/embedded/recent-ids.js';
 import type { EventToAppend, JsonObject, Position, RecordedEvent, StreamTailOptions } from '../../src/stores/event-store.js';
-import { readTailBackwards, START, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
+import { readTailBackwards, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import { eventStoreContract, withTimeout } from './event-store.contract.js';
 
 /** A fresh directory per store, removed by the returned cleanup. */
@@ -479,64 +479,6 @@ describe('SqliteEventStore (embedded only)', function () {
       await removes.unsubscribe();
       await everything.unsubscribe();
     }
-  });
-
-  describe('stream tails answered from its own appends, while the table still holds them', function () {
-    /** Marks a row's data behind the store's back (the store itself never updates a row): a tail read from the table shows it. */
-    function markInTable(store: SqliteEventStore, stream: string, revision: bigint): void {
-      store.database.prepare("UPDATE events SET data = json_set(data, '$.read', 'table') WHERE stream = ? AND revision = ?").run(stream, revision);
-    }
-    const readFrom = (events: readonly RecordedEvent[]) => events.map((recorded) => (recorded.data['read'] === 'table' ? 'table' : 'memory'));
-
-    it('answers what the table holds: its own committed appends from memory, the same events', async function () {
-      const store = open();
-      await store.append('user-1', [event('a', { n: 1 }), event('b', { n: 2 })]);
-      const { position } = await store.append('user-1', [event('c', { n: 3 })]);
-      const fromTable = (await open().readStreamTail('user-1', START)).events;
-      const tail = await store.readStreamTail('user-1', START);
-      expect(tail).to.deep.equal({ events: fromTable, complete: true });
-      expect(tail.events.map((recorded) => recorded.data)).to.deep.equal([{ n: 1 }, { n: 2 }, { n: 3 }]);
-      expect(tail.events.at(-1)!.position).to.deep.equal(position);
-      markInTable(store, 'user-1', 2n);
-      expect(readFrom((await store.readStreamTail('user-1', START)).events)).to.deep.equal(['memory', 'memory', 'memory']);
-      // Each read has its own objects: what one reader parses is not shared with the next.
-      expect((await store.readStreamTail('user-1', START)).events[0]).not.to.equal(tail.events[0]);
-    });
-
-    it('reads the table once another connection appended, or erased one of them', async function () {
-      const store = open();
-      const other = open();
-      await store.append('user-1', [event('a'), event('b'), event('c')]);
-      const { position: ofOther } = await other.append('user-1', [event('d')]);
-      markInTable(store, 'user-1', 0n);
-      expect((await store.readStreamTail('user-1', START)).events.map((recorded) => recorded.type)).to.deep.equal(['a', 'b', 'c', 'd']);
-      expect(readFrom((await store.readStreamTail('user-1', START)).events)[0]).to.equal('table');
-      // Its own append after another's: kept from there on.
-      await store.append('user-1', [event('e')]);
-      markInTable(store, 'user-1', 4n);
-      expect(readFrom((await store.readStreamTail('user-1', ofOther)).events)).to.deep.equal(['memory']);
-      // Reaching back past it: the table.
-      expect(readFrom((await store.readStreamTail('user-1', START)).events).at(-1)).to.equal('table');
-      const erased = (await store.readStreamTail('user-1', START)).events.find((recorded) => recorded.type === 'e')!;
-      expect(other.eraseEvents('user-1', [erased])).to.equal(1);
-      expect((await store.readStreamTail('user-1', ofOther)).events, 'the erased event, kept in memory').to.deep.equal([]);
-      expect((await store.readStreamTail('user-1', START)).events.map((recorded) => recorded.type)).to.deep.equal(['a', 'b', 'c', 'd']);
-    });
-
-    it('keeps nothing of an append inside a caller’s transaction (it may roll back), nor after its own erasure', async function () {
-      const database = new BetterSqlite3(path);
-      borrowed.push(database);
-      const store = new SqliteEventStore(database);
-      opened.push(store);
-      database.transaction(() => void store.append('user-1', [event('a')]))();
-      markInTable(store, 'user-1', 0n);
-      expect(readFrom((await store.readStreamTail('user-1', START)).events)).to.deep.equal(['table']);
-      const own = open();
-      await own.append('user-2', [event('a'), event('b')]);
-      own.eraseEvents('user-2', [(await own.readStreamTail('user-2', START)).events[0]!]);
-      markInTable(own, 'user-2', 1n);
-      expect(readFrom((await own.readStreamTail('user-2', START)).events)).to.deep.equal(['table']);
-    });
   });
 
   it('works on a borrowed connection and leaves it open on close', async function () {

@@ -27,7 +27,6 @@ import {
 } from '../event-store.js';
 import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking } from './schema.js';
 import { RecentIds } from './recent-ids.js';
-import { RecentTails } from './recent-tails.js';
 import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow, type StreamRowForAppend } from './rows.js';
 import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
 
@@ -78,8 +77,6 @@ interface AppendOutcome {
   readonly result: AppendResult;
   /** False for an idempotent retry or an empty append: nothing to wake subscriptions for. */
   readonly written: boolean;
-  /** The rows a written append inserted, as the table holds them. */
-  readonly rows?: readonly EventRow[];
 }
 
 interface PurgeTarget {
@@ -102,7 +99,6 @@ interface PreparedStatements {
   readonly readForwards: Statement<[string, bigint, number], EventRow>;
   readonly readBackwards: Statement<[string, bigint, bigint, number], EventRow>;
   readonly lastRevisionAtOrBefore: Statement<[string, bigint], bigint>;
-  readonly countRevisions: Statement<[string, bigint, bigint], bigint>;
   readonly lastVisiblePosition: Statement<[string], { last_revision: bigint | null; deleted: bigint; tombstoned: bigint; position: bigint | null }>;
   readonly head: Statement<[], { seq: bigint }>;
   readonly truncatedStreams: Statement<[], PurgeTarget>;
@@ -121,12 +117,6 @@ const RETRY_TAIL_SLACK = 256;
  * then waited for one another's reads (bench/RESULTS.md, "Appends committed in groups").
  */
 const APPEND_GROUP_LIMIT = 32;
-
-/**
- * Rows of its own appends a store keeps to answer stream tails from ({@link RecentTails}): an
- * upload of 10,000 actions twice over (about 600 bytes a row: at most ~15 MB).
- */
-const RECENT_TAIL_ROWS = 25_000;
 
 /**
  * The embedded {@link EventStore}: one SQLite file (better-sqlite3, WAL) with EventStoreDB's
@@ -148,8 +138,6 @@ export class SqliteEventStore implements EventStore {
   private readonly subscriptions = new Set<SqliteAllSubscription>();
   /** Bumped by truncation and deletes so subscriptions drop pages read before them. */
   private hidingGeneration = 0;
-  /** The rows of this connection's last committed appends, per stream (readStreamTail answers from them). */
-  private readonly recentTails = new RecentTails(RECENT_TAIL_ROWS);
   // Each write runs in one better-sqlite3 transaction (a savepoint inside a caller's transaction).
   private readonly appendTransaction: Transaction<(stream: string, events: readonly SerializedEvent[], expected: ExpectedRevision) => AppendOutcome>;
   /** Appends waiting for the end of the turn, committed together ({@link append}). */
@@ -298,11 +286,7 @@ export class SqliteEventStore implements EventStore {
     }
     const written = group.flatMap((append, index) => {
       const outcome = outcomes[index]!;
-      if (!('written' in outcome && outcome.written)) return [];
-      // Committed: what the table holds now (an append inside a caller's transaction is not
-      // kept, since that transaction may still roll back).
-      if (outcome.rows !== undefined) this.recentTails.appended(append.stream, outcome.rows);
-      return append.events;
+      return 'written' in outcome && outcome.written ? append.events : [];
     });
     if (written.length > 0) this.wakeSubscriptions(written);
     group.forEach((append, index) => {
@@ -347,12 +331,7 @@ export class SqliteEventStore implements EventStore {
       // Complete when nothing visible after `after` was left out, by `from` or by `maxCount`.
       const complete = start === afterAll;
       if (start > last) return { events: [], complete };
-      const count = last - start + 1n;
-      // This connection's own last appends, while the table holds every one of them still.
-      const kept = this.recentTails.rows(stream, start, last);
-      if (kept !== undefined && this.statements.countRevisions.get(stream, start, last) === count) return { events: kept.map(toRecordedEvent), complete };
-      if (kept !== undefined) this.recentTails.forget(stream);
-      return { events: this.statements.readForwards.all(stream, start, Number(count)).map(toRecordedEvent), complete };
+      return { events: this.statements.readForwards.all(stream, start, Number(last - start + 1n)).map(toRecordedEvent), complete };
     });
   }
 
@@ -430,13 +409,11 @@ export class SqliteEventStore implements EventStore {
   }
 
   async deleteStream(stream: string): Promise<void> {
-    this.recentTails.forget(stream);
     this.softDeleteTransaction.immediate(stream, 'any');
     this.hidingGeneration++;
   }
 
   async tombstoneStream(stream: string, options: { expectedRevision?: ExpectedRevision } = {}): Promise<void> {
-    this.recentTails.forget(stream);
     this.tombstoneTransaction.immediate(stream, options.expectedRevision ?? 'any');
     this.hidingGeneration++;
   }
@@ -452,7 +429,6 @@ export class SqliteEventStore implements EventStore {
    * Idempotency for the purged ids is lost, as it is in EventStoreDB after a scavenge.
    */
   purgeTruncated(stream?: string): number {
-    this.recentTails.forget(stream);
     return this.purgeTransaction.immediate(stream);
   }
 
@@ -477,7 +453,6 @@ export class SqliteEventStore implements EventStore {
    */
   purgeStreams(streams: readonly string[]): number {
     if (streams.length === 0) return 0;
-    for (const stream of streams) this.recentTails.forget(stream);
     return this.purgeStreamsTransaction.immediate(streams);
   }
 
@@ -507,8 +482,6 @@ export class SqliteEventStore implements EventStore {
    */
   eraseEvents(stream: string, events: readonly Pick<RecordedEvent, 'id' | 'revision'>[]): number {
     if (events.length === 0) return 0;
-    // Erased is gone from memory too (a read would not answer them anyway: it counts the rows).
-    this.recentTails.forget(stream);
     const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND revision = ? AND id = ?');
     const removed = this.database.transaction(() => events.reduce((sum, event) => sum + erase.run(stream, event.revision, event.id).changes, 0)).immediate();
     this.hidingGeneration++;
@@ -536,7 +509,7 @@ export class SqliteEventStore implements EventStore {
     if (retry) return { result: retry, written: false };
     checkExpectedRevision(stream, expected, revisionForChecks(state));
     if (events.length === 0) return { result: this.currentAppendResult(stream, state), written: false };
-    return { ...this.insertEvents(stream, events, state?.last_revision ?? NO_STREAM_REVISION, recent), written: true };
+    return { result: this.insertEvents(stream, events, state?.last_revision ?? NO_STREAM_REVISION, recent), written: true };
   }
 
   /**
@@ -589,21 +562,14 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** `recent`: the ids the stream's row keeps of its last events (they end at `lastRevision`). */
-  private insertEvents(
-    stream: string,
-    events: readonly SerializedEvent[],
-    lastRevision: bigint,
-    recent: RecentIds,
-  ): { result: AppendResult; rows: EventRow[] } {
+  private insertEvents(stream: string, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult {
     const recordedAt = this.clock().getTime();
     let revision = lastRevision;
     let position = 0n;
-    const rows: EventRow[] = [];
     for (const event of events) {
       revision++;
       const info = this.statements.insertEvent.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt);
       position = BigInt(info.lastInsertRowid);
-      rows.push({ position, stream, revision, id: event.id, type: event.type, data: event.data, metadata: event.metadata, recorded_at: BigInt(recordedAt) });
     }
     this.statements.upsertStreamRevision.run(
       stream,
@@ -613,7 +579,7 @@ export class SqliteEventStore implements EventStore {
         RECENT_IDS,
       ),
     );
-    return { result: { nextRevision: revision, position: { commit: position, prepare: position } }, rows };
+    return { nextRevision: revision, position: { commit: position, prepare: position } };
   }
 
   /** What an empty append answers: the stream as it is. */
@@ -774,8 +740,6 @@ function prepareStatements(db: Database): PreparedStatements {
     lastRevisionAtOrBefore: prepare<[string, bigint], bigint>(
       'SELECT revision FROM events WHERE stream = ? AND position <= ? ORDER BY revision DESC LIMIT 1',
     ).pluck(),
-    // The (stream, revision) index alone: which of a stream's revisions are still rows.
-    countRevisions: prepare<[string, bigint, bigint], bigint>('SELECT count(*) FROM events WHERE stream = ? AND revision BETWEEN ? AND ?').pluck(),
     // The highest position ever given out; a new store's sequence starts at 1 with no event
     // there (schema.ts), so up to 1 the head is what the table holds.
     head: prepare("SELECT CASE WHEN seq > 1 THEN seq ELSE (SELECT IFNULL(MAX(position), 0) FROM events) END AS seq FROM sqlite_sequence WHERE name = 'events'"),
