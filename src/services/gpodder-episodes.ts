@@ -320,7 +320,7 @@ export class GpodderEpisodeService {
     { upTo: number; events: RecordedEvent[]; from: number; latest: number; changesExisting: boolean; statusEvents: () => Promise<RecordedEvent[]> } | undefined
   > {
     const { readModels, userEvents } = this.gpodder;
-    const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.readModel.getCheckpoint(name)));
+    const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.checkpointThisTurn(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
     const latest = await readModels.latestPosition(user);
     if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) {

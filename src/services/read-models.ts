@@ -7,7 +7,7 @@
 import { streams } from '../domain/events.js';
 import type { EventStore, Position, RecordedEvent, StreamTail } from '../stores/event-store.js';
 import { comparePositions, START } from '../stores/event-store.js';
-import type { ReadModelStore } from '../stores/read-model.js';
+import type { Checkpoint, ReadModelStore } from '../stores/read-model.js';
 
 /**
  * The read models did not reach the user's own writes in time: answering now would show the
@@ -45,12 +45,33 @@ export class ReadModelService {
   /** Reads waiting for the read models, all served by one loop of checkpoint reads ({@link watch}). */
   private readonly waiters = new Set<Waiter>();
   private watching = false;
+  /** The checkpoints read in this turn of the event loop ({@link checkpointThisTurn}). */
+  private readonly turnCheckpoints = new Map<string, Promise<Checkpoint | undefined>>();
 
   constructor(
     readonly eventStore: EventStore,
     readonly readModel: ReadModelStore,
     private readonly waitLimitMs = 2000,
   ) {}
+
+  /**
+   * A projection's checkpoint as first read in this turn of the event loop. For a read that
+   * bounds what it takes from a read model by the checkpoint it read and makes the rest from
+   * the user's events (a gpodder download ahead of the projector): a checkpoint a little older
+   * than the store's only moves more of the answer to the events, never changes it. The
+   * downloads after one group commit's appends run in one turn (up to 32 of them): one read of
+   * each checkpoint for all (bench/RESULTS.md, "Checkpoints read once a turn"). Not for a read
+   * that checks whether the projector moved meanwhile: that needs the store's own.
+   */
+  checkpointThisTurn(projection: string): Promise<Checkpoint | undefined> {
+    let read = this.turnCheckpoints.get(projection);
+    if (read === undefined) {
+      if (this.turnCheckpoints.size === 0) setImmediate(() => this.turnCheckpoints.clear());
+      read = this.readModel.getCheckpoint(projection);
+      this.turnCheckpoints.set(projection, read);
+    }
+    return read;
+  }
 
   /** Position of the user's latest event, or undefined if they have none. */
   latestPosition(userId: string): Promise<Position | undefined> {

@@ -85,3 +85,20 @@ describe('ReadModelService.waitFor (read-your-writes waits)', () => {
     expect(await later).to.equal(false);
   });
 });
+
+describe('ReadModelService.checkpointThisTurn (checkpoints a turn of reads shares)', () => {
+  it('reads each checkpoint once in a turn of the event loop, and again in the next', async () => {
+    const { readModel, positions, state } = fakeReadModel();
+    const service = new ReadModelService({} as EventStore, readModel);
+    positions.set('a', 5);
+    positions.set('b', 7);
+    const firstTurn = await Promise.all([1, 2, 3].flatMap(() => [service.checkpointThisTurn('a'), service.checkpointThisTurn('b')]));
+    expect(firstTurn.map((checkpoint) => checkpoint?.position.commit)).to.deep.equal([5n, 7n, 5n, 7n, 5n, 7n]);
+    expect(state.reads).to.equal(2);
+    positions.set('a', 9);
+    expect((await service.checkpointThisTurn('a'))?.position.commit, 'later in the same turn: as first read').to.equal(5n);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await service.checkpointThisTurn('a'))?.position.commit, 'the next turn reads again').to.equal(9n);
+    expect(state.reads).to.equal(3);
+  });
+});
