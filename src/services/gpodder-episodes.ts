@@ -229,7 +229,8 @@ export class GpodderEpisodeService {
   async downloadJson(principal: Principal, query: DownloadQuery): Promise<Buffer> {
     if (query.aggregated) return Buffer.from(JSON.stringify(await this.download(principal, query)), 'utf8');
     const { value: actions, timestamp } = await this.downloadPage(principal, query, (plan) => this.bytesOf(plan), { joined: true });
-    return Buffer.concat([ACTIONS_OPEN, actions, Buffer.from(`],"timestamp":${JSON.stringify(timestamp)}}`, 'utf8')]);
+    // One copy of the page's bytes, however many parts they came in.
+    return Buffer.concat([ACTIONS_OPEN, ...actions, Buffer.from(`],"timestamp":${JSON.stringify(timestamp)}}`, 'utf8')]);
   }
 
   /**
@@ -477,13 +478,14 @@ export class GpodderEpisodeService {
   }
 
   /**
-   * A page's actions as JSON texts joined with commas, in UTF-8: the read model's as joined by
-   * the store when every one of them is served as stored (the store finds as many of them
-   * without a `serving` as the plan counted), else row by row. The bytes the plan's own read
+   * A page's actions as JSON texts joined with commas, in UTF-8 and in parts the caller
+   * concatenates (once, with what surrounds them): the read model's as joined by the store
+   * when every one of them is served as stored (the store finds as many of them without a
+   * `serving` as the plan counted), else row by row. The bytes the plan's own read
    * joined serve when the page holds all it found (most pages: a page is cut only after
    * {@link EPISODE_ACTIONS_PAGE} actions).
    */
-  private async bytesOf(plan: PagePlan): Promise<Buffer | undefined> {
+  private async bytesOf(plan: PagePlan): Promise<Buffer[] | undefined> {
     const { stored } = plan;
     if (stored?.count !== undefined) {
       const query = { ...stored.query, where: { ...stored.query.where, ...SERVED_AS_STORED } };
@@ -491,13 +493,13 @@ export class GpodderEpisodeService {
       if (joined.count === stored.count) {
         const pending = await plan.serve(plan.pending);
         if (pending === undefined) return undefined;
-        if (pending.length === 0) return joined.bytes;
+        if (pending.length === 0) return [joined.bytes];
         const made = Buffer.from(pending.map(jsonOf).join(','), 'utf8');
-        return joined.count === 0 ? made : Buffer.concat([joined.bytes, COMMA, made]);
+        return joined.count === 0 ? [made] : [joined.bytes, COMMA, made];
       }
     }
     const rows = await this.rowsOf(plan);
-    return rows && Buffer.from(rows.map(jsonOf).join(','), 'utf8');
+    return rows && [Buffer.from(rows.map(jsonOf).join(','), 'utf8')];
   }
 
   /**
