@@ -160,7 +160,6 @@ export function evolve(state: UserState, event: StateEvent): UserState {
     case 'unsubscribe':
       return withSubscription(state, event, 'unsubscribed_at');
     case 'play':
-      return withPlayStatus(state, event);
     case 'position':
       return withPlayStatus(state, event);
     case 'save':
