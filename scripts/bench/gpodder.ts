@@ -10,9 +10,10 @@
  *    (`bytes_per_action`: both users' actions, their logs written back); `download_server_ms` is
  *    the server's share (its request-duration metric: this client parses on the same thread);
  * 4. BENCH_ACTIONS actions in one request (a client's first sync of a long history);
- * 5. batches of 30 again with the projector paused, then its catch-up (by the in-process
- *    projector, as PROJECTOR=inline runs it: the service's projector thread is stopped for the
- *    pause), which separates the API's own cost from the read models'.
+ * 5. batches of 30 again with the projector paused, then that user's download while it is still
+ *    paused (every action made from the user's events: `download_ahead_*`), then its catch-up
+ *    (by the in-process projector, as PROJECTOR=inline runs it: the service's projector thread
+ *    is stopped for the pause), which separates the API's own cost from the read models'.
  *
  * Clients authenticate as they do: HTTP Basic, keeping the `sessionid` cookie.
  *
@@ -86,26 +87,9 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
       if (file) await service.stores.embedded!.truncateWal(file);
     const bytesPerAction = readdirSync(directory).reduce((sum, name) => sum + statSync(join(directory, name)).size, 0) / (2 * count);
     log(`  storage: ${formatRate(bytesPerAction)} bytes per action in the store files`);
-    const downloadStarted = performance.now();
-    let since = 0;
-    let downloaded = 0;
-    let pages = 0;
-    for (;;) {
-      const page = (await request(base, gpodder, 'GET', `/api/2/episodes/${gpodder.username}.json?since=${since}`)) as {
-        actions: unknown[];
-        timestamp: number;
-      };
-      if (page.actions.length === 0) break;
-      downloaded += page.actions.length;
-      pages++;
-      since = page.timestamp;
-    }
-    const downloadSeconds = (performance.now() - downloadStarted) / 1000;
-    if (downloaded !== count) throw new Error(`downloaded ${downloaded} actions, expected ${count}`);
-    // The server's own time: this client parses the answers on the same thread.
-    const downloadServerMs = (await requestSeconds(base, 'GET', '/api/2/episodes/:file')) * 1000;
+    const download = await downloadAll(base, gpodder, count);
     log(
-      `  download with since: ${formatRate(downloaded / downloadSeconds)} actions/s (${downloadSeconds.toFixed(2)} s, ${pages} pages; ${downloadServerMs.toFixed(0)} ms in the server)`,
+      `  download with since: ${formatRate(count / download.seconds)} actions/s (${download.seconds.toFixed(2)} s, ${download.pages} pages; ${download.serverMs.toFixed(0)} ms in the server)`,
     );
 
     const whole = await client(base, 'bench-whole');
@@ -118,7 +102,15 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
     // so its catch-up is the same projector's in this process (the service's PROJECTOR=inline).
     if (service.projectorThread) await service.projectorThread.stop();
     else await service.projector.stop();
-    const alone = await upload(await client(base, 'bench-no-projector'), 30);
+    const paused = await client(base, 'bench-no-projector');
+    const alone = await upload(paused, 30);
+    // Every action ahead of the projector: the download makes them all from the user's events
+    // (src/services/gpodder-episodes.ts, downloadPage), what serving them from the stream alone
+    // would cost, and what a client gets while the read models are rebuilt.
+    const ahead = await downloadAll(base, paused, count);
+    log(
+      `  download with the projector paused, every action made from the events: ${formatRate(count / ahead.seconds)} actions/s (${ahead.seconds.toFixed(2)} s, ${ahead.pages} pages; ${ahead.serverMs.toFixed(0)} ms in the server)`,
+    );
     const catchUpStarted = performance.now();
     service.projector.start();
     await settle();
@@ -138,11 +130,13 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
       upload_batch30_p99_ms: round(by30.p99),
       read_models_caught_up_ms: Math.round(settleMs),
       bytes_per_action: Math.round(bytesPerAction),
-      download_actions_per_s: Math.round(downloaded / downloadSeconds),
-      download_server_ms: round(downloadServerMs),
-      download_pages: pages,
+      download_actions_per_s: Math.round(count / download.seconds),
+      download_server_ms: round(download.serverMs),
+      download_pages: download.pages,
       single_request_ms: Math.round(wholeMs),
       upload_batch30_projector_paused_actions_per_s: Math.round(alone.perSecond),
+      download_ahead_actions_per_s: Math.round(count / ahead.seconds),
+      download_ahead_server_ms: round(ahead.serverMs),
       projector_catch_up_events_per_s: Math.round((count / catchUpMs) * 1000),
     };
   } finally {
@@ -152,14 +146,43 @@ export async function benchGpodder(log: (line: string) => void = console.log): P
   }
 }
 
-/** The seconds the service spent on one route's requests so far (its request-duration metric, summed). */
-async function requestSeconds(base: string, method: string, route: string): Promise<number> {
+/**
+ * All of a user's actions downloaded with `since`, page after page (each page's cursor the next
+ * one's `since`), as a client syncing from scratch does: the wall time at this client, the pages,
+ * and the server's own time (this client parses the answers on the same thread).
+ */
+async function downloadAll(base: string, client: Client, expected: number): Promise<{ seconds: number; pages: number; serverMs: number }> {
+  const route = '/api/2/episodes/:file';
+  // None yet before the route's first request.
+  const serverBefore = await requestSeconds(base, 'GET', route, 0);
+  const started = performance.now();
+  let since = 0;
+  let downloaded = 0;
+  let pages = 0;
+  for (;;) {
+    const page = (await request(base, client, 'GET', `/api/2/episodes/${client.username}.json?since=${since}`)) as { actions: unknown[]; timestamp: number };
+    if (page.actions.length === 0) break;
+    downloaded += page.actions.length;
+    pages++;
+    since = page.timestamp;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (downloaded !== expected) throw new Error(`downloaded ${downloaded} actions, expected ${expected}`);
+  return { seconds, pages, serverMs: ((await requestSeconds(base, 'GET', route)) - serverBefore) * 1000 };
+}
+
+/**
+ * The seconds the service spent on one route's requests so far (its request-duration metric,
+ * summed); `none` when the route has had no request yet (else that is an error).
+ */
+async function requestSeconds(base: string, method: string, route: string, none?: number): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const line = text
     .split('\n')
     .find(
       (entry) => entry.startsWith('podsync_http_request_duration_seconds_sum{') && entry.includes(`method="${method}"`) && entry.includes(`route="${route}"`),
     );
+  if (line === undefined && none !== undefined) return none;
   if (line === undefined) throw new Error(`no request duration for ${method} ${route} in /metrics`);
   return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
