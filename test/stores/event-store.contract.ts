@@ -114,6 +114,19 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect((await store.readStream(stream, { direction: 'backwards' }))[0]!.data).to.deep.equal({ n: 4 });
       });
 
+      it('a stream read, forwards, backwards or its tail, gives each event as $all records it (stream, position, time, data, metadata)', async function () {
+        const [stream, other] = [`${ns}user-1`, `${ns}user-2`];
+        await store.append(stream, [event('play', { n: 0 }, { username: 'ann' }), event('position', { n: 1 })]);
+        await store.append(other, [event('play', { n: 0 }, { username: 'bob' })]);
+        await store.append(stream, [event('save', { text: 'é', list: [1, null] }, { username: 'ann' })]);
+        const whole = (e: RecordedEvent) => ({ ...summary(e), position: e.position, recordedAt: e.recordedAt.getTime(), data: e.data, metadata: e.metadata });
+        const recorded = (await readTestEvents()).filter((e) => e.stream === stream).map(whole);
+        expect(recorded).to.have.length(3);
+        expect((await store.readStream(stream)).map(whole)).to.deep.equal(recorded);
+        expect((await store.readStream(stream, { direction: 'backwards' })).map(whole)).to.deep.equal([...recorded].reverse());
+        expect((await store.readStreamTail(stream, START)).events.map(whole)).to.deep.equal(recorded);
+      });
+
       it('readStreamTail: the visible events after a position, as the stream read whole has them; `from` and `maxCount` may leave older ones out, and say so', async function () {
         const stream = `${ns}user-1`;
         const other = `${ns}user-2`;

@@ -29,19 +29,47 @@ export interface StreamRowForAppend extends StreamRow {
 }
 
 /**
+ * An `events` row of one stream's read, as its columns' values in order: a read of one stream
+ * knows the stream, and neither decoding its name for every row nor building an object per row
+ * is free (bench/RESULTS.md, "One stream's rows read as values, without its name").
+ */
+export type StreamEventValues = readonly [position: bigint, revision: bigint, id: string, type: string, data: string, metadata: string, recordedAt: bigint];
+
+/** The columns of {@link StreamEventValues}, in order, of an `events` table aliased `e`. */
+export const STREAM_EVENT_COLUMNS = 'e.position, e.revision, e.id, e.type, e.data, e.metadata, e.recorded_at';
+
+export function toRecordedEvent(row: EventRow): RecordedEvent {
+  return recordedEvent(row.stream, row.position, row.revision, row.id, row.type, row.data, row.metadata, row.recorded_at);
+}
+
+/** The recorded events of one stream's rows ({@link StreamEventValues}). */
+export function streamEventsOf(stream: string, rows: readonly StreamEventValues[]): RecordedEvent[] {
+  return rows.map((row) => recordedEvent(stream, row[0], row[1], row[2], row[3], row[4], row[5], row[6]));
+}
+
+/**
  * `data` and `metadata` are parsed when first read: a reader that looks only at types and
  * positions skips the JSON (the erasure reactor follows every event of `$all` on the HTTP thread
  * for its `remove`s: parsing them all was 3 % of that thread during gpodder uploads). Getters of
  * the object itself, so spreading, JSON and structured clones see plain values.
  */
-export function toRecordedEvent(row: EventRow): RecordedEvent {
-  let rawData: string | undefined = row.data;
-  let rawMetadata: string | undefined = row.metadata;
+function recordedEvent(
+  stream: string,
+  position: bigint,
+  revision: bigint,
+  id: string,
+  type: string,
+  rawDataText: string,
+  rawMetadataText: string,
+  recordedAt: bigint,
+): RecordedEvent {
+  let rawData: string | undefined = rawDataText;
+  let rawMetadata: string | undefined = rawMetadataText;
   let data: JsonObject | undefined;
   let metadata: JsonObject | undefined;
   return {
-    id: row.id,
-    type: row.type,
+    id,
+    type,
     get data(): JsonObject {
       if (data === undefined) {
         data = JSON.parse(rawData!) as JsonObject;
@@ -56,10 +84,10 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
       }
       return metadata;
     },
-    stream: row.stream,
-    revision: row.revision,
-    position: { commit: row.position, prepare: row.position },
-    recordedAt: new Date(Number(row.recorded_at)),
+    stream,
+    revision,
+    position: { commit: position, prepare: position },
+    recordedAt: new Date(Number(recordedAt)),
   };
 }
 

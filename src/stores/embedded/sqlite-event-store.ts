@@ -27,7 +27,18 @@ import {
 } from '../event-store.js';
 import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking } from './schema.js';
 import { RecentIds } from './recent-ids.js';
-import { mergeMetadata, storedMetadataJson, toRecordedEvent, toStreamMetadata, type EventRow, type StreamRow, type StreamRowForAppend } from './rows.js';
+import {
+  mergeMetadata,
+  STREAM_EVENT_COLUMNS,
+  storedMetadataJson,
+  streamEventsOf,
+  toRecordedEvent,
+  toStreamMetadata,
+  type EventRow,
+  type StreamEventValues,
+  type StreamRow,
+  type StreamRowForAppend,
+} from './rows.js';
 import { SqliteAllSubscription, type SubscriptionPage } from './sqlite-subscription.js';
 
 export interface SqliteEventStoreOptions {
@@ -96,8 +107,8 @@ interface PreparedStatements {
   readonly upsertMetadata: Statement<[string, bigint | null, string, bigint]>;
   readonly softDelete: Statement<[bigint, bigint, string]>;
   readonly tombstone: Statement<[string]>;
-  readonly readForwards: Statement<[string, bigint, number], EventRow>;
-  readonly readBackwards: Statement<[string, bigint, bigint, number], EventRow>;
+  readonly readForwards: Statement<[string, bigint, number], StreamEventValues>;
+  readonly readBackwards: Statement<[string, bigint, bigint, number], StreamEventValues>;
   readonly lastRevisionAtOrBefore: Statement<[string, bigint], bigint>;
   readonly lastVisiblePosition: Statement<[string], { last_revision: bigint | null; deleted: bigint; tombstoned: bigint; position: bigint | null }>;
   readonly head: Statement<[], { seq: bigint }>;
@@ -331,7 +342,7 @@ export class SqliteEventStore implements EventStore {
       // Complete when nothing visible after `after` was left out, by `from` or by `maxCount`.
       const complete = start === afterAll;
       if (start > last) return { events: [], complete };
-      return { events: this.statements.readForwards.all(stream, start, Number(last - start + 1n)).map(toRecordedEvent), complete };
+      return { events: streamEventsOf(stream, this.statements.readForwards.all(stream, start, Number(last - start + 1n))), complete };
     });
   }
 
@@ -358,7 +369,7 @@ export class SqliteEventStore implements EventStore {
       options.direction === 'backwards'
         ? this.readBackwardsRows(stream, options.fromRevision ?? 'end', state.last_revision, firstVisible, limit)
         : this.readForwardsRows(stream, options.fromRevision ?? 'start', state.last_revision, firstVisible, limit);
-    return rows.map(toRecordedEvent);
+    return streamEventsOf(stream, rows);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -646,7 +657,7 @@ export class SqliteEventStore implements EventStore {
 
   // ---- reads ----
 
-  private readForwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): EventRow[] {
+  private readForwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): StreamEventValues[] {
     // Like EventStoreDB, reading forwards from 'end' starts after the last event.
     const start = from === 'start' ? 0n : from === 'end' ? lastRevision + 1n : from;
     // Past the last revision there is nothing to read: the usual answer to a cached reader
@@ -655,7 +666,7 @@ export class SqliteEventStore implements EventStore {
     return this.statements.readForwards.all(stream, start > firstVisible ? start : firstVisible, limit);
   }
 
-  private readBackwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): EventRow[] {
+  private readBackwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): StreamEventValues[] {
     const start = from === 'end' ? lastRevision : from === 'start' ? 0n : from;
     return this.statements.readBackwards.all(stream, start, firstVisible, limit);
   }
@@ -724,11 +735,14 @@ function prepareStatements(db: Database): PreparedStatements {
       `INSERT INTO streams (name, tombstoned) VALUES (?, 1)
        ON CONFLICT (name) DO UPDATE SET tombstoned = 1`,
     ),
-    readForwards: prepare(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`),
-    readBackwards: prepare(
-      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
+    // Rows as arrays of their values, without the stream they were read from (rows.ts).
+    readForwards: prepare<[string, bigint, number], StreamEventValues>(
+      `SELECT ${STREAM_EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
+    ).raw(true),
+    readBackwards: prepare<[string, bigint, bigint, number], StreamEventValues>(
+      `SELECT ${STREAM_EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
        ORDER BY e.revision DESC LIMIT ?`,
-    ),
+    ).raw(true),
     lastVisiblePosition: prepare(
       `SELECT s.last_revision, s.deleted, s.tombstoned,
          (SELECT e.position FROM events e WHERE e.stream = s.name AND e.revision >= coalesce(s.truncate_before, 0)
