@@ -111,6 +111,8 @@ interface ActionRow {
 
 const actionOf = (row: ActionRow): GpodderAction => (row.action ??= JSON.parse(row.raw!) as GpodderAction);
 const jsonOf = (row: ActionRow): string => (row.raw ??= JSON.stringify(row.action));
+/** The rows' actions as JSON texts joined with commas, in UTF-8. */
+const jsonBytes = (rows: readonly ActionRow[]): Buffer => Buffer.from(rows.map(jsonOf).join(','), 'utf8');
 const ACTIONS_OPEN = Buffer.from('{"actions":[');
 const COMMA = Buffer.from(',');
 const rowOf = (doc: EpisodeActionDoc): ActionRow => ({ seq: doc.seq, serving: doc.serving ?? 'as-is', action: doc.action });
@@ -494,12 +496,12 @@ export class GpodderEpisodeService {
         const pending = await plan.serve(plan.pending);
         if (pending === undefined) return undefined;
         if (pending.length === 0) return [joined.bytes];
-        const made = Buffer.from(pending.map(jsonOf).join(','), 'utf8');
+        const made = jsonBytes(pending);
         return joined.count === 0 ? [made] : [joined.bytes, COMMA, made];
       }
     }
     const rows = await this.rowsOf(plan);
-    return rows && [Buffer.from(rows.map(jsonOf).join(','), 'utf8')];
+    return rows && [jsonBytes(rows)];
   }
 
   /**

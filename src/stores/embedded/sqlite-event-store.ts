@@ -63,7 +63,8 @@ const MAX_POSITION = 9223372036854775807n;
 /** EventStoreDB's revision number for "no stream", answered by an empty append to a new stream. */
 const NO_STREAM_REVISION = -1n;
 
-const EVENT_COLUMNS = 'e.position, e.stream, e.revision, e.id, e.type, e.data, e.metadata, e.recorded_at';
+/** The columns of an {@link EventRow}: a stream's own ({@link STREAM_EVENT_COLUMNS}) and the stream. */
+const EVENT_COLUMNS = `${STREAM_EVENT_COLUMNS}, e.stream`;
 
 /** An event already serialised, so a bad payload fails before the write transaction starts. */
 interface SerializedEvent {
