@@ -1,4 +1,4 @@
-import type { JsonObject, MetadataPatch, RecordedEvent, StreamMetadata } from '../event-store.js';
+import type { JsonObject, MetadataPatch, Position, RecordedEvent, StreamMetadata } from '../event-store.js';
 
 /** An `events` row as read with safe integers on (INTEGER columns arrive as bigint). */
 export interface EventRow {
@@ -52,7 +52,63 @@ export function streamEventsOf(stream: string, rows: readonly StreamEventValues[
  * positions skips the JSON (the erasure reactor follows every event of `$all` on the HTTP thread
  * for its `remove`s: parsing them all was 3 % of that thread during gpodder uploads). Getters of
  * the object itself, so spreading, JSON and structured clones see plain values.
+ *
+ * The getters are two functions every event shares, reading the event's private fields: an
+ * object literal's own getters are new closures per object, which V8 keeps in a dictionary
+ * (slow) object, costlier to make and to read every property of (bench/RESULTS.md, "Recorded
+ * events as fast objects").
  */
+class StoredEvent implements RecordedEvent {
+  #rawData: string | undefined;
+  #rawMetadata: string | undefined;
+  #data: JsonObject | undefined;
+  #metadata: JsonObject | undefined;
+  // Declared, not fields: assigned in the constructor in the order readers see them.
+  declare readonly id: string;
+  declare readonly type: string;
+  declare readonly data: JsonObject;
+  declare readonly metadata: JsonObject;
+  declare readonly stream: string;
+  declare readonly revision: bigint;
+  declare readonly position: Position;
+  declare readonly recordedAt: Date;
+
+  static readonly #lazy: PropertyDescriptorMap = {
+    data: {
+      enumerable: true,
+      get(this: StoredEvent): JsonObject {
+        if (this.#data === undefined) {
+          this.#data = JSON.parse(this.#rawData!) as JsonObject;
+          this.#rawData = undefined;
+        }
+        return this.#data;
+      },
+    },
+    metadata: {
+      enumerable: true,
+      get(this: StoredEvent): JsonObject {
+        if (this.#metadata === undefined) {
+          this.#metadata = JSON.parse(this.#rawMetadata!) as JsonObject;
+          this.#rawMetadata = undefined;
+        }
+        return this.#metadata;
+      },
+    },
+  };
+
+  constructor(id: string, type: string, rawData: string, rawMetadata: string, stream: string, position: bigint, revision: bigint, recordedAt: bigint) {
+    this.id = id;
+    this.type = type;
+    Object.defineProperties(this, StoredEvent.#lazy);
+    this.stream = stream;
+    this.revision = revision;
+    this.position = { commit: position, prepare: position };
+    this.recordedAt = new Date(Number(recordedAt));
+    this.#rawData = rawData;
+    this.#rawMetadata = rawMetadata;
+  }
+}
+
 function recordedEvent(
   stream: string,
   position: bigint,
@@ -63,32 +119,7 @@ function recordedEvent(
   rawMetadataText: string,
   recordedAt: bigint,
 ): RecordedEvent {
-  let rawData: string | undefined = rawDataText;
-  let rawMetadata: string | undefined = rawMetadataText;
-  let data: JsonObject | undefined;
-  let metadata: JsonObject | undefined;
-  return {
-    id,
-    type,
-    get data(): JsonObject {
-      if (data === undefined) {
-        data = JSON.parse(rawData!) as JsonObject;
-        rawData = undefined;
-      }
-      return data;
-    },
-    get metadata(): JsonObject {
-      if (metadata === undefined) {
-        metadata = JSON.parse(rawMetadata!) as JsonObject;
-        rawMetadata = undefined;
-      }
-      return metadata;
-    },
-    stream,
-    revision,
-    position: { commit: position, prepare: position },
-    recordedAt: new Date(Number(recordedAt)),
-  };
+  return new StoredEvent(id, type, rawDataText, rawMetadataText, stream, position, revision, recordedAt);
 }
 
 /** The metadata keys kept as JSON; `truncateBefore` lives in its own column so SQL can filter on it. */
