@@ -322,14 +322,16 @@ export class GpodderEpisodeService {
   ): Promise<
     { upTo: number; events: RecordedEvent[]; from: number; latest: number; changesExisting: boolean; statusEvents: () => Promise<RecordedEvent[]> } | undefined
   > {
-    const { readModels, userEvents } = this.gpodder;
+    const { readModels } = this.gpodder;
     const [actionsAt, statusesAt] = await Promise.all([EPISODE_ACTIONS, PLAY_STATUSES].map((name) => readModels.checkpointThisTurn(name)));
     if (actionsAt === undefined || statusesAt === undefined) return undefined;
     const latest = await readModels.latestPosition(user);
     if (latest === undefined || (comparePositions(actionsAt.position, latest) >= 0 && comparePositions(statusesAt.position, latest) >= 0)) {
       return undefined;
     }
-    const from = effectiveSince(since, Number((await userEvents.store.headPosition()).commit));
+    // The head is at or after the user's latest event: a cursor not past that needs no read of it.
+    const latestCommit = Number(latest.commit);
+    const from = effectiveSince(since, since !== undefined && since > latestCommit ? await this.gpodder.headCommit() : latestCommit);
     const read = await readModels.userEventsAfter(user, actionsAt.position, { from });
     const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
@@ -343,7 +345,7 @@ export class GpodderEpisodeService {
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
         : readModels.userEventsAfter(user, statusesAt.position).then(({ events: all }) => all);
-    return { upTo, events, from, latest: Number(latest.commit), changesExisting, statusEvents };
+    return { upTo, events, from, latest: latestCommit, changesExisting, statusEvents };
   }
 
   /**

@@ -119,6 +119,23 @@ for (const cached of [false, true])
       expect([...first.actions, ...next.actions]).to.deep.equal(whole.actions);
     });
 
+    it('reads a since beyond the store’s head as 0, and one past the user’s latest event but not the head (others wrote since) as it is', async () => {
+      await service.projector.catchUp();
+      await episodes.upload(principal, actions(0, 10));
+      const everything = await walk({});
+      expect(everything.actions).to.have.length(9);
+      // A gpodder.net cursor (a unix time) is beyond this store's head.
+      expect((await walk({ since: 1_900_000_000 })).actions).to.deep.equal(everything.actions);
+      const other = await service.login();
+      await episodes.upload({ userId: other.userId, username: other.username, tokenId: null }, actions(10, 3));
+      const head = Number((await service.stores.eventStore.headPosition()).commit);
+      expect(head).to.be.above(everything.timestamp);
+      const past = await episodes.download(principal, { since: head });
+      expect(past).to.deep.equal({ actions: [], timestamp: head });
+      await service.projector.catchUp();
+      expect(await episodes.download(principal, { since: head })).to.deep.equal(past);
+    });
+
     it('answers the Nextcloud download from the stream too: what the read model answers once caught up, by recording time', async () => {
       await episodes.upload(principal, actions(0, 12));
       await service.projector.catchUp();
