@@ -167,6 +167,32 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
     }
   });
 
+  it('commits first into a log a passive checkpoint copied whole, which the next writer would start over; an idle log of its own row, never', async function () {
+    // No restarting checkpoint here (the log stays far below the bound): the passive one copies
+    // every frame, and the next commit starts the log over and syncs its header.
+    const checkpointer = await WalCheckpointer.start(database, { intervalMs: 10, restartAfterPages: 100_000 });
+    try {
+      const starts = () => (database.prepare(`SELECT count FROM ${LOG_STARTS}`).pluck().get() as number | undefined) ?? 0;
+      const insert = database.prepare('INSERT INTO blobs (body) VALUES (?)');
+      database.transaction(() => {
+        for (let j = 0; j < 20; j++) insert.run(Buffer.alloc(PAGE, 5));
+      })();
+      for (let waited = 0; starts() === 0 && waited < 2000; waited += 10) await sleep(10);
+      expect(starts(), 'the log was started over by the worker').to.equal(1);
+      const log = readFileSync(`${database.name}-wal`);
+      const frame = 32;
+      const root = database.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').pluck().get(LOG_STARTS) as number;
+      expect(log.readUInt32BE(frame), 'page of the first frame').to.equal(root);
+      expect(log.subarray(frame + 8, frame + 16).equals(log.subarray(16, 24)), 'first frame salted by the new header').to.equal(true);
+      // Its own row copied by the next checkpoints, nothing else written: no further claim.
+      await sleep(200);
+      expect(starts(), 'no write while nothing else is written').to.equal(1);
+      expect(database.prepare('SELECT count(*) AS n FROM blobs').get()).to.deep.equal({ n: 20 });
+    } finally {
+      await checkpointer.stop();
+    }
+  });
+
   it('without it (the control case), the same writes with automatic checkpoints off grow the WAL', async function () {
     database.pragma('wal_autocheckpoint = 0');
     await write(24);

@@ -35,8 +35,14 @@ const DEFAULT_RESTART_AFTER_PAGES = 4096;
 const WRITER_WAIT_MS = 200;
 
 /**
- * The table the worker writes a row of right after each checkpoint that starts the log over
- * (see WORKER_SOURCE): one row, counting them.
+ * A log copied whole by a passive checkpoint is started over by the worker (see WORKER_SOURCE)
+ * only past this many frames: its own row is one.
+ */
+const CLAIM_AFTER_FRAMES = 8;
+
+/**
+ * The table the worker writes a row of right after each checkpoint that starts the log over, or
+ * lets the next writer start it over (see WORKER_SOURCE): one row, counting them.
  */
 export const LOG_STARTS = 'wal_log_starts';
 
@@ -75,8 +81,8 @@ const waitForWriters = () => {
 // The first commit into a log that starts over writes the log's header and syncs the file
 // (SQLite's wal.c, sqlite3WalFrames: "Sync the header"), under a disk busy with writeback, for
 // tens of milliseconds. Here, not in whichever request appends next: right after each
-// checkpoint that starts the log over, this thread commits first, one row of its own. If a
-// writer got in between, that writer synced, as before.
+// checkpoint that starts the log over or copied all of it, this thread commits first, one row of
+// its own. If a writer got in between, that writer synced, as before.
 const startLog = db.prepare('INSERT INTO ${LOG_STARTS} (id, count) VALUES (0, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1');
 const claimLogStart = () => {
   try {
@@ -86,12 +92,19 @@ const claimLogStart = () => {
   }
 };
 /** One checkpoint that holds the write lock (RESTART or TRUNCATE); true when it did all it is for. */
-const holdingCheckpoint = (mode) => waitForWriters() && db.pragma('wal_checkpoint(' + mode + ')')[0].busy === 0;
-/** A restarting checkpoint whose log starts over here (a truncated log is left empty: truncate() says so). */
+/** What a checkpoint that holds the write lock (RESTART or TRUNCATE) did; undefined when a writer kept the lock for the whole wait. */
+const holding = (mode) => (waitForWriters() ? db.pragma('wal_checkpoint(' + mode + ')')[0] : undefined);
+const holdingCheckpoint = (mode) => holding(mode)?.busy === 0;
+/**
+ * A restarting checkpoint; true when it did all it is for. Once it copied the whole log, even
+ * if readers kept it from starting over, the next writer would: this thread commits first (a
+ * truncated log is left empty: truncate() says so).
+ */
 const restart = () => {
-  const done = holdingCheckpoint('RESTART');
-  if (done) claimLogStart();
-  return done;
+  const result = holding('RESTART');
+  if (result === undefined) return false;
+  if (result.checkpointed === result.log) claimLogStart();
+  return result.busy === 0;
 };
 // A truncation that readers and writers held back through every retry is owed: each tick tries
 // it again until it succeeds (old page images of erased rows must not stay in the log).
@@ -106,7 +119,14 @@ const checkpoint = () => {
     // Under a steady stream of commits the log never starts over (a writer restarts it only if
     // every frame was copied when its transaction began): past a bound, make it. Once the log is
     // well past it (readers held the restarts of the ticks before back), a few attempts this tick.
-    if (passive.log <= workerData.restartAfterPages) return;
+    if (passive.log <= workerData.restartAfterPages) {
+      // Within it, a passive checkpoint that copied the whole log lets the next writer start it
+      // over (wal.c, walRestartLog: a writer whose snapshot needs no frame of the log), and that
+      // writer syncs the new header: claimed here too. Not for a log of a few frames, as this
+      // thread's own row leaves it: an idle service would be written to at every tick.
+      if (passive.checkpointed === passive.log && passive.log > workerData.claimAfterFrames) claimLogStart();
+      return;
+    }
     const attempts = passive.log > 4 * workerData.restartAfterPages ? RESTART_ATTEMPTS : 1;
     for (let attempt = 1; !restart() && attempt < attempts; attempt++) sleep(RETRY_SLEEP_MS);
   } catch (error) {
@@ -211,6 +231,7 @@ export class WalCheckpointer {
       restartAfterPages: options.restartAfterPages ?? DEFAULT_RESTART_AFTER_PAGES,
       truncateBudgetMs: options.truncateBudgetMs ?? 5000,
       writerWaitMs: WRITER_WAIT_MS,
+      claimAfterFrames: CLAIM_AFTER_FRAMES,
     });
     const checkpointer = new WalCheckpointer(database, worker, options.onProblem ?? (() => undefined));
     await workerReady(worker, 'WAL checkpoint worker');
