@@ -35,12 +35,6 @@ const DEFAULT_RESTART_AFTER_PAGES = 4096;
 const WRITER_WAIT_MS = 200;
 
 /**
- * A log copied whole by a passive checkpoint is started over by the worker (see WORKER_SOURCE)
- * only past this many frames: its own row is one.
- */
-const CLAIM_AFTER_FRAMES = 8;
-
-/**
  * The table the worker writes a row of right after each checkpoint that starts the log over, or
  * lets the next writer start it over (see WORKER_SOURCE): one row, counting them.
  */
@@ -84,9 +78,13 @@ const waitForWriters = () => {
 // checkpoint that starts the log over or copied all of it, this thread commits first, one row of
 // its own. If a writer got in between, that writer synced, as before.
 const startLog = db.prepare('INSERT INTO ${LOG_STARTS} (id, count) VALUES (0, 1) ON CONFLICT (id) DO UPDATE SET count = count + 1');
+// Changes when another connection commits (SQLite's data_version), not when this one does.
+const dataVersion = db.prepare('PRAGMA data_version').pluck();
+let versionAtClaim;
 const claimLogStart = () => {
   try {
     startLog.run();
+    versionAtClaim = dataVersion.get();
   } catch (error) {
     if (!isBusy(error)) throw error;
   }
@@ -122,9 +120,9 @@ const checkpoint = () => {
     if (passive.log <= workerData.restartAfterPages) {
       // Within it, a passive checkpoint that copied the whole log lets the next writer start it
       // over (wal.c, walRestartLog: a writer whose snapshot needs no frame of the log), and that
-      // writer syncs the new header: claimed here too. Not for a log of a few frames, as this
-      // thread's own row leaves it: an idle service would be written to at every tick.
-      if (passive.checkpointed === passive.log && passive.log > workerData.claimAfterFrames) claimLogStart();
+      // writer syncs the new header: claimed here too. Not when nothing but this thread's own row
+      // was written since its last claim: an idle service would be written to at every tick.
+      if (passive.log > 0 && passive.checkpointed === passive.log && dataVersion.get() !== versionAtClaim) claimLogStart();
       return;
     }
     const attempts = passive.log > 4 * workerData.restartAfterPages ? RESTART_ATTEMPTS : 1;
@@ -231,7 +229,6 @@ export class WalCheckpointer {
       restartAfterPages: options.restartAfterPages ?? DEFAULT_RESTART_AFTER_PAGES,
       truncateBudgetMs: options.truncateBudgetMs ?? 5000,
       writerWaitMs: WRITER_WAIT_MS,
-      claimAfterFrames: CLAIM_AFTER_FRAMES,
     });
     const checkpointer = new WalCheckpointer(database, worker, options.onProblem ?? (() => undefined));
     await workerReady(worker, 'WAL checkpoint worker');
