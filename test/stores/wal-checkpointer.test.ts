@@ -142,6 +142,18 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
     }
   });
 
+  /**
+   * The log's first frame is the worker's row, written under the new header (same salts): the
+   * header was written, and synced, by the worker's commit.
+   */
+  function expectLogStartedByWorker(): void {
+    const log = readFileSync(`${database.name}-wal`);
+    const frame = 32;
+    const root = database.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').pluck().get(LOG_STARTS) as number;
+    expect(log.readUInt32BE(frame), 'page of the first frame').to.equal(root);
+    expect(log.subarray(frame + 8, frame + 16).equals(log.subarray(16, 24)), 'first frame salted by the new header').to.equal(true);
+  }
+
   it("commits first into each log it starts over, so the log header's sync is its own, not the next writer's", async function () {
     // SQLite syncs the log when its first frame is written (wal.c, "Sync the header"): left to
     // the next append, that sync stalled requests behind the disk's writeback for tens of ms.
@@ -154,13 +166,7 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
       const starts = () => (database.prepare(`SELECT count FROM ${LOG_STARTS}`).pluck().get() as number | undefined) ?? 0;
       for (let waited = 0; starts() === 0 && waited < 2000; waited += 10) await sleep(10);
       expect(starts(), 'the log was started over by the worker').to.equal(1);
-      // The log's first frame is the worker's row, written under the new header (same salts):
-      // the header was written, and synced, by the worker's commit.
-      const log = readFileSync(`${database.name}-wal`);
-      const frame = 32;
-      const root = database.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').pluck().get(LOG_STARTS) as number;
-      expect(log.readUInt32BE(frame), 'page of the first frame').to.equal(root);
-      expect(log.subarray(frame + 8, frame + 16).equals(log.subarray(16, 24)), 'first frame salted by the new header').to.equal(true);
+      expectLogStartedByWorker();
       expect(database.prepare('SELECT count(*) AS n FROM blobs').get()).to.deep.equal({ n: 100 });
     } finally {
       await checkpointer.stop();
@@ -179,11 +185,7 @@ describe('WalCheckpointer: WAL checkpoints on a worker thread', function () {
       })();
       for (let waited = 0; starts() === 0 && waited < 2000; waited += 10) await sleep(10);
       expect(starts(), 'the log was started over by the worker').to.equal(1);
-      const log = readFileSync(`${database.name}-wal`);
-      const frame = 32;
-      const root = database.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').pluck().get(LOG_STARTS) as number;
-      expect(log.readUInt32BE(frame), 'page of the first frame').to.equal(root);
-      expect(log.subarray(frame + 8, frame + 16).equals(log.subarray(16, 24)), 'first frame salted by the new header').to.equal(true);
+      expectLogStartedByWorker();
       // Its own row copied by the next checkpoints, nothing else written: no further claim.
       await sleep(200);
       expect(starts(), 'no write while nothing else is written').to.equal(1);

@@ -89,9 +89,9 @@ const claimLogStart = () => {
     if (!isBusy(error)) throw error;
   }
 };
-/** One checkpoint that holds the write lock (RESTART or TRUNCATE); true when it did all it is for. */
 /** What a checkpoint that holds the write lock (RESTART or TRUNCATE) did; undefined when a writer kept the lock for the whole wait. */
 const holding = (mode) => (waitForWriters() ? db.pragma('wal_checkpoint(' + mode + ')')[0] : undefined);
+/** One checkpoint that holds the write lock; true when it did all it is for. */
 const holdingCheckpoint = (mode) => holding(mode)?.busy === 0;
 /**
  * A restarting checkpoint; true when it did all it is for. Once it copied the whole log, even
