@@ -39,12 +39,12 @@ export type StreamEventValues = readonly [position: bigint, revision: bigint, id
 export const STREAM_EVENT_COLUMNS = 'e.position, e.revision, e.id, e.type, e.data, e.metadata, e.recorded_at';
 
 export function toRecordedEvent(row: EventRow): RecordedEvent {
-  return recordedEvent(row.stream, row.position, row.revision, row.id, row.type, row.data, row.metadata, row.recorded_at);
+  return new StoredEvent(row.stream, row.position, row.revision, row.id, row.type, row.data, row.metadata, row.recorded_at);
 }
 
 /** The recorded events of one stream's rows ({@link StreamEventValues}). */
 export function streamEventsOf(stream: string, rows: readonly StreamEventValues[]): RecordedEvent[] {
-  return rows.map((row) => recordedEvent(stream, row[0], row[1], row[2], row[3], row[4], row[5], row[6]));
+  return rows.map((row) => new StoredEvent(stream, row[0], row[1], row[2], row[3], row[4], row[5], row[6]));
 }
 
 /**
@@ -96,7 +96,7 @@ class StoredEvent implements RecordedEvent {
     },
   };
 
-  constructor(id: string, type: string, rawData: string, rawMetadata: string, stream: string, position: bigint, revision: bigint, recordedAt: bigint) {
+  constructor(stream: string, position: bigint, revision: bigint, id: string, type: string, rawData: string, rawMetadata: string, recordedAt: bigint) {
     this.id = id;
     this.type = type;
     Object.defineProperties(this, StoredEvent.#lazy);
@@ -107,19 +107,6 @@ class StoredEvent implements RecordedEvent {
     this.#rawData = rawData;
     this.#rawMetadata = rawMetadata;
   }
-}
-
-function recordedEvent(
-  stream: string,
-  position: bigint,
-  revision: bigint,
-  id: string,
-  type: string,
-  rawDataText: string,
-  rawMetadataText: string,
-  recordedAt: bigint,
-): RecordedEvent {
-  return new StoredEvent(id, type, rawDataText, rawMetadataText, stream, position, revision, recordedAt);
 }
 
 /** The metadata keys kept as JSON; `truncateBefore` lives in its own column so SQL can filter on it. */
