@@ -50,7 +50,8 @@ import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:pe
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { loadConfig } from '../../src/config.js';
-import type { ActionInput, UserEvent } from '../../src/domain/events.js';
+import type { ActionInput } from '../../src/domain/events.js';
+import { userIdFromStream } from '../../src/domain/events.js';
 import { silentLogger } from '../../src/logger.js';
 import { EMBEDDED_FILE, READ_MODEL_FILE } from '../../src/runtime.js';
 import { startService } from '../../src/service.js';
@@ -184,15 +185,12 @@ function readConfig(): LiveConfig {
   };
 }
 
-/** The workload's appends as actions of their user (the store form of an event is the event). */
+/** The workload's appends as actions of their user (a stored user event's data is the action without its id and type). */
 function* toWrites(appends: Iterable<WorkloadAppend>): Generator<Write> {
-  for (const { events } of appends) {
-    const first = events[0]!.data as unknown as UserEvent;
-    const principal: Principal = { userId: first.user, username: `listener${first.user}`, tokenId: null };
-    const actions = events.map((event) => {
-      const { user: _user, ...action } = event.data as unknown as UserEvent;
-      return action as ActionInput;
-    });
+  for (const { stream, events } of appends) {
+    const user = userIdFromStream(stream)!;
+    const principal: Principal = { userId: user, username: `listener${user}`, tokenId: null };
+    const actions = events.map((event) => ({ id: event.id, type: event.type, ...event.data }) as unknown as ActionInput);
     yield { principal, actions };
   }
 }

@@ -6,6 +6,7 @@ import { StreamDeletedError, StreamNotFoundError } from '../stores/event-store.j
 import type { ProjectedEvent } from '../../projections/projection.js';
 import { projectsRewrittenCopy } from '../retention/history.js';
 import { fromJson } from '../domain/json.js';
+import { userEventOf } from '../services/codec.js';
 
 /** Projections read the users' streams, the podcasts' `roll_stats` streams and the feeds' streams. */
 export const PROJECTED_STREAM_PREFIXES = [streams.userPrefix, streams.podcastStatsPrefix, FEED_STREAM_PREFIX];
@@ -28,7 +29,7 @@ export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | unde
   const username = recorded.metadata['username'];
   return {
     // Stored events were validated on the way in (see src/services/codec.ts).
-    event: fromJson<ProjectedEvent['event']>(recorded.data),
+    event: user !== undefined && recorded.type !== 'checkpoint' ? userEventOf(recorded) : fromJson<ProjectedEvent['event']>(recorded.data),
     user: user ?? '',
     username: typeof username === 'string' ? username : null,
     position: recorded.position,

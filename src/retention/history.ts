@@ -20,7 +20,7 @@
  *   back what they keep per event (public events, popularity, gpodder actions): nothing is
  *   counted twice, and a rebuild (which never sees the originals) gives the same documents.
  *
- * A copy keeps its original's type, data (the envelope, so the same domain id) and metadata,
+ * A copy keeps its original's type, data (with the original's domain id: src/services/codec.ts, `copiedData`) and metadata,
  * plus `rewritten_from` naming the original (first original, for a copy of a copy): its store
  * id, revision and recorded time. Retention measures ages from that recorded time
  * ({@link retainedAt}), not from when the copy was written.
@@ -33,6 +33,7 @@
  */
 import { hash } from 'node:crypto';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
+import { copiedData } from '../services/codec.js';
 
 /** Metadata key of a rewritten copy. */
 export const REWRITTEN_FROM = 'rewritten_from';
@@ -125,7 +126,7 @@ export function copyOf(event: RecordedEvent, checkpoint: string): EventToAppend 
   const origin: RewriteOrigin = earlier
     ? { ...earlier, checkpoint }
     : { event_id: event.id, revision: event.revision.toString(), recorded_at: event.recordedAt.toISOString(), checkpoint };
-  return { id: copyId(checkpoint, event.id), type: event.type, data: event.data, metadata: { ...event.metadata, [REWRITTEN_FROM]: { ...origin } } };
+  return { id: copyId(checkpoint, event.id), type: event.type, data: copiedData(event), metadata: { ...event.metadata, [REWRITTEN_FROM]: { ...origin } } };
 }
 
 export interface ErasureRewrite {

@@ -1,11 +1,14 @@
 /**
- * Mapping between domain events and store events. The store event's `data` is the whole
- * envelope (so an admin reading a stream in the EventStoreDB UI sees the complete event);
- * its `metadata` carries what only the service needs (the username, for public views).
+ * Mapping between domain events and store events (docs/architecture.md, "Events and streams").
+ * A user event's envelope `{id, timestamp, user, type, object, data}` is stored as the store
+ * event's own id and type, in the user's stream (`user-<id>`), with `{timestamp, object, data}`
+ * as its `data`: each field once, as EventStoreDB shows an event (its id, type and stream beside
+ * its JSON). Events stored with the whole envelope as their data read the same. Its `metadata`
+ * carries what only the service needs (the username, for public views).
  */
 import type { StateEvent } from '../domain/state.js';
 import type { UserEvent } from '../domain/events.js';
-import { isUserEventType } from '../domain/events.js';
+import { isUserEventType, userIdFromStream } from '../domain/events.js';
 import type { SystemEvent } from '../domain/system-events.js';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
 import { fromJson, toJsonObject } from '../domain/json.js';
@@ -16,7 +19,46 @@ export interface EventMetadata {
 }
 
 export function toStoreEvent(event: UserEvent, metadata: EventMetadata = {}): EventToAppend {
-  return { id: event.id, type: event.type, data: toJsonObject(event), metadata: metadata as JsonObject };
+  return { id: event.id, type: event.type, data: storedBody(event), metadata: metadata as JsonObject };
+}
+
+/** What a user event's store `data` holds: the envelope without what the store event itself says. */
+function storedBody(event: UserEvent): JsonObject {
+  return fromJson<JsonObject>({ timestamp: event.timestamp, object: event.object, data: event.data });
+}
+
+/**
+ * The user event a store event holds (its type a user event type, in a user's stream): the
+ * envelope put back together from the store event's id, type and stream and its data. Data that
+ * names an id is taken at its word: an event stored with the whole envelope, or the copy an
+ * EventStoreDB erasure makes of one (src/retention/history.ts), which keeps its original's id.
+ */
+export function userEventOf(recorded: RecordedEvent): UserEvent {
+  const body = recorded.data;
+  const id = body['id'] ?? recorded.id;
+  const user = body['user'] ?? userIdFromStream(recorded.stream);
+  if (user === undefined) throw new Error(`event ${recorded.id} of stream ${recorded.stream} names no user`);
+  // The envelope's fields in the order they have always had (every one is in a stored event).
+  const envelope: JsonObject = {
+    id,
+    user,
+    timestamp: body['timestamp'] ?? null,
+    object: body['object'] ?? null,
+    type: recorded.type,
+    data: body['data'] ?? null,
+  };
+  return fromJson<UserEvent>(envelope);
+}
+
+/** A stored event as its envelope: a user event's put back together, any other's data as stored. */
+export function envelopeOf(recorded: RecordedEvent): JsonObject {
+  return isUserEventType(recorded.type) ? toJsonObject(userEventOf(recorded)) : recorded.data;
+}
+
+/** The data of a copy of `recorded` (an erasure's rewrite): with its domain id, which the copy's own store id is not. */
+export function copiedData(recorded: RecordedEvent): JsonObject {
+  if (!isUserEventType(recorded.type) || recorded.data['id'] !== undefined) return recorded.data;
+  return fromJson<JsonObject>({ id: recorded.id, ...recorded.data });
 }
 
 /** A system event as the store's (no metadata: no username goes with it). */
@@ -26,7 +68,7 @@ export function toStoreSystemEvent(event: SystemEvent): EventToAppend {
 
 /** Stored events were validated on the way in, so they are trusted on the way out. */
 export function fromStoreEvent(recorded: RecordedEvent): StateEvent | undefined {
-  if (isUserEventType(recorded.type)) return fromJson<UserEvent>(recorded.data);
+  if (isUserEventType(recorded.type)) return userEventOf(recorded);
   // Checkpoints are built by src/domain/system-events.ts and never taken from a client.
   if (recorded.type === 'checkpoint') return fromJson<StateEvent>(recorded.data);
   return undefined;

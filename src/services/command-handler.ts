@@ -23,7 +23,7 @@
 import type { UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { AppendResult, JsonObject, Position } from '../stores/event-store.js';
-import { toStoreEvent } from './codec.js';
+import { toStoreEvent, userEventOf } from './codec.js';
 import type { Principal } from './accounts.js';
 import type { FoldedUser } from './folded-user.js';
 import { retryOnConflict } from './retry.js';
@@ -118,7 +118,12 @@ export async function handleCommand<R>(
 async function checkRetry(userEvents: UserEventService, stream: string, events: readonly UserEvent[], result: AppendResult): Promise<void> {
   const from = result.nextRevision - BigInt(events.length - 1);
   const read = await userEvents.store.readStream(stream, { fromRevision: from < 0n ? 0n : from, maxCount: events.length });
-  const stored = new Map(read.map((event) => [event.id, event.data]));
-  const conflicts = events.filter((event) => stored.has(event.id) && !jsonEqual(stored.get(event.id), toStoreEvent(event).data)).map((event) => event.id);
+  const stored = new Map(read.map((event) => [event.id, event]));
+  const conflicts = events
+    .filter((event) => {
+      const found = stored.get(event.id);
+      return found !== undefined && !jsonEqual(userEventOf(found), event);
+    })
+    .map((event) => event.id);
   if (conflicts.length > 0) throw new EventIdConflictError(conflicts);
 }

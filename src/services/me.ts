@@ -10,7 +10,7 @@ import type { AccountStore } from '../stores/accounts.js';
 import type { EventStore, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { fold } from '../domain/state.js';
-import { fromStoreEvent, toStoreEvent } from './codec.js';
+import { envelopeOf, fromStoreEvent, toStoreEvent } from './codec.js';
 import { feedOf } from '../retention/snapshot.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
@@ -68,7 +68,7 @@ export class MeService {
     const domain = recorded.map(fromStoreEvent).filter((event) => event !== undefined);
     return {
       user: { id: principal.userId, username: principal.username, created_at: account?.createdAt ?? null },
-      events: recorded.map((event) => ({ ...event.data, recorded_at: event.recordedAt.toISOString(), revision: event.revision.toString() })),
+      events: recorded.map((event) => ({ ...envelopeOf(event), recorded_at: event.recordedAt.toISOString(), revision: event.revision.toString() })),
       state: fold(domain),
     };
   }

@@ -14,6 +14,7 @@ import { streams } from '../../src/domain/events.js';
 import { subscribedFeeds } from '../../src/domain/gpodder-commands.js';
 import type { Principal } from '../../src/services/accounts.js';
 import { toStoreEvent } from '../../src/services/codec.js';
+import { toJsonObject } from '../../src/domain/json.js';
 import { EventIdConflictError, handleCommand } from '../../src/services/command-handler.js';
 import type { FoldedUser } from '../../src/services/folded-user.js';
 import { UserEventService } from '../../src/services/user-events.js';
@@ -212,6 +213,21 @@ for (const { name, open } of stores) {
         expect(await userEvents.appendActions(principal, changed).catch((caught: unknown) => caught)).to.be.instanceOf(EventIdConflictError);
         const mixed: ActionInput[] = [actions[0]!, { ...actions[1]!, id: '6f1f3a52-9a8e-4a53-9b1e-3f7c2a1d0e03' }];
         expect(await userEvents.appendActions(principal, mixed).catch((caught: unknown) => caught)).to.be.instanceOf(EventIdConflictError);
+        expect(await stored()).to.have.length(2);
+      });
+
+      it('events stored with the whole envelope as their data (an older store) are recognised as well', async function () {
+        const envelopes = actions.map((action) => ({ ...action, id: action.id!, user: USER_ID }) as UserEvent);
+        await store.append(
+          streams.user(USER_ID),
+          envelopes.map((event) => ({ id: event.id, type: event.type, data: toJsonObject(event), metadata: { username: 'alice' } })),
+          { expectedRevision: 'no_stream' },
+        );
+        const retry = await userEvents.appendActions(principal, actions);
+        expect(retry.ids).to.deep.equal(actions.map((action) => action.id));
+        expect(await stored()).to.have.length(2);
+        const changed = actions.map((action) => ({ ...action, timestamp: '2026-01-01T00:09:00.000Z' }));
+        expect(await userEvents.appendActions(principal, changed).catch((caught: unknown) => caught)).to.be.instanceOf(EventIdConflictError);
         expect(await stored()).to.have.length(2);
       });
     });
