@@ -20,10 +20,10 @@
  *   back what they keep per event (public events, popularity, gpodder actions): nothing is
  *   counted twice, and a rebuild (which never sees the originals) gives the same documents.
  *
- * A copy keeps its original's type, data (with the original's domain id: src/services/codec.ts, `copiedData`) and metadata,
- * plus `rewritten_from` naming the original (first original, for a copy of a copy): its store
- * id, revision and recorded time. Retention measures ages from that recorded time
- * ({@link retainedAt}), not from when the copy was written.
+ * A copy keeps its original's type, data (with the original's domain id:
+ * src/services/codec.ts, `copiedData`) and metadata, plus `rewritten_from` naming the original
+ * (first original, for a copy of a copy): its store id, revision and recorded time. Retention
+ * measures ages from that recorded time ({@link retainedAt}), not from when the copy was written.
  *
  * Projections see copies through {@link projectsRewrittenCopy}: only copies of events some read
  * model keeps one by one are projected; copies of state-only events (privacy, playlists,
