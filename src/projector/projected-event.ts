@@ -29,7 +29,7 @@ export function toProjectedEvent(recorded: RecordedEvent): ProjectedEvent | unde
   const username = recorded.metadata['username'];
   return {
     // Stored events were validated on the way in (see src/services/codec.ts).
-    event: user !== undefined && recorded.type !== 'checkpoint' ? userEventOf(recorded) : fromJson<ProjectedEvent['event']>(recorded.data),
+    event: isUserEventType(recorded.type) ? userEventOf(recorded, user) : fromJson<ProjectedEvent['event']>(recorded.data),
     user: user ?? '',
     username: typeof username === 'string' ? username : null,
     position: recorded.position,

@@ -32,11 +32,12 @@ function storedBody(event: UserEvent): JsonObject {
  * envelope put back together from the store event's id, type and stream and its data. Data that
  * names an id is taken at its word: an event stored with the whole envelope, or the copy an
  * EventStoreDB erasure makes of one (src/retention/history.ts), which keeps its original's id.
+ * `streamUser`: the user the stream's name names, when the caller has it already.
  */
-export function userEventOf(recorded: RecordedEvent): UserEvent {
+export function userEventOf(recorded: RecordedEvent, streamUser = userIdFromStream(recorded.stream)): UserEvent {
   const body = recorded.data;
   const id = body['id'] ?? recorded.id;
-  const user = body['user'] ?? userIdFromStream(recorded.stream);
+  const user = body['user'] ?? streamUser;
   if (user === undefined) throw new Error(`event ${recorded.id} of stream ${recorded.stream} names no user`);
   // The envelope's fields in the order they have always had (every one is in a stored event).
   const envelope: JsonObject = {
