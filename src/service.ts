@@ -70,6 +70,8 @@ export async function startService(
       tablesDropped: stores.embedded.legacyTablesDropped,
     });
   }
+  const renumbered = stores.embedded?.eventStore?.migration.eventsRenumbered ?? 0;
+  if (renumbered > 0) logger.info('events moved to rows naming their stream by number (a store an earlier version made)', { events: renumbered });
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
   const gauges = new StoreGauges();
   let draining = false;

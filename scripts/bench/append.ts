@@ -125,15 +125,17 @@ function timeRawInserts(path: string, batches: readonly Batch[]): number {
   try {
     applyPragmas(db);
     createSchema(db);
-    const insert = db.prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const nextRevisions = new Map<string, number>();
+    const insert = db.prepare('INSERT INTO events (stream_id, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    // A stream's row once, when it is new: its events' rows name it by number (schema.ts).
+    const insertStream = db.prepare<[string], number>('INSERT INTO streams (name) VALUES (?) RETURNING id').pluck();
+    const streams = new Map<string, { id: number; nextRevision: number }>();
     const insertBatch = db.transaction((batch: Batch) => {
-      let revision = nextRevisions.get(batch.stream) ?? 0;
+      let stream = streams.get(batch.stream);
+      if (stream === undefined) streams.set(batch.stream, (stream = { id: insertStream.get(batch.stream)!, nextRevision: 0 }));
       const recordedAt = Date.now();
       for (const event of batch.events) {
-        insert.run(batch.stream, revision++, event.id, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata ?? {}), recordedAt);
+        insert.run(stream.id, stream.nextRevision++, event.id, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata ?? {}), recordedAt);
       }
-      nextRevisions.set(batch.stream, revision);
     });
     const started = performance.now();
     for (const batch of batches) insertBatch(batch);

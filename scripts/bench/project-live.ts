@@ -399,7 +399,9 @@ function storeSize(directory: string, storePath: string): { bytes: number; event
 function userEventCount(storePath: string): number {
   const database = new BetterSqlite3(storePath, { readonly: true });
   try {
-    return (database.prepare("SELECT count(*) AS n FROM events WHERE substr(stream, 1, 5) = 'user-'").get() as { n: number }).n;
+    return (
+      database.prepare("SELECT count(*) AS n FROM events e JOIN streams s ON s.id = e.stream_id WHERE substr(s.name, 1, 5) = 'user-'").get() as { n: number }
+    ).n;
   } finally {
     database.close();
   }

@@ -178,7 +178,9 @@ export function timeRawCeiling(eventsPath: string, rawPath: string, documentsPer
     applyPragmas(target);
     target.exec('CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID');
     const upsert = target.prepare('INSERT INTO docs (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc');
-    const read = source.prepare("SELECT position, stream, id, data, metadata FROM events WHERE substr(stream, 1, 5) = 'user-' ORDER BY position");
+    const read = source.prepare(
+      "SELECT e.position, s.name AS stream, e.id, e.data, e.metadata FROM events e CROSS JOIN streams s ON s.id = e.stream_id WHERE substr(s.name, 1, 5) = 'user-' ORDER BY e.position",
+    );
     let owed = 0;
     const writeBatch = target.transaction((rows: EventRow[]) => {
       for (const row of rows) {

@@ -187,7 +187,9 @@ describe('feed service', function () {
     const events = await streamEvents(url);
     expect(events).to.have.length(1);
     expect(events[0]!.type === 'feed_fetched' && events[0]!.data.full).to.equal(true);
-    const rows = service.stores.embedded!.database.prepare('SELECT count(*) AS n FROM events WHERE stream = ?').get(feedStream(url)) as { n: number };
+    const rows = service.stores
+      .embedded!.database.prepare('SELECT count(*) AS n FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = ?)')
+      .get(feedStream(url)) as { n: number };
     expect(rows.n, 'the truncated events are deleted').to.equal(1);
     expect(await podcast(url)).to.include({ title: 'Fixture Radio' });
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -79,7 +79,7 @@ describe('SqliteEventStore (embedded only)', function () {
   }
 
   function countRows(store: SqliteEventStore, stream?: string): number {
-    const sql = stream === undefined ? 'SELECT count(*) FROM events' : 'SELECT count(*) FROM events WHERE stream = ?';
+    const sql = stream === undefined ? 'SELECT count(*) FROM events' : 'SELECT count(*) FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = ?)';
     const params = stream === undefined ? [] : [stream];
     return (
       store.database
@@ -201,23 +201,153 @@ describe('SqliteEventStore (embedded only)', function () {
     });
 
     it('reads retries from the stream in a store made before it kept ids, and drops the index by id there', async function () {
-      const store = open();
-      const batch = [event('play'), event('play')];
-      const first = await store.append('user-1', batch);
-      await store.close();
-      opened.splice(opened.indexOf(store), 1);
-      // As an earlier version left it: the index by id, no ids in the row.
+      // As an earlier version left it: events naming their stream, the index by id, no ids in the row.
       const older = new BetterSqlite3(path);
-      older.exec('CREATE INDEX events_stream_id ON events (stream, id); UPDATE streams SET recent_ids = NULL');
+      older.exec(LAYOUT_NAMING_STREAMS.replace(',\n  recent_ids      BLOB', '') + 'CREATE INDEX events_stream_id ON events (stream, id);');
+      const batch = [event('play'), event('play')];
+      const insert = older.prepare(
+        "INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES ('user-1', ?, ?, 'play', '{}', '{}', 1)",
+      );
+      batch.forEach((item, revision) => insert.run(revision, item.id));
+      older.exec("INSERT INTO streams (name, last_revision) VALUES ('user-1', 1)");
       older.close();
       const reopened = open();
       expect(reopened.database.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'events_stream_id'").pluck().get()).to.equal(0);
+      const first = { nextRevision: 1n, position: { commit: 3n, prepare: 3n } };
       expect(await reopened.append('user-1', batch), 'recognised from the stream').to.deep.equal(first);
       const next = [event('play')];
       await reopened.append('user-1', next);
       const recent = RecentIds.of(reopened.database.prepare("SELECT recent_ids FROM streams WHERE name = 'user-1'").pluck().get() as Buffer);
       expect([recent.length, recent.lastIndexOf(next[0]!.id), recent.lastIndexOf(batch[0]!.id)]).to.deep.equal([1, 0, -1]);
       expect(await reopened.append('user-1', batch), 'still, with the row keeping fewer ids than the stream has').to.deep.equal(first);
+    });
+  });
+
+  describe('a store whose events name their stream (an earlier layout), opened', function () {
+    /** The old store: streams of every kind, written as the earlier version wrote them. */
+    function writeOldStore(): { ids: Record<string, string[]> } {
+      const older = new BetterSqlite3(path);
+      older.exec(LAYOUT_NAMING_STREAMS);
+      const ids: Record<string, string[]> = {};
+      const insert = older.prepare('INSERT INTO events (position, stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      const rows: [string, number][] = [
+        ['user-b', 0],
+        ['user-a', 0],
+        ['user-b', 1],
+        ['truncated', 0],
+        ['truncated', 1],
+        ['user-a', 1],
+        ['gone', 0],
+        ['rowless', 0],
+        ['user-a', 2],
+      ];
+      rows.forEach(([stream, revision], index) => {
+        const id = randomUUID();
+        (ids[stream] ??= []).push(id);
+        insert.run(index + 10, stream, revision, id, `type-${stream}`, JSON.stringify({ n: index }), JSON.stringify({ username: stream }), 1_000 + index);
+      });
+      const recentA = RecentIds.of(null).appended(ids['user-a']!, 64);
+      older.prepare("INSERT INTO streams (name, last_revision, recent_ids) VALUES ('user-a', 2, ?)").run(recentA);
+      older.exec(`INSERT INTO streams (name, last_revision) VALUES ('user-b', 1);
+        INSERT INTO streams (name, last_revision, truncate_before, metadata, meta_revision) VALUES ('truncated', 1, 1, '{"custom":{"note":"kept"}}', 0);
+        INSERT INTO streams (name, last_revision, tombstoned) VALUES ('gone', 0, 1);
+        INSERT INTO streams (name, truncate_before, metadata, meta_revision) VALUES ('metadata-only', 5, '{}', 2);
+        -- The newest events were purged: positions up to 40 were given out.
+        UPDATE sqlite_sequence SET seq = 40 WHERE name = 'events';`);
+      older.close();
+      return { ids };
+    }
+
+    it('moves every event to rows naming their stream by number, keeping positions, revisions, metadata and hidden events hidden', async function () {
+      const { ids } = writeOldStore();
+      const store = open();
+      expect(store.migration).to.deep.equal({ eventsRenumbered: 9 });
+      const columns = store.database.prepare("SELECT name FROM pragma_table_info('events')").pluck().all();
+      expect(columns).to.include('stream_id').and.not.include('stream');
+      const userA = await store.readStream('user-a');
+      expect(userA.map((e) => [e.position.commit, e.revision, e.id, e.type, e.data, e.metadata, e.recordedAt.getTime()])).to.deep.equal([
+        [11n, 0n, ids['user-a']![0], 'type-user-a', { n: 1 }, { username: 'user-a' }, 1_001],
+        [15n, 1n, ids['user-a']![1], 'type-user-a', { n: 5 }, { username: 'user-a' }, 1_005],
+        [18n, 2n, ids['user-a']![2], 'type-user-a', { n: 8 }, { username: 'user-a' }, 1_008],
+      ]);
+      expect((await store.readAll()).map((e) => `${e.stream}@${e.revision}:${e.position.commit}`)).to.deep.equal([
+        'user-b@0:10',
+        'user-a@0:11',
+        'user-b@1:12',
+        'truncated@1:14',
+        'user-a@1:15',
+        'rowless@0:17',
+        'user-a@2:18',
+      ]);
+      expect((await store.readAll({ filter: { streamPrefixes: ['user-'] } })).map((e) => e.position.commit)).to.deep.equal([10n, 11n, 12n, 15n, 18n]);
+      expect(await store.getStreamMetadata('truncated')).to.deep.equal({ metadata: { custom: { note: 'kept' }, truncateBefore: 1n }, metaRevision: 0n });
+      expect(await store.streamState('metadata-only')).to.deep.equal({ lastRevision: 'no_stream', softDeleted: false, tombstoned: false, metaRevision: 2n });
+      expect(await store.streamState('rowless'), 'a row made for events that had none').to.include({ lastRevision: 0n });
+      await store.readStream('gone').then(
+        () => expect.fail('a tombstoned stream reads as deleted'),
+        (error: unknown) => expect(error).to.be.instanceOf(StreamDeletedError),
+      );
+      expect(store.purgeTruncated()).to.equal(2);
+      expect(countRows(store)).to.equal(7);
+    });
+
+    it('goes on where the old store stopped: retries recognised, revisions and positions continued, and opens again without moving anything', async function () {
+      const { ids } = writeOldStore();
+      const store = open();
+      const retry = ids['user-a']!.slice(1).map((id) => ({ id, type: 'type-user-a', data: {} }));
+      expect(await store.append('user-a', retry), 'a retry of the last two, from the ids the row kept').to.deep.equal({
+        nextRevision: 2n,
+        position: { commit: 18n, prepare: 18n },
+      });
+      expect(await store.append('user-a', [event('play')])).to.deep.equal({ nextRevision: 3n, position: { commit: 41n, prepare: 41n } });
+      expect(await store.append('new-stream', [event('play')])).to.deep.equal({ nextRevision: 0n, position: { commit: 42n, prepare: 42n } });
+      expect(await store.append('metadata-only', [event('play')])).to.deep.equal({ nextRevision: 0n, position: { commit: 43n, prepare: 43n } });
+      await store.close();
+      opened.splice(opened.indexOf(store), 1);
+      const reopened = open();
+      expect(reopened.migration).to.deep.equal({ eventsRenumbered: 0 });
+      expect((await reopened.readStream('user-a')).map((e) => e.revision)).to.deep.equal([0n, 1n, 2n, 3n]);
+      // The event appended to `metadata-only` is below its `$tb` (5): hidden, as EventStoreDB hides it.
+      expect((await reopened.readAll()).map((e) => e.position.commit)).to.deep.equal([10n, 11n, 12n, 14n, 15n, 17n, 18n, 41n, 42n]);
+    });
+
+    it('moves an empty store, keeping the sequence it had given out', async function () {
+      const older = new BetterSqlite3(path);
+      older.exec(LAYOUT_NAMING_STREAMS + "UPDATE sqlite_sequence SET seq = 7 WHERE name = 'events';");
+      older.close();
+      const store = open();
+      expect(store.migration).to.deep.equal({ eventsRenumbered: 0 });
+      expect((await store.append('user-1', [event('play')])).position.commit).to.equal(8n);
+    });
+
+    it('moves a store larger than a slice, in $all order, and the file grows by a slice, not by a second copy of the events', async function () {
+      const older = new BetterSqlite3(path);
+      older.exec(LAYOUT_NAMING_STREAMS);
+      older.exec(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 45000)
+        INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at)
+        SELECT 'user-' || (i % 3), i / 3, 'id-' || i, 'play', json_object('i', i, 'pad', printf('%.200c', 'x')), '{}', i FROM n;
+        INSERT INTO streams (name, last_revision) SELECT stream, max(revision) FROM events GROUP BY stream;`);
+      older.pragma('wal_checkpoint(TRUNCATE)');
+      older.close();
+      const before = statSync(path).size;
+      const store = open();
+      expect(store.migration).to.deep.equal({ eventsRenumbered: 45001 });
+      store.database.pragma('wal_checkpoint(TRUNCATE)');
+      // 45,001 events are about two slices: a second copy would make it ~1.8 times as large.
+      expect(statSync(path).size / before).to.be.below(1.5);
+      const all = await store.readAll();
+      expect(all.map((e) => Number(e.data['i']))).to.deep.equal(Array.from({ length: 45001 }, (_, i) => i));
+      // Positions as the old store gave them: 2 onwards (schema.ts), one an event.
+      expect(all.every((e) => e.position.commit === BigInt(e.data['i'] as number) + 2n)).to.equal(true);
+      const [last] = await store.readStream('user-1', { direction: 'backwards', maxCount: 1 });
+      expect([last!.id, last!.revision]).to.deep.equal(['id-44998', 14999n]);
+    });
+
+    it('a store opened by two connections at once is moved once', async function () {
+      writeOldStore();
+      const [first, second] = [open(), open()];
+      expect([first.migration.eventsRenumbered, second.migration.eventsRenumbered].sort()).to.deep.equal([0, 9]);
+      expect((await second.readAll()).length).to.equal(7);
     });
   });
 
@@ -519,3 +649,29 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(await store.streamState('user-1')).to.deep.equal({ lastRevision: 1n, softDeleted: true, tombstoned: false, metaRevision: 0n });
   });
 });
+
+/** The layout of stores made before events named their stream by number (as those versions created it). */
+const LAYOUT_NAMING_STREAMS = `
+CREATE TABLE events (
+  position    INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream      TEXT    NOT NULL,
+  revision    INTEGER NOT NULL,
+  id          TEXT    NOT NULL,
+  type        TEXT    NOT NULL,
+  data        TEXT    NOT NULL,
+  metadata    TEXT    NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  UNIQUE (stream, revision)
+);
+CREATE TABLE streams (
+  name            TEXT    PRIMARY KEY,
+  last_revision   INTEGER,
+  truncate_before INTEGER,
+  deleted         INTEGER NOT NULL DEFAULT 0,
+  tombstoned      INTEGER NOT NULL DEFAULT 0,
+  metadata        TEXT,
+  meta_revision   INTEGER,
+  recent_ids      BLOB
+) WITHOUT ROWID;
+INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');
+`;

@@ -14,6 +14,8 @@ export interface EventRow {
 
 /** A `streams` row as read with safe integers on. */
 export interface StreamRow {
+  /** The stream's number: what its events' rows name it by (`events.stream_id`, schema.ts). */
+  readonly id: bigint;
   readonly last_revision: bigint | null;
   readonly truncate_before: bigint | null;
   readonly deleted: bigint;

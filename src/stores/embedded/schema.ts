@@ -108,6 +108,12 @@ const PAGE_CACHE_KIB = 32 * 1024;
  * position is never reused, even after the newest rows are purged, so a checkpoint can never point
  * at a position that later names a different event.
  *
+ * `events.stream_id` is the stream's `streams.id`: a stream's name (`user-<uuid>`, 41 bytes) was
+ * stored in every event's row and again in every entry of the (stream, revision) index, about 80
+ * bytes an event; its number takes one to three (bench/RESULTS.md, "Streams by number in the
+ * events' rows"). A `streams` row is never deleted (a tombstone stays, as in EventStoreDB), so a
+ * stream's number never changes and is never reused.
+ *
  * `streams.last_revision` is NULL when only metadata was ever written (the stream does not exist).
  * `streams.truncate_before` is the effective `$tb`: set by metadata writes and by soft delete.
  * `streams.metadata` holds the other metadata keys (custom) as JSON.
@@ -115,20 +121,10 @@ const PAGE_CACHE_KIB = 32 * 1024;
  * ending at `last_revision`), as hashes (recent-ids.ts): an append recognises a retry of a recent
  * one from them, without an index of every event by id (sqlite-event-store.ts, `findRetry`).
  */
-export const EVENT_STORE_DDL = `
-CREATE TABLE IF NOT EXISTS events (
-  position    INTEGER PRIMARY KEY AUTOINCREMENT,
-  stream      TEXT    NOT NULL,
-  revision    INTEGER NOT NULL,
-  id          TEXT    NOT NULL,
-  type        TEXT    NOT NULL,
-  data        TEXT    NOT NULL,
-  metadata    TEXT    NOT NULL,
-  recorded_at INTEGER NOT NULL,
-  UNIQUE (stream, revision)
-);
-CREATE TABLE IF NOT EXISTS streams (
-  name            TEXT    PRIMARY KEY,
+const STREAMS_TABLE = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT    NOT NULL UNIQUE,
   last_revision   INTEGER,
   truncate_before INTEGER,
   deleted         INTEGER NOT NULL DEFAULT 0,
@@ -136,7 +132,24 @@ CREATE TABLE IF NOT EXISTS streams (
   metadata        TEXT,
   meta_revision   INTEGER,
   recent_ids      BLOB
-) WITHOUT ROWID;
+);`;
+
+const EVENTS_TABLE = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
+  position    INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_id   INTEGER NOT NULL,
+  revision    INTEGER NOT NULL,
+  id          TEXT    NOT NULL,
+  type        TEXT    NOT NULL,
+  data        TEXT    NOT NULL,
+  metadata    TEXT    NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  UNIQUE (stream_id, revision)
+);`;
+
+export const EVENT_STORE_DDL = `
+${STREAMS_TABLE('streams')}
+${EVENTS_TABLE('events')}
 -- Positions start at 2 in a new store. 0 is every cursor's "from the start", and a cursor that
 -- means "just before the first event" (position - 1) must not read as that: with the first
 -- event at 1 it would (docs/design.md, "Upload cursors"). EventStoreDB's positions of user
@@ -147,14 +160,92 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 1 WHERE NOT EXISTS (SEL
 /** How many of a stream's last event ids its row keeps (`streams.recent_ids`). */
 export const RECENT_IDS = 64;
 
-export function createSchema(db: Database): void {
-  db.exec(EVENT_STORE_DDL);
-  // A store made before the recent ids: the column added (its streams start without any), and the
-  // index of every event by id they replace dropped (one page written per append, 61 bytes per event).
-  // In one transaction, read again inside it: another connection to the file may be doing the same.
-  db.transaction(() => {
-    const columns = db.prepare("SELECT name FROM pragma_table_info('streams')").pluck().all() as string[];
-    if (!columns.includes('recent_ids')) db.exec('ALTER TABLE streams ADD COLUMN recent_ids BLOB');
-    db.exec('DROP INDEX IF EXISTS events_stream_id');
-  }).immediate();
+/**
+ * How long opening waits for another connection that is creating or migrating the schema: a
+ * migration of a large store ({@link migrateToStreamNumbers}) holds the write lock for as long
+ * as it copies the events (about 7 s a million on a 2-core machine).
+ */
+const SCHEMA_WAIT_MS = 30 * 60 * 1000;
+
+/** What {@link createSchema} did to a store made by an earlier version. */
+export interface SchemaMigration {
+  /** Events moved to rows naming their stream by number (0: none, or the store had them so). */
+  readonly eventsRenumbered: number;
+}
+
+export function createSchema(db: Database): SchemaMigration {
+  // In one transaction, the layout read again inside it: another connection to the file may be
+  // creating or migrating it at the same time, and waits here until that is done.
+  return retryWhileBusy(
+    () =>
+      db
+        .transaction((): SchemaMigration => {
+          const eventsRenumbered = hasColumn(db, 'events', 'stream') ? migrateToStreamNumbers(db) : 0;
+          db.exec(EVENT_STORE_DDL);
+          return { eventsRenumbered };
+        })
+        .immediate(),
+    SCHEMA_WAIT_MS,
+  );
+}
+
+function hasColumn(db: Database, table: string, column: string): boolean {
+  return (db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[]).includes(column);
+}
+
+/** Events {@link migrateToStreamNumbers} copies at a time. */
+const MIGRATION_SLICE = 20_000;
+
+/**
+ * A store whose events name their stream (`events.stream`, an earlier layout) moved, inside the
+ * caller's transaction, to rows naming it by number: the streams numbered, the events copied in
+ * `$all` order with their positions, the old tables dropped, and the position sequence kept (it
+ * may be past the last row, whose newest events were purged). A stream with events but no row of
+ * its own (none is written so) gets one, so that no event is left behind. Returns how many events
+ * moved. A store made before the streams kept their recent ids gets the column, empty (its
+ * streams' retries are then found in their tails), and loses the index of every event by id they
+ * replaced with its old table. A migration holds the write lock while it copies
+ * (docs/operations.md, "Upgrades").
+ */
+function migrateToStreamNumbers(db: Database): number {
+  const sequence = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number | undefined;
+  const streamColumns = 'name, last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision';
+  const hasRecentIds = hasColumn(db, 'streams', 'recent_ids');
+  db.exec(`${STREAMS_TABLE('streams_numbered')}
+    INSERT INTO streams_numbered (${streamColumns}${hasRecentIds ? ', recent_ids' : ''})
+      SELECT ${streamColumns}${hasRecentIds ? ', recent_ids' : ''} FROM streams ORDER BY name;
+    INSERT INTO streams_numbered (name, last_revision)
+      SELECT stream, max(revision) FROM events WHERE stream NOT IN (SELECT name FROM streams_numbered) GROUP BY stream;
+    ${EVENTS_TABLE('events_numbered')}`);
+  // In slices, each slice's old rows deleted once copied: the pages they free hold the next
+  // slices, so the file grows by about a slice, not by a second copy of every event.
+  const copy = db.prepare(
+    `INSERT INTO events_numbered (position, stream_id, revision, id, type, data, metadata, recorded_at)
+     SELECT e.position, s.id, e.revision, e.id, e.type, e.data, e.metadata, e.recorded_at
+     FROM events e JOIN streams_numbered s ON s.name = e.stream WHERE e.position > ? ORDER BY e.position LIMIT ?`,
+  );
+  const lastCopied = db.prepare<[], number>('SELECT max(position) FROM events_numbered').pluck();
+  const deleteCopied = db.prepare('DELETE FROM events WHERE position <= ?');
+  const total = db.prepare<[], number>('SELECT count(*) FROM events').pluck().get()!;
+  let moved = 0;
+  for (let after = 0; ;) {
+    const copied = copy.run(after, MIGRATION_SLICE).changes;
+    if (copied === 0) break;
+    moved += copied;
+    after = lastCopied.get()!;
+    deleteCopied.run(after);
+  }
+  // Every event has its stream's row (made above where missing): anything else is a bug, and
+  // throwing rolls the whole migration back.
+  if (moved !== total) throw new Error(`moving the events to numbered streams copied ${moved} of ${total}: nothing changed`);
+  db.exec(`DROP TABLE events; DROP TABLE streams;
+    ALTER TABLE events_numbered RENAME TO events; ALTER TABLE streams_numbered RENAME TO streams;`);
+  // Dropping `events` dropped its sequence; the copy's (renamed with it) stops at the last row.
+  if (sequence !== undefined) {
+    db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'events'").run(sequence);
+    db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'events', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events')").run(
+      sequence,
+    );
+  }
+  return moved;
 }

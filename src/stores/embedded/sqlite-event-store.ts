@@ -25,7 +25,7 @@ import {
   type StreamTruncation,
   type SubscribeToAllOptions,
 } from '../event-store.js';
-import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking } from './schema.js';
+import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking, type SchemaMigration } from './schema.js';
 import { RecentIds } from './recent-ids.js';
 import {
   mergeMetadata,
@@ -63,8 +63,8 @@ const MAX_POSITION = 9223372036854775807n;
 /** EventStoreDB's revision number for "no stream", answered by an empty append to a new stream. */
 const NO_STREAM_REVISION = -1n;
 
-/** The columns of an {@link EventRow}: a stream's own ({@link STREAM_EVENT_COLUMNS}) and the stream. */
-const EVENT_COLUMNS = `${STREAM_EVENT_COLUMNS}, e.stream`;
+/** The columns of an {@link EventRow}: a stream's own ({@link STREAM_EVENT_COLUMNS}) and the stream's name (its row `s`). */
+const EVENT_COLUMNS = `${STREAM_EVENT_COLUMNS}, s.name AS stream`;
 
 /** An event already serialised, so a bad payload fails before the write transaction starts. */
 interface SerializedEvent {
@@ -92,7 +92,7 @@ interface AppendOutcome {
 }
 
 interface PurgeTarget {
-  readonly name: string;
+  readonly id: bigint;
   readonly truncate_before: bigint | null;
   readonly tombstoned: bigint;
 }
@@ -101,22 +101,24 @@ interface PreparedStatements {
   readonly selectStream: Statement<[string], StreamRow>;
   /** The row with its recent ids' hashes (a 512-byte blob only an append needs). */
   readonly selectStreamForAppend: Statement<[string], StreamRowForAppend>;
-  readonly selectTail: Statement<[string, number], { id: string; revision: bigint; position: bigint }>;
-  readonly selectEventAt: Statement<[string, bigint], { id: string; position: bigint }>;
-  readonly insertEvent: Statement<[string, bigint, string, string, string, string, number]>;
-  readonly upsertStreamRevision: Statement<[string, bigint, Buffer]>;
+  readonly selectTail: Statement<[bigint, number], { id: string; revision: bigint; position: bigint }>;
+  readonly selectEventAt: Statement<[bigint, bigint], { id: string; position: bigint }>;
+  readonly insertEvent: Statement<[bigint, bigint, string, string, string, string, number]>;
+  /** A new stream's row (it has no events yet): its number. */
+  readonly insertStream: Statement<[string], bigint>;
+  readonly setStreamRevision: Statement<[bigint, Buffer, bigint]>;
   readonly upsertMetadata: Statement<[string, bigint | null, string, bigint]>;
   readonly softDelete: Statement<[bigint, bigint, string]>;
   readonly tombstone: Statement<[string]>;
-  readonly readForwards: Statement<[string, bigint, number], StreamEventValues>;
-  readonly readBackwards: Statement<[string, bigint, bigint, number], StreamEventValues>;
-  readonly lastRevisionAtOrBefore: Statement<[string, bigint], bigint>;
+  readonly readForwards: Statement<[bigint, bigint, number], StreamEventValues>;
+  readonly readBackwards: Statement<[bigint, bigint, bigint, number], StreamEventValues>;
+  readonly lastRevisionAtOrBefore: Statement<[bigint, bigint], bigint>;
   readonly lastVisiblePosition: Statement<[string], { last_revision: bigint | null; deleted: bigint; tombstoned: bigint; position: bigint | null }>;
   readonly head: Statement<[], { seq: bigint }>;
   readonly truncatedStreams: Statement<[], PurgeTarget>;
   readonly truncatedStream: Statement<[string], PurgeTarget>;
-  readonly deleteBefore: Statement<[string, bigint]>;
-  readonly deleteAll: Statement<[string]>;
+  readonly deleteBefore: Statement<[bigint, bigint]>;
+  readonly deleteAll: Statement<[bigint]>;
 }
 
 /** How many events past a batch's length an append reads back when the stream's recent ids cannot tell a retry (the EventStoreDB adapter's slack after a conflict). */
@@ -141,6 +143,8 @@ const APPEND_GROUP_LIMIT = 32;
  */
 export class SqliteEventStore implements EventStore {
   readonly database: Database;
+  /** What opening did to a store an earlier version made (the service logs it). */
+  readonly migration: SchemaMigration;
   private readonly ownsDatabase: boolean;
   private readonly clock: () => Date;
   private readonly pollIntervalMs: number;
@@ -180,7 +184,7 @@ export class SqliteEventStore implements EventStore {
     this.pollIntervalMs = settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.pageSize = settings.subscriptionPageSize ?? DEFAULT_PAGE_SIZE;
     applyPragmas(this.database);
-    createSchema(this.database);
+    this.migration = createSchema(this.database);
     this.statements = prepareStatements(this.database);
     this.appendTransaction = this.database.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
     // Each append of a group in a savepoint (appendTransaction nested): one that fails leaves
@@ -329,7 +333,7 @@ export class SqliteEventStore implements EventStore {
       const firstVisible = state.truncate_before ?? 0n;
       /** The first visible revision after the events at or before `position`. */
       const firstAfter = (position: bigint): bigint => {
-        const boundary = this.statements.lastRevisionAtOrBefore.get(stream, position);
+        const boundary = this.statements.lastRevisionAtOrBefore.get(state.id, position);
         const next = boundary === undefined ? 0n : boundary + 1n;
         return next > firstVisible ? next : firstVisible;
       };
@@ -343,7 +347,7 @@ export class SqliteEventStore implements EventStore {
       // Complete when nothing visible after `after` was left out, by `from` or by `maxCount`.
       const complete = start === afterAll;
       if (start > last) return { events: [], complete };
-      return { events: streamEventsOf(stream, this.statements.readForwards.all(stream, start, Number(last - start + 1n))), complete };
+      return { events: streamEventsOf(stream, this.statements.readForwards.all(state.id, start, Number(last - start + 1n))), complete };
     });
   }
 
@@ -368,8 +372,8 @@ export class SqliteEventStore implements EventStore {
     const firstVisible = state.truncate_before ?? 0n;
     const rows =
       options.direction === 'backwards'
-        ? this.readBackwardsRows(stream, options.fromRevision ?? 'end', state.last_revision, firstVisible, limit)
-        : this.readForwardsRows(stream, options.fromRevision ?? 'start', state.last_revision, firstVisible, limit);
+        ? this.readBackwardsRows(state.id, options.fromRevision ?? 'end', state.last_revision, firstVisible, limit)
+        : this.readForwardsRows(state.id, options.fromRevision ?? 'start', state.last_revision, firstVisible, limit);
     return streamEventsOf(stream, rows);
   }
 
@@ -494,7 +498,7 @@ export class SqliteEventStore implements EventStore {
    */
   eraseEvents(stream: string, events: readonly Pick<RecordedEvent, 'id' | 'revision'>[]): number {
     if (events.length === 0) return 0;
-    const erase = this.database.prepare('DELETE FROM events WHERE stream = ? AND revision = ? AND id = ?');
+    const erase = this.database.prepare('DELETE FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = ?) AND revision = ? AND id = ?');
     const removed = this.database.transaction(() => events.reduce((sum, event) => sum + erase.run(stream, event.revision, event.id).changes, 0)).immediate();
     this.hidingGeneration++;
     return removed;
@@ -517,11 +521,12 @@ export class SqliteEventStore implements EventStore {
     if (state?.tombstoned) throw new StreamDeletedError(stream);
     // A stream with no row has no events, so the retry check can be skipped (the common first write).
     const recent = RecentIds.of(state?.recent_ids);
-    const retry = events.length > 0 && state?.last_revision != null ? this.findRetry(stream, events, state.last_revision, recent) : undefined;
+    const retry = events.length > 0 && state?.last_revision != null ? this.findRetry(state.id, stream, events, state.last_revision, recent) : undefined;
     if (retry) return { result: retry, written: false };
     checkExpectedRevision(stream, expected, revisionForChecks(state));
-    if (events.length === 0) return { result: this.currentAppendResult(stream, state), written: false };
-    return { result: this.insertEvents(stream, events, state?.last_revision ?? NO_STREAM_REVISION, recent), written: true };
+    if (events.length === 0) return { result: this.currentAppendResult(state), written: false };
+    const streamId = state?.id ?? this.statements.insertStream.get(stream)!;
+    return { result: this.insertEvents(streamId, events, state?.last_revision ?? NO_STREAM_REVISION, recent), written: true };
   }
 
   /**
@@ -536,7 +541,7 @@ export class SqliteEventStore implements EventStore {
    * read back from the stream. No index of every event by its id: that cost every append a page write
    * (bench/RESULTS.md, "Retries recognised from a stream's last ids").
    */
-  private findRetry(stream: string, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult | undefined {
+  private findRetry(streamId: bigint, stream: string, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult | undefined {
     const ids = new Set(events.map((event) => event.id));
     /** Each id the kept hashes match, with the revision it would be at. */
     const matched: { id: string; revision: bigint }[] = [];
@@ -551,7 +556,7 @@ export class SqliteEventStore implements EventStore {
       // Each confirmed where its hash says (a hash may match another id; an event may have been erased since).
       let last: { revision: bigint; position: bigint } | undefined;
       for (const { id, revision } of matched) {
-        const row = this.statements.selectEventAt.get(stream, revision);
+        const row = this.statements.selectEventAt.get(streamId, revision);
         if (row === undefined || row.id !== id) {
           last = undefined;
           break;
@@ -560,12 +565,12 @@ export class SqliteEventStore implements EventStore {
       }
       if (last !== undefined) return { nextRevision: last.revision, position: { commit: last.position, prepare: last.position } };
     }
-    return this.findRetryInTail(stream, ids);
+    return this.findRetryInTail(streamId, stream, ids);
   }
 
   /** {@link findRetry} from the stream's last events as stored. */
-  private findRetryInTail(stream: string, ids: ReadonlySet<string>): AppendResult | undefined {
-    const found = this.statements.selectTail.all(stream, ids.size + RETRY_TAIL_SLACK).filter((row) => ids.has(row.id));
+  private findRetryInTail(streamId: bigint, stream: string, ids: ReadonlySet<string>): AppendResult | undefined {
+    const found = this.statements.selectTail.all(streamId, ids.size + RETRY_TAIL_SLACK).filter((row) => ids.has(row.id));
     if (found.length === 0) return undefined;
     if (new Set(found.map((row) => row.id)).size < ids.size) throw new IdempotencyConflictError(stream);
     let last = found[0]!;
@@ -574,31 +579,31 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** `recent`: the ids the stream's row keeps of its last events (they end at `lastRevision`). */
-  private insertEvents(stream: string, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult {
+  private insertEvents(streamId: bigint, events: readonly SerializedEvent[], lastRevision: bigint, recent: RecentIds): AppendResult {
     const recordedAt = this.clock().getTime();
     let revision = lastRevision;
     let position = 0n;
     for (const event of events) {
       revision++;
-      const info = this.statements.insertEvent.run(stream, revision, event.id, event.type, event.data, event.metadata, recordedAt);
+      const info = this.statements.insertEvent.run(streamId, revision, event.id, event.type, event.data, event.metadata, recordedAt);
       position = BigInt(info.lastInsertRowid);
     }
-    this.statements.upsertStreamRevision.run(
-      stream,
+    this.statements.setStreamRevision.run(
       revision,
       recent.appended(
         events.map((event) => event.id),
         RECENT_IDS,
       ),
+      streamId,
     );
     return { nextRevision: revision, position: { commit: position, prepare: position } };
   }
 
   /** What an empty append answers: the stream as it is. */
-  private currentAppendResult(stream: string, state: StreamRow | undefined): AppendResult {
+  private currentAppendResult(state: StreamRow | undefined): AppendResult {
     const lastRevision = state?.last_revision;
-    if (lastRevision == null) return { nextRevision: NO_STREAM_REVISION, position: START };
-    const last = this.statements.selectEventAt.get(stream, lastRevision);
+    if (state === undefined || lastRevision == null) return { nextRevision: NO_STREAM_REVISION, position: START };
+    const last = this.statements.selectEventAt.get(state.id, lastRevision);
     const position = last?.position ?? this.readHead();
     return { nextRevision: lastRevision, position: { commit: position, prepare: position } };
   }
@@ -650,7 +655,7 @@ export class SqliteEventStore implements EventStore {
     const targets = stream === undefined ? this.statements.truncatedStreams.all() : this.statements.truncatedStream.all(stream);
     let purged = 0;
     for (const target of targets) {
-      const info = target.tombstoned ? this.statements.deleteAll.run(target.name) : this.statements.deleteBefore.run(target.name, target.truncate_before ?? 0n);
+      const info = target.tombstoned ? this.statements.deleteAll.run(target.id) : this.statements.deleteBefore.run(target.id, target.truncate_before ?? 0n);
       purged += info.changes;
     }
     return purged;
@@ -658,18 +663,18 @@ export class SqliteEventStore implements EventStore {
 
   // ---- reads ----
 
-  private readForwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): StreamEventValues[] {
+  private readForwardsRows(streamId: bigint, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): StreamEventValues[] {
     // Like EventStoreDB, reading forwards from 'end' starts after the last event.
     const start = from === 'start' ? 0n : from === 'end' ? lastRevision + 1n : from;
     // Past the last revision there is nothing to read: the usual answer to a cached reader
     // asking what came after what it holds (src/services/user-events.ts), without a query.
     if (start > lastRevision) return [];
-    return this.statements.readForwards.all(stream, start > firstVisible ? start : firstVisible, limit);
+    return this.statements.readForwards.all(streamId, start > firstVisible ? start : firstVisible, limit);
   }
 
-  private readBackwardsRows(stream: string, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): StreamEventValues[] {
+  private readBackwardsRows(streamId: bigint, from: bigint | 'start' | 'end', lastRevision: bigint, firstVisible: bigint, limit: number): StreamEventValues[] {
     const start = from === 'end' ? lastRevision : from === 'start' ? 0n : from;
-    return this.statements.readBackwards.all(stream, start, firstVisible, limit);
+    return this.statements.readBackwards.all(streamId, start, firstVisible, limit);
   }
 
   /** One snapshot: the head and the page below it, so `scannedUpTo` never passes an unseen commit. */
@@ -715,17 +720,15 @@ function prepareStatements(db: Database): PreparedStatements {
   // Safe integers everywhere: revisions and positions are bigint in the API and may pass 2^53.
   const prepare = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql).safeIntegers(true);
   return {
-    selectStream: prepare('SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?'),
+    selectStream: prepare('SELECT id, last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision FROM streams WHERE name = ?'),
     selectStreamForAppend: prepare(
-      'SELECT last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision, recent_ids FROM streams WHERE name = ?',
+      'SELECT id, last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision, recent_ids FROM streams WHERE name = ?',
     ),
-    selectTail: prepare('SELECT id, revision, position FROM events WHERE stream = ? ORDER BY revision DESC LIMIT ?'),
-    selectEventAt: prepare('SELECT id, position FROM events WHERE stream = ? AND revision = ?'),
-    insertEvent: prepare('INSERT INTO events (stream, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    upsertStreamRevision: prepare(
-      `INSERT INTO streams (name, last_revision, recent_ids) VALUES (?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET last_revision = excluded.last_revision, deleted = 0, recent_ids = excluded.recent_ids`,
-    ),
+    selectTail: prepare('SELECT id, revision, position FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT ?'),
+    selectEventAt: prepare('SELECT id, position FROM events WHERE stream_id = ? AND revision = ?'),
+    insertEvent: prepare('INSERT INTO events (stream_id, revision, id, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    insertStream: prepare<[string], bigint>('INSERT INTO streams (name) VALUES (?) RETURNING id').pluck(),
+    setStreamRevision: prepare('UPDATE streams SET last_revision = ?, deleted = 0, recent_ids = ? WHERE id = ?'),
     upsertMetadata: prepare(
       `INSERT INTO streams (name, truncate_before, metadata, meta_revision) VALUES (?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET truncate_before = excluded.truncate_before,
@@ -737,31 +740,31 @@ function prepareStatements(db: Database): PreparedStatements {
        ON CONFLICT (name) DO UPDATE SET tombstoned = 1`,
     ),
     // Rows as arrays of their values, without the stream they were read from (rows.ts).
-    readForwards: prepare<[string, bigint, number], StreamEventValues>(
-      `SELECT ${STREAM_EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
+    readForwards: prepare<[bigint, bigint, number], StreamEventValues>(
+      `SELECT ${STREAM_EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
     ).raw(true),
-    readBackwards: prepare<[string, bigint, bigint, number], StreamEventValues>(
-      `SELECT ${STREAM_EVENT_COLUMNS} FROM events e WHERE e.stream = ? AND e.revision <= ? AND e.revision >= ?
+    readBackwards: prepare<[bigint, bigint, bigint, number], StreamEventValues>(
+      `SELECT ${STREAM_EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision <= ? AND e.revision >= ?
        ORDER BY e.revision DESC LIMIT ?`,
     ).raw(true),
     lastVisiblePosition: prepare(
       `SELECT s.last_revision, s.deleted, s.tombstoned,
-         (SELECT e.position FROM events e WHERE e.stream = s.name AND e.revision >= coalesce(s.truncate_before, 0)
+         (SELECT e.position FROM events e WHERE e.stream_id = s.id AND e.revision >= coalesce(s.truncate_before, 0)
           ORDER BY e.revision DESC LIMIT 1) AS position
        FROM streams s WHERE s.name = ?`,
     ),
     // From the (stream, revision) index alone (its entries hold the position, the rowid),
     // walked back from the stream's end past the events after the position: no row is read.
-    lastRevisionAtOrBefore: prepare<[string, bigint], bigint>(
-      'SELECT revision FROM events WHERE stream = ? AND position <= ? ORDER BY revision DESC LIMIT 1',
+    lastRevisionAtOrBefore: prepare<[bigint, bigint], bigint>(
+      'SELECT revision FROM events WHERE stream_id = ? AND position <= ? ORDER BY revision DESC LIMIT 1',
     ).pluck(),
     // The highest position ever given out; a new store's sequence starts at 1 with no event
     // there (schema.ts), so up to 1 the head is what the table holds.
     head: prepare("SELECT CASE WHEN seq > 1 THEN seq ELSE (SELECT IFNULL(MAX(position), 0) FROM events) END AS seq FROM sqlite_sequence WHERE name = 'events'"),
-    truncatedStreams: prepare('SELECT name, truncate_before, tombstoned FROM streams WHERE truncate_before > 0 OR tombstoned = 1'),
-    truncatedStream: prepare('SELECT name, truncate_before, tombstoned FROM streams WHERE name = ? AND (truncate_before > 0 OR tombstoned = 1)'),
-    deleteBefore: prepare('DELETE FROM events WHERE stream = ? AND revision < ?'),
-    deleteAll: prepare('DELETE FROM events WHERE stream = ?'),
+    truncatedStreams: prepare('SELECT id, truncate_before, tombstoned FROM streams WHERE truncate_before > 0 OR tombstoned = 1'),
+    truncatedStream: prepare('SELECT id, truncate_before, tombstoned FROM streams WHERE name = ? AND (truncate_before > 0 OR tombstoned = 1)'),
+    deleteBefore: prepare('DELETE FROM events WHERE stream_id = ? AND revision < ?'),
+    deleteAll: prepare('DELETE FROM events WHERE stream_id = ?'),
   };
 }
 
@@ -773,10 +776,10 @@ function prepareStatements(db: Database): PreparedStatements {
 function readAllSql(prefixCount: number, typeCount: number): string {
   const conditions = ['e.position > ?', 'e.position <= ?', 's.tombstoned = 0', 's.deleted = 0', 'e.revision >= coalesce(s.truncate_before, 0)'];
   if (prefixCount > 0) {
-    conditions.push(`(${Array.from({ length: prefixCount }, () => 'substr(e.stream, 1, length(?)) = ?').join(' OR ')})`);
+    conditions.push(`(${Array.from({ length: prefixCount }, () => 'substr(s.name, 1, length(?)) = ?').join(' OR ')})`);
   }
   if (typeCount > 0) conditions.push(`e.type IN (${Array.from({ length: typeCount }, () => '?').join(', ')})`);
-  return `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.name = e.stream
+  return `SELECT ${EVENT_COLUMNS} FROM events e CROSS JOIN streams s ON s.id = e.stream_id
           WHERE ${conditions.join(' AND ')} ORDER BY e.position LIMIT ?`;
 }
 
