@@ -12,7 +12,7 @@ import type { ReadModelStore } from './stores/read-model.js';
 import { SqliteEventStore } from './stores/embedded/sqlite-event-store.js';
 import { SqliteAccountStore } from './stores/embedded/sqlite-account-store.js';
 import { dropReadModelTables, SqliteReadModelStore } from './stores/embedded/sqlite-read-model.js';
-import { applyPragmas } from './stores/embedded/schema.js';
+import { applyPragmas, type MigrationProgress } from './stores/embedded/schema.js';
 import { BULK_WRITE_CHECKPOINTS, WalCheckpointer, type WalCheckpointerOptions } from './stores/embedded/wal-checkpointer.js';
 
 export interface Stores {
@@ -61,6 +61,8 @@ export interface StoreOptions {
    * instead of {@link applyPragmas}' larger one (a page read once is not read again).
    */
   readonly replaying?: boolean;
+  /** Embedded: told how a migration of the events' file comes along, as the store opens (logged by the service). */
+  readonly onMigrationProgress?: MigrationProgress;
 }
 
 /** SQLite's own default page cache (2 MiB): what a connection that reads each page once needs. */
@@ -131,7 +133,10 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     const { EventStoreDbEventStore } = await import('./stores/eventstoredb/index.js');
     eventStore = await EventStoreDbEventStore.connect(config.EVENTSTORE_URL!);
   } else {
-    embeddedEvents = new SqliteEventStore(database!, options.clock ? { clock: options.clock } : {});
+    embeddedEvents = new SqliteEventStore(database!, {
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.onMigrationProgress ? { onMigrationProgress: options.onMigrationProgress } : {}),
+    });
     eventStore = embeddedEvents;
     // After the store, which applies the usual pragmas to its connection.
     if (options.replaying) database!.pragma(`cache_size = -${READ_ONCE_CACHE_KIB}`);

@@ -64,7 +64,9 @@ export async function startService(
   // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
   let thread: ProjectorThread | undefined;
   const backgroundCheckpoints = options.backgroundCheckpoints ?? { onProblem: (message: string) => logger.warn(message) };
-  const stores = withAppendCounting(await openStores(config, { ...options, backgroundCheckpoints }), () => thread?.wake());
+  const onMigrationProgress = ({ moved, total }: { moved: number; total: number }) =>
+    logger.info('moving the events to rows naming their stream by number (a store an earlier version made): the service starts once done', { moved, total });
+  const stores = withAppendCounting(await openStores(config, { ...options, backgroundCheckpoints, onMigrationProgress }), () => thread?.wake());
   if (stores.embedded && stores.embedded.legacyTablesDropped > 0) {
     logger.warn('read models moved out of podsync.db (the one-file layout): rebuilding them from the events in read-models.db; /readyz reports the lag', {
       tablesDropped: stores.embedded.legacyTablesDropped,

@@ -330,8 +330,10 @@ describe('SqliteEventStore (embedded only)', function () {
       older.pragma('wal_checkpoint(TRUNCATE)');
       older.close();
       const before = statSync(path).size;
-      const store = open();
+      const progress: unknown[] = [];
+      const store = open({ onMigrationProgress: (reported) => progress.push(reported) });
       expect(store.migration).to.deep.equal({ eventsRenumbered: 45001 });
+      expect(progress[0], 'told as it starts').to.deep.equal({ moved: 0, total: 45001 });
       store.database.pragma('wal_checkpoint(TRUNCATE)');
       // 45,001 events are about two slices: a second copy would make it ~1.8 times as large.
       expect(statSync(path).size / before).to.be.below(1.5);

@@ -173,14 +173,20 @@ export interface SchemaMigration {
   readonly eventsRenumbered: number;
 }
 
-export function createSchema(db: Database): SchemaMigration {
+/** How far a migration has come: called as it starts, then every few seconds. */
+export type MigrationProgress = (progress: { readonly moved: number; readonly total: number }) => void;
+
+/** How often a migration reports its progress. */
+const PROGRESS_EVERY_MS = 5_000;
+
+export function createSchema(db: Database, onProgress: MigrationProgress = () => undefined): SchemaMigration {
   // In one transaction, the layout read again inside it: another connection to the file may be
   // creating or migrating it at the same time, and waits here until that is done.
   return retryWhileBusy(
     () =>
       db
         .transaction((): SchemaMigration => {
-          const eventsRenumbered = hasColumn(db, 'events', 'stream') ? migrateToStreamNumbers(db) : 0;
+          const eventsRenumbered = hasColumn(db, 'events', 'stream') ? migrateToStreamNumbers(db, onProgress) : 0;
           db.exec(EVENT_STORE_DDL);
           return { eventsRenumbered };
         })
@@ -207,7 +213,7 @@ const MIGRATION_SLICE = 20_000;
  * replaced with its old table. A migration holds the write lock while it copies
  * (docs/operations.md, "Upgrades").
  */
-function migrateToStreamNumbers(db: Database): number {
+function migrateToStreamNumbers(db: Database, onProgress: MigrationProgress): number {
   const sequence = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck().get() as number | undefined;
   const streamColumns = 'name, last_revision, truncate_before, deleted, tombstoned, metadata, meta_revision';
   const hasRecentIds = hasColumn(db, 'streams', 'recent_ids');
@@ -228,12 +234,17 @@ function migrateToStreamNumbers(db: Database): number {
   const deleteCopied = db.prepare('DELETE FROM events WHERE position <= ?');
   const total = db.prepare<[], number>('SELECT count(*) FROM events').pluck().get()!;
   let moved = 0;
-  for (let after = 0; ;) {
-    const copied = copy.run(after, MIGRATION_SLICE).changes;
-    if (copied === 0) break;
+  let after = 0;
+  onProgress({ moved, total });
+  let reported = Date.now();
+  for (let copied = copy.run(after, MIGRATION_SLICE).changes; copied > 0; copied = copy.run(after, MIGRATION_SLICE).changes) {
     moved += copied;
     after = lastCopied.get()!;
     deleteCopied.run(after);
+    if (Date.now() - reported >= PROGRESS_EVERY_MS) {
+      onProgress({ moved, total });
+      reported = Date.now();
+    }
   }
   // Every event has its stream's row (made above where missing): anything else is a bug, and
   // throwing rolls the whole migration back.

@@ -25,7 +25,7 @@ import {
   type StreamTruncation,
   type SubscribeToAllOptions,
 } from '../event-store.js';
-import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking, type SchemaMigration } from './schema.js';
+import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking, type MigrationProgress, type SchemaMigration } from './schema.js';
 import { RecentIds } from './recent-ids.js';
 import {
   mergeMetadata,
@@ -48,6 +48,8 @@ export interface SqliteEventStoreOptions {
   readonly pollIntervalMs?: number;
   /** Events a subscription reads per query while catching up. */
   readonly subscriptionPageSize?: number;
+  /** Told how a migration of a store an earlier version made comes along (schema.ts: `createSchema`). */
+  readonly onMigrationProgress?: MigrationProgress;
 }
 
 export interface SqliteEventStoreOpenOptions extends SqliteEventStoreOptions {
@@ -184,7 +186,7 @@ export class SqliteEventStore implements EventStore {
     this.pollIntervalMs = settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.pageSize = settings.subscriptionPageSize ?? DEFAULT_PAGE_SIZE;
     applyPragmas(this.database);
-    this.migration = createSchema(this.database);
+    this.migration = createSchema(this.database, settings.onMigrationProgress);
     this.statements = prepareStatements(this.database);
     this.appendTransaction = this.database.transaction((stream, events, expected) => this.appendInTransaction(stream, events, expected));
     // Each append of a group in a savepoint (appendTransaction nested): one that fails leaves
