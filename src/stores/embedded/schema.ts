@@ -108,10 +108,10 @@ const PAGE_CACHE_KIB = 32 * 1024;
  * position is never reused, even after the newest rows are purged, so a checkpoint can never point
  * at a position that later names a different event.
  *
- * `events.stream_id` is the stream's `streams.id`: a stream's name (`user-<uuid>`, 41 bytes) was
- * stored in every event's row and again in every entry of the (stream, revision) index, about 80
- * bytes an event; its number takes one to three (bench/RESULTS.md, "Streams by number in the
- * events' rows"). A `streams` row is never deleted (a tombstone stays, as in EventStoreDB), so a
+ * `events.stream_id` is the stream's `streams.id`: its name (`user-<uuid>`, 41 bytes) in every
+ * event's row and again in every entry of the (stream, revision) index would take about 80 bytes
+ * an event, its number takes one to three (bench/RESULTS.md, "Streams by number in the events'
+ * rows"). A `streams` row is never deleted (a tombstone stays, as in EventStoreDB), so a
  * stream's number never changes and is never reused.
  *
  * `streams.last_revision` is NULL when only metadata was ever written (the stream does not exist).
