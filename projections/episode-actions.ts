@@ -125,7 +125,10 @@ export const episodeActionsProjection: Projection = {
   // serializing it again (about half of what reading a page of 5,000 cost in the service). So
   // are the fields a download does not read, which the store then leaves unread: the document
   // itself holds only `serving` (bench/RESULTS.md, "Downloads read only what they serve").
-  collections: [{ name: EPISODE_ACTIONS, indexes: [['user', 'seq']], clusteredBy: ['user', 'seq'], apart: [...DOWNLOAD_SKIPS, 'action'] }],
+  // Every id is the user's (`userDocId`): the embedded store keeps the user once a row.
+  collections: [
+    { name: EPISODE_ACTIONS, indexes: [['user', 'seq']], clusteredBy: ['user', 'seq'], idPrefixedByKey: true, apart: [...DOWNLOAD_SKIPS, 'action'] },
+  ],
   evolve(projected, view) {
     const { event } = projected;
     const user = projected.user;

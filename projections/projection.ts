@@ -16,6 +16,7 @@ import type { FeedEvent } from '../src/domain/feeds.js';
 import type { CheckpointEvent, RollStatsEvent } from '../src/domain/system-events.js';
 import type { Position } from '../src/domain/position.js';
 import type { CollectionSpec, Doc, DocChange, Query, StoredDoc } from '../src/domain/documents.js';
+import { ID_KEY_SEPARATOR } from '../src/domain/documents.js';
 
 /** Everything a projection may see of an event. */
 export interface ProjectedEvent {
@@ -99,8 +100,12 @@ export const del = (collection: string, id: string): DocChange => ({ op: 'delete
 /** When the store recorded the event, in whole unix seconds (the server's clock, never the device's). */
 export const recordedSeconds = (projected: ProjectedEvent): number => Math.floor(Date.parse(projected.recordedAt) / 1000);
 
-/** What ends the user's part of a per-user document id ({@link userDocId}). */
-export const USER_DOC_SEPARATOR = '|';
+/**
+ * What ends the user's part of a per-user document id ({@link userDocId}): the separator of a
+ * collection whose ids begin with their key (`CollectionSpec.idPrefixedByKey`), so that the
+ * per-user collections clustered by user can declare theirs so.
+ */
+export const USER_DOC_SEPARATOR = ID_KEY_SEPARATOR;
 /** Document id of a per-user record: user id and the record's key. */
 export const userDocId = (user: string, key: string): string => `${user}${USER_DOC_SEPARATOR}${key}`;
 /** The record's key back from its document id ({@link userDocId}): documents need not repeat it. */

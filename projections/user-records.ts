@@ -156,7 +156,16 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     recordOfDoc: (user, id, doc) => recordOfDoc(options, userDocKey(user, id), doc),
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.
-    collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
+    // A user's records lie together (a fold of the user's state, a user's list, reads them all),
+    // each id the user's (`userDocId`): the embedded store keeps the user once a row.
+    collections: [
+      {
+        name: options.collection,
+        indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])],
+        clusteredBy: ['user'],
+        idPrefixedByKey: true,
+      },
+    ],
     evolve(projected, view) {
       if (projected.event.type === 'roll_stats' || isFeedEvent(projected.event)) return [];
       const keys = options.touches(projected.event);

@@ -40,6 +40,14 @@ export interface CollectionSpec {
    * which the spec declares as for any store, serve these reads there.
    */
   readonly clusteredBy?: readonly string[];
+  /**
+   * Every document's id is the string its first clustering field holds, `|`, then the rest (a
+   * per-user document: `<user>|<key>`, projections/projection.ts `userDocId`), and that string
+   * holds no `|`. The embedded store then keeps only the rest of the id beside the key (the user's
+   * id is not stored twice in every row and every index entry: docs/architecture.md,
+   * "Collections clustered by their reads"). Both adapters refuse a document that breaks it.
+   */
+  readonly idPrefixedByKey?: boolean;
 }
 
 /** A document found with one of its fields as its stored JSON text (`raw`, undefined when absent), left out of `doc`. */
@@ -96,16 +104,39 @@ export interface IndexSpec {
   readonly sort?: 'asc' | 'desc';
 }
 
+/** How a collection is clustered: the fields ({@link CollectionSpec.clusteredBy}), and whether its ids begin with the first one's value ({@link CollectionSpec.idPrefixedByKey}). */
+export interface Clustering {
+  readonly keys: readonly string[];
+  readonly idPrefixedByKey?: boolean | undefined;
+}
+
+/** What separates the key from the rest of an id in a collection whose ids are prefixed by it ({@link CollectionSpec.idPrefixedByKey}). */
+export const ID_KEY_SEPARATOR = '|';
+
+/** An id of a collection whose ids are prefixed by their key, split there; undefined when it has no separator (no document has that id). */
+export function splitKeyedId(id: string): { key: string; rest: string } | undefined {
+  const at = id.indexOf(ID_KEY_SEPARATOR);
+  return at < 0 ? undefined : { key: id.slice(0, at), rest: id.slice(at + 1) };
+}
+
 /**
- * Why a document cannot go into a collection clustered by `keys` ({@link CollectionSpec.clusteredBy}):
- * a key that holds no string or finite number. Both adapters refuse such a document, so a
- * projection that breaks the rule finds out in either store.
+ * Why a document cannot go into a collection clustered as `clustering` says
+ * ({@link CollectionSpec.clusteredBy}): a key that holds no string or finite number, or, where
+ * ids are prefixed by the first key, an id that is not that key's string, `|` and the rest. Both
+ * adapters refuse such a document, so a projection that breaks the rule finds out in either store.
  */
-export function clusteringProblem(collection: string, doc: Doc, keys: readonly string[]): string | undefined {
+export function clusteringProblem(collection: string, id: string, doc: Doc, { keys, idPrefixedByKey }: Clustering): string | undefined {
   for (const field of keys) {
     const value = doc[field];
     if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) continue;
     return `${collection} is clustered by ${field}: every document must hold a string or a number in it`;
+  }
+  const [first] = keys;
+  if (idPrefixedByKey && first !== undefined) {
+    const key = doc[first];
+    if (typeof key !== 'string' || key.includes(ID_KEY_SEPARATOR) || !id.startsWith(`${key}${ID_KEY_SEPARATOR}`)) {
+      return `${collection} ids begin with their ${first} and ${ID_KEY_SEPARATOR}: ${JSON.stringify(id)} does not (${first} ${JSON.stringify(key)})`;
+    }
   }
   return undefined;
 }
@@ -120,7 +151,7 @@ export function indexSpec(index: readonly string[] | IndexSpec): IndexSpec {
  * collection's index set is replaced whole, and MongoDB refuses one index twice in a call).
  */
 export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
-  const merged = new Map<string, { indexes: Map<string, IndexSpec>; apart: Set<string>; clusteredBy?: readonly string[] }>();
+  const merged = new Map<string, { indexes: Map<string, IndexSpec>; apart: Set<string>; clusteredBy?: readonly string[]; idPrefixedByKey?: boolean }>();
   for (const spec of specs) {
     let entry = merged.get(spec.name);
     if (!entry) merged.set(spec.name, (entry = { indexes: new Map(), apart: new Set() }));
@@ -132,12 +163,17 @@ export function mergeSpecs(specs: readonly CollectionSpec[]): CollectionSpec[] {
         throw new Error(`Collection ${spec.name} clustered by ${entry.clusteredBy.join(', ')} and by ${spec.clusteredBy.join(', ')}`);
       entry.clusteredBy = spec.clusteredBy;
     }
+    if (spec.idPrefixedByKey !== undefined) {
+      if (entry.idPrefixedByKey !== undefined && entry.idPrefixedByKey !== spec.idPrefixedByKey)
+        throw new Error(`Collection ${spec.name} declared with ids prefixed by its key and without`);
+      entry.idPrefixedByKey = spec.idPrefixedByKey;
+    }
   }
-  return [...merged].map(([name, { indexes, apart, clusteredBy }]) => ({
+  return [...merged].map(([name, { indexes, apart, clusteredBy, idPrefixedByKey }]) => ({
     name,
     indexes: [...indexes.values()],
     ...(apart.size > 0 ? { apart: [...apart] } : {}),
-    ...(clusteredBy !== undefined && clusteredBy.length > 0 ? { clusteredBy } : {}),
+    ...(clusteredBy !== undefined && clusteredBy.length > 0 ? { clusteredBy, ...(idPrefixedByKey ? { idPrefixedByKey } : {}) } : {}),
   }));
 }
 

@@ -10,10 +10,11 @@
  */
 import type { Position } from './event-store.js';
 
-export type { CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+export type { Clustering, CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 export {
   clusteringProblem,
   compareDocs,
+  ID_KEY_SEPARATOR,
   fieldValue,
   idPrefixRange,
   indexName,
@@ -22,6 +23,7 @@ export {
   matches,
   mergeSpecs,
   splitField,
+  splitKeyedId,
 } from '../domain/documents.js';
 import type { CollectionSpec, Doc, DocChange, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
 
@@ -77,7 +79,10 @@ export interface ReadModelStore {
   /**
    * Up to `limit` ids of a collection's documents, after `after` (from the first if undefined),
    * in id order, reading no document where the store can help it: what a projector learns
-   * which documents exist from (ProjectorOptions.trackAbsence).
+   * which documents exist from (ProjectorOptions.trackAbsence). In a collection whose ids begin
+   * with their key ({@link CollectionSpec.idPrefixedByKey}) a store may walk them by key, then
+   * by the rest of the id (the embedded store does: its index holds them so), `after` a place
+   * in that order.
    */
   idsAfter(collection: string, after: string | undefined, limit: number): Promise<string[]>;
   /** Applies the changes in order and sets the checkpoint, atomically. */

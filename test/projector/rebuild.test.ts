@@ -396,10 +396,14 @@ describe('rebuildProjections', function () {
     try {
       const stale = (projection: string) => ({ op: 'put' as const, collection: PARKED_EVENTS, id: `${projection}|x`, doc: { projection } });
       await readModel.ensureCollections([...subscriptions.collections, ...playStatuses.collections, { name: PARKED_EVENTS, indexes: [['projection']] }]);
-      await readModel.commit('subscriptions', [stale('subscriptions'), { op: 'put', collection: 'subscriptions', id: 'ghost', doc: { user: 'nobody' } }], {
-        commit: 99n,
-        prepare: 99n,
-      });
+      await readModel.commit(
+        'subscriptions',
+        [stale('subscriptions'), { op: 'put', collection: 'subscriptions', id: 'nobody|ghost', doc: { user: 'nobody' } }],
+        {
+          commit: 99n,
+          prepare: 99n,
+        },
+      );
       await readModel.commit('play_statuses', [stale('play_statuses')], { commit: 99n, prepare: 99n });
       const summary = await rebuildProjections({ eventStore, readModel }, [subscriptions], { context: { defaultPrivacy: 'private' } });
       expect(summary.events).to.equal(0);

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import BetterSqlite3 from 'better-sqlite3';
 import { SqliteAccountStore } from '../../src/stores/embedded/sqlite-account-store.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
+import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import { openTempDatabase } from './temp-database.js';
 import { accountsContract } from './accounts.contract.js';
 import { readModelContract } from './read-model.contract.js';
@@ -256,6 +257,84 @@ describe('SqliteReadModelStore indexes', function () {
       expect(String(error)).to.contain('actions cannot be clustered by user, seq');
       expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['id', 'doc']);
       expect(await store.get('actions', 'b')).to.deep.equal({ user: 'u1', seq: { n: 1 } });
+    });
+
+    describe('whose ids begin with their first key', function () {
+      const owned = { ...spec, idPrefixedByKey: true };
+      const user = 'a1b2c3d4-0000-4000-8000-000000000001';
+
+      it('keeps the rest of each id beside the key, not the whole id, and ids unique by key and rest', async function () {
+        await store.ensureCollections([owned]);
+        expect(columnsOf('rm_actions')).to.deep.equal([
+          { name: 'key_user', pk: 1 },
+          { name: 'key_seq', pk: 2 },
+          { name: 'id_tail', pk: 3 },
+          { name: 'doc', pk: 0 },
+          { name: 'doc_action', pk: 0 },
+        ]);
+        expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'rm_actions__by_id'").pluck().get()).to.contain('(key_user, id_tail)');
+        await store.commit('p', [put(`${user}|e1`, action(user, 2)), put(`${user}|e2`, action(user, 3))], { commit: 1n, prepare: 1n });
+        await store.commit('p', [put(`${user}|e1`, action(user, 7))], { commit: 2n, prepare: 2n });
+        expect(db.prepare('SELECT key_user, key_seq, id_tail FROM rm_actions ORDER BY key_seq').all()).to.deep.equal([
+          { key_user: user, key_seq: 3, id_tail: 'e2' },
+          { key_user: user, key_seq: 7, id_tail: 'e1' },
+        ]);
+        expect(await store.get('actions', `${user}|e1`)).to.deep.equal(action(user, 7));
+        const plan = store.explainFind('actions', download).join(' ');
+        expect(plan).to.match(/SEARCH rm_actions USING PRIMARY KEY \(key_user=\? AND key_seq>\?\)/);
+        expect(plan, 'no sort: the rows come in order, ties by the rest of the id').not.to.contain('TEMP B-TREE');
+      });
+
+      it('refuses a document whose id does not begin with its key and |, and writes nothing of its commit', async function () {
+        await store.ensureCollections([owned]);
+        for (const [id, doc] of [
+          ['u2|e1', action('u1', 1)],
+          ['u1e1', action('u1', 1)],
+          ['u|1|e1', action('u|1', 1)],
+        ] as const) {
+          const error = await store.commit('p', [put('u1|ok', action('u1', 1)), put(id, doc)], { commit: 1n, prepare: 1n }).then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+          expect(error, id).to.be.instanceOf(InvalidDocumentError);
+          expect(await store.count('actions'), id).to.equal(0);
+        }
+      });
+
+      it('is laid out anew from a table of whole ids, the documents reading back the same, and back again', async function () {
+        const plainSpec = { name: 'actions', indexes: [['user', 'seq'], ['action.device']] };
+        await store.ensureCollections([plainSpec]);
+        await store.commit('p', [put('u1|a', action('u1', 2)), put('u12|b', action('u12', 1)), put('u2|c', action('u2', 5, 'tv'))], {
+          commit: 1n,
+          prepare: 1n,
+        });
+        const before = await store.find('actions');
+        await store.ensureCollections([spec]);
+        await store.ensureCollections([owned]);
+        expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['key_user', 'key_seq', 'id_tail', 'doc', 'doc_action']);
+        expect(await store.find('actions')).to.deep.equal(before);
+        expect(await store.getMany('actions', ['u12|b', 'u1|a', 'u1|b'])).to.deep.equal(
+          new Map([
+            ['u1|a', action('u1', 2)],
+            ['u12|b', action('u12', 1)],
+          ]),
+        );
+        await store.ensureCollections([plainSpec]);
+        expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['id', 'doc', 'doc_action']);
+        expect(await store.find('actions')).to.deep.equal(before);
+      });
+
+      it('is not laid out anew while an id does not begin with its key: the table is left as it was', async function () {
+        await store.ensureCollections([spec]);
+        await store.commit('p', [put('u1|a', action('u1', 1)), put('other', action('u1', 2))], { commit: 1n, prepare: 1n });
+        const error = await store.ensureCollections([owned]).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(String(error)).to.contain('actions cannot be clustered by user, seq, its ids prefixed by the first');
+        expect(columnsOf('rm_actions').map(({ name }) => name)).to.deep.equal(['key_user', 'key_seq', 'id', 'doc', 'doc_action']);
+        expect(await store.get('actions', 'other')).to.deep.equal(action('u1', 2));
+      });
     });
 
     it('another connection reads the documents whole after this one clustered the table under it', async function () {

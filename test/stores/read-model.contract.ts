@@ -752,24 +752,27 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
     });
 
     describe('collections clustered by fields', function () {
-      it('answer every read as a collection by id holding the same documents, through puts that move them and deletes', async function () {
-        const clustered = named('clustered');
-        const plain = named('plain');
+      /**
+       * A clustered collection and one by id get the same commits (120 documents, 40 of them
+       * moved to other keys, 15 deleted, one put back): every read answers the same from both.
+       * `idsInOrder`: the clustered one's ids as idsAfter walks them, from the plain one's.
+       */
+      async function answersAsById(options: {
+        /** Names the pair of collections (one pair a call). */
+        pair: string;
+        spec: Partial<CollectionSpec>;
+        docOf: (n: number, round: number) => Doc;
+        idOf: (n: number) => string;
+        queries: Query[];
+        idsInOrder: (ids: string[]) => string[];
+      }): Promise<void> {
+        const { pair, spec, docOf, idOf, queries, idsInOrder } = options;
+        const clustered = named(`clustered_${pair}`);
+        const plain = named(`plain_${pair}`);
         await store.ensureCollections([
-          { name: clustered, indexes: [['user', 'seq'], ['feed']], clusteredBy: ['user', 'seq'], apart: ['action', 'user'] },
+          { name: clustered, indexes: [['user', 'seq'], ['feed']], apart: ['action', 'user'], ...spec },
           { name: plain, indexes: [['user', 'seq'], ['feed']] },
         ]);
-        // Users as strings (one beyond ASCII), seqs as integers (ties, beyond 2^32) and fractions;
-        // ids in another order than the keys.
-        const users = ['u1', 'u2', 'ü3'];
-        const docOf = (n: number, round: number): Doc => ({
-          user: users[(n * 7 + round) % 3]!,
-          seq: n % 10 === 0 ? n / 4 : n % 13 === 0 ? 2 ** 33 + n : Math.floor(n / 2),
-          feed: `f${n % 4}`,
-          ...(n % 5 === 0 ? { serving: 'never' } : {}),
-          ...(n % 6 === 0 ? {} : { action: { position: n * round, device: `d${n % 3}`, note: n % 7 === 0 ? null : '🎧' } }),
-        });
-        const idOf = (n: number) => `${(n * 37) % 101}-${n}`;
         const both = async (changes: DocChange[], at: bigint) => {
           await store.commit(named('p'), changes, pos(at));
           await store.commit(
@@ -791,29 +794,6 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
           ],
           2n,
         );
-        const queries: Query[] = [
-          {},
-          { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }] },
-          { where: { user: 'ü3' }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 17 },
-          {
-            where: { user: 'u2', serving: null },
-            orderBy: [{ field: 'seq', direction: 'asc' }],
-            greaterThan: { field: 'seq', value: 5 },
-            lessThan: { field: 'seq', value: 60 },
-          },
-          { where: { user: 'u1', seq: 7 } },
-          { where: { feed: 'f1' }, orderBy: [{ field: 'seq', direction: 'desc' }] },
-          {
-            orderBy: [
-              { field: 'user', direction: 'asc' },
-              { field: 'seq', direction: 'asc' },
-            ],
-            limit: 50,
-          },
-          { where: { user: 'u2' }, orderBy: [{ field: 'seq', direction: 'asc' }], after: { value: 20, id: idOf(41) } },
-          { idPrefix: '4', orderBy: [{ field: 'seq', direction: 'asc' }] },
-          { where: { 'action.device': 'd1' } },
-        ];
         for (const query of queries) {
           const label = JSON.stringify(query);
           const expected = await store.find(plain, query);
@@ -835,14 +815,124 @@ export function readModelContract(name: string, factory: ReadModelFactory): void
         for (const where of wheres) {
           expect(await store.count(clustered, where)).to.equal(await store.count(plain, where));
         }
-        const wanted = Array.from({ length: 130 }, (_, n) => idOf(n));
+        const wanted = [...Array.from({ length: 130 }, (_, n) => idOf(n)), 'no-such-id', 'u1|no-such-id'];
         expect([...(await store.getMany(clustered, wanted))].sort()).to.deep.equal([...(await store.getMany(plain, wanted))].sort());
         expect(await store.get(clustered, idOf(8))).to.deep.equal(docOf(8, 3));
         expect(await store.get(clustered, idOf(1)), 'deleted').to.equal(undefined);
-        expect(await store.idsAfter(clustered, undefined, 1000)).to.deep.equal(await store.idsAfter(plain, undefined, 1000));
-        expect(await store.idsAfter(clustered, idOf(50), 10)).to.deep.equal(await store.idsAfter(plain, idOf(50), 10));
+        expect(await store.get(clustered, 'no-such-id')).to.equal(undefined);
+        const all = idsInOrder(await store.idsAfter(plain, undefined, 1000));
+        expect(await store.idsAfter(clustered, undefined, 1000)).to.deep.equal(all);
+        expect(await store.idsAfter(clustered, all[50], 10)).to.deep.equal(all.slice(51, 61));
         expect(await store.count(clustered)).to.equal(120 - 15 + 1);
+        // Deleting ids no document has changes nothing.
+        await store.commit(named('p'), [del(clustered, 'no-such-id'), del(clustered, 'u1|no-such-id')], pos(3n));
+        expect(await store.count(clustered)).to.equal(120 - 15 + 1);
+      }
+
+      it('answer every read as a collection by id holding the same documents, through puts that move them and deletes', async function () {
+        // Users as strings (one beyond ASCII), seqs as integers (ties, beyond 2^32) and fractions;
+        // ids in another order than the keys.
+        const users = ['u1', 'u2', 'ü3'];
+        const idOf = (n: number) => `${(n * 37) % 101}-${n}`;
+        await answersAsById({
+          pair: 'a',
+          spec: { clusteredBy: ['user', 'seq'] },
+          docOf: (n, round) => ({
+            user: users[(n * 7 + round) % 3]!,
+            seq: n % 10 === 0 ? n / 4 : n % 13 === 0 ? 2 ** 33 + n : Math.floor(n / 2),
+            feed: `f${n % 4}`,
+            ...(n % 5 === 0 ? { serving: 'never' } : {}),
+            ...(n % 6 === 0 ? {} : { action: { position: n * round, device: `d${n % 3}`, note: n % 7 === 0 ? null : '🎧' } }),
+          }),
+          idOf,
+          queries: [
+            {},
+            { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }] },
+            { where: { user: 'ü3' }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 17 },
+            {
+              where: { user: 'u2', serving: null },
+              orderBy: [{ field: 'seq', direction: 'asc' }],
+              greaterThan: { field: 'seq', value: 5 },
+              lessThan: { field: 'seq', value: 60 },
+            },
+            { where: { user: 'u1', seq: 7 } },
+            { where: { feed: 'f1' }, orderBy: [{ field: 'seq', direction: 'desc' }] },
+            {
+              orderBy: [
+                { field: 'user', direction: 'asc' },
+                { field: 'seq', direction: 'asc' },
+              ],
+              limit: 50,
+            },
+            { where: { user: 'u2' }, orderBy: [{ field: 'seq', direction: 'asc' }], after: { value: 20, id: idOf(41) } },
+            { idPrefix: '4', orderBy: [{ field: 'seq', direction: 'asc' }] },
+            { where: { 'action.device': 'd1' } },
+          ],
+          idsInOrder: (ids) => ids,
+        });
       });
+
+      it('whose ids begin with their first key: answer every read as a collection by id, ties by id whatever the keys’ lengths', async function () {
+        // `u1` is a prefix of `u12`: `u12|…` comes before `u1|…` as ids, after it split.
+        const users = ['u1', 'u12', 'ü3', 'u2'];
+        const userOf = (n: number) => users[n % 4]!;
+        const idOf = (n: number) => `${userOf(n)}|${(n * 37) % 101}-${n}`;
+        const byKeyThenRest = (a: string, b: string) => {
+          const [ka, ra] = [a.slice(0, a.indexOf('|')), a.slice(a.indexOf('|') + 1)];
+          const [kb, rb] = [b.slice(0, b.indexOf('|')), b.slice(b.indexOf('|') + 1)];
+          return ka < kb ? -1 : ka > kb ? 1 : ra < rb ? -1 : ra > rb ? 1 : 0;
+        };
+        for (const clusteredBy of [['user', 'seq'], ['user']]) {
+          await answersAsById({
+            pair: clusteredBy.join('_'),
+            spec: { clusteredBy, idPrefixedByKey: true },
+            // A document keeps its user (its id says it); a round moves it to another seq.
+            docOf: (n, round) => ({
+              user: userOf(n),
+              seq: n % 10 === 0 ? n / 4 : Math.floor((n * round) / 3),
+              feed: `f${n % 3}`,
+              ...(n % 5 === 0 ? { serving: 'never' } : {}),
+              ...(n % 6 === 0 ? {} : { action: { position: n * round, device: `d${n % 3}` } }),
+            }),
+            idOf,
+            queries: [
+              {},
+              { where: { user: 'u1' }, orderBy: [{ field: 'seq', direction: 'asc' }] },
+              { where: { user: 'u12' }, orderBy: [{ field: 'seq', direction: 'desc' }], limit: 9 },
+              { where: { feed: 'f1' }, orderBy: [{ field: 'seq', direction: 'desc' }] },
+              { orderBy: [{ field: 'feed', direction: 'asc' }] },
+              { where: { user: 'u2' }, orderBy: [{ field: 'seq', direction: 'asc' }], after: { value: 20, id: idOf(43) } },
+              { orderBy: [{ field: 'seq', direction: 'asc' }], after: { value: 20, id: idOf(42) }, limit: 30 },
+              { idPrefix: 'u1|', orderBy: [{ field: 'seq', direction: 'asc' }] },
+              { idPrefix: 'u1|4' },
+              { idPrefix: 'u1' },
+              { idPrefix: 'u', limit: 40 },
+              { where: { user: 'u12' }, idPrefix: 'u1|' },
+              { where: { 'action.device': 'd1' }, orderBy: [{ field: 'user', direction: 'desc' }] },
+            ],
+            idsInOrder: (ids) => [...ids].sort(byKeyThenRest),
+          });
+        }
+      });
+
+      it('whose ids begin with their first key: refuse a document whose id does not, and write nothing of its commit', async function () {
+        const docs = named('owned');
+        await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], clusteredBy: ['user', 'seq'], idPrefixedByKey: true }]);
+        await store.commit(named('p'), [put(docs, 'u1|ok', { user: 'u1', seq: 1 })], pos(1n));
+        const refused: [string, Doc][] = [
+          ['u2|x', { user: 'u1', seq: 2 }],
+          ['u1x', { user: 'u1', seq: 2 }],
+          ['u|1|x', { user: 'u|1', seq: 2 }],
+          ['7|x', { user: 7, seq: 2 }],
+        ];
+        for (const [id, doc] of refused) {
+          const error = await rejectsWith(store.commit(named('p'), [put(docs, 'u1|z', { user: 'u1', seq: 5 }), put(docs, id, doc)], pos(2n)));
+          expect(error, id).to.be.instanceOf(InvalidDocumentError);
+          expect(error.message).to.contain('ids begin with their user');
+          expect(await store.count(docs), id).to.equal(1);
+        }
+      });
+
       it('refuse a document without a string or a number in a key, and write nothing of its commit', async function () {
         const docs = named('clustered');
         await store.ensureCollections([{ name: docs, indexes: [['user', 'seq']], clusteredBy: ['user', 'seq'] }]);

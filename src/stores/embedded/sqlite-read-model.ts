@@ -11,6 +11,7 @@ import type { Position } from '../event-store.js';
 import type {
   BackgroundCommitter,
   Checkpoint,
+  Clustering,
   CollectionSpec,
   CommitOptions,
   Doc,
@@ -37,6 +38,8 @@ import {
   LeaseNotHeldError,
   mergeSpecs,
   splitField,
+  splitKeyedId,
+  ID_KEY_SEPARATOR,
 } from '../read-model.js';
 
 const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -67,6 +70,12 @@ function keyColumn(field: string): string {
 
 /** The unique index that keeps a clustered table's ids unique (and serves reads by id). */
 const idIndexOf = (table: string) => `${table}__by_id`;
+
+/**
+ * The column holding the rest of each id in a table whose ids are prefixed by its first key
+ * ({@link CollectionSpec.idPrefixedByKey}): the id is that key's column, `|`, then this.
+ */
+const ID_TAIL = 'id_tail';
 
 /**
  * `json_extract(doc, '$.a.b')`, or `json_extract(doc_a, '$.b')` when `a` is kept apart, or the
@@ -149,10 +158,10 @@ function docOf(row: DocRow, putBack: readonly PutBack[], keys: readonly PutBack[
  * The JSON texts of a document's keys, which the statement stores as json_extract reads them; a
  * document whose keys are not strings or numbers is refused (the columns are its primary key's).
  */
-function keyTexts(collection: string, doc: Doc, keys: readonly string[]): string[] {
-  const problem = clusteringProblem(collection, doc, keys);
+function keyTexts(collection: string, id: string, doc: Doc, clustering: Clustering): string[] {
+  const problem = clusteringProblem(collection, id, doc, clustering);
   if (problem !== undefined) throw new InvalidDocumentError(problem);
-  return keys.map((field) => JSON.stringify(doc[field]));
+  return clustering.keys.map((field) => JSON.stringify(doc[field]));
 }
 
 /** SQL reading a clustering field's value from an unclustered row (its column `doc_<field>` when kept apart): null unless a string or a number. */
@@ -203,8 +212,18 @@ interface TableLayout {
   readonly keys: readonly string[];
   /** Each of them with its column. */
   readonly keyColumns: readonly PutBack[];
+  /** Whether the ids are prefixed by the first key, the table keeping the rest ({@link ID_TAIL}). */
+  readonly owned: boolean;
+  /** The id, as SQL: its column, or the first key's and the rest's joined. */
+  readonly idExpr: string;
+  /** The id as a read selects it (named `id`). */
+  readonly idSelect: string;
   /** `id, doc`, the columns of the fields clustered by and of those kept apart. */
   readonly select: string;
+  /** The condition that finds a row by its id, with {@link idParams}' parameters. */
+  readonly idWhere: string;
+  /** The parameters of {@link idWhere} for an id; undefined when no row can have it. */
+  readonly idParams: (id: string) => readonly string[] | undefined;
 }
 
 export class SqliteReadModelStore implements ReadModelStore {
@@ -247,13 +266,27 @@ export class SqliteReadModelStore implements ReadModelStore {
     const apart = columns.map(({ name }) => name).filter((name) => name.startsWith('doc_') && !keys.includes(name.slice('doc_'.length)));
     const putBack = apart.map((column): PutBack => [column.slice('doc_'.length), column]);
     const keyColumns = keys.map((field): PutBack => [field, keyColumn(field)]);
+    const owner = columns.some(({ name }) => name === ID_TAIL) ? keyColumns[0]?.[1] : undefined;
+    const idExpr = owner === undefined ? 'id' : `(${owner} || '${ID_KEY_SEPARATOR}' || ${ID_TAIL})`;
+    const idSelect = owner === undefined ? 'id' : `${idExpr} AS id`;
     const layout: TableLayout = {
       table,
       apart: putBack.map(([field]) => field),
       putBack,
       keys,
       keyColumns,
-      select: ['id', 'doc', ...keyColumns.map(([, column]) => column), ...putBack.map(([, column]) => column)].join(', '),
+      owned: owner !== undefined,
+      idExpr,
+      idSelect,
+      select: [idSelect, 'doc', ...keyColumns.map(([, column]) => column), ...putBack.map(([, column]) => column)].join(', '),
+      idWhere: owner === undefined ? 'id = ?' : `${owner} = ? AND ${ID_TAIL} = ?`,
+      idParams:
+        owner === undefined
+          ? (id) => [id]
+          : (id) => {
+              const split = splitKeyedId(id);
+              return split && [split.key, split.rest];
+            },
     };
     this.layouts.set(collection, layout);
     return layout;
@@ -305,47 +338,63 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   /**
-   * Makes the collection's table clustered by `keys` (by id alone when empty), its documents
-   * copied over unchanged: a new table in the new order, the rows moved in one statement, the
-   * old table dropped (with its indexes: ensureCollections makes the declared ones again). In one
+   * Makes the collection's table clustered by `keys` (by id alone when empty), its ids split after
+   * the first key when `owned` ({@link CollectionSpec.idPrefixedByKey}), its documents copied over
+   * unchanged: a new table in the new order, the rows moved in one statement, the old table
+   * dropped (with its indexes: ensureCollections makes the declared ones again). In one
    * IMMEDIATE transaction, the layout read again inside it (another connection may have done it
    * meanwhile). Refused, with nothing changed, when a document holds no string or number in one
-   * of the keys.
+   * of the keys, or, `owned`, has an id that does not begin with its first key's string and `|`.
    */
-  private relayout(collection: string, keys: readonly string[]): void {
+  private relayout(collection: string, keys: readonly string[], owned: boolean): void {
     const table = this.layout(collection).table;
     const staging = `${table}__relayout`;
     try {
       this.db
         .transaction(() => {
           const from = this.readLayout(collection, table);
-          if (from.keys.join() === keys.join()) return;
+          if (from.keys.join() === keys.join() && from.owned === owned) return;
           const apart = from.apart.filter((field) => !keys.includes(field));
           const keyColumns = keys.map(keyColumn);
+          const idColumn = owned ? ID_TAIL : 'id';
           const columns = [
             ...keyColumns.map((column) => `${column} NOT NULL`),
-            'id TEXT NOT NULL',
+            `${idColumn} TEXT NOT NULL`,
             'doc TEXT NOT NULL',
             ...apart.map((field) => `${apartColumn(field)} TEXT`),
           ];
-          const primaryKey = keys.length > 0 ? `PRIMARY KEY (${[...keyColumns, 'id'].join(', ')})` : 'PRIMARY KEY (id)';
+          const primaryKey = keys.length > 0 ? `PRIMARY KEY (${[...keyColumns, idColumn].join(', ')})` : 'PRIMARY KEY (id)';
           // The keys leave the document for their columns; the keys the table no longer has go back into it.
           let doc = keys.length > 0 ? `json_remove(doc, ${keys.map((field) => `'$.${field}'`).join(', ')})` : 'doc';
           for (const [field, column] of from.keyColumns) if (!keys.includes(field)) doc = `json_set(${doc}, '$.${field}', ${column})`;
+          const keyValues = keys.map((field) => (from.keys.includes(field) ? keyColumn(field) : scalarOf(field, from.apart)));
+          // The rest of the id after the first key's string and `|`; NULL (refused) for an id that does not begin so.
+          const owner = keyValues[0]!;
+          const idValue = owned
+            ? `CASE WHEN typeof(${owner}) = 'text' AND instr(${owner}, '${ID_KEY_SEPARATOR}') = 0
+                 AND substr(${from.idExpr}, 1, length(${owner}) + 1) = ${owner} || '${ID_KEY_SEPARATOR}'
+               THEN substr(${from.idExpr}, length(${owner}) + 2) END`
+            : from.idExpr;
           this.db.exec(`DROP TABLE IF EXISTS ${staging}`);
           this.db.exec(`CREATE TABLE ${staging} (${[...columns, primaryKey].join(', ')}) WITHOUT ROWID`);
           this.db.exec(
-            `INSERT INTO ${staging} (${[...keyColumns, 'id', 'doc', ...apart.map(apartColumn)].join(', ')})
-             SELECT ${[...keys.map((field) => (from.keys.includes(field) ? keyColumn(field) : scalarOf(field, from.apart))), 'id', doc, ...apart.map(apartColumn)].join(', ')} FROM ${table}`,
+            `INSERT INTO ${staging} (${[...keyColumns, idColumn, 'doc', ...apart.map(apartColumn)].join(', ')})
+             SELECT ${[...keyValues, idValue, doc, ...apart.map(apartColumn)].join(', ')} FROM ${table}`,
           );
           this.db.exec(`DROP TABLE ${table}`);
           this.db.exec(`ALTER TABLE ${staging} RENAME TO ${table}`);
-          if (keys.length > 0) this.db.exec(`CREATE UNIQUE INDEX ${idIndexOf(table)} ON ${table} (id)`);
+          // A table by its first key and the rest of the id alone has its ids unique already.
+          if (keys.length > 0 && !(owned && keys.length === 1)) {
+            this.db.exec(`CREATE UNIQUE INDEX ${idIndexOf(table)} ON ${table} (${owned ? `${keyColumns[0]}, ${ID_TAIL}` : 'id'})`);
+          }
         })
         .immediate();
     } catch (error) {
       if (/NOT NULL constraint failed/.test(error instanceof Error ? error.message : '')) {
-        throw new Error(`${collection} cannot be clustered by ${keys.join(', ')}: a document holds no string or number in one of them`, { cause: error });
+        throw new Error(
+          `${collection} cannot be clustered by ${keys.join(', ')}${owned ? ', its ids prefixed by the first' : ''}: a document holds no string or number in one of them${owned ? ', or an id that does not begin with its ' + keys[0] + ' and ' + ID_KEY_SEPARATOR : ''}`,
+          { cause: error },
+        );
       }
       throw error;
     } finally {
@@ -357,12 +406,14 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.current();
     for (const spec of mergeSpecs(specs)) {
       const clusteredBy = spec.clusteredBy ?? [];
-      if (this.layout(spec.name).keys.join() !== clusteredBy.join()) this.relayout(spec.name, clusteredBy);
+      const owned = clusteredBy.length > 0 && spec.idPrefixedByKey === true;
+      const current = this.layout(spec.name);
+      if (current.keys.join() !== clusteredBy.join() || current.owned !== owned) this.relayout(spec.name, clusteredBy, owned);
       const { table, apart, keys } = this.ensureApartColumns(
         spec.name,
         (spec.apart ?? []).filter((field) => !clusteredBy.includes(field)),
       );
-      const declared = new Set<string>(keys.length > 0 ? [idIndexOf(table)] : []);
+      const declared = new Set<string>(keys.length > 0 && !(owned && keys.length === 1) ? [idIndexOf(table)] : []);
       const filters: Readonly<Record<string, string | boolean>>[] = [];
       for (const index of spec.indexes.map(indexSpec)) {
         if (index.fields.length === 0) continue;
@@ -395,8 +446,10 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   getSync(collection: string, id: string): Doc | undefined {
     this.current();
-    const { select, table } = this.layout(collection);
-    const row = this.statement(`SELECT ${select} FROM ${table} WHERE id = ?`).get(id) as DocRow | undefined;
+    const { select, table, idWhere, idParams } = this.layout(collection);
+    const params = idParams(id);
+    if (params === undefined) return undefined;
+    const row = this.statement(`SELECT ${select} FROM ${table} WHERE ${idWhere}`).get(...params) as DocRow | undefined;
     return row ? this.rowDoc(collection, row) : undefined;
   }
 
@@ -406,16 +459,21 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   getManySync(collection: string, ids: readonly string[]): Map<string, Doc> {
     this.current();
-    const { select, table } = this.layout(collection);
+    const { select, table, owned, keyColumns, idWhere, idParams } = this.layout(collection);
     const result = new Map<string, Doc>();
     // One statement per table whatever the number of ids (statements are cached by their SQL,
     // and an IN list of n placeholders would make one per n), and `id = ?` for the common single id.
-    for (let start = 0; start < ids.length; start += CHUNK) {
-      const chunk = ids.slice(start, start + CHUNK);
+    // A table whose ids are split after their key takes them as [key, rest] pairs.
+    const byIds = owned
+      ? `(${keyColumns[0]![1]}, ${ID_TAIL}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`
+      : 'id IN (SELECT value FROM json_each(?))';
+    const wanted = ids.map(idParams).filter((params) => params !== undefined);
+    for (let start = 0; start < wanted.length; start += CHUNK) {
+      const chunk = wanted.slice(start, start + CHUNK);
       const rows = (
         chunk.length === 1
-          ? this.statement(`SELECT ${select} FROM ${table} WHERE id = ?`).all(chunk[0])
-          : this.statement(`SELECT ${select} FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(chunk))
+          ? this.statement(`SELECT ${select} FROM ${table} WHERE ${idWhere}`).all(...chunk[0]!)
+          : this.statement(`SELECT ${select} FROM ${table} WHERE ${byIds}`).all(JSON.stringify(owned ? chunk : chunk.map(([id]) => id)))
       ) as DocRow[];
       for (const row of rows) result.set(row.id, this.rowDoc(collection, row));
     }
@@ -449,17 +507,30 @@ export class SqliteReadModelStore implements ReadModelStore {
       parts.push(`${this.expr(collection, query.greaterThan.field)} > ?`);
       params.push(query.greaterThan.value);
     }
+    const { owned, keyColumns, idExpr } = this.layout(collection);
     if (query?.idPrefix !== undefined) {
       const { from, to } = idPrefixRange(query.idPrefix);
-      parts.push('id >= ?', 'id < ?');
-      params.push(from, to);
+      const split = owned ? splitKeyedId(query.idPrefix) : undefined;
+      if (split === undefined) {
+        parts.push(`${idExpr} >= ?`, `${idExpr} < ?`);
+        params.push(from, to);
+      } else {
+        // A prefix naming the key: the key's rows, and the range of the rest of their ids.
+        parts.push(`${keyColumns[0]![1]} = ?`);
+        params.push(split.key);
+        if (split.rest !== '') {
+          const rest = idPrefixRange(split.rest);
+          parts.push(`${ID_TAIL} >= ?`, `${ID_TAIL} < ?`);
+          params.push(rest.from, rest.to);
+        }
+      }
     }
     const keyset = keysetOf(query);
     if (keyset) {
       // The bound on the field alone first, so that SQLite reads the field's index from it on.
       const field = this.expr(collection, keyset.field);
       const [inclusive, strict] = keyset.direction === 'desc' ? ['<=', '<'] : ['>=', '>'];
-      parts.push(`${field} ${inclusive} ?`, `(${field} ${strict} ? OR id > ?)`);
+      parts.push(`${field} ${inclusive} ?`, `(${field} ${strict} ? OR ${idExpr} > ?)`);
       params.push(keyset.value, keyset.value, keyset.id);
     }
     return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
@@ -513,20 +584,24 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /** `read`: the fields kept apart whose columns are read (all of them without it). */
   private selectSql(collection: string, query: Query | undefined, read?: readonly string[]): { sql: string; params: (string | number | null)[] } {
-    const { select: all, keyColumns } = this.layout(collection);
-    const select = read === undefined ? all : ['id', 'doc', ...keyColumns.map(([, column]) => column), ...read.map(apartColumn)].join(', ');
+    const { select: all, keyColumns, idSelect } = this.layout(collection);
+    const select = read === undefined ? all : [idSelect, 'doc', ...keyColumns.map(([, column]) => column), ...read.map(apartColumn)].join(', ');
     const found = this.foundSql(collection, query);
     return { sql: `SELECT ${select} ${found.sql}`, params: found.params };
   }
 
   /** What a find reads from: `FROM … WHERE … ORDER BY … LIMIT ?`, ties by id. */
   private foundSql(collection: string, query: Query | undefined): { sql: string; params: (string | number | null)[] } {
-    const { table } = this.layout(collection);
+    const { table, owned, keys, idExpr } = this.layout(collection);
     const where = this.whereClause(collection, query);
+    // Ties by id. Where a table keeps the rest of its ids after their key, and the query names one
+    // key, the rest orders them alike (and the table's own order gives it); otherwise the ids as
+    // they read (ids whose keys differ in length order otherwise than split: `a|x` after `ab|y`).
+    const oneKey = owned && (typeof query?.where?.[keys[0]!] === 'string' || (query?.idPrefix !== undefined && splitKeyedId(query.idPrefix) !== undefined));
     // SQLite sorts NULL first ascending and last descending, as MongoDB does.
     const order = [
       ...(query?.orderBy ?? []).map(({ field, direction }) => `${this.expr(collection, field)} ${direction === 'asc' ? 'ASC' : 'DESC'}`),
-      'id ASC',
+      `${oneKey ? ID_TAIL : idExpr} ASC`,
     ];
     // The limit is a parameter, not part of the SQL: statements are cached by their SQL, and the
     // projector asks for ever-different limits (it pads them for its pending documents), which
@@ -599,6 +674,19 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.current();
     const table = this.ensureTable(collection);
     const count = Math.max(0, Math.floor(limit));
+    const { owned, keyColumns, idExpr } = this.layout(collection);
+    if (owned) {
+      // In the order of the table's unique (key, rest): by key, then the rest of the id.
+      const key = keyColumns[0]![1];
+      const split = after === undefined ? undefined : (splitKeyedId(after) ?? { key: after, rest: '' });
+      return (
+        split === undefined
+          ? this.statement(`SELECT ${idExpr} FROM ${table} ORDER BY ${key}, ${ID_TAIL} LIMIT ?`).pluck().all(count)
+          : this.statement(`SELECT ${idExpr} FROM ${table} WHERE (${key}, ${ID_TAIL}) > (?, ?) ORDER BY ${key}, ${ID_TAIL} LIMIT ?`)
+              .pluck()
+              .all(split.key, split.rest, count)
+      ) as string[];
+    }
     return (
       after === undefined
         ? this.statement(`SELECT id FROM ${table} ORDER BY id LIMIT ?`).pluck().all(count)
@@ -648,24 +736,43 @@ export class SqliteReadModelStore implements ReadModelStore {
     };
     // Per collection, its upsert's and delete's statement index: built once per plan, not per
     // document (a rebuild's plan holds ~9,000 documents over a dozen collections).
-    const byCollection = new Map<string, { put: number; delete: number; apart: readonly string[]; keys: readonly string[]; leftOut: readonly string[] }>();
+    const byCollection = new Map<
+      string,
+      {
+        put: number;
+        delete: number;
+        apart: readonly string[];
+        clustering: Clustering;
+        leftOut: readonly string[];
+        idParams: TableLayout['idParams'];
+      }
+    >();
     const statementsOf = (collection: string) => {
       let found = byCollection.get(collection);
       if (!found) {
-        const { table, apart, putBack, keys, keyColumns } = this.layout(collection);
+        const { table, apart, putBack, keys, keyColumns, owned, idWhere, idParams } = this.layout(collection);
         // The keys' values are bound as JSON texts and stored as json_extract reads them (an
         // integer stays an integer: better-sqlite3 binds every number as a REAL).
         const columns = [...keyColumns.map(([, column]) => column), 'doc', ...putBack.map(([, column]) => column)];
         const values = [...keyColumns.map(() => "json_extract(?, '$')"), '?', ...putBack.map(() => '?')];
+        // A table whose ids are split after their key is written by key and rest, the rest bound
+        // after the keys (the first key, in the conflict target, is not set again).
+        const put = owned
+          ? `INSERT INTO ${table} (${[...keyColumns.map(([, column]) => column), ID_TAIL, ...columns.slice(keys.length)].join(', ')})
+             VALUES (${[...values.slice(0, keys.length), '?', ...values.slice(keys.length)].join(', ')})
+             ON CONFLICT(${keyColumns[0]![1]}, ${ID_TAIL}) DO UPDATE SET ${columns
+               .slice(1)
+               .map((column) => `${column} = excluded.${column}`)
+               .join(', ')}`
+          : `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${values.join(', ')})
+             ON CONFLICT(id) DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`;
         found = {
-          put: statementIndex(
-            `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${values.join(', ')})
-             ON CONFLICT(id) DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`,
-          ),
-          delete: statementIndex(`DELETE FROM ${table} WHERE id = ?`),
+          put: statementIndex(put),
+          delete: statementIndex(`DELETE FROM ${table} WHERE ${idWhere}`),
           apart,
-          keys,
+          clustering: { keys, idPrefixedByKey: owned },
           leftOut: [...keys, ...apart],
+          idParams,
         };
         byCollection.set(collection, found);
       }
@@ -676,16 +783,18 @@ export class SqliteReadModelStore implements ReadModelStore {
     for (const { projection, changes, checkpoint } of commits) {
       for (const change of changes) {
         const statement = statementsOf(change.collection);
-        if (change.op === 'delete') runs.push([statement.delete, change.id]);
-        else if (statement.leftOut.length === 0) runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
-        else
-          runs.push([
-            statement.put,
-            change.id,
-            ...keyTexts(change.collection, change.doc, statement.keys),
-            JSON.stringify(withoutFields(change.doc, statement.leftOut)),
-            ...statement.apart.map((field) => columnValue(change.doc[field])),
-          ]);
+        if (change.op === 'delete') {
+          // An id no row can have (no separator, where ids are split after their key): nothing to delete.
+          const params = statement.idParams(change.id);
+          if (params !== undefined) runs.push([statement.delete, ...params]);
+        } else if (statement.leftOut.length === 0) runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
+        else {
+          const keys = keyTexts(change.collection, change.id, change.doc, statement.clustering);
+          const doc = JSON.stringify(withoutFields(change.doc, statement.leftOut));
+          const apart = statement.apart.map((field) => columnValue(change.doc[field]));
+          if (statement.clustering.idPrefixedByKey) runs.push([statement.put, ...keys, splitKeyedId(change.id)!.rest, doc, ...apart]);
+          else runs.push([statement.put, change.id, ...keys, doc, ...apart]);
+        }
       }
       runs.push([
         statementIndex(

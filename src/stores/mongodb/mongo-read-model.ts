@@ -19,6 +19,7 @@ import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, Fi
 import type { Position } from '../event-store.js';
 import type {
   Checkpoint,
+  Clustering,
   CollectionSpec,
   CommitOptions,
   Doc,
@@ -261,13 +262,13 @@ function toSort(orderBy: Query['orderBy']): [string, 1 | -1][] {
   return sort;
 }
 
-/** `clusteredBy`: the collection's ({@link CollectionSpec.clusteredBy}), whose rule holds here too though MongoDB keeps documents by id. */
-function toReplacement(change: Extract<DocChange, { op: 'put' }>, clusteredBy: readonly string[] = []): Document {
+/** `clustering`: the collection's ({@link CollectionSpec.clusteredBy}), whose rule holds here too though MongoDB keeps documents by id. */
+function toReplacement(change: Extract<DocChange, { op: 'put' }>, clustering: Clustering = { keys: [] }): Document {
   if (Object.prototype.hasOwnProperty.call(change.doc, '_id')) {
     throw new InvalidDocumentError(`Read-model documents may not have an _id field (${change.collection}/${change.id})`);
   }
   checkStorable(change);
-  const problem = clusteringProblem(change.collection, change.doc, clusteredBy);
+  const problem = clusteringProblem(change.collection, change.id, change.doc, clustering);
   if (problem !== undefined) throw new InvalidDocumentError(problem);
   return change.doc;
 }
@@ -316,8 +317,8 @@ export class MongoReadModelStore implements ReadModelStore {
   readonly remoteReads = true;
   /** Collections known to exist (created explicitly, so no transaction has to create one). */
   private readonly created = new Set<string>();
-  /** Per collection, the fields it is clustered by, as ensureCollections was told. */
-  private readonly clusteredBy = new Map<string, readonly string[]>();
+  /** Per collection, how it is clustered, as ensureCollections was told. */
+  private readonly clusterings = new Map<string, Clustering>();
   private readonly ownsClient: boolean;
   private transactionCheck: Promise<void> | undefined;
 
@@ -399,7 +400,7 @@ export class MongoReadModelStore implements ReadModelStore {
     for (const spec of mergeSpecs(specs)) {
       const name = checkCollection(spec.name);
       await this.createCollection(name);
-      this.clusteredBy.set(name, spec.clusteredBy ?? []);
+      this.clusterings.set(name, { keys: spec.clusteredBy ?? [], idPrefixedByKey: spec.idPrefixedByKey });
       const indexes = spec.indexes
         .map(indexSpec)
         .filter((index) => index.fields.length > 0)
@@ -530,7 +531,7 @@ export class MongoReadModelStore implements ReadModelStore {
         if (!operations) groups.set(name, (operations = []));
         operations.push(
           change.op === 'put'
-            ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change, this.clusteredBy.get(change.collection)), upsert: true } }
+            ? { replaceOne: { filter: { _id: change.id }, replacement: toReplacement(change, this.clusterings.get(change.collection)), upsert: true } }
             : { deleteOne: { filter: { _id: change.id } } },
         );
       }
