@@ -10,7 +10,19 @@
  */
 import type { Position } from './event-store.js';
 
-export type { Clustering, CollectionSpec, Doc, DocChange, IndexSpec, JoinedRaw, JoinOptions, Query, RawFieldDoc, Scalar, StoredDoc } from '../domain/documents.js';
+export type {
+  Clustering,
+  CollectionSpec,
+  Doc,
+  DocChange,
+  IndexSpec,
+  JoinedRaw,
+  JoinOptions,
+  Query,
+  RawFieldDoc,
+  Scalar,
+  StoredDoc,
+} from '../domain/documents.js';
 export {
   clusteringProblem,
   compareDocs,
