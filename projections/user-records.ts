@@ -156,16 +156,11 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     recordOfDoc: (user, id, doc) => recordOfDoc(options, userDocKey(user, id), doc),
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.
-    // A user's records lie together (a fold of the user's state, a user's list, reads them all),
-    // each id the user's (`userDocId`): the embedded store keeps the user once a row.
-    collections: [
-      {
-        name: options.collection,
-        indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])],
-        clusteredBy: ['user'],
-        idPrefixedByKey: true,
-      },
-    ],
+    // Not clustered by user with ids prefixed by it (as `episode_actions`): that saved ~90 bytes
+    // a play status of a real account, but took the user out of every document written and put
+    // it back in every one read, and the projector applied 4–6 % fewer events a second
+    // (bench/RESULTS.md, "The user's id once a row").
+    collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
     evolve(projected, view) {
       if (projected.event.type === 'roll_stats' || isFeedEvent(projected.event)) return [];
       const keys = options.touches(projected.event);

@@ -157,11 +157,12 @@ function docOf(row: DocRow, putBack: readonly PutBack[], keys: readonly PutBack[
 /**
  * The JSON texts of a document's keys, which the statement stores as json_extract reads them; a
  * document whose keys are not strings or numbers is refused (the columns are its primary key's).
+ * A first key that prefixes the ids is a string (checked): bound as it is.
  */
 function keyTexts(collection: string, id: string, doc: Doc, clustering: Clustering): string[] {
   const problem = clusteringProblem(collection, id, doc, clustering);
   if (problem !== undefined) throw new InvalidDocumentError(problem);
-  return clustering.keys.map((field) => JSON.stringify(doc[field]));
+  return clustering.keys.map((field, at) => (at === 0 && clustering.idPrefixedByKey ? (doc[field] as string) : JSON.stringify(doc[field])));
 }
 
 /** SQL reading a clustering field's value from an unclustered row (its column `doc_<field>` when kept apart): null unless a string or a number. */
@@ -463,17 +464,19 @@ export class SqliteReadModelStore implements ReadModelStore {
     const result = new Map<string, Doc>();
     // One statement per table whatever the number of ids (statements are cached by their SQL,
     // and an IN list of n placeholders would make one per n), and `id = ?` for the common single id.
-    // A table whose ids are split after their key takes them as [key, rest] pairs.
+    // A table whose ids are split after their key splits them in SQLite (an id with no separator matches nothing).
     const byIds = owned
-      ? `(${keyColumns[0]![1]}, ${ID_TAIL}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`
+      ? `(${keyColumns[0]![1]}, ${ID_TAIL}) IN (SELECT substr(value, 1, instr(value, '${ID_KEY_SEPARATOR}') - 1), substr(value, instr(value, '${ID_KEY_SEPARATOR}') + 1)
+         FROM json_each(?) WHERE instr(value, '${ID_KEY_SEPARATOR}') > 0)`
       : 'id IN (SELECT value FROM json_each(?))';
-    const wanted = ids.map(idParams).filter((params) => params !== undefined);
-    for (let start = 0; start < wanted.length; start += CHUNK) {
-      const chunk = wanted.slice(start, start + CHUNK);
+    for (let start = 0; start < ids.length; start += CHUNK) {
+      const chunk = ids.slice(start, start + CHUNK);
+      const single = chunk.length === 1 ? idParams(chunk[0]!) : undefined;
+      if (chunk.length === 1 && single === undefined) continue;
       const rows = (
-        chunk.length === 1
-          ? this.statement(`SELECT ${select} FROM ${table} WHERE ${idWhere}`).all(...chunk[0]!)
-          : this.statement(`SELECT ${select} FROM ${table} WHERE ${byIds}`).all(JSON.stringify(owned ? chunk : chunk.map(([id]) => id)))
+        single !== undefined
+          ? this.statement(`SELECT ${select} FROM ${table} WHERE ${idWhere}`).all(...single)
+          : this.statement(`SELECT ${select} FROM ${table} WHERE ${byIds}`).all(JSON.stringify(chunk))
       ) as DocRow[];
       for (const row of rows) result.set(row.id, this.rowDoc(collection, row));
     }
@@ -754,7 +757,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         // The keys' values are bound as JSON texts and stored as json_extract reads them (an
         // integer stays an integer: better-sqlite3 binds every number as a REAL).
         const columns = [...keyColumns.map(([, column]) => column), 'doc', ...putBack.map(([, column]) => column)];
-        const values = [...keyColumns.map(() => "json_extract(?, '$')"), '?', ...putBack.map(() => '?')];
+        const values = [...keyColumns.map((_, at) => (at === 0 && owned ? '?' : "json_extract(?, '$')")), '?', ...putBack.map(() => '?')];
         // A table whose ids are split after their key is written by key and rest, the rest bound
         // after the keys (the first key, in the conflict target, is not set again).
         const put = owned
@@ -792,7 +795,8 @@ export class SqliteReadModelStore implements ReadModelStore {
           const keys = keyTexts(change.collection, change.id, change.doc, statement.clustering);
           const doc = JSON.stringify(withoutFields(change.doc, statement.leftOut));
           const apart = statement.apart.map((field) => columnValue(change.doc[field]));
-          if (statement.clustering.idPrefixedByKey) runs.push([statement.put, ...keys, splitKeyedId(change.id)!.rest, doc, ...apart]);
+          // The id begins with the first key and the separator (checked by keyTexts).
+          if (statement.clustering.idPrefixedByKey) runs.push([statement.put, ...keys, change.id.slice(keys[0]!.length + 1), doc, ...apart]);
           else runs.push([statement.put, change.id, ...keys, doc, ...apart]);
         }
       }
