@@ -90,6 +90,16 @@ describe('SqliteReadModelStore indexes', function () {
         (caught: unknown) => caught,
       );
     expect(String(error)).to.contain('Collection shared clustered by user, seq and by user');
+    const prefixed = await store
+      .ensureCollections([
+        { name: 'shared', indexes: [], clusteredBy: ['user', 'seq'], idPrefixedByKey: true },
+        { name: 'shared', indexes: [], clusteredBy: ['user', 'seq'], idPrefixedByKey: false },
+      ])
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect(String(prefixed)).to.contain('Collection shared declared with ids prefixed by its key and without');
     await store.ensureCollections([
       { name: 'shared', indexes: [], clusteredBy: ['user', 'seq'] },
       { name: 'shared', indexes: [['feed']], clusteredBy: ['user', 'seq'] },
