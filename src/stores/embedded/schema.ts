@@ -195,7 +195,8 @@ export function createSchema(db: Database, onProgress: MigrationProgress = () =>
   );
 }
 
-function hasColumn(db: Database, table: string, column: string): boolean {
+/** Whether `table` has `column` (false for a table that does not exist): what a store opened on an older file checks before it adds or moves one. */
+export function hasColumn(db: Database, table: string, column: string): boolean {
   return (db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all(table) as string[]).includes(column);
 }
 

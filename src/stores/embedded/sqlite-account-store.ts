@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { Account, AccountStore, LoginFlow, NewToken, TokenKind, TokenRecord } from '../accounts.js';
 import { UsernameTakenError } from '../accounts.js';
+import { hasColumn } from './schema.js';
 
 interface AccountRow {
   id: string;
@@ -98,12 +99,10 @@ export class SqliteAccountStore implements AccountStore {
       );
     `);
     // Columns added after the first release: data directories made before them gain them here.
-    const accountColumns = new Set((db.prepare('PRAGMA table_info(accounts)').all() as { name: string }[]).map((column) => column.name));
-    if (!accountColumns.has('deleting')) db.exec('ALTER TABLE accounts ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0');
-    const columns = new Set((db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[]).map((column) => column.name));
-    if (!columns.has('kind')) db.exec("ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token'");
-    if (!columns.has('parent_id')) db.exec('ALTER TABLE tokens ADD COLUMN parent_id TEXT');
-    if (!columns.has('expires_at')) db.exec('ALTER TABLE tokens ADD COLUMN expires_at TEXT');
+    if (!hasColumn(db, 'accounts', 'deleting')) db.exec('ALTER TABLE accounts ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0');
+    if (!hasColumn(db, 'tokens', 'kind')) db.exec("ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token'");
+    if (!hasColumn(db, 'tokens', 'parent_id')) db.exec('ALTER TABLE tokens ADD COLUMN parent_id TEXT');
+    if (!hasColumn(db, 'tokens', 'expires_at')) db.exec('ALTER TABLE tokens ADD COLUMN expires_at TEXT');
     db.exec('CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent_id) WHERE parent_id IS NOT NULL');
   }
 
