@@ -11,7 +11,6 @@ import type { Position } from '../event-store.js';
 import type {
   BackgroundCommitter,
   Checkpoint,
-  Clustering,
   CollectionSpec,
   CommitOptions,
   Doc,
@@ -26,10 +25,25 @@ import type {
   StoredDoc,
 } from '../read-model.js';
 import { CHECK_FAILED, TransactionThread, type TransactionPlan } from './transaction-thread.js';
+import { commitPlan } from './commit-plan.js';
 import { writeWithoutBlocking } from './schema.js';
 import { isDeadLocalOwner } from '../lease-owner.js';
 import {
-  clusteringProblem,
+  apartColumn,
+  docOf,
+  fieldExpr,
+  ID_TAIL,
+  idIndexOf,
+  keyColumn,
+  readTableLayout,
+  relayoutTable,
+  tableOf,
+  TOP_LEVEL_FIELD,
+  type DocRow,
+  type PutBack,
+  type TableLayout,
+} from './table-layout.js';
+import {
   idPrefixRange,
   indexName,
   indexSpec,
@@ -42,58 +56,9 @@ import {
   ID_KEY_SEPARATOR,
 } from '../read-model.js';
 
-const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const SAFE_FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const CHUNK = 500;
 /** This connection's page cache while a background committer writes (see openBackgroundCommitter). */
 const READING_CACHE_KIB = 8 * 1024;
-
-function tableOf(collection: string): string {
-  if (!SAFE_NAME.test(collection)) throw new Error(`Invalid collection name: ${collection}`);
-  return `rm_${collection}`;
-}
-
-/** A top-level field: what a collection may keep apart, and what findRaw takes. */
-const TOP_LEVEL_FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
-/** The column of a field kept apart. */
-function apartColumn(field: string): string {
-  if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
-  return `doc_${field}`;
-}
-
-/** The column of a field the table is clustered by. */
-function keyColumn(field: string): string {
-  if (!TOP_LEVEL_FIELD.test(field)) throw new Error(`Invalid field: ${field}`);
-  return `key_${field}`;
-}
-
-/** The unique index that keeps a clustered table's ids unique (and serves reads by id). */
-const idIndexOf = (table: string) => `${table}__by_id`;
-
-/**
- * The column holding the rest of each id in a table whose ids are prefixed by its first key
- * ({@link CollectionSpec.idPrefixedByKey}): the id is that key's column, `|`, then this.
- */
-const ID_TAIL = 'id_tail';
-
-/**
- * `json_extract(doc, '$.a.b')`, or `json_extract(doc_a, '$.b')` when `a` is kept apart, or the
- * column `key_a` when the table is clustered by `a`: the same text in indexes and queries so
- * SQLite uses the index.
- */
-function fieldExpr(field: string, apart: readonly string[], keys: readonly string[]): string {
-  if (!SAFE_FIELD.test(field)) throw new Error(`Invalid field path: ${field}`);
-  const dot = field.indexOf('.');
-  const head = dot < 0 ? field : field.slice(0, dot);
-  if (keys.includes(head)) {
-    // A clustering field holds a string or a number: nothing inside to query.
-    if (dot >= 0) throw new Error(`Invalid field path: ${field} (${head} holds a string or a number)`);
-    return keyColumn(head);
-  }
-  if (apart.includes(head)) return `json_extract(${apartColumn(head)}, '$${dot < 0 ? '' : field.slice(dot)}')`;
-  return `json_extract(doc, '$.${field}')`;
-}
 
 /** JSON booleans come out of json_extract as 0/1. */
 function sqlValue(value: Scalar | string | number): string | number | null {
@@ -103,6 +68,12 @@ function sqlValue(value: Scalar | string | number): string | number | null {
 /** A partial index's filter value as SQL text (values are checked by indexName: no quotes in them). */
 function sqlLiteral(value: string | boolean): string {
   return typeof value === 'boolean' ? String(Number(value)) : `'${value}'`;
+}
+
+/** Whether `doc` has no field but `fields` (then it is the answer as it is). */
+function onlyFields(doc: Doc, fields: readonly string[]): boolean {
+  for (const key in doc) if (!fields.includes(key)) return false;
+  return true;
 }
 
 /**
@@ -115,72 +86,6 @@ function documentRefused(error: unknown): Error {
   if (/malformed JSON|JSON cannot hold/i.test(message)) return new InvalidDocumentError(`the read-model store refused a document: ${message}`);
   return error instanceof Error ? error : new Error(message);
 }
-
-interface DocRow {
-  id: string;
-  doc: string;
-  /**
-   * The columns of the fields kept apart (`doc_<field>`): JSON text, null when the field is
-   * absent; and of the fields the table is clustered by (`key_<field>`): their values.
-   */
-  [column: string]: string | number | null;
-}
-
-/** `doc` without `fields`: what the `doc` column holds of a document whose fields are kept apart. */
-function withoutFields(doc: Doc, fields: readonly string[]): Doc {
-  const rest: Doc = {};
-  for (const key of Object.keys(doc)) if (!fields.includes(key)) rest[key] = doc[key]!;
-  return rest;
-}
-
-/** A field kept apart and its column. */
-type PutBack = readonly [field: string, column: string];
-
-/**
- * A row's document: the `doc` column with the fields kept apart put back from their columns (a
- * row written before a field was kept apart has it inside, its column null), and the fields the
- * table is clustered by from theirs.
- */
-function docOf(row: DocRow, putBack: readonly PutBack[], keys: readonly PutBack[]): Doc {
-  const doc = JSON.parse(row.doc) as Doc;
-  for (const [field, column] of putBack) {
-    const text = row[column];
-    if (typeof text === 'string') doc[field] = JSON.parse(text) as Doc[string];
-  }
-  for (const [field, column] of keys) {
-    const value = row[column];
-    if (value !== null && value !== undefined) doc[field] = value;
-  }
-  return doc;
-}
-
-/**
- * The JSON texts of a document's keys, which the statement stores as json_extract reads them; a
- * document whose keys are not strings or numbers is refused (the columns are its primary key's).
- * A first key that prefixes the ids is a string (checked): bound as it is.
- */
-function keyTexts(collection: string, id: string, doc: Doc, clustering: Clustering): string[] {
-  const problem = clusteringProblem(collection, id, doc, clustering);
-  if (problem !== undefined) throw new InvalidDocumentError(problem);
-  return clustering.keys.map((field, at) => (at === 0 && clustering.idPrefixedByKey ? (doc[field] as string) : JSON.stringify(doc[field])));
-}
-
-/** SQL reading a clustering field's value from an unclustered row (its column `doc_<field>` when kept apart): null unless a string or a number. */
-function scalarOf(field: string, apart: readonly string[]): string {
-  const inside = `CASE WHEN json_type(doc, '$.${field}') IN ('text', 'integer', 'real') THEN json_extract(doc, '$.${field}') END`;
-  if (!apart.includes(field)) return inside;
-  const column = apartColumn(field);
-  return `coalesce(CASE WHEN json_type(${column}) IN ('text', 'integer', 'real') THEN json_extract(${column}, '$') END, ${inside})`;
-}
-
-/** Whether `doc` has no field but `fields` (then it is the answer as it is). */
-function onlyFields(doc: Doc, fields: readonly string[]): boolean {
-  for (const key in doc) if (!fields.includes(key)) return false;
-  return true;
-}
-
-/** Null for an absent field, as the column holds it. */
-const columnValue = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
 
 /**
  * Drops every read-model table (documents, checkpoints, leases) of `db`: what an earlier layout
@@ -196,35 +101,6 @@ export function dropReadModelTables(db: Database.Database): number {
     for (const { name } of tables) db.exec(`DROP TABLE IF EXISTS "${name}"`);
   }).immediate();
   return tables.length;
-}
-
-/**
- * A collection's table as this store reads and writes it: the fields it keeps apart (read from
- * the table itself, so every connection agrees), their columns, and what a read selects. Made
- * once per collection, not per row.
- */
-interface TableLayout {
-  readonly table: string;
-  /** The fields kept apart, but those the table is clustered by (their columns are the keys'). */
-  readonly apart: readonly string[];
-  /** Each field kept apart with its column: what a read puts back into the document. */
-  readonly putBack: readonly PutBack[];
-  /** The fields the table is clustered by, in order (empty for a table by id). */
-  readonly keys: readonly string[];
-  /** Each of them with its column. */
-  readonly keyColumns: readonly PutBack[];
-  /** Whether the ids are prefixed by the first key, the table keeping the rest ({@link ID_TAIL}). */
-  readonly owned: boolean;
-  /** The id, as SQL: its column, or the first key's and the rest's joined. */
-  readonly idExpr: string;
-  /** The id as a read selects it (named `id`). */
-  readonly idSelect: string;
-  /** `id, doc`, the columns of the fields clustered by and of those kept apart. */
-  readonly select: string;
-  /** The condition that finds a row by its id, with {@link idParams}' parameters. */
-  readonly idWhere: string;
-  /** The parameters of {@link idWhere} for an id; undefined when no row can have it. */
-  readonly idParams: (id: string) => readonly string[] | undefined;
 }
 
 export class SqliteReadModelStore implements ReadModelStore {
@@ -259,43 +135,14 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   private readLayout(collection: string, table: string): TableLayout {
-    const columns = this.db.prepare(`SELECT name, pk FROM pragma_table_info('${table}')`).all() as { name: string; pk: number }[];
-    const keys = columns
-      .filter(({ name }) => name.startsWith('key_'))
-      .sort((a, b) => a.pk - b.pk)
-      .map(({ name }) => name.slice('key_'.length));
-    const apart = columns.map(({ name }) => name).filter((name) => name.startsWith('doc_') && !keys.includes(name.slice('doc_'.length)));
-    const putBack = apart.map((column): PutBack => [column.slice('doc_'.length), column]);
-    const keyColumns = keys.map((field): PutBack => [field, keyColumn(field)]);
-    const owner = columns.some(({ name }) => name === ID_TAIL) ? keyColumns[0]?.[1] : undefined;
-    const idExpr = owner === undefined ? 'id' : `(${owner} || '${ID_KEY_SEPARATOR}' || ${ID_TAIL})`;
-    const idSelect = owner === undefined ? 'id' : `${idExpr} AS id`;
-    const layout: TableLayout = {
-      table,
-      apart: putBack.map(([field]) => field),
-      putBack,
-      keys,
-      keyColumns,
-      owned: owner !== undefined,
-      idExpr,
-      idSelect,
-      select: [idSelect, 'doc', ...keyColumns.map(([, column]) => column), ...putBack.map(([, column]) => column)].join(', '),
-      idWhere: owner === undefined ? 'id = ?' : `${owner} = ? AND ${ID_TAIL} = ?`,
-      idParams:
-        owner === undefined
-          ? (id) => [id]
-          : (id) => {
-              const split = splitKeyedId(id);
-              return split && [split.key, split.rest];
-            },
-    };
+    const layout = readTableLayout(this.db, table);
     this.layouts.set(collection, layout);
     return layout;
   }
 
   /**
    * Forgets the layouts when the schema changed since they were read: another connection may
-   * have clustered a table anew ({@link relayout}), and a layout read before would select columns
+   * have clustered a table anew (relayoutTable), and a layout read before would select columns
    * it no longer has, or miss the keys. One read of the database header per call of a public
    * method, not per row.
    */
@@ -338,66 +185,10 @@ export class SqliteReadModelStore implements ReadModelStore {
     return this.readLayout(collection, table);
   }
 
-  /**
-   * Makes the collection's table clustered by `keys` (by id alone when empty), its ids split after
-   * the first key when `owned` ({@link CollectionSpec.idPrefixedByKey}), its documents copied over
-   * unchanged: a new table in the new order, the rows moved in one statement, the old table
-   * dropped (with its indexes: ensureCollections makes the declared ones again). In one
-   * IMMEDIATE transaction, the layout read again inside it (another connection may have done it
-   * meanwhile). Refused, with nothing changed, when a document holds no string or number in one
-   * of the keys, or, `owned`, has an id that does not begin with its first key's string and `|`.
-   */
+  /** See {@link relayoutTable}. */
   private relayout(collection: string, keys: readonly string[], owned: boolean): void {
-    const table = this.layout(collection).table;
-    const staging = `${table}__relayout`;
     try {
-      this.db
-        .transaction(() => {
-          const from = this.readLayout(collection, table);
-          if (from.keys.join() === keys.join() && from.owned === owned) return;
-          const apart = from.apart.filter((field) => !keys.includes(field));
-          const keyColumns = keys.map(keyColumn);
-          const idColumn = owned ? ID_TAIL : 'id';
-          const columns = [
-            ...keyColumns.map((column) => `${column} NOT NULL`),
-            `${idColumn} TEXT NOT NULL`,
-            'doc TEXT NOT NULL',
-            ...apart.map((field) => `${apartColumn(field)} TEXT`),
-          ];
-          const primaryKey = keys.length > 0 ? `PRIMARY KEY (${[...keyColumns, idColumn].join(', ')})` : 'PRIMARY KEY (id)';
-          // The keys leave the document for their columns; the keys the table no longer has go back into it.
-          let doc = keys.length > 0 ? `json_remove(doc, ${keys.map((field) => `'$.${field}'`).join(', ')})` : 'doc';
-          for (const [field, column] of from.keyColumns) if (!keys.includes(field)) doc = `json_set(${doc}, '$.${field}', ${column})`;
-          const keyValues = keys.map((field) => (from.keys.includes(field) ? keyColumn(field) : scalarOf(field, from.apart)));
-          // The rest of the id after the first key's string and `|`; NULL (refused) for an id that does not begin so.
-          const owner = keyValues[0]!;
-          const idValue = owned
-            ? `CASE WHEN typeof(${owner}) = 'text' AND instr(${owner}, '${ID_KEY_SEPARATOR}') = 0
-                 AND substr(${from.idExpr}, 1, length(${owner}) + 1) = ${owner} || '${ID_KEY_SEPARATOR}'
-               THEN substr(${from.idExpr}, length(${owner}) + 2) END`
-            : from.idExpr;
-          this.db.exec(`DROP TABLE IF EXISTS ${staging}`);
-          this.db.exec(`CREATE TABLE ${staging} (${[...columns, primaryKey].join(', ')}) WITHOUT ROWID`);
-          this.db.exec(
-            `INSERT INTO ${staging} (${[...keyColumns, idColumn, 'doc', ...apart.map(apartColumn)].join(', ')})
-             SELECT ${[...keyValues, idValue, doc, ...apart.map(apartColumn)].join(', ')} FROM ${table}`,
-          );
-          this.db.exec(`DROP TABLE ${table}`);
-          this.db.exec(`ALTER TABLE ${staging} RENAME TO ${table}`);
-          // A table by its first key and the rest of the id alone has its ids unique already.
-          if (keys.length > 0 && !(owned && keys.length === 1)) {
-            this.db.exec(`CREATE UNIQUE INDEX ${idIndexOf(table)} ON ${table} (${owned ? `${keyColumns[0]}, ${ID_TAIL}` : 'id'})`);
-          }
-        })
-        .immediate();
-    } catch (error) {
-      if (/NOT NULL constraint failed/.test(error instanceof Error ? error.message : '')) {
-        throw new Error(
-          `${collection} cannot be clustered by ${keys.join(', ')}${owned ? ', its ids prefixed by the first' : ''}: a document holds no string or number in one of them${owned ? ', or an id that does not begin with its ' + keys[0] + ' and ' + ID_KEY_SEPARATOR : ''}`,
-          { cause: error },
-        );
-      }
-      throw error;
+      relayoutTable(this.db, collection, this.layout(collection).table, keys, owned);
     } finally {
       this.layouts.delete(collection);
     }
@@ -725,93 +516,11 @@ export class SqliteReadModelStore implements ReadModelStore {
 
   /**
    * A commit as statements and their runs, for this connection or for a
-   * {@link TransactionThread}'s. Tables are created here, outside any transaction: a rollback
-   * must not drop a table that `layouts` already lists.
+   * {@link TransactionThread}'s (commit-plan.ts), against the layouts as they stand.
    */
   private commitPlan(commits: readonly ProjectionCommit[]): TransactionPlan {
     this.current();
-    const statements: string[] = [];
-    const indexOf = new Map<string, number>();
-    const statementIndex = (sql: string) => {
-      let index = indexOf.get(sql);
-      if (index === undefined) indexOf.set(sql, (index = statements.push(sql) - 1));
-      return index;
-    };
-    // Per collection, its upsert's and delete's statement index: built once per plan, not per
-    // document (a rebuild's plan holds ~9,000 documents over a dozen collections).
-    const byCollection = new Map<
-      string,
-      {
-        put: number;
-        delete: number;
-        apart: readonly string[];
-        clustering: Clustering;
-        leftOut: readonly string[];
-        idParams: TableLayout['idParams'];
-      }
-    >();
-    const statementsOf = (collection: string) => {
-      let found = byCollection.get(collection);
-      if (!found) {
-        const { table, apart, putBack, keys, keyColumns, owned, idWhere, idParams } = this.layout(collection);
-        // The keys' values are bound as JSON texts and stored as json_extract reads them (an
-        // integer stays an integer: better-sqlite3 binds every number as a REAL).
-        const columns = [...keyColumns.map(([, column]) => column), 'doc', ...putBack.map(([, column]) => column)];
-        const values = [...keyColumns.map((_, at) => (at === 0 && owned ? '?' : "json_extract(?, '$')")), '?', ...putBack.map(() => '?')];
-        // A table whose ids are split after their key is written by key and rest, the rest bound
-        // after the keys (the first key, in the conflict target, is not set again).
-        const put = owned
-          ? `INSERT INTO ${table} (${[...keyColumns.map(([, column]) => column), ID_TAIL, ...columns.slice(keys.length)].join(', ')})
-             VALUES (${[...values.slice(0, keys.length), '?', ...values.slice(keys.length)].join(', ')})
-             ON CONFLICT(${keyColumns[0]![1]}, ${ID_TAIL}) DO UPDATE SET ${columns
-               .slice(1)
-               .map((column) => `${column} = excluded.${column}`)
-               .join(', ')}`
-          : `INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES (?, ${values.join(', ')})
-             ON CONFLICT(id) DO UPDATE SET ${columns.map((column) => `${column} = excluded.${column}`).join(', ')}`;
-        found = {
-          put: statementIndex(put),
-          delete: statementIndex(`DELETE FROM ${table} WHERE ${idWhere}`),
-          apart,
-          clustering: { keys, idPrefixedByKey: owned },
-          leftOut: [...keys, ...apart],
-          idParams,
-        };
-        byCollection.set(collection, found);
-      }
-      return found;
-    };
-    const runs: (string | number | null)[][] = [];
-    const updatedAt = new Date().toISOString();
-    for (const { projection, changes, checkpoint } of commits) {
-      for (const change of changes) {
-        const statement = statementsOf(change.collection);
-        if (change.op === 'delete') {
-          // An id no row can have (no separator, where ids are split after their key): nothing to delete.
-          const params = statement.idParams(change.id);
-          if (params !== undefined) runs.push([statement.delete, ...params]);
-        } else if (statement.leftOut.length === 0) runs.push([statement.put, change.id, JSON.stringify(change.doc)]);
-        else {
-          const keys = keyTexts(change.collection, change.id, change.doc, statement.clustering);
-          const doc = JSON.stringify(withoutFields(change.doc, statement.leftOut));
-          const apart = statement.apart.map((field) => columnValue(change.doc[field]));
-          // The id begins with the first key and the separator (checked by keyTexts).
-          if (statement.clustering.idPrefixedByKey) runs.push([statement.put, ...keys, change.id.slice(keys[0]!.length + 1), doc, ...apart]);
-          else runs.push([statement.put, change.id, ...keys, doc, ...apart]);
-        }
-      }
-      runs.push([
-        statementIndex(
-          `INSERT INTO rm_checkpoints (projection, commit_position, prepare_position, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT(projection) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, updated_at = excluded.updated_at`,
-        ),
-        projection,
-        checkpoint.commit.toString(),
-        checkpoint.prepare.toString(),
-        updatedAt,
-      ]);
-    }
-    return { statements, runs };
+    return commitPlan(commits, (collection) => this.layout(collection));
   }
 
   /**

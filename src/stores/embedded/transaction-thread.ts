@@ -9,7 +9,7 @@
  *
  * The worker knows no schema: it is handed statements (SQL text, prepared once and cached) and
  * the parameters of each run, and runs a whole plan in one transaction, all or nothing. The SQL
- * stays with the adapter that owns it (src/stores/embedded/sqlite-read-model.ts).
+ * stays with the adapter that owns it (src/stores/embedded/commit-plan.ts).
  *
  * Like the WAL checkpointer, the worker is plain CommonJS (src/stores/embedded/sqlite-worker.ts).
  */
