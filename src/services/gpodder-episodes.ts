@@ -311,7 +311,8 @@ export class GpodderEpisodeService {
    * those up to it), where `since` starts (`from`, 0 without it) and the user's events after
    * the checkpoint and after `from`, and whether one of those changes documents already there
    * (`changesExisting`: a `remove`, a `checkpoint` or `account_deleted`; told by type alone, so a
-   * page the read model's documents fill does not make the pending ones). Undefined when both
+   * page the read model's documents fill does not make the pending ones; then the events are
+   * all of those after the checkpoint, before `from` too, for the replay). Undefined when both
    * have caught up (most downloads: then nothing more is read), and when the projector stopped
    * inside one commit (EventStoreDB gives all events of an append one commit position: the read
    * model's order within it, by id, would mix both parts).
@@ -337,6 +338,11 @@ export class GpodderEpisodeService {
     const upTo = Number(actionsAt.position.commit);
     if (events.some((event) => Number(event.position.commit) === upTo)) return undefined;
     const changesExisting = events.some((event) => changesExistingActions(event.type));
+    // Such an event reads the user's documents before the cursor too (a checkpoint lists the
+    // episodes that still have an action): replayed, it is given every pending event, not only
+    // those after the cursor, or it would miss the documents those make.
+    const replayed = changesExisting && !read.complete ? (await readModels.userEventsAfter(user, actionsAt.position)).events : events;
+    if (replayed !== events && replayed.some((event) => Number(event.position.commit) === upTo)) return undefined;
     // The user's events `play_statuses` has not applied: those already read when they hold them
     // all (the projector commits its read models together, so both checkpoints are usually the
     // same, and a cursor past the checkpoint cuts the actions, not what was read); read again
@@ -345,7 +351,7 @@ export class GpodderEpisodeService {
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
         : readModels.userEventsAfter(user, statusesAt.position).then(({ events: all }) => all);
-    return { upTo, events, from, latest: latestCommit, changesExisting, statusEvents };
+    return { upTo, events: changesExisting ? replayed : events, from, latest: latestCommit, changesExisting, statusEvents };
   }
 
   /**

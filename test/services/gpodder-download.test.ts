@@ -5,6 +5,7 @@
  * the same order, with filters; a cursor that skips nothing).
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import type { Principal } from '../../src/services/accounts.js';
@@ -75,6 +76,16 @@ for (const cached of [false, true])
         all.push(...page.actions);
         if (page.timestamp === since || page.actions.length === 0) return { actions: all, pages, timestamp: page.timestamp };
         since = page.timestamp;
+      }
+    }
+
+    /** The cursors a walk from `query` hands out, page after page (0 first). */
+    async function pageCursors(query: DownloadQuery): Promise<number[]> {
+      const cursors = [query.since ?? 0];
+      for (;;) {
+        const page = await episodes.download(principal, { ...query, since: cursors.at(-1)! });
+        if (page.timestamp === cursors.at(-1) || page.actions.length === 0) return cursors;
+        cursors.push(page.timestamp);
       }
     }
 
@@ -336,5 +347,134 @@ for (const cached of [false, true])
       await users.appendActions(principal, [position(FEEDS[1]!, 'https://cdn.example.com/e7.mp3', 67, '2026-03-01T11:03:00Z')]);
       const afterRetention = await compare('retention checkpoint');
       expect(afterRetention.find((action) => action.position === 67)?.episode).to.equal('https://cdn.example.com/e7.mp3');
+    });
+
+    it('answers a later page after a pending checkpoint as once caught up: its replay sees the pending actions before the cursor', async () => {
+      const { eventStore } = service.stores;
+      await service.projector.catchUp();
+      // Seven actions of one episode (a page), then one of another, none projected, then an
+      // erasure's checkpoint, whose play status of the first episode needs no action of its own:
+      // the episode has some, all before the second page's cursor.
+      const download = (second: number, episode = 'https://cdn.example.com/e0.mp3') => ({
+        podcast: FEEDS[0],
+        episode,
+        device: 'phone',
+        timestamp: `2026-03-01T10:00:0${second}`,
+        action: 'download',
+      });
+      await episodes.upload(principal, gpodderUploadBody.parse([download(0), download(1)]));
+      await episodes.upload(
+        principal,
+        gpodderUploadBody.parse([
+          { ...download(2), action: 'play', started: 0, position: 5, total: 100 },
+          ...[3, 4, 5, 6].map((second) => download(second)),
+          download(7, 'https://cdn.example.com/e1.mp3'),
+        ]),
+      );
+      await appendCheckpoint(eventStore, principal.userId, null);
+      const ahead = await walk({});
+      expect(ahead.pages).to.be.above(1);
+      await service.projector.catchUp();
+      const caughtUp = await walk({});
+      expect(caughtUp.actions).to.have.length(8);
+      expect(ahead.actions).to.deep.equal(caughtUp.actions);
+    });
+
+    it('answers any mix of uploads, native positions, removes, checkpoints and catch-ups as the read model does once caught up (property)', async function () {
+      this.timeout(Number(process.env['PROPERTY_TIMEOUT_MS'] ?? 240_000));
+      const { eventStore } = service.stores;
+      const episodeUrl = (n: number) => `https://cdn.example.com/e${n}.mp3`;
+      const anAction = fc.record({
+        feed: fc.nat(2),
+        episode: fc.nat(7),
+        device: fc.constantFrom('phone', 'laptop'),
+        kind: fc.constantFrom('download', 'delete', 'new', 'play', 'play without a position'),
+        position: fc.nat(3_000),
+        minute: fc.nat(59),
+      });
+      const anUpload = fc.record({ op: fc.constant('upload' as const), actions: fc.array(anAction, { minLength: 1, maxLength: 12 }) });
+      const anOperation = fc.oneof(
+        anUpload,
+        // A native position names no media URL: served with the one its play status knows, if any.
+        fc.record({ op: fc.constant('position' as const), feed: fc.nat(2), episode: fc.nat(7), position: fc.nat(3_000), minute: fc.nat(59) }),
+        fc.record({ op: fc.constant('remove' as const), feed: fc.nat(2), episode: fc.option(fc.nat(7), { nil: undefined }) }),
+        fc.record({ op: fc.constant('checkpoint' as const), truncate: fc.option(fc.nat(40), { nil: null }) }),
+        fc.constant({ op: 'catch up' as const }),
+      );
+      const feedOf = (n: number) => `https://feeds.example.com/p${n}.xml`;
+      const queries: DownloadQuery[] = [{}, { podcast: feedOf(1) }, { device: 'phone' }, { aggregated: true }];
+      // The read models have a checkpoint (a projection that has none yet is waited for, not read ahead of).
+      await service.projector.catchUp();
+      await fc.assert(
+        // An upload first: a checkpoint is of a stream that exists.
+        fc.asyncProperty(anUpload, fc.array(anOperation, { maxLength: 12 }), fc.nat(), async (first, operations, sincePick) => {
+          const { userId, username } = await service.login();
+          principal = { userId, username, tokenId: null };
+          // Each action of a run its own second: an action uploaded again while the projector is
+          // stopped would wait for it (the upload leaves out what the read model holds).
+          let uploaded = 0;
+          for (const operation of [first, ...operations]) {
+            switch (operation.op) {
+              case 'upload':
+                await episodes.upload(
+                  principal,
+                  gpodderUploadBody.parse(
+                    operation.actions.map(({ feed, episode, device, kind, position, minute }) => ({
+                      podcast: feedOf(feed),
+                      episode: episodeUrl(episode),
+                      device,
+                      timestamp: `2026-03-01T${10 + Math.floor(uploaded / 60)}:${String(minute).padStart(2, '0')}:${String(uploaded++ % 60).padStart(2, '0')}`,
+                      action: kind === 'play without a position' ? 'play' : kind,
+                      ...(kind === 'play' ? { started: 0, position, total: 3_000 } : {}),
+                    })),
+                  ),
+                );
+                break;
+              case 'position':
+                await users.appendActions(principal, [
+                  {
+                    type: 'position',
+                    timestamp: `2026-03-01T11:${String(operation.minute).padStart(2, '0')}:00Z`,
+                    object: { rss_source_feed: feedOf(operation.feed), rss_source_id: episodeUrl(operation.episode) },
+                    data: { position: operation.position },
+                  } as never,
+                ]);
+                break;
+              case 'remove':
+                await users.appendActions(principal, [
+                  {
+                    type: 'remove',
+                    timestamp: '2026-03-02T10:00:00Z',
+                    object: {
+                      rss_source_feed: feedOf(operation.feed),
+                      ...(operation.episode === undefined ? {} : { rss_source_id: episodeUrl(operation.episode) }),
+                    },
+                    data: {},
+                  } as never,
+                ]);
+                break;
+              case 'checkpoint':
+                await appendCheckpoint(eventStore, principal.userId, operation.truncate);
+                break;
+              case 'catch up':
+                await service.projector.catchUp();
+                break;
+            }
+          }
+          // Ahead of the projector (whatever it has reached): every query walked, and a walk from
+          // one of the cursors the first handed out.
+          const ahead = [];
+          for (const query of queries) ahead.push(await walk(query));
+          const cursors = await pageCursors({});
+          const since = cursors[sincePick % cursors.length]!;
+          const aheadFrom = await walk({ since });
+          const nextcloud = await episodes.recordedFrom(principal, undefined);
+          await service.projector.catchUp();
+          for (const [i, query] of queries.entries()) expect(ahead[i]!.actions, JSON.stringify(query)).to.deep.equal((await walk(query)).actions);
+          expect(aheadFrom.actions, `since ${since}`).to.deep.equal((await walk({ since })).actions);
+          expect(nextcloud, 'Nextcloud').to.deep.equal(await episodes.recordedFrom(principal, undefined));
+        }),
+        { numRuns: Number(process.env['PROPERTY_RUNS'] ?? 40) },
+      );
     });
   });
