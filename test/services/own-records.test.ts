@@ -5,6 +5,7 @@
  * projector's commits overtake is made again.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import type { Principal } from '../../src/services/accounts.js';
@@ -168,6 +169,68 @@ describe('own records ahead of the projector', function () {
     await checkpoint(5);
     await users.appendActions(principal, actionsFor(11, 4, clock) as never);
     await compare('a retention’s checkpoint');
+  });
+
+  it('answers as the read models do once caught up after any mix of actions, removes, checkpoints and catch-ups (property)', async function () {
+    this.timeout(Number(process.env['PROPERTY_TIMEOUT_MS'] ?? 240_000));
+    const { eventStore } = service.stores;
+    const anOperation = fc.oneof(
+      fc.record({ op: fc.constant('actions' as const), seed: fc.nat(), count: fc.integer({ min: 1, max: 6 }) }),
+      fc.record({
+        op: fc.constant('remove' as const),
+        feed: fc.option(fc.nat(3), { nil: undefined }),
+        episode: fc.option(fc.nat(2), { nil: undefined }),
+      }),
+      fc.record({ op: fc.constant('checkpoint' as const), truncate: fc.option(fc.nat(30), { nil: null }) }),
+      fc.constant({ op: 'catch up' as const }),
+    );
+    await service.projector.catchUp();
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.array(anOperation, { maxLength: 10 }), fc.nat(), async (firstSeed, operations, sincePick) => {
+        const { userId, username } = await service.login();
+        principal = { userId, username, tokenId: null };
+        const clock = { at: Date.parse('2026-03-01T10:00:00Z') };
+        // Actions first: a checkpoint is of a stream that exists.
+        await users.appendActions(principal, actionsFor(firstSeed, 3, clock) as never);
+        const cursors = [0];
+        for (const operation of operations) {
+          switch (operation.op) {
+            case 'actions':
+              await users.appendActions(principal, actionsFor(operation.seed, operation.count, clock) as never);
+              break;
+            case 'remove': {
+              const scope =
+                operation.feed === undefined
+                  ? null
+                  : operation.episode === undefined
+                    ? { rss_source_feed: feed(operation.feed) }
+                    : episode(operation.feed, operation.episode);
+              await users.appendActions(principal, [
+                { type: 'remove', timestamp: new Date((clock.at += 60_000)).toISOString(), object: scope, data: {} },
+              ] as never);
+              break;
+            }
+            case 'checkpoint':
+              await appendCheckpoint(eventStore, principal.userId, operation.truncate);
+              break;
+            case 'catch up':
+              await service.projector.catchUp();
+              cursors.push(Number((await readModels.latestPosition(principal.userId))!.commit));
+              break;
+          }
+        }
+        const since = cursors[sincePick % cursors.length]!;
+        const ahead = [];
+        for (const [projection, query] of queries(principal.userId, since)) ahead.push(await ownRecords(readModels, projection, principal.userId, query));
+        await service.projector.catchUp();
+        for (const [i, [projection, query]] of queries(principal.userId, since).entries()) {
+          expect(ahead[i]!.docs, `${projection.name} ${JSON.stringify(query)}`).to.deep.equal(
+            (await ownRecords(readModels, projection, principal.userId, query)).docs,
+          );
+        }
+      }),
+      { numRuns: Number(process.env['PROPERTY_RUNS'] ?? 40) },
+    );
   });
 
   it('waits when more of the user’s events are pending than it reads ahead', async () => {
