@@ -340,8 +340,9 @@ export class GpodderEpisodeService {
     const changesExisting = events.some((event) => changesExistingActions(event.type));
     // Such an event reads the user's documents before the cursor too (a checkpoint lists the
     // episodes that still have an action): replayed, it is given every pending event, not only
-    // those after the cursor, or it would miss the documents those make.
-    const replayed = changesExisting && !read.complete ? (await readModels.userEventsAfter(user, actionsAt.position)).events : events;
+    // those after the cursor, or it would miss the documents those make. A complete read holds
+    // them all (some at or before the cursor, which `events` leaves out); else they are read.
+    const replayed = !changesExisting ? events : read.complete ? read.events : (await readModels.userEventsAfter(user, actionsAt.position)).events;
     if (replayed !== events && replayed.some((event) => Number(event.position.commit) === upTo)) return undefined;
     // The user's events `play_statuses` has not applied: those already read when they hold them
     // all (the projector commits its read models together, so both checkpoints are usually the
@@ -351,7 +352,7 @@ export class GpodderEpisodeService {
       read.complete && comparePositions(statusesAt.position, actionsAt.position) >= 0
         ? Promise.resolve(read.events.filter((event) => comparePositions(event.position, statusesAt.position) > 0))
         : readModels.userEventsAfter(user, statusesAt.position).then(({ events: all }) => all);
-    return { upTo, events: changesExisting ? replayed : events, from, latest: latestCommit, changesExisting, statusEvents };
+    return { upTo, events: replayed, from, latest: latestCommit, changesExisting, statusEvents };
   }
 
   /**

@@ -18,6 +18,7 @@ import { ReadModelService } from '../../src/services/read-models.js';
 import { UserEventService } from '../../src/services/user-events.js';
 import { UserStateCache } from '../../src/services/user-state-cache.js';
 import { appendCheckpoint } from '../support/checkpoint.js';
+import type { Position, StreamTailOptions } from '../../src/stores/event-store.js';
 
 const FEEDS = ['https://feeds.example.com/a.xml', 'https://feeds.example.com/b.xml'];
 
@@ -350,7 +351,7 @@ for (const cached of [false, true])
     });
 
     it('answers a later page after a pending checkpoint as once caught up: its replay sees the pending actions before the cursor', async () => {
-      const { eventStore } = service.stores;
+      const { eventStore, readModel } = service.stores;
       await service.projector.catchUp();
       // Seven actions of one episode (a page), then one of another, none projected, then an
       // erasure's checkpoint, whose play status of the first episode needs no action of its own:
@@ -362,22 +363,42 @@ for (const cached of [false, true])
         timestamp: `2026-03-01T10:00:0${second}`,
         action: 'download',
       });
-      await episodes.upload(principal, gpodderUploadBody.parse([download(0), download(1)]));
-      await episodes.upload(
-        principal,
-        gpodderUploadBody.parse([
-          { ...download(2), action: 'play', started: 0, position: 5, total: 100 },
-          ...[3, 4, 5, 6].map((second) => download(second)),
-          download(7, 'https://cdn.example.com/e1.mp3'),
-        ]),
-      );
-      await appendCheckpoint(eventStore, principal.userId, null);
-      const ahead = await walk({});
-      expect(ahead.pages).to.be.above(1);
-      await service.projector.catchUp();
-      const caughtUp = await walk({});
-      expect(caughtUp.actions).to.have.length(8);
-      expect(ahead.actions).to.deep.equal(caughtUp.actions);
+      // The store as it is, and one whose tail reads return the events at or before the cursor
+      // too, complete (the port allows it: EventStoreDB's backward reads do).
+      const tailsPastTheCursor = new Proxy(eventStore, {
+        get(target, property) {
+          if (property === 'readStreamTail')
+            return (stream: string, after: Position, options: StreamTailOptions = {}) => target.readStreamTail(stream, after, { ...options, from: 0 });
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const own = episodes;
+      try {
+        for (const store of [eventStore, tailsPastTheCursor]) {
+          episodes = new GpodderEpisodeService(new GpodderService(users, new ReadModelService(store, readModel, 300)), 7);
+          const { userId, username } = await service.login();
+          principal = { userId, username, tokenId: null };
+          await episodes.upload(principal, gpodderUploadBody.parse([download(0), download(1)]));
+          await episodes.upload(
+            principal,
+            gpodderUploadBody.parse([
+              { ...download(2), action: 'play', started: 0, position: 5, total: 100 },
+              ...[3, 4, 5, 6].map((second) => download(second)),
+              download(7, 'https://cdn.example.com/e1.mp3'),
+            ]),
+          );
+          await appendCheckpoint(eventStore, principal.userId, null);
+          const ahead = await walk({});
+          expect(ahead.pages).to.be.above(1);
+          await service.projector.catchUp();
+          const caughtUp = await walk({});
+          expect(caughtUp.actions).to.have.length(8);
+          expect(ahead.actions, store === eventStore ? 'the store as it is' : 'tails past the cursor').to.deep.equal(caughtUp.actions);
+        }
+      } finally {
+        episodes = own;
+      }
     });
 
     it('answers any mix of uploads, native positions, removes, checkpoints and catch-ups as the read model does once caught up (property)', async function () {
