@@ -5,7 +5,9 @@
  * 1. A property: for random event sequences of a few users, the documents a projector produces
  *    live (random-sized batches interleaved with appends, with restarts that drop its caches)
  *    equal those of a clean rebuild, in every collection of every projection; and the final
- *    public views honour each user's current privacy (docs/design.md, "Privacy").
+ *    public views honour each user's current privacy (docs/design.md, "Privacy"). The same
+ *    steps through the projector as the service runs it (pipelined, a background committer
+ *    writing on files) give the same documents too.
  * 2. A crash: a child process projecting a pre-filled store is SIGKILLed mid-way and restarted;
  *    its documents must equal a clean rebuild's.
  */
@@ -257,6 +259,70 @@ async function runScenario(steps: readonly Step[], defaultPrivacy: Privacy): Pro
   }
 }
 
+/**
+ * The same steps through the projector as the service runs it: pipelined (batch N+1 decided over
+ * batch N's changes while a background committer writes them), on files. Each `project` step is a
+ * pipelined catch-up in batches of `batchSize`; a restart stops it and starts another over the
+ * same read model with a committer of its own.
+ */
+async function runPipelinedScenario(steps: readonly Step[], defaultPrivacy: Privacy, batchSize: number): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'podsync-pipelined-property-'));
+  const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded' });
+  const rebuilt = memoryReadModel();
+  const context = { defaultPrivacy };
+  let committer = (await stores.readModel.openBackgroundCommitter?.())!;
+  expect(committer, 'a background committer').to.not.equal(undefined);
+  const newProjector = async () => {
+    const projector = new Projector({
+      eventStore: stores.eventStore,
+      readModel: stores.readModel,
+      projections: allProjections,
+      context,
+      logger: silentLogger(),
+      batchSize,
+      pipeline: true,
+      commitAll: (commits, options) => committer.commitAll(commits, options),
+    });
+    expect(await projector.acquireLeases(false)).to.equal(true);
+    await projector.prepare();
+    return projector;
+  };
+  try {
+    let projector = await newProjector();
+    let nextId = 1;
+    let parked = 0;
+    for (const s of steps) {
+      if (s.kind === 'append') {
+        const events = s.events.map(([minute, eventBody]) => toEvent(s.user, nextId++, minute, eventBody));
+        await stores.eventStore.append(
+          streams.user(s.user),
+          events.map((event) => toStoreEvent(event, { username: usernameOf(s.user) })),
+        );
+      } else if (s.kind === 'project') {
+        await projector.catchUp();
+      } else {
+        parked += projector.parkedCount;
+        await projector.stop();
+        await committer.close();
+        committer = (await stores.readModel.openBackgroundCommitter?.())!;
+        projector = await newProjector();
+      }
+    }
+    await projector.catchUp();
+    parked += projector.parkedCount;
+    await projector.stop();
+    const summary = await rebuildProjections({ eventStore: stores.eventStore, readModel: rebuilt.readModel }, allProjections, { context, batchSize: 7 });
+    expect(parked, 'events parked live').to.equal(0);
+    expect(summary.parked, 'events parked by the rebuild').to.equal(0);
+    expectSameDocs(await dumpDocs(stores.readModel, allProjections), await dumpDocs(rebuilt.readModel, allProjections));
+  } finally {
+    await committer.close();
+    await stores.close();
+    rebuilt.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('projector: live documents equal a clean rebuild', function () {
   this.timeout(120_000);
 
@@ -264,6 +330,15 @@ describe('projector: live documents equal a clean rebuild', function () {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), level, (steps, defaultPrivacy) => runScenario(steps, defaultPrivacy)),
       { numRuns: Number(process.env['PROPERTY_RUNS'] ?? 50) },
+    );
+  });
+
+  it('pipelined through a background committer, as the service projects: the same documents', async function () {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 60 }), level, fc.integer({ min: 1, max: 6 }), (steps, defaultPrivacy, batchSize) =>
+        runPipelinedScenario(steps, defaultPrivacy, batchSize),
+      ),
+      { numRuns: Number(process.env['PROPERTY_RUNS'] ?? 20) },
     );
   });
 });
