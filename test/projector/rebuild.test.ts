@@ -34,7 +34,7 @@ import { PARKED_EVENTS } from '../../src/projector/internal-collections.js';
 import { LeaseHeldError, rebuildProjections } from '../../src/projector/rebuild.js';
 import { EMBEDDED_FILE, openStores, READ_MODEL_FILE } from '../../src/runtime.js';
 import { toStoreEvent } from '../../src/services/codec.js';
-import { START } from '../../src/stores/event-store.js';
+import { START, type EventStore } from '../../src/stores/event-store.js';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { SqliteReadModelStore } from '../../src/stores/embedded/sqlite-read-model.js';
 import type { StoredDoc } from '../../src/stores/read-model.js';
@@ -207,6 +207,16 @@ function checkPrivacy(oracle: Oracle, docs: Record<string, StoredDoc[]>, default
 
 // ---- the property -----------------------------------------------------------------------------
 
+/** An `append` step's events appended to its user's stream, their ids counted on from `next`; returns them. */
+async function appendStep(eventStore: EventStore, s: Extract<Step, { kind: 'append' }>, next: { id: number }): Promise<UserEvent[]> {
+  const events = s.events.map(([minute, eventBody]) => toEvent(s.user, next.id++, minute, eventBody));
+  await eventStore.append(
+    streams.user(s.user),
+    events.map((event) => toStoreEvent(event, { username: usernameOf(s.user) })),
+  );
+  return events;
+}
+
 async function runScenario(steps: readonly Step[], defaultPrivacy: Privacy): Promise<void> {
   const eventStore = new SqliteEventStore({ path: ':memory:' });
   const live = memoryReadModel();
@@ -220,16 +230,11 @@ async function runScenario(steps: readonly Step[], defaultPrivacy: Privacy): Pro
   const oracle: Oracle = { states: new Map(), shared: new Map(), played: new Map() };
   try {
     let projector = await newProjector();
-    let nextId = 1;
+    const next = { id: 1 };
     let parked = 0;
     for (const s of steps) {
       if (s.kind === 'append') {
-        const events = s.events.map(([minute, eventBody]) => toEvent(s.user, nextId++, minute, eventBody));
-        await eventStore.append(
-          streams.user(s.user),
-          events.map((event) => toStoreEvent(event, { username: usernameOf(s.user) })),
-        );
-        for (const event of events) observe(oracle, event);
+        for (const event of await appendStep(eventStore, s, next)) observe(oracle, event);
       } else if (s.kind === 'project') {
         const page = await eventStore.readAll({
           after: projector.lowestCheckpoint(),
@@ -289,15 +294,11 @@ async function runPipelinedScenario(steps: readonly Step[], defaultPrivacy: Priv
   };
   try {
     let projector = await newProjector();
-    let nextId = 1;
+    const next = { id: 1 };
     let parked = 0;
     for (const s of steps) {
       if (s.kind === 'append') {
-        const events = s.events.map(([minute, eventBody]) => toEvent(s.user, nextId++, minute, eventBody));
-        await stores.eventStore.append(
-          streams.user(s.user),
-          events.map((event) => toStoreEvent(event, { username: usernameOf(s.user) })),
-        );
+        await appendStep(stores.eventStore, s, next);
       } else if (s.kind === 'project') {
         await projector.catchUp();
       } else {
