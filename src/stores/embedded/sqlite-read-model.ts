@@ -35,6 +35,7 @@ import {
   ID_TAIL,
   idIndexOf,
   keyColumn,
+  needsIdIndex,
   readTableLayout,
   relayoutTable,
   tableOf,
@@ -205,7 +206,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         spec.name,
         (spec.apart ?? []).filter((field) => !clusteredBy.includes(field)),
       );
-      const declared = new Set<string>(keys.length > 0 && !(owned && keys.length === 1) ? [idIndexOf(table)] : []);
+      const declared = new Set<string>(needsIdIndex(keys, owned) ? [idIndexOf(table)] : []);
       const filters: Readonly<Record<string, string | boolean>>[] = [];
       for (const index of spec.indexes.map(indexSpec)) {
         if (index.fields.length === 0) continue;

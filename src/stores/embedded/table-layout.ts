@@ -36,6 +36,9 @@ export function keyColumn(field: string): string {
 /** The unique index that keeps a clustered table's ids unique (and serves reads by id). */
 export const idIndexOf = (table: string) => `${table}__by_id`;
 
+/** Whether a table clustered by `keys` needs {@link idIndexOf}: one by its first key and the rest of the id alone has its ids unique already. */
+export const needsIdIndex = (keys: readonly string[], owned: boolean): boolean => keys.length > 0 && !(owned && keys.length === 1);
+
 /**
  * The column holding the rest of each id in a table whose ids are prefixed by its first key
  * ({@link CollectionSpec.idPrefixedByKey}): the id is that key's column, `|`, then this.
@@ -227,8 +230,7 @@ export function relayoutTable(db: Database.Database, collection: string, table: 
       );
       db.exec(`DROP TABLE ${table}`);
       db.exec(`ALTER TABLE ${staging} RENAME TO ${table}`);
-      // A table by its first key and the rest of the id alone has its ids unique already.
-      if (keys.length > 0 && !(owned && keys.length === 1)) {
+      if (needsIdIndex(keys, owned)) {
         db.exec(`CREATE UNIQUE INDEX ${idIndexOf(table)} ON ${table} (${owned ? `${keyColumns[0]}, ${ID_TAIL}` : 'id'})`);
       }
     }).immediate();
