@@ -336,14 +336,13 @@ export class GpodderEpisodeService {
     const read = await readModels.userEventsAfter(user, actionsAt.position, { from });
     const events = read.events.filter((event) => Number(event.position.commit) > from);
     const upTo = Number(actionsAt.position.commit);
-    if (events.some((event) => Number(event.position.commit) === upTo)) return undefined;
     const changesExisting = events.some((event) => changesExistingActions(event.type));
     // Such an event reads the user's documents before the cursor too (a checkpoint lists the
     // episodes that still have an action): replayed, it is given every pending event, not only
     // those after the cursor, or it would miss the documents those make. A complete read holds
     // them all (some at or before the cursor, which `events` leaves out); else they are read.
     const replayed = !changesExisting ? events : read.complete ? read.events : (await readModels.userEventsAfter(user, actionsAt.position)).events;
-    if (replayed !== events && replayed.some((event) => Number(event.position.commit) === upTo)) return undefined;
+    if (replayed.some((event) => Number(event.position.commit) === upTo)) return undefined;
     // The user's events `play_statuses` has not applied: those already read when they hold them
     // all (the projector commits its read models together, so both checkpoints are usually the
     // same, and a cursor past the checkpoint cuts the actions, not what was read); read again
