@@ -5,7 +5,7 @@
  * JSON figures, with the machine they ran on. BENCH_QUICK=1 (and any BENCH_* tunable) is
  * passed on to the benchmarks that support it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +46,33 @@ export function machineInfo(now: Date = new Date()): MachineInfo {
     date: now.toISOString(),
     quick: process.env['BENCH_QUICK'] === '1',
   };
+}
+
+/** How long {@link settle} waits at most for the machine to quiet down (BENCH_SETTLE_S, seconds). */
+const SETTLE_SECONDS = Number(process.env['BENCH_SETTLE_S'] ?? 90);
+
+export interface Settled {
+  readonly seconds: number;
+  readonly loadAverage: number;
+}
+
+/**
+ * Before each benchmark: the previous one's dirty pages written out (`sync`), then a wait until
+ * the 1-minute load average is under half the cores or {@link SETTLE_SECONDS} pass. A
+ * benchmark runs in a process of its own so that another's heap and caches do not colour its
+ * figures; the disk still wrote back the last one's files (a 1M-event rebuild leaves gigabytes)
+ * while the next one fsynced, and that, not the service, set the next one's tail latencies.
+ */
+export async function settle(
+  loadAverage: () => number = () => os.loadavg()[0] ?? 0,
+  quiet = os.cpus().length / 2,
+  maxSeconds = SETTLE_SECONDS,
+  sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
+): Promise<Settled> {
+  const started = Date.now();
+  spawnSync('sync', { stdio: 'ignore' });
+  for (let waited = 0; waited < maxSeconds && loadAverage() >= quiet; waited++) await sleep(1000);
+  return { seconds: (Date.now() - started) / 1000, loadAverage: loadAverage() };
 }
 
 /** Runs `npm run bench -- <name>` as a child, echoing its output, and keeps its JSON line. */
@@ -96,8 +123,9 @@ export function renderResults(outcomes: readonly BenchOutcome[], machine: Machin
     `| node | ${machine.node} |`,
     `| platform | ${cell(machine.platform)} |`,
     '',
-    `"load average at start" is the machine's 1-minute load average as each benchmark started (${machine.cores} cores): the previous benchmark alone leaves about 1;`,
-    'well above that, other work was competing for the CPU and the figures are pessimistic.',
+    `"load average at start" is the machine's 1-minute load average as each benchmark started (${machine.cores} cores). Each waited for the previous one's writes`,
+    `to reach the disk and for the load average to fall under ${machine.cores / 2} (${SETTLE_SECONDS} s at most); above that, other work was competing for the machine and`,
+    'the figures are pessimistic.',
     '',
     '| bench | figure | value |',
     '|---|---|---|',
@@ -149,8 +177,9 @@ export async function runAll(names: readonly string[]): Promise<number> {
   const before = existsSync(RESULTS_FILE) ? readFileSync(RESULTS_FILE, 'utf8') : undefined;
   for (const [index, name] of names.entries()) {
     console.log(`\n=== bench ${name} ===`);
-    // On a shared machine other processes compete for the cores: say how busy it was.
-    const loadAverage = os.loadavg()[0] ?? 0;
+    // On a shared machine other processes compete for the cores: say how busy it still was.
+    const { seconds, loadAverage } = await settle();
+    console.log(`settled in ${seconds.toFixed(0)} s, load average ${loadAverage.toFixed(2)}`);
     outcomes.push({ ...(await runOne(name)), loadAverage });
     const pending = names.slice(index + 1).map((later): BenchOutcome => ({ name: later, seconds: 0, figures: undefined, error: 'not run yet' }));
     writeFileSync(RESULTS_FILE, mergeResults(before, renderResults([...outcomes, ...pending], machine)));

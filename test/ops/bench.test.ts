@@ -4,7 +4,7 @@ import { benchLoad } from '../../scripts/bench/load.js';
 import { benchProjectLive } from '../../scripts/bench/project-live.js';
 import { benchProjectorReads } from '../../scripts/bench/projector-reads.js';
 import type { BenchOutcome, MachineInfo } from '../../scripts/bench/run-all.js';
-import { machineInfo, mergeResults, renderResults, RUN_END, RUN_START } from '../../scripts/bench/run-all.js';
+import { machineInfo, mergeResults, renderResults, RUN_END, RUN_START, settle } from '../../scripts/bench/run-all.js';
 import { REPLAY_V8_FLAGS } from '../../scripts/replay-flags.js';
 import { SERVICE_V8_FLAGS } from '../../scripts/service-flags.js';
 import { readFileSync } from 'node:fs';
@@ -50,6 +50,22 @@ describe('benchmarks', function () {
     const byHand = mergeResults('# Results\n\nnotes by hand\n', 'run three');
     expect(byHand.startsWith(RUN_START)).to.equal(true);
     expect(byHand).to.contain('run three').and.contain('notes by hand');
+  });
+
+  it('each benchmark waits for the machine to quiet down after the last one, and for no longer than its bound', async () => {
+    const sleeps: number[] = [];
+    const sleep = (ms: number) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    };
+    const falling = [2.4, 1.8, 1.3, 0.9, 0.5];
+    const quieted = await settle(() => falling[Math.min(sleeps.length, falling.length - 1)]!, 1, 90, sleep);
+    expect(sleeps).to.have.length(3);
+    expect(quieted.loadAverage).to.equal(0.9);
+    sleeps.length = 0;
+    const busy = await settle(() => 3, 1, 5, sleep);
+    expect(sleeps).to.have.length(5);
+    expect(busy.loadAverage).to.equal(3);
   });
 
   it('rebuild: measures the replay process as `npm run replay` runs it (the same V8 flags)', () => {
