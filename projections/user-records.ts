@@ -127,7 +127,8 @@ export function recordChanges(
 ): DocChange[] {
   const changes: DocChange[] = [];
   for (const key of Object.keys(before)) {
-    if (!(key in after)) changes.push(del(collection, userDocId(projected.user, key)));
+    // Own keys only: a playlist id is a client string, and "constructor" is `in` every object.
+    if (!Object.hasOwn(after, key)) changes.push(del(collection, userDocId(projected.user, key)));
   }
   for (const [key, record] of Object.entries(after)) {
     if (!restampAll && jsonEqual(before[key], record)) continue;
@@ -169,7 +170,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
       const state = evolve({ ...emptyState(), [options.slice]: before }, projected.event);
       const after = state[options.slice] as Record<string, SliceRecord>;
       // A checkpoint carries the user's whole state; other events only the touched records.
-      const relevant = keys === 'all' ? after : Object.fromEntries(Object.entries(after).filter(([key]) => key in before || keys.includes(key)));
+      const relevant = keys === 'all' ? after : Object.fromEntries(Object.entries(after).filter(([key]) => Object.hasOwn(before, key) || keys.includes(key)));
       // Every record is stamped with a checkpoint, changed or not: a rebuild after retention
       // or erasure, which never sees the events gone since, stamps them so too. (Syncing
       // devices get the user's records once more after a checkpoint: a superset, harmless.)

@@ -88,6 +88,18 @@ describe('per-user read models', () => {
     expect([...stamps]).to.deep.equal([history.length + 1]);
   });
 
+  it('erase playlists whose ids name members of every object ("constructor", "__proto__") like any other', () => {
+    const odd = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const saves = odd.map((playlist, index) => events.save(alice, `o${index}`, { playlist }));
+    for (const last of [events.remove(alice, null), events.remove(alice, { rss_source_feed: FEED_A })]) {
+      const h = all().apply(alice, ...history, ...saves);
+      expect(h.stored(PLAYLISTS).map(({ id }) => userDocKey(alice.user, id))).to.include.members(odd);
+      h.apply(alice, last);
+      const state = fold([...history, ...saves, last]);
+      expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal(state.playlists);
+    }
+  });
+
   it('write a play status without the titles and enclosure it does not know, and read them back as null, in the record order', () => {
     const { id, user, timestamp } = events.play(alice, 'p1');
     const position: UserEvent = {
