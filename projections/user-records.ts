@@ -5,8 +5,8 @@
  * domain's own `evolve` on them, and writes back what changed, so the read models can never
  * disagree with the state that sync decisions are made against.
  */
-import type { UserState } from '../src/domain/state.js';
-import { emptyState, evolve } from '../src/domain/state.js';
+import type { StateEvent, UserState } from '../src/domain/state.js';
+import { emptyState, evolve, recordAt } from '../src/domain/state.js';
 import { isFeedEvent } from '../src/domain/feeds.js';
 import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
@@ -64,7 +64,7 @@ export function recordOf(doc: Doc): Doc {
 }
 
 /** How a projection's documents hold its records: what only the id holds, and what is not written while null. */
-interface RecordLayout {
+export interface RecordLayout {
   readonly keyFields?: KeyFields | undefined;
   readonly nullable?: readonly string[] | undefined;
 }
@@ -73,7 +73,7 @@ interface RecordLayout {
  * A document's record: without the projection's bookkeeping, with the fields its key determines
  * and the null ones not written (before the others: a record keeps its fields' order).
  */
-function recordOfDoc(layout: RecordLayout, key: string, doc: Doc): Doc {
+export function recordOfDoc(layout: RecordLayout, key: string, doc: Doc): Doc {
   const { keyFields, nullable } = layout;
   if (keyFields === undefined && nullable === undefined) return recordOf(doc);
   const record: Doc = keyFields === undefined ? {} : keyFields.of(key);
@@ -100,7 +100,7 @@ function loadRecords(view: ProjectionView, options: UserRecordProjectionOptions,
 }
 
 /** The record's fields but those its key determines and the null ones not written, then the envelope: the stored document. */
-function docOfRecord(record: SliceRecord, envelope: RecordEnvelope, layout: RecordLayout): Doc {
+function docOfRecord(record: object, envelope: RecordEnvelope, layout: RecordLayout): Doc {
   const fields = toJsonObject(record);
   const { keyFields, nullable } = layout;
   // Object.assign rather than `{ ...record, ...envelope }`: Node 20's V8 adds keys to a spread
@@ -120,8 +120,8 @@ function docOfRecord(record: SliceRecord, envelope: RecordEnvelope, layout: Reco
 export function recordChanges(
   collection: string,
   projected: ProjectedEvent,
-  before: Record<string, SliceRecord>,
-  after: Record<string, SliceRecord>,
+  before: Readonly<Record<string, object>>,
+  after: Readonly<Record<string, object>>,
   restampAll = false,
   layout: RecordLayout = {},
 ): DocChange[] {
@@ -131,7 +131,7 @@ export function recordChanges(
     if (!Object.hasOwn(after, key)) changes.push(del(collection, userDocId(projected.user, key)));
   }
   for (const [key, record] of Object.entries(after)) {
-    if (!restampAll && jsonEqual(before[key], record)) continue;
+    if (!restampAll && jsonEqual(recordAt(before, key), record)) continue;
     const envelope: RecordEnvelope = { user: projected.user, seq: projected.seq, rev: projected.revision, at: recordedSeconds(projected) };
     changes.push(put(collection, userDocId(projected.user, key), docOfRecord(record, envelope, layout)));
   }
@@ -143,17 +143,31 @@ export interface UserRecordProjection extends Projection {
   /** The one collection it writes. */
   readonly collection: string;
   readonly touches: UserRecordProjectionOptions['touches'];
+  /**
+   * The keys ({@link userDocId}) of the documents an event may change: its records' keys where
+   * a record is one document; a playlist's items are documents of their own (projections/playlists.ts).
+   */
+  readonly docKeys: UserRecordProjectionOptions['touches'];
+}
+
+/** A per-user record projection whose records are one document each. */
+export interface SingleDocRecordProjection extends UserRecordProjection {
   /** The record a stored document holds (its id names the user and the record's key). */
   recordOfDoc(user: string, id: string, doc: Doc): Doc;
 }
 
+/** An event of the user's own (not a system event: `roll_stats`, a feed's), which the state folds. */
+export const isStateEvent = (event: ProjectedEvent['event']): event is Extract<ProjectedEvent['event'], StateEvent> =>
+  event.type !== 'roll_stats' && !isFeedEvent(event);
+
 /** Builds the per-user projection described by `options`. */
-export function defineUserRecordProjection(options: UserRecordProjectionOptions): UserRecordProjection {
+export function defineUserRecordProjection(options: UserRecordProjectionOptions): SingleDocRecordProjection {
   return {
     name: options.name,
     ...(options.version === undefined ? {} : { version: options.version }),
     collection: options.collection,
     touches: options.touches,
+    docKeys: options.touches,
     recordOfDoc: (user, id, doc) => recordOfDoc(options, userDocKey(user, id), doc),
     // ['user', 'seq'] also serves queries on `user` alone: a separate ['user'] index would only
     // cost a page write per document written.
@@ -163,7 +177,7 @@ export function defineUserRecordProjection(options: UserRecordProjectionOptions)
     // (bench/RESULTS.md, "The user's id once a row").
     collections: [{ name: options.collection, indexes: [['user', 'seq'], ...(options.listedBy ?? []).map((field) => ['user', field])] }],
     evolve(projected, view) {
-      if (projected.event.type === 'roll_stats' || isFeedEvent(projected.event)) return [];
+      if (!isStateEvent(projected.event)) return [];
       const keys = options.touches(projected.event);
       if (keys === 'none') return [];
       const before = loadRecords(view, options, projected.user, keys);

@@ -5,7 +5,11 @@
  *
  * 1. a first full sync (every record is new: one event per record plus the closing `sync`);
  * 2. BENCH_NOOP no-op resyncs: the client posts its whole state again, nothing changed;
- * 3. BENCH_CHANGED resyncs, each with 100 play statuses changed (newer `updated_at`).
+ * 3. BENCH_CHANGED resyncs, each with 100 play statuses changed (newer `updated_at`);
+ * 4. one sync of a playlist of BENCH_PLAYLIST_ITEMS items (5,000, the most a sync takes), then
+ *    `GET /v1/playlists` at once, ahead of the projector: both times, the longest the event loop
+ *    of this process (the service's HTTP thread, and this client) stalled meanwhile, and when the
+ *    read models have it all.
  *
  * Between 1 and 2 the benchmark waits until the projector has folded the first sync's events
  * into the read models (reported), so the resyncs are measured in steady state rather than
@@ -16,7 +20,7 @@
  * for its answer, which includes read-your-writes (the read models reach the new events).
  *
  * Run: `npm run bench -- sync` or `npx tsx scripts/bench/sync.ts`.
- * Tunables: BENCH_SUBSCRIPTIONS (1000), BENCH_PLAYS (10000), BENCH_NOOP (30), BENCH_CHANGED (30);
+ * Tunables: BENCH_SUBSCRIPTIONS (1000), BENCH_PLAYS (10000), BENCH_NOOP (30), BENCH_CHANGED (30), BENCH_PLAYLIST_ITEMS (5000);
  * BENCH_QUICK=1 runs 5 of each resync.
  * Targets (2-core machine): first sync < 2 s, no-op resync p50 < 150 ms.
  */
@@ -24,7 +28,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
@@ -42,6 +46,7 @@ interface SyncBenchConfig {
   readonly noop: number;
   readonly changed: number;
   readonly changesPerResync: number;
+  readonly playlistItems: number;
 }
 
 interface PlayStatus {
@@ -152,6 +157,11 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
       `  ${config.changesPerResync}-change resync: p50 ${percentile(changed, 50).toFixed(0)} ms, p99 ${percentile(changed, 99).toFixed(0)} ms, CPU p50 ${percentile(changedCpu, 50).toFixed(0)} ms (${formatRate(changedEvents / changedSeconds)} events/s)`,
     );
 
+    const playlist = await syncPlaylist(service, base, token, since, config.playlistItems, `bench-${++requestNumber}`);
+    log(
+      `  a playlist of ${config.playlistItems} items: synced in ${playlist.syncMs.toFixed(0)} ms, read at once in ${playlist.readMs.toFixed(0)} ms, the event loop stalled ${playlist.loopDelayMaxMs.toFixed(0)} ms at most, read models caught up ${playlist.projectedMs.toFixed(0)} ms after the sync's answer`,
+    );
+
     return {
       bench: 'sync',
       subscriptions: config.subscriptions,
@@ -169,12 +179,61 @@ export async function benchSync(log: (line: string) => void = console.log): Prom
       changed_p99_ms: round(percentile(changed, 99)),
       changed_cpu_p50_ms: round(percentile(changedCpu, 50)),
       changed_events_per_s: Math.round(changedEvents / changedSeconds),
+      playlist_items: config.playlistItems,
+      playlist_sync_ms: round(playlist.syncMs),
+      playlist_read_ms: round(playlist.readMs),
+      playlist_loop_delay_max_ms: round(playlist.loopDelayMaxMs),
+      playlist_projected_ms: round(playlist.projectedMs),
       load_average: round(loadAverage),
     };
   } finally {
     await drain(server, 1000);
     await service.close();
     rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Phase 4: one sync of a playlist of `items` items (a save event each), then the user's playlists
+ * read at once, while the projector works through them; the event loop's longest stall over both.
+ */
+async function syncPlaylist(service: Service, base: string, token: string, since: string, items: number, requestId: string) {
+  const playlist = {
+    id: 'queue',
+    name: 'Up next',
+    updated_at: iso(2_000_000),
+    items: Array.from({ length: items }, (_, n) => ({
+      item_id: `item-${n}`,
+      rss_source_feed: `https://feeds.example.com/podcast-${n % 50}/rss.xml`,
+      rss_source_id: `queued-${n}-guid`,
+      item_title: `Episode ${n}: a title of a typical length`,
+      created_at: iso(2_000_000 + n),
+      updated_at: iso(2_000_000 + n),
+    })),
+  };
+  const body = Buffer.from(
+    JSON.stringify({ device: 'bench-phone', request_id: requestId, since, subscriptions: [], play_statuses: [], playlists: [playlist] }),
+  );
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  try {
+    const started = performance.now();
+    const synced = await fetch(`${base}/v1/sync`, { method: 'POST', headers, body });
+    const applied = ((await synced.json()) as SyncAnswer).applied;
+    const syncMs = performance.now() - started;
+    // The playlist's own event, a save per item, the closing `sync`.
+    if (synced.status !== 200 || applied.events !== items + 2) throw new Error(`the playlist's sync answered ${synced.status}, ${applied.events} events`);
+    const reading = performance.now();
+    const read = await fetch(`${base}/v1/playlists`, { headers });
+    const answer = (await read.json()) as { playlists: { items: unknown[] }[] };
+    const readMs = performance.now() - reading;
+    if (read.status !== 200 || answer.playlists[0]?.items.length !== items)
+      throw new Error(`GET /v1/playlists answered ${read.status} without the ${items} items`);
+    const projectedMs = await settle(service);
+    return { syncMs, readMs, projectedMs: readMs + projectedMs, loopDelayMaxMs: delay.max / 1e6 };
+  } finally {
+    delay.disable();
   }
 }
 
@@ -234,6 +293,7 @@ function readConfig(): SyncBenchConfig {
     noop: positiveIntegerFromEnv('BENCH_NOOP', quick ? 5 : 30),
     changed: positiveIntegerFromEnv('BENCH_CHANGED', quick ? 5 : 30),
     changesPerResync: 100,
+    playlistItems: positiveIntegerFromEnv('BENCH_PLAYLIST_ITEMS', 5_000),
   };
 }
 

@@ -368,10 +368,17 @@ function playlistOrNew(state: UserState, id: string, at: string): PlaylistState 
   );
 }
 
+/** The playlist and the item of it a `save` changes. */
+export function savedItemOf(event: UserEventOf<'save'>): { playlist: string; item: string } {
+  return {
+    playlist: event.data.playlist ?? DEFAULT_PLAYLIST,
+    item: event.data.item_id ?? defaultItemId(event.object.rss_source_feed, event.object.rss_source_id),
+  };
+}
+
 function withSave(state: UserState, event: UserEventOf<'save'>): UserState {
   const { rss_source_feed: feed, rss_source_id: guid } = event.object;
-  const playlistId = event.data.playlist ?? DEFAULT_PLAYLIST;
-  const itemId = event.data.item_id ?? defaultItemId(feed, guid);
+  const { playlist: playlistId, item: itemId } = savedItemOf(event);
   const playlist = playlistOrNew(state, playlistId, event.timestamp);
   const current = recordAt(playlist.items, itemId);
   if (current && current.updated_at > event.timestamp) return state;

@@ -10,7 +10,7 @@ import type { ReadModelService } from '../services/read-models.js';
 import { ownRecords } from '../services/own-records.js';
 import { subscriptionsProjection } from '../../projections/subscriptions.js';
 import { playStatusesProjection } from '../../projections/play-statuses.js';
-import { playlistsProjection, presentPlaylist } from '../../projections/playlists.js';
+import { playlistsProjection, presentPlaylists } from '../../projections/playlists.js';
 import { principalOf } from './auth.js';
 import { parseInput } from './validate.js';
 import { playlistRecord, playStatusRecord, subscriptionRecord } from './responses.js';
@@ -89,12 +89,8 @@ export function readModelsRouter(readModels: ReadModelService, authenticated: Re
     const { include_deleted } = parseInput(readModelRoutes.playlists.query, req.query, ['query']);
     const withDeleted = include_deleted === 'true' || include_deleted === '1';
     const { userId } = principalOf(req);
-    const { docs } = await ownRecords(readModels, playlistsProjection, userId, {
-      where: { user: userId },
-      orderBy: [{ field: 'created_at', direction: 'asc' }],
-    });
-    const playlists = docs.map(({ doc }) => presentPlaylist(doc, { includeDeleted: withDeleted })).filter((playlist) => playlist !== undefined);
-    res.json({ playlists });
+    const { docs } = await ownRecords(readModels, playlistsProjection, userId, { where: { user: userId } });
+    res.json({ playlists: presentPlaylists(userId, docs, { includeDeleted: withDeleted }) });
   });
 
   return router;

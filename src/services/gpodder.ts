@@ -41,7 +41,7 @@ import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
 import { SUBSCRIPTIONS, subscriptionsProjection } from '../../projections/subscriptions.js';
 import { ownDocuments, ownRecords } from './own-records.js';
-import { playlistsProjection, presentPlaylist } from '../../projections/playlists.js';
+import { playlistsProjection, presentPlaylists } from '../../projections/playlists.js';
 import { PLAY_STATUSES, playStatusesProjection } from '../../projections/play-statuses.js';
 import { GPODDER_DEVICES, GPODDER_SETTINGS, GPODDER_SYNC_GROUPS, gpodderDevicesProjection, gpodderRecordOf } from '../../projections/gpodder-devices.js';
 import { userDocId } from '../../projections/projection.js';
@@ -400,12 +400,11 @@ export class GpodderService {
   /** Favorites are the episodes saved in the user's playlists (a save is a like). */
   async favorites(principal: Principal): Promise<GpodderEpisode[]> {
     const user = principal.userId;
-    const { docs } = await ownRecords(this.readModels, playlistsProjection, user, { where: { user }, orderBy: [{ field: 'created_at', direction: 'asc' }] });
+    const { docs } = await ownRecords(this.readModels, playlistsProjection, user, { where: { user } });
     const saved = new Map<string, { feed: string; guid: string; title: string | null; feedTitle: string | null }>();
-    for (const { doc } of docs) {
-      const playlist = presentPlaylist(doc, { includeDeleted: false });
+    for (const playlist of presentPlaylists(user, docs, { includeDeleted: false })) {
       for (const item of fromJson<{ rss_source_feed: string; rss_source_id: string; item_title: string | null; feed_title: string | null }[]>(
-        playlist?.['items'] ?? [],
+        playlist['items'],
       )) {
         const key = episodeKey(item.rss_source_feed, item.rss_source_id);
         if (!saved.has(key)) saved.set(key, { feed: item.rss_source_feed, guid: item.rss_source_id, title: item.item_title, feedTitle: item.feed_title });

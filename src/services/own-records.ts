@@ -93,7 +93,7 @@ async function readAhead(
   for (const recorded of behind.events) {
     const projected = toProjectedEvent(recorded);
     if (projected === undefined) continue;
-    const touched = projection.touches(projected.event);
+    const touched = projection.docKeys(projected.event);
     if (touched === 'none') continue;
     if (touched === 'all') everyRecord = true;
     else for (const key of touched) keys.add(userDocId(user, key));
@@ -110,7 +110,11 @@ async function readAhead(
   const [found, held] = await Promise.all([readModel.find(projection.collection, query), readModel.getMany(projection.collection, [...keys])]);
   if (await overtaken()) return 'overtaken';
   const base: ProjectionView = {
-    get: (collection, id) => (collection === projection.collection ? held.get(id) : undefined),
+    get: (collection, id) => {
+      // Absent is an answer: a document not read here must not pass for one.
+      if (collection !== projection.collection || !keys.has(id)) throw new Error(`ownRecords: an unexpected read of ${collection}/${id}`);
+      return held.get(id);
+    },
     find: (collection, asked) => {
       // The projection reads all of a user's records only for the events replayed above.
       if (collection !== projection.collection || asked !== query) throw new Error(`ownRecords: an unexpected find in ${collection}`);

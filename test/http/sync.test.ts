@@ -2,8 +2,9 @@
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
-import { presentPlaylist } from '../../projections/playlists.js';
-import { SYNCED_SLICES } from '../../src/services/folded-user.js';
+import { playlistOfDoc, presentPlaylists } from '../../projections/playlists.js';
+import { playStatusesProjection } from '../../projections/play-statuses.js';
+import { subscriptionsProjection } from '../../projections/subscriptions.js';
 
 const FEED = 'https://sync.example.com/feed.xml';
 const OTHER = 'https://sync.example.com/other.xml';
@@ -227,16 +228,26 @@ describe('POST /v1/sync', function () {
 
     await service.settle();
     const store = service.stores.readModel;
-    const changed = async (collection: string) =>
-      (await store.find(collection, { where: { user: user.userId }, greaterThan: { field: 'seq', value: Number(first.body.since) } })).map(({ doc }) => doc);
     /** The records the documents hold (a play status's feed and guid are in its id alone). */
     const records = async (slice: 'subscriptions' | 'play_statuses', query: { greaterThan?: { field: string; value: number } } = {}) =>
-      (await store.find(slice, { where: { user: user.userId }, ...query })).map(({ id, doc }) => SYNCED_SLICES[slice].recordOfDoc(user.userId, id, doc));
+      (await store.find(slice, { where: { user: user.userId }, ...query })).map(({ id, doc }) =>
+        (slice === 'subscriptions' ? subscriptionsProjection : playStatusesProjection).recordOfDoc(user.userId, id, doc),
+      );
+    /** The playlists a document of (the playlist's own, or an item's) changed after the cursor: whole, as a sync answers them. */
+    const changedPlaylists = async () => {
+      const docs = await store.find('playlists', { where: { user: user.userId } });
+      const changed = new Set(docs.filter(({ doc }) => Number(doc['seq']) > Number(first.body.since)).map(({ id }) => playlistOfDoc(user.userId, id)));
+      return presentPlaylists(
+        user.userId,
+        docs.filter(({ id }) => changed.has(playlistOfDoc(user.userId, id))),
+        { includeDeleted: true },
+      );
+    };
     const since = { greaterThan: { field: 'seq', value: Number(first.body.since) } };
     const sorted = (records: object[]) => records.map((record) => JSON.stringify(record, Object.keys(record).sort())).sort();
     expect(sorted(again.body.subscriptions)).to.deep.equal(sorted(await records('subscriptions', since)));
     expect(sorted(again.body.play_statuses)).to.deep.equal(sorted(await records('play_statuses', since)));
-    expect(again.body.playlists).to.deep.equal((await changed('playlists')).map((doc) => presentPlaylist(doc, { includeDeleted: true })));
+    expect(again.body.playlists).to.deep.equal(await changedPlaylists());
     // And what that is: the unsubscribed feed, the changed and the new episode, the playlist.
     expect(again.body.subscriptions.map((sub: { rss_source_feed: string }) => sub.rss_source_feed)).to.deep.equal([OTHER]);
     expect(again.body.play_statuses.map((status: { rss_source_id: string }) => status.rss_source_id).sort()).to.deep.equal(['e2', 'e9']);

@@ -3,9 +3,9 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { subscriptionsProjection, SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { playStatusesProjection, PLAY_STATUSES } from '../../projections/play-statuses.js';
-import { playlistsProjection, PLAYLISTS } from '../../projections/playlists.js';
+import { playlistsOf, playlistsProjection, PLAYLISTS } from '../../projections/playlists.js';
 import { privacySettingsProjection, PRIVACY_SETTINGS } from '../../projections/privacy.js';
-import type { UserRecordProjection } from '../../projections/user-records.js';
+import type { SingleDocRecordProjection } from '../../projections/user-records.js';
 import { userDocKey } from '../../projections/projection.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { fold } from '../../src/domain/state.js';
@@ -16,8 +16,10 @@ import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
 const alice: Actor = { user: 'u-alice', username: 'alice' };
 const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesProjection, playlistsProjection, privacySettingsProjection]);
 /** The records the documents hold, by key (a play status's feed and guid are in its id alone). */
-const strip = (docs: { id: string; doc: Doc }[], projection: UserRecordProjection) =>
+const strip = (docs: { id: string; doc: Doc }[], projection: SingleDocRecordProjection) =>
   Object.fromEntries(docs.map(({ id, doc }) => [userDocKey(String(doc['user']), id), projection.recordOfDoc(String(doc['user']), id, doc)]));
+/** The playlists the documents hold, items inside, by id. */
+const playlists = (docs: { id: string; doc: Doc }[]) => Object.fromEntries(playlistsOf(alice.user, docs).map((playlist) => [playlist.id, playlist]));
 
 describe('per-user read models', () => {
   const history: UserEvent[] = [
@@ -35,7 +37,7 @@ describe('per-user read models', () => {
     const state = fold(history);
     expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(state.subscriptions);
     expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
-    expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal(state.playlists);
+    expect(playlists(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
     expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.include({ account: null });
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({ [FEED_B]: 'public' });
   });
@@ -46,7 +48,7 @@ describe('per-user read models', () => {
     const state = fold([...history, removal]);
     expect(Object.keys(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection))).to.deep.equal([FEED_A]);
     expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
-    expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal(state.playlists);
+    expect(playlists(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
   });
 
   it('take a checkpoint as the source of truth', () => {
@@ -62,7 +64,7 @@ describe('per-user read models', () => {
     });
     expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(checkpointState.subscriptions);
     expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(checkpointState.play_statuses);
-    expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal({});
+    expect(playlists(h.stored(PLAYLISTS))).to.deep.equal({});
     expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({});
   });
 
@@ -96,7 +98,7 @@ describe('per-user read models', () => {
       expect(h.stored(PLAYLISTS).map(({ id }) => userDocKey(alice.user, id))).to.include.members(odd);
       h.apply(alice, last);
       const state = fold([...history, ...saves, last]);
-      expect(strip(h.stored(PLAYLISTS), playlistsProjection)).to.deep.equal(state.playlists);
+      expect(playlists(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
     }
   });
 

@@ -71,7 +71,8 @@ const QUERIES: readonly Shape[] = [
   { what: 'episode actions since', collection: 'episode_actions', equality: { user: 'u', 'action.podcast': 'f', 'action.device': 'd' }, sort: [['seq', 1]] },
   { what: 'gpodder devices', collection: 'gpodder_devices', equality: { user: 'u' }, sort: [['key', 1]] },
   { what: 'subscriptions, oldest first', collection: 'subscriptions', equality: { user: 'u' }, sort: [['created_at', 1]] },
-  { what: 'playlists, oldest first', collection: 'playlists', equality: { user: 'u' }, sort: [['created_at', 1]] },
+  // Playlists and their items, all of a user's (playlistsOf orders them).
+  { what: "a user's playlists", collection: 'playlists', equality: { user: 'u' }, sort: [] },
 ];
 
 function serves(index: ReturnType<typeof mongoIndex>, shape: Shape): boolean {
