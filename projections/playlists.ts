@@ -5,7 +5,6 @@
  * rewrote all of them: a sync of a playlist of 5,000 items (within the sync's limits) took the
  * projector, and a read ahead of it, seconds.
  */
-import type { UserEventOf } from '../src/domain/events.js';
 import type { Doc, DocChange, StoredDoc } from '../src/domain/documents.js';
 import type { PlaylistItemState, PlaylistState } from '../src/domain/state.js';
 import { emptyState, evolve, savedItemOf } from '../src/domain/state.js';
@@ -32,7 +31,6 @@ function partsOf(key: string): { playlist: string; item?: string } {
 
 /** The ids are only in the documents' keys. */
 const PLAYLIST_LAYOUT: RecordLayout = { keyFields: { names: new Set(['id']), of: (key) => ({ id: key }) } };
-const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const ITEM_LAYOUT: RecordLayout = { keyFields: { names: new Set(['item_id']), of: (key) => ({ item_id: partsOf(key).item ?? '' }) } };
 
 /** The playlists an event changes (sync answers restamp these: src/services/folded-user.ts). */
@@ -54,9 +52,11 @@ function touches(event: ProjectedEvent['event']): readonly string[] | 'all' | 'n
 /** The documents an event may change: its playlists', and a save's item's. */
 function docKeys(event: ProjectedEvent['event']): readonly string[] | 'all' | 'none' {
   if (event.type !== 'save') return touches(event);
-  const { playlist, item } = savedItemOf(event as UserEventOf<'save'>);
+  const { playlist, item } = savedItemOf(event);
   return [playlist, itemKey(playlist, item)];
 }
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * The user's playlists that `docs` hold, each with those of its items among them, oldest first
