@@ -10,6 +10,7 @@
 import type { DeviceType, SettingScope, UserEventOf } from './events.js';
 import type { JsonValue } from './json.js';
 import type { UserState } from './state.js';
+import { withEntry, withSlice, writable } from './owned-copies.js';
 
 export interface DeviceState {
   id: string;
@@ -68,7 +69,7 @@ export function withDevice(state: UserState, event: UserEventOf<'device'>): User
     created_at: current?.created_at ?? event.timestamp,
     updated_at: event.timestamp,
   };
-  return { ...state, devices: { ...state.devices, [id]: next } };
+  return withSlice(state, 'devices', withEntry(state.devices, id, next));
 }
 
 /**
@@ -109,7 +110,7 @@ export function withSetting(state: UserState, event: UserEventOf<'setting'>): Us
   const key = settingsKey(target);
   const values: Record<string, JsonValue> = { ...state.settings[key]?.values, ...(event.data.set as Record<string, JsonValue>) };
   for (const name of event.data.remove) delete values[name];
-  const settings = { ...state.settings };
+  const settings = writable(state.settings);
   // An emptied scope is dropped, so it reads the same as one never set.
   if (Object.keys(values).length === 0) delete settings[key];
   else
@@ -120,5 +121,5 @@ export function withSetting(state: UserState, event: UserEventOf<'setting'>): Us
       episode: target.scope === 'episode' ? (target.episode ?? null) : null,
       values,
     };
-  return { ...state, settings };
+  return withSlice(state, 'settings', settings);
 }

@@ -16,6 +16,7 @@ import type { Enclosure, Privacy, UserEvent, UserEventOf } from './events.js';
 import { DEFAULT_PLAYLIST } from './events.js';
 import type { DeviceState, SettingsState } from './gpodder-state.js';
 import { withDevice, withSetting, withSyncGroup } from './gpodder-state.js';
+import { withEntry, withOwnedCopies, withSlice } from './owned-copies.js';
 import { withoutScope } from './erasure.js';
 import type { FoldedCheckpoint } from './system-events.js';
 
@@ -188,61 +189,12 @@ export function evolve(state: UserState, event: StateEvent): UserState {
   }
 }
 
-/**
- * Maps (records by key) created by the running {@link fold}, which it may therefore update in
- * place: nothing outside that fold holds them. Undefined outside a fold.
- *
- * Why: `evolve` is pure, so each event used to copy the map it touched, making a fold
- * quadratic in the number of records (10,000 play statuses took ~40 s). During a fold the
- * first write to a map copies it once and later writes reuse the copy; the caller's
- * `initial` state and every map outside the fold are never mutated, so the results are
- * identical. Folds are synchronous, so the set cannot leak into another call.
- */
-let ownedByFold: WeakSet<object> | undefined;
-
-/** A copy of `map` that the caller may write into, or `map` itself if the running fold owns it. */
-function writable<T>(map: Record<string, T>): Record<string, T> {
-  if (ownedByFold?.has(map)) return map;
-  const copy = { ...map };
-  ownedByFold?.add(copy);
-  return copy;
-}
-
-/**
- * `state` with `slice` set to `value`: the state itself when the running fold owns it (made by
- * an earlier event of the same fold), else a copy the fold then owns. A state is a small object,
- * but a fold of thousands of events made one per event.
- */
-function withSlice<K extends StateSlice>(state: UserState, slice: K, value: UserState[K]): UserState {
-  if (ownedByFold?.has(state)) {
-    state[slice] = value;
-    return state;
-  }
-  const copy = { ...state, [slice]: value };
-  ownedByFold?.add(copy);
-  return copy;
-}
-
-/** `map` with `key` set to `value`, copying it unless the running fold owns it. */
-function withEntry<T>(map: Record<string, T>, key: string, value: T): Record<string, T> {
-  const next = writable(map);
-  // Keys come from clients (playlist ids); assigning "__proto__" would set the prototype
-  // instead of adding a record, so that one key is defined as an own property.
-  if (key === '__proto__') Object.defineProperty(next, key, { value, writable: true, enumerable: true, configurable: true });
-  else next[key] = value;
-  return next;
-}
-
 export function fold(events: Iterable<StateEvent>, initial: UserState = emptyState()): UserState {
-  const outer = ownedByFold;
-  ownedByFold = new WeakSet();
-  try {
+  return withOwnedCopies(() => {
     let state = initial;
     for (const event of events) state = evolve(state, event);
     return state;
-  } finally {
-    ownedByFold = outer;
-  }
+  });
 }
 
 /** The parts of a user's state, each folded on its own when read alone (see {@link slicesChangedBy}). */
@@ -414,6 +366,6 @@ function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserSta
 function withPrivacy(state: UserState, event: UserEventOf<'privacy'>): UserState {
   const level = event.data.privacy;
   if (event.object === null) return withSlice(state, 'privacy', { ...state.privacy, account: level });
-  const feeds = { ...state.privacy.feeds, [event.object.rss_source_feed]: level };
+  const feeds = withEntry(state.privacy.feeds, event.object.rss_source_feed, level);
   return withSlice(state, 'privacy', { ...state.privacy, feeds });
 }

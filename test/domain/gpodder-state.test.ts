@@ -82,6 +82,20 @@ describe('state fold: gpodder sync groups', () => {
 });
 
 describe('state fold: gpodder settings', () => {
+  it('is linear in the number of scopes: 20,000 podcasts set and cleared fold in well under a second', () => {
+    const scopes = Array.from({ length: 20_000 }, (_, n) => ({ scope: 'podcast' as const, podcast: `https://feeds.example/${n}.xml` }));
+    const events = [
+      ...scopes.map((target, n) => setting(t(n % 50), target, { speed: 1.5 })),
+      ...scopes.slice(0, 10_000).map((target) => setting(t(60), target, {}, ['speed'])),
+    ];
+    const started = performance.now();
+    const state = fold(events);
+    // Copied per event, 5,000 scopes took 3.3 s (a write or a sync folds a user it has not cached).
+    expect(performance.now() - started).to.be.below(1000);
+    expect(Object.keys(state.settings)).to.have.length(10_000);
+    expect(state.settings[settingsKey(scopes[10_000]!)]!.values).to.deep.equal({ speed: 1.5 });
+  });
+
   it('sets and removes keys per scope; an emptied scope is gone', () => {
     let state = fold([
       setting(t(1), { scope: 'account' }, { theme: 'dark', volume: 3 }),

@@ -267,6 +267,16 @@ describe('state fold: in-place folding', () => {
     expect(performance.now() - started).to.be.below(1000);
     expect(Object.keys(state.play_statuses)).to.have.length(20_000);
   });
+
+  it('is linear in the number of per-feed privacy choices: 20,000 fold in well under a second', () => {
+    const choices = Array.from({ length: 20_000 }, (_, n) => ev.privacy(t(n % 50), n % 2 === 0 ? 'public' : 'anonymous', `https://feeds.example/${n}.xml`));
+    const started = performance.now();
+    const state = fold(choices);
+    // Copied per event, 5,000 of them took 3.3 s (a write or a sync folds a user it has not cached).
+    expect(performance.now() - started).to.be.below(1000);
+    expect(Object.keys(state.privacy.feeds)).to.have.length(20_000);
+    expect(state.privacy.feeds['https://feeds.example/1.xml']).to.equal('anonymous');
+  });
 });
 
 describe('episodeKey', () => {
