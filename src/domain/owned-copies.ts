@@ -12,10 +12,10 @@ import type { StateSlice, UserState } from './state.js';
  *
  * Why: `evolve` is pure, so each event used to copy the map it touched, making a fold
  * quadratic in the number of records (10,000 play statuses took ~40 s; 5,000 per-feed privacy
- * choices or gpodder setting scopes 3.3 s). During a fold the
- * first write to a map copies it once and later writes reuse the copy; the caller's
- * `initial` state and every map outside the fold are never mutated, so the results are
- * identical. Folds are synchronous, so the set cannot leak into another call.
+ * choices or gpodder setting scopes 3.3 s). During a fold the first write to a map copies it
+ * once and later writes reuse the copy; the caller's `initial` state and every map outside the
+ * fold are never mutated, so the results are identical. Folds are synchronous, so the set
+ * cannot leak into another call.
  */
 let ownedByFold: WeakSet<object> | undefined;
 
