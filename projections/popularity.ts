@@ -24,7 +24,7 @@ import type { Doc, DocChange, IndexSpec, Query } from '../src/domain/documents.j
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import type { Descriptive, RollStatsEvent } from '../src/domain/system-events.js';
 import { del, put, userDocId } from './projection.js';
-import { privacyChange, privacyDoc, privacyOf, sortedKeys } from './privacy.js';
+import { privacyChange, privacyChanges, privacyCollection, privacyDeleted, privacyOf, sortedKeys } from './privacy.js';
 import { StagedView } from './staged-view.js';
 import { retainedHistory, type EventAbout } from './retained-history.js';
 import { fromJson, toJsonObject, jsonEqual } from '../src/domain/json.js';
@@ -350,7 +350,7 @@ function applyActivity(contribution: EpisodeContribution, { event, seq, revision
  */
 function onActivity(projected: Activity, view: ProjectionView, context: ProjectionContext): DocChange[] {
   const { rss_source_feed: feed, rss_source_id: guid } = projected.event.object;
-  const level = effectivePrivacy(privacyOf(view, PRIVACY_COPY, projected.user), feed, context.defaultPrivacy);
+  const level = effectivePrivacy(privacyOf(view, PRIVACY_COPY, projected.user, [feed]), feed, context.defaultPrivacy);
   const stored = view.get(EPISODE_CONTRIBUTIONS, userDocId(projected.user, episodeKey(feed, guid)));
   const before = stored === undefined ? undefined : contributionOf(stored);
   if (before === undefined && level === 'private') return [];
@@ -420,10 +420,14 @@ function reevaluate(
     }
   }
   const change = privacyChange(staged, PRIVACY_COPY, projected);
-  if (change) staged.apply([put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))]);
+  if (change) staged.apply(privacyChanges(PRIVACY_COPY, projected, change));
   if (!change && options.truncateBefore === null) return staged.changes();
-  const privacy = change?.after ?? privacyOf(staged, PRIVACY_COPY, projected.user);
-  for (const before of contributionsOf(staged, projected.user)) {
+  // A truncation re-evaluates every contribution, with every choice; a change of some feeds'
+  // choices, the contributions to those feeds (the change read only theirs: privacyChange).
+  const feeds = options.truncateBefore === null && change !== undefined ? change.feeds : 'all';
+  const privacy = change?.after ?? privacyOf(staged, PRIVACY_COPY, projected.user, 'all');
+  const reevaluated = feeds === 'all' ? contributionsOf(staged, projected.user) : feeds.flatMap((feed) => contributionsOf(staged, projected.user, feed));
+  for (const before of reevaluated) {
     const after = { ...truncated(before, options.truncateBefore), level: effectivePrivacy(privacy, before.feed, context.defaultPrivacy) };
     if (jsonEqual(before, after)) continue;
     const counts = after.level !== 'private' && (after.played || after.liked);
@@ -442,7 +446,7 @@ function reevaluate(
 function onAccountDeleted(projected: ProjectedEvent, view: ProjectionView): DocChange[] {
   const staged = new StagedView(view);
   for (const before of contributionsOf(staged, projected.user)) transition(staged, before, undefined, 'reevaluated', {}, true);
-  staged.apply([del(PRIVACY_COPY, projected.user)]);
+  staged.apply(privacyDeleted(staged, PRIVACY_COPY, projected.user));
   return staged.changes();
 }
 
@@ -509,7 +513,8 @@ export const popularityProjection: Projection = {
   name: 'popularity',
   // 2: no contributions of private users (rebuilt from their history when they start counting).
   // 3: episode contributions without their `episode` key (their feed and guid make it).
-  version: 3,
+  // 4: the privacy copy a document per feed's choice (projections/privacy.ts).
+  version: 4,
   collections: [
     // Most played first (GET /v1/public/popular/*): plays, then likes, descending.
     // A feed's episodes, most played first, are a range of ids sorted (episodesOfFeed).
@@ -523,7 +528,7 @@ export const popularityProjection: Projection = {
       indexes: [['feed'], peopleIndex(['feed', 'guid'], 'play'), peopleIndex(['feed', 'guid'], 'like')],
     },
     { name: PODCAST_CONTRIBUTIONS, indexes: [peopleIndex(['feed'], 'play'), peopleIndex(['feed'], 'like')] },
-    { name: PRIVACY_COPY, indexes: [] },
+    privacyCollection(PRIVACY_COPY),
   ],
   evolve(projected, view, context) {
     const { event } = projected;

@@ -18,7 +18,7 @@ import { scopeCovers } from '../src/domain/erasure.js';
 import type { Doc, DocChange, Query } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from './projection.js';
 import { del, put } from './projection.js';
-import { privacyChange, privacyDoc, privacyOf } from './privacy.js';
+import { privacyChange, privacyChanges, privacyCollection, privacyDeleted, privacyOf } from './privacy.js';
 import { StagedView } from './staged-view.js';
 import { retainedHistory, type EventAbout } from './retained-history.js';
 import { fromJson, toJsonObject } from '../src/domain/json.js';
@@ -118,7 +118,8 @@ function ownersOf(view: ProjectionView, user: string) {
 const unpublish = (id: string): DocChange[] => [del(PUBLIC_EVENT_OWNERS, id), del(PUBLIC_EVENTS, id)];
 
 function onShareable(projected: Shareable, view: ProjectionView, context: ProjectionContext): DocChange[] {
-  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user), projected.event.object.rss_source_feed, context);
+  const feed = projected.event.object.rss_source_feed;
+  const level = levelOf(privacyOf(view, PRIVACY_COPY, projected.user, [feed]), feed, context);
   // A new event has no public document yet: a private one needs no delete (most events, with
   // private as the default, and a rebuild would otherwise look each of them up for nothing).
   // The copy of an event an EventStoreDB erasure rewrote replaces its original's (same id).
@@ -128,7 +129,9 @@ function onShareable(projected: Shareable, view: ProjectionView, context: Projec
 function onPrivacy(projected: ProjectedEvent, view: ProjectionView, context: ProjectionContext): DocChange[] {
   const change = privacyChange(view, PRIVACY_COPY, projected);
   if (!change) return [];
-  const changes: DocChange[] = [put(PRIVACY_COPY, projected.user, privacyDoc(projected, change.after))];
+  // Of the user's choices, those the event may change, or all of them (privacyChange): a level
+  // compared below is the same before and after for every feed not read.
+  const changes: DocChange[] = privacyChanges(PRIVACY_COPY, projected, change);
   for (const shareable of retainedHistory(view, projected, isShareable)) {
     const feed = shareable.event.object.rss_source_feed;
     const before = levelOf(change.before, feed, context);
@@ -180,7 +183,7 @@ function onAccountChange(
       staged.apply(onPrivacy(projected, staged, context));
       break;
     case 'account_deleted':
-      staged.apply([...onRemove(projected, null, staged), del(PRIVACY_COPY, projected.user)]);
+      staged.apply([...onRemove(projected, null, staged), ...privacyDeleted(staged, PRIVACY_COPY, projected.user)]);
       break;
   }
   return staged.changes();
@@ -193,7 +196,8 @@ export const publicEventsProjection: Projection = {
   // 4: no `id`, `feed` or `cursor` inside the public document (its id, its object's feed, and
   // its time with its id), and indexes on the time instead of the cursor.
   // 5: owners without the feed and episode (the public document has them).
-  version: 5,
+  // 6: the privacy copy a document per feed's choice (projections/privacy.ts).
+  version: 6,
   retiredCollections: ['public_event_sources'],
   collections: [
     // Newest first (GET /v1/public/events): sorted by time descending, ties by id (PUBLIC_ORDER).
@@ -207,7 +211,7 @@ export const publicEventsProjection: Projection = {
     },
     // By user: the erasures, truncations and the privacy preview (newest first) ask for a user's.
     { name: PUBLIC_EVENT_OWNERS, indexes: [{ fields: ['user', 'revision'], sort: 'desc' }] },
-    { name: PRIVACY_COPY, indexes: [] },
+    privacyCollection(PRIVACY_COPY),
   ],
   evolve(projected, view, context) {
     const { event } = projected;

@@ -38,8 +38,8 @@ describe('per-user read models', () => {
     expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(state.subscriptions);
     expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
     expect(playlists(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
-    expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.include({ account: null });
-    expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({ [FEED_B]: 'public' });
+    expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.equal(undefined);
+    expect(h.stored(PRIVACY_SETTINGS)).to.deep.equal([{ id: `${alice.user}|${FEED_B}`, doc: { user: alice.user, level: 'public' } }]);
   });
 
   it('erase a feed scope and keep the rest', () => {
@@ -65,7 +65,7 @@ describe('per-user read models', () => {
     expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(checkpointState.subscriptions);
     expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(checkpointState.play_statuses);
     expect(playlists(h.stored(PLAYLISTS))).to.deep.equal({});
-    expect(h.doc(PRIVACY_SETTINGS, alice.user)!['feeds']).to.deep.equal({});
+    expect(h.stored(PRIVACY_SETTINGS)).to.deep.equal([]);
   });
 
   it('rewrite only the records an event changes (so `since` answers stay small)', () => {

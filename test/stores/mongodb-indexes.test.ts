@@ -73,6 +73,13 @@ const QUERIES: readonly Shape[] = [
   { what: 'subscriptions, oldest first', collection: 'subscriptions', equality: { user: 'u' }, sort: [['created_at', 1]] },
   // Playlists and their items, all of a user's (playlistsOf orders them).
   { what: "a user's playlists", collection: 'playlists', equality: { user: 'u' }, sort: [] },
+  // Every privacy choice of a user (an account-wide change, a checkpoint, an account deleted).
+  ...['privacy_settings', 'public_events_privacy', 'popularity_privacy'].map((collection) => ({
+    what: `a user's privacy choices (${collection})`,
+    collection,
+    equality: { user: 'u' },
+    sort: [] as [string, 1 | -1][],
+  })),
 ];
 
 function serves(index: ReturnType<typeof mongoIndex>, shape: Shape): boolean {
