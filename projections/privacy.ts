@@ -3,9 +3,9 @@
  *
  * The public projections keep their own copy of these choices (through {@link privacyChange}
  * on their own collection), because a projection may only read what it owns. Each keeps them
- * as this one does: the account's choice in a document by the user's id, each feed's in one of
- * its own (`<user>|<feed>`), so that a choice reads and writes its own document whatever else
- * the user chose. In one document per user, each of 3,000 per-feed choices copied, compared and
+ * as this one does: the account's choice in a document by the user's id (with how many feeds
+ * have one of their own), each feed's in one of its own (`<user>|<feed>`), so that a choice
+ * reads and writes its own documents whatever else the user chose. In one document per user, each of 3,000 per-feed choices copied, compared and
  * rewrote all of them: the projector took 11 s a projection (bench/RESULTS.md).
  */
 import type { Privacy } from '../src/domain/events.js';
@@ -42,17 +42,41 @@ function feedsChangedBy(event: ProjectedEvent['event']): readonly string[] | 'al
   }
 }
 
-/** The user's choices that `docs` (of `user`'s privacy documents) hold. */
-function choicesOf(user: string, docs: readonly StoredDoc[]): PrivacyState {
-  const privacy: PrivacyState = { account: null, feeds: {} };
+/** A user's choices as read: those of the feeds read, and how many feeds have one in all. */
+interface Choices {
+  readonly privacy: PrivacyState;
+  readonly count: number;
+}
+
+/**
+ * The user's choices that `docs` (of `user`'s privacy documents) hold. The account's document
+ * counts the feeds with a choice of their own, so that most users (none) cost one read an event.
+ */
+function choicesOf(user: string, docs: readonly StoredDoc[], all: boolean): Choices {
+  let account: Privacy | null = null;
+  let count = 0;
   const feeds: [string, Privacy][] = [];
   for (const { id, doc } of docs) {
-    if (id === user) privacy.account = (doc['account'] ?? null) as Privacy | null;
-    else feeds.push([userDocKey(user, id), doc['level'] as Privacy]);
+    if (id === user) {
+      account = (doc['account'] ?? null) as Privacy | null;
+      count = Number(doc['feeds'] ?? 0);
+    } else feeds.push([userDocKey(user, id), doc['level'] as Privacy]);
   }
   // From entries: a feed is a URL, but a map is never built by assignment from keys.
-  privacy.feeds = Object.fromEntries(feeds);
-  return privacy;
+  return { privacy: { account, feeds: Object.fromEntries(feeds) }, count: all ? feeds.length : count };
+}
+
+/** The account's document first: with no feed's choice counted there, no other is read. */
+function readChoices(view: ProjectionView, collection: string, user: string, feeds: readonly string[] | 'all'): Choices {
+  const account = view.get(collection, user);
+  const docs: StoredDoc[] = account === undefined ? [] : [{ id: user, doc: account }];
+  if (Number(account?.['feeds'] ?? 0) === 0) return choicesOf(user, docs, false);
+  if (feeds === 'all') return choicesOf(user, view.find(collection, { where: { user } }), true);
+  for (const id of feeds.map((feed) => userDocId(user, feed))) {
+    const doc = view.get(collection, id);
+    if (doc !== undefined) docs.push({ id, doc });
+  }
+  return choicesOf(user, docs, false);
 }
 
 /**
@@ -60,13 +84,7 @@ function choicesOf(user: string, docs: readonly StoredDoc[]): PrivacyState {
  * own), or all of them: as a state whose `feeds` holds the feeds read that have a choice.
  */
 export function privacyOf(view: ProjectionView, collection: string, user: string, feeds: readonly string[] | 'all'): PrivacyState {
-  if (feeds === 'all') return choicesOf(user, view.find(collection, { where: { user } }));
-  const docs: StoredDoc[] = [];
-  for (const id of [user, ...feeds.map((feed) => userDocId(user, feed))]) {
-    const doc = view.get(collection, id);
-    if (doc !== undefined) docs.push({ id, doc });
-  }
-  return choicesOf(user, docs);
+  return readChoices(view, collection, user, feeds).privacy;
 }
 
 /** A change of the user's choices: before and after, of the feeds read (`feeds`: all, or these). */
@@ -74,6 +92,8 @@ export interface PrivacyChange {
   readonly before: PrivacyState;
   readonly after: PrivacyState;
   readonly feeds: readonly string[] | 'all';
+  /** How many feeds had a choice of their own before, in all. */
+  readonly count: number;
 }
 
 /**
@@ -87,19 +107,33 @@ export function privacyChange(view: ProjectionView, collection: string, projecte
   if (event.type !== 'privacy' && event.type !== 'checkpoint' && event.type !== 'remove') return undefined;
   const feeds = feedsChangedBy(event);
   if (feeds === 'none') return undefined;
-  const before = privacyOf(view, collection, projected.user, feeds);
+  const { privacy: before, count } = readChoices(view, collection, projected.user, feeds);
   const after = evolve({ ...emptyState(), privacy: before }, event).privacy;
-  return jsonEqual(before, after) ? undefined : { before, after, feeds };
+  return jsonEqual(before, after) ? undefined : { before, after, feeds, count };
 }
 
-/** The documents of a change: the account's choice, and each feed's that changed (removed when gone). */
-export function privacyChanges(collection: string, projected: ProjectedEvent, { before, after }: PrivacyChange): DocChange[] {
+/**
+ * The documents of a change: each feed's choice that changed (removed when gone), and the
+ * account's document (its choice, and how many feeds have one) when either changed; none is
+ * kept for a user with neither.
+ */
+export function privacyChanges(collection: string, projected: ProjectedEvent, { before, after, count }: PrivacyChange): DocChange[] {
   const { user } = projected;
   const changes: DocChange[] = [];
-  if (before.account !== after.account) changes.push(after.account === null ? del(collection, user) : put(collection, user, { user, account: after.account }));
-  for (const feed of Object.keys(before.feeds)) if (!Object.hasOwn(after.feeds, feed)) changes.push(del(collection, userDocId(user, feed)));
+  let counted = count;
+  for (const feed of Object.keys(before.feeds)) {
+    if (Object.hasOwn(after.feeds, feed)) continue;
+    changes.push(del(collection, userDocId(user, feed)));
+    counted--;
+  }
   for (const [feed, level] of Object.entries(after.feeds)) {
-    if (!Object.hasOwn(before.feeds, feed) || before.feeds[feed] !== level) changes.push(put(collection, userDocId(user, feed), { user, level } satisfies Doc));
+    const had = Object.hasOwn(before.feeds, feed);
+    if (had && before.feeds[feed] === level) continue;
+    changes.push(put(collection, userDocId(user, feed), { user, level } satisfies Doc));
+    if (!had) counted++;
+  }
+  if (before.account !== after.account || counted !== count) {
+    changes.push(after.account === null && counted === 0 ? del(collection, user) : put(collection, user, { user, account: after.account, feeds: counted }));
   }
   return changes;
 }

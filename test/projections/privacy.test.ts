@@ -44,10 +44,16 @@ describe('privacy choices in the projections', () => {
       reads.length = 0;
       h.apply(alice, events.privacy(alice, 'public', FEED_A));
       expect(reads).to.deep.equal([`get ${alice.user}`, `get ${alice.user}|${FEED_A}`]);
+      // A play of a user with no feed's choice reads the account's document alone.
+      const bob: Actor = { user: 'u-bob', username: 'bob' };
+      h.apply(bob, events.privacy(bob, 'public'));
+      reads.length = 0;
+      h.apply(bob, events.play(bob, 'b1'));
+      expect(reads).to.deep.equal(projection === privacySettingsProjection ? [] : [`get ${bob.user}`]);
       // The account's choice re-evaluates every feed without one of its own: it reads them all.
       reads.length = 0;
       h.apply(alice, events.privacy(alice, 'anonymous'));
-      expect(reads).to.deep.equal([`find ${JSON.stringify({ user: alice.user })}`]);
+      expect(reads).to.deep.equal([`get ${alice.user}`, `find ${JSON.stringify({ user: alice.user })}`]);
     });
   }
 
@@ -61,9 +67,13 @@ describe('privacy choices in the projections', () => {
       { op: 'put', collection: PRIVACY_SETTINGS, id: `${alice.user}|${feed(7)}`, doc: { user: alice.user, level: 'anonymous' } },
     ]);
     h.apply(alice, events.privacy(alice, 'public'));
-    expect(h.lastChanges).to.deep.equal([{ op: 'put', collection: PRIVACY_SETTINGS, id: alice.user, doc: { user: alice.user, account: 'public' } }]);
+    expect(h.lastChanges).to.deep.equal([{ op: 'put', collection: PRIVACY_SETTINGS, id: alice.user, doc: { user: alice.user, account: 'public', feeds: 50 } }]);
+    // The account's document counts the feeds with a choice, so a user with none is one read.
     h.apply(alice, events.remove(alice, { rss_source_feed: feed(3) }));
-    expect(h.lastChanges).to.deep.equal([{ op: 'delete', collection: PRIVACY_SETTINGS, id: `${alice.user}|${feed(3)}` }]);
+    expect(h.lastChanges).to.deep.equal([
+      { op: 'delete', collection: PRIVACY_SETTINGS, id: `${alice.user}|${feed(3)}` },
+      { op: 'put', collection: PRIVACY_SETTINGS, id: alice.user, doc: { user: alice.user, account: 'public', feeds: 49 } },
+    ]);
     expect(h.stored(PRIVACY_SETTINGS)).to.have.length(50);
     h.apply(alice, { ...events.remove(alice, null), type: 'account_deleted', object: null, data: {} });
     expect(h.stored(PRIVACY_SETTINGS)).to.deep.equal([]);

@@ -38,8 +38,10 @@ describe('per-user read models', () => {
     expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(state.subscriptions);
     expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
     expect(playlists(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
-    expect(h.doc(PRIVACY_SETTINGS, alice.user)).to.equal(undefined);
-    expect(h.stored(PRIVACY_SETTINGS)).to.deep.equal([{ id: `${alice.user}|${FEED_B}`, doc: { user: alice.user, level: 'public' } }]);
+    expect(h.stored(PRIVACY_SETTINGS)).to.deep.equal([
+      { id: alice.user, doc: { user: alice.user, account: null, feeds: 1 } },
+      { id: `${alice.user}|${FEED_B}`, doc: { user: alice.user, level: 'public' } },
+    ]);
   });
 
   it('erase a feed scope and keep the rest', () => {
