@@ -5,8 +5,9 @@
  * on their own collection), because a projection may only read what it owns. Each keeps them
  * as this one does: the account's choice in a document by the user's id (with how many feeds
  * have one of their own), each feed's in one of its own (`<user>|<feed>`), so that a choice
- * reads and writes its own documents whatever else the user chose. In one document per user, each of 3,000 per-feed choices copied, compared and
- * rewrote all of them: the projector took 11 s a projection (bench/RESULTS.md).
+ * reads and writes its own documents whatever else the user chose. In one document per user,
+ * each of 3,000 per-feed choices copied, compared and rewrote all of them: the projector took
+ * 11 s a projection (bench/RESULTS.md, "Privacy choices a document each").
  */
 import type { Privacy } from '../src/domain/events.js';
 import type { PrivacyState } from '../src/domain/state.js';
@@ -15,6 +16,7 @@ import type { Doc, DocChange, StoredDoc } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, userDocId, userDocKey } from './projection.js';
 import { jsonEqual } from '../src/domain/json.js';
+import { feedsErasedBy } from '../src/domain/erasure.js';
 
 export const PRIVACY_SETTINGS = 'privacy_settings';
 
@@ -31,9 +33,7 @@ function feedsChangedBy(event: ProjectedEvent['event']): readonly string[] | 'al
     case 'privacy':
       return event.object === null ? 'all' : [event.object.rss_source_feed];
     case 'remove':
-      // Erasing a feed drops its choice; erasing one episode leaves it.
-      if (event.object === null) return 'all';
-      return event.object.rss_source_id === undefined ? [event.object.rss_source_feed] : 'none';
+      return feedsErasedBy(event.object);
     case 'checkpoint':
     case 'account_deleted':
       return 'all';

@@ -1,4 +1,5 @@
 /** `subscriptions` read model: one document per user and feed (docs/design.md, "Read models"). */
+import { feedsErasedBy } from '../src/domain/erasure.js';
 import { defineUserRecordProjection } from './user-records.js';
 
 export const SUBSCRIPTIONS = 'subscriptions';
@@ -17,9 +18,7 @@ export const subscriptionsProjection = defineUserRecordProjection({
       case 'unsubscribe':
         return [event.object.rss_source_feed];
       case 'remove':
-        // Erasing one episode leaves the subscription alone.
-        if (event.object === null) return 'all';
-        return event.object.rss_source_id === undefined ? [event.object.rss_source_feed] : 'none';
+        return feedsErasedBy(event.object);
       case 'checkpoint':
       case 'account_deleted':
         return 'all';

@@ -21,6 +21,15 @@ export function scopeCovers(scope: EventObject | null, feed: string, guid?: stri
 }
 
 /**
+ * The feeds an erasure of `scope` takes whole (their subscription, their privacy choice): every
+ * feed, the scope's feed, or none (one episode's erasure leaves its feed's).
+ */
+export function feedsErasedBy(scope: EventObject | null): readonly string[] | 'all' | 'none' {
+  if (scope === null) return 'all';
+  return scope.rss_source_id === undefined ? [scope.rss_source_feed] : 'none';
+}
+
+/**
  * The state without the scope's listening data. The account-wide privacy choice is not
  * listening data and stays; a per-feed override of an erased feed goes, since the events that
  * set it name the feed and are erased with it. Devices, sync groups and account or device
