@@ -26,6 +26,9 @@ export const playStatusesProjection = defineUserRecordProjection({
       case 'position':
         return [episodeKey(event.object.rss_source_feed, event.object.rss_source_id)];
       case 'remove':
+        // One episode's erasure touches its status alone (a batch of them must not read all of
+        // the user's statuses each); a feed's or everything's, any of them.
+        return event.object?.rss_source_id !== undefined ? [episodeKey(event.object.rss_source_feed, event.object.rss_source_id)] : 'all';
       case 'checkpoint':
       case 'account_deleted':
         return 'all';

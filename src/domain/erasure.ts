@@ -12,6 +12,8 @@
 import type { EventObject } from './events.js';
 import type { SettingsState } from './gpodder-state.js';
 import type { UserState } from './state.js';
+import { withEntry, withoutEntries, withSlice } from './owned-copies.js';
+import { episodeKey } from './episode-keys.js';
 
 /** Does `scope` (null = everything, a feed, or a feed + episode) cover this episode (or, without a guid, this feed)? */
 export function scopeCovers(scope: EventObject | null, feed: string, guid?: string): boolean {
@@ -48,32 +50,42 @@ export function withoutScope(state: UserState, scope: EventObject | null): UserS
       settings: settingsWithout(state.settings, null),
     };
   }
-  const feedOnly = scope.rss_source_id === undefined;
-  const privacy = feedOnly
-    ? { account: state.privacy.account, feeds: Object.fromEntries(Object.entries(state.privacy.feeds).filter(([feed]) => feed !== scope.rss_source_feed)) }
-    : state.privacy;
-  const subscriptions = feedOnly
-    ? Object.fromEntries(Object.entries(state.subscriptions).filter(([feed]) => feed !== scope.rss_source_feed))
-    : state.subscriptions;
-  const play_statuses = Object.fromEntries(Object.entries(state.play_statuses).filter(([, p]) => !scopeCovers(scope, p.rss_source_feed, p.rss_source_id)));
-  const playlists = Object.fromEntries(
-    Object.entries(state.playlists).map(([id, playlist]) => [
-      id,
-      {
-        ...playlist,
-        items: Object.fromEntries(Object.entries(playlist.items).filter(([, item]) => !scopeCovers(scope, item.rss_source_feed, item.rss_source_id))),
-      },
-    ]),
-  );
-  return {
-    subscriptions,
-    play_statuses,
-    playlists,
-    privacy,
-    devices: state.devices,
-    sync_groups: state.sync_groups,
-    settings: settingsWithout(state.settings, scope),
-  };
+  // Only what the scope covers is copied and dropped: a batch of episode erasures folds one
+  // `remove` each, and rebuilding every map per `remove` made such a fold quadratic in the
+  // user's records (1,000 episode erasures against 5,000 play statuses took seconds).
+  const { rss_source_feed: feed, rss_source_id: guid } = scope;
+  let next = state;
+  if (guid === undefined) {
+    if (Object.hasOwn(state.privacy.feeds, feed))
+      next = withSlice(next, 'privacy', { account: state.privacy.account, feeds: withoutEntries(state.privacy.feeds, [feed]) });
+    if (Object.hasOwn(state.subscriptions, feed)) next = withSlice(next, 'subscriptions', withoutEntries(state.subscriptions, [feed]));
+  }
+  // Play statuses are keyed by their episode: one episode's is found, not searched for.
+  const statuses = guid === undefined ? coveredKeys(state.play_statuses, scope) : ownKeysOf(state.play_statuses, [episodeKey(feed, guid)]);
+  if (statuses.length > 0) next = withSlice(next, 'play_statuses', withoutEntries(state.play_statuses, statuses));
+  let playlists = state.playlists;
+  for (const id of Object.keys(state.playlists)) {
+    const playlist = state.playlists[id]!;
+    const items = coveredKeys(playlist.items, scope);
+    if (items.length > 0) playlists = withEntry(playlists, id, { ...playlist, items: withoutEntries(playlist.items, items) });
+  }
+  if (playlists !== state.playlists) next = withSlice(next, 'playlists', playlists);
+  const settings = settingsWithout(state.settings, scope);
+  return settings === state.settings ? next : withSlice(next, 'settings', settings);
+}
+
+/** Those of `keys` that `records` holds. */
+const ownKeysOf = (records: object, keys: readonly string[]): string[] => keys.filter((key) => Object.hasOwn(records, key));
+
+/** Keys of the records of `records` (play statuses, a playlist's items) the scope covers, matched on their own fields. */
+function coveredKeys(records: Readonly<Record<string, { rss_source_feed: string; rss_source_id: string }>>, scope: EventObject): string[] {
+  const keys: string[] = [];
+  for (const key in records) {
+    if (!Object.hasOwn(records, key)) continue;
+    const record = records[key]!;
+    if (scopeCovers(scope, record.rss_source_feed, record.rss_source_id)) keys.push(key);
+  }
+  return keys;
 }
 
 /**
@@ -82,9 +94,11 @@ export function withoutScope(state: UserState, scope: EventObject | null): UserS
  * listening data.
  */
 export function settingsWithout(settings: Record<string, SettingsState>, scope: EventObject | null): Record<string, SettingsState> {
-  return Object.fromEntries(
-    Object.entries(settings).filter(([, entry]) => entry.podcast === null || !scopeCovers(scope, entry.podcast, entry.episode ?? undefined)),
-  );
+  const covered = Object.keys(settings).filter((key) => {
+    const { podcast, episode } = settings[key]!;
+    return podcast !== null && scopeCovers(scope, podcast, episode ?? undefined);
+  });
+  return withoutEntries(settings, covered);
 }
 
 /** The part of a stored event that decides whether an erasure covers it. */
@@ -101,6 +115,11 @@ export interface ErasableEvent {
  * {@link erasedEventIds}).
  */
 export function erasureCovers(scope: EventObject | null, event: ErasableEvent): boolean {
+  return coveredBy(event, scope === null, (feed, guid) => scopeCovers(scope, feed, guid));
+}
+
+/** {@link erasureCovers} for erasures whose scopes `covers` matches (of which one is everything when `everything`). */
+function coveredBy(event: ErasableEvent, everything: boolean, covers: (feed: string, guid: string | undefined) => boolean): boolean {
   switch (event.type) {
     case 'sync':
     case 'snapshot':
@@ -108,28 +127,58 @@ export function erasureCovers(scope: EventObject | null, event: ErasableEvent): 
     case 'account_deleted':
       return false;
     case 'playlist':
-      return scope === null;
+      return everything;
     case 'privacy':
     case 'remove':
-      return event.object !== null ? scopeCovers(scope, event.object.rss_source_feed, event.object.rss_source_id) : scope === null && event.type === 'remove';
+      return event.object !== null ? covers(event.object.rss_source_feed, event.object.rss_source_id) : everything && event.type === 'remove';
     default:
-      return event.object !== null && scopeCovers(scope, event.object.rss_source_feed, event.object.rss_source_id);
+      return event.object !== null && covers(event.object.rss_source_feed, event.object.rss_source_id);
+  }
+}
+
+/** The scopes of several erasures, asked at once whether any covers an event. */
+export class ErasureScopes {
+  private everything = false;
+  private readonly feeds = new Set<string>();
+  /** Episodes, by {@link episodeKey}. */
+  private readonly episodes = new Set<string>();
+
+  get any(): boolean {
+    return this.everything || this.feeds.size > 0 || this.episodes.size > 0;
+  }
+
+  add(scope: EventObject | null): void {
+    if (scope === null) this.everything = true;
+    else if (scope.rss_source_id === undefined) this.feeds.add(scope.rss_source_feed);
+    else this.episodes.add(episodeKey(scope.rss_source_feed, scope.rss_source_id));
+  }
+
+  /** Does any of the scopes cover the event ({@link erasureCovers})? */
+  coverEvent(event: ErasableEvent): boolean {
+    return coveredBy(
+      event,
+      this.everything,
+      (feed, guid) => this.everything || this.feeds.has(feed) || (guid !== undefined && this.episodes.has(episodeKey(feed, guid))),
+    );
   }
 }
 
 /**
  * Ids of the events that the `remove` events of a stream (in stream order) delete: each
  * `remove` itself (it names the scope), the earlier events it covers, and the earlier
- * checkpoints (the checkpoint taken after the erasure supersedes them).
+ * checkpoints (the checkpoint taken after the erasure supersedes them). One pass from the end,
+ * each event matched against the scopes of the removes after it at once: matching each remove
+ * against every earlier event took seconds for a stream with a batch of episode erasures.
  */
 export function erasedEventIds(events: readonly (ErasableEvent & { readonly id: string })[]): Set<string> {
   const ids = new Set<string>();
-  for (const [index, event] of events.entries()) {
-    if (event.type !== 'remove') continue;
-    ids.add(event.id);
-    for (const earlier of events.slice(0, index)) {
-      if (earlier.type === 'checkpoint' || erasureCovers(event.object, earlier)) ids.add(earlier.id);
-    }
+  const later = new ErasureScopes();
+  for (let index = events.length - 1; index >= 0; index--) {
+    const event = events[index]!;
+    if (event.type === 'remove') {
+      ids.add(event.id);
+      later.add(event.object);
+    } else if (event.type === 'checkpoint' ? later.any : later.coverEvent(event)) ids.add(event.id);
   }
   return ids;
 }

@@ -62,3 +62,11 @@ export function withEntry<T>(map: Record<string, T>, key: string, value: T): Rec
   else next[key] = value;
   return next;
 }
+
+/** `map` without `keys`: the map itself when it holds none of them, else a copy unless the running fold owns it. */
+export function withoutEntries<T>(map: Record<string, T>, keys: readonly string[]): Record<string, T> {
+  if (keys.length === 0) return map;
+  const next = writable(map);
+  for (const key of keys) delete next[key];
+  return next;
+}

@@ -18,6 +18,9 @@ import type { DeviceState, SettingsState } from './gpodder-state.js';
 import { withDevice, withSetting, withSyncGroup } from './gpodder-state.js';
 import { withEntry, withOwnedCopies, withSlice } from './owned-copies.js';
 import { withoutScope } from './erasure.js';
+import { episodeKey } from './episode-keys.js';
+
+export { episodeKey, episodeKeyPrefixOf, episodeOfKey } from './episode-keys.js';
 import type { FoldedCheckpoint } from './system-events.js';
 
 export interface SubscriptionState {
@@ -81,33 +84,6 @@ export interface UserState {
 
 export function emptyState(): UserState {
   return { subscriptions: {}, play_statuses: {}, playlists: {}, privacy: { account: null, feeds: {} }, devices: {}, sync_groups: [], settings: {} };
-}
-
-/** Characters JSON.stringify leaves as they are (no quote, backslash, control or lone surrogate). */
-const JSON_VERBATIM = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
-
-/**
- * Unambiguous key for an episode (feed URL + RSS guid): `JSON.stringify([feed, guid])`.
- * Keys are stored (checkpoints, read-model ids), so the format is fixed; the common case is
- * built directly, since a sync computes tens of thousands of keys.
- */
-export function episodeKey(feed: string, guid: string): string {
-  return JSON_VERBATIM.test(feed) && JSON_VERBATIM.test(guid) ? `["${feed}","${guid}"]` : JSON.stringify([feed, guid]);
-}
-
-/**
- * What every {@link episodeKey} of the feed starts with, and no key of another feed: the feed's
- * JSON string is closed by its quote, so `["f",` is not the start of a key of `f2`. A find of a
- * user's episode documents of one feed is then a range of their ids (read-model `idPrefix`).
- */
-export function episodeKeyPrefixOf(feed: string): string {
-  return `[${JSON_VERBATIM.test(feed) ? `"${feed}"` : JSON.stringify(feed)},`;
-}
-
-/** The feed URL and guid an {@link episodeKey} is made of. */
-export function episodeOfKey(key: string): { feed: string; guid: string } {
-  const [feed, guid] = JSON.parse(key) as [string, string];
-  return { feed, guid };
 }
 
 /**
