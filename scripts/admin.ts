@@ -172,7 +172,9 @@ async function run(command: string, args: readonly string[], options: Options, c
         const account = await requireAccount(stores.accounts, username!);
         const [{ MeService }, { ReadModelService }] = await Promise.all([import('../src/services/me.js'), import('../src/services/read-models.js')]);
         const me = new MeService(stores.eventStore, stores.accounts, new ReadModelService(stores.eventStore, stores.readModel));
-        return print(JSON.stringify(await me.export({ userId: account.id, username: account.username, tokenId: null })));
+        let exported = '';
+        for await (const piece of me.exportJson({ userId: account.id, username: account.username, tokenId: null })) exported += piece;
+        return print(exported);
       }
       case 'replay': {
         const projections = selected.length === 0 ? allProjections : allProjections.filter((projection) => selected.includes(projection.name));

@@ -48,3 +48,50 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   for (const key in right) if (Object.hasOwn(right, key)) keys--;
   return keys === 0;
 }
+
+/**
+ * `JSON.stringify(value)` as pieces of text, for a value too large to serialise in one go
+ * without holding everything else (an export's state: 20,000 play statuses are 8 MB of JSON).
+ * A value holding more than `size` items and entries (nested ones counted) is written an item
+ * or entry at a time, `size` of them to a piece, and those holding more than `size` themselves
+ * in pieces the same way. Joined, the pieces
+ * are exactly `JSON.stringify(value)` for a JSON value.
+ */
+export function* jsonPieces(value: JsonValue, size = 1_000): Generator<string> {
+  if (!isLarge(value, size)) {
+    yield JSON.stringify(value);
+    return;
+  }
+  const array = Array.isArray(value);
+  const entries: [string, JsonValue][] = array ? value.map((item, index) => [String(index), item]) : Object.entries(value);
+  let text = array ? '[' : '{';
+  let written = 0;
+  for (const [index, [key, item]] of entries.entries()) {
+    text += `${index === 0 ? '' : ','}${array ? '' : `${JSON.stringify(key)}:`}`;
+    if (isLarge(item, size)) {
+      yield text;
+      text = '';
+      written = 0;
+      yield* jsonPieces(item, size);
+      continue;
+    }
+    text += JSON.stringify(item);
+    if (++written === size) {
+      yield text;
+      text = '';
+      written = 0;
+    }
+  }
+  yield `${text}${array ? ']' : '}'}`;
+}
+
+/** Does `value` hold more than `size` items and entries, its own and theirs? */
+function isLarge(value: JsonValue, size: number): value is JsonValue[] | JsonObject {
+  let budget = size;
+  const within = (node: JsonValue): boolean => {
+    if (node === null || typeof node !== 'object') return true;
+    for (const item of Array.isArray(node) ? node : Object.values(node)) if (--budget < 0 || !within(item)) return false;
+    return true;
+  };
+  return !within(value);
+}

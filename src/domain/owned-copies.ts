@@ -19,10 +19,14 @@ import type { StateSlice, UserState } from './state.js';
  */
 let ownedByFold: WeakSet<object> | undefined;
 
-/** Runs `run` (a fold) with the maps it creates its own ({@link writable}). */
-export function withOwnedCopies<T>(run: () => T): T {
+/**
+ * Runs `run` (a fold) with the maps it creates its own ({@link writable}); with `owned`, also
+ * those an earlier run given the same set created (a fold fed in pieces: src/domain/state.ts
+ * `StateFold`).
+ */
+export function withOwnedCopies<T>(run: () => T, owned: WeakSet<object> = new WeakSet()): T {
   const outer = ownedByFold;
-  ownedByFold = new WeakSet();
+  ownedByFold = owned;
   try {
     return run();
   } finally {

@@ -20,6 +20,7 @@ import { limitAuthentication } from './rate-limit.js';
 import { parseJsonBody } from './routes.js';
 import type { RateLimiter } from './rate-limit.js';
 import { parseInput } from './validate.js';
+import { sendJsonPieces } from './json-pieces.js';
 
 export interface AdminDependencies {
   readonly token: string;
@@ -95,9 +96,8 @@ export function adminRouter(deps: AdminDependencies, limiter?: RateLimiter): Rou
 
   router.get('/users/:username/export', async (req, res) => {
     const found = await account(req.params['username']!);
-    const exported = await deps.me.export({ userId: found.id, username: found.username, tokenId: null });
     audit('export user', found.username);
-    res.json(exported);
+    await sendJsonPieces(res, deps.me.exportJson({ userId: found.id, username: found.username, tokenId: null }));
   });
 
   for (const [action, disabled] of [

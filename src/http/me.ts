@@ -5,6 +5,7 @@ import type { MeService } from '../services/me.js';
 import { principalOf } from './auth.js';
 import { exportAnswer } from './responses.js';
 import { defineRoute, mount } from './routes.js';
+import { sendJsonPieces } from './json-pieces.js';
 
 export const meRoutes = {
   export: defineRoute({
@@ -34,7 +35,7 @@ export function meRouter(me: MeService, authenticated: RequestHandler): Router {
   mount(router, meRoutes.export, authenticated, async (req, res) => {
     const principal = principalOf(req);
     res.setHeader('Content-Disposition', `attachment; filename="${principal.username}-export.json"`);
-    res.json(await me.export(principal));
+    await sendJsonPieces(res, me.exportJson(principal));
   });
   mount(router, meRoutes.delete, authenticated, async (req, res) => {
     const outcome = await me.deleteAccount(principalOf(req));

@@ -7,8 +7,8 @@
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { PrivacyState } from '../domain/state.js';
-import { fold, isSubscribed } from '../domain/state.js';
-import { readStreamOrEmpty } from '../stores/event-store.js';
+import { isSubscribed, StateFold } from '../domain/state.js';
+import { readStreamPages } from '../stores/event-store.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import { fromStoreEvent } from './codec.js';
 import type { Principal } from './accounts.js';
@@ -75,18 +75,23 @@ export class ListenerService {
   ) {}
 
   async overview(userId: string): Promise<Overview> {
-    const recorded = await readStreamOrEmpty(this.userEvents.store, streams.user(userId));
-    const state = fold(recorded.map(fromStoreEvent).filter((event) => event !== undefined));
+    // Read in pages, other requests served between them: a heavy user's stream (tens of
+    // thousands of events) read and folded at once held every request a quarter of a second.
+    const folded = new StateFold();
     const feedActivity = new Map<string, string>();
     const deviceSync = new Map<string, string>();
-    for (const event of recorded) {
-      const at = event.recordedAt.toISOString();
-      const data = event.data as { object?: { rss_source_feed?: unknown } | null; data?: { device?: unknown } };
-      const feed = data.object?.rss_source_feed;
-      if (typeof feed === 'string') feedActivity.set(feed, later(feedActivity.get(feed), at));
-      const device = data.data?.device;
-      if (typeof device === 'string') deviceSync.set(device, later(deviceSync.get(device), at));
+    for await (const page of readStreamPages(this.userEvents.store, streams.user(userId))) {
+      folded.add(page.map(fromStoreEvent).filter((event) => event !== undefined));
+      for (const event of page) {
+        const at = event.recordedAt.toISOString();
+        const data = event.data as { object?: { rss_source_feed?: unknown } | null; data?: { device?: unknown } };
+        const feed = data.object?.rss_source_feed;
+        if (typeof feed === 'string') feedActivity.set(feed, later(feedActivity.get(feed), at));
+        const device = data.data?.device;
+        if (typeof device === 'string') deviceSync.set(device, later(deviceSync.get(device), at));
+      }
     }
+    const { state } = folded;
     const statuses = Object.values(state.play_statuses).sort((a, b) => b.updated_at.localeCompare(a.updated_at));
     const covers = new Map<string, string>();
     for (const status of statuses) {

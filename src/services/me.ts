@@ -3,13 +3,15 @@
  * first") and delete the account (streams, documents, credentials).
  */
 import { randomUUID } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import { streams } from '../domain/events.js';
 import type { UserEvent } from '../domain/events.js';
 import type { UserState } from '../domain/state.js';
 import type { AccountStore } from '../stores/accounts.js';
 import type { EventStore, RecordedEvent } from '../stores/event-store.js';
-import { readStreamOrEmpty, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
-import { fold } from '../domain/state.js';
+import { readStreamOrEmpty, readStreamPages, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
+import { StateFold } from '../domain/state.js';
+import { jsonPieces, toJsonObject } from '../domain/json.js';
 import { envelopeOf, fromStoreEvent, toStoreEvent } from './codec.js';
 import { feedOf } from '../retention/snapshot.js';
 import type { Principal } from './accounts.js';
@@ -17,9 +19,17 @@ import type { ReadModelService } from './read-models.js';
 
 export interface Export {
   user: { id: string; username: string; created_at: string | null };
-  events: (Record<string, unknown> & { recorded_at: string; revision: string })[];
+  events: ExportedEvent[];
   state: UserState;
 }
+
+type ExportedEvent = Record<string, unknown> & { recorded_at: string; revision: string };
+
+const exportedEvent = (event: RecordedEvent): ExportedEvent => ({
+  ...envelopeOf(event),
+  recorded_at: event.recordedAt.toISOString(),
+  revision: event.revision.toString(),
+});
 
 /** Rounds of "a write slipped in after account_deleted" before giving up for now. */
 const MAX_ROUNDS = 5;
@@ -62,15 +72,32 @@ export class MeService {
     this.forgetDeletedBytes = steps.forgetDeletedBytes ?? (async () => undefined);
   }
 
-  async export(principal: Principal): Promise<Export> {
+  /**
+   * The user's export ({@link Export}) as JSON text, in pieces: a page of events each, so that
+   * a large stream neither holds other requests while it is read and written nor sits whole in
+   * memory (docs/design.md, "Erasure").
+   */
+  async *exportJson(principal: Principal): AsyncGenerator<string> {
     const account = await this.accounts.findById(principal.userId);
-    const recorded = await readStreamOrEmpty(this.store, streams.user(principal.userId));
-    const domain = recorded.map(fromStoreEvent).filter((event) => event !== undefined);
-    return {
-      user: { id: principal.userId, username: principal.username, created_at: account?.createdAt ?? null },
-      events: recorded.map((event) => ({ ...envelopeOf(event), recorded_at: event.recordedAt.toISOString(), revision: event.revision.toString() })),
-      state: fold(domain),
-    };
+    const user: Export['user'] = { id: principal.userId, username: principal.username, created_at: account?.createdAt ?? null };
+    // The head goes with the first page, so that an error reading the stream's start is still
+    // answered as an error (src/http/json-pieces.ts sends the status with the first piece).
+    let head = `{"user":${JSON.stringify(user)},"events":[`;
+    let separator = '';
+    const state = new StateFold();
+    for await (const page of readStreamPages(this.store, streams.user(principal.userId))) {
+      yield `${head}${separator}${page.map((event) => JSON.stringify(exportedEvent(event))).join(',')}`;
+      head = '';
+      separator = ',';
+      state.add(page.map(fromStoreEvent).filter((event) => event !== undefined));
+    }
+    yield `${head}],"state":`;
+    // The state too, in pieces with other work between them (20,000 play statuses: 8 MB).
+    for (const piece of jsonPieces(toJsonObject(state.state))) {
+      yield piece;
+      await setImmediate();
+    }
+    yield '}';
   }
 
   /**

@@ -8,7 +8,7 @@ import type { ActionInput, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import { decideActionBatch } from '../domain/decide.js';
 import type { AppendResult, EventStore, Position, RecordedEvent } from '../stores/event-store.js';
-import { IdempotencyConflictError, readStreamOrEmpty, START, StreamNotFoundError } from '../stores/event-store.js';
+import { IdempotencyConflictError, readStreamPages, START, StreamNotFoundError } from '../stores/event-store.js';
 import type { Principal } from './accounts.js';
 import { EventIdConflictError, handleCommand } from './command-handler.js';
 import type { FoldedUser } from './folded-user.js';
@@ -40,6 +40,8 @@ export class UserEventService {
     readonly store: EventStore,
     /** Folded users kept between requests; without it every load folds the whole stream. */
     readonly cache?: UserStateCache,
+    /** Events read at a time when a whole stream is folded (see {@link loadUser}). */
+    private readonly pageSize = 2_000,
   ) {}
 
   /**
@@ -63,8 +65,11 @@ export class UserEventService {
     // Metadata first: if the stream is truncated between the two reads, the entry carries the
     // older metadata revision and the next load drops it.
     const { metaRevision } = this.cache ? await this.store.getStreamMetadata(stream) : { metaRevision: 'no_stream' as const };
-    const recorded = await readStreamOrEmpty(this.store, stream);
-    const folded = foldOnto(emptyFoldedUser(), recorded.map(streamEventOf));
+    // In pages, other requests served between them: folding a heavy user's whole stream at
+    // once (the first request after a start) held every request a third of a second. A
+    // truncation between two pages is harmless: the checkpoint before it carries the state.
+    let folded = emptyFoldedUser();
+    for await (const page of readStreamPages(this.store, stream, this.pageSize)) folded = foldOnto(folded, page.map(streamEventOf));
     this.cache?.set(userId, { folded, metaRevision });
     return folded;
   }

@@ -20,6 +20,7 @@
 
 export type { Position } from '../domain/position.js';
 export { START, comparePositions, formatPosition, parsePosition } from '../domain/position.js';
+import { setImmediate } from 'node:timers/promises';
 import type { Position } from '../domain/position.js';
 import { comparePositions } from '../domain/position.js';
 
@@ -270,6 +271,31 @@ export async function readTailBackwards(
     if (chunk.length < size || chunk.at(-1)!.revision === 0n) return result(true);
     if (!more) return result(false);
     fromRevision = chunk.at(-1)!.revision - 1n;
+  }
+}
+
+/**
+ * Reads the whole (visible) stream in pages of `pageSize` events, oldest first, letting other
+ * work run between pages: a user's stream can hold tens of thousands of events, and reading and
+ * handling them in one go held every other request (an export of 34,000 events: 0.4 s). Not a
+ * snapshot: events appended meanwhile are read too, and a truncation meanwhile shows as a page
+ * that starts later. Nothing if the stream does not exist.
+ */
+export async function* readStreamPages(store: EventStore, stream: string, pageSize = 2_000): AsyncGenerator<RecordedEvent[]> {
+  let fromRevision: bigint | 'start' = 'start';
+  for (;;) {
+    let page: RecordedEvent[];
+    try {
+      page = await store.readStream(stream, { fromRevision, maxCount: pageSize });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return;
+      throw error;
+    }
+    if (page.length === 0) return;
+    yield page;
+    if (page.length < pageSize) return;
+    fromRevision = page.at(-1)!.revision + 1n;
+    await setImmediate();
   }
 }
 

@@ -12,6 +12,7 @@ import type { Site } from './site.js';
 import { principalOf, show, showMessage } from './site.js';
 import { endSession } from './session.js';
 import type { AccountService } from '../services/accounts.js';
+import { sendJsonPieces } from '../http/json-pieces.js';
 
 const eraseForm = z.union([
   z.object({ scope: z.literal('all'), confirm: z.literal('yes').optional() }),
@@ -37,7 +38,7 @@ export function dataPages(site: Site, { listener, me, accounts }: DataPagesOptio
     const principal = principalOf(res);
     res.setHeader('Content-Disposition', `attachment; filename="${principal.username}-export.json"`);
     res.setHeader('Cache-Control', 'no-store');
-    res.json(await me.export(principal));
+    await sendJsonPieces(res, me.exportJson(principal));
   });
 
   site.userForm('/data/erase', async (req, res) => {

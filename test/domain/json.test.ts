@@ -2,7 +2,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { jsonEqual } from '../../src/domain/json.js';
+import type { JsonValue } from '../../src/domain/json.js';
+import { jsonEqual, jsonPieces } from '../../src/domain/json.js';
 
 /** The same value with its objects' keys in reverse order. */
 function reordered(value: unknown): unknown {
@@ -71,5 +72,28 @@ describe('jsonEqual', () => {
     expect(jsonEqual(null, {})).to.equal(false);
     expect(jsonEqual([[1], { x: 'y' }], [[1], { x: 'y' }])).to.equal(true);
     expect(jsonEqual([[1], { x: 'y' }], [[1], { x: 'z' }])).to.equal(false);
+  });
+});
+
+describe('jsonPieces', () => {
+  it('joined, is JSON.stringify of any JSON value, for any piece size (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue() as fc.Arbitrary<JsonValue>, fc.integer({ min: 1, max: 4 }), (value, size) => {
+        expect([...jsonPieces(value, size)].join('')).to.equal(JSON.stringify(value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('writes a large map a piece of `size` entries at a time, a large map inside it too', () => {
+    const records = Object.fromEntries(Array.from({ length: 2_500 }, (_, n) => [`k${n}`, { position: n }]));
+    const value: JsonValue = { small: [1, 2], records, after: 'x' };
+    const pieces = [...jsonPieces(value, 1_000)];
+    expect(pieces.join('')).to.equal(JSON.stringify(value));
+    // The head, three pieces of the map (1,000, 1,000 and 500 entries), the tail.
+    expect(pieces).to.have.length(5);
+    expect(pieces[0]).to.equal('{"small":[1,2],"records":');
+    expect(pieces[4]).to.equal(',"after":"x"}');
+    expect(Math.max(...pieces.map((piece) => piece.length))).to.be.below(JSON.stringify(value).length / 2);
   });
 });

@@ -31,6 +31,39 @@ describe('GET /v1/me/export and DELETE /v1/me', function () {
     expect(Object.keys(response.body.state.subscriptions)).to.deep.equal([FEED]);
   });
 
+  it('exports a stream of several pages whole and in order, as JSON sent in pieces', async () => {
+    const { token } = await service.login('heavy');
+    const plays = (from: number) =>
+      Array.from({ length: 1000 }, (_, n) => ({
+        type: 'play',
+        timestamp: '2026-03-01T10:00:00Z',
+        object: { rss_source_feed: FEED, rss_source_id: `g${from + n}` },
+        data: { played: true, position: from + n },
+      }));
+    for (const from of [0, 1000, 2000, 3000, 4000]) {
+      expect(
+        (
+          await service.http
+            .post('/v1/events')
+            .set('Authorization', `Bearer ${token}`)
+            .send({ events: plays(from) })
+        ).status,
+      ).to.equal(201);
+    }
+    const response = await service.http.get('/v1/me/export').set('Authorization', `Bearer ${token}`);
+    expect(response.status).to.equal(200);
+    expect(response.headers['content-type']).to.match(/^application\/json/);
+    const body = response.body as {
+      events: { revision: string; object: { rss_source_id: string } }[];
+      state: { play_statuses: Record<string, { position: number }> };
+    };
+    // More events than a page (2,000): each once, in stream order, and the state folded over all of them.
+    expect(body.events.map((event) => event.revision)).to.deep.equal(Array.from({ length: 5000 }, (_, n) => String(n)));
+    expect(body.events[4999]!.object.rss_source_id).to.equal('g4999');
+    expect(Object.keys(body.state.play_statuses)).to.have.length(5000);
+    expect(Object.values(body.state.play_statuses).at(-1)).to.include({ position: 4999 });
+  });
+
   it('deletes the account: credentials, read models, public views and the stored bytes', async () => {
     const { token, username, userId } = await service.login('to-be-deleted');
     await service.http

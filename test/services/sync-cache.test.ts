@@ -196,8 +196,9 @@ class Scenario {
       erase: (userId, seen) => this.retention.eraseScopes(userId, this.clock(), { waitForProjections: false, upTo: seen }),
       logger: silentLogger(),
     });
-    this.cachedEvents = new UserEventService(stores.eventStore, this.cache);
-    this.coldEvents = new UserEventService(stores.eventStore);
+    // Small pages: a whole stream folded page by page (src/stores/event-store.ts readStreamPages) must equal the reference too.
+    this.cachedEvents = new UserEventService(stores.eventStore, this.cache, 5);
+    this.coldEvents = new UserEventService(stores.eventStore, undefined, 3);
     this.cachedSync = new SyncService(this.cachedEvents, this.clock);
     this.coldSync = new SyncService(this.coldEvents, this.clock);
     const purge = (stream: string) => stores.embedded?.eventStore?.purgeTruncated(stream);

@@ -21,6 +21,7 @@ import {
   type Position,
   type RecordedEvent,
   type StreamState,
+  readStreamPages,
   truncateStream,
 } from '../../src/stores/event-store.js';
 import { isUserEventType } from '../../src/domain/events.js';
@@ -485,6 +486,40 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         const next = await store.append(stream, [event('c')]);
         expect(next.nextRevision).to.equal(2n);
         await expectRevisions(stream, [2n]);
+      });
+    });
+
+    describe('readStreamPages (src/stores/event-store.ts, over readStream)', function () {
+      it('gives the stream as one read does, in pages, letting other work run between them; nothing for a stream never written', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(
+          stream,
+          Array.from({ length: 7 }, (_, n) => event('play', { n })),
+        );
+        let pagesWhenOtherWorkRan: number | undefined;
+        const pages: bigint[][] = [];
+        setImmediate(() => (pagesWhenOtherWorkRan = pages.length));
+        for await (const page of readStreamPages(store, stream, 3)) pages.push(page.map((e) => e.revision));
+        expect(pages).to.deep.equal([[0n, 1n, 2n], [3n, 4n, 5n], [6n]]);
+        expect(pagesWhenOtherWorkRan, 'a turn of the event loop before the last page').to.be.below(3);
+        const none: RecordedEvent[][] = [];
+        for await (const page of readStreamPages(store, `${ns}nobody`)) none.push(page);
+        expect(none).to.deep.equal([]);
+      });
+
+      it('a truncated stream from its first visible event; a stream of exactly whole pages ends without an empty one', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(
+          stream,
+          Array.from({ length: 6 }, (_, n) => event('play', { n })),
+        );
+        await store.setStreamMetadata(stream, { truncateBefore: 2n });
+        const pages: bigint[][] = [];
+        for await (const page of readStreamPages(store, stream, 2)) pages.push(page.map((e) => e.revision));
+        expect(pages).to.deep.equal([
+          [2n, 3n],
+          [4n, 5n],
+        ]);
       });
     });
 
