@@ -66,16 +66,23 @@ export function* jsonPieces(value: JsonValue, size = 1_000): Generator<string> {
   const entries: [string, JsonValue][] = array ? value.map((item, index) => [String(index), item]) : Object.entries(value);
   let text = array ? '[' : '{';
   let written = 0;
-  for (const [index, [key, item]] of entries.entries()) {
-    text += `${index === 0 ? '' : ','}${array ? '' : `${JSON.stringify(key)}:`}`;
-    if (isLarge(item, size)) {
+  let separator = '';
+  for (const [key, item] of entries) {
+    // As JSON.stringify: an entry it would leave out (undefined, a function) is left out, and
+    // such an item of an array is null. (A JsonValue holds none, but answers are built as
+    // objects whose optional fields may be undefined.)
+    const omitted = typeof item === 'undefined' || typeof item === 'function' || typeof item === 'symbol';
+    if (omitted && !array) continue;
+    text += `${separator}${array ? '' : `${JSON.stringify(key)}:`}`;
+    separator = ',';
+    if (!omitted && isLarge(item, size)) {
       yield text;
       text = '';
       written = 0;
       yield* jsonPieces(item, size);
       continue;
     }
-    text += JSON.stringify(item);
+    text += omitted ? 'null' : JSON.stringify(item);
     if (++written === size) {
       yield text;
       text = '';

@@ -85,6 +85,11 @@ describe('jsonPieces', () => {
     );
   });
 
+  it('leaves out what JSON.stringify leaves out: undefined fields, and undefined items as null', () => {
+    const value = { a: undefined, b: [undefined, 1, 2, 3], c: { d: undefined, e: 1, f: 2, g: 3 } } as unknown as JsonValue;
+    expect([...jsonPieces(value, 1)].join('')).to.equal(JSON.stringify(value));
+  });
+
   it('writes a large map a piece of `size` entries at a time, a large map inside it too', () => {
     const records = Object.fromEntries(Array.from({ length: 2_500 }, (_, n) => [`k${n}`, { position: n }]));
     const value: JsonValue = { small: [1, 2], records, after: 'x' };
