@@ -140,8 +140,8 @@ function coveredBy(event: ErasableEvent, everything: boolean, covers: (feed: str
 export class ErasureScopes {
   private everything = false;
   private readonly feeds = new Set<string>();
-  /** Episodes, by {@link episodeKey}. */
-  private readonly episodes = new Set<string>();
+  /** Episodes' guids by feed (no key built per event asked about: streams hold tens of thousands). */
+  private readonly episodes = new Map<string, Set<string>>();
 
   get any(): boolean {
     return this.everything || this.feeds.size > 0 || this.episodes.size > 0;
@@ -150,7 +150,11 @@ export class ErasureScopes {
   add(scope: EventObject | null): void {
     if (scope === null) this.everything = true;
     else if (scope.rss_source_id === undefined) this.feeds.add(scope.rss_source_feed);
-    else this.episodes.add(episodeKey(scope.rss_source_feed, scope.rss_source_id));
+    else {
+      const guids = this.episodes.get(scope.rss_source_feed);
+      if (guids === undefined) this.episodes.set(scope.rss_source_feed, new Set([scope.rss_source_id]));
+      else guids.add(scope.rss_source_id);
+    }
   }
 
   /** Does any of the scopes cover the event ({@link erasureCovers})? */
@@ -158,7 +162,7 @@ export class ErasureScopes {
     return coveredBy(
       event,
       this.everything,
-      (feed, guid) => this.everything || this.feeds.has(feed) || (guid !== undefined && this.episodes.has(episodeKey(feed, guid))),
+      (feed, guid) => this.everything || this.feeds.has(feed) || (guid !== undefined && this.episodes.get(feed)?.has(guid) === true),
     );
   }
 }

@@ -3,11 +3,12 @@
  * fold it, and append `snapshot` + `checkpoint` at the revision read. One module, so the pass's
  * own thread and its worker threads (src/retention/snapshot-workers.ts) run the same code.
  */
+import { setImmediate } from 'node:timers/promises';
 import { newEventId } from '../domain/ids.js';
 import type { EventObject } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { UserState, StateEvent } from '../domain/state.js';
-import { fold } from '../domain/state.js';
+import { fold, StateFold } from '../domain/state.js';
 import { checkpointState, daysBefore } from '../domain/retention.js';
 import type { CheckpointData } from '../domain/system-events.js';
 import { checkpointEvents } from '../domain/system-events.js';
@@ -49,12 +50,27 @@ export function feedOf(event: RecordedEvent): string[] {
 
 /** The state a checkpoint carries: the fold of the retained stream, less long-gone tombstones. */
 export function checkpointStateOf(events: readonly RecordedEvent[], now: Date): UserState {
-  return checkpointState(
-    fold(events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined)),
-    now,
-    RETENTION.forgetTombstonesAfterDays,
-  );
+  return checkpointState(fold(stateEventsOf(events)), now, RETENTION.forgetTombstonesAfterDays);
 }
+
+/**
+ * {@link checkpointStateOf}, folded 2,000 events at a time with other work done in between: for
+ * the erasure reactor, which runs on the HTTP thread (a heavy user's 34,000 events folded at
+ * once held every request 150 ms).
+ */
+export async function checkpointStateOfPaced(events: readonly RecordedEvent[], now: Date): Promise<UserState> {
+  const folded = new StateFold();
+  for (let from = 0; from < events.length; from += PACED_FOLD) {
+    if (from > 0) await setImmediate();
+    folded.add(stateEventsOf(events.slice(from, from + PACED_FOLD)));
+  }
+  return checkpointState(folded.state, now, RETENTION.forgetTombstonesAfterDays);
+}
+
+const PACED_FOLD = 2_000;
+
+const stateEventsOf = (events: readonly RecordedEvent[]): StateEvent[] =>
+  events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined);
 
 /** `snapshot` and `checkpoint`, appended together. */
 export function checkpointAppends(user: string, state: UserState, now: Date, data: Omit<CheckpointData, 'state'>): [EventToAppend, EventToAppend] {

@@ -299,6 +299,23 @@ export async function* readStreamPages(store: EventStore, stream: string, pageSi
   }
 }
 
+/**
+ * The whole (visible) stream, read a page at a time ({@link readStreamPages}: other work runs
+ * between pages) and read again should its metadata change meanwhile (a truncation, a
+ * deletion), so that the pages are of one version of the stream. Events appended meanwhile are
+ * read too: an append expecting the last revision read still meets any after it. After three
+ * such changes in a row, one read of it all. [] if the stream does not exist.
+ */
+export async function readWholeStream(store: EventStore, stream: string, pageSize?: number): Promise<RecordedEvent[]> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const before = (await store.getStreamMetadata(stream)).metaRevision;
+    const events: RecordedEvent[] = [];
+    for await (const page of readStreamPages(store, stream, pageSize)) for (const event of page) events.push(event);
+    if ((await store.getStreamMetadata(stream)).metaRevision === before) return events;
+  }
+  return readStreamOrEmpty(store, stream);
+}
+
 /** Reads the whole (visible) stream, or [] if it does not exist. */
 export async function readStreamOrEmpty(store: EventStore, stream: string): Promise<RecordedEvent[]> {
   try {

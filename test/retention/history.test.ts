@@ -22,6 +22,7 @@ import {
   rewriteOrigin,
 } from '../../src/retention/history.js';
 import type { JsonObject, RecordedEvent } from '../../src/stores/event-store.js';
+import { checkpointStateOf, checkpointStateOfPaced } from '../../src/retention/snapshot.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -203,5 +204,44 @@ describe('retention history (pure)', function () {
       // Copies first, checkpoint last (the rewrite's layout): exactly the state.
       expect(fold([...history.map((event) => event.data as unknown as StateEvent), checkpointOf(state)])).to.deep.equal(state);
     });
+  });
+});
+
+describe("checkpointStateOfPaced (the erasure reactor's fold, on the HTTP thread)", function () {
+  it('gives what checkpointStateOf gives, folding 2,000 events at a time with other work between', async function () {
+    const feed = 'https://a.example/feed.xml';
+    const events = Array.from({ length: 4_500 }, (_, n) =>
+      n % 1_000 === 999
+        ? stored(
+            n,
+            { type: 'remove', timestamp: new Date(T0 + n * 1000).toISOString(), object: { rss_source_feed: feed, rss_source_id: `g${n - 1}` }, data: {} },
+            0,
+          )
+        : stored(
+            n,
+            {
+              type: 'play',
+              timestamp: new Date(T0 + n * 1000).toISOString(),
+              object: { rss_source_feed: feed, rss_source_id: `g${n}` },
+              data: { played: true, position: n },
+            },
+            0,
+          ),
+    );
+    const now = new Date(T0 + DAY);
+    let turnsBeforeDone = 0;
+    let done = false;
+    const count = () => {
+      if (done) return;
+      turnsBeforeDone++;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const paced = await checkpointStateOfPaced(events, now);
+    done = true;
+    expect(paced).to.deep.equal(checkpointStateOf(events, now));
+    expect(Object.keys(paced.play_statuses)).to.have.length(4_500 - 4 - 4);
+    // Three slices: two turns of the event loop between them (and none needed before the first).
+    expect(turnsBeforeDone).to.be.at.least(2);
   });
 });

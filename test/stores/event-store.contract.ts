@@ -22,6 +22,7 @@ import {
   type RecordedEvent,
   type StreamState,
   readStreamPages,
+  readWholeStream,
   truncateStream,
 } from '../../src/stores/event-store.js';
 import { isUserEventType } from '../../src/domain/events.js';
@@ -520,6 +521,30 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
           [2n, 3n],
           [4n, 5n],
         ]);
+      });
+    });
+
+    describe('readWholeStream (src/stores/event-store.ts, over readStream)', function () {
+      it('reads again when the stream is truncated between two pages, so that no page is of its former version', async function () {
+        const stream = `${ns}user-1`;
+        await store.append(
+          stream,
+          Array.from({ length: 6 }, (_, n) => event('play', { n })),
+        );
+        let truncated = false;
+        // The store, truncating the stream right after the first page is read.
+        const truncating: EventStore = Object.create(store) as EventStore;
+        truncating.readStream = async (name, options) => {
+          const page = await store.readStream(name, options);
+          if (!truncated) {
+            truncated = true;
+            await store.setStreamMetadata(stream, { truncateBefore: 4n });
+          }
+          return page;
+        };
+        expect((await readWholeStream(truncating, stream, 2)).map((e) => e.revision)).to.deep.equal([4n, 5n]);
+        expect(truncated).to.equal(true);
+        expect(await readWholeStream(store, `${ns}nobody`)).to.deep.equal([]);
       });
     });
 
