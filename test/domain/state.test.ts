@@ -245,13 +245,30 @@ describe('state fold: remove (docs/design.md, "Erasure")', () => {
 });
 
 describe('state fold: checkpoint', () => {
-  it('replaces the state wholesale, with a copy', () => {
+  it('replaces the state wholesale', () => {
     const snapshot = fold([ev.subscribe(OTHER, t(1)), ev.privacy(t(1), 'private')]);
     const state = fold([ev.subscribe(FEED, t(5)), ev.checkpoint(t(6), snapshot)]);
     expect(state).to.deep.equal(snapshot);
-    expect(state).to.not.equal(snapshot);
-    snapshot.subscriptions[OTHER]!.subscribed_at = t(9);
-    expect(state.subscriptions[OTHER]!.subscribed_at).to.equal(t(1));
+  });
+
+  it("never changes the checkpoint's own state, whatever is folded after it (property)", () => {
+    // The checkpoint's state is taken as it is, not copied (a heavy user's cloned whole held the
+    // folding thread 70-100 ms): what follows must copy each map before it writes into it.
+    fc.assert(
+      fc.property(fc.array(anyEvent, { maxLength: 20 }), fc.array(anyEvent, { minLength: 1, maxLength: 30 }), (before, after) => {
+        const snapshot = fold(before);
+        const copy = structuredClone(snapshot);
+        const checkpoint = ev.checkpoint(t(10), snapshot);
+        const folded = fold([checkpoint, ...after]);
+        expect(snapshot).to.deep.equal(copy);
+        // And evolve, event by event, outside a fold.
+        let state = evolve(emptyState(), checkpoint);
+        for (const event of after) state = evolve(state, event);
+        expect(snapshot).to.deep.equal(copy);
+        expect(state).to.deep.equal(folded);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('later events apply on top of it', () => {
