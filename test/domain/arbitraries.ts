@@ -1,6 +1,6 @@
 /** fast-check arbitraries of user events, shared by the property tests of the fold. */
 import fc from 'fast-check';
-import type { UserEvent } from '../../src/domain/events.js';
+import type { EventObject, UserEvent } from '../../src/domain/events.js';
 import type { StateEvent } from '../../src/domain/state.js';
 import { ev, t, uuidOf } from './spec.js';
 
@@ -48,4 +48,14 @@ export const anEvent: fc.Arbitrary<StateEvent> = fc.oneof(
   ),
   at.map((when) => full(when, { type: 'account_deleted', object: null, data: {} })),
   at.map((when) => full(when, { type: 'sync', object: null, data: { device: 'd', request_id: `r${when}`, counts: {} } })),
+);
+
+/** Two feeds, two guids: an episode, and the scope of an erasure (everything, a feed or an episode). */
+export const ERASURE_FEEDS = ['https://a.example/feed', 'https://b.example/feed'];
+export const anErasureFeed = fc.constantFrom(...ERASURE_FEEDS);
+export const anEpisode = fc.tuple(anErasureFeed, fc.constantFrom('g1', 'g2')).map(([f, g]): EventObject => ({ rss_source_feed: f, rss_source_id: g }));
+export const anErasureScope = fc.oneof(
+  fc.constant(null),
+  anErasureFeed.map((f): EventObject => ({ rss_source_feed: f })),
+  anEpisode,
 );

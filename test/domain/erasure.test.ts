@@ -4,17 +4,10 @@ import fc from 'fast-check';
 import type { EventObject } from '../../src/domain/events.js';
 import type { ErasableEvent } from '../../src/domain/erasure.js';
 import { erasedEventIds, erasureCovers } from '../../src/domain/erasure.js';
+import { anEpisode as episode, anErasureFeed as feed, anErasureScope as scope, ERASURE_FEEDS as FEEDS } from './arbitraries.js';
 
 type Stored = ErasableEvent & { id: string };
 
-const FEEDS = ['https://a.example/feed', 'https://b.example/feed'];
-const feed = fc.constantFrom(...FEEDS);
-const episode = fc.tuple(feed, fc.constantFrom('g1', 'g2')).map(([f, g]): EventObject => ({ rss_source_feed: f, rss_source_id: g }));
-const scope = fc.oneof(
-  fc.constant(null),
-  feed.map((f): EventObject => ({ rss_source_feed: f })),
-  episode,
-);
 const stored: fc.Arbitrary<Omit<Stored, 'id'>> = fc.oneof(
   episode.map((object) => ({ type: 'play', object })),
   feed.map((f) => ({ type: 'subscribe', object: { rss_source_feed: f } })),

@@ -7,15 +7,8 @@ import { erasureCovers } from '../../src/domain/erasure.js';
 import type { ProjectedEvent, ProjectionView } from '../../projections/projection.js';
 import type { EventAbout } from '../../projections/retained-history.js';
 import { retainedHistory } from '../../projections/retained-history.js';
+import { anEpisode as episode, anErasureScope as scope } from '../domain/arbitraries.js';
 
-const FEEDS = ['https://a.example/feed', 'https://b.example/feed'];
-const feed = fc.constantFrom(...FEEDS);
-const episode = fc.tuple(feed, fc.constantFrom('g1', 'g2')).map(([f, g]): EventObject => ({ rss_source_feed: f, rss_source_id: g }));
-const scope = fc.oneof(
-  fc.constant(null),
-  feed.map((f): EventObject => ({ rss_source_feed: f })),
-  episode,
-);
 const at = '2026-03-01T00:00:00.000Z';
 const id = '00000000-0000-4000-8000-000000000000';
 
