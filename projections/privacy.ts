@@ -16,7 +16,7 @@ import type { Doc, DocChange, StoredDoc } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, userDocId, userDocKey } from './projection.js';
 import { jsonEqual } from '../src/domain/json.js';
-import { feedsErasedBy } from '../src/domain/erasure.js';
+import { feedRecordsTouchedBy } from './user-records.js';
 
 export const PRIVACY_SETTINGS = 'privacy_settings';
 
@@ -29,17 +29,8 @@ export const privacyCollection = (name: string) => ({ name, indexes: [['user']] 
  * own; a checkpoint replaces them all; an erasure of everything drops them all).
  */
 function feedsChangedBy(event: ProjectedEvent['event']): readonly string[] | 'all' | 'none' {
-  switch (event.type) {
-    case 'privacy':
-      return event.object === null ? 'all' : [event.object.rss_source_feed];
-    case 'remove':
-      return feedsErasedBy(event.object);
-    case 'checkpoint':
-    case 'account_deleted':
-      return 'all';
-    default:
-      return 'none';
-  }
+  if (event.type === 'privacy') return event.object === null ? 'all' : [event.object.rss_source_feed];
+  return feedRecordsTouchedBy(event);
 }
 
 /** A user's choices as read: those of the feeds read, and how many feeds have one in all. */

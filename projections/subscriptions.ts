@@ -1,6 +1,5 @@
 /** `subscriptions` read model: one document per user and feed (docs/design.md, "Read models"). */
-import { feedsErasedBy } from '../src/domain/erasure.js';
-import { defineUserRecordProjection } from './user-records.js';
+import { defineUserRecordProjection, feedRecordsTouchedBy } from './user-records.js';
 
 export const SUBSCRIPTIONS = 'subscriptions';
 
@@ -13,17 +12,6 @@ export const subscriptionsProjection = defineUserRecordProjection({
   // GET /v1/subscriptions and gpodder's subscription list, oldest first.
   listedBy: ['created_at'],
   touches(event) {
-    switch (event.type) {
-      case 'subscribe':
-      case 'unsubscribe':
-        return [event.object.rss_source_feed];
-      case 'remove':
-        return feedsErasedBy(event.object);
-      case 'checkpoint':
-      case 'account_deleted':
-        return 'all';
-      default:
-        return 'none';
-    }
+    return event.type === 'subscribe' || event.type === 'unsubscribe' ? [event.object.rss_source_feed] : feedRecordsTouchedBy(event);
   },
 });

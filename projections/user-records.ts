@@ -8,6 +8,7 @@
 import type { StateEvent, UserState } from '../src/domain/state.js';
 import { emptyState, evolve, recordAt } from '../src/domain/state.js';
 import { isFeedEvent } from '../src/domain/feeds.js';
+import { feedsErasedBy } from '../src/domain/erasure.js';
 import type { Doc, DocChange } from '../src/domain/documents.js';
 import type { ProjectedEvent, Projection, ProjectionView } from './projection.js';
 import { del, put, recordedSeconds, userDocId, userDocKey } from './projection.js';
@@ -159,6 +160,23 @@ export interface SingleDocRecordProjection extends UserRecordProjection {
 /** An event of the user's own (not a system event: `roll_stats`, a feed's), which the state folds. */
 export const isStateEvent = (event: ProjectedEvent['event']): event is Extract<ProjectedEvent['event'], StateEvent> =>
   event.type !== 'roll_stats' && !isFeedEvent(event);
+
+/**
+ * Of a user's records kept by feed (subscriptions, privacy choices), those an event other than
+ * their own kind touches: an erasure's feeds (src/domain/erasure.ts), all of them with a
+ * checkpoint (which replaces them) or an account deletion, none with anything else.
+ */
+export function feedRecordsTouchedBy(event: ProjectedEvent['event']): readonly string[] | 'all' | 'none' {
+  switch (event.type) {
+    case 'remove':
+      return feedsErasedBy(event.object);
+    case 'checkpoint':
+    case 'account_deleted':
+      return 'all';
+    default:
+      return 'none';
+  }
+}
 
 /** Builds the per-user projection described by `options`. */
 export function defineUserRecordProjection(options: UserRecordProjectionOptions): SingleDocRecordProjection {
