@@ -7,7 +7,7 @@ import { setImmediate } from 'node:timers/promises';
 import { newEventId } from '../domain/ids.js';
 import type { EventObject } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import type { UserState, StateEvent } from '../domain/state.js';
+import type { UserState } from '../domain/state.js';
 import { fold, StateFold } from '../domain/state.js';
 import { checkpointState, daysBefore } from '../domain/retention.js';
 import type { CheckpointData } from '../domain/system-events.js';
@@ -15,7 +15,7 @@ import { checkpointEvents } from '../domain/system-events.js';
 import type { EventStore, EventToAppend, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty } from '../stores/event-store.js';
 import type { CountedTruncation } from '../stores/retention-capability.js';
-import { fromStoreEvent, toStoreSystemEvent } from '../services/codec.js';
+import { stateEventsOf, toStoreSystemEvent } from '../services/codec.js';
 import { retryOnConflict } from '../services/retry.js';
 import { oldestRetainedAt, retentionCut } from './history.js';
 import { RETENTION } from './types.js';
@@ -68,9 +68,6 @@ export async function checkpointStateOfPaced(events: readonly RecordedEvent[], n
 }
 
 const PACED_FOLD = 2_000;
-
-const stateEventsOf = (events: readonly RecordedEvent[]): StateEvent[] =>
-  events.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined);
 
 /** `snapshot` and `checkpoint`, appended together. */
 export function checkpointAppends(user: string, state: UserState, now: Date, data: Omit<CheckpointData, 'state'>): [EventToAppend, EventToAppend] {

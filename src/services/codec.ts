@@ -75,6 +75,11 @@ export function fromStoreEvent(recorded: RecordedEvent): StateEvent | undefined 
   return undefined;
 }
 
+/** The events of `recorded` that the state folds, in order (the others left out). */
+export function stateEventsOf(recorded: readonly RecordedEvent[]): StateEvent[] {
+  return recorded.map(fromStoreEvent).filter((event): event is StateEvent => event !== undefined);
+}
+
 export function usernameOf(recorded: RecordedEvent): string | undefined {
   const value = recorded.metadata['username'];
   return typeof value === 'string' ? value : undefined;

@@ -10,7 +10,7 @@ import type { PrivacyState } from '../domain/state.js';
 import { isSubscribed, StateFold } from '../domain/state.js';
 import { readStreamPages } from '../stores/event-store.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
-import { fromStoreEvent } from './codec.js';
+import { stateEventsOf } from './codec.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
@@ -81,7 +81,7 @@ export class ListenerService {
     const feedActivity = new Map<string, string>();
     const deviceSync = new Map<string, string>();
     for await (const page of readStreamPages(this.userEvents.store, streams.user(userId))) {
-      folded.add(page.map(fromStoreEvent).filter((event) => event !== undefined));
+      folded.add(stateEventsOf(page));
       for (const event of page) {
         const at = event.recordedAt.toISOString();
         const data = event.data as { object?: { rss_source_feed?: unknown } | null; data?: { device?: unknown } };

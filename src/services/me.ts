@@ -12,7 +12,7 @@ import type { EventStore, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, readStreamPages, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { StateFold } from '../domain/state.js';
 import { jsonPieces, toJsonObject } from '../domain/json.js';
-import { envelopeOf, fromStoreEvent, toStoreEvent } from './codec.js';
+import { envelopeOf, stateEventsOf, toStoreEvent } from './codec.js';
 import { feedOf } from '../retention/snapshot.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
@@ -89,7 +89,7 @@ export class MeService {
       yield `${head}${separator}${page.map((event) => JSON.stringify(exportedEvent(event))).join(',')}`;
       head = '';
       separator = ',';
-      state.add(page.map(fromStoreEvent).filter((event) => event !== undefined));
+      state.add(stateEventsOf(page));
     }
     yield `${head}],"state":`;
     // The state too, in pieces with other work between them (20,000 play statuses: 8 MB).
