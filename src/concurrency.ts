@@ -1,4 +1,8 @@
-/** Bounded concurrency for store writes that overlap round trips (retention on EventStoreDB). */
+/**
+ * Bounded concurrency for store writes that overlap round trips (retention on EventStoreDB), and
+ * long work on the HTTP thread done in slices.
+ */
+import type { Steps } from './domain/steps.js';
 
 /** Runs `work` on every item, at most `limit` at a time; the first failure stops the rest. */
 export async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -18,4 +22,22 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
   const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
   const rejected = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (rejected) throw rejected.reason;
+}
+
+/**
+ * Lets the event loop serve what is waiting (other requests' I/O) before going on: long work on
+ * the HTTP thread is done in slices with this between them, so that no request holds the
+ * others for longer than a slice (docs/architecture.md, "Writes: one command handler").
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Runs `steps` (src/domain/steps.ts) to its end, yielding to the event loop at each of its pauses. */
+export async function runPaced<T>(steps: Steps<T>): Promise<T> {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await yieldToEventLoop();
+  }
 }

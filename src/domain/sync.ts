@@ -25,6 +25,8 @@ import type { PlaylistState, SubscriptionState, UserState } from './state.js';
 import { episodeKey, fold, isSubscribed, recordAt } from './state.js';
 import type { ActionContext } from './decide.js';
 import { actionToEvent, byTimestamp, newEvent } from './decide.js';
+import type { Steps } from './steps.js';
+import { finish } from './steps.js';
 
 export const SYNC_LIMITS = {
   subscriptions: 5_000,
@@ -127,52 +129,93 @@ export const syncPlaylist = z
 /** Queued tasks: the `privacy` and `remove` actions of `POST /v1/events`, same shape. */
 export const syncTask = z.discriminatedUnion('type', [actionSchema('privacy', USER_EVENT_TYPES.privacy), actionSchema('remove', USER_EVENT_TYPES.remove)]);
 
-export const syncRequest = z
-  .object({
-    device: syncData.shape.device,
-    request_id: syncData.shape.request_id,
-    /** Opaque token from the previous answer; absent on a first sync. */
-    since: z
-      .string()
-      .regex(/^\d{1,16}$/, 'must be the `since` token of an earlier sync answer')
-      .nullish(),
-    subscriptions: uniqueArray(syncSubscription, {
-      max: SYNC_LIMITS.subscriptions,
-      noun: 'subscriptions',
-      field: ['rss_source_feed'],
-      key: (sub) => sub.rss_source_feed,
-    }),
-    play_statuses: uniqueArray(syncPlayStatus, {
-      max: SYNC_LIMITS.play_statuses,
-      noun: 'play statuses',
-      field: ['rss_source_id'],
-      key: (status) => episodeKey(status.rss_source_feed, status.rss_source_id),
-    }),
-    playlists: uniqueArray(syncPlaylist, {
-      max: SYNC_LIMITS.playlists,
-      noun: 'playlists',
-      field: ['id'],
-      key: (playlist) => playlist.id,
-    }),
-    tasks: uniqueArray(syncTask, {
-      max: SYNC_LIMITS.tasks,
-      noun: 'tasks',
-      field: ['id'],
-      key: (task) => task.id,
-    }).default([]),
-  })
-  .strict()
-  .superRefine((request, ctx) => {
-    const total = request.playlists.reduce((sum, playlist) => sum + playlist.items.length, 0);
-    if (total > SYNC_LIMITS.playlistItems)
-      ctx.addIssue({ code: 'custom', path: ['playlists'], message: `at most ${SYNC_LIMITS.playlistItems} playlist items in all` });
-  });
-
-export type SyncRequest = z.output<typeof syncRequest>;
 export type SyncSubscription = z.output<typeof syncSubscription>;
 export type SyncPlayStatus = z.output<typeof syncPlayStatus>;
 export type SyncPlaylist = z.output<typeof syncPlaylist>;
 export type SyncPlaylistItem = z.output<typeof syncPlaylistItem>;
+
+/**
+ * The request, with the schemas of its three long lists' elements given: the real ones for
+ * {@link syncRequest}, pass-throughs of elements already checked for {@link pacedSyncRequest}.
+ */
+function syncRequestOf<
+  Subscription extends z.ZodType<SyncSubscription>,
+  PlayStatus extends z.ZodType<SyncPlayStatus>,
+  Playlist extends z.ZodType<SyncPlaylist>,
+>(elements: { subscription: Subscription; playStatus: PlayStatus; playlist: Playlist }) {
+  return z
+    .object({
+      device: syncData.shape.device,
+      request_id: syncData.shape.request_id,
+      /** Opaque token from the previous answer; absent on a first sync. */
+      since: z
+        .string()
+        .regex(/^\d{1,16}$/, 'must be the `since` token of an earlier sync answer')
+        .nullish(),
+      subscriptions: uniqueArray(elements.subscription, {
+        max: SYNC_LIMITS.subscriptions,
+        noun: 'subscriptions',
+        field: ['rss_source_feed'],
+        key: (sub: SyncSubscription) => sub.rss_source_feed,
+      }),
+      play_statuses: uniqueArray(elements.playStatus, {
+        max: SYNC_LIMITS.play_statuses,
+        noun: 'play statuses',
+        field: ['rss_source_id'],
+        key: (status: SyncPlayStatus) => episodeKey(status.rss_source_feed, status.rss_source_id),
+      }),
+      playlists: uniqueArray(elements.playlist, {
+        max: SYNC_LIMITS.playlists,
+        noun: 'playlists',
+        field: ['id'],
+        key: (playlist: SyncPlaylist) => playlist.id,
+      }),
+      tasks: uniqueArray(syncTask, {
+        max: SYNC_LIMITS.tasks,
+        noun: 'tasks',
+        field: ['id'],
+        key: (task) => task.id,
+      }).default([]),
+    })
+    .strict()
+    .superRefine((request, ctx) => {
+      const total = request.playlists.reduce((sum, playlist: SyncPlaylist) => sum + playlist.items.length, 0);
+      if (total > SYNC_LIMITS.playlistItems)
+        ctx.addIssue({ code: 'custom', path: ['playlists'], message: `at most ${SYNC_LIMITS.playlistItems} playlist items in all` });
+    });
+}
+
+export const syncRequest = syncRequestOf({ subscription: syncSubscription, playStatus: syncPlayStatus, playlist: syncPlaylist });
+
+/**
+ * {@link syncRequest} checked a slice of its long lists at a time (a first sync carries up to
+ * 50,000 play statuses: about 10 µs each, which at once would hold every other request for
+ * half a second): each element by its own schema, then the rest of the request by
+ * `rest`, the same schema taking the elements as checked. What it answers is what
+ * {@link syncRequest} answers for the same input (src/http/validate.ts, `parseInputPaced`).
+ */
+export const pacedSyncRequest = {
+  whole: syncRequest,
+  rest: syncRequestOf({ subscription: checked<SyncSubscription>(), playStatus: checked<SyncPlayStatus>(), playlist: checked<SyncPlaylist>() }),
+  lists: [
+    { key: 'subscriptions', element: syncSubscription },
+    { key: 'play_statuses', element: syncPlayStatus },
+    // A playlist weighs its items: it is checked whole, with them.
+    { key: 'playlists', element: syncPlaylist, weight: (value: unknown) => 1 + itemCount(value) },
+  ],
+} as const;
+
+/** An element its own schema has already parsed: taken as it is. */
+function checked<T>() {
+  return z.custom<T>(() => true);
+}
+
+function itemCount(playlist: unknown): number {
+  const items = typeof playlist === 'object' && playlist !== null ? (playlist as { items?: unknown }).items : undefined;
+  return Array.isArray(items) ? items.length : 0;
+}
+
+export type SyncRequest = z.output<typeof syncRequest>;
 
 export interface SyncContext extends ActionContext {
   /** When the sync is processed: the timestamp of the closing `sync` event. */
@@ -197,14 +240,38 @@ export interface SyncContext extends ActionContext {
  * The closing `sync` event is left to the caller ({@link syncClosingEvent}).
  */
 export function decideSync(state: UserState, request: SyncRequest, ctx: SyncContext): UserEvent[] {
+  return finish(decideSyncSteps(state, request, ctx));
+}
+
+/** Records (a playlist's items each one) {@link decideSyncSteps} compares between two pauses. */
+export const DECIDE_STEP = 2_000;
+
+/**
+ * {@link decideSync}, pausing (`yield`) after every {@link DECIDE_STEP} records compared, so
+ * that a caller can serve other work between the steps of a long request. Pure all the same:
+ * it reads only its arguments, which do not change while it pauses.
+ */
+export function* decideSyncSteps(state: UserState, request: SyncRequest, ctx: SyncContext): Steps<UserEvent[]> {
   const tasks = byTimestamp(request.tasks).map((task) => actionToEvent(task, ctx));
   const server = fold(tasks, state);
   // Loops rather than flatMap: a resync of tens of thousands of unchanged records would
   // otherwise allocate as many empty arrays.
   const events: UserEvent[] = [...tasks];
-  for (const sub of request.subscriptions) events.push(...decideSubscription(recordAt(server.subscriptions, sub.rss_source_feed), sub, request.device, ctx));
-  for (const status of request.play_statuses) events.push(...decidePlayStatus(server, status, request.device, ctx));
-  for (const playlist of request.playlists) events.push(...decidePlaylist(recordAt(server.playlists, playlist.id), playlist, ctx));
+  let compared = 0;
+  for (const sub of request.subscriptions) {
+    events.push(...decideSubscription(recordAt(server.subscriptions, sub.rss_source_feed), sub, request.device, ctx));
+    if (++compared % DECIDE_STEP === 0) yield;
+  }
+  for (const status of request.play_statuses) {
+    events.push(...decidePlayStatus(server, status, request.device, ctx));
+    if (++compared % DECIDE_STEP === 0) yield;
+  }
+  for (const playlist of request.playlists) {
+    events.push(...decidePlaylist(recordAt(server.playlists, playlist.id), playlist, ctx));
+    const before = compared;
+    compared += 1 + playlist.items.length;
+    if (Math.floor(compared / DECIDE_STEP) > Math.floor(before / DECIDE_STEP)) yield;
+  }
   return events;
 }
 

@@ -1,10 +1,10 @@
 /** `POST /v1/sync` (docs/design.md, "Sync"). Its body may be large (a full first sync), so it has its own limit. */
 import express, { Router } from 'express';
 import type { RequestHandler } from 'express';
-import { syncRequest } from '../domain/sync.js';
+import { pacedSyncRequest, syncRequest } from '../domain/sync.js';
 import type { SyncService } from '../services/sync.js';
 import { principalOf } from './auth.js';
-import { parseInput } from './validate.js';
+import { parseInputPaced } from './validate.js';
 import { rejectInvalidUtf8 } from './errors.js';
 import { syncAnswer } from './responses.js';
 import { defineRoute, mount } from './routes.js';
@@ -30,7 +30,7 @@ export function syncRouter(sync: SyncService, authenticated: RequestHandler): Ro
   const router = Router();
   // Authenticate before reading a large body, so an anonymous caller cannot make us parse 32 MB.
   mount(router, syncRoutes.sync, authenticated, express.json({ limit: SYNC_BODY_LIMIT, type: () => true, verify: rejectInvalidUtf8 }), async (req, res) => {
-    const request = parseInput(syncRoutes.sync.body, req.body);
+    const request = await parseInputPaced(pacedSyncRequest, req.body);
     const answer = await sync.sync(principalOf(req), request);
     res.status(200).json(answer);
   });

@@ -29,6 +29,10 @@ import type { FoldedUser } from './folded-user.js';
 import { retryOnConflict } from './retry.js';
 import type { UserEventService } from './user-events.js';
 import { jsonEqual } from '../domain/json.js';
+import { yieldToEventLoop } from '../concurrency.js';
+
+/** Events from which an append is long enough to be folded on a turn of its own. */
+export const LONG_APPEND = 1_000;
 
 /**
  * A client reused event ids: for other content than the events stored under them, or mixed with
@@ -50,9 +54,11 @@ export interface Decision<R> {
 /**
  * Decides on the user as loaded. Pure apart from fresh ids and the clock it closes over: it may be
  * called again after a conflict, with the state another writer left. A domain error it throws
- * (e.g. a 400 naming a field) ends the command with nothing written.
+ * (e.g. a 400 naming a field) ends the command with nothing written. A long decision may be
+ * taken in steps (a promise), other requests served between them: the user it reads is a
+ * folded state, which nothing changes in place, and no other command of the user runs meanwhile.
  */
-export type Decide<R> = (user: FoldedUser) => Decision<R>;
+export type Decide<R> = (user: FoldedUser) => Decision<R> | Promise<Decision<R>>;
 
 export interface CommandOptions {
   /** Stored with every event beside the username (a sync's `request_id`). */
@@ -95,7 +101,7 @@ export async function handleCommand<R>(
   return userEvents.oneAtATime(principal.userId, () =>
     retryOnConflict(async (): Promise<CommandOutcome<R>> => {
       const user = await userEvents.loadUser(principal.userId);
-      const { events, result } = decide(user);
+      const { events, result } = await decide(user);
       if (events.length === 0) return { user, after: user, events, result, appended: undefined, written: false, position: user.position };
       const appended = await userEvents.store.append(
         stream,
@@ -104,6 +110,9 @@ export async function handleCommand<R>(
       );
       const written = user.revision === 'no_stream' || appended.nextRevision > user.revision;
       if (!written) await checkRetry(userEvents, stream, events, appended);
+      // A long append (a first sync: up to 50,000 events) is folded on a later turn than its
+      // commit: requests that waited for the commit are served in between.
+      else if (events.length >= LONG_APPEND) await yieldToEventLoop();
       const after = written ? userEvents.appended(principal.userId, user, events, appended) : user;
       return { user, after, events, result, appended, written, position: appended.position };
     }, options.attempts),

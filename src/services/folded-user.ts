@@ -11,7 +11,10 @@
  * getters, so copy a folded user by its fields, not with a spread.
  */
 import type { StateEvent, StateSlice, UserState } from '../domain/state.js';
-import { emptyState, fold, foldSlice, recordAt, slicesChangedBy, STATE_SLICES } from '../domain/state.js';
+import { emptyState, fold, foldSlice, recordAt, slicesChangedBy, StateFold, STATE_SLICES } from '../domain/state.js';
+import { runPaced } from '../concurrency.js';
+import type { Steps } from '../domain/steps.js';
+import { finish } from '../domain/steps.js';
 import type { Position, RecordedEvent } from '../stores/event-store.js';
 import type { ProjectedEvent } from '../../projections/projection.js';
 import type { UserRecordProjection } from '../../projections/user-records.js';
@@ -144,13 +147,7 @@ class FoldedUserImpl implements FoldedUser {
   sliceTouches(slice: SyncedSlice): SliceTouches {
     const part = this.parts[slice];
     if (part.pendingTouches === undefined) return part.touches;
-    const keys = new Map(part.touches.keys);
-    let all = part.touches.all;
-    for (const { keys: touched, touch } of itemsOf(part.pendingTouches)) {
-      if (touched === 'all') all = touch;
-      else for (const key of touched) keys.set(key, touch);
-    }
-    const touches = { keys, all };
+    const touches = finish(touchesSteps(part));
     this.setPart(slice, { ...part, touches, pendingTouches: undefined });
     return touches;
   }
@@ -191,6 +188,26 @@ class FoldedUserImpl implements FoldedUser {
     return found;
   }
 
+  /**
+   * Folds what waits of `slice` (its events and touches) {@link SETTLE_STEP} at a time, other
+   * work served in between, so that reading it afterwards folds nothing: a first sync of
+   * 20,000 play statuses left 20,000 events waiting, folded at once by the answer's read. A
+   * read in between folds the slice itself, from the same part, to the same records; the
+   * records folded here are then dropped.
+   */
+  async settle(slice: SyncedSlice): Promise<void> {
+    const part = this.parts[slice];
+    if (part.pending !== undefined) {
+      const base = await runPaced(pendingFoldSteps(slice, part));
+      if (this.parts[slice] !== part) return;
+      this.setPart(slice, { ...part, base, weight: weigh(slice, base), pending: undefined });
+    }
+    const waiting = this.parts[slice];
+    if (waiting.pendingTouches === undefined) return;
+    const touches = await runPaced(touchesSteps(waiting));
+    if (this.parts[slice] === waiting) this.setPart(slice, { ...waiting, touches, pendingTouches: undefined });
+  }
+
   /** The part of `slice`, to carry over into a later user. */
   part<S extends SyncedSlice>(slice: S): SyncedPart<S> {
     return this.parts[slice] as SyncedPart<S>;
@@ -204,7 +221,7 @@ class FoldedUserImpl implements FoldedUser {
 
   private foldSlice<S extends SyncedSlice>(slice: S): SyncedPart<S> {
     const part = this.parts[slice] as SyncedPart<S>;
-    const base = foldSlice(slice, itemsOf(part.pending), part.base);
+    const base = finish(pendingFoldSteps(slice, part));
     const folded: SyncedPart<S> = { ...part, base, weight: weigh(slice, base), pending: undefined };
     this.setPart(slice, folded);
     if (part.pendingTouches !== undefined) this.sliceTouches(slice);
@@ -214,6 +231,36 @@ class FoldedUserImpl implements FoldedUser {
   private setPart<S extends SyncedSlice>(slice: S, part: SyncedPart<S>): void {
     (this.parts as Record<SyncedSlice, SyncedPart<SyncedSlice>>)[slice] = part as SyncedPart<SyncedSlice>;
   }
+}
+
+/** Events (or touches) folded between two pauses of the steps below: a few milliseconds. */
+const SETTLE_STEP = 2_000;
+
+/** The slice of `part` with its pending events folded on, pausing every {@link SETTLE_STEP} events. */
+function* pendingFoldSteps<S extends SyncedSlice>(slice: S, part: SyncedPart<S>): Steps<UserState[S]> {
+  const folding = new StateFold({ ...emptyState(), [slice]: part.base });
+  const events = itemsOf(part.pending);
+  for (let from = 0; from < events.length; from += SETTLE_STEP) {
+    if (from > 0) yield;
+    folding.add(events.slice(from, from + SETTLE_STEP));
+  }
+  return folding.state[slice];
+}
+
+/** The touches of `part` with its pending touches set in the order they were made, pausing every {@link SETTLE_STEP}. */
+function* touchesSteps(part: SyncedPart<SyncedSlice>): Steps<SliceTouches> {
+  const keys = new Map(part.touches.keys);
+  let all = part.touches.all;
+  let set = 0;
+  for (const { keys: touched, touch } of itemsOf(part.pendingTouches)) {
+    if (touched === 'all') all = touch;
+    else
+      for (const key of touched) {
+        keys.set(key, touch);
+        if (++set % SETTLE_STEP === 0) yield;
+      }
+  }
+  return { keys, all };
 }
 
 /**
@@ -364,6 +411,15 @@ export function foldOnto(user: FoldedUser, events: readonly StreamEvent[]): Fold
  */
 export function recordsOf<S extends SyncedSlice>(user: FoldedUser, slice: S, keys: Iterable<string>): Map<string, SliceRecord<S>> {
   return implOf(user).records(slice, keys);
+}
+
+/**
+ * Folds the synced slices of `user` that have events waiting, a step at a time with other work
+ * served in between (see {@link FoldedUserImpl.settle}): for a request about to read all of them.
+ */
+export async function settleSyncedSlices(user: FoldedUser): Promise<void> {
+  const impl = implOf(user);
+  for (const slice of SYNCED) await impl.settle(slice);
 }
 
 /**

@@ -23,13 +23,14 @@
 import { newEventId } from '../domain/ids.js';
 import type { UserEvent } from '../domain/events.js';
 import type { SyncRequest } from '../domain/sync.js';
-import { decideSync, syncClosingEvent, syncCounts } from '../domain/sync.js';
+import { decideSyncSteps, syncClosingEvent, syncCounts } from '../domain/sync.js';
+import { runPaced, yieldToEventLoop } from '../concurrency.js';
 import { toJsonObject } from '../domain/json.js';
 import type { PlayStatusState, SubscriptionState } from '../domain/state.js';
 import type { Doc } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
-import { handleCommand } from './command-handler.js';
-import { changedRecords } from './folded-user.js';
+import { LONG_APPEND, handleCommand } from './command-handler.js';
+import { changedRecords, settleSyncedSlices } from './folded-user.js';
 import type { UserEventService } from './user-events.js';
 import { presentPlaylist } from '../../projections/playlists.js';
 
@@ -54,15 +55,21 @@ export class SyncService {
     const command = await handleCommand(
       this.userEvents,
       principal,
-      (user) => {
+      async (user) => {
         // A retried sync (its request_id already folded) decides nothing.
         if (user.syncRequestIds.has(request.request_id)) return { events: [], result: { changes: [] as UserEvent[], duplicate: true } };
-        const changes = decideSync(user.state, request, ctx);
+        // In steps, other requests served between them: a first sync compares up to 50,000 records.
+        const changes = await runPaced(decideSyncSteps(user.state, request, ctx));
         return { events: [...changes, syncClosingEvent(request, syncCounts(changes), ctx)], result: { changes, duplicate: false } };
       },
       { metadata: { request_id: request.request_id } },
     );
     const { duplicate, changes } = command.result;
+    // A first sync, or one that changed many records, answers many: its records are gathered
+    // on a turn of their own, after the requests that waited for the decision or the append,
+    // from slices folded a step at a time.
+    if (since === undefined || changes.length >= LONG_APPEND) await yieldToEventLoop();
+    await settleSyncedSlices(command.after);
     // Nothing appended: every event of the user at the time of the read is answered. Otherwise
     // every event of this append is at or below its last position, above the client's cursor.
     const user = command.after;

@@ -6,7 +6,7 @@ import { userEvent } from '../../src/domain/events.js';
 import type { UserState } from '../../src/domain/state.js';
 import { episodeKey, fold, isSubscribed } from '../../src/domain/state.js';
 import type { SyncRequest } from '../../src/domain/sync.js';
-import { SYNC_LIMITS, decideSync, syncClosingEvent, syncCounts, syncRequest } from '../../src/domain/sync.js';
+import { DECIDE_STEP, SYNC_LIMITS, decideSync, decideSyncSteps, syncClosingEvent, syncCounts, syncRequest } from '../../src/domain/sync.js';
 import { NOW, USER, assertWellFormed, deciderSpec, ev, t, testContext, uuidOf, withoutId } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -510,6 +510,30 @@ describe('syncClosingEvent and syncCounts', () => {
       object: null,
       data: { device: DEVICE, request_id: 'req-1', counts },
     });
+  });
+});
+
+describe('decideSyncSteps (a long sync decided in steps)', () => {
+  const statuses = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ rss_source_feed: FEED, rss_source_id: `g${i}`, played: false, position: i, updated_at: t(1) }));
+  const items = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ item_id: `i${i}`, rss_source_feed: FEED, rss_source_id: `g${i}`, created_at: t(1), updated_at: t(1) }));
+
+  it(`pauses after every ${DECIDE_STEP} records compared (a playlist's items each count) and decides what decideSync decides`, () => {
+    const req = request({
+      play_statuses: statuses(2 * DECIDE_STEP + 500),
+      playlists: [{ id: 'queue', name: 'Queue', updated_at: t(1), items: items(DECIDE_STEP) }],
+    });
+    const given = fold([ev.play(FEED, 'g1', t(2), { played: true, position: 5, device: DEVICE })]);
+    const steps = decideSyncSteps(given, req, testContext());
+    let pauses = 0;
+    let next = steps.next();
+    for (; !next.done; next = steps.next()) pauses++;
+    // Two pauses among the statuses, one in the playlist that takes the count past 3 steps.
+    expect(pauses).to.equal(3);
+    expect(next.value).to.deep.equal(decideSync(given, req, testContext()));
+    // The status the server holds newer is not emitted: the steps compare against the state.
+    expect(next.value.filter((event) => event.type === 'play')).to.have.length(2 * DECIDE_STEP + 499);
   });
 });
 

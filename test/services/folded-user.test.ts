@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { StateEvent } from '../../src/domain/state.js';
 import type { FoldedUser, StreamEvent, SyncedSlice } from '../../src/services/folded-user.js';
-import { changedRecords, emptyFoldedUser, foldOnto, recordCounts, recordsOf, SYNCED_SLICES } from '../../src/services/folded-user.js';
+import { changedRecords, emptyFoldedUser, foldOnto, recordCounts, recordsOf, settleSyncedSlices, SYNCED_SLICES } from '../../src/services/folded-user.js';
 import { anEvent } from '../domain/arbitraries.js';
 import { ev, t } from '../domain/spec.js';
 
@@ -121,5 +121,51 @@ describe('folded user: synced slices folded when read', () => {
     expect(weight, 'records plus the pending events: at most about as many again').to.be.at.most(10_000 + 64 + 10_000 + 100);
     expect(Object.keys(user.state.play_statuses)).to.have.length(10_000);
     expect(recordCounts(user).play_statuses, 'exact once read').to.equal(10_000);
+  });
+});
+
+describe('folded user: slices settled a step at a time', () => {
+  // 5,000 records folded, then an append of 5,000 events waiting (no more than the records, so
+  // they wait until read): 2,000 of them on those records.
+  const events = stamped([
+    ...Array.from({ length: 5_000 }, (_, n) => ev.play(`https://feeds.example.com/${n % 50}.xml`, `g${n}`, t(1), { played: false, position: n })),
+    ev.subscribe('https://feeds.example.com/0.xml', t(1)),
+    ...Array.from({ length: 5_000 }, (_, n) => ev.position(`https://feeds.example.com/${n % 50}.xml`, `g${n + 3_000}`, t(2), n)),
+  ]);
+  const heavyUser = () => foldOnto(foldOnto(emptyFoldedUser(), events.slice(0, 5_001)), events.slice(5_001));
+  const cursors = [undefined, 0n, events[4_999]!.position.commit, events[7_000]!.position.commit];
+  const expected = seen(foldOnto(emptyFoldedUser(), events), cursors);
+
+  it('folds what waits in steps, other work served in between, to what a read would fold', async () => {
+    const user = heavyUser();
+    expect(recordCounts(user).play_statuses, 'the append waits').to.equal(5_000 + 5_000);
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await settleSyncedSlices(user);
+    ticking = false;
+    // 5,000 events in steps of 2,000, then their 5,000 touches: at least a turn after each step.
+    expect(turns).to.be.at.least(4);
+    expect(recordCounts(user).play_statuses, 'folded: its records alone').to.equal(8_000);
+    expect(seen(user, cursors)).to.deep.equal(expected);
+  });
+
+  it('answers the same when a read folds the slice while it settles', async () => {
+    const user = heavyUser();
+    const settling = settleSyncedSlices(user);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(Object.keys(user.state.play_statuses)).to.have.length(8_000);
+    await settling;
+    expect(seen(user, cursors)).to.deep.equal(expected);
+    const touchesRead = heavyUser();
+    const settlingTouches = settleSyncedSlices(touchesRead);
+    for (let turn = 0; turn < 5; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+    void touchesRead.touches.play_statuses;
+    await settlingTouches;
+    expect(seen(touchesRead, cursors)).to.deep.equal(expected);
   });
 });

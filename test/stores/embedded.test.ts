@@ -414,6 +414,29 @@ describe('SqliteEventStore (embedded only)', function () {
     expect(countRows(store) - before).to.equal(40);
   });
 
+  it('writes a long append out as JSON a slice at a time, other work served in between, then commits it whole', async function () {
+    const store = open();
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const committedAt: number[] = [];
+    const appending = store
+      .append(
+        'user-long',
+        Array.from({ length: 6_000 }, () => event('play')),
+      )
+      .then(() => committedAt.push(countRows(store)));
+    await appending;
+    ticking = false;
+    // 6,000 events in slices of 2,000: at least a turn after each of the first two.
+    expect(turns).to.be.at.least(2);
+    expect(committedAt).to.deep.equal([6_000]);
+  });
+
   it('stamps recordedAt with the injected clock', async function () {
     const now = new Date('2024-01-02T03:04:05.678Z');
     const store = open({ clock: () => now });

@@ -403,6 +403,39 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         await rejection(store.readStream(newStream), StreamNotFoundError);
         expect((await readTestEvents()).map((e) => e.type)).to.deep.equal(['a']);
       });
+      it('a long append is one append: whole, in order, ending at its answer’s position; failing anywhere, or retried, it writes nothing', async function () {
+        const stream = `${ns}user-1`;
+        // Past the embedded store's slice of 2,000 events written out at a time.
+        const long = Array.from({ length: 2_500 }, (_, n) => event('play', { n }));
+        const result = await store.append(stream, long, { expectedRevision: 'no_stream' });
+        expect(result.nextRevision).to.equal(2_499n);
+        const read = await store.readStream(stream);
+        expect(read.map((e) => e.data['n'])).to.deep.equal(long.map((_, n) => n));
+        expect(read.at(-1)!.position).to.deep.equal(result.position);
+        expect((await store.append(stream, long, { expectedRevision: 'no_stream' })).nextRevision).to.equal(2_499n);
+
+        const unserialisable = { id: randomUUID(), type: 'bad', data: { big: 1n } as unknown as JsonObject };
+        const other = `${ns}user-2`;
+        const failing = [...Array.from({ length: 2_400 }, (_, n) => event('play', { n })), unserialisable];
+        let failed = false;
+        try {
+          await store.append(other, failing);
+        } catch {
+          failed = true;
+        }
+        expect(failed, 'a long append with an unserialisable last event should fail').to.equal(true);
+        await rejection(
+          store.append(
+            stream,
+            long.map(() => event('play')),
+            { expectedRevision: 0n },
+          ),
+          WrongExpectedVersionError,
+        );
+        await rejection(store.readStream(other), StreamNotFoundError);
+        await expectState(stream, { lastRevision: 2_499n, softDeleted: false, tombstoned: false });
+        expect(await readTestEvents()).to.have.length(2_500);
+      });
     });
 
     describe('idempotency', function () {

@@ -27,6 +27,7 @@ import {
 } from '../event-store.js';
 import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking, type MigrationProgress, type SchemaMigration } from './schema.js';
 import { RecentIds } from './recent-ids.js';
+import { yieldToEventLoop } from '../../concurrency.js';
 import {
   mergeMetadata,
   STREAM_EVENT_COLUMNS,
@@ -249,13 +250,18 @@ export class SqliteEventStore implements EventStore {
    * transaction, made at once.
    */
   async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
-    const serialized = events.map(serializeEvent);
     const expected = options.expectedRevision ?? 'any';
     if (this.database.inTransaction) {
+      const serialized = events.map(serializeEvent);
       const { result, written } = this.appendTransaction(stream, serialized, expected);
       if (written) this.wakeSubscriptions(serialized);
       return result;
     }
+    // A long append (a first sync: up to 50,000 events) is written out as JSON a slice at a
+    // time, other requests served in between; it is then committed whole, as any append. (It
+    // may so be committed after an append made later to another stream: appends of different
+    // streams are not ordered, and a stream's own are made one at a time.)
+    const serialized = events.length > SERIALIZE_STEP ? await serializePaced(events) : events.map(serializeEvent);
     return new Promise<AppendResult>((resolve, reject) => {
       const append: QueuedAppend = { stream, events: serialized, expected, resolve, reject };
       if (!this.appendedThisTurn && this.appendQueue.length === 0 && this.appendsInFlight === undefined) {
@@ -787,6 +793,18 @@ function readAllSql(prefixCount: number, typeCount: number): string {
 
 function isDatabase(source: Database | SqliteEventStoreOpenOptions): source is Database {
   return typeof (source as Partial<Database>).prepare === 'function';
+}
+
+/** Events written out as JSON between two yields of a long append. */
+const SERIALIZE_STEP = 2_000;
+
+async function serializePaced(events: readonly EventToAppend[]): Promise<SerializedEvent[]> {
+  const serialized: SerializedEvent[] = [];
+  for (let from = 0; from < events.length; from += SERIALIZE_STEP) {
+    if (from > 0) await yieldToEventLoop();
+    for (const event of events.slice(from, from + SERIALIZE_STEP)) serialized.push(serializeEvent(event));
+  }
+  return serialized;
 }
 
 function serializeEvent(event: EventToAppend): SerializedEvent {
