@@ -25,9 +25,13 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
 }
 
 /**
- * Lets the event loop serve what is waiting (other requests' I/O) before going on: long work on
- * the HTTP thread is done in slices with this between them, so that no request holds the
- * others for longer than a slice (docs/architecture.md, "Writes: one command handler").
+ * Lets the event loop serve what is waiting (I/O, timers) before going on. Long work on the HTTP
+ * thread is done in slices with this between them, so that no request holds the others for
+ * longer than a slice (docs/architecture.md, "Writes: one command handler"). Passes over many
+ * events need it too: with the embedded store every await resolves as a microtask, so a
+ * projector's catch-up or a retention pass would otherwise never give timers and I/O a turn
+ * (lease renewals missed, so another process takes over mid-batch; requests and progress
+ * stalled). A turn costs microseconds.
  */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve));

@@ -11,6 +11,7 @@ import type { ReadModelStore } from '../stores/read-model.js';
 import { PARKED_EVENTS } from '../projector/internal-collections.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
 import { formatTable } from './table.js';
+import { yieldToEventLoop } from '../concurrency.js';
 
 export interface StatusStores {
   readonly eventStore: EventStore;
@@ -102,7 +103,7 @@ export async function countEvents(eventStore: EventStore, limit = Number.POSITIV
     if (count >= limit) return { count, complete: false };
     after = page.at(-1)!.position;
     // A long count must not starve the HTTP requests sharing the process.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
 }
 

@@ -30,6 +30,7 @@ import { toProjectedEvent, PROJECTED_STREAM_PREFIXES, userHistory } from './proj
 import { fillBatch, type PendingRead } from './live-batch.js';
 import { LeaseKeeper, LeaseLostError } from './lease-keeper.js';
 import { builtVersion, INTERNAL_COLLECTIONS, PARKED_EVENTS, resetProjection, versionOf, versionRecord } from './internal-collections.js';
+import { yieldToEventLoop } from '../concurrency.js';
 
 export { LeaseLostError };
 const MAX_LOAD_ROUNDS = 16;
@@ -121,14 +122,6 @@ interface Runner {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-/**
- * With the embedded store every await resolves as a microtask, so a catch-up over a long
- * backlog would never give timers and I/O a turn: lease renewals would not run (the lease
- * expires and another process takes over mid-batch), HTTP requests would stall, progress bars
- * would freeze. One macrotask turn per batch costs microseconds.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export class Projector {
   private readonly runners: Runner[];
   private readonly owner: string;

@@ -30,6 +30,7 @@ import { LeaseKeeper, LeaseLostError } from '../projector/lease-keeper.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
 import { fillBatch, NOTHING_YET, nextWithin } from '../projector/live-batch.js';
 import type { ReadModelService } from '../services/read-models.js';
+import { yieldToEventLoop } from '../concurrency.js';
 
 /** The reactor's checkpoint and lease name in the read-model store (no projection has it). */
 export const ERASURE_REACTOR = 'erasure_reactor';
@@ -73,7 +74,6 @@ class StoppingError extends Error {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class ErasureReactor {
   readonly owner: string;

@@ -47,7 +47,7 @@ import type { SnapshotOutcome, TruncatingContext } from './snapshot.js';
 import { checkpointAppends, checkpointStateOfPaced, feedOf, finishTruncation, snapshotUser } from './snapshot.js';
 import type { RetentionPass, RetentionProgress, RetentionSummary } from './types.js';
 import { RETENTION } from './types.js';
-import { forEachConcurrently } from '../concurrency.js';
+import { forEachConcurrently, yieldToEventLoop } from '../concurrency.js';
 import { SnapshotOnCallerThread, SnapshotWorkers } from './snapshot-workers.js';
 
 export interface RetentionDependencies {
@@ -95,12 +95,6 @@ const TRUNCATE_WHILE_SNAPSHOTTING = 2_000;
 
 /** Stream of a podcast's `roll_stats` events: the feed URL hashed into a safe stream name (its feed key). */
 export const podcastStatsStream = (feed: string) => streams.podcastStats(feedKey(feed));
-
-/**
- * With the embedded store every await resolves as a microtask: without a macrotask turn now
- * and then, a pass run by the service would hold HTTP requests and timers until it ends.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class RetentionService implements RetentionPass {
   private readonly store: RetentionCapability;

@@ -3,7 +3,7 @@
  * fold it, and append `snapshot` + `checkpoint` at the revision read. One module, so the pass's
  * own thread and its worker threads (src/retention/snapshot-workers.ts) run the same code.
  */
-import { setImmediate } from 'node:timers/promises';
+import { yieldToEventLoop } from '../concurrency.js';
 import { newEventId } from '../domain/ids.js';
 import type { EventObject } from '../domain/events.js';
 import { streams } from '../domain/events.js';
@@ -61,7 +61,7 @@ export function checkpointStateOf(events: readonly RecordedEvent[], now: Date): 
 export async function checkpointStateOfPaced(events: readonly RecordedEvent[], now: Date): Promise<UserState> {
   const folded = new StateFold();
   for (let from = 0; from < events.length; from += PACED_FOLD) {
-    if (from > 0) await setImmediate();
+    if (from > 0) await yieldToEventLoop();
     folded.add(stateEventsOf(events.slice(from, from + PACED_FOLD)));
   }
   return checkpointState(folded.state, now, RETENTION.forgetTombstonesAfterDays);

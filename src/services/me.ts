@@ -3,7 +3,7 @@
  * first") and delete the account (streams, documents, credentials).
  */
 import { randomUUID } from 'node:crypto';
-import { setImmediate } from 'node:timers/promises';
+import { yieldToEventLoop } from '../concurrency.js';
 import { streams } from '../domain/events.js';
 import type { UserEvent } from '../domain/events.js';
 import type { UserState } from '../domain/state.js';
@@ -95,7 +95,7 @@ export class MeService {
     // The state too, in pieces with other work between them (20,000 play statuses: 8 MB).
     for (const piece of jsonPieces(toJsonObject(state.state))) {
       yield piece;
-      await setImmediate();
+      await yieldToEventLoop();
     }
     yield '}';
   }

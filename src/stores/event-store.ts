@@ -20,7 +20,7 @@
 
 export type { Position } from '../domain/position.js';
 export { START, comparePositions, formatPosition, parsePosition } from '../domain/position.js';
-import { setImmediate } from 'node:timers/promises';
+import { yieldToEventLoop } from '../concurrency.js';
 import type { Position } from '../domain/position.js';
 import { comparePositions } from '../domain/position.js';
 
@@ -295,7 +295,7 @@ export async function* readStreamPages(store: EventStore, stream: string, pageSi
     yield page;
     if (page.length < pageSize) return;
     fromRevision = page.at(-1)!.revision + 1n;
-    await setImmediate();
+    await yieldToEventLoop();
   }
 }
 

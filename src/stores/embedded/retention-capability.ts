@@ -6,18 +6,13 @@ import type { RecordedEvent } from '../event-store.js';
 import type { CountedTruncation, ErasureClosing, ErasurePlan, ParallelSnapshots, RetentionCapability } from '../retention-capability.js';
 import type { Database } from 'better-sqlite3';
 import type { SqliteEventStore } from './sqlite-event-store.js';
+import { yieldToEventLoop } from '../../concurrency.js';
 
 /**
  * Rows deleted per transaction (whole streams; ~0.3 s), between which the event loop gets a
  * turn.
  */
 const PURGE_BATCH_ROWS = 50_000;
-
-/**
- * Every await of the embedded store resolves as a microtask: without a macrotask turn now and
- * then, a pass run by the service would hold HTTP requests and timers until it ends.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class EmbeddedRetention implements RetentionCapability {
   /** The store is synchronous: users one by one. */
