@@ -45,3 +45,16 @@ export async function runPaced<T>(steps: Steps<T>): Promise<T> {
     await yieldToEventLoop();
   }
 }
+
+/** Items mapped between two yields of {@link mapPaced}. */
+const MAP_STEP = 2_000;
+
+/** `items.map(map)`, yielding to the event loop every {@link MAP_STEP} items (an answer of 20,000 records shaped). */
+export async function mapPaced<T, U>(items: readonly T[], map: (item: T) => U): Promise<U[]> {
+  const mapped: U[] = [];
+  for (let from = 0; from < items.length; from += MAP_STEP) {
+    if (from > 0) await yieldToEventLoop();
+    for (let index = from; index < Math.min(items.length, from + MAP_STEP); index++) mapped.push(map(items[index]!));
+  }
+  return mapped;
+}

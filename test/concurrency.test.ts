@@ -1,0 +1,46 @@
+/** Long work on the HTTP thread in slices (src/concurrency.ts): the same results, with turns of the event loop between slices. */
+import { expect } from 'chai';
+import { mapPaced, runPaced } from '../src/concurrency.js';
+import { finish } from '../src/domain/steps.js';
+
+/** Counts the turns of the event loop until stopped. */
+function turnCounter(): { stop: () => number } {
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop: () => {
+      ticking = false;
+      return turns;
+    },
+  };
+}
+
+describe('work in slices', () => {
+  it('mapPaced maps as map does, a turn of the loop after each 2,000 items', async () => {
+    const items = Array.from({ length: 7_001 }, (_, n) => n);
+    const counter = turnCounter();
+    const mapped = await mapPaced(items, (n) => n * 2);
+    expect(counter.stop()).to.be.at.least(3);
+    expect(mapped).to.deep.equal(items.map((n) => n * 2));
+    expect(await mapPaced([], (n: number) => n)).to.deep.equal([]);
+  });
+
+  it('runPaced gives what finish gives, a turn of the loop at each pause', async () => {
+    function* steps(): Generator<void, number> {
+      let sum = 0;
+      for (let n = 1; n <= 5; n++) {
+        sum += n;
+        yield;
+      }
+      return sum;
+    }
+    const counter = turnCounter();
+    expect(await runPaced(steps())).to.equal(finish(steps()));
+    expect(counter.stop()).to.be.at.least(5);
+  });
+});
