@@ -1,6 +1,6 @@
 /** Long work on the HTTP thread in slices (src/concurrency.ts): the same results, with turns of the event loop between slices. */
 import { expect } from 'chai';
-import { mapPaced, runPaced } from '../src/concurrency.js';
+import { mapInSlices, mapPaced, runPaced } from '../src/concurrency.js';
 import { finish } from '../src/domain/steps.js';
 
 /** Counts the turns of the event loop until stopped. */
@@ -42,5 +42,21 @@ describe('work in slices', () => {
     const counter = turnCounter();
     expect(await runPaced(steps())).to.equal(finish(steps()));
     expect(counter.stop()).to.be.at.least(5);
+  });
+
+  it('mapInSlices awaits each slice together, in order, a turn of the loop between slices', async () => {
+    const items = Array.from({ length: 250 }, (_, n) => n);
+    let running = 0;
+    let most = 0;
+    const counter = turnCounter();
+    const mapped = await mapInSlices(items, 100, async (n) => {
+      most = Math.max(most, ++running);
+      await Promise.resolve();
+      running--;
+      return n * 3;
+    });
+    expect(counter.stop()).to.be.at.least(2);
+    expect(mapped).to.deep.equal(items.map((n) => n * 3));
+    expect(most, 'a slice at a time').to.equal(100);
   });
 });

@@ -12,6 +12,7 @@ import { isUserEventType, userIdFromStream } from '../domain/events.js';
 import type { SystemEvent } from '../domain/system-events.js';
 import type { EventToAppend, JsonObject, RecordedEvent } from '../stores/event-store.js';
 import { fromJson, toJsonObject } from '../domain/json.js';
+import { yieldToEventLoop } from '../concurrency.js';
 
 export interface EventMetadata {
   username?: string;
@@ -74,6 +75,27 @@ export function fromStoreEvent(recorded: RecordedEvent): StateEvent | undefined 
   if (recorded.type === 'checkpoint') return fromJson<StateEvent>(recorded.data);
   return undefined;
 }
+
+/**
+ * The pages of a stream cut after each event that carries a user's whole state (`snapshot` and
+ * `checkpoint`: megabytes for a heavy user, each read, folded or written out in tens of
+ * milliseconds), other work served between the pieces: a page holding the checkpoints of three
+ * erasures was handled at once, 160 ms of every other request (bench/RESULTS.md).
+ */
+export async function* cutAfterStates(pages: AsyncIterable<RecordedEvent[]>): AsyncGenerator<RecordedEvent[]> {
+  for await (const page of pages) {
+    let start = 0;
+    for (let index = 0; index < page.length; index++) {
+      if (!carriesState(page[index]!) || index === page.length - 1) continue;
+      yield page.slice(start, index + 1);
+      start = index + 1;
+      await yieldToEventLoop();
+    }
+    yield start === 0 ? page : page.slice(start);
+  }
+}
+
+const carriesState = (event: RecordedEvent) => event.type === 'checkpoint' || event.type === 'snapshot';
 
 /** The events of `recorded` that the state folds, in order (the others left out). */
 export function stateEventsOf(recorded: readonly RecordedEvent[]): StateEvent[] {

@@ -49,6 +49,7 @@ import { PODCAST_EPISODES, podcastsProjection } from '../../projections/podcasts
 import { feedKey } from '../domain/feeds.js';
 import { fromJson } from '../domain/json.js';
 import { PodcastMetadata } from './podcast-metadata.js';
+import { mapInSlices } from '../concurrency.js';
 
 /** Moved to the domain with the decisions that check them; re-exported for the HTTP layer and tests. */
 export { GpodderInputError, USER_LIMITS };
@@ -103,6 +104,9 @@ export interface GpodderEpisodeUpdate extends GpodderEpisode {
 
 /** At most this many new episodes per feed in one `updates` answer (a first sync of a feed with a long back catalogue). */
 export const UPDATES_PER_FEED = 50;
+
+/** Feeds whose new episodes are read together in an `updates` answer, other requests served between slices. */
+const FEEDS_A_SLICE = 100;
 const PODCASTS_PROJECTION = podcastsProjection.name;
 /** The user's events not projected yet an upload looks through for one older than its cursor's margin; past them it waits. */
 const PENDING_RECENT_LIMIT = 1_000;
@@ -317,7 +321,7 @@ export class GpodderService {
     const episodesCursor = await this.checkpointCommit(PODCASTS_PROJECTION);
     const subscribed = (await this.subscribedFeeds(principal.userId)).map((sub) => sub.rss_source_feed);
     const podcasts = await this.metadata.podcasts([...records.map((record) => record.rss_source_feed), ...subscribed]);
-    const updates = (await Promise.all(subscribed.map((feed) => this.newEpisodes(feed, from, podcasts.get(feed))))).flat();
+    const updates = (await mapInSlices(subscribed, FEEDS_A_SLICE, (feed) => this.newEpisodes(feed, from, podcasts.get(feed)))).flat();
     return {
       add: records.filter(isSubscribed).map((record) => podcastObject(record, podcasts.get(record.rss_source_feed))),
       remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),

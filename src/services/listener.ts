@@ -10,7 +10,7 @@ import type { PrivacyState } from '../domain/state.js';
 import { isSubscribed, StateFold } from '../domain/state.js';
 import { readStreamPages } from '../stores/event-store.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
-import { stateEventsOf } from './codec.js';
+import { cutAfterStates, stateEventsOf } from './codec.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
@@ -80,7 +80,7 @@ export class ListenerService {
     const folded = new StateFold();
     const feedActivity = new Map<string, string>();
     const deviceSync = new Map<string, string>();
-    for await (const page of readStreamPages(this.userEvents.store, streams.user(userId))) {
+    for await (const page of cutAfterStates(readStreamPages(this.userEvents.store, streams.user(userId)))) {
       folded.add(stateEventsOf(page));
       for (const event of page) {
         const at = event.recordedAt.toISOString();

@@ -12,7 +12,7 @@ import type { EventStore, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty, readStreamPages, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { StateFold } from '../domain/state.js';
 import { jsonPieces, toJsonObject } from '../domain/json.js';
-import { envelopeOf, stateEventsOf, toStoreEvent } from './codec.js';
+import { cutAfterStates, envelopeOf, stateEventsOf, toStoreEvent } from './codec.js';
 import { feedOf } from '../retention/snapshot.js';
 import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
@@ -85,7 +85,7 @@ export class MeService {
     let head = `{"user":${JSON.stringify(user)},"events":[`;
     let separator = '';
     const state = new StateFold();
-    for await (const page of readStreamPages(this.store, streams.user(principal.userId))) {
+    for await (const page of cutAfterStates(readStreamPages(this.store, streams.user(principal.userId)))) {
       yield `${head}${separator}${page.map((event) => JSON.stringify(exportedEvent(event))).join(',')}`;
       head = '';
       separator = ',';

@@ -14,6 +14,7 @@ import { EventIdConflictError, handleCommand } from './command-handler.js';
 import type { FoldedUser } from './folded-user.js';
 import { emptyFoldedUser, foldOnto, streamEventOf } from './folded-user.js';
 import type { CachedUser, UserStateCache } from './user-state-cache.js';
+import { cutAfterStates } from './codec.js';
 
 export { EventIdConflictError };
 
@@ -69,7 +70,7 @@ export class UserEventService {
     // once (the first request after a start) held every request a third of a second. A
     // truncation between two pages is harmless: the checkpoint before it carries the state.
     let folded = emptyFoldedUser();
-    for await (const page of readStreamPages(this.store, stream, this.pageSize)) folded = foldOnto(folded, page.map(streamEventOf));
+    for await (const page of cutAfterStates(readStreamPages(this.store, stream, this.pageSize))) folded = foldOnto(folded, page.map(streamEventOf));
     this.cache?.set(userId, { folded, metaRevision });
     return folded;
   }

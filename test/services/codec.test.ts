@@ -5,11 +5,12 @@
  * copy keeps its original's domain id.
  */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { UserEvent } from '../../src/domain/events.js';
 import { streams } from '../../src/domain/events.js';
 import { toJsonObject } from '../../src/domain/json.js';
 import { copyOf } from '../../src/retention/history.js';
-import { copiedData, envelopeOf, fromStoreEvent, toStoreEvent, userEventOf } from '../../src/services/codec.js';
+import { copiedData, cutAfterStates, envelopeOf, fromStoreEvent, toStoreEvent, userEventOf } from '../../src/services/codec.js';
 import type { EventToAppend, RecordedEvent } from '../../src/stores/event-store.js';
 
 const USER = '0b6c2f0e-6d55-4d2b-8f3a-1c2d3e4f5a6b';
@@ -78,5 +79,54 @@ describe('codec: user events in the store', function () {
   it('refuses a user event that names no user, outside a user stream', function () {
     const stray = recordedOf(toStoreEvent(play), 'podcast_stats-abc');
     expect(() => userEventOf(stray)).to.throw(/names no user/);
+  });
+});
+
+describe('codec: pages cut after the events that carry a whole state', function () {
+  const eventOf = (type: string, n: number): RecordedEvent => recordedOf({ id: `e${n}`, type, data: {} }, streams.user(USER), BigInt(n));
+
+  it('gives every event once, in order, in pieces ending after a snapshot or checkpoint or where a page ends (property)', async function () {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.constantFrom('play', 'play', 'play', 'snapshot', 'checkpoint'), { minLength: 1, maxLength: 12 }), { maxLength: 5 }),
+        async (types) => {
+          let n = 0;
+          const pages = types.map((page) => page.map((type) => eventOf(type, n++)));
+          async function* source() {
+            for (const page of pages) yield page;
+          }
+          const pieces: RecordedEvent[][] = [];
+          for await (const piece of cutAfterStates(source())) pieces.push(piece);
+          expect(pieces.flat().map((event) => event.id)).to.deep.equal(pages.flat().map((event) => event.id));
+          const pageEnds = new Set(pages.map((page) => page.at(-1)!.id));
+          for (const piece of pieces) {
+            expect(piece).to.have.length.above(0);
+            // A state only at a piece's end; a piece ends at a state or at its page's end.
+            piece.slice(0, -1).forEach((event) => expect(event.type).to.equal('play'));
+            const last = piece.at(-1)!;
+            expect(last.type !== 'play' || pageEnds.has(last.id), `piece ending at ${last.id}`).to.equal(true);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('lets other work run after each cut', async function () {
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    async function* one() {
+      yield ['play', 'snapshot', 'checkpoint', 'play', 'snapshot', 'checkpoint', 'play'].map((type, n) => eventOf(type, n));
+    }
+    const pieces: RecordedEvent[][] = [];
+    for await (const piece of cutAfterStates(one())) pieces.push(piece);
+    ticking = false;
+    expect(pieces.map((piece) => piece.length)).to.deep.equal([2, 1, 2, 1, 1]);
+    expect(turns).to.be.at.least(4);
   });
 });
