@@ -16,6 +16,8 @@ import { LIMITS, boundedString, httpUrl, isNormalisedInRange, isoTimestamp } fro
 import type { ActionContext } from './decide.js';
 import { compareIso, newEvent } from './decide.js';
 import { contentDigest, derivedEventId } from './ids.js';
+import type { Steps } from './steps.js';
+import { finish } from './steps.js';
 
 // ---- URLs ------------------------------------------------------------------------------
 
@@ -170,12 +172,32 @@ export type GpodderActionInput = z.infer<typeof gpodderActionInput>;
 
 export const MAX_ACTIONS_PER_UPLOAD = 25_000;
 
+/** The upload body, with the schema of its actions given (see {@link pacedGpodderUpload}). */
+function gpodderUploadBodyOf<Action extends z.ZodType<GpodderActionInput>>(action: Action) {
+  return z.preprocess(
+    // Not a union: a union's error would not name the bad field of the list.
+    (body) => (typeof body === 'object' && body !== null && !Array.isArray(body) && 'actions' in body ? body.actions : body),
+    z.array(action).max(MAX_ACTIONS_PER_UPLOAD, `at most ${MAX_ACTIONS_PER_UPLOAD} actions per request`),
+  );
+}
+
 /** The upload body: gpodder.net takes a bare list; `{actions: [...]}` is accepted too. */
-export const gpodderUploadBody = z.preprocess(
-  // Not a union: a union's error would not name the bad field of the list.
-  (body) => (typeof body === 'object' && body !== null && !Array.isArray(body) && 'actions' in body ? body.actions : body),
-  z.array(gpodderActionInput).max(MAX_ACTIONS_PER_UPLOAD, `at most ${MAX_ACTIONS_PER_UPLOAD} actions per request`),
-);
+export const gpodderUploadBody = gpodderUploadBodyOf(gpodderActionInput);
+
+/**
+ * {@link gpodderUploadBody} checked a slice of its actions at a time (up to 25,000 in one
+ * request), as src/domain/sync.ts's `pacedSyncRequest`: each action by its own schema, then the
+ * body by the same schema taking them as checked (src/http/validate.ts, `parseInputPaced`).
+ */
+export const pacedGpodderUpload = {
+  whole: gpodderUploadBody,
+  rest: gpodderUploadBodyOf(z.custom<GpodderActionInput>(() => true)),
+  // The bare list, or the `actions` of an object: where the preprocess above takes the list.
+  lists: [
+    { key: undefined, element: gpodderActionInput },
+    { key: 'actions', element: gpodderActionInput },
+  ],
+} as const;
 
 /** An action after sanitising: what an event is made of. */
 export interface GpodderActionRecord {
@@ -208,11 +230,21 @@ export interface PreparedUpload {
  * `now`, and exact duplicates within the upload collapse into one.
  */
 export function prepareUpload(user: string, inputs: readonly GpodderActionInput[], now: string): PreparedUpload {
+  return finish(prepareUploadSteps(user, inputs, now));
+}
+
+/** Actions {@link prepareUploadSteps} prepares between two pauses (each is hashed twice). */
+export const PREPARE_STEP = 1_000;
+
+/** {@link prepareUpload}, pausing (`yield`) after every {@link PREPARE_STEP} actions (src/domain/steps.ts). */
+export function* prepareUploadSteps(user: string, inputs: readonly GpodderActionInput[], now: string): Steps<PreparedUpload> {
   const rewrites = new UrlRewrites();
   const seen = new Set<string>();
   const actions: { id: string; formerId: string; record: GpodderActionRecord }[] = [];
   const devices = new Set<string>();
+  let prepared = 0;
   for (const input of inputs) {
+    if (++prepared % PREPARE_STEP === 0) yield;
     const podcast = rewrites.sanitize(input.podcast);
     const episode = rewrites.sanitize(input.episode);
     if (podcast === undefined || episode === undefined) continue;

@@ -11,12 +11,19 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefi
 
 /**
  * A schema whose long lists' elements can be checked apart from the rest: `rest` is `whole`
- * taking those elements as already parsed by `element`.
+ * taking those elements as already parsed by `element`. A list is the `key` of an object input,
+ * or (no `key`) the input itself when it is an array.
  */
 export interface PacedSchema<S extends z.ZodType> {
   readonly whole: S;
   readonly rest: z.ZodType<z.output<S>>;
-  readonly lists: readonly { readonly key: string; readonly element: z.ZodType; readonly weight?: (value: unknown) => number }[];
+  readonly lists: readonly PacedList[];
+}
+
+interface PacedList {
+  readonly key?: string | undefined;
+  readonly element: z.ZodType;
+  readonly weight?: (value: unknown) => number;
 }
 
 /** Elements (by weight) checked between two yields: a few milliseconds of work. */
@@ -30,24 +37,37 @@ const PACED_SLICE = 1_000;
  * every bad field exactly as the schema does (test/http/validate.test.ts).
  */
 export async function parseInputPaced<S extends z.ZodType>(schema: PacedSchema<S>, input: unknown, prefix: string[] = []): Promise<z.infer<S>> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return parseInput(schema.whole, input, prefix);
+  const budget = { left: PACED_SLICE };
+  if (Array.isArray(input)) {
+    const list = schema.lists.find(({ key }) => key === undefined);
+    const elements = list === undefined ? undefined : await parseElements(list, input, budget);
+    return parseInput(elements === undefined ? schema.whole : schema.rest, elements ?? input, prefix);
+  }
+  if (typeof input !== 'object' || input === null) return parseInput(schema.whole, input, prefix);
   const parsed: Record<string, unknown> = { ...input };
-  let budget = PACED_SLICE;
   for (const list of schema.lists) {
+    if (list.key === undefined) continue;
     const values: unknown = parsed[list.key];
     if (!Array.isArray(values)) continue;
-    const elements: unknown[] = new Array(values.length);
-    for (let index = 0; index < values.length; index++) {
-      const result = list.element.safeParse(values[index]);
-      if (!result.success) return parseInput(schema.whole, input, prefix);
-      elements[index] = result.data;
-      budget -= list.weight?.(values[index]) ?? 1;
-      if (budget <= 0) {
-        await yieldToEventLoop();
-        budget = PACED_SLICE;
-      }
-    }
+    const elements = await parseElements(list, values, budget);
+    if (elements === undefined) return parseInput(schema.whole, input, prefix);
     parsed[list.key] = elements;
   }
   return parseInput(schema.rest, parsed, prefix);
+}
+
+/** The elements of `values` parsed by the list's schema, or undefined at the first invalid one. */
+async function parseElements(list: PacedList, values: readonly unknown[], budget: { left: number }): Promise<unknown[] | undefined> {
+  const elements: unknown[] = new Array(values.length);
+  for (let index = 0; index < values.length; index++) {
+    const result = list.element.safeParse(values[index]);
+    if (!result.success) return undefined;
+    elements[index] = result.data;
+    budget.left -= list.weight?.(values[index]) ?? 1;
+    if (budget.left <= 0) {
+      await yieldToEventLoop();
+      budget.left = PACED_SLICE;
+    }
+  }
+  return elements;
 }

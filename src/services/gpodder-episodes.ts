@@ -20,7 +20,8 @@
  */
 import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
 import type { ActionServing } from '../domain/gpodder.js';
-import { effectiveSince, latestPerEpisode, MAX_ACTIONS_PER_UPLOAD, pageByPosition, prepareUpload } from '../domain/gpodder.js';
+import { effectiveSince, latestPerEpisode, MAX_ACTIONS_PER_UPLOAD, pageByPosition, prepareUploadSteps } from '../domain/gpodder.js';
+import { runPaced } from '../concurrency.js';
 import { decideEpisodeActions } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
@@ -195,7 +196,8 @@ export class GpodderEpisodeService {
 
   async upload(principal: Principal, inputs: readonly GpodderActionInput[]): Promise<{ timestamp: number; update_urls: [string, string][] }> {
     const { readModels } = this.gpodder;
-    const prepared = prepareUpload(principal.userId, inputs, this.gpodder.context(principal).now);
+    // In steps, other requests served between them: an upload may carry 25,000 actions, each hashed twice.
+    const prepared = await runPaced(prepareUploadSteps(principal.userId, inputs, this.gpodder.context(principal).now));
     for (let attempt = 1; ; attempt++) {
       // After an overlap, the earlier upload's events must be in the read model to be left out.
       if (attempt > 1) await readModels.waitFor([EPISODE_ACTIONS], await this.gpodder.userEvents.store.headPosition(), 10_000);

@@ -19,7 +19,9 @@ import {
   latestPerEpisode,
   newDeviceEvents,
   pageByPosition,
+  PREPARE_STEP,
   prepareUpload,
+  prepareUploadSteps,
   presentAction,
   servingOf,
   sanitizeChanges,
@@ -192,6 +194,18 @@ describe('gpodder: preparing an upload', () => {
   it('keeps started/position/total on play only, and stamps actions without a time with now', () => {
     const prepared = prepareUpload('u1', [input({ action: 'download', position: 5, total: 9 })], NOW);
     expect(prepared.actions[0]!.record).to.deep.include({ action: 'download', position: undefined, total: undefined, timestamp: NOW });
+  });
+
+  it(`prepares in steps, pausing after every ${PREPARE_STEP} actions, what prepareUpload prepares`, () => {
+    const inputs = Array.from({ length: 2 * PREPARE_STEP + 10 }, (_, n) => input({ episode: `https://cdn.example.com/${n % 1_500}.mp3`, device: `d${n % 3}` }));
+    const steps = prepareUploadSteps('u1', inputs, NOW);
+    let pauses = 0;
+    let next = steps.next();
+    for (; !next.done; next = steps.next()) pauses++;
+    expect(pauses).to.equal(2);
+    expect(next.value).to.deep.equal(prepareUpload('u1', inputs, NOW));
+    // Duplicates across steps collapse too.
+    expect(next.value.actions).to.have.length(1_500);
   });
 
   it('lists the devices the actions name', () => {

@@ -7,22 +7,25 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { SYNC_LIMITS, pacedSyncRequest, syncRequest } from '../../src/domain/sync.js';
+import { MAX_ACTIONS_PER_UPLOAD, gpodderUploadBody, pacedGpodderUpload } from '../../src/domain/gpodder.js';
 import { HttpError, validationError } from '../../src/http/errors.js';
+import type { PacedSchema } from '../../src/http/validate.js';
 import { parseInputPaced } from '../../src/http/validate.js';
+import type { z } from 'zod';
 
 type Outcome = { ok: unknown } | { status: number; body: unknown };
 
-async function paced(input: unknown): Promise<Outcome> {
+async function paced(input: unknown, schema: PacedSchema<z.ZodType> = pacedSyncRequest): Promise<Outcome> {
   try {
-    return { ok: await parseInputPaced(pacedSyncRequest, input) };
+    return { ok: await parseInputPaced(schema, input) };
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     return { status: error.status, body: { message: error.message, details: error.details } };
   }
 }
 
-function atOnce(input: unknown): Outcome {
-  const result = syncRequest.safeParse(input);
+function atOnce(input: unknown, schema: z.ZodType = syncRequest): Outcome {
+  const result = schema.safeParse(input);
   if (result.success) return { ok: result.data };
   const error = validationError(result.error);
   return { status: error.status, body: { message: error.message, details: error.details } };
@@ -31,6 +34,12 @@ function atOnce(input: unknown): Outcome {
 async function expectSame(input: unknown): Promise<Outcome> {
   const outcome = await paced(input);
   expect(outcome).to.deep.equal(atOnce(input));
+  return outcome;
+}
+
+async function expectSameUpload(input: unknown): Promise<Outcome> {
+  const outcome = await paced(input, pacedGpodderUpload);
+  expect(outcome).to.deep.equal(atOnce(input, gpodderUploadBody));
   return outcome;
 }
 
@@ -203,5 +212,61 @@ describe('parseInputPaced (the sync request a slice at a time)', () => {
     expect(overTotal)
       .to.have.nested.property('body.details.issues[0].message')
       .that.matches(/playlist items in all/);
+  });
+});
+
+describe('parseInputPaced (a gpodder upload a slice at a time)', () => {
+  const action = withUnknownKey(
+    fc.record(
+      {
+        podcast: mostly(oneOf(FEEDS), oneOf([7, null])),
+        episode: mostly(numbered('https://media.example.org/', 40), oneOf([false, 'x'.repeat(5_000)])),
+        guid: fc.option(mostly(numbered('g', 40), oneOf([3, 'a\u0007b']))),
+        device: fc.option(mostly(oneOf(['phone', '']), oneOf(['bad device!', 5]))),
+        action: mostly(oneOf(['play', 'PLAY', 'download', 'delete', 'new']), oneOf(['jump', 1])),
+        timestamp: fc.option(mostly(oneOf(['2026-01-01T10:00:00', '2026-01-01T10:00:00Z', 1767261600]), oneOf(['soon', true]))),
+        position: fc.option(mostly(fc.nat({ max: 10_000 }), oneOf(['x', 2e9]))),
+      },
+      { requiredKeys: ['podcast', 'episode', 'action'] },
+    ),
+  );
+  const body = fc.oneof(
+    fc.array(action, { maxLength: 8 }),
+    fc.array(action, { maxLength: 8 }).map((actions) => ({ actions })),
+    fc.array(action, { maxLength: 8 }).map((actions) => ({ actions, other: 'ignored' })),
+    oneOf([{}, { actions: 'x' }, { other: [] }, 'actions', null, 3]),
+  );
+
+  it('answers what gpodderUploadBody answers, for bare lists, {actions} and other bodies (property)', async () => {
+    let valid = 0;
+    await fc.assert(
+      fc.asyncProperty(body, async (input) => {
+        if ('ok' in (await expectSameUpload(input))) valid++;
+      }),
+      { numRuns: 500 },
+    );
+    expect(valid).to.be.within(20, 480);
+  });
+
+  const upload = (count: number) =>
+    Array.from({ length: count }, (_, n) => ({ podcast: FEED, episode: `https://media.example.org/${n}.mp3`, action: 'play', position: n }));
+
+  it('checks a long list in slices, other work served in between, to the same actions; and its limit', async () => {
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const outcome = await expectSameUpload(upload(5_000));
+    ticking = false;
+    expect(turns).to.be.at.least(4);
+    expect(outcome).to.have.nested.property('ok').with.length(5_000);
+    await expectSameUpload({ actions: upload(3_000) });
+    const bad = upload(3_000);
+    bad[2_200] = { ...bad[2_200]!, action: 'jump' };
+    expect(await expectSameUpload(bad)).to.have.nested.property('body.details.issues[0].path', '2200.action');
+    expect(await expectSameUpload(upload(MAX_ACTIONS_PER_UPLOAD + 1))).to.have.nested.property('status', 400);
   });
 });

@@ -7,9 +7,9 @@
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { gpodderDeviceId, gpodderUploadBody, sanitizeUrl, sinceParam } from '../../domain/gpodder.js';
+import { gpodderDeviceId, pacedGpodderUpload, sanitizeUrl, sinceParam } from '../../domain/gpodder.js';
 import type { GpodderEpisodeService } from '../../services/gpodder-episodes.js';
-import { parseInput } from '../validate.js';
+import { parseInput, parseInputPaced } from '../validate.js';
 import { ownerOf } from './auth.js';
 import { jsonBody, splitFile } from './common.js';
 
@@ -35,7 +35,7 @@ export function episodesRouter(episodes: GpodderEpisodeService, authenticated: R
 
   router.post('/api/2/episodes/:file', authenticated, jsonBody(EPISODES_BODY_LIMIT), async (req, res) => {
     const principal = ownerOf(req, splitFile(req.params['file'], ['json']).name);
-    const actions = parseInput(gpodderUploadBody, req.body ?? []);
+    const actions = await parseInputPaced(pacedGpodderUpload, req.body ?? []);
     res.json(await episodes.upload(principal, actions));
   });
 

@@ -7,10 +7,10 @@
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
-import { gpodderUploadBody, subscriptionChangesBody } from '../../domain/gpodder.js';
+import { pacedGpodderUpload, subscriptionChangesBody } from '../../domain/gpodder.js';
 import type { NextcloudService } from '../../services/nextcloud.js';
 import { principalOf } from '../auth.js';
-import { parseInput } from '../validate.js';
+import { parseInput, parseInputPaced } from '../validate.js';
 import { drainUnusedBody } from '../drain.js';
 import { gpodderErrors, jsonBody } from '../gpodder/common.js';
 import { EPISODES_BODY_LIMIT } from '../gpodder/episodes.js';
@@ -45,7 +45,7 @@ export function nextcloudRouter(service: NextcloudService, authenticated: Reques
   });
 
   router.post(`${BASE}/episode_action/create`, authenticated, jsonBody(EPISODES_BODY_LIMIT), async (req, res) => {
-    const actions = parseInput(gpodderUploadBody, req.body ?? []);
+    const actions = await parseInputPaced(pacedGpodderUpload, req.body ?? []);
     res.json(await service.uploadEpisodeActions(principalOf(req), actions));
   });
 
