@@ -499,6 +499,12 @@ export function recordCounts(user: FoldedUser): RecordCounts {
   };
 }
 
+/** The records of the synced slices (pending events counted as records): what a sync without a cursor answers, about. */
+export function syncedRecords(user: FoldedUser): number {
+  const impl = implOf(user);
+  return SYNCED.reduce((sum, slice) => sum + impl.weight(slice), 0);
+}
+
 export function totalRecords(counts: RecordCounts): number {
   return 1 + counts.subscriptions + counts.play_statuses + counts.playlists + counts.syncRequestIds + counts.gpodder;
 }

@@ -30,7 +30,7 @@ import type { PlayStatusState, SubscriptionState } from '../domain/state.js';
 import type { Doc } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
 import { LONG_APPEND, handleCommand } from './command-handler.js';
-import { changedRecords, settleSyncedSlices } from './folded-user.js';
+import { changedRecords, settleSyncedSlices, syncedRecords } from './folded-user.js';
 import type { UserEventService } from './user-events.js';
 import { presentPlaylist } from '../../projections/playlists.js';
 
@@ -65,10 +65,11 @@ export class SyncService {
       { metadata: { request_id: request.request_id } },
     );
     const { duplicate, changes } = command.result;
-    // A first sync, or one that changed many records, answers many: its records are gathered
-    // on a turn of their own, after the requests that waited for the decision or the append,
-    // from slices folded a step at a time.
-    if (since === undefined || changes.length >= LONG_APPEND) await yieldToEventLoop();
+    // A sync that changed many records, or a first one of a user holding many, answers many: its
+    // records are gathered on a turn of their own, after the requests that waited for the
+    // decision or the append, from slices folded a step at a time. (A small one answers at once:
+    // under load, a turn is other requests' work to wait for.)
+    if (changes.length >= LONG_APPEND || (since === undefined && syncedRecords(command.after) >= LONG_APPEND)) await yieldToEventLoop();
     await settleSyncedSlices(command.after);
     // Nothing appended: every event of the user at the time of the read is answered. Otherwise
     // every event of this append is at or below its last position, above the client's cursor.
