@@ -2,23 +2,7 @@
 import { expect } from 'chai';
 import { mapInSlices, mapPaced, runPaced } from '../src/concurrency.js';
 import { finish } from '../src/domain/steps.js';
-
-/** Counts the turns of the event loop until stopped. */
-function turnCounter(): { stop: () => number } {
-  let turns = 0;
-  let ticking = true;
-  const tick = () => {
-    turns++;
-    if (ticking) setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    stop: () => {
-      ticking = false;
-      return turns;
-    },
-  };
-}
+import { turnCounter } from './support/turns.js';
 
 describe('work in slices', () => {
   it('mapPaced maps as map does, a turn of the loop after each 2,000 items', async () => {

@@ -12,6 +12,7 @@ import { HttpError, validationError } from '../../src/http/errors.js';
 import type { PacedSchema } from '../../src/http/validate.js';
 import { parseInputPaced } from '../../src/http/validate.js';
 import type { z } from 'zod';
+import { turnCounter } from '../support/turns.js';
 
 type Outcome = { ok: unknown } | { status: number; body: unknown };
 
@@ -35,6 +36,18 @@ async function expectSame(input: unknown): Promise<Outcome> {
   const outcome = await paced(input);
   expect(outcome).to.deep.equal(atOnce(input));
   return outcome;
+}
+
+/** `expectSame` over `runs` random inputs, valid ones and invalid ones among them (both kinds compared, not only one). */
+async function expectSameOnBoth(inputs: fc.Arbitrary<unknown>, same: (input: unknown) => Promise<Outcome>, runs: number): Promise<void> {
+  let valid = 0;
+  await fc.assert(
+    fc.asyncProperty(inputs, async (input) => {
+      if ('ok' in (await same(input))) valid++;
+    }),
+    { numRuns: runs },
+  );
+  expect(valid).to.be.within(20, runs - 20);
 }
 
 async function expectSameUpload(input: unknown): Promise<Outcome> {
@@ -137,15 +150,7 @@ const base = { device: 'phone', request_id: 'r1', subscriptions: [], play_status
 
 describe('parseInputPaced (the sync request a slice at a time)', () => {
   it('answers what syncRequest answers, for random valid and invalid requests', async () => {
-    let valid = 0;
-    await fc.assert(
-      fc.asyncProperty(request, async (input) => {
-        if ('ok' in (await expectSame(input))) valid++;
-      }),
-      { numRuns: 600 },
-    );
-    // Both kinds were compared, not only one.
-    expect(valid).to.be.within(20, 580);
+    await expectSameOnBoth(request, expectSame, 600);
   });
 
   it('answers what syncRequest answers for inputs that are not requests', async () => {
@@ -169,15 +174,9 @@ describe('parseInputPaced (the sync request a slice at a time)', () => {
   });
 
   it('lets the event loop serve other work between slices', async () => {
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
     await parseInputPaced(pacedSyncRequest, { ...base, play_statuses: statuses(5_000) });
-    ticking = false;
+    const turns = counter.stop();
     // A slice is 1,000 elements: at least one turn of the loop after each of the first four.
     expect(turns).to.be.at.least(4);
   });
@@ -238,29 +237,16 @@ describe('parseInputPaced (a gpodder upload a slice at a time)', () => {
   );
 
   it('answers what gpodderUploadBody answers, for bare lists, {actions} and other bodies (property)', async () => {
-    let valid = 0;
-    await fc.assert(
-      fc.asyncProperty(body, async (input) => {
-        if ('ok' in (await expectSameUpload(input))) valid++;
-      }),
-      { numRuns: 500 },
-    );
-    expect(valid).to.be.within(20, 480);
+    await expectSameOnBoth(body, expectSameUpload, 500);
   });
 
   const upload = (count: number) =>
     Array.from({ length: count }, (_, n) => ({ podcast: FEED, episode: `https://media.example.org/${n}.mp3`, action: 'play', position: n }));
 
   it('checks a long list in slices, other work served in between, to the same actions; and its limit', async () => {
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
     const outcome = await expectSameUpload(upload(5_000));
-    ticking = false;
+    const turns = counter.stop();
     expect(turns).to.be.at.least(4);
     expect(outcome).to.have.nested.property('ok').with.length(5_000);
     await expectSameUpload({ actions: upload(3_000) });

@@ -12,6 +12,7 @@ import { toJsonObject } from '../../src/domain/json.js';
 import { copyOf } from '../../src/retention/history.js';
 import { copiedData, cutAfterStates, envelopeOf, fromStoreEvent, toStoreEvent, userEventOf } from '../../src/services/codec.js';
 import type { EventToAppend, RecordedEvent } from '../../src/stores/event-store.js';
+import { turnCounter } from '../support/turns.js';
 
 const USER = '0b6c2f0e-6d55-4d2b-8f3a-1c2d3e4f5a6b';
 const play: UserEvent = {
@@ -113,19 +114,13 @@ describe('codec: pages cut after the events that carry a whole state', function 
   });
 
   it('lets other work run after each cut', async function () {
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
     async function* one() {
       yield ['play', 'snapshot', 'checkpoint', 'play', 'snapshot', 'checkpoint', 'play'].map((type, n) => eventOf(type, n));
     }
     const pieces: RecordedEvent[][] = [];
     for await (const piece of cutAfterStates(one())) pieces.push(piece);
-    ticking = false;
+    const turns = counter.stop();
     expect(pieces.map((piece) => piece.length)).to.deep.equal([2, 1, 2, 1, 1]);
     expect(turns).to.be.at.least(4);
   });

@@ -11,6 +11,7 @@ import type { FoldedUser, StreamEvent, SyncedSlice } from '../../src/services/fo
 import { changedRecords, emptyFoldedUser, foldOnto, recordCounts, recordsOf, settleSyncedSlices, SYNCED_SLICES } from '../../src/services/folded-user.js';
 import { anEvent } from '../domain/arbitraries.js';
 import { ev, t } from '../domain/spec.js';
+import { turnCounter } from '../support/turns.js';
 
 const SLICES: readonly SyncedSlice[] = ['subscriptions', 'play_statuses', 'playlists'];
 const stamped = (events: readonly StateEvent[]): StreamEvent[] =>
@@ -139,15 +140,9 @@ describe('folded user: slices settled a step at a time', () => {
   it('folds what waits in steps, other work served in between, to what a read would fold', async () => {
     const user = heavyUser();
     expect(recordCounts(user).play_statuses, 'the append waits').to.equal(5_000 + 5_000);
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
     await settleSyncedSlices(user);
-    ticking = false;
+    const turns = counter.stop();
     // 5,000 events in steps of 2,000, then their 5,000 touches: at least a turn after each step.
     expect(turns).to.be.at.least(4);
     expect(recordCounts(user).play_statuses, 'folded: its records alone').to.equal(8_000);

@@ -10,6 +10,7 @@ import { RecentIds } from '../../src/stores/embedded/recent-ids.js';
 import type { EventToAppend, JsonObject, Position, RecordedEvent, StreamTailOptions } from '../../src/stores/event-store.js';
 import { readTailBackwards, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import { eventStoreContract, withTimeout } from './event-store.contract.js';
+import { turnCounter } from '../support/turns.js';
 
 /** A fresh directory per store, removed by the returned cleanup. */
 function tempDatabasePath(): { path: string; removeDirectory: () => void } {
@@ -416,13 +417,7 @@ describe('SqliteEventStore (embedded only)', function () {
 
   it('writes a long append out as JSON a slice at a time, other work served in between, then commits it whole', async function () {
     const store = open();
-    let turns = 0;
-    let ticking = true;
-    const tick = () => {
-      turns++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const counter = turnCounter();
     const committedAt: number[] = [];
     const appending = store
       .append(
@@ -431,7 +426,7 @@ describe('SqliteEventStore (embedded only)', function () {
       )
       .then(() => committedAt.push(countRows(store)));
     await appending;
-    ticking = false;
+    const turns = counter.stop();
     // 6,000 events in slices of 2,000: at least a turn after each of the first two.
     expect(turns).to.be.at.least(2);
     expect(committedAt).to.deep.equal([6_000]);
