@@ -111,9 +111,9 @@ export async function handleCommand<R>(
       const written = user.revision === 'no_stream' || appended.nextRevision > user.revision;
       if (!written) await checkRetry(userEvents, stream, events, appended);
       // A long append (a first sync: up to 50,000 events) is folded on a later turn than its
-      // commit: requests that waited for the commit are served in between.
+      // commit, and in steps: requests that waited for the commit are served in between.
       else if (events.length >= LONG_APPEND) await yieldToEventLoop();
-      const after = written ? userEvents.appended(principal.userId, user, events, appended) : user;
+      const after = written ? await userEvents.appended(principal.userId, user, events, appended) : user;
       return { user, after, events, result, appended, written, position: appended.position };
     }, options.attempts),
   );

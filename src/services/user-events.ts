@@ -15,6 +15,10 @@ import type { FoldedUser } from './folded-user.js';
 import { emptyFoldedUser, foldOnto, streamEventOf } from './folded-user.js';
 import type { CachedUser, UserStateCache } from './user-state-cache.js';
 import { cutAfterStates } from './codec.js';
+import { yieldToEventLoop } from '../concurrency.js';
+
+/** Events of one append folded into the cached user between two yields. */
+const FOLD_STEP = 2_000;
 
 export { EventIdConflictError };
 
@@ -125,12 +129,17 @@ export class UserEventService {
    * checked against the stream's metadata, and the append at its revision proves no event came
    * between.
    */
-  appended(userId: string, before: FoldedUser, events: readonly UserEvent[], result: AppendResult): FoldedUser {
+  async appended(userId: string, before: FoldedUser, events: readonly UserEvent[], result: AppendResult): Promise<FoldedUser> {
     const first = before.revision === 'no_stream' ? 0n : before.revision + 1n;
-    const after = foldOnto(
-      before,
-      events.map((event, index) => ({ event, revision: first + BigInt(index), position: result.position })),
-    );
+    const stamped = events.map((event, index) => ({ event, revision: first + BigInt(index), position: result.position }));
+    // A long append (a first sync, a gpodder upload of thousands of actions) is folded a step
+    // at a time, other requests served in between: folded in steps or at once, a user answers
+    // the same (test/services/folded-user.test.ts).
+    let after = before;
+    for (let from = 0; from < stamped.length; from += FOLD_STEP) {
+      if (from > 0) await yieldToEventLoop();
+      after = foldOnto(after, stamped.slice(from, from + FOLD_STEP));
+    }
     const cached = this.cache?.peek(userId);
     if (cached !== undefined && cached.folded === before) this.cache?.set(userId, { folded: after, metaRevision: cached.metaRevision });
     return after;

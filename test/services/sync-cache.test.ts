@@ -32,7 +32,7 @@ import { ErasureReactor } from '../../src/retention/erasure-reactor.js';
 import type { Stores } from '../../src/runtime.js';
 import { openStores } from '../../src/runtime.js';
 import type { Principal } from '../../src/services/accounts.js';
-import { fromStoreEvent } from '../../src/services/codec.js';
+import { fromStoreEvent, toStoreEvent } from '../../src/services/codec.js';
 import type { FoldedUser, SyncedSlice } from '../../src/services/folded-user.js';
 import { SYNCED_SLICES, changedRecords, emptyFoldedUser, foldOnto, recordCounts, totalRecords } from '../../src/services/folded-user.js';
 import { MeService } from '../../src/services/me.js';
@@ -44,6 +44,7 @@ import { UserStateCache } from '../../src/services/user-state-cache.js';
 import type { Doc } from '../../src/stores/read-model.js';
 import type { EventStore, Position } from '../../src/stores/event-store.js';
 import { readStreamOrEmpty } from '../../src/stores/event-store.js';
+import { turnCounter } from '../support/turns.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -456,6 +457,51 @@ describe('sync from the cache of folded users', function () {
       expect(totals.hits, 'cache hits').to.be.greaterThan(0);
     });
   }
+});
+
+describe('a long append folded into the cached user', function () {
+  it('in steps, other work served in between, to the user a cold load folds from the stream', async function () {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-long-append-'));
+    const stores = await openStores({ DATA_DIR: dataDir, STORE: 'embedded', READ_MODEL: 'embedded', EVENTSTORE_URL: undefined, MONGO_URL: undefined });
+    try {
+      const cache = new UserStateCache(1_000_000);
+      const cached = new UserEventService(stores.eventStore, cache);
+      const user = 'u-long';
+      const feed = (n: number) => `https://feeds.example.org/${n % 40}.xml`;
+      const play = (n: number, at: string): StateEvent =>
+        ({
+          id: randomUUID(),
+          user,
+          timestamp: at,
+          type: 'play',
+          object: { rss_source_feed: feed(n), rss_source_id: `g${n}` },
+          data: { played: false, position: n },
+        }) as StateEvent;
+      const before = await cached.loadUser(user);
+      const events = Array.from({ length: 5_001 }, (_, n) => play(n % 4_000, `2026-01-01T10:${String(Math.floor(n / 100)).padStart(2, '0')}:00.000Z`));
+      const result = await stores.eventStore.append(
+        streams.user(user),
+        events.map((event) => toStoreEvent(event as never, { username: user })),
+        { expectedRevision: 'no_stream' },
+      );
+      const counter = turnCounter();
+      const after = await cached.appended(user, before, events as never, result);
+      // 5,001 events in steps of 2,000: a turn after each of the first two.
+      expect(counter.stop()).to.be.at.least(2);
+      const cold = await new UserEventService(stores.eventStore).loadUser(user);
+      const seenOf = (folded: FoldedUser) => ({
+        state: structuredClone(folded.state),
+        revision: folded.revision,
+        answers: SLICES.map((slice) => [undefined, 0n].map((since) => changedRecords(folded, slice, since))),
+      });
+      expect(seenOf(after)).to.deep.equal(seenOf(cold));
+      expect(cache.peek(user)?.folded, 'kept in the cache').to.equal(after);
+      expect(Object.keys(after.state.play_statuses)).to.have.length(4_000);
+    } finally {
+      await stores.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('UserStateCache', function () {
