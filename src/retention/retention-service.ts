@@ -436,6 +436,10 @@ export class RetentionService implements RetentionPass {
       feeds.clear();
       for (const event of events) if (ids.has(event.id)) for (const feed of feedOf(event)) feeds.add(feed);
       const last = events.at(-1)!.revision;
+      // Other requests served between the steps too (for a heavy user each is tens of
+      // milliseconds, and together they held every request 150–330 ms): a write to the stream
+      // meanwhile makes the append below fail on its expected revision, and all starts again.
+      await yieldToEventLoop();
       const plan = this.store.planErasure(stream, events, ids, ({ truncateBefore, kept }) => {
         const retainedFrom = oldestRetainedAt(kept) ?? now;
         const closing = checkpointAppends(user, state, now, {
@@ -445,6 +449,7 @@ export class RetentionService implements RetentionPass {
         });
         return { checkpointId: closing[1].id, events: closing };
       });
+      await yieldToEventLoop();
       await this.deps.eventStore.append(stream, plan.events, { expectedRevision: last });
       return plan;
     });

@@ -95,7 +95,8 @@ export async function* cutAfterStates(pages: AsyncIterable<RecordedEvent[]>): As
   }
 }
 
-const carriesState = (event: RecordedEvent) => event.type === 'checkpoint' || event.type === 'snapshot';
+/** A `snapshot` or a `checkpoint`: an event that carries a user's whole state. */
+export const carriesState = (event: RecordedEvent): boolean => event.type === 'checkpoint' || event.type === 'snapshot';
 
 /** The events of `recorded` that the state folds, in order (the others left out). */
 export function stateEventsOf(recorded: readonly RecordedEvent[]): StateEvent[] {

@@ -23,6 +23,8 @@ import {
 } from '../../src/retention/history.js';
 import type { JsonObject, RecordedEvent } from '../../src/stores/event-store.js';
 import { checkpointStateOf, checkpointStateOfPaced } from '../../src/retention/snapshot.js';
+import { turnCounter } from '../support/turns.js';
+import { toJsonObject } from '../../src/domain/json.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -229,19 +231,39 @@ describe("checkpointStateOfPaced (the erasure reactor's fold, on the HTTP thread
           ),
     );
     const now = new Date(T0 + DAY);
-    let turnsBeforeDone = 0;
-    let done = false;
-    const count = () => {
-      if (done) return;
-      turnsBeforeDone++;
-      setImmediate(count);
-    };
-    setImmediate(count);
+    const counter = turnCounter();
     const paced = await checkpointStateOfPaced(events, now);
-    done = true;
+    const turnsBeforeDone = counter.stop();
     expect(paced).to.deep.equal(checkpointStateOf(events, now));
     expect(Object.keys(paced.play_statuses)).to.have.length(4_500 - 4 - 4);
     // Three slices: two turns of the event loop between them (and none needed before the first).
     expect(turnsBeforeDone).to.be.at.least(2);
+  });
+
+  it('ends a slice after each checkpoint and snapshot too (each carries a whole state), to the same state', async function () {
+    const feed = 'https://a.example/feed.xml';
+    const play = (n: number) =>
+      stored(
+        n,
+        {
+          type: 'play',
+          timestamp: new Date(T0 + n * 1000).toISOString(),
+          object: { rss_source_feed: feed, rss_source_id: `g${n}` },
+          data: { played: true, position: n },
+        },
+        0,
+      );
+    const before = Array.from({ length: 300 }, (_, n) => play(n));
+    const state = stateOf(before);
+    const withState = (revision: number, type: 'snapshot' | 'checkpoint') =>
+      recorded(revision, type, { day: 0, data: toJsonObject({ ...checkpointOf(state), id: randomUUID(), user: '1' }) });
+    const events = [...before, withState(300, 'snapshot'), withState(301, 'checkpoint'), ...Array.from({ length: 300 }, (_, n) => play(302 + n))];
+    const now = new Date(T0 + DAY);
+    const counter = turnCounter();
+    const paced = await checkpointStateOfPaced(events, now);
+    // Four slices (to the snapshot, the checkpoint, the rest): a turn between each two.
+    expect(counter.stop()).to.be.at.least(2);
+    expect(paced).to.deep.equal(checkpointStateOf(events, now));
+    expect(Object.keys(paced.play_statuses)).to.have.length(600);
   });
 });
