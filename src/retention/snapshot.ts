@@ -15,7 +15,7 @@ import { checkpointEvents } from '../domain/system-events.js';
 import type { EventStore, EventToAppend, RecordedEvent } from '../stores/event-store.js';
 import { readStreamOrEmpty } from '../stores/event-store.js';
 import type { CountedTruncation } from '../stores/retention-capability.js';
-import { carriesState, stateEventsOf, toStoreSystemEvent } from '../services/codec.js';
+import { piecesAfterStates, stateEventsOf, toStoreSystemEvent } from '../services/codec.js';
 import { retryOnConflict } from '../services/retry.js';
 import { oldestRetainedAt, retentionCut } from './history.js';
 import { RETENTION } from './types.js';
@@ -60,15 +60,15 @@ export function checkpointStateOf(events: readonly RecordedEvent[], now: Date): 
  */
 export async function checkpointStateOfPaced(events: readonly RecordedEvent[], now: Date): Promise<UserState> {
   const folded = new StateFold();
-  let from = 0;
-  for (let index = 0; index < events.length; index++) {
-    const end = index + 1;
+  let first = true;
+  for (let from = 0; from < events.length; from += PACED_FOLD) {
     // A slice also ends after each event carrying a whole state (megabytes for a heavy user,
-    // decoded and folded in tens of milliseconds: codec.ts, `carriesState`).
-    if (end < events.length && end - from < PACED_FOLD && !carriesState(events[index]!)) continue;
-    if (from > 0) await yieldToEventLoop();
-    folded.add(stateEventsOf(events.slice(from, end)));
-    from = end;
+    // decoded and folded in tens of milliseconds).
+    for (const piece of piecesAfterStates(events.slice(from, from + PACED_FOLD))) {
+      if (!first) await yieldToEventLoop();
+      first = false;
+      folded.add(stateEventsOf(piece));
+    }
   }
   return checkpointState(folded.state, now, RETENTION.forgetTombstonesAfterDays);
 }

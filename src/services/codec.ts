@@ -82,21 +82,32 @@ export function fromStoreEvent(recorded: RecordedEvent): StateEvent | undefined 
  * milliseconds), other work served between the pieces: a page holding the checkpoints of three
  * erasures was handled at once, 160 ms of every other request (bench/RESULTS.md).
  */
-export async function* cutAfterStates(pages: AsyncIterable<RecordedEvent[]>): AsyncGenerator<RecordedEvent[]> {
+export async function* cutAfterStates(pages: AsyncIterable<readonly RecordedEvent[]>): AsyncGenerator<readonly RecordedEvent[]> {
   for await (const page of pages) {
-    let start = 0;
-    for (let index = 0; index < page.length; index++) {
-      if (!carriesState(page[index]!) || index === page.length - 1) continue;
-      yield page.slice(start, index + 1);
-      start = index + 1;
-      await yieldToEventLoop();
+    const pieces = piecesAfterStates(page);
+    for (const [index, piece] of pieces.entries()) {
+      if (index > 0) await yieldToEventLoop();
+      yield piece;
     }
-    yield start === 0 ? page : page.slice(start);
   }
 }
 
+/** `events` cut after each event that {@link carriesState} (none of the pieces empty). */
+export function piecesAfterStates(events: readonly RecordedEvent[]): (readonly RecordedEvent[])[] {
+  const pieces: (readonly RecordedEvent[])[] = [];
+  let start = 0;
+  for (let index = 0; index < events.length; index++) {
+    if (index === events.length - 1 || carriesState(events[index]!)) {
+      // A page with no state but its last is handed on as it is, not copied (most of them).
+      pieces.push(start === 0 && index === events.length - 1 ? events : events.slice(start, index + 1));
+      start = index + 1;
+    }
+  }
+  return pieces;
+}
+
 /** A `snapshot` or a `checkpoint`: an event that carries a user's whole state. */
-export const carriesState = (event: RecordedEvent): boolean => event.type === 'checkpoint' || event.type === 'snapshot';
+const carriesState = (event: RecordedEvent): boolean => event.type === 'checkpoint' || event.type === 'snapshot';
 
 /** The events of `recorded` that the state folds, in order (the others left out). */
 export function stateEventsOf(recorded: readonly RecordedEvent[]): StateEvent[] {

@@ -96,7 +96,7 @@ describe('codec: pages cut after the events that carry a whole state', function 
           async function* source() {
             for (const page of pages) yield page;
           }
-          const pieces: RecordedEvent[][] = [];
+          const pieces: (readonly RecordedEvent[])[] = [];
           for await (const piece of cutAfterStates(source())) pieces.push(piece);
           expect(pieces.flat().map((event) => event.id)).to.deep.equal(pages.flat().map((event) => event.id));
           const pageEnds = new Set(pages.map((page) => page.at(-1)!.id));
@@ -118,7 +118,7 @@ describe('codec: pages cut after the events that carry a whole state', function 
     async function* one() {
       yield ['play', 'snapshot', 'checkpoint', 'play', 'snapshot', 'checkpoint', 'play'].map((type, n) => eventOf(type, n));
     }
-    const pieces: RecordedEvent[][] = [];
+    const pieces: (readonly RecordedEvent[])[] = [];
     for await (const piece of cutAfterStates(one())) pieces.push(piece);
     const turns = counter.stop();
     expect(pieces.map((piece) => piece.length)).to.deep.equal([2, 1, 2, 1, 1]);

@@ -58,6 +58,12 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
     });
 
     const inTest = () => ({ streamPrefixes: [ns] });
+    /** `count` play events, numbered `n` from 0, appended to `stream`. */
+    const appendPlays = (stream: string, count: number) =>
+      store.append(
+        stream,
+        Array.from({ length: count }, (_, n) => event('play', { n })),
+      );
     const readTestEvents = () => store.readAll({ after: head, filter: inTest() });
     const subscribeTestEvents = () => store.subscribeToAll({ after: head, filter: inTest() });
 
@@ -526,10 +532,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
     describe('readStreamPages (src/stores/event-store.ts, over readStream)', function () {
       it('gives the stream as one read does, in pages, letting other work run between them; nothing for a stream never written', async function () {
         const stream = `${ns}user-1`;
-        await store.append(
-          stream,
-          Array.from({ length: 7 }, (_, n) => event('play', { n })),
-        );
+        await appendPlays(stream, 7);
         let pagesWhenOtherWorkRan: number | undefined;
         const pages: bigint[][] = [];
         setImmediate(() => (pagesWhenOtherWorkRan = pages.length));
@@ -543,10 +546,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
 
       it('a truncated stream from its first visible event; a stream of exactly whole pages ends without an empty one', async function () {
         const stream = `${ns}user-1`;
-        await store.append(
-          stream,
-          Array.from({ length: 6 }, (_, n) => event('play', { n })),
-        );
+        await appendPlays(stream, 6);
         await store.setStreamMetadata(stream, { truncateBefore: 2n });
         const pages: bigint[][] = [];
         for await (const page of readStreamPages(store, stream, 2)) pages.push(page.map((e) => e.revision));
@@ -560,10 +560,7 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
     describe('readWholeStream (src/stores/event-store.ts, over readStream)', function () {
       it('reads again when the stream is truncated between two pages, so that no page is of its former version', async function () {
         const stream = `${ns}user-1`;
-        await store.append(
-          stream,
-          Array.from({ length: 6 }, (_, n) => event('play', { n })),
-        );
+        await appendPlays(stream, 6);
         let truncated = false;
         // The store, truncating the stream right after the first page is read.
         const truncating: EventStore = Object.create(store) as EventStore;

@@ -27,7 +27,7 @@ import {
 } from '../event-store.js';
 import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking, type MigrationProgress, type SchemaMigration } from './schema.js';
 import { RecentIds } from './recent-ids.js';
-import { yieldToEventLoop } from '../../concurrency.js';
+import { mapPaced } from '../../concurrency.js';
 import {
   mergeMetadata,
   STREAM_EVENT_COLUMNS,
@@ -261,7 +261,7 @@ export class SqliteEventStore implements EventStore {
     // time, other requests served in between; it is then committed whole, as any append. (It
     // may so be committed after an append made later to another stream: appends of different
     // streams are not ordered, and a stream's own are made one at a time.)
-    const serialized = events.length > SERIALIZE_STEP ? await serializePaced(events) : events.map(serializeEvent);
+    const serialized = events.length > SERIALIZE_PACED ? await mapPaced(events, serializeEvent) : events.map(serializeEvent);
     return new Promise<AppendResult>((resolve, reject) => {
       const append: QueuedAppend = { stream, events: serialized, expected, resolve, reject };
       if (!this.appendedThisTurn && this.appendQueue.length === 0 && this.appendsInFlight === undefined) {
@@ -795,17 +795,8 @@ function isDatabase(source: Database | SqliteEventStoreOpenOptions): source is D
   return typeof (source as Partial<Database>).prepare === 'function';
 }
 
-/** Events written out as JSON between two yields of a long append. */
-const SERIALIZE_STEP = 2_000;
-
-async function serializePaced(events: readonly EventToAppend[]): Promise<SerializedEvent[]> {
-  const serialized: SerializedEvent[] = [];
-  for (let from = 0; from < events.length; from += SERIALIZE_STEP) {
-    if (from > 0) await yieldToEventLoop();
-    for (const event of events.slice(from, from + SERIALIZE_STEP)) serialized.push(serializeEvent(event));
-  }
-  return serialized;
-}
+/** Events from which an append is written out as JSON a slice at a time (`mapPaced`). */
+const SERIALIZE_PACED = 2_000;
 
 function serializeEvent(event: EventToAppend): SerializedEvent {
   return {
