@@ -124,6 +124,17 @@ export class StoreGauges {
     registers: [this.registry],
   });
 
+  private readonly free = new Gauge({
+    name: 'podsync_storage_free_bytes',
+    help: 'Bytes free on the disk holding the embedded store (absent with EventStoreDB and MongoDB, whose servers report their own)',
+    registers: [this.registry],
+  });
+
+  /** Set at each scrape by a service with embedded files (docs/operations.md, "A full disk"). */
+  updateFreeBytes(bytes: number): void {
+    this.free.set(bytes);
+  }
+
   update(report: ProjectionsReport): void {
     // Reset so a projection that no longer exists does not linger with its last value.
     for (const gauge of [this.position, this.lag, this.parked]) gauge.reset();

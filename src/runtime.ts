@@ -3,6 +3,7 @@
  * default, EventStoreDB and MongoDB in production) behind the same ports.
  */
 import { mkdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Config } from './config.js';
@@ -41,6 +42,8 @@ export interface Stores {
      * thread when one runs, so the caller's thread is not held while readers and writers let it.
      */
     truncateWal(file: BetterSqlite3.Database): Promise<void>;
+    /** Bytes this process may still write on the disk holding the files (readiness and metrics). */
+    freeBytes(): Promise<number>;
   };
   close(): Promise<void>;
 }
@@ -166,6 +169,7 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
             database,
             legacyTablesDropped,
             truncateWal,
+            freeBytes: () => freeBytes(config.DATA_DIR),
             ...(readModelDatabase ? { readModelDatabase } : {}),
             ...(embeddedEvents ? { eventStore: embeddedEvents } : {}),
           },
@@ -190,4 +194,9 @@ async function truncateOnThisThread(file: BetterSqlite3.Database): Promise<void>
     if (result?.busy === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const stats = await statfs(dir);
+  return stats.bavail * stats.bsize;
 }

@@ -28,7 +28,8 @@ import { checkReadiness, collectStats, projectionsReport } from './admin/status.
 import { recordSyncCacheLookup, renderMetrics, StoreGauges, withAppendCounting } from './metrics.js';
 import { createRetentionPass } from './retention/retention-service.js';
 import { ERASURE_REACTOR, ErasureReactor } from './retention/erasure-reactor.js';
-import { startScheduler, type Scheduler, type SchedulerOptions } from './jobs/retention-job.js';
+import { startScheduler, type SchedulerOptions } from './jobs/retention-job.js';
+import { startSchedulerOrRetry, type StartedScheduler } from './jobs/scheduler-start.js';
 import { feedsJob } from './jobs/feeds-job.js';
 import { FeedService, feedServiceOptions } from './services/feeds.js';
 import type { RetentionService } from './retention/retention-service.js';
@@ -76,6 +77,7 @@ export async function startService(
   if (renumbered > 0) logger.info('events moved to rows naming their stream by number (a store an earlier version made)', { events: renumbered });
   const status = { ...stores, sequentialPositions: stores.embedded?.eventStore !== undefined };
   const gauges = new StoreGauges();
+  const freeBytes = stores.embedded?.freeBytes;
   let draining = false;
   const projector = new Projector({
     eventStore: stores.eventStore,
@@ -118,7 +120,7 @@ export async function startService(
   const gpodder = new GpodderService(userEvents, readModels, clock);
   const gpodderEpisodes = new GpodderEpisodeService(gpodder);
   // Started after the app; the admin pages read its runs once it exists.
-  let scheduler: Scheduler | undefined;
+  let scheduler: StartedScheduler | undefined;
   const me = new MeService(stores.eventStore, stores.accounts, readModels, {
     projections: projector.names,
     purge: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream),
@@ -161,11 +163,16 @@ export async function startService(
       publicViews: new PublicViews(stores.readModel),
       registration: config.REGISTRATION,
       defaultPrivacy: config.DEFAULT_PRIVACY,
-      retention: async () => (scheduler ? retentionStatus(scheduler.agenda) : undefined),
+      retention: async () => (scheduler?.current ? retentionStatus(scheduler.current.agenda) : undefined),
     },
-    ready: async () => (draining ? { ready: false, reason: 'shutting down' } : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG })),
+    ready: async () =>
+      draining
+        ? { ready: false, reason: 'shutting down' }
+        : checkReadiness(status, reported, { maxLag: config.READY_MAX_LAG, ...(freeBytes ? { freeBytes } : {}) }),
     metrics: async () => {
       gauges.update(await projectionsReport(status, reported));
+      const free = await freeBytes?.().catch(() => undefined);
+      if (free !== undefined) gauges.updateFreeBytes(free);
       return renderMetrics(gauges);
     },
     ...(config.ADMIN_TOKEN
@@ -186,14 +193,16 @@ export async function startService(
   // The retention job (docs/design.md, "Retention") on Agenda, in every worker (the job's lock lets one run at a time).
   if (options.runScheduler !== false) {
     try {
-      scheduler = await startScheduler({
-        stores,
-        logger,
-        retention,
-        config,
-        ...(options.scheduler ? { options: options.scheduler } : {}),
-        jobs: config.FEEDS === 'on' ? [feedsJob(feeds, logger, options.feedsEvery)] : [],
-      });
+      const start = () =>
+        startScheduler({
+          stores,
+          logger,
+          retention,
+          config,
+          ...(options.scheduler ? { options: options.scheduler } : {}),
+          jobs: config.FEEDS === 'on' ? [feedsJob(feeds, logger, options.feedsEvery)] : [],
+        });
+      scheduler = await startSchedulerOrRetry(start, logger);
     } catch (error) {
       await erasure.stop();
       await thread?.stop();

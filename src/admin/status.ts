@@ -163,6 +163,13 @@ export interface Readiness {
   readonly projections?: Record<string, { lag: number; checkpoint: string | null }>;
 }
 
+/**
+ * Below this many bytes free on the disk holding the embedded store's files, `/readyz` answers
+ * not ready: SQLite grows its files a page at a time and its WAL by whole transactions, so writes
+ * fail at about this point, and the read models stop following (docs/operations.md, "A full disk").
+ */
+export const MIN_FREE_BYTES = 16 * 1024 * 1024;
+
 /** How long an event may wait for a projection before `/readyz` calls the projection stuck. */
 export const DEFAULT_MAX_STALL_MS = 30_000;
 /**
@@ -190,6 +197,9 @@ export async function checkReadiness(
     maxStallMs?: number;
     now?: () => Date;
     lagGraceMs?: number;
+    /** Bytes free on the disk holding the store's files, where the service has them (the embedded store). */
+    freeBytes?: () => Promise<number>;
+    minFreeBytes?: number;
   },
 ): Promise<Readiness> {
   const probe = async (): Promise<Readiness> => {
@@ -202,6 +212,11 @@ export async function checkReadiness(
         { lag: projection.lag, checkpoint: projection.checkpoint ? formatPosition(projection.checkpoint) : null },
       ]),
     );
+    const free = await options.freeBytes?.();
+    const minFree = options.minFreeBytes ?? MIN_FREE_BYTES;
+    // No path in the reason: /readyz is public.
+    if (free !== undefined && free < minFree)
+      return { ready: false, reason: `the disk holding the store is full or nearly (${mebibytes(free)} free, ${mebibytes(minFree)} needed)`, projections };
     const now = (options.now?.() ?? new Date()).getTime();
     const waited = (projection: ProjectionStatus) => (projection.pendingSince === undefined ? 0 : now - projection.pendingSince.getTime());
     const graceMs = options.lagGraceMs ?? DEFAULT_LAG_GRACE_MS;
@@ -233,4 +248,8 @@ export async function checkReadiness(
   } finally {
     clearTimeout(timer);
   }
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
-import { isStoreBusy, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
+import { isStorageFull, isStoreBusy, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
 import { EventIdConflictError } from '../services/user-events.js';
@@ -109,6 +109,9 @@ export function toHttpError(error: unknown): HttpError | undefined {
     return new HttpError(503, 'write_conflict', 'Other writes of this account kept landing first; nothing was written. Retry.', null, { 'Retry-After': '1' });
   if (isStoreBusy(error))
     return new HttpError(503, 'store_busy', 'The store could not take the write in time; nothing was written. Retry.', null, { 'Retry-After': '1' });
+  // Apps retry a 503 at their next sync; a minute gives an operator time to free space.
+  if (isStorageFull(error))
+    return new HttpError(503, 'storage_full', "The server's disk is full, so the request could not be completed. Retry later.", null, { 'Retry-After': '60' });
   if (typeof error === 'object' && error !== null) return fromBodyParser(error as BodyParserError);
   return undefined;
 }
@@ -124,6 +127,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const known = toHttpError(error);
     const status = known?.status ?? 500;
     if (!known) logger.error('unhandled error', { requestId: req.id, error: error instanceof Error ? error.stack : String(error) });
+    // About the store, not this request: without its id, held back once a minute however many fail.
+    if (known?.code === 'storage_full')
+      logger.error('the disk holding the store is full: writes fail until space is freed (docs/operations.md, "A full disk")', {
+        error: error instanceof Error ? error.message : String(error),
+        requestId: undefined,
+      });
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(known?.headers ?? {})) res.setHeader(name, value);
     res.status(status).json({

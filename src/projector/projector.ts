@@ -20,7 +20,7 @@
 import { isMainThread } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
-import { comparePositions, formatPosition, START } from '../stores/event-store.js';
+import { comparePositions, formatPosition, isStorageFull, isStoreBusy, START } from '../stores/event-store.js';
 import { InvalidDocumentError, type CommitOptions, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from '../../projections/projection.js';
@@ -143,6 +143,8 @@ export class Projector {
   private renewsPerBatch = false;
   /** Pipelined commits handed over and not yet ended. */
   private commitsInFlight = 0;
+  /** Where the checkpoints stood at the last failure (see failuresInARow). */
+  private lastFailureAt: Position | undefined;
   parkedCount = 0;
   /** Document changes (puts and deletes) committed so far (the rebuild benchmark's raw ceiling writes as many). */
   documentsWritten = 0;
@@ -297,7 +299,6 @@ export class Projector {
             if (batch.events.length === 0) return;
             if (isolate) await this.processIsolated(batch.events);
             else await this.processBatch(batch.events, true);
-            failures = 0;
             isolate = false;
             await yieldToEventLoop();
           }
@@ -305,6 +306,7 @@ export class Projector {
           if (error instanceof LeaseLostError) throw error;
           await this.drain();
           if (this.stopping) throw error;
+          failures = this.failuresInARow(failures);
           ({ failures, isolate } = await this.resumeAfterFailure(error, failures));
         } finally {
           await subscription.unsubscribe();
@@ -424,11 +426,11 @@ export class Projector {
           else await this.processBatch(page, true);
           total += page.length;
           after = page.at(-1)!.position;
-          failures = 0;
           isolate = false;
         } catch (error) {
           if (error instanceof LeaseLostError) throw error;
           await this.drain();
+          failures = this.failuresInARow(failures);
           if (this.stopping && failures > 0) throw error;
           ({ failures, isolate } = await this.resumeAfterFailure(error, failures));
           after = this.lowestCheckpoint();
@@ -517,6 +519,20 @@ export class Projector {
     return { failures: failures + 1, isolate };
   }
 
+  /**
+   * The failures in a row before this one: none if a commit landed since the last failure. A
+   * pipelined batch fails when its commit does, after the next batch was decided, so a batch
+   * that returned says nothing yet: only a checkpoint that moved does. Counted so, a store that
+   * refuses every commit (a full disk) is retried ever more slowly, and a commit that keeps
+   * failing gets its batch projected event by event.
+   */
+  private failuresInARow(failures: number): number {
+    const reached = this.lowestCheckpoint();
+    const progressed = this.lastFailureAt === undefined || comparePositions(reached, this.lastFailureAt) > 0;
+    this.lastFailureAt = reached;
+    return progressed ? 0 : failures;
+  }
+
   private retryDelay(attempt: number): number {
     return Math.min(5000, (this.options.retryDelayMs ?? 100) * 2 ** attempt);
   }
@@ -559,6 +575,10 @@ export class Projector {
         await this.commit([{ projection: runner.projection.name, changes, checkpoint: recorded.position }]);
       } catch (error) {
         runner.view.clear();
+        // A full disk or a lock held elsewhere is the store's condition, not the event's: parked,
+        // the event would be missing from the read model for good, yet a smaller write (the
+        // parking) may still fit. The caller backs off and projects it once writes go through.
+        if (isStorageFull(error) || isStoreBusy(error)) throw error;
         if (!(error instanceof InvalidDocumentError) && attempt < attempts) {
           if (this.stopping) throw error;
           await sleep(this.retryDelay(attempt - 1));

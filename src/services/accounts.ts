@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { boundedString } from '../domain/events.js';
 import type { Account, AccountStore, TokenRecord } from '../stores/accounts.js';
+import { isStorageFull } from '../stores/event-store.js';
 import { hashPassword, hashTokenSecret, newTokenSecret, verifyPassword } from '../auth/passwords.js';
 
 export const usernameSchema = z
@@ -175,7 +176,12 @@ export class AccountService {
   private async touch(token: TokenRecord): Promise<void> {
     const now = this.clock().getTime();
     const hour = new Date(Math.floor(now / TOUCH_RESOLUTION_MS) * TOUCH_RESOLUTION_MS).toISOString();
-    if (token.lastUsedAt === null || token.lastUsedAt < hour) await this.accounts.touchToken(token.id, hour);
+    if (token.lastUsedAt !== null && token.lastUsedAt >= hour) return;
+    // Bookkeeping: on a full disk the request goes on without it, reads keep being served
+    // (docs/operations.md, "A full disk").
+    await this.accounts.touchToken(token.id, hour).catch((error: unknown) => {
+      if (!isStorageFull(error)) throw error;
+    });
   }
 
   /** The principal of a bearer token (app passwords are Basic passwords, not bearer tokens). */

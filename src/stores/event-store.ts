@@ -354,3 +354,13 @@ export function isStoreBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
+
+/**
+ * The disk holding the store is full (docs/operations.md, "A full disk"): SQLite's SQLITE_FULL
+ * (a file could not grow) or a write's ENOSPC. SQLite rolls the transaction back, so nothing of
+ * the write stays; the same write succeeds once space is freed.
+ */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC';
+}

@@ -1,9 +1,8 @@
 /** Logs with request ids on every line, `/metrics` in Prometheus text, `/readyz`. */
-import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import express from 'express';
 import request from 'supertest';
-import { createLogger } from '../../src/logger.js';
+import { capturingServiceLogger as capturingLogger } from '../support/logs.js';
 import { recordRetentionRun } from '../../src/metrics.js';
 import { requestContext } from '../../src/http/observability.js';
 import { checkReadiness } from '../../src/admin/status.js';
@@ -18,16 +17,6 @@ const play = (guid: string) => ({
   object: { rss_source_feed: FEED, rss_source_id: guid },
   data: { played: true, position: 1 },
 });
-
-/** A JSON logger whose lines the test reads back. */
-function capturingLogger() {
-  const stream = new PassThrough();
-  const lines: Record<string, unknown>[] = [];
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  return { logger: createLogger({ level: 'debug', format: 'json', destination: stream }), lines };
-}
 
 /** The value of one sample line of Prometheus text, or undefined if absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {

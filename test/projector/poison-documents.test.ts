@@ -16,6 +16,7 @@ import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import type { JsonValue } from '../../src/stores/event-store.js';
 import type { ProjectionCommit } from '../../src/stores/read-model.js';
 import { memoryStores } from './support.js';
+import { capturingLogger } from '../support/logs.js';
 
 const context = { defaultPrivacy: 'private' as const };
 let ids = 0;
@@ -31,9 +32,9 @@ function deep(depth: number): JsonValue {
   return value;
 }
 
-async function seed(eventStore: ReturnType<typeof memoryStores>['eventStore']): Promise<void> {
+async function seed(eventStore: ReturnType<typeof memoryStores>['eventStore'], mallorys: Record<string, JsonValue> = { poison: deep(1500) }): Promise<void> {
   await eventStore.append('user-alice', [toStoreEvent(setting('alice', { before: 1 }))]);
-  await eventStore.append('user-mallory', [toStoreEvent(setting('mallory', { poison: deep(1500) }))]);
+  await eventStore.append('user-mallory', [toStoreEvent(setting('mallory', mallorys))]);
   await eventStore.append('user-bob', [toStoreEvent(setting('bob', { after: 2 }))]);
 }
 
@@ -81,34 +82,87 @@ describe('projector: poison documents are parked, the others go on', function ()
     }
   });
 
-  it('an event whose commit fails every time while the store takes other writes is parked after a few tries', async () => {
-    const { eventStore, readModel, close } = memoryStores();
-    try {
-      await eventStore.append('user-alice', [toStoreEvent(setting('alice', { before: 1 }))]);
-      await eventStore.append('user-mallory', [toStoreEvent(setting('mallory', { cursed: 1 }))]);
-      await eventStore.append('user-bob', [toStoreEvent(setting('bob', { after: 2 }))]);
-      // A store that fails (not saying why) every commit that writes mallory's settings.
-      const failing = Object.create(readModel) as typeof readModel;
-      failing.commitAll = async (commits) => {
-        if (
-          commits.some((commit) =>
-            commit.changes.some((change) => change.op === 'put' && change.doc['user'] === 'mallory' && change.collection === GPODDER_SETTINGS),
+  for (const pipeline of [false, true]) {
+    it(`an event whose commit fails every time while the store takes other writes is parked after a few tries${pipeline ? ' (pipelined catch-up)' : ''}`, async () => {
+      const { eventStore, readModel, close } = memoryStores();
+      try {
+        await eventStore.append('user-alice', [toStoreEvent(setting('alice', { before: 1 }))]);
+        await eventStore.append('user-mallory', [toStoreEvent(setting('mallory', { cursed: 1 }))]);
+        await eventStore.append('user-bob', [toStoreEvent(setting('bob', { after: 2 }))]);
+        // A store that fails (not saying why) every commit that writes mallory's settings.
+        const failing = Object.create(readModel) as typeof readModel;
+        failing.commitAll = async (commits) => {
+          if (
+            commits.some((commit) =>
+              commit.changes.some((change) => change.op === 'put' && change.doc['user'] === 'mallory' && change.collection === GPODDER_SETTINGS),
+            )
           )
-        )
-          throw new Error('something went wrong');
-        return readModel.commitAll(commits);
-      };
-      const projector = new Projector({ eventStore, readModel: failing, projections: allProjections, context, logger: silentLogger(), retryDelayMs: 1 });
-      await projector.prepare();
-      await projector.acquireLeases();
-      await projector.catchUp();
-      const users = (await readModel.find(GPODDER_SETTINGS)).map(({ doc }) => doc['user']);
-      expect(users).to.include.members(['alice', 'bob']);
-      const parked = await readModel.find(PARKED_EVENTS);
-      expect(parked.map(({ doc }) => `${String(doc['projection'])} ${String(doc['stream'])}`)).to.deep.equal(['gpodder_devices user-mallory']);
-      await projector.stop();
-    } finally {
-      await close();
-    }
-  });
+            throw new Error('something went wrong');
+          return readModel.commitAll(commits);
+        };
+        const projector = new Projector({
+          eventStore,
+          readModel: failing,
+          projections: allProjections,
+          context,
+          logger: silentLogger(),
+          pipeline,
+          retryDelayMs: 1,
+        });
+        await projector.prepare();
+        await projector.acquireLeases();
+        await projector.catchUp();
+        const users = (await readModel.find(GPODDER_SETTINGS)).map(({ doc }) => doc['user']);
+        expect(users).to.include.members(['alice', 'bob']);
+        const parked = await readModel.find(PARKED_EVENTS);
+        expect(parked.map(({ doc }) => `${String(doc['projection'])} ${String(doc['stream'])}`)).to.deep.equal(['gpodder_devices user-mallory']);
+        await projector.stop();
+      } finally {
+        await close();
+      }
+    });
+  }
+
+  for (const [code, pipeline] of [
+    ['SQLITE_FULL', false],
+    ['SQLITE_BUSY', false],
+    ['SQLITE_FULL', true],
+  ] as const) {
+    it(`an event whose commit fails with ${code} is never parked: it is projected once the store takes writes again${pipeline ? ' (pipelined catch-up)' : ''}`, async () => {
+      const { eventStore, readModel, close } = memoryStores();
+      try {
+        await seed(eventStore, { cursed: 1 });
+        // The disk too full (or the file locked) for mallory's settings, until the tenth refusal;
+        // smaller writes, a parking among them, still fit.
+        let refusals = 0;
+        const failing = Object.create(readModel) as typeof readModel;
+        failing.commitAll = async (commits) => {
+          const mallorys = commits.some((commit) =>
+            commit.changes.some((change) => change.op === 'put' && change.doc['user'] === 'mallory' && change.collection === GPODDER_SETTINGS),
+          );
+          if (mallorys && refusals < 10) {
+            refusals += 1;
+            throw Object.assign(new Error('database or disk is full'), { code });
+          }
+          return readModel.commitAll(commits);
+        };
+        const { logger, entries } = capturingLogger();
+        const projector = new Projector({ eventStore, readModel: failing, projections: allProjections, context, logger, pipeline, retryDelayMs: 1 });
+        await projector.prepare();
+        await projector.acquireLeases();
+        await projector.catchUp();
+        expect(refusals).to.equal(10);
+        // Retried ever more slowly, not at the first delay for as long as the store refuses.
+        const delays = entries.filter((entry) => String(entry['message']).startsWith('projection batch failed')).map((entry) => Number(entry['delayMs']));
+        expect(delays).to.have.length(10);
+        expect(Math.max(...delays)).to.be.at.least(64);
+        const users = (await readModel.find(GPODDER_SETTINGS)).map(({ doc }) => doc['user']);
+        expect(users).to.have.members(['alice', 'mallory', 'bob']);
+        expect(await readModel.find(PARKED_EVENTS)).to.deep.equal([]);
+        await projector.stop();
+      } finally {
+        await close();
+      }
+    });
+  }
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import type { Service } from '../../src/service.js';
 import { startService } from '../../src/service.js';
 import { ReadModelService } from '../../src/services/read-models.js';
@@ -31,13 +31,13 @@ let counter = 0;
 
 export async function startTestService(
   env: Record<string, string> = {},
-  options: { clock?: () => Date; runProjector?: boolean; runScheduler?: boolean } = {},
+  { logger = silentLogger(), ...options }: { clock?: () => Date; runProjector?: boolean; runScheduler?: boolean; logger?: Logger } = {},
 ): Promise<TestService> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-test-'));
   // No rate limiting unless a test asks: tests make many requests from one address.
   const config: Config = loadConfig({ DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '0', ...env });
   // No retention job unless a test asks: a pass at start-up would change what HTTP tests observe.
-  const service = await startService(config, silentLogger(), { runScheduler: false, ...options });
+  const service = await startService(config, logger, { runScheduler: false, ...options });
   const http = request(service.app);
   return {
     ...service,

@@ -17,6 +17,7 @@ import type { GpodderAuth } from '../../services/gpodder-auth.js';
 import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
 import { principalOf } from '../auth.js';
 import { unauthorized } from '../errors.js';
+import { isStorageFull } from '../../stores/event-store.js';
 
 export const REALM = 'podsync';
 const CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` };
@@ -94,9 +95,16 @@ export function gpodderUser(auth: GpodderAuth, accounts: AccountService, options
       if (session?.userId === account.id && session.tokenId !== null) {
         res.locals['gpodderSession'] = { userId: account.id, tokenId: session.tokenId } satisfies SessionRef;
       } else {
-        const opened = await auth.openSession(login);
-        setSessionCookie(req, res, opened.secret);
-        res.locals['gpodderSession'] = { userId: account.id, tokenId: opened.tokenId } satisfies SessionRef;
+        // On a full disk no session can be stored: this request goes on with its Basic
+        // credentials, and the client sends them again (docs/operations.md, "A full disk").
+        const opened = await auth.openSession(login).catch((error: unknown) => {
+          if (isStorageFull(error)) return undefined;
+          throw error;
+        });
+        if (opened) {
+          setSessionCookie(req, res, opened.secret);
+          res.locals['gpodderSession'] = { userId: account.id, tokenId: opened.tokenId } satisfies SessionRef;
+        }
       }
       return next();
     }
