@@ -36,6 +36,8 @@ const USAGE = `usage: npm run admin -- <command> [options]
   retention                                    run one retention pass now
   stats [--json]                               events, users, projection checkpoints and lag,
                                                parked events
+  backup <dir> [--read-models]                 copy the embedded store's files into <dir> (an
+                                               existing, empty directory) while the service runs
 
 Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
 
@@ -49,6 +51,7 @@ interface Options {
   readonly passwordStdin: boolean;
   readonly limit: number | undefined;
   readonly projection: string[];
+  readonly readModels: boolean;
 }
 
 function parse(argv: readonly string[]): { positionals: string[]; options: Options; help: boolean } {
@@ -59,6 +62,7 @@ function parse(argv: readonly string[]): { positionals: string[]; options: Optio
       options: {
         json: { type: 'boolean' },
         'password-stdin': { type: 'boolean' },
+        'read-models': { type: 'boolean' },
         limit: { type: 'string' },
         projection: { type: 'string', short: 'p', multiple: true },
         help: { type: 'boolean', short: 'h' },
@@ -78,7 +82,13 @@ function parse(argv: readonly string[]): { positionals: string[]; options: Optio
   return {
     positionals: parsed.positionals,
     help: values.help ?? false,
-    options: { json: values.json ?? false, passwordStdin: values['password-stdin'] ?? false, limit, projection: values.projection ?? [] },
+    options: {
+      json: values.json ?? false,
+      passwordStdin: values['password-stdin'] ?? false,
+      limit,
+      projection: values.projection ?? [],
+      readModels: values['read-models'] ?? false,
+    },
   };
 }
 
@@ -152,6 +162,8 @@ async function run(command: string, args: readonly string[], options: Options, c
       `unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ') || 'see npm run replay -- --help'})`,
     );
 
+  // Copies files, not through the ports: no store is opened, nothing is written to DATA_DIR.
+  if (command === 'backup') return backup(args, options, config);
   const stores = await openStores(config);
   try {
     switch (command) {
@@ -216,12 +228,36 @@ async function run(command: string, args: readonly string[], options: Options, c
   }
 }
 
+async function backup(args: readonly string[], options: Options, config: Config): Promise<void> {
+  const [directory] = operands(args, 1, 'backup <dir> [--read-models]');
+  if (config.STORE !== 'embedded')
+    throw new CommandError('backup copies the embedded store; back up EventStoreDB and MongoDB with their own tools (docs/operations.md, "Backups")');
+  if (options.readModels && config.READ_MODEL !== 'embedded')
+    throw new CommandError('--read-models: the read models are in MongoDB (back them up with mongodump, or rebuild them)');
+  const { BackupError, backupDataDir } = await import('../src/admin/backup.js');
+  const { EMBEDDED_FILE, READ_MODEL_FILE } = await import('../src/runtime.js');
+  try {
+    const copied = await backupDataDir(
+      config.DATA_DIR,
+      directory!,
+      { eventsFile: EMBEDDED_FILE, readModelsFile: options.readModels ? READ_MODEL_FILE : undefined },
+      (file, bytes) => print(`copying ${file} (${megabytes(bytes)})…`),
+    );
+    for (const file of copied) print(`${file.file}: ${megabytes(file.bytes)} in ${file.seconds.toFixed(2)} s, checked`);
+  } catch (error) {
+    if (error instanceof BackupError) throw new CommandError(error.message);
+    throw error;
+  }
+}
+
+const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
 function cliLogger(config: Config) {
   // Logs go to stderr (Console transport) so stdout stays the command's output.
   return createLogger({ level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, format: config.LOG_FORMAT });
 }
 
-const COMMANDS = new Set(['users', 'stream', 'export', 'replay', 'retention', 'stats']);
+const COMMANDS = new Set(['users', 'stream', 'export', 'replay', 'retention', 'stats', 'backup']);
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;

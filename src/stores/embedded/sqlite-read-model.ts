@@ -104,6 +104,16 @@ export function dropReadModelTables(db: Database.Database): number {
   return tables.length;
 }
 
+/**
+ * Forgets the leases recorded in a copy of the read models' file (a backup, src/admin/backup.ts):
+ * whoever held them when it was taken holds nothing in the copy, and a service restored from it
+ * takes them at once instead of after they expire.
+ */
+export function forgetLeases(db: Database.Database): void {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rm_leases'").get();
+  if (exists) db.prepare('DELETE FROM rm_leases').run();
+}
+
 export class SqliteReadModelStore implements ReadModelStore {
   /** Per collection known to this store (its table created), its layout. */
   private readonly layouts = new Map<string, TableLayout>();
