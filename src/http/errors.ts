@@ -6,7 +6,8 @@ import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
-import { isStorageFull, isStoreBusy, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
+import { StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
+import { isStorageFull, isStoreBusy, isStoreUnavailable } from '../stores/store-errors.js';
 import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
 import { EventIdConflictError } from '../services/user-events.js';
@@ -109,6 +110,16 @@ export function toHttpError(error: unknown): HttpError | undefined {
     return new HttpError(503, 'write_conflict', 'Other writes of this account kept landing first; nothing was written. Retry.', null, { 'Retry-After': '1' });
   if (isStoreBusy(error))
     return new HttpError(503, 'store_busy', 'The store could not take the write in time; nothing was written. Retry.', null, { 'Retry-After': '1' });
+  if (isStoreUnavailable(error))
+    return new HttpError(
+      503,
+      'store_unavailable',
+      'The store did not answer in time; the request may not have been carried out. Retry: a retried write is recognised.',
+      null,
+      {
+        'Retry-After': '5',
+      },
+    );
   // Apps retry a 503 at their next sync; a minute gives an operator time to free space.
   if (isStorageFull(error))
     return new HttpError(503, 'storage_full', "The server's disk is full, so the request could not be completed. Retry later.", null, { 'Retry-After': '60' });
@@ -128,11 +139,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const status = known?.status ?? 500;
     if (!known) logger.error('unhandled error', { requestId: req.id, error: error instanceof Error ? error.stack : String(error) });
     // About the store, not this request: without its id, held back once a minute however many fail.
-    if (known?.code === 'storage_full')
-      logger.error('the disk holding the store is full: writes fail until space is freed (docs/operations.md, "A full disk")', {
-        error: error instanceof Error ? error.message : String(error),
-        requestId: undefined,
-      });
+    const storeProblem =
+      known?.code === 'storage_full'
+        ? 'the disk holding the store is full: writes fail until space is freed (docs/operations.md, "A full disk")'
+        : known?.code === 'store_unavailable'
+          ? 'a store did not answer in time (docs/operations.md, "When a store does not answer")'
+          : undefined;
+    if (storeProblem) logger.error(storeProblem, { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error), requestId: undefined });
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(known?.headers ?? {})) res.setHeader(name, value);
     res.status(status).json({

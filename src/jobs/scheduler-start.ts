@@ -5,7 +5,7 @@
  * jobs and tries again until the scheduler starts, once space is freed.
  */
 import type { Logger } from '../logger.js';
-import { isStorageFull } from '../stores/event-store.js';
+import { isStorageFull } from '../stores/store-errors.js';
 import type { Scheduler } from './retention-job.js';
 
 export const SCHEDULER_RETRY_MS = 60_000;

@@ -20,7 +20,8 @@
 import { isMainThread } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { EventStore, Position, RecordedEvent } from '../stores/event-store.js';
-import { comparePositions, formatPosition, isStorageFull, isStoreBusy, START } from '../stores/event-store.js';
+import { comparePositions, formatPosition, START } from '../stores/event-store.js';
+import { isStorageFull, isStoreBusy, isStoreUnavailable } from '../stores/store-errors.js';
 import { InvalidDocumentError, type CommitOptions, type DocChange, type ProjectionCommit, type ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import type { ProjectedEvent, Projection, ProjectionContext, ProjectionView } from '../../projections/projection.js';
@@ -575,10 +576,11 @@ export class Projector {
         await this.commit([{ projection: runner.projection.name, changes, checkpoint: recorded.position }]);
       } catch (error) {
         runner.view.clear();
-        // A full disk or a lock held elsewhere is the store's condition, not the event's: parked,
-        // the event would be missing from the read model for good, yet a smaller write (the
-        // parking) may still fit. The caller backs off and projects it once writes go through.
-        if (isStorageFull(error) || isStoreBusy(error)) throw error;
+        // A full disk, a lock held elsewhere or a server out of reach is the store's condition,
+        // not the event's: parked, the event would be missing from the read model for good, yet
+        // the parking may go through (a smaller write, a server back). The caller backs off and
+        // projects it once writes go through.
+        if (isStorageFull(error) || isStoreBusy(error) || isStoreUnavailable(error)) throw error;
         if (!(error instanceof InvalidDocumentError) && attempt < attempts) {
           if (this.stopping) throw error;
           await sleep(this.retryDelay(attempt - 1));

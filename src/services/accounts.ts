@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { boundedString } from '../domain/events.js';
 import type { Account, AccountStore, TokenRecord } from '../stores/accounts.js';
-import { isStorageFull } from '../stores/event-store.js';
+import { isStorageFull } from '../stores/store-errors.js';
 import { hashPassword, hashTokenSecret, newTokenSecret, verifyPassword } from '../auth/passwords.js';
 
 export const usernameSchema = z

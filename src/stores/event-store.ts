@@ -344,23 +344,3 @@ export async function truncateStream(store: EventStore, stream: string, truncate
     }
   }
 }
-
-/**
- * The store could not take a write in time: the embedded store's answer when another connection
- * held its file's write lock past the busy timeout (SQLite's SQLITE_BUSY codes). Its writes take
- * the lock before they do anything, so nothing was written and the same write may be retried.
- */
-export function isStoreBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-/**
- * The disk holding the store is full (docs/operations.md, "A full disk"): SQLite's SQLITE_FULL
- * (a file could not grow) or a write's ENOSPC. SQLite rolls the transaction back, so nothing of
- * the write stays; the same write succeeds once space is freed.
- */
-export function isStorageFull(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_FULL' || code === 'ENOSPC';
-}

@@ -1,5 +1,6 @@
 /** The core HTTP slice: accounts and tokens, `POST /v1/events`, errors (docs/design.md, "Clients and their APIs"). */
 import { randomUUID } from 'node:crypto';
+import { UnavailableError } from '@eventstore/db-client';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
@@ -211,6 +212,28 @@ describe('HTTP core: accounts, events, errors', function () {
         events.pragma('busy_timeout = 5000');
       }
       expect(await service.eventCount()).to.equal(before);
+    });
+
+    it("answers 503 store_unavailable with Retry-After when a store's server does not answer", async () => {
+      const user = await service.login();
+      const store = service.stores.embedded!.eventStore!;
+      const append = store.append;
+      // What the EventStoreDB client throws when its server is out of reach.
+      store.append = async () => {
+        throw new UnavailableError();
+      };
+      let refused;
+      try {
+        refused = await service.http
+          .post('/v1/events')
+          .set('Authorization', `Bearer ${user.token}`)
+          .send({ events: [subscribe()] });
+      } finally {
+        store.append = append;
+      }
+      expect(refused.status).to.equal(503);
+      expect(refused.headers['retry-after']).to.equal('5');
+      expect(refused.body.error).to.equal('store_unavailable');
     });
 
     it('answers 503 with Retry-After when other writers of the account land first at every attempt, and writes nothing of its own', async () => {

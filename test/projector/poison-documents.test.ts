@@ -15,6 +15,7 @@ import type { UserEvent } from '../../src/domain/events.js';
 import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import type { JsonValue } from '../../src/stores/event-store.js';
 import type { ProjectionCommit } from '../../src/stores/read-model.js';
+import { MongoServerSelectionError } from 'mongodb';
 import { memoryStores } from './support.js';
 import { capturingLogger } from '../support/logs.js';
 
@@ -123,12 +124,18 @@ describe('projector: poison documents are parked, the others go on', function ()
     });
   }
 
-  for (const [code, pipeline] of [
-    ['SQLITE_FULL', false],
-    ['SQLITE_BUSY', false],
-    ['SQLITE_FULL', true],
+  const sqlite = (code: string) => () => Object.assign(new Error('database or disk is full'), { code });
+  for (const [name, refusal, pipeline] of [
+    ['SQLITE_FULL', sqlite('SQLITE_FULL'), false],
+    ['SQLITE_BUSY', sqlite('SQLITE_BUSY'), false],
+    ['SQLITE_FULL', sqlite('SQLITE_FULL'), true],
+    [
+      'a MongoDB server out of reach',
+      () => new MongoServerSelectionError('Server selection timed out', {} as ConstructorParameters<typeof MongoServerSelectionError>[1]),
+      false,
+    ],
   ] as const) {
-    it(`an event whose commit fails with ${code} is never parked: it is projected once the store takes writes again${pipeline ? ' (pipelined catch-up)' : ''}`, async () => {
+    it(`an event whose commit fails with ${name} is never parked: it is projected once the store takes writes again${pipeline ? ' (pipelined catch-up)' : ''}`, async () => {
       const { eventStore, readModel, close } = memoryStores();
       try {
         await seed(eventStore, { cursed: 1 });
@@ -142,7 +149,7 @@ describe('projector: poison documents are parked, the others go on', function ()
           );
           if (mallorys && refusals < 10) {
             refusals += 1;
-            throw Object.assign(new Error('database or disk is full'), { code });
+            throw refusal();
           }
           return readModel.commitAll(commits);
         };

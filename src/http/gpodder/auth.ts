@@ -17,7 +17,7 @@ import type { GpodderAuth } from '../../services/gpodder-auth.js';
 import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
 import { principalOf } from '../auth.js';
 import { unauthorized } from '../errors.js';
-import { isStorageFull } from '../../stores/event-store.js';
+import { isStorageFull } from '../../stores/store-errors.js';
 
 export const REALM = 'podsync';
 const CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` };

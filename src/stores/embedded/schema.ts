@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { isStoreBusy } from '../event-store.js';
+import { isStoreBusy } from '../store-errors.js';
 
 /**
  * Connection settings for every connection that touches the event store file.
