@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ZodError } from 'zod';
 import { formatTable } from '../src/admin/table.js';
-import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError } from '../src/admin/users.js';
+import { createUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError } from '../src/admin/users.js';
 import type { Config } from '../src/config.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { UsageError } from './cli.js';
@@ -29,6 +29,10 @@ const USAGE = `usage: npm run admin -- <command> [options]
   users list [--json]                          every user
   users disable <username>                     refuse the user's logins and tokens (data is kept)
   users enable <username>                      undo disable
+  users password <username> [--password-stdin]
+                                               set the user's password (generated unless
+                                               --password-stdin reads it); their app passwords
+                                               and tokens keep working
   stream <username> [--limit N] [--json]       the user's events (the last N), with revisions,
                                                types, times and the stream's truncation point
   export <username>                            the user's data as JSON (as GET /v1/me/export)
@@ -139,6 +143,19 @@ async function usersCommand(stores: Stores, args: readonly string[], options: Op
       print(`${users.length} user${users.length === 1 ? '' : 's'}`);
       return;
     }
+    case 'password': {
+      const [username] = operands(rest, 1, 'users password <username> [--password-stdin]');
+      const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
+      try {
+        const user = await setUserPassword(stores.accounts, username!, password);
+        print(`password of ${user.username} set`);
+        if (!options.passwordStdin) print(`password: ${password}\n(shown once: it is stored only as a hash)`);
+      } catch (error) {
+        if (error instanceof ZodError) throw new CommandError(error.issues.map((issue) => `password: ${issue.message}`).join('; '));
+        throw error;
+      }
+      return;
+    }
     case 'disable':
     case 'enable': {
       const [username] = operands(rest, 1, `users ${action} <username>`);
@@ -147,7 +164,7 @@ async function usersCommand(stores: Stores, args: readonly string[], options: Op
       return;
     }
     default:
-      throw new UsageError(action === undefined ? 'users: expected create, list, disable or enable' : `users: unknown action "${action}"`);
+      throw new UsageError(action === undefined ? 'users: expected create, list, disable, enable or password' : `users: unknown action "${action}"`);
   }
 }
 

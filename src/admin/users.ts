@@ -1,10 +1,12 @@
 /**
- * Account administration shared by the admin CLI and `/admin`: create, list, disable and
- * enable users. Disabling is reversible and keeps the user's data; a disabled user cannot log
- * in and their tokens stop working (AccountService refuses disabled accounts) until enabled.
+ * Account administration shared by the admin CLI, `/admin` and `/manage`: create, list, disable
+ * and enable users, and set a user's password. Disabling is reversible and keeps the user's data;
+ * a disabled user cannot log in and their tokens stop working (AccountService refuses disabled
+ * accounts) until enabled.
  */
 import type { Account, AccountStore } from '../stores/accounts.js';
-import { AccountService, credentialsSchema } from '../services/accounts.js';
+import { hashPassword } from '../auth/passwords.js';
+import { AccountService, credentialsSchema, passwordSchema } from '../services/accounts.js';
 
 export class UnknownUserError extends Error {
   override readonly name = 'UnknownUserError';
@@ -44,4 +46,16 @@ export async function setUserDisabled(accounts: AccountStore, username: string, 
   const account = await requireAccount(accounts, username);
   await accounts.setDisabled(account.id, disabled);
   return userSummary({ ...account, disabled });
+}
+
+/**
+ * Sets a user's password for a user who lost theirs (validated as registration does: throws the
+ * ZodError). Their app passwords and tokens stay, as when they change it themselves; disabling
+ * the user is what stops those.
+ */
+export async function setUserPassword(accounts: AccountStore, username: string, password: string): Promise<UserSummary> {
+  const valid = passwordSchema.parse(password);
+  const account = await requireAccount(accounts, username);
+  await accounts.setPasswordHash(account.id, await hashPassword(valid));
+  return userSummary(account);
 }

@@ -9,7 +9,8 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { StatsJson } from '../admin/status.js';
 import { inspectStream } from '../admin/stream.js';
-import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError, userSummary } from '../admin/users.js';
+import { createUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError, userSummary } from '../admin/users.js';
+import { passwordSchema } from '../services/accounts.js';
 import type { MeService } from '../services/me.js';
 import type { AccountStore } from '../stores/accounts.js';
 import { UsernameTakenError } from '../stores/accounts.js';
@@ -51,6 +52,7 @@ export function requireAdminToken(token: string): RequestHandler {
 
 const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(1000) }).loose();
 const createBody = z.object({ username: z.string(), password: z.string() }).strict();
+const passwordBody = z.object({ password: passwordSchema }).strict();
 
 export function adminRouter(deps: AdminDependencies, limiter?: RateLimiter): Router {
   const router = Router();
@@ -115,6 +117,13 @@ export function adminRouter(deps: AdminDependencies, limiter?: RateLimiter): Rou
       }
     });
   }
+
+  router.post('/users/:username/password', parseJsonBody, async (req, res) => {
+    const body = parseInput(passwordBody, req.body);
+    const user = await setUserPassword(deps.accounts, (await account(String(req.params['username']))).username, body.password);
+    audit('set password', user.username);
+    res.json(user);
+  });
 
   router.get('/stats', async (_req, res) => {
     res.json(await deps.stats());

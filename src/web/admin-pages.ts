@@ -1,6 +1,6 @@
 /**
- * Admin pages (`/manage`), for whoever holds ADMIN_TOKEN: users (create, disable, enable), a
- * user's stream (as `npm run admin -- stream`), projections with lag and parked events, the
+ * Admin pages (`/manage`), for whoever holds ADMIN_TOKEN: users (create, disable, enable, set a
+ * password), a user's stream (as `npm run admin -- stream`), projections with lag and parked events, the
  * retention job's last and next run. They call the same modules as the admin API and CLI
  * (src/admin). Signing in with the token sets a cookie holding an HMAC of it, not the token:
  * changing ADMIN_TOKEN signs every admin out.
@@ -11,9 +11,9 @@ import { z } from 'zod';
 import type { AdminDependencies } from '../http/admin.js';
 import type { RetentionStatus } from '../admin/retention-status.js';
 import { inspectStream } from '../admin/stream.js';
-import { createUser, listUsers, requireAccount, setUserDisabled, UnknownUserError } from '../admin/users.js';
+import { createUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError } from '../admin/users.js';
 import { UsernameTakenError } from '../stores/accounts.js';
-import { credentialsSchema } from '../services/accounts.js';
+import { credentialsSchema, passwordSchema } from '../services/accounts.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { addressKey, admit, PASSWORD_CHECK_COST } from '../http/rate-limit.js';
 import type { Site } from './site.js';
@@ -36,7 +36,9 @@ const NOTICES: Record<string, string> = {
   created: 'User created.',
   disabled: 'User disabled: their tokens and app passwords stop working.',
   enabled: 'User enabled.',
+  password: 'Password set: tell the user. Their app passwords and tokens keep working.',
 };
+const passwordForm = z.object({ password: passwordSchema });
 
 export function adminPages(site: Site, { admin, retention, limiter }: AdminPagesOptions): void {
   const sessionValue = createHmac('sha256', admin.token).update('podsync admin session v1').digest('base64url');
@@ -117,20 +119,39 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     );
   }
 
+  /** The user's page: their stream, and the form to set their password (with `error`, refused). */
+  const userPage = async (req: Request, res: Response, error: string | null = null) => {
+    const name = username.safeParse(req.params['username']);
+    let account;
+    try {
+      account = name.success ? await requireAccount(admin.accounts, name.data) : undefined;
+    } catch (failure) {
+      if (!(failure instanceof UnknownUserError)) throw failure;
+    }
+    if (!account) return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
+    const stream = await inspectStream(admin.eventStore, account, { limit: STREAM_EVENTS });
+    audit('read stream', account.username);
+    show(res, 'admin-stream', { stream, error }, error === null ? 200 : 400);
+  };
+
   site.page(
     '/manage/users/:username',
+    guarded(async (req, res) => userPage(req, res)),
+  );
+
+  site.form(
+    '/manage/users/:username/password',
     guarded(async (req, res) => {
-      const name = username.safeParse(req.params['username']);
-      let account;
+      const form = passwordForm.safeParse(req.body);
+      if (!form.success) return userPage(req, res, `password: ${form.error.issues.map((issue) => issue.message).join('; ')}`);
       try {
-        account = name.success ? await requireAccount(admin.accounts, name.data) : undefined;
+        const user = await setUserPassword(admin.accounts, username.parse(req.params['username']), form.data.password);
+        audit('set password', user.username);
       } catch (error) {
         if (!(error instanceof UnknownUserError)) throw error;
+        return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
       }
-      if (!account) return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
-      const stream = await inspectStream(admin.eventStore, account, { limit: STREAM_EVENTS });
-      audit('read stream', account.username);
-      show(res, 'admin-stream', { stream });
+      res.redirect(303, '/manage?done=password');
     }),
   );
 }

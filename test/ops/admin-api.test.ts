@@ -134,6 +134,25 @@ describe('admin API', function () {
       expect((await adminPost('/admin/users/nobody/disable')).status).to.equal(404);
     });
 
+    it("sets a user's password: the new one logs in, the old one no longer does, their token keeps working", async () => {
+      await service.login('cleo', 'cleo old password');
+      const issued = await service.http.post('/v1/auth/token').send({ username: 'cleo', password: 'cleo old password' });
+      const set = await adminPost('/admin/users/cleo/password').send({ password: 'cleo new password' });
+      expect(set.status).to.equal(200);
+      expect(set.body).to.include({ username: 'cleo', disabled: false });
+      expect((await service.http.post('/v1/auth/token').send({ username: 'cleo', password: 'cleo new password' })).status).to.equal(200);
+      expect((await service.http.post('/v1/auth/token').send({ username: 'cleo', password: 'cleo old password' })).status).to.equal(401);
+      expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${String(issued.body.token)}`)).status).to.equal(200);
+
+      const short = await adminPost('/admin/users/cleo/password').send({ password: 'short' });
+      expect(short.status).to.equal(400);
+      expect(short.body.details.issues.map((issue: { path: string }) => issue.path)).to.deep.equal(['password']);
+      expect((await adminPost('/admin/users/nobody/password').send({ password: 'long enough password' })).status).to.equal(404);
+      expect((await service.http.post('/v1/auth/token').send({ username: 'cleo', password: 'cleo new password' })).status, 'refusals changed nothing').to.equal(
+        200,
+      );
+    });
+
     it('creates users, validating like registration', async () => {
       const created = await adminPost('/admin/users').send({ username: 'bea', password: 'bea long password' });
       expect(created.status).to.equal(201);

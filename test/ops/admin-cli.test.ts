@@ -64,6 +64,28 @@ describe('admin CLI (npm run admin)', function () {
     expect(invalid.stderr).to.contain('username: letters, digits');
   });
 
+  it('users password: sets a generated or piped password (the old one stops working), refuses a short one and an unknown user', async () => {
+    await service.login('dora', 'dora old password');
+    const generated = await admin(['users', 'password', 'dora']);
+    expect(generated.code, generated.stderr).to.equal(0);
+    expect(generated.stdout).to.match(/^password of dora set$/m);
+    const password = /^password: (\S+)$/m.exec(generated.stdout)?.[1];
+    expect((await token('dora', password!)).status).to.equal(200);
+    expect((await token('dora', 'dora old password')).status).to.equal(401);
+
+    const piped = await admin(['users', 'password', 'dora', '--password-stdin'], 'dora piped password\n');
+    expect(piped.code, piped.stderr).to.equal(0);
+    expect(piped.stdout).not.to.contain('password:');
+    expect((await token('dora', 'dora piped password')).status).to.equal(200);
+
+    const [short, unknown] = await Promise.all([admin(['users', 'password', 'dora', '--password-stdin'], 'short\n'), admin(['users', 'password', 'nobody'])]);
+    expect(short.code).to.equal(1);
+    expect(short.stderr).to.match(/^admin users: password: at least 8 characters$/m);
+    expect(unknown.code).to.equal(1);
+    expect(unknown.stderr).to.contain('no user named "nobody"');
+    expect((await token('dora', 'dora piped password')).status, 'refusals changed nothing').to.equal(200);
+  });
+
   it('users list, disable (tokens stop working) and enable', async () => {
     const disabled = await admin(['users', 'disable', 'ada']);
     expect(disabled.code, disabled.stderr).to.equal(0);

@@ -69,4 +69,25 @@ describe('admin pages (/manage)', function () {
     await web.submit('/manage', '/manage/signout', {});
     expect((await web.get('/manage')).text).to.include('Admin token (ADMIN_TOKEN)');
   });
+
+  it("set a user's password from their page: the new one logs in, a short one is refused there, and only an admin may", async () => {
+    await service.login('forgetful', 'forgetful old password');
+    const web = new WebClient(service.app);
+    await web.submit('/manage', '/manage/signin', { token: ADMIN_TOKEN });
+    expect((await web.get('/manage/users/forgetful')).text).to.include('Set a new password');
+    const short = await web.submit('/manage/users/forgetful', '/manage/users/forgetful/password', { password: 'short' });
+    expect(short.status).to.equal(400);
+    expect(short.text).to.include('password: at least 8 characters').and.include('Stream of forgetful');
+    const set = await web.submit('/manage/users/forgetful', '/manage/users/forgetful/password', { password: 'forgetful new password' });
+    expect(set.headers['location']).to.equal('/manage?done=password');
+    expect((await web.get('/manage?done=password')).text).to.include('Password set: tell the user.');
+    expect((await service.http.post('/v1/auth/token').send({ username: 'forgetful', password: 'forgetful new password' })).status).to.equal(200);
+    expect((await service.http.post('/v1/auth/token').send({ username: 'forgetful', password: 'forgetful old password' })).status).to.equal(401);
+    expect((await web.submit('/manage', '/manage/users/nobody-here/password', { password: 'long enough password' })).status).to.equal(404);
+
+    const stranger = new WebClient(service.app);
+    await stranger.signUp('not-an-admin-either');
+    expect((await stranger.submit('/', '/manage/users/forgetful/password', { password: 'taken over password' })).status).to.equal(403);
+    expect((await service.http.post('/v1/auth/token').send({ username: 'forgetful', password: 'forgetful new password' })).status).to.equal(200);
+  });
 });
