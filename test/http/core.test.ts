@@ -7,6 +7,7 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import type { UserEvent } from '../../src/domain/events.js';
 import { toStoreEvent } from '../../src/services/codec.js';
+import type { EventStore } from '../../src/stores/event-store.js';
 
 const FEED = 'https://feeds.example.com/show.xml';
 const subscribe = (feed = FEED, timestamp = '2026-03-01T10:00:00Z') => ({
@@ -214,23 +215,27 @@ describe('HTTP core: accounts, events, errors', function () {
       expect(await service.eventCount()).to.equal(before);
     });
 
-    it("answers 503 store_unavailable with Retry-After when a store's server does not answer", async () => {
-      const user = await service.login();
+    /** POSTs one subscribe with `token` while the store appends through `during(its own append)`, then puts its own back. */
+    async function postWhileAppending(token: string, during: (append: EventStore['append']) => EventStore['append']) {
       const store = service.stores.embedded!.eventStore!;
       const append = store.append;
-      // What the EventStoreDB client throws when its server is out of reach.
-      store.append = async () => {
-        throw new UnavailableError();
-      };
-      let refused;
+      store.append = during(append.bind(store));
       try {
-        refused = await service.http
+        return await service.http
           .post('/v1/events')
-          .set('Authorization', `Bearer ${user.token}`)
+          .set('Authorization', `Bearer ${token}`)
           .send({ events: [subscribe()] });
       } finally {
         store.append = append;
       }
+    }
+
+    it("answers 503 store_unavailable with Retry-After when a store's server does not answer", async () => {
+      const user = await service.login();
+      // What the EventStoreDB client throws when its server is out of reach.
+      const refused = await postWhileAppending(user.token, () => async () => {
+        throw new UnavailableError();
+      });
       expect(refused.status).to.equal(503);
       expect(refused.headers['retry-after']).to.equal('5');
       expect(refused.body.error).to.equal('store_unavailable');
@@ -238,11 +243,9 @@ describe('HTTP core: accounts, events, errors', function () {
 
     it('answers 503 with Retry-After when other writers of the account land first at every attempt, and writes nothing of its own', async () => {
       const user = await service.login();
-      const store = service.stores.embedded!.eventStore!;
-      const append = store.append;
       const stream = `user-${user.userId}`;
       // Another process writing to the same stream just before each of the request's appends.
-      store.append = async (...args) => {
+      const refused = await postWhileAppending(user.token, (append) => async (...args) => {
         const other: UserEvent = {
           id: randomUUID(),
           user: user.userId,
@@ -251,18 +254,9 @@ describe('HTTP core: accounts, events, errors', function () {
           object: { rss_source_feed: 'https://other.example.com/feed.xml' },
           data: {},
         };
-        if (args[0] === stream) await append.call(store, stream, [toStoreEvent(other)]);
-        return append.apply(store, args);
-      };
-      let refused;
-      try {
-        refused = await service.http
-          .post('/v1/events')
-          .set('Authorization', `Bearer ${user.token}`)
-          .send({ events: [subscribe()] });
-      } finally {
-        store.append = append;
-      }
+        if (args[0] === stream) await append(stream, [toStoreEvent(other)]);
+        return append(...args);
+      });
       expect(refused.status).to.equal(503);
       expect(refused.headers['retry-after']).to.equal('1');
       expect(refused.body.error).to.equal('write_conflict');
