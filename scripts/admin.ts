@@ -179,7 +179,7 @@ async function run(command: string, args: readonly string[], options: Options, c
       `unknown projection: ${unknown.join(', ')} (known: ${allProjections.map((projection) => projection.name).join(', ') || 'see npm run replay -- --help'})`,
     );
 
-  // Copies files, not through the ports: no store is opened, nothing is written to DATA_DIR.
+  // Copies files, not through the ports: no store is opened (no migration, no WAL checkpointer).
   if (command === 'backup') return backup(args, options, config);
   const stores = await openStores(config);
   try {

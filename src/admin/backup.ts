@@ -3,7 +3,7 @@
  * `npm run admin -- backup <dir>`. Each file is copied with SQLite's online backup in one step,
  * so the copy is the file as of one moment (in WAL mode the service's writes go on meanwhile),
  * checked (`quick_check`), and only then given its name: a backup that fails leaves no file that
- * looks whole.
+ * looks whole (a `.partial` one only if the process is killed).
  */
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -43,16 +43,21 @@ export async function backupFile(source: string, destination: string, amend: (co
   } finally {
     database.close();
   }
-  const copy = new BetterSqlite3(partial, { fileMustExist: true });
   let check: unknown;
   try {
-    // The copy holds the source's WAL mode: one file, with no -wal or -shm beside it once
-    // closed, that the service puts back in WAL mode when it opens it.
-    copy.pragma('journal_mode = DELETE');
-    amend(copy);
-    check = copy.pragma('quick_check', { simple: true });
-  } finally {
-    copy.close();
+    const copy = new BetterSqlite3(partial, { fileMustExist: true });
+    try {
+      // The copy holds the source's WAL mode: one file, with no -wal or -shm beside it once
+      // closed, that the service puts back in WAL mode when it opens it.
+      copy.pragma('journal_mode = DELETE');
+      amend(copy);
+      check = copy.pragma('quick_check', { simple: true });
+    } finally {
+      copy.close();
+    }
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
   }
   if (check !== 'ok') {
     rmSync(partial, { force: true });

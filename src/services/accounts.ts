@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { boundedString } from '../domain/events.js';
 import type { Account, AccountStore, TokenRecord } from '../stores/accounts.js';
-import { isStorageFull } from '../stores/store-errors.js';
+import { isStorageFull, isStoreBusy } from '../stores/store-errors.js';
 import { hashPassword, hashTokenSecret, newTokenSecret, verifyPassword } from '../auth/passwords.js';
 
 export const usernameSchema = z
@@ -177,10 +177,10 @@ export class AccountService {
     const now = this.clock().getTime();
     const hour = new Date(Math.floor(now / TOUCH_RESOLUTION_MS) * TOUCH_RESOLUTION_MS).toISOString();
     if (token.lastUsedAt !== null && token.lastUsedAt >= hour) return;
-    // Bookkeeping: on a full disk the request goes on without it, reads keep being served
-    // (docs/operations.md, "A full disk").
+    // Bookkeeping: on a full disk, or a file another connection holds locked, the request goes
+    // on without it, and reads keep being served (docs/operations.md, "A full disk").
     await this.accounts.touchToken(token.id, hour).catch((error: unknown) => {
-      if (!isStorageFull(error)) throw error;
+      if (!isStorageFull(error) && !isStoreBusy(error)) throw error;
     });
   }
 

@@ -1,8 +1,8 @@
 /**
  * Admin pages (`/manage`), for whoever holds ADMIN_TOKEN: users (create, disable, enable, set a
- * password), a user's stream (as `npm run admin -- stream`), projections with lag and parked events, the
- * retention job's last and next run. They call the same modules as the admin API and CLI
- * (src/admin). Signing in with the token sets a cookie holding an HMAC of it, not the token:
+ * password), a user's stream (as `npm run admin -- stream`), projections with lag and parked
+ * events, the retention job's last and next run. They call the same modules as the admin API and
+ * CLI (src/admin). Signing in with the token sets a cookie holding an HMAC of it, not the token:
  * changing ADMIN_TOKEN signs every admin out.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';

@@ -114,6 +114,17 @@ describe('a full disk', function () {
     }
     const again = await service.http.get(`/api/2/episodes/${user.username}.json?since=0`).set('Authorization', basic);
     expect(again.headers['set-cookie'], 'a session once there is room').to.be.an('array');
+
+    // The same for a file another connection holds locked past the busy timeout.
+    const other = await service.login();
+    accounts.touchToken = async () => {
+      throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+    };
+    try {
+      expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${other.token}`)).status).to.equal(200);
+    } finally {
+      Object.assign(accounts, { touchToken });
+    }
   });
 
   it('reports the bytes free where the store keeps its files in /metrics, and is not ready below the minimum', async () => {
