@@ -53,7 +53,7 @@ export interface AppDependencies {
   /** The gpodder.net API v2 (`/api/2/...`, `/subscriptions/...`); absent without it. */
   gpodder?: GpodderDependencies;
   /** The web pages (src/web); absent without it. They share this app's rate limiter. */
-  web?: Omit<WebDependencies, 'limiter' | 'admin'>;
+  web?: Omit<WebDependencies, 'limiter' | 'admin' | 'logger'>;
 }
 
 /**
@@ -114,7 +114,7 @@ export function createApp(deps: AppDependencies): Express {
   native.use(podcastsRouter(deps.readModels.readModel, authenticated));
   native.use(meRouter(deps.me, authenticated));
   app.use(onlyNative(native));
-  if (deps.web) app.use(exceptNative(webRouter({ ...deps.web, limiter, admin: deps.admin })));
+  if (deps.web) app.use(exceptNative(webRouter({ ...deps.web, limiter, admin: deps.admin, logger: deps.logger })));
   if (deps.gpodder) app.use(exceptNative(gpodderRouter({ ...deps.gpodder, limiter })));
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());

@@ -131,21 +131,30 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(notFound(`No route for ${req.method} ${req.path}`));
 };
 
+const STORE_PROBLEMS: Record<string, string> = {
+  storage_full: 'the disk holding the store is full: writes fail until space is freed (docs/operations.md, "A full disk")',
+  store_unavailable: 'a store did not answer in time (docs/operations.md, "When a store does not answer")',
+};
+
+/**
+ * Logs what an operator must hear of a failed request (the API's and the pages' handlers both):
+ * a fault (`known` undefined) with its stack, or a store's condition once a minute, without the
+ * request's id (it is about the store, not this request: held back however many fail, see
+ * src/logger.ts). The other known errors are the client's, answered and not logged.
+ */
+export function reportError(logger: Logger, error: unknown, known: HttpError | undefined, requestId: string | undefined): void {
+  if (!known) logger.error('unhandled error', { requestId, error: error instanceof Error ? error.stack : String(error) });
+  const storeProblem = known ? STORE_PROBLEMS[known.code] : undefined;
+  if (storeProblem) logger.error(storeProblem, { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error), requestId: undefined });
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return async (error: unknown, req, res, _next) => {
     // A request refused before its body was read (401, 404, 429): read it off the wire first.
     await drainBody(req);
     const known = toHttpError(error);
     const status = known?.status ?? 500;
-    if (!known) logger.error('unhandled error', { requestId: req.id, error: error instanceof Error ? error.stack : String(error) });
-    // About the store, not this request: without its id, held back once a minute however many fail.
-    const storeProblem =
-      known?.code === 'storage_full'
-        ? 'the disk holding the store is full: writes fail until space is freed (docs/operations.md, "A full disk")'
-        : known?.code === 'store_unavailable'
-          ? 'a store did not answer in time (docs/operations.md, "When a store does not answer")'
-          : undefined;
-    if (storeProblem) logger.error(storeProblem, { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error), requestId: undefined });
+    reportError(logger, error, known, req.id);
     if (res.headersSent) return;
     for (const [name, value] of Object.entries(known?.headers ?? {})) res.setHeader(name, value);
     res.status(status).json({

@@ -9,6 +9,7 @@ import type { MeService } from '../services/me.js';
 import type { PublicViews } from '../services/public-views.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { Privacy } from '../domain/events.js';
+import type { Logger } from '../logger.js';
 import { pageHeaders, staticFiles } from './security.js';
 import { pageErrors, site } from './site.js';
 import { accountPages } from './account-pages.js';
@@ -29,6 +30,8 @@ export interface WebDependencies {
   readonly registration: 'open' | 'closed';
   readonly defaultPrivacy: Privacy;
   readonly limiter?: RateLimiter | undefined;
+  /** Where a page's fault or a store's condition is reported, as the API's are. */
+  readonly logger: Logger;
   /** The admin pages (`/manage`) exist only with ADMIN_TOKEN, like the admin API. */
   readonly admin?: AdminDependencies | undefined;
   /** The retention job's runs, when this process schedules it. */
@@ -46,6 +49,6 @@ export function webRouter(deps: WebDependencies): Router {
   dataPages(pages, { listener: deps.listener, me: deps.me, accounts: deps.accounts });
   publicPages(pages, deps.publicViews);
   if (deps.admin) adminPages(pages, { admin: deps.admin, retention: deps.retention ?? (async () => undefined), limiter: deps.limiter });
-  router.use(pageErrors);
+  router.use(pageErrors(deps.logger));
   return router;
 }

@@ -1,13 +1,15 @@
 /**
  * The pages' plumbing: each page route runs behind the security headers, reads the visitor's
  * session, and (POST) parses a small form and checks its CSRF token before any handler runs.
- * Page errors are pages too: bad input is a 4xx page that writes nothing, never a 500.
+ * Page errors are pages too: bad input is a 4xx page that writes nothing, never a 500, and a
+ * store that cannot take a write now (a full disk, a server that did not answer) a 503 page.
  */
 import express from 'express';
 import type { ErrorRequestHandler, Request, RequestHandler, Response, Router } from 'express';
 import { ZodError } from 'zod';
 import type { AccountService, Principal } from '../services/accounts.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError, reportError, toHttpError } from '../http/errors.js';
+import type { Logger } from '../logger.js';
 import { renderPage } from './render.js';
 import { pageHeaders } from './security.js';
 import { contextOf, csrfValid, webContext } from './session.js';
@@ -92,9 +94,25 @@ export function site(router: Router, accounts: AccountService): Site {
   };
 }
 
-/** Errors of page routes, as pages. Anything not a client error goes on to the app's 500 handler. */
-export const pageErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
-  if (res.headersSent || !res.locals['web']) return next(error);
+/**
+ * Errors of page routes, as pages: the client's (4xx), and a store's condition that a retry
+ * later gets past (503: a full disk, a server that did not answer, a busy file), logged as the
+ * API's are. Anything else goes on to the app's 500 handler.
+ */
+export const pageErrors =
+  (logger: Logger): ErrorRequestHandler =>
+  (error: unknown, req, res, next) => {
+    if (res.headersSent || !res.locals['web']) return next(error);
+    const known = toHttpError(error);
+    if (known?.status === 503) {
+      reportError(logger, error, known, req.id);
+      for (const [name, value] of Object.entries(known.headers)) res.setHeader(name, value);
+      return showMessage(res, 503, 'Not now', known.message);
+    }
+    clientErrorPage(error, res, next);
+  };
+
+const clientErrorPage = (error: unknown, res: Response, next: (error: unknown) => void): void => {
   if (error instanceof ZodError) return showMessage(res, 400, 'That did not work', error.issues.map((issue) => issue.message).join('; '));
   const status = error instanceof HttpError ? error.status : (error as { status?: unknown; type?: unknown }).status;
   if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);

@@ -9,6 +9,7 @@ import { checkReadiness, MIN_FREE_BYTES } from '../../src/admin/status.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import { capturingServiceLogger } from '../support/logs.js';
+import { WebClient } from '../web/web-client.js';
 
 const subscribe = (index: number) => ({
   type: 'subscribe',
@@ -124,6 +125,35 @@ describe('a full disk', function () {
       expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${other.token}`)).status).to.equal(200);
     } finally {
       Object.assign(accounts, { touchToken });
+    }
+  });
+
+  it('answers a page whose write is refused with a page saying so (503, Retry-After), logged as the API is', async () => {
+    // A service of its own: its log holds no earlier line of the disk being full.
+    const captured = capturingServiceLogger();
+    const own = await startTestService({}, { logger: captured.logger });
+    try {
+      const web = new WebClient(own.app);
+      await web.signUp('full-web');
+      const store = own.stores.embedded!.eventStore!;
+      const append = store.append;
+      store.append = async () => {
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      };
+      let refused;
+      try {
+        refused = await web.submit('/privacy', '/privacy', { privacy: 'public' });
+      } finally {
+        store.append = append;
+      }
+      expect(refused.status).to.equal(503);
+      expect(refused.headers['content-type']).to.match(/^text\/html/);
+      expect(refused.headers['retry-after']).to.equal('60');
+      expect(refused.text).to.include('disk is full').and.include('Retry later');
+      expect(captured.lines.filter((line) => String(line['message']).startsWith(DISK_FULL_LINE))).to.have.length(1);
+      expect((await web.submit('/privacy', '/privacy', { privacy: 'public' })).status, 'saved once it goes through').to.equal(303);
+    } finally {
+      await own.stop();
     }
   });
 
