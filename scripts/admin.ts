@@ -112,17 +112,27 @@ const print = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
 
+/** The password `users create` and `users password` set: read from standard input, or generated. */
+async function passwordOf(options: Options): Promise<string> {
+  // One trailing newline is how `echo` and here-strings end a password, not part of it.
+  return options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
+}
+
+/** A generated password is shown, once; one read from standard input never is. */
+function showGenerated(password: string, options: Options): void {
+  if (!options.passwordStdin) print(`password: ${password}\n(shown once: it is stored only as a hash)`);
+}
+
 async function usersCommand(stores: Stores, args: readonly string[], options: Options): Promise<void> {
   const [action, ...rest] = args;
   switch (action) {
     case 'create': {
       const [username] = operands(rest, 1, 'users create <username> [--password-stdin]');
-      // One trailing newline is how `echo` and here-strings end a password, not part of it.
-      const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
+      const password = await passwordOf(options);
       try {
         const user = await createUser(stores.accounts, username!, password);
         print(`created user ${user.username} (${user.id})`);
-        if (!options.passwordStdin) print(`password: ${password}\n(shown once: it is stored only as a hash)`);
+        showGenerated(password, options);
       } catch (error) {
         if (error instanceof UsernameTakenError) throw new CommandError(`username ${username!} is taken`);
         if (error instanceof ZodError) throw new CommandError(error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
@@ -145,11 +155,11 @@ async function usersCommand(stores: Stores, args: readonly string[], options: Op
     }
     case 'password': {
       const [username] = operands(rest, 1, 'users password <username> [--password-stdin]');
-      const password = options.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : randomBytes(18).toString('base64url');
+      const password = await passwordOf(options);
       try {
         const user = await setUserPassword(stores.accounts, username!, password);
         print(`password of ${user.username} set`);
-        if (!options.passwordStdin) print(`password: ${password}\n(shown once: it is stored only as a hash)`);
+        showGenerated(password, options);
       } catch (error) {
         if (error instanceof ZodError) throw new CommandError(error.issues.map((issue) => `password: ${issue.message}`).join('; '));
         throw error;
