@@ -51,6 +51,7 @@ import { fromJson } from '../domain/json.js';
 import type { FoldedUser } from './folded-user.js';
 import { recordsOf } from './folded-user.js';
 import { recordedFromQuery } from '../domain/nextcloud.js';
+import { gpodderTimestamp, positionOfSince } from '../domain/cursors.js';
 
 /**
  * Actions per download page: as many as one upload may carry. gPodder and AntennaPod download
@@ -188,6 +189,11 @@ export interface DownloadQuery {
   aggregated?: boolean | undefined;
 }
 
+/** The query with its `since` (a gpodder timestamp as answered) as the store position it names. */
+function atPosition(query: DownloadQuery): DownloadQuery {
+  return { ...query, since: positionOfSince(query.since) };
+}
+
 export class GpodderEpisodeService {
   constructor(
     private readonly gpodder: GpodderService,
@@ -211,7 +217,7 @@ export class GpodderEpisodeService {
       const fresh = prepared.actions.filter(({ id, formerId }) => !stored.has(docId(id)) && !stored.has(docId(formerId)));
       try {
         await this.gpodder.write(principal, (state, ctx) => decideEpisodeActions(state, { devices: prepared.devices, actions: fresh }, ctx));
-        return { timestamp: await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS), update_urls: prepared.updateUrls };
+        return { timestamp: gpodderTimestamp(await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS)), update_urls: prepared.updateUrls };
       } catch (error) {
         if (!(error instanceof IdempotencyConflictError)) throw error;
         if (attempt >= UPLOAD_ATTEMPTS) throw new EpisodeActionsBusyError('Another upload of the same actions is in progress; try again shortly');
@@ -220,9 +226,12 @@ export class GpodderEpisodeService {
   }
 
   async download(principal: Principal, query: DownloadQuery): Promise<ActionsPage> {
-    const { value: rows, timestamp } = await this.downloadPage(principal, query, (plan) => this.rowsOf(plan));
+    const { value: rows, timestamp } = await this.downloadPage(principal, atPosition(query), (plan) => this.rowsOf(plan));
     const actions = rows.map(actionOf);
-    return { actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions, timestamp };
+    return {
+      actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions,
+      timestamp: gpodderTimestamp(timestamp),
+    };
   }
 
   /**
@@ -232,9 +241,9 @@ export class GpodderEpisodeService {
    */
   async downloadJson(principal: Principal, query: DownloadQuery): Promise<Buffer> {
     if (query.aggregated) return Buffer.from(JSON.stringify(await this.download(principal, query)), 'utf8');
-    const { value: actions, timestamp } = await this.downloadPage(principal, query, (plan) => this.bytesOf(plan), { joined: true });
+    const { value: actions, timestamp } = await this.downloadPage(principal, atPosition(query), (plan) => this.bytesOf(plan), { joined: true });
     // One copy of the page's bytes, however many parts they came in.
-    return Buffer.concat([ACTIONS_OPEN, ...actions, Buffer.from(`],"timestamp":${JSON.stringify(timestamp)}}`, 'utf8')]);
+    return Buffer.concat([ACTIONS_OPEN, ...actions, Buffer.from(`],"timestamp":${JSON.stringify(gpodderTimestamp(timestamp))}}`, 'utf8')]);
   }
 
   /**

@@ -33,7 +33,7 @@ import {
   USER_LIMITS,
 } from '../domain/gpodder-commands.js';
 import { episodeKey, isSubscribed } from '../domain/state.js';
-import { SINCE_MARGIN_S } from '../domain/cursors.js';
+import { SINCE_MARGIN_S, gpodderTimestamp, positionOfSince } from '../domain/cursors.js';
 import type { SubscriptionState, UserState } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import { handleCommand } from './command-handler.js';
@@ -261,12 +261,12 @@ export class GpodderService {
 
   /** `GET /api/2/subscriptions/{u}/{device}.json?since=`: the account's changes after `since`. */
   async subscriptionChanges(principal: Principal, since: number | undefined): Promise<SubscriptionDiff> {
-    const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since));
     // From the start, removals mean nothing to a device: it only needs what to subscribe to.
     return {
       add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
       remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
-      timestamp,
+      timestamp: gpodderTimestamp(timestamp),
     };
   }
 
@@ -289,7 +289,7 @@ export class GpodderService {
     const changes = sanitizeChanges(add, remove);
     await this.projectedBefore(principal.userId, SUBSCRIPTIONS, this.uploadCutoff());
     await this.write(principal, (state, ctx) => decideSubscriptionUpload(state, { device, changes }, ctx));
-    return { timestamp: await this.uploadCursor(principal.userId, SUBSCRIPTIONS), update_urls: changes.updateUrls };
+    return { timestamp: gpodderTimestamp(await this.uploadCursor(principal.userId, SUBSCRIPTIONS)), update_urls: changes.updateUrls };
   }
 
   /** The simple API's lists: the account's current subscriptions. */
@@ -315,7 +315,7 @@ export class GpodderService {
     // The cursor is no further than the `podcasts` projection (below): until it has the user's
     // own changes, they would come back in the next answer.
     await this.readModels.catchUpWithUser(principal.userId, [PODCASTS_PROJECTION]);
-    const { records, from, timestamp } = await this.subscriptionsSince(principal, since);
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since));
     // Episodes are only as far as the `podcasts` projection: the next cursor is no further, so
     // none it has not reached yet is skipped (subscription changes in between come again, harmlessly).
     const episodesCursor = await this.checkpointCommit(PODCASTS_PROJECTION);
@@ -326,7 +326,7 @@ export class GpodderService {
       add: records.filter(isSubscribed).map((record) => podcastObject(record, podcasts.get(record.rss_source_feed))),
       remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
       updates,
-      timestamp: Math.max(from, Math.min(timestamp, episodesCursor)),
+      timestamp: gpodderTimestamp(Math.max(from, Math.min(timestamp, episodesCursor))),
     };
   }
 

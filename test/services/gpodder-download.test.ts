@@ -19,6 +19,7 @@ import { UserEventService } from '../../src/services/user-events.js';
 import { UserStateCache } from '../../src/services/user-state-cache.js';
 import { appendCheckpoint } from '../support/checkpoint.js';
 import type { Position, StreamTailOptions } from '../../src/stores/event-store.js';
+import { gpodderTimestamp } from '../../src/domain/cursors.js';
 
 const FEEDS = ['https://feeds.example.com/a.xml', 'https://feeds.example.com/b.xml'];
 
@@ -140,7 +141,8 @@ for (const cached of [false, true])
       expect((await walk({ since: 1_900_000_000 })).actions).to.deep.equal(everything.actions);
       const other = await service.login();
       await episodes.upload({ userId: other.userId, username: other.username, tokenId: null }, actions(10, 3));
-      const head = Number((await service.stores.eventStore.headPosition()).commit);
+      // As the API gives cursors (src/domain/cursors.ts).
+      const head = gpodderTimestamp(Number((await service.stores.eventStore.headPosition()).commit));
       expect(head).to.be.above(everything.timestamp);
       const past = await episodes.download(principal, { since: head });
       expect(past).to.deep.equal({ actions: [], timestamp: head });
