@@ -169,6 +169,10 @@ export class CountingEventStore implements EventStore {
     private readonly counter: (events: readonly EventToAppend[]) => void = countByType,
   ) {}
 
+  get positionGap(): number {
+    return this.inner.positionGap;
+  }
+
   async append(...args: Parameters<EventStore['append']>): ReturnType<EventStore['append']> {
     const result = await this.inner.append(...args);
     this.counter(args[1]);

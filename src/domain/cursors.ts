@@ -8,19 +8,25 @@
 export const SINCE_MARGIN_S = 600;
 
 /**
- * The gpodder API's `timestamp`s are store positions doubled, and a `since` names the position
- * of its half, rounded down (docs/design.md, "Upload cursors"). Kasts stores every `timestamp`
- * plus one ("to avoid fetching our own previously sent updates"): with positions as they are,
- * that one is the position of the next event, which the next download (after `since`) would
- * skip for good; a `since` past the head would even read as "from the start" and Kasts would ask
- * again for ever. Doubled, a cursor and the one after it name the same position, so clients that
- * send back what they were given and Kasts read the same.
+ * The gpodder API's `timestamp`s are store positions scaled so that a cursor and the one after
+ * it name the same position (docs/design.md, "Upload cursors"). Kasts stores every `timestamp`
+ * plus one ("to avoid fetching our own previously sent updates"): given positions as they are,
+ * in a store whose positions are one apart, that one is the position of the next event, which
+ * the next download (after `since`) would skip for good. `gap` is the store's least distance
+ * between the positions of two appends (`EventStore.positionGap`): 1 in the embedded store,
+ * whose cursors are its positions doubled; 64 in EventStoreDB, whose positions (byte offsets,
+ * every log record over 64 bytes) are halved 32 times, which keeps them within the 32-bit ints
+ * Kasts reads for 64 GiB of log.
  */
-export function gpodderTimestamp(position: number): number {
-  return position * 2;
+export function gpodderTimestamp(position: number, gap: number): number {
+  return Math.floor((2 * position) / gap);
 }
 
-/** The position a gpodder `since` names ({@link gpodderTimestamp}); undefined stays undefined. */
-export function positionOfSince(since: number | undefined): number | undefined {
-  return since === undefined ? undefined : Math.floor(since / 2);
+/**
+ * The position a gpodder `since` names ({@link gpodderTimestamp}): the last one it has seen,
+ * from which the next event comes after. 0 ("from the start") and undefined stay as they are.
+ */
+export function positionOfSince(since: number | undefined, gap: number): number | undefined {
+  if (since === undefined || since === 0) return since;
+  return Math.ceil(((since + 1) * gap) / 2) - 1;
 }

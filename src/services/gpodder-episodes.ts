@@ -190,8 +190,8 @@ export interface DownloadQuery {
 }
 
 /** The query with its `since` (a gpodder timestamp as answered) as the store position it names. */
-function atPosition(query: DownloadQuery): DownloadQuery {
-  return { ...query, since: positionOfSince(query.since) };
+function atPosition(query: DownloadQuery, gap: number): DownloadQuery {
+  return { ...query, since: positionOfSince(query.since, gap) };
 }
 
 export class GpodderEpisodeService {
@@ -217,7 +217,10 @@ export class GpodderEpisodeService {
       const fresh = prepared.actions.filter(({ id, formerId }) => !stored.has(docId(id)) && !stored.has(docId(formerId)));
       try {
         await this.gpodder.write(principal, (state, ctx) => decideEpisodeActions(state, { devices: prepared.devices, actions: fresh }, ctx));
-        return { timestamp: gpodderTimestamp(await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS)), update_urls: prepared.updateUrls };
+        return {
+          timestamp: gpodderTimestamp(await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS), this.gpodder.positionGap),
+          update_urls: prepared.updateUrls,
+        };
       } catch (error) {
         if (!(error instanceof IdempotencyConflictError)) throw error;
         if (attempt >= UPLOAD_ATTEMPTS) throw new EpisodeActionsBusyError('Another upload of the same actions is in progress; try again shortly');
@@ -226,11 +229,11 @@ export class GpodderEpisodeService {
   }
 
   async download(principal: Principal, query: DownloadQuery): Promise<ActionsPage> {
-    const { value: rows, timestamp } = await this.downloadPage(principal, atPosition(query), (plan) => this.rowsOf(plan));
+    const { value: rows, timestamp } = await this.downloadPage(principal, atPosition(query, this.gpodder.positionGap), (plan) => this.rowsOf(plan));
     const actions = rows.map(actionOf);
     return {
       actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions,
-      timestamp: gpodderTimestamp(timestamp),
+      timestamp: gpodderTimestamp(timestamp, this.gpodder.positionGap),
     };
   }
 
@@ -241,9 +244,15 @@ export class GpodderEpisodeService {
    */
   async downloadJson(principal: Principal, query: DownloadQuery): Promise<Buffer> {
     if (query.aggregated) return Buffer.from(JSON.stringify(await this.download(principal, query)), 'utf8');
-    const { value: actions, timestamp } = await this.downloadPage(principal, atPosition(query), (plan) => this.bytesOf(plan), { joined: true });
+    const { value: actions, timestamp } = await this.downloadPage(principal, atPosition(query, this.gpodder.positionGap), (plan) => this.bytesOf(plan), {
+      joined: true,
+    });
     // One copy of the page's bytes, however many parts they came in.
-    return Buffer.concat([ACTIONS_OPEN, ...actions, Buffer.from(`],"timestamp":${JSON.stringify(gpodderTimestamp(timestamp))}}`, 'utf8')]);
+    return Buffer.concat([
+      ACTIONS_OPEN,
+      ...actions,
+      Buffer.from(`],"timestamp":${JSON.stringify(gpodderTimestamp(timestamp, this.gpodder.positionGap))}}`, 'utf8'),
+    ]);
   }
 
   /**

@@ -150,12 +150,14 @@ export class GpodderService {
     const older = await this.newestBefore(userId, collection, cutoff);
     if (older !== undefined) return older;
     // All of the user's changes are recent (or not projected yet): from just before the user's
-    // first event (0 would read as "from the start", which leaves removals out).
+    // first event, where an append before it would be (so that its cursor plus one still names a
+    // position before it: src/domain/cursors.ts); 0 would read as "from the start", which leaves
+    // removals out.
     const [first] = await this.userEvents.store.readStream(streams.user(userId), { maxCount: 1 }).catch((error: unknown) => {
       if (error instanceof StreamNotFoundError) return [];
       throw error;
     });
-    return first ? Math.max(0, Number(first.position.commit) - 1) : 0;
+    return first ? Math.max(0, Number(first.position.commit) - this.positionGap) : 0;
   }
 
   /** Unix seconds: an upload's cursor is the user's last change recorded before it. */
@@ -206,6 +208,11 @@ export class GpodderService {
       if (next.old) lo = next;
       else hi = next;
     }
+  }
+
+  /** What the API's cursors are scaled by (src/domain/cursors.ts). */
+  get positionGap(): number {
+    return this.userEvents.store.positionGap;
   }
 
   async headCommit(): Promise<number> {
@@ -261,12 +268,12 @@ export class GpodderService {
 
   /** `GET /api/2/subscriptions/{u}/{device}.json?since=`: the account's changes after `since`. */
   async subscriptionChanges(principal: Principal, since: number | undefined): Promise<SubscriptionDiff> {
-    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since));
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since, this.positionGap));
     // From the start, removals mean nothing to a device: it only needs what to subscribe to.
     return {
       add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
       remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
-      timestamp: gpodderTimestamp(timestamp),
+      timestamp: gpodderTimestamp(timestamp, this.positionGap),
     };
   }
 
@@ -289,7 +296,7 @@ export class GpodderService {
     const changes = sanitizeChanges(add, remove);
     await this.projectedBefore(principal.userId, SUBSCRIPTIONS, this.uploadCutoff());
     await this.write(principal, (state, ctx) => decideSubscriptionUpload(state, { device, changes }, ctx));
-    return { timestamp: gpodderTimestamp(await this.uploadCursor(principal.userId, SUBSCRIPTIONS)), update_urls: changes.updateUrls };
+    return { timestamp: gpodderTimestamp(await this.uploadCursor(principal.userId, SUBSCRIPTIONS), this.positionGap), update_urls: changes.updateUrls };
   }
 
   /** The simple API's lists: the account's current subscriptions. */
@@ -315,7 +322,7 @@ export class GpodderService {
     // The cursor is no further than the `podcasts` projection (below): until it has the user's
     // own changes, they would come back in the next answer.
     await this.readModels.catchUpWithUser(principal.userId, [PODCASTS_PROJECTION]);
-    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since));
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since, this.positionGap));
     // Episodes are only as far as the `podcasts` projection: the next cursor is no further, so
     // none it has not reached yet is skipped (subscription changes in between come again, harmlessly).
     const episodesCursor = await this.checkpointCommit(PODCASTS_PROJECTION);
@@ -326,7 +333,7 @@ export class GpodderService {
       add: records.filter(isSubscribed).map((record) => podcastObject(record, podcasts.get(record.rss_source_feed))),
       remove: from === 0 ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
       updates,
-      timestamp: gpodderTimestamp(Math.max(from, Math.min(timestamp, episodesCursor))),
+      timestamp: gpodderTimestamp(Math.max(from, Math.min(timestamp, episodesCursor)), this.positionGap),
     };
   }
 

@@ -150,6 +150,12 @@ export interface StreamState {
 }
 
 export interface EventStore {
+  /**
+   * The least distance between the `$all` commit positions of two appends: what the gpodder
+   * API's cursors are scaled by (src/domain/cursors.ts). 1 where positions count events (the
+   * embedded store); EventStoreDB's are byte offsets in its log (docs/production.md).
+   */
+  readonly positionGap: number;
   append(stream: string, events: readonly EventToAppend[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
   /** Throws {@link StreamNotFoundError} if the stream has no (visible) events or was soft-deleted. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;

@@ -236,6 +236,27 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(await store.readAll({ after: all[2]!.position, filter: inTest() })).to.deep.equal([]);
       });
 
+      it('positionGap: two appends are at least that far apart in $all, the smallest possible events too (the gpodder cursors rely on it)', async function () {
+        const [a, b] = [`${ns}g`, `${ns}h`];
+        const smallest = (): EventToAppend => ({ id: randomUUID(), type: 'x', data: {} });
+        const appends = [
+          await store.append(a, [smallest()]),
+          await store.append(b, [smallest(), smallest(), smallest()]),
+          await store.append(a, [smallest()]),
+          await store.append(b, [smallest()]),
+        ];
+        const all = await readTestEvents();
+        expect(all).to.have.length(6);
+        for (const [i, append] of appends.entries()) {
+          if (i === 0) continue;
+          const ofAppend = all.filter(
+            (recorded) => comparePositions(recorded.position, appends[i - 1]!.position) > 0 && comparePositions(recorded.position, append.position) <= 0,
+          );
+          const first = ofAppend[0]!.position.commit;
+          expect(Number(first - appends[i - 1]!.position.commit), `append ${i}`).to.be.at.least(store.positionGap);
+        }
+      });
+
       it('filters by stream prefixes', async function () {
         const type = (base: string) => `${base}-${ns}`;
         const users = event(type('subscribe'));

@@ -145,6 +145,8 @@ const APPEND_GROUP_LIMIT = 32;
  * Retention works through `truncateBefore` plus {@link purgeTruncated}, as the port documents.
  */
 export class SqliteEventStore implements EventStore {
+  /** Positions count events (`events.position`, one per event). */
+  readonly positionGap = 1;
   readonly database: Database;
   /** What opening did to a store an earlier version made (the service logs it). */
   readonly migration: SchemaMigration;

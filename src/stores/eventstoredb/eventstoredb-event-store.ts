@@ -152,6 +152,11 @@ interface MetadataRead {
 const TOMBSTONED_STATE: StreamInspection = Object.freeze({ lastRevision: 'no_stream', softDeleted: false, tombstoned: true, metaRevision: 'no_stream' });
 
 export class EventStoreDbEventStore implements EventStore {
+  /**
+   * Commit positions are byte offsets in the server's log, and every log record is at least 90
+   * bytes (docs/production.md, the EventStoreDB table), so two appends' commit positions are further apart.
+   */
+  readonly positionGap = 64;
   private readonly subscriptions = new Set<EventStoreDbAllSubscription>();
   /** headPosition's last answer and the raw head it scanned from (see headPosition). */
   private lastHead: { readonly raw: Position; readonly visible: Position } | undefined;
