@@ -149,6 +149,33 @@ for (const provider of ['gpodder.net', 'nextcloud'] as const satisfies readonly 
       expect(desktop.queuedActions, 'applying remote plays queues nothing to upload').to.have.length(0);
     });
 
+    if (provider === 'gpodder.net') {
+      it('links up all devices: one sync group of every device, and every subscription on each', async () => {
+        const { laptop, desktop, username, token } = await pair([FEED_NEWS]);
+        // A third device (gPodder, say) with a subscription of its own.
+        const phone = await service.http
+          .post(`/api/2/subscriptions/${username}/phone.json`)
+          .set('Authorization', `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`)
+          .send({ add: [FEED_DOCS], remove: [] });
+        expect(phone.status).to.equal(200);
+        desktop.subscribe(FEED_TALK);
+        await desktop.sync();
+
+        const linked = await laptop.linkUpAllDevices();
+        expect(linked.errors).to.deep.equal([]);
+        expect(linked.devices.sort()).to.deep.equal(['kasts-desktop', 'kasts-laptop', 'phone']);
+        const basic = `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`;
+        const groups = await service.http.get(`/api/2/sync-devices/${username}.json`).set('Authorization', basic);
+        expect(groups.body).to.deep.equal({ synchronized: [['kasts-desktop', 'kasts-laptop', 'phone']], 'not-synchronized': [] });
+        await laptop.sync();
+        expect(laptop.feeds.sort()).to.deep.equal([FEED_DOCS, FEED_NEWS, FEED_TALK].sort());
+        const native = await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`);
+        expect((native.body.subscriptions as { rss_source_feed: string }[]).map((sub) => sub.rss_source_feed).sort()).to.deep.equal(
+          [FEED_DOCS, FEED_NEWS, FEED_TALK].sort(),
+        );
+      });
+    }
+
     it('adds nothing to the store on a resync with nothing new', async () => {
       const { laptop, desktop } = await pair([FEED_NEWS, FEED_TALK]);
       laptop.play(FEED_NEWS, 'news-7', 0, 300_000);

@@ -298,6 +298,39 @@ export class KastsDevice {
     return this.sync();
   }
 
+  /**
+   * Sync::linkUpAllDevices (gpodder.net; the settings page's "sync all devices"): every device
+   * the server lists into one sync group, then the subscriptions of every device (concatenated,
+   * duplicates kept) uploaded to each. Kasts goes on whatever the group update answers (it says
+   * gpodder.net answered 500 though it did it) and reports the other failures one by one
+   * (`errors`), going on with the rest.
+   */
+  async linkUpAllDevices(): Promise<{ devices: string[]; errors: string[] }> {
+    const connection = this.mustConnect();
+    const errors: string[] = [];
+    const status = qtObject(await this.request(connection, 'GET', `/api/2/sync-devices/${connection.username}.json`));
+    const devices = [
+      ...new Set([...qtArray(status['synchronized']).flatMap((group) => qtArray(group).map(qtString)), ...qtArray(status['not-synchronized']).map(qtString)]),
+    ];
+    await this.request(connection, 'POST', `/api/2/sync-devices/${connection.username}.json`, { synchronize: [devices], 'stop-synchronize': [] }).catch(
+      () => undefined,
+    );
+    const all: string[] = [];
+    for (const device of devices) {
+      const answer = await this.request(connection, 'GET', `/api/2/subscriptions/${connection.username}/${device}.json?since=0`).catch((error: unknown) => {
+        errors.push(String(error));
+        return undefined;
+      });
+      if (answer !== undefined) all.push(...qtArray(qtObject(answer)['add']).map((url) => fromPercentEncoding(qtString(url))));
+    }
+    for (const device of devices) {
+      await this.request(connection, 'POST', `/api/2/subscriptions/${connection.username}/${device}.json`, { add: all, remove: [] }).catch((error: unknown) => {
+        errors.push(String(error));
+      });
+    }
+    return { devices, errors };
+  }
+
   // ---- SyncJob -----------------------------------------------------------------------------------
 
   private log: string[] = [];
