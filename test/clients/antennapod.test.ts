@@ -4,34 +4,18 @@
  * (`/api/2/...`) and Nextcloud gPodder Sync (`/index.php/apps/gpoddersync/...`, the account
  * set up through Login Flow v2). Two (or three) phones of one account each time.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
-import { startTestService } from '../support/service.js';
 import { EPISODE_ACTIONS_PAGE } from '../../src/services/gpodder-episodes.js';
 import type { CatalogEpisode, EpisodeAction, FeedCatalog, SyncRun } from './antennapod.js';
 import { AntennaPodDevice, SyncServiceException, UPLOAD_BULK_SIZE, formatActionTimestamp } from './antennapod.js';
 import { ForwardTime } from './forward-time.js';
+import { servedForTests } from './served.js';
+import { BIG_COUNT, FEED_BIG, FEED_DOCS, FEED_LIVE, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf, mediaOf } from './fixture-feeds.js';
 import { antennaPodLoginFlow } from './nextcloud-login.js';
-import { listenServing } from '../../src/http/server.js';
 
-const PASSWORD = 'correct horse battery staple';
-const MINUTE = 60_000;
-
-const FEED_NEWS = 'https://feeds.example.com/news.xml';
-const FEED_TALK = 'https://feeds.example.com/talk.xml';
-const FEED_DOCS = 'https://feeds.example.com/docs.xml';
-/** Streams whose feed gives no durations. */
-const FEED_LIVE = 'https://feeds.example.com/live.xml';
-const FEED_BIG = 'https://feeds.example.com/big.xml';
-const BIG_COUNT = EPISODE_ACTIONS_PAGE + 45;
-
-const slug = (feed: string) => new URL(feed).pathname.replace(/^\/|\.xml$/g, '');
-const guidOf = (feed: string, i: number) => `${slug(feed)}-${i}`;
-const mediaOf = (feed: string, i: number) => `https://cdn.example.com/${slug(feed)}/${i}.mp3`;
 const episodes = (feed: string, count: number, durationSeconds: number): CatalogEpisode[] =>
-  Array.from({ length: count }, (_, index) => ({ guid: guidOf(feed, index + 1), url: mediaOf(feed, index + 1), duration: durationSeconds * 1000 }));
+  feedEpisodes(feed, count, durationSeconds).map(({ guid, url }) => ({ guid, url, duration: durationSeconds * 1000 }));
 
 const CATALOG: FeedCatalog = new Map([
   [FEED_NEWS, episodes(FEED_NEWS, 60, 1800)],
@@ -66,29 +50,13 @@ const NEXTCLOUD: Provider = {
 for (const provider of [GPODDER_NET, NEXTCLOUD]) {
   describe(`AntennaPod replica through the ${provider.name} provider`, function () {
     this.timeout(60_000);
-    let service: TestService;
-    let server: Server;
-    let base: string;
     let accounts = 0;
     /** Nextcloud's cursor is the server's clock with a 10-minute margin: tests let that pass. */
     const time = new ForwardTime();
-
-    before(async () => {
-      time.install();
-      service = await startTestService();
-      server = await listenServing(service.app, 0, '127.0.0.1');
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    });
-
-    after(async () => {
-      try {
-        // Set unless start-up failed.
-        if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-        if (service) await service.stop();
-      } finally {
-        time.uninstall();
-      }
-    });
+    const served = servedForTests(time);
+    let service: TestService;
+    let base: string;
+    before(() => ({ service, base } = served()));
 
     async function account(): Promise<{ username: string; token: string }> {
       const username = `antennapod-${provider.name === 'nextcloud' ? 'nc' : 'gp'}-${++accounts}`;

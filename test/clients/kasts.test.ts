@@ -4,29 +4,16 @@
  * password) and Nextcloud gPodder Sync (`/index.php/apps/gpoddersync/...`, an app password).
  * Two Kasts devices of one account each time (a laptop and a desktop).
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
-import { startTestService } from '../support/service.js';
-import { EPISODE_ACTIONS_PAGE } from '../../src/services/gpodder-episodes.js';
-import { listenServing } from '../../src/http/server.js';
 import type { CatalogEpisode, FeedCatalog, KastsProvider } from './kasts.js';
 import { KastsDevice, MAX_EPISODE_UPLOADS, qtInt } from './kasts.js';
 import { ForwardTime } from './forward-time.js';
+import { servedForTests } from './served.js';
+import { BIG_COUNT, FEED_BIG, FEED_DOCS, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes } from './fixture-feeds.js';
 
-const PASSWORD = 'correct horse battery staple';
-const MINUTE = 60_000;
-
-const FEED_NEWS = 'https://feeds.example.com/news.xml';
-const FEED_TALK = 'https://feeds.example.com/talk.xml';
-const FEED_DOCS = 'https://feeds.example.com/docs.xml';
-const FEED_BIG = 'https://feeds.example.com/big.xml';
-const BIG_COUNT = EPISODE_ACTIONS_PAGE + 45;
-
-const slug = (feed: string) => new URL(feed).pathname.replace(/^\/|\.xml$/g, '');
-const episodes = (feed: string, count: number, duration: number): CatalogEpisode[] =>
-  Array.from({ length: count }, (_, index) => ({ id: `${slug(feed)}-${index + 1}`, url: `https://cdn.example.com/${slug(feed)}/${index + 1}.mp3`, duration }));
+const episodes = (feed: string, count: number, durationSeconds: number): CatalogEpisode[] =>
+  feedEpisodes(feed, count, durationSeconds).map(({ guid, url }) => ({ id: guid, url, duration: durationSeconds }));
 
 const CATALOG: FeedCatalog = new Map([
   [FEED_NEWS, episodes(FEED_NEWS, 20, 1800)],
@@ -38,27 +25,12 @@ const CATALOG: FeedCatalog = new Map([
 for (const provider of ['gpodder.net', 'nextcloud'] as const satisfies readonly KastsProvider[]) {
   describe(`Kasts replica through the ${provider} provider`, function () {
     this.timeout(60_000);
-    let service: TestService;
-    let server: Server;
-    let base: string;
     let accounts = 0;
     const time = new ForwardTime();
-
-    before(async () => {
-      time.install();
-      service = await startTestService();
-      server = await listenServing(service.app, 0, '127.0.0.1');
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    });
-
-    after(async () => {
-      try {
-        if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-        if (service) await service.stop();
-      } finally {
-        time.uninstall();
-      }
-    });
+    const served = servedForTests(time);
+    let service: TestService;
+    let base: string;
+    before(() => ({ service, base } = served()));
 
     /** A new account and Kasts connected to it on `machine`, with `feeds` it had before. */
     async function connect(device: KastsDevice, username: string, token: string, machine: string) {

@@ -210,30 +210,25 @@ export class KastsDevice {
   play(feed: string, id: string, fromMs: number, toMs: number): void {
     const entry = this.mustFind(feed, id);
     entry.playposition = toMs;
-    if (!this.connection || !this.allowSyncActionLogging) return;
-    const durmin = entry.duration > 0 ? entry.duration : 1;
-    this.episodeActions.push({
-      ...this.actionFields(entry),
-      action: 'play',
-      started: Math.trunc(fromMs / 1000),
-      position: Math.trunc(toMs / 1000),
-      total: durmin,
-      durationdb: durmin,
-      timestamp: this.now(),
-    });
+    this.queuePlay(entry, Math.trunc(fromMs / 1000), Math.trunc(toMs / 1000));
   }
 
   /** Marked as played (Sync::storePlayedEpisodeActions: started, position and total all the duration). */
   markPlayed(feed: string, id: string): void {
     const entry = this.mustFind(feed, id);
     entry.read = true;
+    this.queuePlay(entry, 'duration', 'duration');
+  }
+
+  /** A play queued for upload while sync is set up; the total is the duration, 1 s when unknown (`durmin`). */
+  private queuePlay(entry: Entry, started: number | 'duration', position: number | 'duration'): void {
     if (!this.connection || !this.allowSyncActionLogging) return;
     const durmin = entry.duration > 0 ? entry.duration : 1;
     this.episodeActions.push({
       ...this.actionFields(entry),
       action: 'play',
-      started: durmin,
-      position: durmin,
+      started: started === 'duration' ? durmin : started,
+      position: position === 'duration' ? durmin : position,
       total: durmin,
       durationdb: durmin,
       timestamp: this.now(),
@@ -375,20 +370,7 @@ export class KastsDevice {
       for (const url of remoteRemove) this.unsubscribe(url);
     });
     this.updateTimestamp(qtInt(down['timestamp']), SUBSCRIPTIONS_LABEL);
-    // uploadSubscriptions
-    if (localAdd.length > 0 || localRemove.length > 0) {
-      const up = qtObject(
-        await this.request(
-          connection,
-          'POST',
-          connection.provider === 'nextcloud'
-            ? '/index.php/apps/gpoddersync/subscription_change/create'
-            : `/api/2/subscriptions/${connection.username}/${connection.device}.json`,
-          { add: localAdd, remove: localRemove },
-        ),
-      );
-      this.updateTimestamp(qtInt(up['timestamp']), SUBSCRIPTIONS_LABEL);
-    }
+    await this.uploadSubscriptions(connection, localAdd, localRemove, SUBSCRIPTIONS_LABEL);
     this.feedActions = this.feedActions.filter((change) => !localChanges.includes(change));
     // fetchRemoteEpisodeActions, until the answer is recent or nothing in it matched
     const remote = new ActionHash();
@@ -430,19 +412,7 @@ export class KastsDevice {
       localChanges.filter((change) => change.action === 'add').map((change) => change.url),
       localChanges.filter((change) => change.action === 'remove').map((change) => change.url),
     );
-    if (add.length > 0 || remove.length > 0) {
-      const up = qtObject(
-        await this.request(
-          connection,
-          'POST',
-          connection.provider === 'nextcloud'
-            ? '/index.php/apps/gpoddersync/subscription_change/create'
-            : `/api/2/subscriptions/${connection.username}/${connection.device}.json`,
-          { add, remove },
-        ),
-      );
-      this.updateTimestamp(qtInt(up['timestamp']), UPLOAD_SUBSCRIPTIONS_LABEL);
-    }
+    await this.uploadSubscriptions(connection, add, remove, UPLOAD_SUBSCRIPTIONS_LABEL);
     this.feedActions = this.feedActions.filter((change) => !localChanges.includes(change));
     const uploading = this.episodeActions.slice();
     const local = new ActionHash();
@@ -450,6 +420,16 @@ export class KastsDevice {
     await this.uploadEpisodeActions(connection, local.plays(), UPLOAD_EPISODES_LABEL);
     this.forgetUploaded(uploading);
     return { requests: this.log };
+  }
+
+  /** SyncJob::uploadSubscriptions: the changes up, if any; the answer's cursor stored under `label`. */
+  private async uploadSubscriptions(connection: Connection, add: readonly string[], remove: readonly string[], label: string): Promise<void> {
+    if (add.length === 0 && remove.length === 0) return;
+    const path =
+      connection.provider === 'nextcloud'
+        ? '/index.php/apps/gpoddersync/subscription_change/create'
+        : `/api/2/subscriptions/${connection.username}/${connection.device}.json`;
+    this.updateTimestamp(qtInt(qtObject(await this.request(connection, 'POST', path, { add, remove }))['timestamp']), label);
   }
 
   /** SyncJob::uploadEpisodeActionsPartial: batches of 30; the last answer's cursor is stored. */

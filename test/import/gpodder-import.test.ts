@@ -8,11 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { listenServing } from '../../src/http/server.js';
 import { ImportError, importAccount } from '../../src/import/gpodder-import.js';
 import { runScript } from '../support/run-script.js';
-import type { TestService } from '../support/service.js';
-import { startTestService } from '../support/service.js';
+import type { Served } from '../clients/served.js';
+import { serve, unserve } from '../clients/served.js';
 
 const PASSWORD = 'correct horse battery staple';
 const script = fileURLToPath(new URL('../../scripts/import.ts', import.meta.url));
@@ -23,29 +22,11 @@ const failure = (promise: Promise<unknown>): Promise<Error> =>
   );
 const basic = (username: string, password = PASSWORD) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
-interface Running {
-  readonly service: TestService;
-  readonly server: Server;
-  readonly base: string;
-}
-
-async function running(): Promise<Running> {
-  const service = await startTestService();
-  const server = await listenServing(service.app, 0, '127.0.0.1');
-  return { service, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function stop(side: Running | undefined): Promise<void> {
-  if (!side) return;
-  await new Promise<void>((resolve) => side.server.close(() => resolve()));
-  await side.service.stop();
-}
-
 const feed = (n: number) => `https://feeds.example.com/${n}.xml`;
 const media = (f: number, e: number) => `https://cdn.example.com/${f}/${e}.mp3`;
 
 /** A listener's history on the old server: two devices, subscriptions, 150 actions of four kinds. */
-async function history(old: Running, username: string): Promise<void> {
+async function history(old: Served, username: string): Promise<void> {
   const http = old.service.http;
   await old.service.login(username, PASSWORD);
   for (const [id, caption, type] of [
@@ -78,7 +59,7 @@ async function history(old: Running, username: string): Promise<void> {
 }
 
 /** Everything the service answers for the account through the gpodder API, comparable across servers. */
-async function holdings(side: Running, username: string, password = PASSWORD) {
+async function holdings(side: Served, username: string, password = PASSWORD) {
   const http = side.service.http;
   const auth = basic(username, password);
   const devices = (await http.get(`/api/2/devices/${username}.json`).set('Authorization', auth)).body as {
@@ -97,16 +78,16 @@ async function holdings(side: Running, username: string, password = PASSWORD) {
 
 describe('npm run import: an account moved from another server', function () {
   this.timeout(120_000);
-  let old: Running | undefined;
-  let target: Running | undefined;
+  let old: Served | undefined;
+  let target: Served | undefined;
 
   before(async () => {
-    old = await running();
-    target = await running();
+    old = await serve();
+    target = await serve();
   });
   after(async () => {
-    await stop(old);
-    await stop(target);
+    await unserve(old);
+    await unserve(target);
   });
 
   it('through the gpodder.net API: devices, subscriptions and every action, as the old server answers them; a second run adds nothing', async () => {
