@@ -24,8 +24,9 @@ time and device; running it again adds nothing twice.
   --from URL        the old server (its base URL; for Nextcloud, Nextcloud's own URL)
   --from-user NAME  the account there
   --nextcloud       the old server is Nextcloud with the gPodder Sync app
-  --to URL          this service (default http://127.0.0.1:PORT)
-  --to-user NAME    the account here (default: the same name); create it first
+  --to URL          where to copy to: this service (default http://127.0.0.1:PORT), or any
+                    server with the gpodder.net API (to leave this one)
+  --to-user NAME    the account there (default: the same name); create it first
   --json            print the summary as one JSON line
   -h, --help        this text
 
