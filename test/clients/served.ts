@@ -16,8 +16,9 @@ export interface Served {
   readonly base: string;
 }
 
-export async function serve(): Promise<Served> {
-  const service = await startTestService();
+/** `env`: configuration for the service (`startTestService`'s), e.g. the production stack's. */
+export async function serve(env: Record<string, string> = {}): Promise<Served> {
+  const service = await startTestService(env);
   const server = await listenServing(service.app, 0, '127.0.0.1');
   return { service, server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

@@ -18,6 +18,8 @@ import { createRetentionPass } from '../../src/retention/retention-service.js';
 import type { RetentionPass } from '../../src/retention/types.js';
 import { readStreamOrEmpty } from '../../src/stores/event-store.js';
 import { startTestService, type TestService } from '../support/service.js';
+import { KastsDevice, qtInt } from '../clients/kasts.js';
+import { serve, unserve } from '../clients/served.js';
 
 const eventStoreUrl = process.env['EVENTSTORE_URL'];
 const mongoUrl = process.env['MONGO_URL'];
@@ -59,6 +61,38 @@ if (eventStoreUrl && mongoUrl) {
       const response = await service.http.post('/v1/events').set(auth(token)).send({ events });
       expect(response.status, JSON.stringify(response.body)).to.be.oneOf([200, 201]);
     }
+
+    it('Kasts (gpodder.net provider, every cursor stored plus one) gets what another device wrote right after its last answer; cursors fit its 32-bit ints', async function () {
+      // EventStoreDB's positions are byte offsets: the API's cursors are them divided by 32 (src/domain/cursors.ts).
+      const served = await serve(env);
+      try {
+        const { username } = await served.service.login(undefined, 'correct horse battery');
+        const feedA = 'https://integration.example.com/kasts-a.xml';
+        const feedB = 'https://integration.example.com/kasts-b.xml';
+        const catalog = new Map([
+          [feedA, [{ id: 'a-1', url: 'https://integration.example.com/a-1.mp3', duration: 600 }]],
+          [feedB, [{ id: 'b-1', url: 'https://integration.example.com/b-1.mp3', duration: 600 }]],
+        ]);
+        const laptop = new KastsDevice({ catalog });
+        laptop.subscribe(feedA);
+        const desktop = new KastsDevice({ catalog });
+        await laptop.connectGpodder(served.base, username, 'correct horse battery', 'laptop');
+        await desktop.connectGpodder(served.base, username, 'correct horse battery', 'desktop');
+        await laptop.sync();
+        desktop.subscribe(feedB);
+        desktop.play(feedB, 'b-1', 0, 300_000);
+        await desktop.sync();
+        await laptop.sync();
+        expect(laptop.feeds.sort()).to.deep.equal([feedA, feedB]);
+        expect(laptop.entry(feedB, 'b-1')?.playposition).to.equal(300_000);
+        for (const exchange of laptop.http.log.filter((entry) => entry.responseBody.includes('"timestamp"'))) {
+          const { timestamp } = JSON.parse(exchange.responseBody) as { timestamp: unknown };
+          expect(qtInt(timestamp), exchange.url).to.equal(timestamp);
+        }
+      } finally {
+        await unserve(served);
+      }
+    });
 
     it('syncs over HTTP, projects into MongoDB and answers from the read models', async function () {
       const { token, userId } = await service.login();
