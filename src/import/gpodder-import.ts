@@ -2,9 +2,11 @@
  * Moving an account from another gpodder-compatible server (docs/operations.md, "Moving from
  * another server"): its devices, subscriptions and every episode action, read through the
  * gpodder.net API v2 (gpodder.net, oPodSync, mygpo, this service) or the Nextcloud gPodder Sync
- * API, then uploaded to this service's gpodder API as the account's own apps would, so the
- * service validates, records and projects them as any upload. Nothing is read from or written
- * to the stores directly: it works against a service on either stack, running as it is.
+ * API, then uploaded to the target's gpodder API as the account's own apps would: this service
+ * validates, records and projects them as any upload. Nothing is read from or written to the
+ * stores directly: it works against a service on either stack, running as it is, and copies out
+ * of this service to any server with the gpodder.net API as well (subscriptions read from a
+ * Nextcloud source go to the target's Nextcloud API, which this service has: they name no device).
  *
  * Actions keep their own time, device and position. Uploads are idempotent (an action's id is
  * its content, docs/design.md), so an import run again, or after an interruption, adds only what
