@@ -8,6 +8,14 @@
 export const SINCE_MARGIN_S = 600;
 
 /**
+ * How long an append may lie between its recording time and the moment reads see it (a long
+ * upload committed whole, a commit queued behind others): where a cursor is this server's own
+ * clock, sent back as it was given, it reaches back this far rather than the whole margin
+ * (src/domain/nextcloud.ts).
+ */
+export const RECORDING_GRACE_S = 60;
+
+/**
  * The gpodder API's `timestamp`s are store positions scaled so that a cursor and the one after
  * it name the same position (docs/design.md, "Upload cursors"). Kasts stores every `timestamp`
  * plus one ("to avoid fetching our own previously sent updates"): given positions as they are,

@@ -3,22 +3,35 @@
  * AntennaPod and Kasts offer as their second sync provider) in terms of gpodder actions. Pure.
  *
  * Its cursor is a clock, not a sequence: AntennaPod's Nextcloud provider ignores the answer of
- * an upload and takes its own clock, in unix seconds, as the next `since`; Kasts fetches again
- * while an answer's `timestamp` lags its clock. So `timestamp` is the server's clock, and a
- * `since` selects what the store recorded (the server's clock again, never the device's) from
- * {@link SINCE_MARGIN_S} before it: a late upload is recorded when it arrives, so it is never
- * lost, and a device clock ahead of the server's, or a change recorded but not yet projected
- * when the last answer was made, is covered by the margin. What falls in the margin is
- * delivered again, which both apps apply idempotently (docs/design.md, "Nextcloud cursor").
+ * an upload and takes its own clock, in unix seconds, as the next `since`; Kasts sends back
+ * every answer plus one, and downloads again at once while a download's `timestamp` lags its
+ * own clock by more than ten seconds. So a `since` selects what the store recorded (the
+ * server's clock, never the device's) from {@link SINCE_MARGIN_S} before it: a late upload is
+ * recorded when it arrives, so it is never lost, and a device clock ahead of the server's is
+ * covered by the margin. An upload answers the server's clock; a download answers it plus the
+ * margin less {@link RECORDING_GRACE_S} ({@link downloadTimestamp}), so that a device whose
+ * clock runs minutes ahead of the server's does not download the margin again and again (Kasts
+ * did, as fast as the server answered, until its last action was ten minutes old), and the
+ * cursor sent back reads from the download less the grace: what was recorded meanwhile but not
+ * yet readable. What falls in the margin is delivered again, which both apps apply idempotently
+ * (docs/design.md, "Nextcloud cursor").
  */
-import { SINCE_MARGIN_S } from './cursors.js';
+import { RECORDING_GRACE_S, SINCE_MARGIN_S } from './cursors.js';
 import type { GpodderAction } from './gpodder.js';
 import type { Query } from './documents.js';
 
-/** The recording time from which a `since` reads (undefined: from the start). */
+/** The `timestamp` a download answers at `nowS` (see the module's comment). */
+export function downloadTimestamp(nowS: number): number {
+  return nowS + SINCE_MARGIN_S - RECORDING_GRACE_S;
+}
+
+/**
+ * The recording time from which a `since` reads (undefined: from the start). A `since` later
+ * than any `timestamp` this server answers (a device's clock far ahead) reads as the latest.
+ */
 export function recordedFrom(since: number | undefined, nowS: number): number | undefined {
   if (since === undefined || since <= 0) return undefined;
-  return Math.min(since, nowS) - SINCE_MARGIN_S;
+  return Math.min(since, downloadTimestamp(nowS)) - SINCE_MARGIN_S;
 }
 
 /** A user's per-user documents recorded at or after `from` (all without it; `at` in unix seconds), in `$all` order. */

@@ -5,7 +5,7 @@
  */
 import type { GpodderActionInput } from '../domain/gpodder.js';
 import type { NextcloudAction } from '../domain/nextcloud.js';
-import { recordedFrom, recordedFromQuery, toNextcloudAction } from '../domain/nextcloud.js';
+import { downloadTimestamp, recordedFrom, recordedFromQuery, toNextcloudAction } from '../domain/nextcloud.js';
 import { isSubscribed } from '../domain/state.js';
 import type { SubscriptionState } from '../domain/state.js';
 import type { Principal } from './accounts.js';
@@ -29,15 +29,15 @@ export class NextcloudService {
 
   /** `GET /index.php/apps/gpoddersync/subscriptions?since=`. From the start, removals mean nothing. */
   async subscriptions(principal: Principal, since: number | undefined): Promise<{ add: string[]; remove: string[]; timestamp: number }> {
-    const timestamp = this.nowS();
-    const query = recordedFromQuery(principal.userId, recordedFrom(since, timestamp));
-    const { docs } = await ownRecords(this.gpodder.readModels, subscriptionsProjection, principal.userId, query);
+    const nowS = this.nowS();
+    const from = recordedFrom(since, nowS);
+    const { docs } = await ownRecords(this.gpodder.readModels, subscriptionsProjection, principal.userId, recordedFromQuery(principal.userId, from));
     const records = docs.map(({ doc }) => fromJson<SubscriptionState>(doc));
-    const fromStart = recordedFrom(since, timestamp) === undefined;
+    const fromStart = from === undefined;
     return {
       add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
       remove: fromStart ? [] : records.filter((record) => !isSubscribed(record)).map((record) => record.rss_source_feed),
-      timestamp,
+      timestamp: downloadTimestamp(nowS),
     };
   }
 
@@ -54,10 +54,10 @@ export class NextcloudService {
    * maybe again, never skipped.
    */
   async episodeActions(principal: Principal, since: number | undefined): Promise<{ actions: NextcloudAction[]; timestamp: number }> {
-    const timestamp = this.nowS();
-    const actions = await this.episodes.recordedFrom(principal, recordedFrom(since, timestamp));
+    const nowS = this.nowS();
+    const actions = await this.episodes.recordedFrom(principal, recordedFrom(since, nowS));
     // A first download of a heavy user's 10,000 actions: shaped a slice at a time.
-    return { actions: await mapPaced(actions, toNextcloudAction), timestamp };
+    return { actions: await mapPaced(actions, toNextcloudAction), timestamp: downloadTimestamp(nowS) };
   }
 
   /** `POST /index.php/apps/gpoddersync/episode_action/create`: the same upload as gpodder's. */
