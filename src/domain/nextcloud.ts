@@ -9,9 +9,9 @@
  * server's clock, never the device's) from {@link SINCE_MARGIN_S} before it: a late upload is
  * recorded when it arrives, so it is never lost, and a device clock ahead of the server's is
  * covered by the margin. An upload answers the server's clock; a download answers it plus the
- * margin less {@link RECORDING_GRACE_S} ({@link downloadTimestamp}), so that a device whose
- * clock runs minutes ahead of the server's does not download the margin again and again (Kasts
- * did, as fast as the server answered, until its last action was ten minutes old), and the
+ * margin less {@link RECORDING_GRACE_S} ({@link downloadTimestamp}): answered as the bare
+ * clock, a Kasts whose clock runs ahead of the server's would download the margin again and
+ * again, as fast as the server answers, until its last action is ten minutes old; and the
  * cursor sent back reads from the download less the grace: what was recorded meanwhile but not
  * yet readable. What falls in the margin is delivered again, which both apps apply idempotently
  * (docs/design.md, "Nextcloud cursor").
