@@ -168,6 +168,29 @@ for (const provider of [GPODDER_NET, NEXTCLOUD]) {
       }
     });
 
+    for (const skew of [5, -5]) {
+      it(`a phone whose clock runs ${Math.abs(skew)} minutes ${skew > 0 ? 'ahead of' : 'behind'} the server's gets what the other wrote after its upload, and syncs once`, async () => {
+        const { username } = await account();
+        const skewed = new AntennaPodDevice({ name: 'Skewed', catalog: CATALOG, clock: () => Date.now() + skew * MINUTE });
+        skewed.subscribe(FEED_NEWS);
+        const other = phone('Pixel B');
+        await provider.connect(skewed, base, username);
+        await provider.connect(other, base, username);
+        skewed.play(FEED_NEWS, guidOf(FEED_NEWS, 3), { from: 0, to: 100 });
+        await skewed.sync();
+        time.advance(MINUTE);
+        other.play(FEED_NEWS, guidOf(FEED_NEWS, 4), { from: 0, to: 200 });
+        await other.sync();
+        // The next sync comes later than the skew, as a phone's periodic ones do.
+        time.advance(30 * MINUTE);
+        const requestsBefore = skewed.http.log.length;
+        await skewed.sync();
+        expect(skewed.item(FEED_NEWS, guidOf(FEED_NEWS, 4)).position).to.equal(200_000);
+        const downloads = skewed.http.log.slice(requestsBefore).filter((exchange) => exchange.method === 'GET' && exchange.url.includes('episode'));
+        expect(downloads).to.have.length(1);
+      });
+    }
+
     it('carries plays with positions to the other phone; a finished episode arrives as played', async () => {
       const { a, b } = await pair([FEED_NEWS]);
       const logFrom = b.http.log.length;
