@@ -5,6 +5,7 @@ import type { AccountService } from '../services/accounts.js';
 import { appPasswordName } from '../services/accounts.js';
 import type { Site } from './site.js';
 import { principalOf, show, showMessage } from './site.js';
+import { originOf } from '../http/origin.js';
 
 const nameForm = z.object({ name: appPasswordName });
 const labelForm = z.object({ label: appPasswordName });
@@ -15,6 +16,8 @@ interface Created {
   kind: 'App password' | 'Token';
   name: string;
   secret: string;
+  /** For an app password: what to enter in the app besides it. */
+  setup?: { server: string; username: string };
 }
 
 async function showAccess(res: Response, accounts: AccountService, extra: { created?: Created; error?: string; notice?: string }, status = 200) {
@@ -46,7 +49,8 @@ export function accessPages(site: Site, accounts: AccountService): void {
     const created = await accounts.createAppPassword(principalOf(res).userId, form.data.name);
     // Answered directly, not redirected: the password exists only in this answer.
     res.setHeader('Cache-Control', 'no-store');
-    await showAccess(res, accounts, { created: { kind: 'App password', name: created.name, secret: created.password } });
+    const setup = { server: originOf(req), username: principalOf(res).username };
+    await showAccess(res, accounts, { created: { kind: 'App password', name: created.name, secret: created.password, setup } });
   });
 
   site.userForm('/access/tokens', async (req, res) => {

@@ -151,6 +151,8 @@ describe('web pages in a real browser', function () {
     await page.getByRole('button', { name: 'Create app password' }).click();
     const secret = (await page.locator('#new-secret').innerText()).trim();
     expect(secret).to.match(/^[A-Za-z0-9_-]{40,}$/);
+    expect((await page.locator('#setup-server').innerText()).trim(), 'the server to enter in the app').to.equal(base);
+    expect((await page.locator('#setup-username').innerText()).trim()).to.equal('listener');
     expect((await api('/api/2/devices/listener.json', { headers: { Authorization: basic('listener', secret) } })).status).to.equal(200);
     await page.goto(`${base}/access`);
     expect(await page.content(), 'shown once').not.to.include(secret);

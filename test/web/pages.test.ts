@@ -244,6 +244,11 @@ describe('web pages', function () {
     await alice.signUp('alice-web');
     await bob.signUp('bob-web');
     const created = await alice.submit('/access', '/access/app-passwords', { name: 'alice phone' });
+    // What to enter in the app besides the password: this server as the request reached it, and the username.
+    expect(/<dd id="setup-server">(http:\/\/127\.0\.0\.1:\d+)<\/dd>/.test(created.text), 'the server').to.equal(true);
+    expect(created.text).to.include('<dd id="setup-username">alice-web</dd>');
+    const token = await alice.submit('/access', '/access/tokens', { label: 'a script' });
+    expect(token.text, 'a token needs no app setup').not.to.include('setup-server');
     const id = /action="\/access\/app-passwords\/([0-9a-f-]+)\/revoke"/.exec(created.text)![1]!;
     expect((await bob.get('/access')).text).not.to.include('alice phone');
     expect((await bob.submit('/access', `/access/app-passwords/${id}/revoke`, {})).status).to.equal(404);

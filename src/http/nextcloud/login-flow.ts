@@ -15,6 +15,7 @@ import type { LoginFlowService } from '../../services/login-flow.js';
 import { InvalidCredentialsError } from '../../services/accounts.js';
 import { renderPage } from '../../web/render.js';
 import { drainUnusedBody } from '../drain.js';
+import { originOf } from '../origin.js';
 
 const FORM_LIMIT = '16kb';
 const token = z.string().regex(/^[A-Za-z0-9_-]{20,200}$/);
@@ -23,10 +24,6 @@ const grantForm = z.object({
   password: z.string().max(256).default(''),
   decision: z.enum(['grant', 'deny']).default('grant'),
 });
-
-function baseUrl(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
-}
 
 /** The app's name for the grant page and the app password: its User-Agent's product, as Nextcloud shows it. */
 function clientName(req: Request): string {
@@ -42,7 +39,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
 
   router.post('/index.php/login/v2', drainUnusedBody, async (req, res) => {
     const started = await flows.start(clientName(req));
-    const base = baseUrl(req);
+    const base = originOf(req);
     res.json({
       poll: { token: started.pollToken, endpoint: `${base}/index.php/login/v2/poll` },
       login: `${base}/index.php/login/v2/flow/${started.loginToken}`,
@@ -57,7 +54,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
       res.status(404).json([]);
       return;
     }
-    res.json({ server: baseUrl(req), loginName: result.loginName, appPassword: result.appPassword });
+    res.json({ server: originOf(req), loginName: result.loginName, appPassword: result.appPassword });
   });
 
   /** A page with the site's header (res.locals.web, when the page middleware read the visitor). */
