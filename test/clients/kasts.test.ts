@@ -32,8 +32,11 @@ for (const provider of ['gpodder.net', 'nextcloud'] as const satisfies readonly 
     let base: string;
     before(() => ({ service, base } = served()));
 
-    /** A new account and Kasts connected to it on `machine`, with `feeds` it had before. */
-    /** `server` as the user typed it into Kasts (the desktop's with a trailing "/", which Kasts keeps: "//api/2/…"). */
+    /**
+     * Kasts on `machine` connected to the account (through Nextcloud, with an app password of its
+     * own); `server` as the user typed it (the desktop's with a trailing "/", which Kasts keeps:
+     * "//api/2/…").
+     */
     async function connect(device: KastsDevice, username: string, token: string, machine: string, server = base) {
       if (provider === 'gpodder.net') return device.connectGpodder(server, username, PASSWORD, machine);
       const created = await service.http
@@ -44,6 +47,7 @@ for (const provider of ['gpodder.net', 'nextcloud'] as const satisfies readonly 
       return device.connectNextcloud(server, username, created.body.password as string);
     }
 
+    /** A new account, its laptop (which had `feeds` before sync was set up) and desktop connected. */
     async function pair(feeds: readonly string[]) {
       const { username, token } = await service.login(`kasts-${provider === 'nextcloud' ? 'nc' : 'gp'}-${++accounts}`, PASSWORD);
       const laptop = new KastsDevice({ catalog: CATALOG });
