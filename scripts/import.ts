@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../src/config.js';
 import { runCli, UsageError } from './cli.js';
+import { httpUrl } from '../src/domain/events.js';
 import type { ImportProgress, ImportSummary } from '../src/import/gpodder-import.js';
 import { ImportError, importAccount } from '../src/import/gpodder-import.js';
 
@@ -46,14 +47,9 @@ interface Arguments {
 }
 
 function httpBase(option: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${option}: not a URL: "${value.slice(0, 200)}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${option}: not an http(s) URL: "${value.slice(0, 200)}"`);
-  return value;
+  const url = httpUrl.safeParse(value);
+  if (!url.success) throw new UsageError(`${option}: not an http(s) URL of at most 2,048 characters: "${value.slice(0, 200)}"`);
+  return url.data;
 }
 
 function parse(argv: readonly string[]): Arguments {

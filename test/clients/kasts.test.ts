@@ -10,6 +10,7 @@ import type { CatalogEpisode, FeedCatalog, KastsProvider } from './kasts.js';
 import { KastsDevice, MAX_EPISODE_UPLOADS, qtInt } from './kasts.js';
 import { ForwardTime } from './forward-time.js';
 import { servedForTests } from './served.js';
+import { basicHeader } from '../http/gpodder/support.js';
 import { BIG_COUNT, FEED_BIG, FEED_DOCS, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes } from './fixture-feeds.js';
 
 const episodes = (feed: string, count: number, durationSeconds: number): CatalogEpisode[] =>
@@ -149,7 +150,7 @@ for (const provider of ['gpodder.net', 'nextcloud'] as const satisfies readonly 
         // A third device (gPodder, say) with a subscription of its own.
         const phone = await service.http
           .post(`/api/2/subscriptions/${username}/phone.json`)
-          .set('Authorization', `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`)
+          .set('Authorization', basicHeader(username, PASSWORD))
           .send({ add: [FEED_DOCS], remove: [] });
         expect(phone.status).to.equal(200);
         desktop.subscribe(FEED_TALK);
@@ -158,7 +159,7 @@ for (const provider of ['gpodder.net', 'nextcloud'] as const satisfies readonly 
         const linked = await laptop.linkUpAllDevices();
         expect(linked.errors).to.deep.equal([]);
         expect(linked.devices.sort()).to.deep.equal(['kasts-desktop', 'kasts-laptop', 'phone']);
-        const basic = `Basic ${Buffer.from(`${username}:${PASSWORD}`).toString('base64')}`;
+        const basic = basicHeader(username, PASSWORD);
         const groups = await service.http.get(`/api/2/sync-devices/${username}.json`).set('Authorization', basic);
         expect(groups.body).to.deep.equal({ synchronized: [['kasts-desktop', 'kasts-laptop', 'phone']], 'not-synchronized': [] });
         await laptop.sync();

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { ImportError, importAccount } from '../../src/import/gpodder-import.js';
 import { runScript } from '../support/run-script.js';
+import { basicHeader } from '../http/gpodder/support.js';
 import type { Served } from '../clients/served.js';
 import { serve, unserve } from '../clients/served.js';
 
@@ -20,7 +21,7 @@ const failure = (promise: Promise<unknown>): Promise<Error> =>
     () => new Error('expected a failure'),
     (error: unknown) => error as Error,
   );
-const basic = (username: string, password = PASSWORD) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+const basic = (username: string, password = PASSWORD) => basicHeader(username, password);
 
 const feed = (n: number) => `https://feeds.example.com/${n}.xml`;
 const media = (f: number, e: number) => `https://cdn.example.com/${f}/${e}.mp3`;
