@@ -27,7 +27,7 @@
  * test says what was played), Qt's event loop (each step is awaited in order), the password
  * store.
  */
-import { HttpClient } from './okhttp.js';
+import { HttpClient, basicCredentials } from './okhttp.js';
 
 export const KASTS_USER_AGENT = 'Kasts/26.11.70 Syndication';
 /** syncutils.h `maxAmountEpisodeUploads`. */
@@ -549,7 +549,8 @@ export class KastsDevice {
     const url = `${connection.hostname}${path}`;
     this.log.push(`${method} ${path}`);
     const headers: Record<string, string> = {
-      Authorization: `Basic ${Buffer.from(`${connection.username}:${connection.password}`, 'utf8').toString('base64')}`,
+      // `toLocal8Bit()`: UTF-8 on Linux.
+      Authorization: basicCredentials(connection.username, connection.password, 'utf8'),
     };
     if (method === 'POST') headers['Content-Type'] = 'application/json';
     const response = await this.http.execute(method, url, { headers, body: method === 'POST' ? (body === undefined ? '' : JSON.stringify(body)) : undefined });
