@@ -53,9 +53,8 @@ export interface EpisodeActionDoc {
 
 export const episodeActionDocId = (user: string, eventId: string) => userDocId(user, eventId);
 
-/** Field paths of an action's podcast (feed URL) and device, for queries. */
+/** Field path of an action's podcast (feed URL), for queries. */
 export const ACTION_FEED = 'action.podcast';
-export const ACTION_DEVICE = 'action.device';
 
 function actionDoc(projected: ProjectedEvent, action: GpodderAction, guid: string): Doc {
   const serving = servingOf(action);
@@ -116,8 +115,8 @@ export const episodeActionsProjection: Projection = {
   // 4: what a download does not read kept apart too.
   version: 4,
   // One order, the user's actions in `$all` order: it pages every download, and a download
-  // filtered by podcast or device, an erasure or a truncation walks the user's actions in it.
-  // (Indexes by podcast and by device cost three index writes per action for those rare reads.)
+  // filtered by podcast, an erasure or a truncation walks the user's actions in it. (An index by
+  // podcast would cost index writes on every action for those rare reads.)
   // The documents are kept in that order (clustered: a download reads consecutive rows, not an
   // index and then each row where it lies; bench/RESULTS.md, "Actions kept in the order they
   // are downloaded"); MongoDB's index on the same fields serves it there.

@@ -16,6 +16,7 @@
  * rather than a quota, and nothing depends on it for correctness.
  */
 import type { Request, RequestHandler } from 'express';
+import { parseBasic } from './basic.js';
 import { HttpError } from './errors.js';
 
 export interface RateLimitOptions {
@@ -137,11 +138,7 @@ export function limitByAddress(limiter: RateLimiter | undefined): RequestHandler
 
 /** The username a request's Basic credentials name, if any. */
 function basicUsername(req: Request): string | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(req.get('authorization') ?? '');
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon > 0 ? decoded.slice(0, colon) : undefined;
+  return parseBasic(req.get('authorization') ?? '')?.username;
 }
 
 const usernameKey = (username: string) => `username:${username.toLowerCase()}`;

@@ -161,12 +161,29 @@ export class AccountService {
    * lookup, no scrypt: app passwords are 256 random bits, so nothing is gained by stretching.
    */
   async verifyAppPassword(username: string, password: string): Promise<{ account: Account; appPasswordId: string } | undefined> {
+    const found = await this.appPasswordAccount(password);
+    if (!found || found.account.username.toLowerCase() !== username.toLowerCase()) return undefined;
+    await this.touch(found.token);
+    return { account: found.account, appPasswordId: found.token.id };
+  }
+
+  /**
+   * The principal of an app password sent alone, as `Authorization: Bearer <app password>`: how
+   * Nextcloud accepts the app password of a Login Flow (its `tryTokenLogin`), and how Music
+   * Assistant sends it (docs/api.md, "Nextcloud gPodder Sync API").
+   */
+  async authenticateAppPassword(password: string): Promise<Principal | undefined> {
+    const found = await this.appPasswordAccount(password);
+    if (!found) return undefined;
+    await this.touch(found.token);
+    return { userId: found.account.id, username: found.account.username, tokenId: null };
+  }
+
+  private async appPasswordAccount(password: string): Promise<{ account: Account; token: TokenRecord } | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(password));
     if (!token || token.kind !== 'app_password') return undefined;
     const account = await this.accounts.findById(token.userId);
-    if (!account || account.disabled || account.username.toLowerCase() !== username.toLowerCase()) return undefined;
-    await this.touch(token);
-    return { account, appPasswordId: token.id };
+    return account && !account.disabled ? { account, token } : undefined;
   }
 
   /**
@@ -184,7 +201,7 @@ export class AccountService {
     });
   }
 
-  /** The principal of a bearer token (app passwords are Basic passwords, not bearer tokens). */
+  /** The principal of a bearer token (not an app password: {@link authenticateAppPassword}). */
   async authenticateToken(secret: string): Promise<Principal | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(secret));
     if (!token || token.kind !== 'token') return undefined;

@@ -27,7 +27,6 @@ import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
 import {
-  ACTION_DEVICE,
   ACTION_FEED,
   changesExistingActions,
   DOWNLOAD_READS,
@@ -174,7 +173,6 @@ function whereOf(user: string, query: DownloadQuery): Record<string, Scalar> {
   return {
     user,
     ...(query.podcast !== undefined ? { [ACTION_FEED]: query.podcast } : {}),
-    ...(query.device !== undefined ? { [ACTION_DEVICE]: query.device } : {}),
   };
 }
 
@@ -185,7 +183,6 @@ export class EpisodeActionsBusyError extends Error {
 export interface DownloadQuery {
   since?: number | undefined;
   podcast?: string | undefined;
-  device?: string | undefined;
   aggregated?: boolean | undefined;
 }
 
@@ -394,10 +391,7 @@ export class GpodderEpisodeService {
     const { readModel } = this.gpodder.readModels;
     const { upTo } = source;
     const where = whereOf(user, query);
-    const matches = (doc: EpisodeActionDoc) =>
-      doc.seq > from &&
-      (query.podcast === undefined || doc.action.podcast === query.podcast) &&
-      (query.device === undefined || doc.action.device === query.device);
+    const matches = (doc: EpisodeActionDoc) => doc.seq > from && (query.podcast === undefined || doc.action.podcast === query.podcast);
     /** The read model's documents after `from` up to `through` (its positions are commits: a page ends with one). */
     const storedUpTo = (through: number | undefined): Query => ({
       where,

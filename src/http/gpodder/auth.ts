@@ -1,5 +1,6 @@
 /**
- * gpodder API authentication: HTTP Basic, the `sessionid` cookie, or a native bearer token.
+ * gpodder API authentication: HTTP Basic, the `sessionid` cookie, or a bearer token (a native
+ * token, or an app password).
  *
  * Client quirks honoured here:
  * - every 401 carries `WWW-Authenticate: Basic realm="…"`: urllib-based clients (mygpoclient,
@@ -16,6 +17,7 @@ import { InvalidCredentialsError } from '../../services/accounts.js';
 import type { GpodderAuth } from '../../services/gpodder-auth.js';
 import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
 import { principalOf } from '../auth.js';
+import { parseBasic } from '../basic.js';
 import { unauthorized } from '../errors.js';
 import { isStorageFull } from '../../stores/store-errors.js';
 
@@ -31,15 +33,6 @@ interface SessionRef {
 }
 
 const challenge = (message: string) => unauthorized(message, CHALLENGE);
-
-export function parseBasic(header: string): { username: string; password: string } | undefined {
-  const match = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-}
 
 export function readCookie(req: Request, name: string): string | undefined {
   for (const part of (req.get('cookie') ?? '').split(';')) {
@@ -110,7 +103,8 @@ export function gpodderUser(auth: GpodderAuth, accounts: AccountService, options
     }
     const bearer = header !== undefined ? BEARER.exec(header) : null;
     if (bearer) {
-      const principal = await accounts.authenticateToken(bearer[1]!);
+      // A native token, or an app password sent as Nextcloud takes one (Music Assistant does).
+      const principal = (await accounts.authenticateToken(bearer[1]!)) ?? (await accounts.authenticateAppPassword(bearer[1]!));
       if (!principal) throw challenge('Invalid or revoked token');
       req.principal = principal;
       return next();

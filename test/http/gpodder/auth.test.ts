@@ -117,6 +117,17 @@ describe('gpodder API: authentication', function () {
     expect(response.status).to.equal(200);
   });
 
+  it('takes a password outside ASCII as UTF-8 (Qt, AntennaPod) or ISO-8859-1 (aiohttp and requests, so Music Assistant)', async () => {
+    const password = 'Grüße, Jürgen: ½ Café';
+    const { username } = await service.login('umlaut', password);
+    for (const charset of ['utf8', 'latin1'] as const) {
+      const header = `Basic ${Buffer.from(`${username}:${password}`, charset).toString('base64')}`;
+      expect((await service.http.post(`/api/2/auth/${username}/login.json`).set('Authorization', header)).status, charset).to.equal(200);
+    }
+    const wrong = `Basic ${Buffer.from(`${username}:${password.replace('ü', 'u')}`, 'latin1').toString('base64')}`;
+    expect((await service.http.post(`/api/2/auth/${username}/login.json`).set('Authorization', wrong)).status).to.equal(401);
+  });
+
   it('refuses another user’s {u} on every endpoint, by Basic and by cookie', async () => {
     const login = await service.http.post(`/api/2/auth/${alice.username}/login.json`).set('Authorization', alice.basic);
     const cookie = sessionCookie(login)!;

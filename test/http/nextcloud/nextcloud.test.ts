@@ -104,6 +104,41 @@ describe('Nextcloud API: Login Flow v2 and app passwords', function () {
     ).to.equal(200);
   });
 
+  it('an app password sent as a bearer token works, as Nextcloud takes one (Music Assistant sends it so), and stops once revoked', async () => {
+    const created = await service.http.post('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`).send({ name: 'Music Assistant' });
+    const bearer = `Bearer ${created.body.password as string}`;
+    const upload = await service.http
+      .post(`${NC}/episode_action/create`)
+      .set('Authorization', bearer)
+      .send([
+        {
+          podcast: FEED_A,
+          episode: 'https://cdn.example.com/a/1.mp3',
+          guid: 'a-1',
+          action: 'play',
+          timestamp: '2026-03-01T10:00:00',
+          started: 0,
+          position: 90,
+          total: 600,
+        },
+      ]);
+    expect(upload.status).to.equal(200);
+    const downloaded = await service.http.get(`${NC}/episode_action?since=0`).set('Authorization', bearer);
+    expect(downloaded.status).to.equal(200);
+    expect(downloaded.body.actions).to.have.length(1);
+    expect((await service.http.get(`/api/2/subscriptions/${username}/ma.json?since=0`).set('Authorization', bearer)).status, 'the gpodder API too').to.equal(
+      200,
+    );
+    expect((await service.http.get(`${NC}/subscriptions`).set('Authorization', `Bearer ${'x'.repeat(43)}`)).status, 'a made-up one').to.equal(401);
+
+    expect((await service.http.delete(`/v1/auth/app-passwords/${created.body.id}`).set('Authorization', `Bearer ${token}`)).status).to.equal(204);
+    const refused = await service.http.get(`${NC}/episode_action?since=0`).set('Authorization', bearer);
+    expect(refused.status).to.equal(401);
+    // Not on the native API: an app password is for one app's sync, not the account's tokens.
+    const other = await service.http.post('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`).send({ name: 'Kasts' });
+    expect((await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${other.body.password as string}`)).status).to.equal(401);
+  });
+
   it('sign-in attempts on the grant page cost what an API login costs: 429 with Retry-After once the minute is used', async () => {
     const limited = await startTestService({ RATE_LIMIT_PER_MINUTE: '30' });
     try {
