@@ -8,7 +8,8 @@ export const playStatusesProjection = defineUserRecordProjection({
   name: 'play_statuses',
   // 2: the record's key only in the document id.
   // 3: nor the feed and guid the key is made of (~110 bytes a document in the benchmarks' mix).
-  version: 3,
+  // 4: gpodder's `new` marks an episode unplayed.
+  version: 4,
   collection: PLAY_STATUSES,
   slice: 'play_statuses',
   // Not written while null (no version change: a document written with them reads the same).
@@ -25,6 +26,9 @@ export const playStatusesProjection = defineUserRecordProjection({
       case 'play':
       case 'position':
         return [episodeKey(event.object.rss_source_feed, event.object.rss_source_id)];
+      case 'episode_action':
+        // gpodder's `new` marks an episode unplayed (src/domain/state.ts).
+        return event.data.action === 'new' ? [episodeKey(event.object.rss_source_feed, event.object.rss_source_id)] : 'none';
       case 'remove':
         // One episode's erasure touches its status alone (a batch of them must not read all of
         // the user's statuses each); a feed's or everything's, any of them.

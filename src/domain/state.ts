@@ -161,9 +161,10 @@ export function evolve(state: UserState, event: StateEvent): UserState {
       return withSyncGroup(state, event);
     case 'setting':
       return withSetting(state, event);
+    case 'episode_action':
+      return event.data.action === 'new' ? withUnplayed(state, event) : state;
     case 'share':
     case 'sync':
-    case 'episode_action':
       return state;
   }
 }
@@ -233,9 +234,10 @@ export function slicesChangedBy(event: StateEvent): readonly StateSlice[] {
     case 'checkpoint':
     case 'account_deleted':
       return STATE_SLICES;
+    case 'episode_action':
+      return event.data.action === 'new' ? ['play_statuses'] : [];
     case 'share':
     case 'sync':
-    case 'episode_action':
       return [];
   }
 }
@@ -305,6 +307,19 @@ function positionStatus(event: UserEventOf<'position'>, current: PlayStatusState
     position: event.data.position,
     updated_at: event.timestamp,
   };
+}
+
+/**
+ * gpodder's `new`: the episode marked as new, not played (AntennaPod's "mark as unplayed", Music
+ * Assistant's position 0), newer-wins like a play: not played, back at the start, as Music
+ * Assistant applies it. An episode with no status has nothing to undo.
+ */
+function withUnplayed(state: UserState, event: UserEventOf<'episode_action'>): UserState {
+  const key = episodeKey(event.object.rss_source_feed, event.object.rss_source_id);
+  const current = recordAt(state.play_statuses, key);
+  if (!current || current.updated_at > event.timestamp) return state;
+  const next: PlayStatusState = { ...current, played: false, position: 0, updated_at: event.timestamp };
+  return withSlice(state, 'play_statuses', withEntry(state.play_statuses, key, next));
 }
 
 function playlistOrNew(state: UserState, id: string, at: string): PlaylistState {

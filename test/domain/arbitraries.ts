@@ -21,6 +21,9 @@ export const anEvent: fc.Arbitrary<StateEvent> = fc.oneof(
   fc.tuple(feed, at).map(([f, when]) => ev.unsubscribe(f, when)),
   fc.tuple(feed, guid, at, fc.nat(100)).map(([f, g, when, position]) => ev.play(f, g, when, { played: position > 50, position })),
   fc.tuple(feed, guid, at, fc.nat(100)).map(([f, g, when, position]) => ev.position(f, g, when, position)),
+  fc
+    .tuple(feed, guid, at, fc.constantFrom('new', 'download', 'delete') as fc.Arbitrary<'new'>)
+    .map(([f, g, when, action]) => ev.episodeAction(f, g, when, action)),
   fc.tuple(feed, guid, at, fc.boolean()).map(([f, g, when, removed]) => ev.save(f, g, when, { removed, playlist: 'p1' })),
   fc
     .tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>)

@@ -124,6 +124,12 @@ export const ev = {
     object: episode(feed, guid),
     data: { position },
   }),
+  episodeAction: (feed: string, guid: string, at: string, action: Data<'episode_action'>['action']): UserEvent => ({
+    ...envelope(at),
+    type: 'episode_action',
+    object: episode(feed, guid),
+    data: { action },
+  }),
   save: (feed: string, guid: string, at: string, data: Data<'save'> = {}): UserEvent => ({
     ...envelope(at),
     type: 'save',

@@ -86,6 +86,25 @@ describe('state fold: play statuses', () => {
     expect(fold([ev.position(FEED, 'g', t(1), 7)]).play_statuses[key('g')]).to.include({ played: false, position: 7 });
   });
 
+  it("gpodder's `new` marks a played episode unplayed, back at the start, when newer; download and delete change nothing", () => {
+    const played = play(t(2), true, 1800, { rss_item_title: 'Ep' });
+    expect(fold([played, ev.episodeAction(FEED, 'g', t(3), 'new')]).play_statuses[key('g')]).to.include({
+      played: false,
+      position: 0,
+      updated_at: t(3),
+      rss_item_title: 'Ep',
+    });
+    expect(fold([played, ev.episodeAction(FEED, 'g', t(1), 'new')]).play_statuses[key('g')], 'older').to.include({ played: true, position: 1800 });
+    for (const action of ['download', 'delete'] as const)
+      expect(fold([played, ev.episodeAction(FEED, 'g', t(3), action)]).play_statuses[key('g')], action).to.include({ played: true, position: 1800 });
+    expect(fold([ev.episodeAction(FEED, 'g', t(3), 'new')]).play_statuses, 'nothing to undo').to.deep.equal({});
+    // A later play plays it again.
+    expect(fold([played, ev.episodeAction(FEED, 'g', t(3), 'new'), ev.position(FEED, 'g', t(4), 60)]).play_statuses[key('g')]).to.include({
+      played: false,
+      position: 60,
+    });
+  });
+
   it('the same guid in two feeds is two episodes', () => {
     const state = fold([ev.play(FEED, 'g', t(1), { played: true, position: 1 }), ev.play(OTHER, 'g', t(1), { played: false, position: 2 })]);
     expect(Object.keys(state.play_statuses)).to.have.length(2);

@@ -1,5 +1,6 @@
 /** The per-user read models agree with the domain fold, including checkpoints and erasure. */
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { subscriptionsProjection, SUBSCRIPTIONS } from '../../projections/subscriptions.js';
 import { playStatusesProjection, PLAY_STATUSES } from '../../projections/play-statuses.js';
@@ -12,6 +13,7 @@ import { fold } from '../../src/domain/state.js';
 import type { Doc } from '../../src/stores/read-model.js';
 import type { Actor } from './harness.js';
 import { events, FEED_A, FEED_B, ProjectionHarness } from './harness.js';
+import { anEvent } from '../domain/arbitraries.js';
 
 const alice: Actor = { user: 'u-alice', username: 'alice' };
 const all = () => new ProjectionHarness([subscriptionsProjection, playStatusesProjection, playlistsProjection, privacySettingsProjection]);
@@ -42,6 +44,19 @@ describe('per-user read models', () => {
       { id: alice.user, doc: { user: alice.user, account: null, feeds: 1 } },
       { id: `${alice.user}|${FEED_B}`, doc: { user: alice.user, level: 'public' } },
     ]);
+  });
+
+  it('hold exactly the folded state after any events: each event touches the records it changes (property)', () => {
+    fc.assert(
+      fc.property(fc.array(anEvent, { maxLength: 25 }), (history) => {
+        const h = all().apply(alice, ...(history as UserEvent[]));
+        const state = fold(history);
+        expect(strip(h.stored(SUBSCRIPTIONS), subscriptionsProjection)).to.deep.equal(state.subscriptions);
+        expect(strip(h.stored(PLAY_STATUSES), playStatusesProjection)).to.deep.equal(state.play_statuses);
+        expect(playlists(h.stored(PLAYLISTS))).to.deep.equal(state.playlists);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('erase a feed scope and keep the rest', () => {

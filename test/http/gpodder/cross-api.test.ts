@@ -66,6 +66,17 @@ describe('gpodder API ↔ native API', function () {
     expect(download.data).to.deep.equal({ action: 'download', device: 'phone', enclosure: { url: 'https://cdn.example.com/a/1.mp3' } });
   });
 
+  it("a gpodder `new` (AntennaPod's mark as unplayed) marks the native play status unplayed, and is served as it came", async () => {
+    const upload = (actions: unknown[]) => service.http.post(`/api/2/episodes/${user.username}.json`).set('Authorization', user.basic).send(actions);
+    await upload([action({ action: 'play', guid: 'g1', position: 600, total: 600, timestamp: '2026-02-01T10:00:00' })]);
+    await upload([action({ action: 'NEW', guid: 'g1', timestamp: '2026-02-01T11:00:00' })]);
+    const statuses = await service.http.get('/v1/play-statuses').set('Authorization', bearer());
+    expect(statuses.body.play_statuses).to.have.length(1);
+    expect(statuses.body.play_statuses[0]).to.include({ rss_source_id: 'g1', played: false, position: 0, updated_at: '2026-02-01T11:00:00.000Z' });
+    const served = await service.http.get(`/api/2/episodes/${user.username}.json?since=0`).set('Authorization', user.basic);
+    expect((served.body.actions as { action: string }[]).map((a) => a.action)).to.deep.equal(['play', 'new']);
+  });
+
   it('native subscriptions and plays show in gpodder reads', async () => {
     const start = await service.http.get(`/api/2/subscriptions/${user.username}/phone.json?since=0`).set('Authorization', user.basic);
     const actionsStart = await service.http.get(`/api/2/episodes/${user.username}.json`).set('Authorization', user.basic);
