@@ -167,18 +167,6 @@ export class AccountService {
     return { account: found.account, appPasswordId: found.token.id };
   }
 
-  /**
-   * The principal of an app password sent alone, as `Authorization: Bearer <app password>`: how
-   * Nextcloud accepts the app password of a Login Flow (its `tryTokenLogin`), and how Music
-   * Assistant sends it (docs/api.md, "Nextcloud gPodder Sync API").
-   */
-  async authenticateAppPassword(password: string): Promise<Principal | undefined> {
-    const found = await this.appPasswordAccount(password);
-    if (!found) return undefined;
-    await this.touch(found.token);
-    return { userId: found.account.id, username: found.account.username, tokenId: null };
-  }
-
   private async appPasswordAccount(password: string): Promise<{ account: Account; token: TokenRecord } | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(password));
     if (!token || token.kind !== 'app_password') return undefined;
@@ -201,15 +189,21 @@ export class AccountService {
     });
   }
 
-  /** The principal of a bearer token (not an app password: {@link authenticateAppPassword}). */
-  async authenticateToken(secret: string): Promise<Principal | undefined> {
+  /**
+   * The principal of a bearer token. With `appPasswords`, an app password sent alone is one too:
+   * how Nextcloud accepts the app password of a Login Flow (its `tryTokenLogin`), and how Music
+   * Assistant sends it (docs/api.md, "Nextcloud gPodder Sync API"); the native API takes tokens only.
+   */
+  async authenticateToken(secret: string, options: { appPasswords?: boolean } = {}): Promise<Principal | undefined> {
     const token = await this.accounts.findToken(hashTokenSecret(secret));
-    if (!token || token.kind !== 'token') return undefined;
-    if (token.expiresAt !== null && token.expiresAt <= this.clock().toISOString()) return undefined;
+    if (!token) return undefined;
+    // App passwords do not expire (they are revoked); tokens may.
+    const usable = token.kind === 'app_password' ? options.appPasswords === true : token.expiresAt === null || token.expiresAt > this.clock().toISOString();
+    if (!usable) return undefined;
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled) return undefined;
     await this.touch(token);
-    return { userId: account.id, username: account.username, tokenId: token.id };
+    return { userId: account.id, username: account.username, tokenId: token.kind === 'token' ? token.id : null };
   }
 
   listTokens(userId: string): Promise<TokenRecord[]> {

@@ -104,7 +104,7 @@ export function gpodderUser(auth: GpodderAuth, accounts: AccountService, options
     const bearer = header !== undefined ? BEARER.exec(header) : null;
     if (bearer) {
       // A native token, or an app password sent as Nextcloud takes one (Music Assistant does).
-      const principal = (await accounts.authenticateToken(bearer[1]!)) ?? (await accounts.authenticateAppPassword(bearer[1]!));
+      const principal = await accounts.authenticateToken(bearer[1]!, { appPasswords: true });
       if (!principal) throw challenge('Invalid or revoked token');
       req.principal = principal;
       return next();
