@@ -153,6 +153,42 @@ describe('GNOME Podcasts replica against the service (Nextcloud gPodder Sync)', 
     expect(app.feeds.sort()).to.deep.equal([FEED_DOCS, FEED_NEWS, FEED_TALK]);
   });
 
+  it('logs in with the account password as its "Log in" does: OCS getapppassword, then every request with the app password it got; its logout revokes it', async () => {
+    const { username, token } = await service.login(`gnome-${++accounts}`, PASSWORD);
+    const app = new GnomePodcasts({ catalog: gnomeCatalog() });
+    app.subscribe(FEED_NEWS);
+    expect(await app.connectWithPassword(base, username, PASSWORD)).to.include({ kind: 'Done' });
+    expect(requestsOf(app)).to.deep.equal([
+      'GET /ocs/v2.php/core/getapppassword',
+      'GET /index.php/apps/gpoddersync/subscriptions',
+      'GET /index.php/apps/gpoddersync/episode_action',
+      'POST /index.php/apps/gpoddersync/subscription_change/create',
+    ]);
+    const basicPassword = (exchange: { requestHeaders: Readonly<Record<string, string>> }) =>
+      Buffer.from(exchange.requestHeaders['authorization']!.replace(/^Basic /, ''), 'base64')
+        .toString('utf8')
+        .split(':')[1];
+    const appPassword = basicPassword(app.http.log.at(-1)!);
+    expect(appPassword, 'the account password is not what it keeps').to.not.equal(PASSWORD);
+    const listed = async () =>
+      ((await service.http.get('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`)).body.app_passwords as { name: string }[]).map(
+        (password) => password.name,
+      );
+    expect(await listed()).to.deep.equal([GNOME_PODCASTS_USER_AGENT]);
+
+    // An app password typed as the password: 403, and it is kept as it is.
+    const created = await service.http.post('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`).send({ name: 'typed into GNOME Podcasts' });
+    const other = new GnomePodcasts({ catalog: gnomeCatalog() });
+    expect(await other.connectWithPassword(base, username, created.body.password as string)).to.include({ kind: 'Done' });
+    expect(other.http.log[0]!.status).to.equal(403);
+    expect(basicPassword(other.http.log.at(-1)!)).to.equal(created.body.password);
+    expect(other.feeds).to.deep.equal([FEED_NEWS]);
+
+    // Logging out deletes the app password it got.
+    expect(await app.logout()).to.equal(true);
+    expect(await listed()).to.deep.equal(['typed into GNOME Podcasts']);
+  });
+
   it('first sync: posts what its database holds, less the feeds and the further plays already on the server', async () => {
     const { username } = await service.login(`gnome-${++accounts}`, PASSWORD);
     const laptop = new KastsDevice({ catalog: kastsCatalog() });

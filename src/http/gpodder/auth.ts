@@ -22,7 +22,7 @@ import { unauthorized } from '../errors.js';
 import { isStorageFull } from '../../stores/store-errors.js';
 
 export const REALM = 'podsync';
-const CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` };
+export const CHALLENGE = { 'WWW-Authenticate': `Basic realm="${REALM}", charset="UTF-8"` };
 const BEARER = /^Bearer ([A-Za-z0-9_-]{20,200})$/;
 const SESSION_VALUE = /^[A-Za-z0-9_-]{20,200}$/;
 

@@ -24,6 +24,7 @@ import type { NextcloudService } from '../../services/nextcloud.js';
 import type { LoginFlowService } from '../../services/login-flow.js';
 import { nextcloudRouter } from '../nextcloud/gpoddersync.js';
 import { loginFlowRouter } from '../nextcloud/login-flow.js';
+import { ocsRouter, ocsUser } from '../nextcloud/ocs.js';
 import { pageHeaders, staticFiles } from '../../web/security.js';
 import { webContext } from '../../web/session.js';
 
@@ -54,6 +55,7 @@ export function gpodderRouter(deps: GpodderDependencies): Router {
   router.use('/static', pageHeaders, staticFiles);
   // The grant page has the site's header, and knows a signed-in visitor (to fill in the username).
   router.use(loginFlowRouter(deps.loginFlows, [pageHeaders, webContext(deps.accounts)]));
+  router.use(ocsRouter(deps.accounts, limitAuthentication(deps.limiter, ocsUser(deps.auth))));
   router.use(nextcloudRouter(deps.nextcloud, limitAuthentication(deps.limiter, gpodderUser(deps.auth, deps.accounts, { sessions: false })), deps.bodyLimit));
   router.use(gpodderErrors);
   return router;

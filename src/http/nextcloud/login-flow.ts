@@ -26,7 +26,7 @@ const grantForm = z.object({
 });
 
 /** The app's name for the grant page and the app password: its User-Agent's product, as Nextcloud shows it. */
-function clientName(req: Request): string {
+export function clientName(req: Request): string {
   const agent = (req.get('user-agent') ?? '').replace(/[^\x20-\x7e]/g, '').trim();
   return agent.slice(0, 100) || 'an app';
 }

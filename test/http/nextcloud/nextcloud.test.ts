@@ -139,6 +139,43 @@ describe('Nextcloud API: Login Flow v2 and app passwords', function () {
     expect((await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${other.body.password as string}`)).status).to.equal(401);
   });
 
+  it('OCS getapppassword turns the account password into an app password named after the app (XML, or JSON when asked); an app password gets 403', async () => {
+    const ocs = (basic: string) => service.http.get('/ocs/v2.php/core/getapppassword').set('Authorization', basic).set('OCS-APIRequest', 'true');
+    const answer = await ocs(basicHeader(username, PASSWORD)).set('User-Agent', 'Gnome Podcasts - Nextcloud Sync');
+    expect(answer.status).to.equal(200);
+    expect(answer.headers['content-type']).to.match(/^application\/xml/);
+    const appPassword = /<apppassword>([^<]+)<\/apppassword>/.exec(answer.text)?.[1];
+    expect(answer.text).to.include('<statuscode>200</statuscode>');
+    expect(appPassword).to.be.a('string').and.not.equal(PASSWORD);
+    expect((await service.http.get(`${NC}/subscriptions`).set('Authorization', basicHeader(username, appPassword!))).status).to.equal(200);
+    const listed = await service.http.get('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`);
+    expect((listed.body.app_passwords as { name: string }[]).map((password) => password.name)).to.deep.equal(['Gnome Podcasts - Nextcloud Sync']);
+
+    const json = await ocs(basicHeader(username, PASSWORD)).query({ format: 'json' });
+    expect(json.status).to.equal(200);
+    expect(json.body.ocs.meta).to.include({ status: 'ok', statuscode: 200 });
+    expect(json.body.ocs.data.apppassword).to.be.a('string');
+
+    const again = await ocs(basicHeader(username, appPassword!));
+    expect(again.status).to.equal(403);
+    expect(again.text).to.include('<statuscode>403</statuscode>');
+    const wrong = await ocs(basicHeader(username, 'not it'));
+    expect(wrong.status).to.equal(401);
+    expect(wrong.headers['www-authenticate']).to.match(/^Basic/);
+    expect((await service.http.get('/ocs/v2.php/core/getapppassword')).status, 'no credentials').to.equal(401);
+  });
+
+  it("OCS apppassword DELETE revokes the app password it is sent with (an app's logout); the account password gets 403", async () => {
+    const created = await service.http.post('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`).send({ name: 'Gnome Podcasts' });
+    const basic = basicHeader(username, created.body.password as string);
+    expect((await service.http.delete('/ocs/v2.php/core/apppassword').set('Authorization', basicHeader(username, PASSWORD))).status).to.equal(403);
+    const deleted = await service.http.delete('/ocs/v2.php/core/apppassword').set('Authorization', basic).set('OCS-APIRequest', 'true');
+    expect(deleted.status).to.equal(200);
+    expect(deleted.text).to.include('<status>ok</status>');
+    expect((await service.http.get(`${NC}/subscriptions`).set('Authorization', basic)).status).to.equal(401);
+    expect((await service.http.get('/v1/auth/app-passwords').set('Authorization', `Bearer ${token}`)).body.app_passwords).to.deep.equal([]);
+  });
+
   it('sign-in attempts on the grant page cost what an API login costs: 429 with Retry-After once the minute is used', async () => {
     const limited = await startTestService({ RATE_LIMIT_PER_MINUTE: '30' });
     try {
