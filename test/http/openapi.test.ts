@@ -30,6 +30,7 @@ const notNative = (path: string) =>
   path.startsWith('/api/2/') ||
   path.startsWith('/subscriptions/') ||
   path.startsWith('/index.php/') ||
+  path.startsWith('/ocs/') ||
   path.startsWith('/admin/') ||
   path === '/metrics';
 
