@@ -306,19 +306,24 @@ export function formerActionId(user: string, record: GpodderActionRecord, digest
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** gpodder's idea of "played": the position reached the end. */
+/**
+ * gpodder's idea of "played": the position reached the end; or 0 of a total of 0, a finish
+ * whose length was unknown: AntennaPod's first sync uploads each played episode as its duration
+ * three times, 0/0/0 when unknown (its queue reads any other 0 back as -1), and GNOME Podcasts
+ * uploads the end of a stream of unknown length as 0 of 0 (docs/design.md, "Plays without a
+ * position").
+ */
 export function isPlayedAt(position: number, total: number | undefined): boolean {
-  return total !== undefined && total > 0 && position >= total;
+  return total !== undefined && (total > 0 ? position >= total : total === 0 && position === 0);
 }
 
 /**
  * Whether a `play` action tells where playback is. gPodder's playback start carries no
- * position, AntennaPod sends -1 (read as none) for an unknown one, and 0 of a total of 0
- * when it knew neither (a stream of unknown length paused at once): such a play says only
- * that playback started, so it must never move a position another device set.
+ * position, and AntennaPod sends -1 (read as none) when it knew no position or no length: such
+ * a play says only that playback started, so it must never move a position another device set.
  */
 export function hasUsablePosition(record: Pick<GpodderActionRecord, 'position' | 'total'>): record is { position: number; total?: number | undefined } {
-  return record.position !== undefined && !(record.position === 0 && record.total === 0);
+  return record.position !== undefined;
 }
 
 /**

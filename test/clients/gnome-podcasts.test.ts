@@ -22,19 +22,30 @@ import { KastsDevice } from './kasts.js';
 import { ForwardTime } from './forward-time.js';
 import { grantInBrowser } from './nextcloud-login.js';
 import { servedForTests } from './served.js';
-import { FEED_DOCS, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf, mediaOf } from './fixture-feeds.js';
+import { FEED_DOCS, FEED_LIVE, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf, mediaOf } from './fixture-feeds.js';
 
 const FEEDS = [
   [FEED_NEWS, 20, 1800],
   [FEED_TALK, 20, 3600],
   [FEED_DOCS, 5, 2400],
 ] as const;
+/** Streams whose feed gives no durations. */
+const LIVE_COUNT = 3;
 const gnomeCatalog = () =>
-  new Map<string, GnomeCatalogEpisode[]>(
-    FEEDS.map(([feed, count, seconds]) => [feed, feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ guid, url, durationSeconds: seconds }))]),
-  );
+  new Map<string, GnomeCatalogEpisode[]>([
+    ...FEEDS.map(([feed, count, seconds]): [string, GnomeCatalogEpisode[]] => [
+      feed,
+      feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ guid, url, durationSeconds: seconds })),
+    ]),
+    [FEED_LIVE, feedEpisodes(FEED_LIVE, LIVE_COUNT, 0).map(({ guid, url }) => ({ guid, url }))],
+  ]);
 const kastsCatalog = () =>
-  new Map(FEEDS.map(([feed, count, seconds]) => [feed, feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ id: guid, url, duration: seconds }))]));
+  new Map(
+    [...FEEDS, [FEED_LIVE, LIVE_COUNT, 0] as const].map(([feed, count, seconds]) => [
+      feed,
+      feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ id: guid, url, duration: seconds })),
+    ]),
+  );
 
 const action = (fields: Record<string, unknown>) => ({
   podcast: FEED_NEWS,
@@ -316,6 +327,26 @@ describe('GNOME Podcasts replica against the service (Nextcloud gPodder Sync)', 
       expect(laptop.entry(FEED_TALK, guidOf(FEED_TALK, 1))?.playposition).to.equal(120_000);
     });
   }
+
+  it('the end of a stream of unknown length (uploaded as 0 of 0) reaches the other app and the account as finished', async () => {
+    const { token, laptop, app } = await setUp({ prepare: (gnome) => gnome.subscribe(FEED_LIVE) });
+    time.advance(MINUTE);
+    await laptop.sync();
+    expect(laptop.feeds).to.include(FEED_LIVE);
+    time.advance(MINUTE);
+    app.finish(FEED_LIVE, guidOf(FEED_LIVE, 1));
+    const from = app.http.log.length;
+    await app.quickSync();
+    const uploaded = app.http.log.slice(from).find((exchange) => exchange.url.endsWith('/episode_action/create'));
+    const finish = (JSON.parse(uploaded!.requestBody!) as Record<string, unknown>[]).find((sent) => sent['podcast'] === FEED_LIVE);
+    expect(finish).to.include({ episode: mediaOf(FEED_LIVE, 1), action: 'PLAY', started: 0, position: 0, total: 0 });
+    time.advance(MINUTE);
+    await laptop.sync();
+    expect(laptop.entry(FEED_LIVE, guidOf(FEED_LIVE, 1))?.read, 'Kasts marks it played').to.equal(true);
+    const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${token}`);
+    const status = (statuses.body.play_statuses as { rss_source_id: string; played: boolean }[]).find((s) => s.rss_source_id === guidOf(FEED_LIVE, 1));
+    expect(status?.played, 'the account').to.equal(true);
+  });
 
   it('reads every answer, whatever form other apps uploaded their actions in', async () => {
     const { username, token, app } = await setUp();

@@ -225,13 +225,7 @@ describe('gpodder: preparing an upload', () => {
   });
 
   it('keeps a play without a usable position as a playback start that carries no position', () => {
-    const cases: Record<string, unknown>[] = [
-      {},
-      { position: -1, started: -1, total: -1 },
-      { position: 0, started: 0, total: 0 },
-      { position: null },
-      { started: 10, total: 600 },
-    ];
+    const cases: Record<string, unknown>[] = [{}, { position: -1, started: -1, total: -1 }, { position: null }, { started: 10, total: 600 }];
     for (const fields of cases) {
       const prepared = prepareUpload('u1', [input({ action: 'play', ...fields })], NOW);
       expect(prepared.actions, JSON.stringify(fields)).to.have.length(1);
@@ -245,6 +239,15 @@ describe('gpodder: preparing an upload', () => {
     }
     const atStart = actionToEvent('u1', 'x', prepareUpload('u1', [input({ action: 'play', position: 0, total: 600 })], NOW).actions[0]!.record);
     expect(atStart.type, 'position 0 of a known length is a position').to.equal('play');
+  });
+
+  it('reads 0 of a total of 0 as a finish of unknown length, served as finished (position = total, at least 1 s)', () => {
+    const { id, record } = prepareUpload('u1', [input({ action: 'play', started: 0, position: 0, total: 0 })], NOW).actions[0]!;
+    const finish = actionToEvent('u1', id, record);
+    expectValidEvent(finish);
+    expect(finish).to.deep.include({ type: 'play' });
+    expect(finish.data).to.include({ played: true, position: 0 });
+    expect(presentAction(finish)).to.include({ action: 'play', started: 0, position: 1, total: 1 });
   });
 });
 
@@ -318,7 +321,10 @@ describe('gpodder: actions ↔ events', () => {
     expect(event.object.rss_source_id).to.equal(MP3);
     expect(event.data).to.include({ played: true });
     expect(isPlayedAt(100, undefined)).to.equal(false);
-    expect(isPlayedAt(0, 0)).to.equal(false);
+    expect(isPlayedAt(99, 100)).to.equal(false);
+    expect(isPlayedAt(5, 0), 'a position of an unknown length').to.equal(false);
+    // 0 of 0: a finish of unknown length (AntennaPod's first sync, GNOME Podcasts).
+    expect(isPlayedAt(0, 0)).to.equal(true);
   });
 
   it('download / delete / new → episode_action', () => {

@@ -49,14 +49,13 @@ describe('gpodder API: episode actions', function () {
     expect(response.body.update_urls).to.deep.equal([]);
   });
 
-  it('accepts plays without a usable position (gPodder: none; AntennaPod: -1/-1/-1, 0/0/0), keeps them, never serves them, never lets them move a position', async () => {
+  it('accepts plays without a usable position (gPodder: none; AntennaPod: -1/-1/-1), keeps them, never serves them, never lets them move a position', async () => {
     const played = action({ action: 'play', started: 0, position: 300, total: 1200, timestamp: '2026-02-01T10:00:00', device: 'laptop' });
-    const later = ['2026-02-01T11:00:00', '2026-02-01T11:05:00', '2026-02-01T11:10:00'];
+    const later = ['2026-02-01T11:00:00', '2026-02-01T11:05:00'];
     const response = await upload([
       played,
       action({ action: 'play', timestamp: later[0], device: 'gpodder' }),
       action({ action: 'play', started: -1, position: -1, total: -1, timestamp: later[1], device: 'antennapod' }),
-      action({ action: 'play', started: 0, position: 0, total: 0, timestamp: later[2], device: 'antennapod' }),
     ]);
     expect(response.status, JSON.stringify(response.body)).to.equal(200);
     // Served, AntennaPod would apply them as position -1 s: only the real play is answered.
@@ -67,10 +66,25 @@ describe('gpodder API: episode actions', function () {
     const starts = (exported.body.events as { type: string; data: { action?: string } }[]).filter(
       (event) => event.type === 'episode_action' && event.data.action === 'play',
     );
-    expect(starts, 'kept in the history').to.have.length(3);
+    expect(starts, 'kept in the history').to.have.length(2);
     const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${user.token}`);
     expect(statuses.body.play_statuses).to.have.length(1);
     expect(statuses.body.play_statuses[0]).to.include({ position: 300, played: false });
+  });
+
+  it("reads 0 of a total of 0 as a finish of unknown length (AntennaPod's first sync, GNOME Podcasts), served as position = total", async () => {
+    const response = await upload([
+      action({ action: 'play', started: 0, position: 300, total: 1200, timestamp: '2026-02-01T10:00:00', device: 'laptop' }),
+      action({ action: 'play', started: 0, position: 0, total: 0, timestamp: '2026-02-01T11:00:00', device: 'antennapod' }),
+    ]);
+    expect(response.status).to.equal(200);
+    const actions = (await download('?since=0')).body.actions as Action[];
+    expect(actions.map((a) => [a.device, a.position, a.total])).to.deep.equal([
+      ['laptop', 300, 1200],
+      ['antennapod', 1, 1],
+    ]);
+    const statuses = await service.http.get('/v1/play-statuses').set('Authorization', `Bearer ${user.token}`);
+    expect(statuses.body.play_statuses[0]).to.include({ played: true });
   });
 
   it('answers actions with gpodder timestamps, lowercase actions, started/position/total only on play', async () => {
