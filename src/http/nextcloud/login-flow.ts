@@ -3,7 +3,8 @@
  * - `POST /index.php/login/v2` → `{poll: {token, endpoint}, login}`; the app opens `login`;
  * - `GET|POST /index.php/login/v2/flow/{token}`: the page where the user signs in and grants
  *   (or denies) access; a plain form, no script;
- * - `POST /index.php/login/v2/poll` with `token=` → 404 `[]` until granted, then once
+ * - `POST /index.php/login/v2/poll` with `token=` (a form, or a JSON body `{"token": …}`, which
+ *   Nextcloud's request parsing takes too and PinePods sends) → 404 `[]` until granted, then once
  *   `{server, loginName, appPassword}`, then 404 again.
  * `server` is this server's base URL as the request reached it (behind a proxy, set
  * TRUST_PROXY so the scheme and host are the proxy's).
@@ -36,6 +37,9 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
   // A body that is not a form (or comes where none is taken) is read off the wire before the
   // answer, or a client closing the connection could see a reset instead of it (src/http/drain.ts).
   const form = [express.urlencoded({ extended: false, limit: FORM_LIMIT }), drainUnusedBody];
+  // Nextcloud reads a request's parameters from a JSON body as from a form (its Request's
+  // decodeContent, for any JSON content type); PinePods polls with `{"token": …}`.
+  const formOrJson = [express.json({ limit: FORM_LIMIT, type: ['application/json', 'application/*+json'] }), ...form];
 
   router.post('/index.php/login/v2', drainUnusedBody, async (req, res) => {
     const started = await flows.start(clientName(req));
@@ -46,7 +50,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
     });
   });
 
-  router.post('/index.php/login/v2/poll', ...form, async (req, res) => {
+  router.post('/index.php/login/v2/poll', ...formOrJson, async (req, res) => {
     const parsed = token.safeParse((req.body as Record<string, unknown> | undefined)?.['token']);
     const result = parsed.success ? await flows.poll(parsed.data) : undefined;
     if (!result) {

@@ -192,6 +192,27 @@ describe('Nextcloud API: Login Flow v2 and app passwords', function () {
     }
   });
 
+  it('a poll may carry its token in a JSON body, as Nextcloud reads it (PinePods polls so)', async () => {
+    const flow = await startFlow();
+    const pollJson = () =>
+      service.http
+        .post('/index.php/login/v2/poll')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ token: flow.pollToken }));
+    const early = await pollJson();
+    expect(early.status).to.equal(404);
+    expect(early.body).to.deep.equal([]);
+    expect((await service.http.post(flow.loginPath).type('form').send({ username, password: PASSWORD, decision: 'grant' })).status).to.equal(200);
+    const answer = await pollJson();
+    expect(answer.status).to.equal(200);
+    expect(answer.body).to.have.keys(['server', 'loginName', 'appPassword']);
+    expect(answer.body.loginName).to.equal(username);
+    for (const body of [{}, { token: 42 }, { token: 'x' }, []]) {
+      const refused = await service.http.post('/index.php/login/v2/poll').set('Content-Type', 'application/json').send(JSON.stringify(body));
+      expect(refused.status, JSON.stringify(body)).to.equal(404);
+    }
+  });
+
   it('a poll with a garbage or unknown token is 404 [], and the flow page of an unknown token is 404', async () => {
     for (const body of ['token=', 'token=x', `token=${'a'.repeat(128)}`, '']) {
       const answer = await service.http.post('/index.php/login/v2/poll').type('form').send(body);
