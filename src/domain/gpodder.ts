@@ -108,9 +108,9 @@ export const sinceParam = z
   .optional();
 
 /**
- * The cursor to read from. A `since` beyond the store's head cannot come from this server (a
- * client moving from gpodder.net keeps its unix-time cursor): it is read as 0, so such a
- * client gets everything once instead of nothing forever.
+ * The cursor to read from: 0 without one, and for a position beyond the store's head. A
+ * client's `since` beyond the head does not get here as such: the services read it as a clock
+ * first (GpodderService.positionOfClientSince, docs/design.md "Clock cursors").
  */
 export function effectiveSince(since: number | undefined, head: number): number {
   return since === undefined || since > head ? 0 : since;

@@ -50,7 +50,7 @@ import { fromJson } from '../domain/json.js';
 import type { FoldedUser } from './folded-user.js';
 import { recordsOf } from './folded-user.js';
 import { recordedFromQuery } from '../domain/nextcloud.js';
-import { gpodderTimestamp, positionOfSince } from '../domain/cursors.js';
+import { gpodderTimestamp } from '../domain/cursors.js';
 
 /**
  * Actions per download page: as many as one upload may carry. gPodder and AntennaPod download
@@ -186,11 +186,6 @@ export interface DownloadQuery {
   aggregated?: boolean | undefined;
 }
 
-/** The query with its `since` (a gpodder timestamp as answered) as the store position it names. */
-function atPosition(query: DownloadQuery, gap: number): DownloadQuery {
-  return { ...query, since: positionOfSince(query.since, gap) };
-}
-
 export class GpodderEpisodeService {
   constructor(
     private readonly gpodder: GpodderService,
@@ -225,8 +220,13 @@ export class GpodderEpisodeService {
     }
   }
 
+  /** The query with its `since` (a gpodder timestamp as answered, or a client's clock) as the store position it names. */
+  private async atPosition(principal: Principal, query: DownloadQuery): Promise<DownloadQuery> {
+    return { ...query, since: await this.gpodder.positionOfClientSince(principal.userId, EPISODE_ACTIONS, query.since) };
+  }
+
   async download(principal: Principal, query: DownloadQuery): Promise<ActionsPage> {
-    const { value: rows, timestamp } = await this.downloadPage(principal, atPosition(query, this.gpodder.positionGap), (plan) => this.rowsOf(plan));
+    const { value: rows, timestamp } = await this.downloadPage(principal, await this.atPosition(principal, query), (plan) => this.rowsOf(plan));
     const actions = rows.map(actionOf);
     return {
       actions: query.aggregated ? latestPerEpisode(actions.map((action) => ({ action }))).map(({ action }) => action) : actions,
@@ -241,7 +241,7 @@ export class GpodderEpisodeService {
    */
   async downloadJson(principal: Principal, query: DownloadQuery): Promise<Buffer> {
     if (query.aggregated) return Buffer.from(JSON.stringify(await this.download(principal, query)), 'utf8');
-    const { value: actions, timestamp } = await this.downloadPage(principal, atPosition(query, this.gpodder.positionGap), (plan) => this.bytesOf(plan), {
+    const { value: actions, timestamp } = await this.downloadPage(principal, await this.atPosition(principal, query), (plan) => this.bytesOf(plan), {
       joined: true,
     });
     // One copy of the page's bytes, however many parts they came in.

@@ -34,6 +34,7 @@ import {
 } from '../domain/gpodder-commands.js';
 import { episodeKey, isSubscribed } from '../domain/state.js';
 import { SINCE_MARGIN_S, gpodderTimestamp, positionOfSince } from '../domain/cursors.js';
+import { recordedFrom } from '../domain/nextcloud.js';
 import type { SubscriptionState, UserState } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import { handleCommand } from './command-handler.js';
@@ -146,7 +147,33 @@ export class GpodderService {
    * answers meanwhile and the one it answers once caught up.
    */
   async uploadCursor(userId: string, collection: string): Promise<number> {
-    const cutoff = this.uploadCutoff();
+    return this.cursorBefore(userId, collection, this.uploadCutoff());
+  }
+
+  /**
+   * The store position a gpodder `since`, as a client sends it, reads from in `collection`
+   * (docs/design.md, "Clock cursors"). One within the store's sequence is a cursor this server
+   * answered. One beyond its head cannot be: it is a clock, unix seconds — PinePods sends its own
+   * clock, taken at the end of its last sync, as every `since`; a client moving from gpodder.net
+   * keeps its last unix-time cursor. It is read as the Nextcloud API reads its cursor
+   * ({@link recordedFrom}): from what the store recorded {@link SINCE_MARGIN_S} before it (a
+   * device clock ahead of the server's, a change written during the client's sync), by the
+   * search an upload's cursor makes; read as 0, it would give no removals, ever.
+   */
+  async positionOfClientSince(userId: string, collection: string, since: number | undefined): Promise<number | undefined> {
+    const position = positionOfSince(since, this.positionGap);
+    if (position === undefined || position === 0 || position <= (await this.headCommit())) return position;
+    const cutoff = recordedFrom(since, Math.floor(this.clock().getTime() / 1000))!;
+    await this.projectedBefore(userId, collection, cutoff);
+    return this.cursorBefore(userId, collection, cutoff);
+  }
+
+  /**
+   * The position of the user's last change in `collection` recorded before `cutoff` (unix
+   * seconds): what is read after it is what was recorded from the cutoff on. The read model
+   * must hold the user's changes recorded before the cutoff ({@link projectedBefore}).
+   */
+  private async cursorBefore(userId: string, collection: string, cutoff: number): Promise<number> {
     const older = await this.newestBefore(userId, collection, cutoff);
     if (older !== undefined) return older;
     // All of the user's changes are recent (or not projected yet): from just before the user's
@@ -268,7 +295,7 @@ export class GpodderService {
 
   /** `GET /api/2/subscriptions/{u}/{device}.json?since=`: the account's changes after `since`. */
   async subscriptionChanges(principal: Principal, since: number | undefined): Promise<SubscriptionDiff> {
-    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since, this.positionGap));
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, await this.positionOfClientSince(principal.userId, SUBSCRIPTIONS, since));
     // From the start, removals mean nothing to a device: it only needs what to subscribe to.
     return {
       add: records.filter(isSubscribed).map((record) => record.rss_source_feed),
@@ -322,7 +349,7 @@ export class GpodderService {
     // The cursor is no further than the `podcasts` projection (below): until it has the user's
     // own changes, they would come back in the next answer.
     await this.readModels.catchUpWithUser(principal.userId, [PODCASTS_PROJECTION]);
-    const { records, from, timestamp } = await this.subscriptionsSince(principal, positionOfSince(since, this.positionGap));
+    const { records, from, timestamp } = await this.subscriptionsSince(principal, await this.positionOfClientSince(principal.userId, SUBSCRIPTIONS, since));
     // Episodes are only as far as the `podcasts` projection: the next cursor is no further, so
     // none it has not reached yet is skipped (subscription changes in between come again, harmlessly).
     const episodesCursor = await this.checkpointCommit(PODCASTS_PROJECTION);

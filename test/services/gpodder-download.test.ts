@@ -132,12 +132,12 @@ for (const cached of [false, true])
       expect([...first.actions, ...next.actions]).to.deep.equal(whole.actions);
     });
 
-    it('reads a since beyond the store’s head as 0, and one past the user’s latest event but not the head (others wrote since) as it is', async () => {
+    it('reads a since beyond the store’s head as a clock (here far ahead: the last minutes), and one past the user’s latest event but not the head (others wrote since) as it is', async () => {
       await service.projector.catchUp();
       await episodes.upload(principal, actions(0, 10));
       const everything = await walk({});
       expect(everything.actions).to.have.length(9);
-      // A gpodder.net cursor (a unix time) is beyond this store's head.
+      // A unix time is beyond this store's head: a clock far ahead reads from the last minutes, all of this.
       expect((await walk({ since: 1_900_000_000 })).actions).to.deep.equal(everything.actions);
       const other = await service.login();
       await episodes.upload({ userId: other.userId, username: other.username, tokenId: null }, actions(10, 3));
