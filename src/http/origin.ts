@@ -1,9 +1,15 @@
 /**
- * The address apps reach this server at, as the request came in: its scheme (behind a proxy,
- * `X-Forwarded-Proto` when `TRUST_PROXY` trusts it) and `Host`. What Login Flow v2 gives an app
- * as its server, and what the Access page tells a user to enter.
+ * Where and who, as a request came in: the address apps reach this server at, its scheme (behind
+ * a proxy, `X-Forwarded-Proto` when `TRUST_PROXY` trusts it) and `Host` — what Login Flow v2
+ * gives an app as its server, and what the Access page tells a user to enter; and the app's name.
  */
 import type { Request } from 'express';
+
+/** The app's name, its User-Agent as Nextcloud shows it: for the grant page, app passwords and sessions. */
+export function clientName(req: Request): string {
+  const agent = (req.get('user-agent') ?? '').replace(/[^\x20-\x7e]/g, '').trim();
+  return agent.slice(0, 100) || 'an app';
+}
 
 export function originOf(req: Request): string {
   return `${req.protocol}://${req.get('host') ?? 'localhost'}`;

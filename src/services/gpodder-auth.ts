@@ -3,9 +3,12 @@
  * and password, and a `sessionid` cookie set by any successful Basic authentication.
  *
  * The session is a bearer token of the accounts store (only its hash is stored), labelled
- * {@link SESSION_LABEL}: revocable, listed with the user's tokens, valid on every stateless
- * worker. Clients that send Basic on every request and drop cookies would mint a token per
- * request, so each user keeps at most {@link MAX_SESSIONS} sessions (the oldest go).
+ * {@link SESSION_LABEL} and the app's name: revocable, listed with the user's tokens, valid on
+ * every stateless worker. Clients that log in before every request (PinePods), or send Basic on
+ * every request and drop cookies (aiohttp from an IP address), mint a session per request, so an
+ * app keeps at most {@link MAX_SESSIONS_PER_APP} and a user {@link MAX_SESSIONS} (the oldest go):
+ * one such app does not end the long-lived session of another (gPodder's, whose client answers
+ * three challenges at most).
  *
  * Basic on every request also means scrypt on every request (about 50 ms). A worker remembers,
  * for a few minutes, that a password was verified against a given stored hash: under an HMAC
@@ -20,6 +23,10 @@ import type { AccountService, Principal } from './accounts.js';
 export const SESSION_COOKIE = 'sessionid';
 export const SESSION_LABEL = 'gpodder session';
 export const MAX_SESSIONS = 20;
+export const MAX_SESSIONS_PER_APP = 5;
+
+const sessionLabel = (app: string | undefined) => (app === undefined ? SESSION_LABEL : `${SESSION_LABEL} (${app})`);
+const isSession = (label: string | null) => label !== null && (label === SESSION_LABEL || label.startsWith(`${SESSION_LABEL} (`));
 
 /** Who Basic credentials authenticated, and with which app password if not the account password. */
 export interface BasicLogin {
@@ -86,15 +93,21 @@ export class GpodderAuth {
     return account;
   }
 
-  /** A new session for the login: the cookie value and the token's id. It ends with the app password it was opened with. */
-  async openSession(login: BasicLogin): Promise<{ secret: string; tokenId: string }> {
+  /**
+   * A new session for the login of `app` (its User-Agent): the cookie value and the token's id.
+   * It ends with the app password it was opened with.
+   */
+  async openSession(login: BasicLogin, app?: string): Promise<{ secret: string; tokenId: string }> {
     const { account } = login;
-    const issued = await this.accounts.issueTokenFor(account, SESSION_LABEL, { parentId: login.appPasswordId });
+    const label = sessionLabel(app);
+    const issued = await this.accounts.issueTokenFor(account, label, { parentId: login.appPasswordId });
     const sessions = (await this.accounts.listTokens(account.id))
-      .filter((token) => token.label === SESSION_LABEL)
+      .filter((token) => isSession(token.label))
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
-    for (const stale of sessions.slice(MAX_SESSIONS)) {
-      if (stale.id !== issued.id) await this.accounts.revokeToken(account.id, stale.id);
+    const ofApp = sessions.filter((token) => token.label === label);
+    const stale = new Set([...ofApp.slice(MAX_SESSIONS_PER_APP), ...sessions.slice(MAX_SESSIONS)]);
+    for (const token of stale) {
+      if (token.id !== issued.id) await this.accounts.revokeToken(account.id, token.id);
     }
     return { secret: issued.token, tokenId: issued.id };
   }

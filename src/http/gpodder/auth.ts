@@ -18,6 +18,7 @@ import type { GpodderAuth } from '../../services/gpodder-auth.js';
 import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
 import { principalOf } from '../auth.js';
 import { parseBasic } from '../basic.js';
+import { clientName } from '../origin.js';
 import { unauthorized } from '../errors.js';
 import { isStorageFull } from '../../stores/store-errors.js';
 
@@ -90,7 +91,7 @@ export function gpodderUser(auth: GpodderAuth, accounts: AccountService, options
       } else {
         // On a full disk no session can be stored: this request goes on with its Basic
         // credentials, and the client sends them again (docs/operations.md, "A full disk").
-        const opened = await auth.openSession(login).catch((error: unknown) => {
+        const opened = await auth.openSession(login, clientName(req)).catch((error: unknown) => {
           if (isStorageFull(error)) return undefined;
           throw error;
         });

@@ -10,13 +10,13 @@
  * TRUST_PROXY so the scheme and host are the proxy's).
  */
 import express, { Router } from 'express';
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { LoginFlowService } from '../../services/login-flow.js';
 import { InvalidCredentialsError } from '../../services/accounts.js';
 import { renderPage } from '../../web/render.js';
 import { drainUnusedBody } from '../drain.js';
-import { originOf } from '../origin.js';
+import { clientName, originOf } from '../origin.js';
 
 const FORM_LIMIT = '16kb';
 const token = z.string().regex(/^[A-Za-z0-9_-]{20,200}$/);
@@ -25,12 +25,6 @@ const grantForm = z.object({
   password: z.string().max(256).default(''),
   decision: z.enum(['grant', 'deny']).default('grant'),
 });
-
-/** The app's name for the grant page and the app password: its User-Agent's product, as Nextcloud shows it. */
-export function clientName(req: Request): string {
-  const agent = (req.get('user-agent') ?? '').replace(/[^\x20-\x7e]/g, '').trim();
-  return agent.slice(0, 100) || 'an app';
-}
 
 export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]): Router {
   const router = Router();

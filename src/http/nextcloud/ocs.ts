@@ -21,7 +21,7 @@ import { unauthorized } from '../errors.js';
 import { drainUnusedBody } from '../drain.js';
 import { CHALLENGE } from '../gpodder/auth.js';
 import { principalOf } from '../auth.js';
-import { clientName } from './login-flow.js';
+import { clientName } from '../origin.js';
 
 /** `res.locals` key: the app password the request authenticated with, if it did with one. */
 const APP_PASSWORD_ID = 'ocsAppPasswordId';

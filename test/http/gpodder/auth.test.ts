@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { TestService } from '../../support/service.js';
 import { startTestService } from '../../support/service.js';
-import { MAX_SESSIONS } from '../../../src/services/gpodder-auth.js';
+import { MAX_SESSIONS, MAX_SESSIONS_PER_APP } from '../../../src/services/gpodder-auth.js';
 import type { GpodderTestUser } from './support.js';
 import { basicHeader, gpodderUser, PASSWORD, sessionCookie } from './support.js';
 
@@ -94,14 +94,27 @@ describe('gpodder API: authentication', function () {
     expect(sessionCookie(again)).to.equal(undefined);
   });
 
-  it('sessions are revocable tokens of the account, at most a bounded number per user', async () => {
+  it('sessions are revocable tokens of the account, named after the app; at most a bounded number per app and per user', async () => {
     const carol = await gpodderUser(service);
-    for (let i = 0; i < MAX_SESSIONS + 3; i++) {
-      expect((await service.http.post(`/api/2/auth/${carol.username}/login.json`).set('Authorization', carol.basic)).status).to.equal(200);
-    }
-    const tokens = await service.http.get('/v1/auth/tokens').set('Authorization', `Bearer ${carol.token}`);
-    const sessions = tokens.body.tokens.filter((token: { label: string | null }) => token.label === 'gpodder session');
-    expect(sessions).to.have.length(MAX_SESSIONS);
+    const login = (app: string) => service.http.post(`/api/2/auth/${carol.username}/login.json`).set('Authorization', carol.basic).set('User-Agent', app);
+    const sessions = async () => {
+      const tokens = await service.http.get('/v1/auth/tokens').set('Authorization', `Bearer ${carol.token}`);
+      return (tokens.body.tokens as { label: string | null }[]).map((token) => token.label).filter((label) => label?.startsWith('gpodder session'));
+    };
+    // gPodder's long-lived session, then an app that logs in before every request (PinePods does).
+    const gpodder = await login('gPodder/3.11.5 (+http://gpodder.org/) Linux');
+    const cookie = sessionCookie(gpodder);
+    for (let i = 0; i < MAX_SESSIONS + 3; i++) expect((await login('PinePods/0.8.2')).status).to.equal(200);
+    expect(await sessions()).to.have.members([
+      'gpodder session (gPodder/3.11.5 (+http://gpodder.org/) Linux)',
+      ...Array.from({ length: MAX_SESSIONS_PER_APP }, () => 'gpodder session (PinePods/0.8.2)'),
+    ]);
+    expect((await service.http.get(`/api/2/devices/${carol.username}.json`).set('Cookie', cookie!)).status, "gPodder's session lives on").to.equal(200);
+    // Many apps: the user's newest sessions, at most MAX_SESSIONS of them.
+    for (let i = 0; i < MAX_SESSIONS; i++) await login(`App${i}/1.0`);
+    const all = await sessions();
+    expect(all).to.have.length(MAX_SESSIONS);
+    expect(all).to.include('gpodder session (App19/1.0)').and.not.include('gpodder session (PinePods/0.8.2)');
   });
 
   it('a disabled account is refused at once, even right after a successful login', async () => {
