@@ -15,7 +15,8 @@ import { settingsKey } from './gpodder-state.js';
 import type { GpodderActionRecord, SanitizedChanges } from './gpodder.js';
 import { actionToEvent, decideSubscriptionChanges, diffSubscriptionList, newDeviceEvents } from './gpodder.js';
 import type { UserState } from './state.js';
-import { isSubscribed } from './state.js';
+import { isSubscribed, recordAt } from './state.js';
+import { episodeKey } from './episode-keys.js';
 
 /**
  * Per-user bounds on what gpodder clients may store (devices and settings are kept whole in
@@ -178,5 +179,34 @@ export function decideEpisodeActions(
   command: { readonly devices: readonly string[]; readonly actions: readonly { readonly id: string; readonly record: GpodderActionRecord }[] },
   ctx: GpodderContext,
 ): UserEvent[] {
-  return [...decideNewDevices(state, command.devices, ctx), ...byTimestamp(command.actions.map(({ id, record }) => actionToEvent(ctx.user, id, record)))];
+  const events = byTimestamp(command.actions.map(({ id, record }) => actionToEvent(ctx.user, id, record)));
+  return [...decideNewDevices(state, command.devices, ctx), ...withoutRepeatedFinishes(state, events)];
+}
+
+/**
+ * The events less the finishes of episodes already finished: a `play` that marks played an
+ * episode whose status is played (by an older event, nothing newer having marked it new or
+ * moved it since) changes nothing, and records nothing, as a subscription change that changes
+ * nothing. PinePods dates every finish it downloads again "now" and uploads it again, at every
+ * sync (test/clients/pinepods.ts): recorded, each would come back to it in the next answer's
+ * margin, for ever (docs/api.md, "Client quirks honoured").
+ */
+function withoutRepeatedFinishes(state: UserState, events: readonly UserEvent[]): UserEvent[] {
+  const played = new Map<string, { played: boolean; at: string }>();
+  const statusOf = (key: string) => {
+    const known = played.get(key);
+    if (known) return known;
+    const record = recordAt(state.play_statuses, key);
+    return record ? { played: record.played, at: record.updated_at } : undefined;
+  };
+  return events.filter((event) => {
+    if (event.type !== 'play' && !(event.type === 'episode_action' && event.data.action === 'new')) return true;
+    const key = episodeKey(event.object.rss_source_feed, event.object.rss_source_id);
+    const current = statusOf(key);
+    if (current && current.at > event.timestamp) return true;
+    const finishes = event.type === 'play' && event.data.played;
+    if (finishes && current?.played) return false;
+    played.set(key, { played: finishes, at: event.timestamp });
+    return true;
+  });
 }

@@ -222,4 +222,32 @@ describe('gpodder decisions: episode actions', () => {
     expect(events[0]!.data).to.deep.equal({ device_id: 'phone' });
     expect(events.slice(1).map((event) => event.id)).to.deep.equal([actionId(USER, earlier), actionId(USER, later)]);
   });
+
+  it('records no finish of an episode already finished, unless marked new or played from a position since; older actions stay history', () => {
+    const EPISODE = 'https://example.com/ep.mp3';
+    const play = (at: string, position: number, total = 600): GpodderActionRecord => ({
+      podcast: FEED,
+      episode: EPISODE,
+      action: 'play',
+      timestamp: at,
+      position,
+      total,
+    });
+    const marked = (at: string): GpodderActionRecord => ({ podcast: FEED, episode: EPISODE, action: 'new', timestamp: at });
+    const decide = (state: ReturnType<typeof fold>, records: GpodderActionRecord[]) =>
+      decideEpisodeActions(state, { devices: [], actions: records.map((record) => ({ id: actionId(USER, record), record })) }, testContext()).map(
+        (event) => `${event.type}@${event.timestamp}${event.type === 'play' ? ` ${event.data.position}${event.data.played ? ' played' : ''}` : ''}`,
+      );
+    const finished = fold([ev.play(FEED, EPISODE, t(2), { played: true, position: 600 })]);
+    expect(decide(finished, [play(t(3), 600)]), 'finished again: nothing').to.deep.equal([]);
+    expect(decide(finished, [play(t(1), 600)]), 'an older finish is history').to.deep.equal([`play@${t(1)} 600 played`]);
+    expect(decide(finished, [play(t(3), 300), play(t(4), 600)]), 'played from a position since').to.deep.equal([`play@${t(3)} 300`, `play@${t(4)} 600 played`]);
+    expect(decide(finished, [marked(t(3)), play(t(4), 600)]), 'marked new since').to.deep.equal([`episode_action@${t(3)}`, `play@${t(4)} 600 played`]);
+    expect(decide(fold([]), [play(t(3), 600), play(t(4), 600)]), 'twice in one upload').to.deep.equal([`play@${t(3)} 600 played`]);
+    const listening = fold([ev.play(FEED, EPISODE, t(2), { played: false, position: 100 })]);
+    expect(decide(listening, [play(t(3), 600), play(t(3), 200)]), 'positions are always recorded').to.deep.equal([
+      `play@${t(3)} 600 played`,
+      `play@${t(3)} 200`,
+    ]);
+  });
 });
