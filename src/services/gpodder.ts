@@ -114,6 +114,8 @@ const PENDING_RECENT_LIMIT = 1_000;
 
 export class GpodderService {
   private readonly metadata: PodcastMetadata;
+  /** The store's head commit as last read: a `since` at or below it is a cursor, not a clock. */
+  private headSeen = 0;
 
   constructor(
     readonly userEvents: UserEventService,
@@ -162,7 +164,11 @@ export class GpodderService {
    */
   async positionOfClientSince(userId: string, collection: string, since: number | undefined): Promise<number | undefined> {
     const position = positionOfSince(since, this.positionGap);
-    if (position === undefined || position === 0 || position <= (await this.headCommit())) return position;
+    if (position === undefined || position === 0 || position <= this.headSeen) return position;
+    // The head only grows: asked only for a since past the last one seen (a round trip to
+    // EventStoreDB), which is rare but for clocks.
+    this.headSeen = Math.max(this.headSeen, await this.headCommit());
+    if (position <= this.headSeen) return position;
     const cutoff = recordedFrom(since, Math.floor(this.clock().getTime() / 1000))!;
     await this.projectedBefore(userId, collection, cutoff);
     return this.cursorBefore(userId, collection, cutoff);

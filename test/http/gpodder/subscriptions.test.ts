@@ -8,12 +8,15 @@ import { startTestService } from '../../support/service.js';
 import type { GpodderTestUser } from './support.js';
 import { FEED_A, FEED_B, FEED_C, action, gpodderUser } from './support.js';
 
-describe('gpodder API: upload cursors over time', function () {
+describe("gpodder API: cursors over time (an upload's, and a since that is a clock)", function () {
   let now = Date.UTC(2026, 5, 1, 12);
+  const unix = (ms: number) => Math.floor(ms / 1000);
   let service: TestService;
   let user: GpodderTestUser;
   before(async () => {
     service = await startTestService({}, { clock: () => new Date(now) });
+  });
+  beforeEach(async () => {
     user = await gpodderUser(service);
   });
   after(async () => {
@@ -23,8 +26,14 @@ describe('gpodder API: upload cursors over time', function () {
     service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).send(body);
   const changes = (device: string, since: number) =>
     service.http.get(`/api/2/subscriptions/${user.username}/${device}.json?since=${since}`).set('Authorization', user.basic);
+  const actions = (since: number) => service.http.get(`/api/2/episodes/${user.username}.json?since=${since}`).set('Authorization', user.basic);
+  const play = (episode: number) =>
+    service.http
+      .post(`/api/2/episodes/${user.username}.json`)
+      .set('Authorization', user.basic)
+      .send([action({ episode: `https://cdn.example.com/a/${episode}.mp3`, action: 'play', position: 60, timestamp: new Date(now).toISOString() })]);
 
-  it('reaches back ten minutes, not further: older changes are not delivered again', async () => {
+  it("an upload's reaches back ten minutes, not further: older changes are not delivered again", async () => {
     await upload('laptop', { add: [FEED_A] });
     now += 11 * 60_000;
     await upload('laptop', { add: [FEED_B] });
@@ -35,31 +44,9 @@ describe('gpodder API: upload cursors over time', function () {
     const later = await upload('phone', { add: [FEED_C] });
     expect((await changes('phone', later.body.timestamp)).body.add, 'nothing within ten minutes').to.deep.equal([]);
   });
-});
 
-describe('gpodder API: a since that is a clock (PinePods sends its own; a gpodder.net cursor is one)', function () {
-  let now = Date.UTC(2026, 5, 1, 12);
-  const unix = (ms: number) => Math.floor(ms / 1000);
-  let service: TestService;
-  let user: GpodderTestUser;
-  before(async () => {
-    service = await startTestService({}, { clock: () => new Date(now) });
-    user = await gpodderUser(service);
-  });
-  after(async () => {
-    await service.stop();
-  });
-  const upload = (device: string, body: object) =>
-    service.http.post(`/api/2/subscriptions/${user.username}/${device}.json`).set('Authorization', user.basic).send(body);
-  const changes = (since: number) => service.http.get(`/api/2/subscriptions/${user.username}/pinepods.json?since=${since}`).set('Authorization', user.basic);
-  const actions = (since: number) => service.http.get(`/api/2/episodes/${user.username}.json?since=${since}`).set('Authorization', user.basic);
-  const play = (episode: number) =>
-    service.http
-      .post(`/api/2/episodes/${user.username}.json`)
-      .set('Authorization', user.basic)
-      .send([action({ episode: `https://cdn.example.com/a/${episode}.mp3`, action: 'play', position: 60, timestamp: new Date(now).toISOString() })]);
-
-  it('reads what the store recorded from ten minutes before it: removals included, older changes not again', async () => {
+  // PinePods sends its own clock as every since; a gpodder.net cursor is one too.
+  it('a clock reads what the store recorded from ten minutes before it: removals included, older changes not again', async () => {
     const start = now;
     await upload('laptop', { add: [FEED_A, FEED_C] });
     expect((await play(1)).status).to.equal(200);
@@ -71,22 +58,22 @@ describe('gpodder API: a since that is a clock (PinePods sends its own; a gpodde
     // A client whose last sync ended 20 minutes in, whose clock is 5 minutes ahead or behind: the second changes only.
     for (const skew of [0, 5 * 60_000, -5 * 60_000]) {
       const since = unix(synced + skew);
-      const answer = await changes(since);
+      const answer = await changes('pinepods', since);
       expect(answer.status).to.equal(200);
       expect(answer.body, `clock ${skew / 60_000} min off`).to.deep.include({ add: [FEED_B], remove: [FEED_A] });
       expect(((await actions(since)).body.actions as { episode: string }[]).map((found) => found.episode)).to.deep.equal(['https://cdn.example.com/a/2.mp3']);
     }
     // Since the end of a sync after all that: nothing; since before anything: everything there is, with what was removed.
-    expect((await changes(unix(now))).body).to.deep.include({ add: [], remove: [] });
+    expect((await changes('pinepods', unix(now))).body).to.deep.include({ add: [], remove: [] });
     expect((await actions(unix(now))).body.actions).to.deep.equal([]);
-    expect((await changes(unix(start) - 3600)).body).to.deep.include({ add: [FEED_C, FEED_B], remove: [FEED_A] });
+    expect((await changes('pinepods', unix(start) - 3600)).body).to.deep.include({ add: [FEED_C, FEED_B], remove: [FEED_A] });
     expect((await actions(unix(start) - 3600)).body.actions).to.have.length(2);
     // A clock far ahead reads as the last answer would: the last minute.
-    expect((await changes(unix(now) + 86_400)).body).to.deep.include({ add: [], remove: [] });
+    expect((await changes('pinepods', unix(now) + 86_400)).body).to.deep.include({ add: [], remove: [] });
     // The answers' timestamps are still positions of the store, which read as ever.
-    const answered = await changes(unix(synced));
+    const answered = await changes('pinepods', unix(synced));
     expect(answered.body.timestamp).to.be.below(unix(start));
-    expect((await changes(answered.body.timestamp as number)).body).to.deep.include({ add: [], remove: [] });
+    expect((await changes('pinepods', answered.body.timestamp as number)).body).to.deep.include({ add: [], remove: [] });
   });
 });
 
