@@ -13,9 +13,10 @@ import { byTimestamp, newEvent } from './decide.js';
 import type { SettingsTarget } from './gpodder-state.js';
 import { settingsKey } from './gpodder-state.js';
 import type { GpodderActionRecord, SanitizedChanges } from './gpodder.js';
-import { actionToEvent, decideSubscriptionChanges, diffSubscriptionList, newDeviceEvents } from './gpodder.js';
+import { actionToEvent, decideSubscriptionChanges, diffSubscriptionList, hasUsablePosition, isPlayedAt, newDeviceEvents } from './gpodder.js';
 import type { UserState } from './state.js';
-import { isSubscribed, recordAt } from './state.js';
+import type { PlayStatusState } from './state.js';
+import { isSubscribed } from './state.js';
 import { episodeKey } from './episode-keys.js';
 
 /**
@@ -178,9 +179,21 @@ export function decideEpisodeActions(
   state: UserState,
   command: { readonly devices: readonly string[]; readonly actions: readonly { readonly id: string; readonly record: GpodderActionRecord }[] },
   ctx: GpodderContext,
+  /** The play statuses of the episodes the upload finishes ({@link finishedEpisodeKeys}), as `state` holds them. */
+  finishedStatuses: ReadonlyMap<string, PlayStatusState> = new Map(),
 ): UserEvent[] {
   const events = byTimestamp(command.actions.map(({ id, record }) => actionToEvent(ctx.user, id, record)));
-  return [...decideNewDevices(state, command.devices, ctx), ...withoutRepeatedFinishes(state, events)];
+  return [...decideNewDevices(state, command.devices, ctx), ...withoutRepeatedFinishes(finishedStatuses, events)];
+}
+
+/** The play statuses an upload's decision reads: those of the episodes it finishes. */
+export function finishedEpisodeKeys(records: Iterable<GpodderActionRecord>): Set<string> {
+  const keys = new Set<string>();
+  for (const record of records) {
+    if (record.action === 'play' && hasUsablePosition(record) && isPlayedAt(record.position, record.total))
+      keys.add(episodeKey(record.podcast, record.guid ?? record.episode));
+  }
+  return keys;
 }
 
 /**
@@ -189,20 +202,17 @@ export function decideEpisodeActions(
  * moved it since) changes nothing, and records nothing, as a subscription change that changes
  * nothing. PinePods dates every finish it downloads again "now" and uploads it again, at every
  * sync (test/clients/pinepods.ts): recorded, each would come back to it in the next answer's
- * margin, for ever (docs/api.md, "Client quirks honoured").
+ * margin, for ever (docs/api.md, "Client quirks honoured"). Only the episodes an upload finishes
+ * are looked up: a user's whole play statuses are not folded for an upload (src/services/folded-user.ts).
  */
-function withoutRepeatedFinishes(state: UserState, events: readonly UserEvent[]): UserEvent[] {
+function withoutRepeatedFinishes(finishedStatuses: ReadonlyMap<string, PlayStatusState>, events: readonly UserEvent[]): UserEvent[] {
+  if (finishedStatuses.size === 0 && !events.some((event) => event.type === 'play' && event.data.played)) return [...events];
   const played = new Map<string, { played: boolean; at: string }>();
-  const statusOf = (key: string) => {
-    const known = played.get(key);
-    if (known) return known;
-    const record = recordAt(state.play_statuses, key);
-    return record ? { played: record.played, at: record.updated_at } : undefined;
-  };
   return events.filter((event) => {
     if (event.type !== 'play' && !(event.type === 'episode_action' && event.data.action === 'new')) return true;
     const key = episodeKey(event.object.rss_source_feed, event.object.rss_source_id);
-    const current = statusOf(key);
+    const record = finishedStatuses.get(key);
+    const current = played.get(key) ?? (record ? { played: record.played, at: record.updated_at } : undefined);
     if (current && current.at > event.timestamp) return true;
     const finishes = event.type === 'play' && event.data.played;
     if (finishes && current?.played) return false;

@@ -22,7 +22,7 @@ import type { GpodderAction, GpodderActionInput } from '../domain/gpodder.js';
 import type { ActionServing } from '../domain/gpodder.js';
 import { effectiveSince, latestPerEpisode, MAX_ACTIONS_PER_UPLOAD, pageByPosition, prepareUploadSteps } from '../domain/gpodder.js';
 import { runPaced } from '../concurrency.js';
-import { decideEpisodeActions } from '../domain/gpodder-commands.js';
+import { decideEpisodeActions, finishedEpisodeKeys } from '../domain/gpodder-commands.js';
 import { episodeKey } from '../domain/state.js';
 import type { Principal } from './accounts.js';
 import type { GpodderService } from './gpodder.js';
@@ -208,7 +208,10 @@ export class GpodderEpisodeService {
       // read model answers it; the store catches what it has not projected yet.
       const fresh = prepared.actions.filter(({ id, formerId }) => !stored.has(docId(id)) && !stored.has(docId(formerId)));
       try {
-        await this.gpodder.write(principal, (state, ctx) => decideEpisodeActions(state, { devices: prepared.devices, actions: fresh }, ctx));
+        const finishes = finishedEpisodeKeys(fresh.map(({ record }) => record));
+        await this.gpodder.write(principal, (state, ctx, user) =>
+          decideEpisodeActions(state, { devices: prepared.devices, actions: fresh }, ctx, recordsOf(user, 'play_statuses', finishes)),
+        );
         return {
           timestamp: gpodderTimestamp(await this.gpodder.uploadCursor(principal.userId, EPISODE_ACTIONS), this.gpodder.positionGap),
           update_urls: prepared.updateUrls,

@@ -37,6 +37,7 @@ import { SINCE_MARGIN_S, gpodderTimestamp, positionOfSince } from '../domain/cur
 import { recordedFrom } from '../domain/nextcloud.js';
 import type { SubscriptionState, UserState } from '../domain/state.js';
 import type { Principal } from './accounts.js';
+import type { FoldedUser } from './folded-user.js';
 import { handleCommand } from './command-handler.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
@@ -132,9 +133,10 @@ export class GpodderService {
    * the one write path (src/services/command-handler.ts); the position of the user's last event
    * appended (undefined when nothing was decided).
    */
-  async write(principal: Principal, decide: (state: UserState, ctx: GpodderContext) => UserEvent[]): Promise<Position | undefined> {
+  /** Appends what `decide` makes of the user's state (and the folded user, for a few of its records without the whole state). */
+  async write(principal: Principal, decide: (state: UserState, ctx: GpodderContext, user: FoldedUser) => UserEvent[]): Promise<Position | undefined> {
     const ctx = this.context(principal);
-    const outcome = await handleCommand(this.userEvents, principal, (user) => ({ events: decide(user.state, ctx), result: undefined }));
+    const outcome = await handleCommand(this.userEvents, principal, (user) => ({ events: decide(user.state, ctx, user), result: undefined }));
     return outcome.appended?.position;
   }
 

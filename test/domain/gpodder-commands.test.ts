@@ -10,6 +10,7 @@ import { actionId, sanitizeChanges } from '../../src/domain/gpodder.js';
 import {
   decideEpisodeActions,
   decideNewDevices,
+  finishedEpisodeKeys,
   decideSettings,
   decideSubscriptionList,
   decideSubscriptionUpload,
@@ -234,10 +235,16 @@ describe('gpodder decisions: episode actions', () => {
       total,
     });
     const marked = (at: string): GpodderActionRecord => ({ podcast: FEED, episode: EPISODE, action: 'new', timestamp: at });
-    const decide = (state: ReturnType<typeof fold>, records: GpodderActionRecord[]) =>
-      decideEpisodeActions(state, { devices: [], actions: records.map((record) => ({ id: actionId(USER, record), record })) }, testContext()).map(
+    const decide = (state: ReturnType<typeof fold>, records: GpodderActionRecord[]) => {
+      // What the service hands over: the statuses of the episodes the upload finishes.
+      const statuses = new Map(
+        [...finishedEpisodeKeys(records)].flatMap((key) => (state.play_statuses[key] ? [[key, state.play_statuses[key]] as const] : [])),
+      );
+      const actions = records.map((record) => ({ id: actionId(USER, record), record }));
+      return decideEpisodeActions(state, { devices: [], actions }, testContext(), statuses).map(
         (event) => `${event.type}@${event.timestamp}${event.type === 'play' ? ` ${event.data.position}${event.data.played ? ' played' : ''}` : ''}`,
       );
+    };
     const finished = fold([ev.play(FEED, EPISODE, t(2), { played: true, position: 600 })]);
     expect(decide(finished, [play(t(3), 600)]), 'finished again: nothing').to.deep.equal([]);
     expect(decide(finished, [play(t(1), 600)]), 'an older finish is history').to.deep.equal([`play@${t(1)} 600 played`]);
