@@ -113,6 +113,9 @@ const PODCASTS_PROJECTION = podcastsProjection.name;
 /** The user's events not projected yet an upload looks through for one older than its cursor's margin; past them it waits. */
 const PENDING_RECENT_LIMIT = 1_000;
 
+/** A `since` further ahead of the server's clock than this (seconds) is no device's clock. */
+export const CLOCK_AHEAD_LIMIT_S = 24 * 3600;
+
 export class GpodderService {
   private readonly metadata: PodcastMetadata;
   /** The store's head commit as last read: a `since` at or below it is a cursor, not a clock. */
@@ -171,7 +174,11 @@ export class GpodderService {
     // EventStoreDB), which is rare but for clocks.
     this.headSeen = Math.max(this.headSeen, await this.headCommit());
     if (position <= this.headSeen) return position;
-    const cutoff = recordedFrom(since, Math.floor(this.clock().getTime() / 1000))!;
+    const now = Math.floor(this.clock().getTime() / 1000);
+    // Nor a clock: no device's runs a day ahead. A cursor of another server, or of an older
+    // version of this one (an EventStoreDB log offset), reads from the start: nothing is lost so.
+    if (since! > now + CLOCK_AHEAD_LIMIT_S) return 0;
+    const cutoff = recordedFrom(since, now)!;
     await this.projectedBefore(userId, collection, cutoff);
     return this.cursorBefore(userId, collection, cutoff);
   }

@@ -68,8 +68,11 @@ describe("gpodder API: cursors over time (an upload's, and a since that is a clo
     expect((await actions(unix(now))).body.actions).to.deep.equal([]);
     expect((await changes('pinepods', unix(start) - 3600)).body).to.deep.include({ add: [FEED_C, FEED_B], remove: [FEED_A] });
     expect((await actions(unix(start) - 3600)).body.actions).to.have.length(2);
-    // A clock far ahead reads as the last answer would: the last minute.
+    // A clock a day ahead reads as the last answer would: the last minute.
     expect((await changes('pinepods', unix(now) + 86_400)).body).to.deep.include({ add: [], remove: [] });
+    // Further ahead it is no clock (an old EventStoreDB log offset, another server's cursor): from the start, nothing lost.
+    expect((await changes('pinepods', unix(now) + 86_400 + 1)).body).to.deep.include({ add: [FEED_C, FEED_B], remove: [] });
+    expect((await actions(unix(now) + 10 * 365 * 86_400)).body.actions).to.have.length(2);
     // The answers' timestamps are still positions of the store, which read as ever.
     const answered = await changes('pinepods', unix(synced));
     expect(answered.body.timestamp).to.be.below(unix(start));
