@@ -4,6 +4,7 @@
  * them (AntennaPod keeps durations in milliseconds, Kasts in seconds).
  */
 import { EPISODE_ACTIONS_PAGE } from '../../src/services/gpodder-episodes.js';
+import type { FeedCatalog } from './kasts.js';
 
 export const PASSWORD = 'correct horse battery staple';
 export const MINUTE = 60_000;
@@ -23,4 +24,18 @@ export const mediaOf = (feed: string, i: number) => `https://cdn.example.com/${s
 /** Episodes 1..count of `feed`: guid, media URL and duration (seconds; 0 when the feed gives none). */
 export function feedEpisodes(feed: string, count: number, durationSeconds: number): { guid: string; url: string; durationSeconds: number }[] {
   return Array.from({ length: count }, (_, index) => ({ guid: guidOf(feed, index + 1), url: mediaOf(feed, index + 1), durationSeconds }));
+}
+
+/** The feeds most replica tests subscribe to: each with its episode count and duration (seconds; 0: none given). */
+export const LISTENING_FEEDS = [
+  [FEED_NEWS, 20, 1800],
+  [FEED_TALK, 20, 3600],
+  [FEED_DOCS, 5, 2400],
+] as const;
+
+/** Kasts's catalog of `feeds` (the other app of most replica tests). */
+export function kastsCatalogOf(feeds: readonly (readonly [string, number, number])[]): FeedCatalog {
+  return new Map(
+    feeds.map(([feed, count, seconds]) => [feed, feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ id: guid, url, duration: seconds }))]),
+  );
 }

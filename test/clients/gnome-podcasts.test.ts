@@ -22,13 +22,21 @@ import { KastsDevice } from './kasts.js';
 import { ForwardTime } from './forward-time.js';
 import { grantInBrowser } from './nextcloud-login.js';
 import { servedForTests } from './served.js';
-import { FEED_DOCS, FEED_LIVE, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf, mediaOf } from './fixture-feeds.js';
+import {
+  FEED_DOCS,
+  FEED_LIVE,
+  FEED_NEWS,
+  FEED_TALK,
+  LISTENING_FEEDS,
+  MINUTE,
+  PASSWORD,
+  feedEpisodes,
+  guidOf,
+  kastsCatalogOf,
+  mediaOf,
+} from './fixture-feeds.js';
 
-const FEEDS = [
-  [FEED_NEWS, 20, 1800],
-  [FEED_TALK, 20, 3600],
-  [FEED_DOCS, 5, 2400],
-] as const;
+const FEEDS = LISTENING_FEEDS;
 /** Streams whose feed gives no durations. */
 const LIVE_COUNT = 3;
 const gnomeCatalog = () =>
@@ -39,13 +47,7 @@ const gnomeCatalog = () =>
     ]),
     [FEED_LIVE, feedEpisodes(FEED_LIVE, LIVE_COUNT, 0).map(({ guid, url }) => ({ guid, url }))],
   ]);
-const kastsCatalog = () =>
-  new Map(
-    [...FEEDS, [FEED_LIVE, LIVE_COUNT, 0] as const].map(([feed, count, seconds]) => [
-      feed,
-      feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ id: guid, url, duration: seconds })),
-    ]),
-  );
+const kastsCatalog = () => kastsCatalogOf([...FEEDS, [FEED_LIVE, LIVE_COUNT, 0]]);
 
 const action = (fields: Record<string, unknown>) => ({
   podcast: FEED_NEWS,

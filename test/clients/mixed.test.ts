@@ -11,13 +11,9 @@ import { KastsDevice } from './kasts.js';
 import { ForwardTime } from './forward-time.js';
 import { antennaPodLoginFlow } from './nextcloud-login.js';
 import { servedForTests } from './served.js';
-import { FEED_DOCS, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf } from './fixture-feeds.js';
+import { FEED_DOCS, FEED_NEWS, FEED_TALK, LISTENING_FEEDS, MINUTE, PASSWORD, feedEpisodes, guidOf } from './fixture-feeds.js';
 
-const FEEDS = [
-  [FEED_NEWS, 20, 1800],
-  [FEED_TALK, 20, 3600],
-  [FEED_DOCS, 5, 2400],
-] as const;
+const FEEDS = LISTENING_FEEDS;
 
 describe('AntennaPod (Nextcloud) and Kasts (gpodder.net) on one account', function () {
   this.timeout(60_000);

@@ -13,18 +13,13 @@ import { KastsDevice } from './kasts.js';
 import { ForwardTime } from './forward-time.js';
 import { grantInBrowser } from './nextcloud-login.js';
 import { servedForTests } from './served.js';
-import { FEED_DOCS, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf, mediaOf } from './fixture-feeds.js';
+import { FEED_DOCS, FEED_NEWS, FEED_TALK, LISTENING_FEEDS, MINUTE, PASSWORD, feedEpisodes, guidOf, kastsCatalogOf, mediaOf } from './fixture-feeds.js';
 
-const FEEDS = [
-  [FEED_NEWS, 20, 1800],
-  [FEED_TALK, 20, 3600],
-  [FEED_DOCS, 5, 2400],
-] as const;
+const FEEDS = LISTENING_FEEDS;
 const MA_CATALOG: MaCatalog = new Map(
   FEEDS.map(([feed, count, seconds]) => [feed, feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ guid, url, durationSeconds: seconds }))]),
 );
-const kastsCatalog = () =>
-  new Map(FEEDS.map(([feed, count, seconds]) => [feed, feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ id: guid, url, duration: seconds }))]));
+const kastsCatalog = () => kastsCatalogOf(FEEDS);
 
 describe('Music Assistant replica: how it reads answers', () => {
   it('takes actions by their tag in either case, and refuses an answer with an action it has no type for', () => {

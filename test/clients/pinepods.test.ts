@@ -15,22 +15,28 @@ import { ForwardTime } from './forward-time.js';
 import { grantInBrowser } from './nextcloud-login.js';
 import { servedForTests } from './served.js';
 import { basicHeader } from '../http/gpodder/support.js';
-import { FEED_DOCS, FEED_LIVE, FEED_NEWS, FEED_TALK, MINUTE, PASSWORD, feedEpisodes, guidOf, mediaOf } from './fixture-feeds.js';
+import {
+  FEED_DOCS,
+  FEED_LIVE,
+  FEED_NEWS,
+  FEED_TALK,
+  LISTENING_FEEDS,
+  MINUTE,
+  PASSWORD,
+  feedEpisodes,
+  guidOf,
+  kastsCatalogOf,
+  mediaOf,
+} from './fixture-feeds.js';
 
-const FEEDS = [
-  [FEED_NEWS, 20, 1800],
-  [FEED_TALK, 20, 3600],
-  [FEED_DOCS, 5, 2400],
-  [FEED_LIVE, 3, 0],
-] as const;
+const FEEDS = [...LISTENING_FEEDS, [FEED_LIVE, 3, 0]] as const;
 const CATALOG: PinePodsCatalog = new Map(
   FEEDS.map(([feed, count, seconds]) => [
     feed,
     feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ guid, url, durationSeconds: seconds === 0 ? null : seconds })),
   ]),
 );
-const kastsCatalog = () =>
-  new Map(FEEDS.map(([feed, count, seconds]) => [feed, feedEpisodes(feed, count, seconds).map(({ guid, url }) => ({ id: guid, url, duration: seconds }))]));
+const kastsCatalog = () => kastsCatalogOf(FEEDS);
 /** The schedule's interval (`PINEPODS_REFRESH_CRON`, every 30 minutes by default). */
 const INTERVAL = 30 * MINUTE;
 
