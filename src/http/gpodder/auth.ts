@@ -14,7 +14,7 @@ import { Router } from 'express';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AccountService, Principal } from '../../services/accounts.js';
 import { InvalidCredentialsError } from '../../services/accounts.js';
-import type { GpodderAuth } from '../../services/gpodder-auth.js';
+import type { BasicLogin, GpodderAuth } from '../../services/gpodder-auth.js';
 import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
 import { principalOf } from '../auth.js';
 import { parseBasic } from '../basic.js';
@@ -64,6 +64,18 @@ async function fromCookie(auth: GpodderAuth, req: Request): Promise<Principal | 
   return value !== undefined && SESSION_VALUE.test(value) ? auth.fromSession(value) : undefined;
 }
 
+/** Who a `Basic` Authorization header names, its password checked; else a 401 with the challenge. */
+export async function basicLogin(auth: GpodderAuth, header: string): Promise<BasicLogin> {
+  const credentials = parseBasic(header);
+  if (!credentials) throw challenge('Malformed Basic credentials');
+  try {
+    return await auth.verifyBasic(credentials.username, credentials.password);
+  } catch (error) {
+    if (error instanceof InvalidCredentialsError) throw challenge(error.message);
+    throw error;
+  }
+}
+
 /**
  * Authenticates a gpodder (or Nextcloud) request, or answers 401 with a Basic challenge.
  * `sessions`: whether a Basic login opens a session cookie (gpodder clients need one).
@@ -72,15 +84,7 @@ export function gpodderUser(auth: GpodderAuth, accounts: AccountService, options
   return async (req, res, next) => {
     const header = req.get('authorization');
     if (header !== undefined && /^Basic\s/i.test(header)) {
-      const credentials = parseBasic(header);
-      if (!credentials) throw challenge('Malformed Basic credentials');
-      let login;
-      try {
-        login = await auth.verifyBasic(credentials.username, credentials.password);
-      } catch (error) {
-        if (error instanceof InvalidCredentialsError) throw challenge(error.message);
-        throw error;
-      }
+      const login = await basicLogin(auth, header);
       const { account } = login;
       req.principal = { userId: account.id, username: account.username, tokenId: null };
       // Clients of the Nextcloud API send Basic with every request and need no session.

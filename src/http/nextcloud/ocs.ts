@@ -14,12 +14,10 @@
 import { Router } from 'express';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AccountService } from '../../services/accounts.js';
-import { InvalidCredentialsError } from '../../services/accounts.js';
 import type { GpodderAuth } from '../../services/gpodder-auth.js';
-import { parseBasic } from '../basic.js';
 import { unauthorized } from '../errors.js';
 import { drainUnusedBody } from '../drain.js';
-import { CHALLENGE } from '../gpodder/auth.js';
+import { CHALLENGE, basicLogin } from '../gpodder/auth.js';
 import { principalOf } from '../auth.js';
 import { clientName } from '../origin.js';
 
@@ -29,16 +27,11 @@ const APP_PASSWORD_ID = 'ocsAppPasswordId';
 /** Basic credentials, as every Nextcloud request of these apps carries them; which app password, if one. */
 export function ocsUser(auth: GpodderAuth): RequestHandler {
   return async (req, res, next) => {
-    const credentials = parseBasic(req.get('authorization') ?? '');
-    if (!credentials) throw unauthorized('Authentication required', CHALLENGE);
-    try {
-      const login = await auth.verifyBasic(credentials.username, credentials.password);
-      req.principal = { userId: login.account.id, username: login.account.username, tokenId: null };
-      res.locals[APP_PASSWORD_ID] = login.appPasswordId;
-    } catch (error) {
-      if (error instanceof InvalidCredentialsError) throw unauthorized(error.message, CHALLENGE);
-      throw error;
-    }
+    const header = req.get('authorization');
+    if (header === undefined || !/^Basic\s/i.test(header)) throw unauthorized('Authentication required', CHALLENGE);
+    const login = await basicLogin(auth, header);
+    req.principal = { userId: login.account.id, username: login.account.username, tokenId: null };
+    res.locals[APP_PASSWORD_ID] = login.appPasswordId;
     next();
   };
 }
