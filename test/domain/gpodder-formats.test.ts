@@ -39,6 +39,27 @@ describe('gpodder simple API formats', () => {
     expect(parseList('opml', opml)).to.deep.equal(['https://a.example/f?a=1&b=2', 'https://b.example/f/x']);
   });
 
+  it('reads OPML: case-insensitive names, other elements named outline…, a comment never closed runs to the end', () => {
+    const opml = `<OPML><body><OUTLINE XmlUrl="https://a.example/f"/><outlines xmlUrl="https://not.example/1"/>
+      <outline.x xmlUrl="https://not.example/2"/><outline
+        xmlUrl="https://b.example/f">
+      <!-- <outline xmlUrl="https://not.example/3"/> --><outline xmlUrl="https://c.example/f"/>
+      <!-- never closed <outline xmlUrl="https://not.example/4"/>`;
+    expect(parseList('opml', opml)).to.deep.equal(['https://a.example/f', 'https://b.example/f', 'https://c.example/f']);
+  });
+
+  it('reads a hostile OPML list of 2 MB in time linear in its size (a scan retried at every start took minutes)', function () {
+    this.timeout(10_000);
+    const size = 2 * 1024 * 1024;
+    const hostile = (unit: string) => `<opml>${unit.repeat(Math.ceil(size / unit.length))}`;
+    for (const unit of ['<outline ', '<!--', '<outline xmlUrl="', '<outline xmlUrl=\'x" ', '<outline x="<outline"']) {
+      const started = performance.now();
+      parseList('opml', hostile(unit));
+      // Linear: a few milliseconds; the quadratic scans took 5 s at a sixth of this size.
+      expect(performance.now() - started, unit).to.be.below(1_000);
+    }
+  });
+
   it('reads TXT with blank lines, comments and CRLF; JSON lists of podcast objects', () => {
     expect(parseList('txt', '# mine\r\nhttps://a.example/f\r\n\r\n  https://b.example/f  \n')).to.deep.equal(['https://a.example/f', 'https://b.example/f']);
     expect(parseList('json', '[{"url":"https://a.example/f","title":"A"},"https://b.example/f"]')).to.deep.equal([
