@@ -11,6 +11,9 @@ export const CONTENT_TYPES: Record<SimpleFormat, string> = {
   txt: 'text/plain; charset=utf-8',
 };
 
+/** The most entries a list may have (the simple API's PUT, the web's OPML import). */
+export const MAX_LIST_ENTRIES = 10_000;
+
 export interface ListedPodcast {
   readonly url: string;
   readonly title: string | null;

@@ -16,6 +16,10 @@ import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { episodeDocKey } from '../domain/feeds.js';
+import { newEventId } from '../domain/ids.js';
+import { sanitizeChanges } from '../domain/gpodder.js';
+import { decideSubscriptionUpload } from '../domain/gpodder-commands.js';
+import { handleCommand } from './command-handler.js';
 
 export interface SubscriptionView {
   readonly feed: string;
@@ -59,6 +63,16 @@ export interface Overview {
   readonly devices: DeviceView[];
   readonly syncGroups: string[][];
   readonly privacy: PrivacyState;
+}
+
+/** What a change of subscriptions made of the feeds it named. */
+export interface SubscriptionChange {
+  readonly subscribed: number;
+  readonly unsubscribed: number;
+  /** Feeds already as asked: nothing recorded for them. */
+  readonly unchanged: number;
+  /** Entries that are not http(s) URLs (as the gpodder API skips them). */
+  readonly rejected: readonly string[];
 }
 
 /** What to erase: everything, a feed, or one episode of a feed (docs/design.md, "Erasure"). */
@@ -169,6 +183,28 @@ export class ListenerService {
       { type: 'privacy', timestamp, object: feed === null ? null : { rss_source_feed: feed }, data: { privacy } },
     ]);
     await this.readModels.catchUpWithUser(principal.userId, [PUBLIC_EVENTS]);
+  }
+
+  /**
+   * Subscribes to `add` and unsubscribes from `remove` on every device (the home page's forms,
+   * an OPML file's import), by the decision of a Nextcloud upload, which names no device: a feed
+   * already subscribed, or not, as asked records nothing (src/domain/gpodder-commands.ts).
+   */
+  async changeSubscriptions(principal: Principal, add: readonly string[], remove: readonly string[] = []): Promise<SubscriptionChange> {
+    const changes = sanitizeChanges(add, remove);
+    const ctx = { user: principal.userId, newId: newEventId, now: new Date().toISOString() };
+    const { events } = await handleCommand(this.userEvents, principal, (user) => ({
+      events: decideSubscriptionUpload(user.state, { device: undefined, changes }, ctx),
+      result: undefined,
+    }));
+    const subscribed = events.filter((event) => event.type === 'subscribe').length;
+    const unsubscribed = events.length - subscribed;
+    return {
+      subscribed,
+      unsubscribed,
+      unchanged: changes.add.length + changes.remove.length - events.length,
+      rejected: changes.updateUrls.filter(([, used]) => used === '').map(([sent]) => sent),
+    };
   }
 
   /** Erases listening data for real (docs/design.md, "Erasure"): a `remove` action, carried out at once. */

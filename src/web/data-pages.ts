@@ -13,6 +13,7 @@ import { principalOf, show, showMessage } from './site.js';
 import { endSession } from './session.js';
 import type { AccountService } from '../services/accounts.js';
 import { sendJsonPieces } from '../http/json-pieces.js';
+import { importNotice } from './subscription-pages.js';
 
 const eraseForm = z.union([
   z.object({ scope: z.literal('all'), confirm: z.literal('yes').optional() }),
@@ -30,8 +31,8 @@ export interface DataPagesOptions {
 export function dataPages(site: Site, { listener, me, accounts }: DataPagesOptions): void {
   site.userPage('/data', async (req, res) => {
     const overview = await listener.overview(principalOf(res).userId);
-    const done = typeof req.query['done'] === 'string' ? NOTICES[req.query['done']] : undefined;
-    show(res, 'data', { feeds: overview.subscriptions, notice: done ?? null });
+    const done = typeof req.query['done'] === 'string' && Object.hasOwn(NOTICES, req.query['done']) ? NOTICES[req.query['done']] : undefined;
+    show(res, 'data', { feeds: overview.subscriptions, notice: done ?? importNotice(req.query) });
   });
 
   site.userPage('/data/export', async (_req, res) => {

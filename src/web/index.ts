@@ -17,6 +17,7 @@ import { homePage } from './home-page.js';
 import { accessPages } from './access-pages.js';
 import { privacyPage } from './privacy-page.js';
 import { dataPages } from './data-pages.js';
+import { subscriptionPages } from './subscription-pages.js';
 import { publicPages } from './public-pages.js';
 import { adminPages } from './admin-pages.js';
 import type { AdminDependencies } from '../http/admin.js';
@@ -44,6 +45,7 @@ export function webRouter(deps: WebDependencies): Router {
   const pages = site(router, deps.accounts);
   accountPages(pages, { accounts: deps.accounts, registration: deps.registration, limiter: deps.limiter });
   homePage(pages, deps.listener);
+  subscriptionPages(pages, deps.listener);
   accessPages(pages, deps.accounts);
   privacyPage(pages, { listener: deps.listener, publicViews: deps.publicViews, defaultPrivacy: deps.defaultPrivacy });
   dataPages(pages, { listener: deps.listener, me: deps.me, accounts: deps.accounts });

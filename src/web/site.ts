@@ -6,6 +6,7 @@
  */
 import express from 'express';
 import type { ErrorRequestHandler, Request, RequestHandler, Response, Router } from 'express';
+import multer from 'multer';
 import { ZodError } from 'zod';
 import type { AccountService, Principal } from '../services/accounts.js';
 import { HttpError, reportError, toHttpError } from '../http/errors.js';
@@ -15,6 +16,10 @@ import { pageHeaders } from './security.js';
 import { contextOf, csrfValid, webContext } from './session.js';
 
 const FORM_LIMIT = '16kb';
+/** The largest file a form takes: an OPML list of 10,000 podcasts with their titles. */
+export const UPLOAD_LIMIT_BYTES = 5 * 1024 * 1024;
+/** The field a form's file is sent in. */
+export const UPLOAD_FIELD = 'file';
 
 export type PageHandler = (req: Request, res: Response) => Promise<void> | void;
 
@@ -51,6 +56,35 @@ export interface Site {
   userPage(path: string, handler: PageHandler): void;
   /** A form of the signed-in user: CSRF-checked; 403 without a session. */
   userForm(path: string, handler: PageHandler): void;
+  /**
+   * A form of the signed-in user sending one file (`multipart/form-data`, the file in
+   * {@link UPLOAD_FIELD}, at most {@link UPLOAD_LIMIT_BYTES}): CSRF-checked like the others.
+   * The handler finds the file with {@link uploadedFile}.
+   */
+  userUpload(path: string, handler: PageHandler): void;
+}
+
+/** The file a {@link Site.userUpload} form sent; undefined when it sent none. */
+export function uploadedFile(req: Request): Buffer | undefined {
+  return req.file?.buffer;
+}
+
+/**
+ * multer (memory storage, one file, a few small fields) with its refusals as the pages' 4xx:
+ * a file too large 413, any other part it does not take 400, naming it.
+ */
+function uploadBody(): RequestHandler {
+  const parse = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 1, fields: 10, fieldSize: 1024, fieldNameSize: 100, parts: 12, headerPairs: 20 },
+  }).single(UPLOAD_FIELD);
+  return (req, res, next) =>
+    parse(req, res, (error: unknown) => {
+      if (!(error instanceof multer.MulterError)) return next(error);
+      if (error.code === 'LIMIT_FILE_SIZE')
+        return next(new HttpError(413, 'file_too_large', `The file is larger than ${UPLOAD_LIMIT_BYTES / 1024 / 1024} MB.`));
+      next(new HttpError(400, 'bad_form', `The form was not understood: ${error.message.toLowerCase()}${error.field ? ` (${error.field})` : ''}.`));
+    });
 }
 
 /** Every page path (for the OpenAPI coverage test: pages are not part of the native API). */
@@ -85,12 +119,14 @@ export function site(router: Router, accounts: AccountService): Site {
     if (req.method === 'GET') return res.redirect(303, signinFor(req.originalUrl, req.baseUrl + req.path));
     showMessage(res, 403, 'Signed out', 'Your session has ended. Sign in and try again.', '/signin');
   };
+  const upload = uploadBody();
   const add = (path: string) => PAGE_PATHS.add(path) && router;
   return {
     page: (path, handler) => add(path).get(path, pageHeaders, context, wrap(handler)),
     form: (path, handler) => add(path).post(path, pageHeaders, context, body, csrf, wrap(handler)),
     userPage: (path, handler) => add(path).get(path, pageHeaders, context, signedIn, wrap(handler)),
     userForm: (path, handler) => add(path).post(path, pageHeaders, context, signedIn, body, csrf, wrap(handler)),
+    userUpload: (path, handler) => add(path).post(path, pageHeaders, context, signedIn, upload, csrf, wrap(handler)),
   };
 }
 
@@ -120,10 +156,10 @@ const clientErrorPage = (error: unknown, res: Response, next: (error: unknown) =
   const message =
     status === 429
       ? 'Too many attempts. Wait a minute and try again.'
-      : status === 413
-        ? 'The form was too large.'
-        : error instanceof HttpError
-          ? error.message
+      : error instanceof HttpError
+        ? error.message
+        : status === 413
+          ? 'The form was too large.'
           : 'The request was not understood.';
   showMessage(res, status, status === 429 ? 'Slow down' : 'That did not work', message);
 };

@@ -255,6 +255,39 @@ describe('web pages in a real browser', function () {
     expect(await page.getByText('The Night Shift', { exact: true }).count()).to.be.greaterThan(0);
   });
 
+  it('subscribes, imports an OPML file, downloads the list and unsubscribes', async () => {
+    const gpodderList = async () =>
+      (await (await api('/subscriptions/listener.json', { headers: { Authorization: basic('listener', PASSWORD) } })).json()) as string[];
+    await page.goto(`${base}/`);
+    await page.getByLabel('Subscribe to a podcast by its feed address').fill(OTHER_FEED);
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await page.getByText('Subscribed. Your apps add the podcast at their next sync.').waitFor();
+    expect(await gpodderList()).to.include(OTHER_FEED);
+
+    await page.getByRole('link', { name: 'My data' }).first().click();
+    const imported = 'https://imported.example.net/feed.rss';
+    await page.getByLabel(/Import an OPML file/).setInputFiles({
+      name: 'antennapod-feeds.opml',
+      mimeType: 'text/x-opml',
+      buffer: Buffer.from(`<?xml version="1.0"?><opml version="2.0"><body><outline text="Imported" type="rss" xmlUrl="${imported}"/></body></opml>`),
+    });
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByText(/Imported: 1 podcast added/).waitFor();
+    expect(await gpodderList()).to.include(imported);
+
+    const download = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Download my subscriptions (OPML)' }).click();
+    const file = await (await download).path();
+    expect(readFileSync(file, 'utf8')).to.include(`xmlUrl="${imported}"`).and.include(`xmlUrl="${OTHER_FEED}"`);
+
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: `Unsubscribe from ${imported}` }).click();
+    await page.getByRole('heading', { name: 'Unsubscribe?' }).waitFor();
+    await page.getByRole('button', { name: 'Unsubscribe', exact: true }).click();
+    await page.getByText('Unsubscribed. Your apps remove the podcast at their next sync.').waitFor();
+    expect(await gpodderList()).not.to.include(imported);
+  });
+
   it('is usable at phone width and by keyboard', async () => {
     const phone = await openBrowser({ width: 360, height: 740 });
     try {

@@ -5,13 +5,11 @@
  */
 import { Router } from 'express';
 import type { RequestHandler } from 'express';
-import { CONTENT_TYPES, ListFormatError, SIMPLE_FORMATS, formatList, parseList } from '../../domain/gpodder-formats.js';
+import { CONTENT_TYPES, ListFormatError, MAX_LIST_ENTRIES, SIMPLE_FORMATS, formatList, parseList } from '../../domain/gpodder-formats.js';
 import type { GpodderService } from '../../services/gpodder.js';
 import { HttpError } from '../errors.js';
 import { ownerOf } from './auth.js';
 import { deviceIdOf, splitFile, textBody } from './common.js';
-
-const MAX_LIST = 10_000;
 
 export function simpleRouter(gpodder: GpodderService, authenticated: RequestHandler, bodyLimit: string): Router {
   const router = Router();
@@ -43,8 +41,10 @@ export function simpleRouter(gpodder: GpodderService, authenticated: RequestHand
         });
       throw error;
     }
-    if (urls.length > MAX_LIST)
-      throw new HttpError(400, 'bad_list', `At most ${MAX_LIST} subscriptions`, { issues: [{ path: '(body)', message: `at most ${MAX_LIST} entries` }] });
+    if (urls.length > MAX_LIST_ENTRIES)
+      throw new HttpError(400, 'bad_list', `At most ${MAX_LIST_ENTRIES} subscriptions`, {
+        issues: [{ path: '(body)', message: `at most ${MAX_LIST_ENTRIES} entries` }],
+      });
     await gpodder.replaceSubscriptions(principal, device, urls);
     res.status(200).end();
   });
