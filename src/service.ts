@@ -32,6 +32,7 @@ import { startScheduler, type SchedulerOptions } from './jobs/retention-job.js';
 import { startSchedulerOrRetry, type StartedScheduler } from './jobs/scheduler-start.js';
 import { feedsJob } from './jobs/feeds-job.js';
 import { FeedService, feedServiceOptions } from './services/feeds.js';
+import { FeedParseThread } from './feeds/parse-thread.js';
 import type { RetentionService } from './retention/retention-service.js';
 import type { Stores, StoreOptions } from './runtime.js';
 import { openStores } from './runtime.js';
@@ -108,10 +109,12 @@ export async function startService(
     stores.eventStore,
     config.SYNC_CACHE_RECORDS > 0 ? new UserStateCache(config.SYNC_CACHE_RECORDS, recordSyncCacheLookup) : undefined,
   );
+  // Feeds are read on a thread of their own, never the one that serves requests.
+  const feedParser = new FeedParseThread(logger);
   const feeds = new FeedService(
     stores.eventStore,
     stores.readModel,
-    { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream) },
+    { ...feedServiceOptions(config), purgeTruncated: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream), parser: feedParser },
     logger,
   );
   // One clock for the services and the store's recording times (tests move it).
@@ -207,6 +210,7 @@ export async function startService(
       await erasure.stop();
       await thread?.stop();
       await projector.stop();
+      await feedParser.close();
       await stores.close();
       throw error;
     }
@@ -227,6 +231,7 @@ export async function startService(
       // First: a pass in progress still needs the projector's checkpoints and the stores; then the
       // erasure reactor, whose erasure in progress waits for the projections.
       await scheduler?.stop();
+      await feedParser.close();
       await erasure.stop();
       await thread?.stop();
       await projector.stop();

@@ -12,6 +12,7 @@ import { benchRetention } from './retention.js';
 import { benchSync } from './sync.js';
 import { benchProjectLive } from './project-live.js';
 import { benchProjectorReads } from './projector-reads.js';
+import { benchFeeds } from './feeds.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
@@ -22,6 +23,7 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   sync: () => benchSync(),
   'project-live': () => benchProjectLive(),
   'projector-reads': () => benchProjectorReads(),
+  feeds: () => benchFeeds(),
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -26,7 +26,9 @@ import {
 import type { FetcherOptions, FetchOutcome } from '../feeds/fetcher.js';
 import { FeedFetchError, fetchFeed } from '../feeds/fetcher.js';
 import { RefusedAddressError } from '../feeds/address-policy.js';
-import { decodeXml, FeedParseError, parseFeed } from '../feeds/parse.js';
+import { FeedParseError } from '../feeds/parse.js';
+import type { FeedParser } from '../feeds/parse-thread.js';
+import { inlineFeedParser } from '../feeds/parse-thread.js';
 import { recordFeedFetch } from '../metrics.js';
 import type { EventStore } from '../stores/event-store.js';
 import { readStreamOrEmpty, truncateStream, WrongExpectedVersionError } from '../stores/event-store.js';
@@ -47,6 +49,8 @@ export interface FeedServiceOptions {
    * embedded store; EventStoreDB's scavenge does it there).
    */
   readonly purgeTruncated?: (stream: string) => void;
+  /** Where fetched bodies are read (the service's: a thread of their own); on the caller's thread by default. */
+  readonly parser?: FeedParser;
 }
 
 export type RefreshOutcome =
@@ -161,7 +165,7 @@ export class FeedService {
     let result: RefreshOutcome;
     try {
       outcome = await fetchFeed(url, full ? {} : { etag: state.etag ?? undefined, lastModified: state.lastModified ?? undefined }, this.options.fetcher);
-      ({ event, result } = this.decide(url, state, outcome, full, now));
+      ({ event, result } = await this.decide(url, state, outcome, full, now));
     } catch (error) {
       const failure = failureOf(error);
       if (!failure) throw error;
@@ -209,7 +213,7 @@ export class FeedService {
     return result;
   }
 
-  private decide(url: string, state: FeedState, outcome: FetchOutcome, full: boolean, now: Date): { event: FeedEvent; result: RefreshOutcome } {
+  private async decide(url: string, state: FeedState, outcome: FetchOutcome, full: boolean, now: Date): Promise<{ event: FeedEvent; result: RefreshOutcome }> {
     const next = nextFetchAfterSuccess(now, this.options.refreshHours).toISOString();
     const base = { id: randomUUID(), timestamp: now.toISOString(), type: 'feed_fetched' as const };
     if (outcome.kind === 'not_modified') {
@@ -226,7 +230,7 @@ export class FeedService {
       };
       return { event: { ...base, data }, result: { url, outcome: 'not_modified' } };
     }
-    const facts = parseFeed(decodeXml(outcome.body));
+    const facts = await (this.options.parser ?? inlineFeedParser).parse(outcome.body);
     const change = full || !state.facts ? fullChange(facts) : factsChange(state.facts, facts);
     const data: FeedFetchedData = {
       url,
