@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
-import { WebClient, csrfIn } from './web-client.js';
+import { WebClient, csrfIn, sendEvents } from './web-client.js';
 
 const FEED = 'https://feeds.example.com/show.xml';
 
@@ -158,23 +158,16 @@ describe('web pages', function () {
   it('shows the synced subscription and play position, with the URL where no title is known', async () => {
     const web = new WebClient(service.app);
     await web.signUp('webuser6');
-    const { token } = (await service.http.post('/v1/auth/token').send({ username: 'webuser6', password: 'correct horse battery' })).body as { token: string };
     const now = new Date().toISOString();
-    await service.http
-      .post('/v1/events')
-      .set('Authorization', `Bearer ${token}`)
-      .send({
-        events: [
-          { type: 'subscribe', timestamp: now, object: { rss_source_feed: FEED }, data: {} },
-          {
-            type: 'play',
-            timestamp: now,
-            object: { rss_source_feed: FEED, rss_source_id: 'ep-1' },
-            data: { played: false, position: 600, rss_item_title: 'Episode <One>', enclosure: { duration: 1800 } },
-          },
-        ],
-      })
-      .expect(201);
+    await sendEvents(service, 'webuser6', [
+      { type: 'subscribe', timestamp: now, object: { rss_source_feed: FEED }, data: {} },
+      {
+        type: 'play',
+        timestamp: now,
+        object: { rss_source_feed: FEED, rss_source_id: 'ep-1' },
+        data: { played: false, position: 600, rss_item_title: 'Episode <One>', enclosure: { duration: 1800 } },
+      },
+    ]);
     const home = await web.get('/');
     expect(home.text).to.include(FEED);
     expect(home.text).to.include('Episode &lt;One&gt;');

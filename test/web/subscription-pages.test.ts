@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
-import { WebClient, csrfIn } from './web-client.js';
+import { WebClient, csrfIn, sendEvents } from './web-client.js';
 
 const PASSWORD = 'correct horse battery';
 const FEED = 'https://feeds.example.com/web-sub.xml';
@@ -80,18 +80,11 @@ describe('subscriptions from the browser', function () {
 
   it('downloads the subscriptions as OPML, with the titles apps sent', async () => {
     const web = await signedUp('websub4');
-    const { token } = (await service.http.post('/v1/auth/token').send({ username: 'websub4', password: PASSWORD })).body as { token: string };
     const now = new Date().toISOString();
-    await service.http
-      .post('/v1/events')
-      .set('Authorization', `Bearer ${token}`)
-      .send({
-        events: [
-          { type: 'subscribe', timestamp: now, object: { rss_source_feed: FEED }, data: { rss_feed_title: 'Tom & "Jerry"' } },
-          { type: 'subscribe', timestamp: now, object: { rss_source_feed: 'https://b.example/rss?x=1&y=2' }, data: {} },
-        ],
-      })
-      .expect(201);
+    await sendEvents(service, 'websub4', [
+      { type: 'subscribe', timestamp: now, object: { rss_source_feed: FEED }, data: { rss_feed_title: 'Tom & "Jerry"' } },
+      { type: 'subscribe', timestamp: now, object: { rss_source_feed: 'https://b.example/rss?x=1&y=2' }, data: {} },
+    ]);
     const answer = await web.get('/data/subscriptions.opml').expect(200);
     expect(answer.headers['content-type']).to.match(/^text\/x-opml/);
     expect(answer.headers['content-disposition']).to.equal('attachment; filename="websub4-subscriptions.opml"');

@@ -1,6 +1,7 @@
 /** A cookie-keeping client for the pages: GETs a page, then posts a form with the page's CSRF token. */
 import request from 'supertest';
 import type { Express } from 'express';
+import type { TestService } from '../support/service.js';
 
 export const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
 
@@ -30,4 +31,10 @@ export class WebClient {
     if (answer.status !== 303) throw new Error(`sign-up failed: ${answer.status} ${answer.text.slice(0, 300)}`);
     return answer;
   }
+}
+
+/** Appends `events` through the native API as `username` (an app's sync, seen on the pages). */
+export async function sendEvents(service: TestService, username: string, events: unknown[], password = 'correct horse battery'): Promise<void> {
+  const { token } = (await service.http.post('/v1/auth/token').send({ username, password }).expect(200)).body as { token: string };
+  await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events }).expect(201);
 }
