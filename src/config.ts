@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { PRIVACY_LEVELS } from './domain/events.js';
+import { DEFAULT_MAX_APPEND_BYTES } from './stores/event-store.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -59,6 +60,12 @@ export const configSchema = z
      * (subscriptions, play statuses, playlists and items, sync request ids); 0 turns it off.
      */
     SYNC_CACHE_RECORDS: z.coerce.number().int().min(0).default(200_000),
+    /**
+     * The most one append may carry in the embedded store, counted as EventStoreDB counts it:
+     * EventStoreDB's `MaxAppendSize` in production (docker-compose.yml sets the largest a node
+     * takes, the default here), so a write one store refuses the other refuses too.
+     */
+    MAX_APPEND_BYTES: z.coerce.number().int().min(65_536).max(DEFAULT_MAX_APPEND_BYTES).default(DEFAULT_MAX_APPEND_BYTES),
     /**
      * Where the projector runs: on a worker thread of its own (`thread`), or on the thread that
      * serves HTTP (`inline`), where each batch delays the requests queued behind it.

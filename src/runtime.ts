@@ -93,7 +93,7 @@ function openEmbeddedFile(dataDir: string, file: string): BetterSqlite3.Database
   return database;
 }
 
-export type StoreConfig = Pick<Config, 'DATA_DIR' | 'STORE' | 'EVENTSTORE_URL' | 'READ_MODEL' | 'MONGO_URL'>;
+export type StoreConfig = Pick<Config, 'DATA_DIR' | 'STORE' | 'EVENTSTORE_URL' | 'READ_MODEL' | 'MONGO_URL'> & Partial<Pick<Config, 'MAX_APPEND_BYTES'>>;
 
 export async function openStores(config: StoreConfig, options: StoreOptions = {}): Promise<Stores> {
   const needsEmbedded = config.STORE === 'embedded' || config.READ_MODEL === 'embedded';
@@ -137,6 +137,7 @@ export async function openStores(config: StoreConfig, options: StoreOptions = {}
     eventStore = await EventStoreDbEventStore.connect(config.EVENTSTORE_URL!);
   } else {
     embeddedEvents = new SqliteEventStore(database!, {
+      ...(config.MAX_APPEND_BYTES !== undefined ? { maxAppendBytes: config.MAX_APPEND_BYTES } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.onMigrationProgress ? { onMigrationProgress: options.onMigrationProgress } : {}),
     });

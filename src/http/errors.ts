@@ -6,7 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z, ZodError } from 'zod';
 import type { Logger } from '../logger.js';
-import { StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
+import { AppendTooLargeError, StreamDeletedError, WrongExpectedVersionError } from '../stores/event-store.js';
 import { isStorageFull, isStoreBusy, isStoreUnavailable } from '../stores/store-errors.js';
 import { drainBody } from './drain.js';
 import { ReadModelsBehindError } from '../services/read-models.js';
@@ -105,6 +105,14 @@ export function toHttpError(error: unknown): HttpError | undefined {
   }
   if (error instanceof ReadModelsBehindError) return new HttpError(503, 'read_models_behind', error.message, null, { 'Retry-After': '1' });
   if (error instanceof StreamDeletedError) return new HttpError(410, 'account_deleted', 'This account has been deleted');
+  // A write is one append, and the store takes so much at once: the client sends it in parts.
+  if (error instanceof AppendTooLargeError)
+    return new HttpError(
+      413,
+      'append_too_large',
+      `This write makes ${error.bytes === undefined ? 'more events than' : `${error.bytes} bytes of events, more than`} the ${error.maxBytes} bytes the event store takes at once; nothing was written. Send fewer records per request.`,
+      { max_bytes: error.maxBytes },
+    );
   // Other writers of the same user (other processes) got in first at every attempt.
   if (error instanceof WrongExpectedVersionError)
     return new HttpError(503, 'write_conflict', 'Other writes of this account kept landing first; nothing was written. Retry.', null, { 'Retry-After': '1' });

@@ -252,6 +252,7 @@ export class RetentionService implements RetentionPass {
       const threads = await SnapshotWorkers.start({
         file: parallel.file,
         checkpointsElsewhere: parallel.checkpointsElsewhere,
+        maxAppendBytes: parallel.maxAppendBytes,
         count,
         logger: this.deps.logger,
       });
@@ -377,7 +378,7 @@ export class RetentionService implements RetentionPass {
     };
     const id = newEventId();
     const stream = podcastStatsStream(feed);
-    const appended = await this.deps.eventStore.append(stream, [toStoreSystemEvent(rollStatsEvent(id, now, data))], { expectedRevision: 'any' });
+    const appended = await this.deps.eventStore.append(stream, [toStoreSystemEvent(rollStatsEvent(id, now, data))], { expectedRevision: 'any', system: true });
     // Each roll recomputes the feed whole: the earlier ones only keep what it has since lost
     // (titles of erased contributions, episodes gone), so only the latest is retained.
     await truncateStream(this.deps.eventStore, stream, appended.nextRevision);
@@ -450,7 +451,7 @@ export class RetentionService implements RetentionPass {
         return { checkpointId: closing[1].id, events: closing };
       });
       await yieldToEventLoop();
-      await this.deps.eventStore.append(stream, plan.events, { expectedRevision: last });
+      await this.deps.eventStore.append(stream, plan.events, { expectedRevision: last, system: true });
       return plan;
     });
     if (!erasure) return 0;

@@ -16,6 +16,8 @@ export interface SnapshotWorkerData {
   readonly file: string;
   /** The pass's connection leaves WAL checkpoints to a checkpointer thread: so does this one. */
   readonly checkpointsElsewhere: boolean;
+  /** The store's limit on one append (the pass's connection's). */
+  readonly maxAppendBytes: number;
 }
 
 export type SnapshotRequest =
@@ -35,9 +37,9 @@ const port = parentPort;
 if (!port) throw new Error('snapshot-worker.ts runs as a worker thread (see snapshot-workers.ts)');
 const post = (reply: SnapshotReply) => port.postMessage(reply);
 
-const { file, checkpointsElsewhere } = workerData as SnapshotWorkerData;
+const { file, checkpointsElsewhere, maxAppendBytes } = workerData as SnapshotWorkerData;
 let recordedAt = new Date();
-const store = SqliteEventStore.open(file, { clock: () => recordedAt });
+const store = SqliteEventStore.open(file, { clock: () => recordedAt, maxAppendBytes });
 if (checkpointsElsewhere) store.database.pragma('wal_autocheckpoint = 0');
 // Truncations are the pass's thread's (its store tells its subscriptions): none is made here.
 const context: SnapshotContext = {

@@ -82,10 +82,11 @@ export class SnapshotWorkers {
   static async start(options: {
     readonly file: string;
     readonly checkpointsElsewhere: boolean;
+    readonly maxAppendBytes: number;
     readonly count: number;
     readonly logger: Logger;
   }): Promise<SnapshotWorkers> {
-    const data: SnapshotWorkerData = { file: options.file, checkpointsElsewhere: options.checkpointsElsewhere };
+    const data: SnapshotWorkerData = { file: options.file, checkpointsElsewhere: options.checkpointsElsewhere, maxAppendBytes: options.maxAppendBytes };
     const threads = Array.from({ length: options.count }, () => new SnapshotThread(new Worker(WORKER_FILE, { workerData: data }), options.logger));
     const workers = new SnapshotWorkers(threads);
     try {

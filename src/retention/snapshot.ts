@@ -135,7 +135,7 @@ export async function snapshotUser(context: SnapshotContext, user: string, now: 
     const retainedFrom = oldestRetainedAt(events.slice(cut)) ?? now;
     const data = { truncate_before: Number(truncateBefore), retained_from: retainedFrom.toISOString(), reason: 'retention' } as const;
     const appended = checkpointAppends(user, checkpointStateOf(events, now), now, data);
-    await context.eventStore.append(stream, appended, { expectedRevision: last });
+    await context.eventStore.append(stream, appended, { expectedRevision: last, system: true });
     return { truncateBefore, feeds, hidden: removed.length, appended: appended.map(({ type }) => type) };
   });
 }

@@ -149,6 +149,17 @@ export interface StreamState {
   readonly metaRevision: bigint | 'no_stream';
 }
 
+export interface AppendOptions {
+  readonly expectedRevision?: ExpectedRevision;
+  /**
+   * An append the service makes of its own accord (a retention or erasure checkpoint, an
+   * erasure's copies), never a client's write: the embedded store takes it whatever its size,
+   * since refusing it would stop retention and erasure for that user there as well. EventStoreDB
+   * applies its `MaxAppendSize` to every append (docs/production.md, "Not covered").
+   */
+  readonly system?: boolean;
+}
+
 export interface EventStore {
   /**
    * The least distance between the `$all` commit positions of two appends: what the gpodder
@@ -156,7 +167,11 @@ export interface EventStore {
    * embedded store); EventStoreDB's are byte offsets in its log (docs/production.md).
    */
   readonly positionGap: number;
-  append(stream: string, events: readonly EventToAppend[], options?: { expectedRevision?: ExpectedRevision }): Promise<AppendResult>;
+  /**
+   * Appends `events` atomically. One past the store's limit on an append is refused whole with
+   * {@link AppendTooLargeError}; on the embedded store not when `system` (see {@link AppendOptions}).
+   */
+  append(stream: string, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult>;
   /** Throws {@link StreamNotFoundError} if the stream has no (visible) events or was soft-deleted. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /**
@@ -209,6 +224,40 @@ export class StreamDeletedError extends Error {
   override readonly name = 'StreamDeletedError';
   constructor(readonly stream: string) {
     super(`Stream ${stream} is tombstoned`);
+  }
+}
+
+/**
+ * The most one append may carry by default, counted as EventStoreDB counts it: the largest
+ * `MaxAppendSize` a node accepts (16 MiB less a record's overhead, TFConsts
+ * `EffectiveMaxLogRecordSize`), which docker-compose.yml sets. The embedded store refuses
+ * beyond its own limit (this, unless configured) so that a write the production store would
+ * refuse is refused on both (docs/architecture.md, "Events and streams").
+ */
+export const DEFAULT_MAX_APPEND_BYTES = 16_767_216;
+
+/**
+ * An append's size as EventStoreDB's gRPC append sums it (`Event.SizeOnDisk`): each event's
+ * data and metadata in UTF-8 bytes, and its type twice.
+ */
+export function appendSize(events: readonly { readonly type: string; readonly data: string; readonly metadata: string }[]): number {
+  let size = 0;
+  for (const event of events) size += Buffer.byteLength(event.data) + Buffer.byteLength(event.metadata) + event.type.length * 2;
+  return size;
+}
+
+/** An append larger than the store takes in one: nothing of it was written. */
+export class AppendTooLargeError extends Error {
+  override readonly name = 'AppendTooLargeError';
+  constructor(
+    readonly stream: string,
+    readonly maxBytes: number,
+    /** Unknown when the server refused it (EventStoreDB says only its limit). */
+    readonly bytes: number | undefined,
+  ) {
+    super(
+      `An append to ${stream} of ${bytes === undefined ? 'more than' : `${bytes} bytes, more than`} ${maxBytes} bytes, the most the event store takes in one append`,
+    );
   }
 }
 

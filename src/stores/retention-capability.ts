@@ -46,6 +46,8 @@ export interface ParallelSnapshots {
   readonly clock: () => Date;
   /** The store's connection leaves WAL checkpoints to a checkpointer thread: the threads' connections too. */
   readonly checkpointsElsewhere: boolean;
+  /** The store's limit on one append: the threads' checkpoints are held to it too. */
+  readonly maxAppendBytes: number;
 }
 
 export interface RetentionCapability {

@@ -129,3 +129,69 @@ describe('input limits', function () {
     });
   }
 });
+
+describe('writes larger than the event store takes in one append', function () {
+  this.timeout(30_000);
+  const MAX = 65_536;
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({ MAX_APPEND_BYTES: String(MAX) });
+  });
+  after(async () => service.stop());
+
+  const plays = (count: number) =>
+    Array.from({ length: count }, (_, n) => play({ rss_item_title: 't'.repeat(200) }, { rss_source_feed: FEED, rss_source_id: `e${n}` }));
+  const expectRefused = (response: { status: number; body: { error?: string; message?: string; details?: { max_bytes?: number } } }) => {
+    expect(response.status).to.equal(413);
+    expect(response.body.error).to.equal('append_too_large');
+    expect(response.body.details?.max_bytes).to.equal(MAX);
+    expect(response.body.message).to.match(/nothing was written\. Send fewer records per request\.$/);
+  };
+
+  it('answer 413 naming the limit on every API, write nothing, and the same in parts lands', async () => {
+    const { token, username } = await service.login('append-limit', 'correct horse battery');
+    const before = await service.eventCount();
+    const bearer = `Bearer ${token}`;
+    expectRefused(
+      await service.http
+        .post('/v1/events')
+        .set('Authorization', bearer)
+        .send({ events: plays(400) }),
+    );
+    const statuses = Array.from({ length: 400 }, (_, n) => ({
+      rss_source_feed: FEED,
+      rss_source_id: `e${n}`,
+      played: true,
+      position: 1,
+      updated_at: '2026-01-01T00:00:00Z',
+      rss_item_title: 't'.repeat(200),
+    }));
+    expectRefused(
+      await service.http
+        .post('/v1/sync')
+        .set('Authorization', bearer)
+        .send({ device: 'd', request_id: 'r1', subscriptions: [], play_statuses: statuses, playlists: [] }),
+    );
+    const actions = Array.from({ length: 400 }, (_, n) => ({
+      podcast: FEED,
+      episode: `https://media.example.com/${'m'.repeat(150)}/${n}.mp3`,
+      action: 'play',
+      timestamp: '2026-01-01T00:00:00',
+      position: 10,
+      started: 0,
+      total: 100,
+    }));
+    expectRefused(await service.http.post(`/api/2/episodes/${username}.json`).auth(username, 'correct horse battery').send(actions));
+    expect(await service.eventCount()).to.equal(before);
+    for (let from = 0; from < 400; from += 100)
+      expect(
+        (
+          await service.http
+            .post('/v1/events')
+            .set('Authorization', bearer)
+            .send({ events: plays(400).slice(from, from + 100) })
+        ).status,
+      ).to.equal(201);
+    expect(await service.eventCount()).to.equal(before + 400);
+  });
+});

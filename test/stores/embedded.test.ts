@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { SqliteEventStore } from '../../src/stores/embedded/index.js';
 import { RecentIds } from '../../src/stores/embedded/recent-ids.js';
 import type { EventToAppend, JsonObject, Position, RecordedEvent, StreamTailOptions } from '../../src/stores/event-store.js';
-import { readTailBackwards, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
+import { AppendTooLargeError, appendSize, readTailBackwards, StreamDeletedError, WrongExpectedVersionError } from '../../src/stores/event-store.js';
 import { eventStoreContract, withTimeout } from './event-store.contract.js';
 import { turnCounter } from '../support/turns.js';
 
@@ -430,6 +430,38 @@ describe('SqliteEventStore (embedded only)', function () {
     // 6,000 events in slices of 2,000: at least a turn after each of the first two.
     expect(turns).to.be.at.least(2);
     expect(committedAt).to.deep.equal([6_000]);
+  });
+
+  it('takes a client append of exactly its limit and refuses one byte more, counted as EventStoreDB counts (UTF-8 bytes, the type twice)', async function () {
+    const limit = 70_000;
+    const store = open({ maxAppendBytes: limit });
+    // Events whose data is {"t":"…"} with `é` (2 bytes, 1 character): the cheap bound on
+    // characters must not let a byte count past the limit through.
+    const sized = (bytes: number): EventToAppend[] => {
+      const probe = event('play', { t: '' });
+      const fixed = Buffer.byteLength(JSON.stringify(probe.data)) + Buffer.byteLength(JSON.stringify(probe.metadata ?? {})) + 'play'.length * 2;
+      const text = 'é'.repeat(Math.floor((bytes - fixed) / 2)) + 'x'.repeat((bytes - fixed) % 2);
+      return [{ ...probe, data: { t: text } }];
+    };
+    expect(appendSize(sized(limit).map((e) => ({ type: e.type, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata ?? {}) })))).to.equal(limit);
+    await store.append('user-1', sized(limit));
+    const refused = await store.append('user-1', sized(limit + 1)).then(
+      () => expect.fail('an append one byte past the limit was taken'),
+      (error: unknown) => error,
+    );
+    expect(refused).to.be.instanceOf(AppendTooLargeError);
+    expect(refused).to.include({ stream: 'user-1', maxBytes: limit, bytes: limit + 1 });
+    expect(await store.readStream('user-1')).to.have.length(1);
+    // Two events together count as one append.
+    const [half] = sized(limit / 2 + 1);
+    await store.append('user-2', [half!, { ...half!, id: randomUUID() }]).then(
+      () => expect.fail('two halves past the limit were taken'),
+      (error: unknown) => expect(error).to.be.instanceOf(AppendTooLargeError),
+    );
+    expect(await store.streamState('user-2')).to.include({ lastRevision: 'no_stream' });
+    // The service's own appends (a checkpoint of a heavy user) are not held to it.
+    await store.append('user-3', sized(limit * 2), { system: true });
+    expect(await store.readStream('user-3')).to.have.length(1);
   });
 
   it('stamps recordedAt with the injected clock', async function () {

@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import {
+  AppendTooLargeError,
+  DEFAULT_MAX_APPEND_BYTES,
   IdempotencyConflictError,
   START,
   StreamDeletedError,
@@ -94,6 +96,25 @@ export function eventStoreContract(name: string, factory: EventStoreFactory): vo
         expect(read[2]!.position).to.deep.equal(r2.position);
         expect(comparePositions(await store.headPosition(), r2.position)).to.be.at.least(0);
         await expectState(stream, { lastRevision: 2n, softDeleted: false, tombstoned: false });
+      });
+
+      it('refuses an append past the largest one EventStoreDB takes, writing none of it', async function () {
+        this.timeout(60_000);
+        const stream = `${ns}heavy`;
+        // 17 events of 1 MB: past 16,767,216 bytes, what docker-compose.yml and CI give EventStoreDB.
+        const megabyte = 'x'.repeat(1_000_000);
+        const refused = await rejection(
+          store.append(
+            stream,
+            Array.from({ length: 17 }, (_, n) => event('checkpoint', { n, blob: megabyte })),
+          ),
+          AppendTooLargeError,
+        );
+        expect(refused.maxBytes).to.equal(DEFAULT_MAX_APPEND_BYTES);
+        expect(refused.stream).to.equal(stream);
+        await rejection(store.readStream(stream), StreamNotFoundError);
+        await store.append(stream, [event('checkpoint', { blob: megabyte })]);
+        expect((await store.readStream(stream)).map((read) => read.data['blob'])).to.deep.equal([megabyte]);
       });
 
       it('throws StreamNotFoundError for a stream never written', async function () {

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { NO_STREAM, STREAM_EXISTS, WrongExpectedVersionError as ClientWrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
-import { StreamDeletedError, WrongExpectedVersionError, type EventToAppend } from '../../src/stores/event-store.js';
+import { AppendTooLargeError, StreamDeletedError, WrongExpectedVersionError, type EventToAppend } from '../../src/stores/event-store.js';
 import { EventStoreDbEventStore } from '../../src/stores/eventstoredb/index.js';
 import { FakeEsdbClient } from './fixtures/fake-esdb-client.js';
 
@@ -46,6 +46,22 @@ describe('EventStoreDB adapter on a stand-in client', function () {
       expect(await store.lastPosition('user-2')).to.equal(undefined);
       expect(await store.streamState('user-2')).to.include({ softDeleted: true });
       // (A tombstone is left to the contract suite against a real server: the stand-in does not model it.)
+    });
+  });
+
+  describe("an append past the server's MaxAppendSize", function () {
+    it("is an AppendTooLargeError naming the server's limit, whatever the expectation; nothing is written", async function () {
+      fake.maxAppendSize = 1_000;
+      const big = (n: number): EventToAppend => ({ ...event(n), data: { n, blob: 'é'.repeat(300) } });
+      await store.append('user-1', [event(1)]);
+      for (const expectedRevision of [undefined, 0n, 'stream_exists', 'no_stream'] as const) {
+        const refused = await rejection(store.append('user-1', [big(2), big(3)], expectedRevision === undefined ? {} : { expectedRevision }));
+        expect(refused, String(expectedRevision)).to.be.instanceOf(AppendTooLargeError);
+        expect(refused).to.include({ stream: 'user-1', maxBytes: 1_000, bytes: undefined });
+      }
+      expect(fake.records('user-1')).to.have.length(1);
+      await store.append('user-1', [big(2)], { expectedRevision: 0n });
+      expect(fake.records('user-1')).to.have.length(2);
     });
   });
 

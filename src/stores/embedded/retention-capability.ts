@@ -36,6 +36,7 @@ export class EmbeddedRetention implements RetentionCapability {
       file: database.name,
       clock: () => this.store.recordingTime(),
       checkpointsElsewhere: Number(database.pragma('wal_autocheckpoint', { simple: true })) === 0,
+      maxAppendBytes: this.store.maxAppendBytes,
     };
   }
 

@@ -8,6 +8,7 @@ import {
   WrongExpectedVersionError,
   type AllFilter,
   type AllSubscription,
+  type AppendOptions,
   type AppendResult,
   type EventStore,
   type EventToAppend,
@@ -24,6 +25,9 @@ import {
   type StreamTailOptions,
   type StreamTruncation,
   type SubscribeToAllOptions,
+  AppendTooLargeError,
+  appendSize,
+  DEFAULT_MAX_APPEND_BYTES,
 } from '../event-store.js';
 import { applyPragmas, createSchema, RECENT_IDS, writeWithoutBlocking, type MigrationProgress, type SchemaMigration } from './schema.js';
 import { RecentIds } from './recent-ids.js';
@@ -51,6 +55,8 @@ export interface SqliteEventStoreOptions {
   readonly subscriptionPageSize?: number;
   /** Told how a migration of a store an earlier version made comes along (schema.ts: `createSchema`). */
   readonly onMigrationProgress?: MigrationProgress;
+  /** The most one client append may carry ({@link DEFAULT_MAX_APPEND_BYTES}; counted by {@link appendSize}); `system` appends are not held to it. */
+  readonly maxAppendBytes?: number;
 }
 
 export interface SqliteEventStoreOpenOptions extends SqliteEventStoreOptions {
@@ -154,6 +160,8 @@ export class SqliteEventStore implements EventStore {
   private readonly clock: () => Date;
   private readonly pollIntervalMs: number;
   private readonly pageSize: number;
+  /** The most one append may carry (see {@link SqliteEventStoreOptions.maxAppendBytes}). */
+  readonly maxAppendBytes: number;
   private readonly statements: PreparedStatements;
   private readonly readAllStatements = new Map<string, Statement<unknown[], EventRow>>();
   private readonly subscriptions = new Set<SqliteAllSubscription>();
@@ -188,6 +196,7 @@ export class SqliteEventStore implements EventStore {
     this.clock = settings.clock ?? (() => new Date());
     this.pollIntervalMs = settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.pageSize = settings.subscriptionPageSize ?? DEFAULT_PAGE_SIZE;
+    this.maxAppendBytes = settings.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES;
     applyPragmas(this.database);
     this.migration = createSchema(this.database, settings.onMigrationProgress);
     this.statements = prepareStatements(this.database);
@@ -251,10 +260,11 @@ export class SqliteEventStore implements EventStore {
    * Inside a caller's transaction on a borrowed connection an append is a savepoint of that
    * transaction, made at once.
    */
-  async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventToAppend[], options: AppendOptions = {}): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     if (this.database.inTransaction) {
       const serialized = events.map(serializeEvent);
+      if (!options.system) this.checkAppendSize(stream, serialized);
       const { result, written } = this.appendTransaction(stream, serialized, expected);
       if (written) this.wakeSubscriptions(serialized);
       return result;
@@ -264,6 +274,7 @@ export class SqliteEventStore implements EventStore {
     // may so be committed after an append made later to another stream: appends of different
     // streams are not ordered, and a stream's own are made one at a time.)
     const serialized = events.length > SERIALIZE_PACED ? await mapPaced(events, serializeEvent) : events.map(serializeEvent);
+    if (!options.system) this.checkAppendSize(stream, serialized);
     return new Promise<AppendResult>((resolve, reject) => {
       const append: QueuedAppend = { stream, events: serialized, expected, resolve, reject };
       if (!this.appendedThisTurn && this.appendQueue.length === 0 && this.appendsInFlight === undefined) {
@@ -276,6 +287,19 @@ export class SqliteEventStore implements EventStore {
       this.appendQueue.push(append);
       if (this.appendQueue.length === 1) setImmediate(() => this.commitQueuedAppends());
     });
+  }
+
+  /**
+   * Refuses, before anything is written, an append EventStoreDB would refuse at the same limit.
+   * Counting bytes walks every string, so an append is counted only when its characters, at the
+   * most bytes one can take, could pass the limit (almost never).
+   */
+  private checkAppendSize(stream: string, serialized: readonly SerializedEvent[]): void {
+    let bound = 0;
+    for (const event of serialized) bound += (event.data.length + event.metadata.length) * 3 + event.type.length * 2;
+    if (bound <= this.maxAppendBytes) return;
+    const bytes = appendSize(serialized);
+    if (bytes > this.maxAppendBytes) throw new AppendTooLargeError(stream, this.maxAppendBytes, bytes);
   }
 
   /**

@@ -30,6 +30,7 @@ import {
   END,
   EventStoreDBClient,
   FORWARDS,
+  MaxAppendSizeExceededError as ClientMaxAppendSizeExceededError,
   NO_STREAM,
   START as CLIENT_START,
   StreamDeletedError as ClientStreamDeletedError,
@@ -45,6 +46,7 @@ import {
   type ReadStreamOptions as ClientReadStreamOptions,
 } from '@eventstore/db-client';
 import {
+  AppendTooLargeError,
   IdempotencyConflictError,
   START,
   StreamDeletedError,
@@ -53,6 +55,7 @@ import {
   comparePositions,
   readTailBackwards,
   type AllSubscription,
+  type AppendOptions,
   type AppendResult,
   type EventStore,
   type EventToAppend,
@@ -175,7 +178,7 @@ export class EventStoreDbEventStore implements EventStore {
 
   // ---- append ----
 
-  async append(stream: string, events: readonly EventToAppend[], options: { expectedRevision?: ExpectedRevision } = {}): Promise<AppendResult> {
+  async append(stream: string, events: readonly EventToAppend[], options: AppendOptions = {}): Promise<AppendResult> {
     const expected = options.expectedRevision ?? 'any';
     const serialized = events.map(serializeEvent);
     if (serialized.length === 0) return this.appendNothing(stream, expected);
@@ -293,6 +296,8 @@ export class EventStoreDbEventStore implements EventStore {
         return { kind: 'wrong-version', actual: toCurrentRevision(error.actualVersion) };
       }
       if (error instanceof ClientStreamDeletedError) return { kind: 'deleted' };
+      // The unary and the batch append both answer it so (appendToStream/unpackError.js); nothing was written.
+      if (error instanceof ClientMaxAppendSizeExceededError) throw new AppendTooLargeError(stream, error.maxAppendSize, undefined);
       throw error;
     }
   }
