@@ -63,6 +63,30 @@ describe('EventStoreDB adapter on a stand-in client', function () {
       await store.append('user-1', [big(2)], { expectedRevision: 0n });
       expect(fake.records('user-1')).to.have.length(2);
     });
+
+    it("stores data past 256 KiB of JSON (a heavy user's checkpoint) gzip-compressed, so 18 MB of state fits, and reads it back as JSON", async function () {
+      this.timeout(20_000);
+      // 100,000 play statuses of short URLs: about 18 MB as JSON, past the largest MaxAppendSize.
+      const statuses: Record<string, { feed: string; url: string; position: number; played: boolean }> = {};
+      for (let i = 0; i < 100_000; i++)
+        statuses[`https://example.org/episodes/${i}`] = {
+          feed: `https://feeds.example.org/show-${i % 300}.xml`,
+          url: `https://media.example.org/show-${i % 300}/episode-${i}.mp3`,
+          position: i,
+          played: i % 2 === 0,
+        };
+      const checkpoint: EventToAppend = { ...event(9), type: 'checkpoint', data: { state: { play_statuses: statuses } }, metadata: { username: 'heavy' } };
+      expect(JSON.stringify(checkpoint.data).length).to.be.above(16_767_216);
+      await store.append('user-9', [event(1), checkpoint]);
+      const [small, stored] = fake.records('user-9');
+      expect(small!.isJson, 'a small event stays JSON').to.equal(true);
+      expect(stored!.isJson).to.equal(false);
+      expect((stored!.data as Uint8Array).length).to.be.below(16_767_216 / 4);
+      const read = await store.readStream('user-9');
+      expect(read[1]!.data).to.deep.equal(checkpoint.data);
+      // …and on $all, as the projector reads it.
+      expect((await store.readAll({})).find((recorded) => recorded.id === checkpoint.id)?.data).to.deep.equal(checkpoint.data);
+    });
   });
 
   describe('append with an exact expected revision', function () {

@@ -27,6 +27,7 @@ import {
   metadataTarget,
   metastreamOf,
   readRawMetadata,
+  compressData,
   serializeEvent,
   serverFilterFor,
   toClientAppendRevision,
@@ -186,8 +187,15 @@ describe('EventStoreDB adapter mapping', function () {
       expect(() => toRecordedEvent(withoutPosition)).to.throw(/22\.6/);
     });
 
+    it('reads data stored gzip-compressed (a binary event of compressData) as the JSON object it holds', function () {
+      const data = { state: { play_statuses: { a: { position: 1 } } }, note: 'é' };
+      expect(toRecordedEvent(record({ isJson: false, data: compressData(JSON.stringify(data)) })).data).to.deep.equal(data);
+    });
+
     it('refuses events that do not hold JSON objects instead of inventing a payload', function () {
       expect(() => toRecordedEvent(record({ isJson: false, data: new Uint8Array([1]) }))).to.throw(TypeError, /user-1@0/);
+      expect(() => toRecordedEvent(record({ isJson: false, data: compressData('[1, 2]') }))).to.throw(TypeError, /user-1@0/);
+      expect(() => toRecordedEvent(record({ isJson: false, data: new Uint8Array([0x1f, 0x8b, 0, 1]) }))).to.throw(TypeError, /user-1@0/);
       expect(() => toRecordedEvent(record({ data: 'text' }))).to.throw(TypeError);
       expect(() => toRecordedEvent(record({ data: [1, 2] }))).to.throw(TypeError);
       expect(() => toRecordedEvent(record({ metadata: new Uint8Array([1]) }))).to.throw(TypeError);
@@ -197,7 +205,7 @@ describe('EventStoreDB adapter mapping', function () {
   describe('events to append', function () {
     it('serialises data and metadata up front', function () {
       const serialized = serializeEvent({ id: ID_A, type: 'play', data: { n: 1 }, metadata: { device: 'tv' } });
-      expect(serialized).to.deep.equal({ id: ID_A, type: 'play', data: { n: 1 }, metadata: { device: 'tv' } });
+      expect(serialized).to.deep.equal({ id: ID_A, type: 'play', data: { n: 1 }, dataJson: '{"n":1}', metadata: { device: 'tv' } });
       expect(serializeEvent({ id: ID_A, type: 'play', data: {} }).metadata).to.equal(undefined);
     });
 

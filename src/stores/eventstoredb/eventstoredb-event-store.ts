@@ -36,6 +36,7 @@ import {
   StreamDeletedError as ClientStreamDeletedError,
   StreamNotFoundError as ClientStreamNotFoundError,
   WrongExpectedVersionError as ClientWrongExpectedVersionError,
+  binaryEvent,
   jsonEvent,
   streamNameFilter,
   type AppendExpectedRevision,
@@ -75,7 +76,9 @@ import {
 import { EventStoreDbAllSubscription } from './all-subscription.js';
 import { ConsumerView, type AllRecord } from './consumer-view.js';
 import {
+  COMPRESS_FROM_CHARS,
   TOMBSTONED,
+  compressData,
   expectationFailure,
   isAfter,
   isStartPosition,
@@ -671,6 +674,10 @@ export class EventStoreDbEventStore implements EventStore {
 
 function toEventData(event: SerializedEvent): EventData {
   const { id, type, data, metadata } = event;
+  if (event.dataJson.length > COMPRESS_FROM_CHARS) {
+    const compressed = compressData(event.dataJson);
+    return metadata === undefined ? binaryEvent({ id, type, data: compressed }) : binaryEvent({ id, type, data: compressed, metadata });
+  }
   return metadata === undefined ? jsonEvent({ id, type, data }) : jsonEvent({ id, type, data, metadata });
 }
 
