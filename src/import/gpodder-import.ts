@@ -66,6 +66,9 @@ export class ImportError extends Error {
   override readonly name = 'ImportError';
 }
 
+/** The target answered 413: the body, or the write it makes, is more than it takes at once. */
+class TooLargeForTarget extends ImportError {}
+
 /** Actions per upload: well under the target's 25,000 and 16 MB, and a progress step. */
 export const IMPORT_BATCH = 5_000;
 /** Pages of episode actions read from a source at most (a source that never ends is refused). */
@@ -119,6 +122,7 @@ async function callOnce(
   }
   if (response.ok && text === '') return { value: undefined };
   if (response.status === 401) throw new ImportError(`${method} ${url}: 401, the server refused the username or password`);
+  if (response.status === 413) throw new TooLargeForTarget(`${method} ${url}: HTTP 413 ${text.slice(0, 300)}`);
   if (!response.ok) throw new ImportError(`${method} ${url}: HTTP ${response.status} ${text.slice(0, 300)}`);
   try {
     return { value: JSON.parse(text) as unknown };
@@ -211,6 +215,21 @@ export function acceptableActions(actions: readonly unknown[]): { accepted: unkn
   return { accepted, skipped, reasons };
 }
 
+/**
+ * Uploads `batch`; one the target finds too large (its body limit, or the most its event store
+ * takes in one append: actions with URLs of thousands of characters) is sent in halves, down to
+ * a single action.
+ */
+async function sendActions(target: ServerAccount, batch: readonly unknown[]): Promise<[string, string][]> {
+  try {
+    return updates(objectOf(await call(target, 'POST', `/api/2/episodes/${user(target)}.json`, batch)));
+  } catch (error) {
+    if (!(error instanceof TooLargeForTarget) || batch.length === 1) throw error;
+    const half = Math.ceil(batch.length / 2);
+    return [...(await sendActions(target, batch.slice(0, half))), ...(await sendActions(target, batch.slice(half)))];
+  }
+}
+
 /** Writes what was read to the target account through its gpodder API. */
 export async function writeTarget(target: ServerAccount, data: SourceData, progress: ImportProgress = () => {}): Promise<ImportSummary> {
   const updatedUrls: [string, string][] = [];
@@ -231,7 +250,7 @@ export async function writeTarget(target: ServerAccount, data: SourceData, progr
   const { accepted, skipped, reasons } = acceptableActions(data.actions);
   for (let start = 0; start < accepted.length; start += IMPORT_BATCH) {
     const batch = accepted.slice(start, start + IMPORT_BATCH);
-    updatedUrls.push(...updates(objectOf(await call(target, 'POST', `/api/2/episodes/${user(target)}.json`, batch))));
+    updatedUrls.push(...(await sendActions(target, batch)));
     progress({ stage: 'actions-sent', done: start + batch.length, total: accepted.length });
   }
   return {

@@ -113,6 +113,33 @@ describe('npm run import: an account moved from another server', function () {
     expect(await target!.service.eventCount(), 'a second run').to.equal(events);
   });
 
+  it('sends a batch the target finds too large in halves: actions with URLs of 1,500 characters past its append limit', async () => {
+    const small = await serve({ MAX_APPEND_BYTES: '65536' });
+    try {
+      await old!.service.login('carol', PASSWORD);
+      const actions = Array.from({ length: 60 }, (_, i) => ({
+        podcast: feed(9),
+        episode: `https://cdn.example.com/${'long-path/'.repeat(150)}${i}.mp3`,
+        device: 'phone',
+        action: 'play',
+        timestamp: new Date(Date.UTC(2026, 10, 2, 8, 0, i)).toISOString().slice(0, 19),
+        started: 0,
+        position: 10 + i,
+        total: 3600,
+      }));
+      expect((await old!.service.http.post('/api/2/episodes/carol.json').set('Authorization', basic('carol')).send(actions)).status).to.equal(200);
+      await small.service.login('carol', PASSWORD);
+      const summary = await importAccount(
+        { server: old!.base, username: 'carol', password: PASSWORD, api: 'gpodder' },
+        { server: small.base, username: 'carol', password: PASSWORD },
+      );
+      expect(summary).to.deep.include({ actionsRead: 60, actionsSent: 60 });
+      expect((await holdings(small, 'carol')).actions).to.deep.equal((await holdings(old!, 'carol')).actions);
+    } finally {
+      await unserve(small);
+    }
+  });
+
   it('through the Nextcloud API (no devices there): subscriptions and actions', async () => {
     await history(old!, 'bob');
     await target!.service.login('bob', PASSWORD);
