@@ -16,7 +16,7 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import { listenServing } from '../../src/http/server.js';
 
-const PYTHON = '/usr/bin/python3';
+export const PYTHON = '/usr/bin/python3';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export interface RealClient {
@@ -42,20 +42,33 @@ interface Run {
   readonly stderr: string;
 }
 
-function run(file: string, args: string[], timeout: number): Promise<Run> {
+export function run(file: string, args: string[], timeout: number, input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr: error && typeof error.code !== 'number' ? `${stderr}\n${error.message}` : stderr });
     });
+    child.stdin?.end(input);
   });
 }
 
 /** Why the client cannot run here, or undefined if it can. */
-async function missingClient(client: RealClient): Promise<string | undefined> {
+async function missingClient(client: Pick<RealClient, 'name' | 'probe'>): Promise<string | undefined> {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
   const probe = await run(PYTHON, ['-c', client.probe], 20_000);
   return probe.code === 0 ? undefined : `${client.name} is missing (${probe.stderr.trim().split('\n').at(-1)})`;
+}
+
+/**
+ * In a `before` hook: goes on when the client can run here; else fails when `CI` is set and
+ * skips the suite, saying why, otherwise.
+ */
+export async function requireClient(context: Mocha.Context, client: Pick<RealClient, 'name' | 'probe' | 'install'>): Promise<void> {
+  const missing = await missingClient(client);
+  if (missing === undefined) return;
+  if (process.env['CI']) throw new Error(`${missing}: run \`${client.install}\` (.ci/run does)`);
+  console.log(`      ${client.name} test SKIPPED: ${missing}; run \`${client.install}\` to include it`);
+  context.skip();
 }
 
 /** A mocha suite (`title`) with one test (`test`) running the client's script. */
@@ -66,12 +79,7 @@ export function describeRealClient(title: string, test: string, client: RealClie
     let server: Server | undefined;
 
     before(async function () {
-      const missing = await missingClient(client);
-      if (missing !== undefined) {
-        if (process.env['CI']) throw new Error(`${missing}: run \`${client.install}\` (.ci/run does)`);
-        console.log(`      ${client.name} test SKIPPED: ${missing}; run \`${client.install}\` to include it`);
-        this.skip();
-      }
+      await requireClient(this, client);
       service = await startTestService();
       server = await listenServing(service.app, 0, '127.0.0.1');
     });
