@@ -10,6 +10,7 @@ import multer from 'multer';
 import { ZodError } from 'zod';
 import type { AccountService, Principal } from '../services/accounts.js';
 import { HttpError, reportError, toHttpError } from '../http/errors.js';
+import { drainBody } from '../http/drain.js';
 import type { Logger } from '../logger.js';
 import { renderPage } from './render.js';
 import { pageHeaders } from './security.js';
@@ -114,9 +115,11 @@ export function site(router: Router, accounts: AccountService): Site {
     if (csrfValid(res, req.body)) return next();
     showMessage(res, 403, 'This form has expired', 'The page was open too long or came from another site. Go back, reload the page and try again.');
   };
-  const signedIn: RequestHandler = (req, res, next) => {
+  const signedIn: RequestHandler = async (req, res, next) => {
     if (contextOf(res).principal) return next();
     if (req.method === 'GET') return res.redirect(303, signinFor(req.originalUrl, req.baseUrl + req.path));
+    // The form (a file, perhaps) read off the wire first: a browser shown a reset instead of the page otherwise.
+    await drainBody(req);
     showMessage(res, 403, 'Signed out', 'Your session has ended. Sign in and try again.', '/signin');
   };
   const upload = uploadBody();

@@ -166,6 +166,10 @@ describe('subscriptions from the browser', function () {
     expect(noToken.status).to.equal(403);
     expect((await web.agent.post('/data/subscriptions').type('form').send({ _csrf: token })).status, 'not multipart: no token read').to.equal(403);
     expect((await service.http.post('/subscribe').type('form').send({ feed: FEED })).status, 'signed out').to.equal(403);
+    // Signed out with a file on its way (a session ended while the page was open): the page, read after the file.
+    const signedOut = await service.http.post('/data/subscriptions').set('Connection', 'close').attach('file', Buffer.alloc(900_000, 'x'), 'a.opml');
+    expect(signedOut.status).to.equal(403);
+    expect(signedOut.text).to.include('Your session has ended');
     expect(await service.eventCount()).to.equal(events);
   });
 });
