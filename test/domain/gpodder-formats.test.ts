@@ -39,6 +39,29 @@ describe('gpodder simple API formats', () => {
     expect(parseList('opml', opml)).to.deep.equal(['https://a.example/f?a=1&b=2', 'https://b.example/f/x']);
   });
 
+  it("reads AntennaPod's export as its OpmlWriter writes it (KXmlSerializer: single-quoted declaration, escapes, htmlUrl, atom type)", () => {
+    // storage/importexport/.../OpmlWriter.java: text and title, type when known, xmlUrl, htmlUrl when known.
+    const opml = [
+      "<?xml version='1.0' encoding='UTF-8' ?>",
+      '<opml version="2.0">',
+      '  <head>',
+      '    <title>AntennaPod Subscriptions</title>',
+      '    <dateCreated>07 Dec 26 10:15:00 +0000</dateCreated>',
+      '  </head>',
+      '  <body>',
+      '    <outline text="Tom &amp; &quot;Jerry&quot; &lt;live&gt;&#10;" title="Tom &amp; &quot;Jerry&quot; &lt;live&gt;&#10;" type="rss" xmlUrl="https://feeds.example.com/show.xml?x=1&amp;y=2" htmlUrl="https://example.com/" />',
+      '    <outline text="Ünïcödé 📻" title="Ünïcödé 📻" type="atom" xmlUrl="https://atom.example.org/feed" />',
+      '    <outline text="No type" title="No type" xmlUrl="http://plain.example.net/rss" />',
+      '  </body>',
+      '</opml>',
+    ].join('\n');
+    expect(parseList('opml', opml)).to.deep.equal([
+      'https://feeds.example.com/show.xml?x=1&y=2',
+      'https://atom.example.org/feed',
+      'http://plain.example.net/rss',
+    ]);
+  });
+
   it('reads OPML: case-insensitive names, other elements named outline…, a comment never closed runs to the end', () => {
     const opml = `<OPML><body><OUTLINE XmlUrl="https://a.example/f"/><outlines xmlUrl="https://not.example/1"/>
       <outline.x xmlUrl="https://not.example/2"/><outline
