@@ -234,7 +234,12 @@ export const saveData = z
   })
   .strict();
 export const shareData = z.object({ to: boundedString(LIMITS.title).optional(), message: boundedString(LIMITS.text).optional() }).strict();
-export const privacyData = z.object({ privacy: privacyLevel }).strict();
+/**
+ * A choice of privacy, of the account (object null) or of one feed; `null` takes the choice back:
+ * the feed follows the account's level again, the account the server's default (docs/design.md,
+ * "Privacy").
+ */
+export const privacyData = z.object({ privacy: privacyLevel.nullable() }).strict();
 export const removeData = z.object({}).strict();
 export const playlistData = z
   .object({

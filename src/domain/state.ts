@@ -16,7 +16,7 @@ import type { Enclosure, Privacy, UserEvent, UserEventOf } from './events.js';
 import { DEFAULT_PLAYLIST } from './events.js';
 import type { DeviceState, SettingsState } from './gpodder-state.js';
 import { withDevice, withSetting, withSyncGroup } from './gpodder-state.js';
-import { withEntry, withOwnedCopies, withSlice } from './owned-copies.js';
+import { withEntry, withoutEntries, withOwnedCopies, withSlice } from './owned-copies.js';
 import { withoutScope } from './erasure.js';
 import { episodeKey } from './episode-keys.js';
 
@@ -382,6 +382,8 @@ function withPlaylist(state: UserState, event: UserEventOf<'playlist'>): UserSta
 function withPrivacy(state: UserState, event: UserEventOf<'privacy'>): UserState {
   const level = event.data.privacy;
   if (event.object === null) return withSlice(state, 'privacy', { ...state.privacy, account: level });
-  const feeds = withEntry(state.privacy.feeds, event.object.rss_source_feed, level);
+  const feed = event.object.rss_source_feed;
+  // null: the feed's own choice taken back, so it follows the account's again.
+  const feeds = level === null ? withoutEntries(state.privacy.feeds, [feed]) : withEntry(state.privacy.feeds, feed, level);
   return withSlice(state, 'privacy', { ...state.privacy, feeds });
 }

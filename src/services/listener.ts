@@ -176,8 +176,11 @@ export class ListenerService {
     return { subscriptions, recent, playlists, devices: [...devices.values()], syncGroups: state.sync_groups, privacy: state.privacy };
   }
 
-  /** Sets the account's privacy (feed null) or one feed's; the public timeline follows. */
-  async setPrivacy(principal: Principal, feed: string | null, privacy: Privacy): Promise<void> {
+  /**
+   * Sets the account's privacy (feed null) or one feed's; `privacy` null takes the choice back (the
+   * feed follows the account's again, the account the server's default). The public timeline follows.
+   */
+  async setPrivacy(principal: Principal, feed: string | null, privacy: Privacy | null): Promise<void> {
     const timestamp = new Date().toISOString();
     await this.userEvents.appendActions(principal, [
       { type: 'privacy', timestamp, object: feed === null ? null : { rss_source_feed: feed }, data: { privacy } },

@@ -11,7 +11,8 @@ import type { PublicViews } from '../services/public-views.js';
 import type { Site } from './site.js';
 import { principalOf, show } from './site.js';
 
-const privacyForm = z.object({ privacy: privacyLevel, feed: httpUrl.optional() });
+/** A level, or (for a feed) `account`: the feed's own choice taken back, so it follows the account's. */
+const privacyForm = z.union([z.object({ privacy: privacyLevel, feed: httpUrl.optional() }), z.object({ privacy: z.literal('account'), feed: httpUrl })]);
 const PREVIEW = 20;
 
 export interface PrivacyPageOptions {
@@ -48,8 +49,14 @@ export function privacyPage(site: Site, { listener, publicViews, defaultPrivacy 
 
   site.userForm('/privacy', async (req, res) => {
     const form = privacyForm.safeParse(req.body);
-    if (!form.success) return show(res, 'message', { title: 'That did not work', message: 'Choose public, anonymous or private.', back: '/privacy' }, 400);
-    await listener.setPrivacy(principalOf(res), form.data.feed ?? null, form.data.privacy);
+    if (!form.success)
+      return show(
+        res,
+        'message',
+        { title: 'That did not work', message: "Choose public, anonymous or private (or, for a podcast, your account's choice).", back: '/privacy' },
+        400,
+      );
+    await listener.setPrivacy(principalOf(res), form.data.feed ?? null, form.data.privacy === 'account' ? null : form.data.privacy);
     res.redirect(303, '/privacy?done=saved');
   });
 }

@@ -29,7 +29,7 @@ export const anEvent: fc.Arbitrary<StateEvent> = fc.oneof(
     .tuple(at, fc.constantFrom('upsert', 'delete') as fc.Arbitrary<'upsert' | 'delete'>)
     .map(([when, action]) => ev.playlist(when, { playlist_id: 'p1', action })),
   fc
-    .tuple(at, fc.constantFrom('public', 'private', 'anonymous') as fc.Arbitrary<'public'>, fc.option(feed, { nil: undefined }))
+    .tuple(at, fc.constantFrom('public', 'private', 'anonymous', null) as fc.Arbitrary<'public' | null>, fc.option(feed, { nil: undefined }))
     .map(([when, level, f]) => ev.privacy(when, level, f)),
   fc
     .tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' }))

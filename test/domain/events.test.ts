@@ -161,6 +161,9 @@ describe('userEvent', () => {
     expect(userEvent.safeParse(privacy).success).to.equal(true);
     expect(userEvent.safeParse({ ...privacy, object: { rss_source_feed: FEED } }).success).to.equal(true);
     expect(issuesOf(userEvent, { ...privacy, data: { privacy: 'secret' } })[0]!.path).to.deep.equal(['data', 'privacy']);
+    // null takes a choice back (the feed follows the account, the account the server's default).
+    expect(userEvent.safeParse({ ...privacy, object: { rss_source_feed: FEED }, data: { privacy: null } }).success).to.equal(true);
+    expect(issuesOf(userEvent, { ...privacy, data: {} })[0]!.path).to.deep.equal(['data', 'privacy']);
     expect(userEvent.safeParse({ ...privacy, type: 'remove', data: {} }).success).to.equal(true);
   });
 

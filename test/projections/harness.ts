@@ -99,7 +99,7 @@ export const events = {
     object: { rss_source_feed: options.feed ?? FEED_A, rss_source_id: guid },
     data: { ...(options.playlist ? { playlist: options.playlist } : {}), ...(options.removed ? { removed: true } : {}) },
   }),
-  privacy: (actor: Actor, privacy: Privacy, feed?: string): UserEvent => ({
+  privacy: (actor: Actor, privacy: Privacy | null, feed?: string): UserEvent => ({
     ...envelope(actor),
     type: 'privacy',
     object: feed ? { rss_source_feed: feed } : null,

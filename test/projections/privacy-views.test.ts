@@ -80,6 +80,36 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
     expect(h.docs(PUBLIC_EVENTS)).to.have.length(2);
   });
 
+  it("takes a feed's own choice back (privacy null): the feed follows the account's level again, whatever it becomes", () => {
+    const feeds = (h: ReturnType<typeof harness>) =>
+      h.docs(PUBLIC_EVENTS).map((doc) => [(doc['object'] as { rss_source_feed: string }).rss_source_feed, doc['user']]);
+    const h = harness().apply(
+      alice,
+      events.privacy(alice, 'public'),
+      events.privacy(alice, 'private', FEED_B),
+      events.play(alice, 'a1', FEED_A),
+      events.play(alice, 'b1', FEED_B),
+    );
+    expect(feeds(h)).to.deep.equal([[FEED_A, 'alice']]);
+    h.apply(alice, events.privacy(alice, null, FEED_B));
+    expect(feeds(h).sort()).to.deep.equal(
+      [
+        [FEED_A, 'alice'],
+        [FEED_B, 'alice'],
+      ].sort(),
+    );
+    h.apply(alice, events.privacy(alice, 'anonymous'));
+    expect(feeds(h).sort(), 'it follows a later account choice too').to.deep.equal(
+      [
+        [FEED_A, null],
+        [FEED_B, null],
+      ].sort(),
+    );
+    // Taken back from a feed that had none, and the account's own back to the server's default (private here): nothing shown.
+    h.apply(alice, events.privacy(alice, null, FEED_A), events.privacy(alice, null));
+    expect(h.docs(PUBLIC_EVENTS)).to.deep.equal([]);
+  });
+
   it('erases only the removed scope', () => {
     const h = harness().apply(alice, events.privacy(alice, 'public'), events.play(alice, 'a1'), events.play(alice, 'a2'), events.play(alice, 'b1', FEED_B));
     h.apply(alice, events.remove(alice, { rss_source_feed: FEED_A, rss_source_id: 'a1' }));
@@ -216,6 +246,8 @@ describe('popularity projection (docs/design.md, "Privacy", 6)', () => {
     );
     expect(podcast(h, FEED_A)).to.include({ plays: 1 });
     expect(podcast(h, FEED_B)).to.equal(undefined);
+    h.apply(alice, events.privacy(alice, null, FEED_B));
+    expect(podcast(h, FEED_B), 'the choice taken back: counted as the account says').to.include({ plays: 1 });
   });
 
   it('erasure takes the scope out of the counts and lists', () => {

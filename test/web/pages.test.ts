@@ -187,6 +187,23 @@ describe('web pages', function () {
     expect(after.text, 'the subscription stays').to.include(FEED);
   });
 
+  it("a podcast's own privacy is set, then taken back so that it follows the account's again", async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser9');
+    await sendEvents(service, 'webuser9', [{ type: 'subscribe', timestamp: new Date().toISOString(), object: { rss_source_feed: FEED }, data: {} }]);
+    const ownSetting = async () => (await web.get('/privacy')).text.includes('(own setting)');
+    expect(await ownSetting()).to.equal(false);
+    expect((await web.get('/privacy')).text).to.match(/<option value="account" selected>As account \(Private\)<\/option>/);
+    expect((await web.submit('/privacy', '/privacy', { privacy: 'public', feed: FEED })).status).to.equal(303);
+    expect(await ownSetting()).to.equal(true);
+    expect((await web.get('/privacy')).text).to.include('<option value="public" selected>');
+    expect((await web.submit('/privacy', '/privacy', { privacy: 'account', feed: FEED })).status).to.equal(303);
+    expect(await ownSetting()).to.equal(false);
+    const before = await service.eventCount();
+    expect((await web.submit('/privacy', '/privacy', { privacy: 'account' })).status, 'the account has no account to follow').to.equal(400);
+    expect(await service.eventCount()).to.equal(before);
+  });
+
   it('public pages show public users by name, anonymous ones without one, private ones not at all', async () => {
     const now = new Date().toISOString();
     const users = { pub: await service.login('pub-web'), anon: await service.login('anon-web'), priv: await service.login('priv-web') };
