@@ -67,14 +67,18 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
     expect(h.docs(PUBLIC_EVENTS).map((doc) => doc['user'])).to.deep.equal(['alice', 'alice']);
   });
 
-  it('applies a per-feed override over the account setting', () => {
-    const h = harness().apply(
+  /** Alice public, FEED_B private by its own choice, a play of each feed. */
+  const withFeedBPrivate = () =>
+    harness().apply(
       alice,
       events.privacy(alice, 'public'),
       events.privacy(alice, 'private', FEED_B),
       events.play(alice, 'a1', FEED_A),
       events.play(alice, 'b1', FEED_B),
     );
+
+  it('applies a per-feed override over the account setting', () => {
+    const h = withFeedBPrivate();
     expect(h.docs(PUBLIC_EVENTS).map((doc) => (doc['object'] as { rss_source_feed: string }).rss_source_feed)).to.deep.equal([FEED_A]);
     h.apply(alice, events.privacy(alice, 'public', FEED_B));
     expect(h.docs(PUBLIC_EVENTS)).to.have.length(2);
@@ -83,13 +87,7 @@ describe('public_events projection (docs/design.md, "Privacy")', () => {
   it("takes a feed's own choice back (privacy null): the feed follows the account's level again, whatever it becomes", () => {
     const feeds = (h: ReturnType<typeof harness>) =>
       h.docs(PUBLIC_EVENTS).map((doc) => [(doc['object'] as { rss_source_feed: string }).rss_source_feed, doc['user']]);
-    const h = harness().apply(
-      alice,
-      events.privacy(alice, 'public'),
-      events.privacy(alice, 'private', FEED_B),
-      events.play(alice, 'a1', FEED_A),
-      events.play(alice, 'b1', FEED_B),
-    );
+    const h = withFeedBPrivate();
     expect(feeds(h)).to.deep.equal([[FEED_A, 'alice']]);
     h.apply(alice, events.privacy(alice, null, FEED_B));
     expect(feeds(h).sort()).to.deep.equal(
