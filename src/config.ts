@@ -61,9 +61,10 @@ export const configSchema = z
      */
     SYNC_CACHE_RECORDS: z.coerce.number().int().min(0).default(200_000),
     /**
-     * The most one append may carry in the embedded store, counted as EventStoreDB counts it:
-     * EventStoreDB's `MaxAppendSize` in production (docker-compose.yml sets the largest a node
-     * takes, the default here), so a write one store refuses the other refuses too.
+     * The most one client write (one append) may carry in the embedded store, counted as
+     * EventStoreDB counts it: EventStoreDB's `MaxAppendSize` in production (docker-compose.yml
+     * sets the largest a node takes, the default here), so a write one store refuses the other
+     * refuses too. The service's own appends (checkpoints) are not held to it.
      */
     MAX_APPEND_BYTES: z.coerce.number().int().min(65_536).max(DEFAULT_MAX_APPEND_BYTES).default(DEFAULT_MAX_APPEND_BYTES),
     /**
