@@ -4,7 +4,8 @@
  * list as an OPML file, out and in. Every change is the listener service's, the decision the
  * Nextcloud API's upload takes (src/services/listener.ts).
  */
-import { z } from 'zod';
+import { z, type ZodError } from 'zod';
+import { fieldIssues } from '../http/errors.js';
 import { httpUrl } from '../domain/events.js';
 import { formatList, ListFormatError, MAX_LIST_ENTRIES, parseList } from '../domain/gpodder-formats.js';
 import { decodeXml } from '../feeds/parse.js';
@@ -22,20 +23,23 @@ export const SUBSCRIPTION_NOTICES: Readonly<Record<string, string>> = {
   unsubscribed: 'Unsubscribed. Your apps remove the podcast at their next sync.',
 };
 
-const feedProblem = (issues: readonly { path: PropertyKey[]; message: string }[]) =>
-  issues.map((issue) => `${issue.path.map(String).join('.') || 'form'}: ${issue.message}`).join('; ');
+/** `feed: must be an http(s) URL`: the field named, as the API's 400s name it. */
+const feedProblem = (error: ZodError) =>
+  fieldIssues(error)
+    .map((issue) => `${issue.path}: ${issue.message}`)
+    .join('; ');
 
 export function subscriptionPages(site: Site, listener: ListenerService): void {
   site.userForm('/subscribe', async (req, res) => {
     const form = subscribeForm.safeParse(req.body);
-    if (!form.success) return showMessage(res, 400, 'That did not work', `Give the podcast's feed address. ${feedProblem(form.error.issues)}`, '/');
+    if (!form.success) return showMessage(res, 400, 'That did not work', `Give the podcast's feed address. ${feedProblem(form.error)}`, '/');
     const change = await listener.changeSubscriptions(principalOf(res), [form.data.feed]);
     res.redirect(303, `/?done=${change.subscribed > 0 ? 'subscribed' : 'already'}#subs`);
   });
 
   site.userForm('/unsubscribe', async (req, res) => {
     const form = unsubscribeForm.safeParse(req.body);
-    if (!form.success) return showMessage(res, 400, 'That did not work', feedProblem(form.error.issues), '/');
+    if (!form.success) return showMessage(res, 400, 'That did not work', feedProblem(form.error), '/');
     const { feed } = form.data;
     if (form.data.confirm !== 'yes') {
       return show(res, 'confirm', {
