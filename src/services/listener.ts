@@ -7,7 +7,8 @@
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { PrivacyState } from '../domain/state.js';
-import { isSubscribed, StateFold } from '../domain/state.js';
+import { isSubscribed, recordAt, StateFold } from '../domain/state.js';
+import { episodeKey } from '../domain/episode-keys.js';
 import { readStreamPages } from '../stores/event-store.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import { cutAfterStates, stateEventsOf } from './codec.js';
@@ -132,13 +133,16 @@ export class ListenerService {
         ...livePlaylists.flatMap((playlist) => itemsOf(playlist).map((item) => [item.rss_source_feed, item.rss_source_id] as const)),
       ]),
     ]);
-    const feedTitle = (feed: string) => text(podcasts.get(feed)?.['title']);
+    // A title one event carried names the podcast or episode everywhere on the page: the
+    // subscription's for the podcast, the play status's for the episode, else the feed's.
+    const feedTitle = (feed: string) => recordAt(state.subscriptions, feed)?.rss_feed_title ?? text(podcasts.get(feed)?.['title']);
+    const playedTitle = (feed: string, guid: string) => recordAt(state.play_statuses, episodeKey(feed, guid))?.rss_item_title ?? null;
     const feedCover = (feed: string) => text((podcasts.get(feed)?.['cover'] as { src?: unknown } | null | undefined)?.src);
     const episode = (feed: string, guid: string) => episodes.get(episodeDocKey(feed, guid));
     const subscriptions = subscribed
       .map((sub) => ({
         feed: sub.rss_source_feed,
-        title: sub.rss_feed_title ?? feedTitle(sub.rss_source_feed),
+        title: feedTitle(sub.rss_source_feed),
         cover: covers.get(sub.rss_source_feed) ?? feedCover(sub.rss_source_feed),
         lastActivity: feedActivity.get(sub.rss_source_feed) ?? null,
       }))
@@ -164,7 +168,7 @@ export class ListenerService {
       items: itemsOf(playlist).map((item) => ({
         feed: item.rss_source_feed,
         guid: item.rss_source_id,
-        title: item.item_title ?? text(episode(item.rss_source_feed, item.rss_source_id)?.['title']),
+        title: item.item_title ?? playedTitle(item.rss_source_feed, item.rss_source_id) ?? text(episode(item.rss_source_feed, item.rss_source_id)?.['title']),
         feedTitle: item.feed_title ?? feedTitle(item.rss_source_feed),
       })),
     }));

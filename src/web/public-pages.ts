@@ -12,6 +12,27 @@ const page = z.object({ before: z.string().min(1).max(300).optional() });
 const username = z.string().min(1).max(64);
 const TIMELINE = 30;
 
+/** A popular podcast or episode as its card shows it. */
+export interface PopularCard {
+  readonly title: string;
+  /** The line under the title (the feed), if any. */
+  readonly source: string | null;
+  /** "3 plays · 1 like". */
+  readonly counts: string;
+  /** The public listeners who played it lately (the view keeps the most recent few), linked to their pages. */
+  readonly people: readonly string[];
+}
+
+/** `doc`: a popularity view's answer (`plays`, `likes`, `plays_people`: docs/api.md, `GET /v1/popular/podcasts`). */
+export function popularCard(doc: Readonly<Record<string, unknown>>, title: unknown, source: unknown): PopularCard {
+  const plays = typeof doc['plays'] === 'number' ? doc['plays'] : 0;
+  const likes = typeof doc['likes'] === 'number' ? doc['likes'] : 0;
+  const people = Array.isArray(doc['plays_people']) ? doc['plays_people'].filter((name): name is string => typeof name === 'string') : [];
+  return { title: String(title), source: typeof source === 'string' ? source : null, counts: `${counted(plays, 'play')} · ${counted(likes, 'like')}`, people };
+}
+
+const counted = (count: number, noun: string) => `${count.toLocaleString('en')} ${noun}${count === 1 ? '' : 's'}`;
+
 export function publicPages(site: Site, views: PublicViews): void {
   site.page('/explore', async (req, res) => {
     const query = page.safeParse(req.query);
@@ -24,8 +45,12 @@ export function publicPages(site: Site, views: PublicViews): void {
     show(res, 'explore', {
       heading: 'Explore',
       intro: 'What listeners on this server share: only public and anonymous activity appears here.',
-      podcasts,
-      episodes,
+      podcasts: podcasts.map((podcast) =>
+        popularCard(podcast, podcast['title'] ?? podcast['feed_title'] ?? podcast['rss_source_feed'], podcast['title'] ? podcast['rss_source_feed'] : null),
+      ),
+      episodes: episodes.map((episode) =>
+        popularCard(episode, episode['title'] ?? episode['rss_source_item'], episode['feed_title'] ?? episode['rss_source_feed']),
+      ),
       events: timeline.events,
       nextBefore: timeline.next_before,
     });

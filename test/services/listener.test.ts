@@ -49,6 +49,23 @@ describe('ListenerService and PublicViews (what the pages show)', function () {
     expect(overview.devices.every((device) => typeof device.lastSync === 'string')).to.equal(true);
   });
 
+  it("names a podcast and an episode by a title any event carried: a play's podcast by its subscription, a saved episode by its play", async () => {
+    const user = await service.login();
+    const episode = { rss_source_feed: A, rss_source_id: 'a1' };
+    await post(user.token, [
+      { type: 'subscribe', timestamp: '2026-01-03T10:00:00Z', object: { rss_source_feed: A }, data: { rss_feed_title: 'Show A' } },
+      { type: 'play', timestamp: '2026-01-03T11:00:00Z', object: episode, data: { played: false, position: 30, rss_item_title: 'Episode one' } },
+      { type: 'save', timestamp: '2026-01-03T12:00:00Z', object: episode, data: {} },
+      { type: 'save', timestamp: '2026-01-03T12:00:01Z', object: { rss_source_feed: B, rss_source_id: 'b9' }, data: {} },
+    ]);
+    const overview = await listener.overview(user.userId);
+    expect(overview.recent.map((play) => [play.title, play.feedTitle])).to.deep.equal([['Episode one', 'Show A']]);
+    expect(overview.playlists.flatMap((playlist) => playlist.items.map((item) => [item.guid, item.title, item.feedTitle]))).to.deep.equal([
+      ['a1', 'Episode one', 'Show A'],
+      ['b9', null, null],
+    ]);
+  });
+
   it("seenOf: exactly the user's public documents, with the username when public and without it when anonymous", async () => {
     const user = await service.login();
     const other = await service.login();

@@ -225,8 +225,28 @@ describe('web pages', function () {
         .expect(201);
     }
     await service.settle();
+    const plays = [1, 2].map((n) => ({
+      type: 'play',
+      timestamp: now,
+      object: { rss_source_feed: feeds.pub, rss_source_id: `ep-${n}` },
+      data: { played: true, position: 60, rss_item_title: `Episode ${n}` },
+    }));
+    const save = { type: 'save', timestamp: now, object: { rss_source_feed: feeds.pub, rss_source_id: 'ep-1' }, data: {} };
+    await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${users.pub.token}`)
+      .send({ events: [...plays, save] })
+      .expect(201);
+    await service.settle();
     const explore = (await new WebClient(service.app).get('/explore')).text;
     expect(explore).to.include(feeds.pub).and.include('href="/explore/users/pub-web"').and.include(feeds.anon);
+    const played = '· played lately by <a href="/explore/users/pub-web">pub-web</a></span>';
+    expect(explore, 'the podcast: counts in words, its listeners named').to.include(
+      `<span class="title">${feeds.pub}</span><span class="meta">2 plays · 1 like ${played}`,
+    );
+    expect(explore, 'an episode').to.include(
+      `<span class="title">Episode 1</span><span class="url">${feeds.pub}</span><span class="meta">1 play · 1 like ${played}`,
+    );
     expect(explore).not.to.include('anon-web');
     expect(explore).not.to.include(feeds.priv);
     expect(explore).not.to.include('priv-web');
