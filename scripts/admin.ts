@@ -31,8 +31,8 @@ const USAGE = `usage: npm run admin -- <command> [options]
   users enable <username>                      undo disable
   users password <username> [--password-stdin]
                                                set the user's password (generated unless
-                                               --password-stdin reads it); their app passwords
-                                               and tokens keep working
+                                               --password-stdin reads it); sessions opened with
+                                               the old one end, app passwords and tokens stay
   stream <username> [--limit N] [--json]       the user's events (the last N), with revisions,
                                                types, times and the stream's truncation point
   export <username>                            the user's data as JSON (as GET /v1/me/export)

@@ -6,7 +6,7 @@
  */
 import type { Account, AccountStore } from '../stores/accounts.js';
 import { hashPassword } from '../auth/passwords.js';
-import { AccountService, credentialsSchema, passwordSchema } from '../services/accounts.js';
+import { AccountService, credentialsSchema, endPasswordSessions, passwordSchema } from '../services/accounts.js';
 
 export class UnknownUserError extends Error {
   override readonly name = 'UnknownUserError';
@@ -50,12 +50,13 @@ export async function setUserDisabled(accounts: AccountStore, username: string, 
 
 /**
  * Sets a user's password for a user who lost theirs (validated as registration does: throws the
- * ZodError). Their app passwords and tokens stay, as when they change it themselves; disabling
- * the user is what stops those.
+ * ZodError). The sessions opened with the old password end; their app passwords and tokens
+ * stay, as when they change it themselves; disabling the user is what stops those.
  */
 export async function setUserPassword(accounts: AccountStore, username: string, password: string): Promise<UserSummary> {
   const valid = passwordSchema.parse(password);
   const account = await requireAccount(accounts, username);
   await accounts.setPasswordHash(account.id, await hashPassword(valid));
+  await endPasswordSessions(accounts, account.id, null);
   return userSummary(account);
 }

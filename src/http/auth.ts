@@ -4,7 +4,7 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AccountService } from '../services/accounts.js';
 import { appPasswordName, credentialsSchema, InvalidCredentialsError, tokenRequestSchema } from '../services/accounts.js';
-import { UsernameTakenError } from '../stores/accounts.js';
+import { isBearerToken, UsernameTakenError } from '../stores/accounts.js';
 import { conflict, forbidden, HttpError, notFound, unauthorized } from './errors.js';
 import { parseInput } from './validate.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -168,7 +168,7 @@ export function authRouter({ accounts, registration, authenticated = requireUser
   });
 
   mount(router, authRoutes.listTokens, authenticated, async (req, res) => {
-    const tokens = (await accounts.listTokens(principalOf(req).userId)).filter((token) => token.kind === 'token');
+    const tokens = (await accounts.listTokens(principalOf(req).userId)).filter(isBearerToken);
     res.json({
       tokens: tokens.map(({ id, label, createdAt, lastUsedAt, expiresAt }) => ({
         id,

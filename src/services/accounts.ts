@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { boundedString } from '../domain/events.js';
 import type { Account, AccountStore, TokenRecord } from '../stores/accounts.js';
+import { isBearerToken } from '../stores/accounts.js';
 import { isStorageFull, isStoreBusy } from '../stores/store-errors.js';
 import { hashPassword, hashTokenSecret, newTokenSecret, verifyPassword } from '../auth/passwords.js';
 
@@ -56,6 +57,18 @@ const appPasswordOf = (token: TokenRecord): AppPassword => ({
   last_used_at: token.lastUsedAt,
 });
 
+/**
+ * Ends the sessions opened with the account's password (web sessions, gpodder session cookies
+ * opened with it), but `keep`: after a password change, whoever held the old password holds
+ * nothing. What the user created on purpose stays (app passwords, the sessions opened with them,
+ * API tokens): they are listed on the Access page, one by one revocable (docs/design.md, "App passwords").
+ */
+export async function endPasswordSessions(store: AccountStore, userId: string, keep: string | null): Promise<number> {
+  const ended = (await store.listTokens(userId)).filter((token) => token.kind === 'session' && token.parentId === null && token.id !== keep);
+  for (const token of ended) await store.revokeToken(userId, token.id);
+  return ended.length;
+}
+
 export const appPasswordName = boundedString(128).trim().min(1, 'must not be empty');
 
 export class InvalidCredentialsError extends Error {
@@ -93,11 +106,13 @@ export class AccountService {
    * Changes the password after checking the current one (the same error as a failed login).
    * Tokens and app passwords stay valid: they are separate credentials, revoked on their own.
    */
-  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
+  /** Changes the password and ends the sessions opened with the old one, but `keep` (the session asking). */
+  async changePassword(userId: string, currentPassword: string, newPassword: string, keep: string | null = null): Promise<void> {
     const account = await this.accounts.findById(userId);
     if (!account) throw new InvalidCredentialsError();
     await this.verify(account.username, currentPassword);
     await this.accounts.setPasswordHash(account.id, await hashPassword(passwordSchema.parse(newPassword)));
+    await endPasswordSessions(this.accounts, account.id, keep);
   }
 
   async issueToken(username: string, password: string, label?: string, expiresInDays?: number): Promise<{ token: string; id: string; account: Account }> {
@@ -112,7 +127,7 @@ export class AccountService {
   async issueTokenFor(
     account: Account,
     label?: string,
-    options: { parentId?: string | undefined; expiresInDays?: number } = {},
+    options: { kind?: 'token' | 'session'; parentId?: string | undefined; expiresInDays?: number } = {},
   ): Promise<{ token: string; id: string; account: Account }> {
     const secret = newTokenSecret();
     const id = randomUUID();
@@ -121,6 +136,7 @@ export class AccountService {
       id,
       userId: account.id,
       secretHash: hashTokenSecret(secret),
+      kind: options.kind ?? 'token',
       label: label ?? null,
       parentId: options.parentId ?? null,
       createdAt: now.toISOString(),
@@ -203,7 +219,7 @@ export class AccountService {
     const account = await this.accounts.findById(token.userId);
     if (!account || account.disabled) return undefined;
     await this.touch(token);
-    return { userId: account.id, username: account.username, tokenId: token.kind === 'token' ? token.id : null };
+    return { userId: account.id, username: account.username, tokenId: isBearerToken(token) ? token.id : null };
   }
 
   listTokens(userId: string): Promise<TokenRecord[]> {

@@ -100,9 +100,9 @@ export class GpodderAuth {
   async openSession(login: BasicLogin, app?: string): Promise<{ secret: string; tokenId: string }> {
     const { account } = login;
     const label = sessionLabel(app);
-    const issued = await this.accounts.issueTokenFor(account, label, { parentId: login.appPasswordId });
+    const issued = await this.accounts.issueTokenFor(account, label, { kind: 'session', parentId: login.appPasswordId });
     const sessions = (await this.accounts.listTokens(account.id))
-      .filter((token) => isSession(token.label))
+      .filter((token) => token.kind === 'session' && isSession(token.label))
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     const ofApp = sessions.filter((token) => token.label === label);
     const stale = new Set([...ofApp.slice(MAX_SESSIONS_PER_APP), ...sessions.slice(MAX_SESSIONS)]);

@@ -18,10 +18,22 @@ export interface Account {
 }
 
 /**
- * `token`: a bearer token (the native API, gpodder session cookies); `app_password`: a
- * password for one app, given as the HTTP Basic password (Nextcloud and gpodder endpoints).
+ * `token`: a bearer token the user asked for (the native API); `session`: a bearer token opened
+ * by signing in (a web session, a gpodder session cookie), which ends when the password it was
+ * opened with changes (docs/design.md, "App passwords"); `app_password`: a password for one app,
+ * given as the HTTP Basic password (Nextcloud and gpodder endpoints).
  */
-export type TokenKind = 'token' | 'app_password';
+export type TokenKind = 'token' | 'session' | 'app_password';
+
+/** Bearer tokens: what `Authorization: Bearer` and the session cookies carry, listed as the user's tokens. */
+export const isBearerToken = (token: Pick<TokenRecord, 'kind'>): boolean => token.kind !== 'app_password';
+
+/**
+ * Sessions written before they had a kind of their own were tokens with these labels: each store
+ * makes them sessions once, when it first opens a database written before (`SESSION_KIND_UPGRADE`).
+ */
+export const LEGACY_SESSION_LABELS = { exact: ['Web session', 'gpodder session'], prefix: 'gpodder session (' } as const;
+export const SESSION_KIND_UPGRADE = 'session-kind';
 
 export interface TokenRecord {
   /** Public identifier of the token (not the secret), used to list and revoke. */

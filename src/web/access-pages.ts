@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import type { AccountService } from '../services/accounts.js';
 import { appPasswordName } from '../services/accounts.js';
+import { isBearerToken } from '../stores/accounts.js';
 import type { Site } from './site.js';
 import { principalOf, show, showMessage } from './site.js';
 import { originOf } from '../http/origin.js';
@@ -28,7 +29,7 @@ async function showAccess(res: Response, accounts: AccountService, extra: { crea
     'access',
     {
       appPasswords,
-      tokens: tokens.filter((token) => token.kind === 'token'),
+      tokens: tokens.filter(isBearerToken),
       created: extra.created ?? null,
       error: extra.error ?? null,
       notice: extra.notice ?? null,
@@ -73,7 +74,7 @@ export function accessPages(site: Site, accounts: AccountService): void {
   site.userForm('/access/tokens/:id/revoke', async (req, res) => {
     const parsed = id.safeParse(req.params['id']);
     const { userId } = principalOf(res);
-    const owned = parsed.success && (await accounts.listTokens(userId)).some((token) => token.id === parsed.data && token.kind === 'token');
+    const owned = parsed.success && (await accounts.listTokens(userId)).some((token) => token.id === parsed.data && isBearerToken(token));
     if (!owned || !(await accounts.revokeToken(userId, parsed.data!))) return showMessage(res, 404, 'Not found', 'No such token.', '/access');
     res.redirect(303, '/access?done=revoked');
   });

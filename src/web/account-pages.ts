@@ -82,7 +82,8 @@ export function accountPages(site: Site, { accounts, registration, limiter }: Ac
     const strong = passwordSchema.safeParse(form.password);
     if (!strong.success) return show(res, 'account', { error: `New password: ${strong.error.issues[0]?.message ?? 'not accepted'}`, notice: null }, 400);
     try {
-      await accounts.changePassword(principalOf(res).userId, form.current, strong.data);
+      const principal = principalOf(res);
+      await accounts.changePassword(principal.userId, form.current, strong.data, principal.tokenId);
     } catch (error) {
       if (!(error instanceof InvalidCredentialsError)) throw error;
       return show(res, 'account', { error: 'The current password is wrong.', notice: null }, 401);

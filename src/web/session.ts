@@ -83,7 +83,7 @@ export function csrfValid(res: Response, body: unknown): boolean {
 
 /** Opens a session for an account whose password was just checked. */
 export async function startSession(accounts: AccountService, req: Request, res: Response, account: Account): Promise<void> {
-  const { token } = await accounts.issueTokenFor(account, SESSION_LABEL);
+  const { token } = await accounts.issueTokenFor(account, SESSION_LABEL, { kind: 'session' });
   res.append('Set-Cookie', cookie(req, SESSION_COOKIE, token, SESSION_DAYS * 86_400));
 }
 

@@ -64,9 +64,14 @@ describe('admin CLI (npm run admin)', function () {
     expect(invalid.stderr).to.contain('username: letters, digits');
   });
 
-  it('users password: sets a generated or piped password (the old one stops working), refuses a short one and an unknown user', async () => {
-    await service.login('dora', 'dora old password');
+  it('users password: sets a generated or piped password (the old one and its sessions stop working), refuses a short one and an unknown user', async () => {
+    const dora = await service.login('dora', 'dora old password');
+    const basic = `Basic ${Buffer.from('dora:dora old password').toString('base64')}`;
+    const login = await service.http.post('/api/2/auth/dora/login.json').set('Authorization', basic).expect(200);
+    const session = String(login.headers['set-cookie']![0]!.split(';')[0]);
     const generated = await admin(['users', 'password', 'dora']);
+    expect((await service.http.get('/api/2/devices/dora.json').set('Cookie', session)).status, 'the session opened with the old password ends').to.equal(401);
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${dora.token}`)).status, 'an API token stays').to.equal(200);
     expect(generated.code, generated.stderr).to.equal(0);
     expect(generated.stdout).to.match(/^password of dora set$/m);
     const password = /^password: (\S+)$/m.exec(generated.stdout)?.[1];

@@ -48,3 +48,32 @@ describe('token last use and expiry', function () {
     expect(await service.authenticateToken(lasting.token)).to.not.equal(undefined);
   });
 });
+
+describe('sessions written before they had a kind of their own', function () {
+  it('are made sessions once, when the store first opens their database; later tokens of those labels stay tokens', async () => {
+    const db = new BetterSqlite3(':memory:');
+    const before = new SqliteAccountStore(db);
+    const service = new AccountService(before);
+    const account = await service.register('olga', 'a long password');
+    // As an older version wrote them: every bearer token of kind `token`, the sessions known by their labels.
+    const legacy = ['Web session', 'gpodder session', 'gpodder session (gPodder/3.11.4)', 'backup script', null];
+    for (const label of legacy) await service.issueTokenFor(account, label ?? undefined);
+    db.exec("DELETE FROM account_upgrades; UPDATE tokens SET kind = 'token'");
+    const kinds = async (store: SqliteAccountStore) =>
+      Object.fromEntries((await store.listTokens(account.id)).map((token) => [String(token.label), token.kind]));
+
+    const upgraded = new SqliteAccountStore(db);
+    expect(await kinds(upgraded)).to.deep.equal({
+      'Web session': 'session',
+      'gpodder session': 'session',
+      'gpodder session (gPodder/3.11.4)': 'session',
+      'backup script': 'token',
+      null: 'token',
+    });
+    // A token a user labels "Web session" after the upgrade is theirs, not a session.
+    db.exec("DELETE FROM tokens WHERE label = 'Web session'");
+    await new AccountService(upgraded).issueTokenFor(account, 'Web session');
+    expect((await kinds(new SqliteAccountStore(db)))['Web session'], 'the upgrade ran once').to.equal('token');
+    db.close();
+  });
+});

@@ -217,6 +217,51 @@ if (url) {
         await stores.close();
       }
     });
+
+    it('the account store makes the sessions an older version wrote sessions, once (as the embedded store: test/services/tokens.test.ts)', async function () {
+      const db = client.db(`${dbName}_upgrade`);
+      try {
+        const tokens = db.collection<{ _id: string; [field: string]: unknown }>('tokens');
+        // As an older version wrote them: no kind (or `token`), sessions known by their labels.
+        const legacy = ['Web session', 'gpodder session', 'gpodder session (gPodder/3.11.4)', 'backup script', null];
+        await tokens.insertMany(
+          legacy.map((label, index) => ({
+            _id: `t${index}`,
+            userId: 'u1',
+            secretHash: `h${index}`,
+            ...(index % 2 === 0 ? { kind: 'token' } : {}),
+            label,
+            createdAt: '2026-01-01T00:00:00.000Z',
+            lastUsedAt: null,
+          })),
+        );
+        const kinds = async (store: MongoAccountStore) => Object.fromEntries((await store.listTokens('u1')).map((token) => [String(token.label), token.kind]));
+        const upgraded = new MongoAccountStore(db);
+        await upgraded.init();
+        expect(await kinds(upgraded)).to.deep.equal({
+          'Web session': 'session',
+          'gpodder session': 'session',
+          'gpodder session (gPodder/3.11.4)': 'session',
+          'backup script': 'token',
+          null: 'token',
+        });
+        await tokens.deleteOne({ label: 'Web session' });
+        await tokens.insertOne({
+          _id: 'later',
+          userId: 'u1',
+          secretHash: 'later',
+          kind: 'token',
+          label: 'Web session',
+          createdAt: '2026-02-01T00:00:00.000Z',
+          lastUsedAt: null,
+        });
+        const again = new MongoAccountStore(db);
+        await again.init();
+        expect((await kinds(again))['Web session'], 'the upgrade ran once').to.equal('token');
+      } finally {
+        await db.dropDatabase();
+      }
+    });
   });
 } else {
   describe('MongoDB adapter contracts', function () {

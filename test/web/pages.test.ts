@@ -128,6 +128,36 @@ describe('web pages', function () {
     expect((await service.http.post('/v1/auth/token').send({ username: 'webuser4', password: 'correct horse battery' })).status).to.equal(401);
   });
 
+  it('a password change ends the sessions opened with the old password, and keeps what the user created', async () => {
+    const username = 'webuser4b';
+    const oldPassword = 'correct horse battery';
+    const web = new WebClient(service.app);
+    await web.signUp(username);
+    const otherBrowser = new WebClient(service.app);
+    expect((await otherBrowser.submit('/signin', '/signin', { username, password: oldPassword })).status).to.equal(303);
+    const basic = (password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    const gpodderCookie = async (password: string) => {
+      const login = await service.http.post(`/api/2/auth/${username}/login.json`).set('Authorization', basic(password)).expect(200);
+      return String(login.headers['set-cookie']![0]!.split(';')[0]);
+    };
+    const created = await web.submit('/access', '/access/app-passwords', { name: 'phone' });
+    const appPassword = /id="new-secret">([^<]+)</.exec(created.text)![1]!;
+    const withPassword = await gpodderCookie(oldPassword);
+    const withAppPassword = await gpodderCookie(appPassword);
+    const { token } = (await service.http.post('/v1/auth/token').send({ username, password: oldPassword }).expect(200)).body as { token: string };
+    const devices = (cookie: string) => service.http.get(`/api/2/devices/${username}.json`).set('Cookie', cookie);
+    expect((await devices(withPassword)).status).to.equal(200);
+
+    const changed = await web.submit('/account', '/account/password', { current: oldPassword, password: 'a brand new password' });
+    expect(changed.headers['location']).to.equal('/account?done=password');
+    expect((await web.get('/account')).status, 'the session that changed it stays').to.equal(200);
+    expect((await otherBrowser.get('/account')).status, 'another browser is signed out').to.equal(303);
+    expect((await devices(withPassword)).status, 'a gpodder session opened with the old password ends').to.equal(401);
+    expect((await devices(withAppPassword)).status, 'a session opened with an app password stays').to.equal(200);
+    expect((await service.http.get(`/api/2/devices/${username}.json`).set('Authorization', basic(appPassword))).status, 'the app password stays').to.equal(200);
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${token}`)).status, 'an API token stays').to.equal(200);
+  });
+
   it('registration closed: no sign-up page, no sign-up', async () => {
     const closed = await startTestService({ REGISTRATION: 'closed' });
     try {
@@ -257,6 +287,21 @@ describe('web pages', function () {
     expect(await empty('priv-web'), 'a private user looks like no user').to.equal(nobody);
   });
 
+  it('the Access page lists signed-in browsers, this one marked; revoking one signs that browser out', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser7b');
+    const laptop = new WebClient(service.app);
+    expect((await laptop.submit('/signin', '/signin', { username: 'webuser7b', password: 'correct horse battery' })).status).to.equal(303);
+    const rows = [
+      ...(await web.get('/access')).text.matchAll(/<tr><td>Web session( <strong>\(this browser\)<\/strong>)?<\/td>[\s\S]*?tokens\/([0-9a-f-]+)\/revoke/g),
+    ];
+    expect(rows.map((row) => row[1] !== undefined)).to.have.members([true, false]);
+    const other = rows.find((row) => row[1] === undefined)![2]!;
+    expect((await web.submit('/access', `/access/tokens/${other}/revoke`, {})).status).to.equal(303);
+    expect((await laptop.get('/access')).status, 'the laptop is signed out').to.equal(303);
+    expect((await web.get('/access')).status).to.equal(200);
+  });
+
   it('API tokens show their last use', async () => {
     const web = new WebClient(service.app);
     await web.signUp('webuser7');
@@ -266,6 +311,11 @@ describe('web pages', function () {
     await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${secret}`).expect(200);
     const row = /backup script[\s\S]*?<\/tr>/.exec((await web.get('/access')).text)![0];
     expect(row).not.to.include('never');
+    // Recorded to the hour: shown as the hour it fell in, never as a time before the token's creation.
+    const shown = /, (\d\d):00–(\d\d):00 UTC<\/td>/.exec(row);
+    expect(shown, row).not.to.equal(null);
+    expect(Number(shown![2])).to.equal(Number(shown![1]) + 1);
+    expect(Math.abs(Number(shown![1]) - new Date().getUTCHours()) % 23, 'this hour (or the one before, at its turn)').to.be.at.most(1);
   });
 
   it("another user's data is never on a user's pages, nor revocable by them", async () => {

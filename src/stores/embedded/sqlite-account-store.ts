@@ -1,7 +1,7 @@
 /** Embedded accounts adapter: two SQLite tables beside the events. */
 import type Database from 'better-sqlite3';
 import type { Account, AccountStore, LoginFlow, NewToken, TokenKind, TokenRecord } from '../accounts.js';
-import { UsernameTakenError } from '../accounts.js';
+import { LEGACY_SESSION_LABELS, SESSION_KIND_UPGRADE, UsernameTakenError } from '../accounts.js';
 import { hasColumn } from './schema.js';
 
 interface AccountRow {
@@ -65,6 +65,19 @@ const toLoginFlow = (row: LoginFlowRow): LoginFlow => ({
   grant: row.login_name !== null && row.sealed_password !== null ? { loginName: row.login_name, sealedPassword: row.sealed_password } : null,
 });
 
+/**
+ * Runs `upgrade` once in a database's life: an upgrade that reads what the data looked like before
+ * a change must not run again over data written after it.
+ */
+function upgradeOnce(db: Database.Database, name: string, upgrade: () => void): void {
+  db.exec('CREATE TABLE IF NOT EXISTS account_upgrades (name TEXT PRIMARY KEY)');
+  db.transaction(() => {
+    if (db.prepare('SELECT 1 FROM account_upgrades WHERE name = ?').get(name)) return;
+    upgrade();
+    db.prepare('INSERT INTO account_upgrades (name) VALUES (?)').run(name);
+  })();
+}
+
 export class SqliteAccountStore implements AccountStore {
   /** Prepared once: every authenticated request looks its token and account up (compiling the SQL each time cost more than running it). */
   private readonly statements = new Map<string, Database.Statement>();
@@ -104,6 +117,14 @@ export class SqliteAccountStore implements AccountStore {
     if (!hasColumn(db, 'tokens', 'parent_id')) db.exec('ALTER TABLE tokens ADD COLUMN parent_id TEXT');
     if (!hasColumn(db, 'tokens', 'expires_at')) db.exec('ALTER TABLE tokens ADD COLUMN expires_at TEXT');
     db.exec('CREATE INDEX IF NOT EXISTS tokens_by_parent ON tokens(parent_id) WHERE parent_id IS NOT NULL');
+    upgradeOnce(db, SESSION_KIND_UPGRADE, () => {
+      const { exact, prefix } = LEGACY_SESSION_LABELS;
+      db.prepare("UPDATE tokens SET kind = 'session' WHERE kind = 'token' AND (label IN (?, ?) OR substr(label, 1, ?) = ?)").run(
+        ...exact,
+        prefix.length,
+        prefix,
+      );
+    });
   }
 
   private statement(sql: string): Database.Statement {

@@ -11,7 +11,7 @@
 import { MongoServerError } from 'mongodb';
 import type { CollationOptions, Collection, Db } from 'mongodb';
 import type { Account, AccountStore, LoginFlow, NewToken, TokenKind, TokenRecord } from '../accounts.js';
-import { UsernameTakenError } from '../accounts.js';
+import { LEGACY_SESSION_LABELS, SESSION_KIND_UPGRADE, UsernameTakenError } from '../accounts.js';
 
 const USERNAME_COLLATION: CollationOptions = { locale: 'en', strength: 2 };
 const DUPLICATE_KEY = 11000;
@@ -126,6 +126,23 @@ export class MongoAccountStore implements AccountStore {
       { key: { loginHash: 1 }, name: 'loginHash_unique', unique: true },
       { key: { expiresAt: 1 }, name: 'expiresAt' },
     ]);
+    await this.upgradeOnce(SESSION_KIND_UPGRADE, async () => {
+      const { exact, prefix } = LEGACY_SESSION_LABELS;
+      const legacy = { $or: [{ label: { $in: [...exact] } }, { label: { $regex: `^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` } }] };
+      await this.tokens.updateMany({ kind: { $nin: ['session', 'app_password'] }, ...legacy }, { $set: { kind: 'session' } });
+    });
+  }
+
+  /**
+   * Runs `upgrade` once in a database's life (recorded in `account_upgrades` after it ran): an
+   * upgrade that reads what the data looked like before a change must not run again over data
+   * written after it. Two processes starting at once may both run it: each upgrade is idempotent.
+   */
+  private async upgradeOnce(name: string, upgrade: () => Promise<void>): Promise<void> {
+    const upgrades = this.db.collection<{ _id: string; at: string }>('account_upgrades');
+    if (await upgrades.findOne({ _id: name })) return;
+    await upgrade();
+    await upgrades.updateOne({ _id: name }, { $setOnInsert: { at: new Date().toISOString() } }, { upsert: true });
   }
 
   async createAccount(account: Omit<Account, 'disabled' | 'deleting'>): Promise<Account> {
