@@ -72,7 +72,9 @@ export function uploadedFile(req: Request): Buffer | undefined {
 
 /**
  * multer (memory storage, one file, a few small fields) with its refusals as the pages' 4xx:
- * a file too large 413, any other part it does not take 400, naming it.
+ * a file too large 413, any other part it does not take 400, naming it, and a body that is not
+ * multipart as it says (no boundary, cut short, a malformed part: busboy's plain errors, which
+ * multer hands on as they are) 400 too: all of them are the request's doing.
  */
 function uploadBody(): RequestHandler {
   const parse = multer({
@@ -81,7 +83,9 @@ function uploadBody(): RequestHandler {
   }).single(UPLOAD_FIELD);
   return (req, res, next) =>
     parse(req, res, (error: unknown) => {
-      if (!(error instanceof multer.MulterError)) return next(error);
+      if (error === undefined || error === null) return next();
+      if (!(error instanceof multer.MulterError))
+        return next(new HttpError(400, 'bad_form', `The form was not understood: ${error instanceof Error ? error.message.toLowerCase() : 'not multipart'}.`));
       if (error.code === 'LIMIT_FILE_SIZE')
         return next(new HttpError(413, 'file_too_large', `The file is larger than ${UPLOAD_LIMIT_BYTES / 1024 / 1024} MB.`));
       next(new HttpError(400, 'bad_form', `The form was not understood: ${error.message.toLowerCase()}${error.field ? ` (${error.field})` : ''}.`));

@@ -16,6 +16,7 @@ import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import type { AppRoute } from '../support/routes.js';
 import { appRoutes } from '../support/routes.js';
+import { HOSTILE_STRINGS } from '../support/hostile.js';
 
 const FEED = 'https://fuzz.example.com/feed.xml';
 const ADMIN_TOKEN = 'fuzz-admin-token-0123456789';
@@ -37,37 +38,6 @@ const deepObject = (depth: number): unknown => {
 /** Own `__proto__`/`constructor` keys, as JSON.parse makes them (a literal would set the prototype). */
 const protoKeys = () => JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"polluted":true}') as unknown;
 
-const HOSTILE_STRINGS = [
-  '',
-  ' ',
-  'x'.repeat(70_000),
-  '\u0000',
-  'a\u0007b\u001bc',
-  '\u202eevil',
-  '\ud800',
-  '😀'.repeat(500),
-  'javascript:alert(1)',
-  'file:///etc/passwd',
-  'ftp://example.com/feed',
-  'http://',
-  'https://[::1',
-  '__proto__',
-  'constructor',
-  'toString',
-  'hasOwnProperty',
-  '../../etc/passwd',
-  '%00',
-  '1e309',
-  'NaN',
-  '-0',
-  'Infinity',
-  '2026-02-30T00:00:00Z',
-  '9999-12-31T23:59:59Z',
-  '1970-01-01T00:00:00Z',
-  '<script>alert(1)</script>',
-  "' OR 1=1 --",
-  '{"$gt":""}',
-];
 const hostileString = fc.constantFrom(...HOSTILE_STRINGS);
 
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(

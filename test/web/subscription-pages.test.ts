@@ -161,6 +161,14 @@ describe('subscriptions from the browser', function () {
       400,
       '(other)',
     );
+    // Said to be multipart but not: no boundary, cut short, a part without headers.
+    for (const [type, body] of [
+      ['multipart/form-data', ''],
+      ['multipart/form-data; boundary=x', ''],
+      ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n' + token],
+      ['multipart/form-data; boundary=x', '--x\r\n\r\n\r\n--x--'],
+    ] as const)
+      await refused(await web.agent.post('/data/subscriptions').set('Content-Type', type).send(body), 400, 'The form was not understood');
     // Without the form's CSRF token, or not as multipart (so without one): 403.
     const noToken = await web.agent.post('/data/subscriptions').attach('file', Buffer.from(opml(`<outline xmlUrl="${FEED}"/>`)), 'a.opml');
     expect(noToken.status).to.equal(403);
