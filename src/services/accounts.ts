@@ -103,10 +103,10 @@ export class AccountService {
   }
 
   /**
-   * Changes the password after checking the current one (the same error as a failed login).
-   * Tokens and app passwords stay valid: they are separate credentials, revoked on their own.
+   * Changes the password after checking the current one (the same error as a failed login), and
+   * ends the sessions opened with the old one but `keep` (the session asking). Tokens and app
+   * passwords stay valid: they are separate credentials, revoked on their own.
    */
-  /** Changes the password and ends the sessions opened with the old one, but `keep` (the session asking). */
   async changePassword(userId: string, currentPassword: string, newPassword: string, keep: string | null = null): Promise<void> {
     const account = await this.accounts.findById(userId);
     if (!account) throw new InvalidCredentialsError();

@@ -1,10 +1,11 @@
 /**
  * Web sessions and CSRF protection (docs/design.md, "Web pages").
  *
- * A session is an ordinary bearer token of the account (kind `token`, labelled "Web
- * session"), kept in an HttpOnly, SameSite=Lax cookie, Secure when the request came over TLS
- * (behind a proxy: TRUST_PROXY). Signing out revokes it, so a copied cookie dies with it, and
- * it is listed and revocable with the user's other tokens.
+ * A session is a bearer token of the account (kind `session`, labelled "Web session"), kept in
+ * an HttpOnly, SameSite=Lax cookie, Secure when the request came over TLS (behind a proxy:
+ * TRUST_PROXY). Signing out revokes it, so a copied cookie dies with it; a password change ends
+ * it (but in the browser that made the change); it is listed and revocable with the user's other
+ * tokens.
  *
  * Every form carries a CSRF token: an HMAC of the session's secret (signed in) or of a
  * random pre-session cookie (signed out). Another site cannot read either cookie, so it cannot
