@@ -13,6 +13,7 @@ import { benchSync } from './sync.js';
 import { benchProjectLive } from './project-live.js';
 import { benchProjectorReads } from './projector-reads.js';
 import { benchFeeds } from './feeds.js';
+import { benchSoak } from './soak.js';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   append: () => benchAppend(),
@@ -26,13 +27,18 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   feeds: () => benchFeeds(),
 };
 
+/** Benchmarks run only by name: too long for the full run. */
+const ON_REQUEST: Readonly<Record<string, () => Promise<BenchResult>>> = {
+  soak: () => benchSoak(),
+};
+
 async function main(argv: readonly string[]): Promise<number> {
   const name = argv[0];
   if (name === undefined) return runAll(Object.keys(BENCHMARKS));
   // hasOwn, so names like "constructor" do not reach Object.prototype.
-  const bench = name !== undefined && Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : undefined;
+  const bench = Object.hasOwn(BENCHMARKS, name) ? BENCHMARKS[name] : Object.hasOwn(ON_REQUEST, name) ? ON_REQUEST[name] : undefined;
   if (!bench) {
-    const known = Object.keys(BENCHMARKS).join(', ');
+    const known = [...Object.keys(BENCHMARKS), ...Object.keys(ON_REQUEST)].join(', ');
     console.error(name === undefined ? `usage: npm run bench -- <name>; benchmarks: ${known}` : `unknown benchmark "${name}"; benchmarks: ${known}`);
     return 2;
   }

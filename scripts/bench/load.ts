@@ -345,8 +345,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** `node [nodeArgs] --import tsx src/main.ts` on a free loopback port; resolves when it listens. */
-export async function startServer(dataDir: string, nodeArgs: readonly string[] = []): Promise<Server> {
+/** `node [nodeArgs] --import tsx src/main.ts` on a free loopback port; resolves when it listens. `env` adds to (or overrides) its settings. */
+export async function startServer(dataDir: string, nodeArgs: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<Server> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     // All the load comes from one address and a few tokens: the per-client rate limit is off.
@@ -359,6 +359,7 @@ export async function startServer(dataDir: string, nodeArgs: readonly string[] =
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
       RATE_LIMIT_PER_MINUTE: '0',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

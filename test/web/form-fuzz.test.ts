@@ -20,7 +20,7 @@ const FEED = 'https://fuzz.example.com/feed.xml';
 const RUNS_PER_FORM = Number(process.env['FUZZ_RUNS'] ?? 12);
 /** Forms that end the session or the account: they cannot be fuzzed with the session they end. */
 const ENDING = new Set(['/signout', '/data/delete', '/manage/signout']);
-const API_PREFIX = /^\/(v1|api|admin|manage|index\.php|ocs|subscriptions|healthz|readyz|metrics|openapi)/;
+const API_PREFIX = /^\/(v1|api|admin|index\.php|ocs|subscriptions|healthz|readyz|metrics|openapi)/;
 
 /** One field as it goes on the wire: `name=value`, repeated, bracketed, or raw bytes. */
 const fieldOnWire = (name: string): fc.Arbitrary<string> => {
