@@ -10,6 +10,7 @@ import type { ReadModelStore } from './stores/read-model.js';
 import { createApp } from './http/app.js';
 import { Projector } from './projector/projector.js';
 import { ProjectorThread } from './projector/projector-thread.js';
+import { watchCatchUp } from './projector/catch-up-progress.js';
 import { AccountService } from './services/accounts.js';
 import { ReadModelService } from './services/read-models.js';
 import { UserEventService } from './services/user-events.js';
@@ -60,7 +61,14 @@ export interface Service {
 export async function startService(
   config: Config,
   logger: Logger,
-  options: StoreOptions & { runProjector?: boolean; runScheduler?: boolean; scheduler?: SchedulerOptions; feedsEvery?: string | number } = {},
+  options: StoreOptions & {
+    runProjector?: boolean;
+    runScheduler?: boolean;
+    scheduler?: SchedulerOptions;
+    feedsEvery?: string | number;
+    /** How often a backlog's progress is logged (tests shorten it). */
+    catchUpLogEveryMs?: number;
+  } = {},
 ): Promise<Service> {
   // Appends through these stores are counted for /metrics (the projector only reads).
   // WAL checkpoints on a worker thread: inside a commit they stall every request in flight.
@@ -103,6 +111,8 @@ export async function startService(
     logger,
   });
   if (options.runProjector !== false) erasure.start();
+  // A backlog (a projection rebuilt at start, a projector that was stopped) logs its progress.
+  const stopWatchingCatchUp = options.runProjector !== false ? watchCatchUp(status, projector.names, logger, options.catchUpLogEveryMs) : undefined;
   /** What readiness, metrics and the admin stats report on: the projections and the erasure reactor. */
   const reported = [...projector.names, ERASURE_REACTOR];
   const userEvents = new UserEventService(
@@ -207,6 +217,7 @@ export async function startService(
         });
       scheduler = await startSchedulerOrRetry(start, logger);
     } catch (error) {
+      stopWatchingCatchUp?.();
       await erasure.stop();
       await thread?.stop();
       await projector.stop();
@@ -231,6 +242,7 @@ export async function startService(
       // First: a pass in progress still needs the projector's checkpoints and the stores; then the
       // erasure reactor, whose erasure in progress waits for the projections.
       await scheduler?.stop();
+      stopWatchingCatchUp?.();
       await feedParser.close();
       await erasure.stop();
       await thread?.stop();
