@@ -66,6 +66,26 @@ describe('ListenerService and PublicViews (what the pages show)', function () {
     ]);
   });
 
+  it("a subscription's last activity outlives retention: its latest play, else its subscription, once its events are gone", async () => {
+    const user = await service.login();
+    await post(user.token, [
+      { type: 'subscribe', timestamp: '2026-01-04T10:00:00Z', object: { rss_source_feed: A }, data: {} },
+      { type: 'subscribe', timestamp: '2026-01-04T10:01:00Z', object: { rss_source_feed: B }, data: {} },
+      { type: 'play', timestamp: '2026-01-05T09:00:00Z', object: { rss_source_feed: A, rss_source_id: 'a1' }, data: { played: false, position: 30 } },
+    ]);
+    const recorded = (await listener.overview(user.userId)).subscriptions.map((sub) => sub.lastActivity);
+    expect(
+      recorded.every((at) => at !== null && at > '2026-06-01'),
+      'while the events are there: when they were recorded',
+    ).to.equal(true);
+    // A pass 60 days on: every event older than 31 days goes, the checkpoint holding the state stays.
+    // The pass finds its users through a read model: the projections first.
+    await service.settle();
+    await service.retention.run(new Date(Date.now() + 60 * 86_400_000));
+    const activity = Object.fromEntries((await listener.overview(user.userId)).subscriptions.map((sub) => [sub.feed, sub.lastActivity]));
+    expect(activity).to.deep.equal({ [A]: '2026-01-05T09:00:00.000Z', [B]: '2026-01-04T10:01:00.000Z' });
+  });
+
   it("seenOf: exactly the user's public documents, with the username when public and without it when anonymous", async () => {
     const user = await service.login();
     const other = await service.login();
