@@ -53,8 +53,10 @@ export interface DeviceView {
   readonly id: string;
   readonly caption: string;
   readonly type: string | null;
-  /** When the server last recorded an event from this device. */
+  /** When the server last recorded an event from this device, among the events retention keeps. */
   readonly lastSync: string | null;
+  /** When the device was created (gpodder devices; null for a device known by its events only). */
+  readonly createdAt: string | null;
 }
 
 export interface Overview {
@@ -62,6 +64,11 @@ export interface Overview {
   readonly recent: ListeningView[];
   readonly playlists: PlaylistView[];
   readonly devices: DeviceView[];
+  /**
+   * When the oldest event retention kept was recorded, once it has removed older ones (null while
+   * the stream holds the whole history): what is known from events (a device's last sync) starts there.
+   */
+  readonly retainedFrom: string | null;
   readonly syncGroups: string[][];
   readonly privacy: PrivacyState;
 }
@@ -95,8 +102,11 @@ export class ListenerService {
     const folded = new StateFold();
     const feedActivity = new Map<string, string>();
     const deviceSync = new Map<string, string>();
+    let retainedFrom: string | null | undefined;
     for await (const page of cutAfterStates(readStreamPages(this.userEvents.store, streams.user(userId)))) {
       folded.add(stateEventsOf(page));
+      // A stream retention has cut starts with the checkpoint that says from when it holds events.
+      retainedFrom ??= page[0]?.type === 'checkpoint' ? ((page[0].data['data'] as { retained_from?: string } | undefined)?.retained_from ?? null) : null;
       for (const event of page) {
         const at = event.recordedAt.toISOString();
         const data = event.data as { object?: { rss_source_feed?: unknown } | null; data?: { device?: unknown } };
@@ -182,9 +192,23 @@ export class ListenerService {
     // gpodder devices by their caption, plus the native API's devices, known by their events only.
     const devices = new Map<string, DeviceView>();
     for (const device of Object.values(state.devices))
-      devices.set(device.id, { id: device.id, caption: device.caption, type: device.type, lastSync: deviceSync.get(device.id) ?? null });
-    for (const [id, lastSync] of deviceSync) if (!devices.has(id)) devices.set(id, { id, caption: '', type: null, lastSync });
-    return { subscriptions, recent, playlists, devices: [...devices.values()], syncGroups: state.sync_groups, privacy: state.privacy };
+      devices.set(device.id, {
+        id: device.id,
+        caption: device.caption,
+        type: device.type,
+        lastSync: deviceSync.get(device.id) ?? null,
+        createdAt: device.created_at,
+      });
+    for (const [id, lastSync] of deviceSync) if (!devices.has(id)) devices.set(id, { id, caption: '', type: null, lastSync, createdAt: null });
+    return {
+      subscriptions,
+      recent,
+      playlists,
+      devices: [...devices.values()],
+      retainedFrom: retainedFrom ?? null,
+      syncGroups: state.sync_groups,
+      privacy: state.privacy,
+    };
   }
 
   /**

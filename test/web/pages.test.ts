@@ -302,6 +302,23 @@ describe('web pages', function () {
     expect((await web.get('/access')).status).to.equal(200);
   });
 
+  it('a device\'s last sync reads "not since" the oldest event retention kept once it has taken the device\'s events, not "never"', async () => {
+    const web = new WebClient(service.app);
+    await web.signUp('webuser-devices');
+    const basic = `Basic ${Buffer.from('webuser-devices:correct horse battery').toString('base64')}`;
+    await service.http.post('/api/2/devices/webuser-devices/phone.json').set('Authorization', basic).send({ caption: 'My phone', type: 'mobile' }).expect(200);
+    await service.http
+      .post('/api/2/subscriptions/webuser-devices/phone.json')
+      .set('Authorization', basic)
+      .send({ add: [FEED], remove: [] })
+      .expect(200);
+    const row = async () => /My phone[\s\S]*?<\/tr>/.exec((await web.get('/')).text)![0];
+    expect(await row()).to.match(/\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    await service.settle();
+    await service.retention.run(new Date(Date.now() + 60 * 86_400_000));
+    expect(await row()).to.match(/not since \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+  });
+
   it('API tokens show their last use', async () => {
     const web = new WebClient(service.app);
     await web.signUp('webuser7');
