@@ -139,6 +139,7 @@ export async function startService(
     purge: (stream) => stores.embedded?.eventStore?.purgeTruncated(stream),
     rollFeeds: (feeds) => retention.rollFeeds(feeds, new Date()),
     forgetDeletedBytes: () => retention.forgetErasedBytes(),
+    forgetUser: (userId) => userEvents.cache?.delete(userId),
   });
   // Deletions a stopped process left unfinished: their accounts no longer authenticate, so no one
   // else would ever finish them.

@@ -241,11 +241,12 @@ export function readRequest(request: autocannon.Request, users: readonly Seeded[
   return { ...request, method: 'GET', path: '/v1/subscriptions', headers: { authorization: `Bearer ${pick(users).token}` } };
 }
 
-export function writeRequest(request: autocannon.Request, users: readonly Seeded[]): autocannon.Request {
+/** `episodesPerFeed`: how many episodes of each feed the plays pick from (the soak keeps users' states from growing all run long). */
+export function writeRequest(request: autocannon.Request, users: readonly Seeded[], episodesPerFeed = 200): autocannon.Request {
   const user = pick(users);
   const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
   const feed = pick(user.feeds);
-  const episode = Math.floor(Math.random() * 200);
+  const episode = Math.floor(Math.random() * episodesPerFeed);
   const now = Date.now();
   if (Math.random() < 0.7) {
     const play = {

@@ -28,6 +28,7 @@ export interface SubscriptionView {
   readonly title: string | null;
   /** A cover an app sent with one of the feed's episodes, else the feed's own. */
   readonly cover: string | null;
+  /** The latest of: its events still in the stream (as recorded), its latest play and its subscription (as dated by the device). */
   readonly lastActivity: string | null;
 }
 

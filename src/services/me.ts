@@ -52,6 +52,8 @@ export interface AccountDeletionSteps {
    * embedded store: docs/design.md, "Erasure"), if any.
    */
   readonly forgetDeletedBytes?: () => Promise<void>;
+  /** Drops what this process keeps of the user in memory (the folded-user cache), if anything. */
+  readonly forgetUser?: (userId: string) => void;
 }
 
 export class MeService {
@@ -59,6 +61,7 @@ export class MeService {
   private readonly projections: readonly string[];
   private readonly rollFeeds: (feeds: Iterable<string>) => Promise<void>;
   private readonly forgetDeletedBytes: () => Promise<void>;
+  private readonly forgetUser: (userId: string) => void;
 
   constructor(
     private readonly store: EventStore,
@@ -70,6 +73,7 @@ export class MeService {
     this.projections = steps.projections ?? [];
     this.rollFeeds = steps.rollFeeds ?? (async () => undefined);
     this.forgetDeletedBytes = steps.forgetDeletedBytes ?? (async () => undefined);
+    this.forgetUser = steps.forgetUser ?? (() => undefined);
   }
 
   /**
@@ -185,6 +189,9 @@ export class MeService {
       }
     }
     this.purge(stream);
+    // A deleted user's state is never served again (no credential of theirs authenticates), but
+    // it is their data: it leaves this process's memory now, not when the cache needs the room.
+    this.forgetUser(userId);
     await this.rollFeeds(feeds);
     await this.accounts.deleteAccount(userId);
     await this.forgetDeletedBytes();

@@ -207,6 +207,7 @@ class Scenario {
       projections: projector.names,
       purge,
       rollFeeds: (feeds) => this.retention.rollFeeds(feeds, this.clock()),
+      forgetUser: (userId) => this.cache.delete(userId),
     });
   }
 
@@ -244,6 +245,7 @@ class Scenario {
         return;
       case 'delete_account':
         await this.me.deleteAccount(this.user);
+        expect(this.cache.peek(this.user.userId), "a deleted user's state leaves the cache with the account").to.equal(undefined);
         // The deleted user can never write again (its stream is tombstoned): the scenario goes
         // on as a new account under the freed username.
         this.user = { userId: randomUUID(), username: this.user.username, tokenId: null };
