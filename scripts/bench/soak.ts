@@ -23,7 +23,7 @@
  * after its first third and at its end: `live_heap_mb_first`/`_last` are what was reachable then,
  * and the log names the kinds of objects that grew most in between. Taking a snapshot of a heap
  * of tens of MB raises the process's resident memory by a few hundred MB that it keeps, so the
- * RSS figures of such a run say nothing.
+ * RSS figures of such a run say nothing. BENCH_SOAK_SNAPSHOT_DIR=<dir> keeps the snapshots there.
  *
  * Run: `npm run bench -- soak`. Tunables: BENCH_SOAK_MINUTES (default 10; 2 with BENCH_QUICK=1),
  * BENCH_SOAK_RATE (requests/s of the mix, default 400), BENCH_SOAK_CHURN (users created, and as
@@ -73,7 +73,9 @@ export async function benchSoak(log: (line: string) => void = console.log): Prom
   const rate = Number(process.env['BENCH_SOAK_RATE'] ?? 400);
   const churn = Number(process.env['BENCH_SOAK_CHURN'] ?? 2);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'podsync-bench-soak-'));
-  const snapshotDir = mkdtempSync(path.join(tmpdir(), 'podsync-bench-soak-heap-'));
+  // BENCH_SOAK_SNAPSHOT_DIR keeps the snapshots there (for Chromium's DevTools), else they go with the run.
+  const keptSnapshots = process.env['BENCH_SOAK_SNAPSHOT_DIR'];
+  const snapshotDir = keptSnapshots ?? mkdtempSync(path.join(tmpdir(), 'podsync-bench-soak-heap-'));
   // The rate limiter on (high enough never to refuse), and client addresses taken from
   // X-Forwarded-For, so that every churned user comes from an address of its own.
   const heapSnapshots = process.env['BENCH_SOAK_HEAP_SNAPSHOTS'] === '1';
@@ -192,7 +194,7 @@ export async function benchSoak(log: (line: string) => void = console.log): Prom
     agent.destroy();
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
-    rmSync(snapshotDir, { recursive: true, force: true });
+    if (keptSnapshots === undefined) rmSync(snapshotDir, { recursive: true, force: true });
   }
 }
 
