@@ -5,12 +5,13 @@
  * events), through the one write path (src/services/command-handler.ts): the devices it names
  * are created on the user's folded state, and the append expects the revision folded. Exact
  * duplicates are ignored: an action's event id is derived from the action, and ids already in
- * the `episode_actions` read model are left out before appending. The upload does not wait
- * for the read model to catch up first (clients upload in batches of 30 or 100, and waiting
- * for the previous batch's projection would cost more than the upload): a duplicate of an
- * action written but not yet projected is caught by the store, whose event ids are
- * idempotency keys (all known: a retry, nothing added; some known: a conflict), and then the
- * upload waits for the read model and is decided again.
+ * the `episode_actions` read model, or among the user's events it has not applied yet (read from
+ * the stream), are left out before appending. The upload does not wait for the read model to
+ * catch up first (clients upload in batches of 30 or 100, and waiting for the previous batch's
+ * projection would cost more than the upload). Two uploads of the same actions at once are
+ * caught by the store, whose event ids are idempotency keys among a stream's last events (all
+ * known: a retry, nothing added; some known: a conflict), and then the upload waits for the read
+ * model and is decided again.
  *
  * Downloads are answered from `episode_actions`, by `$all` position, at most
  * {@link EPISODE_ACTIONS_PAGE} at a time: the answer's `timestamp` is where the next call
@@ -200,13 +201,19 @@ export class GpodderEpisodeService {
       // After an overlap, the earlier upload's events must be in the read model to be left out.
       if (attempt > 1) await readModels.waitFor([EPISODE_ACTIONS], await this.gpodder.userEvents.store.headPosition(), 10_000);
       const docId = (id: string) => episodeActionDocId(principal.userId, id);
+      // Which actions are already stored is idempotency bookkeeping (their ids), not state: the
+      // read model answers for the events it has applied, the user's stream for those it has not
+      // (read first: every event is then in one or the other). The store recognises a retry only
+      // among a stream's last events, so an action uploaded again while the projector is behind,
+      // from further back than those, was stored twice.
+      const { behind } = await readModels.behindUser(principal.userId, EPISODE_ACTIONS);
+      const pending = new Set(behind?.events.map((event) => event.id));
       const stored = await readModels.readModel.getMany(
         EPISODE_ACTIONS,
         prepared.actions.flatMap(({ id, formerId }) => [docId(id), docId(formerId)]),
       );
-      // Which actions are already stored is idempotency bookkeeping (their ids), not state: the
-      // read model answers it; the store catches what it has not projected yet.
-      const fresh = prepared.actions.filter(({ id, formerId }) => !stored.has(docId(id)) && !stored.has(docId(formerId)));
+      const known = (id: string) => stored.has(docId(id)) || pending.has(id);
+      const fresh = prepared.actions.filter(({ id, formerId }) => !known(id) && !known(formerId));
       try {
         const finishes = finishedEpisodeKeys(fresh.map(({ record }) => record));
         await this.gpodder.write(principal, (state, ctx, user) =>

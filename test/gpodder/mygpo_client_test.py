@@ -132,8 +132,10 @@ def main(argv):
                  '%d actions' % len(by_device.actions))
     before_again = len(phone.download_episode_actions(since=0).actions)
     phone.upload_episode_actions(phone_actions[:50])
+    after_again = phone.download_episode_actions(since=0).actions
     checks.check('re-uploading the same actions adds nothing',
-                 len(phone.download_episode_actions(since=0).actions) == before_again == 160 + 155, before_again)
+                 len(after_again) == before_again == 160 + 155,
+                 '%d before, %d after, %d distinct after' % (before_again, len(after_again), len(set(map(key, after_again)))))
 
     # ---- the late upload ---------------------------------------------------------------------
     cursor = laptop.download_episode_actions(since=got.since).since

@@ -155,6 +155,31 @@ describe('gpodder API: episode actions', function () {
     expect((await download()).body.actions).to.have.length(3);
   });
 
+  it('ignores an action uploaded again from further back than the store recognises retries, while the projector is behind', async () => {
+    // No projector: the read model knows none of the actions, only the user's stream does.
+    const behind = await startTestService({}, { runProjector: false });
+    try {
+      const someone = await gpodderUser(behind);
+      const send = (actions: unknown) =>
+        behind.http
+          .post(`/api/2/episodes/${someone.username}.json`)
+          .set('Authorization', someone.basic)
+          .send(actions as object);
+      const episode = (n: number) => action({ episode: `https://cdn.example.com/a/${n}.mp3`, device: 'phone' });
+      const early = Array.from({ length: 50 }, (_unused, n) => episode(n));
+      expect((await send(early)).status).to.equal(200);
+      // More than the stream's last ids the store keeps (RECENT_IDS, 64) after them.
+      expect((await send(Array.from({ length: 100 }, (_unused, n) => episode(1000 + n)))).status).to.equal(200);
+      const count = await behind.eventCount();
+      expect((await send(early)).status).to.equal(200);
+      expect(await behind.eventCount(), 'the early actions again: nothing added').to.equal(count);
+      expect((await send([...early.slice(0, 5), episode(5000)])).status).to.equal(200);
+      expect(await behind.eventCount(), 'with a new one: only it').to.equal(count + 1);
+    } finally {
+      await behind.stop();
+    }
+  });
+
   it('recognises an action stored under its former id (before ids were ordered by time) when it is uploaded again', async () => {
     const play = action({ action: 'play', position: 42 });
     // Stored as the service stored actions before: under the id from the content alone.
