@@ -38,19 +38,48 @@ export async function fillBatch(
   return { events, pending };
 }
 
-/** What {@link nextWithin} answers when no event came in time. */
+/** What {@link WatchedRead.within} answers when no event came in time. */
 export const NOTHING_YET = Symbol('nothing yet');
 
 /**
- * The pending read's result if it comes within `ms`, else {@link NOTHING_YET}; the timer is
- * cleared either way (a reader that waits for its first event this way on every batch would
- * otherwise leave one timer pending per batch).
+ * A pending read, watched once, that {@link within} waits for up to a time as often as needed
+ * without adding anything to it. `Promise.race` leaves a reaction on each contender until that
+ * contender settles: racing one read that stays pending (the erasure reactor's, while no `remove`
+ * comes, which can be days) against a timer at every quiet moment kept one more reaction, and
+ * what it holds, for every look, ten a second (bench/RESULTS.md, "Soak").
  */
-export async function nextWithin(pending: PendingRead, ms: number): Promise<IteratorResult<RecordedEvent> | typeof NOTHING_YET> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([pending, new Promise<typeof NOTHING_YET>((resolve) => (timer = setTimeout(() => resolve(NOTHING_YET), ms)))]);
-  } finally {
-    clearTimeout(timer);
+export class WatchedRead {
+  private outcome: { readonly value: IteratorResult<RecordedEvent> } | { readonly error: unknown } | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(read: PendingRead) {
+    read.then(
+      (value) => this.settle({ value }),
+      (error: unknown) => this.settle({ error }),
+    );
+  }
+
+  /** The read's result if it comes within `ms`, else {@link NOTHING_YET}; the timer is cleared either way. */
+  async within(ms: number): Promise<IteratorResult<RecordedEvent> | typeof NOTHING_YET> {
+    if (this.outcome === undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.settle(undefined), ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve();
+        };
+      });
+    }
+    const outcome = this.outcome;
+    if (outcome === undefined) return NOTHING_YET;
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
+  }
+
+  /** Records the read's outcome (undefined: the wait timed out) and ends the wait in progress, if any. */
+  private settle(outcome: WatchedRead['outcome']): void {
+    if (outcome !== undefined) this.outcome = outcome;
+    this.wake?.();
   }
 }

@@ -28,7 +28,7 @@ import type { ReadModelStore } from '../stores/read-model.js';
 import { leaseOwner } from '../stores/lease-owner.js';
 import { LeaseKeeper, LeaseLostError } from '../projector/lease-keeper.js';
 import { PROJECTED_STREAM_PREFIXES } from '../projector/projected-event.js';
-import { fillBatch, NOTHING_YET, nextWithin } from '../projector/live-batch.js';
+import { fillBatch, NOTHING_YET, WatchedRead } from '../projector/live-batch.js';
 import type { ReadModelService } from '../services/read-models.js';
 import { yieldToEventLoop } from '../concurrency.js';
 
@@ -227,7 +227,7 @@ export class ErasureReactor {
     });
     this.unsubscribe = () => subscription.unsubscribe();
     const iterator = subscription[Symbol.asyncIterator]();
-    let pending = iterator.next();
+    let pending = new WatchedRead(iterator.next());
     try {
       while (!this.stopping) {
         // While a checkpoint is owed, wait for the next event only until it is due: after a quiet
@@ -236,7 +236,7 @@ export class ErasureReactor {
         const due = this.uncommitted
           ? Math.max(0, Math.min(this.lastEventAt + IDLE_CHECKPOINT_MS, this.lastCommitAt + this.checkpointEveryMs) - Date.now())
           : IDLE_CHECKPOINT_MS;
-        const first = await nextWithin(pending, due);
+        const first = await pending.within(due);
         if (first === NOTHING_YET) {
           const moved = this.passIdle(subscription);
           const now = Date.now();
@@ -248,7 +248,7 @@ export class ErasureReactor {
         }
         if (first.done) return;
         const batch = await fillBatch(first.value, iterator, { size: this.batchSize, delayMs: this.batchDelayMs });
-        pending = batch.pending;
+        pending = new WatchedRead(batch.pending);
         await this.leases.ensure();
         this.lastEventAt = Date.now();
         const erased = await this.react(batch.events);

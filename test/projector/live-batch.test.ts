@@ -4,7 +4,8 @@
  * behind it.
  */
 import { expect } from 'chai';
-import { fillBatch, NOTHING_YET, nextWithin } from '../../src/projector/live-batch.js';
+import type { PendingRead } from '../../src/projector/live-batch.js';
+import { fillBatch, NOTHING_YET, WatchedRead } from '../../src/projector/live-batch.js';
 import type { RecordedEvent } from '../../src/stores/event-store.js';
 
 const recorded = (n: number): RecordedEvent => ({ id: `e${n}` }) as unknown as RecordedEvent;
@@ -86,14 +87,31 @@ describe('live batches (fillBatch)', function () {
   it('waits for a first event only as long as asked, and leaves no timer once it came', async function () {
     const source = feed(0);
     // The read stays pending across waits, as the erasure reactor keeps it.
-    const read = source.iterator.next();
+    const read = new WatchedRead(source.iterator.next());
     const started = Date.now();
-    expect(await nextWithin(read, 30)).to.equal(NOTHING_YET);
+    expect(await read.within(30)).to.equal(NOTHING_YET);
     expect(Date.now() - started).to.be.at.least(25);
     const before = timers();
     setTimeout(() => source.arrive(), 5);
-    const next = await nextWithin(read, 60_000);
+    const next = await read.within(60_000);
     expect(next !== NOTHING_YET && !next.done ? next.value.id : undefined).to.equal('e0');
     expect(timers()).to.equal(before);
+    expect(await read.within(0), 'once come, it stays the answer').to.equal(next);
+  });
+
+  it('attaches to a read that stays pending once, however often it waits for it (a race each time kept a reaction each time)', async function () {
+    let attached = 0;
+    const never = new Promise<IteratorResult<RecordedEvent>>(() => undefined);
+    const counted = { then: (...handlers: Parameters<PendingRead['then']>) => (attached++, never.then(...handlers)) } as unknown as PendingRead;
+    const read = new WatchedRead(counted);
+    for (let look = 0; look < 50; look++) expect(await read.within(0)).to.equal(NOTHING_YET);
+    expect(attached).to.equal(1);
+  });
+
+  it("hands on the read's failure", async function () {
+    const read = new WatchedRead(Promise.reject(new Error('store gone')));
+    let failed: unknown;
+    await read.within(1_000).catch((error: unknown) => (failed = error));
+    expect((failed as Error).message).to.equal('store gone');
   });
 });
