@@ -3,6 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'chai';
 import { AccountService } from '../../src/services/accounts.js';
 import { SqliteAccountStore } from '../../src/stores/embedded/sqlite-account-store.js';
+import { kindsByLabel, LEGACY_TOKEN_LABELS, UPGRADED_KINDS } from '../support/legacy-sessions.js';
 
 describe('token last use and expiry', function () {
   let now: Date;
@@ -56,20 +57,12 @@ describe('sessions written before they had a kind of their own', function () {
     const service = new AccountService(before);
     const account = await service.register('olga', 'a long password');
     // As an older version wrote them: every bearer token of kind `token`, the sessions known by their labels.
-    const legacy = ['Web session', 'gpodder session', 'gpodder session (gPodder/3.11.4)', 'backup script', null];
-    for (const label of legacy) await service.issueTokenFor(account, label ?? undefined);
+    for (const label of LEGACY_TOKEN_LABELS) await service.issueTokenFor(account, label ?? undefined);
     db.exec("DELETE FROM account_upgrades; UPDATE tokens SET kind = 'token'");
-    const kinds = async (store: SqliteAccountStore) =>
-      Object.fromEntries((await store.listTokens(account.id)).map((token) => [String(token.label), token.kind]));
+    const kinds = async (store: SqliteAccountStore) => kindsByLabel(await store.listTokens(account.id));
 
     const upgraded = new SqliteAccountStore(db);
-    expect(await kinds(upgraded)).to.deep.equal({
-      'Web session': 'session',
-      'gpodder session': 'session',
-      'gpodder session (gPodder/3.11.4)': 'session',
-      'backup script': 'token',
-      null: 'token',
-    });
+    expect(await kinds(upgraded)).to.deep.equal(UPGRADED_KINDS);
     // A token a user labels "Web session" after the upgrade is theirs, not a session.
     db.exec("DELETE FROM tokens WHERE label = 'Web session'");
     await new AccountService(upgraded).issueTokenFor(account, 'Web session');

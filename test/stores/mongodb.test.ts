@@ -11,6 +11,7 @@ import { MongoAccountStore, MongoReadModelStore, connectMongo } from '../../src/
 import type { JsonObject } from '../../src/stores/event-store.js';
 import { InvalidDocumentError } from '../../src/stores/read-model.js';
 import { accountsContract } from './accounts.contract.js';
+import { kindsByLabel, LEGACY_TOKEN_LABELS, UPGRADED_KINDS } from '../support/legacy-sessions.js';
 import { readModelContract } from './read-model.contract.js';
 
 const url = process.env['MONGO_URL'];
@@ -223,9 +224,8 @@ if (url) {
       try {
         const tokens = db.collection<{ _id: string; [field: string]: unknown }>('tokens');
         // As an older version wrote them: no kind (or `token`), sessions known by their labels.
-        const legacy = ['Web session', 'gpodder session', 'gpodder session (gPodder/3.11.4)', 'backup script', null];
         await tokens.insertMany(
-          legacy.map((label, index) => ({
+          LEGACY_TOKEN_LABELS.map((label, index) => ({
             _id: `t${index}`,
             userId: 'u1',
             secretHash: `h${index}`,
@@ -235,16 +235,10 @@ if (url) {
             lastUsedAt: null,
           })),
         );
-        const kinds = async (store: MongoAccountStore) => Object.fromEntries((await store.listTokens('u1')).map((token) => [String(token.label), token.kind]));
+        const kinds = async (store: MongoAccountStore) => kindsByLabel(await store.listTokens('u1'));
         const upgraded = new MongoAccountStore(db);
         await upgraded.init();
-        expect(await kinds(upgraded)).to.deep.equal({
-          'Web session': 'session',
-          'gpodder session': 'session',
-          'gpodder session (gPodder/3.11.4)': 'session',
-          'backup script': 'token',
-          null: 'token',
-        });
+        expect(await kinds(upgraded)).to.deep.equal(UPGRADED_KINDS);
         await tokens.deleteOne({ label: 'Web session' });
         await tokens.insertOne({
           _id: 'later',
