@@ -63,7 +63,7 @@ export class WatchedRead {
   async within(ms: number): Promise<IteratorResult<RecordedEvent> | typeof NOTHING_YET> {
     if (this.outcome === undefined) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => this.settle(undefined), ms);
+        const timer = setTimeout(() => this.wake?.(), ms);
         this.wake = () => {
           clearTimeout(timer);
           this.wake = undefined;
@@ -77,9 +77,9 @@ export class WatchedRead {
     return outcome.value;
   }
 
-  /** Records the read's outcome (undefined: the wait timed out) and ends the wait in progress, if any. */
-  private settle(outcome: WatchedRead['outcome']): void {
-    if (outcome !== undefined) this.outcome = outcome;
+  /** Records the read's outcome and ends the wait in progress, if any. */
+  private settle(outcome: NonNullable<WatchedRead['outcome']>): void {
+    this.outcome = outcome;
     this.wake?.();
   }
 }

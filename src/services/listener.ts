@@ -122,12 +122,12 @@ export class ListenerService {
     // A feed's last activity: its latest event still in the stream (when the server recorded it);
     // past retention's window, its latest play and its subscription (as the device dated them),
     // which checkpoints keep, so a long-held subscription never reads "never".
-    for (const status of statuses) feedActivity.set(status.rss_source_feed, later(feedActivity.get(status.rss_source_feed), status.updated_at));
     for (const sub of Object.values(state.subscriptions)) {
       if (sub.subscribed_at !== null) feedActivity.set(sub.rss_source_feed, later(feedActivity.get(sub.rss_source_feed), sub.subscribed_at));
     }
     const covers = new Map<string, string>();
     for (const status of statuses) {
+      feedActivity.set(status.rss_source_feed, later(feedActivity.get(status.rss_source_feed), status.updated_at));
       const src = status.rss_enclosure?.cover?.src;
       if (src !== undefined && !covers.has(status.rss_source_feed)) covers.set(status.rss_source_feed, src);
     }
