@@ -6,10 +6,10 @@
  * thread, not the process, and fails as malformed; the feeds queued behind it are read again
  * on the next thread.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { FeedFacts } from '../domain/feeds.js';
 import type { Logger } from '../logger.js';
-import { workerStarted } from '../worker-started.js';
+import { createWorker, workerStarted } from '../worker-started.js';
 import { decodeXml, FeedParseError, parseFeed } from './parse.js';
 import type { ParseReply, ParseRequest } from './parse-worker.js';
 
@@ -84,7 +84,7 @@ export class FeedParseThread implements FeedParser {
 
   private worker(): Promise<Worker> {
     if (this.running) return this.running;
-    const worker = new Worker(WORKER_FILE, { resourceLimits: { maxOldGenerationSizeMb: this.heapLimitMb } });
+    const worker = createWorker(WORKER_FILE, { resourceLimits: { maxOldGenerationSizeMb: this.heapLimitMb } });
     const running = workerStarted<ParseReply>(worker, 'the feed parser thread', (reply) => reply.type === 'ready').then(() => worker);
     this.running = running;
     running.catch(() => {

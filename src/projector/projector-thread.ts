@@ -11,8 +11,8 @@
  * If the worker cannot start, or dies, the caller is told (and runs the projector inline).
  */
 import { leaseOwner } from '../stores/lease-owner.js';
-import { Worker } from 'node:worker_threads';
-import { workerStarted } from '../worker-started.js';
+import type { Worker } from 'node:worker_threads';
+import { createWorker, workerStarted } from '../worker-started.js';
 import type { Logger } from '../logger.js';
 import type { ProjectorWorkerData, ProjectorWorkerMessage } from './projector-worker.js';
 
@@ -63,7 +63,7 @@ export class ProjectorThread {
       owner: leaseOwner('projector-thread'),
       ...(options.checkpointsElsewhere === undefined ? {} : { checkpointsElsewhere: options.checkpointsElsewhere }),
     };
-    const worker = new Worker(WORKER_FILE, { workerData: data });
+    const worker = createWorker(WORKER_FILE, { workerData: data });
     const started = workerStarted<ProjectorWorkerMessage>(
       worker,
       'the projector thread',

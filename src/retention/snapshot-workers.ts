@@ -13,9 +13,9 @@
  * The users of a worker gone come back as {@link SnapshotOnCallerThread}: the pass snapshots
  * them itself.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import { workerStarted } from '../worker-started.js';
+import { createWorker, workerStarted } from '../worker-started.js';
 import type { SnapshotOutcome } from './snapshot.js';
 import type { SnapshotReply, SnapshotRequest, SnapshotWorkerData } from './snapshot-worker.js';
 
@@ -87,7 +87,7 @@ export class SnapshotWorkers {
     readonly logger: Logger;
   }): Promise<SnapshotWorkers> {
     const data: SnapshotWorkerData = { file: options.file, checkpointsElsewhere: options.checkpointsElsewhere, maxAppendBytes: options.maxAppendBytes };
-    const threads = Array.from({ length: options.count }, () => new SnapshotThread(new Worker(WORKER_FILE, { workerData: data }), options.logger));
+    const threads = Array.from({ length: options.count }, () => new SnapshotThread(createWorker(WORKER_FILE, { workerData: data }), options.logger));
     const workers = new SnapshotWorkers(threads);
     try {
       await Promise.all(

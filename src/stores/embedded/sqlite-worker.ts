@@ -4,15 +4,24 @@
  * loader, and it loads better-sqlite3 from the path resolved here (`workerData.driver`).
  */
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { createWorker } from '../../worker-started.js';
+
+/**
+ * 8 MB semi-spaces (V8 makes a young generation three of them): these threads pass rows and
+ * documents to SQLite and keep little. A rebuild's commit thread with V8's 16 MB held 15 MB more
+ * RSS than with 8, in the same time (bench/RESULTS.md, "Young generations per thread").
+ */
+const SQLITE_THREAD_YOUNG_GENERATION_MB = 24;
 
 /** Starts `source` with `workerData` plus `driver`; the worker posts `{ ready: true }` once its connection is open. */
 export function spawnSqliteWorker(source: string, workerData: Record<string, unknown>): Worker {
-  return new Worker(source, {
+  return createWorker(source, {
     eval: true,
     workerData: { ...workerData, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     // Not the parent's: `--import tsx` and friends are of no use to plain CommonJS.
     execArgv: [],
+    resourceLimits: { maxYoungGenerationSizeMb: SQLITE_THREAD_YOUNG_GENERATION_MB },
   });
 }
 
