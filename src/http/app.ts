@@ -28,7 +28,7 @@ import { adminRouter } from './admin.js';
 import type { GpodderDependencies } from './gpodder/index.js';
 import { gpodderRouter } from './gpodder/index.js';
 import type { WebDependencies } from '../web/index.js';
-import { webRouter } from '../web/index.js';
+import { pageNotFound, webRouter } from '../web/index.js';
 import { weakEtag } from './etag.js';
 
 export interface AppDependencies {
@@ -122,6 +122,7 @@ export function createApp(deps: AppDependencies): Express {
 
   if (deps.admin) app.use('/admin', adminRouter(deps.admin, limiter));
 
+  if (deps.web) app.use(exceptNative(pageNotFound(deps.web.accounts, deps.logger)));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -12,6 +12,8 @@ import type { Privacy } from '../domain/events.js';
 import type { Logger } from '../logger.js';
 import { pageHeaders, staticFiles } from './security.js';
 import { pageErrors, site } from './site.js';
+
+export { pageNotFound } from './site.js';
 import { accountPages } from './account-pages.js';
 import { homePage } from './home-page.js';
 import { accessPages } from './access-pages.js';

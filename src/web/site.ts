@@ -138,6 +138,21 @@ export function site(router: Router, accounts: AccountService): Site {
 }
 
 /**
+ * A page saying there is none, for a browser that asks for an address nothing answers: mounted
+ * after every router (the APIs', health, metrics), so it only meets what would be the API's JSON
+ * 404. Only a request that prefers HTML over JSON gets it (a browser's navigation does; apps send
+ * JSON's type or any type).
+ */
+export function pageNotFound(accounts: AccountService, logger: Logger): Router {
+  const router = express.Router();
+  const wantsPage: RequestHandler = (req, _res, next) =>
+    (req.method === 'GET' || req.method === 'HEAD') && req.accepts(['json', 'html']) === 'html' ? next() : next('router');
+  router.use(wantsPage, pageHeaders, webContext(accounts), (_req, res) => showMessage(res, 404, 'Not found', 'There is no page at this address.', '/'));
+  router.use(pageErrors(logger));
+  return router;
+}
+
+/**
  * Errors of page routes, as pages: the client's (4xx), and a store's condition that a retry
  * later gets past (503: a full disk, a server that did not answer, a busy file), logged as the
  * API's are. Anything else goes on to the app's 500 handler.

@@ -29,6 +29,28 @@ describe('web pages', function () {
     expect((await web.get('/')).headers['location']).to.equal('/signin?next=%2F');
   });
 
+  it('an address nothing answers is a page for a browser and JSON for everything else', async () => {
+    const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+    const page = await service.http.get('/no/such/page').set('Accept', BROWSER);
+    expect(page.status).to.equal(404);
+    expect(page.type).to.equal('text/html');
+    expect(page.text).to.include('There is no page at this address.');
+    expect(page.headers['content-security-policy'], "with the pages' headers").to.include("frame-ancestors 'none'");
+    for (const accept of ['*/*', 'application/json', 'application/json, text/html']) {
+      const api = await service.http.get('/no/such/page').set('Accept', accept);
+      expect(api.status, accept).to.equal(404);
+      expect(api.body.error, accept).to.equal('not_found');
+    }
+    for (const [method, path] of [
+      ['post', '/no/such/page'],
+      ['get', '/v1/no-such-thing'],
+    ] as const) {
+      const api = await service.http[method](path).set('Accept', BROWSER);
+      expect(api.status, `${method} ${path}`).to.equal(404);
+      expect(api.body.error, `${method} ${path}`).to.equal('not_found');
+    }
+  });
+
   it('a signed-out visit to a page with a hostile address is sent to sign in with a Location header clients accept', async () => {
     const web = new WebClient(service.app);
     expect((await web.get('/?since=1')).headers['location']).to.equal('/signin?next=%2F%3Fsince%3D1');

@@ -1,0 +1,177 @@
+/**
+ * Every page checked by axe-core (Deque's accessibility engine, as browsers' audits run it) in
+ * headless Chromium against WCAG 2.1 A and AA: the listener's pages holding data, the public
+ * pages, the admin pages, forms answered with an error, confirmations and messages. A violation
+ * names the rule, the page and the elements, so the test says what to mend.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import type { Page } from 'playwright-core';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
+import type { BrowserSession } from './browser.js';
+import { openBrowser, requireChromium } from './browser.js';
+import { listenServing } from '../../src/http/server.js';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG_21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const ADMIN_TOKEN = 'admin-token-accessibility-0123456789';
+const PASSWORD = 'correct horse battery';
+const FEED = 'https://feeds.example.com/night-shift.xml';
+const OTHER_FEED = 'https://podcasts.example.org/long-walks/feed';
+
+interface Violation {
+  readonly id: string;
+  readonly impact: string | null;
+  readonly help: string;
+  readonly nodes: readonly { readonly target: readonly string[]; readonly failureSummary?: string }[];
+}
+
+/** axe's violations on the page as it is now, one line each: rule, impact, what it asks, where. */
+async function violations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const found = (await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ${JSON.stringify(WCAG_21_AA)} } }).then((result) => result.violations)`,
+  )) as Violation[];
+  return found.map(
+    (violation) =>
+      `${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes
+        .slice(0, 3)
+        .map((node) => `${node.target.join(' ')}: ${node.failureSummary ?? ''}`.replaceAll('\n', ' '))
+        .join(' | ')}`,
+  );
+}
+
+describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
+  this.timeout(120_000);
+  let service: TestService;
+  let server: Server;
+  let base: string;
+  let browser: BrowserSession;
+  let page: Page;
+
+  const api = (pathname: string, init: RequestInit = {}) => fetch(`${base}${pathname}`, init);
+
+  async function expectAccessible(where: string, what = where): Promise<void> {
+    if (where !== '') await page.goto(`${base}${where}`);
+    expect(await violations(page), `${what}: axe's violations`).to.deep.equal([]);
+  }
+
+  before(async function () {
+    requireChromium(this);
+    service = await startTestService({ ADMIN_TOKEN, DEFAULT_PRIVACY: 'public' });
+    server = await listenServing(service.app, 0, '127.0.0.1');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await openBrowser();
+    page = await browser.context.newPage();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await service?.stop();
+  });
+
+  it('signing up and in, and their errors', async () => {
+    await expectAccessible('/signup');
+    await page.getByLabel('Username').fill('x');
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expectAccessible('', 'the sign-up form answered with an error');
+    await expectAccessible('/signin');
+    await page.getByLabel('Username').fill('nobody');
+    await page.getByLabel('Password').fill('wrong password here');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expectAccessible('', 'the sign-in form answered with an error');
+  });
+
+  it("a listener's pages, holding subscriptions, plays, saved episodes, devices and app passwords", async () => {
+    await page.goto(`${base}/signup`);
+    await page.getByLabel('Username').fill('listener');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Your listening' }).waitFor();
+    await expectAccessible('/', 'the home page of a new account');
+
+    const { token } = (await (await api('/v1/auth/token', { method: 'POST', body: JSON.stringify({ username: 'listener', password: PASSWORD }) })).json()) as {
+      token: string;
+    };
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const events = [
+      { type: 'subscribe', timestamp: at(30), object: { rss_source_feed: FEED }, data: { rss_feed_title: 'The Night Shift', device: 'pixel-7' } },
+      { type: 'subscribe', timestamp: at(29), object: { rss_source_feed: OTHER_FEED }, data: { device: 'pixel-7' } },
+      {
+        type: 'play',
+        timestamp: at(20),
+        object: { rss_source_feed: FEED, rss_source_id: 'ns-41' },
+        data: {
+          played: true,
+          position: 2700,
+          rss_item_title: 'Episode 41',
+          rss_feed_title: 'The Night Shift',
+          enclosure: { duration: 2700 },
+          device: 'pixel-7',
+        },
+      },
+      {
+        type: 'play',
+        timestamp: at(5),
+        object: { rss_source_feed: FEED, rss_source_id: 'ns-42' },
+        data: { played: false, position: 1280, rss_item_title: 'Episode 42', enclosure: { duration: 3200 }, device: 'laptop' },
+      },
+      { type: 'save', timestamp: at(4), object: { rss_source_feed: OTHER_FEED, rss_source_id: 'lw-7' }, data: { item_title: 'Walk 7' } },
+    ];
+    const posted = await api('/v1/events', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ events }),
+    });
+    expect(posted.status).to.equal(201);
+    await page.goto(`${base}/access`);
+    await page.getByLabel('New app password for').fill('Kasts on the laptop');
+    await page.getByRole('button', { name: 'Create app password' }).click();
+    await expectAccessible('', 'a new app password, shown once');
+
+    await page.goto(`${base}/`);
+    await page.getByText('The Night Shift', { exact: true }).first().waitFor();
+    await expectAccessible('', 'the home page');
+    for (const where of ['/privacy', '/access', '/account', '/data']) await expectAccessible(where);
+    await expectAccessible('/explore');
+    await expectAccessible('/explore/users/listener');
+    await expectAccessible('/explore/users/nobody-by-that-name', 'a profile that does not exist');
+  });
+
+  it('confirmations and messages', async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Unsubscribe' }).first().click();
+    await page.getByRole('heading', { name: 'Unsubscribe?' }).waitFor();
+    await expectAccessible('', 'the confirmation to unsubscribe');
+    await expectAccessible('/explore?before=', 'a message (a page that does not exist)');
+    await expectAccessible('/no/such/page', 'not found');
+  });
+
+  it('the Login Flow pages an app opens (Nextcloud gPodder Sync: AntennaPod, Kasts)', async () => {
+    const started = (await (await api('/index.php/login/v2', { method: 'POST', headers: { 'User-Agent': 'AntennaPod/3.6.2' } })).json()) as { login: string };
+    await page.goto(started.login);
+    await page.getByRole('heading', { name: 'Allow AntennaPod/3.6.2 to sync with your account?' }).waitFor();
+    await expectAccessible('', 'the Login Flow question');
+    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Grant access' }).click();
+    await expectAccessible('', 'the Login Flow question answered with a wrong password');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Grant access' }).click();
+    await page.getByRole('heading', { name: 'Account connected' }).waitFor();
+    await expectAccessible('', 'the Login Flow granted');
+  });
+
+  it('the admin pages', async () => {
+    await expectAccessible('/manage', 'the admin sign-in');
+    await page.getByLabel('Admin token (ADMIN_TOKEN)').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expectAccessible('', 'the admin overview');
+    await expectAccessible('/manage/users/listener', "a user's admin page");
+  });
+});
