@@ -1,7 +1,8 @@
 /**
  * Every page checked by axe-core (Deque's accessibility engine, as browsers' audits run it) in
- * headless Chromium against WCAG 2.1 A and AA: the listener's pages holding data, the public
- * pages, the admin pages, forms answered with an error, confirmations and messages. A violation
+ * headless Chromium against WCAG 2.1 A and AA, in the light colour scheme and the dark one: the
+ * listener's pages holding data, the public pages, the admin pages, the Login Flow pages, forms
+ * answered with an error, confirmations and messages. A violation
  * names the rule, the page and the elements, so the test says what to mend.
  */
 import { readFileSync } from 'node:fs';
@@ -55,9 +56,13 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
 
   const api = (pathname: string, init: RequestInit = {}) => fetch(`${base}${pathname}`, init);
 
+  /** Checks the page at `where` (or the one open, for '') in the light scheme and the dark one. */
   async function expectAccessible(where: string, what = where): Promise<void> {
     if (where !== '') await page.goto(`${base}${where}`);
-    expect(await violations(page), `${what}: axe's violations`).to.deep.equal([]);
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      expect(await violations(page), `${what}, ${colorScheme}: axe's violations`).to.deep.equal([]);
+    }
   }
 
   before(async function () {
