@@ -10,6 +10,7 @@ import type { SyncService } from '../services/sync.js';
 import type { MeService } from '../services/me.js';
 import { authRouter, requireUser } from './auth.js';
 import { errorHandler, notFoundHandler, rejectInvalidUtf8 } from './errors.js';
+import { compressAnswers } from './compress.js';
 import { drainUnusedBody } from './drain.js';
 import { eventsRouter } from './events.js';
 import { healthRouter } from './health.js';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDependencies): Express {
   app.set('etag', weakEtag);
   if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(deps.logger));
+  app.use(compressAnswers());
   // No route reads a GET's body: whatever one carries is read off the wire before any answer
   // (src/http/drain.ts), so a client closing the connection never sees a reset instead.
   app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? drainUnusedBody(req, res, next) : next()));
