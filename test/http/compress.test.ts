@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { listenServing } from '../../src/http/server.js';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
@@ -73,6 +73,15 @@ describe('compressed answers', () => {
       expect(unpacked).to.deep.equal(expected);
     });
   }
+
+  it('answers brotli to a client that takes it as well as gzip', async () => {
+    const auth = { Authorization: `Bearer ${token}` };
+    const plain = await get('/v1/subscriptions', auth);
+    const packed = await get('/v1/subscriptions', { ...auth, 'Accept-Encoding': 'gzip, deflate, br' });
+    expect(packed.headers['content-encoding']).to.equal('br');
+    expect(packed.body.length).to.be.lessThan(plain.body.length / 3);
+    expect(JSON.parse(brotliDecompressSync(packed.body).toString('utf8'))).to.deep.equal(JSON.parse(plain.body.toString('utf8')));
+  });
 
   it('sends a small answer as it is', async () => {
     const small = await get('/v1/popular/podcasts?limit=1', { 'Accept-Encoding': 'gzip' });
