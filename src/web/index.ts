@@ -12,8 +12,6 @@ import type { Privacy } from '../domain/events.js';
 import type { Logger } from '../logger.js';
 import { pageHeaders, staticFiles } from './security.js';
 import { pageErrors, site } from './site.js';
-
-export { pageNotFound } from './site.js';
 import { accountPages } from './account-pages.js';
 import { homePage } from './home-page.js';
 import { accessPages } from './access-pages.js';
@@ -24,6 +22,8 @@ import { publicPages } from './public-pages.js';
 import { adminPages } from './admin-pages.js';
 import type { AdminDependencies } from '../http/admin.js';
 import type { RetentionStatus } from '../admin/retention-status.js';
+
+export { pageNotFound } from './site.js';
 
 export interface WebDependencies {
   readonly accounts: AccountService;
