@@ -6,9 +6,10 @@
  */
 import type { Privacy } from '../domain/events.js';
 import { streams } from '../domain/events.js';
-import type { PrivacyState } from '../domain/state.js';
+import type { PlayStatusState, PrivacyState, UserState } from '../domain/state.js';
 import { isSubscribed, recordAt, StateFold } from '../domain/state.js';
 import { episodeKey } from '../domain/episode-keys.js';
+import type { RecordedEvent } from '../stores/event-store.js';
 import { readStreamPages } from '../stores/event-store.js';
 import { PUBLIC_EVENTS } from '../../projections/public-events.js';
 import { cutAfterStates, stateEventsOf } from './codec.js';
@@ -16,7 +17,8 @@ import type { Principal } from './accounts.js';
 import type { ReadModelService } from './read-models.js';
 import type { UserEventService } from './user-events.js';
 import { PodcastMetadata } from './podcast-metadata.js';
-import { episodeDocKey } from '../domain/feeds.js';
+import { episodeDocKey, feedKey } from '../domain/feeds.js';
+import { PODCAST_EPISODES, PODCASTS } from '../../projections/podcasts.js';
 import { newEventId } from '../domain/ids.js';
 import { sanitizeChanges } from '../domain/gpodder.js';
 import { decideSubscriptionUpload } from '../domain/gpodder-commands.js';
@@ -74,6 +76,32 @@ export interface Overview {
   readonly privacy: PrivacyState;
 }
 
+/** An episode on a podcast's page, with the listener's play of it (null: never played). */
+export interface EpisodeView {
+  readonly guid: string;
+  readonly title: string | null;
+  readonly published: string | null;
+  readonly duration: number | null;
+  readonly play: { readonly position: number; readonly played: boolean; readonly updatedAt: string } | null;
+}
+
+/** One podcast as the listener sees it: what its feed says, and how far they are through it. */
+export interface PodcastView {
+  readonly feed: string;
+  readonly title: string | null;
+  readonly author: string | null;
+  readonly description: string | null;
+  readonly link: string | null;
+  readonly cover: string | null;
+  readonly subscribed: boolean;
+  /** When the feed was last fetched; null while it never was (its episodes are then not known). */
+  readonly fetchedAt: string | null;
+  /** The feed's episodes, newest first (at most {@link PODCAST_PAGE_EPISODES}), each with the listener's play. */
+  readonly episodes: EpisodeView[];
+  /** The listener's plays of the podcast's episodes the feed does not list (any more), latest first. */
+  readonly otherPlays: EpisodeView[];
+}
+
 /** What a change of subscriptions made of the feeds it named. */
 export interface SubscriptionChange {
   readonly subscribed: number;
@@ -88,6 +116,8 @@ export interface SubscriptionChange {
 export type EraseScope = { readonly feed?: undefined } | { readonly feed: string; readonly guid?: string | undefined };
 
 const RECENT = 20;
+/** The newest episodes a podcast's page lists (a feed may list thousands). */
+export const PODCAST_PAGE_EPISODES = 100;
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 const later = (a: string | undefined, b: string) => (a !== undefined && a > b ? a : b);
 
@@ -97,15 +127,25 @@ export class ListenerService {
     private readonly readModels: ReadModelService,
   ) {}
 
-  async overview(userId: string): Promise<Overview> {
-    // Read in pages, other requests served between them: a heavy user's stream (tens of
-    // thousands of events) read and folded at once held every request a quarter of a second.
+  /**
+   * The user's state folded from their stream, read in pages with other requests served between
+   * them: a heavy user's stream (tens of thousands of events) read and folded at once held every
+   * request a quarter of a second. `visit` sees each page's events as recorded.
+   */
+  private async fold(userId: string, visit: (page: readonly RecordedEvent[]) => void = () => undefined): Promise<UserState> {
     const folded = new StateFold();
+    for await (const page of cutAfterStates(readStreamPages(this.userEvents.store, streams.user(userId)))) {
+      folded.add(stateEventsOf(page));
+      visit(page);
+    }
+    return folded.state;
+  }
+
+  async overview(userId: string): Promise<Overview> {
     const feedActivity = new Map<string, string>();
     const deviceSync = new Map<string, string>();
     let retainedFrom: string | null | undefined;
-    for await (const page of cutAfterStates(readStreamPages(this.userEvents.store, streams.user(userId)))) {
-      folded.add(stateEventsOf(page));
+    const state = await this.fold(userId, (page) => {
       // A stream retention has cut starts with the checkpoint that says from when it holds events.
       retainedFrom ??= page[0]?.type === 'checkpoint' ? ((page[0].data['data'] as { retained_from?: string } | undefined)?.retained_from ?? null) : null;
       for (const event of page) {
@@ -116,8 +156,7 @@ export class ListenerService {
         const device = data.data?.device;
         if (typeof device === 'string') deviceSync.set(device, later(deviceSync.get(device), at));
       }
-    }
-    const { state } = folded;
+    });
     const statuses = Object.values(state.play_statuses).sort((a, b) => b.updated_at.localeCompare(a.updated_at));
     // A feed's last activity: its latest event still in the stream (when the server recorded it);
     // past retention's window, its latest play and its subscription (as the device dated them),
@@ -209,6 +248,73 @@ export class ListenerService {
       retainedFrom: retainedFrom ?? null,
       syncGroups: state.sync_groups,
       privacy: state.privacy,
+    };
+  }
+
+  /**
+   * One podcast's page: the feed's facts and newest episodes (the `podcasts` read model, as
+   * `GET /v1/podcasts` answers), each with the listener's play of it, and their plays of episodes
+   * the feed no longer lists. A play names its episode by the guid its app sent, else by the
+   * media URL (gpodder clients), so either finds it in the feed. Titles an app sent win, as on the
+   * home page.
+   */
+  async podcast(userId: string, feed: string): Promise<PodcastView> {
+    const key = feedKey(feed);
+    const [state, doc, listed] = await Promise.all([
+      this.fold(userId),
+      this.readModels.readModel.get(PODCASTS, key),
+      this.readModels.readModel.find(PODCAST_EPISODES, {
+        where: { feed_key: key },
+        orderBy: [{ field: 'published', direction: 'desc' }],
+        limit: PODCAST_PAGE_EPISODES,
+      }),
+    ]);
+    const fetchedAt = doc ? text(doc['fetched_at']) : null;
+    const plays = Object.values(state.play_statuses)
+      .filter((status) => status.rss_source_feed === feed)
+      .sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+    const byIdentity = new Map<string, PlayStatusState>();
+    for (const status of plays) {
+      for (const identity of [status.rss_source_id, status.rss_enclosure?.url]) if (identity && !byIdentity.has(identity)) byIdentity.set(identity, status);
+    }
+    const playOf = (status: PlayStatusState | undefined) =>
+      status ? { position: status.position, played: status.played, updatedAt: status.updated_at } : null;
+    const shown = new Set<PlayStatusState>();
+    const episodes = (fetchedAt === null ? [] : listed).map(({ doc: episode }) => {
+      const url = text(episode['url']);
+      const status = byIdentity.get(String(episode['guid'])) ?? (url === null ? undefined : byIdentity.get(url));
+      if (status) shown.add(status);
+      const duration = episode['duration'];
+      return {
+        guid: String(episode['guid']),
+        title: status?.rss_item_title ?? text(episode['title']),
+        published: text(episode['published']),
+        duration: status?.rss_enclosure?.duration ?? (typeof duration === 'number' ? duration : null),
+        play: playOf(status),
+      };
+    });
+    const otherPlays = plays
+      .filter((status) => !shown.has(status))
+      .map((status) => ({
+        guid: status.rss_source_id,
+        title: status.rss_item_title,
+        published: null,
+        duration: status.rss_enclosure?.duration ?? null,
+        play: playOf(status),
+      }));
+    const subscription = recordAt(state.subscriptions, feed);
+    const cover = plays.find((status) => status.rss_enclosure?.cover?.src)?.rss_enclosure?.cover?.src;
+    return {
+      feed,
+      title: subscription?.rss_feed_title ?? plays.find((status) => status.rss_feed_title)?.rss_feed_title ?? text(doc?.['title']),
+      author: text(doc?.['author']),
+      description: text(doc?.['description']),
+      link: text(doc?.['link']),
+      cover: cover ?? text((doc?.['cover'] as { src?: unknown } | null | undefined)?.src),
+      subscribed: subscription !== undefined && isSubscribed(subscription),
+      fetchedAt,
+      episodes,
+      otherPlays,
     };
   }
 

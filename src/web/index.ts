@@ -19,6 +19,7 @@ import { privacyPage } from './privacy-page.js';
 import { dataPages } from './data-pages.js';
 import { subscriptionPages } from './subscription-pages.js';
 import { publicPages } from './public-pages.js';
+import { podcastPage } from './podcast-page.js';
 import { adminPages } from './admin-pages.js';
 import type { AdminDependencies } from '../http/admin.js';
 import type { RetentionStatus } from '../admin/retention-status.js';
@@ -48,6 +49,7 @@ export function webRouter(deps: WebDependencies): Router {
   accountPages(pages, { accounts: deps.accounts, registration: deps.registration, limiter: deps.limiter });
   homePage(pages, deps.listener);
   subscriptionPages(pages, deps.listener);
+  podcastPage(pages, deps.listener);
   accessPages(pages, deps.accounts);
   privacyPage(pages, { listener: deps.listener, publicViews: deps.publicViews, defaultPrivacy: deps.defaultPrivacy });
   dataPages(pages, { listener: deps.listener, me: deps.me, accounts: deps.accounts });

@@ -6,10 +6,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import { FORMAT } from './format.js';
 
 const views = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views');
 const eta = new Eta({ views, autoEscape: true, cache: true });
 
 export function renderPage(view: string, data: Record<string, unknown>): string {
-  return eta.render(view, data);
+  return eta.render(view, { ...data, format: FORMAT });
 }

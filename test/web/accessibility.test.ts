@@ -16,6 +16,8 @@ import { startTestService } from '../support/service.js';
 import type { BrowserSession } from './browser.js';
 import { openBrowser, requireChromium } from './browser.js';
 import { listenServing } from '../../src/http/server.js';
+import type { FeedServer } from '../feeds/feed-server.js';
+import { fixture, startFeedServer, xml } from '../feeds/feed-server.js';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WCAG_21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
@@ -53,6 +55,7 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
   let base: string;
   let browser: BrowserSession;
   let page: Page;
+  let feeds: FeedServer;
 
   const api = (pathname: string, init: RequestInit = {}) => fetch(`${base}${pathname}`, init);
 
@@ -67,7 +70,9 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
 
   before(async function () {
     requireChromium(this);
-    service = await startTestService({ ADMIN_TOKEN, DEFAULT_PRIVACY: 'public' });
+    service = await startTestService({ ADMIN_TOKEN, DEFAULT_PRIVACY: 'public', FEEDS_ALLOW_PRIVATE_NETWORKS: 'true' });
+    feeds = await startFeedServer();
+    feeds.route('/feed.xml', xml(fixture('rss-podcast.xml')));
     server = await listenServing(service.app, 0, '127.0.0.1');
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     browser = await openBrowser();
@@ -77,6 +82,7 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
   after(async () => {
     await browser?.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await feeds?.close();
     await service?.stop();
   });
 
@@ -128,6 +134,13 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
         data: { played: false, position: 1280, rss_item_title: 'Episode 42', enclosure: { duration: 3200 }, device: 'laptop' },
       },
       { type: 'save', timestamp: at(4), object: { rss_source_feed: OTHER_FEED, rss_source_id: 'lw-7' }, data: { item_title: 'Walk 7' } },
+      { type: 'subscribe', timestamp: at(3), object: { rss_source_feed: `${feeds.origin}/feed.xml` }, data: {} },
+      {
+        type: 'play',
+        timestamp: at(2),
+        object: { rss_source_feed: `${feeds.origin}/feed.xml`, rss_source_id: 'fixture-ep-2' },
+        data: { played: false, position: 600 },
+      },
     ];
     const posted = await api('/v1/events', {
       method: 'POST',
@@ -144,6 +157,11 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
     await page.getByText('The Night Shift', { exact: true }).first().waitFor();
     await expectAccessible('', 'the home page');
     for (const where of ['/privacy', '/access', '/account', '/data']) await expectAccessible(where);
+    await expectAccessible(`/podcast?feed=${encodeURIComponent(FEED)}`, "a podcast's page, its feed not read yet");
+    expect(await service.feeds.refresh(`${feeds.origin}/feed.xml`)).to.include({ outcome: 'fetched' });
+    await service.settle();
+    await expectAccessible(`/podcast?feed=${encodeURIComponent(`${feeds.origin}/feed.xml`)}`, "a podcast's page with its episodes");
+    expect(await page.getByRole('progressbar', { name: 'Position in Episode 2: Second' }).getAttribute('value')).to.equal('600');
     await expectAccessible('/explore');
     await expectAccessible('/explore/users/listener');
     await expectAccessible('/explore/users/nobody-by-that-name', 'a profile that does not exist');
