@@ -5,6 +5,10 @@ import { startTestService } from '../support/service.js';
 import type { FeedServer } from '../feeds/feed-server.js';
 import { fixture, startFeedServer, xml } from '../feeds/feed-server.js';
 import { WebClient, sendEvents } from './web-client.js';
+import { HOSTILE_STRINGS } from '../support/hostile.js';
+
+/** Every byte of the text's UTF-8 percent-encoded (a lone surrogate, which encodeURIComponent refuses, as U+FFFD). */
+const percentEncoded = (text: string) => [...Buffer.from(text, 'utf8')].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('');
 
 describe('web pages: a podcast', function () {
   this.timeout(20_000);
@@ -98,7 +102,7 @@ describe('web pages: a podcast', function () {
     expect(unknown.text).to.include('The server has not read this feed yet');
   });
 
-  it('answers an address that is not a feed with a 400 naming the field, and a visitor signed out with the sign-in page', async () => {
+  it('answers an address that is not a feed with a 400 naming the field, hostile text without a fault, and a visitor signed out with the sign-in page', async () => {
     const visitor = web();
     await visitor.signUp('podcast-visitor');
     for (const bad of ['/podcast', '/podcast?feed=not%20a%20url', '/podcast?feed=ftp%3A%2F%2Fexample.com%2Ffeed']) {
@@ -106,6 +110,17 @@ describe('web pages: a podcast', function () {
       expect(answer.status, bad).to.equal(400);
       expect(answer.text, bad).to.include('feed: give the address of a podcast feed');
     }
+    // Hostile text as the address, alone and as a feed's path or query: a 4xx, or the page of a
+    // feed nobody reads, never a fault.
+    for (const hostile of HOSTILE_STRINGS) {
+      for (const value of [hostile, `https://feeds.example.com/${hostile}`, `https://feeds.example.com/feed?q=${hostile}`]) {
+        const answer = await visitor.get(`/podcast?feed=${percentEncoded(value)}`);
+        // (431 from Node's parser for the longest: an address past what it reads.)
+        expect(answer.status, value.slice(0, 80)).to.satisfy((status: number) => status === 200 || (status >= 400 && status < 500));
+      }
+    }
+    const repeated = await visitor.get(`/podcast?feed=${encodeURIComponent(feed)}&feed=${encodeURIComponent(other)}`);
+    expect(repeated.status, 'the address given twice').to.equal(400);
     const signedOut = await web().get(pageOf(feed));
     expect(signedOut.status).to.equal(303);
     expect(signedOut.headers['location']).to.match(/^\/signin\?next=/);
