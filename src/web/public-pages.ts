@@ -21,6 +21,8 @@ export interface PopularCard {
   readonly counts: string;
   /** The public listeners who played it lately (the view keeps the most recent few), linked to their pages. */
   readonly people: readonly string[];
+  /** The podcast's page (`/podcast?feed=`, after signing in), when the view names the feed. */
+  readonly podcastPage: string | null;
 }
 
 /** `doc`: a popularity view's answer (`plays`, `likes`, `plays_people`: docs/api.md, `GET /v1/popular/podcasts`). */
@@ -28,7 +30,14 @@ export function popularCard(doc: Readonly<Record<string, unknown>>, title: unkno
   const plays = typeof doc['plays'] === 'number' ? doc['plays'] : 0;
   const likes = typeof doc['likes'] === 'number' ? doc['likes'] : 0;
   const people = Array.isArray(doc['plays_people']) ? doc['plays_people'].filter((name): name is string => typeof name === 'string') : [];
-  return { title: String(title), source: typeof source === 'string' ? source : null, counts: `${counted(plays, 'play')} · ${counted(likes, 'like')}`, people };
+  const feed = doc['rss_source_feed'];
+  return {
+    title: String(title),
+    source: typeof source === 'string' ? source : null,
+    counts: `${counted(plays, 'play')} · ${counted(likes, 'like')}`,
+    people,
+    podcastPage: typeof feed === 'string' ? `/podcast?feed=${encodeURIComponent(feed)}` : null,
+  };
 }
 
 const counted = (count: number, noun: string) => `${count.toLocaleString('en')} ${noun}${count === 1 ? '' : 's'}`;

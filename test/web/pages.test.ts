@@ -293,11 +293,12 @@ describe('web pages', function () {
     const explore = (await new WebClient(service.app).get('/explore')).text;
     expect(explore).to.include(feeds.pub).and.include('href="/explore/users/pub-web"').and.include(feeds.anon);
     const played = '· played lately by <a href="/explore/users/pub-web">pub-web</a></span>';
-    expect(explore, 'the podcast: counts in words, its listeners named').to.include(
-      `<span class="title">${feeds.pub}</span><span class="meta">2 plays · 1 like ${played}`,
+    const page = `/podcast?feed=${encodeURIComponent(feeds.pub)}`;
+    expect(explore, "the podcast: counts in words, its listeners named, a link to the podcast's page").to.include(
+      `<a class="title" href="${page}">${feeds.pub}</a><span class="meta">2 plays · 1 like ${played}`,
     );
     expect(explore, 'an episode').to.include(
-      `<span class="title">Episode 1</span><span class="url">${feeds.pub}</span><span class="meta">1 play · 1 like ${played}`,
+      `<a class="title" href="${page}">Episode 1</a><span class="url">${feeds.pub}</span><span class="meta">1 play · 1 like ${played}`,
     );
     expect(explore).not.to.include('anon-web');
     expect(explore).not.to.include(feeds.priv);
