@@ -82,7 +82,8 @@ export interface EpisodeView {
   readonly title: string | null;
   readonly published: string | null;
   readonly duration: number | null;
-  readonly play: { readonly position: number; readonly played: boolean; readonly updatedAt: string } | null;
+  /** `guid`: the id the play was recorded under (the app's guid, or the media URL), which erasing it names. */
+  readonly play: { readonly guid: string; readonly position: number; readonly played: boolean; readonly updatedAt: string } | null;
 }
 
 /** One podcast as the listener sees it: what its feed says, and how far they are through it. */
@@ -278,7 +279,7 @@ export class ListenerService {
       for (const identity of [status.rss_source_id, status.rss_enclosure?.url]) if (identity && !byIdentity.has(identity)) byIdentity.set(identity, status);
     }
     const playOf = (status: PlayStatusState | undefined) =>
-      status ? { position: status.position, played: status.played, updatedAt: status.updated_at } : null;
+      status ? { guid: status.rss_source_id, position: status.position, played: status.played, updatedAt: status.updated_at } : null;
     const shown = new Set<PlayStatusState>();
     const episodes = (fetchedAt === null ? [] : listed).map(({ doc: episode }) => {
       const url = text(episode['url']);

@@ -85,6 +85,16 @@ describe('web pages: a podcast', function () {
     expect(also).to.include('An episode from long ago').and.not.include('fixture-ep-2').and.not.include('ep1.mp3');
     expect(page.text, 'subscribed: the button unsubscribes').to.include('action="/unsubscribe"');
 
+    // Erasing a play from the page names it as it was recorded (here its media URL); after it, the episode reads unplayed.
+    expect(card('Episode 1: First')).to.include('name="guid" value="https://fixture.example/ep1.mp3"');
+    expect(card('No guid, only an enclosure'), 'nothing to erase').not.to.include('/data/erase');
+    const erased = await listener.submit(pageOf(feed), '/data/erase', { feed, guid: 'https://fixture.example/ep1.mp3', confirm: 'yes' });
+    expect(erased.status).to.equal(303);
+    await service.settle();
+    const after = await listener.get(pageOf(feed));
+    const firstAfter = after.text.slice(after.text.indexOf('Episode 1: First'));
+    expect(firstAfter.slice(0, firstAfter.indexOf('</li>'))).to.include('Not played');
+
     const home = await listener.get('/');
     expect(home.text, 'the home page links to it').to.include(`href="${pageOf(feed).replaceAll('&', '&amp;')}"`);
   });
