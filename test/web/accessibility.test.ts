@@ -7,15 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import type { TestService } from '../support/service.js';
-import { startTestService } from '../support/service.js';
-import type { BrowserSession } from './browser.js';
-import { openBrowser, requireChromium } from './browser.js';
-import { listenServing } from '../../src/http/server.js';
+import type { ServedPages } from './browser.js';
+import { requireChromium, servePages } from './browser.js';
 import type { FeedServer } from '../feeds/feed-server.js';
 import { fixture, startFeedServer, xml } from '../feeds/feed-server.js';
 
@@ -50,10 +46,9 @@ async function violations(page: Page): Promise<string[]> {
 
 describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
   this.timeout(120_000);
+  let served: ServedPages | undefined;
   let service: TestService;
-  let server: Server;
   let base: string;
-  let browser: BrowserSession;
   let page: Page;
   let feeds: FeedServer;
 
@@ -70,20 +65,15 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
 
   before(async function () {
     requireChromium(this);
-    service = await startTestService({ ADMIN_TOKEN, DEFAULT_PRIVACY: 'public', FEEDS_ALLOW_PRIVATE_NETWORKS: 'true' });
+    served = await servePages({ ADMIN_TOKEN, DEFAULT_PRIVACY: 'public', FEEDS_ALLOW_PRIVATE_NETWORKS: 'true' });
+    ({ service, base, page } = served);
     feeds = await startFeedServer();
     feeds.route('/feed.xml', xml(fixture('rss-podcast.xml')));
-    server = await listenServing(service.app, 0, '127.0.0.1');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await openBrowser();
-    page = await browser.context.newPage();
   });
 
   after(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await served?.close();
     await feeds?.close();
-    await service?.stop();
   });
 
   it('signing up and in, and their errors', async () => {

@@ -3,17 +3,12 @@
  * lists it. Screenshots of home and privacy are written to docs/ with UPDATE_SCREENSHOTS=1.
  */
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
-import type { TestService } from '../support/service.js';
-import { startTestService } from '../support/service.js';
-import type { BrowserSession } from './browser.js';
-import { openBrowser, requireChromium } from './browser.js';
-import { listenServing } from '../../src/http/server.js';
+import type { ServedPages } from './browser.js';
+import { openBrowser, requireChromium, servePages } from './browser.js';
 
 const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs');
 const FEED = 'https://feeds.example.com/night-shift.xml';
@@ -22,10 +17,8 @@ const PASSWORD = 'correct horse battery';
 
 describe('web pages in a real browser', function () {
   this.timeout(60_000);
-  let service: TestService;
-  let server: Server;
+  let served: ServedPages | undefined;
   let base: string;
-  let browser: BrowserSession;
   let page: Page;
   let appPasswordId: string;
 
@@ -34,17 +27,12 @@ describe('web pages in a real browser', function () {
 
   before(async function () {
     requireChromium(this);
-    service = await startTestService({ DEFAULT_PRIVACY: 'private' });
-    server = await listenServing(service.app, 0, '127.0.0.1');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await openBrowser();
-    page = await browser.context.newPage();
+    served = await servePages({ DEFAULT_PRIVACY: 'private' });
+    ({ base, page } = served);
   });
 
   after(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await service?.stop();
+    await served?.close();
   });
 
   it('signs up, signs out and signs in again', async () => {

@@ -6,8 +6,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { BrowserContext } from 'playwright-core';
+import type { AddressInfo } from 'node:net';
+import type { BrowserContext, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
+import { listenServing } from '../../src/http/server.js';
+import type { TestService } from '../support/service.js';
+import { startTestService } from '../support/service.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -50,6 +54,34 @@ export async function openBrowser(options: { width?: number; height?: number } =
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A test service served on a loopback port and a Chromium page to visit it with. */
+export interface ServedPages {
+  readonly service: TestService;
+  /** `http://127.0.0.1:<port>` */
+  readonly base: string;
+  readonly browser: BrowserSession;
+  readonly page: Page;
+  close(): Promise<void>;
+}
+
+/** Starts a test service with `env`, serves it, and opens a page in a fresh Chromium. */
+export async function servePages(env: Record<string, string>): Promise<ServedPages> {
+  const service = await startTestService(env);
+  const server = await listenServing(service.app, 0, '127.0.0.1');
+  const browser = await openBrowser();
+  return {
+    service,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    browser,
+    page: await browser.context.newPage(),
+    async close() {
+      await browser.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await service.stop();
     },
   };
 }
