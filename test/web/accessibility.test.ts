@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import type { TestService } from '../support/service.js';
 import type { ServedPages } from './browser.js';
 import { requireChromium, servePages } from './browser.js';
+import { NIGHT_SHIFT, listenersWeek, syncEvents } from './listener-week.js';
 import type { FeedServer } from '../feeds/feed-server.js';
 import { fixture, startFeedServer, xml } from '../feeds/feed-server.js';
 
@@ -19,8 +20,6 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
 const WCAG_21_AA = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const ADMIN_TOKEN = 'admin-token-accessibility-0123456789';
 const PASSWORD = 'correct horse battery';
-const FEED = 'https://feeds.example.com/night-shift.xml';
-const OTHER_FEED = 'https://podcasts.example.org/long-walks/feed';
 
 interface Violation {
   readonly id: string;
@@ -97,47 +96,17 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
     await page.getByRole('heading', { name: 'Your listening' }).waitFor();
     await expectAccessible('/', 'the home page of a new account');
 
-    const { token } = (await (await api('/v1/auth/token', { method: 'POST', body: JSON.stringify({ username: 'listener', password: PASSWORD }) })).json()) as {
-      token: string;
-    };
-    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
-    const events = [
-      { type: 'subscribe', timestamp: at(30), object: { rss_source_feed: FEED }, data: { rss_feed_title: 'The Night Shift', device: 'pixel-7' } },
-      { type: 'subscribe', timestamp: at(29), object: { rss_source_feed: OTHER_FEED }, data: { device: 'pixel-7' } },
+    const fixtureFeed = `${feeds.origin}/feed.xml`;
+    await syncEvents(base, 'listener', PASSWORD, [
+      ...listenersWeek(),
+      { type: 'subscribe', timestamp: new Date().toISOString(), object: { rss_source_feed: fixtureFeed }, data: {} },
       {
         type: 'play',
-        timestamp: at(20),
-        object: { rss_source_feed: FEED, rss_source_id: 'ns-41' },
-        data: {
-          played: true,
-          position: 2700,
-          rss_item_title: 'Episode 41',
-          rss_feed_title: 'The Night Shift',
-          enclosure: { duration: 2700 },
-          device: 'pixel-7',
-        },
-      },
-      {
-        type: 'play',
-        timestamp: at(5),
-        object: { rss_source_feed: FEED, rss_source_id: 'ns-42' },
-        data: { played: false, position: 1280, rss_item_title: 'Episode 42', enclosure: { duration: 3200 }, device: 'laptop' },
-      },
-      { type: 'save', timestamp: at(4), object: { rss_source_feed: OTHER_FEED, rss_source_id: 'lw-7' }, data: { item_title: 'Walk 7' } },
-      { type: 'subscribe', timestamp: at(3), object: { rss_source_feed: `${feeds.origin}/feed.xml` }, data: {} },
-      {
-        type: 'play',
-        timestamp: at(2),
-        object: { rss_source_feed: `${feeds.origin}/feed.xml`, rss_source_id: 'fixture-ep-2' },
+        timestamp: new Date().toISOString(),
+        object: { rss_source_feed: fixtureFeed, rss_source_id: 'fixture-ep-2' },
         data: { played: false, position: 600 },
       },
-    ];
-    const posted = await api('/v1/events', {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ events }),
-    });
-    expect(posted.status).to.equal(201);
+    ]);
     await page.goto(`${base}/access`);
     await page.getByLabel('New app password for').fill('Kasts on the laptop');
     await page.getByRole('button', { name: 'Create app password' }).click();
@@ -147,10 +116,10 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
     await page.getByText('The Night Shift', { exact: true }).first().waitFor();
     await expectAccessible('', 'the home page');
     for (const where of ['/privacy', '/access', '/account', '/data']) await expectAccessible(where);
-    await expectAccessible(`/podcast?feed=${encodeURIComponent(FEED)}`, "a podcast's page, its feed not read yet");
-    expect(await service.feeds.refresh(`${feeds.origin}/feed.xml`)).to.include({ outcome: 'fetched' });
+    await expectAccessible(`/podcast?feed=${encodeURIComponent(NIGHT_SHIFT)}`, "a podcast's page, its feed not read yet");
+    expect(await service.feeds.refresh(fixtureFeed)).to.include({ outcome: 'fetched' });
     await service.settle();
-    await expectAccessible(`/podcast?feed=${encodeURIComponent(`${feeds.origin}/feed.xml`)}`, "a podcast's page with its episodes");
+    await expectAccessible(`/podcast?feed=${encodeURIComponent(fixtureFeed)}`, "a podcast's page with its episodes");
     expect(await page.getByRole('progressbar', { name: 'Position in Episode 2: Second' }).getAttribute('value')).to.equal('600');
     await expectAccessible('/explore');
     await expectAccessible('/explore/users/listener');

@@ -9,10 +9,11 @@ import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import type { ServedPages } from './browser.js';
 import { openBrowser, requireChromium, servePages } from './browser.js';
+import { LONG_WALKS, NIGHT_SHIFT, listenersWeek, syncEvents } from './listener-week.js';
 
 const DOCS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs');
-const FEED = 'https://feeds.example.com/night-shift.xml';
-const OTHER_FEED = 'https://podcasts.example.org/long-walks/feed';
+const FEED = NIGHT_SHIFT;
+const OTHER_FEED = LONG_WALKS;
 const PASSWORD = 'correct horse battery';
 
 describe('web pages in a real browser', function () {
@@ -52,48 +53,7 @@ describe('web pages in a real browser', function () {
   });
 
   it('shows a subscription and a play position synced through the API', async () => {
-    const { token } = (await (await api('/v1/auth/token', { method: 'POST', body: JSON.stringify({ username: 'listener', password: PASSWORD }) })).json()) as {
-      token: string;
-    };
-    const now = Date.now();
-    const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000).toISOString();
-    const events = [
-      { type: 'subscribe', timestamp: at(30), object: { rss_source_feed: FEED }, data: { rss_feed_title: 'The Night Shift', device: 'pixel-7' } },
-      { type: 'subscribe', timestamp: at(29), object: { rss_source_feed: OTHER_FEED }, data: { device: 'pixel-7' } },
-      {
-        type: 'play',
-        timestamp: at(20),
-        object: { rss_source_feed: FEED, rss_source_id: 'ns-41' },
-        data: {
-          played: true,
-          position: 2700,
-          rss_item_title: 'Episode 41: Lighthouses',
-          rss_feed_title: 'The Night Shift',
-          enclosure: { duration: 2700 },
-          device: 'pixel-7',
-        },
-      },
-      {
-        type: 'play',
-        timestamp: at(5),
-        object: { rss_source_feed: FEED, rss_source_id: 'ns-42' },
-        data: {
-          played: false,
-          position: 1280,
-          rss_item_title: 'Episode 42: Night Trains',
-          rss_feed_title: 'The Night Shift',
-          enclosure: { duration: 3200 },
-          device: 'laptop',
-        },
-      },
-      { type: 'save', timestamp: at(4), object: { rss_source_feed: OTHER_FEED, rss_source_id: 'lw-7' }, data: { item_title: 'Walk 7: The Coast Path' } },
-    ];
-    const posted = await api('/v1/events', {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ events }),
-    });
-    expect(posted.status).to.equal(201);
+    await syncEvents(base, 'listener', PASSWORD, listenersWeek());
     await page.goto(`${base}/`);
     await page.getByText('The Night Shift', { exact: true }).first().waitFor();
     expect(await page.getByText(OTHER_FEED).first().isVisible(), 'a feed without a title shows its URL').to.equal(true);
