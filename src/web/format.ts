@@ -1,4 +1,4 @@
-/** How the pages write times and durations (every view gets these as `it.format`). */
+/** How the pages write times, durations and addresses (every view gets these as `it.format`). */
 
 /** An ISO timestamp to the minute, in UTC ("2026-12-07 15:29 UTC"); null for none. */
 export function minute(iso: string | null | undefined): string | null {
@@ -14,4 +14,9 @@ export function clock(seconds: number): string {
   return hours ? `${hours}:${String(minutes).padStart(2, '0')}:${rest}` : `${minutes}:${rest}`;
 }
 
-export const FORMAT = { minute, clock } as const;
+/** A podcast's page (src/web/podcast-page.ts). */
+export function podcastPath(feed: string): string {
+  return `/podcast?feed=${encodeURIComponent(feed)}`;
+}
+
+export const FORMAT = { minute, clock, podcastPath } as const;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { PublicViews } from '../services/public-views.js';
 import type { Site } from './site.js';
 import { show, showMessage } from './site.js';
+import { podcastPath } from './format.js';
 
 const page = z.object({ before: z.string().min(1).max(300).optional() });
 const username = z.string().min(1).max(64);
@@ -36,7 +37,7 @@ export function popularCard(doc: Readonly<Record<string, unknown>>, title: unkno
     source: typeof source === 'string' ? source : null,
     counts: `${counted(plays, 'play')} · ${counted(likes, 'like')}`,
     people,
-    podcastPage: typeof feed === 'string' ? `/podcast?feed=${encodeURIComponent(feed)}` : null,
+    podcastPage: typeof feed === 'string' ? podcastPath(feed) : null,
   };
 }
 
