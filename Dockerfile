@@ -29,9 +29,9 @@ RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 USER node
 EXPOSE 8080
-# Neither curl nor wget is in the slim image: node's fetch asks /readyz.
+# Neither curl nor wget is in the slim image: node's fetch asks /readyz (under BASE_PATH when set).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + (process.env.BASE_PATH || '').replace(/\\/+$/, '') + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node itself is PID 1 (not npm, which would not pass SIGTERM on), so graceful shutdown works.
 # A 64 MB young generation (semi-space): a sync request allocates tens of MB that live for the
 # request, and with the default 16 MB most of it is copied out by scavenges (a third of a

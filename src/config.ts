@@ -16,6 +16,17 @@ export const configSchema = z
      * its operator decides so (the Docker image sets 0.0.0.0).
      */
     HOST: z.string().min(1).default('127.0.0.1'),
+    /**
+     * The path the service is served under behind a proxy that passes it on (docs/operations.md,
+     * "Under a path"): "/podsync" serves /podsync/v1/..., /podsync/api/2/..., the pages at
+     * /podsync/. Unset (or "/"): the host's root.
+     */
+    BASE_PATH: z
+      .string()
+      .regex(/^(\/|(\/[A-Za-z0-9._~-]+)+\/?)$/, 'must be a path such as /podsync (letters, digits, . _ ~ -)')
+      .refine((value) => !value.split('/').some((segment) => segment === '.' || segment === '..'), 'must not hold . or .. segments')
+      .transform((value) => value.replace(/\/+$/, ''))
+      .default(''),
     DATA_DIR: z.string().min(1).default('./data'),
     STORE: z.enum(['embedded', 'eventstoredb']).default('embedded'),
     EVENTSTORE_URL: z

@@ -54,7 +54,14 @@ serve(service.app);
 // The bound port, not the configured one: PORT=0 picks a free port (tests, benchmarks read it here).
 const address = server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
-logger.info('podsync listening', { port, host: config.HOST, store: config.STORE, readModel: config.READ_MODEL, dataDir: config.DATA_DIR });
+logger.info('podsync listening', {
+  port,
+  host: config.HOST,
+  store: config.STORE,
+  readModel: config.READ_MODEL,
+  dataDir: config.DATA_DIR,
+  ...(config.BASE_PATH ? { basePath: config.BASE_PATH } : {}),
+});
 
 /** Why the port could not be bound, naming the variables that choose it. */
 function bindFailure(error: NodeJS.ErrnoException, where: string): string {

@@ -161,6 +161,7 @@ export async function startService(
     bodyLimit: config.BODY_LIMIT,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     ...(config.TRUST_PROXY === undefined ? {} : { trustProxy: config.TRUST_PROXY }),
+    basePath: config.BASE_PATH,
     gpodder: {
       accounts,
       auth: new GpodderAuth(accounts, stores.accounts),

@@ -9,7 +9,8 @@ import type { ReadModelService } from '../services/read-models.js';
 import type { SyncService } from '../services/sync.js';
 import type { MeService } from '../services/me.js';
 import { authRouter, requireUser } from './auth.js';
-import { errorHandler, notFoundHandler, rejectInvalidUtf8 } from './errors.js';
+import { errorHandler, notFound, notFoundHandler, rejectInvalidUtf8 } from './errors.js';
+import { servedUnder } from './base-path.js';
 import { compressAnswers } from './compress.js';
 import { drainUnusedBody } from './drain.js';
 import { eventsRouter } from './events.js';
@@ -45,6 +46,8 @@ export interface AppDependencies {
   rateLimitPerMinute?: number;
   /** Express `trust proxy` (TRUST_PROXY): true/false, a hop count, or addresses/subnets. */
   trustProxy?: string;
+  /** The path everything is served under (BASE_PATH, say "/podsync"); absent or "": the root. */
+  basePath?: string;
   /** Whether the stores answer and the projections are caught up (for `/readyz`). */
   ready: () => Promise<Readiness>;
   /** The `/metrics` body (Prometheus text); no `/metrics` route without it. */
@@ -84,6 +87,10 @@ export function createApp(deps: AppDependencies): Express {
   app.set('etag', weakEtag);
   if (deps.trustProxy !== undefined) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestContext(deps.logger));
+  if (deps.basePath) {
+    const base = deps.basePath;
+    app.use(servedUnder(app, base, (req, _res, next) => next(notFound(`No route for ${req.method} ${req.path}: this server answers under ${base}/`))));
+  }
   app.use(compressAnswers());
   // No route reads a GET's body: whatever one carries is read off the wire before any answer
   // (src/http/drain.ts), so a client closing the connection never sees a reset instead.

@@ -22,6 +22,7 @@ import { readModelRoutes } from './read-models.js';
 import type { ResponseSpec, RouteSpec } from './routes.js';
 import { defineRoute, mount } from './routes.js';
 import { syncRoutes } from './sync.js';
+import { basePathOf } from './base-path.js';
 
 /** How request schemas become JSON Schema; tests compare the document with this. */
 export const REQUEST_SCHEMA_OPTIONS = { io: 'input', unrepresentable: 'any' } as const;
@@ -125,7 +126,8 @@ function packageVersion(): string {
   return typeof manifest.version === 'string' ? manifest.version : '0.0.0';
 }
 
-export function buildOpenApiDocument() {
+/** `basePath`: where the API is served (BASE_PATH), given as the document's server; none at the root. */
+export function buildOpenApiDocument(basePath = '') {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [operationId, route] of NATIVE_ROUTES) {
     const path = openApiPath(route.path);
@@ -139,6 +141,7 @@ export function buildOpenApiDocument() {
       description:
         'Event-sourced podcast listening-data sync (native API). Errors are always JSON `{error, message, details}`; bad input is a 4xx and writes nothing.',
     },
+    ...(basePath ? { servers: [{ url: basePath }] } : {}),
     paths,
     components: {
       schemas: { Error: z.toJSONSchema(errorBody, RESPONSE_SCHEMA_OPTIONS) },
@@ -151,8 +154,8 @@ export function openapiRouter(): Router {
   const router = Router();
   // Built on first request (the declarations are static), then served as is.
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
-  mount(router, openapiRoutes.document, (_req, res) => {
-    document ??= buildOpenApiDocument();
+  mount(router, openapiRoutes.document, (req, res) => {
+    document ??= buildOpenApiDocument(basePathOf(req));
     res.json(document);
   });
   return router;

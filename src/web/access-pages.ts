@@ -5,8 +5,8 @@ import type { AccountService } from '../services/accounts.js';
 import { appPasswordName } from '../services/accounts.js';
 import { isBearerToken } from '../stores/accounts.js';
 import type { Site } from './site.js';
-import { principalOf, show, showMessage } from './site.js';
-import { originOf } from '../http/origin.js';
+import { principalOf, show, showMessage, seeOther } from './site.js';
+import { serverUrlOf } from '../http/origin.js';
 
 const nameForm = z.object({ name: appPasswordName });
 const labelForm = z.object({ label: appPasswordName });
@@ -50,7 +50,7 @@ export function accessPages(site: Site, accounts: AccountService): void {
     const created = await accounts.createAppPassword(principalOf(res).userId, form.data.name);
     // Answered directly, not redirected: the password exists only in this answer.
     res.setHeader('Cache-Control', 'no-store');
-    const setup = { server: originOf(req), username: principalOf(res).username };
+    const setup = { server: serverUrlOf(req), username: principalOf(res).username };
     await showAccess(res, accounts, { created: { kind: 'App password', name: created.name, secret: created.password, setup } });
   });
 
@@ -68,7 +68,7 @@ export function accessPages(site: Site, accounts: AccountService): void {
     const parsed = id.safeParse(req.params['id']);
     if (!parsed.success || !(await accounts.revokeAppPassword(principalOf(res).userId, parsed.data)))
       return showMessage(res, 404, 'Not found', 'No such app password.', '/access');
-    res.redirect(303, '/access?done=revoked');
+    seeOther(res, '/access?done=revoked');
   });
 
   site.userForm('/access/tokens/:id/revoke', async (req, res) => {
@@ -76,6 +76,6 @@ export function accessPages(site: Site, accounts: AccountService): void {
     const { userId } = principalOf(res);
     const owned = parsed.success && (await accounts.listTokens(userId)).some((token) => token.id === parsed.data && isBearerToken(token));
     if (!owned || !(await accounts.revokeToken(userId, parsed.data!))) return showMessage(res, 404, 'Not found', 'No such token.', '/access');
-    res.redirect(303, '/access?done=revoked');
+    seeOther(res, '/access?done=revoked');
   });
 }

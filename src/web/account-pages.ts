@@ -6,7 +6,7 @@ import { UsernameTakenError } from '../stores/accounts.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { addressKey, admit, PASSWORD_CHECK_COST } from '../http/rate-limit.js';
 import type { Site } from './site.js';
-import { localPath, principalOf, show } from './site.js';
+import { localPath, principalOf, show, seeOther } from './site.js';
 import { contextOf, endSession, startSession } from './session.js';
 
 const signInForm = z.object({ username: z.string().max(64).default(''), password: z.string().max(256).default(''), next: z.string().max(600).optional() });
@@ -23,7 +23,7 @@ export interface AccountPagesOptions {
 
 export function accountPages(site: Site, { accounts, registration, limiter }: AccountPagesOptions): void {
   site.page('/signin', (req, res) => {
-    if (contextOf(res).principal) return res.redirect(303, '/');
+    if (contextOf(res).principal) return seeOther(res, '/');
     show(res, 'signin', { username: '', error: null, next: localPath(req.query['next']), registration });
   });
 
@@ -37,7 +37,7 @@ export function accountPages(site: Site, { accounts, registration, limiter }: Ac
       if (!(error instanceof InvalidCredentialsError)) throw error;
       return show(res, 'signin', { username: form.username, error: 'Wrong username or password.', next, registration }, 401);
     }
-    res.redirect(303, next);
+    seeOther(res, next);
   });
 
   site.page('/signup', (_req, res) => {
@@ -63,12 +63,12 @@ export function accountPages(site: Site, { accounts, registration, limiter }: Ac
       if (!(error instanceof UsernameTakenError)) throw error;
       return show(res, 'signup', { username, error: 'That username is taken.' }, 409);
     }
-    res.redirect(303, '/');
+    seeOther(res, '/');
   });
 
   site.userForm('/signout', async (req, res) => {
     await endSession(accounts, req, res);
-    res.redirect(303, '/signin');
+    seeOther(res, '/signin');
   });
 
   site.userPage('/account', (req, res) => {
@@ -88,6 +88,6 @@ export function accountPages(site: Site, { accounts, registration, limiter }: Ac
       if (!(error instanceof InvalidCredentialsError)) throw error;
       return show(res, 'account', { error: 'The current password is wrong.', notice: null }, 401);
     }
-    res.redirect(303, '/account?done=password');
+    seeOther(res, '/account?done=password');
   });
 }

@@ -17,8 +17,9 @@ import { credentialsSchema, passwordSchema } from '../services/accounts.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { addressKey, admit, PASSWORD_CHECK_COST } from '../http/rate-limit.js';
 import type { Site } from './site.js';
-import { show, showMessage } from './site.js';
+import { show, showMessage, seeOther } from './site.js';
 import { parseCookies } from './session.js';
+import { servedPath } from '../http/base-path.js';
 
 const ADMIN_COOKIE = 'podsync_admin';
 const ADMIN_HOURS = 12;
@@ -48,7 +49,7 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
   const cookie = (req: Request, value: string, maxAge: number) =>
-    `${ADMIN_COOKIE}=${value}; Path=/manage; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`;
+    `${ADMIN_COOKIE}=${value}; Path=${servedPath(req, '/manage')}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${req.secure ? '; Secure' : ''}`;
   const audit = (action: string, user?: string) => admin.logger.info('admin action', { action, via: 'web', ...(user === undefined ? {} : { username: user }) });
   /** Runs `then` for an admin; others get the sign-in page (GET) or a 403 (POST). */
   const guarded = (then: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
@@ -74,12 +75,12 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     if (!timingSafeEqual(given, Buffer.from(sessionValue, 'base64url'))) return show(res, 'admin-signin', { error: 'That is not the admin token.' }, 401);
     audit('sign in');
     res.append('Set-Cookie', cookie(req, sessionValue, ADMIN_HOURS * 3600));
-    res.redirect(303, '/manage');
+    seeOther(res, '/manage');
   });
 
   site.form('/manage/signout', async (req, res) => {
     res.append('Set-Cookie', cookie(req, '', 0));
-    res.redirect(303, '/');
+    seeOther(res, '/');
   });
 
   site.form(
@@ -96,7 +97,7 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
         if (!(error instanceof UsernameTakenError)) throw error;
         return dashboard(res, { error: 'That username is taken.' }, 409);
       }
-      res.redirect(303, '/manage?done=created');
+      seeOther(res, '/manage?done=created');
     }),
   );
 
@@ -114,7 +115,7 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
           if (!(error instanceof UnknownUserError)) throw error;
           return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
         }
-        res.redirect(303, `/manage?done=${action}d`);
+        seeOther(res, `/manage?done=${action}d`);
       }),
     );
   }
@@ -151,7 +152,7 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
         if (!(error instanceof UnknownUserError)) throw error;
         return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
       }
-      res.redirect(303, '/manage?done=password');
+      seeOther(res, '/manage?done=password');
     }),
   );
 }

@@ -9,7 +9,7 @@ import type { ListenerService, EraseScope } from '../services/listener.js';
 import type { MeService } from '../services/me.js';
 import { AccountDeletionPendingError } from '../services/me.js';
 import type { Site } from './site.js';
-import { principalOf, show, showMessage } from './site.js';
+import { principalOf, show, showMessage, seeOther } from './site.js';
 import { endSession } from './session.js';
 import type { AccountService } from '../services/accounts.js';
 import { sendJsonPieces } from '../http/json-pieces.js';
@@ -66,7 +66,7 @@ export function dataPages(site: Site, { listener, me, accounts }: DataPagesOptio
       });
     }
     await listener.erase(principalOf(res), scope);
-    res.redirect(303, '/data?done=erased');
+    seeOther(res, '/data?done=erased');
   });
 
   site.userForm('/data/delete', async (req, res) => {

@@ -9,7 +9,7 @@ import { effectivePrivacy, recordAt } from '../domain/state.js';
 import type { ListenerService } from '../services/listener.js';
 import type { PublicViews } from '../services/public-views.js';
 import type { Site } from './site.js';
-import { principalOf, show } from './site.js';
+import { principalOf, show, seeOther } from './site.js';
 
 /** A level, or (for a feed) `account`: the feed's own choice taken back, so it follows the account's. */
 const privacyForm = z.union([z.object({ privacy: privacyLevel, feed: httpUrl.optional() }), z.object({ privacy: z.literal('account'), feed: httpUrl })]);
@@ -57,6 +57,6 @@ export function privacyPage(site: Site, { listener, publicViews, defaultPrivacy 
         400,
       );
     await listener.setPrivacy(principalOf(res), form.data.feed ?? null, form.data.privacy === 'account' ? null : form.data.privacy);
-    res.redirect(303, '/privacy?done=saved');
+    seeOther(res, '/privacy?done=saved');
   });
 }

@@ -6,11 +6,17 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
+import type { Response } from 'express';
+import { basePathOf } from '../http/base-path.js';
 import { FORMAT } from './format.js';
 
 const views = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views');
 const eta = new Eta({ views, autoEscape: true, cache: true });
 
-export function renderPage(view: string, data: Record<string, unknown>): string {
-  return eta.render(view, { ...data, format: FORMAT });
+/**
+ * Every view gets `it.format` and `it.base`, the path the site is served under (BASE_PATH): each
+ * of the site's own addresses in a view is written `<%= it.base %>/...`.
+ */
+export function renderPage(res: Response, view: string, data: Record<string, unknown>): string {
+  return eta.render(view, { ...data, format: FORMAT, base: basePathOf(res) });
 }

@@ -15,6 +15,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AccountService, Principal } from '../services/accounts.js';
 import type { Account } from '../stores/accounts.js';
+import { cookiePath } from '../http/base-path.js';
 
 export const SESSION_COOKIE = 'podsync_session';
 export const PRE_SESSION_COOKIE = 'podsync_csrf';
@@ -45,7 +46,7 @@ export function parseCookies(header: string | undefined): Map<string, string> {
 
 function cookie(req: Request, name: string, value: string, maxAgeSeconds: number): string {
   const secure = req.secure ? '; Secure' : '';
-  return `${name}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`;
+  return `${name}=${value}; Path=${cookiePath(req)}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`;
 }
 
 const csrfOf = (secret: string) => createHmac('sha256', secret).update('podsync csrf v1').digest('base64url');

@@ -11,6 +11,7 @@ import { ZodError } from 'zod';
 import type { AccountService, Principal } from '../services/accounts.js';
 import { HttpError, reportError, toHttpError } from '../http/errors.js';
 import { drainBody } from '../http/drain.js';
+import { appUrl, servedPath } from '../http/base-path.js';
 import type { Logger } from '../logger.js';
 import { renderPage } from './render.js';
 import { pageHeaders } from './security.js';
@@ -29,11 +30,16 @@ export function show(res: Response, view: string, data: Record<string, unknown> 
   res
     .status(status)
     .type('html')
-    .send(renderPage(view, { ...data, web: contextOf(res) }));
+    .send(renderPage(res, view, { ...data, web: contextOf(res) }));
 }
 
 export function showMessage(res: Response, status: number, title: string, message: string, back?: string): void {
   show(res, 'message', { title, message, back: back ?? null }, status);
+}
+
+/** A 303 to a page of this site: `path` within it (say "/access"), under the base path. */
+export function seeOther(res: Response, path: string): void {
+  res.redirect(303, servedPath(res, path));
 }
 
 /** The signed-in user of a page behind {@link Site.user}. */
@@ -121,7 +127,7 @@ export function site(router: Router, accounts: AccountService): Site {
   };
   const signedIn: RequestHandler = async (req, res, next) => {
     if (contextOf(res).principal) return next();
-    if (req.method === 'GET') return res.redirect(303, signinFor(req.originalUrl, req.baseUrl + req.path));
+    if (req.method === 'GET') return seeOther(res, signinFor(appUrl(req), req.baseUrl + req.path));
     // The form (a file, perhaps) read off the wire first: a browser shown a reset instead of the page otherwise.
     await drainBody(req);
     showMessage(res, 403, 'Signed out', 'Your session has ended. Sign in and try again.', '/signin');

@@ -11,7 +11,7 @@ import { formatList, ListFormatError, MAX_LIST_ENTRIES, parseList } from '../dom
 import { decodeXml } from '../feeds/parse.js';
 import type { ListenerService } from '../services/listener.js';
 import type { Site } from './site.js';
-import { principalOf, show, showMessage, uploadedFile } from './site.js';
+import { principalOf, show, showMessage, uploadedFile, seeOther } from './site.js';
 
 const subscribeForm = z.object({ feed: httpUrl });
 const unsubscribeForm = z.object({ feed: httpUrl, confirm: z.literal('yes').optional() });
@@ -34,7 +34,7 @@ export function subscriptionPages(site: Site, listener: ListenerService): void {
     const form = subscribeForm.safeParse(req.body);
     if (!form.success) return showMessage(res, 400, 'That did not work', `Give the podcast's feed address. ${feedProblem(form.error)}`, '/');
     const change = await listener.changeSubscriptions(principalOf(res), [form.data.feed]);
-    res.redirect(303, `/?done=${change.subscribed > 0 ? 'subscribed' : 'already'}#subs`);
+    seeOther(res, `/?done=${change.subscribed > 0 ? 'subscribed' : 'already'}#subs`);
   });
 
   site.userForm('/unsubscribe', async (req, res) => {
@@ -54,7 +54,7 @@ export function subscriptionPages(site: Site, listener: ListenerService): void {
       });
     }
     await listener.changeSubscriptions(principalOf(res), [], [feed]);
-    res.redirect(303, '/?done=unsubscribed#subs');
+    seeOther(res, '/?done=unsubscribed#subs');
   });
 
   site.userPage('/data/subscriptions.opml', async (_req, res) => {
@@ -85,7 +85,7 @@ export function subscriptionPages(site: Site, listener: ListenerService): void {
     if (feeds.length > MAX_LIST_ENTRIES)
       return showMessage(res, 400, 'That did not work', `file: at most ${MAX_LIST_ENTRIES} podcasts at a time (this list has ${feeds.length}).`, '/data#opml');
     const change = await listener.changeSubscriptions(principalOf(res), feeds);
-    res.redirect(303, `/data?added=${change.subscribed}&known=${change.unchanged}&skipped=${change.rejected.length}#opml`);
+    seeOther(res, `/data?added=${change.subscribed}&known=${change.unchanged}&skipped=${change.rejected.length}#opml`);
   });
 }
 

@@ -33,13 +33,13 @@ export async function unserve(served: Served | undefined): Promise<void> {
 /**
  * Mocha hooks, inside a `describe`: a service served for its tests, with `time` (if given)
  * installed before the service starts and removed after it stopped, so that no running code sees
- * the clock go back. Register it before the hooks that use it; they run after it.
+ * the clock go back; `env` as {@link serve}'s. Register it before the hooks that use it; they run after it.
  */
-export function servedForTests(time?: ForwardTime): () => Served {
+export function servedForTests(time?: ForwardTime, env: Record<string, string> = {}): () => Served {
   let served: Served | undefined;
   before(async () => {
     time?.install();
-    served = await serve();
+    served = await serve(env);
   });
   after(async () => {
     try {

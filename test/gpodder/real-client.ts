@@ -34,6 +34,8 @@ export interface RealClient {
   readonly password: string;
   /** The script's own time limit, in ms. */
   readonly timeout: number;
+  /** The service served under this path (BASE_PATH), the client given a server URL with it. */
+  readonly basePath?: string;
 }
 
 interface Run {
@@ -80,7 +82,7 @@ export function describeRealClient(title: string, test: string, client: RealClie
 
     before(async function () {
       await requireClient(this, client);
-      service = await startTestService();
+      service = await startTestService(client.basePath ? { BASE_PATH: client.basePath } : {});
       server = await listenServing(service.app, 0, '127.0.0.1');
     });
 
@@ -91,10 +93,11 @@ export function describeRealClient(title: string, test: string, client: RealClie
 
     it(test, async () => {
       const { port } = server!.address() as AddressInfo;
-      const registered = await service!.http.post('/v1/auth/register').send({ username: client.username, password: client.password });
+      const base = client.basePath ?? '';
+      const registered = await service!.http.post(`${base}/v1/auth/register`).send({ username: client.username, password: client.password });
       expect(registered.status).to.equal(201);
       const script = path.join(HERE, client.script);
-      const result = await run(PYTHON, [script, `http://127.0.0.1:${port}`, client.username, client.password], client.timeout);
+      const result = await run(PYTHON, [script, `http://127.0.0.1:${port}${base}`, client.username, client.password], client.timeout);
       const output = `${result.stdout}${result.stderr ? `\n--- stderr ---\n${result.stderr}` : ''}`;
       expect(result.code, output).to.equal(0);
       expect(result.stdout, output).to.match(/\d+ checks passed, 0 failed/);

@@ -12,6 +12,8 @@ import { ReadModelService } from '../../src/services/read-models.js';
 
 export interface TestService extends Service {
   readonly dataDir: string;
+  /** The path the service is served under (BASE_PATH): "" at the root. */
+  readonly basePath: string;
   readonly http: ReturnType<typeof request>;
   /** Registers a user and returns a bearer token for them. */
   login(username?: string, password?: string): Promise<{ token: string; userId: string; username: string }>;
@@ -42,11 +44,12 @@ export async function startTestService(
   return {
     ...service,
     dataDir,
+    basePath: config.BASE_PATH,
     http,
     async login(username = `user${++counter}`, password = 'correct horse battery') {
-      const registered = await http.post('/v1/auth/register').send({ username, password });
+      const registered = await http.post(`${config.BASE_PATH}/v1/auth/register`).send({ username, password });
       if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${JSON.stringify(registered.body)}`);
-      const issued = await http.post('/v1/auth/token').send({ username, password });
+      const issued = await http.post(`${config.BASE_PATH}/v1/auth/token`).send({ username, password });
       return { token: issued.body.token as string, userId: registered.body.id as string, username };
     },
     async eventCount() {

@@ -19,6 +19,7 @@ import { SESSION_COOKIE } from '../../services/gpodder-auth.js';
 import { principalOf } from '../auth.js';
 import { parseBasic } from '../basic.js';
 import { clientName } from '../origin.js';
+import { cookiePath } from '../base-path.js';
 import { unauthorized } from '../errors.js';
 import { isStorageFull } from '../../stores/store-errors.js';
 
@@ -46,7 +47,7 @@ export function readCookie(req: Request, name: string): string | undefined {
 function setSessionCookie(req: Request, res: Response, value: string, maxAge?: number): void {
   const attributes = [
     `${SESSION_COOKIE}=${value}`,
-    'Path=/',
+    `Path=${cookiePath(req)}`,
     'HttpOnly',
     'SameSite=Lax',
     ...(req.secure ? ['Secure'] : []),

@@ -16,7 +16,8 @@ import type { LoginFlowService } from '../../services/login-flow.js';
 import { InvalidCredentialsError } from '../../services/accounts.js';
 import { renderPage } from '../../web/render.js';
 import { drainUnusedBody } from '../drain.js';
-import { clientName, originOf } from '../origin.js';
+import { clientName, serverUrlOf } from '../origin.js';
+import { appUrl } from '../base-path.js';
 
 const FORM_LIMIT = '16kb';
 const token = z.string().regex(/^[A-Za-z0-9_-]{20,200}$/);
@@ -37,7 +38,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
 
   router.post('/index.php/login/v2', drainUnusedBody, async (req, res) => {
     const started = await flows.start(clientName(req));
-    const base = originOf(req);
+    const base = serverUrlOf(req);
     res.json({
       poll: { token: started.pollToken, endpoint: `${base}/index.php/login/v2/poll` },
       login: `${base}/index.php/login/v2/flow/${started.loginToken}`,
@@ -52,11 +53,11 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
       res.status(404).json([]);
       return;
     }
-    res.json({ server: originOf(req), loginName: result.loginName, appPassword: result.appPassword });
+    res.json({ server: serverUrlOf(req), loginName: result.loginName, appPassword: result.appPassword });
   });
 
   /** A page with the site's header (res.locals.web, when the page middleware read the visitor). */
-  const page = (res: express.Response, view: string, data: Record<string, unknown>) => renderPage(view, { ...data, web: res.locals['web'] });
+  const page = (res: express.Response, view: string, data: Record<string, unknown>) => renderPage(res, view, { ...data, web: res.locals['web'] });
   const gone = (res: express.Response) =>
     res
       .status(404)
@@ -68,7 +69,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
     const flow = loginToken.success ? await flows.pending(loginToken.data) : undefined;
     if (!flow) return gone(res);
     const signedIn = (res.locals['web'] as { principal?: { username: string } } | undefined)?.principal?.username;
-    res.type('html').send(page(res, 'login-flow', { clientName: flow.clientName, action: req.originalUrl, username: signedIn ?? '', error: null }));
+    res.type('html').send(page(res, 'login-flow', { clientName: flow.clientName, action: appUrl(req), username: signedIn ?? '', error: null }));
   });
 
   router.post('/index.php/login/v2/flow/:token', ...pages, ...form, async (req, res) => {
@@ -98,7 +99,7 @@ export function loginFlowRouter(flows: LoginFlowService, pages: RequestHandler[]
         .send(
           page(res, 'login-flow', {
             clientName: flow.clientName,
-            action: req.originalUrl,
+            action: appUrl(req),
             username: input.data.username,
             error: 'Wrong username or password.',
           }),
