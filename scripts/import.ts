@@ -25,14 +25,15 @@ time and device; running it again adds nothing twice.
   --from URL        the old server (its base URL; for Nextcloud, Nextcloud's own URL)
   --from-user NAME  the account there
   --nextcloud       the old server is Nextcloud with the gPodder Sync app
-  --to URL          where to copy to: this service (default http://127.0.0.1:PORT), or any
-                    server with the gpodder.net API (to leave this one)
+  --to URL          where to copy to: this service (default http://127.0.0.1:PORT, with
+                    BASE_PATH when set), or any server with the gpodder.net API (to leave
+                    this one)
   --to-user NAME    the account there (default: the same name); create it first
   --json            print the summary as one JSON line
   -h, --help        this text
 
 Environment: IMPORT_FROM_PASSWORD and IMPORT_TO_PASSWORD (required; an app password works on
-either side), PORT`;
+either side), PORT, BASE_PATH`;
 
 interface Arguments {
   readonly from: string;
@@ -138,7 +139,7 @@ async function run(config: Config, args: Arguments): Promise<number> {
     password: args.fromPassword,
     api: args.nextcloud ? ('nextcloud' as const) : ('gpodder' as const),
   };
-  const target = { server: args.to ?? `http://127.0.0.1:${config.PORT}`, username: args.toUser ?? args.fromUser, password: args.toPassword };
+  const target = { server: args.to ?? `http://127.0.0.1:${config.PORT}${config.BASE_PATH}`, username: args.toUser ?? args.fromUser, password: args.toPassword };
   const summary = await importAccount(source, target, progressLines());
   process.stdout.write(`${args.json ? JSON.stringify(summary) : formatSummary(summary)}\n`);
   return 0;

@@ -274,4 +274,19 @@ describe('npm run import: an account moved from another server', function () {
     expect(refused.stderr.trim().split('\n')).to.have.length(1);
     expect(refused.stderr).to.match(/^import: GET .*401/);
   });
+
+  it('the script without --to copies to this service at PORT, under BASE_PATH when it is served under one', async () => {
+    await history(old!, 'erin');
+    const underPath = await serve({ BASE_PATH: '/podsync' });
+    try {
+      await underPath.service.login('erin', PASSWORD);
+      const port = new URL(underPath.base).port;
+      const env = { IMPORT_FROM_PASSWORD: PASSWORD, IMPORT_TO_PASSWORD: PASSWORD, DATA_DIR: underPath.service.dataDir, PORT: port, BASE_PATH: '/podsync' };
+      const done = await runScript(script, ['--from', old!.base, '--from-user', 'erin', '--json'], { env });
+      expect(done.code, done.stderr).to.equal(0);
+      expect(JSON.parse(done.stdout)).to.deep.include({ devices: 2, actionsSent: 150 });
+    } finally {
+      await unserve(underPath);
+    }
+  });
 });
