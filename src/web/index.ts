@@ -19,6 +19,7 @@ import { privacyPage } from './privacy-page.js';
 import { dataPages } from './data-pages.js';
 import { subscriptionPages } from './subscription-pages.js';
 import { publicPages } from './public-pages.js';
+import { activityFeeds } from './activity-feed.js';
 import { podcastPage } from './podcast-page.js';
 import { adminPages } from './admin-pages.js';
 import type { AdminDependencies } from '../http/admin.js';
@@ -54,6 +55,7 @@ export function webRouter(deps: WebDependencies): Router {
   privacyPage(pages, { listener: deps.listener, publicViews: deps.publicViews, defaultPrivacy: deps.defaultPrivacy });
   dataPages(pages, { listener: deps.listener, me: deps.me, accounts: deps.accounts });
   publicPages(pages, deps.publicViews);
+  activityFeeds(router, deps.publicViews);
   if (deps.admin) adminPages(pages, { admin: deps.admin, retention: deps.retention ?? (async () => undefined), limiter: deps.limiter });
   router.use(pageErrors(deps.logger));
   return router;

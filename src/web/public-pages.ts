@@ -63,6 +63,7 @@ export function publicPages(site: Site, views: PublicViews): void {
       ),
       events: timeline.events,
       nextBefore: timeline.next_before,
+      feed: '/explore/activity.atom',
     });
   });
 
@@ -71,6 +72,14 @@ export function publicPages(site: Site, views: PublicViews): void {
     const query = page.safeParse(req.query);
     if (!name.success || !query.success) return showMessage(res, 400, 'That did not work', 'That page does not exist.', '/explore');
     const timeline = await views.events({ user: name.data, before: query.data.before, limit: TIMELINE });
-    show(res, 'explore', { heading: name.data, intro: null, podcasts: null, episodes: null, events: timeline.events, nextBefore: timeline.next_before });
+    show(res, 'explore', {
+      heading: name.data,
+      intro: null,
+      podcasts: null,
+      episodes: null,
+      events: timeline.events,
+      nextBefore: timeline.next_before,
+      feed: `/explore/users/${encodeURIComponent(name.data)}/activity.atom`,
+    });
   });
 }

@@ -1,0 +1,117 @@
+/**
+ * Public activity as Atom feeds (RFC 4287), for feed readers: the public timeline
+ * (`/explore/activity.atom`) and a public user's (`/explore/users/NAME/activity.atom`), the same
+ * events as the Explore pages, read from {@link PublicViews} alone (docs/design.md, "Web pages").
+ * An anonymous event names nobody, as on the pages: its entry's author is "someone".
+ *
+ * Written with fast-xml-parser's builder (already the feed parser's library), which escapes
+ * text and attributes; characters XML 1.0 cannot hold at all (most control characters, lone
+ * surrogates), which an app's title may carry, are dropped first.
+ */
+import { XMLBuilder } from 'fast-xml-parser';
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { PublicEvent, PublicViews } from '../services/public-views.js';
+import { serverUrlOf } from '../http/origin.js';
+import { validationError } from '../http/errors.js';
+import { pageHeaders } from './security.js';
+
+/** Entries per feed: readers poll, and keep what they have seen. */
+export const FEED_ENTRIES = 50;
+const ATOM = 'application/atom+xml; charset=utf-8';
+const username = z.string().min(1).max(64);
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true });
+
+const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+const xmlText = (text: string) => text.replace(NOT_XML, '');
+
+const textOf = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? xmlText(value.trim()) : undefined);
+
+/** What an entry says happened: "played “Episode” (Podcast)". */
+export function activityTitle(event: PublicEvent): string {
+  const data = (event.data ?? {}) as Record<string, unknown>;
+  const object = (event.object ?? {}) as Record<string, unknown>;
+  const podcast = textOf(data['rss_feed_title']) ?? textOf(data['feed_title']) ?? textOf(object['rss_source_feed']) ?? 'a podcast';
+  const episodeTitle = textOf(data['rss_item_title']) ?? textOf(data['item_title']) ?? textOf(object['rss_source_id']);
+  const episode = episodeTitle === undefined ? `an episode of ${podcast}` : `“${episodeTitle}” (${podcast})`;
+  switch (event.type) {
+    case 'subscribe':
+      return `subscribed to ${podcast}`;
+    case 'unsubscribe':
+      return `unsubscribed from ${podcast}`;
+    case 'play':
+      return data['played'] === true ? `finished ${episode}` : `listened to ${episode}`;
+    case 'save':
+      return data['removed'] === true ? `took ${episode} off a playlist` : `saved ${episode}`;
+    case 'share':
+      return `shared ${episode}`;
+    default:
+      return `${String(event.type)} ${episode}`;
+  }
+}
+
+export interface ActivityFeed {
+  readonly title: string;
+  /** The feed's own address (its id and `rel="self"`). */
+  readonly self: string;
+  /** The page showing the same events. */
+  readonly page: string;
+  /** The server's address, for people's pages. */
+  readonly server: string;
+  readonly events: readonly PublicEvent[];
+}
+
+/** The feed's XML. `updated` is its newest event's time (the Unix epoch when it has none), so an unchanged feed reads the same. */
+export function atomFeed(feed: ActivityFeed): string {
+  const authorOf = (user: string | undefined) =>
+    user === undefined ? { name: 'someone' } : { name: xmlText(user), uri: `${feed.server}/explore/users/${encodeURIComponent(user)}` };
+  const entries = feed.events.map((event) => {
+    const user = 'user' in event && typeof event.user === 'string' ? event.user : undefined;
+    const title = activityTitle(event);
+    const podcastFeed = textOf((event.object as Record<string, unknown> | null)?.['rss_source_feed']);
+    const message = event.type === 'share' ? textOf((event.data as Record<string, unknown> | null)?.['message']) : undefined;
+    return {
+      id: `urn:uuid:${event.id}`,
+      title: `${user ?? 'Someone'} ${title}`,
+      updated: String(event.timestamp),
+      author: authorOf(user),
+      ...(podcastFeed === undefined ? {} : { link: { '@_rel': 'related', '@_type': 'application/rss+xml', '@_href': podcastFeed } }),
+      content: { '@_type': 'text', '#text': message === undefined ? `${user ?? 'Someone'} ${title}.` : `${user ?? 'Someone'} ${title}: ${message}` },
+    };
+  });
+  return builder.build({
+    '?xml': { '@_version': '1.0', '@_encoding': 'utf-8' },
+    feed: {
+      '@_xmlns': 'http://www.w3.org/2005/Atom',
+      title: xmlText(feed.title),
+      id: feed.self,
+      updated: feed.events[0] === undefined ? '1970-01-01T00:00:00Z' : String(feed.events[0].timestamp),
+      link: [
+        { '@_rel': 'self', '@_type': 'application/atom+xml', '@_href': feed.self },
+        { '@_rel': 'alternate', '@_type': 'text/html', '@_href': feed.page },
+      ],
+      generator: 'podsync',
+      entry: entries,
+    },
+  }) as string;
+}
+
+/** The two feeds' routes, on the pages' router (no session is read or set: a reader holds no cookie). */
+export function activityFeeds(router: Router, views: PublicViews): void {
+  const send = (req: Request, res: Response, feed: Omit<ActivityFeed, 'server' | 'self'> & { path: string }) => {
+    const server = serverUrlOf(req);
+    res.type(ATOM).send(atomFeed({ ...feed, server, self: `${server}${feed.path}`, page: `${server}${feed.page}` }));
+  };
+  router.get('/explore/activity.atom', pageHeaders, async (req, res) => {
+    const { events } = await views.events({ limit: FEED_ENTRIES });
+    send(req, res, { title: 'Public listening activity', path: '/explore/activity.atom', page: '/explore', events });
+  });
+  router.get('/explore/users/:username/activity.atom', pageHeaders, async (req, res) => {
+    const name = username.safeParse(req.params['username']);
+    if (!name.success) throw validationError(name.error, ['username']);
+    const { events } = await views.events({ user: name.data, limit: FEED_ENTRIES });
+    const path = `/explore/users/${encodeURIComponent(name.data)}`;
+    send(req, res, { title: `${name.data}'s listening`, path: `${path}/activity.atom`, page: path, events });
+  });
+}
