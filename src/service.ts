@@ -197,7 +197,7 @@ export async function startService(
             logger,
             accounts: stores.accounts,
             eventStore: stores.eventStore,
-            me: new MeService(stores.eventStore, stores.accounts, readModels),
+            me,
             // Bounded: an HTTP request must not read a large $all whole; the CLI counts everything.
             stats: () => collectStats(status, reported, { eventLimit: 100_000 }),
           },

@@ -1,12 +1,13 @@
 /**
  * Account administration shared by the admin CLI, `/admin` and `/manage`: create, list, disable
- * and enable users, and set a user's password. Disabling is reversible and keeps the user's data;
+ * and enable users, set a user's password, and (`/admin`, `/manage`) delete a user. Disabling is reversible and keeps the user's data;
  * a disabled user cannot log in and their tokens stop working (AccountService refuses disabled
  * accounts) until enabled.
  */
 import type { Account, AccountStore } from '../stores/accounts.js';
 import { hashPassword } from '../auth/passwords.js';
 import { AccountService, credentialsSchema, endPasswordSessions, passwordSchema } from '../services/accounts.js';
+import type { MeService } from '../services/me.js';
 
 export class UnknownUserError extends Error {
   override readonly name = 'UnknownUserError';
@@ -59,4 +60,17 @@ export async function setUserPassword(accounts: AccountStore, username: string, 
   await accounts.setPasswordHash(account.id, await hashPassword(valid));
   await endPasswordSessions(accounts, account.id, null);
   return userSummary(account);
+}
+
+/**
+ * Deletes a user's account as their own `DELETE /v1/me` does (docs/design.md, "Erasure"): their
+ * credentials stop at once, every read model forgets them, then their streams and account go.
+ * 'pending' when the read models had not caught up in time: `me` finishes it shortly (and a
+ * restart would). Through the running service only (its admin API and pages): the deletion waits
+ * for its projections and clears what it holds of the user.
+ */
+export async function deleteUser(accounts: AccountStore, me: MeService, username: string): Promise<{ user: UserSummary; outcome: 'deleted' | 'pending' }> {
+  const account = await requireAccount(accounts, username);
+  const outcome = await me.deleteAccount({ userId: account.id, username: account.username, tokenId: null });
+  return { user: userSummary(account), outcome };
 }

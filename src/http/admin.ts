@@ -9,7 +9,7 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { StatsJson } from '../admin/status.js';
 import { inspectStream } from '../admin/stream.js';
-import { createUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError, userSummary } from '../admin/users.js';
+import { createUser, deleteUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError, userSummary } from '../admin/users.js';
 import { passwordSchema } from '../services/accounts.js';
 import type { MeService } from '../services/me.js';
 import type { AccountStore } from '../stores/accounts.js';
@@ -123,6 +123,19 @@ export function adminRouter(deps: AdminDependencies, limiter?: RateLimiter): Rou
     const user = await setUserPassword(deps.accounts, (await account(String(req.params['username']))).username, body.password);
     audit('set password', user.username);
     res.json(user);
+  });
+
+  // As DELETE /v1/me answers: 204 deleted, 202 under way (it completes shortly).
+  router.delete('/users/:username', async (req, res) => {
+    let deleted;
+    try {
+      deleted = await deleteUser(deps.accounts, deps.me, req.params['username']!);
+    } catch (error) {
+      if (error instanceof UnknownUserError) throw notFound(`No user named ${req.params['username']!}`);
+      throw error;
+    }
+    audit('delete user', deleted.user.username);
+    res.status(deleted.outcome === 'deleted' ? 204 : 202).end();
   });
 
   router.get('/stats', async (_req, res) => {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { AdminDependencies } from '../http/admin.js';
 import type { RetentionStatus } from '../admin/retention-status.js';
 import { inspectStream } from '../admin/stream.js';
-import { createUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError } from '../admin/users.js';
+import { createUser, deleteUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError } from '../admin/users.js';
 import { UsernameTakenError } from '../stores/accounts.js';
 import { credentialsSchema, passwordSchema } from '../services/accounts.js';
 import type { RateLimiter } from '../http/rate-limit.js';
@@ -38,7 +38,10 @@ const NOTICES: Record<string, string> = {
   disabled: 'User disabled: their tokens and app passwords stop working.',
   enabled: 'User enabled.',
   password: 'Password set: tell the user. Their app passwords and tokens keep working.',
+  deleted: 'Account deleted, with all its data.',
+  pending: 'Deletion under way: the account no longer signs in, and its data goes as soon as the read models catch up (seconds).',
 };
+const deleteForm = z.object({ confirm: z.literal('yes').optional(), username: z.string().max(64).optional() });
 const passwordForm = z.object({ password: passwordSchema });
 
 export function adminPages(site: Site, { admin, retention, limiter }: AdminPagesOptions): void {
@@ -119,6 +122,45 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
       }),
     );
   }
+
+  site.form(
+    '/manage/users/:username/delete',
+    guarded(async (req, res) => {
+      const name = username.safeParse(req.params['username']);
+      let account;
+      try {
+        account = name.success ? await requireAccount(admin.accounts, name.data) : undefined;
+      } catch (failure) {
+        if (!(failure instanceof UnknownUserError)) throw failure;
+      }
+      if (!account) return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
+      const page = `/manage/users/${encodeURIComponent(account.username)}`;
+      const confirmPage = (error: string | null, status = 200) =>
+        show(
+          res,
+          'confirm',
+          {
+            title: `Delete the account ${account.username}?`,
+            message:
+              'The account, all its data, app passwords and tokens are deleted, and its public activity and popularity with them. This cannot be undone.',
+            action: `${page}/delete`,
+            fields: {},
+            button: 'Delete the account',
+            typeToConfirm: account.username,
+            typeLabel: 'Type the username',
+            cancel: page,
+            error,
+          },
+          status,
+        );
+      const form = deleteForm.safeParse(req.body);
+      if (!form.success || form.data.confirm !== 'yes') return confirmPage(null);
+      if ((form.data.username ?? '').toLowerCase() !== account.username.toLowerCase()) return confirmPage('That is not the username.', 400);
+      const { outcome } = await deleteUser(admin.accounts, admin.me, account.username);
+      audit('delete user', account.username);
+      seeOther(res, `/manage?done=${outcome}`);
+    }),
+  );
 
   /** The user's page: their stream, and the form to set their password (with `error`, refused). */
   const userPage = async (req: Request, res: Response, error: string | null = null) => {

@@ -206,6 +206,38 @@ describe('admin API', function () {
       ]);
     });
 
+    it('deletes a user as their own DELETE /v1/me does: credentials, stream, read models, public activity and popularity; an unknown user is a 404', async () => {
+      const doomed = await service.login('doomed', 'doomed long password');
+      const bearer = `Bearer ${doomed.token}`;
+      await service.http
+        .post('/v1/events')
+        .set('Authorization', bearer)
+        .send({ events: [{ type: 'privacy', timestamp: '2026-03-01T09:00:00Z', object: null, data: { privacy: 'public' } }, ...events] })
+        .expect(201);
+      await service.settle();
+      expect(JSON.stringify((await service.http.get('/v1/public/events')).body)).to.include('doomed');
+      const playsBefore = (await service.http.get('/v1/popular/podcasts')).body.podcasts.find(
+        (podcast: { rss_source_feed: string }) => podcast.rss_source_feed === FEED,
+      )?.plays as number;
+
+      expect((await service.http.delete('/admin/users/doomed')).status, 'without the token').to.equal(401);
+      expect((await service.http.delete('/admin/users/nobody-by-that-name').set('Authorization', `Bearer ${ADMIN_TOKEN}`)).status).to.equal(404);
+      const deleted = await service.http.delete('/admin/users/doomed').set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+      expect(deleted.status).to.equal(204);
+      await service.settle();
+      expect((await service.http.get('/v1/subscriptions').set('Authorization', bearer)).status, 'their token').to.equal(401);
+      expect((await service.http.post('/v1/auth/token').send({ username: 'doomed', password: 'doomed long password' })).status, 'their password').to.equal(401);
+      expect((await admin('/admin/users/doomed')).status).to.equal(404);
+      expect((await admin('/admin/users')).body.users.map((listed: { username: string }) => listed.username)).not.to.include('doomed');
+      expect(JSON.stringify((await service.http.get('/v1/public/events')).body)).not.to.include('doomed');
+      const playsAfter = (await service.http.get('/v1/popular/podcasts')).body.podcasts.find(
+        (podcast: { rss_source_feed: string }) => podcast.rss_source_feed === FEED,
+      )?.plays as number | undefined;
+      expect(playsAfter ?? 0, 'their play no longer counts').to.equal(playsBefore - 1);
+      expect(await service.stores.eventStore.readStream(`user-${doomed.userId}`).catch((error: Error) => error.name)).to.equal('StreamDeletedError');
+      expect((await service.http.delete('/admin/users/doomed').set('Authorization', `Bearer ${ADMIN_TOKEN}`)).status, 'once').to.equal(404);
+    });
+
     it('reports stats: events, users, each projection caught up, nothing parked', async () => {
       await service.settle();
       await service.erased();

@@ -90,4 +90,40 @@ describe('admin pages (/manage)', function () {
     expect((await stranger.submit('/', '/manage/users/forgetful/password', { password: 'taken over password' })).status).to.equal(403);
     expect((await service.http.post('/v1/auth/token').send({ username: 'forgetful', password: 'forgetful new password' })).status).to.equal(200);
   });
+
+  it('delete a user from their page, after a confirmation naming them: everything of theirs goes; only an admin may', async () => {
+    const leaving = await service.login('leaving', 'leaving long password');
+    await service.http
+      .post('/v1/events')
+      .set('Authorization', `Bearer ${leaving.token}`)
+      .send({ events: [{ type: 'subscribe', timestamp: new Date().toISOString(), object: { rss_source_feed: 'https://example.com/leaving.xml' }, data: {} }] })
+      .expect(201);
+    const stranger = new WebClient(service.app);
+    await stranger.signUp('not-an-admin-at-all');
+    expect((await stranger.submit('/', '/manage/users/leaving/delete', { confirm: 'yes', username: 'leaving' })).status).to.equal(403);
+
+    const web = new WebClient(service.app);
+    await web.submit('/manage', '/manage/signin', { token: ADMIN_TOKEN });
+    expect((await web.get('/manage/users/leaving')).text)
+      .to.include('Delete the account')
+      .and.include('/manage/users/leaving/delete');
+    const asked = await web.submit('/manage/users/leaving', '/manage/users/leaving/delete', {});
+    expect(asked.status).to.equal(200);
+    expect(asked.text).to.include('Delete the account leaving?').and.include('Type the username, <strong>leaving</strong>, to confirm');
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${leaving.token}`)).status, 'asking deletes nothing').to.equal(200);
+    const wrongName = await web.submit('/manage/users/leaving', '/manage/users/leaving/delete', { confirm: 'yes', username: 'someone-else' });
+    expect(wrongName.status).to.equal(400);
+    expect(wrongName.text).to.include('That is not the username.');
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${leaving.token}`)).status).to.equal(200);
+
+    const deleted = await web.submit('/manage/users/leaving', '/manage/users/leaving/delete', { confirm: 'yes', username: 'leaving' });
+    expect(deleted.headers['location']).to.equal('/manage?done=deleted');
+    expect((await web.get('/manage?done=deleted')).text)
+      .to.include('Account deleted, with all its data.')
+      .and.not.include('>leaving<');
+    expect((await service.http.get('/v1/subscriptions').set('Authorization', `Bearer ${leaving.token}`)).status).to.equal(401);
+    expect(await service.stores.accounts.findByUsername('leaving')).to.equal(undefined);
+    expect(await service.stores.eventStore.readStream(`user-${leaving.userId}`).catch((error: Error) => error.name)).to.equal('StreamDeletedError');
+    expect((await web.submit('/manage', '/manage/users/leaving/delete', { confirm: 'yes', username: 'leaving' })).status, 'gone').to.equal(404);
+  });
 });
