@@ -55,6 +55,13 @@ export const configSchema = z
       .regex(/^(true|false|\d+|[0-9a-fA-F.:/, ]+|loopback|linklocal|uniquelocal)$/, 'must be true, false, a hop count, or addresses/subnets')
       .optional(),
     /**
+     * How long an idle keep-alive connection stays open, in ms. Longer than a reverse proxy keeps
+     * its idle connections to the service (Caddy: 2 minutes; nginx's upstream keepalive: 60 s), or
+     * the proxy may send a request down a connection the service is just closing, and its client
+     * gets a 502 (docs/operations.md, "Behind a reverse proxy"). Node's own default is 5 s.
+     */
+    KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(130_000),
+    /**
      * How long a request may take to arrive whole (headers and body), in ms: a client that
      * sends slowly holds memory and a connection meanwhile. Node's own default is 300 s.
      */

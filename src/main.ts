@@ -20,7 +20,8 @@ const logger = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT
 // The port first: a second instance on a busy port must fail before it starts a projector or a
 // scheduler (and before it says it listens). Until the service is up, requests get 503.
 // Slow or unfinished requests are cut off (408) after REQUEST_TIMEOUT_MS, headers after at most
-// 10 s of it; Node checks every connection at this interval.
+// 10 s of it; Node checks every connection at this interval. Idle keep-alive connections stay
+// open KEEP_ALIVE_TIMEOUT_MS, past a reverse proxy's own idle timeout (config.ts says why).
 const { server, serve } = createServiceServer(
   {
     requestTimeout: config.REQUEST_TIMEOUT_MS,
@@ -33,6 +34,7 @@ const { server, serve } = createServiceServer(
       .end(JSON.stringify({ error: 'starting', message: 'The service is starting', details: null }));
   },
 );
+server.keepAliveTimeout = config.KEEP_ALIVE_TIMEOUT_MS;
 try {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -157,9 +157,10 @@ function formatSide(name: string, side: SideStats): string {
  * measures bursts of `connections` concurrent requests, not a steady arrival rate.
  */
 async function paced(base: string, users: readonly Seeded[], config: LoadConfig, seconds: number): Promise<{ reads: SideStats; writes: SideStats }> {
-  // Idle sockets are dropped after 4 s, before the server's keep-alive timeout (Node's 5 s) closes
-  // them: a request sent on a socket the server is closing fails (ECONNRESET) and is counted as an
-  // error of the service. Without a timeout of its own the agent ignores the server's hint.
+  // Idle sockets are dropped after 4 s, before any server's keep-alive timeout (the service's
+  // KEEP_ALIVE_TIMEOUT_MS, Node's default 5 s elsewhere) closes them: a request sent on a socket
+  // the server is closing fails (ECONNRESET) and is counted as an error of the service. Without a
+  // timeout of its own the agent ignores the server's hint.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 128, timeout: 4_000 });
   const total = Math.round(config.rate * seconds);
   const interval = 1000 / config.rate;
