@@ -15,6 +15,7 @@ import type { PublicEvent, PublicViews } from '../services/public-views.js';
 import { serverUrlOf } from '../http/origin.js';
 import { validationError } from '../http/errors.js';
 import { pageHeaders } from './security.js';
+import { PAGE_PATHS } from './site.js';
 
 /** Entries per feed: readers poll, and keep what they have seen. */
 export const FEED_ENTRIES = 50;
@@ -97,21 +98,29 @@ export function atomFeed(feed: ActivityFeed): string {
   }) as string;
 }
 
+/** The address of the public timeline's feed, or of a user's. */
+export function activityFeedPath(user?: string): string {
+  return user === undefined ? '/explore/activity.atom' : `/explore/users/${encodeURIComponent(user)}/activity.atom`;
+}
+
 /** The two feeds' routes, on the pages' router (no session is read or set: a reader holds no cookie). */
 export function activityFeeds(router: Router, views: PublicViews): void {
   const send = (req: Request, res: Response, feed: Omit<ActivityFeed, 'server' | 'self'> & { path: string }) => {
     const server = serverUrlOf(req);
     res.type(ATOM).send(atomFeed({ ...feed, server, self: `${server}${feed.path}`, page: `${server}${feed.page}` }));
   };
-  router.get('/explore/activity.atom', pageHeaders, async (req, res) => {
+  const timelineFeed = activityFeedPath();
+  const userFeed = '/explore/users/:username/activity.atom';
+  // Pages, not the native API (the OpenAPI document's coverage test tells them apart).
+  PAGE_PATHS.add(timelineFeed).add(userFeed);
+  router.get(timelineFeed, pageHeaders, async (req, res) => {
     const { events } = await views.events({ limit: FEED_ENTRIES });
-    send(req, res, { title: 'Public listening activity', path: '/explore/activity.atom', page: '/explore', events });
+    send(req, res, { title: 'Public listening activity', path: timelineFeed, page: '/explore', events });
   });
-  router.get('/explore/users/:username/activity.atom', pageHeaders, async (req, res) => {
+  router.get(userFeed, pageHeaders, async (req, res) => {
     const name = username.safeParse(req.params['username']);
     if (!name.success) throw validationError(name.error, ['username']);
     const { events } = await views.events({ user: name.data, limit: FEED_ENTRIES });
-    const path = `/explore/users/${encodeURIComponent(name.data)}`;
-    send(req, res, { title: `${name.data}'s listening`, path: `${path}/activity.atom`, page: path, events });
+    send(req, res, { title: `${name.data}'s listening`, path: activityFeedPath(name.data), page: `/explore/users/${encodeURIComponent(name.data)}`, events });
   });
 }

@@ -8,6 +8,7 @@ import type { PublicViews } from '../services/public-views.js';
 import type { Site } from './site.js';
 import { show, showMessage } from './site.js';
 import { podcastPath } from './format.js';
+import { activityFeedPath } from './activity-feed.js';
 
 const page = z.object({ before: z.string().min(1).max(300).optional() });
 const username = z.string().min(1).max(64);
@@ -63,7 +64,7 @@ export function publicPages(site: Site, views: PublicViews): void {
       ),
       events: timeline.events,
       nextBefore: timeline.next_before,
-      feed: '/explore/activity.atom',
+      feed: activityFeedPath(),
     });
   });
 
@@ -79,7 +80,7 @@ export function publicPages(site: Site, views: PublicViews): void {
       episodes: null,
       events: timeline.events,
       nextBefore: timeline.next_before,
-      feed: `/explore/users/${encodeURIComponent(name.data)}/activity.atom`,
+      feed: activityFeedPath(name.data),
     });
   });
 }
