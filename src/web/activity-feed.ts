@@ -12,6 +12,7 @@ import { XMLBuilder } from 'fast-xml-parser';
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { PublicEvent, PublicViews } from '../services/public-views.js';
+import { activity } from './format.js';
 import { serverUrlOf } from '../http/origin.js';
 import { validationError } from '../http/errors.js';
 import { pageHeaders } from './security.js';
@@ -28,29 +29,6 @@ const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 const xmlText = (text: string) => text.replace(NOT_XML, '');
 
 const textOf = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? xmlText(value.trim()) : undefined);
-
-/** What an entry says happened: "played “Episode” (Podcast)". */
-export function activityTitle(event: PublicEvent): string {
-  const data = (event.data ?? {}) as Record<string, unknown>;
-  const object = (event.object ?? {}) as Record<string, unknown>;
-  const podcast = textOf(data['rss_feed_title']) ?? textOf(data['feed_title']) ?? textOf(object['rss_source_feed']) ?? 'a podcast';
-  const episodeTitle = textOf(data['rss_item_title']) ?? textOf(data['item_title']) ?? textOf(object['rss_source_id']);
-  const episode = episodeTitle === undefined ? `an episode of ${podcast}` : `“${episodeTitle}” (${podcast})`;
-  switch (event.type) {
-    case 'subscribe':
-      return `subscribed to ${podcast}`;
-    case 'unsubscribe':
-      return `unsubscribed from ${podcast}`;
-    case 'play':
-      return data['played'] === true ? `finished ${episode}` : `listened to ${episode}`;
-    case 'save':
-      return data['removed'] === true ? `took ${episode} off a playlist` : `saved ${episode}`;
-    case 'share':
-      return `shared ${episode}`;
-    default:
-      return `${String(event.type)} ${episode}`;
-  }
-}
 
 export interface ActivityFeed {
   readonly title: string;
@@ -69,7 +47,7 @@ export function atomFeed(feed: ActivityFeed): string {
     user === undefined ? { name: 'someone' } : { name: xmlText(user), uri: `${feed.server}/explore/users/${encodeURIComponent(user)}` };
   const entries = feed.events.map((event) => {
     const user = 'user' in event && typeof event.user === 'string' ? event.user : undefined;
-    const title = activityTitle(event);
+    const title = xmlText(activity(event));
     const podcastFeed = textOf((event.object as Record<string, unknown> | null)?.['rss_source_feed']);
     const message = event.type === 'share' ? textOf((event.data as Record<string, unknown> | null)?.['message']) : undefined;
     return {

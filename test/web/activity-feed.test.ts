@@ -11,7 +11,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { activityTitle, atomFeed, FEED_ENTRIES } from '../../src/web/activity-feed.js';
+import { atomFeed, FEED_ENTRIES } from '../../src/web/activity-feed.js';
+import { activity } from '../../src/web/format.js';
 import type { PublicEvent } from '../../src/services/public-views.js';
 import { listenServing } from '../../src/http/server.js';
 import type { TestService } from '../support/service.js';
@@ -42,15 +43,15 @@ describe('public activity as Atom feeds', function () {
 
   describe('entries (pure)', () => {
     it('say what happened in words, with the titles the event carries, else its addresses', () => {
-      expect(activityTitle(event({ type: 'subscribe', data: { rss_feed_title: 'The Show' } }))).to.equal('subscribed to The Show');
-      expect(activityTitle(event({ type: 'unsubscribe', object: { rss_source_feed: FEED } }))).to.equal(`unsubscribed from ${FEED}`);
-      expect(activityTitle(event({ type: 'play', data: { played: true, rss_item_title: 'Pilot', rss_feed_title: 'The Show' } }))).to.equal(
+      expect(activity(event({ type: 'subscribe', data: { rss_feed_title: 'The Show' } }))).to.equal('subscribed to The Show');
+      expect(activity(event({ type: 'unsubscribe', object: { rss_source_feed: FEED } }))).to.equal(`unsubscribed from ${FEED}`);
+      expect(activity(event({ type: 'play', data: { played: true, rss_item_title: 'Pilot', rss_feed_title: 'The Show' } }))).to.equal(
         'finished “Pilot” (The Show)',
       );
-      expect(activityTitle(event({ type: 'play', data: { played: false } }))).to.equal(`listened to “ep-1” (${FEED})`);
-      expect(activityTitle(event({ type: 'save', data: { item_title: 'Pilot', feed_title: 'The Show' } }))).to.equal('saved “Pilot” (The Show)');
-      expect(activityTitle(event({ type: 'save', data: { removed: true } }))).to.equal(`took “ep-1” (${FEED}) off a playlist`);
-      expect(activityTitle(event({ type: 'share', object: { rss_source_feed: FEED } }))).to.equal(`shared an episode of ${FEED}`);
+      expect(activity(event({ type: 'play', data: { played: false } }))).to.equal(`listened to “ep-1” (${FEED})`);
+      expect(activity(event({ type: 'save', data: { item_title: 'Pilot', feed_title: 'The Show' } }))).to.equal('saved “Pilot” (The Show)');
+      expect(activity(event({ type: 'save', data: { removed: true } }))).to.equal(`took “ep-1” (${FEED}) off a playlist`);
+      expect(activity(event({ type: 'share', object: { rss_source_feed: FEED } }))).to.equal(`shared an episode of ${FEED}`);
     });
 
     it('stay well-formed XML whatever the titles hold: markup escaped, characters XML cannot carry dropped', () => {
