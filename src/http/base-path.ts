@@ -18,11 +18,19 @@ const BASE_PATH = 'basePath';
 export function servedUnder(app: Express, base: string, outside: RequestHandler): RequestHandler {
   app.locals[BASE_PATH] = base;
   return (req, res, next) => {
-    const rest = req.url.startsWith(base) ? req.url.slice(base.length) : undefined;
-    if (rest === undefined || !(rest === '' || rest.startsWith('/') || rest.startsWith('?'))) return outside(req, res, next);
-    req.url = rest.startsWith('/') ? rest : `/${rest}`;
+    const within = withinBase(req.url, base);
+    if (within === undefined) return outside(req, res, next);
+    req.url = within;
     next();
   };
+}
+
+/** `url` without `base` in front ("/podsync?x" → "/?x"); undefined when it is not under it ("/podsyncx"). */
+function withinBase(url: string, base: string): string | undefined {
+  if (!url.startsWith(base)) return undefined;
+  const rest = url.slice(base.length);
+  if (rest.startsWith('/')) return rest;
+  return rest === '' || rest.startsWith('?') ? `/${rest}` : undefined;
 }
 
 /** The path the app is served under: "" at the host's root. */
@@ -38,7 +46,7 @@ export function servedPath(from: Request | Response, path: string): string {
 /** The URL a request came to, within the app (the base path taken off `originalUrl`). */
 export function appUrl(req: Request): string {
   const base = basePathOf(req);
-  return base && req.originalUrl.startsWith(base) ? req.originalUrl.slice(base.length) || '/' : req.originalUrl;
+  return (base && withinBase(req.originalUrl, base)) || req.originalUrl;
 }
 
 /** The `Path` of the cookies the app sets: only its own addresses. */

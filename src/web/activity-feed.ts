@@ -47,16 +47,17 @@ export function atomFeed(feed: ActivityFeed): string {
     user === undefined ? { name: 'someone' } : { name: xmlText(user), uri: `${feed.server}/explore/users/${encodeURIComponent(user)}` };
   const entries = feed.events.map((event) => {
     const user = 'user' in event && typeof event.user === 'string' ? event.user : undefined;
+    const who = user === undefined ? 'Someone' : xmlText(user);
     const title = xmlText(activity(event));
     const podcastFeed = textOf((event.object as Record<string, unknown> | null)?.['rss_source_feed']);
     const message = event.type === 'share' ? textOf((event.data as Record<string, unknown> | null)?.['message']) : undefined;
     return {
       id: `urn:uuid:${event.id}`,
-      title: `${user ?? 'Someone'} ${title}`,
+      title: `${who} ${title}`,
       updated: String(event.timestamp),
       author: authorOf(user),
       ...(podcastFeed === undefined ? {} : { link: { '@_rel': 'related', '@_type': 'application/rss+xml', '@_href': podcastFeed } }),
-      content: { '@_type': 'text', '#text': message === undefined ? `${user ?? 'Someone'} ${title}.` : `${user ?? 'Someone'} ${title}: ${message}` },
+      content: { '@_type': 'text', '#text': message === undefined ? `${who} ${title}.` : `${who} ${title}: ${message}` },
     };
   });
   return builder.build({

@@ -163,6 +163,8 @@ describe('served under a path (BASE_PATH)', function () {
     const stranger = new WebClient(service.app, BASE);
     const sent = await stranger.get('/privacy?x=1');
     expect(sent.headers['location']).to.equal(`${BASE}/signin?next=${encodeURIComponent('/privacy?x=1')}`);
+    const bare = await stranger.agent.get(`${BASE}?x=1`);
+    expect(bare.headers['location'], 'the path alone, with a query').to.equal(`${BASE}/signin?next=${encodeURIComponent('/?x=1')}`);
     const signin = await stranger.get('/signin?next=%2Fprivacy%3Fx%3D1');
     const back = await stranger.agent
       .post(`${BASE}/signin`)
