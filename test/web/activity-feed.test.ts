@@ -187,5 +187,19 @@ describe('public activity as Atom feeds', function () {
       ]);
       expect(read.entries.filter((entry) => entry.author === 'someone')).to.have.length(3);
     });
+
+    it('a reader polling an unchanged feed gets a 304 (its ETag), and the new entry once there is one', async () => {
+      // One Host for all (supertest's own server has a new port each time, and the feed names its address).
+      const poll = () => service.http.get('/explore/users/atom-alice/activity.atom').set('Host', 'sync.example.org');
+      const first = await poll();
+      const etag = first.headers['etag'] as string;
+      expect(etag).to.be.a('string');
+      expect((await poll().set('If-None-Match', etag)).status).to.equal(304);
+      await sendEvents(service, 'atom-alice', [{ type: 'subscribe', timestamp: '2026-05-02T00:00:00Z', object: { rss_source_feed: `${FEED}?new` }, data: {} }]);
+      await service.settle();
+      const changed = await poll().set('If-None-Match', etag);
+      expect(changed.status).to.equal(200);
+      expect(entriesOf(changed.text).entry).to.have.length(4);
+    });
   });
 });
