@@ -19,7 +19,7 @@ import { pageHeaders } from './security.js';
 import { PAGE_PATHS } from './site.js';
 
 /** Entries per feed: readers poll, and keep what they have seen. */
-export const FEED_ENTRIES = 50;
+const FEED_ENTRIES = 50;
 const ATOM = 'application/atom+xml; charset=utf-8';
 const username = z.string().min(1).max(64);
 

@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { atomFeed, FEED_ENTRIES } from '../../src/web/activity-feed.js';
+import { atomFeed } from '../../src/web/activity-feed.js';
 import { activity } from '../../src/web/format.js';
 import type { PublicEvent } from '../../src/services/public-views.js';
 import { listenServing } from '../../src/http/server.js';
@@ -150,7 +150,7 @@ describe('public activity as Atom feeds', function () {
       expect(profile.text).to.include('href="/explore/users/atom-alice/activity.atom"');
     });
 
-    it(`a feed reader's parser (python3-feedparser) reads the timeline whole: at most ${FEED_ENTRIES} entries, authors, times, links`, async function () {
+    it(`a feed reader's parser (python3-feedparser) reads the timeline whole: entries, authors, times, links`, async function () {
       await requireClient(this, { name: 'feedparser', probe: 'import feedparser', install: 'apt-get install -y python3-feedparser' });
       const result = await run(PYTHON, [path.join(HERE, 'atom_reader.py'), `${base}/explore/activity.atom`], 30_000);
       expect(result.code, result.stderr).to.equal(0);
