@@ -272,7 +272,10 @@ export const episodeActionData = z.object({ action: z.enum(EPISODE_ACTIONS), dev
 export const DEVICE_TYPES = ['desktop', 'laptop', 'mobile', 'server', 'other'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
 /** Creates a device, or changes the caption and/or type given. */
-export const deviceData = z.object({ device_id: device, caption: boundedString(LIMITS.title).optional(), type: z.enum(DEVICE_TYPES).optional() }).strict();
+/** A device made or changed; with `forgotten`, taken off the account (its sync group and settings with it) until it is used again. */
+export const deviceData = z
+  .object({ device_id: device, caption: boundedString(LIMITS.title).optional(), type: z.enum(DEVICE_TYPES).optional(), forgotten: z.literal(true).optional() })
+  .strict();
 /** gpodder's sync groups: devices to put in one group each, devices to take out of theirs. */
 export const syncGroupData = z.object({ synchronize: z.array(z.array(device).min(2)).max(100), stop_synchronize: z.array(device).max(100) }).strict();
 export const SETTING_SCOPES = ['account', 'device', 'podcast', 'episode'] as const;

@@ -54,8 +54,8 @@ function knownDevices(state: UserState): Set<string> {
 
 function checkDeviceCount(known: number, added: number): void {
   if (added > 0 && known + added > USER_LIMITS.devices) {
-    throw new GpodderInputError(`At most ${USER_LIMITS.devices} devices per account`, [
-      { path: 'device', message: `at most ${USER_LIMITS.devices} devices per account` },
+    throw new GpodderInputError(`At most ${USER_LIMITS.devices} devices per account: forget one no longer used (the web home page's Devices)`, [
+      { path: 'device', message: `at most ${USER_LIMITS.devices} devices per account; forget one no longer used on the web home page` },
     ]);
   }
 }
@@ -82,6 +82,15 @@ export function decideUpdateDevice(
   if (current && !differs('caption') && !differs('type')) return [];
   const data = { device_id: device, ...(caption !== undefined ? { caption } : {}), ...(type !== undefined ? { type } : {}) };
   return [newEvent(ctx, 'device', ctx.now, null, data)];
+}
+
+/**
+ * Forgets a device (the home page's "Forget"): its record, sync group and settings go, and it
+ * no longer counts towards the account's {@link USER_LIMITS.devices}. An unknown device decides
+ * nothing. An app still using it makes it anew at its next upload.
+ */
+export function decideForgetDevice(state: UserState, device: string, ctx: GpodderContext): UserEvent[] {
+  return Object.hasOwn(state.devices, device) ? [newEvent(ctx, 'device', ctx.now, null, { device_id: device, forgotten: true })] : [];
 }
 
 /**

@@ -57,6 +57,7 @@ export function withDevice(state: UserState, event: UserEventOf<'device'>): User
   const { device_id: id, caption, type } = event.data;
   // Own keys only: a device named `toString` or `isPrototypeOf` is not Object.prototype's.
   const current = Object.hasOwn(state.devices, id) ? state.devices[id] : undefined;
+  if (event.data.forgotten === true) return current === undefined || current.updated_at > event.timestamp ? state : withoutDevice(state, id);
   if (current) {
     // A bare "this device exists" (auto-creation) changes nothing about a known device.
     if (caption === undefined && type === undefined) return state;
@@ -70,6 +71,24 @@ export function withDevice(state: UserState, event: UserEventOf<'device'>): User
     updated_at: event.timestamp,
   };
   return withSlice(state, 'devices', withEntry(state.devices, id, next));
+}
+
+/**
+ * The account without device `id`: its record, its place in a sync group (a group left with one
+ * device is gone) and its settings. Using the device again (an upload naming it) makes it anew.
+ */
+function withoutDevice(state: UserState, id: string): UserState {
+  const devices = writable(state.devices);
+  delete devices[id];
+  let next = withSlice(state, 'devices', devices);
+  if (state.sync_groups.some((group) => group.includes(id))) next = { ...next, sync_groups: applySyncGroups(state.sync_groups, [], [id]) };
+  const key = settingsKey({ scope: 'device', device: id });
+  if (Object.hasOwn(state.settings, key)) {
+    const settings = writable(state.settings);
+    delete settings[key];
+    next = withSlice(next, 'settings', settings);
+  }
+  return next;
 }
 
 /**

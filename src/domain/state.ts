@@ -225,7 +225,7 @@ export function slicesChangedBy(event: StateEvent): readonly StateSlice[] {
     case 'privacy':
       return ['privacy'];
     case 'device':
-      return ['devices'];
+      return event.data.forgotten === true ? ['devices', 'sync_groups', 'settings'] : ['devices'];
     case 'sync_group':
       return ['sync_groups'];
     case 'setting':

@@ -21,7 +21,7 @@ import { episodeDocKey, feedKey } from '../domain/feeds.js';
 import { PODCAST_EPISODES, PODCASTS } from '../../projections/podcasts.js';
 import { newEventId } from '../domain/ids.js';
 import { sanitizeChanges } from '../domain/gpodder.js';
-import { decideSubscriptionUpload } from '../domain/gpodder-commands.js';
+import { decideForgetDevice, decideSubscriptionUpload } from '../domain/gpodder-commands.js';
 import { handleCommand } from './command-handler.js';
 
 export interface SubscriptionView {
@@ -351,6 +351,13 @@ export class ListenerService {
       unchanged: changes.add.length + changes.remove.length - events.length,
       rejected: changes.updateUrls.filter(([, used]) => used === '').map(([sent]) => sent),
     };
+  }
+
+  /** Forgets one of the account's gpodder devices; whether it had one by that id. */
+  async forgetDevice(principal: Principal, device: string): Promise<boolean> {
+    const ctx = { user: principal.userId, newId: newEventId, now: new Date().toISOString() };
+    const { events } = await handleCommand(this.userEvents, principal, (user) => ({ events: decideForgetDevice(user.state, device, ctx), result: undefined }));
+    return events.length > 0;
   }
 
   /** Erases listening data for real (docs/design.md, "Erasure"): a `remove` action, carried out at once. */

@@ -35,6 +35,7 @@ export const anEvent: fc.Arbitrary<StateEvent> = fc.oneof(
     .tuple(at, fc.constantFrom(null, { rss_source_feed: FEED }, { rss_source_feed: OTHER, rss_source_id: 'g1' }))
     .map(([when, scope]) => ev.remove(when, scope)),
   fc.tuple(at, device).map(([when, id]) => full(when, { type: 'device', object: null, data: { device_id: id, caption: `c${when}` } })),
+  fc.tuple(at, device).map(([when, id]) => full(when, { type: 'device', object: null, data: { device_id: id, forgotten: true } })),
   fc.tuple(at, device, device).map(([when, a, b]) =>
     full(when, {
       type: 'sync_group',
@@ -49,6 +50,11 @@ export const anEvent: fc.Arbitrary<StateEvent> = fc.oneof(
       data: { scope: f === undefined ? 'account' : 'podcast', set: { [`k${n}`]: n }, remove: n % 3 === 0 ? ['k0'] : [] },
     }),
   ),
+  fc
+    .tuple(at, device, fc.nat(9))
+    .map(([when, id, n]) =>
+      full(when, { type: 'setting', object: null, data: { scope: 'device', device: id, set: { [`k${n}`]: n }, remove: n % 3 === 0 ? ['k0'] : [] } }),
+    ),
   at.map((when) => full(when, { type: 'account_deleted', object: null, data: {} })),
   at.map((when) => full(when, { type: 'sync', object: null, data: { device: 'd', request_id: `r${when}`, counts: {} } })),
 );

@@ -9,6 +9,7 @@ import type { GpodderActionRecord } from '../../src/domain/gpodder.js';
 import { actionId, sanitizeChanges } from '../../src/domain/gpodder.js';
 import {
   decideEpisodeActions,
+  decideForgetDevice,
   decideNewDevices,
   finishedEpisodeKeys,
   decideSettings,
@@ -100,6 +101,17 @@ describe('gpodder decisions: devices', () => {
       .given(state)
       .when({ device: 'd1', caption: 'Renamed' })
       .then([created('d1', { caption: 'Renamed' })]);
+  });
+
+  it(`forgets a known device, which then no longer counts towards the ${USER_LIMITS.devices}; an unknown one decides nothing`, () => {
+    const full = fold(Array.from({ length: USER_LIMITS.devices }, (_, n) => device(t(n), { device_id: `d${n}` })));
+    expect(() => decideNewDevices(full, ['new-phone'], testContext())).to.throw(GpodderInputError);
+    const forget = deciderSpec(decideForgetDevice);
+    forget.given(full).when('no-such-device').thenNothing();
+    const [forgotten] = decideForgetDevice(full, 'd7', testContext());
+    expect(forgotten!.data).to.deep.equal({ device_id: 'd7', forgotten: true });
+    const freed = fold([forgotten as StateEvent], full);
+    expect(decideNewDevices(freed, ['new-phone'], testContext()).map((event) => event.data)).to.deep.equal([{ device_id: 'new-phone' }]);
   });
 
   it('a write naming devices creates only those the account does not know, once each', () => {

@@ -54,6 +54,40 @@ describe('state fold: gpodder devices', () => {
     const state = fold([device(t(5), { device_id: 'pc', caption: 'New' }), device(t(3), { device_id: 'pc', caption: 'Old' })]);
     expect(state.devices['pc']!.caption).to.equal('New');
   });
+
+  it("forgetting a device takes its record, its place in a sync group and its settings, and nobody else's", () => {
+    const before = fold([
+      device(t(1), { device_id: 'phone', caption: 'Phone' }),
+      device(t(1), { device_id: 'laptop' }),
+      device(t(1), { device_id: 'tablet' }),
+      device(t(1), { device_id: 'tv' }),
+      syncGroup(t(2), [['phone', 'laptop', 'tablet']]),
+      setting(t(3), { scope: 'device', device: 'phone' }, { auto_download: true }),
+      setting(t(3), { scope: 'device', device: 'laptop' }, { auto_download: false }),
+      setting(t(3), { scope: 'account' }, { theme: 'dark' }),
+    ]);
+    const after = fold([device(t(4), { device_id: 'phone', forgotten: true })], before);
+    expect(Object.keys(after.devices).sort()).to.deep.equal(['laptop', 'tablet', 'tv']);
+    expect(after.sync_groups).to.deep.equal([['laptop', 'tablet']]);
+    expect(Object.keys(after.settings).sort()).to.deep.equal([settingsKey({ scope: 'account' }), settingsKey({ scope: 'device', device: 'laptop' })].sort());
+    // A group left with one device is gone.
+    expect(fold([device(t(5), { device_id: 'laptop', forgotten: true })], after).sync_groups).to.deep.equal([]);
+  });
+
+  it('forgetting an unknown device, or forgetting one with a time before its last change, changes nothing', () => {
+    const before = fold([device(t(5), { device_id: 'phone', caption: 'Phone' })]);
+    expect(fold([device(t(6), { device_id: 'laptop', forgotten: true })], before)).to.deep.equal(before);
+    expect(fold([device(t(4), { device_id: 'phone', forgotten: true })], before)).to.deep.equal(before);
+  });
+
+  it('a forgotten device used again is a new device', () => {
+    const state = fold([
+      device(t(1), { device_id: 'phone', caption: 'Phone', type: 'mobile' }),
+      device(t(2), { device_id: 'phone', forgotten: true }),
+      device(t(3), { device_id: 'phone' }),
+    ]);
+    expect(state.devices['phone']).to.deep.equal({ id: 'phone', caption: '', type: 'other', created_at: t(3), updated_at: t(3) });
+  });
 });
 
 describe('state fold: gpodder sync groups', () => {

@@ -24,6 +24,22 @@ describe('state slices (slicesChangedBy, foldSlice)', () => {
     );
   });
 
+  it('forgetting a device in a sync group, with settings of its own, changes only the slices it names', () => {
+    const full = (at: string, rest: { type: string; object: null; data: object }) =>
+      ({ id: `forget-${at}-${rest.type}`, user: 'u', timestamp: at, ...rest }) as unknown as StateEvent;
+    const state = fold([
+      full(t(1), { type: 'device', object: null, data: { device_id: 'phone' } }),
+      full(t(1), { type: 'device', object: null, data: { device_id: 'laptop' } }),
+      full(t(2), { type: 'sync_group', object: null, data: { synchronize: [['phone', 'laptop']], stop_synchronize: [] } }),
+      full(t(3), { type: 'setting', object: null, data: { scope: 'device', device: 'phone', set: { k: 1 }, remove: [] } }),
+    ]);
+    const forget = full(t(4), { type: 'device', object: null, data: { device_id: 'phone', forgotten: true } });
+    const after = evolve(state, forget);
+    for (const slice of STATE_SLICES) if (!slicesChangedBy(forget).includes(slice)) expect(after[slice], slice).to.equal(state[slice]);
+    expect(after.sync_groups).not.to.equal(state.sync_groups);
+    expect(after.settings).not.to.equal(state.settings);
+  });
+
   it('a slice folded from its own events alone is that slice of the whole fold, checkpoints included (property)', () => {
     fc.assert(
       fc.property(fc.array(anEvent, { maxLength: 20 }), fc.array(anEvent, { maxLength: 30 }), fc.nat(30), (first, second, cut) => {

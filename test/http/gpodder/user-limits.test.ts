@@ -29,6 +29,7 @@ describe('gpodder API: per-user limits', function () {
     const refused = await update('one-too-many');
     expect(refused.status).to.equal(400);
     expect(JSON.stringify(refused.body)).to.contain('device');
+    expect(refused.body.message, 'says how to make room').to.include('forget one no longer used');
     expect(await service.eventCount()).to.equal(before);
     // Changing a device that exists is still fine.
     expect((await update('device-0')).status).to.equal(200);
