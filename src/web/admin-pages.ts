@@ -123,16 +123,21 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
     );
   }
 
+  /** The account the address's `:username` names; undefined for a name no account has (or no name at all). */
+  const accountNamed = async (req: Request) => {
+    const name = username.safeParse(req.params['username']);
+    try {
+      return name.success ? await requireAccount(admin.accounts, name.data) : undefined;
+    } catch (failure) {
+      if (!(failure instanceof UnknownUserError)) throw failure;
+      return undefined;
+    }
+  };
+
   site.form(
     '/manage/users/:username/delete',
     guarded(async (req, res) => {
-      const name = username.safeParse(req.params['username']);
-      let account;
-      try {
-        account = name.success ? await requireAccount(admin.accounts, name.data) : undefined;
-      } catch (failure) {
-        if (!(failure instanceof UnknownUserError)) throw failure;
-      }
+      const account = await accountNamed(req);
       if (!account) return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
       const page = `/manage/users/${encodeURIComponent(account.username)}`;
       const confirmPage = (error: string | null, status = 200) =>
@@ -164,13 +169,7 @@ export function adminPages(site: Site, { admin, retention, limiter }: AdminPages
 
   /** The user's page: their stream, and the form to set their password (with `error`, refused). */
   const userPage = async (req: Request, res: Response, error: string | null = null) => {
-    const name = username.safeParse(req.params['username']);
-    let account;
-    try {
-      account = name.success ? await requireAccount(admin.accounts, name.data) : undefined;
-    } catch (failure) {
-      if (!(failure instanceof UnknownUserError)) throw failure;
-    }
+    const account = await accountNamed(req);
     if (!account) return showMessage(res, 404, 'Not found', 'No such user.', '/manage');
     const stream = await inspectStream(admin.eventStore, account, { limit: STREAM_EVENTS });
     audit('read stream', account.username);
