@@ -1,8 +1,8 @@
 /**
  * Account administration shared by the admin CLI, `/admin` and `/manage`: create, list, disable
- * and enable users, set a user's password, and (`/admin`, `/manage`) delete a user. Disabling is reversible and keeps the user's data;
- * a disabled user cannot log in and their tokens stop working (AccountService refuses disabled
- * accounts) until enabled.
+ * and enable users, set a user's password, and (`/admin`, `/manage`) delete a user. Disabling is
+ * reversible and keeps the user's data; a disabled user cannot log in and their tokens stop
+ * working (AccountService refuses disabled accounts) until enabled.
  */
 import type { Account, AccountStore } from '../stores/accounts.js';
 import { hashPassword } from '../auth/passwords.js';

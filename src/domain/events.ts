@@ -271,8 +271,10 @@ export const episodeActionData = z.object({ action: z.enum(EPISODE_ACTIONS), dev
 /** gpodder.net's device types; clients map unknown types to `other`. */
 export const DEVICE_TYPES = ['desktop', 'laptop', 'mobile', 'server', 'other'] as const;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
-/** Creates a device, or changes the caption and/or type given. */
-/** A device made or changed; with `forgotten`, taken off the account (its sync group and settings with it) until it is used again. */
+/**
+ * Creates a device, or changes the caption and/or type given; with `forgotten`, takes it off the
+ * account (its sync group and settings with it) until it is used again.
+ */
 export const deviceData = z
   .object({ device_id: device, caption: boundedString(LIMITS.title).optional(), type: z.enum(DEVICE_TYPES).optional(), forgotten: z.literal(true).optional() })
   .strict();
