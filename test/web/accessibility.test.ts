@@ -107,6 +107,13 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
         data: { played: false, position: 600 },
       },
     ]);
+    // A gpodder device too (the home page offers to forget it).
+    const gpodderDevice = await fetch(`${base}/api/2/devices/listener/pixel-7.json`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`listener:${PASSWORD}`).toString('base64')}` },
+      body: JSON.stringify({ caption: 'Pixel 7', type: 'mobile' }),
+    });
+    expect(gpodderDevice.status).to.equal(200);
     await page.goto(`${base}/access`);
     await page.getByLabel('New app password for').fill('Kasts on the laptop');
     await page.getByRole('button', { name: 'Create app password' }).click();
@@ -131,6 +138,10 @@ describe('web pages, accessibility (axe-core, WCAG 2.1 AA)', function () {
     await page.getByRole('button', { name: 'Unsubscribe' }).first().click();
     await page.getByRole('heading', { name: 'Unsubscribe?' }).waitFor();
     await expectAccessible('', 'the confirmation to unsubscribe');
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Forget Pixel 7' }).click();
+    await page.getByRole('heading', { name: 'Forget this device?' }).waitFor();
+    await expectAccessible('', 'the confirmation to forget a device');
     await expectAccessible('/explore?before=', 'a message (a page that does not exist)');
     await expectAccessible('/no/such/page', 'not found');
   });
