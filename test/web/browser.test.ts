@@ -271,3 +271,50 @@ describe('web pages in a real browser', function () {
     expect((await api('/v1/auth/token', { method: 'POST', body: JSON.stringify({ username: 'listener', password: PASSWORD }) })).status).to.equal(401);
   });
 });
+
+describe('web pages in a real browser, the service under a path (BASE_PATH)', function () {
+  this.timeout(60_000);
+  let served: ServedPages | undefined;
+
+  before(async function () {
+    requireChromium(this);
+    served = await servePages({ BASE_PATH: '/podsync' });
+  });
+
+  after(async () => {
+    await served?.close();
+  });
+
+  it('signs up, is styled, follows its links and forms, and signs out and in again, all under the path', async () => {
+    const { page, base } = served!;
+    const asked: string[] = [];
+    page.on('request', (request) => asked.push(new URL(request.url()).pathname));
+    await page.goto(`${base}/podsync/signup`);
+    await page.getByLabel('Username').fill('path-listener');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Your listening' }).waitFor();
+    // The stylesheet loaded: the skip link is moved out of sight by it.
+    expect(await page.evaluate("getComputedStyle(document.querySelector('a.skip')).position")).to.equal('absolute');
+    await page.getByLabel('Feed address').fill('https://feeds.example.com/under-a-path.xml');
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    await page.getByText('Subscribed.').waitFor();
+    for (const name of ['Privacy', 'Access', 'My data', 'Explore', 'Account', 'Home']) {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+      await page.waitForLoadState();
+    }
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.goto(`${base}/podsync/privacy`);
+    expect(new URL(page.url()).pathname).to.equal('/podsync/signin');
+    await page.getByLabel('Username').fill('path-listener');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Privacy' }).waitFor();
+    expect(new URL(page.url()).pathname).to.equal('/podsync/privacy');
+    expect(
+      asked.filter((pathname) => !pathname.startsWith('/podsync/')),
+      'every address the browser asked for',
+    ).to.deep.equal([]);
+  });
+});
