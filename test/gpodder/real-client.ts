@@ -44,9 +44,10 @@ interface Run {
   readonly stderr: string;
 }
 
-export function run(file: string, args: string[], timeout: number, input?: string): Promise<Run> {
+/** Runs `file` with `args`; `env` is added to this process's environment. */
+export function run(file: string, args: string[], timeout: number, input?: string, env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { timeout, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr: error && typeof error.code !== 'number' ? `${stderr}\n${error.message}` : stderr });
     });
