@@ -12,7 +12,7 @@ import { formatTable } from '../src/admin/table.js';
 import { createUser, listUsers, requireAccount, setUserDisabled, setUserPassword, UnknownUserError } from '../src/admin/users.js';
 import type { Config } from '../src/config.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { UsageError } from './cli.js';
+import { localServiceUrl, UsageError } from './cli.js';
 import { createLogger } from '../src/logger.js';
 import type { Stores } from '../src/runtime.js';
 import { openStores } from '../src/runtime.js';
@@ -29,6 +29,10 @@ const USAGE = `usage: npm run admin -- <command> [options]
   users list [--json]                          every user
   users disable <username>                     refuse the user's logins and tokens (data is kept)
   users enable <username>                      undo disable
+  users delete <username> --yes [--url URL]    delete the account and all its data, through the
+                                               running service's admin API (needs ADMIN_TOKEN;
+                                               the service at http://127.0.0.1:PORT with
+                                               BASE_PATH, or URL); waits until it is done
   users password <username> [--password-stdin]
                                                set the user's password (generated unless
                                                --password-stdin reads it); sessions opened with
@@ -43,7 +47,8 @@ const USAGE = `usage: npm run admin -- <command> [options]
   backup <dir> [--read-models]                 copy the embedded store's files into <dir> (an
                                                existing, empty directory) while the service runs
 
-Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL`;
+Environment: DATA_DIR, STORE, EVENTSTORE_URL, READ_MODEL, MONGO_URL, DEFAULT_PRIVACY, LOG_LEVEL;
+users delete: ADMIN_TOKEN, PORT, BASE_PATH`;
 
 /** A failure to report in one line, without a stack trace (exit 1). */
 class CommandError extends Error {
@@ -56,6 +61,8 @@ interface Options {
   readonly limit: number | undefined;
   readonly projection: string[];
   readonly readModels: boolean;
+  readonly yes: boolean;
+  readonly url: string | undefined;
 }
 
 function parse(argv: readonly string[]): { positionals: string[]; options: Options; help: boolean } {
@@ -67,6 +74,8 @@ function parse(argv: readonly string[]): { positionals: string[]; options: Optio
         json: { type: 'boolean' },
         'password-stdin': { type: 'boolean' },
         'read-models': { type: 'boolean' },
+        yes: { type: 'boolean' },
+        url: { type: 'string' },
         limit: { type: 'string' },
         projection: { type: 'string', short: 'p', multiple: true },
         help: { type: 'boolean', short: 'h' },
@@ -92,6 +101,8 @@ function parse(argv: readonly string[]): { positionals: string[]; options: Optio
       limit,
       projection: values.projection ?? [],
       readModels: values['read-models'] ?? false,
+      yes: values.yes ?? false,
+      url: values.url,
     },
   };
 }
@@ -174,7 +185,7 @@ async function usersCommand(stores: Stores, args: readonly string[], options: Op
       return;
     }
     default:
-      throw new UsageError(action === undefined ? 'users: expected create, list, disable, enable or password' : `users: unknown action "${action}"`);
+      throw new UsageError(action === undefined ? 'users: expected create, list, disable, enable, password or delete' : `users: unknown action "${action}"`);
   }
 }
 
@@ -191,6 +202,9 @@ async function run(command: string, args: readonly string[], options: Options, c
 
   // Copies files, not through the ports: no store is opened (no migration, no WAL checkpointer).
   if (command === 'backup') return backup(args, options, config);
+  // Through the running service: no store is opened here either.
+  if (command === 'users' && args[0] === 'delete')
+    return deleteThroughService(operands(args.slice(1), 1, 'users delete <username> --yes [--url URL]')[0]!, options, config);
   const stores = await openStores(config);
   try {
     switch (command) {
@@ -253,6 +267,49 @@ async function run(command: string, args: readonly string[], options: Options, c
   } finally {
     await stores.close();
   }
+}
+
+/** How long `users delete` waits for a deletion the service finishes in the background. */
+const DELETION_WAIT_MS = 5 * 60_000;
+
+/**
+ * `users delete`: the account's deletion runs in the service, as `DELETE /admin/users/:username`
+ * does it (src/admin/users.ts): it waits for the service's projections to forget the user and
+ * clears what the service's process holds of them, which a process of its own could not.
+ */
+async function deleteThroughService(username: string, options: Options, config: Config): Promise<void> {
+  if (!options.yes) throw new UsageError(`users delete removes ${username}'s account and all its data for good: add --yes to confirm`);
+  if (config.ADMIN_TOKEN === undefined) throw new CommandError("users delete goes through the running service's admin API: set ADMIN_TOKEN to the service's");
+  const base = (options.url ?? localServiceUrl(config)).replace(/\/+$/, '');
+  const account = `${base}/admin/users/${encodeURIComponent(username)}`;
+  const headers = { authorization: `Bearer ${config.ADMIN_TOKEN}` };
+  const ask = async (method: 'DELETE' | 'GET'): Promise<Response> => {
+    try {
+      return await fetch(account, { method, headers, signal: AbortSignal.timeout(60_000) });
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      throw new CommandError(`the service does not answer at ${base} (${cause}): the deletion runs in the service; start it, or give its address with --url`);
+    }
+  };
+  const refused = async (response: Response): Promise<CommandError | UnknownUserError> => {
+    if (response.status === 404) return new UnknownUserError(username);
+    if (response.status === 401) return new CommandError(`the service at ${base} refused ADMIN_TOKEN: it is not the one the service runs with`);
+    return new CommandError(`the service at ${base} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  };
+  const deleted = await ask('DELETE');
+  if (deleted.status === 204) return print(`deleted ${username}: the account and all its data`);
+  if (deleted.status !== 202) throw await refused(deleted);
+  // 202: the credentials are gone; the read models are still forgetting the user.
+  process.stderr.write(`deleting ${username}: the read models are catching up…\n`);
+  for (const started = Date.now(); Date.now() - started < DELETION_WAIT_MS;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const account = await ask('GET');
+    if (account.status === 404) return print(`deleted ${username}: the account and all its data`);
+    if (account.status !== 200) throw await refused(account);
+  }
+  throw new CommandError(
+    `${username} cannot sign in any more, and their deletion is still under way after ${DELETION_WAIT_MS / 60_000} minutes: the service finishes it (at its next start, should it stop first)`,
+  );
 }
 
 async function backup(args: readonly string[], options: Options, config: Config): Promise<void> {

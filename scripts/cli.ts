@@ -11,6 +11,9 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** Where the service this configuration describes answers on this machine (its port and BASE_PATH). */
+export const localServiceUrl = (config: Config): string => `http://127.0.0.1:${config.PORT}${config.BASE_PATH}`;
+
 export interface Cli<A> {
   /** Names the script in its failure message (`<name> failed: …`). */
   readonly name: string;

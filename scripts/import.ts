@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Config } from '../src/config.js';
-import { runCli, UsageError } from './cli.js';
+import { localServiceUrl, runCli, UsageError } from './cli.js';
 import { httpUrl } from '../src/domain/events.js';
 import type { ImportProgress, ImportSummary } from '../src/import/gpodder-import.js';
 import { ImportError, importAccount } from '../src/import/gpodder-import.js';
@@ -139,7 +139,7 @@ async function run(config: Config, args: Arguments): Promise<number> {
     password: args.fromPassword,
     api: args.nextcloud ? ('nextcloud' as const) : ('gpodder' as const),
   };
-  const target = { server: args.to ?? `http://127.0.0.1:${config.PORT}${config.BASE_PATH}`, username: args.toUser ?? args.fromUser, password: args.toPassword };
+  const target = { server: args.to ?? localServiceUrl(config), username: args.toUser ?? args.fromUser, password: args.toPassword };
   const summary = await importAccount(source, target, progressLines());
   process.stdout.write(`${args.json ? JSON.stringify(summary) : formatSummary(summary)}\n`);
   return 0;

@@ -3,12 +3,15 @@
  * DATA_DIR of a service running in this process (SQLite in WAL mode serves both).
  */
 import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { TestService } from '../support/service.js';
 import { startTestService } from '../support/service.js';
 import { ERASURE_REACTOR } from '../../src/retention/erasure-reactor.js';
 import { runScript, type ScriptResult } from '../support/run-script.js';
+import { listenServing } from '../../src/http/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FEED = 'https://feeds.example.com/cli.xml';
@@ -166,5 +169,92 @@ describe('admin CLI (npm run admin)', function () {
     expect(replayed.stdout).to.match(/^replayed subscriptions: \d+ events in [\d.]+ s, 0 parked$/m);
     expect(retention.code, retention.stderr).to.equal(0);
     expect(retention.stdout).to.match(/^retention as of \S+: \d+ users considered/m);
+  });
+});
+
+describe('admin CLI users delete (through the running service)', function () {
+  this.timeout(60_000);
+  const ADMIN_TOKEN = 'admin-token-for-the-cli-0123456789';
+  let service: TestService;
+  let server: Server;
+  let url: string;
+
+  const admin = (args: string[], env: Record<string, string> = {}): Promise<Outcome> =>
+    runScript('scripts/admin.ts', ['users', 'delete', ...args], {
+      cwd: ROOT,
+      env: { DATA_DIR: service.dataDir, LOG_LEVEL: 'warn', ADMIN_TOKEN, ...env },
+      input: '',
+    });
+
+  before(async () => {
+    // The projector runs only when the test says, so that a deletion can be kept waiting for it.
+    service = await startTestService({ ADMIN_TOKEN }, { runProjector: false });
+    await service.projector.acquireLeases();
+    server = await listenServing(service.app, 0, '127.0.0.1');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await service.stop();
+  });
+
+  async function listener(username: string) {
+    const user = await service.login(username, `${username} long password`);
+    const events = [{ type: 'subscribe', timestamp: '2026-03-01T10:00:00Z', object: { rss_source_feed: FEED }, data: {} }];
+    expect((await service.http.post('/v1/events').set('Authorization', `Bearer ${user.token}`).send({ events })).status).to.equal(201);
+    await service.projector.catchUp();
+    return user;
+  }
+
+  it('refuses without --yes, without ADMIN_TOKEN, with the wrong token, for an unknown user, and with no service answering; deletes nothing', async () => {
+    const kept = await listener('kept');
+    const [unconfirmed, tokenless, wrongToken, unknown, nobodyThere] = await Promise.all([
+      admin(['kept', '--url', url]),
+      admin(['kept', '--yes', '--url', url], { ADMIN_TOKEN: '' }),
+      admin(['kept', '--yes', '--url', url], { ADMIN_TOKEN: 'not-the-admin-token-at-all' }),
+      admin(['nobody-by-that-name', '--yes', '--url', url]),
+      admin(['kept', '--yes', '--url', 'http://127.0.0.1:9']),
+    ]);
+    expect(unconfirmed.code).to.equal(2);
+    expect(unconfirmed.stderr).to.contain('add --yes to confirm');
+    expect(tokenless.code).to.equal(1);
+    expect(tokenless.stderr).to.contain('set ADMIN_TOKEN');
+    expect(wrongToken.code).to.equal(1);
+    expect(wrongToken.stderr).to.contain('refused ADMIN_TOKEN');
+    expect(unknown.code).to.equal(1);
+    expect(unknown.stderr).to.contain('no user named "nobody-by-that-name"');
+    expect(nobodyThere.code).to.equal(1);
+    expect(nobodyThere.stderr).to.contain('the service does not answer at http://127.0.0.1:9');
+    expect((await service.http.post('/v1/auth/token').send({ username: 'kept', password: 'kept long password' })).status).to.equal(200);
+    expect((await service.stores.eventStore.readStream(`user-${kept.userId}`)).length).to.equal(1);
+  });
+
+  it('deletes an account through the service at its own address (PORT), at once when the read models keep up', async () => {
+    const gone = await listener('gone');
+    const port = String((server.address() as AddressInfo).port);
+    const deletion = admin(['gone', '--yes'], { PORT: port });
+    // The service waits for its projections to forget the user: run them meanwhile.
+    const projecting = setInterval(() => void service.projector.catchUp(), 100);
+    const outcome = await deletion.finally(() => clearInterval(projecting));
+    expect(outcome.code, outcome.stderr).to.equal(0);
+    expect(outcome.stdout).to.equal('deleted gone: the account and all its data\n');
+    expect((await service.http.post('/v1/auth/token').send({ username: 'gone', password: 'gone long password' })).status).to.equal(401);
+    expect(await service.stores.eventStore.readStream(`user-${gone.userId}`).catch((error: Error) => error.name)).to.equal('StreamDeletedError');
+  });
+
+  it('waits for a deletion the service finishes in the background, saying so', async () => {
+    const slow = await listener('slow');
+    const deletion = admin(['slow', '--yes', '--url', url]);
+    // The service gives up waiting after 10 s (202) and goes on in the background; the read
+    // models catch up only after that.
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    expect(await service.stores.accounts.findByUsername('slow'), 'not deleted while the projections stand still').not.to.equal(undefined);
+    const projecting = setInterval(() => void service.projector.catchUp(), 200);
+    const outcome = await deletion.finally(() => clearInterval(projecting));
+    expect(outcome.code, outcome.stderr).to.equal(0);
+    expect(outcome.stderr).to.contain('deleting slow: the read models are catching up');
+    expect(outcome.stdout).to.equal('deleted slow: the account and all its data\n');
+    expect(await service.stores.accounts.findByUsername('slow')).to.equal(undefined);
+    expect(await service.stores.eventStore.readStream(`user-${slow.userId}`).catch((error: Error) => error.name)).to.equal('StreamDeletedError');
   });
 });
