@@ -4,13 +4,13 @@
  * - Debian's Caddy in front of the service over HTTPS (Caddy's own local certificate authority
  *   standing in for Let's Encrypt): the README's block ("Connect your app") and the one of
  *   docs/operations.md ("Under a path");
- * - Debian's nginx over HTTP: docs/operations.md's location block ("Under a path").
+ * - Debian's nginx and Apache over HTTP: docs/operations.md's blocks ("Under a path").
  * Through each the real gPodder app syncs two devices (test/gpodder/gpodder_app_test.py), and
  * what the service hands out (Login Flow's addresses, cookies) names the proxy's address.
  *
- * Needs /usr/bin/caddy and /usr/sbin/nginx (Debian's caddy and nginx-light; .ci/run installs
- * them) and the gPodder app: with CI set a missing one fails the suite, else it is skipped,
- * saying why.
+ * Needs /usr/bin/caddy, /usr/sbin/nginx and /usr/sbin/apache2 (Debian's caddy, nginx-light and
+ * apache2-bin; .ci/run installs them) and the gPodder app: with CI set a missing one fails the
+ * suite, else it is skipped, saying why.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -30,6 +30,7 @@ import { startTestService } from '../support/service.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CADDY = '/usr/bin/caddy';
 const NGINX = '/usr/sbin/nginx';
+const APACHE = '/usr/sbin/apache2';
 const GPODDER_APP = {
   name: 'gPodder',
   probe: "import gpodder; gpodder.prefix = '/usr'; import gpodder.core, gpodder.my",
@@ -205,92 +206,154 @@ describe('behind Caddy over HTTPS, as the docs configure it', function () {
   });
 });
 
-describe('behind nginx, as the docs configure it', function () {
-  this.timeout(120_000);
-  let scratch: string;
-  let service: TestService | undefined;
-  let server: Server | undefined;
-  let nginx: ChildProcess | undefined;
-  let nginxLog = '';
-  let url: string;
+/** A proxy serving over HTTP on this machine, in the foreground, writing only in `scratch`. */
+interface HttpProxy {
+  readonly name: string;
+  readonly program: string;
+  readonly debianPackage: string;
+  /** The marker after which docs/operations.md gives its configuration, as a fenced block. */
+  readonly documented: string;
+  /** The proxy's command line: `block` (the documented one, upstream replaced) in a whole configuration listening on `port`. */
+  readonly command: (scratch: string, port: number, block: string) => string[];
+  /** Where the proxy logs what went wrong before it served. */
+  readonly errorLog: (scratch: string) => string;
+}
 
-  const fetchAnswer = async (pathname: string, init: RequestInit = {}): Promise<Answer> => {
-    const response = await fetch(`${url}${pathname}`, init);
-    return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
-  };
+/** The tests of one proxy in front of the service under /podsync, configured as docs/operations.md says. */
+function describeProxyUnderPath(proxy: HttpProxy): void {
+  describe(`behind ${proxy.name}, as the docs configure it`, function () {
+    this.timeout(120_000);
+    let scratch: string;
+    let service: TestService | undefined;
+    let server: Server | undefined;
+    let child: ChildProcess | undefined;
+    let childLog = '';
+    let url: string;
 
-  before(async function () {
-    requireProgram(this, NGINX, 'nginx-light');
-    await requireClient(this, GPODDER_APP);
-    scratch = mkdtempSync(path.join(tmpdir(), 'podsync-nginx-'));
-    // docs/operations.md, "Under a path": `BASE_PATH=/podsync`, "`TRUST_PROXY` set either way".
-    service = await startTestService({ TRUST_PROXY: '1', BASE_PATH: '/podsync' });
-    server = await listenServing(service.app, 0, '127.0.0.1');
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}/podsync`;
-    const location = blockAfter('docs/operations.md', 'nginx, in the host').replace('127.0.0.1:8080', `127.0.0.1:${(server.address() as AddressInfo).port}`);
-    expect(location, 'the documented block, its upstream replaced').not.to.match(/:8080\b/);
+    const fetchAnswer = async (pathname: string, init: RequestInit = {}): Promise<Answer> => {
+      const response = await fetch(`${url}${pathname}`, init);
+      return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
+    };
+
+    before(async function () {
+      requireProgram(this, proxy.program, proxy.debianPackage);
+      await requireClient(this, GPODDER_APP);
+      scratch = mkdtempSync(path.join(tmpdir(), `podsync-${path.basename(proxy.program)}-`));
+      // docs/operations.md, "Under a path": `BASE_PATH=/podsync`, "`TRUST_PROXY` set either way".
+      service = await startTestService({ TRUST_PROXY: '1', BASE_PATH: '/podsync' });
+      server = await listenServing(service.app, 0, '127.0.0.1');
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}/podsync`;
+      const block = blockAfter('docs/operations.md', proxy.documented).replaceAll('127.0.0.1:8080', `127.0.0.1:${(server.address() as AddressInfo).port}`);
+      expect(block, 'the documented block, its upstream replaced').not.to.match(/:8080\b/);
+      const [program, ...args] = proxy.command(scratch, port, block);
+      child = spawn(program!, args, { cwd: scratch });
+      child.stderr?.on('data', (chunk: Buffer) => (childLog += chunk.toString()));
+      child.stdout?.on('data', (chunk: Buffer) => (childLog += chunk.toString()));
+      for (let waited = 0; (await fetchAnswer('/readyz').catch(() => undefined))?.status !== 200; waited += 100) {
+        if (waited > 30_000 || child.exitCode !== null) {
+          const log = existsSync(proxy.errorLog(scratch)) ? readFileSync(proxy.errorLog(scratch), 'utf8') : '';
+          throw new Error(`${proxy.name} did not serve:\n${childLog}\n${log}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    });
+
+    after(async () => {
+      child?.kill('SIGTERM');
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await service?.stop();
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it('the real gPodder app syncs two devices through it', async () => {
+      await gpodderAppSyncs(url, `${path.basename(proxy.program)}-app`, undefined, (pathname, init) => fetchAnswer(pathname, init));
+    });
+
+    it('takes a first upload of a long history whole: 6,000 gPodder actions in one request (over nginx’s default 1 MB)', async () => {
+      const password = 'a long proxied password';
+      const registered = await fetchAnswer('/v1/auth/register', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'history', password }),
+      });
+      expect(registered.status).to.equal(201);
+      const basic = { authorization: `Basic ${Buffer.from(`history:${password}`).toString('base64')}` };
+      const actions = Array.from({ length: 6000 }, (_unused, n) => ({
+        podcast: `https://feeds.example.com/show-${n % 50}.xml`,
+        episode: `https://media.example.com/show-${n % 50}/episode-${n}.mp3?${'t'.repeat(200)}`,
+        action: 'play',
+        timestamp: '2026-11-01T10:00:00',
+        started: 0,
+        position: 60,
+        total: 600,
+      }));
+      const body = JSON.stringify(actions);
+      expect(body.length, 'past nginx’s default client_max_body_size').to.be.above(2 * 1024 * 1024);
+      const uploaded = await fetchAnswer('/api/2/episodes/history.json', { method: 'POST', headers: { ...basic, 'content-type': 'application/json' }, body });
+      expect(uploaded.status, uploaded.body.slice(0, 300)).to.equal(200);
+      const downloaded = JSON.parse((await fetchAnswer('/api/2/episodes/history.json?since=0', { headers: basic })).body) as { actions: unknown[] };
+      expect(downloaded.actions).to.have.length(6000);
+    });
+
+    it("hands out the proxy's address: Login Flow's addresses", async () => {
+      const flow = await fetchAnswer('/index.php/login/v2', { method: 'POST', headers: { 'user-agent': 'AntennaPod/3.5.0' } });
+      expect(flow.status, flow.body).to.equal(200);
+      const { login, poll } = JSON.parse(flow.body) as { login: string; poll: { endpoint: string } };
+      expect(login.startsWith(`${url}/index.php/login/v2/flow/`), login).to.equal(true);
+      expect(poll.endpoint).to.equal(`${url}/index.php/login/v2/poll`);
+    });
+  });
+}
+
+describeProxyUnderPath({
+  name: 'nginx',
+  program: NGINX,
+  debianPackage: 'nginx-light',
+  documented: 'nginx, in the host',
+  command: (scratch, port, block) => {
     // One process in the foreground, every file it writes in the scratch directory.
     const temporary = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `\t${kind}_temp_path ${scratch}/${kind};\n`).join('');
     const config = path.join(scratch, 'nginx.conf');
     writeFileSync(
       config,
-      `daemon off;\nmaster_process off;\npid ${scratch}/nginx.pid;\nerror_log ${scratch}/error.log;\nevents {}\nhttp {\n\taccess_log off;\n${temporary}\tserver {\n\t\tlisten 127.0.0.1:${port};\n${location}\t}\n}\n`,
+      `daemon off;\nmaster_process off;\npid ${scratch}/nginx.pid;\nerror_log ${scratch}/error.log;\nevents {}\nhttp {\n\taccess_log off;\n${temporary}\tserver {\n\t\tlisten 127.0.0.1:${port};\n${block}\t}\n}\n`,
     );
-    nginx = spawn(NGINX, ['-e', `${scratch}/error.log`, '-p', scratch, '-c', config], { cwd: scratch });
-    nginx.stderr?.on('data', (chunk: Buffer) => (nginxLog += chunk.toString()));
-    for (let waited = 0; (await fetchAnswer('/readyz').catch(() => undefined))?.status !== 200; waited += 100) {
-      if (waited > 30_000 || nginx.exitCode !== null)
-        throw new Error(`nginx did not serve:\n${nginxLog}\n${readFileSync(path.join(scratch, 'error.log'), 'utf8')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  });
+    return [NGINX, '-e', `${scratch}/error.log`, '-p', scratch, '-c', config];
+  },
+  errorLog: (scratch) => path.join(scratch, 'error.log'),
+});
 
-  after(async () => {
-    nginx?.kill('SIGTERM');
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await service?.stop();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  });
-
-  it('the real gPodder app syncs two devices through it', async () => {
-    await gpodderAppSyncs(url, 'nginx-app', undefined, (pathname, init) => fetchAnswer(pathname, init));
-  });
-
-  it("takes a first upload of a long history whole: 6,000 gPodder actions in one request (over nginx's default 1 MB)", async () => {
-    const password = 'a long nginx password';
-    expect(
-      (
-        await fetchAnswer('/v1/auth/register', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: 'history', password }),
-        })
-      ).status,
-    ).to.equal(201);
-    const basic = { authorization: `Basic ${Buffer.from(`history:${password}`).toString('base64')}` };
-    const actions = Array.from({ length: 6000 }, (_unused, n) => ({
-      podcast: `https://feeds.example.com/show-${n % 50}.xml`,
-      episode: `https://media.example.com/show-${n % 50}/episode-${n}.mp3?${'t'.repeat(200)}`,
-      action: 'play',
-      timestamp: '2026-11-01T10:00:00',
-      started: 0,
-      position: 60,
-      total: 600,
-    }));
-    const body = JSON.stringify(actions);
-    expect(body.length, 'past nginx’s default client_max_body_size').to.be.above(2 * 1024 * 1024);
-    const uploaded = await fetchAnswer('/api/2/episodes/history.json', { method: 'POST', headers: { ...basic, 'content-type': 'application/json' }, body });
-    expect(uploaded.status, uploaded.body.slice(0, 300)).to.equal(200);
-    const downloaded = JSON.parse((await fetchAnswer('/api/2/episodes/history.json?since=0', { headers: basic })).body) as { actions: unknown[] };
-    expect(downloaded.actions).to.have.length(6000);
-  });
-
-  it("hands out the proxy's address: Login Flow's addresses", async () => {
-    const flow = await fetchAnswer('/index.php/login/v2', { method: 'POST', headers: { 'user-agent': 'AntennaPod/3.5.0' } });
-    expect(flow.status, flow.body).to.equal(200);
-    const { login, poll } = JSON.parse(flow.body) as { login: string; poll: { endpoint: string } };
-    expect(login.startsWith(`${url}/index.php/login/v2/flow/`), login).to.equal(true);
-    expect(poll.endpoint).to.equal(`${url}/index.php/login/v2/poll`);
-  });
+describeProxyUnderPath({
+  name: 'Apache',
+  program: APACHE,
+  debianPackage: 'apache2-bin',
+  documented: 'Apache, in the host',
+  command: (scratch, port, documented) => {
+    // Served over plain HTTP here, so the scheme it tells the service is this one (told https,
+    // the service marks its cookies Secure, and a client on http does not send them back).
+    const block = documented.replace('X-Forwarded-Proto "https"', 'X-Forwarded-Proto "http"');
+    expect(block, 'the documented block tells the scheme').to.contain('X-Forwarded-Proto "http"');
+    const modules = ['mpm_event', 'authz_core', 'proxy', 'proxy_http', 'headers'];
+    const config = path.join(scratch, 'httpd.conf');
+    writeFileSync(
+      config,
+      [
+        `ServerRoot ${scratch}`,
+        `Listen 127.0.0.1:${port}`,
+        `PidFile ${scratch}/httpd.pid`,
+        `ErrorLog ${scratch}/error.log`,
+        `Mutex file:${scratch} default`,
+        ...modules.map((module) => `LoadModule ${module}_module /usr/lib/apache2/modules/mod_${module}.so`),
+        // Its workers drop root's privileges when started as root; they only pass requests on.
+        ...(process.getuid?.() === 0 ? ['User nobody', 'Group nogroup'] : []),
+        'ServerName localhost',
+        `<VirtualHost *:${port}>`,
+        block,
+        '</VirtualHost>',
+      ].join('\n'),
+    );
+    return [APACHE, '-f', config, '-DFOREGROUND'];
+  },
+  errorLog: (scratch) => path.join(scratch, 'error.log'),
 });
