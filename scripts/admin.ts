@@ -291,8 +291,18 @@ async function deleteThroughService(username: string, options: Options, config: 
       throw new CommandError(`the service does not answer at ${base} (${cause}): the deletion runs in the service; start it, or give its address with --url`);
     }
   };
+  // A 404 says "No user named …"; any other 404 is the admin API missing (a service without ADMIN_TOKEN).
+  const noSuchUser = async (response: Response): Promise<boolean> =>
+    response.status === 404 &&
+    (
+      (await response
+        .clone()
+        .json()
+        .catch(() => undefined)) as { message?: unknown } | undefined
+    )?.message === `No user named ${username}`;
   const refused = async (response: Response): Promise<CommandError | UnknownUserError> => {
-    if (response.status === 404) return new UnknownUserError(username);
+    if (await noSuchUser(response)) return new UnknownUserError(username);
+    if (response.status === 404) return new CommandError(`the service at ${base} has no admin API: set ADMIN_TOKEN for the service too`);
     if (response.status === 401) return new CommandError(`the service at ${base} refused ADMIN_TOKEN: it is not the one the service runs with`);
     return new CommandError(`the service at ${base} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
   };
@@ -304,7 +314,7 @@ async function deleteThroughService(username: string, options: Options, config: 
   for (const started = Date.now(); Date.now() - started < DELETION_WAIT_MS;) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const account = await ask('GET');
-    if (account.status === 404) return print(`deleted ${username}: the account and all its data`);
+    if (await noSuchUser(account)) return print(`deleted ${username}: the account and all its data`);
     if (account.status !== 200) throw await refused(account);
   }
   throw new CommandError(

@@ -206,15 +206,22 @@ describe('admin CLI users delete (through the running service)', function () {
     return user;
   }
 
-  it('refuses without --yes, without ADMIN_TOKEN, with the wrong token, for an unknown user, and with no service answering; deletes nothing', async () => {
+  it('refuses without --yes, without ADMIN_TOKEN, with the wrong token, for an unknown user, with no service answering or one without the admin API; deletes nothing', async () => {
     const kept = await listener('kept');
-    const [unconfirmed, tokenless, wrongToken, unknown, nobodyThere] = await Promise.all([
+    const withoutAdmin = await startTestService();
+    const withoutAdminServer = await listenServing(withoutAdmin.app, 0, '127.0.0.1');
+    const withoutAdminUrl = `http://127.0.0.1:${(withoutAdminServer.address() as AddressInfo).port}`;
+    const [unconfirmed, tokenless, wrongToken, unknown, nobodyThere, noAdminApi] = await Promise.all([
       admin(['kept', '--url', url]),
       admin(['kept', '--yes', '--url', url], { ADMIN_TOKEN: '' }),
       admin(['kept', '--yes', '--url', url], { ADMIN_TOKEN: 'not-the-admin-token-at-all' }),
       admin(['nobody-by-that-name', '--yes', '--url', url]),
       admin(['kept', '--yes', '--url', 'http://127.0.0.1:9']),
-    ]);
+      admin(['kept', '--yes', '--url', withoutAdminUrl]),
+    ]).finally(async () => {
+      await new Promise<void>((resolve) => withoutAdminServer.close(() => resolve()));
+      await withoutAdmin.stop();
+    });
     expect(unconfirmed.code).to.equal(2);
     expect(unconfirmed.stderr).to.contain('add --yes to confirm');
     expect(tokenless.code).to.equal(1);
@@ -225,6 +232,8 @@ describe('admin CLI users delete (through the running service)', function () {
     expect(unknown.stderr).to.contain('no user named "nobody-by-that-name"');
     expect(nobodyThere.code).to.equal(1);
     expect(nobodyThere.stderr).to.contain('the service does not answer at http://127.0.0.1:9');
+    expect(noAdminApi.code).to.equal(1);
+    expect(noAdminApi.stderr).to.contain('has no admin API: set ADMIN_TOKEN for the service too');
     expect((await service.http.post('/v1/auth/token').send({ username: 'kept', password: 'kept long password' })).status).to.equal(200);
     expect((await service.stores.eventStore.readStream(`user-${kept.userId}`)).length).to.equal(1);
   });
