@@ -222,18 +222,17 @@ describe('admin CLI users delete (through the running service)', function () {
       await new Promise<void>((resolve) => withoutAdminServer.close(() => resolve()));
       await withoutAdmin.stop();
     });
-    expect(unconfirmed.code).to.equal(2);
-    expect(unconfirmed.stderr).to.contain('add --yes to confirm');
-    expect(tokenless.code).to.equal(1);
-    expect(tokenless.stderr).to.contain('set ADMIN_TOKEN');
-    expect(wrongToken.code).to.equal(1);
-    expect(wrongToken.stderr).to.contain('refused ADMIN_TOKEN');
-    expect(unknown.code).to.equal(1);
-    expect(unknown.stderr).to.contain('no user named "nobody-by-that-name"');
-    expect(nobodyThere.code).to.equal(1);
-    expect(nobodyThere.stderr).to.contain('the service does not answer at http://127.0.0.1:9');
-    expect(noAdminApi.code).to.equal(1);
-    expect(noAdminApi.stderr).to.contain('has no admin API: set ADMIN_TOKEN for the service too');
+    for (const [outcome, code, says] of [
+      [unconfirmed, 2, 'add --yes to confirm'],
+      [tokenless, 1, 'set ADMIN_TOKEN'],
+      [wrongToken, 1, 'refused ADMIN_TOKEN'],
+      [unknown, 1, 'no user named "nobody-by-that-name"'],
+      [nobodyThere, 1, 'the service does not answer at http://127.0.0.1:9'],
+      [noAdminApi, 1, 'has no admin API: set ADMIN_TOKEN for the service too'],
+    ] as const) {
+      expect(outcome.code, outcome.stderr).to.equal(code);
+      expect(outcome.stderr).to.contain(says);
+    }
     expect((await service.http.post('/v1/auth/token').send({ username: 'kept', password: 'kept long password' })).status).to.equal(200);
     expect((await service.stores.eventStore.readStream(`user-${kept.userId}`)).length).to.equal(1);
   });
