@@ -4,7 +4,7 @@
  * same fold sync decides with and the read models mirror; changes are ordinary user actions
  * appended through {@link UserEventService}, so the pages add no rule of their own.
  */
-import type { Privacy } from '../domain/events.js';
+import type { Privacy, UserEvent } from '../domain/events.js';
 import { streams } from '../domain/events.js';
 import type { PlayStatusState, PrivacyState, UserState } from '../domain/state.js';
 import { isSubscribed, recordAt, StateFold } from '../domain/state.js';
@@ -21,6 +21,7 @@ import { episodeDocKey, feedKey } from '../domain/feeds.js';
 import { PODCAST_EPISODES, PODCASTS } from '../../projections/podcasts.js';
 import { newEventId } from '../domain/ids.js';
 import { sanitizeChanges } from '../domain/gpodder.js';
+import type { GpodderContext } from '../domain/gpodder-commands.js';
 import { decideForgetDevice, decideSubscriptionUpload } from '../domain/gpodder-commands.js';
 import { handleCommand } from './command-handler.js';
 
@@ -338,11 +339,7 @@ export class ListenerService {
    */
   async changeSubscriptions(principal: Principal, add: readonly string[], remove: readonly string[] = []): Promise<SubscriptionChange> {
     const changes = sanitizeChanges(add, remove);
-    const ctx = { user: principal.userId, newId: newEventId, now: new Date().toISOString() };
-    const { events } = await handleCommand(this.userEvents, principal, (user) => ({
-      events: decideSubscriptionUpload(user.state, { device: undefined, changes }, ctx),
-      result: undefined,
-    }));
+    const events = await this.decideGpodder(principal, (state, ctx) => decideSubscriptionUpload(state, { device: undefined, changes }, ctx));
     const subscribed = events.filter((event) => event.type === 'subscribe').length;
     const unsubscribed = events.length - subscribed;
     return {
@@ -355,9 +352,15 @@ export class ListenerService {
 
   /** Forgets one of the account's gpodder devices; whether it had one by that id. */
   async forgetDevice(principal: Principal, device: string): Promise<boolean> {
-    const ctx = { user: principal.userId, newId: newEventId, now: new Date().toISOString() };
-    const { events } = await handleCommand(this.userEvents, principal, (user) => ({ events: decideForgetDevice(user.state, device, ctx), result: undefined }));
+    const events = await this.decideGpodder(principal, (state, ctx) => decideForgetDevice(state, device, ctx));
     return events.length > 0;
+  }
+
+  /** Appends what a gpodder decision (src/domain/gpodder-commands.ts) makes of the user's state, through the one write path; the events decided. */
+  private async decideGpodder(principal: Principal, decide: (state: UserState, ctx: GpodderContext) => UserEvent[]): Promise<readonly UserEvent[]> {
+    const ctx = { user: principal.userId, newId: newEventId, now: new Date().toISOString() };
+    const { events } = await handleCommand(this.userEvents, principal, (user) => ({ events: decide(user.state, ctx), result: undefined }));
+    return events;
   }
 
   /** Erases listening data for real (docs/design.md, "Erasure"): a `remove` action, carried out at once. */
