@@ -79,6 +79,13 @@ export const configSchema = z
      */
     SYNC_CACHE_RECORDS: z.coerce.number().int().min(0).default(200_000),
     /**
+     * How long a public answer (the timeline, the popular lists) may be served again after the
+     * read models moved on: new activity shows up in them at most this late; a withdrawal
+     * (privacy, erasure, retention, account deletion) never waits (docs/design.md, "Public
+     * answers"). 0: made anew after every projector commit. At most a minute.
+     */
+    PUBLIC_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    /**
      * The most one client write (one append) may carry in the embedded store, counted as
      * EventStoreDB counts it: EventStoreDB's `MaxAppendSize` in production (docker-compose.yml
      * sets the largest a node takes, the default here), so a write one store refuses the other

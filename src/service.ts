@@ -175,7 +175,7 @@ export async function startService(
       accounts,
       listener: new ListenerService(userEvents, readModels),
       me,
-      publicViews: new PublicViews(stores.readModel),
+      publicViews: new PublicViews(stores.readModel, { reuseForMs: config.PUBLIC_CACHE_MS }),
       registration: config.REGISTRATION,
       defaultPrivacy: config.DEFAULT_PRIVACY,
       retention: async () => (scheduler?.current ? retentionStatus(scheduler.current.agenda) : undefined),

@@ -7,7 +7,8 @@
  *   subscriptions with their bearer token (read-your-writes: it waits for the projector when
  *   that user has just written);
  * - writes (20 %): `POST /v1/events` (a play) and `POST /v1/sync` (a small client state with
- *   one newer play status), for random users.
+ *   one newer play status, from the cursor of the user's last sync answer, as a client that
+ *   keeps what it was sent asks: only what changed since), for random users.
  *
  * The target is measured open loop: requests are sent at a fixed rate (request i due at
  * start + i / rate, whatever the answers before it) and each latency counts from when the
@@ -51,6 +52,8 @@ interface Seeded {
   readonly username: string;
   readonly token: string;
   readonly feeds: number[];
+  /** The `since` of the last sync answer this user's device got (a real client keeps it). */
+  cursor?: string;
 }
 
 function readConfig(): LoadConfig {
@@ -204,8 +207,13 @@ const BLANK: autocannon.Request = {};
 function send(agent: http.Agent, base: string, request: autocannon.Request): Promise<number> {
   return new Promise((resolve, reject) => {
     const outgoing = http.request(`${base}${request.path ?? '/'}`, { method: request.method ?? 'GET', agent, headers: request.headers ?? {} }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
+      const chunks: Buffer[] = [];
+      if (typeof request.onResponse === 'function') response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      else response.resume();
+      response.on('end', () => {
+        if (typeof request.onResponse === 'function') request.onResponse(response.statusCode ?? 0, Buffer.concat(chunks).toString(), {}, response.headers);
+        resolve(response.statusCode ?? 0);
+      });
       response.on('error', reject);
     });
     outgoing.on('error', reject);
@@ -258,10 +266,13 @@ export function writeRequest(request: autocannon.Request, users: readonly Seeded
     };
     return { ...request, method: 'POST', path: '/v1/events', headers, body: JSON.stringify({ events: [play] }) };
   }
-  // A small client: its subscriptions and one play status changed just now.
+  // A small client: its subscriptions and one play status changed just now, asking for what
+  // changed since its last answer (without `since` every sync would be answered the user's whole
+  // history, growing all run long: a first sync each time).
   const body = {
     device: 'load-phone',
     request_id: randomUUID(),
+    ...(user.cursor !== undefined ? { since: user.cursor } : {}),
     subscriptions: user.feeds.map((subscribed) => ({ rss_source_feed: feedUrl(subscribed), subscribed_at: iso(BASE_TIME) })),
     play_statuses: [
       {
@@ -274,7 +285,16 @@ export function writeRequest(request: autocannon.Request, users: readonly Seeded
     ],
     playlists: [],
   };
-  return { ...request, method: 'POST', path: '/v1/sync', headers, body: JSON.stringify(body) };
+  return {
+    ...request,
+    method: 'POST',
+    path: '/v1/sync',
+    headers,
+    body: JSON.stringify(body),
+    onResponse: (status: number, answer: string) => {
+      if (status === 200) user.cursor = (JSON.parse(answer) as { since: string }).since;
+    },
+  };
 }
 
 async function post(url: string, body: unknown, token?: string): Promise<unknown> {

@@ -30,7 +30,8 @@ import { LoadingView } from './loading-view.js';
 import { toProjectedEvent, PROJECTED_STREAM_PREFIXES, userHistory } from './projected-event.js';
 import { fillBatch, type PendingRead } from './live-batch.js';
 import { LeaseKeeper, LeaseLostError } from './lease-keeper.js';
-import { builtVersion, INTERNAL_COLLECTIONS, PARKED_EVENTS, resetProjection, versionOf, versionRecord } from './internal-collections.js';
+import { builtVersion, INTERNAL_COLLECTIONS, PARKED_EVENTS, resetProjection, versionOf, versionRecord, withdrawalRecord } from './internal-collections.js';
+import { isWithdrawal } from '../domain/withdrawals.js';
 import { yieldToEventLoop } from '../concurrency.js';
 
 export { LeaseLostError };
@@ -573,7 +574,10 @@ export class Projector {
         const view = new StagedView(runner.view, { keepLog: false });
         view.apply(this.evolveLoaded(runner, event, view, recorded) ?? (await this.evolve(runner, event, view, recorded)));
         changes = view.netChanges();
-        await this.commit([{ projection: runner.projection.name, changes, checkpoint: recorded.position }]);
+        const withdrawal = isWithdrawal(recorded.type) ? recorded.position : undefined;
+        await this.commit([
+          { projection: runner.projection.name, changes: withWithdrawal(runner.projection, changes, withdrawal), checkpoint: recorded.position },
+        ]);
       } catch (error) {
         runner.view.clear();
         // A full disk, a lock held elsewhere or a server out of reach is the store's condition,
@@ -587,7 +591,11 @@ export class Projector {
           continue;
         }
         changes = [this.park(runner, recorded, error)];
-        await this.commit([{ projection: runner.projection.name, changes, checkpoint: recorded.position }]);
+        // A withdrawal parked still moves the projection past it: answers made before cannot tell what it would have taken back.
+        const withdrawal = isWithdrawal(recorded.type) ? recorded.position : undefined;
+        await this.commit([
+          { projection: runner.projection.name, changes: withWithdrawal(runner.projection, changes, withdrawal), checkpoint: recorded.position },
+        ]);
       }
       runner.view.committed(changes);
       runner.checkpoint = recorded.position;
@@ -633,7 +641,11 @@ export class Projector {
     }
     // Read for this batch's projections only (LoadingView keeps what each of them asked for).
     this.batchHistories.clear();
-    const commits = staged.map(({ runner, changes }) => ({ projection: runner.projection.name, changes, checkpoint: last.position }));
+    const commits = staged.map(({ runner, changes }) => ({
+      projection: runner.projection.name,
+      changes: withWithdrawal(runner.projection, changes, lastWithdrawal(projected, runner.checkpoint)),
+      checkpoint: last.position,
+    }));
     if (!pipelined) {
       await this.settle();
       if (commits.length > 0) await this.commit(commits);
@@ -751,4 +763,19 @@ export class Projector {
       },
     };
   }
+}
+
+/** The position of the last withdrawal (src/domain/withdrawals.ts) of a batch's events after `checkpoint`. */
+function lastWithdrawal(events: readonly { readonly recorded: RecordedEvent }[], checkpoint: Position): Position | undefined {
+  for (let at = events.length - 1; at >= 0; at--) {
+    const { recorded } = events[at]!;
+    if (comparePositions(recorded.position, checkpoint) <= 0) return undefined;
+    if (isWithdrawal(recorded.type)) return recorded.position;
+  }
+  return undefined;
+}
+
+/** A commit's changes, with the projection's last withdrawal recorded when it applied one (internal-collections.ts). */
+function withWithdrawal(projection: Projection, changes: DocChange[], withdrawal: Position | undefined): DocChange[] {
+  return withdrawal === undefined ? changes : [...changes, withdrawalRecord(projection, withdrawal)];
 }

@@ -17,6 +17,7 @@ import { EPISODE_POPULARITY, PODCAST_POPULARITY, episodesOfFeed, popularityProje
 import { podcastsProjection } from '../../projections/podcasts.js';
 import { formatPosition } from '../domain/position.js';
 import { PodcastMetadata } from './podcast-metadata.js';
+import { lastWithdrawals } from '../projector/internal-collections.js';
 
 export interface PublicEventQuery {
   readonly feed?: string | undefined;
@@ -55,32 +56,45 @@ const byPopularity: Query['orderBy'] = [
 const ANSWERS_KEPT = 500;
 
 /**
- * The public views' answers, each kept while the read models it was made from stand still: an
- * answer is a function of those read models' documents, and these change only in a projector's
- * commit, which moves the projection's checkpoint. So an answer is served again while every
- * checkpoint it depends on is where it was when the answer was made (read before the documents:
- * documents committed meanwhile make it newer, never older, than that position), and made anew
- * once one has moved: what a commit removed (an event gone private, an erased account) is gone
- * from the answers as from the read model. Everyone asks the same few questions (the timeline's
- * first page, the top lists), and they were a fifth of the HTTP thread's time under load.
+ * The public views' answers, shared by everyone who asks the same question (the timeline's first
+ * page, the top lists). An answer is a function of its read models' documents, which change only
+ * in a projector's commit, which moves the projection's checkpoint. So an answer is served again:
+ * - while every checkpoint it depends on is where it was when the answer was made (read before
+ *   the documents: documents committed meanwhile make it newer, never older, than that);
+ * - or, for `reuseForMs` after it was made, while none of those projections has applied a
+ *   withdrawal since (docs/design.md, "Public answers"; the record read before the documents:
+ *   internal-collections.ts). New activity then shows up at most that late, but what a privacy
+ *   choice, an erasure, retention or an account's deletion took out is never served once
+ *   committed. Under writes every commit moves the checkpoints: remaking each answer after each
+ *   of them cost the HTTP thread a third of its capacity (bench/RESULTS.md, "Public answers
+ *   kept for a second").
  */
 class AnswerCache {
-  private readonly answers = new Map<string, { readonly at: string; readonly answer: Promise<unknown> }>();
+  private readonly answers = new Map<string, Kept>();
 
-  constructor(private readonly store: ReadModelStore) {}
+  constructor(
+    private readonly store: ReadModelStore,
+    private readonly reuseForMs: number,
+  ) {}
 
   async answer<T>(key: string, projections: readonly string[], make: () => Promise<T>): Promise<T> {
     const checkpoints = await Promise.all(projections.map((projection) => this.store.getCheckpoint(projection)));
     const at = checkpoints.map((checkpoint) => (checkpoint ? formatPosition(checkpoint.position) : '')).join(' ');
     const kept = this.answers.get(key);
-    this.answers.delete(key);
-    if (kept?.at === at) {
+    if (
+      kept !== undefined &&
+      (kept.at === at || (performance.now() - kept.madeAt < this.reuseForMs && (await this.withdrawals(projections)) === kept.withdrawals))
+    ) {
+      // Most recently used last (the map's order): the least used go first.
+      this.answers.delete(key);
       this.answers.set(key, kept);
       return kept.answer as Promise<T>;
     }
+    const withdrawals = this.reuseForMs > 0 ? await this.withdrawals(projections) : '';
     // The promise is kept: identical questions asked while it is being made share it.
     const answer = make();
-    const entry = { at, answer };
+    const entry: Kept = { at, withdrawals, madeAt: performance.now(), answer };
+    this.answers.delete(key);
     this.answers.set(key, entry);
     if (this.answers.size > ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value!);
     answer.catch(() => {
@@ -88,6 +102,19 @@ class AnswerCache {
     });
     return answer;
   }
+
+  private withdrawals(projections: readonly string[]): Promise<string> {
+    return lastWithdrawals(this.store, projections);
+  }
+}
+
+interface Kept {
+  /** The checkpoints it was made at. */
+  readonly at: string;
+  /** The projections' last withdrawals when it was made. */
+  readonly withdrawals: string;
+  readonly madeAt: number;
+  readonly answer: Promise<unknown>;
 }
 
 const EVENT_SOURCES = [publicEventsProjection.name, podcastsProjection.name];
@@ -103,9 +130,13 @@ export class PublicViews {
   private readonly metadata: PodcastMetadata;
   private readonly cache: AnswerCache;
 
-  constructor(private readonly store: ReadModelStore) {
+  /** `reuseForMs`: how long an answer may be served after its read models moved on, withdrawals aside (PUBLIC_CACHE_MS; 0: never). */
+  constructor(
+    private readonly store: ReadModelStore,
+    { reuseForMs = 0 }: { readonly reuseForMs?: number } = {},
+  ) {
     this.metadata = new PodcastMetadata(store);
-    this.cache = new AnswerCache(store);
+    this.cache = new AnswerCache(store, reuseForMs);
   }
 
   private async withFeedTitles(events: readonly PublicEvent[]): Promise<PublicEvent[]> {

@@ -147,7 +147,7 @@ describe('projection versions: a read model built by another version is rebuilt 
         },
       });
       await project({ ...stores, readModel }, versioned(2));
-      const everything = `ensure ${SHAPES} parked_events projection_versions`;
+      const everything = `ensure ${SHAPES} parked_events projection_versions projection_withdrawals`;
       expect(calls).to.deep.equal([everything, 'reset', everything]);
     } finally {
       await stores.close();
