@@ -3,7 +3,8 @@
  * `/v1/popular/episodes`. They only ever read documents that the projections have already
  * filtered by each user's current privacy choice.
  */
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { weakEtag } from './etag.js';
 import { z } from 'zod';
 import { httpUrl, isoTimestamp, uuid } from '../domain/events.js';
 import { PublicViews } from '../services/public-views.js';
@@ -66,22 +67,40 @@ export const publicRoutes = {
   }),
 };
 
+/**
+ * The JSON text and ETag of each answer PublicViews keeps (one object, shared by every caller
+ * until it is made anew), made once: a read that finds its answer kept is neither serialized nor
+ * hashed again (bench/RESULTS.md, "Public answers kept for a second").
+ */
+const bodies = new WeakMap<object, { readonly body: Buffer; readonly etag: string }>();
+
+function sendKept<T extends object>(res: Response, answer: T, wrap: (answer: T) => unknown): void {
+  let kept = bodies.get(answer);
+  if (kept === undefined) {
+    const body = Buffer.from(JSON.stringify(wrap(answer)));
+    kept = { body, etag: weakEtag(body) };
+    bodies.set(answer, kept);
+  }
+  // Express computes no ETag where one is set, and answers a matching If-None-Match with 304.
+  res.set('ETag', kept.etag).set('Content-Type', 'application/json; charset=utf-8').send(kept.body);
+}
+
 export function publicRouter(views: PublicViews): Router {
   const router = Router();
 
   mount(router, publicRoutes.events, async (req, res) => {
     const query = parseInput(publicRoutes.events.query, req.query, ['query']);
-    res.json(await views.events(query));
+    sendKept(res, await views.events(query), (answer) => answer);
   });
 
   mount(router, publicRoutes.popularPodcasts, async (req, res) => {
     const query = parseInput(publicRoutes.popularPodcasts.query, req.query, ['query']);
-    res.json({ podcasts: await views.popularPodcasts(query.limit) });
+    sendKept(res, await views.popularPodcasts(query.limit), (podcasts) => ({ podcasts }));
   });
 
   mount(router, publicRoutes.popularEpisodes, async (req, res) => {
     const query = parseInput(publicRoutes.popularEpisodes.query, req.query, ['query']);
-    res.json({ episodes: await views.popularEpisodes(query.limit, query.feed) });
+    sendKept(res, await views.popularEpisodes(query.limit, query.feed), (episodes) => ({ episodes }));
   });
 
   return router;

@@ -78,19 +78,15 @@ class AnswerCache {
   ) {}
 
   async answer<T>(key: string, projections: readonly string[], make: () => Promise<T>): Promise<T> {
+    const kept = this.answers.get(key);
+    // Young: one read (the withdrawal records) tells, whatever the checkpoints say.
+    let withdrawals = kept !== undefined && performance.now() - kept.madeAt < this.reuseForMs ? await this.withdrawals(projections) : undefined;
+    if (kept !== undefined && withdrawals === kept.withdrawals) return this.served(key, kept);
     const checkpoints = await Promise.all(projections.map((projection) => this.store.getCheckpoint(projection)));
     const at = checkpoints.map((checkpoint) => (checkpoint ? formatPosition(checkpoint.position) : '')).join(' ');
-    const kept = this.answers.get(key);
-    if (
-      kept !== undefined &&
-      (kept.at === at || (performance.now() - kept.madeAt < this.reuseForMs && (await this.withdrawals(projections)) === kept.withdrawals))
-    ) {
-      // Most recently used last (the map's order): the least used go first.
-      this.answers.delete(key);
-      this.answers.set(key, kept);
-      return kept.answer as Promise<T>;
-    }
-    const withdrawals = this.reuseForMs > 0 ? await this.withdrawals(projections) : '';
+    if (kept !== undefined && kept.at === at) return this.served(key, kept);
+    // Both read before the documents (above).
+    withdrawals ??= this.reuseForMs > 0 ? await this.withdrawals(projections) : '';
     // The promise is kept: identical questions asked while it is being made share it.
     const answer = make();
     const entry: Kept = { at, withdrawals, madeAt: performance.now(), answer };
@@ -101,6 +97,13 @@ class AnswerCache {
       if (this.answers.get(key) === entry) this.answers.delete(key);
     });
     return answer;
+  }
+
+  /** A kept answer, moved to the end of the map's order: the least recently used go first. */
+  private served<T>(key: string, kept: Kept): Promise<T> {
+    this.answers.delete(key);
+    this.answers.set(key, kept);
+    return kept.answer as Promise<T>;
   }
 
   private withdrawals(projections: readonly string[]): Promise<string> {

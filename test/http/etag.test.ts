@@ -35,6 +35,11 @@ describe('ETags', () => {
       expect(first.status).to.equal(200);
       const etag = first.headers['etag'] as string;
       expect(etag).to.equal(weakEtag(first.text, 'utf8'));
+      // A kept answer's text and ETag are made once (src/http/public.ts): served as JSON all the same.
+      expect(first.headers['content-type']).to.equal('application/json; charset=utf-8');
+      expect(first.body).to.have.property('podcasts').that.is.an('array');
+      const kept = await service.http.get('/v1/popular/podcasts?limit=5');
+      expect([kept.text, kept.headers['etag']]).to.deep.equal([first.text, etag]);
       const again = await service.http.get('/v1/popular/podcasts?limit=5').set('If-None-Match', etag);
       expect(again.status).to.equal(304);
       expect(again.text).to.equal('');
