@@ -66,8 +66,8 @@ const ANSWERS_KEPT = 500;
  *   internal-collections.ts). New activity then shows up at most that late, but what a privacy
  *   choice, an erasure, retention or an account's deletion took out is never served once
  *   committed. Under writes every commit moves the checkpoints: remaking each answer after each
- *   of them cost the HTTP thread a third of its capacity (bench/RESULTS.md, "Public answers
- *   kept for a second").
+ *   of them cost the HTTP thread about a quarter of its capacity (bench/RESULTS.md, "Public
+ *   answers kept for a second").
  */
 class AnswerCache {
   private readonly answers = new Map<string, Kept>();
