@@ -121,79 +121,67 @@ describe('PublicViews answers kept while the read models stand still', function 
     fail = false;
     expect(await views.popularPodcasts(5)).to.be.an('array');
   });
-});
 
-describe('PublicViews answers kept for a while across commits that only add (PUBLIC_CACHE_MS)', function () {
-  this.timeout(20_000);
-  let service: TestService;
-  before(async () => {
-    service = await startTestService({ DEFAULT_PRIVACY: 'private' });
-  });
-  after(async () => service.stop());
+  // After the tests above (mocha runs a suite's own tests before its children's): they expect FEED's plays as they left them.
+  describe('for a while across commits that only add (PUBLIC_CACHE_MS)', () => {
+    const goPublic = (timestamp: string) => ({ type: 'privacy', timestamp, object: null, data: { privacy: 'public' } });
+    const playOf = (guid: string, timestamp: string) => play(timestamp, guid);
+    const guids = (episodes: Awaited<ReturnType<PublicViews['popularEpisodes']>>) => episodes.map((episode) => episode['rss_source_item']).sort();
+    const usersIn = (answer: Awaited<ReturnType<PublicViews['events']>>) => new Set(answer.events.map((event) => ('user' in event ? event.user : undefined)));
 
-  const post = async (token: string, events: unknown[]) => service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events }).expect(201);
-  const goPublic = (timestamp: string) => ({ type: 'privacy', timestamp, object: null, data: { privacy: 'public' } });
-  const playOf = (guid: string, timestamp: string) => ({
-    type: 'play',
-    timestamp,
-    object: { rss_source_feed: FEED, rss_source_id: guid },
-    data: { played: true, position: 60 },
-  });
-  const guids = (episodes: Awaited<ReturnType<PublicViews['popularEpisodes']>>) => episodes.map((episode) => episode['rss_source_item']).sort();
-  const usersIn = (answer: Awaited<ReturnType<PublicViews['events']>>) => new Set(answer.events.map((event) => ('user' in event ? event.user : undefined)));
-
-  /** A public listener who played `guid`, projected. */
-  async function listener(guid: string, timestamp: string) {
-    const user = await service.login();
-    await post(user.token, [goPublic(timestamp), playOf(guid, timestamp)]);
-    await service.settle();
-    return user;
-  }
-
-  it('serves an answer again after commits that only add, for as long as it is young, then makes it anew', async () => {
-    await listener('kept-1', '2026-02-01T10:00:00Z');
-    // Public before the answers are made: a privacy choice, either way, is a withdrawal.
-    const second = await listener('kept-0', '2026-02-01T10:30:00Z');
-    const { store, reads } = counting(service.stores.readModel);
-    const young = new PublicViews(store, { reuseForMs: 60_000 });
-    const exact = new PublicViews(service.stores.readModel);
-    const brief = new PublicViews(service.stores.readModel, { reuseForMs: 300 });
-    const first = await young.popularEpisodes(50, FEED);
-    await brief.popularEpisodes(50, FEED);
-    expect(guids(first)).to.include('kept-1');
-
-    await post(second.token, [playOf('kept-2', '2026-02-01T11:00:00Z')]);
-    await service.settle();
-    const before = reads();
-    expect(await young.popularEpisodes(50, FEED), 'a play only adds: the young answer is served again').to.deep.equal(first);
-    expect(reads() - before, 'one read: the withdrawal records, no document').to.equal(1);
-    expect(guids(await exact.popularEpisodes(50, FEED)), 'without reuse: the new play at once').to.include('kept-2');
-    expect(guids(await brief.popularEpisodes(50, FEED))).to.not.include('kept-2');
-    await new Promise((resolve) => setTimeout(resolve, 350));
-    expect(guids(await brief.popularEpisodes(50, FEED)), 'older than its 300 ms: made anew').to.include('kept-2');
-  });
-
-  for (const [kind, withdraw] of [
-    [
-      'going private',
-      async (token: string) => post(token, [{ type: 'privacy', timestamp: '2026-02-02T12:00:00Z', object: null, data: { privacy: 'private' } }]),
-    ],
-    ['an erasure', async (token: string) => post(token, [{ type: 'remove', timestamp: '2026-02-02T12:00:00Z', object: null, data: {} }])],
-    ['deleting the account', async (token: string) => service.http.delete('/v1/me').set('Authorization', `Bearer ${token}`).expect(204)],
-  ] as const) {
-    it(`a withdrawal (${kind}) is never served once its projections applied it, however young the answer`, async () => {
-      const user = await listener(`withdrawn-${kind.replace(/ /g, '-')}`, '2026-02-02T10:00:00Z');
-      const views = new PublicViews(service.stores.readModel, { reuseForMs: 60_000 });
-      expect(usersIn(await views.events({ limit: 200 }))).to.include(user.username);
-      expect(guids(await views.popularEpisodes(50, FEED))).to.include(`withdrawn-${kind.replace(/ /g, '-')}`);
-      const servedUsers = async () =>
-        ((await service.http.get('/v1/public/events?limit=200').expect(200)).body as { events: { user?: string }[] }).events.map((event) => event.user);
-      expect(await servedUsers(), "the service's own answer, kept (PUBLIC_CACHE_MS)").to.include(user.username);
-      await withdraw(user.token);
+    /** A public listener who played `guid`, projected. */
+    async function listener(guid: string, timestamp: string) {
+      const user = await service.login();
+      await post(user.token, [goPublic(timestamp), playOf(guid, timestamp)]);
       await service.settle();
-      expect(usersIn(await views.events({ limit: 200 })), 'gone from the timeline at once').to.not.include(user.username);
-      expect(guids(await views.popularEpisodes(50, FEED)), 'and from popularity').to.not.include(`withdrawn-${kind.replace(/ /g, '-')}`);
-      expect(await servedUsers(), "the service's own answer").to.not.include(user.username);
+      return user;
+    }
+
+    it('serves an answer again after commits that only add, for as long as it is young, then makes it anew', async () => {
+      await listener('kept-1', '2026-02-01T10:00:00Z');
+      // Public before the answers are made: a privacy choice, either way, is a withdrawal.
+      const second = await listener('kept-0', '2026-02-01T10:30:00Z');
+      const { store, reads } = counting(service.stores.readModel);
+      const young = new PublicViews(store, { reuseForMs: 60_000 });
+      const exact = new PublicViews(service.stores.readModel);
+      const brief = new PublicViews(service.stores.readModel, { reuseForMs: 300 });
+      const first = await young.popularEpisodes(50, FEED);
+      await brief.popularEpisodes(50, FEED);
+      expect(guids(first)).to.include('kept-1');
+
+      await post(second.token, [playOf('kept-2', '2026-02-01T11:00:00Z')]);
+      await service.settle();
+      const before = reads();
+      expect(await young.popularEpisodes(50, FEED), 'a play only adds: the young answer is served again').to.deep.equal(first);
+      expect(reads() - before, 'one read: the withdrawal records, no document').to.equal(1);
+      expect(guids(await exact.popularEpisodes(50, FEED)), 'without reuse: the new play at once').to.include('kept-2');
+      expect(guids(await brief.popularEpisodes(50, FEED))).to.not.include('kept-2');
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      expect(guids(await brief.popularEpisodes(50, FEED)), 'older than its 300 ms: made anew').to.include('kept-2');
     });
-  }
+
+    for (const [kind, withdraw] of [
+      [
+        'going private',
+        async (token: string) => post(token, [{ type: 'privacy', timestamp: '2026-02-02T12:00:00Z', object: null, data: { privacy: 'private' } }]),
+      ],
+      ['an erasure', async (token: string) => post(token, [{ type: 'remove', timestamp: '2026-02-02T12:00:00Z', object: null, data: {} }])],
+      ['deleting the account', async (token: string) => service.http.delete('/v1/me').set('Authorization', `Bearer ${token}`).expect(204)],
+    ] as const) {
+      it(`a withdrawal (${kind}) is never served once its projections applied it, however young the answer`, async () => {
+        const user = await listener(`withdrawn-${kind.replace(/ /g, '-')}`, '2026-02-02T10:00:00Z');
+        const views = new PublicViews(service.stores.readModel, { reuseForMs: 60_000 });
+        expect(usersIn(await views.events({ limit: 200 }))).to.include(user.username);
+        expect(guids(await views.popularEpisodes(50, FEED))).to.include(`withdrawn-${kind.replace(/ /g, '-')}`);
+        const servedUsers = async () =>
+          ((await service.http.get('/v1/public/events?limit=200').expect(200)).body as { events: { user?: string }[] }).events.map((event) => event.user);
+        expect(await servedUsers(), "the service's own answer, kept (PUBLIC_CACHE_MS)").to.include(user.username);
+        await withdraw(user.token);
+        await service.settle();
+        expect(usersIn(await views.events({ limit: 200 })), 'gone from the timeline at once').to.not.include(user.username);
+        expect(guids(await views.popularEpisodes(50, FEED)), 'and from popularity').to.not.include(`withdrawn-${kind.replace(/ /g, '-')}`);
+        expect(await servedUsers(), "the service's own answer").to.not.include(user.username);
+      });
+    }
+  });
 });
