@@ -113,15 +113,17 @@ export function createApp(deps: AppDependencies): Express {
   // their forms and the gpodder API its text lists and large uploads themselves.
   app.locals[JSON_BODY_PARSER] = express.json({ limit: deps.bodyLimit, type: () => true, strict: true, verify: rejectInvalidUtf8 });
 
+  // Every native route in one router, in this order: each router a request enters costs it
+  // Express's walk and its allocations (bench/RESULTS.md, "Native routes in one router").
   const native = Router();
-  native.use(syncRouter(deps.sync, authenticated));
-  native.use(authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }));
-  native.use(eventsRouter(deps.userEvents, authenticated));
-  native.use(readModelsRouter(deps.readModels, authenticated));
+  syncRouter(deps.sync, authenticated, native);
+  authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }, native);
+  eventsRouter(deps.userEvents, authenticated, native);
+  readModelsRouter(deps.readModels, authenticated, native);
   // One PublicViews with the web pages: they ask the same questions, and its answers are kept.
-  native.use(publicRouter(deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel)));
-  native.use(podcastsRouter(deps.readModels.readModel, authenticated));
-  native.use(meRouter(deps.me, authenticated));
+  publicRouter(deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel), native);
+  podcastsRouter(deps.readModels.readModel, authenticated, native);
+  meRouter(deps.me, authenticated, native);
   app.use(onlyNative(native));
   if (deps.web) app.use(exceptNative(webRouter({ ...deps.web, limiter, admin: deps.admin, logger: deps.logger })));
   if (deps.gpodder) app.use(exceptNative(gpodderRouter({ ...deps.gpodder, limiter })));

@@ -124,9 +124,7 @@ export const authRoutes = {
   }),
 };
 
-export function authRouter({ accounts, registration, authenticated = requireUser(accounts), limiter }: AuthRouterOptions): Router {
-  const router = Router();
-
+export function authRouter({ accounts, registration, authenticated = requireUser(accounts), limiter }: AuthRouterOptions, router: Router = Router()): Router {
   mount(router, authRoutes.register, async (req, res) => {
     if (registration === 'closed') throw forbidden('Registration is closed on this server');
     const { username, password } = parseInput(authRoutes.register.body, req.body);

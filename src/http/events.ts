@@ -34,9 +34,7 @@ export const eventsRoutes = {
   }),
 };
 
-export function eventsRouter(userEvents: UserEventService, authenticated: RequestHandler): Router {
-  const router = Router();
-
+export function eventsRouter(userEvents: UserEventService, authenticated: RequestHandler, router: Router = Router()): Router {
   mount(router, eventsRoutes.append, authenticated, async (req, res) => {
     const { events } = parseInput(eventsRoutes.append.body, req.body);
     const outcome = await userEvents.appendActions(principalOf(req), events);

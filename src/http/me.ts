@@ -30,8 +30,7 @@ export const meRoutes = {
   }),
 };
 
-export function meRouter(me: MeService, authenticated: RequestHandler): Router {
-  const router = Router();
+export function meRouter(me: MeService, authenticated: RequestHandler, router: Router = Router()): Router {
   mount(router, meRoutes.export, authenticated, async (req, res) => {
     const principal = principalOf(req);
     res.setHeader('Content-Disposition', `attachment; filename="${principal.username}-export.json"`);

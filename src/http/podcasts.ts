@@ -58,8 +58,7 @@ export const podcastsRoutes = {
 
 const EPISODE_FIELDS = ['guid', 'title', 'url', 'type', 'size', 'duration', 'published'] as const;
 
-export function podcastsRouter(store: ReadModelStore, authenticated: RequestHandler): Router {
-  const router = Router();
+export function podcastsRouter(store: ReadModelStore, authenticated: RequestHandler, router: Router = Router()): Router {
   mount(router, podcastsRoutes.get, authenticated, async (req, res) => {
     const query = parseInput(podcastsRoutes.get.query, req.query, ['query']);
     const doc = await store.get(PODCASTS, feedKey(query.url));

@@ -85,9 +85,7 @@ function sendKept<T extends object>(res: Response, answer: T, wrap: (answer: T) 
   res.set('ETag', kept.etag).set('Content-Type', 'application/json; charset=utf-8').send(kept.body);
 }
 
-export function publicRouter(views: PublicViews): Router {
-  const router = Router();
-
+export function publicRouter(views: PublicViews, router: Router = Router()): Router {
   mount(router, publicRoutes.events, async (req, res) => {
     const query = parseInput(publicRoutes.events.query, req.query, ['query']);
     sendKept(res, await views.events(query), (answer) => answer);

@@ -63,9 +63,7 @@ export const readModelRoutes = {
   }),
 };
 
-export function readModelsRouter(readModels: ReadModelService, authenticated: RequestHandler): Router {
-  const router = Router();
-
+export function readModelsRouter(readModels: ReadModelService, authenticated: RequestHandler, router: Router = Router()): Router {
   mount(router, readModelRoutes.subscriptions, authenticated, async (req, res) => {
     const { userId } = principalOf(req);
     const { docs } = await ownRecords(readModels, subscriptionsProjection, userId, {

@@ -26,8 +26,7 @@ export const syncRoutes = {
   }),
 };
 
-export function syncRouter(sync: SyncService, authenticated: RequestHandler): Router {
-  const router = Router();
+export function syncRouter(sync: SyncService, authenticated: RequestHandler, router: Router = Router()): Router {
   // Authenticate before reading a large body, so an anonymous caller cannot make us parse 32 MB.
   mount(router, syncRoutes.sync, authenticated, express.json({ limit: SYNC_BODY_LIMIT, type: () => true, verify: rejectInvalidUtf8 }), async (req, res) => {
     const request = await parseInputPaced(pacedSyncRequest, req.body);
