@@ -5,9 +5,9 @@
  *   (Projection.version), so that an upgrade that changes a read model's shape rebuilds it from
  *   the events by itself (docs/operations.md, "Upgrades"), rather than serving documents of a
  *   shape the code no longer reads;
- * - `projection_withdrawals`: for each projection, the position of the last withdrawal it
- *   applied (src/domain/withdrawals.ts), committed with its documents: a cache of answers made
- *   from them (src/services/public-views.ts) tells by it, with one read, that nothing it
+ * - `projection_withdrawals`: for each projection, the position of the last withdrawal that
+ *   changed its documents (src/domain/withdrawals.ts), committed with them: a cache of answers
+ *   made from them (src/services/public-views.ts) tells by it, with one read, that nothing it
  *   answered has been taken back since.
  * And resetting a projection's share of them with its documents.
  */
@@ -45,7 +45,7 @@ export function versionRecord(projection: Projection): DocChange {
   return { op: 'put', collection: PROJECTION_VERSIONS, id: projection.name, doc: { version: versionOf(projection) } };
 }
 
-/** The change that records `position` as the last withdrawal the projection applied. */
+/** The change that records `position` as the last withdrawal that changed the projection's documents. */
 export function withdrawalRecord(projection: Projection, position: Position): DocChange {
   return { op: 'put', collection: PROJECTION_WITHDRAWALS, id: projection.name, doc: { position: formatPosition(position) } };
 }

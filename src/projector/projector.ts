@@ -574,7 +574,7 @@ export class Projector {
         const view = new StagedView(runner.view, { keepLog: false });
         view.apply(this.evolveLoaded(runner, event, view, recorded) ?? (await this.evolve(runner, event, view, recorded)));
         changes = view.netChanges();
-        const withdrawal = isWithdrawal(recorded.type) ? recorded.position : undefined;
+        const withdrawal = changes.length > 0 && isWithdrawal(recorded.type) ? recorded.position : undefined;
         await this.commit([
           { projection: runner.projection.name, changes: withWithdrawal(runner.projection, changes, withdrawal), checkpoint: recorded.position },
         ]);
@@ -622,7 +622,7 @@ export class Projector {
       const event = toProjectedEvent(recorded);
       if (event !== undefined) projected.push({ recorded, event });
     }
-    const staged: { runner: Runner; changes: DocChange[] }[] = [];
+    const staged: { runner: Runner; changes: DocChange[]; withdrawal: Position | undefined }[] = [];
     for (const runner of this.runners) {
       if (comparePositions(last.position, runner.checkpoint) <= 0) continue;
       const base = this.inFlight?.overlays.get(runner) ?? runner.view;
@@ -630,20 +630,24 @@ export class Projector {
       const events = first < 0 ? [] : first === 0 ? projected : projected.slice(first);
       if (this.prefetches && events.length > 1) await this.prefetch(runner, events, base);
       const view = new StagedView(base, { keepLog: false });
+      // The last withdrawal that changed this projection's documents: one that changed none took nothing out of them.
+      let withdrawal: Position | undefined;
       for (const { recorded, event } of events) {
         // Most events find every document they need loaded (or known absent): no await for them.
-        view.apply(this.evolveLoaded(runner, event, view, recorded) ?? (await this.evolve(runner, event, view, recorded)));
+        const changes = this.evolveLoaded(runner, event, view, recorded) ?? (await this.evolve(runner, event, view, recorded));
+        view.apply(changes);
+        if (changes.length > 0 && isWithdrawal(recorded.type)) withdrawal = recorded.position;
       }
-      staged.push({ runner, changes: view.netChanges() });
+      staged.push({ runner, changes: view.netChanges(), withdrawal });
       // Live on the HTTP thread, let the requests in between read models rather than after the
       // whole batch (its commit is one block either way).
       if (this.yieldsBetweenProjections) await yieldToEventLoop();
     }
     // Read for this batch's projections only (LoadingView keeps what each of them asked for).
     this.batchHistories.clear();
-    const commits = staged.map(({ runner, changes }) => ({
+    const commits = staged.map(({ runner, changes, withdrawal }) => ({
       projection: runner.projection.name,
-      changes: withWithdrawal(runner.projection, changes, lastWithdrawal(projected, runner.checkpoint)),
+      changes: withWithdrawal(runner.projection, changes, withdrawal),
       checkpoint: last.position,
     }));
     if (!pipelined) {
@@ -765,17 +769,11 @@ export class Projector {
   }
 }
 
-/** The position of the last withdrawal (src/domain/withdrawals.ts) of a batch's events after `checkpoint`. */
-function lastWithdrawal(events: readonly { readonly recorded: RecordedEvent }[], checkpoint: Position): Position | undefined {
-  for (let at = events.length - 1; at >= 0; at--) {
-    const { recorded } = events[at]!;
-    if (comparePositions(recorded.position, checkpoint) <= 0) return undefined;
-    if (isWithdrawal(recorded.type)) return recorded.position;
-  }
-  return undefined;
-}
-
-/** A commit's changes, with the projection's last withdrawal recorded when it applied one (internal-collections.ts). */
+/**
+ * A commit's changes, with the projection's last withdrawal recorded when one changed its
+ * documents (internal-collections.ts; docs/architecture.md, "Withdrawals": most change nothing of
+ * most projections).
+ */
 function withWithdrawal(projection: Projection, changes: DocChange[], withdrawal: Position | undefined): DocChange[] {
   return withdrawal === undefined ? changes : [...changes, withdrawalRecord(projection, withdrawal)];
 }

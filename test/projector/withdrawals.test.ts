@@ -1,6 +1,6 @@
 /**
  * The projector records, per projection and with its documents, the position of the last
- * withdrawal it applied (src/domain/withdrawals.ts, src/projector/internal-collections.ts): the
+ * withdrawal that changed them (src/domain/withdrawals.ts, src/projector/internal-collections.ts): the
  * record the public answers' cache reads (docs/design.md, "Public answers"). Checked on each
  * path that commits events: batches (catch-up and live), event by event after a failure, a
  * rebuild after a reset.
@@ -15,7 +15,10 @@ import type { RecordedEvent } from '../../src/stores/event-store.js';
 import { memoryStores, preparedProjector, subscribeEvent } from './support.js';
 
 const FEED = 'https://example.com/feed.xml';
-const NAMES = allProjections.map((projection) => projection.name);
+/** The projections the public answers are made from: every withdrawal below changes their documents. */
+const NAMES = ['public_events', 'popularity'];
+/** A projection none of the withdrawals below changes (no subscription is touched): it records none. */
+const UNTOUCHED = 'subscriptions';
 
 let ids = 0;
 const event = (user: string, type: UserEvent['type'], object: UserEvent['object'], data: UserEvent['data']): UserEvent =>
@@ -36,13 +39,14 @@ describe('projection withdrawals: the last withdrawal each projection applied, c
     return all.filter((recorded) => events.some((appendedEvent) => appendedEvent.id === recorded.id));
   }
 
-  /** Every projection's record, as the cache reads it: the same position for all, or '' for none. */
+  /** The public projections' records, as the cache reads them: the same position for both, or '' for none; none for {@link UNTOUCHED}. */
   async function expectRecords(stores: ReturnType<typeof memoryStores>, expected: RecordedEvent | undefined, why: string) {
     const position = expected === undefined ? '' : formatPosition(expected.position);
     expect(await lastWithdrawals(stores.readModel, NAMES), why).to.equal(NAMES.map(() => position).join(' '));
+    expect(await lastWithdrawals(stores.readModel, [UNTOUCHED]), `${why}: a projection whose documents no withdrawal changed`).to.equal('');
   }
 
-  it('a batch records its last withdrawal for every projection; additions leave the record; a reset drops it and a rebuild writes it again', async () => {
+  it('a batch records its last withdrawal that changed a projection, for that projection; additions leave the record; a reset drops it and a rebuild writes it again', async () => {
     const stores = memoryStores();
     try {
       const projector = await preparedProjector(stores);
@@ -59,13 +63,22 @@ describe('projection withdrawals: the last withdrawal each projection applied, c
       await projector.catchUp();
       await expectRecords(stores, goingPrivate, "the batch's last withdrawal, not its first");
 
-      await appended(stores, 'bob', [subscribeEvent('bob'), play('bob', 'e3')]);
+      const [, bobPublic] = await appended(stores, 'bob', [subscribeEvent('bob'), privacy('bob', 'public'), play('bob', 'e3')]);
       await projector.catchUp();
-      await expectRecords(stores, goingPrivate, 'additions only: the record stays');
+      await expectRecords(stores, bobPublic, 'a privacy choice either way');
+
+      await appended(stores, 'bob', [play('bob', 'e4')]);
+      await projector.catchUp();
+      await expectRecords(stores, bobPublic, 'additions only: the record stays');
+
+      const [privateErasure] = await appended(stores, 'alice', [remove('alice', 'e2')]);
+      await projector.catchUp();
+      expect(privateErasure).to.not.equal(undefined);
+      await expectRecords(stores, bobPublic, 'an erasure of what was never public takes nothing out of the public views');
 
       const [erasure] = await appended(stores, 'bob', [remove('bob', 'e3')]);
       await projector.catchUp();
-      await expectRecords(stores, erasure, 'an erasure is a withdrawal');
+      await expectRecords(stores, erasure, 'an erasure of public plays is a withdrawal');
 
       await projector.stop();
       const popularity = allProjections.find((projection) => projection.name === 'popularity')!;
