@@ -205,11 +205,12 @@ export const STATE_SLICES: readonly StateSlice[] = ['subscriptions', 'play_statu
 
 /**
  * The slices {@link evolve} may change for `event`; it returns every other slice as it was, and
- * each slice it changes depends only on that slice and the event. So one slice can be folded
- * from the events that change it alone ({@link foldSlice}), which lets a cached user fold a large
- * slice only when it is read (src/services/folded-user.ts). Pinned against {@link fold} by
- * test/domain/state-slices.test.ts; a new event type, or one that reads across slices, is
- * stated here.
+ * each slice it changes depends only on that slice, the event and the slices
+ * {@link SLICES_READ_BY} names for it. So a slice can be folded from the events that change it
+ * (and those slices) alone ({@link foldSlice}), which lets a cached user fold a large slice only
+ * when it is read (src/services/folded-user.ts: the synced slices, which read no other). Pinned
+ * against {@link fold} by test/domain/state-slices.test.ts; a new event type, or one that reads
+ * across slices, is stated here.
  */
 export function slicesChangedBy(event: StateEvent): readonly StateSlice[] {
   switch (event.type) {
@@ -242,7 +243,17 @@ export function slicesChangedBy(event: StateEvent): readonly StateSlice[] {
   }
 }
 
-/** Slice `slice` of `fold(events, state)`, given only that slice of `state` (see {@link slicesChangedBy}). */
+/**
+ * The other slices a slice's fold reads: forgetting a device takes it out of its sync group and
+ * its settings only if the device's last change is not newer than the forgetting (a device made
+ * again since stays), which the devices slice holds.
+ */
+export const SLICES_READ_BY: Readonly<Partial<Record<StateSlice, readonly StateSlice[]>>> = { sync_groups: ['devices'], settings: ['devices'] };
+
+/**
+ * Slice `slice` of `fold(events, state)`, given only that slice of `state`, for a slice that reads
+ * no other ({@link SLICES_READ_BY}; see {@link slicesChangedBy}).
+ */
 export function foldSlice<S extends StateSlice>(slice: S, events: Iterable<StateEvent>, base: UserState[S]): UserState[S] {
   const state: UserState = { ...emptyState(), [slice]: base };
   return fold(events, state)[slice];

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { StateEvent, UserState } from '../../src/domain/state.js';
-import { evolve, fold, foldSlice, slicesChangedBy, STATE_SLICES } from '../../src/domain/state.js';
+import { emptyState, evolve, fold, foldSlice, SLICES_READ_BY, slicesChangedBy, STATE_SLICES } from '../../src/domain/state.js';
 import { anEvent } from './arbitraries.js';
 import { ev, t } from './spec.js';
 
@@ -40,15 +40,19 @@ describe('state slices (slicesChangedBy, foldSlice)', () => {
     expect(after.settings).not.to.equal(state.settings);
   });
 
-  it('a slice folded from its own events alone is that slice of the whole fold, checkpoints included (property)', () => {
+  it('a slice folded from its own events alone (with the slices it reads) is that slice of the whole fold, checkpoints included (property)', () => {
     fc.assert(
       fc.property(fc.array(anEvent, { maxLength: 20 }), fc.array(anEvent, { maxLength: 30 }), fc.nat(30), (first, second, cut) => {
         const initial: UserState = fold(first);
         const events: StateEvent[] = [...second.slice(0, cut), ev.checkpoint(t(10), structuredClone(fold(second.slice(0, cut / 2)))), ...second.slice(cut)];
         const whole = fold(events, initial);
         for (const slice of STATE_SLICES) {
-          const own = events.filter((event) => slicesChangedBy(event).includes(slice));
-          expect(foldSlice(slice, own, initial[slice]), slice).to.deep.equal(whole[slice]);
+          // With the slices it reads (SLICES_READ_BY), folded from the events that change any of them.
+          const read = [slice, ...(SLICES_READ_BY[slice] ?? [])];
+          const own = events.filter((event) => slicesChangedBy(event).some((changed) => read.includes(changed)));
+          const base = Object.fromEntries(read.map((part) => [part, initial[part]])) as Partial<UserState>;
+          const alone = read.length === 1 ? foldSlice(slice, own, initial[slice]) : fold(own, { ...emptyState(), ...base })[slice];
+          expect(alone, slice).to.deep.equal(whole[slice]);
         }
       }),
       { numRuns: 400 },
