@@ -13,7 +13,7 @@ import { START } from '../../src/stores/event-store.js';
 import type { Projection } from '../../projections/projection.js';
 import { put } from '../../projections/projection.js';
 import { capturingLogger } from '../support/logs.js';
-import { memoryStores, subscribeEvent as subscribe } from './support.js';
+import { type MemoryStores, withMemoryStores, subscribeEvent as subscribe } from './support.js';
 
 const SHAPES = 'versioned_shapes';
 const context = { defaultPrivacy: 'private' as const };
@@ -41,7 +41,7 @@ function versioned(version: 1 | 2 | undefined): Projection & { readonly seen: Se
 describe('projection versions: a read model built by another version is rebuilt from the events', function () {
   this.timeout(20_000);
 
-  async function project(stores: ReturnType<typeof memoryStores>, projection: Projection, logger: Logger = silentLogger(), live = false) {
+  async function project(stores: MemoryStores, projection: Projection, logger: Logger = silentLogger(), live = false) {
     const projector = new Projector({
       eventStore: stores.eventStore,
       readModel: stores.readModel,
@@ -70,8 +70,7 @@ describe('projection versions: a read model built by another version is rebuilt 
 
   for (const live of [false, true]) {
     it(`a new version drops the old documents and rebuilds them, once${live ? ' (live loop)' : ' (catch-up)'}`, async () => {
-      const stores = memoryStores();
-      try {
+      await withMemoryStores(async (stores) => {
         await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice')), toStoreEvent(subscribe('alice'))]);
         await stores.eventStore.append('user-bob', [toStoreEvent(subscribe('bob'))]);
         await project(stores, versioned(1), silentLogger(), live);
@@ -103,15 +102,12 @@ describe('projection versions: a read model built by another version is rebuilt 
         await project(stores, third, silentLogger(), live);
         expect(third.seen.size).to.equal(1);
         expect(await stores.readModel.get(SHAPES, 'bob')).to.deep.equal({ user: 'bob', events: 2 });
-      } finally {
-        await stores.close();
-      }
+      });
     });
   }
 
   it('a new version that no longer keeps a collection (retiredCollections) empties it with the rest', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice'))]);
       await project(stores, versioned(1));
       expect(await stores.readModel.count(SHAPES)).to.equal(1);
@@ -124,14 +120,11 @@ describe('projection versions: a read model built by another version is rebuilt 
       };
       await project(stores, successor);
       expect(await stores.readModel.count(SHAPES), 'the retired collection holds nothing').to.equal(0);
-    } finally {
-      await stores.close();
-    }
+    });
   });
 
   it('declares the collections again after a reset (a MongoDB reset drops them, indexes and all)', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice'))]);
       await project(stores, versioned(1));
       const calls: string[] = [];
@@ -149,14 +142,11 @@ describe('projection versions: a read model built by another version is rebuilt 
       await project({ ...stores, readModel }, versioned(2));
       const everything = `ensure ${SHAPES} parked_events projection_versions projection_withdrawals`;
       expect(calls).to.deep.equal([everything, 'reset', everything]);
-    } finally {
-      await stores.close();
-    }
+    });
   });
 
   it('documents from before versions were recorded count as version 1', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice'))]);
       await project(stores, versioned(undefined));
       // What a store written before versions holds: documents and a checkpoint, no version.
@@ -180,32 +170,24 @@ describe('projection versions: a read model built by another version is rebuilt 
       await project(stores, next);
       expect(next.seen.size).to.equal(1);
       expect(await stores.readModel.find(SHAPES)).to.deep.equal([{ id: 'alice', doc: { user: 'alice', events: 1 } }]);
-    } finally {
-      await stores.close();
-    }
+    });
   });
 
   it('a projection that has built nothing records its version without a reset', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       await project(stores, versioned(2));
       expect(await stores.readModel.get(PROJECTION_VERSIONS, 'versioned')).to.deep.equal({ version: 2 });
       expect((await stores.readModel.getCheckpoint('versioned'))?.position).to.deep.equal(START);
-    } finally {
-      await stores.close();
-    }
+    });
   });
 
   it('a rebuild (npm run replay) records the version it built', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       await stores.eventStore.append('user-alice', [toStoreEvent(subscribe('alice'))]);
       await project(stores, versioned(1));
       await rebuildProjections(stores, [versioned(2)], { context });
       expect(await stores.readModel.get(PROJECTION_VERSIONS, 'versioned')).to.deep.equal({ version: 2 });
       expect(await stores.readModel.find(SHAPES)).to.deep.equal([{ id: 'alice', doc: { user: 'alice', events: 1 } }]);
-    } finally {
-      await stores.close();
-    }
+    });
   });
 });

@@ -55,6 +55,18 @@ export function memoryStores(): { eventStore: SqliteEventStore; readModel: Sqlit
 }
 
 /** A read model in its own in-memory database (closed with the returned function). */
+export type MemoryStores = ReturnType<typeof memoryStores>;
+
+/** Runs `run` on fresh {@link memoryStores}, closed after it whatever its outcome. */
+export async function withMemoryStores(run: (stores: MemoryStores) => Promise<void>): Promise<void> {
+  const stores = memoryStores();
+  try {
+    await run(stores);
+  } finally {
+    await stores.close();
+  }
+}
+
 export function memoryReadModel(): { readModel: SqliteReadModelStore; close: () => void } {
   const database = new BetterSqlite3(':memory:');
   return { readModel: new SqliteReadModelStore(database), close: () => database.close() };

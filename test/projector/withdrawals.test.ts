@@ -12,7 +12,7 @@ import { formatPosition } from '../../src/domain/position.js';
 import { lastWithdrawals, PROJECTION_WITHDRAWALS, resetProjection } from '../../src/projector/internal-collections.js';
 import { toStoreEvent } from '../../src/services/codec.js';
 import type { RecordedEvent } from '../../src/stores/event-store.js';
-import { memoryStores, preparedProjector, subscribeEvent } from './support.js';
+import { type MemoryStores, withMemoryStores, preparedProjector, subscribeEvent } from './support.js';
 
 const FEED = 'https://example.com/feed.xml';
 /** The projections the public answers are made from: every withdrawal below changes their documents. */
@@ -27,10 +27,10 @@ const play = (user: string, guid: string) => event(user, 'play', { rss_source_fe
 const privacy = (user: string, level: 'public' | 'private') => event(user, 'privacy', null, { privacy: level });
 const remove = (user: string, guid: string) => event(user, 'remove', { rss_source_feed: FEED, rss_source_id: guid }, {});
 
-describe('projection withdrawals: the last withdrawal each projection applied, committed with its documents', function () {
+describe('projection withdrawals: the last withdrawal that changed each projection, committed with its documents', function () {
   this.timeout(20_000);
 
-  async function appended(stores: ReturnType<typeof memoryStores>, user: string, events: UserEvent[]): Promise<RecordedEvent[]> {
+  async function appended(stores: MemoryStores, user: string, events: UserEvent[]): Promise<RecordedEvent[]> {
     await stores.eventStore.append(
       `user-${user}`,
       events.map((one) => toStoreEvent(one)),
@@ -40,15 +40,14 @@ describe('projection withdrawals: the last withdrawal each projection applied, c
   }
 
   /** The public projections' records, as the cache reads them: the same position for both, or '' for none; none for {@link UNTOUCHED}. */
-  async function expectRecords(stores: ReturnType<typeof memoryStores>, expected: RecordedEvent | undefined, why: string) {
+  async function expectRecords(stores: MemoryStores, expected: RecordedEvent | undefined, why: string) {
     const position = expected === undefined ? '' : formatPosition(expected.position);
     expect(await lastWithdrawals(stores.readModel, NAMES), why).to.equal(NAMES.map(() => position).join(' '));
     expect(await lastWithdrawals(stores.readModel, [UNTOUCHED]), `${why}: a projection whose documents no withdrawal changed`).to.equal('');
   }
 
   it('a batch records its last withdrawal that changed a projection, for that projection; additions leave the record; a reset drops it and a rebuild writes it again', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       const projector = await preparedProjector(stores);
       await appended(stores, 'alice', [subscribeEvent('alice'), play('alice', 'e1')]);
       await projector.catchUp();
@@ -89,14 +88,11 @@ describe('projection withdrawals: the last withdrawal each projection applied, c
       await rebuilt.catchUp();
       await rebuilt.stop();
       await expectRecords(stores, erasure, 'the rebuild applied the same withdrawals again');
-    } finally {
-      await stores.close();
-    }
+    });
   });
 
   it('the live loop records them too', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       const projector = await preparedProjector(stores);
       await projector.acquireLeases();
       projector.start();
@@ -109,20 +105,15 @@ describe('projection withdrawals: the last withdrawal each projection applied, c
       }
       await projector.stop();
       await expectRecords(stores, withdrawal, 'the live batch held a privacy choice');
-    } finally {
-      await stores.close();
-    }
+    });
   });
 
   it('event by event (after a failed batch), a withdrawal is recorded as its own commit lands', async () => {
-    const stores = memoryStores();
-    try {
+    await withMemoryStores(async (stores) => {
       const projector = await preparedProjector(stores);
       const events = await appended(stores, 'dave', [subscribeEvent('dave'), privacy('dave', 'public'), play('dave', 'e1')]);
       await projector.processIsolated(events);
       await expectRecords(stores, events[1], 'the privacy choice, projected alone');
-    } finally {
-      await stores.close();
-    }
+    });
   });
 });
