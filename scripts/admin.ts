@@ -313,9 +313,9 @@ async function deleteThroughService(username: string, options: Options, config: 
   process.stderr.write(`deleting ${username}: the read models are catching up…\n`);
   for (const started = Date.now(); Date.now() - started < DELETION_WAIT_MS;) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const account = await ask('GET');
-    if (await noSuchUser(account)) return print(`deleted ${username}: the account and all its data`);
-    if (account.status !== 200) throw await refused(account);
+    const answer = await ask('GET');
+    if (await noSuchUser(answer)) return print(`deleted ${username}: the account and all its data`);
+    if (answer.status !== 200) throw await refused(answer);
   }
   throw new CommandError(
     `${username} cannot sign in any more, and their deletion is still under way after ${DELETION_WAIT_MS / 60_000} minutes: the service finishes it (at its next start, should it stop first)`,

@@ -80,13 +80,13 @@ class AnswerCache {
   async answer<T>(key: string, projections: readonly string[], make: () => Promise<T>): Promise<T> {
     const kept = this.answers.get(key);
     // Young: one read (the withdrawal records) tells, whatever the checkpoints say.
-    let withdrawals = kept !== undefined && performance.now() - kept.madeAt < this.reuseForMs ? await this.withdrawals(projections) : undefined;
+    let withdrawals = kept !== undefined && performance.now() - kept.madeAt < this.reuseForMs ? await lastWithdrawals(this.store, projections) : undefined;
     if (kept !== undefined && withdrawals === kept.withdrawals) return this.served(key, kept);
     const checkpoints = await Promise.all(projections.map((projection) => this.store.getCheckpoint(projection)));
     const at = checkpoints.map((checkpoint) => (checkpoint ? formatPosition(checkpoint.position) : '')).join(' ');
     if (kept !== undefined && kept.at === at) return this.served(key, kept);
     // Both read before the documents (above).
-    withdrawals ??= this.reuseForMs > 0 ? await this.withdrawals(projections) : '';
+    withdrawals ??= this.reuseForMs > 0 ? await lastWithdrawals(this.store, projections) : '';
     // The promise is kept: identical questions asked while it is being made share it.
     const answer = make();
     const entry: Kept = { at, withdrawals, madeAt: performance.now(), answer };
@@ -104,10 +104,6 @@ class AnswerCache {
     this.answers.delete(key);
     this.answers.set(key, kept);
     return kept.answer as Promise<T>;
-  }
-
-  private withdrawals(projections: readonly string[]): Promise<string> {
-    return lastWithdrawals(this.store, projections);
   }
 }
 
