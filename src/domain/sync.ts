@@ -41,6 +41,14 @@ export const SYNC_LIMITS = {
 
 // ---- request schema -----------------------------------------------------------------------
 
+/**
+ * The key of the server's record each element of a request is compared with: what makes the
+ * elements unique within a request, what the decision reads, and {@link syncReads}.
+ */
+const subscriptionKey = (sub: { rss_source_feed: string }) => sub.rss_source_feed;
+const playStatusKey = (status: { rss_source_feed: string; rss_source_id: string }) => episodeKey(status.rss_source_feed, status.rss_source_id);
+const playlistKey = (playlist: { id: string }) => playlist.id;
+
 // Optional fields also accept null: clients echo the read models, which use null for "unknown".
 const optionalTitle = boundedString(LIMITS.title).nullish();
 const optionalTimestamp = isoTimestamp.nullish();
@@ -156,19 +164,19 @@ function syncRequestOf<
         max: SYNC_LIMITS.subscriptions,
         noun: 'subscriptions',
         field: ['rss_source_feed'],
-        key: (sub: SyncSubscription) => sub.rss_source_feed,
+        key: subscriptionKey,
       }),
       play_statuses: uniqueArray(elements.playStatus, {
         max: SYNC_LIMITS.play_statuses,
         noun: 'play statuses',
         field: ['rss_source_id'],
-        key: (status: SyncPlayStatus) => episodeKey(status.rss_source_feed, status.rss_source_id),
+        key: playStatusKey,
       }),
       playlists: uniqueArray(elements.playlist, {
         max: SYNC_LIMITS.playlists,
         noun: 'playlists',
         field: ['id'],
-        key: (playlist: SyncPlaylist) => playlist.id,
+        key: playlistKey,
       }),
       tasks: uniqueArray(syncTask, {
         max: SYNC_LIMITS.tasks,
@@ -259,7 +267,7 @@ export function* decideSyncSteps(state: UserState, request: SyncRequest, ctx: Sy
   const events: UserEvent[] = [...tasks];
   let compared = 0;
   for (const sub of request.subscriptions) {
-    events.push(...decideSubscription(recordAt(server.subscriptions, sub.rss_source_feed), sub, request.device, ctx));
+    events.push(...decideSubscription(recordAt(server.subscriptions, subscriptionKey(sub)), sub, request.device, ctx));
     if (++compared % DECIDE_STEP === 0) yield;
   }
   for (const status of request.play_statuses) {
@@ -267,12 +275,38 @@ export function* decideSyncSteps(state: UserState, request: SyncRequest, ctx: Sy
     if (++compared % DECIDE_STEP === 0) yield;
   }
   for (const playlist of request.playlists) {
-    events.push(...decidePlaylist(recordAt(server.playlists, playlist.id), playlist, ctx));
+    events.push(...decidePlaylist(recordAt(server.playlists, playlistKey(playlist)), playlist, ctx));
     const before = compared;
     compared += 1 + playlist.items.length;
     if (Math.floor(compared / DECIDE_STEP) > Math.floor(before / DECIDE_STEP)) yield;
   }
   return events;
+}
+
+/** The records of each synced slice a sync's decision reads (see {@link syncReads}). */
+export interface SyncReads {
+  readonly subscriptions: readonly string[];
+  readonly play_statuses: readonly string[];
+  readonly playlists: readonly string[];
+}
+
+/**
+ * The records {@link decideSyncSteps} reads, by slice, for a request without tasks: those at
+ * the keys of the request's elements and nothing else, so a state holding only them decides
+ * the same (test/domain/sync.test.ts), and a resync of a few records need not fold a user's
+ * whole slices (src/services/sync.ts). Undefined with tasks (they are folded onto the whole
+ * state first, and a `remove` changes records the request does not name), and for a request
+ * with more than `limit` elements in a list (a caller that reads by key only for few records
+ * is spared making the keys of thousands).
+ */
+export function syncReads(request: SyncRequest, limit = Infinity): SyncReads | undefined {
+  if (request.tasks.length > 0) return undefined;
+  if (Math.max(request.subscriptions.length, request.play_statuses.length, request.playlists.length) > limit) return undefined;
+  return {
+    subscriptions: request.subscriptions.map(subscriptionKey),
+    play_statuses: request.play_statuses.map(playStatusKey),
+    playlists: request.playlists.map(playlistKey),
+  };
 }
 
 /** `a` is strictly newer than `b`; a missing date is older than any date. */
@@ -310,7 +344,7 @@ export function decideSubscription(server: SubscriptionState | undefined, client
 const NOTHING: readonly UserEvent[] = Object.freeze([]);
 
 export function decidePlayStatus(server: UserState, client: SyncPlayStatus, device: string, ctx: ActionContext): readonly UserEvent[] {
-  const known = recordAt(server.play_statuses, episodeKey(client.rss_source_feed, client.rss_source_id));
+  const known = recordAt(server.play_statuses, playStatusKey(client));
   if (!newer(client.updated_at, known?.updated_at)) return NOTHING;
   const data: UserEventOf<'play'>['data'] = {
     played: client.played,

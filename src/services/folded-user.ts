@@ -189,6 +189,44 @@ class FoldedUserImpl implements FoldedUser {
   }
 
   /**
+   * {@link changedRecords} of `slice` since `since`, read without folding the slice or its
+   * touches: the keys touched after the cursor (the touches as last folded, each overridden by
+   * its last pending touch) and their records by {@link records}. A resync from a recent cursor
+   * then reads the few records it answers instead of copying the whole slice and its touches
+   * after every write (the copies outlived young collections: bench/RESULTS.md). Undefined
+   * where that is not the cheaper read: no cursor, a touch of every record after it, or more
+   * than {@link FEW_RECORDS} records touched after it.
+   */
+  changedSince<S extends SyncedSlice>(slice: S, since: bigint | undefined): SliceRecord<S>[] | undefined {
+    if (since === undefined) return undefined;
+    const { touches, pendingTouches } = this.parts[slice];
+    if (touches.all !== undefined && touches.all.commit > since) return undefined;
+    // Each key's last pending touch, the keys in the order they were first touched (as the
+    // folded touches order them: records last touched by one event keep that order).
+    const latest = new Map<string, Touch>();
+    for (const { keys, touch } of itemsOf(pendingTouches)) {
+      if (keys !== 'all') for (const key of keys) latest.set(key, touch);
+      else if (touch.commit > since) return undefined;
+    }
+    const touched: { key: string; touch: Touch }[] = [];
+    for (const [key, folded] of touches.keys) {
+      const touch = latest.get(key) ?? folded;
+      if (touch.commit > since && touched.push({ key, touch }) > FEW_RECORDS) return undefined;
+    }
+    for (const [key, touch] of latest) if (touch.commit > since && !touches.keys.has(key) && touched.push({ key, touch }) > FEW_RECORDS) return undefined;
+    const records = this.records(
+      slice,
+      touched.map(({ key }) => key),
+    );
+    const changed: { at: bigint; record: SliceRecord<S> }[] = [];
+    for (const { key, touch } of touched) {
+      const record = records.get(key);
+      if (record !== undefined) changed.push({ at: touch.revision, record });
+    }
+    return byTouch(changed);
+  }
+
+  /**
    * Folds what waits of `slice` (its events and touches) {@link SETTLE_STEP} at a time, other
    * work served in between, so that reading it afterwards folds nothing: a first sync of
    * 20,000 play statuses left 20,000 events waiting, folded at once by the answer's read. A
@@ -231,6 +269,18 @@ class FoldedUserImpl implements FoldedUser {
   private setPart<S extends SyncedSlice>(slice: S, part: SyncedPart<S>): void {
     (this.parts as Record<SyncedSlice, SyncedPart<SyncedSlice>>)[slice] = part as SyncedPart<SyncedSlice>;
   }
+}
+
+/**
+ * At most this many records are read by key instead of from the folded slice
+ * ({@link FoldedUserImpl.changedSince}, {@link decisionState}): a read by key looks through each
+ * pending append for them, so it pays for few records only.
+ */
+export const FEW_RECORDS = 64;
+
+/** Records in the order of their last touch, those of one touch in the order given (a stable sort). */
+function byTouch<R>(changed: { at: bigint; record: R }[]): R[] {
+  return changed.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map(({ record }) => record);
 }
 
 /** Events (or touches) folded between two pauses of the steps below: a few milliseconds. */
@@ -447,7 +497,46 @@ export function changedRecords<S extends SyncedSlice>(user: FoldedUser, slice: S
       changed.push({ at, record });
     }
   }
-  return changed.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map(({ record }) => record);
+  return byTouch(changed);
+}
+
+/** The records of each synced slice changed after a cursor ({@link changedRecords}). */
+export type SyncedChanges = { [S in SyncedSlice]: SliceRecord<S>[] };
+
+/**
+ * {@link changedRecords} of every synced slice, each read without folding it where it can be
+ * ({@link FoldedUserImpl.changedSince}), else folded a step at a time with other work served in
+ * between ({@link FoldedUserImpl.settle}): what a sync answers.
+ */
+export async function changesSince(user: FoldedUser, since: bigint | undefined): Promise<SyncedChanges> {
+  const impl = implOf(user);
+  const changes = {} as Record<SyncedSlice, unknown[]>;
+  for (const slice of SYNCED) {
+    const read = impl.changedSince(slice, since);
+    if (read !== undefined) changes[slice] = read;
+    else {
+      await impl.settle(slice);
+      changes[slice] = changedRecords(user, slice, since);
+    }
+  }
+  return changes as SyncedChanges;
+}
+
+/**
+ * What a decision that reads only the records at `reads` sees of `user`'s state (src/domain/sync.ts
+ * `syncReads`): the small slices, and of each synced slice the records at those keys, read
+ * without folding it ({@link recordsOf}) while they are few; the whole state otherwise.
+ */
+export function decisionState(user: FoldedUser, reads: Readonly<Record<SyncedSlice, readonly string[]>> | undefined): UserState {
+  if (reads === undefined || SYNCED.some((slice) => reads[slice].length > FEW_RECORDS)) return user.state;
+  const impl = implOf(user);
+  const state = { ...impl.eager } as UserState;
+  for (const slice of SYNCED) {
+    const records = Object.create(null) as Record<string, unknown>;
+    for (const [key, record] of impl.records(slice, reads[slice])) records[key] = record;
+    (state as Record<SyncedSlice, unknown>)[slice] = records;
+  }
+  return state;
 }
 
 /** How many records each part of a folded user holds: what a bounded cache weighs. */

@@ -23,14 +23,14 @@
 import { newEventId } from '../domain/ids.js';
 import type { UserEvent } from '../domain/events.js';
 import type { SyncRequest } from '../domain/sync.js';
-import { decideSyncSteps, syncClosingEvent, syncCounts } from '../domain/sync.js';
+import { decideSyncSteps, syncClosingEvent, syncCounts, syncReads } from '../domain/sync.js';
 import { runPaced, yieldToEventLoop } from '../concurrency.js';
 import { toJsonObject } from '../domain/json.js';
 import type { PlayStatusState, SubscriptionState } from '../domain/state.js';
 import type { Doc } from '../stores/read-model.js';
 import type { Principal } from './accounts.js';
 import { LONG_APPEND, handleCommand } from './command-handler.js';
-import { changedRecords, settleSyncedSlices, syncedRecords } from './folded-user.js';
+import { FEW_RECORDS, changesSince, decisionState, syncedRecords } from './folded-user.js';
 import type { UserEventService } from './user-events.js';
 import { presentPlaylist } from '../../projections/playlists.js';
 
@@ -59,7 +59,8 @@ export class SyncService {
         // A retried sync (its request_id already folded) decides nothing.
         if (user.syncRequestIds.has(request.request_id)) return { events: [], result: { changes: [] as UserEvent[], duplicate: true } };
         // In steps, other requests served between them: a first sync compares up to 50,000 records.
-        const changes = await runPaced(decideSyncSteps(user.state, request, ctx));
+        // A resync of a few records reads those alone, without folding the user's slices.
+        const changes = await runPaced(decideSyncSteps(decisionState(user, syncReads(request, FEW_RECORDS)), request, ctx));
         return { events: [...changes, syncClosingEvent(request, syncCounts(changes), ctx)], result: { changes, duplicate: false } };
       },
       { metadata: { request_id: request.request_id } },
@@ -70,17 +71,16 @@ export class SyncService {
     // decision or the append, from slices folded a step at a time. (A small one answers at once:
     // under load, a turn is other requests' work to wait for.)
     if (changes.length >= LONG_APPEND || (since === undefined && syncedRecords(command.after) >= LONG_APPEND)) await yieldToEventLoop();
-    await settleSyncedSlices(command.after);
+    const changed = await changesSince(command.after, since);
     // Nothing appended: every event of the user at the time of the read is answered. Otherwise
     // every event of this append is at or below its last position, above the client's cursor.
-    const user = command.after;
     const last = command.appended?.position.commit ?? command.user.position?.commit ?? 0n;
     const cursor = command.appended === undefined && since !== undefined && since > last ? since : last;
     return {
       since: String(cursor),
-      subscriptions: changedRecords(user, 'subscriptions', since),
-      play_statuses: changedRecords(user, 'play_statuses', since),
-      playlists: changedRecords(user, 'playlists', since)
+      subscriptions: changed.subscriptions,
+      play_statuses: changed.play_statuses,
+      playlists: changed.playlists
         .map((playlist) => presentPlaylist(toJsonObject(playlist), { includeDeleted: true }))
         .filter((playlist) => playlist !== undefined),
       applied: { events: duplicate ? 0 : changes.length + 1, duplicate },

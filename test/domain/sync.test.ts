@@ -6,7 +6,7 @@ import { userEvent } from '../../src/domain/events.js';
 import type { UserState } from '../../src/domain/state.js';
 import { episodeKey, fold, isSubscribed } from '../../src/domain/state.js';
 import type { SyncRequest } from '../../src/domain/sync.js';
-import { DECIDE_STEP, SYNC_LIMITS, decideSync, decideSyncSteps, syncClosingEvent, syncCounts, syncRequest } from '../../src/domain/sync.js';
+import { DECIDE_STEP, SYNC_LIMITS, decideSync, decideSyncSteps, syncClosingEvent, syncCounts, syncReads, syncRequest } from '../../src/domain/sync.js';
 import { NOW, USER, assertWellFormed, deciderSpec, ev, t, testContext, uuidOf, withoutId } from './spec.js';
 
 const FEED = 'https://example.com/feed.xml';
@@ -746,6 +746,29 @@ describe('decideSync properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('without tasks reads only the records syncReads names: a state holding those alone decides the same', () => {
+    fc.assert(
+      fc.property(fc.array(serverEvent, { maxLength: 25 }), clientRequest, (history, req) => {
+        const whole = fold(history);
+        const reads = syncReads(req);
+        if (req.tasks.length > 0) {
+          expect(reads, 'tasks read the whole state').to.equal(undefined);
+          return;
+        }
+        const only = (records: Record<string, unknown>, keys: readonly string[]) =>
+          Object.fromEntries(Object.entries(records).filter(([key]) => keys.includes(key)));
+        const partial = {
+          ...whole,
+          subscriptions: only(whole.subscriptions, reads!.subscriptions),
+          play_statuses: only(whole.play_statuses, reads!.play_statuses),
+          playlists: only(whole.playlists, reads!.playlists),
+        } as UserState;
+        expect(decideSync(partial, req, testContext())).to.deep.equal(decideSync(whole, req, testContext()));
+      }),
+      { numRuns: 500 },
     );
   });
 

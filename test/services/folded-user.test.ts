@@ -8,7 +8,16 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import type { StateEvent } from '../../src/domain/state.js';
 import type { FoldedUser, StreamEvent, SyncedSlice } from '../../src/services/folded-user.js';
-import { changedRecords, emptyFoldedUser, foldOnto, recordCounts, recordsOf, settleSyncedSlices, SYNCED_SLICES } from '../../src/services/folded-user.js';
+import {
+  changedRecords,
+  changesSince,
+  decisionState,
+  emptyFoldedUser,
+  foldOnto,
+  recordCounts,
+  recordsOf,
+  SYNCED_SLICES,
+} from '../../src/services/folded-user.js';
 import { anEvent } from '../domain/arbitraries.js';
 import { ev, t } from '../domain/spec.js';
 import { turnCounter } from '../support/turns.js';
@@ -86,6 +95,53 @@ describe('folded user: synced slices folded when read', () => {
     );
   });
 
+  it("answers a sync's changes and its decision's records as the stream folded at once, reading few records without folding (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(anEvent, { maxLength: 120 }), fc.array(fc.nat(120), { maxLength: 6 }), async (events, cuts) => {
+        const all = stamped(events);
+        const once = foldOnto(emptyFoldedUser(), all);
+        const bounds = [...new Set([0, ...cuts.map((cut) => Math.min(cut, all.length)), all.length])].sort((a, b) => a - b);
+        const cursors = [undefined, 0n, ...all.filter((_, n) => n % 3 === 0).map((event) => event.position.commit)];
+        for (const since of cursors) {
+          let user = emptyFoldedUser();
+          for (let step = 1; step < bounds.length; step++) user = foldOnto(user, all.slice(bounds[step - 1], bounds[step]));
+          const answer = await changesSince(user, since);
+          for (const slice of SLICES) expect(answer[slice], `${slice} since ${since}`).to.deep.equal(changedRecords(once, slice, since));
+        }
+        let user = emptyFoldedUser();
+        for (let step = 1; step < bounds.length; step++) user = foldOnto(user, all.slice(bounds[step - 1], bounds[step]));
+        const reads = { subscriptions: Object.keys(once.state.subscriptions).slice(0, 2), play_statuses: ['never-seen'], playlists: ['__proto__'] };
+        for (const key of Object.keys(once.state.play_statuses).slice(0, 3)) reads.play_statuses.push(key);
+        const state = decisionState(user, reads);
+        for (const slice of SLICES) {
+          const whole = once.state[slice] as Record<string, unknown>;
+          const expected = Object.fromEntries(Object.entries(whole).filter(([key]) => reads[slice].includes(key)));
+          expect({ ...(state[slice] as Record<string, unknown>) }, slice).to.deep.equal(expected);
+        }
+        expect(state.devices).to.deep.equal(once.state.devices);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('answers a resync of a user with thousands of records from the records changed since its cursor, without folding the slice', async () => {
+    const play = (n: number, at: number) => ev.play(`https://feeds.example.com/${n % 20}.xml`, `g${n}`, t(at), { played: false, position: n });
+    const history = stamped([...Array.from({ length: 2_000 }, (_, n) => play(n, 1)), play(5, 2), play(2_500, 2), play(7, 2)]);
+    const folded = foldOnto(emptyFoldedUser(), history.slice(0, 2_000));
+    void folded.state.play_statuses;
+    void folded.touches.play_statuses;
+    const user = foldOnto(folded, history.slice(2_000));
+    const waiting = recordCounts(user);
+    const since = history[1_999]!.position.commit;
+    const answer = await changesSince(user, since);
+    expect(answer.play_statuses.map((status) => status.rss_source_id)).to.deep.equal(['g5', 'g2500', 'g7']);
+    expect(answer.play_statuses).to.deep.equal(changedRecords(foldOnto(emptyFoldedUser(), history), 'play_statuses', since));
+    expect(recordCounts(user), 'nothing folded').to.deep.equal(waiting);
+    const key = Object.keys(folded.state.play_statuses)[7]!;
+    expect(Object.keys(decisionState(user, { subscriptions: [], play_statuses: [key], playlists: [] }).play_statuses)).to.deep.equal([key]);
+    expect(recordCounts(user), 'nothing folded').to.deep.equal(waiting);
+  });
+
   it('folds a slice read by key once more of its events wait than an eighth of its records and 64', () => {
     const play = (n: number) => ev.position(`https://feeds.example.com/${n % 10}.xml`, `g${n % 10}`, t(n), n);
     let user = foldOnto(emptyFoldedUser(), stamped([play(0)]));
@@ -141,8 +197,9 @@ describe('folded user: slices settled a step at a time', () => {
     const user = heavyUser();
     expect(recordCounts(user).play_statuses, 'the append waits').to.equal(5_000 + 5_000);
     const counter = turnCounter();
-    await settleSyncedSlices(user);
+    const answer = await changesSince(user, undefined);
     const turns = counter.stop();
+    expect(SLICES.map((slice) => answer[slice])).to.deep.equal(expected.answers.map((bySince) => bySince[0]));
     // 5,000 events in steps of 2,000, then their 5,000 touches: at least a turn after each step.
     expect(turns).to.be.at.least(4);
     expect(recordCounts(user).play_statuses, 'folded: its records alone').to.equal(8_000);
@@ -151,13 +208,13 @@ describe('folded user: slices settled a step at a time', () => {
 
   it('answers the same when a read folds the slice while it settles', async () => {
     const user = heavyUser();
-    const settling = settleSyncedSlices(user);
+    const settling = changesSince(user, undefined);
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(Object.keys(user.state.play_statuses)).to.have.length(8_000);
     await settling;
     expect(seen(user, cursors)).to.deep.equal(expected);
     const touchesRead = heavyUser();
-    const settlingTouches = settleSyncedSlices(touchesRead);
+    const settlingTouches = changesSince(touchesRead, undefined);
     for (let turn = 0; turn < 5; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
     void touchesRead.touches.play_statuses;
     await settlingTouches;
