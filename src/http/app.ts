@@ -55,7 +55,7 @@ export interface AppDependencies {
   /** The admin API; `/admin` does not exist without it (no ADMIN_TOKEN). */
   admin?: AdminDependencies;
   /** The gpodder.net API v2 (`/api/2/...`, `/subscriptions/...`); absent without it. */
-  gpodder?: GpodderDependencies;
+  gpodder?: Omit<GpodderDependencies, 'publicViews'>;
   /** The web pages (src/web); absent without it. They share this app's rate limiter. */
   web?: Omit<WebDependencies, 'limiter' | 'admin' | 'logger'>;
 }
@@ -120,13 +120,15 @@ export function createApp(deps: AppDependencies): Express {
   authRouter({ accounts: deps.accounts, registration: deps.registration, authenticated, ...(limiter ? { limiter } : {}) }, native);
   eventsRouter(deps.userEvents, authenticated, native);
   readModelsRouter(deps.readModels, authenticated, native);
-  // One PublicViews with the web pages: they ask the same questions, and its answers are kept.
-  publicRouter(deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel), native);
+  // One PublicViews with the web pages and gpodder's directory: they ask the same questions, and
+  // its answers are kept.
+  const publicViews = deps.web?.publicViews ?? new PublicViews(deps.readModels.readModel);
+  publicRouter(publicViews, native);
   podcastsRouter(deps.readModels.readModel, authenticated, native);
   meRouter(deps.me, authenticated, native);
   app.use(onlyNative(native));
   if (deps.web) app.use(exceptNative(webRouter({ ...deps.web, limiter, admin: deps.admin, logger: deps.logger })));
-  if (deps.gpodder) app.use(exceptNative(gpodderRouter({ ...deps.gpodder, limiter })));
+  if (deps.gpodder) app.use(exceptNative(gpodderRouter({ ...deps.gpodder, limiter, publicViews })));
   app.use(healthRouter(deps.ready));
   app.use(openapiRouter());
   if (deps.metrics) app.use(metricsRouter(deps.metrics));

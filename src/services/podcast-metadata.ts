@@ -42,11 +42,17 @@ export class PodcastMetadata {
     return ids.length === 0 ? new Map() : this.readModel.getMany(PODCAST_EPISODES, ids);
   }
 
-  /** `podcast_popularity` documents with the feed's title, author, description and cover where clients sent none. */
+  /** `podcast_popularity` documents with the feed's title, author, description, cover and website (its `link`) where clients sent none. */
   async popularPodcasts(docs: readonly Doc[]): Promise<Doc[]> {
     const podcasts = await this.podcasts(docs.map((doc) => String(doc['rss_source_feed'])));
     return docs.map((doc) =>
-      fillMissing(doc, podcasts.get(String(doc['rss_source_feed'])), { title: 'title', author: 'author', description: 'description', cover: 'cover' }),
+      fillMissing(doc, podcasts.get(String(doc['rss_source_feed'])), {
+        title: 'title',
+        author: 'author',
+        description: 'description',
+        cover: 'cover',
+        website: 'link',
+      }),
     );
   }
 

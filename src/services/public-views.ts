@@ -18,6 +18,8 @@ import { podcastsProjection } from '../../projections/podcasts.js';
 import { formatPosition } from '../domain/position.js';
 import { PodcastMetadata } from './podcast-metadata.js';
 import { lastWithdrawals } from '../projector/internal-collections.js';
+import type { DirectoryPodcast } from '../domain/directory.js';
+import { directoryPodcastOf, matchesSearch, searchTerms } from '../domain/directory.js';
 
 export interface PublicEventQuery {
   readonly feed?: string | undefined;
@@ -51,6 +53,17 @@ const byPopularity: Query['orderBy'] = [
   { field: 'plays', direction: 'desc' },
   { field: 'likes', direction: 'desc' },
 ];
+
+/**
+ * The podcasts a directory search looks through: the most played. Searching is a filter of them
+ * in memory (the read models' queries have no text search); a server whose listeners publish
+ * more podcasts than this finds the less played ones by their feed's URL only
+ * ({@link PublicViews.directoryPodcast}).
+ */
+export const DIRECTORY_SIZE = 1_000;
+
+/** At most this many podcasts answer a search. */
+export const SEARCH_RESULTS = 100;
 
 /** At most this many answers are kept (one per distinct query: limits, feeds, users, pages). */
 const ANSWERS_KEPT = 500;
@@ -174,6 +187,31 @@ export class PublicViews {
   private async readPopularPodcasts(limit: number) {
     const docs = await this.store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit });
     return (await this.metadata.popularPodcasts(docs.map(({ doc }) => doc))).map(popularity);
+  }
+
+  /** The `count` most played published podcasts as a directory lists them (gpodder.net's toplist). */
+  toplist(count: number): Promise<DirectoryPodcast[]> {
+    return this.cache.answer(JSON.stringify(['toplist', count]), POPULARITY_SOURCES, () => this.readDirectory(count));
+  }
+
+  /** The published podcasts whose title, author or feed URL hold every word of `query`, most played first. */
+  async search(query: string): Promise<DirectoryPodcast[]> {
+    const terms = searchTerms(query);
+    const directory = await this.cache.answer(JSON.stringify(['toplist', DIRECTORY_SIZE]), POPULARITY_SOURCES, () => this.readDirectory(DIRECTORY_SIZE));
+    return directory.filter((podcast) => matchesSearch(podcast, terms)).slice(0, SEARCH_RESULTS);
+  }
+
+  /** One podcast's directory entry; undefined unless this server publishes it. */
+  directoryPodcast(url: string): Promise<DirectoryPodcast | undefined> {
+    return this.cache.answer(JSON.stringify(['directory-podcast', url]), POPULARITY_SOURCES, async () => {
+      const doc = await this.store.get(PODCAST_POPULARITY, url);
+      return doc === undefined ? undefined : (await this.metadata.popularPodcasts([doc])).map(directoryPodcastOf)[0];
+    });
+  }
+
+  private async readDirectory(limit: number): Promise<DirectoryPodcast[]> {
+    const docs = await this.store.find(PODCAST_POPULARITY, { orderBy: byPopularity, limit });
+    return (await this.metadata.popularPodcasts(docs.map(({ doc }) => doc))).map(directoryPodcastOf);
   }
 
   popularEpisodes(limit: number, feed?: string) {

@@ -1,4 +1,4 @@
-"""The checks both real-client scripts report: one line per check, a summary, an exit code."""
+"""The checks the real-client scripts report: one line per check, a summary, an exit code."""
 import sys
 
 

@@ -36,6 +36,8 @@ export interface RealClient {
   readonly timeout: number;
   /** The service served under this path (BASE_PATH), the client given a server URL with it. */
   readonly basePath?: string;
+  /** What the service holds before the script runs, written once its account is registered. */
+  readonly prepare?: (service: TestService) => Promise<void>;
 }
 
 interface Run {
@@ -97,6 +99,7 @@ export function describeRealClient(title: string, test: string, client: RealClie
       const base = client.basePath ?? '';
       const registered = await service!.http.post(`${base}/v1/auth/register`).send({ username: client.username, password: client.password });
       expect(registered.status).to.equal(201);
+      await client.prepare?.(service!);
       const script = path.join(HERE, client.script);
       const result = await run(PYTHON, [script, `http://127.0.0.1:${port}${base}`, client.username, client.password], client.timeout);
       const output = `${result.stdout}${result.stderr ? `\n--- stderr ---\n${result.stderr}` : ''}`;

@@ -14,6 +14,7 @@ import { limitAuthentication } from '../rate-limit.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { gpodderErrors } from './common.js';
 import { devicesRouter } from './devices.js';
+import { directoryRouter } from './directory.js';
 import { episodesRouter } from './episodes.js';
 import { favoritesRouter } from './favorites.js';
 import { settingsRouter } from './settings.js';
@@ -27,6 +28,7 @@ import { loginFlowRouter } from '../nextcloud/login-flow.js';
 import { ocsRouter, ocsUser } from '../nextcloud/ocs.js';
 import { pageHeaders, staticFiles } from '../../web/security.js';
 import { webContext } from '../../web/session.js';
+import type { PublicViews } from '../../services/public-views.js';
 
 export interface GpodderDependencies {
   readonly accounts: AccountService;
@@ -39,6 +41,8 @@ export interface GpodderDependencies {
   readonly loginFlows: LoginFlowService;
   /** Limits per credential and address (src/http/rate-limit.ts); none without it. */
   readonly limiter?: RateLimiter | undefined;
+  /** What the podcast directory lists: the native API's public views (src/http/app.ts). */
+  readonly publicViews: PublicViews;
 }
 
 export function gpodderRouter(deps: GpodderDependencies): Router {
@@ -52,6 +56,7 @@ export function gpodderRouter(deps: GpodderDependencies): Router {
   router.use(syncDevicesRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(settingsRouter(deps.service, authenticated, deps.bodyLimit));
   router.use(favoritesRouter(deps.service, authenticated));
+  router.use(directoryRouter(deps.publicViews));
   router.use('/static', pageHeaders, staticFiles);
   // The grant page has the site's header, and knows a signed-in visitor (to fill in the username).
   router.use(loginFlowRouter(deps.loginFlows, [pageHeaders, webContext(deps.accounts)]));
