@@ -29,6 +29,9 @@ const notNative = (path: string) =>
   PAGE_PATHS.has(path) ||
   path.startsWith('/api/2/') ||
   path.startsWith('/subscriptions/') ||
+  // gpodder.net's podcast directory, at its own paths.
+  path.startsWith('/toplist/') ||
+  path.startsWith('/search.') ||
   path.startsWith('/index.php/') ||
   path.startsWith('/ocs/') ||
   path.startsWith('/admin/') ||
