@@ -55,15 +55,14 @@ const byPopularity: Query['orderBy'] = [
 ];
 
 /**
- * The podcasts a directory search looks through: the most played. Searching is a filter of them
- * in memory (the read models' queries have no text search); a server whose listeners publish
- * more podcasts than this finds the less played ones by their feed's URL only
- * ({@link PublicViews.directoryPodcast}).
+ * The podcasts a directory search looks through: the most played. A search filters them in
+ * memory (the read models' queries have no text search), so a podcast less played than these is
+ * not found by a search, though its data is, by its feed's URL ({@link PublicViews.directoryPodcast}).
  */
-export const DIRECTORY_SIZE = 1_000;
+const DIRECTORY_SIZE = 1_000;
 
 /** At most this many podcasts answer a search. */
-export const SEARCH_RESULTS = 100;
+const SEARCH_RESULTS = 100;
 
 /** At most this many answers are kept (one per distinct query: limits, feeds, users, pages). */
 const ANSWERS_KEPT = 500;
