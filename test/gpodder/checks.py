@@ -1,5 +1,6 @@
 """The checks the real-client scripts report: one line per check, a summary, an exit code."""
 import sys
+import traceback
 
 
 class Checks:
@@ -31,3 +32,13 @@ class Checks:
         print('%d checks passed, %d failed%s' % (self.passed, len(self.failed),
                                                 (': ' + '; '.join(self.failed)) if self.failed else ''))
         return 1 if self.failed else 0
+
+
+def run_main(main):
+    """Runs a script's `main(argv)` as its exit code; any exception is a failed run, with its trace."""
+    try:
+        sys.exit(main(sys.argv))
+    except Exception as error:  # noqa: BLE001 - reported as a failed run
+        traceback.print_exc()
+        print('FAILED - unexpected %r' % (error,))
+        sys.exit(1)

@@ -14,11 +14,10 @@ settings and favorites; a wrong password; and many calls on one client object (m
 answers at most three Basic challenges per object, so they must run on the session cookie).
 """
 import os
-import sys
 import xml.etree.ElementTree as ElementTree
 
 from mygpoclient import api, http, json as myjson, util
-from checks import Checks
+from checks import Checks, run_main
 
 FEEDS = ['https://feeds.example.com/show-%d.xml' % n for n in range(8)]
 PHONE = 'phone-a'
@@ -188,10 +187,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main(sys.argv))
-    except Exception as error:  # noqa: BLE001 - any exception is a failed run, with its trace
-        import traceback
-        traceback.print_exc()
-        print('FAILED - unexpected %r' % (error,))
-        sys.exit(1)
+    run_main(main)

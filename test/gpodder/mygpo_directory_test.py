@@ -4,14 +4,13 @@
 Usage: /usr/bin/python3 mygpo_directory_test.py BASE_URL USERNAME PASSWORD
 
 The server must publish (public and anonymous listeners' plays) SHOW, played by two listeners,
-and OTHER, played by one, and hold PRIVATE, played by a private listener only (the mocha side,
-mygpoclient-directory.test.ts, writes them). Prints one line per check and exits 1 if any check
-failed. Needs Debian's python3-mygpoclient.
+and OTHER, played by one, and hold PRIVATE, played by a private listener only (the mocha side
+writes them: test/support/published-podcasts.ts). Prints one line per check and exits 1 if any
+check failed. Needs Debian's python3-mygpoclient.
 """
-import sys
 
 from mygpoclient import http, public
-from checks import Checks
+from checks import Checks, run_main
 
 SHOW = 'https://feeds.example.com/rust-weekly.xml'
 OTHER = 'https://feeds.example.com/garden-hour.xml'
@@ -49,10 +48,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main(sys.argv))
-    except Exception as error:  # noqa: BLE001 - any exception is a failed run, with its trace
-        import traceback
-        traceback.print_exc()
-        print('FAILED - unexpected %r' % (error,))
-        sys.exit(1)
+    run_main(main)

@@ -7,36 +7,15 @@
 import { expect } from 'chai';
 import type { TestService } from '../../support/service.js';
 import { startTestService } from '../../support/service.js';
-
-const SHOW = 'https://feeds.example.com/rust-weekly.xml';
-const OTHER = 'https://feeds.example.com/garden-hour.xml';
-const SECRET = 'https://feeds.example.com/very-private-matters.xml';
-
-const privacy = (level: string) => ({ type: 'privacy', timestamp: '2026-05-01T00:00:00Z', object: null, data: { privacy: level } });
-const play = (feed: string, guid: string, title: string) => ({
-  type: 'play',
-  timestamp: '2026-05-02T00:00:00Z',
-  object: { rss_source_feed: feed, rss_source_id: guid },
-  data: { played: true, position: 60, rss_feed_title: title },
-});
+import { OTHER, PRIVATE, SHOW, play, postEvents, privacy, publishListeners } from '../../support/published-podcasts.js';
 
 describe('gpodder API: the podcast directory', function () {
   this.timeout(20_000);
   let service: TestService;
 
-  const post = async (token: string, events: unknown[]) => {
-    const response = await service.http.post('/v1/events').set('Authorization', `Bearer ${token}`).send({ events });
-    expect(response.status, JSON.stringify(response.body)).to.equal(201);
-  };
-
   before(async () => {
     service = await startTestService();
-    const [alice, bob, carol] = await Promise.all([service.login(), service.login(), service.login()]);
-    await post(alice.token, [privacy('public'), play(SHOW, 'e1', 'Rust Weekly'), play(OTHER, 'g1', 'The Garden Hour')]);
-    await post(bob.token, [privacy('anonymous'), play(SHOW, 'e2', 'Rust Weekly')]);
-    // Private (the default): played, never listed.
-    await post(carol.token, [play(SECRET, 's1', 'Very Private Matters'), play(SHOW, 'e1', 'Rust Weekly')]);
-    await service.settle();
+    await publishListeners(service);
   });
   after(() => service.stop());
 
@@ -91,7 +70,7 @@ describe('gpodder API: the podcast directory', function () {
     const found = await service.http.get('/api/2/data/podcast.json').query({ url: OTHER });
     expect(found.status).to.equal(200);
     expect(found.body).to.include({ url: OTHER, title: 'The Garden Hour', subscribers: 1 });
-    const secret = await service.http.get('/api/2/data/podcast.json').query({ url: SECRET });
+    const secret = await service.http.get('/api/2/data/podcast.json').query({ url: PRIVATE });
     expect(secret.status).to.equal(404);
     expect(JSON.stringify(secret.body)).not.to.include('Very Private');
     expect((await service.http.get('/api/2/data/podcast.json').query({ url: 'https://unknown.example/feed' })).status).to.equal(404);
@@ -119,10 +98,10 @@ describe('gpodder API: the podcast directory', function () {
   it('takes a listener’s podcasts out once they go private', async () => {
     const dave = await service.login();
     const LATE = 'https://feeds.example.com/late-show.xml';
-    await post(dave.token, [privacy('public'), play(LATE, 'l1', 'The Late Show')]);
+    await postEvents(service, dave.token, [privacy('public'), play(LATE, 'l1', 'The Late Show')]);
     await service.settle();
     expect((await service.http.get('/search.json?q=late')).body).to.have.length(1);
-    await post(dave.token, [{ ...privacy('private'), timestamp: '2026-05-03T00:00:00Z' }]);
+    await postEvents(service, dave.token, [privacy('private', '2026-05-03T00:00:00Z')]);
     await service.settle();
     expect((await service.http.get('/search.json?q=late')).body).to.deep.equal([]);
     expect((await service.http.get('/api/2/data/podcast.json').query({ url: LATE })).status).to.equal(404);
