@@ -464,15 +464,6 @@ export function recordsOf<S extends SyncedSlice>(user: FoldedUser, slice: S, key
 }
 
 /**
- * Folds the synced slices of `user` that have events waiting, a step at a time with other work
- * served in between (see {@link FoldedUserImpl.settle}): for a request about to read all of them.
- */
-export async function settleSyncedSlices(user: FoldedUser): Promise<void> {
-  const impl = implOf(user);
-  for (const slice of SYNCED) await impl.settle(slice);
-}
-
-/**
  * The records of one slice touched by an event after `since` (all of them without a cursor),
  * in the order of their last touch, as the read model orders them by `seq`; records last
  * touched by the same event (a checkpoint restamps them all) keep the state's order.
