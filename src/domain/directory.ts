@@ -19,6 +19,10 @@ export interface DirectoryPodcast {
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value.trim() !== '' ? value : null);
 
+/** A cover's image URL: covers are `{src, srcset}` objects, a client's and a feed's alike (src/domain/events.ts `cover`). */
+const coverSrc = (cover: unknown): string | null =>
+  cover !== null && typeof cover === 'object' && !Array.isArray(cover) ? text((cover as { src?: unknown }).src) : null;
+
 /** An entry from a `podcast_popularity` document joined with its feed's fields (`title`, `author`, `description`, `cover`, `website`). */
 export function directoryPodcastOf(doc: Doc): DirectoryPodcast {
   return {
@@ -27,7 +31,7 @@ export function directoryPodcastOf(doc: Doc): DirectoryPodcast {
     author: text(doc['author']),
     description: text(doc['description']),
     website: text(doc['website']),
-    logo: text(doc['cover']),
+    logo: coverSrc(doc['cover']),
     listeners: typeof doc['plays'] === 'number' ? doc['plays'] : 0,
   };
 }

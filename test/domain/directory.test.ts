@@ -13,7 +13,7 @@ describe('podcast directory', () => {
         likes: 1,
         title: 'Rust Weekly',
         author: ' ',
-        cover: 'https://c.example/x.png',
+        cover: { src: 'https://c.example/x.png', srcset: 'https://c.example/x2.png 2x' },
         website: 'https://rust.example',
       }),
     ).to.deep.equal({
@@ -26,6 +26,7 @@ describe('podcast directory', () => {
       listeners: 3,
     });
     expect(directoryPodcastOf({ rss_source_feed: FEED, likes: 2 }).listeners, 'liked, never played').to.equal(0);
+    expect(directoryPodcastOf({ rss_source_feed: FEED, plays: 1, cover: null }).logo).to.equal(null);
   });
 
   it('finds an entry holding every word of the query in its title, author or URL, whatever the case', () => {

@@ -2,19 +2,21 @@
  * gpodder.net's podcast directory (docs/api.md, "Podcast directory"): the toplist, the search and
  * one podcast's data list what public and anonymous listeners played, most played first, in
  * gpodder.net's formats; a private listener's podcasts never appear, and a listener going
- * private takes theirs out. Bad input is a 400 naming the field.
+ * private takes theirs out; what the feed says (title, website, cover) fills what apps sent none
+ * of. Bad input is a 400 naming the field.
  */
 import { expect } from 'chai';
 import type { TestService } from '../../support/service.js';
 import { startTestService } from '../../support/service.js';
 import { OTHER, PRIVATE, SHOW, play, postEvents, privacy, publishListeners } from '../../support/published-podcasts.js';
+import { fixture, startFeedServer, xml } from '../../feeds/feed-server.js';
 
 describe('gpodder API: the podcast directory', function () {
   this.timeout(20_000);
   let service: TestService;
 
   before(async () => {
-    service = await startTestService();
+    service = await startTestService({ FEEDS_ALLOW_PRIVATE_NETWORKS: 'true' });
     await publishListeners(service);
   });
   after(() => service.stop());
@@ -105,5 +107,28 @@ describe('gpodder API: the podcast directory', function () {
     await service.settle();
     expect((await service.http.get('/search.json?q=late')).body).to.deep.equal([]);
     expect((await service.http.get('/api/2/data/podcast.json').query({ url: LATE })).status).to.equal(404);
+  });
+
+  it('fills what apps sent none of from the fetched feed: title, description, website and cover', async () => {
+    const feeds = await startFeedServer();
+    try {
+      const feed = `${feeds.origin}/fixture.xml`;
+      feeds.route('/fixture.xml', xml(fixture('rss-podcast.xml')));
+      const erin = await service.login();
+      await postEvents(service, erin.token, [privacy('public'), { ...play(feed, 'f1', 'x'), data: { played: true, position: 1 } }]);
+      await service.feeds.refresh(feed);
+      await service.settle();
+      const found = await service.http.get('/api/2/data/podcast.json').query({ url: feed });
+      expect(found.status).to.equal(200);
+      expect(found.body).to.include({
+        title: 'Fixture Radio',
+        description: 'A fixture podcast & friends',
+        website: 'https://fixture.example/',
+        logo_url: 'https://fixture.example/cover-itunes.jpg',
+        scaled_logo_url: 'https://fixture.example/cover-itunes.jpg',
+      });
+    } finally {
+      await feeds.close();
+    }
   });
 });
