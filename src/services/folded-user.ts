@@ -515,11 +515,12 @@ export async function changesSince(user: FoldedUser, since: bigint | undefined):
 
 /**
  * What a decision that reads only the records at `reads` sees of `user`'s state (src/domain/sync.ts
- * `syncReads`): the small slices, and of each synced slice the records at those keys, read
- * without folding it ({@link recordsOf}) while they are few; the whole state otherwise.
+ * `syncReads`, bounded by {@link FEW_RECORDS}): the small slices, and of each synced slice the
+ * records at those keys, read without folding it ({@link recordsOf}); the whole state without
+ * `reads`.
  */
 export function decisionState(user: FoldedUser, reads: Readonly<Record<SyncedSlice, readonly string[]>> | undefined): UserState {
-  if (reads === undefined || SYNCED.some((slice) => reads[slice].length > FEW_RECORDS)) return user.state;
+  if (reads === undefined) return user.state;
   const impl = implOf(user);
   const state = { ...impl.eager } as UserState;
   for (const slice of SYNCED) {

@@ -196,7 +196,7 @@ export class PublicViews {
   /** The published podcasts whose title, author or feed URL hold every word of `query`, most played first. */
   async search(query: string): Promise<DirectoryPodcast[]> {
     const terms = searchTerms(query);
-    const directory = await this.cache.answer(JSON.stringify(['toplist', DIRECTORY_SIZE]), POPULARITY_SOURCES, () => this.readDirectory(DIRECTORY_SIZE));
+    const directory = await this.toplist(DIRECTORY_SIZE);
     return directory.filter((podcast) => matchesSearch(podcast, terms)).slice(0, SEARCH_RESULTS);
   }
 
